@@ -1,0 +1,120 @@
+//! What a rule reports: a finding with its byte range, message, related places and fixes.
+
+use std::ops::Range;
+
+/// How serious a finding is. Ordered: `Hint < Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Hint,
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Hint => "hint",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Severity> {
+        Some(match word {
+            "hint" => Severity::Hint,
+            "info" | "information" => Severity::Info,
+            "warning" | "warn" => Severity::Warning,
+            "error" => Severity::Error,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Replace the bytes of `range` with `new_text`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TextEdit {
+    pub range: Range<usize>,
+    pub new_text: String,
+}
+
+/// A quick fix: a title for the editor's menu and the edits it makes, none overlapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub title: String,
+    pub edits: Vec<TextEdit>,
+}
+
+/// Another place that explains a finding (where the lock was taken, the `go` statement, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Related {
+    pub range: Range<usize>,
+    pub message: String,
+}
+
+/// One problem found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The rule id, as in the catalog (`mutex-unlock-missing`).
+    pub rule: &'static str,
+    /// The severity after configuration.
+    pub severity: Severity,
+    pub range: Range<usize>,
+    pub message: String,
+    pub related: Vec<Related>,
+    pub fixes: Vec<Fix>,
+}
+
+/// Applies edits to a text. Edits are sorted; one that overlaps an earlier edit is skipped, so
+/// fixes from several findings can be applied together. Returns the new text and how many edits
+/// were applied.
+pub fn apply_edits(text: &str, edits: &[TextEdit]) -> (String, usize) {
+    let mut sorted: Vec<&TextEdit> = edits.iter().collect();
+    sorted.sort_by_key(|e| (e.range.start, e.range.end));
+    let mut out = String::with_capacity(text.len());
+    let mut cursor = 0;
+    let mut applied = 0;
+    let mut last_insert_at = None;
+    for edit in sorted {
+        let Range { start, end } = edit.range;
+        if start < cursor || end > text.len() || start > end {
+            continue;
+        }
+        if start == end && last_insert_at == Some(start) && start == cursor {
+            // Two insertions at one place from two fixes would be applied twice; keep the first.
+            continue;
+        }
+        if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+            continue;
+        }
+        out.push_str(&text[cursor..start]);
+        out.push_str(&edit.new_text);
+        cursor = end;
+        last_insert_at = (start == end).then_some(start);
+        applied += 1;
+    }
+    out.push_str(&text[cursor..]);
+    (out, applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_edits_keep_the_first() {
+        let edits = vec![
+            TextEdit { range: 4..5, new_text: "X".into() },
+            TextEdit { range: 0..1, new_text: "A".into() },
+            TextEdit { range: 0..2, new_text: "B".into() },
+        ];
+        assert_eq!(apply_edits("abcdef", &edits), ("AbcdXf".to_string(), 2));
+    }
+}

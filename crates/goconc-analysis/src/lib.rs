@@ -1,0 +1,109 @@
+//! The goconc analysis engine: Go concurrency rules over tree-sitter syntax trees, with a model
+//! of Go built from the package's own source instead of a type checker.
+//!
+//! It knows nothing of LSP, JSON or the file system. Front ends hand it texts and get back
+//! [`Finding`]s with byte ranges; they convert positions at their edge with [`LineIndex`].
+
+pub mod config;
+pub mod finding;
+pub mod goversion;
+pub mod line_index;
+pub mod model;
+pub mod rules;
+pub mod source;
+pub mod suppress;
+pub mod syntax;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use config::{Config, ConfigError};
+pub use finding::{apply_edits, Finding, Fix, Related, Severity, TextEdit};
+pub use goversion::GoVersion;
+pub use line_index::{Encoding, LineCol, LineIndex};
+pub use model::{FileDecls, PackageModel};
+pub use rules::RuleMeta;
+pub use source::{EditError, SourceFile};
+
+/// What the engine needs to know about a file besides its text.
+#[derive(Debug, Clone, Default)]
+pub struct FileOptions {
+    /// The module's Go version (`go.mod`); None means the newest Go.
+    pub module_go_version: Option<GoVersion>,
+    /// `_test.go` files: test-only rules apply.
+    pub is_test_file: bool,
+    pub config: Config,
+}
+
+/// The findings of one file, and the rules that failed on it (a bug in goconc: they are logged and
+/// their findings dropped, the rest still count).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub failed_rules: Vec<&'static str>,
+}
+
+/// The Go version rules use for a file: a `//go:build go1.N` line lowers it below the module's (or
+/// the configured) version.
+pub fn effective_go_version(src: &str, options: &FileOptions) -> GoVersion {
+    let base = options.config.go_version.or(options.module_go_version).unwrap_or(GoVersion::NEWEST);
+    match GoVersion::from_build_constraint(src) {
+        Some(file) => file.min(base),
+        None => base,
+    }
+}
+
+/// Checks one file. `package` holds the declarations of every file of its package (including
+/// this one); [`analyze_alone`] builds it from the file by itself.
+pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions) -> Outcome {
+    let src = file.text();
+    let root = file.tree().root_node();
+    let mut outcome = Outcome::default();
+    let built = catch_unwind(AssertUnwindSafe(|| {
+        let model = model::FileModel::build(root, src, package);
+        let index = rules::NodeIndex::build(root, src);
+        (model, index)
+    }));
+    let Ok((model, index)) = built else {
+        outcome.failed_rules.push("model");
+        return outcome;
+    };
+    let context = rules::Context {
+        model: &model,
+        src,
+        go_version: effective_go_version(src, options),
+        is_test_file: options.is_test_file,
+        index,
+    };
+    for rule in rules::registry() {
+        let Some(severity) = options.config.severity(rule.meta) else { continue };
+        let mut found = Vec::new();
+        match catch_unwind(AssertUnwindSafe(|| (rule.check)(&context, &mut found))) {
+            Ok(()) => {
+                for mut finding in found {
+                    // A rule may lower its own default (a Go-version dependent severity); the
+                    // configuration overrides the default only when the user set it.
+                    if options.config.severities.contains_key(rule.meta.id) {
+                        finding.severity = severity;
+                    }
+                    outcome.findings.push(finding);
+                }
+            }
+            Err(_) => outcome.failed_rules.push(rule.meta.id),
+        }
+    }
+    let suppressions = suppress::Suppressions::parse(src);
+    if !suppressions.is_empty() {
+        let index = LineIndex::new(src);
+        outcome.findings.retain(|f| !suppressions.suppresses_at(&index, src, f.range.start, f.rule));
+    }
+    outcome.findings.sort_by(|a, b| (a.range.start, a.range.end, a.rule).cmp(&(b.range.start, b.range.end, b.rule)));
+    outcome.findings.dedup_by(|a, b| a.rule == b.rule && a.range == b.range);
+    outcome
+}
+
+/// Checks one file on its own, as if it were the whole package.
+pub fn analyze_alone(file: &SourceFile, options: &FileOptions) -> Outcome {
+    let decls = FileDecls::collect(file.tree().root_node(), file.text());
+    let package = PackageModel::from_files([&decls]);
+    analyze(file, &package, options)
+}

@@ -1,0 +1,19 @@
+//! "Go without a type checker": what the engine derives from the package's own source.
+//!
+//! - [`imports`]: local package names and the paths they stand for;
+//! - [`types`]: types read from syntax, and which of them are sync values;
+//! - [`package`]: the top-level declarations of every file of the package, merged;
+//! - [`scope`]: functions, their declarations and identifier resolution within one file;
+//! - [`flow`]: forward dataflow over a function body's control flow.
+
+pub mod flow;
+pub mod imports;
+pub mod package;
+pub mod scope;
+pub mod sync_calls;
+pub mod types;
+
+pub use imports::Imports;
+pub use package::{FileDecls, PackageModel};
+pub use scope::{Decl, DeclKind, FileModel, Function};
+pub use types::{SyncKind, Ty};

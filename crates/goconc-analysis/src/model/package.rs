@@ -1,0 +1,265 @@
+//! What the files of one package declare at the top level: struct types, named types, functions,
+//! methods and variables. Each file is summarised on its own ([`FileDecls`], owned data that a
+//! server can keep per file and refresh when that file changes); a [`PackageModel`] merges the
+//! summaries of every file of the directory so types resolve across files.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tree_sitter::Node;
+
+use super::imports::Imports;
+use super::types::{names_of, results_of, struct_fields, Field, SyncKind, Ty};
+use crate::syntax::{named_children, text};
+
+/// A function or method signature, reduced to what the rules ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuncSig {
+    pub results: Vec<Ty>,
+    pub pointer_receiver: bool,
+}
+
+/// The top-level declarations of one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileDecls {
+    pub package_name: String,
+    /// Struct types by name.
+    pub structs: HashMap<String, Vec<Field>>,
+    /// Other named types by name, with their underlying type (`type Lock sync.Mutex`).
+    pub named: HashMap<String, Ty>,
+    pub funcs: HashMap<String, FuncSig>,
+    /// Methods by receiver type name, then method name.
+    pub methods: HashMap<String, HashMap<String, FuncSig>>,
+    pub vars: HashMap<String, Ty>,
+}
+
+impl FileDecls {
+    pub fn collect(root: Node, src: &str) -> FileDecls {
+        let imports = Imports::from_tree(root, src);
+        let mut decls = FileDecls::default();
+        for item in named_children(root) {
+            match item.kind() {
+                "package_clause" => {
+                    if let Some(name) = named_children(item).next() {
+                        decls.package_name = text(name, src).to_string();
+                    }
+                }
+                "type_declaration" => decls.add_types(item, src, &imports),
+                "function_declaration" => {
+                    if let Some(name) = item.child_by_field_name("name") {
+                        let results = results_of(item.child_by_field_name("result"), src, &imports);
+                        decls.funcs.insert(
+                            text(name, src).to_string(),
+                            FuncSig { results, pointer_receiver: false },
+                        );
+                    }
+                }
+                "method_declaration" => decls.add_method(item, src, &imports),
+                "var_declaration" => decls.add_vars(item, src, &imports),
+                _ => {}
+            }
+        }
+        decls
+    }
+
+    fn add_types(&mut self, decl: Node, src: &str, imports: &Imports) {
+        for spec in named_children(decl) {
+            if !matches!(spec.kind(), "type_spec" | "type_alias") {
+                continue;
+            }
+            let (Some(name), Some(type_node)) =
+                (spec.child_by_field_name("name"), spec.child_by_field_name("type"))
+            else {
+                continue;
+            };
+            let name = text(name, src).to_string();
+            if type_node.kind() == "struct_type" {
+                self.structs.insert(name, struct_fields(type_node, src, imports));
+            } else {
+                self.named.insert(name, Ty::from_node(type_node, src, imports));
+            }
+        }
+    }
+
+    fn add_method(&mut self, decl: Node, src: &str, imports: &Imports) {
+        let (Some(name), Some(receiver)) =
+            (decl.child_by_field_name("name"), decl.child_by_field_name("receiver"))
+        else {
+            return;
+        };
+        let Some(param) = named_children(receiver).next() else { return };
+        let Some(type_node) = param.child_by_field_name("type") else { return };
+        let ty = Ty::from_node(type_node, src, imports);
+        let Ty::Named { name: type_name, .. } = ty.deref() else { return };
+        let results = results_of(decl.child_by_field_name("result"), src, imports);
+        self.methods.entry(type_name.clone()).or_default().insert(
+            text(name, src).to_string(),
+            FuncSig { results, pointer_receiver: ty.is_pointer() },
+        );
+    }
+
+    fn add_vars(&mut self, decl: Node, src: &str, imports: &Imports) {
+        let mut specs: Vec<Node> = Vec::new();
+        for child in named_children(decl) {
+            match child.kind() {
+                "var_spec" => specs.push(child),
+                "var_spec_list" => specs.extend(named_children(child).filter(|n| n.kind() == "var_spec")),
+                _ => {}
+            }
+        }
+        for spec in specs {
+            let ty = spec
+                .child_by_field_name("type")
+                .map_or(Ty::Unknown, |t| Ty::from_node(t, src, imports));
+            for name in names_of(spec) {
+                self.vars.insert(text(name, src).to_string(), ty.clone());
+            }
+        }
+    }
+}
+
+/// The merged declarations of every file of one package.
+#[derive(Debug, Clone, Default)]
+pub struct PackageModel {
+    structs: HashMap<String, Vec<Field>>,
+    named: HashMap<String, Ty>,
+    funcs: HashMap<String, FuncSig>,
+    methods: HashMap<String, HashMap<String, FuncSig>>,
+    vars: HashMap<String, Ty>,
+}
+
+impl PackageModel {
+    /// Merges file summaries. Files of another package name (a `foo_test` external test package)
+    /// are the caller's business: pass only the files that belong together.
+    pub fn from_files<'a>(files: impl IntoIterator<Item = &'a FileDecls>) -> PackageModel {
+        let mut model = PackageModel::default();
+        for file in files {
+            model.structs.extend(file.structs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model.named.extend(file.named.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model.funcs.extend(file.funcs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model.vars.extend(file.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            for (ty, methods) in &file.methods {
+                let entry = model.methods.entry(ty.clone()).or_default();
+                entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        model
+    }
+
+    pub fn shared(self) -> Arc<PackageModel> {
+        Arc::new(self)
+    }
+
+    pub fn struct_fields(&self, name: &str) -> Option<&[Field]> {
+        self.structs.get(name).map(Vec::as_slice)
+    }
+
+    pub fn func(&self, name: &str) -> Option<&FuncSig> {
+        self.funcs.get(name)
+    }
+
+    pub fn method(&self, type_name: &str, method: &str) -> Option<&FuncSig> {
+        self.methods.get(type_name)?.get(method)
+    }
+
+    pub fn var(&self, name: &str) -> Option<&Ty> {
+        self.vars.get(name)
+    }
+
+    /// The fields of a type, looking through pointers and local named types.
+    pub fn fields_of<'a>(&'a self, ty: &'a Ty) -> Option<&'a [Field]> {
+        match ty.deref() {
+            Ty::Named { pkg, name } if pkg.is_empty() => {
+                if let Some(fields) = self.struct_fields(name) {
+                    return Some(fields);
+                }
+                // `type A B` where B is a local struct.
+                match self.named.get(name) {
+                    Some(Ty::Struct(fields)) => Some(fields),
+                    _ => None,
+                }
+            }
+            Ty::Struct(fields) => Some(fields),
+            _ => None,
+        }
+    }
+
+    /// The type of field `name` of `ty` (through pointers and embedded fields, breadth first as
+    /// Go promotes them). None when unknown.
+    pub fn field_type(&self, ty: &Ty, name: &str) -> Option<Ty> {
+        let mut level = vec![ty.clone()];
+        for _depth in 0..4 {
+            let mut next = Vec::new();
+            for t in &level {
+                let Some(fields) = self.fields_of(t) else { continue };
+                if let Some(f) = fields.iter().find(|f| f.name == name) {
+                    return Some(f.ty.clone());
+                }
+                next.extend(fields.iter().filter(|f| f.embedded).map(|f| f.ty.clone()));
+            }
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+        }
+        None
+    }
+
+    /// The sync value a type is, looking through local named types (`type guard sync.Mutex`).
+    pub fn sync_kind(&self, ty: &Ty) -> Option<SyncKind> {
+        if let Some(kind) = ty.sync_kind() {
+            return Some(kind);
+        }
+        if let Ty::Named { pkg, name } = ty {
+            if pkg.is_empty() {
+                if let Some(underlying) = self.named.get(name) {
+                    return underlying.sync_kind();
+                }
+                if self.has_pointer_lock_methods(name) {
+                    return Some(SyncKind::NoCopy);
+                }
+            }
+        }
+        None
+    }
+
+    fn has_pointer_lock_methods(&self, type_name: &str) -> bool {
+        let Some(methods) = self.methods.get(type_name) else { return false };
+        let pointer = |m: &str| methods.get(m).is_some_and(|s| s.pointer_receiver);
+        // go vet's definition: the pointer type is a sync.Locker and the value type is not.
+        pointer("Lock") && pointer("Unlock")
+    }
+
+    /// If copying a value of `ty` copies a lock, a short description of where the lock sits
+    /// (`sync.Mutex`, `Config.mu sync.RWMutex`). Pointers, slices, maps and channels stop the
+    /// search; arrays and struct fields (embedded or not) do not.
+    pub fn contained_lock(&self, ty: &Ty) -> Option<String> {
+        self.contained_lock_at(ty, 0)
+    }
+
+    fn contained_lock_at(&self, ty: &Ty, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        if self.sync_kind(ty).is_some() {
+            return Some(ty.display());
+        }
+        match ty {
+            Ty::Array(inner) => self.contained_lock_at(inner, depth + 1),
+            Ty::Named { pkg, .. } if pkg.is_empty() => {
+                let fields = self.fields_of(ty)?;
+                fields.iter().find_map(|f| {
+                    let inner = self.contained_lock_at(&f.ty, depth + 1)?;
+                    Some(format!("{}.{} {}", ty.display(), f.name, strip_owner(&inner)))
+                })
+            }
+            Ty::Struct(fields) => fields.iter().find_map(|f| self.contained_lock_at(&f.ty, depth + 1)),
+            _ => None,
+        }
+    }
+}
+
+/// `Inner.mu sync.Mutex` → `sync.Mutex`, for the innermost part of a nested description.
+fn strip_owner(description: &str) -> &str {
+    description.rsplit(' ').next().unwrap_or(description)
+}

@@ -1,0 +1,223 @@
+//! Types as far as the engine needs them, read from type syntax without a type checker.
+
+use tree_sitter::Node;
+
+use super::imports::Imports;
+use crate::syntax::{named_children, text};
+
+/// A Go type as written. Named types carry the import path of their package ("" for the package
+/// being checked, and for predeclared names such as `int`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum Ty {
+    Named {
+        pkg: String,
+        name: String,
+    },
+    Pointer(Box<Ty>),
+    Slice(Box<Ty>),
+    Array(Box<Ty>),
+    Map(Box<Ty>, Box<Ty>),
+    Chan(Box<Ty>),
+    Func {
+        results: Vec<Ty>,
+    },
+    Struct(Vec<Field>),
+    Interface,
+    /// The several results of a call.
+    Tuple(Vec<Ty>),
+    #[default]
+    Unknown,
+}
+
+/// A struct field. An embedded field is named after its type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Field {
+    pub name: String,
+    pub ty: Ty,
+    pub embedded: bool,
+}
+
+/// Synchronisation values that must not be copied and that rules track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncKind {
+    Mutex,
+    RWMutex,
+    WaitGroup,
+    Once,
+    Cond,
+    Map,
+    Pool,
+    /// A `sync/atomic` typed value (`atomic.Int64`, `atomic.Value`, …).
+    Atomic,
+    /// A package type with pointer `Lock`/`Unlock` methods (the `noCopy` convention).
+    NoCopy,
+}
+
+impl Ty {
+    pub fn named(pkg: &str, name: &str) -> Ty {
+        Ty::Named { pkg: pkg.to_string(), name: name.to_string() }
+    }
+
+    pub fn pointer(to: Ty) -> Ty {
+        Ty::Pointer(Box::new(to))
+    }
+
+    pub fn is_named(&self, pkg: &str, name: &str) -> bool {
+        matches!(self, Ty::Named { pkg: p, name: n } if p == pkg && n == name)
+    }
+
+    /// The type a pointer points to, or the type itself.
+    pub fn deref(&self) -> &Ty {
+        match self {
+            Ty::Pointer(inner) => inner,
+            other => other,
+        }
+    }
+
+    pub fn is_pointer(&self) -> bool {
+        matches!(self, Ty::Pointer(_))
+    }
+
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Ty::Unknown)
+    }
+
+    /// The element type of a slice, array, map (its value) or channel.
+    pub fn element(&self) -> Option<&Ty> {
+        match self.deref() {
+            Ty::Slice(e) | Ty::Array(e) | Ty::Chan(e) | Ty::Map(_, e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The `i`th of several results, or the type itself for `i == 0`.
+    pub fn result(&self, i: usize) -> Ty {
+        match self {
+            Ty::Tuple(items) => items.get(i).cloned().unwrap_or_default(),
+            other if i == 0 => other.clone(),
+            _ => Ty::Unknown,
+        }
+    }
+
+    /// The standard library synchronisation type this is (not through pointers).
+    pub fn sync_kind(&self) -> Option<SyncKind> {
+        let Ty::Named { pkg, name } = self else { return None };
+        match (pkg.as_str(), name.as_str()) {
+            ("sync", "Mutex") => Some(SyncKind::Mutex),
+            ("sync", "RWMutex") => Some(SyncKind::RWMutex),
+            ("sync", "WaitGroup") => Some(SyncKind::WaitGroup),
+            ("sync", "Once") => Some(SyncKind::Once),
+            ("sync", "Cond") => Some(SyncKind::Cond),
+            ("sync", "Map") => Some(SyncKind::Map),
+            ("sync", "Pool") => Some(SyncKind::Pool),
+            (
+                "sync/atomic",
+                "Bool" | "Int32" | "Int64" | "Uint32" | "Uint64" | "Uintptr" | "Value" | "Pointer",
+            ) => Some(SyncKind::Atomic),
+            _ => None,
+        }
+    }
+
+    /// A short Go spelling for messages (`sync.Mutex`, `*Service`).
+    pub fn display(&self) -> String {
+        match self {
+            Ty::Named { pkg, name } if pkg.is_empty() => name.clone(),
+            Ty::Named { pkg, name } => {
+                format!("{}.{}", pkg.rsplit('/').next().unwrap_or(pkg), name)
+            }
+            Ty::Pointer(t) => format!("*{}", t.display()),
+            Ty::Slice(t) => format!("[]{}", t.display()),
+            Ty::Array(t) => format!("[…]{}", t.display()),
+            Ty::Map(k, v) => format!("map[{}]{}", k.display(), v.display()),
+            Ty::Chan(t) => format!("chan {}", t.display()),
+            Ty::Func { .. } => "func".into(),
+            Ty::Struct(_) => "struct{…}".into(),
+            Ty::Interface => "interface{…}".into(),
+            Ty::Tuple(items) => {
+                format!("({})", items.iter().map(Ty::display).collect::<Vec<_>>().join(", "))
+            }
+            Ty::Unknown => "?".into(),
+        }
+    }
+
+    /// Reads a type from its syntax. Unknown shapes give `Ty::Unknown`.
+    pub fn from_node(node: Node, src: &str, imports: &Imports) -> Ty {
+        let child = |field: &str| node.child_by_field_name(field);
+        let sub = |n: Option<Node>| n.map_or(Ty::Unknown, |n| Ty::from_node(n, src, imports));
+        match node.kind() {
+            "type_identifier" | "identifier" => {
+                let name = text(node, src);
+                Ty::Named { pkg: String::new(), name: name.to_string() }
+            }
+            "qualified_type" => {
+                let (Some(pkg), Some(name)) = (child("package"), child("name")) else {
+                    return Ty::Unknown;
+                };
+                let local = text(pkg, src);
+                let path = imports.path_of(local).unwrap_or(local);
+                Ty::Named { pkg: path.to_string(), name: text(name, src).to_string() }
+            }
+            "pointer_type" => Ty::pointer(sub(named_children(node).next())),
+            "slice_type" => Ty::Slice(Box::new(sub(child("element")))),
+            "array_type" | "implicit_length_array_type" => {
+                Ty::Array(Box::new(sub(child("element"))))
+            }
+            "map_type" => Ty::Map(Box::new(sub(child("key"))), Box::new(sub(child("value")))),
+            "channel_type" => Ty::Chan(Box::new(sub(child("value")))),
+            "generic_type" => sub(child("type")),
+            "parenthesized_type" | "type_elem" => sub(named_children(node).next()),
+            "function_type" => Ty::Func { results: results_of(child("result"), src, imports) },
+            "interface_type" => Ty::Interface,
+            "struct_type" => Ty::Struct(struct_fields(node, src, imports)),
+            _ => Ty::Unknown,
+        }
+    }
+}
+
+/// The result types of a function signature's `result` node.
+pub fn results_of(result: Option<Node>, src: &str, imports: &Imports) -> Vec<Ty> {
+    let Some(result) = result else { return Vec::new() };
+    if result.kind() != "parameter_list" {
+        return vec![Ty::from_node(result, src, imports)];
+    }
+    let mut out = Vec::new();
+    for param in named_children(result) {
+        let ty = param
+            .child_by_field_name("type")
+            .map_or(Ty::Unknown, |t| Ty::from_node(t, src, imports));
+        let names = names_of(param).len().max(1);
+        out.extend(std::iter::repeat_n(ty, names));
+    }
+    out
+}
+
+/// The identifiers a parameter or field declaration declares (`a, b int` → `a`, `b`).
+pub fn names_of(decl: Node) -> Vec<Node> {
+    let mut cursor = decl.walk();
+    decl.children_by_field_name("name", &mut cursor).collect()
+}
+
+/// The fields of a `struct_type` node.
+pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
+    let mut fields = Vec::new();
+    let Some(list) = named_children(node).find(|n| n.kind() == "field_declaration_list") else {
+        return fields;
+    };
+    for decl in named_children(list).filter(|n| n.kind() == "field_declaration") {
+        let Some(type_node) = decl.child_by_field_name("type") else { continue };
+        let ty = Ty::from_node(type_node, src, imports);
+        let names = names_of(decl);
+        if names.is_empty() {
+            let name = match ty.deref() {
+                Ty::Named { name, .. } => name.clone(),
+                _ => continue,
+            };
+            fields.push(Field { name, ty, embedded: true });
+        } else {
+            for name in names {
+                fields.push(Field { name: text(name, src).to_string(), ty: ty.clone(), embedded: false });
+            }
+        }
+    }
+    fields
+}

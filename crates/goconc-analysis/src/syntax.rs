@@ -1,0 +1,261 @@
+//! Small helpers over tree-sitter nodes that every part of the engine uses.
+
+use tree_sitter::Node;
+
+/// The source text of a node ("" if the node's range is not valid in `src`).
+pub fn text<'s>(node: Node, src: &'s str) -> &'s str {
+    src.get(node.byte_range()).unwrap_or("")
+}
+
+/// The named children of a node, comments excluded.
+pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    let mut cursor = node.walk();
+    let children: Vec<Node<'t>> =
+        node.named_children(&mut cursor).filter(|c| c.kind() != "comment").collect();
+    children.into_iter()
+}
+
+/// The statements of a block or case clause, looking through tree-sitter-go's `statement_list`.
+pub fn statements<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut out = Vec::new();
+    for child in named_children(node) {
+        if child.kind() == "statement_list" {
+            out.extend(named_children(child));
+        } else if is_statement(child.kind()) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+pub fn is_statement(kind: &str) -> bool {
+    matches!(
+        kind,
+        "expression_statement"
+            | "send_statement"
+            | "inc_statement"
+            | "dec_statement"
+            | "assignment_statement"
+            | "short_var_declaration"
+            | "var_declaration"
+            | "const_declaration"
+            | "type_declaration"
+            | "go_statement"
+            | "defer_statement"
+            | "return_statement"
+            | "if_statement"
+            | "for_statement"
+            | "expression_switch_statement"
+            | "type_switch_statement"
+            | "select_statement"
+            | "labeled_statement"
+            | "fallthrough_statement"
+            | "break_statement"
+            | "continue_statement"
+            | "goto_statement"
+            | "block"
+            | "empty_statement"
+            | "receive_statement"
+    )
+}
+
+/// Strips parentheses around an expression.
+pub fn unparen(mut node: Node) -> Node {
+    while node.kind() == "parenthesized_expression" {
+        match named_children(node).next() {
+            Some(inner) => node = inner,
+            None => break,
+        }
+    }
+    node
+}
+
+/// A call `recv.method(args)` taken apart.
+#[derive(Clone, Copy)]
+pub struct MethodCall<'t> {
+    pub call: Node<'t>,
+    /// The expression before the dot (`s.mu` in `s.mu.Lock()`).
+    pub receiver: Node<'t>,
+    /// The method name node (`Lock`).
+    pub method: Node<'t>,
+    pub args: Node<'t>,
+}
+
+/// Takes apart `x.m(args)`; None for other calls.
+pub fn method_call(node: Node) -> Option<MethodCall> {
+    let node = unparen(node);
+    if node.kind() != "call_expression" {
+        return None;
+    }
+    let function = unparen(node.child_by_field_name("function")?);
+    if function.kind() != "selector_expression" {
+        return None;
+    }
+    Some(MethodCall {
+        call: node,
+        receiver: function.child_by_field_name("operand")?,
+        method: function.child_by_field_name("field")?,
+        args: node.child_by_field_name("arguments")?,
+    })
+}
+
+/// The call of an expression statement, a `go` or a `defer` (`mu.Lock()` in `defer mu.Lock()`).
+pub fn statement_call(stmt: Node) -> Option<Node> {
+    match stmt.kind() {
+        "expression_statement" | "go_statement" | "defer_statement" => {
+            let expr = unparen(named_children(stmt).next()?);
+            (expr.kind() == "call_expression").then_some(expr)
+        }
+        _ => None,
+    }
+}
+
+/// The arguments of a call, as nodes.
+pub fn call_args(call: Node) -> Vec<Node> {
+    call.child_by_field_name("arguments").map(|a| named_children(a).collect()).unwrap_or_default()
+}
+
+/// An expression written as a path of identifiers and field selections (`s.cache.mu`, `(*p).mu`
+/// and `p.mu` alike), normalized to dotted text. None for anything else (calls, indexes, …).
+pub fn access_path(node: Node, src: &str) -> Option<String> {
+    let node = unparen(node);
+    match node.kind() {
+        "identifier" | "field_identifier" => Some(text(node, src).to_string()),
+        "selector_expression" => {
+            let operand = access_path(node.child_by_field_name("operand")?, src)?;
+            let field = text(node.child_by_field_name("field")?, src);
+            Some(format!("{operand}.{field}"))
+        }
+        "unary_expression" => {
+            let op = node.child_by_field_name("operator")?;
+            if matches!(text(op, src), "*" | "&") {
+                access_path(node.child_by_field_name("operand")?, src)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The root identifier of an access path expression (`s` in `s.cache.mu`).
+pub fn path_root(node: Node) -> Option<Node> {
+    let node = unparen(node);
+    match node.kind() {
+        "identifier" => Some(node),
+        "selector_expression" => path_root(node.child_by_field_name("operand")?),
+        "unary_expression" => path_root(node.child_by_field_name("operand")?),
+        _ => None,
+    }
+}
+
+/// Is `node` inside `ancestor` (or equal to it)?
+pub fn is_within(node: Node, ancestor: Node) -> bool {
+    node.start_byte() >= ancestor.start_byte() && node.end_byte() <= ancestor.end_byte()
+}
+
+/// The nearest ancestor that is a function body boundary: a function or method declaration or a
+/// function literal.
+pub fn enclosing_function(node: Node) -> Option<Node> {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        if is_function(n.kind()) {
+            return Some(n);
+        }
+        current = n.parent();
+    }
+    None
+}
+
+pub fn is_function(kind: &str) -> bool {
+    matches!(kind, "function_declaration" | "method_declaration" | "func_literal")
+}
+
+/// Visits every node below `root` in document order. `visit` returns false to skip a subtree.
+pub fn walk<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        let descend = visit(node);
+        if descend && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node() == root {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}
+
+/// Visits the nodes of one function body without entering nested function literals.
+pub fn walk_body<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
+    walk(body, |n| {
+        if n != body && n.kind() == "func_literal" {
+            return false;
+        }
+        visit(n);
+        true
+    });
+}
+
+/// The whitespace at the start of the line holding `offset`.
+pub fn line_indent(src: &str, offset: usize) -> &str {
+    let start = line_start(src, offset);
+    let rest = &src[start..];
+    let len = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    &rest[..len]
+}
+
+/// The byte offset where the line holding `offset` starts.
+pub fn line_start(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// The byte offset just past the `\n` that ends the line holding `offset` (or the text's end).
+pub fn line_end_after_newline(src: &str, offset: usize) -> usize {
+    src[offset.min(src.len())..].find('\n').map_or(src.len(), |i| offset + i + 1)
+}
+
+/// The byte range of a whole line holding a statement, when the statement is the only thing on
+/// it (apart from a trailing comment it does not own): used to delete a statement cleanly.
+pub fn whole_line_of(node: Node, src: &str) -> Option<std::ops::Range<usize>> {
+    let start = line_start(src, node.start_byte());
+    if !src[start..node.start_byte()].trim().is_empty() {
+        return None;
+    }
+    let end = line_end_after_newline(src, node.end_byte());
+    let after = src[node.end_byte()..end].trim();
+    if !after.is_empty() {
+        return None;
+    }
+    Some(start..end)
+}
+
+/// Does the subtree contain a syntax error or a missing node?
+pub fn has_error(node: Node) -> bool {
+    node.has_error()
+}
+
+/// The doc comment lines directly above a declaration, joined.
+pub fn doc_comment(decl: Node, src: &str) -> String {
+    let mut lines = Vec::new();
+    let mut prev = decl.prev_sibling();
+    let mut expected_row = decl.start_position().row;
+    while let Some(p) = prev {
+        if p.kind() != "comment" || p.end_position().row + 1 != expected_row {
+            break;
+        }
+        lines.push(text(p, src));
+        expected_row = p.start_position().row;
+        prev = p.prev_sibling();
+    }
+    lines.reverse();
+    lines.join("\n")
+}
