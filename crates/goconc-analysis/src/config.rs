@@ -148,6 +148,9 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
             None => s.is_empty(),
             Some(b'*') if p.get(1) == Some(&b'*') => {
                 let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
+                if rest.is_empty() {
+                    return true;
+                }
                 (0..=s.len()).any(|i| (i == 0 || s[i - 1] == b'/') && go(rest, &s[i..])) || go(rest, s)
             }
             Some(b'*') => (0..=s.len()).take_while(|&i| i == 0 || s[i - 1] != b'/').any(|i| go(&p[1..], &s[i..])),

@@ -107,3 +107,38 @@ pub fn analyze_alone(file: &SourceFile, options: &FileOptions) -> Outcome {
     let package = PackageModel::from_files([&decls]);
     analyze(file, &package, options)
 }
+
+/// One file of a package, named by its file name (for `_test.go`).
+pub struct PackageFile {
+    pub name: String,
+    pub source: SourceFile,
+}
+
+/// Checks the files of one directory together: each file sees the declarations of every file of
+/// the same package (an external `foo_test` package also sees those of `foo`). Returns one
+/// outcome per file, in the order given.
+pub fn analyze_package(files: &[PackageFile], module_go_version: Option<GoVersion>, config: &Config) -> Vec<Outcome> {
+    let decls: Vec<FileDecls> = files
+        .iter()
+        .map(|f| catch_unwind(AssertUnwindSafe(|| FileDecls::collect(f.source.tree().root_node(), f.source.text()))).unwrap_or_default())
+        .collect();
+    let mut models: std::collections::HashMap<&str, PackageModel> = std::collections::HashMap::new();
+    for d in &decls {
+        models.entry(d.package_name.as_str()).or_insert_with(|| {
+            let base = d.package_name.strip_suffix("_test").unwrap_or(&d.package_name);
+            PackageModel::from_files(decls.iter().filter(|o| o.package_name == base || o.package_name == d.package_name))
+        });
+    }
+    files
+        .iter()
+        .zip(&decls)
+        .map(|(file, d)| {
+            let options = FileOptions {
+                module_go_version,
+                is_test_file: file.name.ends_with("_test.go"),
+                config: config.clone(),
+            };
+            analyze(&file.source, &models[d.package_name.as_str()], &options)
+        })
+        .collect()
+}
