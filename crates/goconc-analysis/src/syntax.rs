@@ -259,3 +259,18 @@ pub fn doc_comment(decl: Node, src: &str) -> String {
     lines.reverse();
     lines.join("\n")
 }
+
+/// Where to insert a new line after a statement: the end of its line (after a trailing comment),
+/// when the statement starts its line and only a comment follows it.
+pub fn insertion_after_line(node: Node, src: &str) -> Option<usize> {
+    let start = line_start(src, node.start_byte());
+    if !src[start..node.start_byte()].trim().is_empty() {
+        return None;
+    }
+    let end = src[node.end_byte()..].find('\n').map_or(src.len(), |i| node.end_byte() + i);
+    let after = src[node.end_byte()..end].trim();
+    if !(after.is_empty() || after.starts_with("//") && !after.contains("*/")) {
+        return None;
+    }
+    Some(if src[..end].ends_with('\r') { end - 1 } else { end })
+}

@@ -8,6 +8,7 @@
 
 pub mod flow;
 pub mod imports;
+pub mod locks;
 pub mod package;
 pub mod scope;
 pub mod sync_calls;

@@ -1,7 +1,53 @@
-//! Rules of this family, one file each.
+//! Mutex rules, one file each. They share the lock-state dataflow of `model::locks`.
 
-use super::Rule;
+use tree_sitter::Node;
+
+use super::{Context, Rule};
+use crate::model::sync_calls::{lock_call, LockCall};
+use crate::syntax::walk_body;
+
+pub mod defer_in_loop;
+pub mod defer_lock;
+pub mod empty_critical_section;
+pub mod unlock_kind_mismatch;
+pub mod unlock_missing;
 
 pub fn rules() -> Vec<Rule> {
-    vec![]
+    vec![
+        Rule { meta: &unlock_missing::META, check: unlock_missing::check },
+        Rule { meta: &defer_lock::META, check: defer_lock::check },
+        Rule { meta: &unlock_kind_mismatch::META, check: unlock_kind_mismatch::check },
+        Rule { meta: &defer_in_loop::META, check: defer_in_loop::check },
+        Rule { meta: &empty_critical_section::META, check: empty_critical_section::check },
+    ]
+}
+
+/// The bodies (function index, body) that call a lock method directly, not only in nested
+/// function literals, with those calls. Rules that need lock state run it only on these.
+pub(crate) fn locking_bodies<'t>(cx: &Context<'_, 't>) -> Vec<(usize, Node<'t>, Vec<LockCall<'t>>)> {
+    let any = ["Lock", "RLock", "Unlock", "RUnlock"].iter().any(|m| !cx.index.calls_named(m).is_empty());
+    if !any {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, function) in cx.model.functions.iter().enumerate() {
+        let Some(body) = function.body else { continue };
+        let mut calls = Vec::new();
+        walk_body(body, |n| {
+            if n.kind() == "call_expression" {
+                if let Some(call) = lock_call(cx.model, n) {
+                    calls.push(call);
+                }
+            }
+        });
+        if !calls.is_empty() {
+            out.push((i, body, calls));
+        }
+    }
+    out
+}
+
+/// 1-based line of a byte offset, for messages.
+pub(crate) fn line_of(src: &str, offset: usize) -> usize {
+    src.as_bytes()[..offset.min(src.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }

@@ -3,7 +3,7 @@
 //! else may draw one. A `name.go.golden` beside a file holds its text after every fix is applied;
 //! the fixed text must reparse without syntax errors.
 //!
-//! Run one rule's fixtures with `FIXTURE=RULE_ID cargo test --test fixtures` (a substring of
+//! Run one rule's fixtures with `FIXTURE=RULE_ID cargo test -p goconc-analysis --test fixtures` (a substring of
 //! the folder's path).
 
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use goconc_analysis::{analyze_package, apply_edits, Config, GoVersion, LineIndex, PackageFile, SourceFile};
 
 fn fixtures_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
 /// Every folder holding `.go` files, skipping `_stubs`.

@@ -1,0 +1,85 @@
+//! `mutex-empty-critical-section`: `Lock` immediately followed by `Unlock`.
+
+use crate::finding::{Finding, Severity};
+use crate::model::sync_calls::{lock_call, lock_key};
+use crate::rules::{Context, RuleMeta};
+use crate::syntax::{statement_call, statements, text};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "mutex-empty-critical-section",
+    family: "Mutexes",
+    severity: Severity::Warning,
+    summary: "`Lock` immediately followed by `Unlock`: the critical section protects nothing.",
+    fix: None,
+    doc: r#"
+## Why it matters
+An empty critical section usually means the protected statements were moved or deleted and the
+lock calls stayed behind, or that `defer` was forgotten in front of the `Unlock`. When it is meant
+as a barrier ("wait until whoever holds the lock is done"), that intent deserves a comment and
+usually a clearer primitive (a `sync.WaitGroup`, a channel close).
+
+## Example
+```go
+func (s *Stats) Record(d time.Duration) {
+	s.mu.Lock()
+	s.mu.Unlock()
+	s.total += d
+}
+```
+```go
+func (s *Stats) Record(d time.Duration) {
+	s.mu.Lock()
+	s.total += d
+	s.mu.Unlock()
+}
+```
+
+## Fix
+None: only the author knows which statements belong inside.
+
+## When it stays silent
+When any statement stands between the two calls, when they name different mutexes, or when the
+kinds do not pair (`RLock` then `Unlock` is `mutex-unlock-kind-mismatch`'s business). Suppress
+a deliberate barrier with `//goconc:ignore mutex-empty-critical-section reason`.
+"#,
+};
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    let unlocks = cx.index.calls_named("Unlock").len() + cx.index.calls_named("RUnlock").len();
+    if unlocks == 0 {
+        return;
+    }
+    let mut seen_blocks = std::collections::HashSet::new();
+    for name in ["Lock", "RLock"] {
+        for &call in cx.index.calls_named(name) {
+            let Some(stmt) = call.parent().filter(|p| p.kind() == "expression_statement") else { continue };
+            let Some(block) = stmt.parent() else { continue };
+            if !seen_blocks.insert((block.start_byte(), stmt.start_byte())) {
+                continue;
+            }
+            let siblings = statements(block);
+            let Some(pos) = siblings.iter().position(|s| *s == stmt) else { continue };
+            let Some(next) = siblings.get(pos + 1) else { continue };
+            if next.kind() != "expression_statement" {
+                continue;
+            }
+            let (Some(lock), Some(unlock)) = (lock_call(cx.model, call), statement_call(*next).and_then(|c| lock_call(cx.model, c))) else {
+                continue;
+            };
+            if !lock.op.is_acquire() || unlock.op != lock.op.counterpart() {
+                continue;
+            }
+            let (Some(key), Some(other)) = (lock_key(cx.model, &lock), lock_key(cx.model, &unlock)) else { continue };
+            if key != other {
+                continue;
+            }
+            out.push(
+                META.finding(
+                    call.byte_range(),
+                    format!("`{key}` is locked and immediately unlocked: the critical section is empty (moved statements, or a missing `defer`?)"),
+                )
+                .with_related(unlock.call.byte_range(), format!("`{key}.{}()` right after", text(unlock.method, cx.src))),
+            );
+        }
+    }
+}
