@@ -274,3 +274,11 @@ pub fn insertion_after_line(node: Node, src: &str) -> Option<usize> {
     }
     Some(if src[..end].ends_with('\r') { end - 1 } else { end })
 }
+
+/// The line break a file uses: fixes that add lines must keep a CRLF file CRLF.
+pub fn newline(src: &str) -> &'static str {
+    match src.find('\n') {
+        Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}

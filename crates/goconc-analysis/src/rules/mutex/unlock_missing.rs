@@ -217,6 +217,6 @@ fn defer_unlock_edit(cx: &Context, lock: &LockCall) -> Option<TextEdit> {
     }
     let at = crate::syntax::insertion_after_line(stmt, cx.src)?;
     let indent = line_indent(cx.src, stmt.start_byte());
-    let new_text = format!("\n{indent}defer {}.{}()", text(lock.receiver, cx.src), lock.op.counterpart().name());
+    let new_text = format!("{}{indent}defer {}.{}()", crate::syntax::newline(cx.src), text(lock.receiver, cx.src), lock.op.counterpart().name());
     Some(TextEdit { range: at..at, new_text })
 }
