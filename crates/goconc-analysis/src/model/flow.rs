@@ -28,7 +28,9 @@ pub trait FlowAnalysis<'t> {
     type State: Clone + PartialEq;
 
     /// Applies one simple statement (expression, assignment, declaration, send, `go`, `defer`,
-    /// `return` before it exits, `if`/`switch`/`for` init statements).
+    /// `return` before it exits, `if`/`switch`/`for` init statements), or the expression a
+    /// control statement evaluates (an `if` or `for` condition, a `switch` value, a `range`
+    /// clause) — calls there run too.
     fn transfer(&mut self, stmt: Node<'t>, state: &mut Self::State);
 
     /// Merges the states of two paths that meet.
@@ -202,6 +204,9 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         if let Some(init) = stmt.child_by_field_name("initializer") {
             self.analysis.transfer(init, &mut state);
         }
+        if let Some(condition) = stmt.child_by_field_name("condition") {
+            self.analysis.transfer(condition, &mut state);
+        }
         let then_flow = match stmt.child_by_field_name("consequence") {
             Some(block) => self.block(block, state.clone()),
             None => Flow::normal(state.clone()),
@@ -230,13 +235,20 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         let update = clause.and_then(|c| c.child_by_field_name("update"));
         let Some(body) = stmt.child_by_field_name("body") else { return Flow::normal(state) };
 
+        // The condition or range clause is evaluated at the top of every iteration.
+        let header = named_children(stmt).find(|n| n.kind() != "for_clause" && n.kind() != "block")
+            .or_else(|| clause.and_then(|c| c.child_by_field_name("condition")));
         let mut head = state;
         let mut breaks = Vec::new();
         let mut outer_breaks = Vec::new();
         let mut outer_continues = Vec::new();
         let mut settled = false;
         for _ in 0..MAX_LOOP_ITERATIONS {
-            let flow = self.block(body, head.clone());
+            let mut entry = head.clone();
+            if let Some(header) = header {
+                self.analysis.transfer(header, &mut entry);
+            }
+            let flow = self.block(body, entry);
             breaks.clear();
             outer_breaks.clear();
             outer_continues.clear();
@@ -279,6 +291,9 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
     fn switch_statement(&mut self, stmt: Node<'t>, mut state: A::State) -> Flow<A::State> {
         if let Some(init) = stmt.child_by_field_name("initializer") {
             self.analysis.transfer(init, &mut state);
+        }
+        if let Some(value) = stmt.child_by_field_name("value") {
+            self.analysis.transfer(value, &mut state);
         }
         let cases: Vec<Node> = named_children(stmt)
             .filter(|n| matches!(n.kind(), "expression_case" | "default_case" | "type_case"))

@@ -46,6 +46,9 @@ pub struct LockState {
 /// more than once while a loop settles; the last call for a statement is made with the settled
 /// state, so observers should overwrite what they recorded for the same node.
 pub trait LockObserver<'t> {
+    /// A statement (or a control statement's condition) is about to run, in `state`.
+    fn statement(&mut self, _node: Node<'t>, _state: &LockState) {}
+
     /// A lock method is called (directly, or deferred when `deferred`), with the state before it.
     fn lock_call(&mut self, _call: &LockCall<'t>, _key: &str, _deferred: bool, _state: &LockState) {}
 }
@@ -61,6 +64,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
     type State = LockState;
 
     fn transfer(&mut self, stmt: Node<'t>, state: &mut LockState) {
+        self.observer.statement(stmt, state);
         match stmt.kind() {
             "defer_statement" => self.deferred(stmt, state),
             "assignment_statement" | "short_var_declaration" => {

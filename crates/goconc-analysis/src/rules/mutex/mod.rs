@@ -8,7 +8,9 @@ use crate::syntax::walk_body;
 
 pub mod defer_in_loop;
 pub mod defer_lock;
+pub mod double_lock;
 pub mod empty_critical_section;
+pub mod held_blocking;
 pub mod unlock_kind_mismatch;
 pub mod unlock_missing;
 
@@ -18,6 +20,8 @@ pub fn rules() -> Vec<Rule> {
         Rule { meta: &defer_lock::META, check: defer_lock::check },
         Rule { meta: &unlock_kind_mismatch::META, check: unlock_kind_mismatch::check },
         Rule { meta: &defer_in_loop::META, check: defer_in_loop::check },
+        Rule { meta: &double_lock::META, check: double_lock::check },
+        Rule { meta: &held_blocking::META, check: held_blocking::check },
         Rule { meta: &empty_critical_section::META, check: empty_critical_section::check },
     ]
 }

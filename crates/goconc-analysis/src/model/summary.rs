@@ -1,0 +1,148 @@
+//! Per-function summaries that package-wide rules read: which mutexes a function or method takes,
+//! whether it expects a lock held by its caller, and whether it blocks.
+//!
+//! Collected from syntax alone while a file's declarations are read ([`super::FileDecls`]), so a
+//! server can keep them per file and refresh one file's summaries when it changes. Mutex-ness of
+//! what a summary names is checked by the reader against the package's types.
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use super::blocking::blocking_call;
+use super::imports::Imports;
+use crate::syntax::{doc_comment, method_call, named_children, path_root, text, walk};
+
+/// Where a function takes a lock: a path below its receiver (`mu` for `s.mu.Lock()`, "" for a
+/// promoted `s.Lock()`), or a package-level variable path (`registryMu`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Acquire {
+    pub from_receiver: bool,
+    pub path: String,
+    pub read: bool,
+    /// Byte offset of the call in its file, for related locations.
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FuncSummary {
+    /// Locks taken directly in the body (not in function literals or `go` statements).
+    pub acquires: Vec<Acquire>,
+    /// Named `…Locked` or documented as needing the caller to hold a lock.
+    pub expects_held: bool,
+    /// The first blocking operation in the body, described (`time.Sleep`).
+    pub blocks: Option<String>,
+}
+
+/// The summary key of a method (`Service.flush`) or function (`flush`).
+pub fn summary_key(receiver_type: Option<&str>, name: &str) -> String {
+    match receiver_type {
+        Some(t) => format!("{t}.{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// Summaries of every function and method declared in a file.
+pub fn collect(root: Node, src: &str, imports: &Imports) -> HashMap<String, FuncSummary> {
+    let mut out = HashMap::new();
+    for decl in named_children(root) {
+        if !matches!(decl.kind(), "function_declaration" | "method_declaration") {
+            continue;
+        }
+        let (Some(name), Some(body)) = (decl.child_by_field_name("name"), decl.child_by_field_name("body")) else {
+            continue;
+        };
+        let (receiver_name, receiver_type) = receiver_of(decl, src);
+        let summary = summarize(decl, body, src, imports, receiver_name);
+        if summary != FuncSummary::default() {
+            out.insert(summary_key(receiver_type, text(name, src)), summary);
+        }
+    }
+    out
+}
+
+fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str>) {
+    let Some(param) = decl.child_by_field_name("receiver").and_then(|r| named_children(r).next()) else {
+        return (None, None);
+    };
+    let name = param.child_by_field_name("name").map(|n| text(n, src));
+    let mut ty = param.child_by_field_name("type");
+    while let Some(t) = ty {
+        match t.kind() {
+            "pointer_type" | "parenthesized_type" => ty = named_children(t).next(),
+            "generic_type" => ty = t.child_by_field_name("type"),
+            _ => break,
+        }
+    }
+    (name, ty.filter(|t| t.kind() == "type_identifier").map(|t| text(t, src)))
+}
+
+fn summarize(decl: Node, body: Node, src: &str, imports: &Imports, receiver: Option<&str>) -> FuncSummary {
+    let name = decl.child_by_field_name("name").map_or("", |n| text(n, src));
+    let doc = doc_comment(decl, src).to_ascii_lowercase();
+    let expects_held = name.ends_with("Locked")
+        || name.ends_with("_locked")
+        || doc.contains("must hold")
+        || doc.contains("must be held")
+        || doc.contains("caller holds")
+        || doc.contains("called with") && doc.contains("held")
+        || doc.contains("requires") && doc.contains("held");
+    let mut summary = FuncSummary { expects_held, ..FuncSummary::default() };
+    let locals = local_names(decl, src);
+    walk(body, |node| {
+        match node.kind() {
+            "func_literal" | "go_statement" | "defer_statement" => return false,
+            "call_expression" => {
+                if summary.blocks.is_none() {
+                    summary.blocks = blocking_call(node, src, imports);
+                }
+                if let Some(call) = method_call(node) {
+                    let method = text(call.method, src);
+                    if matches!(method, "Lock" | "RLock") {
+                        if let Some(acquire) = acquire_of(call.receiver, src, receiver, &locals, method == "RLock", node.start_byte()) {
+                            summary.acquires.push(acquire);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    summary
+}
+
+/// `recv.mu` → (receiver, "mu"); `recv` → (receiver, ""); `pkgMu` → (package var, "pkgMu").
+fn acquire_of(receiver_expr: Node, src: &str, receiver: Option<&str>, locals: &[&str], read: bool, offset: usize) -> Option<Acquire> {
+    let path = crate::syntax::access_path(receiver_expr, src)?;
+    let root = text(path_root(receiver_expr)?, src);
+    if Some(root) == receiver {
+        let rest = path.strip_prefix(root).unwrap_or("").trim_start_matches('.').to_string();
+        return Some(Acquire { from_receiver: true, path: rest, read, offset });
+    }
+    if locals.contains(&root) {
+        return None;
+    }
+    Some(Acquire { from_receiver: false, path, read, offset })
+}
+
+/// Every name a function declares anywhere (parameters, results, locals): a package variable of
+/// the same name is shadowed somewhere, so the summary does not claim it.
+fn local_names<'s>(decl: Node, src: &'s str) -> Vec<&'s str> {
+    let mut names = Vec::new();
+    walk(decl, |n| {
+        match n.kind() {
+            "parameter_declaration" | "variadic_parameter_declaration" | "var_spec" | "const_spec" => {
+                names.extend(super::types::names_of(n).into_iter().map(|i| text(i, src)));
+            }
+            "short_var_declaration" | "range_clause" | "receive_statement" => {
+                if let Some(left) = n.child_by_field_name("left") {
+                    names.extend(named_children(left).filter(|i| i.kind() == "identifier").map(|i| text(i, src)));
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    names
+}
