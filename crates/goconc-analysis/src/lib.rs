@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod finding;
+pub mod gofmt;
 pub mod goversion;
 pub mod line_index;
 pub mod model;
@@ -128,6 +129,24 @@ pub fn analyze_package(files: &[PackageFile], module_go_version: Option<GoVersio
             let base = d.package_name.strip_suffix("_test").unwrap_or(&d.package_name);
             PackageModel::from_files(decls.iter().filter(|o| o.package_name == base || o.package_name == d.package_name))
         });
+    }
+    // Facts that rules read across files: the field accesses of every file, with locks held.
+    let mut accesses: std::collections::HashMap<&str, Vec<model::guards::FieldAccess>> = std::collections::HashMap::new();
+    for (file, d) in files.iter().zip(&decls) {
+        let package = &models[d.package_name.as_str()];
+        if !package.has_struct_with_mutex() || !file.source.text().contains("func (") {
+            continue;
+        }
+        let collected = catch_unwind(AssertUnwindSafe(|| {
+            let file_model = model::FileModel::build(file.source.tree().root_node(), file.source.text(), package);
+            model::guards::collect(&file_model)
+        }));
+        accesses.entry(d.package_name.as_str()).or_default().extend(collected.unwrap_or_default());
+    }
+    for (name, found) in accesses {
+        if let Some(model) = models.get_mut(name) {
+            model.add_field_accesses(found);
+        }
     }
     files
         .iter()

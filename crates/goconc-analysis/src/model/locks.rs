@@ -132,6 +132,12 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
             if let Some(key) = lock_key(self.model, &lock) {
                 self.observer.lock_call(&lock, &key, true, state);
                 if lock.op.is_release() {
+                    // `defer mu.Unlock()` with no visible `Lock`: a callee took it (`s.acquire()`).
+                    state.held.entry(key.clone()).or_insert_with(|| Held {
+                        mode: if lock.op == LockOp::RUnlock { Mode::Read } else { Mode::Write },
+                        sites: BTreeSet::from([lock.call.start_byte()]),
+                        on_every_path: true,
+                    });
                     state.deferred.insert(key);
                 }
             }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tree_sitter::Node;
 
 use super::imports::Imports;
+use super::summary::FuncSummary;
 use super::types::{names_of, results_of, struct_fields, Field, SyncKind, Ty};
 use crate::syntax::{named_children, text};
 
@@ -17,6 +18,8 @@ use crate::syntax::{named_children, text};
 pub struct FuncSig {
     pub results: Vec<Ty>,
     pub pointer_receiver: bool,
+    /// How many parameters it takes (`Unlock(set bool)` is no `sync.Locker` method).
+    pub params: usize,
 }
 
 /// The top-level declarations of one file.
@@ -31,12 +34,17 @@ pub struct FileDecls {
     /// Methods by receiver type name, then method name.
     pub methods: HashMap<String, HashMap<String, FuncSig>>,
     pub vars: HashMap<String, Ty>,
+    /// What each function and method locks, expects held, and blocks on.
+    pub summaries: HashMap<String, FuncSummary>,
+    /// Fields and package variables accessed through `sync/atomic` functions.
+    pub atomics: Vec<super::atomics::AtomicAccess>,
 }
 
 impl FileDecls {
     pub fn collect(root: Node, src: &str) -> FileDecls {
         let imports = Imports::from_tree(root, src);
-        let mut decls = FileDecls::default();
+        let mut decls = FileDecls { summaries: super::summary::collect(root, src, &imports), ..FileDecls::default() };
+        decls.atomics = super::atomics::collect(root, src, &imports);
         for item in named_children(root) {
             match item.kind() {
                 "package_clause" => {
@@ -50,7 +58,7 @@ impl FileDecls {
                         let results = results_of(item.child_by_field_name("result"), src, &imports);
                         decls.funcs.insert(
                             text(name, src).to_string(),
-                            FuncSig { results, pointer_receiver: false },
+                            FuncSig { results, pointer_receiver: false, params: param_count(item) },
                         );
                     }
                 }
@@ -94,7 +102,7 @@ impl FileDecls {
         let results = results_of(decl.child_by_field_name("result"), src, imports);
         self.methods.entry(type_name.clone()).or_default().insert(
             text(name, src).to_string(),
-            FuncSig { results, pointer_receiver: ty.is_pointer() },
+            FuncSig { results, pointer_receiver: ty.is_pointer(), params: param_count(decl) },
         );
     }
 
@@ -126,6 +134,10 @@ pub struct PackageModel {
     funcs: HashMap<String, FuncSig>,
     methods: HashMap<String, HashMap<String, FuncSig>>,
     vars: HashMap<String, Ty>,
+    summaries: HashMap<String, FuncSummary>,
+    /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
+    atomics: HashMap<String, super::atomics::AtomicUse>,
+    field_accesses: Vec<super::guards::FieldAccess>,
 }
 
 impl PackageModel {
@@ -133,16 +145,20 @@ impl PackageModel {
     /// are the caller's business: pass only the files that belong together.
     pub fn from_files<'a>(files: impl IntoIterator<Item = &'a FileDecls>) -> PackageModel {
         let mut model = PackageModel::default();
+        let mut atomics = Vec::new();
         for file in files {
+            atomics.extend(file.atomics.iter().cloned());
             model.structs.extend(file.structs.iter().map(|(k, v)| (k.clone(), v.clone())));
             model.named.extend(file.named.iter().map(|(k, v)| (k.clone(), v.clone())));
             model.funcs.extend(file.funcs.iter().map(|(k, v)| (k.clone(), v.clone())));
             model.vars.extend(file.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model.summaries.extend(file.summaries.iter().map(|(k, v)| (k.clone(), v.clone())));
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
                 entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
         }
+        model.atomics = super::atomics::resolve(&model, &atomics);
         model
     }
 
@@ -154,6 +170,16 @@ impl PackageModel {
         self.structs.get(name).map(Vec::as_slice)
     }
 
+    /// Does any struct of the package hold a mutex (directly)? Guard facts are only needed then.
+    pub fn has_struct_with_mutex(&self) -> bool {
+        self.structs.values().flatten().any(|f| matches!(self.sync_kind(f.ty.deref()), Some(SyncKind::Mutex | SyncKind::RWMutex)))
+    }
+
+    /// A field declared directly in a local struct type.
+    pub fn field(&self, type_name: &str, field: &str) -> Option<&Field> {
+        self.structs.get(type_name)?.iter().find(|f| f.name == field)
+    }
+
     pub fn func(&self, name: &str) -> Option<&FuncSig> {
         self.funcs.get(name)
     }
@@ -162,8 +188,33 @@ impl PackageModel {
         self.methods.get(type_name)?.get(method)
     }
 
+    /// Adds the field accesses of one file (see [`super::guards::collect`]).
+    pub fn add_field_accesses(&mut self, accesses: impl IntoIterator<Item = super::guards::FieldAccess>) {
+        self.field_accesses.extend(accesses);
+    }
+
+    /// The field accesses of the files added so far.
+    pub fn field_accesses(&self) -> &[super::guards::FieldAccess] {
+        &self.field_accesses
+    }
+
+    /// Every function summary of the package, by key.
+    pub fn summaries(&self) -> impl Iterator<Item = (&String, &FuncSummary)> {
+        self.summaries.iter()
+    }
+
+    /// The summary of a function (`name`) or method (`Type.name`).
+    pub fn summary(&self, key: &str) -> Option<&FuncSummary> {
+        self.summaries.get(key)
+    }
+
     pub fn var(&self, name: &str) -> Option<&Ty> {
         self.vars.get(name)
+    }
+
+    /// Fields (`Owner.field`) and package variables some file accesses through `sync/atomic`.
+    pub fn atomics(&self) -> &HashMap<String, super::atomics::AtomicUse> {
+        &self.atomics
     }
 
     /// The fields of a type, looking through pointers and local named types.
@@ -225,7 +276,7 @@ impl PackageModel {
 
     fn has_pointer_lock_methods(&self, type_name: &str) -> bool {
         let Some(methods) = self.methods.get(type_name) else { return false };
-        let pointer = |m: &str| methods.get(m).is_some_and(|s| s.pointer_receiver);
+        let pointer = |m: &str| methods.get(m).is_some_and(|s| s.pointer_receiver && s.params == 0 && s.results.is_empty());
         // go vet's definition: the pointer type is a sync.Locker and the value type is not.
         pointer("Lock") && pointer("Unlock")
     }
@@ -257,6 +308,12 @@ impl PackageModel {
             _ => None,
         }
     }
+}
+
+/// The number of parameters of a function or method declaration.
+fn param_count(decl: Node) -> usize {
+    decl.child_by_field_name("parameters")
+        .map_or(0, |list| named_children(list).map(|p| names_of(p).len().max(1)).sum())
 }
 
 /// `Inner.mu sync.Mutex` → `sync.Mutex`, for the innermost part of a nested description.

@@ -32,6 +32,9 @@ pub struct FuncSummary {
     pub expects_held: bool,
     /// The first blocking operation in the body, described (`time.Sleep`).
     pub blocks: Option<String>,
+    /// Pairs (held, then taken): the second lock is taken while the first is held, in the same
+    /// block or one nested in it, with no unlock of the first in between.
+    pub orders: Vec<(Acquire, Acquire)>,
 }
 
 /// The summary key of a method (`Service.flush`) or function (`flush`).
@@ -89,6 +92,8 @@ fn summarize(decl: Node, body: Node, src: &str, imports: &Imports, receiver: Opt
         || doc.contains("requires") && doc.contains("held");
     let mut summary = FuncSummary { expects_held, ..FuncSummary::default() };
     let locals = local_names(decl, src);
+    // Lock and unlock calls in source order, for the lock-order pairs.
+    let mut events: Vec<(Node, Acquire, bool)> = Vec::new();
     walk(body, |node| {
         match node.kind() {
             "func_literal" | "go_statement" | "defer_statement" => return false,
@@ -98,9 +103,13 @@ fn summarize(decl: Node, body: Node, src: &str, imports: &Imports, receiver: Opt
                 }
                 if let Some(call) = method_call(node) {
                     let method = text(call.method, src);
-                    if matches!(method, "Lock" | "RLock") {
-                        if let Some(acquire) = acquire_of(call.receiver, src, receiver, &locals, method == "RLock", node.start_byte()) {
-                            summary.acquires.push(acquire);
+                    let acquiring = matches!(method, "Lock" | "RLock");
+                    if acquiring || matches!(method, "Unlock" | "RUnlock") {
+                        if let Some(acquire) = acquire_of(call.receiver, src, receiver, &locals, method.starts_with('R'), node.start_byte()) {
+                            if acquiring {
+                                summary.acquires.push(acquire.clone());
+                            }
+                            events.push((node, acquire, acquiring));
                         }
                     }
                 }
@@ -109,7 +118,37 @@ fn summarize(decl: Node, body: Node, src: &str, imports: &Imports, receiver: Opt
         }
         true
     });
+    summary.orders = lock_orders(&events);
     summary
+}
+
+/// (held, taken) pairs from lock events in source order. The later lock counts only when its
+/// statement sits in the block of the earlier lock's statement (or deeper), so locks taken in two
+/// exclusive branches never pair up.
+fn lock_orders(events: &[(Node, Acquire, bool)]) -> Vec<(Acquire, Acquire)> {
+    let mut pairs = Vec::new();
+    for (i, (first_node, first, acquiring)) in events.iter().enumerate() {
+        if !acquiring {
+            continue;
+        }
+        let Some(block) = first_node.parent().and_then(|stmt| stmt.parent()) else { continue };
+        for (node, next, next_acquiring) in &events[i + 1..] {
+            let same_lock = next.path == first.path && next.from_receiver == first.from_receiver;
+            if !next_acquiring {
+                if same_lock {
+                    break;
+                }
+                continue;
+            }
+            if same_lock {
+                break;
+            }
+            if crate::syntax::is_within(*node, block) {
+                pairs.push((first.clone(), next.clone()));
+            }
+        }
+    }
+    pairs
 }
 
 /// `recv.mu` → (receiver, "mu"); `recv` → (receiver, ""); `pkgMu` → (package var, "pkgMu").

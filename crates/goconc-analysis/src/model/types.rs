@@ -35,6 +35,8 @@ pub struct Field {
     pub name: String,
     pub ty: Ty,
     pub embedded: bool,
+    /// The mutex a `// guarded by mu` comment names for this field.
+    pub guard: Option<String>,
 }
 
 /// Synchronisation values that must not be copied and that rules track.
@@ -212,12 +214,41 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
                 Ty::Named { name, .. } => name.clone(),
                 _ => continue,
             };
-            fields.push(Field { name, ty, embedded: true });
+            // `*T` embedded: tree-sitter keeps the `*` as an anonymous token beside the type.
+            let star = (0..decl.child_count()).filter_map(|i| decl.child(i as u32)).any(|c| !c.is_named() && c.kind() == "*");
+            let ty = if star { Ty::pointer(ty) } else { ty };
+            fields.push(Field { name, ty, embedded: true, guard: None });
         } else {
             for name in names {
-                fields.push(Field { name: text(name, src).to_string(), ty: ty.clone(), embedded: false });
+                fields.push(Field { name: text(name, src).to_string(), ty: ty.clone(), embedded: false, guard: guard_comment(decl, src) });
             }
         }
     }
     fields
+}
+
+/// `// guarded by mu` (or `protected by s.mu`, `mu guards`) in a comment at the end of a field's
+/// line or on the line above it: the name of the guarding mutex, without a receiver prefix.
+fn guard_comment(decl: Node, src: &str) -> Option<String> {
+    let row = decl.start_position().row;
+    let mut comments = Vec::new();
+    if let Some(next) = decl.next_sibling().filter(|n| n.kind() == "comment" && n.start_position().row == row) {
+        comments.push(next);
+    }
+    // A comment on the line above counts only when it stands alone on its line (not the
+    // trailing comment of the previous field).
+    let alone = |c: &Node| c.prev_sibling().is_none_or(|p| p.end_position().row < c.start_position().row);
+    if let Some(prev) = decl.prev_sibling().filter(|n| n.kind() == "comment" && n.end_position().row + 1 == row && alone(n)) {
+        comments.push(prev);
+    }
+    comments.into_iter().find_map(|c| {
+        let lower = text(c, src).to_ascii_lowercase();
+        let at = lower.find("guarded by ").map(|i| i + 11).or_else(|| lower.find("protected by ").map(|i| i + 13))?;
+        let word: String = lower[at..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+        let word = word.trim_end_matches('.');
+        let name = word.rsplit('.').next().unwrap_or(word);
+        // Keep the original case of the name.
+        let original = &text(c, src)[at..at + word.len()];
+        (!name.is_empty()).then(|| original.rsplit('.').next().unwrap_or(original).to_string())
+    })
 }

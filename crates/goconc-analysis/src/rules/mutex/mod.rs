@@ -9,8 +9,11 @@ use crate::syntax::walk_body;
 pub mod defer_in_loop;
 pub mod defer_lock;
 pub mod double_lock;
+pub mod embedded_exported;
 pub mod empty_critical_section;
+pub mod guarded_field_unlocked;
 pub mod held_blocking;
+pub mod lock_order_inversion;
 pub mod unlock_kind_mismatch;
 pub mod unlock_missing;
 
@@ -23,6 +26,9 @@ pub fn rules() -> Vec<Rule> {
         Rule { meta: &double_lock::META, check: double_lock::check },
         Rule { meta: &held_blocking::META, check: held_blocking::check },
         Rule { meta: &empty_critical_section::META, check: empty_critical_section::check },
+        Rule { meta: &lock_order_inversion::META, check: lock_order_inversion::check },
+        Rule { meta: &guarded_field_unlocked::META, check: guarded_field_unlocked::check },
+        Rule { meta: &embedded_exported::META, check: embedded_exported::check },
     ]
 }
 
