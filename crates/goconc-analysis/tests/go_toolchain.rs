@@ -206,3 +206,54 @@ fn fixed_fixtures_are_gofmt_clean_and_type_check() {
     }
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// Fixture folders with a `runtime_proof_test.go`: its `TestRuntimeProof` must fail on the
+/// fixture as written (the bug shows when run: a leak, a race, a deadlock) and pass once every
+/// goconc fix is applied. A `//goconc:proof race` line in the proof file runs it with `-race`.
+#[test]
+fn runtime_proofs_fail_before_the_fixes_and_pass_after() {
+    if !go_available() {
+        return;
+    }
+    let root = fixtures_root();
+    let mut dirs = Vec::new();
+    package_dirs(&root, &mut dirs);
+    let proofs: Vec<PathBuf> = dirs.into_iter().filter(|d| d.join("runtime_proof_test.go").exists()).collect();
+    if proofs.is_empty() {
+        return;
+    }
+    let work = std::env::temp_dir().join(format!("goconc-proof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    copy_tree(&root, &work);
+    let mut problems = Vec::new();
+    for dir in &proofs {
+        let rel = dir.strip_prefix(&root).unwrap().to_path_buf();
+        let copy = work.join(&rel);
+        let module = copy.ancestors().find(|d| d.join("go.mod").exists()).unwrap().to_path_buf();
+        let package = format!("./{}", copy.strip_prefix(&module).unwrap().display());
+        let proof = std::fs::read_to_string(copy.join("runtime_proof_test.go")).unwrap();
+        let mut args = vec!["test", "-run", "TestRuntimeProof", "-count=1", "-timeout", "60s"];
+        if proof.contains("//goconc:proof race") {
+            args.push("-race");
+        }
+        args.push(&package);
+        let before = go(&module, &args);
+        if before.status.success() {
+            problems.push(format!("{}: TestRuntimeProof passes on the buggy fixture", rel.display()));
+        }
+        for (path, text) in check_package(&copy).1 {
+            std::fs::write(path, text).unwrap();
+        }
+        let after = go(&module, &args);
+        if !after.status.success() {
+            problems.push(format!(
+                "{}: TestRuntimeProof fails after the fixes:\n{}{}",
+                rel.display(),
+                String::from_utf8_lossy(&after.stdout),
+                String::from_utf8_lossy(&after.stderr)
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
