@@ -13,8 +13,8 @@ const BLOCKING_FUNCS: &[(&str, &[&str])] = &[
     ("net", &["Dial", "DialTimeout", "DialTCP", "DialUDP", "DialUnix", "DialIP", "Listen", "ListenPacket", "LookupHost", "LookupIP", "LookupAddr", "LookupCNAME", "LookupMX", "LookupTXT", "LookupSRV", "LookupNS"]),
     ("net/http", &["Get", "Head", "Post", "PostForm", "ListenAndServe", "ListenAndServeTLS", "Serve", "ServeTLS"]),
     ("os", &["ReadFile", "WriteFile", "ReadDir", "Open", "OpenFile", "Create", "Remove", "RemoveAll", "Rename", "MkdirAll", "Stat", "Lstat"]),
-    ("io", &["Copy", "CopyN", "CopyBuffer", "ReadAll", "ReadFull", "ReadAtLeast"]),
-    ("io/ioutil", &["ReadFile", "WriteFile", "ReadDir", "ReadAll"]),
+    // io.Copy, io.ReadFull… block only as much as their reader or writer, which is unknown here.
+    ("io/ioutil", &["ReadFile", "WriteFile", "ReadDir"]),
     ("crypto/tls", &["Dial", "DialWithDialer"]),
 ];
 

@@ -64,6 +64,11 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             if n.parent().is_some_and(|p| p.kind() == "call_expression" && p.child_by_field_name("function") == Some(n)) {
                 return;
             }
+            // `recv.n.Add(1)`: a method on the field's value (an atomic, a sync type) is no
+            // plain access.
+            if n.parent().is_some_and(|p| p.kind() == "selector_expression" && p.parent().is_some_and(|c| c.kind() == "call_expression")) {
+                return;
+            }
             found.push((n, text(field, self.model.src)));
         });
         for (n, field) in found {

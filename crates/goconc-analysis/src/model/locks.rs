@@ -76,6 +76,17 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                         state.held.retain(|key, _| key.split('.').next() != Some(name));
                     }
                 }
+                // `y = l` makes `y` an alias of a held `l.mu`: which name will unlock it is
+                // unknown, so forget it too.
+                if let Some(right) = stmt.child_by_field_name("right") {
+                    for value in named_children(right) {
+                        let value = unparen(value);
+                        if value.kind() == "identifier" {
+                            let name = text(value, self.model.src);
+                            state.held.retain(|key, _| key.split('.').next() != Some(name));
+                        }
+                    }
+                }
                 self.calls_in(stmt, state);
             }
             "go_statement" => {}
@@ -261,4 +272,30 @@ pub fn receiver_root<'t>(call: &LockCall<'t>) -> Option<Node<'t>> {
 /// Is this call a lock method call at all (for quick filters)?
 pub fn is_lock_method(model: &FileModel, node: Node) -> bool {
     method_call(node).is_some_and(|c| super::sync_calls::LockOp::from_name(text(c.method, model.src)).is_some())
+}
+
+/// Does code outside `body` but inside the top-level function around it (another function
+/// literal, a goroutine, the enclosing function) release the mutex `key`? Then the lock may be
+/// handed to another goroutine on purpose, and rules about one body must not judge it.
+pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) -> bool {
+    let own = crate::syntax::enclosing_function(body);
+    let mut top = body;
+    while let Some(f) = crate::syntax::enclosing_function(top) {
+        top = f;
+    }
+    let mut found = false;
+    crate::syntax::walk(top, |n| {
+        if found {
+            return false;
+        }
+        if n.kind() == "call_expression" && crate::syntax::enclosing_function(n) != own {
+            if let Some(lock) = lock_call(model, n) {
+                if lock.op.is_release() && lock_key(model, &lock).as_deref() == Some(key) {
+                    found = true;
+                }
+            }
+        }
+        true
+    });
+    found
 }

@@ -89,7 +89,12 @@ fn summarize(decl: Node, body: Node, src: &str, imports: &Imports, receiver: Opt
         || doc.contains("must be held")
         || doc.contains("caller holds")
         || doc.contains("called with") && doc.contains("held")
-        || doc.contains("requires") && doc.contains("held");
+        || doc.contains("requires") && doc.contains("held")
+        || doc.contains("assumes") && doc.contains("lock")
+        || doc.contains("must be locked")
+        || doc.contains("lock must be held")
+        || doc.contains("with") && doc.contains("locked")
+        || doc.contains("holding");
     let mut summary = FuncSummary { expects_held, ..FuncSummary::default() };
     let locals = local_names(decl, src);
     // Lock and unlock calls in source order, for the lock-order pairs.
@@ -106,7 +111,10 @@ fn summarize(decl: Node, body: Node, src: &str, imports: &Imports, receiver: Opt
                     let acquiring = matches!(method, "Lock" | "RLock");
                     if acquiring || matches!(method, "Unlock" | "RUnlock") {
                         if let Some(acquire) = acquire_of(call.receiver, src, receiver, &locals, method.starts_with('R'), node.start_byte()) {
-                            if acquiring {
+                            // `mu.RUnlock(); mu.Lock()`: a temporary release and re-take of a lock the
+                            // caller holds is no new acquisition.
+                            let released_before = events.iter().any(|(_, e, acq)| !acq && e.path == acquire.path && e.from_receiver == acquire.from_receiver);
+                            if acquiring && !released_before {
                                 summary.acquires.push(acquire.clone());
                             }
                             events.push((node, acquire, acquiring));

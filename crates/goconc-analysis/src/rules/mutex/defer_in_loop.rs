@@ -66,7 +66,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 }
             }
         });
-        if !locked_here {
+        if !locked_here || exits_before_next_iteration(cx, defer, body) || changes_each_iteration(cx, &key, body) {
             continue;
         }
         let finding = META.finding(
@@ -134,4 +134,55 @@ fn wrap_in_closure(cx: &Context, body: Node) -> Option<TextEdit> {
     }
     new_text.push_str(&format!("{indent}\t}}()\n"));
     Some(TextEdit { range: first_line..close_line, new_text })
+}
+
+/// After the defer, does the iteration always leave the function (a `return` or `panic` standing
+/// after it in its block, or in a block around it, inside the loop body)?
+fn exits_before_next_iteration(cx: &Context, defer: Node, body: Node) -> bool {
+    let mut node = defer;
+    while let Some(parent) = node.parent() {
+        if matches!(parent.kind(), "statement_list" | "block" | "expression_case" | "default_case" | "communication_case" | "type_case") {
+            let container = if parent.kind() == "statement_list" { parent.parent().unwrap_or(parent) } else { parent };
+            let siblings = crate::syntax::statements(container);
+            if let Some(at) = siblings.iter().position(|s| *s == node) {
+                if siblings[at + 1..].iter().any(|s| s.kind() == "return_statement" || is_panic(cx, *s)) {
+                    return true;
+                }
+            }
+            if container == body {
+                return false;
+            }
+        }
+        if parent == body {
+            return false;
+        }
+        node = parent;
+    }
+    false
+}
+
+fn is_panic(cx: &Context, stmt: Node) -> bool {
+    crate::syntax::statement_call(stmt).is_some_and(|call| crate::model::flow::is_no_return_call(cx.model, call))
+}
+
+/// `for _, s := range shards { s.mu.Lock(); defer s.mu.Unlock() }` locks a different mutex each
+/// time (the root is a loop variable, or is reassigned in the loop): no self-deadlock.
+fn changes_each_iteration(cx: &Context, key: &str, body: Node) -> bool {
+    let root = key.split('.').next().unwrap_or(key);
+    let Some(loop_stmt) = body.parent() else { return false };
+    if cx.model.resolve_name(root, body.start_byte()).is_some_and(|d| d.loop_stmt == Some(loop_stmt)) {
+        return true;
+    }
+    let mut reassigned = false;
+    crate::syntax::walk(loop_stmt, |n| {
+        if n.kind() == "assignment_statement" {
+            if let Some(left) = n.child_by_field_name("left") {
+                if crate::syntax::named_children(left).any(|t| text(t, cx.src) == root) {
+                    reassigned = true;
+                }
+            }
+        }
+        !reassigned
+    });
+    reassigned
 }

@@ -78,6 +78,7 @@ struct Report<'t> {
 
 struct Observer<'m, 't> {
     model: &'m FileModel<'t>,
+    body: Node<'t>,
     reports: BTreeMap<usize, Option<Report<'t>>>,
 }
 
@@ -86,7 +87,8 @@ impl<'t> LockObserver<'t> for Observer<'_, 't> {
         if deferred || !call.op.is_acquire() {
             return;
         }
-        let report = state.held.get(key).filter(|h| h.on_every_path && !(h.mode == Mode::Read && call.op.is_read())).map(|h| {
+        let handed_off = || locks::released_elsewhere(self.model, self.body, key);
+        let report = state.held.get(key).filter(|h| h.on_every_path && !(h.mode == Mode::Read && call.op.is_read()) && !handed_off()).map(|h| {
             let site = h.sites.iter().next().copied().unwrap_or(0);
             Report {
                 node: call.call,
@@ -123,6 +125,10 @@ impl<'t> Observer<'_, 't> {
         let model = self.model;
         let (summary_name, receiver_path) = callee(model, call)?;
         let summary = model.package.summary(&summary_name)?;
+        if summary.expects_held {
+            // `fooLocked`, "must be called with mu held": calling it with the lock is the contract.
+            return None;
+        }
         for acquire in &summary.acquires {
             let keys: Vec<String> = match (&receiver_path, acquire.from_receiver) {
                 (Some(recv), true) if acquire.path.is_empty() => vec![format!("{recv}.Mutex"), format!("{recv}.RWMutex")],
@@ -191,7 +197,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if !calls.iter().any(|c| c.op.is_acquire()) {
             continue;
         }
-        let mut observer = Observer { model: cx.model, reports: BTreeMap::new() };
+        let mut observer = Observer { model: cx.model, body, reports: BTreeMap::new() };
         if locks::analyze(cx.model, body, &mut observer).is_none() {
             continue;
         }

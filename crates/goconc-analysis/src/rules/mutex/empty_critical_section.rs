@@ -38,15 +38,17 @@ func (s *Stats) Record(d time.Duration) {
 None: only the author knows which statements belong inside.
 
 ## When it stays silent
-When any statement stands between the two calls, when they name different mutexes, or when the
-kinds do not pair (`RLock` then `Unlock` is `mutex-unlock-kind-mismatch`'s business). Suppress
-a deliberate barrier with `//goconc:ignore mutex-empty-critical-section reason`.
+When any statement stands between the two calls, when they name different mutexes, when the
+kinds do not pair (`RLock` then `Unlock` is `mutex-unlock-kind-mismatch`'s business), when a
+comment right above the `Lock` explains it (a documented barrier), and in `_test.go`
+files, where locking and unlocking is often the thing being tested or measured.
 "#,
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let unlocks = cx.index.calls_named("Unlock").len() + cx.index.calls_named("RUnlock").len();
-    if unlocks == 0 {
+    // Tests and benchmarks lock and unlock on purpose (to measure it, or as a barrier).
+    if unlocks == 0 || cx.is_test_file {
         return;
     }
     let mut seen_blocks = std::collections::HashSet::new();
@@ -70,7 +72,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 continue;
             }
             let (Some(key), Some(other)) = (lock_key(cx.model, &lock), lock_key(cx.model, &unlock)) else { continue };
-            if key != other {
+            // A comment right above (or on) the pair explains a deliberate barrier.
+            if key != other || commented(cx, stmt) {
                 continue;
             }
             out.push(
@@ -82,4 +85,16 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             );
         }
     }
+}
+
+/// Is there a comment (not a tool directive) on the line right above the `Lock`: a documented
+/// barrier ("wait for in-flight calls to finish")?
+fn commented(cx: &Context, lock: tree_sitter::Node) -> bool {
+    lock.prev_sibling().is_some_and(|p| {
+        let comment = text(p, cx.src);
+        p.kind() == "comment"
+            && p.end_position().row + 1 == lock.start_position().row
+            && !comment.starts_with("//goconc:")
+            && !comment.starts_with("//nolint")
+    })
 }

@@ -57,7 +57,9 @@ None: take the lock, or document why this access is safe.
 ## When it stays silent
 Fields that hold mutexes, atomics, channels or funcs; fields only ever read; accesses inside
 function literals (they may run while the caller holds the lock); accesses while any mutex of the
-receiver is held; types without a clear guard.
+receiver is held; accesses in unexported methods (helpers are often called with the lock held
+without saying so: only exported methods are judged, though all accesses count as evidence);
+types without a clear guard.
 "#,
 };
 
@@ -82,7 +84,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let declared = cx.model.package.field(type_name, field).and_then(|f| f.guard.clone());
         let Some((guard, guarded, total)) = declared.map(|g| (g, 0, 0)).or_else(|| infer_guard(&accesses)) else { continue };
         for access in fresh.iter().filter(|a| a.type_name == type_name && a.field == field) {
-            if access.expects_held || !access.guards.is_empty() {
+            // Unexported helpers are often called with the lock held without saying so; the
+            // classic race is an exported method that skips the lock.
+            let method = access.function.rsplit('.').next().unwrap_or("");
+            if access.expects_held || !access.guards.is_empty() || !method.starts_with(|c: char| c.is_ascii_uppercase()) {
                 continue;
             }
             let what = if access.write { "written" } else { "read" };

@@ -95,7 +95,14 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                         .and_then(|c| crate::model::sync_calls::lock_call(cx.model, c))
                         .is_some_and(|l| l.op.is_acquire() && lock_key(cx.model, &l).as_deref() == Some(key.as_str()))
             });
-            if deferred_relock || returns_unlocker(cx, body, &key) || same_condition_release(cx, lock, &key, &calls) {
+            if deferred_relock
+                || returns_unlocker(cx, body, &key)
+                || same_condition_release(cx, lock, &key, &calls)
+                || locks::released_elsewhere(cx.model, body, &key)
+                || is_last_statement(lock, body)
+                || comment_mentions_unlock(cx, lock)
+                || hold_tracked_by_flag(cx, body, &key)
+            {
                 continue;
             }
             let released_somewhere = calls.iter().any(|c| c.op.is_release() && lock_key(cx.model, c).as_deref() == Some(key.as_str()));
@@ -150,6 +157,22 @@ fn hands_lock_on(cx: &Context, function: Node) -> bool {
         || doc.contains("locked on return")
 }
 
+/// `mu.Lock()` as the body's last statement: the function exists to return with it held.
+fn is_last_statement(lock: &LockCall, body: Node) -> bool {
+    crate::syntax::statements(body).last().is_some_and(|last| last.byte_range() == lock.call.parent().map_or(0..0, |p| p.byte_range()))
+}
+
+/// `mu.Lock() // no need to unlock`: the author says it stays locked on purpose.
+fn comment_mentions_unlock(cx: &Context, lock: &LockCall) -> bool {
+    let end = cx.src[lock.call.end_byte()..].find('\n').map_or(cx.src.len(), |i| lock.call.end_byte() + i);
+    let rest = &cx.src[lock.call.end_byte()..end];
+    rest.find("//").is_some_and(|at| {
+        let comment = rest[at..].to_ascii_lowercase();
+        let negated = ["no need", "not ", "never", "don't", "without", "intentional", "on purpose"].iter().any(|w| comment.contains(w));
+        comment.contains("unlock") && negated || comment.contains("stays locked") || comment.contains("left locked") || comment.contains("keep locked")
+    })
+}
+
 /// `return mu.Unlock` or `return func() { mu.Unlock() }`: the caller gets the release.
 fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
     let mut found = false;
@@ -160,6 +183,13 @@ fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
         crate::syntax::walk(n, |inner| {
             if is_unlock_method_value(cx.model, inner) {
                 found = true;
+            }
+            // `return conn, c.releaseConn, nil`: a release function handed to the caller.
+            if matches!(inner.kind(), "identifier" | "field_identifier") && inner.parent().is_some_and(|p| p.kind() != "call_expression") {
+                let name = text(inner, cx.src).to_ascii_lowercase();
+                if (name.contains("unlock") || name.contains("release")) && !is_called(inner) {
+                    found = true;
+                }
             }
             if inner.kind() == "func_literal" {
                 crate::syntax::walk(inner, |call| {
@@ -219,4 +249,45 @@ fn defer_unlock_edit(cx: &Context, lock: &LockCall) -> Option<TextEdit> {
     let indent = line_indent(cx.src, stmt.start_byte());
     let new_text = format!("{}{indent}defer {}.{}()", crate::syntax::newline(cx.src), text(lock.receiver, cx.src), lock.op.counterpart().name());
     Some(TextEdit { range: at..at, new_text })
+}
+
+/// Is this name the function of a call (`release()` rather than `release`)?
+fn is_called(name: Node) -> bool {
+    let mut node = name;
+    if let Some(parent) = node.parent().filter(|p| p.kind() == "selector_expression") {
+        node = parent;
+    }
+    node.parent().is_some_and(|p| p.kind() == "call_expression" && p.child_by_field_name("function") == Some(node))
+}
+
+/// `if keep { s.holding = true } else { s.mu.Unlock() }`: the lock is kept on purpose and a flag
+/// remembers to release it later.
+fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
+    let releases = |n: Node| {
+        let mut found = false;
+        walk_body(n, |c| {
+            if let Some(lock) = crate::model::sync_calls::lock_call(cx.model, c) {
+                found |= lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key);
+            }
+        });
+        found
+    };
+    let sets_flag = |n: Node| {
+        let mut found = false;
+        walk_body(n, |c| {
+            if c.kind() == "assignment_statement" {
+                found |= c.child_by_field_name("right").is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"));
+            }
+        });
+        found
+    };
+    let mut found = false;
+    walk_body(body, |n| {
+        if n.kind() == "if_statement" {
+            if let (Some(then), Some(other)) = (n.child_by_field_name("consequence"), n.child_by_field_name("alternative")) {
+                found |= releases(then) && sets_flag(other) || releases(other) && sets_flag(then);
+            }
+        }
+    });
+    found
 }
