@@ -1,1 +1,160 @@
-fn main() {}
+//! The `goconc` command line: `check`, `rules`, `explain`, `bench`, `lsp` (and the hidden `gen-docs`).
+//!
+//! This crate is the front end for terminals and CI. It owns everything the engine must not know:
+//! the file system (walking folders, `go.mod`, `goconc.toml`), output formats, colors, exit codes.
+//! It knows nothing of Go semantics: every finding comes from `goconc_analysis`.
+
+mod bench;
+mod check;
+mod discover;
+mod docs;
+mod fix;
+mod output;
+mod package;
+mod rules_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Where each rule's page is published; `<id>.md` is appended.
+pub const RULE_DOCS_URL: &str = "https://github.com/goconc/goconc/blob/main/docs/rules/";
+
+/// The project's home page (SARIF `informationUri`).
+pub const HOME_URL: &str = "https://github.com/goconc/goconc";
+
+/// The page of one rule.
+pub fn rule_url(id: &str) -> String {
+    format!("{RULE_DOCS_URL}{id}.md")
+}
+
+/// Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or I/O error.
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "goconc",
+    version,
+    about = "Reviews Go code for concurrency mistakes",
+    long_about = "Reviews Go code for concurrency mistakes: forgotten unlocks, WaitGroup misuse, \
+                  lost context cancels, copied mutexes, goroutines that t.Fatal, and more.\n\n\
+                  Exit status: 0 no findings, 1 findings at or above --fail-on, 2 usage or I/O error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check Go files and folders (recursively; `./...` accepted).
+    Check(CheckArgs),
+    /// List every rule: id, default severity, whether it has a quick fix, what it finds.
+    Rules,
+    /// Print a rule's page: why it matters, a bad and a good example, the fix, when it is silent.
+    Explain {
+        /// The rule id, e.g. `mutex-unlock-missing`.
+        rule: String,
+    },
+    /// Measure parse-only and full-check speed over a Go tree (default: the Go standard library).
+    Bench(bench::BenchArgs),
+    /// Run the language server over stdin/stdout (what editors start).
+    Lsp {
+        /// Accepted because editors pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
+    },
+    /// Write docs/rules/*.md from the rules' own documentation (`--check`: fail when stale).
+    #[command(hide = true)]
+    GenDocs {
+        /// Compare instead of writing; exit 1 when a page is missing, stale or extra.
+        #[arg(long)]
+        check: bool,
+        /// The folder to write the pages into.
+        #[arg(long, default_value = "docs/rules")]
+        out: std::path::PathBuf,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct CheckArgs {
+    /// Files and folders to check. Folders are walked recursively, skipping vendor/, testdata/,
+    /// hidden and `_`-prefixed folders. `dir/...` means the same as `dir`.
+    #[arg(default_value = ".")]
+    pub paths: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Apply the first quick fix of every finding, in place, then report what remains.
+    #[arg(long, conflicts_with = "diff")]
+    pub fix: bool,
+    /// Print the changes `--fix` would make as a unified diff, without writing anything.
+    #[arg(long)]
+    pub diff: bool,
+    /// Exit with status 1 when findings at or above this severity remain.
+    #[arg(long, value_enum, default_value_t = FailOn::Hint)]
+    pub fail_on: FailOn,
+    /// The Go language version to assume, overriding go.mod and goconc.toml (e.g. `1.21`).
+    #[arg(long, value_name = "VERSION")]
+    pub go_version: Option<String>,
+    /// Only these rules (ids or family prefixes such as `mutex`), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "RULE")]
+    pub select: Vec<String>,
+    /// Turn these rules off (ids or family prefixes), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "RULE")]
+    pub ignore: Vec<String>,
+    /// When to color the text output. `auto`: on a terminal, unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FailOn {
+    Hint,
+    Info,
+    Warning,
+    Error,
+    /// Never exit 1 for findings (I/O errors still exit 2).
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<goconc_analysis::Severity> {
+        use goconc_analysis::Severity;
+        match self {
+            FailOn::Hint => Some(Severity::Hint),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Rules => rules_cmd::list(),
+        Command::Explain { rule } => rules_cmd::explain(&rule),
+        Command::Bench(args) => bench::run(&args),
+        Command::Lsp { stdio: _ } => goconc_lsp::run_stdio().clamp(0, 255) as u8,
+        Command::GenDocs { check, out } => docs::run(&out, check),
+    };
+    ExitCode::from(code)
+}

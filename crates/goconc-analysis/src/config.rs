@@ -62,7 +62,9 @@ impl Config {
     /// Layers `other` on top of `self` (its settings win).
     pub fn merged_with(&self, other: &Config) -> Config {
         let mut merged = self.clone();
-        merged.severities.extend(other.severities.iter().map(|(k, v)| (*k, *v)));
+        merged
+            .severities
+            .extend(other.severities.iter().map(|(k, v)| (*k, *v)));
         if other.go_version.is_some() {
             merged.go_version = other.go_version;
         }
@@ -77,28 +79,52 @@ impl Config {
             message: e.message().to_string(),
         })?;
         let mut config = Config::default();
-        let err = |key: &str, message: String| ConfigError { line: key_line(text, key), key: Some(key.to_string()), message };
+        let err = |key: &str, message: String| ConfigError {
+            line: key_line(text, key),
+            key: Some(key.to_string()),
+            message,
+        };
         for (key, value) in &table {
             match key.as_str() {
                 "go-version" | "go_version" => {
-                    let s = value.as_str().ok_or_else(|| err(key, "expected a string such as \"1.22\"".into()))?;
-                    config.go_version = Some(GoVersion::parse(s).ok_or_else(|| err(key, format!("`{s}` is not a Go version such as \"1.22\"")))?);
+                    let s = value
+                        .as_str()
+                        .ok_or_else(|| err(key, "expected a string such as \"1.22\"".into()))?;
+                    config.go_version = Some(GoVersion::parse(s).ok_or_else(|| {
+                        err(key, format!("`{s}` is not a Go version such as \"1.22\""))
+                    })?);
                 }
                 "exclude" => {
-                    let items = value.as_array().ok_or_else(|| err(key, "expected a list of glob strings".into()))?;
+                    let items = value
+                        .as_array()
+                        .ok_or_else(|| err(key, "expected a list of glob strings".into()))?;
                     for item in items {
-                        let s = item.as_str().ok_or_else(|| err(key, "expected a list of glob strings".into()))?;
+                        let s = item
+                            .as_str()
+                            .ok_or_else(|| err(key, "expected a list of glob strings".into()))?;
                         config.exclude.push(s.to_string());
                     }
                 }
                 "rules" => {
-                    let rules = value.as_table().ok_or_else(|| err(key, "expected a table of rule = \"severity\"".into()))?;
+                    let rules = value.as_table().ok_or_else(|| {
+                        err(key, "expected a table of rule = \"severity\"".into())
+                    })?;
                     for (rule, level) in rules {
-                        let word = level.as_str().ok_or_else(|| err(rule, "expected one of off, hint, info, warning, error".into()))?;
+                        let word = level.as_str().ok_or_else(|| {
+                            err(
+                                rule,
+                                "expected one of off, hint, info, warning, error".into(),
+                            )
+                        })?;
                         config.set_severity(rule, word).map_err(|m| err(rule, m))?;
                     }
                 }
-                other => return Err(err(other, "unknown setting (expected go-version, exclude or [rules])".into())),
+                other => {
+                    return Err(err(
+                        other,
+                        "unknown setting (expected go-version, exclude or [rules])".into(),
+                    ))
+                }
             }
         }
         Ok(config)
@@ -106,7 +132,9 @@ impl Config {
 
     /// Whether a slash-separated relative path matches one of the exclude globs.
     pub fn excludes(&self, relative_path: &str) -> bool {
-        self.exclude.iter().any(|g| glob_match(g, relative_path) || glob_match(&format!("**/{g}"), relative_path))
+        self.exclude
+            .iter()
+            .any(|g| glob_match(g, relative_path) || glob_match(&format!("**/{g}"), relative_path))
     }
 }
 
@@ -114,15 +142,24 @@ fn parse_level(word: &str) -> Result<Option<Severity>, String> {
     if word == "off" {
         return Ok(None);
     }
-    Severity::parse(word).map(Some).ok_or_else(|| format!("`{word}` is not a severity (off, hint, info, warning, error)"))
+    Severity::parse(word)
+        .map(Some)
+        .ok_or_else(|| format!("`{word}` is not a severity (off, hint, info, warning, error)"))
 }
 
 fn unknown_rule_message(rule: &str) -> String {
-    let close: Vec<&str> = rules::all().iter().map(|r| r.id).filter(|id| id.split('-').next() == rule.split('-').next()).collect();
+    let close: Vec<&str> = rules::all()
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| id.split('-').next() == rule.split('-').next())
+        .collect();
     if close.is_empty() {
         format!("unknown rule `{rule}` (see `goconc rules`)")
     } else {
-        format!("unknown rule `{rule}`; rules of that family: {}", close.join(", "))
+        format!(
+            "unknown rule `{rule}`; rules of that family: {}",
+            close.join(", ")
+        )
     }
 }
 
@@ -134,7 +171,12 @@ fn key_line(text: &str, key: &str) -> usize {
     text.lines()
         .position(|l| {
             let l = l.trim_start().trim_start_matches('"');
-            l.starts_with(key) && l[key.len()..].trim_start().trim_start_matches('"').trim_start().starts_with(['=', ']'])
+            l.starts_with(key)
+                && l[key.len()..]
+                    .trim_start()
+                    .trim_start_matches('"')
+                    .trim_start()
+                    .starts_with(['=', ']'])
                 || l.starts_with('[') && l.contains(key)
         })
         .map_or(1, |i| i + 1)
@@ -151,9 +193,12 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
                 if rest.is_empty() {
                     return true;
                 }
-                (0..=s.len()).any(|i| (i == 0 || s[i - 1] == b'/') && go(rest, &s[i..])) || go(rest, s)
+                (0..=s.len()).any(|i| (i == 0 || s[i - 1] == b'/') && go(rest, &s[i..]))
+                    || go(rest, s)
             }
-            Some(b'*') => (0..=s.len()).take_while(|&i| i == 0 || s[i - 1] != b'/').any(|i| go(&p[1..], &s[i..])),
+            Some(b'*') => (0..=s.len())
+                .take_while(|&i| i == 0 || s[i - 1] != b'/')
+                .any(|i| go(&p[1..], &s[i..])),
             Some(b'?') => !s.is_empty() && s[0] != b'/' && go(&p[1..], &s[1..]),
             Some(&c) => s.first() == Some(&c) && go(&p[1..], &s[1..]),
         }
@@ -167,12 +212,16 @@ mod tests {
 
     #[test]
     fn parses_and_reports_errors_with_lines() {
-        let c = Config::parse_toml("go-version = \"1.21\"\nexclude = [\"gen/**\"]\n[rules]\nmutex-defer-lock = \"off\"\n").unwrap();
+        let c = Config::parse_toml(
+            "go-version = \"1.21\"\nexclude = [\"gen/**\"]\n[rules]\nmutex-defer-lock = \"off\"\n",
+        )
+        .unwrap();
         assert_eq!(c.go_version, Some(GoVersion::new(21)));
         assert_eq!(c.severities.get("mutex-defer-lock"), Some(&None));
         assert!(c.excludes("gen/a/b.go"));
         assert!(!c.excludes("src/a.go"));
-        let e = Config::parse_toml("go-version = \"1.21\"\n[rules]\nmutex-nope = \"off\"\n").unwrap_err();
+        let e = Config::parse_toml("go-version = \"1.21\"\n[rules]\nmutex-nope = \"off\"\n")
+            .unwrap_err();
         assert_eq!(e.line, 3);
         assert_eq!(e.key.as_deref(), Some("mutex-nope"));
         let e = Config::parse_toml("\n\ncolour = 1\n").unwrap_err();

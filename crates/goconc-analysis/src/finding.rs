@@ -111,9 +111,18 @@ mod tests {
     #[test]
     fn overlapping_edits_keep_the_first() {
         let edits = vec![
-            TextEdit { range: 4..5, new_text: "X".into() },
-            TextEdit { range: 0..1, new_text: "A".into() },
-            TextEdit { range: 0..2, new_text: "B".into() },
+            TextEdit {
+                range: 4..5,
+                new_text: "X".into(),
+            },
+            TextEdit {
+                range: 0..1,
+                new_text: "A".into(),
+            },
+            TextEdit {
+                range: 0..2,
+                new_text: "B".into(),
+            },
         ];
         assert_eq!(apply_edits("abcdef", &edits), ("AbcdXf".to_string(), 2));
     }

@@ -12,7 +12,11 @@
 /// in that column (such a run always lies within one run of the column before).
 pub fn align(lines: &[Vec<String>]) -> Vec<String> {
     let padded = |line: &Vec<String>, column: usize| column + 1 < line.len();
-    let columns = lines.iter().map(|l| l.len().saturating_sub(1)).max().unwrap_or(0);
+    let columns = lines
+        .iter()
+        .map(|l| l.len().saturating_sub(1))
+        .max()
+        .unwrap_or(0);
     let mut widths: Vec<Vec<usize>> = lines.iter().map(|l| vec![0; l.len()]).collect();
     for column in 0..columns {
         let mut start = 0;
@@ -26,7 +30,15 @@ pub fn align(lines: &[Vec<String>]) -> Vec<String> {
                 end += 1;
             }
             let all_empty = lines[start..end].iter().all(|l| l[column].is_empty());
-            let block = if all_empty { 0 } else { lines[start..end].iter().map(|l| width(&l[column]) + 1).max().unwrap_or(0) };
+            let block = if all_empty {
+                0
+            } else {
+                lines[start..end]
+                    .iter()
+                    .map(|l| width(&l[column]) + 1)
+                    .max()
+                    .unwrap_or(0)
+            };
             for w in &mut widths[start..end] {
                 w[column] = block;
             }
@@ -63,9 +75,23 @@ mod tests {
 
     #[test]
     fn aligns_like_gofmt() {
-        let lines = vec![cells(&["mu", "sync.Mutex", "// want"]), cells(&["services", "map[string]string"])];
-        assert_eq!(align(&lines), vec!["mu       sync.Mutex // want", "services map[string]string"]);
-        let lines = vec![cells(&["sync.Mutex", "// c"]), cells(&["idle", "[]int"]), cells(&["// note"]), cells(&["n", "int"])];
-        assert_eq!(align(&lines), vec!["sync.Mutex // c", "idle       []int", "// note", "n int"]);
+        let lines = vec![
+            cells(&["mu", "sync.Mutex", "// want"]),
+            cells(&["services", "map[string]string"]),
+        ];
+        assert_eq!(
+            align(&lines),
+            vec!["mu       sync.Mutex // want", "services map[string]string"]
+        );
+        let lines = vec![
+            cells(&["sync.Mutex", "// c"]),
+            cells(&["idle", "[]int"]),
+            cells(&["// note"]),
+            cells(&["n", "int"]),
+        ];
+        assert_eq!(
+            align(&lines),
+            vec!["sync.Mutex // c", "idle       []int", "// note", "n int"]
+        );
     }
 }

@@ -19,7 +19,9 @@ impl GoVersion {
         let s = s.trim().strip_prefix("go").unwrap_or(s.trim());
         let rest = s.strip_prefix("1.")?;
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        Some(GoVersion { minor: digits.parse().ok()? })
+        Some(GoVersion {
+            minor: digits.parse().ok()?,
+        })
     }
 
     /// The `go` directive of a go.mod text.
@@ -42,7 +44,9 @@ impl GoVersion {
             if line.starts_with("package ") {
                 break;
             }
-            let Some(expr) = line.strip_prefix("//go:build") else { continue };
+            let Some(expr) = line.strip_prefix("//go:build") else {
+                continue;
+            };
             return expr
                 .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '&' || c == '|')
                 .filter(|term| term.starts_with("go1."))
@@ -69,9 +73,18 @@ mod tests {
 
     #[test]
     fn reads_versions() {
-        assert_eq!(GoVersion::from_go_mod("module x\n\ngo 1.21.5\n"), Some(GoVersion::new(21)));
+        assert_eq!(
+            GoVersion::from_go_mod("module x\n\ngo 1.21.5\n"),
+            Some(GoVersion::new(21))
+        );
         assert_eq!(GoVersion::from_go_mod("module x\ngodebug x=1\n"), None);
-        assert_eq!(GoVersion::from_build_constraint("//go:build go1.21 && linux\n\npackage p"), Some(GoVersion::new(21)));
-        assert_eq!(GoVersion::from_build_constraint("package p\n//go:build go1.21"), None);
+        assert_eq!(
+            GoVersion::from_build_constraint("//go:build go1.21 && linux\n\npackage p"),
+            Some(GoVersion::new(21))
+        );
+        assert_eq!(
+            GoVersion::from_build_constraint("package p\n//go:build go1.21"),
+            None
+        );
     }
 }

@@ -46,7 +46,11 @@ pub struct Outcome {
 /// The Go version rules use for a file: a `//go:build go1.N` line lowers it below the module's (or
 /// the configured) version.
 pub fn effective_go_version(src: &str, options: &FileOptions) -> GoVersion {
-    let base = options.config.go_version.or(options.module_go_version).unwrap_or(GoVersion::NEWEST);
+    let base = options
+        .config
+        .go_version
+        .or(options.module_go_version)
+        .unwrap_or(GoVersion::NEWEST);
     match GoVersion::from_build_constraint(src) {
         Some(file) => file.min(base),
         None => base,
@@ -60,9 +64,7 @@ pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions)
     let root = file.tree().root_node();
     let mut outcome = Outcome::default();
     let built = catch_unwind(AssertUnwindSafe(|| {
-        let model = model::FileModel::build(root, src, package);
-        let index = rules::NodeIndex::build(root, src);
-        (model, index)
+        model::FileModel::build_with_index(root, src, package)
     }));
     let Ok((model, index)) = built else {
         outcome.failed_rules.push("model");
@@ -73,10 +75,13 @@ pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions)
         src,
         go_version: effective_go_version(src, options),
         is_test_file: options.is_test_file,
+        lock_traces: rules::lock_traces(&model, &index),
         index,
     };
     for rule in rules::registry() {
-        let Some(severity) = options.config.severity(rule.meta) else { continue };
+        let Some(severity) = options.config.severity(rule.meta) else {
+            continue;
+        };
         let mut found = Vec::new();
         match catch_unwind(AssertUnwindSafe(|| (rule.check)(&context, &mut found))) {
             Ok(()) => {
@@ -95,10 +100,16 @@ pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions)
     let suppressions = suppress::Suppressions::parse(src);
     if !suppressions.is_empty() {
         let index = LineIndex::new(src);
-        outcome.findings.retain(|f| !suppressions.suppresses_at(&index, src, f.range.start, f.rule));
+        outcome
+            .findings
+            .retain(|f| !suppressions.suppresses_at(&index, src, f.range.start, f.rule));
     }
-    outcome.findings.sort_by(|a, b| (a.range.start, a.range.end, a.rule).cmp(&(b.range.start, b.range.end, b.rule)));
-    outcome.findings.dedup_by(|a, b| a.rule == b.rule && a.range == b.range);
+    outcome.findings.sort_by(|a, b| {
+        (a.range.start, a.range.end, a.rule).cmp(&(b.range.start, b.range.end, b.rule))
+    });
+    outcome
+        .findings
+        .dedup_by(|a, b| a.rule == b.rule && a.range == b.range);
     outcome
 }
 
@@ -118,30 +129,55 @@ pub struct PackageFile {
 /// Checks the files of one directory together: each file sees the declarations of every file of
 /// the same package (an external `foo_test` package also sees those of `foo`). Returns one
 /// outcome per file, in the order given.
-pub fn analyze_package(files: &[PackageFile], module_go_version: Option<GoVersion>, config: &Config) -> Vec<Outcome> {
+pub fn analyze_package(
+    files: &[PackageFile],
+    module_go_version: Option<GoVersion>,
+    config: &Config,
+) -> Vec<Outcome> {
     let decls: Vec<FileDecls> = files
         .iter()
-        .map(|f| catch_unwind(AssertUnwindSafe(|| FileDecls::collect(f.source.tree().root_node(), f.source.text()))).unwrap_or_default())
+        .map(|f| {
+            catch_unwind(AssertUnwindSafe(|| {
+                FileDecls::collect(f.source.tree().root_node(), f.source.text())
+            }))
+            .unwrap_or_default()
+        })
         .collect();
-    let mut models: std::collections::HashMap<&str, PackageModel> = std::collections::HashMap::new();
+    let mut models: std::collections::HashMap<&str, PackageModel> =
+        std::collections::HashMap::new();
     for d in &decls {
         models.entry(d.package_name.as_str()).or_insert_with(|| {
-            let base = d.package_name.strip_suffix("_test").unwrap_or(&d.package_name);
-            PackageModel::from_files(decls.iter().filter(|o| o.package_name == base || o.package_name == d.package_name))
+            let base = d
+                .package_name
+                .strip_suffix("_test")
+                .unwrap_or(&d.package_name);
+            PackageModel::from_files(
+                decls
+                    .iter()
+                    .filter(|o| o.package_name == base || o.package_name == d.package_name),
+            )
         });
     }
     // Facts that rules read across files: the field accesses of every file, with locks held.
-    let mut accesses: std::collections::HashMap<&str, Vec<model::guards::FieldAccess>> = std::collections::HashMap::new();
+    let mut accesses: std::collections::HashMap<&str, Vec<model::guards::FieldAccess>> =
+        std::collections::HashMap::new();
     for (file, d) in files.iter().zip(&decls) {
         let package = &models[d.package_name.as_str()];
         if !package.has_struct_with_mutex() || !file.source.text().contains("func (") {
             continue;
         }
         let collected = catch_unwind(AssertUnwindSafe(|| {
-            let file_model = model::FileModel::build(file.source.tree().root_node(), file.source.text(), package);
+            let file_model = model::FileModel::build(
+                file.source.tree().root_node(),
+                file.source.text(),
+                package,
+            );
             model::guards::collect(&file_model)
         }));
-        accesses.entry(d.package_name.as_str()).or_default().extend(collected.unwrap_or_default());
+        accesses
+            .entry(d.package_name.as_str())
+            .or_default()
+            .extend(collected.unwrap_or_default());
     }
     for (name, found) in accesses {
         if let Some(model) = models.get_mut(name) {

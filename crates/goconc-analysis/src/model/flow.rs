@@ -54,7 +54,12 @@ pub fn run<'t, A: FlowAnalysis<'t>>(
     analysis: &mut A,
     entry: A::State,
 ) -> Option<Vec<Exit<'t, A::State>>> {
-    let mut walker = Walker { model, analysis, exits: BTreeMap::new(), gave_up: false };
+    let mut walker = Walker {
+        model,
+        analysis,
+        exits: BTreeMap::new(),
+        gave_up: false,
+    };
     let flow = walker.block(body, entry);
     if let Some(state) = flow.normal {
         walker.exit(ExitKind::EndOfBody, body, state);
@@ -76,10 +81,20 @@ struct Flow<S> {
 
 impl<S> Flow<S> {
     fn normal(state: S) -> Self {
-        Flow { normal: Some(state), breaks: Vec::new(), continues: Vec::new(), fallthrough: false }
+        Flow {
+            normal: Some(state),
+            breaks: Vec::new(),
+            continues: Vec::new(),
+            fallthrough: false,
+        }
     }
     fn dead() -> Self {
-        Flow { normal: None, breaks: Vec::new(), continues: Vec::new(), fallthrough: false }
+        Flow {
+            normal: None,
+            breaks: Vec::new(),
+            continues: Vec::new(),
+            fallthrough: false,
+        }
     }
 }
 
@@ -106,7 +121,14 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
             Some(old) => self.analysis.join(&old.state, &state),
             None => state,
         };
-        self.exits.insert(node.start_byte(), Exit { kind, node, state: merged });
+        self.exits.insert(
+            node.start_byte(),
+            Exit {
+                kind,
+                node,
+                state: merged,
+            },
+        );
     }
 
     fn block(&mut self, block: Node<'t>, state: A::State) -> Flow<A::State> {
@@ -116,7 +138,9 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
     fn sequence(&mut self, stmts: &[Node<'t>], state: A::State) -> Flow<A::State> {
         let mut flow = Flow::normal(state);
         for stmt in stmts {
-            let Some(state) = flow.normal.take() else { break };
+            let Some(state) = flow.normal.take() else {
+                break;
+            };
             let next = self.statement(*stmt, state);
             flow.normal = next.normal;
             flow.breaks.extend(next.breaks);
@@ -140,13 +164,17 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
             "if_statement" => self.if_statement(stmt, state),
             "for_statement" => self.for_statement(stmt, None, state),
             "labeled_statement" => {
-                let label = stmt.child_by_field_name("label").map(|l| text(l, self.model.src).to_string());
+                let label = stmt
+                    .child_by_field_name("label")
+                    .map(|l| text(l, self.model.src).to_string());
                 let Some(inner) = named_children(stmt).find(|n| n.kind() != "label_name") else {
                     return Flow::normal(state);
                 };
                 match inner.kind() {
                     "for_statement" => self.for_statement(inner, label, state),
-                    "expression_switch_statement" | "type_switch_statement" | "select_statement" => {
+                    "expression_switch_statement"
+                    | "type_switch_statement"
+                    | "select_statement" => {
                         let mut flow = self.statement(inner, state);
                         self.take_breaks(&mut flow, label.as_deref());
                         flow
@@ -165,14 +193,31 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
                 flow
             }
             "break_statement" => {
-                let label = named_children(stmt).next().map(|l| text(l, self.model.src).to_string());
-                Flow { normal: None, breaks: vec![(label, state)], continues: Vec::new(), fallthrough: false }
+                let label = named_children(stmt)
+                    .next()
+                    .map(|l| text(l, self.model.src).to_string());
+                Flow {
+                    normal: None,
+                    breaks: vec![(label, state)],
+                    continues: Vec::new(),
+                    fallthrough: false,
+                }
             }
             "continue_statement" => {
-                let label = named_children(stmt).next().map(|l| text(l, self.model.src).to_string());
-                Flow { normal: None, breaks: Vec::new(), continues: vec![(label, state)], fallthrough: false }
+                let label = named_children(stmt)
+                    .next()
+                    .map(|l| text(l, self.model.src).to_string());
+                Flow {
+                    normal: None,
+                    breaks: Vec::new(),
+                    continues: vec![(label, state)],
+                    fallthrough: false,
+                }
             }
-            "fallthrough_statement" => Flow { fallthrough: true, ..Flow::normal(state) },
+            "fallthrough_statement" => Flow {
+                fallthrough: true,
+                ..Flow::normal(state)
+            },
             "goto_statement" => {
                 self.gave_up = true;
                 Flow::dead()
@@ -217,26 +262,44 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         };
         Flow {
             normal: self.join(then_flow.normal, else_flow.normal),
-            breaks: then_flow.breaks.into_iter().chain(else_flow.breaks).collect(),
-            continues: then_flow.continues.into_iter().chain(else_flow.continues).collect(),
+            breaks: then_flow
+                .breaks
+                .into_iter()
+                .chain(else_flow.breaks)
+                .collect(),
+            continues: then_flow
+                .continues
+                .into_iter()
+                .chain(else_flow.continues)
+                .collect(),
             fallthrough: false,
         }
     }
 
-    fn for_statement(&mut self, stmt: Node<'t>, label: Option<String>, mut state: A::State) -> Flow<A::State> {
+    fn for_statement(
+        &mut self,
+        stmt: Node<'t>,
+        label: Option<String>,
+        mut state: A::State,
+    ) -> Flow<A::State> {
         let clause = named_children(stmt).find(|n| n.kind() == "for_clause");
         let has_range = named_children(stmt).any(|n| n.kind() == "range_clause");
         let has_condition = has_range
             || clause.is_some_and(|c| c.child_by_field_name("condition").is_some())
-            || named_children(stmt).any(|n| n.kind() != "for_clause" && n.kind() != "block" && n.kind() != "range_clause");
+            || named_children(stmt).any(|n| {
+                n.kind() != "for_clause" && n.kind() != "block" && n.kind() != "range_clause"
+            });
         if let Some(init) = clause.and_then(|c| c.child_by_field_name("initializer")) {
             self.analysis.transfer(init, &mut state);
         }
         let update = clause.and_then(|c| c.child_by_field_name("update"));
-        let Some(body) = stmt.child_by_field_name("body") else { return Flow::normal(state) };
+        let Some(body) = stmt.child_by_field_name("body") else {
+            return Flow::normal(state);
+        };
 
         // The condition or range clause is evaluated at the top of every iteration.
-        let header = named_children(stmt).find(|n| n.kind() != "for_clause" && n.kind() != "block")
+        let header = named_children(stmt)
+            .find(|n| n.kind() != "for_clause" && n.kind() != "block")
             .or_else(|| clause.and_then(|c| c.child_by_field_name("condition")));
         let mut head = state;
         let mut breaks = Vec::new();
@@ -285,7 +348,12 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         for s in breaks {
             normal = self.join(normal, Some(s));
         }
-        Flow { normal, breaks: outer_breaks, continues: outer_continues, fallthrough: false }
+        Flow {
+            normal,
+            breaks: outer_breaks,
+            continues: outer_continues,
+            fallthrough: false,
+        }
     }
 
     fn switch_statement(&mut self, stmt: Node<'t>, mut state: A::State) -> Flow<A::State> {
@@ -305,7 +373,9 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         }
         let mut carried: Option<A::State> = None;
         for case in cases {
-            let entry = self.join(Some(state.clone()), carried.take()).expect("state is present");
+            let entry = self
+                .join(Some(state.clone()), carried.take())
+                .expect("state is present");
             let mut flow = self.sequence(&statements(case), entry);
             if flow.fallthrough {
                 carried = flow.normal.take();
@@ -319,7 +389,9 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
 
     fn select_statement(&mut self, stmt: Node<'t>, state: A::State) -> Flow<A::State> {
         let mut result = Flow::dead();
-        for case in named_children(stmt).filter(|n| matches!(n.kind(), "communication_case" | "default_case")) {
+        for case in named_children(stmt)
+            .filter(|n| matches!(n.kind(), "communication_case" | "default_case"))
+        {
             let mut entry = state.clone();
             if let Some(comm) = case.child_by_field_name("communication") {
                 self.analysis.transfer(comm, &mut entry);
@@ -340,11 +412,16 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
 
 /// Calls after which control never comes back to the caller.
 pub fn is_no_return_call(model: &FileModel, call: Node) -> bool {
-    let Some(function) = call.child_by_field_name("function").map(unparen) else { return false };
+    let Some(function) = call.child_by_field_name("function").map(unparen) else {
+        return false;
+    };
     match function.kind() {
         "identifier" => text(function, model.src) == "panic" && model.resolve(function).is_none(),
         "selector_expression" => {
-            let (Some(operand), Some(field)) = (function.child_by_field_name("operand"), function.child_by_field_name("field")) else {
+            let (Some(operand), Some(field)) = (
+                function.child_by_field_name("operand"),
+                function.child_by_field_name("field"),
+            ) else {
                 return false;
             };
             let name = text(field, model.src);
@@ -358,8 +435,14 @@ pub fn is_no_return_call(model: &FileModel, call: Node) -> bool {
                 return name == "Goexit";
             }
             let ty = model.type_of(operand);
-            let testing = ["T", "B", "F", "TB"].iter().any(|t| ty.deref().is_named("testing", t));
-            testing && matches!(name, "Fatal" | "Fatalf" | "FailNow" | "Skip" | "Skipf" | "SkipNow")
+            let testing = ["T", "B", "F", "TB"]
+                .iter()
+                .any(|t| ty.deref().is_named("testing", t));
+            testing
+                && matches!(
+                    name,
+                    "Fatal" | "Fatalf" | "FailNow" | "Skip" | "Skipf" | "SkipNow"
+                )
         }
         _ => false,
     }

@@ -55,18 +55,28 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             if n.kind() != "selector_expression" {
                 return;
             }
-            let (Some(operand), Some(field)) = (n.child_by_field_name("operand"), n.child_by_field_name("field")) else { return };
+            let (Some(operand), Some(field)) = (
+                n.child_by_field_name("operand"),
+                n.child_by_field_name("field"),
+            ) else {
+                return;
+            };
             let operand = unparen(operand);
             if operand.kind() != "identifier" || text(operand, self.model.src) != self.receiver {
                 return;
             }
             // A method value or call `recv.m()` is no field access.
-            if n.parent().is_some_and(|p| p.kind() == "call_expression" && p.child_by_field_name("function") == Some(n)) {
+            if n.parent().is_some_and(|p| {
+                p.kind() == "call_expression" && p.child_by_field_name("function") == Some(n)
+            }) {
                 return;
             }
             // `recv.n.Add(1)`: a method on the field's value (an atomic, a sync type) is no
             // plain access.
-            if n.parent().is_some_and(|p| p.kind() == "selector_expression" && p.parent().is_some_and(|c| c.kind() == "call_expression")) {
+            if n.parent().is_some_and(|p| {
+                p.kind() == "selector_expression"
+                    && p.parent().is_some_and(|c| c.kind() == "call_expression")
+            }) {
                 return;
             }
             found.push((n, text(field, self.model.src)));
@@ -92,12 +102,31 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
 impl Collector<'_, '_> {
     /// Fields that hold data: not mutexes, atomics, channels, or other sync values.
     fn is_plain_field(&self, field: &str) -> bool {
-        let Some(ty) = self.model.package.field_type(&Ty::named("", &self.type_name), field) else { return false };
+        let Some(ty) = self
+            .model
+            .package
+            .field_type(&Ty::named("", &self.type_name), field)
+        else {
+            return false;
+        };
         if matches!(ty, Ty::Chan(_) | Ty::Func { .. }) {
             return false;
         }
         let sync = self.model.package.sync_kind(ty.deref());
-        !matches!(sync, Some(SyncKind::Mutex | SyncKind::RWMutex | SyncKind::Atomic | SyncKind::WaitGroup | SyncKind::Once | SyncKind::Cond | SyncKind::Map | SyncKind::Pool | SyncKind::NoCopy))
+        !matches!(
+            sync,
+            Some(
+                SyncKind::Mutex
+                    | SyncKind::RWMutex
+                    | SyncKind::Atomic
+                    | SyncKind::WaitGroup
+                    | SyncKind::Once
+                    | SyncKind::Cond
+                    | SyncKind::Map
+                    | SyncKind::Pool
+                    | SyncKind::NoCopy
+            )
+        )
     }
 }
 
@@ -105,17 +134,25 @@ impl Collector<'_, '_> {
 fn is_write(selector: Node, src: &str) -> bool {
     let mut node = selector;
     loop {
-        let Some(parent) = node.parent() else { return false };
+        let Some(parent) = node.parent() else {
+            return false;
+        };
         match parent.kind() {
-            "index_expression" if parent.child_by_field_name("operand") == Some(node) => node = parent,
+            "index_expression" if parent.child_by_field_name("operand") == Some(node) => {
+                node = parent
+            }
             "expression_list" => node = parent,
             "assignment_statement" => return parent.child_by_field_name("left") == Some(node),
             "inc_statement" | "dec_statement" => return true,
             // `delete(recv.m, k)` writes the map.
             "argument_list" => {
                 let first = named_children(parent).next() == Some(node);
-                let function = parent.parent().and_then(|c| c.child_by_field_name("function"));
-                return first && function.is_some_and(|f| f.kind() == "identifier" && text(f, src) == "delete");
+                let function = parent
+                    .parent()
+                    .and_then(|c| c.child_by_field_name("function"));
+                return first
+                    && function
+                        .is_some_and(|f| f.kind() == "identifier" && text(f, src) == "delete");
             }
             _ => return false,
         }
@@ -129,12 +166,23 @@ pub fn collect(model: &FileModel) -> Vec<FieldAccess> {
         if function.node.kind() != "method_declaration" {
             continue;
         }
-        let (Some(type_name), Some(body), Some(name)) = (&function.receiver_type, function.body, function.node.child_by_field_name("name")) else {
+        let (Some(type_name), Some(body), Some(name)) = (
+            &function.receiver_type,
+            function.body,
+            function.node.child_by_field_name("name"),
+        ) else {
             continue;
         };
         // Only types that hold a mutex can have a guarded field.
-        let Some(fields) = model.package.struct_fields(type_name) else { continue };
-        let holds_mutex = fields.iter().any(|f| matches!(model.package.sync_kind(f.ty.deref()), Some(SyncKind::Mutex | SyncKind::RWMutex)));
+        let Some(fields) = model.package.struct_fields(type_name) else {
+            continue;
+        };
+        let holds_mutex = fields.iter().any(|f| {
+            matches!(
+                model.package.sync_kind(f.ty.deref()),
+                Some(SyncKind::Mutex | SyncKind::RWMutex)
+            )
+        });
         if !holds_mutex {
             continue;
         }
@@ -149,7 +197,14 @@ pub fn collect(model: &FileModel) -> Vec<FieldAccess> {
         };
         let key = summary_key(Some(type_name), text(name, model.src));
         let expects_held = model.package.summary(&key).is_some_and(|s| s.expects_held);
-        let mut collector = Collector { model, receiver, type_name: type_name.clone(), function: key, expects_held, out: Vec::new() };
+        let mut collector = Collector {
+            model,
+            receiver,
+            type_name: type_name.clone(),
+            function: key,
+            expects_held,
+            out: Vec::new(),
+        };
         let locks_here = text(body, model.src).contains("ock(");
         if !locks_here {
             // No lock is taken: every access is unguarded, no dataflow needed.

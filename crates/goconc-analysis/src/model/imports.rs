@@ -32,8 +32,12 @@ impl Imports {
     }
 
     fn add_spec(&mut self, spec: Node, src: &str) {
-        let Some(path_node) = spec.child_by_field_name("path") else { return };
-        let path = text(path_node, src).trim_matches(|c| c == '"' || c == '`').to_string();
+        let Some(path_node) = spec.child_by_field_name("path") else {
+            return;
+        };
+        let path = text(path_node, src)
+            .trim_matches(|c| c == '"' || c == '`')
+            .to_string();
         match spec.child_by_field_name("name") {
             Some(name) if name.kind() == "dot" => self.dot_paths.push(path),
             Some(name) if name.kind() == "blank_identifier" => {}
@@ -54,6 +58,14 @@ impl Imports {
     /// Whether `local_name` names the package `path` (`sync`, or an alias of it).
     pub fn is(&self, local_name: &str, path: &str) -> bool {
         self.path_of(local_name) == Some(path)
+    }
+
+    /// The local name a path is imported under (not a dot import).
+    pub fn local_names_of(&self, path: &str) -> Option<&str> {
+        self.by_name
+            .iter()
+            .find(|(_, p)| p.as_str() == path)
+            .map(|(name, _)| name.as_str())
     }
 
     /// Paths imported with a dot.
@@ -78,6 +90,9 @@ fn default_name(path: &str) -> &str {
         }
     }
     let last = last.strip_prefix("go-").unwrap_or(last);
-    let last = last.strip_suffix(".go").or_else(|| last.strip_suffix("-go")).unwrap_or(last);
+    let last = last
+        .strip_suffix(".go")
+        .or_else(|| last.strip_suffix("-go"))
+        .unwrap_or(last);
     last
 }

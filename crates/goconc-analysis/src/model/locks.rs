@@ -12,7 +12,9 @@ use tree_sitter::Node;
 use super::flow::{self, Exit, FlowAnalysis};
 use super::scope::FileModel;
 use super::sync_calls::{lock_call, lock_key, LockCall, LockOp};
-use crate::syntax::{method_call, named_children, path_root, statement_call, text, unparen, walk_body};
+use crate::syntax::{
+    method_call, named_children, path_root, statement_call, text, unparen, walk_body,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mode {
@@ -50,7 +52,8 @@ pub trait LockObserver<'t> {
     fn statement(&mut self, _node: Node<'t>, _state: &LockState) {}
 
     /// A lock method is called (directly, or deferred when `deferred`), with the state before it.
-    fn lock_call(&mut self, _call: &LockCall<'t>, _key: &str, _deferred: bool, _state: &LockState) {}
+    fn lock_call(&mut self, _call: &LockCall<'t>, _key: &str, _deferred: bool, _state: &LockState) {
+    }
 }
 
 impl<'t> LockObserver<'t> for () {}
@@ -73,7 +76,9 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                 if let Some(left) = stmt.child_by_field_name("left") {
                     for target in named_children(left) {
                         let name = text(target, self.model.src);
-                        state.held.retain(|key, _| key.split('.').next() != Some(name));
+                        state
+                            .held
+                            .retain(|key, _| key.split('.').next() != Some(name));
                     }
                 }
                 // `y = l` makes `y` an alias of a held `l.mu`: which name will unlock it is
@@ -83,7 +88,9 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                         let value = unparen(value);
                         if value.kind() == "identifier" {
                             let name = text(value, self.model.src);
-                            state.held.retain(|key, _| key.split('.').next() != Some(name));
+                            state
+                                .held
+                                .retain(|key, _| key.split('.').next() != Some(name));
                         }
                     }
                 }
@@ -99,21 +106,32 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
         for (key, x) in &a.held {
             let joined = match b.held.get(key) {
                 Some(y) => Held {
-                    mode: if x.mode == y.mode { x.mode } else { Mode::Mixed },
+                    mode: if x.mode == y.mode {
+                        x.mode
+                    } else {
+                        Mode::Mixed
+                    },
                     sites: x.sites.union(&y.sites).copied().collect(),
                     on_every_path: x.on_every_path && y.on_every_path,
                 },
-                None => Held { on_every_path: false, ..x.clone() },
+                None => Held {
+                    on_every_path: false,
+                    ..x.clone()
+                },
             };
             held.insert(key.clone(), joined);
         }
         for (key, y) in &b.held {
-            held.entry(key.clone()).or_insert_with(|| Held { on_every_path: false, ..y.clone() });
+            held.entry(key.clone()).or_insert_with(|| Held {
+                on_every_path: false,
+                ..y.clone()
+            });
         }
         LockState {
             held,
             deferred: a.deferred.union(&b.deferred).cloned().collect(),
-            opaque_deferred_release: a.opaque_deferred_release || b.opaque_deferred_release }
+            opaque_deferred_release: a.opaque_deferred_release || b.opaque_deferred_release,
+        }
     }
 }
 
@@ -131,21 +149,29 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
         // Inner calls end first: `a.Lock()` inside an argument runs before the outer call.
         calls.sort_by_key(|c| c.call.end_byte());
         for call in calls {
-            let Some(key) = lock_key(self.model, &call) else { continue };
+            let Some(key) = lock_key(self.model, &call) else {
+                continue;
+            };
             self.observer.lock_call(&call, &key, false, state);
             apply(state, &call, key);
         }
     }
 
     fn deferred(&mut self, stmt: Node<'t>, state: &mut LockState) {
-        let Some(call) = statement_call(stmt) else { return };
+        let Some(call) = statement_call(stmt) else {
+            return;
+        };
         if let Some(lock) = lock_call(self.model, call) {
             if let Some(key) = lock_key(self.model, &lock) {
                 self.observer.lock_call(&lock, &key, true, state);
                 if lock.op.is_release() {
                     // `defer mu.Unlock()` with no visible `Lock`: a callee took it (`s.acquire()`).
                     state.held.entry(key.clone()).or_insert_with(|| Held {
-                        mode: if lock.op == LockOp::RUnlock { Mode::Read } else { Mode::Write },
+                        mode: if lock.op == LockOp::RUnlock {
+                            Mode::Read
+                        } else {
+                            Mode::Write
+                        },
                         sites: BTreeSet::from([lock.call.start_byte()]),
                         on_every_path: true,
                     });
@@ -208,7 +234,11 @@ pub fn release_helper_name<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<
 fn apply(state: &mut LockState, call: &LockCall, key: String) {
     match call.op {
         LockOp::Lock | LockOp::RLock => {
-            let mode = if call.op == LockOp::RLock { Mode::Read } else { Mode::Write };
+            let mode = if call.op == LockOp::RLock {
+                Mode::Read
+            } else {
+                Mode::Write
+            };
             state.held.insert(
                 key,
                 Held {
@@ -250,13 +280,21 @@ pub fn calls_release_helper<'t>(model: &FileModel<'t>, body: Node<'t>) -> bool {
 /// Is `node` the method value `x.Unlock` / `x.RUnlock` (not called) of a mutex?
 pub fn is_unlock_method_value(model: &FileModel, node: Node) -> bool {
     let node = unparen(node);
-    if node.kind() != "selector_expression" || node.parent().is_some_and(|p| p.kind() == "call_expression" && p.child_by_field_name("function") == Some(node)) {
+    if node.kind() != "selector_expression"
+        || node.parent().is_some_and(|p| {
+            p.kind() == "call_expression" && p.child_by_field_name("function") == Some(node)
+        })
+    {
         return false;
     }
-    let (Some(operand), Some(field)) = (node.child_by_field_name("operand"), node.child_by_field_name("field")) else {
+    let (Some(operand), Some(field)) = (
+        node.child_by_field_name("operand"),
+        node.child_by_field_name("field"),
+    ) else {
         return false;
     };
-    matches!(text(field, model.src), "Unlock" | "RUnlock") && super::sync_calls::mutex_kind(model, operand).is_some()
+    matches!(text(field, model.src), "Unlock" | "RUnlock")
+        && super::sync_calls::mutex_kind(model, operand).is_some()
 }
 
 /// The root variable name of a lock key (`s` in `s.mu`).
@@ -271,7 +309,8 @@ pub fn receiver_root<'t>(call: &LockCall<'t>) -> Option<Node<'t>> {
 
 /// Is this call a lock method call at all (for quick filters)?
 pub fn is_lock_method(model: &FileModel, node: Node) -> bool {
-    method_call(node).is_some_and(|c| super::sync_calls::LockOp::from_name(text(c.method, model.src)).is_some())
+    method_call(node)
+        .is_some_and(|c| super::sync_calls::LockOp::from_name(text(c.method, model.src)).is_some())
 }
 
 /// Does code outside `body` but inside the top-level function around it (another function
@@ -298,4 +337,65 @@ pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) 
         true
     });
     found
+}
+
+/// One lock-state run over a body, recorded so that every rule that needs it reads the same
+/// result instead of running the dataflow again: the exits, and the settled state before each
+/// statement and each lock call, in source order.
+pub struct LockTrace<'t> {
+    pub exits: Vec<Exit<'t, LockState>>,
+    events: Vec<Event<'t>>,
+}
+
+enum Event<'t> {
+    Statement(Node<'t>, LockState),
+    Call(LockCall<'t>, String, bool, LockState),
+}
+
+#[derive(Default)]
+struct Recorder<'t> {
+    // (start byte, 0 for a statement or 1 for a call, end byte): a statement is seen before the
+    // calls it makes; a later evaluation (a loop settling) replaces an earlier one.
+    events: BTreeMap<(usize, u8, usize), Event<'t>>,
+}
+
+impl<'t> LockObserver<'t> for Recorder<'t> {
+    fn statement(&mut self, node: Node<'t>, state: &LockState) {
+        self.events.insert(
+            (node.start_byte(), 0, node.end_byte()),
+            Event::Statement(node, state.clone()),
+        );
+    }
+
+    fn lock_call(&mut self, call: &LockCall<'t>, key: &str, deferred: bool, state: &LockState) {
+        let at = (call.call.start_byte(), 1, call.call.end_byte());
+        self.events.insert(
+            at,
+            Event::Call(*call, key.to_string(), deferred, state.clone()),
+        );
+    }
+}
+
+impl<'t> LockTrace<'t> {
+    /// Runs the lock state over a body once. None when the body cannot be followed.
+    pub fn record(model: &FileModel<'t>, body: Node<'t>) -> Option<LockTrace<'t>> {
+        let mut recorder = Recorder::default();
+        let exits = analyze(model, body, &mut recorder)?;
+        Some(LockTrace {
+            exits,
+            events: recorder.events.into_values().collect(),
+        })
+    }
+
+    /// Tells an observer what it would have seen during the run, with settled states.
+    pub fn replay<O: LockObserver<'t>>(&self, observer: &mut O) {
+        for event in &self.events {
+            match event {
+                Event::Statement(node, state) => observer.statement(*node, state),
+                Event::Call(call, key, deferred, state) => {
+                    observer.lock_call(call, key, *deferred, state)
+                }
+            }
+        }
+    }
 }

@@ -6,11 +6,17 @@
 //! - [`scope`]: functions, their declarations and identifier resolution within one file;
 //! - [`flow`]: forward dataflow over a function body's control flow.
 
+pub mod atomics;
+pub mod blocking;
+pub mod channels;
 pub mod flow;
+pub mod guards;
 pub mod imports;
+pub mod index;
 pub mod locks;
 pub mod package;
 pub mod scope;
+pub mod summary;
 pub mod sync_calls;
 pub mod types;
 

@@ -43,7 +43,10 @@ pub struct FileDecls {
 impl FileDecls {
     pub fn collect(root: Node, src: &str) -> FileDecls {
         let imports = Imports::from_tree(root, src);
-        let mut decls = FileDecls { summaries: super::summary::collect(root, src, &imports), ..FileDecls::default() };
+        let mut decls = FileDecls {
+            summaries: super::summary::collect(root, src, &imports),
+            ..FileDecls::default()
+        };
         decls.atomics = super::atomics::collect(root, src, &imports);
         for item in named_children(root) {
             match item.kind() {
@@ -58,7 +61,11 @@ impl FileDecls {
                         let results = results_of(item.child_by_field_name("result"), src, &imports);
                         decls.funcs.insert(
                             text(name, src).to_string(),
-                            FuncSig { results, pointer_receiver: false, params: param_count(item) },
+                            FuncSig {
+                                results,
+                                pointer_receiver: false,
+                                params: param_count(item),
+                            },
                         );
                     }
                 }
@@ -75,34 +82,51 @@ impl FileDecls {
             if !matches!(spec.kind(), "type_spec" | "type_alias") {
                 continue;
             }
-            let (Some(name), Some(type_node)) =
-                (spec.child_by_field_name("name"), spec.child_by_field_name("type"))
-            else {
+            let (Some(name), Some(type_node)) = (
+                spec.child_by_field_name("name"),
+                spec.child_by_field_name("type"),
+            ) else {
                 continue;
             };
             let name = text(name, src).to_string();
             if type_node.kind() == "struct_type" {
-                self.structs.insert(name, struct_fields(type_node, src, imports));
+                self.structs
+                    .insert(name, struct_fields(type_node, src, imports));
             } else {
-                self.named.insert(name, Ty::from_node(type_node, src, imports));
+                self.named
+                    .insert(name, Ty::from_node(type_node, src, imports));
             }
         }
     }
 
     fn add_method(&mut self, decl: Node, src: &str, imports: &Imports) {
-        let (Some(name), Some(receiver)) =
-            (decl.child_by_field_name("name"), decl.child_by_field_name("receiver"))
+        let (Some(name), Some(receiver)) = (
+            decl.child_by_field_name("name"),
+            decl.child_by_field_name("receiver"),
+        ) else {
+            return;
+        };
+        let Some(param) = named_children(receiver).next() else {
+            return;
+        };
+        let Some(type_node) = param.child_by_field_name("type") else {
+            return;
+        };
+        let ty = Ty::from_node(type_node, src, imports);
+        let Ty::Named {
+            name: type_name, ..
+        } = ty.deref()
         else {
             return;
         };
-        let Some(param) = named_children(receiver).next() else { return };
-        let Some(type_node) = param.child_by_field_name("type") else { return };
-        let ty = Ty::from_node(type_node, src, imports);
-        let Ty::Named { name: type_name, .. } = ty.deref() else { return };
         let results = results_of(decl.child_by_field_name("result"), src, imports);
         self.methods.entry(type_name.clone()).or_default().insert(
             text(name, src).to_string(),
-            FuncSig { results, pointer_receiver: ty.is_pointer(), params: param_count(decl) },
+            FuncSig {
+                results,
+                pointer_receiver: ty.is_pointer(),
+                params: param_count(decl),
+            },
         );
     }
 
@@ -111,7 +135,9 @@ impl FileDecls {
         for child in named_children(decl) {
             match child.kind() {
                 "var_spec" => specs.push(child),
-                "var_spec_list" => specs.extend(named_children(child).filter(|n| n.kind() == "var_spec")),
+                "var_spec_list" => {
+                    specs.extend(named_children(child).filter(|n| n.kind() == "var_spec"))
+                }
                 _ => {}
             }
         }
@@ -138,6 +164,26 @@ pub struct PackageModel {
     /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
     atomics: HashMap<String, super::atomics::AtomicUse>,
     field_accesses: Vec<super::guards::FieldAccess>,
+    /// Computed on first use by [`PackageModel::lock_reach`].
+    lock_reach: std::sync::OnceLock<LockReach>,
+}
+
+/// The struct fields and package variables through which a value holding a lock can be reached,
+/// each with how it reaches it (a bit set of [`LockReach::VALUE`], [`LockReach::POINTER`],
+/// [`LockReach::CONTAINER`]).
+#[derive(Debug, Clone, Default)]
+pub struct LockReach {
+    pub fields: HashMap<String, u8>,
+    pub vars: HashMap<String, u8>,
+}
+
+impl LockReach {
+    /// The value itself holds a lock.
+    pub const VALUE: u8 = 1;
+    /// It points to a value that does (`*p` copies it).
+    pub const POINTER: u8 = 2;
+    /// A slice, array or map of such values (`xs[i]` copies one).
+    pub const CONTAINER: u8 = 4;
 }
 
 impl PackageModel {
@@ -148,11 +194,21 @@ impl PackageModel {
         let mut atomics = Vec::new();
         for file in files {
             atomics.extend(file.atomics.iter().cloned());
-            model.structs.extend(file.structs.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model.named.extend(file.named.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model.funcs.extend(file.funcs.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model.vars.extend(file.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model.summaries.extend(file.summaries.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .structs
+                .extend(file.structs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .named
+                .extend(file.named.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .funcs
+                .extend(file.funcs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .vars
+                .extend(file.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .summaries
+                .extend(file.summaries.iter().map(|(k, v)| (k.clone(), v.clone())));
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
                 entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -170,14 +226,99 @@ impl PackageModel {
         self.structs.get(name).map(Vec::as_slice)
     }
 
+    /// Which fields and package variables can reach a lock-holding value, computed once per
+    /// package (`sync-value-copied` looks only at expressions that name one of them).
+    pub fn lock_reach(&self) -> &LockReach {
+        self.lock_reach.get_or_init(|| {
+            let mut memo = HashMap::new();
+            let mut reach = LockReach::default();
+            for field in self.structs.values().flatten() {
+                let how = self.lock_reach_of(&field.ty, &mut memo);
+                if how != 0 {
+                    *reach.fields.entry(field.name.clone()).or_default() |= how;
+                }
+            }
+            for (name, ty) in &self.vars {
+                let how = self.lock_reach_of(ty, &mut memo);
+                if how != 0 {
+                    reach.vars.insert(name.clone(), how);
+                }
+            }
+            reach
+        })
+    }
+
+    /// How a value of `ty` reaches a lock-holding value (a [`LockReach`] bit set; 0 when it does
+    /// not). `memo` remembers the answer for the package's named types.
+    pub fn lock_reach_of(&self, ty: &Ty, memo: &mut HashMap<String, bool>) -> u8 {
+        if self.holds_lock(ty, memo, 0) {
+            return LockReach::VALUE;
+        }
+        match ty {
+            Ty::Pointer(inner) if self.reaches_lock(inner, memo) => LockReach::POINTER,
+            Ty::Slice(inner) | Ty::Array(inner) | Ty::Map(_, inner)
+                if self.reaches_lock(inner, memo) =>
+            {
+                LockReach::CONTAINER
+            }
+            _ => 0,
+        }
+    }
+
+    fn reaches_lock(&self, ty: &Ty, memo: &mut HashMap<String, bool>) -> bool {
+        match ty {
+            Ty::Pointer(inner) | Ty::Slice(inner) | Ty::Array(inner) | Ty::Map(_, inner) => {
+                self.reaches_lock(inner, memo)
+            }
+            _ => self.holds_lock(ty, memo, 0),
+        }
+    }
+
+    fn holds_lock(&self, ty: &Ty, memo: &mut HashMap<String, bool>, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        if self.sync_kind(ty).is_some() {
+            return true;
+        }
+        match ty {
+            Ty::Array(inner) => self.holds_lock(inner, memo, depth + 1),
+            Ty::Struct(fields) => fields
+                .iter()
+                .any(|f| self.holds_lock(&f.ty, memo, depth + 1)),
+            Ty::Named { pkg, name } if pkg.is_empty() => {
+                if let Some(&known) = memo.get(name) {
+                    return known;
+                }
+                memo.insert(name.clone(), false);
+                let holds = self.fields_of(ty).is_some_and(|fields| {
+                    fields
+                        .iter()
+                        .any(|f| self.holds_lock(&f.ty, memo, depth + 1))
+                });
+                memo.insert(name.clone(), holds);
+                holds
+            }
+            _ => false,
+        }
+    }
+
     /// Does any struct of the package hold a mutex (directly)? Guard facts are only needed then.
     pub fn has_struct_with_mutex(&self) -> bool {
-        self.structs.values().flatten().any(|f| matches!(self.sync_kind(f.ty.deref()), Some(SyncKind::Mutex | SyncKind::RWMutex)))
+        self.structs.values().flatten().any(|f| {
+            matches!(
+                self.sync_kind(f.ty.deref()),
+                Some(SyncKind::Mutex | SyncKind::RWMutex)
+            )
+        })
     }
 
     /// A field declared directly in a local struct type.
     pub fn field(&self, type_name: &str, field: &str) -> Option<&Field> {
-        self.structs.get(type_name)?.iter().find(|f| f.name == field)
+        self.structs
+            .get(type_name)?
+            .iter()
+            .find(|f| f.name == field)
     }
 
     pub fn func(&self, name: &str) -> Option<&FuncSig> {
@@ -189,7 +330,10 @@ impl PackageModel {
     }
 
     /// Adds the field accesses of one file (see [`super::guards::collect`]).
-    pub fn add_field_accesses(&mut self, accesses: impl IntoIterator<Item = super::guards::FieldAccess>) {
+    pub fn add_field_accesses(
+        &mut self,
+        accesses: impl IntoIterator<Item = super::guards::FieldAccess>,
+    ) {
         self.field_accesses.extend(accesses);
     }
 
@@ -242,7 +386,9 @@ impl PackageModel {
         for _depth in 0..4 {
             let mut next = Vec::new();
             for t in &level {
-                let Some(fields) = self.fields_of(t) else { continue };
+                let Some(fields) = self.fields_of(t) else {
+                    continue;
+                };
                 if let Some(f) = fields.iter().find(|f| f.name == name) {
                     return Some(f.ty.clone());
                 }
@@ -275,8 +421,14 @@ impl PackageModel {
     }
 
     fn has_pointer_lock_methods(&self, type_name: &str) -> bool {
-        let Some(methods) = self.methods.get(type_name) else { return false };
-        let pointer = |m: &str| methods.get(m).is_some_and(|s| s.pointer_receiver && s.params == 0 && s.results.is_empty());
+        let Some(methods) = self.methods.get(type_name) else {
+            return false;
+        };
+        let pointer = |m: &str| {
+            methods
+                .get(m)
+                .is_some_and(|s| s.pointer_receiver && s.params == 0 && s.results.is_empty())
+        };
         // go vet's definition: the pointer type is a sync.Locker and the value type is not.
         pointer("Lock") && pointer("Unlock")
     }
@@ -301,10 +453,17 @@ impl PackageModel {
                 let fields = self.fields_of(ty)?;
                 fields.iter().find_map(|f| {
                     let inner = self.contained_lock_at(&f.ty, depth + 1)?;
-                    Some(format!("{}.{} {}", ty.display(), f.name, strip_owner(&inner)))
+                    Some(format!(
+                        "{}.{} {}",
+                        ty.display(),
+                        f.name,
+                        strip_owner(&inner)
+                    ))
                 })
             }
-            Ty::Struct(fields) => fields.iter().find_map(|f| self.contained_lock_at(&f.ty, depth + 1)),
+            Ty::Struct(fields) => fields
+                .iter()
+                .find_map(|f| self.contained_lock_at(&f.ty, depth + 1)),
             _ => None,
         }
     }
@@ -312,8 +471,9 @@ impl PackageModel {
 
 /// The number of parameters of a function or method declaration.
 fn param_count(decl: Node) -> usize {
-    decl.child_by_field_name("parameters")
-        .map_or(0, |list| named_children(list).map(|p| names_of(p).len().max(1)).sum())
+    decl.child_by_field_name("parameters").map_or(0, |list| {
+        named_children(list).map(|p| names_of(p).len().max(1)).sum()
+    })
 }
 
 /// `Inner.mu sync.Mutex` → `sync.Mutex`, for the innermost part of a nested description.

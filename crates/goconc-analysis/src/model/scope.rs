@@ -8,9 +8,10 @@ use std::ops::Range;
 use tree_sitter::Node;
 
 use super::imports::Imports;
+use super::index::NodeIndex;
 use super::package::PackageModel;
 use super::types::{names_of, results_of, Ty};
-use crate::syntax::{call_args, named_children, text, unparen, walk};
+use crate::syntax::{call_args, named_children, text, unparen};
 
 /// What declared a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,10 +63,33 @@ pub struct FileModel<'t> {
     decls: Vec<Decl<'t>>,
     by_name: HashMap<&'t str, Vec<usize>>,
     function_at: HashMap<usize, usize>,
+    /// While collecting: the ancestors of the node being visited (tree-sitter's `parent()`
+    /// searches from the root, so the walk keeps its own chain).
+    ancestors: Vec<Node<'t>>,
 }
 
 impl<'t> FileModel<'t> {
     pub fn build(root: Node<'t>, src: &'t str, package: &'t PackageModel) -> FileModel<'t> {
+        Self::build_inner(root, src, package, None)
+    }
+
+    /// Builds the model and, in the same walk, the index of nodes rules start from.
+    pub fn build_with_index(
+        root: Node<'t>,
+        src: &'t str,
+        package: &'t PackageModel,
+    ) -> (FileModel<'t>, NodeIndex<'t>) {
+        let mut index = NodeIndex::default();
+        let model = Self::build_inner(root, src, package, Some(&mut index));
+        (model, index)
+    }
+
+    fn build_inner(
+        root: Node<'t>,
+        src: &'t str,
+        package: &'t PackageModel,
+        index: Option<&mut NodeIndex<'t>>,
+    ) -> FileModel<'t> {
         let mut model = FileModel {
             src,
             root,
@@ -75,21 +99,65 @@ impl<'t> FileModel<'t> {
             decls: Vec::new(),
             by_name: HashMap::new(),
             function_at: HashMap::new(),
+            ancestors: Vec::new(),
         };
-        model.collect();
+        model.collect(index);
+        model.ancestors = Vec::new();
         model
     }
 
-    fn collect(&mut self) {
-        let root = self.root;
+    /// One walk over the tree, keeping the chain of ancestors.
+    fn collect(&mut self, mut index: Option<&mut NodeIndex<'t>>) {
+        let mut cursor = self.root.walk();
         let mut stack: Vec<(usize, usize)> = Vec::new(); // (function index, end byte)
-        let mut events: Vec<Node<'t>> = Vec::new();
-        walk(root, |node| {
-            events.push(node);
-            true
-        });
-        for node in events {
-            while stack.last().is_some_and(|&(_, end)| node.start_byte() >= end) {
+        loop {
+            let node = cursor.node();
+            if let Some(index) = index.as_deref_mut() {
+                index.add(node, self.src);
+            }
+            self.visit(node, &mut stack);
+            if cursor.goto_first_child() {
+                self.ancestors.push(node);
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    return;
+                }
+                self.ancestors.pop();
+            }
+        }
+    }
+
+    fn parent(&self) -> Option<Node<'t>> {
+        self.ancestors.last().copied()
+    }
+
+    fn grandparent(&self) -> Option<Node<'t>> {
+        self.ancestors
+            .len()
+            .checked_sub(2)
+            .map(|i| self.ancestors[i])
+    }
+
+    /// The innermost ancestor that bounds a local declaration's scope.
+    fn scope(&self) -> Option<Node<'t>> {
+        self.ancestors
+            .iter()
+            .rev()
+            .copied()
+            .find(|n| is_scope_kind(n.kind()))
+    }
+
+    fn visit(&mut self, node: Node<'t>, stack: &mut Vec<(usize, usize)>) {
+        {
+            while stack
+                .last()
+                .is_some_and(|&(_, end)| node.start_byte() >= end)
+            {
                 stack.pop();
             }
             let current = stack.last().map(|&(i, _)| i);
@@ -116,10 +184,26 @@ impl<'t> FileModel<'t> {
                 "type_switch_statement" => {
                     if let (Some(f), Some(alias)) = (current, node.child_by_field_name("alias")) {
                         for ident in named_children(alias).filter(|n| n.kind() == "identifier") {
-                            self.push_decl(ident, node.byte_range(), Ty::Unknown, DeclKind::Local, f, node, None);
+                            self.push_decl(
+                                ident,
+                                node.byte_range(),
+                                Ty::Unknown,
+                                DeclKind::Local,
+                                f,
+                                node,
+                                None,
+                            );
                         }
                         if alias.kind() == "identifier" {
-                            self.push_decl(alias, node.byte_range(), Ty::Unknown, DeclKind::Local, f, node, None);
+                            self.push_decl(
+                                alias,
+                                node.byte_range(),
+                                Ty::Unknown,
+                                DeclKind::Local,
+                                f,
+                                node,
+                                None,
+                            );
                         }
                     }
                 }
@@ -137,7 +221,8 @@ impl<'t> FileModel<'t> {
         let index = self.functions.len();
         let receiver_type = node.child_by_field_name("receiver").and_then(|r| {
             let param = named_children(r).next()?;
-            match Ty::from_node(param.child_by_field_name("type")?, self.src, &self.imports).deref() {
+            match Ty::from_node(param.child_by_field_name("type")?, self.src, &self.imports).deref()
+            {
                 Ty::Named { name, .. } => Some(name.clone()),
                 _ => None,
             }
@@ -155,12 +240,16 @@ impl<'t> FileModel<'t> {
             ("parameters", DeclKind::Param),
             ("result", DeclKind::Result),
         ] {
-            let Some(list) = node.child_by_field_name(field) else { continue };
+            let Some(list) = node.child_by_field_name(field) else {
+                continue;
+            };
             if list.kind() != "parameter_list" {
                 continue;
             }
             for param in named_children(list) {
-                let Some(type_node) = param.child_by_field_name("type") else { continue };
+                let Some(type_node) = param.child_by_field_name("type") else {
+                    continue;
+                };
                 let mut ty = Ty::from_node(type_node, self.src, &self.imports);
                 if param.kind() == "variadic_parameter_declaration" {
                     ty = Ty::Slice(Box::new(ty));
@@ -190,22 +279,35 @@ impl<'t> FileModel<'t> {
         }
         let loop_stmt = (kind == DeclKind::LoopVar).then_some(stmt);
         self.by_name.entry(name).or_default().push(self.decls.len());
-        self.decls.push(Decl { name, ident, visible, ty, kind, function, loop_stmt, stmt, init });
+        self.decls.push(Decl {
+            name,
+            ident,
+            visible,
+            ty,
+            kind,
+            function,
+            loop_stmt,
+            stmt,
+            init,
+        });
     }
 
     /// `a, b := f()` and friends. The scope runs from the end of the statement to the end of the
     /// enclosing block, case clause, or `if`/`for`/`switch` statement (for their init statements).
     fn add_short_var(&mut self, node: Node<'t>, function: usize) {
-        let (Some(left), Some(right)) = (node.child_by_field_name("left"), node.child_by_field_name("right")) else {
+        let (Some(left), Some(right)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("right"),
+        ) else {
             return;
         };
-        let Some(scope) = scope_node(node) else { return };
+        let Some(scope) = self.scope() else { return };
         let mut kind = DeclKind::Local;
         let mut stmt = node;
-        if let Some(parent) = node.parent() {
+        if let Some(parent) = self.parent() {
             if parent.kind() == "for_clause" {
                 kind = DeclKind::LoopVar;
-                stmt = parent.parent().unwrap_or(parent);
+                stmt = self.grandparent().unwrap_or(parent);
             }
         }
         let names: Vec<Node> = named_children(left).collect();
@@ -213,7 +315,9 @@ impl<'t> FileModel<'t> {
         let visible = node.end_byte()..scope.end_byte();
         for (i, name) in names.iter().enumerate() {
             // `x, err := …` redeclares `err` when it is already in this scope: keep the old one.
-            if names.len() > 1 && self.declared_in_scope(text(*name, self.src), scope, node.start_byte()) {
+            if names.len() > 1
+                && self.declared_in_scope(text(*name, self.src), scope, node.start_byte())
+            {
                 continue;
             }
             let (ty, init) = if values.len() == names.len() {
@@ -231,24 +335,33 @@ impl<'t> FileModel<'t> {
         self.by_name.get(name).is_some_and(|ids| {
             ids.iter().any(|&i| {
                 let d = &self.decls[i];
-                d.visible.end == scope.end_byte() && d.visible.start <= before && d.visible.start >= scope.start_byte()
+                d.visible.end == scope.end_byte()
+                    && d.visible.start <= before
+                    && d.visible.start >= scope.start_byte()
             })
         })
     }
 
     fn add_var_decl(&mut self, node: Node<'t>, function: usize) {
-        let Some(scope) = scope_node(node) else { return };
+        let Some(scope) = self.scope() else { return };
         let mut specs = Vec::new();
         for child in named_children(node) {
             match child.kind() {
                 "var_spec" => specs.push(child),
-                "var_spec_list" => specs.extend(named_children(child).filter(|n| n.kind() == "var_spec")),
+                "var_spec_list" => {
+                    specs.extend(named_children(child).filter(|n| n.kind() == "var_spec"))
+                }
                 _ => {}
             }
         }
         for spec in specs {
-            let declared = spec.child_by_field_name("type").map(|t| Ty::from_node(t, self.src, &self.imports));
-            let values: Vec<Node> = spec.child_by_field_name("value").map(|v| named_children(v).collect()).unwrap_or_default();
+            let declared = spec
+                .child_by_field_name("type")
+                .map(|t| Ty::from_node(t, self.src, &self.imports));
+            let values: Vec<Node> = spec
+                .child_by_field_name("value")
+                .map(|v| named_children(v).collect())
+                .unwrap_or_default();
             let names = names_of(spec);
             for (i, name) in names.iter().enumerate() {
                 let init = (values.len() == names.len()).then(|| values[i]);
@@ -258,7 +371,15 @@ impl<'t> FileModel<'t> {
                     (None, None) if values.len() == 1 => self.type_of(values[0]).result(i),
                     _ => Ty::Unknown,
                 };
-                self.push_decl(*name, spec.end_byte()..scope.end_byte(), ty, DeclKind::Local, function, node, init);
+                self.push_decl(
+                    *name,
+                    spec.end_byte()..scope.end_byte(),
+                    ty,
+                    DeclKind::Local,
+                    function,
+                    node,
+                    init,
+                );
             }
         }
     }
@@ -271,7 +392,11 @@ impl<'t> FileModel<'t> {
         if !declares {
             return;
         }
-        let (Some(left), Some(right), Some(scope)) = (node.child_by_field_name("left"), node.child_by_field_name("right"), node.parent()) else {
+        let (Some(left), Some(right), Some(scope)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("right"),
+            self.parent(),
+        ) else {
             return;
         };
         let elem = match unparen(right).kind() {
@@ -282,31 +407,60 @@ impl<'t> FileModel<'t> {
             _ => Ty::Unknown,
         };
         for (i, name) in named_children(left).enumerate() {
-            let ty = if i == 0 { elem.clone() } else { Ty::named("", "bool") };
-            self.push_decl(name, node.end_byte()..scope.end_byte(), ty, DeclKind::Local, function, node, None);
+            let ty = if i == 0 {
+                elem.clone()
+            } else {
+                Ty::named("", "bool")
+            };
+            self.push_decl(
+                name,
+                node.end_byte()..scope.end_byte(),
+                ty,
+                DeclKind::Local,
+                function,
+                node,
+                None,
+            );
         }
     }
 
     fn add_range(&mut self, clause: Node<'t>, function: usize) {
-        let Some(left) = clause.child_by_field_name("left") else { return };
+        let Some(left) = clause.child_by_field_name("left") else {
+            return;
+        };
         let declares = (0..clause.child_count())
             .filter_map(|i| clause.child(i as u32))
             .any(|c| !c.is_named() && text(c, self.src) == ":=");
         if !declares {
             return;
         }
-        let Some(for_stmt) = clause.parent() else { return };
-        let ranged = clause.child_by_field_name("right").map(|r| self.type_of(r)).unwrap_or_default();
+        let Some(for_stmt) = self.parent() else {
+            return;
+        };
+        let ranged = clause
+            .child_by_field_name("right")
+            .map(|r| self.type_of(r))
+            .unwrap_or_default();
         let (key, value) = match ranged.deref() {
             Ty::Slice(e) | Ty::Array(e) => (Ty::named("", "int"), (**e).clone()),
             Ty::Map(k, v) => ((**k).clone(), (**v).clone()),
             Ty::Chan(e) => ((**e).clone(), Ty::Unknown),
-            Ty::Named { pkg, name } if pkg.is_empty() && name == "string" => (Ty::named("", "int"), Ty::named("", "rune")),
+            Ty::Named { pkg, name } if pkg.is_empty() && name == "string" => {
+                (Ty::named("", "int"), Ty::named("", "rune"))
+            }
             _ => (Ty::Unknown, Ty::Unknown),
         };
         for (i, name) in named_children(left).enumerate() {
             let ty = if i == 0 { key.clone() } else { value.clone() };
-            self.push_decl(name, clause.end_byte()..for_stmt.end_byte(), ty, DeclKind::LoopVar, function, for_stmt, None);
+            self.push_decl(
+                name,
+                clause.end_byte()..for_stmt.end_byte(),
+                ty,
+                DeclKind::LoopVar,
+                function,
+                for_stmt,
+                None,
+            );
         }
     }
 
@@ -331,13 +485,22 @@ impl<'t> FileModel<'t> {
 
     /// The function index of a function node.
     pub fn function_index(&self, node: Node) -> Option<usize> {
-        self.function_at.get(&node.start_byte()).copied().filter(|&i| self.functions[i].node == node)
+        self.function_at
+            .get(&node.start_byte())
+            .copied()
+            .filter(|&i| self.functions[i].node == node)
     }
 
-    /// The innermost function containing a node.
+    /// The innermost function containing a node (not the function node itself).
     pub fn function_of(&self, node: Node) -> Option<usize> {
-        let f = crate::syntax::enclosing_function(node)?;
-        self.function_index(f)
+        // Functions are in document order and nest: scanning back from the last one that starts
+        // before the node finds the innermost one around it, without tree-sitter's `parent()`.
+        let before = self
+            .functions
+            .partition_point(|f| f.node.start_byte() <= node.start_byte());
+        self.functions[..before]
+            .iter()
+            .rposition(|f| f.node.end_byte() >= node.end_byte() && f.node != node)
     }
 
     /// Is `name` the local name of import `path` at `at` (and not shadowed by a local)?
@@ -366,22 +529,42 @@ impl<'t> FileModel<'t> {
         match node.kind() {
             "identifier" => match self.resolve(node) {
                 Some(decl) => decl.ty.clone(),
-                None => self.package.var(text(node, self.src)).cloned().unwrap_or_default(),
+                None => self
+                    .package
+                    .var(text(node, self.src))
+                    .cloned()
+                    .unwrap_or_default(),
             },
             "selector_expression" => {
-                let (Some(operand), Some(field)) = (node.child_by_field_name("operand"), node.child_by_field_name("field")) else {
+                let (Some(operand), Some(field)) = (
+                    node.child_by_field_name("operand"),
+                    node.child_by_field_name("field"),
+                ) else {
                     return Ty::Unknown;
                 };
-                if operand.kind() == "identifier" && self.resolve(operand).is_none() && self.imports.path_of(text(operand, self.src)).is_some() {
+                if operand.kind() == "identifier"
+                    && self.resolve(operand).is_none()
+                    && self.imports.path_of(text(operand, self.src)).is_some()
+                {
                     return Ty::Unknown;
                 }
                 let base = self.type_of(operand);
-                self.package.field_type(&base, text(field, self.src)).unwrap_or_default()
+                self.package
+                    .field_type(&base, text(field, self.src))
+                    .unwrap_or_default()
             }
-            "composite_literal" => node.child_by_field_name("type").map_or(Ty::Unknown, |t| Ty::from_node(t, self.src, &self.imports)),
+            "composite_literal" => node
+                .child_by_field_name("type")
+                .map_or(Ty::Unknown, |t| Ty::from_node(t, self.src, &self.imports)),
             "unary_expression" => {
-                let op = node.child_by_field_name("operator").map(|o| text(o, self.src)).unwrap_or("");
-                let inner = node.child_by_field_name("operand").map(|o| self.type_of(o)).unwrap_or_default();
+                let op = node
+                    .child_by_field_name("operator")
+                    .map(|o| text(o, self.src))
+                    .unwrap_or("");
+                let inner = node
+                    .child_by_field_name("operand")
+                    .map(|o| self.type_of(o))
+                    .unwrap_or_default();
                 match op {
                     "&" if !inner.is_unknown() => Ty::pointer(inner),
                     "*" => match inner {
@@ -396,15 +579,21 @@ impl<'t> FileModel<'t> {
                 .child_by_field_name("operand")
                 .and_then(|o| self.type_of(o).element().cloned())
                 .unwrap_or_default(),
-            "type_assertion_expression" => node.child_by_field_name("type").map_or(Ty::Unknown, |t| Ty::from_node(t, self.src, &self.imports)),
-            "func_literal" => Ty::Func { results: results_of(node.child_by_field_name("result"), self.src, &self.imports) },
+            "type_assertion_expression" => node
+                .child_by_field_name("type")
+                .map_or(Ty::Unknown, |t| Ty::from_node(t, self.src, &self.imports)),
+            "func_literal" => Ty::Func {
+                results: results_of(node.child_by_field_name("result"), self.src, &self.imports),
+            },
             "call_expression" => self.call_type(node),
             _ => Ty::Unknown,
         }
     }
 
     fn call_type(&self, call: Node) -> Ty {
-        let Some(function) = call.child_by_field_name("function").map(unparen) else { return Ty::Unknown };
+        let Some(function) = call.child_by_field_name("function").map(unparen) else {
+            return Ty::Unknown;
+        };
         let from_results = |results: &[Ty]| match results.len() {
             0 => Ty::Unknown,
             1 => results[0].clone(),
@@ -421,13 +610,23 @@ impl<'t> FileModel<'t> {
                 }
                 let args = call_args(call);
                 match name {
-                    "new" => args.first().map_or(Ty::Unknown, |t| Ty::pointer(Ty::from_node(*t, self.src, &self.imports))),
-                    "make" => args.first().map_or(Ty::Unknown, |t| Ty::from_node(*t, self.src, &self.imports)),
-                    _ => self.package.func(name).map_or(Ty::Unknown, |sig| from_results(&sig.results)),
+                    "new" => args.first().map_or(Ty::Unknown, |t| {
+                        Ty::pointer(Ty::from_node(*t, self.src, &self.imports))
+                    }),
+                    "make" => args
+                        .first()
+                        .map_or(Ty::Unknown, |t| Ty::from_node(*t, self.src, &self.imports)),
+                    _ => self
+                        .package
+                        .func(name)
+                        .map_or(Ty::Unknown, |sig| from_results(&sig.results)),
                 }
             }
             "selector_expression" => {
-                let (Some(operand), Some(field)) = (function.child_by_field_name("operand"), function.child_by_field_name("field")) else {
+                let (Some(operand), Some(field)) = (
+                    function.child_by_field_name("operand"),
+                    function.child_by_field_name("field"),
+                ) else {
                     return Ty::Unknown;
                 };
                 let method = text(field, self.src);
@@ -437,9 +636,10 @@ impl<'t> FileModel<'t> {
                     }
                 }
                 match self.type_of(operand).deref() {
-                    Ty::Named { pkg, name } if pkg.is_empty() => {
-                        self.package.method(name, method).map_or(Ty::Unknown, |sig| from_results(&sig.results))
-                    }
+                    Ty::Named { pkg, name } if pkg.is_empty() => self
+                        .package
+                        .method(name, method)
+                        .map_or(Ty::Unknown, |sig| from_results(&sig.results)),
                     _ => Ty::Unknown,
                 }
             }
@@ -448,30 +648,39 @@ impl<'t> FileModel<'t> {
     }
 }
 
-/// The innermost node that bounds a local declaration's scope.
-fn scope_node(node: Node) -> Option<Node> {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        match n.kind() {
-            "block" | "if_statement" | "for_statement" | "expression_switch_statement"
-            | "type_switch_statement" | "communication_case" | "expression_case" | "default_case"
-            | "type_case" | "func_literal" | "function_declaration" | "method_declaration" => return Some(n),
-            _ => current = n.parent(),
-        }
-    }
-    None
+/// Node kinds that bound a local declaration's scope.
+fn is_scope_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "block"
+            | "if_statement"
+            | "for_statement"
+            | "expression_switch_statement"
+            | "type_switch_statement"
+            | "communication_case"
+            | "expression_case"
+            | "default_case"
+            | "type_case"
+            | "func_literal"
+            | "function_declaration"
+            | "method_declaration"
+    )
 }
 
 /// Result types of standard-library (and errgroup) functions that the rules care about.
 pub fn known_call_result(path: &str, name: &str) -> Option<Ty> {
     let context = || Ty::named("context", "Context");
     Some(match (path, name) {
-        ("context", "WithCancel" | "WithTimeout" | "WithDeadline") => Ty::Tuple(vec![context(), Ty::named("context", "CancelFunc")]),
+        ("context", "WithCancel" | "WithTimeout" | "WithDeadline") => {
+            Ty::Tuple(vec![context(), Ty::named("context", "CancelFunc")])
+        }
         ("context", "WithCancelCause" | "WithTimeoutCause" | "WithDeadlineCause") => {
             Ty::Tuple(vec![context(), Ty::named("context", "CancelCauseFunc")])
         }
         ("context", "Background" | "TODO" | "WithValue" | "WithoutCancel") => context(),
-        ("golang.org/x/sync/errgroup", "WithContext") => Ty::Tuple(vec![Ty::pointer(Ty::named(path, "Group")), context()]),
+        ("golang.org/x/sync/errgroup", "WithContext") => {
+            Ty::Tuple(vec![Ty::pointer(Ty::named(path, "Group")), context()])
+        }
         ("sync", "NewCond") => Ty::pointer(Ty::named("sync", "Cond")),
         ("time", "NewTicker") => Ty::pointer(Ty::named("time", "Ticker")),
         ("time", "NewTimer" | "AfterFunc") => Ty::pointer(Ty::named("time", "Timer")),

@@ -48,15 +48,36 @@ pub fn summary_key(receiver_type: Option<&str>, name: &str) -> String {
 /// Summaries of every function and method declared in a file.
 pub fn collect(root: Node, src: &str, imports: &Imports) -> HashMap<String, FuncSummary> {
     let mut out = HashMap::new();
+    // `time.`, `os.`, … : the local names of packages with blocking functions this file imports.
+    let blocking_prefixes: Vec<String> = super::blocking::blocking_packages()
+        .filter_map(|path| imports.local_names_of(path))
+        .map(|name| format!("{name}."))
+        .collect();
     for decl in named_children(root) {
         if !matches!(decl.kind(), "function_declaration" | "method_declaration") {
             continue;
         }
-        let (Some(name), Some(body)) = (decl.child_by_field_name("name"), decl.child_by_field_name("body")) else {
+        let (Some(name), Some(body)) = (
+            decl.child_by_field_name("name"),
+            decl.child_by_field_name("body"),
+        ) else {
             continue;
         };
         let (receiver_name, receiver_type) = receiver_of(decl, src);
-        let summary = summarize(decl, body, src, imports, receiver_name);
+        // Most functions neither lock nor call a blocking package: skip their bodies unread.
+        let body_text = text(body, src);
+        let may_lock = body_text.contains("ock(");
+        let may_block = blocking_prefixes
+            .iter()
+            .any(|p| body_text.contains(p.as_str()));
+        let name_text = text(name, src);
+        let doc_may_matter = name_text.ends_with("Locked")
+            || name_text.ends_with("_locked")
+            || decl.prev_sibling().is_some_and(|p| p.kind() == "comment");
+        if !may_lock && !may_block && !doc_may_matter {
+            continue;
+        }
+        let summary = summarize(decl, body, src, imports, receiver_name, may_lock, may_block);
         if summary != FuncSummary::default() {
             out.insert(summary_key(receiver_type, text(name, src)), summary);
         }
@@ -65,7 +86,10 @@ pub fn collect(root: Node, src: &str, imports: &Imports) -> HashMap<String, Func
 }
 
 fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str>) {
-    let Some(param) = decl.child_by_field_name("receiver").and_then(|r| named_children(r).next()) else {
+    let Some(param) = decl
+        .child_by_field_name("receiver")
+        .and_then(|r| named_children(r).next())
+    else {
         return (None, None);
     };
     let name = param.child_by_field_name("name").map(|n| text(n, src));
@@ -77,11 +101,25 @@ fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str
             _ => break,
         }
     }
-    (name, ty.filter(|t| t.kind() == "type_identifier").map(|t| text(t, src)))
+    (
+        name,
+        ty.filter(|t| t.kind() == "type_identifier")
+            .map(|t| text(t, src)),
+    )
 }
 
-fn summarize(decl: Node, body: Node, src: &str, imports: &Imports, receiver: Option<&str>) -> FuncSummary {
-    let name = decl.child_by_field_name("name").map_or("", |n| text(n, src));
+fn summarize(
+    decl: Node,
+    body: Node,
+    src: &str,
+    imports: &Imports,
+    receiver: Option<&str>,
+    may_lock: bool,
+    may_block: bool,
+) -> FuncSummary {
+    let name = decl
+        .child_by_field_name("name")
+        .map_or("", |n| text(n, src));
     let doc = doc_comment(decl, src).to_ascii_lowercase();
     let expects_held = name.ends_with("Locked")
         || name.ends_with("_locked")
@@ -95,25 +133,46 @@ fn summarize(decl: Node, body: Node, src: &str, imports: &Imports, receiver: Opt
         || doc.contains("lock must be held")
         || doc.contains("with") && doc.contains("locked")
         || doc.contains("holding");
-    let mut summary = FuncSummary { expects_held, ..FuncSummary::default() };
-    let locals = local_names(decl, src);
+    let mut summary = FuncSummary {
+        expects_held,
+        ..FuncSummary::default()
+    };
+    if !may_lock && !may_block {
+        return FuncSummary {
+            expects_held,
+            ..FuncSummary::default()
+        };
+    }
+    // Declared names are only needed to tell a package-level mutex from a local one.
+    let mut locals: Option<Vec<&str>> = None;
     // Lock and unlock calls in source order, for the lock-order pairs.
     let mut events: Vec<(Node, Acquire, bool)> = Vec::new();
     walk(body, |node| {
         match node.kind() {
             "func_literal" | "go_statement" | "defer_statement" => return false,
             "call_expression" => {
-                if summary.blocks.is_none() {
+                if may_block && summary.blocks.is_none() {
                     summary.blocks = blocking_call(node, src, imports);
                 }
                 if let Some(call) = method_call(node) {
                     let method = text(call.method, src);
                     let acquiring = matches!(method, "Lock" | "RLock");
                     if acquiring || matches!(method, "Unlock" | "RUnlock") {
-                        if let Some(acquire) = acquire_of(call.receiver, src, receiver, &locals, method.starts_with('R'), node.start_byte()) {
+                        let locals = locals.get_or_insert_with(|| local_names(decl, src));
+                        if let Some(acquire) = acquire_of(
+                            call.receiver,
+                            src,
+                            receiver,
+                            locals,
+                            method.starts_with('R'),
+                            node.start_byte(),
+                        ) {
                             // `mu.RUnlock(); mu.Lock()`: a temporary release and re-take of a lock the
                             // caller holds is no new acquisition.
-                            let released_before = events.iter().any(|(_, e, acq)| !acq && e.path == acquire.path && e.from_receiver == acquire.from_receiver);
+                            let released_before = events.iter().any(|(_, e, acq)| {
+                                !acq && e.path == acquire.path
+                                    && e.from_receiver == acquire.from_receiver
+                            });
                             if acquiring && !released_before {
                                 summary.acquires.push(acquire.clone());
                             }
@@ -139,7 +198,9 @@ fn lock_orders(events: &[(Node, Acquire, bool)]) -> Vec<(Acquire, Acquire)> {
         if !acquiring {
             continue;
         }
-        let Some(block) = first_node.parent().and_then(|stmt| stmt.parent()) else { continue };
+        let Some(block) = first_node.parent().and_then(|stmt| stmt.parent()) else {
+            continue;
+        };
         for (node, next, next_acquiring) in &events[i + 1..] {
             let same_lock = next.path == first.path && next.from_receiver == first.from_receiver;
             if !next_acquiring {
@@ -160,17 +221,38 @@ fn lock_orders(events: &[(Node, Acquire, bool)]) -> Vec<(Acquire, Acquire)> {
 }
 
 /// `recv.mu` → (receiver, "mu"); `recv` → (receiver, ""); `pkgMu` → (package var, "pkgMu").
-fn acquire_of(receiver_expr: Node, src: &str, receiver: Option<&str>, locals: &[&str], read: bool, offset: usize) -> Option<Acquire> {
+fn acquire_of(
+    receiver_expr: Node,
+    src: &str,
+    receiver: Option<&str>,
+    locals: &[&str],
+    read: bool,
+    offset: usize,
+) -> Option<Acquire> {
     let path = crate::syntax::access_path(receiver_expr, src)?;
     let root = text(path_root(receiver_expr)?, src);
     if Some(root) == receiver {
-        let rest = path.strip_prefix(root).unwrap_or("").trim_start_matches('.').to_string();
-        return Some(Acquire { from_receiver: true, path: rest, read, offset });
+        let rest = path
+            .strip_prefix(root)
+            .unwrap_or("")
+            .trim_start_matches('.')
+            .to_string();
+        return Some(Acquire {
+            from_receiver: true,
+            path: rest,
+            read,
+            offset,
+        });
     }
     if locals.contains(&root) {
         return None;
     }
-    Some(Acquire { from_receiver: false, path, read, offset })
+    Some(Acquire {
+        from_receiver: false,
+        path,
+        read,
+        offset,
+    })
 }
 
 /// Every name a function declares anywhere (parameters, results, locals): a package variable of
@@ -179,12 +261,19 @@ fn local_names<'s>(decl: Node, src: &'s str) -> Vec<&'s str> {
     let mut names = Vec::new();
     walk(decl, |n| {
         match n.kind() {
-            "parameter_declaration" | "variadic_parameter_declaration" | "var_spec" | "const_spec" => {
+            "parameter_declaration"
+            | "variadic_parameter_declaration"
+            | "var_spec"
+            | "const_spec" => {
                 names.extend(super::types::names_of(n).into_iter().map(|i| text(i, src)));
             }
             "short_var_declaration" | "range_clause" | "receive_statement" => {
                 if let Some(left) = n.child_by_field_name("left") {
-                    names.extend(named_children(left).filter(|i| i.kind() == "identifier").map(|i| text(i, src)));
+                    names.extend(
+                        named_children(left)
+                            .filter(|i| i.kind() == "identifier")
+                            .map(|i| text(i, src)),
+                    );
                 }
             }
             _ => {}

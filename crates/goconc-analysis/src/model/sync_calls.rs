@@ -83,7 +83,9 @@ pub fn mutex_kind(model: &FileModel, expr: Node) -> Option<(SyncKind, Option<&'s
         return Some((SyncKind::Mutex, None));
     }
     match model.package.sync_kind(ty.deref()) {
-        Some(kind @ (SyncKind::Mutex | SyncKind::RWMutex | SyncKind::NoCopy)) => return Some((kind, None)),
+        Some(kind @ (SyncKind::Mutex | SyncKind::RWMutex | SyncKind::NoCopy)) => {
+            return Some((kind, None))
+        }
         Some(_) => return None,
         None => {}
     }
@@ -103,7 +105,12 @@ pub fn lock_call<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<LockCall<'
     let call = method_call(node)?;
     let op = LockOp::from_name(text(call.method, model.src))?;
     mutex_kind(model, call.receiver)?;
-    Some(LockCall { op, call: call.call, receiver: call.receiver, method: call.method })
+    Some(LockCall {
+        op,
+        call: call.call,
+        receiver: call.receiver,
+        method: call.method,
+    })
 }
 
 /// The access path naming the mutex of a lock call (`s.mu`; `c.Mutex` for a promoted `c.Lock()`),
@@ -143,11 +150,20 @@ pub fn waitgroup_call<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<WaitG
     };
     let ty = model.type_of(call.receiver);
     let is_wg = ty.deref().sync_kind() == Some(SyncKind::WaitGroup)
-        || model.package.field_type(&ty, "WaitGroup").is_some_and(|t| t.is_named("sync", "WaitGroup"));
-    is_wg.then_some(WaitGroupCall { op, call: call.call, receiver: call.receiver })
+        || model
+            .package
+            .field_type(&ty, "WaitGroup")
+            .is_some_and(|t| t.is_named("sync", "WaitGroup"));
+    is_wg.then_some(WaitGroupCall {
+        op,
+        call: call.call,
+        receiver: call.receiver,
+    })
 }
 
 /// Whether a type is `*testing.T`, `*testing.B`, `*testing.F` or `testing.TB`.
 pub fn is_testing_handle(ty: &Ty) -> bool {
-    ["T", "B", "F", "TB"].iter().any(|t| ty.deref().is_named("testing", t))
+    ["T", "B", "F", "TB"]
+        .iter()
+        .any(|t| ty.deref().is_named("testing", t))
 }

@@ -57,7 +57,10 @@ pub enum SyncKind {
 
 impl Ty {
     pub fn named(pkg: &str, name: &str) -> Ty {
-        Ty::Named { pkg: pkg.to_string(), name: name.to_string() }
+        Ty::Named {
+            pkg: pkg.to_string(),
+            name: name.to_string(),
+        }
     }
 
     pub fn pointer(to: Ty) -> Ty {
@@ -103,7 +106,9 @@ impl Ty {
 
     /// The standard library synchronisation type this is (not through pointers).
     pub fn sync_kind(&self) -> Option<SyncKind> {
-        let Ty::Named { pkg, name } = self else { return None };
+        let Ty::Named { pkg, name } = self else {
+            return None;
+        };
         match (pkg.as_str(), name.as_str()) {
             ("sync", "Mutex") => Some(SyncKind::Mutex),
             ("sync", "RWMutex") => Some(SyncKind::RWMutex),
@@ -136,7 +141,10 @@ impl Ty {
             Ty::Struct(_) => "struct{…}".into(),
             Ty::Interface => "interface{…}".into(),
             Ty::Tuple(items) => {
-                format!("({})", items.iter().map(Ty::display).collect::<Vec<_>>().join(", "))
+                format!(
+                    "({})",
+                    items.iter().map(Ty::display).collect::<Vec<_>>().join(", ")
+                )
             }
             Ty::Unknown => "?".into(),
         }
@@ -149,7 +157,10 @@ impl Ty {
         match node.kind() {
             "type_identifier" | "identifier" => {
                 let name = text(node, src);
-                Ty::Named { pkg: String::new(), name: name.to_string() }
+                Ty::Named {
+                    pkg: String::new(),
+                    name: name.to_string(),
+                }
             }
             "qualified_type" => {
                 let (Some(pkg), Some(name)) = (child("package"), child("name")) else {
@@ -157,7 +168,10 @@ impl Ty {
                 };
                 let local = text(pkg, src);
                 let path = imports.path_of(local).unwrap_or(local);
-                Ty::Named { pkg: path.to_string(), name: text(name, src).to_string() }
+                Ty::Named {
+                    pkg: path.to_string(),
+                    name: text(name, src).to_string(),
+                }
             }
             "pointer_type" => Ty::pointer(sub(named_children(node).next())),
             "slice_type" => Ty::Slice(Box::new(sub(child("element")))),
@@ -168,7 +182,9 @@ impl Ty {
             "channel_type" => Ty::Chan(Box::new(sub(child("value")))),
             "generic_type" => sub(child("type")),
             "parenthesized_type" | "type_elem" => sub(named_children(node).next()),
-            "function_type" => Ty::Func { results: results_of(child("result"), src, imports) },
+            "function_type" => Ty::Func {
+                results: results_of(child("result"), src, imports),
+            },
             "interface_type" => Ty::Interface,
             "struct_type" => Ty::Struct(struct_fields(node, src, imports)),
             _ => Ty::Unknown,
@@ -178,7 +194,9 @@ impl Ty {
 
 /// The result types of a function signature's `result` node.
 pub fn results_of(result: Option<Node>, src: &str, imports: &Imports) -> Vec<Ty> {
-    let Some(result) = result else { return Vec::new() };
+    let Some(result) = result else {
+        return Vec::new();
+    };
     if result.kind() != "parameter_list" {
         return vec![Ty::from_node(result, src, imports)];
     }
@@ -206,7 +224,9 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
         return fields;
     };
     for decl in named_children(list).filter(|n| n.kind() == "field_declaration") {
-        let Some(type_node) = decl.child_by_field_name("type") else { continue };
+        let Some(type_node) = decl.child_by_field_name("type") else {
+            continue;
+        };
         let ty = Ty::from_node(type_node, src, imports);
         let names = names_of(decl);
         if names.is_empty() {
@@ -215,12 +235,24 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
                 _ => continue,
             };
             // `*T` embedded: tree-sitter keeps the `*` as an anonymous token beside the type.
-            let star = (0..decl.child_count()).filter_map(|i| decl.child(i as u32)).any(|c| !c.is_named() && c.kind() == "*");
+            let star = (0..decl.child_count())
+                .filter_map(|i| decl.child(i as u32))
+                .any(|c| !c.is_named() && c.kind() == "*");
             let ty = if star { Ty::pointer(ty) } else { ty };
-            fields.push(Field { name, ty, embedded: true, guard: None });
+            fields.push(Field {
+                name,
+                ty,
+                embedded: true,
+                guard: None,
+            });
         } else {
             for name in names {
-                fields.push(Field { name: text(name, src).to_string(), ty: ty.clone(), embedded: false, guard: guard_comment(decl, src) });
+                fields.push(Field {
+                    name: text(name, src).to_string(),
+                    ty: ty.clone(),
+                    embedded: false,
+                    guard: guard_comment(decl, src),
+                });
             }
         }
     }
@@ -232,19 +264,34 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
 fn guard_comment(decl: Node, src: &str) -> Option<String> {
     let row = decl.start_position().row;
     let mut comments = Vec::new();
-    if let Some(next) = decl.next_sibling().filter(|n| n.kind() == "comment" && n.start_position().row == row) {
+    if let Some(next) = decl
+        .next_sibling()
+        .filter(|n| n.kind() == "comment" && n.start_position().row == row)
+    {
         comments.push(next);
     }
     // A comment on the line above counts only when it stands alone on its line (not the
     // trailing comment of the previous field).
-    let alone = |c: &Node| c.prev_sibling().is_none_or(|p| p.end_position().row < c.start_position().row);
-    if let Some(prev) = decl.prev_sibling().filter(|n| n.kind() == "comment" && n.end_position().row + 1 == row && alone(n)) {
+    let alone = |c: &Node| {
+        c.prev_sibling()
+            .is_none_or(|p| p.end_position().row < c.start_position().row)
+    };
+    if let Some(prev) = decl
+        .prev_sibling()
+        .filter(|n| n.kind() == "comment" && n.end_position().row + 1 == row && alone(n))
+    {
         comments.push(prev);
     }
     comments.into_iter().find_map(|c| {
         let lower = text(c, src).to_ascii_lowercase();
-        let at = lower.find("guarded by ").map(|i| i + 11).or_else(|| lower.find("protected by ").map(|i| i + 13))?;
-        let word: String = lower[at..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+        let at = lower
+            .find("guarded by ")
+            .map(|i| i + 11)
+            .or_else(|| lower.find("protected by ").map(|i| i + 13))?;
+        let word: String = lower[at..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+            .collect();
         let word = word.trim_end_matches('.');
         let name = word.rsplit('.').next().unwrap_or(word);
         // Keep the original case of the name.

@@ -2,21 +2,23 @@
 //! documentation beside its code; `docs/rules/*.md` and `goconc rules` are generated from the
 //! [`RuleMeta`] values collected here.
 
-use std::collections::HashMap;
 use std::ops::Range;
-
-use tree_sitter::Node;
 
 use crate::finding::{Finding, Fix, Related, Severity, TextEdit};
 use crate::goversion::GoVersion;
+pub use crate::model::index::NodeIndex;
 use crate::model::FileModel;
-use crate::syntax::{text, walk};
 
+pub mod atomic;
+pub mod channel;
+pub mod cond;
 pub mod context;
+pub mod errgroup;
 pub mod goroutine;
 pub mod mutex;
 pub mod sync_copy;
 pub mod testing;
+pub mod time;
 pub mod waitgroup;
 
 /// What a rule is, for the catalog, configuration and documentation.
@@ -67,13 +69,19 @@ impl RuleMeta {
 
 impl Finding {
     pub fn with_related(mut self, range: Range<usize>, message: impl Into<String>) -> Finding {
-        self.related.push(Related { range, message: message.into() });
+        self.related.push(Related {
+            range,
+            message: message.into(),
+        });
         self
     }
 
     pub fn with_fix(mut self, title: impl Into<String>, edits: Vec<TextEdit>) -> Finding {
         if !edits.is_empty() {
-            self.fixes.push(Fix { title: title.into(), edits });
+            self.fixes.push(Fix {
+                title: title.into(),
+                edits,
+            });
         }
         self
     }
@@ -92,10 +100,15 @@ pub fn registry() -> &'static [Rule] {
         let mut rules = Vec::new();
         rules.extend(goroutine::rules());
         rules.extend(waitgroup::rules());
+        rules.extend(errgroup::rules());
         rules.extend(mutex::rules());
         rules.extend(sync_copy::rules());
+        rules.extend(channel::rules());
         rules.extend(context::rules());
+        rules.extend(time::rules());
+        rules.extend(atomic::rules());
         rules.extend(testing::rules());
+        rules.extend(cond::rules());
         rules
     })
 }
@@ -117,49 +130,47 @@ pub struct Context<'a, 't> {
     pub go_version: GoVersion,
     pub is_test_file: bool,
     pub index: NodeIndex<'t>,
+    /// Lock-state runs of the bodies that call lock methods, by body start, computed once before
+    /// the rules run and shared by every rule that reads them.
+    pub lock_traces:
+        std::collections::HashMap<usize, std::rc::Rc<crate::model::locks::LockTrace<'t>>>,
 }
 
-/// Nodes of one file that rules start from, in document order.
-#[derive(Default)]
-pub struct NodeIndex<'t> {
-    /// Calls `x.m(…)` by method name, and `f(…)` by function name.
-    pub calls: HashMap<&'t str, Vec<Node<'t>>>,
-    pub go_statements: Vec<Node<'t>>,
-    pub defer_statements: Vec<Node<'t>>,
-    pub for_statements: Vec<Node<'t>>,
-    pub func_literals: Vec<Node<'t>>,
+impl<'t> Context<'_, 't> {
+    /// The lock state over a function body (None when it takes no lock or cannot be followed).
+    pub fn lock_trace(
+        &self,
+        body: tree_sitter::Node<'t>,
+    ) -> Option<std::rc::Rc<crate::model::locks::LockTrace<'t>>> {
+        self.lock_traces.get(&body.start_byte()).cloned()
+    }
 }
 
-impl<'t> NodeIndex<'t> {
-    pub fn build(root: Node<'t>, src: &'t str) -> NodeIndex<'t> {
-        let mut index = NodeIndex::default();
-        walk(root, |node| {
-            match node.kind() {
-                "call_expression" => {
-                    if let Some(function) = node.child_by_field_name("function") {
-                        let name = match function.kind() {
-                            "selector_expression" => function.child_by_field_name("field").map(|f| text(f, src)),
-                            "identifier" => Some(text(function, src)),
-                            _ => None,
-                        };
-                        if let Some(name) = name {
-                            index.calls.entry(name).or_default().push(node);
-                        }
-                    }
-                }
-                "go_statement" => index.go_statements.push(node),
-                "defer_statement" => index.defer_statements.push(node),
-                "for_statement" => index.for_statements.push(node),
-                "func_literal" => index.func_literals.push(node),
-                _ => {}
+/// Runs the lock state once over every body that calls a lock method.
+pub fn lock_traces<'t>(
+    model: &FileModel<'t>,
+    index: &NodeIndex<'t>,
+) -> std::collections::HashMap<usize, std::rc::Rc<crate::model::locks::LockTrace<'t>>> {
+    let mut bodies = std::collections::BTreeSet::new();
+    for name in ["Lock", "RLock", "Unlock", "RUnlock"] {
+        for &call in index.calls_named(name) {
+            if let Some(body) = model
+                .function_of(call)
+                .and_then(|f| model.functions[f].body)
+            {
+                bodies.insert((body.start_byte(), body.id()));
             }
-            true
-        });
-        index
+        }
     }
-
-    /// Calls of the method or function `name`.
-    pub fn calls_named(&self, name: &str) -> &[Node<'t>] {
-        self.calls.get(name).map_or(&[], Vec::as_slice)
+    let mut traces = std::collections::HashMap::new();
+    for function in &model.functions {
+        let Some(body) = function.body else { continue };
+        if !bodies.contains(&(body.start_byte(), body.id())) {
+            continue;
+        }
+        if let Some(trace) = crate::model::locks::LockTrace::record(model, body) {
+            traces.insert(body.start_byte(), std::rc::Rc::new(trace));
+        }
     }
+    traces
 }

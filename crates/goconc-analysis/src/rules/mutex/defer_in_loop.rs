@@ -51,22 +51,35 @@ unlock is not deferred.
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for &defer in &cx.index.defer_statements {
-        let Some(call) = statement_call(defer) else { continue };
-        let Some(unlock) = lock_call(cx.model, call).filter(|c| c.op.is_release()) else { continue };
-        let Some(key) = lock_key(cx.model, &unlock) else { continue };
-        let Some(body) = enclosing_loop_body(defer) else { continue };
+        let Some(call) = statement_call(defer) else {
+            continue;
+        };
+        let Some(unlock) = lock_call(cx.model, call).filter(|c| c.op.is_release()) else {
+            continue;
+        };
+        let Some(key) = lock_key(cx.model, &unlock) else {
+            continue;
+        };
+        let Some(body) = enclosing_loop_body(defer) else {
+            continue;
+        };
         // The lock must be taken in the same iteration, before the defer.
         let mut locked_here = false;
         walk_body(body, |n| {
             if n.start_byte() < defer.start_byte() && n.kind() == "call_expression" {
                 if let Some(lock) = lock_call(cx.model, n) {
-                    if lock.op.is_acquire() && lock_key(cx.model, &lock).as_deref() == Some(key.as_str()) {
+                    if lock.op.is_acquire()
+                        && lock_key(cx.model, &lock).as_deref() == Some(key.as_str())
+                    {
                         locked_here = true;
                     }
                 }
             }
         });
-        if !locked_here || exits_before_next_iteration(cx, defer, body) || changes_each_iteration(cx, &key, body) {
+        if !locked_here
+            || exits_before_next_iteration(cx, defer, body)
+            || changes_each_iteration(cx, &key, body)
+        {
             continue;
         }
         let finding = META.finding(
@@ -74,7 +87,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             format!("`defer {key}.{}()` inside a loop runs only when the function returns: the next iteration's lock of `{key}` deadlocks", text(unlock.method, cx.src)),
         );
         let finding = match wrap_in_closure(cx, body) {
-            Some(edit) => finding.with_fix("Move the loop body into a function literal", vec![edit]),
+            Some(edit) => {
+                finding.with_fix("Move the loop body into a function literal", vec![edit])
+            }
             None => finding,
         };
         out.push(finding);
@@ -89,7 +104,9 @@ fn enclosing_loop_body(node: Node) -> Option<Node> {
             return None;
         }
         if n.kind() == "for_statement" {
-            return n.child_by_field_name("body").filter(|b| crate::syntax::is_within(node, *b));
+            return n
+                .child_by_field_name("body")
+                .filter(|b| crate::syntax::is_within(node, *b));
         }
         current = n.parent();
     }
@@ -106,8 +123,14 @@ fn wrap_in_closure(cx: &Context, body: Node) -> Option<TextEdit> {
     }
     let mut blocked = false;
     walk_body(body, |n| {
-        if matches!(n.kind(), "break_statement" | "continue_statement" | "return_statement" | "goto_statement" | "labeled_statement")
-            || n.kind() == "raw_string_literal" && text(n, src).contains('\n')
+        if matches!(
+            n.kind(),
+            "break_statement"
+                | "continue_statement"
+                | "return_statement"
+                | "goto_statement"
+                | "labeled_statement"
+        ) || n.kind() == "raw_string_literal" && text(n, src).contains('\n')
         {
             blocked = true;
         }
@@ -133,7 +156,10 @@ fn wrap_in_closure(cx: &Context, body: Node) -> Option<TextEdit> {
         new_text.push_str(line);
     }
     new_text.push_str(&format!("{indent}\t}}()\n"));
-    Some(TextEdit { range: first_line..close_line, new_text })
+    Some(TextEdit {
+        range: first_line..close_line,
+        new_text,
+    })
 }
 
 /// After the defer, does the iteration always leave the function (a `return` or `panic` standing
@@ -141,11 +167,26 @@ fn wrap_in_closure(cx: &Context, body: Node) -> Option<TextEdit> {
 fn exits_before_next_iteration(cx: &Context, defer: Node, body: Node) -> bool {
     let mut node = defer;
     while let Some(parent) = node.parent() {
-        if matches!(parent.kind(), "statement_list" | "block" | "expression_case" | "default_case" | "communication_case" | "type_case") {
-            let container = if parent.kind() == "statement_list" { parent.parent().unwrap_or(parent) } else { parent };
+        if matches!(
+            parent.kind(),
+            "statement_list"
+                | "block"
+                | "expression_case"
+                | "default_case"
+                | "communication_case"
+                | "type_case"
+        ) {
+            let container = if parent.kind() == "statement_list" {
+                parent.parent().unwrap_or(parent)
+            } else {
+                parent
+            };
             let siblings = crate::syntax::statements(container);
             if let Some(at) = siblings.iter().position(|s| *s == node) {
-                if siblings[at + 1..].iter().any(|s| s.kind() == "return_statement" || is_panic(cx, *s)) {
+                if siblings[at + 1..]
+                    .iter()
+                    .any(|s| s.kind() == "return_statement" || is_panic(cx, *s))
+                {
                     return true;
                 }
             }
@@ -162,15 +203,22 @@ fn exits_before_next_iteration(cx: &Context, defer: Node, body: Node) -> bool {
 }
 
 fn is_panic(cx: &Context, stmt: Node) -> bool {
-    crate::syntax::statement_call(stmt).is_some_and(|call| crate::model::flow::is_no_return_call(cx.model, call))
+    crate::syntax::statement_call(stmt)
+        .is_some_and(|call| crate::model::flow::is_no_return_call(cx.model, call))
 }
 
 /// `for _, s := range shards { s.mu.Lock(); defer s.mu.Unlock() }` locks a different mutex each
 /// time (the root is a loop variable, or is reassigned in the loop): no self-deadlock.
 fn changes_each_iteration(cx: &Context, key: &str, body: Node) -> bool {
     let root = key.split('.').next().unwrap_or(key);
-    let Some(loop_stmt) = body.parent() else { return false };
-    if cx.model.resolve_name(root, body.start_byte()).is_some_and(|d| d.loop_stmt == Some(loop_stmt)) {
+    let Some(loop_stmt) = body.parent() else {
+        return false;
+    };
+    if cx
+        .model
+        .resolve_name(root, body.start_byte())
+        .is_some_and(|d| d.loop_stmt == Some(loop_stmt))
+    {
         return true;
     }
     let mut reassigned = false;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{line_of, locking_bodies};
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::model::locks::{self, LockObserver, LockState};
+use crate::model::locks::{LockObserver, LockState};
 use crate::model::sync_calls::LockCall;
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::text;
@@ -13,7 +13,8 @@ pub static META: RuleMeta = RuleMeta {
     id: "mutex-defer-lock",
     family: "Mutexes",
     severity: Severity::Error,
-    summary: "`defer mu.Lock()` right after `mu.Lock()`: the deferred call was meant to be `Unlock`.",
+    summary:
+        "`defer mu.Lock()` right after `mu.Lock()`: the deferred call was meant to be `Unlock`.",
     fix: Some("`defer mu.Unlock()`"),
     doc: r#"
 ## Why it matters
@@ -61,7 +62,10 @@ impl<'t> LockObserver<'t> for Observer<'t> {
         let held = state.held.get(key).filter(|h| h.on_every_path);
         match held {
             Some(h) => {
-                self.reports.insert(call.call.start_byte(), (*call, key.to_string(), h.sites.iter().next().copied()));
+                self.reports.insert(
+                    call.call.start_byte(),
+                    (*call, key.to_string(), h.sites.iter().next().copied()),
+                );
             }
             None => {
                 self.reports.remove(&call.call.start_byte());
@@ -79,9 +83,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         let mut observer = Observer::default();
-        if locks::analyze(cx.model, body, &mut observer).is_none() {
+        let Some(trace) = cx.lock_trace(body) else {
             continue;
-        }
+        };
+        trace.replay(&mut observer);
         for (call, key, site) in observer.reports.into_values() {
             let method = text(call.method, cx.src);
             let release = call.op.counterpart().name();
@@ -90,10 +95,22 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 format!("`defer {key}.{method}()` locks `{key}` again at return while it is still held: this should be `defer {key}.{release}()`"),
             );
             if let Some(site) = site {
-                finding = finding.with_related(site..site + key.len(), format!("`{key}` was locked here (line {})", line_of(cx.src, site)));
+                finding = finding.with_related(
+                    site..site + key.len(),
+                    format!("`{key}` was locked here (line {})", line_of(cx.src, site)),
+                );
             }
-            let edit = TextEdit { range: call.method.byte_range(), new_text: release.to_string() };
-            out.push(finding.with_fix(format!("Change to `defer {}.{release}()`", text(call.receiver, cx.src)), vec![edit]));
+            let edit = TextEdit {
+                range: call.method.byte_range(),
+                new_text: release.to_string(),
+            };
+            out.push(finding.with_fix(
+                format!(
+                    "Change to `defer {}.{release}()`",
+                    text(call.receiver, cx.src)
+                ),
+                vec![edit],
+            ));
         }
     }
 }

@@ -131,7 +131,9 @@ impl<'t> Observer<'_, 't> {
         }
         for acquire in &summary.acquires {
             let keys: Vec<String> = match (&receiver_path, acquire.from_receiver) {
-                (Some(recv), true) if acquire.path.is_empty() => vec![format!("{recv}.Mutex"), format!("{recv}.RWMutex")],
+                (Some(recv), true) if acquire.path.is_empty() => {
+                    vec![format!("{recv}.Mutex"), format!("{recv}.RWMutex")]
+                }
                 (Some(recv), true) => vec![format!("{recv}.{}", acquire.path)],
                 (_, false) => {
                     // A package-level mutex, unless the caller shadows its name.
@@ -144,7 +146,9 @@ impl<'t> Observer<'_, 't> {
                 _ => continue,
             };
             for key in keys {
-                let Some(held) = state.held.get(&key).filter(|h| h.on_every_path) else { continue };
+                let Some(held) = state.held.get(&key).filter(|h| h.on_every_path) else {
+                    continue;
+                };
                 if held.mode == Mode::Read && acquire.read {
                     continue;
                 }
@@ -180,13 +184,18 @@ fn callee(model: &FileModel, call: Node) -> Option<(String, Option<String>)> {
         "selector_expression" => {
             let mc = method_call(call)?;
             let ty = model.type_of(mc.receiver);
-            let Ty::Named { pkg, name } = ty.deref() else { return None };
+            let Ty::Named { pkg, name } = ty.deref() else {
+                return None;
+            };
             if !pkg.is_empty() {
                 return None;
             }
             let method = text(mc.method, model.src);
             model.package.method(name, method)?;
-            Some((summary_key(Some(name), method), Some(access_path(mc.receiver, model.src)?)))
+            Some((
+                summary_key(Some(name), method),
+                Some(access_path(mc.receiver, model.src)?),
+            ))
         }
         _ => None,
     }
@@ -197,10 +206,15 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if !calls.iter().any(|c| c.op.is_acquire()) {
             continue;
         }
-        let mut observer = Observer { model: cx.model, body, reports: BTreeMap::new() };
-        if locks::analyze(cx.model, body, &mut observer).is_none() {
+        let mut observer = Observer {
+            model: cx.model,
+            body,
+            reports: BTreeMap::new(),
+        };
+        let Some(trace) = cx.lock_trace(body) else {
             continue;
-        }
+        };
+        trace.replay(&mut observer);
         for report in observer.reports.into_values().flatten() {
             let mut finding = META.finding(report.node.byte_range(), report.message);
             for (range, message) in report.related {

@@ -13,7 +13,8 @@ pub static META: RuleMeta = RuleMeta {
     id: "mutex-embedded-exported",
     family: "Mutexes",
     severity: Severity::Hint,
-    summary: "An exported struct embeds `sync.Mutex`/`RWMutex`, making `Lock`/`Unlock` part of its API.",
+    summary:
+        "An exported struct embeds `sync.Mutex`/`RWMutex`, making `Lock`/`Unlock` part of its API.",
     fix: Some("make it a named field `mu sync.Mutex`"),
     doc: r#"
 ## Why it matters
@@ -62,20 +63,36 @@ Unexported types, and a pointer or named mutex field.
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for item in named_children(cx.model.root).filter(|n| n.kind() == "type_declaration") {
         for spec in named_children(item).filter(|n| n.kind() == "type_spec") {
-            let (Some(name), Some(ty)) = (spec.child_by_field_name("name"), spec.child_by_field_name("type")) else { continue };
+            let (Some(name), Some(ty)) = (
+                spec.child_by_field_name("name"),
+                spec.child_by_field_name("type"),
+            ) else {
+                continue;
+            };
             let type_name = text(name, cx.src);
-            if ty.kind() != "struct_type" || !type_name.starts_with(|c: char| c.is_ascii_uppercase()) {
+            if ty.kind() != "struct_type"
+                || !type_name.starts_with(|c: char| c.is_ascii_uppercase())
+            {
                 continue;
             }
-            let Some(list) = named_children(ty).find(|n| n.kind() == "field_declaration_list") else { continue };
+            let Some(list) = named_children(ty).find(|n| n.kind() == "field_declaration_list")
+            else {
+                continue;
+            };
             for field in named_children(list).filter(|n| n.kind() == "field_declaration") {
                 if field.child_by_field_name("name").is_some() {
                     continue;
                 }
-                let Some(field_type) = field.child_by_field_name("type") else { continue };
+                let Some(field_type) = field.child_by_field_name("type") else {
+                    continue;
+                };
                 let resolved = Ty::from_node(field_type, cx.src, &cx.model.imports);
                 let kind = match resolved {
-                    Ty::Named { ref pkg, ref name } if pkg == "sync" && (name == "Mutex" || name == "RWMutex") => name.clone(),
+                    Ty::Named { ref pkg, ref name }
+                        if pkg == "sync" && (name == "Mutex" || name == "RWMutex") =>
+                    {
+                        name.clone()
+                    }
                     _ => continue,
                 };
                 let finding = META.finding(
@@ -83,7 +100,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     format!("exported type `{type_name}` embeds `sync.{kind}`: `Lock` and `Unlock` become part of its API, and callers outside the package can hold its lock"),
                 );
                 let finding = match rename_fix(cx, type_name, &kind, field, list) {
-                    Some(edits) => finding.with_fix(format!("Make it a field `mu sync.{kind}`"), edits),
+                    Some(edits) => {
+                        finding.with_fix(format!("Make it a field `mu sync.{kind}`"), edits)
+                    }
                     None => finding,
                 };
                 out.push(finding);
@@ -92,10 +111,21 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-fn rename_fix(cx: &Context, type_name: &str, kind: &str, field: Node, list: Node) -> Option<Vec<TextEdit>> {
+fn rename_fix(
+    cx: &Context,
+    type_name: &str,
+    kind: &str,
+    field: Node,
+    list: Node,
+) -> Option<Vec<TextEdit>> {
     let package = cx.model.package;
     let owner = Ty::named("", type_name);
-    if package.field_type(&owner, "mu").is_some() || named_children(list).any(|f| f.child_by_field_name("name").is_some_and(|n| text(n, cx.src) == "mu")) {
+    if package.field_type(&owner, "mu").is_some()
+        || named_children(list).any(|f| {
+            f.child_by_field_name("name")
+                .is_some_and(|n| text(n, cx.src) == "mu")
+        })
+    {
         return None;
     }
     let mut edits = vec![realigned_fields(cx, list, field, kind)?];
@@ -106,23 +136,39 @@ fn rename_fix(cx: &Context, type_name: &str, kind: &str, field: Node, list: Node
         }
         match n.kind() {
             "keyed_element" => {
-                if n.child_by_field_name("key").or_else(|| named_children(n).next()).is_some_and(|k| text(k, cx.src) == kind) {
+                if n.child_by_field_name("key")
+                    .or_else(|| named_children(n).next())
+                    .is_some_and(|k| text(k, cx.src) == kind)
+                {
                     blocked = true;
                 }
             }
             "selector_expression" => {
                 // `x.Mutex` naming the embedded field directly.
-                let (Some(operand), Some(f)) = (n.child_by_field_name("operand"), n.child_by_field_name("field")) else { return true };
+                let (Some(operand), Some(f)) = (
+                    n.child_by_field_name("operand"),
+                    n.child_by_field_name("field"),
+                ) else {
+                    return true;
+                };
                 if text(f, cx.src) == kind && cx.model.type_of(operand).deref() == &owner {
-                    edits.push(TextEdit { range: f.byte_range(), new_text: "mu".into() });
+                    edits.push(TextEdit {
+                        range: f.byte_range(),
+                        new_text: "mu".into(),
+                    });
                 }
             }
             "call_expression" => {
                 if let Some(call) = method_call(n) {
                     let method = text(call.method, cx.src);
-                    if LockOp::from_name(method).is_some() && cx.model.type_of(call.receiver).deref() == &owner {
+                    if LockOp::from_name(method).is_some()
+                        && cx.model.type_of(call.receiver).deref() == &owner
+                    {
                         let receiver = unparen(call.receiver);
-                        edits.push(TextEdit { range: receiver.end_byte()..receiver.end_byte(), new_text: ".mu".into() });
+                        edits.push(TextEdit {
+                            range: receiver.end_byte()..receiver.end_byte(),
+                            new_text: ".mu".into(),
+                        });
                     }
                 }
             }
@@ -137,7 +183,12 @@ fn rename_fix(cx: &Context, type_name: &str, kind: &str, field: Node, list: Node
     let promoted_in_package: usize = package
         .summaries()
         .filter(|(key, _)| key.split('.').next() == Some(type_name))
-        .map(|(_, s)| s.acquires.iter().filter(|a| a.from_receiver && a.path.is_empty()).count())
+        .map(|(_, s)| {
+            s.acquires
+                .iter()
+                .filter(|a| a.from_receiver && a.path.is_empty())
+                .count()
+        })
         .sum();
     let promoted_acquires_here = promoted_acquires_in_file(cx, type_name);
     if promoted_in_package > promoted_acquires_here {
@@ -157,7 +208,12 @@ fn promoted_acquires_in_file(cx: &Context, type_name: &str) -> usize {
             let name = text(f.node.child_by_field_name("name")?, cx.src);
             cx.model.package.summary(&format!("{type_name}.{name}"))
         })
-        .map(|s| s.acquires.iter().filter(|a| a.from_receiver && a.path.is_empty()).count())
+        .map(|s| {
+            s.acquires
+                .iter()
+                .filter(|a| a.from_receiver && a.path.is_empty())
+                .count()
+        })
         .sum()
 }
 
@@ -180,7 +236,11 @@ fn realigned_fields(cx: &Context, list: Node, field: Node, kind: &str) -> Option
     for line in src[first_line..close_line].split_inclusive('\n') {
         let body = line.trim_end_matches('\n').trim_end_matches('\r');
         let indent = crate::syntax::line_indent(src, offset).to_string();
-        let starts: Vec<Node> = children.iter().copied().filter(|n| n.start_byte() >= offset && n.start_byte() < offset + body.len()).collect();
+        let starts: Vec<Node> = children
+            .iter()
+            .copied()
+            .filter(|n| n.start_byte() >= offset && n.start_byte() < offset + body.len())
+            .collect();
         let cells = match starts.as_slice() {
             [] if body.trim().is_empty() => vec![String::new()],
             [comment] if comment.kind() == "comment" => vec![text(*comment, src).to_string()],
@@ -197,7 +257,10 @@ fn realigned_fields(cx: &Context, list: Node, field: Node, kind: &str) -> Option
                     cells.push("mu".to_string());
                     cells.push(format!("sync.{kind}"));
                 } else {
-                    let names: Vec<&str> = crate::model::types::names_of(*decl).into_iter().map(|n| text(n, src)).collect();
+                    let names: Vec<&str> = crate::model::types::names_of(*decl)
+                        .into_iter()
+                        .map(|n| text(n, src))
+                        .collect();
                     if !names.is_empty() {
                         cells.push(names.join(", "));
                     }
@@ -226,5 +289,8 @@ fn realigned_fields(cx: &Context, list: Node, field: Node, kind: &str) -> Option
         }
         new_text.push_str(newline);
     }
-    Some(TextEdit { range: first_line..close_line, new_text })
+    Some(TextEdit {
+        range: first_line..close_line,
+        new_text,
+    })
 }

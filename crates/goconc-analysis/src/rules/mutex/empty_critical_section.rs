@@ -54,24 +54,36 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut seen_blocks = std::collections::HashSet::new();
     for name in ["Lock", "RLock"] {
         for &call in cx.index.calls_named(name) {
-            let Some(stmt) = call.parent().filter(|p| p.kind() == "expression_statement") else { continue };
+            let Some(stmt) = call.parent().filter(|p| p.kind() == "expression_statement") else {
+                continue;
+            };
             let Some(block) = stmt.parent() else { continue };
             if !seen_blocks.insert((block.start_byte(), stmt.start_byte())) {
                 continue;
             }
             let siblings = statements(block);
-            let Some(pos) = siblings.iter().position(|s| *s == stmt) else { continue };
-            let Some(next) = siblings.get(pos + 1) else { continue };
+            let Some(pos) = siblings.iter().position(|s| *s == stmt) else {
+                continue;
+            };
+            let Some(next) = siblings.get(pos + 1) else {
+                continue;
+            };
             if next.kind() != "expression_statement" {
                 continue;
             }
-            let (Some(lock), Some(unlock)) = (lock_call(cx.model, call), statement_call(*next).and_then(|c| lock_call(cx.model, c))) else {
+            let (Some(lock), Some(unlock)) = (
+                lock_call(cx.model, call),
+                statement_call(*next).and_then(|c| lock_call(cx.model, c)),
+            ) else {
                 continue;
             };
             if !lock.op.is_acquire() || unlock.op != lock.op.counterpart() {
                 continue;
             }
-            let (Some(key), Some(other)) = (lock_key(cx.model, &lock), lock_key(cx.model, &unlock)) else { continue };
+            let (Some(key), Some(other)) = (lock_key(cx.model, &lock), lock_key(cx.model, &unlock))
+            else {
+                continue;
+            };
             // A comment right above (or on) the pair explains a deliberate barrier.
             if key != other || commented(cx, stmt) {
                 continue;

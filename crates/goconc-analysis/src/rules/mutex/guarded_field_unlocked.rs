@@ -11,7 +11,8 @@ pub static META: RuleMeta = RuleMeta {
     id: "guarded-field-unlocked",
     family: "Mutexes",
     severity: Severity::Warning,
-    summary: "A struct field read or written under its mutex in most places, but without it elsewhere.",
+    summary:
+        "A struct field read or written under its mutex in most places, but without it elsewhere.",
     fix: None,
     doc: r#"
 ## Why it matters
@@ -76,22 +77,47 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut seen: HashSet<(&str, usize, &str)> = HashSet::new();
     let mut by_field: BTreeMap<(&str, &str), Vec<&FieldAccess>> = BTreeMap::new();
     for access in fresh.iter().chain(cx.model.package.field_accesses()) {
-        if seen.insert((access.function.as_str(), access.offset, access.field.as_str())) {
-            by_field.entry((access.type_name.as_str(), access.field.as_str())).or_default().push(access);
+        if seen.insert((
+            access.function.as_str(),
+            access.offset,
+            access.field.as_str(),
+        )) {
+            by_field
+                .entry((access.type_name.as_str(), access.field.as_str()))
+                .or_default()
+                .push(access);
         }
     }
     for ((type_name, field), accesses) in by_field {
-        let declared = cx.model.package.field(type_name, field).and_then(|f| f.guard.clone());
-        let Some((guard, guarded, total)) = declared.map(|g| (g, 0, 0)).or_else(|| infer_guard(&accesses)) else { continue };
-        for access in fresh.iter().filter(|a| a.type_name == type_name && a.field == field) {
+        let declared = cx
+            .model
+            .package
+            .field(type_name, field)
+            .and_then(|f| f.guard.clone());
+        let Some((guard, guarded, total)) = declared
+            .map(|g| (g, 0, 0))
+            .or_else(|| infer_guard(&accesses))
+        else {
+            continue;
+        };
+        for access in fresh
+            .iter()
+            .filter(|a| a.type_name == type_name && a.field == field)
+        {
             // Unexported helpers are often called with the lock held without saying so; the
             // classic race is an exported method that skips the lock.
             let method = access.function.rsplit('.').next().unwrap_or("");
-            if access.expects_held || !access.guards.is_empty() || !method.starts_with(|c: char| c.is_ascii_uppercase()) {
+            if access.expects_held
+                || !access.guards.is_empty()
+                || !method.starts_with(|c: char| c.is_ascii_uppercase())
+            {
                 continue;
             }
             let what = if access.write { "written" } else { "read" };
-            let accessed = cx.src.get(access.offset..access.offset + access.len).unwrap_or(field);
+            let accessed = cx
+                .src
+                .get(access.offset..access.offset + access.len)
+                .unwrap_or(field);
             let receiver = accessed.split('.').next().unwrap_or("");
             let evidence = if total > 0 {
                 format!("which guards it at {guarded} of its {total} other accesses")
@@ -120,5 +146,6 @@ fn infer_guard(accesses: &[&FieldAccess]) -> Option<(String, usize, usize)> {
     let (guard, (guarded, has_write)) = counts.into_iter().max_by_key(|(_, (n, _))| *n)?;
     let total = counted.len();
     let unguarded = counted.iter().filter(|a| a.guards.is_empty()).count();
-    (guarded >= 2 && has_write && unguarded > 0 && guarded * 2 > total).then(|| (guard.to_string(), guarded, total - 1))
+    (guarded >= 2 && has_write && unguarded > 0 && guarded * 2 > total)
+        .then(|| (guard.to_string(), guarded, total - 1))
 }

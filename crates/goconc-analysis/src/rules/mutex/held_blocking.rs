@@ -7,7 +7,7 @@ use tree_sitter::Node;
 use super::{line_of, locking_bodies};
 use crate::finding::{Finding, Severity};
 use crate::model::blocking::{blocking_call, blocking_method};
-use crate::model::locks::{self, LockObserver, LockState};
+use crate::model::locks::{LockObserver, LockState};
 use crate::model::summary::summary_key;
 use crate::model::{FileModel, Ty};
 use crate::rules::{Context, RuleMeta};
@@ -87,7 +87,14 @@ impl<'t> LockObserver<'t> for Observer<'_, 't> {
             }
         });
         for (op, what) in ops {
-            let report = held.map(|(key, h)| (op, what.clone(), h.sites.iter().next().copied().unwrap_or(0), key.clone()));
+            let report = held.map(|(key, h)| {
+                (
+                    op,
+                    what.clone(),
+                    h.sites.iter().next().copied().unwrap_or(0),
+                    key.clone(),
+                )
+            });
             self.reports.insert(op.start_byte(), report);
         }
     }
@@ -99,7 +106,8 @@ fn blocking_op(model: &FileModel, node: Node) -> Option<String> {
         "call_expression" => blocking_call_description(model, node),
         "send_statement" => {
             let channel = node.child_by_field_name("channel")?;
-            (unbuffered_local(model, channel) && !in_select_with_default(node)).then(|| format!("the send on unbuffered `{}`", text(channel, model.src)))
+            (unbuffered_local(model, channel) && !in_select_with_default(node))
+                .then(|| format!("the send on unbuffered `{}`", text(channel, model.src)))
         }
         "unary_expression" => {
             let op = node.child_by_field_name("operator")?;
@@ -111,15 +119,22 @@ fn blocking_op(model: &FileModel, node: Node) -> Option<String> {
                 return None;
             }
             if unbuffered_local(model, channel) {
-                return Some(format!("the receive from unbuffered `{}`", text(channel, model.src)));
+                return Some(format!(
+                    "the receive from unbuffered `{}`",
+                    text(channel, model.src)
+                ));
             }
             let after = channel.kind() == "call_expression"
-                && channel.child_by_field_name("function").and_then(|f| model.qualified_name(f, "time")) == Some("After");
+                && channel
+                    .child_by_field_name("function")
+                    .and_then(|f| model.qualified_name(f, "time"))
+                    == Some("After");
             after.then(|| "waiting on `time.After`".to_string())
         }
         "range_clause" => {
             let channel = node.child_by_field_name("right")?;
-            unbuffered_local(model, channel).then(|| format!("ranging over unbuffered `{}`", text(channel, model.src)))
+            unbuffered_local(model, channel)
+                .then(|| format!("ranging over unbuffered `{}`", text(channel, model.src)))
         }
         _ => None,
     }
@@ -140,7 +155,10 @@ fn blocking_call_description(model: &FileModel, call: Node) -> Option<String> {
             if pkg.is_empty() {
                 let summary = model.package.summary(&summary_key(Some(name), method))?;
                 let inner = summary.blocks.as_ref()?;
-                return Some(format!("`{}.{method}` (it calls `{inner}`)", text(mc.receiver, model.src)));
+                return Some(format!(
+                    "`{}.{method}` (it calls `{inner}`)",
+                    text(mc.receiver, model.src)
+                ));
             }
         }
         return None;
@@ -160,11 +178,17 @@ fn unbuffered_local(model: &FileModel, channel: Node) -> bool {
     if channel.kind() != "identifier" {
         return false;
     }
-    let Some(init) = model.resolve(channel).and_then(|d| d.init).map(unparen) else { return false };
+    let Some(init) = model.resolve(channel).and_then(|d| d.init).map(unparen) else {
+        return false;
+    };
     init.kind() == "call_expression"
-        && init.child_by_field_name("function").is_some_and(|f| text(f, model.src) == "make")
+        && init
+            .child_by_field_name("function")
+            .is_some_and(|f| text(f, model.src) == "make")
         && call_args(init).len() == 1
-        && call_args(init).first().is_some_and(|t| t.kind() == "channel_type")
+        && call_args(init)
+            .first()
+            .is_some_and(|t| t.kind() == "channel_type")
 }
 
 fn in_select_with_default(node: Node) -> bool {
@@ -172,9 +196,13 @@ fn in_select_with_default(node: Node) -> bool {
     while let Some(n) = current {
         match n.kind() {
             "communication_case" => {
-                return n.parent().is_some_and(|select| named_children(select).any(|c| c.kind() == "default_case"));
+                return n.parent().is_some_and(|select| {
+                    named_children(select).any(|c| c.kind() == "default_case")
+                });
             }
-            "block" | "func_literal" | "function_declaration" | "method_declaration" => return false,
+            "block" | "func_literal" | "function_declaration" | "method_declaration" => {
+                return false
+            }
             _ => current = n.parent(),
         }
     }
@@ -190,10 +218,14 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if !calls.iter().any(|c| c.op.is_acquire()) {
             continue;
         }
-        let mut observer = Observer { model: cx.model, reports: BTreeMap::new() };
-        if locks::analyze(cx.model, body, &mut observer).is_none() {
+        let mut observer = Observer {
+            model: cx.model,
+            reports: BTreeMap::new(),
+        };
+        let Some(trace) = cx.lock_trace(body) else {
             continue;
-        }
+        };
+        trace.replay(&mut observer);
         for (node, what, site, key) in observer.reports.into_values().flatten() {
             out.push(
                 META.finding(

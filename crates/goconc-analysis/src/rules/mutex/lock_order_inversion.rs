@@ -67,9 +67,17 @@ taken in exclusive branches, and pairs that only ever appear in one order.
 };
 
 /// A lock's name across the package (`Store.mu`, `registryMu`), if it is known to be a mutex.
-pub(crate) fn canonical(package: &PackageModel, owner: Option<&str>, acquire: &Acquire) -> Option<String> {
+pub(crate) fn canonical(
+    package: &PackageModel,
+    owner: Option<&str>,
+    acquire: &Acquire,
+) -> Option<String> {
     let (mut ty, segments): (Ty, Vec<&str>) = if acquire.from_receiver {
-        let segments = if acquire.path.is_empty() { vec![] } else { acquire.path.split('.').collect() };
+        let segments = if acquire.path.is_empty() {
+            vec![]
+        } else {
+            acquire.path.split('.').collect()
+        };
         (Ty::named("", owner?), segments)
     } else {
         let mut parts = acquire.path.split('.');
@@ -84,7 +92,11 @@ pub(crate) fn canonical(package: &PackageModel, owner: Option<&str>, acquire: &A
     if segments.is_empty() {
         // A promoted `s.Lock()`: the receiver embeds the mutex.
         let name = type_name(&ty)?;
-        let embeds = ["Mutex", "RWMutex"].iter().any(|f| package.field_type(&ty, f).is_some_and(|t| is_mutex(package, &t)));
+        let embeds = ["Mutex", "RWMutex"].iter().any(|f| {
+            package
+                .field_type(&ty, f)
+                .is_some_and(|t| is_mutex(package, &t))
+        });
         return embeds.then(|| format!("{name}.Mutex"));
     }
     for (i, segment) in segments.iter().enumerate() {
@@ -109,7 +121,10 @@ fn type_name(ty: &Ty) -> Option<String> {
 }
 
 fn is_mutex(package: &PackageModel, ty: &Ty) -> bool {
-    matches!(package.sync_kind(ty.deref()), Some(SyncKind::Mutex | SyncKind::RWMutex))
+    matches!(
+        package.sync_kind(ty.deref()),
+        Some(SyncKind::Mutex | SyncKind::RWMutex)
+    )
 }
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
@@ -119,12 +134,21 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if function.node.kind() == "func_literal" {
             continue;
         }
-        let Some(name) = function.node.child_by_field_name("name") else { continue };
+        let Some(name) = function.node.child_by_field_name("name") else {
+            continue;
+        };
         let owner = function.receiver_type.as_deref();
         let key = summary_key(owner, text(name, cx.src));
-        let Some(summary) = package.summary(&key) else { continue };
+        let Some(summary) = package.summary(&key) else {
+            continue;
+        };
         for (first, second) in &summary.orders {
-            let (Some(a), Some(b)) = (canonical(package, owner, first), canonical(package, owner, second)) else { continue };
+            let (Some(a), Some(b)) = (
+                canonical(package, owner, first),
+                canonical(package, owner, second),
+            ) else {
+                continue;
+            };
             if a == b {
                 continue;
             }
@@ -136,11 +160,19 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     (x == b && y == a).then(|| other_key.clone())
                 })
             });
-            let Some(other_function) = opposite else { continue };
+            let Some(other_function) = opposite else {
+                continue;
+            };
             if !reported.insert((second.offset, a.clone(), b.clone())) {
                 continue;
             }
-            let Some(node) = cx.model.root.descendant_for_byte_range(second.offset, second.offset) else { continue };
+            let Some(node) = cx
+                .model
+                .root
+                .descendant_for_byte_range(second.offset, second.offset)
+            else {
+                continue;
+            };
             let mut call = node;
             while call.kind() != "call_expression" {
                 match call.parent() {

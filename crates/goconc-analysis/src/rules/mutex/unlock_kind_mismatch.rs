@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{line_of, locking_bodies};
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::model::locks::{self, LockObserver, LockState, Mode};
+use crate::model::locks::{LockObserver, LockState, Mode};
 use crate::model::sync_calls::{LockCall, LockOp};
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::text;
@@ -59,15 +59,20 @@ impl<'t> LockObserver<'t> for Observer<'t> {
         if !call.op.is_release() {
             return;
         }
-        let report = state.held.get(key).filter(|h| h.on_every_path).and_then(|h| {
-            let taken_with = match h.mode {
-                Mode::Read => LockOp::RLock,
-                Mode::Write => LockOp::Lock,
-                Mode::Mixed => return None,
-            };
-            let site = *h.sites.iter().next()?;
-            (taken_with.counterpart() != call.op).then(|| (*call, key.to_string(), taken_with, site))
-        });
+        let report = state
+            .held
+            .get(key)
+            .filter(|h| h.on_every_path)
+            .and_then(|h| {
+                let taken_with = match h.mode {
+                    Mode::Read => LockOp::RLock,
+                    Mode::Write => LockOp::Lock,
+                    Mode::Mixed => return None,
+                };
+                let site = *h.sites.iter().next()?;
+                (taken_with.counterpart() != call.op)
+                    .then(|| (*call, key.to_string(), taken_with, site))
+            });
         self.reports.insert(call.call.start_byte(), report);
     }
 }
@@ -79,20 +84,37 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         let mut observer = Observer::default();
-        if locks::analyze(cx.model, body, &mut observer).is_none() {
+        let Some(trace) = cx.lock_trace(body) else {
             continue;
-        }
+        };
+        trace.replay(&mut observer);
         for (call, key, taken_with, site) in observer.reports.into_values().flatten() {
             let wrong = text(call.method, cx.src);
             let right = taken_with.counterpart().name();
             let finding = META
                 .finding(
                     call.call.byte_range(),
-                    format!("`{key}` was taken with `{}` but is released with `{wrong}`: use `{right}`", taken_with.name()),
+                    format!(
+                        "`{key}` was taken with `{}` but is released with `{wrong}`: use `{right}`",
+                        taken_with.name()
+                    ),
                 )
-                .with_related(site..site + key.len(), format!("`{key}.{}()` here (line {})", taken_with.name(), line_of(cx.src, site)));
-            let edit = TextEdit { range: call.method.byte_range(), new_text: right.to_string() };
-            out.push(finding.with_fix(format!("Change to `{}.{right}()`", text(call.receiver, cx.src)), vec![edit]));
+                .with_related(
+                    site..site + key.len(),
+                    format!(
+                        "`{key}.{}()` here (line {})",
+                        taken_with.name(),
+                        line_of(cx.src, site)
+                    ),
+                );
+            let edit = TextEdit {
+                range: call.method.byte_range(),
+                new_text: right.to_string(),
+            };
+            out.push(finding.with_fix(
+                format!("Change to `{}.{right}()`", text(call.receiver, cx.src)),
+                vec![edit],
+            ));
         }
     }
 }

@@ -70,10 +70,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if hands_lock_on(cx, function.node) || locks::calls_release_helper(cx.model, body) {
             continue;
         }
-        let Some(exits) = locks::analyze(cx.model, body, &mut ()) else { continue };
+        let Some(trace) = cx.lock_trace(body) else {
+            continue;
+        };
+        let exits = &trace.exits;
         // For each acquiring call, the first exit that leaves it held.
         let mut leaks: BTreeMap<usize, (String, Node, ExitKind)> = BTreeMap::new();
-        for exit in &exits {
+        for exit in exits.iter() {
             if exit.kind == ExitKind::NoReturn || exit.state.opaque_deferred_release {
                 continue;
             }
@@ -82,18 +85,25 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     continue;
                 }
                 for &site in &held.sites {
-                    leaks.entry(site).or_insert((key.clone(), exit.node, exit.kind));
+                    leaks
+                        .entry(site)
+                        .or_insert((key.clone(), exit.node, exit.kind));
                 }
             }
         }
         for (site, (key, exit_node, exit_kind)) in leaks {
-            let Some(lock) = calls.iter().find(|c| c.call.start_byte() == site) else { continue };
+            let Some(lock) = calls.iter().find(|c| c.call.start_byte() == site) else {
+                continue;
+            };
             // A deferred `Lock` of the same mutex is `mutex-defer-lock`'s finding.
             let deferred_relock = cx.index.defer_statements.iter().any(|d| {
                 crate::syntax::is_within(*d, body)
                     && crate::syntax::statement_call(*d)
                         .and_then(|c| crate::model::sync_calls::lock_call(cx.model, c))
-                        .is_some_and(|l| l.op.is_acquire() && lock_key(cx.model, &l).as_deref() == Some(key.as_str()))
+                        .is_some_and(|l| {
+                            l.op.is_acquire()
+                                && lock_key(cx.model, &l).as_deref() == Some(key.as_str())
+                        })
             });
             if deferred_relock
                 || returns_unlocker(cx, body, &key)
@@ -105,7 +115,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             {
                 continue;
             }
-            let released_somewhere = calls.iter().any(|c| c.op.is_release() && lock_key(cx.model, c).as_deref() == Some(key.as_str()));
+            let released_somewhere = calls.iter().any(|c| {
+                c.op.is_release() && lock_key(cx.model, c).as_deref() == Some(key.as_str())
+            });
             let op = text(lock.method, cx.src);
             let exit_line = line_of(cx.src, exit_node.start_byte());
             let (message, related) = if !released_somewhere {
@@ -128,10 +140,16 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 ExitKind::EndOfBody => exit_node.end_byte().saturating_sub(1)..exit_node.end_byte(),
                 _ => exit_node.byte_range(),
             };
-            let mut finding = META.finding(lock.call.byte_range(), message).with_related(exit_range, related);
+            let mut finding = META
+                .finding(lock.call.byte_range(), message)
+                .with_related(exit_range, related);
             if !released_somewhere {
                 if let Some(edit) = defer_unlock_edit(cx, lock) {
-                    let title = format!("Add `defer {}.{}()`", text(lock.receiver, cx.src), lock.op.counterpart().name());
+                    let title = format!(
+                        "Add `defer {}.{}()`",
+                        text(lock.receiver, cx.src),
+                        lock.op.counterpart().name()
+                    );
                     finding = finding.with_fix(title, vec![edit]);
                 }
             }
@@ -159,17 +177,34 @@ fn hands_lock_on(cx: &Context, function: Node) -> bool {
 
 /// `mu.Lock()` as the body's last statement: the function exists to return with it held.
 fn is_last_statement(lock: &LockCall, body: Node) -> bool {
-    crate::syntax::statements(body).last().is_some_and(|last| last.byte_range() == lock.call.parent().map_or(0..0, |p| p.byte_range()))
+    crate::syntax::statements(body).last().is_some_and(|last| {
+        last.byte_range() == lock.call.parent().map_or(0..0, |p| p.byte_range())
+    })
 }
 
 /// `mu.Lock() // no need to unlock`: the author says it stays locked on purpose.
 fn comment_mentions_unlock(cx: &Context, lock: &LockCall) -> bool {
-    let end = cx.src[lock.call.end_byte()..].find('\n').map_or(cx.src.len(), |i| lock.call.end_byte() + i);
+    let end = cx.src[lock.call.end_byte()..]
+        .find('\n')
+        .map_or(cx.src.len(), |i| lock.call.end_byte() + i);
     let rest = &cx.src[lock.call.end_byte()..end];
     rest.find("//").is_some_and(|at| {
         let comment = rest[at..].to_ascii_lowercase();
-        let negated = ["no need", "not ", "never", "don't", "without", "intentional", "on purpose"].iter().any(|w| comment.contains(w));
-        comment.contains("unlock") && negated || comment.contains("stays locked") || comment.contains("left locked") || comment.contains("keep locked")
+        let negated = [
+            "no need",
+            "not ",
+            "never",
+            "don't",
+            "without",
+            "intentional",
+            "on purpose",
+        ]
+        .iter()
+        .any(|w| comment.contains(w));
+        comment.contains("unlock") && negated
+            || comment.contains("stays locked")
+            || comment.contains("left locked")
+            || comment.contains("keep locked")
     })
 }
 
@@ -185,7 +220,11 @@ fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
                 found = true;
             }
             // `return conn, c.releaseConn, nil`: a release function handed to the caller.
-            if matches!(inner.kind(), "identifier" | "field_identifier") && inner.parent().is_some_and(|p| p.kind() != "call_expression") {
+            if matches!(inner.kind(), "identifier" | "field_identifier")
+                && inner
+                    .parent()
+                    .is_some_and(|p| p.kind() != "call_expression")
+            {
                 let name = text(inner, cx.src).to_ascii_lowercase();
                 if (name.contains("unlock") || name.contains("release")) && !is_called(inner) {
                     found = true;
@@ -194,7 +233,8 @@ fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
             if inner.kind() == "func_literal" {
                 crate::syntax::walk(inner, |call| {
                     if let Some(lock) = crate::model::sync_calls::lock_call(cx.model, call) {
-                        if lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key) {
+                        if lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key)
+                        {
                             found = true;
                         }
                     }
@@ -209,7 +249,9 @@ fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
 
 /// `if cond { mu.Lock() }` … `if cond { mu.Unlock() }`: taken and released under one condition.
 fn same_condition_release(cx: &Context, lock: &LockCall, key: &str, calls: &[LockCall]) -> bool {
-    let Some(condition) = enclosing_if_condition(cx, lock.call) else { return false };
+    let Some(condition) = enclosing_if_condition(cx, lock.call) else {
+        return false;
+    };
     calls.iter().any(|c| {
         c.op.is_release()
             && lock_key(cx.model, c).as_deref() == Some(key)
@@ -224,7 +266,9 @@ fn enclosing_if_condition<'s>(cx: &Context<'_, 's>, node: Node) -> Option<&'s st
             return None;
         }
         if n.kind() == "if_statement" {
-            return n.child_by_field_name("condition").map(|c| text(c, cx.src).trim());
+            return n
+                .child_by_field_name("condition")
+                .map(|c| text(c, cx.src).trim());
         }
         current = n.parent();
     }
@@ -234,7 +278,10 @@ fn enclosing_if_condition<'s>(cx: &Context<'_, 's>, node: Node) -> Option<&'s st
 /// Inserts `defer x.Unlock()` on the line after a `x.Lock()` statement — not inside a loop, where
 /// a deferred unlock would only run when the function returns.
 fn defer_unlock_edit(cx: &Context, lock: &LockCall) -> Option<TextEdit> {
-    let stmt = lock.call.parent().filter(|p| p.kind() == "expression_statement")?;
+    let stmt = lock
+        .call
+        .parent()
+        .filter(|p| p.kind() == "expression_statement")?;
     let mut current = stmt.parent();
     while let Some(n) = current {
         if crate::syntax::is_function(n.kind()) {
@@ -247,8 +294,16 @@ fn defer_unlock_edit(cx: &Context, lock: &LockCall) -> Option<TextEdit> {
     }
     let at = crate::syntax::insertion_after_line(stmt, cx.src)?;
     let indent = line_indent(cx.src, stmt.start_byte());
-    let new_text = format!("{}{indent}defer {}.{}()", crate::syntax::newline(cx.src), text(lock.receiver, cx.src), lock.op.counterpart().name());
-    Some(TextEdit { range: at..at, new_text })
+    let new_text = format!(
+        "{}{indent}defer {}.{}()",
+        crate::syntax::newline(cx.src),
+        text(lock.receiver, cx.src),
+        lock.op.counterpart().name()
+    );
+    Some(TextEdit {
+        range: at..at,
+        new_text,
+    })
 }
 
 /// Is this name the function of a call (`release()` rather than `release`)?
@@ -257,7 +312,9 @@ fn is_called(name: Node) -> bool {
     if let Some(parent) = node.parent().filter(|p| p.kind() == "selector_expression") {
         node = parent;
     }
-    node.parent().is_some_and(|p| p.kind() == "call_expression" && p.child_by_field_name("function") == Some(node))
+    node.parent().is_some_and(|p| {
+        p.kind() == "call_expression" && p.child_by_field_name("function") == Some(node)
+    })
 }
 
 /// `if keep { s.holding = true } else { s.mu.Unlock() }`: the lock is kept on purpose and a flag
@@ -276,7 +333,9 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
         let mut found = false;
         walk_body(n, |c| {
             if c.kind() == "assignment_statement" {
-                found |= c.child_by_field_name("right").is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"));
+                found |= c
+                    .child_by_field_name("right")
+                    .is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"));
             }
         });
         found
@@ -284,7 +343,10 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
     let mut found = false;
     walk_body(body, |n| {
         if n.kind() == "if_statement" {
-            if let (Some(then), Some(other)) = (n.child_by_field_name("consequence"), n.child_by_field_name("alternative")) {
+            if let (Some(then), Some(other)) = (
+                n.child_by_field_name("consequence"),
+                n.child_by_field_name("alternative"),
+            ) {
                 found |= releases(then) && sets_flag(other) || releases(other) && sets_flag(then);
             }
         }

@@ -1,7 +1,12 @@
-//! Rules of this family, one file each.
+//! Rules about tests, one file each.
 
 use super::Rule;
 
+pub mod fatal_in_goroutine;
+
 pub fn rules() -> Vec<Rule> {
-    vec![]
+    vec![Rule {
+        meta: &fatal_in_goroutine::META,
+        check: fatal_in_goroutine::check,
+    }]
 }

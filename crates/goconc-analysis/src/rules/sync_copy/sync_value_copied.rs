@@ -1,0 +1,715 @@
+//! `sync-value-copied`: a value holding a lock (or another sync value that must not move) is
+//! copied. Follows go vet's copylocks: composite literals and call results are fresh values, not
+//! copies, and pointers never copy what they point to.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::Node;
+
+use crate::finding::{Finding, Severity, TextEdit};
+use crate::model::package::LockReach;
+use crate::model::types::names_of;
+use crate::model::{DeclKind, FileModel, Ty};
+use crate::rules::{Context, RuleMeta};
+use crate::syntax::{named_children, text, unparen, walk};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "sync-value-copied",
+    family: "Values that must not be copied",
+    severity: Severity::Error,
+    summary: "A value containing a `sync.Mutex`, `RWMutex`, `WaitGroup`, `Once`, `Cond`, `sync/atomic` typed value or `noCopy` is copied.",
+    fix: Some("pointer receiver, where the method only selects through the receiver"),
+    doc: r#"
+## Why it matters
+A mutex, a WaitGroup, a `sync.Once` or an atomic counter is a small piece of shared state: all the
+goroutines that coordinate through it must use the *same* one. Copying a struct that holds one
+makes a second, independent lock. A method with a value receiver locks its private copy and
+protects nothing; a copied WaitGroup is waited on while the goroutines signal the original; a
+copied `Once` runs its function again. Copying a mutex while another goroutine holds it even
+copies the locked state.
+
+Struct types are followed across the files of the package and through embedded fields, so
+`Config` embedding a `guard` that holds an `RWMutex` counts as holding a lock. Types of the
+package whose pointer has `Lock` and `Unlock` methods (the `noCopy` convention) count too.
+
+## Example
+```go
+type Counter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c Counter) Get(key string) int { // c is a copy: c.mu guards nothing
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[key]
+}
+```
+```go
+func (c *Counter) Get(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[key]
+}
+```
+
+## Fix
+For a value receiver whose method uses the receiver only to select fields and call methods
+(`c.mu`, `c.counts[key]`), the quick fix makes it a pointer receiver. Elsewhere — parameters,
+arguments, `range` values, assignments and returns — the right change depends on the callers, so
+no fix is offered: pass and store a pointer (`*Config`), range by index (`for i := range shards`
+and `shards[i]`), or copy only the fields you need.
+
+## When it stays silent
+Composite literals (`Counter{}`, `&Counter{}`) and call results (`newCounter()`) are fresh values,
+not copies, as in go vet. Pointers, slices, maps and channels of such values share them and are
+never reported. A struct that holds only a *pointer* to a mutex may be copied freely. Types that
+cannot be resolved from the package's own source (types of other packages besides `sync` and
+`sync/atomic`) are not reported.
+"#,
+};
+
+/// Lock descriptions by type, computed once per file, and the names through which a lock-holding
+/// value can be reached — a cheap filter before resolving an expression's type.
+struct Locks<'a> {
+    model: &'a FileModel<'a>,
+    cache: RefCell<HashMap<Ty, Option<String>>>,
+    /// Locals, parameters and package variables whose type holds, points to or collects a lock,
+    /// with how ([`LockReach`] bits).
+    names: HashMap<&'a str, u8>,
+    /// Struct fields (of the package's structs and of the file's anonymous structs) likewise.
+    fields: HashMap<&'a str, u8>,
+}
+
+impl<'a> Locks<'a> {
+    fn new(model: &'a FileModel<'a>) -> Locks<'a> {
+        let package: &'a crate::model::PackageModel = model.package;
+        let reach = package.lock_reach();
+        let mut fields: HashMap<&'a str, u8> =
+            reach.fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let mut names: HashMap<&'a str, u8> =
+            reach.vars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let mut memo = HashMap::new();
+        for decl in model.decls() {
+            let how = package.lock_reach_of(&decl.ty, &mut memo);
+            if how != 0 {
+                *names.entry(decl.name).or_default() |= how;
+            }
+            if let Ty::Struct(anonymous) = decl.ty.deref() {
+                for field in anonymous {
+                    let how = package.lock_reach_of(&field.ty, &mut memo);
+                    if how != 0 {
+                        *fields.entry(field.name.as_str()).or_default() |= how;
+                    }
+                }
+            }
+        }
+        Locks {
+            model,
+            cache: RefCell::new(HashMap::new()),
+            names,
+            fields,
+        }
+    }
+
+    /// The cheap filter: could this expression's value hold a lock?
+    fn may_hold_lock(&self, expr: Node) -> bool {
+        let expr = unparen(expr);
+        match expr.kind() {
+            "identifier" => {
+                let name = text(expr, self.model.src);
+                self.names.contains_key(name)
+            }
+            "selector_expression" => expr
+                .child_by_field_name("field")
+                .is_some_and(|f| self.fields.contains_key(text(f, self.model.src))),
+            "index_expression" | "unary_expression" => expr
+                .child_by_field_name("operand")
+                .is_some_and(|o| self.may_hold_lock(o)),
+            "type_assertion_expression" => true,
+            _ => false,
+        }
+    }
+
+    /// "Counter contains sync.Mutex", or "sync.Mutex" for a lock itself; None when copying a value
+    /// of `ty` copies no lock.
+    fn describe(&self, ty: &Ty) -> Option<String> {
+        if ty.is_unknown() || ty.is_pointer() {
+            return None;
+        }
+        let lock = self.lock_in(ty, 0)?;
+        if self.model.package.sync_kind(ty).is_some() {
+            Some(lock)
+        } else {
+            Some(format!("{} contains {}", ty.display(), lock))
+        }
+    }
+
+    /// The lock a value of `ty` holds (`sync.Mutex`), through struct fields (embedded or not) and
+    /// arrays but not pointers, slices, maps or channels — `PackageModel::contained_lock`, with
+    /// every type's answer remembered so that large packages stay linear.
+    fn lock_in(&self, ty: &Ty, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        if let Some(known) = self.cache.borrow().get(ty) {
+            return known.clone();
+        }
+        let package = self.model.package;
+        let found = if package.sync_kind(ty).is_some() {
+            Some(ty.display())
+        } else {
+            match ty {
+                Ty::Array(inner) => self.lock_in(inner, depth + 1),
+                Ty::Named { pkg, .. } if pkg.is_empty() => {
+                    // A placeholder guards against cycles in broken code.
+                    self.cache.borrow_mut().insert(ty.clone(), None);
+                    package.fields_of(ty).and_then(|fields| {
+                        fields.iter().find_map(|f| self.lock_in(&f.ty, depth + 1))
+                    })
+                }
+                Ty::Struct(fields) => fields.iter().find_map(|f| self.lock_in(&f.ty, depth + 1)),
+                _ => None,
+            }
+        };
+        self.cache.borrow_mut().insert(ty.clone(), found.clone());
+        found
+    }
+
+    /// go vet's `lockPathRhs`: the lock an expression's value would copy, unless the expression
+    /// makes a fresh value (composite literal, call result, `*f()`).
+    fn copied_by(&self, expr: Node) -> Option<String> {
+        let expr = unparen(expr);
+        match expr.kind() {
+            "composite_literal" | "call_expression" | "func_literal" => return None,
+            "unary_expression" => {
+                let op = expr
+                    .child_by_field_name("operator")
+                    .map(|o| text(o, self.model.src));
+                if op != Some("*") {
+                    return None;
+                }
+                let operand = expr.child_by_field_name("operand").map(unparen)?;
+                if operand.kind() == "call_expression" {
+                    return None;
+                }
+            }
+            "identifier"
+            | "selector_expression"
+            | "index_expression"
+            | "type_assertion_expression" => {}
+            _ => return None,
+        }
+        if !self.may_hold_lock(expr) {
+            return None;
+        }
+        self.describe(&self.model.type_of(expr))
+    }
+}
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    let locks = Locks::new(cx.model);
+    for function in &cx.model.functions {
+        check_signature(cx, &locks, function.node, out);
+    }
+    for &for_stmt in &cx.index.for_statements {
+        if let Some(clause) = named_children(for_stmt).find(|n| n.kind() == "range_clause") {
+            check_range(cx, &locks, clause, out);
+        }
+    }
+    // A copied lock-holding value is named through a variable or a field that reaches a lock:
+    // start from where the text names one and look at the expression around it, instead of
+    // typing every argument, operand and result of the file.
+    let mut seen = HashSet::new();
+    let words = locks
+        .names
+        .iter()
+        .map(|(w, how)| (*w, *how, false))
+        .chain(locks.fields.iter().map(|(w, how)| (*w, *how, true)));
+    for (word, how, is_field) in words {
+        for at in word_positions(cx.src, word) {
+            if !worth_a_look(cx.src, at, word.len(), how, is_field) {
+                continue;
+            }
+            let Some(node) = cx.model.root.descendant_for_byte_range(at, at + word.len()) else {
+                continue;
+            };
+            let mut expr = match node.kind() {
+                "identifier" => node,
+                "field_identifier" => match node.parent() {
+                    Some(p)
+                        if p.kind() == "selector_expression"
+                            && p.child_by_field_name("field") == Some(node) =>
+                    {
+                        p
+                    }
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            // Up through `x.f`, `x[i]`, `*x` and `(x)` to the whole operand.
+            while let Some(parent) = expr.parent() {
+                let operand = parent.child_by_field_name("operand") == Some(expr);
+                let climb = match parent.kind() {
+                    "selector_expression" | "index_expression" => operand,
+                    "unary_expression" => {
+                        operand
+                            && parent
+                                .child_by_field_name("operator")
+                                .is_some_and(|o| text(o, cx.src) == "*")
+                    }
+                    "parenthesized_expression" => true,
+                    _ => false,
+                };
+                if !climb {
+                    break;
+                }
+                expr = parent;
+            }
+            if seen.insert(expr.id()) {
+                check_site(cx, &locks, expr, out);
+            }
+        }
+    }
+}
+
+/// Reports `expr` when it stands where its value is copied — a call argument, a returned value,
+/// the value of an assignment or declaration, an element of a composite literal — and holds a
+/// lock.
+fn check_site(cx: &Context, locks: &Locks, expr: Node, out: &mut Vec<Finding>) {
+    let Some(parent) = expr.parent() else { return };
+    let what = text(expr, cx.src);
+    let message = match parent.kind() {
+        "argument_list" => {
+            let Some(call) = parent.parent().filter(|c| c.kind() == "call_expression") else {
+                return;
+            };
+            let Some(function) = call.child_by_field_name("function").map(unparen) else {
+                return;
+            };
+            if is_exempt_call(cx, function) {
+                return;
+            }
+            format!(
+                "call of `{}` copies lock value: `{what}` of type ",
+                text(function, cx.src)
+            )
+        }
+        "literal_element" => {
+            let is_key = parent.parent().is_some_and(|p| {
+                p.kind() == "keyed_element" && p.child_by_field_name("key") == Some(parent)
+            });
+            if is_key {
+                return;
+            }
+            format!("literal copies lock value from `{what}`: ")
+        }
+        "expression_list" => {
+            let Some(holder) = parent.parent() else {
+                return;
+            };
+            let values: Vec<Node> = named_children(parent).collect();
+            let Some(i) = values.iter().position(|v| *v == expr) else {
+                return;
+            };
+            let targets: Vec<Node> = match holder.kind() {
+                "return_statement" => Vec::new(),
+                "assignment_statement" | "short_var_declaration" => {
+                    if holder.child_by_field_name("right") != Some(parent) {
+                        return;
+                    }
+                    if holder.kind() == "assignment_statement"
+                        && holder
+                            .child_by_field_name("operator")
+                            .map(|o| text(o, cx.src))
+                            != Some("=")
+                    {
+                        return;
+                    }
+                    holder
+                        .child_by_field_name("left")
+                        .map(|l| named_children(l).collect())
+                        .unwrap_or_default()
+                }
+                "var_spec" => {
+                    if holder.child_by_field_name("value") != Some(parent) {
+                        return;
+                    }
+                    names_of(holder)
+                }
+                _ => return,
+            };
+            if holder.kind() == "return_statement" {
+                format!("return copies lock value: `{what}` of type ")
+            } else {
+                // `a, b := x, y` pairs values with names; `v, ok := m[k]` copies too but is left to
+                // the type checker.
+                if targets.len() != values.len() {
+                    return;
+                }
+                let verb = if holder.kind() == "var_spec" {
+                    "variable declaration"
+                } else {
+                    "assignment"
+                };
+                format!(
+                    "{verb} copies lock value to `{}`: ",
+                    text(targets[i], cx.src)
+                )
+            }
+        }
+        _ => return,
+    };
+    if let Some(lock) = locks.copied_by(expr) {
+        out.push(META.finding(expr.byte_range(), message + &lock));
+    }
+}
+
+/// Builtins and `unsafe` functions whose arguments are not copied values.
+fn is_exempt_call(cx: &Context, function: Node) -> bool {
+    match function.kind() {
+        "identifier" => {
+            matches!(text(function, cx.src), "len" | "cap" | "new" | "make")
+                && cx.model.resolve(function).is_none()
+        }
+        "selector_expression" => function
+            .child_by_field_name("operand")
+            .is_some_and(|o| cx.model.is_package(o, "unsafe")),
+        _ => false,
+    }
+}
+
+/// Whether an occurrence of a name can be a copy, from the text around it: a value holding a
+/// lock always can; a pointer only dereferenced (`*p`), a slice, array or map only indexed.
+fn worth_a_look(src: &str, at: usize, len: usize, how: u8, is_field: bool) -> bool {
+    if how & LockReach::VALUE != 0 {
+        return true;
+    }
+    if how & LockReach::CONTAINER != 0
+        && src[at + len..]
+            .trim_start_matches([' ', '\t', ')'])
+            .starts_with('[')
+    {
+        return true;
+    }
+    if how & LockReach::POINTER != 0 {
+        let before = &src[crate::syntax::line_start(src, at)..at];
+        if is_field {
+            // `*s.next`: the star stands before the whole selector.
+            return before.contains('*');
+        }
+        return before.trim_end_matches([' ', '\t', '(']).ends_with('*');
+    }
+    false
+}
+
+/// Where `word` occurs in `text` as a whole identifier.
+fn word_positions<'s>(text: &'s str, word: &'s str) -> impl Iterator<Item = usize> + 's {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word)
+        .map(|(at, _)| at)
+        .filter(move |&at| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + word.len()..].chars().next();
+            !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+        })
+}
+
+/// Value receivers and by-value parameters of functions, methods and function literals.
+fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Finding>) {
+    let name = match function.kind() {
+        "func_literal" => "function literal".to_string(),
+        _ => match function.child_by_field_name("name") {
+            Some(n) => format!("`{}`", text(n, cx.src)),
+            None => return,
+        },
+    };
+    if let Some(receiver) = function.child_by_field_name("receiver") {
+        if let Some(param) = named_children(receiver).find(|n| n.kind() == "parameter_declaration")
+        {
+            if let Some(type_node) = param.child_by_field_name("type") {
+                let ty = Ty::from_node(type_node, cx.src, &cx.model.imports);
+                if let Some(lock) = locks.describe(&ty) {
+                    let names = names_of(param);
+                    let who = match names.first() {
+                        Some(n) => format!("receiver `{}`", text(*n, cx.src)),
+                        None => "the receiver".to_string(),
+                    };
+                    let mut finding = META.finding(
+                        param.byte_range(),
+                        format!("{name} passes lock by value: {who} of type {lock}"),
+                    );
+                    if receiver_only_selected(cx, function, names.first().copied()) {
+                        let title =
+                            format!("Use a pointer receiver `*{}`", text(type_node, cx.src));
+                        finding = finding.with_fix(
+                            title,
+                            vec![TextEdit {
+                                range: type_node.start_byte()..type_node.start_byte(),
+                                new_text: "*".into(),
+                            }],
+                        );
+                    }
+                    out.push(finding);
+                }
+            }
+        }
+    }
+    let Some(params) = function.child_by_field_name("parameters") else {
+        return;
+    };
+    for param in named_children(params).filter(|n| n.kind() == "parameter_declaration") {
+        let Some(type_node) = param.child_by_field_name("type") else {
+            continue;
+        };
+        let ty = Ty::from_node(type_node, cx.src, &cx.model.imports);
+        let Some(lock) = locks.describe(&ty) else {
+            continue;
+        };
+        let names = names_of(param);
+        let who = match names.as_slice() {
+            [] => "a parameter".to_string(),
+            [one] => format!("parameter `{}`", text(*one, cx.src)),
+            many => format!(
+                "parameters {}",
+                many.iter()
+                    .map(|n| format!("`{}`", text(*n, cx.src)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        out.push(META.finding(
+            param.byte_range(),
+            format!("{name} passes lock by value: {who} of type {lock}"),
+        ));
+    }
+}
+
+/// Whether the method body uses its receiver only as `c.x` / `c.m()`, never as a whole value and
+/// never writing a field of its own (which a pointer receiver would make visible to the caller).
+fn receiver_only_selected(cx: &Context, method: Node, receiver: Option<Node>) -> bool {
+    let Some(receiver) = receiver else {
+        return true;
+    };
+    if text(receiver, cx.src) == "_" {
+        return true;
+    }
+    let Some(body) = method.child_by_field_name("body") else {
+        return false;
+    };
+    let name = text(receiver, cx.src);
+    let mut ok = true;
+    walk(body, |node| {
+        if !ok {
+            return false;
+        }
+        if node.kind() != "identifier" || text(node, cx.src) != name {
+            return true;
+        }
+        let Some(decl) = cx.model.resolve(node) else {
+            return true;
+        };
+        if decl.kind != DeclKind::Receiver || decl.ident != receiver {
+            return true;
+        }
+        let Some(parent) = node.parent() else {
+            ok = false;
+            return false;
+        };
+        if parent.kind() != "selector_expression"
+            || parent.child_by_field_name("operand") != Some(node)
+        {
+            ok = false;
+            return false;
+        }
+        // The outermost selector of `c.a.b`: is it written to or has its address taken?
+        let mut top = parent;
+        while let Some(p) = top.parent() {
+            if p.kind() == "selector_expression" && p.child_by_field_name("operand") == Some(top) {
+                top = p;
+            } else {
+                break;
+            }
+        }
+        if let Some(p) = top.parent() {
+            let written = match p.kind() {
+                "inc_statement" | "dec_statement" => true,
+                "expression_list" => p.parent().is_some_and(|a| {
+                    a.kind() == "assignment_statement" && a.child_by_field_name("left") == Some(p)
+                }),
+                "unary_expression" => p
+                    .child_by_field_name("operator")
+                    .is_some_and(|o| text(o, cx.src) == "&"),
+                _ => false,
+            };
+            if written {
+                ok = false;
+            }
+        }
+        true
+    });
+    ok
+}
+
+fn check_range(cx: &Context, locks: &Locks, clause: Node, out: &mut Vec<Finding>) {
+    let (Some(left), Some(right)) = (
+        clause.child_by_field_name("left"),
+        clause.child_by_field_name("right"),
+    ) else {
+        return;
+    };
+    let ranged = cx.model.type_of(right);
+    let (key, value) = match ranged.deref() {
+        Ty::Slice(e) | Ty::Array(e) => (None, Some((**e).clone())),
+        Ty::Map(k, v) => (Some((**k).clone()), Some((**v).clone())),
+        Ty::Chan(e) if !ranged.is_pointer() => (Some((**e).clone()), None),
+        _ => return,
+    };
+    for (i, var) in named_children(left).enumerate() {
+        if text(var, cx.src) == "_" {
+            continue;
+        }
+        let ty = if i == 0 { key.as_ref() } else { value.as_ref() };
+        let Some(lock) = ty.and_then(|t| locks.describe(t)) else {
+            continue;
+        };
+        out.push(META.finding(
+            var.byte_range(),
+            format!("range var `{}` copies lock: {}", text(var, cx.src), lock),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{analyze_alone, FileOptions, SourceFile};
+
+    fn findings(src: &str) -> Vec<(usize, String)> {
+        let file = SourceFile::new(src.to_string());
+        analyze_alone(&file, &FileOptions::default())
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == "sync-value-copied")
+            .map(|f| (src[..f.range.start].matches('\n').count() + 1, f.message))
+            .collect()
+    }
+
+    #[test]
+    fn copies_through_fields_arrays_and_literals() {
+        let src = "package p
+
+import \"sync\"
+
+type T struct{ mu sync.Mutex }
+type W struct {
+	t   T
+	arr [2]T
+}
+
+func f(w *W, ts []T) {
+	x := w.t
+	y := w.arr
+	z := ts[0]
+	_ = W{t: *&w.t}
+	var v = x
+	_, _, _, _ = x, y, z, v
+}
+";
+        let got = findings(src);
+        let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![12, 13, 14, 15, 16, 17, 17, 17, 17], "{got:?}");
+        assert!(
+            got[0]
+                .1
+                .contains("assignment copies lock value to `x`: T contains sync.Mutex"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn pointers_literals_and_calls_are_not_copies() {
+        let src = "package p
+
+import \"sync\"
+
+type T struct{ mu sync.Mutex }
+
+func mk() T { return T{} }
+func mkp() *T { return &T{} }
+
+func f(p *T, ps []*T) int {
+	a := T{}
+	b := mk()
+	c := *mkp()
+	d := p
+	for _, q := range ps {
+		_ = q
+	}
+	var mu sync.Mutex
+	e := &mu
+	_, _, _, _ = &a, &b, &c, d
+	return len(ps) + cap(ps) + len([]*T{e2(e)})
+}
+
+func e2(m *sync.Mutex) *T { _ = m; return nil }
+";
+        assert_eq!(findings(src), vec![]);
+    }
+
+    #[test]
+    fn receiver_fix_needs_selector_only_use() {
+        let src = "package p
+
+import \"sync\"
+
+type T struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (t T) A() int { t.mu.Lock(); defer t.mu.Unlock(); return t.n }
+func (t T) B() { t.n++ }
+func (t T) C() T { return t }
+";
+        let file = SourceFile::new(src.to_string());
+        let outcome = analyze_alone(&file, &FileOptions::default());
+        let fixes: Vec<(usize, usize)> = outcome
+            .findings
+            .iter()
+            .filter(|f| f.rule == "sync-value-copied" && f.message.contains("receiver"))
+            .map(|f| {
+                (
+                    src[..f.range.start].matches('\n').count() + 1,
+                    f.fixes.len(),
+                )
+            })
+            .collect();
+        assert_eq!(fixes, vec![(10, 1), (11, 0), (12, 0)]);
+    }
+
+    #[test]
+    fn package_lock_types_and_atomics() {
+        let src = "package p
+
+import \"sync/atomic\"
+
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+type S struct {
+	_ noCopy
+	n atomic.Int64
+}
+
+func use(s S) {}
+func use2(n atomic.Int64) {}
+";
+        let got = findings(src);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].1.contains("S contains noCopy"), "{got:?}");
+        assert!(got[1].1.contains("of type atomic.Int64"), "{got:?}");
+    }
+}

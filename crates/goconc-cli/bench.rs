@@ -1,0 +1,277 @@
+//! `goconc bench`: the speed benchmark. Over every `.go` file that `goconc check` would check
+//! under a root (default: the Go standard library, `$(go env GOROOT)/src`), it times a
+//! parse-only pass (`SourceFile::new` per file) and the full check (parse plus
+//! `analyze_package` per folder), both on one thread so their ratio is fair, and reports peak
+//! memory. Files are read into memory first: disk time is in neither pass.
+//!
+//! The target: the full check at most 1.35× the parse-only time, peak memory at most 400 MB.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use goconc_analysis::{Config, GoVersion, SourceFile};
+
+use crate::discover::{absolute, Inputs, Lookup};
+use crate::EXIT_ERROR;
+
+#[derive(Args, Clone)]
+pub struct BenchArgs {
+    /// The tree to check (default: `$(go env GOROOT)/src`).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Run each pass this many times and keep the fastest.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+}
+
+/// The files of one folder, already read.
+struct Dir {
+    names: Vec<String>,
+    texts: Vec<String>,
+    go_version: Option<GoVersion>,
+}
+
+fn goroot_src() -> Result<PathBuf, String> {
+    let out = std::process::Command::new("go")
+        .args(["env", "GOROOT"])
+        .output()
+        .map_err(|e| format!("running `go env GOROOT`: {e} (is go on PATH? or pass --root DIR)"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`go env GOROOT` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("src"))
+}
+
+/// The peak resident set size of this process, in bytes (`VmHWM`, Linux only).
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak RSS counter so each pass reports its own peak (Linux ≥ 4.0; ignored elsewhere).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// CPU time of the calling thread (user + system), from `/proc/thread-self/stat` (Linux; 10 ms
+/// resolution). Unlike wall time it is not inflated by other processes competing for the cores.
+fn thread_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // The command name is in parentheses and may contain spaces: count fields after it.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    const TICKS_PER_SECOND: u64 = 100;
+    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+}
+
+/// Wall and CPU time of one pass.
+#[derive(Clone, Copy)]
+struct Timing {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl Timing {
+    fn measure(f: impl FnOnce()) -> Timing {
+        let cpu_start = thread_cpu_time();
+        let start = Instant::now();
+        f();
+        let wall = start.elapsed();
+        let cpu = match (cpu_start, thread_cpu_time()) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        Timing { wall, cpu }
+    }
+
+    /// CPU time when known (the fair measure on a busy machine), else wall time.
+    fn best(self) -> Duration {
+        self.cpu.unwrap_or(self.wall)
+    }
+
+    fn keep_faster(self, other: Option<Timing>) -> Timing {
+        match other {
+            Some(o) if o.best() <= self.best() => o,
+            _ => self,
+        }
+    }
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
+pub fn run(args: &BenchArgs) -> u8 {
+    let root = match &args.root {
+        Some(root) => root.clone(),
+        None => match goroot_src() {
+            Ok(root) => root,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_ERROR;
+            }
+        },
+    };
+    let inputs = Inputs::collect(&[root.to_string_lossy().into_owned()]);
+    for e in &inputs.errors {
+        eprintln!("error: {e}");
+    }
+    if !inputs.errors.is_empty() {
+        return EXIT_ERROR;
+    }
+    let mut lookup = Lookup::default();
+    let mut dirs = Vec::new();
+    let (mut files, mut bytes, mut lines) = (0usize, 0u64, 0usize);
+    for (dir, job) in &inputs.dirs {
+        let mut d = Dir {
+            names: Vec::new(),
+            texts: Vec::new(),
+            go_version: lookup.go_version(&absolute(dir)),
+        };
+        for path in &job.files {
+            let Ok(raw) = std::fs::read(path) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            files += 1;
+            bytes += text.len() as u64;
+            lines += text.lines().count();
+            d.names.push(file_name(path));
+            d.texts.push(text);
+        }
+        dirs.push(d);
+    }
+    println!("root:   {}", root.display());
+    println!("files:  {files} in {} folders (vendor/, testdata/, hidden and _ folders skipped, like `goconc check`)", dirs.len());
+    println!("bytes:  {bytes} ({:.1} MB)", mb(bytes));
+    println!("lines:  {lines}");
+    println!("threads: 1 for both passes; best of {}", args.repeat.max(1));
+    println!();
+
+    let config = Config::default();
+    let mut parse_best: Option<Timing> = None;
+    let mut full_best: Option<Timing> = None;
+    let mut per_rule: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut failed: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut parse_peak = 0;
+    let mut full_peak = 0;
+    for round in 0..args.repeat.max(1) {
+        reset_peak_memory();
+        let mut errors = 0usize;
+        let timing = Timing::measure(|| {
+            for d in &dirs {
+                for text in &d.texts {
+                    let file = SourceFile::new(text.as_str());
+                    errors += usize::from(file.tree().root_node().has_error());
+                }
+            }
+        });
+        parse_best = Some(timing.keep_faster(parse_best));
+        parse_peak = parse_peak.max(peak_memory().unwrap_or(0));
+        if round == 0 && errors > 0 {
+            println!("({errors} files have syntax errors tree-sitter recovered from)");
+        }
+
+        reset_peak_memory();
+        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut fails: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let timing = Timing::measure(|| {
+            for d in &dirs {
+                let files: Vec<(String, &str)> = d
+                    .names
+                    .iter()
+                    .cloned()
+                    .zip(d.texts.iter().map(String::as_str))
+                    .collect();
+                for outcome in crate::package::analyze_dir(&files, d.go_version, &config) {
+                    for f in &outcome.findings {
+                        *counts.entry(f.rule).or_default() += 1;
+                    }
+                    for r in &outcome.failed_rules {
+                        *fails.entry(r).or_default() += 1;
+                    }
+                }
+            }
+        });
+        full_best = Some(timing.keep_faster(full_best));
+        full_peak = full_peak.max(peak_memory().unwrap_or(0));
+        per_rule = counts;
+        failed = fails;
+    }
+    let (Some(parse), Some(full)) = (parse_best, full_best) else {
+        return EXIT_ERROR;
+    };
+    let rate = |d: Duration| mb(bytes) / d.as_secs_f64().max(1e-9);
+    let line = |name: &str, t: Timing, peak: u64| {
+        let cpu = t.cpu.map_or("cpu ?".to_string(), |c| {
+            format!("cpu {:7.2} s  {:6.2} MB/s", c.as_secs_f64(), rate(c))
+        });
+        println!(
+            "{name}  wall {:7.2} s  {:6.2} MB/s   {cpu}   peak {:.0} MB",
+            t.wall.as_secs_f64(),
+            rate(t.wall),
+            mb(peak)
+        );
+    };
+    line("parse only:", parse, parse_peak);
+    line("full check:", full, full_peak);
+    // CPU time has a 10 ms resolution: use it only for passes long enough to measure.
+    let use_cpu = [parse.cpu, full.cpu]
+        .iter()
+        .all(|c| c.is_some_and(|c| c >= Duration::from_secs(1)));
+    let secs = |t: Timing| {
+        if use_cpu { t.best() } else { t.wall }
+            .as_secs_f64()
+            .max(1e-9)
+    };
+    let ratio = secs(full) / secs(parse);
+    let wall_ratio = full.wall.as_secs_f64() / parse.wall.as_secs_f64().max(1e-9);
+    println!(
+        "ratio full/parse: {ratio:.3} by {} time, {wall_ratio:.3} by wall time (target ≤ 1.35: {})",
+        if use_cpu { "CPU" } else { "wall" },
+        if ratio <= 1.35 { "met" } else { "NOT met" }
+    );
+    let peak = peak_memory().unwrap_or(0).max(full_peak).max(parse_peak);
+    println!(
+        "peak memory: {:.0} MB, including {:.0} MB of source held for the passes (target ≤ 400 MB: {})",
+        mb(peak),
+        mb(bytes),
+        if peak <= 400_000_000 { "met" } else { "NOT met" }
+    );
+    println!();
+    let total: usize = per_rule.values().sum();
+    println!("findings: {total}");
+    let mut sorted: Vec<_> = per_rule.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    for (rule, n) in sorted {
+        println!("  {n:6}  {rule}");
+    }
+    if !failed.is_empty() {
+        println!("rules that panicked (goconc bugs):");
+        for (rule, n) in failed {
+            println!("  {n:6}  {rule}");
+        }
+    }
+    0
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

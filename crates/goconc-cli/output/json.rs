@@ -1,0 +1,75 @@
+//! `--format json`: an array with one object per finding.
+//!
+//! ```json
+//! [{"path": "cache.go", "rule": "mutex-unlock-missing", "severity": "error",
+//!   "message": "…", "range": {"start": {"line": 14, "column": 2}, "end": {"line": 14, "column": 13}},
+//!   "offsets": {"start": 210, "end": 221},
+//!   "related": [{"message": "…", "range": {…}, "offsets": {…}}],
+//!   "fixes": [{"title": "…", "edits": [{"range": {…}, "offsets": {…}, "new_text": "…"}]}],
+//!   "url": "https://…/docs/rules/mutex-unlock-missing.md"}]
+//! ```
+//!
+//! Lines and columns are 1-based, columns counted in characters; `end` is exclusive. Offsets
+//! are byte offsets into the file (end exclusive).
+
+use std::io::Write;
+use std::ops::Range;
+
+use serde_json::{json, Value};
+
+use super::Positions;
+use crate::check::Report;
+
+pub fn range_json(positions: &Positions, range: &Range<usize>) -> Value {
+    let (start, end) = positions.range(range);
+    json!({
+        "start": {"line": start.line, "column": start.column},
+        "end": {"line": end.line, "column": end.column},
+    })
+}
+
+fn offsets(range: &Range<usize>) -> Value {
+    json!({"start": range.start, "end": range.end})
+}
+
+pub fn findings_json(report: &Report) -> Value {
+    let mut items = Vec::new();
+    for file in &report.files {
+        if file.findings.is_empty() {
+            continue;
+        }
+        let positions = Positions::new(&file.text);
+        for f in &file.findings {
+            items.push(json!({
+                "path": file.path,
+                "rule": f.rule,
+                "severity": f.severity.as_str(),
+                "message": f.message,
+                "range": range_json(&positions, &f.range),
+                "offsets": offsets(&f.range),
+                "related": f.related.iter().map(|r| json!({
+                    "message": r.message,
+                    "range": range_json(&positions, &r.range),
+                    "offsets": offsets(&r.range),
+                })).collect::<Vec<_>>(),
+                "fixes": f.fixes.iter().map(|fix| json!({
+                    "title": fix.title,
+                    "edits": fix.edits.iter().map(|e| json!({
+                        "range": range_json(&positions, &e.range),
+                        "offsets": offsets(&e.range),
+                        "new_text": e.new_text,
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "url": crate::rule_url(f.rule),
+            }));
+        }
+    }
+    Value::Array(items)
+}
+
+pub fn print(report: &Report) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    serde_json::to_writer_pretty(&mut out, &findings_json(report))?;
+    writeln!(out)
+}

@@ -1,0 +1,60 @@
+//! The goconc language server: diagnostics and quick fixes for Go concurrency mistakes, on every
+//! keystroke, over LSP on stdio (`goconc lsp`).
+//!
+//! Code map:
+//! - [`server`]: open documents (`DashMap<Uri, Document>`), the per-document analysis scheduler,
+//!   the LSP handlers;
+//! - [`convert`]: every conversion between LSP types and the engine's byte offsets;
+//! - [`actions`]: quick fixes, "ignore on this line", fix-all;
+//! - [`workspace`]: the package around a file (sibling declarations from disk, go.mod, goconc.toml);
+//! - [`settings`]: the client's settings; [`logging`]: stderr logs;
+//! - [`transport`]: a guard that answers malformed input itself (tower-lsp-server's reader stops
+//!   at the first undecodable message).
+//!
+//! The engine (`goconc_analysis`) never sees an LSP type; this crate never looks at Go semantics.
+
+pub mod actions;
+pub mod convert;
+pub mod logging;
+pub mod server;
+pub mod settings;
+pub mod transport;
+pub mod workspace;
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower_lsp_server::{LspService, Server as LspServer};
+
+/// Serves LSP on the given streams until `exit` (or the end of input). Returns the process exit
+/// code: 0 when `shutdown` came before `exit`, 1 otherwise (as the protocol asks).
+pub async fn serve<I, O>(stdin: I, stdout: O) -> i32
+where
+    I: AsyncRead + Unpin + Send + 'static,
+    O: AsyncWrite + Unpin + Send + 'static,
+{
+    transport::guarded(stdin, stdout, |input, output| async move {
+        let (service, socket) = LspService::new(server::Server::new);
+        LspServer::new(input, output, socket).serve(service).await;
+    })
+    .await
+}
+
+/// Runs the server on stdin/stdout with its own runtime; returns the exit code.
+pub fn run_stdio() -> i32 {
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return 2;
+        }
+    };
+    let code = runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
+    // The stdin reader may sit in a blocking read forever; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    code
+}

@@ -1,0 +1,340 @@
+//! The package around an open file: what its sibling `.go` files declare, the module's Go version
+//! (nearest `go.mod`) and the nearest `goconc.toml`.
+//!
+//! Sibling files are parsed once from disk and kept as [`FileDecls`] (a few kilobytes each; the
+//! trees are dropped). An open buffer's declarations override its file on disk. A merged
+//! [`PackageModel`] is cached per directory and package name and rebuilt only when some file's
+//! declarations change, so a keystroke inside a function body costs no disk access and no merge.
+//! Disk summaries are refreshed on save and on `workspace/didChangeWatchedFiles`.
+//!
+//! All methods block (file system, parsing): call them from blocking threads only.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use goconc_analysis::{Config, FileDecls, GoVersion, PackageModel, SourceFile};
+
+/// The nearest `go.mod` at or above a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Module {
+    pub go_version: Option<GoVersion>,
+}
+
+/// A `goconc.toml` that was found: the folder it is in and what it says (or why it does not parse).
+#[derive(Debug, Clone)]
+pub struct FoundConfig {
+    pub path: PathBuf,
+    pub config: Result<Config, String>,
+}
+
+/// What a file's analysis needs from the file system.
+#[derive(Debug, Clone, Default)]
+pub struct FileContext {
+    pub module: Option<Module>,
+    pub toml: Option<Arc<FoundConfig>>,
+}
+
+impl FileContext {
+    /// Whether the file is excluded by the `exclude` globs of its goconc.toml.
+    pub fn excluded(&self, path: &Path) -> bool {
+        let Some(found) = &self.toml else {
+            return false;
+        };
+        let (Ok(config), Some(base)) = (&found.config, found.path.parent()) else {
+            return false;
+        };
+        let Ok(rel) = path.strip_prefix(base) else {
+            return false;
+        };
+        let rel: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        config.excludes(&rel.join("/"))
+    }
+}
+
+#[derive(Debug)]
+struct DiskFile {
+    modified: Option<SystemTime>,
+    len: u64,
+    decls: Arc<FileDecls>,
+}
+
+#[derive(Debug, Default)]
+struct DirState {
+    loaded: bool,
+    disk: HashMap<PathBuf, DiskFile>,
+    open: HashMap<PathBuf, Arc<FileDecls>>,
+    models: HashMap<String, Arc<PackageModel>>,
+}
+
+#[derive(Default)]
+pub struct Workspace {
+    dirs: Mutex<HashMap<PathBuf, Arc<Mutex<DirState>>>>,
+    modules: Mutex<HashMap<PathBuf, Option<Module>>>,
+    configs: Mutex<HashMap<PathBuf, Option<Arc<FoundConfig>>>>,
+}
+
+/// Locks a mutex, recovering it if a panic poisoned it (the data are caches: at worst stale).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn is_go_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "go")
+}
+
+/// Parses a file from disk and keeps only its declarations.
+fn read_decls(path: &Path) -> Option<DiskFile> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let text = std::fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let decls = catch_unwind(AssertUnwindSafe(|| {
+        let source = SourceFile::new(text);
+        FileDecls::collect(source.tree().root_node(), source.text())
+    }))
+    .unwrap_or_default();
+    Some(DiskFile {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        decls: Arc::new(decls),
+    })
+}
+
+impl DirState {
+    fn load(&mut self, dir: &Path) {
+        self.loaded = true;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut seen = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !is_go_file(&path) {
+                continue;
+            }
+            seen.push(path.clone());
+            let meta = entry.metadata().ok();
+            let unchanged = self.disk.get(&path).is_some_and(|old| {
+                meta.as_ref()
+                    .is_some_and(|m| m.modified().ok() == old.modified && m.len() == old.len)
+            });
+            if !unchanged {
+                match read_decls(&path) {
+                    Some(file) => {
+                        self.disk.insert(path, file);
+                    }
+                    None => {
+                        self.disk.remove(&path);
+                    }
+                }
+                self.models.clear();
+            }
+        }
+        let before = self.disk.len();
+        self.disk.retain(|p, _| seen.contains(p));
+        if self.disk.len() != before {
+            self.models.clear();
+        }
+    }
+
+    fn model_for(&mut self, package_name: &str) -> Arc<PackageModel> {
+        if let Some(model) = self.models.get(package_name) {
+            return model.clone();
+        }
+        let base = package_name.strip_suffix("_test").unwrap_or(package_name);
+        let belongs = |d: &FileDecls| d.package_name == base || d.package_name == package_name;
+        let open = self.open.values().map(Arc::as_ref);
+        let disk = self
+            .disk
+            .iter()
+            .filter(|(p, _)| !self.open.contains_key(*p))
+            .map(|(_, f)| f.decls.as_ref());
+        let model = Arc::new(PackageModel::from_files(
+            open.chain(disk).filter(|d| belongs(d)),
+        ));
+        self.models.insert(package_name.to_string(), model.clone());
+        model
+    }
+}
+
+impl Workspace {
+    fn dir(&self, dir: &Path) -> Arc<Mutex<DirState>> {
+        lock(&self.dirs)
+            .entry(dir.to_path_buf())
+            .or_default()
+            .clone()
+    }
+
+    /// The package model for a file whose current declarations are `own`, and whether `own`
+    /// differs from what the package knew of this file (then its open siblings need a new look).
+    pub fn package_model(&self, path: &Path, own: &Arc<FileDecls>) -> (Arc<PackageModel>, bool) {
+        let Some(dir) = path.parent() else {
+            return (Arc::new(PackageModel::from_files([own.as_ref()])), false);
+        };
+        let state = self.dir(dir);
+        let mut state = lock(&state);
+        if !state.loaded {
+            state.load(dir);
+        }
+        let changed = match state.open.get(path) {
+            Some(old) => old != own,
+            None => state
+                .disk
+                .get(path)
+                .is_none_or(|d| d.decls.as_ref() != own.as_ref()),
+        };
+        if state
+            .open
+            .get(path)
+            .is_none_or(|old| !Arc::ptr_eq(old, own))
+        {
+            state.open.insert(path.to_path_buf(), own.clone());
+        }
+        if changed {
+            state.models.clear();
+        }
+        (state.model_for(&own.package_name), changed)
+    }
+
+    /// Forgets an open buffer's declarations: the file on disk counts again (re-read if it changed).
+    pub fn close(&self, path: &Path) -> bool {
+        let Some(dir) = path.parent() else {
+            return false;
+        };
+        let state = self.dir(dir);
+        let mut state = lock(&state);
+        let Some(open) = state.open.remove(path) else {
+            return false;
+        };
+        if state.loaded {
+            Self::refresh_in(&mut state, path);
+        }
+        state.models.clear();
+        state.disk.get(path).is_none_or(|d| d.decls != open)
+    }
+
+    /// Re-reads one file from disk after a save or a watched-file event (or forgets it when it is
+    /// gone). Returns true when the directory's summaries were loaded (so open siblings may care).
+    pub fn refresh_file(&self, path: &Path) -> bool {
+        let Some(dir) = path.parent() else {
+            return false;
+        };
+        let Some(state) = lock(&self.dirs).get(dir).cloned() else {
+            return false;
+        };
+        let mut state = lock(&state);
+        Self::refresh_in(&mut state, path);
+        state.models.clear();
+        true
+    }
+
+    fn refresh_in(state: &mut DirState, path: &Path) {
+        match read_decls(path) {
+            Some(file) => {
+                state.disk.insert(path.to_path_buf(), file);
+            }
+            None => {
+                state.disk.remove(path);
+            }
+        }
+    }
+
+    /// Forgets every cached go.mod and goconc.toml (one of them changed).
+    pub fn forget_settings_files(&self) {
+        lock(&self.modules).clear();
+        lock(&self.configs).clear();
+    }
+
+    pub fn file_context(&self, path: &Path) -> FileContext {
+        let Some(dir) = path.parent() else {
+            return FileContext::default();
+        };
+        FileContext {
+            module: self.module(dir),
+            toml: self.config(dir),
+        }
+    }
+
+    fn module(&self, dir: &Path) -> Option<Module> {
+        if let Some(found) = lock(&self.modules).get(dir) {
+            return *found;
+        }
+        let found = match std::fs::read_to_string(dir.join("go.mod")) {
+            Ok(text) => Some(Module {
+                go_version: GoVersion::from_go_mod(&text),
+            }),
+            Err(_) => dir.parent().and_then(|up| self.module(up)),
+        };
+        lock(&self.modules).insert(dir.to_path_buf(), found);
+        found
+    }
+
+    fn config(&self, dir: &Path) -> Option<Arc<FoundConfig>> {
+        if let Some(found) = lock(&self.configs).get(dir) {
+            return found.clone();
+        }
+        let path = dir.join("goconc.toml");
+        let found = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(Arc::new(FoundConfig {
+                config: Config::parse_toml(&text).map_err(|e| format!("{}: {e}", path.display())),
+                path,
+            })),
+            Err(_) => dir.parent().and_then(|up| self.config(up)),
+        };
+        lock(&self.configs).insert(dir.to_path_buf(), found.clone());
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn siblings_on_disk_and_open_buffers() {
+        let dir = std::env::temp_dir().join(format!("goconc-lsp-ws-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("go.mod"), "module m\n\ngo 1.21\n").unwrap();
+        std::fs::write(dir.join("goconc.toml"), "exclude = [\"sub/gen_*.go\"]\n").unwrap();
+        std::fs::write(
+            dir.join("sub/types.go"),
+            "package p\n\nimport \"sync\"\n\ntype S struct{ mu sync.Mutex }\n",
+        )
+        .unwrap();
+        let ws = Workspace::default();
+        let main = dir.join("sub/main.go");
+        let own = |src: &str| {
+            let f = SourceFile::new(src.to_string());
+            Arc::new(FileDecls::collect(f.tree().root_node(), f.text()))
+        };
+        let (model, changed) = ws.package_model(&main, &own("package p\n"));
+        assert!(changed);
+        assert!(model.struct_fields("S").is_some());
+        let (again, changed) = ws.package_model(&main, &own("package p\n"));
+        assert!(!changed);
+        assert!(Arc::ptr_eq(&model, &again));
+        let ctx = ws.file_context(&main);
+        assert_eq!(
+            ctx.module,
+            Some(Module {
+                go_version: Some(GoVersion::new(21))
+            })
+        );
+        assert!(ctx.excluded(&dir.join("sub/gen_x.go")));
+        assert!(!ctx.excluded(&main));
+        std::fs::write(dir.join("sub/types.go"), "package p\n\ntype T struct{}\n").unwrap();
+        assert!(ws.refresh_file(&dir.join("sub/types.go")));
+        let (model, _) = ws.package_model(&main, &own("package p\n"));
+        assert!(model.struct_fields("S").is_none() && model.struct_fields("T").is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

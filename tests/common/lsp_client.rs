@@ -1,0 +1,419 @@
+//! A small LSP client for tests and benchmarks: runs the real `goconc lsp` binary and speaks
+//! JSON-RPC with `Content-Length` framing over its stdio. A reader thread answers the server's own
+//! requests (`workspace/configuration`, `client/registerCapability`) and queues everything else.
+//!
+//! It also carries a client-side text model (`Text`) that turns byte offsets into LSP positions
+//! in UTF-8, UTF-16 or UTF-32, written independently of the server's conversions.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct LspClient {
+    child: Child,
+    stdin: Arc<Mutex<ChildStdin>>,
+    incoming: Receiver<Value>,
+    /// Messages read but not yet asked for.
+    queue: VecDeque<Value>,
+    next_id: i64,
+    /// What the client answers to `workspace/configuration` (section `goconc`).
+    pub configuration: Arc<Mutex<Value>>,
+    /// Server requests seen (method names), for assertions.
+    pub server_requests: Arc<Mutex<Vec<String>>>,
+    pub init_result: Value,
+}
+
+pub fn frame(body: &str) -> Vec<u8> {
+    let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("Content-Length:") {
+            len = v.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; len?];
+    reader.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+impl LspClient {
+    /// Starts `goconc lsp --stdio` and runs `initialize`/`initialized`.
+    /// `capabilities` is the client's capabilities object; `init_options` its initializationOptions.
+    pub fn start(capabilities: Value, init_options: Value) -> LspClient {
+        Self::start_with(
+            env!("CARGO_BIN_EXE_goconc"),
+            capabilities,
+            init_options,
+            &[],
+        )
+    }
+
+    pub fn start_with(
+        binary: &str,
+        capabilities: Value,
+        init_options: Value,
+        env: &[(&str, &str)],
+    ) -> LspClient {
+        let mut cmd = Command::new(binary);
+        cmd.args(["lsp", "--stdio"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if std::env::var_os("GOCONC_LOG").is_none() {
+            cmd.env("GOCONC_LOG", "warn");
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start goconc lsp");
+        let stdin = Arc::new(Mutex::new(child.stdin.take().unwrap()));
+        let answers = stdin.clone();
+        let stdout = child.stdout.take().unwrap();
+        let configuration = Arc::new(Mutex::new(init_options.clone()));
+        let server_requests = Arc::new(Mutex::new(Vec::new()));
+        let (tx, incoming) = channel();
+        let mut client = LspClient {
+            child,
+            stdin,
+            incoming,
+            queue: VecDeque::new(),
+            next_id: 1,
+            configuration: configuration.clone(),
+            server_requests: server_requests.clone(),
+            init_result: Value::Null,
+        };
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            while let Some(msg) = read_message(&mut reader) {
+                let is_request = msg.get("id").is_some() && msg.get("method").is_some();
+                if is_request {
+                    let method = msg["method"].as_str().unwrap_or("").to_string();
+                    server_requests.lock().unwrap().push(method.clone());
+                    let result = match method.as_str() {
+                        "workspace/configuration" => {
+                            let n = msg["params"]["items"].as_array().map_or(1, Vec::len);
+                            let v = configuration.lock().unwrap().clone();
+                            Value::Array(vec![v; n])
+                        }
+                        _ => Value::Null,
+                    };
+                    let body =
+                        json!({"jsonrpc": "2.0", "id": msg["id"], "result": result}).to_string();
+                    let mut w = answers.lock().unwrap();
+                    if w.write_all(&frame(&body)).and_then(|_| w.flush()).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                if tx.send(msg).is_err() {
+                    break;
+                }
+            }
+        });
+        let init = client.request(
+            "initialize",
+            json!({
+                "processId": null,
+                "rootUri": null,
+                "capabilities": capabilities,
+                "initializationOptions": init_options,
+            }),
+        );
+        client.init_result = init;
+        client.notify("initialized", json!({}));
+        client
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let mut w = self.stdin.lock().unwrap();
+        w.write_all(bytes).unwrap();
+        w.flush().unwrap();
+    }
+
+    pub fn send(&mut self, msg: &Value) {
+        let bytes = frame(&msg.to_string());
+        self.send_raw(&bytes);
+    }
+
+    pub fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request and returns its id without waiting.
+    pub fn send_request(&mut self, method: &str, params: Value) -> i64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        id
+    }
+
+    /// Sends a request and waits for its response; returns `result` (panics on an error response).
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params);
+        let response = self.wait_response(id);
+        if let Some(err) = response.get("error") {
+            panic!("{method} failed: {err}");
+        }
+        response["result"].clone()
+    }
+
+    pub fn wait_response(&mut self, id: i64) -> Value {
+        self.wait_for(|m| {
+            m.get("id").and_then(Value::as_i64) == Some(id) && m.get("method").is_none()
+        })
+    }
+
+    /// Waits for (and removes) the first message matching `pred`, keeping the others queued.
+    pub fn wait_for(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        self.try_wait_for(&pred, TIMEOUT)
+            .unwrap_or_else(|| panic!("timed out; queued: {:?}", self.queue))
+    }
+
+    pub fn try_wait_for(
+        &mut self,
+        pred: &dyn Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Option<Value> {
+        if let Some(i) = self.queue.iter().position(|m| pred(m)) {
+            return self.queue.remove(i);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.incoming.recv_timeout(left) {
+                Ok(msg) if pred(&msg) => return Some(msg),
+                Ok(msg) => self.queue.push_back(msg),
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Waits for `publishDiagnostics` of `uri` (at `version`, when given); returns its params.
+    pub fn diagnostics(&mut self, uri: &str, version: Option<i64>) -> Value {
+        let uri = uri.to_string();
+        self.wait_for(move |m| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri.as_str()
+                && version.is_none_or(|v| m["params"]["version"].as_i64() == Some(v))
+        })["params"]
+            .clone()
+    }
+
+    /// Drops queued notifications (for example diagnostics of versions no longer interesting).
+    pub fn drain(&mut self) {
+        while let Ok(m) = self.incoming.try_recv() {
+            self.queue.push_back(m);
+        }
+        self.queue.clear();
+    }
+
+    pub fn open(&mut self, uri: &str, version: i64, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "go", "version": version, "text": text}}),
+        );
+    }
+
+    pub fn change(&mut self, uri: &str, version: i64, changes: Value) {
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": changes}),
+        );
+    }
+
+    pub fn close(&mut self, uri: &str) {
+        self.notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": uri}}),
+        );
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `shutdown` then `exit`; returns the exit status.
+    pub fn shutdown(mut self) -> ExitStatus {
+        self.request("shutdown", Value::Null);
+        self.notify("exit", Value::Null);
+        self.wait_exit()
+    }
+
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for LspClient {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A `file://` URI for a path.
+pub fn file_uri(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::from("file://");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Client capabilities, with the position encodings offered (empty: none offered, so UTF-16).
+pub fn capabilities(encodings: &[&str]) -> Value {
+    let mut caps = json!({
+        "textDocument": {
+            "synchronization": {"didSave": true},
+            "publishDiagnostics": {"relatedInformation": true, "versionSupport": true},
+            "codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix", "source", "source.fixAll"]}}}
+        },
+        "workspace": {"configuration": true, "didChangeWatchedFiles": {"dynamicRegistration": true}},
+    });
+    if !encodings.is_empty() {
+        caps["general"] = json!({"positionEncodings": encodings});
+    }
+    caps
+}
+
+/// How the client counts columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enc {
+    Utf8,
+    Utf16,
+    Utf32,
+}
+
+/// Client-side text: byte offsets ⇄ LSP positions, and applying LSP edits.
+pub struct Text;
+
+impl Text {
+    pub fn position(text: &str, offset: usize, enc: Enc) -> Value {
+        let before = &text[..offset];
+        let line = before.matches('\n').count();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let seg = &text[line_start..offset];
+        let col = match enc {
+            Enc::Utf8 => seg.len(),
+            Enc::Utf16 => seg.encode_utf16().count(),
+            Enc::Utf32 => seg.chars().count(),
+        };
+        json!({"line": line, "character": col})
+    }
+
+    pub fn range(text: &str, start: usize, end: usize, enc: Enc) -> Value {
+        json!({"start": Text::position(text, start, enc), "end": Text::position(text, end, enc)})
+    }
+
+    pub fn offset(text: &str, pos: &Value, enc: Enc) -> usize {
+        let line = pos["line"].as_u64().unwrap() as usize;
+        let col = pos["character"].as_u64().unwrap() as usize;
+        let mut start = 0;
+        for _ in 0..line {
+            match text[start..].find('\n') {
+                Some(i) => start += i + 1,
+                None => return text.len(),
+            }
+        }
+        let line_text =
+            &text[start..start + text[start..].find('\n').unwrap_or(text.len() - start)];
+        let line_text = line_text.strip_suffix('\r').unwrap_or(line_text);
+        let mut units = 0;
+        for (i, ch) in line_text.char_indices() {
+            if units >= col {
+                return start + i;
+            }
+            units += match enc {
+                Enc::Utf8 => ch.len_utf8(),
+                Enc::Utf16 => ch.len_utf16(),
+                Enc::Utf32 => 1,
+            };
+        }
+        start + line_text.len()
+    }
+
+    /// Applies LSP text edits (all relative to `text`, non-overlapping) and returns the new text.
+    pub fn apply(text: &str, edits: &[Value], enc: Enc) -> String {
+        let mut spans: Vec<(usize, usize, String)> = edits
+            .iter()
+            .map(|e| {
+                (
+                    Text::offset(text, &e["range"]["start"], enc),
+                    Text::offset(text, &e["range"]["end"], enc),
+                    e["newText"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        spans.sort_by_key(|s| (s.0, s.1));
+        let mut out = String::new();
+        let mut cursor = 0;
+        for (s, e, t) in spans {
+            assert!(s >= cursor, "overlapping edits from the server");
+            out.push_str(&text[cursor..s]);
+            out.push_str(&t);
+            cursor = e;
+        }
+        out.push_str(&text[cursor..]);
+        out
+    }
+
+    /// The text edits of a WorkspaceEdit for one URI (`changes` or `documentChanges`).
+    pub fn workspace_edits(edit: &Value, uri: &str) -> Vec<Value> {
+        if let Some(changes) = edit.get("changes").and_then(|c| c.get(uri)) {
+            return changes.as_array().cloned().unwrap_or_default();
+        }
+        let mut out = Vec::new();
+        for dc in edit
+            .get("documentChanges")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if dc["textDocument"]["uri"] == uri {
+                out.extend(dc["edits"].as_array().cloned().unwrap_or_default());
+            }
+        }
+        out
+    }
+}

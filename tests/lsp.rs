@@ -1,0 +1,925 @@
+//! End-to-end tests of `goconc lsp`: the real binary over stdio with real framing.
+
+#[path = "common/lsp_client.rs"]
+mod lsp_client;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lsp_client::{capabilities, file_uri, Enc, LspClient, Text};
+use serde_json::{json, Value};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn utf16_client() -> LspClient {
+    LspClient::start(capabilities(&[]), Value::Null)
+}
+
+fn utf8_client() -> LspClient {
+    LspClient::start(capabilities(&["utf-16", "utf-8"]), Value::Null)
+}
+
+/// A scratch folder with its own go.mod, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("goconc-lsp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("go.mod"), "module scratch\n\ngo 1.25\n").unwrap();
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `(line, rule)` of every `// want "rule"` comment.
+fn wants(text: &str) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some(at) = line.find("// want ") else {
+            continue;
+        };
+        for part in line[at + 8..].split('"').skip(1).step_by(2) {
+            out.push((i as u64, part.to_string()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn diag_lines(diags: &Value) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = diags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["range"]["start"]["line"].as_u64().unwrap(),
+                d["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn slice_of(text: &str, range: &Value, enc: Enc) -> String {
+    let (s, e) = (
+        Text::offset(text, &range["start"], enc),
+        Text::offset(text, &range["end"], enc),
+    );
+    text[s..e].to_string()
+}
+
+const MUTEX_SNIPPET: &str = "package p\n\nimport \"sync\"\n\nvar mu sync.Mutex\n\nfunc f() {\n\tmu.Lock()\n\tdefer mu.Lock()\n}\n";
+
+#[test]
+fn open_publishes_diagnostics_with_codes_ranges_and_pages() {
+    let mut client = utf16_client();
+    assert_eq!(
+        client.init_result["capabilities"]["positionEncoding"],
+        "utf-16"
+    );
+    assert_eq!(
+        client.init_result["capabilities"]["textDocumentSync"]["change"],
+        2
+    );
+    let kinds = &client.init_result["capabilities"]["codeActionProvider"]["codeActionKinds"];
+    assert!(
+        kinds
+            .as_array()
+            .unwrap()
+            .contains(&json!("source.fixAll.goconc")),
+        "{kinds}"
+    );
+    for folder in [
+        "mutex-defer-lock",
+        "mutex-unlock-missing",
+        "mutex-unlock-kind-mismatch",
+    ] {
+        let path = fixtures().join(folder).join("positive.go");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let uri = file_uri(&path);
+        client.open(&uri, 1, &text);
+        let params = client.diagnostics(&uri, Some(1));
+        let diags = &params["diagnostics"];
+        assert_eq!(diag_lines(diags), wants(&text), "{folder}");
+        for d in diags.as_array().unwrap() {
+            let rule = d["code"].as_str().unwrap();
+            assert_eq!(d["source"], "goconc");
+            assert_eq!(d["severity"], 1, "{d}");
+            assert_eq!(
+                d["codeDescription"]["href"],
+                format!("https://github.com/goconc/goconc/blob/main/docs/rules/{rule}.md")
+            );
+            let covered = slice_of(&text, &d["range"], Enc::Utf16);
+            assert!(
+                !covered.is_empty() && !covered.contains('\n') || rule == "mutex-unlock-missing",
+                "{d}: {covered:?}"
+            );
+            for r in d["relatedInformation"].as_array().into_iter().flatten() {
+                assert_eq!(r["location"]["uri"], uri.as_str());
+                assert!(!r["message"].as_str().unwrap().is_empty());
+            }
+        }
+        if folder == "mutex-defer-lock" {
+            // `defer registryMu.Lock()`: the range is the deferred call, related = where it was locked.
+            let first = &diags[0];
+            assert!(
+                slice_of(&text, &first["range"], Enc::Utf16).contains("registryMu.Lock()"),
+                "{first}"
+            );
+            let related = &first["relatedInformation"][0];
+            assert_eq!(
+                related["location"]["range"]["start"]["line"],
+                first["range"]["start"]["line"].as_u64().unwrap() - 1
+            );
+        }
+    }
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn columns_follow_the_negotiated_encoding() {
+    let text = "package p\n\nimport \"sync\"\n\nvar mu sync.Mutex\n\nfunc f() {\n\tmu.Lock()\n\t/* é😀 */ defer mu.Lock()\n}\n";
+    for (client, enc, name) in [
+        (utf16_client(), Enc::Utf16, "utf-16"),
+        (utf8_client(), Enc::Utf8, "utf-8"),
+        (
+            LspClient::start(capabilities(&["utf-32"]), Value::Null),
+            Enc::Utf32,
+            "utf-32",
+        ),
+    ] {
+        let mut client = client;
+        assert_eq!(client.init_result["capabilities"]["positionEncoding"], name);
+        client.open("untitled:enc.go", 1, text);
+        let params = client.diagnostics("untitled:enc.go", Some(1));
+        let d = &params["diagnostics"][0];
+        assert_eq!(d["code"], "mutex-defer-lock");
+        let want = text.find("mu.Lock()\n}").unwrap();
+        assert_eq!(
+            d["range"]["start"],
+            Text::position(text, want, enc),
+            "{name}"
+        );
+        assert_eq!(slice_of(text, &d["range"], enc), "mu.Lock()");
+        assert!(client.shutdown().success());
+    }
+}
+
+#[test]
+fn crlf_documents() {
+    let text = MUTEX_SNIPPET.replace('\n', "\r\n");
+    let mut client = utf16_client();
+    client.open("untitled:crlf.go", 1, &text);
+    let params = client.diagnostics("untitled:crlf.go", Some(1));
+    let d = &params["diagnostics"][0];
+    assert_eq!(slice_of(&text, &d["range"], Enc::Utf16), "mu.Lock()");
+    assert_eq!(d["range"]["start"], json!({"line": 8, "character": 7}));
+    // The ignore action keeps the file's line endings.
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": "untitled:crlf.go"}, "range": d["range"], "context": {"diagnostics": [d]}}),
+    );
+    let ignore = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Ignore"))
+        .unwrap();
+    let fixed = Text::apply(
+        &text,
+        &Text::workspace_edits(&ignore["edit"], "untitled:crlf.go"),
+        Enc::Utf16,
+    );
+    assert!(
+        fixed.contains(
+            "\tmu.Lock()\r\n\t//goconc:ignore mutex-defer-lock reason\r\n\tdefer mu.Lock()\r\n"
+        ),
+        "{fixed:?}"
+    );
+    assert!(client.shutdown().success());
+}
+
+/// A deterministic pseudo-random sequence.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const SESSION_BASE: &str = "package session
+
+import \"sync\"
+
+type store struct {
+	mu sync.Mutex
+	n  int
+}
+
+// get forgets to unlock when n is zero.
+func (s *store) get() int {
+	s.mu.Lock()
+	if s.n == 0 {
+		return 0
+	}
+	s.mu.Unlock()
+	return s.n
+}
+
+func (s *store) set(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n = n
+}
+";
+
+const SESSION_TYPED: &str = "
+// bump: ünïcödé 😀 世界 — defer Lock by mistake.
+func (s *store) bump() {
+	s.mu.Lock()
+	defer s.mu.Lock()
+	label := \"héllo 👋🏽 wörld\"
+	_ = label
+	s.n++
+}
+
+// reset: Ω≈ç√ — RLock on a Mutex field would not compile, so a plain missing unlock.
+func (s *store) reset() {
+	s.mu.Lock()
+	if s.n < 0 {
+		return
+	}
+	s.n = 0 // 🙂
+	s.mu.Unlock()
+}
+";
+
+/// Builds the edits of a typing session: the notifications (each a list of changes, positions
+/// relative to the text after the previous change) and the final text.
+fn typing_session(enc: Enc, seed: u64) -> (Vec<Vec<Value>>, String, usize) {
+    let mut rng = Rng(seed);
+    let mut text = SESSION_BASE.to_string();
+    let mut notifications: Vec<Vec<Value>> = Vec::new();
+    let mut pending: Vec<Value> = Vec::new();
+    let mut changes = 0;
+    let mut edit =
+        |text: &mut String, pending: &mut Vec<Value>, start: usize, end: usize, new: &str| {
+            pending.push(json!({"range": Text::range(text, start, end, enc), "text": new}));
+            text.replace_range(start..end, new);
+            changes += 1;
+        };
+    let mut comment_lines: Vec<String> = Vec::new();
+    for (i, ch) in SESSION_TYPED.chars().enumerate() {
+        let at = text.len();
+        // A typo, then backspace over it.
+        if i % 11 == 5 {
+            edit(&mut text, &mut pending, at, at, "ß");
+            let len = text.len();
+            edit(&mut text, &mut pending, len - "ß".len(), len, "");
+        }
+        let at = text.len();
+        edit(&mut text, &mut pending, at, at, &ch.to_string());
+        // Noise elsewhere in the file every so often.
+        if i % 23 == 7 {
+            let lines: Vec<usize> = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(j, _)| j + 1))
+                .collect();
+            match rng.below(3) {
+                0 => {
+                    // A comment line with non-ASCII text at the start of a random line.
+                    let line_start = lines[1 + rng.below(lines.len().min(20) - 1)];
+                    let comment = format!("// nöte {} 🎉 ✓\n", rng.below(1000));
+                    edit(&mut text, &mut pending, line_start, line_start, &comment);
+                    comment_lines.push(comment);
+                }
+                1 if !comment_lines.is_empty() => {
+                    // Delete one of those comment lines again.
+                    let comment = comment_lines.remove(rng.below(comment_lines.len()));
+                    let at = text.find(&comment).unwrap();
+                    edit(&mut text, &mut pending, at, at + comment.len(), "");
+                }
+                _ => {
+                    // Cut a range across lines and paste it back (with its emoji), in two changes.
+                    let l = 1 + rng.below(lines.len().min(20) - 3);
+                    let start = lines[l] + 1;
+                    let end = lines[l + 2] + 1;
+                    let (start, end) = (start.min(text.len()), end.min(text.len()));
+                    if text.is_char_boundary(start) && text.is_char_boundary(end) && start < end {
+                        let cut = text[start..end].to_string();
+                        edit(&mut text, &mut pending, start, end, "");
+                        edit(&mut text, &mut pending, start, start, &cut);
+                    }
+                }
+            }
+        }
+        if pending.len() >= 1 + rng.below(4) {
+            notifications.push(std::mem::take(&mut pending));
+        }
+    }
+    if !pending.is_empty() {
+        notifications.push(pending);
+    }
+    (notifications, text, changes)
+}
+
+fn run_typing_session(encodings: &[&str], enc: Enc) {
+    let uri = "untitled:session.go";
+    let (notifications, final_text, changes) = typing_session(enc, 0x9e3779b97f4a7c15);
+    assert!(changes >= 300, "only {changes} changes");
+    assert!(notifications.iter().any(|n| n.len() >= 3));
+    let mut client = LspClient::start(capabilities(encodings), Value::Null);
+    client.open(uri, 1, SESSION_BASE);
+    let mut version = 1;
+    for changes in notifications {
+        version += 1;
+        client.change(uri, version, Value::Array(changes));
+    }
+    let session = client.diagnostics(uri, Some(version))["diagnostics"].clone();
+    let fix_all = |client: &mut LspClient| {
+        client.request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": Text::range(&final_text, 0, 0, enc), "context": {"diagnostics": [], "only": ["source.fixAll"]}}),
+        )
+    };
+    let session_fix_all = fix_all(&mut client);
+
+    let mut fresh = LspClient::start(capabilities(encodings), Value::Null);
+    fresh.open(uri, 1, &final_text);
+    let expected = fresh.diagnostics(uri, Some(1))["diagnostics"].clone();
+    assert_eq!(
+        session, expected,
+        "diagnostics after the session differ from a fresh open"
+    );
+    assert_eq!(session_fix_all, fix_all(&mut fresh));
+    let rules: Vec<&str> = session
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"mutex-defer-lock") && rules.contains(&"mutex-unlock-missing"),
+        "{rules:?}"
+    );
+    for d in session.as_array().unwrap() {
+        let covered = slice_of(&final_text, &d["range"], enc);
+        assert!(!covered.is_empty(), "{d}");
+        if d["code"].as_str().unwrap().starts_with("mutex-") {
+            assert!(covered.contains("Lock"), "{d}: {covered:?}");
+        }
+    }
+    assert!(client.shutdown().success());
+    assert!(fresh.shutdown().success());
+}
+
+#[test]
+fn typing_session_utf16_client() {
+    run_typing_session(&["utf-16"], Enc::Utf16);
+}
+
+#[test]
+fn typing_session_utf8_client() {
+    run_typing_session(&["utf-8", "utf-32", "utf-16"], Enc::Utf8);
+}
+
+fn code_actions(
+    client: &mut LspClient,
+    uri: &str,
+    text: &str,
+    only: Option<&[&str]>,
+    enc: Enc,
+) -> Vec<Value> {
+    let mut context = json!({"diagnostics": []});
+    if let Some(only) = only {
+        context["only"] = json!(only);
+    }
+    client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": Text::range(text, 0, text.len(), enc), "context": context}),
+        )
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The fixture folders whose quick fixes are checked through the protocol: the mutex rules.
+/// `GOCONC_LSP_FIXTURES=all` checks every folder with golden files.
+const FIX_FOLDERS: &[&str] = &[
+    "mutex-defer-in-loop",
+    "mutex-defer-lock",
+    "mutex-double-lock",
+    "mutex-held-blocking",
+    "mutex-unlock-kind-mismatch",
+    "mutex-unlock-missing",
+];
+
+/// Every fixture file with a golden file, in [`FIX_FOLDERS`].
+fn golden_fixtures() -> Vec<(PathBuf, String)> {
+    let all = std::env::var("GOCONC_LSP_FIXTURES").is_ok_and(|v| v == "all");
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && (all || FIX_FOLDERS.iter().any(|f| p.file_name().unwrap() == *f)))
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for f in files {
+            if f.extension().is_some_and(|e| e == "go") {
+                if let Ok(golden) = std::fs::read_to_string(format!("{}.golden", f.display())) {
+                    out.push((f, golden));
+                }
+            }
+        }
+    }
+    assert!(!out.is_empty());
+    out
+}
+
+/// Sends a WorkspaceEdit's edits to the server as one didChange (last edit first, so earlier
+/// positions stay valid), and returns the new text.
+fn send_edits(
+    client: &mut LspClient,
+    uri: &str,
+    text: &str,
+    edits: &[Value],
+    version: i64,
+    enc: Enc,
+) -> String {
+    let mut sorted = edits.to_vec();
+    sorted.sort_by_key(|e| std::cmp::Reverse(Text::offset(text, &e["range"]["start"], enc)));
+    let changes: Vec<Value> = sorted
+        .iter()
+        .map(|e| json!({"range": e["range"], "text": e["newText"]}))
+        .collect();
+    client.change(uri, version, Value::Array(changes));
+    Text::apply(text, edits, enc)
+}
+
+#[test]
+fn quick_fixes_through_the_protocol_give_the_goldens() {
+    let mut client = utf16_client();
+    let mut checked = 0;
+    for (path, golden) in golden_fixtures() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let uri = file_uri(&path);
+        let name = path.display().to_string();
+        // Fix-all in one action.
+        client.open(&uri, 1, &text);
+        let published = client.diagnostics(&uri, Some(1))["diagnostics"].clone();
+        let actions = code_actions(
+            &mut client,
+            &uri,
+            &text,
+            Some(&["source.fixAll"]),
+            Enc::Utf16,
+        );
+        assert_eq!(actions.len(), 1, "{name}: {actions:?}");
+        assert_eq!(actions[0]["kind"], "source.fixAll.goconc");
+        let edits = Text::workspace_edits(&actions[0]["edit"], &uri);
+        assert_eq!(
+            Text::apply(&text, &edits, Enc::Utf16),
+            golden,
+            "{name}: fix-all"
+        );
+
+        // Each quick fix is tied to a published diagnostic; the first of each is preferred.
+        let quickfixes = code_actions(&mut client, &uri, &text, Some(&["quickfix"]), Enc::Utf16);
+        assert!(quickfixes.iter().all(|a| a["kind"] == "quickfix"));
+        for a in &quickfixes {
+            let d = &a["diagnostics"][0];
+            assert!(
+                published.as_array().unwrap().contains(d),
+                "{name}: {a} not tied to a published diagnostic"
+            );
+        }
+
+        // One quick fix at a time, re-analysed after each, until none is left.
+        let mut current = text.clone();
+        let mut version = 1;
+        for _ in 0..100 {
+            let actions =
+                code_actions(&mut client, &uri, &current, Some(&["quickfix"]), Enc::Utf16);
+            let Some(fix) = actions.iter().find(|a| a["isPreferred"] == true) else {
+                break;
+            };
+            version += 1;
+            let edits = Text::workspace_edits(&fix["edit"], &uri);
+            current = send_edits(&mut client, &uri, &current, &edits, version, Enc::Utf16);
+            client.diagnostics(&uri, Some(version));
+        }
+        assert_eq!(current, golden, "{name}: quick fixes one by one");
+        client.close(&uri);
+        client.diagnostics(&uri, None);
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn document_changes_carry_the_version() {
+    let mut caps = capabilities(&[]);
+    caps["workspace"]["workspaceEdit"] = json!({"documentChanges": true});
+    let mut client = LspClient::start(caps, Value::Null);
+    client.open("untitled:dc.go", 3, MUTEX_SNIPPET);
+    client.diagnostics("untitled:dc.go", Some(3));
+    let actions = code_actions(
+        &mut client,
+        "untitled:dc.go",
+        MUTEX_SNIPPET,
+        Some(&["quickfix"]),
+        Enc::Utf16,
+    );
+    let fix = actions
+        .iter()
+        .find(|a| a["isPreferred"] == true)
+        .expect("a quick fix");
+    let dc = &fix["edit"]["documentChanges"][0];
+    assert_eq!(dc["textDocument"]["version"], 3);
+    assert_eq!(
+        Text::apply(
+            MUTEX_SNIPPET,
+            &Text::workspace_edits(&fix["edit"], "untitled:dc.go"),
+            Enc::Utf16
+        ),
+        MUTEX_SNIPPET.replace("defer mu.Lock()", "defer mu.Unlock()")
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn ignore_action_writes_the_comment_and_silences_the_rule() {
+    let mut client = utf8_client();
+    let uri = "untitled:ignore.go";
+    let text = MUTEX_SNIPPET.replace("\tdefer mu.Lock()", "\tif true {\n\t\tdefer mu.Lock()\n\t}");
+    client.open(uri, 1, &text);
+    let diags = client.diagnostics(uri, Some(1))["diagnostics"].clone();
+    let d = diags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "mutex-defer-lock")
+        .unwrap()
+        .clone();
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d], "only": ["quickfix"]}}),
+    );
+    let ignore = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Ignore mutex-defer-lock on this line")
+        .expect("an ignore action")
+        .clone();
+    assert_eq!(ignore["kind"], "quickfix");
+    assert_eq!(ignore["diagnostics"][0], d);
+    let edits = Text::workspace_edits(&ignore["edit"], uri);
+    let new_text = send_edits(&mut client, uri, &text, &edits, 2, Enc::Utf8);
+    assert!(
+        new_text.contains(
+            "\tif true {\n\t\t//goconc:ignore mutex-defer-lock reason\n\t\tdefer mu.Lock()\n"
+        ),
+        "{new_text}"
+    );
+    let after = client.diagnostics(uri, Some(2))["diagnostics"].clone();
+    assert!(
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["code"] != "mutex-defer-lock"),
+        "{after}"
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn code_actions_honour_only_and_range() {
+    let mut client = utf16_client();
+    let uri = "untitled:only.go";
+    client.open(uri, 1, MUTEX_SNIPPET);
+    client.diagnostics(uri, Some(1));
+    let all = code_actions(&mut client, uri, MUTEX_SNIPPET, None, Enc::Utf16);
+    assert!(
+        all.iter().any(|a| a["kind"] == "quickfix")
+            && all.iter().any(|a| a["kind"] == "source.fixAll.goconc")
+    );
+    let source = code_actions(
+        &mut client,
+        uri,
+        MUTEX_SNIPPET,
+        Some(&["source"]),
+        Enc::Utf16,
+    );
+    assert!(!source.is_empty() && source.iter().all(|a| a["kind"] == "source.fixAll.goconc"));
+    assert!(code_actions(
+        &mut client,
+        uri,
+        MUTEX_SNIPPET,
+        Some(&["refactor"]),
+        Enc::Utf16
+    )
+    .is_empty());
+    // A range on the `package` line touches no finding.
+    let none = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": Text::range(MUTEX_SNIPPET, 0, 3, Enc::Utf16), "context": {"diagnostics": [], "only": ["quickfix"]}}),
+    );
+    assert_eq!(none, json!([]));
+    assert!(client.shutdown().success());
+}
+
+/// Waits for a publish of `uri` whose diagnostics satisfy `done` (an analysis that started before
+/// a settings change may publish once more with the old settings).
+fn settled(client: &mut LspClient, uri: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = client.diagnostics(uri, None)["diagnostics"].clone();
+        if done(&d) || Instant::now() > deadline {
+            return d;
+        }
+    }
+}
+
+#[test]
+fn configuration_changes_severities_and_client_settings_beat_goconc_toml() {
+    let scratch = Scratch::new("config");
+    scratch.write(
+        "goconc.toml",
+        "[rules]\nmutex-defer-lock = \"off\"\nmutex-unlock-missing = \"warning\"\n",
+    );
+    let path = scratch.write("a.go", MUTEX_SNIPPET);
+    let uri = file_uri(&path);
+
+    // Pulled with workspace/configuration.
+    let mut client = LspClient::start(
+        capabilities(&[]),
+        json!({"rules": {"mutex-defer-lock": "info"}}),
+    );
+    client.open(&uri, 1, MUTEX_SNIPPET);
+    let d = client.diagnostics(&uri, Some(1))["diagnostics"].clone();
+    let d = &d.as_array().unwrap()[0];
+    assert_eq!(
+        (d["code"].as_str().unwrap(), d["severity"].as_u64().unwrap()),
+        ("mutex-defer-lock", 3),
+        "{d}"
+    );
+    *client.configuration.lock().unwrap() =
+        json!({"rules": {"mutex-defer-lock": "hint"}, "rulesBaseUrl": "https://example.test/r/"});
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": null}),
+    );
+    let d = settled(&mut client, &uri, |d| d[0]["severity"] == 4)[0].clone();
+    assert_eq!(d["severity"], 4, "{d}");
+    assert_eq!(
+        d["codeDescription"]["href"],
+        "https://example.test/r/mutex-defer-lock.md"
+    );
+    assert!(client
+        .server_requests
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|m| m == "workspace/configuration"));
+    // Without a client setting, goconc.toml's "off" applies.
+    *client.configuration.lock().unwrap() = json!({});
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": null}),
+    );
+    assert_eq!(settled(&mut client, &uri, |d| d == &json!([])), json!([]));
+    assert!(client.shutdown().success());
+
+    // Pushed in didChangeConfiguration (a client without workspace/configuration).
+    let mut caps = capabilities(&[]);
+    caps["workspace"]["configuration"] = json!(false);
+    let mut client = LspClient::start(caps, Value::Null);
+    client.open(&uri, 1, MUTEX_SNIPPET);
+    assert_eq!(client.diagnostics(&uri, Some(1))["diagnostics"], json!([]));
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"goconc": {"rules": {"mutex-defer-lock": "error"}}}}),
+    );
+    let d = settled(&mut client, &uri, |d| d[0]["severity"] == 1)[0].clone();
+    assert_eq!(
+        (d["code"].as_str().unwrap(), d["severity"].as_u64().unwrap()),
+        ("mutex-defer-lock", 1)
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn close_clears_diagnostics() {
+    let mut client = utf16_client();
+    client.open("untitled:close.go", 1, MUTEX_SNIPPET);
+    assert!(
+        !client.diagnostics("untitled:close.go", Some(1))["diagnostics"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    client.close("untitled:close.go");
+    let cleared = client.diagnostics("untitled:close.go", None);
+    assert_eq!(cleared["diagnostics"], json!([]));
+    // Closed means closed: code actions have nothing to say.
+    assert_eq!(
+        code_actions(
+            &mut client,
+            "untitled:close.go",
+            MUTEX_SNIPPET,
+            None,
+            Enc::Utf16
+        ),
+        Vec::<Value>::new()
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn sibling_files_give_types_and_their_changes_reanalyse() {
+    let scratch = Scratch::new("siblings");
+    scratch.write(
+        "types.go",
+        "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu sync.Mutex\n}\n",
+    );
+    let main_text = "package p\n\nfunc (s *S) f() {\n\ts.mu.Lock()\n\tdefer s.mu.Lock()\n}\n";
+    let main = scratch.write("main.go", main_text);
+    let uri = file_uri(&main);
+    let mut client = utf16_client();
+    client.open(&uri, 1, main_text);
+    let d = client.diagnostics(&uri, Some(1))["diagnostics"].clone();
+    assert_eq!(
+        d[0]["code"], "mutex-defer-lock",
+        "the mutex field comes from types.go: {d}"
+    );
+    assert!(client
+        .server_requests
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|m| m == "client/registerCapability"));
+
+    // types.go changes on disk: mu is no longer a mutex.
+    let types = scratch.write(
+        "types.go",
+        "package p\n\ntype S struct {\n\tmu interface{ Lock() }\n}\n",
+    );
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": file_uri(&types), "type": 2}]}),
+    );
+    assert_eq!(client.diagnostics(&uri, Some(1))["diagnostics"], json!([]));
+
+    // An open buffer of types.go wins over the disk.
+    let types_uri = file_uri(&types);
+    let types_text = "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu sync.RWMutex\n}\n";
+    client.open(&types_uri, 1, types_text);
+    let d = client.diagnostics(&uri, Some(1))["diagnostics"].clone();
+    assert_eq!(d[0]["code"], "mutex-defer-lock", "{d}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn malformed_input_is_survived() {
+    let mut client = utf16_client();
+    // A body that is not JSON: a parse error with a null id, and the server goes on.
+    client.send_raw(&lsp_client::frame("{this is not json"));
+    let err = client.wait_for(|m| m.get("error").is_some() && m["id"].is_null());
+    assert_eq!(err["error"]["code"], -32700);
+    // Unknown request: MethodNotFound. Unknown notification: ignored.
+    client.notify("goconc/noSuchNotification", json!({}));
+    let id = client.send_request("goconc/noSuchMethod", json!({}));
+    assert_eq!(client.wait_response(id)["error"]["code"], -32601);
+    // A change to a document that is not open.
+    client.change(
+        "untitled:never-opened.go",
+        2,
+        json!([{"text": "package x"}]),
+    );
+    // Out-of-range positions clamp: a range far past the end appends.
+    let uri = "untitled:clamp.go";
+    client.open(uri, 1, "package p\n");
+    client.change(
+        uri,
+        2,
+        json!([{"range": {"start": {"line": 99, "character": 0}, "end": {"line": 120, "character": 5}}, "text": &MUTEX_SNIPPET["package p\n".len()..]}]),
+    );
+    let d = client.diagnostics(uri, Some(2))["diagnostics"].clone();
+    assert_eq!(d[0]["code"], "mutex-defer-lock", "{d}");
+    // A column past the end of its line clamps to the line's end.
+    client.change(uri, 3, json!([{"range": {"start": {"line": 0, "character": 400}, "end": {"line": 0, "character": 500}}, "text": " // ok"}]));
+    let d3 = client.diagnostics(uri, Some(3))["diagnostics"].clone();
+    assert_eq!(d3, d);
+    // A stale version is dropped.
+    client.change(uri, 3, json!([{"text": "package p\n"}]));
+    client.change(uri, 2, json!([{"text": "package p\n"}]));
+    let actions = code_actions(
+        &mut client,
+        uri,
+        MUTEX_SNIPPET,
+        Some(&["quickfix"]),
+        Enc::Utf16,
+    );
+    assert!(
+        !actions.is_empty(),
+        "the stale full-text changes must not have applied"
+    );
+    // Garbage framing: a header without Content-Length.
+    client.send_raw(b"X-Nonsense: 1\r\n\r\n");
+    let id = client.send_request("textDocument/codeAction", json!({"textDocument": {"uri": uri}, "range": Text::range("", 0, 0, Enc::Utf16), "context": {"diagnostics": []}}));
+    assert!(client.wait_response(id).get("result").is_some());
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn exit_codes() {
+    let client = utf16_client();
+    let status = client.shutdown();
+    assert_eq!(status.code(), Some(0));
+    let mut client = utf16_client();
+    client.notify("exit", Value::Null);
+    assert_eq!(client.wait_exit().code(), Some(1), "exit without shutdown");
+}
+
+#[test]
+fn a_huge_file_does_not_stall_others() {
+    // About 5 MB of Go.
+    let mut big = String::from("package big\n\nimport \"sync\"\n\nvar mu sync.Mutex\n\n");
+    let mut i = 0;
+    while big.len() < 5_000_000 {
+        big.push_str(&format!("func f{i}(x int) int {{\n\tif x > {i} {{\n\t\treturn x * 2\n\t}}\n\treturn x + {i}\n}}\n\n"));
+        i += 1;
+    }
+    big.push_str("func last() {\n\tmu.Lock()\n\tdefer mu.Lock()\n}\n");
+    let mut client = utf16_client();
+    let started = Instant::now();
+    client.open("untitled:big.go", 1, &big);
+    client.open("untitled:small.go", 1, MUTEX_SNIPPET);
+    let small = client.diagnostics("untitled:small.go", Some(1));
+    assert_eq!(small["diagnostics"][0]["code"], "mutex-defer-lock");
+    // Edit the big file while it is being parsed or analysed (seconds for 5 MB): the small one
+    // still answers at once.
+    client.change(
+        "untitled:big.go",
+        2,
+        json!([{"range": Text::range(&big, 0, 0, Enc::Utf16), "text": "// edited\n"}]),
+    );
+    client.change(
+        "untitled:small.go",
+        2,
+        json!([{"range": Text::range(MUTEX_SNIPPET, 0, 0, Enc::Utf16), "text": "// edited\n"}]),
+    );
+    let small = client.diagnostics("untitled:small.go", Some(2));
+    let small_at = started.elapsed();
+    assert_eq!(small["diagnostics"][0]["code"], "mutex-defer-lock");
+    assert!(
+        small_at < Duration::from_secs(5),
+        "the small file waited for the big one: {small_at:?}"
+    );
+    let big_diags = client
+        .try_wait_for(
+            &|m| m["params"]["uri"] == "untitled:big.go" && m["params"]["version"] == 2,
+            Duration::from_secs(600),
+        )
+        .expect("big diagnostics");
+    assert_eq!(
+        big_diags["params"]["diagnostics"].as_array().unwrap().len(),
+        1
+    );
+    assert!(client.shutdown().success());
+}
