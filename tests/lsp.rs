@@ -336,7 +336,7 @@ fn typing_session(enc: Enc, seed: u64) -> (Vec<Vec<Value>>, String, usize) {
                 }
             }
         }
-        if pending.len() >= 1 + rng.below(4) {
+        if pending.len() > rng.below(4) {
             notifications.push(std::mem::take(&mut pending));
         }
     }

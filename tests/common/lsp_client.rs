@@ -196,7 +196,7 @@ impl LspClient {
         pred: &dyn Fn(&Value) -> bool,
         timeout: Duration,
     ) -> Option<Value> {
-        if let Some(i) = self.queue.iter().position(|m| pred(m)) {
+        if let Some(i) = self.queue.iter().position(pred) {
             return self.queue.remove(i);
         }
         let deadline = Instant::now() + timeout;
@@ -263,7 +263,7 @@ impl LspClient {
     }
 
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;

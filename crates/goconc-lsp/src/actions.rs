@@ -149,7 +149,7 @@ pub fn ignore_edit(finding: &Finding, at: &Positions) -> Option<TextEdit> {
                 let ids_start =
                     above.start + (above_text.len() - trimmed.len()) + "//goconc:ignore".len();
                 let ids_len = rest.len() - rest.trim_start().len();
-                let ids = rest.trim_start().split_whitespace().next().unwrap_or("");
+                let ids = rest.split_whitespace().next().unwrap_or("");
                 let ids_at = ids_start + ids_len;
                 if ids.is_empty() || ids.split(',').any(|id| id == finding.rule || id == "all") {
                     // Already ignored (the findings are not yet re-analysed).

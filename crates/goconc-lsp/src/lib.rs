@@ -21,8 +21,6 @@ pub mod settings;
 pub mod transport;
 pub mod workspace;
 
-use std::time::Duration;
-
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp_server::{LspService, Server as LspServer};
 
@@ -54,7 +52,9 @@ pub fn run_stdio() -> i32 {
         }
     };
     let code = runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
-    // The stdin reader may sit in a blocking read forever; do not wait for it.
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    code
+    // The stdin reader may sit in a blocking read forever, and an analysis may still be running
+    // on a blocking thread: after `exit` nothing of either is wanted, so leave at once.
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    std::process::exit(code)
 }

@@ -139,6 +139,9 @@ async fn read_client<I: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                     if is_method(&body, "shutdown") {
                         shutdown.store(true, Ordering::SeqCst);
                     }
+                    if is_method(&body, "exit") {
+                        exit_soon(shutdown.load(Ordering::SeqCst));
+                    }
                     if to_server.write_all(&frame(&body)).await.is_err() {
                         return;
                     }
@@ -159,6 +162,16 @@ async fn read_client<I: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             }
         }
     }
+}
+
+/// `exit` means exit: give the server a moment to stop on its own (and flush what it wrote),
+/// then leave even if something is still running — an analysis of a huge file on a blocking
+/// thread, or a runtime waiting on a task.
+fn exit_soon(after_shutdown: bool) {
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::process::exit(if after_shutdown { 0 } else { 1 });
+    });
 }
 
 /// Copies the server's frames to the client, with our own answers between whole frames.
@@ -211,7 +224,9 @@ where
     serve_lsp(server_in, server_out).await;
     // The reader may wait on input forever (the client need not close it after `exit`).
     reader.abort();
-    let _ = writer.await;
+    // Everything the server wrote is flushed once its output pipe closes; never wait longer
+    // than that for a client that stopped reading.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
     if shutdown.load(Ordering::SeqCst) {
         0
     } else {

@@ -387,7 +387,7 @@ impl<'t> FileModel<'t> {
     fn add_receive(&mut self, node: Node<'t>, function: usize) {
         // `case v, ok := <-ch:` declares; `case v = <-ch:` assigns.
         let declares = (0..node.child_count())
-            .filter_map(|i| node.child(i as u32))
+            .filter_map(|i| node.child(i))
             .any(|c| !c.is_named() && text(c, self.src) == ":=");
         if !declares {
             return;
@@ -429,7 +429,7 @@ impl<'t> FileModel<'t> {
             return;
         };
         let declares = (0..clause.child_count())
-            .filter_map(|i| clause.child(i as u32))
+            .filter_map(|i| clause.child(i))
             .any(|c| !c.is_named() && text(c, self.src) == ":=");
         if !declares {
             return;

@@ -72,6 +72,8 @@ impl Ty {
     }
 
     /// The type a pointer points to, or the type itself.
+    // Not `std::ops::Deref`: auto-deref from a pointer type to its pointee would hide bugs.
+    #[allow(clippy::should_implement_trait)]
     pub fn deref(&self) -> &Ty {
         match self {
             Ty::Pointer(inner) => inner,
@@ -236,7 +238,7 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
             };
             // `*T` embedded: tree-sitter keeps the `*` as an anonymous token beside the type.
             let star = (0..decl.child_count())
-                .filter_map(|i| decl.child(i as u32))
+                .filter_map(|i| decl.child(i))
                 .any(|c| !c.is_named() && c.kind() == "*");
             let ty = if star { Ty::pointer(ty) } else { ty };
             fields.push(Field {

@@ -35,6 +35,7 @@ use crate::syntax::{
 
 /// What the dataflow found.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // each names what follows a close
 pub(crate) enum Event {
     /// `close` of a channel already closed on every path to it.
     DoubleClose {

@@ -79,7 +79,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         return;
     }
     for (_, body, calls) in locking_bodies(cx) {
-        if !calls.iter().filter(|c| c.op.is_acquire()).nth(1).is_some() {
+        if calls.iter().filter(|c| c.op.is_acquire()).nth(1).is_none() {
             continue;
         }
         let mut observer = Observer::default();

@@ -222,39 +222,40 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     // start from where the text names one and look at the expression around it, instead of
     // typing every argument, operand and result of the file.
     let mut seen = HashSet::new();
-    let words = locks
-        .names
-        .iter()
-        .map(|(w, how)| (*w, *how, false))
-        .chain(locks.fields.iter().map(|(w, how)| (*w, *how, true)));
-    for (word, how, is_field) in words {
-        for at in word_positions(cx.src, word) {
+    if locks.names.is_empty() && locks.fields.is_empty() {
+        return;
+    }
+    for (at, word) in identifiers(cx.src) {
+        let as_name = locks.names.get(word).map(|how| (*how, false));
+        let as_field = locks.fields.get(word).map(|how| (*how, true));
+        for (how, is_field) in as_name.into_iter().chain(as_field) {
             if !worth_a_look(cx.src, at, word.len(), how, is_field) {
                 continue;
             }
-            let Some(node) = cx.model.root.descendant_for_byte_range(at, at + word.len()) else {
-                continue;
-            };
-            let mut expr = match node.kind() {
-                "identifier" => node,
-                "field_identifier" => match node.parent() {
-                    Some(p)
-                        if p.kind() == "selector_expression"
-                            && p.child_by_field_name("field") == Some(node) =>
+            let path = path_to(cx.model.root, at, at + word.len());
+            let Some(&leaf) = path.last() else { continue };
+            let mut i = path.len() - 1;
+            match leaf.kind() {
+                "identifier" => {}
+                "field_identifier" if i > 0 => {
+                    let selector = path[i - 1];
+                    if selector.kind() != "selector_expression"
+                        || selector.child_by_field_name("field") != Some(leaf)
                     {
-                        p
+                        continue;
                     }
-                    _ => continue,
-                },
+                    i -= 1;
+                }
                 _ => continue,
-            };
+            }
             // Up through `x.f`, `x[i]`, `*x` and `(x)` to the whole operand.
-            while let Some(parent) = expr.parent() {
-                let operand = parent.child_by_field_name("operand") == Some(expr);
+            while i > 0 {
+                let (expr, parent) = (path[i], path[i - 1]);
+                let operand = || parent.child_by_field_name("operand") == Some(expr);
                 let climb = match parent.kind() {
-                    "selector_expression" | "index_expression" => operand,
+                    "selector_expression" | "index_expression" => operand(),
                     "unary_expression" => {
-                        operand
+                        operand()
                             && parent
                                 .child_by_field_name("operator")
                                 .is_some_and(|o| text(o, cx.src) == "*")
@@ -265,26 +266,51 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 if !climb {
                     break;
                 }
-                expr = parent;
+                i -= 1;
             }
-            if seen.insert(expr.id()) {
-                check_site(cx, &locks, expr, out);
+            if i >= 2 && seen.insert(path[i].id()) {
+                check_site(cx, &locks, path[i], path[i - 1], path[i - 2], out);
             }
         }
     }
 }
 
+/// The nodes from the root down to the leaf that spans `start..end` (or as far as one does),
+/// with a cursor — cheaper than asking each node for its parent.
+fn path_to(root: Node, start: usize, end: usize) -> Vec<Node> {
+    let mut path = vec![root];
+    let mut cursor = root.walk();
+    while cursor.goto_first_child_for_byte(start).is_some() {
+        let node = cursor.node();
+        if node.start_byte() > start {
+            break;
+        }
+        path.push(node);
+        if node.start_byte() == start && node.end_byte() == end && node.child_count() == 0 {
+            break;
+        }
+    }
+    path
+}
+
 /// Reports `expr` when it stands where its value is copied — a call argument, a returned value,
 /// the value of an assignment or declaration, an element of a composite literal — and holds a
 /// lock.
-fn check_site(cx: &Context, locks: &Locks, expr: Node, out: &mut Vec<Finding>) {
-    let Some(parent) = expr.parent() else { return };
+fn check_site(
+    cx: &Context,
+    locks: &Locks,
+    expr: Node,
+    parent: Node,
+    grandparent: Node,
+    out: &mut Vec<Finding>,
+) {
     let what = text(expr, cx.src);
     let message = match parent.kind() {
         "argument_list" => {
-            let Some(call) = parent.parent().filter(|c| c.kind() == "call_expression") else {
+            if grandparent.kind() != "call_expression" {
                 return;
-            };
+            }
+            let call = grandparent;
             let Some(function) = call.child_by_field_name("function").map(unparen) else {
                 return;
             };
@@ -297,18 +323,15 @@ fn check_site(cx: &Context, locks: &Locks, expr: Node, out: &mut Vec<Finding>) {
             )
         }
         "literal_element" => {
-            let is_key = parent.parent().is_some_and(|p| {
-                p.kind() == "keyed_element" && p.child_by_field_name("key") == Some(parent)
-            });
+            let is_key = grandparent.kind() == "keyed_element"
+                && grandparent.child_by_field_name("key") == Some(parent);
             if is_key {
                 return;
             }
             format!("literal copies lock value from `{what}`: ")
         }
         "expression_list" => {
-            let Some(holder) = parent.parent() else {
-                return;
-            };
+            let holder = grandparent;
             let values: Vec<Node> = named_children(parent).collect();
             let Some(i) = values.iter().position(|v| *v == expr) else {
                 return;
@@ -404,31 +427,57 @@ fn worth_a_look(src: &str, at: usize, len: usize, how: u8, is_field: bool) -> bo
     false
 }
 
-/// Where `word` occurs in `text` as a whole identifier.
-fn word_positions<'s>(text: &'s str, word: &'s str) -> impl Iterator<Item = usize> + 's {
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-    text.match_indices(word)
-        .map(|(at, _)| at)
-        .filter(move |&at| {
-            let before = text[..at].chars().next_back();
-            let after = text[at + word.len()..].chars().next();
-            !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
-        })
+/// The identifier-like words of a text with their offsets, in one pass (comments and strings
+/// included: the syntax tree tells them apart later).
+fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let bytes = text.as_bytes();
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            if !word_byte(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && word_byte(bytes[i]) {
+                i += 1;
+            }
+            if bytes[start].is_ascii_digit() {
+                continue;
+            }
+            // Runs of word bytes start and end at char boundaries (non-ASCII bytes are all taken).
+            return Some((start, text.get(start..i).unwrap_or("")));
+        }
+        None
+    })
 }
 
 /// Value receivers and by-value parameters of functions, methods and function literals.
 fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Finding>) {
-    let name = match function.kind() {
+    let name = || match function.kind() {
         "func_literal" => "function literal".to_string(),
-        _ => match function.child_by_field_name("name") {
-            Some(n) => format!("`{}`", text(n, cx.src)),
-            None => return,
-        },
+        _ => function.child_by_field_name("name").map_or_else(
+            || "function".to_string(),
+            |n| format!("`{}`", text(n, cx.src)),
+        ),
+    };
+    // Only these type shapes can hold a lock by value (pointers, slices, maps, … never do).
+    let by_value = |type_node: &Node| {
+        matches!(
+            type_node.kind(),
+            "type_identifier"
+                | "qualified_type"
+                | "generic_type"
+                | "array_type"
+                | "struct_type"
+                | "parenthesized_type"
+        )
     };
     if let Some(receiver) = function.child_by_field_name("receiver") {
         if let Some(param) = named_children(receiver).find(|n| n.kind() == "parameter_declaration")
         {
-            if let Some(type_node) = param.child_by_field_name("type") {
+            if let Some(type_node) = param.child_by_field_name("type").filter(by_value) {
                 let ty = Ty::from_node(type_node, cx.src, &cx.model.imports);
                 if let Some(lock) = locks.describe(&ty) {
                     let names = names_of(param);
@@ -438,7 +487,7 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
                     };
                     let mut finding = META.finding(
                         param.byte_range(),
-                        format!("{name} passes lock by value: {who} of type {lock}"),
+                        format!("{} passes lock by value: {who} of type {lock}", name()),
                     );
                     if receiver_only_selected(cx, function, names.first().copied()) {
                         let title =
@@ -460,7 +509,7 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
         return;
     };
     for param in named_children(params).filter(|n| n.kind() == "parameter_declaration") {
-        let Some(type_node) = param.child_by_field_name("type") else {
+        let Some(type_node) = param.child_by_field_name("type").filter(by_value) else {
             continue;
         };
         let ty = Ty::from_node(type_node, cx.src, &cx.model.imports);
@@ -481,7 +530,7 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
         };
         out.push(META.finding(
             param.byte_range(),
-            format!("{name} passes lock by value: {who} of type {lock}"),
+            format!("{} passes lock by value: {who} of type {lock}", name()),
         ));
     }
 }
@@ -559,6 +608,9 @@ fn check_range(cx: &Context, locks: &Locks, clause: Node, out: &mut Vec<Finding>
     ) else {
         return;
     };
+    if !locks.may_hold_lock(right) {
+        return;
+    }
     let ranged = cx.model.type_of(right);
     let (key, value) = match ranged.deref() {
         Ty::Slice(e) | Ty::Array(e) => (None, Some((**e).clone())),
@@ -607,11 +659,11 @@ type W struct {
 	arr [2]T
 }
 
-func f(w *W, ts []T) {
+func f(w *W, ts []T, p *T) {
 	x := w.t
 	y := w.arr
 	z := ts[0]
-	_ = W{t: *&w.t}
+	_ = W{t: *p}
 	var v = x
 	_, _, _, _ = x, y, z, v
 }
