@@ -62,9 +62,11 @@ when the loop body itself assigns to the variable, since the copy would not writ
 
 ## When it stays silent
 With Go 1.22 or later. When the variable is copied inside the body (`v := v`) or passed as an
-argument, when the closure is called synchronously instead of started on another goroutine, and
-when the loop is left (`return`, `break`) right after the goroutine starts, so the variable never
-changes again.
+argument, and when the closure is called synchronously instead of started on another goroutine.
+Also when, later in the same iteration and with no `continue` in between, the loop is left
+(`return`, `break`) or the goroutines are waited for (`wg.Wait()`, `g.Wait()`, a channel receive,
+a `select`): the variable does not change while they run. A `defer` of a closure in a loop is a
+different mistake (every deferred call sees the last value) that this rule does not report.
 "#,
 };
 
