@@ -9,47 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use goconc_analysis::{
-    analyze_package, apply_edits, Config, GoVersion, LineIndex, PackageFile, SourceFile,
-};
+mod common;
 
-fn fixtures_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
-
-/// Every folder holding `.go` files, skipping `_stubs`.
-fn package_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    if entries
-        .iter()
-        .any(|p| p.extension().is_some_and(|e| e == "go"))
-    {
-        out.push(dir.to_path_buf());
-    }
-    for path in entries {
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if path.is_dir() && !name.starts_with('_') && !name.starts_with('.') {
-            package_dirs(&path, out);
-        }
-    }
-}
-
-/// The `go` version of the nearest go.mod at or above `dir` (inside the fixtures).
-fn module_version(dir: &Path) -> Option<GoVersion> {
-    let mut current = Some(dir);
-    while let Some(d) = current {
-        if let Ok(text) = std::fs::read_to_string(d.join("go.mod")) {
-            return GoVersion::from_go_mod(&text);
-        }
-        current = d.parent();
-    }
-    None
-}
+use common::{fixtures_root, module_version, package_dirs};
+use goconc_analysis::{analyze_package, apply_edits, Config, LineIndex, PackageFile, SourceFile};
 
 /// `// want "a" "b"` → the rule ids expected on that line.
 fn wants(text: &str) -> BTreeMap<usize, Vec<String>> {

@@ -10,16 +10,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use goconc_analysis::{
-    analyze_package, apply_edits, Config, Encoding, GoVersion, LineIndex, PackageFile, SourceFile,
-};
+mod common;
 
-fn fixtures_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .canonicalize()
-        .unwrap()
-}
+use common::{fixtures_root, module_version, package_dirs};
+use goconc_analysis::{
+    analyze_package, apply_edits, Config, Encoding, LineIndex, PackageFile, SourceFile,
+};
 
 fn go_available() -> bool {
     let ok = Command::new("go")
@@ -74,34 +70,14 @@ fn module_roots(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn package_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    if entries
-        .iter()
-        .any(|p| p.extension().is_some_and(|e| e == "go"))
-    {
-        out.push(dir.to_path_buf());
-    }
-    for path in entries {
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if path.is_dir() && !name.starts_with('_') && !name.starts_with('.') {
-            package_dirs(&path, out);
-        }
-    }
-}
+/// Where goconc reports: (file, line, rule).
+type Reported = BTreeSet<(PathBuf, usize, String)>;
 
-fn module_version(dir: &Path) -> Option<GoVersion> {
-    dir.ancestors()
-        .find_map(|d| std::fs::read_to_string(d.join("go.mod")).ok())
-        .and_then(|t| GoVersion::from_go_mod(&t))
-}
+/// (file, text after every fix) for the files that have fixes.
+type Fixed = Vec<(PathBuf, String)>;
 
-/// (file, line, rule) of every goconc finding in a package folder, and the fixed texts.
-fn check_package(dir: &Path) -> (BTreeSet<(PathBuf, usize, String)>, Vec<(PathBuf, String)>) {
+/// Every goconc finding in a package folder, and the fixed texts.
+fn check_package(dir: &Path) -> (Reported, Fixed) {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
