@@ -91,8 +91,19 @@ pub fn collect(root: Node, src: &str, imports: &Imports) -> Vec<AtomicAccess> {
     if !imports.imports("sync/atomic") {
         return out;
     }
+    // `atomic.` under whatever name the file imports sync/atomic as: functions without it are
+    // skipped unread.
+    let needles: Vec<String> = imports
+        .local_names_of("sync/atomic")
+        .map(|n| format!("{n}."))
+        .into_iter()
+        .collect();
     for decl in named_children(root) {
         if !matches!(decl.kind(), "function_declaration" | "method_declaration") {
+            continue;
+        }
+        let decl_text = text(decl, src);
+        if !needles.iter().any(|n| decl_text.contains(n.as_str())) {
             continue;
         }
         let mut typed: HashMap<&str, String> = HashMap::new(); // receiver and parameters of a package type

@@ -201,3 +201,10 @@ pub fn blocking_method(pkg: &str, type_name: &str, method: &str) -> bool {
 pub fn blocking_packages() -> impl Iterator<Item = &'static str> {
     BLOCKING_FUNCS.iter().map(|(path, _)| *path)
 }
+
+/// Every (import path, function) of the table.
+pub fn blocking_functions() -> impl Iterator<Item = (&'static str, &'static str)> {
+    BLOCKING_FUNCS
+        .iter()
+        .flat_map(|(path, names)| names.iter().map(move |name| (*path, *name)))
+}

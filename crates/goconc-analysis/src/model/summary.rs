@@ -49,9 +49,14 @@ pub fn summary_key(receiver_type: Option<&str>, name: &str) -> String {
 pub fn collect(root: Node, src: &str, imports: &Imports) -> HashMap<String, FuncSummary> {
     let mut out = HashMap::new();
     // `time.`, `os.`, … : the local names of packages with blocking functions this file imports.
-    let blocking_prefixes: Vec<String> = super::blocking::blocking_packages()
-        .filter_map(|path| imports.local_names_of(path))
-        .map(|name| format!("{name}."))
+    // `time.Sleep(`, `os.ReadFile(`, … as this file spells them: a body without any of them
+    // cannot call a blocking package function.
+    let blocking_needles: Vec<String> = super::blocking::blocking_functions()
+        .filter_map(|(path, name)| {
+            imports
+                .local_names_of(path)
+                .map(|local| format!("{local}.{name}("))
+        })
         .collect();
     for decl in named_children(root) {
         if !matches!(decl.kind(), "function_declaration" | "method_declaration") {
@@ -67,7 +72,7 @@ pub fn collect(root: Node, src: &str, imports: &Imports) -> HashMap<String, Func
         // Most functions neither lock nor call a blocking package: skip their bodies unread.
         let body_text = text(body, src);
         let may_lock = body_text.contains("ock(");
-        let may_block = blocking_prefixes
+        let may_block = blocking_needles
             .iter()
             .any(|p| body_text.contains(p.as_str()));
         let name_text = text(name, src);
