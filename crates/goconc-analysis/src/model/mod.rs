@@ -13,6 +13,7 @@ pub mod flow;
 pub mod guards;
 pub mod imports;
 pub mod index;
+pub mod kinds;
 pub mod locks;
 pub mod package;
 pub mod scope;

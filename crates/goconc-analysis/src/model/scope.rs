@@ -9,6 +9,7 @@ use tree_sitter::Node;
 
 use super::imports::Imports;
 use super::index::NodeIndex;
+use super::kinds;
 use super::package::PackageModel;
 use super::types::{names_of, results_of, Ty};
 use crate::syntax::{call_args, named_children, text, unparen};
@@ -112,10 +113,15 @@ impl<'t> FileModel<'t> {
         let mut stack: Vec<(usize, usize)> = Vec::new(); // (function index, end byte)
         loop {
             let node = cursor.node();
-            if let Some(index) = index.as_deref_mut() {
-                index.add(node, self.src);
+            let flags = kinds::flags(node.kind_id());
+            if flags & kinds::INDEX != 0 {
+                if let Some(index) = index.as_deref_mut() {
+                    index.add(node, self.src);
+                }
             }
-            self.visit(node, &mut stack);
+            if flags & kinds::DECLARES != 0 {
+                self.visit(node, &mut stack);
+            }
             if cursor.goto_first_child() {
                 self.ancestors.push(node);
                 continue;
@@ -149,7 +155,7 @@ impl<'t> FileModel<'t> {
             .iter()
             .rev()
             .copied()
-            .find(|n| is_scope_kind(n.kind()))
+            .find(|n| kinds::flags(n.kind_id()) & kinds::SCOPE != 0)
     }
 
     fn visit(&mut self, node: Node<'t>, stack: &mut Vec<(usize, usize)>) {
@@ -646,25 +652,6 @@ impl<'t> FileModel<'t> {
             _ => Ty::Unknown,
         }
     }
-}
-
-/// Node kinds that bound a local declaration's scope.
-fn is_scope_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "block"
-            | "if_statement"
-            | "for_statement"
-            | "expression_switch_statement"
-            | "type_switch_statement"
-            | "communication_case"
-            | "expression_case"
-            | "default_case"
-            | "type_case"
-            | "func_literal"
-            | "function_declaration"
-            | "method_declaration"
-    )
 }
 
 /// Result types of standard-library (and errgroup) functions that the rules care about.
