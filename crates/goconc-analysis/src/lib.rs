@@ -167,7 +167,10 @@ pub fn analyze_package(
         std::collections::HashMap::new();
     for (file, d) in files.iter().zip(&decls) {
         let package = &models[d.package_name.as_str()];
-        if !package.has_struct_with_mutex() || !file.source.text().contains("func (") {
+        // Only files that lock can show which mutex guards a field; the accesses of the others
+        // are judged when they are the file being checked.
+        let text = file.source.text();
+        if !package.has_struct_with_mutex() || !text.contains("func (") || !text.contains("ock(") {
             continue;
         }
         let collected = catch_unwind(AssertUnwindSafe(|| {
