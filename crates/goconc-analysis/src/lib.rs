@@ -162,35 +162,6 @@ pub fn analyze_package(
             )
         });
     }
-    // Facts that rules read across files: the field accesses of every file, with locks held.
-    let mut accesses: std::collections::HashMap<&str, Vec<model::guards::FieldAccess>> =
-        std::collections::HashMap::new();
-    for (file, d) in files.iter().zip(&decls) {
-        let package = &models[d.package_name.as_str()];
-        // Only files that lock can show which mutex guards a field; the accesses of the others
-        // are judged when they are the file being checked.
-        let text = file.source.text();
-        if !package.has_struct_with_mutex() || !text.contains("func (") || !text.contains("ock(") {
-            continue;
-        }
-        let collected = catch_unwind(AssertUnwindSafe(|| {
-            let file_model = model::FileModel::build(
-                file.source.tree().root_node(),
-                file.source.text(),
-                package,
-            );
-            model::guards::collect(&file_model)
-        }));
-        accesses
-            .entry(d.package_name.as_str())
-            .or_default()
-            .extend(collected.unwrap_or_default());
-    }
-    for (name, found) in accesses {
-        if let Some(model) = models.get_mut(name) {
-            model.add_field_accesses(found);
-        }
-    }
     files
         .iter()
         .zip(&decls)

@@ -38,6 +38,10 @@ pub struct FileDecls {
     pub summaries: HashMap<String, FuncSummary>,
     /// Fields and package variables accessed through `sync/atomic` functions.
     pub atomics: Vec<super::atomics::AtomicAccess>,
+    /// The field accesses of the file's methods with the locks held at them, judged with the
+    /// file's own types (see [`super::guards`]): the same facts whether the CLI reads the whole
+    /// package at once or a server refreshes one file.
+    pub field_accesses: Vec<super::guards::FieldAccess>,
 }
 
 impl FileDecls {
@@ -72,6 +76,14 @@ impl FileDecls {
                 "method_declaration" => decls.add_method(item, src, &imports),
                 "var_declaration" => decls.add_vars(item, src, &imports),
                 _ => {}
+            }
+        }
+        // Only files with methods that lock can show which mutex guards a field.
+        if src.contains("func (") && src.contains("ock(") && !decls.structs.is_empty() {
+            let own = PackageModel::from_files([&decls]);
+            if own.has_struct_with_mutex() {
+                let model = super::scope::FileModel::build(root, src, &own);
+                decls.field_accesses = super::guards::collect(&model);
             }
         }
         decls
@@ -209,6 +221,9 @@ impl PackageModel {
             model
                 .summaries
                 .extend(file.summaries.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .field_accesses
+                .extend(file.field_accesses.iter().cloned());
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
                 entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
