@@ -7,7 +7,7 @@ use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::types::names_of;
 use crate::model::{Decl, Ty};
 use crate::rules::{Context, RuleMeta};
-use crate::syntax::{is_function, named_children, text, walk};
+use crate::syntax::{named_children, text, walk};
 
 pub static META: RuleMeta = RuleMeta {
     id: "context-background-in-context-func",
@@ -130,33 +130,32 @@ pub(crate) fn context_param<'a, 't>(
     cx: &'a Context<'_, 't>,
     node: Node<'t>,
 ) -> Option<&'a Decl<'t>> {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        if is_function(n.kind()) {
-            if let Some(params) = n.child_by_field_name("parameters") {
-                for param in named_children(params) {
-                    let Some(ty) = param.child_by_field_name("type") else {
-                        continue;
-                    };
-                    if !Ty::from_node(ty, cx.src, &cx.model.imports).is_named("context", "Context")
-                    {
+    // Enclosing functions from the model (tree-sitter's parent() is slow), innermost first.
+    let mut current = cx.model.function_of(node);
+    while let Some(index) = current {
+        let n = cx.model.functions[index].node;
+        current = cx.model.functions[index].parent;
+        if let Some(params) = n.child_by_field_name("parameters") {
+            for param in named_children(params) {
+                let Some(ty) = param.child_by_field_name("type") else {
+                    continue;
+                };
+                if !Ty::from_node(ty, cx.src, &cx.model.imports).is_named("context", "Context") {
+                    continue;
+                }
+                for ident in names_of(param) {
+                    let name = text(ident, cx.src);
+                    if name == "_" {
                         continue;
                     }
-                    for ident in names_of(param) {
-                        let name = text(ident, cx.src);
-                        if name == "_" {
-                            continue;
-                        }
-                        if let Some(decl) = cx.model.resolve_name(name, node.start_byte()) {
-                            if decl.ident == ident {
-                                return Some(decl);
-                            }
+                    if let Some(decl) = cx.model.resolve_name(name, node.start_byte()) {
+                        if decl.ident == ident {
+                            return Some(decl);
                         }
                     }
                 }
             }
         }
-        current = n.parent();
     }
     None
 }

@@ -71,6 +71,10 @@ quick fix inserts a non-blocking `select` on `ctx.Done()` at the top of the loop
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    // No context without importing the context package (a context.Context parameter names it).
+    if !cx.model.imports.imports("context") {
+        return;
+    }
     for &stmt in &cx.index.for_statements {
         if let Some(f) = check_loop(cx, stmt) {
             out.push(f);
