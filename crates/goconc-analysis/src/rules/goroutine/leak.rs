@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use crate::model::channels::{ChanOp, Goroutine, LocalChannel, OpKind};
+use crate::model::channels::{Capacity, ChanOp, Goroutine, LocalChannel, OpKind};
 use crate::model::flow::{self, ExitKind, FlowAnalysis};
 use crate::model::FileModel;
 use crate::syntax::{text, walk_body};
@@ -30,6 +30,19 @@ pub(crate) fn single_sender<'a, 't>(
 }
 
 /// A bare send (not a `select` case that can be abandoned) outside any loop of its goroutine.
+/// The shape every leak rule starts from: an unbuffered channel made here and never escaping,
+/// one goroutine that sends on it, and the parent as its only receiver. Returns that goroutine
+/// and its sends.
+pub(crate) fn lone_sender_to_parent<'a, 't>(
+    ch: &'a LocalChannel<'t>,
+) -> Option<(Goroutine<'t>, Vec<&'a ChanOp<'t>>)> {
+    if ch.capacity != Capacity::Unbuffered || !ch.fully_visible() {
+        return None;
+    }
+    let (sender, sends) = single_sender(ch)?;
+    parent_is_only_receiver(ch, sender).then_some((sender, sends))
+}
+
 pub(crate) fn is_single_blocking_send(op: &ChanOp) -> bool {
     op.loop_stmt.is_none() && op.select.is_none_or(|s| !s.can_leave())
 }

@@ -5,14 +5,12 @@
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::model::channels::{Capacity, ChanOp, Channels, LocalChannel, OpKind};
+use crate::model::channels::{ChanOp, Channels, LocalChannel, OpKind};
 use crate::rules::waitgroup::line_of;
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::{insertion_after_line, line_indent, newline, text};
 
-use super::leak::{
-    block_statements, has_results, parent_block, parent_is_only_receiver, single_sender,
-};
+use super::leak::{block_statements, has_results, lone_sender_to_parent, parent_block};
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-leak-double-send",
@@ -76,13 +74,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 }
 
 fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
-    if ch.capacity != Capacity::Unbuffered || !ch.fully_visible() {
-        return;
-    }
-    let Some((sender, sends)) = single_sender(ch) else {
+    let Some((sender, sends)) = lone_sender_to_parent(ch) else {
         return;
     };
-    if sends.len() < 2 || !parent_is_only_receiver(ch, sender) {
+    if sends.len() < 2 {
         return;
     }
     // The parent takes exactly one value.

@@ -5,15 +5,14 @@
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::model::channels::{Capacity, Channels, LocalChannel, OpKind};
+use crate::model::channels::{Channels, LocalChannel, OpKind};
 use crate::model::Ty;
 use crate::rules::waitgroup::line_of;
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::{access_path, named_children, path_root, text, unparen};
 
 use super::leak::{
-    closing_paren, function_name, is_single_blocking_send, parent_is_only_receiver, returns_within,
-    single_sender,
+    closing_paren, function_name, is_single_blocking_send, lone_sender_to_parent, returns_within,
 };
 
 pub static META: RuleMeta = RuleMeta {
@@ -80,16 +79,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 }
 
 fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
-    if ch.capacity != Capacity::Unbuffered || !ch.fully_visible() {
-        return;
-    }
-    let Some((sender, sends)) = single_sender(ch) else {
+    let Some((sender, sends)) = lone_sender_to_parent(ch) else {
         return;
     };
-    if sends.len() != 1
-        || !is_single_blocking_send(sends[0])
-        || !parent_is_only_receiver(ch, sender)
-    {
+    if sends.len() != 1 || !is_single_blocking_send(sends[0]) {
         return;
     }
     if sender.start.kind() != "go_statement"

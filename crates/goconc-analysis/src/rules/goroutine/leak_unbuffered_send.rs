@@ -3,14 +3,14 @@
 //! `select`, or an early return): the sender blocks forever.
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::model::channels::{Capacity, Channels, LocalChannel, OpKind};
+use crate::model::channels::{Channels, LocalChannel, OpKind};
 use crate::rules::waitgroup::line_of;
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::text;
 
 use super::leak::{
     closing_paren, exits_leaving_sender, function_name, go_statement, is_single_blocking_send,
-    parent_is_only_receiver, single_sender,
+    lone_sender_to_parent,
 };
 
 pub static META: RuleMeta = RuleMeta {
@@ -84,16 +84,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 }
 
 fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
-    if ch.capacity != Capacity::Unbuffered || !ch.fully_visible() {
-        return;
-    }
-    let Some((sender, sends)) = single_sender(ch) else {
+    let Some((sender, sends)) = lone_sender_to_parent(ch) else {
         return;
     };
-    if sends.len() != 1
-        || !is_single_blocking_send(sends[0])
-        || !parent_is_only_receiver(ch, sender)
-    {
+    if sends.len() != 1 || !is_single_blocking_send(sends[0]) {
         return;
     }
     if ch.ops_of(OpKind::Receive).next().is_none() {
