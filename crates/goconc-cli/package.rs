@@ -7,12 +7,11 @@
 //! declarations of the others and drops their trees, then parses those again one at a time for
 //! the analysis. The results are the same as `analyze_package`'s.
 
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use goconc_analysis::{
     analyze, analyze_package, Config, FileDecls, FileOptions, GoVersion, Outcome, PackageFile,
-    PackageModel, SourceFile,
+    SourceFile,
 };
 
 /// Bytes of source per folder whose trees are kept in memory together.
@@ -54,21 +53,7 @@ pub fn analyze_dir(
             kept.push(None);
         }
     }
-    // As analyze_package does: a package sees its own files; `foo_test` also sees `foo`'s.
-    let mut models: HashMap<&str, PackageModel> = HashMap::new();
-    for d in &decls {
-        models.entry(d.package_name.as_str()).or_insert_with(|| {
-            let base = d
-                .package_name
-                .strip_suffix("_test")
-                .unwrap_or(&d.package_name);
-            PackageModel::from_files(
-                decls
-                    .iter()
-                    .filter(|o| o.package_name == base || o.package_name == d.package_name),
-            )
-        });
-    }
+    let models = goconc_analysis::package_models(&decls);
     files
         .iter()
         .zip(&decls)

@@ -147,21 +147,7 @@ pub fn analyze_package(
             .unwrap_or_default()
         })
         .collect();
-    let mut models: std::collections::HashMap<&str, PackageModel> =
-        std::collections::HashMap::new();
-    for d in &decls {
-        models.entry(d.package_name.as_str()).or_insert_with(|| {
-            let base = d
-                .package_name
-                .strip_suffix("_test")
-                .unwrap_or(&d.package_name);
-            PackageModel::from_files(
-                decls
-                    .iter()
-                    .filter(|o| o.package_name == base || o.package_name == d.package_name),
-            )
-        });
-    }
+    let models = package_models(&decls);
     files
         .iter()
         .zip(&decls)
@@ -174,4 +160,24 @@ pub fn analyze_package(
             analyze(&file.source, &models[d.package_name.as_str()], &options)
         })
         .collect()
+}
+
+/// The package model of each package name among the files of one directory: a package sees its
+/// own files' declarations, and an external test package `foo_test` also sees `foo`'s.
+pub fn package_models(decls: &[FileDecls]) -> std::collections::HashMap<&str, PackageModel> {
+    let mut models = std::collections::HashMap::new();
+    for d in decls {
+        models.entry(d.package_name.as_str()).or_insert_with(|| {
+            let base = d
+                .package_name
+                .strip_suffix("_test")
+                .unwrap_or(&d.package_name);
+            PackageModel::from_files(
+                decls
+                    .iter()
+                    .filter(|o| o.package_name == base || o.package_name == d.package_name),
+            )
+        });
+    }
+    models
 }
