@@ -17,6 +17,8 @@ pub mod errgroup;
 pub mod goroutine;
 pub mod mutex;
 pub mod sync_copy;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod testing;
 pub mod time;
 pub mod waitgroup;

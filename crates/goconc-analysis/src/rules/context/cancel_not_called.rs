@@ -515,25 +515,10 @@ fn line_of(src: &str, offset: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use crate::{analyze_alone, apply_edits, FileOptions, SourceFile};
+    use crate::rules::test_support::{findings, lines_and_fixed};
 
     fn run(src: &str) -> (Vec<usize>, String) {
-        let file = SourceFile::new(src.to_string());
-        let findings: Vec<_> = analyze_alone(&file, &FileOptions::default())
-            .findings
-            .into_iter()
-            .filter(|f| f.rule == "context-cancel-not-called")
-            .collect();
-        let lines = findings
-            .iter()
-            .map(|f| src[..f.range.start].matches('\n').count() + 1)
-            .collect();
-        let edits: Vec<_> = findings
-            .iter()
-            .flat_map(|f| f.fixes.iter().take(1))
-            .flat_map(|f| f.edits.clone())
-            .collect();
-        (lines, apply_edits(src, &edits).0)
+        lines_and_fixed(&findings("context-cancel-not-called", src), src)
     }
 
     #[test]

@@ -296,21 +296,11 @@ fn mentions(src: &str, function: Node, name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::{analyze_alone, apply_edits, FileOptions, SourceFile};
+    use crate::rules::test_support::{findings, lines_and_fixed};
 
     fn fixed(src: &str) -> (usize, String) {
-        let file = SourceFile::new(src.to_string());
-        let findings: Vec<_> = analyze_alone(&file, &FileOptions::default())
-            .findings
-            .into_iter()
-            .filter(|f| f.rule == super::META.id)
-            .collect();
-        let edits: Vec<_> = findings
-            .iter()
-            .flat_map(|f| f.fixes.iter().take(1))
-            .flat_map(|f| f.edits.clone())
-            .collect();
-        (findings.len(), apply_edits(src, &edits).0)
+        let found = findings(super::META.id, src);
+        (found.len(), lines_and_fixed(&found, src).1)
     }
 
     const HEAD: &str = "package p\nimport (\n\t\"context\"\n\t\"golang.org/x/sync/errgroup\"\n)\n";

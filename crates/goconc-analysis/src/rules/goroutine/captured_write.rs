@@ -303,16 +303,10 @@ fn synchronised_between(cx: &Context, body: Node, from: usize, to: usize) -> boo
 
 #[cfg(test)]
 mod tests {
-    use crate::{analyze_alone, FileOptions, SourceFile};
+    use crate::rules::test_support::{findings, snippets};
 
     fn found(src: &str) -> Vec<String> {
-        let file = SourceFile::new(src.to_string());
-        analyze_alone(&file, &FileOptions::default())
-            .findings
-            .into_iter()
-            .filter(|f| f.rule == super::META.id)
-            .map(|f| src[f.range].to_string())
-            .collect()
+        snippets(&findings(super::META.id, src), src)
     }
 
     #[test]

@@ -171,16 +171,10 @@ pub(crate) fn buffer_of_one(cx: &Context, ch: &LocalChannel) -> Option<TextEdit>
 
 #[cfg(test)]
 mod tests {
-    use crate::{analyze_alone, FileOptions, SourceFile};
+    use crate::rules::test_support::{findings, snippets};
 
     fn found(src: &str) -> Vec<String> {
-        let file = SourceFile::new(src.to_string());
-        analyze_alone(&file, &FileOptions::default())
-            .findings
-            .into_iter()
-            .filter(|f| f.rule == super::META.id)
-            .map(|f| src[f.range].to_string())
-            .collect()
+        snippets(&findings(super::META.id, src), src)
     }
 
     #[test]

@@ -449,29 +449,18 @@ fn assigned_in(cx: &Context, decl: &Decl, body: Node) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::{analyze_alone, apply_edits, FileOptions, GoVersion, SourceFile};
+    use crate::rules::test_support::{findings_with, lines_and_fixed};
+    use crate::{FileOptions, GoVersion};
 
     fn run(src: &str, minor: u32) -> (Vec<usize>, String) {
-        let file = SourceFile::new(src.to_string());
         let options = FileOptions {
             module_go_version: Some(GoVersion::new(minor)),
             ..FileOptions::default()
         };
-        let findings: Vec<_> = analyze_alone(&file, &options)
-            .findings
-            .into_iter()
-            .filter(|f| f.rule == "goroutine-loopvar-capture")
-            .collect();
-        let lines = findings
-            .iter()
-            .map(|f| src[..f.range.start].matches('\n').count() + 1)
-            .collect();
-        let edits: Vec<_> = findings
-            .iter()
-            .flat_map(|f| f.fixes.iter().take(1))
-            .flat_map(|f| f.edits.clone())
-            .collect();
-        (lines, apply_edits(src, &edits).0)
+        lines_and_fixed(
+            &findings_with("goroutine-loopvar-capture", src, &options),
+            src,
+        )
     }
 
     const SRC: &str = "package p

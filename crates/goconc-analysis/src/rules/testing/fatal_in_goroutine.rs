@@ -381,29 +381,15 @@ fn fix(cx: &Context, call: Node, mc: &MethodCall, lit: Node) -> Option<(String, 
 
 #[cfg(test)]
 mod tests {
-    use crate::{analyze_alone, apply_edits, FileOptions, SourceFile};
+    use crate::rules::test_support::{findings_with, lines_and_fixed};
+    use crate::FileOptions;
 
     fn run(src: &str) -> (Vec<usize>, String) {
-        let file = SourceFile::new(src);
         let options = FileOptions {
             is_test_file: true,
             ..FileOptions::default()
         };
-        let findings: Vec<_> = analyze_alone(&file, &options)
-            .findings
-            .into_iter()
-            .filter(|f| f.rule == super::META.id)
-            .collect();
-        let edits: Vec<_> = findings
-            .iter()
-            .flat_map(|f| f.fixes.iter().take(1))
-            .flat_map(|f| f.edits.clone())
-            .collect();
-        let lines = findings
-            .iter()
-            .map(|f| crate::rules::waitgroup::line_of(src, f.range.start))
-            .collect();
-        (lines, apply_edits(src, &edits).0)
+        lines_and_fixed(&findings_with(super::META.id, src, &options), src)
     }
 
     #[test]
