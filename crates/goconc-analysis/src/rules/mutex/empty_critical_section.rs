@@ -102,11 +102,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 /// Is there a comment (not a tool directive) on the line right above the `Lock`: a documented
 /// barrier ("wait for in-flight calls to finish")?
 fn commented(cx: &Context, lock: tree_sitter::Node) -> bool {
-    lock.prev_sibling().is_some_and(|p| {
-        let comment = text(p, cx.src);
-        p.kind() == "comment"
-            && p.end_position().row + 1 == lock.start_position().row
-            && !comment.starts_with("//goconc:")
-            && !comment.starts_with("//nolint")
-    })
+    // Read the line above as text: where tree-sitter hangs a comment (in the block or in its
+    // statement list) depends on its position.
+    let start = crate::syntax::line_start(cx.src, lock.start_byte());
+    let Some(above_end) = start.checked_sub(1) else {
+        return false;
+    };
+    let above = cx.src[crate::syntax::line_start(cx.src, above_end)..above_end].trim();
+    above.starts_with("//") && !above.starts_with("//goconc:") && !above.starts_with("//nolint")
 }
