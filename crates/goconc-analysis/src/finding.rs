@@ -127,3 +127,75 @@ mod tests {
         assert_eq!(apply_edits("abcdef", &edits), ("AbcdXf".to_string(), 2));
     }
 }
+
+/// A line number in a message, written as the byte offset it stands for until the findings of
+/// the file are final ([`resolve_line_refs`]): an incremental analysis moves a kept finding to
+/// where its function is now, and the line numbers in its message follow.
+#[derive(Debug, Clone, Copy)]
+pub struct LineOf(pub usize);
+
+const LINE_OPEN: char = '\u{E000}';
+const LINE_CLOSE: char = '\u{E001}';
+
+impl std::fmt::Display for LineOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{LINE_OPEN}{}{LINE_CLOSE}", self.0)
+    }
+}
+
+/// Rewrites each line reference of a message with `map` (to a 1-based line for the final
+/// text, or to a moved offset).
+pub(crate) fn map_line_refs(message: &str, mut map: impl FnMut(usize) -> String) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find(LINE_OPEN) {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + LINE_OPEN.len_utf8()..];
+        let Some(close) = after.find(LINE_CLOSE) else {
+            rest = after;
+            break;
+        };
+        if let Ok(offset) = after[..close].parse::<usize>() {
+            out.push_str(&map(offset));
+        }
+        rest = &after[close + LINE_CLOSE.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The offsets the line references of a message stand for.
+pub(crate) fn line_refs(message: &str) -> Vec<usize> {
+    let mut found = Vec::new();
+    map_line_refs(message, |offset| {
+        found.push(offset);
+        String::new()
+    });
+    found
+}
+
+/// Turns the line references in the messages of findings into 1-based line numbers of `src`.
+pub(crate) fn resolve_line_refs(findings: &mut [Finding], src: &str) {
+    let has_refs = |m: &str| m.contains(LINE_OPEN);
+    if !findings
+        .iter()
+        .any(|f| has_refs(&f.message) || f.related.iter().any(|r| has_refs(&r.message)))
+    {
+        return;
+    }
+    let index = crate::LineIndex::new(src);
+    let line = |offset: usize| {
+        let at = index.position(src, offset.min(src.len()), crate::Encoding::Utf8);
+        (at.line + 1).to_string()
+    };
+    for finding in findings {
+        if has_refs(&finding.message) {
+            finding.message = map_line_refs(&finding.message, line);
+        }
+        for related in &mut finding.related {
+            if has_refs(&related.message) {
+                related.message = map_line_refs(&related.message, line);
+            }
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod config;
 pub mod finding;
 pub mod gofmt;
 pub mod goversion;
+pub mod incremental;
 pub mod line_index;
 pub mod model;
 pub mod rules;
@@ -24,6 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use config::{Config, ConfigError};
 pub use finding::{apply_edits, Finding, Fix, Related, Severity, TextEdit};
 pub use goversion::GoVersion;
+pub use incremental::IncrementalFile;
 pub use line_index::{Encoding, LineCol, LineIndex};
 pub use model::{FileDecls, PackageModel};
 pub use rules::RuleMeta;
@@ -66,14 +68,30 @@ pub fn effective_go_version(src: &str, options: &FileOptions) -> GoVersion {
 pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions) -> Outcome {
     let src = file.text();
     let root = file.tree().root_node();
-    let mut outcome = Outcome::default();
     let built = catch_unwind(AssertUnwindSafe(|| {
         model::FileModel::build_with_index(root, src, package)
     }));
     let Ok((model, index)) = built else {
-        outcome.failed_rules.push("model");
-        return outcome;
+        return Outcome {
+            findings: Vec::new(),
+            failed_rules: vec!["model"],
+        };
     };
+    let mut outcome = run_rules(model, index, options, Vec::new());
+    finish(&mut outcome.findings, src);
+    outcome
+}
+
+/// Runs every enabled rule over a model, with the severities of the configuration. `skipped`:
+/// the top-level functions the model leaves out.
+fn run_rules<'t>(
+    model: model::FileModel<'t>,
+    index: model::index::NodeIndex<'t>,
+    options: &FileOptions,
+    skipped: Vec<std::ops::Range<usize>>,
+) -> Outcome {
+    let src = model.src;
+    let mut outcome = Outcome::default();
     let context = rules::Context {
         model: &model,
         src,
@@ -81,6 +99,7 @@ pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions)
         is_test_file: options.is_test_file,
         lock_traces: rules::lock_traces(&model, &index),
         index,
+        skipped,
     };
     for rule in rules::registry() {
         let Some(severity) = options.config.severity(rule.meta) else {
@@ -101,20 +120,21 @@ pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions)
             Err(_) => outcome.failed_rules.push(rule.meta.id),
         }
     }
+    outcome
+}
+
+/// Drops suppressed findings, then sorts by position and removes duplicates.
+fn finish(findings: &mut Vec<Finding>, src: &str) {
     let suppressions = suppress::Suppressions::parse(src);
     if !suppressions.is_empty() {
         let index = LineIndex::new(src);
-        outcome
-            .findings
-            .retain(|f| !suppressions.suppresses_at(&index, src, f.range.start, f.rule));
+        findings.retain(|f| !suppressions.suppresses_at(&index, src, f.range.start, f.rule));
     }
-    outcome.findings.sort_by(|a, b| {
+    findings.sort_by(|a, b| {
         (a.range.start, a.range.end, a.rule).cmp(&(b.range.start, b.range.end, b.rule))
     });
-    outcome
-        .findings
-        .dedup_by(|a, b| a.rule == b.rule && a.range == b.range);
-    outcome
+    findings.dedup_by(|a, b| a.rule == b.rule && a.range == b.range);
+    finding::resolve_line_refs(findings, src);
 }
 
 /// Checks one file on its own, as if it were the whole package.

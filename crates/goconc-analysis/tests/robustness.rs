@@ -4,69 +4,10 @@
 //! Inputs are the fixture files and, when `go` is on PATH, a handful of files of the Go standard
 //! library (`$(go env GOROOT)/src`).
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{fixture_files, stdlib_files, Rng};
 use goconc_analysis::{analyze_alone, FileOptions, SourceFile};
-
-/// A small deterministic generator (xorshift64*): the same sequence on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
-
-fn fixture_files() -> Vec<PathBuf> {
-    fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                collect(&path, out);
-            } else if path.extension().is_some_and(|e| e == "go") {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    collect(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures"),
-        &mut out,
-    );
-    out.sort();
-    out
-}
-
-fn stdlib_files() -> Vec<PathBuf> {
-    let Ok(output) = std::process::Command::new("go")
-        .args(["env", "GOROOT"])
-        .output()
-    else {
-        return Vec::new();
-    };
-    let root = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("src");
-    [
-        "sync/mutex.go",
-        "sync/waitgroup.go",
-        "context/context.go",
-        "net/http/transport.go",
-        "database/sql/sql.go",
-    ]
-    .iter()
-    .map(|p| root.join(p))
-    .filter(|p| p.exists())
-    .collect()
-}
 
 const SNIPPETS: &[&str] = &[
     "mu.Lock()\n",

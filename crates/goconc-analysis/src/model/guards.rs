@@ -13,7 +13,7 @@ use super::summary::summary_key;
 use super::types::{SyncKind, Ty};
 use crate::syntax::{named_children, text, unparen, walk_body};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldAccess {
     /// The struct type (`Cache`).
     pub type_name: String,

@@ -47,11 +47,18 @@ pub struct FileDecls {
 impl FileDecls {
     pub fn collect(root: Node, src: &str) -> FileDecls {
         let imports = Imports::from_tree(root, src);
-        let mut decls = FileDecls {
-            summaries: super::summary::collect(root, src, &imports),
-            ..FileDecls::default()
-        };
+        let mut decls = FileDecls::signatures(root, src, &imports);
+        decls.summaries = super::summary::collect(root, src, &imports);
         decls.atomics = super::atomics::collect(root, src, &imports);
+        decls.field_accesses = decls.field_accesses_in(root, src, None);
+        decls
+    }
+
+    /// The package name, types, function and method signatures and variables of a file: what
+    /// its top-level declarations say outside function bodies. Summaries, atomics and field
+    /// accesses are left empty.
+    pub fn signatures(root: Node, src: &str, imports: &Imports) -> FileDecls {
+        let mut decls = FileDecls::default();
         for item in named_children(root) {
             match item.kind() {
                 "package_clause" => {
@@ -59,10 +66,10 @@ impl FileDecls {
                         decls.package_name = text(name, src).to_string();
                     }
                 }
-                "type_declaration" => decls.add_types(item, src, &imports),
+                "type_declaration" => decls.add_types(item, src, imports),
                 "function_declaration" => {
                     if let Some(name) = item.child_by_field_name("name") {
-                        let results = results_of(item.child_by_field_name("result"), src, &imports);
+                        let results = results_of(item.child_by_field_name("result"), src, imports);
                         decls.funcs.insert(
                             text(name, src).to_string(),
                             FuncSig {
@@ -73,20 +80,36 @@ impl FileDecls {
                         );
                     }
                 }
-                "method_declaration" => decls.add_method(item, src, &imports),
-                "var_declaration" => decls.add_vars(item, src, &imports),
+                "method_declaration" => decls.add_method(item, src, imports),
+                "var_declaration" => decls.add_vars(item, src, imports),
                 _ => {}
             }
         }
-        // Only files with methods that lock can show which mutex guards a field.
-        if src.contains("func (") && src.contains("ock(") && !decls.structs.is_empty() {
-            let own = PackageModel::from_files([&decls]);
-            if own.has_struct_with_mutex() {
-                let model = super::scope::FileModel::build(root, src, &own);
-                decls.field_accesses = super::guards::collect(&model);
-            }
-        }
         decls
+    }
+
+    /// The field accesses of the file's methods (see [`super::guards`]), judged with the file's
+    /// own types and summaries (set those first); methods starting at a byte in `skip` are left
+    /// out.
+    pub fn field_accesses_in(
+        &self,
+        root: Node,
+        src: &str,
+        skip: Option<&std::collections::HashSet<usize>>,
+    ) -> Vec<super::guards::FieldAccess> {
+        // Only files with methods that lock can show which mutex guards a field.
+        if !(src.contains("func (") && src.contains("ock(") && !self.structs.is_empty()) {
+            return Vec::new();
+        }
+        let own = PackageModel::from_files([self]);
+        if !own.has_struct_with_mutex() {
+            return Vec::new();
+        }
+        let model = match skip {
+            Some(skip) => super::scope::FileModel::build_partial(root, src, &own, skip).0,
+            None => super::scope::FileModel::build(root, src, &own),
+        };
+        super::guards::collect(&model)
     }
 
     fn add_types(&mut self, decl: Node, src: &str, imports: &Imports) {

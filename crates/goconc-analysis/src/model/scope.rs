@@ -2,7 +2,7 @@
 //! results and locals, each with the part of the text where it is visible and its type as far as
 //! the declaration tells. Resolving an identifier finds the innermost visible declaration.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use tree_sitter::Node;
@@ -43,6 +43,24 @@ pub struct Decl<'t> {
     pub init: Option<Node<'t>>,
 }
 
+/// Top-level function and method declarations: the parts of a file an incremental analysis
+/// can reuse one by one.
+pub fn is_function_item(node: Node) -> bool {
+    matches!(node.kind(), "function_declaration" | "method_declaration")
+}
+
+/// Top-level constant declarations, and variable declarations without a call or a function
+/// literal (no `(` in their text): the model records nothing inside them (declarations are
+/// recorded inside functions only, and the index holds calls and what only function bodies
+/// contain), so generated tables of megabytes are passed over unread.
+fn holds_nothing_to_record(node: Node, src: &str) -> bool {
+    match node.kind() {
+        "const_declaration" => true,
+        "var_declaration" => !text(node, src).contains('('),
+        _ => false,
+    }
+}
+
 /// A function declaration, method declaration or function literal.
 #[derive(Debug, Clone)]
 pub struct Function<'t> {
@@ -71,7 +89,22 @@ pub struct FileModel<'t> {
 
 impl<'t> FileModel<'t> {
     pub fn build(root: Node<'t>, src: &'t str, package: &'t PackageModel) -> FileModel<'t> {
-        Self::build_inner(root, src, package, None)
+        Self::build_inner(root, src, package, None, None)
+    }
+
+    /// Builds the model of part of a file: the top-level function and method declarations that
+    /// start at a byte in `skip` are left out, with everything inside them (an incremental
+    /// analysis reuses what it knew of them). Type, variable and constant declarations are
+    /// always in.
+    pub fn build_partial(
+        root: Node<'t>,
+        src: &'t str,
+        package: &'t PackageModel,
+        skip: &HashSet<usize>,
+    ) -> (FileModel<'t>, NodeIndex<'t>) {
+        let mut index = NodeIndex::default();
+        let model = Self::build_inner(root, src, package, Some(&mut index), Some(skip));
+        (model, index)
     }
 
     /// Builds the model and, in the same walk, the index of nodes rules start from.
@@ -81,7 +114,7 @@ impl<'t> FileModel<'t> {
         package: &'t PackageModel,
     ) -> (FileModel<'t>, NodeIndex<'t>) {
         let mut index = NodeIndex::default();
-        let model = Self::build_inner(root, src, package, Some(&mut index));
+        let model = Self::build_inner(root, src, package, Some(&mut index), None);
         (model, index)
     }
 
@@ -90,6 +123,7 @@ impl<'t> FileModel<'t> {
         src: &'t str,
         package: &'t PackageModel,
         index: Option<&mut NodeIndex<'t>>,
+        skip: Option<&HashSet<usize>>,
     ) -> FileModel<'t> {
         let mut model = FileModel {
             src,
@@ -102,17 +136,32 @@ impl<'t> FileModel<'t> {
             function_at: HashMap::new(),
             ancestors: Vec::new(),
         };
-        model.collect(index);
+        model.collect(index, skip);
         model.ancestors = Vec::new();
         model
     }
 
     /// One walk over the tree, keeping the chain of ancestors.
-    fn collect(&mut self, mut index: Option<&mut NodeIndex<'t>>) {
+    fn collect(&mut self, mut index: Option<&mut NodeIndex<'t>>, skip: Option<&HashSet<usize>>) {
         let mut cursor = self.root.walk();
         let mut stack: Vec<(usize, usize)> = Vec::new(); // (function index, end byte)
         loop {
             let node = cursor.node();
+            let skipped = self.ancestors.len() == 1
+                && (skip.is_some_and(|s| s.contains(&node.start_byte()) && is_function_item(node))
+                    || holds_nothing_to_record(node, self.src));
+            if skipped {
+                loop {
+                    if cursor.goto_next_sibling() {
+                        break;
+                    }
+                    if !cursor.goto_parent() {
+                        return;
+                    }
+                    self.ancestors.pop();
+                }
+                continue;
+            }
             let flags = kinds::flags(node.kind_id());
             if flags & kinds::INDEX != 0 {
                 if let Some(index) = index.as_deref_mut() {

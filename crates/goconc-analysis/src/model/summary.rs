@@ -24,7 +24,7 @@ pub struct Acquire {
     pub offset: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct FuncSummary {
     /// Locks taken directly in the body (not in function literals or `go` statements).
     pub acquires: Vec<Acquire>,
@@ -47,6 +47,13 @@ pub fn summary_key(receiver_type: Option<&str>, name: &str) -> String {
 
 /// Summaries of every function and method declared in a file.
 pub fn collect(root: Node, src: &str, imports: &Imports) -> HashMap<String, FuncSummary> {
+    let items: Vec<Node> = named_children(root).collect();
+    collect_in(&items, src, imports)
+}
+
+/// Summaries of some of a file's top-level declarations (an incremental analysis asks for the
+/// ones that changed).
+pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<String, FuncSummary> {
     let mut out = HashMap::new();
     // `time.`, `os.`, … : the local names of packages with blocking functions this file imports.
     // `time.Sleep(`, `os.ReadFile(`, … as this file spells them: a body without any of them
@@ -58,7 +65,7 @@ pub fn collect(root: Node, src: &str, imports: &Imports) -> HashMap<String, Func
                 .map(|local| format!("{local}.{name}("))
         })
         .collect();
-    for decl in named_children(root) {
+    for &decl in items {
         if !matches!(decl.kind(), "function_declaration" | "method_declaration") {
             continue;
         }

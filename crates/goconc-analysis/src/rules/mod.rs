@@ -136,9 +136,34 @@ pub struct Context<'a, 't> {
     /// the rules run and shared by every rule that reads them.
     pub lock_traces:
         std::collections::HashMap<usize, std::rc::Rc<crate::model::locks::LockTrace<'t>>>,
+    /// Top-level functions left out of the model, in document order (an incremental analysis
+    /// keeps their findings): rules that read the text of the whole file pass over them.
+    pub skipped: Vec<std::ops::Range<usize>>,
 }
 
 impl<'t> Context<'_, 't> {
+    /// The parts of the text outside the functions left out of the model, in order.
+    pub fn active_regions(&self) -> Vec<std::ops::Range<usize>> {
+        let mut regions = Vec::with_capacity(self.skipped.len() + 1);
+        let mut from = 0;
+        for skipped in &self.skipped {
+            if skipped.start > from {
+                regions.push(from..skipped.start);
+            }
+            from = from.max(skipped.end);
+        }
+        if from < self.src.len() {
+            regions.push(from..self.src.len());
+        }
+        regions
+    }
+
+    /// Whether `offset` lies in a function left out of the model.
+    pub fn is_skipped(&self, offset: usize) -> bool {
+        let i = self.skipped.partition_point(|r| r.start <= offset);
+        i > 0 && offset < self.skipped[i - 1].end
+    }
+
     /// The lock state over a function body (None when it takes no lock or cannot be followed).
     pub fn lock_trace(
         &self,
@@ -146,6 +171,12 @@ impl<'t> Context<'_, 't> {
     ) -> Option<std::rc::Rc<crate::model::locks::LockTrace<'t>>> {
         self.lock_traces.get(&body.start_byte()).cloned()
     }
+}
+
+/// Whether some rule's findings outside functions depend on what is inside every function of
+/// the file (an incremental analysis then leaves no function out).
+pub(crate) fn need_every_function(decls: &crate::model::FileDecls) -> bool {
+    mutex::embedded_exported::fix_reads_every_function(decls)
 }
 
 /// Runs the lock state once over every body that calls a lock method.

@@ -38,3 +38,8 @@ pub(crate) fn lines_and_fixed(findings: &[Finding], src: &str) -> (Vec<usize>, S
         .collect();
     (lines, apply_edits(src, &edits).0)
 }
+
+/// The 1-based line of a byte offset.
+pub(crate) fn line_of(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())].matches('\n').count() + 1
+}

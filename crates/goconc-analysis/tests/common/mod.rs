@@ -1,5 +1,5 @@
 //! What the fixture tests share: where the fixtures are, which folders are packages, and the Go
-//! version of a folder's module.
+//! version of a folder's module; the inputs and random generator of the edit tests.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
@@ -42,4 +42,64 @@ pub fn module_version(dir: &Path) -> Option<GoVersion> {
     dir.ancestors()
         .find_map(|d| std::fs::read_to_string(d.join("go.mod")).ok())
         .and_then(|t| GoVersion::from_go_mod(&t))
+}
+
+/// A small deterministic generator (xorshift64*): the same sequence on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+}
+
+pub fn fixture_files() -> Vec<PathBuf> {
+    fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                collect(&path, out);
+            } else if path.extension().is_some_and(|e| e == "go") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    collect(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures"),
+        &mut out,
+    );
+    out.sort();
+    out
+}
+
+pub fn stdlib_files() -> Vec<PathBuf> {
+    let Ok(output) = std::process::Command::new("go")
+        .args(["env", "GOROOT"])
+        .output()
+    else {
+        return Vec::new();
+    };
+    let root = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("src");
+    [
+        "sync/mutex.go",
+        "sync/waitgroup.go",
+        "context/context.go",
+        "net/http/transport.go",
+        "database/sql/sql.go",
+    ]
+    .iter()
+    .map(|p| root.join(p))
+    .filter(|p| p.exists())
+    .collect()
 }

@@ -81,6 +81,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 ))
                 .then_some(n)
             }
+            "function_declaration" | "method_declaration" if cx.is_skipped(n.start_byte()) => {
+                return false;
+            }
             "function_declaration" => {
                 // Package initialisation runs before any goroutine.
                 return n

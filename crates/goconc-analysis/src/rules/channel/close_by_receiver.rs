@@ -1,8 +1,9 @@
 //! `channel-close-by-receiver`: a function that only receives from a channel closes it.
 
+use crate::finding::LineOf;
 use tree_sitter::Node;
 
-use super::{builtin_arg, chan_key, line_of, ChanKey};
+use super::{builtin_arg, chan_key, ChanKey};
 use crate::finding::{Finding, Severity};
 use crate::model::channels::goroutine_start;
 use crate::model::{FileModel, Ty};
@@ -151,7 +152,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let path = &key.path;
         let message = format!(
             "`{path}` is closed by a function that only receives from it (line {}): a sender still running panics on its next send",
-            line_of(cx.src, receive.start_byte())
+            LineOf(receive.start_byte())
         );
         out.push(
             META.finding(call.byte_range(), message)

@@ -2,7 +2,7 @@
 //! exit.
 
 use super::closed::{all_events, Event};
-use super::line_of;
+use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
 use crate::rules::{Context, RuleMeta};
 
@@ -79,7 +79,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 } else {
                     format!(
                         "`{path}` is already closed on every path to this `close` (line {}): it panics",
-                        line_of(cx.src, first.start)
+                        LineOf(first.start)
                     )
                 };
                 let related = if in_loop {
@@ -96,7 +96,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             } => {
                 let message = format!(
                     "`{path}` is closed here and again by `defer close({path})` (line {}) when the function returns: the deferred close panics",
-                    line_of(cx.src, deferred.start)
+                    LineOf(deferred.start)
                 );
                 out.push(
                     META.finding(close, message)

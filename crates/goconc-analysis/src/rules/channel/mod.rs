@@ -115,15 +115,6 @@ pub(crate) fn in_own_body(node: Node, f: Node) -> bool {
     crate::syntax::enclosing_function(node) == Some(f)
 }
 
-/// 1-based line of a byte offset, for messages.
-pub(crate) fn line_of(src: &str, offset: usize) -> usize {
-    src.as_bytes()[..offset.min(src.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 #[cfg(test)]
 pub(crate) mod test_util {
     use crate::{analyze_alone, FileOptions, SourceFile};
@@ -135,7 +126,7 @@ pub(crate) mod test_util {
             .findings
             .into_iter()
             .filter(|f| f.rule == rule)
-            .map(|f| super::line_of(src, f.range.start))
+            .map(|f| crate::rules::test_support::line_of(src, f.range.start))
             .collect()
     }
 }

@@ -1,12 +1,13 @@
 //! `channel-mutated-after-send`: a pointer, map or slice is modified after being sent on a
 //! channel.
 
+use crate::finding::LineOf;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::{in_own_body, line_of};
+use super::in_own_body;
 use crate::finding::{Finding, Severity};
 use crate::model::flow::{self, ExitKind, FlowAnalysis};
 use crate::model::{FileModel, Ty};
@@ -350,7 +351,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let message = format!(
             "`{name}` is modified after it was sent on `{}` (line {}): the receiver shares it and can see the change or race with it",
             m.sent.channel,
-            line_of(cx.src, m.sent.send.start)
+            LineOf(m.sent.send.start)
         );
         out.push(
             META.finding(m.node, message)

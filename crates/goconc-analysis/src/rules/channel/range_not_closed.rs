@@ -1,9 +1,9 @@
 //! `channel-range-not-closed`: a goroutine produces into a locally made channel, the function
 //! ranges over it, and nobody closes it.
 
+use crate::finding::LineOf;
 use tree_sitter::Node;
 
-use super::line_of;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::channels::{Channels, LocalChannel, OpKind};
 use crate::rules::{Context, RuleMeta};
@@ -131,7 +131,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let header = for_stmt.start_byte()..text_end(cx.src, for_stmt.start_byte(), header_end);
     let message = format!(
         "`{name}` is never closed: the goroutine sending on it (line {}) returns without `close({name})`, so this `range` never ends",
-        line_of(cx.src, producer.start.start_byte())
+        LineOf(producer.start.start_byte())
     );
     let mut finding = META
         .finding(header, message)

@@ -1,7 +1,7 @@
 //! `channel-send-after-close`: a send on a channel after it was closed on the same path.
 
 use super::closed::{all_events, Event};
-use super::line_of;
+use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
 use crate::rules::{Context, RuleMeta};
 
@@ -65,7 +65,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             } else {
                 format!(
                     "send on `{path}` after it was closed on every path to here (line {}): the send panics",
-                    line_of(cx.src, close.start)
+                    LineOf(close.start)
                 )
             };
             out.push(

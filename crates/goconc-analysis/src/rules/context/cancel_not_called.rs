@@ -3,6 +3,7 @@
 //! Like go vet's lostcancel, any use of the variable counts (a call, passing it on, storing it,
 //! returning it, capturing it in a closure); assigning to it and `_ = cancel` do not.
 
+use crate::finding::LineOf;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -208,14 +209,14 @@ fn check_definition<'t>(
     let (range, line, place) = match leak.kind {
         ExitKind::Return => (
             leak.node.byte_range(),
-            line_of(cx.src, leak.node.start_byte()),
+            LineOf(leak.node.start_byte()),
             "this return",
         ),
         _ => {
             let end = leak.node.end_byte();
             (
                 end.saturating_sub(1)..end,
-                line_of(cx.src, end.saturating_sub(1)),
+                LineOf(end.saturating_sub(1)),
                 "the end of the function",
             )
         }
@@ -503,14 +504,6 @@ fn discarded_fix(cx: &Context, def: &Definition) -> Option<Vec<TextEdit>> {
             new_text: format!("\n{indent}defer cancel()"),
         },
     ])
-}
-
-fn line_of(src: &str, offset: usize) -> usize {
-    src.as_bytes()[..offset.min(src.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! (or writes one of its map entries), and that function reads the variable afterwards with
 //! nothing in between that waits for the goroutine: a data race.
 
+use crate::finding::LineOf;
 use std::collections::HashSet;
 
 use tree_sitter::Node;
@@ -9,7 +10,6 @@ use tree_sitter::Node;
 use crate::finding::{Finding, Severity};
 use crate::model::channels::goroutine_start;
 use crate::model::{Decl, DeclKind, Ty};
-use crate::rules::waitgroup::line_of;
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::{is_within, named_children, text, unparen, walk_body};
 
@@ -167,7 +167,7 @@ fn check_goroutine<'t>(
             decl.name,
             function_name(cx.model, parent),
             function_name(cx.model, parent),
-            line_of(cx.src, read.start_byte()),
+            LineOf(read.start_byte()),
         );
         out.push(
             META.finding(ident.byte_range(), message)

@@ -2,11 +2,11 @@
 //! through to a second send on the same channel (a missing `return`); the parent receives one
 //! value, so the second send blocks forever.
 
+use crate::finding::LineOf;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::channels::{ChanOp, Channels, LocalChannel, OpKind};
-use crate::rules::waitgroup::line_of;
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::{insertion_after_line, line_indent, newline, text};
 
@@ -101,7 +101,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         let message = format!(
             "after this send the error branch falls through to a second send on `{}` (line {}); {} receives once, so that send blocks forever",
             ch.name,
-            line_of(cx.src, second.node.start_byte()),
+            LineOf(second.node.start_byte()),
             super::leak::function_name(cx.model, ch.function),
         );
         let mut finding = META

@@ -2,12 +2,12 @@
 //! channel, and the parent receives fewer values than it started senders ("first answer wins",
 //! or a receive loop that returns on the first error): the other senders block forever.
 
+use crate::finding::LineOf;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::channels::{Channels, LocalChannel, OpKind};
 use crate::model::Ty;
-use crate::rules::waitgroup::line_of;
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::{access_path, named_children, path_root, text, unparen};
 
@@ -135,7 +135,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     } else if let Some(ret) = early {
         format!(
             "the receive loop returns early (line {})",
-            line_of(cx.src, ret.start_byte())
+            LineOf(ret.start_byte())
         )
     } else {
         return;

@@ -2,9 +2,9 @@
 //! function that started it can return without receiving (a timeout or `ctx.Done()` case of a
 //! `select`, or an early return): the sender blocks forever.
 
+use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::channels::{Channels, LocalChannel, OpKind};
-use crate::rules::waitgroup::line_of;
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::text;
 
@@ -105,7 +105,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let Some(&exit) = exits.first() else { return };
     let send = sends[0].node;
     let how = if exit.kind() == "return_statement" {
-        format!("returns at line {}", line_of(cx.src, exit.start_byte()))
+        format!("returns at line {}", LineOf(exit.start_byte()))
     } else {
         "ends".to_string()
     };

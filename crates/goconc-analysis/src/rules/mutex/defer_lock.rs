@@ -1,8 +1,9 @@
 //! `mutex-defer-lock`: `defer mu.Lock()` while `mu` is held — meant `defer mu.Unlock()`.
 
+use crate::finding::LineOf;
 use std::collections::BTreeMap;
 
-use super::{line_of, locking_bodies};
+use super::locking_bodies;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::locks::{LockObserver, LockState};
 use crate::model::sync_calls::LockCall;
@@ -97,7 +98,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             if let Some(site) = site {
                 finding = finding.with_related(
                     site..site + key.len(),
-                    format!("`{key}` was locked here (line {})", line_of(cx.src, site)),
+                    format!("`{key}` was locked here (line {})", LineOf(site)),
                 );
             }
             let edit = TextEdit {

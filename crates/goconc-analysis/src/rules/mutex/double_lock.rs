@@ -1,11 +1,12 @@
 //! `mutex-double-lock`: locking a mutex already held on this path, directly or through a call to
 //! a function or method of the same package that locks it.
 
+use crate::finding::LineOf;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
 
-use super::{line_of, locking_bodies};
+use super::locking_bodies;
 use crate::finding::{Finding, Severity};
 use crate::model::locks::{self, LockObserver, LockState, Mode};
 use crate::model::summary::summary_key;
@@ -94,7 +95,7 @@ impl<'t> LockObserver<'t> for Observer<'_, 't> {
                 node: call.call,
                 message: format!(
                     "`{key}` is locked again while already held (locked at line {}): Go mutexes are not reentrant, so this goroutine waits for itself forever",
-                    line_of(self.model.src, site)
+                    LineOf(site)
                 ),
                 related: vec![(site..site + key.len(), format!("`{key}` is first locked here"))],
             }
@@ -158,7 +159,7 @@ impl<'t> Observer<'_, 't> {
                     node: call,
                     message: format!(
                         "`{callee_text}` locks `{key}`, which is already held here (locked at line {}): the call deadlocks",
-                        line_of(model.src, site)
+                        LineOf(site)
                     ),
                     related: vec![(site..site + key.len(), format!("`{key}` is locked here"))],
                 });

@@ -60,6 +60,19 @@ Unexported types, and a pointer or named mutex field.
 "#,
 };
 
+/// Whether the file declares an exported struct type that embeds a mutex: then this rule's fix,
+/// reported at the type, rewrites uses inside every function of the file, so an incremental
+/// analysis must look at all of them.
+pub(crate) fn fix_reads_every_function(decls: &crate::model::FileDecls) -> bool {
+    decls.structs.iter().any(|(name, fields)| {
+        name.starts_with(|c: char| c.is_ascii_uppercase())
+            && fields.iter().any(|f| {
+                f.embedded
+                    && matches!(&f.ty, Ty::Named { pkg, name } if pkg == "sync" && (name == "Mutex" || name == "RWMutex"))
+            })
+    })
+}
+
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for item in named_children(cx.model.root).filter(|n| n.kind() == "type_declaration") {
         for spec in named_children(item).filter(|n| n.kind() == "type_spec") {

@@ -1,10 +1,11 @@
 //! `mutex-held-blocking`: a blocking operation while a lock is held.
 
+use crate::finding::LineOf;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
 
-use super::{line_of, locking_bodies};
+use super::locking_bodies;
 use crate::finding::{Finding, Severity};
 use crate::model::blocking::{blocking_call, blocking_method};
 use crate::model::locks::{LockObserver, LockState};
@@ -232,7 +233,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     node.byte_range(),
                     format!(
                         "{what} blocks while `{key}` is held (locked at line {}): every goroutine that needs `{key}` waits for it",
-                        line_of(cx.src, site)
+                        LineOf(site)
                     ),
                 )
                 .with_related(site..site + key.len(), format!("`{key}` is locked here")),

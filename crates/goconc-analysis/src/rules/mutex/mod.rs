@@ -88,15 +88,6 @@ pub(crate) fn locking_bodies<'t>(
         .collect()
 }
 
-/// 1-based line of a byte offset, for messages.
-pub(crate) fn line_of(src: &str, offset: usize) -> usize {
-    src.as_bytes()[..offset.min(src.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 /// The look-alikes of the standard library that each mutex rule learned to leave alone, next to
 /// the bug each one resembles.
 #[cfg(test)]

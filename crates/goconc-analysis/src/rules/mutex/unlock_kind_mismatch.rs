@@ -1,8 +1,9 @@
 //! `mutex-unlock-kind-mismatch`: `RLock` released by `Unlock`, or `Lock` by `RUnlock`.
 
+use crate::finding::LineOf;
 use std::collections::BTreeMap;
 
-use super::{line_of, locking_bodies};
+use super::locking_bodies;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::locks::{LockObserver, LockState, Mode};
 use crate::model::sync_calls::{LockCall, LockOp};
@@ -104,7 +105,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     format!(
                         "`{key}.{}()` here (line {})",
                         taken_with.name(),
-                        line_of(cx.src, site)
+                        LineOf(site)
                     ),
                 );
             let edit = TextEdit {

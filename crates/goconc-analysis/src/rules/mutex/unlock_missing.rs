@@ -1,10 +1,11 @@
 //! `mutex-unlock-missing`: a `Lock` that some path to a return leaves held.
 
+use crate::finding::LineOf;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
 
-use super::{line_of, locking_bodies};
+use super::locking_bodies;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::flow::ExitKind;
 use crate::model::locks::{self, is_unlock_method_value};
@@ -119,7 +120,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 c.op.is_release() && lock_key(cx.model, c).as_deref() == Some(key.as_str())
             });
             let op = text(lock.method, cx.src);
-            let exit_line = line_of(cx.src, exit_node.start_byte());
+            let exit_line = LineOf(exit_node.start_byte());
             let (message, related) = if !released_somewhere {
                 (
                     format!("`{key}.{op}()` is never unlocked in this function: the mutex stays locked and the next `Lock` blocks forever"),

@@ -225,7 +225,23 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if locks.names.is_empty() && locks.fields.is_empty() {
         return;
     }
-    for (at, word) in identifiers(cx.src) {
+    let words = cx.active_regions().into_iter().flat_map(|region| {
+        let start = region.start;
+        identifiers(cx.src.get(region).unwrap_or("")).map(move |(at, word)| (at + start, word))
+    });
+    // Most identifiers of a file name no lock holder: rule them out by length and first byte
+    // before hashing them.
+    let mut maybe = [0u64; 256];
+    for word in locks.names.keys().chain(locks.fields.keys()) {
+        if let Some(&first) = word.as_bytes().first() {
+            maybe[first as usize] |= 1 << word.len().min(63);
+        }
+    }
+    for (at, word) in words {
+        let first = word.as_bytes().first().copied().unwrap_or(0) as usize;
+        if maybe[first] & (1 << word.len().min(63)) == 0 {
+            continue;
+        }
         let as_name = locks.names.get(word).map(|how| (*how, false));
         let as_field = locks.fields.get(word).map(|how| (*how, true));
         for (how, is_field) in as_name.into_iter().chain(as_field) {

@@ -1,6 +1,7 @@
 //! `test-fatal-in-goroutine`: `t.Fatal`, `t.FailNow`, `t.Skip`… called from a goroutine that a
 //! test started.
 
+use crate::finding::LineOf;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -9,8 +10,7 @@ use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::sync_calls::is_testing_handle;
 use crate::model::Ty;
 use crate::rules::waitgroup::{
-    call_statement, calls_within, go_statement_of, group_go_call_of, line_of, starts_line,
-    statement_line,
+    call_statement, calls_within, go_statement_of, group_go_call_of, starts_line, statement_line,
 };
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::{
@@ -143,7 +143,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>, out: &mut Vec<Finding>) 
                 .finding(call.byte_range(), message(cx, &mc))
                 .with_related(
                     starter.start_byte()..starter.start_byte() + 2,
-                    format!("{via} (line {})", line_of(cx.src, starter.start_byte())),
+                    format!("{via} (line {})", LineOf(starter.start_byte())),
                 );
             if innermost {
                 if let Some((title, edits)) = fix(cx, call, &mc, function) {
@@ -201,7 +201,7 @@ fn report_at_go(cx: &Context, go: Node, calls: &[MethodCall], out: &mut Vec<Find
         format!("`{callee}` calls `{method}` on the goroutine started here: it stops only that goroutine, not the test"),
     );
     for mc in calls {
-        let line = line_of(cx.src, mc.call.start_byte());
+        let line = LineOf(mc.call.start_byte());
         finding = finding.with_related(
             mc.call.byte_range(),
             format!("`{}` (line {line})", text(mc.call, cx.src)),

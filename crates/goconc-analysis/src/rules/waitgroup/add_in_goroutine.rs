@@ -1,9 +1,10 @@
 //! `waitgroup-add-in-goroutine`: `wg.Add` inside the goroutine it counts.
 
 use super::{
-    call_statement, go_statement_of, in_nested_goroutine, is_negative_add, line_of, starts_line,
+    call_statement, go_statement_of, in_nested_goroutine, is_negative_add, starts_line,
     statement_line, wg_calls_within, wg_key, WgKey,
 };
+use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::sync_calls::{waitgroup_call, WaitGroupOp};
 use crate::rules::{Context, RuleMeta};
@@ -127,16 +128,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             go.start_byte()..go.start_byte() + 2,
             format!(
                 "the goroutine starts here (line {})",
-                line_of(cx.src, go.start_byte())
+                LineOf(go.start_byte())
             ),
         );
         if let Some(wait) = parent_wait {
             finding = finding.with_related(
                 wait.call.byte_range(),
-                format!(
-                    "`{recv}.Wait` (line {})",
-                    line_of(cx.src, wait.call.start_byte())
-                ),
+                format!("`{recv}.Wait` (line {})", LineOf(wait.call.start_byte())),
             );
         }
         let adds_in_goroutine = wg_calls_within(cx, WaitGroupOp::Add, &key, body).count();
@@ -230,7 +228,12 @@ mod tests {
             .findings
             .into_iter()
             .filter(|f| f.rule == super::META.id)
-            .map(|f| (super::super::line_of(src, f.range.start), f.rule))
+            .map(|f| {
+                (
+                    crate::rules::test_support::line_of(src, f.range.start),
+                    f.rule,
+                )
+            })
             .collect()
     }
 

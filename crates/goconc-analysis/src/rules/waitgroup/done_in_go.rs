@@ -1,8 +1,7 @@
 //! `waitgroup-done-in-go`: `wg.Done()` inside the function given to `wg.Go`.
 
-use super::{
-    call_statement, in_nested_goroutine, line_of, statement_line, wg_calls_within, wg_key,
-};
+use super::{call_statement, in_nested_goroutine, statement_line, wg_calls_within, wg_key};
+use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::sync_calls::{waitgroup_call, WaitGroupOp};
 use crate::rules::{Context, RuleMeta};
@@ -88,7 +87,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     done.call.byte_range(),
                     format!("`{recv}.Done()` inside `{recv}.Go`: `Go` already calls `Done` when the function returns, so the counter goes negative and panics"),
                 )
-                .with_related(go.call.byte_range(), format!("`{recv}.Go` runs the function here (line {})", line_of(cx.src, go.call.start_byte())));
+                .with_related(go.call.byte_range(), format!("`{recv}.Go` runs the function here (line {})", LineOf(go.call.start_byte())));
             if let Some(line) = call_statement(done.call).and_then(|s| statement_line(s, cx.src)) {
                 finding = finding.with_fix(
                     format!("Delete `{}`", text(done.call, cx.src)),

@@ -1,10 +1,11 @@
 //! `waitgroup-done-not-deferred`: `wg.Done()` called at the end of a goroutine instead of
 //! deferred, so that an early return or a panic skips it.
 
+use crate::finding::LineOf;
 use tree_sitter::Node;
 
 use super::{
-    call_statement, go_statement_of, in_nested_goroutine, line_of, starts_line, statement_line,
+    call_statement, go_statement_of, in_nested_goroutine, starts_line, statement_line,
     wg_calls_within, wg_key, WgKey,
 };
 use crate::finding::{Finding, Severity, TextEdit};
@@ -129,10 +130,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         };
         let recv = text(done.receiver, cx.src);
         let why = match reason {
-            Skip::Return(ret) => format!(
-                "the `return` on line {} skips it",
-                line_of(cx.src, ret.start_byte())
-            ),
+            Skip::Return(ret) => {
+                format!("the `return` on line {} skips it", LineOf(ret.start_byte()))
+            }
             Skip::Branch => "a path through the goroutine ends without it".to_string(),
             Skip::Panic(_) => "a panic in the work before it skips it".to_string(),
         };
@@ -145,7 +145,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 go.start_byte()..go.start_byte() + 2,
                 format!(
                     "the goroutine starts here (line {})",
-                    line_of(cx.src, go.start_byte())
+                    LineOf(go.start_byte())
                 ),
             );
         match reason {
@@ -354,7 +354,7 @@ mod tests {
             .findings
             .into_iter()
             .filter(|f| f.rule == super::META.id)
-            .map(|f| super::super::line_of(src, f.range.start))
+            .map(|f| crate::rules::test_support::line_of(src, f.range.start))
             .collect()
     }
 

@@ -200,12 +200,3 @@ pub(crate) fn is_negative_add(call: Node, src: &str) -> bool {
         .first()
         .is_some_and(|a| text(unparen(*a), src).trim_start().starts_with('-'))
 }
-
-/// 1-based line of a byte offset, for messages.
-pub(crate) fn line_of(src: &str, offset: usize) -> usize {
-    src.as_bytes()[..offset.min(src.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}

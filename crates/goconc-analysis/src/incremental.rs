@@ -1,0 +1,547 @@
+//! Reuse across edits of one file. An editor changes one function at a time, so what the engine
+//! learnt about every other top-level function still holds: [`IncrementalFile`] keeps, per
+//! top-level function or method, its declaration facts (summary, atomic accesses, field
+//! accesses) and its findings, and recomputes only the functions whose text changed.
+//!
+//! The result is always what [`FileDecls::collect`] and [`crate::analyze`] give for the same text
+//! (the tests check it over random edits of real files). What a function's facts and findings
+//! depend on besides its own text is folded into two keys; when a key changes, everything kept
+//! under it is dropped:
+//! - the declaration context: the file's text outside function bodies (package clause, imports,
+//!   types, variables, signatures, comments between declarations);
+//! - the findings context: that, plus the facts of every function of the file, the caller's key
+//!   for the other files of the package, and the options.
+//!
+//! Findings are kept with offsets relative to their function. One whose range, related
+//! locations or fix edits reach outside its function is not kept: that function is analysed
+//! again on every run.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::ops::Range;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use tree_sitter::Node;
+
+use crate::finding::{line_refs, map_line_refs, LineOf};
+use crate::model::atomics::{self, AtomicAccess};
+use crate::model::guards::FieldAccess;
+use crate::model::scope::is_function_item;
+use crate::model::summary::{self, Acquire, FuncSummary};
+use crate::model::{FileDecls, FileModel, Imports, PackageModel};
+use crate::syntax::{named_children, text};
+use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outcome, SourceFile};
+
+/// What the engine keeps of one file between analyses. One per open document; not shared.
+#[derive(Default)]
+pub struct IncrementalFile {
+    decl_context: u64,
+    /// The imports and signatures of the file: they depend on nothing but the text outside
+    /// function bodies.
+    signatures: Option<(Imports, FileDecls)>,
+    /// Per function text: its declaration facts, offsets relative to the function's start.
+    item_decls: HashMap<String, ItemDecls>,
+    findings_context: u64,
+    /// Per function text: its findings (before suppressions), relative to the function's start.
+    item_findings: HashMap<String, Vec<Finding>>,
+}
+
+#[derive(Clone, Default)]
+struct ItemDecls {
+    summaries: Vec<(String, FuncSummary)>,
+    atomics: Vec<AtomicAccess>,
+    field_accesses: Vec<FieldAccess>,
+}
+
+impl ItemDecls {
+    /// Hashes what other functions may learn from these facts. Offsets are left out: a finding
+    /// that points at another function is never kept (see [`within`]), so where the other
+    /// function's calls are does not matter to what is kept.
+    fn hash_without_offsets(&self, key: &mut impl Hasher) {
+        let acquire = |a: &Acquire, key: &mut dyn Hasher| {
+            let mut bytes = Vec::with_capacity(a.path.len() + 3);
+            bytes.extend_from_slice(a.path.as_bytes());
+            bytes.extend([0xff, a.from_receiver as u8, a.read as u8]);
+            key.write(&bytes);
+        };
+        for (name, s) in &self.summaries {
+            name.hash(key);
+            s.expects_held.hash(key);
+            s.blocks.hash(key);
+            s.acquires.len().hash(key);
+            for a in &s.acquires {
+                acquire(a, key);
+            }
+            s.orders.len().hash(key);
+            for (first, second) in &s.orders {
+                acquire(first, key);
+                acquire(second, key);
+            }
+        }
+        for a in &self.atomics {
+            (&a.root, &a.fields, &a.func).hash(key);
+        }
+        for f in &self.field_accesses {
+            (
+                &f.type_name,
+                &f.field,
+                &f.guards,
+                f.expects_held,
+                f.write,
+                &f.function,
+                f.len,
+            )
+                .hash(key);
+        }
+    }
+}
+
+/// How much of the last analysis was reused, for logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reuse {
+    /// Top-level functions and methods in the file.
+    pub functions: usize,
+    /// Of those, how many were analysed again.
+    pub analysed: usize,
+}
+
+impl IncrementalFile {
+    pub fn new() -> IncrementalFile {
+        IncrementalFile::default()
+    }
+
+    /// The file's declarations (equal to [`FileDecls::collect`]), then its findings (equal to
+    /// [`crate::analyze`] with the package `package_of` returns). `package_of` gets this file's
+    /// declarations and a key of what they say (offsets left out: equal keys, equal facts for
+    /// the other files), and returns the package model together with a key that changes
+    /// whenever the declarations of the package's other files change.
+    pub fn analyze(
+        &mut self,
+        file: &SourceFile,
+        options: &FileOptions,
+        package_of: impl FnOnce(&Arc<FileDecls>, u64) -> (Arc<PackageModel>, u64),
+    ) -> (Arc<FileDecls>, Outcome, Reuse) {
+        let root = file.tree().root_node();
+        let src = file.text();
+        let items: Vec<Node> = named_children(root).collect();
+        let decls = catch_unwind(AssertUnwindSafe(|| self.collect_decls(root, &items, src)));
+        let (decls, decls_key) = match decls {
+            Ok(found) => found,
+            Err(_) => {
+                // A bug in goconc: start from scratch next time.
+                *self = IncrementalFile::default();
+                (FileDecls::default(), 0)
+            }
+        };
+        let decls = Arc::new(decls);
+        let (package, others_key) = package_of(&decls, decls_key);
+        let context = hash_of(&(
+            decls_key,
+            others_key,
+            options_key(options),
+            effective_go_version(src, options),
+        ));
+        let reuse_functions = !crate::rules::need_every_function(&decls);
+        let (outcome, reuse) =
+            self.findings(file, &items, &package, options, context, reuse_functions);
+        (decls, outcome, reuse)
+    }
+
+    /// The declarations of the file, reusing the facts of unchanged functions, and a key of
+    /// everything in them that findings may depend on (offsets left out).
+    fn collect_decls(&mut self, root: Node, items: &[Node], src: &str) -> (FileDecls, u64) {
+        let context = declaration_context(items, src);
+        if context != self.decl_context || self.signatures.is_none() {
+            self.item_decls.clear();
+            self.decl_context = context;
+            let imports = Imports::from_tree(root, src);
+            let signatures = FileDecls::signatures(root, src, &imports);
+            self.signatures = Some((imports, signatures));
+        }
+        let (imports, signatures) = self.signatures.as_ref().expect("set above");
+        let imports = imports.clone();
+        let mut decls = signatures.clone();
+        let functions: Vec<Node> = items
+            .iter()
+            .copied()
+            .filter(|n| is_function_item(*n))
+            .collect();
+        // Summaries and atomic accesses of the functions not seen before.
+        let mut fresh: HashMap<&str, ItemDecls> = HashMap::new();
+        for &item in &functions {
+            let body = text(item, src);
+            if self.item_decls.contains_key(body) || fresh.contains_key(body) {
+                continue;
+            }
+            let start = item.start_byte();
+            let mut summaries: Vec<(String, FuncSummary)> =
+                summary::collect_in(&[item], src, &imports)
+                    .into_iter()
+                    .collect();
+            for (_, s) in &mut summaries {
+                shift_summary(s, start, Direction::ToRelative);
+            }
+            let mut found = atomics::collect_in(&[item], src, &imports);
+            for a in &mut found {
+                a.offset = a.offset.saturating_sub(start);
+            }
+            fresh.insert(
+                body,
+                ItemDecls {
+                    summaries,
+                    atomics: found,
+                    field_accesses: Vec::new(),
+                },
+            );
+        }
+        for &item in &functions {
+            let start = item.start_byte();
+            let facts = part(&fresh, &self.item_decls, text(item, src));
+            for (key, s) in &facts.summaries {
+                let mut s = s.clone();
+                shift_summary(&mut s, start, Direction::ToAbsolute);
+                decls.summaries.insert(key.clone(), s);
+            }
+            decls
+                .atomics
+                .extend(facts.atomics.iter().cloned().map(|mut a| {
+                    a.offset += start;
+                    a
+                }));
+        }
+        // Field accesses of the new functions, judged with the file's own types and summaries.
+        let known: HashSet<usize> = functions
+            .iter()
+            .filter(|n| !fresh.contains_key(text(**n, src)))
+            .map(|n| n.start_byte())
+            .collect();
+        if known.len() < functions.len() {
+            for access in decls.field_accesses_in(root, src, Some(&known)) {
+                let Some(item) = containing(&functions, access.offset) else {
+                    continue;
+                };
+                if let Some(facts) = fresh.get_mut(text(item, src)) {
+                    let mut access = access;
+                    access.offset = access.offset.saturating_sub(item.start_byte());
+                    facts.field_accesses.push(access);
+                }
+            }
+        }
+        let mut key = DefaultHasher::new();
+        context.hash(&mut key);
+        for &item in &functions {
+            let start = item.start_byte();
+            let facts = part(&fresh, &self.item_decls, text(item, src));
+            facts.hash_without_offsets(&mut key);
+            decls
+                .field_accesses
+                .extend(facts.field_accesses.iter().cloned().map(|mut a| {
+                    a.offset += start;
+                    a
+                }));
+        }
+        let key = key.finish();
+        // Keep only the functions the file has now.
+        let mut kept: HashMap<String, ItemDecls> = HashMap::with_capacity(functions.len());
+        for &item in &functions {
+            let body = text(item, src);
+            if kept.contains_key(body) {
+                continue;
+            }
+            let facts = match fresh.remove(body) {
+                Some(facts) => facts,
+                None => match self.item_decls.remove(body) {
+                    Some(facts) => facts,
+                    None => continue,
+                },
+            };
+            kept.insert(body.to_string(), facts);
+        }
+        self.item_decls = kept;
+        (decls, key)
+    }
+
+    /// The findings of the file, analysing only the functions with nothing kept under
+    /// `context`.
+    fn findings(
+        &mut self,
+        file: &SourceFile,
+        items: &[Node],
+        package: &PackageModel,
+        options: &FileOptions,
+        context: u64,
+        reuse_functions: bool,
+    ) -> (Outcome, Reuse) {
+        let (root, src) = (file.tree().root_node(), file.text());
+        if context != self.findings_context {
+            self.item_findings.clear();
+            self.findings_context = context;
+        }
+        let functions: Vec<Node> = items
+            .iter()
+            .copied()
+            .filter(|n| is_function_item(*n))
+            .collect();
+        let skip: HashSet<usize> = functions
+            .iter()
+            .filter(|n| reuse_functions && self.item_findings.contains_key(text(**n, src)))
+            .map(|n| n.start_byte())
+            .collect();
+        let reuse = Reuse {
+            functions: functions.len(),
+            analysed: functions.len() - skip.len(),
+        };
+        let built = catch_unwind(AssertUnwindSafe(|| {
+            FileModel::build_partial(root, src, package, &skip)
+        }));
+        let Ok((model, index)) = built else {
+            self.item_findings.clear();
+            return (
+                Outcome {
+                    findings: Vec::new(),
+                    failed_rules: vec!["model"],
+                },
+                reuse,
+            );
+        };
+        let mut skipped: Vec<Range<usize>> = functions
+            .iter()
+            .filter(|n| skip.contains(&n.start_byte()))
+            .map(|n| n.byte_range())
+            .collect();
+        skipped.sort_by_key(|r| r.start);
+        let mut outcome = run_rules(model, index, options, skipped);
+        if !outcome.failed_rules.is_empty() {
+            // Findings of a failed rule are missing: keep nothing that lacks them.
+            self.item_findings.clear();
+        }
+        let mut fresh: HashMap<&str, Option<Vec<Finding>>> = HashMap::new();
+        for &item in &functions {
+            if !skip.contains(&item.start_byte()) {
+                fresh
+                    .entry(text(item, src))
+                    .or_insert_with(|| Some(Vec::new()));
+            }
+        }
+        let mut findings = Vec::with_capacity(outcome.findings.len());
+        for finding in outcome.findings.drain(..) {
+            let Some(item) = containing(&functions, finding.range.start) else {
+                findings.push(finding);
+                continue;
+            };
+            if skip.contains(&item.start_byte()) {
+                // Seen by a rule that reads the whole file, without the model of that
+                // function: what was kept for it stands.
+                continue;
+            }
+            let span = item.byte_range();
+            let slot = fresh.get_mut(text(item, src)).expect("analysed above");
+            if let Some(kept) = slot {
+                if within(&finding, &span) {
+                    kept.push(relocate(&finding, span.start, Direction::ToRelative));
+                } else {
+                    *slot = None;
+                }
+            }
+            findings.push(finding);
+        }
+        for &item in &functions {
+            if !skip.contains(&item.start_byte()) {
+                continue;
+            }
+            let start = item.start_byte();
+            if let Some(kept) = self.item_findings.get(text(item, src)) {
+                findings.extend(
+                    kept.iter()
+                        .map(|f| relocate(f, start, Direction::ToAbsolute)),
+                );
+            }
+        }
+        if outcome.failed_rules.is_empty() {
+            let mut kept: HashMap<String, Vec<Finding>> = HashMap::with_capacity(functions.len());
+            for &item in &functions {
+                let body = text(item, src);
+                if kept.contains_key(body) {
+                    continue;
+                }
+                let found = match fresh.remove(body) {
+                    Some(Some(found)) => found,
+                    Some(None) => continue,
+                    None => match self.item_findings.remove(body) {
+                        Some(found) => found,
+                        None => continue,
+                    },
+                };
+                kept.insert(body.to_string(), found);
+            }
+            self.item_findings = kept;
+        }
+        finish(&mut findings, src);
+        outcome.findings = findings;
+        (outcome, reuse)
+    }
+}
+
+/// The facts of one function: just collected or kept from before.
+fn part<'a>(
+    fresh: &'a HashMap<&str, ItemDecls>,
+    kept: &'a HashMap<String, ItemDecls>,
+    text: &str,
+) -> &'a ItemDecls {
+    static EMPTY: ItemDecls = ItemDecls {
+        summaries: Vec::new(),
+        atomics: Vec::new(),
+        field_accesses: Vec::new(),
+    };
+    fresh.get(text).or_else(|| kept.get(text)).unwrap_or(&EMPTY)
+}
+
+/// A key of the file's text outside function bodies, blank lines included (they decide which
+/// comment documents which declaration). Comments inside type declarations count only when one
+/// names a guarding mutex (`// guarded by mu`): the rest do not change what a type declares.
+fn declaration_context(items: &[Node], src: &str) -> u64 {
+    let mut key = DefaultHasher::new();
+    let mut from = 0;
+    for &item in items {
+        let text_before = |end: usize| src.get(from..end).unwrap_or("");
+        if let Some(body) = item
+            .child_by_field_name("body")
+            .filter(|_| is_function_item(item))
+        {
+            text_before(body.start_byte()).hash(&mut key);
+            from = body.end_byte();
+        } else if item.kind() == "type_declaration" && !names_a_guard(text(item, src)) {
+            text_before(item.start_byte()).hash(&mut key);
+            hash_tokens_but_comments(item, src, &mut key);
+            from = item.end_byte();
+        }
+        item.kind_id().hash(&mut key);
+    }
+    src.get(from..).unwrap_or("").hash(&mut key);
+    key.finish()
+}
+
+fn names_a_guard(declaration: &str) -> bool {
+    let lower = declaration.to_ascii_lowercase();
+    lower.contains("guarded by") || lower.contains("protected by")
+}
+
+/// Hashes the tokens of a node, comments left out.
+fn hash_tokens_but_comments(node: Node, src: &str, key: &mut impl Hasher) {
+    let mut cursor = node.walk();
+    loop {
+        let current = cursor.node();
+        let is_comment = current.kind() == "comment";
+        if !is_comment && cursor.goto_first_child() {
+            continue;
+        }
+        if !is_comment {
+            current.kind_id().hash(key);
+            text(current, src).hash(key);
+        }
+        loop {
+            if cursor.node() == node {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}
+
+/// A key of the options findings depend on (the configuration's maps sorted, so equal options
+/// give equal keys).
+fn options_key(options: &FileOptions) -> u64 {
+    let mut severities: Vec<_> = options.config.severities.iter().collect();
+    severities.sort();
+    hash_of(&(
+        severities,
+        options.config.go_version,
+        options.module_go_version,
+        options.is_test_file,
+    ))
+}
+
+fn hash_of(value: &impl Hash) -> u64 {
+    let mut key = DefaultHasher::new();
+    value.hash(&mut key);
+    key.finish()
+}
+
+/// The top-level function whose range holds `offset` (`functions` are in document order).
+fn containing<'t>(functions: &[Node<'t>], offset: usize) -> Option<Node<'t>> {
+    let i = functions.partition_point(|n| n.start_byte() <= offset);
+    let item = *functions.get(i.checked_sub(1)?)?;
+    (offset < item.end_byte()).then_some(item)
+}
+
+/// Whether a finding's range, related locations and fix edits all lie inside `span`.
+fn within(finding: &Finding, span: &Range<usize>) -> bool {
+    let inside = |r: &Range<usize>| span.start <= r.start && r.end <= span.end;
+    let refs_inside = |message: &str| {
+        line_refs(message)
+            .into_iter()
+            .all(|offset| span.start <= offset && offset <= span.end)
+    };
+    inside(&finding.range)
+        && refs_inside(&finding.message)
+        && finding
+            .related
+            .iter()
+            .all(|r| inside(&r.range) && refs_inside(&r.message))
+        && finding
+            .fixes
+            .iter()
+            .all(|fix| fix.edits.iter().all(|e| inside(&e.range)))
+}
+
+#[derive(Clone, Copy)]
+enum Direction {
+    ToRelative,
+    ToAbsolute,
+}
+
+fn move_offset(offset: usize, start: usize, direction: Direction) -> usize {
+    match direction {
+        Direction::ToRelative => offset.saturating_sub(start),
+        Direction::ToAbsolute => offset + start,
+    }
+}
+
+fn relocate(finding: &Finding, start: usize, direction: Direction) -> Finding {
+    let mut finding = finding.clone();
+    let shift = |r: &mut Range<usize>| {
+        *r = move_offset(r.start, start, direction)..move_offset(r.end, start, direction);
+    };
+    let move_refs = |message: &mut String| {
+        *message = map_line_refs(message, |offset| {
+            LineOf(move_offset(offset, start, direction)).to_string()
+        });
+    };
+    shift(&mut finding.range);
+    move_refs(&mut finding.message);
+    for related in &mut finding.related {
+        shift(&mut related.range);
+        move_refs(&mut related.message);
+    }
+    for fix in &mut finding.fixes {
+        for edit in &mut fix.edits {
+            shift(&mut edit.range);
+        }
+    }
+    finding
+}
+
+fn shift_summary(summary: &mut FuncSummary, start: usize, direction: Direction) {
+    let shift = |a: &mut Acquire| a.offset = move_offset(a.offset, start, direction);
+    summary.acquires.iter_mut().for_each(shift);
+    for (first, second) in &mut summary.orders {
+        shift(first);
+        shift(second);
+    }
+}

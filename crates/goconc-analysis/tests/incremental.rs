@@ -1,0 +1,193 @@
+//! The incremental analysis a server keeps per open file must give exactly what a fresh analysis
+//! of the same text gives — declarations and findings — after every edit of a typing session,
+//! while analysing again only the functions that changed.
+//!
+//! Inputs: the fixture files and, when `go` is on PATH, files of the Go standard library.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{fixture_files, stdlib_files, Rng};
+use goconc_analysis::{analyze, FileDecls, FileOptions, IncrementalFile, PackageModel, SourceFile};
+
+/// What a developer types: mostly single characters and short pieces inside function bodies,
+/// sometimes a line that takes or releases a lock, sometimes a deletion.
+const TYPED: &[&str] = &[
+    "x",
+    "e",
+    " ",
+    "\n\t",
+    "(",
+    ")",
+    "{",
+    "}",
+    "\"",
+    "// note é 😀\n",
+    "mu.Lock()\n",
+    "defer mu.Unlock()\n",
+    "s.mu.Lock()\n",
+    "go func() {}()\n",
+    "wg.Add(1)\n",
+    "atomic.AddInt64(&s.n, 1)\n",
+    "time.Sleep(time.Second)\n",
+    "return\n",
+];
+
+fn char_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn typing_edit(rng: &mut Rng, text: &str) -> (std::ops::Range<usize>, String) {
+    let start = char_boundary(text, rng.below(text.len() + 1));
+    match rng.below(10) {
+        // Backspace or a selection deleted.
+        0 | 1 => (
+            start..char_boundary(text, start + 1 + rng.below(12)),
+            String::new(),
+        ),
+        _ => (start..start, TYPED[rng.below(TYPED.len())].to_string()),
+    }
+}
+
+fn fresh_outcome(
+    file: &SourceFile,
+    options: &FileOptions,
+) -> (FileDecls, Vec<goconc_analysis::Finding>) {
+    let fresh = SourceFile::new(file.text().to_string());
+    let decls = FileDecls::collect(fresh.tree().root_node(), fresh.text());
+    let package = PackageModel::from_files([&decls]);
+    let outcome = analyze(&fresh, &package, options);
+    assert!(
+        outcome.failed_rules.is_empty(),
+        "rules failed: {:?}",
+        outcome.failed_rules
+    );
+    (decls, outcome.findings)
+}
+
+fn own_package(decls: &Arc<FileDecls>, _facts: u64) -> (Arc<PackageModel>, u64) {
+    (Arc::new(PackageModel::from_files([decls.as_ref()])), 0)
+}
+
+#[test]
+fn every_edit_gives_what_a_fresh_analysis_gives() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let options = FileOptions::default();
+    let mut files: Vec<(std::path::PathBuf, usize)> =
+        fixture_files().into_iter().map(|p| (p, 12)).collect();
+    files.extend(stdlib_files().into_iter().map(|p| (p, 16)));
+    let (mut functions, mut analysed, mut edits) = (0, 0, 0);
+    for (path, steps) in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut file = SourceFile::new(text);
+        let mut incremental = IncrementalFile::new();
+        incremental.analyze(&file, &options, own_package);
+        for step in 0..steps {
+            let (range, insert) = typing_edit(&mut rng, file.text());
+            file.edit(range, &insert).unwrap();
+            edits += 1;
+            let (decls, outcome, reuse) = incremental.analyze(&file, &options, own_package);
+            let (want_decls, want_findings) = fresh_outcome(&file, &options);
+            let place = format!("{} after {} edits", path.display(), step + 1);
+            assert!(outcome.failed_rules.is_empty(), "{place}: rules failed");
+            if *decls != want_decls {
+                let mut got: Vec<_> = decls.summaries.iter().collect();
+                got.sort_by_key(|x| x.0);
+                let mut want: Vec<_> = want_decls.summaries.iter().collect();
+                want.sort_by_key(|x| x.0);
+                panic!(
+                    "{place}: declarations differ\n got atomics {:?}\n want {:?}\n got summaries {got:?}\n want {want:?}\n got accesses {:?}\n want {:?}",
+                    decls.atomics, want_decls.atomics, decls.field_accesses, want_decls.field_accesses
+                );
+            }
+            assert_eq!(outcome.findings, want_findings, "{place}: findings differ");
+            functions += reuse.functions;
+            analysed += reuse.analysed;
+        }
+    }
+    assert!(edits >= 1000, "only {edits} edits were made");
+    eprintln!("{analysed} of {functions} functions analysed again over {edits} random edits");
+}
+
+/// A comment typed key by key into a function of a large real file: each keystroke analyses
+/// that function again and reuses the rest.
+#[test]
+fn typing_a_comment_in_a_real_file_reuses_the_other_functions() {
+    let options = FileOptions::default();
+    for path in stdlib_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut file = SourceFile::new(text.clone());
+        let mut incremental = IncrementalFile::new();
+        incremental.analyze(&file, &options, own_package);
+        // The start of a line in the middle of a function body.
+        let mid = text[..text.len() / 2].rfind("\n\t").unwrap() + 1;
+        file.edit(mid..mid, "\t// \n").unwrap();
+        incremental.analyze(&file, &options, own_package);
+        let mut worst = 0;
+        for (i, c) in "waiting for the lock é".chars().enumerate() {
+            let at = mid
+                + 4
+                + "waiting for the lock é"
+                    .chars()
+                    .take(i)
+                    .map(char::len_utf8)
+                    .sum::<usize>();
+            file.edit(at..at, c.encode_utf8(&mut [0; 4])).unwrap();
+            let (_, outcome, reuse) = incremental.analyze(&file, &options, own_package);
+            worst = worst.max(reuse.analysed);
+            assert_eq!(
+                outcome.findings,
+                fresh_outcome(&file, &options).1,
+                "{}",
+                path.display()
+            );
+        }
+        eprintln!(
+            "{}: at most {worst} functions analysed per keystroke",
+            path.display()
+        );
+        assert!(
+            worst <= 3,
+            "{}: {worst} functions analysed per keystroke",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn typing_in_one_function_analyses_only_that_function() {
+    let text = "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu sync.Mutex\n\tn  int\n}\n\n\
+                func (s *S) A() {\n\ts.mu.Lock()\n\tif s.n > 0 {\n\t\treturn\n\t}\n\ts.mu.Unlock()\n}\n\n\
+                func (s *S) B() int {\n\treturn 1\n}\n\n\
+                func (s *S) C() {\n\ts.mu.Lock()\n\tdefer s.mu.Lock()\n}\n";
+    let options = FileOptions::default();
+    let mut file = SourceFile::new(text.to_string());
+    let mut incremental = IncrementalFile::new();
+    let (_, first, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!((reuse.functions, reuse.analysed), (3, 3));
+    let rules: Vec<&str> = first.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(rules, ["mutex-unlock-missing", "mutex-defer-lock"]);
+
+    // A comment typed into B: A and C keep their findings, moved down by the new text.
+    let at = text.find("return 1").unwrap();
+    file.edit(at..at, "// one\n\t").unwrap();
+    let (_, second, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!((reuse.functions, reuse.analysed), (3, 1));
+    assert_eq!(second.findings, fresh_outcome(&file, &options).1);
+    assert_eq!(
+        second.findings[1].range.start,
+        first.findings[1].range.start + 8
+    );
+
+    // A lock taken in B changes what the package knows of B: everything is analysed again.
+    let at = file.text().find("return 1").unwrap();
+    file.edit(at..at, "s.mu.Lock()\n\t").unwrap();
+    let (_, third, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!(reuse.analysed, 3);
+    assert_eq!(third.findings, fresh_outcome(&file, &options).1);
+}
