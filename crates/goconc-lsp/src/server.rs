@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use dashmap::DashMap;
 use goconc_analysis::{
-    analyze, Encoding, FileDecls, FileOptions, Finding, LineIndex, PackageModel, SourceFile,
+    Encoding, FileDecls, FileOptions, Finding, IncrementalFile, LineIndex, PackageModel, SourceFile,
 };
 use serde_json::Value;
 use tower_lsp_server::jsonrpc::Result as RpcResult;
@@ -66,6 +66,8 @@ pub struct Document {
     analysed: Option<Analysed>,
     /// This file's declarations at its last analysis.
     decls: Option<Arc<FileDecls>>,
+    /// What the engine keeps between analyses of this opening of the document.
+    incremental: Arc<std::sync::Mutex<IncrementalFile>>,
     running: bool,
     again: bool,
 }
@@ -117,6 +119,7 @@ struct Snapshot {
     index: Arc<LineIndex>,
     settings: Arc<Settings>,
     encoding: Encoding,
+    incremental: Arc<std::sync::Mutex<IncrementalFile>>,
 }
 
 struct Result_ {
@@ -154,60 +157,79 @@ impl Inner {
             index: doc.index.clone(),
             settings: self.settings(),
             encoding: self.encoding(),
+            incremental: doc.incremental.clone(),
         })
     }
 
-    /// Analyses a snapshot. Blocking: run it on a blocking thread.
+    /// Analyses a snapshot, reusing what the document's incremental analysis kept of the
+    /// functions the edits did not touch. Blocking: run it on a blocking thread.
     fn analyse(&self, snap: &Snapshot) -> Result_ {
         let source = &snap.source;
-        let decls = catch_unwind(AssertUnwindSafe(|| {
-            FileDecls::collect(source.tree().root_node(), source.text())
-        }))
-        .unwrap_or_default();
-        let decls = Arc::new(decls);
         let settings = &snap.settings;
         let mut options = FileOptions {
             config: settings.config.clone(),
             ..FileOptions::default()
         };
-        let (package, decls_changed) = match &snap.path {
-            Some(path) => {
-                let context = self.workspace.file_context(path);
-                let skip = if context.module.is_none() && !settings.run_outside_module {
-                    Some("outside a module (runOutsideModule is off)")
-                } else if context.excluded(path) {
-                    Some("excluded by goconc.toml")
-                } else {
-                    None
+        if let Some(path) = &snap.path {
+            let context = self.workspace.file_context(path);
+            let skip = if context.module.is_none() && !settings.run_outside_module {
+                Some("outside a module (runOutsideModule is off)")
+            } else if context.excluded(path) {
+                Some("excluded by goconc.toml")
+            } else {
+                None
+            };
+            if let Some(reason) = skip {
+                debug!(uri = snap.uri.as_str(), "not checked: {reason}");
+                let decls = catch_unwind(AssertUnwindSafe(|| {
+                    FileDecls::collect(source.tree().root_node(), source.text())
+                }))
+                .unwrap_or_default();
+                return Result_ {
+                    findings: Arc::default(),
+                    diagnostics: vec![],
+                    decls: Arc::new(decls),
+                    decls_changed: false,
                 };
-                if let Some(reason) = skip {
-                    debug!(uri = snap.uri.as_str(), "not checked: {reason}");
-                    return Result_ {
-                        findings: Arc::default(),
-                        diagnostics: vec![],
-                        decls,
-                        decls_changed: false,
-                    };
-                }
-                options.module_go_version = context.module.and_then(|m| m.go_version);
-                options.is_test_file = path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with("_test.go"));
-                if let Some(found) = &context.toml {
-                    match &found.config {
-                        // The client's settings win over goconc.toml.
-                        Ok(config) => options.config = config.merged_with(&settings.config),
-                        Err(message) => warn!("{message}"),
-                    }
-                }
-                let (package, changed) = self.workspace.package_model(path, &decls);
-                (package, changed)
             }
-            None => (Arc::new(PackageModel::from_files([decls.as_ref()])), false),
-        };
-        let outcome = catch_unwind(AssertUnwindSafe(|| analyze(source, &package, &options)));
-        let findings = match outcome {
-            Ok(outcome) => {
+            options.module_go_version = context.module.and_then(|m| m.go_version);
+            options.is_test_file = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with("_test.go"));
+            if let Some(found) = &context.toml {
+                match &found.config {
+                    // The client's settings win over goconc.toml.
+                    Ok(config) => options.config = config.merged_with(&settings.config),
+                    Err(message) => warn!("{message}"),
+                }
+            }
+        }
+        let started = std::time::Instant::now();
+        let mut decls_changed = false;
+        let mut incremental = snap
+            .incremental
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            incremental.analyze(source, &options, |decls, facts| match &snap.path {
+                Some(path) => {
+                    let view = self.workspace.package_model(path, decls, facts);
+                    decls_changed = view.changed;
+                    (view.model, view.others)
+                }
+                None => (Arc::new(PackageModel::from_files([decls.as_ref()])), 0),
+            })
+        }));
+        let (decls, findings) = match outcome {
+            Ok((decls, outcome, reuse)) => {
+                debug!(
+                    uri = snap.uri.as_str(),
+                    version = snap.version,
+                    functions = reuse.functions,
+                    analysed = reuse.analysed,
+                    "analysed in {:.1} ms",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
                 if !outcome.failed_rules.is_empty() {
                     error!(
                         uri = snap.uri.as_str(),
@@ -216,7 +238,7 @@ impl Inner {
                         outcome.failed_rules.join(", ")
                     );
                 }
-                outcome.findings
+                (decls, outcome.findings)
             }
             Err(_) => {
                 error!(
@@ -224,9 +246,12 @@ impl Inner {
                     version = snap.version,
                     "goconc bug: the analysis panicked; no findings for this version"
                 );
-                Vec::new()
+                // What was kept may be half updated: start again next time.
+                *incremental = IncrementalFile::new();
+                (Arc::default(), Vec::new())
             }
         };
+        drop(incremental);
         let at = Positions::new(source.text(), &snap.index, snap.encoding);
         let diagnostics = findings
             .iter()
@@ -706,6 +731,7 @@ impl LanguageServer for Server {
                 index,
                 analysed: None,
                 decls: None,
+                incremental: Arc::default(),
                 running: false,
                 again: false,
             },

@@ -62,14 +62,38 @@ struct DiskFile {
     modified: Option<SystemTime>,
     len: u64,
     decls: Arc<FileDecls>,
+    /// Changes whenever the file's declarations may have changed (see [`PackageView::others`]).
+    revision: u64,
+}
+
+/// An open buffer's declarations.
+#[derive(Debug)]
+struct OpenFile {
+    decls: Arc<FileDecls>,
+    /// The engine's key of what the declarations say, offsets left out.
+    facts: u64,
+    revision: u64,
 }
 
 #[derive(Debug, Default)]
 struct DirState {
     loaded: bool,
     disk: HashMap<PathBuf, DiskFile>,
-    open: HashMap<PathBuf, Arc<FileDecls>>,
+    open: HashMap<PathBuf, OpenFile>,
     models: HashMap<String, Arc<PackageModel>>,
+    /// The last revision handed out to a file of this folder.
+    revision: u64,
+}
+
+/// The package around one file, as [`Workspace::package_model`] sees it.
+pub struct PackageView {
+    pub model: Arc<PackageModel>,
+    /// What the file declares differs from what its siblings last saw of it: open siblings
+    /// need a new look.
+    pub changed: bool,
+    /// A key of the declarations of every other file of the folder: equal keys, equal
+    /// declarations (an incremental analysis keeps its findings while it stays the same).
+    pub others: u64,
 }
 
 #[derive(Default)]
@@ -89,7 +113,7 @@ fn is_go_file(path: &Path) -> bool {
 }
 
 /// Parses a file from disk and keeps only its declarations.
-fn read_decls(path: &Path) -> Option<DiskFile> {
+fn read_decls(path: &Path, revision: u64) -> Option<DiskFile> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() {
         return None;
@@ -105,6 +129,7 @@ fn read_decls(path: &Path) -> Option<DiskFile> {
         modified: meta.modified().ok(),
         len: meta.len(),
         decls: Arc::new(decls),
+        revision,
     })
 }
 
@@ -127,7 +152,8 @@ impl DirState {
                     .is_some_and(|m| m.modified().ok() == old.modified && m.len() == old.len)
             });
             if !unchanged {
-                match read_decls(&path) {
+                self.revision += 1;
+                match read_decls(&path, self.revision) {
                     Some(file) => {
                         self.disk.insert(path, file);
                     }
@@ -151,7 +177,7 @@ impl DirState {
         }
         let base = package_name.strip_suffix("_test").unwrap_or(package_name);
         let belongs = |d: &FileDecls| d.package_name == base || d.package_name == package_name;
-        let open = self.open.values().map(Arc::as_ref);
+        let open = self.open.values().map(|f| f.decls.as_ref());
         let disk = self
             .disk
             .iter()
@@ -163,6 +189,27 @@ impl DirState {
         self.models.insert(package_name.to_string(), model.clone());
         model
     }
+
+    /// A key of the revisions of every file of the folder but `path`.
+    fn others_key(&self, path: &Path) -> u64 {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut revisions: Vec<(&Path, u64)> = self
+            .open
+            .iter()
+            .map(|(p, f)| (p.as_path(), f.revision))
+            .chain(
+                self.disk
+                    .iter()
+                    .filter(|(p, _)| !self.open.contains_key(*p))
+                    .map(|(p, f)| (p.as_path(), f.revision)),
+            )
+            .filter(|(p, _)| *p != path)
+            .collect();
+        revisions.sort_unstable();
+        let mut key = DefaultHasher::new();
+        revisions.hash(&mut key);
+        key.finish()
+    }
 }
 
 impl Workspace {
@@ -173,11 +220,15 @@ impl Workspace {
             .clone()
     }
 
-    /// The package model for a file whose current declarations are `own`, and whether `own`
-    /// differs from what the package knew of this file (then its open siblings need a new look).
-    pub fn package_model(&self, path: &Path, own: &Arc<FileDecls>) -> (Arc<PackageModel>, bool) {
+    /// The package model for a file whose current declarations are `own` (`facts`: the
+    /// engine's key of them, offsets left out).
+    pub fn package_model(&self, path: &Path, own: &Arc<FileDecls>, facts: u64) -> PackageView {
         let Some(dir) = path.parent() else {
-            return (Arc::new(PackageModel::from_files([own.as_ref()])), false);
+            return PackageView {
+                model: Arc::new(PackageModel::from_files([own.as_ref()])),
+                changed: false,
+                others: 0,
+            };
         };
         let state = self.dir(dir);
         let mut state = lock(&state);
@@ -185,7 +236,7 @@ impl Workspace {
             state.load(dir);
         }
         let changed = match state.open.get(path) {
-            Some(old) => old != own,
+            Some(old) => old.facts != facts,
             None => state
                 .disk
                 .get(path)
@@ -194,14 +245,31 @@ impl Workspace {
         if state
             .open
             .get(path)
-            .is_none_or(|old| !Arc::ptr_eq(old, own))
+            .is_none_or(|old| !Arc::ptr_eq(&old.decls, own))
         {
-            state.open.insert(path.to_path_buf(), own.clone());
-        }
-        if changed {
+            let revision = match state.open.get(path) {
+                Some(old) if !changed => old.revision,
+                _ => {
+                    state.revision += 1;
+                    state.revision
+                }
+            };
+            state.open.insert(
+                path.to_path_buf(),
+                OpenFile {
+                    decls: own.clone(),
+                    facts,
+                    revision,
+                },
+            );
+            // The merged model holds this file's offsets (related locations): rebuild it.
             state.models.clear();
         }
-        (state.model_for(&own.package_name), changed)
+        PackageView {
+            model: state.model_for(&own.package_name),
+            changed,
+            others: state.others_key(path),
+        }
     }
 
     /// Forgets an open buffer's declarations: the file on disk counts again (re-read if it changed).
@@ -218,7 +286,7 @@ impl Workspace {
             Self::refresh_in(&mut state, path);
         }
         state.models.clear();
-        state.disk.get(path).is_none_or(|d| d.decls != open)
+        state.disk.get(path).is_none_or(|d| d.decls != open.decls)
     }
 
     /// Re-reads one file from disk after a save or a watched-file event (or forgets it when it is
@@ -237,7 +305,8 @@ impl Workspace {
     }
 
     fn refresh_in(state: &mut DirState, path: &Path) {
-        match read_decls(path) {
+        state.revision += 1;
+        match read_decls(path, state.revision) {
             Some(file) => {
                 state.disk.insert(path.to_path_buf(), file);
             }
@@ -316,12 +385,12 @@ mod tests {
             let f = SourceFile::new(src.to_string());
             Arc::new(FileDecls::collect(f.tree().root_node(), f.text()))
         };
-        let (model, changed) = ws.package_model(&main, &own("package p\n"));
-        assert!(changed);
-        assert!(model.struct_fields("S").is_some());
-        let (again, changed) = ws.package_model(&main, &own("package p\n"));
-        assert!(!changed);
-        assert!(Arc::ptr_eq(&model, &again));
+        let first = ws.package_model(&main, &own("package p\n"), 1);
+        assert!(first.changed);
+        assert!(first.model.struct_fields("S").is_some());
+        let again = ws.package_model(&main, &own("package p\n"), 1);
+        assert!(!again.changed);
+        assert_eq!(first.others, again.others);
         let ctx = ws.file_context(&main);
         assert_eq!(
             ctx.module,
@@ -333,8 +402,11 @@ mod tests {
         assert!(!ctx.excluded(&main));
         std::fs::write(dir.join("sub/types.go"), "package p\n\ntype T struct{}\n").unwrap();
         assert!(ws.refresh_file(&dir.join("sub/types.go")));
-        let (model, _) = ws.package_model(&main, &own("package p\n"));
-        assert!(model.struct_fields("S").is_none() && model.struct_fields("T").is_some());
+        let after = ws.package_model(&main, &own("package p\n"), 1);
+        assert!(
+            after.model.struct_fields("S").is_none() && after.model.struct_fields("T").is_some()
+        );
+        assert_ne!(after.others, again.others, "a sibling changed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
