@@ -217,7 +217,7 @@ impl IncrementalFile {
             .map(|n| n.start_byte())
             .collect();
         if known.len() < functions.len() {
-            for access in decls.field_accesses_in(root, src, Some(&known)) {
+            for access in decls.field_accesses_in(root, src, Some((&known, &imports))) {
                 let Some(item) = containing(&functions, access.offset) else {
                     continue;
                 };
@@ -274,6 +274,10 @@ impl IncrementalFile {
         reuse_functions: bool,
     ) -> (Outcome, Reuse) {
         let (root, src) = (file.tree().root_node(), file.text());
+        let imports = match &self.signatures {
+            Some((imports, _)) => imports.clone(),
+            None => Imports::from_tree(root, src),
+        };
         if context != self.findings_context {
             self.item_findings.clear();
             self.findings_context = context;
@@ -293,7 +297,7 @@ impl IncrementalFile {
             analysed: functions.len() - skip.len(),
         };
         let built = catch_unwind(AssertUnwindSafe(|| {
-            FileModel::build_partial(root, src, package, &skip)
+            FileModel::build_partial(root, src, package, &skip, imports)
         }));
         let Ok((model, index)) = built else {
             self.item_findings.clear();
@@ -415,11 +419,28 @@ fn declaration_context(items: &[Node], src: &str) -> u64 {
             text_before(item.start_byte()).hash(&mut key);
             hash_tokens_but_comments(item, src, &mut key);
             from = item.end_byte();
+        } else if let Some(declares) = declared_outside_values(item, src) {
+            text_before(item.start_byte()).hash(&mut key);
+            declares.hash(&mut key);
+            from = item.end_byte();
         }
         item.kind_id().hash(&mut key);
     }
     src.get(from..).unwrap_or("").hash(&mut key);
     key.finish()
+}
+
+/// What functions can learn from a variable declaration without a call or a function literal
+/// (a generated table): its names and type, not its value. Nothing else reads it: the model
+/// passes over it, and a variable's type comes from its declaration, not its value.
+fn declared_outside_values(item: Node, src: &str) -> Option<String> {
+    let declaration = text(item, src);
+    match item.kind() {
+        "var_declaration" if !declaration.contains('(') => {
+            Some(declaration.split('{').next().unwrap_or("").to_string())
+        }
+        _ => None,
+    }
 }
 
 fn names_a_guard(declaration: &str) -> bool {

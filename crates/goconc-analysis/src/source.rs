@@ -90,7 +90,7 @@ impl SourceFile {
             }
         }
         let start_position = point_at(&self.text, range.start);
-        let old_end_position = point_at(&self.text, range.end);
+        let old_end_position = advance_point(start_position, &self.text[range.clone()]);
         self.text.replace_range(range.clone(), new_text);
         let new_end_byte = range.start + new_text.len();
         let new_end_position = advance_point(start_position, new_text);

@@ -242,10 +242,11 @@ impl Workspace {
                 .get(path)
                 .is_none_or(|d| d.decls.as_ref() != own.as_ref()),
         };
+        // Equal declarations (a keystroke that moved no offset they hold) keep the merged model.
         if state
             .open
             .get(path)
-            .is_none_or(|old| !Arc::ptr_eq(&old.decls, own))
+            .is_none_or(|old| !Arc::ptr_eq(&old.decls, own) && old.decls != *own)
         {
             let revision = match state.open.get(path) {
                 Some(old) if !changed => old.revision,

@@ -95,7 +95,7 @@ impl FileDecls {
         &self,
         root: Node,
         src: &str,
-        skip: Option<&std::collections::HashSet<usize>>,
+        skip: Option<(&std::collections::HashSet<usize>, &Imports)>,
     ) -> Vec<super::guards::FieldAccess> {
         // Only files with methods that lock can show which mutex guards a field.
         if !(src.contains("func (") && src.contains("ock(") && !self.structs.is_empty()) {
@@ -106,7 +106,9 @@ impl FileDecls {
             return Vec::new();
         }
         let model = match skip {
-            Some(skip) => super::scope::FileModel::build_partial(root, src, &own, skip).0,
+            Some((skip, imports)) => {
+                super::scope::FileModel::build_partial(root, src, &own, skip, imports.clone()).0
+            }
             None => super::scope::FileModel::build(root, src, &own),
         };
         super::guards::collect(&model)

@@ -49,13 +49,13 @@ pub fn is_function_item(node: Node) -> bool {
     matches!(node.kind(), "function_declaration" | "method_declaration")
 }
 
-/// Top-level constant declarations, and variable declarations without a call or a function
-/// literal (no `(` in their text): the model records nothing inside them (declarations are
-/// recorded inside functions only, and the index holds calls and what only function bodies
-/// contain), so generated tables of megabytes are passed over unread.
+/// Top-level imports, type and constant declarations, and variable declarations without a call
+/// or a function literal (no `(` in their text): the model records nothing inside them
+/// (declarations are recorded inside functions only, and the index holds calls and what only
+/// function bodies contain), so generated tables of megabytes are passed over unread.
 fn holds_nothing_to_record(node: Node, src: &str) -> bool {
     match node.kind() {
-        "const_declaration" => true,
+        "const_declaration" | "type_declaration" | "import_declaration" => true,
         "var_declaration" => !text(node, src).contains('('),
         _ => false,
     }
@@ -101,9 +101,10 @@ impl<'t> FileModel<'t> {
         src: &'t str,
         package: &'t PackageModel,
         skip: &HashSet<usize>,
+        imports: Imports,
     ) -> (FileModel<'t>, NodeIndex<'t>) {
         let mut index = NodeIndex::default();
-        let model = Self::build_inner(root, src, package, Some(&mut index), Some(skip));
+        let model = Self::build_inner(root, src, package, Some(&mut index), Some((skip, imports)));
         (model, index)
     }
 
@@ -123,12 +124,16 @@ impl<'t> FileModel<'t> {
         src: &'t str,
         package: &'t PackageModel,
         index: Option<&mut NodeIndex<'t>>,
-        skip: Option<&HashSet<usize>>,
+        partial: Option<(&HashSet<usize>, Imports)>,
     ) -> FileModel<'t> {
+        let (skip, imports) = match partial {
+            Some((skip, imports)) => (Some(skip), imports),
+            None => (None, Imports::from_tree(root, src)),
+        };
         let mut model = FileModel {
             src,
             root,
-            imports: Imports::from_tree(root, src),
+            imports,
             package,
             functions: Vec::new(),
             decls: Vec::new(),

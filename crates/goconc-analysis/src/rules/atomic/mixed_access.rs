@@ -84,6 +84,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             "function_declaration" | "method_declaration" if cx.is_skipped(n.start_byte()) => {
                 return false;
             }
+            // Package-level initialisers, like `init`, run before any goroutine.
+            "var_declaration" | "const_declaration"
+                if n.parent().is_some_and(|p| p.kind() == "source_file") =>
+            {
+                return false;
+            }
             "function_declaration" => {
                 // Package initialisation runs before any goroutine.
                 return n

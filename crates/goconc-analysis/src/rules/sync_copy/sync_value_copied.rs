@@ -225,23 +225,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if locks.names.is_empty() && locks.fields.is_empty() {
         return;
     }
-    let words = cx.active_regions().into_iter().flat_map(|region| {
-        let start = region.start;
-        identifiers(cx.src.get(region).unwrap_or("")).map(move |(at, word)| (at + start, word))
-    });
-    // Most identifiers of a file name no lock holder: rule them out by length and first byte
-    // before hashing them.
-    let mut maybe = [0u64; 256];
-    for word in locks.names.keys().chain(locks.fields.keys()) {
-        if let Some(&first) = word.as_bytes().first() {
-            maybe[first as usize] |= 1 << word.len().min(63);
-        }
-    }
+    let words = words_naming(cx, &locks);
     for (at, word) in words {
-        let first = word.as_bytes().first().copied().unwrap_or(0) as usize;
-        if maybe[first] & (1 << word.len().min(63)) == 0 {
-            continue;
-        }
         let as_name = locks.names.get(word).map(|how| (*how, false));
         let as_field = locks.fields.get(word).map(|how| (*how, true));
         for (how, is_field) in as_name.into_iter().chain(as_field) {
@@ -289,6 +274,52 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// Where the text outside left-out functions names a lock holder, in order. A few names are
+/// searched for directly (fast on megabytes of generated tables); many, by reading every
+/// identifier and ruling most out by length and first byte before hashing them.
+fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)> {
+    let names: HashSet<&str> = locks
+        .names
+        .keys()
+        .chain(locks.fields.keys())
+        .copied()
+        .collect();
+    let mut found = Vec::new();
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    for region in cx.active_regions() {
+        let start = region.start;
+        let text = cx.src.get(region).unwrap_or("");
+        if names.len() <= 16 {
+            for name in &names {
+                for (at, word) in text.match_indices(name) {
+                    let bytes = text.as_bytes();
+                    let before = at.checked_sub(1).map(|i| bytes[i]);
+                    let after = bytes.get(at + word.len()).copied();
+                    if before.is_some_and(word_byte) || after.is_some_and(word_byte) {
+                        continue;
+                    }
+                    found.push((at + start, &cx.src[at + start..at + start + word.len()]));
+                }
+            }
+        } else {
+            let mut maybe = [0u64; 256];
+            for word in &names {
+                if let Some(&first) = word.as_bytes().first() {
+                    maybe[first as usize] |= 1 << word.len().min(63);
+                }
+            }
+            for (at, word) in identifiers(text) {
+                let first = word.as_bytes().first().copied().unwrap_or(0) as usize;
+                if maybe[first] & (1 << word.len().min(63)) != 0 && names.contains(word) {
+                    found.push((at + start, &cx.src[at + start..at + start + word.len()]));
+                }
+            }
+        }
+    }
+    found.sort_unstable_by_key(|(at, _)| *at);
+    found
 }
 
 /// The nodes from the root down to the leaf that spans `start..end` (or as far as one does),
