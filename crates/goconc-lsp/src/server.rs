@@ -643,7 +643,11 @@ impl LanguageServer for Server {
                 .unwrap_or(false),
         });
         if let Some(options) = &params.initialization_options {
-            *self.0.init_options.write().unwrap_or_else(|p| p.into_inner()) = options.clone();
+            *self
+                .0
+                .init_options
+                .write()
+                .unwrap_or_else(|p| p.into_inner()) = options.clone();
             let (settings, problems) = Settings::from_json(options);
             crate::logging::set_level(settings.log_level.as_deref());
             for p in problems {

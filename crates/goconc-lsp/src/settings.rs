@@ -160,7 +160,8 @@ mod layering_tests {
         assert_eq!(layered(&base, &json!({})), base);
         assert_eq!(layered(&base, &Value::Null), base);
         // A key set later wins; rules merge rule by rule; VS Code's wrapper is unwrapped.
-        let over = json!({"goconc": {"rules": {"goroutine-not-waited": "off"}, "goVersion": "1.22"}});
+        let over =
+            json!({"goconc": {"rules": {"goroutine-not-waited": "off"}, "goVersion": "1.22"}});
         assert_eq!(
             layered(&base, &over),
             json!({"rules": {"mutex-defer-lock": "warning", "goroutine-not-waited": "off"}, "goVersion": "1.22"})
