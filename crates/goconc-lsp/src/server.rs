@@ -86,8 +86,6 @@ pub struct Inner {
     /// Serialises publishing per URI, so a close's empty publish is never overtaken.
     publish_locks: DashMap<Uri, Arc<tokio::sync::Mutex<()>>>,
     settings: RwLock<Arc<Settings>>,
-    /// The client's `initializationOptions`: the base its later settings are layered on.
-    init_options: RwLock<Value>,
     encoding: OnceLock<Encoding>,
     caps: OnceLock<ClientCaps>,
     workspace: Workspace,
@@ -104,7 +102,6 @@ impl Server {
             docs: DashMap::new(),
             publish_locks: DashMap::new(),
             settings: RwLock::new(Arc::new(Settings::default())),
-            init_options: RwLock::new(Value::Null),
             encoding: OnceLock::new(),
             caps: OnceLock::new(),
             workspace: Workspace::default(),
@@ -511,12 +508,7 @@ impl Inner {
 
     /// Applies new settings and re-checks every open document.
     async fn apply_settings(self: &Arc<Self>, value: &Value) {
-        let base = self
-            .init_options
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let (settings, problems) = Settings::from_json(&crate::settings::layered(&base, value));
+        let (settings, problems) = Settings::from_json(value);
         crate::logging::set_level(settings.log_level.as_deref());
         info!(
             "settings: {} rule severities set, go version {:?}",
@@ -643,11 +635,6 @@ impl LanguageServer for Server {
                 .unwrap_or(false),
         });
         if let Some(options) = &params.initialization_options {
-            *self
-                .0
-                .init_options
-                .write()
-                .unwrap_or_else(|p| p.into_inner()) = options.clone();
             let (settings, problems) = Settings::from_json(options);
             crate::logging::set_level(settings.log_level.as_deref());
             for p in problems {

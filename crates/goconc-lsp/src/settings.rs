@@ -43,28 +43,6 @@ fn section(value: &Value) -> &Value {
     }
 }
 
-/// Settings from `over` layered on `base`, key by key (objects such as `rules` merged too):
-/// `initializationOptions` are the base that `workspace/configuration` and
-/// `didChangeConfiguration` refine, so a client that answers with an empty section keeps the
-/// options it started the server with.
-pub fn layered(base: &Value, over: &Value) -> Value {
-    match (section(base), section(over)) {
-        (Value::Object(base), Value::Object(over)) => {
-            let mut merged = base.clone();
-            for (key, value) in over {
-                let joined = match (merged.get(key), value) {
-                    (Some(old @ Value::Object(_)), Value::Object(_)) => layered(old, value),
-                    _ => value.clone(),
-                };
-                merged.insert(key.clone(), joined);
-            }
-            Value::Object(merged)
-        }
-        (base, Value::Null) => base.clone(),
-        (_, over) => over.clone(),
-    }
-}
-
 impl Settings {
     /// Reads settings from a JSON value; a `{"goconc": {…}}` wrapper (what VS Code sends in
     /// `didChangeConfiguration`) is unwrapped. Unknown keys are ignored; bad values are skipped
@@ -145,30 +123,5 @@ mod tests {
         assert_eq!(problems.len(), 1, "{problems:?}");
         let (s, problems) = Settings::from_json(&Value::Null);
         assert!(problems.is_empty() && s.config.severities.is_empty());
-    }
-}
-
-#[cfg(test)]
-mod layering_tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn later_settings_refine_the_initialization_options() {
-        let base = json!({"rules": {"mutex-defer-lock": "warning"}, "goVersion": "1.21"});
-        // An empty section (what Neovim answers when only init_options are set) keeps them all.
-        assert_eq!(layered(&base, &json!({})), base);
-        assert_eq!(layered(&base, &Value::Null), base);
-        // A key set later wins; rules merge rule by rule; VS Code's wrapper is unwrapped.
-        let over =
-            json!({"goconc": {"rules": {"goroutine-not-waited": "off"}, "goVersion": "1.22"}});
-        assert_eq!(
-            layered(&base, &over),
-            json!({"rules": {"mutex-defer-lock": "warning", "goroutine-not-waited": "off"}, "goVersion": "1.22"})
-        );
-        let (settings, problems) = Settings::from_json(&layered(&base, &over));
-        assert!(problems.is_empty());
-        assert_eq!(settings.config.go_version, GoVersion::parse("1.22"));
-        assert_eq!(settings.config.severities.len(), 2);
     }
 }
