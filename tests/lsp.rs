@@ -811,6 +811,20 @@ fn sibling_files_give_types_and_their_changes_reanalyse() {
     client.open(&types_uri, 1, types_text);
     let d = client.diagnostics(&uri, Some(1))["diagnostics"].clone();
     assert_eq!(d[0]["code"], "mutex-defer-lock", "{d}");
+
+    // Typing in the open sibling re-checks main.go, whose own text did not change (what the
+    // server kept of main.go's functions must not outlive the type it was judged with).
+    let at = types_text.find("sync.RWMutex").unwrap();
+    client.change(
+        &types_uri,
+        2,
+        json!([{"range": Text::range(types_text, at, at + "sync.RWMutex".len(), Enc::Utf16), "text": "interface{ Lock() }"}]),
+    );
+    assert_eq!(
+        settled(&mut client, &uri, |d| d == &json!([])),
+        json!([]),
+        "main.go keeps a finding about a mutex its sibling no longer declares"
+    );
     assert!(client.shutdown().success());
 }
 

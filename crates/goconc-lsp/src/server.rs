@@ -19,7 +19,7 @@ use serde_json::Value;
 use tower_lsp_server::jsonrpc::Result as RpcResult;
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info, trace, warn};
 
 use crate::actions;
 use crate::convert::{self, Positions};
@@ -369,6 +369,7 @@ impl Inner {
         self.client
             .publish_diagnostics(uri.clone(), result.diagnostics, Some(version))
             .await;
+        trace!(uri = uri.as_str(), version, "published");
         if result.decls_changed {
             if let Some(dir) = path.and_then(Path::parent) {
                 self.reanalyse_dir(dir, Some(uri));
@@ -456,6 +457,7 @@ impl Inner {
                 start_parse = Some(doc.epoch);
             }
         }
+        trace!(uri = uri.as_str(), version, "change applied");
         match start_parse {
             Some(epoch) => self.parse_off_thread(uri, epoch),
             None => self.schedule(&uri),
