@@ -227,7 +227,19 @@ impl PackageModel {
     /// Merges file summaries. Files of another package name (a `foo_test` external test package)
     /// are the caller's business: pass only the files that belong together.
     pub fn from_files<'a>(files: impl IntoIterator<Item = &'a FileDecls>) -> PackageModel {
-        let mut model = PackageModel::default();
+        let files: Vec<&FileDecls> = files.into_iter().collect();
+        let total = |size: fn(&FileDecls) -> usize| files.iter().map(|f| size(f)).sum::<usize>();
+        // Sized once: a server merges a package on keystrokes that move this file's offsets.
+        let mut model = PackageModel {
+            structs: HashMap::with_capacity(total(|f| f.structs.len())),
+            named: HashMap::with_capacity(total(|f| f.named.len())),
+            funcs: HashMap::with_capacity(total(|f| f.funcs.len())),
+            methods: HashMap::with_capacity(total(|f| f.methods.len())),
+            vars: HashMap::with_capacity(total(|f| f.vars.len())),
+            summaries: HashMap::with_capacity(total(|f| f.summaries.len())),
+            field_accesses: Vec::with_capacity(total(|f| f.field_accesses.len())),
+            ..PackageModel::default()
+        };
         let mut atomics = Vec::new();
         for file in files {
             atomics.extend(file.atomics.iter().cloned());
