@@ -105,12 +105,43 @@ impl FileDecls {
         if !own.has_struct_with_mutex() {
             return Vec::new();
         }
-        let model = match skip {
-            Some((skip, imports)) => {
-                super::scope::FileModel::build_partial(root, src, &own, skip, imports.clone()).0
+        let from_tree;
+        let imports = match skip {
+            Some((_, imports)) => imports,
+            None => {
+                from_tree = Imports::from_tree(root, src);
+                &from_tree
             }
-            None => super::scope::FileModel::build(root, src, &own),
         };
+        // Only methods of a type that holds a mutex have guarded fields (see guards::collect):
+        // the model leaves every other function out.
+        let holders: std::collections::HashSet<&str> = own
+            .structs
+            .iter()
+            .filter(|(_, fields)| {
+                fields.iter().any(|f| {
+                    matches!(
+                        own.sync_kind(f.ty.deref()),
+                        Some(SyncKind::Mutex | SyncKind::RWMutex)
+                    )
+                })
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let mut left_out = skip.map(|(s, _)| s.clone()).unwrap_or_default();
+        for item in named_children(root) {
+            if !super::scope::is_function_item(item) {
+                continue;
+            }
+            let receiver = (item.kind() == "method_declaration")
+                .then(|| receiver_type(item, src, imports))
+                .flatten();
+            if !receiver.is_some_and(|t| holders.contains(t.as_str())) {
+                left_out.insert(item.start_byte());
+            }
+        }
+        let model =
+            super::scope::FileModel::build_partial(root, src, &own, &left_out, imports.clone()).0;
         super::guards::collect(&model)
     }
 
@@ -186,6 +217,15 @@ impl FileDecls {
                 self.vars.insert(text(name, src).to_string(), ty.clone());
             }
         }
+    }
+}
+
+/// The type name of a method's receiver (`Cache` for `func (c *Cache) …`).
+fn receiver_type(method: Node, src: &str, imports: &Imports) -> Option<String> {
+    let param = named_children(method.child_by_field_name("receiver")?).next()?;
+    match Ty::from_node(param.child_by_field_name("type")?, src, imports).deref() {
+        Ty::Named { name, .. } => Some(name.clone()),
+        _ => None,
     }
 }
 
