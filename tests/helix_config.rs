@@ -6,13 +6,13 @@
 #[path = "common/lsp_client.rs"]
 mod lsp_client;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::channel;
 use std::time::Duration;
 
-use lsp_client::{capabilities, file_uri, frame, LspClient};
+use lsp_client::{capabilities, file_uri, frame, read_message, LspClient};
 use serde_json::{json, Value};
 
 /// Helix's `LanguageServerFeature` names: what `only-features` / `except-features` accept
@@ -250,27 +250,6 @@ fn language_server_goconc_runs_goconc_lsp_with_known_settings() {
             _ => unreachable!(),
         }
     }
-}
-
-/// Reads one `Content-Length` framed message.
-fn read_message(reader: &mut impl BufRead) -> Option<Value> {
-    let mut len = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.strip_prefix("Content-Length:") {
-            len = v.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0; len?];
-    reader.read_exact(&mut body).ok()?;
-    serde_json::from_slice(&body).ok()
 }
 
 /// Helix's client capabilities, as far as goconc looks at them.

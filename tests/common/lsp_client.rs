@@ -38,7 +38,8 @@ pub fn frame(body: &str) -> Vec<u8> {
     out
 }
 
-fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+/// Reads one `Content-Length` framed message.
+pub fn read_message(reader: &mut impl BufRead) -> Option<Value> {
     let mut len = None;
     loop {
         let mut line = String::new();

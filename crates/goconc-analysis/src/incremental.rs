@@ -40,11 +40,20 @@ pub struct IncrementalFile {
     /// The imports and signatures of the file: they depend on nothing but the text outside
     /// function bodies.
     signatures: Option<(Imports, FileDecls)>,
-    /// Per function text: its declaration facts, offsets relative to the function's start.
-    item_decls: HashMap<String, ItemDecls>,
+    /// Per function (by [`TopFunction::key`]): its declaration facts, offsets relative to the
+    /// function's start.
+    item_decls: HashMap<u64, ItemDecls>,
     findings_context: u64,
-    /// Per function text: its findings (before suppressions), relative to the function's start.
-    item_findings: HashMap<String, Vec<Finding>>,
+    /// Per function: its findings (before suppressions), relative to the function's start.
+    item_findings: HashMap<u64, Vec<Finding>>,
+}
+
+/// A top-level function or method and a 64-bit hash of its text, computed once per analysis:
+/// the key of everything kept for it.
+#[derive(Clone, Copy)]
+struct TopFunction<'t> {
+    node: Node<'t>,
+    key: u64,
 }
 
 #[derive(Clone, Default)]
@@ -125,7 +134,17 @@ impl IncrementalFile {
         let root = file.tree().root_node();
         let src = file.text();
         let items: Vec<Node> = named_children(root).collect();
-        let decls = catch_unwind(AssertUnwindSafe(|| self.collect_decls(root, &items, src)));
+        let functions: Vec<TopFunction> = items
+            .iter()
+            .filter(|n| is_function_item(**n))
+            .map(|&node| TopFunction {
+                node,
+                key: hash_of(&text(node, src)),
+            })
+            .collect();
+        let decls = catch_unwind(AssertUnwindSafe(|| {
+            self.collect_decls(root, &items, &functions, src)
+        }));
         let (decls, decls_key) = match decls {
             Ok(found) => found,
             Err(_) => {
@@ -143,14 +162,26 @@ impl IncrementalFile {
             effective_go_version(src, options),
         ));
         let reuse_functions = !crate::rules::need_every_function(&decls);
-        let (outcome, reuse) =
-            self.findings(file, &items, &package, options, context, reuse_functions);
+        let (outcome, reuse) = self.findings(
+            file,
+            &functions,
+            &package,
+            options,
+            context,
+            reuse_functions,
+        );
         (decls, outcome, reuse)
     }
 
     /// The declarations of the file, reusing the facts of unchanged functions, and a key of
     /// everything in them that findings may depend on (offsets left out).
-    fn collect_decls(&mut self, root: Node, items: &[Node], src: &str) -> (FileDecls, u64) {
+    fn collect_decls(
+        &mut self,
+        root: Node,
+        items: &[Node],
+        functions: &[TopFunction],
+        src: &str,
+    ) -> (FileDecls, u64) {
         let context = declaration_context(items, src);
         if context != self.decl_context || self.signatures.is_none() {
             self.item_decls.clear();
@@ -162,32 +193,26 @@ impl IncrementalFile {
         let (imports, signatures) = self.signatures.as_ref().expect("set above");
         let imports = imports.clone();
         let mut decls = signatures.clone();
-        let functions: Vec<Node> = items
-            .iter()
-            .copied()
-            .filter(|n| is_function_item(*n))
-            .collect();
         // Summaries and atomic accesses of the functions not seen before.
-        let mut fresh: HashMap<&str, ItemDecls> = HashMap::new();
-        for &item in &functions {
-            let body = text(item, src);
-            if self.item_decls.contains_key(body) || fresh.contains_key(body) {
+        let mut fresh: HashMap<u64, ItemDecls> = HashMap::new();
+        for f in functions {
+            if self.item_decls.contains_key(&f.key) || fresh.contains_key(&f.key) {
                 continue;
             }
-            let start = item.start_byte();
+            let start = f.node.start_byte();
             let mut summaries: Vec<(String, FuncSummary)> =
-                summary::collect_in(&[item], src, &imports)
+                summary::collect_in(&[f.node], src, &imports)
                     .into_iter()
                     .collect();
             for (_, s) in &mut summaries {
                 shift_summary(s, start, Direction::ToRelative);
             }
-            let mut found = atomics::collect_in(&[item], src, &imports);
+            let mut found = atomics::collect_in(&[f.node], src, &imports);
             for a in &mut found {
                 a.offset = a.offset.saturating_sub(start);
             }
             fresh.insert(
-                body,
+                f.key,
                 ItemDecls {
                     summaries,
                     atomics: found,
@@ -195,9 +220,9 @@ impl IncrementalFile {
                 },
             );
         }
-        for &item in &functions {
-            let start = item.start_byte();
-            let facts = part(&fresh, &self.item_decls, text(item, src));
+        for f in functions {
+            let start = f.node.start_byte();
+            let facts = part(&fresh, &self.item_decls, f.key);
             for (key, s) in &facts.summaries {
                 let mut s = s.clone();
                 shift_summary(&mut s, start, Direction::ToAbsolute);
@@ -213,26 +238,26 @@ impl IncrementalFile {
         // Field accesses of the new functions, judged with the file's own types and summaries.
         let known: HashSet<usize> = functions
             .iter()
-            .filter(|n| !fresh.contains_key(text(**n, src)))
-            .map(|n| n.start_byte())
+            .filter(|f| !fresh.contains_key(&f.key))
+            .map(|f| f.node.start_byte())
             .collect();
         if known.len() < functions.len() {
             for access in decls.field_accesses_in(root, src, Some((&known, &imports))) {
-                let Some(item) = containing(&functions, access.offset) else {
+                let Some(f) = containing(functions, access.offset) else {
                     continue;
                 };
-                if let Some(facts) = fresh.get_mut(text(item, src)) {
+                if let Some(facts) = fresh.get_mut(&f.key) {
                     let mut access = access;
-                    access.offset = access.offset.saturating_sub(item.start_byte());
+                    access.offset = access.offset.saturating_sub(f.node.start_byte());
                     facts.field_accesses.push(access);
                 }
             }
         }
         let mut key = DefaultHasher::new();
         context.hash(&mut key);
-        for &item in &functions {
-            let start = item.start_byte();
-            let facts = part(&fresh, &self.item_decls, text(item, src));
+        for f in functions {
+            let start = f.node.start_byte();
+            let facts = part(&fresh, &self.item_decls, f.key);
             facts.hash_without_offsets(&mut key);
             decls
                 .field_accesses
@@ -241,25 +266,11 @@ impl IncrementalFile {
                     a
                 }));
         }
-        let key = key.finish();
         // Keep only the functions the file has now.
-        let mut kept: HashMap<String, ItemDecls> = HashMap::with_capacity(functions.len());
-        for &item in &functions {
-            let body = text(item, src);
-            if kept.contains_key(body) {
-                continue;
-            }
-            let facts = match fresh.remove(body) {
-                Some(facts) => facts,
-                None => match self.item_decls.remove(body) {
-                    Some(facts) => facts,
-                    None => continue,
-                },
-            };
-            kept.insert(body.to_string(), facts);
-        }
-        self.item_decls = kept;
-        (decls, key)
+        let current: HashSet<u64> = functions.iter().map(|f| f.key).collect();
+        self.item_decls.retain(|k, _| current.contains(k));
+        self.item_decls.extend(fresh);
+        (decls, key.finish())
     }
 
     /// The findings of the file, analysing only the functions with nothing kept under
@@ -267,7 +278,7 @@ impl IncrementalFile {
     fn findings(
         &mut self,
         file: &SourceFile,
-        items: &[Node],
+        functions: &[TopFunction],
         package: &PackageModel,
         options: &FileOptions,
         context: u64,
@@ -282,15 +293,11 @@ impl IncrementalFile {
             self.item_findings.clear();
             self.findings_context = context;
         }
-        let functions: Vec<Node> = items
-            .iter()
-            .copied()
-            .filter(|n| is_function_item(*n))
-            .collect();
+        let kept_for = |f: &TopFunction| reuse_functions && self.item_findings.contains_key(&f.key);
         let skip: HashSet<usize> = functions
             .iter()
-            .filter(|n| reuse_functions && self.item_findings.contains_key(text(**n, src)))
-            .map(|n| n.start_byte())
+            .filter(|f| kept_for(f))
+            .map(|f| f.node.start_byte())
             .collect();
         let reuse = Reuse {
             functions: functions.len(),
@@ -309,77 +316,67 @@ impl IncrementalFile {
                 reuse,
             );
         };
-        let mut skipped: Vec<Range<usize>> = functions
+        // Functions are in document order, so these ranges are too.
+        let skipped: Vec<Range<usize>> = functions
             .iter()
-            .filter(|n| skip.contains(&n.start_byte()))
-            .map(|n| n.byte_range())
+            .filter(|f| skip.contains(&f.node.start_byte()))
+            .map(|f| f.node.byte_range())
             .collect();
-        skipped.sort_by_key(|r| r.start);
         let mut outcome = run_rules(model, index, options, skipped);
         if !outcome.failed_rules.is_empty() {
             // Findings of a failed rule are missing: keep nothing that lacks them.
             self.item_findings.clear();
         }
-        let mut fresh: HashMap<&str, Option<Vec<Finding>>> = HashMap::new();
-        for &item in &functions {
-            if !skip.contains(&item.start_byte()) {
-                fresh
-                    .entry(text(item, src))
-                    .or_insert_with(|| Some(Vec::new()));
-            }
-        }
+        // What the analysed functions found, None once one finding reaches outside them.
+        let mut fresh: HashMap<u64, Option<Vec<Finding>>> = functions
+            .iter()
+            .filter(|f| !skip.contains(&f.node.start_byte()))
+            .map(|f| (f.key, Some(Vec::new())))
+            .collect();
         let mut findings = Vec::with_capacity(outcome.findings.len());
         for finding in outcome.findings.drain(..) {
-            let Some(item) = containing(&functions, finding.range.start) else {
+            let Some(f) = containing(functions, finding.range.start) else {
                 findings.push(finding);
                 continue;
             };
-            if skip.contains(&item.start_byte()) {
+            if skip.contains(&f.node.start_byte()) {
                 // Seen by a rule that reads the whole file, without the model of that
                 // function: what was kept for it stands.
                 continue;
             }
-            let span = item.byte_range();
-            let slot = fresh.get_mut(text(item, src)).expect("analysed above");
-            if let Some(kept) = slot {
-                if within(&finding, &span) {
-                    kept.push(relocate(&finding, span.start, Direction::ToRelative));
-                } else {
-                    *slot = None;
+            let span = f.node.byte_range();
+            if let Some(slot) = fresh.get_mut(&f.key) {
+                match slot {
+                    Some(kept) if within(&finding, &span) => {
+                        kept.push(relocate(&finding, span.start, Direction::ToRelative))
+                    }
+                    _ => *slot = None,
                 }
             }
             findings.push(finding);
         }
-        for &item in &functions {
-            if !skip.contains(&item.start_byte()) {
-                continue;
-            }
-            let start = item.start_byte();
-            if let Some(kept) = self.item_findings.get(text(item, src)) {
+        for f in functions
+            .iter()
+            .filter(|f| skip.contains(&f.node.start_byte()))
+        {
+            if let Some(kept) = self.item_findings.get(&f.key) {
+                let start = f.node.start_byte();
                 findings.extend(
                     kept.iter()
-                        .map(|f| relocate(f, start, Direction::ToAbsolute)),
+                        .map(|k| relocate(k, start, Direction::ToAbsolute)),
                 );
             }
         }
         if outcome.failed_rules.is_empty() {
-            let mut kept: HashMap<String, Vec<Finding>> = HashMap::with_capacity(functions.len());
-            for &item in &functions {
-                let body = text(item, src);
-                if kept.contains_key(body) {
-                    continue;
-                }
-                let found = match fresh.remove(body) {
-                    Some(Some(found)) => found,
-                    Some(None) => continue,
-                    None => match self.item_findings.remove(body) {
-                        Some(found) => found,
-                        None => continue,
-                    },
+            let current: HashSet<u64> = functions.iter().map(|f| f.key).collect();
+            self.item_findings.retain(|k, _| current.contains(k));
+            for (key, found) in fresh {
+                match found {
+                    Some(found) => self.item_findings.insert(key, found),
+                    // Reaches outside its function: analysed again next time.
+                    None => self.item_findings.remove(&key),
                 };
-                kept.insert(body.to_string(), found);
             }
-            self.item_findings = kept;
         }
         finish(&mut findings, src);
         outcome.findings = findings;
@@ -389,16 +386,16 @@ impl IncrementalFile {
 
 /// The facts of one function: just collected or kept from before.
 fn part<'a>(
-    fresh: &'a HashMap<&str, ItemDecls>,
-    kept: &'a HashMap<String, ItemDecls>,
-    text: &str,
+    fresh: &'a HashMap<u64, ItemDecls>,
+    kept: &'a HashMap<u64, ItemDecls>,
+    key: u64,
 ) -> &'a ItemDecls {
     static EMPTY: ItemDecls = ItemDecls {
         summaries: Vec::new(),
         atomics: Vec::new(),
         field_accesses: Vec::new(),
     };
-    fresh.get(text).or_else(|| kept.get(text)).unwrap_or(&EMPTY)
+    fresh.get(&key).or_else(|| kept.get(&key)).unwrap_or(&EMPTY)
 }
 
 /// A key of the file's text outside function bodies, blank lines included (they decide which
@@ -495,10 +492,13 @@ fn hash_of(value: &impl Hash) -> u64 {
 }
 
 /// The top-level function whose range holds `offset` (`functions` are in document order).
-fn containing<'t>(functions: &[Node<'t>], offset: usize) -> Option<Node<'t>> {
-    let i = functions.partition_point(|n| n.start_byte() <= offset);
-    let item = *functions.get(i.checked_sub(1)?)?;
-    (offset < item.end_byte()).then_some(item)
+fn containing<'f, 't>(
+    functions: &'f [TopFunction<'t>],
+    offset: usize,
+) -> Option<&'f TopFunction<'t>> {
+    let i = functions.partition_point(|f| f.node.start_byte() <= offset);
+    let f = functions.get(i.checked_sub(1)?)?;
+    (offset < f.node.end_byte()).then_some(f)
 }
 
 /// Whether a finding's range, related locations and fix edits all lie inside `span`.

@@ -159,6 +159,28 @@ fn typing_a_comment_in_a_real_file_reuses_the_other_functions() {
     }
 }
 
+/// A generated table: typing in its values changes nothing a function depends on.
+#[test]
+fn typing_in_a_call_free_table_analyses_no_function() {
+    let text = "package p\n\nimport \"sync\"\n\nvar names = [...]string{\"a\", \"b\"}\n\n\
+                var mu sync.Mutex\n\nfunc F() {\n\tmu.Lock()\n\tdefer mu.Lock()\n}\n";
+    let options = FileOptions::default();
+    let mut file = SourceFile::new(text.to_string());
+    let mut incremental = IncrementalFile::new();
+    incremental.analyze(&file, &options, own_package);
+    let at = text.find("\"b\"").unwrap();
+    file.edit(at..at, "\"c\", ").unwrap();
+    let (_, outcome, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!((reuse.functions, reuse.analysed), (1, 0));
+    assert_eq!(outcome.findings, fresh_outcome(&file, &options).1);
+    assert_eq!(outcome.findings.len(), 1);
+    // The table's type is part of what functions see.
+    let at = file.text().find("string{").unwrap();
+    file.edit(at..at + 6, "any").unwrap();
+    let (_, _, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!(reuse.analysed, 1);
+}
+
 #[test]
 fn typing_in_one_function_analyses_only_that_function() {
     let text = "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu sync.Mutex\n\tn  int\n}\n\n\
@@ -183,6 +205,18 @@ fn typing_in_one_function_analyses_only_that_function() {
         second.findings[1].range.start,
         first.findings[1].range.start + 8
     );
+
+    // A comment typed into the struct type declares nothing new: no function is analysed.
+    let at = file.text().find("\tn  int").unwrap();
+    file.edit(at..at, "\t// count\n").unwrap();
+    let (_, typed, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!(reuse.analysed, 0);
+    assert_eq!(typed.findings, fresh_outcome(&file, &options).1);
+    // A guard annotation does: every function is judged again.
+    let at = file.text().find("// count").unwrap() + 3;
+    file.edit(at..at + 5, "guarded by mu").unwrap();
+    let (_, _, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!(reuse.analysed, 3);
 
     // A lock taken in B changes what the package knows of B: everything is analysed again.
     let at = file.text().find("return 1").unwrap();

@@ -134,32 +134,8 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<AtomicAcc
                 }
             }
         }
-        walk(decl, |n| {
-            match n.kind() {
-                "parameter_declaration"
-                | "variadic_parameter_declaration"
-                | "var_spec"
-                | "const_spec" => {
-                    if n.parent().and_then(|p| p.parent()) != Some(decl)
-                        || n.kind() == "var_spec"
-                        || n.kind() == "const_spec"
-                    {
-                        locals.extend(names_of(n).into_iter().map(|i| text(i, src)));
-                    }
-                }
-                "short_var_declaration" | "range_clause" | "receive_statement" => {
-                    if let Some(left) = n.child_by_field_name("left") {
-                        locals.extend(
-                            named_children(left)
-                                .filter(|i| i.kind() == "identifier")
-                                .map(|i| text(i, src)),
-                        );
-                    }
-                }
-                _ => {}
-            }
-            true
-        });
+        // Names the function's literals and bodies declare shadow package variables.
+        locals.extend(super::summary::declared_names(decl, src, false));
         walk(decl, |n| {
             if n.kind() != "call_expression" {
                 return true;

@@ -170,7 +170,7 @@ fn summarize(
                     let method = text(call.method, src);
                     let acquiring = matches!(method, "Lock" | "RLock");
                     if acquiring || matches!(method, "Unlock" | "RUnlock") {
-                        let locals = locals.get_or_insert_with(|| local_names(decl, src));
+                        let locals = locals.get_or_insert_with(|| declared_names(decl, src, true));
                         if let Some(acquire) = acquire_of(
                             call.receiver,
                             src,
@@ -267,12 +267,15 @@ fn acquire_of(
     })
 }
 
-/// Every name a function declares anywhere (parameters, results, locals): a package variable of
-/// the same name is shadowed somewhere, so the summary does not claim it.
-fn local_names<'s>(decl: Node, src: &'s str) -> Vec<&'s str> {
+/// Every name a function declares anywhere (parameters, results, locals, those of its function
+/// literals). `own_parameters: false` leaves out the function's own receiver, parameters and
+/// results.
+pub(crate) fn declared_names<'s>(decl: Node, src: &'s str, own_parameters: bool) -> Vec<&'s str> {
     let mut names = Vec::new();
     walk(decl, |n| {
         match n.kind() {
+            "parameter_declaration" | "variadic_parameter_declaration"
+                if !own_parameters && n.parent().and_then(|p| p.parent()) == Some(decl) => {}
             "parameter_declaration"
             | "variadic_parameter_declaration"
             | "var_spec"
