@@ -16,6 +16,19 @@ use serde_json::{json, Value};
 
 const EDITS: usize = 200;
 
+/// `GOCONC_BENCH_EDITS=N` types N edits instead of 200 (longer runs for a profiler).
+fn edits() -> usize {
+    std::env::var("GOCONC_BENCH_EDITS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(EDITS)
+}
+
+/// `GOCONC_BENCH_ONLY=generated|server|opgen|memory` runs one part (to profile it alone).
+fn wanted(part: &str) -> bool {
+    std::env::var("GOCONC_BENCH_ONLY").map_or(true, |only| only == part)
+}
+
 fn goroot() -> Option<PathBuf> {
     let out = std::process::Command::new("go")
         .args(["env", "GOROOT"])
@@ -80,8 +93,8 @@ fn latency(name: &str, path: &Path) {
     let mut current = text.clone();
     let insert_at = line_start;
     let mut typed = 0;
-    let mut samples = Vec::with_capacity(EDITS);
-    for n in 0..EDITS {
+    let mut samples = Vec::with_capacity(edits());
+    for n in 0..edits() {
         let version = n as i64 + 2;
         let change = if typed == 20 {
             let c = json!({"range": Text::range(&current, insert_at, insert_at + 24, Enc::Utf16), "text": ""});
@@ -179,17 +192,25 @@ fn memory(dir: &Path) {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
-    let generated = generated_file();
-    latency("generated 2,000 lines", &generated);
-    let _ = std::fs::remove_dir_all(generated.parent().unwrap());
+    if wanted("generated") {
+        let generated = generated_file();
+        latency("generated 2,000 lines", &generated);
+        let _ = std::fs::remove_dir_all(generated.parent().unwrap());
+    }
     let Some(root) = goroot() else {
         println!("go not found: skipping the standard library files");
         return;
     };
-    latency("net/http/server.go", &root.join("src/net/http/server.go"));
-    latency(
-        "ssa/opGen.go",
-        &root.join("src/cmd/compile/internal/ssa/opGen.go"),
-    );
-    memory(&root.join("src/net/http"));
+    if wanted("server") {
+        latency("net/http/server.go", &root.join("src/net/http/server.go"));
+    }
+    if wanted("opgen") {
+        latency(
+            "ssa/opGen.go",
+            &root.join("src/cmd/compile/internal/ssa/opGen.go"),
+        );
+    }
+    if wanted("memory") {
+        memory(&root.join("src/net/http"));
+    }
 }

@@ -37,6 +37,9 @@ use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outco
 #[derive(Default)]
 pub struct IncrementalFile {
     decl_context: u64,
+    /// Per type declaration of the file (by a hash of its text): the key [`declaration_context`]
+    /// folds in for it, so a keystroke does not walk every type's tokens again.
+    type_keys: HashMap<u64, u64>,
     /// The imports and signatures of the file: they depend on nothing but the text outside
     /// function bodies.
     signatures: Option<(Imports, FileDecls)>,
@@ -182,7 +185,7 @@ impl IncrementalFile {
         functions: &[TopFunction],
         src: &str,
     ) -> (FileDecls, u64) {
-        let context = declaration_context(items, src);
+        let context = declaration_context(items, src, &mut self.type_keys);
         if context != self.decl_context || self.signatures.is_none() {
             self.item_decls.clear();
             self.decl_context = context;
@@ -401,8 +404,11 @@ fn part<'a>(
 /// A key of the file's text outside function bodies, blank lines included (they decide which
 /// comment documents which declaration). Comments inside type declarations count only when one
 /// names a guarding mutex (`// guarded by mu`): the rest do not change what a type declares.
-fn declaration_context(items: &[Node], src: &str) -> u64 {
+/// `type_keys` remembers each type declaration's part of the key by its text; entries of
+/// declarations that are gone are dropped.
+fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u64>) -> u64 {
     let mut key = DefaultHasher::new();
+    let mut used = HashMap::with_capacity(type_keys.len());
     let mut from = 0;
     for &item in items {
         let text_before = |end: usize| src.get(from..end).unwrap_or("");
@@ -412,9 +418,21 @@ fn declaration_context(items: &[Node], src: &str) -> u64 {
         {
             text_before(body.start_byte()).hash(&mut key);
             from = body.end_byte();
-        } else if item.kind() == "type_declaration" && !names_a_guard(text(item, src)) {
+        } else if item.kind() == "type_declaration" {
             text_before(item.start_byte()).hash(&mut key);
-            hash_tokens_but_comments(item, src, &mut key);
+            let declaration = text(item, src);
+            let by_text = hash_of(&declaration);
+            let type_key = *type_keys.entry(by_text).or_insert_with(|| {
+                let mut type_key = DefaultHasher::new();
+                if names_a_guard(declaration) {
+                    declaration.hash(&mut type_key);
+                } else {
+                    hash_tokens_but_comments(item, src, &mut type_key);
+                }
+                type_key.finish()
+            });
+            used.insert(by_text, type_key);
+            type_key.hash(&mut key);
             from = item.end_byte();
         } else if let Some(declares) = declared_outside_values(item, src) {
             text_before(item.start_byte()).hash(&mut key);
@@ -424,6 +442,7 @@ fn declaration_context(items: &[Node], src: &str) -> u64 {
         item.kind_id().hash(&mut key);
     }
     src.get(from..).unwrap_or("").hash(&mut key);
+    *type_keys = used;
     key.finish()
 }
 

@@ -80,9 +80,23 @@ struct DirState {
     loaded: bool,
     disk: HashMap<PathBuf, DiskFile>,
     open: HashMap<PathBuf, OpenFile>,
+    /// The merged model of each package of the folder, by package name.
     models: HashMap<String, Arc<PackageModel>>,
+    /// The file being typed in: the model of its package's other files, and its declarations
+    /// laid over that. A keystroke that moves offsets in its declarations lays the new ones over
+    /// the same base instead of merging every file again. One per folder: a base is nearly a
+    /// whole package.
+    typing: Option<Typing>,
     /// The last revision handed out to a file of this folder.
     revision: u64,
+}
+
+#[derive(Debug)]
+struct Typing {
+    path: PathBuf,
+    package_name: String,
+    base: Arc<PackageModel>,
+    model: Arc<PackageModel>,
 }
 
 /// The package around one file, as [`Workspace::package_model`] sees it.
@@ -161,33 +175,66 @@ impl DirState {
                         self.disk.remove(&path);
                     }
                 }
-                self.models.clear();
+                self.forget_models();
             }
         }
         let before = self.disk.len();
         self.disk.retain(|p, _| seen.contains(p));
         if self.disk.len() != before {
-            self.models.clear();
+            self.forget_models();
         }
     }
 
+    /// Some file of the folder changed on disk, opened or closed: every merged model is stale.
+    fn forget_models(&mut self) {
+        self.models.clear();
+        self.typing = None;
+    }
+
+    /// The merged model of a package (and its external test package).
     fn model_for(&mut self, package_name: &str) -> Arc<PackageModel> {
         if let Some(model) = self.models.get(package_name) {
             return model.clone();
         }
+        let model = Arc::new(self.others_model(None, package_name));
+        self.models.insert(package_name.to_string(), model.clone());
+        model
+    }
+
+    /// The model of the package of `path`, whose declarations just changed: `own` laid over the
+    /// other files, whose merge is kept for the next keystroke.
+    fn model_while_typing(&mut self, path: &Path, own: &FileDecls) -> Arc<PackageModel> {
+        let base = match &self.typing {
+            Some(t) if t.path == path && t.package_name == own.package_name => t.base.clone(),
+            _ => Arc::new(self.others_model(Some(path), &own.package_name)),
+        };
+        let model = Arc::new(PackageModel::over(base.clone(), own));
+        self.typing = Some(Typing {
+            path: path.to_path_buf(),
+            package_name: own.package_name.clone(),
+            base,
+            model: model.clone(),
+        });
+        model
+    }
+
+    /// The merged declarations of the folder's files of `package_name` (and its external test
+    /// package) but `left_out`; open buffers win over the files on disk.
+    fn others_model(&self, left_out: Option<&Path>, package_name: &str) -> PackageModel {
+        let kept = |p: &PathBuf| Some(p.as_path()) != left_out;
         let base = package_name.strip_suffix("_test").unwrap_or(package_name);
         let belongs = |d: &FileDecls| d.package_name == base || d.package_name == package_name;
-        let open = self.open.values().map(|f| f.decls.as_ref());
+        let open = self
+            .open
+            .iter()
+            .filter(|(p, _)| kept(p))
+            .map(|(_, f)| f.decls.as_ref());
         let disk = self
             .disk
             .iter()
-            .filter(|(p, _)| !self.open.contains_key(*p))
+            .filter(|(p, _)| kept(p) && !self.open.contains_key(*p))
             .map(|(_, f)| f.decls.as_ref());
-        let model = Arc::new(PackageModel::from_files(
-            open.chain(disk).filter(|d| belongs(d)),
-        ));
-        self.models.insert(package_name.to_string(), model.clone());
-        model
+        PackageModel::from_files(open.chain(disk).filter(|d| belongs(d)))
     }
 
     /// A key of the revisions of every file of the folder but `path`.
@@ -243,11 +290,11 @@ impl Workspace {
                 .is_none_or(|d| d.decls.as_ref() != own.as_ref()),
         };
         // Equal declarations (a keystroke that moved no offset they hold) keep the merged model.
-        if state
+        let moved = state
             .open
             .get(path)
-            .is_none_or(|old| !Arc::ptr_eq(&old.decls, own) && old.decls != *own)
-        {
+            .is_none_or(|old| !Arc::ptr_eq(&old.decls, own) && old.decls != *own);
+        if moved {
             let revision = match state.open.get(path) {
                 Some(old) if !changed => old.revision,
                 _ => {
@@ -263,11 +310,16 @@ impl Workspace {
                     revision,
                 },
             );
-            // The merged model holds this file's offsets (related locations): rebuild it.
+            // The merged models hold this file's old offsets (related locations).
             state.models.clear();
         }
+        let model = match &state.typing {
+            _ if moved => state.model_while_typing(path, own),
+            Some(t) if t.path == path && t.package_name == own.package_name => t.model.clone(),
+            _ => state.model_for(&own.package_name),
+        };
         PackageView {
-            model: state.model_for(&own.package_name),
+            model,
             changed,
             others: state.others_key(path),
         }
@@ -286,7 +338,7 @@ impl Workspace {
         if state.loaded {
             Self::refresh_in(&mut state, path);
         }
-        state.models.clear();
+        state.forget_models();
         state.disk.get(path).is_none_or(|d| d.decls != open.decls)
     }
 
@@ -301,7 +353,7 @@ impl Workspace {
         };
         let mut state = lock(&state);
         Self::refresh_in(&mut state, path);
-        state.models.clear();
+        state.forget_models();
         true
     }
 

@@ -37,7 +37,7 @@ pub struct AtomicAccess {
     pub offset: usize,
 }
 
-/// The first atomic access to a key, package-wide.
+/// One atomic access to a key, package-wide (the least by function name, then offset).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AtomicUse {
     pub func: String,
@@ -184,11 +184,26 @@ pub fn resolve(package: &PackageModel, accesses: &[AtomicAccess]) -> HashMap<Str
         let Some(key) = key_of(package, access) else {
             continue;
         };
-        let entry = AtomicUse {
-            func: access.func.clone(),
-            offset: access.offset,
-        };
-        out.entry(key).or_insert(entry);
+        // The least access by (function, offset), not the first: the answer must not depend
+        // on the order the files were merged in (a server lays one file over the others).
+        let earlier =
+            |known: &AtomicUse| (&known.func, known.offset) <= (&access.func, access.offset);
+        match out.get_mut(&key) {
+            Some(known) if earlier(known) => {}
+            Some(known) => {
+                known.func.clone_from(&access.func);
+                known.offset = access.offset;
+            }
+            None => {
+                out.insert(
+                    key,
+                    AtomicUse {
+                        func: access.func.clone(),
+                        offset: access.offset,
+                    },
+                );
+            }
+        }
     }
     out
 }

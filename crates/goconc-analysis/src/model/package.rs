@@ -130,7 +130,7 @@ impl FileDecls {
             .collect();
         let mut left_out = skip.map(|(s, _)| s.clone()).unwrap_or_default();
         for item in named_children(root) {
-            if !super::scope::is_function_item(item) {
+            if !super::scope::is_function_item(item) || left_out.contains(&item.start_byte()) {
                 continue;
             }
             let receiver = (item.kind() == "method_declaration")
@@ -230,8 +230,17 @@ fn receiver_type(method: Node, src: &str, imports: &Imports) -> Option<String> {
 }
 
 /// The merged declarations of every file of one package.
+///
+/// A model can also be one file laid [`over`](PackageModel::over) a model of the package's
+/// other files: every lookup asks the file's own declarations first, then the base. A server
+/// builds it per keystroke without copying the other files' declarations again.
 #[derive(Debug, Clone, Default)]
 pub struct PackageModel {
+    /// The other files of the package when this model is one file laid over them.
+    base: Option<Arc<PackageModel>>,
+    /// The atomic accesses of the files merged here, before [`super::atomics::resolve`] (which
+    /// needs the whole package's types: an overlay resolves its base's accesses again).
+    raw_atomics: Vec<super::atomics::AtomicAccess>,
     structs: HashMap<String, Vec<Field>>,
     named: HashMap<String, Ty>,
     funcs: HashMap<String, FuncSig>,
@@ -307,7 +316,41 @@ impl PackageModel {
             }
         }
         model.atomics = super::atomics::resolve(&model, &atomics);
+        model.raw_atomics = atomics;
         model
+    }
+
+    /// One file's declarations laid over a model of the package's other files (built by
+    /// [`PackageModel::from_files`]). Equal to merging all files, the file's own declarations
+    /// winning where two files declare the same name (code that does not compile yet).
+    pub fn over(base: Arc<PackageModel>, file: &FileDecls) -> PackageModel {
+        let mut model = PackageModel::from_files([file]);
+        model.base = Some(base);
+        let accesses: Vec<_> = model
+            .raw_atomics
+            .iter()
+            .chain(model.base.iter().flat_map(|b| b.raw_atomics.iter()))
+            .cloned()
+            .collect();
+        model.atomics = super::atomics::resolve(&model, &accesses);
+        model
+    }
+
+    /// Each struct type of the package once (own declarations before the base's).
+    fn all_structs(&self) -> impl Iterator<Item = (&String, &Vec<Field>)> {
+        let shadowed = move |name: &String| self.structs.contains_key(name);
+        self.structs.iter().chain(
+            self.base
+                .iter()
+                .flat_map(|b| b.structs.iter())
+                .filter(move |(name, _)| !shadowed(name)),
+        )
+    }
+
+    fn named_type(&self, name: &str) -> Option<&Ty> {
+        self.named
+            .get(name)
+            .or_else(|| self.base.as_ref()?.named.get(name))
     }
 
     pub fn shared(self) -> Arc<PackageModel> {
@@ -315,7 +358,10 @@ impl PackageModel {
     }
 
     pub fn struct_fields(&self, name: &str) -> Option<&[Field]> {
-        self.structs.get(name).map(Vec::as_slice)
+        self.structs
+            .get(name)
+            .or_else(|| self.base.as_ref()?.structs.get(name))
+            .map(Vec::as_slice)
     }
 
     /// Which fields and package variables can reach a lock-holding value, computed once per
@@ -324,13 +370,18 @@ impl PackageModel {
         self.lock_reach.get_or_init(|| {
             let mut memo = HashMap::new();
             let mut reach = LockReach::default();
-            for field in self.structs.values().flatten() {
+            for field in self.all_structs().flat_map(|(_, fields)| fields) {
                 let how = self.lock_reach_of(&field.ty, &mut memo);
                 if how != 0 {
                     *reach.fields.entry(field.name.clone()).or_default() |= how;
                 }
             }
-            for (name, ty) in &self.vars {
+            let base_vars = self.base.iter().flat_map(|b| b.vars.iter());
+            let vars = self
+                .vars
+                .iter()
+                .chain(base_vars.filter(|(name, _)| !self.vars.contains_key(name.as_str())));
+            for (name, ty) in vars {
                 let how = self.lock_reach_of(ty, &mut memo);
                 if how != 0 {
                     reach.vars.insert(name.clone(), how);
@@ -397,7 +448,7 @@ impl PackageModel {
 
     /// Does any struct of the package hold a mutex (directly)? Guard facts are only needed then.
     pub fn has_struct_with_mutex(&self) -> bool {
-        self.structs.values().flatten().any(|f| {
+        self.all_structs().flat_map(|(_, fields)| fields).any(|f| {
             matches!(
                 self.sync_kind(f.ty.deref()),
                 Some(SyncKind::Mutex | SyncKind::RWMutex)
@@ -407,18 +458,22 @@ impl PackageModel {
 
     /// A field declared directly in a local struct type.
     pub fn field(&self, type_name: &str, field: &str) -> Option<&Field> {
-        self.structs
-            .get(type_name)?
+        self.struct_fields(type_name)?
             .iter()
             .find(|f| f.name == field)
     }
 
     pub fn func(&self, name: &str) -> Option<&FuncSig> {
-        self.funcs.get(name)
+        self.funcs
+            .get(name)
+            .or_else(|| self.base.as_ref()?.funcs.get(name))
     }
 
     pub fn method(&self, type_name: &str, method: &str) -> Option<&FuncSig> {
-        self.methods.get(type_name)?.get(method)
+        self.methods
+            .get(type_name)
+            .and_then(|methods| methods.get(method))
+            .or_else(|| self.base.as_ref()?.method(type_name, method))
     }
 
     /// Adds the field accesses of one file (see [`super::guards::collect`]).
@@ -430,22 +485,30 @@ impl PackageModel {
     }
 
     /// The field accesses of the files added so far.
-    pub fn field_accesses(&self) -> &[super::guards::FieldAccess] {
-        &self.field_accesses
+    pub fn field_accesses(&self) -> impl Iterator<Item = &super::guards::FieldAccess> {
+        let base = self.base.iter().flat_map(|b| b.field_accesses.iter());
+        self.field_accesses.iter().chain(base)
     }
 
     /// Every function summary of the package, by key.
     pub fn summaries(&self) -> impl Iterator<Item = (&String, &FuncSummary)> {
-        self.summaries.iter()
+        let base = self.base.iter().flat_map(|b| b.summaries.iter());
+        self.summaries
+            .iter()
+            .chain(base.filter(|(key, _)| !self.summaries.contains_key(key.as_str())))
     }
 
     /// The summary of a function (`name`) or method (`Type.name`).
     pub fn summary(&self, key: &str) -> Option<&FuncSummary> {
-        self.summaries.get(key)
+        self.summaries
+            .get(key)
+            .or_else(|| self.base.as_ref()?.summaries.get(key))
     }
 
     pub fn var(&self, name: &str) -> Option<&Ty> {
-        self.vars.get(name)
+        self.vars
+            .get(name)
+            .or_else(|| self.base.as_ref()?.vars.get(name))
     }
 
     /// Fields (`Owner.field`) and package variables some file accesses through `sync/atomic`.
@@ -461,7 +524,7 @@ impl PackageModel {
                     return Some(fields);
                 }
                 // `type A B` where B is a local struct.
-                match self.named.get(name) {
+                match self.named_type(name) {
                     Some(Ty::Struct(fields)) => Some(fields),
                     _ => None,
                 }
@@ -501,7 +564,7 @@ impl PackageModel {
         }
         if let Ty::Named { pkg, name } = ty {
             if pkg.is_empty() {
-                if let Some(underlying) = self.named.get(name) {
+                if let Some(underlying) = self.named_type(name) {
                     return underlying.sync_kind();
                 }
                 if self.has_pointer_lock_methods(name) {
@@ -513,12 +576,8 @@ impl PackageModel {
     }
 
     fn has_pointer_lock_methods(&self, type_name: &str) -> bool {
-        let Some(methods) = self.methods.get(type_name) else {
-            return false;
-        };
         let pointer = |m: &str| {
-            methods
-                .get(m)
+            self.method(type_name, m)
                 .is_some_and(|s| s.pointer_receiver && s.params == 0 && s.results.is_empty())
         };
         // go vet's definition: the pointer type is a sync.Locker and the value type is not.

@@ -93,12 +93,16 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 continue;
             };
             for field in named_children(list).filter(|n| n.kind() == "field_declaration") {
+                // Cheapest test first: this runs over every struct of the file on each keystroke.
+                let Some(field_type) = field
+                    .child_by_field_name("type")
+                    .filter(|t| text(*t, cx.src).ends_with("Mutex"))
+                else {
+                    continue;
+                };
                 if field.child_by_field_name("name").is_some() {
                     continue;
                 }
-                let Some(field_type) = field.child_by_field_name("type") else {
-                    continue;
-                };
                 let resolved = Ty::from_node(field_type, cx.src, &cx.model.imports);
                 let kind = match resolved {
                     Ty::Named { ref pkg, ref name }

@@ -73,15 +73,22 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if fresh.is_empty() {
         return;
     }
-    // This file's accesses, plus those of the other files of the package.
+    // This file's accesses, plus those of the other files of the package, of the fields this
+    // file's analysed functions touch (a server analyses one function per keystroke).
+    let touched: HashSet<(&str, &str)> = fresh
+        .iter()
+        .map(|a| (a.type_name.as_str(), a.field.as_str()))
+        .collect();
     let mut seen: HashSet<(&str, usize, &str)> = HashSet::new();
     let mut by_field: BTreeMap<(&str, &str), Vec<&FieldAccess>> = BTreeMap::new();
     for access in fresh.iter().chain(cx.model.package.field_accesses()) {
-        if seen.insert((
-            access.function.as_str(),
-            access.offset,
-            access.field.as_str(),
-        )) {
+        if touched.contains(&(access.type_name.as_str(), access.field.as_str()))
+            && seen.insert((
+                access.function.as_str(),
+                access.offset,
+                access.field.as_str(),
+            ))
+        {
             by_field
                 .entry((access.type_name.as_str(), access.field.as_str()))
                 .or_default()

@@ -1,0 +1,98 @@
+//! A server lays the declarations of the file being typed in over a model of its package's
+//! other files (`PackageModel::over`) instead of merging every file again on each keystroke.
+//! That must change nothing: for every file of every package folder, the findings with the
+//! overlay equal the findings with the whole package merged at once.
+//!
+//! Inputs: every fixture folder and, when `go` is on PATH, whole standard-library packages where
+//! locks, atomics and guarded fields cross files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::{fixtures_root, package_dirs};
+use goconc_analysis::{analyze, FileDecls, FileOptions, PackageModel, SourceFile};
+
+fn go_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "go"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Checks every file of one folder; returns how many findings were compared.
+fn check_folder(dir: &Path) -> usize {
+    let sources: Vec<SourceFile> = go_files(dir)
+        .iter()
+        .map(|p| SourceFile::new(std::fs::read_to_string(p).unwrap()))
+        .collect();
+    let decls: Vec<FileDecls> = sources
+        .iter()
+        .map(|s| FileDecls::collect(s.tree().root_node(), s.text()))
+        .collect();
+    let mut compared = 0;
+    for (i, source) in sources.iter().enumerate() {
+        let package = &decls[i].package_name;
+        let same_package = |d: &&FileDecls| d.package_name == *package;
+        let merged = PackageModel::from_files(decls.iter().filter(same_package));
+        let others = PackageModel::from_files(
+            decls
+                .iter()
+                .enumerate()
+                .filter(|(j, d)| *j != i && same_package(d))
+                .map(|(_, d)| d),
+        );
+        let overlay = PackageModel::over(Arc::new(others), &decls[i]);
+        let options = FileOptions::default();
+        let expected = analyze(source, &merged, &options).findings;
+        let found = analyze(source, &overlay, &options).findings;
+        assert_eq!(
+            found,
+            expected,
+            "{}: the overlay model changes the findings",
+            go_files(dir)[i].display()
+        );
+        compared += expected.len();
+    }
+    compared
+}
+
+#[test]
+fn overlay_equals_the_merged_package_on_fixtures() {
+    let mut dirs = Vec::new();
+    package_dirs(&fixtures_root(), &mut dirs);
+    let compared: usize = dirs.iter().map(|d| check_folder(d)).sum();
+    assert!(compared > 100, "only {compared} findings compared");
+}
+
+#[test]
+fn overlay_equals_the_merged_package_on_the_standard_library() {
+    let Ok(output) = std::process::Command::new("go")
+        .args(["env", "GOROOT"])
+        .output()
+    else {
+        eprintln!("go not found: standard library packages skipped");
+        return;
+    };
+    let src = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("src");
+    let mut compared = 0;
+    for package in [
+        "sync",
+        "context",
+        "database/sql",
+        "net/http",
+        "testing",
+        "os/exec",
+    ] {
+        let dir = src.join(package);
+        if dir.is_dir() {
+            compared += check_folder(&dir);
+        }
+    }
+    eprintln!("{compared} findings compared");
+}
