@@ -42,7 +42,6 @@ where
 pub fn run_stdio() -> i32 {
     logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(8)
         .enable_all()
         .build()
     {
