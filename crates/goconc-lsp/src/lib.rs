@@ -31,8 +31,8 @@ where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite + Unpin + Send + 'static,
 {
-    transport::guarded(stdin, stdout, |input, output| async move {
-        let (service, socket) = LspService::new(server::Server::new);
+    transport::guarded(stdin, stdout, |input, output, outbox| async move {
+        let (service, socket) = LspService::new(|client| server::Server::new(client, outbox));
         LspServer::new(input, output, socket).serve(service).await;
     })
     .await

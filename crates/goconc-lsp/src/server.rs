@@ -24,6 +24,7 @@ use tracing::{debug, error, info, trace, warn};
 use crate::actions;
 use crate::convert::{self, Positions};
 use crate::settings::Settings;
+use crate::transport::Outbox;
 use crate::workspace::Workspace;
 
 /// Texts larger than this are parsed on a blocking thread when opened (a 5 MB file takes most of
@@ -82,6 +83,8 @@ struct ClientCaps {
 
 pub struct Inner {
     client: Client,
+    /// Where diagnostics are published (see [`Outbox`]).
+    outbox: Outbox,
     docs: DashMap<Uri, Document>,
     /// Serialises publishing per URI, so a close's empty publish is never overtaken.
     publish_locks: DashMap<Uri, Arc<tokio::sync::Mutex<()>>>,
@@ -96,9 +99,10 @@ pub struct Inner {
 pub struct Server(pub(crate) Arc<Inner>);
 
 impl Server {
-    pub fn new(client: Client) -> Server {
+    pub fn new(client: Client, outbox: Outbox) -> Server {
         Server(Arc::new(Inner {
             client,
+            outbox,
             docs: DashMap::new(),
             publish_locks: DashMap::new(),
             settings: RwLock::new(Arc::new(Settings::default())),
@@ -269,6 +273,16 @@ impl Inner {
         }
     }
 
+    fn publish_diagnostics(&self, uri: Uri, diagnostics: Vec<Diagnostic>, version: Option<i32>) {
+        use tower_lsp_server::ls_types::notification::PublishDiagnostics;
+        self.outbox
+            .notify::<PublishDiagnostics>(&PublishDiagnosticsParams {
+                uri,
+                diagnostics,
+                version,
+            });
+    }
+
     fn publish_lock(&self, uri: &Uri) -> Arc<tokio::sync::Mutex<()>> {
         self.publish_locks.entry(uri.clone()).or_default().clone()
     }
@@ -370,9 +384,7 @@ impl Inner {
             });
             doc.decls = Some(result.decls);
         }
-        self.client
-            .publish_diagnostics(uri.clone(), result.diagnostics, Some(version))
-            .await;
+        self.publish_diagnostics(uri.clone(), result.diagnostics, Some(version));
         trace!(uri = uri.as_str(), version, "published");
         if result.decls_changed {
             if let Some(dir) = path.and_then(Path::parent) {
@@ -787,7 +799,7 @@ impl LanguageServer for Server {
         }
         let lock = inner.publish_lock(&uri);
         let _guard = lock.lock().await;
-        inner.client.publish_diagnostics(uri, vec![], None).await;
+        inner.publish_diagnostics(uri, vec![], None);
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {

@@ -22,6 +22,41 @@ use tracing::warn;
 /// Bodies larger than this are refused (a broken Content-Length must not allocate gigabytes).
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
+/// Notifications the server writes straight to the client, framed between the frames of
+/// tower-lsp-server's output. `publishDiagnostics` goes this way: serialized once from its typed
+/// params, where tower-lsp-server would first build a JSON value tree of every diagnostic (a
+/// third of the publishing cost of a file with 171 findings). Every publication must take this one
+/// path so they reach the client in the order they were sent.
+#[derive(Clone)]
+pub struct Outbox(mpsc::UnboundedSender<Vec<u8>>);
+
+impl Outbox {
+    /// Sends a notification; false when the output is closed.
+    pub fn notify<N: tower_lsp_server::ls_types::notification::Notification>(
+        &self,
+        params: &N::Params,
+    ) -> bool {
+        #[derive(serde::Serialize)]
+        struct Message<'a, P> {
+            jsonrpc: &'static str,
+            method: &'static str,
+            params: &'a P,
+        }
+        let message = Message {
+            jsonrpc: "2.0",
+            method: N::METHOD,
+            params,
+        };
+        match serde_json::to_vec(&message) {
+            Ok(body) => self.0.send(frame(&body)).is_ok(),
+            Err(e) => {
+                warn!("goconc bug: {} not serialized: {e}", N::METHOD);
+                false
+            }
+        }
+    }
+}
+
 pub enum Frame {
     Body(Vec<u8>),
     /// A header block without a usable `Content-Length`.
@@ -206,22 +241,24 @@ fn is_method(body: &[u8], method: &str) -> bool {
 }
 
 /// Runs `serve_lsp` on guarded streams: it gets a clean stream of valid messages and writes into a
-/// pipe whose frames are copied to `output`.
+/// pipe whose frames are copied to `output`, and an [`Outbox`] for notifications it writes
+/// itself.
 /// Returns the exit code: 0 when `shutdown` came before the end, 1 otherwise.
 pub async fn guarded<I, O, F, Fut>(input: I, output: O, serve_lsp: F) -> i32
 where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite + Unpin + Send + 'static,
-    F: FnOnce(tokio::io::DuplexStream, tokio::io::DuplexStream) -> Fut,
+    F: FnOnce(tokio::io::DuplexStream, tokio::io::DuplexStream, Outbox) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     let shutdown = Arc::new(AtomicBool::new(false));
     let (to_server, server_in) = tokio::io::duplex(1 << 16);
     let (server_out, from_server) = tokio::io::duplex(1 << 16);
     let (answers_tx, answers_rx) = mpsc::unbounded_channel();
+    let outbox = Outbox(answers_tx.clone());
     let reader = tokio::spawn(read_client(input, to_server, answers_tx, shutdown.clone()));
     let writer = tokio::spawn(write_client(from_server, answers_rx, output));
-    serve_lsp(server_in, server_out).await;
+    serve_lsp(server_in, server_out, outbox).await;
     // The reader may wait on input forever (the client need not close it after `exit`).
     reader.abort();
     // Everything the server wrote is flushed once its output pipe closes; never wait longer
