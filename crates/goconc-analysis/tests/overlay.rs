@@ -47,7 +47,7 @@ fn check_folder(dir: &Path) -> usize {
                 .filter(|(j, d)| *j != i && same_package(d))
                 .map(|(_, d)| d),
         );
-        let overlay = PackageModel::over(Arc::new(others), &decls[i]);
+        let overlay = PackageModel::over(Arc::new(others), &Arc::new(decls[i].clone()));
         let options = FileOptions::default();
         let expected = analyze(source, &merged, &options).findings;
         let found = analyze(source, &overlay, &options).findings;

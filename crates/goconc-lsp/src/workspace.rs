@@ -203,7 +203,7 @@ impl DirState {
 
     /// The model of the package of `path`, whose declarations just changed: `own` laid over the
     /// other files, whose merge is kept for the next keystroke.
-    fn model_while_typing(&mut self, path: &Path, own: &FileDecls) -> Arc<PackageModel> {
+    fn model_while_typing(&mut self, path: &Path, own: &Arc<FileDecls>) -> Arc<PackageModel> {
         let base = match &self.typing {
             Some(t) if t.path == path && t.package_name == own.package_name => t.base.clone(),
             _ => Arc::new(self.others_model(Some(path), &own.package_name)),

@@ -50,7 +50,10 @@ impl FileDecls {
         let mut decls = FileDecls::signatures(root, src, &imports);
         decls.summaries = super::summary::collect(root, src, &imports);
         decls.atomics = super::atomics::collect(root, src, &imports);
-        decls.field_accesses = decls.field_accesses_in(root, src, None);
+        let decls = Arc::new(decls);
+        let accesses = FileDecls::field_accesses_in(&decls, root, src, None);
+        let mut decls = Arc::try_unwrap(decls).unwrap_or_else(|shared| (*shared).clone());
+        decls.field_accesses = accesses;
         decls
     }
 
@@ -92,16 +95,17 @@ impl FileDecls {
     /// own types and summaries (set those first); methods starting at a byte in `skip` are left
     /// out.
     pub fn field_accesses_in(
-        &self,
+        decls: &Arc<FileDecls>,
         root: Node,
         src: &str,
         skip: Option<(&std::collections::HashSet<usize>, &Imports)>,
     ) -> Vec<super::guards::FieldAccess> {
         // Only files with methods that lock can show which mutex guards a field.
-        if !(src.contains("func (") && src.contains("ock(") && !self.structs.is_empty()) {
+        if !(src.contains("func (") && src.contains("ock(") && !decls.structs.is_empty()) {
             return Vec::new();
         }
-        let own = PackageModel::from_files([self]);
+        // The file alone, as a package (laid over an empty one: nothing is copied).
+        let own = PackageModel::over(Arc::default(), decls);
         if !own.has_struct_with_mutex() {
             return Vec::new();
         }
@@ -115,7 +119,7 @@ impl FileDecls {
         };
         // Only methods of a type that holds a mutex have guarded fields (see guards::collect):
         // the model leaves every other function out.
-        let holders: std::collections::HashSet<&str> = own
+        let holders: std::collections::HashSet<&str> = decls
             .structs
             .iter()
             .filter(|(_, fields)| {
@@ -233,10 +237,13 @@ fn receiver_type(method: Node, src: &str, imports: &Imports) -> Option<String> {
 ///
 /// A model can also be one file laid [`over`](PackageModel::over) a model of the package's
 /// other files: every lookup asks the file's own declarations first, then the base. A server
-/// builds it per keystroke without copying the other files' declarations again.
+/// builds it per keystroke without copying any declarations.
 #[derive(Debug, Clone, Default)]
 pub struct PackageModel {
-    /// The other files of the package when this model is one file laid over them.
+    /// When this model is one file laid over the others: that file (the maps below are then
+    /// empty but for `atomics`)…
+    own: Option<Arc<FileDecls>>,
+    /// …and the model of the other files.
     base: Option<Arc<PackageModel>>,
     /// The atomic accesses of the files merged here, before [`super::atomics::resolve`] (which
     /// needs the whole package's types: an overlay resolves its base's accesses again).
@@ -323,34 +330,56 @@ impl PackageModel {
     /// One file's declarations laid over a model of the package's other files (built by
     /// [`PackageModel::from_files`]). Equal to merging all files, the file's own declarations
     /// winning where two files declare the same name (code that does not compile yet).
-    pub fn over(base: Arc<PackageModel>, file: &FileDecls) -> PackageModel {
-        let mut model = PackageModel::from_files([file]);
-        model.base = Some(base);
-        let accesses: Vec<_> = model
-            .raw_atomics
+    pub fn over(base: Arc<PackageModel>, file: &Arc<FileDecls>) -> PackageModel {
+        let mut model = PackageModel {
+            own: Some(file.clone()),
+            base: Some(base),
+            ..PackageModel::default()
+        };
+        let accesses: Vec<_> = file
+            .atomics
             .iter()
             .chain(model.base.iter().flat_map(|b| b.raw_atomics.iter()))
             .cloned()
             .collect();
         model.atomics = super::atomics::resolve(&model, &accesses);
+        model.raw_atomics = accesses;
         model
+    }
+
+    /// Looks a name up in this model's maps, then the overlaid file's, then the base's.
+    fn lookup<'a, T: ?Sized + 'a>(
+        &'a self,
+        merged: impl Fn(&'a PackageModel) -> Option<&'a T>,
+        own: impl FnOnce(&'a FileDecls) -> Option<&'a T>,
+    ) -> Option<&'a T> {
+        merged(self)
+            .or_else(|| own(self.own.as_deref()?))
+            .or_else(|| merged(self.base.as_deref()?))
+    }
+
+    /// Every entry of one map of the package, each name once: this model's, the overlaid
+    /// file's, then the base's that the file does not declare.
+    fn entries<'a, V: 'a>(
+        &'a self,
+        merged: impl Fn(&'a PackageModel) -> &'a HashMap<String, V>,
+        own: impl Fn(&'a FileDecls) -> &'a HashMap<String, V>,
+    ) -> impl Iterator<Item = (&'a String, &'a V)> {
+        let own_map = self.own.as_deref().map(&own);
+        let base = self.base.as_deref().map(&merged).into_iter().flatten();
+        merged(self)
+            .iter()
+            .chain(own_map.into_iter().flatten())
+            .chain(base.filter(move |(name, _)| !own_map.is_some_and(|m| m.contains_key(*name))))
     }
 
     /// Each struct type of the package once (own declarations before the base's).
     fn all_structs(&self) -> impl Iterator<Item = (&String, &Vec<Field>)> {
-        let shadowed = move |name: &String| self.structs.contains_key(name);
-        self.structs.iter().chain(
-            self.base
-                .iter()
-                .flat_map(|b| b.structs.iter())
-                .filter(move |(name, _)| !shadowed(name)),
-        )
+        self.entries(|m| &m.structs, |f| &f.structs)
     }
 
     fn named_type(&self, name: &str) -> Option<&Ty> {
-        self.named
-            .get(name)
-            .or_else(|| self.base.as_ref()?.named.get(name))
+        self.lookup(|m| m.named.get(name), |f| f.named.get(name))
     }
 
     pub fn shared(self) -> Arc<PackageModel> {
@@ -358,9 +387,7 @@ impl PackageModel {
     }
 
     pub fn struct_fields(&self, name: &str) -> Option<&[Field]> {
-        self.structs
-            .get(name)
-            .or_else(|| self.base.as_ref()?.structs.get(name))
+        self.lookup(|m| m.structs.get(name), |f| f.structs.get(name))
             .map(Vec::as_slice)
     }
 
@@ -376,12 +403,7 @@ impl PackageModel {
                     *reach.fields.entry(field.name.clone()).or_default() |= how;
                 }
             }
-            let base_vars = self.base.iter().flat_map(|b| b.vars.iter());
-            let vars = self
-                .vars
-                .iter()
-                .chain(base_vars.filter(|(name, _)| !self.vars.contains_key(name.as_str())));
-            for (name, ty) in vars {
+            for (name, ty) in self.entries(|m| &m.vars, |f| &f.vars) {
                 let how = self.lock_reach_of(ty, &mut memo);
                 if how != 0 {
                     reach.vars.insert(name.clone(), how);
@@ -464,16 +486,14 @@ impl PackageModel {
     }
 
     pub fn func(&self, name: &str) -> Option<&FuncSig> {
-        self.funcs
-            .get(name)
-            .or_else(|| self.base.as_ref()?.funcs.get(name))
+        self.lookup(|m| m.funcs.get(name), |f| f.funcs.get(name))
     }
 
     pub fn method(&self, type_name: &str, method: &str) -> Option<&FuncSig> {
-        self.methods
-            .get(type_name)
-            .and_then(|methods| methods.get(method))
-            .or_else(|| self.base.as_ref()?.method(type_name, method))
+        self.lookup(
+            |m| m.methods.get(type_name)?.get(method),
+            |f| f.methods.get(type_name)?.get(method),
+        )
     }
 
     /// Adds the field accesses of one file (see [`super::guards::collect`]).
@@ -486,29 +506,23 @@ impl PackageModel {
 
     /// The field accesses of the files added so far.
     pub fn field_accesses(&self) -> impl Iterator<Item = &super::guards::FieldAccess> {
+        let own = self.own.iter().flat_map(|f| f.field_accesses.iter());
         let base = self.base.iter().flat_map(|b| b.field_accesses.iter());
-        self.field_accesses.iter().chain(base)
+        self.field_accesses.iter().chain(own).chain(base)
     }
 
     /// Every function summary of the package, by key.
     pub fn summaries(&self) -> impl Iterator<Item = (&String, &FuncSummary)> {
-        let base = self.base.iter().flat_map(|b| b.summaries.iter());
-        self.summaries
-            .iter()
-            .chain(base.filter(|(key, _)| !self.summaries.contains_key(key.as_str())))
+        self.entries(|m| &m.summaries, |f| &f.summaries)
     }
 
     /// The summary of a function (`name`) or method (`Type.name`).
     pub fn summary(&self, key: &str) -> Option<&FuncSummary> {
-        self.summaries
-            .get(key)
-            .or_else(|| self.base.as_ref()?.summaries.get(key))
+        self.lookup(|m| m.summaries.get(key), |f| f.summaries.get(key))
     }
 
     pub fn var(&self, name: &str) -> Option<&Ty> {
-        self.vars
-            .get(name)
-            .or_else(|| self.base.as_ref()?.vars.get(name))
+        self.lookup(|m| m.vars.get(name), |f| f.vars.get(name))
     }
 
     /// Fields (`Owner.field`) and package variables some file accesses through `sync/atomic`.

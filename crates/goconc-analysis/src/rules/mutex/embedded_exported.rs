@@ -63,6 +63,21 @@ Unexported types, and a pointer or named mutex field.
 /// Whether the file declares an exported struct type that embeds a mutex: then this rule's fix,
 /// reported at the type, rewrites uses inside every function of the file, so an incremental
 /// analysis must look at all of them.
+/// Whether a type declaration's text can hold an embedded mutex: a line whose first word ends in
+/// `Mutex`, or a line with `{` or `;` where fields may follow other text. A quick text test so
+/// the tree of every struct is not walked on each keystroke; the tree decides.
+fn may_embed_a_mutex(declaration: &str) -> bool {
+    declaration.contains("Mutex")
+        && declaration.lines().any(|line| {
+            line.contains("Mutex")
+                && (line.contains(['{', ';'])
+                    || line
+                        .split_whitespace()
+                        .next()
+                        .is_some_and(|first| first.trim_start_matches('*').contains("Mutex")))
+        })
+}
+
 pub(crate) fn fix_reads_every_function(decls: &crate::model::FileDecls) -> bool {
     decls.structs.iter().any(|(name, fields)| {
         name.starts_with(|c: char| c.is_ascii_uppercase())
@@ -74,7 +89,8 @@ pub(crate) fn fix_reads_every_function(decls: &crate::model::FileDecls) -> bool 
 }
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    for item in named_children(cx.model.root).filter(|n| n.kind() == "type_declaration") {
+    let declarations = named_children(cx.model.root).filter(|n| n.kind() == "type_declaration");
+    for item in declarations.filter(|n| may_embed_a_mutex(text(*n, cx.src))) {
         for spec in named_children(item).filter(|n| n.kind() == "type_spec") {
             let (Some(name), Some(ty)) = (
                 spec.child_by_field_name("name"),
