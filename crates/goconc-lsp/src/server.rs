@@ -442,6 +442,7 @@ impl Inner {
             for change in params.content_changes {
                 match change.range {
                     None => {
+                        doc.index = Arc::new(LineIndex::new(&change.text));
                         if change.text.len() > PARSE_OFF_THREAD {
                             doc.text = Text::Parsing { text: change.text };
                         } else {
@@ -456,17 +457,32 @@ impl Inner {
                     Some(range) => {
                         let bytes = Positions::new(doc.text.as_str(), &doc.index, encoding)
                             .byte_range(range);
-                        match &mut doc.text {
+                        let applied = match &mut doc.text {
                             Text::Ready { source } => {
-                                if let Err(e) = Arc::make_mut(source).edit(bytes, &change.text) {
-                                    error!(uri = uri.as_str(), "goconc bug: edit not applied: {e}");
+                                match Arc::make_mut(source).edit(bytes.clone(), &change.text) {
+                                    Ok(()) => true,
+                                    Err(e) => {
+                                        error!(
+                                            uri = uri.as_str(),
+                                            "goconc bug: edit not applied: {e}"
+                                        );
+                                        false
+                                    }
                                 }
                             }
-                            Text::Parsing { text } => text.replace_range(bytes, &change.text),
+                            Text::Parsing { text } => {
+                                text.replace_range(bytes.clone(), &change.text);
+                                true
+                            }
+                        };
+                        // The line index follows the edit (a 4 MB text is not rescanned).
+                        if applied {
+                            Arc::make_mut(&mut doc.index).edit(bytes, &change.text);
+                        } else {
+                            doc.index = Arc::new(LineIndex::new(doc.text.as_str()));
                         }
                     }
                 }
-                doc.index = Arc::new(LineIndex::new(doc.text.as_str()));
             }
             doc.version = version;
             if matches!(doc.text, Text::Parsing { .. }) {
