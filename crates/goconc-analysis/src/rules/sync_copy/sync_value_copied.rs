@@ -276,46 +276,42 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-/// Where the text outside left-out functions names a lock holder, in order. A few names are
-/// searched for directly (fast on megabytes of generated tables); many, by reading every
-/// identifier and ruling most out by length and first byte before hashing them.
+/// Where the text outside left-out functions names a lock holder, in order: one pass of a
+/// multi-pattern search (fast on megabytes of generated tables, which a server searches again
+/// on every keystroke), keeping whole words only.
 fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)> {
-    let names: HashSet<&str> = locks
+    let mut names: Vec<&str> = locks
         .names
         .keys()
         .chain(locks.fields.keys())
         .copied()
+        .filter(|n| !n.is_empty())
         .collect();
-    let mut found = Vec::new();
+    names.sort_unstable();
+    names.dedup();
+    // Leftmost-longest: of two names starting at one place, at most the longer can be a whole
+    // word there, and a whole word never starts inside a match (a word byte precedes it).
+    let Ok(search) = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&names)
+    else {
+        return Vec::new();
+    };
     let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let bytes = cx.src.as_bytes();
+    let mut found = Vec::new();
     for region in cx.active_regions() {
-        let start = region.start;
-        let text = cx.src.get(region).unwrap_or("");
-        if names.len() <= 16 {
-            for name in &names {
-                for (at, word) in text.match_indices(name) {
-                    let bytes = text.as_bytes();
-                    let before = at.checked_sub(1).map(|i| bytes[i]);
-                    let after = bytes.get(at + word.len()).copied();
-                    if before.is_some_and(word_byte) || after.is_some_and(word_byte) {
-                        continue;
-                    }
-                    found.push((at + start, &cx.src[at + start..at + start + word.len()]));
-                }
+        let Some(text) = cx.src.get(region.clone()) else {
+            continue;
+        };
+        for m in search.find_iter(text) {
+            let (at, end) = (region.start + m.start(), region.start + m.end());
+            let before = at.checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(end).copied();
+            if before.is_some_and(word_byte) || after.is_some_and(word_byte) {
+                continue;
             }
-        } else {
-            let mut maybe = [0u64; 256];
-            for word in &names {
-                if let Some(&first) = word.as_bytes().first() {
-                    maybe[first as usize] |= 1 << word.len().min(63);
-                }
-            }
-            for (at, word) in identifiers(text) {
-                let first = word.as_bytes().first().copied().unwrap_or(0) as usize;
-                if maybe[first] & (1 << word.len().min(63)) != 0 && names.contains(word) {
-                    found.push((at + start, &cx.src[at + start..at + start + word.len()]));
-                }
-            }
+            found.push((at, &cx.src[at..end]));
         }
     }
     found.sort_unstable_by_key(|(at, _)| *at);
@@ -472,32 +468,6 @@ fn worth_a_look(src: &str, at: usize, len: usize, how: u8, is_field: bool) -> bo
         return before.trim_end_matches([' ', '\t', '(']).ends_with('*');
     }
     false
-}
-
-/// The identifier-like words of a text with their offsets, in one pass (comments and strings
-/// included: the syntax tree tells them apart later).
-fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let bytes = text.as_bytes();
-    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < bytes.len() {
-            if !word_byte(bytes[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < bytes.len() && word_byte(bytes[i]) {
-                i += 1;
-            }
-            if bytes[start].is_ascii_digit() {
-                continue;
-            }
-            // Runs of word bytes start and end at char boundaries (non-ASCII bytes are all taken).
-            return Some((start, text.get(start..i).unwrap_or("")));
-        }
-        None
-    })
 }
 
 /// Value receivers and by-value parameters of functions, methods and function literals.
