@@ -276,9 +276,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-/// Where the text outside left-out functions names a lock holder, in order: one pass of a
-/// multi-pattern search (fast on megabytes of generated tables, which a server searches again
-/// on every keystroke), keeping whole words only.
+/// Where the code names a lock holder, in order. Only functions the model holds and
+/// top-level variable declarations can copy a value: comments, imports, constants and types
+/// between them are not read (most of a file's text outside its bodies, which a server would
+/// search again on every keystroke). A few names are found in one multi-pattern pass; many (or
+/// short ones, which match everywhere), by reading every identifier and ruling most out by
+/// length and first byte before hashing them.
 fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)> {
     let mut names: Vec<&str> = locks
         .names
@@ -289,34 +292,92 @@ fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)
         .collect();
     names.sort_unstable();
     names.dedup();
-    // Leftmost-longest: of two names starting at one place, at most the longer can be a whole
-    // word there, and a whole word never starts inside a match (a word byte precedes it).
-    let Ok(search) = aho_corasick::AhoCorasick::builder()
-        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-        .build(&names)
-    else {
-        return Vec::new();
-    };
+    let regions = named_children(cx.model.root).filter(|item| {
+        !matches!(
+            item.kind(),
+            "comment"
+                | "package_clause"
+                | "import_declaration"
+                | "const_declaration"
+                | "type_declaration"
+        ) && !cx.is_skipped(item.start_byte())
+    });
     let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
     let bytes = cx.src.as_bytes();
+    let whole_word = |at: usize, end: usize| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        !before.is_some_and(word_byte) && !bytes.get(end).copied().is_some_and(word_byte)
+    };
+    // Leftmost-longest: of two names starting at one place, at most the longer can be a whole
+    // word there, and a whole word never starts inside a match (a word byte precedes it).
+    let search = (names.len() <= 16 && names.iter().all(|n| n.len() >= 3))
+        .then(|| {
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(&names)
+                .ok()
+        })
+        .flatten();
+    let mut maybe = [0u64; 256];
+    for word in &names {
+        maybe[word.as_bytes()[0] as usize] |= 1 << word.len().min(63);
+    }
+    let names: HashSet<&str> = names.into_iter().collect();
     let mut found = Vec::new();
-    for region in cx.active_regions() {
+    for region in regions.map(|item| item.byte_range()) {
         let Some(text) = cx.src.get(region.clone()) else {
             continue;
         };
-        for m in search.find_iter(text) {
-            let (at, end) = (region.start + m.start(), region.start + m.end());
-            let before = at.checked_sub(1).map(|i| bytes[i]);
-            let after = bytes.get(end).copied();
-            if before.is_some_and(word_byte) || after.is_some_and(word_byte) {
-                continue;
+        match &search {
+            Some(search) => {
+                for m in search.find_iter(text) {
+                    let (at, end) = (region.start + m.start(), region.start + m.end());
+                    if whole_word(at, end) {
+                        found.push((at, &cx.src[at..end]));
+                    }
+                }
             }
-            found.push((at, &cx.src[at..end]));
+            None => {
+                for (at, word) in identifiers(text) {
+                    let first = word.as_bytes().first().copied().unwrap_or(0) as usize;
+                    if maybe[first] & (1 << word.len().min(63)) != 0 && names.contains(word) {
+                        let at = region.start + at;
+                        found.push((at, &cx.src[at..at + word.len()]));
+                    }
+                }
+            }
         }
     }
     found.sort_unstable_by_key(|(at, _)| *at);
     found
 }
+
+/// The identifier-like words of a text with their offsets, in one pass (comments and strings
+/// included: the syntax tree tells them apart later).
+fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let bytes = text.as_bytes();
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            if !word_byte(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && word_byte(bytes[i]) {
+                i += 1;
+            }
+            if bytes[start].is_ascii_digit() {
+                continue;
+            }
+            // Runs of word bytes start and end at char boundaries (non-ASCII bytes are all taken).
+            return Some((start, text.get(start..i).unwrap_or("")));
+        }
+        None
+    })
+}
+
 
 /// The nodes from the root down to the leaf that spans `start..end` (or as far as one does),
 /// with a cursor — cheaper than asking each node for its parent.
