@@ -96,3 +96,64 @@ fn overlay_equals_the_merged_package_on_the_standard_library() {
     }
     eprintln!("{compared} findings compared");
 }
+
+/// A keystroke inside a body keeps the file's types: the next overlay takes over what the
+/// previous one computed from the package's types, and its findings still equal the merge.
+#[test]
+fn reused_type_facts_equal_the_merged_package_after_an_edit() {
+    let mut dirs = Vec::new();
+    package_dirs(&fixtures_root(), &mut dirs);
+    let mut reused = 0;
+    for dir in dirs {
+        let texts: Vec<String> = go_files(&dir)
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        for (i, text) in texts.iter().enumerate() {
+            // A blank line typed at the start of the first function body.
+            let Some(at) = text
+                .find("func ")
+                .and_then(|f| text[f..].find("{\n").map(|b| f + b + 2))
+            else {
+                continue;
+            };
+            let mut edited = text.clone();
+            edited.insert(at, '\n');
+            let decls_of = |t: &str| {
+                let s = SourceFile::new(t.to_string());
+                Arc::new(FileDecls::collect(s.tree().root_node(), s.text()))
+            };
+            let others: Vec<FileDecls> = texts
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, t)| decls_of(t).as_ref().clone())
+                .collect();
+            let package = decls_of(text).package_name.clone();
+            let base = Arc::new(PackageModel::from_files(
+                others.iter().filter(|d| d.package_name == package),
+            ));
+            let options = FileOptions::default();
+            let before = PackageModel::over(base.clone(), &decls_of(text));
+            analyze(&SourceFile::new(text.clone()), &before, &options);
+            let after_decls = decls_of(&edited);
+            let after = PackageModel::over(base, &after_decls);
+            after.reuse_type_facts(&before);
+            let merged = PackageModel::from_files(
+                others
+                    .iter()
+                    .chain(std::iter::once(after_decls.as_ref()))
+                    .filter(|d| d.package_name == package),
+            );
+            let source = SourceFile::new(edited);
+            assert_eq!(
+                analyze(&source, &after, &options).findings,
+                analyze(&source, &merged, &options).findings,
+                "{}",
+                go_files(&dir)[i].display()
+            );
+            reused += 1;
+        }
+    }
+    assert!(reused > 50, "only {reused} edits checked");
+}

@@ -208,7 +208,11 @@ impl DirState {
             Some(t) if t.path == path && t.package_name == own.package_name => t.base.clone(),
             _ => Arc::new(self.others_model(Some(path), &own.package_name)),
         };
-        let model = Arc::new(PackageModel::over(base.clone(), own));
+        let model = PackageModel::over(base.clone(), own);
+        if let Some(previous) = &self.typing {
+            model.reuse_type_facts(&previous.model);
+        }
+        let model = Arc::new(model);
         self.typing = Some(Typing {
             path: path.to_path_buf(),
             package_name: own.package_name.clone(),
@@ -237,25 +241,25 @@ impl DirState {
         PackageModel::from_files(open.chain(disk).filter(|d| belongs(d)))
     }
 
-    /// A key of the revisions of every file of the folder but `path`.
+    /// A key of the revisions of every file of the folder but `path`. Revisions are handed out
+    /// once each, so the set of them says which versions the other files are at; it is summed,
+    /// not sorted, as this runs on every keystroke.
     fn others_key(&self, path: &Path) -> u64 {
-        use std::hash::{DefaultHasher, Hash, Hasher};
-        let mut revisions: Vec<(&Path, u64)> = self
-            .open
+        // splitmix64's finalizer: a sum of well-mixed values changes when any value does.
+        let mix = |mut x: u64| {
+            x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            x ^ (x >> 31)
+        };
+        let open = self.open.iter().map(|(p, f)| (p, f.revision));
+        let disk = self
+            .disk
             .iter()
-            .map(|(p, f)| (p.as_path(), f.revision))
-            .chain(
-                self.disk
-                    .iter()
-                    .filter(|(p, _)| !self.open.contains_key(*p))
-                    .map(|(p, f)| (p.as_path(), f.revision)),
-            )
-            .filter(|(p, _)| *p != path)
-            .collect();
-        revisions.sort_unstable();
-        let mut key = DefaultHasher::new();
-        revisions.hash(&mut key);
-        key.finish()
+            .filter(|(p, _)| !self.open.contains_key(*p))
+            .map(|(p, f)| (p, f.revision));
+        open.chain(disk)
+            .filter(|(p, _)| p.as_path() != path)
+            .fold(0u64, |key, (_, revision)| key.wrapping_add(mix(revision)))
     }
 }
 

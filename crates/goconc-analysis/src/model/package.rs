@@ -258,7 +258,7 @@ pub struct PackageModel {
     atomics: HashMap<String, super::atomics::AtomicUse>,
     field_accesses: Vec<super::guards::FieldAccess>,
     /// Computed on first use by [`PackageModel::lock_reach`].
-    lock_reach: std::sync::OnceLock<LockReach>,
+    lock_reach: std::sync::OnceLock<Arc<LockReach>>,
 }
 
 /// The struct fields and package variables through which a value holding a lock can be reached,
@@ -347,6 +347,31 @@ impl PackageModel {
         model
     }
 
+    /// Takes over what `previous` (the model of an earlier version of the same file over the
+    /// same base) computed from the package's types, when the file's types did not change: a
+    /// keystroke inside a function body does not walk every struct of the package again.
+    pub fn reuse_type_facts(&self, previous: &PackageModel) {
+        let same_base = match (&self.base, &previous.base) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        let same_types = match (&self.own, &previous.own) {
+            (Some(a), Some(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.structs == b.structs
+                        && a.named == b.named
+                        && a.vars == b.vars
+                        && a.methods == b.methods)
+            }
+            _ => false,
+        };
+        if same_base && same_types {
+            if let Some(reach) = previous.lock_reach.get() {
+                let _ = self.lock_reach.set(reach.clone());
+            }
+        }
+    }
+
     /// Looks a name up in this model's maps, then the overlaid file's, then the base's.
     fn lookup<'a, T: ?Sized + 'a>(
         &'a self,
@@ -409,7 +434,7 @@ impl PackageModel {
                     reach.vars.insert(name.clone(), how);
                 }
             }
-            reach
+            Arc::new(reach)
         })
     }
 

@@ -378,7 +378,6 @@ fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-
 /// The nodes from the root down to the leaf that spans `start..end` (or as far as one does),
 /// with a cursor — cheaper than asking each node for its parent.
 fn path_to(root: Node, start: usize, end: usize) -> Vec<Node> {
