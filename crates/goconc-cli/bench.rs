@@ -2,7 +2,9 @@
 //! under a root (default: the Go standard library, `$(go env GOROOT)/src`), it times a
 //! parse-only pass (`SourceFile::new` per file) and the full check (parse plus
 //! `analyze_package` per folder), both on one thread so their ratio is fair, and reports peak
-//! memory. Files are read into memory first: disk time is in neither pass.
+//! memory. Files are read into memory first: disk time is in neither pass. The two passes are
+//! interleaved folder by folder, alternating which goes first, so a slow spell of a shared
+//! machine (this one's speed moves by half within minutes) slows both alike.
 //!
 //! The target: the full check at most 1.35× the parse-only time, peak memory at most 400 MB.
 
@@ -61,42 +63,42 @@ pub fn peak_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Resets the peak RSS counter so each pass reports its own peak (Linux ≥ 4.0; ignored elsewhere).
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// CPU time of the calling thread (user + system), from `/proc/thread-self/stat` (Linux; 10 ms
-/// resolution). Unlike wall time it is not inflated by other processes competing for the cores.
+/// CPU time of the calling thread (user + system), in nanoseconds. Unlike wall time it is not
+/// inflated by other processes competing for the cores.
+#[cfg(unix)]
 fn thread_cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // The command name is in parentheses and may contain spaces: count fields after it.
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    const TICKS_PER_SECOND: u64 = 100;
-    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0;
+    ok.then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
 }
 
-/// Wall and CPU time of one pass.
-#[derive(Clone, Copy)]
+#[cfg(not(unix))]
+fn thread_cpu_time() -> Option<Duration> {
+    None
+}
+
+/// Wall and CPU time of one pass, summed over its parts.
+#[derive(Clone, Copy, Default)]
 struct Timing {
     wall: Duration,
     cpu: Option<Duration>,
 }
 
 impl Timing {
-    fn measure(f: impl FnOnce()) -> Timing {
+    /// Runs `f` and adds its time.
+    fn add(&mut self, f: impl FnOnce()) {
         let cpu_start = thread_cpu_time();
         let start = Instant::now();
         f();
-        let wall = start.elapsed();
-        let cpu = match (cpu_start, thread_cpu_time()) {
-            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        self.wall += start.elapsed();
+        self.cpu = match (cpu_start, thread_cpu_time()) {
+            (Some(a), Some(b)) => Some(self.cpu.unwrap_or_default() + b.saturating_sub(a)),
             _ => None,
         };
-        Timing { wall, cpu }
     }
 
     /// CPU time when known (the fair measure on a busy machine), else wall time.
@@ -160,7 +162,10 @@ pub fn run(args: &BenchArgs) -> u8 {
     println!("files:  {files} in {} folders (vendor/, testdata/, hidden and _ folders skipped, like `goconc check`)", dirs.len());
     println!("bytes:  {bytes} ({:.1} MB)", mb(bytes));
     println!("lines:  {lines}");
-    println!("threads: 1 for both passes; best of {}", args.repeat.max(1));
+    println!(
+        "threads: 1 for both passes, interleaved folder by folder; best of {}",
+        args.repeat.max(1)
+    );
     println!();
 
     let config = Config::default();
@@ -168,48 +173,52 @@ pub fn run(args: &BenchArgs) -> u8 {
     let mut full_best: Option<Timing> = None;
     let mut per_rule: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut failed: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut parse_peak = 0;
-    let mut full_peak = 0;
     for round in 0..args.repeat.max(1) {
-        reset_peak_memory();
         let mut errors = 0usize;
-        let timing = Timing::measure(|| {
-            for d in &dirs {
-                for text in &d.texts {
-                    let file = SourceFile::new(text.as_str());
-                    errors += usize::from(file.tree().root_node().has_error());
-                }
+        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut fails: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let (mut parse, mut full) = (Timing::default(), Timing::default());
+        for (k, d) in dirs.iter().enumerate() {
+            let mut parse_only = || {
+                parse.add(|| {
+                    for text in &d.texts {
+                        let file = SourceFile::new(text.as_str());
+                        errors += usize::from(file.tree().root_node().has_error());
+                    }
+                });
+            };
+            let mut full_check = || {
+                full.add(|| {
+                    let files: Vec<(String, &str)> = d
+                        .names
+                        .iter()
+                        .cloned()
+                        .zip(d.texts.iter().map(String::as_str))
+                        .collect();
+                    for outcome in crate::package::analyze_dir(&files, d.go_version, &config) {
+                        for f in &outcome.findings {
+                            *counts.entry(f.rule).or_default() += 1;
+                        }
+                        for r in &outcome.failed_rules {
+                            *fails.entry(r).or_default() += 1;
+                        }
+                    }
+                });
+            };
+            // Whichever runs second finds the folder's text warm in the cache: take turns.
+            if k % 2 == 0 {
+                parse_only();
+                full_check();
+            } else {
+                full_check();
+                parse_only();
             }
-        });
-        parse_best = Some(timing.keep_faster(parse_best));
-        parse_peak = parse_peak.max(peak_memory().unwrap_or(0));
+        }
         if round == 0 && errors > 0 {
             println!("({errors} files have syntax errors tree-sitter recovered from)");
         }
-
-        reset_peak_memory();
-        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-        let mut fails: BTreeMap<&'static str, usize> = BTreeMap::new();
-        let timing = Timing::measure(|| {
-            for d in &dirs {
-                let files: Vec<(String, &str)> = d
-                    .names
-                    .iter()
-                    .cloned()
-                    .zip(d.texts.iter().map(String::as_str))
-                    .collect();
-                for outcome in crate::package::analyze_dir(&files, d.go_version, &config) {
-                    for f in &outcome.findings {
-                        *counts.entry(f.rule).or_default() += 1;
-                    }
-                    for r in &outcome.failed_rules {
-                        *fails.entry(r).or_default() += 1;
-                    }
-                }
-            }
-        });
-        full_best = Some(timing.keep_faster(full_best));
-        full_peak = full_peak.max(peak_memory().unwrap_or(0));
+        parse_best = Some(parse.keep_faster(parse_best));
+        full_best = Some(full.keep_faster(full_best));
         per_rule = counts;
         failed = fails;
     }
@@ -217,23 +226,19 @@ pub fn run(args: &BenchArgs) -> u8 {
         return EXIT_ERROR;
     };
     let rate = |d: Duration| mb(bytes) / d.as_secs_f64().max(1e-9);
-    let line = |name: &str, t: Timing, peak: u64| {
+    let line = |name: &str, t: Timing| {
         let cpu = t.cpu.map_or("cpu ?".to_string(), |c| {
             format!("cpu {:7.2} s  {:6.2} MB/s", c.as_secs_f64(), rate(c))
         });
         println!(
-            "{name}  wall {:7.2} s  {:6.2} MB/s   {cpu}   peak {:.0} MB",
+            "{name}  wall {:7.2} s  {:6.2} MB/s   {cpu}",
             t.wall.as_secs_f64(),
             rate(t.wall),
-            mb(peak)
         );
     };
-    line("parse only:", parse, parse_peak);
-    line("full check:", full, full_peak);
-    // CPU time has a 10 ms resolution: use it only for passes long enough to measure.
-    let use_cpu = [parse.cpu, full.cpu]
-        .iter()
-        .all(|c| c.is_some_and(|c| c >= Duration::from_secs(1)));
+    line("parse only:", parse);
+    line("full check:", full);
+    let use_cpu = parse.cpu.is_some() && full.cpu.is_some();
     let secs = |t: Timing| {
         if use_cpu { t.best() } else { t.wall }
             .as_secs_f64()
@@ -246,7 +251,8 @@ pub fn run(args: &BenchArgs) -> u8 {
         if use_cpu { "CPU" } else { "wall" },
         if ratio <= 1.35 { "met" } else { "NOT met" }
     );
-    let peak = peak_memory().unwrap_or(0).max(full_peak).max(parse_peak);
+    // The passes are interleaved: the process's peak is the run's.
+    let peak = peak_memory().unwrap_or(0);
     println!(
         "peak memory: {:.0} MB, including {:.0} MB of source held for the passes (target ≤ 400 MB: {})",
         mb(peak),
