@@ -92,6 +92,16 @@ fn run_rules<'t>(
 ) -> Outcome {
     let src = model.src;
     let mut outcome = Outcome::default();
+    // Only `make` declares a local channel: no call, nothing to build. A bug here fails the
+    // channel rules (they then see no channel), not the analysis.
+    let makes = index.calls_named("make");
+    let channels = catch_unwind(AssertUnwindSafe(|| {
+        model::channels::Channels::build(&model, makes)
+    }))
+    .unwrap_or_else(|_| {
+        outcome.failed_rules.push("channel model");
+        model::channels::Channels::default()
+    });
     let context = rules::Context {
         model: &model,
         src,
@@ -100,6 +110,7 @@ fn run_rules<'t>(
         lock_traces: rules::lock_traces(&model, &index),
         index,
         skipped,
+        channels,
     };
     for rule in rules::registry() {
         let Some(severity) = options.config.severity(rule.meta) else {

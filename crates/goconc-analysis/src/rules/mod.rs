@@ -139,9 +139,17 @@ pub struct Context<'a, 't> {
     /// Top-level functions left out of the model, in document order (an incremental analysis
     /// keeps their findings): rules that read the text of the whole file pass over them.
     pub skipped: Vec<std::ops::Range<usize>>,
+    /// The file's local channels and how each is used, built once before the rules run and
+    /// shared by every rule that reads them (five did, each building its own).
+    pub channels: crate::model::channels::Channels<'t>,
 }
 
 impl<'t> Context<'_, 't> {
+    /// The local channels of the file and how each is used.
+    pub fn channels(&self) -> &crate::model::channels::Channels<'t> {
+        &self.channels
+    }
+
     /// The parts of the text outside the functions left out of the model, in order.
     pub fn active_regions(&self) -> Vec<std::ops::Range<usize>> {
         let mut regions = Vec::with_capacity(self.skipped.len() + 1);

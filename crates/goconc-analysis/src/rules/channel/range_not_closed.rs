@@ -5,7 +5,7 @@ use crate::finding::LineOf;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::model::channels::{Channels, LocalChannel, OpKind};
+use crate::model::channels::{LocalChannel, OpKind};
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::{
     enclosing_function, line_indent, named_children, newline, statements, text, walk,
@@ -82,7 +82,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if makes.is_empty() {
         return;
     }
-    let channels = Channels::build(cx.model, makes);
+    let channels = cx.channels();
     for ch in channels.iter() {
         check_channel(cx, ch, out);
     }

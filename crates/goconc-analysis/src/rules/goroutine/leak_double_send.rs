@@ -6,7 +6,7 @@ use crate::finding::LineOf;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::model::channels::{ChanOp, Channels, LocalChannel, OpKind};
+use crate::model::channels::{ChanOp, LocalChannel, OpKind};
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::{insertion_after_line, line_indent, newline, text};
 
@@ -67,7 +67,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.go_statements.is_empty() {
         return;
     }
-    let channels = Channels::build(cx.model, cx.index.calls_named("make"));
+    let channels = cx.channels();
     for ch in channels.iter() {
         check_channel(cx, ch, out);
     }

@@ -78,7 +78,6 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.go_statements.is_empty() && cx.index.calls_named("Go").is_empty() {
         return;
     }
-    let mut channels = None;
     for &lit in &cx.index.func_literals {
         let Some(start) = goroutine_start(cx.model, lit) else {
             continue;
@@ -93,9 +92,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
         });
         for send in sends {
-            let channels = channels
-                .get_or_insert_with(|| Channels::build(cx.model, cx.index.calls_named("make")));
-            check_send(cx, channels, lit, start, send, out);
+            check_send(cx, cx.channels(), lit, start, send, out);
         }
     }
 }
