@@ -245,10 +245,9 @@ impl IncrementalFile {
             .map(|f| f.node.start_byte())
             .collect();
         if known.len() < functions.len() {
-            let shared = Arc::new(decls);
-            let accesses =
-                FileDecls::field_accesses_in(&shared, root, src, Some((&known, &imports)));
-            decls = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
+            let (with_accesses, accesses) =
+                decls.field_accesses_in(root, src, Some((&known, &imports)));
+            decls = with_accesses;
             for access in accesses {
                 let Some(f) = containing(functions, access.offset) else {
                     continue;

@@ -92,11 +92,11 @@ fn run_rules<'t>(
 ) -> Outcome {
     let src = model.src;
     let mut outcome = Outcome::default();
-    // Only `make` declares a local channel: no call, nothing to build. A bug here fails the
-    // channel rules (they then see no channel), not the analysis.
-    let makes = index.calls_named("make");
-    let channels = catch_unwind(AssertUnwindSafe(|| {
-        model::channels::Channels::build(&model, makes)
+    // A bug here fails the channel rules (they then see no channel), not the analysis.
+    let starts_goroutines = !index.go_statements.is_empty() || !index.calls_named("Go").is_empty();
+    let channels = catch_unwind(AssertUnwindSafe(|| match starts_goroutines {
+        true => model::channels::Channels::build(&model, index.calls_named("make")),
+        false => model::channels::Channels::default(),
     }))
     .unwrap_or_else(|_| {
         outcome.failed_rules.push("channel model");

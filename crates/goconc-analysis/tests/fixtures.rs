@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::{fixtures_root, module_version, package_dirs};
+use common::{fixtures_root, go_files, module_version, package_dirs};
 use goconc_analysis::{analyze_package, apply_edits, Config, LineIndex, PackageFile, SourceFile};
 
 /// `// want "a" "b"` → the rule ids expected on that line.
@@ -37,13 +37,7 @@ fn wants(text: &str) -> BTreeMap<usize, Vec<String>> {
 struct Failure(String);
 
 fn check_dir(dir: &Path, failures: &mut Vec<Failure>) {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "go"))
-        .collect();
-    names.sort();
+    let names = go_files(dir);
     let files: Vec<PackageFile> = names
         .iter()
         .map(|p| PackageFile {

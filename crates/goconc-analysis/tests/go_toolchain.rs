@@ -12,7 +12,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{fixtures_root, module_version, package_dirs};
+use common::{fixtures_root, go_files, module_version, package_dirs};
 use goconc_analysis::{
     analyze_package, apply_edits, Config, Encoding, LineIndex, PackageFile, SourceFile,
 };
@@ -78,13 +78,7 @@ type Fixed = Vec<(PathBuf, String)>;
 
 /// Every goconc finding in a package folder, and the fixed texts.
 fn check_package(dir: &Path) -> (Reported, Fixed) {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "go"))
-        .collect();
-    paths.sort();
+    let paths = go_files(dir);
     let files: Vec<PackageFile> = paths
         .iter()
         .map(|p| PackageFile {

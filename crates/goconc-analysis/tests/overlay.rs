@@ -11,19 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{fixtures_root, package_dirs};
+use common::{fixtures_root, go_files, package_dirs};
 use goconc_analysis::{analyze, FileDecls, FileOptions, PackageModel, SourceFile};
-
-fn go_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "go"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// Checks every file of one folder; returns how many findings were compared.
 fn check_folder(dir: &Path) -> usize {

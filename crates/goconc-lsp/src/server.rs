@@ -475,11 +475,10 @@ impl Inner {
                                 true
                             }
                         };
-                        // The line index follows the edit (a 4 MB text is not rescanned).
+                        // The line index follows the edit (a 4 MB text is not rescanned); a
+                        // refused edit changed no text, so the index still holds.
                         if applied {
                             Arc::make_mut(&mut doc.index).edit(bytes, &change.text);
-                        } else {
-                            doc.index = Arc::new(LineIndex::new(doc.text.as_str()));
                         }
                     }
                 }

@@ -31,11 +31,11 @@ const MAX_BODY: usize = 256 * 1024 * 1024;
 pub struct Outbox(mpsc::UnboundedSender<Vec<u8>>);
 
 impl Outbox {
-    /// Sends a notification; false when the output is closed.
+    /// Sends a notification (dropped once the output is closed: the client is gone).
     pub fn notify<N: tower_lsp_server::ls_types::notification::Notification>(
         &self,
         params: &N::Params,
-    ) -> bool {
+    ) {
         #[derive(serde::Serialize)]
         struct Message<'a, P> {
             jsonrpc: &'static str,
@@ -48,11 +48,10 @@ impl Outbox {
             params,
         };
         match serde_json::to_vec(&message) {
-            Ok(body) => self.0.send(frame(&body)).is_ok(),
-            Err(e) => {
-                warn!("goconc bug: {} not serialized: {e}", N::METHOD);
-                false
+            Ok(body) => {
+                let _ = self.0.send(frame(&body));
             }
+            Err(e) => warn!("goconc bug: {} not serialized: {e}", N::METHOD),
         }
     }
 }

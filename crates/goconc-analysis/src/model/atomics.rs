@@ -178,7 +178,10 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<AtomicAcc
 
 /// Keys of the accesses of every file of a package: `Owner.field` for a field (the struct type
 /// that declares it, through embedding), the variable's name for a package variable.
-pub fn resolve(package: &PackageModel, accesses: &[AtomicAccess]) -> HashMap<String, AtomicUse> {
+pub fn resolve<'a>(
+    package: &PackageModel,
+    accesses: impl IntoIterator<Item = &'a AtomicAccess>,
+) -> HashMap<String, AtomicUse> {
     let mut out: HashMap<String, AtomicUse> = HashMap::new();
     for access in accesses {
         let Some(key) = key_of(package, access) else {
@@ -186,23 +189,16 @@ pub fn resolve(package: &PackageModel, accesses: &[AtomicAccess]) -> HashMap<Str
         };
         // The least access by (function, offset), not the first: the answer must not depend
         // on the order the files were merged in (a server lays one file over the others).
-        let earlier =
-            |known: &AtomicUse| (&known.func, known.offset) <= (&access.func, access.offset);
-        match out.get_mut(&key) {
-            Some(known) if earlier(known) => {}
-            Some(known) => {
-                known.func.clone_from(&access.func);
-                known.offset = access.offset;
-            }
-            None => {
-                out.insert(
-                    key,
-                    AtomicUse {
-                        func: access.func.clone(),
-                        offset: access.offset,
-                    },
-                );
-            }
+        let later = |known: &AtomicUse| (&access.func, access.offset) < (&known.func, known.offset);
+        if out.get(&key).is_none_or(later) {
+            let func = access.func.clone();
+            out.insert(
+                key,
+                AtomicUse {
+                    func,
+                    offset: access.offset,
+                },
+            );
         }
     }
     out

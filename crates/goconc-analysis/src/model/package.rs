@@ -50,9 +50,7 @@ impl FileDecls {
         let mut decls = FileDecls::signatures(root, src, &imports);
         decls.summaries = super::summary::collect(root, src, &imports);
         decls.atomics = super::atomics::collect(root, src, &imports);
-        let decls = Arc::new(decls);
-        let accesses = FileDecls::field_accesses_in(&decls, root, src, None);
-        let mut decls = Arc::try_unwrap(decls).unwrap_or_else(|shared| (*shared).clone());
+        let (mut decls, accesses) = decls.field_accesses_in(root, src, None);
         decls.field_accesses = accesses;
         decls
     }
@@ -95,6 +93,20 @@ impl FileDecls {
     /// own types and summaries (set those first); methods starting at a byte in `skip` are left
     /// out.
     pub fn field_accesses_in(
+        self,
+        root: Node,
+        src: &str,
+        skip: Option<(&std::collections::HashSet<usize>, &Imports)>,
+    ) -> (FileDecls, Vec<super::guards::FieldAccess>) {
+        // Shared for the time of the walk so the file can be laid over an empty package
+        // (nothing copied), then handed back.
+        let decls = Arc::new(self);
+        let accesses = Self::accesses_with_own_types(&decls, root, src, skip);
+        let decls = Arc::try_unwrap(decls).unwrap_or_else(|shared| (*shared).clone());
+        (decls, accesses)
+    }
+
+    fn accesses_with_own_types(
         decls: &Arc<FileDecls>,
         root: Node,
         src: &str,
@@ -241,12 +253,13 @@ fn receiver_type(method: Node, src: &str, imports: &Imports) -> Option<String> {
 #[derive(Debug, Clone, Default)]
 pub struct PackageModel {
     /// When this model is one file laid over the others: that file (the maps below are then
-    /// empty but for `atomics`)…
+    /// empty but for `atomics`, resolved over the file's and the base's accesses)…
     own: Option<Arc<FileDecls>>,
     /// …and the model of the other files.
     base: Option<Arc<PackageModel>>,
-    /// The atomic accesses of the files merged here, before [`super::atomics::resolve`] (which
-    /// needs the whole package's types: an overlay resolves its base's accesses again).
+    /// The atomic accesses of the files merged by [`PackageModel::from_files`], before
+    /// [`super::atomics::resolve`] (which needs the whole package's types: an overlay resolves
+    /// its base's accesses again).
     raw_atomics: Vec<super::atomics::AtomicAccess>,
     structs: HashMap<String, Vec<Field>>,
     named: HashMap<String, Ty>,
@@ -336,14 +349,8 @@ impl PackageModel {
             base: Some(base),
             ..PackageModel::default()
         };
-        let accesses: Vec<_> = file
-            .atomics
-            .iter()
-            .chain(model.base.iter().flat_map(|b| b.raw_atomics.iter()))
-            .cloned()
-            .collect();
-        model.atomics = super::atomics::resolve(&model, &accesses);
-        model.raw_atomics = accesses;
+        let base_accesses = model.base.iter().flat_map(|b| b.raw_atomics.iter());
+        model.atomics = super::atomics::resolve(&model, file.atomics.iter().chain(base_accesses));
         model
     }
 

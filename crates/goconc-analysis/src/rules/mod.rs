@@ -140,32 +140,12 @@ pub struct Context<'a, 't> {
     /// keeps their findings): rules that read the text of the whole file pass over them.
     pub skipped: Vec<std::ops::Range<usize>>,
     /// The file's local channels and how each is used, built once before the rules run and
-    /// shared by every rule that reads them (five did, each building its own).
+    /// shared by the rules that read them (each built its own before). Empty when the file
+    /// starts no goroutine: every one of those rules is about a goroutine.
     pub channels: crate::model::channels::Channels<'t>,
 }
 
 impl<'t> Context<'_, 't> {
-    /// The local channels of the file and how each is used.
-    pub fn channels(&self) -> &crate::model::channels::Channels<'t> {
-        &self.channels
-    }
-
-    /// The parts of the text outside the functions left out of the model, in order.
-    pub fn active_regions(&self) -> Vec<std::ops::Range<usize>> {
-        let mut regions = Vec::with_capacity(self.skipped.len() + 1);
-        let mut from = 0;
-        for skipped in &self.skipped {
-            if skipped.start > from {
-                regions.push(from..skipped.start);
-            }
-            from = from.max(skipped.end);
-        }
-        if from < self.src.len() {
-            regions.push(from..self.src.len());
-        }
-        regions
-    }
-
     /// Whether `offset` lies in a function left out of the model.
     pub fn is_skipped(&self, offset: usize) -> bool {
         let i = self.skipped.partition_point(|r| r.start <= offset);

@@ -37,6 +37,18 @@ pub fn package_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The `.go` files directly in `dir`, sorted.
+pub fn go_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "go"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// The `go` version of the nearest go.mod at or above `dir`.
 pub fn module_version(dir: &Path) -> Option<GoVersion> {
     dir.ancestors()

@@ -67,8 +67,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.go_statements.is_empty() {
         return;
     }
-    let channels = cx.channels();
-    for ch in channels.iter() {
+    for ch in cx.channels.iter() {
         check_channel(cx, ch, out);
     }
 }

@@ -92,7 +92,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
         });
         for send in sends {
-            check_send(cx, cx.channels(), lit, start, send, out);
+            check_send(cx, &cx.channels, lit, start, send, out);
         }
     }
 }

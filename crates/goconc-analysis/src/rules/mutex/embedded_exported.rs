@@ -60,9 +60,6 @@ Unexported types, and a pointer or named mutex field.
 "#,
 };
 
-/// Whether the file declares an exported struct type that embeds a mutex: then this rule's fix,
-/// reported at the type, rewrites uses inside every function of the file, so an incremental
-/// analysis must look at all of them.
 /// Whether a type declaration's text can hold an embedded mutex: a line whose first word ends in
 /// `Mutex`, or a line with `{` or `;` where fields may follow other text. A quick text test so
 /// the tree of every struct is not walked on each keystroke; the tree decides.
@@ -78,6 +75,9 @@ fn may_embed_a_mutex(declaration: &str) -> bool {
         })
 }
 
+/// Whether the file declares an exported struct type that embeds a mutex: then this rule's fix,
+/// reported at the type, rewrites uses inside every function of the file, so an incremental
+/// analysis must look at all of them.
 pub(crate) fn fix_reads_every_function(decls: &crate::model::FileDecls) -> bool {
     decls.structs.iter().any(|(name, fields)| {
         name.starts_with(|c: char| c.is_ascii_uppercase())
@@ -326,4 +326,30 @@ fn realigned_fields(cx: &Context, list: Node, field: Node, kind: &str) -> Option
         range: first_line..close_line,
         new_text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_embed_a_mutex;
+
+    #[test]
+    fn the_text_test_lets_every_embedding_through() {
+        for embeds in [
+            "type A struct {\n\tsync.Mutex\n\tn int\n}",
+            "type A struct {\n\t*sync.RWMutex // shared\n}",
+            "type A struct {\n\tsync.Mutex `json:\"-\"`\n}",
+            "type A struct{ sync.Mutex; n int }",
+            "type A struct { n int; sync.Mutex }",
+            "type (\n\tA struct {\n\t\tMutex\n\t}\n)",
+        ] {
+            assert!(may_embed_a_mutex(embeds), "{embeds}");
+        }
+        for named in [
+            "type A struct {\n\tmu sync.Mutex\n\tn  int\n}",
+            "type A struct {\n\t// Mutex guards n.\n\tn int\n}",
+            "type A int",
+        ] {
+            assert!(!may_embed_a_mutex(named), "{named}");
+        }
+    }
 }

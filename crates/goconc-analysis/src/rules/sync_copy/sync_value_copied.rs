@@ -302,11 +302,10 @@ fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)
                 | "type_declaration"
         ) && !cx.is_skipped(item.start_byte())
     });
-    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
     let bytes = cx.src.as_bytes();
     let whole_word = |at: usize, end: usize| {
         let before = at.checked_sub(1).map(|i| bytes[i]);
-        !before.is_some_and(word_byte) && !bytes.get(end).copied().is_some_and(word_byte)
+        !before.is_some_and(is_word_byte) && !bytes.get(end).copied().is_some_and(is_word_byte)
     };
     // Leftmost-longest: of two names starting at one place, at most the longer can be a whole
     // word there, and a whole word never starts inside a match (a word byte precedes it).
@@ -350,32 +349,6 @@ fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)
     }
     found.sort_unstable_by_key(|(at, _)| *at);
     found
-}
-
-/// The identifier-like words of a text with their offsets, in one pass (comments and strings
-/// included: the syntax tree tells them apart later).
-fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let bytes = text.as_bytes();
-    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < bytes.len() {
-            if !word_byte(bytes[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < bytes.len() && word_byte(bytes[i]) {
-                i += 1;
-            }
-            if bytes[start].is_ascii_digit() {
-                continue;
-            }
-            // Runs of word bytes start and end at char boundaries (non-ASCII bytes are all taken).
-            return Some((start, text.get(start..i).unwrap_or("")));
-        }
-        None
-    })
 }
 
 /// The nodes from the root down to the leaf that spans `start..end` (or as far as one does),
@@ -528,6 +501,36 @@ fn worth_a_look(src: &str, at: usize, len: usize, how: u8, is_field: bool) -> bo
         return before.trim_end_matches([' ', '\t', '(']).ends_with('*');
     }
     false
+}
+
+/// A byte of an identifier (every byte of a non-ASCII letter counts: Go allows Unicode letters).
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// The identifier-like words of a text with their offsets, in one pass (comments and strings
+/// included: the syntax tree tells them apart later).
+fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            if !is_word_byte(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && is_word_byte(bytes[i]) {
+                i += 1;
+            }
+            if bytes[start].is_ascii_digit() {
+                continue;
+            }
+            // Runs of word bytes start and end at char boundaries (non-ASCII bytes are all taken).
+            return Some((start, text.get(start..i).unwrap_or("")));
+        }
+        None
+    })
 }
 
 /// Value receivers and by-value parameters of functions, methods and function literals.
