@@ -21,15 +21,23 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 pub struct LspClient {
     child: Child,
     stdin: Arc<Mutex<ChildStdin>>,
-    incoming: Receiver<Value>,
+    incoming: Receiver<Received>,
     /// Messages read but not yet asked for.
-    queue: VecDeque<Value>,
+    queue: VecDeque<Received>,
     next_id: i64,
     /// What the client answers to `workspace/configuration` (section `goconc`).
     pub configuration: Arc<Mutex<Value>>,
     /// Server requests seen (method names), for assertions.
     pub server_requests: Arc<Mutex<Vec<String>>>,
     pub init_result: Value,
+}
+
+/// A message from the server and the moment its last byte was read (before the client parsed
+/// it: a benchmark of the server must not count the client's JSON parsing).
+#[derive(Debug)]
+pub struct Received {
+    pub at: Instant,
+    pub message: Value,
 }
 
 pub fn frame(body: &str) -> Vec<u8> {
@@ -40,6 +48,11 @@ pub fn frame(body: &str) -> Vec<u8> {
 
 /// Reads one `Content-Length` framed message.
 pub fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+    read_received(reader).map(|r| r.message)
+}
+
+/// Reads one framed message, stamped with the time its body was complete.
+pub fn read_received(reader: &mut impl BufRead) -> Option<Received> {
     let mut len = None;
     loop {
         let mut line = String::new();
@@ -56,7 +69,11 @@ pub fn read_message(reader: &mut impl BufRead) -> Option<Value> {
     }
     let mut body = vec![0; len?];
     reader.read_exact(&mut body).ok()?;
-    serde_json::from_slice(&body).ok()
+    let at = Instant::now();
+    Some(Received {
+        at,
+        message: serde_json::from_slice(&body).ok()?,
+    })
 }
 
 impl LspClient {
@@ -107,7 +124,8 @@ impl LspClient {
         };
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
-            while let Some(msg) = read_message(&mut reader) {
+            while let Some(received) = read_received(&mut reader) {
+                let msg = &received.message;
                 let is_request = msg.get("id").is_some() && msg.get("method").is_some();
                 if is_request {
                     let method = msg["method"].as_str().unwrap_or("").to_string();
@@ -128,7 +146,7 @@ impl LspClient {
                     }
                     continue;
                 }
-                if tx.send(msg).is_err() {
+                if tx.send(received).is_err() {
                     break;
                 }
             }
@@ -197,15 +215,24 @@ impl LspClient {
         pred: &dyn Fn(&Value) -> bool,
         timeout: Duration,
     ) -> Option<Value> {
-        if let Some(i) = self.queue.iter().position(pred) {
+        self.try_wait_for_received(pred, timeout).map(|r| r.message)
+    }
+
+    /// Like [`Self::try_wait_for`], with the moment the message arrived.
+    pub fn try_wait_for_received(
+        &mut self,
+        pred: &dyn Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Option<Received> {
+        if let Some(i) = self.queue.iter().position(|r| pred(&r.message)) {
             return self.queue.remove(i);
         }
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.incoming.recv_timeout(left) {
-                Ok(msg) if pred(&msg) => return Some(msg),
-                Ok(msg) => self.queue.push_back(msg),
+                Ok(r) if pred(&r.message) => return Some(r),
+                Ok(r) => self.queue.push_back(r),
                 Err(RecvTimeoutError::Timeout) => return None,
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
