@@ -246,7 +246,7 @@ impl IncrementalFile {
             .collect();
         if known.len() < functions.len() {
             let (with_accesses, accesses) =
-                decls.field_accesses_in(root, src, Some((&known, &imports)));
+                decls.field_accesses_in(root, items, src, Some((&known, &imports)));
             decls = with_accesses;
             for access in accesses {
                 let Some(f) = containing(functions, access.offset) else {

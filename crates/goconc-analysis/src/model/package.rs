@@ -50,7 +50,8 @@ impl FileDecls {
         let mut decls = FileDecls::signatures(root, src, &imports);
         decls.summaries = super::summary::collect(root, src, &imports);
         decls.atomics = super::atomics::collect(root, src, &imports);
-        let (mut decls, accesses) = decls.field_accesses_in(root, src, None);
+        let items: Vec<Node> = named_children(root).collect();
+        let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
         decls.field_accesses = accesses;
         decls
     }
@@ -91,17 +92,18 @@ impl FileDecls {
 
     /// The field accesses of the file's methods (see [`super::guards`]), judged with the file's
     /// own types and summaries (set those first); methods starting at a byte in `skip` are left
-    /// out.
+    /// out. `items` are the root's named children (the caller has them already).
     pub fn field_accesses_in(
         self,
         root: Node,
+        items: &[Node],
         src: &str,
         skip: Option<(&std::collections::HashSet<usize>, &Imports)>,
     ) -> (FileDecls, Vec<super::guards::FieldAccess>) {
         // Shared for the time of the walk so the file can be laid over an empty package
         // (nothing copied), then handed back.
         let decls = Arc::new(self);
-        let accesses = Self::accesses_with_own_types(&decls, root, src, skip);
+        let accesses = Self::accesses_with_own_types(&decls, root, items, src, skip);
         let decls = Arc::try_unwrap(decls).unwrap_or_else(|shared| (*shared).clone());
         (decls, accesses)
     }
@@ -109,6 +111,7 @@ impl FileDecls {
     fn accesses_with_own_types(
         decls: &Arc<FileDecls>,
         root: Node,
+        items: &[Node],
         src: &str,
         skip: Option<(&std::collections::HashSet<usize>, &Imports)>,
     ) -> Vec<super::guards::FieldAccess> {
@@ -145,7 +148,7 @@ impl FileDecls {
             .map(|(name, _)| name.as_str())
             .collect();
         let mut left_out = skip.map(|(s, _)| s.clone()).unwrap_or_default();
-        for item in named_children(root) {
+        for &item in items {
             if !super::scope::is_function_item(item) || left_out.contains(&item.start_byte()) {
                 continue;
             }

@@ -377,8 +377,11 @@ fn field_type_fits(cx: &Context, expr: Node, key: &str, func: &str) -> bool {
 
 /// The type of `owner.field` when this file declares `owner` itself.
 fn local_field_type(cx: &Context, owner: &str, field: &str) -> Option<crate::model::Ty> {
-    for decl in
-        crate::syntax::named_children(cx.model.root).filter(|n| n.kind() == "type_declaration")
+    for &decl in cx
+        .model
+        .items
+        .iter()
+        .filter(|n| n.kind() == "type_declaration")
     {
         for spec in crate::syntax::named_children(decl).filter(|n| n.kind() == "type_spec") {
             let (Some(name), Some(ty)) = (

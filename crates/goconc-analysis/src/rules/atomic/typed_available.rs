@@ -56,7 +56,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         return;
     }
     // At the field's declaration: one hint per field, where the change starts.
-    for decl in named_children(cx.model.root).filter(|n| n.kind() == "type_declaration") {
+    for &decl in cx
+        .model
+        .items
+        .iter()
+        .filter(|n| n.kind() == "type_declaration")
+    {
         for spec in named_children(decl).filter(|n| n.kind() == "type_spec") {
             let (Some(name), Some(ty)) = (
                 spec.child_by_field_name("name"),

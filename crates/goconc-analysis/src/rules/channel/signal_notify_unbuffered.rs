@@ -117,7 +117,7 @@ fn declared_make<'t>(model: &FileModel<'t>, ident: Node<'t>) -> Option<Node<'t>>
 
 /// `var name = expr` at the top level of this file.
 fn package_var_init<'t>(model: &FileModel<'t>, name: &str) -> Option<Node<'t>> {
-    for decl in named_children(model.root).filter(|n| n.kind() == "var_declaration") {
+    for &decl in model.items.iter().filter(|n| n.kind() == "var_declaration") {
         let mut specs = Vec::new();
         for child in named_children(decl) {
             match child.kind() {

@@ -89,7 +89,8 @@ pub(crate) fn fix_reads_every_function(decls: &crate::model::FileDecls) -> bool 
 }
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    let declarations = named_children(cx.model.root).filter(|n| n.kind() == "type_declaration");
+    let declarations = cx.model.items.iter().copied();
+    let declarations = declarations.filter(|n| n.kind() == "type_declaration");
     for item in declarations.filter(|n| may_embed_a_mutex(text(*n, cx.src))) {
         for spec in named_children(item).filter(|n| n.kind() == "type_spec") {
             let (Some(name), Some(ty)) = (

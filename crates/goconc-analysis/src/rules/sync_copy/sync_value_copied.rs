@@ -292,7 +292,7 @@ fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)
         .collect();
     names.sort_unstable();
     names.dedup();
-    let regions = named_children(cx.model.root).filter(|item| {
+    let regions = cx.model.items.iter().copied().filter(|item| {
         !matches!(
             item.kind(),
             "comment"
