@@ -27,10 +27,10 @@ use tree_sitter::Node;
 use crate::finding::{line_refs, map_line_refs, LineOf};
 use crate::model::atomics::{self, AtomicAccess};
 use crate::model::guards::FieldAccess;
-use crate::model::scope::is_function_item;
+use crate::model::scope::{is_function_item, top_level_items};
 use crate::model::summary::{self, Acquire, FuncSummary};
 use crate::model::{FileDecls, FileModel, Imports, PackageModel};
-use crate::syntax::{named_children, text};
+use crate::syntax::text;
 use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outcome, SourceFile};
 
 /// What the engine keeps of one file between analyses. One per open document; not shared.
@@ -57,6 +57,28 @@ pub struct IncrementalFile {
 struct TopFunction<'t> {
     node: Node<'t>,
     key: u64,
+}
+
+/// The file's top-level declarations (see [`top_level_items`]) and, of those, its functions and
+/// methods: listed once per analysis.
+struct TopLevel<'t> {
+    items: Vec<Node<'t>>,
+    functions: Vec<TopFunction<'t>>,
+}
+
+impl<'t> TopLevel<'t> {
+    fn of(root: Node<'t>, src: &str) -> TopLevel<'t> {
+        let items = top_level_items(root);
+        let functions = items
+            .iter()
+            .filter(|n| is_function_item(**n))
+            .map(|&node| TopFunction {
+                node,
+                key: hash_of(&text(node, src)),
+            })
+            .collect();
+        TopLevel { items, functions }
+    }
 }
 
 #[derive(Clone, Default)]
@@ -136,18 +158,8 @@ impl IncrementalFile {
     ) -> (Arc<FileDecls>, Outcome, Reuse) {
         let root = file.tree().root_node();
         let src = file.text();
-        let items: Vec<Node> = named_children(root).collect();
-        let functions: Vec<TopFunction> = items
-            .iter()
-            .filter(|n| is_function_item(**n))
-            .map(|&node| TopFunction {
-                node,
-                key: hash_of(&text(node, src)),
-            })
-            .collect();
-        let decls = catch_unwind(AssertUnwindSafe(|| {
-            self.collect_decls(root, &items, &functions, src)
-        }));
+        let top = TopLevel::of(root, src);
+        let decls = catch_unwind(AssertUnwindSafe(|| self.collect_decls(root, &top, src)));
         let (decls, decls_key) = match decls {
             Ok(found) => found,
             Err(_) => {
@@ -165,26 +177,15 @@ impl IncrementalFile {
             effective_go_version(src, options),
         ));
         let reuse_functions = !crate::rules::need_every_function(&decls);
-        let (outcome, reuse) = self.findings(
-            file,
-            &functions,
-            &package,
-            options,
-            context,
-            reuse_functions,
-        );
+        let (outcome, reuse) =
+            self.findings(file, &top, &package, options, context, reuse_functions);
         (decls, outcome, reuse)
     }
 
     /// The declarations of the file, reusing the facts of unchanged functions, and a key of
     /// everything in them that findings may depend on (offsets left out).
-    fn collect_decls(
-        &mut self,
-        root: Node,
-        items: &[Node],
-        functions: &[TopFunction],
-        src: &str,
-    ) -> (FileDecls, u64) {
+    fn collect_decls(&mut self, root: Node, top: &TopLevel, src: &str) -> (FileDecls, u64) {
+        let (items, functions) = (&top.items[..], &top.functions[..]);
         let context = declaration_context(items, src, &mut self.type_keys);
         if context != self.decl_context || self.signatures.is_none() {
             self.item_decls.clear();
@@ -284,12 +285,13 @@ impl IncrementalFile {
     fn findings(
         &mut self,
         file: &SourceFile,
-        functions: &[TopFunction],
+        top: &TopLevel,
         package: &PackageModel,
         options: &FileOptions,
         context: u64,
         reuse_functions: bool,
     ) -> (Outcome, Reuse) {
+        let (items, functions) = (&top.items[..], &top.functions[..]);
         let (root, src) = (file.tree().root_node(), file.text());
         let imports = match &self.signatures {
             Some((imports, _)) => imports.clone(),
@@ -310,7 +312,7 @@ impl IncrementalFile {
             analysed: functions.len() - skip.len(),
         };
         let built = catch_unwind(AssertUnwindSafe(|| {
-            FileModel::build_partial(root, src, package, &skip, imports)
+            FileModel::build_partial(root, src, package, &skip, imports, items)
         }));
         let Ok((model, index)) = built else {
             self.item_findings.clear();

@@ -50,7 +50,7 @@ impl FileDecls {
         let mut decls = FileDecls::signatures(root, src, &imports);
         decls.summaries = super::summary::collect(root, src, &imports);
         decls.atomics = super::atomics::collect(root, src, &imports);
-        let items: Vec<Node> = named_children(root).collect();
+        let items = super::scope::top_level_items(root);
         let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
         decls.field_accesses = accesses;
         decls
@@ -159,8 +159,15 @@ impl FileDecls {
                 left_out.insert(item.start_byte());
             }
         }
-        let model =
-            super::scope::FileModel::build_partial(root, src, &own, &left_out, imports.clone()).0;
+        let model = super::scope::FileModel::build_partial(
+            root,
+            src,
+            &own,
+            &left_out,
+            imports.clone(),
+            items,
+        )
+        .0;
         super::guards::collect(&model)
     }
 

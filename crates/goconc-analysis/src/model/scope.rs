@@ -53,6 +53,22 @@ pub fn is_function_item(node: Node) -> bool {
 /// or a function literal (no `(` in their text): the model records nothing inside them
 /// (declarations are recorded inside functions only, and the index holds calls and what only
 /// function bodies contain), so generated tables of megabytes are passed over unread.
+/// What [`FileModel::build_partial`] leaves out and is given.
+struct Partial<'a, 't> {
+    skip: &'a HashSet<usize>,
+    imports: Imports,
+    items: &'a [Node<'t>],
+}
+
+/// The file's top-level declarations, comments left out (ERROR nodes of broken code kept: the
+/// walk reads them too).
+pub fn top_level_items(root: Node) -> Vec<Node> {
+    let mut cursor = root.walk();
+    root.named_children(&mut cursor)
+        .filter(|c| kinds::flags(c.kind_id()) & kinds::COMMENT == 0)
+        .collect()
+}
+
 fn holds_nothing_to_record(node: Node, src: &str) -> bool {
     match node.kind() {
         "const_declaration" | "type_declaration" | "import_declaration" => true,
@@ -99,16 +115,23 @@ impl<'t> FileModel<'t> {
     /// Builds the model of part of a file: the top-level function and method declarations that
     /// start at a byte in `skip` are left out, with everything inside them (an incremental
     /// analysis reuses what it knew of them). Type, variable and constant declarations are
-    /// always in.
+    /// always in. `items` are the file's top-level declarations (see [`top_level_items`]): the
+    /// caller has them, and listing them again costs more than the part being built.
     pub fn build_partial(
         root: Node<'t>,
         src: &'t str,
         package: &'t PackageModel,
         skip: &HashSet<usize>,
         imports: Imports,
+        items: &[Node<'t>],
     ) -> (FileModel<'t>, NodeIndex<'t>) {
         let mut index = NodeIndex::default();
-        let model = Self::build_inner(root, src, package, Some(&mut index), Some((skip, imports)));
+        let partial = Partial {
+            skip,
+            imports,
+            items,
+        };
+        let model = Self::build_inner(root, src, package, Some(&mut index), Some(partial));
         (model, index)
     }
 
@@ -128,11 +151,11 @@ impl<'t> FileModel<'t> {
         src: &'t str,
         package: &'t PackageModel,
         index: Option<&mut NodeIndex<'t>>,
-        partial: Option<(&HashSet<usize>, Imports)>,
+        partial: Option<Partial<'_, 't>>,
     ) -> FileModel<'t> {
-        let (skip, imports) = match partial {
-            Some((skip, imports)) => (Some(skip), imports),
-            None => (None, Imports::from_tree(root, src)),
+        let (skip, imports, items) = match partial {
+            Some(p) => (Some(p.skip), p.imports, p.items.to_vec()),
+            None => (None, Imports::from_tree(root, src), top_level_items(root)),
         };
         let mut model = FileModel {
             src,
@@ -140,7 +163,7 @@ impl<'t> FileModel<'t> {
             imports,
             package,
             functions: Vec::new(),
-            items: Vec::new(),
+            items,
             decls: Vec::new(),
             by_name: HashMap::new(),
             function_at: HashMap::new(),
@@ -151,31 +174,32 @@ impl<'t> FileModel<'t> {
         model
     }
 
-    /// One walk over the tree, keeping the chain of ancestors.
+    /// One walk over each top-level declaration that is not skipped, keeping the chain of
+    /// ancestors.
     fn collect(&mut self, mut index: Option<&mut NodeIndex<'t>>, skip: Option<&HashSet<usize>>) {
-        let mut cursor = self.root.walk();
         let mut stack: Vec<(usize, usize)> = Vec::new(); // (function index, end byte)
+        self.ancestors.push(self.root);
+        for i in 0..self.items.len() {
+            let item = self.items[i];
+            let skipped = skip
+                .is_some_and(|s| s.contains(&item.start_byte()) && is_function_item(item))
+                || holds_nothing_to_record(item, self.src);
+            if !skipped {
+                self.walk(item, index.as_deref_mut(), &mut stack);
+            }
+        }
+    }
+
+    fn walk(
+        &mut self,
+        item: Node<'t>,
+        mut index: Option<&mut NodeIndex<'t>>,
+        stack: &mut Vec<(usize, usize)>,
+    ) {
+        // A cursor made at `item` never leaves it.
+        let mut cursor = item.walk();
         loop {
             let node = cursor.node();
-            let top_level = self.ancestors.len() == 1;
-            if top_level && node.is_named() && kinds::flags(node.kind_id()) & kinds::COMMENT == 0 {
-                self.items.push(node);
-            }
-            let skipped = top_level
-                && (skip.is_some_and(|s| s.contains(&node.start_byte()) && is_function_item(node))
-                    || holds_nothing_to_record(node, self.src));
-            if skipped {
-                loop {
-                    if cursor.goto_next_sibling() {
-                        break;
-                    }
-                    if !cursor.goto_parent() {
-                        return;
-                    }
-                    self.ancestors.pop();
-                }
-                continue;
-            }
             let flags = kinds::flags(node.kind_id());
             if flags & kinds::INDEX != 0 {
                 if let Some(index) = index.as_deref_mut() {
@@ -183,7 +207,7 @@ impl<'t> FileModel<'t> {
                 }
             }
             if flags & kinds::DECLARES != 0 {
-                self.visit(node, &mut stack);
+                self.visit(node, stack);
             }
             if cursor.goto_first_child() {
                 self.ancestors.push(node);
