@@ -15,6 +15,10 @@ mod rules_cmd;
 
 use std::process::ExitCode;
 
+#[cfg(unix)]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Where each rule's page is published; `<id>.md` is appended.
