@@ -49,10 +49,6 @@ pub fn is_function_item(node: Node) -> bool {
     matches!(node.kind(), "function_declaration" | "method_declaration")
 }
 
-/// Top-level imports, type and constant declarations, and variable declarations without a call
-/// or a function literal (no `(` in their text): the model records nothing inside them
-/// (declarations are recorded inside functions only, and the index holds calls and what only
-/// function bodies contain), so generated tables of megabytes are passed over unread.
 /// What [`FileModel::build_partial`] leaves out and is given.
 struct Partial<'a, 't> {
     skip: &'a HashSet<usize>,
@@ -69,6 +65,10 @@ pub fn top_level_items(root: Node) -> Vec<Node> {
         .collect()
 }
 
+/// Top-level imports, type and constant declarations, and variable declarations without a call
+/// or a function literal (no `(` in their text): the model records nothing inside them
+/// (declarations are recorded inside functions only, and the index holds calls and what only
+/// function bodies contain), so generated tables of megabytes are passed over unread.
 fn holds_nothing_to_record(node: Node, src: &str) -> bool {
     match node.kind() {
         "const_declaration" | "type_declaration" | "import_declaration" => true,
@@ -95,9 +95,9 @@ pub struct FileModel<'t> {
     pub imports: Imports,
     pub package: &'t PackageModel,
     pub functions: Vec<Function<'t>>,
-    /// The file's top-level declarations (comments left out), in order. Enumerating the root's
+    /// The file's top-level declarations (comments left out), in order. Listing the root's
     /// children costs tens of microseconds on a long file (tree-sitter nests them in hidden
-    /// nodes), so the model's walk records them once for every rule.
+    /// nodes): the model lists them once (or is given them) for its walk and every rule.
     pub items: Vec<Node<'t>>,
     decls: Vec<Decl<'t>>,
     by_name: HashMap<&'t str, Vec<usize>>,
