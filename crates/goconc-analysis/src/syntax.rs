@@ -256,14 +256,29 @@ pub fn has_error(node: Node) -> bool {
 
 /// The doc comment lines directly above a declaration, joined.
 pub fn doc_comment(decl: Node, src: &str) -> String {
+    // A comment that ends on the line above holds `//` or `*/` there. Most declarations have
+    // none, and `prev_sibling` scans the parent's children from the first (quadratic over a
+    // file's top-level declarations).
+    let before = src.get(..decl.start_byte()).unwrap_or("");
+    let Some(above_end) = before.rfind('\n') else {
+        return String::new();
+    };
+    let above = &before[before[..above_end].rfind('\n').map_or(0, |i| i + 1)..above_end];
+    if !above.contains("//") && !above.contains("*/") {
+        return String::new();
+    }
     let mut lines = Vec::new();
     let mut prev = decl.prev_sibling();
     let mut expected_row = decl.start_position().row;
     while let Some(p) = prev {
-        if p.kind() != "comment" || p.end_position().row + 1 != expected_row {
+        // A comment after code on its line (`func d() {} // …`) belongs to that code.
+        let starts_line = src[line_start(src, p.start_byte())..p.start_byte()]
+            .trim()
+            .is_empty();
+        if p.kind() != "comment" || p.end_position().row + 1 != expected_row || !starts_line {
             break;
         }
-        lines.push(text(p, src));
+        lines.push(text(p, src).trim_end());
         expected_row = p.start_position().row;
         prev = p.prev_sibling();
     }
@@ -297,5 +312,40 @@ pub fn newline(src: &str) -> &'static str {
     match src.find('\n') {
         Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
         _ => "\n",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SourceFile;
+
+    /// The doc comment of each top-level function of `src`, in order.
+    fn docs(src: &str) -> Vec<String> {
+        let file = SourceFile::new(src.to_string());
+        named_children(file.tree().root_node())
+            .filter(|n| n.kind() == "function_declaration")
+            .map(|n| doc_comment(n, src))
+            .collect()
+    }
+
+    #[test]
+    fn doc_comments_are_the_comments_right_above() {
+        let src = "package p\n\n// a must hold mu\n// second line\nfunc a() {}\n\n\
+                   /* b's\nblock */\nfunc b() {}\n\n// not b's neighbour\n\nfunc c() {}\n\
+                   func d() {} // trailing, not d's\nfunc e() {}\n";
+        assert_eq!(
+            docs(src),
+            [
+                "// a must hold mu\n// second line",
+                "/* b's\nblock */",
+                "",
+                "",
+                "",
+            ]
+        );
+        let crlf = "package p\r\n\r\n// held\r\nfunc a() {}\r\n";
+        assert_eq!(docs(crlf), ["// held"]);
+        assert_eq!(docs("func a() {}"), [""]);
     }
 }

@@ -69,6 +69,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let name_node = match n.kind() {
             "selector_expression" => n.child_by_field_name("field"),
             "identifier" => {
+                // The name first: `parent()` searches down from the root.
+                if !names.contains(text(n, cx.src)) {
+                    return true;
+                }
                 let parent_kind = n.parent().map(|p| p.kind()).unwrap_or("");
                 (!matches!(
                     parent_kind,

@@ -117,11 +117,14 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
             "select_statement" => return false,
             _ => {}
         }
-        if blocking.is_none()
-            && crate::syntax::is_within(n, body)
-            && innermost_loop(n) == Some(stmt)
-        {
-            blocking = blocking_op(cx, n).map(|what| (n, what));
+        // The operation first: `innermost_loop` climbs with `parent()`, which searches down
+        // from the root, and most nodes block nothing.
+        if blocking.is_none() {
+            if let Some(what) = blocking_op(cx, n) {
+                if crate::syntax::is_within(n, body) && innermost_loop(n) == Some(stmt) {
+                    blocking = Some((n, what));
+                }
+            }
         }
         true
     });
