@@ -16,6 +16,7 @@
 //! locations or fix edits reach outside its function is not kept: that function is analysed
 //! again on every run.
 
+use crate::syntax::FieldExt;
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
@@ -417,10 +418,7 @@ fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u
     let mut from = 0;
     for &item in items {
         let text_before = |end: usize| src.get(from..end).unwrap_or("");
-        if let Some(body) = item
-            .child_by_field_name("body")
-            .filter(|_| is_function_item(item))
-        {
+        if let Some(body) = item.field("body").filter(|_| is_function_item(item)) {
             text_before(body.start_byte()).hash(&mut key);
             from = body.end_byte();
         } else if item.kind() == "type_declaration" {

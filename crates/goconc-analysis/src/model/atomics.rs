@@ -6,6 +6,7 @@
 //! variable's name) once the package's struct types are merged, so that a plain access in one
 //! file meets an atomic one in another.
 
+use crate::syntax::FieldExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -64,15 +65,15 @@ pub fn split_func(name: &str) -> Option<(&'static str, &'static str)> {
 
 /// `atomic.AddInt64(…)` with `atomic` naming `sync/atomic`: the function name.
 pub fn atomic_func<'s>(call: Node, src: &'s str, imports: &Imports) -> Option<&'s str> {
-    let function = unparen(call.child_by_field_name("function")?);
+    let function = unparen(call.field("function")?);
     if function.kind() != "selector_expression" {
         return None;
     }
-    let operand = function.child_by_field_name("operand")?;
+    let operand = function.field("operand")?;
     if operand.kind() != "identifier" || !imports.is(text(operand, src), "sync/atomic") {
         return None;
     }
-    let name = text(function.child_by_field_name("field")?, src);
+    let name = text(function.field("field")?, src);
     split_func(name).map(|_| name)
 }
 
@@ -82,7 +83,7 @@ pub fn addressed_arg(call: Node) -> Option<Node> {
     if first.kind() != "unary_expression" || first.child(0).map(|o| o.kind()) != Some("&") {
         return None;
     }
-    first.child_by_field_name("operand").map(unparen)
+    first.field("operand").map(unparen)
 }
 
 /// Atomic accesses to fields and package variables in a file.
@@ -116,13 +117,11 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<AtomicAcc
         let mut typed: HashMap<&str, String> = HashMap::new(); // receiver and parameters of a package type
         let mut locals: Vec<&str> = Vec::new();
         for field in ["receiver", "parameters"] {
-            let Some(list) = decl.child_by_field_name(field) else {
+            let Some(list) = decl.field(field) else {
                 continue;
             };
             for param in named_children(list) {
-                let ty = param
-                    .child_by_field_name("type")
-                    .map(|t| Ty::from_node(t, src, imports));
+                let ty = param.field("type").map(|t| Ty::from_node(t, src, imports));
                 for name in names_of(param) {
                     let name = text(name, src);
                     match ty.as_ref().map(Ty::deref) {

@@ -2,6 +2,7 @@
 //! sleeping. Rules use it to tell what must not run under a lock. Method calls on values whose
 //! type is unknown are not in it: without a type checker, `x.Read()` could be anything.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::imports::Imports;
@@ -173,17 +174,17 @@ pub const BLOCKING_METHODS: &[(&str, &str, &[&str])] = &[
 
 /// A call of a blocking package-level function, described for messages (`time.Sleep`).
 pub fn blocking_call(call: Node, src: &str, imports: &Imports) -> Option<String> {
-    let function = unparen(call.child_by_field_name("function")?);
+    let function = unparen(call.field("function")?);
     if function.kind() != "selector_expression" {
         return None;
     }
-    let operand = function.child_by_field_name("operand")?;
+    let operand = function.field("operand")?;
     if operand.kind() != "identifier" {
         return None;
     }
     let local = text(operand, src);
     let path = imports.path_of(local)?;
-    let name = text(function.child_by_field_name("field")?, src);
+    let name = text(function.field("field")?, src);
     let blocking = BLOCKING_FUNCS
         .iter()
         .any(|(p, names)| *p == path && names.contains(&name));

@@ -19,6 +19,7 @@
 //! Building costs one walk of each function that makes a channel (nothing when the file makes
 //! none), so every channel rule can afford to build its own.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::scope::FileModel;
@@ -236,7 +237,7 @@ impl<'t> Channels<'t> {
 
 /// `name := make(chan T…)` or `var name = make(chan T…)`, one name per value.
 fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalChannel<'t>> {
-    let function = call.child_by_field_name("function")?;
+    let function = call.field("function")?;
     if function.kind() != "identifier"
         || text(function, model.src) != "make"
         || model.resolve(function).is_some()
@@ -269,7 +270,7 @@ fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalCh
     let position = named_children(list).position(|n| n == call)?;
     let stmt = list.parent()?;
     let left = match stmt.kind() {
-        "short_var_declaration" => stmt.child_by_field_name("left")?,
+        "short_var_declaration" => stmt.field("left")?,
         "var_spec" => stmt,
         _ => return None,
     };
@@ -360,19 +361,19 @@ fn classify<'t>(
         });
     };
     match parent.kind() {
-        "send_statement" if parent.child_by_field_name("channel") == Some(expr) => {
+        "send_statement" if parent.field("channel") == Some(expr) => {
             op(OpKind::Send, parent, false);
             return;
         }
         "unary_expression"
             if parent
-                .child_by_field_name("operator")
+                .field("operator")
                 .is_some_and(|o| text(o, src) == "<-") =>
         {
             op(OpKind::Receive, parent, receives_with_ok(parent));
             return;
         }
-        "range_clause" if parent.child_by_field_name("right") == Some(expr) => {
+        "range_clause" if parent.field("right") == Some(expr) => {
             if let Some(for_stmt) = parent.parent() {
                 op(OpKind::Range, for_stmt, false);
             }
@@ -380,7 +381,7 @@ fn classify<'t>(
         }
         "argument_list" => {
             if let Some(call) = parent.parent() {
-                let callee = call.child_by_field_name("function").map(unparen);
+                let callee = call.field("function").map(unparen);
                 let builtin = callee
                     .filter(|f| f.kind() == "identifier" && model.resolve(*f).is_none())
                     .map(|f| text(f, src));
@@ -397,7 +398,7 @@ fn classify<'t>(
         "binary_expression" => {
             // `ch == nil`, `ch != nil`: no effect on the channel.
             if parent
-                .child_by_field_name("operator")
+                .field("operator")
                 .is_some_and(|o| matches!(text(o, src), "==" | "!="))
             {
                 return;
@@ -410,7 +411,7 @@ fn classify<'t>(
         "send_statement" => EscapeKind::Sent,
         "unary_expression"
             if parent
-                .child_by_field_name("operator")
+                .field("operator")
                 .is_some_and(|o| text(o, src) == "&") =>
         {
             EscapeKind::AddressTaken
@@ -419,11 +420,11 @@ fn classify<'t>(
         "expression_list" => match parent.parent().map(|g| (g.kind(), g)) {
             Some(("return_statement", _)) => EscapeKind::Returned,
             Some(("assignment_statement", g)) => {
-                if g.child_by_field_name("left") == Some(parent) {
+                if g.field("left") == Some(parent) {
                     EscapeKind::Reassigned
                 } else {
                     let targets_plain = g
-                        .child_by_field_name("left")
+                        .field("left")
                         .is_some_and(|l| named_children(l).all(|n| n.kind() == "identifier"));
                     if targets_plain {
                         EscapeKind::Assigned
@@ -463,7 +464,7 @@ fn receives_with_ok(recv: Node) -> bool {
         },
         _ => return false,
     };
-    stmt.child_by_field_name("left")
+    stmt.field("left")
         .is_some_and(|l| named_children(l).count() == 2)
 }
 
@@ -500,7 +501,7 @@ pub fn goroutine_start<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<
         node = parent;
         parent = parent.parent()?;
     }
-    if parent.kind() == "call_expression" && parent.child_by_field_name("function") == Some(node) {
+    if parent.kind() == "call_expression" && parent.field("function") == Some(node) {
         let go = parent.parent()?;
         return (go.kind() == "go_statement").then_some(go);
     }
@@ -508,15 +509,15 @@ pub fn goroutine_start<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<
         return None;
     }
     let call = parent.parent()?;
-    let function = unparen(call.child_by_field_name("function")?);
+    let function = unparen(call.field("function")?);
     if function.kind() != "selector_expression" {
         return None;
     }
-    let method = text(function.child_by_field_name("field")?, model.src);
+    let method = text(function.field("field")?, model.src);
     if !matches!(method, "Go" | "TryGo") {
         return None;
     }
-    let ty = model.type_of(function.child_by_field_name("operand")?);
+    let ty = model.type_of(function.field("operand")?);
     let ty = ty.deref();
     let known =
         ty.is_named("sync", "WaitGroup") || ty.is_named("golang.org/x/sync/errgroup", "Group");
@@ -535,9 +536,7 @@ fn select_case<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<SelectCase<'
         }
     }
     let case = comm.parent()?;
-    if case.kind() != "communication_case"
-        || case.child_by_field_name("communication") != Some(comm)
-    {
+    if case.kind() != "communication_case" || case.field("communication") != Some(comm) {
         return None;
     }
     let select = case.parent()?;
@@ -549,7 +548,7 @@ fn select_case<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<SelectCase<'
             "default_case" => has_default = true,
             "communication_case" if c != case => {
                 other_cases += 1;
-                if c.child_by_field_name("communication")
+                if c.field("communication")
                     .is_some_and(|m| is_cancel_receive(model, m))
                 {
                     has_cancel = true;
@@ -571,14 +570,14 @@ fn select_case<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<SelectCase<'
 pub fn is_cancel_receive(model: &FileModel, comm: Node) -> bool {
     let src = model.src;
     let recv = match comm.kind() {
-        "receive_statement" => comm.child_by_field_name("right").map(unparen),
+        "receive_statement" => comm.field("right").map(unparen),
         _ => None,
     };
     let Some(recv) = recv else { return false };
     if recv.kind() != "unary_expression" {
         return false;
     }
-    let Some(operand) = recv.child_by_field_name("operand").map(unparen) else {
+    let Some(operand) = recv.field("operand").map(unparen) else {
         return false;
     };
     is_cancel_channel(model, operand, src)
@@ -589,7 +588,7 @@ pub fn is_cancel_receive(model: &FileModel, comm: Node) -> bool {
 pub fn is_cancel_channel(model: &FileModel, operand: Node, src: &str) -> bool {
     match operand.kind() {
         "call_expression" => {
-            let Some(function) = operand.child_by_field_name("function").map(unparen) else {
+            let Some(function) = operand.field("function").map(unparen) else {
                 return false;
             };
             if let Some(name) = model.qualified_name(function, "time") {
@@ -597,15 +596,13 @@ pub fn is_cancel_channel(model: &FileModel, operand: Node, src: &str) -> bool {
             }
             function.kind() == "selector_expression"
                 && function
-                    .child_by_field_name("field")
+                    .field("field")
                     .is_some_and(|f| text(f, src) == "Done")
         }
         "selector_expression" | "identifier" => {
             let name = match operand.kind() {
                 "identifier" => text(operand, src),
-                _ => operand
-                    .child_by_field_name("field")
-                    .map_or("", |f| text(f, src)),
+                _ => operand.field("field").map_or("", |f| text(f, src)),
             };
             let lower = name.to_ascii_lowercase();
             name == "C"

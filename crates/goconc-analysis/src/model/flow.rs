@@ -7,6 +7,7 @@
 //! A rule supplies the state, how a simple statement changes it, how two states merge where
 //! paths meet, and what to do at each exit.
 
+use crate::syntax::FieldExt;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
@@ -165,7 +166,7 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
             "for_statement" => self.for_statement(stmt, None, state),
             "labeled_statement" => {
                 let label = stmt
-                    .child_by_field_name("label")
+                    .field("label")
                     .map(|l| text(l, self.model.src).to_string());
                 let Some(inner) = named_children(stmt).find(|n| n.kind() != "label_name") else {
                     return Flow::normal(state);
@@ -246,17 +247,17 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
     }
 
     fn if_statement(&mut self, stmt: Node<'t>, mut state: A::State) -> Flow<A::State> {
-        if let Some(init) = stmt.child_by_field_name("initializer") {
+        if let Some(init) = stmt.field("initializer") {
             self.analysis.transfer(init, &mut state);
         }
-        if let Some(condition) = stmt.child_by_field_name("condition") {
+        if let Some(condition) = stmt.field("condition") {
             self.analysis.transfer(condition, &mut state);
         }
-        let then_flow = match stmt.child_by_field_name("consequence") {
+        let then_flow = match stmt.field("consequence") {
             Some(block) => self.block(block, state.clone()),
             None => Flow::normal(state.clone()),
         };
-        let else_flow = match stmt.child_by_field_name("alternative") {
+        let else_flow = match stmt.field("alternative") {
             Some(alt) => self.statement(alt, state),
             None => Flow::normal(state),
         };
@@ -285,22 +286,22 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         let clause = named_children(stmt).find(|n| n.kind() == "for_clause");
         let has_range = named_children(stmt).any(|n| n.kind() == "range_clause");
         let has_condition = has_range
-            || clause.is_some_and(|c| c.child_by_field_name("condition").is_some())
+            || clause.is_some_and(|c| c.field("condition").is_some())
             || named_children(stmt).any(|n| {
                 n.kind() != "for_clause" && n.kind() != "block" && n.kind() != "range_clause"
             });
-        if let Some(init) = clause.and_then(|c| c.child_by_field_name("initializer")) {
+        if let Some(init) = clause.and_then(|c| c.field("initializer")) {
             self.analysis.transfer(init, &mut state);
         }
-        let update = clause.and_then(|c| c.child_by_field_name("update"));
-        let Some(body) = stmt.child_by_field_name("body") else {
+        let update = clause.and_then(|c| c.field("update"));
+        let Some(body) = stmt.field("body") else {
             return Flow::normal(state);
         };
 
         // The condition or range clause is evaluated at the top of every iteration.
         let header = named_children(stmt)
             .find(|n| n.kind() != "for_clause" && n.kind() != "block")
-            .or_else(|| clause.and_then(|c| c.child_by_field_name("condition")));
+            .or_else(|| clause.and_then(|c| c.field("condition")));
         let mut head = state;
         let mut breaks = Vec::new();
         let mut outer_breaks = Vec::new();
@@ -357,10 +358,10 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
     }
 
     fn switch_statement(&mut self, stmt: Node<'t>, mut state: A::State) -> Flow<A::State> {
-        if let Some(init) = stmt.child_by_field_name("initializer") {
+        if let Some(init) = stmt.field("initializer") {
             self.analysis.transfer(init, &mut state);
         }
-        if let Some(value) = stmt.child_by_field_name("value") {
+        if let Some(value) = stmt.field("value") {
             self.analysis.transfer(value, &mut state);
         }
         let cases: Vec<Node> = named_children(stmt)
@@ -393,7 +394,7 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
             .filter(|n| matches!(n.kind(), "communication_case" | "default_case"))
         {
             let mut entry = state.clone();
-            if let Some(comm) = case.child_by_field_name("communication") {
+            if let Some(comm) = case.field("communication") {
                 self.analysis.transfer(comm, &mut entry);
             }
             let flow = self.sequence(&statements(case), entry);
@@ -412,16 +413,14 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
 
 /// Calls after which control never comes back to the caller.
 pub fn is_no_return_call(model: &FileModel, call: Node) -> bool {
-    let Some(function) = call.child_by_field_name("function").map(unparen) else {
+    let Some(function) = call.field("function").map(unparen) else {
         return false;
     };
     match function.kind() {
         "identifier" => text(function, model.src) == "panic" && model.resolve(function).is_none(),
         "selector_expression" => {
-            let (Some(operand), Some(field)) = (
-                function.child_by_field_name("operand"),
-                function.child_by_field_name("field"),
-            ) else {
+            let (Some(operand), Some(field)) = (function.field("operand"), function.field("field"))
+            else {
                 return false;
             };
             let name = text(field, model.src);

@@ -5,6 +5,7 @@
 //! is recorded with the receiver's mutexes held on every path to it. Facts are owned data,
 //! collected per file and merged per package ([`super::PackageModel::add_field_accesses`]).
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::locks::{self, LockObserver, LockState};
@@ -55,10 +56,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             if n.kind() != "selector_expression" {
                 return;
             }
-            let (Some(operand), Some(field)) = (
-                n.child_by_field_name("operand"),
-                n.child_by_field_name("field"),
-            ) else {
+            let (Some(operand), Some(field)) = (n.field("operand"), n.field("field")) else {
                 return;
             };
             let operand = unparen(operand);
@@ -66,9 +64,9 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             }
             // A method value or call `recv.m()` is no field access.
-            if n.parent().is_some_and(|p| {
-                p.kind() == "call_expression" && p.child_by_field_name("function") == Some(n)
-            }) {
+            if n.parent()
+                .is_some_and(|p| p.kind() == "call_expression" && p.field("function") == Some(n))
+            {
                 return;
             }
             // `recv.n.Add(1)`: a method on the field's value (an atomic, a sync type) is no
@@ -138,18 +136,14 @@ fn is_write(selector: Node, src: &str) -> bool {
             return false;
         };
         match parent.kind() {
-            "index_expression" if parent.child_by_field_name("operand") == Some(node) => {
-                node = parent
-            }
+            "index_expression" if parent.field("operand") == Some(node) => node = parent,
             "expression_list" => node = parent,
-            "assignment_statement" => return parent.child_by_field_name("left") == Some(node),
+            "assignment_statement" => return parent.field("left") == Some(node),
             "inc_statement" | "dec_statement" => return true,
             // `delete(recv.m, k)` writes the map.
             "argument_list" => {
                 let first = named_children(parent).next() == Some(node);
-                let function = parent
-                    .parent()
-                    .and_then(|c| c.child_by_field_name("function"));
+                let function = parent.parent().and_then(|c| c.field("function"));
                 return first
                     && function
                         .is_some_and(|f| f.kind() == "identifier" && text(f, src) == "delete");
@@ -169,7 +163,7 @@ pub fn collect(model: &FileModel) -> Vec<FieldAccess> {
         let (Some(type_name), Some(body), Some(name)) = (
             &function.receiver_type,
             function.body,
-            function.node.child_by_field_name("name"),
+            function.node.field("name"),
         ) else {
             continue;
         };
@@ -188,9 +182,9 @@ pub fn collect(model: &FileModel) -> Vec<FieldAccess> {
         }
         let Some(receiver) = function
             .node
-            .child_by_field_name("receiver")
+            .field("receiver")
             .and_then(|r| named_children(r).next())
-            .and_then(|p| p.child_by_field_name("name"))
+            .and_then(|p| p.field("name"))
             .map(|n| text(n, model.src))
         else {
             continue;

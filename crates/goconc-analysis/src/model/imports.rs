@@ -1,5 +1,6 @@
 //! The imports of one file: which local names stand for which import paths.
 
+use crate::syntax::FieldExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -32,13 +33,13 @@ impl Imports {
     }
 
     fn add_spec(&mut self, spec: Node, src: &str) {
-        let Some(path_node) = spec.child_by_field_name("path") else {
+        let Some(path_node) = spec.field("path") else {
             return;
         };
         let path = text(path_node, src)
             .trim_matches(|c| c == '"' || c == '`')
             .to_string();
-        match spec.child_by_field_name("name") {
+        match spec.field("name") {
             Some(name) if name.kind() == "dot" => self.dot_paths.push(path),
             Some(name) if name.kind() == "blank_identifier" => {}
             Some(name) => {

@@ -2,6 +2,7 @@
 //! function literals — gathered during the model's single walk so no rule walks the whole tree
 //! again.
 
+use crate::syntax::FieldExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -39,11 +40,9 @@ impl<'t> NodeIndex<'t> {
         {
             match node.kind() {
                 "call_expression" => {
-                    if let Some(function) = node.child_by_field_name("function") {
+                    if let Some(function) = node.field("function") {
                         let name = match function.kind() {
-                            "selector_expression" => {
-                                function.child_by_field_name("field").map(|f| text(f, src))
-                            }
+                            "selector_expression" => function.field("field").map(|f| text(f, src)),
                             "identifier" => Some(text(function, src)),
                             _ => None,
                         };

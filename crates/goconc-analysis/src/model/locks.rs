@@ -5,6 +5,7 @@
 //! current point, and whether a deferred release will free it at exit. Rules ask it questions
 //! through [`LockObserver`] while it runs and read the state at each exit afterwards.
 
+use crate::syntax::FieldExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use tree_sitter::Node;
@@ -73,7 +74,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
             "assignment_statement" | "short_var_declaration" => {
                 // Reassigning the root of a held path (`n = n.next`) loses track of which mutex
                 // the path names: forget it rather than guess.
-                if let Some(left) = stmt.child_by_field_name("left") {
+                if let Some(left) = stmt.field("left") {
                     for target in named_children(left) {
                         let name = text(target, self.model.src);
                         state
@@ -83,7 +84,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                 }
                 // `y = l` makes `y` an alias of a held `l.mu`: which name will unlock it is
                 // unknown, so forget it too.
-                if let Some(right) = stmt.child_by_field_name("right") {
+                if let Some(right) = stmt.field("right") {
                     for value in named_children(right) {
                         let value = unparen(value);
                         if value.kind() == "identifier" {
@@ -181,10 +182,10 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
             return;
         }
         // `defer func() { …; mu.Unlock() }()`: releases inside the deferred closure.
-        let function = call.child_by_field_name("function").map(unparen);
+        let function = call.field("function").map(unparen);
         if let Some(literal) = function.filter(|f| f.kind() == "func_literal") {
             let mut released = Vec::new();
-            if let Some(body) = literal.child_by_field_name("body") {
+            if let Some(body) = literal.field("body") {
                 walk_body(body, |n| {
                     if let Some(lock) = lock_call(self.model, n).filter(|l| l.op.is_release()) {
                         if let Some(key) = lock_key(self.model, &lock) {
@@ -218,10 +219,10 @@ pub fn release_helper_name<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<
     if call.kind() != "call_expression" {
         return None;
     }
-    let function = unparen(call.child_by_field_name("function")?);
+    let function = unparen(call.field("function")?);
     let name = match function.kind() {
         "identifier" => text(function, model.src),
-        "selector_expression" => text(function.child_by_field_name("field")?, model.src),
+        "selector_expression" => text(function.field("field")?, model.src),
         _ => return None,
     };
     if lock_call(model, call).is_some() {
@@ -281,16 +282,13 @@ pub fn calls_release_helper<'t>(model: &FileModel<'t>, body: Node<'t>) -> bool {
 pub fn is_unlock_method_value(model: &FileModel, node: Node) -> bool {
     let node = unparen(node);
     if node.kind() != "selector_expression"
-        || node.parent().is_some_and(|p| {
-            p.kind() == "call_expression" && p.child_by_field_name("function") == Some(node)
-        })
+        || node
+            .parent()
+            .is_some_and(|p| p.kind() == "call_expression" && p.field("function") == Some(node))
     {
         return false;
     }
-    let (Some(operand), Some(field)) = (
-        node.child_by_field_name("operand"),
-        node.child_by_field_name("field"),
-    ) else {
+    let (Some(operand), Some(field)) = (node.field("operand"), node.field("field")) else {
         return false;
     };
     matches!(text(field, model.src), "Unlock" | "RUnlock")

@@ -3,6 +3,7 @@
 //! server can keep per file and refresh when that file changes); a [`PackageModel`] merges the
 //! summaries of every file of the directory so types resolve across files.
 
+use crate::syntax::FieldExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -70,8 +71,8 @@ impl FileDecls {
                 }
                 "type_declaration" => decls.add_types(item, src, imports),
                 "function_declaration" => {
-                    if let Some(name) = item.child_by_field_name("name") {
-                        let results = results_of(item.child_by_field_name("result"), src, imports);
+                    if let Some(name) = item.field("name") {
+                        let results = results_of(item.field("result"), src, imports);
                         decls.funcs.insert(
                             text(name, src).to_string(),
                             FuncSig {
@@ -176,10 +177,7 @@ impl FileDecls {
             if !matches!(spec.kind(), "type_spec" | "type_alias") {
                 continue;
             }
-            let (Some(name), Some(type_node)) = (
-                spec.child_by_field_name("name"),
-                spec.child_by_field_name("type"),
-            ) else {
+            let (Some(name), Some(type_node)) = (spec.field("name"), spec.field("type")) else {
                 continue;
             };
             let name = text(name, src).to_string();
@@ -194,16 +192,13 @@ impl FileDecls {
     }
 
     fn add_method(&mut self, decl: Node, src: &str, imports: &Imports) {
-        let (Some(name), Some(receiver)) = (
-            decl.child_by_field_name("name"),
-            decl.child_by_field_name("receiver"),
-        ) else {
+        let (Some(name), Some(receiver)) = (decl.field("name"), decl.field("receiver")) else {
             return;
         };
         let Some(param) = named_children(receiver).next() else {
             return;
         };
-        let Some(type_node) = param.child_by_field_name("type") else {
+        let Some(type_node) = param.field("type") else {
             return;
         };
         let ty = Ty::from_node(type_node, src, imports);
@@ -213,7 +208,7 @@ impl FileDecls {
         else {
             return;
         };
-        let results = results_of(decl.child_by_field_name("result"), src, imports);
+        let results = results_of(decl.field("result"), src, imports);
         self.methods.entry(type_name.clone()).or_default().insert(
             text(name, src).to_string(),
             FuncSig {
@@ -237,7 +232,7 @@ impl FileDecls {
         }
         for spec in specs {
             let ty = spec
-                .child_by_field_name("type")
+                .field("type")
                 .map_or(Ty::Unknown, |t| Ty::from_node(t, src, imports));
             for name in names_of(spec) {
                 self.vars.insert(text(name, src).to_string(), ty.clone());
@@ -248,8 +243,8 @@ impl FileDecls {
 
 /// The type name of a method's receiver (`Cache` for `func (c *Cache) …`).
 fn receiver_type(method: Node, src: &str, imports: &Imports) -> Option<String> {
-    let param = named_children(method.child_by_field_name("receiver")?).next()?;
-    match Ty::from_node(param.child_by_field_name("type")?, src, imports).deref() {
+    let param = named_children(method.field("receiver")?).next()?;
+    match Ty::from_node(param.field("type")?, src, imports).deref() {
         Ty::Named { name, .. } => Some(name.clone()),
         _ => None,
     }
@@ -678,7 +673,7 @@ impl PackageModel {
 
 /// The number of parameters of a function or method declaration.
 fn param_count(decl: Node) -> usize {
-    decl.child_by_field_name("parameters").map_or(0, |list| {
+    decl.field("parameters").map_or(0, |list| {
         named_children(list).map(|p| names_of(p).len().max(1)).sum()
     })
 }

@@ -2,6 +2,7 @@
 //! results and locals, each with the part of the text where it is visible and its type as far as
 //! the declaration tells. Resolving an identifier finds the innermost visible declaration.
 
+use crate::syntax::FieldExt;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
@@ -275,7 +276,7 @@ impl<'t> FileModel<'t> {
                     }
                 }
                 "type_switch_statement" => {
-                    if let (Some(f), Some(alias)) = (current, node.child_by_field_name("alias")) {
+                    if let (Some(f), Some(alias)) = (current, node.field("alias")) {
                         for ident in named_children(alias).filter(|n| n.kind() == "identifier") {
                             self.push_decl(
                                 ident,
@@ -312,17 +313,16 @@ impl<'t> FileModel<'t> {
 
     fn add_function(&mut self, node: Node<'t>, parent: Option<usize>) -> usize {
         let index = self.functions.len();
-        let receiver_type = node.child_by_field_name("receiver").and_then(|r| {
+        let receiver_type = node.field("receiver").and_then(|r| {
             let param = named_children(r).next()?;
-            match Ty::from_node(param.child_by_field_name("type")?, self.src, &self.imports).deref()
-            {
+            match Ty::from_node(param.field("type")?, self.src, &self.imports).deref() {
                 Ty::Named { name, .. } => Some(name.clone()),
                 _ => None,
             }
         });
         self.functions.push(Function {
             node,
-            body: node.child_by_field_name("body"),
+            body: node.field("body"),
             parent,
             receiver_type,
         });
@@ -333,14 +333,14 @@ impl<'t> FileModel<'t> {
             ("parameters", DeclKind::Param),
             ("result", DeclKind::Result),
         ] {
-            let Some(list) = node.child_by_field_name(field) else {
+            let Some(list) = node.field(field) else {
                 continue;
             };
             if list.kind() != "parameter_list" {
                 continue;
             }
             for param in named_children(list) {
-                let Some(type_node) = param.child_by_field_name("type") else {
+                let Some(type_node) = param.field("type") else {
                     continue;
                 };
                 let mut ty = Ty::from_node(type_node, self.src, &self.imports);
@@ -388,10 +388,7 @@ impl<'t> FileModel<'t> {
     /// `a, b := f()` and friends. The scope runs from the end of the statement to the end of the
     /// enclosing block, case clause, or `if`/`for`/`switch` statement (for their init statements).
     fn add_short_var(&mut self, node: Node<'t>, function: usize) {
-        let (Some(left), Some(right)) = (
-            node.child_by_field_name("left"),
-            node.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (node.field("left"), node.field("right")) else {
             return;
         };
         let Some(scope) = self.scope() else { return };
@@ -449,10 +446,10 @@ impl<'t> FileModel<'t> {
         }
         for spec in specs {
             let declared = spec
-                .child_by_field_name("type")
+                .field("type")
                 .map(|t| Ty::from_node(t, self.src, &self.imports));
             let values: Vec<Node> = spec
-                .child_by_field_name("value")
+                .field("value")
                 .map(|v| named_children(v).collect())
                 .unwrap_or_default();
             let names = names_of(spec);
@@ -485,16 +482,14 @@ impl<'t> FileModel<'t> {
         if !declares {
             return;
         }
-        let (Some(left), Some(right), Some(scope)) = (
-            node.child_by_field_name("left"),
-            node.child_by_field_name("right"),
-            self.parent(),
-        ) else {
+        let (Some(left), Some(right), Some(scope)) =
+            (node.field("left"), node.field("right"), self.parent())
+        else {
             return;
         };
         let elem = match unparen(right).kind() {
             "unary_expression" => unparen(right)
-                .child_by_field_name("operand")
+                .field("operand")
                 .map(|ch| self.type_of(ch).element().cloned().unwrap_or_default())
                 .unwrap_or_default(),
             _ => Ty::Unknown,
@@ -518,7 +513,7 @@ impl<'t> FileModel<'t> {
     }
 
     fn add_range(&mut self, clause: Node<'t>, function: usize) {
-        let Some(left) = clause.child_by_field_name("left") else {
+        let Some(left) = clause.field("left") else {
             return;
         };
         let declares = (0..clause.child_count())
@@ -531,7 +526,7 @@ impl<'t> FileModel<'t> {
             return;
         };
         let ranged = clause
-            .child_by_field_name("right")
+            .field("right")
             .map(|r| self.type_of(r))
             .unwrap_or_default();
         let (key, value) = match ranged.deref() {
@@ -609,11 +604,11 @@ impl<'t> FileModel<'t> {
         if node.kind() != "selector_expression" {
             return None;
         }
-        let operand = node.child_by_field_name("operand")?;
+        let operand = node.field("operand")?;
         if !self.is_package(operand, path) {
             return None;
         }
-        Some(text(node.child_by_field_name("field")?, self.src))
+        Some(text(node.field("field")?, self.src))
     }
 
     /// The type of an expression as far as declarations tell; `Ty::Unknown` otherwise.
@@ -629,10 +624,8 @@ impl<'t> FileModel<'t> {
                     .unwrap_or_default(),
             },
             "selector_expression" => {
-                let (Some(operand), Some(field)) = (
-                    node.child_by_field_name("operand"),
-                    node.child_by_field_name("field"),
-                ) else {
+                let (Some(operand), Some(field)) = (node.field("operand"), node.field("field"))
+                else {
                     return Ty::Unknown;
                 };
                 if operand.kind() == "identifier"
@@ -647,15 +640,15 @@ impl<'t> FileModel<'t> {
                     .unwrap_or_default()
             }
             "composite_literal" => node
-                .child_by_field_name("type")
+                .field("type")
                 .map_or(Ty::Unknown, |t| Ty::from_node(t, self.src, &self.imports)),
             "unary_expression" => {
                 let op = node
-                    .child_by_field_name("operator")
+                    .field("operator")
                     .map(|o| text(o, self.src))
                     .unwrap_or("");
                 let inner = node
-                    .child_by_field_name("operand")
+                    .field("operand")
                     .map(|o| self.type_of(o))
                     .unwrap_or_default();
                 match op {
@@ -669,14 +662,14 @@ impl<'t> FileModel<'t> {
                 }
             }
             "index_expression" => node
-                .child_by_field_name("operand")
+                .field("operand")
                 .and_then(|o| self.type_of(o).element().cloned())
                 .unwrap_or_default(),
             "type_assertion_expression" => node
-                .child_by_field_name("type")
+                .field("type")
                 .map_or(Ty::Unknown, |t| Ty::from_node(t, self.src, &self.imports)),
             "func_literal" => Ty::Func {
-                results: results_of(node.child_by_field_name("result"), self.src, &self.imports),
+                results: results_of(node.field("result"), self.src, &self.imports),
             },
             "call_expression" => self.call_type(node),
             _ => Ty::Unknown,
@@ -684,7 +677,7 @@ impl<'t> FileModel<'t> {
     }
 
     fn call_type(&self, call: Node) -> Ty {
-        let Some(function) = call.child_by_field_name("function").map(unparen) else {
+        let Some(function) = call.field("function").map(unparen) else {
             return Ty::Unknown;
         };
         let from_results = |results: &[Ty]| match results.len() {
@@ -716,10 +709,9 @@ impl<'t> FileModel<'t> {
                 }
             }
             "selector_expression" => {
-                let (Some(operand), Some(field)) = (
-                    function.child_by_field_name("operand"),
-                    function.child_by_field_name("field"),
-                ) else {
+                let (Some(operand), Some(field)) =
+                    (function.field("operand"), function.field("field"))
+                else {
                     return Ty::Unknown;
                 };
                 let method = text(field, self.src);

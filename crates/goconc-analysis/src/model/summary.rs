@@ -5,6 +5,7 @@
 //! server can keep them per file and refresh one file's summaries when it changes. Mutex-ness of
 //! what a summary names is checked by the reader against the package's types.
 
+use crate::syntax::FieldExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -69,10 +70,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
         if !matches!(decl.kind(), "function_declaration" | "method_declaration") {
             continue;
         }
-        let (Some(name), Some(body)) = (
-            decl.child_by_field_name("name"),
-            decl.child_by_field_name("body"),
-        ) else {
+        let (Some(name), Some(body)) = (decl.field("name"), decl.field("body")) else {
             continue;
         };
         let (receiver_name, receiver_type) = receiver_of(decl, src);
@@ -99,17 +97,17 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
 
 fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str>) {
     let Some(param) = decl
-        .child_by_field_name("receiver")
+        .field("receiver")
         .and_then(|r| named_children(r).next())
     else {
         return (None, None);
     };
-    let name = param.child_by_field_name("name").map(|n| text(n, src));
-    let mut ty = param.child_by_field_name("type");
+    let name = param.field("name").map(|n| text(n, src));
+    let mut ty = param.field("type");
     while let Some(t) = ty {
         match t.kind() {
             "pointer_type" | "parenthesized_type" => ty = named_children(t).next(),
-            "generic_type" => ty = t.child_by_field_name("type"),
+            "generic_type" => ty = t.field("type"),
             _ => break,
         }
     }
@@ -129,9 +127,7 @@ fn summarize(
     may_lock: bool,
     may_block: bool,
 ) -> FuncSummary {
-    let name = decl
-        .child_by_field_name("name")
-        .map_or("", |n| text(n, src));
+    let name = decl.field("name").map_or("", |n| text(n, src));
     let doc = doc_comment(decl, src).to_ascii_lowercase();
     let expects_held = name.ends_with("Locked")
         || name.ends_with("_locked")
@@ -283,7 +279,7 @@ pub(crate) fn declared_names<'s>(decl: Node, src: &'s str, own_parameters: bool)
                 names.extend(super::types::names_of(n).into_iter().map(|i| text(i, src)));
             }
             "short_var_declaration" | "range_clause" | "receive_statement" => {
-                if let Some(left) = n.child_by_field_name("left") {
+                if let Some(left) = n.field("left") {
                     names.extend(
                         named_children(left)
                             .filter(|i| i.kind() == "identifier")

@@ -1,5 +1,6 @@
 //! Types as far as the engine needs them, read from type syntax without a type checker.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::imports::Imports;
@@ -154,7 +155,7 @@ impl Ty {
 
     /// Reads a type from its syntax. Unknown shapes give `Ty::Unknown`.
     pub fn from_node(node: Node, src: &str, imports: &Imports) -> Ty {
-        let child = |field: &str| node.child_by_field_name(field);
+        let child = |field: &str| node.field(field);
         let sub = |n: Option<Node>| n.map_or(Ty::Unknown, |n| Ty::from_node(n, src, imports));
         match node.kind() {
             "type_identifier" | "identifier" => {
@@ -205,7 +206,7 @@ pub fn results_of(result: Option<Node>, src: &str, imports: &Imports) -> Vec<Ty>
     let mut out = Vec::new();
     for param in named_children(result) {
         let ty = param
-            .child_by_field_name("type")
+            .field("type")
             .map_or(Ty::Unknown, |t| Ty::from_node(t, src, imports));
         let names = names_of(param).len().max(1);
         out.extend(std::iter::repeat_n(ty, names));
@@ -226,7 +227,7 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
         return fields;
     };
     for decl in named_children(list).filter(|n| n.kind() == "field_declaration") {
-        let Some(type_node) = decl.child_by_field_name("type") else {
+        let Some(type_node) = decl.field("type") else {
             continue;
         };
         let ty = Ty::from_node(type_node, src, imports);

@@ -1,6 +1,7 @@
 //! `atomic-mixed-access`: a field or package variable updated through `sync/atomic` functions in
 //! one place and read or written plainly in another (package-wide).
 
+use crate::syntax::FieldExt;
 use std::collections::HashSet;
 
 use tree_sitter::Node;
@@ -67,7 +68,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         .collect();
     walk(cx.model.root, |n| {
         let name_node = match n.kind() {
-            "selector_expression" => n.child_by_field_name("field"),
+            "selector_expression" => n.field("field"),
             "identifier" => {
                 // The name first: `parent()` searches down from the root.
                 if !names.contains(text(n, cx.src)) {
@@ -96,9 +97,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
             "function_declaration" => {
                 // Package initialisation runs before any goroutine.
-                return n
-                    .child_by_field_name("name")
-                    .is_none_or(|f| text(f, cx.src) != "init");
+                return n.field("name").is_none_or(|f| text(f, cx.src) != "init");
             }
             _ => None,
         };
@@ -129,9 +128,7 @@ fn check_access(cx: &Context, expr: Node) -> Option<Finding> {
         return None;
     }
     // A method call on the value (`s.n.String()`) or a deeper selection is not this access.
-    if parent.kind() == "selector_expression"
-        && parent.child_by_field_name("operand") == Some(outer)
-    {
+    if parent.kind() == "selector_expression" && parent.field("operand") == Some(outer) {
         return None;
     }
     // `x = atomic.AddInt64(&x, 1)` is atomic-result-assigned's finding.
@@ -199,9 +196,9 @@ fn is_fresh_value(cx: &Context, init: Node) -> bool {
     match init.kind() {
         "composite_literal" => true,
         "unary_expression" => init
-            .child_by_field_name("operand")
+            .field("operand")
             .is_some_and(|o| unparen(o).kind() == "composite_literal"),
-        "call_expression" => init.child_by_field_name("function").is_some_and(|f| {
+        "call_expression" => init.field("function").is_some_and(|f| {
             f.kind() == "identifier" && text(f, cx.src) == "new" && cx.model.resolve(f).is_none()
         }),
         _ => false,
@@ -215,9 +212,9 @@ fn is_written(expr: Node) -> bool {
     };
     match parent.kind() {
         "inc_statement" | "dec_statement" => true,
-        "expression_list" => parent.parent().is_some_and(|s| {
-            s.kind() == "assignment_statement" && s.child_by_field_name("left") == Some(parent)
-        }),
+        "expression_list" => parent
+            .parent()
+            .is_some_and(|s| s.kind() == "assignment_statement" && s.field("left") == Some(parent)),
         _ => false,
     }
 }
@@ -230,10 +227,10 @@ fn assigned_from_atomic(cx: &Context, expr: Node) -> bool {
     let Some(stmt) = list.parent().filter(|s| s.kind() == "assignment_statement") else {
         return false;
     };
-    if stmt.child_by_field_name("left") != Some(list) {
+    if stmt.field("left") != Some(list) {
         return false;
     }
-    let Some(right) = stmt.child_by_field_name("right") else {
+    let Some(right) = stmt.field("right") else {
         return false;
     };
     crate::syntax::named_children(right).any(|v| {
@@ -257,9 +254,7 @@ fn excused(cx: &Context, expr: Node, key: &str, func: &str, written: bool) -> bo
     let Some(decl) = top_function(expr) else {
         return true;
     };
-    let name = decl
-        .child_by_field_name("name")
-        .map_or("", |n| text(n, cx.src));
+    let name = decl.field("name").map_or("", |n| text(n, cx.src));
     if ["new", "New", "init", "Init"]
         .iter()
         .any(|p| name.starts_with(p))
@@ -290,12 +285,7 @@ fn excused(cx: &Context, expr: Node, key: &str, func: &str, written: bool) -> bo
     };
     let comments = cx
         .src
-        .get(
-            above2_start.max(
-                decl.child_by_field_name("body")
-                    .map_or(0, |b| b.start_byte()),
-            )..line_end,
-        )
+        .get(above2_start.max(decl.field("body").map_or(0, |b| b.start_byte()))..line_end)
         .unwrap_or("")
         .lines()
         .filter_map(|l| l.find("//").map(|i| &l[i..]))
@@ -388,10 +378,7 @@ fn local_field_type(cx: &Context, owner: &str, field: &str) -> Option<crate::mod
         .filter(|n| n.kind() == "type_declaration")
     {
         for spec in crate::syntax::named_children(decl).filter(|n| n.kind() == "type_spec") {
-            let (Some(name), Some(ty)) = (
-                spec.child_by_field_name("name"),
-                spec.child_by_field_name("type"),
-            ) else {
+            let (Some(name), Some(ty)) = (spec.field("name"), spec.field("type")) else {
                 continue;
             };
             if text(name, cx.src) != owner || ty.kind() != "struct_type" {

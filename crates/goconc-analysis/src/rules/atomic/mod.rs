@@ -1,6 +1,7 @@
 //! `sync/atomic` rules, one file each, and the helper they share: which field or package variable
 //! an expression names, as a package-wide key (`Counter.n`, `hits`).
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::Rule;
@@ -35,8 +36,8 @@ pub(crate) fn access_key(model: &FileModel, expr: Node) -> Option<String> {
     let expr = unparen(expr);
     match expr.kind() {
         "selector_expression" => {
-            let operand = expr.child_by_field_name("operand")?;
-            let field = text(expr.child_by_field_name("field")?, model.src);
+            let operand = expr.field("operand")?;
+            let field = text(expr.field("field")?, model.src);
             if operand.kind() == "identifier"
                 && model.resolve(operand).is_none()
                 && model.imports.path_of(text(operand, model.src)).is_some()

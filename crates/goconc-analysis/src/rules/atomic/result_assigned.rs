@@ -4,6 +4,7 @@
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::atomics::{addressed_arg, atomic_func, split_func};
 use crate::rules::{Context, RuleMeta};
+use crate::syntax::FieldExt;
 use crate::syntax::{access_path, named_children, text};
 
 pub static META: RuleMeta = RuleMeta {
@@ -70,14 +71,14 @@ fn check_call(cx: &Context, call: tree_sitter::Node) -> Option<Finding> {
     let stmt = right
         .parent()
         .filter(|p| p.kind() == "assignment_statement")?;
-    if stmt.child_by_field_name("right")? != right || named_children(right).count() != 1 {
+    if stmt.field("right")? != right || named_children(right).count() != 1 {
         return None;
     }
-    let operator = stmt.child_by_field_name("operator")?;
+    let operator = stmt.field("operator")?;
     if text(operator, cx.src) != "=" {
         return None;
     }
-    let left: Vec<_> = named_children(stmt.child_by_field_name("left")?).collect();
+    let left: Vec<_> = named_children(stmt.field("left")?).collect();
     let [target] = left[..] else { return None };
     let arg = addressed_arg(call)?;
     let path = access_path(target, cx.src)?;

@@ -6,6 +6,7 @@ use crate::model::atomics::split_func;
 use crate::model::types::names_of;
 use crate::model::Ty;
 use crate::rules::{Context, RuleMeta};
+use crate::syntax::FieldExt;
 use crate::syntax::{named_children, text};
 
 pub static META: RuleMeta = RuleMeta {
@@ -63,10 +64,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         .filter(|n| n.kind() == "type_declaration")
     {
         for spec in named_children(decl).filter(|n| n.kind() == "type_spec") {
-            let (Some(name), Some(ty)) = (
-                spec.child_by_field_name("name"),
-                spec.child_by_field_name("type"),
-            ) else {
+            let (Some(name), Some(ty)) = (spec.field("name"), spec.field("type")) else {
                 continue;
             };
             if ty.kind() != "struct_type" {
@@ -78,7 +76,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 continue;
             };
             for field_decl in named_children(list).filter(|n| n.kind() == "field_declaration") {
-                let Some(type_node) = field_decl.child_by_field_name("type") else {
+                let Some(type_node) = field_decl.field("type") else {
                     continue;
                 };
                 let plain = match Ty::from_node(type_node, cx.src, &cx.model.imports) {

@@ -1,6 +1,7 @@
 //! `channel-close-by-receiver`: a function that only receives from a channel closes it.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::{builtin_arg, chan_key, ChanKey};
@@ -127,7 +128,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(function) = enclosing_function(call) else {
             continue;
         };
-        let Some(body) = function.child_by_field_name("body") else {
+        let Some(body) = function.field("body") else {
             continue;
         };
         let uses = uses_of(cx.model, function, body, &key, call);
@@ -174,7 +175,7 @@ fn uses_of<'t>(
     walk(body, |node| {
         match node.kind() {
             "send_statement" => {
-                if node.child_by_field_name("channel").is_some_and(same) {
+                if node.field("channel").is_some_and(same) {
                     if on_goroutine(model, node, function) {
                         uses.goroutine_send = true;
                     } else {
@@ -184,10 +185,10 @@ fn uses_of<'t>(
             }
             "unary_expression" => {
                 let is_recv = node
-                    .child_by_field_name("operator")
+                    .field("operator")
                     .is_some_and(|o| text(o, model.src) == "<-");
                 if is_recv
-                    && node.child_by_field_name("operand").is_some_and(same)
+                    && node.field("operand").is_some_and(same)
                     && crate::syntax::enclosing_function(node) == Some(function)
                     && !is_closed_probe(node)
                     && leads_to(node, close)
@@ -199,7 +200,7 @@ fn uses_of<'t>(
                 }
             }
             "range_clause" => {
-                if node.child_by_field_name("right").is_some_and(same)
+                if node.field("right").is_some_and(same)
                     && crate::syntax::enclosing_function(node) == Some(function)
                     && leads_to(node, close)
                     && uses.first_receive.is_none()
@@ -245,7 +246,7 @@ fn ok_name<'t>(model: &FileModel<'t>, recv: Node<'t>) -> Option<&'t str> {
         "expression_list" => parent.parent()?,
         _ => return None,
     };
-    let left: Vec<Node> = named_children(stmt.child_by_field_name("left")?).collect();
+    let left: Vec<Node> = named_children(stmt.field("left")?).collect();
     (left.len() == 2 && left[1].kind() == "identifier").then(|| text(left[1], model.src))
 }
 
@@ -262,11 +263,9 @@ fn guarded_by_ok(cx: &Context, close: Node, function: Node, ok_names: &[&str]) -
         }
         if n.kind() == "if_statement" {
             let in_then = n
-                .child_by_field_name("consequence")
+                .field("consequence")
                 .is_some_and(|c| crate::syntax::is_within(close, c));
-            let cond = n
-                .child_by_field_name("condition")
-                .map(|c| text(unparen(c), cx.src));
+            let cond = n.field("condition").map(|c| text(unparen(c), cx.src));
             if in_then && cond.is_some_and(|c| ok_names.contains(&c)) {
                 return true;
             }
@@ -314,8 +313,8 @@ fn leads_to(recv: Node, close: Node) -> bool {
             }
             return match parent.kind() {
                 "if_statement" => {
-                    let alt = parent.child_by_field_name("alternative");
-                    let cons = parent.child_by_field_name("consequence");
+                    let alt = parent.field("alternative");
+                    let cons = parent.field("consequence");
                     !(cons == Some(a) && alt == Some(b))
                 }
                 // A `select` that receives in one case and closes in another (on a timeout) is
@@ -350,7 +349,7 @@ fn is_closed_probe(recv: Node) -> bool {
     let Some(stmt) = comm.parent().filter(|p| p.kind() == "receive_statement") else {
         return false;
     };
-    if stmt.child_by_field_name("left").is_some() {
+    if stmt.field("left").is_some() {
         return false;
     }
     let Some(case) = stmt.parent().filter(|c| c.kind() == "communication_case") else {

@@ -19,6 +19,7 @@
 //! declared outside it is therefore run once more: its body's end state (closed on every path
 //! that finishes an iteration) becomes the entry of a second iteration.
 
+use crate::syntax::FieldExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -195,10 +196,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                     forget_handed_roots(model, node, state);
                 }
                 "send_statement" => {
-                    if let Some(key) = node
-                        .child_by_field_name("channel")
-                        .and_then(|c| chan_key(model, c))
-                    {
+                    if let Some(key) = node.field("channel").and_then(|c| chan_key(model, c)) {
                         if let Some(close) = state.closed.get(&key) {
                             self.report(Event::SendAfterClose {
                                 close: close.clone(),
@@ -226,7 +224,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                     }
                 }
                 "assignment_statement" | "short_var_declaration" | "range_clause" => {
-                    if let Some(left) = node.child_by_field_name("left") {
+                    if let Some(left) = node.field("left") {
                         for target in named_children(left) {
                             if let Some(path) = access_path(target, model.src) {
                                 forget(state, |k| k.is_overwritten_by(&path));
@@ -245,12 +243,10 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                     }
                 }
                 "unary_expression" => {
-                    let op = node
-                        .child_by_field_name("operator")
-                        .map(|o| text(o, model.src));
+                    let op = node.field("operator").map(|o| text(o, model.src));
                     if op == Some("&") {
                         if let Some(path) = node
-                            .child_by_field_name("operand")
+                            .field("operand")
                             .and_then(|o| access_path(o, model.src))
                         {
                             forget(state, |k| {
@@ -307,9 +303,9 @@ fn forget_handed_roots(model: &FileModel, call: Node, state: &mut State) {
         return;
     }
     let mut roots = Vec::new();
-    if let Some(function) = call.child_by_field_name("function").map(unparen) {
+    if let Some(function) = call.field("function").map(unparen) {
         if function.kind() == "selector_expression" {
-            if let Some(root) = function.child_by_field_name("operand").and_then(path_root) {
+            if let Some(root) = function.field("operand").and_then(path_root) {
                 roots.push(text(root, model.src));
             }
         }
@@ -329,7 +325,7 @@ fn forget_handed_roots(model: &FileModel, call: Node, state: &mut State) {
 /// The events of one function (a declaration or a literal), including those of a second
 /// iteration of each loop that closes a channel declared outside it.
 pub(crate) fn events<'t>(cx: &Context<'_, 't>, function: Node<'t>) -> Vec<Event> {
-    let Some(body) = function.child_by_field_name("body") else {
+    let Some(body) = function.field("body") else {
         return Vec::new();
     };
     let model = cx.model;
@@ -422,7 +418,7 @@ pub(crate) fn events<'t>(cx: &Context<'_, 't>, function: Node<'t>) -> Vec<Event>
 
 fn second_iteration<'t>(analysis: &mut Analysis<'_, 't>, lp: Node<'t>) {
     let model = analysis.model;
-    let Some(body) = lp.child_by_field_name("body") else {
+    let Some(body) = lp.field("body") else {
         return;
     };
     let Some(exits) = flow::run(model, body, analysis, State::default()) else {
@@ -442,7 +438,7 @@ fn second_iteration<'t>(analysis: &mut Analysis<'_, 't>, lp: Node<'t>) {
     // The loop header runs between the iterations: an update or a range clause may assign.
     for header in named_children(lp).filter(|n| n.kind() != "block") {
         let node = match header.kind() {
-            "for_clause" => header.child_by_field_name("update"),
+            "for_clause" => header.field("update"),
             _ => Some(header),
         };
         if let Some(node) = node {

@@ -2,6 +2,7 @@
 //! the builtin `close`, and a "closed on this path" dataflow (`closed.rs`) that the double-close
 //! and send-after-close rules both read.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::Rule;
@@ -98,7 +99,7 @@ pub(crate) fn builtin_arg<'t>(
     call: Node<'t>,
     name: &str,
 ) -> Option<Node<'t>> {
-    let function = unparen(call.child_by_field_name("function")?);
+    let function = unparen(call.field("function")?);
     if function.kind() != "identifier"
         || text(function, model.src) != name
         || model.resolve(function).is_some()

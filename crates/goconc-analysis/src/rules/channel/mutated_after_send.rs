@@ -2,6 +2,7 @@
 //! channel.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -94,19 +95,19 @@ struct Analysis<'m, 't> {
 /// The declaration (by its identifier's start) of a tracked sent value: an identifier whose type
 /// is a pointer, map or slice, or whose channel carries one.
 fn sent_value<'t>(model: &FileModel<'t>, send: Node<'t>) -> Option<(usize, String)> {
-    let value = unparen(send.child_by_field_name("value")?);
+    let value = unparen(send.field("value")?);
     if value.kind() != "identifier" {
         return None;
     }
     let decl = model.resolve(value)?;
     let shares = |t: &Ty| matches!(t, Ty::Pointer(_) | Ty::Map(..) | Ty::Slice(_));
     let tracked = if decl.ty.is_unknown() {
-        let channel = send.child_by_field_name("channel")?;
+        let channel = send.field("channel")?;
         matches!(model.type_of(channel), Ty::Chan(ref e) if shares(e))
     } else {
         shares(&decl.ty)
     };
-    let channel = text(send.child_by_field_name("channel")?, model.src).to_string();
+    let channel = text(send.field("channel")?, model.src).to_string();
     tracked.then_some((decl.ident.start_byte(), channel))
 }
 
@@ -120,11 +121,11 @@ fn written_through(node: Node) -> Option<Node> {
             "identifier" => return through.then_some(current),
             "selector_expression" | "index_expression" => {
                 through = true;
-                current = unparen(current.child_by_field_name("operand")?);
+                current = unparen(current.field("operand")?);
             }
             "unary_expression" => {
                 through = true;
-                current = unparen(current.child_by_field_name("operand")?);
+                current = unparen(current.field("operand")?);
             }
             _ => return None,
         }
@@ -188,7 +189,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                     }
                 }
                 "assignment_statement" => {
-                    if let Some(left) = node.child_by_field_name("left") {
+                    if let Some(left) = node.field("left") {
                         for target in named_children(left) {
                             if unparen(target).kind() == "identifier" {
                                 self.kill_name(state, text(unparen(target), model.src));
@@ -204,7 +205,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                     }
                 }
                 "short_var_declaration" | "range_clause" => {
-                    if let Some(left) = node.child_by_field_name("left") {
+                    if let Some(left) = node.field("left") {
                         for target in named_children(left) {
                             self.kill_name(state, text(unparen(target), model.src));
                         }
@@ -221,14 +222,14 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                 "unary_expression" => {
                     // A receive: the value may have been handed back.
                     if node
-                        .child_by_field_name("operator")
+                        .field("operator")
                         .is_some_and(|o| text(o, model.src) == "<-")
                     {
                         state.clear();
                     }
                 }
                 "call_expression" => {
-                    let callee = node.child_by_field_name("function").map(unparen);
+                    let callee = node.field("function").map(unparen);
                     let builtin = callee
                         .filter(|f| f.kind() == "identifier" && model.resolve(*f).is_none())
                         .map(|f| text(f, model.src))
@@ -286,7 +287,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
     let mut found = BTreeMap::new();
     for function in functions {
-        let Some(body) = function.child_by_field_name("body") else {
+        let Some(body) = function.field("body") else {
             continue;
         };
         let mut analysis = Analysis {
@@ -320,7 +321,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             if !sends_outer {
                 continue;
             }
-            let Some(lp_body) = lp.child_by_field_name("body") else {
+            let Some(lp_body) = lp.field("body") else {
                 continue;
             };
             let Some(exits) = flow::run(cx.model, lp_body, &mut analysis, State::new()) else {
@@ -333,7 +334,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             entry.retain(|&at, _| !(at >= lp.start_byte() && at < lp.end_byte()));
             for header in named_children(lp).filter(|n| n.kind() != "block") {
                 let node = match header.kind() {
-                    "for_clause" => header.child_by_field_name("update"),
+                    "for_clause" => header.field("update"),
                     _ => Some(header),
                 };
                 if let Some(node) = node {

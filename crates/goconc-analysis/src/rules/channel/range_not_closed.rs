@@ -2,6 +2,7 @@
 //! ranges over it, and nobody closes it.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -124,7 +125,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     }
     let name = ch.name;
     let header_end = for_stmt
-        .child_by_field_name("body")
+        .field("body")
         .map_or(for_stmt.end_byte(), |b| b.start_byte())
         .max(for_stmt.start_byte());
     let header = for_stmt.start_byte()..text_end(cx.src, for_stmt.start_byte(), header_end);
@@ -172,13 +173,13 @@ fn has_loop_between(start: Node, ch: &LocalChannel) -> bool {
 
 /// Can the range loop end by a `break` (unlabelled and aimed at it, or with its label)?
 fn can_break(cx: &Context, for_stmt: Node) -> bool {
-    let Some(body) = for_stmt.child_by_field_name("body") else {
+    let Some(body) = for_stmt.field("body") else {
         return true;
     };
     let label = for_stmt
         .parent()
         .filter(|p| p.kind() == "labeled_statement")
-        .and_then(|p| p.child_by_field_name("label"))
+        .and_then(|p| p.field("label"))
         .map(|l| text(l, cx.src));
     let mut found = false;
     walk(body, |n| {
@@ -219,7 +220,7 @@ fn breaks_out_of(brk: Node, for_stmt: Node) -> bool {
 
 /// `defer close(name)` as a new first line of the literal's body.
 fn fix(cx: &Context, literal: Node, name: &str) -> Option<TextEdit> {
-    let body = literal.child_by_field_name("body")?;
+    let body = literal.field("body")?;
     let open = body.start_byte();
     let src = cx.src;
     let nl = newline(src);
@@ -242,7 +243,7 @@ fn fix(cx: &Context, literal: Node, name: &str) -> Option<TextEdit> {
     };
     // The literal must not declare its own `name` in its parameters (the close would then
     // close the parameter); a capture resolves to the channel.
-    if let Some(params) = literal.child_by_field_name("parameters") {
+    if let Some(params) = literal.field("parameters") {
         let mut shadowed = false;
         walk(params, |n| {
             if n.kind() == "identifier" && text(n, src) == name {

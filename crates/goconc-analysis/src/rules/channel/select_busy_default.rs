@@ -1,5 +1,6 @@
 //! `select-busy-default`: `for { select { … default: } }` with an empty `default`.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -64,7 +65,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if named_children(lp).any(|n| n.kind() != "block") {
             continue;
         }
-        let Some(body) = lp.child_by_field_name("body") else {
+        let Some(body) = lp.field("body") else {
             continue;
         };
         let stmts = statements(body);

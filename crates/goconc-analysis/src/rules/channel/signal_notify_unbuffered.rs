@@ -1,5 +1,6 @@
 //! `signal-notify-unbuffered`: an unbuffered channel passed to `signal.Notify`.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -46,7 +47,7 @@ fix rewrites the `make` call.
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for &call in cx.index.calls_named("Notify") {
-        let Some(function) = call.child_by_field_name("function") else {
+        let Some(function) = call.field("function") else {
             continue;
         };
         if cx.model.qualified_name(function, "os/signal") != Some("Notify") {
@@ -107,7 +108,7 @@ fn declared_make<'t>(model: &FileModel<'t>, ident: Node<'t>) -> Option<Node<'t>>
         None => package_var_init(model, text(ident, model.src))?,
     };
     let init = unparen(init);
-    let function = init.child_by_field_name("function")?;
+    let function = init.field("function")?;
     (init.kind() == "call_expression"
         && function.kind() == "identifier"
         && text(function, model.src) == "make"
@@ -135,7 +136,7 @@ fn package_var_init<'t>(model: &FileModel<'t>, name: &str) -> Option<Node<'t>> {
                 continue;
             };
             let values: Vec<Node> = spec
-                .child_by_field_name("value")
+                .field("value")
                 .map(|v| named_children(v).collect())
                 .unwrap_or_default();
             return (values.len() == names.len()).then(|| values[i]);

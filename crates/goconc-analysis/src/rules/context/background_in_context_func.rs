@@ -1,6 +1,7 @@
 //! `context-background-in-context-func`: `context.Background()` or `context.TODO()` passed on in a
 //! function that already has a context: the caller's cancellation and deadline are lost.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -64,7 +65,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 }
 
 fn check_call(cx: &Context, call: Node) -> Option<Finding> {
-    let function = call.child_by_field_name("function")?;
+    let function = call.field("function")?;
     let name = cx.model.qualified_name(function, "context")?;
     if !crate::syntax::call_args(call).is_empty() {
         return None;
@@ -83,7 +84,7 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
         .rfind('\n')
         .map_or(0, |i| i + 1);
     let body_start = crate::syntax::enclosing_function(call)
-        .and_then(|f| f.child_by_field_name("body"))
+        .and_then(|f| f.field("body"))
         .map_or(0, |b| b.start_byte());
     let explained = cx
         .src
@@ -135,9 +136,9 @@ pub(crate) fn context_param<'a, 't>(
     while let Some(index) = current {
         let n = cx.model.functions[index].node;
         current = cx.model.functions[index].parent;
-        if let Some(params) = n.child_by_field_name("parameters") {
+        if let Some(params) = n.field("parameters") {
             for param in named_children(params) {
-                let Some(ty) = param.child_by_field_name("type") else {
+                let Some(ty) = param.field("type") else {
                     continue;
                 };
                 if !Ty::from_node(ty, cx.src, &cx.model.imports).is_named("context", "Context") {
@@ -168,10 +169,7 @@ fn checks_done_before(cx: &Context, owner: Node, ctx: &Decl, before: usize) -> b
             return false;
         }
         if n.kind() == "selector_expression" {
-            if let (Some(operand), Some(field)) = (
-                n.child_by_field_name("operand"),
-                n.child_by_field_name("field"),
-            ) {
+            if let (Some(operand), Some(field)) = (n.field("operand"), n.field("field")) {
                 if matches!(text(field, cx.src), "Done" | "Err")
                     && text(operand, cx.src) == ctx.name
                     && cx

@@ -4,6 +4,7 @@
 //! returning it, capturing it in a closure); assigning to it and `_ = cancel` do not.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -78,7 +79,7 @@ const CONSTRUCTORS: [&str; 6] = [
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for name in CONSTRUCTORS {
         for &call in cx.index.calls_named(name) {
-            let Some(function) = call.child_by_field_name("function") else {
+            let Some(function) = call.field("function") else {
                 continue;
             };
             if cx.model.qualified_name(function, "context") != Some(name) {
@@ -116,10 +117,10 @@ impl<'t> Definition<'t> {
         let holder = up.parent()?;
         let (left, stmt): (Vec<Node>, Node) = match holder.kind() {
             "short_var_declaration" | "assignment_statement" => {
-                if holder.child_by_field_name("right") != Some(up) {
+                if holder.field("right") != Some(up) {
                     return None;
                 }
-                let left = holder.child_by_field_name("left")?;
+                let left = holder.field("left")?;
                 (named_children(left).collect(), holder)
             }
             "var_spec" => {
@@ -132,10 +133,7 @@ impl<'t> Definition<'t> {
             _ => return None,
         };
         if holder.kind() == "assignment_statement"
-            && holder
-                .child_by_field_name("operator")
-                .map(|o| text(o, cx.src))
-                != Some("=")
+            && holder.field("operator").map(|o| text(o, cx.src)) != Some("=")
         {
             return None;
         }
@@ -312,13 +310,13 @@ fn is_use(cx: &Context, decl: &Decl, ident: Node) -> bool {
     ) {
         return true;
     }
-    if stmt.child_by_field_name("left") == Some(list) {
+    if stmt.field("left") == Some(list) {
         return false;
     }
     // `_ = cancel` only quiets the compiler.
     let position = named_children(list).position(|c| c == ident);
     let left: Vec<Node> = stmt
-        .child_by_field_name("left")
+        .field("left")
         .map(|l| named_children(l).collect())
         .unwrap_or_default();
     match position.and_then(|i| left.get(i)) {
@@ -405,9 +403,9 @@ fn escaping_position(ident: Node, body: Node) -> bool {
             "expression_list" => parent.parent().is_some_and(|stmt| match stmt.kind() {
                 "return_statement" => true,
                 "assignment_statement" | "short_var_declaration" => {
-                    stmt.child_by_field_name("right") == Some(parent)
+                    stmt.field("right") == Some(parent)
                 }
-                "var_spec" => stmt.child_by_field_name("value") == Some(parent),
+                "var_spec" => stmt.field("value") == Some(parent),
                 _ => false,
             }),
             _ => false,
@@ -439,8 +437,7 @@ fn only_called(cx: &Context, decl: &Decl, body: Node) -> bool {
         }
         if n.kind() == "identifier" && text(n, cx.src) == decl.name && is_use(cx, decl, n) {
             let called = n.parent().is_some_and(|p| {
-                p.kind() == "call_expression"
-                    && p.child_by_field_name("function").map(unparen) == Some(n)
+                p.kind() == "call_expression" && p.field("function").map(unparen) == Some(n)
             });
             let in_closure = {
                 let mut up = n.parent();

@@ -1,6 +1,7 @@
 //! `context-loop-ignores-cancel`: a loop that blocks or does long work in a function with a
 //! context, but never checks the context nor passes it on: cancelling does not stop it.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::background_in_context_func::context_param;
@@ -84,7 +85,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 
 fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
     let ctx = context_param(cx, stmt)?;
-    let body = stmt.child_by_field_name("body")?;
+    let body = stmt.field("body")?;
     let mut mentions_context = false;
     let mut blocking: Option<(Node, String)> = None;
     walk(stmt, |n| {
@@ -179,7 +180,7 @@ fn blocking_op(cx: &Context, n: Node) -> Option<String> {
             }
         }
         "unary_expression" => {
-            let op = n.child_by_field_name("operator")?;
+            let op = n.field("operator")?;
             (text(op, cx.src) == "<-").then(|| "receives from a channel".to_string())
         }
         _ => None,

@@ -1,6 +1,7 @@
 //! `errgroup-context-unused`: the context of `errgroup.WithContext` is dropped (or left unused)
 //! while the group's goroutines use the parent context, so one failure cancels nothing.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::{group_go, ERRGROUP};
@@ -70,18 +71,17 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 
 fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
     let model = cx.model;
-    if model.qualified_name(call.child_by_field_name("function")?, ERRGROUP) != Some("WithContext")
-    {
+    if model.qualified_name(call.field("function")?, ERRGROUP) != Some("WithContext") {
         return None;
     }
     let right = call.parent().filter(|p| p.kind() == "expression_list")?;
     let stmt = right
         .parent()
         .filter(|p| matches!(p.kind(), "short_var_declaration" | "assignment_statement"))?;
-    if stmt.child_by_field_name("right")? != right || named_children(right).count() != 1 {
+    if stmt.field("right")? != right || named_children(right).count() != 1 {
         return None;
     }
-    let left: Vec<Node> = named_children(stmt.child_by_field_name("left")?).collect();
+    let left: Vec<Node> = named_children(stmt.field("left")?).collect();
     let [group, group_ctx] = left[..] else {
         return None;
     };

@@ -2,6 +2,7 @@
 //! other families: which values are groups, and how to return an error from the enclosing
 //! function (the zero values of its other results).
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::Rule;
@@ -49,11 +50,7 @@ pub(crate) fn group_go<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<(Nod
 /// (`["0", "nil"]` for `(int, []byte, error)`). None when the last result is not `error` or a
 /// zero value is not simple to write (a type of another package, a type parameter).
 pub(crate) fn zero_values_before_error(model: &FileModel, function: Node) -> Option<Vec<String>> {
-    let results = results_of(
-        function.child_by_field_name("result"),
-        model.src,
-        &model.imports,
-    );
+    let results = results_of(function.field("result"), model.src, &model.imports);
     let (last, others) = results.split_last()?;
     if !last.is_named("", "error") {
         return None;

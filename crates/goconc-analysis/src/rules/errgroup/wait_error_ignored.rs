@@ -1,6 +1,7 @@
 //! `errgroup-wait-error-ignored`: `g.Wait()` as a statement throws away the first error of the
 //! group's goroutines.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::{group_go, is_group, return_error};
@@ -133,7 +134,7 @@ fn only_nil_errors(cx: &Context, receiver: Node) -> bool {
             if f.kind() != "func_literal" {
                 return false;
             }
-            let Some(body) = f.child_by_field_name("body") else {
+            let Some(body) = f.field("body") else {
                 return false;
             };
             let mut all_nil = true;

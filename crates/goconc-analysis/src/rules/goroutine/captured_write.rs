@@ -3,6 +3,7 @@
 //! nothing in between that waits for the goroutine: a data race.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use std::collections::HashSet;
 
 use tree_sitter::Node;
@@ -91,7 +92,7 @@ fn check_goroutine<'t>(
     start: Node<'t>,
     out: &mut Vec<Finding>,
 ) {
-    let Some(body) = lit.child_by_field_name("body") else {
+    let Some(body) = lit.field("body") else {
         return;
     };
     let Some(parent) = cx.model.function_of(start) else {
@@ -104,7 +105,7 @@ fn check_goroutine<'t>(
     let mut locks = false;
     walk_body(body, |n| match n.kind() {
         "assignment_statement" => {
-            if let Some(left) = n.child_by_field_name("left") {
+            if let Some(left) = n.field("left") {
                 for target in named_children(left) {
                     if let Some(ident) = written_variable(cx, unparen(target)) {
                         writes.push(ident);
@@ -120,9 +121,9 @@ fn check_goroutine<'t>(
             }
         }
         "call_expression" => {
-            if let Some(f) = n.child_by_field_name("function").map(unparen) {
+            if let Some(f) = n.field("function").map(unparen) {
                 if f.kind() == "selector_expression"
-                    && f.child_by_field_name("field")
+                    && f.field("field")
                         .is_some_and(|m| matches!(text(m, cx.src), "Lock" | "RLock"))
                 {
                     locks = true;
@@ -182,7 +183,7 @@ fn written_variable<'t>(cx: &Context<'_, 't>, target: Node<'t>) -> Option<Node<'
     match target.kind() {
         "identifier" if text(target, cx.src) != "_" => Some(target),
         "index_expression" => {
-            let operand = unparen(target.child_by_field_name("operand")?);
+            let operand = unparen(target.field("operand")?);
             (operand.kind() == "identifier" && matches!(cx.model.type_of(operand), Ty::Map(..)))
                 .then_some(operand)
         }
@@ -243,10 +244,8 @@ fn is_plain_assignment_target(ident: Node) -> bool {
         return false;
     };
     stmt.kind() == "assignment_statement"
-        && stmt.child_by_field_name("left") == Some(list)
-        && stmt
-            .child_by_field_name("operator")
-            .is_some_and(|o| o.kind() == "=")
+        && stmt.field("left") == Some(list)
+        && stmt.field("operator").is_some_and(|o| o.kind() == "=")
 }
 
 /// Does the starting function wait for anything between two offsets?
@@ -259,15 +258,13 @@ fn synchronised_between(cx: &Context, body: Node, from: usize, to: usize) -> boo
         match n.kind() {
             "select_statement" | "send_statement" => sync = true,
             "unary_expression" => {
-                if n.child_by_field_name("operator")
-                    .is_some_and(|o| text(o, cx.src) == "<-")
-                {
+                if n.field("operator").is_some_and(|o| text(o, cx.src) == "<-") {
                     sync = true;
                 }
             }
             "range_clause" => {
                 let ty = n
-                    .child_by_field_name("right")
+                    .field("right")
                     .map(|r| cx.model.type_of(r))
                     .unwrap_or_default();
                 if matches!(ty, Ty::Chan(_) | Ty::Unknown) {
@@ -276,12 +273,10 @@ fn synchronised_between(cx: &Context, body: Node, from: usize, to: usize) -> boo
             }
             "call_expression" => {
                 let name = n
-                    .child_by_field_name("function")
+                    .field("function")
                     .map(unparen)
                     .and_then(|f| match f.kind() {
-                        "selector_expression" => {
-                            f.child_by_field_name("field").map(|m| text(m, cx.src))
-                        }
+                        "selector_expression" => f.field("field").map(|m| text(m, cx.src)),
                         "identifier" => Some(text(f, cx.src)),
                         _ => None,
                     });

@@ -1,6 +1,7 @@
 //! What the goroutine-leak rules share: the "sender left behind" dataflow over the parent's body,
 //! and small questions about a local channel's senders and receivers.
 
+use crate::syntax::FieldExt;
 use std::collections::HashSet;
 use std::ops::Range;
 
@@ -130,7 +131,7 @@ impl<'t> FlowAnalysis<'t> for Pending<'t> {
 
 /// Does a function literal declare results?
 pub(crate) fn has_results(lit: Node) -> bool {
-    lit.child_by_field_name("result").is_some()
+    lit.field("result").is_some()
 }
 
 /// `return` statements of a loop body that leave the function, outside nested literals.
@@ -149,7 +150,7 @@ pub(crate) fn function_name(model: &FileModel, function: usize) -> String {
     let Some(f) = model.functions.get(function) else {
         return "the function".into();
     };
-    match f.node.child_by_field_name("name") {
+    match f.node.field("name") {
         Some(name) => format!("`{}`", text(name, model.src)),
         None => "the enclosing function literal".into(),
     }
@@ -157,7 +158,7 @@ pub(crate) fn function_name(model: &FileModel, function: usize) -> String {
 
 /// The `)` closing a call's argument list.
 pub(crate) fn closing_paren(call: Node) -> Option<usize> {
-    let args = call.child_by_field_name("arguments")?;
+    let args = call.field("arguments")?;
     let last = args.child(args.child_count().checked_sub(1)?)?;
     (text_is(last, ")")).then(|| last.start_byte())
 }

@@ -3,6 +3,7 @@
 //! value, so the second send blocks forever.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -127,15 +128,15 @@ fn error_branch<'t>(cx: &Context<'_, 't>, send: Node<'t>) -> Option<Node<'t>> {
     let block = parent_block(send)?;
     let if_stmt = block.parent()?;
     if if_stmt.kind() != "if_statement"
-        || if_stmt.child_by_field_name("consequence") != Some(block)
-        || if_stmt.child_by_field_name("alternative").is_some()
+        || if_stmt.field("consequence") != Some(block)
+        || if_stmt.field("alternative").is_some()
     {
         return None;
     }
     if block_statements(block).last() != Some(&send) {
         return None;
     }
-    let condition = if_stmt.child_by_field_name("condition")?;
+    let condition = if_stmt.field("condition")?;
     let cond_text = text(condition, cx.src);
     if !cond_text.contains("!= nil") {
         return None;
@@ -145,7 +146,7 @@ fn error_branch<'t>(cx: &Context<'_, 't>, send: Node<'t>) -> Option<Node<'t>> {
     let tested = tested
         .rsplit(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
         .next()?;
-    let value = send.child_by_field_name("value")?;
+    let value = send.field("value")?;
     if tested.is_empty() || !contains_word(text(value, cx.src), tested) {
         return None;
     }

@@ -3,6 +3,7 @@
 //! or a receive loop that returns on the first error): the other senders block forever.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -106,7 +107,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
             None => {}
             Some(l) if l == go_loop || crate::syntax::is_within(go_loop, l) => return,
             Some(l) => {
-                let body = l.child_by_field_name("body").unwrap_or(l);
+                let body = l.field("body").unwrap_or(l);
                 let counters = counters_of(cx, body);
                 match returns_within(body)
                     .into_iter()
@@ -171,11 +172,10 @@ fn counters_of<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Vec<&'t str> {
         let target = match n.kind() {
             "inc_statement" | "dec_statement" => named_children(n).next(),
             "assignment_statement"
-                if n.child_by_field_name("operator")
+                if n.field("operator")
                     .is_some_and(|o| matches!(o.kind(), "+=" | "-=")) =>
             {
-                n.child_by_field_name("left")
-                    .and_then(|l| named_children(l).next())
+                n.field("left").and_then(|l| named_children(l).next())
             }
             _ => None,
         };
@@ -195,7 +195,7 @@ fn guarded_by_counter(cx: &Context, ret: Node, body: Node, counters: &[&str]) ->
             return false;
         }
         if n.kind() == "if_statement" {
-            if let Some(cond) = n.child_by_field_name("condition") {
+            if let Some(cond) = n.field("condition") {
                 let mut hit = false;
                 crate::syntax::walk(cond, |c| {
                     hit |= c.kind() == "identifier" && counters.contains(&text(c, cx.src));
@@ -228,7 +228,7 @@ fn loop_around(node: Node) -> Option<Node> {
 /// (as the same variable) at the `make`.
 fn fix(cx: &Context, ch: &LocalChannel, go_loop: Node) -> Option<(String, TextEdit)> {
     let clause = named_children(go_loop).find(|n| n.kind() == "range_clause")?;
-    let ranged = unparen(clause.child_by_field_name("right")?);
+    let ranged = unparen(clause.field("right")?);
     let items = access_path(ranged, cx.src)?;
     if text(ranged, cx.src) != items {
         return None;

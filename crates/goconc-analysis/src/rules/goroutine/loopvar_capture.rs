@@ -2,6 +2,7 @@
 //! iterations, so a closure started with `go`, `g.Go` (errgroup) or `wg.Go` that uses one may see
 //! a later iteration's value.
 
+use crate::syntax::FieldExt;
 use std::collections::{BTreeMap, HashMap};
 
 use tree_sitter::Node;
@@ -169,7 +170,7 @@ fn is_declaration_site(ident: Node) -> bool {
     match parent.kind() {
         "expression_list" => parent.parent().is_some_and(|p| {
             matches!(p.kind(), "short_var_declaration" | "range_clause")
-                && p.child_by_field_name("left") == Some(parent)
+                && p.field("left") == Some(parent)
         }),
         "var_spec" | "const_spec" | "parameter_declaration" | "variadic_parameter_declaration" => {
             true
@@ -185,7 +186,7 @@ fn started_closures<'t>(cx: &Context<'_, 't>) -> Vec<Started<'t>> {
         let Some(call) = statement_call(stmt) else {
             continue;
         };
-        let Some(function) = call.child_by_field_name("function").map(unparen) else {
+        let Some(function) = call.field("function").map(unparen) else {
             continue;
         };
         if function.kind() == "func_literal" {
@@ -233,10 +234,7 @@ fn enclosing_loops(node: Node) -> Vec<Node> {
     let mut loops = Vec::new();
     let mut up = node.parent();
     while let Some(n) = up {
-        if n.kind() == "for_statement"
-            && n.child_by_field_name("body")
-                .is_some_and(|b| is_within(node, b))
-        {
+        if n.kind() == "for_statement" && n.field("body").is_some_and(|b| is_within(node, b)) {
             loops.push(n);
         }
         up = n.parent();
@@ -250,7 +248,7 @@ fn enclosing_loops(node: Node) -> Vec<Node> {
 /// `continue` or `goto` in between. Checked level by level, from the statement up to the loop
 /// body.
 fn safe_after(cx: &Context, stmt: Node, for_stmt: Node) -> bool {
-    let Some(body) = for_stmt.child_by_field_name("body") else {
+    let Some(body) = for_stmt.field("body") else {
         return false;
     };
     let loop_function = enclosing_function(for_stmt);
@@ -329,9 +327,7 @@ fn scan(cx: &Context, stmt: Node) -> Scan {
             "continue_statement" | "goto_statement" => result = Scan::Jump,
             "select_statement" | "receive_statement" => result = Scan::Wait,
             "unary_expression" => {
-                if n.child_by_field_name("operator")
-                    .is_some_and(|o| text(o, cx.src) == "<-")
-                {
+                if n.field("operator").is_some_and(|o| text(o, cx.src) == "<-") {
                     result = Scan::Wait;
                 }
             }
@@ -371,7 +367,7 @@ fn break_target<'t>(cx: &Context, stmt: Node<'t>) -> Option<Node<'t>> {
                 None,
             ) => return Some(n),
             ("labeled_statement", Some(label)) => {
-                if n.child_by_field_name("label").map(|l| text(l, cx.src)) == Some(label) {
+                if n.field("label").map(|l| text(l, cx.src)) == Some(label) {
                     return named_children(n).find(|c| c.kind() != "label_name");
                 }
             }
@@ -386,7 +382,7 @@ fn break_target<'t>(cx: &Context, stmt: Node<'t>) -> Option<Node<'t>> {
 /// declares them. None when the body assigns to one of them (the copy would not write back) or
 /// its first statement shares the line of the brace.
 fn copy_fix(cx: &Context, for_stmt: Node, vars: &[&Decl]) -> Option<(String, Vec<TextEdit>)> {
-    let body = for_stmt.child_by_field_name("body")?;
+    let body = for_stmt.field("body")?;
     let first = named_children(body).next()?;
     let at = line_end_after_newline(cx.src, body.start_byte());
     if first.start_byte() < at || !cx.src.get(body.start_byte() + 1..at)?.trim().is_empty() {
@@ -430,13 +426,13 @@ fn assigned_in(cx: &Context, decl: &Decl, body: Node) -> bool {
                 assigned = match parent.kind() {
                     "inc_statement" | "dec_statement" => true,
                     "unary_expression" => parent
-                        .child_by_field_name("operator")
+                        .field("operator")
                         .is_some_and(|o| text(o, cx.src) == "&"),
                     "expression_list" => parent.parent().is_some_and(|s| {
                         matches!(
                             s.kind(),
                             "assignment_statement" | "receive_statement" | "range_clause"
-                        ) && s.child_by_field_name("left") == Some(parent)
+                        ) && s.field("left") == Some(parent)
                     }),
                     _ => false,
                 };

@@ -2,6 +2,7 @@
 //! — fire-and-forget work that can fail silently, and that can still be running when the program
 //! (or the request) is over.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity};
@@ -71,7 +72,7 @@ fn check_go<'t>(cx: &Context<'_, 't>, go: Node<'t>, out: &mut Vec<Finding>) {
     if call.kind() != "call_expression" {
         return;
     }
-    let Some(function) = call.child_by_field_name("function").map(unparen) else {
+    let Some(function) = call.field("function").map(unparen) else {
         return;
     };
     let Some(parent) = cx.model.function_of(go) else {
@@ -97,7 +98,7 @@ fn check_go<'t>(cx: &Context<'_, 't>, go: Node<'t>, out: &mut Vec<Finding>) {
     }
     let (dropped, what) = match lit {
         Some(lit) => {
-            let Some(body) = lit.child_by_field_name("body") else {
+            let Some(body) = lit.field("body") else {
                 return;
             };
             if goroutine_reports(cx, body) || long_lived_body(body) {
@@ -115,9 +116,7 @@ fn check_go<'t>(cx: &Context<'_, 't>, go: Node<'t>, out: &mut Vec<Finding>) {
             (call, "`go` discards")
         }
     };
-    let callee = dropped
-        .child_by_field_name("function")
-        .map_or("", |f| text(f, cx.src));
+    let callee = dropped.field("function").map_or("", |f| text(f, cx.src));
     let message = format!(
         "nothing waits for this goroutine and {what} the error `{callee}` returns: a failure goes unnoticed and the work may still run after the caller is done"
     );
@@ -138,7 +137,7 @@ fn returns_error(ty: &Ty) -> bool {
 
 /// `main`, `init`, constructors and the usual names of functions that start background loops.
 fn long_lived_starter(cx: &Context, decl: Node) -> bool {
-    let Some(name) = decl.child_by_field_name("name").map(|n| text(n, cx.src)) else {
+    let Some(name) = decl.field("name").map(|n| text(n, cx.src)) else {
         return true;
     };
     let lower = name.to_ascii_lowercase();
@@ -174,13 +173,11 @@ fn observes_completion(cx: &Context, function: Node, lit: Option<Node>) -> bool 
         match n.kind() {
             "select_statement" => seen = true,
             "unary_expression" => {
-                seen |= n
-                    .child_by_field_name("operator")
-                    .is_some_and(|o| text(o, cx.src) == "<-")
+                seen |= n.field("operator").is_some_and(|o| text(o, cx.src) == "<-")
             }
             "range_clause" => {
                 let ty = n
-                    .child_by_field_name("right")
+                    .field("right")
                     .map(|r| cx.model.type_of(r))
                     .unwrap_or_default();
                 seen |= matches!(ty, Ty::Chan(_) | Ty::Unknown);
@@ -201,9 +198,9 @@ fn observes_completion(cx: &Context, function: Node, lit: Option<Node>) -> bool 
 }
 
 fn method_name<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<&'t str> {
-    let f = unparen(call.child_by_field_name("function")?);
+    let f = unparen(call.field("function")?);
     match f.kind() {
-        "selector_expression" => f.child_by_field_name("field").map(|m| text(m, cx.src)),
+        "selector_expression" => f.field("field").map(|m| text(m, cx.src)),
         "identifier" => Some(text(f, cx.src)),
         _ => None,
     }
@@ -250,7 +247,7 @@ fn goroutine_reports(cx: &Context, body: Node) -> bool {
             }
             "assignment_statement" | "inc_statement" | "dec_statement" => {
                 let target = n
-                    .child_by_field_name("left")
+                    .field("left")
                     .and_then(|l| named_children(l).next())
                     .or_else(|| named_children(n).next());
                 if let Some(t) = target {
@@ -300,10 +297,10 @@ fn dropped_error_call<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'
                 .filter(|c| c.kind() == "call_expression"),
             "assignment_statement" => {
                 let all_blank = n
-                    .child_by_field_name("left")
+                    .field("left")
                     .is_some_and(|l| named_children(l).all(|t| text(t, cx.src) == "_"));
                 let right: Vec<Node> = n
-                    .child_by_field_name("right")
+                    .field("right")
                     .map(|r| named_children(r).collect())
                     .unwrap_or_default();
                 (all_blank && right.len() == 1)

@@ -2,6 +2,7 @@
 //! context or done channel is in scope: when the consumer stops reading, the producer blocks
 //! forever instead of noticing the cancellation.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -82,7 +83,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(start) = goroutine_start(cx.model, lit) else {
             continue;
         };
-        let Some(body) = lit.child_by_field_name("body") else {
+        let Some(body) = lit.field("body") else {
             continue;
         };
         let mut sends = Vec::new();
@@ -114,10 +115,10 @@ fn check_send<'t>(
     if !in_loop_of(send, lit) {
         return;
     }
-    let Some(channel) = send.child_by_field_name("channel").map(unparen) else {
+    let Some(channel) = send.field("channel").map(unparen) else {
         return;
     };
-    let Some(value) = send.child_by_field_name("value") else {
+    let Some(value) = send.field("value") else {
         return;
     };
     if !matches!(channel.kind(), "identifier" | "selector_expression") {
@@ -262,13 +263,12 @@ fn in_loop_of(send: Node, lit: Node) -> bool {
 /// Does the goroutine receive from the channel it sends on?
 fn receives_from(cx: &Context, lit: Node, channel: &str) -> bool {
     let mut found = false;
-    if let Some(body) = lit.child_by_field_name("body") {
+    if let Some(body) = lit.field("body") {
         walk_body(body, |n| {
             if !found
                 && n.kind() == "unary_expression"
-                && n.child_by_field_name("operator")
-                    .is_some_and(|o| text(o, cx.src) == "<-")
-                && n.child_by_field_name("operand")
+                && n.field("operator").is_some_and(|o| text(o, cx.src) == "<-")
+                && n.field("operand")
                     .is_some_and(|o| text(unparen(o), cx.src) == channel)
             {
                 found = true;
@@ -280,7 +280,7 @@ fn receives_from(cx: &Context, lit: Node, channel: &str) -> bool {
 
 fn has_break(for_stmt: Node) -> bool {
     let mut found = false;
-    if let Some(body) = for_stmt.child_by_field_name("body") {
+    if let Some(body) = for_stmt.field("body") {
         walk_body(body, |n| {
             if matches!(n.kind(), "break_statement" | "goto_statement") {
                 found = true;

@@ -1,5 +1,6 @@
 //! `mutex-defer-in-loop`: `Lock` and `defer Unlock` inside a loop body.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -105,7 +106,7 @@ fn enclosing_loop_body(node: Node) -> Option<Node> {
         }
         if n.kind() == "for_statement" {
             return n
-                .child_by_field_name("body")
+                .field("body")
                 .filter(|b| crate::syntax::is_within(node, *b));
         }
         current = n.parent();
@@ -224,7 +225,7 @@ fn changes_each_iteration(cx: &Context, key: &str, body: Node) -> bool {
     let mut reassigned = false;
     crate::syntax::walk(loop_stmt, |n| {
         if n.kind() == "assignment_statement" {
-            if let Some(left) = n.child_by_field_name("left") {
+            if let Some(left) = n.field("left") {
                 if crate::syntax::named_children(left).any(|t| text(t, cx.src) == root) {
                     reassigned = true;
                 }

@@ -2,6 +2,7 @@
 //! a function or method of the same package that locks it.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
@@ -154,7 +155,7 @@ impl<'t> Observer<'_, 't> {
                     continue;
                 }
                 let site = held.sites.iter().next().copied().unwrap_or(0);
-                let callee_text = text(call.child_by_field_name("function")?, model.src);
+                let callee_text = text(call.field("function")?, model.src);
                 return Some(Report {
                     node: call,
                     message: format!(
@@ -172,7 +173,7 @@ impl<'t> Observer<'_, 't> {
 /// The summary key of the function or method a call reaches in this package, and the access path
 /// of the receiver for a method call.
 fn callee(model: &FileModel, call: Node) -> Option<(String, Option<String>)> {
-    let function = unparen(call.child_by_field_name("function")?);
+    let function = unparen(call.field("function")?);
     match function.kind() {
         "identifier" => {
             if model.resolve(function).is_some() {

@@ -1,6 +1,7 @@
 //! `mutex-embedded-exported`: an exported struct embeds `sync.Mutex` or `sync.RWMutex`, which makes
 //! `Lock` and `Unlock` part of its API.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -93,10 +94,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let declarations = declarations.filter(|n| n.kind() == "type_declaration");
     for item in declarations.filter(|n| may_embed_a_mutex(text(*n, cx.src))) {
         for spec in named_children(item).filter(|n| n.kind() == "type_spec") {
-            let (Some(name), Some(ty)) = (
-                spec.child_by_field_name("name"),
-                spec.child_by_field_name("type"),
-            ) else {
+            let (Some(name), Some(ty)) = (spec.field("name"), spec.field("type")) else {
                 continue;
             };
             let type_name = text(name, cx.src);
@@ -112,12 +110,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             for field in named_children(list).filter(|n| n.kind() == "field_declaration") {
                 // Cheapest test first: this runs over every struct of the file on each keystroke.
                 let Some(field_type) = field
-                    .child_by_field_name("type")
+                    .field("type")
                     .filter(|t| text(*t, cx.src).ends_with("Mutex"))
                 else {
                     continue;
                 };
-                if field.child_by_field_name("name").is_some() {
+                if field.field("name").is_some() {
                     continue;
                 }
                 let resolved = Ty::from_node(field_type, cx.src, &cx.model.imports);
@@ -155,10 +153,7 @@ fn rename_fix(
     let package = cx.model.package;
     let owner = Ty::named("", type_name);
     if package.field_type(&owner, "mu").is_some()
-        || named_children(list).any(|f| {
-            f.child_by_field_name("name")
-                .is_some_and(|n| text(n, cx.src) == "mu")
-        })
+        || named_children(list).any(|f| f.field("name").is_some_and(|n| text(n, cx.src) == "mu"))
     {
         return None;
     }
@@ -170,7 +165,7 @@ fn rename_fix(
         }
         match n.kind() {
             "keyed_element" => {
-                if n.child_by_field_name("key")
+                if n.field("key")
                     .or_else(|| named_children(n).next())
                     .is_some_and(|k| text(k, cx.src) == kind)
                 {
@@ -179,10 +174,7 @@ fn rename_fix(
             }
             "selector_expression" => {
                 // `x.Mutex` naming the embedded field directly.
-                let (Some(operand), Some(f)) = (
-                    n.child_by_field_name("operand"),
-                    n.child_by_field_name("field"),
-                ) else {
+                let (Some(operand), Some(f)) = (n.field("operand"), n.field("field")) else {
                     return true;
                 };
                 if text(f, cx.src) == kind && cx.model.type_of(operand).deref() == &owner {
@@ -239,7 +231,7 @@ fn promoted_acquires_in_file(cx: &Context, type_name: &str) -> usize {
         .iter()
         .filter(|f| f.receiver_type.as_deref() == Some(type_name))
         .filter_map(|f| {
-            let name = text(f.node.child_by_field_name("name")?, cx.src);
+            let name = text(f.node.field("name")?, cx.src);
             cx.model.package.summary(&format!("{type_name}.{name}"))
         })
         .map(|s| {
@@ -298,9 +290,9 @@ fn realigned_fields(cx: &Context, list: Node, field: Node, kind: &str) -> Option
                     if !names.is_empty() {
                         cells.push(names.join(", "));
                     }
-                    cells.push(text(decl.child_by_field_name("type")?, src).to_string());
+                    cells.push(text(decl.field("type")?, src).to_string());
                 }
-                if let Some(tag) = decl.child_by_field_name("tag") {
+                if let Some(tag) = decl.field("tag") {
                     cells.push(text(tag, src).to_string());
                 }
                 if let Some(comment) = trailing {

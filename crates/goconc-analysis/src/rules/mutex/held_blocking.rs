@@ -1,6 +1,7 @@
 //! `mutex-held-blocking`: a blocking operation while a lock is held.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
@@ -106,16 +107,16 @@ fn blocking_op(model: &FileModel, node: Node) -> Option<String> {
     match node.kind() {
         "call_expression" => blocking_call_description(model, node),
         "send_statement" => {
-            let channel = node.child_by_field_name("channel")?;
+            let channel = node.field("channel")?;
             (unbuffered_local(model, channel) && !in_select_with_default(node))
                 .then(|| format!("the send on unbuffered `{}`", text(channel, model.src)))
         }
         "unary_expression" => {
-            let op = node.child_by_field_name("operator")?;
+            let op = node.field("operator")?;
             if text(op, model.src) != "<-" {
                 return None;
             }
-            let channel = unparen(node.child_by_field_name("operand")?);
+            let channel = unparen(node.field("operand")?);
             if in_select_with_default(node) {
                 return None;
             }
@@ -127,13 +128,13 @@ fn blocking_op(model: &FileModel, node: Node) -> Option<String> {
             }
             let after = channel.kind() == "call_expression"
                 && channel
-                    .child_by_field_name("function")
+                    .field("function")
                     .and_then(|f| model.qualified_name(f, "time"))
                     == Some("After");
             after.then(|| "waiting on `time.After`".to_string())
         }
         "range_clause" => {
-            let channel = node.child_by_field_name("right")?;
+            let channel = node.field("right")?;
             unbuffered_local(model, channel)
                 .then(|| format!("ranging over unbuffered `{}`", text(channel, model.src)))
         }
@@ -164,7 +165,7 @@ fn blocking_call_description(model: &FileModel, call: Node) -> Option<String> {
         }
         return None;
     }
-    let function = unparen(call.child_by_field_name("function")?);
+    let function = unparen(call.field("function")?);
     if function.kind() == "identifier" && model.resolve(function).is_none() {
         let name = text(function, model.src);
         let inner = model.package.summary(name)?.blocks.as_ref()?;
@@ -184,7 +185,7 @@ fn unbuffered_local(model: &FileModel, channel: Node) -> bool {
     };
     init.kind() == "call_expression"
         && init
-            .child_by_field_name("function")
+            .field("function")
             .is_some_and(|f| text(f, model.src) == "make")
         && call_args(init).len() == 1
         && call_args(init)

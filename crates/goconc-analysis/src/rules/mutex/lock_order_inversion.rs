@@ -1,6 +1,7 @@
 //! `lock-order-inversion`: two code paths of one package take the same two mutexes in opposite
 //! orders.
 
+use crate::syntax::FieldExt;
 use std::collections::BTreeSet;
 
 use crate::finding::{Finding, Severity};
@@ -134,7 +135,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if function.node.kind() == "func_literal" {
             continue;
         }
-        let Some(name) = function.node.child_by_field_name("name") else {
+        let Some(name) = function.node.field("name") else {
             continue;
         };
         let owner = function.receiver_type.as_deref();

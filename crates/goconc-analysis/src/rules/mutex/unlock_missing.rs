@@ -1,6 +1,7 @@
 //! `mutex-unlock-missing`: a `Lock` that some path to a return leaves held.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
@@ -161,7 +162,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 
 /// Functions whose job is to leave the lock held for their caller.
 fn hands_lock_on(cx: &Context, function: Node) -> bool {
-    if let Some(name) = function.child_by_field_name("name") {
+    if let Some(name) = function.field("name") {
         let name = text(name, cx.src).to_ascii_lowercase();
         if name.contains("lock") || name.starts_with("acquire") {
             return true;
@@ -267,9 +268,7 @@ fn enclosing_if_condition<'s>(cx: &Context<'_, 's>, node: Node) -> Option<&'s st
             return None;
         }
         if n.kind() == "if_statement" {
-            return n
-                .child_by_field_name("condition")
-                .map(|c| text(c, cx.src).trim());
+            return n.field("condition").map(|c| text(c, cx.src).trim());
         }
         current = n.parent();
     }
@@ -313,9 +312,8 @@ fn is_called(name: Node) -> bool {
     if let Some(parent) = node.parent().filter(|p| p.kind() == "selector_expression") {
         node = parent;
     }
-    node.parent().is_some_and(|p| {
-        p.kind() == "call_expression" && p.child_by_field_name("function") == Some(node)
-    })
+    node.parent()
+        .is_some_and(|p| p.kind() == "call_expression" && p.field("function") == Some(node))
 }
 
 /// `if keep { s.holding = true } else { s.mu.Unlock() }`: the lock is kept on purpose and a flag
@@ -335,7 +333,7 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
         walk_body(n, |c| {
             if c.kind() == "assignment_statement" {
                 found |= c
-                    .child_by_field_name("right")
+                    .field("right")
                     .is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"));
             }
         });
@@ -344,10 +342,7 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
     let mut found = false;
     walk_body(body, |n| {
         if n.kind() == "if_statement" {
-            if let (Some(then), Some(other)) = (
-                n.child_by_field_name("consequence"),
-                n.child_by_field_name("alternative"),
-            ) {
+            if let (Some(then), Some(other)) = (n.field("consequence"), n.field("alternative")) {
                 found |= releases(then) && sets_flag(other) || releases(other) && sets_flag(then);
             }
         }

@@ -2,6 +2,7 @@
 //! copied. Follows go vet's copylocks: composite literals and call results are fresh values, not
 //! copies, and pointers never copy what they point to.
 
+use crate::syntax::FieldExt;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -122,11 +123,11 @@ impl<'a> Locks<'a> {
                 self.names.contains_key(name)
             }
             "selector_expression" => expr
-                .child_by_field_name("field")
+                .field("field")
                 .is_some_and(|f| self.fields.contains_key(text(f, self.model.src))),
-            "index_expression" | "unary_expression" => expr
-                .child_by_field_name("operand")
-                .is_some_and(|o| self.may_hold_lock(o)),
+            "index_expression" | "unary_expression" => {
+                expr.field("operand").is_some_and(|o| self.may_hold_lock(o))
+            }
             "type_assertion_expression" => true,
             _ => false,
         }
@@ -184,13 +185,11 @@ impl<'a> Locks<'a> {
         match expr.kind() {
             "composite_literal" | "call_expression" | "func_literal" => return None,
             "unary_expression" => {
-                let op = expr
-                    .child_by_field_name("operator")
-                    .map(|o| text(o, self.model.src));
+                let op = expr.field("operator").map(|o| text(o, self.model.src));
                 if op != Some("*") {
                     return None;
                 }
-                let operand = expr.child_by_field_name("operand").map(unparen)?;
+                let operand = expr.field("operand").map(unparen)?;
                 if operand.kind() == "call_expression" {
                     return None;
                 }
@@ -241,7 +240,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 "field_identifier" if i > 0 => {
                     let selector = path[i - 1];
                     if selector.kind() != "selector_expression"
-                        || selector.child_by_field_name("field") != Some(leaf)
+                        || selector.field("field") != Some(leaf)
                     {
                         continue;
                     }
@@ -252,13 +251,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             // Up through `x.f`, `x[i]`, `*x` and `(x)` to the whole operand.
             while i > 0 {
                 let (expr, parent) = (path[i], path[i - 1]);
-                let operand = || parent.child_by_field_name("operand") == Some(expr);
+                let operand = || parent.field("operand") == Some(expr);
                 let climb = match parent.kind() {
                     "selector_expression" | "index_expression" => operand(),
                     "unary_expression" => {
                         operand()
                             && parent
-                                .child_by_field_name("operator")
+                                .field("operator")
                                 .is_some_and(|o| text(o, cx.src) == "*")
                     }
                     "parenthesized_expression" => true,
@@ -387,7 +386,7 @@ fn check_site(
                 return;
             }
             let call = grandparent;
-            let Some(function) = call.child_by_field_name("function").map(unparen) else {
+            let Some(function) = call.field("function").map(unparen) else {
                 return;
             };
             if is_exempt_call(cx, function) {
@@ -399,8 +398,8 @@ fn check_site(
             )
         }
         "literal_element" => {
-            let is_key = grandparent.kind() == "keyed_element"
-                && grandparent.child_by_field_name("key") == Some(parent);
+            let is_key =
+                grandparent.kind() == "keyed_element" && grandparent.field("key") == Some(parent);
             if is_key {
                 return;
             }
@@ -415,24 +414,21 @@ fn check_site(
             let targets: Vec<Node> = match holder.kind() {
                 "return_statement" => Vec::new(),
                 "assignment_statement" | "short_var_declaration" => {
-                    if holder.child_by_field_name("right") != Some(parent) {
+                    if holder.field("right") != Some(parent) {
                         return;
                     }
                     if holder.kind() == "assignment_statement"
-                        && holder
-                            .child_by_field_name("operator")
-                            .map(|o| text(o, cx.src))
-                            != Some("=")
+                        && holder.field("operator").map(|o| text(o, cx.src)) != Some("=")
                     {
                         return;
                     }
                     holder
-                        .child_by_field_name("left")
+                        .field("left")
                         .map(|l| named_children(l).collect())
                         .unwrap_or_default()
                 }
                 "var_spec" => {
-                    if holder.child_by_field_name("value") != Some(parent) {
+                    if holder.field("value") != Some(parent) {
                         return;
                     }
                     names_of(holder)
@@ -473,7 +469,7 @@ fn is_exempt_call(cx: &Context, function: Node) -> bool {
                 && cx.model.resolve(function).is_none()
         }
         "selector_expression" => function
-            .child_by_field_name("operand")
+            .field("operand")
             .is_some_and(|o| cx.model.is_package(o, "unsafe")),
         _ => false,
     }
@@ -537,7 +533,7 @@ fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
 fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Finding>) {
     let name = || match function.kind() {
         "func_literal" => "function literal".to_string(),
-        _ => function.child_by_field_name("name").map_or_else(
+        _ => function.field("name").map_or_else(
             || "function".to_string(),
             |n| format!("`{}`", text(n, cx.src)),
         ),
@@ -554,10 +550,10 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
                 | "parenthesized_type"
         )
     };
-    if let Some(receiver) = function.child_by_field_name("receiver") {
+    if let Some(receiver) = function.field("receiver") {
         if let Some(param) = named_children(receiver).find(|n| n.kind() == "parameter_declaration")
         {
-            if let Some(type_node) = param.child_by_field_name("type").filter(by_value) {
+            if let Some(type_node) = param.field("type").filter(by_value) {
                 let ty = Ty::from_node(type_node, cx.src, &cx.model.imports);
                 if let Some(lock) = locks.describe(&ty) {
                     let names = names_of(param);
@@ -585,11 +581,11 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
             }
         }
     }
-    let Some(params) = function.child_by_field_name("parameters") else {
+    let Some(params) = function.field("parameters") else {
         return;
     };
     for param in named_children(params).filter(|n| n.kind() == "parameter_declaration") {
-        let Some(type_node) = param.child_by_field_name("type").filter(by_value) else {
+        let Some(type_node) = param.field("type").filter(by_value) else {
             continue;
         };
         let ty = Ty::from_node(type_node, cx.src, &cx.model.imports);
@@ -624,7 +620,7 @@ fn receiver_only_selected(cx: &Context, method: Node, receiver: Option<Node>) ->
     if text(receiver, cx.src) == "_" {
         return true;
     }
-    let Some(body) = method.child_by_field_name("body") else {
+    let Some(body) = method.field("body") else {
         return false;
     };
     let name = text(receiver, cx.src);
@@ -646,16 +642,14 @@ fn receiver_only_selected(cx: &Context, method: Node, receiver: Option<Node>) ->
             ok = false;
             return false;
         };
-        if parent.kind() != "selector_expression"
-            || parent.child_by_field_name("operand") != Some(node)
-        {
+        if parent.kind() != "selector_expression" || parent.field("operand") != Some(node) {
             ok = false;
             return false;
         }
         // The outermost selector of `c.a.b`: is it written to or has its address taken?
         let mut top = parent;
         while let Some(p) = top.parent() {
-            if p.kind() == "selector_expression" && p.child_by_field_name("operand") == Some(top) {
+            if p.kind() == "selector_expression" && p.field("operand") == Some(top) {
                 top = p;
             } else {
                 break;
@@ -665,11 +659,9 @@ fn receiver_only_selected(cx: &Context, method: Node, receiver: Option<Node>) ->
             let written = match p.kind() {
                 "inc_statement" | "dec_statement" => true,
                 "expression_list" => p.parent().is_some_and(|a| {
-                    a.kind() == "assignment_statement" && a.child_by_field_name("left") == Some(p)
+                    a.kind() == "assignment_statement" && a.field("left") == Some(p)
                 }),
-                "unary_expression" => p
-                    .child_by_field_name("operator")
-                    .is_some_and(|o| text(o, cx.src) == "&"),
+                "unary_expression" => p.field("operator").is_some_and(|o| text(o, cx.src) == "&"),
                 _ => false,
             };
             if written {
@@ -682,10 +674,7 @@ fn receiver_only_selected(cx: &Context, method: Node, receiver: Option<Node>) ->
 }
 
 fn check_range(cx: &Context, locks: &Locks, clause: Node, out: &mut Vec<Finding>) {
-    let (Some(left), Some(right)) = (
-        clause.child_by_field_name("left"),
-        clause.child_by_field_name("right"),
-    ) else {
+    let (Some(left), Some(right)) = (clause.field("left"), clause.field("right")) else {
         return;
     };
     if !locks.may_hold_lock(right) {

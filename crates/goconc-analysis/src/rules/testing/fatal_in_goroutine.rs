@@ -2,6 +2,7 @@
 //! test started.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -128,7 +129,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>, out: &mut Vec<Finding>) 
         }
         let starter = go_statement_of(function).or_else(|| group_go_call_of(cx.model, function));
         if let Some(starter) = starter {
-            let body = function.child_by_field_name("body");
+            let body = function.field("body");
             if decl.is_some_and(|d| body.is_some_and(|b| is_within(d, b)))
                 || !in_test_function(cx, starter)
             {
@@ -186,7 +187,7 @@ fn report_at_go(cx: &Context, go: Node, calls: &[MethodCall], out: &mut Vec<Find
     let Some(go_call) = named_children(go).next() else {
         return;
     };
-    let Some(function) = go_call.child_by_field_name("function").map(unparen) else {
+    let Some(function) = go_call.field("function").map(unparen) else {
         return;
     };
     let Some(first) = calls.first() else { return };
@@ -215,7 +216,7 @@ fn starts_local(cx: &Context, go: Node, lit: Node) -> bool {
     let Some(call) = named_children(go).next() else {
         return false;
     };
-    let Some(function) = call.child_by_field_name("function").map(unparen) else {
+    let Some(function) = call.field("function").map(unparen) else {
         return false;
     };
     function.kind() == "identifier"
@@ -257,11 +258,11 @@ fn in_test_function(cx: &Context, node: Node) -> bool {
 }
 
 fn takes_testing_handle(cx: &Context, function: Node) -> bool {
-    let Some(params) = function.child_by_field_name("parameters") else {
+    let Some(params) = function.field("parameters") else {
         return false;
     };
     named_children(params).any(|p| {
-        p.child_by_field_name("type")
+        p.field("type")
             .is_some_and(|t| is_testing_handle(&Ty::from_node(t, cx.src, &cx.model.imports)))
     })
 }
@@ -277,7 +278,7 @@ fn check_helpers(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         };
         let Some(function) = call
-            .child_by_field_name("function")
+            .field("function")
             .map(unparen)
             .filter(|f| f.kind() == "identifier")
         else {
@@ -291,7 +292,7 @@ fn check_helpers(cx: &Context, out: &mut Vec<Finding>) {
                 .functions
                 .iter()
                 .filter(|f| f.node.kind() == "function_declaration")
-                .filter_map(|f| Some((text(f.node.child_by_field_name("name")?, cx.src), f.node)))
+                .filter_map(|f| Some((text(f.node.field("name")?, cx.src), f.node)))
                 .collect()
         });
         let Some(&helper) = declarations.get(text(function, cx.src)) else {
@@ -345,10 +346,10 @@ fn fix(cx: &Context, call: Node, mc: &MethodCall, lit: Node) -> Option<(String, 
         "FailNow" => "Fail",
         _ => return None,
     };
-    if lit.child_by_field_name("result").is_some() {
+    if lit.field("result").is_some() {
         return None;
     }
-    let body = lit.child_by_field_name("body")?;
+    let body = lit.field("body")?;
     let stmt = call_statement(call).filter(|s| s.kind() == "expression_statement")?;
     let mut block = stmt.parent()?;
     if block.kind() == "statement_list" {

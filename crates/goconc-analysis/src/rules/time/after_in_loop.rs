@@ -1,6 +1,7 @@
 //! `time-after-in-loop`: `time.After` in a `select` inside a loop (Go < 1.23): every iteration
 //! makes a timer that stays alive until it fires.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::in_loop;
@@ -69,16 +70,14 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 
 fn check_call(cx: &Context, call: Node) -> Option<Finding> {
     cx.model
-        .qualified_name(call.child_by_field_name("function")?, "time")
+        .qualified_name(call.field("function")?, "time")
         .filter(|n| *n == "After")?;
     // `<-time.After(d)` as the communication of a select case.
     let mut recv = call.parent()?;
     while recv.kind() == "parenthesized_expression" {
         recv = recv.parent()?;
     }
-    if recv.kind() != "unary_expression"
-        || recv.child_by_field_name("operand").map(unparen) != Some(call)
-    {
+    if recv.kind() != "unary_expression" || recv.field("operand").map(unparen) != Some(call) {
         return None;
     }
     let mut node = recv.parent()?;

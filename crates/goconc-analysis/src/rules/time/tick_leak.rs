@@ -1,6 +1,7 @@
 //! `time-tick-leak`: `time.Tick` in a function that can return (Go < 1.23): the ticker behind the
 //! channel is never stopped and never freed.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::{in_loop, mentions};
@@ -77,19 +78,19 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 }
 
 fn check_call(cx: &Context, call: Node) -> Option<Finding> {
-    let function_expr = call.child_by_field_name("function")?;
+    let function_expr = call.field("function")?;
     cx.model
         .qualified_name(function_expr, "time")
         .filter(|n| *n == "Tick")?;
     let function = enclosing_function(call)?;
     if function.kind() == "function_declaration"
         && function
-            .child_by_field_name("name")
+            .field("name")
             .is_some_and(|n| matches!(text(n, cx.src), "main" | "init"))
     {
         return None;
     }
-    let body = function.child_by_field_name("body")?;
+    let body = function.field("body")?;
     if !can_return(cx, body) {
         return None;
     }
@@ -133,16 +134,16 @@ fn endless(cx: &Context, stmt: Node) -> bool {
     let clause = named_children(stmt).find(|n| n.kind() != "block");
     let endless_header = match clause {
         None => true,
-        Some(c) if c.kind() == "for_clause" => c.child_by_field_name("condition").is_none(),
-        Some(c) if c.kind() == "range_clause" => c.child_by_field_name("right").is_some_and(|r| {
+        Some(c) if c.kind() == "for_clause" => c.field("condition").is_none(),
+        Some(c) if c.kind() == "range_clause" => c.field("right").is_some_and(|r| {
             r.kind() == "call_expression"
-                && r.child_by_field_name("function")
+                && r.field("function")
                     .and_then(|f| cx.model.qualified_name(f, "time"))
                     == Some("Tick")
         }),
         _ => false,
     };
-    let Some(body) = stmt.child_by_field_name("body") else {
+    let Some(body) = stmt.field("body") else {
         return false;
     };
     endless_header && !breaks_out(body)
@@ -184,12 +185,12 @@ fn breaks_out(body: Node) -> bool {
 fn fix(cx: &Context, call: Node, function: Node) -> Option<Vec<TextEdit>> {
     let parent = call.parent()?;
     let stmt = match parent.kind() {
-        "range_clause" if parent.child_by_field_name("right") == Some(call) => parent.parent()?,
+        "range_clause" if parent.field("right") == Some(call) => parent.parent()?,
         "expression_list" => {
             let s = parent
                 .parent()
                 .filter(|s| s.kind() == "short_var_declaration")?;
-            (named_children(parent).count() == 1 && s.child_by_field_name("right") == Some(parent))
+            (named_children(parent).count() == 1 && s.field("right") == Some(parent))
                 .then_some(s)?
         }
         _ => return None,
@@ -206,9 +207,7 @@ fn fix(cx: &Context, call: Node, function: Node) -> Option<Vec<TextEdit>> {
     if !cx.src.get(start..stmt.start_byte())?.trim().is_empty() {
         return None;
     }
-    let pkg = call
-        .child_by_field_name("function")?
-        .child_by_field_name("operand")?;
+    let pkg = call.field("function")?.field("operand")?;
     let args: Vec<&str> = call_args(call).iter().map(|a| text(*a, cx.src)).collect();
     let indent = line_indent(cx.src, stmt.start_byte());
     let nl = newline(cx.src);

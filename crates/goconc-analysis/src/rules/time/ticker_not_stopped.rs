@@ -1,5 +1,6 @@
 //! `ticker-not-stopped`: a `time.NewTicker`/`time.NewTimer` kept in a local that is never stopped.
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::in_loop;
@@ -81,7 +82,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 }
 
 fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
-    let function = call.child_by_field_name("function")?;
+    let function = call.field("function")?;
     let what = cx.model.qualified_name(function, "time")?;
     let right = call.parent().filter(|p| p.kind() == "expression_list")?;
     let stmt = right
@@ -91,7 +92,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
         return None;
     }
     let left = match stmt.kind() {
-        "short_var_declaration" => stmt.child_by_field_name("left")?,
+        "short_var_declaration" => stmt.field("left")?,
         _ => stmt,
     };
     let names: Vec<Node> = if stmt.kind() == "var_spec" {
@@ -108,12 +109,10 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     let mut received_in_select = false;
     for u in &uses {
         let parent = u.parent()?;
-        if parent.kind() != "selector_expression"
-            || parent.child_by_field_name("operand") != Some(*u)
-        {
+        if parent.kind() != "selector_expression" || parent.field("operand") != Some(*u) {
             return None; // passed on, returned, stored, compared: someone else may stop it
         }
-        match text(parent.child_by_field_name("field")?, cx.src) {
+        match text(parent.field("field")?, cx.src) {
             "Stop" => return None,
             "Reset" => {}
             "C" => {

@@ -8,6 +8,7 @@ use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::sync_calls::{waitgroup_call, WaitGroupOp};
 use crate::rules::{Context, RuleMeta};
+use crate::syntax::FieldExt;
 use crate::syntax::{
     access_path, call_args, enclosing_function, is_within, line_indent, line_start, statement_call,
     statements, text, unparen, walk,
@@ -85,7 +86,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(go) = go_statement_of(lit) else {
             continue;
         };
-        let Some(body) = lit.child_by_field_name("body") else {
+        let Some(body) = lit.field("body") else {
             continue;
         };
         let Some(key) = wg_key(cx.model, add.receiver) else {
@@ -106,7 +107,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         let parent_wait = enclosing_function(go)
-            .and_then(|parent| parent.child_by_field_name("body"))
+            .and_then(|parent| parent.field("body"))
             .and_then(|parent_body| {
                 wg_calls_within(cx, WaitGroupOp::Wait, &key, parent_body)
                     .find(|w| !is_within(w.call, lit))
@@ -158,7 +159,7 @@ fn child_uses(cx: &Context, go: tree_sitter::Node, key: &WgKey) -> bool {
         return false;
     };
     if let Some(lit) = call
-        .child_by_field_name("function")
+        .field("function")
         .map(unparen)
         .filter(|f| f.kind() == "func_literal")
     {

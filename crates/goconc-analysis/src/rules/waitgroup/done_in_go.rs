@@ -5,6 +5,7 @@ use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::sync_calls::{waitgroup_call, WaitGroupOp};
 use crate::rules::{Context, RuleMeta};
+use crate::syntax::FieldExt;
 use crate::syntax::{call_args, text, unparen};
 
 pub static META: RuleMeta = RuleMeta {
@@ -69,7 +70,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(key) = wg_key(cx.model, go.receiver) else {
             continue;
         };
-        let Some(body) = lit.child_by_field_name("body") else {
+        let Some(body) = lit.field("body") else {
             continue;
         };
         if wg_calls_within(cx, WaitGroupOp::Add, &key, body)

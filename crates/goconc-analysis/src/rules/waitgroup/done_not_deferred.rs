@@ -2,6 +2,7 @@
 //! deferred, so that an early return or a panic skips it.
 
 use crate::finding::LineOf;
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::{
@@ -88,7 +89,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(go) = go_statement_of(lit) else {
             continue;
         };
-        let Some(body) = lit.child_by_field_name("body") else {
+        let Some(body) = lit.field("body") else {
             continue;
         };
         let Some(key) = wg_key(cx.model, done.receiver) else {
@@ -294,7 +295,7 @@ fn can_panic(model: &FileModel, stmt: Node) -> bool {
         }
         risky = match n.kind() {
             "call_expression" => {
-                let function = n.child_by_field_name("function").map(unparen);
+                let function = n.field("function").map(unparen);
                 !function.is_some_and(|f| {
                     f.kind() == "identifier" && HARMLESS_CALLS.contains(&text(f, src))
                 })
@@ -304,14 +305,12 @@ fn can_panic(model: &FileModel, stmt: Node) -> bool {
             | "type_assertion_expression"
             | "send_statement"
             | "return_statement" => true,
-            "unary_expression" => n
-                .child_by_field_name("operator")
-                .is_some_and(|o| text(o, src) == "*"),
+            "unary_expression" => n.field("operator").is_some_and(|o| text(o, src) == "*"),
             "binary_expression" => n
-                .child_by_field_name("operator")
+                .field("operator")
                 .is_some_and(|o| matches!(text(o, src), "/" | "%")),
             "assignment_statement" => n
-                .child_by_field_name("operator")
+                .field("operator")
                 .is_some_and(|o| matches!(text(o, src), "/=" | "%=")),
             _ => false,
         };

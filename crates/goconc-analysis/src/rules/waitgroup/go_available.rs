@@ -1,6 +1,7 @@
 //! `waitgroup-go-available`: `wg.Add(1)` + `go func() { defer wg.Done(); … }()` is what
 //! `wg.Go(func() { … })` does (Go 1.25).
 
+use crate::syntax::FieldExt;
 use tree_sitter::Node;
 
 use super::{call_statement, in_nested_goroutine, statement_line, wg_calls_within, wg_key};
@@ -89,21 +90,21 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         };
         let Some(lit) = go_call
-            .child_by_field_name("function")
+            .field("function")
             .map(unparen)
             .filter(|f| f.kind() == "func_literal")
         else {
             continue;
         };
         if !call_args(go_call).is_empty()
-            || lit.child_by_field_name("result").is_some()
+            || lit.field("result").is_some()
             || lit
-                .child_by_field_name("parameters")
+                .field("parameters")
                 .is_some_and(|p| named_children(p).next().is_some())
         {
             continue;
         }
-        let Some(body) = lit.child_by_field_name("body") else {
+        let Some(body) = lit.field("body") else {
             continue;
         };
         let Some(first) = statements(body)

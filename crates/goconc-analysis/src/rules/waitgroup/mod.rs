@@ -1,6 +1,7 @@
 //! `sync.WaitGroup` rules, one file each, and the small helpers they share: which goroutine a
 //! function literal is, which WaitGroup a call is on, and how to cut a statement's line out.
 
+use crate::syntax::FieldExt;
 use std::ops::Range;
 
 use tree_sitter::Node;
@@ -47,7 +48,7 @@ pub(crate) fn go_statement_of(lit: Node) -> Option<Node> {
         node = parent;
         parent = parent.parent()?;
     }
-    if parent.kind() != "call_expression" || parent.child_by_field_name("function")? != node {
+    if parent.kind() != "call_expression" || parent.field("function")? != node {
         return None;
     }
     let go = parent.parent()?;
