@@ -16,7 +16,7 @@
 //! locations or fix edits reach outside its function is not kept: that function is analysed
 //! again on every run.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
@@ -421,7 +421,7 @@ fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u
         if let Some(body) = item.field("body").filter(|_| is_function_item(item)) {
             text_before(body.start_byte()).hash(&mut key);
             from = body.end_byte();
-        } else if item.kind() == "type_declaration" {
+        } else if item.kind_str() == "type_declaration" {
             text_before(item.start_byte()).hash(&mut key);
             let declaration = text(item, src);
             let by_text = hash_of(&declaration);
@@ -454,7 +454,7 @@ fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u
 /// passes over it, and a variable's type comes from its declaration, not its value.
 fn declared_outside_values(item: Node, src: &str) -> Option<String> {
     let declaration = text(item, src);
-    match item.kind() {
+    match item.kind_str() {
         "var_declaration" if !declaration.contains('(') => {
             Some(declaration.split('{').next().unwrap_or("").to_string())
         }
@@ -472,7 +472,7 @@ fn hash_tokens_but_comments(node: Node, src: &str, key: &mut impl Hasher) {
     let mut cursor = node.walk();
     loop {
         let current = cursor.node();
-        let is_comment = current.kind() == "comment";
+        let is_comment = current.kind_str() == "comment";
         if !is_comment && cursor.goto_first_child() {
             continue;
         }

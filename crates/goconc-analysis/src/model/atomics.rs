@@ -6,7 +6,7 @@
 //! variable's name) once the package's struct types are merged, so that a plain access in one
 //! file meets an atomic one in another.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -66,11 +66,11 @@ pub fn split_func(name: &str) -> Option<(&'static str, &'static str)> {
 /// `atomic.AddInt64(…)` with `atomic` naming `sync/atomic`: the function name.
 pub fn atomic_func<'s>(call: Node, src: &'s str, imports: &Imports) -> Option<&'s str> {
     let function = unparen(call.field("function")?);
-    if function.kind() != "selector_expression" {
+    if function.kind_str() != "selector_expression" {
         return None;
     }
     let operand = function.field("operand")?;
-    if operand.kind() != "identifier" || !imports.is(text(operand, src), "sync/atomic") {
+    if operand.kind_str() != "identifier" || !imports.is(text(operand, src), "sync/atomic") {
         return None;
     }
     let name = text(function.field("field")?, src);
@@ -80,7 +80,7 @@ pub fn atomic_func<'s>(call: Node, src: &'s str, imports: &Imports) -> Option<&'
 /// The expression whose address is the first argument (`s.n` in `atomic.AddInt64(&s.n, 1)`).
 pub fn addressed_arg(call: Node) -> Option<Node> {
     let first = unparen(*call_args(call).first()?);
-    if first.kind() != "unary_expression" || first.child(0).map(|o| o.kind()) != Some("&") {
+    if first.kind_str() != "unary_expression" || first.child(0).map(|o| o.kind_str()) != Some("&") {
         return None;
     }
     first.field("operand").map(unparen)
@@ -107,7 +107,10 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<AtomicAcc
         .into_iter()
         .collect();
     for &decl in items {
-        if !matches!(decl.kind(), "function_declaration" | "method_declaration") {
+        if !matches!(
+            decl.kind_str(),
+            "function_declaration" | "method_declaration"
+        ) {
             continue;
         }
         let decl_text = text(decl, src);
@@ -136,7 +139,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<AtomicAcc
         // Names the function's literals and bodies declare shadow package variables.
         locals.extend(super::summary::declared_names(decl, src, false));
         walk(decl, |n| {
-            if n.kind() != "call_expression" {
+            if n.kind_str() != "call_expression" {
                 return true;
             }
             let Some(func) = atomic_func(n, src, imports) else {

@@ -2,7 +2,7 @@
 //! sleeping. Rules use it to tell what must not run under a lock. Method calls on values whose
 //! type is unknown are not in it: without a type checker, `x.Read()` could be anything.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::imports::Imports;
@@ -175,11 +175,11 @@ pub const BLOCKING_METHODS: &[(&str, &str, &[&str])] = &[
 /// A call of a blocking package-level function, described for messages (`time.Sleep`).
 pub fn blocking_call(call: Node, src: &str, imports: &Imports) -> Option<String> {
     let function = unparen(call.field("function")?);
-    if function.kind() != "selector_expression" {
+    if function.kind_str() != "selector_expression" {
         return None;
     }
     let operand = function.field("operand")?;
-    if operand.kind() != "identifier" {
+    if operand.kind_str() != "identifier" {
         return None;
     }
     let local = text(operand, src);

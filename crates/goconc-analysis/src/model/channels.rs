@@ -19,7 +19,7 @@
 //! Building costs one walk of each function that makes a channel (nothing when the file makes
 //! none), so every channel rule can afford to build its own.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::scope::FileModel;
@@ -227,7 +227,7 @@ impl<'t> Channels<'t> {
     /// The local channel an expression names (an identifier resolving to its declaration).
     pub fn of_expr(&self, model: &FileModel<'t>, expr: Node<'t>) -> Option<&LocalChannel<'t>> {
         let expr = unparen(expr);
-        if expr.kind() != "identifier" {
+        if expr.kind_str() != "identifier" {
             return None;
         }
         let decl = model.resolve(expr)?;
@@ -238,7 +238,7 @@ impl<'t> Channels<'t> {
 /// `name := make(chan T…)` or `var name = make(chan T…)`, one name per value.
 fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalChannel<'t>> {
     let function = call.field("function")?;
-    if function.kind() != "identifier"
+    if function.kind_str() != "identifier"
         || text(function, model.src) != "make"
         || model.resolve(function).is_some()
     {
@@ -246,14 +246,14 @@ fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalCh
     }
     let args = call_args(call);
     let chan_type = *args.first()?;
-    if chan_type.kind() != "channel_type" {
+    if chan_type.kind_str() != "channel_type" {
         return None;
     }
     let (capacity, capacity_expr) = match args.get(1) {
         None => (Capacity::Unbuffered, None),
         Some(&n) => {
             let lit = unparen(n);
-            let value = (lit.kind() == "int_literal")
+            let value = (lit.kind_str() == "int_literal")
                 .then(|| text(lit, model.src).replace('_', "").parse::<u64>().ok())
                 .flatten();
             match value {
@@ -264,17 +264,17 @@ fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalCh
         }
     };
     let list = call.parent()?;
-    if list.kind() != "expression_list" {
+    if list.kind_str() != "expression_list" {
         return None;
     }
     let position = named_children(list).position(|n| n == call)?;
     let stmt = list.parent()?;
-    let left = match stmt.kind() {
+    let left = match stmt.kind_str() {
         "short_var_declaration" => stmt.field("left")?,
         "var_spec" => stmt,
         _ => return None,
     };
-    let names: Vec<Node> = if stmt.kind() == "var_spec" {
+    let names: Vec<Node> = if stmt.kind_str() == "var_spec" {
         let mut cursor = left.walk();
         left.children_by_field_name("name", &mut cursor).collect()
     } else {
@@ -306,7 +306,7 @@ fn collect_uses<'t>(model: &FileModel<'t>, channels: &mut [LocalChannel<'t>]) {
         return;
     };
     walk(function, |node| {
-        if node.kind() != "identifier" {
+        if node.kind_str() != "identifier" {
             return true;
         }
         let name = text(node, model.src);
@@ -338,7 +338,7 @@ fn classify<'t>(
     let mut expr = ident;
     while let Some(p) = expr
         .parent()
-        .filter(|p| p.kind() == "parenthesized_expression")
+        .filter(|p| p.kind_str() == "parenthesized_expression")
     {
         expr = p;
     }
@@ -360,7 +360,7 @@ fn classify<'t>(
             }),
         });
     };
-    match parent.kind() {
+    match parent.kind_str() {
         "send_statement" if parent.field("channel") == Some(expr) => {
             op(OpKind::Send, parent, false);
             return;
@@ -383,7 +383,7 @@ fn classify<'t>(
             if let Some(call) = parent.parent() {
                 let callee = call.field("function").map(unparen);
                 let builtin = callee
-                    .filter(|f| f.kind() == "identifier" && model.resolve(*f).is_none())
+                    .filter(|f| f.kind_str() == "identifier" && model.resolve(*f).is_none())
                     .map(|f| text(f, src));
                 match builtin {
                     Some("close") => {
@@ -406,7 +406,7 @@ fn classify<'t>(
         }
         _ => {}
     }
-    let kind = match parent.kind() {
+    let kind = match parent.kind_str() {
         "argument_list" => EscapeKind::CallArgument,
         "send_statement" => EscapeKind::Sent,
         "unary_expression"
@@ -417,7 +417,7 @@ fn classify<'t>(
             EscapeKind::AddressTaken
         }
         "literal_value" | "literal_element" | "keyed_element" => EscapeKind::Stored,
-        "expression_list" => match parent.parent().map(|g| (g.kind(), g)) {
+        "expression_list" => match parent.parent().map(|g| (g.kind_str(), g)) {
             Some(("return_statement", _)) => EscapeKind::Returned,
             Some(("assignment_statement", g)) => {
                 if g.field("left") == Some(parent) {
@@ -425,7 +425,7 @@ fn classify<'t>(
                 } else {
                     let targets_plain = g
                         .field("left")
-                        .is_some_and(|l| named_children(l).all(|n| n.kind() == "identifier"));
+                        .is_some_and(|l| named_children(l).all(|n| n.kind_str() == "identifier"));
                     if targets_plain {
                         EscapeKind::Assigned
                     } else {
@@ -449,17 +449,24 @@ fn receives_with_ok(recv: Node) -> bool {
     let mut node = recv;
     while let Some(p) = node
         .parent()
-        .filter(|p| p.kind() == "parenthesized_expression")
+        .filter(|p| p.kind_str() == "parenthesized_expression")
     {
         node = p;
     }
     let Some(parent) = node.parent() else {
         return false;
     };
-    let stmt = match parent.kind() {
+    let stmt = match parent.kind_str() {
         "receive_statement" => parent,
         "expression_list" => match parent.parent() {
-            Some(g) if matches!(g.kind(), "short_var_declaration" | "assignment_statement") => g,
+            Some(g)
+                if matches!(
+                    g.kind_str(),
+                    "short_var_declaration" | "assignment_statement"
+                ) =>
+            {
+                g
+            }
             _ => return false,
         },
         _ => return false,
@@ -481,7 +488,7 @@ fn placement<'t>(
         if n == function {
             break;
         }
-        if n.kind() == "func_literal" {
+        if n.kind_str() == "func_literal" {
             match goroutine_start(model, n) {
                 Some(start) => goroutine = Some(Goroutine { literal: n, start }),
                 None => in_closure = true,
@@ -497,20 +504,20 @@ fn placement<'t>(
 pub fn goroutine_start<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<'t>> {
     let mut node = lit;
     let mut parent = lit.parent()?;
-    while parent.kind() == "parenthesized_expression" {
+    while parent.kind_str() == "parenthesized_expression" {
         node = parent;
         parent = parent.parent()?;
     }
-    if parent.kind() == "call_expression" && parent.field("function") == Some(node) {
+    if parent.kind_str() == "call_expression" && parent.field("function") == Some(node) {
         let go = parent.parent()?;
-        return (go.kind() == "go_statement").then_some(go);
+        return (go.kind_str() == "go_statement").then_some(go);
     }
-    if parent.kind() != "argument_list" || parent.named_child(0) != Some(node) {
+    if parent.kind_str() != "argument_list" || parent.named_child(0) != Some(node) {
         return None;
     }
     let call = parent.parent()?;
     let function = unparen(call.field("function")?);
-    if function.kind() != "selector_expression" {
+    if function.kind_str() != "selector_expression" {
         return None;
     }
     let method = text(function.field("field")?, model.src);
@@ -529,14 +536,14 @@ fn select_case<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<SelectCase<'
     let mut comm = node;
     loop {
         let parent = comm.parent()?;
-        match parent.kind() {
+        match parent.kind_str() {
             "parenthesized_expression" | "receive_statement" => comm = parent,
-            "expression_list" if comm.kind() == "unary_expression" => comm = parent,
+            "expression_list" if comm.kind_str() == "unary_expression" => comm = parent,
             _ => break,
         }
     }
     let case = comm.parent()?;
-    if case.kind() != "communication_case" || case.field("communication") != Some(comm) {
+    if case.kind_str() != "communication_case" || case.field("communication") != Some(comm) {
         return None;
     }
     let select = case.parent()?;
@@ -544,7 +551,7 @@ fn select_case<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<SelectCase<'
     let mut has_cancel = false;
     let mut other_cases = 0;
     for c in named_children(select) {
-        match c.kind() {
+        match c.kind_str() {
             "default_case" => has_default = true,
             "communication_case" if c != case => {
                 other_cases += 1;
@@ -569,12 +576,12 @@ fn select_case<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<SelectCase<'
 /// Is a select communication a receive from a cancellation or timeout signal?
 pub fn is_cancel_receive(model: &FileModel, comm: Node) -> bool {
     let src = model.src;
-    let recv = match comm.kind() {
+    let recv = match comm.kind_str() {
         "receive_statement" => comm.field("right").map(unparen),
         _ => None,
     };
     let Some(recv) = recv else { return false };
-    if recv.kind() != "unary_expression" {
+    if recv.kind_str() != "unary_expression" {
         return false;
     }
     let Some(operand) = recv.field("operand").map(unparen) else {
@@ -586,7 +593,7 @@ pub fn is_cancel_receive(model: &FileModel, comm: Node) -> bool {
 /// `ctx.Done()`, `time.After(d)`, `t.C`, `done`, `s.stop`, … — a channel that signals "stop
 /// waiting".
 pub fn is_cancel_channel(model: &FileModel, operand: Node, src: &str) -> bool {
-    match operand.kind() {
+    match operand.kind_str() {
         "call_expression" => {
             let Some(function) = operand.field("function").map(unparen) else {
                 return false;
@@ -594,13 +601,13 @@ pub fn is_cancel_channel(model: &FileModel, operand: Node, src: &str) -> bool {
             if let Some(name) = model.qualified_name(function, "time") {
                 return matches!(name, "After" | "Tick");
             }
-            function.kind() == "selector_expression"
+            function.kind_str() == "selector_expression"
                 && function
                     .field("field")
                     .is_some_and(|f| text(f, src) == "Done")
         }
         "selector_expression" | "identifier" => {
-            let name = match operand.kind() {
+            let name = match operand.kind_str() {
                 "identifier" => text(operand, src),
                 _ => operand.field("field").map_or("", |f| text(f, src)),
             };
@@ -621,7 +628,7 @@ pub fn is_cancel_channel(model: &FileModel, operand: Node, src: &str) -> bool {
 fn enclosing_loop(node: Node) -> Option<Node> {
     let mut current = node.parent();
     while let Some(n) = current {
-        match n.kind() {
+        match n.kind_str() {
             "for_statement" => return Some(n),
             "func_literal" | "function_declaration" | "method_declaration" => return None,
             _ => current = n.parent(),

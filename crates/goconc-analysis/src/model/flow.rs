@@ -7,7 +7,7 @@
 //! A rule supplies the state, how a simple statement changes it, how two states merge where
 //! paths meet, and what to do at each exit.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
@@ -155,7 +155,7 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         if self.gave_up {
             return Flow::dead();
         }
-        match stmt.kind() {
+        match stmt.kind_str() {
             "block" => self.block(stmt, state),
             "return_statement" => {
                 self.analysis.transfer(stmt, &mut state);
@@ -168,10 +168,11 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
                 let label = stmt
                     .field("label")
                     .map(|l| text(l, self.model.src).to_string());
-                let Some(inner) = named_children(stmt).find(|n| n.kind() != "label_name") else {
+                let Some(inner) = named_children(stmt).find(|n| n.kind_str() != "label_name")
+                else {
                     return Flow::normal(state);
                 };
-                match inner.kind() {
+                match inner.kind_str() {
                     "for_statement" => self.for_statement(inner, label, state),
                     "expression_switch_statement"
                     | "type_switch_statement"
@@ -225,7 +226,7 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
             }
             _ => {
                 self.analysis.transfer(stmt, &mut state);
-                if stmt.kind() == "expression_statement" && self.is_no_return(stmt) {
+                if stmt.kind_str() == "expression_statement" && self.is_no_return(stmt) {
                     self.exit(ExitKind::NoReturn, stmt, state);
                     return Flow::dead();
                 }
@@ -283,12 +284,14 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         label: Option<String>,
         mut state: A::State,
     ) -> Flow<A::State> {
-        let clause = named_children(stmt).find(|n| n.kind() == "for_clause");
-        let has_range = named_children(stmt).any(|n| n.kind() == "range_clause");
+        let clause = named_children(stmt).find(|n| n.kind_str() == "for_clause");
+        let has_range = named_children(stmt).any(|n| n.kind_str() == "range_clause");
         let has_condition = has_range
             || clause.is_some_and(|c| c.field("condition").is_some())
             || named_children(stmt).any(|n| {
-                n.kind() != "for_clause" && n.kind() != "block" && n.kind() != "range_clause"
+                n.kind_str() != "for_clause"
+                    && n.kind_str() != "block"
+                    && n.kind_str() != "range_clause"
             });
         if let Some(init) = clause.and_then(|c| c.field("initializer")) {
             self.analysis.transfer(init, &mut state);
@@ -300,7 +303,7 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
 
         // The condition or range clause is evaluated at the top of every iteration.
         let header = named_children(stmt)
-            .find(|n| n.kind() != "for_clause" && n.kind() != "block")
+            .find(|n| n.kind_str() != "for_clause" && n.kind_str() != "block")
             .or_else(|| clause.and_then(|c| c.field("condition")));
         let mut head = state;
         let mut breaks = Vec::new();
@@ -365,9 +368,14 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
             self.analysis.transfer(value, &mut state);
         }
         let cases: Vec<Node> = named_children(stmt)
-            .filter(|n| matches!(n.kind(), "expression_case" | "default_case" | "type_case"))
+            .filter(|n| {
+                matches!(
+                    n.kind_str(),
+                    "expression_case" | "default_case" | "type_case"
+                )
+            })
             .collect();
-        let has_default = cases.iter().any(|c| c.kind() == "default_case");
+        let has_default = cases.iter().any(|c| c.kind_str() == "default_case");
         let mut result = Flow::dead();
         if !has_default {
             result.normal = Some(state.clone());
@@ -391,7 +399,7 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
     fn select_statement(&mut self, stmt: Node<'t>, state: A::State) -> Flow<A::State> {
         let mut result = Flow::dead();
         for case in named_children(stmt)
-            .filter(|n| matches!(n.kind(), "communication_case" | "default_case"))
+            .filter(|n| matches!(n.kind_str(), "communication_case" | "default_case"))
         {
             let mut entry = state.clone();
             if let Some(comm) = case.field("communication") {
@@ -416,7 +424,7 @@ pub fn is_no_return_call(model: &FileModel, call: Node) -> bool {
     let Some(function) = call.field("function").map(unparen) else {
         return false;
     };
-    match function.kind() {
+    match function.kind_str() {
         "identifier" => text(function, model.src) == "panic" && model.resolve(function).is_none(),
         "selector_expression" => {
             let (Some(operand), Some(field)) = (function.field("operand"), function.field("field"))

@@ -5,7 +5,7 @@
 //! is recorded with the receiver's mutexes held on every path to it. Facts are owned data,
 //! collected per file and merged per package ([`super::PackageModel::add_field_accesses`]).
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::locks::{self, LockObserver, LockState};
@@ -41,7 +41,7 @@ struct Collector<'m, 't> {
 
 impl<'t> LockObserver<'t> for Collector<'_, 't> {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
-        if matches!(node.kind(), "go_statement" | "defer_statement") {
+        if matches!(node.kind_str(), "go_statement" | "defer_statement") {
             return;
         }
         let prefix = format!("{}.", self.receiver);
@@ -53,27 +53,29 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             .collect();
         let mut found = Vec::new();
         walk_body(node, |n| {
-            if n.kind() != "selector_expression" {
+            if n.kind_str() != "selector_expression" {
                 return;
             }
             let (Some(operand), Some(field)) = (n.field("operand"), n.field("field")) else {
                 return;
             };
             let operand = unparen(operand);
-            if operand.kind() != "identifier" || text(operand, self.model.src) != self.receiver {
+            if operand.kind_str() != "identifier" || text(operand, self.model.src) != self.receiver
+            {
                 return;
             }
             // A method value or call `recv.m()` is no field access.
-            if n.parent()
-                .is_some_and(|p| p.kind() == "call_expression" && p.field("function") == Some(n))
-            {
+            if n.parent().is_some_and(|p| {
+                p.kind_str() == "call_expression" && p.field("function") == Some(n)
+            }) {
                 return;
             }
             // `recv.n.Add(1)`: a method on the field's value (an atomic, a sync type) is no
             // plain access.
             if n.parent().is_some_and(|p| {
-                p.kind() == "selector_expression"
-                    && p.parent().is_some_and(|c| c.kind() == "call_expression")
+                p.kind_str() == "selector_expression"
+                    && p.parent()
+                        .is_some_and(|c| c.kind_str() == "call_expression")
             }) {
                 return;
             }
@@ -135,7 +137,7 @@ fn is_write(selector: Node, src: &str) -> bool {
         let Some(parent) = node.parent() else {
             return false;
         };
-        match parent.kind() {
+        match parent.kind_str() {
             "index_expression" if parent.field("operand") == Some(node) => node = parent,
             "expression_list" => node = parent,
             "assignment_statement" => return parent.field("left") == Some(node),
@@ -146,7 +148,7 @@ fn is_write(selector: Node, src: &str) -> bool {
                 let function = parent.parent().and_then(|c| c.field("function"));
                 return first
                     && function
-                        .is_some_and(|f| f.kind() == "identifier" && text(f, src) == "delete");
+                        .is_some_and(|f| f.kind_str() == "identifier" && text(f, src) == "delete");
             }
             _ => return false,
         }
@@ -157,7 +159,7 @@ fn is_write(selector: Node, src: &str) -> bool {
 pub fn collect(model: &FileModel) -> Vec<FieldAccess> {
     let mut out = Vec::new();
     for function in &model.functions {
-        if function.node.kind() != "method_declaration" {
+        if function.node.kind_str() != "method_declaration" {
             continue;
         }
         let (Some(type_name), Some(body), Some(name)) = (

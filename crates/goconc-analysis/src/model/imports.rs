@@ -1,6 +1,6 @@
 //! The imports of one file: which local names stand for which import paths.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -18,12 +18,12 @@ pub struct Imports {
 impl Imports {
     pub fn from_tree(root: Node, src: &str) -> Imports {
         let mut imports = Imports::default();
-        for decl in named_children(root).filter(|n| n.kind() == "import_declaration") {
+        for decl in named_children(root).filter(|n| n.kind_str() == "import_declaration") {
             for child in named_children(decl) {
-                if child.kind() == "import_spec" {
+                if child.kind_str() == "import_spec" {
                     imports.add_spec(child, src);
-                } else if child.kind() == "import_spec_list" {
-                    for spec in named_children(child).filter(|n| n.kind() == "import_spec") {
+                } else if child.kind_str() == "import_spec_list" {
+                    for spec in named_children(child).filter(|n| n.kind_str() == "import_spec") {
                         imports.add_spec(spec, src);
                     }
                 }
@@ -40,8 +40,8 @@ impl Imports {
             .trim_matches(|c| c == '"' || c == '`')
             .to_string();
         match spec.field("name") {
-            Some(name) if name.kind() == "dot" => self.dot_paths.push(path),
-            Some(name) if name.kind() == "blank_identifier" => {}
+            Some(name) if name.kind_str() == "dot" => self.dot_paths.push(path),
+            Some(name) if name.kind_str() == "blank_identifier" => {}
             Some(name) => {
                 self.by_name.insert(text(name, src).to_string(), path);
             }

@@ -2,7 +2,7 @@
 //! function literals — gathered during the model's single walk so no rule walks the whole tree
 //! again.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -38,10 +38,10 @@ impl<'t> NodeIndex<'t> {
     pub fn add(&mut self, node: Node<'t>, src: &'t str) {
         let index = self;
         {
-            match node.kind() {
+            match node.kind_str() {
                 "call_expression" => {
                     if let Some(function) = node.field("function") {
-                        let name = match function.kind() {
+                        let name = match function.kind_str() {
                             "selector_expression" => function.field("field").map(|f| text(f, src)),
                             "identifier" => Some(text(function, src)),
                             _ => None,

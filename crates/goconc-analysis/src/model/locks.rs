@@ -5,7 +5,7 @@
 //! current point, and whether a deferred release will free it at exit. Rules ask it questions
 //! through [`LockObserver`] while it runs and read the state at each exit afterwards.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 use tree_sitter::Node;
@@ -69,7 +69,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
 
     fn transfer(&mut self, stmt: Node<'t>, state: &mut LockState) {
         self.observer.statement(stmt, state);
-        match stmt.kind() {
+        match stmt.kind_str() {
             "defer_statement" => self.deferred(stmt, state),
             "assignment_statement" | "short_var_declaration" => {
                 // Reassigning the root of a held path (`n = n.next`) loses track of which mutex
@@ -87,7 +87,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                 if let Some(right) = stmt.field("right") {
                     for value in named_children(right) {
                         let value = unparen(value);
-                        if value.kind() == "identifier" {
+                        if value.kind_str() == "identifier" {
                             let name = text(value, self.model.src);
                             state
                                 .held
@@ -141,7 +141,7 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
     fn calls_in(&mut self, stmt: Node<'t>, state: &mut LockState) {
         let mut calls = Vec::new();
         walk_body(stmt, |n| {
-            if n.kind() == "call_expression" {
+            if n.kind_str() == "call_expression" {
                 if let Some(call) = lock_call(self.model, n) {
                     calls.push(call);
                 }
@@ -183,7 +183,7 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
         }
         // `defer func() { …; mu.Unlock() }()`: releases inside the deferred closure.
         let function = call.field("function").map(unparen);
-        if let Some(literal) = function.filter(|f| f.kind() == "func_literal") {
+        if let Some(literal) = function.filter(|f| f.kind_str() == "func_literal") {
             let mut released = Vec::new();
             if let Some(body) = literal.field("body") {
                 walk_body(body, |n| {
@@ -216,11 +216,11 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
 /// `releaseLocked(x)`): its effect is not visible here, so the analysis must not claim a lock
 /// stays held after it.
 pub fn release_helper_name<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<&'t str> {
-    if call.kind() != "call_expression" {
+    if call.kind_str() != "call_expression" {
         return None;
     }
     let function = unparen(call.field("function")?);
-    let name = match function.kind() {
+    let name = match function.kind_str() {
         "identifier" => text(function, model.src),
         "selector_expression" => text(function.field("field")?, model.src),
         _ => return None,
@@ -271,7 +271,7 @@ pub fn analyze<'t, O: LockObserver<'t>>(
 pub fn calls_release_helper<'t>(model: &FileModel<'t>, body: Node<'t>) -> bool {
     let mut found = false;
     walk_body(body, |n| {
-        if !found && n.kind() == "call_expression" && release_helper_name(model, n).is_some() {
+        if !found && n.kind_str() == "call_expression" && release_helper_name(model, n).is_some() {
             found = true;
         }
     });
@@ -281,10 +281,10 @@ pub fn calls_release_helper<'t>(model: &FileModel<'t>, body: Node<'t>) -> bool {
 /// Is `node` the method value `x.Unlock` / `x.RUnlock` (not called) of a mutex?
 pub fn is_unlock_method_value(model: &FileModel, node: Node) -> bool {
     let node = unparen(node);
-    if node.kind() != "selector_expression"
+    if node.kind_str() != "selector_expression"
         || node
             .parent()
-            .is_some_and(|p| p.kind() == "call_expression" && p.field("function") == Some(node))
+            .is_some_and(|p| p.kind_str() == "call_expression" && p.field("function") == Some(node))
     {
         return false;
     }
@@ -325,7 +325,7 @@ pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) 
         if found {
             return false;
         }
-        if n.kind() == "call_expression" && crate::syntax::enclosing_function(n) != own {
+        if n.kind_str() == "call_expression" && crate::syntax::enclosing_function(n) != own {
             if let Some(lock) = lock_call(model, n) {
                 if lock.op.is_release() && lock_key(model, &lock).as_deref() == Some(key) {
                     found = true;

@@ -3,7 +3,7 @@
 //! server can keep per file and refresh when that file changes); a [`PackageModel`] merges the
 //! summaries of every file of the directory so types resolve across files.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -63,7 +63,7 @@ impl FileDecls {
     pub fn signatures(root: Node, src: &str, imports: &Imports) -> FileDecls {
         let mut decls = FileDecls::default();
         for item in named_children(root) {
-            match item.kind() {
+            match item.kind_str() {
                 "package_clause" => {
                     if let Some(name) = named_children(item).next() {
                         decls.package_name = text(name, src).to_string();
@@ -153,7 +153,7 @@ impl FileDecls {
             if !super::scope::is_function_item(item) || left_out.contains(&item.start_byte()) {
                 continue;
             }
-            let receiver = (item.kind() == "method_declaration")
+            let receiver = (item.kind_str() == "method_declaration")
                 .then(|| receiver_type(item, src, imports))
                 .flatten();
             if !receiver.is_some_and(|t| holders.contains(t.as_str())) {
@@ -174,14 +174,14 @@ impl FileDecls {
 
     fn add_types(&mut self, decl: Node, src: &str, imports: &Imports) {
         for spec in named_children(decl) {
-            if !matches!(spec.kind(), "type_spec" | "type_alias") {
+            if !matches!(spec.kind_str(), "type_spec" | "type_alias") {
                 continue;
             }
             let (Some(name), Some(type_node)) = (spec.field("name"), spec.field("type")) else {
                 continue;
             };
             let name = text(name, src).to_string();
-            if type_node.kind() == "struct_type" {
+            if type_node.kind_str() == "struct_type" {
                 self.structs
                     .insert(name, struct_fields(type_node, src, imports));
             } else {
@@ -222,10 +222,10 @@ impl FileDecls {
     fn add_vars(&mut self, decl: Node, src: &str, imports: &Imports) {
         let mut specs: Vec<Node> = Vec::new();
         for child in named_children(decl) {
-            match child.kind() {
+            match child.kind_str() {
                 "var_spec" => specs.push(child),
                 "var_spec_list" => {
-                    specs.extend(named_children(child).filter(|n| n.kind() == "var_spec"))
+                    specs.extend(named_children(child).filter(|n| n.kind_str() == "var_spec"))
                 }
                 _ => {}
             }

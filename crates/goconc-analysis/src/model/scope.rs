@@ -2,7 +2,7 @@
 //! results and locals, each with the part of the text where it is visible and its type as far as
 //! the declaration tells. Resolving an identifier finds the innermost visible declaration.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
@@ -47,7 +47,10 @@ pub struct Decl<'t> {
 /// Top-level function and method declarations: the parts of a file an incremental analysis
 /// can reuse one by one.
 pub fn is_function_item(node: Node) -> bool {
-    matches!(node.kind(), "function_declaration" | "method_declaration")
+    matches!(
+        node.kind_str(),
+        "function_declaration" | "method_declaration"
+    )
 }
 
 /// What [`FileModel::build_partial`] leaves out and is given.
@@ -71,7 +74,7 @@ pub fn top_level_items(root: Node) -> Vec<Node> {
 /// (declarations are recorded inside functions only, and the index holds calls and what only
 /// function bodies contain), so generated tables of megabytes are passed over unread.
 fn holds_nothing_to_record(node: Node, src: &str) -> bool {
-    match node.kind() {
+    match node.kind_str() {
         "const_declaration" | "type_declaration" | "import_declaration" => true,
         "var_declaration" => !text(node, src).contains('('),
         _ => false,
@@ -255,7 +258,7 @@ impl<'t> FileModel<'t> {
                 stack.pop();
             }
             let current = stack.last().map(|&(i, _)| i);
-            match node.kind() {
+            match node.kind_str() {
                 "function_declaration" | "method_declaration" | "func_literal" => {
                     let index = self.add_function(node, current);
                     stack.push((index, node.end_byte()));
@@ -277,7 +280,8 @@ impl<'t> FileModel<'t> {
                 }
                 "type_switch_statement" => {
                     if let (Some(f), Some(alias)) = (current, node.field("alias")) {
-                        for ident in named_children(alias).filter(|n| n.kind() == "identifier") {
+                        for ident in named_children(alias).filter(|n| n.kind_str() == "identifier")
+                        {
                             self.push_decl(
                                 ident,
                                 node.byte_range(),
@@ -288,7 +292,7 @@ impl<'t> FileModel<'t> {
                                 None,
                             );
                         }
-                        if alias.kind() == "identifier" {
+                        if alias.kind_str() == "identifier" {
                             self.push_decl(
                                 alias,
                                 node.byte_range(),
@@ -336,7 +340,7 @@ impl<'t> FileModel<'t> {
             let Some(list) = node.field(field) else {
                 continue;
             };
-            if list.kind() != "parameter_list" {
+            if list.kind_str() != "parameter_list" {
                 continue;
             }
             for param in named_children(list) {
@@ -344,7 +348,7 @@ impl<'t> FileModel<'t> {
                     continue;
                 };
                 let mut ty = Ty::from_node(type_node, self.src, &self.imports);
-                if param.kind() == "variadic_parameter_declaration" {
+                if param.kind_str() == "variadic_parameter_declaration" {
                     ty = Ty::Slice(Box::new(ty));
                 }
                 for name in names_of(param) {
@@ -395,7 +399,7 @@ impl<'t> FileModel<'t> {
         let mut kind = DeclKind::Local;
         let mut stmt = node;
         if let Some(parent) = self.parent() {
-            if parent.kind() == "for_clause" {
+            if parent.kind_str() == "for_clause" {
                 kind = DeclKind::LoopVar;
                 stmt = self.grandparent().unwrap_or(parent);
             }
@@ -436,10 +440,10 @@ impl<'t> FileModel<'t> {
         let Some(scope) = self.scope() else { return };
         let mut specs = Vec::new();
         for child in named_children(node) {
-            match child.kind() {
+            match child.kind_str() {
                 "var_spec" => specs.push(child),
                 "var_spec_list" => {
-                    specs.extend(named_children(child).filter(|n| n.kind() == "var_spec"))
+                    specs.extend(named_children(child).filter(|n| n.kind_str() == "var_spec"))
                 }
                 _ => {}
             }
@@ -487,7 +491,7 @@ impl<'t> FileModel<'t> {
         else {
             return;
         };
-        let elem = match unparen(right).kind() {
+        let elem = match unparen(right).kind_str() {
             "unary_expression" => unparen(right)
                 .field("operand")
                 .map(|ch| self.type_of(ch).element().cloned().unwrap_or_default())
@@ -593,7 +597,7 @@ impl<'t> FileModel<'t> {
 
     /// Is `name` the local name of import `path` at `at` (and not shadowed by a local)?
     pub fn is_package(&self, ident: Node, path: &str) -> bool {
-        ident.kind() == "identifier"
+        ident.kind_str() == "identifier"
             && self.imports.is(text(ident, self.src), path)
             && self.resolve(ident).is_none()
     }
@@ -601,7 +605,7 @@ impl<'t> FileModel<'t> {
     /// `pkg.Name` where `pkg` names import `path`: returns `Name`.
     pub fn qualified_name(&self, node: Node, path: &str) -> Option<&'t str> {
         let node = unparen(node);
-        if node.kind() != "selector_expression" {
+        if node.kind_str() != "selector_expression" {
             return None;
         }
         let operand = node.field("operand")?;
@@ -614,7 +618,7 @@ impl<'t> FileModel<'t> {
     /// The type of an expression as far as declarations tell; `Ty::Unknown` otherwise.
     pub fn type_of(&self, node: Node) -> Ty {
         let node = unparen(node);
-        match node.kind() {
+        match node.kind_str() {
             "identifier" => match self.resolve(node) {
                 Some(decl) => decl.ty.clone(),
                 None => self
@@ -628,7 +632,7 @@ impl<'t> FileModel<'t> {
                 else {
                     return Ty::Unknown;
                 };
-                if operand.kind() == "identifier"
+                if operand.kind_str() == "identifier"
                     && self.resolve(operand).is_none()
                     && self.imports.path_of(text(operand, self.src)).is_some()
                 {
@@ -685,7 +689,7 @@ impl<'t> FileModel<'t> {
             1 => results[0].clone(),
             _ => Ty::Tuple(results.to_vec()),
         };
-        match function.kind() {
+        match function.kind_str() {
             "identifier" => {
                 let name = text(function, self.src);
                 if self.resolve(function).is_some() {
@@ -715,7 +719,7 @@ impl<'t> FileModel<'t> {
                     return Ty::Unknown;
                 };
                 let method = text(field, self.src);
-                if operand.kind() == "identifier" && self.resolve(operand).is_none() {
+                if operand.kind_str() == "identifier" && self.resolve(operand).is_none() {
                     if let Some(path) = self.imports.path_of(text(operand, self.src)) {
                         return known_call_result(path, method).unwrap_or_default();
                     }

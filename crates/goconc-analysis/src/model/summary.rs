@@ -5,7 +5,7 @@
 //! server can keep them per file and refresh one file's summaries when it changes. Mutex-ness of
 //! what a summary names is checked by the reader against the package's types.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -67,7 +67,10 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
         })
         .collect();
     for &decl in items {
-        if !matches!(decl.kind(), "function_declaration" | "method_declaration") {
+        if !matches!(
+            decl.kind_str(),
+            "function_declaration" | "method_declaration"
+        ) {
             continue;
         }
         let (Some(name), Some(body)) = (decl.field("name"), decl.field("body")) else {
@@ -83,7 +86,9 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
         let name_text = text(name, src);
         let doc_may_matter = name_text.ends_with("Locked")
             || name_text.ends_with("_locked")
-            || decl.prev_sibling().is_some_and(|p| p.kind() == "comment");
+            || decl
+                .prev_sibling()
+                .is_some_and(|p| p.kind_str() == "comment");
         if !may_lock && !may_block && !doc_may_matter {
             continue;
         }
@@ -105,7 +110,7 @@ fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str
     let name = param.field("name").map(|n| text(n, src));
     let mut ty = param.field("type");
     while let Some(t) = ty {
-        match t.kind() {
+        match t.kind_str() {
             "pointer_type" | "parenthesized_type" => ty = named_children(t).next(),
             "generic_type" => ty = t.field("type"),
             _ => break,
@@ -113,7 +118,7 @@ fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str
     }
     (
         name,
-        ty.filter(|t| t.kind() == "type_identifier")
+        ty.filter(|t| t.kind_str() == "type_identifier")
             .map(|t| text(t, src)),
     )
 }
@@ -156,7 +161,7 @@ fn summarize(
     // Lock and unlock calls in source order, for the lock-order pairs.
     let mut events: Vec<(Node, Acquire, bool)> = Vec::new();
     walk(body, |node| {
-        match node.kind() {
+        match node.kind_str() {
             "func_literal" | "go_statement" | "defer_statement" => return false,
             "call_expression" => {
                 if may_block && summary.blocks.is_none() {
@@ -269,7 +274,7 @@ fn acquire_of(
 pub(crate) fn declared_names<'s>(decl: Node, src: &'s str, own_parameters: bool) -> Vec<&'s str> {
     let mut names = Vec::new();
     walk(decl, |n| {
-        match n.kind() {
+        match n.kind_str() {
             "parameter_declaration" | "variadic_parameter_declaration"
                 if !own_parameters && n.parent().and_then(|p| p.parent()) == Some(decl) => {}
             "parameter_declaration"
@@ -282,7 +287,7 @@ pub(crate) fn declared_names<'s>(decl: Node, src: &'s str, own_parameters: bool)
                 if let Some(left) = n.field("left") {
                     names.extend(
                         named_children(left)
-                            .filter(|i| i.kind() == "identifier")
+                            .filter(|i| i.kind_str() == "identifier")
                             .map(|i| text(i, src)),
                     );
                 }

@@ -1,6 +1,6 @@
 //! Types as far as the engine needs them, read from type syntax without a type checker.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::imports::Imports;
@@ -157,7 +157,7 @@ impl Ty {
     pub fn from_node(node: Node, src: &str, imports: &Imports) -> Ty {
         let child = |field: &str| node.field(field);
         let sub = |n: Option<Node>| n.map_or(Ty::Unknown, |n| Ty::from_node(n, src, imports));
-        match node.kind() {
+        match node.kind_str() {
             "type_identifier" | "identifier" => {
                 let name = text(node, src);
                 Ty::Named {
@@ -200,7 +200,7 @@ pub fn results_of(result: Option<Node>, src: &str, imports: &Imports) -> Vec<Ty>
     let Some(result) = result else {
         return Vec::new();
     };
-    if result.kind() != "parameter_list" {
+    if result.kind_str() != "parameter_list" {
         return vec![Ty::from_node(result, src, imports)];
     }
     let mut out = Vec::new();
@@ -223,10 +223,10 @@ pub fn names_of(decl: Node) -> Vec<Node> {
 /// The fields of a `struct_type` node.
 pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
     let mut fields = Vec::new();
-    let Some(list) = named_children(node).find(|n| n.kind() == "field_declaration_list") else {
+    let Some(list) = named_children(node).find(|n| n.kind_str() == "field_declaration_list") else {
         return fields;
     };
-    for decl in named_children(list).filter(|n| n.kind() == "field_declaration") {
+    for decl in named_children(list).filter(|n| n.kind_str() == "field_declaration") {
         let Some(type_node) = decl.field("type") else {
             continue;
         };
@@ -240,7 +240,7 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
             // `*T` embedded: tree-sitter keeps the `*` as an anonymous token beside the type.
             let star = (0..decl.child_count())
                 .filter_map(|i| decl.child(i))
-                .any(|c| !c.is_named() && c.kind() == "*");
+                .any(|c| !c.is_named() && c.kind_str() == "*");
             let ty = if star { Ty::pointer(ty) } else { ty };
             fields.push(Field {
                 name,
@@ -269,7 +269,7 @@ fn guard_comment(decl: Node, src: &str) -> Option<String> {
     let mut comments = Vec::new();
     if let Some(next) = decl
         .next_sibling()
-        .filter(|n| n.kind() == "comment" && n.start_position().row == row)
+        .filter(|n| n.kind_str() == "comment" && n.start_position().row == row)
     {
         comments.push(next);
     }
@@ -281,7 +281,7 @@ fn guard_comment(decl: Node, src: &str) -> Option<String> {
     };
     if let Some(prev) = decl
         .prev_sibling()
-        .filter(|n| n.kind() == "comment" && n.end_position().row + 1 == row && alone(n))
+        .filter(|n| n.kind_str() == "comment" && n.end_position().row + 1 == row && alone(n))
     {
         comments.push(prev);
     }

@@ -1,7 +1,7 @@
 //! `atomic-mixed-access`: a field or package variable updated through `sync/atomic` functions in
 //! one place and read or written plainly in another (package-wide).
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::HashSet;
 
 use tree_sitter::Node;
@@ -67,14 +67,14 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         .map(|k| k.rsplit('.').next().unwrap_or(k))
         .collect();
     walk(cx.model.root, |n| {
-        let name_node = match n.kind() {
+        let name_node = match n.kind_str() {
             "selector_expression" => n.field("field"),
             "identifier" => {
                 // The name first: `parent()` searches down from the root.
                 if !names.contains(text(n, cx.src)) {
                     return true;
                 }
-                let parent_kind = n.parent().map(|p| p.kind()).unwrap_or("");
+                let parent_kind = n.parent().map(|p| p.kind_str()).unwrap_or("");
                 (!matches!(
                     parent_kind,
                     "selector_expression"
@@ -91,7 +91,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
             // Package-level initialisers, like `init`, run before any goroutine.
             "var_declaration" | "const_declaration"
-                if n.parent().is_some_and(|p| p.kind() == "source_file") =>
+                if n.parent().is_some_and(|p| p.kind_str() == "source_file") =>
             {
                 return false;
             }
@@ -119,16 +119,17 @@ fn check_access(cx: &Context, expr: Node) -> Option<Finding> {
     let mut outer = expr;
     while let Some(p) = outer
         .parent()
-        .filter(|p| p.kind() == "parenthesized_expression")
+        .filter(|p| p.kind_str() == "parenthesized_expression")
     {
         outer = p;
     }
     let parent = outer.parent()?;
-    if parent.kind() == "unary_expression" && parent.child(0).map(|o| o.kind()) == Some("&") {
+    if parent.kind_str() == "unary_expression" && parent.child(0).map(|o| o.kind_str()) == Some("&")
+    {
         return None;
     }
     // A method call on the value (`s.n.String()`) or a deeper selection is not this access.
-    if parent.kind() == "selector_expression" && parent.field("operand") == Some(outer) {
+    if parent.kind_str() == "selector_expression" && parent.field("operand") == Some(outer) {
         return None;
     }
     // `x = atomic.AddInt64(&x, 1)` is atomic-result-assigned's finding.
@@ -138,7 +139,7 @@ fn check_access(cx: &Context, expr: Node) -> Option<Finding> {
     let key = access_key(cx.model, expr)?;
     let atomic = cx.model.package.atomics().get(&key)?;
     // A value the function has just made is not shared yet.
-    if expr.kind() == "selector_expression" {
+    if expr.kind_str() == "selector_expression" {
         if let Some(decl) = path_root(expr).and_then(|r| cx.model.resolve(r)) {
             if decl.kind == DeclKind::Local && decl.init.is_some_and(|i| is_fresh_value(cx, i)) {
                 return None;
@@ -182,7 +183,7 @@ fn call_at(node: Node, offset: usize) -> Option<Node> {
         if n.start_byte() != offset {
             return None;
         }
-        if n.kind() == "call_expression" {
+        if n.kind_str() == "call_expression" {
             return Some(n);
         }
         current = n.parent();
@@ -193,13 +194,15 @@ fn call_at(node: Node, offset: usize) -> Option<Node> {
 /// `T{…}`, `&T{…}` or `new(T)`: a value nobody else has yet.
 fn is_fresh_value(cx: &Context, init: Node) -> bool {
     let init = unparen(init);
-    match init.kind() {
+    match init.kind_str() {
         "composite_literal" => true,
         "unary_expression" => init
             .field("operand")
-            .is_some_and(|o| unparen(o).kind() == "composite_literal"),
+            .is_some_and(|o| unparen(o).kind_str() == "composite_literal"),
         "call_expression" => init.field("function").is_some_and(|f| {
-            f.kind() == "identifier" && text(f, cx.src) == "new" && cx.model.resolve(f).is_none()
+            f.kind_str() == "identifier"
+                && text(f, cx.src) == "new"
+                && cx.model.resolve(f).is_none()
         }),
         _ => false,
     }
@@ -210,21 +213,24 @@ fn is_written(expr: Node) -> bool {
     let Some(parent) = expr.parent() else {
         return false;
     };
-    match parent.kind() {
+    match parent.kind_str() {
         "inc_statement" | "dec_statement" => true,
-        "expression_list" => parent
-            .parent()
-            .is_some_and(|s| s.kind() == "assignment_statement" && s.field("left") == Some(parent)),
+        "expression_list" => parent.parent().is_some_and(|s| {
+            s.kind_str() == "assignment_statement" && s.field("left") == Some(parent)
+        }),
         _ => false,
     }
 }
 
 /// Is the expression the target of `x = atomic.F(&…)`?
 fn assigned_from_atomic(cx: &Context, expr: Node) -> bool {
-    let Some(list) = expr.parent().filter(|p| p.kind() == "expression_list") else {
+    let Some(list) = expr.parent().filter(|p| p.kind_str() == "expression_list") else {
         return false;
     };
-    let Some(stmt) = list.parent().filter(|s| s.kind() == "assignment_statement") else {
+    let Some(stmt) = list
+        .parent()
+        .filter(|s| s.kind_str() == "assignment_statement")
+    else {
         return false;
     };
     if stmt.field("left") != Some(list) {
@@ -235,7 +241,7 @@ fn assigned_from_atomic(cx: &Context, expr: Node) -> bool {
     };
     crate::syntax::named_children(right).any(|v| {
         let v = unparen(v);
-        v.kind() == "call_expression" && atomic_func(v, cx.src, &cx.model.imports).is_some()
+        v.kind_str() == "call_expression" && atomic_func(v, cx.src, &cx.model.imports).is_some()
     })
 }
 
@@ -296,7 +302,7 @@ fn excused(cx: &Context, expr: Node, key: &str, func: &str, written: bool) -> bo
     let mut same_function_atomic = false;
     let mut locks = false;
     walk(decl, |n| {
-        if n.kind() == "call_expression" {
+        if n.kind_str() == "call_expression" {
             if atomic_func(n, cx.src, &cx.model.imports).is_some() {
                 if let Some(arg) = crate::model::atomics::addressed_arg(n) {
                     if access_key(cx.model, arg).as_deref() == Some(key) {
@@ -331,7 +337,7 @@ fn excused(cx: &Context, expr: Node, key: &str, func: &str, written: bool) -> bo
 fn top_function(node: Node) -> Option<Node> {
     let mut current = node.parent();
     while let Some(n) = current {
-        if matches!(n.kind(), "function_declaration" | "method_declaration") {
+        if matches!(n.kind_str(), "function_declaration" | "method_declaration") {
             return Some(n);
         }
         current = n.parent();
@@ -375,13 +381,13 @@ fn local_field_type(cx: &Context, owner: &str, field: &str) -> Option<crate::mod
         .model
         .items
         .iter()
-        .filter(|n| n.kind() == "type_declaration")
+        .filter(|n| n.kind_str() == "type_declaration")
     {
-        for spec in crate::syntax::named_children(decl).filter(|n| n.kind() == "type_spec") {
+        for spec in crate::syntax::named_children(decl).filter(|n| n.kind_str() == "type_spec") {
             let (Some(name), Some(ty)) = (spec.field("name"), spec.field("type")) else {
                 continue;
             };
-            if text(name, cx.src) != owner || ty.kind() != "struct_type" {
+            if text(name, cx.src) != owner || ty.kind_str() != "struct_type" {
                 continue;
             }
             let fields = crate::model::types::struct_fields(ty, cx.src, &cx.model.imports);

@@ -1,7 +1,7 @@
 //! `sync/atomic` rules, one file each, and the helper they share: which field or package variable
 //! an expression names, as a package-wide key (`Counter.n`, `hits`).
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::Rule;
@@ -34,11 +34,11 @@ pub fn rules() -> Vec<Rule> {
 /// names; None for locals and unknown types.
 pub(crate) fn access_key(model: &FileModel, expr: Node) -> Option<String> {
     let expr = unparen(expr);
-    match expr.kind() {
+    match expr.kind_str() {
         "selector_expression" => {
             let operand = expr.field("operand")?;
             let field = text(expr.field("field")?, model.src);
-            if operand.kind() == "identifier"
+            if operand.kind_str() == "identifier"
                 && model.resolve(operand).is_none()
                 && model.imports.path_of(text(operand, model.src)).is_some()
             {

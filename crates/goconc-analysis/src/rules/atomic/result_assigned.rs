@@ -4,7 +4,7 @@
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::atomics::{addressed_arg, atomic_func, split_func};
 use crate::rules::{Context, RuleMeta};
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use crate::syntax::{access_path, named_children, text};
 
 pub static META: RuleMeta = RuleMeta {
@@ -63,14 +63,16 @@ fn check_call(cx: &Context, call: tree_sitter::Node) -> Option<Finding> {
     let mut value = call;
     while let Some(p) = value
         .parent()
-        .filter(|p| p.kind() == "parenthesized_expression")
+        .filter(|p| p.kind_str() == "parenthesized_expression")
     {
         value = p;
     }
-    let right = value.parent().filter(|p| p.kind() == "expression_list")?;
+    let right = value
+        .parent()
+        .filter(|p| p.kind_str() == "expression_list")?;
     let stmt = right
         .parent()
-        .filter(|p| p.kind() == "assignment_statement")?;
+        .filter(|p| p.kind_str() == "assignment_statement")?;
     if stmt.field("right")? != right || named_children(right).count() != 1 {
         return None;
     }

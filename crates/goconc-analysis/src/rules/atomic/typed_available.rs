@@ -6,7 +6,7 @@ use crate::model::atomics::split_func;
 use crate::model::types::names_of;
 use crate::model::Ty;
 use crate::rules::{Context, RuleMeta};
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use crate::syntax::{named_children, text};
 
 pub static META: RuleMeta = RuleMeta {
@@ -61,21 +61,21 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         .model
         .items
         .iter()
-        .filter(|n| n.kind() == "type_declaration")
+        .filter(|n| n.kind_str() == "type_declaration")
     {
-        for spec in named_children(decl).filter(|n| n.kind() == "type_spec") {
+        for spec in named_children(decl).filter(|n| n.kind_str() == "type_spec") {
             let (Some(name), Some(ty)) = (spec.field("name"), spec.field("type")) else {
                 continue;
             };
-            if ty.kind() != "struct_type" {
+            if ty.kind_str() != "struct_type" {
                 continue;
             }
             let owner = text(name, cx.src);
-            let Some(list) = named_children(ty).find(|n| n.kind() == "field_declaration_list")
+            let Some(list) = named_children(ty).find(|n| n.kind_str() == "field_declaration_list")
             else {
                 continue;
             };
-            for field_decl in named_children(list).filter(|n| n.kind() == "field_declaration") {
+            for field_decl in named_children(list).filter(|n| n.kind_str() == "field_declaration") {
                 let Some(type_node) = field_decl.field("type") else {
                     continue;
                 };

@@ -1,7 +1,7 @@
 //! `channel-close-by-receiver`: a function that only receives from a channel closes it.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::{builtin_arg, chan_key, ChanKey};
@@ -144,7 +144,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             && cx.model.resolve(unparen(arg)).is_some_and(|d| {
                 Some(d.function) == own_function
                     && d.init.is_some_and(|init| {
-                        init.kind() == "call_expression" && text(init, cx.src).starts_with("make(")
+                        init.kind_str() == "call_expression"
+                            && text(init, cx.src).starts_with("make(")
                     })
             });
         if local && !uses.goroutine_send && !uses.handed_to_goroutine {
@@ -173,7 +174,7 @@ fn uses_of<'t>(
     let mut uses = Uses::default();
     let same = |n: Node| chan_key(model, n).as_ref() == Some(key);
     walk(body, |node| {
-        match node.kind() {
+        match node.kind_str() {
             "send_statement" => {
                 if node.field("channel").is_some_and(same) {
                     if on_goroutine(model, node, function) {
@@ -236,18 +237,18 @@ fn ok_name<'t>(model: &FileModel<'t>, recv: Node<'t>) -> Option<&'t str> {
     let mut node = recv;
     while let Some(p) = node
         .parent()
-        .filter(|p| p.kind() == "parenthesized_expression")
+        .filter(|p| p.kind_str() == "parenthesized_expression")
     {
         node = p;
     }
     let parent = node.parent()?;
-    let stmt = match parent.kind() {
+    let stmt = match parent.kind_str() {
         "receive_statement" => parent,
         "expression_list" => parent.parent()?,
         _ => return None,
     };
     let left: Vec<Node> = named_children(stmt.field("left")?).collect();
-    (left.len() == 2 && left[1].kind() == "identifier").then(|| text(left[1], model.src))
+    (left.len() == 2 && left[1].kind_str() == "identifier").then(|| text(left[1], model.src))
 }
 
 /// `if ok { close(ch) }` after `v, ok := <-ch`: receiving the value was taking the token that
@@ -261,7 +262,7 @@ fn guarded_by_ok(cx: &Context, close: Node, function: Node, ok_names: &[&str]) -
         if n == function {
             return false;
         }
-        if n.kind() == "if_statement" {
+        if n.kind_str() == "if_statement" {
             let in_then = n
                 .field("consequence")
                 .is_some_and(|c| crate::syntax::is_within(close, c));
@@ -282,7 +283,7 @@ fn on_goroutine(model: &FileModel, node: Node, function: Node) -> bool {
         if n == function {
             return false;
         }
-        if n.kind() == "func_literal" && goroutine_start(model, n).is_some() {
+        if n.kind_str() == "func_literal" && goroutine_start(model, n).is_some() {
             return true;
         }
         current = n.parent();
@@ -311,7 +312,7 @@ fn leads_to(recv: Node, close: Node) -> bool {
                 }
                 b = p;
             }
-            return match parent.kind() {
+            return match parent.kind_str() {
                 "if_statement" => {
                     let alt = parent.field("alternative");
                     let cons = parent.field("consequence");
@@ -331,7 +332,7 @@ fn leads_to(recv: Node, close: Node) -> bool {
 
 fn is_case(n: Node) -> bool {
     matches!(
-        n.kind(),
+        n.kind_str(),
         "expression_case" | "type_case" | "communication_case" | "default_case"
     )
 }
@@ -341,22 +342,28 @@ fn is_closed_probe(recv: Node) -> bool {
     let mut comm = recv;
     while let Some(p) = comm
         .parent()
-        .filter(|p| p.kind() == "parenthesized_expression")
+        .filter(|p| p.kind_str() == "parenthesized_expression")
     {
         comm = p;
     }
     // `case <-ch:` is a receive_statement with only a right side.
-    let Some(stmt) = comm.parent().filter(|p| p.kind() == "receive_statement") else {
+    let Some(stmt) = comm
+        .parent()
+        .filter(|p| p.kind_str() == "receive_statement")
+    else {
         return false;
     };
     if stmt.field("left").is_some() {
         return false;
     }
-    let Some(case) = stmt.parent().filter(|c| c.kind() == "communication_case") else {
+    let Some(case) = stmt
+        .parent()
+        .filter(|c| c.kind_str() == "communication_case")
+    else {
         return false;
     };
     case.parent()
-        .is_some_and(|select| named_children(select).any(|c| c.kind() == "default_case"))
+        .is_some_and(|select| named_children(select).any(|c| c.kind_str() == "default_case"))
 }
 
 #[cfg(test)]

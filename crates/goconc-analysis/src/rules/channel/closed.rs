@@ -19,7 +19,7 @@
 //! declared outside it is therefore run once more: its body's end state (closed on every path
 //! that finishes an iteration) becomes the entry of a second iteration.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -127,7 +127,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
 
     fn transfer(&mut self, stmt: Node<'t>, state: &mut State) {
         let model = self.model;
-        match stmt.kind() {
+        match stmt.kind_str() {
             // Runs on another goroutine.
             "go_statement" => return,
             "defer_statement" => {
@@ -146,10 +146,10 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
             _ => {}
         }
         walk(stmt, |node| {
-            if node.kind() == "func_literal" {
+            if node.kind_str() == "func_literal" {
                 return false;
             }
-            match node.kind() {
+            match node.kind_str() {
                 "call_expression" => {
                     if let Some(arg) = builtin_arg(model, node, "close") {
                         if let Some(key) = chan_key(model, arg) {
@@ -304,7 +304,7 @@ fn forget_handed_roots(model: &FileModel, call: Node, state: &mut State) {
     }
     let mut roots = Vec::new();
     if let Some(function) = call.field("function").map(unparen) {
-        if function.kind() == "selector_expression" {
+        if function.kind_str() == "selector_expression" {
             if let Some(root) = function.field("operand").and_then(path_root) {
                 roots.push(text(root, model.src));
             }
@@ -436,8 +436,8 @@ fn second_iteration<'t>(analysis: &mut Analysis<'_, 't>, lp: Node<'t>) {
         return;
     }
     // The loop header runs between the iterations: an update or a range clause may assign.
-    for header in named_children(lp).filter(|n| n.kind() != "block") {
-        let node = match header.kind() {
+    for header in named_children(lp).filter(|n| n.kind_str() != "block") {
+        let node = match header.kind_str() {
             "for_clause" => header.field("update"),
             _ => Some(header),
         };

@@ -2,7 +2,7 @@
 //! the builtin `close`, and a "closed on this path" dataflow (`closed.rs`) that the double-close
 //! and send-after-close rules both read.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::Rule;
@@ -86,7 +86,7 @@ impl ChanKey {
 pub(crate) fn chan_key(model: &FileModel, expr: Node) -> Option<ChanKey> {
     let path = access_path(expr, model.src)?;
     let root = path_root(expr)?;
-    if root.kind() != "identifier" {
+    if root.kind_str() != "identifier" {
         return None;
     }
     let root_decl = model.resolve(root).map(|d| d.ident.start_byte());
@@ -100,7 +100,7 @@ pub(crate) fn builtin_arg<'t>(
     name: &str,
 ) -> Option<Node<'t>> {
     let function = unparen(call.field("function")?);
-    if function.kind() != "identifier"
+    if function.kind_str() != "identifier"
         || text(function, model.src) != name
         || model.resolve(function).is_some()
         || model.package.func(name).is_some()

@@ -2,7 +2,7 @@
 //! channel.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -96,7 +96,7 @@ struct Analysis<'m, 't> {
 /// is a pointer, map or slice, or whose channel carries one.
 fn sent_value<'t>(model: &FileModel<'t>, send: Node<'t>) -> Option<(usize, String)> {
     let value = unparen(send.field("value")?);
-    if value.kind() != "identifier" {
+    if value.kind_str() != "identifier" {
         return None;
     }
     let decl = model.resolve(value)?;
@@ -117,7 +117,7 @@ fn written_through(node: Node) -> Option<Node> {
     let mut current = unparen(node);
     let mut through = false;
     loop {
-        match current.kind() {
+        match current.kind_str() {
             "identifier" => return through.then_some(current),
             "selector_expression" | "index_expression" => {
                 through = true;
@@ -168,15 +168,15 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
     type State = State;
 
     fn transfer(&mut self, stmt: Node<'t>, state: &mut State) {
-        if stmt.kind() == "go_statement" || stmt.kind() == "defer_statement" {
+        if stmt.kind_str() == "go_statement" || stmt.kind_str() == "defer_statement" {
             return;
         }
         let model = self.model;
         walk(stmt, |node| {
-            if node.kind() == "func_literal" {
+            if node.kind_str() == "func_literal" {
                 return false;
             }
-            match node.kind() {
+            match node.kind_str() {
                 "send_statement" => {
                     if let Some((at, channel)) = sent_value(model, node) {
                         state.insert(
@@ -191,7 +191,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                 "assignment_statement" => {
                     if let Some(left) = node.field("left") {
                         for target in named_children(left) {
-                            if unparen(target).kind() == "identifier" {
+                            if unparen(target).kind_str() == "identifier" {
                                 self.kill_name(state, text(unparen(target), model.src));
                             } else {
                                 self.mutate(state, target, target);
@@ -231,7 +231,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                 "call_expression" => {
                     let callee = node.field("function").map(unparen);
                     let builtin = callee
-                        .filter(|f| f.kind() == "identifier" && model.resolve(*f).is_none())
+                        .filter(|f| f.kind_str() == "identifier" && model.resolve(*f).is_none())
                         .map(|f| text(f, model.src))
                         .filter(|name| {
                             matches!(*name, "delete" | "clear")
@@ -239,7 +239,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                         });
                     if builtin.is_some() {
                         if let Some(&target) = call_args(node).first() {
-                            if unparen(target).kind() == "identifier" {
+                            if unparen(target).kind_str() == "identifier" {
                                 if let Some(decl) = model.resolve(unparen(target)) {
                                     if let Some(sent) = state.remove(&decl.ident.start_byte()) {
                                         self.found.entry(node.start_byte()).or_insert(Mutation {
@@ -332,8 +332,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             };
             let mut entry = end.state;
             entry.retain(|&at, _| !(at >= lp.start_byte() && at < lp.end_byte()));
-            for header in named_children(lp).filter(|n| n.kind() != "block") {
-                let node = match header.kind() {
+            for header in named_children(lp).filter(|n| n.kind_str() != "block") {
+                let node = match header.kind_str() {
                     "for_clause" => header.field("update"),
                     _ => Some(header),
                 };

@@ -2,7 +2,7 @@
 //! ranges over it, and nobody closes it.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -163,7 +163,7 @@ fn has_loop_between(start: Node, ch: &LocalChannel) -> bool {
         if n.start_byte() <= ch.make_call.start_byte() && ch.make_call.end_byte() <= n.end_byte() {
             return false;
         }
-        if n.kind() == "for_statement" {
+        if n.kind_str() == "for_statement" {
             return true;
         }
         current = n.parent();
@@ -178,15 +178,15 @@ fn can_break(cx: &Context, for_stmt: Node) -> bool {
     };
     let label = for_stmt
         .parent()
-        .filter(|p| p.kind() == "labeled_statement")
+        .filter(|p| p.kind_str() == "labeled_statement")
         .and_then(|p| p.field("label"))
         .map(|l| text(l, cx.src));
     let mut found = false;
     walk(body, |n| {
-        if found || n.kind() == "func_literal" {
+        if found || n.kind_str() == "func_literal" {
             return false;
         }
-        if n.kind() == "break_statement" {
+        if n.kind_str() == "break_statement" {
             match named_children(n).next().map(|l| text(l, cx.src)) {
                 Some(l) => found = Some(l) == label,
                 None => found = breaks_out_of(n, for_stmt),
@@ -205,7 +205,7 @@ fn breaks_out_of(brk: Node, for_stmt: Node) -> bool {
             return true;
         }
         if matches!(
-            n.kind(),
+            n.kind_str(),
             "for_statement"
                 | "expression_switch_statement"
                 | "type_switch_statement"
@@ -246,7 +246,7 @@ fn fix(cx: &Context, literal: Node, name: &str) -> Option<TextEdit> {
     if let Some(params) = literal.field("parameters") {
         let mut shadowed = false;
         walk(params, |n| {
-            if n.kind() == "identifier" && text(n, src) == name {
+            if n.kind_str() == "identifier" && text(n, src) == name {
                 shadowed = true;
             }
             true

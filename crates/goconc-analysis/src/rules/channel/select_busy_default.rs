@@ -1,6 +1,6 @@
 //! `select-busy-default`: `for { select { … default: } }` with an empty `default`.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -62,7 +62,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for &lp in &cx.index.for_statements {
         // Only `for { … }`: a condition may be how the loop stops (`for pb.Next()`), a range or
         // a counter bounds it.
-        if named_children(lp).any(|n| n.kind() != "block") {
+        if named_children(lp).any(|n| n.kind_str() != "block") {
             continue;
         }
         let Some(body) = lp.field("body") else {
@@ -70,11 +70,15 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         };
         let stmts = statements(body);
         let [select] = stmts.as_slice() else { continue };
-        if select.kind() != "select_statement" {
+        if select.kind_str() != "select_statement" {
             continue;
         }
         let cases: Vec<Node> = named_children(*select).collect();
-        let Some(default) = cases.iter().copied().find(|c| c.kind() == "default_case") else {
+        let Some(default) = cases
+            .iter()
+            .copied()
+            .find(|c| c.kind_str() == "default_case")
+        else {
             continue;
         };
         if !statements(default).is_empty() {
@@ -82,7 +86,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         let comm_cases = cases
             .iter()
-            .filter(|c| c.kind() == "communication_case")
+            .filter(|c| c.kind_str() == "communication_case")
             .count();
         let start = default.start_byte();
         let keyword = start..(start + "default".len()).min(default.end_byte());

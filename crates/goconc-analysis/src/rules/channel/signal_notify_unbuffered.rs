@@ -1,6 +1,6 @@
 //! `signal-notify-unbuffered`: an unbuffered channel passed to `signal.Notify`.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -56,14 +56,14 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(arg) = call_args(call).first().map(|a| unparen(*a)) else {
             continue;
         };
-        if arg.kind() != "identifier" {
+        if arg.kind_str() != "identifier" {
             continue;
         }
         let Some(make) = declared_make(cx.model, arg) else {
             continue;
         };
         let args = call_args(make);
-        let Some(&chan_type) = args.first().filter(|t| t.kind() == "channel_type") else {
+        let Some(&chan_type) = args.first().filter(|t| t.kind_str() == "channel_type") else {
             continue;
         };
         let edit = match args.get(1).map(|c| unparen(*c)) {
@@ -72,7 +72,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 new_text: ", 1".into(),
             },
             Some(cap)
-                if cap.kind() == "int_literal"
+                if cap.kind_str() == "int_literal"
                     && text(cap, cx.src).trim_start_matches('0').is_empty() =>
             {
                 TextEdit {
@@ -109,8 +109,8 @@ fn declared_make<'t>(model: &FileModel<'t>, ident: Node<'t>) -> Option<Node<'t>>
     };
     let init = unparen(init);
     let function = init.field("function")?;
-    (init.kind() == "call_expression"
-        && function.kind() == "identifier"
+    (init.kind_str() == "call_expression"
+        && function.kind_str() == "identifier"
         && text(function, model.src) == "make"
         && model.resolve(function).is_none())
     .then_some(init)
@@ -118,13 +118,17 @@ fn declared_make<'t>(model: &FileModel<'t>, ident: Node<'t>) -> Option<Node<'t>>
 
 /// `var name = expr` at the top level of this file.
 fn package_var_init<'t>(model: &FileModel<'t>, name: &str) -> Option<Node<'t>> {
-    for &decl in model.items.iter().filter(|n| n.kind() == "var_declaration") {
+    for &decl in model
+        .items
+        .iter()
+        .filter(|n| n.kind_str() == "var_declaration")
+    {
         let mut specs = Vec::new();
         for child in named_children(decl) {
-            match child.kind() {
+            match child.kind_str() {
                 "var_spec" => specs.push(child),
                 "var_spec_list" => {
-                    specs.extend(named_children(child).filter(|n| n.kind() == "var_spec"))
+                    specs.extend(named_children(child).filter(|n| n.kind_str() == "var_spec"))
                 }
                 _ => {}
             }

@@ -3,6 +3,7 @@
 use crate::finding::{Finding, Severity};
 use crate::model::SyncKind;
 use crate::rules::{Context, RuleMeta};
+use crate::syntax::NodeExt;
 use crate::syntax::{method_call, text};
 
 pub static META: RuleMeta = RuleMeta {
@@ -81,7 +82,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn in_loop(call: tree_sitter::Node) -> bool {
     let mut current = call.parent();
     while let Some(n) = current {
-        match n.kind() {
+        match n.kind_str() {
             "for_statement" => return true,
             "func_literal" | "function_declaration" | "method_declaration" => return false,
             _ => current = n.parent(),

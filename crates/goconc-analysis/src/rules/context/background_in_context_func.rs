@@ -1,7 +1,7 @@
 //! `context-background-in-context-func`: `context.Background()` or `context.TODO()` passed on in a
 //! function that already has a context: the caller's cancellation and deadline are lost.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -70,7 +70,7 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
     if !crate::syntax::call_args(call).is_empty() {
         return None;
     }
-    call.parent().filter(|p| p.kind() == "argument_list")?;
+    call.parent().filter(|p| p.kind_str() == "argument_list")?;
     // Tests build fresh contexts on purpose (to outlive a cancelled one, to race two calls).
     if cx.is_test_file {
         return None;
@@ -103,7 +103,7 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
         if n == owner {
             break;
         }
-        if n.kind() == "defer_statement" {
+        if n.kind_str() == "defer_statement" {
             return None;
         }
         current = n.parent();
@@ -168,7 +168,7 @@ fn checks_done_before(cx: &Context, owner: Node, ctx: &Decl, before: usize) -> b
         if found || n.start_byte() >= before {
             return false;
         }
-        if n.kind() == "selector_expression" {
+        if n.kind_str() == "selector_expression" {
             if let (Some(operand), Some(field)) = (n.field("operand"), n.field("field")) {
                 if matches!(text(field, cx.src), "Done" | "Err")
                     && text(operand, cx.src) == ctx.name

@@ -4,7 +4,7 @@
 //! returning it, capturing it in a closure); assigning to it and `_ = cancel` do not.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -108,14 +108,14 @@ struct Definition<'t> {
 impl<'t> Definition<'t> {
     fn of(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Definition<'t>> {
         let mut up = call.parent()?;
-        while up.kind() == "parenthesized_expression" {
+        while up.kind_str() == "parenthesized_expression" {
             up = up.parent()?;
         }
-        if up.kind() != "expression_list" || named_children(up).count() != 1 {
+        if up.kind_str() != "expression_list" || named_children(up).count() != 1 {
             return None;
         }
         let holder = up.parent()?;
-        let (left, stmt): (Vec<Node>, Node) = match holder.kind() {
+        let (left, stmt): (Vec<Node>, Node) = match holder.kind_str() {
             "short_var_declaration" | "assignment_statement" => {
                 if holder.field("right") != Some(up) {
                     return None;
@@ -125,14 +125,14 @@ impl<'t> Definition<'t> {
             }
             "var_spec" => {
                 let mut decl = holder.parent()?;
-                if decl.kind() == "var_spec_list" {
+                if decl.kind_str() == "var_spec_list" {
                     decl = decl.parent()?;
                 }
                 (crate::model::types::names_of(holder), decl)
             }
             _ => return None,
         };
-        if holder.kind() == "assignment_statement"
+        if holder.kind_str() == "assignment_statement"
             && holder.field("operator").map(|o| text(o, cx.src)) != Some("=")
         {
             return None;
@@ -143,9 +143,9 @@ impl<'t> Definition<'t> {
         Some(Definition {
             call,
             stmt,
-            ctx: (ctx.kind() == "identifier" && text(*ctx, cx.src) != "_").then_some(*ctx),
+            ctx: (ctx.kind_str() == "identifier" && text(*ctx, cx.src) != "_").then_some(*ctx),
             cancel: *cancel,
-            short: holder.kind() == "short_var_declaration",
+            short: holder.kind_str() == "short_var_declaration",
         })
     }
 }
@@ -156,7 +156,7 @@ fn check_definition<'t>(
     def: &Definition<'t>,
     out: &mut Vec<Finding>,
 ) {
-    if def.cancel.kind() != "identifier" {
+    if def.cancel.kind_str() != "identifier" {
         // Stored in a field, a map or a slice: someone else calls it.
         return;
     }
@@ -244,7 +244,7 @@ fn check_definition<'t>(
 /// The declaration the cancel variable refers to after the statement.
 fn cancel_decl<'a, 't>(cx: &'a Context<'_, 't>, def: &Definition<'t>) -> Option<&'a Decl<'t>> {
     let name = text(def.cancel, cx.src);
-    if def.short || def.stmt.kind() == "var_declaration" {
+    if def.short || def.stmt.kind_str() == "var_declaration" {
         let decl = cx.model.resolve_name(name, def.stmt.end_byte())?;
         // `:=` may redeclare an older variable; either way it must be the one written here.
         (decl.visible.start >= def.stmt.end_byte()
@@ -282,7 +282,7 @@ impl<'t> FlowAnalysis<'t> for Pending<'_, '_, 't> {
 fn uses_of<'t>(cx: &Context<'_, 't>, decl: &Decl<'t>, node: Node<'t>) -> Vec<Node<'t>> {
     let mut found = Vec::new();
     walk(node, |n| {
-        if n.kind() == "identifier" && text(n, cx.src) == decl.name && is_use(cx, decl, n) {
+        if n.kind_str() == "identifier" && text(n, cx.src) == decl.name && is_use(cx, decl, n) {
             found.push(n);
         }
         true
@@ -298,14 +298,14 @@ fn is_use(cx: &Context, decl: &Decl, ident: Node) -> bool {
     {
         return false;
     }
-    let Some(list) = ident.parent().filter(|p| p.kind() == "expression_list") else {
+    let Some(list) = ident.parent().filter(|p| p.kind_str() == "expression_list") else {
         return true;
     };
     let Some(stmt) = list.parent() else {
         return true;
     };
     if !matches!(
-        stmt.kind(),
+        stmt.kind_str(),
         "assignment_statement" | "short_var_declaration"
     ) {
         return true;
@@ -332,20 +332,20 @@ fn defer_site<'t>(cx: &Context<'_, 't>, def: &Definition<'t>) -> Option<(usize, 
         return None;
     }
     let parent = def.stmt.parent()?;
-    let container = if parent.kind() == "statement_list" {
+    let container = if parent.kind_str() == "statement_list" {
         parent.parent()?
     } else {
         parent
     };
     if !matches!(
-        container.kind(),
+        container.kind_str(),
         "block" | "expression_case" | "default_case" | "type_case" | "communication_case"
     ) {
         return None;
     }
     let mut up = def.stmt.parent();
     while let Some(n) = up {
-        match n.kind() {
+        match n.kind_str() {
             "for_statement" => return None,
             "func_literal" | "function_declaration" | "method_declaration" => break,
             _ => up = n.parent(),
@@ -359,7 +359,7 @@ fn defer_site<'t>(cx: &Context<'_, 't>, def: &Definition<'t>) -> Option<(usize, 
 /// sent, captured by a closure or handed to a goroutine. A `defer cancel()` would cut those short.
 fn context_escapes(cx: &Context, def: &Definition) -> bool {
     let Some(ctx) = def.ctx else { return false };
-    let decl = if def.short || def.stmt.kind() == "var_declaration" {
+    let decl = if def.short || def.stmt.kind_str() == "var_declaration" {
         cx.model
             .resolve_name(text(ctx, cx.src), def.stmt.end_byte())
     } else {
@@ -383,7 +383,7 @@ fn context_escapes(cx: &Context, def: &Definition) -> bool {
             return false;
         }
         if n.start_byte() >= after
-            && n.kind() == "identifier"
+            && n.kind_str() == "identifier"
             && text(n, cx.src) == decl.name
             && cx.model.resolve(n).is_some_and(|d| d.ident == decl.ident)
         {
@@ -398,9 +398,9 @@ fn context_escapes(cx: &Context, def: &Definition) -> bool {
 /// closure or a `go` statement.
 fn escaping_position(ident: Node, body: Node) -> bool {
     if let Some(parent) = ident.parent() {
-        let direct = match parent.kind() {
+        let direct = match parent.kind_str() {
             "literal_element" | "send_statement" => true,
-            "expression_list" => parent.parent().is_some_and(|stmt| match stmt.kind() {
+            "expression_list" => parent.parent().is_some_and(|stmt| match stmt.kind_str() {
                 "return_statement" => true,
                 "assignment_statement" | "short_var_declaration" => {
                     stmt.field("right") == Some(parent)
@@ -419,7 +419,7 @@ fn escaping_position(ident: Node, body: Node) -> bool {
         if n == body {
             break;
         }
-        if matches!(n.kind(), "go_statement" | "func_literal") {
+        if matches!(n.kind_str(), "go_statement" | "func_literal") {
             return true;
         }
         up = n.parent();
@@ -435,9 +435,9 @@ fn only_called(cx: &Context, decl: &Decl, body: Node) -> bool {
         if !ok {
             return false;
         }
-        if n.kind() == "identifier" && text(n, cx.src) == decl.name && is_use(cx, decl, n) {
+        if n.kind_str() == "identifier" && text(n, cx.src) == decl.name && is_use(cx, decl, n) {
             let called = n.parent().is_some_and(|p| {
-                p.kind() == "call_expression" && p.field("function").map(unparen) == Some(n)
+                p.kind_str() == "call_expression" && p.field("function").map(unparen) == Some(n)
             });
             let in_closure = {
                 let mut up = n.parent();
@@ -446,7 +446,7 @@ fn only_called(cx: &Context, decl: &Decl, body: Node) -> bool {
                     if p == body {
                         break;
                     }
-                    if p.kind() == "func_literal" {
+                    if p.kind_str() == "func_literal" {
                         inside = true;
                         break;
                     }

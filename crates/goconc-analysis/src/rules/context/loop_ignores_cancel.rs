@@ -1,7 +1,7 @@
 //! `context-loop-ignores-cancel`: a loop that blocks or does long work in a function with a
 //! context, but never checks the context nor passes it on: cancelling does not stop it.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::background_in_context_func::context_param;
@@ -92,7 +92,7 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
         if mentions_context {
             return false;
         }
-        match n.kind() {
+        match n.kind_str() {
             "identifier" => {
                 if let Some(decl) = cx.model.resolve(n) {
                     if decl.ident == ctx.ident || decl.ty.is_named("context", "Context") {
@@ -104,7 +104,7 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
                 // Goroutines and callbacks of the loop: a context use there still counts, their
                 // blocking does not.
                 walk(n, |m| {
-                    if m.kind() == "identifier"
+                    if m.kind_str() == "identifier"
                         && cx.model.resolve(m).is_some_and(|d| {
                             d.ident == ctx.ident || d.ty.is_named("context", "Context")
                         })
@@ -153,7 +153,7 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
 fn innermost_loop(node: Node) -> Option<Node> {
     let mut current = node.parent();
     while let Some(n) = current {
-        match n.kind() {
+        match n.kind_str() {
             "for_statement" => return Some(n),
             "func_literal" | "function_declaration" | "method_declaration" => return None,
             _ => current = n.parent(),
@@ -165,7 +165,7 @@ fn innermost_loop(node: Node) -> Option<Node> {
 /// What blocks at this node, described: a blocking library call or a bare receive. (Sends are
 /// `goroutine-send-without-cancel`'s, and do not block on a buffered channel.)
 fn blocking_op(cx: &Context, n: Node) -> Option<String> {
-    match n.kind() {
+    match n.kind_str() {
         "call_expression" => {
             if let Some(call) = blocking_call(n, cx.src, &cx.model.imports) {
                 return Some(format!("calls `{call}`"));

@@ -1,7 +1,7 @@
 //! `errgroup-context-unused`: the context of `errgroup.WithContext` is dropped (or left unused)
 //! while the group's goroutines use the parent context, so one failure cancels nothing.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::{group_go, ERRGROUP};
@@ -74,10 +74,15 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
     if model.qualified_name(call.field("function")?, ERRGROUP) != Some("WithContext") {
         return None;
     }
-    let right = call.parent().filter(|p| p.kind() == "expression_list")?;
-    let stmt = right
+    let right = call
         .parent()
-        .filter(|p| matches!(p.kind(), "short_var_declaration" | "assignment_statement"))?;
+        .filter(|p| p.kind_str() == "expression_list")?;
+    let stmt = right.parent().filter(|p| {
+        matches!(
+            p.kind_str(),
+            "short_var_declaration" | "assignment_statement"
+        )
+    })?;
     if stmt.field("right")? != right || named_children(right).count() != 1 {
         return None;
     }
@@ -85,12 +90,12 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
     let [group, group_ctx] = left[..] else {
         return None;
     };
-    let declares = stmt.kind() == "short_var_declaration";
+    let declares = stmt.kind_str() == "short_var_declaration";
     let parent = call_args(call)
         .first()
         .copied()
         .map(unparen)
-        .filter(|a| a.kind() == "identifier")?;
+        .filter(|a| a.kind_str() == "identifier")?;
     let parent_decl = model.resolve(parent)?;
     let parent_name = parent_decl.name;
     let group_ctx_name = text(group_ctx, cx.src);
@@ -131,11 +136,11 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
             {
                 continue;
             }
-            if f.kind() != "func_literal" {
+            if f.kind_str() != "func_literal" {
                 continue;
             }
             walk(f, |n| {
-                if n.kind() == "identifier" {
+                if n.kind_str() == "identifier" {
                     let name = text(n, cx.src);
                     if name == parent_name && same_decl(model.resolve(n), parent_decl) {
                         parent_uses.push(n);
@@ -253,7 +258,7 @@ fn can_take_parent_name(
     let Some(wait) = wait else { return false };
     let mut late_use = false;
     walk(function, |n| {
-        if n.kind() == "identifier"
+        if n.kind_str() == "identifier"
             && n.start_byte() >= stmt.end_byte()
             && n.start_byte() < captured_end
             && n.start_byte() >= wait.start_byte()
@@ -272,7 +277,7 @@ fn enclosing_block(stmt: Node) -> Option<Node> {
     let mut current = stmt.parent();
     while let Some(n) = current {
         if matches!(
-            n.kind(),
+            n.kind_str(),
             "block" | "communication_case" | "expression_case" | "default_case" | "type_case"
         ) {
             return Some(n);
@@ -286,7 +291,7 @@ fn enclosing_block(stmt: Node) -> Option<Node> {
 fn mentions(src: &str, function: Node, name: &str) -> bool {
     let mut found = false;
     walk(function, |n| {
-        if n.kind() == "identifier" && text(n, src) == name {
+        if n.kind_str() == "identifier" && text(n, src) == name {
             found = true;
         }
         !found

@@ -2,7 +2,7 @@
 //! other families: which values are groups, and how to return an error from the enclosing
 //! function (the zero values of its other results).
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::Rule;

@@ -1,7 +1,7 @@
 //! `errgroup-wait-error-ignored`: `g.Wait()` as a statement throws away the first error of the
 //! group's goroutines.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::{group_go, is_group, return_error};
@@ -73,7 +73,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if !crate::syntax::call_args(call).is_empty() || !is_group(cx.model, mc.receiver) {
             continue;
         }
-        let Some(stmt) = call.parent().filter(|p| p.kind() == "expression_statement") else {
+        let Some(stmt) = call
+            .parent()
+            .filter(|p| p.kind_str() == "expression_statement")
+        else {
             continue;
         };
         if only_nil_errors(cx, mc.receiver) {
@@ -131,7 +134,7 @@ fn only_nil_errors(cx: &Context, receiver: Node) -> bool {
                 continue;
             }
             count += 1;
-            if f.kind() != "func_literal" {
+            if f.kind_str() != "func_literal" {
                 return false;
             }
             let Some(body) = f.field("body") else {
@@ -139,7 +142,7 @@ fn only_nil_errors(cx: &Context, receiver: Node) -> bool {
             };
             let mut all_nil = true;
             walk_body(body, |n| {
-                if n.kind() == "return_statement" {
+                if n.kind_str() == "return_statement" {
                     let value = text(n, cx.src).trim_start_matches("return").trim();
                     if value != "nil" {
                         all_nil = false;

@@ -3,7 +3,7 @@
 //! nothing in between that waits for the goroutine: a data race.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::HashSet;
 
 use tree_sitter::Node;
@@ -103,7 +103,7 @@ fn check_goroutine<'t>(
     };
     let mut writes: Vec<Node<'t>> = Vec::new();
     let mut locks = false;
-    walk_body(body, |n| match n.kind() {
+    walk_body(body, |n| match n.kind_str() {
         "assignment_statement" => {
             if let Some(left) = n.field("left") {
                 for target in named_children(left) {
@@ -122,7 +122,7 @@ fn check_goroutine<'t>(
         }
         "call_expression" => {
             if let Some(f) = n.field("function").map(unparen) {
-                if f.kind() == "selector_expression"
+                if f.kind_str() == "selector_expression"
                     && f.field("field")
                         .is_some_and(|m| matches!(text(m, cx.src), "Lock" | "RLock"))
                 {
@@ -158,7 +158,7 @@ fn check_goroutine<'t>(
         } else {
             "variable"
         };
-        let how = if read.kind() == "return_statement" {
+        let how = if read.kind_str() == "return_statement" {
             "returns it"
         } else {
             "reads it"
@@ -180,11 +180,11 @@ fn check_goroutine<'t>(
 
 /// The variable an assignment target writes: `x`, or `m` in `m[k]` for a map `m`.
 fn written_variable<'t>(cx: &Context<'_, 't>, target: Node<'t>) -> Option<Node<'t>> {
-    match target.kind() {
+    match target.kind_str() {
         "identifier" if text(target, cx.src) != "_" => Some(target),
         "index_expression" => {
             let operand = unparen(target.field("operand")?);
-            (operand.kind() == "identifier" && matches!(cx.model.type_of(operand), Ty::Map(..)))
+            (operand.kind_str() == "identifier" && matches!(cx.model.type_of(operand), Ty::Map(..)))
                 .then_some(operand)
         }
         _ => None,
@@ -221,7 +221,7 @@ fn first_read<'t>(
         if found.is_some() || n.start_byte() < after {
             return;
         }
-        match n.kind() {
+        match n.kind_str() {
             "return_statement" if decl.kind == DeclKind::Result => found = Some(n),
             "identifier" if text(n, cx.src) == decl.name => {
                 if cx.model.resolve(n).map(|d| d.ident) == Some(decl.ident)
@@ -237,15 +237,15 @@ fn first_read<'t>(
 }
 
 fn is_plain_assignment_target(ident: Node) -> bool {
-    let Some(list) = ident.parent().filter(|p| p.kind() == "expression_list") else {
+    let Some(list) = ident.parent().filter(|p| p.kind_str() == "expression_list") else {
         return false;
     };
     let Some(stmt) = list.parent() else {
         return false;
     };
-    stmt.kind() == "assignment_statement"
+    stmt.kind_str() == "assignment_statement"
         && stmt.field("left") == Some(list)
-        && stmt.field("operator").is_some_and(|o| o.kind() == "=")
+        && stmt.field("operator").is_some_and(|o| o.kind_str() == "=")
 }
 
 /// Does the starting function wait for anything between two offsets?
@@ -255,7 +255,7 @@ fn synchronised_between(cx: &Context, body: Node, from: usize, to: usize) -> boo
         if sync || n.end_byte() <= from || n.start_byte() >= to {
             return;
         }
-        match n.kind() {
+        match n.kind_str() {
             "select_statement" | "send_statement" => sync = true,
             "unary_expression" => {
                 if n.field("operator").is_some_and(|o| text(o, cx.src) == "<-") {
@@ -275,7 +275,7 @@ fn synchronised_between(cx: &Context, body: Node, from: usize, to: usize) -> boo
                 let name = n
                     .field("function")
                     .map(unparen)
-                    .and_then(|f| match f.kind() {
+                    .and_then(|f| match f.kind_str() {
                         "selector_expression" => f.field("field").map(|m| text(m, cx.src)),
                         "identifier" => Some(text(f, cx.src)),
                         _ => None,

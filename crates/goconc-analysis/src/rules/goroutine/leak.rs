@@ -1,7 +1,7 @@
 //! What the goroutine-leak rules share: the "sender left behind" dataflow over the parent's body,
 //! and small questions about a local channel's senders and receivers.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::HashSet;
 use std::ops::Range;
 
@@ -65,7 +65,7 @@ pub(crate) fn go_statement<'t>(
     g: Goroutine<'t>,
     parent: usize,
 ) -> Option<Node<'t>> {
-    (g.start.kind() == "go_statement" && model.function_of(g.start) == Some(parent))
+    (g.start.kind_str() == "go_statement" && model.function_of(g.start) == Some(parent))
         .then_some(g.start)
 }
 
@@ -138,7 +138,7 @@ pub(crate) fn has_results(lit: Node) -> bool {
 pub(crate) fn returns_within<'t>(node: Node<'t>) -> Vec<Node<'t>> {
     let mut out = Vec::new();
     walk_body(node, |n| {
-        if n.kind() == "return_statement" {
+        if n.kind_str() == "return_statement" {
             out.push(n);
         }
     });
@@ -164,7 +164,7 @@ pub(crate) fn closing_paren(call: Node) -> Option<usize> {
 }
 
 fn text_is(node: Node, s: &str) -> bool {
-    !node.is_named() && node.kind() == s
+    !node.is_named() && node.kind_str() == s
 }
 
 /// The statements directly in a block (through `statement_list`).
@@ -175,8 +175,8 @@ pub(crate) fn block_statements(block: Node) -> Vec<Node> {
 /// Is `node` a direct statement of its block (its parent is the block or its statement list)?
 pub(crate) fn parent_block(stmt: Node) -> Option<Node> {
     let parent = stmt.parent()?;
-    if parent.kind() == "statement_list" {
+    if parent.kind_str() == "statement_list" {
         return parent.parent();
     }
-    (parent.kind() == "block").then_some(parent)
+    (parent.kind_str() == "block").then_some(parent)
 }

@@ -3,7 +3,7 @@
 //! value, so the second send blocks forever.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -127,7 +127,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
 fn error_branch<'t>(cx: &Context<'_, 't>, send: Node<'t>) -> Option<Node<'t>> {
     let block = parent_block(send)?;
     let if_stmt = block.parent()?;
-    if if_stmt.kind() != "if_statement"
+    if if_stmt.kind_str() != "if_statement"
         || if_stmt.field("consequence") != Some(block)
         || if_stmt.field("alternative").is_some()
     {

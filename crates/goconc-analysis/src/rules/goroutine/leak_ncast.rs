@@ -3,7 +3,7 @@
 //! or a receive loop that returns on the first error): the other senders block forever.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -85,7 +85,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     if sends.len() != 1 || !is_single_blocking_send(sends[0]) {
         return;
     }
-    if sender.start.kind() != "go_statement"
+    if sender.start.kind_str() != "go_statement"
         || cx.model.function_of(sender.start) != Some(ch.function)
     {
         return;
@@ -169,11 +169,11 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
 fn counters_of<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Vec<&'t str> {
     let mut out = Vec::new();
     crate::syntax::walk_body(body, |n| {
-        let target = match n.kind() {
+        let target = match n.kind_str() {
             "inc_statement" | "dec_statement" => named_children(n).next(),
             "assignment_statement"
                 if n.field("operator")
-                    .is_some_and(|o| matches!(o.kind(), "+=" | "-=")) =>
+                    .is_some_and(|o| matches!(o.kind_str(), "+=" | "-=")) =>
             {
                 n.field("left").and_then(|l| named_children(l).next())
             }
@@ -194,11 +194,11 @@ fn guarded_by_counter(cx: &Context, ret: Node, body: Node, counters: &[&str]) ->
         if n == body {
             return false;
         }
-        if n.kind() == "if_statement" {
+        if n.kind_str() == "if_statement" {
             if let Some(cond) = n.field("condition") {
                 let mut hit = false;
                 crate::syntax::walk(cond, |c| {
-                    hit |= c.kind() == "identifier" && counters.contains(&text(c, cx.src));
+                    hit |= c.kind_str() == "identifier" && counters.contains(&text(c, cx.src));
                     !hit
                 });
                 if hit {
@@ -215,7 +215,7 @@ fn guarded_by_counter(cx: &Context, ret: Node, body: Node, counters: &[&str]) ->
 fn loop_around(node: Node) -> Option<Node> {
     let mut current = node.parent();
     while let Some(n) = current {
-        match n.kind() {
+        match n.kind_str() {
             "for_statement" => return Some(n),
             "func_literal" | "function_declaration" | "method_declaration" => return None,
             _ => current = n.parent(),
@@ -227,7 +227,7 @@ fn loop_around(node: Node) -> Option<Node> {
 /// `make(chan T, len(items))` when the loop ranges over `items`, a slice, array or map visible
 /// (as the same variable) at the `make`.
 fn fix(cx: &Context, ch: &LocalChannel, go_loop: Node) -> Option<(String, TextEdit)> {
-    let clause = named_children(go_loop).find(|n| n.kind() == "range_clause")?;
+    let clause = named_children(go_loop).find(|n| n.kind_str() == "range_clause")?;
     let ranged = unparen(clause.field("right")?);
     let items = access_path(ranged, cx.src)?;
     if text(ranged, cx.src) != items {

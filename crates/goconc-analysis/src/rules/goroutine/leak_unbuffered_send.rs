@@ -7,6 +7,7 @@ use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::channels::{LocalChannel, OpKind};
 use crate::rules::{Context, RuleMeta};
 use crate::syntax::text;
+use crate::syntax::NodeExt;
 
 use super::leak::{
     closing_paren, exits_leaving_sender, function_name, go_statement, is_single_blocking_send,
@@ -103,7 +104,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     };
     let Some(&exit) = exits.first() else { return };
     let send = sends[0].node;
-    let how = if exit.kind() == "return_statement" {
+    let how = if exit.kind_str() == "return_statement" {
         format!("returns at line {}", LineOf(exit.start_byte()))
     } else {
         "ends".to_string()
@@ -137,7 +138,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
 fn in_loop_of_parent(go: tree_sitter::Node) -> bool {
     let mut current = go.parent();
     while let Some(n) = current {
-        match n.kind() {
+        match n.kind_str() {
             "for_statement" => return true,
             "func_literal" | "function_declaration" | "method_declaration" => return false,
             _ => current = n.parent(),

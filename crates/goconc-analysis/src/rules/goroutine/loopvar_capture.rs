@@ -2,7 +2,7 @@
 //! iterations, so a closure started with `go`, `g.Go` (errgroup) or `wg.Go` that uses one may see
 //! a later iteration's value.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::{BTreeMap, HashMap};
 
 use tree_sitter::Node;
@@ -110,7 +110,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         walk(s.closure, |n| {
-            if n.kind() != "identifier" {
+            if n.kind_str() != "identifier" {
                 return true;
             }
             if is_declaration_site(n) {
@@ -167,9 +167,9 @@ fn is_declaration_site(ident: Node) -> bool {
     let Some(parent) = ident.parent() else {
         return false;
     };
-    match parent.kind() {
+    match parent.kind_str() {
         "expression_list" => parent.parent().is_some_and(|p| {
-            matches!(p.kind(), "short_var_declaration" | "range_clause")
+            matches!(p.kind_str(), "short_var_declaration" | "range_clause")
                 && p.field("left") == Some(parent)
         }),
         "var_spec" | "const_spec" | "parameter_declaration" | "variadic_parameter_declaration" => {
@@ -189,7 +189,7 @@ fn started_closures<'t>(cx: &Context<'_, 't>) -> Vec<Started<'t>> {
         let Some(function) = call.field("function").map(unparen) else {
             continue;
         };
-        if function.kind() == "func_literal" {
+        if function.kind_str() == "func_literal" {
             out.push(Started {
                 closure: function,
                 stmt,
@@ -212,10 +212,13 @@ fn started_closures<'t>(cx: &Context<'_, 't>) -> Vec<Started<'t>> {
             let Some(arg) = named_children(mc.args).next().map(unparen) else {
                 continue;
             };
-            if arg.kind() != "func_literal" {
+            if arg.kind_str() != "func_literal" {
                 continue;
             }
-            let Some(stmt) = call.parent().filter(|p| p.kind() == "expression_statement") else {
+            let Some(stmt) = call
+                .parent()
+                .filter(|p| p.kind_str() == "expression_statement")
+            else {
                 continue;
             };
             let how = format!("the func passed to `{}.{name}`", text(mc.receiver, cx.src));
@@ -234,7 +237,7 @@ fn enclosing_loops(node: Node) -> Vec<Node> {
     let mut loops = Vec::new();
     let mut up = node.parent();
     while let Some(n) = up {
-        if n.kind() == "for_statement" && n.field("body").is_some_and(|b| is_within(node, b)) {
+        if n.kind_str() == "for_statement" && n.field("body").is_some_and(|b| is_within(node, b)) {
             loops.push(n);
         }
         up = n.parent();
@@ -256,7 +259,7 @@ fn safe_after(cx: &Context, stmt: Node, for_stmt: Node) -> bool {
     loop {
         let mut next = current.next_named_sibling();
         while let Some(n) = next {
-            match n.kind() {
+            match n.kind_str() {
                 "comment" => {}
                 "return_statement" if enclosing_function(n) == loop_function => return true,
                 "return_statement" => break,
@@ -279,7 +282,8 @@ fn safe_after(cx: &Context, stmt: Node, for_stmt: Node) -> bool {
         let Some(parent) = current.parent() else {
             return false;
         };
-        if parent == body || parent.parent() == Some(body) && parent.kind() == "statement_list" {
+        if parent == body || parent.parent() == Some(body) && parent.kind_str() == "statement_list"
+        {
             return false;
         }
         let mut up = Some(parent);
@@ -290,7 +294,7 @@ fn safe_after(cx: &Context, stmt: Node, for_stmt: Node) -> bool {
             }
             let in_list = n.parent().is_some_and(|p| {
                 matches!(
-                    p.kind(),
+                    p.kind_str(),
                     "block"
                         | "statement_list"
                         | "expression_case"
@@ -299,7 +303,7 @@ fn safe_after(cx: &Context, stmt: Node, for_stmt: Node) -> bool {
                         | "communication_case"
                 )
             });
-            if crate::syntax::is_statement(n.kind()) && in_list {
+            if crate::syntax::is_statement(n.kind_str()) && in_list {
                 break n;
             }
             up = n.parent();
@@ -319,11 +323,11 @@ fn scan(cx: &Context, stmt: Node) -> Scan {
     let mut result = Scan::Neither;
     walk(stmt, |n| {
         if !matches!(result, Scan::Neither)
-            || matches!(n.kind(), "func_literal" | "defer_statement")
+            || matches!(n.kind_str(), "func_literal" | "defer_statement")
         {
             return false;
         }
-        match n.kind() {
+        match n.kind_str() {
             "continue_statement" | "goto_statement" => result = Scan::Jump,
             "select_statement" | "receive_statement" => result = Scan::Wait,
             "unary_expression" => {
@@ -357,7 +361,7 @@ fn break_target<'t>(cx: &Context, stmt: Node<'t>) -> Option<Node<'t>> {
     let label = named_children(stmt).next().map(|l| text(l, cx.src));
     let mut up = stmt.parent();
     while let Some(n) = up {
-        match (n.kind(), label) {
+        match (n.kind_str(), label) {
             ("func_literal" | "function_declaration" | "method_declaration", _) => return None,
             (
                 "for_statement"
@@ -368,7 +372,7 @@ fn break_target<'t>(cx: &Context, stmt: Node<'t>) -> Option<Node<'t>> {
             ) => return Some(n),
             ("labeled_statement", Some(label)) => {
                 if n.field("label").map(|l| text(l, cx.src)) == Some(label) {
-                    return named_children(n).find(|c| c.kind() != "label_name");
+                    return named_children(n).find(|c| c.kind_str() != "label_name");
                 }
             }
             _ => {}
@@ -418,19 +422,19 @@ fn assigned_in(cx: &Context, decl: &Decl, body: Node) -> bool {
         if assigned {
             return false;
         }
-        if n.kind() == "identifier"
+        if n.kind_str() == "identifier"
             && text(n, cx.src) == decl.name
             && cx.model.resolve(n).is_some_and(|d| d.ident == decl.ident)
         {
             if let Some(parent) = n.parent() {
-                assigned = match parent.kind() {
+                assigned = match parent.kind_str() {
                     "inc_statement" | "dec_statement" => true,
                     "unary_expression" => parent
                         .field("operator")
                         .is_some_and(|o| text(o, cx.src) == "&"),
                     "expression_list" => parent.parent().is_some_and(|s| {
                         matches!(
-                            s.kind(),
+                            s.kind_str(),
                             "assignment_statement" | "receive_statement" | "range_clause"
                         ) && s.field("left") == Some(parent)
                     }),

@@ -2,7 +2,7 @@
 //! — fire-and-forget work that can fail silently, and that can still be running when the program
 //! (or the request) is over.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity};
@@ -69,7 +69,7 @@ fn check_go<'t>(cx: &Context<'_, 't>, go: Node<'t>, out: &mut Vec<Finding>) {
     let Some(call) = named_children(go).next().map(unparen) else {
         return;
     };
-    if call.kind() != "call_expression" {
+    if call.kind_str() != "call_expression" {
         return;
     }
     let Some(function) = call.field("function").map(unparen) else {
@@ -92,7 +92,7 @@ fn check_go<'t>(cx: &Context<'_, 't>, go: Node<'t>, out: &mut Vec<Finding>) {
     let Some(parent_fn) = cx.model.functions.get(parent) else {
         return;
     };
-    let lit = (function.kind() == "func_literal").then_some(function);
+    let lit = (function.kind_str() == "func_literal").then_some(function);
     if observes_completion(cx, parent_fn.node, lit) {
         return;
     }
@@ -170,7 +170,7 @@ fn observes_completion(cx: &Context, function: Node, lit: Option<Node>) -> bool 
         if seen || Some(n) == lit {
             return false;
         }
-        match n.kind() {
+        match n.kind_str() {
             "select_statement" => seen = true,
             "unary_expression" => {
                 seen |= n.field("operator").is_some_and(|o| text(o, cx.src) == "<-")
@@ -199,7 +199,7 @@ fn observes_completion(cx: &Context, function: Node, lit: Option<Node>) -> bool 
 
 fn method_name<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<&'t str> {
     let f = unparen(call.field("function")?);
-    match f.kind() {
+    match f.kind_str() {
         "selector_expression" => f.field("field").map(|m| text(m, cx.src)),
         "identifier" => Some(text(f, cx.src)),
         _ => None,
@@ -214,7 +214,7 @@ fn goroutine_reports(cx: &Context, body: Node) -> bool {
         if reports {
             return false;
         }
-        match n.kind() {
+        match n.kind_str() {
             "send_statement" => reports = true,
             "call_expression" => {
                 if let Some(name) = method_name(cx, n) {
@@ -275,9 +275,11 @@ fn goroutine_reports(cx: &Context, body: Node) -> bool {
 /// A server loop: `for {}` or `for range ch` at the top level of the goroutine.
 fn long_lived_body(body: Node) -> bool {
     crate::syntax::statements(body).iter().any(|s| {
-        s.kind() == "for_statement" && {
-            let parts: Vec<Node> = named_children(*s).filter(|c| c.kind() != "block").collect();
-            parts.is_empty() || parts.iter().any(|p| p.kind() == "range_clause")
+        s.kind_str() == "for_statement" && {
+            let parts: Vec<Node> = named_children(*s)
+                .filter(|c| c.kind_str() != "block")
+                .collect();
+            parts.is_empty() || parts.iter().any(|p| p.kind_str() == "range_clause")
         }
     })
 }
@@ -290,11 +292,11 @@ fn dropped_error_call<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'
         if found.is_some() {
             return;
         }
-        let call = match n.kind() {
+        let call = match n.kind_str() {
             "expression_statement" => named_children(n)
                 .next()
                 .map(unparen)
-                .filter(|c| c.kind() == "call_expression"),
+                .filter(|c| c.kind_str() == "call_expression"),
             "assignment_statement" => {
                 let all_blank = n
                     .field("left")
@@ -305,7 +307,7 @@ fn dropped_error_call<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'
                     .unwrap_or_default();
                 (all_blank && right.len() == 1)
                     .then(|| unparen(right[0]))
-                    .filter(|c| c.kind() == "call_expression")
+                    .filter(|c| c.kind_str() == "call_expression")
             }
             _ => None,
         };
@@ -322,7 +324,7 @@ fn dropped_error_call<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'
 fn hands_a_channel(cx: &Context, call: Node) -> bool {
     call_args(call).iter().any(|a| {
         let a = unparen(*a);
-        match a.kind() {
+        match a.kind_str() {
             "func_literal" | "unary_expression" => true,
             "interpreted_string_literal"
             | "raw_string_literal"

@@ -2,7 +2,7 @@
 //! context or done channel is in scope: when the consumer stops reading, the producer blocks
 //! forever instead of noticing the cancellation.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -88,7 +88,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         };
         let mut sends = Vec::new();
         walk_body(body, |n| {
-            if n.kind() == "send_statement" {
+            if n.kind_str() == "send_statement" {
                 sends.push(n);
             }
         });
@@ -108,7 +108,7 @@ fn check_send<'t>(
 ) {
     if send
         .parent()
-        .is_some_and(|p| p.kind() == "communication_case")
+        .is_some_and(|p| p.kind_str() == "communication_case")
     {
         return;
     }
@@ -121,7 +121,7 @@ fn check_send<'t>(
     let Some(value) = send.field("value") else {
         return;
     };
-    if !matches!(channel.kind(), "identifier" | "selector_expression") {
+    if !matches!(channel.kind_str(), "identifier" | "selector_expression") {
         return;
     }
     if let Some(ch) = channels.of_expr(cx.model, channel) {
@@ -139,7 +139,7 @@ fn check_send<'t>(
                 return;
             }
         }
-    } else if channel.kind() == "identifier" {
+    } else if channel.kind_str() == "identifier" {
         // A channel of the goroutine's own making, or a parameter of the literal: its consumer
         // is the goroutine's business.
         if cx
@@ -251,7 +251,7 @@ fn in_loop_of(send: Node, lit: Node) -> bool {
         if n == lit {
             return false;
         }
-        match n.kind() {
+        match n.kind_str() {
             "for_statement" => return true,
             "func_literal" => return false,
             _ => current = n.parent(),
@@ -266,7 +266,7 @@ fn receives_from(cx: &Context, lit: Node, channel: &str) -> bool {
     if let Some(body) = lit.field("body") {
         walk_body(body, |n| {
             if !found
-                && n.kind() == "unary_expression"
+                && n.kind_str() == "unary_expression"
                 && n.field("operator").is_some_and(|o| text(o, cx.src) == "<-")
                 && n.field("operand")
                     .is_some_and(|o| text(unparen(o), cx.src) == channel)
@@ -282,7 +282,7 @@ fn has_break(for_stmt: Node) -> bool {
     let mut found = false;
     if let Some(body) = for_stmt.field("body") {
         walk_body(body, |n| {
-            if matches!(n.kind(), "break_statement" | "goto_statement") {
+            if matches!(n.kind_str(), "break_statement" | "goto_statement") {
                 found = true;
             }
         });

@@ -1,6 +1,6 @@
 //! `mutex-defer-in-loop`: `Lock` and `defer Unlock` inside a loop body.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -67,7 +67,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         // The lock must be taken in the same iteration, before the defer.
         let mut locked_here = false;
         walk_body(body, |n| {
-            if n.start_byte() < defer.start_byte() && n.kind() == "call_expression" {
+            if n.start_byte() < defer.start_byte() && n.kind_str() == "call_expression" {
                 if let Some(lock) = lock_call(cx.model, n) {
                     if lock.op.is_acquire()
                         && lock_key(cx.model, &lock).as_deref() == Some(key.as_str())
@@ -101,10 +101,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn enclosing_loop_body(node: Node) -> Option<Node> {
     let mut current = node.parent();
     while let Some(n) = current {
-        if is_function(n.kind()) {
+        if is_function(n.kind_str()) {
             return None;
         }
-        if n.kind() == "for_statement" {
+        if n.kind_str() == "for_statement" {
             return n
                 .field("body")
                 .filter(|b| crate::syntax::is_within(node, *b));
@@ -125,13 +125,13 @@ fn wrap_in_closure(cx: &Context, body: Node) -> Option<TextEdit> {
     let mut blocked = false;
     walk_body(body, |n| {
         if matches!(
-            n.kind(),
+            n.kind_str(),
             "break_statement"
                 | "continue_statement"
                 | "return_statement"
                 | "goto_statement"
                 | "labeled_statement"
-        ) || n.kind() == "raw_string_literal" && text(n, src).contains('\n')
+        ) || n.kind_str() == "raw_string_literal" && text(n, src).contains('\n')
         {
             blocked = true;
         }
@@ -169,7 +169,7 @@ fn exits_before_next_iteration(cx: &Context, defer: Node, body: Node) -> bool {
     let mut node = defer;
     while let Some(parent) = node.parent() {
         if matches!(
-            parent.kind(),
+            parent.kind_str(),
             "statement_list"
                 | "block"
                 | "expression_case"
@@ -177,7 +177,7 @@ fn exits_before_next_iteration(cx: &Context, defer: Node, body: Node) -> bool {
                 | "communication_case"
                 | "type_case"
         ) {
-            let container = if parent.kind() == "statement_list" {
+            let container = if parent.kind_str() == "statement_list" {
                 parent.parent().unwrap_or(parent)
             } else {
                 parent
@@ -186,7 +186,7 @@ fn exits_before_next_iteration(cx: &Context, defer: Node, body: Node) -> bool {
             if let Some(at) = siblings.iter().position(|s| *s == node) {
                 if siblings[at + 1..]
                     .iter()
-                    .any(|s| s.kind() == "return_statement" || is_panic(cx, *s))
+                    .any(|s| s.kind_str() == "return_statement" || is_panic(cx, *s))
                 {
                     return true;
                 }
@@ -224,7 +224,7 @@ fn changes_each_iteration(cx: &Context, key: &str, body: Node) -> bool {
     }
     let mut reassigned = false;
     crate::syntax::walk(loop_stmt, |n| {
-        if n.kind() == "assignment_statement" {
+        if n.kind_str() == "assignment_statement" {
             if let Some(left) = n.field("left") {
                 if crate::syntax::named_children(left).any(|t| text(t, cx.src) == root) {
                     reassigned = true;

@@ -2,7 +2,7 @@
 //! a function or method of the same package that locks it.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
@@ -105,12 +105,12 @@ impl<'t> LockObserver<'t> for Observer<'_, 't> {
     }
 
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
-        if matches!(node.kind(), "go_statement" | "defer_statement") || state.held.is_empty() {
+        if matches!(node.kind_str(), "go_statement" | "defer_statement") || state.held.is_empty() {
             return;
         }
         let mut calls = Vec::new();
         walk_body(node, |n| {
-            if n.kind() == "call_expression" {
+            if n.kind_str() == "call_expression" {
                 calls.push(n);
             }
         });
@@ -174,7 +174,7 @@ impl<'t> Observer<'_, 't> {
 /// of the receiver for a method call.
 fn callee(model: &FileModel, call: Node) -> Option<(String, Option<String>)> {
     let function = unparen(call.field("function")?);
-    match function.kind() {
+    match function.kind_str() {
         "identifier" => {
             if model.resolve(function).is_some() {
                 return None;

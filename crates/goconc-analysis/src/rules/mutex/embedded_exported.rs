@@ -1,7 +1,7 @@
 //! `mutex-embedded-exported`: an exported struct embeds `sync.Mutex` or `sync.RWMutex`, which makes
 //! `Lock` and `Unlock` part of its API.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
@@ -91,23 +91,23 @@ pub(crate) fn fix_reads_every_function(decls: &crate::model::FileDecls) -> bool 
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let declarations = cx.model.items.iter().copied();
-    let declarations = declarations.filter(|n| n.kind() == "type_declaration");
+    let declarations = declarations.filter(|n| n.kind_str() == "type_declaration");
     for item in declarations.filter(|n| may_embed_a_mutex(text(*n, cx.src))) {
-        for spec in named_children(item).filter(|n| n.kind() == "type_spec") {
+        for spec in named_children(item).filter(|n| n.kind_str() == "type_spec") {
             let (Some(name), Some(ty)) = (spec.field("name"), spec.field("type")) else {
                 continue;
             };
             let type_name = text(name, cx.src);
-            if ty.kind() != "struct_type"
+            if ty.kind_str() != "struct_type"
                 || !type_name.starts_with(|c: char| c.is_ascii_uppercase())
             {
                 continue;
             }
-            let Some(list) = named_children(ty).find(|n| n.kind() == "field_declaration_list")
+            let Some(list) = named_children(ty).find(|n| n.kind_str() == "field_declaration_list")
             else {
                 continue;
             };
-            for field in named_children(list).filter(|n| n.kind() == "field_declaration") {
+            for field in named_children(list).filter(|n| n.kind_str() == "field_declaration") {
                 // Cheapest test first: this runs over every struct of the file on each keystroke.
                 let Some(field_type) = field
                     .field("type")
@@ -163,7 +163,7 @@ fn rename_fix(
         if blocked {
             return false;
         }
-        match n.kind() {
+        match n.kind_str() {
             "keyed_element" => {
                 if n.field("key")
                     .or_else(|| named_children(n).next())
@@ -269,12 +269,12 @@ fn realigned_fields(cx: &Context, list: Node, field: Node, kind: &str) -> Option
             .collect();
         let cells = match starts.as_slice() {
             [] if body.trim().is_empty() => vec![String::new()],
-            [comment] if comment.kind() == "comment" => vec![text(*comment, src).to_string()],
-            [decl] | [decl, _] if decl.kind() == "field_declaration" => {
+            [comment] if comment.kind_str() == "comment" => vec![text(*comment, src).to_string()],
+            [decl] | [decl, _] if decl.kind_str() == "field_declaration" => {
                 if decl.end_position().row != decl.start_position().row {
                     return None;
                 }
-                let trailing = starts.get(1).filter(|c| c.kind() == "comment");
+                let trailing = starts.get(1).filter(|c| c.kind_str() == "comment");
                 if starts.len() == 2 && trailing.is_none() {
                     return None;
                 }

@@ -3,6 +3,7 @@
 use crate::finding::{Finding, Severity};
 use crate::model::sync_calls::{lock_call, lock_key};
 use crate::rules::{Context, RuleMeta};
+use crate::syntax::NodeExt;
 use crate::syntax::{statement_call, statements, text};
 
 pub static META: RuleMeta = RuleMeta {
@@ -54,7 +55,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut seen_blocks = std::collections::HashSet::new();
     for name in ["Lock", "RLock"] {
         for &call in cx.index.calls_named(name) {
-            let Some(stmt) = call.parent().filter(|p| p.kind() == "expression_statement") else {
+            let Some(stmt) = call
+                .parent()
+                .filter(|p| p.kind_str() == "expression_statement")
+            else {
                 continue;
             };
             let Some(block) = stmt.parent() else { continue };
@@ -68,7 +72,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             let Some(next) = siblings.get(pos + 1) else {
                 continue;
             };
-            if next.kind() != "expression_statement" {
+            if next.kind_str() != "expression_statement" {
                 continue;
             }
             let (Some(lock), Some(unlock)) = (

@@ -1,7 +1,7 @@
 //! `mutex-held-blocking`: a blocking operation while a lock is held.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
@@ -78,7 +78,7 @@ struct Observer<'m, 't> {
 
 impl<'t> LockObserver<'t> for Observer<'_, 't> {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
-        if matches!(node.kind(), "go_statement" | "defer_statement") {
+        if matches!(node.kind_str(), "go_statement" | "defer_statement") {
             return;
         }
         let held = state.held.iter().find(|(_, h)| h.on_every_path);
@@ -104,7 +104,7 @@ impl<'t> LockObserver<'t> for Observer<'_, 't> {
 
 /// What blocks at this node, described for the message.
 fn blocking_op(model: &FileModel, node: Node) -> Option<String> {
-    match node.kind() {
+    match node.kind_str() {
         "call_expression" => blocking_call_description(model, node),
         "send_statement" => {
             let channel = node.field("channel")?;
@@ -126,7 +126,7 @@ fn blocking_op(model: &FileModel, node: Node) -> Option<String> {
                     text(channel, model.src)
                 ));
             }
-            let after = channel.kind() == "call_expression"
+            let after = channel.kind_str() == "call_expression"
                 && channel
                     .field("function")
                     .and_then(|f| model.qualified_name(f, "time"))
@@ -166,7 +166,7 @@ fn blocking_call_description(model: &FileModel, call: Node) -> Option<String> {
         return None;
     }
     let function = unparen(call.field("function")?);
-    if function.kind() == "identifier" && model.resolve(function).is_none() {
+    if function.kind_str() == "identifier" && model.resolve(function).is_none() {
         let name = text(function, model.src);
         let inner = model.package.summary(name)?.blocks.as_ref()?;
         return Some(format!("`{name}` (it calls `{inner}`)"));
@@ -177,29 +177,29 @@ fn blocking_call_description(model: &FileModel, call: Node) -> Option<String> {
 /// A channel variable this function made with `make(chan T)` and no capacity.
 fn unbuffered_local(model: &FileModel, channel: Node) -> bool {
     let channel = unparen(channel);
-    if channel.kind() != "identifier" {
+    if channel.kind_str() != "identifier" {
         return false;
     }
     let Some(init) = model.resolve(channel).and_then(|d| d.init).map(unparen) else {
         return false;
     };
-    init.kind() == "call_expression"
+    init.kind_str() == "call_expression"
         && init
             .field("function")
             .is_some_and(|f| text(f, model.src) == "make")
         && call_args(init).len() == 1
         && call_args(init)
             .first()
-            .is_some_and(|t| t.kind() == "channel_type")
+            .is_some_and(|t| t.kind_str() == "channel_type")
 }
 
 fn in_select_with_default(node: Node) -> bool {
     let mut current = node.parent();
     while let Some(n) = current {
-        match n.kind() {
+        match n.kind_str() {
             "communication_case" => {
                 return n.parent().is_some_and(|select| {
-                    named_children(select).any(|c| c.kind() == "default_case")
+                    named_children(select).any(|c| c.kind_str() == "default_case")
                 });
             }
             "block" | "func_literal" | "function_declaration" | "method_declaration" => {

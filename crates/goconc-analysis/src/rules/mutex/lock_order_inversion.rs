@@ -1,7 +1,7 @@
 //! `lock-order-inversion`: two code paths of one package take the same two mutexes in opposite
 //! orders.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::BTreeSet;
 
 use crate::finding::{Finding, Severity};
@@ -132,7 +132,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let package = cx.model.package;
     let mut reported = BTreeSet::new();
     for function in &cx.model.functions {
-        if function.node.kind() == "func_literal" {
+        if function.node.kind_str() == "func_literal" {
             continue;
         }
         let Some(name) = function.node.field("name") else {
@@ -175,7 +175,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 continue;
             };
             let mut call = node;
-            while call.kind() != "call_expression" {
+            while call.kind_str() != "call_expression" {
                 match call.parent() {
                     Some(p) => call = p,
                     None => break,

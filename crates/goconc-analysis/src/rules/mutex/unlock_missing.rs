@@ -1,7 +1,7 @@
 //! `mutex-unlock-missing`: a `Lock` that some path to a return leaves held.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::BTreeMap;
 
 use tree_sitter::Node;
@@ -168,7 +168,7 @@ fn hands_lock_on(cx: &Context, function: Node) -> bool {
             return true;
         }
     }
-    if function.kind() == "func_literal" {
+    if function.kind_str() == "func_literal" {
         return false;
     }
     let doc = doc_comment(function, cx.src).to_ascii_lowercase();
@@ -214,7 +214,7 @@ fn comment_mentions_unlock(cx: &Context, lock: &LockCall) -> bool {
 fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
     let mut found = false;
     walk_body(body, |n| {
-        if found || n.kind() != "return_statement" {
+        if found || n.kind_str() != "return_statement" {
             return;
         }
         crate::syntax::walk(n, |inner| {
@@ -222,17 +222,17 @@ fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
                 found = true;
             }
             // `return conn, c.releaseConn, nil`: a release function handed to the caller.
-            if matches!(inner.kind(), "identifier" | "field_identifier")
+            if matches!(inner.kind_str(), "identifier" | "field_identifier")
                 && inner
                     .parent()
-                    .is_some_and(|p| p.kind() != "call_expression")
+                    .is_some_and(|p| p.kind_str() != "call_expression")
             {
                 let name = text(inner, cx.src).to_ascii_lowercase();
                 if (name.contains("unlock") || name.contains("release")) && !is_called(inner) {
                     found = true;
                 }
             }
-            if inner.kind() == "func_literal" {
+            if inner.kind_str() == "func_literal" {
                 crate::syntax::walk(inner, |call| {
                     if let Some(lock) = crate::model::sync_calls::lock_call(cx.model, call) {
                         if lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key)
@@ -264,10 +264,10 @@ fn same_condition_release(cx: &Context, lock: &LockCall, key: &str, calls: &[Loc
 fn enclosing_if_condition<'s>(cx: &Context<'_, 's>, node: Node) -> Option<&'s str> {
     let mut current = node.parent();
     while let Some(n) = current {
-        if crate::syntax::is_function(n.kind()) {
+        if crate::syntax::is_function(n.kind_str()) {
             return None;
         }
-        if n.kind() == "if_statement" {
+        if n.kind_str() == "if_statement" {
             return n.field("condition").map(|c| text(c, cx.src).trim());
         }
         current = n.parent();
@@ -281,13 +281,13 @@ fn defer_unlock_edit(cx: &Context, lock: &LockCall) -> Option<TextEdit> {
     let stmt = lock
         .call
         .parent()
-        .filter(|p| p.kind() == "expression_statement")?;
+        .filter(|p| p.kind_str() == "expression_statement")?;
     let mut current = stmt.parent();
     while let Some(n) = current {
-        if crate::syntax::is_function(n.kind()) {
+        if crate::syntax::is_function(n.kind_str()) {
             break;
         }
-        if n.kind() == "for_statement" {
+        if n.kind_str() == "for_statement" {
             return None;
         }
         current = n.parent();
@@ -309,11 +309,14 @@ fn defer_unlock_edit(cx: &Context, lock: &LockCall) -> Option<TextEdit> {
 /// Is this name the function of a call (`release()` rather than `release`)?
 fn is_called(name: Node) -> bool {
     let mut node = name;
-    if let Some(parent) = node.parent().filter(|p| p.kind() == "selector_expression") {
+    if let Some(parent) = node
+        .parent()
+        .filter(|p| p.kind_str() == "selector_expression")
+    {
         node = parent;
     }
     node.parent()
-        .is_some_and(|p| p.kind() == "call_expression" && p.field("function") == Some(node))
+        .is_some_and(|p| p.kind_str() == "call_expression" && p.field("function") == Some(node))
 }
 
 /// `if keep { s.holding = true } else { s.mu.Unlock() }`: the lock is kept on purpose and a flag
@@ -331,7 +334,7 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
     let sets_flag = |n: Node| {
         let mut found = false;
         walk_body(n, |c| {
-            if c.kind() == "assignment_statement" {
+            if c.kind_str() == "assignment_statement" {
                 found |= c
                     .field("right")
                     .is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"));
@@ -341,7 +344,7 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
     };
     let mut found = false;
     walk_body(body, |n| {
-        if n.kind() == "if_statement" {
+        if n.kind_str() == "if_statement" {
             if let (Some(then), Some(other)) = (n.field("consequence"), n.field("alternative")) {
                 found |= releases(then) && sets_flag(other) || releases(other) && sets_flag(then);
             }

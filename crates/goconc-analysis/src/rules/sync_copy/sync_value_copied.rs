@@ -2,7 +2,7 @@
 //! copied. Follows go vet's copylocks: composite literals and call results are fresh values, not
 //! copies, and pointers never copy what they point to.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -117,7 +117,7 @@ impl<'a> Locks<'a> {
     /// The cheap filter: could this expression's value hold a lock?
     fn may_hold_lock(&self, expr: Node) -> bool {
         let expr = unparen(expr);
-        match expr.kind() {
+        match expr.kind_str() {
             "identifier" => {
                 let name = text(expr, self.model.src);
                 self.names.contains_key(name)
@@ -182,7 +182,7 @@ impl<'a> Locks<'a> {
     /// makes a fresh value (composite literal, call result, `*f()`).
     fn copied_by(&self, expr: Node) -> Option<String> {
         let expr = unparen(expr);
-        match expr.kind() {
+        match expr.kind_str() {
             "composite_literal" | "call_expression" | "func_literal" => return None,
             "unary_expression" => {
                 let op = expr.field("operator").map(|o| text(o, self.model.src));
@@ -190,7 +190,7 @@ impl<'a> Locks<'a> {
                     return None;
                 }
                 let operand = expr.field("operand").map(unparen)?;
-                if operand.kind() == "call_expression" {
+                if operand.kind_str() == "call_expression" {
                     return None;
                 }
             }
@@ -213,7 +213,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         check_signature(cx, &locks, function.node, out);
     }
     for &for_stmt in &cx.index.for_statements {
-        if let Some(clause) = named_children(for_stmt).find(|n| n.kind() == "range_clause") {
+        if let Some(clause) = named_children(for_stmt).find(|n| n.kind_str() == "range_clause") {
             check_range(cx, &locks, clause, out);
         }
     }
@@ -235,11 +235,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             let path = path_to(cx.model.root, at, at + word.len());
             let Some(&leaf) = path.last() else { continue };
             let mut i = path.len() - 1;
-            match leaf.kind() {
+            match leaf.kind_str() {
                 "identifier" => {}
                 "field_identifier" if i > 0 => {
                     let selector = path[i - 1];
-                    if selector.kind() != "selector_expression"
+                    if selector.kind_str() != "selector_expression"
                         || selector.field("field") != Some(leaf)
                     {
                         continue;
@@ -252,7 +252,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             while i > 0 {
                 let (expr, parent) = (path[i], path[i - 1]);
                 let operand = || parent.field("operand") == Some(expr);
-                let climb = match parent.kind() {
+                let climb = match parent.kind_str() {
                     "selector_expression" | "index_expression" => operand(),
                     "unary_expression" => {
                         operand()
@@ -293,7 +293,7 @@ fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)
     names.dedup();
     let regions = cx.model.items.iter().copied().filter(|item| {
         !matches!(
-            item.kind(),
+            item.kind_str(),
             "comment"
                 | "package_clause"
                 | "import_declaration"
@@ -380,9 +380,9 @@ fn check_site(
     out: &mut Vec<Finding>,
 ) {
     let what = text(expr, cx.src);
-    let message = match parent.kind() {
+    let message = match parent.kind_str() {
         "argument_list" => {
-            if grandparent.kind() != "call_expression" {
+            if grandparent.kind_str() != "call_expression" {
                 return;
             }
             let call = grandparent;
@@ -398,8 +398,8 @@ fn check_site(
             )
         }
         "literal_element" => {
-            let is_key =
-                grandparent.kind() == "keyed_element" && grandparent.field("key") == Some(parent);
+            let is_key = grandparent.kind_str() == "keyed_element"
+                && grandparent.field("key") == Some(parent);
             if is_key {
                 return;
             }
@@ -411,13 +411,13 @@ fn check_site(
             let Some(i) = values.iter().position(|v| *v == expr) else {
                 return;
             };
-            let targets: Vec<Node> = match holder.kind() {
+            let targets: Vec<Node> = match holder.kind_str() {
                 "return_statement" => Vec::new(),
                 "assignment_statement" | "short_var_declaration" => {
                     if holder.field("right") != Some(parent) {
                         return;
                     }
-                    if holder.kind() == "assignment_statement"
+                    if holder.kind_str() == "assignment_statement"
                         && holder.field("operator").map(|o| text(o, cx.src)) != Some("=")
                     {
                         return;
@@ -435,7 +435,7 @@ fn check_site(
                 }
                 _ => return,
             };
-            if holder.kind() == "return_statement" {
+            if holder.kind_str() == "return_statement" {
                 format!("return copies lock value: `{what}` of type ")
             } else {
                 // `a, b := x, y` pairs values with names; `v, ok := m[k]` copies too but is left to
@@ -443,7 +443,7 @@ fn check_site(
                 if targets.len() != values.len() {
                     return;
                 }
-                let verb = if holder.kind() == "var_spec" {
+                let verb = if holder.kind_str() == "var_spec" {
                     "variable declaration"
                 } else {
                     "assignment"
@@ -463,7 +463,7 @@ fn check_site(
 
 /// Builtins and `unsafe` functions whose arguments are not copied values.
 fn is_exempt_call(cx: &Context, function: Node) -> bool {
-    match function.kind() {
+    match function.kind_str() {
         "identifier" => {
             matches!(text(function, cx.src), "len" | "cap" | "new" | "make")
                 && cx.model.resolve(function).is_none()
@@ -531,7 +531,7 @@ fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
 
 /// Value receivers and by-value parameters of functions, methods and function literals.
 fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Finding>) {
-    let name = || match function.kind() {
+    let name = || match function.kind_str() {
         "func_literal" => "function literal".to_string(),
         _ => function.field("name").map_or_else(
             || "function".to_string(),
@@ -541,7 +541,7 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
     // Only these type shapes can hold a lock by value (pointers, slices, maps, … never do).
     let by_value = |type_node: &Node| {
         matches!(
-            type_node.kind(),
+            type_node.kind_str(),
             "type_identifier"
                 | "qualified_type"
                 | "generic_type"
@@ -551,7 +551,8 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
         )
     };
     if let Some(receiver) = function.field("receiver") {
-        if let Some(param) = named_children(receiver).find(|n| n.kind() == "parameter_declaration")
+        if let Some(param) =
+            named_children(receiver).find(|n| n.kind_str() == "parameter_declaration")
         {
             if let Some(type_node) = param.field("type").filter(by_value) {
                 let ty = Ty::from_node(type_node, cx.src, &cx.model.imports);
@@ -584,7 +585,7 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
     let Some(params) = function.field("parameters") else {
         return;
     };
-    for param in named_children(params).filter(|n| n.kind() == "parameter_declaration") {
+    for param in named_children(params).filter(|n| n.kind_str() == "parameter_declaration") {
         let Some(type_node) = param.field("type").filter(by_value) else {
             continue;
         };
@@ -629,7 +630,7 @@ fn receiver_only_selected(cx: &Context, method: Node, receiver: Option<Node>) ->
         if !ok {
             return false;
         }
-        if node.kind() != "identifier" || text(node, cx.src) != name {
+        if node.kind_str() != "identifier" || text(node, cx.src) != name {
             return true;
         }
         let Some(decl) = cx.model.resolve(node) else {
@@ -642,24 +643,24 @@ fn receiver_only_selected(cx: &Context, method: Node, receiver: Option<Node>) ->
             ok = false;
             return false;
         };
-        if parent.kind() != "selector_expression" || parent.field("operand") != Some(node) {
+        if parent.kind_str() != "selector_expression" || parent.field("operand") != Some(node) {
             ok = false;
             return false;
         }
         // The outermost selector of `c.a.b`: is it written to or has its address taken?
         let mut top = parent;
         while let Some(p) = top.parent() {
-            if p.kind() == "selector_expression" && p.field("operand") == Some(top) {
+            if p.kind_str() == "selector_expression" && p.field("operand") == Some(top) {
                 top = p;
             } else {
                 break;
             }
         }
         if let Some(p) = top.parent() {
-            let written = match p.kind() {
+            let written = match p.kind_str() {
                 "inc_statement" | "dec_statement" => true,
                 "expression_list" => p.parent().is_some_and(|a| {
-                    a.kind() == "assignment_statement" && a.field("left") == Some(p)
+                    a.kind_str() == "assignment_statement" && a.field("left") == Some(p)
                 }),
                 "unary_expression" => p.field("operator").is_some_and(|o| text(o, cx.src) == "&"),
                 _ => false,

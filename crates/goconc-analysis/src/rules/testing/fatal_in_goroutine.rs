@@ -2,7 +2,7 @@
 //! test started.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -101,7 +101,8 @@ fn forbidden_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<MethodCall
         return None;
     }
     let operand = unparen(mc.receiver);
-    (operand.kind() == "identifier" && is_testing_handle(&cx.model.type_of(operand))).then_some(mc)
+    (operand.kind_str() == "identifier" && is_testing_handle(&cx.model.type_of(operand)))
+        .then_some(mc)
 }
 
 fn message(cx: &Context, mc: &MethodCall) -> String {
@@ -115,7 +116,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>, out: &mut Vec<Finding>) 
     };
     let decl = cx.model.resolve(unparen(mc.receiver)).map(|d| d.ident);
     // `go t.FailNow()`
-    if let Some(go) = call_statement(call).filter(|s| s.kind() == "go_statement") {
+    if let Some(go) = call_statement(call).filter(|s| s.kind_str() == "go_statement") {
         if in_test_function(cx, go) {
             out.push(META.finding(call.byte_range(), message(cx, &mc)));
         }
@@ -124,7 +125,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>, out: &mut Vec<Finding>) 
     let mut innermost = true;
     let mut current = enclosing_function(call);
     while let Some(function) = current {
-        if function.kind() != "func_literal" {
+        if function.kind_str() != "func_literal" {
             return;
         }
         let starter = go_statement_of(function).or_else(|| group_go_call_of(cx.model, function));
@@ -135,7 +136,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>, out: &mut Vec<Finding>) 
             {
                 return;
             }
-            let via = if starter.kind() == "go_statement" {
+            let via = if starter.kind_str() == "go_statement" {
                 "the goroutine starts here"
             } else {
                 "the function runs on a goroutine of its own"
@@ -219,7 +220,7 @@ fn starts_local(cx: &Context, go: Node, lit: Node) -> bool {
     let Some(function) = call.field("function").map(unparen) else {
         return false;
     };
-    function.kind() == "identifier"
+    function.kind_str() == "identifier"
         && cx.model.resolve(function).and_then(|d| d.init).map(unparen) == Some(lit)
 }
 
@@ -229,14 +230,14 @@ fn is_subtest_closure(cx: &Context, lit: Node) -> bool {
     let Some(mut parent) = lit.parent() else {
         return false;
     };
-    while parent.kind() == "parenthesized_expression" {
+    while parent.kind_str() == "parenthesized_expression" {
         node = parent;
         let Some(p) = parent.parent() else {
             return false;
         };
         parent = p;
     }
-    if parent.kind() != "argument_list" || parent.named_child(1) != Some(node) {
+    if parent.kind_str() != "argument_list" || parent.named_child(1) != Some(node) {
         return false;
     }
     parent.parent().and_then(method_call).is_some_and(|mc| {
@@ -249,7 +250,7 @@ fn is_subtest_closure(cx: &Context, lit: Node) -> bool {
 fn in_test_function(cx: &Context, node: Node) -> bool {
     let mut current = enclosing_function(node);
     while let Some(f) = current {
-        if f.kind() != "func_literal" {
+        if f.kind_str() != "func_literal" {
             return takes_testing_handle(cx, f);
         }
         current = enclosing_function(f);
@@ -273,14 +274,14 @@ fn check_helpers(cx: &Context, out: &mut Vec<Finding>) {
     for &go in &cx.index.go_statements {
         let Some(call) = named_children(go)
             .next()
-            .filter(|c| c.kind() == "call_expression")
+            .filter(|c| c.kind_str() == "call_expression")
         else {
             continue;
         };
         let Some(function) = call
             .field("function")
             .map(unparen)
-            .filter(|f| f.kind() == "identifier")
+            .filter(|f| f.kind_str() == "identifier")
         else {
             continue;
         };
@@ -291,7 +292,7 @@ fn check_helpers(cx: &Context, out: &mut Vec<Finding>) {
             cx.model
                 .functions
                 .iter()
-                .filter(|f| f.node.kind() == "function_declaration")
+                .filter(|f| f.node.kind_str() == "function_declaration")
                 .filter_map(|f| Some((text(f.node.field("name")?, cx.src), f.node)))
                 .collect()
         });
@@ -318,7 +319,7 @@ fn check_helpers(cx: &Context, out: &mut Vec<Finding>) {
 /// Is a call inside `helper` run by the helper's own goroutine (not in a goroutine or subtest it
 /// starts, nor in `go t.Fatal()`)?
 fn runs_on_helper_goroutine(cx: &Context, call: Node, helper: Node) -> bool {
-    if call_statement(call).is_some_and(|s| s.kind() == "go_statement") {
+    if call_statement(call).is_some_and(|s| s.kind_str() == "go_statement") {
         return false;
     }
     let mut current = enclosing_function(call);
@@ -350,9 +351,9 @@ fn fix(cx: &Context, call: Node, mc: &MethodCall, lit: Node) -> Option<(String, 
         return None;
     }
     let body = lit.field("body")?;
-    let stmt = call_statement(call).filter(|s| s.kind() == "expression_statement")?;
+    let stmt = call_statement(call).filter(|s| s.kind_str() == "expression_statement")?;
     let mut block = stmt.parent()?;
-    if block.kind() == "statement_list" {
+    if block.kind_str() == "statement_list" {
         block = block.parent()?;
     }
     if statements(block).last() != Some(&stmt) {

@@ -1,7 +1,7 @@
 //! `time-after-in-loop`: `time.After` in a `select` inside a loop (Go < 1.23): every iteration
 //! makes a timer that stays alive until it fires.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::in_loop;
@@ -74,15 +74,15 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
         .filter(|n| *n == "After")?;
     // `<-time.After(d)` as the communication of a select case.
     let mut recv = call.parent()?;
-    while recv.kind() == "parenthesized_expression" {
+    while recv.kind_str() == "parenthesized_expression" {
         recv = recv.parent()?;
     }
-    if recv.kind() != "unary_expression" || recv.field("operand").map(unparen) != Some(call) {
+    if recv.kind_str() != "unary_expression" || recv.field("operand").map(unparen) != Some(call) {
         return None;
     }
     let mut node = recv.parent()?;
     while matches!(
-        node.kind(),
+        node.kind_str(),
         "receive_statement"
             | "expression_statement"
             | "expression_list"
@@ -90,7 +90,7 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
     ) {
         node = node.parent()?;
     }
-    if node.kind() != "communication_case" {
+    if node.kind_str() != "communication_case" {
         return None;
     }
     let select = node.parent()?;

@@ -3,6 +3,7 @@
 //! fired); from 1.23 on the garbage collector reclaims unreferenced ones, so most of these rules
 //! apply only to older modules.
 
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::Rule;
@@ -35,7 +36,7 @@ pub(crate) fn in_loop(node: Node, function: Node) -> bool {
         if n == function {
             return false;
         }
-        match n.kind() {
+        match n.kind_str() {
             "for_statement" => return true,
             "func_literal" | "function_declaration" | "method_declaration" => return false,
             _ => current = n.parent(),
@@ -48,7 +49,7 @@ pub(crate) fn in_loop(node: Node, function: Node) -> bool {
 pub(crate) fn mentions(src: &str, node: Node, name: &str) -> bool {
     let mut found = false;
     crate::syntax::walk(node, |n| {
-        if matches!(n.kind(), "identifier" | "field_identifier")
+        if matches!(n.kind_str(), "identifier" | "field_identifier")
             && crate::syntax::text(n, src) == name
         {
             found = true;

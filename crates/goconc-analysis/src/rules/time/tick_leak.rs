@@ -1,7 +1,7 @@
 //! `time-tick-leak`: `time.Tick` in a function that can return (Go < 1.23): the ticker behind the
 //! channel is never stopped and never freed.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::{in_loop, mentions};
@@ -83,7 +83,7 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
         .qualified_name(function_expr, "time")
         .filter(|n| *n == "Tick")?;
     let function = enclosing_function(call)?;
-    if function.kind() == "function_declaration"
+    if function.kind_str() == "function_declaration"
         && function
             .field("name")
             .is_some_and(|n| matches!(text(n, cx.src), "main" | "init"))
@@ -111,7 +111,7 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
 fn can_return(cx: &Context, body: Node) -> bool {
     let mut has_return = false;
     walk_body(body, |n| {
-        if n.kind() == "return_statement" {
+        if n.kind_str() == "return_statement" {
             has_return = true;
         }
     });
@@ -121,7 +121,7 @@ fn can_return(cx: &Context, body: Node) -> bool {
     let Some(last) = statements(body).last().copied() else {
         return true;
     };
-    match last.kind() {
+    match last.kind_str() {
         "for_statement" => !endless(cx, last),
         "select_statement" => named_children(last).next().is_some(),
         _ => true,
@@ -131,12 +131,12 @@ fn can_return(cx: &Context, body: Node) -> bool {
 /// A `for` without condition, or ranging over `time.Tick` (a channel never closed), whose body
 /// has no `break` leaving it.
 fn endless(cx: &Context, stmt: Node) -> bool {
-    let clause = named_children(stmt).find(|n| n.kind() != "block");
+    let clause = named_children(stmt).find(|n| n.kind_str() != "block");
     let endless_header = match clause {
         None => true,
-        Some(c) if c.kind() == "for_clause" => c.field("condition").is_none(),
-        Some(c) if c.kind() == "range_clause" => c.field("right").is_some_and(|r| {
-            r.kind() == "call_expression"
+        Some(c) if c.kind_str() == "for_clause" => c.field("condition").is_none(),
+        Some(c) if c.kind_str() == "range_clause" => c.field("right").is_some_and(|r| {
+            r.kind_str() == "call_expression"
                 && r.field("function")
                     .and_then(|f| cx.model.qualified_name(f, "time"))
                     == Some("Tick")
@@ -154,7 +154,7 @@ fn endless(cx: &Context, stmt: Node) -> bool {
 fn breaks_out(body: Node) -> bool {
     let mut found = false;
     walk_body(body, |n| {
-        if n.kind() != "break_statement" {
+        if n.kind_str() != "break_statement" {
             return;
         }
         if named_children(n).next().is_some() {
@@ -168,7 +168,7 @@ fn breaks_out(body: Node) -> bool {
                 return;
             }
             if matches!(
-                p.kind(),
+                p.kind_str(),
                 "for_statement"
                     | "expression_switch_statement"
                     | "type_switch_statement"
@@ -184,12 +184,12 @@ fn breaks_out(body: Node) -> bool {
 
 fn fix(cx: &Context, call: Node, function: Node) -> Option<Vec<TextEdit>> {
     let parent = call.parent()?;
-    let stmt = match parent.kind() {
+    let stmt = match parent.kind_str() {
         "range_clause" if parent.field("right") == Some(call) => parent.parent()?,
         "expression_list" => {
             let s = parent
                 .parent()
-                .filter(|s| s.kind() == "short_var_declaration")?;
+                .filter(|s| s.kind_str() == "short_var_declaration")?;
             (named_children(parent).count() == 1 && s.field("right") == Some(parent))
                 .then_some(s)?
         }
@@ -197,7 +197,7 @@ fn fix(cx: &Context, call: Node, function: Node) -> Option<Vec<TextEdit>> {
     };
     if !stmt
         .parent()
-        .is_some_and(|p| matches!(p.kind(), "block" | "statement_list"))
+        .is_some_and(|p| matches!(p.kind_str(), "block" | "statement_list"))
         || in_loop(stmt, function)
         || mentions(cx.src, function, "ticker")
     {

@@ -1,6 +1,6 @@
 //! `ticker-not-stopped`: a `time.NewTicker`/`time.NewTimer` kept in a local that is never stopped.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::in_loop;
@@ -84,18 +84,20 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     let function = call.field("function")?;
     let what = cx.model.qualified_name(function, "time")?;
-    let right = call.parent().filter(|p| p.kind() == "expression_list")?;
+    let right = call
+        .parent()
+        .filter(|p| p.kind_str() == "expression_list")?;
     let stmt = right
         .parent()
-        .filter(|p| matches!(p.kind(), "short_var_declaration" | "var_spec"))?;
+        .filter(|p| matches!(p.kind_str(), "short_var_declaration" | "var_spec"))?;
     if named_children(right).count() != 1 {
         return None;
     }
-    let left = match stmt.kind() {
+    let left = match stmt.kind_str() {
         "short_var_declaration" => stmt.field("left")?,
         _ => stmt,
     };
-    let names: Vec<Node> = if stmt.kind() == "var_spec" {
+    let names: Vec<Node> = if stmt.kind_str() == "var_spec" {
         crate::model::types::names_of(stmt)
     } else {
         named_children(left).collect()
@@ -109,14 +111,16 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     let mut received_in_select = false;
     for u in &uses {
         let parent = u.parent()?;
-        if parent.kind() != "selector_expression" || parent.field("operand") != Some(*u) {
+        if parent.kind_str() != "selector_expression" || parent.field("operand") != Some(*u) {
             return None; // passed on, returned, stored, compared: someone else may stop it
         }
         match text(parent.field("field")?, cx.src) {
             "Stop" => return None,
             "Reset" => {}
             "C" => {
-                let received = parent.parent().filter(|p| p.kind() == "unary_expression");
+                let received = parent
+                    .parent()
+                    .filter(|p| p.kind_str() == "unary_expression");
                 if let Some(recv) = received {
                     if in_select_case(recv) {
                         received_in_select = true;
@@ -143,7 +147,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
             format!("the timer `{var_name}` from `time.{what}` is never stopped: before Go 1.23 it is not freed until it fires")
         },
     );
-    let decl_stmt = if stmt.kind() == "var_spec" {
+    let decl_stmt = if stmt.kind_str() == "var_spec" {
         stmt.parent()?
     } else {
         stmt
@@ -152,7 +156,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     if !in_loop(decl_stmt, top)
         && decl_stmt
             .parent()
-            .is_some_and(|p| matches!(p.kind(), "block" | "statement_list"))
+            .is_some_and(|p| matches!(p.kind_str(), "block" | "statement_list"))
     {
         if let Some(at) = insertion_after_line(decl_stmt, cx.src) {
             let nl = newline(cx.src);
@@ -183,7 +187,7 @@ fn uses_of<'t>(cx: &Context<'_, 't>, decl: &Decl<'t>) -> Vec<Node<'t>> {
         if n.end_byte() <= decl.visible.start || n.start_byte() >= decl.visible.end {
             return false;
         }
-        if n.kind() == "identifier"
+        if n.kind_str() == "identifier"
             && n != decl.ident
             && text(n, cx.src) == decl.name
             && cx.model.resolve(n).is_some_and(|d| d.ident == decl.ident)
@@ -199,7 +203,7 @@ fn uses_of<'t>(cx: &Context<'_, 't>, decl: &Decl<'t>) -> Vec<Node<'t>> {
 fn in_select_case(recv: Node) -> bool {
     let mut current = recv.parent();
     while let Some(n) = current {
-        match n.kind() {
+        match n.kind_str() {
             "communication_case" => return true,
             "receive_statement"
             | "expression_statement"

@@ -8,7 +8,7 @@ use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::sync_calls::{waitgroup_call, WaitGroupOp};
 use crate::rules::{Context, RuleMeta};
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use crate::syntax::{
     access_path, call_args, enclosing_function, is_within, line_indent, line_start, statement_call,
     statements, text, unparen, walk,
@@ -80,7 +80,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if is_negative_add(add.call, cx.src) {
             continue;
         }
-        let Some(lit) = enclosing_function(add.call).filter(|f| f.kind() == "func_literal") else {
+        let Some(lit) = enclosing_function(add.call).filter(|f| f.kind_str() == "func_literal")
+        else {
             continue;
         };
         let Some(go) = go_statement_of(lit) else {
@@ -161,7 +162,7 @@ fn child_uses(cx: &Context, go: tree_sitter::Node, key: &WgKey) -> bool {
     if let Some(lit) = call
         .field("function")
         .map(unparen)
-        .filter(|f| f.kind() == "func_literal")
+        .filter(|f| f.kind_str() == "func_literal")
     {
         if wg_calls_within(cx, WaitGroupOp::Done, key, lit)
             .next()
@@ -185,7 +186,7 @@ fn fix(
     go: tree_sitter::Node,
     stmts: &[tree_sitter::Node],
 ) -> Option<Vec<TextEdit>> {
-    let stmt = call_statement(call).filter(|s| s.kind() == "expression_statement")?;
+    let stmt = call_statement(call).filter(|s| s.kind_str() == "expression_statement")?;
     if !stmts.contains(&stmt) || !starts_line(go, cx.src) {
         return None;
     }
@@ -195,7 +196,8 @@ fn fix(
     }
     let mut local = false;
     walk(call, |n| {
-        if n.kind() == "identifier" && cx.model.resolve(n).is_some_and(|d| is_within(d.ident, lit))
+        if n.kind_str() == "identifier"
+            && cx.model.resolve(n).is_some_and(|d| is_within(d.ident, lit))
         {
             local = true;
         }

@@ -5,7 +5,7 @@ use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::model::sync_calls::{waitgroup_call, WaitGroupOp};
 use crate::rules::{Context, RuleMeta};
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use crate::syntax::{call_args, text, unparen};
 
 pub static META: RuleMeta = RuleMeta {
@@ -63,7 +63,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(lit) = call_args(go.call)
             .first()
             .map(|a| unparen(*a))
-            .filter(|a| a.kind() == "func_literal")
+            .filter(|a| a.kind_str() == "func_literal")
         else {
             continue;
         };

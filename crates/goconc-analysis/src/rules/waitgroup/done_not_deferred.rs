@@ -2,7 +2,7 @@
 //! deferred, so that an early return or a panic skips it.
 
 use crate::finding::LineOf;
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::{
@@ -79,11 +79,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         else {
             continue;
         };
-        let Some(stmt) = call_statement(done.call).filter(|s| s.kind() == "expression_statement")
+        let Some(stmt) =
+            call_statement(done.call).filter(|s| s.kind_str() == "expression_statement")
         else {
             continue;
         };
-        let Some(lit) = enclosing_function(done.call).filter(|f| f.kind() == "func_literal") else {
+        let Some(lit) = enclosing_function(done.call).filter(|f| f.kind_str() == "func_literal")
+        else {
             continue;
         };
         let Some(go) = go_statement_of(lit) else {
@@ -109,7 +111,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             .filter(|d| !in_nested_goroutine(cx.model, d.call, body))
             .collect();
         let all_plain = dones.iter().all(|d| {
-            call_statement(d.call).is_some_and(|s| s.kind() == "expression_statement")
+            call_statement(d.call).is_some_and(|s| s.kind_str() == "expression_statement")
                 && enclosing_function(d.call) == Some(lit)
                 && !in_loop(d.call, body)
         });
@@ -180,7 +182,7 @@ fn in_loop(node: Node, body: Node) -> bool {
         if n == body {
             return false;
         }
-        if n.kind() == "for_statement" {
+        if n.kind_str() == "for_statement" {
             return true;
         }
         current = n.parent();
@@ -252,7 +254,7 @@ impl<'t> FlowAnalysis<'t> for DoneFlow<'_, 't> {
     type State = bool;
 
     fn transfer(&mut self, stmt: Node<'t>, state: &mut bool) {
-        if stmt.kind() != "expression_statement" {
+        if stmt.kind_str() != "expression_statement" {
             return;
         }
         let is_done = statement_call(stmt)
@@ -283,21 +285,21 @@ const HARMLESS_CALLS: &[&str] = &[
 fn can_panic(model: &FileModel, stmt: Node) -> bool {
     let src = model.src;
     if matches!(
-        stmt.kind(),
+        stmt.kind_str(),
         "defer_statement" | "go_statement" | "empty_statement"
     ) {
         return false;
     }
     let mut risky = false;
     walk(stmt, |n| {
-        if risky || n.kind() == "func_literal" {
+        if risky || n.kind_str() == "func_literal" {
             return false;
         }
-        risky = match n.kind() {
+        risky = match n.kind_str() {
             "call_expression" => {
                 let function = n.field("function").map(unparen);
                 !function.is_some_and(|f| {
-                    f.kind() == "identifier" && HARMLESS_CALLS.contains(&text(f, src))
+                    f.kind_str() == "identifier" && HARMLESS_CALLS.contains(&text(f, src))
                 })
             }
             "index_expression"

@@ -1,7 +1,7 @@
 //! `waitgroup-go-available`: `wg.Add(1)` + `go func() { defer wg.Done(); … }()` is what
 //! `wg.Go(func() { … })` does (Go 1.25).
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::{call_statement, in_nested_goroutine, statement_line, wg_calls_within, wg_key};
@@ -76,11 +76,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         {
             continue;
         }
-        let Some(stmt) = call_statement(add.call).filter(|s| s.kind() == "expression_statement")
+        let Some(stmt) =
+            call_statement(add.call).filter(|s| s.kind_str() == "expression_statement")
         else {
             continue;
         };
-        let Some(go) = next_statement(stmt, cx.src).filter(|n| n.kind() == "go_statement") else {
+        let Some(go) = next_statement(stmt, cx.src).filter(|n| n.kind_str() == "go_statement")
+        else {
             continue;
         };
         let Some(key) = wg_key(cx.model, add.receiver) else {
@@ -92,7 +94,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(lit) = go_call
             .field("function")
             .map(unparen)
-            .filter(|f| f.kind() == "func_literal")
+            .filter(|f| f.kind_str() == "func_literal")
         else {
             continue;
         };
@@ -110,7 +112,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(first) = statements(body)
             .first()
             .copied()
-            .filter(|s| s.kind() == "defer_statement")
+            .filter(|s| s.kind_str() == "defer_statement")
         else {
             continue;
         };
@@ -148,7 +150,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn next_statement<'t>(stmt: Node<'t>, src: &str) -> Option<Node<'t>> {
     let mut next = stmt.next_named_sibling();
     while let Some(n) = next {
-        if n.kind() != "comment" {
+        if n.kind_str() != "comment" {
             return Some(n);
         }
         if n.start_position().row != stmt.end_position().row || text(n, src).starts_with("/*") {

@@ -1,7 +1,7 @@
 //! `sync.WaitGroup` rules, one file each, and the small helpers they share: which goroutine a
 //! function literal is, which WaitGroup a call is on, and how to cut a statement's line out.
 
-use crate::syntax::FieldExt;
+use crate::syntax::NodeExt;
 use std::ops::Range;
 
 use tree_sitter::Node;
@@ -44,15 +44,15 @@ pub fn rules() -> Vec<Rule> {
 pub(crate) fn go_statement_of(lit: Node) -> Option<Node> {
     let mut node = lit;
     let mut parent = lit.parent()?;
-    while parent.kind() == "parenthesized_expression" {
+    while parent.kind_str() == "parenthesized_expression" {
         node = parent;
         parent = parent.parent()?;
     }
-    if parent.kind() != "call_expression" || parent.field("function")? != node {
+    if parent.kind_str() != "call_expression" || parent.field("function")? != node {
         return None;
     }
     let go = parent.parent()?;
-    (go.kind() == "go_statement").then_some(go)
+    (go.kind_str() == "go_statement").then_some(go)
 }
 
 /// The call `x.Go(lit)` / `x.TryGo(lit)` that hands a function literal to a group (a
@@ -60,11 +60,11 @@ pub(crate) fn go_statement_of(lit: Node) -> Option<Node> {
 pub(crate) fn group_go_call_of<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<'t>> {
     let mut node = lit;
     let mut parent = lit.parent()?;
-    while parent.kind() == "parenthesized_expression" {
+    while parent.kind_str() == "parenthesized_expression" {
         node = parent;
         parent = parent.parent()?;
     }
-    if parent.kind() != "argument_list" || parent.named_child(0)? != node {
+    if parent.kind_str() != "argument_list" || parent.named_child(0)? != node {
         return None;
     }
     let call = parent.parent()?;
@@ -149,7 +149,7 @@ pub(crate) fn in_nested_goroutine(model: &FileModel, node: Node, outer: Node) ->
         if n == outer {
             return false;
         }
-        if n.kind() == "func_literal"
+        if n.kind_str() == "func_literal"
             && (go_statement_of(n).is_some() || group_go_call_of(model, n).is_some())
         {
             return true;
@@ -163,11 +163,11 @@ pub(crate) fn in_nested_goroutine(model: &FileModel, node: Node, outer: Node) ->
 /// the defer statement).
 pub(crate) fn call_statement(call: Node) -> Option<Node> {
     let mut node = call.parent()?;
-    while node.kind() == "parenthesized_expression" {
+    while node.kind_str() == "parenthesized_expression" {
         node = node.parent()?;
     }
     matches!(
-        node.kind(),
+        node.kind_str(),
         "expression_statement" | "defer_statement" | "go_statement"
     )
     .then_some(node)
