@@ -331,6 +331,40 @@ pub fn walk_body<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
     });
 }
 
+/// Like [`walk_body`], handing each node its ancestors below `body` and `body` itself (the
+/// parent last): tree-sitter's `parent()` searches down from the root, too slow per node.
+pub fn walk_body_with_ancestors<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>, &[Node<'t>])) {
+    // A cursor made at `body` never leaves it.
+    let mut cursor = body.walk();
+    let mut ancestors: Vec<Node<'t>> = Vec::new();
+    loop {
+        let node = cursor.node();
+        let nested_function = node != body && node.kind_str() == "func_literal";
+        if !nested_function {
+            visit(node, &ancestors);
+            if cursor.goto_first_child() {
+                ancestors.push(node);
+                continue;
+            }
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+            ancestors.pop();
+        }
+    }
+}
+
+/// The parent of a node whose known ancestors are `ancestors` (parent last); beyond them,
+/// tree-sitter's own lookup.
+pub fn parent_among<'t>(node: Node<'t>, ancestors: &[Node<'t>]) -> Option<Node<'t>> {
+    ancestors.last().copied().or_else(|| node.parent())
+}
+
 /// The whitespace at the start of the line holding `offset`.
 pub fn line_indent(src: &str, offset: usize) -> &str {
     let start = line_start(src, offset);

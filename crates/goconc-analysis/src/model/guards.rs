@@ -12,7 +12,7 @@ use super::locks::{self, LockObserver, LockState};
 use super::scope::FileModel;
 use super::summary::summary_key;
 use super::types::{SyncKind, Ty};
-use crate::syntax::{named_children, text, unparen, walk_body};
+use crate::syntax::{named_children, parent_among, text, unparen, walk_body_with_ancestors};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldAccess {
@@ -52,7 +52,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
             .collect();
         let mut found = Vec::new();
-        walk_body(node, |n| {
+        walk_body_with_ancestors(node, |n, ancestors| {
             if n.kind_str() != "selector_expression" {
                 return;
             }
@@ -64,24 +64,26 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             {
                 return;
             }
+            let parent = parent_among(n, ancestors);
             // A method value or call `recv.m()` is no field access.
-            if n.parent().is_some_and(|p| {
+            if parent.is_some_and(|p| {
                 p.kind_str() == "call_expression" && p.field("function") == Some(n)
             }) {
                 return;
             }
             // `recv.n.Add(1)`: a method on the field's value (an atomic, a sync type) is no
             // plain access.
-            if n.parent().is_some_and(|p| {
+            let above = ancestors.split_last().map_or(&[][..], |(_, above)| above);
+            if parent.is_some_and(|p| {
                 p.kind_str() == "selector_expression"
-                    && p.parent()
-                        .is_some_and(|c| c.kind_str() == "call_expression")
+                    && parent_among(p, above).is_some_and(|c| c.kind_str() == "call_expression")
             }) {
                 return;
             }
-            found.push((n, text(field, self.model.src)));
+            let write = is_write(n, ancestors, self.model.src);
+            found.push((n, text(field, self.model.src), write));
         });
-        for (n, field) in found {
+        for (n, field, write) in found {
             if !self.is_plain_field(field) {
                 continue;
             }
@@ -90,7 +92,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 field: field.to_string(),
                 guards: guards.clone(),
                 expects_held: self.expects_held,
-                write: is_write(n, self.model.src),
+                write,
                 function: self.function.clone(),
                 offset: n.start_byte(),
                 len: n.end_byte() - n.start_byte(),
@@ -131,12 +133,14 @@ impl Collector<'_, '_> {
 }
 
 /// Is the selector written to: assigned, incremented, or a map/slice element of it assigned?
-fn is_write(selector: Node, src: &str) -> bool {
+fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
     let mut node = selector;
+    let mut ancestors = ancestors;
     loop {
-        let Some(parent) = node.parent() else {
+        let Some(parent) = parent_among(node, ancestors) else {
             return false;
         };
+        ancestors = ancestors.split_last().map_or(&[][..], |(_, above)| above);
         match parent.kind_str() {
             "index_expression" if parent.field("operand") == Some(node) => node = parent,
             "expression_list" => node = parent,
@@ -145,7 +149,7 @@ fn is_write(selector: Node, src: &str) -> bool {
             // `delete(recv.m, k)` writes the map.
             "argument_list" => {
                 let first = named_children(parent).next() == Some(node);
-                let function = parent.parent().and_then(|c| c.field("function"));
+                let function = parent_among(parent, ancestors).and_then(|c| c.field("function"));
                 return first
                     && function
                         .is_some_and(|f| f.kind_str() == "identifier" && text(f, src) == "delete");
