@@ -325,7 +325,12 @@ pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) 
         if found {
             return false;
         }
-        if n.kind_str() == "call_expression" && crate::syntax::enclosing_function(n) != own {
+        // The method's name first: `enclosing_function` climbs with `parent()`, which searches
+        // down from the root.
+        if n.kind_str() == "call_expression"
+            && is_lock_method(model, n)
+            && crate::syntax::enclosing_function(n) != own
+        {
             if let Some(lock) = lock_call(model, n) {
                 if lock.op.is_release() && lock_key(model, &lock).as_deref() == Some(key) {
                     found = true;
