@@ -6,6 +6,8 @@
 //! with a fresh server; every round is printed, then the best. Targets: p99 ≤ 5 ms, ≤ 5 ms,
 //! ≤ 60 ms; ≤ 300 MB resident.
 
+#[path = "../crates/goconc-analysis/tests/common/mod.rs"]
+mod analysis_common;
 #[path = "../tests/common/lsp_client.rs"]
 mod lsp_client;
 
@@ -202,13 +204,7 @@ fn resident_kb(pid: u32) -> Option<u64> {
 }
 
 fn memory(dir: &Path) {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "go"))
-        .collect();
-    files.sort();
+    let files = analysis_common::go_files(dir);
     let mut client = LspClient::start(capabilities(&["utf-16"]), Value::Null);
     let before = resident_kb(client.pid()).unwrap_or(0);
     let t = Instant::now();

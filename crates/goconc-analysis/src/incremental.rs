@@ -192,7 +192,7 @@ impl IncrementalFile {
             self.item_decls.clear();
             self.decl_context = context;
             let imports = Imports::from_tree(root, src);
-            let signatures = FileDecls::signatures(root, src, &imports);
+            let signatures = FileDecls::signatures(items, src, &imports);
             self.signatures = Some((imports, signatures));
         }
         let (imports, signatures) = self.signatures.as_ref().expect("set above");

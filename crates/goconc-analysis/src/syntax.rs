@@ -506,6 +506,35 @@ mod tests {
     }
 
     #[test]
+    fn walk_with_ancestors_visits_what_walk_body_does_with_each_parent_chain() {
+        let src = "package p\nfunc f(s *S) {\n\tif s.m[k] = 1; ok {\n\t\tgo func() { s.n++ }()\n\t}\n\tdelete(s.m, k)\n}\n";
+        let file = SourceFile::new(src.to_string());
+        let f = named_children(file.tree().root_node()).nth(1).unwrap();
+        let body = f.field("body").unwrap();
+        let mut plain = Vec::new();
+        walk_body(body, |n| plain.push(n));
+        let mut with_ancestors = Vec::new();
+        walk_body_with_ancestors(body, |n, ancestors| {
+            let mut chain = Vec::new();
+            let mut at = n;
+            while at != body {
+                at = at.parent().unwrap();
+                chain.push(at);
+            }
+            chain.reverse();
+            assert_eq!(ancestors, &chain[..], "{}", text(n, src));
+            if let Some(&last) = ancestors.last() {
+                assert_eq!(parent_among(n, ancestors), Some(last));
+            }
+            with_ancestors.push(n);
+        });
+        assert_eq!(with_ancestors, plain);
+        assert!(!plain.iter().any(|n| text(*n, src) == "s.n++"));
+        // Beyond the known chain, tree-sitter's parent.
+        assert_eq!(parent_among(body, &[]), Some(f));
+    }
+
+    #[test]
     fn field_ids_are_the_grammars() {
         for name in FIELDS {
             assert!(

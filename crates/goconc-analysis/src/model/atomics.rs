@@ -87,11 +87,6 @@ pub fn addressed_arg(call: Node) -> Option<Node> {
 }
 
 /// Atomic accesses to fields and package variables in a file.
-pub fn collect(root: Node, src: &str, imports: &Imports) -> Vec<AtomicAccess> {
-    let items: Vec<Node> = named_children(root).collect();
-    collect_in(&items, src, imports)
-}
-
 /// Atomic accesses in some of a file's top-level declarations (an incremental analysis asks for
 /// the ones that changed).
 pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<AtomicAccess> {

@@ -10,8 +10,6 @@ pub const INDEX: u8 = 1;
 pub const DECLARES: u8 = 2;
 /// Nodes of this kind bound the scope of a local declaration.
 pub const SCOPE: u8 = 4;
-/// A comment (not a declaration of the file, wherever it sits).
-pub const COMMENT: u8 = 8;
 
 const INDEXED: &[&str] = &[
     "call_expression",
@@ -76,9 +74,6 @@ pub fn flags(kind_id: u16) -> u8 {
                 }
                 if SCOPES.contains(&name) {
                     flags |= SCOPE;
-                }
-                if name == "comment" {
-                    flags |= COMMENT;
                 }
                 flags
             })

@@ -48,10 +48,10 @@ pub struct FileDecls {
 impl FileDecls {
     pub fn collect(root: Node, src: &str) -> FileDecls {
         let imports = Imports::from_tree(root, src);
-        let mut decls = FileDecls::signatures(root, src, &imports);
-        decls.summaries = super::summary::collect(root, src, &imports);
-        decls.atomics = super::atomics::collect(root, src, &imports);
         let items = super::scope::top_level_items(root);
+        let mut decls = FileDecls::signatures(&items, src, &imports);
+        decls.summaries = super::summary::collect_in(&items, src, &imports);
+        decls.atomics = super::atomics::collect_in(&items, src, &imports);
         let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
         decls.field_accesses = accesses;
         decls
@@ -60,9 +60,9 @@ impl FileDecls {
     /// The package name, types, function and method signatures and variables of a file: what
     /// its top-level declarations say outside function bodies. Summaries, atomics and field
     /// accesses are left empty.
-    pub fn signatures(root: Node, src: &str, imports: &Imports) -> FileDecls {
+    pub fn signatures(items: &[Node], src: &str, imports: &Imports) -> FileDecls {
         let mut decls = FileDecls::default();
-        for item in named_children(root) {
+        for &item in items {
             match item.kind_str() {
                 "package_clause" => {
                     if let Some(name) = named_children(item).next() {

@@ -63,10 +63,7 @@ struct Partial<'a, 't> {
 /// The file's top-level declarations, comments left out (ERROR nodes of broken code kept: the
 /// walk reads them too).
 pub fn top_level_items(root: Node) -> Vec<Node> {
-    let mut cursor = root.walk();
-    root.named_children(&mut cursor)
-        .filter(|c| kinds::flags(c.kind_id()) & kinds::COMMENT == 0)
-        .collect()
+    named_children(root).collect()
 }
 
 /// Top-level imports, type and constant declarations, and variable declarations without a call

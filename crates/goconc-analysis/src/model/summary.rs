@@ -46,12 +46,6 @@ pub fn summary_key(receiver_type: Option<&str>, name: &str) -> String {
     }
 }
 
-/// Summaries of every function and method declared in a file.
-pub fn collect(root: Node, src: &str, imports: &Imports) -> HashMap<String, FuncSummary> {
-    let items: Vec<Node> = named_children(root).collect();
-    collect_in(&items, src, imports)
-}
-
 /// Summaries of some of a file's top-level declarations (an incremental analysis asks for the
 /// ones that changed).
 pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<String, FuncSummary> {
