@@ -10,6 +10,15 @@ pub const INDEX: u8 = 1;
 pub const DECLARES: u8 = 2;
 /// Nodes of this kind bound the scope of a local declaration.
 pub const SCOPE: u8 = 4;
+/// Nothing below a node of this kind is indexed or declares a local: the model's walk passes
+/// over it without entering. Tokens, names, literals and types — a third of a body's nodes and
+/// the bulk of the cursor steps. (A type's array length may hold a call, `[unsafe.Sizeof(x)]T`:
+/// a constant expression, nothing a rule starts from.)
+pub const OPAQUE: u8 = 8;
+/// An expression (or a statement made of expressions only): what is below it can be indexed or
+/// declare only through a call, a function literal or a composite literal, so when its text holds
+/// no `(` and no `{` the model's walk passes over it too (`a.b.c`, `x == nil`, `i++`).
+pub const EXPRESSION: u8 = 16;
 
 const INDEXED: &[&str] = &[
     "call_expression",
@@ -36,6 +45,59 @@ const DECLARING: &[&str] = &[
     "range_clause",
 ];
 
+const OPAQUES: &[&str] = &[
+    "identifier",
+    "field_identifier",
+    "type_identifier",
+    "package_identifier",
+    "label_name",
+    "blank_identifier",
+    "int_literal",
+    "float_literal",
+    "imaginary_literal",
+    "rune_literal",
+    "raw_string_literal",
+    "interpreted_string_literal",
+    "nil",
+    "true",
+    "false",
+    "iota",
+    "comment",
+    "qualified_type",
+    "pointer_type",
+    "slice_type",
+    "array_type",
+    "implicit_length_array_type",
+    "map_type",
+    "channel_type",
+    "function_type",
+    "struct_type",
+    "interface_type",
+    "generic_type",
+    "type_arguments",
+    "parenthesized_type",
+    "negated_type",
+    "type_parameter_list",
+    "parameter_list",
+    "type_declaration",
+    "import_declaration",
+    "const_declaration",
+];
+
+const EXPRESSIONS: &[&str] = &[
+    "selector_expression",
+    "binary_expression",
+    "unary_expression",
+    "index_expression",
+    "slice_expression",
+    "expression_list",
+    "keyed_element",
+    "literal_element",
+    "inc_statement",
+    "dec_statement",
+    "expression_statement",
+];
+
 const SCOPES: &[&str] = &[
     "block",
     "if_statement",
@@ -51,6 +113,18 @@ const SCOPES: &[&str] = &[
     "method_declaration",
 ];
 
+/// Whether the model's walk can pass over `node` (of kind flags `flags`) without entering it.
+pub fn holds_nothing_to_record(node: tree_sitter::Node, flags: u8, src: &str) -> bool {
+    if flags & OPAQUE != 0 {
+        return true;
+    }
+    flags & EXPRESSION != 0
+        && src
+            .as_bytes()
+            .get(node.byte_range())
+            .is_some_and(|text| !text.iter().any(|&b| b == b'(' || b == b'{'))
+}
+
 /// The flags of a node kind number.
 pub fn flags(kind_id: u16) -> u8 {
     static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
@@ -61,9 +135,10 @@ pub fn flags(kind_id: u16) -> u8 {
                 let Some(name) = language.node_kind_for_id(id as u16) else {
                     return 0;
                 };
-                // Anonymous tokens can share a name with a named kind (`func`): only named kinds.
+                // Anonymous tokens can share a name with a named kind (`func`): only named kinds
+                // carry the engine's flags, and tokens are leaves.
                 if !language.node_kind_is_named(id as u16) {
-                    return 0;
+                    return OPAQUE;
                 }
                 let mut flags = 0;
                 if INDEXED.contains(&name) {
@@ -75,9 +150,41 @@ pub fn flags(kind_id: u16) -> u8 {
                 if SCOPES.contains(&name) {
                     flags |= SCOPE;
                 }
+                if OPAQUES.contains(&name) {
+                    flags |= OPAQUE;
+                }
+                if EXPRESSIONS.contains(&name) {
+                    flags |= EXPRESSION;
+                }
                 flags
             })
             .collect()
     });
     table.get(kind_id as usize).copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A misspelt kind would silently never match: every name must be one of the grammar's
+    /// named kinds.
+    #[test]
+    fn every_listed_kind_is_a_named_kind_of_the_grammar() {
+        let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
+        for name in [INDEXED, DECLARING, SCOPES, OPAQUES, EXPRESSIONS].concat() {
+            let id = language.id_for_node_kind(name, true);
+            assert_ne!(id, 0, "{name} is not a named kind of tree-sitter-go");
+        }
+    }
+
+    /// What the walk passes over holds nothing it records: no listed kind is also opaque.
+    #[test]
+    fn opaque_kinds_are_neither_indexed_nor_declaring() {
+        let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
+        for name in [INDEXED, DECLARING, SCOPES].concat() {
+            let id = language.id_for_node_kind(name, true);
+            assert_eq!(flags(id) & (OPAQUE | EXPRESSION), 0, "{name}");
+        }
+    }
 }

@@ -197,8 +197,9 @@ impl<'t> FileModel<'t> {
         mut index: Option<&mut NodeIndex<'t>>,
         stack: &mut Vec<(usize, usize)>,
     ) {
-        // A cursor made at `item` never leaves it.
+        // A cursor made at `item` never leaves it; `depth` is the item's number of ancestors.
         let mut cursor = item.walk();
+        let depth = self.ancestors.len();
         loop {
             let node = cursor.node();
             let flags = kinds::flags(node.kind_id());
@@ -210,18 +211,26 @@ impl<'t> FileModel<'t> {
             if flags & kinds::DECLARES != 0 {
                 self.visit(node, stack);
             }
-            if cursor.goto_first_child() {
+            if !kinds::holds_nothing_to_record(node, flags, self.src) && cursor.goto_first_child() {
                 self.ancestors.push(node);
                 continue;
             }
+            // Climb until a node has a next sibling. A node that ends where its parent ends can
+            // be followed only by zero-width (missing) tokens, which hold nothing to record:
+            // asking tree-sitter for its sibling anyway is the walk's most expensive step.
+            let mut end = node.end_byte();
             loop {
-                if cursor.goto_next_sibling() {
-                    break;
-                }
-                if !cursor.goto_parent() {
+                if self.ancestors.len() == depth {
                     return;
                 }
+                let parent = self.ancestors[self.ancestors.len() - 1];
+                let parent_end = parent.end_byte();
+                if end < parent_end && cursor.goto_next_sibling() {
+                    break;
+                }
+                cursor.goto_parent();
                 self.ancestors.pop();
+                end = parent_end;
             }
         }
     }
