@@ -298,25 +298,46 @@ pub fn is_function(kind: &str) -> bool {
 }
 
 /// Visits every node below `root` in document order. `visit` returns false to skip a subtree.
+/// Zero-width tokens after the last token of their parent (the missing tokens of broken code)
+/// are not visited: see [`climb`].
 pub fn walk<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
+    // A cursor made at `root` never leaves it. `ends`: the end byte of each entered ancestor.
     let mut cursor = root.walk();
+    let mut ends: Vec<usize> = Vec::new();
     loop {
         let node = cursor.node();
-        let descend = visit(node);
-        if descend && cursor.goto_first_child() {
+        if visit(node) && cursor.goto_first_child() {
+            ends.push(node.end_byte());
             continue;
         }
-        loop {
-            if cursor.node() == root {
-                return;
-            }
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return;
-            }
+        if !climb(&mut cursor, node.end_byte(), &mut ends, |_| {}) {
+            return;
         }
+    }
+}
+
+/// Moves `cursor` from a node ending at `end` to the next node of a walk: its next sibling, or
+/// that of the nearest ancestor that has one (popping `ends` and calling `left` per ancestor
+/// left). False when the walk is over. A node that ends where its parent ends can be followed
+/// only by zero-width tokens, so the walk does not ask tree-sitter for its sibling: that failing
+/// call is the most expensive step of a walk (it climbs through hidden nodes).
+fn climb(
+    cursor: &mut tree_sitter::TreeCursor,
+    mut end: usize,
+    ends: &mut Vec<usize>,
+    mut left: impl FnMut(usize),
+) -> bool {
+    loop {
+        let Some(&parent_end) = ends.last() else {
+            return false;
+        };
+        if end < parent_end && cursor.goto_next_sibling() {
+            return true;
+        }
+        cursor.goto_parent();
+        ends.pop();
+        left(ends.len());
+        end = parent_end;
     }
 }
 
@@ -337,6 +358,7 @@ pub fn walk_body_with_ancestors<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'
     // A cursor made at `body` never leaves it.
     let mut cursor = body.walk();
     let mut ancestors: Vec<Node<'t>> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
     loop {
         let node = cursor.node();
         let nested_function = node != body && node.kind_str() == "func_literal";
@@ -344,17 +366,14 @@ pub fn walk_body_with_ancestors<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'
             visit(node, &ancestors);
             if cursor.goto_first_child() {
                 ancestors.push(node);
+                ends.push(node.end_byte());
                 continue;
             }
         }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return;
-            }
-            ancestors.pop();
+        if !climb(&mut cursor, node.end_byte(), &mut ends, |depth| {
+            ancestors.truncate(depth)
+        }) {
+            return;
         }
     }
 }
@@ -503,6 +522,41 @@ mod tests {
         }
         assert!(seen > 40);
         assert!(file.tree().root_node().has_error());
+    }
+
+    fn preorder<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
+        out.push(node);
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            preorder(child, out);
+        }
+    }
+
+    /// The walk skips only zero-width tokens at the end of their parent (its shortcut past
+    /// last children), in broken code too.
+    #[test]
+    fn walk_visits_every_node_with_text_in_document_order() {
+        for src in [
+            "package p\nfunc f(s *S) {\n\tif s.m[k] = 1; ok {\n\t\tgo func() { s.n++ }()\n\t}\n\tdelete(s.m, k) // done\n}\n",
+            "package p\nfunc f() {\n\tmu.Lock(\n\tx := []int{1, 2\n\tgo func() {\n}\n",
+        ] {
+            let file = SourceFile::new(src.to_string());
+            let root = file.tree().root_node();
+            let mut all = Vec::new();
+            preorder(root, &mut all);
+            let mut visited = Vec::new();
+            walk(root, |n| {
+                visited.push(n);
+                true
+            });
+            let mut rest = all.iter();
+            for n in &visited {
+                assert!(rest.any(|m| m == n), "{n:?} visited out of order");
+            }
+            for n in all.iter().filter(|n| n.start_byte() < n.end_byte()) {
+                assert!(visited.contains(n), "{n:?} not visited in {src:?}");
+            }
+        }
     }
 
     #[test]
