@@ -19,6 +19,11 @@ pub const OPAQUE: u8 = 8;
 /// declare only through a call, a function literal or a composite literal, so when its text holds
 /// no `(` and no `{` the model's walk passes over it too (`a.b.c`, `x == nil`, `i++`).
 pub const EXPRESSION: u8 = 16;
+/// Like [`EXPRESSION`], for a node whose own text holds one `(` (a call, its arguments, a
+/// parenthesized expression, a type assertion): passed over when its text holds no other `(` and
+/// no `{` (`s.mu.Lock()`, `fmt.Sprint(a, b)`) — a call is indexed where it is visited, and
+/// nothing below such a call is.
+pub const PARENTHESIZED: u8 = 32;
 
 const INDEXED: &[&str] = &[
     "call_expression",
@@ -98,6 +103,13 @@ const EXPRESSIONS: &[&str] = &[
     "expression_statement",
 ];
 
+const PARENTHESIZEDS: &[&str] = &[
+    "call_expression",
+    "argument_list",
+    "parenthesized_expression",
+    "type_assertion_expression",
+];
+
 const SCOPES: &[&str] = &[
     "block",
     "if_statement",
@@ -118,11 +130,24 @@ pub fn holds_nothing_to_record(node: tree_sitter::Node, flags: u8, src: &str) ->
     if flags & OPAQUE != 0 {
         return true;
     }
-    flags & EXPRESSION != 0
-        && src
-            .as_bytes()
-            .get(node.byte_range())
-            .is_some_and(|text| !text.iter().any(|&b| b == b'(' || b == b'{'))
+    let own_parens = if flags & EXPRESSION != 0 {
+        0
+    } else if flags & PARENTHESIZED != 0 {
+        1
+    } else {
+        return false;
+    };
+    let Some(text) = src.as_bytes().get(node.byte_range()) else {
+        return false;
+    };
+    let mut parens = 0;
+    for at in memchr::memchr2_iter(b'(', b'{', text) {
+        parens += 1;
+        if text[at] == b'{' || parens > own_parens {
+            return false;
+        }
+    }
+    true
 }
 
 /// The flags of a node kind number.
@@ -156,6 +181,9 @@ pub fn flags(kind_id: u16) -> u8 {
                 if EXPRESSIONS.contains(&name) {
                     flags |= EXPRESSION;
                 }
+                if PARENTHESIZEDS.contains(&name) {
+                    flags |= PARENTHESIZED;
+                }
                 flags
             })
             .collect()
@@ -172,19 +200,58 @@ mod tests {
     #[test]
     fn every_listed_kind_is_a_named_kind_of_the_grammar() {
         let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
-        for name in [INDEXED, DECLARING, SCOPES, OPAQUES, EXPRESSIONS].concat() {
+        for name in [
+            INDEXED,
+            DECLARING,
+            SCOPES,
+            OPAQUES,
+            EXPRESSIONS,
+            PARENTHESIZEDS,
+        ]
+        .concat()
+        {
             let id = language.id_for_node_kind(name, true);
             assert_ne!(id, 0, "{name} is not a named kind of tree-sitter-go");
         }
     }
 
-    /// What the walk passes over holds nothing it records: no listed kind is also opaque.
+    /// What the walk passes over holds nothing it records: no listed kind is passed over whole
+    /// (a call is passed over only below itself: it is visited, and indexed, first).
     #[test]
     fn opaque_kinds_are_neither_indexed_nor_declaring() {
         let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
         for name in [INDEXED, DECLARING, SCOPES].concat() {
             let id = language.id_for_node_kind(name, true);
             assert_eq!(flags(id) & (OPAQUE | EXPRESSION), 0, "{name}");
+        }
+    }
+
+    /// A call, an argument list or an expression is passed over exactly when nothing below it
+    /// is a call, a function literal or a composite literal.
+    #[test]
+    fn calls_and_expressions_are_passed_over_only_when_they_hold_no_code() {
+        let src = "package p\nfunc f() {\n\ts.mu.Lock()\n\tg(h(x))\n\tk(func() {})\n\tm(T{1})\n\t_ = a.b[i] == nil\n\t_ = (x).(T)\n\t_ = y == z()\n}\n";
+        let file = crate::SourceFile::new(src.to_string());
+        let mut seen = Vec::new();
+        crate::syntax::walk(file.tree().root_node(), |n| {
+            let flags = flags(n.kind_id());
+            if flags & (EXPRESSION | PARENTHESIZED) != 0 {
+                seen.push((&src[n.byte_range()], holds_nothing_to_record(n, flags, src)));
+            }
+            true
+        });
+        for (text, passed) in [
+            ("s.mu.Lock()", true),
+            ("()", true),
+            ("g(h(x))", false),
+            ("h(x)", true),
+            ("k(func() {})", false),
+            ("m(T{1})", false),
+            ("a.b[i] == nil", true),
+            ("(x).(T)", false),
+            ("y == z()", false),
+        ] {
+            assert!(seen.contains(&(text, passed)), "{text}: {seen:?}");
         }
     }
 }
