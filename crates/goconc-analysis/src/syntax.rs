@@ -316,6 +316,17 @@ pub fn walk<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
     }
 }
 
+/// Like [`walk`] for visitors that look only at statements, calls, function literals and
+/// composite literals: passes over what can hold none of them (tokens, names, literals, types,
+/// and expressions and calls without a `(` or `{` of their own; see `model::kinds`). Those
+/// nodes are still visited, only not entered.
+pub fn walk_calls<'t>(root: Node<'t>, src: &str, mut visit: impl FnMut(Node<'t>) -> bool) {
+    use crate::model::kinds;
+    walk(root, |n| {
+        visit(n) && !kinds::holds_nothing_to_record(n, kinds::flags(n.kind_id()), src)
+    })
+}
+
 /// Moves `cursor` from a node ending at `end` to the next node of a walk: its next sibling, or
 /// that of the nearest ancestor that has one (popping `ends` and calling `left` per ancestor
 /// left). False when the walk is over. A node that ends where its parent ends can be followed
@@ -428,15 +439,9 @@ pub fn has_error(node: Node) -> bool {
 
 /// The doc comment lines directly above a declaration, joined.
 pub fn doc_comment(decl: Node, src: &str) -> String {
-    // A comment that ends on the line above holds `//` or `*/` there. Most declarations have
-    // none, and `prev_sibling` scans the parent's children from the first (quadratic over a
-    // file's top-level declarations).
-    let before = src.get(..decl.start_byte()).unwrap_or("");
-    let Some(above_end) = before.rfind('\n') else {
-        return String::new();
-    };
-    let above = &before[before[..above_end].rfind('\n').map_or(0, |i| i + 1)..above_end];
-    if !above.contains("//") && !above.contains("*/") {
+    // Most declarations have none, and `prev_sibling` scans the parent's children from the
+    // first (quadratic over a file's top-level declarations).
+    if !comment_may_end_above(decl, src) {
         return String::new();
     }
     let mut lines = Vec::new();
@@ -456,6 +461,17 @@ pub fn doc_comment(decl: Node, src: &str) -> String {
     }
     lines.reverse();
     lines.join("\n")
+}
+
+/// Whether a comment ends on the line above `node`'s first line (`//` or `*/` there): the cheap
+/// test before looking for a doc comment, which most declarations lack.
+pub fn comment_may_end_above(node: Node, src: &str) -> bool {
+    let before = src.get(..node.start_byte()).unwrap_or("");
+    let Some(above_end) = before.rfind('\n') else {
+        return false;
+    };
+    let above = &before[before[..above_end].rfind('\n').map_or(0, |i| i + 1)..above_end];
+    above.contains("//") || above.contains("*/")
 }
 
 /// Where to insert a new line after a statement: the end of its line (after a trailing comment),

@@ -12,7 +12,10 @@ use tree_sitter::Node;
 
 use super::blocking::blocking_call;
 use super::imports::Imports;
-use crate::syntax::{doc_comment, method_call, named_children, path_root, text, walk};
+use crate::syntax::{
+    comment_may_end_above, doc_comment, method_call, named_children, path_root, text, walk,
+    walk_calls,
+};
 
 /// Where a function takes a lock: a path below its receiver (`mu` for `s.mu.Lock()`, "" for a
 /// promoted `s.Lock()`), or a package-level variable path (`registryMu`).
@@ -80,13 +83,21 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
         let name_text = text(name, src);
         let doc_may_matter = name_text.ends_with("Locked")
             || name_text.ends_with("_locked")
-            || decl
-                .prev_sibling()
-                .is_some_and(|p| p.kind_str() == "comment");
+            || comment_may_end_above(decl, src);
         if !may_lock && !may_block && !doc_may_matter {
             continue;
         }
-        let summary = summarize(decl, body, src, imports, receiver_name, may_lock, may_block);
+        let doc = doc_comment(decl, src);
+        let summary = summarize(
+            decl,
+            body,
+            src,
+            imports,
+            receiver_name,
+            may_lock,
+            may_block,
+            &doc,
+        );
         if summary != FuncSummary::default() {
             out.insert(summary_key(receiver_type, text(name, src)), summary);
         }
@@ -117,6 +128,7 @@ fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn summarize(
     decl: Node,
     body: Node,
@@ -125,9 +137,10 @@ fn summarize(
     receiver: Option<&str>,
     may_lock: bool,
     may_block: bool,
+    doc: &str,
 ) -> FuncSummary {
     let name = decl.field("name").map_or("", |n| text(n, src));
-    let doc = doc_comment(decl, src).to_ascii_lowercase();
+    let doc = doc.to_ascii_lowercase();
     let expects_held = name.ends_with("Locked")
         || name.ends_with("_locked")
         || doc.contains("must hold")
@@ -154,7 +167,7 @@ fn summarize(
     let mut locals: Option<Vec<&str>> = None;
     // Lock and unlock calls in source order, for the lock-order pairs.
     let mut events: Vec<(Node, Acquire, bool)> = Vec::new();
-    walk(body, |node| {
+    walk_calls(body, src, |node| {
         match node.kind_str() {
             "func_literal" | "go_statement" | "defer_statement" => return false,
             "call_expression" => {

@@ -4,7 +4,7 @@ use crate::syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::imports::Imports;
-use crate::syntax::{named_children, text};
+use crate::syntax::{line_end_after_newline, line_start, named_children, text};
 
 /// A Go type as written. Named types carry the import path of their package ("" for the package
 /// being checked, and for predeclared names such as `int`).
@@ -265,6 +265,14 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
 /// `// guarded by mu` (or `protected by s.mu`, `mu guards`) in a comment at the end of a field's
 /// line or on the line above it: the name of the guarding mutex, without a receiver prefix.
 fn guard_comment(decl: Node, src: &str) -> Option<String> {
+    // Cheap first: either comment puts a `/` on the line above or the field's line, and most
+    // fields have none (the sibling lookups below are linear in the struct's length).
+    let line = line_start(src, decl.start_byte());
+    let around =
+        line_start(src, line.saturating_sub(1))..line_end_after_newline(src, decl.end_byte());
+    if !src.get(around).is_some_and(|t| t.contains('/')) {
+        return None;
+    }
     let row = decl.start_position().row;
     let mut comments = Vec::new();
     if let Some(next) = decl
