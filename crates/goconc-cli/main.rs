@@ -150,27 +150,7 @@ pub enum ColorChoice {
     Never,
 }
 
-/// tree-sitter's trees allocate through jemalloc too (see `ALLOCATOR`).
-#[cfg(unix)]
-fn use_jemalloc_for_trees() {
-    use tikv_jemalloc_sys as je;
-    // SAFETY: called first thing in `main`, before any tree-sitter object exists and before a
-    // second thread does; jemalloc's functions have the C signatures tree-sitter expects.
-    unsafe {
-        tree_sitter::set_allocator(Some(tree_sitter::Allocator {
-            malloc: je::malloc,
-            calloc: je::calloc,
-            realloc: je::realloc,
-            free: je::free,
-        }));
-    }
-}
-
-#[cfg(not(unix))]
-fn use_jemalloc_for_trees() {}
-
 fn main() -> ExitCode {
-    use_jemalloc_for_trees();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
