@@ -127,13 +127,47 @@ pub fn text<'s>(node: Node, src: &'s str) -> &'s str {
 }
 
 /// The named children of a node, comments excluded.
-pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
-    let mut cursor = node.walk();
-    let children: Vec<Node<'t>> = node
-        .named_children(&mut cursor)
-        .filter(|c| c.kind_str() != "comment")
-        .collect();
-    children.into_iter()
+pub fn named_children<'t>(node: Node<'t>) -> NamedChildren<'t> {
+    NamedChildren {
+        cursor: node.walk(),
+        state: ChildrenState::Before,
+    }
+}
+
+/// The iterator of [`named_children`]: steps its own cursor as it goes, so a caller that stops
+/// at the first match (`find`, `next`) reads no further, and nothing is collected.
+pub struct NamedChildren<'t> {
+    cursor: tree_sitter::TreeCursor<'t>,
+    state: ChildrenState,
+}
+
+enum ChildrenState {
+    Before,
+    Within,
+    Done,
+}
+
+impl<'t> Iterator for NamedChildren<'t> {
+    type Item = Node<'t>;
+
+    fn next(&mut self) -> Option<Node<'t>> {
+        loop {
+            let moved = match self.state {
+                ChildrenState::Before => self.cursor.goto_first_child(),
+                ChildrenState::Within => self.cursor.goto_next_sibling(),
+                ChildrenState::Done => return None,
+            };
+            if !moved {
+                self.state = ChildrenState::Done;
+                return None;
+            }
+            self.state = ChildrenState::Within;
+            let node = self.cursor.node();
+            if node.is_named() && node.kind_str() != "comment" {
+                return Some(node);
+            }
+        }
+    }
 }
 
 /// The statements of a block or case clause, looking through tree-sitter-go's `statement_list`.

@@ -18,7 +18,15 @@ pub struct Imports {
 impl Imports {
     pub fn from_tree(root: Node, src: &str) -> Imports {
         let mut imports = Imports::default();
-        for decl in named_children(root).filter(|n| n.kind_str() == "import_declaration") {
+        // Imports come before every other declaration: stop at the first one (listing all of a
+        // long file's declarations costs more than reading its imports).
+        let head = named_children(root).take_while(|n| {
+            matches!(
+                n.kind_str(),
+                "package_clause" | "import_declaration" | "ERROR"
+            )
+        });
+        for decl in head.filter(|n| n.kind_str() == "import_declaration") {
             for child in named_children(decl) {
                 if child.kind_str() == "import_spec" {
                     imports.add_spec(child, src);
