@@ -366,7 +366,7 @@ pub fn walk_calls<'t>(root: Node<'t>, src: &str, mut visit: impl FnMut(Node<'t>)
 /// left). False when the walk is over. A node that ends where its parent ends can be followed
 /// only by zero-width tokens, so the walk does not ask tree-sitter for its sibling: that failing
 /// call is the most expensive step of a walk (it climbs through hidden nodes).
-fn climb(
+pub(crate) fn climb(
     cursor: &mut tree_sitter::TreeCursor,
     mut end: usize,
     ends: &mut Vec<usize>,

@@ -13,7 +13,7 @@ use super::index::NodeIndex;
 use super::kinds;
 use super::package::PackageModel;
 use super::types::{names_of, results_of, Ty};
-use crate::syntax::{call_args, named_children, text, unparen};
+use crate::syntax::{call_args, climb, named_children, text, unparen};
 
 /// What declared a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,9 +197,11 @@ impl<'t> FileModel<'t> {
         mut index: Option<&mut NodeIndex<'t>>,
         stack: &mut Vec<(usize, usize)>,
     ) {
-        // A cursor made at `item` never leaves it; `depth` is the item's number of ancestors.
+        // A cursor made at `item` never leaves it; `depth` is the item's number of ancestors,
+        // `ends` the end bytes of those entered below it.
         let mut cursor = item.walk();
         let depth = self.ancestors.len();
+        let mut ends: Vec<usize> = Vec::new();
         loop {
             let node = cursor.node();
             let flags = kinds::flags(node.kind_id());
@@ -213,24 +215,14 @@ impl<'t> FileModel<'t> {
             }
             if !kinds::holds_nothing_to_record(node, flags, self.src) && cursor.goto_first_child() {
                 self.ancestors.push(node);
+                ends.push(node.end_byte());
                 continue;
             }
-            // Climb until a node has a next sibling. A node that ends where its parent ends can
-            // be followed only by zero-width (missing) tokens, which hold nothing to record:
-            // asking tree-sitter for its sibling anyway is the walk's most expensive step.
-            let mut end = node.end_byte();
-            loop {
-                if self.ancestors.len() == depth {
-                    return;
-                }
-                let parent = self.ancestors[self.ancestors.len() - 1];
-                let parent_end = parent.end_byte();
-                if end < parent_end && cursor.goto_next_sibling() {
-                    break;
-                }
-                cursor.goto_parent();
-                self.ancestors.pop();
-                end = parent_end;
+            let ancestors = &mut self.ancestors;
+            if !climb(&mut cursor, node.end_byte(), &mut ends, |entered| {
+                ancestors.truncate(depth + entered)
+            }) {
+                return;
             }
         }
     }
