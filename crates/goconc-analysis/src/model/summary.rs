@@ -63,7 +63,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
                 .map(|local| format!("{local}.{name}("))
         })
         .collect();
-    for &decl in items {
+    for (i, &decl) in items.iter().enumerate() {
         if !matches!(
             decl.kind_str(),
             "function_declaration" | "method_declaration"
@@ -81,13 +81,25 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             .iter()
             .any(|p| body_text.contains(p.as_str()));
         let name_text = text(name, src);
-        let doc_may_matter = name_text.ends_with("Locked")
-            || name_text.ends_with("_locked")
-            || comment_may_end_above(decl, src);
-        if !may_lock && !may_block && !doc_may_matter {
+        // A doc comment matters only when it speaks of holding a lock (every phrase
+        // `summarize` looks for says "hold", "held" or "lock"), and it lies between the
+        // previous declaration and this one: look there before asking tree-sitter for it
+        // (`prev_sibling` is linear in the file's declarations).
+        let gap = i.checked_sub(1).map_or(0, |p| items[p].end_byte())..decl.start_byte();
+        let doc_may_matter = comment_may_end_above(decl, src)
+            && src.get(gap).is_some_and(|gap| {
+                let gap = gap.to_ascii_lowercase();
+                gap.contains("hold") || gap.contains("held") || gap.contains("lock")
+            });
+        let may_expect_held =
+            name_text.ends_with("Locked") || name_text.ends_with("_locked") || doc_may_matter;
+        if !may_lock && !may_block && !may_expect_held {
             continue;
         }
-        let doc = doc_comment(decl, src);
+        let doc = match doc_may_matter {
+            true => doc_comment(decl, src),
+            false => String::new(),
+        };
         let summary = summarize(
             decl,
             body,

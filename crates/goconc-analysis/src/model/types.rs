@@ -265,12 +265,17 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
 /// `// guarded by mu` (or `protected by s.mu`, `mu guards`) in a comment at the end of a field's
 /// line or on the line above it: the name of the guarding mutex, without a receiver prefix.
 fn guard_comment(decl: Node, src: &str) -> Option<String> {
-    // Cheap first: either comment puts a `/` on the line above or the field's line, and most
-    // fields have none (the sibling lookups below are linear in the struct's length).
+    // Cheap first: either comment lies on the line above or the field's own, and most fields
+    // have none that names a guard (the sibling lookups below are linear in the struct's
+    // length).
     let line = line_start(src, decl.start_byte());
     let around =
         line_start(src, line.saturating_sub(1))..line_end_after_newline(src, decl.end_byte());
-    if !src.get(around).is_some_and(|t| t.contains('/')) {
+    let names_a_guard = |t: &str| {
+        let t = t.to_ascii_lowercase();
+        t.contains("guarded by ") || t.contains("protected by ")
+    };
+    if !src.get(around).is_some_and(names_a_guard) {
         return None;
     }
     let row = decl.start_position().row;

@@ -5,7 +5,7 @@ use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::rules::{Context, RuleMeta};
-use crate::syntax::{line_end_after_newline, line_start, named_children, statements};
+use crate::syntax::{line_end_after_newline, line_start, named_children, statements, text};
 
 pub static META: RuleMeta = RuleMeta {
     id: "select-busy-default",
@@ -60,6 +60,10 @@ line.
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for &lp in &cx.index.for_statements {
+        // Cheap first: most loops hold no `select` at all.
+        if !text(lp, cx.src).contains("select") {
+            continue;
+        }
         // Only `for { … }`: a condition may be how the loop stops (`for pb.Next()`), a range or
         // a counter bounds it.
         if named_children(lp).any(|n| n.kind_str() != "block") {
