@@ -17,7 +17,7 @@
 //! again on every run.
 
 use crate::syntax::NodeExt;
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -199,7 +199,7 @@ impl IncrementalFile {
         let imports = imports.clone();
         let mut decls = signatures.clone();
         // Summaries and atomic accesses of the functions not seen before.
-        let mut fresh: HashMap<u64, ItemDecls> = HashMap::new();
+        let mut fresh: HashMap<u64, ItemDecls> = HashMap::default();
         for f in functions {
             if self.item_decls.contains_key(&f.key) || fresh.contains_key(&f.key) {
                 continue;
@@ -414,7 +414,7 @@ fn part<'a>(
 /// declarations that are gone are dropped.
 fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u64>) -> u64 {
     let mut key = DefaultHasher::new();
-    let mut used = HashMap::with_capacity(type_keys.len());
+    let mut used = HashMap::with_capacity_and_hasher(type_keys.len(), Default::default());
     let mut from = 0;
     for &item in items {
         let text_before = |end: usize| src.get(from..end).unwrap_or("");

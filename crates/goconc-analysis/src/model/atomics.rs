@@ -7,7 +7,7 @@
 //! file meets an atomic one in another.
 
 use crate::syntax::NodeExt;
-use std::collections::HashMap;
+use crate::HashMap;
 
 use tree_sitter::Node;
 
@@ -112,7 +112,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<AtomicAcc
         if !needles.iter().any(|n| decl_text.contains(n.as_str())) {
             continue;
         }
-        let mut typed: HashMap<&str, String> = HashMap::new(); // receiver and parameters of a package type
+        let mut typed: HashMap<&str, String> = HashMap::default(); // receiver and parameters of a package type
         let mut locals: Vec<&str> = Vec::new();
         for field in ["receiver", "parameters"] {
             let Some(list) = decl.field(field) else {
@@ -179,7 +179,7 @@ pub fn resolve<'a>(
     package: &PackageModel,
     accesses: impl IntoIterator<Item = &'a AtomicAccess>,
 ) -> HashMap<String, AtomicUse> {
-    let mut out: HashMap<String, AtomicUse> = HashMap::new();
+    let mut out: HashMap<String, AtomicUse> = HashMap::default();
     for access in accesses {
         let Some(key) = key_of(package, access) else {
             continue;

@@ -1,7 +1,7 @@
 //! The imports of one file: which local names stand for which import paths.
 
 use crate::syntax::NodeExt;
-use std::collections::HashMap;
+use crate::HashMap;
 
 use tree_sitter::Node;
 

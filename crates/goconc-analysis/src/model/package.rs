@@ -4,7 +4,7 @@
 //! summaries of every file of the directory so types resolve across files.
 
 use crate::syntax::NodeExt;
-use std::collections::HashMap;
+use crate::HashMap;
 use std::sync::Arc;
 
 use tree_sitter::Node;
@@ -99,7 +99,7 @@ impl FileDecls {
         root: Node,
         items: &[Node],
         src: &str,
-        skip: Option<(&std::collections::HashSet<usize>, &Imports)>,
+        skip: Option<(&crate::HashSet<usize>, &Imports)>,
     ) -> (FileDecls, Vec<super::guards::FieldAccess>) {
         // Shared for the time of the walk so the file can be laid over an empty package
         // (nothing copied), then handed back.
@@ -114,7 +114,7 @@ impl FileDecls {
         root: Node,
         items: &[Node],
         src: &str,
-        skip: Option<(&std::collections::HashSet<usize>, &Imports)>,
+        skip: Option<(&crate::HashSet<usize>, &Imports)>,
     ) -> Vec<super::guards::FieldAccess> {
         // Only files with methods that lock can show which mutex guards a field.
         if !(src.contains("func (") && src.contains("ock(") && !decls.structs.is_empty()) {
@@ -135,7 +135,7 @@ impl FileDecls {
         };
         // Only methods of a type that holds a mutex have guarded fields (see guards::collect):
         // the model leaves every other function out.
-        let holders: std::collections::HashSet<&str> = decls
+        let holders: crate::HashSet<&str> = decls
             .structs
             .iter()
             .filter(|(_, fields)| {
@@ -305,12 +305,21 @@ impl PackageModel {
         let total = |size: fn(&FileDecls) -> usize| files.iter().map(|f| size(f)).sum::<usize>();
         // Sized once: a server merges a package on keystrokes that move this file's offsets.
         let mut model = PackageModel {
-            structs: HashMap::with_capacity(total(|f| f.structs.len())),
-            named: HashMap::with_capacity(total(|f| f.named.len())),
-            funcs: HashMap::with_capacity(total(|f| f.funcs.len())),
-            methods: HashMap::with_capacity(total(|f| f.methods.len())),
-            vars: HashMap::with_capacity(total(|f| f.vars.len())),
-            summaries: HashMap::with_capacity(total(|f| f.summaries.len())),
+            structs: HashMap::with_capacity_and_hasher(
+                total(|f| f.structs.len()),
+                Default::default(),
+            ),
+            named: HashMap::with_capacity_and_hasher(total(|f| f.named.len()), Default::default()),
+            funcs: HashMap::with_capacity_and_hasher(total(|f| f.funcs.len()), Default::default()),
+            methods: HashMap::with_capacity_and_hasher(
+                total(|f| f.methods.len()),
+                Default::default(),
+            ),
+            vars: HashMap::with_capacity_and_hasher(total(|f| f.vars.len()), Default::default()),
+            summaries: HashMap::with_capacity_and_hasher(
+                total(|f| f.summaries.len()),
+                Default::default(),
+            ),
             field_accesses: Vec::with_capacity(total(|f| f.field_accesses.len())),
             ..PackageModel::default()
         };
@@ -432,7 +441,7 @@ impl PackageModel {
     /// package (`sync-value-copied` looks only at expressions that name one of them).
     pub fn lock_reach(&self) -> &LockReach {
         self.lock_reach.get_or_init(|| {
-            let mut memo = HashMap::new();
+            let mut memo = HashMap::default();
             let mut reach = LockReach::default();
             for field in self.all_structs().flat_map(|(_, fields)| fields) {
                 let how = self.lock_reach_of(&field.ty, &mut memo);

@@ -3,7 +3,7 @@
 //! the declaration tells. Resolving an identifier finds the innermost visible declaration.
 
 use crate::syntax::NodeExt;
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 use std::ops::Range;
 
 use tree_sitter::Node;
@@ -166,8 +166,8 @@ impl<'t> FileModel<'t> {
             functions: Vec::new(),
             items,
             decls: Vec::new(),
-            by_name: HashMap::new(),
-            function_at: HashMap::new(),
+            by_name: HashMap::default(),
+            function_at: HashMap::default(),
             ancestors: Vec::new(),
         };
         model.collect(index, skip);

@@ -6,7 +6,7 @@
 //! what a summary names is checked by the reader against the package's types.
 
 use crate::syntax::NodeExt;
-use std::collections::HashMap;
+use crate::HashMap;
 
 use tree_sitter::Node;
 
@@ -52,7 +52,7 @@ pub fn summary_key(receiver_type: Option<&str>, name: &str) -> String {
 /// Summaries of some of a file's top-level declarations (an incremental analysis asks for the
 /// ones that changed).
 pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<String, FuncSummary> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     // `time.`, `os.`, … : the local names of packages with blocking functions this file imports.
     // `time.Sleep(`, `os.ReadFile(`, … as this file spells them: a body without any of them
     // cannot call a blocking package function.

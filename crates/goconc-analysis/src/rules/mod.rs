@@ -134,8 +134,7 @@ pub struct Context<'a, 't> {
     pub index: NodeIndex<'t>,
     /// Lock-state runs of the bodies that call lock methods, by body start, computed once before
     /// the rules run and shared by every rule that reads them.
-    pub lock_traces:
-        std::collections::HashMap<usize, std::rc::Rc<crate::model::locks::LockTrace<'t>>>,
+    pub lock_traces: crate::HashMap<usize, std::rc::Rc<crate::model::locks::LockTrace<'t>>>,
     /// Top-level functions left out of the model, in document order (an incremental analysis
     /// keeps their findings): rules that read the text of the whole file pass over them.
     pub skipped: Vec<std::ops::Range<usize>>,
@@ -171,7 +170,7 @@ pub(crate) fn need_every_function(decls: &crate::model::FileDecls) -> bool {
 pub fn lock_traces<'t>(
     model: &FileModel<'t>,
     index: &NodeIndex<'t>,
-) -> std::collections::HashMap<usize, std::rc::Rc<crate::model::locks::LockTrace<'t>>> {
+) -> crate::HashMap<usize, std::rc::Rc<crate::model::locks::LockTrace<'t>>> {
     let mut bodies = std::collections::BTreeSet::new();
     for name in ["Lock", "RLock", "Unlock", "RUnlock"] {
         for &call in index.calls_named(name) {
@@ -183,7 +182,7 @@ pub fn lock_traces<'t>(
             }
         }
     }
-    let mut traces = std::collections::HashMap::new();
+    let mut traces = crate::HashMap::default();
     for function in &model.functions {
         let Some(body) = function.body else { continue };
         if !bodies.contains(&(body.start_byte(), body.id())) {

@@ -2,7 +2,7 @@
 //! one place and read or written plainly in another (package-wide).
 
 use crate::syntax::NodeExt;
-use std::collections::HashSet;
+use crate::HashSet;
 
 use tree_sitter::Node;
 

@@ -4,7 +4,7 @@
 
 use crate::finding::LineOf;
 use crate::syntax::NodeExt;
-use std::collections::HashSet;
+use crate::HashSet;
 
 use tree_sitter::Node;
 
@@ -135,7 +135,7 @@ fn check_goroutine<'t>(
     if locks || writes.is_empty() {
         return;
     }
-    let mut reported = HashSet::new();
+    let mut reported = HashSet::default();
     for ident in writes {
         let Some(decl) = cx.model.resolve(ident) else {
             continue;

@@ -2,7 +2,7 @@
 //! and small questions about a local channel's senders and receivers.
 
 use crate::syntax::NodeExt;
-use std::collections::HashSet;
+use crate::HashSet;
 use std::ops::Range;
 
 use tree_sitter::Node;
@@ -87,7 +87,7 @@ pub(crate) fn exits_leaving_sender<'t>(
     let mut analysis = Pending {
         go,
         receives,
-        seen: HashSet::new(),
+        seen: HashSet::default(),
     };
     let exits = flow::run(model, body, &mut analysis, false)?;
     if analysis.seen.len() != analysis.receives.len() {

@@ -3,7 +3,8 @@
 //! a later iteration's value.
 
 use crate::syntax::NodeExt;
-use std::collections::{BTreeMap, HashMap};
+use crate::HashMap;
+use std::collections::BTreeMap;
 
 use tree_sitter::Node;
 
@@ -87,7 +88,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         return;
     }
     // Loop variables by their `for` statement.
-    let mut loop_vars: HashMap<usize, Vec<&Decl>> = HashMap::new();
+    let mut loop_vars: HashMap<usize, Vec<&Decl>> = HashMap::default();
     for decl in cx
         .model
         .decls()
@@ -136,7 +137,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             true
         });
     }
-    let mut fixes: HashMap<usize, Option<(String, Vec<TextEdit>)>> = HashMap::new();
+    let mut fixes: HashMap<usize, Option<(String, Vec<TextEdit>)>> = HashMap::default();
     for (for_stmt, ident, decl, how) in uses {
         let name = decl.name;
         let fix = fixes

@@ -52,7 +52,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if unlocks == 0 || cx.is_test_file {
         return;
     }
-    let mut seen_blocks = std::collections::HashSet::new();
+    let mut seen_blocks = crate::HashSet::default();
     for name in ["Lock", "RLock"] {
         for &call in cx.index.calls_named(name) {
             let Some(stmt) = call

@@ -1,7 +1,8 @@
 //! `guarded-field-unlocked`: a field read or written under its mutex in most places, but without
 //! it here.
 
-use std::collections::{BTreeMap, HashSet};
+use crate::HashSet;
+use std::collections::BTreeMap;
 
 use crate::finding::{Finding, Severity};
 use crate::model::guards::{self, FieldAccess};
@@ -79,7 +80,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         .iter()
         .map(|a| (a.type_name.as_str(), a.field.as_str()))
         .collect();
-    let mut seen: HashSet<(&str, usize, &str)> = HashSet::new();
+    let mut seen: HashSet<(&str, usize, &str)> = HashSet::default();
     let mut by_field: BTreeMap<(&str, &str), Vec<&FieldAccess>> = BTreeMap::new();
     for access in fresh.iter().chain(cx.model.package.field_accesses()) {
         if touched.contains(&(access.type_name.as_str(), access.field.as_str()))

@@ -3,8 +3,8 @@
 //! copies, and pointers never copy what they point to.
 
 use crate::syntax::NodeExt;
+use crate::{HashMap, HashSet};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
@@ -91,7 +91,7 @@ impl<'a> Locks<'a> {
             reach.fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         let mut names: HashMap<&'a str, u8> =
             reach.vars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        let mut memo = HashMap::new();
+        let mut memo = HashMap::default();
         for decl in model.decls() {
             let how = package.lock_reach_of(&decl.ty, &mut memo);
             if how != 0 {
@@ -108,7 +108,7 @@ impl<'a> Locks<'a> {
         }
         Locks {
             model,
-            cache: RefCell::new(HashMap::new()),
+            cache: RefCell::new(HashMap::default()),
             names,
             fields,
         }
@@ -220,7 +220,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     // A copied lock-holding value is named through a variable or a field that reaches a lock:
     // start from where the text names one and look at the expression around it, instead of
     // typing every argument, operand and result of the file.
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     if locks.names.is_empty() && locks.fields.is_empty() {
         return;
     }

@@ -3,7 +3,7 @@
 
 use crate::finding::LineOf;
 use crate::syntax::NodeExt;
-use std::collections::HashMap;
+use crate::HashMap;
 
 use tree_sitter::Node;
 

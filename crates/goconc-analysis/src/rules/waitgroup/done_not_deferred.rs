@@ -73,7 +73,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.go_statements.is_empty() {
         return;
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::HashSet::default();
     for &node in cx.index.calls_named("Done") {
         let Some(done) = waitgroup_call(cx.model, node).filter(|c| c.op == WaitGroupOp::Done)
         else {
