@@ -24,8 +24,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The engine's hash maps and sets, keyed by names and offsets of the code being analysed, hash
 /// with FxHash (as rustc does): std's SipHash was ~4% of the analysis, and its resistance to
-/// crafted collisions buys nothing for a local checker. Iteration order never reaches output:
-/// findings are sorted.
+/// crafted collisions buys nothing for a local checker. No finding depends on a map's order (std's
+/// order was random per process, and findings were the same run after run).
 pub type HashMap<K, V> = std::collections::HashMap<K, V, rustc_hash::FxBuildHasher>;
 /// See [`HashMap`].
 pub type HashSet<T> = std::collections::HashSet<T, rustc_hash::FxBuildHasher>;

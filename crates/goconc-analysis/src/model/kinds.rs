@@ -125,6 +125,16 @@ const SCOPES: &[&str] = &[
     "method_declaration",
 ];
 
+/// Each list of kinds with the flag its kinds carry.
+const KIND_FLAGS: &[(&[&str], u8)] = &[
+    (INDEXED, INDEX),
+    (DECLARING, DECLARES),
+    (SCOPES, SCOPE),
+    (OPAQUES, OPAQUE),
+    (EXPRESSIONS, EXPRESSION),
+    (PARENTHESIZEDS, PARENTHESIZED),
+];
+
 /// Whether the model's walk can pass over `node` (of kind flags `flags`) without entering it.
 pub fn holds_nothing_to_record(node: tree_sitter::Node, flags: u8, src: &str) -> bool {
     if flags & OPAQUE != 0 {
@@ -165,26 +175,10 @@ pub fn flags(kind_id: u16) -> u8 {
                 if !language.node_kind_is_named(id as u16) {
                     return OPAQUE;
                 }
-                let mut flags = 0;
-                if INDEXED.contains(&name) {
-                    flags |= INDEX;
-                }
-                if DECLARING.contains(&name) {
-                    flags |= DECLARES;
-                }
-                if SCOPES.contains(&name) {
-                    flags |= SCOPE;
-                }
-                if OPAQUES.contains(&name) {
-                    flags |= OPAQUE;
-                }
-                if EXPRESSIONS.contains(&name) {
-                    flags |= EXPRESSION;
-                }
-                if PARENTHESIZEDS.contains(&name) {
-                    flags |= PARENTHESIZED;
-                }
-                flags
+                KIND_FLAGS
+                    .iter()
+                    .filter(|(names, _)| names.contains(&name))
+                    .fold(0, |flags, (_, flag)| flags | flag)
             })
             .collect()
     });
@@ -200,16 +194,7 @@ mod tests {
     #[test]
     fn every_listed_kind_is_a_named_kind_of_the_grammar() {
         let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
-        for name in [
-            INDEXED,
-            DECLARING,
-            SCOPES,
-            OPAQUES,
-            EXPRESSIONS,
-            PARENTHESIZEDS,
-        ]
-        .concat()
-        {
+        for name in KIND_FLAGS.iter().flat_map(|(names, _)| names.iter()) {
             let id = language.id_for_node_kind(name, true);
             assert_ne!(id, 0, "{name} is not a named kind of tree-sitter-go");
         }

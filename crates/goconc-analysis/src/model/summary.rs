@@ -81,16 +81,14 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             .iter()
             .any(|p| body_text.contains(p.as_str()));
         let name_text = text(name, src);
-        // A doc comment matters only when it speaks of holding a lock (every phrase
-        // `summarize` looks for says "hold", "held" or "lock"), and it lies between the
-        // previous declaration and this one: look there before asking tree-sitter for it
-        // (`prev_sibling` is linear in the file's declarations).
+        // The doc comment lies between the previous declaration and this one: read that text
+        // before asking tree-sitter for the comment (`prev_sibling` is linear in the file's
+        // declarations).
         let gap = i.checked_sub(1).map_or(0, |p| items[p].end_byte())..decl.start_byte();
         let doc_may_matter = comment_may_end_above(decl, src)
-            && src.get(gap).is_some_and(|gap| {
-                let gap = gap.to_ascii_lowercase();
-                gap.contains("hold") || gap.contains("held") || gap.contains("lock")
-            });
+            && src
+                .get(gap)
+                .is_some_and(|gap| may_say_caller_holds(&gap.to_ascii_lowercase()));
         let may_expect_held =
             name_text.ends_with("Locked") || name_text.ends_with("_locked") || doc_may_matter;
         if !may_lock && !may_block && !may_expect_held {
@@ -140,6 +138,25 @@ fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str
     )
 }
 
+/// Whether a (lowercased) doc comment says the caller holds a lock.
+fn says_caller_holds(doc: &str) -> bool {
+    doc.contains("must hold")
+        || doc.contains("must be held")
+        || doc.contains("caller holds")
+        || doc.contains("called with") && doc.contains("held")
+        || doc.contains("requires") && doc.contains("held")
+        || doc.contains("assumes") && doc.contains("lock")
+        || doc.contains("must be locked")
+        || doc.contains("lock must be held")
+        || doc.contains("with") && doc.contains("locked")
+        || doc.contains("holding")
+}
+
+/// The cheap test before [`says_caller_holds`]: every phrase it looks for says one of these.
+fn may_say_caller_holds(text: &str) -> bool {
+    text.contains("hold") || text.contains("held") || text.contains("lock")
+}
+
 #[allow(clippy::too_many_arguments)]
 fn summarize(
     decl: Node,
@@ -152,19 +169,9 @@ fn summarize(
     doc: &str,
 ) -> FuncSummary {
     let name = decl.field("name").map_or("", |n| text(n, src));
-    let doc = doc.to_ascii_lowercase();
     let expects_held = name.ends_with("Locked")
         || name.ends_with("_locked")
-        || doc.contains("must hold")
-        || doc.contains("must be held")
-        || doc.contains("caller holds")
-        || doc.contains("called with") && doc.contains("held")
-        || doc.contains("requires") && doc.contains("held")
-        || doc.contains("assumes") && doc.contains("lock")
-        || doc.contains("must be locked")
-        || doc.contains("lock must be held")
-        || doc.contains("with") && doc.contains("locked")
-        || doc.contains("holding");
+        || says_caller_holds(&doc.to_ascii_lowercase());
     let mut summary = FuncSummary {
         expects_held,
         ..FuncSummary::default()
@@ -316,4 +323,50 @@ pub(crate) fn declared_names<'s>(decl: Node, src: &'s str, own_parameters: bool)
         true
     });
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summaries(src: &str) -> HashMap<String, FuncSummary> {
+        let file = crate::SourceFile::new(src.to_string());
+        let root = file.tree().root_node();
+        let items = super::super::scope::top_level_items(root);
+        collect_in(&items, src, &Imports::from_tree(root, src))
+    }
+
+    /// A function that takes no lock is summarised when its doc comment (and only its own)
+    /// says the caller holds one.
+    #[test]
+    fn doc_comments_saying_the_caller_holds_a_lock() {
+        let src = "package p\n\n// Lock order: mu before other.\nvar x int\n\n\
+                   // flush writes the buffer.\n// The caller must hold s.mu.\n\
+                   func (s *S) flush() {}\n\n// Reset clears the buffer.\nfunc (s *S) reset() {}\n\n\
+                   func (s *S) drop() {}\n";
+        let found = summaries(src);
+        assert!(found["S.flush"].expects_held);
+        assert!(!found.contains_key("S.reset"), "{:?}", found.keys());
+        assert!(!found.contains_key("S.drop"));
+    }
+
+    /// Every phrase that makes a doc comment count passes the cheap test first.
+    #[test]
+    fn the_cheap_test_lets_every_phrase_through() {
+        for doc in [
+            "must hold mu",
+            "mu must be held",
+            "the caller holds mu",
+            "called with mu held",
+            "requires mu held",
+            "assumes the lock is taken",
+            "must be locked",
+            "the lock must be held",
+            "call with s locked",
+            "while holding mu",
+        ] {
+            assert!(says_caller_holds(doc), "{doc}");
+            assert!(may_say_caller_holds(doc), "{doc}");
+        }
+    }
 }
