@@ -16,12 +16,13 @@ pub const SCOPE: u8 = 4;
 /// a constant expression, nothing a rule starts from.)
 pub const OPAQUE: u8 = 8;
 /// An expression (or a statement made of expressions only): what is below it can be indexed or
-/// declare only through a call, a function literal or a composite literal, so when its text holds
-/// no `(` and no `{` the model's walk passes over it too (`a.b.c`, `x == nil`, `i++`).
+/// declare only through a call or a function literal (whose signature has a `(`), so when its
+/// text holds no `(` the model's walk passes over what is below it (`a.b.c`, `x == nil`, `i++`,
+/// `T{a: 1}`, `x := y`). A declaring statement is read at the node itself, before that choice.
 pub const EXPRESSION: u8 = 16;
 /// Like [`EXPRESSION`], for a node whose own text holds one `(` (a call, its arguments, a
-/// parenthesized expression, a type assertion): passed over when its text holds no other `(` and
-/// no `{` (`s.mu.Lock()`, `fmt.Sprint(a, b)`) — a call is indexed where it is visited, and
+/// parenthesized expression, a type assertion): passed over when its text holds no other `(`
+/// (`s.mu.Lock()`, `fmt.Sprint(a, b)`, `m(T{1})`) — a call is indexed where it is visited, and
 /// nothing below such a call is.
 pub const PARENTHESIZED: u8 = 32;
 
@@ -32,11 +33,6 @@ const INDEXED: &[&str] = &[
     "for_statement",
     "func_literal",
     "send_statement",
-    "assignment_statement",
-    "short_var_declaration",
-    "var_spec",
-    "return_statement",
-    "composite_literal",
 ];
 
 const DECLARING: &[&str] = &[
@@ -101,6 +97,16 @@ const EXPRESSIONS: &[&str] = &[
     "inc_statement",
     "dec_statement",
     "expression_statement",
+    "composite_literal",
+    "literal_value",
+    // Statements of expressions only; those that declare are read at the statement itself.
+    "short_var_declaration",
+    "var_declaration",
+    "assignment_statement",
+    "return_statement",
+    "send_statement",
+    "receive_statement",
+    "range_clause",
 ];
 
 const PARENTHESIZEDS: &[&str] = &[
@@ -150,14 +156,7 @@ pub fn holds_nothing_to_record(node: tree_sitter::Node, flags: u8, src: &str) ->
     let Some(text) = src.as_bytes().get(node.byte_range()) else {
         return false;
     };
-    let mut parens = 0;
-    for at in memchr::memchr2_iter(b'(', b'{', text) {
-        parens += 1;
-        if text[at] == b'{' || parens > own_parens {
-            return false;
-        }
-    }
-    true
+    memchr::memchr_iter(b'(', text).nth(own_parens).is_none()
 }
 
 /// The flags of a node kind number.
@@ -200,22 +199,31 @@ mod tests {
         }
     }
 
-    /// What the walk passes over holds nothing it records: no listed kind is passed over whole
-    /// (a call is passed over only below itself: it is visited, and indexed, first).
+    /// What the walk never enters holds nothing it records: no kind it records is opaque, and
+    /// a scope is always entered (a kind it records may be passed over below itself: a call or a
+    /// declaring statement is visited, and recorded, first).
     #[test]
-    fn opaque_kinds_are_neither_indexed_nor_declaring() {
+    fn what_the_walk_records_is_never_opaque() {
         let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
-        for name in [INDEXED, DECLARING, SCOPES].concat() {
+        for name in [INDEXED, DECLARING].concat() {
             let id = language.id_for_node_kind(name, true);
-            assert_eq!(flags(id) & (OPAQUE | EXPRESSION), 0, "{name}");
+            assert_eq!(flags(id) & OPAQUE, 0, "{name}");
+        }
+        for name in SCOPES {
+            let id = language.id_for_node_kind(name, true);
+            assert_eq!(
+                flags(id) & (OPAQUE | EXPRESSION | PARENTHESIZED),
+                0,
+                "{name}"
+            );
         }
     }
 
-    /// A call, an argument list or an expression is passed over exactly when nothing below it
-    /// is a call, a function literal or a composite literal.
+    /// A call, an argument list, an expression or a statement of expressions is passed over
+    /// exactly when nothing below it is a call or a function literal.
     #[test]
     fn calls_and_expressions_are_passed_over_only_when_they_hold_no_code() {
-        let src = "package p\nfunc f() {\n\ts.mu.Lock()\n\tg(h(x))\n\tk(func() {})\n\tm(T{1})\n\t_ = a.b[i] == nil\n\t_ = (x).(T)\n\t_ = y == z()\n}\n";
+        let src = "package p\nfunc f() {\n\ts.mu.Lock()\n\tg(h(x))\n\tk(func() {})\n\tm(T{1})\n\t_ = a.b[i] == nil\n\t_ = (x).(T)\n\t_ = y == z()\n\tv := T{a: []int{1}}\n\tw := func() {}\n\treturn\n}\n";
         let file = crate::SourceFile::new(src.to_string());
         let mut seen = Vec::new();
         crate::syntax::walk(file.tree().root_node(), |n| {
@@ -231,10 +239,16 @@ mod tests {
             ("g(h(x))", false),
             ("h(x)", true),
             ("k(func() {})", false),
-            ("m(T{1})", false),
+            ("m(T{1})", true),
             ("a.b[i] == nil", true),
             ("(x).(T)", false),
             ("y == z()", false),
+            ("_ = y == z()", false),
+            ("_ = a.b[i] == nil", true),
+            ("v := T{a: []int{1}}", true),
+            ("T{a: []int{1}}", true),
+            ("w := func() {}", false),
+            ("return", true),
         ] {
             assert!(seen.contains(&(text, passed)), "{text}: {seen:?}");
         }
