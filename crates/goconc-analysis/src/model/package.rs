@@ -19,8 +19,8 @@ use crate::syntax::{named_children, text};
 pub struct FuncSig {
     pub results: Vec<Ty>,
     pub pointer_receiver: bool,
-    /// How many parameters it takes (`Unlock(set bool)` is no `sync.Locker` method).
-    pub params: usize,
+    /// Whether it takes parameters (`Unlock(set bool)` is no `sync.Locker` method).
+    pub takes_params: bool,
 }
 
 /// The top-level declarations of one file.
@@ -78,7 +78,7 @@ impl FileDecls {
                             FuncSig {
                                 results,
                                 pointer_receiver: false,
-                                params: param_count(item),
+                                takes_params: takes_params(item),
                             },
                         );
                     }
@@ -214,7 +214,7 @@ impl FileDecls {
             FuncSig {
                 results,
                 pointer_receiver: ty.is_pointer(),
-                params: param_count(decl),
+                takes_params: takes_params(decl),
             },
         );
     }
@@ -638,7 +638,7 @@ impl PackageModel {
     fn has_pointer_lock_methods(&self, type_name: &str) -> bool {
         let pointer = |m: &str| {
             self.method(type_name, m)
-                .is_some_and(|s| s.pointer_receiver && s.params == 0 && s.results.is_empty())
+                .is_some_and(|s| s.pointer_receiver && !s.takes_params && s.results.is_empty())
         };
         // go vet's definition: the pointer type is a sync.Locker and the value type is not.
         pointer("Lock") && pointer("Unlock")
@@ -681,10 +681,9 @@ impl PackageModel {
 }
 
 /// The number of parameters of a function or method declaration.
-fn param_count(decl: Node) -> usize {
-    decl.field("parameters").map_or(0, |list| {
-        named_children(list).map(|p| names_of(p).len().max(1)).sum()
-    })
+fn takes_params(decl: Node) -> bool {
+    decl.field("parameters")
+        .is_some_and(|list| named_children(list).next().is_some())
 }
 
 /// `Inner.mu sync.Mutex` → `sync.Mutex`, for the innermost part of a nested description.
