@@ -1,24 +1,26 @@
 //! Analyzing the files of one folder within a memory budget.
 //!
-//! `analyze_package` wants every file of the package parsed at once, and a tree-sitter tree takes
-//! some 20–40 bytes per byte of Go. Most folders are small; a few are not
-//! (`cmd/compile/internal/ssa` holds 12 MB of generated Go: about 450 MB of trees). For folders
-//! larger than [`TREE_BUDGET`], this keeps the trees of the files that fit in the budget, reads the
-//! declarations of the others and drops their trees, then parses those again one at a time for
-//! the analysis. The results are the same as `analyze_package`'s. The budget trades memory for
-//! time: at 9 MB, `goconc bench` (one thread, the standard library) peaks at ~360 MB and parses
-//! 3 MB of `ssa` twice; at 6 MB it peaked at ~280 MB and parsed 6 MB twice (ratio +0.09); at
-//! 13 MB nothing is parsed twice but the peak is ~460 MB.
+//! Every file's declarations must be read before any file of the package is analyzed, and a
+//! tree-sitter tree takes ~110 bytes per (visible) node, some 35 bytes per byte of Go. Most
+//! folders are small; a few are not (`cmd/compile/internal/ssa` holds 12 MB of generated Go: 4
+//! million nodes, ~430 MB of trees). So each file is parsed and its declarations read, and the
+//! trees are kept for the analysis while their nodes fit in [`TREE_NODE_BUDGET`]; past it, the
+//! trees cheapest to build again (parse time per node, as measured) are dropped, and those files
+//! are parsed a second time for their analysis. Parse time per node varies twofold (`ssa`'s
+//! `opGen.go`, tables of literals, parses at 0.26 µs a node, its `rewrite*.go` files at 0.56), so
+//! this parses less twice than keeping the first files that fit. The results are the same
+//! whatever is kept.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
 use goconc_analysis::{
-    analyze, analyze_package, Config, FileDecls, FileOptions, GoVersion, Outcome, PackageFile,
-    SourceFile,
+    analyze, Config, FileDecls, FileOptions, GoVersion, Outcome, PackageModel, SourceFile,
 };
 
-/// Bytes of source per folder whose trees are kept in memory together.
-pub const TREE_BUDGET: usize = 9_000_000;
+/// Visible syntax nodes of one folder whose trees are kept between the reading of declarations
+/// and the analysis. `goconc bench` (one thread, the standard library) then peaks at ~360 MB.
+pub const TREE_NODE_BUDGET: usize = 3_000_000;
 
 /// Checks the files of one folder, given by name and text, as one package (two when there is an
 /// external `_test` package). One outcome per file, in the order given.
@@ -27,48 +29,138 @@ pub fn analyze_dir(
     module_go_version: Option<GoVersion>,
     config: &Config,
 ) -> Vec<Outcome> {
-    let total: usize = files.iter().map(|(_, text)| text.len()).sum();
-    if total <= TREE_BUDGET {
-        let package: Vec<PackageFile> = files
-            .iter()
-            .map(|(name, text)| PackageFile {
-                name: name.clone(),
-                source: SourceFile::new(*text),
-            })
-            .collect();
-        return analyze_package(&package, module_go_version, config);
-    }
-    let mut kept: Vec<Option<SourceFile>> = Vec::with_capacity(files.len());
+    analyze_within(files, TREE_NODE_BUDGET, module_go_version, config)
+}
+
+/// One file's tree while it is kept, and what it costs.
+struct Parsed {
+    source: Option<SourceFile>,
+    nodes: usize,
+    /// Seconds of parsing per node: what dropping the tree costs per node of memory it frees.
+    rebuild_cost: f64,
+}
+
+/// [`analyze_dir`], keeping trees of at most `node_budget` nodes in all (a single file larger
+/// than the budget is parsed twice).
+fn analyze_within(
+    files: &[(String, &str)],
+    node_budget: usize,
+    module_go_version: Option<GoVersion>,
+    config: &Config,
+) -> Vec<Outcome> {
     let mut decls: Vec<FileDecls> = Vec::with_capacity(files.len());
-    let mut budget = TREE_BUDGET;
+    let mut parsed: Vec<Parsed> = Vec::with_capacity(files.len());
+    let mut kept_nodes = 0;
     for (_, text) in files {
+        let started = Instant::now();
         let source = SourceFile::new(*text);
+        let parse_seconds = started.elapsed().as_secs_f64();
+        // Read while the tree is fresh in the cache.
         decls.push(
             catch_unwind(AssertUnwindSafe(|| {
                 FileDecls::collect(source.tree().root_node(), source.text())
             }))
             .unwrap_or_default(),
         );
-        if text.len() <= budget {
-            budget -= text.len();
-            kept.push(Some(source));
-        } else {
-            kept.push(None);
+        let nodes = source.tree().root_node().descendant_count();
+        kept_nodes += nodes;
+        parsed.push(Parsed {
+            source: Some(source),
+            nodes,
+            rebuild_cost: parse_seconds / nodes as f64,
+        });
+        while kept_nodes > node_budget {
+            let Some(cheapest) = parsed
+                .iter_mut()
+                .filter(|p| p.source.is_some())
+                .min_by(|a, b| a.rebuild_cost.total_cmp(&b.rebuild_cost))
+            else {
+                break;
+            };
+            cheapest.source = None;
+            kept_nodes -= cheapest.nodes;
         }
     }
     let models = goconc_analysis::package_models(&decls);
-    files
-        .iter()
-        .zip(&decls)
-        .zip(kept)
-        .map(|(((name, text), d), source)| {
-            let source = source.unwrap_or_else(|| SourceFile::new(*text));
-            let options = FileOptions {
-                module_go_version,
-                is_test_file: name.ends_with("_test.go"),
-                config: config.clone(),
-            };
-            analyze(&source, &models[d.package_name.as_str()], &options)
-        })
+    let analyze_one = |index: usize, source: &SourceFile| {
+        let options = FileOptions {
+            module_go_version,
+            is_test_file: files[index].0.ends_with("_test.go"),
+            config: config.clone(),
+        };
+        let package: &PackageModel = &models[decls[index].package_name.as_str()];
+        analyze(source, package, &options)
+    };
+    let mut outcomes: Vec<Option<Outcome>> = (0..files.len()).map(|_| None).collect();
+    // The kept trees first, last parsed first (the likeliest to be in the cache still), each
+    // freed as soon as its file is done; then the dropped files, in the memory that freed.
+    for (index, parsed) in parsed.iter_mut().enumerate().rev() {
+        if let Some(source) = parsed.source.take() {
+            outcomes[index] = Some(analyze_one(index, &source));
+        }
+    }
+    for (index, outcome) in outcomes.iter_mut().enumerate() {
+        if outcome.is_none() {
+            *outcome = Some(analyze_one(index, &SourceFile::new(files[index].1)));
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(Option::unwrap_or_default)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use goconc_analysis::{analyze_package, PackageFile};
+
+    /// A package of three files whose findings depend on declarations in the other files: the
+    /// lock-holding type, and a method that takes the lock.
+    fn package() -> Vec<(String, String)> {
+        let types = "package p\n\nimport \"sync\"\n\ntype Store struct {\n\tmu sync.Mutex\n\tn  int\n}\n\nfunc (s *Store) lock() { s.mu.Lock() }\n";
+        let copies = "package p\n\nfunc byValue(s Store) int { return s.n }\n\nfunc copyIt(p *Store) int {\n\tc := *p\n\treturn c.n\n}\n";
+        let locks = "package p\n\nfunc (s *Store) Bump(fail bool) error {\n\ts.mu.Lock()\n\tif fail {\n\t\treturn nil\n\t}\n\ts.n++\n\ts.mu.Unlock()\n\treturn nil\n}\n";
+        vec![
+            ("types.go".to_string(), types.to_string()),
+            ("copies.go".to_string(), copies.to_string()),
+            ("locks.go".to_string(), locks.to_string()),
+        ]
+    }
+
+    fn findings(outcomes: &[Outcome]) -> Vec<Vec<(&'static str, std::ops::Range<usize>)>> {
+        outcomes
+            .iter()
+            .map(|o| {
+                o.findings
+                    .iter()
+                    .map(|f| (f.rule, f.range.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_findings_do_not_depend_on_which_trees_are_kept() {
+        let files = package();
+        let borrowed: Vec<(String, &str)> =
+            files.iter().map(|(n, t)| (n.clone(), t.as_str())).collect();
+        let together: Vec<PackageFile> = files
+            .iter()
+            .map(|(name, text)| PackageFile {
+                name: name.clone(),
+                source: SourceFile::new(text.as_str()),
+            })
+            .collect();
+        let expected = findings(&analyze_package(&together, None, &Config::default()));
+        assert!(
+            expected.iter().filter(|f| !f.is_empty()).count() >= 2,
+            "the package must draw findings in several files: {expected:?}"
+        );
+        // Nothing kept, some kept, all kept.
+        for budget in [0, 60, usize::MAX] {
+            let outcomes = analyze_within(&borrowed, budget, None, &Config::default());
+            assert_eq!(findings(&outcomes), expected, "node budget {budget}");
+        }
+    }
 }
