@@ -680,7 +680,7 @@ impl PackageModel {
     }
 }
 
-/// The number of parameters of a function or method declaration.
+/// Whether a function or method declaration takes parameters.
 fn takes_params(decl: Node) -> bool {
     decl.field("parameters")
         .is_some_and(|list| named_children(list).next().is_some())
