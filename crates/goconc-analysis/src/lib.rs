@@ -74,18 +74,42 @@ pub fn effective_go_version(src: &str, options: &FileOptions) -> GoVersion {
 /// Checks one file. `package` holds the declarations of every file of its package (including
 /// this one); [`analyze_alone`] builds it from the file by itself.
 pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions) -> Outcome {
+    analyze_skipping(file, package, options, true)
+}
+
+/// [`analyze`], optionally reading the quiet functions too (the tests compare both).
+pub(crate) fn analyze_skipping(
+    file: &SourceFile,
+    package: &PackageModel,
+    options: &FileOptions,
+    skip_quiet: bool,
+) -> Outcome {
     let src = file.text();
     let root = file.tree().root_node();
     let built = catch_unwind(AssertUnwindSafe(|| {
-        model::FileModel::build_with_index(root, src, package)
+        let imports = model::imports::Imports::from_tree(root, src);
+        let items = model::scope::top_level_items(root);
+        // No rule reports in a quiet function: neither the model nor the rules read it.
+        let quiet = match skip_quiet {
+            true => model::quiet::quiet_functions(&items, src, &imports, package),
+            false => Default::default(),
+        };
+        let skipped: Vec<std::ops::Range<usize>> = items
+            .iter()
+            .filter(|item| quiet.contains(&item.start_byte()))
+            .map(|item| item.byte_range())
+            .collect();
+        let (model, index) =
+            model::FileModel::build_partial(root, src, package, &quiet, imports, &items);
+        (model, index, skipped)
     }));
-    let Ok((model, index)) = built else {
+    let Ok((model, index, skipped)) = built else {
         return Outcome {
             findings: Vec::new(),
             failed_rules: vec!["model"],
         };
     };
-    let mut outcome = run_rules(model, index, options, Vec::new());
+    let mut outcome = run_rules(model, index, options, skipped);
     finish(&mut outcome.findings, src);
     outcome
 }

@@ -82,6 +82,15 @@ impl Imports {
         &self.dot_paths
     }
 
+    /// Whether every import of `path` (if any) uses the package's own name: no alias, no dot.
+    pub fn is_spelled_plainly(&self, path: &str) -> bool {
+        !self.dot_paths.iter().any(|p| p == path)
+            && self
+                .by_name
+                .iter()
+                .all(|(name, p)| p != path || name == default_name(path))
+    }
+
     /// Does the file import `path` at all (under any name)?
     pub fn imports(&self, path: &str) -> bool {
         self.by_name.values().any(|p| p == path) || self.dot_paths.iter().any(|p| p == path)

@@ -3,6 +3,7 @@
 //! - [`imports`]: local package names and the paths they stand for;
 //! - [`types`]: types read from syntax, and which of them are sync values;
 //! - [`package`]: the top-level declarations of every file of the package, merged;
+//! - [`quiet`]: the top-level functions no rule can report in, by their text;
 //! - [`scope`]: functions, their declarations and identifier resolution within one file;
 //! - [`flow`]: forward dataflow over a function body's control flow.
 
@@ -16,6 +17,7 @@ pub mod index;
 pub mod kinds;
 pub mod locks;
 pub mod package;
+pub mod quiet;
 pub mod scope;
 pub mod summary;
 pub mod sync_calls;

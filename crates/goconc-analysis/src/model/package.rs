@@ -277,6 +277,8 @@ pub struct PackageModel {
     field_accesses: Vec<super::guards::FieldAccess>,
     /// Computed on first use by [`PackageModel::lock_reach`].
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
+    /// Computed on first use by [`PackageModel::triggers`].
+    triggers: std::sync::OnceLock<Arc<super::quiet::Triggers>>,
 }
 
 /// The struct fields and package variables through which a value holding a lock can be reached,
@@ -457,6 +459,112 @@ impl PackageModel {
             }
             Arc::new(reach)
         })
+    }
+
+    /// What makes a top-level function of the package worth the rules' look (see
+    /// [`super::quiet`]), computed once per package.
+    pub fn triggers(&self) -> &super::quiet::Triggers {
+        self.triggers
+            .get_or_init(|| Arc::new(super::quiet::Triggers::of(self)))
+    }
+
+    /// The package's names through which code can come to hold a lock-holding value: types
+    /// that lead to one, and fields, variables, functions and methods whose type or results do
+    /// — by any route, channels and function results included (wider than [`Self::lock_reach`],
+    /// which follows only what a copy can reach).
+    pub fn names_leading_to_locks(&self) -> Vec<String> {
+        let mut holds = HashMap::default();
+        let mut leads = HashMap::default();
+        let mut names = Vec::new();
+        let mut leads_to = |ty: &Ty| self.leads_to_lock(ty, &mut holds, &mut leads, 0);
+        let type_names = self
+            .all_structs()
+            .map(|(name, _)| name)
+            .chain(
+                self.entries(|m| &m.named, |f| &f.named)
+                    .map(|(name, _)| name),
+            )
+            .chain(
+                self.entries(|m| &m.methods, |f| &f.methods)
+                    .map(|(name, _)| name),
+            );
+        for name in type_names {
+            if leads_to(&Ty::named("", name)) {
+                names.push(name.clone());
+            }
+        }
+        for field in self.all_structs().flat_map(|(_, fields)| fields) {
+            if leads_to(&field.ty) {
+                names.push(field.name.clone());
+            }
+        }
+        for (name, ty) in self.entries(|m| &m.vars, |f| &f.vars) {
+            if leads_to(ty) {
+                names.push(name.clone());
+            }
+        }
+        for (name, sig) in self.entries(|m| &m.funcs, |f| &f.funcs) {
+            if sig.results.iter().any(&mut leads_to) {
+                names.push(name.clone());
+            }
+        }
+        for (_, methods) in self.entries(|m| &m.methods, |f| &f.methods) {
+            for (name, sig) in methods {
+                if sig.results.iter().any(&mut leads_to) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// Whether a value of `ty` holds a lock or leads to one through pointers, slices, arrays,
+    /// maps, channels, function results or struct fields. Past the depth limit it answers yes:
+    /// a wrong yes only costs a function its skip.
+    fn leads_to_lock(
+        &self,
+        ty: &Ty,
+        holds: &mut HashMap<String, bool>,
+        leads: &mut HashMap<String, bool>,
+        depth: usize,
+    ) -> bool {
+        if depth > 8 {
+            return true;
+        }
+        if self.holds_lock(ty, holds, 0) {
+            return true;
+        }
+        let mut any = |tys: Vec<&Ty>| {
+            tys.into_iter()
+                .any(|t| self.leads_to_lock(t, holds, leads, depth + 1))
+        };
+        match ty {
+            Ty::Pointer(inner) | Ty::Slice(inner) | Ty::Array(inner) | Ty::Chan(inner) => {
+                any(vec![&**inner])
+            }
+            Ty::Map(key, value) => any(vec![&**key, &**value]),
+            Ty::Func { results } | Ty::Tuple(results) => any(results.iter().collect()),
+            Ty::Struct(fields) => any(fields.iter().map(|f| &f.ty).collect()),
+            Ty::Named { pkg, name } if pkg.is_empty() => {
+                if let Some(&known) = leads.get(name) {
+                    return known;
+                }
+                // A placeholder against cycles (`type node struct{ next *node }`).
+                leads.insert(name.clone(), false);
+                let found = match (self.struct_fields(name), self.named_type(name)) {
+                    (Some(fields), _) => fields
+                        .iter()
+                        .any(|f| self.leads_to_lock(&f.ty, holds, leads, depth + 1)),
+                    (None, Some(underlying)) => {
+                        self.leads_to_lock(underlying, holds, leads, depth + 1)
+                    }
+                    (None, None) => false,
+                };
+                leads.insert(name.clone(), found);
+                found
+            }
+            _ => false,
+        }
     }
 
     /// How a value of `ty` reaches a lock-holding value (a [`LockReach`] bit set; 0 when it does

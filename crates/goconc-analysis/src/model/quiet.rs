@@ -1,0 +1,370 @@
+//! Quiet functions: top-level functions and methods in which no rule can report, told apart by
+//! their text alone so that the model's walk and the rules pass over them.
+//!
+//! Every rule reports inside a function only where the function's own text names what the rule
+//! is about: a keyword (`go`, `defer`, `select`, `chan`), the `<-` operator, a method or function
+//! the rule starts from (`Lock`, `Add`, `WithCancel`, `Fatal`, …), or — for the rules about
+//! values, whose trigger is a type rather than a call — a name through which such a value is
+//! reached: a type of the package that holds a lock, a field, variable, function or method
+//! whose type leads to one, an atomically accessed field or variable. A function whose text
+//! holds none of these words draws no finding, and what other functions' findings need from it
+//! comes from the package's declarations ([`super::package::FileDecls`]), which always read the
+//! whole file. Skipping such a function is what [`crate::incremental`] does with an unchanged
+//! one; its tests compare the two with a full analysis over random edits of real files.
+//!
+//! The words are generous on purpose (a comment saying "go" makes a function worth the walk):
+//! skipping less costs time, skipping wrongly would cost a finding.
+
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use tree_sitter::Node;
+
+use super::imports::Imports;
+use super::package::PackageModel;
+use crate::syntax::text;
+use crate::HashSet;
+
+/// Words whose presence makes a function worth the rules' look, by the rules that start from
+/// them. Matched as whole words. A word a rule starts from but reports only together with
+/// another one is left out when that other one is here: `Add` (WaitGroup rules need the `go`
+/// statement of the same function), `make` (a channel is made with `chan`), `defer` (deferred
+/// unlocks, `Done`s and `cancel`s come with their `Lock`, `go` or constructor), `Background`
+/// and `TODO` (reported only with a `Context` parameter).
+const WORDS: &[&str] = &[
+    // Goroutines and channels: `go f()`, `g.Go(…)`, `wg.Go(…)`, `make(chan T)`, `select`.
+    "go",
+    "Go",
+    "TryGo",
+    "chan",
+    "select",
+    "close",
+    // Mutexes (lock traces, held-blocking, order, kind mismatch, empty sections).
+    "Lock",
+    "RLock",
+    "Unlock",
+    "RUnlock",
+    "TryLock",
+    "TryRLock",
+    // A WaitGroup's `Done` in a function a goroutine runs; condition variables and errgroups.
+    "Done",
+    "Wait",
+    "WithContext",
+    // Contexts: a `context.Context` parameter and the constructors.
+    "Context",
+    "WithCancel",
+    "WithTimeout",
+    "WithDeadline",
+    "WithCancelCause",
+    "WithTimeoutCause",
+    "WithDeadlineCause",
+    // Timers and tickers.
+    "After",
+    "Tick",
+    "NewTicker",
+    "NewTimer",
+    // Test helpers that must not run on another goroutine: `go helper(t)` is reported at the
+    // `go`, after reading `helper`'s calls through the model.
+    "Fatal",
+    "Fatalf",
+    "FailNow",
+    "Skip",
+    "Skipf",
+    "SkipNow",
+    // os/signal.
+    "Notify",
+    // Every type and function of sync and sync/atomic is spelled through the package's name
+    // (files that import them under another name or with a dot have no quiet function).
+    "sync",
+    "atomic",
+];
+
+/// Operators that trigger rules wherever they appear: sends and receives.
+const OPERATORS: &[&str] = &["<-"];
+
+/// The words of one package: [`WORDS`] and [`OPERATORS`] (one automaton for every package) and
+/// the package's own names through which a lock-holding or atomically accessed value is reached.
+#[derive(Debug, Clone)]
+pub struct Triggers {
+    own_names: Option<AhoCorasick>,
+}
+
+impl Triggers {
+    pub fn of(package: &PackageModel) -> Triggers {
+        let mut names = package.names_leading_to_locks();
+        names.extend(
+            package
+                .atomics()
+                .keys()
+                .map(|k| k.rsplit('.').next().unwrap_or(k).to_string()),
+        );
+        names.retain(|n| !n.is_empty());
+        names.sort_unstable();
+        names.dedup();
+        // Built for every package: the NFA builds in a fraction of a DFA's time.
+        let own_names = (!names.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(&names)
+        });
+        Triggers {
+            own_names: own_names.and_then(Result::ok),
+        }
+    }
+
+    /// Whether `text` holds a trigger: an operator anywhere, a word as a whole word.
+    fn found_in(&self, text: &str) -> bool {
+        static COMMON: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+        let common = COMMON.get_or_init(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(WORDS.iter().chain(OPERATORS))
+                .ok()
+        });
+        let Some(common) = common else {
+            return true;
+        };
+        found_by(common, text)
+            || self
+                .own_names
+                .as_ref()
+                .is_some_and(|own| found_by(own, text))
+    }
+}
+
+/// Whether `search` finds an operator, or a word as a whole word, in `text`. Leftmost-longest
+/// matching: of two words starting at one place, at most the longer can be a whole word there,
+/// and a whole word never starts inside a word (a word byte precedes it), so skipping past a
+/// match that is not a whole word loses none that is.
+fn found_by(search: &AhoCorasick, text: &str) -> bool {
+    let bytes = text.as_bytes();
+    search.find_iter(text).any(|m| {
+        let matched = &bytes[m.start()..m.end()];
+        if !matched.first().copied().is_some_and(is_word_byte) {
+            return true;
+        }
+        let before = m.start().checked_sub(1).map(|i| bytes[i]);
+        !before.is_some_and(is_word_byte) && !bytes.get(m.end()).copied().is_some_and(is_word_byte)
+    })
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// The start bytes of the quiet top-level functions and methods among `items`.
+pub fn quiet_functions(
+    items: &[Node],
+    src: &str,
+    imports: &Imports,
+    package: &PackageModel,
+) -> HashSet<usize> {
+    let mut quiet = HashSet::default();
+    // A sync type spelled `s.Mutex` or `Mutex` does not name its package.
+    if !imports.is_spelled_plainly("sync") || !imports.is_spelled_plainly("sync/atomic") {
+        return quiet;
+    }
+    let triggers = package.triggers();
+    for &item in items {
+        if matches!(
+            item.kind_str(),
+            "function_declaration" | "method_declaration"
+        ) && !triggers.found_in(text(item, src))
+        {
+            quiet.insert(item.start_byte());
+        }
+    }
+    quiet
+}
+
+use crate::syntax::NodeExt;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::package::FileDecls;
+    use crate::model::scope::top_level_items;
+    use crate::source::SourceFile;
+
+    /// The names of the quiet functions of a one-file package.
+    fn quiet_names(src: &str) -> Vec<String> {
+        let file = SourceFile::new(src);
+        let root = file.tree().root_node();
+        let decls = FileDecls::collect(root, src);
+        let package = PackageModel::from_files([&decls]);
+        let imports = Imports::from_tree(root, src);
+        let items = top_level_items(root);
+        let quiet = quiet_functions(&items, src, &imports, &package);
+        let mut names: Vec<String> = items
+            .iter()
+            .filter(|i| quiet.contains(&i.start_byte()))
+            .filter_map(|i| i.field("name").map(|n| text(n, src).to_string()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_function_is_quiet_only_without_any_trigger() {
+        let src = r#"package p
+
+import "sync"
+
+func plain(xs []int) int { s := 0; for _, x := range xs { s += x }; return s }
+func algorithm(going int) int { return going * 2 } // "go" only inside longer words
+func starts() { go plain(nil) }
+func receives(ch chan int) int { return <-ch }
+func sends(c interface{ Put(int) }, ch chan<- int) { ch <- 1 }
+func locks(mu *sync.Mutex) { mu.Lock(); mu.Unlock() }
+func cancels(ctx context.Context) { for ctx.Err() == nil {} }
+func waits(c interface{ Wait() }) { c.Wait() }
+func fatalInGoroutine(t interface{ Fatal(...any) }) { go func() { t.Fatal("x") }() }
+"#;
+        assert_eq!(quiet_names(src), ["algorithm", "plain"]);
+    }
+
+    #[test]
+    fn names_leading_to_a_lock_make_a_function_worth_reading() {
+        let src = r#"package p
+
+import "sync"
+
+type Counter struct {
+	mu sync.Mutex
+	n  int
+}
+
+type Registry struct {
+	counters map[string]*Counter
+	byName   chan Counter
+}
+
+var global Counter
+
+func newCounter() *Counter { return nil }
+
+func (c Counter) Value() int { return c.n }
+func copyGlobal() { x := global; _ = x }
+func fromCall() { x := *newCounter(); _ = x }
+func fromField(r *Registry) { for _, c := range r.counters { _ = c } }
+func fromChannelField(r *Registry) { x := <-r.byName; _ = x }
+func unrelated(p *point) int { return p.x }
+
+type point struct{ x, y int }
+"#;
+        assert_eq!(quiet_names(src), ["unrelated"]);
+    }
+
+    #[test]
+    fn an_aliased_or_dot_sync_import_leaves_nothing_quiet() {
+        for import in ["s \"sync\"", ". \"sync\"", "a \"sync/atomic\""] {
+            let src = format!("package p\n\nimport {import}\n\nfunc plain() int {{ return 1 }}\n");
+            assert!(quiet_names(&src).is_empty(), "{import}");
+        }
+        let src = "package p\n\nimport \"sync\"\n\nfunc plain() int { return 1 }\n";
+        assert_eq!(quiet_names(src), ["plain"]);
+    }
+
+    #[test]
+    fn atomically_accessed_names_make_every_access_worth_reading() {
+        let src = r#"package p
+
+import "sync/atomic"
+
+type stats struct{ hits int64 }
+
+func (s *stats) hit() { atomic.AddInt64(&s.hits, 1) }
+func (s *stats) read() int64 { return s.hits }
+func (s *stats) other() int { return 0 }
+"#;
+        assert_eq!(quiet_names(src), ["other"]);
+    }
+
+    /// Analyses every package folder under `dir` with and without reading quiet functions;
+    /// returns how many findings were compared.
+    fn compare_folders(dir: &std::path::Path) -> usize {
+        let mut compared = 0;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut files = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if path.is_dir() && !name.starts_with('.') && name != "testdata" {
+                compared += compare_folders(&path);
+            } else if name.ends_with(".go") {
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    files.push((name, text));
+                }
+            }
+        }
+        let sources: Vec<SourceFile> = files
+            .iter()
+            .map(|(_, t)| SourceFile::new(t.as_str()))
+            .collect();
+        let decls: Vec<FileDecls> = sources
+            .iter()
+            .map(|s| FileDecls::collect(s.tree().root_node(), s.text()))
+            .collect();
+        let models = crate::package_models(&decls);
+        for ((name, _), (source, d)) in files.iter().zip(sources.iter().zip(&decls)) {
+            let options = crate::FileOptions {
+                is_test_file: name.ends_with("_test.go"),
+                ..Default::default()
+            };
+            let package = &models[d.package_name.as_str()];
+            let skipping = crate::analyze_skipping(source, package, &options, true);
+            let reading = crate::analyze_skipping(source, package, &options, false);
+            assert_eq!(
+                skipping.findings,
+                reading.findings,
+                "{}/{name}",
+                dir.display()
+            );
+            assert_eq!(
+                skipping.failed_rules,
+                reading.failed_rules,
+                "{}/{name}",
+                dir.display()
+            );
+            compared += reading.findings.len();
+        }
+        compared
+    }
+
+    #[test]
+    fn skipping_quiet_functions_changes_no_finding_of_the_fixtures() {
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let compared = compare_folders(&fixtures);
+        assert!(compared > 150, "only {compared} findings compared");
+    }
+
+    #[test]
+    fn skipping_quiet_functions_changes_no_finding_of_the_standard_library() {
+        let Ok(output) = std::process::Command::new("go")
+            .args(["env", "GOROOT"])
+            .output()
+        else {
+            eprintln!("go not found: standard library packages skipped");
+            return;
+        };
+        let src =
+            std::path::PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("src");
+        let mut compared = 0;
+        for package in [
+            "sync",
+            "context",
+            "net/http",
+            "database/sql",
+            "os/exec",
+            "testing",
+            "time",
+        ] {
+            compared += compare_folders(&src.join(package));
+        }
+        assert!(compared > 20, "only {compared} findings compared");
+    }
+}
