@@ -8,8 +8,10 @@
 //! trees cheapest to build again (parse time per node, as measured) are dropped, and those files
 //! are parsed a second time for their analysis. Parse time per node varies twofold (`ssa`'s
 //! `opGen.go`, tables of literals, parses at 0.26 µs a node, its `rewrite*.go` files at 0.56), so
-//! less is parsed twice than when the first files that fit are kept. The results are the same
-//! whatever is kept.
+//! less is parsed twice than when the first files that fit are kept. Files are parsed largest
+//! first: a tree is over the budget only between its parse and the next eviction, so the peak
+//! is the budget plus the tree just parsed, and the later trees are the small ones. The results
+//! are the same whatever is kept.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -48,27 +50,33 @@ fn analyze_within(
     module_go_version: Option<GoVersion>,
     config: &Config,
 ) -> Vec<Outcome> {
-    let mut decls: Vec<FileDecls> = Vec::with_capacity(files.len());
-    let mut parsed: Vec<Parsed> = Vec::with_capacity(files.len());
+    let mut decls: Vec<FileDecls> = (0..files.len()).map(|_| FileDecls::default()).collect();
+    let mut parsed: Vec<Parsed> = (0..files.len())
+        .map(|_| Parsed {
+            source: None,
+            nodes: 0,
+            rebuild_cost: 0.0,
+        })
+        .collect();
+    let mut largest_first: Vec<usize> = (0..files.len()).collect();
+    largest_first.sort_by_key(|&i| std::cmp::Reverse(files[i].1.len()));
     let mut kept_nodes = 0;
-    for (_, text) in files {
+    for &index in &largest_first {
         let started = Instant::now();
-        let source = SourceFile::new(*text);
+        let source = SourceFile::new(files[index].1);
         let parse_seconds = started.elapsed().as_secs_f64();
         // Read while the tree is fresh in the cache.
-        decls.push(
-            catch_unwind(AssertUnwindSafe(|| {
-                FileDecls::collect(source.tree().root_node(), source.text())
-            }))
-            .unwrap_or_default(),
-        );
+        decls[index] = catch_unwind(AssertUnwindSafe(|| {
+            FileDecls::collect(source.tree().root_node(), source.text())
+        }))
+        .unwrap_or_default();
         let nodes = source.tree().root_node().descendant_count();
         kept_nodes += nodes;
-        parsed.push(Parsed {
+        parsed[index] = Parsed {
             source: Some(source),
             nodes,
             rebuild_cost: parse_seconds / nodes as f64,
-        });
+        };
         while kept_nodes > node_budget {
             let Some(cheapest) = parsed
                 .iter_mut()
@@ -94,8 +102,8 @@ fn analyze_within(
     let mut outcomes: Vec<Option<Outcome>> = (0..files.len()).map(|_| None).collect();
     // The kept trees first, last parsed first (the likeliest to be in the cache still), each
     // freed as soon as its file is done; then the dropped files, in the memory that freed.
-    for (index, parsed) in parsed.iter_mut().enumerate().rev() {
-        if let Some(source) = parsed.source.take() {
+    for &index in largest_first.iter().rev() {
+        if let Some(source) = parsed[index].source.take() {
             outcomes[index] = Some(analyze_one(index, &source));
         }
     }
