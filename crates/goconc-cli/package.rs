@@ -8,7 +8,9 @@
 //! trees cheapest to build again (parse time per node, as measured) are dropped, and those files
 //! are parsed a second time for their analysis. Parse time per node varies twofold (`ssa`'s
 //! `opGen.go`, tables of literals, parses at 0.26 µs a node, its `rewrite*.go` files at 0.56), so
-//! less is parsed twice than when the first files that fit are kept. Files are parsed largest
+//! less is parsed twice than when the first files that fit are kept. A dropped file in which
+//! no rule can report (see `goconc_analysis::is_quiet_file`: `opGen.go` is one) is not parsed
+//! again at all. Files are parsed largest
 //! first: a tree is over the budget only between its parse and the next eviction, so the peak
 //! is the budget plus the tree just parsed, and the later trees are the small ones. The results
 //! are the same whatever is kept.
@@ -17,7 +19,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use goconc_analysis::{
-    analyze, Config, FileDecls, FileOptions, GoVersion, Outcome, PackageModel, SourceFile,
+    analyze, is_quiet_file, Config, FileDecls, FileOptions, GoVersion, Outcome, PackageModel,
+    SourceFile,
 };
 
 /// Visible syntax nodes of one folder whose trees are kept between the reading of declarations
@@ -108,9 +111,17 @@ fn analyze_within(
         }
     }
     for (index, outcome) in outcomes.iter_mut().enumerate() {
-        if outcome.is_none() {
-            *outcome = Some(analyze_one(index, &SourceFile::new(files[index].1)));
+        if outcome.is_some() {
+            continue;
         }
+        let package: &PackageModel = &models[decls[index].package_name.as_str()];
+        // A quiet file has nothing to report: no need to parse it again.
+        *outcome = Some(
+            match is_quiet_file(files[index].1, &decls[index], package) {
+                true => Outcome::default(),
+                false => analyze_one(index, &SourceFile::new(files[index].1)),
+            },
+        );
     }
     outcomes
         .into_iter()

@@ -35,6 +35,7 @@ pub use finding::{apply_edits, Finding, Fix, Related, Severity, TextEdit};
 pub use goversion::GoVersion;
 pub use incremental::IncrementalFile;
 pub use line_index::{Encoding, LineCol, LineIndex};
+pub use model::quiet::is_quiet_file;
 pub use model::{FileDecls, PackageModel};
 pub use rules::RuleMeta;
 pub use source::{EditError, SourceFile};
@@ -89,7 +90,18 @@ pub(crate) fn analyze_skipping(
     let built = catch_unwind(AssertUnwindSafe(|| {
         let imports = model::imports::Imports::from_tree(root, src);
         let items = model::scope::top_level_items(root);
-        // No rule reports in a quiet function: neither the model nor the rules read it.
+        // No rule reports in a quiet file, nor in a quiet function: neither the model nor the
+        // rules read them.
+        let quiet_file = skip_quiet
+            && model::quiet::spells_sync_plainly(&imports)
+            && model::quiet::quiet_from(
+                src,
+                model::quiet::declarations_start(&items, src),
+                package,
+            );
+        if quiet_file {
+            return None;
+        }
         let quiet = match skip_quiet {
             true => model::quiet::quiet_functions(&items, src, &imports, package),
             false => Default::default(),
@@ -101,13 +113,16 @@ pub(crate) fn analyze_skipping(
             .collect();
         let (model, index) =
             model::FileModel::build_partial(root, src, package, &quiet, imports, &items);
-        (model, index, skipped)
+        Some((model, index, skipped))
     }));
-    let Ok((model, index, skipped)) = built else {
+    let Ok(built) = built else {
         return Outcome {
             findings: Vec::new(),
             failed_rules: vec!["model"],
         };
+    };
+    let Some((model, index, skipped)) = built else {
+        return Outcome::default();
     };
     let mut outcome = run_rules(model, index, options, skipped);
     finish(&mut outcome.findings, src);

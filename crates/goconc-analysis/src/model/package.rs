@@ -43,6 +43,11 @@ pub struct FileDecls {
     /// file's own types (see [`super::guards`]): the same facts whether the CLI reads the whole
     /// package at once or a server refreshes one file.
     pub field_accesses: Vec<super::guards::FieldAccess>,
+    /// Where the declarations after the package clause and imports start, and whether the file
+    /// spells sync and sync/atomic by their own names: what tells a quiet file from its text
+    /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
+    pub declarations_start: usize,
+    pub sync_spelled_plainly: bool,
 }
 
 impl FileDecls {
@@ -61,7 +66,11 @@ impl FileDecls {
     /// its top-level declarations say outside function bodies. Summaries, atomics and field
     /// accesses are left empty.
     pub fn signatures(items: &[Node], src: &str, imports: &Imports) -> FileDecls {
-        let mut decls = FileDecls::default();
+        let mut decls = FileDecls {
+            declarations_start: super::quiet::declarations_start(items, src),
+            sync_spelled_plainly: super::quiet::spells_sync_plainly(imports),
+            ..FileDecls::default()
+        };
         for &item in items {
             match item.kind_str() {
                 "package_clause" => {
