@@ -297,6 +297,9 @@ pub struct PackageModel {
 pub struct LockReach {
     pub fields: HashMap<String, u8>,
     pub vars: HashMap<String, u8>,
+    /// Whether some type of the package holds a lock (without one, only a file importing sync
+    /// or sync/atomic can hold a lock-holding value).
+    pub any_type: bool,
 }
 
 impl LockReach {
@@ -466,6 +469,19 @@ impl PackageModel {
                     reach.vars.insert(name.clone(), how);
                 }
             }
+            let mut type_names = self
+                .all_structs()
+                .map(|(name, _)| name)
+                .chain(
+                    self.entries(|m| &m.named, |f| &f.named)
+                        .map(|(name, _)| name),
+                )
+                .chain(
+                    self.entries(|m| &m.methods, |f| &f.methods)
+                        .map(|(name, _)| name),
+                );
+            reach.any_type =
+                type_names.any(|name| self.holds_lock(&Ty::named("", name), &mut memo, 0));
             Arc::new(reach)
         })
     }

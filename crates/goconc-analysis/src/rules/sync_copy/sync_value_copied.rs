@@ -208,6 +208,15 @@ impl<'a> Locks<'a> {
 }
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    // A lock-holding value has a sync or sync/atomic type, or a type of the package that holds
+    // one: without either, nothing in the file can copy a lock.
+    let imports = &cx.model.imports;
+    if !imports.imports("sync")
+        && !imports.imports("sync/atomic")
+        && !cx.model.package.lock_reach().any_type
+    {
+        return;
+    }
     let locks = Locks::new(cx.model);
     for function in &cx.model.functions {
         check_signature(cx, &locks, function.node, out);
