@@ -469,21 +469,26 @@ impl PackageModel {
                     reach.vars.insert(name.clone(), how);
                 }
             }
-            let mut type_names = self
-                .all_structs()
-                .map(|(name, _)| name)
-                .chain(
-                    self.entries(|m| &m.named, |f| &f.named)
-                        .map(|(name, _)| name),
-                )
-                .chain(
-                    self.entries(|m| &m.methods, |f| &f.methods)
-                        .map(|(name, _)| name),
-                );
+            let mut type_names = self.type_names();
             reach.any_type =
                 type_names.any(|name| self.holds_lock(&Ty::named("", name), &mut memo, 0));
             Arc::new(reach)
         })
+    }
+
+    /// The names of the package's types: structs, other named types, and receivers of methods
+    /// (a name may come more than once).
+    fn type_names(&self) -> impl Iterator<Item = &String> {
+        self.all_structs()
+            .map(|(name, _)| name)
+            .chain(
+                self.entries(|m| &m.named, |f| &f.named)
+                    .map(|(name, _)| name),
+            )
+            .chain(
+                self.entries(|m| &m.methods, |f| &f.methods)
+                    .map(|(name, _)| name),
+            )
     }
 
     /// What makes a top-level function of the package worth the rules' look (see
@@ -502,17 +507,7 @@ impl PackageModel {
         let mut leads = HashMap::default();
         let mut names = Vec::new();
         let mut leads_to = |ty: &Ty| self.leads_to_lock(ty, &mut holds, &mut leads, 0);
-        let type_names = self
-            .all_structs()
-            .map(|(name, _)| name)
-            .chain(
-                self.entries(|m| &m.named, |f| &f.named)
-                    .map(|(name, _)| name),
-            )
-            .chain(
-                self.entries(|m| &m.methods, |f| &f.methods)
-                    .map(|(name, _)| name),
-            );
+        let type_names = self.type_names();
         for name in type_names {
             if leads_to(&Ty::named("", name)) {
                 names.push(name.clone());

@@ -50,33 +50,27 @@ const WORDS: &[&str] = &[
     "Done",
     "Wait",
     "WithContext",
-    // Contexts: a `context.Context` parameter and the constructors.
+    // Contexts: a `context.Context` parameter (the constructors: [`RULE_WORDS`]).
     "Context",
-    "WithCancel",
-    "WithTimeout",
-    "WithDeadline",
-    "WithCancelCause",
-    "WithTimeoutCause",
-    "WithDeadlineCause",
     // Timers and tickers.
     "After",
     "Tick",
     "NewTicker",
     "NewTimer",
-    // Test helpers that must not run on another goroutine: `go helper(t)` is reported at the
-    // `go`, after reading `helper`'s calls through the model.
-    "Fatal",
-    "Fatalf",
-    "FailNow",
-    "Skip",
-    "Skipf",
-    "SkipNow",
     // os/signal.
     "Notify",
     // Every type and function of sync and sync/atomic is spelled through the package's name
     // (files that import them under another name or with a dot have no quiet function).
     "sync",
     "atomic",
+];
+
+/// Words that rules keep as their own lists: `context.With…` constructors
+/// (`context-cancel-not-called`), and `t.Fatal` & co (`test-fatal-in-goroutine` reads a helper
+/// started by `go helper(t)` through the model, so the helper itself must not be quiet).
+const RULE_WORDS: [&[&str]; 2] = [
+    &crate::rules::context::cancel_not_called::CONSTRUCTORS,
+    &crate::rules::testing::fatal_in_goroutine::FORBIDDEN,
 ];
 
 /// Operators that trigger rules wherever they appear: sends and receives.
@@ -119,7 +113,12 @@ impl Triggers {
         let common = COMMON.get_or_init(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
-                .build(WORDS.iter().chain(OPERATORS))
+                .build(
+                    WORDS
+                        .iter()
+                        .chain(RULE_WORDS.iter().copied().flatten())
+                        .chain(OPERATORS),
+                )
                 .ok()
         });
         let Some(common) = common else {

@@ -67,7 +67,7 @@ cancel. A function using `goto` is not analysed.
 "#,
 };
 
-const CONSTRUCTORS: [&str; 6] = [
+pub(crate) const CONSTRUCTORS: [&str; 6] = [
     "WithCancel",
     "WithTimeout",
     "WithDeadline",

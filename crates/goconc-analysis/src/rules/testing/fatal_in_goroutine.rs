@@ -74,7 +74,7 @@ at the very end of the goroutine). `Skip` has no such twin: there is no fix for 
 "#,
 };
 
-const FORBIDDEN: [&str; 6] = ["Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow"];
+pub(crate) const FORBIDDEN: [&str; 6] = ["Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow"];
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if !cx.model.imports.imports("testing") {
