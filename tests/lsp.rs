@@ -710,12 +710,7 @@ fn configuration_changes_severities_and_client_settings_beat_goconc_toml() {
         d["codeDescription"]["href"],
         "https://example.test/r/mutex-defer-lock.md"
     );
-    assert!(client
-        .server_requests
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|m| m == "workspace/configuration"));
+    assert!(client.server_requested("workspace/configuration"));
     // Without a client setting, goconc.toml's "off" applies.
     *client.configuration.lock().unwrap() = json!({});
     client.notify(
@@ -787,12 +782,7 @@ fn sibling_files_give_types_and_their_changes_reanalyse() {
         d[0]["code"], "mutex-defer-lock",
         "the mutex field comes from types.go: {d}"
     );
-    assert!(client
-        .server_requests
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|m| m == "client/registerCapability"));
+    assert!(client.server_requested("client/registerCapability"));
 
     // types.go changes on disk: mu is no longer a mutex.
     let types = scratch.write(

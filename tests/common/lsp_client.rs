@@ -204,6 +204,27 @@ impl LspClient {
         })
     }
 
+    /// Whether the server sent a request of `method`, waiting for it a while: a request the
+    /// server makes from `initialized` may arrive after the first diagnostics.
+    pub fn server_requested(&self, method: &str) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if self
+                .server_requests
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|m| m == method)
+            {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits for (and removes) the first message matching `pred`, keeping the others queued.
     pub fn wait_for(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
         self.try_wait_for(&pred, TIMEOUT)
