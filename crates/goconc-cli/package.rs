@@ -93,35 +93,38 @@ fn analyze_within(
         }
     }
     let models = goconc_analysis::package_models(&decls);
+    let package_of =
+        |index: usize| -> &PackageModel { &models[decls[index].package_name.as_str()] };
+    // A quiet file has nothing to report: told from its text and declarations, without a tree.
+    let is_quiet = |index: usize| is_quiet_file(files[index].1, &decls[index], package_of(index));
     let analyze_one = |index: usize, source: &SourceFile| {
         let options = FileOptions {
             module_go_version,
             is_test_file: files[index].0.ends_with("_test.go"),
             config: config.clone(),
         };
-        let package: &PackageModel = &models[decls[index].package_name.as_str()];
-        analyze(source, package, &options)
+        analyze(source, package_of(index), &options)
     };
     let mut outcomes: Vec<Option<Outcome>> = (0..files.len()).map(|_| None).collect();
     // The kept trees first, last parsed first (the likeliest to be in the cache still), each
     // freed as soon as its file is done; then the dropped files, in the memory that freed.
     for &index in largest_first.iter().rev() {
         if let Some(source) = parsed[index].source.take() {
-            outcomes[index] = Some(analyze_one(index, &source));
+            outcomes[index] = Some(match is_quiet(index) {
+                true => Outcome::default(),
+                false => analyze_one(index, &source),
+            });
         }
     }
     for (index, outcome) in outcomes.iter_mut().enumerate() {
         if outcome.is_some() {
             continue;
         }
-        let package: &PackageModel = &models[decls[index].package_name.as_str()];
-        // A quiet file has nothing to report: no need to parse it again.
-        *outcome = Some(
-            match is_quiet_file(files[index].1, &decls[index], package) {
-                true => Outcome::default(),
-                false => analyze_one(index, &SourceFile::new(files[index].1)),
-            },
-        );
+        // Nor does it need parsing again.
+        *outcome = Some(match is_quiet(index) {
+            true => Outcome::default(),
+            false => analyze_one(index, &SourceFile::new(files[index].1)),
+        });
     }
     outcomes
         .into_iter()
