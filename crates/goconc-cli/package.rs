@@ -8,12 +8,11 @@
 //! trees cheapest to build again (parse time per node, as measured) are dropped, and those files
 //! are parsed a second time for their analysis. Parse time per node varies twofold (`ssa`'s
 //! `opGen.go`, tables of literals, parses at 0.26 µs a node, its `rewrite*.go` files at 0.56), so
-//! less is parsed twice than when the first files that fit are kept. A dropped file in which
-//! no rule can report (see `goconc_analysis::is_quiet_file`: `opGen.go` is one) is not parsed
-//! again at all. Files are parsed largest
-//! first: a tree is over the budget only between its parse and the next eviction, so the peak
-//! is the budget plus the tree just parsed, and the later trees are the small ones. The results
-//! are the same whatever is kept.
+//! less is parsed twice than when the first files that fit are kept. A file in which no rule can
+//! report (`goconc_analysis::is_quiet_file`; `opGen.go` is one) is neither analysed nor, when
+//! dropped, parsed again. Files are parsed largest first: a tree is over the budget only between
+//! its parse and the next eviction, so the peak is the budget plus the tree just parsed, and the
+//! later trees are the small ones. The results are the same whatever is kept.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;

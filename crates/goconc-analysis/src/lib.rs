@@ -93,10 +93,10 @@ pub(crate) fn analyze_skipping(
         // No rule reports in a quiet file, nor in a quiet function: neither the model nor the
         // rules read them.
         let quiet_file = skip_quiet
-            && model::quiet::spells_sync_plainly(&imports)
-            && model::quiet::quiet_from(
+            && model::quiet::is_quiet_text(
                 src,
                 model::quiet::declarations_start(&items, src),
+                model::quiet::spells_sync_plainly(&imports),
                 package,
             );
         if quiet_file {

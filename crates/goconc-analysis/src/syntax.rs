@@ -122,6 +122,17 @@ fn field_id_by_search(name: &str) -> Option<u16> {
 }
 
 /// The source text of a node ("" if the node's range is not valid in `src`).
+/// A byte of an identifier (every byte of a non-ASCII letter counts: Go allows Unicode letters).
+pub fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// Whether `bytes[start..end]` is a whole word: no identifier byte right before or after it.
+pub fn is_whole_word(bytes: &[u8], start: usize, end: usize) -> bool {
+    let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
+    !before.is_some_and(is_word_byte) && !bytes.get(end).copied().is_some_and(is_word_byte)
+}
+
 pub fn text<'s>(node: Node, src: &'s str) -> &'s str {
     src.get(node.byte_range()).unwrap_or("")
 }

@@ -507,8 +507,7 @@ impl PackageModel {
         let mut leads = HashMap::default();
         let mut names = Vec::new();
         let mut leads_to = |ty: &Ty| self.leads_to_lock(ty, &mut holds, &mut leads, 0);
-        let type_names = self.type_names();
-        for name in type_names {
+        for name in self.type_names() {
             if leads_to(&Ty::named("", name)) {
                 names.push(name.clone());
             }

@@ -1,9 +1,11 @@
-//! Quiet functions: top-level functions and methods in which no rule can report, told apart by
-//! their text alone so that the model's walk and the rules pass over them.
+//! Quiet functions and files: top-level functions and methods in which no rule can report, told
+//! apart by their text alone so that the model's walk and the rules pass over them; and files
+//! whose declarations are all quiet, which need no analysis (nor a second parse, in a folder too
+//! large to keep every tree).
 //!
 //! Every rule reports inside a function only where the function's own text names what the rule
-//! is about: a keyword (`go`, `defer`, `select`, `chan`), the `<-` operator, a method or function
-//! the rule starts from (`Lock`, `Add`, `WithCancel`, `Fatal`, …), or — for the rules about
+//! is about: a keyword (`go`, `select`, `chan`), the `<-` operator, a method or function the
+//! rule starts from (`Lock`, `Done`, `WithCancel`, `Fatal`, …; see [`WORDS`]), or — for the rules about
 //! values, whose trigger is a type rather than a call — a name through which such a value is
 //! reached: a type of the package that holds a lock, a field, variable, function or method
 //! whose type leads to one, an atomically accessed field or variable. A function whose text
@@ -22,7 +24,7 @@ use tree_sitter::Node;
 
 use super::imports::Imports;
 use super::package::{FileDecls, PackageModel};
-use crate::syntax::text;
+use crate::syntax::{is_whole_word, is_word_byte, text, NodeExt};
 use crate::HashSet;
 
 /// Words whose presence makes a function worth the rules' look, by the rules that start from
@@ -76,7 +78,8 @@ const RULE_WORDS: [&[&str]; 2] = [
 /// Operators that trigger rules wherever they appear: sends and receives.
 const OPERATORS: &[&str] = &["<-"];
 
-/// The words of one package: [`WORDS`] and [`OPERATORS`] (one automaton for every package) and
+/// The words of one package: [`WORDS`], [`RULE_WORDS`] and [`OPERATORS`] (one automaton for
+/// every package) and
 /// the package's own names through which a lock-holding or atomically accessed value is reached.
 #[derive(Debug, Clone)]
 pub struct Triggers {
@@ -139,17 +142,9 @@ impl Triggers {
 fn found_by(search: &AhoCorasick, text: &str) -> bool {
     let bytes = text.as_bytes();
     search.find_iter(text).any(|m| {
-        let matched = &bytes[m.start()..m.end()];
-        if !matched.first().copied().is_some_and(is_word_byte) {
-            return true;
-        }
-        let before = m.start().checked_sub(1).map(|i| bytes[i]);
-        !before.is_some_and(is_word_byte) && !bytes.get(m.end()).copied().is_some_and(is_word_byte)
+        let is_operator = !is_word_byte(bytes[m.start()]);
+        is_operator || is_whole_word(bytes, m.start(), m.end())
     })
-}
-
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
 /// Whether every import of sync and sync/atomic uses the package's own name (else a sync type
@@ -176,13 +171,27 @@ pub fn declarations_start(items: &[Node], src: &str) -> usize {
 /// package clause and imports, which draw no finding). Such a file needs no analysis, and no
 /// tree: a folder too large to keep every tree need not parse it again.
 pub fn is_quiet_file(src: &str, decls: &FileDecls, package: &PackageModel) -> bool {
-    decls.sync_spelled_plainly && quiet_from(src, decls.declarations_start, package)
+    is_quiet_text(
+        src,
+        decls.declarations_start,
+        decls.sync_spelled_plainly,
+        package,
+    )
 }
 
-/// Whether `src` from byte `start` on holds no trigger of `package`.
-pub fn quiet_from(src: &str, start: usize, package: &PackageModel) -> bool {
-    src.get(start..)
-        .is_some_and(|declarations| !package.triggers().found_in(declarations))
+/// [`is_quiet_file`] from its parts, for a caller that has the tree rather than the
+/// declarations: where the declarations start ([`declarations_start`]) and whether sync is
+/// spelled plainly ([`spells_sync_plainly`]).
+pub fn is_quiet_text(
+    src: &str,
+    declarations_start: usize,
+    sync_spelled_plainly: bool,
+    package: &PackageModel,
+) -> bool {
+    sync_spelled_plainly
+        && src
+            .get(declarations_start..)
+            .is_some_and(|declarations| !package.triggers().found_in(declarations))
 }
 
 /// The start bytes of the quiet top-level functions and methods among `items`.
@@ -208,8 +217,6 @@ pub fn quiet_functions(
     }
     quiet
 }
-
-use crate::syntax::NodeExt;
 
 #[cfg(test)]
 mod tests {

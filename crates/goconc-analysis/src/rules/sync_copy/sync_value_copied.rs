@@ -13,7 +13,7 @@ use crate::model::package::LockReach;
 use crate::model::types::names_of;
 use crate::model::{DeclKind, FileModel, Ty};
 use crate::rules::{Context, RuleMeta};
-use crate::syntax::{named_children, text, unparen, walk};
+use crate::syntax::{is_whole_word, is_word_byte, named_children, text, unparen, walk};
 
 pub static META: RuleMeta = RuleMeta {
     id: "sync-value-copied",
@@ -311,10 +311,6 @@ fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)
         ) && !cx.is_skipped(item.start_byte())
     });
     let bytes = cx.src.as_bytes();
-    let whole_word = |at: usize, end: usize| {
-        let before = at.checked_sub(1).map(|i| bytes[i]);
-        !before.is_some_and(is_word_byte) && !bytes.get(end).copied().is_some_and(is_word_byte)
-    };
     // Leftmost-longest: of two names starting at one place, at most the longer can be a whole
     // word there, and a whole word never starts inside a match (a word byte precedes it).
     let search = (names.len() <= 16 && names.iter().all(|n| n.len() >= 3))
@@ -339,7 +335,7 @@ fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)
             Some(search) => {
                 for m in search.find_iter(text) {
                     let (at, end) = (region.start + m.start(), region.start + m.end());
-                    if whole_word(at, end) {
+                    if is_whole_word(bytes, at, end) {
                         found.push((at, &cx.src[at..end]));
                     }
                 }
@@ -506,11 +502,6 @@ fn worth_a_look(src: &str, at: usize, len: usize, how: u8, is_field: bool) -> bo
         return before.trim_end_matches([' ', '\t', '(']).ends_with('*');
     }
     false
-}
-
-/// A byte of an identifier (every byte of a non-ASCII letter counts: Go allows Unicode letters).
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
 /// The identifier-like words of a text with their offsets, in one pass (comments and strings
