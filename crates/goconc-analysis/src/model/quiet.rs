@@ -67,23 +67,67 @@ const WORDS: &[&str] = &[
     "atomic",
 ];
 
-/// Words that rules keep as their own lists: `context.With…` constructors
-/// (`context-cancel-not-called`), and `t.Fatal` & co (`test-fatal-in-goroutine` reads a helper
-/// started by `go helper(t)` through the model, so the helper itself must not be quiet).
-const RULE_WORDS: [&[&str]; 2] = [
-    &crate::rules::context::cancel_not_called::CONSTRUCTORS,
-    &crate::rules::testing::fatal_in_goroutine::FORBIDDEN,
-];
+/// Words that rules keep as their own lists: the `context.With…` constructors
+/// (`context-cancel-not-called`).
+const RULE_WORDS: [&[&str]; 1] = [&crate::rules::context::cancel_not_called::CONSTRUCTORS];
+
+/// Words that make a function worth reading only as a helper another function starts on a
+/// goroutine: `t.Fatal` & co. `test-fatal-in-goroutine` reports them where the same function
+/// starts the goroutine (`go`, `Go` and `TryGo` are triggers of their own) and in a function
+/// of the file started by `go helper(t)`, which it reads through the model.
+const HELPER_WORDS: &[&str] = &crate::rules::testing::fatal_in_goroutine::FORBIDDEN;
 
 /// Operators that trigger rules wherever they appear: sends and receives.
 const OPERATORS: &[&str] = &["<-"];
 
-/// The words of one package: [`WORDS`], [`RULE_WORDS`] and [`OPERATORS`] (one automaton for
-/// every package) and
-/// the package's own names through which a lock-holding or atomically accessed value is reached.
+/// The words of one package: [`WORDS`], [`RULE_WORDS`], [`HELPER_WORDS`] and [`OPERATORS`]
+/// (one automaton for every package) and the package's own names through which a lock-holding
+/// or atomically accessed value is reached.
 #[derive(Debug, Clone)]
 pub struct Triggers {
     own_names: Option<AhoCorasick>,
+}
+
+/// The automaton of the words every package shares; patterns from `first_helper_word` on are
+/// [`HELPER_WORDS`].
+struct CommonWords {
+    search: AhoCorasick,
+    first_helper_word: usize,
+}
+
+impl CommonWords {
+    fn get() -> Option<&'static CommonWords> {
+        static COMMON: OnceLock<Option<CommonWords>> = OnceLock::new();
+        COMMON
+            .get_or_init(|| {
+                let mut words: Vec<&str> = WORDS
+                    .iter()
+                    .chain(RULE_WORDS.iter().copied().flatten())
+                    .chain(OPERATORS)
+                    .copied()
+                    .collect();
+                let first_helper_word = words.len();
+                words.extend(HELPER_WORDS);
+                let search = AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(words)
+                    .ok()?;
+                Some(CommonWords {
+                    search,
+                    first_helper_word,
+                })
+            })
+            .as_ref()
+    }
+}
+
+/// What the code of a function holds, its comments and string literals left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Nothing,
+    /// Only [`HELPER_WORDS`].
+    HelperWords,
+    Trigger,
 }
 
 impl Triggers {
@@ -110,41 +154,103 @@ impl Triggers {
         }
     }
 
-    /// Whether `text` holds a trigger: an operator anywhere, a word as a whole word.
+    /// Whether `text` holds a trigger: an operator anywhere, a word as a whole word (in code,
+    /// comments or strings alike: a file is judged from its text alone).
     fn found_in(&self, text: &str) -> bool {
-        static COMMON: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-        let common = COMMON.get_or_init(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(
-                    WORDS
-                        .iter()
-                        .chain(RULE_WORDS.iter().copied().flatten())
-                        .chain(OPERATORS),
-                )
-                .ok()
-        });
-        let Some(common) = common else {
+        let Some(common) = CommonWords::get() else {
             return true;
         };
-        found_by(common, text)
-            || self
-                .own_names
-                .as_ref()
-                .is_some_and(|own| found_by(own, text))
+        let own = self.own_names.as_ref();
+        whole_word_matches(&common.search, text).next().is_some()
+            || own.is_some_and(|own| whole_word_matches(own, text).next().is_some())
+    }
+
+    /// What the code of a top-level declaration holds. A word inside a comment or a string
+    /// literal triggers nothing: no rule reads them.
+    fn found_in_code(&self, item: Node, src: &str) -> Found {
+        let Some(common) = CommonWords::get() else {
+            return Found::Trigger;
+        };
+        let code = text(item, src);
+        let in_code = |m: &aho_corasick::Match| {
+            let start = item.start_byte() + m.start();
+            !item
+                .descendant_for_byte_range(start, item.start_byte() + m.end())
+                .is_some_and(|n| is_comment_or_string(n.kind_str()))
+        };
+        let mut found = Found::Nothing;
+        for m in whole_word_matches(&common.search, code).filter(in_code) {
+            if m.pattern().as_usize() < common.first_helper_word {
+                return Found::Trigger;
+            }
+            found = Found::HelperWords;
+        }
+        let own = self.own_names.as_ref();
+        if own.is_some_and(|own| whole_word_matches(own, code).any(|m| in_code(&m))) {
+            return Found::Trigger;
+        }
+        found
     }
 }
 
-/// Whether `search` finds an operator, or a word as a whole word, in `text`. Leftmost-longest
-/// matching: of two words starting at one place, at most the longer can be a whole word there,
-/// and a whole word never starts inside a word (a word byte precedes it), so skipping past a
-/// match that is not a whole word loses none that is.
-fn found_by(search: &AhoCorasick, text: &str) -> bool {
+fn is_comment_or_string(kind: &str) -> bool {
+    matches!(
+        kind,
+        "comment"
+            | "interpreted_string_literal"
+            | "interpreted_string_literal_content"
+            | "raw_string_literal"
+            | "raw_string_literal_content"
+            | "rune_literal"
+            | "escape_sequence"
+    )
+}
+
+/// The matches of `search` in `text` that are operators, or words as whole words.
+/// Leftmost-longest matching: of two words starting at one place, at most the longer can be a
+/// whole word there, and a whole word never starts inside a word (a word byte precedes it), so
+/// skipping past a match that is not a whole word loses none that is.
+fn whole_word_matches<'a>(
+    search: &'a AhoCorasick,
+    text: &'a str,
+) -> impl Iterator<Item = aho_corasick::Match> + 'a {
     let bytes = text.as_bytes();
-    search.find_iter(text).any(|m| {
+    search.find_iter(text).filter(move |m| {
         let is_operator = !is_word_byte(bytes[m.start()]);
         is_operator || is_whole_word(bytes, m.start(), m.end())
     })
+}
+
+/// The functions a `go` statement of the file may start by name: the identifier after each
+/// whole word `go` (parentheses and spaces skipped). `None` when a comment follows some `go`,
+/// which may hide any name.
+fn names_started_by_go(src: &str) -> Option<HashSet<&str>> {
+    let bytes = src.as_bytes();
+    let mut names = HashSet::default();
+    for (start, _) in src.match_indices("go") {
+        if !is_whole_word(bytes, start, start + 2) {
+            continue;
+        }
+        let mut at = start + 2;
+        while bytes
+            .get(at)
+            .is_some_and(|&b| b.is_ascii_whitespace() || b == b'(')
+        {
+            at += 1;
+        }
+        // A comment may hide the name (`go /* … */ helper(t)`); `go/ast` in a comment or a
+        // string is no statement.
+        if bytes.get(at) == Some(&b'/') && matches!(bytes.get(at + 1), Some(b'/' | b'*')) {
+            return None;
+        }
+        let end = (at..bytes.len())
+            .find(|&i| !is_word_byte(bytes[i]))
+            .unwrap_or(bytes.len());
+        if let Some(name) = src.get(at..end).filter(|n| !n.is_empty()) {
+            names.insert(name);
+        }
+    }
+    Some(names)
 }
 
 /// Whether every import of sync and sync/atomic uses the package's own name (else a sync type
@@ -206,12 +312,27 @@ pub fn quiet_functions(
         return quiet;
     }
     let triggers = package.triggers();
+    // Computed once, for the first function holding helper words only.
+    let mut started: Option<Option<HashSet<&str>>> = None;
     for &item in items {
-        if matches!(
-            item.kind_str(),
-            "function_declaration" | "method_declaration"
-        ) && !triggers.found_in(text(item, src))
-        {
+        let kind = item.kind_str();
+        if !matches!(kind, "function_declaration" | "method_declaration") {
+            continue;
+        }
+        let is_quiet = match triggers.found_in_code(item, src) {
+            Found::Nothing => true,
+            Found::Trigger => false,
+            // Read as a helper only when a `go` statement may start it by name.
+            Found::HelperWords => {
+                let started = started.get_or_insert_with(|| names_started_by_go(src));
+                let name = item.field("name").map(|n| text(n, src));
+                kind == "method_declaration"
+                    || started
+                        .as_ref()
+                        .is_some_and(|names| !name.is_some_and(|n| names.contains(n)))
+            }
+        };
+        if is_quiet {
             quiet.insert(item.start_byte());
         }
     }
@@ -259,6 +380,55 @@ func waits(c interface{ Wait() }) { c.Wait() }
 func fatalInGoroutine(t interface{ Fatal(...any) }) { go func() { t.Fatal("x") }() }
 "#;
         assert_eq!(quiet_names(src), ["algorithm", "plain"]);
+    }
+
+    #[test]
+    fn words_in_comments_and_strings_trigger_nothing() {
+        let src = r#"package p
+
+// goes to the log; "select" is a word of the doc comment only
+func logs(w interface{ Write(string) }) {
+	// We go on: close the file later.
+	w.Write("go, close the chan <- now")
+	w.Write(`Lock and Unlock`)
+	_ = '<'
+}
+
+func starts(f func()) {
+	// a comment, then code that counts
+	go f()
+}
+
+func receives(ch chan int) int { /* nothing */ return <-ch }
+"#;
+        assert_eq!(quiet_names(src), ["logs"]);
+    }
+
+    #[test]
+    fn test_helpers_are_read_only_when_a_go_statement_starts_them() {
+        let src = r#"package p
+
+import "testing"
+
+func check(t *testing.T) { t.Fatal("x") }
+func started(t *testing.T) { t.Fatalf("x") }
+func startedInParens(t *testing.T) { t.Skip() }
+func notStarted(t *testing.T) { t.FailNow() }
+func (h helper) method(t *testing.T) { t.Fatal("x") }
+
+type helper struct{}
+
+// A path such as go/ast in a comment starts nothing.
+func TestX(t *testing.T) {
+	go started(t)
+	go (startedInParens)(t)
+	check(t)
+}
+"#;
+        assert_eq!(quiet_names(src), ["check", "method", "notStarted"]);
+        // A comment after `go` may hide any name: every helper is read.
+        let hidden = src.replace("go started(t)", "go /* why */ started(t)");
+        assert_eq!(quiet_names(&hidden), ["method"]);
     }
 
     #[test]
