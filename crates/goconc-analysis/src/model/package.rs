@@ -504,14 +504,9 @@ impl PackageModel {
     /// which follows only what a copy can reach).
     pub fn names_leading_to_locks(&self) -> Vec<String> {
         let mut holds = HashMap::default();
-        let mut leads = HashMap::default();
-        let mut names = Vec::new();
-        let mut leads_to = |ty: &Ty| self.leads_to_lock(ty, &mut holds, &mut leads, 0);
-        for name in self.type_names() {
-            if leads_to(&Ty::named("", name)) {
-                names.push(name.clone());
-            }
-        }
+        let leading = self.types_leading_to_locks(&mut holds);
+        let mut leads_to = |ty: &Ty| self.mentions_lock(ty, &leading, &mut holds, 0);
+        let mut names: Vec<String> = leading.iter().cloned().collect();
         for field in self.all_structs().flat_map(|(_, fields)| fields) {
             if leads_to(&field.ty) {
                 names.push(field.name.clone());
@@ -537,53 +532,69 @@ impl PackageModel {
         names
     }
 
-    /// Whether a value of `ty` holds a lock or leads to one through pointers, slices, arrays,
-    /// maps, channels, function results or struct fields. Past the depth limit it answers yes:
-    /// a wrong yes only costs a function its skip.
-    fn leads_to_lock(
+    /// The package's named types whose values hold a lock or lead to one through pointers,
+    /// slices, arrays, maps, channels, function results or struct fields: those that hold one,
+    /// then, until nothing changes, those whose fields or underlying type mention one. A
+    /// fixpoint gives exact answers on long chains and cycles of types (`Block` → `Func` →
+    /// `[]*Block`), where a depth-first search must cut somewhere.
+    fn types_leading_to_locks(&self, holds: &mut HashMap<String, bool>) -> crate::HashSet<String> {
+        let mut leading: crate::HashSet<String> = self
+            .type_names()
+            .filter(|name| self.holds_lock(&Ty::named("", name.as_str()), holds, 0))
+            .cloned()
+            .collect();
+        loop {
+            let known = leading.len();
+            for name in self.type_names() {
+                if leading.contains(name) {
+                    continue;
+                }
+                let leads = match (self.struct_fields(name), self.named_type(name)) {
+                    (Some(fields), _) => fields
+                        .iter()
+                        .any(|f| self.mentions_lock(&f.ty, &leading, holds, 0)),
+                    (None, Some(underlying)) => self.mentions_lock(underlying, &leading, holds, 0),
+                    (None, None) => false,
+                };
+                if leads {
+                    leading.insert(name.clone());
+                }
+            }
+            if leading.len() == known {
+                return leading;
+            }
+        }
+    }
+
+    /// Whether the type expression `ty` holds a lock or names one of the `leading` types, by
+    /// any route. Past a nesting no real code reaches it answers yes: a wrong yes only costs a
+    /// function its skip.
+    fn mentions_lock(
         &self,
         ty: &Ty,
+        leading: &crate::HashSet<String>,
         holds: &mut HashMap<String, bool>,
-        leads: &mut HashMap<String, bool>,
         depth: usize,
     ) -> bool {
-        if depth > 8 {
+        if depth > 64 {
             return true;
         }
         if self.holds_lock(ty, holds, 0) {
             return true;
         }
-        let mut any = |tys: Vec<&Ty>| {
-            tys.into_iter()
-                .any(|t| self.leads_to_lock(t, holds, leads, depth + 1))
-        };
-        match ty {
+        let parts: Vec<&Ty> = match ty {
             Ty::Pointer(inner) | Ty::Slice(inner) | Ty::Array(inner) | Ty::Chan(inner) => {
-                any(vec![&**inner])
+                vec![&**inner]
             }
-            Ty::Map(key, value) => any(vec![&**key, &**value]),
-            Ty::Func { results } | Ty::Tuple(results) => any(results.iter().collect()),
-            Ty::Struct(fields) => any(fields.iter().map(|f| &f.ty).collect()),
-            Ty::Named { pkg, name } if pkg.is_empty() => {
-                if let Some(&known) = leads.get(name) {
-                    return known;
-                }
-                // A placeholder against cycles (`type node struct{ next *node }`).
-                leads.insert(name.clone(), false);
-                let found = match (self.struct_fields(name), self.named_type(name)) {
-                    (Some(fields), _) => fields
-                        .iter()
-                        .any(|f| self.leads_to_lock(&f.ty, holds, leads, depth + 1)),
-                    (None, Some(underlying)) => {
-                        self.leads_to_lock(underlying, holds, leads, depth + 1)
-                    }
-                    (None, None) => false,
-                };
-                leads.insert(name.clone(), found);
-                found
-            }
-            _ => false,
-        }
+            Ty::Map(key, value) => vec![&**key, &**value],
+            Ty::Func { results } | Ty::Tuple(results) => results.iter().collect(),
+            Ty::Struct(fields) => fields.iter().map(|f| &f.ty).collect(),
+            Ty::Named { pkg, name } if pkg.is_empty() => return leading.contains(name),
+            _ => return false,
+        };
+        parts
+            .into_iter()
+            .any(|t| self.mentions_lock(t, leading, holds, depth + 1))
     }
 
     /// How a value of `ty` reaches a lock-holding value (a [`LockReach`] bit set; 0 when it does

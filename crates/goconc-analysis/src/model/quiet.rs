@@ -464,6 +464,24 @@ type point struct{ x, y int }
     }
 
     #[test]
+    fn long_chains_and_cycles_of_types_lead_to_a_lock_exactly() {
+        // Twelve types in a row; the last holds a lock in the first package, nothing in the
+        // second. `b` reaches the lock only through `a`, which it points back to.
+        let chain = |last: &str| {
+            let mut src = String::from("package p\n\nimport \"sync\"\n\nvar _ sync.Mutex\n\n");
+            for i in 0..12 {
+                src += &format!("type t{i} struct{{ next *t{} }}\n", i + 1);
+            }
+            src += &format!("type t12 struct{{ {last} }}\n\n");
+            src += "type a struct{ b *b; c *c }\ntype b struct{ a *a }\ntype c struct{ t *t0 }\n\n";
+            src += "func head(x *t0) *t0 { return x }\nfunc back(y *b) *b { return y }\n";
+            src
+        };
+        assert!(quiet_names(&chain("mu sync.Mutex")).is_empty());
+        assert_eq!(quiet_names(&chain("n int")), ["back", "head"]);
+    }
+
+    #[test]
     fn an_aliased_or_dot_sync_import_leaves_nothing_quiet() {
         for import in ["s \"sync\"", ". \"sync\"", "a \"sync/atomic\""] {
             let src = format!("package p\n\nimport {import}\n\nfunc plain() int {{ return 1 }}\n");
