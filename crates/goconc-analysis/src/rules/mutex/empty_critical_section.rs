@@ -41,8 +41,9 @@ None: only the author knows which statements belong inside.
 ## When it stays silent
 When any statement stands between the two calls, when they name different mutexes, when the
 kinds do not pair (`RLock` then `Unlock` is `mutex-unlock-kind-mismatch`'s business), when a
-comment right above the `Lock` explains it (a documented barrier), and in `_test.go`
-files, where locking and unlocking is often the thing being tested or measured.
+comment explains it as a barrier (right above the `Lock`, or heading the paragraph of statements
+that ends with the `Lock`, no blank line between), and in `_test.go` files, where locking and
+unlocking is often the thing being tested or measured.
 "#,
 };
 
@@ -88,7 +89,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             else {
                 continue;
             };
-            // A comment right above (or on) the pair explains a deliberate barrier.
+            // A comment heading the `Lock`'s paragraph explains a deliberate barrier.
             if key != other || commented(cx, stmt) {
                 continue;
             }
@@ -103,15 +104,30 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-/// Is there a comment (not a tool directive) on the line right above the `Lock`: a documented
-/// barrier ("wait for in-flight calls to finish")?
+/// How far above the `Lock` a comment heading its paragraph may be.
+const PARAGRAPH_LINES: usize = 8;
+
+/// Is the pair explained by a comment (not a tool directive) that heads the paragraph the
+/// `Lock` ends: on a line above it, with only statement lines in between (no blank line, no
+/// brace of a block)? A documented barrier ("cancel the readers, then wait until the last one
+/// has left").
 fn commented(cx: &Context, lock: tree_sitter::Node) -> bool {
-    // Read the line above as text: where tree-sitter hangs a comment (in the block or in its
+    // Read the lines above as text: where tree-sitter hangs a comment (in the block or in its
     // statement list) depends on its position.
-    let start = crate::syntax::line_start(cx.src, lock.start_byte());
-    let Some(above_end) = start.checked_sub(1) else {
-        return false;
-    };
-    let above = cx.src[crate::syntax::line_start(cx.src, above_end)..above_end].trim();
-    above.starts_with("//") && !above.starts_with("//goconc:") && !above.starts_with("//nolint")
+    let mut end = crate::syntax::line_start(cx.src, lock.start_byte());
+    for _ in 0..PARAGRAPH_LINES {
+        let Some(above_end) = end.checked_sub(1) else {
+            return false;
+        };
+        let start = crate::syntax::line_start(cx.src, above_end);
+        let line = cx.src[start..above_end].trim();
+        if line.is_empty() || line.ends_with('{') || line.starts_with('}') {
+            return false;
+        }
+        if line.starts_with("//") {
+            return !line.starts_with("//goconc:") && !line.starts_with("//nolint");
+        }
+        end = start;
+    }
+    false
 }
