@@ -67,6 +67,9 @@ a receiver's close.
   comes before every receive, or a `Wait()` call precedes it (the senders are finished).
 - The close is guarded by the `ok` of an earlier `v, ok := <-ch` (`if ok { close(ch) }`):
   taking the value was taking the right to close, a hand-over protocol.
+- The close is guarded by a countdown reaching zero (`if atomic.AddInt32(&left, -1) == 0`,
+  `if left.Add(-1) == 0`): the receiver has counted every value it expects, so every send is
+  done — the last one out closes.
 - The channel is named like a lock or semaphore (`mu`, `sem`, `tokens`): a receive takes the
   token.
 - The element type is unknown.
@@ -135,7 +138,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(receive) = uses.first_receive else {
             continue;
         };
-        if uses.own_send || uses.waited || guarded_by_ok(cx, call, function, &uses.ok_names) {
+        if uses.own_send
+            || uses.waited
+            || guarded_by_ok(cx, call, function, &uses.ok_names)
+            || guarded_by_countdown(cx, call, function)
+        {
             continue;
         }
         // A channel made by this very function: someone it starts must be sending.
@@ -274,6 +281,53 @@ fn guarded_by_ok(cx: &Context, close: Node, function: Node, ok_names: &[&str]) -
         current = n.parent();
     }
     false
+}
+
+/// `if atomic.AddInt32(&left, -1) == 0 { close(ch) }` (or `left.Add(-1) == 0`): the close
+/// waits for a count of the values still expected to reach zero, so every send is done.
+fn guarded_by_countdown(cx: &Context, close: Node, function: Node) -> bool {
+    let mut current = close.parent();
+    while let Some(n) = current {
+        if n == function {
+            return false;
+        }
+        if n.kind_str() == "if_statement"
+            && n.field("consequence")
+                .is_some_and(|c| crate::syntax::is_within(close, c))
+            && n.field("condition")
+                .is_some_and(|c| is_countdown_to_zero(cx, unparen(c)))
+        {
+            return true;
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// `Add…(…, -1) == 0` or `0 == Add…(…, -1)`, the `Add` of sync/atomic or of an atomic type.
+fn is_countdown_to_zero(cx: &Context, condition: Node) -> bool {
+    if condition.kind_str() != "binary_expression"
+        || condition
+            .field("operator")
+            .is_none_or(|o| text(o, cx.src) != "==")
+    {
+        return false;
+    }
+    let (Some(left), Some(right)) = (condition.field("left"), condition.field("right")) else {
+        return false;
+    };
+    let (left, right) = (unparen(left), unparen(right));
+    let is_zero = |n: Node| text(n, cx.src) == "0";
+    let decrements = |n: Node| {
+        n.kind_str() == "call_expression"
+            && crate::syntax::method_call(n).is_some_and(|mc| {
+                text(mc.method, cx.src).starts_with("Add")
+                    && crate::syntax::call_args(n)
+                        .last()
+                        .is_some_and(|a| text(unparen(*a), cx.src).replace(' ', "") == "-1")
+            })
+    };
+    (is_zero(right) && decrements(left)) || (is_zero(left) && decrements(right))
 }
 
 /// Does `node` run on a goroutine started between it and `function`?
