@@ -39,6 +39,9 @@ pub struct FuncSummary {
     /// Pairs (held, then taken): the second lock is taken while the first is held, in the same
     /// block or one nested in it, with no unlock of the first in between.
     pub orders: Vec<(Acquire, Acquire)>,
+    /// The body loads a value atomically (`atomic.LoadUint32(&t.state)`, `t.state.Load()`): a
+    /// condition that calls it reads published state (double-checked locking).
+    pub loads_atomically: bool,
 }
 
 /// The summary key of a method (`Service.flush`) or function (`flush`).
@@ -91,14 +94,15 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
                 .is_some_and(|gap| may_say_caller_holds(&gap.to_ascii_lowercase()));
         let may_expect_held =
             name_text.ends_with("Locked") || name_text.ends_with("_locked") || doc_may_matter;
-        if !may_lock && !may_block && !may_expect_held {
+        let loads_atomically = body_text.contains("Load") && loads_atomically(body, src, imports);
+        if !may_lock && !may_block && !may_expect_held && !loads_atomically {
             continue;
         }
         let doc = match doc_may_matter {
             true => doc_comment(decl, src),
             false => String::new(),
         };
-        let summary = summarize(
+        let mut summary = summarize(
             decl,
             body,
             src,
@@ -108,11 +112,40 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             may_block,
             &doc,
         );
+        summary.loads_atomically = loads_atomically;
         if summary != FuncSummary::default() {
             out.insert(summary_key(receiver_type, text(name, src)), summary);
         }
     }
     out
+}
+
+/// Whether `within` calls an atomic load: a `sync/atomic` `Load…` function, or a `Load()`
+/// method (of an atomic type, or a `sync.Map`).
+pub fn loads_atomically(within: Node, src: &str, imports: &Imports) -> bool {
+    let atomic = imports.local_names_of("sync/atomic");
+    let mut found = false;
+    walk_calls(within, src, |n| {
+        if found {
+            return false;
+        }
+        if n.kind_str() == "call_expression" {
+            found = is_atomic_load(n, src, atomic);
+        }
+        true
+    });
+    found
+}
+
+/// `atomic.LoadInt64(&x)` (`atomic` the local name of sync/atomic) or `x.Load()`.
+pub fn is_atomic_load(call: Node, src: &str, atomic: Option<&str>) -> bool {
+    let Some(mc) = method_call(call) else {
+        return false;
+    };
+    let method = text(mc.method, src);
+    let operand = text(mc.receiver, src);
+    (method.starts_with("Load") && atomic.is_some_and(|a| a == operand))
+        || (method == "Load" && crate::syntax::call_args(call).is_empty())
 }
 
 fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str>) {

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use crate::finding::{Finding, Severity};
 use crate::model::guards::{self, FieldAccess};
+use crate::model::summary::{is_atomic_load, summary_key};
 use crate::rules::{Context, RuleMeta};
+use crate::syntax::{method_call, text, walk, NodeExt};
+use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
     id: "guarded-field-unlocked",
@@ -59,7 +62,9 @@ None: take the lock, or document why this access is safe.
 ## When it stays silent
 Fields that hold mutexes, atomics, channels or funcs; fields only ever read; accesses inside
 function literals (they may run while the caller holds the lock); accesses while any mutex of the
-receiver is held; accesses in unexported methods (helpers are often called with the lock held
+receiver is held; reads on the fast path of double-checked locking (in the `then` branch of an
+`if` whose condition loads state atomically, itself or through a method of the same value whose
+body does: `if t.ready.Load() { return t.result }`); accesses in unexported methods (helpers are often called with the lock held
 without saying so: only exported methods are judged, though all accesses count as evidence);
 types without a clear guard.
 "#,
@@ -118,6 +123,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             if access.expects_held
                 || !access.guards.is_empty()
                 || !method.starts_with(|c: char| c.is_ascii_uppercase())
+                || on_published_fast_path(cx, access)
             {
                 continue;
             }
@@ -138,6 +144,57 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// Is the access a read in the `then` branch of an `if` whose condition loads state atomically, itself
+/// or through a method of the same value whose body does (`if t.stateHas(ready) { return
+/// t.methods[i] }`)? The fast path of double-checked locking: the field was written under the
+/// lock before an atomic store published it.
+fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
+    if access.write {
+        return false;
+    }
+    let end = access.offset + access.len;
+    let Some(node) = cx.model.root.descendant_for_byte_range(access.offset, end) else {
+        return false;
+    };
+    let accessed = cx.src.get(access.offset..end).unwrap_or("");
+    let receiver = accessed.split('.').next().unwrap_or("");
+    let atomic = cx.model.imports.local_names_of("sync/atomic");
+    let loads_published_state = |call: Node| {
+        is_atomic_load(call, cx.src, atomic)
+            || method_call(call).is_some_and(|mc| {
+                let key = summary_key(Some(&access.type_name), text(mc.method, cx.src));
+                text(mc.receiver, cx.src) == receiver
+                    && cx
+                        .model
+                        .package
+                        .summary(&key)
+                        .is_some_and(|s| s.loads_atomically)
+            })
+    };
+    let mut child = node;
+    while let Some(parent) = child.parent() {
+        match parent.kind_str() {
+            "func_literal" | "function_declaration" | "method_declaration" => return false,
+            "if_statement" if parent.field("consequence") == Some(child) => {
+                let mut found = false;
+                if let Some(condition) = parent.field("condition") {
+                    walk(condition, |n| {
+                        found = found
+                            || (n.kind_str() == "call_expression" && loads_published_state(n));
+                        !found
+                    });
+                }
+                if found {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        child = parent;
+    }
+    false
 }
 
 /// The guard most accesses hold: (guard, accesses under it, accesses counted).
