@@ -62,9 +62,9 @@ None: take the lock, or document why this access is safe.
 ## When it stays silent
 Fields that hold mutexes, atomics, channels or funcs; fields only ever read; accesses inside
 function literals (they may run while the caller holds the lock); accesses while any mutex of the
-receiver is held; reads on the fast path of double-checked locking (in the `then` branch of an
-`if` whose condition loads state atomically, itself or through a method of the same value whose
-body does: `if t.ready.Load() { return t.result }`); accesses in unexported methods (helpers are often called with the lock held
+receiver is held; reads behind double-checked locking (in the `then` branch of an `if` whose
+condition loads state atomically, itself or through a method of the same value whose body does:
+`if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path); accesses in unexported methods (helpers are often called with the lock held
 without saying so: only exported methods are judged, though all accesses count as evidence);
 types without a clear guard.
 "#,
@@ -146,10 +146,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-/// Is the access a read in the `then` branch of an `if` whose condition loads state atomically, itself
-/// or through a method of the same value whose body does (`if t.stateHas(ready) { return
-/// t.methods[i] }`)? The fast path of double-checked locking: the field was written under the
-/// lock before an atomic store published it.
+/// Is the access a read in the `then` branch of an `if` whose condition loads state atomically,
+/// itself or through a method of the same value whose body does (`if t.stateHas(ready) {
+/// return t.methods[i] }`), or after such an `if` (`if !t.stateHas(ready) { t.resolve() }`,
+/// then the read)? Double-checked locking: the field was written under the lock before an
+/// atomic store published it.
 fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
     if access.write {
         return false;
@@ -173,28 +174,79 @@ fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
                         .is_some_and(|s| s.loads_atomically)
             })
     };
+    let checks_atomically = |if_statement: Node| {
+        let mut found = false;
+        if let Some(condition) = if_statement.field("condition") {
+            walk(condition, |n| {
+                found = found || (n.kind_str() == "call_expression" && loads_published_state(n));
+                !found
+            });
+        }
+        found
+    };
     let mut child = node;
     while let Some(parent) = child.parent() {
-        match parent.kind_str() {
-            "func_literal" | "function_declaration" | "method_declaration" => return false,
-            "if_statement" if parent.field("consequence") == Some(child) => {
-                let mut found = false;
-                if let Some(condition) = parent.field("condition") {
-                    walk(condition, |n| {
-                        found = found
-                            || (n.kind_str() == "call_expression" && loads_published_state(n));
-                        !found
-                    });
-                }
-                if found {
-                    return true;
-                }
+        if matches!(
+            parent.kind_str(),
+            "func_literal" | "function_declaration" | "method_declaration"
+        ) {
+            return false;
+        }
+        // `if ready() { read }`
+        if parent.kind_str() == "if_statement"
+            && parent.field("consequence") == Some(child)
+            && checks_atomically(parent)
+        {
+            return true;
+        }
+        // `if !ready() { slow path }`, then the read.
+        let mut earlier = child.prev_named_sibling();
+        while let Some(statement) = earlier {
+            if statement.kind_str() == "if_statement"
+                && runs_slow_path(statement, cx.src)
+                && checks_atomically(statement)
+            {
+                return true;
             }
-            _ => {}
+            earlier = statement.prev_named_sibling();
         }
         child = parent;
     }
     false
+}
+
+/// An `if` without `else` whose branch calls something and falls through to what follows: the
+/// slow path of double-checked locking (`if !t.ready() { t.resolve() }`), not a guard that
+/// leaves early (`if t.closed.Load() { return }` publishes nothing).
+fn runs_slow_path(if_statement: Node, src: &str) -> bool {
+    fn last_statement(n: Node) -> Option<Node> {
+        crate::syntax::named_children(n)
+            .filter(|s| s.kind_str() != "comment")
+            .last()
+    }
+    let Some(branch) = if_statement.field("consequence") else {
+        return false;
+    };
+    if if_statement.field("alternative").is_some() {
+        return false;
+    }
+    let mut calls = false;
+    walk(branch, |n| {
+        calls = calls || n.kind_str() == "call_expression";
+        !calls
+    });
+    let last = last_statement(branch).map(|n| match n.kind_str() {
+        "statement_list" => last_statement(n).unwrap_or(n),
+        _ => n,
+    });
+    let leaves = last.is_some_and(|n| match n.kind_str() {
+        "return_statement" | "goto_statement" | "break_statement" | "continue_statement" => true,
+        "expression_statement" => crate::syntax::statement_call(n)
+            .and_then(|call| call.field("function"))
+            .is_some_and(|f| text(f, src) == "panic"),
+        _ => false,
+    });
+    calls && !leaves
 }
 
 /// The guard most accesses hold: (guard, accesses under it, accesses counted).
