@@ -66,6 +66,10 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
                 .map(|local| format!("{local}.{name}("))
         })
         .collect();
+    // `atomic.Load` as this file spells it: a body without it nor `.Load()` loads nothing.
+    let atomic_load = imports
+        .local_names_of("sync/atomic")
+        .map(|name| format!("{name}.Load"));
     for (i, &decl) in items.iter().enumerate() {
         if !matches!(
             decl.kind_str(),
@@ -94,7 +98,11 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
                 .is_some_and(|gap| may_say_caller_holds(&gap.to_ascii_lowercase()));
         let may_expect_held =
             name_text.ends_with("Locked") || name_text.ends_with("_locked") || doc_may_matter;
-        let loads_atomically = body_text.contains("Load") && loads_atomically(body, src, imports);
+        let loads_atomically = (body_text.contains(".Load()")
+            || atomic_load
+                .as_ref()
+                .is_some_and(|l| body_text.contains(l.as_str())))
+            && loads_atomically(body, src, imports);
         if !may_lock && !may_block && !may_expect_held && !loads_atomically {
             continue;
         }
