@@ -49,11 +49,8 @@ fn go(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn gofmt() -> String {
-    let root = Command::new("go")
-        .args(["env", "GOROOT"])
-        .output()
-        .expect("go env GOROOT");
-    format!("{}/bin/gofmt", String::from_utf8_lossy(&root.stdout).trim())
+    let root = common::goroot().expect("go env GOROOT");
+    root.join("bin/gofmt").to_string_lossy().into_owned()
 }
 
 /// Folders holding a go.mod: the main fixture module and the nested ones.

@@ -8,10 +8,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use common::{fixtures_root, go_files, package_dirs};
+use common::{fixtures_root, go_files, goroot, package_dirs};
 use goconc_analysis::{analyze, FileDecls, FileOptions, PackageModel, SourceFile};
 
 /// Checks every file of one folder; returns how many findings were compared.
@@ -61,14 +61,11 @@ fn overlay_equals_the_merged_package_on_fixtures() {
 
 #[test]
 fn overlay_equals_the_merged_package_on_the_standard_library() {
-    let Ok(output) = std::process::Command::new("go")
-        .args(["env", "GOROOT"])
-        .output()
-    else {
+    let Some(goroot) = goroot() else {
         eprintln!("go not found: standard library packages skipped");
         return;
     };
-    let src = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("src");
+    let src = goroot.join("src");
     let mut compared = 0;
     for package in [
         "sync",

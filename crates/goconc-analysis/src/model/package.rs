@@ -582,19 +582,17 @@ impl PackageModel {
         if self.holds_lock(ty, holds, 0) {
             return true;
         }
-        let parts: Vec<&Ty> = match ty {
+        let mut mentions = |t: &Ty| self.mentions_lock(t, leading, holds, depth + 1);
+        match ty {
             Ty::Pointer(inner) | Ty::Slice(inner) | Ty::Array(inner) | Ty::Chan(inner) => {
-                vec![&**inner]
+                mentions(inner)
             }
-            Ty::Map(key, value) => vec![&**key, &**value],
-            Ty::Func { results } | Ty::Tuple(results) => results.iter().collect(),
-            Ty::Struct(fields) => fields.iter().map(|f| &f.ty).collect(),
-            Ty::Named { pkg, name } if pkg.is_empty() => return leading.contains(name),
-            _ => return false,
-        };
-        parts
-            .into_iter()
-            .any(|t| self.mentions_lock(t, leading, holds, depth + 1))
+            Ty::Map(key, value) => mentions(key) || mentions(value),
+            Ty::Func { results } | Ty::Tuple(results) => results.iter().any(mentions),
+            Ty::Struct(fields) => fields.iter().any(|f| mentions(&f.ty)),
+            Ty::Named { pkg, name } if pkg.is_empty() => leading.contains(name),
+            _ => false,
+        }
     }
 
     /// How a value of `ty` reaches a lock-holding value (a [`LockReach`] bit set; 0 when it does

@@ -131,29 +131,23 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
 /// Whether `within` calls an atomic load: a `sync/atomic` `Load…` function, or a `Load()`
 /// method (of an atomic type, or a `sync.Map`).
 pub fn loads_atomically(within: Node, src: &str, imports: &Imports) -> bool {
-    let atomic = imports.local_names_of("sync/atomic");
     let mut found = false;
     walk_calls(within, src, |n| {
-        if found {
-            return false;
-        }
-        if n.kind_str() == "call_expression" {
-            found = is_atomic_load(n, src, atomic);
-        }
-        true
+        found = found || (n.kind_str() == "call_expression" && is_atomic_load(n, src, imports));
+        !found
     });
     found
 }
 
-/// `atomic.LoadInt64(&x)` (`atomic` the local name of sync/atomic) or `x.Load()`.
-pub fn is_atomic_load(call: Node, src: &str, atomic: Option<&str>) -> bool {
-    let Some(mc) = method_call(call) else {
-        return false;
-    };
-    let method = text(mc.method, src);
-    let operand = text(mc.receiver, src);
-    (method.starts_with("Load") && atomic.is_some_and(|a| a == operand))
-        || (method == "Load" && crate::syntax::call_args(call).is_empty())
+/// `atomic.LoadInt64(&x)` (sync/atomic under whatever name the file gives it) or `x.Load()`.
+pub fn is_atomic_load(call: Node, src: &str, imports: &Imports) -> bool {
+    let atomic_op = super::atomics::atomic_func(call, src, imports)
+        .and_then(super::atomics::split_func)
+        .map(|(op, _)| op);
+    atomic_op == Some("Load")
+        || (atomic_op.is_none()
+            && method_call(call).is_some_and(|mc| text(mc.method, src) == "Load")
+            && crate::syntax::call_args(call).is_empty())
 }
 
 fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str>) {

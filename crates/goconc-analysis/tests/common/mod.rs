@@ -95,14 +95,22 @@ pub fn fixture_files() -> Vec<PathBuf> {
     out
 }
 
-pub fn stdlib_files() -> Vec<PathBuf> {
-    let Ok(output) = std::process::Command::new("go")
+/// `$(go env GOROOT)`, when `go` runs.
+pub fn goroot() -> Option<PathBuf> {
+    let output = std::process::Command::new("go")
         .args(["env", "GOROOT"])
         .output()
-    else {
+        .ok()?;
+    Some(PathBuf::from(
+        String::from_utf8_lossy(&output.stdout).trim(),
+    ))
+}
+
+pub fn stdlib_files() -> Vec<PathBuf> {
+    let Some(goroot) = goroot() else {
         return Vec::new();
     };
-    let root = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("src");
+    let root = goroot.join("src");
     [
         "sync/mutex.go",
         "sync/waitgroup.go",

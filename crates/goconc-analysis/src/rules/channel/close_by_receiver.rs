@@ -6,10 +6,13 @@ use tree_sitter::Node;
 
 use super::{builtin_arg, chan_key, ChanKey};
 use crate::finding::{Finding, Severity};
+use crate::model::atomics;
 use crate::model::channels::goroutine_start;
 use crate::model::{FileModel, Ty};
 use crate::rules::{Context, RuleMeta};
-use crate::syntax::{enclosing_function, named_children, text, unparen, walk};
+use crate::syntax::{
+    call_args, enclosing_function, method_call, named_children, text, unparen, walk,
+};
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-close-by-receiver",
@@ -258,34 +261,9 @@ fn ok_name<'t>(model: &FileModel<'t>, recv: Node<'t>) -> Option<&'t str> {
     (left.len() == 2 && left[1].kind_str() == "identifier").then(|| text(left[1], model.src))
 }
 
-/// `if ok { close(ch) }` after `v, ok := <-ch`: receiving the value was taking the token that
-/// allows the close (a hand-over protocol), not a consumer cleaning up.
-fn guarded_by_ok(cx: &Context, close: Node, function: Node, ok_names: &[&str]) -> bool {
-    if ok_names.is_empty() {
-        return false;
-    }
-    let mut current = close.parent();
-    while let Some(n) = current {
-        if n == function {
-            return false;
-        }
-        if n.kind_str() == "if_statement" {
-            let in_then = n
-                .field("consequence")
-                .is_some_and(|c| crate::syntax::is_within(close, c));
-            let cond = n.field("condition").map(|c| text(unparen(c), cx.src));
-            if in_then && cond.is_some_and(|c| ok_names.contains(&c)) {
-                return true;
-            }
-        }
-        current = n.parent();
-    }
-    false
-}
-
-/// `if atomic.AddInt32(&left, -1) == 0 { close(ch) }` (or `left.Add(-1) == 0`): the close
-/// waits for a count of the values still expected to reach zero, so every send is done.
-fn guarded_by_countdown(cx: &Context, close: Node, function: Node) -> bool {
+/// Whether the close sits in the `then` branch of an `if` (inside `function`) whose condition,
+/// parentheses stripped, satisfies `guards`.
+fn guarded_by(close: Node, function: Node, mut guards: impl FnMut(Node) -> bool) -> bool {
     let mut current = close.parent();
     while let Some(n) = current {
         if n == function {
@@ -294,8 +272,7 @@ fn guarded_by_countdown(cx: &Context, close: Node, function: Node) -> bool {
         if n.kind_str() == "if_statement"
             && n.field("consequence")
                 .is_some_and(|c| crate::syntax::is_within(close, c))
-            && n.field("condition")
-                .is_some_and(|c| is_countdown_to_zero(cx, unparen(c)))
+            && n.field("condition").is_some_and(|c| guards(unparen(c)))
         {
             return true;
         }
@@ -304,7 +281,24 @@ fn guarded_by_countdown(cx: &Context, close: Node, function: Node) -> bool {
     false
 }
 
-/// `Add…(…, -1) == 0` or `0 == Add…(…, -1)`, the `Add` of sync/atomic or of an atomic type.
+/// `if ok { close(ch) }` after `v, ok := <-ch`: receiving the value was taking the token that
+/// allows the close (a hand-over protocol), not a consumer cleaning up.
+fn guarded_by_ok(cx: &Context, close: Node, function: Node, ok_names: &[&str]) -> bool {
+    !ok_names.is_empty()
+        && guarded_by(close, function, |condition| {
+            ok_names.contains(&text(condition, cx.src))
+        })
+}
+
+/// `if atomic.AddInt32(&left, -1) == 0 { close(ch) }` (or `left.Add(-1) == 0`): the close
+/// waits for a count of the values still expected to reach zero, so every send is done.
+fn guarded_by_countdown(cx: &Context, close: Node, function: Node) -> bool {
+    guarded_by(close, function, |condition| {
+        is_countdown_to_zero(cx, condition)
+    })
+}
+
+/// `Add…(…, -1) == 0` or `0 == Add…(…, -1)`: the `Add` of sync/atomic, or of an atomic type.
 fn is_countdown_to_zero(cx: &Context, condition: Node) -> bool {
     if condition.kind_str() != "binary_expression"
         || condition
@@ -318,14 +312,16 @@ fn is_countdown_to_zero(cx: &Context, condition: Node) -> bool {
     };
     let (left, right) = (unparen(left), unparen(right));
     let is_zero = |n: Node| text(n, cx.src) == "0";
+    let is_add = |call: Node| match atomics::atomic_func(call, cx.src, &cx.model.imports) {
+        Some(name) => atomics::split_func(name).is_some_and(|(op, _)| op == "Add"),
+        None => method_call(call).is_some_and(|mc| text(mc.method, cx.src) == "Add"),
+    };
     let decrements = |n: Node| {
         n.kind_str() == "call_expression"
-            && crate::syntax::method_call(n).is_some_and(|mc| {
-                text(mc.method, cx.src).starts_with("Add")
-                    && crate::syntax::call_args(n)
-                        .last()
-                        .is_some_and(|a| text(unparen(*a), cx.src).replace(' ', "") == "-1")
-            })
+            && is_add(n)
+            && call_args(n)
+                .last()
+                .is_some_and(|a| text(unparen(*a), cx.src).replace(' ', "") == "-1")
     };
     (is_zero(right) && decrements(left)) || (is_zero(left) && decrements(right))
 }

@@ -5,10 +5,11 @@ use crate::HashSet;
 use std::collections::BTreeMap;
 
 use crate::finding::{Finding, Severity};
+use crate::model::flow::is_no_return_call;
 use crate::model::guards::{self, FieldAccess};
 use crate::model::summary::{is_atomic_load, summary_key};
 use crate::rules::{Context, RuleMeta};
-use crate::syntax::{method_call, text, walk, NodeExt};
+use crate::syntax::{method_call, statement_call, statements, text, walk, NodeExt};
 use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
@@ -64,9 +65,10 @@ Fields that hold mutexes, atomics, channels or funcs; fields only ever read; acc
 function literals (they may run while the caller holds the lock); accesses while any mutex of the
 receiver is held; reads behind double-checked locking (in the `then` branch of an `if` whose
 condition loads state atomically, itself or through a method of the same value whose body does:
-`if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path); accesses in unexported methods (helpers are often called with the lock held
-without saying so: only exported methods are judged, though all accesses count as evidence);
-types without a clear guard.
+`if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path);
+accesses in unexported methods (helpers are often called with the lock held without saying so:
+only exported methods are judged, though all accesses count as evidence); types without a clear
+guard.
 "#,
 };
 
@@ -161,9 +163,8 @@ fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
     };
     let accessed = cx.src.get(access.offset..end).unwrap_or("");
     let receiver = accessed.split('.').next().unwrap_or("");
-    let atomic = cx.model.imports.local_names_of("sync/atomic");
     let loads_published_state = |call: Node| {
-        is_atomic_load(call, cx.src, atomic)
+        is_atomic_load(call, cx.src, &cx.model.imports)
             || method_call(call).is_some_and(|mc| {
                 let key = summary_key(Some(&access.type_name), text(mc.method, cx.src));
                 text(mc.receiver, cx.src) == receiver
@@ -203,7 +204,7 @@ fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
         let mut earlier = child.prev_named_sibling();
         while let Some(statement) = earlier {
             if statement.kind_str() == "if_statement"
-                && runs_slow_path(statement, cx.src)
+                && runs_slow_path(cx, statement)
                 && checks_atomically(statement)
             {
                 return true;
@@ -218,12 +219,7 @@ fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
 /// An `if` without `else` whose branch calls something and falls through to what follows: the
 /// slow path of double-checked locking (`if !t.ready() { t.resolve() }`), not a guard that
 /// leaves early (`if t.closed.Load() { return }` publishes nothing).
-fn runs_slow_path(if_statement: Node, src: &str) -> bool {
-    fn last_statement(n: Node) -> Option<Node> {
-        crate::syntax::named_children(n)
-            .filter(|s| s.kind_str() != "comment")
-            .last()
-    }
+fn runs_slow_path(cx: &Context, if_statement: Node) -> bool {
     let Some(branch) = if_statement.field("consequence") else {
         return false;
     };
@@ -235,16 +231,11 @@ fn runs_slow_path(if_statement: Node, src: &str) -> bool {
         calls = calls || n.kind_str() == "call_expression";
         !calls
     });
-    let last = last_statement(branch).map(|n| match n.kind_str() {
-        "statement_list" => last_statement(n).unwrap_or(n),
-        _ => n,
-    });
-    let leaves = last.is_some_and(|n| match n.kind_str() {
-        "return_statement" | "goto_statement" | "break_statement" | "continue_statement" => true,
-        "expression_statement" => crate::syntax::statement_call(n)
-            .and_then(|call| call.field("function"))
-            .is_some_and(|f| text(f, src) == "panic"),
-        _ => false,
+    let leaves = statements(branch).last().is_some_and(|last| {
+        matches!(
+            last.kind_str(),
+            "return_statement" | "goto_statement" | "break_statement" | "continue_statement"
+        ) || statement_call(*last).is_some_and(|call| is_no_return_call(cx.model, call))
     });
     calls && !leaves
 }
