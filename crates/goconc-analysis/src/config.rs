@@ -12,9 +12,9 @@
 
 use std::collections::HashMap;
 
-use crate::finding::Severity;
-use crate::goversion::GoVersion;
 use crate::rules;
+use goconc_model::goversion::GoVersion;
+use goconc_rules::finding::Severity;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {

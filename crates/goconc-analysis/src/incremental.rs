@@ -16,8 +16,8 @@
 //! locations or fix edits reach outside its function is not kept: that function is analysed
 //! again on every run.
 
-use crate::syntax::NodeExt;
 use crate::{HashMap, HashSet};
+use goconc_syntax::NodeExt;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,14 +25,14 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
-use crate::finding::{line_refs, map_line_refs, LineOf};
-use crate::model::atomics::{self, AtomicAccess};
-use crate::model::guards::FieldAccess;
-use crate::model::scope::{is_function_item, top_level_items};
-use crate::model::summary::{self, Acquire, FuncSummary};
-use crate::model::{FileDecls, FileModel, Imports, PackageModel};
-use crate::syntax::text;
 use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outcome, SourceFile};
+use goconc_model::atomics::{self, AtomicAccess};
+use goconc_model::guards::FieldAccess;
+use goconc_model::scope::{is_function_item, top_level_items};
+use goconc_model::summary::{self, Acquire, FuncSummary};
+use goconc_model::{FileDecls, FileModel, Imports, PackageModel};
+use goconc_rules::finding::{line_refs, map_line_refs, LineOf};
+use goconc_syntax::text;
 
 /// What the engine keeps of one file between analyses. One per open document; not shared.
 #[derive(Default)]
@@ -177,7 +177,7 @@ impl IncrementalFile {
             options_key(options),
             effective_go_version(src, options),
         ));
-        let reuse_functions = !crate::rules::need_every_function(&decls);
+        let reuse_functions = !goconc_rules::need_every_function(&decls);
         let (outcome, reuse) =
             self.findings(file, &top, &package, options, context, reuse_functions);
         (decls, outcome, reuse)

@@ -9,36 +9,22 @@
 #![allow(clippy::collapsible_match)]
 
 pub mod config;
-pub mod finding;
-pub mod gofmt;
-pub mod goversion;
 pub mod incremental;
-pub mod line_index;
-pub mod model;
-pub mod rules;
-pub mod source;
+#[cfg(test)]
+mod quiet_tests;
 pub mod suppress;
-pub mod syntax;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// The engine's hash maps and sets, keyed by names and offsets of the code being analysed, hash
-/// with FxHash (as rustc does): std's SipHash was ~4% of the analysis, and its resistance to
-/// crafted collisions buys nothing for a local checker. No finding depends on a map's order (std's
-/// order was random per process, and findings were the same run after run).
-pub type HashMap<K, V> = std::collections::HashMap<K, V, rustc_hash::FxBuildHasher>;
-/// See [`HashMap`].
-pub type HashSet<T> = std::collections::HashSet<T, rustc_hash::FxBuildHasher>;
-
 pub use config::{Config, ConfigError};
-pub use finding::{apply_edits, Finding, Fix, Related, Severity, TextEdit};
-pub use goversion::GoVersion;
+pub use goconc_model::quiet::is_quiet_file;
+pub use goconc_model::{FileDecls, GoVersion, PackageModel};
+/// The rule catalog: [`rules::all`], [`rules::find`], each rule's [`RuleMeta`].
+pub use goconc_rules as rules;
+pub use goconc_rules::{apply_edits, Finding, Fix, Outcome, Related, RuleMeta, Severity, TextEdit};
+pub use goconc_syntax::{EditError, Encoding, LineCol, LineIndex, SourceFile};
+pub use goconc_syntax::{HashMap, HashSet};
 pub use incremental::IncrementalFile;
-pub use line_index::{Encoding, LineCol, LineIndex};
-pub use model::quiet::is_quiet_file;
-pub use model::{FileDecls, PackageModel};
-pub use rules::RuleMeta;
-pub use source::{EditError, SourceFile};
 
 /// What the engine needs to know about a file besides its text.
 #[derive(Debug, Clone, Default)]
@@ -48,14 +34,6 @@ pub struct FileOptions {
     /// `_test.go` files: test-only rules apply.
     pub is_test_file: bool,
     pub config: Config,
-}
-
-/// The findings of one file, and the rules that failed on it (a bug in goconc: they are logged and
-/// their findings dropped, the rest still count).
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub findings: Vec<Finding>,
-    pub failed_rules: Vec<&'static str>,
 }
 
 /// The Go version rules use for a file: a `//go:build go1.N` line lowers it below the module's (or
@@ -88,22 +66,22 @@ pub(crate) fn analyze_skipping(
     let src = file.text();
     let root = file.tree().root_node();
     let built = catch_unwind(AssertUnwindSafe(|| {
-        let imports = model::imports::Imports::from_tree(root, src);
-        let items = model::scope::top_level_items(root);
+        let imports = goconc_model::imports::Imports::from_tree(root, src);
+        let items = goconc_model::scope::top_level_items(root);
         // No rule reports in a quiet file, nor in a quiet function: neither the model nor the
         // rules read them.
         let quiet_file = skip_quiet
-            && model::quiet::is_quiet_text(
+            && goconc_model::quiet::is_quiet_text(
                 src,
-                model::quiet::declarations_start(&items, src),
-                model::quiet::spells_sync_plainly(&imports),
+                goconc_model::quiet::declarations_start(&items, src),
+                goconc_model::quiet::spells_sync_plainly(&imports),
                 package,
             );
         if quiet_file {
             return None;
         }
         let quiet = match skip_quiet {
-            true => model::quiet::quiet_functions(&items, src, &imports, package),
+            true => goconc_model::quiet::quiet_functions(&items, src, &imports, package),
             false => Default::default(),
         };
         let skipped: Vec<std::ops::Range<usize>> = items
@@ -112,7 +90,7 @@ pub(crate) fn analyze_skipping(
             .map(|item| item.byte_range())
             .collect();
         let (model, index) =
-            model::FileModel::build_partial(root, src, package, &quiet, imports, &items);
+            goconc_model::FileModel::build_partial(root, src, package, &quiet, imports, &items);
         Some((model, index, skipped))
     }));
     let Ok(built) = built else {
@@ -132,67 +110,34 @@ pub(crate) fn analyze_skipping(
 /// Runs every enabled rule over a model, with the severities of the configuration. `skipped`:
 /// the top-level functions the model leaves out.
 fn run_rules<'t>(
-    model: model::FileModel<'t>,
-    index: model::index::NodeIndex<'t>,
+    model: goconc_model::FileModel<'t>,
+    index: goconc_model::index::NodeIndex<'t>,
     options: &FileOptions,
     skipped: Vec<std::ops::Range<usize>>,
 ) -> Outcome {
-    let src = model.src;
-    let mut outcome = Outcome::default();
-    // A bug here fails the channel rules (they then see no channel), not the analysis.
-    let starts_goroutines = !index.go_statements.is_empty() || !index.calls_named("Go").is_empty();
-    let channels = catch_unwind(AssertUnwindSafe(|| match starts_goroutines {
-        true => model::channels::Channels::build(&model, index.calls_named("make")),
-        false => model::channels::Channels::default(),
-    }))
-    .unwrap_or_else(|_| {
-        outcome.failed_rules.push("channel model");
-        model::channels::Channels::default()
-    });
-    let context = rules::Context {
-        model: &model,
-        src,
-        go_version: effective_go_version(src, options),
+    let facts = goconc_rules::FileFacts {
+        go_version: effective_go_version(model.src, options),
         is_test_file: options.is_test_file,
-        lock_traces: rules::lock_traces(&model, &index),
-        index,
-        skipped,
-        channels,
     };
-    for rule in rules::registry() {
-        let Some(severity) = options.config.severity(rule.meta) else {
-            continue;
-        };
-        let mut found = Vec::new();
-        match catch_unwind(AssertUnwindSafe(|| (rule.check)(&context, &mut found))) {
-            Ok(()) => {
-                for mut finding in found {
-                    // A rule may lower its own default (a Go-version dependent severity); the
-                    // configuration overrides the default only when the user set it.
-                    if options.config.severities.contains_key(rule.meta.id) {
-                        finding.severity = severity;
-                    }
-                    outcome.findings.push(finding);
-                }
-            }
-            Err(_) => outcome.failed_rules.push(rule.meta.id),
-        }
-    }
-    outcome
+    let config = &options.config;
+    goconc_rules::run(model, index, facts, skipped, &|meta| match (
+        config.severities.contains_key(meta.id),
+        config.severity(meta),
+    ) {
+        (_, None) => goconc_rules::RuleSetting::Off,
+        (true, Some(severity)) => goconc_rules::RuleSetting::Severity(severity),
+        (false, Some(_)) => goconc_rules::RuleSetting::Default,
+    })
 }
 
-/// Drops suppressed findings, then sorts by position and removes duplicates.
+/// Drops suppressed findings, then settles the rest ([`goconc_rules::finding::settle`]).
 fn finish(findings: &mut Vec<Finding>, src: &str) {
     let suppressions = suppress::Suppressions::parse(src);
     if !suppressions.is_empty() {
         let index = LineIndex::new(src);
         findings.retain(|f| !suppressions.suppresses_at(&index, src, f.range.start, f.rule));
     }
-    findings.sort_by(|a, b| {
-        (a.range.start, a.range.end, a.rule).cmp(&(b.range.start, b.range.end, b.rule))
-    });
-    findings.dedup_by(|a, b| a.rule == b.rule && a.range == b.range);
-    finding::resolve_line_refs(findings, src);
+    goconc_rules::finding::settle(findings, src);
 }
 
 /// Checks one file on its own, as if it were the whole package.
@@ -242,7 +187,7 @@ pub fn analyze_package(
 
 /// The package model of each package name among the files of one directory: a package sees its
 /// own files' declarations, and an external test package `foo_test` also sees `foo`'s.
-pub fn package_models(decls: &[FileDecls]) -> crate::HashMap<&str, PackageModel> {
+pub fn package_models(decls: &[FileDecls]) -> HashMap<&str, PackageModel> {
     let mut models = HashMap::default();
     for d in decls {
         models.entry(d.package_name.as_str()).or_insert_with(|| {

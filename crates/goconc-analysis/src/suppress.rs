@@ -4,7 +4,7 @@
 //!   above it;
 //! - `//nolint`, `//nolint:goconc` and `//nolint:all` (golangci-lint's spelling), likewise.
 
-use crate::line_index::LineIndex;
+use goconc_syntax::line_index::LineIndex;
 
 /// The directives of one file, by line.
 #[derive(Debug, Default)]

@@ -1,0 +1,39 @@
+//! "Go without a type checker": what the engine derives from the package's own source.
+//!
+//! The model answers questions about the code; it never decides what is wrong (that is the
+//! rules' job, in `goconc-rules`, which this crate must not know).
+//!
+//! - [`imports`]: local package names and the paths they stand for;
+//! - [`types`]: types read from syntax, and which of them are sync values;
+//! - [`package`]: the top-level declarations of every file of the package, merged;
+//! - [`quiet`]: the top-level functions no rule can report in, by their text;
+//! - [`scope`]: functions, their declarations and identifier resolution within one file;
+//! - [`flow`]: forward dataflow over a function body's control flow.
+
+// Visitors match on node kinds and then test fields; folding those tests into match guards
+// would scatter one check over several arms.
+#![allow(clippy::collapsible_match)]
+
+pub mod atomics;
+pub mod blocking;
+pub mod channels;
+pub mod flow;
+pub mod goversion;
+pub mod guards;
+pub mod imports;
+pub mod index;
+pub mod locks;
+pub mod package;
+pub mod quiet;
+pub mod scope;
+pub mod summary;
+pub mod sync_calls;
+pub mod types;
+
+pub use imports::Imports;
+pub use package::{FileDecls, PackageModel};
+pub use scope::{Decl, DeclKind, FileModel, Function};
+pub use types::{SyncKind, Ty};
+
+pub use goconc_syntax::{HashMap, HashSet};
+pub use goversion::GoVersion;

@@ -1,0 +1,828 @@
+//! What the files of one package declare at the top level: struct types, named types, functions,
+//! methods and variables. Each file is summarised on its own ([`FileDecls`], owned data that a
+//! server can keep per file and refresh when that file changes); a [`PackageModel`] merges the
+//! summaries of every file of the directory so types resolve across files.
+
+use crate::HashMap;
+use goconc_syntax::NodeExt;
+use std::sync::Arc;
+
+use tree_sitter::Node;
+
+use super::imports::Imports;
+use super::summary::FuncSummary;
+use super::types::{names_of, results_of, struct_fields, Field, SyncKind, Ty};
+use goconc_syntax::{named_children, text};
+
+/// A function or method signature, reduced to what the rules ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuncSig {
+    pub results: Vec<Ty>,
+    pub pointer_receiver: bool,
+    /// Whether it takes parameters (`Unlock(set bool)` is no `sync.Locker` method).
+    pub takes_params: bool,
+}
+
+/// The top-level declarations of one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileDecls {
+    pub package_name: String,
+    /// Struct types by name.
+    pub structs: HashMap<String, Vec<Field>>,
+    /// Other named types by name, with their underlying type (`type Lock sync.Mutex`).
+    pub named: HashMap<String, Ty>,
+    pub funcs: HashMap<String, FuncSig>,
+    /// Methods by receiver type name, then method name.
+    pub methods: HashMap<String, HashMap<String, FuncSig>>,
+    pub vars: HashMap<String, Ty>,
+    /// What each function and method locks, expects held, and blocks on.
+    pub summaries: HashMap<String, FuncSummary>,
+    /// Fields and package variables accessed through `sync/atomic` functions.
+    pub atomics: Vec<super::atomics::AtomicAccess>,
+    /// The field accesses of the file's methods with the locks held at them, judged with the
+    /// file's own types (see [`super::guards`]): the same facts whether the CLI reads the whole
+    /// package at once or a server refreshes one file.
+    pub field_accesses: Vec<super::guards::FieldAccess>,
+    /// Where the declarations after the package clause and imports start, and whether the file
+    /// spells sync and sync/atomic by their own names: what tells a quiet file from its text
+    /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
+    pub declarations_start: usize,
+    pub sync_spelled_plainly: bool,
+}
+
+impl FileDecls {
+    pub fn collect(root: Node, src: &str) -> FileDecls {
+        let imports = Imports::from_tree(root, src);
+        let items = super::scope::top_level_items(root);
+        let mut decls = FileDecls::signatures(&items, src, &imports);
+        decls.summaries = super::summary::collect_in(&items, src, &imports);
+        decls.atomics = super::atomics::collect_in(&items, src, &imports);
+        let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
+        decls.field_accesses = accesses;
+        decls
+    }
+
+    /// The package name, types, function and method signatures and variables of a file: what
+    /// its top-level declarations say outside function bodies. Summaries, atomics and field
+    /// accesses are left empty.
+    pub fn signatures(items: &[Node], src: &str, imports: &Imports) -> FileDecls {
+        let mut decls = FileDecls {
+            declarations_start: super::quiet::declarations_start(items, src),
+            sync_spelled_plainly: super::quiet::spells_sync_plainly(imports),
+            ..FileDecls::default()
+        };
+        for &item in items {
+            match item.kind_str() {
+                "package_clause" => {
+                    if let Some(name) = named_children(item).next() {
+                        decls.package_name = text(name, src).to_string();
+                    }
+                }
+                "type_declaration" => decls.add_types(item, src, imports),
+                "function_declaration" => {
+                    if let Some(name) = item.field("name") {
+                        let results = results_of(item.field("result"), src, imports);
+                        decls.funcs.insert(
+                            text(name, src).to_string(),
+                            FuncSig {
+                                results,
+                                pointer_receiver: false,
+                                takes_params: takes_params(item),
+                            },
+                        );
+                    }
+                }
+                "method_declaration" => decls.add_method(item, src, imports),
+                "var_declaration" => decls.add_vars(item, src, imports),
+                _ => {}
+            }
+        }
+        decls
+    }
+
+    /// The field accesses of the file's methods (see [`super::guards`]), judged with the file's
+    /// own types and summaries (set those first); methods starting at a byte in `skip` are left
+    /// out. `items` are the root's named children (the caller has them already).
+    pub fn field_accesses_in(
+        self,
+        root: Node,
+        items: &[Node],
+        src: &str,
+        skip: Option<(&crate::HashSet<usize>, &Imports)>,
+    ) -> (FileDecls, Vec<super::guards::FieldAccess>) {
+        // Shared for the time of the walk so the file can be laid over an empty package
+        // (nothing copied), then handed back.
+        let decls = Arc::new(self);
+        let accesses = Self::accesses_with_own_types(&decls, root, items, src, skip);
+        let decls = Arc::try_unwrap(decls).unwrap_or_else(|shared| (*shared).clone());
+        (decls, accesses)
+    }
+
+    fn accesses_with_own_types(
+        decls: &Arc<FileDecls>,
+        root: Node,
+        items: &[Node],
+        src: &str,
+        skip: Option<(&crate::HashSet<usize>, &Imports)>,
+    ) -> Vec<super::guards::FieldAccess> {
+        // Only files with methods that lock can show which mutex guards a field.
+        if !(src.contains("func (") && src.contains("ock(") && !decls.structs.is_empty()) {
+            return Vec::new();
+        }
+        // The file alone, as a package (laid over an empty one: nothing is copied).
+        let own = PackageModel::over(Arc::default(), decls);
+        if !own.has_struct_with_mutex() {
+            return Vec::new();
+        }
+        let from_tree;
+        let imports = match skip {
+            Some((_, imports)) => imports,
+            None => {
+                from_tree = Imports::from_tree(root, src);
+                &from_tree
+            }
+        };
+        // Only methods of a type that holds a mutex have guarded fields (see guards::collect):
+        // the model leaves every other function out.
+        let holders: crate::HashSet<&str> = decls
+            .structs
+            .iter()
+            .filter(|(_, fields)| {
+                fields.iter().any(|f| {
+                    matches!(
+                        own.sync_kind(f.ty.deref()),
+                        Some(SyncKind::Mutex | SyncKind::RWMutex)
+                    )
+                })
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let mut left_out = skip.map(|(s, _)| s.clone()).unwrap_or_default();
+        for &item in items {
+            if !super::scope::is_function_item(item) || left_out.contains(&item.start_byte()) {
+                continue;
+            }
+            let receiver = (item.kind_str() == "method_declaration")
+                .then(|| receiver_type(item, src, imports))
+                .flatten();
+            if !receiver.is_some_and(|t| holders.contains(t.as_str())) {
+                left_out.insert(item.start_byte());
+            }
+        }
+        let model = super::scope::FileModel::build_partial(
+            root,
+            src,
+            &own,
+            &left_out,
+            imports.clone(),
+            items,
+        )
+        .0;
+        super::guards::collect(&model)
+    }
+
+    fn add_types(&mut self, decl: Node, src: &str, imports: &Imports) {
+        for spec in named_children(decl) {
+            if !matches!(spec.kind_str(), "type_spec" | "type_alias") {
+                continue;
+            }
+            let (Some(name), Some(type_node)) = (spec.field("name"), spec.field("type")) else {
+                continue;
+            };
+            let name = text(name, src).to_string();
+            if type_node.kind_str() == "struct_type" {
+                self.structs
+                    .insert(name, struct_fields(type_node, src, imports));
+            } else {
+                self.named
+                    .insert(name, Ty::from_node(type_node, src, imports));
+            }
+        }
+    }
+
+    fn add_method(&mut self, decl: Node, src: &str, imports: &Imports) {
+        let (Some(name), Some(receiver)) = (decl.field("name"), decl.field("receiver")) else {
+            return;
+        };
+        let Some(param) = named_children(receiver).next() else {
+            return;
+        };
+        let Some(type_node) = param.field("type") else {
+            return;
+        };
+        let ty = Ty::from_node(type_node, src, imports);
+        let Ty::Named {
+            name: type_name, ..
+        } = ty.deref()
+        else {
+            return;
+        };
+        let results = results_of(decl.field("result"), src, imports);
+        self.methods.entry(type_name.clone()).or_default().insert(
+            text(name, src).to_string(),
+            FuncSig {
+                results,
+                pointer_receiver: ty.is_pointer(),
+                takes_params: takes_params(decl),
+            },
+        );
+    }
+
+    fn add_vars(&mut self, decl: Node, src: &str, imports: &Imports) {
+        let mut specs: Vec<Node> = Vec::new();
+        for child in named_children(decl) {
+            match child.kind_str() {
+                "var_spec" => specs.push(child),
+                "var_spec_list" => {
+                    specs.extend(named_children(child).filter(|n| n.kind_str() == "var_spec"))
+                }
+                _ => {}
+            }
+        }
+        for spec in specs {
+            let ty = spec
+                .field("type")
+                .map_or(Ty::Unknown, |t| Ty::from_node(t, src, imports));
+            for name in names_of(spec) {
+                self.vars.insert(text(name, src).to_string(), ty.clone());
+            }
+        }
+    }
+}
+
+/// The type name of a method's receiver (`Cache` for `func (c *Cache) …`).
+fn receiver_type(method: Node, src: &str, imports: &Imports) -> Option<String> {
+    let param = named_children(method.field("receiver")?).next()?;
+    match Ty::from_node(param.field("type")?, src, imports).deref() {
+        Ty::Named { name, .. } => Some(name.clone()),
+        _ => None,
+    }
+}
+
+/// The merged declarations of every file of one package.
+///
+/// A model can also be one file laid [`over`](PackageModel::over) a model of the package's
+/// other files: every lookup asks the file's own declarations first, then the base. A server
+/// builds it per keystroke without copying any declarations.
+#[derive(Debug, Clone, Default)]
+pub struct PackageModel {
+    /// When this model is one file laid over the others: that file (the maps below are then
+    /// empty but for `atomics`, resolved over the file's and the base's accesses)…
+    own: Option<Arc<FileDecls>>,
+    /// …and the model of the other files.
+    base: Option<Arc<PackageModel>>,
+    /// The atomic accesses of the files merged by [`PackageModel::from_files`], before
+    /// [`super::atomics::resolve`] (which needs the whole package's types: an overlay resolves
+    /// its base's accesses again).
+    raw_atomics: Vec<super::atomics::AtomicAccess>,
+    structs: HashMap<String, Vec<Field>>,
+    named: HashMap<String, Ty>,
+    funcs: HashMap<String, FuncSig>,
+    methods: HashMap<String, HashMap<String, FuncSig>>,
+    vars: HashMap<String, Ty>,
+    summaries: HashMap<String, FuncSummary>,
+    /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
+    atomics: HashMap<String, super::atomics::AtomicUse>,
+    field_accesses: Vec<super::guards::FieldAccess>,
+    /// Computed on first use by [`PackageModel::lock_reach`].
+    lock_reach: std::sync::OnceLock<Arc<LockReach>>,
+    /// Computed on first use by [`PackageModel::triggers`].
+    triggers: std::sync::OnceLock<Arc<super::quiet::Triggers>>,
+}
+
+/// The struct fields and package variables through which a value holding a lock can be reached,
+/// each with how it reaches it (a bit set of [`LockReach::VALUE`], [`LockReach::POINTER`],
+/// [`LockReach::CONTAINER`]).
+#[derive(Debug, Clone, Default)]
+pub struct LockReach {
+    pub fields: HashMap<String, u8>,
+    pub vars: HashMap<String, u8>,
+    /// Whether some type of the package holds a lock (without one, only a file importing sync
+    /// or sync/atomic can hold a lock-holding value).
+    pub any_type: bool,
+}
+
+impl LockReach {
+    /// The value itself holds a lock.
+    pub const VALUE: u8 = 1;
+    /// It points to a value that does (`*p` copies it).
+    pub const POINTER: u8 = 2;
+    /// A slice, array or map of such values (`xs[i]` copies one).
+    pub const CONTAINER: u8 = 4;
+}
+
+impl PackageModel {
+    /// Merges file summaries. Files of another package name (a `foo_test` external test package)
+    /// are the caller's business: pass only the files that belong together.
+    pub fn from_files<'a>(files: impl IntoIterator<Item = &'a FileDecls>) -> PackageModel {
+        let files: Vec<&FileDecls> = files.into_iter().collect();
+        let total = |size: fn(&FileDecls) -> usize| files.iter().map(|f| size(f)).sum::<usize>();
+        // Sized once: a server merges a package on keystrokes that move this file's offsets.
+        let mut model = PackageModel {
+            structs: HashMap::with_capacity_and_hasher(
+                total(|f| f.structs.len()),
+                Default::default(),
+            ),
+            named: HashMap::with_capacity_and_hasher(total(|f| f.named.len()), Default::default()),
+            funcs: HashMap::with_capacity_and_hasher(total(|f| f.funcs.len()), Default::default()),
+            methods: HashMap::with_capacity_and_hasher(
+                total(|f| f.methods.len()),
+                Default::default(),
+            ),
+            vars: HashMap::with_capacity_and_hasher(total(|f| f.vars.len()), Default::default()),
+            summaries: HashMap::with_capacity_and_hasher(
+                total(|f| f.summaries.len()),
+                Default::default(),
+            ),
+            field_accesses: Vec::with_capacity(total(|f| f.field_accesses.len())),
+            ..PackageModel::default()
+        };
+        let mut atomics = Vec::new();
+        for file in files {
+            atomics.extend(file.atomics.iter().cloned());
+            model
+                .structs
+                .extend(file.structs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .named
+                .extend(file.named.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .funcs
+                .extend(file.funcs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .vars
+                .extend(file.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .summaries
+                .extend(file.summaries.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .field_accesses
+                .extend(file.field_accesses.iter().cloned());
+            for (ty, methods) in &file.methods {
+                let entry = model.methods.entry(ty.clone()).or_default();
+                entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        model.atomics = super::atomics::resolve(&model, &atomics);
+        model.raw_atomics = atomics;
+        model
+    }
+
+    /// One file's declarations laid over a model of the package's other files (built by
+    /// [`PackageModel::from_files`]). Equal to merging all files, the file's own declarations
+    /// winning where two files declare the same name (code that does not compile yet).
+    pub fn over(base: Arc<PackageModel>, file: &Arc<FileDecls>) -> PackageModel {
+        let mut model = PackageModel {
+            own: Some(file.clone()),
+            base: Some(base),
+            ..PackageModel::default()
+        };
+        let base_accesses = model.base.iter().flat_map(|b| b.raw_atomics.iter());
+        model.atomics = super::atomics::resolve(&model, file.atomics.iter().chain(base_accesses));
+        model
+    }
+
+    /// Takes over what `previous` (the model of an earlier version of the same file over the
+    /// same base) computed from the package's types, when the file's types did not change: a
+    /// keystroke inside a function body does not walk every struct of the package again.
+    pub fn reuse_type_facts(&self, previous: &PackageModel) {
+        let same_base = match (&self.base, &previous.base) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        let same_types = match (&self.own, &previous.own) {
+            (Some(a), Some(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.structs == b.structs
+                        && a.named == b.named
+                        && a.vars == b.vars
+                        && a.methods == b.methods)
+            }
+            _ => false,
+        };
+        if same_base && same_types {
+            if let Some(reach) = previous.lock_reach.get() {
+                let _ = self.lock_reach.set(reach.clone());
+            }
+        }
+    }
+
+    /// Looks a name up in this model's maps, then the overlaid file's, then the base's.
+    fn lookup<'a, T: ?Sized + 'a>(
+        &'a self,
+        merged: impl Fn(&'a PackageModel) -> Option<&'a T>,
+        own: impl FnOnce(&'a FileDecls) -> Option<&'a T>,
+    ) -> Option<&'a T> {
+        merged(self)
+            .or_else(|| own(self.own.as_deref()?))
+            .or_else(|| merged(self.base.as_deref()?))
+    }
+
+    /// Every entry of one map of the package, each name once: this model's, the overlaid
+    /// file's, then the base's that the file does not declare.
+    fn entries<'a, V: 'a>(
+        &'a self,
+        merged: impl Fn(&'a PackageModel) -> &'a HashMap<String, V>,
+        own: impl Fn(&'a FileDecls) -> &'a HashMap<String, V>,
+    ) -> impl Iterator<Item = (&'a String, &'a V)> {
+        let own_map = self.own.as_deref().map(&own);
+        let base = self.base.as_deref().map(&merged).into_iter().flatten();
+        merged(self)
+            .iter()
+            .chain(own_map.into_iter().flatten())
+            .chain(base.filter(move |(name, _)| !own_map.is_some_and(|m| m.contains_key(*name))))
+    }
+
+    /// Each struct type of the package once (own declarations before the base's).
+    fn all_structs(&self) -> impl Iterator<Item = (&String, &Vec<Field>)> {
+        self.entries(|m| &m.structs, |f| &f.structs)
+    }
+
+    fn named_type(&self, name: &str) -> Option<&Ty> {
+        self.lookup(|m| m.named.get(name), |f| f.named.get(name))
+    }
+
+    pub fn shared(self) -> Arc<PackageModel> {
+        Arc::new(self)
+    }
+
+    pub fn struct_fields(&self, name: &str) -> Option<&[Field]> {
+        self.lookup(|m| m.structs.get(name), |f| f.structs.get(name))
+            .map(Vec::as_slice)
+    }
+
+    /// Which fields and package variables can reach a lock-holding value, computed once per
+    /// package (`sync-value-copied` looks only at expressions that name one of them).
+    pub fn lock_reach(&self) -> &LockReach {
+        self.lock_reach.get_or_init(|| {
+            let mut memo = HashMap::default();
+            let mut reach = LockReach::default();
+            for field in self.all_structs().flat_map(|(_, fields)| fields) {
+                let how = self.lock_reach_of(&field.ty, &mut memo);
+                if how != 0 {
+                    *reach.fields.entry(field.name.clone()).or_default() |= how;
+                }
+            }
+            for (name, ty) in self.entries(|m| &m.vars, |f| &f.vars) {
+                let how = self.lock_reach_of(ty, &mut memo);
+                if how != 0 {
+                    reach.vars.insert(name.clone(), how);
+                }
+            }
+            let mut type_names = self.type_names();
+            reach.any_type =
+                type_names.any(|name| self.holds_lock(&Ty::named("", name), &mut memo, 0));
+            Arc::new(reach)
+        })
+    }
+
+    /// The names of the package's types: structs, other named types, and receivers of methods
+    /// (a name may come more than once).
+    fn type_names(&self) -> impl Iterator<Item = &String> {
+        self.all_structs()
+            .map(|(name, _)| name)
+            .chain(
+                self.entries(|m| &m.named, |f| &f.named)
+                    .map(|(name, _)| name),
+            )
+            .chain(
+                self.entries(|m| &m.methods, |f| &f.methods)
+                    .map(|(name, _)| name),
+            )
+    }
+
+    /// What makes a top-level function of the package worth the rules' look (see
+    /// [`super::quiet`]), computed once per package.
+    pub fn triggers(&self) -> &super::quiet::Triggers {
+        self.triggers
+            .get_or_init(|| Arc::new(super::quiet::Triggers::of(self)))
+    }
+
+    /// The package's names through which code can come to hold a lock-holding value: types
+    /// that lead to one, and fields, variables, functions and methods whose type or results do
+    /// — by any route, channels and function results included (wider than [`Self::lock_reach`],
+    /// which follows only what a copy can reach).
+    pub fn names_leading_to_locks(&self) -> Vec<String> {
+        let mut holds = HashMap::default();
+        let leading = self.types_leading_to_locks(&mut holds);
+        let mut leads_to = |ty: &Ty| self.mentions_lock(ty, &leading, &mut holds, 0);
+        let mut names: Vec<String> = leading.iter().cloned().collect();
+        for field in self.all_structs().flat_map(|(_, fields)| fields) {
+            if leads_to(&field.ty) {
+                names.push(field.name.clone());
+            }
+        }
+        for (name, ty) in self.entries(|m| &m.vars, |f| &f.vars) {
+            if leads_to(ty) {
+                names.push(name.clone());
+            }
+        }
+        for (name, sig) in self.entries(|m| &m.funcs, |f| &f.funcs) {
+            if sig.results.iter().any(&mut leads_to) {
+                names.push(name.clone());
+            }
+        }
+        for (_, methods) in self.entries(|m| &m.methods, |f| &f.methods) {
+            for (name, sig) in methods {
+                if sig.results.iter().any(&mut leads_to) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// The package's named types whose values hold a lock or lead to one through pointers,
+    /// slices, arrays, maps, channels, function results or struct fields: those that hold one,
+    /// then, until nothing changes, those whose fields or underlying type mention one. A
+    /// fixpoint gives exact answers on long chains and cycles of types (`Block` → `Func` →
+    /// `[]*Block`), where a depth-first search must cut somewhere.
+    fn types_leading_to_locks(&self, holds: &mut HashMap<String, bool>) -> crate::HashSet<String> {
+        let mut leading: crate::HashSet<String> = self
+            .type_names()
+            .filter(|name| self.holds_lock(&Ty::named("", name.as_str()), holds, 0))
+            .cloned()
+            .collect();
+        loop {
+            let known = leading.len();
+            for name in self.type_names() {
+                if leading.contains(name) {
+                    continue;
+                }
+                let leads = match (self.struct_fields(name), self.named_type(name)) {
+                    (Some(fields), _) => fields
+                        .iter()
+                        .any(|f| self.mentions_lock(&f.ty, &leading, holds, 0)),
+                    (None, Some(underlying)) => self.mentions_lock(underlying, &leading, holds, 0),
+                    (None, None) => false,
+                };
+                if leads {
+                    leading.insert(name.clone());
+                }
+            }
+            if leading.len() == known {
+                return leading;
+            }
+        }
+    }
+
+    /// Whether the type expression `ty` holds a lock or names one of the `leading` types, by
+    /// any route. Past a nesting no real code reaches it answers yes: a wrong yes only costs a
+    /// function its skip.
+    fn mentions_lock(
+        &self,
+        ty: &Ty,
+        leading: &crate::HashSet<String>,
+        holds: &mut HashMap<String, bool>,
+        depth: usize,
+    ) -> bool {
+        if depth > 64 {
+            return true;
+        }
+        if self.holds_lock(ty, holds, 0) {
+            return true;
+        }
+        let mut mentions = |t: &Ty| self.mentions_lock(t, leading, holds, depth + 1);
+        match ty {
+            Ty::Pointer(inner) | Ty::Slice(inner) | Ty::Array(inner) | Ty::Chan(inner) => {
+                mentions(inner)
+            }
+            Ty::Map(key, value) => mentions(key) || mentions(value),
+            Ty::Func { results } | Ty::Tuple(results) => results.iter().any(mentions),
+            Ty::Struct(fields) => fields.iter().any(|f| mentions(&f.ty)),
+            Ty::Named { pkg, name } if pkg.is_empty() => leading.contains(name),
+            _ => false,
+        }
+    }
+
+    /// How a value of `ty` reaches a lock-holding value (a [`LockReach`] bit set; 0 when it does
+    /// not). `memo` remembers the answer for the package's named types.
+    pub fn lock_reach_of(&self, ty: &Ty, memo: &mut HashMap<String, bool>) -> u8 {
+        if self.holds_lock(ty, memo, 0) {
+            return LockReach::VALUE;
+        }
+        match ty {
+            Ty::Pointer(inner) if self.reaches_lock(inner, memo) => LockReach::POINTER,
+            Ty::Slice(inner) | Ty::Array(inner) | Ty::Map(_, inner)
+                if self.reaches_lock(inner, memo) =>
+            {
+                LockReach::CONTAINER
+            }
+            _ => 0,
+        }
+    }
+
+    fn reaches_lock(&self, ty: &Ty, memo: &mut HashMap<String, bool>) -> bool {
+        match ty {
+            Ty::Pointer(inner) | Ty::Slice(inner) | Ty::Array(inner) | Ty::Map(_, inner) => {
+                self.reaches_lock(inner, memo)
+            }
+            _ => self.holds_lock(ty, memo, 0),
+        }
+    }
+
+    fn holds_lock(&self, ty: &Ty, memo: &mut HashMap<String, bool>, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        if self.sync_kind(ty).is_some() {
+            return true;
+        }
+        match ty {
+            Ty::Array(inner) => self.holds_lock(inner, memo, depth + 1),
+            Ty::Struct(fields) => fields
+                .iter()
+                .any(|f| self.holds_lock(&f.ty, memo, depth + 1)),
+            Ty::Named { pkg, name } if pkg.is_empty() => {
+                if let Some(&known) = memo.get(name) {
+                    return known;
+                }
+                memo.insert(name.clone(), false);
+                let holds = self.fields_of(ty).is_some_and(|fields| {
+                    fields
+                        .iter()
+                        .any(|f| self.holds_lock(&f.ty, memo, depth + 1))
+                });
+                memo.insert(name.clone(), holds);
+                holds
+            }
+            _ => false,
+        }
+    }
+
+    /// Does any struct of the package hold a mutex (directly)? Guard facts are only needed then.
+    pub fn has_struct_with_mutex(&self) -> bool {
+        self.all_structs().flat_map(|(_, fields)| fields).any(|f| {
+            matches!(
+                self.sync_kind(f.ty.deref()),
+                Some(SyncKind::Mutex | SyncKind::RWMutex)
+            )
+        })
+    }
+
+    /// A field declared directly in a local struct type.
+    pub fn field(&self, type_name: &str, field: &str) -> Option<&Field> {
+        self.struct_fields(type_name)?
+            .iter()
+            .find(|f| f.name == field)
+    }
+
+    pub fn func(&self, name: &str) -> Option<&FuncSig> {
+        self.lookup(|m| m.funcs.get(name), |f| f.funcs.get(name))
+    }
+
+    pub fn method(&self, type_name: &str, method: &str) -> Option<&FuncSig> {
+        self.lookup(
+            |m| m.methods.get(type_name)?.get(method),
+            |f| f.methods.get(type_name)?.get(method),
+        )
+    }
+
+    /// Adds the field accesses of one file (see [`super::guards::collect`]).
+    pub fn add_field_accesses(
+        &mut self,
+        accesses: impl IntoIterator<Item = super::guards::FieldAccess>,
+    ) {
+        self.field_accesses.extend(accesses);
+    }
+
+    /// The field accesses of the files added so far.
+    pub fn field_accesses(&self) -> impl Iterator<Item = &super::guards::FieldAccess> {
+        let own = self.own.iter().flat_map(|f| f.field_accesses.iter());
+        let base = self.base.iter().flat_map(|b| b.field_accesses.iter());
+        self.field_accesses.iter().chain(own).chain(base)
+    }
+
+    /// Every function summary of the package, by key.
+    pub fn summaries(&self) -> impl Iterator<Item = (&String, &FuncSummary)> {
+        self.entries(|m| &m.summaries, |f| &f.summaries)
+    }
+
+    /// The summary of a function (`name`) or method (`Type.name`).
+    pub fn summary(&self, key: &str) -> Option<&FuncSummary> {
+        self.lookup(|m| m.summaries.get(key), |f| f.summaries.get(key))
+    }
+
+    pub fn var(&self, name: &str) -> Option<&Ty> {
+        self.lookup(|m| m.vars.get(name), |f| f.vars.get(name))
+    }
+
+    /// Fields (`Owner.field`) and package variables some file accesses through `sync/atomic`.
+    pub fn atomics(&self) -> &HashMap<String, super::atomics::AtomicUse> {
+        &self.atomics
+    }
+
+    /// The fields of a type, looking through pointers and local named types.
+    pub fn fields_of<'a>(&'a self, ty: &'a Ty) -> Option<&'a [Field]> {
+        match ty.deref() {
+            Ty::Named { pkg, name } if pkg.is_empty() => {
+                if let Some(fields) = self.struct_fields(name) {
+                    return Some(fields);
+                }
+                // `type A B` where B is a local struct.
+                match self.named_type(name) {
+                    Some(Ty::Struct(fields)) => Some(fields),
+                    _ => None,
+                }
+            }
+            Ty::Struct(fields) => Some(fields),
+            _ => None,
+        }
+    }
+
+    /// The type of field `name` of `ty` (through pointers and embedded fields, breadth first as
+    /// Go promotes them). None when unknown.
+    pub fn field_type(&self, ty: &Ty, name: &str) -> Option<Ty> {
+        let mut level = vec![ty.clone()];
+        for _depth in 0..4 {
+            let mut next = Vec::new();
+            for t in &level {
+                let Some(fields) = self.fields_of(t) else {
+                    continue;
+                };
+                if let Some(f) = fields.iter().find(|f| f.name == name) {
+                    return Some(f.ty.clone());
+                }
+                next.extend(fields.iter().filter(|f| f.embedded).map(|f| f.ty.clone()));
+            }
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+        }
+        None
+    }
+
+    /// The sync value a type is, looking through local named types (`type guard sync.Mutex`).
+    pub fn sync_kind(&self, ty: &Ty) -> Option<SyncKind> {
+        if let Some(kind) = ty.sync_kind() {
+            return Some(kind);
+        }
+        if let Ty::Named { pkg, name } = ty {
+            if pkg.is_empty() {
+                if let Some(underlying) = self.named_type(name) {
+                    return underlying.sync_kind();
+                }
+                if self.has_pointer_lock_methods(name) {
+                    return Some(SyncKind::NoCopy);
+                }
+            }
+        }
+        None
+    }
+
+    fn has_pointer_lock_methods(&self, type_name: &str) -> bool {
+        let pointer = |m: &str| {
+            self.method(type_name, m)
+                .is_some_and(|s| s.pointer_receiver && !s.takes_params && s.results.is_empty())
+        };
+        // go vet's definition: the pointer type is a sync.Locker and the value type is not.
+        pointer("Lock") && pointer("Unlock")
+    }
+
+    /// If copying a value of `ty` copies a lock, a short description of where the lock sits
+    /// (`sync.Mutex`, `Config.mu sync.RWMutex`). Pointers, slices, maps and channels stop the
+    /// search; arrays and struct fields (embedded or not) do not.
+    pub fn contained_lock(&self, ty: &Ty) -> Option<String> {
+        self.contained_lock_at(ty, 0)
+    }
+
+    fn contained_lock_at(&self, ty: &Ty, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        if self.sync_kind(ty).is_some() {
+            return Some(ty.display());
+        }
+        match ty {
+            Ty::Array(inner) => self.contained_lock_at(inner, depth + 1),
+            Ty::Named { pkg, .. } if pkg.is_empty() => {
+                let fields = self.fields_of(ty)?;
+                fields.iter().find_map(|f| {
+                    let inner = self.contained_lock_at(&f.ty, depth + 1)?;
+                    Some(format!(
+                        "{}.{} {}",
+                        ty.display(),
+                        f.name,
+                        strip_owner(&inner)
+                    ))
+                })
+            }
+            Ty::Struct(fields) => fields
+                .iter()
+                .find_map(|f| self.contained_lock_at(&f.ty, depth + 1)),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a function or method declaration takes parameters.
+fn takes_params(decl: Node) -> bool {
+    decl.field("parameters")
+        .is_some_and(|list| named_children(list).next().is_some())
+}
+
+/// `Inner.mu sync.Mutex` → `sync.Mutex`, for the innermost part of a nested description.
+fn strip_owner(description: &str) -> &str {
+    description.rsplit(' ').next().unwrap_or(description)
+}

@@ -1,0 +1,758 @@
+//! The functions of one file and the declarations inside them: parameters, receivers, named
+//! results and locals, each with the part of the text where it is visible and its type as far as
+//! the declaration tells. Resolving an identifier finds the innermost visible declaration.
+
+use crate::{HashMap, HashSet};
+use goconc_syntax::NodeExt;
+use std::ops::Range;
+
+use tree_sitter::Node;
+
+use super::imports::Imports;
+use super::index::NodeIndex;
+use super::package::PackageModel;
+use super::types::{names_of, results_of, Ty};
+use goconc_syntax::kinds;
+use goconc_syntax::{call_args, climb, named_children, text, unparen};
+
+/// What declared a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclKind {
+    Receiver,
+    Param,
+    Result,
+    Local,
+    /// Declared by a `for` statement (a range variable or a three-clause loop variable).
+    LoopVar,
+}
+
+#[derive(Debug, Clone)]
+pub struct Decl<'t> {
+    pub name: &'t str,
+    pub ident: Node<'t>,
+    /// Where the name refers to this declaration.
+    pub visible: Range<usize>,
+    pub ty: Ty,
+    pub kind: DeclKind,
+    /// Index of the function that declares it.
+    pub function: usize,
+    /// The `for` statement for loop variables.
+    pub loop_stmt: Option<Node<'t>>,
+    /// The statement that declares it (for locals), or the parameter declaration.
+    pub stmt: Node<'t>,
+    /// The initialising expression when it is the only one of its declaration (`x := expr`).
+    pub init: Option<Node<'t>>,
+}
+
+/// Top-level function and method declarations: the parts of a file an incremental analysis
+/// can reuse one by one.
+pub fn is_function_item(node: Node) -> bool {
+    matches!(
+        node.kind_str(),
+        "function_declaration" | "method_declaration"
+    )
+}
+
+/// What [`FileModel::build_partial`] leaves out and is given.
+struct Partial<'a, 't> {
+    skip: &'a HashSet<usize>,
+    imports: Imports,
+    items: &'a [Node<'t>],
+}
+
+/// The file's top-level declarations, comments left out (ERROR nodes of broken code kept: the
+/// walk reads them too).
+pub fn top_level_items(root: Node) -> Vec<Node> {
+    named_children(root).collect()
+}
+
+/// Top-level imports, type and constant declarations, and variable declarations without a call
+/// or a function literal (no `(` in their text): the model records nothing inside them
+/// (declarations are recorded inside functions only, and the index holds calls and what only
+/// function bodies contain), so generated tables of megabytes are passed over unread.
+fn holds_nothing_to_record(node: Node, src: &str) -> bool {
+    match node.kind_str() {
+        "const_declaration" | "type_declaration" | "import_declaration" => true,
+        "var_declaration" => !text(node, src).contains('('),
+        _ => false,
+    }
+}
+
+/// A function declaration, method declaration or function literal.
+#[derive(Debug, Clone)]
+pub struct Function<'t> {
+    pub node: Node<'t>,
+    pub body: Option<Node<'t>>,
+    /// The enclosing function of a literal.
+    pub parent: Option<usize>,
+    /// The receiver's type name of a method (`Service` for `func (s *Service) …`).
+    pub receiver_type: Option<String>,
+}
+
+/// The model of one file: imports, functions, declarations, and the package around it.
+pub struct FileModel<'t> {
+    pub src: &'t str,
+    pub root: Node<'t>,
+    pub imports: Imports,
+    pub package: &'t PackageModel,
+    pub functions: Vec<Function<'t>>,
+    /// The file's top-level declarations (comments left out), in order. Listing the root's
+    /// children costs tens of microseconds on a long file (tree-sitter nests them in hidden
+    /// nodes): the model lists them once (or is given them) for its walk and every rule.
+    pub items: Vec<Node<'t>>,
+    decls: Vec<Decl<'t>>,
+    by_name: HashMap<&'t str, Vec<usize>>,
+    function_at: HashMap<usize, usize>,
+    /// While collecting: the ancestors of the node being visited (tree-sitter's `parent()`
+    /// searches from the root, so the walk keeps its own chain).
+    ancestors: Vec<Node<'t>>,
+}
+
+impl<'t> FileModel<'t> {
+    pub fn build(root: Node<'t>, src: &'t str, package: &'t PackageModel) -> FileModel<'t> {
+        Self::build_inner(root, src, package, None, None)
+    }
+
+    /// Builds the model of part of a file: the top-level function and method declarations that
+    /// start at a byte in `skip` are left out, with everything inside them (an incremental
+    /// analysis reuses what it knew of them). Type, variable and constant declarations are
+    /// always in. `items` are the file's top-level declarations (see [`top_level_items`]): the
+    /// caller has them, and listing them again costs more than the part being built.
+    pub fn build_partial(
+        root: Node<'t>,
+        src: &'t str,
+        package: &'t PackageModel,
+        skip: &HashSet<usize>,
+        imports: Imports,
+        items: &[Node<'t>],
+    ) -> (FileModel<'t>, NodeIndex<'t>) {
+        let mut index = NodeIndex::default();
+        let partial = Partial {
+            skip,
+            imports,
+            items,
+        };
+        let model = Self::build_inner(root, src, package, Some(&mut index), Some(partial));
+        (model, index)
+    }
+
+    /// Builds the model and, in the same walk, the index of nodes rules start from.
+    pub fn build_with_index(
+        root: Node<'t>,
+        src: &'t str,
+        package: &'t PackageModel,
+    ) -> (FileModel<'t>, NodeIndex<'t>) {
+        let mut index = NodeIndex::default();
+        let model = Self::build_inner(root, src, package, Some(&mut index), None);
+        (model, index)
+    }
+
+    fn build_inner(
+        root: Node<'t>,
+        src: &'t str,
+        package: &'t PackageModel,
+        index: Option<&mut NodeIndex<'t>>,
+        partial: Option<Partial<'_, 't>>,
+    ) -> FileModel<'t> {
+        let (skip, imports, items) = match partial {
+            Some(p) => (Some(p.skip), p.imports, p.items.to_vec()),
+            None => (None, Imports::from_tree(root, src), top_level_items(root)),
+        };
+        let mut model = FileModel {
+            src,
+            root,
+            imports,
+            package,
+            functions: Vec::new(),
+            items,
+            decls: Vec::new(),
+            by_name: HashMap::default(),
+            function_at: HashMap::default(),
+            ancestors: Vec::new(),
+        };
+        model.collect(index, skip);
+        model.ancestors = Vec::new();
+        model
+    }
+
+    /// One walk over each top-level declaration that is not skipped, keeping the chain of
+    /// ancestors.
+    fn collect(&mut self, mut index: Option<&mut NodeIndex<'t>>, skip: Option<&HashSet<usize>>) {
+        let mut stack: Vec<(usize, usize)> = Vec::new(); // (function index, end byte)
+        self.ancestors.push(self.root);
+        for i in 0..self.items.len() {
+            let item = self.items[i];
+            let skipped = skip
+                .is_some_and(|s| s.contains(&item.start_byte()) && is_function_item(item))
+                || holds_nothing_to_record(item, self.src);
+            if !skipped {
+                self.walk(item, index.as_deref_mut(), &mut stack);
+            }
+        }
+    }
+
+    fn walk(
+        &mut self,
+        item: Node<'t>,
+        mut index: Option<&mut NodeIndex<'t>>,
+        stack: &mut Vec<(usize, usize)>,
+    ) {
+        // A cursor made at `item` never leaves it; `depth` is the item's number of ancestors,
+        // `ends` the end bytes of those entered below it.
+        let mut cursor = item.walk();
+        let depth = self.ancestors.len();
+        let mut ends: Vec<usize> = Vec::new();
+        loop {
+            let node = cursor.node();
+            let flags = kinds::flags(node.kind_id());
+            if flags & kinds::INDEX != 0 {
+                if let Some(index) = index.as_deref_mut() {
+                    index.add(node, self.src);
+                }
+            }
+            if flags & kinds::DECLARES != 0 {
+                self.visit(node, stack);
+            }
+            if !kinds::holds_nothing_to_record(node, flags, self.src) && cursor.goto_first_child() {
+                self.ancestors.push(node);
+                ends.push(node.end_byte());
+                continue;
+            }
+            let ancestors = &mut self.ancestors;
+            if !climb(&mut cursor, node.end_byte(), &mut ends, |entered| {
+                ancestors.truncate(depth + entered)
+            }) {
+                return;
+            }
+        }
+    }
+
+    fn parent(&self) -> Option<Node<'t>> {
+        self.ancestors.last().copied()
+    }
+
+    fn grandparent(&self) -> Option<Node<'t>> {
+        self.ancestors
+            .len()
+            .checked_sub(2)
+            .map(|i| self.ancestors[i])
+    }
+
+    /// The innermost ancestor that bounds a local declaration's scope.
+    fn scope(&self) -> Option<Node<'t>> {
+        self.ancestors
+            .iter()
+            .rev()
+            .copied()
+            .find(|n| kinds::flags(n.kind_id()) & kinds::SCOPE != 0)
+    }
+
+    fn visit(&mut self, node: Node<'t>, stack: &mut Vec<(usize, usize)>) {
+        {
+            while stack
+                .last()
+                .is_some_and(|&(_, end)| node.start_byte() >= end)
+            {
+                stack.pop();
+            }
+            let current = stack.last().map(|&(i, _)| i);
+            match node.kind_str() {
+                "function_declaration" | "method_declaration" | "func_literal" => {
+                    let index = self.add_function(node, current);
+                    stack.push((index, node.end_byte()));
+                }
+                "short_var_declaration" => {
+                    if let Some(f) = current {
+                        self.add_short_var(node, f);
+                    }
+                }
+                "var_declaration" => {
+                    if let Some(f) = current {
+                        self.add_var_decl(node, f);
+                    }
+                }
+                "receive_statement" => {
+                    if let Some(f) = current {
+                        self.add_receive(node, f);
+                    }
+                }
+                "type_switch_statement" => {
+                    if let (Some(f), Some(alias)) = (current, node.field("alias")) {
+                        for ident in named_children(alias).filter(|n| n.kind_str() == "identifier")
+                        {
+                            self.push_decl(
+                                ident,
+                                node.byte_range(),
+                                Ty::Unknown,
+                                DeclKind::Local,
+                                f,
+                                node,
+                                None,
+                            );
+                        }
+                        if alias.kind_str() == "identifier" {
+                            self.push_decl(
+                                alias,
+                                node.byte_range(),
+                                Ty::Unknown,
+                                DeclKind::Local,
+                                f,
+                                node,
+                                None,
+                            );
+                        }
+                    }
+                }
+                "range_clause" => {
+                    if let Some(f) = current {
+                        self.add_range(node, f);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn add_function(&mut self, node: Node<'t>, parent: Option<usize>) -> usize {
+        let index = self.functions.len();
+        let receiver_type = node.field("receiver").and_then(|r| {
+            let param = named_children(r).next()?;
+            match Ty::from_node(param.field("type")?, self.src, &self.imports).deref() {
+                Ty::Named { name, .. } => Some(name.clone()),
+                _ => None,
+            }
+        });
+        self.functions.push(Function {
+            node,
+            body: node.field("body"),
+            parent,
+            receiver_type,
+        });
+        self.function_at.insert(node.start_byte(), index);
+        let scope = node.byte_range();
+        for (field, kind) in [
+            ("receiver", DeclKind::Receiver),
+            ("parameters", DeclKind::Param),
+            ("result", DeclKind::Result),
+        ] {
+            let Some(list) = node.field(field) else {
+                continue;
+            };
+            if list.kind_str() != "parameter_list" {
+                continue;
+            }
+            for param in named_children(list) {
+                let Some(type_node) = param.field("type") else {
+                    continue;
+                };
+                let mut ty = Ty::from_node(type_node, self.src, &self.imports);
+                if param.kind_str() == "variadic_parameter_declaration" {
+                    ty = Ty::Slice(Box::new(ty));
+                }
+                for name in names_of(param) {
+                    self.push_decl(name, scope.clone(), ty.clone(), kind, index, param, None);
+                }
+            }
+        }
+        index
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_decl(
+        &mut self,
+        ident: Node<'t>,
+        visible: Range<usize>,
+        ty: Ty,
+        kind: DeclKind,
+        function: usize,
+        stmt: Node<'t>,
+        init: Option<Node<'t>>,
+    ) {
+        let name = text(ident, self.src);
+        if name == "_" || name.is_empty() {
+            return;
+        }
+        let loop_stmt = (kind == DeclKind::LoopVar).then_some(stmt);
+        self.by_name.entry(name).or_default().push(self.decls.len());
+        self.decls.push(Decl {
+            name,
+            ident,
+            visible,
+            ty,
+            kind,
+            function,
+            loop_stmt,
+            stmt,
+            init,
+        });
+    }
+
+    /// `a, b := f()` and friends. The scope runs from the end of the statement to the end of the
+    /// enclosing block, case clause, or `if`/`for`/`switch` statement (for their init statements).
+    fn add_short_var(&mut self, node: Node<'t>, function: usize) {
+        let (Some(left), Some(right)) = (node.field("left"), node.field("right")) else {
+            return;
+        };
+        let Some(scope) = self.scope() else { return };
+        let mut kind = DeclKind::Local;
+        let mut stmt = node;
+        if let Some(parent) = self.parent() {
+            if parent.kind_str() == "for_clause" {
+                kind = DeclKind::LoopVar;
+                stmt = self.grandparent().unwrap_or(parent);
+            }
+        }
+        let names: Vec<Node> = named_children(left).collect();
+        let values: Vec<Node> = named_children(right).collect();
+        let visible = node.end_byte()..scope.end_byte();
+        for (i, name) in names.iter().enumerate() {
+            // `x, err := …` redeclares `err` when it is already in this scope: keep the old one.
+            if names.len() > 1
+                && self.declared_in_scope(text(*name, self.src), scope, node.start_byte())
+            {
+                continue;
+            }
+            let (ty, init) = if values.len() == names.len() {
+                (self.type_of(values[i]), Some(values[i]))
+            } else if values.len() == 1 {
+                (self.type_of(values[0]).result(i), None)
+            } else {
+                (Ty::Unknown, None)
+            };
+            self.push_decl(*name, visible.clone(), ty, kind, function, stmt, init);
+        }
+    }
+
+    fn declared_in_scope(&self, name: &str, scope: Node, before: usize) -> bool {
+        self.by_name.get(name).is_some_and(|ids| {
+            ids.iter().any(|&i| {
+                let d = &self.decls[i];
+                d.visible.end == scope.end_byte()
+                    && d.visible.start <= before
+                    && d.visible.start >= scope.start_byte()
+            })
+        })
+    }
+
+    fn add_var_decl(&mut self, node: Node<'t>, function: usize) {
+        let Some(scope) = self.scope() else { return };
+        let mut specs = Vec::new();
+        for child in named_children(node) {
+            match child.kind_str() {
+                "var_spec" => specs.push(child),
+                "var_spec_list" => {
+                    specs.extend(named_children(child).filter(|n| n.kind_str() == "var_spec"))
+                }
+                _ => {}
+            }
+        }
+        for spec in specs {
+            let declared = spec
+                .field("type")
+                .map(|t| Ty::from_node(t, self.src, &self.imports));
+            let values: Vec<Node> = spec
+                .field("value")
+                .map(|v| named_children(v).collect())
+                .unwrap_or_default();
+            let names = names_of(spec);
+            for (i, name) in names.iter().enumerate() {
+                let init = (values.len() == names.len()).then(|| values[i]);
+                let ty = match (&declared, init) {
+                    (Some(t), _) => t.clone(),
+                    (None, Some(v)) => self.type_of(v),
+                    (None, None) if values.len() == 1 => self.type_of(values[0]).result(i),
+                    _ => Ty::Unknown,
+                };
+                self.push_decl(
+                    *name,
+                    spec.end_byte()..scope.end_byte(),
+                    ty,
+                    DeclKind::Local,
+                    function,
+                    node,
+                    init,
+                );
+            }
+        }
+    }
+
+    fn add_receive(&mut self, node: Node<'t>, function: usize) {
+        // `case v, ok := <-ch:` declares; `case v = <-ch:` assigns.
+        let declares = (0..node.child_count())
+            .filter_map(|i| node.child(i))
+            .any(|c| !c.is_named() && text(c, self.src) == ":=");
+        if !declares {
+            return;
+        }
+        let (Some(left), Some(right), Some(scope)) =
+            (node.field("left"), node.field("right"), self.parent())
+        else {
+            return;
+        };
+        let elem = match unparen(right).kind_str() {
+            "unary_expression" => unparen(right)
+                .field("operand")
+                .map(|ch| self.type_of(ch).element().cloned().unwrap_or_default())
+                .unwrap_or_default(),
+            _ => Ty::Unknown,
+        };
+        for (i, name) in named_children(left).enumerate() {
+            let ty = if i == 0 {
+                elem.clone()
+            } else {
+                Ty::named("", "bool")
+            };
+            self.push_decl(
+                name,
+                node.end_byte()..scope.end_byte(),
+                ty,
+                DeclKind::Local,
+                function,
+                node,
+                None,
+            );
+        }
+    }
+
+    fn add_range(&mut self, clause: Node<'t>, function: usize) {
+        let Some(left) = clause.field("left") else {
+            return;
+        };
+        let declares = (0..clause.child_count())
+            .filter_map(|i| clause.child(i))
+            .any(|c| !c.is_named() && text(c, self.src) == ":=");
+        if !declares {
+            return;
+        }
+        let Some(for_stmt) = self.parent() else {
+            return;
+        };
+        let ranged = clause
+            .field("right")
+            .map(|r| self.type_of(r))
+            .unwrap_or_default();
+        let (key, value) = match ranged.deref() {
+            Ty::Slice(e) | Ty::Array(e) => (Ty::named("", "int"), (**e).clone()),
+            Ty::Map(k, v) => ((**k).clone(), (**v).clone()),
+            Ty::Chan(e) => ((**e).clone(), Ty::Unknown),
+            Ty::Named { pkg, name } if pkg.is_empty() && name == "string" => {
+                (Ty::named("", "int"), Ty::named("", "rune"))
+            }
+            _ => (Ty::Unknown, Ty::Unknown),
+        };
+        for (i, name) in named_children(left).enumerate() {
+            let ty = if i == 0 { key.clone() } else { value.clone() };
+            self.push_decl(
+                name,
+                clause.end_byte()..for_stmt.end_byte(),
+                ty,
+                DeclKind::LoopVar,
+                function,
+                for_stmt,
+                None,
+            );
+        }
+    }
+
+    /// The declaration an identifier refers to, if it is a local, parameter, receiver or result.
+    pub fn resolve(&self, ident: Node) -> Option<&Decl<'t>> {
+        self.resolve_name(text(ident, self.src), ident.start_byte())
+    }
+
+    /// The declaration `name` refers to at byte `at`.
+    pub fn resolve_name(&self, name: &str, at: usize) -> Option<&Decl<'t>> {
+        let ids = self.by_name.get(name)?;
+        ids.iter()
+            .map(|&i| &self.decls[i])
+            .filter(|d| d.visible.start <= at && at < d.visible.end.max(d.visible.start + 1))
+            .max_by_key(|d| (d.visible.start, std::cmp::Reverse(d.visible.end)))
+    }
+
+    /// All declarations, in document order of their functions.
+    pub fn decls(&self) -> &[Decl<'t>] {
+        &self.decls
+    }
+
+    /// The function index of a function node.
+    pub fn function_index(&self, node: Node) -> Option<usize> {
+        self.function_at
+            .get(&node.start_byte())
+            .copied()
+            .filter(|&i| self.functions[i].node == node)
+    }
+
+    /// The innermost function containing a node (not the function node itself).
+    pub fn function_of(&self, node: Node) -> Option<usize> {
+        // Functions are in document order and nest: scanning back from the last one that starts
+        // before the node finds the innermost one around it, without tree-sitter's `parent()`.
+        let before = self
+            .functions
+            .partition_point(|f| f.node.start_byte() <= node.start_byte());
+        self.functions[..before]
+            .iter()
+            .rposition(|f| f.node.end_byte() >= node.end_byte() && f.node != node)
+    }
+
+    /// Is `name` the local name of import `path` at `at` (and not shadowed by a local)?
+    pub fn is_package(&self, ident: Node, path: &str) -> bool {
+        ident.kind_str() == "identifier"
+            && self.imports.is(text(ident, self.src), path)
+            && self.resolve(ident).is_none()
+    }
+
+    /// `pkg.Name` where `pkg` names import `path`: returns `Name`.
+    pub fn qualified_name(&self, node: Node, path: &str) -> Option<&'t str> {
+        let node = unparen(node);
+        if node.kind_str() != "selector_expression" {
+            return None;
+        }
+        let operand = node.field("operand")?;
+        if !self.is_package(operand, path) {
+            return None;
+        }
+        Some(text(node.field("field")?, self.src))
+    }
+
+    /// The type of an expression as far as declarations tell; `Ty::Unknown` otherwise.
+    pub fn type_of(&self, node: Node) -> Ty {
+        let node = unparen(node);
+        match node.kind_str() {
+            "identifier" => match self.resolve(node) {
+                Some(decl) => decl.ty.clone(),
+                None => self
+                    .package
+                    .var(text(node, self.src))
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            "selector_expression" => {
+                let (Some(operand), Some(field)) = (node.field("operand"), node.field("field"))
+                else {
+                    return Ty::Unknown;
+                };
+                if operand.kind_str() == "identifier"
+                    && self.resolve(operand).is_none()
+                    && self.imports.path_of(text(operand, self.src)).is_some()
+                {
+                    return Ty::Unknown;
+                }
+                let base = self.type_of(operand);
+                self.package
+                    .field_type(&base, text(field, self.src))
+                    .unwrap_or_default()
+            }
+            "composite_literal" => node
+                .field("type")
+                .map_or(Ty::Unknown, |t| Ty::from_node(t, self.src, &self.imports)),
+            "unary_expression" => {
+                let op = node
+                    .field("operator")
+                    .map(|o| text(o, self.src))
+                    .unwrap_or("");
+                let inner = node
+                    .field("operand")
+                    .map(|o| self.type_of(o))
+                    .unwrap_or_default();
+                match op {
+                    "&" if !inner.is_unknown() => Ty::pointer(inner),
+                    "*" => match inner {
+                        Ty::Pointer(t) => *t,
+                        _ => Ty::Unknown,
+                    },
+                    "<-" => inner.element().cloned().unwrap_or_default(),
+                    _ => Ty::Unknown,
+                }
+            }
+            "index_expression" => node
+                .field("operand")
+                .and_then(|o| self.type_of(o).element().cloned())
+                .unwrap_or_default(),
+            "type_assertion_expression" => node
+                .field("type")
+                .map_or(Ty::Unknown, |t| Ty::from_node(t, self.src, &self.imports)),
+            "func_literal" => Ty::Func {
+                results: results_of(node.field("result"), self.src, &self.imports),
+            },
+            "call_expression" => self.call_type(node),
+            _ => Ty::Unknown,
+        }
+    }
+
+    fn call_type(&self, call: Node) -> Ty {
+        let Some(function) = call.field("function").map(unparen) else {
+            return Ty::Unknown;
+        };
+        let from_results = |results: &[Ty]| match results.len() {
+            0 => Ty::Unknown,
+            1 => results[0].clone(),
+            _ => Ty::Tuple(results.to_vec()),
+        };
+        match function.kind_str() {
+            "identifier" => {
+                let name = text(function, self.src);
+                if self.resolve(function).is_some() {
+                    return match self.type_of(function) {
+                        Ty::Func { results } => from_results(&results),
+                        _ => Ty::Unknown,
+                    };
+                }
+                let args = call_args(call);
+                match name {
+                    "new" => args.first().map_or(Ty::Unknown, |t| {
+                        Ty::pointer(Ty::from_node(*t, self.src, &self.imports))
+                    }),
+                    "make" => args
+                        .first()
+                        .map_or(Ty::Unknown, |t| Ty::from_node(*t, self.src, &self.imports)),
+                    _ => self
+                        .package
+                        .func(name)
+                        .map_or(Ty::Unknown, |sig| from_results(&sig.results)),
+                }
+            }
+            "selector_expression" => {
+                let (Some(operand), Some(field)) =
+                    (function.field("operand"), function.field("field"))
+                else {
+                    return Ty::Unknown;
+                };
+                let method = text(field, self.src);
+                if operand.kind_str() == "identifier" && self.resolve(operand).is_none() {
+                    if let Some(path) = self.imports.path_of(text(operand, self.src)) {
+                        return known_call_result(path, method).unwrap_or_default();
+                    }
+                }
+                match self.type_of(operand).deref() {
+                    Ty::Named { pkg, name } if pkg.is_empty() => self
+                        .package
+                        .method(name, method)
+                        .map_or(Ty::Unknown, |sig| from_results(&sig.results)),
+                    _ => Ty::Unknown,
+                }
+            }
+            _ => Ty::Unknown,
+        }
+    }
+}
+
+/// Result types of standard-library (and errgroup) functions that the rules care about.
+pub fn known_call_result(path: &str, name: &str) -> Option<Ty> {
+    let context = || Ty::named("context", "Context");
+    Some(match (path, name) {
+        ("context", "WithCancel" | "WithTimeout" | "WithDeadline") => {
+            Ty::Tuple(vec![context(), Ty::named("context", "CancelFunc")])
+        }
+        ("context", "WithCancelCause" | "WithTimeoutCause" | "WithDeadlineCause") => {
+            Ty::Tuple(vec![context(), Ty::named("context", "CancelCauseFunc")])
+        }
+        ("context", "Background" | "TODO" | "WithValue" | "WithoutCancel") => context(),
+        ("golang.org/x/sync/errgroup", "WithContext") => {
+            Ty::Tuple(vec![Ty::pointer(Ty::named(path, "Group")), context()])
+        }
+        ("sync", "NewCond") => Ty::pointer(Ty::named("sync", "Cond")),
+        ("time", "NewTicker") => Ty::pointer(Ty::named("time", "Ticker")),
+        ("time", "NewTimer" | "AfterFunc") => Ty::pointer(Ty::named("time", "Timer")),
+        ("time", "After" | "Tick") => Ty::Chan(Box::new(Ty::named("time", "Time"))),
+        _ => return None,
+    })
+}

@@ -1,0 +1,179 @@
+//! Recognising calls on sync values: `mu.Lock()`, `s.mu.RUnlock()`, promoted `c.Lock()` on a
+//! struct embedding a mutex, `wg.Add(1)`, `wg.Go(f)`. A call counts only when the receiver's type
+//! is known to be the sync type: unknown means silent.
+
+use tree_sitter::Node;
+
+use super::scope::FileModel;
+use super::types::{SyncKind, Ty};
+use goconc_syntax::{access_path, method_call, text};
+
+/// The `context` constructors that return a cancel func the caller must call.
+pub const CONTEXT_CANCEL_CONSTRUCTORS: [&str; 6] = [
+    "WithCancel",
+    "WithTimeout",
+    "WithDeadline",
+    "WithCancelCause",
+    "WithTimeoutCause",
+    "WithDeadlineCause",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockOp {
+    Lock,
+    RLock,
+    Unlock,
+    RUnlock,
+    TryLock,
+    TryRLock,
+}
+
+impl LockOp {
+    pub fn from_name(name: &str) -> Option<LockOp> {
+        Some(match name {
+            "Lock" => LockOp::Lock,
+            "RLock" => LockOp::RLock,
+            "Unlock" => LockOp::Unlock,
+            "RUnlock" => LockOp::RUnlock,
+            "TryLock" => LockOp::TryLock,
+            "TryRLock" => LockOp::TryRLock,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LockOp::Lock => "Lock",
+            LockOp::RLock => "RLock",
+            LockOp::Unlock => "Unlock",
+            LockOp::RUnlock => "RUnlock",
+            LockOp::TryLock => "TryLock",
+            LockOp::TryRLock => "TryRLock",
+        }
+    }
+
+    pub fn is_acquire(self) -> bool {
+        matches!(self, LockOp::Lock | LockOp::RLock)
+    }
+
+    pub fn is_release(self) -> bool {
+        matches!(self, LockOp::Unlock | LockOp::RUnlock)
+    }
+
+    pub fn is_read(self) -> bool {
+        matches!(self, LockOp::RLock | LockOp::RUnlock | LockOp::TryRLock)
+    }
+
+    /// The release that matches an acquire (`Lock` → `Unlock`), and back.
+    pub fn counterpart(self) -> LockOp {
+        match self {
+            LockOp::Lock | LockOp::TryLock => LockOp::Unlock,
+            LockOp::RLock | LockOp::TryRLock => LockOp::RUnlock,
+            LockOp::Unlock => LockOp::Lock,
+            LockOp::RUnlock => LockOp::RLock,
+        }
+    }
+}
+
+/// A call of a lock method on a value known to be a mutex.
+#[derive(Debug, Clone, Copy)]
+pub struct LockCall<'t> {
+    pub op: LockOp,
+    pub call: Node<'t>,
+    /// The expression the method is called on (`s.mu`).
+    pub receiver: Node<'t>,
+    /// The method name node (`Lock`), for fixes that rename it.
+    pub method: Node<'t>,
+}
+
+/// The kind of mutex an expression holds (through pointers and embedding), if known.
+pub fn mutex_kind(model: &FileModel, expr: Node) -> Option<(SyncKind, Option<&'static str>)> {
+    let ty = model.type_of(expr);
+    if ty.deref().is_named("sync", "Locker") {
+        return Some((SyncKind::Mutex, None));
+    }
+    match model.package.sync_kind(ty.deref()) {
+        Some(kind @ (SyncKind::Mutex | SyncKind::RWMutex | SyncKind::NoCopy)) => {
+            return Some((kind, None))
+        }
+        Some(_) => return None,
+        None => {}
+    }
+    // A struct embedding a mutex: `c.Lock()` locks `c.Mutex`.
+    for (field, kind) in [("RWMutex", SyncKind::RWMutex), ("Mutex", SyncKind::Mutex)] {
+        if let Some(t) = model.package.field_type(&ty, field) {
+            if t.deref().sync_kind() == Some(kind) && !t.is_pointer() || t.is_named("sync", field) {
+                return Some((kind, Some(field)));
+            }
+        }
+    }
+    None
+}
+
+/// Recognises `x.Lock()`, `x.RUnlock()`, … on a mutex.
+pub fn lock_call<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<LockCall<'t>> {
+    let call = method_call(node)?;
+    let op = LockOp::from_name(text(call.method, model.src))?;
+    mutex_kind(model, call.receiver)?;
+    Some(LockCall {
+        op,
+        call: call.call,
+        receiver: call.receiver,
+        method: call.method,
+    })
+}
+
+/// The access path naming the mutex of a lock call (`s.mu`; `c.Mutex` for a promoted `c.Lock()`),
+/// or None when the receiver is not a plain path (`m[k].Lock()`).
+pub fn lock_key(model: &FileModel, call: &LockCall) -> Option<String> {
+    let path = access_path(call.receiver, model.src)?;
+    match mutex_kind(model, call.receiver) {
+        Some((_, Some(embedded))) => Some(format!("{path}.{embedded}")),
+        _ => Some(path),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitGroupOp {
+    Add,
+    Done,
+    Wait,
+    Go,
+}
+
+/// A call of a WaitGroup method on a value known to be a `sync.WaitGroup`.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitGroupCall<'t> {
+    pub op: WaitGroupOp,
+    pub call: Node<'t>,
+    pub receiver: Node<'t>,
+}
+
+pub fn waitgroup_call<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<WaitGroupCall<'t>> {
+    let call = method_call(node)?;
+    let op = match text(call.method, model.src) {
+        "Add" => WaitGroupOp::Add,
+        "Done" => WaitGroupOp::Done,
+        "Wait" => WaitGroupOp::Wait,
+        "Go" => WaitGroupOp::Go,
+        _ => return None,
+    };
+    let ty = model.type_of(call.receiver);
+    let is_wg = ty.deref().sync_kind() == Some(SyncKind::WaitGroup)
+        || model
+            .package
+            .field_type(&ty, "WaitGroup")
+            .is_some_and(|t| t.is_named("sync", "WaitGroup"));
+    is_wg.then_some(WaitGroupCall {
+        op,
+        call: call.call,
+        receiver: call.receiver,
+    })
+}
+
+/// Whether a type is `*testing.T`, `*testing.B`, `*testing.F` or `testing.TB`.
+pub fn is_testing_handle(ty: &Ty) -> bool {
+    ["T", "B", "F", "TB"]
+        .iter()
+        .any(|t| ty.deref().is_named("testing", t))
+}

@@ -1,0 +1,436 @@
+//! `channel-close-by-receiver`: a function that only receives from a channel closes it.
+
+use crate::finding::LineOf;
+use goconc_syntax::NodeExt;
+use tree_sitter::Node;
+
+use super::{builtin_arg, chan_key, ChanKey};
+use crate::finding::{Finding, Severity};
+use crate::{Context, RuleMeta};
+use goconc_model::atomics;
+use goconc_model::channels::goroutine_start;
+use goconc_model::{FileModel, Ty};
+use goconc_syntax::{
+    call_args, enclosing_function, method_call, named_children, text, unparen, walk,
+};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "channel-close-by-receiver",
+    family: "Channels",
+    severity: Severity::Warning,
+    summary: "A function that only receives from a channel closes it: only the sender should close, or its next send panics.",
+    fix: None,
+    doc: r#"
+## Why it matters
+A close tells receivers "no more values". Only the sending side knows when that is true: when the
+receiver closes the channel, a sender that is still running panics on its next send (`send on
+closed channel`), and a receiver that stops early to "clean up" turns a slow producer into a
+crash. When the channel was closed by its sender already, the receiver's close panics instead
+(`close of closed channel`).
+
+## Example
+```go
+func consume(jobs chan Job) {
+	for j := range jobs {
+		if j.Last {
+			close(jobs)
+			return
+		}
+		j.Run()
+	}
+}
+```
+```go
+func consume(jobs <-chan Job, quit chan<- struct{}) {
+	for j := range jobs {
+		if j.Last {
+			close(quit) // ask the producer to stop; it closes jobs
+			return
+		}
+		j.Run()
+	}
+}
+```
+
+## Fix
+Let the producer close the channel (`defer close(ch)` in the sending goroutine). To stop the
+producer from the receiving side, close a separate `done` channel (`chan struct{}`) that the
+producer selects on, or cancel a context. Typing parameters `<-chan T` makes the compiler reject
+a receiver's close.
+
+## When it stays silent
+- The channel is a signal channel: `chan struct{}`, or named like `done`, `quit`, `stop`,
+  `closing`, `cancel` — closing it to broadcast "stop" is what it is for, even from a consumer.
+- The function also sends on the channel (it is a sender), itself or in a closure it calls.
+- The only "receive" is a `select` case `case <-ch:` next to a `default`, which tests whether the
+  channel is closed before closing it once.
+- The channel is made locally and no goroutine of the function sends on it (and it is not handed
+  to one): nobody else can be sending.
+- The receive and the close are in exclusive branches of an `if` or a `switch`, the close
+  comes before every receive, or a `Wait()` call precedes it (the senders are finished).
+- The close is guarded by the `ok` of an earlier `v, ok := <-ch` (`if ok { close(ch) }`):
+  taking the value was taking the right to close, a hand-over protocol.
+- The close is guarded by a countdown reaching zero (`if atomic.AddInt32(&left, -1) == 0`,
+  `if left.Add(-1) == 0`): the receiver has counted every value it expects, so every send is
+  done — the last one out closes.
+- The channel is named like a lock or semaphore (`mu`, `sem`, `tokens`): a receive takes the
+  token.
+- The element type is unknown.
+"#,
+};
+
+/// Names of channels used as signals (closed to broadcast, never sent on).
+const SIGNAL_WORDS: &[&str] = &[
+    "done", "quit", "stop", "clos", "cancel", "exit", "shutdown", "die", "dead", "abort", "finish",
+    "ready", "term", "kill", "wake", "signal", "notify", "complete", "end",
+];
+
+/// Names of channels used as locks or semaphores (a receive takes the token).
+const LOCK_WORDS: &[&str] = &["lock", "sem", "token", "mutex", "gate", "slot"];
+
+fn is_signal_name(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
+    SIGNAL_WORDS.iter().any(|w| last.contains(w))
+        || LOCK_WORDS.iter().any(|w| last.contains(w))
+        || last == "mu"
+        || last.ends_with("mu")
+}
+
+#[derive(Default)]
+struct Uses<'t> {
+    /// The first receive before the close, on a path that can lead to it.
+    first_receive: Option<Node<'t>>,
+    /// A `Wait()` call before the close: the senders are known to be finished.
+    waited: bool,
+    /// The `ok` names of `v, ok := <-ch` receives.
+    ok_names: Vec<&'t str>,
+    /// A send on the closing function's goroutine (its body or a plain closure in it).
+    own_send: bool,
+    /// A send in a goroutine the function starts.
+    goroutine_send: bool,
+    /// Handed to a `go` statement's call.
+    handed_to_goroutine: bool,
+}
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    for &call in cx.index.calls_named("close") {
+        let Some(arg) = builtin_arg(cx.model, call, "close") else {
+            continue;
+        };
+        let Some(key) = chan_key(cx.model, arg) else {
+            continue;
+        };
+        if is_signal_name(&key.path) {
+            continue;
+        }
+        match cx.model.type_of(arg) {
+            Ty::Chan(elem) => match *elem {
+                Ty::Unknown | Ty::Struct(_) | Ty::Interface => continue,
+                Ty::Named { ref pkg, ref name } if pkg.is_empty() && name == "bool" => continue,
+                _ => {}
+            },
+            _ => continue,
+        }
+        let Some(function) = enclosing_function(call) else {
+            continue;
+        };
+        let Some(body) = function.field("body") else {
+            continue;
+        };
+        let uses = uses_of(cx.model, function, body, &key, call);
+        let Some(receive) = uses.first_receive else {
+            continue;
+        };
+        if uses.own_send
+            || uses.waited
+            || guarded_by_ok(cx, call, function, &uses.ok_names)
+            || guarded_by_countdown(cx, call, function)
+        {
+            continue;
+        }
+        // A channel made by this very function: someone it starts must be sending.
+        let own_function = cx.model.function_index(function);
+        let local = !key.path.contains('.')
+            && cx.model.resolve(unparen(arg)).is_some_and(|d| {
+                Some(d.function) == own_function
+                    && d.init.is_some_and(|init| {
+                        init.kind_str() == "call_expression"
+                            && text(init, cx.src).starts_with("make(")
+                    })
+            });
+        if local && !uses.goroutine_send && !uses.handed_to_goroutine {
+            continue;
+        }
+        let path = &key.path;
+        let message = format!(
+            "`{path}` is closed by a function that only receives from it (line {}): a sender still running panics on its next send",
+            LineOf(receive.start_byte())
+        );
+        out.push(
+            META.finding(call.byte_range(), message)
+                .with_related(receive.byte_range(), format!("receives from `{path}` here")),
+        );
+    }
+}
+
+/// How the function around a `close` (and the closures in it) uses the channel.
+fn uses_of<'t>(
+    model: &FileModel<'t>,
+    function: Node<'t>,
+    body: Node<'t>,
+    key: &ChanKey,
+    close: Node<'t>,
+) -> Uses<'t> {
+    let mut uses = Uses::default();
+    let same = |n: Node| chan_key(model, n).as_ref() == Some(key);
+    walk(body, |node| {
+        match node.kind_str() {
+            "send_statement" => {
+                if node.field("channel").is_some_and(same) {
+                    if on_goroutine(model, node, function) {
+                        uses.goroutine_send = true;
+                    } else {
+                        uses.own_send = true;
+                    }
+                }
+            }
+            "unary_expression" => {
+                let is_recv = node
+                    .field("operator")
+                    .is_some_and(|o| text(o, model.src) == "<-");
+                if is_recv
+                    && node.field("operand").is_some_and(same)
+                    && goconc_syntax::enclosing_function(node) == Some(function)
+                    && !is_closed_probe(node)
+                    && leads_to(node, close)
+                {
+                    if let Some(ok) = ok_name(model, node) {
+                        uses.ok_names.push(ok);
+                    }
+                    uses.first_receive.get_or_insert(node);
+                }
+            }
+            "range_clause" => {
+                if node.field("right").is_some_and(same)
+                    && goconc_syntax::enclosing_function(node) == Some(function)
+                    && leads_to(node, close)
+                    && uses.first_receive.is_none()
+                {
+                    uses.first_receive = Some(node);
+                }
+            }
+            "call_expression" => {
+                if node.end_byte() <= close.start_byte()
+                    && goconc_syntax::enclosing_function(node) == Some(function)
+                    && goconc_syntax::method_call(node)
+                        .is_some_and(|mc| text(mc.method, model.src) == "Wait")
+                {
+                    uses.waited = true;
+                }
+            }
+            "go_statement" => {
+                if let Some(call) = goconc_syntax::statement_call(node) {
+                    if goconc_syntax::call_args(call).into_iter().any(same) {
+                        uses.handed_to_goroutine = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    uses
+}
+
+/// `ok` in `v, ok := <-ch`, `v, ok = <-ch`, `case v, ok := <-ch:`.
+fn ok_name<'t>(model: &FileModel<'t>, recv: Node<'t>) -> Option<&'t str> {
+    let mut node = recv;
+    while let Some(p) = node
+        .parent()
+        .filter(|p| p.kind_str() == "parenthesized_expression")
+    {
+        node = p;
+    }
+    let parent = node.parent()?;
+    let stmt = match parent.kind_str() {
+        "receive_statement" => parent,
+        "expression_list" => parent.parent()?,
+        _ => return None,
+    };
+    let left: Vec<Node> = named_children(stmt.field("left")?).collect();
+    (left.len() == 2 && left[1].kind_str() == "identifier").then(|| text(left[1], model.src))
+}
+
+/// Whether the close sits in the `then` branch of an `if` (inside `function`) whose condition,
+/// parentheses stripped, satisfies `guards`.
+fn guarded_by(close: Node, function: Node, mut guards: impl FnMut(Node) -> bool) -> bool {
+    let mut current = close.parent();
+    while let Some(n) = current {
+        if n == function {
+            return false;
+        }
+        if n.kind_str() == "if_statement"
+            && n.field("consequence")
+                .is_some_and(|c| goconc_syntax::is_within(close, c))
+            && n.field("condition").is_some_and(|c| guards(unparen(c)))
+        {
+            return true;
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// `if ok { close(ch) }` after `v, ok := <-ch`: receiving the value was taking the token that
+/// allows the close (a hand-over protocol), not a consumer cleaning up.
+fn guarded_by_ok(cx: &Context, close: Node, function: Node, ok_names: &[&str]) -> bool {
+    !ok_names.is_empty()
+        && guarded_by(close, function, |condition| {
+            ok_names.contains(&text(condition, cx.src))
+        })
+}
+
+/// `if atomic.AddInt32(&left, -1) == 0 { close(ch) }` (or `left.Add(-1) == 0`): the close
+/// waits for a count of the values still expected to reach zero, so every send is done.
+fn guarded_by_countdown(cx: &Context, close: Node, function: Node) -> bool {
+    guarded_by(close, function, |condition| {
+        is_countdown_to_zero(cx, condition)
+    })
+}
+
+/// `Add…(…, -1) == 0` or `0 == Add…(…, -1)`: the `Add` of sync/atomic, or of an atomic type.
+fn is_countdown_to_zero(cx: &Context, condition: Node) -> bool {
+    if condition.kind_str() != "binary_expression"
+        || condition
+            .field("operator")
+            .is_none_or(|o| text(o, cx.src) != "==")
+    {
+        return false;
+    }
+    let (Some(left), Some(right)) = (condition.field("left"), condition.field("right")) else {
+        return false;
+    };
+    let (left, right) = (unparen(left), unparen(right));
+    let is_zero = |n: Node| text(n, cx.src) == "0";
+    let is_add = |call: Node| match atomics::atomic_func(call, cx.src, &cx.model.imports) {
+        Some(name) => atomics::split_func(name).is_some_and(|(op, _)| op == "Add"),
+        None => method_call(call).is_some_and(|mc| text(mc.method, cx.src) == "Add"),
+    };
+    let decrements = |n: Node| {
+        n.kind_str() == "call_expression"
+            && is_add(n)
+            && call_args(n)
+                .last()
+                .is_some_and(|a| text(unparen(*a), cx.src).replace(' ', "") == "-1")
+    };
+    (is_zero(right) && decrements(left)) || (is_zero(left) && decrements(right))
+}
+
+/// Does `node` run on a goroutine started between it and `function`?
+fn on_goroutine(model: &FileModel, node: Node, function: Node) -> bool {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        if n == function {
+            return false;
+        }
+        if n.kind_str() == "func_literal" && goroutine_start(model, n).is_some() {
+            return true;
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// Can the receive run before the close on one path: it comes first in the text (or the close
+/// is inside the range loop), and they are not in exclusive branches of an `if` or a `switch`
+/// (`if w.done { <-w.result } else { close(w.result) }`: a hand-over decided under a lock).
+fn leads_to(recv: Node, close: Node) -> bool {
+    if recv.start_byte() >= close.start_byte() {
+        return false;
+    }
+    // The lowest common ancestor, and the children of it on each side.
+    let mut a = recv;
+    loop {
+        let Some(parent) = a.parent() else {
+            return true;
+        };
+        if goconc_syntax::is_within(close, parent) {
+            let mut b = close;
+            while let Some(p) = b.parent() {
+                if p == parent {
+                    break;
+                }
+                b = p;
+            }
+            return match parent.kind_str() {
+                "if_statement" => {
+                    let alt = parent.field("alternative");
+                    let cons = parent.field("consequence");
+                    !(cons == Some(a) && alt == Some(b))
+                }
+                // A `select` that receives in one case and closes in another (on a timeout) is
+                // still the receiving side giving up.
+                "expression_switch_statement" | "type_switch_statement" => {
+                    !(is_case(a) && is_case(b) && a != b)
+                }
+                _ => true,
+            };
+        }
+        a = parent;
+    }
+}
+
+fn is_case(n: Node) -> bool {
+    matches!(
+        n.kind_str(),
+        "expression_case" | "type_case" | "communication_case" | "default_case"
+    )
+}
+
+/// `select { case <-ch: …; default: close(ch) }`: a test of "already closed?", not a receive.
+fn is_closed_probe(recv: Node) -> bool {
+    let mut comm = recv;
+    while let Some(p) = comm
+        .parent()
+        .filter(|p| p.kind_str() == "parenthesized_expression")
+    {
+        comm = p;
+    }
+    // `case <-ch:` is a receive_statement with only a right side.
+    let Some(stmt) = comm
+        .parent()
+        .filter(|p| p.kind_str() == "receive_statement")
+    else {
+        return false;
+    };
+    if stmt.field("left").is_some() {
+        return false;
+    }
+    let Some(case) = stmt
+        .parent()
+        .filter(|c| c.kind_str() == "communication_case")
+    else {
+        return false;
+    };
+    case.parent()
+        .is_some_and(|select| named_children(select).any(|c| c.kind_str() == "default_case"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::lines_of;
+
+    const ID: &str = "channel-close-by-receiver";
+
+    #[test]
+    fn receiver_closing_a_parameter() {
+        let src = "package p\n\nfunc a(jobs chan int) {\n\tfor j := range jobs {\n\t\tif j < 0 {\n\t\t\tclose(jobs)\n\t\t\treturn\n\t\t}\n\t}\n}\n";
+        assert_eq!(lines_of(src, ID), vec![6]);
+    }
+
+    #[test]
+    fn signals_senders_and_probes_are_silent() {
+        let src = "package p\n\nfunc a(done chan int) {\n\t<-done\n\tclose(done)\n}\n\nfunc b(ch chan struct{}) {\n\t<-ch\n\tclose(ch)\n}\n\nfunc c(ch chan int) {\n\tv := <-ch\n\tch <- v\n\tclose(ch)\n}\n\nfunc d(ch chan int) {\n\tselect {\n\tcase <-ch:\n\tdefault:\n\t\tclose(ch)\n\t}\n}\n\nfunc e() {\n\tch := make(chan int, 1)\n\t<-ch\n\tclose(ch)\n}\n";
+        assert!(lines_of(src, ID).is_empty());
+    }
+}

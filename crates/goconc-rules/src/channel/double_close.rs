@@ -1,0 +1,135 @@
+//! `channel-double-close`: `close(ch)` reachable twice on one path, or inside a loop without
+//! exit.
+
+use super::closed::{all_events, Event};
+use crate::finding::LineOf;
+use crate::finding::{Finding, Severity};
+use crate::{Context, RuleMeta};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "channel-double-close",
+    family: "Channels",
+    severity: Severity::Error,
+    summary: "`close(ch)` reachable twice on one path, or inside a loop without exit: the second close panics.",
+    fix: None,
+    doc: r#"
+## Why it matters
+Closing a channel that is already closed panics (`close of closed channel`). The second `close`
+usually comes from a cleanup path added later (an error branch that closes and then falls through
+to the normal close, a `defer close(ch)` plus an explicit `close(ch)`), or from a `close` inside a
+loop that runs more than once.
+
+## Example
+```go
+func produce(items []string, out chan string) error {
+	defer close(out)
+	for _, it := range items {
+		if it == "" {
+			close(out)
+			return errors.New("empty item")
+		}
+		out <- it
+	}
+	return nil
+}
+```
+```go
+func produce(items []string, out chan string) error {
+	defer close(out)
+	for _, it := range items {
+		if it == "" {
+			return errors.New("empty item")
+		}
+		out <- it
+	}
+	return nil
+}
+```
+
+## Fix
+Close the channel in exactly one place, usually with `defer close(ch)` in the function that
+owns the sending side. When several goroutines may close it, guard the close with a
+`sync.Once`.
+
+## When it stays silent
+- The two `close` calls are on exclusive paths (`if … { close(ch) } else { close(ch) }`), or the
+  first `close` is only on some of the paths to the second.
+- The channel variable is assigned a new channel between the two (`close(ch); ch = make(…)`).
+- The close sits inside `once.Do(func() { close(ch) })` or another function literal: each
+  literal is checked on its own.
+- A loop's `close` is followed on every path by a `return` or `break`, or the channel is made
+  inside the loop.
+"#,
+};
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    if cx.index.calls_named("close").is_empty() {
+        return;
+    }
+    for event in all_events(cx) {
+        match event {
+            Event::DoubleClose {
+                first,
+                second,
+                path,
+            } => {
+                let in_loop = first.start >= second.start;
+                let message = if in_loop {
+                    format!("`{path}` is closed again on the next iteration of the loop: the second `close` panics")
+                } else {
+                    format!(
+                        "`{path}` is already closed on every path to this `close` (line {}): it panics",
+                        LineOf(first.start)
+                    )
+                };
+                let related = if in_loop {
+                    "closed here in the previous iteration"
+                } else {
+                    "first closed here"
+                };
+                out.push(META.finding(second, message).with_related(first, related));
+            }
+            Event::DeferredDoubleClose {
+                close,
+                deferred,
+                path,
+            } => {
+                let message = format!(
+                    "`{path}` is closed here and again by `defer close({path})` (line {}) when the function returns: the deferred close panics",
+                    LineOf(deferred.start)
+                );
+                out.push(
+                    META.finding(close, message)
+                        .with_related(deferred, "the deferred close runs at return"),
+                );
+            }
+            Event::SendAfterClose { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::lines_of;
+
+    const ID: &str = "channel-double-close";
+
+    #[test]
+    fn sequential_and_deferred_and_loop() {
+        let src = "package p\n\nfunc a(ch chan int) {\n\tclose(ch)\n\tclose(ch)\n}\n\nfunc b(ch chan int, bad bool) {\n\tdefer close(ch)\n\tif bad {\n\t\tclose(ch)\n\t\treturn\n\t}\n}\n\nfunc c(ch chan int, xs []int) {\n\tfor range xs {\n\t\tclose(ch)\n\t}\n}\n";
+        assert_eq!(lines_of(src, ID), vec![5, 11, 18]);
+    }
+
+    #[test]
+    fn close_that_every_path_closes_again() {
+        // The error branch closes and falls through; the deferred close after an error close.
+        let src = "package p\n\nfunc a(ch chan int, err error) {\n\tif err != nil {\n\t\tclose(ch)\n\t}\n\tclose(ch)\n}\n\nfunc b(ch chan int, err error) {\n\tdefer close(ch)\n\tif err != nil {\n\t\tclose(ch)\n\t}\n}\n\nfunc c(ch chan int, err error) {\n\tif err != nil {\n\t\tclose(ch)\n\t}\n\tif err == nil {\n\t\tclose(ch)\n\t}\n}\n";
+        assert_eq!(lines_of(src, ID), vec![7, 13]);
+    }
+
+    #[test]
+    fn exclusive_branches_reassignment_and_loop_exit_are_silent() {
+        let src = "package p\n\nfunc a(ch chan int, x bool) {\n\tif x {\n\t\tclose(ch)\n\t} else {\n\t\tclose(ch)\n\t}\n}\n\nfunc b(ch chan int) {\n\tclose(ch)\n\tch = make(chan int)\n\tclose(ch)\n}\n\nfunc c(ch chan int, xs []int) {\n\tfor _, x := range xs {\n\t\tif x > 0 {\n\t\t\tclose(ch)\n\t\t\treturn\n\t\t}\n\t}\n}\n\nfunc d(xs []int) {\n\tfor range xs {\n\t\tch := make(chan int)\n\t\tclose(ch)\n\t}\n}\n";
+        assert!(lines_of(src, ID).is_empty());
+    }
+}

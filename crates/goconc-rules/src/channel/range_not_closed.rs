@@ -1,0 +1,281 @@
+//! `channel-range-not-closed`: a goroutine produces into a locally made channel, the function
+//! ranges over it, and nobody closes it.
+
+use crate::finding::LineOf;
+use goconc_syntax::NodeExt;
+use tree_sitter::Node;
+
+use crate::finding::{Finding, Severity, TextEdit};
+use crate::{Context, RuleMeta};
+use goconc_model::channels::{LocalChannel, OpKind};
+use goconc_syntax::{
+    enclosing_function, line_indent, named_children, newline, statements, text, walk,
+};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "channel-range-not-closed",
+    family: "Channels",
+    severity: Severity::Warning,
+    summary: "A goroutine that produces into a locally made channel never closes it while the function ranges over that channel: the range never ends.",
+    fix: Some("`defer close(ch)` at the top of the producer"),
+    doc: r#"
+## Why it matters
+`for v := range ch` ends only when `ch` is closed. When the goroutine that fills the channel
+returns without closing it, the range takes every value and then blocks forever: the function
+never returns, and everything it holds (its goroutine, its stack, whatever waits on its result)
+leaks. In a server this is a request that hangs; in a CLI, a deadlock when no other goroutine is
+left.
+
+## Example
+```go
+func lines(r io.Reader) []string {
+	ch := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	var out []string
+	for l := range ch {
+		out = append(out, l)
+	}
+	return out
+}
+```
+```go
+func lines(r io.Reader) []string {
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	var out []string
+	for l := range ch {
+		out = append(out, l)
+	}
+	return out
+}
+```
+
+## Fix
+The producer closes the channel when it is done. The quick fix inserts `defer close(ch)` as the
+first statement of the producer goroutine, so that every return path (and a panic) closes it.
+
+## When it stays silent
+- Anything closes the channel, anywhere in the function.
+- More than one goroutine sends on it (the last one to finish must close: use a `WaitGroup`
+  and close after `Wait`), or the function itself sends on it.
+- The channel leaves the function's sight: handed to a call (`go produce(ch)`), stored,
+  returned, or used in a closure that is not a goroutine.
+- The range loop can `break` out: the consumer knows when to stop.
+"#,
+};
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    if cx.index.go_statements.is_empty() && cx.index.calls_named("Go").is_empty() {
+        return;
+    }
+    let makes = cx.index.calls_named("make");
+    if makes.is_empty() {
+        return;
+    }
+    for ch in cx.channels.iter() {
+        check_channel(cx, ch, out);
+    }
+}
+
+fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
+    if !ch.fully_visible() || ch.ops_of(OpKind::Close).next().is_some() {
+        return;
+    }
+    let Some(range) = ch.ops_of(OpKind::Range).next() else {
+        return;
+    };
+    let mut producer = None;
+    for send in ch.ops_of(OpKind::Send) {
+        let Some(g) = send.goroutine else { return };
+        // The send must be the goroutine's own (not one of a goroutine it starts).
+        if enclosing_function(send.node) != Some(g.literal) {
+            return;
+        }
+        match producer {
+            None => producer = Some(g),
+            Some(p) if p == g => {}
+            Some(_) => return,
+        }
+    }
+    let Some(producer) = producer else { return };
+    // The producer itself sits in a loop: several goroutines send.
+    if has_loop_between(producer.start, ch) {
+        return;
+    }
+    if ch
+        .ops_of(OpKind::Range)
+        .any(|r| r.goroutine == Some(producer))
+    {
+        return;
+    }
+    let for_stmt = range.node;
+    if can_break(cx, for_stmt) {
+        return;
+    }
+    let name = ch.name;
+    let header_end = for_stmt
+        .field("body")
+        .map_or(for_stmt.end_byte(), |b| b.start_byte())
+        .max(for_stmt.start_byte());
+    let header = for_stmt.start_byte()..text_end(cx.src, for_stmt.start_byte(), header_end);
+    let message = format!(
+        "`{name}` is never closed: the goroutine sending on it (line {}) returns without `close({name})`, so this `range` never ends",
+        LineOf(producer.start.start_byte())
+    );
+    let mut finding = META
+        .finding(header, message)
+        .with_related(
+            producer.start.byte_range().start..producer.start.start_byte() + 2,
+            "the producer starts here",
+        )
+        .with_related(ch.make_call.byte_range(), format!("`{name}` is made here"));
+    if let Some(edit) = fix(cx, producer.literal, name) {
+        finding = finding.with_fix(
+            format!("Insert `defer close({name})` at the top of the producer"),
+            vec![edit],
+        );
+    }
+    out.push(finding);
+}
+
+/// The end of the text before `end`, without trailing spaces.
+fn text_end(src: &str, start: usize, end: usize) -> usize {
+    src.get(start..end)
+        .map_or(end, |s| start + s.trim_end().len())
+}
+
+/// Is the goroutine start inside a loop that does not also contain the channel's `make` (one
+/// producer per iteration)?
+fn has_loop_between(start: Node, ch: &LocalChannel) -> bool {
+    let mut current = start.parent();
+    while let Some(n) = current {
+        if n.start_byte() <= ch.make_call.start_byte() && ch.make_call.end_byte() <= n.end_byte() {
+            return false;
+        }
+        if n.kind_str() == "for_statement" {
+            return true;
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// Can the range loop end by a `break` (unlabelled and aimed at it, or with its label)?
+fn can_break(cx: &Context, for_stmt: Node) -> bool {
+    let Some(body) = for_stmt.field("body") else {
+        return true;
+    };
+    let label = for_stmt
+        .parent()
+        .filter(|p| p.kind_str() == "labeled_statement")
+        .and_then(|p| p.field("label"))
+        .map(|l| text(l, cx.src));
+    let mut found = false;
+    walk(body, |n| {
+        if found || n.kind_str() == "func_literal" {
+            return false;
+        }
+        if n.kind_str() == "break_statement" {
+            match named_children(n).next().map(|l| text(l, cx.src)) {
+                Some(l) => found = Some(l) == label,
+                None => found = breaks_out_of(n, for_stmt),
+            }
+        }
+        true
+    });
+    found
+}
+
+/// Is an unlabelled `break` aimed at `for_stmt` (no loop, switch or select in between)?
+fn breaks_out_of(brk: Node, for_stmt: Node) -> bool {
+    let mut current = brk.parent();
+    while let Some(n) = current {
+        if n == for_stmt {
+            return true;
+        }
+        if matches!(
+            n.kind_str(),
+            "for_statement"
+                | "expression_switch_statement"
+                | "type_switch_statement"
+                | "select_statement"
+        ) {
+            return false;
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// `defer close(name)` as a new first line of the literal's body.
+fn fix(cx: &Context, literal: Node, name: &str) -> Option<TextEdit> {
+    let body = literal.field("body")?;
+    let open = body.start_byte();
+    let src = cx.src;
+    let nl = newline(src);
+    let line_end = open + src.get(open..)?.find('\n')?;
+    let line_end = if src[..line_end].ends_with('\r') {
+        line_end - 1
+    } else {
+        line_end
+    };
+    let rest = src.get(open + 1..line_end)?.trim();
+    if !(rest.is_empty() || rest.starts_with("//") && !rest.contains("*/")) {
+        return None;
+    }
+    // Indent like the first statement, or one tab deeper than the line with the `{`.
+    let indent = match statements(body).first() {
+        Some(first) if first.start_byte() > line_end => {
+            line_indent(src, first.start_byte()).to_string()
+        }
+        _ => format!("{}\t", line_indent(src, open)),
+    };
+    // The literal must not declare its own `name` in its parameters (the close would then
+    // close the parameter); a capture resolves to the channel.
+    if let Some(params) = literal.field("parameters") {
+        let mut shadowed = false;
+        walk(params, |n| {
+            if n.kind_str() == "identifier" && text(n, src) == name {
+                shadowed = true;
+            }
+            true
+        });
+        if shadowed {
+            return None;
+        }
+    }
+    Some(TextEdit {
+        range: line_end..line_end,
+        new_text: format!("{nl}{indent}defer close({name})"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::lines_of;
+
+    const ID: &str = "channel-range-not-closed";
+
+    #[test]
+    fn producer_without_close() {
+        let src = "package p\n\nfunc a(xs []int) int {\n\tch := make(chan int)\n\tgo func() {\n\t\tfor _, x := range xs {\n\t\t\tch <- x\n\t\t}\n\t}()\n\tn := 0\n\tfor v := range ch {\n\t\tn += v\n\t}\n\treturn n\n}\n";
+        assert_eq!(lines_of(src, ID), vec![11]);
+    }
+
+    #[test]
+    fn closed_escaping_many_producers_and_break_are_silent() {
+        let src = "package p\n\nfunc produce(ch chan int) {}\n\nfunc a(xs []int) {\n\tch := make(chan int)\n\tgo func() {\n\t\tdefer close(ch)\n\t\tch <- 1\n\t}()\n\tfor range ch {\n\t}\n}\n\nfunc b() {\n\tch := make(chan int)\n\tgo produce(ch)\n\tfor range ch {\n\t}\n}\n\nfunc c(xs []int) {\n\tch := make(chan int)\n\tfor _, x := range xs {\n\t\tgo func() { ch <- x }()\n\t}\n\tfor range ch {\n\t}\n}\n\nfunc d() {\n\tch := make(chan int)\n\tgo func() { ch <- 1 }()\n\tfor v := range ch {\n\t\tif v == 1 {\n\t\t\tbreak\n\t\t}\n\t}\n}\n";
+        assert!(lines_of(src, ID).is_empty());
+    }
+}

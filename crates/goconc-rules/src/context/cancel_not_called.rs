@@ -1,0 +1,612 @@
+//! `context-cancel-not-called`: the cancel func of `context.WithCancel`, `WithTimeout`,
+//! `WithDeadline` or their `…Cause` forms is thrown away, or not used on some path to a return.
+//! Like go vet's lostcancel, any use of the variable counts (a call, passing it on, storing it,
+//! returning it, capturing it in a closure); assigning to it and `_ = cancel` do not.
+
+use crate::finding::LineOf;
+use goconc_syntax::NodeExt;
+use tree_sitter::Node;
+
+use crate::finding::{Finding, Severity, TextEdit};
+use crate::{Context, RuleMeta};
+use goconc_model::flow::{self, ExitKind, FlowAnalysis};
+use goconc_model::sync_calls::CONTEXT_CANCEL_CONSTRUCTORS;
+use goconc_model::{Decl, DeclKind};
+use goconc_syntax::{insertion_after_line, line_indent, named_children, text, unparen, walk};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "context-cancel-not-called",
+    family: "Context",
+    severity: Severity::Error,
+    summary: "The cancel func of `context.WithCancel`/`WithTimeout`/`WithDeadline` (or a `…Cause` form) is discarded or not called on every path.",
+    fix: Some("`defer cancel()` after the call (naming `_` as `cancel`)"),
+    doc: r#"
+## Why it matters
+A context made by `WithCancel`, `WithTimeout` or `WithDeadline` registers itself with its parent
+and, for the timed ones, starts a timer. Only its cancel func undoes that. If the cancel func is
+thrown away, or a return path skips it, the child context — its goroutine-visible `Done` channel,
+its timer, its entry in the parent's children — lives until the parent is cancelled or the
+deadline passes. In a server handling many requests under a long-lived parent that is a steady
+leak, and work started under the context is never told to stop.
+
+## Example
+```go
+func (c *Client) Status(ctx context.Context) (int, error) {
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	resp, err := c.get(tctx, "/status")
+	if err != nil {
+		return 0, err // cancel never runs on this path
+	}
+	cancel()
+	return resp.StatusCode, nil
+}
+```
+```go
+func (c *Client) Status(ctx context.Context) (int, error) {
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := c.get(tctx, "/status")
+	if err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
+```
+
+## Fix
+The quick fix inserts `defer cancel()` on the line after the call, naming a discarded `_` as
+`cancel` first. It is offered for a `:=` statement that stands directly in a block outside any
+loop, when every use of the cancel func is a plain call and the new context is neither returned,
+stored nor handed to a goroutine (a `defer cancel()` would cut those short). Calling a cancel func
+more than once is harmless, so an existing `cancel()` may stay.
+
+## When it stays silent
+When the cancel func is returned, stored in a field or a variable of an enclosing function, passed
+to another function (`time.AfterFunc(d, cancel)`) or captured by a closure — someone else is then
+responsible for it, as in go vet. A path that ends in `panic`, `os.Exit` or `log.Fatal` needs no
+cancel. A function using `goto` is not analysed.
+"#,
+};
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    for name in CONTEXT_CANCEL_CONSTRUCTORS {
+        for &call in cx.index.calls_named(name) {
+            let Some(function) = call.field("function") else {
+                continue;
+            };
+            if cx.model.qualified_name(function, "context") != Some(name) {
+                continue;
+            }
+            if let Some(def) = Definition::of(cx, call) {
+                check_definition(cx, name, &def, out);
+            }
+        }
+    }
+}
+
+/// `ctx, cancel := context.WithX(…)` (or `=`, or `var … =`) taken apart.
+struct Definition<'t> {
+    call: Node<'t>,
+    /// The statement the flow analysis sees: the short var declaration, the assignment, or the
+    /// `var` declaration.
+    stmt: Node<'t>,
+    /// The context's name (`ctx`), when it is a plain identifier.
+    ctx: Option<Node<'t>>,
+    cancel: Node<'t>,
+    /// `:=`.
+    short: bool,
+}
+
+impl<'t> Definition<'t> {
+    fn of(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Definition<'t>> {
+        let mut up = call.parent()?;
+        while up.kind_str() == "parenthesized_expression" {
+            up = up.parent()?;
+        }
+        if up.kind_str() != "expression_list" || named_children(up).count() != 1 {
+            return None;
+        }
+        let holder = up.parent()?;
+        let (left, stmt): (Vec<Node>, Node) = match holder.kind_str() {
+            "short_var_declaration" | "assignment_statement" => {
+                if holder.field("right") != Some(up) {
+                    return None;
+                }
+                let left = holder.field("left")?;
+                (named_children(left).collect(), holder)
+            }
+            "var_spec" => {
+                let mut decl = holder.parent()?;
+                if decl.kind_str() == "var_spec_list" {
+                    decl = decl.parent()?;
+                }
+                (goconc_model::types::names_of(holder), decl)
+            }
+            _ => return None,
+        };
+        if holder.kind_str() == "assignment_statement"
+            && holder.field("operator").map(|o| text(o, cx.src)) != Some("=")
+        {
+            return None;
+        }
+        let [ctx, cancel] = left.as_slice() else {
+            return None;
+        };
+        Some(Definition {
+            call,
+            stmt,
+            ctx: (ctx.kind_str() == "identifier" && text(*ctx, cx.src) != "_").then_some(*ctx),
+            cancel: *cancel,
+            short: holder.kind_str() == "short_var_declaration",
+        })
+    }
+}
+
+fn check_definition<'t>(
+    cx: &Context<'_, 't>,
+    constructor: &str,
+    def: &Definition<'t>,
+    out: &mut Vec<Finding>,
+) {
+    if def.cancel.kind_str() != "identifier" {
+        // Stored in a field, a map or a slice: someone else calls it.
+        return;
+    }
+    let lives = if constructor.contains("Cancel") {
+        "until the parent context is cancelled"
+    } else {
+        "until its deadline passes"
+    };
+    let name = text(def.cancel, cx.src);
+    if name == "_" {
+        let finding = META.finding(
+            def.cancel.byte_range(),
+            format!("the cancel func returned by `context.{constructor}` is discarded: the context and its resources live {lives}"),
+        );
+        let fix = discarded_fix(cx, def);
+        out.push(match fix {
+            Some(edits) => finding.with_fix("Name it `cancel` and `defer cancel()`", edits),
+            None => finding,
+        });
+        return;
+    }
+    let Some(decl) = cancel_decl(cx, def) else {
+        return;
+    };
+    let Some(function) = cx.model.function_of(def.stmt) else {
+        return;
+    };
+    if decl.function != function || matches!(decl.kind, DeclKind::Result | DeclKind::Receiver) {
+        // A variable of an enclosing function, or a named result: handed on.
+        return;
+    }
+    let Some(body) = cx.model.functions.get(function).and_then(|f| f.body) else {
+        return;
+    };
+    let mut analysis = Pending {
+        cx,
+        decl,
+        def_stmt: def.stmt,
+    };
+    let Some(exits) = flow::run(cx.model, body, &mut analysis, false) else {
+        return;
+    };
+    let leak = exits
+        .iter()
+        .filter(|e| e.state && matches!(e.kind, ExitKind::Return | ExitKind::EndOfBody))
+        .min_by_key(|e| e.node.start_byte());
+    let Some(leak) = leak else { return };
+    let (range, line, place) = match leak.kind {
+        ExitKind::Return => (
+            leak.node.byte_range(),
+            LineOf(leak.node.start_byte()),
+            "this return",
+        ),
+        _ => {
+            let end = leak.node.end_byte();
+            (
+                end.saturating_sub(1)..end,
+                LineOf(end.saturating_sub(1)),
+                "the end of the function",
+            )
+        }
+    };
+    let exits_of_body = exits
+        .iter()
+        .filter(|e| matches!(e.kind, ExitKind::Return | ExitKind::EndOfBody));
+    let how = if exits_of_body.clone().all(|e| e.state) {
+        "is never called"
+    } else {
+        "is not called on every path"
+    };
+    let mut finding = META.finding(
+        def.call.byte_range(),
+        format!(
+            "`{name}` from `context.{constructor}` {how}: {} on line {line} leaves the context alive {lives}",
+            if leak.kind == ExitKind::Return { "the return" } else { "the end of the function" }
+        ),
+    )
+    .with_related(range, format!("{place} is reached without using `{name}`"));
+    if let Some(edits) = defer_fix(cx, def, decl, name) {
+        finding = finding.with_fix(format!("Add `defer {name}()`"), edits);
+    }
+    out.push(finding);
+}
+
+/// The declaration the cancel variable refers to after the statement.
+fn cancel_decl<'a, 't>(cx: &'a Context<'_, 't>, def: &Definition<'t>) -> Option<&'a Decl<'t>> {
+    let name = text(def.cancel, cx.src);
+    if def.short || def.stmt.kind_str() == "var_declaration" {
+        let decl = cx.model.resolve_name(name, def.stmt.end_byte())?;
+        // `:=` may redeclare an older variable; either way it must be the one written here.
+        (decl.visible.start >= def.stmt.end_byte()
+            || decl.ident.start_byte() < def.stmt.start_byte())
+        .then_some(decl)
+    } else {
+        cx.model.resolve(def.cancel)
+    }
+}
+
+/// Flow state: the cancel func was made on this path and not used since.
+struct Pending<'a, 'c, 't> {
+    cx: &'a Context<'c, 't>,
+    decl: &'a Decl<'t>,
+    def_stmt: Node<'t>,
+}
+
+impl<'t> FlowAnalysis<'t> for Pending<'_, '_, 't> {
+    type State = bool;
+
+    fn transfer(&mut self, stmt: Node<'t>, state: &mut bool) {
+        if stmt == self.def_stmt {
+            *state = true;
+        } else if *state && !uses_of(self.cx, self.decl, stmt).is_empty() {
+            *state = false;
+        }
+    }
+
+    fn join(&self, a: &bool, b: &bool) -> bool {
+        *a || *b
+    }
+}
+
+/// Identifiers below `node` that use the variable (not those assigning to it, nor `_ = v`).
+fn uses_of<'t>(cx: &Context<'_, 't>, decl: &Decl<'t>, node: Node<'t>) -> Vec<Node<'t>> {
+    let mut found = Vec::new();
+    walk(node, |n| {
+        if n.kind_str() == "identifier" && text(n, cx.src) == decl.name && is_use(cx, decl, n) {
+            found.push(n);
+        }
+        true
+    });
+    found
+}
+
+fn is_use(cx: &Context, decl: &Decl, ident: Node) -> bool {
+    if !cx
+        .model
+        .resolve(ident)
+        .is_some_and(|d| d.ident == decl.ident)
+    {
+        return false;
+    }
+    let Some(list) = ident.parent().filter(|p| p.kind_str() == "expression_list") else {
+        return true;
+    };
+    let Some(stmt) = list.parent() else {
+        return true;
+    };
+    if !matches!(
+        stmt.kind_str(),
+        "assignment_statement" | "short_var_declaration"
+    ) {
+        return true;
+    }
+    if stmt.field("left") == Some(list) {
+        return false;
+    }
+    // `_ = cancel` only quiets the compiler.
+    let position = named_children(list).position(|c| c == ident);
+    let left: Vec<Node> = stmt
+        .field("left")
+        .map(|l| named_children(l).collect())
+        .unwrap_or_default();
+    match position.and_then(|i| left.get(i)) {
+        Some(target) => text(*target, cx.src) != "_",
+        None => true,
+    }
+}
+
+/// Where a `:=` statement may be followed by a new `defer` line: directly in a block or case
+/// body, outside any loop of its function. Returns the insertion offset and the indentation.
+fn defer_site<'t>(cx: &Context<'_, 't>, def: &Definition<'t>) -> Option<(usize, String)> {
+    if !def.short {
+        return None;
+    }
+    let parent = def.stmt.parent()?;
+    let container = if parent.kind_str() == "statement_list" {
+        parent.parent()?
+    } else {
+        parent
+    };
+    if !matches!(
+        container.kind_str(),
+        "block" | "expression_case" | "default_case" | "type_case" | "communication_case"
+    ) {
+        return None;
+    }
+    let mut up = def.stmt.parent();
+    while let Some(n) = up {
+        match n.kind_str() {
+            "for_statement" => return None,
+            "func_literal" | "function_declaration" | "method_declaration" => break,
+            _ => up = n.parent(),
+        }
+    }
+    let at = insertion_after_line(def.stmt, cx.src)?;
+    Some((at, line_indent(cx.src, def.stmt.start_byte()).to_string()))
+}
+
+/// Whether the derived context leaves the function's own synchronous use: returned, stored,
+/// sent, captured by a closure or handed to a goroutine. A `defer cancel()` would cut those short.
+fn context_escapes(cx: &Context, def: &Definition) -> bool {
+    let Some(ctx) = def.ctx else { return false };
+    let decl = if def.short || def.stmt.kind_str() == "var_declaration" {
+        cx.model
+            .resolve_name(text(ctx, cx.src), def.stmt.end_byte())
+    } else {
+        cx.model.resolve(ctx)
+    };
+    let Some(decl) = decl else { return true };
+    let Some(function) = cx
+        .model
+        .function_of(def.stmt)
+        .and_then(|f| cx.model.functions.get(f))
+    else {
+        return true;
+    };
+    let Some(body) = function.body else {
+        return true;
+    };
+    let after = def.stmt.end_byte();
+    let mut escapes = false;
+    walk(body, |n| {
+        if escapes || n.end_byte() <= after {
+            return false;
+        }
+        if n.start_byte() >= after
+            && n.kind_str() == "identifier"
+            && text(n, cx.src) == decl.name
+            && cx.model.resolve(n).is_some_and(|d| d.ident == decl.ident)
+        {
+            escapes = escaping_position(n, body);
+        }
+        true
+    });
+    escapes
+}
+
+/// The identifier's value is returned, stored, sent or put in a literal, or it is used inside a
+/// closure or a `go` statement.
+fn escaping_position(ident: Node, body: Node) -> bool {
+    if let Some(parent) = ident.parent() {
+        let direct = match parent.kind_str() {
+            "literal_element" | "send_statement" => true,
+            "expression_list" => parent.parent().is_some_and(|stmt| match stmt.kind_str() {
+                "return_statement" => true,
+                "assignment_statement" | "short_var_declaration" => {
+                    stmt.field("right") == Some(parent)
+                }
+                "var_spec" => stmt.field("value") == Some(parent),
+                _ => false,
+            }),
+            _ => false,
+        };
+        if direct {
+            return true;
+        }
+    }
+    let mut up = ident.parent();
+    while let Some(n) = up {
+        if n == body {
+            break;
+        }
+        if matches!(n.kind_str(), "go_statement" | "func_literal") {
+            return true;
+        }
+        up = n.parent();
+    }
+    false
+}
+
+/// Every use of the cancel variable is a direct call `cancel(…)` in the function itself (not in
+/// a closure), or `_ = cancel`.
+fn only_called(cx: &Context, decl: &Decl, body: Node) -> bool {
+    let mut ok = true;
+    walk(body, |n| {
+        if !ok {
+            return false;
+        }
+        if n.kind_str() == "identifier" && text(n, cx.src) == decl.name && is_use(cx, decl, n) {
+            let called = n.parent().is_some_and(|p| {
+                p.kind_str() == "call_expression" && p.field("function").map(unparen) == Some(n)
+            });
+            let in_closure = {
+                let mut up = n.parent();
+                let mut inside = false;
+                while let Some(p) = up {
+                    if p == body {
+                        break;
+                    }
+                    if p.kind_str() == "func_literal" {
+                        inside = true;
+                        break;
+                    }
+                    up = p.parent();
+                }
+                inside
+            };
+            if !called || in_closure {
+                ok = false;
+            }
+        }
+        true
+    });
+    ok
+}
+
+fn defer_fix(cx: &Context, def: &Definition, decl: &Decl, name: &str) -> Option<Vec<TextEdit>> {
+    let (at, indent) = defer_site(cx, def)?;
+    let body = cx.model.functions.get(decl.function)?.body?;
+    if !only_called(cx, decl, body) || context_escapes(cx, def) {
+        return None;
+    }
+    Some(vec![TextEdit {
+        range: at..at,
+        new_text: format!("\n{indent}defer {name}()"),
+    }])
+}
+
+fn discarded_fix(cx: &Context, def: &Definition) -> Option<Vec<TextEdit>> {
+    let (at, indent) = defer_site(cx, def)?;
+    // The name `cancel` must be free in the whole function (and its closures).
+    let mut function = cx.model.function_of(def.stmt)?;
+    while let Some(parent) = cx.model.functions.get(function)?.parent {
+        function = parent;
+    }
+    let outer = cx.model.functions.get(function)?.node;
+    let taken = cx.model.decls().iter().any(|d| {
+        d.name == "cancel"
+            && d.ident.start_byte() >= outer.start_byte()
+            && d.ident.end_byte() <= outer.end_byte()
+    });
+    if taken || context_escapes(cx, def) {
+        return None;
+    }
+    Some(vec![
+        TextEdit {
+            range: def.cancel.byte_range(),
+            new_text: "cancel".into(),
+        },
+        TextEdit {
+            range: at..at,
+            new_text: format!("\n{indent}defer cancel()"),
+        },
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{findings, lines_and_fixed};
+
+    fn run(src: &str) -> (Vec<usize>, String) {
+        lines_and_fixed(&findings("context-cancel-not-called", src), src)
+    }
+
+    #[test]
+    fn uses_in_conditions_closures_and_loops() {
+        let src = "package p
+
+import \"context\"
+
+func a(p context.Context) {
+	ctx, cancel := context.WithCancel(p)
+	if cancel != nil {
+		_ = ctx
+	}
+}
+
+func b(p context.Context, xs []int) error {
+	for range xs {
+		ctx, cancel := context.WithCancel(p)
+		if ctx.Err() != nil {
+			continue
+		}
+		cancel()
+	}
+	return nil
+}
+
+func c(p context.Context) {
+	ctx, cancel := context.WithCancel(p)
+	go func() {
+		<-ctx.Done()
+		cancel()
+	}()
+}
+
+func d(p context.Context) {
+	ctx, cancel := context.WithCancel(p)
+	cancel = nil
+	_ = ctx
+	_ = cancel
+}
+";
+        let (lines, fixed) = run(src);
+        assert_eq!(lines, vec![14, 32]);
+        // The loop and the reassigned cancel get no fix.
+        assert_eq!(fixed, src);
+    }
+
+    #[test]
+    fn no_fix_when_context_escapes_or_cancel_is_stored() {
+        let src = "package p
+
+import \"context\"
+
+type S struct{ cancel context.CancelFunc }
+
+func a(p context.Context) context.Context {
+	ctx, _ := context.WithCancel(p)
+	return ctx
+}
+
+func (s *S) b(p context.Context, ok bool) error {
+	ctx, cancel := context.WithCancel(p)
+	if !ok {
+		return ctx.Err()
+	}
+	s.cancel = cancel
+	return nil
+}
+
+func c(p context.Context) {
+	ctx, _ := context.WithTimeout(p, 1)
+	go run(ctx)
+}
+
+func run(context.Context) {}
+";
+        let (lines, fixed) = run(src);
+        assert_eq!(lines, vec![8, 13, 22]);
+        assert_eq!(fixed, src);
+    }
+
+    #[test]
+    fn fix_in_a_case_body_and_var_form() {
+        let src = "package p
+
+import \"context\"
+
+func a(p context.Context, k int) error {
+	switch k {
+	case 1:
+		ctx, _ := context.WithCancel(p)
+		return ctx.Err()
+	}
+	var ctx, _ = context.WithCancel(p)
+	return ctx.Err()
+}
+";
+        let (lines, fixed) = run(src);
+        assert_eq!(lines, vec![8, 11]);
+        assert!(
+            fixed.contains("\t\tctx, cancel := context.WithCancel(p)\n\t\tdefer cancel()\n"),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("var ctx, _ = context.WithCancel(p)\n"),
+            "{fixed}"
+        );
+    }
+}

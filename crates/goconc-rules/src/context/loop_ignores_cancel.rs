@@ -1,0 +1,209 @@
+//! `context-loop-ignores-cancel`: a loop that blocks or does long work in a function with a
+//! context, but never checks the context nor passes it on: cancelling does not stop it.
+
+use goconc_syntax::NodeExt;
+use tree_sitter::Node;
+
+use super::background_in_context_func::context_param;
+use crate::errgroup::return_error;
+use crate::finding::{Finding, Severity, TextEdit};
+use crate::{Context, RuleMeta};
+use goconc_model::blocking::{blocking_call, blocking_method};
+use goconc_model::Ty;
+use goconc_syntax::{
+    enclosing_function, line_end_after_newline, line_indent, method_call, newline, text, walk,
+};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "context-loop-ignores-cancel",
+    family: "Context",
+    severity: Severity::Hint,
+    summary: "A loop in a function with a context that neither checks `ctx.Done()`/`ctx.Err()` nor passes the context to anything it calls, and blocks or does long work.",
+    fix: Some("insert a `select` on `ctx.Done()` at the top of the loop when the function returns an error"),
+    doc: r#"
+## Why it matters
+A function that takes a context should stop soon after the context is cancelled. A loop inside it
+that sleeps, waits on channels or does I/O without ever looking at the context keeps going after
+the caller has given up: a shutdown waits for it, a cancelled request keeps its goroutine and its
+connections busy.
+
+## Example
+```go
+func Poll(ctx context.Context, s *Source) error {
+	for {
+		if s.Ready() {
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+}
+```
+```go
+func Poll(ctx context.Context, s *Source) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if s.Ready() {
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+}
+```
+
+## Fix
+When the function's last result is an `error` (and its other results have simple zero values), the
+quick fix inserts a non-blocking `select` on `ctx.Done()` at the top of the loop body that returns
+`ctx.Err()`. Passing the context to the blocking calls (`http.NewRequestWithContext`,
+`QueryContext`, a `select` that also waits on `ctx.Done()`) is often better still.
+
+## When it stays silent
+- The loop mentions the context (or any other `context.Context`) anywhere: it checks it or passes
+  it on.
+- Nothing in the loop's own body blocks: no sleep, no network, file, database or process I/O from
+  the standard library, no bare channel receive (a `select` may have a cancel case of its own,
+  ranging over a channel ends when its producer closes it, and sends are the business of
+  `goroutine-send-without-cancel`).
+- The function has no named `context.Context` parameter.
+"#,
+};
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    // No context without importing the context package (a context.Context parameter names it).
+    if !cx.model.imports.imports("context") {
+        return;
+    }
+    for &stmt in &cx.index.for_statements {
+        if let Some(f) = check_loop(cx, stmt) {
+            out.push(f);
+        }
+    }
+}
+
+fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
+    let ctx = context_param(cx, stmt)?;
+    let body = stmt.field("body")?;
+    let mut mentions_context = false;
+    let mut blocking: Option<(Node, String)> = None;
+    walk(stmt, |n| {
+        if mentions_context {
+            return false;
+        }
+        match n.kind_str() {
+            "identifier" => {
+                if let Some(decl) = cx.model.resolve(n) {
+                    if decl.ident == ctx.ident || decl.ty.is_named("context", "Context") {
+                        mentions_context = true;
+                    }
+                }
+            }
+            "func_literal" => {
+                // Goroutines and callbacks of the loop: a context use there still counts, their
+                // blocking does not.
+                walk(n, |m| {
+                    if m.kind_str() == "identifier"
+                        && cx.model.resolve(m).is_some_and(|d| {
+                            d.ident == ctx.ident || d.ty.is_named("context", "Context")
+                        })
+                    {
+                        mentions_context = true;
+                    }
+                    !mentions_context
+                });
+                return false;
+            }
+            "select_statement" => return false,
+            _ => {}
+        }
+        // The operation first: `innermost_loop` climbs with `parent()`, which searches down
+        // from the root, and most nodes block nothing.
+        if blocking.is_none() {
+            if let Some(what) = blocking_op(cx, n) {
+                if goconc_syntax::is_within(n, body) && innermost_loop(n) == Some(stmt) {
+                    blocking = Some((n, what));
+                }
+            }
+        }
+        true
+    });
+    if mentions_context {
+        return None;
+    }
+    let (op, what) = blocking?;
+    let name = ctx.name;
+    let mut finding = META
+        .finding(
+            stmt.start_byte()..stmt.start_byte() + 3,
+            format!("this loop {what} but never checks `{name}`: cancelling the context does not stop it"),
+        )
+        .with_related(op.byte_range(), "blocks here");
+    if let Some(edit) = fix(cx, stmt, body, name) {
+        finding = finding.with_fix(
+            format!("Return when `{name}` is done, at the top of each iteration"),
+            vec![edit],
+        );
+    }
+    Some(finding)
+}
+
+/// The `for` statement nearest around a node, within its function.
+fn innermost_loop(node: Node) -> Option<Node> {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        match n.kind_str() {
+            "for_statement" => return Some(n),
+            "func_literal" | "function_declaration" | "method_declaration" => return None,
+            _ => current = n.parent(),
+        }
+    }
+    None
+}
+
+/// What blocks at this node, described: a blocking library call or a bare receive. (Sends are
+/// `goroutine-send-without-cancel`'s, and do not block on a buffered channel.)
+fn blocking_op(cx: &Context, n: Node) -> Option<String> {
+    match n.kind_str() {
+        "call_expression" => {
+            if let Some(call) = blocking_call(n, cx.src, &cx.model.imports) {
+                return Some(format!("calls `{call}`"));
+            }
+            let mc = method_call(n)?;
+            let method = text(mc.method, cx.src);
+            match cx.model.type_of(mc.receiver).deref() {
+                Ty::Named { pkg, name } if blocking_method(pkg, name, method) => {
+                    Some(format!("calls `{}.{method}`", text(mc.receiver, cx.src)))
+                }
+                _ => None,
+            }
+        }
+        "unary_expression" => {
+            let op = n.field("operator")?;
+            (text(op, cx.src) == "<-").then(|| "receives from a channel".to_string())
+        }
+        _ => None,
+    }
+}
+
+fn fix(cx: &Context, stmt: Node, body: Node, ctx: &str) -> Option<TextEdit> {
+    let function = enclosing_function(stmt)?;
+    let ret = return_error(cx.model, function, &format!("{ctx}.Err()"))?;
+    // The body's `{` must end its line (a trailing comment may follow).
+    let open_end = body.start_byte() + 1;
+    let at = line_end_after_newline(cx.src, open_end);
+    let rest = cx.src.get(open_end..at)?.trim();
+    if !(rest.is_empty() || rest.starts_with("//") && !rest.contains("*/")) || at >= body.end_byte()
+    {
+        return None;
+    }
+    let indent = format!("{}\t", line_indent(cx.src, stmt.start_byte()));
+    let nl = newline(cx.src);
+    Some(TextEdit {
+        range: at..at,
+        new_text: format!(
+            "{indent}select {{{nl}{indent}case <-{ctx}.Done():{nl}{indent}\t{ret}{nl}{indent}default:{nl}{indent}}}{nl}"
+        ),
+    })
+}

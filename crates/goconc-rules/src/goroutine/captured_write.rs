@@ -1,0 +1,318 @@
+//! `goroutine-captured-write`: a goroutine assigns to a variable of the function that started it
+//! (or writes one of its map entries), and that function reads the variable afterwards with
+//! nothing in between that waits for the goroutine: a data race.
+
+use crate::finding::LineOf;
+use crate::HashSet;
+use goconc_syntax::NodeExt;
+
+use tree_sitter::Node;
+
+use crate::finding::{Finding, Severity};
+use crate::{Context, RuleMeta};
+use goconc_model::channels::goroutine_start;
+use goconc_model::{Decl, DeclKind, Ty};
+use goconc_syntax::{is_within, named_children, text, unparen, walk_body};
+
+use super::leak::function_name;
+
+pub static META: RuleMeta = RuleMeta {
+    id: "goroutine-captured-write",
+    family: "Goroutine lifecycle",
+    severity: Severity::Warning,
+    summary: "A goroutine assigns to, appends to or writes a map entry of a variable declared outside it (including a named result) with no lock, atomic or channel between it and the readers.",
+    fix: None,
+    doc: r#"
+## Why it matters
+A closure started with `go` shares the variables of the function around it. When the goroutine
+assigns one of them and the function reads it afterwards without first waiting for the
+goroutine — a `WaitGroup`, a channel receive, a lock — the read races with the write: it may see
+the old value, a torn value, or (for slices and maps) corrupt memory. A named result written by
+a goroutine is read by every `return`.
+
+## Example
+```go
+func load(keys []string) (err error) {
+	go func() {
+		err = prefetch(keys)
+	}()
+	return
+}
+```
+```go
+func load(keys []string) (err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err = prefetch(keys)
+	}()
+	<-done
+	return
+}
+```
+
+## Fix
+Hand the value over instead of sharing the variable: send it on a channel, or wait for the
+goroutine (`wg.Wait()`, `<-done`, `g.Wait()`) before reading, or guard both sides with the same
+mutex. No automatic fix: which one fits depends on the design.
+
+## When it stays silent
+- The goroutine takes a lock (`Lock`/`RLock`) anywhere in its body.
+- Between the `go` statement and the read, the function sends on or receives from a channel,
+  `select`s, ranges over a channel, or calls `Wait`, `Lock`, `RLock` or an atomic load.
+- The variable holds a channel (setting it to `nil` in a `select` loop is a different idiom).
+- The function never reads the variable after starting the goroutine.
+- The variable is declared inside the goroutine, or is a package-level variable.
+"#,
+};
+
+const SYNC_CALLS: [&str; 9] = [
+    "Wait",
+    "Lock",
+    "RLock",
+    "Load",
+    "Swap",
+    "CompareAndSwap",
+    "Do",
+    "Run",
+    "Shutdown",
+];
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    for &lit in &cx.index.func_literals {
+        if let Some(start) = goroutine_start(cx.model, lit) {
+            check_goroutine(cx, lit, start, out);
+        }
+    }
+}
+
+fn check_goroutine<'t>(
+    cx: &Context<'_, 't>,
+    lit: Node<'t>,
+    start: Node<'t>,
+    out: &mut Vec<Finding>,
+) {
+    let Some(body) = lit.field("body") else {
+        return;
+    };
+    let Some(parent) = cx.model.function_of(start) else {
+        return;
+    };
+    let Some(parent_body) = cx.model.functions.get(parent).and_then(|f| f.body) else {
+        return;
+    };
+    let mut writes: Vec<Node<'t>> = Vec::new();
+    let mut locks = false;
+    walk_body(body, |n| match n.kind_str() {
+        "assignment_statement" => {
+            if let Some(left) = n.field("left") {
+                for target in named_children(left) {
+                    if let Some(ident) = written_variable(cx, unparen(target)) {
+                        writes.push(ident);
+                    }
+                }
+            }
+        }
+        "inc_statement" | "dec_statement" => {
+            if let Some(target) = named_children(n).next() {
+                if let Some(ident) = written_variable(cx, unparen(target)) {
+                    writes.push(ident);
+                }
+            }
+        }
+        "call_expression" => {
+            if let Some(f) = n.field("function").map(unparen) {
+                if f.kind_str() == "selector_expression"
+                    && f.field("field")
+                        .is_some_and(|m| matches!(text(m, cx.src), "Lock" | "RLock"))
+                {
+                    locks = true;
+                }
+            }
+        }
+        _ => {}
+    });
+    if locks || writes.is_empty() {
+        return;
+    }
+    let mut reported = HashSet::default();
+    for ident in writes {
+        let Some(decl) = cx.model.resolve(ident) else {
+            continue;
+        };
+        if is_within(decl.ident, lit) || !reported.insert(decl.ident.start_byte()) {
+            continue;
+        }
+        // `ch = nil` in a select loop: channel variables are a different idiom.
+        if matches!(decl.ty, Ty::Chan(_)) || !declared_around(cx, decl, parent) {
+            continue;
+        }
+        let Some(read) = first_read(cx, decl, parent_body, start) else {
+            continue;
+        };
+        if synchronised_between(cx, parent_body, start.end_byte(), read.start_byte()) {
+            continue;
+        }
+        let what = if decl.kind == DeclKind::Result {
+            "named result"
+        } else {
+            "variable"
+        };
+        let how = if read.kind_str() == "return_statement" {
+            "returns it"
+        } else {
+            "reads it"
+        };
+        let message = format!(
+            "the goroutine writes {what} `{}` of {} with no lock, atomic or channel, and {} {how} at line {} without waiting for the goroutine: a data race",
+            decl.name,
+            function_name(cx.model, parent),
+            function_name(cx.model, parent),
+            LineOf(read.start_byte()),
+        );
+        out.push(
+            META.finding(ident.byte_range(), message)
+                .with_related(read.byte_range(), "read here, concurrently with the write")
+                .with_related(start.byte_range(), "the goroutine starts here"),
+        );
+    }
+}
+
+/// The variable an assignment target writes: `x`, or `m` in `m[k]` for a map `m`.
+fn written_variable<'t>(cx: &Context<'_, 't>, target: Node<'t>) -> Option<Node<'t>> {
+    match target.kind_str() {
+        "identifier" if text(target, cx.src) != "_" => Some(target),
+        "index_expression" => {
+            let operand = unparen(target.field("operand")?);
+            (operand.kind_str() == "identifier" && matches!(cx.model.type_of(operand), Ty::Map(..)))
+                .then_some(operand)
+        }
+        _ => None,
+    }
+}
+
+/// Is the variable a local, parameter or result of the starting function (or of a function
+/// around it)?
+fn declared_around(cx: &Context, decl: &Decl, parent: usize) -> bool {
+    if decl.kind == DeclKind::Receiver {
+        return false;
+    }
+    let mut f = Some(parent);
+    while let Some(i) = f {
+        if decl.function == i {
+            return true;
+        }
+        f = cx.model.functions.get(i).and_then(|x| x.parent);
+    }
+    false
+}
+
+/// The first read of the variable by the starting function's own body after the `go` statement:
+/// a use of the name (not a plain assignment to it), or any `return` for a named result.
+fn first_read<'t>(
+    cx: &Context<'_, 't>,
+    decl: &Decl<'t>,
+    body: Node<'t>,
+    start: Node<'t>,
+) -> Option<Node<'t>> {
+    let after = start.end_byte();
+    let mut found: Option<Node<'t>> = None;
+    walk_body(body, |n| {
+        if found.is_some() || n.start_byte() < after {
+            return;
+        }
+        match n.kind_str() {
+            "return_statement" if decl.kind == DeclKind::Result => found = Some(n),
+            "identifier" if text(n, cx.src) == decl.name => {
+                if cx.model.resolve(n).map(|d| d.ident) == Some(decl.ident)
+                    && !is_plain_assignment_target(n)
+                {
+                    found = Some(n);
+                }
+            }
+            _ => {}
+        }
+    });
+    found
+}
+
+fn is_plain_assignment_target(ident: Node) -> bool {
+    let Some(list) = ident.parent().filter(|p| p.kind_str() == "expression_list") else {
+        return false;
+    };
+    let Some(stmt) = list.parent() else {
+        return false;
+    };
+    stmt.kind_str() == "assignment_statement"
+        && stmt.field("left") == Some(list)
+        && stmt.field("operator").is_some_and(|o| o.kind_str() == "=")
+}
+
+/// Does the starting function wait for anything between two offsets?
+fn synchronised_between(cx: &Context, body: Node, from: usize, to: usize) -> bool {
+    let mut sync = false;
+    walk_body(body, |n| {
+        if sync || n.end_byte() <= from || n.start_byte() >= to {
+            return;
+        }
+        match n.kind_str() {
+            "select_statement" | "send_statement" => sync = true,
+            "unary_expression" => {
+                if n.field("operator").is_some_and(|o| text(o, cx.src) == "<-") {
+                    sync = true;
+                }
+            }
+            "range_clause" => {
+                let ty = n
+                    .field("right")
+                    .map(|r| cx.model.type_of(r))
+                    .unwrap_or_default();
+                if matches!(ty, Ty::Chan(_) | Ty::Unknown) {
+                    sync = true;
+                }
+            }
+            "call_expression" => {
+                let name = n
+                    .field("function")
+                    .map(unparen)
+                    .and_then(|f| match f.kind_str() {
+                        "selector_expression" => f.field("field").map(|m| text(m, cx.src)),
+                        "identifier" => Some(text(f, cx.src)),
+                        _ => None,
+                    });
+                if let Some(name) = name {
+                    if SYNC_CALLS.contains(&name)
+                        || name.starts_with("Load")
+                        || name.starts_with("wait")
+                        || name.starts_with("Wait")
+                    {
+                        sync = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    });
+    sync
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{findings, snippets};
+
+    fn found(src: &str) -> Vec<String> {
+        snippets(&findings(super::META.id, src), src)
+    }
+
+    #[test]
+    fn package_variables_and_shadowed_names_are_not_reported() {
+        let src = "package p\n\nvar total int\n\nfunc f() int {\n\tgo func() {\n\t\ttotal = 1\n\t}()\n\treturn total\n}\n\nfunc g() int {\n\tx := 0\n\tgo func() {\n\t\tx := 2\n\t\t_ = x\n\t}()\n\treturn x\n}\n";
+        assert!(found(src).is_empty());
+    }
+
+    #[test]
+    fn reports_the_written_name_once() {
+        let src = "package p\n\nfunc f() int {\n\tx := 0\n\tgo func() {\n\t\tx = 1\n\t\tx = 2\n\t}()\n\treturn x\n}\n";
+        assert_eq!(found(src), vec!["x".to_string()]);
+    }
+}

@@ -1,0 +1,197 @@
+//! `goroutine-leak-unbuffered-send`: a goroutine sends once on an unbuffered channel, and the
+//! function that started it can return without receiving (a timeout or `ctx.Done()` case of a
+//! `select`, or an early return): the sender blocks forever.
+
+use crate::finding::LineOf;
+use crate::finding::{Finding, Severity, TextEdit};
+use crate::{Context, RuleMeta};
+use goconc_model::channels::{LocalChannel, OpKind};
+use goconc_syntax::text;
+use goconc_syntax::NodeExt;
+
+use super::leak::{
+    closing_paren, exits_leaving_sender, function_name, go_statement, is_single_blocking_send,
+    lone_sender_to_parent,
+};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "goroutine-leak-unbuffered-send",
+    family: "Goroutine lifecycle",
+    severity: Severity::Warning,
+    summary: "A goroutine sends on an unbuffered channel whose receiver can leave first (a `select` with a timeout, `ctx.Done()` or another return path): the sender blocks forever.",
+    fix: Some("make the channel buffered: `make(chan T, 1)`"),
+    doc: r#"
+## Why it matters
+A send on an unbuffered channel completes only when someone receives. When the function that
+started the goroutine gives up waiting — its `select` takes the timeout or `ctx.Done()` case, or
+an error path returns before the receive — nobody will ever receive, and the goroutine stays
+blocked on its send for the life of the process, holding everything it references. This is the
+most common goroutine leak in real Go services.
+
+## Example
+```go
+func fetch(ctx context.Context, url string) (*Page, error) {
+	ch := make(chan result)
+	go func() {
+		p, err := download(url)
+		ch <- result{p, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.page, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err() // the goroutine is left blocked on its send
+	}
+}
+```
+```go
+func fetch(ctx context.Context, url string) (*Page, error) {
+	ch := make(chan result, 1)
+	go func() {
+		p, err := download(url)
+		ch <- result{p, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.page, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+```
+
+## Fix
+Give the channel a buffer of one: the single send then always completes, whether or not anyone
+receives, and the goroutine exits. The quick fix rewrites `make(chan T)` to `make(chan T, 1)`.
+
+## When it stays silent
+- The channel is buffered, or its capacity is not a constant.
+- Every path from the `go` statement to a return receives from the channel.
+- The goroutine sends more than once, in a loop, or inside a `select` that can give up.
+- Several goroutines send on the channel (see `goroutine-leak-ncast`).
+- The channel escapes: passed to a function, stored, returned, used in another closure, received
+  elsewhere or closed by the parent.
+"#,
+};
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    if cx.index.go_statements.is_empty() {
+        return;
+    }
+    for ch in cx.channels.iter() {
+        check_channel(cx, ch, out);
+    }
+}
+
+fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
+    let Some((sender, sends)) = lone_sender_to_parent(ch) else {
+        return;
+    };
+    if sends.len() != 1 || !is_single_blocking_send(sends[0]) {
+        return;
+    }
+    if ch.ops_of(OpKind::Receive).next().is_none() {
+        return;
+    }
+    let Some(go) = go_statement(cx.model, sender, ch.function) else {
+        return;
+    };
+    if in_loop_of_parent(go) {
+        return;
+    }
+    let Some(exits) = exits_leaving_sender(cx.model, ch, go) else {
+        return;
+    };
+    let Some(&exit) = exits.first() else { return };
+    let send = sends[0].node;
+    let how = if exit.kind_str() == "return_statement" {
+        format!("returns at line {}", LineOf(exit.start_byte()))
+    } else {
+        "ends".to_string()
+    };
+    let message = format!(
+        "the goroutine blocks forever on this send when {} {how} without receiving from unbuffered `{}`",
+        function_name(cx.model, ch.function),
+        ch.name,
+    );
+    let mut finding = META
+        .finding(send.byte_range(), message)
+        .with_related(exit.byte_range(), "leaves without receiving")
+        .with_related(
+            ch.make_call.byte_range(),
+            format!("`{}` is made unbuffered here", ch.name),
+        );
+    if let Some(edit) = buffer_of_one(cx, ch) {
+        finding = finding.with_fix(
+            format!(
+                "Make `{}` buffered: `make({}, 1)`",
+                ch.name,
+                text(ch.chan_type, cx.src)
+            ),
+            vec![edit],
+        );
+    }
+    out.push(finding);
+}
+
+/// Is the `go` statement inside a loop of the parent? (Then it starts many senders.)
+fn in_loop_of_parent(go: tree_sitter::Node) -> bool {
+    let mut current = go.parent();
+    while let Some(n) = current {
+        match n.kind_str() {
+            "for_statement" => return true,
+            "func_literal" | "function_declaration" | "method_declaration" => return false,
+            _ => current = n.parent(),
+        }
+    }
+    false
+}
+
+/// `make(chan T)` → `make(chan T, 1)`; `make(chan T, 0)` → `make(chan T, 1)`.
+pub(crate) fn buffer_of_one(cx: &Context, ch: &LocalChannel) -> Option<TextEdit> {
+    match ch.capacity_expr {
+        Some(expr) => Some(TextEdit {
+            range: expr.byte_range(),
+            new_text: "1".into(),
+        }),
+        None => {
+            let paren = closing_paren(ch.make_call)?;
+            // `make(chan T,)` keeps its trailing comma style out of the way.
+            let before = cx.src.get(ch.chan_type.end_byte()..paren)?;
+            if !before.trim().is_empty() {
+                return None;
+            }
+            Some(TextEdit {
+                range: ch.chan_type.end_byte()..paren,
+                new_text: ", 1".into(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{findings, snippets};
+
+    fn found(src: &str) -> Vec<String> {
+        snippets(&findings(super::META.id, src), src)
+    }
+
+    #[test]
+    fn receive_in_a_switch_header_counts() {
+        let src = "package p\n\nfunc f(x bool) int {\n\tch := make(chan int)\n\tgo func() {\n\t\tch <- 1\n\t}()\n\tswitch <-ch {\n\tcase 1:\n\t\treturn 1\n\t}\n\treturn 2\n}\n";
+        assert!(found(src).is_empty());
+    }
+
+    #[test]
+    fn goto_gives_up() {
+        let src = "package p\n\nfunc f(x bool) int {\n\tch := make(chan int)\n\tgo func() {\n\t\tch <- 1\n\t}()\n\tif x {\n\t\tgoto out\n\t}\n\treturn <-ch\nout:\n\treturn 0\n}\n";
+        assert!(found(src).is_empty());
+    }
+
+    #[test]
+    fn end_of_body_without_receive_on_one_path() {
+        let src = "package p\n\nfunc f(x bool) {\n\tch := make(chan int)\n\tgo func() {\n\t\tch <- 1\n\t}()\n\tif x {\n\t\t<-ch\n\t}\n}\n";
+        assert_eq!(found(src), vec!["ch <- 1".to_string()]);
+    }
+}

@@ -1,0 +1,290 @@
+//! The rule catalog. Each rule lives in its own file, one folder per family, with its
+//! documentation beside its code; `docs/rules/*.md` and `goconc rules` are generated from the
+//! [`RuleMeta`] values collected here. [`run`] checks one file's model with every rule.
+//!
+//! Rules read the model's facts (`goconc-model`) and decide what is wrong; they never compute
+//! package-wide facts of their own, and no rule reads another rule's module.
+
+// Visitors match on node kinds and then test fields; folding those tests into match guards
+// would scatter one check over several arms.
+#![allow(clippy::collapsible_match)]
+
+use std::ops::Range;
+
+pub use finding::{apply_edits, Finding, Fix, Related, Severity, TextEdit};
+use goconc_model::goversion::GoVersion;
+pub use goconc_model::index::NodeIndex;
+use goconc_model::FileModel;
+
+pub mod atomic;
+pub mod channel;
+pub mod cond;
+pub mod context;
+pub mod errgroup;
+pub mod finding;
+mod gofmt;
+pub mod goroutine;
+pub mod mutex;
+pub mod sync_copy;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub mod testing;
+pub mod time;
+pub mod waitgroup;
+
+/// What a rule is, for the catalog, configuration and documentation.
+#[derive(Debug)]
+pub struct RuleMeta {
+    pub id: &'static str,
+    /// The catalog section (`Mutexes`, `sync.WaitGroup`, …).
+    pub family: &'static str,
+    pub severity: Severity,
+    /// One sentence: what the rule finds.
+    pub summary: &'static str,
+    /// The quick fix, when the rule offers one.
+    pub fix: Option<&'static str>,
+    /// The rule's page in Markdown: why it matters, a bad and a good example, the fix, and when it
+    /// stays silent. Written next to the rule's code.
+    pub doc: &'static str,
+}
+
+impl RuleMeta {
+    /// A finding of this rule at its default severity.
+    pub fn finding(&'static self, range: Range<usize>, message: impl Into<String>) -> Finding {
+        Finding {
+            rule: self.id,
+            severity: self.severity,
+            range,
+            message: message.into(),
+            related: Vec::new(),
+            fixes: Vec::new(),
+        }
+    }
+
+    /// The Markdown page of this rule (`docs/rules/ID.md`, `goconc explain ID`).
+    pub fn page(&self) -> String {
+        let fix = match self.fix {
+            Some(fix) => format!("Quick fix: {fix}."),
+            None => "No automatic fix.".to_string(),
+        };
+        format!(
+            "# {id}\n\n**{family}** · default severity **{severity}** · {fix}\n\n{summary}\n\n{doc}\n",
+            id = self.id,
+            family = self.family,
+            severity = self.severity,
+            summary = self.summary,
+            doc = self.doc.trim(),
+        )
+    }
+}
+
+impl Finding {
+    pub fn with_related(mut self, range: Range<usize>, message: impl Into<String>) -> Finding {
+        self.related.push(Related {
+            range,
+            message: message.into(),
+        });
+        self
+    }
+
+    pub fn with_fix(mut self, title: impl Into<String>, edits: Vec<TextEdit>) -> Finding {
+        if !edits.is_empty() {
+            self.fixes.push(Fix {
+                title: title.into(),
+                edits,
+            });
+        }
+        self
+    }
+}
+
+/// A rule: its description and the function that checks one file.
+pub struct Rule {
+    pub meta: &'static RuleMeta,
+    pub check: fn(&Context, &mut Vec<Finding>),
+}
+
+/// Every rule, in catalog order.
+pub fn registry() -> &'static [Rule] {
+    static RULES: std::sync::OnceLock<Vec<Rule>> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        let mut rules = Vec::new();
+        rules.extend(goroutine::rules());
+        rules.extend(waitgroup::rules());
+        rules.extend(errgroup::rules());
+        rules.extend(mutex::rules());
+        rules.extend(sync_copy::rules());
+        rules.extend(channel::rules());
+        rules.extend(context::rules());
+        rules.extend(time::rules());
+        rules.extend(atomic::rules());
+        rules.extend(testing::rules());
+        rules.extend(cond::rules());
+        rules
+    })
+}
+
+/// Every rule's description, in catalog order.
+pub fn all() -> Vec<&'static RuleMeta> {
+    registry().iter().map(|r| r.meta).collect()
+}
+
+pub fn find(id: &str) -> Option<&'static RuleMeta> {
+    registry().iter().map(|r| r.meta).find(|m| m.id == id)
+}
+
+/// What every rule gets for one file: the model, the Go version, and an index of the nodes
+/// rules look for, gathered in one walk so that no rule walks the whole tree again.
+pub struct Context<'a, 't> {
+    pub model: &'a FileModel<'t>,
+    pub src: &'t str,
+    pub go_version: GoVersion,
+    pub is_test_file: bool,
+    pub index: NodeIndex<'t>,
+    /// Lock-state runs of the bodies that call lock methods, by body start, computed once before
+    /// the rules run and shared by every rule that reads them.
+    pub lock_traces: crate::HashMap<usize, std::rc::Rc<goconc_model::locks::LockTrace<'t>>>,
+    /// Top-level functions left out of the model, in document order (an incremental analysis
+    /// keeps their findings): rules that read the text of the whole file pass over them.
+    pub skipped: Vec<std::ops::Range<usize>>,
+    /// The file's local channels and how each is used, built once before the rules run and
+    /// shared by the rules that read them (each built its own before). Empty when the file
+    /// starts no goroutine: every one of those rules is about a goroutine.
+    pub channels: goconc_model::channels::Channels<'t>,
+}
+
+impl<'t> Context<'_, 't> {
+    /// Whether `offset` lies in a function left out of the model.
+    pub fn is_skipped(&self, offset: usize) -> bool {
+        let i = self.skipped.partition_point(|r| r.start <= offset);
+        i > 0 && offset < self.skipped[i - 1].end
+    }
+
+    /// The lock state over a function body (None when it takes no lock or cannot be followed).
+    pub fn lock_trace(
+        &self,
+        body: tree_sitter::Node<'t>,
+    ) -> Option<std::rc::Rc<goconc_model::locks::LockTrace<'t>>> {
+        self.lock_traces.get(&body.start_byte()).cloned()
+    }
+}
+
+/// Whether some rule's findings outside functions depend on what is inside every function of
+/// the file (an incremental analysis then leaves no function out).
+pub fn need_every_function(decls: &goconc_model::FileDecls) -> bool {
+    mutex::embedded_exported::fix_reads_every_function(decls)
+}
+
+/// Runs the lock state once over every body that calls a lock method.
+pub fn lock_traces<'t>(
+    model: &FileModel<'t>,
+    index: &NodeIndex<'t>,
+) -> crate::HashMap<usize, std::rc::Rc<goconc_model::locks::LockTrace<'t>>> {
+    let mut bodies = std::collections::BTreeSet::new();
+    for name in ["Lock", "RLock", "Unlock", "RUnlock"] {
+        for &call in index.calls_named(name) {
+            if let Some(body) = model
+                .function_of(call)
+                .and_then(|f| model.functions[f].body)
+            {
+                bodies.insert((body.start_byte(), body.id()));
+            }
+        }
+    }
+    let mut traces = crate::HashMap::default();
+    for function in &model.functions {
+        let Some(body) = function.body else { continue };
+        if !bodies.contains(&(body.start_byte(), body.id())) {
+            continue;
+        }
+        if let Some(trace) = goconc_model::locks::LockTrace::record(model, body) {
+            traces.insert(body.start_byte(), std::rc::Rc::new(trace));
+        }
+    }
+    traces
+}
+
+pub use goconc_syntax::{HashMap, HashSet};
+
+/// The findings of one file, and the rules that failed on it (a bug in goconc: they are logged and
+/// their findings dropped, the rest still count).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub failed_rules: Vec<&'static str>,
+}
+
+/// How the configuration sets one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleSetting {
+    Off,
+    /// The rule's own severity: its default, or the lower one it gives to weaker evidence.
+    Default,
+    /// Every finding of the rule at this severity.
+    Severity(Severity),
+}
+
+/// What the rules need to know about a file besides its model.
+#[derive(Debug, Clone, Copy)]
+pub struct FileFacts {
+    /// The Go version the file is compiled with.
+    pub go_version: GoVersion,
+    /// `_test.go` files: test-only rules apply.
+    pub is_test_file: bool,
+}
+
+/// Runs every rule the settings leave on over a model. `skipped`: the top-level functions the
+/// model leaves out, in document order. Findings come in rule order, their line references not
+/// yet resolved ([`finding::settle`] does that once the caller has merged what it keeps).
+pub fn run<'t>(
+    model: FileModel<'t>,
+    index: NodeIndex<'t>,
+    facts: FileFacts,
+    skipped: Vec<std::ops::Range<usize>>,
+    setting: &dyn Fn(&'static RuleMeta) -> RuleSetting,
+) -> Outcome {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let src = model.src;
+    let mut outcome = Outcome::default();
+    // A bug here fails the channel rules (they then see no channel), not the analysis.
+    let starts_goroutines = !index.go_statements.is_empty() || !index.calls_named("Go").is_empty();
+    let channels = catch_unwind(AssertUnwindSafe(|| match starts_goroutines {
+        true => goconc_model::channels::Channels::build(&model, index.calls_named("make")),
+        false => goconc_model::channels::Channels::default(),
+    }))
+    .unwrap_or_else(|_| {
+        outcome.failed_rules.push("channel model");
+        goconc_model::channels::Channels::default()
+    });
+    let context = Context {
+        model: &model,
+        src,
+        go_version: facts.go_version,
+        is_test_file: facts.is_test_file,
+        lock_traces: lock_traces(&model, &index),
+        index,
+        skipped,
+        channels,
+    };
+    for rule in registry() {
+        let set = setting(rule.meta);
+        if set == RuleSetting::Off {
+            continue;
+        }
+        let mut found = Vec::new();
+        match catch_unwind(AssertUnwindSafe(|| (rule.check)(&context, &mut found))) {
+            Ok(()) => {
+                for mut finding in found {
+                    // A rule may lower its own default (a Go-version dependent severity); the
+                    // configuration overrides it only when the user set it.
+                    if let RuleSetting::Severity(severity) = set {
+                        finding.severity = severity;
+                    }
+                    outcome.findings.push(finding);
+                }
+            }
+            Err(_) => outcome.failed_rules.push(rule.meta.id),
+        }
+    }
+    outcome
+}

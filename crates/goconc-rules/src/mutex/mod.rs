@@ -1,0 +1,153 @@
+//! Mutex rules, one file each. They share the lock-state dataflow of `model::locks`.
+
+use tree_sitter::Node;
+
+use super::{Context, Rule};
+use goconc_model::sync_calls::{lock_call, LockCall};
+
+pub mod defer_in_loop;
+pub mod defer_lock;
+pub mod double_lock;
+pub mod embedded_exported;
+pub mod empty_critical_section;
+pub mod guarded_field_unlocked;
+pub mod held_blocking;
+pub mod lock_order_inversion;
+pub mod unlock_kind_mismatch;
+pub mod unlock_missing;
+
+pub fn rules() -> Vec<Rule> {
+    vec![
+        Rule {
+            meta: &unlock_missing::META,
+            check: unlock_missing::check,
+        },
+        Rule {
+            meta: &defer_lock::META,
+            check: defer_lock::check,
+        },
+        Rule {
+            meta: &unlock_kind_mismatch::META,
+            check: unlock_kind_mismatch::check,
+        },
+        Rule {
+            meta: &defer_in_loop::META,
+            check: defer_in_loop::check,
+        },
+        Rule {
+            meta: &double_lock::META,
+            check: double_lock::check,
+        },
+        Rule {
+            meta: &held_blocking::META,
+            check: held_blocking::check,
+        },
+        Rule {
+            meta: &empty_critical_section::META,
+            check: empty_critical_section::check,
+        },
+        Rule {
+            meta: &lock_order_inversion::META,
+            check: lock_order_inversion::check,
+        },
+        Rule {
+            meta: &guarded_field_unlocked::META,
+            check: guarded_field_unlocked::check,
+        },
+        Rule {
+            meta: &embedded_exported::META,
+            check: embedded_exported::check,
+        },
+    ]
+}
+
+/// The bodies (function index, body) that call a lock method directly, not only in nested
+/// function literals, with those calls in source order. Found from the file's call index, so no
+/// body is walked.
+pub(crate) fn locking_bodies<'t>(
+    cx: &Context<'_, 't>,
+) -> Vec<(usize, Node<'t>, Vec<LockCall<'t>>)> {
+    let mut by_function: std::collections::BTreeMap<usize, Vec<LockCall<'t>>> =
+        std::collections::BTreeMap::new();
+    for name in ["Lock", "RLock", "Unlock", "RUnlock", "TryLock", "TryRLock"] {
+        for &node in cx.index.calls_named(name) {
+            let Some(call) = lock_call(cx.model, node) else {
+                continue;
+            };
+            if let Some(function) = cx.model.function_of(node) {
+                by_function.entry(function).or_default().push(call);
+            }
+        }
+    }
+    by_function
+        .into_iter()
+        .filter_map(|(function, mut calls)| {
+            calls.sort_by_key(|c| c.call.start_byte());
+            Some((function, cx.model.functions[function].body?, calls))
+        })
+        .collect()
+}
+
+/// The look-alikes of the standard library that each mutex rule learned to leave alone, next to
+/// the bug each one resembles.
+#[cfg(test)]
+mod tests {
+    use crate::test_support::findings;
+
+    const HEAD: &str = "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu   sync.Mutex\n\tn    int\n\thold bool\n\tnext *S\n}\n\n";
+
+    fn count(rule: &str, body: &str) -> usize {
+        findings(rule, &format!("{HEAD}{body}")).len()
+    }
+
+    #[test]
+    fn unlock_missing_leaves_handed_off_locks_alone() {
+        let leak = "func (s *S) F(x bool) {\n\ts.mu.Lock()\n\tif x {\n\t\treturn\n\t}\n\ts.mu.Unlock()\n}\n";
+        assert_eq!(count("mutex-unlock-missing", leak), 1);
+        // Released by the goroutine the function starts.
+        let goroutine = "func (s *S) F() {\n\ts.mu.Lock()\n\tgo func() {\n\t\ts.n++\n\t\ts.mu.Unlock()\n\t}()\n}\n";
+        assert_eq!(count("mutex-unlock-missing", goroutine), 0);
+        // A release function handed to the caller.
+        let returned = "func (s *S) unlockFn() {}\n\nfunc (s *S) F() (int, func()) {\n\ts.mu.Lock()\n\treturn s.n, s.releaseFn\n}\n\nfunc (s *S) releaseFn() { s.mu.Unlock() }\n";
+        assert_eq!(count("mutex-unlock-missing", returned), 0);
+        // Kept on purpose, remembered in a flag.
+        let flagged = "func (s *S) F(keep bool) {\n\ts.mu.Lock()\n\tif keep {\n\t\ts.hold = true\n\t} else {\n\t\ts.mu.Unlock()\n\t}\n}\n";
+        assert_eq!(count("mutex-unlock-missing", flagged), 0);
+        // Hand-over-hand: the name that holds the lock moves on.
+        let hand = "func (s *S) F() {\n\ty := s\n\ty.mu.Lock()\n\tfor y.next != nil {\n\t\tl := y.next\n\t\tl.mu.Lock()\n\t\ty.mu.Unlock()\n\t\ty = l\n\t}\n\ty.mu.Unlock()\n}\n";
+        assert_eq!(count("mutex-unlock-missing", hand), 0);
+        // The author says so.
+        let said = "func (s *S) F() {\n\ts.mu.Lock() // no need to unlock: the process exits\n\ts.n++\n}\n";
+        assert_eq!(count("mutex-unlock-missing", said), 0);
+    }
+
+    #[test]
+    fn defer_in_loop_leaves_distinct_mutexes_and_returning_iterations_alone() {
+        let bug = "func F(xs []*S) {\n\tvar s S\n\tfor range xs {\n\t\ts.mu.Lock()\n\t\tdefer s.mu.Unlock()\n\t\ts.n++\n\t}\n}\n";
+        assert_eq!(count("mutex-defer-in-loop", bug), 1);
+        let each = "func F(xs []*S) {\n\tfor _, s := range xs {\n\t\ts.mu.Lock()\n\t\tdefer s.mu.Unlock()\n\t\ts.n++\n\t}\n}\n";
+        assert_eq!(count("mutex-defer-in-loop", each), 0);
+        let returns = "func (s *S) F(xs []int) int {\n\tfor _, x := range xs {\n\t\tif x > 0 {\n\t\t\ts.mu.Lock()\n\t\t\tdefer s.mu.Unlock()\n\t\t\treturn s.n\n\t\t}\n\t}\n\treturn 0\n}\n";
+        assert_eq!(count("mutex-defer-in-loop", returns), 0);
+    }
+
+    #[test]
+    fn double_lock_respects_callees_that_expect_the_lock() {
+        let bug = "func (s *S) inc() {\n\ts.mu.Lock()\n\ts.n++\n\ts.mu.Unlock()\n}\n\nfunc (s *S) F() {\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\ts.inc()\n}\n";
+        assert_eq!(count("mutex-double-lock", bug), 1);
+        // Named …Locked: the caller holds the lock by contract, even if it re-takes it inside.
+        let locked = "func (s *S) incLocked() {\n\ts.mu.Unlock()\n\ts.mu.Lock()\n\ts.n++\n}\n\nfunc (s *S) F() {\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\ts.incLocked()\n}\n";
+        assert_eq!(count("mutex-double-lock", locked), 0);
+        // Another goroutine releases it: a hand-off, not a self-deadlock.
+        let handoff = "func F() {\n\tvar mu sync.Mutex\n\tmu.Lock()\n\tgo func() {\n\t\tmu.Unlock()\n\t}()\n\tmu.Lock()\n}\n";
+        assert_eq!(count("mutex-double-lock", handoff), 0);
+    }
+
+    #[test]
+    fn empty_critical_section_leaves_documented_barriers_alone() {
+        let bare = "func (s *S) F() {\n\ts.mu.Lock()\n\ts.mu.Unlock()\n}\n";
+        assert_eq!(count("mutex-empty-critical-section", bare), 1);
+        let barrier = "func (s *S) F() {\n\t// Wait for in-flight writers to finish.\n\ts.mu.Lock()\n\ts.mu.Unlock()\n}\n";
+        assert_eq!(count("mutex-empty-critical-section", barrier), 0);
+    }
+}

@@ -1,0 +1,228 @@
+//! `time-tick-leak`: `time.Tick` in a function that can return (Go < 1.23): the ticker behind the
+//! channel is never stopped and never freed.
+
+use goconc_syntax::NodeExt;
+use tree_sitter::Node;
+
+use super::{in_loop, mentions};
+use crate::finding::{Finding, Severity, TextEdit};
+use crate::{Context, RuleMeta};
+use goconc_syntax::{
+    call_args, enclosing_function, line_indent, line_start, named_children, newline, statements,
+    text, walk_body,
+};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "time-tick-leak",
+    family: "Time",
+    severity: Severity::Warning,
+    summary: "`time.Tick` in a function that can return: the ticker is never freed (Go < 1.23).",
+    fix: Some("`t := time.NewTicker(d); defer t.Stop()`"),
+    doc: r#"
+## Why it matters
+`time.Tick(d)` is `time.NewTicker(d).C` without a way to stop the ticker. Before Go 1.23 a ticker
+that is not stopped is never freed: it keeps firing into a channel nobody reads. That is fine in
+a loop that runs for the life of the program, and a leak in any function that returns — one more
+ticker per call.
+
+## Example
+```go
+func Watch(done <-chan struct{}) {
+	for {
+		select {
+		case <-time.Tick(time.Second):
+			refresh()
+		case <-done:
+			return
+		}
+	}
+}
+```
+```go
+func Watch(done <-chan struct{}) {
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ticker.C:
+			refresh()
+		case <-done:
+			return
+		}
+	}
+}
+```
+
+## Fix
+Where `time.Tick(d)` is a `for … range` expression or the value of a `:=` outside any loop, the
+quick fix declares `ticker := time.NewTicker(d)` with `defer ticker.Stop()` before the statement
+and reads `ticker.C` instead. Inside a loop (a new ticker per iteration, as above) move the
+ticker out of the loop by hand.
+
+## When it stays silent
+- The module's Go version is 1.23 or later: unreferenced tickers are collected.
+- The function cannot return: its last statement is a loop without `break` or `return`, such as
+  `for range time.Tick(d) { … }`, or it is `main` or `init`.
+"#,
+};
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    if cx.go_version.at_least(23) {
+        return;
+    }
+    for &call in cx.index.calls_named("Tick") {
+        if let Some(f) = check_call(cx, call) {
+            out.push(f);
+        }
+    }
+}
+
+fn check_call(cx: &Context, call: Node) -> Option<Finding> {
+    let function_expr = call.field("function")?;
+    cx.model
+        .qualified_name(function_expr, "time")
+        .filter(|n| *n == "Tick")?;
+    let function = enclosing_function(call)?;
+    if function.kind_str() == "function_declaration"
+        && function
+            .field("name")
+            .is_some_and(|n| matches!(text(n, cx.src), "main" | "init"))
+    {
+        return None;
+    }
+    let body = function.field("body")?;
+    if !can_return(cx, body) {
+        return None;
+    }
+    let mut finding = META.finding(
+        call.byte_range(),
+        "`time.Tick` makes a ticker that is never stopped: this function can return, and before Go 1.23 the ticker is never freed",
+    );
+    if let Some(edits) = fix(cx, call, function) {
+        finding = finding.with_fix(
+            "Use a `time.NewTicker` stopped when the function returns",
+            edits,
+        );
+    }
+    Some(finding)
+}
+
+/// Can the body return: a `return` of its own, or an end that is not an endless loop?
+fn can_return(cx: &Context, body: Node) -> bool {
+    let mut has_return = false;
+    walk_body(body, |n| {
+        if n.kind_str() == "return_statement" {
+            has_return = true;
+        }
+    });
+    if has_return {
+        return true;
+    }
+    let Some(last) = statements(body).last().copied() else {
+        return true;
+    };
+    match last.kind_str() {
+        "for_statement" => !endless(cx, last),
+        "select_statement" => named_children(last).next().is_some(),
+        _ => true,
+    }
+}
+
+/// A `for` without condition, or ranging over `time.Tick` (a channel never closed), whose body
+/// has no `break` leaving it.
+fn endless(cx: &Context, stmt: Node) -> bool {
+    let clause = named_children(stmt).find(|n| n.kind_str() != "block");
+    let endless_header = match clause {
+        None => true,
+        Some(c) if c.kind_str() == "for_clause" => c.field("condition").is_none(),
+        Some(c) if c.kind_str() == "range_clause" => c.field("right").is_some_and(|r| {
+            r.kind_str() == "call_expression"
+                && r.field("function")
+                    .and_then(|f| cx.model.qualified_name(f, "time"))
+                    == Some("Tick")
+        }),
+        _ => false,
+    };
+    let Some(body) = stmt.field("body") else {
+        return false;
+    };
+    endless_header && !breaks_out(body)
+}
+
+/// Does a `break` in `body` leave the loop around it (an unlabelled one not inside a nested
+/// `for`/`switch`/`select`, or any labelled one)?
+fn breaks_out(body: Node) -> bool {
+    let mut found = false;
+    walk_body(body, |n| {
+        if n.kind_str() != "break_statement" {
+            return;
+        }
+        if named_children(n).next().is_some() {
+            found = true;
+            return;
+        }
+        let mut current = n.parent();
+        while let Some(p) = current {
+            if p == body {
+                found = true;
+                return;
+            }
+            if matches!(
+                p.kind_str(),
+                "for_statement"
+                    | "expression_switch_statement"
+                    | "type_switch_statement"
+                    | "select_statement"
+            ) {
+                return;
+            }
+            current = p.parent();
+        }
+    });
+    found
+}
+
+fn fix(cx: &Context, call: Node, function: Node) -> Option<Vec<TextEdit>> {
+    let parent = call.parent()?;
+    let stmt = match parent.kind_str() {
+        "range_clause" if parent.field("right") == Some(call) => parent.parent()?,
+        "expression_list" => {
+            let s = parent
+                .parent()
+                .filter(|s| s.kind_str() == "short_var_declaration")?;
+            (named_children(parent).count() == 1 && s.field("right") == Some(parent))
+                .then_some(s)?
+        }
+        _ => return None,
+    };
+    if !stmt
+        .parent()
+        .is_some_and(|p| matches!(p.kind_str(), "block" | "statement_list"))
+        || in_loop(stmt, function)
+        || mentions(cx.src, function, "ticker")
+    {
+        return None;
+    }
+    let start = line_start(cx.src, stmt.start_byte());
+    if !cx.src.get(start..stmt.start_byte())?.trim().is_empty() {
+        return None;
+    }
+    let pkg = call.field("function")?.field("operand")?;
+    let args: Vec<&str> = call_args(call).iter().map(|a| text(*a, cx.src)).collect();
+    let indent = line_indent(cx.src, stmt.start_byte());
+    let nl = newline(cx.src);
+    Some(vec![
+        TextEdit {
+            range: start..start,
+            new_text: format!(
+                "{indent}ticker := {}.NewTicker({}){nl}{indent}defer ticker.Stop(){nl}",
+                text(pkg, cx.src),
+                args.join(", ")
+            ),
+        },
+        TextEdit {
+            range: call.byte_range(),
+            new_text: "ticker.C".to_string(),
+        },
+    ])
+}

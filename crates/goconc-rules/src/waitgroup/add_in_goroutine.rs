@@ -1,0 +1,263 @@
+//! `waitgroup-add-in-goroutine`: `wg.Add` inside the goroutine it counts.
+
+use super::{
+    call_statement, go_statement_of, in_nested_goroutine, is_negative_add, starts_line,
+    statement_line, wg_calls_within, wg_key, WgKey,
+};
+use crate::finding::LineOf;
+use crate::finding::{Finding, Severity, TextEdit};
+use crate::{Context, RuleMeta};
+use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
+use goconc_syntax::NodeExt;
+use goconc_syntax::{
+    access_path, call_args, enclosing_function, is_within, line_indent, line_start, statement_call,
+    statements, text, unparen, walk,
+};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "waitgroup-add-in-goroutine",
+    family: "sync.WaitGroup",
+    severity: Severity::Error,
+    summary: "`wg.Add` inside the goroutine it counts: `wg.Wait` can return before the goroutine has added to the counter.",
+    fix: Some("move `wg.Add(…)` before the `go` statement"),
+    doc: r#"
+## Why it matters
+`wg.Wait` returns as soon as the counter is zero. When a goroutine increments the counter itself,
+nothing guarantees that it has run that far by the time the parent calls `Wait`: the scheduler may
+not have started it at all. `Wait` then returns early, the parent goes on while the work is still
+running (or has not begun), and results are read half-built. The race is rare on an idle laptop and
+common on a loaded server.
+
+`go vet` only looks at the first statement of the goroutine; goconc finds the `Add` anywhere in the
+goroutine before its work, including inside a branch.
+
+## Example
+```go
+for _, c := range caches {
+	go func(c *cache) {
+		wg.Add(1)
+		defer wg.Done()
+		c.refresh()
+	}(c)
+}
+wg.Wait()
+```
+```go
+for _, c := range caches {
+	wg.Add(1)
+	go func(c *cache) {
+		defer wg.Done()
+		c.refresh()
+	}(c)
+}
+wg.Wait()
+```
+
+## Fix
+When the `Add` is a statement of the goroutine's own body (not nested in a branch) and refers to
+nothing declared inside the goroutine, the quick fix moves it, unchanged, to the line before the
+`go` statement.
+
+## When it stays silent
+- The goroutine adds for children it starts itself (an `Add` followed by `go` statements, with no
+  `Done` of its own on that group), for example a supervisor that starts workers and waits for
+  them.
+- The WaitGroup is declared inside the goroutine.
+- The `Add` sits in an ordinary closure that runs before a `go` statement (a `spawn` helper), or
+  the receiver is not known to be a `sync.WaitGroup`.
+- `wg.Add(-1)`, which is a `Done`.
+"#,
+};
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    if cx.index.go_statements.is_empty() {
+        return;
+    }
+    for &node in cx.index.calls_named("Add") {
+        let Some(add) = waitgroup_call(cx.model, node).filter(|c| c.op == WaitGroupOp::Add) else {
+            continue;
+        };
+        if is_negative_add(add.call, cx.src) {
+            continue;
+        }
+        let Some(lit) = enclosing_function(add.call).filter(|f| f.kind_str() == "func_literal")
+        else {
+            continue;
+        };
+        let Some(go) = go_statement_of(lit) else {
+            continue;
+        };
+        let Some(body) = lit.field("body") else {
+            continue;
+        };
+        let Some(key) = wg_key(cx.model, add.receiver) else {
+            continue;
+        };
+        if key.declared_within(body) {
+            continue;
+        }
+        // The goroutine's own Done on this group (not one of a child it starts).
+        let own_done = wg_calls_within(cx, WaitGroupOp::Done, &key, body)
+            .find(|d| !in_nested_goroutine(cx.model, d.call, body));
+        // An Add followed by `go` statements whose goroutines release this group counts those
+        // children (a supervisor, or a goroutine already counted itself): not its own start.
+        let counts_children = cx.index.go_statements.iter().any(|g| {
+            is_within(*g, body) && g.start_byte() > add.call.end_byte() && child_uses(cx, *g, &key)
+        });
+        if counts_children {
+            continue;
+        }
+        let parent_wait = enclosing_function(go)
+            .and_then(|parent| parent.field("body"))
+            .and_then(|parent_body| {
+                wg_calls_within(cx, WaitGroupOp::Wait, &key, parent_body)
+                    .find(|w| !is_within(w.call, lit))
+            });
+        let stmts = statements(body);
+        let first_statement = call_statement(add.call).is_some_and(|s| stmts.first() == Some(&s));
+        if own_done.is_none() && parent_wait.is_none() && !first_statement {
+            continue;
+        }
+
+        let recv = text(add.receiver, cx.src);
+        let message = match parent_wait {
+            Some(_) => format!("`{recv}.Add` runs inside the goroutine it counts: `{recv}.Wait` can return before it"),
+            None => format!(
+                "`{recv}.Add` runs inside the goroutine it counts: a `{recv}.Wait` can return before the goroutine has added to the counter"
+            ),
+        };
+        let mut finding = META.finding(add.call.byte_range(), message).with_related(
+            go.start_byte()..go.start_byte() + 2,
+            format!(
+                "the goroutine starts here (line {})",
+                LineOf(go.start_byte())
+            ),
+        );
+        if let Some(wait) = parent_wait {
+            finding = finding.with_related(
+                wait.call.byte_range(),
+                format!("`{recv}.Wait` (line {})", LineOf(wait.call.start_byte())),
+            );
+        }
+        let adds_in_goroutine = wg_calls_within(cx, WaitGroupOp::Add, &key, body).count();
+        if let Some(edits) = fix(cx, add.call, lit, go, &stmts).filter(|_| adds_in_goroutine == 1) {
+            finding = finding.with_fix(
+                format!(
+                    "Move `{}` before the `go` statement",
+                    text(add.call, cx.src)
+                ),
+                edits,
+            );
+        }
+        out.push(finding);
+    }
+}
+
+/// Does the goroutine started by `go` release the group `key`: a `Done` on it inside the
+/// literal, or the group passed as an argument (`go worker(&wg, j)`)?
+fn child_uses(cx: &Context, go: tree_sitter::Node, key: &WgKey) -> bool {
+    let Some(call) = statement_call(go) else {
+        return false;
+    };
+    if let Some(lit) = call
+        .field("function")
+        .map(unparen)
+        .filter(|f| f.kind_str() == "func_literal")
+    {
+        if wg_calls_within(cx, WaitGroupOp::Done, key, lit)
+            .next()
+            .is_some()
+        {
+            return true;
+        }
+    }
+    call_args(call)
+        .iter()
+        .any(|a| access_path(*a, cx.src).is_some_and(|p| p == key.path))
+}
+
+/// Moves the `Add` statement to the line before the `go` statement, when it is a top-level
+/// statement of the literal's body, stands on its own line, and names nothing declared inside
+/// the goroutine.
+fn fix(
+    cx: &Context,
+    call: tree_sitter::Node,
+    lit: tree_sitter::Node,
+    go: tree_sitter::Node,
+    stmts: &[tree_sitter::Node],
+) -> Option<Vec<TextEdit>> {
+    let stmt = call_statement(call).filter(|s| s.kind_str() == "expression_statement")?;
+    if !stmts.contains(&stmt) || !starts_line(go, cx.src) {
+        return None;
+    }
+    let call_text = text(call, cx.src);
+    if call_text.contains('\n') {
+        return None;
+    }
+    let mut local = false;
+    walk(call, |n| {
+        if n.kind_str() == "identifier"
+            && cx.model.resolve(n).is_some_and(|d| is_within(d.ident, lit))
+        {
+            local = true;
+        }
+        !local
+    });
+    if local {
+        return None;
+    }
+    let delete = statement_line(stmt, cx.src)?;
+    let at = line_start(cx.src, go.start_byte());
+    let indent = line_indent(cx.src, go.start_byte());
+    Some(vec![
+        TextEdit {
+            range: at..at,
+            new_text: format!("{indent}{call_text}\n"),
+        },
+        TextEdit {
+            range: delete,
+            new_text: String::new(),
+        },
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{analyze_alone, FileOptions};
+    use goconc_syntax::SourceFile;
+
+    fn ids(src: &str) -> Vec<(usize, &'static str)> {
+        let file = SourceFile::new(src);
+        analyze_alone(&file, &FileOptions::default())
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == super::META.id)
+            .map(|f| (crate::test_support::line_of(src, f.range.start), f.rule))
+            .collect()
+    }
+
+    #[test]
+    fn dispatcher_goroutine_adding_for_its_children_is_silent() {
+        let src = "package p\n\nimport \"sync\"\n\nfunc f(ch chan int) {\n\tvar wg sync.WaitGroup\n\tgo func() {\n\t\tfor v := range ch {\n\t\t\twg.Add(1)\n\t\t\tgo func(v int) {\n\t\t\t\tdefer wg.Done()\n\t\t\t\t_ = v\n\t\t\t}(v)\n\t\t}\n\t}()\n\twg.Wait()\n}\n";
+        assert!(ids(src).is_empty());
+    }
+
+    #[test]
+    fn add_after_work_with_parent_wait_is_reported() {
+        let src = "package p\n\nimport \"sync\"\n\nfunc f(xs []int) {\n\tvar wg sync.WaitGroup\n\tfor range xs {\n\t\tgo func() {\n\t\t\tprintln()\n\t\t\twg.Add(1)\n\t\t\tprintln()\n\t\t}()\n\t}\n\twg.Wait()\n}\n";
+        assert_eq!(ids(src), vec![(10, "waitgroup-add-in-goroutine")]);
+    }
+
+    #[test]
+    fn shadowing_parameter_is_another_group_without_fix() {
+        let src = "package p\n\nimport \"sync\"\n\nfunc f() {\n\tvar wg sync.WaitGroup\n\tgo func(wg *sync.WaitGroup) {\n\t\twg.Add(1)\n\t\tdefer wg.Done()\n\t}(&wg)\n\twg.Wait()\n}\n";
+        let file = SourceFile::new(src);
+        let found: Vec<_> = analyze_alone(&file, &FileOptions::default())
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == super::META.id)
+            .collect();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].fixes.is_empty());
+    }
+}

@@ -1,0 +1,709 @@
+//! goconc's syntax layer: a Go file's text and its tree-sitter tree kept in step ([`source`]),
+//! byte offsets and line/column positions ([`line_index`]), node kinds by number ([`kinds`]), and
+//! the small helpers over nodes and walks that every other layer uses (this module's root).
+//!
+//! It knows Go's grammar and nothing of Go's meaning: no types, no locks, no rules.
+
+// Visitors match on node kinds and then test fields; folding those tests into match guards
+// would scatter one check over several arms.
+#![allow(clippy::collapsible_match)]
+
+pub mod kinds;
+pub mod line_index;
+pub mod source;
+
+pub use line_index::{Encoding, LineCol, LineIndex};
+pub use source::{EditError, SourceFile};
+
+use std::sync::OnceLock;
+
+/// The engine's hash maps and sets, keyed by names and offsets of the code being analysed, hash
+/// with FxHash (as rustc does): std's SipHash was ~4% of the analysis, and its resistance to
+/// crafted collisions buys nothing for a local checker. No finding depends on a map's order (std's
+/// order was random per process, and findings were the same run after run).
+pub type HashMap<K, V> = std::collections::HashMap<K, V, rustc_hash::FxBuildHasher>;
+/// See [`HashMap`].
+pub type HashSet<T> = std::collections::HashSet<T, rustc_hash::FxBuildHasher>;
+
+use tree_sitter::Node;
+
+/// Faster forms of two `Node` methods the engine calls millions of times per standard-library
+/// check. tree-sitter's `kind()` measures and UTF-8-validates the kind's C string on each call
+/// (3.5% of a check of net/http by instruction count); `child_by_field_name` compares the name
+/// with every field name of the grammar (2.4%).
+pub trait NodeExt<'t> {
+    /// The node's kind, as `Node::kind` gives it.
+    fn kind_str(&self) -> &'static str;
+    /// The first child in a field, as `Node::child_by_field_name` gives it.
+    fn field(&self, name: &str) -> Option<Node<'t>>;
+}
+
+impl<'t> NodeExt<'t> for Node<'t> {
+    #[inline]
+    fn kind_str(&self) -> &'static str {
+        static NAMES: OnceLock<Vec<Box<str>>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
+            (0..language.node_kind_count() as u16)
+                .map(|id| language.node_kind_for_id(id).unwrap_or("").into())
+                .collect()
+        });
+        match names.get(usize::from(self.kind_id())) {
+            Some(name) => name,
+            // ERROR and other built-in symbols sit past the grammar's own kinds.
+            None => kind_beyond_the_grammar(self.kind_id()),
+        }
+    }
+
+    #[inline]
+    fn field(&self, name: &str) -> Option<Node<'t>> {
+        self.child_by_field_id(field_id(name)?)
+    }
+}
+
+#[cold]
+fn kind_beyond_the_grammar(id: u16) -> &'static str {
+    let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
+    match language.node_kind_for_id(id) {
+        Some("ERROR") => "ERROR",
+        Some("_ERROR") => "_ERROR",
+        _ => "",
+    }
+}
+
+/// The field names the engine asks for, in the order of [`field_id`]'s match.
+const FIELDS: [&str; 26] = [
+    "alias",
+    "alternative",
+    "arguments",
+    "body",
+    "channel",
+    "communication",
+    "condition",
+    "consequence",
+    "field",
+    "function",
+    "initializer",
+    "key",
+    "label",
+    "left",
+    "name",
+    "operand",
+    "operator",
+    "parameters",
+    "path",
+    "receiver",
+    "result",
+    "right",
+    "tag",
+    "type",
+    "update",
+    "value",
+];
+
+/// The id of a tree-sitter-go field name (None for a name the grammar does not have). Inlined
+/// with a literal name, the match folds away and only the table is read.
+#[inline]
+fn field_id(name: &str) -> Option<u16> {
+    let slot = match name {
+        "alias" => 0,
+        "alternative" => 1,
+        "arguments" => 2,
+        "body" => 3,
+        "channel" => 4,
+        "communication" => 5,
+        "condition" => 6,
+        "consequence" => 7,
+        "field" => 8,
+        "function" => 9,
+        "initializer" => 10,
+        "key" => 11,
+        "label" => 12,
+        "left" => 13,
+        "name" => 14,
+        "operand" => 15,
+        "operator" => 16,
+        "parameters" => 17,
+        "path" => 18,
+        "receiver" => 19,
+        "result" => 20,
+        "right" => 21,
+        "tag" => 22,
+        "type" => 23,
+        "update" => 24,
+        "value" => 25,
+        _ => return field_id_by_search(name),
+    };
+    static IDS: OnceLock<[Option<u16>; FIELDS.len()]> = OnceLock::new();
+    IDS.get_or_init(|| FIELDS.map(field_id_by_search))[slot]
+}
+
+#[cold]
+fn field_id_by_search(name: &str) -> Option<u16> {
+    let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
+    language.field_id_for_name(name).map(u16::from)
+}
+
+/// The source text of a node ("" if the node's range is not valid in `src`).
+/// A byte of an identifier (every byte of a non-ASCII letter counts: Go allows Unicode letters).
+pub fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// Whether `bytes[start..end]` is a whole word: no identifier byte right before or after it.
+pub fn is_whole_word(bytes: &[u8], start: usize, end: usize) -> bool {
+    let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
+    !before.is_some_and(is_word_byte) && !bytes.get(end).copied().is_some_and(is_word_byte)
+}
+
+pub fn text<'s>(node: Node, src: &'s str) -> &'s str {
+    src.get(node.byte_range()).unwrap_or("")
+}
+
+/// The named children of a node, comments excluded.
+pub fn named_children<'t>(node: Node<'t>) -> NamedChildren<'t> {
+    NamedChildren {
+        cursor: node.walk(),
+        state: ChildrenState::Before,
+    }
+}
+
+/// The iterator of [`named_children`]: steps its own cursor as it goes, so a caller that stops
+/// at the first match (`find`, `next`) reads no further, and nothing is collected.
+pub struct NamedChildren<'t> {
+    cursor: tree_sitter::TreeCursor<'t>,
+    state: ChildrenState,
+}
+
+enum ChildrenState {
+    Before,
+    Within,
+    Done,
+}
+
+impl<'t> Iterator for NamedChildren<'t> {
+    type Item = Node<'t>;
+
+    fn next(&mut self) -> Option<Node<'t>> {
+        loop {
+            let moved = match self.state {
+                ChildrenState::Before => self.cursor.goto_first_child(),
+                ChildrenState::Within => self.cursor.goto_next_sibling(),
+                ChildrenState::Done => return None,
+            };
+            if !moved {
+                self.state = ChildrenState::Done;
+                return None;
+            }
+            self.state = ChildrenState::Within;
+            let node = self.cursor.node();
+            if node.is_named() && node.kind_str() != "comment" {
+                return Some(node);
+            }
+        }
+    }
+}
+
+/// The statements of a block or case clause, looking through tree-sitter-go's `statement_list`.
+pub fn statements<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut out = Vec::new();
+    for child in named_children(node) {
+        if child.kind_str() == "statement_list" {
+            out.extend(named_children(child));
+        } else if is_statement(child.kind_str()) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+pub fn is_statement(kind: &str) -> bool {
+    matches!(
+        kind,
+        "expression_statement"
+            | "send_statement"
+            | "inc_statement"
+            | "dec_statement"
+            | "assignment_statement"
+            | "short_var_declaration"
+            | "var_declaration"
+            | "const_declaration"
+            | "type_declaration"
+            | "go_statement"
+            | "defer_statement"
+            | "return_statement"
+            | "if_statement"
+            | "for_statement"
+            | "expression_switch_statement"
+            | "type_switch_statement"
+            | "select_statement"
+            | "labeled_statement"
+            | "fallthrough_statement"
+            | "break_statement"
+            | "continue_statement"
+            | "goto_statement"
+            | "block"
+            | "empty_statement"
+            | "receive_statement"
+    )
+}
+
+/// Strips parentheses around an expression.
+pub fn unparen(mut node: Node) -> Node {
+    while node.kind_str() == "parenthesized_expression" {
+        match named_children(node).next() {
+            Some(inner) => node = inner,
+            None => break,
+        }
+    }
+    node
+}
+
+/// A call `recv.method(args)` taken apart.
+#[derive(Clone, Copy)]
+pub struct MethodCall<'t> {
+    pub call: Node<'t>,
+    /// The expression before the dot (`s.mu` in `s.mu.Lock()`).
+    pub receiver: Node<'t>,
+    /// The method name node (`Lock`).
+    pub method: Node<'t>,
+    pub args: Node<'t>,
+}
+
+/// Takes apart `x.m(args)`; None for other calls.
+pub fn method_call(node: Node) -> Option<MethodCall> {
+    let node = unparen(node);
+    if node.kind_str() != "call_expression" {
+        return None;
+    }
+    let function = unparen(node.field("function")?);
+    if function.kind_str() != "selector_expression" {
+        return None;
+    }
+    Some(MethodCall {
+        call: node,
+        receiver: function.field("operand")?,
+        method: function.field("field")?,
+        args: node.field("arguments")?,
+    })
+}
+
+/// The call of an expression statement, a `go` or a `defer` (`mu.Lock()` in `defer mu.Lock()`).
+pub fn statement_call(stmt: Node) -> Option<Node> {
+    match stmt.kind_str() {
+        "expression_statement" | "go_statement" | "defer_statement" => {
+            let expr = unparen(named_children(stmt).next()?);
+            (expr.kind_str() == "call_expression").then_some(expr)
+        }
+        _ => None,
+    }
+}
+
+/// The arguments of a call, as nodes.
+pub fn call_args(call: Node) -> Vec<Node> {
+    call.field("arguments")
+        .map(|a| named_children(a).collect())
+        .unwrap_or_default()
+}
+
+/// An expression written as a path of identifiers and field selections (`s.cache.mu`, `(*p).mu`
+/// and `p.mu` alike), normalized to dotted text. None for anything else (calls, indexes, …).
+pub fn access_path(node: Node, src: &str) -> Option<String> {
+    let node = unparen(node);
+    match node.kind_str() {
+        "identifier" | "field_identifier" => Some(text(node, src).to_string()),
+        "selector_expression" => {
+            let operand = access_path(node.field("operand")?, src)?;
+            let field = text(node.field("field")?, src);
+            Some(format!("{operand}.{field}"))
+        }
+        "unary_expression" => {
+            let op = node.field("operator")?;
+            if matches!(text(op, src), "*" | "&") {
+                access_path(node.field("operand")?, src)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The root identifier of an access path expression (`s` in `s.cache.mu`).
+pub fn path_root(node: Node) -> Option<Node> {
+    let node = unparen(node);
+    match node.kind_str() {
+        "identifier" => Some(node),
+        "selector_expression" => path_root(node.field("operand")?),
+        "unary_expression" => path_root(node.field("operand")?),
+        _ => None,
+    }
+}
+
+/// Is `node` inside `ancestor` (or equal to it)?
+pub fn is_within(node: Node, ancestor: Node) -> bool {
+    node.start_byte() >= ancestor.start_byte() && node.end_byte() <= ancestor.end_byte()
+}
+
+/// The nearest ancestor that is a function body boundary: a function or method declaration or a
+/// function literal.
+pub fn enclosing_function(node: Node) -> Option<Node> {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        if is_function(n.kind_str()) {
+            return Some(n);
+        }
+        current = n.parent();
+    }
+    None
+}
+
+pub fn is_function(kind: &str) -> bool {
+    matches!(
+        kind,
+        "function_declaration" | "method_declaration" | "func_literal"
+    )
+}
+
+/// Visits every node below `root` in document order. `visit` returns false to skip a subtree.
+/// Zero-width tokens after the last token of their parent (the missing tokens of broken code)
+/// are not visited: see [`climb`].
+pub fn walk<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
+    // A cursor made at `root` never leaves it. `ends`: the end byte of each entered ancestor.
+    let mut cursor = root.walk();
+    let mut ends: Vec<usize> = Vec::new();
+    loop {
+        let node = cursor.node();
+        if visit(node) && cursor.goto_first_child() {
+            ends.push(node.end_byte());
+            continue;
+        }
+        if !climb(&mut cursor, node.end_byte(), &mut ends, |_| {}) {
+            return;
+        }
+    }
+}
+
+/// Like [`walk`] for visitors that look only at statements, calls, function literals and
+/// composite literals: passes over what can hold none of them (tokens, names, literals, types,
+/// and expressions and calls without a `(` or `{` of their own; see `model::kinds`). Those
+/// nodes are still visited, only not entered.
+pub fn walk_calls<'t>(root: Node<'t>, src: &str, mut visit: impl FnMut(Node<'t>) -> bool) {
+    use crate::kinds;
+    walk(root, |n| {
+        visit(n) && !kinds::holds_nothing_to_record(n, kinds::flags(n.kind_id()), src)
+    })
+}
+
+/// Moves `cursor` from a node ending at `end` to the next node of a walk: its next sibling, or
+/// that of the nearest ancestor that has one (popping `ends` and calling `left` per ancestor
+/// left). False when the walk is over. A node that ends where its parent ends can be followed
+/// only by zero-width tokens, so the walk does not ask tree-sitter for its sibling: that failing
+/// call is the most expensive step of a walk (it climbs through hidden nodes).
+pub fn climb(
+    cursor: &mut tree_sitter::TreeCursor,
+    mut end: usize,
+    ends: &mut Vec<usize>,
+    mut left: impl FnMut(usize),
+) -> bool {
+    loop {
+        let Some(&parent_end) = ends.last() else {
+            return false;
+        };
+        if end < parent_end && cursor.goto_next_sibling() {
+            return true;
+        }
+        cursor.goto_parent();
+        ends.pop();
+        left(ends.len());
+        end = parent_end;
+    }
+}
+
+/// Visits the nodes of one function body without entering nested function literals.
+pub fn walk_body<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
+    walk(body, |n| {
+        if n != body && n.kind_str() == "func_literal" {
+            return false;
+        }
+        visit(n);
+        true
+    });
+}
+
+/// Like [`walk_body`], handing each node its ancestors below `body` and `body` itself (the
+/// parent last): tree-sitter's `parent()` searches down from the root, too slow per node.
+pub fn walk_body_with_ancestors<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>, &[Node<'t>])) {
+    // A cursor made at `body` never leaves it.
+    let mut cursor = body.walk();
+    let mut ancestors: Vec<Node<'t>> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    loop {
+        let node = cursor.node();
+        let nested_function = node != body && node.kind_str() == "func_literal";
+        if !nested_function {
+            visit(node, &ancestors);
+            if cursor.goto_first_child() {
+                ancestors.push(node);
+                ends.push(node.end_byte());
+                continue;
+            }
+        }
+        if !climb(&mut cursor, node.end_byte(), &mut ends, |depth| {
+            ancestors.truncate(depth)
+        }) {
+            return;
+        }
+    }
+}
+
+/// The parent of a node whose known ancestors are `ancestors` (parent last); beyond them,
+/// tree-sitter's own lookup.
+pub fn parent_among<'t>(node: Node<'t>, ancestors: &[Node<'t>]) -> Option<Node<'t>> {
+    ancestors.last().copied().or_else(|| node.parent())
+}
+
+/// The whitespace at the start of the line holding `offset`.
+pub fn line_indent(src: &str, offset: usize) -> &str {
+    let start = line_start(src, offset);
+    let rest = &src[start..];
+    let len = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    &rest[..len]
+}
+
+/// The byte offset where the line holding `offset` starts.
+pub fn line_start(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1)
+}
+
+/// The byte offset just past the `\n` that ends the line holding `offset` (or the text's end).
+pub fn line_end_after_newline(src: &str, offset: usize) -> usize {
+    src[offset.min(src.len())..]
+        .find('\n')
+        .map_or(src.len(), |i| offset + i + 1)
+}
+
+/// The byte range of a whole line holding a statement, when the statement is the only thing on
+/// it (apart from a trailing comment it does not own): used to delete a statement cleanly.
+pub fn whole_line_of(node: Node, src: &str) -> Option<std::ops::Range<usize>> {
+    let start = line_start(src, node.start_byte());
+    if !src[start..node.start_byte()].trim().is_empty() {
+        return None;
+    }
+    let end = line_end_after_newline(src, node.end_byte());
+    let after = src[node.end_byte()..end].trim();
+    if !after.is_empty() {
+        return None;
+    }
+    Some(start..end)
+}
+
+/// Does the subtree contain a syntax error or a missing node?
+pub fn has_error(node: Node) -> bool {
+    node.has_error()
+}
+
+/// The doc comment lines directly above a declaration, joined.
+pub fn doc_comment(decl: Node, src: &str) -> String {
+    // Most declarations have none, and `prev_sibling` scans the parent's children from the
+    // first (quadratic over a file's top-level declarations).
+    if !comment_may_end_above(decl, src) {
+        return String::new();
+    }
+    let mut lines = Vec::new();
+    let mut prev = decl.prev_sibling();
+    let mut expected_row = decl.start_position().row;
+    while let Some(p) = prev {
+        // A comment after code on its line (`func d() {} // …`) belongs to that code.
+        let starts_line = src[line_start(src, p.start_byte())..p.start_byte()]
+            .trim()
+            .is_empty();
+        if p.kind_str() != "comment" || p.end_position().row + 1 != expected_row || !starts_line {
+            break;
+        }
+        lines.push(text(p, src).trim_end());
+        expected_row = p.start_position().row;
+        prev = p.prev_sibling();
+    }
+    lines.reverse();
+    lines.join("\n")
+}
+
+/// Whether a comment ends on the line above `node`'s first line (`//` or `*/` there): the cheap
+/// test before looking for a doc comment, which most declarations lack.
+pub fn comment_may_end_above(node: Node, src: &str) -> bool {
+    let before = src.get(..node.start_byte()).unwrap_or("");
+    let Some(above_end) = before.rfind('\n') else {
+        return false;
+    };
+    let above = &before[before[..above_end].rfind('\n').map_or(0, |i| i + 1)..above_end];
+    above.contains("//") || above.contains("*/")
+}
+
+/// Where to insert a new line after a statement: the end of its line (after a trailing comment),
+/// when the statement starts its line and only a comment follows it.
+pub fn insertion_after_line(node: Node, src: &str) -> Option<usize> {
+    let start = line_start(src, node.start_byte());
+    if !src[start..node.start_byte()].trim().is_empty() {
+        return None;
+    }
+    let end = src[node.end_byte()..]
+        .find('\n')
+        .map_or(src.len(), |i| node.end_byte() + i);
+    let after = src[node.end_byte()..end].trim();
+    if !(after.is_empty() || after.starts_with("//") && !after.contains("*/")) {
+        return None;
+    }
+    Some(if src[..end].ends_with('\r') {
+        end - 1
+    } else {
+        end
+    })
+}
+
+/// The line break a file uses: fixes that add lines must keep a CRLF file CRLF.
+pub fn newline(src: &str) -> &'static str {
+    match src.find('\n') {
+        Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The doc comment of each top-level function of `src`, in order.
+    fn docs(src: &str) -> Vec<String> {
+        let file = SourceFile::new(src.to_string());
+        named_children(file.tree().root_node())
+            .filter(|n| n.kind_str() == "function_declaration")
+            .map(|n| doc_comment(n, src))
+            .collect()
+    }
+
+    #[test]
+    fn kind_str_is_kind_for_every_node() {
+        // Broken on purpose: ERROR and MISSING nodes too.
+        let src = "package p\nimport \"sync\"\nfunc f(mu *sync.Mutex) {\n\tmu.Lock(\n\tgo func() { x := <-ch }()\n\t}}\n";
+        let file = SourceFile::new(src.to_string());
+        let mut cursor = file.tree().walk();
+        let mut seen = 0;
+        loop {
+            let node = cursor.node();
+            assert_eq!(node.kind_str(), node.kind(), "kind id {}", node.kind_id());
+            seen += 1;
+            if cursor.goto_first_child() || cursor.goto_next_sibling() {
+                continue;
+            }
+            while cursor.goto_parent() && !cursor.goto_next_sibling() {}
+            if cursor.node() == file.tree().root_node() {
+                break;
+            }
+        }
+        assert!(seen > 40);
+        assert!(file.tree().root_node().has_error());
+    }
+
+    fn preorder<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
+        out.push(node);
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            preorder(child, out);
+        }
+    }
+
+    /// The walk skips only zero-width tokens at the end of their parent (its shortcut past
+    /// last children), in broken code too.
+    #[test]
+    fn walk_visits_every_node_with_text_in_document_order() {
+        for src in [
+            "package p\nfunc f(s *S) {\n\tif s.m[k] = 1; ok {\n\t\tgo func() { s.n++ }()\n\t}\n\tdelete(s.m, k) // done\n}\n",
+            "package p\nfunc f() {\n\tmu.Lock(\n\tx := []int{1, 2\n\tgo func() {\n}\n",
+        ] {
+            let file = SourceFile::new(src.to_string());
+            let root = file.tree().root_node();
+            let mut all = Vec::new();
+            preorder(root, &mut all);
+            let mut visited = Vec::new();
+            walk(root, |n| {
+                visited.push(n);
+                true
+            });
+            let mut rest = all.iter();
+            for n in &visited {
+                assert!(rest.any(|m| m == n), "{n:?} visited out of order");
+            }
+            for n in all.iter().filter(|n| n.start_byte() < n.end_byte()) {
+                assert!(visited.contains(n), "{n:?} not visited in {src:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn walk_with_ancestors_visits_what_walk_body_does_with_each_parent_chain() {
+        let src = "package p\nfunc f(s *S) {\n\tif s.m[k] = 1; ok {\n\t\tgo func() { s.n++ }()\n\t}\n\tdelete(s.m, k)\n}\n";
+        let file = SourceFile::new(src.to_string());
+        let f = named_children(file.tree().root_node()).nth(1).unwrap();
+        let body = f.field("body").unwrap();
+        let mut plain = Vec::new();
+        walk_body(body, |n| plain.push(n));
+        let mut with_ancestors = Vec::new();
+        walk_body_with_ancestors(body, |n, ancestors| {
+            let mut chain = Vec::new();
+            let mut at = n;
+            while at != body {
+                at = at.parent().unwrap();
+                chain.push(at);
+            }
+            chain.reverse();
+            assert_eq!(ancestors, &chain[..], "{}", text(n, src));
+            if let Some(&last) = ancestors.last() {
+                assert_eq!(parent_among(n, ancestors), Some(last));
+            }
+            with_ancestors.push(n);
+        });
+        assert_eq!(with_ancestors, plain);
+        assert!(!plain.iter().any(|n| text(*n, src) == "s.n++"));
+        // Beyond the known chain, tree-sitter's parent.
+        assert_eq!(parent_among(body, &[]), Some(f));
+    }
+
+    #[test]
+    fn field_ids_are_the_grammars() {
+        for name in FIELDS {
+            assert!(
+                field_id_by_search(name).is_some(),
+                "{name} is no tree-sitter-go field"
+            );
+            assert_eq!(field_id(name), field_id_by_search(name), "{name}");
+        }
+        assert_eq!(field_id("no_such_field"), None);
+        let file = SourceFile::new("package p\nfunc f(a int) { g(a) }\n".to_string());
+        let f = named_children(file.tree().root_node()).nth(1).unwrap();
+        assert_eq!(text(f.field("name").unwrap(), file.text()), "f");
+        assert_eq!(text(f.field("parameters").unwrap(), file.text()), "(a int)");
+    }
+
+    #[test]
+    fn doc_comments_are_the_comments_right_above() {
+        let src = "package p\n\n// a must hold mu\n// second line\nfunc a() {}\n\n\
+                   /* b's\nblock */\nfunc b() {}\n\n// not b's neighbour\n\nfunc c() {}\n\
+                   func d() {} // trailing, not d's\nfunc e() {}\n";
+        assert_eq!(
+            docs(src),
+            [
+                "// a must hold mu\n// second line",
+                "/* b's\nblock */",
+                "",
+                "",
+                "",
+            ]
+        );
+        let crlf = "package p\r\n\r\n// held\r\nfunc a() {}\r\n";
+        assert_eq!(docs(crlf), ["// held"]);
+        assert_eq!(docs("func a() {}"), [""]);
+    }
+}
