@@ -65,4 +65,20 @@ impl<'t> NodeIndex<'t> {
     pub fn calls_named(&self, name: &str) -> &[Node<'t>] {
         self.calls.get(name).map_or(&[], Vec::as_slice)
     }
+
+    /// The calls named `name` inside `node`, in document order.
+    pub fn calls_named_within<'a>(
+        &'a self,
+        name: &str,
+        node: Node<'t>,
+    ) -> impl Iterator<Item = Node<'t>> + 'a {
+        let calls = self.calls_named(name);
+        let first = calls.partition_point(|c| c.start_byte() < node.start_byte());
+        let end = node.end_byte();
+        calls[first..]
+            .iter()
+            .copied()
+            .take_while(move |c| c.start_byte() < end)
+            .filter(move |c| goconc_syntax::is_within(*c, node))
+    }
 }

@@ -18,6 +18,7 @@ pub mod atomics;
 pub mod blocking;
 pub mod channels;
 pub mod flow;
+pub mod goroutines;
 pub mod goversion;
 pub mod guards;
 pub mod imports;

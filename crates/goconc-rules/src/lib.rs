@@ -22,8 +22,10 @@ pub mod cond;
 pub mod context;
 pub mod errgroup;
 pub mod finding;
+mod fixes;
 mod gofmt;
 pub mod goroutine;
+mod messages;
 pub mod mutex;
 pub mod sync_copy;
 #[cfg(test)]
@@ -151,6 +153,9 @@ pub struct Context<'a, 't> {
     /// shared by the rules that read them (each built its own before). Empty when the file
     /// starts no goroutine: every one of those rules is about a goroutine.
     pub channels: goconc_model::channels::Channels<'t>,
+    /// Where channels are closed twice or sent on after a close, computed on first use and
+    /// shared by the rules that read it.
+    close_events: std::cell::OnceCell<Vec<goconc_model::channels::CloseEvent>>,
 }
 
 impl<'t> Context<'_, 't> {
@@ -158,6 +163,12 @@ impl<'t> Context<'_, 't> {
     pub fn is_skipped(&self, offset: usize) -> bool {
         let i = self.skipped.partition_point(|r| r.start <= offset);
         i > 0 && offset < self.skipped[i - 1].end
+    }
+
+    /// The close dataflow's events over every function of the file that closes a channel.
+    pub fn close_events(&self) -> &[goconc_model::channels::CloseEvent] {
+        self.close_events
+            .get_or_init(|| goconc_model::channels::close_events(self.model, &self.index))
     }
 
     /// The lock state over a function body (None when it takes no lock or cannot be followed).
@@ -265,6 +276,7 @@ pub fn run<'t>(
         index,
         skipped,
         channels,
+        close_events: Default::default(),
     };
     for rule in registry() {
         let set = setting(rule.meta);

@@ -365,6 +365,94 @@ pub fn is_function(kind: &str) -> bool {
     )
 }
 
+/// The innermost `for` statement around `node` within its own function (a function literal or
+/// declaration in between ends the search): the one loop helper every layer uses.
+pub fn enclosing_loop(node: Node) -> Option<Node> {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        match n.kind_str() {
+            "for_statement" => return Some(n),
+            "func_literal" | "function_declaration" | "method_declaration" => return None,
+            _ => current = n.parent(),
+        }
+    }
+    None
+}
+
+/// Every `for` statement around `node`, innermost first, across function literals too (a
+/// goroutine started in a loop runs once per iteration).
+pub fn enclosing_loops(node: Node) -> impl Iterator<Item = Node> {
+    std::iter::successors(node.parent(), |n| n.parent()).filter(|n| n.kind_str() == "for_statement")
+}
+
+/// `return` statements within `node` that leave its function, outside nested literals.
+pub fn returns_within<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut out = Vec::new();
+    walk_body(node, |n| {
+        if n.kind_str() == "return_statement" {
+            out.push(n);
+        }
+    });
+    out
+}
+
+/// The `)` closing a call's argument list.
+pub fn closing_paren(call: Node) -> Option<usize> {
+    let args = call.field("arguments")?;
+    let last = args.child(args.child_count().checked_sub(1)?)?;
+    (!last.is_named() && last.kind_str() == ")").then(|| last.start_byte())
+}
+
+/// The block a statement stands directly in (its parent is the block or its statement list).
+pub fn parent_block(stmt: Node) -> Option<Node> {
+    let parent = stmt.parent()?;
+    if parent.kind_str() == "statement_list" {
+        return parent.parent();
+    }
+    (parent.kind_str() == "block").then_some(parent)
+}
+
+/// The statement a call stands in (`wg.Done()` → its expression statement, `defer wg.Done()` →
+/// the defer statement).
+pub fn call_statement(call: Node) -> Option<Node> {
+    let mut node = call.parent()?;
+    while node.kind_str() == "parenthesized_expression" {
+        node = node.parent()?;
+    }
+    matches!(
+        node.kind_str(),
+        "expression_statement" | "defer_statement" | "go_statement"
+    )
+    .then_some(node)
+}
+
+/// The whole line(s) of a statement that stands alone on its line(s), including a trailing `//`
+/// comment (the fixture convention: deleting a statement line takes its trailing comment along).
+pub fn statement_line(node: Node, src: &str) -> Option<std::ops::Range<usize>> {
+    let start = line_start(src, node.start_byte());
+    if !src.get(start..node.start_byte())?.trim().is_empty() {
+        return None;
+    }
+    let end = line_end_after_newline(src, node.end_byte());
+    let after = src.get(node.end_byte()..end)?.trim();
+    if !after.is_empty() && !after.starts_with("//") {
+        return None;
+    }
+    Some(start..end)
+}
+
+/// Does the statement start its line (only indentation before it)?
+pub fn starts_line(node: Node, src: &str) -> bool {
+    let start = line_start(src, node.start_byte());
+    src.get(start..node.start_byte())
+        .is_some_and(|s| s.trim().is_empty())
+}
+
+/// Is the function node `f` the innermost function around `node`?
+pub fn in_own_body(node: Node, f: Node) -> bool {
+    enclosing_function(node) == Some(f)
+}
+
 /// Visits every node below `root` in document order. `visit` returns false to skip a subtree.
 /// Zero-width tokens after the last token of their parent (the missing tokens of broken code)
 /// are not visited: see [`climb`].

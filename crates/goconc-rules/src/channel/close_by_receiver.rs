@@ -4,11 +4,11 @@ use crate::finding::LineOf;
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
-use super::{builtin_arg, chan_key, ChanKey};
 use crate::finding::{Finding, Severity};
 use crate::{Context, RuleMeta};
 use goconc_model::atomics;
-use goconc_model::channels::goroutine_start;
+use goconc_model::channels::{builtin_arg, chan_key, ChanKey};
+use goconc_model::goroutines::goroutine_start;
 use goconc_model::{FileModel, Ty};
 use goconc_syntax::{
     call_args, enclosing_function, method_call, named_children, text, unparen, walk,

@@ -1,10 +1,10 @@
 //! `channel-double-close`: `close(ch)` reachable twice on one path, or inside a loop without
 //! exit.
 
-use super::closed::{all_events, Event};
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
 use crate::{Context, RuleMeta};
+use goconc_model::channels::CloseEvent;
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-double-close",
@@ -66,9 +66,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.calls_named("close").is_empty() {
         return;
     }
-    for event in all_events(cx) {
+    for event in cx.close_events().iter().cloned() {
         match event {
-            Event::DoubleClose {
+            CloseEvent::DoubleClose {
                 first,
                 second,
                 path,
@@ -89,7 +89,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 };
                 out.push(META.finding(second, message).with_related(first, related));
             }
-            Event::DeferredDoubleClose {
+            CloseEvent::DeferredDoubleClose {
                 close,
                 deferred,
                 path,
@@ -103,7 +103,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                         .with_related(deferred, "the deferred close runs at return"),
                 );
             }
-            Event::SendAfterClose { .. } => {}
+            CloseEvent::SendAfterClose { .. } => {}
         }
     }
 }

@@ -8,11 +8,11 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::in_own_body;
 use crate::finding::{Finding, Severity};
 use crate::{Context, RuleMeta};
 use goconc_model::flow::{self, ExitKind, FlowAnalysis};
 use goconc_model::{FileModel, Ty};
+use goconc_syntax::in_own_body;
 use goconc_syntax::{
     call_args, enclosing_function, is_within, method_call, named_children, text, unparen, walk,
 };

@@ -110,7 +110,10 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     }
     let Some(producer) = producer else { return };
     // The producer itself sits in a loop: several goroutines send.
-    if has_loop_between(producer.start, ch) {
+    // One producer per iteration of a loop the channel's `make` is outside of.
+    if goconc_syntax::enclosing_loops(producer.start)
+        .any(|l| !goconc_syntax::is_within(ch.make_call, l))
+    {
         return;
     }
     if ch
@@ -153,22 +156,6 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
 fn text_end(src: &str, start: usize, end: usize) -> usize {
     src.get(start..end)
         .map_or(end, |s| start + s.trim_end().len())
-}
-
-/// Is the goroutine start inside a loop that does not also contain the channel's `make` (one
-/// producer per iteration)?
-fn has_loop_between(start: Node, ch: &LocalChannel) -> bool {
-    let mut current = start.parent();
-    while let Some(n) = current {
-        if n.start_byte() <= ch.make_call.start_byte() && ch.make_call.end_byte() <= n.end_byte() {
-            return false;
-        }
-        if n.kind_str() == "for_statement" {
-            return true;
-        }
-        current = n.parent();
-    }
-    false
 }
 
 /// Can the range loop end by a `break` (unlabelled and aimed at it, or with its label)?

@@ -1,9 +1,9 @@
 //! `channel-send-after-close`: a send on a channel after it was closed on the same path.
 
-use super::closed::{all_events, Event};
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
 use crate::{Context, RuleMeta};
+use goconc_model::channels::CloseEvent;
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-send-after-close",
@@ -58,8 +58,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.calls_named("close").is_empty() || cx.index.send_statements.is_empty() {
         return;
     }
-    for event in all_events(cx) {
-        if let Event::SendAfterClose { close, send, path } = event {
+    for event in cx.close_events().iter().cloned() {
+        if let CloseEvent::SendAfterClose { close, send, path } = event {
             let message = if close.start >= send.start {
                 format!("send on `{path}`, which the previous iteration closed: the send panics")
             } else {

@@ -3,7 +3,6 @@
 use crate::finding::{Finding, Severity};
 use crate::{Context, RuleMeta};
 use goconc_model::SyncKind;
-use goconc_syntax::NodeExt;
 use goconc_syntax::{method_call, text};
 
 pub static META: RuleMeta = RuleMeta {
@@ -67,7 +66,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         {
             continue;
         }
-        if in_loop(call) {
+        if goconc_syntax::enclosing_loop(call).is_some() {
             continue;
         }
         let recv = text(mc.receiver, cx.src);
@@ -76,17 +75,4 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             format!("`{recv}.Wait()` is not in a loop: when it returns, the condition it waited for may no longer hold"),
         ));
     }
-}
-
-/// Is the call inside a `for` statement of its own function?
-fn in_loop(call: tree_sitter::Node) -> bool {
-    let mut current = call.parent();
-    while let Some(n) = current {
-        match n.kind_str() {
-            "for_statement" => return true,
-            "func_literal" | "function_declaration" | "method_declaration" => return false,
-            _ => current = n.parent(),
-        }
-    }
-    false
 }

@@ -5,8 +5,8 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::background_in_context_func::context_param;
-use crate::errgroup::return_error;
 use crate::finding::{Finding, Severity, TextEdit};
+use crate::fixes::return_error;
 use crate::{Context, RuleMeta};
 use goconc_model::blocking::{blocking_call, blocking_method};
 use goconc_model::Ty;
@@ -118,11 +118,13 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
             "select_statement" => return false,
             _ => {}
         }
-        // The operation first: `innermost_loop` climbs with `parent()`, which searches down
+        // The operation first: `enclosing_loop` climbs with `parent()`, which searches down
         // from the root, and most nodes block nothing.
         if blocking.is_none() {
             if let Some(what) = blocking_op(cx, n) {
-                if goconc_syntax::is_within(n, body) && innermost_loop(n) == Some(stmt) {
+                if goconc_syntax::is_within(n, body)
+                    && goconc_syntax::enclosing_loop(n) == Some(stmt)
+                {
                     blocking = Some((n, what));
                 }
             }
@@ -147,19 +149,6 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
         );
     }
     Some(finding)
-}
-
-/// The `for` statement nearest around a node, within its function.
-fn innermost_loop(node: Node) -> Option<Node> {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        match n.kind_str() {
-            "for_statement" => return Some(n),
-            "func_literal" | "function_declaration" | "method_declaration" => return None,
-            _ => current = n.parent(),
-        }
-    }
-    None
 }
 
 /// What blocks at this node, described: a blocking library call or a bare receive. (Sends are

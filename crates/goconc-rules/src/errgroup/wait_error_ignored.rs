@@ -4,8 +4,9 @@
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
-use super::{group_go, is_group, return_error};
+use super::{group_go, is_group};
 use crate::finding::{Finding, Severity, TextEdit};
+use crate::fixes::return_error;
 use crate::{Context, RuleMeta};
 use goconc_syntax::{
     access_path, enclosing_function, line_indent, method_call, newline, path_root, text, walk_body,

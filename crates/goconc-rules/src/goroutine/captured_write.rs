@@ -10,11 +10,11 @@ use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity};
 use crate::{Context, RuleMeta};
-use goconc_model::channels::goroutine_start;
+use goconc_model::goroutines::goroutine_start;
 use goconc_model::{Decl, DeclKind, Ty};
 use goconc_syntax::{is_within, named_children, text, unparen, walk_body};
 
-use super::leak::function_name;
+use crate::messages::function_name;
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-captured-write",

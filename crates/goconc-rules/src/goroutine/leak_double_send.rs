@@ -11,7 +11,8 @@ use crate::{Context, RuleMeta};
 use goconc_model::channels::{ChanOp, LocalChannel, OpKind};
 use goconc_syntax::{insertion_after_line, line_indent, newline, text};
 
-use super::leak::{block_statements, has_results, lone_sender_to_parent, parent_block};
+use goconc_model::channels::senders::lone_sender_to_parent;
+use goconc_syntax::{parent_block, statements};
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-leak-double-send",
@@ -102,13 +103,13 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
             "after this send the error branch falls through to a second send on `{}` (line {}); {} receives once, so that send blocks forever",
             ch.name,
             LineOf(second.node.start_byte()),
-            super::leak::function_name(cx.model, ch.function),
+            crate::messages::function_name(cx.model, ch.function),
         );
         let mut finding = META
             .finding(first.node.byte_range(), message)
             .with_related(second.node.byte_range(), "second send, never received")
             .with_related(receives[0].node.byte_range(), "the only receive");
-        if !has_results(sender.literal) {
+        if sender.literal.field("result").is_none() {
             if let Some(at) = insertion_after_line(first.node, cx.src) {
                 let indent = line_indent(cx.src, first.node.start_byte());
                 let edit = TextEdit {
@@ -133,7 +134,7 @@ fn error_branch<'t>(cx: &Context<'_, 't>, send: Node<'t>) -> Option<Node<'t>> {
     {
         return None;
     }
-    if block_statements(block).last() != Some(&send) {
+    if statements(block).last() != Some(&send) {
         return None;
     }
     let condition = if_stmt.field("condition")?;

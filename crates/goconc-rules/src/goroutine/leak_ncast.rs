@@ -12,9 +12,9 @@ use goconc_model::channels::{LocalChannel, OpKind};
 use goconc_model::Ty;
 use goconc_syntax::{access_path, named_children, path_root, text, unparen};
 
-use super::leak::{
-    closing_paren, function_name, is_single_blocking_send, lone_sender_to_parent, returns_within,
-};
+use crate::messages::function_name;
+use goconc_model::channels::senders::{is_single_blocking_send, lone_sender_to_parent};
+use goconc_syntax::{closing_paren, returns_within};
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-leak-ncast",
@@ -90,7 +90,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     {
         return;
     }
-    let Some(go_loop) = loop_around(sender.start) else {
+    let Some(go_loop) = goconc_syntax::enclosing_loop(sender.start) else {
         return;
     };
     if go_loop.start_byte() < ch.make_call.end_byte() {
@@ -209,19 +209,6 @@ fn guarded_by_counter(cx: &Context, ret: Node, body: Node, counters: &[&str]) ->
         current = n.parent();
     }
     false
-}
-
-/// The innermost loop around a statement in its function.
-fn loop_around(node: Node) -> Option<Node> {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        match n.kind_str() {
-            "for_statement" => return Some(n),
-            "func_literal" | "function_declaration" | "method_declaration" => return None,
-            _ => current = n.parent(),
-        }
-    }
-    None
 }
 
 /// `make(chan T, len(items))` when the loop ranges over `items`, a slice, array or map visible

@@ -9,10 +9,11 @@ use goconc_model::channels::{LocalChannel, OpKind};
 use goconc_syntax::text;
 use goconc_syntax::NodeExt;
 
-use super::leak::{
-    closing_paren, exits_leaving_sender, function_name, go_statement, is_single_blocking_send,
-    lone_sender_to_parent,
+use crate::messages::function_name;
+use goconc_model::channels::senders::{
+    exits_leaving_sender, go_statement, is_single_blocking_send, lone_sender_to_parent,
 };
+use goconc_syntax::closing_paren;
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-leak-unbuffered-send",
@@ -96,7 +97,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let Some(go) = go_statement(cx.model, sender, ch.function) else {
         return;
     };
-    if in_loop_of_parent(go) {
+    if goconc_syntax::enclosing_loop(go).is_some() {
         return;
     }
     let Some(exits) = exits_leaving_sender(cx.model, ch, go) else {
@@ -132,19 +133,6 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         );
     }
     out.push(finding);
-}
-
-/// Is the `go` statement inside a loop of the parent? (Then it starts many senders.)
-fn in_loop_of_parent(go: tree_sitter::Node) -> bool {
-    let mut current = go.parent();
-    while let Some(n) = current {
-        match n.kind_str() {
-            "for_statement" => return true,
-            "func_literal" | "function_declaration" | "method_declaration" => return false,
-            _ => current = n.parent(),
-        }
-    }
-    false
 }
 
 /// `make(chan T)` → `make(chan T, 1)`; `make(chan T, 0)` → `make(chan T, 1)`.

@@ -103,7 +103,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut uses: Vec<(Node, Node, &Decl, &str)> = Vec::new();
     let mut captured: BTreeMap<usize, Vec<&Decl>> = BTreeMap::new();
     for s in &started {
-        let loops = enclosing_loops(s.closure);
+        let loops: Vec<Node> = goconc_syntax::enclosing_loops(s.closure)
+            .filter(|l| l.field("body").is_some_and(|b| is_within(s.closure, b)))
+            .collect();
         if loops
             .iter()
             .all(|l| !loop_vars.contains_key(&l.start_byte()))
@@ -231,19 +233,6 @@ fn started_closures<'t>(cx: &Context<'_, 't>) -> Vec<Started<'t>> {
         }
     }
     out
-}
-
-/// The `for` statements whose body holds `node`, innermost first.
-fn enclosing_loops(node: Node) -> Vec<Node> {
-    let mut loops = Vec::new();
-    let mut up = node.parent();
-    while let Some(n) = up {
-        if n.kind_str() == "for_statement" && n.field("body").is_some_and(|b| is_within(node, b)) {
-            loops.push(n);
-        }
-        up = n.parent();
-    }
-    loops
 }
 
 /// Whether the loop variable cannot change while the goroutine may still read it: after `stmt`,

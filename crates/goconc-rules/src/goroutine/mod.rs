@@ -3,7 +3,6 @@
 use super::Rule;
 
 pub mod captured_write;
-mod leak;
 pub mod leak_double_send;
 pub mod leak_ncast;
 pub mod leak_unbuffered_send;

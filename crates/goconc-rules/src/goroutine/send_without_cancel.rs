@@ -7,11 +7,12 @@ use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, RuleMeta};
-use goconc_model::channels::{goroutine_start, Capacity, Channels, OpKind};
+use goconc_model::channels::{Capacity, Channels, OpKind};
+use goconc_model::goroutines::goroutine_start;
 use goconc_model::{DeclKind, Ty};
 use goconc_syntax::{line_indent, newline, text, unparen, walk_body};
 
-use super::leak::{has_results, returns_within};
+use goconc_syntax::returns_within;
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-send-without-cancel",
@@ -112,7 +113,8 @@ fn check_send<'t>(
     {
         return;
     }
-    if !in_loop_of(send, lit) {
+    // `send` is inside `lit`, a function literal: a loop of the literal is a loop of its own.
+    if goconc_syntax::enclosing_loop(send).is_none() {
         return;
     }
     let Some(channel) = send.field("channel").map(unparen) else {
@@ -167,7 +169,7 @@ fn check_send<'t>(
         cancel.name,
     );
     let mut finding = META.finding(send.byte_range(), message);
-    if !has_results(lit) && starts_own_line(cx.src, send) {
+    if lit.field("result").is_none() && starts_own_line(cx.src, send) {
         let indent = line_indent(cx.src, send.start_byte());
         let nl = newline(cx.src);
         let recv = if cancel.is_context {
@@ -242,22 +244,6 @@ fn is_done_channel(ty: &Ty, name: &str) -> bool {
         .iter()
         .any(|w| lower.contains(w));
     named && (matches!(**elem, Ty::Struct(ref f) if f.is_empty()) || elem.is_named("", "bool"))
-}
-
-/// Is the send inside a `for` loop of the literal (not crossing a nested literal)?
-fn in_loop_of(send: Node, lit: Node) -> bool {
-    let mut current = send.parent();
-    while let Some(n) = current {
-        if n == lit {
-            return false;
-        }
-        match n.kind_str() {
-            "for_statement" => return true,
-            "func_literal" => return false,
-            _ => current = n.parent(),
-        }
-    }
-    false
 }
 
 /// Does the goroutine receive from the channel it sends on?

@@ -6,7 +6,7 @@ use tree_sitter::Node;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, RuleMeta};
 use goconc_model::sync_calls::{lock_call, lock_key};
-use goconc_syntax::{is_function, line_indent, line_start, statement_call, text, walk_body};
+use goconc_syntax::{line_indent, line_start, statement_call, text, walk_body};
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-defer-in-loop",
@@ -61,7 +61,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(key) = lock_key(cx.model, &unlock) else {
             continue;
         };
-        let Some(body) = enclosing_loop_body(defer) else {
+        let Some(body) = goconc_syntax::enclosing_loop(defer)
+            .and_then(|l| l.field("body"))
+            .filter(|b| goconc_syntax::is_within(defer, *b))
+        else {
             continue;
         };
         // The lock must be taken in the same iteration, before the defer.
@@ -95,23 +98,6 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         };
         out.push(finding);
     }
-}
-
-/// The body block of the innermost loop around `node` within its function.
-fn enclosing_loop_body(node: Node) -> Option<Node> {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        if is_function(n.kind_str()) {
-            return None;
-        }
-        if n.kind_str() == "for_statement" {
-            return n
-                .field("body")
-                .filter(|b| goconc_syntax::is_within(node, *b));
-        }
-        current = n.parent();
-    }
-    None
 }
 
 /// Rewrites `{ stmts }` into `{ func() { stmts }() }`, one more tab on each line.

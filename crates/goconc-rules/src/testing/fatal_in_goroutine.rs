@@ -8,13 +8,12 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::waitgroup::{
-    call_statement, calls_within, go_statement_of, group_go_call_of, starts_line, statement_line,
-};
 use crate::{Context, RuleMeta};
 use goconc_model::flow::TEST_GOEXIT_METHODS;
+use goconc_model::goroutines::{go_statement_of, group_go_call_of};
 use goconc_model::sync_calls::is_testing_handle;
 use goconc_model::Ty;
+use goconc_syntax::{call_statement, starts_line, statement_line};
 use goconc_syntax::{
     enclosing_function, is_within, line_indent, method_call, named_children, statements, text,
     unparen, MethodCall,
@@ -303,7 +302,7 @@ fn check_helpers(cx: &Context, out: &mut Vec<Finding>) {
         }
         let calls: Vec<MethodCall> = TEST_GOEXIT_METHODS
             .iter()
-            .flat_map(|name| calls_within(cx, name, helper))
+            .flat_map(|name| cx.index.calls_named_within(name, helper))
             .filter_map(|c| forbidden_call(cx, c))
             .filter(|mc| runs_on_helper_goroutine(cx, mc.call, helper))
             .collect();

@@ -4,10 +4,10 @@
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
-use super::in_loop;
 use crate::finding::{Finding, Severity};
 use crate::{Context, RuleMeta};
-use goconc_syntax::{enclosing_function, unparen};
+use goconc_syntax::enclosing_loop;
+use goconc_syntax::unparen;
 
 pub static META: RuleMeta = RuleMeta {
     id: "time-after-in-loop",
@@ -94,10 +94,8 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
         return None;
     }
     let select = node.parent()?;
-    let function = enclosing_function(select)?;
-    if !in_loop(select, function) {
-        return None;
-    }
+    // Only a select in a loop makes a timer per iteration.
+    enclosing_loop(select)?;
     Some(META.finding(
         call.byte_range(),
         "`time.After` in a `select` inside a loop: each iteration makes a new timer, and before Go 1.23 it stays alive until it fires",

@@ -29,22 +29,6 @@ pub fn rules() -> Vec<Rule> {
     ]
 }
 
-/// Is `node` inside a `for` statement of its own function (below `function`)?
-pub(crate) fn in_loop(node: Node, function: Node) -> bool {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        if n == function {
-            return false;
-        }
-        match n.kind_str() {
-            "for_statement" => return true,
-            "func_literal" | "function_declaration" | "method_declaration" => return false,
-            _ => current = n.parent(),
-        }
-    }
-    false
-}
-
 /// Does the identifier `name` appear anywhere in `node`?
 pub(crate) fn mentions(src: &str, node: Node, name: &str) -> bool {
     let mut found = false;

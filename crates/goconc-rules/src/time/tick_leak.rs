@@ -4,9 +4,10 @@
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
-use super::{in_loop, mentions};
+use super::mentions;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, RuleMeta};
+use goconc_syntax::enclosing_loop;
 use goconc_syntax::{
     call_args, enclosing_function, line_indent, line_start, named_children, newline, statements,
     text, walk_body,
@@ -198,7 +199,7 @@ fn fix(cx: &Context, call: Node, function: Node) -> Option<Vec<TextEdit>> {
     if !stmt
         .parent()
         .is_some_and(|p| matches!(p.kind_str(), "block" | "statement_list"))
-        || in_loop(stmt, function)
+        || enclosing_loop(stmt).is_some()
         || mentions(cx.src, function, "ticker")
     {
         return None;

@@ -3,10 +3,10 @@
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
-use super::in_loop;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, RuleMeta};
 use goconc_model::Decl;
+use goconc_syntax::enclosing_loop;
 use goconc_syntax::{
     enclosing_function, insertion_after_line, line_indent, named_children, newline, text, walk,
 };
@@ -152,8 +152,9 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     } else {
         stmt
     };
-    let top = enclosing_function(decl_stmt)?;
-    if !in_loop(decl_stmt, top)
+    // A package-level ticker is no function's to stop.
+    enclosing_function(decl_stmt)?;
+    if enclosing_loop(decl_stmt).is_none()
         && decl_stmt
             .parent()
             .is_some_and(|p| matches!(p.kind_str(), "block" | "statement_list"))

@@ -1,18 +1,17 @@
 //! `waitgroup-add-in-goroutine`: `wg.Add` inside the goroutine it counts.
 
-use super::{
-    call_statement, go_statement_of, in_nested_goroutine, is_negative_add, starts_line,
-    statement_line, wg_calls_within, wg_key, WgKey,
-};
+use super::{is_negative_add, wg_calls_within, wg_key, WgKey};
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, RuleMeta};
+use goconc_model::goroutines::{go_statement_of, in_nested_goroutine};
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_syntax::NodeExt;
 use goconc_syntax::{
     access_path, call_args, enclosing_function, is_within, line_indent, line_start, statement_call,
     statements, text, unparen, walk,
 };
+use goconc_syntax::{call_statement, starts_line, statement_line};
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-add-in-goroutine",

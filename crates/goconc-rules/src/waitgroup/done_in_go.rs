@@ -1,12 +1,14 @@
 //! `waitgroup-done-in-go`: `wg.Done()` inside the function given to `wg.Go`.
 
-use super::{call_statement, in_nested_goroutine, statement_line, wg_calls_within, wg_key};
+use super::{wg_calls_within, wg_key};
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, RuleMeta};
+use goconc_model::goroutines::in_nested_goroutine;
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_syntax::NodeExt;
 use goconc_syntax::{call_args, text, unparen};
+use goconc_syntax::{call_statement, statement_line};
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-done-in-go",

@@ -5,15 +5,14 @@ use crate::finding::LineOf;
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
-use super::{
-    call_statement, go_statement_of, in_nested_goroutine, starts_line, statement_line,
-    wg_calls_within, wg_key, WgKey,
-};
+use super::{wg_calls_within, wg_key, WgKey};
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, RuleMeta};
 use goconc_model::flow::{self, ExitKind, FlowAnalysis};
+use goconc_model::goroutines::{go_statement_of, in_nested_goroutine};
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_model::FileModel;
+use goconc_syntax::{call_statement, starts_line, statement_line};
 use goconc_syntax::{
     enclosing_function, line_end_after_newline, line_indent, statement_call, statements, text,
     unparen, walk,
@@ -113,7 +112,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let all_plain = dones.iter().all(|d| {
             call_statement(d.call).is_some_and(|s| s.kind_str() == "expression_statement")
                 && enclosing_function(d.call) == Some(lit)
-                && !in_loop(d.call, body)
+                && !goconc_syntax::enclosing_loops(d.call)
+                    .any(|l| goconc_syntax::is_within(l, body))
         });
         if !all_plain {
             continue;
@@ -173,21 +173,6 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         out.push(finding);
     }
-}
-
-/// Is `node` inside a `for` statement that is inside `body`?
-fn in_loop(node: Node, body: Node) -> bool {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        if n == body {
-            return false;
-        }
-        if n.kind_str() == "for_statement" {
-            return true;
-        }
-        current = n.parent();
-    }
-    false
 }
 
 #[derive(Clone, Copy)]

@@ -4,12 +4,14 @@
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
-use super::{call_statement, in_nested_goroutine, statement_line, wg_calls_within, wg_key};
+use super::{wg_calls_within, wg_key};
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, RuleMeta};
+use goconc_model::goroutines::in_nested_goroutine;
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_model::SyncKind;
 use goconc_syntax::{call_args, named_children, statement_call, statements, text, unparen};
+use goconc_syntax::{call_statement, statement_line};
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-go-available",

@@ -23,7 +23,15 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::scope::FileModel;
-use goconc_syntax::{call_args, named_children, text, unparen, walk};
+use crate::goroutines::goroutine_start;
+
+pub mod closes;
+pub mod keys;
+pub mod senders;
+
+pub use closes::{close_events, CloseEvent};
+use goconc_syntax::{call_args, enclosing_loop, named_children, text, unparen, walk};
+pub use keys::{builtin_arg, chan_key, ChanKey};
 
 /// The buffer of a channel, as far as the `make` call tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,38 +507,6 @@ fn placement<'t>(
     (goroutine, in_closure)
 }
 
-/// The statement or call that runs a function literal on a new goroutine: `go func(){…}(…)`, or
-/// `x.Go(func…)` / `x.TryGo(func…)` on a `sync.WaitGroup` or an `errgroup.Group`.
-pub fn goroutine_start<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<'t>> {
-    let mut node = lit;
-    let mut parent = lit.parent()?;
-    while parent.kind_str() == "parenthesized_expression" {
-        node = parent;
-        parent = parent.parent()?;
-    }
-    if parent.kind_str() == "call_expression" && parent.field("function") == Some(node) {
-        let go = parent.parent()?;
-        return (go.kind_str() == "go_statement").then_some(go);
-    }
-    if parent.kind_str() != "argument_list" || parent.named_child(0) != Some(node) {
-        return None;
-    }
-    let call = parent.parent()?;
-    let function = unparen(call.field("function")?);
-    if function.kind_str() != "selector_expression" {
-        return None;
-    }
-    let method = text(function.field("field")?, model.src);
-    if !matches!(method, "Go" | "TryGo") {
-        return None;
-    }
-    let ty = model.type_of(function.field("operand")?);
-    let ty = ty.deref();
-    let known =
-        ty.is_named("sync", "WaitGroup") || ty.is_named("golang.org/x/sync/errgroup", "Group");
-    known.then_some(call)
-}
-
 /// The select case an operation is the communication of.
 fn select_case<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<SelectCase<'t>> {
     let mut comm = node;
@@ -622,19 +598,6 @@ pub fn is_cancel_channel(model: &FileModel, operand: Node, src: &str) -> bool {
         }
         _ => false,
     }
-}
-
-/// The innermost `for` statement around `node` within its function.
-fn enclosing_loop(node: Node) -> Option<Node> {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        match n.kind_str() {
-            "for_statement" => return Some(n),
-            "func_literal" | "function_declaration" | "method_declaration" => return None,
-            _ => current = n.parent(),
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! What the goroutine-leak rules share: the "sender left behind" dataflow over the parent's body,
-//! and small questions about a local channel's senders and receivers.
+//! Who sends on a local channel and who waits for it: the "sender left behind" dataflow over the
+//! parent's body, and small questions about a channel's senders and receivers that the
+//! goroutine-leak rules ask.
 
 use crate::HashSet;
 use goconc_syntax::NodeExt;
@@ -7,14 +8,13 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use goconc_model::channels::{Capacity, ChanOp, Goroutine, LocalChannel, OpKind};
-use goconc_model::flow::{self, ExitKind, FlowAnalysis};
-use goconc_model::FileModel;
-use goconc_syntax::{text, walk_body};
+use super::{Capacity, ChanOp, Goroutine, LocalChannel, OpKind};
+use crate::flow::{self, ExitKind, FlowAnalysis};
+use crate::FileModel;
 
 /// The one goroutine that sends on a channel, and its sends; None when the sends are spread over
 /// several goroutines, or some send runs in the parent or in a plain closure.
-pub(crate) fn single_sender<'a, 't>(
+pub fn single_sender<'a, 't>(
     ch: &'a LocalChannel<'t>,
 ) -> Option<(Goroutine<'t>, Vec<&'a ChanOp<'t>>)> {
     let mut sender: Option<Goroutine<'t>> = None;
@@ -34,7 +34,7 @@ pub(crate) fn single_sender<'a, 't>(
 /// The shape every leak rule starts from: an unbuffered channel made here and never escaping,
 /// one goroutine that sends on it, and the parent as its only receiver. Returns that goroutine
 /// and its sends.
-pub(crate) fn lone_sender_to_parent<'a, 't>(
+pub fn lone_sender_to_parent<'a, 't>(
     ch: &'a LocalChannel<'t>,
 ) -> Option<(Goroutine<'t>, Vec<&'a ChanOp<'t>>)> {
     if ch.capacity != Capacity::Unbuffered || !ch.fully_visible() {
@@ -44,12 +44,12 @@ pub(crate) fn lone_sender_to_parent<'a, 't>(
     parent_is_only_receiver(ch, sender).then_some((sender, sends))
 }
 
-pub(crate) fn is_single_blocking_send(op: &ChanOp) -> bool {
+pub fn is_single_blocking_send(op: &ChanOp) -> bool {
     op.loop_stmt.is_none() && op.select.is_none_or(|s| !s.can_leave())
 }
 
 /// Receives, ranges and closes: only the parent receives, only the sender closes.
-pub(crate) fn parent_is_only_receiver(ch: &LocalChannel, sender: Goroutine) -> bool {
+pub fn parent_is_only_receiver(ch: &LocalChannel, sender: Goroutine) -> bool {
     ch.ops.iter().all(|op| match op.kind {
         OpKind::Send => true,
         OpKind::Receive => op.goroutine.is_none() && !op.in_closure,
@@ -60,7 +60,7 @@ pub(crate) fn parent_is_only_receiver(ch: &LocalChannel, sender: Goroutine) -> b
 
 /// The statement of the parent body that starts a goroutine (`go func(){…}()`), when it is a
 /// `go` statement directly in the parent (not inside a nested literal).
-pub(crate) fn go_statement<'t>(
+pub fn go_statement<'t>(
     model: &FileModel<'t>,
     g: Goroutine<'t>,
     parent: usize,
@@ -73,7 +73,7 @@ pub(crate) fn go_statement<'t>(
 /// at the `go` statement and clears at any receive from the channel. Returns the exits left
 /// while pending (returns and the end of the body), or None when the analysis cannot see every
 /// receive (a receive in an `if` or `switch` header, `goto`, …).
-pub(crate) fn exits_leaving_sender<'t>(
+pub fn exits_leaving_sender<'t>(
     model: &FileModel<'t>,
     ch: &LocalChannel<'t>,
     go: Node<'t>,
@@ -127,56 +127,4 @@ impl<'t> FlowAnalysis<'t> for Pending<'t> {
     fn join(&self, a: &bool, b: &bool) -> bool {
         *a || *b
     }
-}
-
-/// Does a function literal declare results?
-pub(crate) fn has_results(lit: Node) -> bool {
-    lit.field("result").is_some()
-}
-
-/// `return` statements of a loop body that leave the function, outside nested literals.
-pub(crate) fn returns_within<'t>(node: Node<'t>) -> Vec<Node<'t>> {
-    let mut out = Vec::new();
-    walk_body(node, |n| {
-        if n.kind_str() == "return_statement" {
-            out.push(n);
-        }
-    });
-    out
-}
-
-/// The name of the function a node belongs to, for messages (`fetch`, or "the function literal").
-pub(crate) fn function_name(model: &FileModel, function: usize) -> String {
-    let Some(f) = model.functions.get(function) else {
-        return "the function".into();
-    };
-    match f.node.field("name") {
-        Some(name) => format!("`{}`", text(name, model.src)),
-        None => "the enclosing function literal".into(),
-    }
-}
-
-/// The `)` closing a call's argument list.
-pub(crate) fn closing_paren(call: Node) -> Option<usize> {
-    let args = call.field("arguments")?;
-    let last = args.child(args.child_count().checked_sub(1)?)?;
-    (text_is(last, ")")).then(|| last.start_byte())
-}
-
-fn text_is(node: Node, s: &str) -> bool {
-    !node.is_named() && node.kind_str() == s
-}
-
-/// The statements directly in a block (through `statement_list`).
-pub(crate) fn block_statements(block: Node) -> Vec<Node> {
-    goconc_syntax::statements(block)
-}
-
-/// Is `node` a direct statement of its block (its parent is the block or its statement list)?
-pub(crate) fn parent_block(stmt: Node) -> Option<Node> {
-    let parent = stmt.parent()?;
-    if parent.kind_str() == "statement_list" {
-        return parent.parent();
-    }
-    (parent.kind_str() == "block").then_some(parent)
 }

@@ -1,5 +1,5 @@
 //! "Which channels are closed on every path to here": a forward must-dataflow over a function
-//! body (model/flow.rs) that the double-close and send-after-close rules share.
+//! body ([`crate::flow`]) whose events the double-close and send-after-close rules read.
 //!
 //! A channel is closed by `close(ch)`; it is open again when its path (or a prefix of it) is
 //! assigned, when its address is taken, or, for a field path, when a call is handed the root
@@ -25,10 +25,10 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::{builtin_arg, chan_key, ChanKey};
-use crate::Context;
-use goconc_model::flow::{self, ExitKind, FlowAnalysis};
-use goconc_model::FileModel;
+use super::keys::{builtin_arg, chan_key, ChanKey};
+use crate::flow::{self, ExitKind, FlowAnalysis};
+use crate::index::NodeIndex;
+use crate::FileModel;
 use goconc_syntax::{
     access_path, call_args, is_within, named_children, path_root, statement_call, text, unparen,
     walk,
@@ -37,7 +37,7 @@ use goconc_syntax::{
 /// What the dataflow found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::enum_variant_names)] // each names what follows a close
-pub(crate) enum Event {
+pub enum CloseEvent {
     /// `close` of a channel already closed on every path to it.
     DoubleClose {
         first: Range<usize>,
@@ -72,32 +72,32 @@ struct State {
 
 struct Analysis<'m, 't> {
     model: &'m FileModel<'t>,
-    events: BTreeMap<(u8, usize), Event>,
+    events: BTreeMap<(u8, usize), CloseEvent>,
     /// Follow pending closes (off for the extra loop iterations).
     follow: bool,
     /// Events found by following a close, by that close's start: reported only when the close
     /// never reaches an exit untouched.
-    close_hits: Vec<(usize, Event)>,
-    send_hits: Vec<(usize, Event)>,
+    close_hits: Vec<(usize, CloseEvent)>,
+    send_hits: Vec<(usize, CloseEvent)>,
     escaped_close: BTreeSet<usize>,
     escaped_send: BTreeSet<usize>,
     /// The range of every close call seen, by start.
     close_ranges: BTreeMap<usize, Range<usize>>,
 }
 
-impl Event {
+impl CloseEvent {
     /// One event per kind and place, however many loop iterations or paths find it.
     fn key(&self) -> (u8, usize) {
         match self {
-            Event::DoubleClose { second, .. } => (0, second.start),
-            Event::DeferredDoubleClose { close, .. } => (1, close.start),
-            Event::SendAfterClose { send, .. } => (2, send.start),
+            CloseEvent::DoubleClose { second, .. } => (0, second.start),
+            CloseEvent::DeferredDoubleClose { close, .. } => (1, close.start),
+            CloseEvent::SendAfterClose { send, .. } => (2, send.start),
         }
     }
 }
 
 impl Analysis<'_, '_> {
-    fn report(&mut self, event: Event) {
+    fn report(&mut self, event: CloseEvent) {
         self.events.entry(event.key()).or_insert(event);
     }
 }
@@ -154,7 +154,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                     if let Some(arg) = builtin_arg(model, node, "close") {
                         if let Some(key) = chan_key(model, arg) {
                             if let Some(first) = state.closed.get(&key) {
-                                self.report(Event::DoubleClose {
+                                self.report(CloseEvent::DoubleClose {
                                     first: first.clone(),
                                     second: node.byte_range(),
                                     path: key.path.clone(),
@@ -172,7 +172,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                                         .unwrap_or(first..first);
                                     self.close_hits.push((
                                         first,
-                                        Event::DoubleClose {
+                                        CloseEvent::DoubleClose {
                                             first: first_range,
                                             second: node.byte_range(),
                                             path: key.path.clone(),
@@ -198,7 +198,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                 "send_statement" => {
                     if let Some(key) = node.field("channel").and_then(|c| chan_key(model, c)) {
                         if let Some(close) = state.closed.get(&key) {
-                            self.report(Event::SendAfterClose {
+                            self.report(CloseEvent::SendAfterClose {
                                 close: close.clone(),
                                 send: node.byte_range(),
                                 path: key.path.clone(),
@@ -213,7 +213,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                                     .unwrap_or(first..first);
                                 self.send_hits.push((
                                     first,
-                                    Event::SendAfterClose {
+                                    CloseEvent::SendAfterClose {
                                         close,
                                         send: node.byte_range(),
                                         path: key.path.clone(),
@@ -324,11 +324,10 @@ fn forget_handed_roots(model: &FileModel, call: Node, state: &mut State) {
 
 /// The events of one function (a declaration or a literal), including those of a second
 /// iteration of each loop that closes a channel declared outside it.
-pub(crate) fn events<'t>(cx: &Context<'_, 't>, function: Node<'t>) -> Vec<Event> {
+fn events<'t>(model: &FileModel<'t>, index: &NodeIndex<'t>, function: Node<'t>) -> Vec<CloseEvent> {
     let Some(body) = function.field("body") else {
         return Vec::new();
     };
-    let model = cx.model;
     let mut analysis = Analysis {
         model,
         events: BTreeMap::new(),
@@ -346,7 +345,7 @@ pub(crate) fn events<'t>(cx: &Context<'_, 't>, function: Node<'t>) -> Vec<Event>
         let returns = exit.kind != ExitKind::NoReturn;
         for (key, deferred) in &exit.state.deferred {
             if let Some(close) = exit.state.closed.get(key).filter(|_| returns) {
-                analysis.report(Event::DeferredDoubleClose {
+                analysis.report(CloseEvent::DeferredDoubleClose {
                     close: close.clone(),
                     deferred: deferred.clone(),
                     path: key.path.clone(),
@@ -363,7 +362,7 @@ pub(crate) fn events<'t>(cx: &Context<'_, 't>, function: Node<'t>) -> Vec<Event>
                             .get(&first)
                             .cloned()
                             .unwrap_or(first..first);
-                        let event = Event::DeferredDoubleClose {
+                        let event = CloseEvent::DeferredDoubleClose {
                             close,
                             deferred: deferred.clone(),
                             path: key.path.clone(),
@@ -391,15 +390,14 @@ pub(crate) fn events<'t>(cx: &Context<'_, 't>, function: Node<'t>) -> Vec<Event>
         }
     }
     analysis.follow = false;
-    let closes: Vec<Node> = cx
-        .index
+    let closes: Vec<Node> = index
         .calls_named("close")
         .iter()
         .copied()
-        .filter(|c| is_within(*c, body) && super::in_own_body(*c, function))
+        .filter(|c| is_within(*c, body) && goconc_syntax::in_own_body(*c, function))
         .collect();
-    for &lp in &cx.index.for_statements {
-        if !is_within(lp, body) || !super::in_own_body(lp, function) {
+    for &lp in &index.for_statements {
+        if !is_within(lp, body) || !goconc_syntax::in_own_body(lp, function) {
             continue;
         }
         let closes_outer = closes.iter().any(|&c| {
@@ -452,10 +450,10 @@ fn second_iteration<'t>(analysis: &mut Analysis<'_, 't>, lp: Node<'t>) {
 
 /// The events of every function of the file that closes a channel (each function literal is a
 /// function of its own: its events are not its parent's).
-pub(crate) fn all_events<'t>(cx: &Context<'_, 't>) -> Vec<Event> {
+pub fn close_events<'t>(model: &FileModel<'t>, index: &NodeIndex<'t>) -> Vec<CloseEvent> {
     let mut functions: Vec<Node<'t>> = Vec::new();
-    for &call in cx.index.calls_named("close") {
-        if builtin_arg(cx.model, call, "close").is_none() {
+    for &call in index.calls_named("close") {
+        if builtin_arg(model, call, "close").is_none() {
             continue;
         }
         if let Some(f) = goconc_syntax::enclosing_function(call) {
@@ -464,5 +462,8 @@ pub(crate) fn all_events<'t>(cx: &Context<'_, 't>) -> Vec<Event> {
             }
         }
     }
-    functions.into_iter().flat_map(|f| events(cx, f)).collect()
+    functions
+        .into_iter()
+        .flat_map(|f| events(model, index, f))
+        .collect()
 }
