@@ -453,6 +453,62 @@ fn select_and_ignore() {
     );
 }
 
+/// `--select FAMILY` selects by the rule's declared family, not by its id's first word:
+/// `lock-order-inversion` is a mutex rule, `ticker-not-stopped` a time rule.
+#[test]
+fn select_by_family_takes_rules_whose_ids_do_not_start_with_it() {
+    let dir = TempDir::new("family");
+    module(&dir);
+    dir.write(
+        "inv.go",
+        "package p\n\nimport (\n\t\"sync\"\n\t\"time\"\n)\n\nvar a, b sync.Mutex\n\n\
+         func f() {\n\ta.Lock()\n\tb.Lock()\n\tb.Unlock()\n\ta.Unlock()\n}\n\n\
+         func g() {\n\tb.Lock()\n\ta.Lock()\n\ta.Unlock()\n\tb.Unlock()\n}\n\n\
+         func tick() {\n\tt := time.NewTicker(time.Second)\n\t<-t.C\n}\n",
+    );
+    let out = goconc(
+        dir.path(),
+        &["check", "--select", "mutex", "--go-version", "1.22"],
+    );
+    assert!(
+        stdout(&out).contains("[lock-order-inversion]"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !stdout(&out).contains("[ticker-not-stopped]"),
+        "{}",
+        stdout(&out)
+    );
+    let out = goconc(
+        dir.path(),
+        &["check", "--select", "time", "--go-version", "1.22"],
+    );
+    assert!(
+        stdout(&out).contains("[ticker-not-stopped]"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !stdout(&out).contains("[lock-order-inversion]"),
+        "{}",
+        stdout(&out)
+    );
+    let out = goconc(
+        dir.path(),
+        &["check", "--ignore", "mutex", "--go-version", "1.22"],
+    );
+    assert!(
+        !stdout(&out).contains("[lock-order-inversion]"),
+        "{}",
+        stdout(&out)
+    );
+    // A near miss names the family.
+    let out = goconc(dir.path(), &["check", "--select", "mutx"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("`mutex`"), "{}", stderr(&out));
+}
+
 #[test]
 fn color_only_when_asked_and_no_color_wins() {
     let dir = TempDir::new("color");

@@ -158,17 +158,9 @@ fn overrides(args: &CheckArgs) -> Result<Config, String> {
     }
     let all = rules::all();
     let matching = |pattern: &str| -> Result<Vec<&'static str>, String> {
-        let ids: Vec<&'static str> = all
-            .iter()
-            .map(|r| r.id)
-            .filter(|id| {
-                *id == pattern || pattern == "all" || id.starts_with(&format!("{pattern}-"))
-            })
-            .collect();
-        if ids.is_empty() {
-            Err(crate::rules_cmd::unknown_rule(pattern))
-        } else {
-            Ok(ids)
+        match rules::named_by(pattern) {
+            Some(metas) => Ok(metas.into_iter().map(|m| m.id).collect()),
+            None => Err(crate::rules_cmd::unknown_rule(pattern)),
         }
     };
     let selected: Vec<String> = args

@@ -38,7 +38,9 @@ fn index() -> String {
     ));
     for (family, metas) in by_family() {
         out.push_str(&format!(
-            "\n## {family}\n\n| rule | severity | finds | quick fix |\n|---|---|---|---|\n"
+            "\n## {title}\n\n`--select {key}` selects these rules.\n\n| rule | severity | finds | quick fix |\n|---|---|---|---|\n",
+            title = family.title(),
+            key = family.key(),
         ));
         for m in metas {
             let summary = m.summary.replace('|', "\\|");

@@ -150,10 +150,10 @@ pub struct CheckArgs {
     /// The Go language version to assume, overriding go.mod and goconc.toml (e.g. `1.21`).
     #[arg(long, value_name = "VERSION")]
     pub go_version: Option<String>,
-    /// Only these rules (ids or family prefixes such as `mutex`), comma-separated.
+    /// Only these rules (ids, or families such as `mutex`: see `goconc rules`), comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "RULE")]
     pub select: Vec<String>,
-    /// Turn these rules off (ids or family prefixes), comma-separated.
+    /// Turn these rules off (ids or families), comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "RULE")]
     pub ignore: Vec<String>,
     /// When to color the text output. `auto`: on a terminal, unless NO_COLOR is set.

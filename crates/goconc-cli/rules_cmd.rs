@@ -7,15 +7,18 @@ use goconc_analysis::rules;
 use crate::EXIT_ERROR;
 
 /// The rules grouped by family, families in catalog order.
-pub fn by_family() -> Vec<(&'static str, Vec<&'static rules::RuleMeta>)> {
-    let mut groups: Vec<(&'static str, Vec<&'static rules::RuleMeta>)> = Vec::new();
-    for meta in rules::all() {
-        match groups.iter_mut().find(|(family, _)| *family == meta.family) {
-            Some((_, list)) => list.push(meta),
-            None => groups.push((meta.family, vec![meta])),
-        }
-    }
-    groups
+pub fn by_family() -> Vec<(rules::Family, Vec<&'static rules::RuleMeta>)> {
+    rules::Family::ALL
+        .into_iter()
+        .map(|family| {
+            let metas = rules::all()
+                .into_iter()
+                .filter(|m| m.family == family)
+                .collect();
+            (family, metas)
+        })
+        .filter(|(_, metas): &(_, Vec<_>)| !metas.is_empty())
+        .collect()
 }
 
 pub fn list() -> u8 {
@@ -25,7 +28,7 @@ pub fn list() -> u8 {
     let width = rules::all().iter().map(|m| m.id.len()).max().unwrap_or(0);
     let mut lines = Vec::new();
     for (family, metas) in &groups {
-        lines.push(family.to_string());
+        lines.push(format!("{} (--select {})", family.title(), family.key()));
         for m in metas {
             let fix = if m.fix.is_some() { "fix" } else { "-" };
             lines.push(format!(
@@ -68,7 +71,11 @@ pub fn explain(id: &str) -> u8 {
 pub fn unknown_rule(id: &str) -> String {
     let close = close_matches(id);
     if close.is_empty() {
-        format!("unknown rule `{id}` (see `goconc rules`)")
+        let families: Vec<&str> = rules::Family::ALL.iter().map(|f| f.key()).collect();
+        format!(
+            "unknown rule `{id}`: neither a rule id (see `goconc rules`) nor a family ({})",
+            families.join(", ")
+        )
     } else {
         format!(
             "unknown rule `{id}`; did you mean {}?",
@@ -81,17 +88,18 @@ pub fn unknown_rule(id: &str) -> String {
     }
 }
 
-/// Rule ids within a small edit distance of `id`, or containing it, best first.
+/// Rule ids and family keys within a small edit distance of `id`, or containing it, best first.
 pub fn close_matches(id: &str) -> Vec<&'static str> {
-    let mut scored: Vec<(usize, &'static str)> = rules::all()
-        .iter()
-        .filter_map(|m| {
-            let d = levenshtein(id, m.id);
+    let families = rules::Family::ALL.iter().map(|f| f.key());
+    let mut scored: Vec<(usize, &'static str)> = families
+        .chain(rules::all().iter().map(|m| m.id))
+        .filter_map(|name| {
+            let d = levenshtein(id, name);
             let limit = (id.len() / 3).max(2);
             if d <= limit {
-                Some((d, m.id))
-            } else if id.len() >= 3 && m.id.contains(id) {
-                Some((limit + 1, m.id))
+                Some((d, name))
+            } else if id.len() >= 3 && name.contains(id) {
+                Some((limit + 1, name))
             } else {
                 None
             }

@@ -84,7 +84,7 @@ pub fn sarif_json(report: &Report) -> Value {
                 "help": {"text": meta.summary, "markdown": meta.page()},
                 "helpUri": crate::rule_url(meta.id),
                 "defaultConfiguration": {"level": level(meta.severity)},
-                "properties": {"tags": [meta.family], "fix": meta.fix},
+                "properties": {"tags": [meta.family.key()], "fix": meta.fix},
             })
         })
         .collect();

@@ -27,19 +27,103 @@ mod gofmt;
 pub mod goroutine;
 mod messages;
 pub mod mutex;
-pub mod sync_copy;
+pub mod sync;
+pub mod test;
 #[cfg(test)]
 pub(crate) mod test_support;
-pub mod testing;
 pub mod time;
 pub mod waitgroup;
+
+/// A family of rules: one folder of this crate, one section of the catalog. Its key is the
+/// folder's name and what `--select KEY` names; most rule ids start with it, but ids are fixed
+/// and some do not (`lock-order-inversion` is a mutex rule, `ticker-not-stopped` a time rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Goroutine,
+    WaitGroup,
+    Errgroup,
+    Mutex,
+    Sync,
+    Channel,
+    Context,
+    Time,
+    Atomic,
+    Test,
+    Cond,
+}
+
+impl Family {
+    /// Every family, in catalog order.
+    pub const ALL: [Family; 11] = [
+        Family::Goroutine,
+        Family::WaitGroup,
+        Family::Errgroup,
+        Family::Mutex,
+        Family::Sync,
+        Family::Channel,
+        Family::Context,
+        Family::Time,
+        Family::Atomic,
+        Family::Test,
+        Family::Cond,
+    ];
+
+    /// The folder's name, and the word `--select`/`--ignore` take.
+    pub fn key(self) -> &'static str {
+        match self {
+            Family::Goroutine => "goroutine",
+            Family::WaitGroup => "waitgroup",
+            Family::Errgroup => "errgroup",
+            Family::Mutex => "mutex",
+            Family::Sync => "sync",
+            Family::Channel => "channel",
+            Family::Context => "context",
+            Family::Time => "time",
+            Family::Atomic => "atomic",
+            Family::Test => "test",
+            Family::Cond => "cond",
+        }
+    }
+
+    /// The catalog section's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Family::Goroutine => "Goroutine lifecycle",
+            Family::WaitGroup => "sync.WaitGroup",
+            Family::Errgroup => "errgroup",
+            Family::Mutex => "Mutexes",
+            Family::Sync => "Values that must not be copied",
+            Family::Channel => "Channels",
+            Family::Context => "Context",
+            Family::Time => "Time",
+            Family::Atomic => "Atomics",
+            Family::Test => "Tests",
+            Family::Cond => "sync.Cond",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.key() == key)
+    }
+}
+
+/// The rules a `--select`/`--ignore` word names: `all`, a family key, or a rule id. None when it
+/// names nothing.
+pub fn named_by(word: &str) -> Option<Vec<&'static RuleMeta>> {
+    let family = Family::from_key(word);
+    let rules: Vec<&'static RuleMeta> = all()
+        .into_iter()
+        .filter(|m| word == "all" || m.id == word || Some(m.family) == family)
+        .collect();
+    (!rules.is_empty()).then_some(rules)
+}
 
 /// What a rule is, for the catalog, configuration and documentation.
 #[derive(Debug)]
 pub struct RuleMeta {
     pub id: &'static str,
-    /// The catalog section (`Mutexes`, `sync.WaitGroup`, …).
-    pub family: &'static str,
+    /// The family: the rule's folder, its catalog section, what `--select FAMILY` selects.
+    pub family: Family,
     pub severity: Severity,
     /// One sentence: what the rule finds.
     pub summary: &'static str,
@@ -72,7 +156,7 @@ impl RuleMeta {
         format!(
             "# {id}\n\n**{family}** · default severity **{severity}** · {fix}\n\n{summary}\n\n{doc}\n",
             id = self.id,
-            family = self.family,
+            family = self.family.title(),
             severity = self.severity,
             summary = self.summary,
             doc = self.doc.trim(),
@@ -115,12 +199,12 @@ pub fn registry() -> &'static [Rule] {
         rules.extend(waitgroup::rules());
         rules.extend(errgroup::rules());
         rules.extend(mutex::rules());
-        rules.extend(sync_copy::rules());
+        rules.extend(sync::rules());
         rules.extend(channel::rules());
         rules.extend(context::rules());
         rules.extend(time::rules());
         rules.extend(atomic::rules());
-        rules.extend(testing::rules());
+        rules.extend(test::rules());
         rules.extend(cond::rules());
         rules
     })
@@ -299,4 +383,58 @@ pub fn run<'t>(
         }
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The folder each rule's `META` is written in, read from this crate's sources.
+    fn folder_of(id: &str) -> Option<String> {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let needle = format!("id: \"{id}\",");
+        for dir in std::fs::read_dir(&src).ok()?.flatten() {
+            let Ok(files) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+                if text.contains("pub static META") && text.contains(&needle) {
+                    return Some(dir.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn every_rule_lives_in_the_folder_of_its_family() {
+        for meta in all() {
+            let folder =
+                folder_of(meta.id).unwrap_or_else(|| panic!("no rule file declares `{}`", meta.id));
+            assert_eq!(
+                folder,
+                meta.family.key(),
+                "`{}` is declared in `{folder}/` but its family is `{}`",
+                meta.id,
+                meta.family.key()
+            );
+        }
+    }
+
+    #[test]
+    fn a_family_key_selects_every_rule_of_the_family_and_nothing_else() {
+        let mutex = named_by("mutex").unwrap();
+        assert!(mutex.iter().any(|m| m.id == "lock-order-inversion"));
+        assert!(mutex.iter().any(|m| m.id == "guarded-field-unlocked"));
+        assert!(mutex.iter().all(|m| m.family == Family::Mutex));
+        let time = named_by("time").unwrap();
+        assert!(time.iter().any(|m| m.id == "ticker-not-stopped"));
+        assert_eq!(named_by("mutex-defer-lock").unwrap().len(), 1);
+        assert_eq!(named_by("all").unwrap().len(), all().len());
+        assert!(named_by("mute").is_none());
+        for family in Family::ALL {
+            assert!(named_by(family.key()).is_some(), "{family:?} has no rule");
+        }
+    }
 }

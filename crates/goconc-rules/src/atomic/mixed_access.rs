@@ -8,14 +8,14 @@ use tree_sitter::Node;
 
 use super::access_key;
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::atomics::atomic_func;
 use goconc_model::DeclKind;
 use goconc_syntax::{enclosing_function, path_root, text, unparen, walk};
 
 pub static META: RuleMeta = RuleMeta {
     id: "atomic-mixed-access",
-    family: "Atomics",
+    family: Family::Atomic,
     severity: Severity::Error,
     summary: "A variable or field accessed through `sync/atomic` functions in one place and with plain reads or writes elsewhere in the package.",
     fix: None,

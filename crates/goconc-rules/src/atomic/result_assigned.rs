@@ -2,14 +2,14 @@
 //! racy write.
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::atomics::{addressed_arg, atomic_func, split_func};
 use goconc_syntax::NodeExt;
 use goconc_syntax::{access_path, named_children, text};
 
 pub static META: RuleMeta = RuleMeta {
     id: "atomic-result-assigned",
-    family: "Atomics",
+    family: Family::Atomic,
     severity: Severity::Error,
     summary: "`x = atomic.AddInt64(&x, 1)`: the store back is not atomic.",
     fix: Some("drop the assignment"),

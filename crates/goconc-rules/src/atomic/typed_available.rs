@@ -2,7 +2,7 @@
 //! `atomic.Int64` (Go ≥ 1.19).
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::atomics::split_func;
 use goconc_model::types::names_of;
 use goconc_model::Ty;
@@ -11,7 +11,7 @@ use goconc_syntax::{named_children, text};
 
 pub static META: RuleMeta = RuleMeta {
     id: "atomic-typed-available",
-    family: "Atomics",
+    family: Family::Atomic,
     severity: Severity::Hint,
     summary:
         "`atomic.AddInt64(&s.n, 1)` style on a field that could be `atomic.Int64` (Go ≥ 1.19).",

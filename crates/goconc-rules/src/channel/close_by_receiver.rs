@@ -5,7 +5,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::atomics;
 use goconc_model::channels::{builtin_arg, chan_key, ChanKey};
 use goconc_model::goroutines::goroutine_start;
@@ -16,7 +16,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-close-by-receiver",
-    family: "Channels",
+    family: Family::Channel,
     severity: Severity::Warning,
     summary: "A function that only receives from a channel closes it: only the sender should close, or its next send panics.",
     fix: None,

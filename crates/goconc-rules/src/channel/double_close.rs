@@ -3,12 +3,12 @@
 
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::CloseEvent;
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-double-close",
-    family: "Channels",
+    family: Family::Channel,
     severity: Severity::Error,
     summary: "`close(ch)` reachable twice on one path, or inside a loop without exit: the second close panics.",
     fix: None,

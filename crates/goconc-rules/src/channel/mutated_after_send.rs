@@ -9,7 +9,7 @@ use std::ops::Range;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::{self, ExitKind, FlowAnalysis};
 use goconc_model::{FileModel, Ty};
 use goconc_syntax::in_own_body;
@@ -19,7 +19,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-mutated-after-send",
-    family: "Channels",
+    family: Family::Channel,
     severity: Severity::Warning,
     summary: "A pointer, map or slice is modified after being sent on a channel: the receiver now shares it.",
     fix: None,

@@ -6,7 +6,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::{LocalChannel, OpKind};
 use goconc_syntax::{
     enclosing_function, line_indent, named_children, newline, statements, text, walk,
@@ -14,7 +14,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-range-not-closed",
-    family: "Channels",
+    family: Family::Channel,
     severity: Severity::Warning,
     summary: "A goroutine that produces into a locally made channel never closes it while the function ranges over that channel: the range never ends.",
     fix: Some("`defer close(ch)` at the top of the producer"),

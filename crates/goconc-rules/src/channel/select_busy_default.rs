@@ -4,12 +4,12 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_syntax::{line_end_after_newline, line_start, named_children, statements, text};
 
 pub static META: RuleMeta = RuleMeta {
     id: "select-busy-default",
-    family: "Channels",
+    family: Family::Channel,
     severity: Severity::Warning,
     summary: "`for { select { … default: } }` with an empty `default`: when no case is ready the loop spins a core.",
     fix: Some("remove the empty `default`"),

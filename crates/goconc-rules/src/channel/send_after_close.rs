@@ -2,12 +2,12 @@
 
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::CloseEvent;
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-send-after-close",
-    family: "Channels",
+    family: Family::Channel,
     severity: Severity::Error,
     summary: "A send on a channel after it was closed on the same path: the send panics.",
     fix: None,

@@ -4,13 +4,13 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::FileModel;
 use goconc_syntax::{call_args, named_children, text, unparen};
 
 pub static META: RuleMeta = RuleMeta {
     id: "signal-notify-unbuffered",
-    family: "Channels",
+    family: Family::Channel,
     severity: Severity::Error,
     summary: "An unbuffered channel passed to `signal.Notify`: a signal that arrives while nobody is receiving is dropped.",
     fix: Some("`make(chan os.Signal, 1)`"),

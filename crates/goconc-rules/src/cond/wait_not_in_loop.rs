@@ -1,13 +1,13 @@
 //! `cond-wait-not-in-loop`: `sync.Cond.Wait` outside a `for` loop that re-checks the condition.
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::SyncKind;
 use goconc_syntax::{method_call, text};
 
 pub static META: RuleMeta = RuleMeta {
     id: "cond-wait-not-in-loop",
-    family: "Tests and conditions",
+    family: Family::Cond,
     severity: Severity::Warning,
     summary: "`sync.Cond.Wait` not inside a `for` loop that re-checks the condition.",
     fix: None,

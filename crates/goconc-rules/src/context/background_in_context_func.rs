@@ -5,14 +5,14 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::types::names_of;
 use goconc_model::{Decl, Ty};
 use goconc_syntax::{named_children, text, walk};
 
 pub static META: RuleMeta = RuleMeta {
     id: "context-background-in-context-func",
-    family: "Context",
+    family: Family::Context,
     severity: Severity::Warning,
     summary: "`context.Background()`/`TODO()` passed on inside a function (or a goroutine it starts) that already has a `context.Context`: the caller's cancellation and deadline are lost.",
     fix: Some("use the function's context; `context.WithoutCancel(ctx)` for work meant to outlive it (Go ≥ 1.21)"),

@@ -8,7 +8,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::{self, ExitKind, FlowAnalysis};
 use goconc_model::sync_calls::CONTEXT_CANCEL_CONSTRUCTORS;
 use goconc_model::{Decl, DeclKind};
@@ -16,7 +16,7 @@ use goconc_syntax::{insertion_after_line, line_indent, named_children, text, unp
 
 pub static META: RuleMeta = RuleMeta {
     id: "context-cancel-not-called",
-    family: "Context",
+    family: Family::Context,
     severity: Severity::Error,
     summary: "The cancel func of `context.WithCancel`/`WithTimeout`/`WithDeadline` (or a `…Cause` form) is discarded or not called on every path.",
     fix: Some("`defer cancel()` after the call (naming `_` as `cancel`)"),

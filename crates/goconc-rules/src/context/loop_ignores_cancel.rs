@@ -7,7 +7,7 @@ use tree_sitter::Node;
 use super::background_in_context_func::context_param;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::fixes::return_error;
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::blocking::{blocking_call, blocking_method};
 use goconc_model::Ty;
 use goconc_syntax::{
@@ -16,7 +16,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "context-loop-ignores-cancel",
-    family: "Context",
+    family: Family::Context,
     severity: Severity::Hint,
     summary: "A loop in a function with a context that neither checks `ctx.Done()`/`ctx.Err()` nor passes the context to anything it calls, and blocks or does long work.",
     fix: Some("insert a `select` on `ctx.Done()` at the top of the loop when the function returns an error"),

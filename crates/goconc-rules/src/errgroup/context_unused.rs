@@ -6,7 +6,7 @@ use tree_sitter::Node;
 
 use super::{group_go, ERRGROUP};
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::Decl;
 use goconc_syntax::{
     access_path, call_args, enclosing_function, method_call, named_children, path_root, text,
@@ -15,7 +15,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "errgroup-context-unused",
-    family: "errgroup",
+    family: Family::Errgroup,
     severity: Severity::Warning,
     summary: "The context of `errgroup.WithContext` is discarded or left unused while the group's goroutines use the parent context: one failure cancels nothing.",
     fix: Some("use the group's context"),

@@ -7,14 +7,14 @@ use tree_sitter::Node;
 use super::{group_go, is_group};
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::fixes::return_error;
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_syntax::{
     access_path, enclosing_function, line_indent, method_call, newline, path_root, text, walk_body,
 };
 
 pub static META: RuleMeta = RuleMeta {
     id: "errgroup-wait-error-ignored",
-    family: "errgroup",
+    family: Family::Errgroup,
     severity: Severity::Warning,
     summary: "`g.Wait()` called as a statement: the first error of the group's goroutines is lost.",
     fix: Some(

@@ -9,7 +9,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::goroutines::goroutine_start;
 use goconc_model::{Decl, DeclKind, Ty};
 use goconc_syntax::{is_within, named_children, text, unparen, walk_body};
@@ -18,7 +18,7 @@ use crate::messages::function_name;
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-captured-write",
-    family: "Goroutine lifecycle",
+    family: Family::Goroutine,
     severity: Severity::Warning,
     summary: "A goroutine assigns to, appends to or writes a map entry of a variable declared outside it (including a named result) with no lock, atomic or channel between it and the readers.",
     fix: None,

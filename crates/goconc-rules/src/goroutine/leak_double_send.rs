@@ -7,7 +7,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::{ChanOp, LocalChannel, OpKind};
 use goconc_syntax::{insertion_after_line, line_indent, newline, text};
 
@@ -16,7 +16,7 @@ use goconc_syntax::{parent_block, statements};
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-leak-double-send",
-    family: "Goroutine lifecycle",
+    family: Family::Goroutine,
     severity: Severity::Warning,
     summary: "An error branch sends on a channel and falls through to a second send on the same channel (missing `return`): the receiver takes one value, the sender blocks.",
     fix: Some("insert `return` after the first send"),

@@ -7,7 +7,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::{LocalChannel, OpKind};
 use goconc_model::Ty;
 use goconc_syntax::{access_path, named_children, path_root, text, unparen};
@@ -18,7 +18,7 @@ use goconc_syntax::{closing_paren, returns_within};
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-leak-ncast",
-    family: "Goroutine lifecycle",
+    family: Family::Goroutine,
     severity: Severity::Warning,
     summary: "N goroutines started in a loop each send one result on an unbuffered channel, and the parent receives fewer than N (\"first answer wins\"): the rest block forever.",
     fix: Some("`make(chan T, len(items))`"),

@@ -4,7 +4,7 @@
 
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::{LocalChannel, OpKind};
 use goconc_syntax::text;
 use goconc_syntax::NodeExt;
@@ -17,7 +17,7 @@ use goconc_syntax::closing_paren;
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-leak-unbuffered-send",
-    family: "Goroutine lifecycle",
+    family: Family::Goroutine,
     severity: Severity::Warning,
     summary: "A goroutine sends on an unbuffered channel whose receiver can leave first (a `select` with a timeout, `ctx.Done()` or another return path): the sender blocks forever.",
     fix: Some("make the channel buffered: `make(chan T, 1)`"),

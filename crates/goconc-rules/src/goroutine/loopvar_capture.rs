@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::goversion::GoVersion;
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_model::{Decl, DeclKind};
@@ -20,7 +20,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-loopvar-capture",
-    family: "Goroutine lifecycle",
+    family: Family::Goroutine,
     severity: Severity::Warning,
     summary:
         "A closure started by `go`, `g.Go` or `wg.Go` captures a loop variable (Go < 1.22 only).",

@@ -6,13 +6,13 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::Ty;
 use goconc_syntax::{call_args, named_children, text, unparen, walk, walk_body};
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-not-waited",
-    family: "Goroutine lifecycle",
+    family: Family::Goroutine,
     severity: Severity::Warning,
     summary: "`go f()` whose completion nothing in the function waits for (no WaitGroup, errgroup, channel receive, done signal, or returned handle) and whose results and errors are lost.",
     fix: None,

@@ -6,7 +6,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::{Capacity, Channels, OpKind};
 use goconc_model::goroutines::goroutine_start;
 use goconc_model::{DeclKind, Ty};
@@ -16,7 +16,7 @@ use goconc_syntax::returns_within;
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-send-without-cancel",
-    family: "Goroutine lifecycle",
+    family: Family::Goroutine,
     severity: Severity::Warning,
     summary: "A goroutine's bare send `ch <- v` where a context or done channel is in scope but the send cannot be abandoned (generator ignoring cancellation).",
     fix: Some("wrap in `select { case ch <- v: case <-ctx.Done(): return }`"),

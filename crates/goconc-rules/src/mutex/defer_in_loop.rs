@@ -4,13 +4,13 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::sync_calls::{lock_call, lock_key};
 use goconc_syntax::{line_indent, line_start, statement_call, text, walk_body};
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-defer-in-loop",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Error,
     summary: "`Lock` plus `defer Unlock` inside a loop body: the unlock waits for the function to return, so the second iteration deadlocks.",
     fix: Some("move the loop body into a closure"),

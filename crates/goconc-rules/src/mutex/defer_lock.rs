@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use super::locking_bodies;
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::locks::{LockObserver, LockState};
 use goconc_model::sync_calls::LockCall;
 use goconc_syntax::text;
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-defer-lock",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Error,
     summary:
         "`defer mu.Lock()` right after `mu.Lock()`: the deferred call was meant to be `Unlock`.",

@@ -9,7 +9,7 @@ use tree_sitter::Node;
 
 use super::locking_bodies;
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::locks::{self, LockObserver, LockState, Mode};
 use goconc_model::summary::summary_key;
 use goconc_model::sync_calls::LockCall;
@@ -18,7 +18,7 @@ use goconc_syntax::{access_path, method_call, text, unparen, walk_body};
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-double-lock",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Error,
     summary: "Locking a mutex that is already held on this path, directly or through a call to a same-package function or method that locks it.",
     fix: None,

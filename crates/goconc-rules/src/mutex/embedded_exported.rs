@@ -5,14 +5,14 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::sync_calls::LockOp;
 use goconc_model::Ty;
 use goconc_syntax::{method_call, named_children, text, unparen, walk};
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-embedded-exported",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Hint,
     summary:
         "An exported struct embeds `sync.Mutex`/`RWMutex`, making `Lock`/`Unlock` part of its API.",

@@ -1,14 +1,14 @@
 //! `mutex-empty-critical-section`: `Lock` immediately followed by `Unlock`.
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::sync_calls::{lock_call, lock_key};
 use goconc_syntax::NodeExt;
 use goconc_syntax::{statement_call, statements, text};
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-empty-critical-section",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Warning,
     summary: "`Lock` immediately followed by `Unlock`: the critical section protects nothing.",
     fix: None,

@@ -5,7 +5,7 @@ use crate::HashSet;
 use std::collections::BTreeMap;
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::is_no_return_call;
 use goconc_model::guards::{self, FieldAccess};
 use goconc_model::summary::{is_atomic_load, summary_key};
@@ -14,7 +14,7 @@ use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
     id: "guarded-field-unlocked",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Warning,
     summary:
         "A struct field read or written under its mutex in most places, but without it elsewhere.",

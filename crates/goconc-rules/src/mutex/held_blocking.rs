@@ -8,7 +8,7 @@ use tree_sitter::Node;
 
 use super::locking_bodies;
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::blocking::{blocking_call, blocking_method};
 use goconc_model::locks::{LockObserver, LockState};
 use goconc_model::summary::summary_key;
@@ -17,7 +17,7 @@ use goconc_syntax::{call_args, method_call, named_children, text, unparen, walk_
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-held-blocking",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Warning,
     summary: "A blocking operation while a lock is held: network, HTTP, database, file or process I/O, `time.Sleep`, an unbuffered channel operation, `wg.Wait`, `g.Wait`, or a same-package function that does one of these.",
     fix: None,

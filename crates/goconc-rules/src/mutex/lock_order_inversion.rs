@@ -5,14 +5,14 @@ use goconc_syntax::NodeExt;
 use std::collections::BTreeSet;
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::summary::{summary_key, Acquire};
 use goconc_model::{PackageModel, SyncKind, Ty};
 use goconc_syntax::text;
 
 pub static META: RuleMeta = RuleMeta {
     id: "lock-order-inversion",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Warning,
     summary: "Two code paths in one package take the same two mutexes in opposite orders (an AB–BA deadlock).",
     fix: None,

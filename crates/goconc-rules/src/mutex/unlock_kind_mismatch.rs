@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use super::locking_bodies;
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::locks::{LockObserver, LockState, Mode};
 use goconc_model::sync_calls::{LockCall, LockOp};
 use goconc_syntax::text;
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-unlock-kind-mismatch",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Error,
     summary: "An `RLock` released by `Unlock`, or a `Lock` released by `RUnlock`.",
     fix: Some("the matching method"),

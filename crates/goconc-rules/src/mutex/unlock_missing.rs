@@ -8,7 +8,7 @@ use tree_sitter::Node;
 
 use super::locking_bodies;
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::ExitKind;
 use goconc_model::locks::{self, is_unlock_method_value};
 use goconc_model::sync_calls::{lock_key, LockCall};
@@ -16,7 +16,7 @@ use goconc_syntax::{doc_comment, line_indent, text, walk_body};
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-unlock-missing",
-    family: "Mutexes",
+    family: Family::Mutex,
     severity: Severity::Error,
     summary: "A `Lock` or `RLock` with a path to a return (or to the end of the function) that never unlocks.",
     fix: Some("`defer mu.Unlock()` after the `Lock`, when no path unlocks"),

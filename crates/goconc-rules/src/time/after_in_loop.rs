@@ -5,13 +5,13 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_syntax::enclosing_loop;
 use goconc_syntax::unparen;
 
 pub static META: RuleMeta = RuleMeta {
     id: "time-after-in-loop",
-    family: "Time",
+    family: Family::Time,
     severity: Severity::Warning,
     summary: "`time.After` in a `select` inside a loop: one timer per iteration stays alive until it fires (Go < 1.23).",
     fix: None,

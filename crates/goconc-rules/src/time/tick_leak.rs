@@ -6,7 +6,7 @@ use tree_sitter::Node;
 
 use super::mentions;
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_syntax::enclosing_loop;
 use goconc_syntax::{
     call_args, enclosing_function, line_indent, line_start, named_children, newline, statements,
@@ -15,7 +15,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "time-tick-leak",
-    family: "Time",
+    family: Family::Time,
     severity: Severity::Warning,
     summary: "`time.Tick` in a function that can return: the ticker is never freed (Go < 1.23).",
     fix: Some("`t := time.NewTicker(d); defer t.Stop()`"),

@@ -4,7 +4,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::Decl;
 use goconc_syntax::enclosing_loop;
 use goconc_syntax::{
@@ -13,7 +13,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "ticker-not-stopped",
-    family: "Time",
+    family: Family::Time,
     severity: Severity::Warning,
     summary: "`time.NewTicker`/`NewTimer` never stopped (a warning before Go 1.23, a hint after).",
     fix: Some("`defer t.Stop()`"),

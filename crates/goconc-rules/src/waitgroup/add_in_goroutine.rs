@@ -3,7 +3,7 @@
 use super::{is_negative_add, wg_calls_within, wg_key, WgKey};
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::goroutines::{go_statement_of, in_nested_goroutine};
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_syntax::NodeExt;
@@ -15,7 +15,7 @@ use goconc_syntax::{call_statement, starts_line, statement_line};
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-add-in-goroutine",
-    family: "sync.WaitGroup",
+    family: Family::WaitGroup,
     severity: Severity::Error,
     summary: "`wg.Add` inside the goroutine it counts: `wg.Wait` can return before the goroutine has added to the counter.",
     fix: Some("move `wg.Add(…)` before the `go` statement"),

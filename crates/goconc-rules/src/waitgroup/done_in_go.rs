@@ -3,7 +3,7 @@
 use super::{wg_calls_within, wg_key};
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::goroutines::in_nested_goroutine;
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_syntax::NodeExt;
@@ -12,7 +12,7 @@ use goconc_syntax::{call_statement, statement_line};
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-done-in-go",
-    family: "sync.WaitGroup",
+    family: Family::WaitGroup,
     severity: Severity::Error,
     summary: "`wg.Done()` inside `wg.Go(func(){ … })`: `Go` already calls `Done`, so the counter goes negative and panics.",
     fix: Some("delete the `Done`"),

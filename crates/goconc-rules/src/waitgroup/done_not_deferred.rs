@@ -7,7 +7,7 @@ use tree_sitter::Node;
 
 use super::{wg_calls_within, wg_key, WgKey};
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::{self, ExitKind, FlowAnalysis};
 use goconc_model::goroutines::{go_statement_of, in_nested_goroutine};
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
@@ -20,7 +20,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-done-not-deferred",
-    family: "sync.WaitGroup",
+    family: Family::WaitGroup,
     severity: Severity::Warning,
     summary: "`wg.Done()` is not deferred: an early return or a panic skips it and `wg.Wait` blocks forever.",
     fix: Some("`defer wg.Done()` at the top of the goroutine"),

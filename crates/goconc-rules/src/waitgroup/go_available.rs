@@ -6,7 +6,7 @@ use tree_sitter::Node;
 
 use super::{wg_calls_within, wg_key};
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::goroutines::in_nested_goroutine;
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_model::SyncKind;
@@ -15,7 +15,7 @@ use goconc_syntax::{call_statement, statement_line};
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-go-available",
-    family: "sync.WaitGroup",
+    family: Family::WaitGroup,
     severity: Severity::Hint,
     summary: "`wg.Add(1); go func() { defer wg.Done(); … }()` is what `wg.Go(func() { … })` does (Go ≥ 1.25).",
     fix: Some("rewrite to `wg.Go(func() { … })`"),

@@ -8,7 +8,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::TEST_GOEXIT_METHODS;
 use goconc_model::goroutines::{go_statement_of, group_go_call_of};
 use goconc_model::sync_calls::is_testing_handle;
@@ -21,7 +21,7 @@ use goconc_syntax::{
 
 pub static META: RuleMeta = RuleMeta {
     id: "test-fatal-in-goroutine",
-    family: "Tests and conditions",
+    family: Family::Test,
     severity: Severity::Error,
     summary: "`t.Fatal`, `t.FailNow`, `t.Skip` and friends called from a goroutine started by a test: they stop only that goroutine, not the test.",
     fix: Some("`t.Error…` followed by `return`"),

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
-use crate::{Context, RuleMeta};
+use crate::{Context, Family, RuleMeta};
 use goconc_model::package::LockReach;
 use goconc_model::types::names_of;
 use goconc_model::{DeclKind, FileModel, Ty};
@@ -17,7 +17,7 @@ use goconc_syntax::{is_whole_word, is_word_byte, named_children, text, unparen, 
 
 pub static META: RuleMeta = RuleMeta {
     id: "sync-value-copied",
-    family: "Values that must not be copied",
+    family: Family::Sync,
     severity: Severity::Error,
     summary: "A value containing a `sync.Mutex`, `RWMutex`, `WaitGroup`, `Once`, `Cond`, `sync/atomic` typed value or `noCopy` is copied.",
     fix: Some("pointer receiver, where the method only selects through the receiver"),
