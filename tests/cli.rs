@@ -609,3 +609,49 @@ fn bundled_example_has_findings() {
         .collect();
     assert!(rules.len() >= 3, "{rules:?}");
 }
+
+/// What a user reads first: the README's first command, `goconc check examples/shop`, kept as a
+/// snapshot (`tests/snapshots/example-shop.txt`). After an intended change to messages, ranges
+/// or the text format, `GOCONC_BLESS=1 cargo test --test cli example` rewrites it; review the
+/// diff before committing.
+#[test]
+fn example_package_text_output_matches_its_snapshot() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = goconc_env(
+        root,
+        &["check", "--color", "never", "examples/shop"],
+        &[("NO_COLOR", "1")],
+    );
+    assert_eq!(code(&out), 1, "the example has findings: {}", stderr(&out));
+    let snapshot = root.join("tests/snapshots/example-shop.txt");
+    let got = stdout(&out);
+    if std::env::var_os("GOCONC_BLESS").is_some() {
+        std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+        std::fs::write(&snapshot, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&snapshot).unwrap_or_default();
+    if got != want {
+        let first = got
+            .lines()
+            .zip(want.lines())
+            .position(|(g, w)| g != w)
+            .unwrap_or(got.lines().count().min(want.lines().count()));
+        panic!(
+            "`goconc check examples/shop` differs from {} from line {} on \
+             (GOCONC_BLESS=1 rewrites it):\n--- snapshot\n{}\n--- output\n{}",
+            snapshot.display(),
+            first + 1,
+            want.lines()
+                .skip(first)
+                .take(12)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            got.lines()
+                .skip(first)
+                .take(12)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+}

@@ -2,6 +2,8 @@
 
 #[path = "common/lsp_client.rs"]
 mod lsp_client;
+#[path = "common/wants.rs"]
+mod wants;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -46,17 +48,13 @@ impl Drop for Scratch {
     }
 }
 
-/// `(line, rule)` of every `// want "rule"` comment.
+/// `(line, rule)` of every `// want rule "message"` expectation (0-based lines, as LSP counts).
 fn wants(text: &str) -> Vec<(u64, String)> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let Some(at) = line.find("// want ") else {
-            continue;
-        };
-        for part in line[at + 8..].split('"').skip(1).step_by(2) {
-            out.push((i as u64, part.to_string()));
-        }
-    }
+    let mut out: Vec<(u64, String)> = wants::parse(text)
+        .expect("well-formed want comments")
+        .into_iter()
+        .map(|w| (w.line as u64 - 1, w.rule))
+        .collect();
     out.sort();
     out
 }
