@@ -1,12 +1,13 @@
-//! The human format, in the style of rustc and ruff:
+//! The human format, in the style of rustc and ruff (`tests/snapshots/example-shop.txt` holds the
+//! example package's whole output):
 //!
 //! ```text
-//! cache.go:14:2: error[mutex-unlock-missing] `c.mu` is locked here but not unlocked on the return at line 18
+//! examples/shop/cache.go:45:8: error[mutex-defer-lock] `defer c.mu.Lock()` locks `c.mu` again at return while it is still held: this should be `defer c.mu.Unlock()`
 //!    |
-//! 14 |     c.mu.Lock()
-//!    |     ^^^^^^^^^^^
-//!    = note: cache.go:18:3: returns with `c.mu` still locked
-//!    = help: fix available: Add `defer c.mu.Unlock()`
+//! 45 |     defer c.mu.Lock()
+//!    |           ^^^^^^^^^^^
+//!    = note: examples/shop/cache.go:44:2: `c.mu` was locked here (line 44)
+//!    = help: fix available: Change to `defer c.mu.Unlock()`
 //! ```
 
 use std::collections::BTreeMap;
