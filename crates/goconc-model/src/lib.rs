@@ -30,6 +30,7 @@ pub mod scope;
 pub mod summary;
 pub mod sync_calls;
 pub mod types;
+pub mod words;
 
 pub use imports::Imports;
 pub use package::{FileDecls, PackageModel};

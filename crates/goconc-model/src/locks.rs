@@ -228,8 +228,7 @@ pub fn release_helper_name<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<
     if lock_call(model, call).is_some() {
         return None;
     }
-    let lower = name.to_ascii_lowercase();
-    (lower.contains("unlock") || lower.contains("release")).then_some(name)
+    crate::words::RELEASE.in_identifier(name).then_some(name)
 }
 
 fn apply(state: &mut LockState, call: &LockCall, key: String) {

@@ -96,8 +96,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             && src
                 .get(gap)
                 .is_some_and(|gap| may_say_caller_holds(&gap.to_ascii_lowercase()));
-        let may_expect_held =
-            name_text.ends_with("Locked") || name_text.ends_with("_locked") || doc_may_matter;
+        let may_expect_held = crate::words::LOCKED.ends_identifier(name_text) || doc_may_matter;
         let loads_atomically = (body_text.contains(".Load()")
             || atomic_load
                 .as_ref()
@@ -173,21 +172,8 @@ fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str
     )
 }
 
-/// Whether a (lowercased) doc comment says the caller holds a lock.
-fn says_caller_holds(doc: &str) -> bool {
-    doc.contains("must hold")
-        || doc.contains("must be held")
-        || doc.contains("caller holds")
-        || doc.contains("called with") && doc.contains("held")
-        || doc.contains("requires") && doc.contains("held")
-        || doc.contains("assumes") && doc.contains("lock")
-        || doc.contains("must be locked")
-        || doc.contains("lock must be held")
-        || doc.contains("with") && doc.contains("locked")
-        || doc.contains("holding")
-}
-
-/// The cheap test before [`says_caller_holds`]: every phrase it looks for says one of these.
+/// The cheap test before [`crate::words::says_caller_holds`]: every phrase it looks for says one
+/// of these.
 fn may_say_caller_holds(text: &str) -> bool {
     text.contains("hold") || text.contains("held") || text.contains("lock")
 }
@@ -204,9 +190,8 @@ fn summarize(
     doc: &str,
 ) -> FuncSummary {
     let name = decl.field("name").map_or("", |n| text(n, src));
-    let expects_held = name.ends_with("Locked")
-        || name.ends_with("_locked")
-        || says_caller_holds(&doc.to_ascii_lowercase());
+    let expects_held =
+        crate::words::LOCKED.ends_identifier(name) || crate::words::says_caller_holds(doc);
     let mut summary = FuncSummary {
         expects_held,
         ..FuncSummary::default()
@@ -400,7 +385,7 @@ mod tests {
             "call with s locked",
             "while holding mu",
         ] {
-            assert!(says_caller_holds(doc), "{doc}");
+            assert!(crate::words::says_caller_holds(doc), "{doc}");
             assert!(may_say_caller_holds(doc), "{doc}");
         }
     }

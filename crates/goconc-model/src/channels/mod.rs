@@ -587,14 +587,7 @@ pub fn is_cancel_channel(model: &FileModel, operand: Node, src: &str) -> bool {
                 "identifier" => text(operand, src),
                 _ => operand.field("field").map_or("", |f| text(f, src)),
             };
-            let lower = name.to_ascii_lowercase();
-            name == "C"
-                || [
-                    "done", "stop", "quit", "clos", "cancel", "exit", "shutdown", "die", "timeout",
-                    "abort", "ctx",
-                ]
-                .iter()
-                .any(|w| lower.contains(w))
+            name == "C" || crate::words::STOP_CHANNEL.in_identifier(name)
         }
         _ => false,
     }

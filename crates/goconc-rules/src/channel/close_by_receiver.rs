@@ -9,7 +9,7 @@ use crate::{Context, Family, RuleMeta};
 use goconc_model::atomics;
 use goconc_model::channels::{builtin_arg, chan_key, ChanKey};
 use goconc_model::goroutines::goroutine_start;
-use goconc_model::{FileModel, Ty};
+use goconc_model::{words, FileModel, Ty};
 use goconc_syntax::{
     call_args, enclosing_function, method_call, named_children, text, unparen, walk,
 };
@@ -79,21 +79,11 @@ a receiver's close.
 "#,
 };
 
-/// Names of channels used as signals (closed to broadcast, never sent on).
-const SIGNAL_WORDS: &[&str] = &[
-    "done", "quit", "stop", "clos", "cancel", "exit", "shutdown", "die", "dead", "abort", "finish",
-    "ready", "term", "kill", "wake", "signal", "notify", "complete", "end",
-];
-
-/// Names of channels used as locks or semaphores (a receive takes the token).
-const LOCK_WORDS: &[&str] = &["lock", "sem", "token", "mutex", "gate", "slot"];
-
+/// Channels named as signals (closed to broadcast, never sent on) or as locks and semaphores
+/// (a receive takes the token): [`words::BROADCAST_CHANNEL`], [`words::TOKEN_CHANNEL`].
 fn is_signal_name(path: &str) -> bool {
-    let last = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
-    SIGNAL_WORDS.iter().any(|w| last.contains(w))
-        || LOCK_WORDS.iter().any(|w| last.contains(w))
-        || last == "mu"
-        || last.ends_with("mu")
+    let last = path.rsplit('.').next().unwrap_or(path);
+    words::BROADCAST_CHANNEL.in_identifier(last) || words::TOKEN_CHANNEL.in_identifier(last)
 }
 
 #[derive(Default)]

@@ -282,9 +282,7 @@ fn synchronised_between(cx: &Context, body: Node, from: usize, to: usize) -> boo
                     });
                 if let Some(name) = name {
                     if SYNC_CALLS.contains(&name)
-                        || name.starts_with("Load")
-                        || name.starts_with("wait")
-                        || name.starts_with("Wait")
+                        || goconc_model::words::WAIT_CALL_FIRST.starts_identifier(name)
                     {
                         sync = true;
                     }

@@ -140,27 +140,15 @@ fn long_lived_starter(cx: &Context, decl: Node) -> bool {
     let Some(name) = decl.field("name").map(|n| text(n, cx.src)) else {
         return true;
     };
-    let lower = name.to_ascii_lowercase();
+    let starter = goconc_model::words::BACKGROUND_STARTER;
     name == "main"
         || name == "init"
-        || lower.starts_with("new")
-        || [
-            "start",
-            "run",
-            "serve",
-            "listen",
-            "loop",
-            "spawn",
-            "launch",
-            "watch",
-            "init",
-            "background",
-            "async",
-            "daemon",
-            "go",
-        ]
-        .iter()
-        .any(|w| lower.starts_with(w) || lower.ends_with(w))
+        || goconc_model::words::identifier_words(name)
+            .next()
+            .as_deref()
+            == Some("new")
+        || starter.starts_identifier(name)
+        || starter.ends_identifier(name)
 }
 
 /// Does the function around the `go` (outside the goroutine itself) wait for anything?
@@ -218,7 +206,6 @@ fn goroutine_reports(cx: &Context, body: Node) -> bool {
             "send_statement" => reports = true,
             "call_expression" => {
                 if let Some(name) = method_name(cx, n) {
-                    let lower = name.to_ascii_lowercase();
                     reports |= matches!(
                         name,
                         "close"
@@ -232,17 +219,8 @@ fn goroutine_reports(cx: &Context, body: Node) -> bool {
                             | "Swap"
                             | "CompareAndSwap"
                             | "Go"
-                    ) || lower.contains("cancel")
-                        || lower.contains("notify")
-                        || lower.contains("callback")
-                        || lower.starts_with("set")
-                        || lower.starts_with("log")
-                        || lower.starts_with("print")
-                        || lower.starts_with("fatal")
-                        || lower.starts_with("error")
-                        || lower.starts_with("warn")
-                        || lower.starts_with("report")
-                        || lower.starts_with("handle");
+                    ) || goconc_model::words::REPORTING_CALL.in_identifier(name)
+                        || goconc_model::words::REPORTING_CALL_FIRST.starts_identifier(name);
                 }
             }
             "assignment_statement" | "inc_statement" | "dec_statement" => {

@@ -239,10 +239,7 @@ fn cancel_in_scope(cx: &Context, send: Node, start: Node) -> Option<Cancel> {
 /// `done chan struct{}`, `stop <-chan struct{}`, `quit chan bool`…
 fn is_done_channel(ty: &Ty, name: &str) -> bool {
     let Ty::Chan(elem) = ty else { return false };
-    let lower = name.to_ascii_lowercase();
-    let named = ["done", "stop", "quit", "cancel", "closing", "shutdown"]
-        .iter()
-        .any(|w| lower.contains(w));
+    let named = goconc_model::words::STOP_CHANNEL.in_identifier(name);
     named && (matches!(**elem, Ty::Struct(ref f) if f.is_empty()) || elem.is_named("", "bool"))
 }
 

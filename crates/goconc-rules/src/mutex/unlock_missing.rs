@@ -12,6 +12,7 @@ use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::ExitKind;
 use goconc_model::locks::{self, is_unlock_method_value};
 use goconc_model::sync_calls::{lock_key, LockCall};
+use goconc_model::words;
 use goconc_syntax::{doc_comment, line_indent, text, walk_body};
 
 pub static META: RuleMeta = RuleMeta {
@@ -57,7 +58,12 @@ code, so no fix is offered.
 
 ## When it stays silent
 - The function hands the lock on: it returns the unlock function (`return mu.Unlock`), its doc
-  comment says the caller unlocks, or its name says it locks (`lock`, `lockShared`, `acquire…`).
+  comment says the caller unlocks (the words `caller`/`callers` with `unlock`/`release`, or
+  "must be unlocked", "locked on return"), or its name says it locks (the whole words `lock`,
+  `rlock`, `acquire`: `lockShared`, `acquireSlot`, but not `GetBlock` or `unlockAll`).
+- A comment beside the `Lock` never silences it, even one that says the lock stays held: a
+  comment that names the bug must not hide it. Say so with `//goconc:ignore mutex-unlock-missing
+  reason`.
 - A path ends in `panic`, `os.Exit`, `log.Fatal` or `t.Fatal`.
 - A deferred closure or a helper named like `unlock…`/`release…` releases it.
 - The lock is taken and released under the same condition (`if locked { mu.Lock() }` … `if
@@ -112,7 +118,6 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 || same_condition_release(cx, lock, &key, &calls)
                 || locks::released_elsewhere(cx.model, body, &key)
                 || is_last_statement(lock, body)
-                || comment_mentions_unlock(cx, lock)
                 || hold_tracked_by_flag(cx, body, &key)
             {
                 continue;
@@ -163,50 +168,20 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 /// Functions whose job is to leave the lock held for their caller.
 fn hands_lock_on(cx: &Context, function: Node) -> bool {
     if let Some(name) = function.field("name") {
-        let name = text(name, cx.src).to_ascii_lowercase();
-        if name.contains("lock") || name.starts_with("acquire") {
+        if words::ACQUIRE.in_identifier(text(name, cx.src)) {
             return true;
         }
     }
     if function.kind_str() == "func_literal" {
         return false;
     }
-    let doc = doc_comment(function, cx.src).to_ascii_lowercase();
-    (doc.contains("caller") && (doc.contains("unlock") || doc.contains("release")))
-        || doc.contains("must be unlocked")
-        || doc.contains("locked on return")
+    words::says_caller_unlocks(&doc_comment(function, cx.src))
 }
 
 /// `mu.Lock()` as the body's last statement: the function exists to return with it held.
 fn is_last_statement(lock: &LockCall, body: Node) -> bool {
     goconc_syntax::statements(body).last().is_some_and(|last| {
         last.byte_range() == lock.call.parent().map_or(0..0, |p| p.byte_range())
-    })
-}
-
-/// `mu.Lock() // no need to unlock`: the author says it stays locked on purpose.
-fn comment_mentions_unlock(cx: &Context, lock: &LockCall) -> bool {
-    let end = cx.src[lock.call.end_byte()..]
-        .find('\n')
-        .map_or(cx.src.len(), |i| lock.call.end_byte() + i);
-    let rest = &cx.src[lock.call.end_byte()..end];
-    rest.find("//").is_some_and(|at| {
-        let comment = rest[at..].to_ascii_lowercase();
-        let negated = [
-            "no need",
-            "not ",
-            "never",
-            "don't",
-            "without",
-            "intentional",
-            "on purpose",
-        ]
-        .iter()
-        .any(|w| comment.contains(w));
-        comment.contains("unlock") && negated
-            || comment.contains("stays locked")
-            || comment.contains("left locked")
-            || comment.contains("keep locked")
     })
 }
 
@@ -226,11 +201,10 @@ fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
                 && inner
                     .parent()
                     .is_some_and(|p| p.kind_str() != "call_expression")
+                && words::RELEASE.in_identifier(text(inner, cx.src))
+                && !is_called(inner)
             {
-                let name = text(inner, cx.src).to_ascii_lowercase();
-                if (name.contains("unlock") || name.contains("release")) && !is_called(inner) {
-                    found = true;
-                }
+                found = true;
             }
             if inner.kind_str() == "func_literal" {
                 goconc_syntax::walk(inner, |call| {
