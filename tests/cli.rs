@@ -655,3 +655,40 @@ fn example_package_text_output_matches_its_snapshot() {
         );
     }
 }
+
+/// `cmd | head -1` under `set -o pipefail` fails with SIGPIPE (141) whenever `head` exits before
+/// `cmd` has written everything; so does `grep -q`. The CI scripts must not cut a pipe short.
+#[test]
+fn ci_scripts_never_cut_a_pipe_short() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut scripts = Vec::new();
+    for folder in [".ci", ".ci/editors"] {
+        for entry in std::fs::read_dir(root.join(folder)).unwrap().flatten() {
+            if entry.file_type().unwrap().is_file() {
+                scripts.push(entry.path());
+            }
+        }
+    }
+    assert!(scripts.len() >= 4, "{scripts:?}");
+    let cutters = [
+        "| head",
+        "|head",
+        "| grep -q",
+        "| grep -m",
+        "| sed -n 1q",
+        "| sed q",
+    ];
+    let mut found = Vec::new();
+    for script in &scripts {
+        let text = std::fs::read_to_string(script).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            if cutters.iter().any(|c| line.contains(c)) {
+                found.push(format!("{}:{}: {}", script.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "pipes cut short:\n{}", found.join("\n"));
+}
