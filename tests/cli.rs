@@ -655,3 +655,622 @@ fn example_package_text_output_matches_its_snapshot() {
         );
     }
 }
+
+// --- issue 18: `--fix` never loses work, no input stalls, each file once ----------------------
+
+/// Files whose name starts with `.goconc-fix-`: temporary files `--fix` must not leave behind.
+fn leftover_temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".goconc-fix-"))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn fix_keeps_mode_owner_hard_links_and_symbolic_links() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = TempDir::new("fix-keeps");
+    module(&dir);
+    let moded = dir.write("moded/put.go", DEFER_LOCK);
+    std::fs::set_permissions(&moded, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // Only root may give a file away; as another user the owner is ours either way.
+    let is_root = std::fs::metadata(&moded).unwrap().uid() == 0
+        && std::os::unix::fs::chown(&moded, Some(4321), Some(4322)).is_ok();
+    let linked = dir.write("linked/put.go", DEFER_LOCK);
+    let other_name = dir.path().join("put.go.link");
+    std::fs::hard_link(&linked, &other_name).unwrap();
+    let real = dir.write("real/put.go", DEFER_LOCK);
+    std::fs::create_dir_all(dir.path().join("symlinked")).unwrap();
+    let symlink = dir.path().join("symlinked/put.go");
+    std::os::unix::fs::symlink("../real/put.go", &symlink).unwrap();
+
+    let out = goconc(
+        dir.path(),
+        &["check", "--fix", "moded", "linked", "symlinked"],
+    );
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    for shown in ["moded/put.go", "linked/put.go", "symlinked/put.go"] {
+        assert!(
+            stderr(&out).contains(&format!("fixed 1 finding in {shown}")),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let meta = std::fs::metadata(&moded).unwrap();
+    assert_eq!(std::fs::read_to_string(&moded).unwrap(), DEFER_LOCK_FIXED);
+    assert_eq!(meta.mode() & 0o7777, 0o640);
+    if is_root {
+        assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
+    }
+    // Both names of the hard-linked file see the fix: still one file.
+    assert_eq!(
+        std::fs::read_to_string(&other_name).unwrap(),
+        DEFER_LOCK_FIXED
+    );
+    let (a, b) = (
+        std::fs::metadata(&linked).unwrap(),
+        std::fs::metadata(&other_name).unwrap(),
+    );
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+    // The link stays a link; the file it points to is fixed.
+    assert!(std::fs::symlink_metadata(&symlink)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), DEFER_LOCK_FIXED);
+    for folder in ["moded", "linked", "symlinked", "real"] {
+        assert_eq!(
+            leftover_temporaries(&dir.path().join(folder)),
+            Vec::<String>::new()
+        );
+    }
+}
+
+/// `--fix` on a disk that fills up: a real write failure, made with RLIMIT_FSIZE (writes past
+/// the limit fail with EFBIG, as on a full disk with ENOSPC), one byte more than the file has and
+/// one less than the fixed text needs. The old in-place write truncated the file and wrote it
+/// halfway, then dropped the file from the report.
+#[cfg(unix)]
+#[test]
+fn a_fix_that_cannot_be_written_leaves_the_file_whole_and_its_findings_reported() {
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("fix-full");
+    module(&dir);
+    let single = dir.write("single/put.go", DEFER_LOCK);
+    let linked = dir.write("linked/put.go", DEFER_LOCK);
+    std::fs::hard_link(&linked, dir.path().join("put.go.link")).unwrap();
+    assert_eq!(DEFER_LOCK_FIXED.len(), DEFER_LOCK.len() + 2);
+    let limit = DEFER_LOCK.len() as u64 + 1;
+    for folder in ["single", "linked"] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["check", "--fix", folder])
+            .current_dir(dir.path())
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let rlimit = libc::rlimit {
+                    rlim_cur: limit as libc::rlim_t,
+                    rlim_max: limit as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = cmd.output().unwrap();
+        let (text, err) = (stdout(&out), stderr(&out));
+        assert_eq!(code(&out), 2, "{folder}: {text}{err}");
+        assert!(
+            err.contains(&format!("error: {folder}/put.go: not fixed: "))
+                && err.contains("the file is unchanged"),
+            "{folder}: {err}"
+        );
+        assert!(!err.contains("fixed 1 finding"), "{folder}: {err}");
+        // Its findings are still reported, and still fixable.
+        assert!(
+            text.contains(&format!("{folder}/put.go:9:8: error[mutex-defer-lock]")),
+            "{folder}: {text}"
+        );
+        assert!(
+            text.contains("1 finding (1 error) in 1 file; 1 fixable with --fix"),
+            "{folder}: {text}"
+        );
+        assert_eq!(
+            leftover_temporaries(&dir.path().join(folder)),
+            Vec::<String>::new()
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&single).unwrap(), DEFER_LOCK);
+    assert_eq!(std::fs::read_to_string(&linked).unwrap(), DEFER_LOCK);
+    // With room, the same files are fixed.
+    let out = goconc(dir.path(), &["check", "--fix", "single", "linked"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&single).unwrap(), DEFER_LOCK_FIXED);
+    assert_eq!(std::fs::read_to_string(&linked).unwrap(), DEFER_LOCK_FIXED);
+}
+
+/// Runs `goconc check --fix` paused (through its test seam, GOCONC_TEST_PAUSE_BEFORE_WRITE) just
+/// before it compares and writes `put.go`, lets `meanwhile` act on the file, then lets it go on.
+fn fix_with_a_change_meanwhile(dir: &TempDir, meanwhile: impl FnOnce(&Path)) -> Output {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(["check", "--fix", "put.go"])
+        .current_dir(dir.path())
+        .env("GOCONC_TEST_PAUSE_BEFORE_WRITE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "goconc ended without pausing: {seen}"
+        );
+        if line.starts_with("goconc-test: about to write put.go") {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    meanwhile(&dir.path().join("put.go"));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\n").unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let mut out = child.wait_with_output().unwrap();
+    out.stderr = (seen + &rest).into_bytes();
+    out
+}
+
+#[test]
+fn fix_leaves_alone_a_file_edited_or_deleted_while_it_runs() {
+    let dir = TempDir::new("fix-race");
+    module(&dir);
+    let put = dir.write("put.go", DEFER_LOCK);
+    let appended = "\nfunc Added() {}\n";
+    let out = fix_with_a_change_meanwhile(&dir, |path| {
+        let mut text = std::fs::read_to_string(path).unwrap();
+        text.push_str(appended);
+        std::fs::write(path, text).unwrap();
+    });
+    let err = stderr(&out);
+    assert_eq!(
+        std::fs::read_to_string(&put).unwrap(),
+        format!("{DEFER_LOCK}{appended}"),
+        "the edit made meanwhile is kept: {err}"
+    );
+    assert!(
+        err.contains("warning: put.go: changed on disk while goconc ran: left as it is, not fixed"),
+        "{err}"
+    );
+    assert!(!err.contains("fixed 1 finding"), "{err}");
+    assert!(
+        stdout(&out).contains("put.go:9:8: error[mutex-defer-lock]"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(code(&out), 1, "{err}");
+
+    let out = fix_with_a_change_meanwhile(&dir, |path| std::fs::remove_file(path).unwrap());
+    let err = stderr(&out);
+    assert!(!put.exists(), "a file deleted meanwhile is not recreated");
+    assert!(
+        err.contains("warning: put.go: deleted while goconc ran: not recreated"),
+        "{err}"
+    );
+    assert_eq!(leftover_temporaries(dir.path()), Vec::<String>::new());
+}
+
+/// Go source is UTF-8 without NUL bytes: anything else named `.go` is told in one line and not
+/// parsed (1 MB of random bytes took 10 s), and never counted as fixable.
+#[test]
+fn a_go_file_that_is_not_go_text_is_skipped_in_one_line() {
+    let dir = TempDir::new("binary");
+    module(&dir);
+    dir.write("put.go", DEFER_LOCK);
+    // Random-looking bytes with a NUL, and a fixable file in Latin-1 (not UTF-8).
+    let junk: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    assert!(junk.contains(&0));
+    std::fs::write(dir.path().join("junk.go"), &junk).unwrap();
+    let latin1 = DEFER_LOCK.replace("import", "// caf\u{e9}\nimport");
+    let latin1: Vec<u8> = latin1
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    let latin1_path = dir.path().join("latin1.go");
+    std::fs::write(&latin1_path, &latin1).unwrap();
+
+    let out = goconc(dir.path(), &["check", "--fix"]);
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert_eq!(code(&out), 2, "{text}{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    for expected in [
+        "error: junk.go: not Go source: a NUL byte at line 1 (byte offset 0); skipped",
+        "error: latin1.go: not Go source: invalid UTF-8 at line 3 (byte offset 20); skipped",
+    ] {
+        assert!(lines.contains(&expected), "{err}");
+    }
+    assert_eq!(err.matches("junk.go").count(), 1, "{err}");
+    // Not analysed, not fixed, not counted: only put.go is.
+    assert!(err.contains("fixed 1 finding in put.go"), "{err}");
+    assert!(
+        !err.contains("in latin1.go") && !text.contains("latin1.go"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(&latin1_path).unwrap(), latin1);
+    assert_eq!(text.trim(), "no findings in 1 file");
+}
+
+/// Runs goconc and kills it if it has not ended after a minute (a FIFO used to hang it for good).
+fn goconc_or_kill(dir: &Path, args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    panic!("goconc {args:?} hung; stderr so far: {}", stderr(&out));
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_refused_without_hanging() {
+    let dir = TempDir::new("fifo");
+    module(&dir);
+    dir.write("put.go", DEFER_LOCK);
+    let fifo = dir.path().join("pipe.go");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    let out = goconc_or_kill(
+        dir.path(),
+        &["check", "pipe.go", "/dev/zero", "put.go", "./pipe.go"],
+    );
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains("error: pipe.go: not a regular file (a FIFO)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: /dev/zero: not a regular file (a character device)"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("pipe.go").count(),
+        1,
+        "one message per file: {err}"
+    );
+    assert!(
+        stdout(&out).contains("put.go:9:8: error[mutex-defer-lock]"),
+        "the other files are still checked: {}",
+        stdout(&out)
+    );
+    // Found by a walk, the FIFO is reported the same way, and never opened.
+    let out = goconc_or_kill(dir.path(), &["check", "."]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("error: pipe.go: not a regular file (a FIFO)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_same_file_named_several_ways_is_reported_once() {
+    let dir = TempDir::new("aliases");
+    module(&dir);
+    dir.write("put.go", DEFER_LOCK);
+    dir.write("sub/clean.go", CLEAN);
+    let out = goconc(
+        dir.path(),
+        &["check", "put.go", "./put.go", "sub/../put.go", ".", "./..."],
+    );
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{text}{}", stderr(&out));
+    assert_eq!(text.matches("error[mutex-defer-lock]").count(), 1, "{text}");
+    // The first spelling that asked for it.
+    assert!(text.starts_with("put.go:9:8: "), "{text}");
+    assert!(text.contains("1 finding (1 error) in 2 files"), "{text}");
+    let out = goconc(
+        dir.path(),
+        &["check", "--format", "json", "sub/../put.go", "put.go"],
+    );
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["path"], "sub/../put.go");
+}
+
+#[cfg(unix)]
+#[test]
+fn broken_and_looping_go_symlinks_are_errors() {
+    let dir = TempDir::new("symlinks");
+    module(&dir);
+    dir.write("put.go", DEFER_LOCK);
+    let link = |target: &str, name: &str| {
+        std::os::unix::fs::symlink(target, dir.path().join(name)).unwrap()
+    };
+    link("gone.go", "dangling.go");
+    link("loop_b.go", "loop_a.go");
+    link("loop_a.go", "loop_b.go");
+    // Not a Go file: not goconc's business.
+    link("gone.txt", "notes.txt");
+    for args in [
+        vec!["check", "."],
+        vec!["check", "dangling.go", "loop_a.go", "put.go"],
+    ] {
+        let out = goconc(dir.path(), &args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert!(
+            err.contains(
+                "error: dangling.go: broken symbolic link: its target `gone.go` does not exist"
+            ),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("error: loop_a.go: symbolic link to `loop_b.go` cannot be followed"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("notes.txt"), "{err}");
+        assert!(
+            stdout(&out).contains("put.go:9:8: error[mutex-defer-lock]"),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
+
+/// Text prints a name's own bytes (as ripgrep does; the terminal shows what it can); JSON strings
+/// cannot hold bytes that are not UTF-8, so JSON is lossy and says so; SARIF percent-encodes
+/// every byte outside RFC 3986's unreserved set.
+#[cfg(unix)]
+#[test]
+fn unusual_file_names_are_printed_faithfully_and_percent_encoded_in_sarif() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("names");
+    module(&dir);
+    dir.write("a b#1 100%é.go", DEFER_LOCK);
+    let raw_name = std::ffi::OsStr::from_bytes(b"raw\xffname.go");
+    std::fs::write(
+        dir.path().join(raw_name),
+        CLEAN.replace("Get", "Get2").replace("mu3", "mu4"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(raw_name),
+        EMPTY_SECTION
+            .replace("Touch", "Touch2")
+            .replace("mu2", "mu5"),
+    )
+    .unwrap();
+
+    let out = goconc(dir.path(), &["check", "."]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("a b#1 100%é.go:9:8: error[mutex-defer-lock]"),
+        "{}",
+        stdout(&out)
+    );
+    let raw_line = b"raw\xffname.go:8:2: warning[mutex-empty-critical-section]";
+    assert!(
+        out.stdout.windows(raw_line.len()).any(|w| w == raw_line),
+        "the name's own bytes: {}",
+        stdout(&out)
+    );
+
+    let out = goconc(dir.path(), &["check", "--format", "sarif", "."]);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let uris: std::collections::BTreeSet<&str> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        uris.into_iter().collect::<Vec<_>>(),
+        ["a%20b%231%20100%25%C3%A9.go", "raw%FFname.go"]
+    );
+
+    let out = goconc(dir.path(), &["check", "--format", "json", "."]);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let paths: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["a b#1 100%é.go", "raw\u{fffd}name.go"]);
+    let warning = b"warning: raw\xffname.go: the file name is not UTF-8: JSON shows it with U+FFFD";
+    assert!(
+        out.stderr.windows(warning.len()).any(|w| w == warning),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn gitignored_files_are_skipped_in_walks_but_checked_when_named_and_read_for_types() {
+    let dir = TempDir::new("gitignore");
+    module(&dir);
+    // The ignore crate (like git and ripgrep) applies .gitignore inside a repository only.
+    std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+    dir.write(".gitignore", "gen/\n*_gen.go\n");
+    dir.write("gen/put.go", DEFER_LOCK);
+    dir.write("put.go", DEFER_LOCK);
+    // A type declared in an ignored (generated) file still counts for the package.
+    dir.write(
+        "store_gen.go",
+        "package shop\n\nimport \"sync\"\n\ntype Store struct {\n\tmu sync.Mutex\n\tn  int\n}\n",
+    );
+    dir.write(
+        "copy.go",
+        "package shop\n\nfunc byValue(s Store) int { return s.n }\n",
+    );
+    let out = goconc(dir.path(), &["check", "--format", "json", "."]);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let paths: std::collections::BTreeSet<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths.into_iter().collect::<Vec<_>>(),
+        ["copy.go", "put.go"],
+        "{v}"
+    );
+    // Named, a path is checked whatever .gitignore says.
+    let out = goconc(dir.path(), &["check", "gen/put.go", "store_gen.go"]);
+    assert!(
+        stdout(&out).contains("gen/put.go:9:8: error[mutex-defer-lock]"),
+        "{}",
+        stdout(&out)
+    );
+    let out = goconc(dir.path(), &["check", "gen"]);
+    assert!(
+        stdout(&out).contains("gen/put.go:9:8: error[mutex-defer-lock]"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `*a*a*…b` against a long name: exponential for the old backtracking matcher (it did not end),
+/// linear with globset. Not timed.
+#[test]
+fn exclude_globs_with_many_stars_do_not_stall() {
+    let dir = TempDir::new("globs");
+    module(&dir);
+    let long = format!("{}.go", "a".repeat(200));
+    dir.write(&long, DEFER_LOCK);
+    dir.write("gen_x.go", CLEAN);
+    dir.write(
+        "goconc.toml",
+        &format!("exclude = [\"{}b\", \"gen_*.go\"]\n", "*a".repeat(30)),
+    );
+    let out = goconc(dir.path(), &["check"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("{long}:9:8: error[mutex-defer-lock]")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("in 1 file"), "{}", stdout(&out));
+    // A glob that does not compile is a config error on its line.
+    dir.write("goconc.toml", "exclude = [\"gen/[a\"]\n");
+    let out = goconc(dir.path(), &["check"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("goconc.toml:1: exclude: `gen/[a`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn long_source_lines_are_cut_around_the_caret() {
+    let dir = TempDir::new("longline");
+    module(&dir);
+    // 50 findings on one line of ~1 MB.
+    let pad = "x".repeat(20_000);
+    let mut line = String::new();
+    for i in 0..50 {
+        line.push_str(&format!(
+            "func F{i}() {{ mu.Lock(); defer mu.Lock(); _ = \"{pad}\" }}; "
+        ));
+    }
+    dir.write(
+        "long.go",
+        &format!("package shop\n\nimport \"sync\"\n\nvar mu sync.Mutex\n\n{line}\n"),
+    );
+    let out = goconc(dir.path(), &["check"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(text.matches("error[mutex-defer-lock]").count(), 50);
+    assert!(text.len() < 50 * 1_000, "{} bytes printed", text.len());
+    let shown: Vec<&str> = text.lines().filter(|l| l.starts_with("7 | ")).collect();
+    assert_eq!(shown.len(), 50);
+    for (source, carets) in text
+        .lines()
+        .zip(text.lines().skip(1))
+        .filter(|(l, _)| l.starts_with("7 | "))
+    {
+        let source = &source["7 | ".len()..];
+        assert!(source.chars().count() <= 120, "{source}");
+        // Cut on both sides, but for the first finding, 24 columns from the start.
+        assert!(
+            (source.starts_with("...") || source.starts_with("func F0() {"))
+                && source.ends_with("..."),
+            "{source}"
+        );
+        let carets = &carets["  | ".len()..];
+        let column = carets.find('^').unwrap();
+        assert_eq!(&source[column..column + carets.trim().len()], "mu.Lock()");
+    }
+}
+
+/// `cmd | head -1` under `set -o pipefail` fails with SIGPIPE (141) whenever `head` exits before
+/// `cmd` has written everything; so does `grep -q`. The CI scripts must not cut a pipe short.
+#[test]
+fn ci_scripts_never_cut_a_pipe_short() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut scripts = Vec::new();
+    for folder in [".ci", ".ci/editors"] {
+        for entry in std::fs::read_dir(root.join(folder)).unwrap().flatten() {
+            if entry.file_type().unwrap().is_file() {
+                scripts.push(entry.path());
+            }
+        }
+    }
+    assert!(scripts.len() >= 4, "{scripts:?}");
+    let cutters = [
+        "| head",
+        "|head",
+        "| grep -q",
+        "| grep -m",
+        "| sed -n 1q",
+        "| sed q",
+    ];
+    let mut found = Vec::new();
+    for script in &scripts {
+        let text = std::fs::read_to_string(script).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            if cutters.iter().any(|c| line.contains(c)) {
+                found.push(format!("{}:{}: {}", script.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "pipes cut short:\n{}", found.join("\n"));
+}

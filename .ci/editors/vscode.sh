@@ -37,6 +37,14 @@ case "$GOCONC_BIN" in /*) ;; *) GOCONC_BIN="$ROOT/$GOCONC_BIN" ;; esac
 
 die() { echo "error: $*" >&2; exit 1; }
 
+# The first line of a command's output. Not `cmd | head -1`: under pipefail that fails with
+# SIGPIPE (141) whenever head exits before cmd has written everything. Fails when cmd fails.
+first_line() {
+    local out
+    out="$("$@")" || return
+    printf '%s\n' "${out%%$'\n'*}"
+}
+
 step_check_server() {
     [ -x "$GOCONC_BIN" ] || die "no goconc binary at $GOCONC_BIN: build it (cargo build --release) or set GOCONC_BIN"
     "$GOCONC_BIN" --version
@@ -49,7 +57,7 @@ step_check_server() {
 step_debian_packages() {
     local missing=()
     for p in "${DEBIAN_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = 'install ok installed' ] || missing+=("$p")
     done
     if [ ${#missing[@]} -eq 0 ]; then
         echo "all present: ${DEBIAN_PACKAGES[*]}"
@@ -66,7 +74,7 @@ step_debian_packages() {
 # looks for the archive in a cache folder under os.tmpdir(): put Debian's rg there.
 step_code_server() {
     if [ -x "$CODE_SERVER" ] && [ -f "$CODE_SERVER_DIR/.installed" ]; then
-        echo "present: $("$CODE_SERVER" --version | head -1)"
+        echo "present: $(first_line "$CODE_SERVER" --version)"
         return
     fi
     local tmp="$CACHE/tmp"
@@ -82,7 +90,7 @@ step_code_server() {
     [ -f "$CODE_SERVER_DIR/package.json" ] || echo '{"private":true}' > "$CODE_SERVER_DIR/package.json"
     TMPDIR="$tmp" npm install --prefix "$CODE_SERVER_DIR" --no-save --loglevel=error \
         "code-server@$CODE_SERVER_VERSION"
-    "$CODE_SERVER" --version | head -1
+    first_line "$CODE_SERVER" --version
     touch "$CODE_SERVER_DIR/.installed"
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use goconc_analysis::{Config, GoVersion, SourceFile};
 
-use crate::discover::{absolute, Inputs, Lookup};
+use crate::discover::{Inputs, Lookup};
 use crate::EXIT_ERROR;
 
 #[derive(Args, Clone)]
@@ -143,9 +143,9 @@ pub fn run(args: &BenchArgs) -> u8 {
             }
         },
     };
-    let inputs = Inputs::collect(&[root.to_string_lossy().into_owned()]);
+    let inputs = Inputs::collect(std::slice::from_ref(&root));
     for e in &inputs.errors {
-        eprintln!("error: {e}");
+        e.eprint("error");
     }
     if !inputs.errors.is_empty() {
         return EXIT_ERROR;
@@ -155,8 +155,8 @@ pub fn run(args: &BenchArgs) -> u8 {
     let (mut files, mut bytes, mut lines) = (0usize, 0u64, 0usize);
     for (dir, job) in &inputs.dirs {
         let d = Dir {
-            paths: job.files.clone(),
-            go_version: lookup.go_version(&absolute(dir)),
+            paths: job.files.values().map(|f| f.path.clone()).collect(),
+            go_version: lookup.go_version(dir),
         };
         for (_, text) in d.read() {
             files += 1;

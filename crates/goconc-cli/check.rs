@@ -1,18 +1,21 @@
 //! `goconc check`: find the files, analyze each folder as one package (folders in parallel),
 //! apply fixes when asked, print, and choose the exit code.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use goconc_analysis::{rules, Config, Finding, GoVersion};
 use rayon::prelude::*;
 
-use crate::discover::{absolute, display_path, relative_slash, DirJob, Inputs, Lookup};
+use crate::discover::{path_bytes, relative_slash, shown, DirJob, Inputs, Lookup, PathMessage};
+use crate::files::{self, Written};
 use crate::{fix, output, CheckArgs, Format, EXIT_ERROR, EXIT_FINDINGS};
 
 /// One checked file and what remains in it.
 pub struct FileReport {
-    /// As shown to the user (relative as given on the command line, no leading `./`).
-    pub path: String,
+    /// As shown to the user: as given on the command line (the first spelling that named it),
+    /// without a leading `./`.
+    pub path: PathBuf,
     pub text: String,
     pub findings: Vec<Finding>,
     /// Findings fixed by `--fix` (or that `--diff` would fix).
@@ -24,10 +27,12 @@ pub struct FileReport {
 /// Everything one `check` found.
 pub struct Report {
     pub files: Vec<FileReport>,
-    /// Messages for files and folders that could not be read (exit 2).
-    pub errors: Vec<String>,
-    /// goconc's own bugs (a rule that panicked, a fix that broke syntax): printed, not fatal.
-    pub warnings: Vec<String>,
+    /// Files and folders that could not be read or checked, and files `--fix` could not write
+    /// (exit 2).
+    pub errors: Vec<PathMessage>,
+    /// goconc's own bugs (a rule that panicked, a fix that broke syntax), files `--fix` left
+    /// alone because they changed meanwhile, ignore files with bad globs: printed, not fatal.
+    pub warnings: Vec<PathMessage>,
 }
 
 impl Report {
@@ -77,16 +82,24 @@ pub fn run(args: &CheckArgs) -> u8 {
         }
     };
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        w.eprint("warning");
     }
     for e in &report.errors {
-        eprintln!("error: {e}");
+        e.eprint("error");
     }
     if mode == Mode::Diff {
         let mut any = false;
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
         for file in &report.files {
             if let Some(original) = &file.original {
-                print!("{}", fix::unified_diff(&file.path, original, &file.text));
+                let diff = fix::unified_diff(&file.path, original, &file.text);
+                if let Err(e) = out.write_all(&diff) {
+                    if e.kind() != std::io::ErrorKind::BrokenPipe {
+                        eprintln!("error: writing the diff: {e}");
+                        return EXIT_ERROR;
+                    }
+                }
                 any = true;
             }
         }
@@ -108,9 +121,24 @@ pub fn run(args: &CheckArgs) -> u8 {
         };
     }
     if mode == Mode::Fix {
-        for file in &report.files {
-            if file.fixed > 0 {
-                eprintln!("fixed {} in {}", plural(file.fixed, "finding"), file.path);
+        let stderr = std::io::stderr();
+        let mut err = stderr.lock();
+        for file in report.files.iter().filter(|f| f.fixed > 0) {
+            let _ = write!(err, "fixed {} in ", plural(file.fixed, "finding"));
+            let _ = err.write_all(&path_bytes(&file.path));
+            let _ = writeln!(err);
+        }
+    }
+    if args.format == Format::Json {
+        for file in report.files.iter().filter(|f| !f.findings.is_empty()) {
+            if file.path.to_str().is_none() {
+                PathMessage {
+                    path: file.path.clone(),
+                    message: "the file name is not UTF-8: JSON shows it with U+FFFD in place of \
+                              the bytes that are not"
+                        .to_string(),
+                }
+                .eprint("warning");
             }
         }
     }
@@ -206,23 +234,24 @@ fn check(inputs: Inputs, plan: &Plan) -> Result<Report, Vec<String>> {
     let mut lookup = Lookup::default();
     let mut prepared = Vec::new();
     for (dir, mut job) in inputs.dirs {
-        let abs = absolute(&dir);
-        let go_version = lookup.go_version(&abs);
-        let found = lookup.config(&abs);
+        // `dir` is canonical: absolute, without links.
+        let go_version = lookup.go_version(&dir);
+        let found = lookup.config(&dir);
         let config = match &found {
             Some(found) => {
-                // Exclude globs apply to files found by walking, relative to the config's folder.
-                let excluded = |p: &PathBuf| {
-                    let abs_file = abs.join(p.file_name().unwrap_or_default());
-                    relative_slash(&abs_file, &found.dir)
-                        .is_some_and(|rel| found.config.excludes(&rel))
-                };
-                job.report.retain(|p| !excluded(p));
+                // Exclude globs are relative to the config's folder. An excluded file is still
+                // read for the package's types; its findings are not reported.
+                for (name, file) in job.files.iter_mut() {
+                    let rel = relative_slash(&dir.join(name), &found.dir);
+                    if rel.is_some_and(|rel| found.config.excludes(&rel)) {
+                        file.report = false;
+                    }
+                }
                 found.config.merged_with(&plan.overrides)
             }
             None => Config::default().merged_with(&plan.overrides),
         };
-        if job.report.is_empty() {
+        if !job.files.values().any(|f| f.report) {
             continue;
         }
         prepared.push(Prepared {
@@ -241,22 +270,97 @@ fn check(inputs: Inputs, plan: &Plan) -> Result<Report, Vec<String>> {
     let mut report = Report {
         files: Vec::new(),
         errors: inputs.errors,
-        warnings: Vec::new(),
+        warnings: inputs.warnings,
     };
     for r in results {
-        report.files.extend(r.files);
         report.errors.extend(r.errors);
         report.warnings.extend(r.warnings);
+        for file in r.files {
+            let file = if plan.mode == Mode::Fix {
+                write_fixes(file, &mut report)
+            } else {
+                file.into_report()
+            };
+            report.files.push(file);
+        }
     }
     report.files.sort_by(|a, b| a.path.cmp(&b.path));
+    report.errors.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(report)
+}
+
+/// Writes a file's fixes, one file at a time. A file that cannot be written, or that changed or
+/// vanished since it was read, is reported as it was read: its findings stay in the report.
+fn write_fixes(file: Checked, report: &mut Report) -> FileReport {
+    if file.text == file.original {
+        return file.into_report();
+    }
+    let message = match files::replace_if_unchanged(
+        &file.path,
+        file.original.as_bytes(),
+        file.text.as_bytes(),
+    ) {
+        Ok(Written::Replaced) => return file.into_report(),
+        Ok(Written::Changed) => {
+            "changed on disk while goconc ran: left as it is, not fixed (its findings are of the \
+             text goconc read; run goconc again)"
+        }
+        Ok(Written::Deleted) => {
+            "deleted while goconc ran: not recreated (its findings are of the text goconc read)"
+        }
+        Err(message) => {
+            report.errors.push(PathMessage::new(
+                &file.path,
+                format!("not fixed: {message}"),
+            ));
+            return file.unwritten();
+        }
+    };
+    report.warnings.push(PathMessage::new(&file.path, message));
+    file.unwritten()
+}
+
+/// One reported file after its folder's analysis, with its fixes applied in memory.
+struct Checked {
+    /// As spelled: for reading and writing.
+    path: PathBuf,
+    original: String,
+    /// The findings of `original` under `--fix` (reported if the fixes cannot be written).
+    original_findings: Option<Vec<Finding>>,
+    text: String,
+    findings: Vec<Finding>,
+    fixed: usize,
+}
+
+impl Checked {
+    fn into_report(self) -> FileReport {
+        let changed = self.text != self.original;
+        FileReport {
+            path: shown(&self.path).to_path_buf(),
+            findings: self.findings,
+            fixed: self.fixed,
+            original: changed.then_some(self.original),
+            text: self.text,
+        }
+    }
+
+    /// The file as it was read, its fixes not applied.
+    fn unwritten(self) -> FileReport {
+        FileReport {
+            path: shown(&self.path).to_path_buf(),
+            findings: self.original_findings.unwrap_or(self.findings),
+            fixed: 0,
+            original: None,
+            text: self.original,
+        }
+    }
 }
 
 #[derive(Default)]
 struct DirResult {
-    files: Vec<FileReport>,
-    errors: Vec<String>,
-    warnings: Vec<String>,
+    files: Vec<Checked>,
+    errors: Vec<PathMessage>,
+    warnings: Vec<PathMessage>,
 }
 
 /// Rounds of `--fix`: fixing one finding can reveal or enable another.
@@ -264,47 +368,42 @@ const MAX_FIX_ROUNDS: usize = 5;
 
 fn check_dir(p: &Prepared, mode: Mode) -> DirResult {
     let mut result = DirResult::default();
-    // Read every file of the folder; one that cannot be read is reported and left out.
+    // Read every file of the folder. One that cannot be read, or is not Go text, is left out:
+    // reported when asked for, silently when it is only read for the package's types.
     let mut paths: Vec<&Path> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
-    let mut valid_utf8: Vec<bool> = Vec::new();
-    for path in &p.job.files {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let (text, ok) = match String::from_utf8(bytes) {
-                    Ok(s) => (s, true),
-                    Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
-                };
-                paths.push(path);
+    let mut reported: Vec<bool> = Vec::new();
+    for (name, file) in &p.job.files {
+        let text = files::read_regular(&file.path)
+            .map_err(|e| e.to_string())
+            .and_then(files::go_text);
+        match text {
+            Ok(text) => {
+                paths.push(&file.path);
+                names.push(name.to_string_lossy().into_owned());
                 texts.push(text);
-                valid_utf8.push(ok);
+                reported.push(file.report);
             }
-            Err(e) => {
-                if p.job.report.contains(path) {
-                    result.errors.push(format!("{}: {}", display_path(path), e));
+            Err(message) => {
+                if file.report {
+                    result.errors.push(PathMessage::new(&file.path, message));
                 }
             }
         }
     }
-    let reported: Vec<bool> = paths
-        .iter()
-        .map(|path| p.job.report.contains(*path))
-        .collect();
-    let originals = texts.clone();
+    if !reported.contains(&true) {
+        return result;
+    }
+    let mut originals = texts.clone();
+    let mut first_findings: Vec<Option<Vec<Finding>>> = vec![None; texts.len()];
     let mut fixed = vec![0usize; texts.len()];
     let mut round = 0;
     let outcomes = loop {
-        let files: Vec<(String, &str)> = paths
+        let files: Vec<(String, &str)> = names
             .iter()
             .zip(&texts)
-            .map(|(path, text)| {
-                (
-                    path.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    text.as_str(),
-                )
-            })
+            .map(|(name, text)| (name.clone(), text.as_str()))
             .collect();
         let outcomes = crate::package::analyze_dir(&files, p.go_version, &p.config);
         if mode == Mode::Report || round == MAX_FIX_ROUNDS {
@@ -312,14 +411,17 @@ fn check_dir(p: &Prepared, mode: Mode) -> DirResult {
         }
         let mut changed = false;
         for (i, outcome) in outcomes.iter().enumerate() {
-            if !reported[i] || !valid_utf8[i] {
+            if !reported[i] {
                 continue;
+            }
+            if round == 0 && mode == Mode::Fix {
+                first_findings[i] = Some(outcome.findings.clone());
             }
             let fixes = fix::apply_first_fixes(&texts[i], &outcome.findings);
             if fixes.broke_syntax {
-                result.warnings.push(format!(
-                    "goconc bug: the fixes for {} would break its syntax; left unchanged",
-                    display_path(paths[i])
+                result.warnings.push(PathMessage::new(
+                    paths[i],
+                    "goconc bug: its fixes would break its syntax; left unchanged",
                 ));
             }
             if fixes.fixed > 0 && fixes.text != texts[i] {
@@ -337,26 +439,18 @@ fn check_dir(p: &Prepared, mode: Mode) -> DirResult {
         if !reported[i] {
             continue;
         }
-        let shown = display_path(paths[i]);
         for rule in &outcome.failed_rules {
-            result.warnings.push(format!(
-                "goconc bug: rule {rule} failed on {shown}; its findings there are missing"
+            result.warnings.push(PathMessage::new(
+                paths[i],
+                format!("goconc bug: rule {rule} failed here; its findings are missing"),
             ));
         }
-        let changed = texts[i] != originals[i];
-        if mode == Mode::Fix && changed {
-            if let Err(e) = std::fs::write(paths[i], &texts[i]) {
-                result
-                    .errors
-                    .push(format!("{shown}: writing the fixed file: {e}"));
-                continue;
-            }
-        }
-        result.files.push(FileReport {
-            path: shown,
+        result.files.push(Checked {
+            path: paths[i].to_path_buf(),
+            original: std::mem::take(&mut originals[i]),
+            original_findings: first_findings[i].take(),
             findings: outcome.findings,
             fixed: fixed[i],
-            original: changed.then(|| originals[i].clone()),
             text: std::mem::take(&mut texts[i]),
         });
     }

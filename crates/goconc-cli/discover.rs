@@ -1,150 +1,409 @@
-//! Which files to check, and what applies to them: folders walked like the go tool walks them,
-//! the module's Go version from the nearest `go.mod`, the nearest `goconc.toml`.
+//! Which files to check, and what applies to them: folders walked like the go tool walks them
+//! (and as ripgrep honours `.gitignore`), the module's Go version from the nearest `go.mod`, the
+//! nearest `goconc.toml`.
+//!
+//! A file is known by where its name lives: its folder's canonical path and its file name. So
+//! `a.go`, `./a.go`, `dir/../a.go`, or a folder and a file in it, are one file, checked and
+//! reported once, under the first spelling that asked for it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use goconc_analysis::{Config, GoVersion};
 
-/// The files of one directory: every `.go` file is analyzed together (so types resolve across
-/// them), findings are reported for `report` only.
-#[derive(Debug, Default)]
-pub struct DirJob {
-    /// Every `.go` file of the folder that is not excluded, sorted.
-    pub files: Vec<PathBuf>,
-    /// The files whose findings are reported (all of `files` when the folder was walked; only
-    /// the named ones when files were given on the command line).
-    pub report: BTreeSet<PathBuf>,
+/// A message about one path, shown as `PATH: MESSAGE` with the path's own bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathMessage {
+    pub path: PathBuf,
+    pub message: String,
 }
 
-/// What the command line names: jobs by folder, and the paths that could not be read.
+impl PathMessage {
+    pub fn new(path: &Path, message: impl Into<String>) -> PathMessage {
+        PathMessage {
+            path: shown(path).to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// `LEVEL: PATH: MESSAGE` on stderr; a message without a path prints without one.
+    pub fn eprint(&self, level: &str) {
+        let stderr = std::io::stderr();
+        let mut err = stderr.lock();
+        let _ = err.write_all(level.as_bytes());
+        let _ = err.write_all(b": ");
+        if !self.path.as_os_str().is_empty() {
+            let _ = err.write_all(&path_bytes(&self.path));
+            let _ = err.write_all(b": ");
+        }
+        let _ = writeln!(err, "{}", self.message);
+    }
+}
+
+/// One `.go` file of a folder.
+#[derive(Debug, Clone)]
+pub struct GoFile {
+    /// As the user spelled it (or the folder they named, joined with the file name): for reading,
+    /// writing and showing.
+    pub path: PathBuf,
+    /// Whether its findings are reported; the others are read for the package's types only.
+    pub report: bool,
+}
+
+/// The `.go` files of one folder, by file name: analyzed together (so types resolve across them),
+/// findings reported for those marked `report`.
+#[derive(Debug, Default)]
+pub struct DirJob {
+    pub files: BTreeMap<OsString, GoFile>,
+}
+
+/// What the command line names: jobs by canonical folder, and the paths that could not be used.
 #[derive(Debug, Default)]
 pub struct Inputs {
     pub dirs: BTreeMap<PathBuf, DirJob>,
-    pub errors: Vec<String>,
+    /// Paths that could not be read or are not files to check (exit 2).
+    pub errors: Vec<PathMessage>,
+    /// Problems that do not stop the check (an ignore file with a bad glob).
+    pub warnings: Vec<PathMessage>,
+    /// Spelled folder → canonical folder, so each folder is resolved once.
+    canonical: HashMap<PathBuf, PathBuf>,
+    /// Files already reported as errors (canonical folder, name): one message however named.
+    failed: HashSet<(PathBuf, OsString)>,
 }
 
 /// Folders the go tool ignores: `vendor`, `testdata`, and names starting with `.` or `_`.
-pub fn skip_dir(name: &str) -> bool {
-    name == "vendor" || name == "testdata" || name.starts_with('.') || name.starts_with('_')
+pub fn skip_dir(name: &OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name == b"vendor" || name == b"testdata" || name.starts_with(b".") || name.starts_with(b"_")
 }
 
-fn is_go_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "go")
+/// A `.go` file the go tool would read: the extension, and not hidden.
+fn is_go_name(name: &OsStr) -> bool {
+    let bytes = name.as_encoded_bytes();
+    bytes.ends_with(b".go") && bytes.len() > 3 && !bytes.starts_with(b".")
 }
 
 /// `./...` → `.`, `dir/...` → `dir`.
-pub fn strip_ellipsis(arg: &str) -> &str {
-    if arg == "..." {
-        return ".";
+pub fn strip_ellipsis(arg: &Path) -> PathBuf {
+    if arg.as_os_str() == "..." {
+        return PathBuf::from(".");
     }
-    match arg.strip_suffix("/...") {
-        Some("") => "/",
-        Some(dir) => dir,
-        None => arg,
+    if arg.file_name().is_some_and(|n| n == "...") {
+        return match arg.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+    }
+    arg.to_path_buf()
+}
+
+/// A path as shown to the user: without a leading `./` (`.` itself stays).
+pub fn shown(path: &Path) -> &Path {
+    match path.strip_prefix(".") {
+        Ok(rest) if !rest.as_os_str().is_empty() => rest,
+        _ => path,
     }
 }
 
-/// A path as shown to the user: without a leading `./`.
-pub fn display_path(path: &Path) -> String {
-    let s = path.to_string_lossy();
-    let s = s.strip_prefix("./").unwrap_or(&s);
-    s.to_string()
+/// The bytes of a path for output: on Unix exactly its bytes (a name that is not UTF-8 is
+/// printed as it is, as ripgrep does), elsewhere its lossy UTF-8.
+pub fn path_bytes(path: &Path) -> Cow<'_, [u8]> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Cow::Borrowed(path.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        match path.to_string_lossy() {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        }
+    }
+}
+
+/// What a file that is not a regular file is, for messages.
+fn kind_name(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+    }
+    if kind.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Why a file of this type is not checked, or None for a regular file.
+pub fn not_regular(kind: std::fs::FileType) -> Option<String> {
+    if kind.is_file() {
+        None
+    } else {
+        Some(format!(
+            "not a regular file ({}); only regular files are checked",
+            kind_name(kind)
+        ))
+    }
+}
+
+/// Whether `path` (found as a symbolic link or named) is a regular file to check: Ok(true) yes,
+/// Ok(false) a folder (or a link to one), Err why not (a dangling or looping link, a FIFO, a
+/// device…). Only `stat`s: a FIFO or device is never opened.
+fn check_target(path: &Path) -> Result<bool, String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(false),
+        Ok(meta) => match not_regular(meta.file_type()) {
+            None => Ok(true),
+            Some(why) => Err(why),
+        },
+        Err(e) => {
+            let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            if !link {
+                return Err(e.to_string());
+            }
+            let target = std::fs::read_link(path)
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Err(if e.kind() == std::io::ErrorKind::NotFound {
+                format!("broken symbolic link: its target `{target}` does not exist")
+            } else {
+                format!("symbolic link to `{target}` cannot be followed: {e}")
+            })
+        }
+    }
 }
 
 impl Inputs {
-    pub fn collect(args: &[String]) -> Inputs {
+    pub fn collect(args: &[PathBuf]) -> Inputs {
         let mut inputs = Inputs::default();
         for arg in args {
-            let path = PathBuf::from(strip_ellipsis(arg));
-            match std::fs::metadata(&path) {
-                Ok(meta) if meta.is_dir() => inputs.walk(&path),
-                Ok(_) => inputs.add_named_file(&path),
-                Err(e) => inputs
-                    .errors
-                    .push(format!("{}: {}", display_path(&path), e)),
+            let path = strip_ellipsis(arg);
+            match check_target(&path) {
+                Ok(false) => inputs.walk(&path),
+                Ok(true) => inputs.add_named_file(&path),
+                Err(why) => inputs.file_error(&path, why),
             }
         }
         inputs
     }
 
-    /// Every `.go` file under `dir`, skipping what the go tool skips (but never the folder the
-    /// user named). Symbolic links to folders are not followed, like the go tool.
-    fn walk(&mut self, dir: &Path) {
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
+    fn canonical(&mut self, dir: &Path) -> PathBuf {
+        match self.canonical.get(dir) {
+            Some(c) => c.clone(),
+            None => {
+                let c = absolute(dir);
+                self.canonical.insert(dir.to_path_buf(), c.clone());
+                c
+            }
+        }
+    }
+
+    /// The job of the folder `dir` (as spelled), created with every regular `.go` file in it as
+    /// a file read for types only.
+    fn job(&mut self, dir: &Path) -> &mut DirJob {
+        let canonical = self.canonical(dir);
+        self.dirs.entry(canonical).or_insert_with(|| DirJob {
+            files: siblings(dir),
+        })
+    }
+
+    /// An error about a file, once however often and however it is named.
+    fn file_error(&mut self, path: &Path, why: String) {
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            let key = (self.canonical(dir), name.to_os_string());
+            if !self.failed.insert(key) {
+                return;
+            }
+        }
+        self.errors.push(PathMessage::new(path, why));
+    }
+
+    /// Marks a file as reported, under this spelling unless an earlier one already asked.
+    fn report(&mut self, dir: &Path, name: &OsStr, path: &Path) {
+        let job = self.job(dir);
+        let file = job.files.entry(name.to_os_string()).or_insert(GoFile {
+            path: path.to_path_buf(),
+            report: false,
+        });
+        if !file.report {
+            file.path = path.to_path_buf();
+            file.report = true;
+        }
+    }
+
+    /// Every `.go` file under `dir`, skipping what the go tool skips and what `.gitignore`,
+    /// `.ignore` and git's exclude files ignore (as ripgrep does), but never the folder the user
+    /// named. Symbolic links to folders are not followed, like the go tool; a `.go` entry that is
+    /// not a regular file (a dangling or looping link, a FIFO) is an error.
+    fn walk(&mut self, root: &Path) {
+        let mut builder = ignore::WalkBuilder::new(root);
+        builder
+            .standard_filters(true)
+            // The go tool's rules (below) decide about hidden names.
+            .hidden(false)
+            .follow_links(false)
+            .sort_by_file_name(|a, b| a.cmp(b))
+            .filter_entry(|entry| {
+                entry.depth() == 0
+                    || !entry.file_type().is_some_and(|t| t.is_dir())
+                    || !skip_dir(entry.file_name())
+            });
+        for result in builder.build() {
+            let entry = match result {
+                Ok(entry) => entry,
                 Err(e) => {
-                    self.errors.push(format!("{}: {}", display_path(&dir), e));
+                    self.walk_error(&e, None);
                     continue;
                 }
             };
-            let mut files = Vec::new();
-            let mut subdirs = Vec::new();
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(kind) = entry.file_type() else {
-                    continue;
-                };
-                let name = entry.file_name().to_string_lossy().to_string();
-                if kind.is_dir() {
-                    if !skip_dir(&name) {
-                        subdirs.push(path);
-                    }
-                } else if is_go_file(&path)
-                    && !name.starts_with('.')
-                    && (kind.is_file() || path.is_file())
-                {
-                    files.push(path);
+            if let Some(e) = entry.error() {
+                // A problem in an ignore file: the walk goes on with the rest of it.
+                let mut problems = Vec::new();
+                flatten(e, None, None, &mut problems);
+                self.warnings
+                    .extend(problems.into_iter().map(|(message, _)| message));
+            }
+            let Some(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() || !is_go_name(entry.file_name()) {
+                continue;
+            }
+            let path = entry.path();
+            let regular = if kind.is_symlink() {
+                check_target(path)
+            } else {
+                not_regular(kind).map_or(Ok(true), Err)
+            };
+            match regular {
+                Ok(true) => {
+                    let dir = path.parent().unwrap_or(Path::new("."));
+                    self.report(dir, entry.file_name(), path);
                 }
+                // A link named `.go` to a folder: not followed, like any folder link.
+                Ok(false) => {}
+                Err(why) => self.file_error(path, why),
             }
-            if !files.is_empty() {
-                files.sort();
-                let job = self.dirs.entry(dir.clone()).or_default();
-                job.report.extend(files.iter().cloned());
-                job.files = files;
+        }
+    }
+
+    fn walk_error(&mut self, e: &ignore::Error, path: Option<&Path>) {
+        let mut problems = Vec::new();
+        flatten(e, path, None, &mut problems);
+        for (message, fatal) in problems {
+            if fatal {
+                self.errors.push(message);
+            } else {
+                self.warnings.push(message);
             }
-            subdirs.sort();
-            stack.extend(subdirs.into_iter().rev());
         }
     }
 
     /// A file named on the command line: its folder's other `.go` files come along for the
-    /// package's types, but only the named file is reported.
+    /// package's types, but only the named file is reported. Named files are checked whatever
+    /// their name and whatever `.gitignore` says.
     fn add_named_file(&mut self, path: &Path) {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let path = if path.parent().is_some_and(|p| p.as_os_str().is_empty()) {
-            dir.join(path)
-        } else {
-            path.to_path_buf()
+        let Some(name) = path.file_name() else {
+            self.errors
+                .push(PathMessage::new(path, "not a file name".to_string()));
+            return;
         };
-        let job = self.dirs.entry(dir.clone()).or_default();
-        if job.files.is_empty() {
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                let mut files: Vec<PathBuf> = entries
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        is_go_file(p)
-                            && p.is_file()
-                            && !p
-                                .file_name()
-                                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                    })
-                    .collect();
-                files.sort();
-                job.files = files;
+        let name = name.to_os_string();
+        self.report(&dir, &name, path);
+    }
+}
+
+/// Every regular, not hidden `.go` file of `dir` (links to files included), read for types only.
+/// What cannot be listed or followed is left out silently: these files are not reported.
+fn siblings(dir: &Path) -> BTreeMap<OsString, GoFile> {
+    let mut files = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !is_go_name(&name) {
+            continue;
+        }
+        let path = entry.path();
+        let regular = match entry.file_type() {
+            Ok(kind) if kind.is_symlink() => check_target(&path) == Ok(true),
+            Ok(kind) => kind.is_file(),
+            Err(_) => false,
+        };
+        if regular {
+            files.insert(
+                name,
+                GoFile {
+                    path,
+                    report: false,
+                },
+            );
+        }
+    }
+    files
+}
+
+/// The messages of a walk error: (message, whether it is an error rather than a warning).
+/// Problems in ignore files (a glob that does not parse) are warnings; a folder that cannot be
+/// read is an error.
+fn flatten(
+    e: &ignore::Error,
+    path: Option<&Path>,
+    line: Option<u64>,
+    out: &mut Vec<(PathMessage, bool)>,
+) {
+    use ignore::Error;
+    match e {
+        Error::Partial(errors) => {
+            for e in errors {
+                flatten(e, path, line, out);
             }
         }
-        if !job.files.contains(&path) {
-            job.files.push(path.clone());
-            job.files.sort();
+        Error::WithDepth { err, .. } => flatten(err, path, line, out),
+        Error::WithPath { path, err } => flatten(err, Some(path), line, out),
+        Error::WithLineNumber { line, err } => flatten(err, path, Some(*line), out),
+        other => {
+            let fatal = matches!(other, Error::Io(_) | Error::Loop { .. });
+            let message = match line {
+                Some(line) => format!("line {line}: {other}"),
+                None => other.to_string(),
+            };
+            let message = if fatal {
+                message
+            } else {
+                format!("{message}; the rest of the file is used")
+            };
+            out.push((
+                PathMessage::new(path.unwrap_or(Path::new("")), message),
+                fatal,
+            ));
         }
-        job.report.insert(path);
     }
 }
 
@@ -206,7 +465,13 @@ impl Lookup {
                         .unwrap_or_default();
                     self.config_errors.insert(
                         path.clone(),
-                        format!("{}:{}:{} {}", display_path(&path), e.line, key, e.message),
+                        format!(
+                            "{}:{}:{} {}",
+                            shown(&path).display(),
+                            e.line,
+                            key,
+                            e.message
+                        ),
                     );
                     None
                 }
@@ -217,7 +482,7 @@ impl Lookup {
             },
             Err(e) => {
                 self.config_errors
-                    .insert(path.clone(), format!("{}: {}", display_path(&path), e));
+                    .insert(path.clone(), format!("{}: {}", shown(&path).display(), e));
                 None
             }
         };
@@ -226,7 +491,8 @@ impl Lookup {
     }
 }
 
-/// `dir` made absolute and free of `.`/`..`, for looking upward.
+/// `dir` made absolute and free of `.`/`..` and links, for looking upward and for knowing a
+/// folder however it is spelled.
 pub fn absolute(dir: &Path) -> PathBuf {
     dir.canonicalize()
         .or_else(|_| std::path::absolute(dir))
@@ -250,16 +516,21 @@ mod tests {
 
     #[test]
     fn ellipsis_and_skips() {
-        assert_eq!(strip_ellipsis("./..."), ".");
-        assert_eq!(strip_ellipsis("..."), ".");
-        assert_eq!(strip_ellipsis("pkg/..."), "pkg");
-        assert_eq!(strip_ellipsis("a.go"), "a.go");
-        assert!(skip_dir("vendor") && skip_dir("testdata") && skip_dir(".git") && skip_dir("_old"));
-        assert!(!skip_dir("internal"));
-        assert_eq!(display_path(Path::new("./a/b.go")), "a/b.go");
+        assert_eq!(strip_ellipsis(Path::new("./...")), Path::new("."));
+        assert_eq!(strip_ellipsis(Path::new("...")), Path::new("."));
+        assert_eq!(strip_ellipsis(Path::new("pkg/...")), Path::new("pkg"));
+        assert_eq!(strip_ellipsis(Path::new("a.go")), Path::new("a.go"));
+        for skipped in ["vendor", "testdata", ".git", "_old"] {
+            assert!(skip_dir(OsStr::new(skipped)), "{skipped}");
+        }
+        assert!(!skip_dir(OsStr::new("internal")));
+        assert_eq!(shown(Path::new("./a/b.go")), Path::new("a/b.go"));
+        assert_eq!(shown(Path::new(".")), Path::new("."));
         assert_eq!(
             relative_slash(Path::new("/x/y/z.go"), Path::new("/x")).as_deref(),
             Some("y/z.go")
         );
+        assert!(is_go_name(OsStr::new("a.go")) && !is_go_name(OsStr::new(".a.go")));
+        assert!(!is_go_name(OsStr::new(".go")) && !is_go_name(OsStr::new("a.gox")));
     }
 }

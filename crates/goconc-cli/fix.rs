@@ -80,12 +80,13 @@ fn self_overlapping(edits: &[TextEdit]) -> bool {
         .any(|(i, a)| edits[i + 1..].iter().any(|b| overlaps(&a.range, &b.range)))
 }
 
-/// A unified diff of two texts, with three lines of context, `git diff` style headers.
-pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+/// A unified diff of two texts, with three lines of context, `git diff` style headers (the path
+/// as its bytes are).
+pub fn unified_diff(path: &std::path::Path, old: &str, new: &str) -> Vec<u8> {
     let a: Vec<&str> = old.split_inclusive('\n').collect();
     let b: Vec<&str> = new.split_inclusive('\n').collect();
     let ops = diff_lines(&a, &b);
-    let mut out = format!("--- a/{path}\n+++ b/{path}\n");
+    let mut out = String::new();
     const CONTEXT: usize = 3;
     // Group the operations into hunks.
     let changed: Vec<usize> = ops
@@ -134,7 +135,17 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
         out.push_str(&format!("@@ -{os},{old_len} +{ns},{new_len} @@\n"));
         out.push_str(&body);
     }
-    out
+    let path = crate::discover::path_bytes(path);
+    let mut diff = Vec::with_capacity(out.len() + 2 * path.len() + 16);
+    for (sign, side) in [(b"---", b"a/"), (b"+++", b"b/")] {
+        diff.extend_from_slice(sign);
+        diff.push(b' ');
+        diff.extend_from_slice(side);
+        diff.extend_from_slice(&path);
+        diff.push(b'\n');
+    }
+    diff.extend_from_slice(out.as_bytes());
+    diff
 }
 
 fn push_line(out: &mut String, sign: char, line: &str) {
@@ -211,13 +222,17 @@ mod tests {
     fn diff_shows_changed_lines_with_context() {
         let old = "a\nb\nc\nd\ne\nf\ng\nh\n";
         let new = "a\nb\nc\nD\ne\nf\ng\nh\n";
-        let d = unified_diff("x.go", old, new);
+        let x = std::path::Path::new("x.go");
+        let d = unified_diff(x, old, new);
         assert_eq!(
-            d,
+            String::from_utf8_lossy(&d),
             "--- a/x.go\n+++ b/x.go\n@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n"
         );
-        let d = unified_diff("x.go", "a\nb\n", "a\nnew\nb\n");
-        assert_eq!(d, "--- a/x.go\n+++ b/x.go\n@@ -1,2 +1,3 @@\n a\n+new\n b\n");
+        let d = unified_diff(x, "a\nb\n", "a\nnew\nb\n");
+        assert_eq!(
+            String::from_utf8_lossy(&d),
+            "--- a/x.go\n+++ b/x.go\n@@ -1,2 +1,3 @@\n a\n+new\n b\n"
+        );
     }
 
     #[test]

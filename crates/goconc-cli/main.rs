@@ -8,6 +8,7 @@ mod bench;
 mod check;
 mod discover;
 mod docs;
+mod files;
 mod fix;
 mod output;
 mod package;
@@ -132,9 +133,10 @@ enum Command {
 #[derive(Args, Clone)]
 pub struct CheckArgs {
     /// Files and folders to check. Folders are walked recursively, skipping vendor/, testdata/,
-    /// hidden and `_`-prefixed folders. `dir/...` means the same as `dir`.
+    /// hidden and `_`-prefixed folders and what `.gitignore` ignores; a file you name is always
+    /// checked. `dir/...` means the same as `dir`.
     #[arg(default_value = ".")]
-    pub paths: Vec<String>,
+    pub paths: Vec<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

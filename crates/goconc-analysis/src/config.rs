@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
 use crate::rules;
 use goconc_model::goversion::GoVersion;
 use goconc_rules::finding::Severity;
@@ -21,8 +23,58 @@ pub struct Config {
     /// Per-rule severity overrides; `None` turns the rule off.
     pub severities: HashMap<&'static str, Option<Severity>>,
     pub go_version: Option<GoVersion>,
-    /// Globs (`*`, `**`, `?`) matched against slash-separated paths relative to the config file.
+    /// Globs (`*`, `**`, `?`, `[ab]`, `{a,b}`) matched against slash-separated paths relative to
+    /// the config file; a glob also matches below any folder (`*.pb.go` is `**/*.pb.go` too).
     pub exclude: Vec<String>,
+    /// `exclude` compiled (the front ends ask per file, the server per keystroke).
+    exclude_matcher: ExcludeMatcher,
+}
+
+/// Exclude globs compiled into one [`GlobSet`]: matching is linear in the path's length
+/// (globset compiles to a regular expression), where a backtracking matcher is exponential on
+/// globs such as `*a*a*a*b`.
+#[derive(Clone, Default)]
+struct ExcludeMatcher {
+    /// The globs it was built from: `Config::exclude` is public, so a change made after the build
+    /// must not be matched against a stale set.
+    globs: Vec<String>,
+    set: GlobSet,
+}
+
+impl ExcludeMatcher {
+    /// Globs that do not compile are left out (`parse_toml` reports them).
+    fn new(globs: &[String]) -> ExcludeMatcher {
+        let mut builder = GlobSetBuilder::new();
+        for glob in globs {
+            for pattern in [glob.clone(), format!("**/{glob}")] {
+                if let Ok(compiled) = compile_glob(&pattern) {
+                    builder.add(compiled);
+                }
+            }
+        }
+        ExcludeMatcher {
+            globs: globs.to_vec(),
+            set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
+        }
+    }
+}
+
+/// `*` and `?` stay within one path segment; `**` crosses them.
+fn compile_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(true).build()
+}
+
+/// A cache of `Config::exclude`, which the derived `PartialEq` of `Config` already compares.
+impl PartialEq for ExcludeMatcher {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for ExcludeMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ExcludeMatcher").field(&self.globs).finish()
+    }
 }
 
 /// A problem in a configuration text, with the 1-based line it is on.
@@ -69,6 +121,7 @@ impl Config {
             merged.go_version = other.go_version;
         }
         merged.exclude.extend(other.exclude.iter().cloned());
+        merged.exclude_matcher = ExcludeMatcher::new(&merged.exclude);
         merged
     }
 
@@ -102,8 +155,11 @@ impl Config {
                         let s = item
                             .as_str()
                             .ok_or_else(|| err(key, "expected a list of glob strings".into()))?;
+                        compile_glob(s)
+                            .map_err(|e| err(key, format!("`{s}`: {}", glob_error(&e))))?;
                         config.exclude.push(s.to_string());
                     }
+                    config.exclude_matcher = ExcludeMatcher::new(&config.exclude);
                 }
                 "rules" => {
                     let rules = value.as_table().ok_or_else(|| {
@@ -132,10 +188,22 @@ impl Config {
 
     /// Whether a slash-separated relative path matches one of the exclude globs.
     pub fn excludes(&self, relative_path: &str) -> bool {
-        self.exclude
-            .iter()
-            .any(|g| glob_match(g, relative_path) || glob_match(&format!("**/{g}"), relative_path))
+        if self.exclude.is_empty() {
+            return false;
+        }
+        if self.exclude_matcher.globs == self.exclude {
+            self.exclude_matcher.set.is_match(relative_path)
+        } else {
+            ExcludeMatcher::new(&self.exclude)
+                .set
+                .is_match(relative_path)
+        }
     }
+}
+
+/// globset's message without its copy of the glob (the caller names it).
+fn glob_error(e: &globset::Error) -> String {
+    e.kind().to_string()
 }
 
 fn parse_level(word: &str) -> Result<Option<Severity>, String> {
@@ -182,30 +250,6 @@ fn key_line(text: &str, key: &str) -> usize {
         .map_or(1, |i| i + 1)
 }
 
-/// A small glob matcher: `**` any run of path segments, `*` any run within a segment, `?` one
-/// character.
-pub fn glob_match(pattern: &str, path: &str) -> bool {
-    fn go(p: &[u8], s: &[u8]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some(b'*') if p.get(1) == Some(&b'*') => {
-                let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
-                if rest.is_empty() {
-                    return true;
-                }
-                (0..=s.len()).any(|i| (i == 0 || s[i - 1] == b'/') && go(rest, &s[i..]))
-                    || go(rest, s)
-            }
-            Some(b'*') => (0..=s.len())
-                .take_while(|&i| i == 0 || s[i - 1] != b'/')
-                .any(|i| go(&p[1..], &s[i..])),
-            Some(b'?') => !s.is_empty() && s[0] != b'/' && go(&p[1..], &s[1..]),
-            Some(&c) => s.first() == Some(&c) && go(&p[1..], &s[1..]),
-        }
-    }
-    go(pattern.as_bytes(), path.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,11 +274,49 @@ mod tests {
         assert_eq!(e.line, 2);
     }
 
+    fn excluding(globs: &[&str]) -> Config {
+        let list: Vec<String> = globs.iter().map(|g| format!("{g:?}")).collect();
+        Config::parse_toml(&format!("exclude = [{}]\n", list.join(", "))).unwrap()
+    }
+
     #[test]
     fn globs() {
-        assert!(glob_match("*.pb.go", "x.pb.go"));
-        assert!(!glob_match("*.pb.go", "a/x.pb.go"));
-        assert!(glob_match("**/*.pb.go", "a/b/x.pb.go"));
-        assert!(glob_match("gen/**", "gen/x.go"));
+        let c = excluding(&["*.pb.go", "gen/**", "x/?.go", "{a,b}_gen.go", "[mn]ock.go"]);
+        // `*` stays within a segment, and every glob also matches below any folder.
+        assert!(c.excludes("x.pb.go") && c.excludes("a/b/x.pb.go"));
+        assert!(c.excludes("gen/x.go") && c.excludes("gen/a/b.go") && c.excludes("sub/gen/x.go"));
+        assert!(!c.excludes("gen.go") && !c.excludes("generated/x.go"));
+        assert!(c.excludes("x/a.go") && !c.excludes("x/ab.go") && !c.excludes("x/a/b.go"));
+        assert!(c.excludes("a_gen.go") && c.excludes("b_gen.go") && !c.excludes("c_gen.go"));
+        assert!(c.excludes("mock.go") && c.excludes("nock.go") && !c.excludes("lock.go"));
+        assert!(!Config::default().excludes("a.go"));
+    }
+
+    #[test]
+    fn a_glob_that_does_not_compile_is_an_error_on_its_line() {
+        let e = Config::parse_toml("go-version = \"1.21\"\nexclude = [\"gen/[a\"]\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (2, Some("exclude")));
+        assert!(e.message.contains("gen/[a"), "{}", e.message);
+    }
+
+    #[test]
+    fn excludes_follow_changes_to_the_public_list() {
+        let mut c = excluding(&["a.go"]);
+        c.exclude.push("b.go".to_string());
+        assert!(c.excludes("a.go") && c.excludes("b.go"));
+        let merged = Config::default().merged_with(&c);
+        assert!(merged.excludes("sub/b.go"));
+        assert_eq!(merged, c);
+    }
+
+    /// A backtracking matcher takes exponential time here (minutes for this size); globset is
+    /// linear. Not timed: with the old matcher this test does not finish.
+    #[test]
+    fn many_stars_against_a_long_name_do_not_backtrack() {
+        let glob = "*a".repeat(30) + "b";
+        let c = excluding(&[&glob]);
+        let name = "a".repeat(200) + ".go";
+        assert!(!c.excludes(&name));
+        assert!(c.excludes(&("a".repeat(40) + "b")));
     }
 }

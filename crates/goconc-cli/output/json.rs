@@ -9,7 +9,8 @@
 //!   "url": "https://…/docs/rules/mutex-unlock-missing.md"}]
 //! ```
 //!
-//! Lines and columns are 1-based, columns counted in characters; `end` is exclusive. Offsets
+//! `path` is the file as named on the command line (lossy, with a warning on stderr, when the
+//! name is not UTF-8). Lines and columns are 1-based, columns counted in characters; `end` is exclusive. Offsets
 //! are byte offsets into the file (end exclusive).
 
 use std::io::Write;
@@ -39,9 +40,11 @@ pub fn findings_json(report: &Report) -> Value {
             continue;
         }
         let positions = Positions::new(&file.text);
+        // JSON strings are Unicode: a name that is not UTF-8 is shown lossy (with a warning).
+        let path = file.path.to_string_lossy();
         for f in &file.findings {
             items.push(json!({
-                "path": file.path,
+                "path": path,
                 "rule": f.rule,
                 "severity": f.severity.as_str(),
                 "message": f.message,

@@ -7,12 +7,14 @@
 
 use std::io::Write;
 use std::ops::Range;
+use std::path::{Component, Path};
 
 use goconc_analysis::{rules, Severity};
 use serde_json::{json, Value};
 
 use super::Positions;
 use crate::check::Report;
+use crate::discover::path_bytes;
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
@@ -24,20 +26,58 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
-/// A relative path as a URI reference: slash-separated, with the few characters that would
-/// change its meaning escaped.
-pub fn uri(path: &str) -> String {
+/// A path as a SARIF `uri`: a relative one as a relative reference (resolved against
+/// `%SRCROOT%`), an absolute one as a `file:` URI. Every byte but the unreserved characters of
+/// RFC 3986 (`A-Z a-z 0-9 - . _ ~`) and the `/` between segments is percent-encoded, so a space,
+/// `#`, `%`, `?`, a `:` that would read as a scheme, and non-ASCII or non-UTF-8 names all survive.
+pub fn uri(path: &Path) -> (String, bool) {
     let mut out = String::new();
-    for c in path.replace('\\', "/").chars() {
-        match c {
-            ' ' => out.push_str("%20"),
-            '%' => out.push_str("%25"),
-            '#' => out.push_str("%23"),
-            '?' => out.push_str("%3F"),
-            _ => out.push(c),
+    let absolute = path.has_root();
+    if absolute {
+        out.push_str("file://");
+    }
+    let mut first = true;
+    for component in path.components() {
+        let segment: std::borrow::Cow<[u8]> = match component {
+            Component::RootDir => {
+                out.push('/');
+                continue;
+            }
+            // A Windows drive (`C:`): its colon stays.
+            Component::Prefix(prefix) => {
+                let drive = prefix.as_os_str().to_string_lossy().replace('\\', "/");
+                out.push('/');
+                out.push_str(drive.trim_start_matches('/'));
+                continue;
+            }
+            Component::CurDir => b".".as_slice().into(),
+            Component::ParentDir => b"..".as_slice().into(),
+            Component::Normal(name) => path_bytes(Path::new(name)),
+        };
+        if !first && !out.ends_with('/') {
+            out.push('/');
+        }
+        first = false;
+        percent_encode(&segment, &mut out);
+    }
+    (out, absolute)
+}
+
+fn percent_encode(bytes: &[u8], out: &mut String) {
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
-    out
+}
+
+fn artifact_location(path: &Path) -> Value {
+    match uri(path) {
+        (uri, true) => json!({ "uri": uri }),
+        (uri, false) => json!({ "uri": uri, "uriBaseId": "%SRCROOT%" }),
+    }
 }
 
 fn region(positions: &Positions, range: &Range<usize>) -> Value {
@@ -94,7 +134,7 @@ pub fn sarif_json(report: &Report) -> Value {
             continue;
         }
         let positions = Positions::new(&file.text);
-        let artifact = json!({"uri": uri(&file.path), "uriBaseId": "%SRCROOT%"});
+        let artifact = artifact_location(&file.path);
         for f in &file.findings {
             let mut result = json!({
                 "ruleId": f.rule,
@@ -166,4 +206,32 @@ pub fn print(report: &Report) -> std::io::Result<()> {
     let mut out = stdout.lock();
     serde_json::to_writer_pretty(&mut out, &sarif_json(report))?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_percent_encoded() {
+        assert_eq!(
+            uri(Path::new("pkg/put.go")),
+            ("pkg/put.go".to_string(), false)
+        );
+        assert_eq!(
+            uri(Path::new("a b/#1 100%/é.go")).0,
+            "a%20b/%231%20100%25/%C3%A9.go"
+        );
+        assert_eq!(uri(Path::new("../x:y.go")).0, "../x%3Ay.go");
+        assert_eq!(
+            uri(Path::new("/tmp/a b.go")),
+            ("file:///tmp/a%20b.go".to_string(), true)
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let raw = Path::new(std::ffi::OsStr::from_bytes(b"bad\xffname.go"));
+            assert_eq!(uri(raw).0, "bad%FFname.go");
+        }
+    }
 }
