@@ -18,8 +18,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use goconc_analysis::{
-    analyze, is_quiet_file, Config, FileDecls, FileOptions, GoVersion, Outcome, PackageModel,
-    SourceFile,
+    analyze, is_quiet_file, quiet_outcome, Config, FileDecls, FileOptions, GoVersion, Outcome,
+    PackageModel, SourceFile,
 };
 
 /// Visible syntax nodes of one folder whose trees are kept between the reading of declarations
@@ -96,21 +96,20 @@ fn analyze_within(
         |index: usize| -> &PackageModel { &models[decls[index].package_name.as_str()] };
     // A quiet file has nothing to report: told from its text and declarations, without a tree.
     let is_quiet = |index: usize| is_quiet_file(files[index].1, &decls[index], package_of(index));
-    let analyze_one = |index: usize, source: &SourceFile| {
-        let options = FileOptions {
-            module_go_version,
-            is_test_file: files[index].0.ends_with("_test.go"),
-            config: config.clone(),
-        };
-        analyze(source, package_of(index), &options)
+    let options_of = |index: usize| FileOptions {
+        module_go_version,
+        is_test_file: files[index].0.ends_with("_test.go"),
+        config: config.clone(),
     };
+    let analyze_one =
+        |index: usize, source: &SourceFile| analyze(source, package_of(index), &options_of(index));
     let mut outcomes: Vec<Option<Outcome>> = (0..files.len()).map(|_| None).collect();
     // The kept trees first, last parsed first (the likeliest to be in the cache still), each
     // freed as soon as its file is done; then the dropped files, in the memory that freed.
     for &index in largest_first.iter().rev() {
         if let Some(source) = parsed[index].source.take() {
             outcomes[index] = Some(match is_quiet(index) {
-                true => Outcome::default(),
+                true => quiet_outcome(files[index].1, &options_of(index)),
                 false => analyze_one(index, &source),
             });
         }
@@ -121,7 +120,7 @@ fn analyze_within(
         }
         // Nor does it need parsing again.
         *outcome = Some(match is_quiet(index) {
-            true => Outcome::default(),
+            true => quiet_outcome(files[index].1, &options_of(index)),
             false => analyze_one(index, &SourceFile::new(files[index].1)),
         });
     }

@@ -5,10 +5,14 @@
 //! go-version = "1.21"          # overrides go.mod
 //! exclude = ["gen/**", "*.pb.go"]
 //!
+//! report-unused-suppressions = true   # as --report-unused-suppressions
+//!
 //! [rules]
 //! mutex-empty-critical-section = "off"   # off | hint | info | warning | error
 //! waitgroup-go-available = "warning"
 //! ```
+//!
+//! An unknown key or rule is an error naming the closest valid one.
 
 use std::collections::HashMap;
 
@@ -28,7 +32,17 @@ pub struct Config {
     pub exclude: Vec<String>,
     /// `exclude` compiled (the front ends ask per file, the server per keystroke).
     exclude_matcher: ExcludeMatcher,
+    /// Report suppression comments that silence nothing (`unused-suppression`).
+    pub report_unused_suppressions: bool,
 }
+
+/// The top-level keys of `goconc.toml`.
+pub const KEYS: [&str; 4] = [
+    "go-version",
+    "exclude",
+    "report-unused-suppressions",
+    "rules",
+];
 
 /// Exclude globs compiled into one [`GlobSet`]: matching is linear in the path's length
 /// (globset compiles to a regular expression), where a backtracking matcher is exponential on
@@ -103,11 +117,27 @@ impl Config {
         }
     }
 
+    /// The severity of the rule `id` whose default is `default`, or None when it is off (for
+    /// the engine's own rules, which have no [`rules::RuleMeta`]).
+    pub fn severity_of(&self, id: &str, default: Severity) -> Option<Severity> {
+        match self.severities.get(id) {
+            Some(set) => *set,
+            None => Some(default),
+        }
+    }
+
     /// Sets a rule's severity from a word (`off`, `hint`, `info`, `warning`, `error`).
     pub fn set_severity(&mut self, rule: &str, word: &str) -> Result<(), String> {
-        let meta = rules::find(rule).ok_or_else(|| unknown_rule_message(rule))?;
+        let id = match rules::find(rule) {
+            Some(meta) => meta.id,
+            None => {
+                crate::suppress::find_rule(rule)
+                    .ok_or_else(|| unknown_rule_message(rule))?
+                    .id
+            }
+        };
         let severity = parse_level(word)?;
-        self.severities.insert(meta.id, severity);
+        self.severities.insert(id, severity);
         Ok(())
     }
 
@@ -122,6 +152,7 @@ impl Config {
         }
         merged.exclude.extend(other.exclude.iter().cloned());
         merged.exclude_matcher = ExcludeMatcher::new(&merged.exclude);
+        merged.report_unused_suppressions |= other.report_unused_suppressions;
         merged
     }
 
@@ -161,6 +192,11 @@ impl Config {
                     }
                     config.exclude_matcher = ExcludeMatcher::new(&config.exclude);
                 }
+                "report-unused-suppressions" => {
+                    config.report_unused_suppressions = value
+                        .as_bool()
+                        .ok_or_else(|| err(key, "expected true or false".into()))?;
+                }
                 "rules" => {
                     let rules = value.as_table().ok_or_else(|| {
                         err(key, "expected a table of rule = \"severity\"".into())
@@ -176,10 +212,11 @@ impl Config {
                     }
                 }
                 other => {
-                    return Err(err(
-                        other,
-                        "unknown setting (expected go-version, exclude or [rules])".into(),
-                    ))
+                    let message = match closest(other, KEYS.iter().copied()) {
+                        Some(key) => format!("unknown key; did you mean `{key}`?"),
+                        None => format!("unknown key (the keys are {})", KEYS.join(", ")),
+                    };
+                    return Err(err(other, message));
                 }
             }
         }
@@ -216,19 +253,43 @@ fn parse_level(word: &str) -> Result<Option<Severity>, String> {
 }
 
 fn unknown_rule_message(rule: &str) -> String {
-    let close: Vec<&str> = rules::all()
-        .iter()
+    let ids = rules::all()
+        .into_iter()
         .map(|r| r.id)
-        .filter(|id| id.split('-').next() == rule.split('-').next())
-        .collect();
-    if close.is_empty() {
-        format!("unknown rule `{rule}` (see `goconc rules`)")
-    } else {
-        format!(
-            "unknown rule `{rule}`; rules of that family: {}",
-            close.join(", ")
-        )
+        .chain(crate::suppress::RULES.iter().map(|r| r.id));
+    match closest(rule, ids) {
+        Some(id) => format!("unknown rule `{rule}`; did you mean `{id}`?"),
+        None => format!("unknown rule `{rule}` (see `goconc rules`)"),
     }
+}
+
+/// The candidate closest to `word` by edit distance, when it is close enough to be a typo (at
+/// most a third of the word's length, and at least 2, edits away).
+pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, in characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for j in 0..b.len() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != b[j]))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -270,6 +331,28 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("mutex-nope"));
         let e = Config::parse_toml("\n\ncolour = 1\n").unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (3, Some("colour")));
+        assert!(
+            e.message.contains("the keys are go-version, exclude"),
+            "{}",
+            e.message
+        );
+        let e = Config::parse_toml("go-verison = \"1.21\"\n").unwrap_err();
+        assert_eq!(e.message, "unknown key; did you mean `go-version`?");
+        let e = Config::parse_toml("[rules]\nmutex-defer-lok = \"off\"\n").unwrap_err();
+        assert!(
+            e.message.contains("did you mean `mutex-defer-lock`?"),
+            "{}",
+            e.message
+        );
+        let c = Config::parse_toml(
+            "report-unused-suppressions = true\n[rules]\nsuppression-without-reason = \"off\"\n",
+        )
+        .unwrap();
+        assert!(c.report_unused_suppressions);
+        assert_eq!(
+            c.severity_of("suppression-without-reason", Severity::Hint),
+            None
+        );
         let e = Config::parse_toml("[rules]\nmutex-defer-lock = \"loud\"\n").unwrap_err();
         assert_eq!(e.line, 2);
     }

@@ -387,7 +387,7 @@ impl IncrementalFile {
                 };
             }
         }
-        finish(&mut findings, src);
+        finish(&mut findings, Some(root), src, options);
         outcome.findings = findings;
         (outcome, reuse)
     }

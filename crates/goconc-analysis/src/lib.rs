@@ -100,10 +100,21 @@ pub(crate) fn analyze_skipping(
         };
     };
     let Some((model, index, skipped)) = built else {
-        return Outcome::default();
+        // A quiet file: no rule reports, but its suppression comments still may.
+        let mut outcome = Outcome::default();
+        finish(&mut outcome.findings, Some(root), src, options);
+        return outcome;
     };
     let mut outcome = run_rules(model, index, options, skipped);
-    finish(&mut outcome.findings, src);
+    finish(&mut outcome.findings, Some(root), src, options);
+    outcome
+}
+
+/// The outcome of a file in which no rule can report ([`is_quiet_file`]), told without parsing
+/// it: only the findings about its suppression comments.
+pub fn quiet_outcome(src: &str, options: &FileOptions) -> Outcome {
+    let mut outcome = Outcome::default();
+    finish(&mut outcome.findings, None, src, options);
     outcome
 }
 
@@ -130,13 +141,18 @@ fn run_rules<'t>(
     })
 }
 
-/// Drops suppressed findings, then settles the rest ([`goconc_rules::finding::settle`]).
-fn finish(findings: &mut Vec<Finding>, src: &str) {
-    let suppressions = suppress::Suppressions::parse(src);
-    if !suppressions.is_empty() {
-        let index = LineIndex::new(src);
-        findings.retain(|f| !suppressions.suppresses_at(&index, src, f.range.start, f.rule));
-    }
+/// Drops suppressed findings and adds those about the suppression comments
+/// ([`suppress::Suppressions::apply`]), then settles them all
+/// ([`goconc_rules::finding::settle`]). `root`: the file's tree, for directives that cover a
+/// declaration.
+fn finish(
+    findings: &mut Vec<Finding>,
+    root: Option<tree_sitter::Node>,
+    src: &str,
+    options: &FileOptions,
+) {
+    let suppressions = suppress::Suppressions::parse(src, root);
+    suppressions.apply(findings, src, &options.config);
     goconc_rules::finding::settle(findings, src);
 }
 
