@@ -143,7 +143,7 @@ pub fn run(args: &BenchArgs) -> u8 {
             }
         },
     };
-    let inputs = Inputs::collect(std::slice::from_ref(&root));
+    let inputs = Inputs::collect(std::slice::from_ref(&root), None);
     for e in &inputs.errors {
         e.eprint("error");
     }

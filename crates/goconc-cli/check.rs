@@ -4,11 +4,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use goconc_analysis::{rules, Config, Finding, GoVersion};
+use goconc_analysis::{Config, Finding, GoVersion};
 use rayon::prelude::*;
 
-use crate::discover::{path_bytes, relative_slash, shown, DirJob, Inputs, Lookup, PathMessage};
+use crate::baseline::{self, Baseline};
+use crate::discover::{
+    path_bytes, relative_slash, shown, DirJob, Inputs, Lookup, PathMessage, StdinFile,
+};
 use crate::files::{self, Written};
+use crate::newcode::ChangedLines;
 use crate::{fix, output, CheckArgs, Format, EXIT_ERROR, EXIT_FINDINGS};
 
 /// One checked file and what remains in it.
@@ -18,10 +22,32 @@ pub struct FileReport {
     pub path: PathBuf,
     pub text: String,
     pub findings: Vec<Finding>,
+    /// The fingerprint of each finding ([`crate::fingerprint`]), when asked for; else empty.
+    pub fingerprints: Vec<String>,
     /// Findings fixed by `--fix` (or that `--diff` would fix).
     pub fixed: usize,
     /// The text before fixes, when fixes changed it.
     pub original: Option<String>,
+    /// Its text came from standard input.
+    pub from_stdin: bool,
+}
+
+impl FileReport {
+    /// Keeps the findings (and their fingerprints) whose index passes `keep`.
+    pub fn retain(&mut self, keep: impl Fn(usize) -> bool) {
+        let mut index = 0;
+        self.findings.retain(|_| {
+            index += 1;
+            keep(index - 1)
+        });
+        if !self.fingerprints.is_empty() {
+            let mut index = 0;
+            self.fingerprints.retain(|_| {
+                index += 1;
+                keep(index - 1)
+            });
+        }
+    }
 }
 
 /// Everything one `check` found.
@@ -33,6 +59,8 @@ pub struct Report {
     /// goconc's own bugs (a rule that panicked, a fix that broke syntax), files `--fix` left
     /// alone because they changed meanwhile, ignore files with bad globs: printed, not fatal.
     pub warnings: Vec<PathMessage>,
+    /// `--unsafe-fixes`: the summary counts the unsafe fixes as applicable.
+    pub unsafe_fixes: bool,
 }
 
 impl Report {
@@ -47,6 +75,7 @@ impl Report {
 struct Plan {
     mode: Mode,
     overrides: Config,
+    unsafe_fixes: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,14 +85,72 @@ enum Mode {
     Diff,
 }
 
+/// Where one output goes.
+enum Sink {
+    Stdout,
+    Stderr,
+    File(PathBuf),
+}
+
 pub fn run(args: &CheckArgs) -> u8 {
-    let overrides = match overrides(args) {
-        Ok(c) => c,
+    match run_checked(args) {
+        Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
-            return EXIT_ERROR;
+            EXIT_ERROR
         }
+    }
+}
+
+/// The outputs asked for: each format and where it goes.
+fn outputs(args: &CheckArgs) -> Vec<(Format, Sink)> {
+    let specs = if args.format.is_empty() {
+        vec![crate::OutputSpec {
+            format: Format::Text,
+            path: None,
+        }]
+    } else {
+        args.format.clone()
     };
+    specs
+        .into_iter()
+        .map(|spec| {
+            let sink = match (spec.path, &args.output_file) {
+                (Some(path), _) => Sink::File(path),
+                (None, Some(path)) => Sink::File(path.clone()),
+                (None, None) => Sink::Stdout,
+            };
+            (spec.format, sink)
+        })
+        .collect()
+}
+
+/// Standard input's text, when a path is `-`.
+fn read_stdin(args: &CheckArgs) -> Result<Option<StdinFile>, String> {
+    let wants_stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
+    if !wants_stdin {
+        if args.stdin_filename.is_some() {
+            return Err(
+                "--stdin-filename names the text read from standard input: add `-` to \
+                        the paths to read it"
+                    .to_string(),
+            );
+        }
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+        .map_err(|e| format!("reading standard input: {e}"))?;
+    let path = args
+        .stdin_filename
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("stdin.go"));
+    let text = files::go_text(bytes).map_err(|e| format!("standard input: {e}"))?;
+    Ok(Some(StdinFile { path, text }))
+}
+
+fn run_checked(args: &CheckArgs) -> Result<u8, String> {
+    let overrides = overrides(args)?;
     let mode = if args.fix {
         Mode::Fix
     } else if args.diff {
@@ -71,15 +158,29 @@ pub fn run(args: &CheckArgs) -> u8 {
     } else {
         Mode::Report
     };
-    let inputs = Inputs::collect(&args.paths);
-    let report = match check(inputs, &Plan { mode, overrides }) {
+    let outputs = outputs(args);
+    let lookup = match &args.config {
+        Some(path) => Lookup::with_config_file(path)?,
+        None => Lookup::default(),
+    };
+    // Read before the check, so that a bad revision or baseline is told at once.
+    let changed = match (&args.new_from_rev, &args.new_from_merge_base) {
+        (Some(rev), _) => Some(ChangedLines::since(rev)?),
+        (None, Some(branch)) => Some(ChangedLines::since_merge_base(branch)?),
+        (None, None) => None,
+    };
+    let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
+    let stdin = read_stdin(args)?;
+    let stdin_fix = stdin.is_some() && mode == Mode::Fix;
+    let inputs = Inputs::collect(&args.paths, stdin);
+    let plan = Plan {
+        mode,
+        overrides,
+        unsafe_fixes: args.unsafe_fixes,
+    };
+    let mut report = match check(inputs, lookup, &plan) {
         Ok(report) => report,
-        Err(config_errors) => {
-            for e in config_errors {
-                eprintln!("error: {e}");
-            }
-            return EXIT_ERROR;
-        }
+        Err(config_errors) => return Err(config_errors.join("\nerror: ")),
     };
     for w in &report.warnings {
         w.eprint("warning");
@@ -88,37 +189,7 @@ pub fn run(args: &CheckArgs) -> u8 {
         e.eprint("error");
     }
     if mode == Mode::Diff {
-        let mut any = false;
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        for file in &report.files {
-            if let Some(original) = &file.original {
-                let diff = fix::unified_diff(&file.path, original, &file.text);
-                if let Err(e) = out.write_all(&diff) {
-                    if e.kind() != std::io::ErrorKind::BrokenPipe {
-                        eprintln!("error: writing the diff: {e}");
-                        return EXIT_ERROR;
-                    }
-                }
-                any = true;
-            }
-        }
-        let count: usize = report.files.iter().map(|f| f.fixed).sum();
-        eprintln!(
-            "{}",
-            if any {
-                format!("{} fixable with --fix", plural(count, "finding"))
-            } else {
-                "nothing to fix".to_string()
-            }
-        );
-        return if !report.errors.is_empty() {
-            EXIT_ERROR
-        } else if any {
-            EXIT_FINDINGS
-        } else {
-            0
-        };
+        return Ok(print_diff(&report));
     }
     if mode == Mode::Fix {
         let stderr = std::io::stderr();
@@ -129,7 +200,83 @@ pub fn run(args: &CheckArgs) -> u8 {
             let _ = writeln!(err);
         }
     }
-    if args.format == Format::Json {
+    // `--fix -`: the fixed text goes to stdout (as ruff does), the report to stderr.
+    if stdin_fix {
+        if let Some(file) = report.files.iter().find(|f| f.from_stdin) {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out
+                .write_all(file.text.as_bytes())
+                .and_then(|()| out.flush())
+            {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(format!("writing the fixed text: {e}"));
+                }
+            }
+        }
+    }
+    let wants_fingerprints = baseline.is_some()
+        || args.write_baseline.is_some()
+        || outputs.iter().any(|(f, _)| output::shows_fingerprints(*f));
+    if wants_fingerprints {
+        let fingerprints: Vec<Vec<String>> = report
+            .files
+            .par_iter()
+            .map(crate::fingerprint::of_file)
+            .collect();
+        for (file, fingerprints) in report.files.iter_mut().zip(fingerprints) {
+            file.fingerprints = fingerprints;
+        }
+    }
+    if let Some(changed) = &changed {
+        let before = report.findings().count();
+        for file in &mut report.files {
+            let stdin = file.from_stdin;
+            changed.keep_new(file, stdin);
+        }
+        let hidden = before - report.findings().count();
+        if hidden > 0 {
+            eprintln!(
+                "note: {} on lines not changed since {} not shown",
+                plural(hidden, "finding"),
+                args.new_from_rev
+                    .as_deref()
+                    .or(args.new_from_merge_base.as_deref())
+                    .unwrap_or("the revision")
+            );
+        }
+    }
+    if let Some(path) = &args.write_baseline {
+        let count = baseline::write(path, &report)?;
+        eprintln!("wrote {} to {}", plural(count, "finding"), path.display());
+        return Ok(if report.errors.is_empty() {
+            0
+        } else {
+            EXIT_ERROR
+        });
+    }
+    if let (Some(baseline), Some(path)) = (&baseline, &args.baseline) {
+        let applied = baseline.apply(&mut report);
+        if applied.hidden > 0 {
+            eprintln!(
+                "note: {} in the baseline {} not shown",
+                plural(applied.hidden, "finding"),
+                path.display()
+            );
+        }
+        if applied.stale > 0 {
+            eprintln!(
+                "note: {} of the baseline {} no longer found (fixed?): `--write-baseline {}` \
+                 drops them",
+                plural(applied.stale, "finding"),
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    let json_to_stdout = outputs
+        .iter()
+        .any(|(f, sink)| *f == Format::Json && matches!(sink, Sink::Stdout));
+    if outputs.iter().any(|(f, _)| *f == Format::Json) {
         for file in report.files.iter().filter(|f| !f.findings.is_empty()) {
             if file.path.to_str().is_none() {
                 PathMessage {
@@ -142,25 +289,100 @@ pub fn run(args: &CheckArgs) -> u8 {
             }
         }
     }
-    let printed = match args.format {
-        Format::Text => output::text::print(&report, output::text::use_color(args.color)),
-        Format::Json => output::json::print(&report),
-        Format::Sarif => output::sarif::print(&report),
-    };
-    if let Err(e) = printed {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: writing the report: {e}");
-            return EXIT_ERROR;
+    for (format, sink) in outputs {
+        let sink = match sink {
+            Sink::Stdout if stdin_fix => Sink::Stderr,
+            sink => sink,
+        };
+        let written = write_output(&report, args, format, &sink, json_to_stdout);
+        if let Err(e) = written {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                let to = match &sink {
+                    Sink::File(path) => format!(" to {}", path.display()),
+                    _ => String::new(),
+                };
+                return Err(format!("writing the {format:?} report{to}: {e}").to_lowercase());
+            }
         }
     }
     if !report.errors.is_empty() {
-        return EXIT_ERROR;
+        return Ok(EXIT_ERROR);
     }
     let failing = args
         .fail_on
         .threshold()
         .is_some_and(|min| report.findings().any(|(_, f)| f.severity >= min));
-    if failing {
+    Ok(if failing { EXIT_FINDINGS } else { 0 })
+}
+
+/// Writes one format where it goes. `--statistics` replaces the text and JSON reports on a
+/// terminal or pipe with the counts per rule.
+fn write_output(
+    report: &Report,
+    args: &CheckArgs,
+    format: Format,
+    sink: &Sink,
+    json_to_stdout: bool,
+) -> std::io::Result<()> {
+    let mut file;
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let (out, color): (&mut dyn Write, bool) = match sink {
+        Sink::Stdout => {
+            let color = output::text::use_color(args.color);
+            (&mut stdout.lock() as &mut dyn Write, color)
+        }
+        Sink::Stderr => (&mut stderr.lock() as &mut dyn Write, false),
+        Sink::File(path) => {
+            file = std::io::BufWriter::new(std::fs::File::create(path)?);
+            (
+                &mut file as &mut dyn Write,
+                args.color == crate::ColorChoice::Always,
+            )
+        }
+    };
+    let statistics = args.statistics && !matches!(sink, Sink::File(_));
+    let result = match format {
+        Format::Text if statistics && !json_to_stdout => {
+            output::statistics::write_text(out, report, args.unsafe_fixes)
+        }
+        Format::Json if statistics => {
+            output::statistics::write_json(out, report, args.unsafe_fixes)
+        }
+        _ => output::write(format, report, out, color),
+    };
+    result.and_then(|()| out.flush())
+}
+
+/// `--diff`: the changes `--fix` would make; exit 1 when there are some.
+fn print_diff(report: &Report) -> u8 {
+    let mut any = false;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for file in &report.files {
+        if let Some(original) = &file.original {
+            let diff = fix::unified_diff(&file.path, original, &file.text);
+            if let Err(e) = out.write_all(&diff) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("error: writing the diff: {e}");
+                    return EXIT_ERROR;
+                }
+            }
+            any = true;
+        }
+    }
+    let count: usize = report.files.iter().map(|f| f.fixed).sum();
+    eprintln!(
+        "{}",
+        if any {
+            format!("{} fixable with --fix", plural(count, "finding"))
+        } else {
+            "nothing to fix".to_string()
+        }
+    );
+    if !report.errors.is_empty() {
+        EXIT_ERROR
+    } else if any {
         EXIT_FINDINGS
     } else {
         0
@@ -184,12 +406,10 @@ fn overrides(args: &CheckArgs) -> Result<Config, String> {
                 .ok_or_else(|| format!("--go-version: `{v}` is not a Go version such as 1.22"))?,
         );
     }
-    let all = rules::all();
+    config.report_unused_suppressions = args.report_unused_suppressions;
+    let all = crate::catalog::all();
     let matching = |pattern: &str| -> Result<Vec<&'static str>, String> {
-        match rules::named_by(pattern) {
-            Some(metas) => Ok(metas.into_iter().map(|m| m.id).collect()),
-            None => Err(crate::rules_cmd::unknown_rule(pattern)),
-        }
+        crate::catalog::named_by(pattern).ok_or_else(|| crate::rules_cmd::unknown_rule(pattern))
     };
     let selected: Vec<String> = args
         .select
@@ -202,9 +422,12 @@ fn overrides(args: &CheckArgs) -> Result<Config, String> {
         for pattern in &selected {
             keep.extend(matching(pattern).map_err(|e| format!("--select: {e}"))?);
         }
-        for meta in &all {
-            if !keep.contains(meta.id) {
-                config.severities.insert(meta.id, None);
+        for entry in &all {
+            // Unused suppressions are asked for by their own option, whatever is selected.
+            if !keep.contains(entry.id())
+                && entry.id() != goconc_analysis::suppress::UNUSED_SUPPRESSION
+            {
+                config.severities.insert(entry.id(), None);
             }
         }
     }
@@ -230,8 +453,7 @@ struct Prepared {
 
 /// Runs the check. Err holds the messages of `goconc.toml` files that do not parse (nothing is
 /// checked then: a config that says something we cannot read must not be silently ignored).
-fn check(inputs: Inputs, plan: &Plan) -> Result<Report, Vec<String>> {
-    let mut lookup = Lookup::default();
+fn check(inputs: Inputs, mut lookup: Lookup, plan: &Plan) -> Result<Report, Vec<String>> {
     let mut prepared = Vec::new();
     for (dir, mut job) in inputs.dirs {
         // `dir` is canonical: absolute, without links.
@@ -263,20 +485,31 @@ fn check(inputs: Inputs, plan: &Plan) -> Result<Report, Vec<String>> {
     if !lookup.config_errors.is_empty() {
         return Err(lookup.config_errors.into_values().collect());
     }
+    let files: usize = prepared
+        .iter()
+        .map(|p| p.job.files.values().filter(|f| f.report).count())
+        .sum();
+    let progress = crate::progress::bar(files);
     let results: Vec<DirResult> = prepared
         .par_iter()
-        .map(|p| check_dir(p, plan.mode))
+        .map(|p| {
+            let result = check_dir(p, plan);
+            progress.inc(p.job.files.values().filter(|f| f.report).count() as u64);
+            result
+        })
         .collect();
+    progress.finish_and_clear();
     let mut report = Report {
         files: Vec::new(),
         errors: inputs.errors,
         warnings: inputs.warnings,
+        unsafe_fixes: plan.unsafe_fixes,
     };
     for r in results {
         report.errors.extend(r.errors);
         report.warnings.extend(r.warnings);
         for file in r.files {
-            let file = if plan.mode == Mode::Fix {
+            let file = if plan.mode == Mode::Fix && !file.from_stdin {
                 write_fixes(file, &mut report)
             } else {
                 file.into_report()
@@ -330,6 +563,7 @@ struct Checked {
     text: String,
     findings: Vec<Finding>,
     fixed: usize,
+    from_stdin: bool,
 }
 
 impl Checked {
@@ -338,9 +572,11 @@ impl Checked {
         FileReport {
             path: shown(&self.path).to_path_buf(),
             findings: self.findings,
+            fingerprints: Vec::new(),
             fixed: self.fixed,
             original: changed.then_some(self.original),
             text: self.text,
+            from_stdin: self.from_stdin,
         }
     }
 
@@ -349,9 +585,11 @@ impl Checked {
         FileReport {
             path: shown(&self.path).to_path_buf(),
             findings: self.original_findings.unwrap_or(self.findings),
+            fingerprints: Vec::new(),
             fixed: 0,
             original: None,
             text: self.original,
+            from_stdin: self.from_stdin,
         }
     }
 }
@@ -366,7 +604,28 @@ struct DirResult {
 /// Rounds of `--fix`: fixing one finding can reveal or enable another.
 const MAX_FIX_ROUNDS: usize = 5;
 
-fn check_dir(p: &Prepared, mode: Mode) -> DirResult {
+/// Whether a Go file says it is generated: a line `// Code generated … DO NOT EDIT.` before its
+/// package clause (the Go convention, https://go.dev/s/generatedcode).
+pub fn is_generated(text: &str) -> bool {
+    const PREFIX: &str = "// Code generated ";
+    const SUFFIX: &str = " DO NOT EDIT.";
+    for line in text.lines() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.len() >= PREFIX.len() + SUFFIX.len()
+            && line.starts_with(PREFIX)
+            && line.ends_with(SUFFIX)
+        {
+            return true;
+        }
+        if line.starts_with("package ") || line.starts_with("package\t") {
+            return false;
+        }
+    }
+    false
+}
+
+fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
+    let mode = plan.mode;
     let mut result = DirResult::default();
     // Read every file of the folder. One that cannot be read, or is not Go text, is left out:
     // reported when asked for, silently when it is only read for the package's types.
@@ -374,16 +633,22 @@ fn check_dir(p: &Prepared, mode: Mode) -> DirResult {
     let mut names: Vec<String> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
     let mut reported: Vec<bool> = Vec::new();
+    let mut from_stdin: Vec<bool> = Vec::new();
     for (name, file) in &p.job.files {
-        let text = files::read_regular(&file.path)
-            .map_err(|e| e.to_string())
-            .and_then(files::go_text);
+        let text = match &file.stdin_text {
+            Some(text) => Ok(text.as_str().to_string()),
+            None => files::read_regular(&file.path)
+                .map_err(|e| e.to_string())
+                .and_then(files::go_text),
+        };
         match text {
             Ok(text) => {
                 paths.push(&file.path);
                 names.push(name.to_string_lossy().into_owned());
+                // A generated file found by a walk is read for the package's types only.
+                reported.push(file.report && (file.named || !is_generated(&text)));
                 texts.push(text);
-                reported.push(file.report);
+                from_stdin.push(file.stdin_text.is_some());
             }
             Err(message) => {
                 if file.report {
@@ -417,7 +682,7 @@ fn check_dir(p: &Prepared, mode: Mode) -> DirResult {
             if round == 0 && mode == Mode::Fix {
                 first_findings[i] = Some(outcome.findings.clone());
             }
-            let fixes = fix::apply_first_fixes(&texts[i], &outcome.findings);
+            let fixes = fix::apply_first_fixes(&texts[i], &outcome.findings, plan.unsafe_fixes);
             if fixes.broke_syntax {
                 result.warnings.push(PathMessage::new(
                     paths[i],
@@ -452,6 +717,7 @@ fn check_dir(p: &Prepared, mode: Mode) -> DirResult {
             findings: outcome.findings,
             fixed: fixed[i],
             text: std::mem::take(&mut texts[i]),
+            from_stdin: from_stdin[i],
         });
     }
     result

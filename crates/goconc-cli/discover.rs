@@ -51,6 +51,16 @@ pub struct GoFile {
     pub path: PathBuf,
     /// Whether its findings are reported; the others are read for the package's types only.
     pub report: bool,
+    /// Named on the command line (not found by a walk): checked even when generated.
+    pub named: bool,
+    /// Its text, when it comes from standard input rather than from disk.
+    pub stdin_text: Option<std::sync::Arc<String>>,
+}
+
+/// The file read from standard input (`-`), and the path it stands for.
+pub struct StdinFile {
+    pub path: PathBuf,
+    pub text: String,
 }
 
 /// The `.go` files of one folder, by file name: analyzed together (so types resolve across them),
@@ -190,9 +200,16 @@ fn check_target(path: &Path) -> Result<bool, String> {
 }
 
 impl Inputs {
-    pub fn collect(args: &[PathBuf]) -> Inputs {
+    pub fn collect(args: &[PathBuf], stdin: Option<StdinFile>) -> Inputs {
         let mut inputs = Inputs::default();
+        let mut stdin = stdin;
         for arg in args {
+            if arg.as_os_str() == "-" {
+                if let Some(file) = stdin.take() {
+                    inputs.add_stdin_file(file);
+                }
+                continue;
+            }
             let path = strip_ellipsis(arg);
             match check_target(&path) {
                 Ok(false) => inputs.walk(&path),
@@ -240,16 +257,39 @@ impl Inputs {
     }
 
     /// Marks a file as reported, under this spelling unless an earlier one already asked.
-    fn report(&mut self, dir: &Path, name: &OsStr, path: &Path) {
+    /// `named`: the user named the file itself.
+    fn report(&mut self, dir: &Path, name: &OsStr, path: &Path, named: bool) -> &mut GoFile {
         let job = self.job(dir);
         let file = job.files.entry(name.to_os_string()).or_insert(GoFile {
             path: path.to_path_buf(),
             report: false,
+            named: false,
+            stdin_text: None,
         });
         if !file.report {
             file.path = path.to_path_buf();
             file.report = true;
         }
+        file.named |= named;
+        file
+    }
+
+    /// The file read from standard input: checked as if it were at its path (which need not
+    /// exist), with the other `.go` files of that folder read from disk for the package.
+    fn add_stdin_file(&mut self, stdin: StdinFile) {
+        let dir = match stdin.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let Some(name) = stdin.path.file_name().map(OsStr::to_os_string) else {
+            self.errors.push(PathMessage::new(
+                &stdin.path,
+                "--stdin-filename: not a file name".to_string(),
+            ));
+            return;
+        };
+        let file = self.report(&dir, &name, &stdin.path, true);
+        file.stdin_text = Some(std::sync::Arc::new(stdin.text));
     }
 
     /// Every `.go` file under `dir`, skipping what the go tool skips and what `.gitignore`,
@@ -299,7 +339,7 @@ impl Inputs {
             match regular {
                 Ok(true) => {
                     let dir = path.parent().unwrap_or(Path::new("."));
-                    self.report(dir, entry.file_name(), path);
+                    self.report(dir, entry.file_name(), path, false);
                 }
                 // A link named `.go` to a folder: not followed, like any folder link.
                 Ok(false) => {}
@@ -334,7 +374,7 @@ impl Inputs {
             return;
         };
         let name = name.to_os_string();
-        self.report(&dir, &name, path);
+        self.report(&dir, &name, path, true);
     }
 }
 
@@ -362,6 +402,8 @@ fn siblings(dir: &Path) -> BTreeMap<OsString, GoFile> {
                 GoFile {
                     path,
                     report: false,
+                    named: false,
+                    stdin_text: None,
                 },
             );
         }
@@ -418,6 +460,8 @@ pub struct FoundConfig {
 /// Looks up, once per folder, the nearest `go.mod` and `goconc.toml` at or above it.
 #[derive(Default)]
 pub struct Lookup {
+    /// `--config FILE`: used for every folder instead of the nearest `goconc.toml`.
+    forced: Option<FoundConfig>,
     go_mods: HashMap<PathBuf, Option<GoVersion>>,
     configs: HashMap<PathBuf, Option<FoundConfig>>,
     /// Config files that failed to parse, with their message (`path:line: key: message`).
@@ -443,10 +487,30 @@ impl Lookup {
         found
     }
 
-    /// The nearest `goconc.toml` at or above `dir` (absolute). A file that does not parse is
-    /// recorded in `config_errors` and counts as found (so a folder below it does not silently
-    /// fall back to a config further up).
+    /// A lookup that gives every folder the configuration of `path` (`--config FILE`); its
+    /// exclude globs are relative to its folder. Err: why it cannot be used.
+    pub fn with_config_file(path: &Path) -> Result<Lookup, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--config {}: {e}", path.display()))?;
+        let config = Config::parse_toml(&text).map_err(|e| config_message(path, &e))?;
+        let dir = absolute(
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        );
+        Ok(Lookup {
+            forced: Some(FoundConfig { dir, config }),
+            ..Lookup::default()
+        })
+    }
+
+    /// The nearest `goconc.toml` at or above `dir` (absolute), or the `--config` file. A file
+    /// that does not parse is recorded in `config_errors` and counts as found (so a folder below
+    /// it does not silently fall back to a config further up).
     pub fn config(&mut self, dir: &Path) -> Option<FoundConfig> {
+        if let Some(forced) = &self.forced {
+            return Some(forced.clone());
+        }
         if let Some(found) = self.configs.get(dir) {
             return found.clone();
         }
@@ -458,21 +522,8 @@ impl Lookup {
                     config,
                 }),
                 Err(e) => {
-                    let key = e
-                        .key
-                        .as_deref()
-                        .map(|k| format!(" {k}:"))
-                        .unwrap_or_default();
-                    self.config_errors.insert(
-                        path.clone(),
-                        format!(
-                            "{}:{}:{} {}",
-                            shown(&path).display(),
-                            e.line,
-                            key,
-                            e.message
-                        ),
-                    );
+                    self.config_errors
+                        .insert(path.clone(), config_message(&path, &e));
                     None
                 }
             },
@@ -489,6 +540,16 @@ impl Lookup {
         self.configs.insert(dir.to_path_buf(), found.clone());
         found
     }
+}
+
+/// `PATH:LINE: KEY: MESSAGE` for a configuration file that does not parse.
+fn config_message(path: &Path, e: &goconc_analysis::ConfigError) -> String {
+    let key = e
+        .key
+        .as_deref()
+        .map(|k| format!(" {k}:"))
+        .unwrap_or_default();
+    format!("{}:{}:{} {}", shown(path).display(), e.line, key, e.message)
 }
 
 /// `dir` made absolute and free of `.`/`..` and links, for looking upward and for knowing a

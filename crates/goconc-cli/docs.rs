@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use goconc_analysis::rules;
-
-use crate::rules_cmd::by_family;
+use crate::catalog;
 use crate::EXIT_ERROR;
 
 const GENERATED: &str =
@@ -16,10 +14,10 @@ const GENERATED: &str =
 /// Every generated file: name → contents.
 pub fn pages() -> BTreeMap<String, String> {
     let mut files = BTreeMap::new();
-    for meta in rules::all() {
+    for entry in catalog::all() {
         files.insert(
-            format!("{}.md", meta.id),
-            format!("{GENERATED}{}", meta.page()),
+            format!("{}.md", entry.id()),
+            format!("{GENERATED}{}", entry.page()),
         );
     }
     files.insert("README.md".to_string(), index());
@@ -27,28 +25,26 @@ pub fn pages() -> BTreeMap<String, String> {
 }
 
 fn index() -> String {
-    let all = rules::all();
+    let all = catalog::all();
     let mut out = String::from(GENERATED);
     out.push_str("# goconc rules\n\n");
     out.push_str(&format!(
         "{} rules, {} with a quick fix (`goconc check --fix` applies them; editors offer them as code actions). \
          Severities are defaults: change them per rule in `goconc.toml`. `goconc explain RULE` prints a page in the terminal.\n",
         all.len(),
-        all.iter().filter(|m| m.fix.is_some()).count()
+        all.iter().filter(|e| e.fix().is_some()).count()
     ));
-    for (family, metas) in by_family() {
+    for (key, title, entries) in catalog::by_family() {
         out.push_str(&format!(
             "\n## {title}\n\n`--select {key}` selects these rules.\n\n| rule | severity | finds | quick fix |\n|---|---|---|---|\n",
-            title = family.title(),
-            key = family.key(),
         ));
-        for m in metas {
-            let summary = m.summary.replace('|', "\\|");
-            let fix = m.fix.map_or("—".to_string(), |f| f.replace('|', "\\|"));
+        for e in entries {
+            let summary = e.summary().replace('|', "\\|");
+            let fix = e.fix().map_or("—".to_string(), |f| f.replace('|', "\\|"));
             out.push_str(&format!(
                 "| [{id}]({id}.md) | {} | {summary} | {fix} |\n",
-                m.severity,
-                id = m.id
+                e.severity(),
+                id = e.id()
             ));
         }
     }

@@ -1,17 +1,37 @@
 //! `--fix` and `--diff`: choose the fixes to apply together, and show what changed.
 
-use goconc_analysis::{apply_edits, Finding, SourceFile, TextEdit};
+use goconc_analysis::{apply_edits, Finding, Fix, SourceFile, TextEdit};
+
+/// The fix `--fix` applies to a finding: its first, when that one is safe or `unsafe_fixes` is
+/// set.
+pub fn applicable(finding: &Finding, unsafe_fixes: bool) -> Option<&Fix> {
+    finding.fixes.first()
+}
+
+/// Whether each line of `new` (1-based line n at index n-1) is added or changed relative to
+/// `old`, by a line diff ([`diff_lines`]).
+pub fn changed_lines(old: &str, new: &str) -> Vec<bool> {
+    let a: Vec<&str> = old.split_inclusive('\n').collect();
+    let b: Vec<&str> = new.split_inclusive('\n').collect();
+    let mut changed = vec![true; b.len()];
+    for op in diff_lines(&a, &b) {
+        if let Op::Same(_, y) = op {
+            changed[y] = false;
+        }
+    }
+    changed
+}
 
 /// Applies the first fix of every finding that does not overlap a fix already taken. A fix is
 /// taken whole or not at all (half a fix could leave code that does not compile). Returns the
 /// new text and how many findings were fixed; the text is unchanged when the fixes would turn a
 /// file that parsed cleanly into one with syntax errors (a goconc bug, reported by the caller
 /// through the returned flag).
-pub fn apply_first_fixes(text: &str, findings: &[Finding]) -> FixResult {
+pub fn apply_first_fixes(text: &str, findings: &[Finding], unsafe_fixes: bool) -> FixResult {
     let mut taken: Vec<&TextEdit> = Vec::new();
     let mut fixed = 0;
     for finding in findings {
-        let Some(fix) = finding.fixes.first() else {
+        let Some(fix) = applicable(finding, unsafe_fixes) else {
             continue;
         };
         let fits = fix.edits.iter().all(|edit| {

@@ -4,14 +4,19 @@
 //! the file system (walking folders, `go.mod`, `goconc.toml`), output formats, colors, exit codes.
 //! It knows nothing of Go semantics: every finding comes from `goconc_analysis`.
 
+mod baseline;
 mod bench;
+mod catalog;
 mod check;
 mod discover;
 mod docs;
 mod files;
+mod fingerprint;
 mod fix;
+mod newcode;
 mod output;
 mod package;
+mod progress;
 mod rules_cmd;
 
 use std::process::ExitCode;
@@ -104,7 +109,11 @@ enum Command {
     /// Check Go files and folders (recursively; `./...` accepted).
     Check(CheckArgs),
     /// List every rule: id, default severity, whether it has a quick fix, what it finds.
-    Rules,
+    Rules {
+        /// `json`: the catalog as a JSON array (id, family, severity, summary, fix, url).
+        #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+        format: RulesFormat,
+    },
     /// Print a rule's page: why it matters, a bad and a good example, the fix, when it is silent.
     Explain {
         /// The rule id, e.g. `mutex-unlock-missing`.
@@ -133,19 +142,29 @@ enum Command {
 #[derive(Args, Clone)]
 pub struct CheckArgs {
     /// Files and folders to check. Folders are walked recursively, skipping vendor/, testdata/,
-    /// hidden and `_`-prefixed folders and what `.gitignore` ignores; a file you name is always
-    /// checked. `dir/...` means the same as `dir`.
+    /// hidden and `_`-prefixed folders, what `.gitignore` ignores and generated files; a file
+    /// you name is always checked. `dir/...` means the same as `dir`; `-` reads standard input
+    /// (see --stdin-filename).
     #[arg(default_value = ".")]
     pub paths: Vec<std::path::PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Apply the first quick fix of every finding, in place, then report what remains.
+    /// Output format, optionally to a file: `sarif:goconc.sarif`. Repeat the option (or separate
+    /// with commas) for several at once. Formats: text, json, sarif, github, rdjson, checkstyle,
+    /// gitlab.
+    #[arg(long, value_name = "FORMAT[:FILE]", value_delimiter = ',', value_parser = parse_output)]
+    pub format: Vec<OutputSpec>,
+    /// Write the output of the formats named without a file here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<std::path::PathBuf>,
+    /// Apply the safe quick fixes in place, then report what remains.
     #[arg(long, conflicts_with = "diff")]
     pub fix: bool,
     /// Print the changes `--fix` would make as a unified diff, without writing anything.
     #[arg(long)]
     pub diff: bool,
+    /// With --fix or --diff: also apply the fixes marked unsafe (they may change behaviour
+    /// beyond the bug; review them).
+    #[arg(long)]
+    pub unsafe_fixes: bool,
     /// Exit with status 1 when findings at or above this severity remain.
     #[arg(long, value_enum, default_value_t = FailOn::Hint)]
     pub fail_on: FailOn,
@@ -161,6 +180,63 @@ pub struct CheckArgs {
     /// When to color the text output. `auto`: on a terminal, unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Use this configuration file for every checked file instead of the nearest goconc.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// The path of the file read from standard input (`-`): its folder's other files are read
+    /// from disk for the package, and findings are reported under this name.
+    #[arg(long, value_name = "PATH")]
+    pub stdin_filename: Option<std::path::PathBuf>,
+    /// Only findings on lines changed since this git revision (committed, staged, unstaged and
+    /// untracked changes), as `git diff REV` shows them.
+    #[arg(long, value_name = "REV", conflicts_with = "new_from_merge_base")]
+    pub new_from_rev: Option<String>,
+    /// Only findings on lines changed since the merge base of HEAD and this branch.
+    #[arg(long, value_name = "BRANCH")]
+    pub new_from_merge_base: Option<String>,
+    /// Hide the findings recorded in this baseline file (see --write-baseline).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
+    /// Record every finding in this baseline file, print nothing else, and exit 0.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["fix", "diff"])]
+    pub write_baseline: Option<std::path::PathBuf>,
+    /// Report suppression comments that silence nothing, or name no rule.
+    #[arg(long)]
+    pub report_unused_suppressions: bool,
+    /// Print how many findings each rule has, instead of the findings.
+    #[arg(long)]
+    pub statistics: bool,
+}
+
+/// One `--format` value: a format and where its output goes (None: standard output, or
+/// `--output-file`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub format: Format,
+    pub path: Option<std::path::PathBuf>,
+}
+
+fn parse_output(value: &str) -> Result<OutputSpec, String> {
+    let (name, path) = match value.split_once(':') {
+        Some((name, path)) => (name, Some(path)),
+        None => (value, None),
+    };
+    let format = Format::from_str(name, true).map_err(|_| {
+        let names: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect();
+        format!(
+            "unknown format `{name}` (the formats are {})",
+            names.join(", ")
+        )
+    })?;
+    let path = match path {
+        None | Some("stdout" | "-") => None,
+        Some("") => return Err(format!("`{value}`: no file name after the colon")),
+        Some(path) => Some(std::path::PathBuf::from(path)),
+    };
+    Ok(OutputSpec { format, path })
 }
 
 #[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -168,6 +244,19 @@ pub enum Format {
     Text,
     Json,
     Sarif,
+    /// GitHub Actions workflow commands (`::error file=…::message`), shown as annotations.
+    Github,
+    /// reviewdog's Diagnostic Format (rdjson).
+    Rdjson,
+    Checkstyle,
+    /// GitLab code quality (Code Climate JSON).
+    Gitlab,
+}
+
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RulesFormat {
+    Text,
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -206,7 +295,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
-        Command::Rules => rules_cmd::list(),
+        Command::Rules { format } => match format {
+            RulesFormat::Text => rules_cmd::list(),
+            RulesFormat::Json => rules_cmd::list_json(),
+        },
         Command::Explain { rule } => rules_cmd::explain(&rule),
         Command::Bench(args) => bench::run(&args),
         Command::Lsp { stdio: _ } => goconc_lsp::run_stdio().clamp(0, 255) as u8,

@@ -2,49 +2,33 @@
 
 use std::io::Write;
 
-use goconc_analysis::rules;
-
+use crate::catalog::{self, Entry};
 use crate::EXIT_ERROR;
-
-/// The rules grouped by family, families in catalog order.
-pub fn by_family() -> Vec<(rules::Family, Vec<&'static rules::RuleMeta>)> {
-    rules::Family::ALL
-        .into_iter()
-        .map(|family| {
-            let metas = rules::all()
-                .into_iter()
-                .filter(|m| m.family == family)
-                .collect();
-            (family, metas)
-        })
-        .filter(|(_, metas): &(_, Vec<_>)| !metas.is_empty())
-        .collect()
-}
 
 pub fn list() -> u8 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let groups = by_family();
-    let width = rules::all().iter().map(|m| m.id.len()).max().unwrap_or(0);
+    let all = catalog::all();
+    let width = all.iter().map(|e| e.id().len()).max().unwrap_or(0);
     let mut lines = Vec::new();
-    for (family, metas) in &groups {
-        lines.push(format!("{} (--select {})", family.title(), family.key()));
-        for m in metas {
-            let fix = if m.fix.is_some() { "fix" } else { "-" };
+    for (key, title, entries) in catalog::by_family() {
+        lines.push(format!("{title} (--select {key})"));
+        for e in entries {
+            let fix = if e.fix().is_some() { "fix" } else { "-" };
             lines.push(format!(
                 "  {:width$}  {:7}  {:3}  {}",
-                m.id,
-                m.severity.as_str(),
+                e.id(),
+                e.severity().as_str(),
                 fix,
-                m.summary
+                e.summary()
             ));
         }
         lines.push(String::new());
     }
-    let count = rules::all().len();
-    let fixable = rules::all().iter().filter(|m| m.fix.is_some()).count();
+    let fixable = all.iter().filter(|e| e.fix().is_some()).count();
     lines.push(format!(
-        "{count} rules, {fixable} with a quick fix; `goconc explain RULE` shows a rule's page"
+        "{} rules, {fixable} with a quick fix; `goconc explain RULE` shows a rule's page",
+        all.len()
     ));
     for line in lines {
         if writeln!(out, "{line}").is_err() {
@@ -54,10 +38,40 @@ pub fn list() -> u8 {
     0
 }
 
+/// One rule as `goconc rules --format json` gives it.
+pub fn entry_json(e: Entry) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id(),
+        "family": e.family_key(),
+        "family_title": e.family_title(),
+        "severity": e.severity().as_str(),
+        "summary": e.summary(),
+        "fix": e.fix(),
+        "url": crate::rule_url(e.id()),
+    })
+}
+
+/// `goconc rules --format json`: the catalog, one object per rule, in catalog order.
+pub fn list_json() -> u8 {
+    let catalog: Vec<serde_json::Value> = catalog::all().into_iter().map(entry_json).collect();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = serde_json::to_writer_pretty(&mut out, &catalog)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out));
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: writing the catalog: {e}");
+            EXIT_ERROR
+        }
+        _ => 0,
+    }
+}
+
 pub fn explain(id: &str) -> u8 {
-    match rules::find(id) {
-        Some(meta) => {
-            print!("{}", meta.page());
+    match catalog::find(id) {
+        Some(entry) => {
+            print!("{}", entry.page());
             0
         }
         None => {
@@ -71,7 +85,7 @@ pub fn explain(id: &str) -> u8 {
 pub fn unknown_rule(id: &str) -> String {
     let close = close_matches(id);
     if close.is_empty() {
-        let families: Vec<&str> = rules::Family::ALL.iter().map(|f| f.key()).collect();
+        let families = catalog::family_keys();
         format!(
             "unknown rule `{id}`: neither a rule id (see `goconc rules`) nor a family ({})",
             families.join(", ")
@@ -90,9 +104,10 @@ pub fn unknown_rule(id: &str) -> String {
 
 /// Rule ids and family keys within a small edit distance of `id`, or containing it, best first.
 pub fn close_matches(id: &str) -> Vec<&'static str> {
-    let families = rules::Family::ALL.iter().map(|f| f.key());
-    let mut scored: Vec<(usize, &'static str)> = families
-        .chain(rules::all().iter().map(|m| m.id))
+    let ids: Vec<&'static str> = catalog::all().into_iter().map(Entry::id).collect();
+    let mut scored: Vec<(usize, &'static str)> = catalog::family_keys()
+        .into_iter()
+        .chain(ids)
         .filter_map(|name| {
             let d = levenshtein(id, name);
             let limit = (id.len() / 3).max(2);

@@ -6,8 +6,10 @@
 //!   "offsets": {"start": 210, "end": 221},
 //!   "related": [{"message": "…", "range": {…}, "offsets": {…}}],
 //!   "fixes": [{"title": "…", "edits": [{"range": {…}, "offsets": {…}, "new_text": "…"}]}],
-//!   "url": "https://…/docs/rules/mutex-unlock-missing.md"}]
+//!   "url": "https://…/docs/rules/mutex-unlock-missing.md", "fingerprint": "3f2a…"}]
 //! ```
+//!
+//! `fingerprint` names the finding across unrelated edits (see [`crate::fingerprint`]).
 //!
 //! `path` is the file as named on the command line (lossy, with a warning on stderr, when the
 //! name is not UTF-8). Lines and columns are 1-based, columns counted in characters; `end` is exclusive. Offsets
@@ -42,7 +44,7 @@ pub fn findings_json(report: &Report) -> Value {
         let positions = Positions::new(&file.text);
         // JSON strings are Unicode: a name that is not UTF-8 is shown lossy (with a warning).
         let path = file.path.to_string_lossy();
-        for f in &file.findings {
+        for (f, fingerprint) in file.findings.iter().zip(&file.fingerprints) {
             items.push(json!({
                 "path": path,
                 "rule": f.rule,
@@ -64,15 +66,14 @@ pub fn findings_json(report: &Report) -> Value {
                     })).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
                 "url": crate::rule_url(f.rule),
+                "fingerprint": fingerprint,
             }));
         }
     }
     Value::Array(items)
 }
 
-pub fn print(report: &Report) -> std::io::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    serde_json::to_writer_pretty(&mut out, &findings_json(report))?;
+pub fn write(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &findings_json(report))?;
     writeln!(out)
 }

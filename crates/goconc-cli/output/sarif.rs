@@ -1,7 +1,9 @@
 //! `--format sarif`: SARIF 2.1.0, as GitHub code scanning and other viewers read it.
 //!
 //! One run; `tool.driver.rules` lists every rule of the catalog (so `ruleIndex` is stable);
-//! each result has its location, related locations, and its fixes as SARIF `fixes`
+//! each result has its location, related locations, `partialFingerprints` (`goconc/v1`, see
+//! [`crate::fingerprint`]: code scanning keeps an alert's identity across edits above it), and
+//! its fixes as SARIF `fixes`
 //! (`artifactChanges` with `replacements`). Columns count Unicode code points (declared with
 //! `columnKind`), lines and columns are 1-based, end columns exclusive.
 
@@ -9,22 +11,14 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::{Component, Path};
 
-use goconc_analysis::{rules, Severity};
 use serde_json::{json, Value};
 
-use super::Positions;
+use super::{three_levels as level, Positions};
+use crate::catalog::{self, Entry};
 use crate::check::Report;
 use crate::discover::path_bytes;
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
-
-fn level(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info | Severity::Hint => "note",
-    }
-}
 
 /// A path as a SARIF `uri`: a relative one as a relative reference (resolved against
 /// `%SRCROOT%`), an absolute one as a `file:` URI. Every byte but the unreserved characters of
@@ -91,8 +85,8 @@ fn region(positions: &Positions, range: &Range<usize>) -> Value {
 }
 
 /// The first paragraph of a rule page after its header: the text under `## Why it matters`.
-fn full_description(meta: &rules::RuleMeta) -> String {
-    let doc = meta.doc.trim();
+fn full_description(entry: Entry) -> String {
+    let doc = entry.doc().trim();
     let why = doc
         .split("## ")
         .find(|s| s.starts_with("Why it matters"))
@@ -106,25 +100,25 @@ fn full_description(meta: &rules::RuleMeta) -> String {
                 .replace('\n', " ")
         });
     match why {
-        Some(why) if !why.is_empty() => format!("{} {}", meta.summary, why),
-        _ => meta.summary.to_string(),
+        Some(why) if !why.is_empty() => format!("{} {}", entry.summary(), why),
+        _ => entry.summary().to_string(),
     }
 }
 
 pub fn sarif_json(report: &Report) -> Value {
-    let all = rules::all();
+    let all = catalog::all();
     let rules_json: Vec<Value> = all
         .iter()
-        .map(|meta| {
+        .map(|&entry| {
             json!({
-                "id": meta.id,
-                "name": meta.id,
-                "shortDescription": {"text": meta.summary},
-                "fullDescription": {"text": full_description(meta)},
-                "help": {"text": meta.summary, "markdown": meta.page()},
-                "helpUri": crate::rule_url(meta.id),
-                "defaultConfiguration": {"level": level(meta.severity)},
-                "properties": {"tags": [meta.family.key()], "fix": meta.fix},
+                "id": entry.id(),
+                "name": entry.id(),
+                "shortDescription": {"text": entry.summary()},
+                "fullDescription": {"text": full_description(entry)},
+                "help": {"text": entry.summary(), "markdown": entry.page()},
+                "helpUri": crate::rule_url(entry.id()),
+                "defaultConfiguration": {"level": level(entry.severity())},
+                "properties": {"tags": [entry.family_key()], "fix": entry.fix()},
             })
         })
         .collect();
@@ -135,7 +129,7 @@ pub fn sarif_json(report: &Report) -> Value {
         }
         let positions = Positions::new(&file.text);
         let artifact = artifact_location(&file.path);
-        for f in &file.findings {
+        for (f, fingerprint) in file.findings.iter().zip(&file.fingerprints) {
             let mut result = json!({
                 "ruleId": f.rule,
                 "level": level(f.severity),
@@ -143,9 +137,10 @@ pub fn sarif_json(report: &Report) -> Value {
                 "locations": [{
                     "physicalLocation": {"artifactLocation": artifact, "region": region(&positions, &f.range)}
                 }],
+                "partialFingerprints": {"goconc/v1": fingerprint},
                 "properties": {"severity": f.severity.as_str()},
             });
-            if let Some(index) = all.iter().position(|m| m.id == f.rule) {
+            if let Some(index) = all.iter().position(|e| e.id() == f.rule) {
                 result["ruleIndex"] = json!(index);
             }
             if !f.related.is_empty() {
@@ -201,10 +196,8 @@ pub fn sarif_json(report: &Report) -> Value {
     })
 }
 
-pub fn print(report: &Report) -> std::io::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    serde_json::to_writer_pretty(&mut out, &sarif_json(report))?;
+pub fn write(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &sarif_json(report))?;
     writeln!(out)
 }
 

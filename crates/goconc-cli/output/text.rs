@@ -52,7 +52,7 @@ impl Style {
 
     /// `bytes` in the color `code`, written as they are (a file name that is not UTF-8 is printed
     /// with its own bytes, as ripgrep does).
-    fn write_painted(&self, out: &mut impl Write, code: &str, bytes: &[u8]) -> std::io::Result<()> {
+    fn write_painted(&self, out: &mut dyn Write, code: &str, bytes: &[u8]) -> std::io::Result<()> {
         if self.color {
             write!(out, "\x1b[{code}m")?;
         }
@@ -171,10 +171,9 @@ fn excerpt(line: &str, caret: Range<usize>) -> Excerpt {
     }
 }
 
-pub fn print(report: &Report, color: bool) -> std::io::Result<()> {
+pub fn write(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Result<()> {
     let style = Style { color };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(out);
     for file in &report.files {
         if file.findings.is_empty() {
             continue;
