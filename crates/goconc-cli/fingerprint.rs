@@ -103,8 +103,7 @@ fn context(root: Node, text: &str, finding: &Finding) -> (String, String) {
     };
     let mut statement: Option<Node> = None;
     let mut top: Option<Node> = None;
-    loop {
-        let Some(parent) = node.parent() else { break };
+    while let Some(parent) = node.parent() {
         if statement.is_none() && CONTAINERS.contains(&parent.kind()) {
             statement = Some(node);
         }

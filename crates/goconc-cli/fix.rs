@@ -1,11 +1,13 @@
 //! `--fix` and `--diff`: choose the fixes to apply together, and show what changed.
 
-use goconc_analysis::{apply_edits, Finding, Fix, SourceFile, TextEdit};
+use goconc_analysis::{apply_edits, Applicability, Finding, Fix, SourceFile, TextEdit};
 
-/// The fix `--fix` applies to a finding: its first, when that one is safe or `unsafe_fixes` is
-/// set.
+/// The fix `--fix` applies to a finding: its first safe one, or with `unsafe_fixes` its first.
 pub fn applicable(finding: &Finding, unsafe_fixes: bool) -> Option<&Fix> {
-    finding.fixes.first()
+    finding
+        .fixes
+        .iter()
+        .find(|fix| unsafe_fixes || fix.applicability == Applicability::Safe)
 }
 
 /// Whether each line of `new` (1-based line n at index n-1) is added or changed relative to
@@ -22,7 +24,7 @@ pub fn changed_lines(old: &str, new: &str) -> Vec<bool> {
     changed
 }
 
-/// Applies the first fix of every finding that does not overlap a fix already taken. A fix is
+/// Applies the [`applicable`] fix of every finding that does not overlap a fix already taken. A fix is
 /// taken whole or not at all (half a fix could leave code that does not compile). Returns the
 /// new text and how many findings were fixed; the text is unchanged when the fixes would turn a
 /// file that parsed cleanly into one with syntax errors (a goconc bug, reported by the caller

@@ -107,7 +107,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check Go files and folders (recursively; `./...` accepted).
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// List every rule: id, default severity, whether it has a quick fix, what it finds.
     Rules {
         /// `json`: the catalog as a JSON array (id, family, severity, summary, fix, url).

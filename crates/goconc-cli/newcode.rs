@@ -105,7 +105,8 @@ impl ChangedLines {
 
     /// The file's path relative to the repository's top folder, if it is inside it.
     fn relative(&self, path: &Path) -> Option<PathBuf> {
-        let absolute = crate::discover::absolute(path.parent().unwrap_or(Path::new(".")));
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let absolute = crate::discover::absolute(folder.unwrap_or(Path::new(".")));
         let absolute = absolute.join(path.file_name()?);
         absolute.strip_prefix(&self.top).ok().map(Path::to_path_buf)
     }

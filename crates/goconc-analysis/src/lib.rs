@@ -21,7 +21,9 @@ pub use goconc_model::quiet::is_quiet_file;
 pub use goconc_model::{FileDecls, GoVersion, PackageModel};
 /// The rule catalog: [`rules::all`], [`rules::find`], each rule's [`RuleMeta`].
 pub use goconc_rules as rules;
-pub use goconc_rules::{apply_edits, Finding, Fix, Outcome, Related, RuleMeta, Severity, TextEdit};
+pub use goconc_rules::{
+    apply_edits, Applicability, Finding, Fix, Outcome, Related, RuleMeta, Severity, TextEdit,
+};
 pub use goconc_syntax::{EditError, Encoding, LineCol, LineIndex, SourceFile};
 pub use goconc_syntax::{HashMap, HashSet};
 pub use incremental::IncrementalFile;

@@ -416,6 +416,7 @@ fn unused_finding(
         finding.fixes.push(goconc_rules::Fix {
             title: "Remove the unused suppression comment".to_string(),
             edits: vec![removal(d, src)],
+            applicability: goconc_rules::Applicability::Safe,
         });
     }
     Some(finding)

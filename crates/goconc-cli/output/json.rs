@@ -5,7 +5,7 @@
 //!   "message": "…", "range": {"start": {"line": 14, "column": 2}, "end": {"line": 14, "column": 13}},
 //!   "offsets": {"start": 210, "end": 221},
 //!   "related": [{"message": "…", "range": {…}, "offsets": {…}}],
-//!   "fixes": [{"title": "…", "edits": [{"range": {…}, "offsets": {…}, "new_text": "…"}]}],
+//!   "fixes": [{"title": "…", "applicability": "safe", "edits": [{"range": {…}, "offsets": {…}, "new_text": "…"}]}],
 //!   "url": "https://…/docs/rules/mutex-unlock-missing.md", "fingerprint": "3f2a…"}]
 //! ```
 //!
@@ -59,6 +59,7 @@ pub fn findings_json(report: &Report) -> Value {
                 })).collect::<Vec<_>>(),
                 "fixes": f.fixes.iter().map(|fix| json!({
                     "title": fix.title,
+                    "applicability": fix.applicability.as_str(),
                     "edits": fix.edits.iter().map(|e| json!({
                         "range": range_json(&positions, &e.range),
                         "offsets": offsets(&e.range),

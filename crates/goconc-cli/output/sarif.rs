@@ -164,6 +164,7 @@ pub fn sarif_json(report: &Report) -> Value {
                     .map(|fix| {
                         json!({
                             "description": {"text": fix.title},
+                            "properties": {"applicability": fix.applicability.as_str()},
                             "artifactChanges": [{
                                 "artifactLocation": artifact,
                                 "replacements": fix.edits.iter().map(|e| json!({

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::ops::Range;
 
-use goconc_analysis::Severity;
+use goconc_analysis::{Applicability, Severity};
 
 use super::Positions;
 use crate::check::{plural, Report};
@@ -231,9 +231,13 @@ pub fn write(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Resu
                     writeln!(out, ":{}:{}: {}", at.line, at.column, related.message)?;
                 }
                 for fix in finding.fixes.iter().take(1) {
+                    let kind = match fix.applicability {
+                        Applicability::Safe => "fix available",
+                        Applicability::Unsafe => "unsafe fix available (--unsafe-fixes)",
+                    };
                     writeln!(
                         out,
-                        "{pad} {} {}: fix available: {}",
+                        "{pad} {} {}: {kind}: {}",
                         style.paint("1;34", "="),
                         style.paint("1", "help"),
                         fix.title
@@ -247,7 +251,8 @@ pub fn write(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Resu
     out.flush()
 }
 
-/// `3 findings (1 error, 2 warnings) in 12 files; 2 fixable with --fix`, or `no findings in 12 files`.
+/// `3 findings (1 error, 2 warnings) in 12 files; 1 fixable with --fix (1 more with
+/// --unsafe-fixes)`, or `no findings in 12 files`.
 pub fn summary(report: &Report) -> String {
     let files = plural(report.files.len(), "file");
     let total = report.findings().count();
@@ -266,7 +271,7 @@ pub fn summary(report: &Report) -> String {
         .collect();
     let fixable = report
         .findings()
-        .filter(|(_, f)| !f.fixes.is_empty())
+        .filter(|(_, f)| crate::fix::applicable(f, report.unsafe_fixes).is_some())
         .count();
     let mut line = format!(
         "{} ({}) in {files}",
@@ -275,6 +280,17 @@ pub fn summary(report: &Report) -> String {
     );
     if fixable > 0 {
         line.push_str(&format!("; {fixable} fixable with --fix"));
+    }
+    // As ruff says it: the fixes `--fix` leaves alone until asked.
+    let hidden = report
+        .findings()
+        .filter(|(_, f)| crate::fix::applicable(f, report.unsafe_fixes).is_none())
+        .filter(|(_, f)| crate::fix::applicable(f, true).is_some())
+        .count();
+    if hidden > 0 && fixable > 0 {
+        line.push_str(&format!(" ({hidden} more with --unsafe-fixes)"));
+    } else if hidden > 0 {
+        line.push_str(&format!("; {hidden} fixable with --unsafe-fixes"));
     }
     line
 }

@@ -230,6 +230,7 @@ mod tests {
                 range: 0..2,
                 new_text: "X".into(),
             }],
+            applicability: Default::default(),
         });
         let mut b = finding("abcdef", "bc");
         b.fixes.push(goconc_analysis::Fix {
@@ -238,6 +239,7 @@ mod tests {
                 range: 1..3,
                 new_text: "Y".into(),
             }],
+            applicability: Default::default(),
         });
         let edits = fix_all_edits(&[a, b]);
         assert_eq!(edits.len(), 1);

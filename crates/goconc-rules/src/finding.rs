@@ -50,6 +50,28 @@ pub struct TextEdit {
 pub struct Fix {
     pub title: String,
     pub edits: Vec<TextEdit>,
+    pub applicability: Applicability,
+}
+
+/// Whether a fix may be applied without review (ruff's model): `goconc check --fix` applies
+/// the safe ones, `--unsafe-fixes` the others too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Applicability {
+    /// Fixes the bug and changes nothing else the program does.
+    #[default]
+    Safe,
+    /// Fixes the bug but may change behaviour beyond it (a new early return, a changed method
+    /// set or API, different synchronization): a person should read it.
+    Unsafe,
+}
+
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+        }
+    }
 }
 
 /// Another place that explains a finding (where the lock was taken, the `go` statement, …).

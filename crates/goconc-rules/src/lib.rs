@@ -11,7 +11,7 @@
 
 use std::ops::Range;
 
-pub use finding::{apply_edits, Finding, Fix, Related, Severity, TextEdit};
+pub use finding::{apply_edits, Applicability, Finding, Fix, Related, Severity, TextEdit};
 use goconc_model::goversion::GoVersion;
 pub use goconc_model::index::NodeIndex;
 use goconc_model::FileModel;
@@ -178,6 +178,19 @@ impl Finding {
             self.fixes.push(Fix {
                 title: title.into(),
                 edits,
+                applicability: Applicability::Safe,
+            });
+        }
+        self
+    }
+
+    /// A fix that may change behaviour beyond the bug ([`Applicability::Unsafe`]).
+    pub fn with_unsafe_fix(mut self, title: impl Into<String>, edits: Vec<TextEdit>) -> Finding {
+        if !edits.is_empty() {
+            self.fixes.push(Fix {
+                title: title.into(),
+                edits,
+                applicability: Applicability::Unsafe,
             });
         }
         self

@@ -98,7 +98,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let mut finding = META.finding(keyword, message);
         if comm_cases > 0 {
             if let Some(range) = default_line(cx.src, default) {
-                finding = finding.with_fix(
+                finding = finding.with_unsafe_fix(
                     "Remove the empty `default`",
                     vec![TextEdit {
                         range,

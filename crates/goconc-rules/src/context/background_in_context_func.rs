@@ -118,7 +118,7 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
             format!("`context.{name}()` passed on in a function that has `{ctx}`: the caller's cancellation and deadline do not reach this call"),
         )
         .with_related(param.ident.byte_range(), format!("`{ctx}` is the function's context"))
-        .with_fix(
+        .with_unsafe_fix(
             format!("Pass `{ctx}`"),
             vec![TextEdit { range: call.byte_range(), new_text: ctx.to_string() }],
         ),

@@ -165,7 +165,7 @@ fn check_definition<'t>(
         );
         let fix = discarded_fix(cx, def);
         out.push(match fix {
-            Some(edits) => finding.with_fix("Name it `cancel` and `defer cancel()`", edits),
+            Some(edits) => finding.with_unsafe_fix("Name it `cancel` and `defer cancel()`", edits),
             None => finding,
         });
         return;
@@ -228,7 +228,7 @@ fn check_definition<'t>(
     )
     .with_related(range, format!("{place} is reached without using `{name}`"));
     if let Some(edits) = defer_fix(cx, def, decl, name) {
-        finding = finding.with_fix(format!("Add `defer {name}()`"), edits);
+        finding = finding.with_unsafe_fix(format!("Add `defer {name}()`"), edits);
     }
     out.push(finding);
 }

@@ -143,7 +143,7 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
         )
         .with_related(op.byte_range(), "blocks here");
     if let Some(edit) = fix(cx, stmt, body, name) {
-        finding = finding.with_fix(
+        finding = finding.with_unsafe_fix(
             format!("Return when `{name}` is done, at the top of each iteration"),
             vec![edit],
         );

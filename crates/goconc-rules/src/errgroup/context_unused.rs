@@ -204,7 +204,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
         None => None,
     };
     if let Some(edits) = edits {
-        finding = finding.with_fix("Use the group's context in its goroutines", edits);
+        finding = finding.with_unsafe_fix("Use the group's context in its goroutines", edits);
     }
     Some(finding)
 }

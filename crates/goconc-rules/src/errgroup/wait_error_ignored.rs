@@ -99,7 +99,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 // The statement's trailing comment (a `// want`) goes with it.
                 let end =
                     goconc_syntax::insertion_after_line(stmt, cx.src).unwrap_or(stmt.end_byte());
-                finding = finding.with_fix(
+                finding = finding.with_unsafe_fix(
                     format!("Return the error of `{recv}.Wait()`"),
                     vec![TextEdit {
                         range: stmt.start_byte()..end,

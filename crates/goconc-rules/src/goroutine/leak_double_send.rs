@@ -116,7 +116,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
                     range: at..at,
                     new_text: format!("{}{indent}return", newline(cx.src)),
                 };
-                finding = finding.with_fix("Return after sending the error", vec![edit]);
+                finding = finding.with_unsafe_fix("Return after sending the error", vec![edit]);
             }
         }
         out.push(finding);

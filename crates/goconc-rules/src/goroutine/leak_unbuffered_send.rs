@@ -123,7 +123,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
             format!("`{}` is made unbuffered here", ch.name),
         );
     if let Some(edit) = buffer_of_one(cx, ch) {
-        finding = finding.with_fix(
+        finding = finding.with_unsafe_fix(
             format!(
                 "Make `{}` buffered: `make({}, 1)`",
                 ch.name,

@@ -182,7 +182,7 @@ fn check_send<'t>(
             text(channel, cx.src),
             text(value, cx.src),
         );
-        finding = finding.with_fix(
+        finding = finding.with_unsafe_fix(
             format!("Abandon the send when `{}` is cancelled", cancel.name),
             vec![TextEdit {
                 range: send.byte_range(),

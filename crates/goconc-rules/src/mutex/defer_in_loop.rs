@@ -92,7 +92,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         );
         let finding = match wrap_in_closure(cx, body) {
             Some(edit) => {
-                finding.with_fix("Move the loop body into a function literal", vec![edit])
+                finding.with_unsafe_fix("Move the loop body into a function literal", vec![edit])
             }
             None => finding,
         };

@@ -133,7 +133,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 );
                 let finding = match rename_fix(cx, type_name, &kind, field, list) {
                     Some(edits) => {
-                        finding.with_fix(format!("Make it a field `mu sync.{kind}`"), edits)
+                        finding.with_unsafe_fix(format!("Make it a field `mu sync.{kind}`"), edits)
                     }
                     None => finding,
                 };

@@ -569,7 +569,7 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
                     if receiver_only_selected(cx, function, names.first().copied()) {
                         let title =
                             format!("Use a pointer receiver `*{}`", text(type_node, cx.src));
-                        finding = finding.with_fix(
+                        finding = finding.with_unsafe_fix(
                             title,
                             vec![TextEdit {
                                 range: type_node.start_byte()..type_node.start_byte(),

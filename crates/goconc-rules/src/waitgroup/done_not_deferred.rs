@@ -165,7 +165,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         if dones.len() == 1 && stmts.last() == Some(&stmt) {
             if let Some(edits) = fix(cx.src, body, stmt, recv) {
-                finding = finding.with_fix(
+                finding = finding.with_unsafe_fix(
                     format!("Defer `{recv}.Done()` at the top of the goroutine"),
                     edits,
                 );
