@@ -983,3 +983,189 @@ fn fix_applies_safe_fixes_and_unsafe_fixes_the_rest() {
         .read("pkg/store.go")
         .contains("func (s *Store) Count() int"));
 }
+
+/// A copy of `examples/shop` in a git repository whose `origin/main` is the example as it is,
+/// with one more commit on a branch that adds a finding.
+fn shop_repository(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    let shop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop");
+    for entry in std::fs::read_dir(&shop).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        dir.write(&name, &std::fs::read_to_string(entry.path()).unwrap());
+    }
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "shop"]);
+    git(
+        dir.path(),
+        &["update-ref", "refs/remotes/origin/main", "HEAD"],
+    );
+    git(dir.path(), &["checkout", "-q", "-b", "change"]);
+    dir.write("added.go", "package shop\n\nimport \"sync\"\n\nvar addedMu sync.Mutex\n\nfunc Added() {\n\taddedMu.Lock()\n\tdefer addedMu.Lock()\n}\n");
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "a new finding"]);
+    dir
+}
+
+/// Runs a shell command line with the goconc under test first on PATH.
+fn shell(dir: &std::path::Path, line: &str) -> std::process::Output {
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new("sh")
+        .args(["-c", line])
+        .current_dir(dir)
+        .env("PATH", path)
+        .output()
+        .expect("sh runs")
+}
+
+/// The `goconc check` command lines of the YAML blocks of docs/ci.md, continuation lines
+/// joined, with whether their output is piped on (to reviewdog) and the pipe cut off.
+fn ci_md_commands() -> Vec<(String, bool)> {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md"),
+    )
+    .unwrap();
+    let mut commands = Vec::new();
+    let mut in_yaml = false;
+    let mut lines = doc.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("```") {
+            in_yaml = line == "```yaml";
+            continue;
+        }
+        let Some(at) = line.find("goconc check").filter(|_| in_yaml) else {
+            continue;
+        };
+        let mut command = line[at..].to_string();
+        while command.ends_with('\\') {
+            command.pop();
+            command.push(' ');
+            command.push_str(lines.next().unwrap().trim());
+        }
+        match command.split_once(" | ") {
+            Some((goconc, _)) => commands.push((goconc.trim().to_string(), true)),
+            None => commands.push((command.trim().to_string(), false)),
+        }
+    }
+    commands
+}
+
+#[test]
+fn workflows_in_docs_ci_md_run_as_written() {
+    let commands = ci_md_commands();
+    assert_eq!(
+        commands.len(),
+        3,
+        "the GitHub, reviewdog and GitLab jobs: {commands:?}"
+    );
+    let schema_text = include_str!("schemas/sarif-2.1.0-rtm.5.json");
+    for (command, piped) in &commands {
+        let dir = shop_repository("ci-md");
+        let out = shell(dir.path(), command);
+        let stdout = stdout(&out);
+        if command.contains("--fail-on never") {
+            assert_eq!(code(&out), 0, "{command}: {}", stderr(&out));
+        } else {
+            assert_eq!(
+                code(&out),
+                1,
+                "{command}: findings fail the job: {}",
+                stderr(&out)
+            );
+        }
+        if command.contains("--format github") {
+            assert!(stdout.lines().count() >= 10, "{command}: {stdout}");
+            assert!(
+                stdout
+                    .lines()
+                    .all(|l| l.starts_with("::error file=") || l.starts_with("::warning file=")),
+                "{command}: {stdout}"
+            );
+        }
+        if command.contains("sarif:goconc.sarif") {
+            let mut schema = json(schema_text);
+            drop_pattern(&mut schema, LANGUAGE_PATTERN);
+            let validator = jsonschema::validator_for(&schema).unwrap();
+            let sarif = json(&dir.read("goconc.sarif"));
+            assert!(
+                validator.is_valid(&sarif),
+                "{command}: goconc.sarif is not valid SARIF"
+            );
+            assert_eq!(
+                sarif["runs"][0]["results"].as_array().unwrap().len(),
+                11,
+                "{command}"
+            );
+        }
+        if command.contains("--format rdjson") {
+            assert!(piped, "{command}: piped to reviewdog");
+            let result = json(&stdout);
+            let diagnostics = result["diagnostics"].as_array().unwrap();
+            // Only the finding of the change, not the example's own.
+            assert_eq!(diagnostics.len(), 1, "{command}: {stdout}");
+            assert_eq!(diagnostics[0]["location"]["path"], "added.go");
+            assert_eq!(diagnostics[0]["suggestions"][0]["text"], "Unlock");
+        }
+        if command.contains("gitlab:gl-code-quality-report.json") {
+            assert!(stdout.contains("11 findings"), "{command}: {stdout}");
+            let issues = json(&dir.read("gl-code-quality-report.json"));
+            assert_eq!(issues.as_array().unwrap().len(), 11, "{command}");
+            assert!(issues
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["fingerprint"].is_string()));
+        }
+    }
+}
+
+/// Each hook of .pre-commit-hooks.yaml, run as pre-commit runs it: its entry followed by the
+/// names of the Go files.
+#[test]
+fn pre_commit_hooks_run_as_declared() {
+    let hooks = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    let mut ids = Vec::new();
+    let mut entries = Vec::new();
+    for line in hooks.lines() {
+        if let Some(id) = line.strip_prefix("- id: ") {
+            ids.push(id.trim().to_string());
+        }
+        if let Some(entry) = line.trim().strip_prefix("entry: ") {
+            entries.push(entry.trim().to_string());
+        }
+        if let Some(types) = line.trim().strip_prefix("types: ") {
+            assert_eq!(types, "[go]");
+        }
+    }
+    assert_eq!(ids, ["goconc", "goconc-fix", "goconc-system"]);
+    assert_eq!(entries.len(), ids.len());
+    for (id, entry) in ids.iter().zip(&entries) {
+        let dir = shop_repository("pre-commit");
+        let out = shell(dir.path(), &format!("{entry} cache.go workers.go added.go"));
+        assert_eq!(code(&out), 1, "{id}: {}{}", stdout(&out), stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("workers.go:"), "{id}: {text}");
+        if id == "goconc-fix" {
+            assert!(
+                stderr(&out).contains("fixed 1 finding in added.go"),
+                "{id}: {}",
+                stderr(&out)
+            );
+            assert!(dir.read("added.go").contains("defer addedMu.Unlock()"));
+        } else {
+            assert!(
+                text.contains("added.go:9:8: error[mutex-defer-lock]"),
+                "{id}: {text}"
+            );
+        }
+    }
+}

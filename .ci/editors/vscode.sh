@@ -6,7 +6,8 @@
 # From a bare Debian bookworm machine with Node 20 and npm: installs the Debian packages
 # (Chromium, ripgrep, and what code-server's native modules need to build), code-server 4.100.3
 # into a cache folder, the extension's npm packages (`npm ci`), then builds the extension,
-# packages the .vsix, runs the unit tests (`node --test`) and the end-to-end test (code-server +
+# packages the .vsix (and one with the server inside, for this platform), runs the unit tests
+# (`node --test`) and the end-to-end test (code-server +
 # headless Chromium, driven by playwright-core). Every install step is skipped when its result is
 # already there, so a second run only builds and tests.
 #
@@ -117,7 +118,36 @@ step_package() {
 }
 
 step_unit() {
-    (cd "$EXT" && npm run --silent test:unit)
+    (cd "$EXT" && GOCONC_BIN="$GOCONC_BIN" npm run --silent test:unit)
+}
+
+# A .vsix for this platform with the server inside (`vsce package --target linux-x64`): it must
+# hold extension/server/goconc, executable, and that binary must run.
+step_package_bundled() {
+    (cd "$EXT" && GOCONC_BIN="$GOCONC_BIN" npm run --silent package:bundled)
+    local vsix
+    vsix="$(ls "$EXT"/goconc-*-*.vsix)"
+    ls -l "$vsix"
+    local unpacked
+    unpacked="$(mktemp -d)"
+    python3 - "$vsix" "$unpacked" <<'PY'
+import os, stat, sys, zipfile
+vsix, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(vsix) as z:
+    names = z.namelist()
+    assert 'extension/server/goconc' in names, names
+    assert 'extension/dist/extension.js' in names, names
+    manifest = z.read('extension.vsixmanifest').decode()
+    target = os.path.basename(vsix)[len('goconc-'):-len('.vsix')]
+    assert f'TargetPlatform="{target}"' in manifest, manifest
+    z.extract('extension/server/goconc', out)
+    mode = z.getinfo('extension/server/goconc').external_attr >> 16
+    assert mode & stat.S_IXUSR, oct(mode)
+    os.chmod(os.path.join(out, 'extension/server/goconc'), mode & 0o777)
+PY
+    "$unpacked/extension/server/goconc" --version
+    rm -rf "$unpacked"
+    [ ! -e "$EXT/server" ] || die "package:bundled left editors/vscode/server behind"
 }
 
 step_e2e() {
@@ -128,7 +158,7 @@ step_e2e() {
     (cd "$EXT" && GOCONC_BIN="$GOCONC_BIN" node test/e2e/run.mjs)
 }
 
-STEPS=(check_server debian_packages code_server npm_ci build package unit e2e)
+STEPS=(check_server debian_packages code_server npm_ci build package package_bundled unit e2e)
 # VSCODE_CI_STEPS="build unit" runs only those steps (for working on the extension).
 if [ -n "${VSCODE_CI_STEPS:-}" ]; then read -ra STEPS <<< "$VSCODE_CI_STEPS"; fi
 

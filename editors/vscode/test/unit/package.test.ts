@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { LIVE_SETTINGS, RESTART_SETTINGS, SEVERITIES, readSettings } from '../../src/settings';
 
@@ -38,13 +39,48 @@ describe('package.json', () => {
     }
   });
 
-  it('lists every rule of docs/rules (node scripts/sync-rules.mjs)', { skip: !existsSync(join(root, '..', '..', 'docs', 'rules', 'README.md')) }, () => {
-    execFileSync(process.execPath, [join(root, 'scripts', 'sync-rules.mjs'), '--check'], { stdio: 'pipe' });
+  // The goconc binary the catalog comes from (as scripts/sync-rules.mjs finds it).
+  const goconc = process.env.GOCONC_BIN
+    ?? ['release', 'debug'].map((p) => join(root, '..', '..', 'target', p, 'goconc')).find((p) => existsSync(p));
+
+  it('lists every rule of `goconc rules --format json` (node scripts/sync-rules.mjs)', { skip: !goconc && 'no goconc binary: set GOCONC_BIN' }, () => {
+    execFileSync(process.execPath, [join(root, 'scripts', 'sync-rules.mjs'), '--check'], { stdio: 'pipe', env: { ...process.env, GOCONC_BIN: goconc } });
+    const catalog: { id: string }[] = JSON.parse(execFileSync(goconc!, ['rules', '--format', 'json'], { encoding: 'utf8' }));
+    const listed = Object.keys((props['goconc.rules'] as { properties: object }).properties).sort();
+    assert.deepEqual(listed, catalog.map((r) => r.id).sort());
+    // Every rule has its page, and every page a rule.
     const docs = readdirSync(join(root, '..', '..', 'docs', 'rules'))
       .filter((f) => f.endsWith('.md') && f !== 'README.md')
       .map((f) => f.slice(0, -3))
       .sort();
-    assert.deepEqual(Object.keys((props['goconc.rules'] as { properties: object }).properties).sort(), docs);
+    assert.deepEqual(listed, docs);
+  });
+
+  it('turns a catalog into settings and refuses what is not one', async () => {
+    const script = pathToFileURL(join(root, 'scripts', 'sync-rules.mjs')).href;
+    const { rulesFromCatalog } = await import(script);
+    const rules = rulesFromCatalog([
+      { id: 'mutex-defer-lock', family: 'mutex', severity: 'error', summary: '`defer mu.Lock()` | meant `Unlock`', fix: 'x', url: 'u' },
+    ]);
+    assert.deepEqual(rules, {
+      'mutex-defer-lock': {
+        type: 'string',
+        enum: ['off', 'hint', 'info', 'warning', 'error'],
+        markdownDescription: '`defer mu.Lock()` | meant `Unlock` (default: error)',
+      },
+    });
+    assert.throws(() => rulesFromCatalog({ rules: [] }), /not a JSON array/);
+    assert.throws(() => rulesFromCatalog([{ id: 'x', severity: 'loud', summary: '' }]), /not a catalog entry/);
+  });
+
+  it('names the platform of a bundled server as VS Code does (npm run package:bundled)', async () => {
+    const { vscodeTarget } = await import(pathToFileURL(join(root, 'scripts', 'package-bundled.mjs')).href);
+    assert.equal(vscodeTarget('linux', 'x64'), 'linux-x64');
+    assert.equal(vscodeTarget('darwin', 'arm64'), 'darwin-arm64');
+    assert.equal(vscodeTarget('win32', 'x64'), 'win32-x64');
+    assert.equal(vscodeTarget('linux', 'arm'), 'linux-armhf');
+    assert.equal(vscodeTarget('freebsd', 'x64'), undefined);
+    assert.equal(pkg.scripts['package:bundled'], 'node scripts/package-bundled.mjs');
   });
 
   it('contributes the two commands the extension registers', () => {
