@@ -161,6 +161,32 @@ fn several_formats_at_once_and_an_output_file() {
         .read("annotations.txt")
         .starts_with("::error file=pkg/put.go,line=9,"));
 
+    // Two formats in one place would overwrite or interleave each other.
+    let out = goconc(dir.path(), &["check", "--format", "text,json", "."]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("--format text and json would both write to standard output"),
+        "{}",
+        stderr(&out)
+    );
+    let out = goconc(
+        dir.path(),
+        &[
+            "check",
+            "--format",
+            "sarif,gitlab",
+            "--output-file",
+            "x",
+            ".",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("--format sarif and gitlab would both write x"),
+        "{}",
+        stderr(&out)
+    );
+
     let out = goconc(dir.path(), &["check", "--format", "xml", "."]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("unknown format `xml` (the formats are text, json, sarif, github, rdjson, checkstyle, gitlab)"), "{}", stderr(&out));

@@ -102,8 +102,9 @@ pub fn run(args: &CheckArgs) -> u8 {
     }
 }
 
-/// The outputs asked for: each format and where it goes.
-fn outputs(args: &CheckArgs) -> Vec<(Format, Sink)> {
+/// The outputs asked for: each format and where it goes. Err when two would write to one
+/// place (the second would overwrite or interleave with the first).
+fn outputs(args: &CheckArgs) -> Result<Vec<(Format, Sink)>, String> {
     let specs = if args.format.is_empty() {
         vec![crate::OutputSpec {
             format: Format::Text,
@@ -112,7 +113,7 @@ fn outputs(args: &CheckArgs) -> Vec<(Format, Sink)> {
     } else {
         args.format.clone()
     };
-    specs
+    let outputs = specs
         .into_iter()
         .map(|spec| {
             let sink = match (spec.path, &args.output_file) {
@@ -122,7 +123,34 @@ fn outputs(args: &CheckArgs) -> Vec<(Format, Sink)> {
             };
             (spec.format, sink)
         })
-        .collect()
+        .collect::<Vec<_>>();
+    let mut places: Vec<(Option<&Path>, Format)> = Vec::new();
+    for (format, sink) in &outputs {
+        let place = match sink {
+            Sink::File(path) => Some(path.as_path()),
+            _ => None,
+        };
+        if let Some((_, first)) = places.iter().find(|(p, _)| *p == place) {
+            let name = |f: &Format| format!("{f:?}").to_lowercase();
+            return Err(match place {
+                Some(path) => format!(
+                    "--format {} and {} would both write {}: give each its own file (`--format {}:FILE`)",
+                    name(first),
+                    name(format),
+                    path.display(),
+                    name(format)
+                ),
+                None => format!(
+                    "--format {} and {} would both write to standard output: give one a file (`--format {}:FILE`)",
+                    name(first),
+                    name(format),
+                    name(format)
+                ),
+            });
+        }
+        places.push((place, *format));
+    }
+    Ok(outputs)
 }
 
 /// Standard input's text, when a path is `-`.
@@ -158,7 +186,7 @@ fn run_checked(args: &CheckArgs) -> Result<u8, String> {
     } else {
         Mode::Report
     };
-    let outputs = outputs(args);
+    let outputs = outputs(args)?;
     let lookup = match &args.config {
         Some(path) => Lookup::with_config_file(path)?,
         None => Lookup::default(),
