@@ -126,6 +126,12 @@ mu.Lock() //nolint:goconc
 ```go
 mu.Lock() //nolint:goconc // released by unlockAll, which every caller defers
 ```
+
+## When it stays silent
+
+A bare `//nolint` or `//nolint:all` is usually written for other linters: it needs a reason
+here only where it silenced a goconc finding. A directive that names goconc (`//goconc:ignore`,
+`//lint:ignore goconc/RULE`, `//nolint:goconc`) always does.
 "#,
     },
 ];
@@ -169,6 +175,9 @@ pub struct Directive {
     pub reason: Option<String>,
     /// Whether only goconc rules are named (so removing the comment changes nothing else).
     pub only_ours: bool,
+    /// Whether goconc is named (`//goconc:…`, `goconc/RULE`, `//nolint:goconc`), not only reached
+    /// by `//nolint` or `//nolint:all`, which other linters' users write.
+    pub names_goconc: bool,
     /// Whether the comment is alone on its line.
     pub own_line: bool,
     /// The 0-based lines it covers (inclusive), or None for the whole file.
@@ -262,6 +271,7 @@ impl Suppressions {
                     names: parsed.names,
                     reason: parsed.reason,
                     only_ours: parsed.only_ours,
+                    names_goconc: parsed.names_goconc,
                     own_line: own_line && at == comment_at,
                     covers,
                 });
@@ -330,7 +340,12 @@ impl Suppressions {
             config.severity_of(id, rule)
         };
         if let Some(severity) = severity(SUPPRESSION_WITHOUT_REASON) {
-            for d in self.directives.iter().filter(|d| d.reason.is_none()) {
+            // A bare `//nolint` or `//nolint:all` is goconc's business only where it silenced a
+            // goconc finding: elsewhere it is another linter's directive.
+            let ours = |(d, slots): &(&Directive, &Vec<bool>)| {
+                d.reason.is_none() && (d.names_goconc || slots.iter().any(|u| *u))
+            };
+            for (d, _) in self.directives.iter().zip(&used).filter(ours) {
                 findings.push(Finding {
                     rule: SUPPRESSION_WITHOUT_REASON,
                     severity,
@@ -520,6 +535,7 @@ struct Parsed {
     names: Option<Vec<String>>,
     reason: Option<String>,
     only_ours: bool,
+    names_goconc: bool,
 }
 
 fn reason_of(text: &str) -> Option<String> {
@@ -545,6 +561,7 @@ fn goconc_names(rest: &str, spelling: Spelling) -> Option<Parsed> {
         names: (!names.is_empty() && !names.iter().any(|n| n == "all")).then_some(names),
         reason: reason_of(reason),
         only_ours: true,
+        names_goconc: true,
     })
 }
 
@@ -572,6 +589,7 @@ fn lint_names(rest: &str, spelling: Spelling) -> Option<Parsed> {
         names: (!every).then_some(names),
         reason: reason_of(reason),
         only_ours: !theirs,
+        names_goconc: true,
     })
 }
 
@@ -592,13 +610,19 @@ fn parse_directive(comment: &str) -> Option<Parsed> {
     }
     // golangci-lint reads `// nolint` too, but gofmt keeps directives unspaced; so does goconc.
     let rest = comment.strip_prefix("nolint")?;
-    let (ours, only_ours, after) = if let Some(list) = rest.strip_prefix(':') {
+    let (ours, only_ours, names_goconc, after) = if let Some(list) = rest.strip_prefix(':') {
         let end = list.find([' ', '\t']).unwrap_or(list.len());
         let linters: Vec<&str> = list[..end].split(',').collect();
         let ours = linters.iter().any(|l| *l == "goconc" || *l == "all");
-        (ours, linters.iter().all(|l| *l == "goconc"), &list[end..])
+        let named = linters.contains(&"goconc");
+        (
+            ours,
+            linters.iter().all(|l| *l == "goconc"),
+            named,
+            &list[end..],
+        )
     } else if rest.is_empty() || rest.starts_with([' ', '\t']) {
-        (true, false, rest)
+        (true, false, false, rest)
     } else {
         return None;
     };
@@ -612,6 +636,7 @@ fn parse_directive(comment: &str) -> Option<Parsed> {
         names: None,
         reason: reason_of(reason),
         only_ours,
+        names_goconc,
     })
 }
 
@@ -717,5 +742,22 @@ mod tests {
         let mut findings = Vec::new();
         s.apply(&mut findings, src, &Config::default());
         assert_eq!(findings.len(), 1);
+    }
+
+    #[test]
+    fn another_linters_nolint_needs_a_reason_only_where_it_silences_goconc() {
+        let src = "a() //nolint:all
+b() //nolint
+c() //nolint:errcheck,goconc
+";
+        let s = Suppressions::parse(src, None);
+        let mut findings = vec![finding("mutex-defer-lock", src, "b()")];
+        s.apply(&mut findings, src, &Config::default());
+        let lines: Vec<&str> = findings
+            .iter()
+            .map(|f| &src[f.range.start - 4..f.range.start - 1])
+            .collect();
+        // `a()`: another linter's business; `b()`: it silenced ours; `c()`: it names goconc.
+        assert_eq!(lines, ["b()", "c()"], "{findings:?}");
     }
 }
