@@ -927,3 +927,28 @@ fn a_huge_file_does_not_stall_others() {
     );
     assert!(client.shutdown().success());
 }
+
+/// A `Content-Length` shorter than its body: the rest of the body is skipped (and logged), the
+/// next message is answered, and `exit` still ends the server.
+#[test]
+fn a_short_content_length_is_skipped_and_the_server_reads_on() {
+    let mut client = utf16_client();
+    let body = json!({"jsonrpc": "2.0", "id": 900, "method": "textDocument/codeAction", "params": {"textDocument": {"uri": "untitled:none.go"}, "range": Text::range("", 0, 0, Enc::Utf16), "context": {"diagnostics": []}}}).to_string();
+    let mut bytes = b"Content-Length: 20\r\n\r\n".to_vec();
+    bytes.extend_from_slice(body.as_bytes());
+    client.send_raw(&bytes);
+    let err = client.wait_for(|m| m.get("error").is_some() && m["id"].is_null());
+    assert_eq!(err["error"]["code"], -32700);
+    let skipped = client.wait_for(|m| m["method"] == "window/logMessage");
+    let message = skipped["params"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("skipped {} bytes", body.len() - 20)),
+        "{message}"
+    );
+    let id = client.send_request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": "untitled:none.go"}, "range": Text::range("", 0, 0, Enc::Utf16), "context": {"diagnostics": []}}),
+    );
+    assert_eq!(client.wait_response(id)["result"], json!([]));
+    assert_eq!(client.shutdown().code(), Some(0));
+}
