@@ -952,3 +952,42 @@ fn a_short_content_length_is_skipped_and_the_server_reads_on() {
     assert_eq!(client.wait_response(id)["result"], json!([]));
     assert_eq!(client.shutdown().code(), Some(0));
 }
+
+/// For LSP a lone `\r` ends a line (Go counts only `\n`): positions the server sends and
+/// reads follow the client's lines, in UTF-16 and UTF-8, with CR-only and mixed line endings.
+#[test]
+fn a_lone_cr_is_a_line_break_for_positions() {
+    // Explicit semicolons: Go reads the CR-only file as one line, and still parses it.
+    let cr_only = "package p;\r/* é😀 */\rimport \"sync\";\rvar mu sync.Mutex;\rfunc f() {\r\tmu.Lock();\r\t/* ü */ defer mu.Lock();\r}\r";
+    let mixed = "package p\r\n\r\nimport \"sync\" // a\rb 😀\n\nvar mu sync.Mutex // c\r\r\n\nfunc f() {\r\n\tmu.Lock()\n\t/* ü */ defer mu.Lock()\r\n}\n";
+    for (client, enc) in [(utf16_client(), Enc::Utf16), (utf8_client(), Enc::Utf8)] {
+        let mut client = client;
+        for (name, text) in [("cr", cr_only), ("mixed", mixed)] {
+            let uri = format!("untitled:{name}.go");
+            client.open(&uri, 1, text);
+            let d = client.diagnostics(&uri, Some(1))["diagnostics"].clone();
+            let d = &d[0];
+            assert_eq!(d["code"], "mutex-defer-lock", "{name}: {d}");
+            let want = text.rfind("mu.Lock()").unwrap();
+            assert_eq!(
+                d["range"]["start"],
+                Text::position(text, want, enc),
+                "{name} {enc:?}"
+            );
+            assert_eq!(slice_of(text, &d["range"], enc), "mu.Lock()");
+            // A change at client positions lands where the client means it.
+            let at = text.rfind("Lock()").unwrap();
+            client.change(
+                &uri,
+                2,
+                json!([{"range": Text::range(text, at, at, enc), "text": "Un"}]),
+            );
+            assert_eq!(
+                client.diagnostics(&uri, Some(2))["diagnostics"],
+                json!([]),
+                "{name} {enc:?}"
+            );
+        }
+        assert!(client.shutdown().success());
+    }
+}

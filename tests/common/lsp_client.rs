@@ -3,7 +3,8 @@
 //! requests (`workspace/configuration`, `client/registerCapability`) and queues everything else.
 //!
 //! It also carries a client-side text model (`Text`) that turns byte offsets into LSP positions
-//! in UTF-8, UTF-16 or UTF-32, written independently of the server's conversions.
+//! in UTF-8, UTF-16 or UTF-32 (lines end at `\n`, `\r\n` or a lone `\r`, as LSP says), written
+//! independently of the server's conversions.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
@@ -378,10 +379,27 @@ pub enum Enc {
 pub struct Text;
 
 impl Text {
+    /// Where each line starts: after `\n`, and after a `\r` that no `\n` follows.
+    pub fn line_starts(text: &str) -> Vec<usize> {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
+        starts
+    }
+
     pub fn position(text: &str, offset: usize, enc: Enc) -> Value {
-        let before = &text[..offset];
-        let line = before.matches('\n').count();
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let bytes = text.as_bytes();
+        let (mut line, mut line_start) = (0, 0);
+        for i in 0..offset {
+            if bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                line += 1;
+                line_start = i + 1;
+            }
+        }
         let seg = &text[line_start..offset];
         let col = match enc {
             Enc::Utf8 => seg.len(),
@@ -398,16 +416,17 @@ impl Text {
     pub fn offset(text: &str, pos: &Value, enc: Enc) -> usize {
         let line = pos["line"].as_u64().unwrap() as usize;
         let col = pos["character"].as_u64().unwrap() as usize;
-        let mut start = 0;
-        for _ in 0..line {
-            match text[start..].find('\n') {
-                Some(i) => start += i + 1,
-                None => return text.len(),
-            }
-        }
-        let line_text =
-            &text[start..start + text[start..].find('\n').unwrap_or(text.len() - start)];
-        let line_text = line_text.strip_suffix('\r').unwrap_or(line_text);
+        let starts = Text::line_starts(text);
+        let Some(&start) = starts.get(line) else {
+            return text.len();
+        };
+        let end = starts.get(line + 1).map_or(text.len(), |&next| next);
+        let line_text = &text[start..end];
+        let line_text = line_text
+            .strip_suffix("\r\n")
+            .or_else(|| line_text.strip_suffix('\n'))
+            .or_else(|| line_text.strip_suffix('\r'))
+            .unwrap_or(line_text);
         let mut units = 0;
         for (i, ch) in line_text.char_indices() {
             if units >= col {

@@ -442,7 +442,7 @@ impl Inner {
             for change in params.content_changes {
                 match change.range {
                     None => {
-                        doc.index = Arc::new(LineIndex::new(&change.text));
+                        doc.index = Arc::new(LineIndex::new_lsp(&change.text));
                         if change.text.len() > PARSE_OFF_THREAD {
                             doc.text = Text::Parsing { text: change.text };
                         } else {
@@ -478,7 +478,11 @@ impl Inner {
                         // The line index follows the edit (a 4 MB text is not rescanned); a
                         // refused edit changed no text, so the index still holds.
                         if applied {
-                            Arc::make_mut(&mut doc.index).edit(bytes, &change.text);
+                            Arc::make_mut(&mut doc.index).edit(
+                                bytes,
+                                &change.text,
+                                doc.text.as_str(),
+                            );
                         }
                     }
                 }
@@ -745,7 +749,7 @@ impl LanguageServer for Server {
         let doc = params.text_document;
         let epoch = inner.epochs.fetch_add(1, Ordering::Relaxed);
         let path = convert::uri_to_path(&doc.uri);
-        let index = Arc::new(LineIndex::new(&doc.text));
+        let index = Arc::new(LineIndex::new_lsp(&doc.text));
         let big = doc.text.len() > PARSE_OFF_THREAD;
         let text = if big {
             Text::Parsing { text: doc.text }
