@@ -991,3 +991,64 @@ fn a_lone_cr_is_a_line_break_for_positions() {
         assert!(client.shutdown().success());
     }
 }
+
+/// The struct in a sibling file on disk and the methods in the open file: editing the method
+/// that skips the lock keeps `guarded-field-unlocked`, as a fresh open reports it.
+#[test]
+fn guarded_field_of_a_sibling_type_survives_editing_the_method() {
+    let scratch = Scratch::new("guarded");
+    scratch.write(
+        "types.go",
+        "package p\n\nimport \"sync\"\n\ntype Cache struct {\n\tmu    sync.Mutex\n\titems map[string]string\n}\n",
+    );
+    let text = "package p\n\n\
+                func (c *Cache) Set(k, v string) {\n\tc.mu.Lock()\n\tdefer c.mu.Unlock()\n\tc.items[k] = v\n}\n\n\
+                func (c *Cache) Delete(k string) {\n\tc.mu.Lock()\n\tdelete(c.items, k)\n\tc.mu.Unlock()\n}\n\n\
+                func (c *Cache) Len() int {\n\treturn len(c.items)\n}\n";
+    let path = scratch.write("cache.go", text);
+    let uri = file_uri(&path);
+    let rules = |d: &Value| -> Vec<String> {
+        d["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut client = utf16_client();
+    client.open(&uri, 1, text);
+    assert_eq!(
+        rules(&client.diagnostics(&uri, Some(1))),
+        ["guarded-field-unlocked"]
+    );
+    let mut current = text.to_string();
+    for (version, (anchor, typed)) in [("return len", "// n\n\t"), ("// n\n\t", "")]
+        .into_iter()
+        .enumerate()
+    {
+        let at = current.find(anchor).unwrap();
+        let end = if typed.is_empty() {
+            at + anchor.len()
+        } else {
+            at
+        };
+        let version = version as i64 + 2;
+        client.change(
+            &uri,
+            version,
+            json!([{"range": Text::range(&current, at, end, Enc::Utf16), "text": typed}]),
+        );
+        current.replace_range(at..end, typed);
+        let after = client.diagnostics(&uri, Some(version));
+        let mut fresh = utf16_client();
+        fresh.open(&uri, 1, &current);
+        let expected = fresh.diagnostics(&uri, Some(1));
+        assert_eq!(
+            after["diagnostics"], expected["diagnostics"],
+            "after editing at {anchor:?}"
+        );
+        assert_eq!(rules(&after), ["guarded-field-unlocked"]);
+        assert!(fresh.shutdown().success());
+    }
+    assert!(client.shutdown().success());
+}
