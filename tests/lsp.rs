@@ -1052,3 +1052,193 @@ fn guarded_field_of_a_sibling_type_survives_editing_the_method() {
     }
     assert!(client.shutdown().success());
 }
+
+/// Text that tree-sitter-go parses slowly (random characters; no NUL, so the server parses it).
+fn garbage(bytes: usize, seed: u64) -> String {
+    let mut rng = Rng(seed);
+    let raw: Vec<u8> = (0..bytes)
+        .map(|_| (rng.next() >> 24) as u8)
+        .map(|b| if b == 0 { b'x' } else { b })
+        .collect();
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// A keystroke in a document whose reparse takes seconds must not hold up another document:
+/// the small one's diagnostics come long before the slow one's.
+#[test]
+fn a_document_slow_to_parse_holds_up_no_other() {
+    let slow = garbage(120_000, 0x5EED);
+    let mut client = utf16_client();
+    client.open("untitled:slow.go", 1, &slow);
+    client.open("untitled:small.go", 1, MUTEX_SNIPPET);
+    client.diagnostics("untitled:small.go", Some(1));
+    client
+        .try_wait_for(
+            &|m| m["params"]["uri"] == "untitled:slow.go" && m["params"]["version"] == 1,
+            Duration::from_secs(600),
+        )
+        .expect("the slow document's first diagnostics");
+    let mut middle = slow.len() / 2;
+    while !slow.is_char_boundary(middle) {
+        middle += 1;
+    }
+    let started = Instant::now();
+    client.change(
+        "untitled:slow.go",
+        2,
+        json!([{"range": Text::range(&slow, middle, middle, Enc::Utf16), "text": "x"}]),
+    );
+    client.change(
+        "untitled:small.go",
+        2,
+        json!([{"range": Text::range(MUTEX_SNIPPET, 0, 0, Enc::Utf16), "text": "// edited\n"}]),
+    );
+    let small = client.diagnostics("untitled:small.go", Some(2));
+    let small_at = started.elapsed();
+    assert_eq!(small["diagnostics"][0]["code"], "mutex-defer-lock");
+    client
+        .try_wait_for(
+            &|m| m["params"]["uri"] == "untitled:slow.go" && m["params"]["version"] == 2,
+            Duration::from_secs(600),
+        )
+        .expect("the slow document's diagnostics after the keystroke");
+    let slow_at = started.elapsed();
+    eprintln!("small document answered after {small_at:?}, the slow one after {slow_at:?}");
+    assert!(
+        small_at * 4 < slow_at,
+        "the small document waited for the slow one's reparse: {small_at:?} of {slow_at:?}"
+    );
+    assert!(client.shutdown().success());
+}
+
+/// About 5 MB of Go with one finding at the end.
+fn five_megabytes_of_go() -> String {
+    let mut big = String::from("package big\n\nimport \"sync\"\n\nvar mu sync.Mutex\n\n");
+    let mut i = 0;
+    while big.len() < 5_000_000 {
+        big.push_str(&format!("func f{i}(x int) int {{\n\tif x > {i} {{\n\t\treturn x * 2\n\t}}\n\treturn x + {i}\n}}\n\n"));
+        i += 1;
+    }
+    big.push_str("func last() {\n\tmu.Lock()\n\tdefer mu.Lock()\n}\n");
+    big
+}
+
+/// Thirty keystrokes while a 5 MB file is still being parsed: one parse at a time, the edits
+/// that wait folded into the next round (not a full parse per keystroke, each with its own
+/// tree: gigabytes). The peak memory is compared with a server that only opened the file.
+#[test]
+fn typing_into_a_file_still_being_parsed_parses_once_at_a_time() {
+    let big = five_megabytes_of_go();
+    let uri = "untitled:big.go";
+    let only_opened = {
+        let mut client = utf16_client();
+        client.open(uri, 1, &big);
+        client
+            .try_wait_for(&|m| m["params"]["version"] == 1, Duration::from_secs(600))
+            .expect("diagnostics of the opened file");
+        let peak = client.peak_memory_kb().unwrap();
+        assert!(client.shutdown().success());
+        peak
+    };
+    let mut client = utf16_client();
+    client.open(uri, 1, &big);
+    let mut text = big.clone();
+    let at = text.find("func f100(").unwrap();
+    for (i, c) in "// typed while parsing ok".chars().take(30).enumerate() {
+        let offset = at + i;
+        client.change(
+            uri,
+            i as i64 + 2,
+            json!([{"range": Text::range(&text, offset, offset, Enc::Utf16), "text": c.to_string()}]),
+        );
+        text.insert(offset, c);
+    }
+    let last = "// typed while parsing ok".chars().take(30).count() as i64 + 1;
+    let published = client
+        .try_wait_for(
+            &|m| m["params"]["uri"] == uri && m["params"]["version"] == last,
+            Duration::from_secs(600),
+        )
+        .expect("diagnostics of the last keystroke");
+    let d = &published["params"]["diagnostics"];
+    assert_eq!(d.as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(
+        slice_of(&text, &d[0]["range"], Enc::Utf16),
+        "mu.Lock()",
+        "the edits were applied in order"
+    );
+    let typed = client.peak_memory_kb().unwrap();
+    assert!(
+        typed < only_opened * 2,
+        "typing while parsing peaked at {} MB, opening alone at {} MB",
+        typed / 1024,
+        only_opened / 1024
+    );
+    assert!(client.shutdown().success());
+}
+
+/// A file with `n` functions that each defer a Lock (a finding each): large publications.
+fn many_findings(n: usize) -> String {
+    let mut text = String::from("package p\n\nimport \"sync\"\n\nvar mu sync.Mutex\n\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "func f{i}() {{\n\tmu.Lock()\n\tdefer mu.Lock()\n}}\n\n"
+        ));
+    }
+    text
+}
+
+/// A client that stops reading while the server keeps publishing: only the newest diagnostics
+/// of the document wait for it, not one publication per version.
+#[test]
+fn a_client_that_stops_reading_gets_only_the_newest_diagnostics() {
+    let text = many_findings(300);
+    let uri = "untitled:many.go";
+    let mut client =
+        LspClient::start_capturing_log(capabilities(&[]), Value::Null, "warn,goconc_lsp=debug");
+    client.open(uri, 1, &text);
+    let first = client.diagnostics(uri, Some(1));
+    assert_eq!(first["diagnostics"].as_array().unwrap().len(), 300);
+    client.pause_reading();
+    let last = 40;
+    for version in 2..=last {
+        // Each change moves every finding down a line: a new publication of ~100 KB.
+        client.change(
+            uri,
+            version,
+            json!([{"range": Text::range("", 0, 0, Enc::Utf16), "text": "// moved\n"}]),
+        );
+        let analysed = format!("version={version} ");
+        assert!(
+            client.wait_log(
+                |l| l.contains("analysed in") && l.contains(&analysed),
+                Duration::from_secs(60)
+            ),
+            "version {version} was not analysed"
+        );
+    }
+    client.resume_reading();
+    let mut versions = Vec::new();
+    loop {
+        let p = client.diagnostics(uri, None);
+        let version = p["version"].as_i64().unwrap();
+        versions.push(version);
+        if version == last {
+            assert_eq!(
+                p["diagnostics"][0]["range"]["start"]["line"],
+                first["diagnostics"][0]["range"]["start"]["line"]
+                    .as_i64()
+                    .unwrap()
+                    + last
+                    - 1
+            );
+            break;
+        }
+    }
+    assert!(
+        versions.len() <= 4,
+        "{} publications waited for the client: {versions:?}",
+        versions.len()
+    );
+    assert!(client.shutdown().success());
+}

@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -31,6 +31,10 @@ pub struct LspClient {
     /// Server requests seen (method names), for assertions.
     pub server_requests: Arc<Mutex<Vec<String>>>,
     pub init_result: Value,
+    /// While true, the reader thread reads nothing more (a client that stopped reading).
+    paused: Arc<(Mutex<bool>, Condvar)>,
+    /// The server's stderr lines, when started with [`LspClient::start_capturing_log`].
+    log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 /// A message from the server and the moment its last byte was read (before the client parsed
@@ -95,11 +99,41 @@ impl LspClient {
         init_options: Value,
         env: &[(&str, &str)],
     ) -> LspClient {
+        Self::spawn(binary, capabilities, init_options, env, false)
+    }
+
+    /// Starts the server with `GOCONC_LOG=filter` and keeps its stderr lines (see
+    /// [`LspClient::wait_log`]).
+    pub fn start_capturing_log(
+        capabilities: Value,
+        init_options: Value,
+        filter: &str,
+    ) -> LspClient {
+        Self::spawn(
+            env!("CARGO_BIN_EXE_goconc"),
+            capabilities,
+            init_options,
+            &[("GOCONC_LOG", filter)],
+            true,
+        )
+    }
+
+    fn spawn(
+        binary: &str,
+        capabilities: Value,
+        init_options: Value,
+        env: &[(&str, &str)],
+        capture_log: bool,
+    ) -> LspClient {
         let mut cmd = Command::new(binary);
         cmd.args(["lsp", "--stdio"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if capture_log {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         if std::env::var_os("GOCONC_LOG").is_none() {
             cmd.env("GOCONC_LOG", "warn");
         }
@@ -107,6 +141,19 @@ impl LspClient {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start goconc lsp");
+        let log = child.stderr.take().map(|stderr| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            lines
+        });
+        let paused = Arc::new((Mutex::new(false), Condvar::new()));
+        let gate = paused.clone();
         let stdin = Arc::new(Mutex::new(child.stdin.take().unwrap()));
         let answers = stdin.clone();
         let stdout = child.stdout.take().unwrap();
@@ -122,10 +169,22 @@ impl LspClient {
             configuration: configuration.clone(),
             server_requests: server_requests.clone(),
             init_result: Value::Null,
+            paused,
+            log,
         };
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
-            while let Some(received) = read_received(&mut reader) {
+            loop {
+                {
+                    let (lock, resumed) = &*gate;
+                    let mut paused = lock.lock().unwrap();
+                    while *paused {
+                        paused = resumed.wait(paused).unwrap();
+                    }
+                }
+                let Some(received) = read_received(&mut reader) else {
+                    break;
+                };
                 let msg = &received.message;
                 let is_request = msg.get("id").is_some() && msg.get("method").is_some();
                 if is_request {
@@ -164,6 +223,42 @@ impl LspClient {
         client.init_result = init;
         client.notify("initialized", json!({}));
         client
+    }
+
+    /// Stops reading the server's output (after the message being read, if any): the pipe
+    /// fills and the server can no longer write.
+    pub fn pause_reading(&self) {
+        *self.paused.0.lock().unwrap() = true;
+    }
+
+    pub fn resume_reading(&self) {
+        *self.paused.0.lock().unwrap() = false;
+        self.paused.1.notify_all();
+    }
+
+    /// Waits until a line of the server's log satisfies `pred` (needs
+    /// [`LspClient::start_capturing_log`]).
+    pub fn wait_log(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> bool {
+        let log = self.log.as_ref().expect("started with start_capturing_log");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if log.lock().unwrap().iter().any(|l| pred(l)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The server's peak resident memory so far (VmHWM), in kB.
+    pub fn peak_memory_kb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
