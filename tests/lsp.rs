@@ -1242,3 +1242,41 @@ fn a_client_that_stops_reading_gets_only_the_newest_diagnostics() {
     );
     assert!(client.shutdown().success());
 }
+
+/// Go source has no NUL bytes: a text with some gets one diagnostic and is not parsed; once
+/// they are gone it is checked as usual.
+#[test]
+fn a_text_with_nul_bytes_is_reported_once_and_not_parsed() {
+    let uri = "untitled:nul.go";
+    let mut text = MUTEX_SNIPPET.replace("var mu", "// é\0\0\nvar mu");
+    text.push_str(&garbage(200_000, 7).replace('x', "\0"));
+    let mut client = utf16_client();
+    client.open(uri, 1, &text);
+    let d = client.diagnostics(uri, Some(1))["diagnostics"].clone();
+    assert_eq!(d.as_array().unwrap().len(), 1, "{d}");
+    let message = d[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("NUL") && message.contains("not Go source"),
+        "{message}"
+    );
+    let first = text.find('\0').unwrap();
+    assert_eq!(
+        d[0]["range"]["start"],
+        Text::position(&text, first, Enc::Utf16)
+    );
+    assert!(code_actions(&mut client, uri, &text, None, Enc::Utf16).is_empty());
+    // The junk and the NULs deleted: checked again.
+    let end = text.len();
+    let junk = MUTEX_SNIPPET.len() + "// é\0\0\n".len();
+    client.change(
+        uri,
+        2,
+        json!([
+            {"range": Text::range(&text, junk, end, Enc::Utf16), "text": ""},
+            {"range": Text::range(&text[..junk], first, first + 2, Enc::Utf16), "text": ""},
+        ]),
+    );
+    let d = client.diagnostics(uri, Some(2))["diagnostics"].clone();
+    assert_eq!(d[0]["code"], "mutex-defer-lock", "{d}");
+    assert!(client.shutdown().success());
+}

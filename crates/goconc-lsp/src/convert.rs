@@ -158,6 +158,24 @@ pub fn diagnostic(
     }
 }
 
+/// The one diagnostic of a text with NUL bytes (at the first, `nul`), which is not parsed.
+pub fn not_go_source(at: &Positions, nul: usize, count: usize) -> Diagnostic {
+    let bytes = if count == 1 {
+        "a NUL byte"
+    } else {
+        "NUL bytes"
+    };
+    Diagnostic {
+        range: at.range(&(nul..nul + 1)),
+        severity: Some(DiagnosticSeverity::WARNING),
+        source: Some(SOURCE.to_string()),
+        message: format!(
+            "Not checked: this text has {bytes} ({count}), so it is not Go source (Go source is UTF-8 text without NUL bytes)"
+        ),
+        ..Diagnostic::default()
+    }
+}
+
 /// The rule id of a diagnostic we published (None for other sources).
 pub fn diagnostic_rule(d: &Diagnostic) -> Option<&str> {
     if d.source.as_deref() != Some(SOURCE) {

@@ -95,6 +95,8 @@ pub struct Document {
     text: Arc<String>,
     /// The line index of exactly the current text, in LSP lines.
     index: Arc<LineIndex>,
+    /// NUL bytes in the text: Go source has none, so such a text is not parsed.
+    nuls: usize,
     pending: Pending,
     /// The worker's syntax tree while it is idle (it takes it with each job): the text of the
     /// last job, before the edits in `pending`.
@@ -170,9 +172,10 @@ struct Job {
     info: JobInfo,
     source: Option<SourceFile>,
     pending: Pending,
-    /// The text, when the tree must be built or compared with it.
+    /// The text, when the tree must be built or compared with it, or the text is not Go.
     text: Option<Arc<String>>,
     len: usize,
+    nuls: usize,
 }
 
 struct Analysis {
@@ -185,6 +188,8 @@ struct Analysis {
 
 enum Outcome {
     Analysed(Analysis),
+    /// The text holds NUL bytes: one diagnostic says it is not checked.
+    NotGo(Option<Vec<u8>>),
     /// A newer change came while the tree was brought up to date: not analysed.
     Superseded,
     /// The tree could not follow the edits (a goconc bug): parse the text afresh, once.
@@ -196,6 +201,10 @@ enum Outcome {
 struct Done {
     source: Option<SourceFile>,
     outcome: Outcome,
+}
+
+fn count_nuls(text: &str) -> usize {
+    text.bytes().filter(|&b| b == 0).count()
 }
 
 /// The length of the longest common prefix of two byte strings.
@@ -329,7 +338,7 @@ impl Inner {
         doc.wanted = false;
         let pending = std::mem::replace(&mut doc.pending, Pending::nothing());
         let source = doc.parsed.take();
-        let needs_text = source.is_none() || matches!(pending, Pending::Whole);
+        let needs_text = source.is_none() || matches!(pending, Pending::Whole) || doc.nuls > 0;
         Job {
             info: JobInfo {
                 uri: uri.clone(),
@@ -346,6 +355,7 @@ impl Inner {
             pending,
             text: needs_text.then(|| doc.text.clone()),
             len: doc.text.len(),
+            nuls: doc.nuls,
         }
     }
 
@@ -358,7 +368,24 @@ impl Inner {
             pending,
             text,
             len,
+            nuls,
         } = job;
+        if nuls > 0 {
+            let publication = text.map(|text| {
+                let first = text.bytes().position(|b| b == 0).unwrap_or(0);
+                let at = Positions::new(&text, &info.index, info.encoding);
+                let diagnostic = convert::not_go_source(&at, first, nuls);
+                debug!(
+                    uri = info.uri.as_str(),
+                    nuls, "not parsed: the text holds NUL bytes"
+                );
+                self.publication(&info, vec![diagnostic])
+            });
+            return Done {
+                source: None,
+                outcome: Outcome::NotGo(publication.flatten()),
+            };
+        }
         let had_tree = source.is_some();
         let started = std::time::Instant::now();
         let updated = catch_unwind(AssertUnwindSafe(|| {
@@ -578,6 +605,7 @@ impl Inner {
                         doc.decls = Some(a.decls);
                         (Some(a.findings), a.publication, a.decls_changed)
                     }
+                    Outcome::NotGo(publication) => (Some(Arc::default()), publication, false),
                     Outcome::Superseded => (None, None, false),
                     Outcome::TreeLost { retry } => {
                         doc.wanted |= retry;
@@ -665,12 +693,15 @@ impl Inner {
                 match change.range {
                     None => {
                         doc.index = Arc::new(LineIndex::new_lsp(&change.text));
+                        doc.nuls = count_nuls(&change.text);
                         doc.text = Arc::new(change.text);
                         doc.pending = Pending::Whole;
                     }
                     Some(range) => {
                         let bytes =
                             Positions::new(&doc.text, &doc.index, encoding).byte_range(range);
+                        doc.nuls = doc.nuls - count_nuls(&doc.text[bytes.clone()])
+                            + count_nuls(&change.text);
                         let text = Arc::make_mut(&mut doc.text);
                         text.replace_range(bytes.clone(), &change.text);
                         Arc::make_mut(&mut doc.index).edit(bytes.clone(), &change.text, text);
@@ -905,6 +936,7 @@ impl LanguageServer for Server {
                 version: doc.version,
                 revision: 0,
                 path,
+                nuls: count_nuls(&doc.text),
                 text: Arc::new(doc.text),
                 index,
                 pending: Pending::Whole,
