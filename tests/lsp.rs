@@ -849,20 +849,6 @@ fn malformed_input_is_survived() {
     client.change(uri, 3, json!([{"range": {"start": {"line": 0, "character": 400}, "end": {"line": 0, "character": 500}}, "text": " // ok"}]));
     let d3 = client.diagnostics(uri, Some(3))["diagnostics"].clone();
     assert_eq!(d3, d);
-    // A stale version is dropped.
-    client.change(uri, 3, json!([{"text": "package p\n"}]));
-    client.change(uri, 2, json!([{"text": "package p\n"}]));
-    let actions = code_actions(
-        &mut client,
-        uri,
-        MUTEX_SNIPPET,
-        Some(&["quickfix"]),
-        Enc::Utf16,
-    );
-    assert!(
-        !actions.is_empty(),
-        "the stale full-text changes must not have applied"
-    );
     // Garbage framing: a header without Content-Length.
     client.send_raw(b"X-Nonsense: 1\r\n\r\n");
     let id = client.send_request("textDocument/codeAction", json!({"textDocument": {"uri": uri}, "range": Text::range("", 0, 0, Enc::Utf16), "context": {"diagnostics": []}}));
@@ -1278,5 +1264,65 @@ fn a_text_with_nul_bytes_is_reported_once_and_not_parsed() {
     );
     let d = client.diagnostics(uri, Some(2))["diagnostics"].clone();
     assert_eq!(d[0]["code"], "mutex-defer-lock", "{d}");
+    assert!(client.shutdown().success());
+}
+
+/// A `didChange` whose version is not above the document's is applied (stdio keeps the order),
+/// logged, and withholds quick fixes; an exact repeat is ignored; a save brings the text back in
+/// step from disk.
+#[test]
+fn stale_and_repeated_versions_are_logged_and_recovered_from_on_save() {
+    let scratch = Scratch::new("versions");
+    let path = scratch.write("a.go", MUTEX_SNIPPET);
+    let uri = file_uri(&path);
+    let line_of = |d: &Value| {
+        d["diagnostics"][0]["range"]["start"]["line"]
+            .as_i64()
+            .unwrap()
+    };
+    let warning = |client: &mut LspClient, words: &str| {
+        let words = words.to_string();
+        client.wait_for(move |m| {
+            m["method"] == "window/logMessage"
+                && m["params"]["message"].as_str().unwrap().contains(&words)
+        })
+    };
+    let mut client = utf16_client();
+    client.open(&uri, 5, MUTEX_SNIPPET);
+    let first = line_of(&client.diagnostics(&uri, Some(5)));
+    let comment = json!([{"range": Text::range("", 0, 0, Enc::Utf16), "text": "// one\n"}]);
+    // The same version again, with a new change: applied.
+    client.change(&uri, 5, comment.clone());
+    warning(&mut client, "not above 5");
+    assert_eq!(line_of(&client.diagnostics(&uri, Some(5))), first + 1);
+    assert!(
+        code_actions(
+            &mut client,
+            &uri,
+            MUTEX_SNIPPET,
+            Some(&["quickfix"]),
+            Enc::Utf16
+        )
+        .is_empty(),
+        "quick fixes on a text that may differ from the editor's"
+    );
+    // That notification once more: a duplicate, ignored (the next change shows it).
+    client.change(&uri, 5, comment.clone());
+    warning(&mut client, "duplicate");
+    client.change(&uri, 6, comment);
+    assert_eq!(line_of(&client.diagnostics(&uri, Some(6))), first + 2);
+    // The editor saves what it has (here a third comment line): goconc takes the saved text.
+    let saved = format!("// one\n// one\n// three\n{MUTEX_SNIPPET}");
+    std::fs::write(&path, &saved).unwrap();
+    client.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    warning(&mut client, "differed from the saved file");
+    assert_eq!(line_of(&client.diagnostics(&uri, Some(6))), first + 3);
+    assert!(
+        !code_actions(&mut client, &uri, &saved, Some(&["quickfix"]), Enc::Utf16).is_empty(),
+        "quick fixes are back once in step"
+    );
     assert!(client.shutdown().success());
 }

@@ -11,6 +11,13 @@
 //! reparsed as one), analyses the result unless a newer change came meanwhile, and publishes it
 //! if the document is still at that text; then it looks again. Typing into a file that is still
 //! being parsed thus costs one more incremental reparse, not one full parse per keystroke.
+//!
+//! A `didChange` whose version is not above the document's is applied anyway: stdio keeps the
+//! client's order, so it is the next change whatever its number (dropping it is what made the
+//! texts differ). It is logged, and the document is marked as possibly out of step with the
+//! editor: its quick fixes are withheld until a full-text change, a reopen, or a save (the saved
+//! file is then read back from disk). An exact repeat of the previous notification (same version,
+//! same changes) is taken for a duplicate delivery and dropped, with a log line.
 
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -46,6 +53,10 @@ const MERGE_EDITS_WITHIN: usize = 64 * 1024;
 
 /// How long a code action request waits for the analysis of the text it was asked about.
 const CODE_ACTION_WAIT: Duration = Duration::from_secs(30);
+
+/// A notification's changes up to this size are remembered, to tell a repeated delivery from a
+/// new change with a stale version.
+const REMEMBER_CHANGES_UP_TO: usize = 64 * 1024;
 
 /// What changed in the text since the worker last took it.
 enum Pending {
@@ -89,7 +100,7 @@ pub struct Document {
     epoch: u64,
     /// The client's version of the current text.
     version: i32,
-    /// Counts the texts this document had.
+    /// Counts the texts this document had (the client's versions may repeat or go back).
     revision: u64,
     path: Option<PathBuf>,
     text: Arc<String>,
@@ -110,6 +121,10 @@ pub struct Document {
     working: bool,
     /// The text, the settings or the package changed since the worker last took a job.
     wanted: bool,
+    /// A change came with a version that was not above the document's: the texts may differ.
+    diverged: bool,
+    /// The version and changes of the last `didChange` (when small).
+    last_changes: Option<(i32, Vec<TextDocumentContentChangeEvent>)>,
 }
 
 /// What the client can do, from `initialize`.
@@ -331,6 +346,13 @@ impl Inner {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Tells the client, and the log.
+    fn warn_client(&self, message: String) {
+        warn!("{message}");
+        self.outbox
+            .log(MessageType::WARNING, format!("goconc: {message}"));
     }
 
     /// Takes the worker's next job from a document.
@@ -681,17 +703,32 @@ impl Inner {
             };
             let doc = &mut *entry;
             if version <= doc.version {
-                warn!(
-                    uri = uri.as_str(),
-                    version,
-                    current = doc.version,
-                    "didChange with a stale version: dropped"
-                );
-                return;
+                let repeated = doc
+                    .last_changes
+                    .as_ref()
+                    .is_some_and(|(v, c)| *v == version && *c == changes);
+                if repeated {
+                    self.warn_client(format!(
+                        "didChange of {} repeats the previous one (version {version}, same changes): taken for a duplicate and ignored",
+                        uri.as_str()
+                    ));
+                    return;
+                }
+                self.warn_client(format!(
+                    "didChange of {} has version {version}, not above {}: applied in the order it came, but the editor's text and goconc's may differ; quick fixes are withheld until the file is saved or reopened",
+                    uri.as_str(),
+                    doc.version
+                ));
+                doc.diverged = true;
             }
+            let small =
+                changes.iter().map(|c| c.text.len()).sum::<usize>() <= REMEMBER_CHANGES_UP_TO;
+            doc.last_changes = small.then(|| (version, changes.clone()));
             for change in changes {
                 match change.range {
                     None => {
+                        // The whole text: in step with the editor again.
+                        doc.diverged = false;
                         doc.index = Arc::new(LineIndex::new_lsp(&change.text));
                         doc.nuls = count_nuls(&change.text);
                         doc.text = Arc::new(change.text);
@@ -714,6 +751,34 @@ impl Inner {
         }
         trace!(uri = uri.as_str(), version, "change applied");
         self.schedule(&uri);
+    }
+
+    /// After a save of a document that may be out of step: the file on disk is what the editor
+    /// had, so it becomes the text (unless the document changed since the save).
+    fn resync_from_disk(self: &Arc<Self>, uri: &Uri, revision: u64, text: String) {
+        {
+            let Some(mut doc) = self.docs.get_mut(uri) else {
+                return;
+            };
+            if doc.revision != revision {
+                return;
+            }
+            doc.diverged = false;
+            if *doc.text == text {
+                info!(uri = uri.as_str(), "the saved file matches goconc's text");
+                return;
+            }
+            doc.index = Arc::new(LineIndex::new_lsp(&text));
+            doc.nuls = count_nuls(&text);
+            doc.text = Arc::new(text);
+            doc.pending = Pending::Whole;
+            doc.revision += 1;
+        }
+        self.warn_client(format!(
+            "{} differed from the saved file: goconc now checks the saved text",
+            uri.as_str()
+        ));
+        self.schedule(uri);
     }
 
     async fn log(&self, typ: MessageType, message: String) {
@@ -811,6 +876,13 @@ impl Inner {
                 };
                 if doc.revision != asked {
                     return vec![]; // the text moved on meanwhile; the client asks again
+                }
+                if doc.diverged {
+                    debug!(
+                        uri = uri.as_str(),
+                        "no code actions: the text may differ from the editor's"
+                    );
+                    return vec![];
                 }
                 if let Some(a) = doc.analysed.as_ref().filter(|a| a.revision == asked) {
                     let findings = a.findings.clone();
@@ -946,6 +1018,8 @@ impl LanguageServer for Server {
                 incremental: Arc::default(),
                 working: false,
                 wanted: true,
+                diverged: false,
+                last_changes: None,
             },
         );
         inner.schedule(&doc.uri);
@@ -957,12 +1031,25 @@ impl LanguageServer for Server {
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
         let inner = &self.0;
-        if let Some(path) = convert::uri_to_path(&params.text_document.uri) {
-            let inner = inner.clone();
-            // Reading the file is blocking work.
-            let _ = tokio::task::spawn_blocking(move || inner.file_changed_on_disk(&path)).await;
+        let uri = params.text_document.uri;
+        let out_of_step = inner
+            .docs
+            .get(&uri)
+            .filter(|d| d.diverged)
+            .map(|d| d.revision);
+        if let Some(path) = convert::uri_to_path(&uri) {
+            let inner2 = inner.clone();
+            // Reading files is blocking work.
+            let saved = tokio::task::spawn_blocking(move || {
+                inner2.file_changed_on_disk(&path);
+                out_of_step.and_then(|_| std::fs::read_to_string(&path).ok())
+            })
+            .await;
+            if let (Some(revision), Ok(Some(text))) = (out_of_step, saved) {
+                inner.resync_from_disk(&uri, revision, text);
+            }
         }
-        inner.schedule(&params.text_document.uri);
+        inner.schedule(&uri);
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
