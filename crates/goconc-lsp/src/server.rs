@@ -1032,23 +1032,27 @@ impl LanguageServer for Server {
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
         let inner = &self.0;
         let uri = params.text_document.uri;
+        let Some(path) = convert::uri_to_path(&uri) else {
+            inner.schedule(&uri);
+            return;
+        };
         let out_of_step = inner
             .docs
             .get(&uri)
             .filter(|d| d.diverged)
             .map(|d| d.revision);
-        if let Some(path) = convert::uri_to_path(&uri) {
-            let inner2 = inner.clone();
-            // Reading files is blocking work.
-            let saved = tokio::task::spawn_blocking(move || {
-                inner2.file_changed_on_disk(&path);
-                out_of_step.and_then(|_| std::fs::read_to_string(&path).ok())
-            })
-            .await;
-            if let (Some(revision), Ok(Some(text))) = (out_of_step, saved) {
+        if let Some(revision) = out_of_step {
+            // First, so the re-checks the save starts below see the saved text.
+            let file = path.clone();
+            if let Ok(Ok(text)) =
+                tokio::task::spawn_blocking(move || std::fs::read_to_string(file)).await
+            {
                 inner.resync_from_disk(&uri, revision, text);
             }
         }
+        let inner2 = inner.clone();
+        // Reading files is blocking work.
+        let _ = tokio::task::spawn_blocking(move || inner2.file_changed_on_disk(&path)).await;
         inner.schedule(&uri);
     }
 
