@@ -345,6 +345,10 @@ impl IncrementalFile {
         let package = if kept_accesses.is_empty() {
             package
         } else {
+            // Which fields reach a lock is computed on the caller's model, so the copy takes it
+            // over and the caller's next model too (`PackageModel::reuse_type_facts`), instead
+            // of once per keystroke on a copy that is dropped.
+            package.lock_reach();
             let mut model = package.clone();
             model.add_field_accesses(kept_accesses);
             with_kept = model;
