@@ -644,17 +644,16 @@ impl Inner {
                         }
                         trace!(uri = uri.as_str(), version = doc.version, "published");
                         self.analysed.notify_waiters();
-                        decls_changed
                     }
-                    Some(_) => {
-                        debug!(
-                            uri = uri.as_str(),
-                            "dropping the results of a text that changed meanwhile"
-                        );
-                        false
-                    }
-                    None => false,
+                    Some(_) => debug!(
+                        uri = uri.as_str(),
+                        "dropping the results of a text that changed meanwhile"
+                    ),
+                    None => {}
                 }
+                // Even when the results are dropped: the workspace already holds the new
+                // declarations, so the next analysis would not see them change.
+                decls_changed
             };
             if decls_changed {
                 if let Some(dir) = path.as_deref().and_then(Path::parent) {
