@@ -877,13 +877,13 @@ fn a_huge_file_does_not_stall_others() {
     }
     big.push_str("func last() {\n\tmu.Lock()\n\tdefer mu.Lock()\n}\n");
     let mut client = utf16_client();
-    let started = Instant::now();
     client.open("untitled:big.go", 1, &big);
     client.open("untitled:small.go", 1, MUTEX_SNIPPET);
     let small = client.diagnostics("untitled:small.go", Some(1));
     assert_eq!(small["diagnostics"][0]["code"], "mutex-defer-lock");
     // Edit the big file while it is being parsed or analysed (seconds for 5 MB): the small one
-    // still answers at once.
+    // still answers at once, long before the big one.
+    let started = Instant::now();
     client.change(
         "untitled:big.go",
         2,
@@ -897,16 +897,18 @@ fn a_huge_file_does_not_stall_others() {
     let small = client.diagnostics("untitled:small.go", Some(2));
     let small_at = started.elapsed();
     assert_eq!(small["diagnostics"][0]["code"], "mutex-defer-lock");
-    assert!(
-        small_at < Duration::from_secs(5),
-        "the small file waited for the big one: {small_at:?}"
-    );
     let big_diags = client
         .try_wait_for(
             &|m| m["params"]["uri"] == "untitled:big.go" && m["params"]["version"] == 2,
             Duration::from_secs(600),
         )
         .expect("big diagnostics");
+    let big_at = started.elapsed();
+    eprintln!("small file answered after {small_at:?}, the big one after {big_at:?}");
+    assert!(
+        small_at * 4 < big_at,
+        "the small file waited for the big one: {small_at:?} of {big_at:?}"
+    );
     assert_eq!(
         big_diags["params"]["diagnostics"].as_array().unwrap().len(),
         1
