@@ -3,7 +3,8 @@
 //! requests (`workspace/configuration`, `client/registerCapability`) and queues everything else.
 //!
 //! It also carries a client-side text model (`Text`) that turns byte offsets into LSP positions
-//! in UTF-8, UTF-16 or UTF-32, written independently of the server's conversions.
+//! in UTF-8, UTF-16 or UTF-32 (lines end at `\n`, `\r\n` or a lone `\r`, as LSP says), written
+//! independently of the server's conversions.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
@@ -11,7 +12,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -30,6 +31,10 @@ pub struct LspClient {
     /// Server requests seen (method names), for assertions.
     pub server_requests: Arc<Mutex<Vec<String>>>,
     pub init_result: Value,
+    /// While true, the reader thread reads nothing more (a client that stopped reading).
+    paused: Arc<(Mutex<bool>, Condvar)>,
+    /// The server's stderr lines, when started with [`LspClient::start_capturing_log`].
+    log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 /// A message from the server and the moment its last byte was read (before the client parsed
@@ -94,11 +99,41 @@ impl LspClient {
         init_options: Value,
         env: &[(&str, &str)],
     ) -> LspClient {
+        Self::spawn(binary, capabilities, init_options, env, false)
+    }
+
+    /// Starts the server with `GOCONC_LOG=filter` and keeps its stderr lines (see
+    /// [`LspClient::wait_log`]).
+    pub fn start_capturing_log(
+        capabilities: Value,
+        init_options: Value,
+        filter: &str,
+    ) -> LspClient {
+        Self::spawn(
+            env!("CARGO_BIN_EXE_goconc"),
+            capabilities,
+            init_options,
+            &[("GOCONC_LOG", filter)],
+            true,
+        )
+    }
+
+    fn spawn(
+        binary: &str,
+        capabilities: Value,
+        init_options: Value,
+        env: &[(&str, &str)],
+        capture_log: bool,
+    ) -> LspClient {
         let mut cmd = Command::new(binary);
         cmd.args(["lsp", "--stdio"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if capture_log {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         if std::env::var_os("GOCONC_LOG").is_none() {
             cmd.env("GOCONC_LOG", "warn");
         }
@@ -106,6 +141,19 @@ impl LspClient {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start goconc lsp");
+        let log = child.stderr.take().map(|stderr| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            lines
+        });
+        let paused = Arc::new((Mutex::new(false), Condvar::new()));
+        let gate = paused.clone();
         let stdin = Arc::new(Mutex::new(child.stdin.take().unwrap()));
         let answers = stdin.clone();
         let stdout = child.stdout.take().unwrap();
@@ -121,10 +169,22 @@ impl LspClient {
             configuration: configuration.clone(),
             server_requests: server_requests.clone(),
             init_result: Value::Null,
+            paused,
+            log,
         };
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
-            while let Some(received) = read_received(&mut reader) {
+            loop {
+                {
+                    let (lock, resumed) = &*gate;
+                    let mut paused = lock.lock().unwrap();
+                    while *paused {
+                        paused = resumed.wait(paused).unwrap();
+                    }
+                }
+                let Some(received) = read_received(&mut reader) else {
+                    break;
+                };
                 let msg = &received.message;
                 let is_request = msg.get("id").is_some() && msg.get("method").is_some();
                 if is_request {
@@ -163,6 +223,42 @@ impl LspClient {
         client.init_result = init;
         client.notify("initialized", json!({}));
         client
+    }
+
+    /// Stops reading the server's output (after the message being read, if any): the pipe
+    /// fills and the server can no longer write.
+    pub fn pause_reading(&self) {
+        *self.paused.0.lock().unwrap() = true;
+    }
+
+    pub fn resume_reading(&self) {
+        *self.paused.0.lock().unwrap() = false;
+        self.paused.1.notify_all();
+    }
+
+    /// Waits until a line of the server's log satisfies `pred` (needs
+    /// [`LspClient::start_capturing_log`]).
+    pub fn wait_log(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> bool {
+        let log = self.log.as_ref().expect("started with start_capturing_log");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if log.lock().unwrap().iter().any(|l| pred(l)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The server's peak resident memory so far (VmHWM), in kB.
+    pub fn peak_memory_kb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -378,10 +474,27 @@ pub enum Enc {
 pub struct Text;
 
 impl Text {
+    /// Where each line starts: after `\n`, and after a `\r` that no `\n` follows.
+    pub fn line_starts(text: &str) -> Vec<usize> {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
+        starts
+    }
+
     pub fn position(text: &str, offset: usize, enc: Enc) -> Value {
-        let before = &text[..offset];
-        let line = before.matches('\n').count();
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let bytes = text.as_bytes();
+        let (mut line, mut line_start) = (0, 0);
+        for i in 0..offset {
+            if bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                line += 1;
+                line_start = i + 1;
+            }
+        }
         let seg = &text[line_start..offset];
         let col = match enc {
             Enc::Utf8 => seg.len(),
@@ -398,16 +511,17 @@ impl Text {
     pub fn offset(text: &str, pos: &Value, enc: Enc) -> usize {
         let line = pos["line"].as_u64().unwrap() as usize;
         let col = pos["character"].as_u64().unwrap() as usize;
-        let mut start = 0;
-        for _ in 0..line {
-            match text[start..].find('\n') {
-                Some(i) => start += i + 1,
-                None => return text.len(),
-            }
-        }
-        let line_text =
-            &text[start..start + text[start..].find('\n').unwrap_or(text.len() - start)];
-        let line_text = line_text.strip_suffix('\r').unwrap_or(line_text);
+        let starts = Text::line_starts(text);
+        let Some(&start) = starts.get(line) else {
+            return text.len();
+        };
+        let end = starts.get(line + 1).map_or(text.len(), |&next| next);
+        let line_text = &text[start..end];
+        let line_text = line_text
+            .strip_suffix("\r\n")
+            .or_else(|| line_text.strip_suffix('\n'))
+            .or_else(|| line_text.strip_suffix('\r'))
+            .unwrap_or(line_text);
         let mut units = 0;
         for (i, ch) in line_text.char_indices() {
             if units >= col {

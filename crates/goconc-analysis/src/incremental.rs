@@ -15,6 +15,13 @@
 //! Findings are kept with offsets relative to their function. One whose range, related
 //! locations or fix edits reach outside its function is not kept: that function is analysed
 //! again on every run.
+//!
+//! A rule may also read what the functions left out of the model say: `guarded-field-unlocked`
+//! infers a field's guard from its accesses in every method. The file's own declarations carry
+//! those accesses only for the types the file itself declares, so each function's accesses as
+//! the whole package sees them are kept too, and handed to the rules with the package. When what
+//! they say (offsets left out) changes, the findings kept for the other functions may rest on
+//! evidence that is gone: the file is analysed again with every function.
 
 use crate::{HashMap, HashSet};
 use goconc_syntax::NodeExt;
@@ -27,7 +34,7 @@ use tree_sitter::Node;
 
 use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outcome, SourceFile};
 use goconc_model::atomics::{self, AtomicAccess};
-use goconc_model::guards::FieldAccess;
+use goconc_model::guards::{self, FieldAccess};
 use goconc_model::scope::{is_function_item, top_level_items};
 use goconc_model::summary::{self, Acquire, FuncSummary};
 use goconc_model::{FileDecls, FileModel, Imports, PackageModel};
@@ -50,6 +57,12 @@ pub struct IncrementalFile {
     findings_context: u64,
     /// Per function: its findings (before suppressions), relative to the function's start.
     item_findings: HashMap<u64, Vec<Finding>>,
+    /// Per function: its field accesses judged with the whole package's types (what
+    /// `guarded-field-unlocked` finds in it), relative to the function's start. Kept under the
+    /// findings context like its findings.
+    item_accesses: HashMap<u64, Vec<FieldAccess>>,
+    /// A key of those accesses of every function at the last analysis, offsets left out.
+    accesses_key: u64,
 }
 
 /// A top-level function or method and a 64-bit hash of its text, computed once per analysis:
@@ -298,8 +311,10 @@ impl IncrementalFile {
             Some((imports, _)) => imports.clone(),
             None => Imports::from_tree(root, src),
         };
+        let given_package = package;
         if context != self.findings_context {
             self.item_findings.clear();
+            self.item_accesses.clear();
             self.findings_context = context;
         }
         let kept_for = |f: &TopFunction| reuse_functions && self.item_findings.contains_key(&f.key);
@@ -312,11 +327,42 @@ impl IncrementalFile {
             functions: functions.len(),
             analysed: functions.len() - skip.len(),
         };
+        // The field accesses of the functions left out, as the package sees them: the file's
+        // declarations hold them only for its own types (a type declared in a sibling file
+        // would lose the evidence of every method not analysed again).
+        let kept_accesses: Vec<FieldAccess> = functions
+            .iter()
+            .filter(|f| skip.contains(&f.node.start_byte()))
+            .filter_map(|f| Some((f.node.start_byte(), self.item_accesses.get(&f.key)?)))
+            .flat_map(|(start, accesses)| {
+                accesses.iter().cloned().map(move |mut a| {
+                    a.offset += start;
+                    a
+                })
+            })
+            .collect();
+        let with_kept;
+        let package = if kept_accesses.is_empty() {
+            package
+        } else {
+            // Which fields reach a lock is computed on the caller's model, so the copy takes it
+            // over and the caller's next model too (`PackageModel::reuse_type_facts`), instead
+            // of once per keystroke on a copy that is dropped.
+            package.lock_reach();
+            let mut model = package.clone();
+            model.add_field_accesses(kept_accesses);
+            with_kept = model;
+            &with_kept
+        };
         let built = catch_unwind(AssertUnwindSafe(|| {
-            FileModel::build_partial(root, src, package, &skip, imports, items)
+            let (model, index) =
+                FileModel::build_partial(root, src, package, &skip, imports, items);
+            let accesses = guards::collect(&model);
+            (model, index, accesses)
         }));
-        let Ok((model, index)) = built else {
+        let Ok((model, index, accesses)) = built else {
             self.item_findings.clear();
+            self.item_accesses.clear();
             return (
                 Outcome {
                     findings: Vec::new(),
@@ -335,6 +381,7 @@ impl IncrementalFile {
         if !outcome.failed_rules.is_empty() {
             // Findings of a failed rule are missing: keep nothing that lacks them.
             self.item_findings.clear();
+            self.item_accesses.clear();
         }
         // What the analysed functions found, None once one finding reaches outside them.
         let mut fresh: HashMap<u64, Option<Vec<Finding>>> = functions
@@ -379,6 +426,47 @@ impl IncrementalFile {
         if outcome.failed_rules.is_empty() {
             let current: HashSet<u64> = functions.iter().map(|f| f.key).collect();
             self.item_findings.retain(|k, _| current.contains(k));
+            self.item_accesses.retain(|k, _| current.contains(k));
+            let mut by_function: HashMap<u64, Vec<FieldAccess>> = functions
+                .iter()
+                .filter(|f| !skip.contains(&f.node.start_byte()))
+                .map(|f| (f.key, Vec::new()))
+                .collect();
+            for mut access in accesses {
+                let Some(f) = containing(functions, access.offset) else {
+                    continue;
+                };
+                if let Some(kept) = by_function.get_mut(&f.key) {
+                    access.offset -= f.node.start_byte();
+                    kept.push(access);
+                }
+            }
+            self.item_accesses.extend(by_function);
+            let mut key = DefaultHasher::new();
+            for f in functions {
+                for a in self.item_accesses.get(&f.key).into_iter().flatten() {
+                    (
+                        &a.type_name,
+                        &a.field,
+                        &a.guards,
+                        a.expects_held,
+                        a.write,
+                        &a.function,
+                        a.len,
+                    )
+                        .hash(&mut key);
+                }
+                0xffu8.hash(&mut key);
+            }
+            let accesses_key = key.finish();
+            let evidence_moved = accesses_key != self.accesses_key;
+            self.accesses_key = accesses_key;
+            if evidence_moved && !skip.is_empty() {
+                // What the analysed functions tell of the fields changed: a finding kept for
+                // another function may rest on what they said before.
+                self.item_findings.clear();
+                return self.findings(file, top, given_package, options, context, false);
+            }
             for (key, found) in fresh {
                 match found {
                     Some(found) => self.item_findings.insert(key, found),

@@ -225,3 +225,152 @@ fn typing_in_one_function_analyses_only_that_function() {
     assert_eq!(reuse.analysed, 3);
     assert_eq!(third.findings, fresh_outcome(&file, &options).1);
 }
+
+/// Moves a file's type declarations into a sibling file (with the same package clause and
+/// imports): the file without them and the sibling, or None when the file declares no type.
+fn split_types(text: &str) -> Option<(String, String)> {
+    let file = SourceFile::new(text.to_string());
+    let root = file.tree().root_node();
+    let mut header = String::new();
+    let mut types = Vec::new();
+    let mut cursor = root.walk();
+    for node in root.named_children(&mut cursor) {
+        match node.kind() {
+            "package_clause" | "import_declaration" => {
+                header.push_str(&text[node.byte_range()]);
+                header.push_str("\n\n");
+            }
+            "type_declaration" => types.push(node.byte_range()),
+            _ => {}
+        }
+    }
+    if types.is_empty() {
+        return None;
+    }
+    let mut sibling = header;
+    let mut rest = text.to_string();
+    for range in types.iter().rev() {
+        rest.replace_range(range.clone(), "");
+    }
+    for range in types {
+        sibling.push_str(&text[range]);
+        sibling.push_str("\n\n");
+    }
+    Some((rest, sibling))
+}
+
+/// A package of one edited file and a sibling on disk: the server's view (the file laid over a
+/// model of the sibling) and a fresh analysis of both files.
+struct WithSibling {
+    sibling: FileDecls,
+    base: Arc<PackageModel>,
+}
+
+impl WithSibling {
+    fn new(sibling_text: &str) -> WithSibling {
+        let file = SourceFile::new(sibling_text.to_string());
+        let sibling = FileDecls::collect(file.tree().root_node(), file.text());
+        let base = Arc::new(PackageModel::from_files([&sibling]));
+        WithSibling { sibling, base }
+    }
+
+    fn package(&self, decls: &Arc<FileDecls>, _facts: u64) -> (Arc<PackageModel>, u64) {
+        (Arc::new(PackageModel::over(self.base.clone(), decls)), 1)
+    }
+
+    fn fresh(
+        &self,
+        file: &SourceFile,
+        options: &FileOptions,
+    ) -> (FileDecls, Vec<goconc_analysis::Finding>) {
+        let fresh = SourceFile::new(file.text().to_string());
+        let decls = FileDecls::collect(fresh.tree().root_node(), fresh.text());
+        let package = PackageModel::from_files([&decls, &self.sibling]);
+        let outcome = analyze(&fresh, &package, options);
+        assert!(
+            outcome.failed_rules.is_empty(),
+            "{:?}",
+            outcome.failed_rules
+        );
+        (decls, outcome.findings)
+    }
+}
+
+/// The same property with the file's types declared in a sibling file, as packages split them
+/// (`types.go`): what the kept functions tell about those types must still count.
+#[test]
+fn every_edit_with_types_in_a_sibling_gives_what_a_fresh_analysis_gives() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let options = FileOptions::default();
+    let mut files: Vec<(std::path::PathBuf, usize)> =
+        fixture_files().into_iter().map(|p| (p, 10)).collect();
+    files.extend(stdlib_files().into_iter().map(|p| (p, 12)));
+    let (mut split, mut edits) = (0, 0);
+    for (path, steps) in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Some((own, sibling)) = split_types(&text) else {
+            continue;
+        };
+        split += 1;
+        let package = WithSibling::new(&sibling);
+        let mut file = SourceFile::new(own);
+        let mut incremental = IncrementalFile::new();
+        incremental.analyze(&file, &options, |d, k| package.package(d, k));
+        for step in 0..steps {
+            let (range, insert) = typing_edit(&mut rng, file.text());
+            file.edit(range, &insert).unwrap();
+            edits += 1;
+            let (decls, outcome, _) =
+                incremental.analyze(&file, &options, |d, k| package.package(d, k));
+            let (want_decls, want_findings) = package.fresh(&file, &options);
+            let place = format!("{} after {} edits", path.display(), step + 1);
+            assert!(outcome.failed_rules.is_empty(), "{place}: rules failed");
+            assert!(*decls == want_decls, "{place}: declarations differ");
+            assert_eq!(outcome.findings, want_findings, "{place}: findings differ");
+        }
+    }
+    assert!(split >= 20, "only {split} files declare types");
+    assert!(edits >= 200, "only {edits} edits were made");
+}
+
+/// The struct in a sibling file, the methods here: editing the method that skips the lock, or
+/// another one, keeps `guarded-field-unlocked` (the evidence is in the methods not edited).
+#[test]
+fn guarded_field_evidence_in_kept_methods_of_a_sibling_type_survives_edits() {
+    let package = WithSibling::new(
+        "package p\n\nimport \"sync\"\n\ntype Cache struct {\n\tmu    sync.Mutex\n\titems map[string]string\n}\n",
+    );
+    let text = "package p\n\n\
+                func (c *Cache) Set(k, v string) {\n\tc.mu.Lock()\n\tdefer c.mu.Unlock()\n\tc.items[k] = v\n}\n\n\
+                func (c *Cache) Delete(k string) {\n\tc.mu.Lock()\n\tdelete(c.items, k)\n\tc.mu.Unlock()\n}\n\n\
+                func (c *Cache) Len() int {\n\treturn len(c.items)\n}\n";
+    let options = FileOptions::default();
+    let mut file = SourceFile::new(text.to_string());
+    let mut incremental = IncrementalFile::new();
+    let guarded = |findings: &[goconc_analysis::Finding]| {
+        findings
+            .iter()
+            .filter(|f| f.rule == "guarded-field-unlocked")
+            .count()
+    };
+    let (_, first, _) = incremental.analyze(&file, &options, |d, k| package.package(d, k));
+    assert_eq!(guarded(&first.findings), 1, "{:?}", first.findings);
+    for (anchor, typed) in [
+        ("return len", "// how many\n\t"),
+        ("delete(c.items", "_ = k\n\t"),
+        ("// how many\n\t", ""),
+    ] {
+        let at = file.text().find(anchor).unwrap();
+        let end = if typed.is_empty() {
+            at + anchor.len()
+        } else {
+            at
+        };
+        file.edit(at..end, typed).unwrap();
+        let (_, outcome, reuse) =
+            incremental.analyze(&file, &options, |d, k| package.package(d, k));
+        assert_eq!(reuse.analysed, 1, "one method edited at {anchor:?}");
+        assert_eq!(guarded(&outcome.findings), 1, "after editing at {anchor:?}");
+        assert_eq!(outcome.findings, package.fresh(&file, &options).1);
+    }
+}

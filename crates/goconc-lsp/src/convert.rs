@@ -1,7 +1,9 @@
 //! Every conversion between LSP types and the engine's: positions ⇄ byte offsets, findings →
 //! diagnostics, fixes → text edits, URIs ⇄ paths.
 //!
-//! The engine speaks byte offsets; the client speaks (line, column) in the negotiated encoding.
+//! The engine speaks byte offsets; the client speaks (line, column) in the negotiated encoding,
+//! with LSP's lines: `\n`, `\r\n` and a lone `\r` end a line (build indexes with
+//! [`LineIndex::new_lsp`]; Go, and the engine's messages, count `\n` only).
 //! Nothing else in the server touches an `ls_types::Position`, so a change of the types crate or of
 //! the position rules touches this module only.
 
@@ -156,6 +158,24 @@ pub fn diagnostic(
     }
 }
 
+/// The one diagnostic of a text with NUL bytes (at the first, `nul`), which is not parsed.
+pub fn not_go_source(at: &Positions, nul: usize, count: usize) -> Diagnostic {
+    let bytes = if count == 1 {
+        "a NUL byte"
+    } else {
+        "NUL bytes"
+    };
+    Diagnostic {
+        range: at.range(&(nul..nul + 1)),
+        severity: Some(DiagnosticSeverity::WARNING),
+        source: Some(SOURCE.to_string()),
+        message: format!(
+            "Not checked: this text has {bytes} ({count}), so it is not Go source (Go source is UTF-8 text without NUL bytes)"
+        ),
+        ..Diagnostic::default()
+    }
+}
+
 /// The rule id of a diagnostic we published (None for other sources).
 pub fn diagnostic_rule(d: &Diagnostic) -> Option<&str> {
     if d.source.as_deref() != Some(SOURCE) {
@@ -249,7 +269,7 @@ mod tests {
     #[test]
     fn positions_clamp_and_skip_crlf() {
         let text = "a😀b\r\nxy\r\n";
-        let index = LineIndex::new(text);
+        let index = LineIndex::new_lsp(text);
         let at = Positions::new(text, &index, Encoding::Utf16);
         assert_eq!(at.offset(pos(0, 3)), text.find('b').unwrap());
         assert_eq!(at.offset(pos(0, 99)), text.find('\r').unwrap());

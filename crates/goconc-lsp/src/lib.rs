@@ -2,8 +2,8 @@
 //! keystroke, over LSP on stdio (`goconc lsp`).
 //!
 //! Code map:
-//! - [`server`]: open documents (`DashMap<Uri, Document>`), the per-document analysis scheduler,
-//!   the LSP handlers;
+//! - [`server`]: open documents (`DashMap<Uri, Document>`), a worker per document that parses and
+//!   analyses off the handlers, the LSP handlers;
 //! - [`convert`]: every conversion between LSP types and the engine's byte offsets;
 //! - [`actions`]: quick fixes, "ignore on this line", fix-all;
 //! - [`workspace`]: the package around a file (sibling declarations from disk, go.mod, goconc.toml);
