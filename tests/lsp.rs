@@ -961,12 +961,12 @@ fn a_lone_cr_is_a_line_break_for_positions() {
                 "{name} {enc:?}"
             );
             assert_eq!(slice_of(text, &d["range"], enc), "mu.Lock()");
-            // A change at client positions lands where the client means it.
+            // A change at client positions lands where the client means it: `Lock` → `Unlock`.
             let at = text.rfind("Lock()").unwrap();
             client.change(
                 &uri,
                 2,
-                json!([{"range": Text::range(text, at, at, enc), "text": "Un"}]),
+                json!([{"range": Text::range(text, at, at + 1, enc), "text": "Unl"}]),
             );
             assert_eq!(
                 client.diagnostics(&uri, Some(2))["diagnostics"],
