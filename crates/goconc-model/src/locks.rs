@@ -280,17 +280,17 @@ pub fn calls_release_helper<'t>(model: &FileModel<'t>, body: Node<'t>) -> bool {
 /// Is `node` the method value `x.Unlock` / `x.RUnlock` (not called) of a mutex?
 pub fn is_unlock_method_value(model: &FileModel, node: Node) -> bool {
     let node = unparen(node);
-    if node.kind_str() != "selector_expression"
-        || node
-            .parent()
-            .is_some_and(|p| p.kind_str() == "call_expression" && p.field("function") == Some(node))
-    {
+    if node.kind_str() != "selector_expression" {
         return false;
     }
     let (Some(operand), Some(field)) = (node.field("operand"), node.field("field")) else {
         return false;
     };
+    // The name before `parent()`, which descends from the root.
     matches!(text(field, model.src), "Unlock" | "RUnlock")
+        && !node
+            .parent()
+            .is_some_and(|p| p.kind_str() == "call_expression" && p.field("function") == Some(node))
         && super::sync_calls::mutex_kind(model, operand).is_some()
 }
 
