@@ -13,6 +13,7 @@ mod fix;
 mod output;
 mod package;
 mod rules_cmd;
+mod shapes;
 
 use std::process::ExitCode;
 
