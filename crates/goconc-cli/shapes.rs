@@ -280,8 +280,8 @@ pub fn run(binary: Option<PathBuf>, scale: f64, only: Option<&str>, limit: Durat
     };
     let root = std::env::temp_dir().join(format!("goconc-shapes-{}", std::process::id()));
     println!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8}  {}",
-        "shape", "input MB", "cpu s", "s/MB", "peak MB", "MB/MB", "outcome"
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8}  outcome",
+        "shape", "input MB", "cpu s", "s/MB", "peak MB", "MB/MB"
     );
     // What the process costs with nearly nothing to read: subtracted from each peak, so that a
     // small shape is judged by what its size adds.

@@ -739,10 +739,7 @@ impl<'t> FileModel<'t> {
                     .field("operator")
                     .map(|o| text(o, self.src))
                     .unwrap_or("");
-                let inner = node
-                    .field("operand")
-                    .map(|o| type_of(o))
-                    .unwrap_or_default();
+                let inner = node.field("operand").map(type_of).unwrap_or_default();
                 match op {
                     "&" if !inner.is_unknown() => Ty::pointer(inner),
                     "*" => match inner {
