@@ -1274,3 +1274,55 @@ fn ci_scripts_never_cut_a_pipe_short() {
     }
     assert!(found.is_empty(), "pipes cut short:\n{}", found.join("\n"));
 }
+
+/// Generated Go nested thousands deep compiles, and checking it must neither overflow a stack
+/// (with two or more folders the analysis runs on worker threads) nor lose the other findings:
+/// a 3,000-arm `else if` chain is followed to its end; 1,500 nested `if`s and 3,000 nested
+/// blocks are passed over with one line on stderr each.
+#[test]
+fn deeply_nested_code_is_checked_or_skipped_with_a_note_never_a_crash() {
+    let dir = TempDir::new("deep");
+    module(&dir);
+    let arms: String = (1..3000)
+        .map(|i| format!(" else if x == {i} {{\n\t\tmu.Unlock()\n\t}}"))
+        .collect();
+    dir.write(
+        "chain/chain.go",
+        &format!(
+            "package chain\n\nimport \"sync\"\n\nvar mu sync.Mutex\n\nfunc F(x int) {{\n\
+             \tmu.Lock()\n\tif x == 0 {{\n\t\tmu.Unlock()\n\t}}{arms} else {{\n\t\treturn\n\t}}\n}}\n"
+        ),
+    );
+    let nested_ifs = format!(
+        "{}mu.Unlock()\n{}",
+        "if x > 0 {\n".repeat(1500),
+        "}\n".repeat(1500)
+    );
+    dir.write(
+        "ifs/ifs.go",
+        &format!(
+            "{}\nfunc Deep(x int) {{\nmu.Lock()\n{nested_ifs}}}\n",
+            DEFER_LOCK.replace("package shop", "package ifs")
+        ),
+    );
+    let blocks = format!("{}mu.Unlock()\n{}", "{\n".repeat(3000), "}\n".repeat(3000));
+    dir.write(
+        "blocks/blocks.go",
+        &format!(
+            "{}\nfunc Deep() {{\nmu.Lock()\n{blocks}}}\n",
+            DEFER_LOCK.replace("package shop", "package blocks")
+        ),
+    );
+    let out = goconc(dir.path(), &["check", "./..."]);
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    // The chain is read to its last arm, where the function returns with the lock held.
+    assert!(stdout.contains("mutex-unlock-missing"), "{stdout}");
+    assert!(stdout.contains("chain.go:6010:3"), "{stdout}");
+    // The nested functions are skipped, once each, and the rest of their files still checked.
+    for (file, line) in [("ifs.go", 13), ("blocks.go", 13)] {
+        let note = format!("{file}: line {line}: not checked: brackets nest deeper than");
+        assert_eq!(stderr.matches(&note).count(), 1, "{note}\n{stderr}");
+    }
+    assert_eq!(stdout.matches("mutex-defer-lock").count(), 2, "{stdout}");
+}

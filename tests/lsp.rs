@@ -1329,3 +1329,32 @@ fn stale_and_repeated_versions_are_logged_and_recovered_from_on_save() {
     );
     assert!(client.shutdown().success());
 }
+
+/// Two sibling files declare the same type (invalid Go, as while a file is being moved): every
+/// server process must pick the same one, the one `goconc check` picks (the later path), so the
+/// diagnostics of the open file do not change from one editor session to the next.
+#[test]
+fn duplicate_declarations_give_the_same_diagnostics_in_every_server_process() {
+    let scratch = Scratch::new("duplicates");
+    scratch.write(
+        "a.go",
+        "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu sync.Mutex\n\tn  int // guarded by mu\n}\n",
+    );
+    scratch.write("b.go", "package p\n\ntype S struct {\n\tn int\n}\n");
+    let main_text = "package p\n\nfunc (s *S) Set(v int) {\n\ts.n = v\n}\n\n\
+                     func (s *S) Get() int {\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\treturn s.n\n}\n";
+    let main = scratch.write("c.go", main_text);
+    let uri = file_uri(&main);
+    // Each process hashes with its own keys: eight of them would disagree on a map's order.
+    for run in 0..8 {
+        let mut client = utf16_client();
+        client.open(&uri, 1, main_text);
+        let d = client.diagnostics(&uri, Some(1))["diagnostics"].clone();
+        assert_eq!(
+            d,
+            json!([]),
+            "server process {run}: b.go's S (no guard) wins"
+        );
+        assert!(client.shutdown().success());
+    }
+}

@@ -28,6 +28,22 @@ pub struct BenchArgs {
     /// Run each pass this many times and keep the fastest.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
+    /// Instead: check generated files of hostile shapes (deep nesting, long chains, huge
+    /// tables, one-line files) and report CPU seconds and peak MB per MB of input.
+    #[arg(long)]
+    pub shapes: bool,
+    /// With --shapes: multiply each shape's size by this.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// With --shapes: only the shapes whose name contains this.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// With --shapes: check with this goconc binary (to compare builds), not this one.
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// With --shapes: stop a check after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub limit: u64,
 }
 
 /// The files of one folder.
@@ -133,6 +149,14 @@ fn mb(bytes: u64) -> f64 {
 }
 
 pub fn run(args: &BenchArgs) -> u8 {
+    if args.shapes {
+        return crate::shapes::run(
+            args.binary.clone(),
+            args.scale,
+            args.only.as_deref(),
+            Duration::from_secs(args.limit),
+        );
+    }
     let root = match &args.root {
         Some(root) => root.clone(),
         None => match goroot_src() {

@@ -92,7 +92,16 @@ enum Sink {
     File(PathBuf),
 }
 
+/// The stack of each thread that analyses folders. The engine bounds its own recursion
+/// (`MAX_NESTING`), so this is a margin, not the guard: rayon's default of 2 MiB is what made
+/// deeply nested code abort the process once two folders were checked.
+const ANALYSIS_STACK: usize = 16 << 20;
+
 pub fn run(args: &CheckArgs) -> u8 {
+    // Fails only if the pool was already built, which leaves its threads as they are.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(ANALYSIS_STACK)
+        .build_global();
     match run_checked(args) {
         Ok(code) => code,
         Err(message) => {
@@ -738,6 +747,12 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
                 format!("goconc bug: rule {rule} failed here; its findings are missing"),
             ));
         }
+        for skipped in &outcome.too_deep {
+            result.warnings.push(PathMessage::new(
+                paths[i],
+                too_deep_message(&texts[i], skipped.start),
+            ));
+        }
         result.files.push(Checked {
             path: paths[i].to_path_buf(),
             original: std::mem::take(&mut originals[i]),
@@ -749,4 +764,18 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
         });
     }
     result
+}
+
+/// What a user reads about a declaration the engine passed over because it nests too deep.
+fn too_deep_message(text: &str, start: usize) -> String {
+    let line = 1 + memchr_count(b'\n', &text.as_bytes()[..start.min(text.len())]);
+    format!(
+        "line {line}: not checked: brackets nest deeper than {} levels in this declaration \
+         (generated code?), too deep to analyse safely",
+        goconc_analysis::MAX_NESTING
+    )
+}
+
+fn memchr_count(byte: u8, bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == byte).count()
 }

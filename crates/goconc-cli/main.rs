@@ -18,6 +18,7 @@ mod output;
 mod package;
 mod progress;
 mod rules_cmd;
+mod shapes;
 
 use std::process::ExitCode;
 

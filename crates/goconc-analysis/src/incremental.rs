@@ -63,6 +63,8 @@ pub struct IncrementalFile {
     item_accesses: HashMap<u64, Vec<FieldAccess>>,
     /// A key of those accesses of every function at the last analysis, offsets left out.
     accesses_key: u64,
+    /// The declarations (by a hash of their text) already reported as too deep to read.
+    too_deep_told: HashSet<u64>,
 }
 
 /// A top-level function or method and a 64-bit hash of its text, computed once per analysis:
@@ -82,7 +84,7 @@ struct TopLevel<'t> {
 
 impl<'t> TopLevel<'t> {
     fn of(root: Node<'t>, src: &str) -> TopLevel<'t> {
-        let items = top_level_items(root);
+        let items = top_level_items(root, src);
         let functions = items
             .iter()
             .filter(|n| is_function_item(**n))
@@ -157,6 +159,22 @@ pub struct Reuse {
 impl IncrementalFile {
     pub fn new() -> IncrementalFile {
         IncrementalFile::default()
+    }
+
+    /// Of the declarations an outcome of this file's `text` names as too deep to read, those not
+    /// named before: a server says so once per declaration, not at every keystroke.
+    pub fn untold_too_deep(&mut self, text: &str, outcome: &Outcome) -> Vec<Range<usize>> {
+        let mut current = HashSet::default();
+        let mut untold = Vec::new();
+        for range in &outcome.too_deep {
+            let key = hash_of(&text.get(range.clone()).unwrap_or(""));
+            current.insert(key);
+            if !self.too_deep_told.contains(&key) {
+                untold.push(range.clone());
+            }
+        }
+        self.too_deep_told = current;
+        untold
     }
 
     /// The file's declarations (equal to [`FileDecls::collect`]), then its findings (equal to
@@ -367,6 +385,7 @@ impl IncrementalFile {
                 Outcome {
                     findings: Vec::new(),
                     failed_rules: vec!["model"],
+                    too_deep: Vec::new(),
                 },
                 reuse,
             );
@@ -477,6 +496,7 @@ impl IncrementalFile {
         }
         finish(&mut findings, Some(root), src, options);
         outcome.findings = findings;
+        outcome.too_deep = goconc_model::scope::too_deep_items(root, src);
         (outcome, reuse)
     }
 }

@@ -18,6 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use config::{Config, ConfigError};
 pub use goconc_model::quiet::is_quiet_file;
+pub use goconc_model::scope::MAX_NESTING;
 pub use goconc_model::{FileDecls, GoVersion, PackageModel};
 /// The rule catalog: [`rules::all`], [`rules::find`], each rule's [`RuleMeta`].
 pub use goconc_rules as rules;
@@ -69,7 +70,7 @@ pub(crate) fn analyze_skipping(
     let root = file.tree().root_node();
     let built = catch_unwind(AssertUnwindSafe(|| {
         let imports = goconc_model::imports::Imports::from_tree(root, src);
-        let items = goconc_model::scope::top_level_items(root);
+        let items = goconc_model::scope::top_level_items(root, src);
         // No rule reports in a quiet file, nor in a quiet function: neither the model nor the
         // rules read them.
         let quiet_file = skip_quiet
@@ -99,15 +100,22 @@ pub(crate) fn analyze_skipping(
         return Outcome {
             findings: Vec::new(),
             failed_rules: vec!["model"],
+            too_deep: Vec::new(),
         };
     };
+    // Said even of a quiet file: the user learns that part of the file was not read.
+    let too_deep = goconc_model::scope::too_deep_items(root, src);
     let Some((model, index, skipped)) = built else {
         // A quiet file: no rule reports, but its suppression comments still may.
-        let mut outcome = Outcome::default();
+        let mut outcome = Outcome {
+            too_deep,
+            ..Outcome::default()
+        };
         finish(&mut outcome.findings, Some(root), src, options);
         return outcome;
     };
     let mut outcome = run_rules(model, index, options, skipped);
+    outcome.too_deep = too_deep;
     finish(&mut outcome.findings, Some(root), src, options);
     outcome
 }

@@ -41,8 +41,11 @@ where
 /// Runs the server on stdin/stdout with its own runtime; returns the exit code.
 pub fn run_stdio() -> i32 {
     logging::init();
+    // The engine bounds its own recursion (`MAX_NESTING`); a larger stack than tokio's 2 MiB is
+    // a margin for the blocking threads that analyse, not the guard.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(16 << 20)
         .build()
     {
         Ok(rt) => rt,

@@ -527,6 +527,16 @@ impl Inner {
                     started.elapsed().as_secs_f64() * 1000.0,
                     package_time.as_secs_f64() * 1000.0
                 );
+                for skipped in incremental.untold_too_deep(source.text(), &outcome) {
+                    let before = source.text().get(..skipped.start).unwrap_or("");
+                    warn!(
+                        uri = info.uri.as_str(),
+                        "not checked: the declaration on line {} nests brackets deeper than {} \
+                         levels (generated code?), too deep to analyse safely",
+                        1 + before.matches('\n').count(),
+                        goconc_analysis::MAX_NESTING
+                    );
+                }
                 if !outcome.failed_rules.is_empty() {
                     error!(
                         uri = info.uri.as_str(),

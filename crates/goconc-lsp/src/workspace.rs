@@ -232,13 +232,19 @@ impl DirState {
             .open
             .iter()
             .filter(|(p, _)| kept(p))
-            .map(|(_, f)| f.decls.as_ref());
+            .map(|(p, f)| (p, f.decls.as_ref()));
         let disk = self
             .disk
             .iter()
             .filter(|(p, _)| kept(p) && !self.open.contains_key(*p))
-            .map(|(_, f)| f.decls.as_ref());
-        PackageModel::from_files(open.chain(disk).filter(|d| belongs(d)))
+            .map(|(p, f)| (p, f.decls.as_ref()));
+        // In path order, as the command line merges them: where two files declare the same name
+        // (invalid Go) the later one wins, and a map's order would pick a different one in each
+        // server process.
+        let mut files: Vec<(&PathBuf, &FileDecls)> =
+            open.chain(disk).filter(|(_, d)| belongs(d)).collect();
+        files.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        PackageModel::from_files(files.into_iter().map(|(_, d)| d))
     }
 
     /// A key of the revisions of every file of the folder but `path`. Revisions are handed out

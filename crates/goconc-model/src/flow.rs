@@ -65,6 +65,7 @@ pub fn run<'t, A: FlowAnalysis<'t>>(
         analysis,
         exits: BTreeMap::new(),
         gave_up: false,
+        depth: 0,
     };
     let flow = walker.block(body, entry);
     if let Some(state) = flow.normal {
@@ -109,9 +110,17 @@ struct Walker<'m, 't, A: FlowAnalysis<'t>> {
     analysis: &'m mut A,
     exits: BTreeMap<usize, Exit<'t, A::State>>,
     gave_up: bool,
+    /// How many statements the walk is inside of: it recurses into nested statements (`else
+    /// if` chains and labels excepted, which it follows in a loop).
+    depth: usize,
 }
 
 const MAX_LOOP_ITERATIONS: usize = 16;
+
+/// Past this many nested statements the walk gives up (a rule then stays silent for the
+/// function). Brackets nest no deeper than `MAX_NESTING` in what the engine reads, so this only
+/// guards the stack should that ever change.
+const MAX_DEPTH: usize = crate::scope::MAX_NESTING + 16;
 
 impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
     fn join(&self, a: Option<A::State>, b: Option<A::State>) -> Option<A::State> {
@@ -156,10 +165,21 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         flow
     }
 
-    fn statement(&mut self, stmt: Node<'t>, mut state: A::State) -> Flow<A::State> {
+    fn statement(&mut self, stmt: Node<'t>, state: A::State) -> Flow<A::State> {
         if self.gave_up {
             return Flow::dead();
         }
+        if self.depth >= MAX_DEPTH {
+            self.gave_up = true;
+            return Flow::dead();
+        }
+        self.depth += 1;
+        let flow = self.statement_within(stmt, state);
+        self.depth -= 1;
+        flow
+    }
+
+    fn statement_within(&mut self, stmt: Node<'t>, mut state: A::State) -> Flow<A::State> {
         match stmt.kind_str() {
             "block" => self.block(stmt, state),
             "return_statement" => {
@@ -170,6 +190,15 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
             "if_statement" => self.if_statement(stmt, state),
             "for_statement" => self.for_statement(stmt, None, state),
             "labeled_statement" => {
+                // `A: B: for …`: only the innermost label names the loop (the outer ones only
+                // mark a place, as the walk gives up on `goto`).
+                let mut stmt = stmt;
+                while let Some(inner) = named_children(stmt)
+                    .find(|n| n.kind_str() != "label_name")
+                    .filter(|inner| inner.kind_str() == "labeled_statement")
+                {
+                    stmt = inner;
+                }
                 let label = stmt
                     .field("label")
                     .map(|l| text(l, self.model.src).to_string());
@@ -252,35 +281,43 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         }
     }
 
+    /// An `if` and the `else if`s chained to it, followed in a loop (generated code chains
+    /// thousands), joined as if each `else if` were walked as a nested statement: the last
+    /// branch first.
     fn if_statement(&mut self, stmt: Node<'t>, mut state: A::State) -> Flow<A::State> {
-        if let Some(init) = stmt.field("initializer") {
-            self.analysis.transfer(init, &mut state);
-        }
-        if let Some(condition) = stmt.field("condition") {
-            self.analysis.transfer(condition, &mut state);
-        }
-        let then_flow = match stmt.field("consequence") {
-            Some(block) => self.block(block, state.clone()),
-            None => Flow::normal(state.clone()),
+        let mut branches = Vec::new();
+        let mut stmt = stmt;
+        let last = loop {
+            if let Some(init) = stmt.field("initializer") {
+                self.analysis.transfer(init, &mut state);
+            }
+            if let Some(condition) = stmt.field("condition") {
+                self.analysis.transfer(condition, &mut state);
+            }
+            branches.push(match stmt.field("consequence") {
+                Some(block) => self.block(block, state.clone()),
+                None => Flow::normal(state.clone()),
+            });
+            match stmt.field("alternative") {
+                Some(alt) if alt.kind_str() == "if_statement" && !self.gave_up => stmt = alt,
+                Some(alt) => break self.statement(alt, state),
+                None => break Flow::normal(state),
+            }
         };
-        let else_flow = match stmt.field("alternative") {
-            Some(alt) => self.statement(alt, state),
-            None => Flow::normal(state),
-        };
-        Flow {
-            normal: self.join(then_flow.normal, else_flow.normal),
-            breaks: then_flow
-                .breaks
-                .into_iter()
-                .chain(else_flow.breaks)
-                .collect(),
-            continues: then_flow
-                .continues
-                .into_iter()
-                .chain(else_flow.continues)
-                .collect(),
-            fallthrough: false,
+        let mut flow = last;
+        for then_flow in branches.into_iter().rev() {
+            flow = Flow {
+                normal: self.join(then_flow.normal, flow.normal),
+                breaks: then_flow.breaks.into_iter().chain(flow.breaks).collect(),
+                continues: then_flow
+                    .continues
+                    .into_iter()
+                    .chain(flow.continues)
+                    .collect(),
+                fallthrough: false,
+            };
         }
+        flow
     }
 
     fn for_statement(

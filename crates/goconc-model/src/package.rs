@@ -53,7 +53,7 @@ pub struct FileDecls {
 impl FileDecls {
     pub fn collect(root: Node, src: &str) -> FileDecls {
         let imports = Imports::from_tree(root, src);
-        let items = super::scope::top_level_items(root);
+        let items = super::scope::top_level_items(root, src);
         let mut decls = FileDecls::signatures(&items, src, &imports);
         decls.summaries = super::summary::collect_in(&items, src, &imports);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);

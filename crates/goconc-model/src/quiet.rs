@@ -354,7 +354,7 @@ mod tests {
         let decls = FileDecls::collect(root, src);
         let package = PackageModel::from_files([&decls]);
         let imports = Imports::from_tree(root, src);
-        let items = top_level_items(root);
+        let items = top_level_items(root, src);
         let quiet = quiet_functions(&items, src, &imports, &package);
         let mut names: Vec<String> = items
             .iter()

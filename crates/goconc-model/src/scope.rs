@@ -11,7 +11,7 @@ use tree_sitter::Node;
 use super::imports::Imports;
 use super::index::NodeIndex;
 use super::package::PackageModel;
-use super::types::{names_of, results_of, Ty};
+use super::types::{names_of, results_of, Ty, MAX_TYPE_DEPTH};
 use goconc_syntax::kinds;
 use goconc_syntax::{call_args, climb, named_children, text, unparen};
 
@@ -60,10 +60,31 @@ struct Partial<'a, 't> {
     items: &'a [Node<'t>],
 }
 
+/// How deep brackets may nest in a top-level declaration the engine reads. Real code stays
+/// far below (the standard library's deepest is under 40); past it, the declaration is left
+/// out whole ([`too_deep_items`]), so that no walk of the model or a rule can overflow a stack
+/// on generated or hostile code.
+pub const MAX_NESTING: usize = 500;
+
 /// The file's top-level declarations, comments left out (ERROR nodes of broken code kept: the
-/// walk reads them too).
-pub fn top_level_items(root: Node) -> Vec<Node> {
-    named_children(root).collect()
+/// walk reads them too), less those nested too deep to read ([`too_deep_items`]).
+pub fn top_level_items<'t>(root: Node<'t>, src: &str) -> Vec<Node<'t>> {
+    named_children(root)
+        .filter(|item| !nests_too_deep(*item, src))
+        .collect()
+}
+
+/// The top-level declarations [`top_level_items`] leaves out: their brackets nest deeper than
+/// [`MAX_NESTING`]. Front ends tell the user these were skipped.
+pub fn too_deep_items(root: Node, src: &str) -> Vec<Range<usize>> {
+    named_children(root)
+        .filter(|item| nests_too_deep(*item, src))
+        .map(|item| item.byte_range())
+        .collect()
+}
+
+fn nests_too_deep(item: Node, src: &str) -> bool {
+    goconc_syntax::brackets_nest_deeper_than(text(item, src), MAX_NESTING)
 }
 
 /// Top-level imports, type and constant declarations, and variable declarations without a call
@@ -75,6 +96,59 @@ fn holds_nothing_to_record(node: Node, src: &str) -> bool {
         "const_declaration" | "type_declaration" | "import_declaration" => true,
         "var_declaration" => !text(node, src).contains('('),
         _ => false,
+    }
+}
+
+/// The declarations of one name, for [`FileModel::resolve_name`]: a file may declare the same
+/// name hundreds of thousands of times (`func fN(mu *sync.Mutex)`, the receiver of every method),
+/// so a lookup must not read them all. Kept sorted by (start, end descending, declaration
+/// order), the innermost declaration visible at a byte is the last one that starts at or before
+/// it and ends after it; the greatest end of each run of [`RUN`] entries lets the backward
+/// search pass over runs that all end before the byte.
+#[derive(Default)]
+struct NameDecls {
+    /// (start, end, effective end, declaration id); the effective end is at least start + 1.
+    entries: Vec<(usize, usize, usize, usize)>,
+    /// The greatest effective end of each run of `RUN` entries.
+    run_ends: Vec<usize>,
+}
+
+const RUN: usize = 32;
+
+impl NameDecls {
+    fn insert(&mut self, start: usize, end: usize, id: usize) {
+        let key = (start, std::cmp::Reverse(end), id);
+        // Declarations come mostly in document order: the place is nearly always the end.
+        let at = self
+            .entries
+            .partition_point(|&(s, e, _, i)| (s, std::cmp::Reverse(e), i) <= key);
+        self.entries
+            .insert(at, (start, end, end.max(start + 1), id));
+        self.run_ends.resize(self.entries.len().div_ceil(RUN), 0);
+        for run in at / RUN..self.run_ends.len() {
+            let entries = &self.entries[run * RUN..self.entries.len().min((run + 1) * RUN)];
+            self.run_ends[run] = entries.iter().map(|e| e.2).max().unwrap_or(0);
+        }
+    }
+
+    fn innermost_at(&self, at: usize) -> Option<usize> {
+        let mut i = self.entries.partition_point(|e| e.0 <= at);
+        while i > 0 {
+            if i % RUN == 0 && self.run_ends[i / RUN - 1] <= at {
+                i -= RUN;
+                continue;
+            }
+            i -= 1;
+            let (_, _, effective_end, id) = self.entries[i];
+            if at < effective_end {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    fn ids(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries.iter().map(|e| e.3)
     }
 }
 
@@ -101,7 +175,7 @@ pub struct FileModel<'t> {
     /// nodes): the model lists them once (or is given them) for its walk and every rule.
     pub items: Vec<Node<'t>>,
     decls: Vec<Decl<'t>>,
-    by_name: HashMap<&'t str, Vec<usize>>,
+    by_name: HashMap<&'t str, NameDecls>,
     function_at: HashMap<usize, usize>,
     /// While collecting: the ancestors of the node being visited (tree-sitter's `parent()`
     /// searches from the root, so the walk keeps its own chain).
@@ -156,7 +230,11 @@ impl<'t> FileModel<'t> {
     ) -> FileModel<'t> {
         let (skip, imports, items) = match partial {
             Some(p) => (Some(p.skip), p.imports, p.items.to_vec()),
-            None => (None, Imports::from_tree(root, src), top_level_items(root)),
+            None => (
+                None,
+                Imports::from_tree(root, src),
+                top_level_items(root, src),
+            ),
         };
         let mut model = FileModel {
             src,
@@ -373,7 +451,11 @@ impl<'t> FileModel<'t> {
             return;
         }
         let loop_stmt = (kind == DeclKind::LoopVar).then_some(stmt);
-        self.by_name.entry(name).or_default().push(self.decls.len());
+        let id = self.decls.len();
+        self.by_name
+            .entry(name)
+            .or_default()
+            .insert(visible.start, visible.end, id);
         self.decls.push(Decl {
             name,
             ident,
@@ -424,8 +506,8 @@ impl<'t> FileModel<'t> {
     }
 
     fn declared_in_scope(&self, name: &str, scope: Node, before: usize) -> bool {
-        self.by_name.get(name).is_some_and(|ids| {
-            ids.iter().any(|&i| {
+        self.by_name.get(name).is_some_and(|decls| {
+            decls.ids().any(|i| {
                 let d = &self.decls[i];
                 d.visible.end == scope.end_byte()
                     && d.visible.start <= before
@@ -560,12 +642,11 @@ impl<'t> FileModel<'t> {
     }
 
     /// The declaration `name` refers to at byte `at`.
+    /// The innermost: the visible range that starts last (the shorter of two that start
+    /// together, and the later declared of equal ones). An empty range counts as one byte.
     pub fn resolve_name(&self, name: &str, at: usize) -> Option<&Decl<'t>> {
-        let ids = self.by_name.get(name)?;
-        ids.iter()
-            .map(|&i| &self.decls[i])
-            .filter(|d| d.visible.start <= at && at < d.visible.end.max(d.visible.start + 1))
-            .max_by_key(|d| (d.visible.start, std::cmp::Reverse(d.visible.end)))
+        let id = self.by_name.get(name)?.innermost_at(at)?;
+        Some(&self.decls[id])
     }
 
     /// All declarations, in document order of their functions.
@@ -613,8 +694,17 @@ impl<'t> FileModel<'t> {
         Some(text(node.field("field")?, self.src))
     }
 
-    /// The type of an expression as far as declarations tell; `Ty::Unknown` otherwise.
+    /// The type of an expression as far as declarations tell; `Ty::Unknown` otherwise (and past
+    /// [`MAX_TYPE_DEPTH`] operands, as in a generated chain `a.b.c…` thousands long).
     pub fn type_of(&self, node: Node) -> Ty {
+        self.type_at(node, 0)
+    }
+
+    fn type_at(&self, node: Node, depth: usize) -> Ty {
+        if depth > MAX_TYPE_DEPTH {
+            return Ty::Unknown;
+        }
+        let type_of = |node: Node| self.type_at(node, depth + 1);
         let node = unparen(node);
         match node.kind_str() {
             "identifier" => match self.resolve(node) {
@@ -636,7 +726,7 @@ impl<'t> FileModel<'t> {
                 {
                     return Ty::Unknown;
                 }
-                let base = self.type_of(operand);
+                let base = type_of(operand);
                 self.package
                     .field_type(&base, text(field, self.src))
                     .unwrap_or_default()
@@ -649,10 +739,7 @@ impl<'t> FileModel<'t> {
                     .field("operator")
                     .map(|o| text(o, self.src))
                     .unwrap_or("");
-                let inner = node
-                    .field("operand")
-                    .map(|o| self.type_of(o))
-                    .unwrap_or_default();
+                let inner = node.field("operand").map(type_of).unwrap_or_default();
                 match op {
                     "&" if !inner.is_unknown() => Ty::pointer(inner),
                     "*" => match inner {
@@ -665,7 +752,7 @@ impl<'t> FileModel<'t> {
             }
             "index_expression" => node
                 .field("operand")
-                .and_then(|o| self.type_of(o).element().cloned())
+                .and_then(|o| type_of(o).element().cloned())
                 .unwrap_or_default(),
             "type_assertion_expression" => node
                 .field("type")
@@ -673,12 +760,13 @@ impl<'t> FileModel<'t> {
             "func_literal" => Ty::Func {
                 results: results_of(node.field("result"), self.src, &self.imports),
             },
-            "call_expression" => self.call_type(node),
+            "call_expression" => self.call_type(node, depth),
             _ => Ty::Unknown,
         }
     }
 
-    fn call_type(&self, call: Node) -> Ty {
+    fn call_type(&self, call: Node, depth: usize) -> Ty {
+        let type_of = |node: Node| self.type_at(node, depth + 1);
         let Some(function) = call.field("function").map(unparen) else {
             return Ty::Unknown;
         };
@@ -691,7 +779,7 @@ impl<'t> FileModel<'t> {
             "identifier" => {
                 let name = text(function, self.src);
                 if self.resolve(function).is_some() {
-                    return match self.type_of(function) {
+                    return match type_of(function) {
                         Ty::Func { results } => from_results(&results),
                         _ => Ty::Unknown,
                     };
@@ -722,7 +810,7 @@ impl<'t> FileModel<'t> {
                         return known_call_result(path, method).unwrap_or_default();
                     }
                 }
-                match self.type_of(operand).deref() {
+                match type_of(operand).deref() {
                     Ty::Named { pkg, name } if pkg.is_empty() => self
                         .package
                         .method(name, method)
@@ -755,4 +843,54 @@ pub fn known_call_result(path: &str, name: &str) -> Option<Ty> {
         ("time", "After" | "Tick") => Ty::Chan(Box::new(Ty::named("time", "Time"))),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NameDecls;
+
+    /// The definition the index must agree with: the containing range with the greatest
+    /// (start, shorter end, later id).
+    fn innermost_by_scan(ranges: &[(usize, usize)], at: usize) -> Option<usize> {
+        ranges
+            .iter()
+            .enumerate()
+            .filter(|(_, &(s, e))| s <= at && at < e.max(s + 1))
+            .max_by_key(|(_, &(s, e))| (s, std::cmp::Reverse(e)))
+            .map(|(id, _)| id)
+    }
+
+    #[test]
+    fn name_index_finds_what_a_scan_of_every_declaration_finds() {
+        // A small deterministic generator: nested, disjoint, overlapping, empty and equal
+        // ranges, inserted out of order, across several runs of entries.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n) as usize
+        };
+        for round in 0..200 {
+            let count = 1 + next(if round % 2 == 0 { 8 } else { 150 } as u64);
+            let mut ranges = Vec::new();
+            let mut index = NameDecls::default();
+            for id in 0..count {
+                let start = next(200);
+                let end = start + next(60) * (next(4).min(1));
+                ranges.push((start, end));
+                index.insert(start, end, id);
+                if id % 7 != 0 && id + 1 != count {
+                    continue;
+                }
+                for at in 0..262 {
+                    assert_eq!(
+                        index.innermost_at(at),
+                        innermost_by_scan(&ranges, at),
+                        "round {round}, {ranges:?} at {at}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -352,7 +352,7 @@ mod tests {
     fn summaries(src: &str) -> HashMap<String, FuncSummary> {
         let file = goconc_syntax::SourceFile::new(src.to_string());
         let root = file.tree().root_node();
-        let items = super::super::scope::top_level_items(root);
+        let items = super::super::scope::top_level_items(root, src);
         collect_in(&items, src, &Imports::from_tree(root, src))
     }
 

@@ -153,10 +153,22 @@ impl Ty {
         }
     }
 
-    /// Reads a type from its syntax. Unknown shapes give `Ty::Unknown`.
+    /// Reads a type from its syntax. Unknown shapes give `Ty::Unknown`, and so do the parts of
+    /// a type nested deeper than [`MAX_TYPE_DEPTH`].
     pub fn from_node(node: Node, src: &str, imports: &Imports) -> Ty {
+        Ty::from_node_at(node, src, imports, 0)
+    }
+
+    fn from_node_at(node: Node, src: &str, imports: &Imports, depth: usize) -> Ty {
+        if depth > MAX_TYPE_DEPTH {
+            return Ty::Unknown;
+        }
         let child = |field: &str| node.field(field);
-        let sub = |n: Option<Node>| n.map_or(Ty::Unknown, |n| Ty::from_node(n, src, imports));
+        let sub = |n: Option<Node>| {
+            n.map_or(Ty::Unknown, |n| {
+                Ty::from_node_at(n, src, imports, depth + 1)
+            })
+        };
         match node.kind_str() {
             "type_identifier" | "identifier" => {
                 let name = text(node, src);
@@ -186,28 +198,36 @@ impl Ty {
             "generic_type" => sub(child("type")),
             "parenthesized_type" | "type_elem" => sub(named_children(node).next()),
             "function_type" => Ty::Func {
-                results: results_of(child("result"), src, imports),
+                results: results_at(child("result"), src, imports, depth + 1),
             },
             "interface_type" => Ty::Interface,
-            "struct_type" => Ty::Struct(struct_fields(node, src, imports)),
+            "struct_type" => Ty::Struct(struct_fields_at(node, src, imports, depth + 1)),
             _ => Ty::Unknown,
         }
     }
 }
 
+/// How deep a type read from syntax nests ([`Ty::from_node`]): far beyond real code, and low
+/// enough that the recursive walks over a [`Ty`] (its drop too) stay shallow.
+pub const MAX_TYPE_DEPTH: usize = 64;
+
 /// The result types of a function signature's `result` node.
 pub fn results_of(result: Option<Node>, src: &str, imports: &Imports) -> Vec<Ty> {
+    results_at(result, src, imports, 0)
+}
+
+fn results_at(result: Option<Node>, src: &str, imports: &Imports, depth: usize) -> Vec<Ty> {
     let Some(result) = result else {
         return Vec::new();
     };
     if result.kind_str() != "parameter_list" {
-        return vec![Ty::from_node(result, src, imports)];
+        return vec![Ty::from_node_at(result, src, imports, depth)];
     }
     let mut out = Vec::new();
     for param in named_children(result) {
         let ty = param
             .field("type")
-            .map_or(Ty::Unknown, |t| Ty::from_node(t, src, imports));
+            .map_or(Ty::Unknown, |t| Ty::from_node_at(t, src, imports, depth));
         let names = names_of(param).len().max(1);
         out.extend(std::iter::repeat_n(ty, names));
     }
@@ -222,6 +242,10 @@ pub fn names_of(decl: Node) -> Vec<Node> {
 
 /// The fields of a `struct_type` node.
 pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
+    struct_fields_at(node, src, imports, 0)
+}
+
+fn struct_fields_at(node: Node, src: &str, imports: &Imports, depth: usize) -> Vec<Field> {
     let mut fields = Vec::new();
     let Some(list) = named_children(node).find(|n| n.kind_str() == "field_declaration_list") else {
         return fields;
@@ -230,7 +254,7 @@ pub fn struct_fields(node: Node, src: &str, imports: &Imports) -> Vec<Field> {
         let Some(type_node) = decl.field("type") else {
             continue;
         };
-        let ty = Ty::from_node(type_node, src, imports);
+        let ty = Ty::from_node_at(type_node, src, imports, depth);
         let names = names_of(decl);
         if names.is_empty() {
             let name = match ty.deref() {

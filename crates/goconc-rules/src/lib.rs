@@ -320,6 +320,9 @@ pub use goconc_syntax::{HashMap, HashSet};
 pub struct Outcome {
     pub findings: Vec<Finding>,
     pub failed_rules: Vec<&'static str>,
+    /// Top-level declarations no rule read because their brackets nest too deep
+    /// (`goconc_model::scope::too_deep_items`): front ends say so once, where a user sees it.
+    pub too_deep: Vec<std::ops::Range<usize>>,
 }
 
 /// How the configuration sets one rule.

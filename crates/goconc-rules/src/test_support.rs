@@ -20,7 +20,7 @@ pub(crate) fn analyze_alone(file: &SourceFile, options: &FileOptions) -> Outcome
     let root = file.tree().root_node();
     let decls = FileDecls::collect(root, src);
     let package = PackageModel::from_files([&decls]);
-    let items = goconc_model::scope::top_level_items(root);
+    let items = goconc_model::scope::top_level_items(root, src);
     let imports = Imports::from_tree(root, src);
     let (model, index) =
         FileModel::build_partial(root, src, &package, &Default::default(), imports, &items);

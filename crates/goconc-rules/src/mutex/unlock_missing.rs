@@ -193,15 +193,20 @@ fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
             return;
         }
         goconc_syntax::walk(n, |inner| {
-            if is_unlock_method_value(cx.model, inner) {
+            // Parentheses are looked through at the expression inside them, which the walk
+            // visits next (unparenthesising at each of N nested parentheses is quadratic).
+            if inner.kind_str() != "parenthesized_expression"
+                && is_unlock_method_value(cx.model, inner)
+            {
                 found = true;
             }
-            // `return conn, c.releaseConn, nil`: a release function handed to the caller.
+            // `return conn, c.releaseConn, nil`: a release function handed to the caller. The
+            // name first: `parent()` descends from the root.
             if matches!(inner.kind_str(), "identifier" | "field_identifier")
+                && words::RELEASE.in_identifier(text(inner, cx.src))
                 && inner
                     .parent()
                     .is_some_and(|p| p.kind_str() != "call_expression")
-                && words::RELEASE.in_identifier(text(inner, cx.src))
                 && !is_called(inner)
             {
                 found = true;
@@ -296,26 +301,30 @@ fn is_called(name: Node) -> bool {
 /// `if keep { s.holding = true } else { s.mu.Unlock() }`: the lock is kept on purpose and a flag
 /// remembers to release it later.
 fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
-    let releases = |n: Node| {
-        let mut found = false;
-        walk_body(n, |c| {
-            if let Some(lock) = goconc_model::sync_calls::lock_call(cx.model, c) {
-                found |= lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key);
+    // Where the body releases the lock and where it sets a flag, found in one walk: asking each
+    // `if` to walk its branches again is quadratic in an `else if` chain.
+    let mut releases_at = Vec::new();
+    let mut flags_at = Vec::new();
+    walk_body(body, |c| {
+        if let Some(lock) = goconc_model::sync_calls::lock_call(cx.model, c) {
+            if lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key) {
+                releases_at.push(c.start_byte());
             }
-        });
-        found
+        }
+        if c.kind_str() == "assignment_statement"
+            && c.field("right")
+                .is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"))
+        {
+            flags_at.push(c.start_byte());
+        }
+    });
+    // Both in document order: whether one lies within a node is one binary search.
+    let within = |starts: &[usize], n: Node| {
+        let first = starts.partition_point(|&s| s < n.start_byte());
+        starts.get(first).is_some_and(|&s| s < n.end_byte())
     };
-    let sets_flag = |n: Node| {
-        let mut found = false;
-        walk_body(n, |c| {
-            if c.kind_str() == "assignment_statement" {
-                found |= c
-                    .field("right")
-                    .is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"));
-            }
-        });
-        found
-    };
+    let releases = |n: Node| within(&releases_at, n);
+    let sets_flag = |n: Node| within(&flags_at, n);
     let mut found = false;
     walk_body(body, |n| {
         if n.kind_str() == "if_statement" {

@@ -1,0 +1,358 @@
+//! `goconc bench --shapes`: generated files of hostile or merely unusual shapes (deep nesting,
+//! long chains, many same-named declarations, huge tables and functions, megabytes on one line),
+//! each checked by a child `goconc check` process, with its CPU seconds and peak memory per MB of
+//! input. The targets: at most 2 s and 100 MB per MB of input. A child that aborts (a stack
+//! overflow) or exceeds the time limit is reported as such.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::EXIT_ERROR;
+
+/// The targets per MB of input.
+const SECONDS_PER_MB: f64 = 2.0;
+const PEAK_MB_PER_MB: f64 = 100.0;
+
+const HEADER: &str =
+    "package p\n\nimport (\n\t\"sync\"\n)\n\nvar mu sync.Mutex\nvar wg sync.WaitGroup\n\n\
+                      type T struct {\n\tmu sync.Mutex\n\tn  int\n}\n\n";
+
+/// One generated shape: its name, what it is, and its text at a scale (1.0: the sizes the issue
+/// measured).
+struct Shape {
+    name: &'static str,
+    what: &'static str,
+    text: fn(f64) -> String,
+}
+
+fn count(base: usize, scale: f64) -> usize {
+    ((base as f64 * scale) as usize).max(1)
+}
+
+fn shapes() -> Vec<Shape> {
+    vec![
+        Shape {
+            name: "else-if-chain",
+            what: "one function, an else-if chain of 3,000 arms that lock and unlock",
+            text: |s| {
+                let mut t = format!(
+                    "{HEADER}func F(x int) {{\n\tmu.Lock()\n\tif x == 0 {{\n\t\tmu.Unlock()\n\t}}"
+                );
+                for i in 1..count(3000, s) {
+                    let _ = write!(t, " else if x == {i} {{\n\t\tmu.Unlock()\n\t}}");
+                }
+                t + " else {\n\t\treturn\n\t}\n}\n"
+            },
+        },
+        Shape {
+            name: "nested-ifs",
+            what: "450 nested ifs (within the nesting limit)",
+            text: |_| nested("if x > 0 {\n", 450),
+        },
+        Shape {
+            name: "nested-blocks-too-deep",
+            what: "3,000 nested blocks (past the limit: skipped with a note)",
+            text: |_| nested("{\n", 3000),
+        },
+        Shape {
+            name: "nested-closures",
+            what: "450 nested closures that lock",
+            text: |_| {
+                format!(
+                    "{HEADER}func F() {{\n{}mu.Unlock()\n{}}}\n",
+                    "func() {\nmu.Lock()\n".repeat(450),
+                    "}()\n".repeat(450)
+                )
+            },
+        },
+        Shape {
+            name: "nested-parens",
+            what: "a return of 450 nested parentheses while a lock is held",
+            text: |_| {
+                format!(
+                    "{HEADER}func F() int {{\n\tmu.Lock()\n\treturn {}1{}\n}}\n",
+                    "(".repeat(450),
+                    ")".repeat(450)
+                )
+            },
+        },
+        Shape {
+            name: "go-statements",
+            what: "one function starting 4,000 goroutines",
+            text: |s| {
+                let mut t = format!("{HEADER}func F() {{\n");
+                for _ in 0..count(4000, s) {
+                    t.push_str("\twg.Add(1)\n\tgo func() {\n\t\tdefer wg.Done()\n\t\tmu.Lock()\n\t\tmu.Unlock()\n\t}()\n");
+                }
+                t + "\twg.Wait()\n}\n"
+            },
+        },
+        Shape {
+            name: "one-line",
+            what: "2 MB of functions on one line",
+            text: |s| {
+                let mut t = String::from(HEADER);
+                for i in 0..count(25_000, s) {
+                    let _ = write!(
+                        t,
+                        "func f{i}(m map[int]int) {{ mu.Lock(); m[{i}] = {i}; mu.Unlock() }}; "
+                    );
+                }
+                t + "\n"
+            },
+        },
+        Shape {
+            name: "same-parameter-name",
+            what: "200,000 one-line functions with a parameter mu",
+            text: |s| {
+                let mut t = String::from(HEADER);
+                for i in 0..count(200_000, s) {
+                    let _ = writeln!(t, "func f{i}(mu *sync.Mutex) {{ mu.Lock(); mu.Unlock() }}");
+                }
+                t
+            },
+        },
+        Shape {
+            name: "same-receiver-name",
+            what: "20,000 methods with the receiver s",
+            text: |s| {
+                let mut t = String::from(HEADER);
+                for i in 0..count(20_000, s) {
+                    let _ = writeln!(t, "func (s *T) M{i}() int {{\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\treturn s.n\n}}\n");
+                }
+                t
+            },
+        },
+        Shape {
+            name: "long-function",
+            what: "one function of 50,000 statements",
+            text: |s| {
+                let mut t = format!(
+                    "{HEADER}func F(m map[int]int) error {{\n\tmu.Lock()\n\tdefer mu.Unlock()\n"
+                );
+                for i in 0..count(50_000, s) {
+                    let _ = writeln!(
+                        t,
+                        "\tif err := g({i}); err != nil {{\n\t\treturn err\n\t}}\n\tm[{i}]++"
+                    );
+                }
+                t + "\treturn nil\n}\n\nfunc g(int) error { return nil }\n"
+            },
+        },
+        Shape {
+            name: "big-switch",
+            what: "a switch of 20,000 cases under a lock",
+            text: |s| {
+                let mut t = format!("{HEADER}func F(x int) int {{\n\tmu.Lock()\n\tdefer mu.Unlock()\n\tswitch x {{\n");
+                for i in 0..count(20_000, s) {
+                    let _ = writeln!(t, "\tcase {i}:\n\t\treturn {}", i * 7);
+                }
+                t + "\t}\n\treturn 0\n}\n"
+            },
+        },
+        Shape {
+            name: "table",
+            what: "a composite-literal table of 100,000 rows with calls",
+            text: |s| {
+                let mut t = format!(
+                    "{HEADER}var table = []struct {{\n\tname string\n\tf    func() int\n}}{{\n"
+                );
+                for i in 0..count(100_000, s) {
+                    let _ = writeln!(t, "\t{{\"row{i}\", func() int {{ return {i} }}}},");
+                }
+                t + "}\n\nfunc F() {\n\tmu.Lock()\n\tdefer mu.Unlock()\n}\n"
+            },
+        },
+        Shape {
+            name: "generated-46mb",
+            what: "46 MB of generated types and methods that lock",
+            text: |s| {
+                let target = (46.0 * 1024.0 * 1024.0 * s) as usize;
+                let mut t = String::from(HEADER);
+                let mut i = 0;
+                while t.len() < target {
+                    let _ = write!(
+                        t,
+                        "type S{i} struct {{\n\tmu   sync.Mutex\n\tdata map[string]int // guarded by mu\n\tnext *S{i}\n}}\n\n\
+                         func (s *S{i}) Get(k string) (int, bool) {{\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\tv, ok := s.data[k]\n\treturn v, ok\n}}\n\n\
+                         func (s *S{i}) Put(k string, v int) {{\n\ts.mu.Lock()\n\tif s.data == nil {{\n\t\ts.data = map[string]int{{}}\n\t}}\n\ts.data[k] = v\n\ts.mu.Unlock()\n}}\n\n"
+                    );
+                    i += 1;
+                }
+                t
+            },
+        },
+    ]
+}
+
+/// A function whose body is `open` repeated `depth` times, a lock taken inside and the
+/// matching closing braces.
+fn nested(open: &str, depth: usize) -> String {
+    format!(
+        "{HEADER}func F(x int) {{\nmu.Lock()\n{}mu.Unlock()\n{}}}\n",
+        open.repeat(depth),
+        "}\n".repeat(depth)
+    )
+}
+
+/// What a child check cost.
+struct Cost {
+    cpu: Duration,
+    wall: Duration,
+    peak_bytes: u64,
+    outcome: String,
+}
+
+/// Runs `binary check DIR` and waits for it with `wait4`, which gives its CPU time and peak
+/// resident memory.
+#[cfg(unix)]
+fn check_in_child(binary: &Path, dir: &Path, limit: Duration) -> Result<Cost, String> {
+    use std::os::unix::process::ExitStatusExt;
+    let started = Instant::now();
+    let mut child = std::process::Command::new(binary)
+        .arg("check")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let pid = child.id() as libc::pid_t;
+    let mut timed_out = false;
+    loop {
+        // Peek without reaping: WNOWAIT keeps the child for wait4 below.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes only the siginfo it is given.
+        let done = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        } == 0
+            && unsafe { info.si_pid() } == pid;
+        if done {
+            break;
+        }
+        if started.elapsed() > limit && !timed_out {
+            let _ = child.kill();
+            timed_out = true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 writes only the status and rusage it is given.
+    if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } != pid {
+        return Err("wait4 failed".into());
+    }
+    let wall = started.elapsed();
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let status = std::process::ExitStatus::from_raw(status);
+    let outcome = match (timed_out, status.code(), status.signal()) {
+        (true, _, _) => format!("stopped after {} s", limit.as_secs()),
+        (_, Some(0 | 1), _) => "ok".into(),
+        (_, Some(code), _) => format!("exit {code}"),
+        (_, None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "?".into(),
+    };
+    Ok(Cost {
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        wall,
+        peak_bytes: usage.ru_maxrss as u64 * 1024,
+        outcome,
+    })
+}
+
+#[cfg(not(unix))]
+fn check_in_child(_: &Path, _: &Path, _: Duration) -> Result<Cost, String> {
+    Err("the shapes bench needs a Unix system (wait4)".into())
+}
+
+pub fn run(binary: Option<PathBuf>, scale: f64, only: Option<&str>, limit: Duration) -> u8 {
+    let binary = match binary.map_or_else(std::env::current_exe, Ok) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot find the goconc binary: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let root = std::env::temp_dir().join(format!("goconc-shapes-{}", std::process::id()));
+    println!(
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8}  outcome",
+        "shape", "input MB", "cpu s", "s/MB", "peak MB", "MB/MB"
+    );
+    // What the process costs with nearly nothing to read: subtracted from each peak, so that a
+    // small shape is judged by what its size adds.
+    let baseline_dir = root.join("baseline");
+    let baseline = std::fs::create_dir_all(&baseline_dir)
+        .and_then(|_| std::fs::write(baseline_dir.join("x.go"), HEADER))
+        .map_err(|e| e.to_string())
+        .and_then(|_| check_in_child(&binary, &baseline_dir, limit));
+    let baseline_bytes = match baseline {
+        Ok(c) => c.peak_bytes,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let _ = std::fs::remove_dir_all(&root);
+            return EXIT_ERROR;
+        }
+    };
+    println!(
+        "(peak MB is the child's whole peak; MB/MB counts what it adds to the {:.0} MB of a check of an empty file)",
+        baseline_bytes as f64 / (1024.0 * 1024.0)
+    );
+    let mut missed = 0;
+    for shape in shapes() {
+        if only.is_some_and(|o| !shape.name.contains(o)) {
+            continue;
+        }
+        let dir = root.join(shape.name);
+        let text = (shape.text)(scale);
+        let written =
+            std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(dir.join("x.go"), &text));
+        if let Err(e) = written {
+            eprintln!("error: writing {}: {e}", dir.display());
+            let _ = std::fs::remove_dir_all(&root);
+            return EXIT_ERROR;
+        }
+        let mb = text.len() as f64 / (1024.0 * 1024.0);
+        drop(text);
+        let cost = check_in_child(&binary, &dir, limit);
+        let _ = std::fs::remove_dir_all(&dir);
+        match cost {
+            Ok(c) => {
+                let peak_mb = c.peak_bytes as f64 / (1024.0 * 1024.0);
+                let added_mb =
+                    c.peak_bytes.saturating_sub(baseline_bytes) as f64 / (1024.0 * 1024.0);
+                let per_mb = c.cpu.as_secs_f64() / mb;
+                let over =
+                    per_mb > SECONDS_PER_MB || added_mb / mb > PEAK_MB_PER_MB || c.outcome != "ok";
+                missed += usize::from(over);
+                println!(
+                    "{:<24} {:>8.2} {:>8.2} {:>8.2} {:>8.0} {:>8.1}  {}{}   ({}; wall {:.2} s)",
+                    shape.name,
+                    mb,
+                    c.cpu.as_secs_f64(),
+                    per_mb,
+                    peak_mb,
+                    added_mb / mb,
+                    c.outcome,
+                    if over { ", over target" } else { "" },
+                    shape.what,
+                    c.wall.as_secs_f64()
+                );
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                let _ = std::fs::remove_dir_all(&root);
+                return EXIT_ERROR;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    println!(
+        "targets: at most {SECONDS_PER_MB} CPU s and {PEAK_MB_PER_MB} peak MB per MB of input; {missed} shape(s) over"
+    );
+    0
+}
