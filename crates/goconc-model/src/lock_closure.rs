@@ -474,7 +474,9 @@ pub fn canonical(
     use super::types::SyncKind;
     let is_mutex = |ty: &Ty| {
         matches!(
-            package.sync_kind(ty.deref()),
+            package
+                .sync_kind(ty.deref())
+                .or_else(|| super::sync_calls::wrapped_sync_lock(ty)),
             Some(SyncKind::Mutex | SyncKind::RWMutex)
         )
     };

@@ -122,6 +122,19 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                     for key in released_by_call(self.model, call) {
                         state.held.remove(&key);
                     }
+                    // `go func() { …; mu.Unlock() }()`: the literal's first use of a held
+                    // mutex is its release.
+                    let literal = call.field("function").map(unparen);
+                    if let Some(body) = literal
+                        .filter(|f| f.kind_str() == "func_literal")
+                        .and_then(|f| f.field("body"))
+                    {
+                        if !state.held.is_empty() {
+                            for key in first_released(self.model, body) {
+                                state.held.remove(&key);
+                            }
+                        }
+                    }
                 }
             }
             _ => self.calls_in(stmt, state),
@@ -313,6 +326,30 @@ pub fn analyze<'t, O: LockObserver<'t>>(
 ) -> Option<Vec<Exit<'t, LockState>>> {
     let mut analysis = Analysis { model, observer };
     flow::run(model, body, &mut analysis, entry_state(model, body))
+}
+
+/// The mutexes whose first use in a body (source order, deferred calls and function literals
+/// left out) is a release.
+fn first_released<'t>(model: &FileModel<'t>, body: Node<'t>) -> Vec<String> {
+    let mut first: BTreeMap<String, LockOp> = BTreeMap::new();
+    goconc_syntax::walk(body, |n| {
+        if n != body && matches!(n.kind_str(), "func_literal" | "defer_statement") {
+            return false;
+        }
+        if n.kind_str() == "call_expression" && is_lock_method(model, n) {
+            if let Some(lock) = lock_call(model, n) {
+                if let Some(key) = lock_key(model, &lock) {
+                    first.entry(key).or_insert(lock.op);
+                }
+            }
+        }
+        true
+    });
+    first
+        .into_iter()
+        .filter(|(_, op)| op.is_release())
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// The state a body starts in: the mutexes whose first use in it (in source order, deferred
@@ -520,17 +557,18 @@ pub fn is_lock_method(model: &FileModel, node: Node) -> bool {
         .is_some_and(|c| super::sync_calls::LockOp::from_name(text(c.method, model.src)).is_some())
 }
 
-/// Does a function literal of the top-level function around `body` (not `body`, not a function
-/// `body` sits in) take over the mutex `key`: its first use of it is a release (`go func() { …;
-/// mu.Unlock() }()`)? Then the lock is handed to another goroutine on purpose, and rules about
-/// one body must not judge it. The enclosing function's own `Lock … defer Unlock` is no hand-off.
+/// Does another function of the top-level function around `body` (a function literal, or a
+/// function `body` sits in) take the mutex `key` over: its own first use of it is a release
+/// (`go func() { …; mu.Unlock() }()`; a parent that unlocks what its goroutine locked)? Then
+/// the lock passes between goroutines on purpose, and rules about one body must not judge it. A
+/// function's own `Lock … defer Unlock` is no hand-off.
 pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) -> bool {
     let own = goconc_syntax::enclosing_function(body);
     let mut top = body;
     while let Some(f) = goconc_syntax::enclosing_function(top) {
         top = f;
     }
-    // Per function literal (by start byte): is its first use of `key` a release?
+    // Per function (by start byte): is its own first use of `key` a release?
     let mut first: BTreeMap<usize, bool> = BTreeMap::new();
     goconc_syntax::walk(top, |n| {
         // The method's name first: `enclosing_function` climbs with `parent()`, which searches
@@ -539,12 +577,7 @@ pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) 
             if let Some(lock) = lock_call(model, n) {
                 if lock_key(model, &lock).as_deref() == Some(key) {
                     if let Some(f) = goconc_syntax::enclosing_function(n) {
-                        let around_body = goconc_syntax::is_within(body, f);
-                        if Some(f) != own
-                            && !around_body
-                            && f.kind_str() == "func_literal"
-                            && !directly_deferred(f)
-                        {
+                        if Some(f) != own && !directly_deferred(f) {
                             first.entry(f.start_byte()).or_insert(lock.op.is_release());
                         }
                     }

@@ -87,11 +87,31 @@ pub struct LockCall<'t> {
     pub method: Node<'t>,
 }
 
+/// `Mutex` or `RWMutex` of a project's own package named `sync` (syncthing's `lib/sync`, whose
+/// `NewMutex` and `NewRWMutex` return interfaces with `Lock` and `Unlock`): locked like the
+/// standard library's. Only the lock rules read them as mutexes; they may be copied (interfaces).
+pub fn wrapped_sync_lock(ty: &Ty) -> Option<SyncKind> {
+    let Ty::Named { pkg, name } = ty.deref() else {
+        return None;
+    };
+    if pkg == "sync" || pkg.rsplit('/').next() != Some("sync") || !pkg.contains('/') {
+        return None;
+    }
+    match name.as_str() {
+        "Mutex" => Some(SyncKind::Mutex),
+        "RWMutex" => Some(SyncKind::RWMutex),
+        _ => None,
+    }
+}
+
 /// The kind of mutex an expression holds (through pointers and embedding), if known.
 pub fn mutex_kind(model: &FileModel, expr: Node) -> Option<(SyncKind, Option<&'static str>)> {
     let ty = model.type_of(expr);
     if ty.deref().is_named("sync", "Locker") {
         return Some((SyncKind::Mutex, None));
+    }
+    if let Some(kind) = wrapped_sync_lock(&ty) {
+        return Some((kind, None));
     }
     match model.package.sync_kind(ty.deref()) {
         Some(kind @ (SyncKind::Mutex | SyncKind::RWMutex | SyncKind::NoCopy)) => {

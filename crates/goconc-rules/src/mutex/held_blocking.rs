@@ -498,7 +498,11 @@ impl<'t> Judge<'_, '_, 't> {
         let name = text(unparen(channel), self.cx.src);
         let mut found = None;
         for &go in &self.cx.index.go_statements {
-            if found.is_some() || !goconc_syntax::is_within(go, self.top) {
+            // The other end is another goroutine: not the one that sends or receives here.
+            if found.is_some()
+                || !goconc_syntax::is_within(go, self.top)
+                || goconc_syntax::is_within(op.node, go)
+            {
                 continue;
             }
             let mut uses = false;
@@ -558,7 +562,7 @@ impl<'t> Judge<'_, '_, 't> {
         let model = self.cx.model;
         let group_key = access_path(group, self.cx.src)?;
         for &go in &self.cx.index.go_statements {
-            if !goconc_syntax::is_within(go, self.top) {
+            if !goconc_syntax::is_within(go, self.top) || goconc_syntax::is_within(op.node, go) {
                 continue;
             }
             let mut counts = false;

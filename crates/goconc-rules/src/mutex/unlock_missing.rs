@@ -61,8 +61,8 @@ code, so no fix is offered.
   mutex held, or no path unlocks at all, and the mutex is the receiver's or a package
   variable's: it outlives the function, so the next `Lock` of it blocks forever.
 - `warning`: a parameter's or local's mutex that no path unlocks, when something visibly locks
-  it again (a goroutine of the function, or a function of the package that locks that field of
-  the same type): the harm needs that `Lock` to run.
+  it again (a later `Lock` of it in the function, such as in a goroutine it starts, or a function
+  of the package that locks that field of the same type): the harm needs that `Lock` to run.
 
 ## When it stays silent
 - The function hands the lock on: it returns the unlock function (`return mu.Unlock`) or a value
@@ -149,8 +149,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             let released_somewhere = calls.iter().any(|c| {
                 c.op.is_release() && lock_key(cx.model, c).as_deref() == Some(key.as_str())
             });
-            // A function named for locking hands its lock on only when no path of it unlocks.
-            if named_to_hand_on && !released_somewhere {
+            // A function named for locking hands its lock on only when no path of it releases
+            // what it took (`RLock … RUnlock` before a `Lock` it keeps is another section).
+            let released_in_kind = calls.iter().any(|c| {
+                c.op == lock.op.counterpart()
+                    && lock_key(cx.model, c).as_deref() == Some(key.as_str())
+            });
+            if named_to_hand_on && !released_in_kind {
                 continue;
             }
             if deferred_relock
@@ -475,7 +480,7 @@ fn returns_owner_that_unlocks(cx: &Context, ret: Node, key: &str) -> bool {
     })
 }
 
-/// Who locks a parameter's or local's mutex again: another `Lock` of the same variable in the
+/// Who locks a parameter's or local's mutex again: a later `Lock` of the same variable in the
 /// function (a goroutine it starts, a later statement), or a function of the package that locks
 /// the same field of the same type.
 fn relocker(cx: &Context, key: &str, lock: &LockCall, function: Node) -> Option<String> {
@@ -486,7 +491,12 @@ fn relocker(cx: &Context, key: &str, lock: &LockCall, function: Node) -> Option<
     let mut again = None;
     for name in ["Lock", "RLock"] {
         for &call in cx.index.calls_named(name) {
-            if again.is_some() || call == lock.call || !goconc_syntax::is_within(call, top) {
+            // Later in the source: a function literal defined before the `Lock` ran before it (a
+            // callback that locks, then the final `Lock` that reads what it recorded).
+            if again.is_some()
+                || call.start_byte() <= lock.call.end_byte()
+                || !goconc_syntax::is_within(call, top)
+            {
                 continue;
             }
             if let Some(other) = goconc_model::sync_calls::lock_call(cx.model, call) {
