@@ -13,7 +13,7 @@ use crate::{Context, Family, RuleMeta};
 use goconc_model::blocking::{blocking_call_kind, blocking_method, method_kind, BlockKind};
 use goconc_model::lock_closure::{canonical, field_named, owner_of};
 use goconc_model::locks::{self, LockObserver, LockState, Mode};
-use goconc_model::summary;
+use goconc_model::summary::{self, LockRoot};
 use goconc_model::sync_calls::{lock_call, lock_key, waitgroup_call, WaitGroupOp};
 use goconc_model::{FileModel, Ty};
 use goconc_syntax::{
@@ -82,8 +82,12 @@ operation in it, with a count of the others.
   - a sleep or timer wait in a loop that re-checks what the lock guards, while holding it
     (polling): whoever would change that state needs the lock first.
   - an unbounded wait — a network round trip, a query, a process, a recursive `os.RemoveAll` —
-    under a lock that other functions of the package take only for short sections that never
-    block, when the result is not stored under the lock: each of those waits for the I/O.
+    under a lock that another function of the package takes only for the state it guards in
+    memory: that function never blocks, and under the lock it touches a field that some
+    function writes under the same lock. Each caller of it waits for the I/O. (Field facts are
+    read where a type and its methods are declared in one file; a lock whose other holders
+    touch no such field serialises the I/O itself.) Not when the result is stored under the
+    lock.
 - `hint`: everything else. File I/O under a lock usually serialises that very I/O (the lock's
   job); a sleep adds latency but cannot deadlock; a channel operation or `Wait` whose other end
   does not take the lock cannot deadlock on it; an unbounded wait whose result is stored under
@@ -345,7 +349,7 @@ impl<'t> Judge<'_, '_, 't> {
             )),
             Wait::Unbounded => match self.short_taker(op) {
                 Some(other) if !self.publishes(op) => Verdict::Warning(format!(
-                    "`{other}` takes `{key}` only briefly and never blocks under it, so it waits for this too"
+                    "`{other}` needs `{key}` only for the state it guards, and waits for this too"
                 )),
                 _ => Verdict::Hint(format!(
                     "every goroutine that needs `{key}` waits for it; if `{key}` does not serialise this wait, do it outside"
@@ -412,21 +416,58 @@ impl<'t> Judge<'_, '_, 't> {
         reads_state
     }
 
-    /// Another function of the package that takes the same lock and never blocks.
+    /// Another function of the package that takes the same lock only for memory: it never
+    /// blocks, and (for a lock of a struct) under the lock it reads or writes a field that some
+    /// function writes under the same lock. A lock whose other holders touch no such state
+    /// serialises the I/O itself.
     fn short_taker(&self, op: &Op<'t>) -> Option<String> {
         let model = self.cx.model;
-        let name = locks::canonical_key(model, &op.key, op.node.start_byte())?;
+        let at = op.node.start_byte();
+        let name = locks::canonical_key(model, &op.key, at)?;
         let closure = model.package.lock_closure();
-        closure
-            .acquirers(&name)
-            .iter()
+        // The fields the lock guards in memory: written somewhere while it is held.
+        let guarded: Option<(String, String, Vec<&str>)> =
+            locks::lock_path_of_key(model, &op.key, at).and_then(|(path, owner)| {
+                let owner = match &path.root {
+                    LockRoot::Receiver => owner?,
+                    LockRoot::Typed(t) => t.clone(),
+                    _ => return None,
+                };
+                // No facts about the type's fields (they are judged per file, with the file's
+                // own types): nothing to tell state from I/O by.
+                if !model.package.field_accesses().any(|a| a.type_name == owner) {
+                    return None;
+                }
+                let written: Vec<&str> = model
+                    .package
+                    .field_accesses()
+                    .filter(|a| a.type_name == owner && a.write && a.guards.contains(&path.path))
+                    .map(|a| a.field.as_str())
+                    .collect();
+                Some((owner, path.path, written))
+            });
+        // The taker with the fewest calls reads best as a short section (`List` over `Create`).
+        let mut takers: Vec<&String> = closure.acquirers(&name).iter().collect();
+        takers.sort_by_key(|key| model.package.summary(key).map_or(0, |s| s.calls.len()));
+        takers
+            .into_iter()
             .filter(|key| Some(key.as_str()) != self.own_key.as_deref())
             .find(|key| {
-                model.package.summary(key).is_some_and(|s| {
+                let never_blocks = model.package.summary(key).is_some_and(|s| {
                     s.blocks.is_none()
                         && s.blocks_released.is_none()
                         && closure.effects(key).is_none_or(|e| e.blocks.is_none())
-                })
+                });
+                let touches_state = match &guarded {
+                    None => true,
+                    Some((owner, lock, written)) => model.package.field_accesses().any(|a| {
+                        &a.function == *key
+                            && &a.type_name == owner
+                            && a.guards.contains(lock)
+                            && written.contains(&a.field.as_str())
+                    }),
+                };
+                never_blocks && touches_state
             })
             .cloned()
     }
