@@ -349,7 +349,11 @@ pub fn owner_of(key: &str) -> Option<&str> {
 /// How a call is named in a message: `flush`, `store.put`.
 fn call_shown(target: &CallTarget, name: &str) -> String {
     match target {
-        CallTarget::Receiver(p) | CallTarget::Typed(_, p) if !p.is_empty() => format!("{p}.{name}"),
+        CallTarget::Receiver(p) | CallTarget::Typed(_, p) | CallTarget::Result(_, _, p)
+            if !p.is_empty() =>
+        {
+            format!("{p}.{name}")
+        }
         CallTarget::Global(p) => format!("{p}.{name}"),
         _ => name.to_string(),
     }
@@ -392,6 +396,14 @@ pub fn resolve_call(
             let (root, rest) = path.split_once('.').unwrap_or((path, ""));
             method_of(package.var(root)?.deref().clone(), rest)
         }
+        CallTarget::Result(inner, inner_name, path) => {
+            let (key, inner_owner) = resolve_call(package, owner, inner, inner_name)?;
+            let sig = match &inner_owner {
+                Some(t) => package.method(t, inner_name)?,
+                None => package.func(&key)?,
+            };
+            method_of(sig.results.first()?.deref().clone(), path)
+        }
     }
 }
 
@@ -414,7 +426,7 @@ fn map_lock(lock: &LockPath, target: &CallTarget, callee_owner: Option<&str>) ->
             root: LockRoot::Global,
             path: join(p, &lock.path),
         }),
-        (LockRoot::Receiver, CallTarget::Typed(..)) => Some(LockPath {
+        (LockRoot::Receiver, CallTarget::Typed(..) | CallTarget::Result(..)) => Some(LockPath {
             root: LockRoot::Typed(callee_owner?.to_string()),
             path: lock.path.clone(),
         }),
@@ -497,7 +509,24 @@ pub fn canonical(
         return embeds.then(|| format!("{name}.Mutex"));
     }
     let (name, ty) = field_named(package, owner, lock)?;
-    is_mutex(&ty).then_some(name)
+    if is_mutex(&ty) {
+        return Some(name);
+    }
+    // `s.store.Lock()`: a field whose struct type embeds the mutex.
+    let Ty::Named {
+        pkg,
+        name: type_name,
+    } = ty.deref()
+    else {
+        return None;
+    };
+    let embeds = pkg.is_empty()
+        && ["Mutex", "RWMutex"].iter().any(|f| {
+            package
+                .field_type(ty.deref(), f)
+                .is_some_and(|t| is_mutex(&t))
+        });
+    embeds.then(|| format!("{type_name}.Mutex"))
 }
 
 /// A field's or package variable's name across the package (`Service.wg`, `registry`) and its

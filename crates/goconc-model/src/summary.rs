@@ -82,6 +82,9 @@ pub enum CallTarget {
     Typed(String, String),
     /// `registry.add()`: a method of a package-level variable (its path).
     Global(String),
+    /// `n.ID()` on a local declared once as `n := ep.getNetwork()`: the value the inner call
+    /// returns (its target and name), and the path below it.
+    Result(Box<CallTarget>, String, String),
 }
 
 /// One argument of a call, as far as lock conditions need it.
@@ -399,6 +402,9 @@ struct Names<'a, 's> {
     params: Vec<Param<'s>>,
     /// Names declared inside the body (and its function literals).
     locals: Vec<&'s str>,
+    /// Locals declared once, as the only result of a call (`n := ep.getNetwork()`): the call's
+    /// target and name.
+    results: Vec<(&'s str, CallTarget, &'s str)>,
 }
 
 impl<'s> Names<'_, 's> {
@@ -470,6 +476,10 @@ impl<'s> Names<'_, 's> {
                     .to_string();
                 if Some(root) == self.receiver {
                     return Some((CallTarget::Receiver(rest), name));
+                }
+                if let Some((_, target, inner)) = self.results.iter().find(|(n, ..)| *n == root) {
+                    let target = Box::new(target.clone());
+                    return Some((CallTarget::Result(target, inner.to_string(), rest), name));
                 }
                 if self.locals.contains(&root) || self.is_import(root) {
                     return None;
@@ -587,13 +597,15 @@ fn summarize(
         expects_held,
         ..FuncSummary::default()
     };
-    let names = Names {
+    let mut names = Names {
         src,
         imports,
         receiver,
         params: params_of(decl, src, imports),
         locals: declared_names(decl, src, false),
+        results: Vec::new(),
     };
+    names.results = call_results(body, &names);
     let has_bool_param = names.params.iter().any(|p| p.bool_typed);
     // Lock, unlock, blocking and call events in source order.
     let mut events: Vec<Event> = Vec::new();
@@ -753,6 +765,36 @@ fn summarize(
     summary.releases = releases(body, src, &names, &handed);
     summary.never_returns = never_returns(body, src, &names);
     summary
+}
+
+/// Locals declared exactly once, as `n := x.m(…)` (one name, one call): what the call is.
+fn call_results<'s>(body: Node, names: &Names<'_, 's>) -> Vec<(&'s str, CallTarget, &'s str)> {
+    let src = names.src;
+    let mut out: Vec<(&'s str, CallTarget, &'s str)> = Vec::new();
+    walk_calls(body, src, |n| {
+        if n.kind_str() == "func_literal" {
+            return false;
+        }
+        if n.kind_str() == "short_var_declaration" {
+            let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
+                return true;
+            };
+            let targets: Vec<Node> = named_children(left).collect();
+            let values: Vec<Node> = named_children(right).collect();
+            if let ([target], [value]) = (targets.as_slice(), values.as_slice()) {
+                let value = unparen(*value);
+                if target.kind_str() == "identifier" && value.kind_str() == "call_expression" {
+                    if let Some((call, name)) = names.call_target(value) {
+                        out.push((text(*target, src), call, name));
+                    }
+                }
+            }
+        }
+        true
+    });
+    // A name declared once: the count of its declarations in the function is one.
+    out.retain(|(name, ..)| names.locals.iter().filter(|l| *l == name).count() == 1);
+    out
 }
 
 /// `if !locked { mu.Lock() }` with `locked` a `bool` parameter: the lock is taken only when the

@@ -67,8 +67,8 @@ pairs with the eight taken last.
 `warning`: each goroutine would wait for the other. When both sides only read-lock one of the
 two mutexes, readers do not exclude each other: the finding then needs a function of the package
 that write-locks that mutex (a writer that queues between them blocks the second reader), and
-says so. One finding per direction of an inverted pair, at the first function (by name) that
-takes the pair that way; the message counts the others.
+says so. Each function that takes the pair one way is reported when one or two do (the odd ones
+out); when more do, only the first (by name), with a count of the others.
 
 ## When it stays silent
 Locks on parameters, locals and values of other packages (their identity is unknown), locks
@@ -103,12 +103,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 continue;
             }
             let (a, b) = (&order.first, &order.second);
-            // One finding per direction of an inverted pair: at the first function (by name)
-            // that takes the pair in that direction, at its first place.
+            // Per direction of an inverted pair: at each function that takes it when one or two
+            // do (the odd ones out, where the fix goes), else at the first (by name) with a
+            // count of the others; once per function.
             let Some((first, count)) = closure.ordered_by(a, b) else {
                 continue;
             };
-            if first != key || !reported.insert((a.clone(), b.clone())) {
+            if (count > 2 && first != key) || !reported.insert((a.clone(), b.clone())) {
                 continue;
             }
             let Some(opposite) = closure
@@ -166,7 +167,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 ),
             };
             let same = match count {
-                1 => String::new(),
+                1 | 2 => String::new(),
                 n => format!(" ({} other functions take them in this order)", n - 1),
             };
             let outcome = match needs_writer {
