@@ -36,7 +36,7 @@ use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outco
 use goconc_model::atomics::{self, AtomicAccess};
 use goconc_model::guards::{self, FieldAccess};
 use goconc_model::scope::{is_function_item, top_level_items};
-use goconc_model::summary::{self, Acquire, FuncSummary};
+use goconc_model::summary::{self, FuncSummary};
 use goconc_model::{FileDecls, FileModel, Imports, PackageModel};
 use goconc_rules::finding::{line_refs, map_line_refs, LineOf};
 use goconc_syntax::text;
@@ -109,25 +109,9 @@ impl ItemDecls {
     /// that points at another function is never kept (see [`within`]), so where the other
     /// function's calls are does not matter to what is kept.
     fn hash_without_offsets(&self, key: &mut impl Hasher) {
-        let acquire = |a: &Acquire, key: &mut dyn Hasher| {
-            let mut bytes = Vec::with_capacity(a.path.len() + 3);
-            bytes.extend_from_slice(a.path.as_bytes());
-            bytes.extend([0xff, a.from_receiver as u8, a.read as u8]);
-            key.write(&bytes);
-        };
         for (name, s) in &self.summaries {
             name.hash(key);
-            s.expects_held.hash(key);
-            s.blocks.hash(key);
-            s.acquires.len().hash(key);
-            for a in &s.acquires {
-                acquire(a, key);
-            }
-            s.orders.len().hash(key);
-            for (first, second) in &s.orders {
-                acquire(first, key);
-                acquire(second, key);
-            }
+            s.hash_without_offsets(key);
         }
         for a in &self.atomics {
             (&a.root, &a.fields, &a.func).hash(key);
@@ -689,10 +673,5 @@ fn relocate(finding: &Finding, start: usize, direction: Direction) -> Finding {
 }
 
 fn shift_summary(summary: &mut FuncSummary, start: usize, direction: Direction) {
-    let shift = |a: &mut Acquire| a.offset = move_offset(a.offset, start, direction);
-    summary.acquires.iter_mut().for_each(shift);
-    for (first, second) in &mut summary.orders {
-        shift(first);
-        shift(second);
-    }
+    summary.shift_offsets(|offset| move_offset(offset, start, direction));
 }

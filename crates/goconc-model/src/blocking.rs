@@ -14,14 +14,12 @@ const BLOCKING_FUNCS: &[(&str, &[&str])] = &[
     (
         "net",
         &[
+            // `Listen`, `ListenPacket`, `DialUDP` and `DialIP` only bind or connect a local socket:
+            // no remote party is awaited.
             "Dial",
             "DialTimeout",
             "DialTCP",
-            "DialUDP",
             "DialUnix",
-            "DialIP",
-            "Listen",
-            "ListenPacket",
             "LookupHost",
             "LookupIP",
             "LookupAddr",
@@ -171,6 +169,51 @@ pub const BLOCKING_METHODS: &[(&str, &str, &[&str])] = &[
     ("sync", "WaitGroup", &["Wait"]),
     ("golang.org/x/sync/errgroup", "Group", &["Wait"]),
 ];
+
+/// What a blocking call waits for: it decides how much a lock held across it costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BlockKind {
+    /// `time.Sleep`: latency, never a wait on another goroutine.
+    Sleep,
+    /// One local file-system operation (open, read, write, stat, rename, one remove): bounded
+    /// by the disk.
+    File,
+    /// A wait with no bound the program controls: a network round trip, a query, a process,
+    /// a recursive delete of whatever a directory holds.
+    Unbounded,
+    /// A wait on other goroutines (`WaitGroup.Wait`, errgroup's `Wait`).
+    Wait,
+}
+
+/// What a blocking package function (by import path and name) waits for.
+pub fn function_kind(path: &str, name: &str) -> BlockKind {
+    match (path, name) {
+        ("time", "Sleep") => BlockKind::Sleep,
+        ("os", "RemoveAll") => BlockKind::Unbounded,
+        ("os" | "io/ioutil", _) => BlockKind::File,
+        _ => BlockKind::Unbounded,
+    }
+}
+
+/// What a blocking method of `pkg.type_name` waits for.
+pub fn method_kind(pkg: &str, type_name: &str) -> BlockKind {
+    match (pkg, type_name) {
+        ("sync", "WaitGroup") | ("golang.org/x/sync/errgroup", "Group") => BlockKind::Wait,
+        ("os", "File") => BlockKind::File,
+        _ => BlockKind::Unbounded,
+    }
+}
+
+/// A call of a blocking package-level function, described for messages (`time.Sleep`), with
+/// what it waits for.
+pub fn blocking_call_kind(call: Node, src: &str, imports: &Imports) -> Option<(String, BlockKind)> {
+    let function = unparen(call.field("function")?);
+    let operand = function.field("operand")?;
+    let path = imports.path_of(text(operand, src))?;
+    let name = text(function.field("field")?, src);
+    let what = blocking_call(call, src, imports)?;
+    Some((what, function_kind(path, name)))
+}
 
 /// A call of a blocking package-level function, described for messages (`time.Sleep`).
 pub fn blocking_call(call: Node, src: &str, imports: &Imports) -> Option<String> {

@@ -41,6 +41,10 @@ pub trait FlowAnalysis<'t> {
 
     /// Merges the states of two paths that meet.
     fn join(&self, a: &Self::State, b: &Self::State) -> Self::State;
+
+    /// A `continue` statement leaves the iteration with `state` (for analyses that remember
+    /// what a path carries back to the top of the loop).
+    fn continued(&mut self, _stmt: Node<'t>, _state: &mut Self::State) {}
 }
 
 /// One way out of the function and the state on it (joined over every path to that exit).
@@ -60,8 +64,27 @@ pub fn run<'t, A: FlowAnalysis<'t>>(
     analysis: &mut A,
     entry: A::State,
 ) -> Option<Vec<Exit<'t, A::State>>> {
+    run_with(
+        model.src,
+        &|call| is_no_return_call(model, call),
+        body,
+        analysis,
+        entry,
+    )
+}
+
+/// [`run`] over a body read without a file model: `no_return` tells the calls that never
+/// return (the package summaries read bodies this way, before any model exists).
+pub fn run_with<'t, A: FlowAnalysis<'t>>(
+    src: &'t str,
+    no_return: &dyn Fn(Node<'t>) -> bool,
+    body: Node<'t>,
+    analysis: &mut A,
+    entry: A::State,
+) -> Option<Vec<Exit<'t, A::State>>> {
     let mut walker = Walker {
-        model,
+        src,
+        no_return,
         analysis,
         exits: BTreeMap::new(),
         gave_up: false,
@@ -106,7 +129,8 @@ impl<S> Flow<S> {
 }
 
 struct Walker<'m, 't, A: FlowAnalysis<'t>> {
-    model: &'m FileModel<'t>,
+    src: &'t str,
+    no_return: &'m dyn Fn(Node<'t>) -> bool,
     analysis: &'m mut A,
     exits: BTreeMap<usize, Exit<'t, A::State>>,
     gave_up: bool,
@@ -199,9 +223,7 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
                 {
                     stmt = inner;
                 }
-                let label = stmt
-                    .field("label")
-                    .map(|l| text(l, self.model.src).to_string());
+                let label = stmt.field("label").map(|l| text(l, self.src).to_string());
                 let Some(inner) = named_children(stmt).find(|n| n.kind_str() != "label_name")
                 else {
                     return Flow::normal(state);
@@ -231,7 +253,7 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
             "break_statement" => {
                 let label = named_children(stmt)
                     .next()
-                    .map(|l| text(l, self.model.src).to_string());
+                    .map(|l| text(l, self.src).to_string());
                 Flow {
                     normal: None,
                     breaks: vec![(label, state)],
@@ -242,7 +264,8 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
             "continue_statement" => {
                 let label = named_children(stmt)
                     .next()
-                    .map(|l| text(l, self.model.src).to_string());
+                    .map(|l| text(l, self.src).to_string());
+                self.analysis.continued(stmt, &mut state);
                 Flow {
                     normal: None,
                     breaks: Vec::new(),
@@ -457,17 +480,27 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
     }
 
     fn is_no_return(&self, stmt: Node<'t>) -> bool {
-        statement_call(stmt).is_some_and(|call| is_no_return_call(self.model, call))
+        statement_call(stmt).is_some_and(|call| (self.no_return)(call))
     }
 }
 
-/// Calls after which control never comes back to the caller.
+/// Calls after which control never comes back to the caller: `panic`, `os.Exit`, `log.Fatal…`,
+/// `runtime.Goexit`, `t.Fatal…`, and functions and methods of the package whose every path ends
+/// in one of those (`fatalf(t, …)` wrapping `t.Fatalf`).
 pub fn is_no_return_call(model: &FileModel, call: Node) -> bool {
     let Some(function) = call.field("function").map(unparen) else {
         return false;
     };
     match function.kind_str() {
-        "identifier" => text(function, model.src) == "panic" && model.resolve(function).is_none(),
+        "identifier" => {
+            if model.resolve(function).is_some() {
+                return false;
+            }
+            let name = text(function, model.src);
+            name == "panic"
+                || (model.package.func(name).is_some()
+                    && model.package.summary(name).is_some_and(|s| s.never_returns))
+        }
         "selector_expression" => {
             let (Some(operand), Some(field)) = (function.field("operand"), function.field("field"))
             else {
@@ -487,7 +520,16 @@ pub fn is_no_return_call(model: &FileModel, call: Node) -> bool {
             let testing = ["T", "B", "F", "TB"]
                 .iter()
                 .any(|t| ty.deref().is_named("testing", t));
-            testing && TEST_GOEXIT_METHODS.contains(&name)
+            if testing {
+                return TEST_GOEXIT_METHODS.contains(&name);
+            }
+            match ty.deref() {
+                super::types::Ty::Named { pkg, name: owner } if pkg.is_empty() => model
+                    .package
+                    .summary(&format!("{owner}.{name}"))
+                    .is_some_and(|s| s.never_returns),
+                _ => false,
+            }
         }
         _ => false,
     }

@@ -8,7 +8,9 @@
 //! - [`package`]: the top-level declarations of every file of the package, merged;
 //! - [`quiet`]: the top-level functions no rule can report in, by their text;
 //! - [`scope`]: functions, their declarations and identifier resolution within one file;
-//! - [`flow`]: forward dataflow over a function body's control flow.
+//! - [`flow`]: forward dataflow over a function body's control flow;
+//! - [`summary`], [`lock_closure`]: what each function locks and blocks on, and the same with its
+//!   calls followed through the package.
 
 // Visitors match on node kinds and then test fields; folding those tests into match guards
 // would scatter one check over several arms.
@@ -23,6 +25,7 @@ pub mod goversion;
 pub mod guards;
 pub mod imports;
 pub mod index;
+pub mod lock_closure;
 pub mod locks;
 pub mod package;
 pub mod quiet;

@@ -29,15 +29,33 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     pub mode: Mode,
-    /// Byte offsets of the acquiring calls that may have taken it.
+    /// Byte offsets of the acquiring calls that may have taken it (none: the caller did, see
+    /// [`LockState::entered`]).
     pub sites: BTreeSet<usize>,
     /// Held on every path reaching this point.
     pub on_every_path: bool,
+    /// Byte offsets of `continue` statements that carry it, held on every path there, back to
+    /// the top of a loop.
+    pub continued: BTreeSet<usize>,
+}
+
+impl Held {
+    fn taken(mode: Mode, site: usize) -> Held {
+        Held {
+            mode,
+            sites: BTreeSet::from([site]),
+            on_every_path: true,
+            continued: BTreeSet::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LockState {
     pub held: BTreeMap<String, Held>,
+    /// Mutexes the function's caller holds when it runs: the body's first use of each is a
+    /// release (`mu.Unlock(); slowIO(); mu.Lock()`). Holding one at exit is the contract.
+    pub entered: BTreeSet<String>,
     /// Mutexes a deferred call releases at exit, on some path (a later re-lock of the same
     /// mutex is released by it too).
     pub deferred: BTreeSet<String>,
@@ -97,8 +115,36 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                 }
                 self.calls_in(stmt, state);
             }
-            "go_statement" => {}
+            // `go w.readLocked(…)`: a goroutine that releases the lock on every path takes it
+            // over.
+            "go_statement" => {
+                if let Some(call) = statement_call(stmt) {
+                    for key in released_by_call(self.model, call) {
+                        state.held.remove(&key);
+                    }
+                    // `go func() { …; mu.Unlock() }()`: the literal's first use of a held
+                    // mutex is its release.
+                    let literal = call.field("function").map(unparen);
+                    if let Some(body) = literal
+                        .filter(|f| f.kind_str() == "func_literal")
+                        .and_then(|f| f.field("body"))
+                    {
+                        if !state.held.is_empty() {
+                            for key in first_released(self.model, body) {
+                                state.held.remove(&key);
+                            }
+                        }
+                    }
+                }
+            }
             _ => self.calls_in(stmt, state),
+        }
+    }
+
+    fn continued(&mut self, stmt: Node<'t>, state: &mut LockState) {
+        let at = stmt.start_byte();
+        for held in state.held.values_mut().filter(|h| h.on_every_path) {
+            held.continued.insert(at);
         }
     }
 
@@ -114,6 +160,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                     },
                     sites: x.sites.union(&y.sites).copied().collect(),
                     on_every_path: x.on_every_path && y.on_every_path,
+                    continued: x.continued.union(&y.continued).copied().collect(),
                 },
                 None => Held {
                     on_every_path: false,
@@ -130,6 +177,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
         }
         LockState {
             held,
+            entered: a.entered.union(&b.entered).cloned().collect(),
             deferred: a.deferred.union(&b.deferred).cloned().collect(),
             opaque_deferred_release: a.opaque_deferred_release || b.opaque_deferred_release,
         }
@@ -140,22 +188,40 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
     /// Lock calls made by a statement, in source order (not inside function literals).
     fn calls_in(&mut self, stmt: Node<'t>, state: &mut LockState) {
         let mut calls = Vec::new();
+        let mut handing_over = Vec::new();
+        let hand_offs = self.model.package.lock_closure().has_releases();
         walk_body(stmt, |n| {
             if n.kind_str() == "call_expression" {
                 if let Some(call) = lock_call(self.model, n) {
                     calls.push(call);
+                } else if hand_offs && !state.held.is_empty() {
+                    handing_over.push(n);
                 }
             }
         });
         // Inner calls end first: `a.Lock()` inside an argument runs before the outer call.
         calls.sort_by_key(|c| c.call.end_byte());
-        for call in calls {
-            let Some(key) = lock_key(self.model, &call) else {
-                continue;
-            };
-            self.observer.lock_call(&call, &key, false, state);
-            apply(state, &call, key);
+        let mut calls = calls.into_iter().peekable();
+        handing_over.sort_by_key(|c| c.end_byte());
+        for over in handing_over {
+            while let Some(call) = calls.next_if(|c| c.call.end_byte() <= over.end_byte()) {
+                self.lock_call(call, state);
+            }
+            for key in released_by_call(self.model, over) {
+                state.held.remove(&key);
+            }
         }
+        for call in calls {
+            self.lock_call(call, state);
+        }
+    }
+
+    fn lock_call(&mut self, call: LockCall<'t>, state: &mut LockState) {
+        let Some(key) = lock_key(self.model, &call) else {
+            return;
+        };
+        self.observer.lock_call(&call, &key, false, state);
+        apply(state, &call, key);
     }
 
     fn deferred(&mut self, stmt: Node<'t>, state: &mut LockState) {
@@ -167,14 +233,15 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
                 self.observer.lock_call(&lock, &key, true, state);
                 if lock.op.is_release() {
                     // `defer mu.Unlock()` with no visible `Lock`: a callee took it (`s.acquire()`).
-                    state.held.entry(key.clone()).or_insert_with(|| Held {
-                        mode: if lock.op == LockOp::RUnlock {
-                            Mode::Read
-                        } else {
-                            Mode::Write
-                        },
-                        sites: BTreeSet::from([lock.call.start_byte()]),
-                        on_every_path: true,
+                    state.held.entry(key.clone()).or_insert_with(|| {
+                        Held::taken(
+                            if lock.op == LockOp::RUnlock {
+                                Mode::Read
+                            } else {
+                                Mode::Write
+                            },
+                            lock.call.start_byte(),
+                        )
                     });
                     state.deferred.insert(key);
                 }
@@ -239,14 +306,9 @@ fn apply(state: &mut LockState, call: &LockCall, key: String) {
             } else {
                 Mode::Write
             };
-            state.held.insert(
-                key,
-                Held {
-                    mode,
-                    sites: BTreeSet::from([call.call.start_byte()]),
-                    on_every_path: true,
-                },
-            );
+            state
+                .held
+                .insert(key, Held::taken(mode, call.call.start_byte()));
         }
         LockOp::Unlock | LockOp::RUnlock => {
             state.held.remove(&key);
@@ -263,7 +325,192 @@ pub fn analyze<'t, O: LockObserver<'t>>(
     observer: &mut O,
 ) -> Option<Vec<Exit<'t, LockState>>> {
     let mut analysis = Analysis { model, observer };
-    flow::run(model, body, &mut analysis, LockState::default())
+    flow::run(model, body, &mut analysis, entry_state(model, body))
+}
+
+/// The mutexes whose first use in a body (source order, deferred calls and function literals
+/// left out) is a release.
+fn first_released<'t>(model: &FileModel<'t>, body: Node<'t>) -> Vec<String> {
+    let mut first: BTreeMap<String, LockOp> = BTreeMap::new();
+    goconc_syntax::walk(body, |n| {
+        if n != body && matches!(n.kind_str(), "func_literal" | "defer_statement") {
+            return false;
+        }
+        if n.kind_str() == "call_expression" && is_lock_method(model, n) {
+            if let Some(lock) = lock_call(model, n) {
+                if let Some(key) = lock_key(model, &lock) {
+                    first.entry(key).or_insert(lock.op);
+                }
+            }
+        }
+        true
+    });
+    first
+        .into_iter()
+        .filter(|(_, op)| op.is_release())
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// The state a body starts in: the mutexes whose first use in it (in source order, deferred
+/// calls and function literals left out) is a release are held by its caller.
+fn entry_state<'t>(model: &FileModel<'t>, body: Node<'t>) -> LockState {
+    let mut first: BTreeMap<String, LockOp> = BTreeMap::new();
+    goconc_syntax::walk(body, |n| {
+        if n != body && matches!(n.kind_str(), "func_literal" | "defer_statement") {
+            return false;
+        }
+        if n.kind_str() == "call_expression" && is_lock_method(model, n) {
+            if let Some(lock) = lock_call(model, n) {
+                if let Some(key) = lock_key(model, &lock) {
+                    first.entry(key).or_insert(lock.op);
+                }
+            }
+        }
+        true
+    });
+    let mut state = LockState::default();
+    for (key, op) in first {
+        // Only a lock the caller can hold: of the receiver, a parameter, a package variable or
+        // a variable a function literal captures (a local is made, or assigned from a call,
+        // after entry).
+        let root = key_root(&key);
+        let own = model.function_of(body);
+        let at_entry = match model.resolve_name(root, body.start_byte() + 1) {
+            Some(decl) => {
+                matches!(
+                    decl.kind,
+                    super::scope::DeclKind::Receiver | super::scope::DeclKind::Param
+                ) || Some(decl.function) != own
+            }
+            None => model.package.var(root).is_some(),
+        };
+        if op.is_release() && at_entry {
+            let mode = match op {
+                LockOp::RUnlock => Mode::Read,
+                _ => Mode::Write,
+            };
+            state.held.insert(
+                key.clone(),
+                Held {
+                    mode,
+                    sites: BTreeSet::new(),
+                    on_every_path: true,
+                    continued: BTreeSet::new(),
+                },
+            );
+            state.entered.insert(key);
+        }
+    }
+    state
+}
+
+/// A function or method of this package that a call reaches.
+pub struct Callee {
+    /// Its summary key (`Store.flush`, `flush`).
+    pub key: String,
+    /// For a method: the receiver's type and access path (`s.store`).
+    pub owner: Option<String>,
+    pub receiver: Option<String>,
+}
+
+/// The function or method of this package a call reaches, if the call says which.
+pub fn callee(model: &FileModel, call: Node) -> Option<Callee> {
+    let function = unparen(call.field("function")?);
+    match function.kind_str() {
+        "identifier" => {
+            if model.resolve(function).is_some() {
+                return None;
+            }
+            let name = text(function, model.src);
+            model.package.func(name)?;
+            Some(Callee {
+                key: name.to_string(),
+                owner: None,
+                receiver: None,
+            })
+        }
+        "selector_expression" => {
+            let mc = method_call(call)?;
+            let ty = model.type_of(mc.receiver);
+            let super::types::Ty::Named { pkg, name } = ty.deref() else {
+                return None;
+            };
+            if !pkg.is_empty() {
+                return None;
+            }
+            let method = text(mc.method, model.src);
+            model.package.method(name, method)?;
+            Some(Callee {
+                key: super::summary::summary_key(Some(name), method),
+                owner: Some(name.clone()),
+                receiver: Some(goconc_syntax::access_path(mc.receiver, model.src)?),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The keys a callee's lock goes by at the call: `recv.path` (`recv.Mutex`/`recv.RWMutex` for a
+/// promoted lock), the argument passed for a parameter, a package variable unless shadowed.
+pub fn keys_at_call(
+    model: &FileModel,
+    call: Node,
+    callee: &Callee,
+    lock: &super::summary::LockPath,
+) -> Vec<String> {
+    use super::summary::LockRoot;
+    let below = |base: &str| -> Vec<String> {
+        if lock.path.is_empty() {
+            vec![format!("{base}.Mutex"), format!("{base}.RWMutex")]
+        } else {
+            vec![format!("{base}.{}", lock.path)]
+        }
+    };
+    match &lock.root {
+        LockRoot::Receiver => callee.receiver.as_deref().map(below).unwrap_or_default(),
+        LockRoot::Param(j) => {
+            let Some(arg) = goconc_syntax::call_args(call).get(*j).copied() else {
+                return Vec::new();
+            };
+            let Some(path) = goconc_syntax::access_path(arg, model.src) else {
+                return Vec::new();
+            };
+            match lock.path.is_empty() {
+                true => vec![path],
+                false => vec![format!("{path}.{}", lock.path)],
+            }
+        }
+        LockRoot::Global => {
+            let root = lock.path.split('.').next().unwrap_or("");
+            if model.resolve_name(root, call.start_byte()).is_some() {
+                return Vec::new();
+            }
+            vec![lock.path.clone()]
+        }
+        LockRoot::Typed(_) => Vec::new(),
+    }
+}
+
+/// The mutexes a call releases for good: the callee releases its caller's lock on every path
+/// that returns (`c.handleMessages(…)` documented "caller must hold reconnectMu", which unlocks
+/// it).
+pub fn released_by_call(model: &FileModel, call: Node) -> Vec<String> {
+    let closure = model.package.lock_closure();
+    if !closure.has_releases() {
+        return Vec::new();
+    }
+    let Some(callee) = callee(model, call) else {
+        return Vec::new();
+    };
+    let Some(effects) = closure.effects(&callee.key) else {
+        return Vec::new();
+    };
+    effects
+        .releases
+        .iter()
+        .flat_map(|lock| keys_at_call(model, call, &callee, lock))
+        .collect()
 }
 
 /// Does the function body release lock helpers we cannot see (calls named like `unlock`)?
@@ -310,9 +557,11 @@ pub fn is_lock_method(model: &FileModel, node: Node) -> bool {
         .is_some_and(|c| super::sync_calls::LockOp::from_name(text(c.method, model.src)).is_some())
 }
 
-/// Does code outside `body` but inside the top-level function around it (another function
-/// literal, a goroutine, the enclosing function) release the mutex `key`? Then the lock may be
-/// handed to another goroutine on purpose, and rules about one body must not judge it.
+/// Does another function of the top-level function around `body` (a function literal, or a
+/// function `body` sits in) take the mutex `key` over: its own first use of it is a release
+/// (`go func() { …; mu.Unlock() }()`; a parent that unlocks what its goroutine locked)? Then
+/// the lock passes between goroutines on purpose, and rules about one body must not judge it. A
+/// function's own `Lock … defer Unlock` is no hand-off.
 pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) -> bool {
     // The model's functions answer which function a node is in by a binary search; climbing
     // the tree for it at each call was cubic in nested closures (450 deep: 15 s).
@@ -322,21 +571,32 @@ pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) 
         .into_iter()
         .find(|n| goconc_syntax::is_function(n.kind_str()))
         .unwrap_or(body);
-    let mut found = false;
+    // Per function (by start byte): is its own first use of `key` a release?
+    let mut first: BTreeMap<usize, bool> = BTreeMap::new();
     goconc_syntax::walk(top, |n| {
-        if found {
-            return false;
-        }
-        if n.kind_str() == "call_expression" && is_lock_method(model, n) && function_of(n) != own {
+        if n.kind_str() == "call_expression" && is_lock_method(model, n) {
             if let Some(lock) = lock_call(model, n) {
-                if lock.op.is_release() && lock_key(model, &lock).as_deref() == Some(key) {
-                    found = true;
+                if lock_key(model, &lock).as_deref() == Some(key) {
+                    if let Some(f) = function_of(n) {
+                        if Some(f) != own && !directly_deferred(f) {
+                            first.entry(f.start_byte()).or_insert(lock.op.is_release());
+                        }
+                    }
                 }
             }
         }
         true
     });
-    found
+    first.values().any(|release_first| *release_first)
+}
+
+/// `defer func() { … }()`: a literal that runs when its function returns, on its goroutine.
+fn directly_deferred(literal: Node) -> bool {
+    literal
+        .parent()
+        .filter(|p| p.kind_str() == "call_expression")
+        .and_then(|call| call.parent())
+        .is_some_and(|stmt| stmt.kind_str() == "defer_statement")
 }
 
 /// One lock-state run over a body, recorded so that every rule that needs it reads the same
@@ -398,4 +658,61 @@ impl<'t> LockTrace<'t> {
             }
         }
     }
+}
+
+/// How the package names the mutex a key stands for at `at`: below the method's receiver (with
+/// the receiver's type), below a value of a package type, or a package variable. None for locks
+/// of values whose type the package does not declare.
+pub fn lock_path_of_key(
+    model: &FileModel,
+    key: &str,
+    at: usize,
+) -> Option<(super::summary::LockPath, Option<String>)> {
+    use super::summary::{LockPath, LockRoot};
+    let (root, rest) = key.split_once('.').unwrap_or((key, ""));
+    let Some(decl) = model.resolve_name(root, at) else {
+        model.package.var(root)?;
+        return Some((
+            LockPath {
+                root: LockRoot::Global,
+                path: key.to_string(),
+            },
+            None,
+        ));
+    };
+    if decl.kind == super::scope::DeclKind::Receiver {
+        let owner = model.functions.get(decl.function)?.receiver_type.clone();
+        return Some((
+            LockPath {
+                root: LockRoot::Receiver,
+                path: rest.to_string(),
+            },
+            owner,
+        ));
+    }
+    match decl.ty.deref() {
+        super::types::Ty::Named { pkg, name } if pkg.is_empty() => Some((
+            LockPath {
+                root: LockRoot::Typed(name.clone()),
+                path: rest.to_string(),
+            },
+            None,
+        )),
+        _ => None,
+    }
+}
+
+/// The package-wide name of the mutex a key stands for at `at` (see
+/// [`super::lock_closure::canonical`]).
+pub fn canonical_key(model: &FileModel, key: &str, at: usize) -> Option<String> {
+    // A promoted `c.Lock()` is keyed `c.Mutex`: the summary names it by its owner.
+    let trimmed = key
+        .strip_suffix(".Mutex")
+        .or_else(|| key.strip_suffix(".RWMutex"))
+        .filter(|k| !k.is_empty());
+    let (path, owner) = lock_path_of_key(model, trimmed.unwrap_or(key), at)?;
+    super::lock_closure::canonical(model.package, owner.as_deref(), &path).or_else(|| {
+        let (path, owner) = lock_path_of_key(model, key, at)?;
+        super::lock_closure::canonical(model.package, owner.as_deref(), &path)
+    })
 }

@@ -57,7 +57,14 @@ impl FileDecls {
         let mut decls = FileDecls::signatures(&items, src, &imports);
         decls.summaries = super::summary::collect_in(&items, src, &imports);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
-        let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
+        let (mut decls, mut accesses) = decls.field_accesses_in(root, &items, src, None);
+        // Only those of top-level functions, as the summaries: a method that broken code nests
+        // in an ERROR node is no declaration an incremental analysis keeps facts for.
+        accesses.retain(|a| {
+            items
+                .iter()
+                .any(|i| super::scope::is_function_item(*i) && i.byte_range().contains(&a.offset))
+        });
         decls.field_accesses = accesses;
         decls
     }
@@ -288,6 +295,8 @@ pub struct PackageModel {
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
     /// Computed on first use by [`PackageModel::triggers`].
     triggers: std::sync::OnceLock<Arc<super::quiet::Triggers>>,
+    /// Computed on first use by [`PackageModel::lock_closure`].
+    lock_closure: std::sync::OnceLock<Arc<super::lock_closure::LockClosure>>,
 }
 
 /// The struct fields and package variables through which a value holding a lock can be reached,
@@ -701,6 +710,13 @@ impl PackageModel {
     /// The summary of a function (`name`) or method (`Type.name`).
     pub fn summary(&self, key: &str) -> Option<&FuncSummary> {
         self.lookup(|m| m.summaries.get(key), |f| f.summaries.get(key))
+    }
+
+    /// What each function locks, blocks on and releases with its calls followed through the
+    /// package, computed once (see [`super::lock_closure::LockClosure`]).
+    pub fn lock_closure(&self) -> &super::lock_closure::LockClosure {
+        self.lock_closure
+            .get_or_init(|| Arc::new(super::lock_closure::LockClosure::compute(self)))
     }
 
     pub fn var(&self, name: &str) -> Option<&Ty> {

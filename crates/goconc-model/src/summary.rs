@@ -1,20 +1,25 @@
-//! Per-function summaries that package-wide rules read: which mutexes a function or method takes,
-//! whether it expects a lock held by its caller, and whether it blocks.
+//! Per-function summaries that package-wide rules read: which mutexes a function or method takes
+//! (and under which condition on its parameters), which locks it expects its caller to hold and
+//! which of those it releases for good, whether it blocks, whether it returns at all, and which
+//! functions of the package it calls with which locks held.
 //!
 //! Collected from syntax alone while a file's declarations are read ([`super::FileDecls`]), so a
 //! server can keep them per file and refresh one file's summaries when it changes. Mutex-ness of
-//! what a summary names is checked by the reader against the package's types.
+//! what a summary names is checked by the reader against the package's types. What a function
+//! does through the calls it makes is composed once per package ([`LockClosure`]).
 
 use crate::HashMap;
 use goconc_syntax::NodeExt;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tree_sitter::Node;
 
-use super::blocking::blocking_call;
+use super::blocking::{blocking_call_kind, BlockKind};
 use super::imports::Imports;
+use super::types::Ty;
 use goconc_syntax::{
-    comment_may_end_above, doc_comment, method_call, named_children, path_root, text, walk,
-    walk_calls,
+    access_path, call_args, comment_may_end_above, doc_comment, method_call, named_children,
+    path_root, statement_call, text, unparen, walk, walk_body, walk_calls,
 };
 
 /// Where a function takes a lock: a path below its receiver (`mu` for `s.mu.Lock()`, "" for a
@@ -26,6 +31,102 @@ pub struct Acquire {
     pub read: bool,
     /// Byte offset of the call in its file, for related locations.
     pub offset: usize,
+    /// Taken only when a `bool` parameter (by index) has this value: `if !locked { mu.Lock() }`
+    /// is `Some((i, false))`.
+    pub only_if: Option<(usize, bool)>,
+}
+
+/// The root a lock path starts from, as a summary can name it without types.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockRoot {
+    /// The method's receiver.
+    Receiver,
+    /// A parameter, by index (the receiver not counted).
+    Param(usize),
+    /// A package-level variable: the path starts with its name.
+    Global,
+    /// A value of this package type whose identity is unknown (a parameter of another
+    /// function): only good for naming the lock by type, as lock order does.
+    Typed(String),
+}
+
+/// A lock named from its root: `Receiver` + `mu`, `Param(0)` + "", `Global` + `registryMu`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LockPath {
+    pub root: LockRoot,
+    pub path: String,
+}
+
+impl LockPath {
+    pub fn from_acquire(a: &Acquire) -> LockPath {
+        LockPath {
+            root: if a.from_receiver {
+                LockRoot::Receiver
+            } else {
+                LockRoot::Global
+            },
+            path: a.path.clone(),
+        }
+    }
+}
+
+/// What a call names, without types: how to find the function it reaches in the package.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CallTarget {
+    /// `flush(…)`: a package-level function (if the package declares one by that name).
+    Function,
+    /// `s.flush()` (""), `s.store.put()` ("store"): a method reached from the receiver.
+    Receiver(String),
+    /// `n.ID()` on a parameter declared with a type of this package: the type, and the path
+    /// below the parameter.
+    Typed(String, String),
+    /// `registry.add()`: a method of a package-level variable (its path).
+    Global(String),
+    /// `n.ID()` on a local declared once as `n := ep.getNetwork()`: the value the inner call
+    /// returns (its target and name), and the path below it.
+    Result(Box<CallTarget>, String, String),
+}
+
+/// One argument of a call, as far as lock conditions need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arg {
+    /// `true` or `false`.
+    Bool(bool),
+    /// The caller's own parameter (by index), passed on: `setErr(err, locked)`.
+    Param(usize),
+    Other,
+}
+
+/// A call to what may be a function or method of the same package.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Call {
+    pub target: CallTarget,
+    pub name: String,
+    /// Byte offset of the call in its file.
+    pub offset: usize,
+    pub args: Vec<Arg>,
+    /// The locks this body holds at the call (taken earlier in the call's block or one around
+    /// it, with no release of them in between).
+    pub held: Vec<Acquire>,
+}
+
+/// A call through which a lock the function received may be released: its callee must release
+/// the same lock on every path (`w.tailFiles(…)`, documented "RUnlock is called before
+/// returning"; `inlineE(mu)`, which passes the parameter on).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Via {
+    pub target: CallTarget,
+    pub name: String,
+    /// For a lock of a parameter: which parameter of the callee receives it.
+    pub param: Option<usize>,
+}
+
+/// A blocking operation a body performs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Blocking {
+    /// Described for messages (`time.Sleep`).
+    pub what: String,
+    pub kind: BlockKind,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -34,14 +135,56 @@ pub struct FuncSummary {
     pub acquires: Vec<Acquire>,
     /// Named `…Locked` or documented as needing the caller to hold a lock.
     pub expects_held: bool,
-    /// The first blocking operation in the body, described (`time.Sleep`).
-    pub blocks: Option<String>,
+    /// The first blocking operation in the body made while none of the caller's locks it
+    /// received is let go.
+    pub blocks: Option<Blocking>,
+    /// The first blocking operation made while the body has let go a lock its caller holds
+    /// (`mu.Unlock(); slowIO(); mu.Lock()`): the caller's lock is not held across it.
+    pub blocks_released: Option<Blocking>,
     /// Pairs (held, then taken): the second lock is taken while the first is held, in the same
     /// block or one nested in it, with no unlock of the first in between.
     pub orders: Vec<(Acquire, Acquire)>,
     /// The body loads a value atomically (`atomic.LoadUint32(&t.state)`, `t.state.Load()`): a
     /// condition that calls it reads published state (double-checked locking).
     pub loads_atomically: bool,
+    /// Locks whose first event in the body is a release: the function runs with its caller's
+    /// lock held (and may let it go around slow work and take it back).
+    pub entered_held: Vec<LockPath>,
+    /// Of those, the ones released on every path that returns, directly or when, for each
+    /// list, one of its calls releases it too: the function takes its caller's lock over.
+    pub releases: Vec<(LockPath, Vec<Vec<Via>>)>,
+    /// Same-package calls (perhaps: the reader resolves them), for facts composed over calls.
+    pub calls: Vec<Call>,
+    /// Every path ends in `panic`, `os.Exit`, `log.Fatal…`, `runtime.Goexit` or `t.Fatal…`.
+    pub never_returns: bool,
+    /// `x.Done()` statements (deferred or not) on a path below the receiver or a package
+    /// variable: the WaitGroups the function counts down (`ctx.Done()` is never a statement).
+    pub dones: Vec<LockPath>,
+}
+
+impl FuncSummary {
+    /// Moves every byte offset the summary holds by `by` (an incremental analysis keeps
+    /// summaries relative to their function and moves them back).
+    pub fn shift_offsets(&mut self, shift: impl Fn(usize) -> usize) {
+        let shift_acquire = |a: &mut Acquire| a.offset = shift(a.offset);
+        self.acquires.iter_mut().for_each(shift_acquire);
+        for (first, second) in &mut self.orders {
+            shift_acquire(first);
+            shift_acquire(second);
+        }
+        for call in &mut self.calls {
+            call.offset = shift(call.offset);
+            call.held.iter_mut().for_each(shift_acquire);
+        }
+    }
+
+    /// Hashes what other functions may learn from the summary, offsets left out.
+    pub fn hash_without_offsets(&self, key: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let mut copy = self.clone();
+        copy.shift_offsets(|_| 0);
+        copy.hash(key);
+    }
 }
 
 /// The summary key of a method (`Service.flush`) or function (`flush`).
@@ -51,6 +194,14 @@ pub fn summary_key(receiver_type: Option<&str>, name: &str) -> String {
         None => name.to_string(),
     }
 }
+
+/// Builtins and conversions that are never calls of a package function.
+const BUILTINS: &[&str] = &[
+    "append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make", "max",
+    "min", "new", "panic", "print", "println", "real", "recover", "string", "int", "int8", "int16",
+    "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "uintptr", "byte", "rune",
+    "float32", "float64", "bool", "error", "any",
+];
 
 /// Summaries of some of a file's top-level declarations (an incremental analysis asks for the
 /// ones that changed).
@@ -81,7 +232,6 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             continue;
         };
         let (receiver_name, receiver_type) = receiver_of(decl, src);
-        // Most functions neither lock nor call a blocking package: skip their bodies unread.
         let body_text = text(body, src);
         let may_lock = body_text.contains("ock(");
         let may_block = blocking_needles
@@ -96,15 +246,11 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             && src
                 .get(gap)
                 .is_some_and(|gap| may_say_caller_holds(&gap.to_ascii_lowercase()));
-        let may_expect_held = crate::words::LOCKED.ends_identifier(name_text) || doc_may_matter;
         let loads_atomically = (body_text.contains(".Load()")
             || atomic_load
                 .as_ref()
                 .is_some_and(|l| body_text.contains(l.as_str())))
             && loads_atomically(body, src, imports);
-        if !may_lock && !may_block && !may_expect_held && !loads_atomically {
-            continue;
-        }
         let doc = match doc_may_matter {
             true => doc_comment(decl, src),
             false => String::new(),
@@ -121,7 +267,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
         );
         summary.loads_atomically = loads_atomically;
         if summary != FuncSummary::default() {
-            out.insert(summary_key(receiver_type, text(name, src)), summary);
+            out.insert(summary_key(receiver_type, name_text), summary);
         }
     }
     out
@@ -157,7 +303,15 @@ fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str
         return (None, None);
     };
     let name = param.field("name").map(|n| text(n, src));
-    let mut ty = param.field("type");
+    (
+        name,
+        param.field("type").and_then(|t| local_type_name(t, src)),
+    )
+}
+
+/// `T`, `*T`, `T[K]`: the name of a type declared in this package.
+fn local_type_name<'s>(ty: Node, src: &'s str) -> Option<&'s str> {
+    let mut ty = Some(ty);
     while let Some(t) = ty {
         match t.kind_str() {
             "pointer_type" | "parenthesized_type" => ty = named_children(t).next(),
@@ -165,17 +319,264 @@ fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str
             _ => break,
         }
     }
-    (
-        name,
-        ty.filter(|t| t.kind_str() == "type_identifier")
-            .map(|t| text(t, src)),
-    )
+    ty.filter(|t| t.kind_str() == "type_identifier")
+        .map(|t| text(t, src))
 }
 
 /// The cheap test before [`crate::words::says_caller_holds`]: every phrase it looks for says one
 /// of these.
 fn may_say_caller_holds(text: &str) -> bool {
     text.contains("hold") || text.contains("held") || text.contains("lock")
+}
+
+/// One parameter of the summarized function.
+struct Param<'s> {
+    name: &'s str,
+    bool_typed: bool,
+    /// A type of this package (`*network`): method calls on it reach the package.
+    local_type: Option<&'s str>,
+    /// `*testing.T` & co: `t.Fatal` ends the goroutine.
+    testing: bool,
+    /// `*sync.Mutex`, `*sync.RWMutex`, `sync.Locker`: a lock the caller may hand over.
+    lock_typed: bool,
+}
+
+fn params_of<'s>(decl: Node, src: &'s str, imports: &Imports) -> Vec<Param<'s>> {
+    let mut out = Vec::new();
+    let Some(list) = decl.field("parameters") else {
+        return out;
+    };
+    for p in named_children(list) {
+        if !matches!(
+            p.kind_str(),
+            "parameter_declaration" | "variadic_parameter_declaration"
+        ) {
+            continue;
+        }
+        let ty = p.field("type");
+        let bool_typed = ty.is_some_and(|t| text(t, src) == "bool");
+        let local_type = ty
+            .filter(|_| p.kind_str() == "parameter_declaration")
+            .and_then(|t| local_type_name(t, src));
+        let param_ty = ty.map(|t| Ty::from_node(t, src, imports));
+        let testing = param_ty
+            .as_ref()
+            .is_some_and(super::sync_calls::is_testing_handle);
+        let lock_typed = param_ty.as_ref().is_some_and(|t| {
+            t.is_pointer()
+                && matches!(
+                    t.deref().sync_kind(),
+                    Some(super::types::SyncKind::Mutex | super::types::SyncKind::RWMutex)
+                )
+                || t.is_named("sync", "Locker")
+        });
+        let names = super::types::names_of(p);
+        if names.is_empty() {
+            // `func(int, bool)`: the parameter has no name, but it holds an index.
+            out.push(Param {
+                name: "",
+                bool_typed,
+                local_type,
+                testing,
+                lock_typed,
+            });
+        }
+        for n in names {
+            out.push(Param {
+                name: text(n, src),
+                bool_typed,
+                local_type,
+                testing,
+                lock_typed,
+            });
+        }
+    }
+    out
+}
+
+/// What the body walk knows about names.
+struct Names<'a, 's> {
+    src: &'s str,
+    imports: &'a Imports,
+    receiver: Option<&'s str>,
+    params: Vec<Param<'s>>,
+    /// Names declared inside the body (and its function literals).
+    locals: Vec<&'s str>,
+    /// Locals declared once, as the only result of a call (`n := ep.getNetwork()`): the call's
+    /// target and name.
+    results: Vec<(&'s str, CallTarget, &'s str)>,
+}
+
+impl<'s> Names<'_, 's> {
+    fn param(&self, name: &str) -> Option<usize> {
+        if name.is_empty() || self.locals.contains(&name) {
+            return None;
+        }
+        self.params.iter().position(|p| p.name == name)
+    }
+
+    fn is_import(&self, name: &str) -> bool {
+        self.imports.path_of(name).is_some()
+            && Some(name) != self.receiver
+            && self.param(name).is_none()
+            && !self.locals.contains(&name)
+    }
+
+    /// The lock an expression names: below the receiver, a parameter or a package variable.
+    fn lock_path(&self, expr: Node) -> Option<LockPath> {
+        let path = access_path(expr, self.src)?;
+        let root = text(path_root(expr)?, self.src);
+        let rest = path
+            .strip_prefix(root)
+            .unwrap_or("")
+            .trim_start_matches('.')
+            .to_string();
+        if Some(root) == self.receiver {
+            return Some(LockPath {
+                root: LockRoot::Receiver,
+                path: rest,
+            });
+        }
+        if self.locals.contains(&root) || self.is_import(root) {
+            return None;
+        }
+        if let Some(i) = self.param(root) {
+            return Some(LockPath {
+                root: LockRoot::Param(i),
+                path: rest,
+            });
+        }
+        Some(LockPath {
+            root: LockRoot::Global,
+            path,
+        })
+    }
+
+    /// The package function or method a call may reach.
+    fn call_target(&self, call: Node) -> Option<(CallTarget, &'s str)> {
+        let function = unparen(call.field("function")?);
+        match function.kind_str() {
+            "identifier" => {
+                let name = text(function, self.src);
+                let shadowed = self.locals.contains(&name)
+                    || self.param(name).is_some()
+                    || Some(name) == self.receiver
+                    || BUILTINS.contains(&name);
+                (!shadowed).then_some((CallTarget::Function, name))
+            }
+            "selector_expression" => {
+                let operand = function.field("operand")?;
+                let name = text(function.field("field")?, self.src);
+                let path = access_path(operand, self.src)?;
+                let root = text(path_root(operand)?, self.src);
+                let rest = path
+                    .strip_prefix(root)
+                    .unwrap_or("")
+                    .trim_start_matches('.')
+                    .to_string();
+                if Some(root) == self.receiver {
+                    return Some((CallTarget::Receiver(rest), name));
+                }
+                if let Some((_, target, inner)) = self.results.iter().find(|(n, ..)| *n == root) {
+                    let target = Box::new(target.clone());
+                    return Some((CallTarget::Result(target, inner.to_string(), rest), name));
+                }
+                if self.locals.contains(&root) || self.is_import(root) {
+                    return None;
+                }
+                if let Some(i) = self.param(root) {
+                    let ty = self.params[i].local_type?;
+                    return Some((CallTarget::Typed(ty.to_string(), rest), name));
+                }
+                Some((CallTarget::Global(path), name))
+            }
+            _ => None,
+        }
+    }
+
+    fn args(&self, call: Node) -> Vec<Arg> {
+        call_args(call)
+            .into_iter()
+            .map(|a| {
+                let a = unparen(a);
+                match (a.kind_str(), text(a, self.src)) {
+                    ("true", _) => Arg::Bool(true),
+                    ("false", _) => Arg::Bool(false),
+                    ("identifier", name) => self.param(name).map_or(Arg::Other, Arg::Param),
+                    _ => Arg::Other,
+                }
+            })
+            .collect()
+    }
+
+    /// A call after which control does not come back, as far as the syntax shows.
+    fn is_no_return(&self, call: Node) -> bool {
+        let Some(function) = call.field("function").map(unparen) else {
+            return false;
+        };
+        match function.kind_str() {
+            "identifier" => text(function, self.src) == "panic" && !self.locals.contains(&"panic"),
+            "selector_expression" => {
+                let (Some(operand), Some(field)) =
+                    (function.field("operand"), function.field("field"))
+                else {
+                    return false;
+                };
+                if operand.kind_str() != "identifier" {
+                    return false;
+                }
+                let (root, name) = (text(operand, self.src), text(field, self.src));
+                if let Some(i) = self.param(root) {
+                    return self.params[i].testing
+                        && super::flow::TEST_GOEXIT_METHODS.contains(&name);
+                }
+                if !self.is_import(root) {
+                    return false;
+                }
+                match self.imports.path_of(root) {
+                    Some("os") => name == "Exit",
+                    Some("log") => name.starts_with("Fatal") || name.starts_with("Panic"),
+                    Some("runtime") => name == "Goexit",
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A lock call the syntax shows: `x.Lock()`, `x.RUnlock()` with no arguments.
+fn lock_method<'t>(node: Node<'t>, src: &str) -> Option<(Node<'t>, bool, bool)> {
+    let call = method_call(node)?;
+    if !call_args(node).is_empty() {
+        return None;
+    }
+    let (acquiring, read) = match text(call.method, src) {
+        "Lock" => (true, false),
+        "RLock" => (true, true),
+        "Unlock" => (false, false),
+        "RUnlock" => (false, true),
+        _ => return None,
+    };
+    Some((call.receiver, acquiring, read))
+}
+
+enum Event<'t> {
+    Lock {
+        node: Node<'t>,
+        /// The block (or case clause) whose statements hold the call.
+        block: Option<Node<'t>>,
+        lock: LockPath,
+        acquire: Acquire,
+        acquiring: bool,
+    },
+    Call {
+        node: Node<'t>,
+        call: Call,
+    },
+    Block {
+        blocking: Blocking,
+    },
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -196,122 +597,555 @@ fn summarize(
         expects_held,
         ..FuncSummary::default()
     };
-    if !may_lock && !may_block {
-        return FuncSummary {
-            expects_held,
-            ..FuncSummary::default()
+    let mut names = Names {
+        src,
+        imports,
+        receiver,
+        params: params_of(decl, src, imports),
+        locals: declared_names(decl, src, false),
+        results: Vec::new(),
+    };
+    names.results = call_results(body, &names);
+    let has_bool_param = names.params.iter().any(|p| p.bool_typed);
+    // Lock, unlock, blocking and call events in source order.
+    let mut events: Vec<Event> = Vec::new();
+    let mut dones: Vec<LockPath> = Vec::new();
+    let mut done_of = |stmt: Node| {
+        let Some(call) = statement_call(stmt).and_then(method_call) else {
+            return;
         };
-    }
-    // Declared names are only needed to tell a package-level mutex from a local one.
-    let mut locals: Option<Vec<&str>> = None;
-    // Lock and unlock calls in source order, for the lock-order pairs.
-    let mut events: Vec<(Node, Acquire, bool)> = Vec::new();
+        if text(call.method, src) == "Done" && call_args(call.call).is_empty() {
+            if let Some(path) = names.lock_path(call.receiver) {
+                if !matches!(path.root, LockRoot::Param(_)) && !dones.contains(&path) {
+                    dones.push(path);
+                }
+            }
+        }
+    };
+    // The blocks around the node being visited, innermost last (tree-sitter's `parent()`
+    // searches from the root: too slow for a block of thousands of statements).
+    let mut blocks: Vec<Node> = Vec::new();
     walk_calls(body, src, |node| {
+        while blocks
+            .last()
+            .is_some_and(|b| b.end_byte() <= node.start_byte())
+        {
+            blocks.pop();
+        }
+        if matches!(
+            node.kind_str(),
+            "block"
+                | "statement_list"
+                | "expression_case"
+                | "default_case"
+                | "type_case"
+                | "communication_case"
+        ) {
+            blocks.push(node);
+        }
         match node.kind_str() {
+            "defer_statement" | "expression_statement" if text(node, src).ends_with("Done()") => {
+                done_of(node);
+                if node.kind_str() == "defer_statement" {
+                    return false;
+                }
+            }
             "func_literal" | "go_statement" | "defer_statement" => return false,
             "call_expression" => {
-                if may_block && summary.blocks.is_none() {
-                    summary.blocks = blocking_call(node, src, imports);
-                }
-                if let Some(call) = method_call(node) {
-                    let method = text(call.method, src);
-                    let acquiring = matches!(method, "Lock" | "RLock");
-                    if acquiring || matches!(method, "Unlock" | "RUnlock") {
-                        let locals = locals.get_or_insert_with(|| declared_names(decl, src, true));
-                        if let Some(acquire) = acquire_of(
-                            call.receiver,
-                            src,
-                            receiver,
-                            locals,
-                            method.starts_with('R'),
-                            node.start_byte(),
-                        ) {
-                            // `mu.RUnlock(); mu.Lock()`: a temporary release and re-take of a lock the
-                            // caller holds is no new acquisition.
-                            let released_before = events.iter().any(|(_, e, acq)| {
-                                !acq && e.path == acquire.path
-                                    && e.from_receiver == acquire.from_receiver
-                            });
-                            if acquiring && !released_before {
-                                summary.acquires.push(acquire.clone());
-                            }
-                            events.push((node, acquire, acquiring));
-                        }
+                if let Some((receiver_expr, acquiring, read)) = lock_method(node, src) {
+                    if let Some(lock) = names.lock_path(receiver_expr) {
+                        let acquire = Acquire {
+                            from_receiver: lock.root == LockRoot::Receiver,
+                            path: lock.path.clone(),
+                            read,
+                            offset: node.start_byte(),
+                            only_if: (acquiring && has_bool_param)
+                                .then(|| param_condition(node, body, &names))
+                                .flatten(),
+                        };
+                        events.push(Event::Lock {
+                            node,
+                            block: blocks.last().copied(),
+                            lock,
+                            acquire,
+                            acquiring,
+                        });
                     }
+                    return true;
+                }
+                if may_block {
+                    if let Some((what, kind)) = blocking_call_kind(node, src, imports) {
+                        events.push(Event::Block {
+                            blocking: Blocking { what, kind },
+                        });
+                    }
+                }
+                if let Some((target, callee)) = names.call_target(node) {
+                    events.push(Event::Call {
+                        node,
+                        call: Call {
+                            target,
+                            name: callee.to_string(),
+                            offset: node.start_byte(),
+                            args: names.args(node),
+                            held: Vec::new(),
+                        },
+                    });
                 }
             }
             _ => {}
         }
         true
     });
+    summary.dones = dones;
+    if !may_lock && !may_block && events.is_empty() {
+        summary.never_returns = never_returns(body, src, &names);
+        return summary;
+    }
+    // The locks whose first event is a release: the caller holds them.
+    let mut seen: BTreeSet<&LockPath> = BTreeSet::new();
+    let mut let_go: BTreeSet<&LockPath> = BTreeSet::new();
+    for event in &events {
+        match event {
+            Event::Lock {
+                lock,
+                acquire,
+                acquiring,
+                ..
+            } => {
+                let first = seen.insert(lock);
+                if first && !acquiring {
+                    summary.entered_held.push(lock.clone());
+                }
+                let entered = summary.entered_held.contains(lock);
+                if *acquiring {
+                    // `mu.Unlock(); mu.Lock()`: taking back a lock the caller holds is no new
+                    // acquisition.
+                    // Locks of parameters are no instance a caller can name: they serve the
+                    // hand-off facts (`entered_held`, `releases`) only.
+                    if !entered && !matches!(lock.root, LockRoot::Param(_)) {
+                        summary.acquires.push(acquire.clone());
+                    }
+                    let_go.remove(lock);
+                } else if entered {
+                    let_go.insert(lock);
+                }
+            }
+            Event::Block { blocking } => {
+                let slot = match let_go.is_empty() {
+                    true => &mut summary.blocks,
+                    false => &mut summary.blocks_released,
+                };
+                if slot.is_none() {
+                    *slot = Some(blocking.clone());
+                }
+            }
+            Event::Call { .. } => {}
+        }
+    }
+    let touched: BTreeSet<LockPath> = seen.into_iter().cloned().collect();
     summary.orders = lock_orders(&events);
+    summary.calls = calls_with_held(&mut events);
+    // The locks the function may take over: those its caller holds, and locks handed in as
+    // parameters that it passes on (`handOver(mu)` calling `unlockIt(mu)`).
+    let mut handed = summary.entered_held.clone();
+    for (i, p) in names.params.iter().enumerate() {
+        let key = LockPath {
+            root: LockRoot::Param(i),
+            path: String::new(),
+        };
+        let passed = summary
+            .calls
+            .iter()
+            .any(|c| c.args.contains(&Arg::Param(i)));
+        if p.lock_typed && passed && !touched.contains(&key) {
+            handed.push(key);
+        }
+    }
+    summary.releases = releases(body, src, &names, &handed);
+    summary.never_returns = never_returns(body, src, &names);
     summary
 }
+
+/// Locals declared exactly once, as `n := x.m(…)` (one name, one call): what the call is.
+fn call_results<'s>(body: Node, names: &Names<'_, 's>) -> Vec<(&'s str, CallTarget, &'s str)> {
+    let src = names.src;
+    let mut out: Vec<(&'s str, CallTarget, &'s str)> = Vec::new();
+    walk_calls(body, src, |n| {
+        if n.kind_str() == "func_literal" {
+            return false;
+        }
+        if n.kind_str() == "short_var_declaration" {
+            let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
+                return true;
+            };
+            let targets: Vec<Node> = named_children(left).collect();
+            let values: Vec<Node> = named_children(right).collect();
+            if let ([target], [value]) = (targets.as_slice(), values.as_slice()) {
+                let value = unparen(*value);
+                if target.kind_str() == "identifier" && value.kind_str() == "call_expression" {
+                    if let Some((call, name)) = names.call_target(value) {
+                        out.push((text(*target, src), call, name));
+                    }
+                }
+            }
+        }
+        true
+    });
+    // A name declared once: the count of its declarations in the function is one.
+    out.retain(|(name, ..)| names.locals.iter().filter(|l| *l == name).count() == 1);
+    out
+}
+
+/// `if !locked { mu.Lock() }` with `locked` a `bool` parameter: the lock is taken only when the
+/// parameter is false (`Some((i, false))`); in the `else` of `if locked`, the same.
+fn param_condition(call: Node, body: Node, names: &Names) -> Option<(usize, bool)> {
+    let mut node = call;
+    while let Some(parent) = node.parent() {
+        if parent == body || goconc_syntax::is_function(parent.kind_str()) {
+            return None;
+        }
+        if parent.kind_str() == "if_statement" {
+            let condition = unparen(parent.field("condition")?);
+            let (negated, ident) = match condition.kind_str() {
+                "unary_expression"
+                    if condition
+                        .field("operator")
+                        .is_some_and(|o| text(o, names.src) == "!") =>
+                {
+                    (true, unparen(condition.field("operand")?))
+                }
+                "identifier" => (false, condition),
+                _ => return None,
+            };
+            if ident.kind_str() != "identifier" {
+                return None;
+            }
+            let index = names.param(text(ident, names.src))?;
+            if !names.params[index].bool_typed {
+                return None;
+            }
+            let in_then = parent
+                .field("consequence")
+                .is_some_and(|c| goconc_syntax::is_within(node, c));
+            let in_else = parent
+                .field("alternative")
+                .is_some_and(|c| goconc_syntax::is_within(node, c));
+            return match (in_then, in_else) {
+                (true, _) => Some((index, !negated)),
+                (_, true) => Some((index, negated)),
+                _ => None,
+            };
+        }
+        node = parent;
+    }
+    None
+}
+
+/// How many of the locks held when another is taken pair with it (the ones taken last): lock
+/// order is about the few locks nested around a call, and a function that holds hundreds at
+/// once must not make the pairs quadratic.
+const MAX_PAIRED: usize = 8;
 
 /// (held, taken) pairs from lock events in source order. The later lock counts only when its
 /// statement sits in the block of the earlier lock's statement (or deeper), so locks taken in two
 /// exclusive branches never pair up.
-fn lock_orders(events: &[(Node, Acquire, bool)]) -> Vec<(Acquire, Acquire)> {
+fn lock_orders(events: &[Event]) -> Vec<(Acquire, Acquire)> {
     let mut pairs = Vec::new();
-    for (i, (first_node, first, acquiring)) in events.iter().enumerate() {
+    // The locks taken and not released since, with the block of their statement.
+    let mut open: Vec<(&LockPath, Node, &Acquire)> = Vec::new();
+    for event in events {
+        let Event::Lock {
+            node,
+            block,
+            lock,
+            acquire,
+            acquiring,
+        } = event
+        else {
+            continue;
+        };
+        if matches!(lock.root, LockRoot::Param(_)) {
+            continue;
+        }
+        // Taking or releasing a lock ends what its earlier acquisition pairs with.
+        if let Some(at) = open.iter().rposition(|(l, _, _)| *l == lock) {
+            open.remove(at);
+        }
         if !acquiring {
             continue;
         }
-        let Some(block) = first_node.parent().and_then(|stmt| stmt.parent()) else {
-            continue;
-        };
-        for (node, next, next_acquiring) in &events[i + 1..] {
-            let same_lock = next.path == first.path && next.from_receiver == first.from_receiver;
-            if !next_acquiring {
-                if same_lock {
-                    break;
-                }
-                continue;
+        for (_, block, held) in open.iter().rev().take(MAX_PAIRED) {
+            if goconc_syntax::is_within(*node, *block) {
+                pairs.push(((*held).clone(), acquire.clone()));
             }
-            if same_lock {
-                break;
-            }
-            if goconc_syntax::is_within(*node, block) {
-                pairs.push((first.clone(), next.clone()));
-            }
+        }
+        if let Some(block) = block {
+            open.push((lock, *block, acquire));
         }
     }
     pairs
 }
 
-/// `recv.mu` → (receiver, "mu"); `recv` → (receiver, ""); `pkgMu` → (package var, "pkgMu").
-fn acquire_of(
-    receiver_expr: Node,
-    src: &str,
-    receiver: Option<&str>,
-    locals: &[&str],
-    read: bool,
-    offset: usize,
-) -> Option<Acquire> {
-    let path = goconc_syntax::access_path(receiver_expr, src)?;
-    let root = text(path_root(receiver_expr)?, src);
-    if Some(root) == receiver {
-        let rest = path
-            .strip_prefix(root)
-            .unwrap_or("")
-            .trim_start_matches('.')
-            .to_string();
-        return Some(Acquire {
-            from_receiver: true,
-            path: rest,
-            read,
-            offset,
-        });
+/// The calls, each with the locks held at it (by the same block rule as [`lock_orders`]).
+fn calls_with_held(events: &mut [Event]) -> Vec<Call> {
+    // The acquiring events with their blocks, and where each is released next.
+    let mut open: Vec<(usize, Node, &LockPath, Acquire)> = Vec::new();
+    let mut held_at: Vec<Vec<Acquire>> = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        match event {
+            Event::Lock {
+                block,
+                lock,
+                acquire,
+                acquiring,
+                ..
+            } => {
+                if let Some(at) = open.iter().rposition(|(_, _, l, _)| *l == lock) {
+                    open.remove(at);
+                }
+                if *acquiring && !matches!(lock.root, LockRoot::Param(_)) {
+                    if let Some(block) = block {
+                        open.push((i, *block, lock, acquire.clone()));
+                    }
+                }
+            }
+            Event::Call { node, .. } => held_at.push(
+                open.iter()
+                    .rev()
+                    .take(MAX_PAIRED)
+                    .filter(|(_, block, _, _)| goconc_syntax::is_within(*node, *block))
+                    .map(|(_, _, _, a)| a.clone())
+                    .collect(),
+            ),
+            Event::Block { .. } => {}
+        }
     }
-    if locals.contains(&root) {
-        return None;
+    let mut held_at = held_at.into_iter();
+    let mut calls = Vec::new();
+    for event in events.iter_mut() {
+        if let Event::Call { call, .. } = event {
+            let mut call = call.clone();
+            call.held = held_at.next().unwrap_or_default();
+            calls.push(call);
+        }
     }
-    Some(Acquire {
-        from_receiver: false,
-        path,
-        read,
-        offset,
+    calls
+}
+
+/// Does every path of the body end in a call that never returns?
+fn never_returns(body: Node, src: &str, names: &Names) -> bool {
+    let text = text(body, src);
+    let may = [
+        "panic(", "Exit(", ".Fatal", "Goexit(", "FailNow(", ".Skip", ".Panic",
+    ]
+    .iter()
+    .any(|n| text.contains(n));
+    if !may {
+        return false;
+    }
+    struct Nothing;
+    impl<'t> super::flow::FlowAnalysis<'t> for Nothing {
+        type State = ();
+        fn transfer(&mut self, _: Node<'t>, _: &mut ()) {}
+        fn join(&self, _: &(), _: &()) {}
+    }
+    let no_return = |call: Node| names.is_no_return(call);
+    super::flow::run_with(src, &no_return, body, &mut Nothing, ()).is_some_and(|exits| {
+        !exits.is_empty()
+            && exits
+                .iter()
+                .all(|e| e.kind == super::flow::ExitKind::NoReturn)
     })
+}
+
+/// The locks the caller holds that the body releases on every path that returns.
+fn releases(
+    body: Node,
+    src: &str,
+    names: &Names,
+    entered: &[LockPath],
+) -> Vec<(LockPath, Vec<Vec<Via>>)> {
+    if entered.is_empty() {
+        return Vec::new();
+    }
+    let mut analysis = Releases {
+        names,
+        entered: entered.to_vec(),
+    };
+    let entry = ReleaseState {
+        pending: entered
+            .iter()
+            .map(|k| (k.clone(), BTreeSet::from([BTreeSet::new()])))
+            .collect(),
+        deferred: BTreeSet::new(),
+    };
+    let no_return = |call: Node| names.is_no_return(call);
+    let Some(exits) = super::flow::run_with(src, &no_return, body, &mut analysis, entry) else {
+        return Vec::new();
+    };
+    let returning: Vec<_> = exits
+        .iter()
+        .filter(|e| e.kind != super::flow::ExitKind::NoReturn)
+        .collect();
+    if returning.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    'keys: for key in entered {
+        let mut clauses: BTreeSet<BTreeSet<Via>> = BTreeSet::new();
+        for exit in &returning {
+            if exit.state.deferred.contains(key) {
+                continue;
+            }
+            for clause in exit.state.pending.get(key).into_iter().flatten() {
+                if clause.is_empty() {
+                    continue 'keys;
+                }
+                clauses.insert(clause.clone());
+            }
+        }
+        out.push((
+            key.clone(),
+            clauses
+                .into_iter()
+                .map(|c| c.into_iter().collect())
+                .collect(),
+        ));
+    }
+    out
+}
+
+/// How many ways a path may have released a lock before the analysis stops counting.
+const MAX_CLAUSES: usize = 16;
+
+#[derive(Clone, PartialEq, Default)]
+struct ReleaseState {
+    /// Per lock the caller handed in: for each kind of path still holding it, the calls on that
+    /// path that may have released it (an empty set: held for sure). No entry: released.
+    pending: BTreeMap<LockPath, BTreeSet<BTreeSet<Via>>>,
+    /// Released by a deferred call at every exit.
+    deferred: BTreeSet<LockPath>,
+}
+
+struct Releases<'a, 'b, 's> {
+    names: &'a Names<'b, 's>,
+    entered: Vec<LockPath>,
+}
+
+impl<'t> super::flow::FlowAnalysis<'t> for Releases<'_, '_, '_> {
+    type State = ReleaseState;
+
+    fn transfer(&mut self, stmt: Node<'t>, state: &mut ReleaseState) {
+        let src = self.names.src;
+        if stmt.kind_str() == "defer_statement" {
+            let Some(call) = statement_call(stmt) else {
+                return;
+            };
+            let mut released = Vec::new();
+            let function = call.field("function").map(unparen);
+            let scope = match function.filter(|f| f.kind_str() == "func_literal") {
+                Some(literal) => literal,
+                None => call,
+            };
+            walk(scope, |n| {
+                if let Some((expr, false, _)) = lock_method(n, src) {
+                    released.extend(self.names.lock_path(expr));
+                }
+                true
+            });
+            state.deferred.extend(released);
+            return;
+        }
+        let mut calls = Vec::new();
+        walk_body(stmt, |n| {
+            if n.kind_str() == "call_expression" {
+                calls.push(n);
+            }
+        });
+        calls.sort_by_key(|c| c.end_byte());
+        for call in calls {
+            if let Some((expr, acquiring, _)) = lock_method(call, src) {
+                let Some(lock) = self.names.lock_path(expr) else {
+                    continue;
+                };
+                if !self.entered.contains(&lock) {
+                    continue;
+                }
+                if acquiring {
+                    state
+                        .pending
+                        .entry(lock)
+                        .or_default()
+                        .insert(BTreeSet::new());
+                } else {
+                    state.pending.remove(&lock);
+                }
+                continue;
+            }
+            let Some((target, name)) = self.names.call_target(call) else {
+                continue;
+            };
+            let args = self.names.args(call);
+            for (lock, clauses) in state.pending.iter_mut() {
+                let via = match (&lock.root, &target) {
+                    (LockRoot::Receiver, CallTarget::Receiver(p)) if p.is_empty() => Via {
+                        target: target.clone(),
+                        name: name.to_string(),
+                        param: None,
+                    },
+                    (LockRoot::Global, CallTarget::Function | CallTarget::Receiver(_)) => Via {
+                        target: target.clone(),
+                        name: name.to_string(),
+                        param: None,
+                    },
+                    (LockRoot::Param(i), _) => {
+                        let Some(j) = args.iter().position(|a| *a == Arg::Param(*i)) else {
+                            continue;
+                        };
+                        Via {
+                            target: target.clone(),
+                            name: name.to_string(),
+                            param: Some(j),
+                        }
+                    }
+                    _ => continue,
+                };
+                let grown: BTreeSet<BTreeSet<Via>> = std::mem::take(clauses)
+                    .into_iter()
+                    .map(|mut c| {
+                        c.insert(via.clone());
+                        c
+                    })
+                    .collect();
+                *clauses = grown;
+            }
+        }
+        for clauses in state.pending.values_mut() {
+            if clauses.len() > MAX_CLAUSES {
+                *clauses = BTreeSet::from([BTreeSet::new()]);
+            }
+        }
+    }
+
+    fn join(&self, a: &ReleaseState, b: &ReleaseState) -> ReleaseState {
+        let mut pending = a.pending.clone();
+        for (k, clauses) in &b.pending {
+            pending
+                .entry(k.clone())
+                .or_default()
+                .extend(clauses.iter().cloned());
+        }
+        for clauses in pending.values_mut() {
+            if clauses.len() > MAX_CLAUSES {
+                *clauses = BTreeSet::from([BTreeSet::new()]);
+            }
+        }
+        ReleaseState {
+            pending,
+            deferred: a.deferred.intersection(&b.deferred).cloned().collect(),
+        }
+    }
 }
 
 /// Every name a function declares anywhere (parameters, results, locals, those of its function

@@ -2,6 +2,7 @@
 //! struct embedding a mutex, `wg.Add(1)`, `wg.Go(f)`. A call counts only when the receiver's type
 //! is known to be the sync type: unknown means silent.
 
+use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::scope::FileModel;
@@ -86,11 +87,31 @@ pub struct LockCall<'t> {
     pub method: Node<'t>,
 }
 
+/// `Mutex` or `RWMutex` of a project's own package named `sync` (syncthing's `lib/sync`, whose
+/// `NewMutex` and `NewRWMutex` return interfaces with `Lock` and `Unlock`): locked like the
+/// standard library's. Only the lock rules read them as mutexes; they may be copied (interfaces).
+pub fn wrapped_sync_lock(ty: &Ty) -> Option<SyncKind> {
+    let Ty::Named { pkg, name } = ty.deref() else {
+        return None;
+    };
+    if pkg == "sync" || pkg.rsplit('/').next() != Some("sync") || !pkg.contains('/') {
+        return None;
+    }
+    match name.as_str() {
+        "Mutex" => Some(SyncKind::Mutex),
+        "RWMutex" => Some(SyncKind::RWMutex),
+        _ => None,
+    }
+}
+
 /// The kind of mutex an expression holds (through pointers and embedding), if known.
 pub fn mutex_kind(model: &FileModel, expr: Node) -> Option<(SyncKind, Option<&'static str>)> {
     let ty = model.type_of(expr);
     if ty.deref().is_named("sync", "Locker") {
         return Some((SyncKind::Mutex, None));
+    }
+    if let Some(kind) = wrapped_sync_lock(&ty) {
+        return Some((kind, None));
     }
     match model.package.sync_kind(ty.deref()) {
         Some(kind @ (SyncKind::Mutex | SyncKind::RWMutex | SyncKind::NoCopy)) => {
@@ -110,11 +131,39 @@ pub fn mutex_kind(model: &FileModel, expr: Node) -> Option<(SyncKind, Option<&'s
     None
 }
 
+/// `c.L` where `c := sync.NewCond(&mu)`: the mutex the condition's locker is (`mu`).
+pub fn cond_locker<'t>(model: &FileModel<'t>, expr: Node<'t>) -> Option<Node<'t>> {
+    let expr = goconc_syntax::unparen(expr);
+    if expr.kind_str() != "selector_expression"
+        || expr.field("field").map(|f| text(f, model.src)) != Some("L")
+    {
+        return None;
+    }
+    let operand = goconc_syntax::unparen(expr.field("operand")?);
+    if operand.kind_str() != "identifier" {
+        return None;
+    }
+    let init = goconc_syntax::unparen(model.resolve(operand)?.init?);
+    if init.kind_str() != "call_expression"
+        || init
+            .field("function")
+            .and_then(|f| model.qualified_name(f, "sync"))
+            != Some("NewCond")
+    {
+        return None;
+    }
+    let arg = *goconc_syntax::call_args(init).first()?;
+    mutex_kind(model, arg)?;
+    Some(arg)
+}
+
 /// Recognises `x.Lock()`, `x.RUnlock()`, … on a mutex.
 pub fn lock_call<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<LockCall<'t>> {
     let call = method_call(node)?;
     let op = LockOp::from_name(text(call.method, model.src))?;
-    mutex_kind(model, call.receiver)?;
+    if mutex_kind(model, call.receiver).is_none() {
+        cond_locker(model, call.receiver)?;
+    }
     Some(LockCall {
         op,
         call: call.call,
@@ -126,8 +175,10 @@ pub fn lock_call<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<LockCall<'
 /// The access path naming the mutex of a lock call (`s.mu`; `c.Mutex` for a promoted `c.Lock()`),
 /// or None when the receiver is not a plain path (`m[k].Lock()`).
 pub fn lock_key(model: &FileModel, call: &LockCall) -> Option<String> {
-    let path = access_path(call.receiver, model.src)?;
-    match mutex_kind(model, call.receiver) {
+    // The locker of a condition made here is the mutex it was made with.
+    let receiver = cond_locker(model, call.receiver).unwrap_or(call.receiver);
+    let path = access_path(receiver, model.src)?;
+    match mutex_kind(model, receiver) {
         Some((_, Some(embedded))) => Some(format!("{path}.{embedded}")),
         _ => Some(path),
     }

@@ -45,8 +45,11 @@ unlock runs at the end of each iteration. It is offered only when the body has n
 multi-line raw string (its text would change when indented).
 
 ## When it stays silent
-When the `Lock` and the deferred `Unlock` are already inside a function literal in the loop, or the
-unlock is not deferred.
+When the `Lock` and the deferred `Unlock` are already inside a function literal in the loop, when
+the unlock is not deferred, when each iteration leaves the function after the `defer` (a `return`
+or `panic` follows it), and when each iteration locks a different mutex: its variable is the loop
+variable, is declared in the loop body (`var mu sync.Mutex`, `s := &shard{}`), or is reassigned in
+the loop.
 "#,
 };
 
@@ -82,7 +85,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         });
         if !locked_here
             || exits_before_next_iteration(cx, defer, body)
-            || changes_each_iteration(cx, &key, body)
+            || changes_each_iteration(cx, &key, body, defer.start_byte())
         {
             continue;
         }
@@ -195,8 +198,9 @@ fn is_panic(cx: &Context, stmt: Node) -> bool {
 }
 
 /// `for _, s := range shards { s.mu.Lock(); defer s.mu.Unlock() }` locks a different mutex each
-/// time (the root is a loop variable, or is reassigned in the loop): no self-deadlock.
-fn changes_each_iteration(cx: &Context, key: &str, body: Node) -> bool {
+/// time (the root is a loop variable, is declared in the body, or is reassigned in the loop): no
+/// self-deadlock.
+fn changes_each_iteration(cx: &Context, key: &str, body: Node, at: usize) -> bool {
     let root = key.split('.').next().unwrap_or(key);
     let Some(loop_stmt) = body.parent() else {
         return false;
@@ -205,6 +209,14 @@ fn changes_each_iteration(cx: &Context, key: &str, body: Node) -> bool {
         .model
         .resolve_name(root, body.start_byte())
         .is_some_and(|d| d.loop_stmt == Some(loop_stmt))
+    {
+        return true;
+    }
+    // `var mu sync.Mutex` (or `s := &T{}`) inside the body: a fresh mutex each iteration.
+    if cx
+        .model
+        .resolve_name(root, at)
+        .is_some_and(|d| goconc_syntax::is_within(d.ident, body))
     {
         return true;
     }

@@ -1,5 +1,5 @@
-//! `mutex-double-lock`: locking a mutex already held on this path, directly or through a call to
-//! a function or method of the same package that locks it.
+//! `mutex-double-lock`: locking a mutex already held on this path, directly or through calls to
+//! functions and methods of the same package that lock it.
 
 use crate::finding::LineOf;
 use goconc_syntax::NodeExt;
@@ -10,23 +10,26 @@ use tree_sitter::Node;
 use super::locking_bodies;
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::locks::{self, LockObserver, LockState, Mode};
-use goconc_model::summary::summary_key;
+use goconc_model::lock_closure::Taken;
+use goconc_model::locks::{self, Held, LockObserver, LockState, Mode};
+use goconc_model::summary::LockRoot;
 use goconc_model::sync_calls::LockCall;
 use goconc_model::{FileModel, Ty};
-use goconc_syntax::{access_path, method_call, text, unparen, walk_body};
+use goconc_syntax::{call_args, text, unparen, walk_body};
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-double-lock",
     family: Family::Mutex,
     severity: Severity::Error,
-    summary: "Locking a mutex that is already held on this path, directly or through a call to a same-package function or method that locks it.",
+    summary: "Locking a mutex that is already held on this path, directly or through calls to same-package functions or methods that lock it.",
     fix: None,
     doc: r#"
 ## Why it matters
 Go's mutexes are not reentrant. A goroutine that locks a mutex it already holds waits for itself
 forever. The usual shape is indirect: a method takes the lock and calls a helper that takes the
-same lock, which worked until someone added the helper's `Lock`.
+same lock, which worked until someone added the helper's `Lock`. `fmt` and `log` call a value's
+`String` method: a `String` that locks is a second `Lock` when the value is printed under the
+lock.
 
 ## Example
 ```go
@@ -61,11 +64,27 @@ func (s *Store) evictIfFullLocked() {
 ## Fix
 None: whether to split the helper, release the lock first, or restructure is a design choice.
 
+## Evidence and severity
+- `error`: the mutex is held on every path to a second `Lock`: in the same body, through a
+  chain of calls the message names (each callee takes the lock on some path), through a `String`
+  method that `fmt`/`log` call on a value printed with `%v`, `%s` or `Print`, or because a
+  `continue` carries it, still held, back to the top of the loop where it is locked again.
+- `warning`: a read lock taken again (`RLock`, directly or through calls) while this goroutine
+  already holds the read lock, when some function of the package takes the write lock of the
+  same mutex. `sync.RWMutex` blocks new readers once a writer waits, so a writer arriving
+  between the two `RLock`s deadlocks all three.
+
 ## When it stays silent
 - The mutex is held on some paths only (`mutex-unlock-missing` covers a path that forgets to
-  unlock).
-- Both acquisitions are read locks (`RLock` twice): that is only a deadlock when a writer queues
-  in between, and is left to review.
+  unlock), except for the `continue` case above.
+- Both acquisitions are read locks and nothing in the package takes the write lock.
+- A callee takes the lock only when a `bool` parameter says so (`if !locked { mu.Lock() }`) and
+  the call passes the value that skips it (`setErr(err, true)`).
+- The callee is named `…Locked` or documented as needing the caller to hold the lock, or its
+  first use of the lock is an unlock (it runs with the caller's lock and may let it go and take
+  it back).
+- A function literal of the same function takes the lock over (its first use of it is an unlock,
+  as in `go func() { …; mu.Unlock() }()`).
 - The helper is reached through an interface, a function value or another package: its body is
   not known.
 - The call happens in a `go` statement or a function literal.
@@ -75,7 +94,11 @@ None: whether to split the helper, release the lock first, or restructure is a d
 struct Report<'t> {
     node: Node<'t>,
     message: String,
+    severity: Severity,
     related: Vec<(std::ops::Range<usize>, String)>,
+    /// For a second read lock: the read-held lock and where it was taken, so that one finding
+    /// covers the critical section.
+    section: Option<(String, Option<usize>)>,
 }
 
 struct Observer<'m, 't> {
@@ -84,23 +107,29 @@ struct Observer<'m, 't> {
     reports: BTreeMap<usize, Option<Report<'t>>>,
 }
 
+/// Where a held lock was taken, for messages and related places.
+fn taken_at(key: &str, held: &Held) -> (String, Vec<(std::ops::Range<usize>, String)>) {
+    match held.sites.iter().next() {
+        Some(&site) => (
+            format!("locked at line {}", LineOf(site)),
+            vec![(site..site + key.len(), format!("`{key}` is locked here"))],
+        ),
+        None => (
+            "held by the caller: this function's first use of it is an unlock".to_string(),
+            Vec::new(),
+        ),
+    }
+}
+
 impl<'t> LockObserver<'t> for Observer<'_, 't> {
     fn lock_call(&mut self, call: &LockCall<'t>, key: &str, deferred: bool, state: &LockState) {
         if deferred || !call.op.is_acquire() {
             return;
         }
-        let handed_off = || locks::released_elsewhere(self.model, self.body, key);
-        let report = state.held.get(key).filter(|h| h.on_every_path && !(h.mode == Mode::Read && call.op.is_read()) && !handed_off()).map(|h| {
-            let site = h.sites.iter().next().copied().unwrap_or(0);
-            Report {
-                node: call.call,
-                message: format!(
-                    "`{key}` is locked again while already held (locked at line {}): Go mutexes are not reentrant, so this goroutine waits for itself forever",
-                    LineOf(site)
-                ),
-                related: vec![(site..site + key.len(), format!("`{key}` is first locked here"))],
-            }
-        });
+        let report = state
+            .held
+            .get(key)
+            .and_then(|held| self.lock_report(call, key, held));
         self.reports.insert(call.call.start_byte(), report);
     }
 
@@ -115,91 +144,247 @@ impl<'t> LockObserver<'t> for Observer<'_, 't> {
             }
         });
         for call in calls {
-            let report = self.call_report(call, state);
+            let report = self
+                .call_report(call, state)
+                .or_else(|| self.print_report(call, state));
             self.reports.insert(call.start_byte(), report);
         }
     }
 }
 
 impl<'t> Observer<'_, 't> {
+    /// A `Lock` of a mutex held here.
+    fn lock_report(&self, call: &LockCall<'t>, key: &str, held: &Held) -> Option<Report<'t>> {
+        if !held.on_every_path {
+            // Held on some paths only: a `continue` that carries it to the top of the loop is
+            // a path that locks it twice.
+            let &back = held.continued.iter().next()?;
+            if held.mode == Mode::Read && call.op.is_read() {
+                return None;
+            }
+            if locks::released_elsewhere(self.model, self.body, key) {
+                return None;
+            }
+            return Some(Report {
+                node: call.call,
+                message: format!(
+                    "`{key}` is still held when the loop continues at line {}, and is locked again here: this goroutine waits for itself forever",
+                    LineOf(back)
+                ),
+                severity: Severity::Error,
+                related: vec![(back..back + "continue".len(), format!("continues with `{key}` held"))],
+                section: None,
+            });
+        }
+        if locks::released_elsewhere(self.model, self.body, key) {
+            return None;
+        }
+        let (taken, related) = taken_at(key, held);
+        if held.mode == Mode::Read && call.op.is_read() {
+            let writer = self.writer(key, call.call.start_byte())?;
+            return Some(Report {
+                node: call.call,
+                message: format!(
+                    "`{key}` is read-locked again while this goroutine holds its read lock ({taken}): {writer}"
+                ),
+                severity: Severity::Warning,
+                related,
+                section: Some((key.to_string(), held.sites.iter().next().copied())),
+            });
+        }
+        if held.mode == Mode::Mixed && call.op.is_read() {
+            return None;
+        }
+        Some(Report {
+            node: call.call,
+            message: format!(
+                "`{key}` is locked again while already held ({taken}): Go mutexes are not reentrant, so this goroutine waits for itself forever"
+            ),
+            severity: Severity::Error,
+            related,
+            section: None,
+        })
+    }
+
+    /// Why a second read lock can deadlock, when the package takes the write lock somewhere.
+    fn writer(&self, key: &str, at: usize) -> Option<String> {
+        let name = locks::canonical_key(self.model, key, at)?;
+        self.model
+            .package
+            .lock_closure()
+            .write_locked(&name)
+            .then(|| format!("a writer that calls `Lock` on `{name}` in between blocks the second `RLock`, and both wait forever"))
+    }
+
     /// A call to a same-package function or method that takes a lock held here.
     fn call_report(&self, call: Node<'t>, state: &LockState) -> Option<Report<'t>> {
         let model = self.model;
-        let (summary_name, receiver_path) = callee(model, call)?;
-        let summary = model.package.summary(&summary_name)?;
+        let callee = locks::callee(model, call)?;
+        let summary = model.package.summary(&callee.key)?;
         if summary.expects_held {
             // `fooLocked`, "must be called with mu held": calling it with the lock is the contract.
             return None;
         }
-        for acquire in &summary.acquires {
-            let keys: Vec<String> = match (&receiver_path, acquire.from_receiver) {
-                (Some(recv), true) if acquire.path.is_empty() => {
-                    vec![format!("{recv}.Mutex"), format!("{recv}.RWMutex")]
-                }
-                (Some(recv), true) => vec![format!("{recv}.{}", acquire.path)],
-                (_, false) => {
-                    // A package-level mutex, unless the caller shadows its name.
-                    let root = acquire.path.split('.').next().unwrap_or("");
-                    if model.resolve_name(root, call.start_byte()).is_some() {
-                        continue;
-                    }
-                    vec![acquire.path.clone()]
-                }
-                _ => continue,
+        let effects = model.package.lock_closure().effects(&callee.key)?;
+        let args = call_args(call);
+        let callee_text = text(call.field("function")?, model.src);
+        for taken in &effects.takes {
+            if skipped_by_argument(taken, &args, model.src) {
+                continue;
+            }
+            if let Some(report) = self.taken_report(call, &callee, callee_text, taken, state) {
+                return Some(report);
+            }
+        }
+        None
+    }
+
+    fn taken_report(
+        &self,
+        call: Node<'t>,
+        callee: &locks::Callee,
+        callee_text: &str,
+        taken: &Taken,
+        state: &LockState,
+    ) -> Option<Report<'t>> {
+        for key in locks::keys_at_call(self.model, call, callee, &taken.lock) {
+            let Some(held) = state.held.get(&key).filter(|h| h.on_every_path) else {
+                continue;
             };
-            for key in keys {
-                let Some(held) = state.held.get(&key).filter(|h| h.on_every_path) else {
-                    continue;
-                };
-                if held.mode == Mode::Read && acquire.read {
-                    continue;
-                }
-                let site = held.sites.iter().next().copied().unwrap_or(0);
-                let callee_text = text(call.field("function")?, model.src);
+            if held.mode == Mode::Mixed && taken.read {
+                continue;
+            }
+            let through = match taken.via.is_empty() {
+                true => String::new(),
+                false => format!(
+                    " (through {})",
+                    taken
+                        .via
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                ),
+            };
+            let (at, related) = taken_at(&key, held);
+            if held.mode == Mode::Read && taken.read {
+                let writer = self.writer(&key, call.start_byte())?;
                 return Some(Report {
                     node: call,
                     message: format!(
-                        "`{callee_text}` locks `{key}`, which is already held here (locked at line {}): the call deadlocks",
-                        LineOf(site)
+                        "`{callee_text}` read-locks `{key}`{through} while this goroutine holds its read lock ({at}): {writer}"
                     ),
-                    related: vec![(site..site + key.len(), format!("`{key}` is locked here"))],
+                    severity: Severity::Warning,
+                    related,
+                    section: Some((key.clone(), held.sites.iter().next().copied())),
                 });
+            }
+            let verb = if taken.read { "read-locks" } else { "locks" };
+            return Some(Report {
+                node: call,
+                message: format!(
+                    "`{callee_text}` {verb} `{key}`{through}, which is already held here ({at}): the call deadlocks"
+                ),
+                severity: Severity::Error,
+                related,
+                section: None,
+            });
+        }
+        None
+    }
+
+    /// `fmt.Sprintf("%v", s)` with `s.mu` held, where `String` locks `s.mu`.
+    fn print_report(&self, call: Node<'t>, state: &LockState) -> Option<Report<'t>> {
+        let model = self.model;
+        let function = unparen(call.field("function")?);
+        let printer = model
+            .qualified_name(function, "fmt")
+            .or_else(|| model.qualified_name(function, "log"))?;
+        let formats = printer.ends_with('f');
+        let prints = printer.contains("Print")
+            || printer.starts_with("Fatal")
+            || printer.starts_with("Panic")
+            || printer == "Errorf";
+        if !prints {
+            return None;
+        }
+        let args = call_args(call);
+        let values = match formats {
+            true => {
+                let (format, rest) = args.split_first()?;
+                let format = text(*format, model.src);
+                if !["%v", "%s", "%q", "%+v"].iter().any(|v| format.contains(v)) {
+                    return None;
+                }
+                rest.to_vec()
+            }
+            false => args,
+        };
+        for value in values {
+            let ty = model.type_of(value);
+            let Ty::Named { pkg, name } = ty.deref() else {
+                continue;
+            };
+            if !pkg.is_empty() {
+                continue;
+            }
+            for method in ["String", "Error"] {
+                let Some(sig) = model.package.method(name, method) else {
+                    continue;
+                };
+                // fmt finds a pointer method only on a pointer.
+                if sig.pointer_receiver && !ty.is_pointer() {
+                    continue;
+                }
+                let key_of = format!("{name}.{method}");
+                let Some(effects) = model.package.lock_closure().effects(&key_of) else {
+                    continue;
+                };
+                let callee = locks::Callee {
+                    key: key_of.clone(),
+                    owner: Some(name.clone()),
+                    receiver: goconc_syntax::access_path(value, model.src),
+                };
+                for taken in &effects.takes {
+                    if taken.lock.root != LockRoot::Receiver {
+                        continue;
+                    }
+                    for key in locks::keys_at_call(model, call, &callee, &taken.lock) {
+                        let Some(held) = state.held.get(&key).filter(|h| h.on_every_path) else {
+                            continue;
+                        };
+                        if held.mode != Mode::Write {
+                            continue;
+                        }
+                        let (at, related) = taken_at(&key, held);
+                        let value_text = text(value, model.src);
+                        return Some(Report {
+                            node: call,
+                            message: format!(
+                                "`{}` calls `{value_text}.{method}()`, which locks `{key}`, already held here ({at}): the call deadlocks",
+                                text(function, model.src)
+                            ),
+                            severity: Severity::Error,
+                            related,
+                            section: None,
+                        });
+                    }
+                }
             }
         }
         None
     }
 }
 
-/// The summary key of the function or method a call reaches in this package, and the access path
-/// of the receiver for a method call.
-fn callee(model: &FileModel, call: Node) -> Option<(String, Option<String>)> {
-    let function = unparen(call.field("function")?);
-    match function.kind_str() {
-        "identifier" => {
-            if model.resolve(function).is_some() {
-                return None;
-            }
-            let name = text(function, model.src);
-            model.package.func(name)?;
-            Some((name.to_string(), None))
-        }
-        "selector_expression" => {
-            let mc = method_call(call)?;
-            let ty = model.type_of(mc.receiver);
-            let Ty::Named { pkg, name } = ty.deref() else {
-                return None;
-            };
-            if !pkg.is_empty() {
-                return None;
-            }
-            let method = text(mc.method, model.src);
-            model.package.method(name, method)?;
-            Some((
-                summary_key(Some(name), method),
-                Some(access_path(mc.receiver, model.src)?),
-            ))
-        }
-        _ => None,
+/// `setErr(err, true)` where the callee locks only `if !locked`: the argument skips the lock.
+fn skipped_by_argument(taken: &Taken, args: &[Node], src: &str) -> bool {
+    let Some((index, when)) = taken.only_if else {
+        return false;
+    };
+    match args.get(index).map(|a| text(unparen(*a), src)) {
+        Some("true") => !when,
+        Some("false") => when,
+        _ => false,
     }
 }
 
@@ -217,8 +402,30 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         };
         trace.replay(&mut observer);
-        for report in observer.reports.into_values().flatten() {
+        // A second read lock: one finding per read-locked section, counting the others.
+        let mut sections: BTreeMap<(String, Option<usize>), usize> = BTreeMap::new();
+        let reports: Vec<Report> = observer.reports.into_values().flatten().collect();
+        for report in &reports {
+            if let Some(section) = &report.section {
+                *sections.entry(section.clone()).or_default() += 1;
+            }
+        }
+        for mut report in reports {
+            if let Some(section) = &report.section {
+                match sections.remove(section) {
+                    None => continue,
+                    Some(1) => {}
+                    Some(2) => report
+                        .message
+                        .push_str(" (1 more such call in this critical section)"),
+                    Some(n) => report.message.push_str(&format!(
+                        " ({} more such calls in this critical section)",
+                        n - 1
+                    )),
+                }
+            }
             let mut finding = META.finding(report.node.byte_range(), report.message);
+            finding.severity = report.severity;
             for (range, message) in report.related {
                 finding = finding.with_related(range, message);
             }

@@ -4,7 +4,8 @@ use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::sync_calls::{lock_call, lock_key};
 use goconc_syntax::NodeExt;
-use goconc_syntax::{statement_call, statements, text};
+use goconc_syntax::{named_children, statement_call, text, walk_body};
+use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-empty-critical-section",
@@ -42,66 +43,113 @@ None: only the author knows which statements belong inside.
 When any statement stands between the two calls, when they name different mutexes, when the
 kinds do not pair (`RLock` then `Unlock` is `mutex-unlock-kind-mismatch`'s business), when a
 comment explains it as a barrier (right above the `Lock`, or heading the paragraph of statements
-that ends with the `Lock`, no blank line between), and in `_test.go` files, where locking and
-unlocking is often the thing being tested or measured.
+that ends with the `Lock`, no blank line between), when the mutex is a parameter's or a local
+variable's rather than the receiver's or a package variable's (locking it protects nobody
+else's data: the pair exercises the lock or waits for a goroutine of the function to let it
+go), and in benchmarks (a function, or a function literal in one, with a `*testing.B`
+parameter), which lock and unlock to measure the lock itself. Other test code gets the same
+reading as any code.
 "#,
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let unlocks = cx.index.calls_named("Unlock").len() + cx.index.calls_named("RUnlock").len();
-    // Tests and benchmarks lock and unlock on purpose (to measure it, or as a barrier).
-    if unlocks == 0 || cx.is_test_file {
+    if unlocks == 0 {
         return;
     }
-    let mut seen_blocks = crate::HashSet::default();
-    for name in ["Lock", "RLock"] {
-        for &call in cx.index.calls_named(name) {
-            let Some(stmt) = call
-                .parent()
-                .filter(|p| p.kind_str() == "expression_statement")
-            else {
-                continue;
-            };
-            let Some(block) = stmt.parent() else { continue };
-            if !seen_blocks.insert((block.start_byte(), stmt.start_byte())) {
-                continue;
+    for (index, body, calls) in super::locking_bodies(cx) {
+        if !calls.iter().any(|c| c.op.is_acquire()) || measures_locking(cx, index) {
+            continue;
+        }
+        // Each statement list once: consecutive statements, so the walk stays linear however
+        // many lock pairs a block holds.
+        walk_body(body, |list| {
+            if list.kind_str() != "statement_list" {
+                return;
             }
-            let siblings = statements(block);
-            let Some(pos) = siblings.iter().position(|s| *s == stmt) else {
-                continue;
-            };
-            let Some(next) = siblings.get(pos + 1) else {
-                continue;
-            };
-            if next.kind_str() != "expression_statement" {
-                continue;
+            let mut previous: Option<Node> = None;
+            for stmt in named_children(list) {
+                if let Some(first) = previous {
+                    check_pair(cx, first, stmt, out);
+                }
+                previous = Some(stmt);
             }
-            let (Some(lock), Some(unlock)) = (
-                lock_call(cx.model, call),
-                statement_call(*next).and_then(|c| lock_call(cx.model, c)),
-            ) else {
-                continue;
-            };
-            if !lock.op.is_acquire() || unlock.op != lock.op.counterpart() {
-                continue;
-            }
-            let (Some(key), Some(other)) = (lock_key(cx.model, &lock), lock_key(cx.model, &unlock))
-            else {
-                continue;
-            };
-            // A comment heading the `Lock`'s paragraph explains a deliberate barrier.
-            if key != other || commented(cx, stmt) {
-                continue;
-            }
-            out.push(
-                META.finding(
-                    call.byte_range(),
-                    format!("`{key}` is locked and immediately unlocked: the critical section is empty (moved statements, or a missing `defer`?)"),
-                )
-                .with_related(unlock.call.byte_range(), format!("`{key}.{}()` right after", text(unlock.method, cx.src))),
-            );
+        });
+    }
+}
+
+/// A benchmark (a function with a `*testing.B` parameter) that locks and unlocks measures the
+/// lock itself.
+fn measures_locking(cx: &Context, function: usize) -> bool {
+    let mut index = function;
+    loop {
+        let f = &cx.model.functions[index];
+        let params = f.node.field("parameters");
+        let benchmark = params.is_some_and(|list| {
+            named_children(list).any(|p| {
+                p.field("type").is_some_and(|t| {
+                    cx.model.imports.path_of(
+                        text(t, cx.src)
+                            .trim_start_matches('*')
+                            .split('.')
+                            .next()
+                            .unwrap_or(""),
+                    ) == Some("testing")
+                        && text(t, cx.src).ends_with(".B")
+                })
+            })
+        });
+        if benchmark {
+            return true;
+        }
+        match f.parent {
+            Some(parent) => index = parent,
+            None => return false,
         }
     }
+}
+
+/// `mu.Lock()` directly followed by `mu.Unlock()`.
+fn check_pair(cx: &Context, stmt: Node, next: Node, out: &mut Vec<Finding>) {
+    if stmt.kind_str() != "expression_statement" || next.kind_str() != "expression_statement" {
+        return;
+    }
+    let (Some(lock), Some(unlock)) = (
+        statement_call(stmt).and_then(|c| lock_call(cx.model, c)),
+        statement_call(next).and_then(|c| lock_call(cx.model, c)),
+    ) else {
+        return;
+    };
+    if !lock.op.is_acquire() || unlock.op != lock.op.counterpart() {
+        return;
+    }
+    let (Some(key), Some(other)) = (lock_key(cx.model, &lock), lock_key(cx.model, &unlock)) else {
+        return;
+    };
+    // A comment heading the `Lock`'s paragraph explains a deliberate barrier.
+    if key != other || commented(cx, stmt) {
+        return;
+    }
+    // Only a mutex others share — the receiver's or a package variable's — protects data the
+    // statements that belong between the calls would touch. A parameter's or local's pair
+    // exercises the lock or waits on it (a barrier with a goroutine of the function).
+    let shared = goconc_model::locks::lock_path_of_key(cx.model, &key, lock.call.start_byte())
+        .is_some_and(|(path, _)| {
+            matches!(
+                path.root,
+                goconc_model::summary::LockRoot::Receiver | goconc_model::summary::LockRoot::Global
+            )
+        });
+    if !shared {
+        return;
+    }
+    out.push(
+        META.finding(
+            lock.call.byte_range(),
+            format!("`{key}` is locked and immediately unlocked: the critical section is empty (moved statements, or a missing `defer`?)"),
+        )
+        .with_related(unlock.call.byte_range(), format!("`{key}.{}()` right after", text(unlock.method, cx.src))),
+    );
 }
 
 /// How far above the `Lock` a comment heading its paragraph may be.

@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::summary::{summary_key, Acquire};
-use goconc_model::{PackageModel, SyncKind, Ty};
+use goconc_model::summary::summary_key;
 use goconc_syntax::text;
 
 pub static META: RuleMeta = RuleMeta {
@@ -59,78 +58,34 @@ None: the order to keep is a design decision.
 Locks reached from a method's receiver are named by type and field (`Bank.auditMu`), following
 field types through the package's own structs (`s.store.mu` in a method of `*Service` is
 `Store.mu`); package-level mutexes by name. The second lock counts when it is taken in the block
-of the first (or deeper) with no unlock of the first in between.
+of the first (or deeper) with no unlock of the first in between, in the body itself or in a
+function or method of the package called there (followed up to six calls deep; a method called
+on a parameter of a package type takes that type's locks). A lock taken while many are held
+pairs with the eight taken last.
+
+## Evidence and severity
+`warning`: each goroutine would wait for the other. When both sides only read-lock one of the
+two mutexes, readers do not exclude each other: the finding then needs a function of the package
+that write-locks that mutex (a writer that queues between them blocks the second reader), and
+says so. Each function that takes the pair one way is reported when one or two do (the odd ones
+out); when more do, only the first (by name), with a count of the others.
 
 ## When it stays silent
 Locks on parameters, locals and values of other packages (their identity is unknown), locks
-taken in exclusive branches, and pairs that only ever appear in one order.
+taken in exclusive branches, pairs that only ever appear in one order, and pairs both sides
+read-lock on one mutex when nothing in the package write-locks it.
 "#,
 };
 
-/// A lock's name across the package (`Store.mu`, `registryMu`), if it is known to be a mutex.
-pub(crate) fn canonical(
-    package: &PackageModel,
-    owner: Option<&str>,
-    acquire: &Acquire,
-) -> Option<String> {
-    let (mut ty, segments): (Ty, Vec<&str>) = if acquire.from_receiver {
-        let segments = if acquire.path.is_empty() {
-            vec![]
-        } else {
-            acquire.path.split('.').collect()
-        };
-        (Ty::named("", owner?), segments)
-    } else {
-        let mut parts = acquire.path.split('.');
-        let root = parts.next()?;
-        let var = package.var(root)?.clone();
-        let rest: Vec<&str> = parts.collect();
-        if rest.is_empty() {
-            return is_mutex(package, &var).then(|| root.to_string());
-        }
-        (var, rest)
-    };
-    if segments.is_empty() {
-        // A promoted `s.Lock()`: the receiver embeds the mutex.
-        let name = type_name(&ty)?;
-        let embeds = ["Mutex", "RWMutex"].iter().any(|f| {
-            package
-                .field_type(&ty, f)
-                .is_some_and(|t| is_mutex(package, &t))
-        });
-        return embeds.then(|| format!("{name}.Mutex"));
-    }
-    for (i, segment) in segments.iter().enumerate() {
-        let field = package.field_type(&ty, segment)?;
-        if i + 1 == segments.len() {
-            let owner = type_name(&ty)?;
-            return is_mutex(package, &field).then(|| format!("{owner}.{segment}"));
-        }
-        match field.deref() {
-            Ty::Named { pkg, .. } if pkg.is_empty() => ty = field.deref().clone(),
-            _ => return None,
-        }
-    }
-    None
-}
-
-fn type_name(ty: &Ty) -> Option<String> {
-    match ty.deref() {
-        Ty::Named { pkg, name } if pkg.is_empty() => Some(name.clone()),
-        _ => None,
-    }
-}
-
-fn is_mutex(package: &PackageModel, ty: &Ty) -> bool {
-    matches!(
-        package.sync_kind(ty.deref()),
-        Some(SyncKind::Mutex | SyncKind::RWMutex)
-    )
-}
-
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let package = cx.model.package;
-    let mut reported = BTreeSet::new();
+    let ordered = |(_, s): (&String, &goconc_model::summary::FuncSummary)| {
+        !s.orders.is_empty() || s.calls.iter().any(|c| !c.held.is_empty())
+    };
+    if !package.summaries().any(ordered) {
+        return;
+    }
+    let closure = package.lock_closure();
     for function in &cx.model.functions {
         if function.node.kind_str() == "func_literal" {
             continue;
@@ -138,39 +93,50 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(name) = function.node.field("name") else {
             continue;
         };
-        let owner = function.receiver_type.as_deref();
-        let key = summary_key(owner, text(name, cx.src));
-        let Some(summary) = package.summary(&key) else {
-            continue;
-        };
-        for (first, second) in &summary.orders {
-            let (Some(a), Some(b)) = (
-                canonical(package, owner, first),
-                canonical(package, owner, second),
-            ) else {
-                continue;
-            };
-            if a == b {
+        let key = summary_key(function.receiver_type.as_deref(), text(name, cx.src));
+        let range = function.node.byte_range();
+        let mut reported = BTreeSet::new();
+        for order in closure.orders(&key) {
+            // The summary of this declaration, not of a same-named one in another file (build
+            // tags).
+            if !range.contains(&order.offset) || !range.contains(&order.first_offset) {
                 continue;
             }
-            let opposite = package.summaries().find_map(|(other_key, other)| {
-                let other_owner = other_key.rsplit_once('.').map(|(t, _)| t);
-                other.orders.iter().find_map(|(x, y)| {
-                    let x = canonical(package, other_owner, x)?;
-                    let y = canonical(package, other_owner, y)?;
-                    (x == b && y == a).then(|| other_key.clone())
-                })
-            });
-            let Some(other_function) = opposite else {
+            let (a, b) = (&order.first, &order.second);
+            // Per direction of an inverted pair: at each function that takes it when one or two
+            // do (the odd ones out, where the fix goes), else at the first (by name) with a
+            // count of the others; once per function.
+            let Some((first, count)) = closure.ordered_by(a, b) else {
                 continue;
             };
-            if !reported.insert((second.offset, a.clone(), b.clone())) {
+            if (count > 2 && first != key) || !reported.insert((a.clone(), b.clone())) {
+                continue;
+            }
+            let Some(opposite) = closure
+                .orders(closure.ordered_by(b, a).map_or("", |(k, _)| k))
+                .iter()
+                .find(|o| &o.first == b && &o.second == a)
+            else {
+                continue;
+            };
+            let (other_function, other_count) = closure.ordered_by(b, a).unwrap_or(("", 0));
+            // A deadlock needs each goroutine to wait for the other: for a lock both take for
+            // reading, only a writer queued in between makes the second reader wait.
+            let shared_a = order.first_read && opposite.second_read;
+            let shared_b = order.second_read && opposite.first_read;
+            let needs_writer = match (shared_a, shared_b) {
+                (true, true) => continue,
+                (true, false) => Some(a),
+                (false, true) => Some(b),
+                (false, false) => None,
+            };
+            if needs_writer.is_some_and(|l| !closure.write_locked(l)) {
                 continue;
             }
             let Some(node) = cx
                 .model
                 .root
-                .descendant_for_byte_range(second.offset, second.offset)
+                .descendant_for_byte_range(order.offset, order.offset)
             else {
                 continue;
             };
@@ -181,14 +147,44 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     None => break,
                 }
             }
+            let taken = match order.via.first() {
+                None => format!("`{b}` is locked while `{a}` is held"),
+                Some(_) => format!(
+                    "this call locks `{b}` (through {}) while `{a}` is held",
+                    order
+                        .via
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                ),
+            };
+            let others = match other_count {
+                1 => format!("`{other_function}` locks them in the opposite order"),
+                n => format!(
+                    "`{other_function}` and {} other functions lock them in the opposite order",
+                    n - 1
+                ),
+            };
+            let same = match count {
+                1 | 2 => String::new(),
+                n => format!(" ({} other functions take them in this order)", n - 1),
+            };
+            let outcome = match needs_writer {
+                None => "two goroutines running both can deadlock".to_string(),
+                Some(lock) => format!(
+                    "two goroutines running both deadlock once a writer waits for `{lock}` between them"
+                ),
+            };
             out.push(
                 META.finding(
                     call.byte_range(),
-                    format!(
-                        "`{b}` is locked while `{a}` is held, but `{other_function}` locks them in the opposite order: two goroutines running both can deadlock"
-                    ),
+                    format!("{taken}, but {others}: {outcome}{same}"),
                 )
-                .with_related(first.offset..first.offset + 1, format!("`{a}` is locked first here")),
+                .with_related(
+                    order.first_offset..order.first_offset + 1,
+                    format!("`{a}` is locked first here"),
+                ),
             );
         }
     }

@@ -110,9 +110,12 @@ mod tests {
         // A release function handed to the caller.
         let returned = "func (s *S) unlockFn() {}\n\nfunc (s *S) F() (int, func()) {\n\ts.mu.Lock()\n\treturn s.n, s.releaseFn\n}\n\nfunc (s *S) releaseFn() { s.mu.Unlock() }\n";
         assert_eq!(count("mutex-unlock-missing", returned), 0);
-        // Kept on purpose, remembered in a flag.
-        let flagged = "func (s *S) F(keep bool) {\n\ts.mu.Lock()\n\tif keep {\n\t\ts.hold = true\n\t} else {\n\t\ts.mu.Unlock()\n\t}\n}\n";
+        // Kept on purpose, remembered in a flag that decides a later unlock.
+        let flagged = "func (s *S) F(keep bool) {\n\ts.mu.Lock()\n\tif keep {\n\t\ts.hold = true\n\t} else {\n\t\ts.mu.Unlock()\n\t}\n}\n\nfunc (s *S) Done() {\n\tif s.hold {\n\t\ts.hold = false\n\t\ts.mu.Unlock()\n\t}\n}\n";
         assert_eq!(count("mutex-unlock-missing", flagged), 0);
+        // The same shape, but nothing unlocks under the flag: the lock leaks.
+        let unread = "func (s *S) F(fail bool) {\n\ts.mu.Lock()\n\tif fail {\n\t\ts.hold = true\n\t} else {\n\t\ts.mu.Unlock()\n\t}\n}\n";
+        assert_eq!(count("mutex-unlock-missing", unread), 1);
         // Hand-over-hand: the name that holds the lock moves on.
         let hand = "func (s *S) F() {\n\ty := s\n\ty.mu.Lock()\n\tfor y.next != nil {\n\t\tl := y.next\n\t\tl.mu.Lock()\n\t\ty.mu.Unlock()\n\t\ty = l\n\t}\n\ty.mu.Unlock()\n}\n";
         assert_eq!(count("mutex-unlock-missing", hand), 0);

@@ -8,7 +8,8 @@ use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::locks::{LockObserver, LockState, Mode};
 use goconc_model::sync_calls::{LockCall, LockOp};
-use goconc_syntax::text;
+use goconc_syntax::{text, NodeExt};
+use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
     id: "mutex-unlock-kind-mismatch",
@@ -44,9 +45,14 @@ func (r *Registry) Lookup(name string) (Service, bool) {
 The quick fix renames the release to the one matching how the lock was taken.
 
 ## When it stays silent
-When the mutex is not held in the other mode on every path to the release: for example the
-upgrade pattern `RLock … RUnlock` followed by `Lock … Unlock` is fine, and so is a release whose
-paths disagree about how the lock was taken.
+- When the mutex is not held in the other mode on every path to the release: for example the
+  upgrade pattern `RLock … RUnlock` followed by `Lock … Unlock` is fine, and so is a release whose
+  paths disagree about how the lock was taken.
+- When the function expects the panic: it defers a closure that calls `recover()` and compares
+  the result with `nil` (a test that fails unless the misuse panics).
+- When the function does nothing but declare the mutex and call its methods: it exercises the
+  mutex itself (a table of misuses run where the crash is the expected outcome). The same misuse
+  among other statements is reported.
 "#,
 };
 
@@ -81,7 +87,7 @@ impl<'t> LockObserver<'t> for Observer<'t> {
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for (_, body, calls) in locking_bodies(cx) {
         let uses_read = calls.iter().any(|c| c.op.is_read());
-        if !uses_read {
+        if !uses_read || expects_panic(cx, body) || only_exercises_the_mutex(cx, body) {
             continue;
         }
         let mut observer = Observer::default();
@@ -118,4 +124,53 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// `defer func() { if recover() == nil { t.Fatal(…) } }()`: the function is meant to panic.
+fn expects_panic(cx: &Context, body: Node) -> bool {
+    goconc_syntax::statements(body).iter().any(|stmt| {
+        if stmt.kind_str() != "defer_statement" {
+            return false;
+        }
+        let Some(literal) = goconc_syntax::statement_call(*stmt)
+            .and_then(|c| c.field("function"))
+            .map(goconc_syntax::unparen)
+            .filter(|f| f.kind_str() == "func_literal")
+        else {
+            return false;
+        };
+        let mut compared = false;
+        goconc_syntax::walk(literal, |n| {
+            if n.kind_str() == "binary_expression" {
+                let t = text(n, cx.src);
+                compared |= t.contains("nil") && (t.contains("recover()") || recovered_name(n, cx));
+            }
+            !compared
+        });
+        compared
+    })
+}
+
+/// `if r := recover(); r == nil`: a comparison of a name the `if` bound to `recover()`.
+fn recovered_name(comparison: Node, cx: &Context) -> bool {
+    let Some(stmt) = comparison
+        .parent()
+        .filter(|p| p.kind_str() == "if_statement")
+    else {
+        return false;
+    };
+    stmt.field("initializer")
+        .is_some_and(|init| text(init, cx.src).contains("recover()"))
+}
+
+/// The body declares a mutex and only calls its methods: it exercises the mutex.
+fn only_exercises_the_mutex(cx: &Context, body: Node) -> bool {
+    let stmts = goconc_syntax::statements(body);
+    !stmts.is_empty()
+        && stmts.iter().all(|stmt| match stmt.kind_str() {
+            "var_declaration" | "short_var_declaration" => true,
+            "expression_statement" => goconc_syntax::statement_call(*stmt)
+                .is_some_and(|c| goconc_model::sync_calls::lock_call(cx.model, c).is_some()),
+            _ => false,
+        })
 }

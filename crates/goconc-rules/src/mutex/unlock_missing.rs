@@ -56,18 +56,42 @@ When no path unlocks at all, the quick fix inserts `defer mu.Unlock()` (or `defe
 right after the `Lock`. When some paths unlock and others do not, the right change depends on the
 code, so no fix is offered.
 
+## Evidence and severity
+- `error`: a path to the `return` (or the end of the function) the message names leaves the
+  mutex held, or no path unlocks at all, and the mutex is the receiver's or a package
+  variable's: it outlives the function, so the next `Lock` of it blocks forever.
+- `warning`: a parameter's or local's mutex that no path unlocks, when something visibly locks
+  it again (a later `Lock` of it in the function, such as in a goroutine it starts, or a function
+  of the package that locks that field of the same type): the harm needs that `Lock` to run.
+
 ## When it stays silent
-- The function hands the lock on: it returns the unlock function (`return mu.Unlock`), its doc
-  comment says the caller unlocks (the words `caller`/`callers` with `unlock`/`release`, or
-  "must be unlocked", "locked on return"), or its name says it locks (the whole words `lock`,
-  `rlock`, `acquire`: `lockShared`, `acquireSlot`, but not `GetBlock` or `unlockAll`).
+- The function hands the lock on: it returns the unlock function (`return mu.Unlock`) or a value
+  of a type with a method whose first use of the lock is an unlock (`return &Guard{s}` with
+  `Guard.Close` unlocking), its doc comment says the caller unlocks (the words
+  `caller`/`callers` with `unlock`/`release`, or "must be unlocked", "locked on return"), or its
+  name says it locks (the whole words `lock`, `rlock`, `acquire`: `lockShared`, `acquireSlot`,
+  but not `GetBlock` or `unlockAll`) and no path of it releases what it took.
+- A call takes the lock over: a function or method of the package (or a goroutine started on
+  one, `go w.readLocked(…)`) whose first use of the lock is an unlock and that releases it on
+  every path that returns, directly or through the calls it passes it on to
+  (`go inlineD(&mu)` → `inlineE(mu)` → `mu.Unlock()`).
+- A function literal of the same function takes the lock over (its first use of it is an unlock,
+  as in `go func() { …; mu.Unlock() }()`). The enclosing function's own `Lock … defer Unlock`
+  is no such hand-off: a literal that leaks the lock it takes is reported.
+- The function runs with its caller's lock held (its first use of the lock is an unlock) and
+  takes it back before returning: that is the contract, not a leak.
 - A comment beside the `Lock` never silences it, even one that says the lock stays held: a
   comment that names the bug must not hide it. Say so with `//goconc:ignore mutex-unlock-missing
   reason`.
-- A path ends in `panic`, `os.Exit`, `log.Fatal` or `t.Fatal`.
+- A path ends in `panic`, `os.Exit`, `log.Fatal`, `t.Fatal`, `runtime.Goexit`, or a call of a
+  function of the package whose every path ends in one of those (`fatalf(t, …)`).
 - A deferred closure or a helper named like `unlock…`/`release…` releases it.
 - The lock is taken and released under the same condition (`if locked { mu.Lock() }` … `if
-  locked { mu.Unlock() }`).
+  locked { mu.Unlock() }`), or kept on purpose and remembered in a flag (`if keep { s.held =
+  true } else { s.mu.Unlock() }`) that some `if` of the file reads before unlocking a mutex of
+  the same name. A flag nothing reads is no evidence.
+- A parameter's or local's mutex that no path unlocks and that nothing visibly locks again.
+- A `continue` carries the lock back to its own `Lock`: `mutex-double-lock` reports that path.
 - The variable naming the mutex is reassigned (hand-over-hand locking), or the body uses `goto`.
 "#,
 };
@@ -75,9 +99,13 @@ code, so no fix is offered.
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for (index, body, calls) in locking_bodies(cx) {
         let function = &cx.model.functions[index];
-        if hands_lock_on(cx, function.node) || locks::calls_release_helper(cx.model, body) {
+        if locks::calls_release_helper(cx.model, body) {
             continue;
         }
+        if documented_hand_on(cx, function.node) {
+            continue;
+        }
+        let named_to_hand_on = named_hand_on(cx, function.node);
         let Some(trace) = cx.lock_trace(body) else {
             continue;
         };
@@ -89,7 +117,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 continue;
             }
             for (key, held) in &exit.state.held {
-                if exit.state.deferred.contains(key) {
+                // The caller's lock, taken back before returning: the contract. A lock a
+                // `continue` carries back to its `Lock` is `mutex-double-lock`'s finding.
+                if exit.state.deferred.contains(key)
+                    || exit.state.entered.contains(key)
+                    || !held.continued.is_empty()
+                {
                     continue;
                 }
                 for &site in &held.sites {
@@ -113,8 +146,22 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                                 && lock_key(cx.model, &l).as_deref() == Some(key.as_str())
                         })
             });
+            let released_somewhere = calls.iter().any(|c| {
+                c.op.is_release() && lock_key(cx.model, c).as_deref() == Some(key.as_str())
+            });
+            // A function named for locking hands its lock on only when no path of it releases
+            // what it took (`RLock … RUnlock` before a `Lock` it keeps is another section).
+            let released_in_kind = calls.iter().any(|c| {
+                c.op == lock.op.counterpart()
+                    && lock_key(cx.model, c).as_deref() == Some(key.as_str())
+            });
+            if named_to_hand_on && !released_in_kind {
+                continue;
+            }
             if deferred_relock
                 || returns_unlocker(cx, body, &key)
+                || (exit_kind == ExitKind::Return
+                    && returns_owner_that_unlocks(cx, exit_node, &key))
                 || same_condition_release(cx, lock, &key, &calls)
                 || locks::released_elsewhere(cx.model, body, &key)
                 || is_last_statement(lock, body)
@@ -122,12 +169,39 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             {
                 continue;
             }
-            let released_somewhere = calls.iter().any(|c| {
-                c.op.is_release() && lock_key(cx.model, c).as_deref() == Some(key.as_str())
-            });
             let op = text(lock.method, cx.src);
             let exit_line = LineOf(exit_node.start_byte());
-            let (message, related) = if !released_somewhere {
+            // A mutex of the receiver or a package variable outlives the function: the next
+            // `Lock` of it is certain to come. One of a parameter or local may be retired with
+            // its value.
+            let lasting = locks::lock_path_of_key(cx.model, &key, lock.call.start_byte())
+                .is_some_and(|(path, _)| {
+                    matches!(
+                        path.root,
+                        goconc_model::summary::LockRoot::Receiver
+                            | goconc_model::summary::LockRoot::Global
+                    )
+                });
+            let severity = match released_somewhere || lasting {
+                true => Severity::Error,
+                false => Severity::Warning,
+            };
+            // A mutex of a parameter or local that is never unlocked matters only if something
+            // locks it again: a goroutine of this function, or a function of the package that
+            // locks that field of the same type.
+            let relocker = match released_somewhere || lasting {
+                true => None,
+                false => match relocker(cx, &key, lock, function.node) {
+                    Some(who) => Some(who),
+                    None => continue,
+                },
+            };
+            let (message, related) = if let Some(who) = relocker {
+                (
+                    format!("`{key}.{op}()` is never unlocked in this function, and {who} locks it again: that `Lock` blocks forever"),
+                    "the function ends here with the mutex locked".to_string(),
+                )
+            } else if !released_somewhere {
                 (
                     format!("`{key}.{op}()` is never unlocked in this function: the mutex stays locked and the next `Lock` blocks forever"),
                     "the function ends here with the mutex locked".to_string(),
@@ -150,6 +224,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             let mut finding = META
                 .finding(lock.call.byte_range(), message)
                 .with_related(exit_range, related);
+            finding.severity = severity;
             if !released_somewhere {
                 if let Some(edit) = defer_unlock_edit(cx, lock) {
                     let title = format!(
@@ -165,17 +240,18 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-/// Functions whose job is to leave the lock held for their caller.
-fn hands_lock_on(cx: &Context, function: Node) -> bool {
-    if let Some(name) = function.field("name") {
-        if words::ACQUIRE.in_identifier(text(name, cx.src)) {
-            return true;
-        }
-    }
-    if function.kind_str() == "func_literal" {
-        return false;
-    }
-    words::says_caller_unlocks(&doc_comment(function, cx.src))
+/// Functions named for leaving the lock held for their caller (`lockShared`, `acquireSlot`).
+fn named_hand_on(cx: &Context, function: Node) -> bool {
+    function
+        .field("name")
+        .is_some_and(|name| words::ACQUIRE.in_identifier(text(name, cx.src)))
+}
+
+/// Functions documented to leave the lock held for their caller ("it is the caller's
+/// responsibility to unlock it").
+fn documented_hand_on(cx: &Context, function: Node) -> bool {
+    function.kind_str() != "func_literal"
+        && words::says_caller_unlocks(&doc_comment(function, cx.src))
 }
 
 /// `mu.Lock()` as the body's last statement: the function exists to return with it held.
@@ -299,12 +375,13 @@ fn is_called(name: Node) -> bool {
 }
 
 /// `if keep { s.holding = true } else { s.mu.Unlock() }`: the lock is kept on purpose and a flag
-/// remembers to release it later.
+/// remembers it, when something in the file releases the same lock under that flag (`if
+/// s.holding { s.mu.Unlock() }`). A flag that nothing reads before unlocking is no evidence.
 fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
-    // Where the body releases the lock and where it sets a flag, found in one walk: asking each
-    // `if` to walk its branches again is quadratic in an `else if` chain.
+    // Where the body releases the lock and where it sets a flag to a constant, found in one
+    // walk: asking each `if` to walk its branches again is quadratic in an `else if` chain.
     let mut releases_at = Vec::new();
-    let mut flags_at = Vec::new();
+    let mut flags_at: Vec<(usize, String)> = Vec::new();
     walk_body(body, |c| {
         if let Some(lock) = goconc_model::sync_calls::lock_call(cx.model, c) {
             if lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key) {
@@ -315,23 +392,142 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
             && c.field("right")
                 .is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"))
         {
-            flags_at.push(c.start_byte());
-        }
-    });
-    // Both in document order: whether one lies within a node is one binary search.
-    let within = |starts: &[usize], n: Node| {
-        let first = starts.partition_point(|&s| s < n.start_byte());
-        starts.get(first).is_some_and(|&s| s < n.end_byte())
-    };
-    let releases = |n: Node| within(&releases_at, n);
-    let sets_flag = |n: Node| within(&flags_at, n);
-    let mut found = false;
-    walk_body(body, |n| {
-        if n.kind_str() == "if_statement" {
-            if let (Some(then), Some(other)) = (n.field("consequence"), n.field("alternative")) {
-                found |= releases(then) && sets_flag(other) || releases(other) && sets_flag(then);
+            // `s.holding = true`: its last name.
+            if let Some(flag) = c
+                .field("left")
+                .and_then(|left| text(left, cx.src).rsplit('.').next())
+            {
+                flags_at.push((c.start_byte(), flag.trim().to_string()));
             }
         }
     });
-    found
+    // Both in document order: what lies within a node is one binary search away.
+    let releases = |n: Node| {
+        let first = releases_at.partition_point(|&s| s < n.start_byte());
+        releases_at.get(first).is_some_and(|&s| s < n.end_byte())
+    };
+    let flags_set = |n: Node| {
+        let first = flags_at.partition_point(|(s, _)| *s < n.start_byte());
+        flags_at[first..]
+            .iter()
+            .take_while(|(s, _)| *s < n.end_byte())
+            .map(|(_, flag)| flag.clone())
+            .collect::<Vec<_>>()
+    };
+    let mut flags = Vec::new();
+    walk_body(body, |n| {
+        if n.kind_str() == "if_statement" {
+            if let (Some(then), Some(other)) = (n.field("consequence"), n.field("alternative")) {
+                if releases(then) {
+                    flags.extend(flags_set(other));
+                }
+                if releases(other) {
+                    flags.extend(flags_set(then));
+                }
+            }
+        }
+    });
+    if flags.is_empty() {
+        return false;
+    }
+    // Somewhere the flag decides an unlock of a mutex of the same name.
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let releases_same_name = |n: Node| {
+        let mut found = false;
+        walk_body(n, |c| {
+            if let Some(lock) = goconc_model::sync_calls::lock_call(cx.model, c) {
+                found |= lock.op.is_release()
+                    && lock_key(cx.model, &lock)
+                        .is_some_and(|k| k.rsplit('.').next() == Some(last));
+            }
+        });
+        found
+    };
+    let mut decided = false;
+    goconc_syntax::walk(cx.model.root, |n| {
+        if decided {
+            return false;
+        }
+        if n.kind_str() == "if_statement" {
+            let reads_flag = n.field("condition").is_some_and(|c| {
+                text(c, cx.src)
+                    .split(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+                    .any(|w| flags.iter().any(|f| f == w))
+            });
+            if reads_flag && n.field("consequence").is_some_and(releases_same_name) {
+                decided = true;
+            }
+        }
+        true
+    });
+    decided
+}
+
+/// `return &Guard{s: s}` with `s.mu` held, where a method of `Guard` releases a lock its caller
+/// holds (its first use of it is an unlock): the lock is handed to the returned value.
+fn returns_owner_that_unlocks(cx: &Context, ret: Node, key: &str) -> bool {
+    let root = locks::key_root(key);
+    let Some(values) = goconc_syntax::named_children(ret).next() else {
+        return false;
+    };
+    let values: Vec<Node> = match values.kind_str() {
+        "expression_list" => goconc_syntax::named_children(values).collect(),
+        _ => vec![values],
+    };
+    values.into_iter().any(|value| {
+        let mut mentions = false;
+        goconc_syntax::walk(value, |n| {
+            mentions |= n.kind_str() == "identifier" && text(n, cx.src) == root;
+            !mentions
+        });
+        if !mentions {
+            return false;
+        }
+        let ty = cx.model.type_of(value);
+        let goconc_model::Ty::Named { pkg, name } = ty.deref() else {
+            return false;
+        };
+        let prefix = format!("{name}.");
+        pkg.is_empty()
+            && cx.model.package.summaries().any(|(k, s)| {
+                k.starts_with(&prefix)
+                    && s.entered_held
+                        .iter()
+                        .any(|l| l.root == goconc_model::summary::LockRoot::Receiver)
+            })
+    })
+}
+
+/// Who locks a parameter's or local's mutex again: a later `Lock` of the same variable in the
+/// function (a goroutine it starts, a later statement), or a function of the package that locks
+/// the same field of the same type.
+fn relocker(cx: &Context, key: &str, lock: &LockCall, function: Node) -> Option<String> {
+    let mut top = function;
+    while let Some(f) = goconc_syntax::enclosing_function(top) {
+        top = f;
+    }
+    let mut again = None;
+    for name in ["Lock", "RLock"] {
+        for &call in cx.index.calls_named(name) {
+            // Later in the source: a function literal defined before the `Lock` ran before it (a
+            // callback that locks, then the final `Lock` that reads what it recorded).
+            if again.is_some()
+                || call.start_byte() <= lock.call.end_byte()
+                || !goconc_syntax::is_within(call, top)
+            {
+                continue;
+            }
+            if let Some(other) = goconc_model::sync_calls::lock_call(cx.model, call) {
+                if lock_key(cx.model, &other).as_deref() == Some(key) {
+                    again = Some(format!("line {}", LineOf(call.start_byte())));
+                }
+            }
+        }
+    }
+    if again.is_some() {
+        return again;
+    }
+    let name = locks::canonical_key(cx.model, key, lock.call.start_byte())?;
+    let takers = cx.model.package.lock_closure().acquirers(&name);
+    takers.first().map(|k| format!("`{k}`"))
 }
