@@ -516,8 +516,7 @@ fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u
         } else if item.kind_str() == "type_declaration" {
             text_before(item.start_byte()).hash(&mut key);
             let declaration = text(item, src);
-            let by_text = hash_of(&declaration);
-            let type_key = *type_keys.entry(by_text).or_insert_with(|| {
+            let tokens_key = || {
                 let mut type_key = DefaultHasher::new();
                 if names_a_guard(declaration) {
                     declaration.hash(&mut type_key);
@@ -525,8 +524,17 @@ fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u
                     hash_tokens_but_comments(item, src, &mut type_key);
                 }
                 type_key.finish()
-            });
-            used.insert(by_text, type_key);
+            };
+            // A broken declaration's tokens depend on the code around it as much as on its
+            // text (error recovery): only a clean one is remembered by its text.
+            let type_key = if item.has_error() {
+                tokens_key()
+            } else {
+                let by_text = hash_of(&declaration);
+                let type_key = *type_keys.entry(by_text).or_insert_with(tokens_key);
+                used.insert(by_text, type_key);
+                type_key
+            };
             type_key.hash(&mut key);
             from = item.end_byte();
         } else if let Some(declares) = declared_outside_values(item, src) {

@@ -103,6 +103,11 @@ impl SourceFile {
             new_end_position,
         });
         self.tree = parse(&mut self.parser, &self.text, Some(&self.tree));
+        // Error recovery can differ between an incremental reparse and a fresh parse of the same
+        // text: broken code is parsed afresh, so the server and the CLI see the same tree.
+        if self.tree.root_node().has_error() {
+            self.tree = parse(&mut self.parser, &self.text, None);
+        }
         Ok(())
     }
 }
