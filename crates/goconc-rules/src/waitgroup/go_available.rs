@@ -10,8 +10,8 @@ use crate::{Context, Family, RuleMeta};
 use goconc_model::goroutines::in_nested_goroutine;
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_model::SyncKind;
-use goconc_syntax::{call_args, named_children, statement_call, statements, text, unparen};
 use goconc_syntax::call_statement;
+use goconc_syntax::{call_args, named_children, statement_call, statements, text, unparen};
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-go-available",
