@@ -30,6 +30,7 @@ use goconc_model::atomics::{self, AtomicAccess};
 use goconc_model::guards::FieldAccess;
 use goconc_model::scope::{is_function_item, top_level_items};
 use goconc_model::summary::{self, Acquire, FuncSummary};
+use goconc_model::usage::{self, Usage};
 use goconc_model::{FileDecls, FileModel, Imports, PackageModel};
 use goconc_rules::finding::{line_refs, map_line_refs, LineOf};
 use goconc_syntax::text;
@@ -87,6 +88,7 @@ struct ItemDecls {
     summaries: Vec<(String, FuncSummary)>,
     atomics: Vec<AtomicAccess>,
     field_accesses: Vec<FieldAccess>,
+    usage: Usage,
 }
 
 impl ItemDecls {
@@ -117,6 +119,7 @@ impl ItemDecls {
         for a in &self.atomics {
             (&a.root, &a.fields, &a.func).hash(key);
         }
+        self.usage.hash(key);
         for f in &self.field_accesses {
             (
                 &f.type_name,
@@ -222,6 +225,7 @@ impl IncrementalFile {
                     summaries,
                     atomics: found,
                     field_accesses: Vec::new(),
+                    usage: usage::collect_in(&[f.node], src, &imports),
                 },
             );
         }
@@ -233,6 +237,7 @@ impl IncrementalFile {
                 shift_summary(&mut s, start, Direction::ToAbsolute);
                 decls.summaries.insert(key.clone(), s);
             }
+            decls.usage.merge(&facts.usage);
             decls
                 .atomics
                 .extend(facts.atomics.iter().cloned().map(|mut a| {
@@ -261,6 +266,7 @@ impl IncrementalFile {
                 }
             }
         }
+        decls.usage.normalize();
         let mut key = DefaultHasher::new();
         context.hash(&mut key);
         for f in functions {
@@ -403,6 +409,12 @@ fn part<'a>(
         summaries: Vec::new(),
         atomics: Vec::new(),
         field_accesses: Vec::new(),
+        usage: Usage {
+            fields_read: Vec::new(),
+            detached_callees: Vec::new(),
+            callees_given_context: Vec::new(),
+            signalled: Vec::new(),
+        },
     };
     fresh.get(&key).or_else(|| kept.get(&key)).unwrap_or(&EMPTY)
 }

@@ -8,7 +8,9 @@
 //! - [`package`]: the top-level declarations of every file of the package, merged;
 //! - [`quiet`]: the top-level functions no rule can report in, by their text;
 //! - [`scope`]: functions, their declarations and identifier resolution within one file;
-//! - [`flow`]: forward dataflow over a function body's control flow.
+//! - [`flow`]: forward dataflow over a function body's control flow;
+//! - [`usage`]: which fields the package reads, which callees it gives a detached or a caller's
+//!   context, which conditions it signals.
 
 // Visitors match on node kinds and then test fields; folding those tests into match guards
 // would scatter one check over several arms.
@@ -30,6 +32,7 @@ pub mod scope;
 pub mod summary;
 pub mod sync_calls;
 pub mod types;
+pub mod usage;
 pub mod words;
 
 pub use imports::Imports;

@@ -48,6 +48,9 @@ pub struct FileDecls {
     /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
     pub declarations_start: usize,
     pub sync_spelled_plainly: bool,
+    /// Which fields the file reads, which callees it hands a detached or a caller's context,
+    /// which conditions it signals (see [`super::usage`]).
+    pub usage: super::usage::Usage,
 }
 
 impl FileDecls {
@@ -55,6 +58,15 @@ impl FileDecls {
         let imports = Imports::from_tree(root, src);
         let items = super::scope::top_level_items(root);
         let mut decls = FileDecls::signatures(&items, src, &imports);
+        let functions: Vec<Node> = items
+            .iter()
+            .copied()
+            .filter(|i| super::scope::is_function_item(*i))
+            .collect();
+        decls
+            .usage
+            .merge(&super::usage::collect_in(&functions, src, &imports));
+        decls.usage.normalize();
         decls.summaries = super::summary::collect_in(&items, src, &imports);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
         let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
@@ -63,12 +75,21 @@ impl FileDecls {
     }
 
     /// The package name, types, function and method signatures and variables of a file: what
-    /// its top-level declarations say outside function bodies. Summaries, atomics and field
-    /// accesses are left empty.
+    /// its top-level declarations say outside function bodies (and the usage facts of its
+    /// variable declarations). Summaries, atomics, field accesses and the usage facts of
+    /// functions are left empty.
     pub fn signatures(items: &[Node], src: &str, imports: &Imports) -> FileDecls {
+        // Without a `(`, a variable declaration holds no call and no function literal: the
+        // model passes over it (generated tables), and so do its usage facts.
+        let vars: Vec<Node> = items
+            .iter()
+            .copied()
+            .filter(|i| i.kind_str() == "var_declaration" && text(*i, src).contains('('))
+            .collect();
         let mut decls = FileDecls {
             declarations_start: super::quiet::declarations_start(items, src),
             sync_spelled_plainly: super::quiet::spells_sync_plainly(imports),
+            usage: super::usage::collect_in(&vars, src, imports),
             ..FileDecls::default()
         };
         for &item in items {
@@ -284,6 +305,8 @@ pub struct PackageModel {
     /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
     atomics: HashMap<String, super::atomics::AtomicUse>,
     field_accesses: Vec<super::guards::FieldAccess>,
+    /// The usage facts of the files merged by [`PackageModel::from_files`].
+    usage: super::usage::Usage,
     /// Computed on first use by [`PackageModel::lock_reach`].
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
     /// Computed on first use by [`PackageModel::triggers`].
@@ -358,11 +381,13 @@ impl PackageModel {
             model
                 .field_accesses
                 .extend(file.field_accesses.iter().cloned());
+            model.usage.merge(&file.usage);
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
                 entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
         }
+        model.usage.normalize();
         model.atomics = super::atomics::resolve(&model, &atomics);
         model.raw_atomics = atomics;
         model
@@ -691,6 +716,38 @@ impl PackageModel {
         let own = self.own.iter().flat_map(|f| f.field_accesses.iter());
         let base = self.base.iter().flat_map(|b| b.field_accesses.iter());
         self.field_accesses.iter().chain(own).chain(base)
+    }
+
+    /// Whether a usage fact holds in the merged files, the overlaid file or the base.
+    fn used(&self, name: &str, list: impl Fn(&super::usage::Usage) -> &Vec<String>) -> bool {
+        let has =
+            |u: &super::usage::Usage| list(u).binary_search_by(|n| n.as_str().cmp(name)).is_ok();
+        has(&self.usage)
+            || self.own.as_deref().is_some_and(|f| has(&f.usage))
+            || self.base.as_deref().is_some_and(|b| has(&b.usage))
+    }
+
+    /// Whether some code of the package reads or calls a field (or method) named `name`.
+    pub fn field_is_read(&self, name: &str) -> bool {
+        self.used(name, |u| &u.fields_read)
+    }
+
+    /// Whether some call of the package hands `context.WithoutCancel(…)` to a callee named
+    /// `name`: the package means that work to survive its caller's cancellation.
+    pub fn callee_is_detached(&self, name: &str) -> bool {
+        self.used(name, |u| &u.detached_callees)
+    }
+
+    /// Whether some call of the package hands the plain function `name` a `context.Context`
+    /// parameter of the function the call is in.
+    pub fn callee_given_context(&self, name: &str) -> bool {
+        self.used(name, |u| &u.callees_given_context)
+    }
+
+    /// Whether some code of the package calls `Signal()` or `Broadcast()` on a variable or field
+    /// named `name`.
+    pub fn is_signalled(&self, name: &str) -> bool {
+        self.used(name, |u| &u.signalled)
     }
 
     /// Every function summary of the package, by key.
