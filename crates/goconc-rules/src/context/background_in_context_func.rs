@@ -51,7 +51,8 @@ Many fresh contexts are chosen on purpose: cleanup that must finish after the ca
 up, work that outlives the request. The rule reads the evidence either way.
 
 - **warning** when the code shows a slip:
-  - the function's own context is used nowhere else;
+  - the function's own context is used nowhere else (a declared function: a function literal's
+    parameters are those of the callback it implements);
   - another call in the function passes its context to the same receiver (`api.PutObject(ctx, …)`
     beside `api.NewMultipartUpload(context.Background(), …)`) or to the same function;
   - the context parameter itself is replaced by one made from `context.Background()`
@@ -61,11 +62,13 @@ up, work that outlives the request. The rule reads the evidence either way.
 - **hint** when the code shows a choice — then the quick fix keeps the behaviour and only adds the
   values, `context.WithoutCancel(ctx)`:
   - the fresh context is wrapped in `context.WithoutCancel` already;
-  - the call's error is dropped and a release on the same receiver follows
+  - the call's result is assigned to `_` and a call on the same receiver follows
     (`_ = sem.Acquire(context.Background(), 1)` … `sem.Release(1)`): a context that cannot be
     cancelled is what makes that safe, and passing `ctx` would make `Release` panic;
   - the call is on a failure path (inside `if err != nil`): cleanup that must run although the
     caller gave up;
+  - before the call the function waits for its context to end (`ctx.Done()`) or tells a
+    cancelled or expired context apart (`context.Canceled`, `context.DeadlineExceeded`);
   - the call runs in a goroutine the function does not wait for and that sends nothing back;
   - the fresh context's cancel func is kept in a field (the object owns its lifetime), or it is
     bounded by its own `WithTimeout`/`WithDeadline` while the function carries `ctx`'s values
@@ -142,7 +145,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
     let ctx = param.name;
     let evidence = match choice(cx, name, outer, param, body, &ancestors) {
         Some(reason) => Evidence::Choice(reason),
-        None => match slip(cx, name, call, outer, param, body) {
+        None => match slip(cx, name, call, outer, param, owner, body) {
             Some(message) => Evidence::Slip(message),
             None => Evidence::Unclear,
         },
@@ -470,7 +473,7 @@ fn choice(
         return Some("it is wrapped in `context.WithoutCancel`".into());
     }
     // `_ = sem.Acquire(context.Background(), 1)` … `sem.Release(1)`.
-    if dropped(cx, outer) {
+    if blanked(cx, outer) {
         if let Some(release) = release_call(cx, outer, outer_function, body) {
             let release_function = release.field("function").unwrap_or(release);
             return Some(format!(
@@ -480,6 +483,12 @@ fn choice(
                 LineOf(release.start_byte())
             ));
         }
+    }
+    if let Some(at) = expects_end(cx, param, body, outer) {
+        return Some(format!(
+            "the function expects its context to end before this call (line {})",
+            LineOf(at)
+        ));
     }
     for &n in ancestors {
         if n.kind_str() == "if_statement" {
@@ -550,20 +559,51 @@ fn choice(
 
 /// The value of `call` is dropped: a statement of its own, or assigned to `_` only.
 fn dropped(cx: &Context, call: Node) -> bool {
-    let Some(parent) = call.parent() else {
-        return false;
-    };
-    match parent.kind_str() {
-        "expression_statement" => true,
-        "expression_list" => parent.parent().is_some_and(|stmt| {
-            stmt.kind_str() == "assignment_statement"
-                && stmt.field("right") == Some(parent)
-                && stmt
-                    .field("left")
-                    .is_some_and(|l| named_children(l).all(|t| text(t, cx.src) == "_"))
-        }),
-        _ => false,
-    }
+    call.parent()
+        .is_some_and(|p| p.kind_str() == "expression_statement")
+        || blanked(cx, call)
+}
+
+/// `_ = call(…)`: the call has a result (an error, as a rule), dropped on purpose.
+fn blanked(cx: &Context, call: Node) -> bool {
+    call.parent()
+        .filter(|p| p.kind_str() == "expression_list")
+        .is_some_and(|list| {
+            list.parent().is_some_and(|stmt| {
+                stmt.kind_str() == "assignment_statement"
+                    && stmt.field("right") == Some(list)
+                    && stmt
+                        .field("left")
+                        .is_some_and(|l| named_children(l).all(|t| text(t, cx.src) == "_"))
+            })
+        })
+}
+
+/// Where, before `call`, the function waits for its context to end (`ctx.Done()`) or tells a
+/// cancelled or expired context apart (`context.Canceled`, `context.DeadlineExceeded`): a fresh
+/// context after that is meant to work when the caller's no longer does.
+fn expects_end(cx: &Context, param: &Decl, body: Node, call: Node) -> Option<usize> {
+    let mut found = None;
+    walk(body, |n| {
+        if found.is_some() || n.start_byte() >= call.start_byte() {
+            return false;
+        }
+        if n.kind_str() == "selector_expression" {
+            let field = n.field("field").map(|f| text(f, cx.src));
+            let ends = match field {
+                Some("Done") => n.field("operand").is_some_and(|o| is_context(cx, o, param)),
+                Some("Canceled" | "DeadlineExceeded") => {
+                    cx.model.qualified_name(n, "context").is_some()
+                }
+                _ => false,
+            };
+            if ends {
+                found = Some(n.start_byte());
+            }
+        }
+        found.is_none()
+    });
+    found
 }
 
 /// A later call on the receiver of the method call `function` (another method): the release
@@ -578,6 +618,11 @@ fn release_call<'t>(
         return None;
     }
     let receiver = text(function.field("operand")?, cx.src);
+    // A value of its own (`sem`, `s.pool`), not the method's receiver or a package, whose other
+    // methods are anything at all.
+    if callee_key(cx, function) != Some(receiver) {
+        return None;
+    }
     let method = text(function.field("field")?, cx.src);
     let mut found = None;
     walk(body, |n| {
@@ -754,6 +799,7 @@ fn slip(
     call: Node,
     outer: Node,
     param: &Decl,
+    owner: Node,
     body: Node,
 ) -> Option<String> {
     let ctx = param.name;
@@ -813,7 +859,9 @@ fn slip(
         }
         true
     });
-    if !used {
+    // A function literal's parameters are those of the callback it implements: an unused one
+    // says nothing of its author.
+    if !used && owner.kind_str() != "func_literal" {
         return Some(format!(
             "{fresh} passed on in a function whose `{ctx}` is used nowhere: {lost}"
         ));
