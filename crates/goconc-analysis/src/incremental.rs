@@ -251,12 +251,18 @@ impl IncrementalFile {
             .filter(|f| !fresh.contains_key(&f.key))
             .map(|f| f.node.start_byte())
             .collect();
-        if known.len() < functions.len() {
+        // Broken code can hold methods inside an ERROR item, not a function item: the model
+        // reads them (see `FileDecls::collect`), so their accesses are found here every time,
+        // outside any function's kept facts.
+        let mut outside_functions = Vec::new();
+        let broken = items.iter().any(|i| i.kind_str() == "ERROR");
+        if known.len() < functions.len() || broken {
             let (with_accesses, accesses) =
                 decls.field_accesses_in(root, items, src, Some((&known, &imports)));
             decls = with_accesses;
             for access in accesses {
                 let Some(f) = containing(functions, access.offset) else {
+                    outside_functions.push(access);
                     continue;
                 };
                 if let Some(facts) = fresh.get_mut(&f.key) {
@@ -279,6 +285,12 @@ impl IncrementalFile {
                     a.offset += start;
                     a
                 }));
+        }
+        for access in outside_functions {
+            let at = decls
+                .field_accesses
+                .partition_point(|a| a.offset < access.offset);
+            decls.field_accesses.insert(at, access);
         }
         // Keep only the functions the file has now.
         let current: HashSet<u64> = functions.iter().map(|f| f.key).collect();
