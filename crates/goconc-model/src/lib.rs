@@ -5,7 +5,8 @@
 //!
 //! - [`imports`]: local package names and the paths they stand for;
 //! - [`types`]: types read from syntax, and which of them are sync values;
-//! - [`package`]: the top-level declarations of every file of the package, merged;
+//! - [`package`]: the top-level declarations of every file of the package, merged (per build
+//!   configuration: [`build`]);
 //! - [`quiet`]: the top-level functions no rule can report in, by their text;
 //! - [`scope`]: functions, their declarations and identifier resolution within one file;
 //! - [`flow`]: forward dataflow over a function body's control flow;
@@ -18,6 +19,7 @@
 
 pub mod atomics;
 pub mod blocking;
+pub mod build;
 pub mod channels;
 pub mod flow;
 pub mod goroutines;

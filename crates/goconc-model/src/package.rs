@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
+use super::build::Build;
 use super::imports::Imports;
 use super::summary::FuncSummary;
 use super::types::{names_of, results_of, struct_fields, Field, SyncKind, Ty};
@@ -51,6 +52,9 @@ pub struct FileDecls {
     /// Which fields the file reads, which callees it hands a detached or a caller's context,
     /// which conditions it signals (see [`super::usage`]).
     pub usage: super::usage::Usage,
+    /// The build constraint of the file's `//go:build` line; its name adds to it
+    /// ([`Build::with_file_name`]).
+    pub build: Build,
 }
 
 impl FileDecls {
@@ -90,6 +94,7 @@ impl FileDecls {
             declarations_start: super::quiet::declarations_start(items, src),
             sync_spelled_plainly: super::quiet::spells_sync_plainly(imports),
             usage: super::usage::collect_in(&vars, src, imports),
+            build: Build::of_text(src),
             ..FileDecls::default()
         };
         for &item in items {
@@ -390,6 +395,98 @@ impl PackageModel {
         model.usage.normalize();
         model.atomics = super::atomics::resolve(&model, &atomics);
         model.raw_atomics = atomics;
+        model
+    }
+
+    /// Merges the files of one package given with their build configurations (constraint line
+    /// and file name). Where files that cannot be compiled together declare the same name
+    /// differently (a type per GOOS), the merged model says only what holds in each: a struct
+    /// keeps the fields all its declarations share, any other declaration is left out (unknown,
+    /// so silent). Pass only files that can be compiled with the file the model is for (see
+    /// [`PackageViews`]).
+    pub fn from_configured(files: &[(&FileDecls, &Build)]) -> PackageModel {
+        let plain = files.iter().map(|(f, _)| *f);
+        if files.iter().all(|(_, b)| b.is_unconstrained()) {
+            return PackageModel::from_files(plain);
+        }
+        let mut model = PackageModel::from_files(plain);
+        let mut settled = false;
+        let apart = |i: usize, j: usize| !files[i].1.compatible(files[j].1);
+        // Who declares each name, when more than one file does.
+        fn declarers<'a, V: 'a>(
+            files: &[(&'a FileDecls, &Build)],
+            map: impl Fn(&'a FileDecls) -> &'a HashMap<String, V>,
+        ) -> Vec<(&'a String, Vec<usize>)> {
+            let mut by_name: HashMap<&String, Vec<usize>> = HashMap::default();
+            for (i, (f, _)) in files.iter().enumerate() {
+                for name in map(f).keys() {
+                    by_name.entry(name).or_default().push(i);
+                }
+            }
+            let mut shared: Vec<(&String, Vec<usize>)> =
+                by_name.into_iter().filter(|(_, d)| d.len() > 1).collect();
+            shared.sort();
+            shared
+        }
+        let variants = |d: &[usize]| {
+            d.iter()
+                .enumerate()
+                .any(|(k, &i)| d[k + 1..].iter().any(|&j| apart(i, j)))
+        };
+        for (name, d) in declarers(files, |f| &f.structs) {
+            if !variants(&d) {
+                continue;
+            }
+            let all: Vec<&Vec<Field>> = d.iter().map(|&i| &files[i].0.structs[name]).collect();
+            let common: Vec<Field> = all[0]
+                .iter()
+                .filter(|f| all[1..].iter().all(|other| other.contains(f)))
+                .cloned()
+                .collect();
+            model.structs.insert(name.clone(), common);
+            settled = true;
+        }
+        macro_rules! drop_differing {
+            ($map:ident) => {
+                for (name, d) in declarers(files, |f| &f.$map) {
+                    let first = &files[d[0]].0.$map[name];
+                    if variants(&d) && d[1..].iter().any(|&i| &files[i].0.$map[name] != first) {
+                        model.$map.remove(name.as_str());
+                        settled = true;
+                    }
+                }
+            };
+        }
+        drop_differing!(named);
+        drop_differing!(funcs);
+        drop_differing!(vars);
+        drop_differing!(summaries);
+        for (type_name, d) in declarers(files, |f| &f.methods) {
+            let mut by_method: HashMap<&String, Vec<usize>> = HashMap::default();
+            for &i in &d {
+                for method in files[i].0.methods[type_name].keys() {
+                    by_method.entry(method).or_default().push(i);
+                }
+            }
+            for (method, m) in by_method {
+                let first = &files[m[0]].0.methods[type_name][method];
+                if m.len() > 1
+                    && variants(&m)
+                    && m[1..]
+                        .iter()
+                        .any(|&i| &files[i].0.methods[type_name][method] != first)
+                {
+                    if let Some(methods) = model.methods.get_mut(type_name.as_str()) {
+                        methods.remove(method.as_str());
+                        settled = true;
+                    }
+                }
+            }
+        }
+        if settled {
+            // The atomic accesses were resolved against the types before they were settled.
+            model.atomics = super::atomics::resolve(&model, &model.raw_atomics);
+        }
         model
     }
 
@@ -870,6 +967,67 @@ impl PackageModel {
                 .find_map(|f| self.contained_lock_at(&f.ty, depth + 1)),
             _ => None,
         }
+    }
+}
+
+/// The model each file of one package sees: the merged declarations of the files it can be
+/// compiled with ([`PackageModel::from_configured`]). Files with the same view share one model;
+/// a package without build constraints has one.
+#[derive(Debug, Default)]
+pub struct PackageViews {
+    models: Vec<PackageModel>,
+    /// Per file, the index of its model.
+    of_file: Vec<usize>,
+}
+
+impl PackageViews {
+    /// The views of the files of one package (an external test package's files included with
+    /// the package they test), each given with its build configuration.
+    pub fn new(files: &[(&FileDecls, Build)]) -> PackageViews {
+        if files.iter().all(|(_, b)| b.is_unconstrained()) {
+            return PackageViews {
+                models: vec![PackageModel::from_files(files.iter().map(|(f, _)| *f))],
+                of_file: vec![0; files.len()],
+            };
+        }
+        // Compatibility is asked once per pair of distinct configurations.
+        let mut distinct: Vec<&Build> = Vec::new();
+        let class: Vec<usize> = files
+            .iter()
+            .map(|(_, b)| match distinct.iter().position(|d| *d == b) {
+                Some(i) => i,
+                None => {
+                    distinct.push(b);
+                    distinct.len() - 1
+                }
+            })
+            .collect();
+        let compatible: Vec<Vec<bool>> = distinct
+            .iter()
+            .map(|a| distinct.iter().map(|b| a.compatible(b)).collect())
+            .collect();
+        let mut views = PackageViews::default();
+        let mut by_class: HashMap<usize, usize> = HashMap::default();
+        for (i, &c) in class.iter().enumerate() {
+            let model = *by_class.entry(c).or_insert_with(|| {
+                let visible: Vec<(&FileDecls, &Build)> = files
+                    .iter()
+                    .zip(&class)
+                    .filter(|(_, &other)| compatible[c][other])
+                    .map(|((f, b), _)| (*f, b))
+                    .collect();
+                views.models.push(PackageModel::from_configured(&visible));
+                views.models.len() - 1
+            });
+            views.of_file.push(model);
+            debug_assert_eq!(views.of_file.len(), i + 1);
+        }
+        views
+    }
+
+    /// The model file `index` (in the order given to [`PackageViews::new`]) sees.
+    pub fn of(&self, index: usize) -> &PackageModel {
+        &self.models[self.of_file[index]]
     }
 }
 
