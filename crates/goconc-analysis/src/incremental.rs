@@ -425,7 +425,7 @@ fn part<'a>(
             fields_read: Vec::new(),
             detached_callees: Vec::new(),
             callees_given_context: Vec::new(),
-            signalled: Vec::new(),
+            nil_assigned: Vec::new(),
         },
     };
     fresh.get(&key).or_else(|| kept.get(&key)).unwrap_or(&EMPTY)

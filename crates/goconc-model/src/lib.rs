@@ -10,8 +10,8 @@
 //! - [`quiet`]: the top-level functions no rule can report in, by their text;
 //! - [`scope`]: functions, their declarations and identifier resolution within one file;
 //! - [`flow`]: forward dataflow over a function body's control flow;
-//! - [`usage`]: which fields the package reads, which callees it gives a detached or a caller's
-//!   context, which conditions it signals.
+//! - [`usage`]: which fields the package reads or sets to nil, which callees it gives a detached
+//!   or a caller's context.
 
 // Visitors match on node kinds and then test fields; folding those tests into match guards
 // would scatter one check over several arms.

@@ -49,8 +49,8 @@ pub struct FileDecls {
     /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
     pub declarations_start: usize,
     pub sync_spelled_plainly: bool,
-    /// Which fields the file reads, which callees it hands a detached or a caller's context,
-    /// which conditions it signals (see [`super::usage`]).
+    /// Which fields the file reads or sets to nil, which callees it hands a detached or a
+    /// caller's context (see [`super::usage`]).
     pub usage: super::usage::Usage,
     /// The build constraint of the file's `//go:build` line; its name adds to it
     /// ([`Build::with_file_name`]).
@@ -841,10 +841,9 @@ impl PackageModel {
         self.used(name, |u| &u.callees_given_context)
     }
 
-    /// Whether some code of the package calls `Signal()` or `Broadcast()` on a variable or field
-    /// named `name`.
-    pub fn is_signalled(&self, name: &str) -> bool {
-        self.used(name, |u| &u.signalled)
+    /// Whether some code of the package sets a field named `name` back to `nil`.
+    pub fn field_set_to_nil(&self, name: &str) -> bool {
+        self.used(name, |u| &u.nil_assigned)
     }
 
     /// Every function summary of the package, by key.

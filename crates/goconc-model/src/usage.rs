@@ -1,6 +1,6 @@
 //! How a file's code uses names that rules of other files ask about: which struct fields it reads
-//! or calls, which callees it hands a detached context or its caller's context, and which
-//! condition variables it signals. Names only, no positions: facts of one file merged by
+//! or calls, which callees it hands a detached context or its caller's context, and which fields
+//! it sets back to `nil`. Names only, no positions: facts of one file merged by
 //! [`super::PackageModel`] into facts of the package (the CLI and a server, which refreshes one
 //! file at a time, see the same).
 
@@ -22,8 +22,9 @@ pub struct Usage {
     /// Names of plain (unqualified) functions to which some call hands a `context.Context`
     /// parameter of the function it is in.
     pub callees_given_context: Vec<String>,
-    /// Names of the variables or fields on which `Signal()` or `Broadcast()` is called.
-    pub signalled: Vec<String>,
+    /// Field names of selectors assigned a literal `nil` (`p.full = nil`): a field never set
+    /// back to nil can only go from nil to non-nil, once.
+    pub nil_assigned: Vec<String>,
 }
 
 impl Usage {
@@ -34,7 +35,7 @@ impl Usage {
             .extend(other.detached_callees.iter().cloned());
         self.callees_given_context
             .extend(other.callees_given_context.iter().cloned());
-        self.signalled.extend(other.signalled.iter().cloned());
+        self.nil_assigned.extend(other.nil_assigned.iter().cloned());
     }
 
     /// Sorts each list and drops duplicates: what lookups and comparisons expect.
@@ -43,7 +44,7 @@ impl Usage {
             &mut self.fields_read,
             &mut self.detached_callees,
             &mut self.callees_given_context,
-            &mut self.signalled,
+            &mut self.nil_assigned,
         ] {
             list.sort_unstable();
             list.dedup();
@@ -89,11 +90,20 @@ fn collect_item(item: Node, src: &str, context: Option<&str>, usage: &mut Usage)
             "assignment_statement" => {
                 if n.field("operator").is_some_and(|o| text(o, src) == "=") {
                     if let Some(left) = n.field("left") {
-                        written.extend(
-                            named_children(left)
-                                .filter(|t| t.kind_str() == "selector_expression")
-                                .map(|t| t.id()),
-                        );
+                        let values: Vec<Node> = n
+                            .field("right")
+                            .map(|r| named_children(r).collect())
+                            .unwrap_or_default();
+                        for (i, target) in named_children(left).enumerate() {
+                            if target.kind_str() != "selector_expression" {
+                                continue;
+                            }
+                            written.insert(target.id());
+                            let nil = values.get(i).is_some_and(|v| v.kind_str() == "nil");
+                            if let (true, Some(field)) = (nil, target.field("field")) {
+                                usage.nil_assigned.push(text(field, src).to_string());
+                            }
+                        }
                     }
                 }
             }
@@ -148,18 +158,6 @@ fn read_call(call: Node, src: &str, context: Option<&str>, params: &[&str], usag
         .field("arguments")
         .map(|a| named_children(a).collect())
         .unwrap_or_default();
-    if matches!(callee, "Signal" | "Broadcast") && args.is_empty() {
-        if let Some(receiver) = operand.map(unparen) {
-            let name = match receiver.kind_str() {
-                "selector_expression" => receiver.field("field"),
-                "identifier" => Some(receiver),
-                _ => None,
-            };
-            if let Some(name) = name {
-                usage.signalled.push(text(name, src).to_string());
-            }
-        }
-    }
     let Some(context) = context else {
         return;
     };
@@ -213,11 +211,13 @@ type S struct {
 	quit  context.CancelFunc
 	cond  *sync.Cond
 	other func()
+	last  *int
 }
 
 func (s *S) start(ctx context.Context) {
 	_, s.stop = context.WithCancel(ctx)
 	s.quit = nil
+	s.last, s.other = nil, func() {}
 	s.cond.Broadcast()
 	persist(ctx, 1)
 	s.save(ctx)
@@ -240,7 +240,7 @@ func (s *S) save(context.Context)  {}
         assert!(!u.fields_read.contains(&"quit".to_string()), "{u:?}");
         // `_, s.stop = …` assigns to the field too.
         assert!(!u.fields_read.contains(&"stop".to_string()), "{u:?}");
-        assert_eq!(u.signalled, ["cond"]);
+        assert_eq!(u.nil_assigned, ["last", "quit"]);
         assert_eq!(u.detached_callees, ["flush"]);
         assert_eq!(u.callees_given_context, ["persist", "record"]);
     }
