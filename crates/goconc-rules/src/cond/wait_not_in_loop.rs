@@ -1,6 +1,6 @@
 //! `cond-wait-not-in-loop`: `sync.Cond.Wait` outside a `for` loop that re-checks the condition.
 
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, LineOf, Severity};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::SyncKind;
 use goconc_syntax::NodeExt;
@@ -50,7 +50,10 @@ into a `for` is usually right, but not when the code after it does not depend on
     the package sets that field back to `nil`: once set it stays set, and `sync.Cond` has no
     spurious wake-ups;
   - after the `Wait`, an `if` or `for` tests a value of the condition again (`bufLen`) before the
-    code relies on it.
+    code relies on it;
+  - the `Wait` is under no condition at all, on a condition variable local to the function that
+    a goroutine the function starts signals: a handshake with that goroutine, not a wait for a
+    state (`sync.Cond` has no spurious wake-ups).
 
 ## When it stays silent
 - The `Wait` is inside a `for` loop of the same function (whatever its shape).
@@ -82,7 +85,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             call.byte_range(),
             format!("`{recv}.Wait()` is not in a loop: when it returns, the condition it waited for may no longer hold"),
         );
-        if let Some(why) = guarded_enough(cx, call) {
+        if let Some(why) = guarded_enough(cx, call).or_else(|| handshake(cx, call, mc.receiver)) {
             finding.message = format!("`{recv}.Wait()` is not in a loop, but {why}");
             finding.severity = Severity::Hint;
         }
@@ -184,6 +187,58 @@ fn in_condition(node: Node, function: Node) -> bool {
         up = n.parent();
     }
     false
+}
+
+/// A `Wait` under no condition at all on a condition variable local to the function, which a
+/// goroutine the function starts signals: a handshake with that goroutine (the waiter waits for
+/// its signal, and `sync.Cond` has no spurious wake-ups), not a wait for a state.
+fn handshake(cx: &Context, wait: Node, receiver: Node) -> Option<String> {
+    if goconc_syntax::enclosing_function(wait).is_some_and(|f| {
+        let mut up = wait.parent();
+        while let Some(n) = up {
+            if n == f {
+                return false;
+            }
+            if matches!(
+                n.kind_str(),
+                "if_statement" | "expression_case" | "communication_case"
+            ) {
+                return true;
+            }
+            up = n.parent();
+        }
+        false
+    }) {
+        return None;
+    }
+    let root = goconc_syntax::path_root(receiver)?;
+    let decl = cx
+        .model
+        .resolve(root)
+        .filter(|d| d.kind == goconc_model::DeclKind::Local)?;
+    let owner = cx.model.functions.get(decl.function)?.node;
+    let path = text(receiver, cx.src);
+    let go = cx.index.go_statements.iter().find(|g| {
+        if !goconc_syntax::is_within(**g, owner) || goconc_syntax::is_within(wait, **g) {
+            return false;
+        }
+        let mut signals = false;
+        walk(**g, |n| {
+            if let Some(mc) = method_call(n) {
+                signals |= matches!(text(mc.method, cx.src), "Signal" | "Broadcast")
+                    && text(mc.receiver, cx.src) == path
+                    && goconc_syntax::path_root(mc.receiver)
+                        .and_then(|r| cx.model.resolve(r))
+                        .is_some_and(|d| d.ident == decl.ident);
+            }
+            !signals
+        });
+        signals
+    })?;
+    Some(format!(
+        "it waits for the signal of the goroutine started on line {}, not for a condition",
+        LineOf(go.start_byte())
+    ))
 }
 
 /// `x.f == nil` (or `nil == x.f`), alone or in a `&&` chain: the field.

@@ -67,8 +67,9 @@ up, work that outlives the request. The rule reads the evidence either way.
     cancelled is what makes that safe, and passing `ctx` would make `Release` panic;
   - the call is on a failure path (inside `if err != nil`): cleanup that must run although the
     caller gave up;
-  - before the call the function waits for its context to end (`ctx.Done()`) or tells a
-    cancelled or expired context apart (`context.Canceled`, `context.DeadlineExceeded`);
+  - before the call the function itself (not a goroutine it starts) waits for its context to end
+    (`ctx.Done()`) or tells a cancelled or expired context apart (`context.Canceled`,
+    `context.DeadlineExceeded`);
   - the call runs in a goroutine the function does not wait for and that sends nothing back;
   - the fresh context's cancel func is kept in a field (the object owns its lifetime), or it is
     bounded by its own `WithTimeout`/`WithDeadline` while the function carries `ctx`'s values
@@ -581,17 +582,21 @@ fn blanked(cx: &Context, call: Node) -> bool {
 
 /// Where, before `call`, the function waits for its context to end (`ctx.Done()`) or tells a
 /// cancelled or expired context apart (`context.Canceled`, `context.DeadlineExceeded`): a fresh
-/// context after that is meant to work when the caller's no longer does.
+/// context after that is meant to work when the caller's no longer does. What goroutines and
+/// callbacks of the function do (a literal that does not hold the call) is theirs.
 fn expects_end(cx: &Context, param: &Decl, body: Node, call: Node) -> Option<usize> {
     let mut found = None;
     walk(body, |n| {
         if found.is_some() || n.start_byte() >= call.start_byte() {
             return false;
         }
+        if n.kind_str() == "func_literal" && !is_within(call, n) {
+            return false;
+        }
         if n.kind_str() == "selector_expression" {
             let field = n.field("field").map(|f| text(f, cx.src));
             let ends = match field {
-                Some("Done") => n.field("operand").is_some_and(|o| is_context(cx, o, param)),
+                Some("Done") => n.field("operand").is_some_and(|o| names(cx, o, param)),
                 Some("Canceled" | "DeadlineExceeded") => {
                     cx.model.qualified_name(n, "context").is_some()
                 }
