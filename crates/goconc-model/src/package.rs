@@ -401,8 +401,8 @@ impl PackageModel {
     /// Merges the files of one package given with their build configurations (constraint line
     /// and file name). Where files that cannot be compiled together declare the same name
     /// differently (a type per GOOS), the merged model says only what holds in each: a struct
-    /// keeps the fields all its declarations share, any other declaration is left out (unknown,
-    /// so silent). Pass only files that can be compiled with the file the model is for (see
+    /// keeps the fields all its declarations share, a function's summary what all of them do,
+    /// any other declaration is left out (unknown, so silent). Pass only files that can be compiled with the file the model is for (see
     /// [`PackageViews`]).
     pub fn from_configured(files: &[(&FileDecls, &Build)]) -> PackageModel {
         let plain = files.iter().map(|(f, _)| *f);
@@ -460,7 +460,15 @@ impl PackageModel {
         drop_differing!(named);
         drop_differing!(funcs);
         drop_differing!(vars);
-        drop_differing!(summaries);
+        // A function per configuration (`unlink` in file_unix.go and file_windows.go): what every
+        // one of them does holds wherever it is called from.
+        for (name, d) in declarers(files, |f| &f.summaries) {
+            let all: Vec<&FuncSummary> = d.iter().map(|&i| &files[i].0.summaries[name]).collect();
+            if variants(&d) && all[1..].iter().any(|s| *s != all[0]) {
+                model.summaries.insert(name.clone(), common_summary(&all));
+                settled = true;
+            }
+        }
         for (type_name, d) in declarers(files, |f| &f.methods) {
             let mut by_method: HashMap<&String, Vec<usize>> = HashMap::default();
             for &i in &d {
@@ -969,6 +977,44 @@ impl PackageModel {
     }
 }
 
+/// What several summaries of one function (one per build configuration) all say: the locks each
+/// takes (where the first takes them), each order they all have, a block only when each blocks.
+fn common_summary(all: &[&FuncSummary]) -> FuncSummary {
+    let same = |a: &super::summary::Acquire, b: &super::summary::Acquire| {
+        a.path == b.path && a.read == b.read && a.from_receiver == b.from_receiver
+    };
+    let first = all[0];
+    FuncSummary {
+        acquires: first
+            .acquires
+            .iter()
+            .filter(|a| {
+                all[1..]
+                    .iter()
+                    .all(|s| s.acquires.iter().any(|b| same(a, b)))
+            })
+            .cloned()
+            .collect(),
+        expects_held: all.iter().all(|s| s.expects_held),
+        blocks: all
+            .iter()
+            .all(|s| s.blocks.is_some())
+            .then(|| first.blocks.clone())
+            .flatten(),
+        orders: first
+            .orders
+            .iter()
+            .filter(|(a, b)| {
+                all[1..]
+                    .iter()
+                    .all(|s| s.orders.iter().any(|(c, d)| same(a, c) && same(b, d)))
+            })
+            .cloned()
+            .collect(),
+        loads_atomically: all.iter().all(|s| s.loads_atomically),
+    }
+}
+
 /// The model each file of one package sees: the merged declarations of the files it can be
 /// compiled with ([`PackageModel::from_configured`]). Files with the same view share one model;
 /// a package without build constraints has one.
@@ -1039,4 +1085,56 @@ fn takes_params(decl: Node) -> bool {
 /// `Inner.mu sync.Mutex` → `sync.Mutex`, for the innermost part of a nested description.
 fn strip_owner(description: &str) -> &str {
     description.rsplit(' ').next().unwrap_or(description)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decls(src: &str) -> FileDecls {
+        let file = goconc_syntax::SourceFile::new(src.to_string());
+        FileDecls::collect(file.tree().root_node(), file.text())
+    }
+
+    /// A type and a function declared per GOOS, seen by a file of each system and by a file
+    /// built everywhere.
+    #[test]
+    fn each_file_sees_its_configuration_and_a_shared_file_what_all_share() {
+        let linux = decls(
+            "package p\n\nimport \"os\"\n\ntype A struct {\n\tn int\n}\n\nfunc unlink(p string) error { return os.Remove(p) }\n",
+        );
+        let windows = decls(
+            "package p\n\nimport (\n\t\"os\"\n\t\"sync\"\n)\n\ntype A struct {\n\tmu sync.Mutex\n\tn  int\n}\n\nfunc unlink(p string) error { return os.Rename(p, p+\".old\") }\n",
+        );
+        let shared = decls("package p\n\nfunc use(a A) int { return a.n }\n");
+        let names = ["a_linux.go", "a_windows.go", "use.go"];
+        let files: Vec<(&FileDecls, Build)> = [&linux, &windows, &shared]
+            .into_iter()
+            .zip(names)
+            .map(|(d, n)| (d, d.build.with_file_name(n)))
+            .collect();
+        let views = PackageViews::new(&files);
+        let fields = |i: usize| -> Vec<String> {
+            views
+                .of(i)
+                .struct_fields("A")
+                .unwrap()
+                .iter()
+                .map(|f| f.name.clone())
+                .collect()
+        };
+        assert_eq!(fields(0), ["n"]);
+        assert_eq!(fields(1), ["mu", "n"]);
+        // Built with either: only what both A's have.
+        assert_eq!(fields(2), ["n"]);
+        // Both unlinks block: so does the one the shared file calls, whichever it is.
+        assert!(views
+            .of(2)
+            .summary("unlink")
+            .is_some_and(|s| s.blocks.is_some()));
+        assert_eq!(
+            views.of(0).summary("unlink").unwrap().blocks.as_deref(),
+            Some("os.Remove")
+        );
+    }
 }
