@@ -79,7 +79,9 @@ up, work that outlives the request. The rule reads the evidence either way.
 - **hint** also when nothing shows either way.
 
 ## Fix
-For a warning the quick fix passes the function's context instead. For a hint it writes
+For a warning the quick fix passes the function's context instead — except inside a function
+literal that is kept or handed on rather than called in place (a callback, `g.Go(func…)`), which
+may run after the caller's context is gone. For a hint it writes
 `context.WithoutCancel(ctx)` (Go 1.21): the same lifetime as before, with the caller's values.
 
 ## When it stays silent
@@ -162,7 +164,16 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
         (false, true) => format!("`{pkg}.WithoutCancel({ctx})` would keep its values"),
         (false, false) => String::new(),
     };
+    // A function literal kept or handed on rather than called in place may run after the
+    // caller's context is gone: passing `ctx` into it is not a fix to make blindly.
+    let kept_for_later = ancestors.iter().any(|n| {
+        n.kind_str() == "func_literal"
+            && !n.parent().is_some_and(|p| {
+                p.kind_str() == "call_expression" && p.field("function") == Some(*n)
+            })
+    });
     let finding = match evidence {
+        Evidence::Slip(message) if kept_for_later => META.finding(call.byte_range(), message),
         Evidence::Slip(message) => META.finding(call.byte_range(), message).with_fix(
             format!("Pass `{ctx}`"),
             vec![TextEdit {
@@ -233,6 +244,16 @@ fn names(cx: &Context, node: Node, decl: &Decl) -> bool {
             .model
             .resolve(node)
             .is_some_and(|d| d.ident == decl.ident)
+}
+
+/// Whether `ident` is a name a `:=` declares (`ctx, cancel := …` in a nested block is a new
+/// `ctx`, not a use of the parameter).
+fn declares(ident: Node) -> bool {
+    ident
+        .parent()
+        .filter(|l| l.kind_str() == "expression_list")
+        .and_then(|l| l.parent().map(|s| (l, s)))
+        .is_some_and(|(l, s)| s.kind_str() == "short_var_declaration" && s.field("left") == Some(l))
 }
 
 /// A context identifier: the function's context parameter or another `context.Context` value.
@@ -844,7 +865,7 @@ fn slip(
     let mut used = false;
     let mut sibling: Option<Node> = None;
     walk(body, |n| {
-        if n.kind_str() == "identifier" && names(cx, n, param) {
+        if n.kind_str() == "identifier" && names(cx, n, param) && !declares(n) {
             used = true;
         }
         if sibling.is_none()
