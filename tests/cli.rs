@@ -159,6 +159,33 @@ fn text_output_reads_like_rustc() {
     );
 }
 
+/// A type declared per GOOS: the Linux file's value receiver copies nothing, the Windows file's
+/// copies the Windows type's mutex.
+#[test]
+fn each_file_sees_the_types_of_its_build_configuration() {
+    let dir = TempDir::new("per-goos");
+    module(&dir);
+    dir.write(
+        "a_windows.go",
+        "package p\n\nimport \"sync\"\n\ntype A struct {\n\tmu sync.Mutex\n\tn  int\n}\n\nfunc (a A) N() int { return a.n }\n",
+    );
+    dir.write(
+        "a_linux.go",
+        "package p\n\ntype A struct {\n\tn int\n}\n\nfunc (a A) N() int { return a.n }\n",
+    );
+    let out = goconc(dir.path(), &["check", "--format", "json"]);
+    let text = stdout(&out);
+    let findings: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let paths: Vec<&str> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), 1, "{text}");
+    assert!(paths[0].ends_with("a_windows.go"), "{text}");
+}
+
 #[test]
 fn exit_codes_and_fail_on() {
     let dir = TempDir::new("exit");

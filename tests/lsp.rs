@@ -816,6 +816,48 @@ fn sibling_files_give_types_and_their_changes_reanalyse() {
     assert!(client.shutdown().success());
 }
 
+/// A type declared per GOOS: a Linux file sees the Linux declaration, never the Windows one, on
+/// open and while typing; a Windows file sees the Windows one.
+#[test]
+fn a_file_sees_the_types_of_its_own_build_configuration() {
+    let scratch = Scratch::new("per-goos");
+    let windows_text = "package p\n\nimport \"sync\"\n\ntype A struct {\n\tmu sync.Mutex\n\tn  int\n}\n\nfunc (a A) N() int { return a.n }\n";
+    let windows = scratch.write("a_windows.go", windows_text);
+    let linux_text =
+        "package p\n\ntype A struct {\n\tn int\n}\n\nfunc (a A) N() int { return a.n }\n";
+    let linux = scratch.write("a_linux.go", linux_text);
+    let user_text = "package p\n\nfunc use(a A) int { return a.n }\n";
+    let user = scratch.write("use_linux.go", user_text);
+    let mut client = utf16_client();
+    for (path, text) in [(&linux, linux_text), (&user, user_text)] {
+        let uri = file_uri(path);
+        client.open(&uri, 1, text);
+        assert_eq!(
+            client.diagnostics(&uri, Some(1))["diagnostics"],
+            json!([]),
+            "{}: the Windows A (with a mutex) is not the Linux A",
+            path.display()
+        );
+    }
+    // Typing in the Linux file keeps the Linux view.
+    let user_uri = file_uri(&user);
+    let at = user_text.find("return").unwrap();
+    client.change(
+        &user_uri,
+        2,
+        json!([{"range": Text::range(user_text, at, at, Enc::Utf16), "text": "_ = 1; "}]),
+    );
+    assert_eq!(
+        client.diagnostics(&user_uri, Some(2))["diagnostics"],
+        json!([])
+    );
+    let uri = file_uri(&windows);
+    client.open(&uri, 1, windows_text);
+    let d = client.diagnostics(&uri, Some(1))["diagnostics"].clone();
+    assert_eq!(d[0]["code"], "sync-value-copied", "{d}");
+    assert!(client.shutdown().success());
+}
+
 #[test]
 fn malformed_input_is_survived() {
     let mut client = utf16_client();

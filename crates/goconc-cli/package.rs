@@ -91,9 +91,9 @@ fn analyze_within(
             kept_nodes -= cheapest.nodes;
         }
     }
-    let models = goconc_analysis::package_models(&decls);
-    let package_of =
-        |index: usize| -> &PackageModel { &models[decls[index].package_name.as_str()] };
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let models = goconc_analysis::package_models(&names, &decls);
+    let package_of = |index: usize| -> &PackageModel { models.of(index) };
     // A quiet file has nothing to report: told from its text and declarations, without a tree.
     let is_quiet = |index: usize| is_quiet_file(files[index].1, &decls[index], package_of(index));
     let options_of = |index: usize| FileOptions {

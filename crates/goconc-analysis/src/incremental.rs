@@ -37,6 +37,7 @@ use goconc_model::atomics::{self, AtomicAccess};
 use goconc_model::guards::{self, FieldAccess};
 use goconc_model::scope::{is_function_item, top_level_items};
 use goconc_model::summary::{self, FuncSummary};
+use goconc_model::usage::{self, Usage};
 use goconc_model::{FileDecls, FileModel, Imports, PackageModel};
 use goconc_rules::finding::{line_refs, map_line_refs, LineOf};
 use goconc_syntax::text;
@@ -102,6 +103,7 @@ struct ItemDecls {
     summaries: Vec<(String, FuncSummary)>,
     atomics: Vec<AtomicAccess>,
     field_accesses: Vec<FieldAccess>,
+    usage: Usage,
 }
 
 impl ItemDecls {
@@ -116,6 +118,7 @@ impl ItemDecls {
         for a in &self.atomics {
             (&a.root, &a.fields, &a.func).hash(key);
         }
+        self.usage.hash(key);
         for f in &self.field_accesses {
             (
                 &f.type_name,
@@ -237,6 +240,7 @@ impl IncrementalFile {
                     summaries,
                     atomics: found,
                     field_accesses: Vec::new(),
+                    usage: usage::collect_in(&[f.node], src, &imports),
                 },
             );
         }
@@ -248,6 +252,7 @@ impl IncrementalFile {
                 shift_summary(&mut s, start, Direction::ToAbsolute);
                 decls.summaries.insert(key.clone(), s);
             }
+            decls.usage.merge(&facts.usage);
             decls
                 .atomics
                 .extend(facts.atomics.iter().cloned().map(|mut a| {
@@ -261,12 +266,18 @@ impl IncrementalFile {
             .filter(|f| !fresh.contains_key(&f.key))
             .map(|f| f.node.start_byte())
             .collect();
-        if known.len() < functions.len() {
+        // Broken code can hold methods inside an ERROR item, not a function item: the model
+        // reads them (see `FileDecls::collect`), so their accesses are found here every time,
+        // outside any function's kept facts.
+        let mut outside_functions = Vec::new();
+        let broken = items.iter().any(|i| i.kind_str() == "ERROR");
+        if known.len() < functions.len() || broken {
             let (with_accesses, accesses) =
                 decls.field_accesses_in(root, items, src, Some((&known, &imports)));
             decls = with_accesses;
             for access in accesses {
                 let Some(f) = containing(functions, access.offset) else {
+                    outside_functions.push(access);
                     continue;
                 };
                 if let Some(facts) = fresh.get_mut(&f.key) {
@@ -276,6 +287,7 @@ impl IncrementalFile {
                 }
             }
         }
+        decls.usage.normalize();
         let mut key = DefaultHasher::new();
         context.hash(&mut key);
         for f in functions {
@@ -288,6 +300,12 @@ impl IncrementalFile {
                     a.offset += start;
                     a
                 }));
+        }
+        for access in outside_functions {
+            let at = decls
+                .field_accesses
+                .partition_point(|a| a.offset < access.offset);
+            decls.field_accesses.insert(at, access);
         }
         // Keep only the functions the file has now.
         let current: HashSet<u64> = functions.iter().map(|f| f.key).collect();
@@ -495,6 +513,12 @@ fn part<'a>(
         summaries: Vec::new(),
         atomics: Vec::new(),
         field_accesses: Vec::new(),
+        usage: Usage {
+            fields_read: Vec::new(),
+            detached_callees: Vec::new(),
+            callees_given_context: Vec::new(),
+            nil_assigned: Vec::new(),
+        },
     };
     fresh.get(&key).or_else(|| kept.get(&key)).unwrap_or(&EMPTY)
 }

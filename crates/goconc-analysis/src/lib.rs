@@ -17,6 +17,8 @@ pub mod suppress;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use config::{Config, ConfigError};
+pub use goconc_model::build::Build;
+pub use goconc_model::package::PackageViews;
 pub use goconc_model::quiet::is_quiet_file;
 pub use goconc_model::scope::MAX_NESTING;
 pub use goconc_model::{FileDecls, GoVersion, PackageModel};
@@ -196,37 +198,69 @@ pub fn analyze_package(
             .unwrap_or_default()
         })
         .collect();
-    let models = package_models(&decls);
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    let models = package_models(&names, &decls);
     files
         .iter()
-        .zip(&decls)
-        .map(|(file, d)| {
+        .enumerate()
+        .map(|(i, file)| {
             let options = FileOptions {
                 module_go_version,
                 is_test_file: file.name.ends_with("_test.go"),
                 config: config.clone(),
             };
-            analyze(&file.source, &models[d.package_name.as_str()], &options)
+            analyze(&file.source, models.of(i), &options)
         })
         .collect()
 }
 
-/// The package model of each package name among the files of one directory: a package sees its
-/// own files' declarations, and an external test package `foo_test` also sees `foo`'s.
-pub fn package_models(decls: &[FileDecls]) -> HashMap<&str, PackageModel> {
-    let mut models = HashMap::default();
+/// The package model each file of one directory sees: its package's declarations (an external
+/// test package `foo_test` also sees `foo`'s), from the files it can be compiled with — a file
+/// for another GOOS or GOARCH (`x_windows.go`, `//go:build windows`) does not lend its
+/// declarations to a Linux file. `names` are the files' names, in the order of `decls`.
+pub fn package_models(names: &[&str], decls: &[FileDecls]) -> PackageModels {
+    let mut packages: Vec<&str> = Vec::new();
     for d in decls {
-        models.entry(d.package_name.as_str()).or_insert_with(|| {
-            let base = d
-                .package_name
-                .strip_suffix("_test")
-                .unwrap_or(&d.package_name);
-            PackageModel::from_files(
-                decls
-                    .iter()
-                    .filter(|o| o.package_name == base || o.package_name == d.package_name),
-            )
-        });
+        if !packages.contains(&d.package_name.as_str()) {
+            packages.push(&d.package_name);
+        }
+    }
+    let mut models = PackageModels {
+        views: Vec::with_capacity(packages.len()),
+        of_file: vec![(0, 0); decls.len()],
+    };
+    for package in packages {
+        let base = package.strip_suffix("_test").unwrap_or(package);
+        let members: Vec<usize> = (0..decls.len())
+            .filter(|&i| decls[i].package_name == base || decls[i].package_name == package)
+            .collect();
+        let files: Vec<(&FileDecls, Build)> = members
+            .iter()
+            .map(|&i| {
+                let name = names.get(i).copied().unwrap_or("");
+                (&decls[i], decls[i].build.with_file_name(name))
+            })
+            .collect();
+        for (k, &i) in members.iter().enumerate() {
+            if decls[i].package_name == package {
+                models.of_file[i] = (models.views.len(), k);
+            }
+        }
+        models.views.push(PackageViews::new(&files));
     }
     models
+}
+
+/// What [`package_models`] returns: the model each file sees.
+pub struct PackageModels {
+    views: Vec<PackageViews>,
+    of_file: Vec<(usize, usize)>,
+}
+
+impl PackageModels {
+    /// The model file `index` (in the order given to [`package_models`]) sees.
+    pub fn of(&self, index: usize) -> &PackageModel {
+        let (view, member) = self.of_file[index];
+        self.views[view].of(member)
+    }
 }

@@ -31,13 +31,14 @@ fn compare_folders(dir: &std::path::Path) -> usize {
         .iter()
         .map(|s| FileDecls::collect(s.tree().root_node(), s.text()))
         .collect();
-    let models = crate::package_models(&decls);
-    for ((name, _), (source, d)) in files.iter().zip(sources.iter().zip(&decls)) {
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let models = crate::package_models(&names, &decls);
+    for (i, ((name, _), source)) in files.iter().zip(sources.iter()).enumerate() {
         let options = crate::FileOptions {
             is_test_file: name.ends_with("_test.go"),
             ..Default::default()
         };
-        let package = &models[d.package_name.as_str()];
+        let package = models.of(i);
         let skipping = crate::analyze_skipping(source, package, &options, true);
         let reading = crate::analyze_skipping(source, package, &options, false);
         assert_eq!(

@@ -60,6 +60,8 @@ fn check_dir(dir: &Path) -> Result<(), Failed> {
         .collect();
     let outcomes = analyze_package(&files, module_version(dir), &Config::default());
     let mut failures = Vec::new();
+    // Every text after its fixes, the package analysed again from them below.
+    let mut fixed_files = Vec::new();
     for ((path, file), outcome) in names.iter().zip(&files).zip(&outcomes) {
         let rel = path.file_name().unwrap().to_string_lossy().to_string();
         let text = file.source.text();
@@ -104,6 +106,7 @@ fn check_dir(dir: &Path) -> Result<(), Failed> {
             continue;
         }
         let (fixed, _) = apply_edits(text, &edits);
+        fixed_files.push((rel.clone(), fixed.clone()));
         if SourceFile::new(fixed.clone())
             .tree()
             .root_node()
@@ -126,10 +129,47 @@ fn check_dir(dir: &Path) -> Result<(), Failed> {
             Some(_) => {}
         }
     }
+    failures.extend(fixes_settle(dir, &files, fixed_files));
     match failures.is_empty() {
         true => Ok(()),
         false => Err(format!("{} problems:\n{}", failures.len(), failures.join("\n")).into()),
     }
+}
+
+/// Every fix clears the finding it fixes (issue 18): the package analysed again with every fixed
+/// text in place of its file offers no fix at all, so `--fix` run twice changes nothing the
+/// second time and a quick fix never leaves its own diagnostic behind.
+fn fixes_settle(dir: &Path, files: &[PackageFile], fixed: Vec<(String, String)>) -> Vec<String> {
+    if fixed.is_empty() {
+        return Vec::new();
+    }
+    let again: Vec<PackageFile> = files
+        .iter()
+        .map(|f| PackageFile {
+            name: f.name.clone(),
+            source: match fixed.iter().find(|(name, _)| *name == f.name) {
+                Some((_, text)) => SourceFile::new(text.clone()),
+                None => SourceFile::new(f.source.text().to_string()),
+            },
+        })
+        .collect();
+    let outcomes = analyze_package(&again, module_version(dir), &Config::default());
+    let mut failures = Vec::new();
+    for (file, outcome) in again.iter().zip(&outcomes) {
+        let text = file.source.text();
+        let index = LineIndex::new(text);
+        for finding in outcome.findings.iter().filter(|f| !f.fixes.is_empty()) {
+            let line = index
+                .position(text, finding.range.start, Encoding::Utf32)
+                .line
+                + 1;
+            failures.push(format!(
+                "{}:{line}: after every fix was applied, {} still offers a fix: {}",
+                file.name, finding.rule, finding.message
+            ));
+        }
+    }
+    failures
 }
 
 /// A minimal line diff for failure messages.

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::{fixtures_root, go_files, goroot, package_dirs};
-use goconc_analysis::{analyze, FileDecls, FileOptions, PackageModel, SourceFile};
+use goconc_analysis::{analyze, Build, FileDecls, FileOptions, PackageModel, SourceFile};
 
 /// Checks every file of one folder; returns how many findings were compared.
 fn check_folder(dir: &Path) -> usize {
@@ -24,18 +24,30 @@ fn check_folder(dir: &Path) -> usize {
         .iter()
         .map(|s| FileDecls::collect(s.tree().root_node(), s.text()))
         .collect();
+    let names: Vec<String> = go_files(dir)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    let builds: Vec<Build> = decls
+        .iter()
+        .zip(&names)
+        .map(|(d, n)| d.build.with_file_name(n))
+        .collect();
     let mut compared = 0;
     for (i, source) in sources.iter().enumerate() {
         let package = &decls[i].package_name;
-        let same_package = |d: &&FileDecls| d.package_name == *package;
-        let merged = PackageModel::from_files(decls.iter().filter(same_package));
-        let others = PackageModel::from_files(
-            decls
-                .iter()
-                .enumerate()
-                .filter(|(j, d)| *j != i && same_package(d))
-                .map(|(_, d)| d),
-        );
+        // The files of the package this one can be compiled with (see `package_models`).
+        let seen = |j: usize| decls[j].package_name == *package && builds[j].compatible(&builds[i]);
+        let merged_files: Vec<(&FileDecls, &Build)> = (0..decls.len())
+            .filter(|&j| seen(j))
+            .map(|j| (&decls[j], &builds[j]))
+            .collect();
+        let merged = PackageModel::from_configured(&merged_files);
+        let other_files: Vec<(&FileDecls, &Build)> = (0..decls.len())
+            .filter(|&j| j != i && seen(j))
+            .map(|j| (&decls[j], &builds[j]))
+            .collect();
+        let others = PackageModel::from_configured(&other_files);
         let overlay = PackageModel::over(Arc::new(others), &Arc::new(decls[i].clone()));
         let options = FileOptions::default();
         let expected = analyze(source, &merged, &options).findings;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use goconc_analysis::{Config, FileDecls, GoVersion, PackageModel, SourceFile};
+use goconc_analysis::{Build, Config, FileDecls, GoVersion, PackageModel, SourceFile};
 
 /// The nearest `go.mod` at or above a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +80,9 @@ struct DirState {
     loaded: bool,
     disk: HashMap<PathBuf, DiskFile>,
     open: HashMap<PathBuf, OpenFile>,
-    /// The merged model of each package of the folder, by package name.
-    models: HashMap<String, Arc<PackageModel>>,
+    /// The merged model of each package of the folder, by package name and the build
+    /// configuration of the files that see it.
+    models: HashMap<(String, Build), Arc<PackageModel>>,
     /// The file being typed in: the model of its package's other files, and its declarations
     /// laid over that. A keystroke that moves offsets in its declarations lays the new ones over
     /// the same base instead of merging every file again. One per folder: a base is nearly a
@@ -95,6 +96,8 @@ struct DirState {
 struct Typing {
     path: PathBuf,
     package_name: String,
+    /// The file's build configuration: the base holds the files it can be compiled with.
+    build: Build,
     base: Arc<PackageModel>,
     model: Arc<PackageModel>,
 }
@@ -120,6 +123,15 @@ pub struct Workspace {
 /// Locks a mutex, recovering it if a panic poisoned it (the data are caches: at worst stale).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A file's build configuration: its constraint line and its name.
+fn file_build(path: &Path, decls: &FileDecls) -> Build {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    decls.build.with_file_name(&name)
 }
 
 fn is_go_file(path: &Path) -> bool {
@@ -191,22 +203,27 @@ impl DirState {
         self.typing = None;
     }
 
-    /// The merged model of a package (and its external test package).
-    fn model_for(&mut self, package_name: &str) -> Arc<PackageModel> {
-        if let Some(model) = self.models.get(package_name) {
+    /// The merged model of a package (and its external test package) as a file of the build
+    /// configuration `build` sees it.
+    fn model_for(&mut self, package_name: &str, build: &Build) -> Arc<PackageModel> {
+        let key = (package_name.to_string(), build.clone());
+        if let Some(model) = self.models.get(&key) {
             return model.clone();
         }
-        let model = Arc::new(self.others_model(None, package_name));
-        self.models.insert(package_name.to_string(), model.clone());
+        let model = Arc::new(self.others_model(None, package_name, build));
+        self.models.insert(key, model.clone());
         model
     }
 
     /// The model of the package of `path`, whose declarations just changed: `own` laid over the
     /// other files, whose merge is kept for the next keystroke.
     fn model_while_typing(&mut self, path: &Path, own: &Arc<FileDecls>) -> Arc<PackageModel> {
+        let build = file_build(path, own);
         let base = match &self.typing {
-            Some(t) if t.path == path && t.package_name == own.package_name => t.base.clone(),
-            _ => Arc::new(self.others_model(Some(path), &own.package_name)),
+            Some(t) if t.path == path && t.package_name == own.package_name && t.build == build => {
+                t.base.clone()
+            }
+            _ => Arc::new(self.others_model(Some(path), &own.package_name, &build)),
         };
         let model = PackageModel::over(base.clone(), own);
         if let Some(previous) = &self.typing {
@@ -216,6 +233,7 @@ impl DirState {
         self.typing = Some(Typing {
             path: path.to_path_buf(),
             package_name: own.package_name.clone(),
+            build,
             base,
             model: model.clone(),
         });
@@ -223,8 +241,14 @@ impl DirState {
     }
 
     /// The merged declarations of the folder's files of `package_name` (and its external test
-    /// package) but `left_out`; open buffers win over the files on disk.
-    fn others_model(&self, left_out: Option<&Path>, package_name: &str) -> PackageModel {
+    /// package) but `left_out` that a file of configuration `build` can be compiled with; open
+    /// buffers win over the files on disk.
+    fn others_model(
+        &self,
+        left_out: Option<&Path>,
+        package_name: &str,
+        build: &Build,
+    ) -> PackageModel {
         let kept = |p: &PathBuf| Some(p.as_path()) != left_out;
         let base = package_name.strip_suffix("_test").unwrap_or(package_name);
         let belongs = |d: &FileDecls| d.package_name == base || d.package_name == package_name;
@@ -241,10 +265,15 @@ impl DirState {
         // In path order, as the command line merges them: where two files declare the same name
         // (invalid Go) the later one wins, and a map's order would pick a different one in each
         // server process.
-        let mut files: Vec<(&PathBuf, &FileDecls)> =
-            open.chain(disk).filter(|(_, d)| belongs(d)).collect();
+        let mut files: Vec<(&PathBuf, &FileDecls, Build)> = open
+            .chain(disk)
+            .filter(|(_, d)| belongs(d))
+            .map(|(p, d)| (p, d, file_build(p, d)))
+            .filter(|(_, _, b)| b.compatible(build))
+            .collect();
         files.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        PackageModel::from_files(files.into_iter().map(|(_, d)| d))
+        let files: Vec<(&FileDecls, &Build)> = files.iter().map(|(_, d, b)| (*d, b)).collect();
+        PackageModel::from_configured(&files)
     }
 
     /// A key of the revisions of every file of the folder but `path`. Revisions are handed out
@@ -323,10 +352,13 @@ impl Workspace {
             // The merged models hold this file's old offsets (related locations).
             state.models.clear();
         }
+        let build = file_build(path, own);
         let model = match &state.typing {
             _ if moved => state.model_while_typing(path, own),
-            Some(t) if t.path == path && t.package_name == own.package_name => t.model.clone(),
-            _ => state.model_for(&own.package_name),
+            Some(t) if t.path == path && t.package_name == own.package_name && t.build == build => {
+                t.model.clone()
+            }
+            _ => state.model_for(&own.package_name, &build),
         };
         PackageView {
             model,

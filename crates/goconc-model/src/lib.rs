@@ -5,12 +5,15 @@
 //!
 //! - [`imports`]: local package names and the paths they stand for;
 //! - [`types`]: types read from syntax, and which of them are sync values;
-//! - [`package`]: the top-level declarations of every file of the package, merged;
+//! - [`package`]: the top-level declarations of every file of the package, merged (per build
+//!   configuration: [`build`]);
 //! - [`quiet`]: the top-level functions no rule can report in, by their text;
 //! - [`scope`]: functions, their declarations and identifier resolution within one file;
 //! - [`flow`]: forward dataflow over a function body's control flow;
 //! - [`summary`], [`lock_closure`]: what each function locks and blocks on, and the same with its
 //!   calls followed through the package.
+//! - [`usage`]: which fields the package reads or sets to nil, which callees it gives a detached
+//!   or a caller's context.
 
 // Visitors match on node kinds and then test fields; folding those tests into match guards
 // would scatter one check over several arms.
@@ -18,6 +21,7 @@
 
 pub mod atomics;
 pub mod blocking;
+pub mod build;
 pub mod channels;
 pub mod flow;
 pub mod goroutines;
@@ -33,6 +37,7 @@ pub mod scope;
 pub mod summary;
 pub mod sync_calls;
 pub mod types;
+pub mod usage;
 pub mod words;
 
 pub use imports::Imports;

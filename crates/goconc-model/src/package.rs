@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
+use super::build::Build;
 use super::imports::Imports;
 use super::summary::FuncSummary;
 use super::types::{names_of, results_of, struct_fields, Field, SyncKind, Ty};
@@ -48,6 +49,12 @@ pub struct FileDecls {
     /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
     pub declarations_start: usize,
     pub sync_spelled_plainly: bool,
+    /// Which fields the file reads or sets to nil, which callees it hands a detached or a
+    /// caller's context (see [`super::usage`]).
+    pub usage: super::usage::Usage,
+    /// The build constraint of the file's `//go:build` line; its name adds to it
+    /// ([`Build::with_file_name`]).
+    pub build: Build,
 }
 
 impl FileDecls {
@@ -55,6 +62,15 @@ impl FileDecls {
         let imports = Imports::from_tree(root, src);
         let items = super::scope::top_level_items(root, src);
         let mut decls = FileDecls::signatures(&items, src, &imports);
+        let functions: Vec<Node> = items
+            .iter()
+            .copied()
+            .filter(|i| super::scope::is_function_item(*i))
+            .collect();
+        decls
+            .usage
+            .merge(&super::usage::collect_in(&functions, src, &imports));
+        decls.usage.normalize();
         decls.summaries = super::summary::collect_in(&items, src, &imports);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
         let (mut decls, mut accesses) = decls.field_accesses_in(root, &items, src, None);
@@ -70,12 +86,22 @@ impl FileDecls {
     }
 
     /// The package name, types, function and method signatures and variables of a file: what
-    /// its top-level declarations say outside function bodies. Summaries, atomics and field
-    /// accesses are left empty.
+    /// its top-level declarations say outside function bodies (and the usage facts of its
+    /// variable declarations). Summaries, atomics, field accesses and the usage facts of
+    /// functions are left empty.
     pub fn signatures(items: &[Node], src: &str, imports: &Imports) -> FileDecls {
+        // Without a `(`, a variable declaration holds no call and no function literal: the
+        // model passes over it (generated tables), and so do its usage facts.
+        let vars: Vec<Node> = items
+            .iter()
+            .copied()
+            .filter(|i| i.kind_str() == "var_declaration" && text(*i, src).contains('('))
+            .collect();
         let mut decls = FileDecls {
             declarations_start: super::quiet::declarations_start(items, src),
             sync_spelled_plainly: super::quiet::spells_sync_plainly(imports),
+            usage: super::usage::collect_in(&vars, src, imports),
+            build: Build::of_text(src),
             ..FileDecls::default()
         };
         for &item in items {
@@ -291,6 +317,8 @@ pub struct PackageModel {
     /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
     atomics: HashMap<String, super::atomics::AtomicUse>,
     field_accesses: Vec<super::guards::FieldAccess>,
+    /// The usage facts of the files merged by [`PackageModel::from_files`].
+    usage: super::usage::Usage,
     /// Computed on first use by [`PackageModel::lock_reach`].
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
     /// Computed on first use by [`PackageModel::triggers`].
@@ -367,13 +395,115 @@ impl PackageModel {
             model
                 .field_accesses
                 .extend(file.field_accesses.iter().cloned());
+            model.usage.merge(&file.usage);
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
                 entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
         }
+        model.usage.normalize();
         model.atomics = super::atomics::resolve(&model, &atomics);
         model.raw_atomics = atomics;
+        model
+    }
+
+    /// Merges the files of one package given with their build configurations (constraint line
+    /// and file name). Where files that cannot be compiled together declare the same name
+    /// differently (a type per GOOS), the merged model says only what holds in each: a struct
+    /// keeps the fields all its declarations share, a function's summary what all of them do,
+    /// any other declaration is left out (unknown, so silent). Pass only files that can be compiled with the file the model is for (see
+    /// [`PackageViews`]).
+    pub fn from_configured(files: &[(&FileDecls, &Build)]) -> PackageModel {
+        let plain = files.iter().map(|(f, _)| *f);
+        if files.iter().all(|(_, b)| b.is_unconstrained()) {
+            return PackageModel::from_files(plain);
+        }
+        let mut model = PackageModel::from_files(plain);
+        let mut settled = false;
+        let apart = |i: usize, j: usize| !files[i].1.compatible(files[j].1);
+        // Who declares each name, when more than one file does.
+        fn declarers<'a, V: 'a>(
+            files: &[(&'a FileDecls, &Build)],
+            map: impl Fn(&'a FileDecls) -> &'a HashMap<String, V>,
+        ) -> Vec<(&'a String, Vec<usize>)> {
+            let mut by_name: HashMap<&String, Vec<usize>> = HashMap::default();
+            for (i, (f, _)) in files.iter().enumerate() {
+                for name in map(f).keys() {
+                    by_name.entry(name).or_default().push(i);
+                }
+            }
+            let mut shared: Vec<(&String, Vec<usize>)> =
+                by_name.into_iter().filter(|(_, d)| d.len() > 1).collect();
+            shared.sort();
+            shared
+        }
+        let variants = |d: &[usize]| {
+            d.iter()
+                .enumerate()
+                .any(|(k, &i)| d[k + 1..].iter().any(|&j| apart(i, j)))
+        };
+        for (name, d) in declarers(files, |f| &f.structs) {
+            if !variants(&d) {
+                continue;
+            }
+            let all: Vec<&Vec<Field>> = d.iter().map(|&i| &files[i].0.structs[name]).collect();
+            let common: Vec<Field> = all[0]
+                .iter()
+                .filter(|f| all[1..].iter().all(|other| other.contains(f)))
+                .cloned()
+                .collect();
+            model.structs.insert(name.clone(), common);
+            settled = true;
+        }
+        macro_rules! drop_differing {
+            ($map:ident) => {
+                for (name, d) in declarers(files, |f| &f.$map) {
+                    let first = &files[d[0]].0.$map[name];
+                    if variants(&d) && d[1..].iter().any(|&i| &files[i].0.$map[name] != first) {
+                        model.$map.remove(name.as_str());
+                        settled = true;
+                    }
+                }
+            };
+        }
+        drop_differing!(named);
+        drop_differing!(funcs);
+        drop_differing!(vars);
+        // A function per configuration (`unlink` in file_unix.go and file_windows.go): what every
+        // one of them does holds wherever it is called from.
+        for (name, d) in declarers(files, |f| &f.summaries) {
+            let all: Vec<&FuncSummary> = d.iter().map(|&i| &files[i].0.summaries[name]).collect();
+            if variants(&d) && all[1..].iter().any(|s| *s != all[0]) {
+                model.summaries.insert(name.clone(), common_summary(&all));
+                settled = true;
+            }
+        }
+        for (type_name, d) in declarers(files, |f| &f.methods) {
+            let mut by_method: HashMap<&String, Vec<usize>> = HashMap::default();
+            for &i in &d {
+                for method in files[i].0.methods[type_name].keys() {
+                    by_method.entry(method).or_default().push(i);
+                }
+            }
+            for (method, m) in by_method {
+                let first = &files[m[0]].0.methods[type_name][method];
+                if m.len() > 1
+                    && variants(&m)
+                    && m[1..]
+                        .iter()
+                        .any(|&i| &files[i].0.methods[type_name][method] != first)
+                {
+                    if let Some(methods) = model.methods.get_mut(type_name.as_str()) {
+                        methods.remove(method.as_str());
+                        settled = true;
+                    }
+                }
+            }
+        }
+        if settled {
+            // The atomic accesses were resolved against the types before they were settled.
+            model.atomics = super::atomics::resolve(&model, &model.raw_atomics);
+        }
         model
     }
 
@@ -702,6 +832,37 @@ impl PackageModel {
         self.field_accesses.iter().chain(own).chain(base)
     }
 
+    /// Whether a usage fact holds in the merged files, the overlaid file or the base.
+    fn used(&self, name: &str, list: impl Fn(&super::usage::Usage) -> &Vec<String>) -> bool {
+        let has =
+            |u: &super::usage::Usage| list(u).binary_search_by(|n| n.as_str().cmp(name)).is_ok();
+        has(&self.usage)
+            || self.own.as_deref().is_some_and(|f| has(&f.usage))
+            || self.base.as_deref().is_some_and(|b| has(&b.usage))
+    }
+
+    /// Whether some code of the package reads or calls a field (or method) named `name`.
+    pub fn field_is_read(&self, name: &str) -> bool {
+        self.used(name, |u| &u.fields_read)
+    }
+
+    /// Whether some call of the package hands `context.WithoutCancel(…)` to a callee named
+    /// `name`: the package means that work to survive its caller's cancellation.
+    pub fn callee_is_detached(&self, name: &str) -> bool {
+        self.used(name, |u| &u.detached_callees)
+    }
+
+    /// Whether some call of the package hands the plain function `name` a `context.Context`
+    /// parameter of the function the call is in.
+    pub fn callee_given_context(&self, name: &str) -> bool {
+        self.used(name, |u| &u.callees_given_context)
+    }
+
+    /// Whether some code of the package sets a field named `name` back to `nil`.
+    pub fn field_set_to_nil(&self, name: &str) -> bool {
+        self.used(name, |u| &u.nil_assigned)
+    }
+
     /// Every function summary of the package, by key.
     pub fn summaries(&self) -> impl Iterator<Item = (&String, &FuncSummary)> {
         self.entries(|m| &m.summaries, |f| &f.summaries)
@@ -832,6 +993,146 @@ impl PackageModel {
     }
 }
 
+/// What several summaries of one function (one per build configuration) all say: the locks each
+/// takes (where the first takes them), each order they all have, a block only when each blocks.
+fn common_summary(all: &[&FuncSummary]) -> FuncSummary {
+    let same = |a: &super::summary::Acquire, b: &super::summary::Acquire| {
+        a.path == b.path && a.read == b.read && a.from_receiver == b.from_receiver
+    };
+    let first = all[0];
+    FuncSummary {
+        acquires: first
+            .acquires
+            .iter()
+            .filter(|a| {
+                all[1..]
+                    .iter()
+                    .all(|s| s.acquires.iter().any(|b| same(a, b)))
+            })
+            .cloned()
+            .collect(),
+        expects_held: all.iter().all(|s| s.expects_held),
+        blocks: all
+            .iter()
+            .all(|s| s.blocks.is_some())
+            .then(|| first.blocks.clone())
+            .flatten(),
+        orders: first
+            .orders
+            .iter()
+            .filter(|(a, b)| {
+                all[1..]
+                    .iter()
+                    .all(|s| s.orders.iter().any(|(c, d)| same(a, c) && same(b, d)))
+            })
+            .cloned()
+            .collect(),
+        loads_atomically: all.iter().all(|s| s.loads_atomically),
+        blocks_released: all
+            .iter()
+            .all(|s| s.blocks_released.is_some())
+            .then(|| first.blocks_released.clone())
+            .flatten(),
+        entered_held: first
+            .entered_held
+            .iter()
+            .filter(|p| all[1..].iter().all(|s| s.entered_held.contains(p)))
+            .cloned()
+            .collect(),
+        releases: first
+            .releases
+            .iter()
+            .filter(|(p, _)| {
+                all[1..]
+                    .iter()
+                    .all(|s| s.releases.iter().any(|(q, _)| q == p))
+            })
+            .cloned()
+            .collect(),
+        // The calls every variant makes (by callee): what each of them composes over.
+        calls: first
+            .calls
+            .iter()
+            .filter(|c| {
+                all[1..].iter().all(|s| {
+                    s.calls
+                        .iter()
+                        .any(|d| d.target == c.target && d.name == c.name)
+                })
+            })
+            .cloned()
+            .collect(),
+        never_returns: all.iter().all(|s| s.never_returns),
+        dones: first
+            .dones
+            .iter()
+            .filter(|p| all[1..].iter().all(|s| s.dones.contains(p)))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// The model each file of one package sees: the merged declarations of the files it can be
+/// compiled with ([`PackageModel::from_configured`]). Files with the same view share one model;
+/// a package without build constraints has one.
+#[derive(Debug, Default)]
+pub struct PackageViews {
+    models: Vec<PackageModel>,
+    /// Per file, the index of its model.
+    of_file: Vec<usize>,
+}
+
+impl PackageViews {
+    /// The views of the files of one package (an external test package's files included with
+    /// the package they test), each given with its build configuration.
+    pub fn new(files: &[(&FileDecls, Build)]) -> PackageViews {
+        if files.iter().all(|(_, b)| b.is_unconstrained()) {
+            return PackageViews {
+                models: vec![PackageModel::from_files(files.iter().map(|(f, _)| *f))],
+                of_file: vec![0; files.len()],
+            };
+        }
+        // Compatibility is asked once per pair of distinct configurations.
+        let mut distinct: Vec<&Build> = Vec::new();
+        let class: Vec<usize> = files
+            .iter()
+            .map(|(_, b)| match distinct.iter().position(|d| *d == b) {
+                Some(i) => i,
+                None => {
+                    distinct.push(b);
+                    distinct.len() - 1
+                }
+            })
+            .collect();
+        let compatible: Vec<Vec<bool>> = distinct
+            .iter()
+            .map(|a| distinct.iter().map(|b| a.compatible(b)).collect())
+            .collect();
+        let mut views = PackageViews::default();
+        let mut by_class: HashMap<usize, usize> = HashMap::default();
+        for (i, &c) in class.iter().enumerate() {
+            let model = *by_class.entry(c).or_insert_with(|| {
+                let visible: Vec<(&FileDecls, &Build)> = files
+                    .iter()
+                    .zip(&class)
+                    .filter(|(_, &other)| compatible[c][other])
+                    .map(|((f, b), _)| (*f, b))
+                    .collect();
+                views.models.push(PackageModel::from_configured(&visible));
+                views.models.len() - 1
+            });
+            views.of_file.push(model);
+            debug_assert_eq!(views.of_file.len(), i + 1);
+        }
+        views
+    }
+
+    /// The model file `index` (in the order given to [`PackageViews::new`]) sees.
+    pub fn of(&self, index: usize) -> &PackageModel {
+        &self.models[self.of_file[index]]
+    }
+}
+
 /// Whether a function or method declaration takes parameters.
 fn takes_params(decl: Node) -> bool {
     decl.field("parameters")
@@ -841,4 +1142,56 @@ fn takes_params(decl: Node) -> bool {
 /// `Inner.mu sync.Mutex` → `sync.Mutex`, for the innermost part of a nested description.
 fn strip_owner(description: &str) -> &str {
     description.rsplit(' ').next().unwrap_or(description)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decls(src: &str) -> FileDecls {
+        let file = goconc_syntax::SourceFile::new(src.to_string());
+        FileDecls::collect(file.tree().root_node(), file.text())
+    }
+
+    /// A type and a function declared per GOOS, seen by a file of each system and by a file
+    /// built everywhere.
+    #[test]
+    fn each_file_sees_its_configuration_and_a_shared_file_what_all_share() {
+        let linux = decls(
+            "package p\n\nimport \"os\"\n\ntype A struct {\n\tn int\n}\n\nfunc unlink(p string) error { return os.Remove(p) }\n",
+        );
+        let windows = decls(
+            "package p\n\nimport (\n\t\"os\"\n\t\"sync\"\n)\n\ntype A struct {\n\tmu sync.Mutex\n\tn  int\n}\n\nfunc unlink(p string) error { return os.Rename(p, p+\".old\") }\n",
+        );
+        let shared = decls("package p\n\nfunc use(a A) int { return a.n }\n");
+        let names = ["a_linux.go", "a_windows.go", "use.go"];
+        let files: Vec<(&FileDecls, Build)> = [&linux, &windows, &shared]
+            .into_iter()
+            .zip(names)
+            .map(|(d, n)| (d, d.build.with_file_name(n)))
+            .collect();
+        let views = PackageViews::new(&files);
+        let fields = |i: usize| -> Vec<String> {
+            views
+                .of(i)
+                .struct_fields("A")
+                .unwrap()
+                .iter()
+                .map(|f| f.name.clone())
+                .collect()
+        };
+        assert_eq!(fields(0), ["n"]);
+        assert_eq!(fields(1), ["mu", "n"]);
+        // Built with either: only what both A's have.
+        assert_eq!(fields(2), ["n"]);
+        // Both unlinks block: so does the one the shared file calls, whichever it is.
+        assert!(views
+            .of(2)
+            .summary("unlink")
+            .is_some_and(|s| s.blocks.is_some()));
+        assert_eq!(
+            views.of(0).summary("unlink").unwrap().blocks.as_deref(),
+            Some("os.Remove")
+        );
+    }
 }

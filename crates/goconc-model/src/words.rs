@@ -285,6 +285,14 @@ pub fn says_caller_unlocks(doc: &str) -> bool {
         || text_has_phrase(doc, "locked on return")
 }
 
+// ---- Contexts ---------------------------------------------------------------------------------
+
+/// Variables that hold an error, by their last word (`err`, `closeErr`, `write_error`), for a
+/// failure path tested with `x != nil` where the declaration does not say `error`.
+pub const ERROR_VALUE: WordList = WordList {
+    words: &["err", "error", "errs", "errors"],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +355,14 @@ mod tests {
         assert!(text_has_phrase("// mu must be held.", "must be held"));
         assert!(!text_has_phrase("// mu must not be held", "must be held"));
         assert!(!text_has_phrase("// holding", "hold"));
+    }
+
+    #[test]
+    fn error_values_by_last_word() {
+        assert!(ERROR_VALUE.ends_identifier("err"));
+        assert!(ERROR_VALUE.ends_identifier("closeErr"));
+        assert!(ERROR_VALUE.ends_identifier("write_error"));
+        assert!(!ERROR_VALUE.ends_identifier("errand"));
+        assert!(!ERROR_VALUE.ends_identifier("ferret"));
     }
 }

@@ -63,7 +63,10 @@ more than once is harmless, so an existing `cancel()` may stay.
 ## When it stays silent
 When the cancel func is returned, stored in a field or a variable of an enclosing function, passed
 to another function (`time.AfterFunc(d, cancel)`) or captured by a closure — someone else is then
-responsible for it, as in go vet. A path that ends in `panic`, `os.Exit` or `log.Fatal` needs no
+responsible for it, as in go vet. A field counts only when something can call it: an exported
+field, or one that some code of the package calls or reads (`s.cancel()`, `if s.cancel != nil`,
+`stop := s.cancel`). A cancel func kept in an unexported field that nothing reads is never called,
+and is reported like one thrown away. A path that ends in `panic`, `os.Exit` or `log.Fatal` needs no
 cancel. A function using `goto` is not analysed.
 "#,
 };
@@ -148,15 +151,22 @@ fn check_definition<'t>(
     def: &Definition<'t>,
     out: &mut Vec<Finding>,
 ) {
-    if def.cancel.kind_str() != "identifier" {
-        // Stored in a field, a map or a slice: someone else calls it.
-        return;
-    }
     let lives = if constructor.contains("Cancel") {
         "until the parent context is cancelled"
     } else {
         "until its deadline passes"
     };
+    if def.cancel.kind_str() != "identifier" {
+        // Stored in a field, a map or a slice: someone else calls it — unless it is a field
+        // that nothing can call.
+        if unread_field(cx, def.cancel).is_some() {
+            out.push(META.finding(
+                def.cancel.byte_range(),
+                format!("the cancel func returned by `context.{constructor}` is kept in `{}`, which nothing in the package calls or reads: the context and its resources live {lives}", text(def.cancel, cx.src)),
+            ));
+        }
+        return;
+    }
     let name = text(def.cancel, cx.src);
     if name == "_" {
         let finding = META.finding(
@@ -282,12 +292,56 @@ fn uses_of<'t>(cx: &Context<'_, 't>, decl: &Decl<'t>, node: Node<'t>) -> Vec<Nod
     found
 }
 
+/// An unexported field (`s.cancel`) that no code of the package calls or reads: a cancel func
+/// stored there is never called (another package cannot see the field either).
+fn unread_field<'t>(cx: &Context<'_, 't>, target: Node<'t>) -> Option<Node<'t>> {
+    let field = match target.kind_str() {
+        "selector_expression" => target.field("field")?,
+        "field_identifier" | "identifier" => target,
+        _ => return None,
+    };
+    let name = text(field, cx.src);
+    let exported = name.chars().next().is_some_and(char::is_uppercase);
+    (!exported && !cx.model.package.field_is_read(name)).then_some(field)
+}
+
+/// Where the value of `ident` is stored into a field nothing reads: `s.cancel = cancel`, or
+/// `T{cancel: cancel}` — a store that hands the cancel func to nobody.
+fn stored_unread<'t>(cx: &Context<'_, 't>, ident: Node<'t>) -> Option<Node<'t>> {
+    let parent = ident.parent()?;
+    match parent.kind_str() {
+        "expression_list" => {
+            let stmt = parent.parent()?;
+            if stmt.kind_str() != "assignment_statement" || stmt.field("right") != Some(parent) {
+                return None;
+            }
+            let position = named_children(parent).position(|c| c == ident)?;
+            let target = named_children(stmt.field("left")?).nth(position)?;
+            (target.kind_str() == "selector_expression")
+                .then(|| unread_field(cx, target))
+                .flatten()
+        }
+        "literal_element" => {
+            let keyed = parent
+                .parent()
+                .filter(|k| k.kind_str() == "keyed_element")?;
+            let key = named_children(keyed).next().filter(|k| *k != parent)?;
+            let name = named_children(key).next().unwrap_or(key);
+            unread_field(cx, name)
+        }
+        _ => None,
+    }
+}
+
 fn is_use(cx: &Context, decl: &Decl, ident: Node) -> bool {
     if !cx
         .model
         .resolve(ident)
         .is_some_and(|d| d.ident == decl.ident)
     {
+        return false;
+    }
+    if stored_unread(cx, ident).is_some() {
         return false;
     }
     let Some(list) = ident.parent().filter(|p| p.kind_str() == "expression_list") else {
@@ -576,6 +630,8 @@ func c(p context.Context) {
 }
 
 func run(context.Context) {}
+
+func (s *S) stop() { s.cancel() }
 ";
         let (lines, fixed) = run(src);
         assert_eq!(lines, vec![8, 13, 22]);

@@ -9,15 +9,17 @@ use crate::finding::{Finding, Severity, TextEdit};
 use crate::fixes::return_error;
 use crate::{Context, Family, RuleMeta};
 use goconc_model::blocking::{blocking_call, blocking_method};
+use goconc_model::flow::is_no_return_call;
 use goconc_model::Ty;
 use goconc_syntax::{
-    enclosing_function, line_end_after_newline, line_indent, method_call, newline, text, walk,
+    enclosing_function, line_end_after_newline, line_indent, method_call, named_children, newline,
+    text, walk,
 };
 
 pub static META: RuleMeta = RuleMeta {
     id: "context-loop-ignores-cancel",
     family: Family::Context,
-    severity: Severity::Hint,
+    severity: Severity::Warning,
     summary: "A loop in a function with a context that neither checks `ctx.Done()`/`ctx.Err()` nor passes the context to anything it calls, and blocks or does long work.",
     fix: Some("insert a `select` on `ctx.Done()` at the top of the loop when the function returns an error"),
     doc: r#"
@@ -60,9 +62,19 @@ quick fix inserts a non-blocking `select` on `ctx.Done()` at the top of the loop
 `ctx.Err()`. Passing the context to the blocking calls (`http.NewRequestWithContext`,
 `QueryContext`, a `select` that also waits on `ctx.Done()`) is often better still.
 
+The inserted `select` mentions the context, so the loop is not reported again once fixed.
+
+## Severity
+- **warning**: the loop has no way out: no condition or range clause, and no `return`, `goto`,
+  call that never returns or `break` leaving it. Nothing but the process can end it, so the
+  function never gives control back to the caller that cancels (`for { job := <-jobs; run(job) }`
+  in a worker that takes a context).
+- **hint**: the loop ends by its own condition (a bounded retry, a poll that returns when ready, a
+  receive that returns once the channel is closed); cancelling only fails to cut it short.
+
 ## When it stays silent
-- The loop mentions the context (or any other `context.Context`) anywhere: it checks it or passes
-  it on.
+- The loop mentions the context (or any other `context.Context`) anywhere, a `select` or a
+  function literal of the loop included: it checks it or passes it on.
 - Nothing in the loop's own body blocks: no sleep, no network, file, database or process I/O from
   the standard library, no bare channel receive (a `select` may have a cancel case of its own,
   ranging over a channel ends when its producer closes it, and sends are the business of
@@ -86,6 +98,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
     let ctx = context_param(cx, stmt)?;
     let body = stmt.field("body")?;
+    let names_context = |m: Node| {
+        m.kind_str() == "identifier"
+            && cx
+                .model
+                .resolve(m)
+                .is_some_and(|d| d.ident == ctx.ident || d.ty.is_named("context", "Context"))
+    };
     let mut mentions_context = false;
     let mut blocking: Option<(Node, String)> = None;
     walk(stmt, |n| {
@@ -93,29 +112,16 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
             return false;
         }
         match n.kind_str() {
-            "identifier" => {
-                if let Some(decl) = cx.model.resolve(n) {
-                    if decl.ident == ctx.ident || decl.ty.is_named("context", "Context") {
-                        mentions_context = true;
-                    }
-                }
-            }
-            "func_literal" => {
-                // Goroutines and callbacks of the loop: a context use there still counts, their
-                // blocking does not.
+            "identifier" => mentions_context = names_context(n),
+            // Goroutines and callbacks of the loop, and its `select`s (which may have a cancel
+            // case of their own): a context use there counts, their blocking does not.
+            "func_literal" | "select_statement" => {
                 walk(n, |m| {
-                    if m.kind_str() == "identifier"
-                        && cx.model.resolve(m).is_some_and(|d| {
-                            d.ident == ctx.ident || d.ty.is_named("context", "Context")
-                        })
-                    {
-                        mentions_context = true;
-                    }
+                    mentions_context |= names_context(m);
                     !mentions_context
                 });
                 return false;
             }
-            "select_statement" => return false,
             _ => {}
         }
         // The operation first: `enclosing_loop` climbs with `parent()`, which searches down
@@ -136,12 +142,24 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
     }
     let (op, what) = blocking?;
     let name = ctx.name;
-    let mut finding = META
-        .finding(
+    // A loop that nothing but the process can end never returns to the caller who cancels; one
+    // with a way out ends when its own condition says so, which may be soon enough.
+    let endless = !has_way_out(cx, stmt, body);
+    let mut finding = match endless {
+        true => META.finding(
             stmt.start_byte()..stmt.start_byte() + 3,
-            format!("this loop {what} but never checks `{name}`: cancelling the context does not stop it"),
-        )
-        .with_related(op.byte_range(), "blocks here");
+            format!("this loop {what} and has no way out, and never checks `{name}`: cancelling the context cannot stop it"),
+        ),
+        false => {
+            let mut finding = META.finding(
+                stmt.start_byte()..stmt.start_byte() + 3,
+                format!("this loop {what} but never checks `{name}`: cancelling the context does not stop it"),
+            );
+            finding.severity = Severity::Hint;
+            finding
+        }
+    }
+    .with_related(op.byte_range(), "blocks here");
     if let Some(edit) = fix(cx, stmt, body, name) {
         finding = finding.with_unsafe_fix(
             format!("Return when `{name}` is done, at the top of each iteration"),
@@ -149,6 +167,65 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
         );
     }
     Some(finding)
+}
+
+/// Whether anything but the context could end the loop: a condition or range clause in its
+/// header, or in its body (outside function literals) a `return`, a `goto`, a call that never
+/// returns, or a `break` that leaves it.
+fn has_way_out(cx: &Context, stmt: Node, body: Node) -> bool {
+    if named_children(stmt).any(|c| c != body && c.kind_str() != "for_clause")
+        || named_children(stmt)
+            .any(|c| c.kind_str() == "for_clause" && c.field("condition").is_some())
+    {
+        return true;
+    }
+    let label = stmt
+        .parent()
+        .filter(|p| p.kind_str() == "labeled_statement")
+        .and_then(|p| p.field("label"))
+        .map(|l| text(l, cx.src));
+    let mut out = false;
+    walk(body, |n| {
+        if out {
+            return false;
+        }
+        match n.kind_str() {
+            "func_literal" => return false,
+            "return_statement" | "goto_statement" => out = true,
+            "break_statement" => {
+                out = match named_children(n).next() {
+                    Some(target) => Some(text(target, cx.src)) == label,
+                    None => breaks_this_loop(n, body),
+                }
+            }
+            "call_expression" => out = is_no_return_call(cx.model, n),
+            _ => {}
+        }
+        !out
+    });
+    out
+}
+
+/// Whether an unlabelled `break` leaves the loop whose body is `body` (it is not inside a nested
+/// `for`, `switch` or `select`).
+fn breaks_this_loop(brk: Node, body: Node) -> bool {
+    let mut up = brk.parent();
+    while let Some(p) = up {
+        if p == body {
+            return true;
+        }
+        if matches!(
+            p.kind_str(),
+            "for_statement"
+                | "expression_switch_statement"
+                | "type_switch_statement"
+                | "select_statement"
+        ) {
+            return false;
+        }
+        up = p.parent();
+    }
+    false
 }
 
 /// What blocks at this node, described: a blocking library call or a bare receive. (Sends are

@@ -68,6 +68,13 @@ not copies, as in go vet. Pointers, slices, maps and channels of such values sha
 never reported. A struct that holds only a *pointer* to a mutex may be copied freely. Types that
 cannot be resolved from the package's own source (types of other packages besides `sync` and
 `sync/atomic`) are not reported.
+
+Types are resolved per build configuration: a file sees the declarations of the files it can be
+compiled with (file names such as `x_windows.go`, `x_linux_arm64.go`, and `//go:build` lines), so
+the Linux `Allocator` is never taken for the Windows one that holds a mutex. A file compiled in
+several configurations whose declarations of a type differ (an unconstrained file using a type
+declared per GOOS) sees only the fields they all share: a lock that only one configuration's type
+holds is not reported there, only in the files of that configuration.
 "#,
 };
 

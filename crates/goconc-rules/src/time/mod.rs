@@ -4,7 +4,10 @@
 //! apply only to older modules.
 
 use goconc_syntax::NodeExt;
+use goconc_syntax::{named_children, statements, walk_body};
 use tree_sitter::Node;
+
+use crate::Context;
 
 use super::Rule;
 
@@ -39,6 +42,81 @@ pub(crate) fn mentions(src: &str, node: Node, name: &str) -> bool {
             found = true;
         }
         !found
+    });
+    found
+}
+
+/// Can the body return: a `return` of its own, or an end that is not an endless loop?
+pub(crate) fn can_return(cx: &Context, body: Node) -> bool {
+    let mut has_return = false;
+    walk_body(body, |n| {
+        if n.kind_str() == "return_statement" {
+            has_return = true;
+        }
+    });
+    if has_return {
+        return true;
+    }
+    let Some(last) = statements(body).last().copied() else {
+        return true;
+    };
+    match last.kind_str() {
+        "for_statement" => !endless(cx, last),
+        "select_statement" => named_children(last).next().is_some(),
+        _ => true,
+    }
+}
+
+/// A `for` without condition, or ranging over `time.Tick` (a channel never closed), whose body
+/// has no `break` leaving it.
+fn endless(cx: &Context, stmt: Node) -> bool {
+    let clause = named_children(stmt).find(|n| n.kind_str() != "block");
+    let endless_header = match clause {
+        None => true,
+        Some(c) if c.kind_str() == "for_clause" => c.field("condition").is_none(),
+        Some(c) if c.kind_str() == "range_clause" => c.field("right").is_some_and(|r| {
+            r.kind_str() == "call_expression"
+                && r.field("function")
+                    .and_then(|f| cx.model.qualified_name(f, "time"))
+                    == Some("Tick")
+        }),
+        _ => false,
+    };
+    let Some(body) = stmt.field("body") else {
+        return false;
+    };
+    endless_header && !breaks_out(body)
+}
+
+/// Does a `break` in `body` leave the loop around it (an unlabelled one not inside a nested
+/// `for`/`switch`/`select`, or any labelled one)?
+fn breaks_out(body: Node) -> bool {
+    let mut found = false;
+    walk_body(body, |n| {
+        if n.kind_str() != "break_statement" {
+            return;
+        }
+        if named_children(n).next().is_some() {
+            found = true;
+            return;
+        }
+        let mut current = n.parent();
+        while let Some(p) = current {
+            if p == body {
+                found = true;
+                return;
+            }
+            if matches!(
+                p.kind_str(),
+                "for_statement"
+                    | "expression_switch_statement"
+                    | "type_switch_statement"
+                    | "select_statement"
+            ) {
+                return;
+            }
+            current = p.parent();
+        }
     });
     found
 }

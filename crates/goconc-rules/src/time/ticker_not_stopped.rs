@@ -64,7 +64,10 @@ is inside a loop, where the deferred calls would pile up).
 - A timer whose channel is received outside a `select` (it has fired) or not at all.
 - The ticker is not kept in a local variable.
 
-The severity is a warning for modules before Go 1.23 and a hint from Go 1.23 on.
+The severity is a warning for modules before Go 1.23 and a hint from Go 1.23 on. A ticker made
+in a function that cannot return (its last statement is a loop with no `return` or `break`
+leaving it) is a hint whatever the version: it lives as long as the loop that reads it, and a
+`defer t.Stop()` would never run.
 "#,
 };
 
@@ -72,7 +75,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for name in ["NewTicker", "NewTimer"] {
         for &call in cx.index.calls_named(name) {
             if let Some(mut f) = check_call(cx, call, name == "NewTicker") {
-                if cx.go_version.at_least(23) {
+                // A ticker in a function that cannot return lives as long as the program would
+                // anyway: no leak per call.
+                let endless = name == "NewTicker"
+                    && enclosing_function(call)
+                        .and_then(|f| f.field("body"))
+                        .is_some_and(|body| !super::can_return(cx, body));
+                if cx.go_version.at_least(23) || endless {
                     f.severity = Severity::Hint;
                 }
                 out.push(f);
@@ -243,6 +252,14 @@ mod tests {
     fn warning_before_go_1_23_and_hint_after() {
         assert_eq!(severities(SRC, 22), vec![Severity::Warning]);
         assert_eq!(severities(SRC, 23), vec![Severity::Hint]);
+    }
+
+    #[test]
+    fn a_ticker_in_a_function_that_cannot_return_is_a_hint() {
+        let endless = SRC
+            .replace("\t\tcase <-done:\n\t\t\treturn\n", "")
+            .replace("done chan int", "");
+        assert_eq!(severities(&endless, 22), vec![Severity::Hint]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::goroutines::{go_statement_of, in_nested_goroutine};
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
+use goconc_model::SyncKind;
 use goconc_syntax::NodeExt;
 use goconc_syntax::{
     access_path, call_args, enclosing_function, is_within, line_indent, line_start, statement_call,
@@ -55,7 +56,9 @@ wg.Wait()
 ## Fix
 When the `Add` is a statement of the goroutine's own body (not nested in a branch) and refers to
 nothing declared inside the goroutine, the quick fix moves it, unchanged, to the line before the
-`go` statement.
+`go` statement. From Go 1.25, when that would leave `wg.Add(1)` right before
+`go func() { defer wg.Done(); … }()` (the shape `waitgroup-go-available` rewrites), the fix writes
+`wg.Go(func() { … })` at once.
 
 ## When it stays silent
 - The goroutine adds for children it starts itself (an `Add` followed by `go` statements, with no
@@ -139,7 +142,17 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             );
         }
         let adds_in_goroutine = wg_calls_within(cx, WaitGroupOp::Add, &key, body).count();
-        if let Some(edits) = fix(cx, add.call, lit, go, &stmts).filter(|_| adds_in_goroutine == 1) {
+        // Moved out, `wg.Add(1)` before `go func() { defer wg.Done(); … }()` is what `wg.Go`
+        // does: from Go 1.25 the fix writes that at once, so that it leaves nothing to fix.
+        let as_go = go_fix(cx, add.call, add.receiver, lit, go, &stmts, &key);
+        if let Some(edit) = as_go.filter(|_| adds_in_goroutine == 1) {
+            finding = finding.with_fix(
+                format!("Rewrite to `{recv}.Go(func() {{ … }})`"),
+                vec![edit],
+            );
+        } else if let Some(edits) =
+            fix(cx, add.call, lit, go, &stmts).filter(|_| adds_in_goroutine == 1)
+        {
             finding = finding.with_fix(
                 format!(
                     "Move `{}` before the `go` statement",
@@ -173,6 +186,58 @@ fn child_uses(cx: &Context, go: tree_sitter::Node, key: &WgKey) -> bool {
     call_args(call)
         .iter()
         .any(|a| access_path(*a, cx.src).is_some_and(|p| p == key.path))
+}
+
+/// `wg.Go(func() { … })` in place of the `go` statement, without the `Add` and the
+/// `defer wg.Done()` lines (Go 1.25), when the goroutine adds 1 to a `sync.WaitGroup` at the
+/// top of a literal that takes nothing, its first other statement is `defer wg.Done()`, and it
+/// releases the group nowhere else.
+fn go_fix(
+    cx: &Context,
+    call: tree_sitter::Node,
+    receiver: tree_sitter::Node,
+    lit: tree_sitter::Node,
+    go: tree_sitter::Node,
+    stmts: &[tree_sitter::Node],
+    key: &WgKey,
+) -> Option<TextEdit> {
+    if !cx.go_version.at_least(25)
+        || cx.model.type_of(receiver).deref().sync_kind() != Some(SyncKind::WaitGroup)
+        || call_args(call)
+            .iter()
+            .map(|a| text(unparen(*a), cx.src))
+            .ne(["1"])
+    {
+        return None;
+    }
+    let go_call = statement_call(go)?;
+    if !call_args(go_call).is_empty()
+        || lit.field("result").is_some()
+        || lit
+            .field("parameters")
+            .is_some_and(|p| goconc_syntax::named_children(p).next().is_some())
+    {
+        return None;
+    }
+    let add_stmt = call_statement(call).filter(|s| stmts.first() == Some(s))?;
+    let defer = stmts.get(1).filter(|s| s.kind_str() == "defer_statement")?;
+    let body = lit.field("body")?;
+    let own_dones: Vec<_> = wg_calls_within(cx, WaitGroupOp::Done, key, body)
+        .filter(|d| !in_nested_goroutine(cx.model, d.call, body))
+        .collect();
+    let deferred_done = statement_call(*defer).and_then(|c| waitgroup_call(cx.model, c));
+    if own_dones.len() != 1 || deferred_done.map(|d| d.call) != Some(own_dones[0].call) {
+        return None;
+    }
+    let recv = text(receiver, cx.src);
+    super::go_rewrite(
+        cx.src,
+        go.start_byte(),
+        go,
+        body,
+        &[(add_stmt, false), (*defer, true)],
+        recv,
+    )
 }
 
 /// Moves the `Add` statement to the line before the `go` statement, when it is a top-level

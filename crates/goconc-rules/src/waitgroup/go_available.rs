@@ -10,8 +10,8 @@ use crate::{Context, Family, RuleMeta};
 use goconc_model::goroutines::in_nested_goroutine;
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_model::SyncKind;
+use goconc_syntax::call_statement;
 use goconc_syntax::{call_args, named_children, statement_call, statements, text, unparen};
-use goconc_syntax::{call_statement, statement_line};
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-go-available",
@@ -172,24 +172,5 @@ fn fix(
     defer: Node,
     recv: &str,
 ) -> Option<TextEdit> {
-    let defer_line = statement_line(defer, src)?;
-    let after_defer = src.get(defer.end_byte()..defer_line.end)?.trim();
-    if !after_defer.is_empty() {
-        return None; // keep a comment on the defer line rather than drop it
-    }
-    let open = body.start_byte() + 1;
-    let close = body.end_byte().checked_sub(1)?;
-    if src.get(close..close + 1) != Some("}") || defer_line.start < open || defer_line.end > close {
-        return None;
-    }
-    let before = src.get(open..defer_line.start)?;
-    let after = src.get(defer_line.end..close)?;
-    // After the body's closing brace the go statement has only `()` left.
-    if src.get(body.end_byte()..go.end_byte())?.trim() != "()" {
-        return None;
-    }
-    Some(TextEdit {
-        range: add_stmt.start_byte()..go.end_byte(),
-        new_text: format!("{recv}.Go(func() {{{before}{after}}})"),
-    })
+    super::go_rewrite(src, add_stmt.start_byte(), go, body, &[(defer, true)], recv)
 }

@@ -81,3 +81,48 @@ pub(crate) fn is_negative_add(call: Node, src: &str) -> bool {
         .first()
         .is_some_and(|a| text(unparen(*a), src).trim_start().starts_with('-'))
 }
+
+/// `recv.Go(func() {…})` in place of the text from `from` to the end of the `go` statement: the
+/// body of its literal without the whole lines of the statements in `drop`. A dropped line that
+/// is `bare` must hold nothing but its statement (a comment there is kept by giving up).
+pub(crate) fn go_rewrite(
+    src: &str,
+    from: usize,
+    go: Node,
+    body: Node,
+    drop: &[(Node, bool)],
+    recv: &str,
+) -> Option<crate::TextEdit> {
+    let open = body.start_byte() + 1;
+    let close = body.end_byte().checked_sub(1)?;
+    if src.get(close..close + 1) != Some("}") {
+        return None;
+    }
+    // After the body's closing brace the go statement has only `()` left.
+    if src.get(body.end_byte()..go.end_byte())?.trim() != "()" {
+        return None;
+    }
+    let mut lines = Vec::new();
+    for &(stmt, bare) in drop {
+        let line = goconc_syntax::statement_line(stmt, src)?;
+        if bare && !src.get(stmt.end_byte()..line.end)?.trim().is_empty() {
+            return None;
+        }
+        if line.start < open || line.end > close {
+            return None;
+        }
+        lines.push(line);
+    }
+    lines.sort_by_key(|l| l.start);
+    let mut inner = String::new();
+    let mut at = open;
+    for line in lines {
+        inner.push_str(src.get(at..line.start.max(at))?);
+        at = at.max(line.end);
+    }
+    inner.push_str(src.get(at..close)?);
+    Some(crate::TextEdit {
+        range: from..go.end_byte(),
+        new_text: format!("{recv}.Go(func() {{{inner}}})"),
+    })
+}
