@@ -425,6 +425,15 @@ impl<'t> Judge<'_, '_, 't> {
         let at = op.node.start_byte();
         let name = locks::canonical_key(model, &op.key, at)?;
         let closure = model.package.lock_closure();
+        // The package's field accesses, this file's judged with the package's types (the
+        // declarations of its types may sit in a sibling file).
+        let own = goconc_model::guards::collect(model);
+        let mut seen = crate::HashSet::default();
+        let accesses: Vec<&goconc_model::guards::FieldAccess> = own
+            .iter()
+            .chain(model.package.field_accesses())
+            .filter(|a| seen.insert((a.function.as_str(), a.offset, a.field.as_str())))
+            .collect();
         // The fields the lock guards in memory: written somewhere while it is held.
         let guarded: Option<(String, String, Vec<&str>)> =
             locks::lock_path_of_key(model, &op.key, at).and_then(|(path, owner)| {
@@ -433,14 +442,12 @@ impl<'t> Judge<'_, '_, 't> {
                     LockRoot::Typed(t) => t.clone(),
                     _ => return None,
                 };
-                // No facts about the type's fields (they are judged per file, with the file's
-                // own types): nothing to tell state from I/O by.
-                if !model.package.field_accesses().any(|a| a.type_name == owner) {
+                // No facts about the type's fields: nothing to tell state from I/O by.
+                if !accesses.iter().any(|a| a.type_name == owner) {
                     return None;
                 }
-                let written: Vec<&str> = model
-                    .package
-                    .field_accesses()
+                let written: Vec<&str> = accesses
+                    .iter()
                     .filter(|a| a.type_name == owner && a.write && a.guards.contains(&path.path))
                     .map(|a| a.field.as_str())
                     .collect();
@@ -460,7 +467,7 @@ impl<'t> Judge<'_, '_, 't> {
                 });
                 let touches_state = match &guarded {
                     None => true,
-                    Some((owner, lock, written)) => model.package.field_accesses().any(|a| {
+                    Some((owner, lock, written)) => accesses.iter().any(|a| {
                         &a.function == *key
                             && &a.type_name == owner
                             && a.guards.contains(lock)
