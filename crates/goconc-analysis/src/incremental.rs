@@ -27,6 +27,7 @@ use tree_sitter::Node;
 
 use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outcome, SourceFile};
 use goconc_model::atomics::{self, AtomicAccess};
+use goconc_model::goroutines::{self, GoFacts};
 use goconc_model::guards::FieldAccess;
 use goconc_model::scope::{is_function_item, top_level_items};
 use goconc_model::summary::{self, Acquire, FuncSummary};
@@ -85,6 +86,7 @@ impl<'t> TopLevel<'t> {
 #[derive(Clone, Default)]
 struct ItemDecls {
     summaries: Vec<(String, FuncSummary)>,
+    goroutines: Vec<(String, GoFacts)>,
     atomics: Vec<AtomicAccess>,
     field_accesses: Vec<FieldAccess>,
 }
@@ -114,6 +116,7 @@ impl ItemDecls {
                 acquire(second, key);
             }
         }
+        self.goroutines.hash(key);
         for a in &self.atomics {
             (&a.root, &a.fields, &a.func).hash(key);
         }
@@ -216,10 +219,14 @@ impl IncrementalFile {
             for a in &mut found {
                 a.offset = a.offset.saturating_sub(start);
             }
+            let goroutines = goroutines::collect_in(&[f.node], src, &imports)
+                .into_iter()
+                .collect();
             fresh.insert(
                 f.key,
                 ItemDecls {
                     summaries,
+                    goroutines,
                     atomics: found,
                     field_accesses: Vec::new(),
                 },
@@ -233,6 +240,7 @@ impl IncrementalFile {
                 shift_summary(&mut s, start, Direction::ToAbsolute);
                 decls.summaries.insert(key.clone(), s);
             }
+            decls.goroutines.extend(facts.goroutines.iter().cloned());
             decls
                 .atomics
                 .extend(facts.atomics.iter().cloned().map(|mut a| {
@@ -401,6 +409,7 @@ fn part<'a>(
 ) -> &'a ItemDecls {
     static EMPTY: ItemDecls = ItemDecls {
         summaries: Vec::new(),
+        goroutines: Vec::new(),
         atomics: Vec::new(),
         field_accesses: Vec::new(),
     };

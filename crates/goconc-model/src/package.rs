@@ -37,6 +37,9 @@ pub struct FileDecls {
     pub vars: HashMap<String, Ty>,
     /// What each function and method locks, expects held, and blocks on.
     pub summaries: HashMap<String, FuncSummary>,
+    /// What each function and method starts with `go` by name, and whether it can end the
+    /// goroutine it runs on (see [`super::goroutines::GoFacts`]).
+    pub goroutines: HashMap<String, super::goroutines::GoFacts>,
     /// Fields and package variables accessed through `sync/atomic` functions.
     pub atomics: Vec<super::atomics::AtomicAccess>,
     /// The field accesses of the file's methods with the locks held at them, judged with the
@@ -56,6 +59,7 @@ impl FileDecls {
         let items = super::scope::top_level_items(root);
         let mut decls = FileDecls::signatures(&items, src, &imports);
         decls.summaries = super::summary::collect_in(&items, src, &imports);
+        decls.goroutines = super::goroutines::collect_in(&items, src, &imports);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
         let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
         decls.field_accesses = accesses;
@@ -281,6 +285,9 @@ pub struct PackageModel {
     methods: HashMap<String, HashMap<String, FuncSig>>,
     vars: HashMap<String, Ty>,
     summaries: HashMap<String, FuncSummary>,
+    goroutines: HashMap<String, super::goroutines::GoFacts>,
+    /// Computed on first use by [`PackageModel::started_by_name`].
+    started_by_name: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
     /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
     atomics: HashMap<String, super::atomics::AtomicUse>,
     field_accesses: Vec<super::guards::FieldAccess>,
@@ -334,6 +341,10 @@ impl PackageModel {
                 total(|f| f.summaries.len()),
                 Default::default(),
             ),
+            goroutines: HashMap::with_capacity_and_hasher(
+                total(|f| f.goroutines.len()),
+                Default::default(),
+            ),
             field_accesses: Vec::with_capacity(total(|f| f.field_accesses.len())),
             ..PackageModel::default()
         };
@@ -355,6 +366,9 @@ impl PackageModel {
             model
                 .summaries
                 .extend(file.summaries.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .goroutines
+                .extend(file.goroutines.iter().map(|(k, v)| (k.clone(), v.clone())));
             model
                 .field_accesses
                 .extend(file.field_accesses.iter().cloned());
@@ -701,6 +715,25 @@ impl PackageModel {
     /// The summary of a function (`name`) or method (`Type.name`).
     pub fn summary(&self, key: &str) -> Option<&FuncSummary> {
         self.lookup(|m| m.summaries.get(key), |f| f.summaries.get(key))
+    }
+
+    /// The goroutine facts of a function (`name`) or method (`Type.name`).
+    pub fn go_facts(&self, key: &str) -> Option<&super::goroutines::GoFacts> {
+        self.lookup(|m| m.goroutines.get(key), |f| f.goroutines.get(key))
+    }
+
+    /// Whether some function of the package starts the function or method `key` (`worker`,
+    /// `Server.loop`) by name with `go`: its body is goroutine code.
+    pub fn is_started_by_name(&self, key: &str) -> bool {
+        self.started_by_name
+            .get_or_init(|| {
+                Arc::new(
+                    self.entries(|m| &m.goroutines, |f| &f.goroutines)
+                        .flat_map(|(_, facts)| facts.starts.iter().cloned())
+                        .collect(),
+                )
+            })
+            .contains(key)
     }
 
     pub fn var(&self, name: &str) -> Option<&Ty> {
