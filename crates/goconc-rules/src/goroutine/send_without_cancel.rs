@@ -7,18 +7,22 @@ use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::channels::{Capacity, Channels, OpKind};
+use crate::finding::LineOf;
+use goconc_model::channels::{
+    chan_key, is_cancel_receive, Capacity, Channels, EscapeKind, LocalChannel, OpKind,
+};
 use goconc_model::goroutines::goroutine_start;
+use goconc_model::types::names_of;
 use goconc_model::{DeclKind, Ty};
-use goconc_syntax::{line_indent, newline, text, unparen, walk_body};
-
-use goconc_syntax::returns_within;
+use goconc_syntax::{
+    call_args, line_indent, named_children, newline, text, unparen, walk, walk_body,
+};
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-send-without-cancel",
     family: Family::Goroutine,
     severity: Severity::Warning,
-    summary: "A goroutine's bare send `ch <- v` where a context or done channel is in scope but the send cannot be abandoned (generator ignoring cancellation).",
+    summary: "A goroutine's bare send `ch <- v` in a loop whose receiver can stop reading first, though a context or done channel is in scope to abandon the send.",
     fix: Some("wrap in `select { case ch <- v: case <-ctx.Done(): return }`"),
     doc: r#"
 ## Why it matters
@@ -62,21 +66,37 @@ Make the send abandonable: `select` between the send and the cancellation signal
 when cancelled. The quick fix writes that `select` (with `ctx.Done()`, or the done channel in
 scope) when the goroutine's function has no results.
 
+## What counts as evidence that the receiver stops
+A bare send is only a leak when its receiver can stop reading first; the rule reports only when
+the package shows that it can:
+- the sending loop never ends (`for { … }` with no `return` or `break`): the receiver must stop
+  first;
+- the loop that receives the channel — in the function that made it, or in another goroutine of
+  that function — can be left (`return`, `break`, another `select` case);
+- the channel is handed to a call whose results a loop that can be left reads (`for err := range
+  remove(queue) { if err != nil { return err } }`), or it is returned to a caller in the same file
+  that reads it in such a loop;
+- another send on the same channel (in the function, or in a function of the file it hands the
+  channel to) abandons it on cancellation: the code already expects the receiver to stop;
+- the channel is a parameter of the function, or the channel it returns, and the same caller
+  hands it a done channel (`func stage(done <-chan struct{}, in <-chan T) <-chan T`).
+A `go func(ch chan<- T) { … }(out)` parameter is followed to `out`.
+
 ## When it stays silent
 - The send is already a case of a `select`, or is not inside a loop of the goroutine.
-- No `context.Context` and no done/stop/quit channel is in scope at the send.
+- No cancellation means is in scope: no `context.Context` (a context bound to
+  `context.Background()` or `TODO()` is never cancelled, so it does not count) and no
+  done/stop/quit channel.
+- Nothing shows that the receiver can stop: the receiving loop is a `range` with no way out that
+  ends only when the channel is closed, or the consumer lives where the package cannot see it.
 - The channel is made locally with a buffer, or the function that made it drains it with a
   `range` loop that has no way out.
 - The goroutine also receives from the channel (a token handed back and forth), or the send is
   on the done channel itself.
-- Test files: ping-pong and hand-off goroutines in tests are paced by the test itself.
 "#,
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    if cx.is_test_file {
-        return;
-    }
     if cx.index.go_statements.is_empty() && cx.index.calls_named("Go").is_empty() {
         return;
     }
@@ -117,33 +137,33 @@ fn check_send<'t>(
     if goconc_syntax::enclosing_loop(send).is_none() {
         return;
     }
-    let Some(channel) = send.field("channel").map(unparen) else {
+    let Some(written) = send.field("channel").map(unparen) else {
         return;
     };
     let Some(value) = send.field("value") else {
         return;
     };
-    if !matches!(channel.kind_str(), "identifier" | "selector_expression") {
+    if !matches!(written.kind_str(), "identifier" | "selector_expression") {
         return;
     }
-    if let Some(ch) = channels.of_expr(cx.model, channel) {
+    // `go func(ch chan<- T) { … ch <- v … }(out)`: the parameter is `out`, seen from outside.
+    let channel = argument_for_parameter(cx, lit, start, written).unwrap_or(written);
+    let local = channels.of_expr(cx.model, channel);
+    if let Some(ch) = local {
         if ch.capacity != Capacity::Unbuffered {
             return;
         }
         // Drained by the function that made it: a range with no way out.
         if !ch.escaped() {
-            let drained = ch.parent_ops().any(|op| {
-                op.kind == OpKind::Range
-                    && returns_within(op.node).is_empty()
-                    && !has_break(op.node)
-            });
+            let drained = ch
+                .parent_ops()
+                .any(|op| op.kind == OpKind::Range && !loop_can_stop(op.node));
             if drained {
                 return;
             }
         }
     } else if channel.kind_str() == "identifier" {
-        // A channel of the goroutine's own making, or a parameter of the literal: its consumer
-        // is the goroutine's business.
+        // A channel of the goroutine's own making: its consumer is the goroutine's business.
         if cx
             .model
             .resolve(channel)
@@ -153,22 +173,28 @@ fn check_send<'t>(
         }
     }
     // A token passed back and forth (`s := <-h.s; …; h.s <- s`) is a lock, not a stream.
-    if receives_from(cx, lit, text(channel, cx.src)) {
+    if receives_from(cx, lit, text(written, cx.src)) {
         return;
     }
-    let Some(cancel) = cancel_in_scope(cx, send, start) else {
+    let Some(cancel) = cancel_in_scope(cx, send) else {
         return;
     };
     // `done <- true`: the send is the signal itself.
-    if cancel.name == text(channel, cx.src) {
+    if cancel.name == text(written, cx.src) || cancel.name == text(channel, cx.src) {
         return;
     }
+    let Some(evidence) = receiver_can_stop(cx, lit, send, channel, local) else {
+        return;
+    };
     let message = format!(
-        "bare send on `{}` in a goroutine's loop: when the receiver stops reading it blocks forever, though `{}` is in scope to abandon it",
-        text(channel, cx.src),
+        "bare send on `{}` in a goroutine's loop: {}, and then this send blocks forever, though `{}` is in scope to abandon it",
+        text(written, cx.src),
+        evidence.describe(cx),
         cancel.name,
     );
-    let mut finding = META.finding(send.byte_range(), message);
+    let mut finding = META
+        .finding(send.byte_range(), message)
+        .with_related(evidence.node().byte_range(), evidence.related());
     if lit.field("result").is_none() && starts_own_line(cx.src, send) {
         let indent = line_indent(cx.src, send.start_byte());
         let nl = newline(cx.src);
@@ -179,7 +205,7 @@ fn check_send<'t>(
         };
         let new_text = format!(
             "select {{{nl}{indent}case {} <- {}:{nl}{indent}case <-{recv}:{nl}{indent}\treturn{nl}{indent}}}",
-            text(channel, cx.src),
+            text(written, cx.src),
             text(value, cx.src),
         );
         finding = finding.with_fix(
@@ -193,16 +219,427 @@ fn check_send<'t>(
     out.push(finding);
 }
 
+/// What shows that the receiving side can stop reading while the goroutine still sends.
+#[derive(Clone, Copy)]
+enum Evidence<'t> {
+    /// The function that made the channel reads it in a loop that can be left (`return`,
+    /// `break`, another `select` case).
+    ReceiverLoopStops(Node<'t>),
+    /// The channel is handed to a call whose results a loop that can be left reads
+    /// (`for r := range remove(ch) { if r.Err != nil { return } }`).
+    ConsumerLoopStops(Node<'t>),
+    /// Another send on the same channel abandons it on cancellation (`select { case ch <- v:
+    /// case <-ctx.Done(): }`): the code already expects the receiver to stop.
+    SiblingSendAbandons(Node<'t>),
+    /// The channel comes with a done channel from the same caller: closing it is how the
+    /// receiving side says it stopped reading.
+    DoneHandedAlong(Node<'t>),
+    /// The sending loop never ends: the receiver has to stop first.
+    EndlessProducer(Node<'t>),
+}
+
+impl<'t> Evidence<'t> {
+    fn node(self) -> Node<'t> {
+        match self {
+            Evidence::ReceiverLoopStops(n)
+            | Evidence::ConsumerLoopStops(n)
+            | Evidence::SiblingSendAbandons(n)
+            | Evidence::DoneHandedAlong(n)
+            | Evidence::EndlessProducer(n) => n,
+        }
+    }
+
+    fn describe(self, cx: &Context) -> String {
+        let line = LineOf(self.node().start_byte());
+        match self {
+            Evidence::ReceiverLoopStops(_) => {
+                format!("the loop that receives it (line {line}) can stop reading")
+            }
+            Evidence::ConsumerLoopStops(_) => {
+                format!("the loop that consumes it (line {line}) can stop reading")
+            }
+            Evidence::SiblingSendAbandons(_) => format!(
+                "the receiver can stop reading (the send on line {line} abandons the same channel on cancellation)"
+            ),
+            Evidence::DoneHandedAlong(n) => format!(
+                "the receiver can stop reading and close `{}` (line {line})",
+                text(n, cx.src)
+            ),
+            Evidence::EndlessProducer(_) => format!(
+                "the loop (line {line}) never runs out of values, so the receiver stops reading first"
+            ),
+        }
+    }
+
+    fn related(self) -> &'static str {
+        match self {
+            Evidence::ReceiverLoopStops(_) | Evidence::ConsumerLoopStops(_) => {
+                "this loop can stop reading"
+            }
+            Evidence::SiblingSendAbandons(_) => "this send gives up when cancelled",
+            Evidence::DoneHandedAlong(_) => "the receiving side's stop signal",
+            Evidence::EndlessProducer(_) => "this loop has no end",
+        }
+    }
+}
+
+/// The argument a `go func(p T){…}(arg)` passes for the literal's parameter `ident` names.
+fn argument_for_parameter<'t>(
+    cx: &Context<'_, 't>,
+    lit: Node<'t>,
+    start: Node<'t>,
+    ident: Node<'t>,
+) -> Option<Node<'t>> {
+    if ident.kind_str() != "identifier" || start.kind_str() != "go_statement" {
+        return None;
+    }
+    let decl = cx.model.resolve(ident)?;
+    if decl.kind != DeclKind::Param || decl.function != cx.model.function_index(lit)? {
+        return None;
+    }
+    let params = lit.field("parameters")?;
+    let mut index = 0;
+    let mut position = None;
+    for param in named_children(params) {
+        for name in names_of(param) {
+            if name == decl.ident {
+                position = Some(index);
+            }
+            index += 1;
+        }
+    }
+    let call = named_children(start).next().map(unparen)?;
+    let args = call_args(call);
+    let arg = unparen(*args.get(position?)?);
+    matches!(arg.kind_str(), "identifier" | "selector_expression").then_some(arg)
+}
+
+/// Evidence that the channel's receiving side can stop reading while the goroutine sends.
+fn receiver_can_stop<'t>(
+    cx: &Context<'_, 't>,
+    lit: Node<'t>,
+    send: Node<'t>,
+    channel: Node<'t>,
+    local: Option<&LocalChannel<'t>>,
+) -> Option<Evidence<'t>> {
+    // `for { ch <- next() }`: values never run out, so the receiver stops first.
+    if let Some(lp) = goconc_syntax::enclosing_loop(send).filter(|lp| is_endless(*lp)) {
+        return Some(Evidence::EndlessProducer(lp));
+    }
+    let top = top_function(lit);
+    if let Some(ch) = local {
+        for op in ch.ops.iter().filter(|op| !op.in_closure) {
+            // Receives on the sending goroutine itself are the token idiom, passed over above.
+            if op.goroutine.is_some_and(|g| g.literal == lit) {
+                continue;
+            }
+            match op.kind {
+                OpKind::Range if loop_can_stop(op.node) => {
+                    return Some(Evidence::ReceiverLoopStops(op.node))
+                }
+                OpKind::Receive => {
+                    let leaves = op.select.is_some_and(|s| s.can_leave());
+                    if let Some(lp) = op.loop_stmt.filter(|lp| leaves || loop_can_stop(*lp)) {
+                        return Some(Evidence::ReceiverLoopStops(lp));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for escape in &ch.escapes {
+            match escape.kind {
+                EscapeKind::CallArgument => {
+                    if let Some(lp) = consuming_loop(escape.ident).filter(|lp| loop_can_stop(*lp))
+                    {
+                        return Some(Evidence::ConsumerLoopStops(lp));
+                    }
+                }
+                EscapeKind::Returned => {
+                    if let Some(lp) = caller_loop_that_stops(cx, top) {
+                        return Some(Evidence::ConsumerLoopStops(lp));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let key = chan_key(cx.model, channel)?;
+    if let Some(sibling) = abandoning_send(
+        cx,
+        top,
+        &|n| chan_key(cx.model, n).as_ref() == Some(&key),
+        send,
+        0,
+    ) {
+        return Some(Evidence::SiblingSendAbandons(sibling));
+    }
+    let returned = local.is_some_and(|ch| {
+        ch.escapes
+            .iter()
+            .any(|e| e.kind == EscapeKind::Returned)
+    });
+    done_handed_along(cx, top, channel, returned).map(Evidence::DoneHandedAlong)
+}
+
+/// A loop with no condition and no way out: `for { … }`, `for i := 0; ; i++ { … }`.
+fn is_endless(for_stmt: Node) -> bool {
+    let has_condition = named_children(for_stmt).any(|n| match n.kind_str() {
+        "block" => false,
+        "for_clause" => n.field("condition").is_some(),
+        _ => true,
+    });
+    !has_condition && !loop_can_stop(for_stmt)
+}
+
+/// A call in this file of the declared function `top` (which returns the channel) whose result
+/// a loop that can stop reads: `for v := range f(ctx) { … break … }`, or `ch := f(ctx)` read
+/// by such a loop.
+fn caller_loop_that_stops<'t>(cx: &Context<'_, 't>, top: Node<'t>) -> Option<Node<'t>> {
+    let name = text(top.field("name")?, cx.src);
+    for &call in cx.index.calls_named(name) {
+        if let Some(lp) = consuming_loop(call).filter(|lp| loop_can_stop(*lp)) {
+            return Some(lp);
+        }
+        // `ch := f(…)` / `ch, err := f(…)`, then `<-ch` or `range ch` in a loop that stops.
+        let Some(list) = call.parent().filter(|p| p.kind_str() == "expression_list") else {
+            continue;
+        };
+        let Some(decl) = list
+            .parent()
+            .filter(|d| d.kind_str() == "short_var_declaration")
+        else {
+            continue;
+        };
+        let Some(var) = decl.field("left").and_then(|l| named_children(l).next()) else {
+            continue;
+        };
+        let Some(declared) = cx
+            .model
+            .resolve_name(text(var, cx.src), decl.end_byte())
+            .filter(|d| d.ident == var)
+        else {
+            continue;
+        };
+        let Some(scope) = cx
+            .model
+            .functions
+            .get(declared.function)
+            .and_then(|f| f.body)
+        else {
+            continue;
+        };
+        let mut found = None;
+        walk_body(scope, |n| {
+            if found.is_some() || n.start_byte() < decl.end_byte() {
+                return;
+            }
+            let operand = match n.kind_str() {
+                "unary_expression" if n.field("operator").is_some_and(|o| text(o, cx.src) == "<-") => {
+                    n.field("operand")
+                }
+                "range_clause" => n.field("right"),
+                _ => None,
+            };
+            let reads = operand.map(unparen).is_some_and(|o| {
+                o.kind_str() == "identifier"
+                    && cx.model.resolve(o).map(|d| d.ident) == Some(var)
+            });
+            if !reads {
+                return;
+            }
+            let lp = match n.kind_str() {
+                "range_clause" => n.parent(),
+                _ => goconc_syntax::enclosing_loop(n),
+            };
+            let in_select = n
+                .parent()
+                .and_then(|p| p.parent())
+                .is_some_and(|c| c.kind_str() == "communication_case");
+            if let Some(lp) = lp.filter(|lp| in_select || loop_can_stop(*lp)) {
+                found = Some(lp);
+            }
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// The outermost function declaration (or literal at top level) around a node.
+fn top_function(node: Node) -> Node {
+    let mut top = node;
+    while let Some(f) = goconc_syntax::enclosing_function(top) {
+        top = f;
+    }
+    top
+}
+
+/// The loop whose header calls the function that `arg` is an argument of: `for r := range
+/// consume(ch)`, `for v := consume(ch); …`.
+fn consuming_loop(arg: Node) -> Option<Node> {
+    let mut node = arg;
+    for _ in 0..6 {
+        let parent = node.parent()?;
+        match parent.kind_str() {
+            "range_clause" | "for_clause" => {
+                return parent.parent().filter(|p| p.kind_str() == "for_statement")
+            }
+            "for_statement" => return Some(parent),
+            "block" | "expression_statement" | "statement_list" => return None,
+            _ => node = parent,
+        }
+    }
+    None
+}
+
+/// Can the loop be left while there is still something to read: a `return` or a `break` (or
+/// `goto`) in its body, outside nested literals?
+fn loop_can_stop(for_stmt: Node) -> bool {
+    let Some(body) = for_stmt.field("body") else {
+        return false;
+    };
+    let mut found = false;
+    walk_body(body, |n| {
+        if matches!(
+            n.kind_str(),
+            "return_statement" | "break_statement" | "goto_statement"
+        ) {
+            found = true;
+        }
+    });
+    found
+}
+
+/// A send on the channel (as `is_channel` tells) within `function` — or within a function of
+/// this file it hands the channel to, a few calls deep — that is a `select` case beside a
+/// cancellation case.
+fn abandoning_send<'t>(
+    cx: &Context<'_, 't>,
+    function: Node<'t>,
+    is_channel: &dyn Fn(Node<'t>) -> bool,
+    skip: Node<'t>,
+    depth: usize,
+) -> Option<Node<'t>> {
+    let mut found = None;
+    let mut handed: Vec<(Node<'t>, usize)> = Vec::new();
+    walk(function, |n| {
+        if found.is_some() {
+            return false;
+        }
+        match n.kind_str() {
+            "send_statement" if n != skip => {
+                let abandons = n.field("channel").map(unparen).is_some_and(is_channel)
+                    && n.parent().is_some_and(|case| {
+                        case.kind_str() == "communication_case"
+                            && case.parent().is_some_and(|select| {
+                                named_children(select).any(|c| {
+                                    c != case
+                                        && c.field("communication")
+                                            .is_some_and(|m| is_cancel_receive(cx.model, m))
+                                })
+                            })
+                    });
+                if abandons {
+                    found = Some(n);
+                }
+            }
+            "call_expression" if depth < 3 => {
+                for (i, arg) in call_args(n).into_iter().enumerate() {
+                    if is_channel(unparen(arg)) {
+                        handed.push((n, i));
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    if found.is_some() {
+        return found;
+    }
+    for (call, position) in handed {
+        let Some((callee, param)) = callee_parameter(cx, call, position) else {
+            continue;
+        };
+        let param_start = param.start_byte();
+        let is_param = move |n: Node<'t>| {
+            n.kind_str() == "identifier"
+                && cx.model.resolve(n).map(|d| d.ident.start_byte()) == Some(param_start)
+        };
+        if let Some(send) = abandoning_send(cx, callee, &is_param, skip, depth + 1) {
+            return Some(send);
+        }
+    }
+    None
+}
+
+/// The function of this file a call names (`f(…)`, `x.m(…)` with `m` declared once in the file)
+/// and the identifier of its parameter at `position`.
+fn callee_parameter<'t>(
+    cx: &Context<'_, 't>,
+    call: Node<'t>,
+    position: usize,
+) -> Option<(Node<'t>, Node<'t>)> {
+    let function = unparen(call.field("function")?);
+    let (name, method) = match function.kind_str() {
+        "identifier" if cx.model.resolve(function).is_none() => (text(function, cx.src), false),
+        "selector_expression" => (text(function.field("field")?, cx.src), true),
+        _ => return None,
+    };
+    let kind = if method {
+        "method_declaration"
+    } else {
+        "function_declaration"
+    };
+    let mut candidates = cx.model.functions.iter().map(|f| f.node).filter(|f| {
+        f.kind_str() == kind && f.field("name").is_some_and(|n| text(n, cx.src) == name)
+    });
+    let callee = candidates.next()?;
+    if candidates.next().is_some() {
+        return None;
+    }
+    let params = callee.field("parameters")?;
+    let names: Vec<Node> = named_children(params).flat_map(names_of).collect();
+    Some((callee, *names.get(position)?))
+}
+
+/// `func f(out chan<- T, done <-chan struct{})`, `func f(done <-chan struct{}) <-chan T`: the
+/// channel is a parameter of the declared function, or the channel it returns, and the same
+/// caller hands it a done channel.
+fn done_handed_along<'t>(
+    cx: &Context<'_, 't>,
+    top: Node<'t>,
+    channel: Node<'t>,
+    returned: bool,
+) -> Option<Node<'t>> {
+    if channel.kind_str() != "identifier" {
+        return None;
+    }
+    let decl = cx.model.resolve(channel)?;
+    let function = cx.model.function_index(top)?;
+    let own_param = decl.kind == DeclKind::Param && decl.function == function;
+    if !own_param && !returned {
+        return None;
+    }
+    cx.model
+        .decls()
+        .iter()
+        .filter(|d| d.function == function && d.kind == DeclKind::Param)
+        .find(|d| is_done_channel(&d.ty, d.name))
+        .map(|d| d.ident)
+}
+
 struct Cancel {
     name: String,
     is_context: bool,
 }
 
 /// A `context.Context` or a done channel visible at the send (declared outside the goroutine or
-/// as one of its parameters).
-fn cancel_in_scope(cx: &Context, send: Node, start: Node) -> Option<Cancel> {
+/// as one of its parameters). A context bound to `context.Background()` or `TODO()` is never
+/// cancelled: it is no means to abandon anything.
+fn cancel_in_scope(cx: &Context, send: Node) -> Option<Cancel> {
     let at = send.start_byte();
-    let _ = start;
     let mut best: Option<(usize, Cancel)> = None;
     for decl in cx.model.decls() {
         if !(decl.visible.start <= at && at < decl.visible.end) {
@@ -213,6 +650,9 @@ fn cancel_in_scope(cx: &Context, send: Node, start: Node) -> Option<Cancel> {
             continue;
         }
         let cancel = if decl.ty.deref().is_named("context", "Context") {
+            if never_cancelled(cx, decl) {
+                continue;
+            }
             Cancel {
                 name: decl.name.to_string(),
                 is_context: true,
@@ -236,6 +676,43 @@ fn cancel_in_scope(cx: &Context, send: Node, start: Node) -> Option<Cancel> {
     best.map(|(_, c)| c)
 }
 
+/// `ctx := context.Background()` (or `TODO()`), or a context variable assigned one in its
+/// function.
+fn never_cancelled(cx: &Context, decl: &goconc_model::Decl) -> bool {
+    let is_root = |value: Node| {
+        let value = unparen(value);
+        value.kind_str() == "call_expression"
+            && value.field("function").is_some_and(|f| {
+                matches!(
+                    cx.model.qualified_name(f, "context"),
+                    Some("Background" | "TODO")
+                )
+            })
+    };
+    if decl.init.is_some_and(is_root) {
+        return true;
+    }
+    let Some(body) = cx.model.functions.get(decl.function).and_then(|f| f.body) else {
+        return false;
+    };
+    let mut assigned = false;
+    walk_body(body, |n| {
+        if assigned || n.kind_str() != "assignment_statement" {
+            return;
+        }
+        let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
+            return;
+        };
+        let targets: Vec<Node> = named_children(left).collect();
+        let values: Vec<Node> = named_children(right).collect();
+        assigned = targets.len() == values.len()
+            && targets.iter().zip(&values).any(|(t, v)| {
+                cx.model.resolve(*t).map(|d| d.ident) == Some(decl.ident) && is_root(*v)
+            });
+    });
+    assigned
+}
+
 /// `done chan struct{}`, `stop <-chan struct{}`, `quit chan bool`…
 fn is_done_channel(ty: &Ty, name: &str) -> bool {
     let Ty::Chan(elem) = ty else { return false };
@@ -254,18 +731,6 @@ fn receives_from(cx: &Context, lit: Node, channel: &str) -> bool {
                 && n.field("operand")
                     .is_some_and(|o| text(unparen(o), cx.src) == channel)
             {
-                found = true;
-            }
-        });
-    }
-    found
-}
-
-fn has_break(for_stmt: Node) -> bool {
-    let mut found = false;
-    if let Some(body) = for_stmt.field("body") {
-        walk_body(body, |n| {
-            if matches!(n.kind_str(), "break_statement" | "goto_statement") {
                 found = true;
             }
         });
