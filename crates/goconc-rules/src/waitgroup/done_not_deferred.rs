@@ -9,6 +9,7 @@ use super::{wg_calls_within, wg_key, WgKey};
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::{self, ExitKind, FlowAnalysis};
+use goconc_model::channels::chan_key;
 use goconc_model::goroutines::{
     go_statement_of, goroutine_exit, in_nested_goroutine, GoroutineExit,
 };
@@ -142,7 +143,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if !seen.insert((lit.start_byte(), key.path.clone())) {
             continue;
         }
-        if is_latch(cx, body, &key, &dones) {
+        if is_latch(cx, go, body, &key, &dones) {
             continue;
         }
         let in_loop = dones.iter().any(|d| in_loop_of(d.call, body));
@@ -315,6 +316,7 @@ fn in_loop_of(call: Node, body: Node) -> bool {
 /// of another group, which counts its completion. Deferring this Done would deadlock.
 fn is_latch(
     cx: &Context,
+    go: Node,
     body: Node,
     key: &WgKey,
     dones: &[goconc_model::sync_calls::WaitGroupCall],
@@ -332,7 +334,7 @@ fn is_latch(
     dones.iter().any(|d| {
         statements_after(d.call, body)
             .into_iter()
-            .any(|stmt| waits_for_parent(cx, stmt, key))
+            .any(|stmt| waits_for_parent(cx, go, stmt, key))
     })
 }
 
@@ -358,7 +360,7 @@ fn statements_after<'t>(call: Node<'t>, body: Node<'t>) -> Vec<Node<'t>> {
 
 /// Does the statement wait for someone else: `Wait` on the group, a receive that is no probe, a
 /// `range` over a channel?
-fn waits_for_parent(cx: &Context, stmt: Node, key: &WgKey) -> bool {
+fn waits_for_parent(cx: &Context, go: Node, stmt: Node, key: &WgKey) -> bool {
     let mut waits = false;
     walk(stmt, |n| {
         if waits || n.kind_str() == "func_literal" {
@@ -368,6 +370,9 @@ fn waits_for_parent(cx: &Context, stmt: Node, key: &WgKey) -> bool {
             "unary_expression" => {
                 n.field("operator").is_some_and(|o| text(o, cx.src) == "<-")
                     && !in_select_with_default(n)
+                    && !n
+                        .field("operand")
+                        .is_some_and(|ch| token_taken_before(cx, go, ch))
             }
             "range_clause" => n
                 .field("right")
@@ -380,6 +385,31 @@ fn waits_for_parent(cx: &Context, stmt: Node, key: &WgKey) -> bool {
         !waits
     });
     waits
+}
+
+/// `sem <- 1; go func() { …; <-sem }()`: the starter put a token in the channel before the
+/// goroutine started, so taking it back does not wait for anyone.
+fn token_taken_before(cx: &Context, go: Node, channel: Node) -> bool {
+    let Some(key) = chan_key(cx.model, channel) else {
+        return false;
+    };
+    let Some(function) = enclosing_function(go) else {
+        return false;
+    };
+    let mut found = false;
+    walk(function, |n| {
+        if found || n.start_byte() >= go.start_byte() {
+            return false;
+        }
+        if n.kind_str() == "send_statement"
+            && n.field("channel")
+                .is_some_and(|c| chan_key(cx.model, c).as_ref() == Some(&key))
+        {
+            found = true;
+        }
+        true
+    });
+    found
 }
 
 /// `case <-ch:` of a `select` with a `default`: a probe that does not wait.
