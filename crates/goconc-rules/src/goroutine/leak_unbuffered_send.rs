@@ -63,7 +63,9 @@ func fetch(ctx context.Context, url string) (*Page, error) {
 
 ## Fix
 Give the channel a buffer of one: the single send then always completes, whether or not anyone
-receives, and the goroutine exits. The quick fix rewrites `make(chan T)` to `make(chan T, 1)`.
+receives, and the goroutine exits. The finding sits on the `make` call, where the fix goes (the
+send and the exit that leaves it behind are its related places); the quick fix rewrites
+`make(chan T)` to `make(chan T, 1)`.
 
 ## When it stays silent
 - The channel is buffered, or its capacity is not a constant.
@@ -119,11 +121,10 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     // A return inside the loop is where the sender is left; past the loop, the iteration that
     // went on without receiving is.
     let lp = goconc_syntax::enclosing_loop(go);
-    let exit = left
-        .exits
-        .iter()
-        .copied()
-        .find(|e| !left.next_iteration || lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp)));
+    let exit =
+        left.exits.iter().copied().find(|e| {
+            !left.next_iteration || lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp))
+        });
     let how = match exit {
         Some(exit) if exit.kind_str() == "return_statement" => {
             format!("returns at line {}", LineOf(exit.start_byte()))
@@ -140,25 +141,32 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         .map(|s| LineOf(s.node.start_byte()).to_string())
         .collect();
     let which = match others.len() {
-        0 => "this send".to_string(),
-        1 => format!("this send (or the one on line {})", others[0]),
-        _ => format!("this send (or those on lines {})", others.join(", ")),
+        0 => format!("send on line {}", LineOf(send.start_byte())),
+        1 => format!(
+            "send on line {} (or on line {})",
+            LineOf(send.start_byte()),
+            others[0]
+        ),
+        _ => format!(
+            "send on line {} (or on lines {})",
+            LineOf(send.start_byte()),
+            others.join(", ")
+        ),
     };
+    // The finding sits on the `make`, where the fix goes; the send and the exit are related.
     let message = format!(
-        "the goroutine blocks forever on {which} when {} {how} without receiving from unbuffered `{}`",
-        function_name(cx.model, ch.function),
+        "`{}` is unbuffered: the goroutine's {which} blocks forever when {} {how} without receiving",
         ch.name,
+        function_name(cx.model, ch.function),
     );
-    let mut finding = META.finding(send.byte_range(), message);
+    let mut finding = META
+        .finding(ch.make_call.byte_range(), message)
+        .with_related(send.byte_range(), "the goroutine blocks forever here");
+    for other in &sends[1..] {
+        finding = finding.with_related(other.node.byte_range(), "or here");
+    }
     if let Some(exit) = exit {
         finding = finding.with_related(exit.byte_range(), "leaves without receiving");
-    }
-    finding = finding.with_related(
-        ch.make_call.byte_range(),
-        format!("`{}` is made unbuffered here", ch.name),
-    );
-    for other in &sends[1..] {
-        finding = finding.with_related(other.node.byte_range(), "blocks forever here too");
     }
     if let Some(edit) = buffer_of_one(cx, ch) {
         finding = finding.with_fix(
@@ -231,6 +239,6 @@ mod tests {
     #[test]
     fn end_of_body_without_receive_on_one_path() {
         let src = "package p\n\nfunc f(x bool) {\n\tch := make(chan int)\n\tgo func() {\n\t\tch <- 1\n\t}()\n\tif x {\n\t\t<-ch\n\t}\n}\n";
-        assert_eq!(found(src), vec!["ch <- 1".to_string()]);
+        assert_eq!(found(src), vec!["make(chan int)".to_string()]);
     }
 }
