@@ -286,8 +286,10 @@ pub struct PackageModel {
     vars: HashMap<String, Ty>,
     summaries: HashMap<String, FuncSummary>,
     goroutines: HashMap<String, super::goroutines::GoFacts>,
-    /// Computed on first use by [`PackageModel::started_by_name`].
+    /// Computed on first use by [`PackageModel::is_started_by_name`].
     started_by_name: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
+    /// Computed on first use by [`PackageModel::is_result_read_until_stop`].
+    read_until_stop: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
     /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
     atomics: HashMap<String, super::atomics::AtomicUse>,
     field_accesses: Vec<super::guards::FieldAccess>,
@@ -734,6 +736,42 @@ impl PackageModel {
                 )
             })
             .contains(key)
+    }
+
+    /// Whether some function of the package reads the channel that `key` returns in a loop that
+    /// can stop reading.
+    pub fn is_result_read_until_stop(&self, key: &str) -> bool {
+        self.read_until_stop
+            .get_or_init(|| {
+                Arc::new(
+                    self.entries(|m| &m.goroutines, |f| &f.goroutines)
+                        .flat_map(|(_, facts)| facts.reads_result_until_stop.iter().cloned())
+                        .collect(),
+                )
+            })
+            .contains(key)
+    }
+
+    /// Whether the function `key` sends on its channel parameter at `position` in a `select`
+    /// that gives up on cancellation — itself, or a function it hands the channel to, a few
+    /// calls deep.
+    pub fn abandons_param(&self, key: &str, position: usize) -> bool {
+        self.abandons_param_within(key, position, 0)
+    }
+
+    fn abandons_param_within(&self, key: &str, position: usize, depth: usize) -> bool {
+        let Some(facts) = self.go_facts(key) else {
+            return false;
+        };
+        if facts.abandons_params.contains(&position) {
+            return true;
+        }
+        depth < 3
+            && facts
+                .hands_params
+                .iter()
+                .filter(|(from, _, _)| *from == position)
+                .any(|(_, callee, at)| self.abandons_param_within(callee, *at, depth + 1))
     }
 
     pub fn var(&self, name: &str) -> Option<&Ty> {

@@ -438,15 +438,14 @@ fn guarded_once(model: &FileModel, function: Node, range: &Range<usize>) -> bool
             return false;
         }
         if n.kind_str() == "if_statement" {
-            let in_consequence = n
-                .field("consequence")
-                .is_some_and(|c| is_within(close, c));
+            let in_consequence = n.field("consequence").is_some_and(|c| is_within(close, c));
             let flag = n
                 .field("condition")
                 .map(unparen)
                 .filter(|c| {
                     c.kind_str() == "unary_expression"
-                        && c.field("operator").is_some_and(|o| text(o, model.src) == "!")
+                        && c.field("operator")
+                            .is_some_and(|o| text(o, model.src) == "!")
                 })
                 .and_then(|c| c.field("operand"))
                 .map(unparen)
@@ -477,7 +476,10 @@ fn sets_only_true(model: &FileModel, function: Node, ident: Node, branch: Option
         let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
             return true;
         };
-        if !matches!(n.kind_str(), "assignment_statement" | "short_var_declaration") {
+        if !matches!(
+            n.kind_str(),
+            "assignment_statement" | "short_var_declaration"
+        ) {
             return true;
         }
         let targets: Vec<Node> = named_children(left).collect();

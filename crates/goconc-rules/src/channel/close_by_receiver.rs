@@ -180,7 +180,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if let Some(check) = counted {
             // How many senders there are is a fact of other functions: advice, not a defect.
             finding.severity = Severity::Hint;
-            finding = finding.with_related(check.byte_range(), "the values expected are counted here");
+            finding =
+                finding.with_related(check.byte_range(), "the values expected are counted here");
         }
         out.push(finding);
     }
@@ -233,9 +234,9 @@ fn uses_of<'t>(
                 }
             }
             "call_expression" => {
-                let builtin = node.field("function").is_some_and(|f| {
-                    matches!(text(f, model.src), "close" | "len" | "cap")
-                });
+                let builtin = node
+                    .field("function")
+                    .is_some_and(|f| matches!(text(f, model.src), "close" | "len" | "cap"));
                 if !builtin && goconc_syntax::call_args(node).into_iter().any(same) {
                     uses.handed_to_goroutine = true;
                 }
@@ -378,7 +379,8 @@ fn counted_before<'t>(cx: &Context<'_, 't>, close: Node<'t>) -> Option<Node<'t>>
                     .is_some_and(|o| matches!(text(o, cx.src), "<" | "!=" | "<="))
                 && c.field("left").map(unparen).is_some_and(|l| {
                     l.kind_str() == "call_expression"
-                        && l.field("function").is_some_and(|f| text(f, cx.src) == "len")
+                        && l.field("function")
+                            .is_some_and(|f| text(f, cx.src) == "len")
                 })
         });
         let leaves = s.field("consequence").is_some_and(|b| {

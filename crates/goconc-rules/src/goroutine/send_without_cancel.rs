@@ -5,13 +5,13 @@
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
+use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
-use crate::finding::LineOf;
 use goconc_model::channels::{
     chan_key, is_cancel_receive, Capacity, Channels, EscapeKind, LocalChannel, OpKind,
 };
-use goconc_model::goroutines::goroutine_start;
+use goconc_model::goroutines::{goroutine_bodies, loop_can_stop, GoroutineBody};
 use goconc_model::types::names_of;
 use goconc_model::{DeclKind, Ty};
 use goconc_syntax::{
@@ -97,14 +97,11 @@ A `go func(ch chan<- T) { … }(out)` parameter is followed to `out`.
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    if cx.index.go_statements.is_empty() && cx.index.calls_named("Go").is_empty() {
+    if cx.index.send_statements.is_empty() {
         return;
     }
-    for &lit in &cx.index.func_literals {
-        let Some(start) = goroutine_start(cx.model, lit) else {
-            continue;
-        };
-        let Some(body) = lit.field("body") else {
+    for goroutine in goroutine_bodies(cx.model, &cx.index) {
+        let Some(body) = goroutine.function.field("body") else {
             continue;
         };
         let mut sends = Vec::new();
@@ -114,7 +111,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
         });
         for send in sends {
-            check_send(cx, &cx.channels, lit, start, send, out);
+            check_send(cx, &cx.channels, goroutine, send, out);
         }
     }
 }
@@ -122,11 +119,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn check_send<'t>(
     cx: &Context<'_, 't>,
     channels: &Channels<'t>,
-    lit: Node<'t>,
-    start: Node<'t>,
+    goroutine: GoroutineBody<'t>,
     send: Node<'t>,
     out: &mut Vec<Finding>,
 ) {
+    let lit = goroutine.function;
     if send
         .parent()
         .is_some_and(|p| p.kind_str() == "communication_case")
@@ -147,7 +144,16 @@ fn check_send<'t>(
         return;
     }
     // `go func(ch chan<- T) { … ch <- v … }(out)`: the parameter is `out`, seen from outside.
-    let channel = argument_for_parameter(cx, lit, start, written).unwrap_or(written);
+    let channel = goroutine
+        .start
+        .and_then(|start| argument_for_parameter(cx, lit, start, written))
+        .unwrap_or(written);
+    // What the goroutine declares itself: a literal's parameters too (unless followed to the
+    // argument above); a function started by name gets its parameters from its starter.
+    let own_scope = match lit.kind_str() {
+        "func_literal" => Some(lit),
+        _ => lit.field("body"),
+    };
     let local = channels.of_expr(cx.model, channel);
     if let Some(ch) = local {
         if ch.capacity != Capacity::Unbuffered {
@@ -164,11 +170,9 @@ fn check_send<'t>(
         }
     } else if channel.kind_str() == "identifier" {
         // A channel of the goroutine's own making: its consumer is the goroutine's business.
-        if cx
-            .model
-            .resolve(channel)
-            .is_some_and(|d| goconc_syntax::is_within(d.ident, lit))
-        {
+        if cx.model.resolve(channel).is_some_and(|d| {
+            own_scope.is_some_and(|scope| goconc_syntax::is_within(d.ident, scope))
+        }) {
             return;
         }
     }
@@ -192,9 +196,10 @@ fn check_send<'t>(
         evidence.describe(cx),
         cancel.name,
     );
-    let mut finding = META
-        .finding(send.byte_range(), message)
-        .with_related(evidence.node().byte_range(), evidence.related());
+    let mut finding = META.finding(send.byte_range(), message);
+    if let Some(node) = evidence.node() {
+        finding = finding.with_related(node.byte_range(), evidence.related());
+    }
     if lit.field("result").is_none() && starts_own_line(cx.src, send) {
         let indent = line_indent(cx.src, send.start_byte());
         let nl = newline(cx.src);
@@ -220,7 +225,7 @@ fn check_send<'t>(
 }
 
 /// What shows that the receiving side can stop reading while the goroutine still sends.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Evidence<'t> {
     /// The function that made the channel reads it in a loop that can be left (`return`,
     /// `break`, another `select` case).
@@ -228,9 +233,14 @@ enum Evidence<'t> {
     /// The channel is handed to a call whose results a loop that can be left reads
     /// (`for r := range remove(ch) { if r.Err != nil { return } }`).
     ConsumerLoopStops(Node<'t>),
+    /// The function returns the channel, and a caller in the package reads it in a loop that
+    /// can be left.
+    CallerLoopStops(String),
     /// Another send on the same channel abandons it on cancellation (`select { case ch <- v:
     /// case <-ctx.Done(): }`): the code already expects the receiver to stop.
     SiblingSendAbandons(Node<'t>),
+    /// The channel is handed to a function of the package that abandons its sends on it.
+    HandedToAbandoningCallee(Node<'t>, String),
     /// The channel comes with a done channel from the same caller: closing it is how the
     /// receiving side says it stopped reading.
     DoneHandedAlong(Node<'t>),
@@ -239,18 +249,21 @@ enum Evidence<'t> {
 }
 
 impl<'t> Evidence<'t> {
-    fn node(self) -> Node<'t> {
+    fn node(&self) -> Option<Node<'t>> {
         match self {
             Evidence::ReceiverLoopStops(n)
             | Evidence::ConsumerLoopStops(n)
             | Evidence::SiblingSendAbandons(n)
+            | Evidence::HandedToAbandoningCallee(n, _)
             | Evidence::DoneHandedAlong(n)
-            | Evidence::EndlessProducer(n) => n,
+            | Evidence::EndlessProducer(n) => Some(*n),
+            Evidence::CallerLoopStops(_) => None,
         }
     }
 
-    fn describe(self, cx: &Context) -> String {
-        let line = LineOf(self.node().start_byte());
+    fn describe(&self, cx: &Context) -> String {
+        let line = self.node().map(|n| LineOf(n.start_byte()));
+        let line = line.map(|l| l.to_string()).unwrap_or_default();
         match self {
             Evidence::ReceiverLoopStops(_) => {
                 format!("the loop that receives it (line {line}) can stop reading")
@@ -258,12 +271,18 @@ impl<'t> Evidence<'t> {
             Evidence::ConsumerLoopStops(_) => {
                 format!("the loop that consumes it (line {line}) can stop reading")
             }
+            Evidence::CallerLoopStops(callee) => format!(
+                "a caller of `{callee}` reads the channel it returns in a loop that can stop reading"
+            ),
             Evidence::SiblingSendAbandons(_) => format!(
                 "the receiver can stop reading (the send on line {line} abandons the same channel on cancellation)"
             ),
+            Evidence::HandedToAbandoningCallee(_, callee) => format!(
+                "the receiver can stop reading (`{callee}`, which it is handed to on line {line}, abandons its sends on cancellation)"
+            ),
             Evidence::DoneHandedAlong(n) => format!(
                 "the receiver can stop reading and close `{}` (line {line})",
-                text(n, cx.src)
+                text(*n, cx.src)
             ),
             Evidence::EndlessProducer(_) => format!(
                 "the loop (line {line}) never runs out of values, so the receiver stops reading first"
@@ -271,12 +290,15 @@ impl<'t> Evidence<'t> {
         }
     }
 
-    fn related(self) -> &'static str {
+    fn related(&self) -> &'static str {
         match self {
-            Evidence::ReceiverLoopStops(_) | Evidence::ConsumerLoopStops(_) => {
-                "this loop can stop reading"
-            }
+            Evidence::ReceiverLoopStops(_)
+            | Evidence::ConsumerLoopStops(_)
+            | Evidence::CallerLoopStops(_) => "this loop can stop reading",
             Evidence::SiblingSendAbandons(_) => "this send gives up when cancelled",
+            Evidence::HandedToAbandoningCallee(..) => {
+                "handed to a function that gives up when cancelled"
+            }
             Evidence::DoneHandedAlong(_) => "the receiving side's stop signal",
             Evidence::EndlessProducer(_) => "this loop has no end",
         }
@@ -349,14 +371,15 @@ fn receiver_can_stop<'t>(
         for escape in &ch.escapes {
             match escape.kind {
                 EscapeKind::CallArgument => {
-                    if let Some(lp) = consuming_loop(escape.ident).filter(|lp| loop_can_stop(*lp))
-                    {
+                    if let Some(lp) = consuming_loop(escape.ident).filter(|lp| loop_can_stop(*lp)) {
                         return Some(Evidence::ConsumerLoopStops(lp));
                     }
                 }
                 EscapeKind::Returned => {
-                    if let Some(lp) = caller_loop_that_stops(cx, top) {
-                        return Some(Evidence::ConsumerLoopStops(lp));
+                    if let Some(key) = function_key(cx, top) {
+                        if cx.model.package.is_result_read_until_stop(&key) {
+                            return Some(Evidence::CallerLoopStops(key));
+                        }
                     }
                 }
                 _ => {}
@@ -364,20 +387,12 @@ fn receiver_can_stop<'t>(
         }
     }
     let key = chan_key(cx.model, channel)?;
-    if let Some(sibling) = abandoning_send(
-        cx,
-        top,
-        &|n| chan_key(cx.model, n).as_ref() == Some(&key),
-        send,
-        0,
-    ) {
-        return Some(Evidence::SiblingSendAbandons(sibling));
+    let is_channel = |n: Node<'t>| chan_key(cx.model, n).as_ref() == Some(&key);
+    if let Some(evidence) = abandoning_send(cx, top, &is_channel, send) {
+        return Some(evidence);
     }
-    let returned = local.is_some_and(|ch| {
-        ch.escapes
-            .iter()
-            .any(|e| e.kind == EscapeKind::Returned)
-    });
+    let returned =
+        local.is_some_and(|ch| ch.escapes.iter().any(|e| e.kind == EscapeKind::Returned));
     done_handed_along(cx, top, channel, returned).map(Evidence::DoneHandedAlong)
 }
 
@@ -391,79 +406,15 @@ fn is_endless(for_stmt: Node) -> bool {
     !has_condition && !loop_can_stop(for_stmt)
 }
 
-/// A call in this file of the declared function `top` (which returns the channel) whose result
-/// a loop that can stop reads: `for v := range f(ctx) { … break … }`, or `ch := f(ctx)` read
-/// by such a loop.
-fn caller_loop_that_stops<'t>(cx: &Context<'_, 't>, top: Node<'t>) -> Option<Node<'t>> {
-    let name = text(top.field("name")?, cx.src);
-    for &call in cx.index.calls_named(name) {
-        if let Some(lp) = consuming_loop(call).filter(|lp| loop_can_stop(*lp)) {
-            return Some(lp);
-        }
-        // `ch := f(…)` / `ch, err := f(…)`, then `<-ch` or `range ch` in a loop that stops.
-        let Some(list) = call.parent().filter(|p| p.kind_str() == "expression_list") else {
-            continue;
-        };
-        let Some(decl) = list
-            .parent()
-            .filter(|d| d.kind_str() == "short_var_declaration")
-        else {
-            continue;
-        };
-        let Some(var) = decl.field("left").and_then(|l| named_children(l).next()) else {
-            continue;
-        };
-        let Some(declared) = cx
-            .model
-            .resolve_name(text(var, cx.src), decl.end_byte())
-            .filter(|d| d.ident == var)
-        else {
-            continue;
-        };
-        let Some(scope) = cx
-            .model
-            .functions
-            .get(declared.function)
-            .and_then(|f| f.body)
-        else {
-            continue;
-        };
-        let mut found = None;
-        walk_body(scope, |n| {
-            if found.is_some() || n.start_byte() < decl.end_byte() {
-                return;
-            }
-            let operand = match n.kind_str() {
-                "unary_expression" if n.field("operator").is_some_and(|o| text(o, cx.src) == "<-") => {
-                    n.field("operand")
-                }
-                "range_clause" => n.field("right"),
-                _ => None,
-            };
-            let reads = operand.map(unparen).is_some_and(|o| {
-                o.kind_str() == "identifier"
-                    && cx.model.resolve(o).map(|d| d.ident) == Some(var)
-            });
-            if !reads {
-                return;
-            }
-            let lp = match n.kind_str() {
-                "range_clause" => n.parent(),
-                _ => goconc_syntax::enclosing_loop(n),
-            };
-            let in_select = n
-                .parent()
-                .and_then(|p| p.parent())
-                .is_some_and(|c| c.kind_str() == "communication_case");
-            if let Some(lp) = lp.filter(|lp| in_select || loop_can_stop(*lp)) {
-                found = Some(lp);
-            }
-        });
-        if found.is_some() {
-            return found;
-        }
-    }
-    None
+/// The summary key of a declared function or method (`Server.loop`, `worker`).
+fn function_key(cx: &Context, function: Node) -> Option<String> {
+    let index = cx.model.function_index(function)?;
+    let f = &cx.model.functions[index];
+    let name = text(function.field("name")?, cx.src);
+    Some(goconc_model::summary::summary_key(
+        f.receiver_type.as_deref(),
+        name,
+    ))
 }
 
 /// The outermost function declaration (or literal at top level) around a node.
@@ -493,36 +444,16 @@ fn consuming_loop(arg: Node) -> Option<Node> {
     None
 }
 
-/// Can the loop be left while there is still something to read: a `return` or a `break` (or
-/// `goto`) in its body, outside nested literals?
-fn loop_can_stop(for_stmt: Node) -> bool {
-    let Some(body) = for_stmt.field("body") else {
-        return false;
-    };
-    let mut found = false;
-    walk_body(body, |n| {
-        if matches!(
-            n.kind_str(),
-            "return_statement" | "break_statement" | "goto_statement"
-        ) {
-            found = true;
-        }
-    });
-    found
-}
-
-/// A send on the channel (as `is_channel` tells) within `function` — or within a function of
-/// this file it hands the channel to, a few calls deep — that is a `select` case beside a
-/// cancellation case.
+/// A send on the channel (as `is_channel` tells) within `function` that is a `select` case
+/// beside a cancellation case, or a call there that hands the channel to a function of the
+/// package that abandons its sends on it (through the package's facts).
 fn abandoning_send<'t>(
     cx: &Context<'_, 't>,
     function: Node<'t>,
     is_channel: &dyn Fn(Node<'t>) -> bool,
     skip: Node<'t>,
-    depth: usize,
-) -> Option<Node<'t>> {
+) -> Option<Evidence<'t>> {
     let mut found = None;
-    let mut handed: Vec<(Node<'t>, usize)> = Vec::new();
     walk(function, |n| {
         if found.is_some() {
             return false;
@@ -541,13 +472,19 @@ fn abandoning_send<'t>(
                             })
                     });
                 if abandons {
-                    found = Some(n);
+                    found = Some(Evidence::SiblingSendAbandons(n));
                 }
             }
-            "call_expression" if depth < 3 => {
+            "call_expression" => {
                 for (i, arg) in call_args(n).into_iter().enumerate() {
-                    if is_channel(unparen(arg)) {
-                        handed.push((n, i));
+                    if !is_channel(unparen(arg)) {
+                        continue;
+                    }
+                    if let Some(key) = callee_key(cx, n) {
+                        if cx.model.package.abandons_param(&key, i) {
+                            found = Some(Evidence::HandedToAbandoningCallee(n, key));
+                            break;
+                        }
                     }
                 }
             }
@@ -555,53 +492,28 @@ fn abandoning_send<'t>(
         }
         true
     });
-    if found.is_some() {
-        return found;
-    }
-    for (call, position) in handed {
-        let Some((callee, param)) = callee_parameter(cx, call, position) else {
-            continue;
-        };
-        let param_start = param.start_byte();
-        let is_param = move |n: Node<'t>| {
-            n.kind_str() == "identifier"
-                && cx.model.resolve(n).map(|d| d.ident.start_byte()) == Some(param_start)
-        };
-        if let Some(send) = abandoning_send(cx, callee, &is_param, skip, depth + 1) {
-            return Some(send);
-        }
-    }
-    None
+    found
 }
 
-/// The function of this file a call names (`f(…)`, `x.m(…)` with `m` declared once in the file)
-/// and the identifier of its parameter at `position`.
-fn callee_parameter<'t>(
-    cx: &Context<'_, 't>,
-    call: Node<'t>,
-    position: usize,
-) -> Option<(Node<'t>, Node<'t>)> {
+/// The package function or method a call names, by summary key (`scan`, `walker.scan`).
+fn callee_key(cx: &Context, call: Node) -> Option<String> {
     let function = unparen(call.field("function")?);
-    let (name, method) = match function.kind_str() {
-        "identifier" if cx.model.resolve(function).is_none() => (text(function, cx.src), false),
-        "selector_expression" => (text(function.field("field")?, cx.src), true),
-        _ => return None,
-    };
-    let kind = if method {
-        "method_declaration"
-    } else {
-        "function_declaration"
-    };
-    let mut candidates = cx.model.functions.iter().map(|f| f.node).filter(|f| {
-        f.kind_str() == kind && f.field("name").is_some_and(|n| text(n, cx.src) == name)
-    });
-    let callee = candidates.next()?;
-    if candidates.next().is_some() {
-        return None;
+    match function.kind_str() {
+        "identifier" if cx.model.resolve(function).is_none() => {
+            let name = text(function, cx.src);
+            cx.model.package.func(name)?;
+            Some(name.to_string())
+        }
+        "selector_expression" => {
+            let operand = function.field("operand")?;
+            let method = text(function.field("field")?, cx.src);
+            match cx.model.type_of(operand).deref() {
+                Ty::Named { pkg, name } if pkg.is_empty() => Some(format!("{name}.{method}")),
+                _ => None,
+            }
+        }
+        _ => None,
     }
-    let params = callee.field("parameters")?;
-    let names: Vec<Node> = named_children(params).flat_map(names_of).collect();
-    Some((callee, *names.get(position)?))
 }
 
 /// `func f(out chan<- T, done <-chan struct{})`, `func f(done <-chan struct{}) <-chan T`: the

@@ -8,10 +8,11 @@ use tree_sitter::Node;
 use super::{wg_calls_within, wg_key, WgKey};
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::flow::{self, ExitKind, FlowAnalysis};
 use goconc_model::channels::chan_key;
+use goconc_model::flow::{self, ExitKind, FlowAnalysis};
 use goconc_model::goroutines::{
-    go_statement_of, goroutine_exit, in_nested_goroutine, GoroutineExit,
+    go_statement_of, go_statement_through_local, goroutine_exit, in_nested_goroutine,
+    is_started_by_name, GoroutineExit,
 };
 use goconc_model::sync_calls::{is_testing_handle, waitgroup_call, WaitGroupOp};
 use goconc_model::{FileModel, Ty};
@@ -93,9 +94,6 @@ parent wakes up, so the fix is left to you.
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    if cx.index.go_statements.is_empty() {
-        return;
-    }
     let mut seen = crate::HashSet::default();
     for &node in cx.index.calls_named("Done") {
         let Some(done) = waitgroup_call(cx.model, node).filter(|c| c.op == WaitGroupOp::Done)
@@ -107,12 +105,30 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         else {
             continue;
         };
-        let Some(lit) = enclosing_function(done.call).filter(|f| f.kind_str() == "func_literal")
-        else {
+        let Some(lit) = enclosing_function(done.call) else {
             continue;
         };
-        let Some(go) = go_statement_of(lit) else {
-            continue;
+        // The goroutine: `go func(){…}()`, `f := func(){…}; go f()`, or a function the package
+        // starts by name (`go worker(&wg, …)`, possibly from another file: no `go` to point at).
+        let go = match lit.kind_str() {
+            "func_literal" => {
+                let Some(go) =
+                    go_statement_of(lit).or_else(|| go_statement_through_local(cx.model, lit))
+                else {
+                    continue;
+                };
+                Some(go)
+            }
+            _ => {
+                let started = cx
+                    .model
+                    .function_index(lit)
+                    .is_some_and(|i| is_started_by_name(cx.model, &cx.model.functions[i]));
+                if !started {
+                    continue;
+                }
+                None
+            }
         };
         let Some(body) = lit.field("body") else {
             continue;
@@ -205,7 +221,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             ),
             Skip::RecoveredPanic { recover, .. } => (
                 format!(
-                    "a panic in the work before it is recovered by the deferred `recover` on line {}, so the goroutine ends normally without it",
+                    "a panic in the work before it is recovered by the deferred `{}` on line {}, so the goroutine ends normally without it",
+                    callee_text(cx, recover),
                     line(recover)
                 ),
                 Severity::Error,
@@ -227,18 +244,19 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             Severity::Hint => "deferring it is the habit that keeps `Wait` safe".to_string(),
             _ => format!("`{recv}.Wait` blocks forever"),
         };
-        let mut finding = META
-            .finding(
-                done.call.byte_range(),
-                format!("`{recv}.Done()` is not deferred: {why}, and {consequence}"),
-            )
-            .with_related(
+        let mut finding = META.finding(
+            done.call.byte_range(),
+            format!("`{recv}.Done()` is not deferred: {why}, and {consequence}"),
+        );
+        if let Some(go) = go {
+            finding = finding.with_related(
                 go.start_byte()..go.start_byte() + 2,
                 format!(
                     "the goroutine starts here (line {})",
                     LineOf(go.start_byte())
                 ),
             );
+        }
         finding.severity = severity;
         match reason {
             Skip::Return(ret) => {
@@ -316,7 +334,7 @@ fn in_loop_of(call: Node, body: Node) -> bool {
 /// of another group, which counts its completion. Deferring this Done would deadlock.
 fn is_latch(
     cx: &Context,
-    go: Node,
+    go: Option<Node>,
     body: Node,
     key: &WgKey,
     dones: &[goconc_model::sync_calls::WaitGroupCall],
@@ -360,7 +378,7 @@ fn statements_after<'t>(call: Node<'t>, body: Node<'t>) -> Vec<Node<'t>> {
 
 /// Does the statement wait for someone else: `Wait` on the group, a receive that is no probe, a
 /// `range` over a channel?
-fn waits_for_parent(cx: &Context, go: Node, stmt: Node, key: &WgKey) -> bool {
+fn waits_for_parent(cx: &Context, go: Option<Node>, stmt: Node, key: &WgKey) -> bool {
     let mut waits = false;
     walk(stmt, |n| {
         if waits || n.kind_str() == "func_literal" {
@@ -370,9 +388,10 @@ fn waits_for_parent(cx: &Context, go: Node, stmt: Node, key: &WgKey) -> bool {
             "unary_expression" => {
                 n.field("operator").is_some_and(|o| text(o, cx.src) == "<-")
                     && !in_select_with_default(n)
-                    && !n
-                        .field("operand")
-                        .is_some_and(|ch| token_taken_before(cx, go, ch))
+                    && !go.is_some_and(|go| {
+                        n.field("operand")
+                            .is_some_and(|ch| token_taken_before(cx, go, ch))
+                    })
             }
             "range_clause" => n
                 .field("right")
@@ -601,8 +620,8 @@ fn is_panic(cx: &Context, call: Node) -> bool {
         .is_some_and(|f| f.kind_str() == "identifier" && text(f, cx.src) == "panic")
 }
 
-/// The `recover()` call of a function the goroutine defers (`defer func() { recover() … }()`, or
-/// `defer handle()` with `handle` declared in this file).
+/// The `recover()` call of a function the goroutine defers (`defer func() { recover() … }()`),
+/// or the deferred call of a package function that recovers (`defer handle()`).
 fn deferred_recover<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'t>> {
     let mut found = None;
     for defer in cx
@@ -621,14 +640,23 @@ fn deferred_recover<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'t>
         let Some(function) = call.field("function").map(unparen) else {
             continue;
         };
-        let target = match function.kind_str() {
-            "func_literal" => Some(function),
-            "identifier" if cx.model.resolve(function).is_none() => {
-                declared_function(cx, text(function, cx.src))
+        // `defer handle()`: whether `handle` recovers is a fact of the package's summaries.
+        if function.kind_str() == "identifier" && cx.model.resolve(function).is_none() {
+            let recovers = cx
+                .model
+                .package
+                .go_facts(text(function, cx.src))
+                .is_some_and(|f| f.recovers);
+            if recovers {
+                found = Some(call);
+                break;
             }
-            _ => None,
-        };
-        let Some(target) = target else { continue };
+            continue;
+        }
+        if function.kind_str() != "func_literal" {
+            continue;
+        }
+        let target = function;
         walk(target, |n| {
             if found.is_none()
                 && n.kind_str() == "call_expression"
@@ -644,14 +672,6 @@ fn deferred_recover<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'t>
         }
     }
     found
-}
-
-/// A top-level function of this file, by name.
-fn declared_function<'t>(cx: &Context<'_, 't>, name: &str) -> Option<Node<'t>> {
-    cx.model.items.iter().copied().find(|f| {
-        f.kind_str() == "function_declaration"
-            && f.field("name").is_some_and(|n| text(n, cx.src) == name)
-    })
 }
 
 /// `check(t, x)`: a call that hands a testing handle to a function (not a method of the handle).
