@@ -128,9 +128,16 @@ pub fn left_behind<'t>(
     if analysis.seen.len() != analysis.receives.len() {
         return None;
     }
+    // `t.Fatal` & co end the test's goroutine too (the sender stays blocked); `os.Exit` and a
+    // panic end the program, which frees it.
+    let leaves = |e: &flow::Exit<'t, bool>| match e.kind {
+        ExitKind::Return | ExitKind::EndOfBody => true,
+        ExitKind::NoReturn => goconc_syntax::statement_call(e.node)
+            .is_some_and(|call| crate::goroutines::goroutine_exit(model, call).is_some()),
+    };
     let mut out: Vec<Node<'t>> = exits
         .into_iter()
-        .filter(|e| e.state && matches!(e.kind, ExitKind::Return | ExitKind::EndOfBody))
+        .filter(|e| e.state && leaves(e))
         .map(|e| e.node)
         .collect();
     out.sort_by_key(|n| n.start_byte());

@@ -69,7 +69,9 @@ send and the exit that leaves it behind are its related places); the quick fix r
 
 ## When it stays silent
 - The channel is buffered, or its capacity is not a constant.
-- Every path from the `go` statement to a return receives from the channel.
+- Every path from the `go` statement to a return receives from the channel (`t.Fatal` and
+  `t.FailNow` count as leaving: they end the test's goroutine and leave the sender blocked;
+  `os.Exit`, `log.Fatal` and `panic` end the program).
 - The goroutine can send more than once (sends on exclusive paths, each but the last followed by
   `return`, count as one), sends in a loop, or inside a `select` that can give up.
 - Several goroutines send on the channel (see `goroutine-leak-ncast`): a `go` in a loop with the
@@ -128,6 +130,12 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let how = match exit {
         Some(exit) if exit.kind_str() == "return_statement" => {
             format!("returns at line {}", LineOf(exit.start_byte()))
+        }
+        Some(exit) if exit.kind_str() == "expression_statement" => {
+            let call = goconc_syntax::statement_call(exit)
+                .and_then(|c| c.field("function"))
+                .map_or("", |f| text(f, cx.src));
+            format!("stops at line {} (`{call}`)", LineOf(exit.start_byte()))
         }
         Some(_) => "ends".to_string(),
         None if left.next_iteration => {
