@@ -203,6 +203,7 @@ impl IncrementalFile {
         let mut decls = signatures.clone();
         // Summaries and atomic accesses of the functions not seen before.
         let mut fresh: HashMap<u64, ItemDecls> = HashMap::default();
+        let chan_fields = goconc_model::channels::fields::chan_fields_of(signatures);
         for f in functions {
             if self.item_decls.contains_key(&f.key) || fresh.contains_key(&f.key) {
                 continue;
@@ -219,7 +220,7 @@ impl IncrementalFile {
             for a in &mut found {
                 a.offset = a.offset.saturating_sub(start);
             }
-            let goroutines = goroutines::collect_in(&[f.node], src, &imports)
+            let goroutines = goroutines::collect_in(&[f.node], src, &imports, &chan_fields)
                 .into_iter()
                 .collect();
             fresh.insert(

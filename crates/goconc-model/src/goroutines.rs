@@ -109,6 +109,25 @@ pub fn goroutine_bodies<'t>(
     out
 }
 
+/// The summary key of a top-level function or method of the file (`Server.loop`, `worker`).
+pub fn function_key(model: &FileModel, function: Node) -> Option<String> {
+    let index = model.function_index(function)?;
+    let name = text(function.field("name")?, model.src);
+    Some(crate::summary::summary_key(
+        model.functions[index].receiver_type.as_deref(),
+        name,
+    ))
+}
+
+/// The summary key of the top-level function around a node.
+pub fn enclosing_function_key(model: &FileModel, node: Node) -> Option<String> {
+    let mut top = node;
+    while let Some(f) = goconc_syntax::enclosing_function(top) {
+        top = f;
+    }
+    function_key(model, top)
+}
+
 /// Whether the package starts this function or method by name with `go`.
 pub fn is_started_by_name(model: &FileModel, function: &crate::Function) -> bool {
     let kind = function.node.kind_str();
@@ -269,12 +288,22 @@ pub struct GoFacts {
     pub hands_params: Vec<(usize, String, usize)>,
     /// It calls `recover()` in its own body: deferred, it stops a panic.
     pub recovers: bool,
+    /// What it does with channels held in struct fields (see [`crate::channels::fields`]).
+    pub field_ops: Vec<crate::channels::fields::FieldChanOp>,
 }
 
 /// The goroutine facts of some of a file's top-level declarations, by summary key; functions
 /// with nothing to tell are left out.
-pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> crate::HashMap<String, GoFacts> {
-    let mut out = crate::HashMap::default();
+pub fn collect_in(
+    items: &[Node],
+    src: &str,
+    imports: &Imports,
+    chan_fields: &crate::HashSet<(String, String)>,
+) -> crate::HashMap<String, GoFacts> {
+    let mut out: crate::HashMap<String, GoFacts> = crate::HashMap::default();
+    for (key, ops) in crate::channels::fields::collect_in(items, src, imports, chan_fields) {
+        out.entry(key).or_default().field_ops = ops;
+    }
     let assertions = FAIL_NOW_ASSERTIONS
         .iter()
         .any(|(path, _)| imports.local_names_of(path).is_some());
@@ -299,20 +328,16 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> crate::HashMa
             continue;
         }
         let collector = Collector::new(decl, body, src, imports);
-        let mut facts = GoFacts {
-            ends_goroutine: may_end.then(|| collector.goroutine_end()).flatten(),
-            recovers,
-            ..GoFacts::default()
-        };
+        let receiver_type = collector.scope.receiver.as_ref().map(|(_, t)| t.as_str());
+        let key = crate::summary::summary_key(receiver_type, text(name, src));
+        let mut facts = out.remove(&key).unwrap_or_default();
+        facts.ends_goroutine = may_end.then(|| collector.goroutine_end()).flatten();
+        facts.recovers = recovers;
         if may_start || may_channel {
             collector.calls_and_sends(&mut facts);
         }
         if facts != GoFacts::default() {
-            let receiver_type = collector.scope.receiver.as_ref().map(|(_, t)| t.as_str());
-            out.insert(
-                crate::summary::summary_key(receiver_type, text(name, src)),
-                facts,
-            );
+            out.insert(key, facts);
         }
     }
     out
@@ -335,15 +360,15 @@ fn recovers_in(body: Node, src: &str) -> bool {
 
 /// The receiver and parameters of a declaration, by name, with their types: what a name in its
 /// body means when no local shadows it.
-struct Signature<'s> {
+pub(crate) struct Signature<'s> {
     /// The receiver's name and its type's name.
-    receiver: Option<(&'s str, String)>,
+    pub receiver: Option<(&'s str, String)>,
     /// Each parameter's name, type and position.
-    params: Vec<(&'s str, Ty)>,
+    pub params: Vec<(&'s str, Ty)>,
 }
 
 impl<'s> Signature<'s> {
-    fn of(decl: Node, src: &'s str, imports: &Imports) -> Signature<'s> {
+    pub fn of(decl: Node, src: &'s str, imports: &Imports) -> Signature<'s> {
         let mut receiver = None;
         if let Some(param) = decl
             .field("receiver")
@@ -373,7 +398,7 @@ impl<'s> Signature<'s> {
         Signature { receiver, params }
     }
 
-    fn param(&self, name: &str) -> Option<&Ty> {
+    pub fn param(&self, name: &str) -> Option<&Ty> {
         self.params.iter().find(|(n, _)| *n == name).map(|(_, t)| t)
     }
 
@@ -741,7 +766,7 @@ fn is_cancel_signal(operand: Node, src: &str, imports: &Imports) -> bool {
 
 /// The type of a local made by `name := &T{…}`, `name := T{…}` or `name := new(T)` in the body
 /// (the first such declaration), for a type `T` of the package.
-fn local_composite_type(body: Node, name: &str, src: &str) -> Option<String> {
+pub(crate) fn local_composite_type(body: Node, name: &str, src: &str) -> Option<String> {
     let mut found = None;
     goconc_syntax::walk(body, |n| {
         if found.is_some() {

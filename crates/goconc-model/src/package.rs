@@ -59,7 +59,8 @@ impl FileDecls {
         let items = super::scope::top_level_items(root);
         let mut decls = FileDecls::signatures(&items, src, &imports);
         decls.summaries = super::summary::collect_in(&items, src, &imports);
-        decls.goroutines = super::goroutines::collect_in(&items, src, &imports);
+        let chan_fields = super::channels::fields::chan_fields_of(&decls);
+        decls.goroutines = super::goroutines::collect_in(&items, src, &imports, &chan_fields);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
         let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
         decls.field_accesses = accesses;
@@ -290,6 +291,8 @@ pub struct PackageModel {
     started_by_name: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
     /// Computed on first use by [`PackageModel::is_result_read_until_stop`].
     read_until_stop: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
+    /// Computed on first use by [`PackageModel::field_channel_ops`].
+    field_channels: std::sync::OnceLock<Arc<FieldChannels>>,
     /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
     atomics: HashMap<String, super::atomics::AtomicUse>,
     field_accesses: Vec<super::guards::FieldAccess>,
@@ -298,6 +301,9 @@ pub struct PackageModel {
     /// Computed on first use by [`PackageModel::triggers`].
     triggers: std::sync::OnceLock<Arc<super::quiet::Triggers>>,
 }
+
+/// Every use of each channel field of the package (`Owner.field`), from every function's facts.
+pub type FieldChannels = HashMap<String, Vec<super::channels::fields::FieldChanOp>>;
 
 /// The struct fields and package variables through which a value holding a lock can be reached,
 /// each with how it reaches it (a bit set of [`LockReach::VALUE`], [`LockReach::POINTER`],
@@ -736,6 +742,31 @@ impl PackageModel {
                 )
             })
             .contains(key)
+    }
+
+    /// Every use of the channel field `owner.field` in the package (empty when none is known).
+    pub fn field_channel_ops(
+        &self,
+        owner: &str,
+        field: &str,
+    ) -> &[super::channels::fields::FieldChanOp] {
+        let all = self.field_channels.get_or_init(|| {
+            let mut all: FieldChannels = HashMap::default();
+            for (_, facts) in self.entries(|m| &m.goroutines, |f| &f.goroutines) {
+                for op in &facts.field_ops {
+                    all.entry(format!("{}.{}", op.owner, op.field))
+                        .or_default()
+                        .push(op.clone());
+                }
+            }
+            // The package's maps have no order: findings must not depend on it.
+            for ops in all.values_mut() {
+                ops.sort_by(|a, b| (&a.function, a.offset).cmp(&(&b.function, b.offset)));
+            }
+            Arc::new(all)
+        });
+        all.get(&format!("{owner}.{field}"))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Whether some function of the package reads the channel that `key` returns in a loop that

@@ -8,10 +8,13 @@ use tree_sitter::Node;
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
+use goconc_model::channels::fields::{range_in_file, FieldOpKind};
 use goconc_model::channels::{
     chan_key, is_cancel_receive, Capacity, Channels, EscapeKind, LocalChannel, OpKind,
 };
-use goconc_model::goroutines::{goroutine_bodies, loop_can_stop, GoroutineBody};
+use goconc_model::goroutines::{
+    enclosing_function_key, function_key, goroutine_bodies, loop_can_stop, GoroutineBody,
+};
 use goconc_model::types::names_of;
 use goconc_model::{DeclKind, Ty};
 use goconc_syntax::{
@@ -114,6 +117,118 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             check_send(cx, &cx.channels, goroutine, send, out);
         }
     }
+    let reported: Vec<usize> = out
+        .iter()
+        .filter(|f| f.rule == META.id)
+        .map(|f| f.range.start)
+        .collect();
+    for &send in &cx.index.send_statements {
+        if !reported.contains(&send.start_byte()) && !cx.is_skipped(send.start_byte()) {
+            check_field_send(cx, send, out);
+        }
+    }
+}
+
+/// A bare send on a channel held in a struct field (`s.reqs <- r`), anywhere in the package's
+/// code, whose receivers in the package are all loops that can stop reading — or that nothing
+/// in the package receives from at all.
+fn check_field_send<'t>(cx: &Context<'_, 't>, send: Node<'t>, out: &mut Vec<Finding>) {
+    if send
+        .parent()
+        .is_some_and(|p| p.kind_str() == "communication_case")
+    {
+        return;
+    }
+    let Some(channel) = send.field("channel").map(unparen) else {
+        return;
+    };
+    let Some((owner, field)) = field_channel(cx, channel) else {
+        return;
+    };
+    let package = cx.model.package;
+    let ops = package.field_channel_ops(&owner, &field);
+    let makes: Vec<_> = ops
+        .iter()
+        .filter_map(|o| match o.kind {
+            FieldOpKind::Make(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if makes.is_empty() || makes.iter().any(|c| *c != Capacity::Unbuffered) {
+        return;
+    }
+    if ops.iter().any(|o| o.kind == FieldOpKind::Escape) {
+        return;
+    }
+    let sender = enclosing_function_key(cx.model, send);
+    let receivers: Vec<_> = ops
+        .iter()
+        .filter(|o| matches!(o.kind, FieldOpKind::Receive | FieldOpKind::Range))
+        .collect();
+    // A function that both sends and receives hands values to itself: not this shape.
+    if receivers
+        .iter()
+        .any(|r| Some(&r.function) == sender.as_ref())
+    {
+        return;
+    }
+    let exported = field.chars().next().is_some_and(char::is_uppercase);
+    let why = if receivers.is_empty() {
+        // Another package may receive from an exported field.
+        if exported {
+            return;
+        }
+        format!("nothing in the package receives from unbuffered `{owner}.{field}`")
+    } else if receivers.iter().all(|r| r.in_loop && r.loop_can_stop) {
+        let mut names: Vec<&str> = receivers.iter().map(|r| r.function.as_str()).collect();
+        names.dedup();
+        format!(
+            "its receiver{} ({}) can stop reading unbuffered `{owner}.{field}` (a loop with a way out)",
+            if names.len() > 1 { "s" } else { "" },
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        return;
+    };
+    let cancel = cancel_in_scope(cx, send);
+    let tail = match &cancel {
+        Some(c) => format!(", though `{}` is in scope to abandon it", c.name),
+        None => String::new(),
+    };
+    let message = format!(
+        "bare send on `{}`: {why}, and then this send blocks forever{tail}",
+        text(channel, cx.src)
+    );
+    let mut finding = META.finding(send.byte_range(), message);
+    for r in &receivers {
+        if let Some(range) = range_in_file(cx.model, r) {
+            finding = finding.with_related(range, "this loop can stop reading");
+        }
+    }
+    if let (Some(cancel), Some(value)) = (cancel, send.field("value")) {
+        let function = goconc_syntax::enclosing_function(send);
+        if function.is_some_and(|f| f.field("result").is_none()) && starts_own_line(cx.src, send) {
+            finding = with_abandon_fix(cx, finding, send, channel, value, &cancel);
+        }
+    }
+    out.push(finding);
+}
+
+/// `x.f` where `x` is a value of a package struct type `T`: ("T", "f").
+fn field_channel(cx: &Context, channel: Node) -> Option<(String, String)> {
+    if channel.kind_str() != "selector_expression" {
+        return None;
+    }
+    let operand = unparen(channel.field("operand")?);
+    let field = text(channel.field("field")?, cx.src).to_string();
+    match cx.model.type_of(operand).deref() {
+        Ty::Named { pkg, name } if pkg.is_empty() => Some((name.clone(), field)),
+        _ => None,
+    }
 }
 
 fn check_send<'t>(
@@ -201,25 +316,7 @@ fn check_send<'t>(
         finding = finding.with_related(node.byte_range(), evidence.related());
     }
     if lit.field("result").is_none() && starts_own_line(cx.src, send) {
-        let indent = line_indent(cx.src, send.start_byte());
-        let nl = newline(cx.src);
-        let recv = if cancel.is_context {
-            format!("{}.Done()", cancel.name)
-        } else {
-            cancel.name.clone()
-        };
-        let new_text = format!(
-            "select {{{nl}{indent}case {} <- {}:{nl}{indent}case <-{recv}:{nl}{indent}\treturn{nl}{indent}}}",
-            text(written, cx.src),
-            text(value, cx.src),
-        );
-        finding = finding.with_fix(
-            format!("Abandon the send when `{}` is cancelled", cancel.name),
-            vec![TextEdit {
-                range: send.byte_range(),
-                new_text,
-            }],
-        );
+        finding = with_abandon_fix(cx, finding, send, written, value, &cancel);
     }
     out.push(finding);
 }
@@ -376,7 +473,7 @@ fn receiver_can_stop<'t>(
                     }
                 }
                 EscapeKind::Returned => {
-                    if let Some(key) = function_key(cx, top) {
+                    if let Some(key) = function_key(cx.model, top) {
                         if cx.model.package.is_result_read_until_stop(&key) {
                             return Some(Evidence::CallerLoopStops(key));
                         }
@@ -404,17 +501,6 @@ fn is_endless(for_stmt: Node) -> bool {
         _ => true,
     });
     !has_condition && !loop_can_stop(for_stmt)
-}
-
-/// The summary key of a declared function or method (`Server.loop`, `worker`).
-fn function_key(cx: &Context, function: Node) -> Option<String> {
-    let index = cx.model.function_index(function)?;
-    let f = &cx.model.functions[index];
-    let name = text(function.field("name")?, cx.src);
-    Some(goconc_model::summary::summary_key(
-        f.receiver_type.as_deref(),
-        name,
-    ))
 }
 
 /// The outermost function declaration (or literal at top level) around a node.
@@ -540,6 +626,36 @@ fn done_handed_along<'t>(
         .filter(|d| d.function == function && d.kind == DeclKind::Param)
         .find(|d| is_done_channel(&d.ty, d.name))
         .map(|d| d.ident)
+}
+
+/// `select { case ch <- v: case <-ctx.Done(): return }` in place of the bare send.
+fn with_abandon_fix(
+    cx: &Context,
+    finding: Finding,
+    send: Node,
+    channel: Node,
+    value: Node,
+    cancel: &Cancel,
+) -> Finding {
+    let indent = line_indent(cx.src, send.start_byte());
+    let nl = newline(cx.src);
+    let recv = if cancel.is_context {
+        format!("{}.Done()", cancel.name)
+    } else {
+        cancel.name.clone()
+    };
+    let new_text = format!(
+        "select {{{nl}{indent}case {} <- {}:{nl}{indent}case <-{recv}:{nl}{indent}\treturn{nl}{indent}}}",
+        text(channel, cx.src),
+        text(value, cx.src),
+    );
+    finding.with_fix(
+        format!("Abandon the send when `{}` is cancelled", cancel.name),
+        vec![TextEdit {
+            range: send.byte_range(),
+            new_text,
+        }],
+    )
 }
 
 struct Cancel {
