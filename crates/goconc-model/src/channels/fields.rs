@@ -17,7 +17,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::Capacity;
-use crate::goroutines::{local_composite_type, loop_can_stop, Signature};
+use crate::goroutines::{local_composite_type, Signature};
 use crate::imports::Imports;
 use crate::types::Ty;
 use goconc_syntax::{call_args, named_children, statements, text, unparen};
@@ -52,12 +52,17 @@ pub struct FieldChanOp {
     pub select_has_cancel: bool,
     /// It sits in a loop of its own function (for a range: the range loop itself).
     pub in_loop: bool,
-    /// A receive or range whose loop can stop reading (a `return`, `break`, `goto`, or another
-    /// `select` case that leaves).
+    /// That loop, by its offset relative to the top-level function: operations of one loop
+    /// share it (a receiving loop with several cases).
+    pub loop_offset: Option<usize>,
+    /// A receive or range whose loop can stop reading by another way than this receive itself
+    /// (a `return`, `break` or `goto` outside its own `select` case).
     pub loop_can_stop: bool,
     /// Mutexes of the same value (paths below it: `mu`) write-locked at the operation: locked by
     /// an earlier statement of an enclosing block and not unlocked since.
     pub held: Vec<String>,
+    /// The same for read locks (`RLock`).
+    pub read_held: Vec<String>,
     /// Mutexes of the same value that the enclosing loop's iteration locks before reaching the
     /// operation (even when it unlocks them again first).
     pub taken_in_iteration: Vec<String>,
@@ -209,9 +214,9 @@ impl<'t> Collector<'_, 't> {
             return;
         };
         let operand = unparen(operand);
-        let Some(owner) = self.root_type(operand) else {
-            return;
-        };
+        // A root the text cannot type (`c.quic.ch`, a local of unknown type): kept under no
+        // owner, so that the rules know someone they cannot name uses a field of that name.
+        let owner = self.root_type(operand).unwrap_or_default();
         // A method value or call (`s.run()`) is no field.
         let mut expr = sel;
         while let Some(p) = expr
@@ -277,8 +282,30 @@ impl<'t> Collector<'_, 't> {
             FieldOpKind::Close => parent.parent().unwrap_or(parent),
             _ => expr,
         };
-        let root = text(operand, src);
-        self.push(owner, text(field, src).to_string(), kind, node, root);
+        let root = match operand.kind_str() {
+            "identifier" if !owner.is_empty() => text(operand, src),
+            _ => "",
+        };
+        let field = text(field, src).to_string();
+        // `x.f = ch`: the channel lives in the local `ch` too, which may be stored or used
+        // elsewhere.
+        let stored_local = matches!(kind, FieldOpKind::Make(_))
+            && parent
+                .parent()
+                .and_then(|stmt| stmt.field("right"))
+                .and_then(|r| named_children(r).next())
+                .map(unparen)
+                .is_some_and(|v| v.kind_str() == "identifier");
+        if stored_local {
+            self.push(
+                owner.clone(),
+                field.clone(),
+                FieldOpKind::Escape,
+                node,
+                root,
+            );
+        }
+        self.push(owner, field, kind, node, root);
     }
 
     /// `T{f: make(chan X, n)}`, `&T{f: ch}`: the capacity the literal gives each channel field
@@ -313,6 +340,16 @@ impl<'t> Collector<'_, 't> {
                 || self.chan_fields.contains(&(owner.clone(), field.clone()));
             if !is_chan {
                 continue;
+            }
+            if value.kind_str() == "identifier" {
+                // The channel lives in a local too (`reqs: ch`): other holders may exist.
+                self.push(
+                    owner.clone(),
+                    field.clone(),
+                    FieldOpKind::Escape,
+                    element,
+                    "",
+                );
             }
             self.push(
                 owner.clone(),
@@ -378,18 +415,21 @@ impl<'t> Collector<'_, 't> {
             FieldOpKind::Range => Some(node),
             _ => enclosing_loop_within(node, own_function),
         };
+        // The loop can stop reading by a way other than this receive's own case: a `return` or
+        // `break` elsewhere in its body, or another case that leaves.
         let loop_can_stop = match kind {
             FieldOpKind::Receive | FieldOpKind::Range => {
-                loop_stmt.is_some_and(loop_can_stop) || (loop_stmt.is_some() && select_can_leave)
+                loop_stmt.is_some_and(|lp| leaves_elsewhere(lp, comm))
             }
             _ => false,
         };
-        let (held, taken_in_iteration) = if root.is_empty() {
-            (Vec::new(), Vec::new())
+        let locks = if root.is_empty() {
+            Locks::default()
         } else {
             locks_before(node, own_function, loop_stmt, root, self.src)
         };
         let start = self.decl.start_byte();
+        let loop_offset = loop_stmt.map(|lp| lp.start_byte().saturating_sub(start));
         self.ops.push(FieldChanOp {
             owner,
             field,
@@ -399,9 +439,11 @@ impl<'t> Collector<'_, 't> {
             select_can_leave,
             select_has_cancel,
             in_loop: loop_stmt.is_some(),
+            loop_offset,
             loop_can_stop,
-            held,
-            taken_in_iteration,
+            held: locks.held,
+            read_held: locks.read_held,
+            taken_in_iteration: locks.taken,
             offset: node.start_byte().saturating_sub(start),
             len: node.end_byte().saturating_sub(node.start_byte()),
         });
@@ -565,16 +607,24 @@ fn is_stop_signal(operand: Node, src: &str) -> bool {
     }
 }
 
+/// The mutexes below `root` locked at an operation.
+#[derive(Default)]
+struct Locks {
+    held: Vec<String>,
+    read_held: Vec<String>,
+    taken: Vec<String>,
+}
+
 /// The mutexes below `root` held at `node` (locked by an earlier statement of an enclosing block
-/// inside `function`, not unlocked by a statement since), and those the enclosing loop's
-/// iteration locks before reaching it.
+/// inside `function`, not unlocked by a statement since), and the write locks the enclosing
+/// loop's iteration takes before reaching it.
 fn locks_before(
     node: Node,
     function: Node,
     loop_stmt: Option<Node>,
     root: &str,
     src: &str,
-) -> (Vec<String>, Vec<String>) {
+) -> Locks {
     let prefix = format!("{root}.");
     // The statements before `node`, outermost block first, each in order.
     let mut levels: Vec<Vec<Node>> = Vec::new();
@@ -595,32 +645,96 @@ fn locks_before(
     }
     levels.reverse();
     let in_iteration_from = in_iteration_from.map(|i| levels.len() - i);
-    let mut held: Vec<String> = Vec::new();
-    let mut taken: Vec<String> = Vec::new();
+    let mut locks = Locks::default();
+    let add = |list: &mut Vec<String>, path: &str| {
+        if !list.iter().any(|h| h == path) {
+            list.push(path.to_string());
+        }
+    };
     for (depth, stmts) in levels.iter().enumerate() {
         let in_iteration = in_iteration_from.is_some_and(|from| depth >= from);
         for stmt in stmts {
             for (op, path, deferred) in lock_calls(*stmt, src) {
+                if deferred {
+                    continue;
+                }
                 let Some(path) = path.strip_prefix(&prefix) else {
                     continue;
                 };
-                // Write locks only: two readers do not wait for each other.
                 match op {
-                    "Lock" if !deferred => {
-                        if !held.iter().any(|h| h == path) {
-                            held.push(path.to_string());
-                        }
-                        if in_iteration && !taken.iter().any(|h| h == path) {
-                            taken.push(path.to_string());
+                    "Lock" => {
+                        add(&mut locks.held, path);
+                        if in_iteration {
+                            add(&mut locks.taken, path);
                         }
                     }
-                    "Unlock" if !deferred => held.retain(|h| h != path),
+                    "RLock" => add(&mut locks.read_held, path),
+                    "Unlock" => locks.held.retain(|h| h != path),
+                    "RUnlock" => locks.read_held.retain(|h| h != path),
                     _ => {}
                 }
             }
         }
     }
-    (held, taken)
+    locks
+}
+
+/// A block whose last statement leaves: `return`, `break`, `continue`, `goto`, `panic(…)`.
+fn ends_by_leaving(block: Node, src: &str) -> bool {
+    statements(block).last().is_some_and(|last| {
+        matches!(
+            last.kind_str(),
+            "return_statement" | "break_statement" | "continue_statement" | "goto_statement"
+        ) || goconc_syntax::statement_call(*last)
+            .and_then(|c| c.field("function"))
+            .is_some_and(|f| f.kind_str() == "identifier" && text(f, src) == "panic")
+    })
+}
+
+/// Whether the loop can be left by another way than the `select` case `own` (when the operation
+/// is one): a `return`, `break` or `goto` in the loop's body outside that case.
+fn leaves_elsewhere(lp: Node, own: Option<Node>) -> bool {
+    let Some(body) = lp.field("body") else {
+        return false;
+    };
+    let mut found = false;
+    goconc_syntax::walk(body, |n| {
+        if found || Some(n) == own || n.kind_str() == "func_literal" {
+            return false;
+        }
+        if matches!(
+            n.kind_str(),
+            "return_statement" | "break_statement" | "goto_statement"
+        ) {
+            // A `break` inside a nested `select` or `switch` leaves only that statement.
+            let plain_break =
+                n.kind_str() == "break_statement" && named_children(n).next().is_none();
+            found = !plain_break || breaks_out_of(n, lp);
+        }
+        !found
+    });
+    found
+}
+
+/// Does an unlabelled `break` leave the loop `lp` (no `select`, `switch` or inner `for` between)?
+fn breaks_out_of(brk: Node, lp: Node) -> bool {
+    let mut current = brk.parent();
+    while let Some(n) = current {
+        if n == lp {
+            return true;
+        }
+        if matches!(
+            n.kind_str(),
+            "select_statement"
+                | "expression_switch_statement"
+                | "type_switch_statement"
+                | "for_statement"
+        ) {
+            return false;
+        }
+        current = n.parent();
+    }
+    false
 }
 
 /// The lock method calls a statement makes (outside function literals): (method, receiver path,
@@ -633,6 +747,11 @@ fn lock_calls<'t>(stmt: Node<'t>, src: &'t str) -> Vec<(&'t str, String, bool)> 
     }
     goconc_syntax::walk_calls(stmt, src, |n| {
         if n.kind_str() == "func_literal" {
+            return false;
+        }
+        // `if s.closed { s.mu.Unlock(); return }`: a branch that leaves does not reach the
+        // operation, nor does what it unlocks.
+        if n.kind_str() == "block" && n != stmt && ends_by_leaving(n, src) {
             return false;
         }
         if n.kind_str() == "call_expression" {

@@ -155,6 +155,14 @@ fn check_op<'t>(
     if !unbuffered || ops.iter().any(|o| o.kind == FieldOpKind::Escape) {
         return;
     }
+    // An operation on a field of that name the text cannot tie to a type: its locks are unknown.
+    if package
+        .field_channel_ops("", field)
+        .iter()
+        .any(|o| o.kind != FieldOpKind::Close)
+    {
+        return;
+    }
     let here = enclosing_function_key(cx.model, op);
     let other: Vec<&FieldChanOp> = ops
         .iter()

@@ -54,21 +54,24 @@ Close the channel after the last send on every path — `defer close(out)` at th
 producer does that — and never close a channel that another goroutine may still send on.
 
 ## Across methods
-A channel held in a struct field is often closed in one method (`Close`, `Stop`) and sent on in
-another. Nothing stops the sending method from running after the close unless something orders
-them: the sender and the closer hold the same mutex (with a "closed" flag checked under it), or
-the closer waits for the senders (`wg.Wait()`) before it closes. When neither is there, the
-finding is a **warning** on the `close`, naming the methods that can still send: whether they
-run concurrently is the one fact the tool cannot see. An **error** is for a send after a close
-on the same path.
+A channel held in a struct field is often closed in one method (`Close`, `Stop`) while a
+goroutine of the package — a function literal started with `go`, or a function the package
+starts by name — sends on it. Nothing stops that goroutine from sending after the close unless
+something orders the two: the sender and the closer hold the same mutex (with a "closed" flag
+checked under it), the closer waits for the senders (`wg.Wait()`) or calls the sending function
+before it closes. When nothing does, the finding is a **warning** on the `close`, naming the
+functions that can still send: whether the close comes while they run is the one fact the tool
+cannot see. An **error** is for a send after a close on the same path. A send in an ordinary
+method is left to the API's contract (callers do not send after `Close`).
 
 ## When it stays silent
 - The `close` is only on some of the paths to the send (closed in one branch, sent in another).
 - The channel variable is assigned a new channel between the close and the send.
 - The send runs in a goroutine or a function literal: each literal is checked on its own.
-- Across methods: the closer and every other sender hold a common mutex, the closer calls
-  `Wait()` before the close, the closing function makes the value itself (it is not published
-  yet), or only the closing function sends.
+- Across methods: the other senders are ordinary methods, not goroutines; the closer and every
+  other sender hold a common mutex; the closer calls `Wait()` (or the sending function) before
+  the close; the closing function makes the value itself (it is not published yet); or only
+  the closing function sends.
 "#,
 };
 
@@ -155,11 +158,26 @@ fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
                 && o.kind == FieldOpKind::Close
                 && range_in_file(cx.model, o).is_some_and(|r| r.start == call.start_byte())
         });
-        let close_held: &[String] = close_fact.map_or(&[], |o| o.held.as_slice());
+        let close_locks: Vec<&String> = close_fact
+            .map(|o| o.held.iter().chain(&o.read_held).collect())
+            .unwrap_or_default();
+        let package = cx.model.package;
         let senders: Vec<_> = ops
             .iter()
             .filter(|o| o.kind == FieldOpKind::Send && o.function != here)
-            .filter(|o| !o.held.iter().any(|l| close_held.contains(l)))
+            // A send that a goroutine of the package makes on its own: it runs concurrently
+            // with the closer (a method that sends runs when its caller says, which is the
+            // API's contract, not the package's to show).
+            .filter(|o| o.in_goroutine || package.is_started_by_name(&o.function))
+            // A mutex both hold (with a "closed" flag checked under it) orders them.
+            .filter(|o| {
+                !o.held
+                    .iter()
+                    .chain(&o.read_held)
+                    .any(|l| close_locks.contains(&l))
+            })
+            // The closer itself calls the sender first: program order.
+            .filter(|o| !calls_before(cx, call, &o.function))
             .collect();
         if senders.is_empty() || waits_before(cx, call) {
             continue;
@@ -185,6 +203,18 @@ fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
         }
         out.push(finding);
     }
+}
+
+/// Does the function around `close` call the function `key` (`Type.method` or `func`) before the
+/// close? Then that function's sends run first.
+fn calls_before(cx: &Context, close: Node, key: &str) -> bool {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let Some(function) = goconc_syntax::enclosing_function(close) else {
+        return false;
+    };
+    cx.index
+        .calls_named_within(name, function)
+        .any(|c| c.end_byte() <= close.start_byte())
 }
 
 /// A `Wait()` call before the close in its function: the senders are finished.

@@ -160,6 +160,17 @@ fn check_field_send<'t>(cx: &Context<'_, 't>, send: Node<'t>, out: &mut Vec<Find
     if ops.iter().any(|o| o.kind == FieldOpKind::Escape) {
         return;
     }
+    // Someone the package's text cannot name (`a.b.f`, a local of unknown type) uses a field
+    // of that name: the receivers may be more than those we see.
+    let unnamed = package.field_channel_ops("", &field);
+    if unnamed.iter().any(|o| {
+        matches!(
+            o.kind,
+            FieldOpKind::Receive | FieldOpKind::Range | FieldOpKind::Escape
+        )
+    }) {
+        return;
+    }
     let sender = enclosing_function_key(cx.model, send);
     let receivers: Vec<_> = ops
         .iter()
@@ -180,10 +191,21 @@ fn check_field_send<'t>(cx: &Context<'_, 't>, send: Node<'t>, out: &mut Vec<Find
         }
         format!("nothing in the package receives from unbuffered `{owner}.{field}`")
     } else if receivers.iter().all(|r| r.in_loop && r.loop_can_stop) {
+        // A loop that can stop is common and usually outlives its senders; the evidence that
+        // this one may not is the package's own code: another send into the same loop gives
+        // up on the stop signal, and this one does not.
+        let Some(sibling) = abandoning_sibling(cx, &owner, &field, &receivers) else {
+            return;
+        };
+        // The sending function started the receiving loop itself (`c.Start()` then
+        // `c.inbox <- m`, a test driving the loop it runs): the loop is running at the send.
+        if starts_a_receiver(cx, send, &receivers) {
+            return;
+        }
         let mut names: Vec<&str> = receivers.iter().map(|r| r.function.as_str()).collect();
         names.dedup();
         format!(
-            "its receiver{} ({}) can stop reading unbuffered `{owner}.{field}` (a loop with a way out)",
+            "its receiver{} ({}) can stop reading unbuffered `{owner}.{field}` ({sibling})",
             if names.len() > 1 { "s" } else { "" },
             names
                 .iter()
@@ -216,6 +238,71 @@ fn check_field_send<'t>(cx: &Context<'_, 't>, send: Node<'t>, out: &mut Vec<Find
         }
     }
     out.push(finding);
+}
+
+/// Does the top-level function around `send` start one of the receivers' functions, with `go`
+/// or through a call of a package function that does?
+fn starts_a_receiver(
+    cx: &Context,
+    send: Node,
+    receivers: &[&goconc_model::channels::fields::FieldChanOp],
+) -> bool {
+    let package = cx.model.package;
+    let starts = |key: &str| {
+        package
+            .go_facts(key)
+            .is_some_and(|f| receivers.iter().any(|r| f.starts.contains(&r.function)))
+    };
+    let top = top_function(send);
+    if function_key(cx.model, top).is_some_and(|k| starts(&k)) {
+        return true;
+    }
+    let mut found = false;
+    walk(top, |n| {
+        if !found && n.kind_str() == "call_expression" && n.start_byte() < send.start_byte() {
+            found = callee_key(cx, n).is_some_and(|k| starts(&k));
+        }
+        !found
+    });
+    found
+}
+
+/// Another send into one of the receiving loops — on this field or on another field of the
+/// same type that the loop also receives — that is a `select` case beside a stop signal: how
+/// the package's code shows it knows the loop can stop. Described for the message.
+fn abandoning_sibling(
+    cx: &Context,
+    owner: &str,
+    field: &str,
+    receivers: &[&goconc_model::channels::fields::FieldChanOp],
+) -> Option<String> {
+    let package = cx.model.package;
+    let loops: Vec<(&str, Option<usize>)> = receivers
+        .iter()
+        .map(|r| (r.function.as_str(), r.loop_offset))
+        .collect();
+    let fields = package.struct_fields(owner)?;
+    for f in fields.iter().filter(|f| matches!(f.ty, Ty::Chan(_))) {
+        let ops = package.field_channel_ops(owner, &f.name);
+        let same_loop = f.name == field
+            || ops.iter().any(|o| {
+                matches!(o.kind, FieldOpKind::Receive | FieldOpKind::Range)
+                    && loops.contains(&(o.function.as_str(), o.loop_offset))
+            });
+        if !same_loop {
+            continue;
+        }
+        if let Some(send) = ops
+            .iter()
+            .find(|o| o.kind == FieldOpKind::Send && o.select_has_cancel)
+        {
+            return Some(format!(
+                "`{}` gives up its send on `{}.{}` into the same loop when it stops",
+                send.function, owner, f.name
+            ));
+        }
+    }
+    None
 }
 
 /// `x.f` where `x` is a value of a package struct type `T`: ("T", "f").
