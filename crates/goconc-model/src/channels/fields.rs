@@ -92,14 +92,14 @@ pub fn collect_in(
             continue;
         };
         let body_text = text(body, src);
-        if !(body_text.contains("<-")
-            || body_text.contains("close(")
-            || body_text.contains("chan")
-            || body_text.contains("range"))
-            && !chan_fields
+        // A cheap text screen: only bodies that could touch a channel are walked.
+        let may_touch_channel = ["<-", "close(", "chan", "range"]
+            .iter()
+            .any(|needle| body_text.contains(needle))
+            || chan_fields
                 .iter()
-                .any(|(_, f)| body_text.contains(f.as_str()))
-        {
+                .any(|(_, f)| body_text.contains(f.as_str()));
+        if !may_touch_channel {
             continue;
         }
         let scope = Signature::of(decl, src, imports);

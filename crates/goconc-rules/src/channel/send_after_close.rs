@@ -101,25 +101,6 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::test_util::lines_of;
-
-    const ID: &str = "channel-send-after-close";
-
-    #[test]
-    fn sends_after_close() {
-        let src = "package p\n\nfunc a(ch chan int) {\n\tclose(ch)\n\tch <- 1\n}\n\nfunc b(ch chan int, xs []int) {\n\tfor _, x := range xs {\n\t\tch <- x\n\t\tclose(ch)\n\t}\n}\n\nfunc c(ch chan int, done chan struct{}) {\n\tclose(ch)\n\tselect {\n\tcase ch <- 1:\n\tcase <-done:\n\t}\n}\n";
-        assert_eq!(lines_of(src, ID), vec![5, 10, 18]);
-    }
-
-    #[test]
-    fn other_paths_are_silent() {
-        let src = "package p\n\nfunc a(ch chan int, x bool) {\n\tif x {\n\t\tclose(ch)\n\t\treturn\n\t}\n\tch <- 1\n}\n\nfunc b(ch chan int) {\n\tclose(ch)\n\tch = make(chan int, 1)\n\tch <- 1\n}\n\nfunc c(ch chan int) {\n\tclose(ch)\n\tgo func() { ch <- 1 }()\n}\n";
-        assert!(lines_of(src, ID).is_empty());
-    }
-}
-
 /// `close(s.ch)` in one function while another function of the package can still send on the
 /// field, with nothing ordering the two.
 fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
@@ -225,4 +206,23 @@ fn waits_before(cx: &Context, close: Node) -> bool {
     cx.index
         .calls_named_within("Wait", function)
         .any(|w| w.end_byte() <= close.start_byte() && goconc_syntax::method_call(w).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::lines_of;
+
+    const ID: &str = "channel-send-after-close";
+
+    #[test]
+    fn sends_after_close() {
+        let src = "package p\n\nfunc a(ch chan int) {\n\tclose(ch)\n\tch <- 1\n}\n\nfunc b(ch chan int, xs []int) {\n\tfor _, x := range xs {\n\t\tch <- x\n\t\tclose(ch)\n\t}\n}\n\nfunc c(ch chan int, done chan struct{}) {\n\tclose(ch)\n\tselect {\n\tcase ch <- 1:\n\tcase <-done:\n\t}\n}\n";
+        assert_eq!(lines_of(src, ID), vec![5, 10, 18]);
+    }
+
+    #[test]
+    fn other_paths_are_silent() {
+        let src = "package p\n\nfunc a(ch chan int, x bool) {\n\tif x {\n\t\tclose(ch)\n\t\treturn\n\t}\n\tch <- 1\n}\n\nfunc b(ch chan int) {\n\tclose(ch)\n\tch = make(chan int, 1)\n\tch <- 1\n}\n\nfunc c(ch chan int) {\n\tclose(ch)\n\tgo func() { ch <- 1 }()\n}\n";
+        assert!(lines_of(src, ID).is_empty());
+    }
 }
