@@ -26,17 +26,27 @@ func ProcessAll(orders []Order, ship func(Order) error) {
 	wg.Wait()
 }
 
-// Restock refills the stock of each SKU in parallel.
-func Restock(skus []string, refill func(string)) {
-	var wg sync.WaitGroup
+// Restock refills the stock of each SKU in parallel and reports the SKUs it could not refill.
+func Restock(skus []string, refill func(string) error) []string {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed []string
+	)
 	for _, sku := range skus {
 		wg.Add(1)
 		go func() {
-			refill(sku)
+			if err := refill(sku); err != nil {
+				mu.Lock()
+				failed = append(failed, sku)
+				mu.Unlock()
+				return
+			}
 			wg.Done()
 		}()
 	}
 	wg.Wait()
+	return failed
 }
 
 // Inventory counts units per SKU.

@@ -34,6 +34,7 @@ use tree_sitter::Node;
 
 use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outcome, SourceFile};
 use goconc_model::atomics::{self, AtomicAccess};
+use goconc_model::goroutines::{self, GoFacts};
 use goconc_model::guards::{self, FieldAccess};
 use goconc_model::scope::{is_function_item, top_level_items};
 use goconc_model::summary::{self, FuncSummary};
@@ -101,6 +102,7 @@ impl<'t> TopLevel<'t> {
 #[derive(Clone, Default)]
 struct ItemDecls {
     summaries: Vec<(String, FuncSummary)>,
+    goroutines: Vec<(String, GoFacts)>,
     atomics: Vec<AtomicAccess>,
     field_accesses: Vec<FieldAccess>,
     usage: Usage,
@@ -115,6 +117,7 @@ impl ItemDecls {
             name.hash(key);
             s.hash_without_offsets(key);
         }
+        self.goroutines.hash(key);
         for a in &self.atomics {
             (&a.root, &a.fields, &a.func).hash(key);
         }
@@ -218,6 +221,7 @@ impl IncrementalFile {
         let mut decls = signatures.clone();
         // Summaries and atomic accesses of the functions not seen before.
         let mut fresh: HashMap<u64, ItemDecls> = HashMap::default();
+        let chan_fields = goconc_model::channels::fields::chan_fields_of(signatures);
         for f in functions {
             if self.item_decls.contains_key(&f.key) || fresh.contains_key(&f.key) {
                 continue;
@@ -234,10 +238,14 @@ impl IncrementalFile {
             for a in &mut found {
                 a.offset = a.offset.saturating_sub(start);
             }
+            let goroutines = goroutines::collect_in(&[f.node], src, &imports, &chan_fields)
+                .into_iter()
+                .collect();
             fresh.insert(
                 f.key,
                 ItemDecls {
                     summaries,
+                    goroutines,
                     atomics: found,
                     field_accesses: Vec::new(),
                     usage: usage::collect_in(&[f.node], src, &imports),
@@ -253,6 +261,7 @@ impl IncrementalFile {
                 decls.summaries.insert(key.clone(), s);
             }
             decls.usage.merge(&facts.usage);
+            decls.goroutines.extend(facts.goroutines.iter().cloned());
             decls
                 .atomics
                 .extend(facts.atomics.iter().cloned().map(|mut a| {
@@ -511,6 +520,7 @@ fn part<'a>(
 ) -> &'a ItemDecls {
     static EMPTY: ItemDecls = ItemDecls {
         summaries: Vec::new(),
+        goroutines: Vec::new(),
         atomics: Vec::new(),
         field_accesses: Vec::new(),
         usage: Usage {

@@ -4,14 +4,141 @@
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
+use crate::flow::TEST_GOEXIT_METHODS;
+use crate::imports::Imports;
 use crate::sync_calls::{waitgroup_call, WaitGroupOp};
-use crate::FileModel;
-use goconc_syntax::{method_call, text};
+use crate::{FileModel, Ty};
+use goconc_syntax::{method_call, named_children, text};
 
 /// The statement or call that runs a function literal on a new goroutine: the `go` statement of
-/// `go func(){…}(…)`, or the call `x.Go(func…)` / `x.TryGo(func…)` on a group.
+/// `go func(){…}(…)`, the call `x.Go(func…)` / `x.TryGo(func…)` on a group, or the only use of
+/// a local the literal initialises: `f := func(){…}; go f()`.
 pub fn goroutine_start<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<'t>> {
-    go_statement_of(lit).or_else(|| group_go_call_of(model, lit))
+    go_statement_of(lit)
+        .or_else(|| group_go_call_of(model, lit))
+        .or_else(|| go_statement_through_local(model, lit))
+}
+
+/// `f := func(){…}` (or `var f = func(){…}`) whose every use is `go f(…)`, once: that `go`
+/// statement. A local that is also called, passed or assigned runs elsewhere too.
+pub fn go_statement_through_local<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<'t>> {
+    let list = lit.parent().filter(|p| p.kind_str() == "expression_list")?;
+    if list.named_child_count() != 1 {
+        return None;
+    }
+    let stmt = list.parent()?;
+    let ident = match stmt.kind_str() {
+        "short_var_declaration" if stmt.field("right") == Some(list) => {
+            stmt.field("left").and_then(|l| named_children(l).next())?
+        }
+        "var_spec" if stmt.field("value") == Some(list) => stmt.field("name")?,
+        _ => return None,
+    };
+    let decl = model.resolve_name(text(ident, model.src), stmt.end_byte())?;
+    if decl.ident != ident {
+        return None;
+    }
+    let scope = model.functions.get(decl.function)?.body?;
+    let name = decl.name;
+    let mut go = None;
+    let mut other_use = false;
+    goconc_syntax::walk(scope, |n| {
+        if other_use {
+            return false;
+        }
+        if n.kind_str() == "identifier" && n != ident && text(n, model.src) == name {
+            if model.resolve(n).map(|d| d.ident) != Some(ident) {
+                return true;
+            }
+            // `go f(…)`: the identifier is the callee of the go statement's call.
+            let started = n
+                .parent()
+                .filter(|c| c.kind_str() == "call_expression" && c.field("function") == Some(n))
+                .and_then(|c| c.parent())
+                .filter(|g| g.kind_str() == "go_statement");
+            match started {
+                Some(g) if go.is_none() => go = Some(g),
+                _ => other_use = true,
+            }
+        }
+        true
+    });
+    if other_use {
+        return None;
+    }
+    go
+}
+
+/// A body that runs on a goroutine of its own: a function literal started by `go`, `g.Go` or
+/// through a local, or a function or method of this file that the package starts by name
+/// (`go worker(…)`, `go s.loop()`, possibly from another file).
+#[derive(Debug, Clone, Copy)]
+pub struct GoroutineBody<'t> {
+    /// The `func_literal`, `function_declaration` or `method_declaration`.
+    pub function: Node<'t>,
+    /// The statement or call that starts it, when it is in this file and starts this very
+    /// literal; None for a declaration started by name.
+    pub start: Option<Node<'t>>,
+}
+
+/// Every goroutine body of the file, literals first in document order, then declarations.
+pub fn goroutine_bodies<'t>(
+    model: &FileModel<'t>,
+    index: &crate::index::NodeIndex<'t>,
+) -> Vec<GoroutineBody<'t>> {
+    let mut out: Vec<GoroutineBody<'t>> = index
+        .func_literals
+        .iter()
+        .filter_map(|&lit| {
+            goroutine_start(model, lit).map(|start| GoroutineBody {
+                function: lit,
+                start: Some(start),
+            })
+        })
+        .collect();
+    out.extend(
+        model
+            .functions
+            .iter()
+            .filter(|f| is_started_by_name(model, f))
+            .map(|f| GoroutineBody {
+                function: f.node,
+                start: None,
+            }),
+    );
+    out
+}
+
+/// The summary key of a top-level function or method of the file (`Server.loop`, `worker`).
+pub fn function_key(model: &FileModel, function: Node) -> Option<String> {
+    let index = model.function_index(function)?;
+    let name = text(function.field("name")?, model.src);
+    Some(crate::summary::summary_key(
+        model.functions[index].receiver_type.as_deref(),
+        name,
+    ))
+}
+
+/// The summary key of the top-level function around a node.
+pub fn enclosing_function_key(model: &FileModel, node: Node) -> Option<String> {
+    let mut top = node;
+    while let Some(f) = goconc_syntax::enclosing_function(top) {
+        top = f;
+    }
+    function_key(model, top)
+}
+
+/// Whether the package starts this function or method by name with `go`.
+pub fn is_started_by_name(model: &FileModel, function: &crate::Function) -> bool {
+    let kind = function.node.kind_str();
+    if !matches!(kind, "function_declaration" | "method_declaration") {
+        return false;
+    }
+    let Some(name) = function.node.field("name") else {
+        return false;
+    };
+    let key = crate::summary::summary_key(function.receiver_type.as_deref(), text(name, model.src));
+    model.package.is_started_by_name(&key)
 }
 
 /// The `go` statement that starts a function literal directly: `go func(…){…}(…)`.
@@ -72,4 +199,618 @@ pub fn in_nested_goroutine(model: &FileModel, node: Node, outer: Node) -> bool {
         current = n.parent();
     }
     false
+}
+
+/// How a call can end the goroutine that makes it without coming back to the caller (the rest of
+/// the goroutine, `wg.Done()` included, never runs), as the packages document it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoroutineExit {
+    /// `t.Fatal…`, `t.FailNow`, `t.Skip…` on a testing handle, or `runtime.Goexit()`.
+    Goexit,
+    /// An assertion of a package documented to stop the test with `t.FailNow` when it fails:
+    /// testify's `require.X(t, …)`, gotest.tools' `assert.Assert(t, …)`/`NilError`/`Equal`/….
+    FailingAssertion,
+}
+
+/// Assertion packages whose functions call `t.FailNow` when the assertion fails, and which of
+/// their functions do (None: all of them).
+const FAIL_NOW_ASSERTIONS: [(&str, Option<&[&str]>); 3] = [
+    ("github.com/stretchr/testify/require", None),
+    (
+        "gotest.tools/v3/assert",
+        Some(&[
+            "Assert",
+            "NilError",
+            "Equal",
+            "DeepEqual",
+            "Error",
+            "ErrorContains",
+            "ErrorIs",
+            "ErrorType",
+        ]),
+    ),
+    (
+        "gotest.tools/assert",
+        Some(&[
+            "Assert",
+            "NilError",
+            "Equal",
+            "DeepEqual",
+            "Error",
+            "ErrorContains",
+            "ErrorType",
+        ]),
+    ),
+];
+
+/// Does this call end the calling goroutine (see [`GoroutineExit`])?
+pub fn goroutine_exit(model: &FileModel, call: Node) -> Option<GoroutineExit> {
+    let function = goconc_syntax::unparen(call.field("function")?);
+    if function.kind_str() != "selector_expression" {
+        return None;
+    }
+    let operand = function.field("operand")?;
+    let name = text(function.field("field")?, model.src);
+    if model.is_package(operand, "runtime") {
+        return (name == "Goexit").then_some(GoroutineExit::Goexit);
+    }
+    for (path, names) in FAIL_NOW_ASSERTIONS {
+        if model.is_package(operand, path) {
+            let listed = names.is_none_or(|names| names.contains(&name));
+            return listed.then_some(GoroutineExit::FailingAssertion);
+        }
+    }
+    let testing = crate::sync_calls::is_testing_handle(&model.type_of(operand));
+    (testing && TEST_GOEXIT_METHODS.contains(&name)).then_some(GoroutineExit::Goexit)
+}
+
+/// What one top-level function or method tells the rest of the package about goroutines and
+/// the channels it hands around, read from its text alone (collected per file with the
+/// declarations, merged per package, so that a server refreshing one file sees what the CLI
+/// sees, and a finding in one function never reads another function's body).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct GoFacts {
+    /// A call in its own body that can end the goroutine it runs on, as written (`t.Fatalf`,
+    /// `runtime.Goexit`, `require.NoError`): on a testing handle it takes as a parameter, or of
+    /// a package documented to stop the test.
+    pub ends_goroutine: Option<String>,
+    /// The functions and methods it starts by name: `go worker(…)`, `go s.loop()`, by summary
+    /// key (`worker`, `Server.loop`), each once.
+    pub starts: Vec<String>,
+    /// The functions and methods whose returned channel it reads in a loop that can stop
+    /// reading (`for v := range f() { … break … }`, `ch := f()` read in a `select` loop).
+    pub reads_result_until_stop: Vec<String>,
+    /// The positions of its channel parameters that it sends on in a `select` that gives up on
+    /// cancellation (`case ch <- v: case <-ctx.Done():`).
+    pub abandons_params: Vec<usize>,
+    /// Its channel parameters handed on to a function of the package: (parameter position,
+    /// callee key, argument position).
+    pub hands_params: Vec<(usize, String, usize)>,
+    /// It calls `recover()` in its own body: deferred, it stops a panic.
+    pub recovers: bool,
+    /// What it does with channels held in struct fields (see [`crate::channels::fields`]).
+    pub field_ops: Vec<crate::channels::fields::FieldChanOp>,
+}
+
+/// The goroutine facts of some of a file's top-level declarations, by summary key; functions
+/// with nothing to tell are left out.
+pub fn collect_in(
+    items: &[Node],
+    src: &str,
+    imports: &Imports,
+    chan_fields: &crate::HashSet<(String, String)>,
+) -> crate::HashMap<String, GoFacts> {
+    let mut out: crate::HashMap<String, GoFacts> = crate::HashMap::default();
+    for (key, ops) in crate::channels::fields::collect_in(items, src, imports, chan_fields) {
+        out.entry(key).or_default().field_ops = ops;
+    }
+    let assertions = FAIL_NOW_ASSERTIONS
+        .iter()
+        .any(|(path, _)| imports.local_names_of(path).is_some());
+    for &decl in items {
+        if !matches!(
+            decl.kind_str(),
+            "function_declaration" | "method_declaration"
+        ) {
+            continue;
+        }
+        let (Some(name), Some(body)) = (decl.field("name"), decl.field("body")) else {
+            continue;
+        };
+        let body_text = text(body, src);
+        let may_start = body_text.contains("go ");
+        let may_end = assertions
+            || body_text.contains("Goexit")
+            || TEST_GOEXIT_METHODS.iter().any(|m| body_text.contains(m));
+        let may_channel = body_text.contains("<-") || body_text.contains("range");
+        let recovers = body_text.contains("recover()") && recovers_in(body, src);
+        if !may_start && !may_end && !may_channel && !recovers {
+            continue;
+        }
+        let collector = Collector::new(decl, body, src, imports);
+        let receiver_type = collector.scope.receiver.as_ref().map(|(_, t)| t.as_str());
+        let key = crate::summary::summary_key(receiver_type, text(name, src));
+        let mut facts = out.remove(&key).unwrap_or_default();
+        facts.ends_goroutine = may_end.then(|| collector.goroutine_end()).flatten();
+        facts.recovers = recovers;
+        if may_start || may_channel {
+            collector.calls_and_sends(&mut facts);
+        }
+        if facts != GoFacts::default() {
+            out.insert(key, facts);
+        }
+    }
+    out
+}
+
+/// A `recover()` call in the body itself, outside function literals.
+fn recovers_in(body: Node, src: &str) -> bool {
+    let mut found = false;
+    goconc_syntax::walk_calls(body, src, |n| {
+        if found || n.kind_str() == "func_literal" {
+            return false;
+        }
+        found = n.kind_str() == "call_expression"
+            && n.field("function")
+                .is_some_and(|f| f.kind_str() == "identifier" && text(f, src) == "recover");
+        true
+    });
+    found
+}
+
+/// The receiver and parameters of a declaration, by name, with their types: what a name in its
+/// body means when no local shadows it.
+pub(crate) struct Signature<'s> {
+    /// The receiver's name and its type's name.
+    pub receiver: Option<(&'s str, String)>,
+    /// Each parameter's name, type and position.
+    pub params: Vec<(&'s str, Ty)>,
+}
+
+impl<'s> Signature<'s> {
+    pub fn of(decl: Node, src: &'s str, imports: &Imports) -> Signature<'s> {
+        let mut receiver = None;
+        if let Some(param) = decl
+            .field("receiver")
+            .and_then(|r| named_children(r).next())
+        {
+            let ty = param.field("type").map(|t| Ty::from_node(t, src, imports));
+            if let (Some(name), Some(Ty::Named { pkg, name: ty })) =
+                (param.field("name"), ty.as_ref().map(Ty::deref))
+            {
+                if pkg.is_empty() {
+                    receiver = Some((text(name, src), ty.clone()));
+                }
+            }
+        }
+        let mut params = Vec::new();
+        if let Some(list) = decl.field("parameters") {
+            for param in named_children(list) {
+                let Some(ty) = param.field("type") else {
+                    continue;
+                };
+                let ty = Ty::from_node(ty, src, imports);
+                for name in crate::types::names_of(param) {
+                    params.push((text(name, src), ty.clone()));
+                }
+            }
+        }
+        Signature { receiver, params }
+    }
+
+    pub fn param(&self, name: &str) -> Option<&Ty> {
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, t)| t)
+    }
+
+    /// The position of a channel parameter.
+    fn channel_param(&self, name: &str) -> Option<usize> {
+        self.params
+            .iter()
+            .position(|(n, t)| *n == name && matches!(t, Ty::Chan(_)))
+    }
+}
+
+/// Reads one declaration's facts.
+struct Collector<'a, 't> {
+    body: Node<'t>,
+    src: &'t str,
+    imports: &'a Imports,
+    scope: Signature<'t>,
+    /// Names the body declares (they shadow package functions and parameters).
+    locals: crate::HashSet<&'t str>,
+}
+
+impl<'a, 't> Collector<'a, 't> {
+    fn new(decl: Node<'t>, body: Node<'t>, src: &'t str, imports: &'a Imports) -> Self {
+        let mut locals = crate::HashSet::default();
+        for list in [decl.field("result")].into_iter().flatten() {
+            for p in named_children(list) {
+                locals.extend(crate::types::names_of(p).iter().map(|n| text(*n, src)));
+            }
+        }
+        goconc_syntax::walk(body, |n| {
+            match n.kind_str() {
+                "short_var_declaration" | "range_clause" => {
+                    if let Some(left) = n.field("left") {
+                        locals.extend(named_children(left).map(|i| text(i, src)));
+                    }
+                }
+                "var_spec"
+                | "const_spec"
+                | "parameter_declaration"
+                | "variadic_parameter_declaration" => {
+                    locals.extend(crate::types::names_of(n).iter().map(|i| text(*i, src)));
+                }
+                _ => {}
+            }
+            true
+        });
+        Collector {
+            body,
+            src,
+            imports,
+            scope: Signature::of(decl, src, imports),
+            locals,
+        }
+    }
+
+    /// The first call of the body (outside function literals, which may run elsewhere) that
+    /// ends the goroutine: `t.Fatal…` on a testing-handle parameter, `runtime.Goexit()`, a
+    /// failing-now assertion.
+    fn goroutine_end(&self) -> Option<String> {
+        let (src, imports) = (self.src, self.imports);
+        let mut found = None;
+        goconc_syntax::walk_calls(self.body, src, |n| {
+            if found.is_some() || n.kind_str() == "func_literal" {
+                return false;
+            }
+            if n.kind_str() != "call_expression" {
+                return true;
+            }
+            let Some(function) = n.field("function").map(goconc_syntax::unparen) else {
+                return true;
+            };
+            if function.kind_str() != "selector_expression" {
+                return true;
+            }
+            let (Some(operand), Some(field)) = (function.field("operand"), function.field("field"))
+            else {
+                return true;
+            };
+            let (root, method) = (text(operand, src), text(field, src));
+            let ends = if operand.kind_str() != "identifier" || self.locals.contains(root) {
+                false
+            } else if let Some(ty) = self.scope.param(root) {
+                crate::sync_calls::is_testing_handle(ty) && TEST_GOEXIT_METHODS.contains(&method)
+            } else {
+                match imports.path_of(root) {
+                    Some("runtime") => method == "Goexit",
+                    Some(path) => FAIL_NOW_ASSERTIONS.iter().any(|(p, names)| {
+                        *p == path && names.is_none_or(|names| names.contains(&method))
+                    }),
+                    None => false,
+                }
+            };
+            if ends {
+                found = Some(text(function, src).to_string());
+            }
+            true
+        });
+        found
+    }
+
+    /// The package function or method a call names, by summary key: `f(…)` for a name that is
+    /// no local, `x.m(…)` for `x` the receiver, a parameter of a package type or a local made
+    /// by `&T{…}`, `T{…}` or `new(T)`.
+    fn callee_key(&self, call: Node) -> Option<String> {
+        let src = self.src;
+        let function = goconc_syntax::unparen(call.field("function")?);
+        match function.kind_str() {
+            "identifier" => {
+                let name = text(function, src);
+                let shadowed = self.locals.contains(name) || self.scope.param(name).is_some();
+                (!shadowed).then(|| name.to_string())
+            }
+            "selector_expression" => {
+                let operand = goconc_syntax::unparen(function.field("operand")?);
+                let field = text(function.field("field")?, src);
+                if operand.kind_str() != "identifier" {
+                    return None;
+                }
+                let root = text(operand, src);
+                let type_name = if self
+                    .scope
+                    .receiver
+                    .as_ref()
+                    .is_some_and(|(r, _)| *r == root)
+                    && !self.locals.contains(root)
+                {
+                    self.scope.receiver.as_ref().map(|(_, t)| t.clone())
+                } else if let Some(ty) = self.scope.param(root) {
+                    match ty.deref() {
+                        Ty::Named { pkg, name } if pkg.is_empty() => Some(name.clone()),
+                        _ => None,
+                    }
+                } else if self.imports.path_of(root).is_some() && !self.locals.contains(root) {
+                    None
+                } else {
+                    local_composite_type(self.body, root, src)
+                };
+                type_name.map(|t| format!("{t}.{field}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// `go` starts, results read until the reader stops, and what happens to channel
+    /// parameters.
+    fn calls_and_sends(&self, facts: &mut GoFacts) {
+        let src = self.src;
+        goconc_syntax::walk_calls(self.body, src, |n| {
+            match n.kind_str() {
+                "go_statement" => {
+                    let call = named_children(n).next().map(goconc_syntax::unparen);
+                    if let Some(key) = call.and_then(|c| self.callee_key(c)) {
+                        if !facts.starts.contains(&key) {
+                            facts.starts.push(key);
+                        }
+                    }
+                }
+                "call_expression" => {
+                    if let Some(key) = self.result_read_until_stop(n) {
+                        if !facts.reads_result_until_stop.contains(&key) {
+                            facts.reads_result_until_stop.push(key);
+                        }
+                    }
+                    self.handed_params(n, facts);
+                }
+                "send_statement" => {
+                    let param = n
+                        .field("channel")
+                        .map(goconc_syntax::unparen)
+                        .filter(|c| c.kind_str() == "identifier")
+                        .map(|c| text(c, src))
+                        .filter(|name| !self.locals.contains(name))
+                        .and_then(|name| self.scope.channel_param(name));
+                    if let Some(position) = param {
+                        if abandons_on_cancel(n, src, self.imports)
+                            && !facts.abandons_params.contains(&position)
+                        {
+                            facts.abandons_params.push(position);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            true
+        });
+    }
+
+    /// `f(…, ch, …)` with `ch` a channel parameter: (its position, f's key, argument position).
+    fn handed_params(&self, call: Node, facts: &mut GoFacts) {
+        let args = goconc_syntax::call_args(call);
+        let mut handed = Vec::new();
+        for (at, arg) in args.iter().enumerate() {
+            let arg = goconc_syntax::unparen(*arg);
+            if arg.kind_str() != "identifier" {
+                continue;
+            }
+            let name = text(arg, self.src);
+            if self.locals.contains(name) {
+                continue;
+            }
+            if let Some(position) = self.scope.channel_param(name) {
+                handed.push((position, at));
+            }
+        }
+        if handed.is_empty() {
+            return;
+        }
+        let Some(key) = self.callee_key(call) else {
+            return;
+        };
+        for (position, at) in handed {
+            let entry = (position, key.clone(), at);
+            if !facts.hands_params.contains(&entry) {
+                facts.hands_params.push(entry);
+            }
+        }
+    }
+
+    /// The callee key when the call's result is read by a loop that can stop reading: `for v :=
+    /// range f(…)` whose body can leave, or `ch := f(…)` (first name) received from in a
+    /// `select` inside a loop or ranged over by a loop that can leave.
+    fn result_read_until_stop(&self, call: Node) -> Option<String> {
+        let src = self.src;
+        let parent = call.parent()?;
+        let reads = match parent.kind_str() {
+            "range_clause" if parent.field("right") == Some(call) => parent
+                .parent()
+                .is_some_and(|lp| lp.kind_str() == "for_statement" && loop_can_stop(lp)),
+            "expression_list" => {
+                let decl = parent.parent()?;
+                if !matches!(
+                    decl.kind_str(),
+                    "short_var_declaration" | "assignment_statement"
+                ) || decl.field("right") != Some(parent)
+                    || parent.named_child_count() != 1
+                {
+                    return None;
+                }
+                let var = decl
+                    .field("left")
+                    .and_then(|l| named_children(l).next())
+                    .filter(|v| v.kind_str() == "identifier")?;
+                let name = text(var, src);
+                let mut found = false;
+                goconc_syntax::walk(self.body, |n| {
+                    if found || n.end_byte() <= decl.end_byte() {
+                        return !found;
+                    }
+                    if n.kind_str() == "func_literal" {
+                        return true;
+                    }
+                    let operand = match n.kind_str() {
+                        "unary_expression"
+                            if n.field("operator").is_some_and(|o| text(o, src) == "<-") =>
+                        {
+                            n.field("operand")
+                        }
+                        "range_clause" => n.field("right"),
+                        _ => None,
+                    };
+                    if operand
+                        .map(goconc_syntax::unparen)
+                        .is_some_and(|o| o.kind_str() == "identifier" && text(o, src) == name)
+                    {
+                        found = match n.kind_str() {
+                            "range_clause" => n.parent().is_some_and(loop_can_stop),
+                            _ => {
+                                let in_select = n
+                                    .parent()
+                                    .and_then(|p| p.parent())
+                                    .is_some_and(|c| c.kind_str() == "communication_case");
+                                goconc_syntax::enclosing_loop(n)
+                                    .is_some_and(|lp| in_select || loop_can_stop(lp))
+                            }
+                        };
+                    }
+                    !found
+                });
+                found
+            }
+            _ => false,
+        };
+        if !reads {
+            return None;
+        }
+        self.callee_key(call)
+    }
+}
+
+/// Can a loop be left while there is still something to read: a `return`, `break` or `goto` in
+/// its body, outside nested literals?
+pub fn loop_can_stop(for_stmt: Node) -> bool {
+    let Some(body) = for_stmt.field("body") else {
+        return false;
+    };
+    let mut found = false;
+    goconc_syntax::walk_body(body, |n| {
+        if matches!(
+            n.kind_str(),
+            "return_statement" | "break_statement" | "goto_statement"
+        ) {
+            found = true;
+        }
+    });
+    found
+}
+
+/// Is a send a `select` case beside a case that receives a cancellation signal (`ctx.Done()`,
+/// `time.After(…)`, a channel named like `done`/`stop`/`quit`)? Read from syntax and imports.
+pub fn abandons_on_cancel(send: Node, src: &str, imports: &Imports) -> bool {
+    let Some(case) = send
+        .parent()
+        .filter(|c| c.kind_str() == "communication_case")
+    else {
+        return false;
+    };
+    let Some(select) = case.parent() else {
+        return false;
+    };
+    named_children(select).any(|c| {
+        c != case
+            && c.field("communication")
+                .and_then(|m| match m.kind_str() {
+                    "receive_statement" => m.field("right"),
+                    _ => None,
+                })
+                .map(goconc_syntax::unparen)
+                .filter(|r| r.kind_str() == "unary_expression")
+                .and_then(|r| r.field("operand"))
+                .map(goconc_syntax::unparen)
+                .is_some_and(|operand| is_cancel_signal(operand, src, imports))
+    })
+}
+
+/// `ctx.Done()`, `time.After(d)`, `t.C`, `done`, `s.stop`, … from syntax and imports alone.
+fn is_cancel_signal(operand: Node, src: &str, imports: &Imports) -> bool {
+    match operand.kind_str() {
+        "call_expression" => {
+            let Some(function) = operand.field("function").map(goconc_syntax::unparen) else {
+                return false;
+            };
+            if function.kind_str() != "selector_expression" {
+                return false;
+            }
+            let (Some(pkg), Some(field)) = (function.field("operand"), function.field("field"))
+            else {
+                return false;
+            };
+            let name = text(field, src);
+            if imports.path_of(text(pkg, src)) == Some("time") {
+                return matches!(name, "After" | "Tick");
+            }
+            name == "Done"
+        }
+        "selector_expression" | "identifier" => {
+            let name = match operand.kind_str() {
+                "identifier" => text(operand, src),
+                _ => operand.field("field").map_or("", |f| text(f, src)),
+            };
+            name == "C" || crate::words::STOP_CHANNEL.in_identifier(name)
+        }
+        _ => false,
+    }
+}
+
+/// The type of a local made by `name := &T{…}`, `name := T{…}` or `name := new(T)` in the body
+/// (the first such declaration), for a type `T` of the package.
+pub(crate) fn local_composite_type(body: Node, name: &str, src: &str) -> Option<String> {
+    let mut found = None;
+    goconc_syntax::walk(body, |n| {
+        if found.is_some() {
+            return false;
+        }
+        if n.kind_str() != "short_var_declaration" {
+            return true;
+        }
+        let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
+            return true;
+        };
+        let names: Vec<Node> = named_children(left).collect();
+        let values: Vec<Node> = named_children(right).collect();
+        if names.len() != values.len() {
+            return true;
+        }
+        for (ident, value) in names.iter().zip(values) {
+            if text(*ident, src) != name {
+                continue;
+            }
+            let mut value = goconc_syntax::unparen(value);
+            if value.kind_str() == "unary_expression" {
+                if let Some(operand) = value.field("operand") {
+                    value = goconc_syntax::unparen(operand);
+                }
+            }
+            let ty = match value.kind_str() {
+                "composite_literal" => value.field("type"),
+                "call_expression"
+                    if value
+                        .field("function")
+                        .is_some_and(|f| text(f, src) == "new") =>
+                {
+                    value
+                        .field("arguments")
+                        .and_then(|a| named_children(a).next())
+                }
+                _ => None,
+            };
+            found = ty
+                .filter(|t| t.kind_str() == "type_identifier")
+                .map(|t| text(t, src).to_string());
+        }
+        true
+    });
+    found
 }

@@ -38,6 +38,9 @@ pub struct FileDecls {
     pub vars: HashMap<String, Ty>,
     /// What each function and method locks, expects held, and blocks on.
     pub summaries: HashMap<String, FuncSummary>,
+    /// What each function and method starts with `go` by name, and whether it can end the
+    /// goroutine it runs on (see [`super::goroutines::GoFacts`]).
+    pub goroutines: HashMap<String, super::goroutines::GoFacts>,
     /// Fields and package variables accessed through `sync/atomic` functions.
     pub atomics: Vec<super::atomics::AtomicAccess>,
     /// The field accesses of the file's methods with the locks held at them, judged with the
@@ -72,6 +75,8 @@ impl FileDecls {
             .merge(&super::usage::collect_in(&functions, src, &imports));
         decls.usage.normalize();
         decls.summaries = super::summary::collect_in(&items, src, &imports);
+        let chan_fields = super::channels::fields::chan_fields_of(&decls);
+        decls.goroutines = super::goroutines::collect_in(&items, src, &imports, &chan_fields);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
         // A method that broken code nests in an ERROR item keeps its accesses: the incremental
         // analysis keeps them too (see `goconc-analysis`'s incremental tests).
@@ -309,6 +314,13 @@ pub struct PackageModel {
     methods: HashMap<String, HashMap<String, FuncSig>>,
     vars: HashMap<String, Ty>,
     summaries: HashMap<String, FuncSummary>,
+    goroutines: HashMap<String, super::goroutines::GoFacts>,
+    /// Computed on first use by [`PackageModel::is_started_by_name`].
+    started_by_name: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
+    /// Computed on first use by [`PackageModel::is_result_read_until_stop`].
+    read_until_stop: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
+    /// Computed on first use by [`PackageModel::field_channel_ops`].
+    field_channels: std::sync::OnceLock<Arc<FieldChannels>>,
     /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
     atomics: HashMap<String, super::atomics::AtomicUse>,
     field_accesses: Vec<super::guards::FieldAccess>,
@@ -321,6 +333,9 @@ pub struct PackageModel {
     /// Computed on first use by [`PackageModel::lock_closure`].
     lock_closure: std::sync::OnceLock<Arc<super::lock_closure::LockClosure>>,
 }
+
+/// Every use of each channel field of the package (`Owner.field`), from every function's facts.
+pub type FieldChannels = HashMap<String, Vec<super::channels::fields::FieldChanOp>>;
 
 /// The struct fields and package variables through which a value holding a lock can be reached,
 /// each with how it reaches it (a bit set of [`LockReach::VALUE`], [`LockReach::POINTER`],
@@ -366,6 +381,10 @@ impl PackageModel {
                 total(|f| f.summaries.len()),
                 Default::default(),
             ),
+            goroutines: HashMap::with_capacity_and_hasher(
+                total(|f| f.goroutines.len()),
+                Default::default(),
+            ),
             field_accesses: Vec::with_capacity(total(|f| f.field_accesses.len())),
             ..PackageModel::default()
         };
@@ -387,6 +406,9 @@ impl PackageModel {
             model
                 .summaries
                 .extend(file.summaries.iter().map(|(k, v)| (k.clone(), v.clone())));
+            model
+                .goroutines
+                .extend(file.goroutines.iter().map(|(k, v)| (k.clone(), v.clone())));
             model
                 .field_accesses
                 .extend(file.field_accesses.iter().cloned());
@@ -873,6 +895,86 @@ impl PackageModel {
     pub fn lock_closure(&self) -> &super::lock_closure::LockClosure {
         self.lock_closure
             .get_or_init(|| Arc::new(super::lock_closure::LockClosure::compute(self)))
+    }
+
+    /// The goroutine facts of a function (`name`) or method (`Type.name`).
+    pub fn go_facts(&self, key: &str) -> Option<&super::goroutines::GoFacts> {
+        self.lookup(|m| m.goroutines.get(key), |f| f.goroutines.get(key))
+    }
+
+    /// Whether some function of the package starts the function or method `key` (`worker`,
+    /// `Server.loop`) by name with `go`: its body is goroutine code.
+    pub fn is_started_by_name(&self, key: &str) -> bool {
+        self.started_by_name
+            .get_or_init(|| {
+                Arc::new(
+                    self.entries(|m| &m.goroutines, |f| &f.goroutines)
+                        .flat_map(|(_, facts)| facts.starts.iter().cloned())
+                        .collect(),
+                )
+            })
+            .contains(key)
+    }
+
+    /// Every use of the channel field `owner.field` in the package (empty when none is known).
+    pub fn field_channel_ops(
+        &self,
+        owner: &str,
+        field: &str,
+    ) -> &[super::channels::fields::FieldChanOp] {
+        let all = self.field_channels.get_or_init(|| {
+            let mut all: FieldChannels = HashMap::default();
+            for (_, facts) in self.entries(|m| &m.goroutines, |f| &f.goroutines) {
+                for op in &facts.field_ops {
+                    all.entry(format!("{}.{}", op.owner, op.field))
+                        .or_default()
+                        .push(op.clone());
+                }
+            }
+            // The package's maps have no order: findings must not depend on it.
+            for ops in all.values_mut() {
+                ops.sort_by(|a, b| (&a.function, a.offset).cmp(&(&b.function, b.offset)));
+            }
+            Arc::new(all)
+        });
+        all.get(&format!("{owner}.{field}"))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether some function of the package reads the channel that `key` returns in a loop that
+    /// can stop reading.
+    pub fn is_result_read_until_stop(&self, key: &str) -> bool {
+        self.read_until_stop
+            .get_or_init(|| {
+                Arc::new(
+                    self.entries(|m| &m.goroutines, |f| &f.goroutines)
+                        .flat_map(|(_, facts)| facts.reads_result_until_stop.iter().cloned())
+                        .collect(),
+                )
+            })
+            .contains(key)
+    }
+
+    /// Whether the function `key` sends on its channel parameter at `position` in a `select`
+    /// that gives up on cancellation — itself, or a function it hands the channel to, a few
+    /// calls deep.
+    pub fn abandons_param(&self, key: &str, position: usize) -> bool {
+        self.abandons_param_within(key, position, 0)
+    }
+
+    fn abandons_param_within(&self, key: &str, position: usize, depth: usize) -> bool {
+        let Some(facts) = self.go_facts(key) else {
+            return false;
+        };
+        if facts.abandons_params.contains(&position) {
+            return true;
+        }
+        depth < 3
+            && facts
+                .hands_params
+                .iter()
+                .filter(|(from, _, _)| *from == position)
+                .any(|(_, callee, at)| self.abandons_param_within(callee, *at, depth + 1))
     }
 
     pub fn var(&self, name: &str) -> Option<&Ty> {

@@ -411,7 +411,95 @@ fn events<'t>(model: &FileModel<'t>, index: &NodeIndex<'t>, function: Node<'t>) 
         }
         second_iteration(&mut analysis, lp);
     }
-    analysis.events.into_values().collect()
+    analysis
+        .events
+        .into_values()
+        .filter(|event| match event {
+            CloseEvent::DoubleClose { second, .. } => !guarded_once(model, function, second),
+            _ => true,
+        })
+        .collect()
+}
+
+/// `if !closed { close(ch); closed = true }`: the close at `range` sits in the branch of a test
+/// of a local bool that the same branch sets to `true`, and nothing else in the function sets
+/// back: however often the code around it runs, the close runs once.
+fn guarded_once(model: &FileModel, function: Node, range: &Range<usize>) -> bool {
+    let Some(close) = model
+        .root
+        .descendant_for_byte_range(range.start, range.end)
+        .filter(|n| n.kind_str() == "call_expression")
+    else {
+        return false;
+    };
+    let mut current = close.parent();
+    while let Some(n) = current {
+        if n == function {
+            return false;
+        }
+        if n.kind_str() == "if_statement" {
+            let in_consequence = n.field("consequence").is_some_and(|c| is_within(close, c));
+            let flag = n
+                .field("condition")
+                .map(unparen)
+                .filter(|c| {
+                    c.kind_str() == "unary_expression"
+                        && c.field("operator")
+                            .is_some_and(|o| text(o, model.src) == "!")
+                })
+                .and_then(|c| c.field("operand"))
+                .map(unparen)
+                .filter(|o| o.kind_str() == "identifier");
+            if let (true, Some(flag)) = (in_consequence, flag) {
+                if let Some(decl) = model.resolve(flag) {
+                    let consequence = n.field("consequence");
+                    if sets_only_true(model, function, decl.ident, consequence) {
+                        return true;
+                    }
+                }
+            }
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// Every assignment to the variable declared at `ident` within `function` sets it to `true`, and
+/// one of them is inside `branch`.
+fn sets_only_true(model: &FileModel, function: Node, ident: Node, branch: Option<Node>) -> bool {
+    let mut in_branch = false;
+    let mut other = false;
+    walk(function, |n| {
+        if other {
+            return false;
+        }
+        let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
+            return true;
+        };
+        if !matches!(
+            n.kind_str(),
+            "assignment_statement" | "short_var_declaration"
+        ) {
+            return true;
+        }
+        let targets: Vec<Node> = named_children(left).collect();
+        let values: Vec<Node> = named_children(right).collect();
+        for (i, target) in targets.iter().enumerate() {
+            let names_it = target.kind_str() == "identifier"
+                && model.resolve(*target).map(|d| d.ident) == Some(ident);
+            if !names_it || *target == ident {
+                continue;
+            }
+            let value = values.get(i).map(|v| text(unparen(*v), model.src));
+            if value != Some("true") || values.len() != targets.len() {
+                other = true;
+            } else if branch.is_some_and(|b| is_within(n, b)) {
+                in_branch = true;
+            }
+        }
+        true
+    });
+    in_branch && !other
 }
 
 fn second_iteration<'t>(analysis: &mut Analysis<'_, 't>, lp: Node<'t>) {

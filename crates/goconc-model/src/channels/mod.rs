@@ -26,6 +26,7 @@ use super::scope::FileModel;
 use crate::goroutines::goroutine_start;
 
 pub mod closes;
+pub mod fields;
 pub mod keys;
 pub mod senders;
 
@@ -34,7 +35,7 @@ use goconc_syntax::{call_args, enclosing_loop, named_children, text, unparen, wa
 pub use keys::{builtin_arg, chan_key, ChanKey};
 
 /// The buffer of a channel, as far as the `make` call tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capacity {
     /// `make(chan T)` or `make(chan T, 0)`.
     Unbuffered,

@@ -69,6 +69,16 @@ pub fn go_statement<'t>(
         .then_some(g.start)
 }
 
+/// Where the parent leaves a sender behind: the exits it takes while a value is still owed
+/// (returns and the end of the body), and, for a channel made in the loop that starts its
+/// goroutine, whether an iteration can end owing one (the next iteration makes a new channel and
+/// nobody receives from the old one again).
+#[derive(Debug, Default)]
+pub struct LeftBehind<'t> {
+    pub exits: Vec<Node<'t>>,
+    pub next_iteration: bool,
+}
+
 /// Runs "is a value still owed to the sender?" over the parent's body: the state becomes pending
 /// at the `go` statement and clears at any receive from the channel. Returns the exits left
 /// while pending (returns and the end of the body), or None when the analysis cannot see every
@@ -78,40 +88,85 @@ pub fn exits_leaving_sender<'t>(
     ch: &LocalChannel<'t>,
     go: Node<'t>,
 ) -> Option<Vec<Node<'t>>> {
+    left_behind(model, ch, go).map(|l| l.exits)
+}
+
+/// [`exits_leaving_sender`], also telling whether a loop iteration can end owing a value to the
+/// sender of a channel made in that iteration.
+pub fn left_behind<'t>(
+    model: &FileModel<'t>,
+    ch: &LocalChannel<'t>,
+    go: Node<'t>,
+) -> Option<LeftBehind<'t>> {
     let body = model.functions.get(ch.function)?.body?;
     let receives: Vec<Range<usize>> = ch
         .parent_ops()
         .filter(|op| op.kind == OpKind::Receive)
         .map(|op| op.node.byte_range())
         .collect();
+    // The statement that makes the channel, when it runs once per iteration of a loop.
+    let make_stmt = goconc_syntax::enclosing_loop(go)
+        .filter(|lp| goconc_syntax::is_within(ch.ident, *lp))
+        .and_then(|_| {
+            let mut stmt = ch.make_call;
+            while let Some(p) = stmt.parent() {
+                if matches!(p.kind_str(), "short_var_declaration" | "var_declaration") {
+                    return Some(p);
+                }
+                stmt = p;
+            }
+            None
+        });
     let mut analysis = Pending {
         go,
         receives,
         seen: HashSet::default(),
+        make_stmt,
+        next_iteration: false,
     };
     let exits = flow::run(model, body, &mut analysis, false)?;
     if analysis.seen.len() != analysis.receives.len() {
         return None;
     }
+    // `t.Fatal` & co end the test's goroutine too (the sender stays blocked); `os.Exit` and a
+    // panic end the program, which frees it.
+    let leaves = |e: &flow::Exit<'t, bool>| match e.kind {
+        ExitKind::Return | ExitKind::EndOfBody => true,
+        ExitKind::NoReturn => goconc_syntax::statement_call(e.node)
+            .is_some_and(|call| crate::goroutines::goroutine_exit(model, call).is_some()),
+    };
     let mut out: Vec<Node<'t>> = exits
         .into_iter()
-        .filter(|e| e.state && matches!(e.kind, ExitKind::Return | ExitKind::EndOfBody))
+        .filter(|e| e.state && leaves(e))
         .map(|e| e.node)
         .collect();
     out.sort_by_key(|n| n.start_byte());
-    Some(out)
+    Some(LeftBehind {
+        exits: out,
+        next_iteration: analysis.next_iteration,
+    })
 }
 
 struct Pending<'t> {
     go: Node<'t>,
     receives: Vec<Range<usize>>,
     seen: HashSet<usize>,
+    /// The statement making the channel anew in each iteration.
+    make_stmt: Option<Node<'t>>,
+    /// An iteration ended owing a value: the make statement ran again while pending.
+    next_iteration: bool,
 }
 
 impl<'t> FlowAnalysis<'t> for Pending<'t> {
     type State = bool;
 
     fn transfer(&mut self, stmt: Node<'t>, state: &mut bool) {
+        if Some(stmt) == self.make_stmt {
+            // A new channel: the old one's sender is left behind for good.
+            self.next_iteration |= *state;
+            *state = false;
+            return;
+        }
         if stmt == self.go {
             *state = true;
             return;

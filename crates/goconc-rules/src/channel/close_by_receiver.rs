@@ -64,8 +64,8 @@ a receiver's close.
 - The function also sends on the channel (it is a sender), itself or in a closure it calls.
 - The only "receive" is a `select` case `case <-ch:` next to a `default`, which tests whether the
   channel is closed before closing it once.
-- The channel is made locally and no goroutine of the function sends on it (and it is not handed
-  to one): nobody else can be sending.
+- The channel is made locally, no goroutine of the function sends on it and it is handed to no
+  call (that may keep it and send later): nobody else can be sending.
 - The receive and the close are in exclusive branches of an `if` or a `switch`, the close
   comes before every receive, or a `Wait()` call precedes it (the senders are finished).
 - The close is guarded by the `ok` of an earlier `v, ok := <-ch` (`if ok { close(ch) }`):
@@ -73,9 +73,18 @@ a receiver's close.
 - The close is guarded by a countdown reaching zero (`if atomic.AddInt32(&left, -1) == 0`,
   `if left.Add(-1) == 0`): the receiver has counted every value it expects, so every send is
   done — the last one out closes.
+- The close runs in the `case` of a `select` that receives from the object the channel was
+  handed to (`sub := feed.Subscribe(ch)` … `case <-sub.Err(): close(ch)`): that object has let
+  go of the channel, so its sender is gone.
 - The channel is named like a lock or semaphore (`mu`, `sem`, `tokens`): a receive takes the
   token.
 - The element type is unknown.
+
+## Severity
+A **warning** in general: whether a sender is still running is a fact of the code that sends.
+A **hint** when the close follows a count of the values received (`if len(got) < 2 { continue
+}; close(ch)`): the receiver closes once it has what it expects, and only a sender beyond that
+count (which the package would have to show) could panic.
 "#,
 };
 
@@ -98,7 +107,8 @@ struct Uses<'t> {
     own_send: bool,
     /// A send in a goroutine the function starts.
     goroutine_send: bool,
-    /// Handed to a `go` statement's call.
+    /// Handed to a `go` statement's call, or to a call that may keep it and send on it
+    /// (`sub := feed.Subscribe(ch)`, `signal.Notify(ch, …)`).
     handed_to_goroutine: bool,
 }
 
@@ -135,6 +145,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             || uses.waited
             || guarded_by_ok(cx, call, function, &uses.ok_names)
             || guarded_by_countdown(cx, call, function)
+            || guarded_by_hand_back(cx, call, function, &key)
         {
             continue;
         }
@@ -152,14 +163,27 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         let path = &key.path;
-        let message = format!(
-            "`{path}` is closed by a function that only receives from it (line {}): a sender still running panics on its next send",
-            LineOf(receive.start_byte())
-        );
-        out.push(
-            META.finding(call.byte_range(), message)
-                .with_related(receive.byte_range(), format!("receives from `{path}` here")),
-        );
+        let counted = counted_before(cx, call);
+        let message = match counted {
+            Some(_) => format!(
+                "`{path}` is closed by a function that only receives from it (line {}), once it has counted what it expects: a sender beyond that count panics on its next send",
+                LineOf(receive.start_byte())
+            ),
+            None => format!(
+                "`{path}` is closed by a function that only receives from it (line {}): a sender still running panics on its next send",
+                LineOf(receive.start_byte())
+            ),
+        };
+        let mut finding = META
+            .finding(call.byte_range(), message)
+            .with_related(receive.byte_range(), format!("receives from `{path}` here"));
+        if let Some(check) = counted {
+            // How many senders there are is a fact of other functions: advice, not a defect.
+            finding.severity = Severity::Hint;
+            finding =
+                finding.with_related(check.byte_range(), "the values expected are counted here");
+        }
+        out.push(finding);
     }
 }
 
@@ -210,6 +234,12 @@ fn uses_of<'t>(
                 }
             }
             "call_expression" => {
+                let builtin = node
+                    .field("function")
+                    .is_some_and(|f| matches!(text(f, model.src), "close" | "len" | "cap"));
+                if !builtin && goconc_syntax::call_args(node).into_iter().any(same) {
+                    uses.handed_to_goroutine = true;
+                }
                 if node.end_byte() <= close.start_byte()
                     && goconc_syntax::enclosing_function(node) == Some(function)
                     && goconc_syntax::method_call(node)
@@ -285,6 +315,83 @@ fn guarded_by_ok(cx: &Context, close: Node, function: Node, ok_names: &[&str]) -
 fn guarded_by_countdown(cx: &Context, close: Node, function: Node) -> bool {
     guarded_by(close, function, |condition| {
         is_countdown_to_zero(cx, condition)
+    })
+}
+
+/// `sub := feed.Subscribe(ch)` … `case <-sub.Err(): close(ch)`: the close runs once the object
+/// the channel was handed to says it let go of it (the subscription ended): the sender is gone.
+fn guarded_by_hand_back(cx: &Context, close: Node, function: Node, key: &ChanKey) -> bool {
+    let mut current = close.parent();
+    while let Some(n) = current {
+        if n == function {
+            return false;
+        }
+        if n.kind_str() == "communication_case" {
+            let Some(recv) = n.field("communication").and_then(|c| match c.kind_str() {
+                "receive_statement" => c.field("right"),
+                _ => None,
+            }) else {
+                return false;
+            };
+            let recv = unparen(recv);
+            let Some(operand) = (recv.kind_str() == "unary_expression")
+                .then(|| recv.field("operand"))
+                .flatten()
+            else {
+                return false;
+            };
+            // `sub.Err()`, `sub.done`: rooted at a variable made by a call handed the channel.
+            let root = goconc_syntax::path_root(match operand.kind_str() {
+                "call_expression" => operand.field("function").unwrap_or(operand),
+                _ => operand,
+            });
+            let made_with_channel = root
+                .and_then(|r| cx.model.resolve(r))
+                .and_then(|d| d.init)
+                .map(unparen)
+                .is_some_and(|init| {
+                    init.kind_str() == "call_expression"
+                        && call_args(init)
+                            .into_iter()
+                            .any(|a| chan_key(cx.model, a).as_ref() == Some(key))
+                });
+            return made_with_channel;
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// `if len(got) < 2 { continue }` right before the close in its block: the receiver closes
+/// once it has received the number of values it expects.
+fn counted_before<'t>(cx: &Context<'_, 't>, close: Node<'t>) -> Option<Node<'t>> {
+    let stmt = goconc_syntax::call_statement(close)?;
+    let block = stmt.parent()?;
+    let siblings = goconc_syntax::statements(block);
+    let at = siblings.iter().position(|s| *s == stmt)?;
+    siblings[..at].iter().rev().copied().find(|s| {
+        if s.kind_str() != "if_statement" || s.field("alternative").is_some() {
+            return false;
+        }
+        let counts = s.field("condition").map(unparen).is_some_and(|c| {
+            c.kind_str() == "binary_expression"
+                && c.field("operator")
+                    .is_some_and(|o| matches!(text(o, cx.src), "<" | "!=" | "<="))
+                && c.field("left").map(unparen).is_some_and(|l| {
+                    l.kind_str() == "call_expression"
+                        && l.field("function")
+                            .is_some_and(|f| text(f, cx.src) == "len")
+                })
+        });
+        let leaves = s.field("consequence").is_some_and(|b| {
+            goconc_syntax::statements(b).last().is_some_and(|last| {
+                matches!(
+                    last.kind_str(),
+                    "continue_statement" | "return_statement" | "break_statement"
+                )
+            })
+        });
+        counts && leaves
     })
 }
 

@@ -59,6 +59,9 @@ owns the sending side. When several goroutines may close it, guard the close wit
   literal is checked on its own.
 - A loop's `close` is followed on every path by a `return` or `break`, or the channel is made
   inside the loop.
+- The `close` sits in `if !flag { … }` whose branch sets the local `flag = true`, and nothing in
+  the function sets it to anything else: it runs once however often the loop turns (a branch
+  that sets another variable, or a reset of the flag, keeps the finding).
 "#,
 };
 

@@ -6,6 +6,7 @@ use super::Rule;
 
 pub mod close_by_receiver;
 pub mod double_close;
+pub mod lock_deadlock;
 pub mod mutated_after_send;
 pub mod range_not_closed;
 pub mod select_busy_default;
@@ -25,6 +26,10 @@ pub fn rules() -> Vec<Rule> {
         Rule {
             meta: &send_after_close::META,
             check: send_after_close::check,
+        },
+        Rule {
+            meta: &lock_deadlock::META,
+            check: lock_deadlock::check,
         },
         Rule {
             meta: &mutated_after_send::META,

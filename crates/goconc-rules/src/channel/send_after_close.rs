@@ -3,7 +3,13 @@
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::channels::CloseEvent;
+use goconc_model::channels::fields::{range_in_file, FieldOpKind};
+use goconc_model::channels::{builtin_arg, CloseEvent};
+use goconc_model::goroutines::enclosing_function_key;
+use goconc_model::Ty;
+use goconc_syntax::NodeExt;
+use goconc_syntax::{text, unparen};
+use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-send-after-close",
@@ -47,15 +53,34 @@ func scan(lines []string, out chan<- string, errc chan<- error) {
 Close the channel after the last send on every path — `defer close(out)` at the top of the
 producer does that — and never close a channel that another goroutine may still send on.
 
+## Across methods
+A channel held in a struct field is often closed in one method (`Close`, `Stop`) while a
+goroutine of the package — a function literal started with `go`, or a function the package
+starts by name — sends on it. Nothing stops that goroutine from sending after the close unless
+something orders the two: the sender and the closer hold the same mutex (with a "closed" flag
+checked under it), the closer waits for the senders (`wg.Wait()`) or calls the sending function
+before it closes. When nothing does, the finding is a **warning** on the `close`, naming the
+functions that can still send: whether the close comes while they run is the one fact the tool
+cannot see. An **error** is for a send after a close on the same path. A send in an ordinary
+method is left to the API's contract (callers do not send after `Close`).
+
 ## When it stays silent
 - The `close` is only on some of the paths to the send (closed in one branch, sent in another).
 - The channel variable is assigned a new channel between the close and the send.
 - The send runs in a goroutine or a function literal: each literal is checked on its own.
+- Across methods: the other senders are ordinary methods, not goroutines; the closer and every
+  other sender hold a common mutex; the closer calls `Wait()` (or the sending function) before
+  the close; the closing function makes the value itself (it is not published yet); or only
+  the closing function sends.
 "#,
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    if cx.index.calls_named("close").is_empty() || cx.index.send_statements.is_empty() {
+    if cx.index.calls_named("close").is_empty() {
+        return;
+    }
+    check_across_methods(cx, out);
+    if cx.index.send_statements.is_empty() {
         return;
     }
     for event in cx.close_events().iter().cloned() {
@@ -74,6 +99,113 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             );
         }
     }
+}
+
+/// `close(s.ch)` in one function while another function of the package can still send on the
+/// field, with nothing ordering the two.
+fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
+    for &call in cx.index.calls_named("close") {
+        if cx.is_skipped(call.start_byte()) {
+            continue;
+        }
+        let Some(arg) = builtin_arg(cx.model, call, "close").map(unparen) else {
+            continue;
+        };
+        if arg.kind_str() != "selector_expression" {
+            continue;
+        }
+        let (Some(operand), Some(field)) = (arg.field("operand"), arg.field("field")) else {
+            continue;
+        };
+        let operand = unparen(operand);
+        let owner = match cx.model.type_of(operand).deref() {
+            Ty::Named { pkg, name } if pkg.is_empty() => name.clone(),
+            _ => continue,
+        };
+        let field = text(field, cx.src);
+        let Some(here) = enclosing_function_key(cx.model, call) else {
+            continue;
+        };
+        let ops = cx.model.package.field_channel_ops(&owner, field);
+        // The value is made right here: nobody else can hold it yet.
+        if ops
+            .iter()
+            .any(|o| o.function == here && matches!(o.kind, FieldOpKind::Make(_)))
+        {
+            continue;
+        }
+        let close_fact = ops.iter().find(|o| {
+            o.function == here
+                && o.kind == FieldOpKind::Close
+                && range_in_file(cx.model, o).is_some_and(|r| r.start == call.start_byte())
+        });
+        let close_locks: Vec<&String> = close_fact
+            .map(|o| o.held.iter().chain(&o.read_held).collect())
+            .unwrap_or_default();
+        let package = cx.model.package;
+        let senders: Vec<_> = ops
+            .iter()
+            .filter(|o| o.kind == FieldOpKind::Send && o.function != here)
+            // A send that a goroutine of the package makes on its own: it runs concurrently
+            // with the closer (a method that sends runs when its caller says, which is the
+            // API's contract, not the package's to show).
+            .filter(|o| o.in_goroutine || package.is_started_by_name(&o.function))
+            // A mutex both hold (with a "closed" flag checked under it) orders them.
+            .filter(|o| {
+                !o.held
+                    .iter()
+                    .chain(&o.read_held)
+                    .any(|l| close_locks.contains(&l))
+            })
+            // The closer itself calls the sender first: program order.
+            .filter(|o| !calls_before(cx, call, &o.function))
+            .collect();
+        if senders.is_empty() || waits_before(cx, call) {
+            continue;
+        }
+        let mut names: Vec<&str> = senders.iter().map(|o| o.function.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let path = text(arg, cx.src);
+        let message = format!(
+            "`{path}` is closed here while {} can still send on it (no mutex both hold, no wait for the senders first): such a send panics",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut finding = META.finding(call.byte_range(), message);
+        finding.severity = Severity::Warning;
+        for o in &senders {
+            if let Some(range) = range_in_file(cx.model, o) {
+                finding = finding.with_related(range, "a send that can run after the close");
+            }
+        }
+        out.push(finding);
+    }
+}
+
+/// Does the function around `close` call the function `key` (`Type.method` or `func`) before the
+/// close? Then that function's sends run first.
+fn calls_before(cx: &Context, close: Node, key: &str) -> bool {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let Some(function) = goconc_syntax::enclosing_function(close) else {
+        return false;
+    };
+    cx.index
+        .calls_named_within(name, function)
+        .any(|c| c.end_byte() <= close.start_byte())
+}
+
+/// A `Wait()` call before the close in its function: the senders are finished.
+fn waits_before(cx: &Context, close: Node) -> bool {
+    let Some(function) = goconc_syntax::enclosing_function(close) else {
+        return false;
+    };
+    cx.index
+        .calls_named_within("Wait", function)
+        .any(|w| w.end_byte() <= close.start_byte() && goconc_syntax::method_call(w).is_some())
 }
 
 #[cfg(test)]

@@ -243,9 +243,14 @@ fn is_plain_assignment_target(ident: Node) -> bool {
     let Some(stmt) = list.parent() else {
         return false;
     };
-    stmt.kind_str() == "assignment_statement"
-        && stmt.field("left") == Some(list)
-        && stmt.field("operator").is_some_and(|o| o.kind_str() == "=")
+    if stmt.field("left") != Some(list) {
+        return false;
+    }
+    // `if err := f(); err != nil`: the `err` on the left of `:=` is declared (or written) there,
+    // not read.
+    stmt.kind_str() == "short_var_declaration"
+        || (stmt.kind_str() == "assignment_statement"
+            && stmt.field("operator").is_some_and(|o| o.kind_str() == "="))
 }
 
 /// Does the starting function wait for anything between two offsets?

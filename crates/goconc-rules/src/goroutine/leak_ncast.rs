@@ -141,17 +141,16 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         return;
     };
     let message = format!(
-        "one goroutine per iteration sends on unbuffered `{}`, but {why}: the other senders block forever",
-        ch.name
+        "`{}` is unbuffered, and one goroutine per iteration sends on it (line {}), but {why}: the other senders block forever",
+        ch.name,
+        LineOf(sends[0].node.start_byte()),
     );
+    // On the `make`, where the fix goes.
     let mut finding = META
-        .finding(sends[0].node.byte_range(), message)
+        .finding(ch.make_call.byte_range(), message)
+        .with_related(sends[0].node.byte_range(), "each goroutine sends here")
         .with_related(sender.start.byte_range(), "started once per loop iteration")
-        .with_related(first.node.byte_range(), "received here")
-        .with_related(
-            ch.make_call.byte_range(),
-            format!("`{}` is made unbuffered here", ch.name),
-        );
+        .with_related(first.node.byte_range(), "received here");
     if let Some((items, edit)) = fix(cx, ch, go_loop) {
         finding = finding.with_fix(
             format!(

@@ -11,7 +11,7 @@ use goconc_syntax::NodeExt;
 
 use crate::messages::function_name;
 use goconc_model::channels::senders::{
-    exits_leaving_sender, go_statement, is_single_blocking_send, lone_sender_to_parent,
+    go_statement, is_single_blocking_send, left_behind, lone_sender_to_parent,
 };
 use goconc_syntax::closing_paren;
 
@@ -63,13 +63,20 @@ func fetch(ctx context.Context, url string) (*Page, error) {
 
 ## Fix
 Give the channel a buffer of one: the single send then always completes, whether or not anyone
-receives, and the goroutine exits. The quick fix rewrites `make(chan T)` to `make(chan T, 1)`.
+receives, and the goroutine exits. The finding sits on the `make` call, where the fix goes (the
+send and the exit that leaves it behind are its related places); the quick fix rewrites
+`make(chan T)` to `make(chan T, 1)`.
 
 ## When it stays silent
 - The channel is buffered, or its capacity is not a constant.
-- Every path from the `go` statement to a return receives from the channel.
-- The goroutine sends more than once, in a loop, or inside a `select` that can give up.
-- Several goroutines send on the channel (see `goroutine-leak-ncast`).
+- Every path from the `go` statement to a return receives from the channel (`t.Fatal` and
+  `t.FailNow` count as leaving: they end the test's goroutine and leave the sender blocked;
+  `os.Exit`, `log.Fatal` and `panic` end the program).
+- The goroutine can send more than once (sends on exclusive paths, each but the last followed by
+  `return`, count as one), sends in a loop, or inside a `select` that can give up.
+- Several goroutines send on the channel (see `goroutine-leak-ncast`): a `go` in a loop with the
+  channel made outside it. A channel made in the same iteration as its goroutine is one channel
+  per goroutine, and an iteration that goes on without receiving leaves that sender behind.
 - The channel escapes: passed to a function, stored, returned, used in another closure, received
   elsewhere or closed by the parent.
 "#,
@@ -88,7 +95,15 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let Some((sender, sends)) = lone_sender_to_parent(ch) else {
         return;
     };
-    if sends.len() != 1 || !is_single_blocking_send(sends[0]) {
+    if sends.is_empty() || !sends.iter().all(|s| is_single_blocking_send(s)) {
+        return;
+    }
+    // Several sends count as one when at most one runs: each but the last leaves the goroutine
+    // right after it (`ch <- errResult; return`).
+    if !sends[..sends.len() - 1]
+        .iter()
+        .all(|s| followed_by_return(s.node))
+    {
         return;
     }
     if ch.ops_of(OpKind::Receive).next().is_none() {
@@ -97,31 +112,70 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let Some(go) = go_statement(cx.model, sender, ch.function) else {
         return;
     };
-    if goconc_syntax::enclosing_loop(go).is_some() {
+    // A `go` in a loop with a channel made outside it: several senders share one channel
+    // (goroutine-leak-ncast). Made in the same iteration, each iteration has its own.
+    if goconc_syntax::enclosing_loop(go).is_some_and(|lp| !goconc_syntax::is_within(ch.ident, lp)) {
         return;
     }
-    let Some(exits) = exits_leaving_sender(cx.model, ch, go) else {
+    let Some(left) = left_behind(cx.model, ch, go) else {
         return;
     };
-    let Some(&exit) = exits.first() else { return };
-    let send = sends[0].node;
-    let how = if exit.kind_str() == "return_statement" {
-        format!("returns at line {}", LineOf(exit.start_byte()))
-    } else {
-        "ends".to_string()
+    // A return inside the loop is where the sender is left; past the loop, the iteration that
+    // went on without receiving is.
+    let lp = goconc_syntax::enclosing_loop(go);
+    let exit =
+        left.exits.iter().copied().find(|e| {
+            !left.next_iteration || lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp))
+        });
+    let how = match exit {
+        Some(exit) if exit.kind_str() == "return_statement" => {
+            format!("returns at line {}", LineOf(exit.start_byte()))
+        }
+        Some(exit) if exit.kind_str() == "expression_statement" => {
+            let call = goconc_syntax::statement_call(exit)
+                .and_then(|c| c.field("function"))
+                .map_or("", |f| text(f, cx.src));
+            format!("stops at line {} (`{call}`)", LineOf(exit.start_byte()))
+        }
+        Some(_) => "ends".to_string(),
+        None if left.next_iteration => {
+            "goes on to its next iteration (which makes a new channel)".to_string()
+        }
+        None => return,
     };
+    let send = sends[0].node;
+    let others: Vec<String> = sends[1..]
+        .iter()
+        .map(|s| LineOf(s.node.start_byte()).to_string())
+        .collect();
+    let which = match others.len() {
+        0 => format!("send on line {}", LineOf(send.start_byte())),
+        1 => format!(
+            "send on line {} (or on line {})",
+            LineOf(send.start_byte()),
+            others[0]
+        ),
+        _ => format!(
+            "send on line {} (or on lines {})",
+            LineOf(send.start_byte()),
+            others.join(", ")
+        ),
+    };
+    // The finding sits on the `make`, where the fix goes; the send and the exit are related.
     let message = format!(
-        "the goroutine blocks forever on this send when {} {how} without receiving from unbuffered `{}`",
-        function_name(cx.model, ch.function),
+        "`{}` is unbuffered: the goroutine's {which} blocks forever when {} {how} without receiving",
         ch.name,
+        function_name(cx.model, ch.function),
     );
     let mut finding = META
-        .finding(send.byte_range(), message)
-        .with_related(exit.byte_range(), "leaves without receiving")
-        .with_related(
-            ch.make_call.byte_range(),
-            format!("`{}` is made unbuffered here", ch.name),
-        );
+        .finding(ch.make_call.byte_range(), message)
+        .with_related(send.byte_range(), "the goroutine blocks forever here");
+    for other in &sends[1..] {
+        finding = finding.with_related(other.node.byte_range(), "or here");
+    }
+    if let Some(exit) = exit {
+        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
+    }
     if let Some(edit) = buffer_of_one(cx, ch) {
         finding = finding.with_unsafe_fix(
             format!(
@@ -133,6 +187,19 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         );
     }
     out.push(finding);
+}
+
+/// The statement after the send in its block is a `return` (the goroutine sends nothing more).
+fn followed_by_return(send: tree_sitter::Node) -> bool {
+    let Some(block) = goconc_syntax::parent_block(send) else {
+        return false;
+    };
+    let stmts = goconc_syntax::statements(block);
+    stmts
+        .iter()
+        .position(|s| *s == send)
+        .and_then(|i| stmts.get(i + 1))
+        .is_some_and(|next| next.kind_str() == "return_statement")
 }
 
 /// `make(chan T)` → `make(chan T, 1)`; `make(chan T, 0)` → `make(chan T, 1)`.
@@ -180,6 +247,6 @@ mod tests {
     #[test]
     fn end_of_body_without_receive_on_one_path() {
         let src = "package p\n\nfunc f(x bool) {\n\tch := make(chan int)\n\tgo func() {\n\t\tch <- 1\n\t}()\n\tif x {\n\t\t<-ch\n\t}\n}\n";
-        assert_eq!(found(src), vec!["ch <- 1".to_string()]);
+        assert_eq!(found(src), vec!["make(chan int)".to_string()]);
     }
 }

@@ -50,6 +50,7 @@ when anything can observe their completion:
 - the goroutine sends on or closes a channel, calls `Done`, a cancel func, `Unlock`, `Signal`,
   `Broadcast` or an atomic store, or writes a variable of the function;
 - `go f(ch)` hands `f` a channel, a function or a pointer (it can report through them);
+- the goroutine discards the error in writing (`_ = f()`, `_, _ = f()`): a decision, not a loss;
 - the goroutine is a long-lived loop (`for {}` or `for range ch`), or it is started by `main`,
   `init`, a constructor (`New…`) or a `Start`/`Run`/`Serve`/`Listen`/`Loop`-style function;
 - test files (tests start helpers whose lifetime the test controls with cleanups).
@@ -262,33 +263,18 @@ fn long_lived_body(body: Node) -> bool {
     })
 }
 
-/// A call whose `error` result the goroutine drops: an expression statement, or all results
-/// assigned to `_`.
+/// A call whose `error` result the goroutine drops: a call used as a statement. `_ = f()`
+/// discards the error on purpose, in writing: that is the author's decision, not a loss.
 fn dropped_error_call<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'t>> {
     let mut found = None;
     walk_body(body, |n| {
-        if found.is_some() {
+        if found.is_some() || n.kind_str() != "expression_statement" {
             return;
         }
-        let call = match n.kind_str() {
-            "expression_statement" => named_children(n)
-                .next()
-                .map(unparen)
-                .filter(|c| c.kind_str() == "call_expression"),
-            "assignment_statement" => {
-                let all_blank = n
-                    .field("left")
-                    .is_some_and(|l| named_children(l).all(|t| text(t, cx.src) == "_"));
-                let right: Vec<Node> = n
-                    .field("right")
-                    .map(|r| named_children(r).collect())
-                    .unwrap_or_default();
-                (all_blank && right.len() == 1)
-                    .then(|| unparen(right[0]))
-                    .filter(|c| c.kind_str() == "call_expression")
-            }
-            _ => None,
-        };
+        let call = named_children(n)
+            .next()
+            .map(unparen)
+            .filter(|c| c.kind_str() == "call_expression");
         if let Some(call) = call {
             if returns_error(&cx.model.type_of(call)) {
                 found = Some(call);

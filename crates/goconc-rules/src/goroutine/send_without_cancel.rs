@@ -5,20 +5,27 @@
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
+use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::channels::{Capacity, Channels, OpKind};
-use goconc_model::goroutines::goroutine_start;
+use goconc_model::channels::fields::{range_in_file, FieldOpKind};
+use goconc_model::channels::{
+    chan_key, is_cancel_receive, Capacity, Channels, EscapeKind, LocalChannel, OpKind,
+};
+use goconc_model::goroutines::{
+    enclosing_function_key, function_key, goroutine_bodies, loop_can_stop, GoroutineBody,
+};
+use goconc_model::types::names_of;
 use goconc_model::{DeclKind, Ty};
-use goconc_syntax::{line_indent, newline, text, unparen, walk_body};
-
-use goconc_syntax::returns_within;
+use goconc_syntax::{
+    call_args, line_indent, named_children, newline, text, unparen, walk, walk_body,
+};
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-send-without-cancel",
     family: Family::Goroutine,
     severity: Severity::Warning,
-    summary: "A goroutine's bare send `ch <- v` where a context or done channel is in scope but the send cannot be abandoned (generator ignoring cancellation).",
+    summary: "A goroutine's bare send `ch <- v` in a loop whose receiver can stop reading first, though a context or done channel is in scope to abandon the send.",
     fix: Some("wrap in `select { case ch <- v: case <-ctx.Done(): return }`"),
     doc: r#"
 ## Why it matters
@@ -62,29 +69,42 @@ Make the send abandonable: `select` between the send and the cancellation signal
 when cancelled. The quick fix writes that `select` (with `ctx.Done()`, or the done channel in
 scope) when the goroutine's function has no results.
 
+## What counts as evidence that the receiver stops
+A bare send is only a leak when its receiver can stop reading first; the rule reports only when
+the package shows that it can:
+- the sending loop never ends (`for { … }` with no `return` or `break`): the receiver must stop
+  first;
+- the loop that receives the channel — in the function that made it, or in another goroutine of
+  that function — can be left (`return`, `break`, another `select` case);
+- the channel is handed to a call whose results a loop that can be left reads (`for err := range
+  remove(queue) { if err != nil { return err } }`), or it is returned to a caller in the same file
+  that reads it in such a loop;
+- another send on the same channel (in the function, or in a function of the file it hands the
+  channel to) abandons it on cancellation: the code already expects the receiver to stop;
+- the channel is a parameter of the function, or the channel it returns, and the same caller
+  hands it a done channel (`func stage(done <-chan struct{}, in <-chan T) <-chan T`).
+A `go func(ch chan<- T) { … }(out)` parameter is followed to `out`.
+
 ## When it stays silent
 - The send is already a case of a `select`, or is not inside a loop of the goroutine.
-- No `context.Context` and no done/stop/quit channel is in scope at the send.
+- No cancellation means is in scope: no `context.Context` (a context bound to
+  `context.Background()` or `TODO()` is never cancelled, so it does not count) and no
+  done/stop/quit channel.
+- Nothing shows that the receiver can stop: the receiving loop is a `range` with no way out that
+  ends only when the channel is closed, or the consumer lives where the package cannot see it.
 - The channel is made locally with a buffer, or the function that made it drains it with a
   `range` loop that has no way out.
 - The goroutine also receives from the channel (a token handed back and forth), or the send is
   on the done channel itself.
-- Test files: ping-pong and hand-off goroutines in tests are paced by the test itself.
 "#,
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    if cx.is_test_file {
+    if cx.index.send_statements.is_empty() {
         return;
     }
-    if cx.index.go_statements.is_empty() && cx.index.calls_named("Go").is_empty() {
-        return;
-    }
-    for &lit in &cx.index.func_literals {
-        let Some(start) = goroutine_start(cx.model, lit) else {
-            continue;
-        };
-        let Some(body) = lit.field("body") else {
+    for goroutine in goroutine_bodies(cx.model, &cx.index) {
+        let Some(body) = goroutine.function.field("body") else {
             continue;
         };
         let mut sends = Vec::new();
@@ -94,19 +114,218 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
         });
         for send in sends {
-            check_send(cx, &cx.channels, lit, start, send, out);
+            check_send(cx, &cx.channels, goroutine, send, out);
         }
+    }
+    let reported: Vec<usize> = out
+        .iter()
+        .filter(|f| f.rule == META.id)
+        .map(|f| f.range.start)
+        .collect();
+    for &send in &cx.index.send_statements {
+        if !reported.contains(&send.start_byte()) && !cx.is_skipped(send.start_byte()) {
+            check_field_send(cx, send, out);
+        }
+    }
+}
+
+/// A bare send on a channel held in a struct field (`s.reqs <- r`), anywhere in the package's
+/// code, whose receivers in the package are all loops that can stop reading — or that nothing
+/// in the package receives from at all.
+fn check_field_send<'t>(cx: &Context<'_, 't>, send: Node<'t>, out: &mut Vec<Finding>) {
+    if send
+        .parent()
+        .is_some_and(|p| p.kind_str() == "communication_case")
+    {
+        return;
+    }
+    let Some(channel) = send.field("channel").map(unparen) else {
+        return;
+    };
+    let Some((owner, field)) = field_channel(cx, channel) else {
+        return;
+    };
+    let package = cx.model.package;
+    let ops = package.field_channel_ops(&owner, &field);
+    let makes: Vec<_> = ops
+        .iter()
+        .filter_map(|o| match o.kind {
+            FieldOpKind::Make(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if makes.is_empty() || makes.iter().any(|c| *c != Capacity::Unbuffered) {
+        return;
+    }
+    if ops.iter().any(|o| o.kind == FieldOpKind::Escape) {
+        return;
+    }
+    // Someone the package's text cannot name (`a.b.f`, a local of unknown type) uses a field
+    // of that name: the receivers may be more than those we see.
+    let unnamed = package.field_channel_ops("", &field);
+    if unnamed.iter().any(|o| {
+        matches!(
+            o.kind,
+            FieldOpKind::Receive | FieldOpKind::Range | FieldOpKind::Escape
+        )
+    }) {
+        return;
+    }
+    let sender = enclosing_function_key(cx.model, send);
+    let receivers: Vec<_> = ops
+        .iter()
+        .filter(|o| matches!(o.kind, FieldOpKind::Receive | FieldOpKind::Range))
+        .collect();
+    // A function that both sends and receives hands values to itself: not this shape.
+    if receivers
+        .iter()
+        .any(|r| Some(&r.function) == sender.as_ref())
+    {
+        return;
+    }
+    let exported = field.chars().next().is_some_and(char::is_uppercase);
+    let why = if receivers.is_empty() {
+        // Another package may receive from an exported field.
+        if exported {
+            return;
+        }
+        format!("nothing in the package receives from unbuffered `{owner}.{field}`")
+    } else if receivers.iter().all(|r| r.in_loop && r.loop_can_stop) {
+        // A loop that can stop is common and usually outlives its senders; the evidence that
+        // this one may not is the package's own code: another send into the same loop gives
+        // up on the stop signal, and this one does not.
+        let Some(sibling) = abandoning_sibling(cx, &owner, &field, &receivers) else {
+            return;
+        };
+        // The sending function started the receiving loop itself (`c.Start()` then
+        // `c.inbox <- m`, a test driving the loop it runs): the loop is running at the send.
+        if starts_a_receiver(cx, send, &receivers) {
+            return;
+        }
+        let mut names: Vec<&str> = receivers.iter().map(|r| r.function.as_str()).collect();
+        names.dedup();
+        format!(
+            "its receiver{} ({}) can stop reading unbuffered `{owner}.{field}` ({sibling})",
+            if names.len() > 1 { "s" } else { "" },
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        return;
+    };
+    let cancel = cancel_in_scope(cx, send);
+    let tail = match &cancel {
+        Some(c) => format!(", though `{}` is in scope to abandon it", c.name),
+        None => String::new(),
+    };
+    let message = format!(
+        "bare send on `{}`: {why}, and then this send blocks forever{tail}",
+        text(channel, cx.src)
+    );
+    let mut finding = META.finding(send.byte_range(), message);
+    for r in &receivers {
+        if let Some(range) = range_in_file(cx.model, r) {
+            finding = finding.with_related(range, "this loop can stop reading");
+        }
+    }
+    if let (Some(cancel), Some(value)) = (cancel, send.field("value")) {
+        let function = goconc_syntax::enclosing_function(send);
+        if function.is_some_and(|f| f.field("result").is_none()) && starts_own_line(cx.src, send) {
+            finding = with_abandon_fix(cx, finding, send, channel, value, &cancel);
+        }
+    }
+    out.push(finding);
+}
+
+/// Does the top-level function around `send` start one of the receivers' functions, with `go`
+/// or through a call of a package function that does?
+fn starts_a_receiver(
+    cx: &Context,
+    send: Node,
+    receivers: &[&goconc_model::channels::fields::FieldChanOp],
+) -> bool {
+    let package = cx.model.package;
+    let starts = |key: &str| {
+        package
+            .go_facts(key)
+            .is_some_and(|f| receivers.iter().any(|r| f.starts.contains(&r.function)))
+    };
+    let top = top_function(send);
+    if function_key(cx.model, top).is_some_and(|k| starts(&k)) {
+        return true;
+    }
+    let mut found = false;
+    walk(top, |n| {
+        if !found && n.kind_str() == "call_expression" && n.start_byte() < send.start_byte() {
+            found = callee_key(cx, n).is_some_and(|k| starts(&k));
+        }
+        !found
+    });
+    found
+}
+
+/// Another send into one of the receiving loops — on this field or on another field of the
+/// same type that the loop also receives — that is a `select` case beside a stop signal: how
+/// the package's code shows it knows the loop can stop. Described for the message.
+fn abandoning_sibling(
+    cx: &Context,
+    owner: &str,
+    field: &str,
+    receivers: &[&goconc_model::channels::fields::FieldChanOp],
+) -> Option<String> {
+    let package = cx.model.package;
+    let loops: Vec<(&str, Option<usize>)> = receivers
+        .iter()
+        .map(|r| (r.function.as_str(), r.loop_offset))
+        .collect();
+    let fields = package.struct_fields(owner)?;
+    for f in fields.iter().filter(|f| matches!(f.ty, Ty::Chan(_))) {
+        let ops = package.field_channel_ops(owner, &f.name);
+        let same_loop = f.name == field
+            || ops.iter().any(|o| {
+                matches!(o.kind, FieldOpKind::Receive | FieldOpKind::Range)
+                    && loops.contains(&(o.function.as_str(), o.loop_offset))
+            });
+        if !same_loop {
+            continue;
+        }
+        if let Some(send) = ops
+            .iter()
+            .find(|o| o.kind == FieldOpKind::Send && o.select_has_cancel)
+        {
+            return Some(format!(
+                "`{}` gives up its send on `{}.{}` into the same loop when it stops",
+                send.function, owner, f.name
+            ));
+        }
+    }
+    None
+}
+
+/// `x.f` where `x` is a value of a package struct type `T`: ("T", "f").
+fn field_channel(cx: &Context, channel: Node) -> Option<(String, String)> {
+    if channel.kind_str() != "selector_expression" {
+        return None;
+    }
+    let operand = unparen(channel.field("operand")?);
+    let field = text(channel.field("field")?, cx.src).to_string();
+    match cx.model.type_of(operand).deref() {
+        Ty::Named { pkg, name } if pkg.is_empty() => Some((name.clone(), field)),
+        _ => None,
     }
 }
 
 fn check_send<'t>(
     cx: &Context<'_, 't>,
     channels: &Channels<'t>,
-    lit: Node<'t>,
-    start: Node<'t>,
+    goroutine: GoroutineBody<'t>,
     send: Node<'t>,
     out: &mut Vec<Finding>,
 ) {
+    let lit = goroutine.function;
     if send
         .parent()
         .is_some_and(|p| p.kind_str() == "communication_case")
@@ -117,80 +336,415 @@ fn check_send<'t>(
     if goconc_syntax::enclosing_loop(send).is_none() {
         return;
     }
-    let Some(channel) = send.field("channel").map(unparen) else {
+    let Some(written) = send.field("channel").map(unparen) else {
         return;
     };
     let Some(value) = send.field("value") else {
         return;
     };
-    if !matches!(channel.kind_str(), "identifier" | "selector_expression") {
+    if !matches!(written.kind_str(), "identifier" | "selector_expression") {
         return;
     }
-    if let Some(ch) = channels.of_expr(cx.model, channel) {
+    // `go func(ch chan<- T) { … ch <- v … }(out)`: the parameter is `out`, seen from outside.
+    let channel = goroutine
+        .start
+        .and_then(|start| argument_for_parameter(cx, lit, start, written))
+        .unwrap_or(written);
+    // What the goroutine declares itself: a literal's parameters too (unless followed to the
+    // argument above); a function started by name gets its parameters from its starter.
+    let own_scope = match lit.kind_str() {
+        "func_literal" => Some(lit),
+        _ => lit.field("body"),
+    };
+    let local = channels.of_expr(cx.model, channel);
+    if let Some(ch) = local {
         if ch.capacity != Capacity::Unbuffered {
             return;
         }
         // Drained by the function that made it: a range with no way out.
         if !ch.escaped() {
-            let drained = ch.parent_ops().any(|op| {
-                op.kind == OpKind::Range
-                    && returns_within(op.node).is_empty()
-                    && !has_break(op.node)
-            });
+            let drained = ch
+                .parent_ops()
+                .any(|op| op.kind == OpKind::Range && !loop_can_stop(op.node));
             if drained {
                 return;
             }
         }
     } else if channel.kind_str() == "identifier" {
-        // A channel of the goroutine's own making, or a parameter of the literal: its consumer
-        // is the goroutine's business.
-        if cx
-            .model
-            .resolve(channel)
-            .is_some_and(|d| goconc_syntax::is_within(d.ident, lit))
-        {
+        // A channel of the goroutine's own making: its consumer is the goroutine's business.
+        if cx.model.resolve(channel).is_some_and(|d| {
+            own_scope.is_some_and(|scope| goconc_syntax::is_within(d.ident, scope))
+        }) {
             return;
         }
     }
     // A token passed back and forth (`s := <-h.s; …; h.s <- s`) is a lock, not a stream.
-    if receives_from(cx, lit, text(channel, cx.src)) {
+    if receives_from(cx, lit, text(written, cx.src)) {
         return;
     }
-    let Some(cancel) = cancel_in_scope(cx, send, start) else {
+    let Some(cancel) = cancel_in_scope(cx, send) else {
         return;
     };
     // `done <- true`: the send is the signal itself.
-    if cancel.name == text(channel, cx.src) {
+    if cancel.name == text(written, cx.src) || cancel.name == text(channel, cx.src) {
         return;
     }
+    let Some(evidence) = receiver_can_stop(cx, lit, send, channel, local) else {
+        return;
+    };
     let message = format!(
-        "bare send on `{}` in a goroutine's loop: when the receiver stops reading it blocks forever, though `{}` is in scope to abandon it",
-        text(channel, cx.src),
+        "bare send on `{}` in a goroutine's loop: {}, and then this send blocks forever, though `{}` is in scope to abandon it",
+        text(written, cx.src),
+        evidence.describe(cx),
         cancel.name,
     );
     let mut finding = META.finding(send.byte_range(), message);
+    if let Some(node) = evidence.node() {
+        finding = finding.with_related(node.byte_range(), evidence.related());
+    }
     if lit.field("result").is_none() && starts_own_line(cx.src, send) {
-        let indent = line_indent(cx.src, send.start_byte());
-        let nl = newline(cx.src);
-        let recv = if cancel.is_context {
-            format!("{}.Done()", cancel.name)
-        } else {
-            cancel.name.clone()
-        };
-        let new_text = format!(
-            "select {{{nl}{indent}case {} <- {}:{nl}{indent}case <-{recv}:{nl}{indent}\treturn{nl}{indent}}}",
-            text(channel, cx.src),
-            text(value, cx.src),
-        );
-        finding = finding.with_unsafe_fix(
-            format!("Abandon the send when `{}` is cancelled", cancel.name),
-            vec![TextEdit {
-                range: send.byte_range(),
-                new_text,
-            }],
-        );
+        finding = with_abandon_fix(cx, finding, send, written, value, &cancel);
     }
     out.push(finding);
+}
+
+/// What shows that the receiving side can stop reading while the goroutine still sends.
+#[derive(Clone)]
+enum Evidence<'t> {
+    /// The function that made the channel reads it in a loop that can be left (`return`,
+    /// `break`, another `select` case).
+    ReceiverLoopStops(Node<'t>),
+    /// The channel is handed to a call whose results a loop that can be left reads
+    /// (`for r := range remove(ch) { if r.Err != nil { return } }`).
+    ConsumerLoopStops(Node<'t>),
+    /// The function returns the channel, and a caller in the package reads it in a loop that
+    /// can be left.
+    CallerLoopStops(String),
+    /// Another send on the same channel abandons it on cancellation (`select { case ch <- v:
+    /// case <-ctx.Done(): }`): the code already expects the receiver to stop.
+    SiblingSendAbandons(Node<'t>),
+    /// The channel is handed to a function of the package that abandons its sends on it.
+    HandedToAbandoningCallee(Node<'t>, String),
+    /// The channel comes with a done channel from the same caller: closing it is how the
+    /// receiving side says it stopped reading.
+    DoneHandedAlong(Node<'t>),
+    /// The sending loop never ends: the receiver has to stop first.
+    EndlessProducer(Node<'t>),
+}
+
+impl<'t> Evidence<'t> {
+    fn node(&self) -> Option<Node<'t>> {
+        match self {
+            Evidence::ReceiverLoopStops(n)
+            | Evidence::ConsumerLoopStops(n)
+            | Evidence::SiblingSendAbandons(n)
+            | Evidence::HandedToAbandoningCallee(n, _)
+            | Evidence::DoneHandedAlong(n)
+            | Evidence::EndlessProducer(n) => Some(*n),
+            Evidence::CallerLoopStops(_) => None,
+        }
+    }
+
+    fn describe(&self, cx: &Context) -> String {
+        let line = self.node().map(|n| LineOf(n.start_byte()));
+        let line = line.map(|l| l.to_string()).unwrap_or_default();
+        match self {
+            Evidence::ReceiverLoopStops(_) => {
+                format!("the loop that receives it (line {line}) can stop reading")
+            }
+            Evidence::ConsumerLoopStops(_) => {
+                format!("the loop that consumes it (line {line}) can stop reading")
+            }
+            Evidence::CallerLoopStops(callee) => format!(
+                "a caller of `{callee}` reads the channel it returns in a loop that can stop reading"
+            ),
+            Evidence::SiblingSendAbandons(_) => format!(
+                "the receiver can stop reading (the send on line {line} abandons the same channel on cancellation)"
+            ),
+            Evidence::HandedToAbandoningCallee(_, callee) => format!(
+                "the receiver can stop reading (`{callee}`, which it is handed to on line {line}, abandons its sends on cancellation)"
+            ),
+            Evidence::DoneHandedAlong(n) => format!(
+                "the receiver can stop reading and close `{}` (line {line})",
+                text(*n, cx.src)
+            ),
+            Evidence::EndlessProducer(_) => format!(
+                "the loop (line {line}) never runs out of values, so the receiver stops reading first"
+            ),
+        }
+    }
+
+    fn related(&self) -> &'static str {
+        match self {
+            Evidence::ReceiverLoopStops(_)
+            | Evidence::ConsumerLoopStops(_)
+            | Evidence::CallerLoopStops(_) => "this loop can stop reading",
+            Evidence::SiblingSendAbandons(_) => "this send gives up when cancelled",
+            Evidence::HandedToAbandoningCallee(..) => {
+                "handed to a function that gives up when cancelled"
+            }
+            Evidence::DoneHandedAlong(_) => "the receiving side's stop signal",
+            Evidence::EndlessProducer(_) => "this loop has no end",
+        }
+    }
+}
+
+/// The argument a `go func(p T){…}(arg)` passes for the literal's parameter `ident` names.
+fn argument_for_parameter<'t>(
+    cx: &Context<'_, 't>,
+    lit: Node<'t>,
+    start: Node<'t>,
+    ident: Node<'t>,
+) -> Option<Node<'t>> {
+    if ident.kind_str() != "identifier" || start.kind_str() != "go_statement" {
+        return None;
+    }
+    let decl = cx.model.resolve(ident)?;
+    if decl.kind != DeclKind::Param || decl.function != cx.model.function_index(lit)? {
+        return None;
+    }
+    let params = lit.field("parameters")?;
+    let mut index = 0;
+    let mut position = None;
+    for param in named_children(params) {
+        for name in names_of(param) {
+            if name == decl.ident {
+                position = Some(index);
+            }
+            index += 1;
+        }
+    }
+    let call = named_children(start).next().map(unparen)?;
+    let args = call_args(call);
+    let arg = unparen(*args.get(position?)?);
+    matches!(arg.kind_str(), "identifier" | "selector_expression").then_some(arg)
+}
+
+/// Evidence that the channel's receiving side can stop reading while the goroutine sends.
+fn receiver_can_stop<'t>(
+    cx: &Context<'_, 't>,
+    lit: Node<'t>,
+    send: Node<'t>,
+    channel: Node<'t>,
+    local: Option<&LocalChannel<'t>>,
+) -> Option<Evidence<'t>> {
+    // `for { ch <- next() }`: values never run out, so the receiver stops first.
+    if let Some(lp) = goconc_syntax::enclosing_loop(send).filter(|lp| is_endless(*lp)) {
+        return Some(Evidence::EndlessProducer(lp));
+    }
+    let top = top_function(lit);
+    if let Some(ch) = local {
+        for op in ch.ops.iter().filter(|op| !op.in_closure) {
+            // Receives on the sending goroutine itself are the token idiom, passed over above.
+            if op.goroutine.is_some_and(|g| g.literal == lit) {
+                continue;
+            }
+            match op.kind {
+                OpKind::Range if loop_can_stop(op.node) => {
+                    return Some(Evidence::ReceiverLoopStops(op.node))
+                }
+                OpKind::Receive => {
+                    let leaves = op.select.is_some_and(|s| s.can_leave());
+                    if let Some(lp) = op.loop_stmt.filter(|lp| leaves || loop_can_stop(*lp)) {
+                        return Some(Evidence::ReceiverLoopStops(lp));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for escape in &ch.escapes {
+            match escape.kind {
+                EscapeKind::CallArgument => {
+                    if let Some(lp) = consuming_loop(escape.ident).filter(|lp| loop_can_stop(*lp)) {
+                        return Some(Evidence::ConsumerLoopStops(lp));
+                    }
+                }
+                EscapeKind::Returned => {
+                    if let Some(key) = function_key(cx.model, top) {
+                        if cx.model.package.is_result_read_until_stop(&key) {
+                            return Some(Evidence::CallerLoopStops(key));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let key = chan_key(cx.model, channel)?;
+    let is_channel = |n: Node<'t>| chan_key(cx.model, n).as_ref() == Some(&key);
+    if let Some(evidence) = abandoning_send(cx, top, &is_channel, send) {
+        return Some(evidence);
+    }
+    let returned =
+        local.is_some_and(|ch| ch.escapes.iter().any(|e| e.kind == EscapeKind::Returned));
+    done_handed_along(cx, top, channel, returned).map(Evidence::DoneHandedAlong)
+}
+
+/// A loop with no condition and no way out: `for { … }`, `for i := 0; ; i++ { … }`.
+fn is_endless(for_stmt: Node) -> bool {
+    let has_condition = named_children(for_stmt).any(|n| match n.kind_str() {
+        "block" => false,
+        "for_clause" => n.field("condition").is_some(),
+        _ => true,
+    });
+    !has_condition && !loop_can_stop(for_stmt)
+}
+
+/// The outermost function declaration (or literal at top level) around a node.
+fn top_function(node: Node) -> Node {
+    let mut top = node;
+    while let Some(f) = goconc_syntax::enclosing_function(top) {
+        top = f;
+    }
+    top
+}
+
+/// The loop whose header calls the function that `arg` is an argument of: `for r := range
+/// consume(ch)`, `for v := consume(ch); …`.
+fn consuming_loop(arg: Node) -> Option<Node> {
+    let mut node = arg;
+    for _ in 0..6 {
+        let parent = node.parent()?;
+        match parent.kind_str() {
+            "range_clause" | "for_clause" => {
+                return parent.parent().filter(|p| p.kind_str() == "for_statement")
+            }
+            "for_statement" => return Some(parent),
+            "block" | "expression_statement" | "statement_list" => return None,
+            _ => node = parent,
+        }
+    }
+    None
+}
+
+/// A send on the channel (as `is_channel` tells) within `function` that is a `select` case
+/// beside a cancellation case, or a call there that hands the channel to a function of the
+/// package that abandons its sends on it (through the package's facts).
+fn abandoning_send<'t>(
+    cx: &Context<'_, 't>,
+    function: Node<'t>,
+    is_channel: &dyn Fn(Node<'t>) -> bool,
+    skip: Node<'t>,
+) -> Option<Evidence<'t>> {
+    let mut found = None;
+    walk(function, |n| {
+        if found.is_some() {
+            return false;
+        }
+        match n.kind_str() {
+            "send_statement" if n != skip => {
+                let abandons = n.field("channel").map(unparen).is_some_and(is_channel)
+                    && n.parent().is_some_and(|case| {
+                        case.kind_str() == "communication_case"
+                            && case.parent().is_some_and(|select| {
+                                named_children(select).any(|c| {
+                                    c != case
+                                        && c.field("communication")
+                                            .is_some_and(|m| is_cancel_receive(cx.model, m))
+                                })
+                            })
+                    });
+                if abandons {
+                    found = Some(Evidence::SiblingSendAbandons(n));
+                }
+            }
+            "call_expression" => {
+                for (i, arg) in call_args(n).into_iter().enumerate() {
+                    if !is_channel(unparen(arg)) {
+                        continue;
+                    }
+                    if let Some(key) = callee_key(cx, n) {
+                        if cx.model.package.abandons_param(&key, i) {
+                            found = Some(Evidence::HandedToAbandoningCallee(n, key));
+                            break;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    found
+}
+
+/// The package function or method a call names, by summary key (`scan`, `walker.scan`).
+fn callee_key(cx: &Context, call: Node) -> Option<String> {
+    let function = unparen(call.field("function")?);
+    match function.kind_str() {
+        "identifier" if cx.model.resolve(function).is_none() => {
+            let name = text(function, cx.src);
+            cx.model.package.func(name)?;
+            Some(name.to_string())
+        }
+        "selector_expression" => {
+            let operand = function.field("operand")?;
+            let method = text(function.field("field")?, cx.src);
+            match cx.model.type_of(operand).deref() {
+                Ty::Named { pkg, name } if pkg.is_empty() => Some(format!("{name}.{method}")),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `func f(out chan<- T, done <-chan struct{})`, `func f(done <-chan struct{}) <-chan T`: the
+/// channel is a parameter of the declared function, or the channel it returns, and the same
+/// caller hands it a done channel.
+fn done_handed_along<'t>(
+    cx: &Context<'_, 't>,
+    top: Node<'t>,
+    channel: Node<'t>,
+    returned: bool,
+) -> Option<Node<'t>> {
+    if channel.kind_str() != "identifier" {
+        return None;
+    }
+    let decl = cx.model.resolve(channel)?;
+    let function = cx.model.function_index(top)?;
+    let own_param = decl.kind == DeclKind::Param && decl.function == function;
+    if !own_param && !returned {
+        return None;
+    }
+    cx.model
+        .decls()
+        .iter()
+        .filter(|d| d.function == function && d.kind == DeclKind::Param)
+        .find(|d| is_done_channel(&d.ty, d.name))
+        .map(|d| d.ident)
+}
+
+/// `select { case ch <- v: case <-ctx.Done(): return }` in place of the bare send.
+fn with_abandon_fix(
+    cx: &Context,
+    finding: Finding,
+    send: Node,
+    channel: Node,
+    value: Node,
+    cancel: &Cancel,
+) -> Finding {
+    let indent = line_indent(cx.src, send.start_byte());
+    let nl = newline(cx.src);
+    let recv = if cancel.is_context {
+        format!("{}.Done()", cancel.name)
+    } else {
+        cancel.name.clone()
+    };
+    let new_text = format!(
+        "select {{{nl}{indent}case {} <- {}:{nl}{indent}case <-{recv}:{nl}{indent}\treturn{nl}{indent}}}",
+        text(channel, cx.src),
+        text(value, cx.src),
+    );
+    // Unsafe: the goroutine now gives up its value when cancelled, which the receiver may
+    // have counted on.
+    finding.with_unsafe_fix(
+        format!("Abandon the send when `{}` is cancelled", cancel.name),
+        vec![TextEdit {
+            range: send.byte_range(),
+            new_text,
+        }],
+    )
 }
 
 struct Cancel {
@@ -199,10 +753,10 @@ struct Cancel {
 }
 
 /// A `context.Context` or a done channel visible at the send (declared outside the goroutine or
-/// as one of its parameters).
-fn cancel_in_scope(cx: &Context, send: Node, start: Node) -> Option<Cancel> {
+/// as one of its parameters). A context bound to `context.Background()` or `TODO()` is never
+/// cancelled: it is no means to abandon anything.
+fn cancel_in_scope(cx: &Context, send: Node) -> Option<Cancel> {
     let at = send.start_byte();
-    let _ = start;
     let mut best: Option<(usize, Cancel)> = None;
     for decl in cx.model.decls() {
         if !(decl.visible.start <= at && at < decl.visible.end) {
@@ -213,6 +767,9 @@ fn cancel_in_scope(cx: &Context, send: Node, start: Node) -> Option<Cancel> {
             continue;
         }
         let cancel = if decl.ty.deref().is_named("context", "Context") {
+            if never_cancelled(cx, decl) {
+                continue;
+            }
             Cancel {
                 name: decl.name.to_string(),
                 is_context: true,
@@ -236,6 +793,43 @@ fn cancel_in_scope(cx: &Context, send: Node, start: Node) -> Option<Cancel> {
     best.map(|(_, c)| c)
 }
 
+/// `ctx := context.Background()` (or `TODO()`), or a context variable assigned one in its
+/// function.
+fn never_cancelled(cx: &Context, decl: &goconc_model::Decl) -> bool {
+    let is_root = |value: Node| {
+        let value = unparen(value);
+        value.kind_str() == "call_expression"
+            && value.field("function").is_some_and(|f| {
+                matches!(
+                    cx.model.qualified_name(f, "context"),
+                    Some("Background" | "TODO")
+                )
+            })
+    };
+    if decl.init.is_some_and(is_root) {
+        return true;
+    }
+    let Some(body) = cx.model.functions.get(decl.function).and_then(|f| f.body) else {
+        return false;
+    };
+    let mut assigned = false;
+    walk_body(body, |n| {
+        if assigned || n.kind_str() != "assignment_statement" {
+            return;
+        }
+        let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
+            return;
+        };
+        let targets: Vec<Node> = named_children(left).collect();
+        let values: Vec<Node> = named_children(right).collect();
+        assigned = targets.len() == values.len()
+            && targets.iter().zip(&values).any(|(t, v)| {
+                cx.model.resolve(*t).map(|d| d.ident) == Some(decl.ident) && is_root(*v)
+            });
+    });
+    assigned
+}
+
 /// `done chan struct{}`, `stop <-chan struct{}`, `quit chan bool`…
 fn is_done_channel(ty: &Ty, name: &str) -> bool {
     let Ty::Chan(elem) = ty else { return false };
@@ -254,18 +848,6 @@ fn receives_from(cx: &Context, lit: Node, channel: &str) -> bool {
                 && n.field("operand")
                     .is_some_and(|o| text(unparen(o), cx.src) == channel)
             {
-                found = true;
-            }
-        });
-    }
-    found
-}
-
-fn has_break(for_stmt: Node) -> bool {
-    let mut found = false;
-    if let Some(body) = for_stmt.field("body") {
-        walk_body(body, |n| {
-            if matches!(n.kind_str(), "break_statement" | "goto_statement") {
                 found = true;
             }
         });

@@ -11,6 +11,7 @@ pub mod add_in_goroutine;
 pub mod done_in_go;
 pub mod done_not_deferred;
 pub mod go_available;
+pub mod wait_in_loop;
 
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -29,6 +30,10 @@ pub fn rules() -> Vec<Rule> {
         Rule {
             meta: &go_available::META,
             check: go_available::check,
+        },
+        Rule {
+            meta: &wait_in_loop::META,
+            check: wait_in_loop::check,
         },
     ]
 }

@@ -1,0 +1,305 @@
+//! `channel-lock-deadlock`: a send or receive on an unbuffered channel held in a struct field,
+//! made while holding one of the value's mutexes, when every goroutine on the other side of the
+//! channel must take that mutex before it reaches its side.
+
+use goconc_syntax::NodeExt;
+use tree_sitter::Node;
+
+use crate::finding::{Finding, Severity};
+use crate::{Context, Family, RuleMeta};
+use goconc_model::channels::fields::{range_in_file, FieldChanOp, FieldOpKind};
+use goconc_model::channels::Capacity;
+use goconc_model::goroutines::enclosing_function_key;
+use goconc_model::locks::{LockObserver, LockState, Mode};
+use goconc_model::{SyncKind, Ty};
+use goconc_syntax::{access_path, text, unparen, walk};
+
+pub static META: RuleMeta = RuleMeta {
+    id: "channel-lock-deadlock",
+    family: Family::Channel,
+    severity: Severity::Error,
+    summary: "A send or receive on an unbuffered channel field while holding a mutex that every goroutine on the other side of the channel takes before it reaches its side: neither can go on.",
+    fix: None,
+    doc: r#"
+## Why it matters
+A send on an unbuffered channel waits until a receiver takes the value. When the sender holds
+`s.mu` while it waits, and the receiving goroutine must lock `s.mu` before it gets to its
+receive (to read the state it needs, in every iteration of its loop), each waits for the other:
+the receiver for the lock, the sender for the receiver. Both goroutines hang, and everything
+else that needs `s.mu` after them. The same holds the other way round for a receive under the
+lock that the senders need.
+
+## Example
+```go
+func (c *cache) loop() {
+	for {
+		c.mu.Lock()
+		n := len(c.items)
+		c.mu.Unlock()
+		select {
+		case k := <-c.evict:
+			c.drop(k, n)
+		case <-c.quit:
+			return
+		}
+	}
+}
+
+func (c *cache) Evict(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evict <- k // loop may be waiting for c.mu: deadlock
+}
+```
+```go
+func (c *cache) Evict(k string) {
+	c.mu.Lock()
+	// … update what the lock guards …
+	c.mu.Unlock()
+	c.evict <- k
+}
+```
+
+## Fix
+Release the lock before the channel operation, or make the other side reach its channel
+operation without taking the lock. No automatic fix: which one keeps the invariant is a design
+decision.
+
+## Evidence and severity
+An **error**: the path is concrete — this function holds the lock at the operation on every
+path to it, and every operation on the other side of the channel in the package holds the same
+mutex of the same value, or takes it earlier in the same loop iteration. The channel's capacity
+comes from the package's `make` calls for that field: every one is unbuffered.
+
+## When it stays silent
+- The channel is buffered, its capacity is unknown (a `make` with a variable size, or no `make`
+  in the package), or it is handed elsewhere (aliased, returned, passed): the other side may be
+  out of sight.
+- Some operation on the other side takes no lock (the receiver that takes no lock), or only a
+  read lock, or nothing in the package is on the other side.
+- The operation is a case of a `select` that can give up (a `default`, or another case).
+- The lock is not a `sync.Mutex`/`sync.RWMutex` field of the same value.
+"#,
+};
+
+pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    let mut candidates: Vec<(Node, Node, bool)> = Vec::new();
+    for &send in &cx.index.send_statements {
+        if let Some(channel) = send.field("channel").map(unparen) {
+            candidates.push((send, channel, true));
+        }
+    }
+    for function in &cx.model.functions {
+        let Some(body) = function.body else { continue };
+        if function.parent.is_some() || !text(body, cx.src).contains("<-") {
+            continue;
+        }
+        walk(body, |n| {
+            match n.kind_str() {
+                "unary_expression"
+                    if n.field("operator").is_some_and(|o| text(o, cx.src) == "<-") =>
+                {
+                    if let Some(operand) = n.field("operand").map(unparen) {
+                        candidates.push((n, operand, false));
+                    }
+                }
+                "range_clause" => {
+                    if let Some(right) = n.field("right").map(unparen) {
+                        candidates.push((n, right, false));
+                    }
+                }
+                _ => {}
+            }
+            true
+        });
+    }
+    for (op, channel, is_send) in candidates {
+        if !cx.is_skipped(op.start_byte()) {
+            check_op(cx, op, channel, is_send, out);
+        }
+    }
+}
+
+fn check_op<'t>(
+    cx: &Context<'_, 't>,
+    op: Node<'t>,
+    channel: Node<'t>,
+    is_send: bool,
+    out: &mut Vec<Finding>,
+) {
+    if channel.kind_str() != "selector_expression" || in_select_that_can_leave(op) {
+        return;
+    }
+    let (Some(operand), Some(field)) = (channel.field("operand"), channel.field("field")) else {
+        return;
+    };
+    let operand = unparen(operand);
+    let owner = match cx.model.type_of(operand).deref() {
+        Ty::Named { pkg, name } if pkg.is_empty() => name.clone(),
+        _ => return,
+    };
+    let Some(root_path) = access_path(operand, cx.src) else {
+        return;
+    };
+    let field = text(field, cx.src);
+    let package = cx.model.package;
+    let ops = package.field_channel_ops(&owner, field);
+    let unbuffered = {
+        let mut makes = ops.iter().filter_map(|o| match o.kind {
+            FieldOpKind::Make(c) => Some(c),
+            _ => None,
+        });
+        let first = makes.next();
+        first == Some(Capacity::Unbuffered) && makes.all(|c| c == Capacity::Unbuffered)
+    };
+    if !unbuffered || ops.iter().any(|o| o.kind == FieldOpKind::Escape) {
+        return;
+    }
+    // An operation on a field of that name the text cannot tie to a type: its locks are unknown.
+    if package
+        .field_channel_ops("", field)
+        .iter()
+        .any(|o| o.kind != FieldOpKind::Close)
+    {
+        return;
+    }
+    let here = enclosing_function_key(cx.model, op);
+    let other: Vec<&FieldChanOp> = ops
+        .iter()
+        .filter(|o| match is_send {
+            true => matches!(o.kind, FieldOpKind::Receive | FieldOpKind::Range),
+            false => o.kind == FieldOpKind::Send,
+        })
+        .collect();
+    if other.is_empty()
+        || other
+            .iter()
+            .any(|o| Some(&o.function) == here.as_ref() && !o.in_goroutine)
+    {
+        return;
+    }
+    for lock in held_at(cx, op, &root_path) {
+        if !is_mutex_field(cx, &owner, &lock) {
+            continue;
+        }
+        let all_take_it = other
+            .iter()
+            .all(|o| o.held.contains(&lock) || o.taken_in_iteration.contains(&lock));
+        if !all_take_it {
+            continue;
+        }
+        let mut names: Vec<&str> = other.iter().map(|o| o.function.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let side = match is_send {
+            true => "receiver",
+            false => "sender",
+        };
+        let verb = match is_send {
+            true => "receives",
+            false => "sends",
+        };
+        let message = format!(
+            "{} unbuffered `{}.{field}` while holding `{root_path}.{lock}`: every {side} ({}) takes `{lock}` of the same value before it {verb}, so each waits for the other: a deadlock",
+            if is_send { "send on" } else { "receive from" },
+            text(operand, cx.src),
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        let mut finding = META.finding(op.byte_range(), message);
+        for o in &other {
+            if let Some(range) = range_in_file(cx.model, o) {
+                finding = finding
+                    .with_related(range, format!("the other side, which needs `{lock}` first"));
+            }
+        }
+        out.push(finding);
+        return;
+    }
+}
+
+/// The write-locked mutexes below `root` on every path to `op` (paths relative to the root:
+/// `mu`), from the lock state of the function around it.
+fn held_at(cx: &Context, op: Node, root: &str) -> Vec<String> {
+    let Some(function) = cx.model.function_of(op) else {
+        return Vec::new();
+    };
+    let Some(body) = cx.model.functions[function].body else {
+        return Vec::new();
+    };
+    let Some(trace) = cx.lock_trace(body) else {
+        return Vec::new();
+    };
+    let mut states = Observer { seen: Vec::new() };
+    trace.replay(&mut states);
+    // The innermost statement around the operation that the lock state saw.
+    let mut node = Some(op);
+    while let Some(n) = node {
+        if let Some((_, state)) = states.seen.iter().rev().find(|(s, _)| *s == n.byte_range()) {
+            let prefix = format!("{root}.");
+            return state
+                .held
+                .iter()
+                .filter(|(_, h)| h.on_every_path && h.mode == Mode::Write)
+                .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
+                .collect();
+        }
+        if n == body {
+            break;
+        }
+        node = n.parent();
+    }
+    Vec::new()
+}
+
+struct Observer {
+    seen: Vec<(std::ops::Range<usize>, LockState)>,
+}
+
+impl<'t> LockObserver<'t> for Observer {
+    fn statement(&mut self, node: Node<'t>, state: &LockState) {
+        self.seen.push((node.byte_range(), state.clone()));
+    }
+}
+
+/// Is `owner.path` (one field) a `sync.Mutex` or `sync.RWMutex`?
+fn is_mutex_field(cx: &Context, owner: &str, path: &str) -> bool {
+    if path.contains('.') {
+        return false;
+    }
+    cx.model
+        .package
+        .field_type(&Ty::named("", owner), path)
+        .is_some_and(|t| {
+            matches!(
+                cx.model.package.sync_kind(&t),
+                Some(SyncKind::Mutex | SyncKind::RWMutex)
+            )
+        })
+}
+
+/// A case of a `select` that has another case or a `default`.
+fn in_select_that_can_leave(op: Node) -> bool {
+    let mut comm = op;
+    for _ in 0..4 {
+        let Some(parent) = comm.parent() else {
+            return false;
+        };
+        if parent.kind_str() == "communication_case" {
+            return parent
+                .parent()
+                .is_some_and(|select| goconc_syntax::named_children(select).count() > 1);
+        }
+        if !matches!(
+            parent.kind_str(),
+            "parenthesized_expression" | "receive_statement" | "expression_list"
+        ) {
+            return false;
+        }
+        comm = parent;
+    }
+    false
+}
