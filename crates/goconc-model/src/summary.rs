@@ -295,6 +295,13 @@ pub fn is_atomic_load(call: Node, src: &str, imports: &Imports) -> bool {
             && goconc_syntax::call_args(call).is_empty())
 }
 
+/// The summary key of a top-level function or method declaration, from its syntax alone (no
+/// file model: an incremental analysis leaves unchanged functions out of the model).
+pub fn declaration_key(decl: Node, src: &str) -> Option<String> {
+    let name = text(decl.field("name")?, src);
+    Some(summary_key(receiver_of(decl, src).1, name))
+}
+
 fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str>) {
     let Some(param) = decl
         .field("receiver")

@@ -453,12 +453,16 @@ impl<'t> Collector<'_, 't> {
 /// Where an operation of the package's facts is in this file's text, when its function is one of
 /// this file's top-level functions (None for another file's).
 pub fn range_in_file(model: &crate::FileModel, op: &FieldChanOp) -> Option<std::ops::Range<usize>> {
-    let function = model.functions.iter().find(|f| {
-        f.parent.is_none()
-            && crate::goroutines::function_key(model, f.node).as_deref() == Some(&op.function)
-    })?;
-    let start = function.node.start_byte() + op.offset;
-    (start + op.len <= function.node.end_byte()).then_some(start..start + op.len)
+    // From the tree, not the model's functions: an incremental analysis leaves the functions it
+    // did not re-analyse out of the model, and the other side usually sits in one of those.
+    let function = crate::scope::top_level_items(model.root, model.src)
+        .into_iter()
+        .filter(|item| crate::scope::is_function_item(*item))
+        .find(|item| {
+            crate::summary::declaration_key(*item, model.src).as_deref() == Some(&op.function)
+        })?;
+    let start = function.start_byte() + op.offset;
+    (start + op.len <= function.end_byte()).then_some(start..start + op.len)
 }
 
 /// `make(chan T)`, `make(chan T, n)`.
@@ -781,7 +785,7 @@ mod tests {
         let root = file.tree().root_node();
         let imports = Imports::from_tree(root, src);
         let decls = crate::FileDecls::collect(root, src);
-        let items = crate::scope::top_level_items(root);
+        let items = crate::scope::top_level_items(root, src);
         collect_in(&items, src, &imports, &chan_fields_of(&decls))
             .into_iter()
             .flat_map(|(_, ops)| ops)
