@@ -12,12 +12,6 @@
 //! load (the first open file of a folder), a refresh (save, watched-file event) or the
 //! background check ([`Workspace::index_folder`]).
 //!
-//! Per-package facts beyond one folder (the planned module-wide summaries: what a function of
-//! another package of the module locks or blocks on) belong here too, beside `models` in the
-//! folder's state: computed from the folder's declarations whenever `index_folder` or a refresh
-//! changes them, keyed by import path ([`Module::import_path`]), and the background check
-//! re-checks the folders that import a package whose summaries changed.
-//!
 //! All methods block (file system, parsing): call them from blocking threads only. Locks are
 //! held for map updates only, never while reading or parsing a file, so the background check
 //! (at the lowest priority) never makes an open document's analysis wait for its work.
@@ -35,40 +29,9 @@ use tower_lsp_server::ls_types::{Diagnostic, Uri};
 use crate::settings::Settings;
 
 /// The nearest `go.mod` at or above a folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Module {
     pub go_version: Option<GoVersion>,
-    /// The folder of the `go.mod`.
-    pub root: Arc<Path>,
-    /// Its `module` line (None when it has none).
-    pub path: Option<Arc<str>>,
-}
-
-impl Module {
-    /// The import path of the package in `dir` (a folder at or below the module's root).
-    pub fn import_path(&self, dir: &Path) -> Option<String> {
-        let module = self.path.as_deref()?;
-        let rel = dir.strip_prefix(&*self.root).ok()?;
-        let mut out = module.to_string();
-        for part in rel.components() {
-            out.push('/');
-            out.push_str(&part.as_os_str().to_string_lossy());
-        }
-        Some(out)
-    }
-}
-
-/// The module path of a `go.mod` text: its `module` directive.
-fn module_path(go_mod: &str) -> Option<Arc<str>> {
-    go_mod.lines().find_map(|line| {
-        let line = line.split("//").next().unwrap_or("").trim();
-        let path = line.strip_prefix("module")?;
-        if !path.starts_with([' ', '\t']) {
-            return None;
-        }
-        let path = path.trim().trim_matches('"');
-        (!path.is_empty()).then(|| Arc::from(path))
-    })
 }
 
 /// A `goconc.toml` that was found: the folder it is in and what it says (or why it does not parse).
@@ -795,17 +758,15 @@ impl Workspace {
 
     fn module(&self, dir: &Path) -> Option<Module> {
         if let Some(found) = lock(&self.modules).get(dir) {
-            return found.clone();
+            return *found;
         }
         let found = match std::fs::read_to_string(dir.join("go.mod")) {
             Ok(text) => Some(Module {
                 go_version: GoVersion::from_go_mod(&text),
-                root: Arc::from(dir),
-                path: module_path(&text),
             }),
             Err(_) => dir.parent().and_then(|up| self.module(up)),
         };
-        lock(&self.modules).insert(dir.to_path_buf(), found.clone());
+        lock(&self.modules).insert(dir.to_path_buf(), found);
         found
     }
 
@@ -858,18 +819,8 @@ mod tests {
         assert_eq!(
             ctx.module,
             Some(Module {
-                go_version: Some(GoVersion::new(21)),
-                root: Arc::from(dir.as_path()),
-                path: Some(Arc::from("m")),
+                go_version: Some(GoVersion::new(21))
             })
-        );
-        assert_eq!(
-            ctx.module
-                .as_ref()
-                .unwrap()
-                .import_path(&dir.join("sub"))
-                .as_deref(),
-            Some("m/sub")
         );
         assert!(ctx.excluded(&dir.join("sub/gen_x.go")));
         assert!(!ctx.excluded(&main));
