@@ -2095,3 +2095,85 @@ fn a_client_that_could_pull_can_ask_to_be_pushed_to() {
     assert_eq!(d["diagnostics"][0]["code"], "mutex-defer-lock");
     assert!(client.shutdown().success());
 }
+
+/// The nice value of each of a process's threads, by thread name (Linux: `/proc/PID/task`).
+#[cfg(target_os = "linux")]
+fn thread_nice_values(pid: u32) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(task.path().join("comm")),
+            std::fs::read_to_string(task.path().join("stat")),
+        ) else {
+            continue; // the thread ended meanwhile
+        };
+        // The fields after the name in parentheses start at field 3; nice is field 19.
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let nice = after_name.split(' ').nth(19 - 3).unwrap().parse().unwrap();
+        out.push((name.trim().to_string(), nice));
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_background_check_runs_on_its_own_bounded_threads_at_the_lowest_priority() {
+    let scratch = workspace_module("ws-threads");
+    let mut client = workspace_client(
+        &scratch.0,
+        with_progress(capabilities(&[])),
+        json!({"workspaceDiagnostics": {"threads": 2}}),
+    );
+    assert_eq!(round_end(&mut client), "4 files checked: 2 findings");
+    let threads = thread_nice_values(client.pid());
+    // Linux keeps 15 bytes of a thread's name: "goconc-background-N" is "goconc-backgrou".
+    let background: Vec<i64> = threads
+        .iter()
+        .filter(|(name, _)| name.starts_with("goconc-backgrou"))
+        .map(|(_, nice)| *nice)
+        .collect();
+    assert_eq!(background, [19, 19], "{threads:?}");
+    // The rest of the server (its handlers, the open documents' analyses) keeps its priority.
+    assert!(
+        threads
+            .iter()
+            .any(|(name, nice)| !name.starts_with("goconc-backgrou") && *nice < 19),
+        "{threads:?}"
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_client_without_progress_support_gets_findings_and_no_progress() {
+    let scratch = workspace_module("ws-noprogress");
+    let mut client = workspace_client(&scratch.0, capabilities(&[]), Value::Null);
+    let a = file_uri(&scratch.0.join("a.go"));
+    let c = file_uri(&scratch.0.join("sub/c.go"));
+    assert_eq!(
+        diag_lines(&client.diagnostics(&a, None)["diagnostics"]).len(),
+        1
+    );
+    assert_eq!(
+        diag_lines(&client.diagnostics(&c, None)["diagnostics"]).len(),
+        1
+    );
+    // The round is over once both folders are published; give a late message a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    let progress: Vec<Value> = client
+        .queued()
+        .into_iter()
+        .filter(|m| m["method"] == "$/progress")
+        .collect();
+    assert!(progress.is_empty(), "{progress:?}");
+    let requests = client.server_requests.lock().unwrap().clone();
+    assert!(
+        !requests
+            .iter()
+            .any(|m| m == "window/workDoneProgress/create"),
+        "{requests:?}"
+    );
+    assert!(client.shutdown().success());
+}
