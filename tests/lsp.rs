@@ -1574,6 +1574,40 @@ fn a_file_changed_on_disk_has_its_package_checked_again() {
         diag_lines(&d["diagnostics"]),
         vec![(8, "mutex-defer-lock".to_string())]
     );
+
+    // Folders deleted or moved in come as one event for the folder, as VS Code reports them.
+    let folders = registrations[0]["params"]["registrations"][0]["registerOptions"]["watchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["globPattern"] == "**/*")
+        .cloned();
+    assert_eq!(
+        folders,
+        Some(json!({"globPattern": "**/*", "kind": 5})),
+        "{registrations:?}"
+    );
+    let c = file_uri(&scratch.0.join("sub/c.go"));
+    client.diagnostics(&c, None);
+    std::fs::remove_dir_all(scratch.0.join("sub")).unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": file_uri(&scratch.0.join("sub")), "type": 3}]}),
+    );
+    assert_eq!(client.diagnostics(&c, None)["diagnostics"], json!([]));
+    let outside = Scratch::new("ws-change-outside");
+    outside.write("e.go", &defer_lock_file("moved"));
+    std::fs::remove_file(outside.0.join("go.mod")).unwrap();
+    std::fs::rename(&outside.0, scratch.0.join("moved")).unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": file_uri(&scratch.0.join("moved")), "type": 1}]}),
+    );
+    let d = client.diagnostics(&file_uri(&scratch.0.join("moved/e.go")), None);
+    assert_eq!(
+        diag_lines(&d["diagnostics"]),
+        vec![(8, "mutex-defer-lock".to_string())]
+    );
     assert!(client.shutdown().success());
 }
 

@@ -440,6 +440,7 @@ impl Background {
     /// Checks again every checked folder at or below `dir` (a go.mod or goconc.toml in it
     /// changed), or the folder `dir` is or was (a folder was created or deleted).
     pub fn recheck_under(&self, dir: &Path) {
+        let is_dir = dir.is_dir();
         let mut state = self.lock();
         if !state.enabled() {
             return;
@@ -451,6 +452,9 @@ impl Background {
             .cloned()
             .collect();
         if below.is_empty() {
+            if !is_dir {
+                return; // a file that is no Go file, or a folder that held none, is gone
+            }
             // A new folder, or one never walked: look for changes everywhere.
             state.walk = Some(state.walk.map_or(Walk::Changes, |w| w.max(Walk::Changes)));
         }

@@ -1624,13 +1624,19 @@ impl LanguageServer for Server {
         let inner = &self.0;
         let mut watching = false;
         if inner.caps().watch_dynamic {
-            let watchers = ["**/*.go", "**/go.mod", "**/goconc.toml"]
+            let mut watchers: Vec<FileSystemWatcher> = ["**/*.go", "**/go.mod", "**/goconc.toml"]
                 .into_iter()
                 .map(|glob| FileSystemWatcher {
                     glob_pattern: GlobPattern::String(glob.to_string()),
                     kind: None,
                 })
                 .collect();
+            // A folder deleted, moved or copied in comes as one event for the folder (VS Code
+            // drops its files' events): the background check must hear of it.
+            watchers.push(FileSystemWatcher {
+                glob_pattern: GlobPattern::String("**/*".to_string()),
+                kind: Some(WatchKind::Create | WatchKind::Delete),
+            });
             let registration = Registration {
                 id: "goconc-watch-go-files".to_string(),
                 method: "workspace/didChangeWatchedFiles".to_string(),
