@@ -1876,6 +1876,22 @@ fn a_client_that_pulls_is_answered_and_never_pushed_to() {
         pushed.is_empty(),
         "a pulling client was pushed to: {pushed:?}"
     );
+
+    // A held answer does not hold up the end: shutdown is answered and the server exits.
+    for item in items {
+        known.retain(|k| k["uri"] != item["uri"]);
+        known.push(json!({"uri": item["uri"], "value": item["resultId"]}));
+    }
+    let held = client.send_request(
+        "workspace/diagnostic",
+        json!({"identifier": "goconc", "previousResultIds": known}),
+    );
+    assert!(
+        client
+            .try_wait_for(&|m| m["id"] == held, Duration::from_millis(300))
+            .is_none(),
+        "answered with nothing new"
+    );
     assert!(client.shutdown().success());
 }
 
