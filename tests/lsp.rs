@@ -2227,3 +2227,37 @@ fn a_client_without_progress_support_gets_findings_and_no_progress() {
     );
     assert!(client.shutdown().success());
 }
+
+/// The background check merges what `goconc check` merges: a Linux file sees the Linux
+/// declaration of a type declared per GOOS, never the Windows one.
+#[test]
+fn the_background_check_sees_each_file_with_its_own_build_configuration() {
+    let scratch = Scratch::new("ws-per-goos");
+    let windows = scratch.write(
+        "a_windows.go",
+        "package p\n\nimport \"sync\"\n\ntype A struct {\n\tmu sync.Mutex\n\tn  int\n}\n\nfunc (a A) N() int { return a.n }\n",
+    );
+    scratch.write(
+        "a_linux.go",
+        "package p\n\ntype A struct {\n\tn int\n}\n\nfunc (a A) N() int { return a.n }\n",
+    );
+    let user = scratch.write(
+        "use_linux.go",
+        "package p\n\nfunc use(a A) int { return a.n }\n",
+    );
+    let mut client = workspace_client(&scratch.0, with_progress(capabilities(&[])), Value::Null);
+    let d = client.diagnostics(&file_uri(&windows), None)["diagnostics"].clone();
+    assert_eq!(d[0]["code"], "sync-value-copied", "{d}");
+    assert_eq!(round_end(&mut client), "3 files checked: 1 finding");
+    let user_uri = file_uri(&user);
+    let about_user: Vec<Value> = client
+        .queued()
+        .into_iter()
+        .filter(|m| is_publication_of(m, &user_uri))
+        .collect();
+    assert!(
+        about_user.is_empty(),
+        "the Windows A is not the Linux A: {about_user:?}"
+    );
+    assert!(client.shutdown().success());
+}
