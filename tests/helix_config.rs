@@ -58,6 +58,8 @@ const SETTINGS_KEYS: &[&str] = &[
     "runOutsideModule",
     "rulesBaseUrl",
     "logLevel",
+    "workspaceDiagnostics",
+    "pullDiagnostics",
 ];
 
 const SEVERITIES: &[&str] = &["off", "hint", "info", "warning", "error"];
@@ -200,8 +202,8 @@ fn goconc_features_are_helix_feature_names() {
     only_sorted.sort();
     assert_eq!(
         only_sorted,
-        ["code-action", "diagnostics"],
-        "goconc offers diagnostics and code actions, nothing else"
+        ["code-action", "diagnostics", "hover"],
+        "goconc offers diagnostics, code actions and hovers, nothing else"
     );
 }
 
@@ -229,7 +231,12 @@ fn language_server_goconc_runs_goconc_lsp_with_known_settings() {
             "config key `{key}` is not a goconc setting ({SETTINGS_KEYS:?})"
         );
         match key.as_str() {
-            "runOutsideModule" => assert!(value.is_boolean(), "{key} = {value}"),
+            "runOutsideModule" | "pullDiagnostics" => {
+                assert!(value.is_boolean(), "{key} = {value}")
+            }
+            "workspaceDiagnostics" => {
+                assert!(value.is_boolean() || value.is_object(), "{key} = {value}")
+            }
             "goVersion" | "rulesBaseUrl" => assert!(value.is_string(), "{key} = {value}"),
             "logLevel" => assert!(
                 LOG_LEVELS.contains(&value.as_str().unwrap_or("")),
@@ -320,6 +327,7 @@ fn the_configured_command_starts_the_server() {
         .unwrap_or_else(|| panic!("codeActionProvider with codeActionKinds: {caps}"));
     assert!(kinds.contains(&json!("quickfix")), "{caps}");
     assert!(kinds.contains(&json!("source.fixAll.goconc")), "{caps}");
+    assert_eq!(caps["hoverProvider"], true, "{caps}");
     assert_eq!(
         caps["positionEncoding"], "utf-8",
         "Helix offers utf-8 first"

@@ -1,6 +1,8 @@
 //! A small LSP client for tests and benchmarks: runs the real `goconc lsp` binary and speaks
 //! JSON-RPC with `Content-Length` framing over its stdio. A reader thread answers the server's own
-//! requests (`workspace/configuration`, `client/registerCapability`) and queues everything else.
+//! requests (`workspace/configuration` with [`LspClient::configuration`], `workspace/applyEdit`
+//! and `window/showDocument` with success, anything else with null), keeps them in
+//! [`LspClient::server_request_log`], and queues everything else.
 //!
 //! It also carries a client-side text model (`Text`) that turns byte offsets into LSP positions
 //! in UTF-8, UTF-16 or UTF-32 (lines end at `\n`, `\r\n` or a lone `\r`, as LSP says), written
@@ -30,6 +32,8 @@ pub struct LspClient {
     pub configuration: Arc<Mutex<Value>>,
     /// Server requests seen (method names), for assertions.
     pub server_requests: Arc<Mutex<Vec<String>>>,
+    /// Server requests seen, whole (method and params).
+    pub server_request_log: Arc<Mutex<Vec<Value>>>,
     pub init_result: Value,
     /// While true, the reader thread reads nothing more (a client that stopped reading).
     paused: Arc<(Mutex<bool>, Condvar)>,
@@ -99,7 +103,18 @@ impl LspClient {
         init_options: Value,
         env: &[(&str, &str)],
     ) -> LspClient {
-        Self::spawn(binary, capabilities, init_options, env, false)
+        Self::spawn(binary, capabilities, init_options, env, false, &[])
+    }
+
+    /// Starts the server with workspace folders (the first is also the `rootUri`).
+    pub fn start_in(
+        binary: &str,
+        capabilities: Value,
+        init_options: Value,
+        folders: &[&Path],
+        env: &[(&str, &str)],
+    ) -> LspClient {
+        Self::spawn(binary, capabilities, init_options, env, false, folders)
     }
 
     /// Starts the server with `GOCONC_LOG=filter` and keeps its stderr lines (see
@@ -115,6 +130,7 @@ impl LspClient {
             init_options,
             &[("GOCONC_LOG", filter)],
             true,
+            &[],
         )
     }
 
@@ -124,6 +140,7 @@ impl LspClient {
         init_options: Value,
         env: &[(&str, &str)],
         capture_log: bool,
+        folders: &[&Path],
     ) -> LspClient {
         let mut cmd = Command::new(binary);
         cmd.args(["lsp", "--stdio"])
@@ -159,6 +176,8 @@ impl LspClient {
         let stdout = child.stdout.take().unwrap();
         let configuration = Arc::new(Mutex::new(init_options.clone()));
         let server_requests = Arc::new(Mutex::new(Vec::new()));
+        let server_request_log = Arc::new(Mutex::new(Vec::new()));
+        let request_log = server_request_log.clone();
         let (tx, incoming) = channel();
         let mut client = LspClient {
             child,
@@ -168,6 +187,7 @@ impl LspClient {
             next_id: 1,
             configuration: configuration.clone(),
             server_requests: server_requests.clone(),
+            server_request_log,
             init_result: Value::Null,
             paused,
             log,
@@ -189,6 +209,7 @@ impl LspClient {
                 let is_request = msg.get("id").is_some() && msg.get("method").is_some();
                 if is_request {
                     let method = msg["method"].as_str().unwrap_or("").to_string();
+                    request_log.lock().unwrap().push(msg.clone());
                     server_requests.lock().unwrap().push(method.clone());
                     let result = match method.as_str() {
                         "workspace/configuration" => {
@@ -196,6 +217,8 @@ impl LspClient {
                             let v = configuration.lock().unwrap().clone();
                             Value::Array(vec![v; n])
                         }
+                        "workspace/applyEdit" => json!({"applied": true}),
+                        "window/showDocument" => json!({"success": true}),
                         _ => Value::Null,
                     };
                     let body =
@@ -211,11 +234,16 @@ impl LspClient {
                 }
             }
         });
+        let folders: Vec<Value> = folders
+            .iter()
+            .map(|f| json!({"uri": file_uri(f), "name": f.file_name().map(|n| n.to_string_lossy().into_owned())}))
+            .collect();
         let init = client.request(
             "initialize",
             json!({
                 "processId": null,
-                "rootUri": null,
+                "rootUri": folders.first().map(|f| f["uri"].clone()),
+                "workspaceFolders": if folders.is_empty() { Value::Null } else { Value::Array(folders) },
                 "capabilities": capabilities,
                 "initializationOptions": init_options,
             }),
@@ -365,6 +393,34 @@ impl LspClient {
                 && version.is_none_or(|v| m["params"]["version"].as_i64() == Some(v))
         })["params"]
             .clone()
+    }
+
+    /// The server's requests of `method` seen so far (whole messages), waiting a while for at
+    /// least `n`.
+    pub fn server_requests_of(&self, method: &str, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let seen: Vec<Value> = self
+                .server_request_log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|m| m["method"] == method)
+                .cloned()
+                .collect();
+            if seen.len() >= n || Instant::now() >= deadline {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Every message read and not yet taken (without waiting for more).
+    pub fn queued(&mut self) -> Vec<Value> {
+        while let Ok(m) = self.incoming.try_recv() {
+            self.queue.push_back(m);
+        }
+        self.queue.iter().map(|r| r.message.clone()).collect()
     }
 
     /// Drops queued notifications (for example diagnostics of versions no longer interesting).

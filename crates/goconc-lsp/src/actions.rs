@@ -1,12 +1,19 @@
-//! Code actions from findings: a `quickfix` per fix, "Ignore RULE on this line", and
-//! `source.fixAll.goconc`. Byte-offset logic lives here; LSP conversion in [`crate::convert`].
+//! Code actions from findings: a `quickfix` per fix (unsafe ones marked in their title and never
+//! preferred), "Ignore RULE on this line", "Show documentation for RULE", and
+//! `source.fixAll.goconc` (safe fixes only). Byte-offset logic lives here; LSP conversion in
+//! [`crate::convert`].
 
 use std::ops::Range;
 
-use goconc_analysis::{Finding, TextEdit};
-use tower_lsp_server::ls_types::{CodeAction, CodeActionKind, CodeActionOrCommand, Uri};
+use goconc_analysis::{Applicability, Finding, Fix, TextEdit};
+use tower_lsp_server::ls_types::{CodeAction, CodeActionKind, CodeActionOrCommand, Command, Uri};
 
+use crate::commands;
 use crate::convert::{self, Positions};
+
+/// What the title of an unsafe fix ends with: the fix is right for the bug but may change more,
+/// so it is offered one at a time, for a person to read, and never applied by fix-all.
+pub const UNSAFE_MARK: &str = " (unsafe: may change behaviour)";
 
 /// The fix-all kind we offer (under `source.fixAll`, so "fix all on save" settings pick it up).
 pub const FIX_ALL_KIND: &str = "source.fixAll.goconc";
@@ -47,6 +54,7 @@ pub fn code_actions(
 ) -> Vec<CodeActionOrCommand> {
     let mut actions = Vec::new();
     if req.wants(CodeActionKind::QUICKFIX.as_str()) {
+        let mut documented: Vec<&str> = Vec::new();
         for finding in findings {
             let touches =
                 finding.range.start <= req.range.end && req.range.start <= finding.range.end;
@@ -54,9 +62,17 @@ pub fn code_actions(
                 continue;
             }
             let diagnostic = convert::diagnostic(finding, req.uri, at, req.rules_base_url);
+            let preferred = finding
+                .fixes
+                .iter()
+                .position(|f| f.applicability == Applicability::Safe);
             for (i, fix) in finding.fixes.iter().enumerate() {
+                let title = match fix.applicability {
+                    Applicability::Safe => fix.title.clone(),
+                    Applicability::Unsafe => format!("{}{UNSAFE_MARK}", fix.title),
+                };
                 actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                    title: fix.title.clone(),
+                    title,
                     kind: Some(CodeActionKind::QUICKFIX),
                     diagnostics: Some(vec![diagnostic.clone()]),
                     edit: Some(convert::workspace_edit(
@@ -65,30 +81,46 @@ pub fn code_actions(
                         convert::text_edits(&fix.edits, at),
                         req.document_changes,
                     )),
-                    is_preferred: Some(i == 0),
+                    is_preferred: Some(preferred == Some(i)),
                     ..CodeAction::default()
                 }));
             }
-            let Some(ignore) = ignore_edit(finding, at) else {
-                continue;
-            };
-            actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                title: format!("Ignore {} on this line", finding.rule),
-                kind: Some(CodeActionKind::QUICKFIX),
-                diagnostics: Some(vec![diagnostic]),
-                edit: Some(convert::workspace_edit(
-                    req.uri,
-                    req.version,
-                    convert::text_edits(&[ignore], at),
-                    req.document_changes,
-                )),
-                is_preferred: Some(false),
-                ..CodeAction::default()
-            }));
+            if let Some(ignore) = ignore_edit(finding, at) {
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: format!("Ignore {} on this line", finding.rule),
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![diagnostic.clone()]),
+                    edit: Some(convert::workspace_edit(
+                        req.uri,
+                        req.version,
+                        convert::text_edits(&[ignore], at),
+                        req.document_changes,
+                    )),
+                    is_preferred: Some(false),
+                    ..CodeAction::default()
+                }));
+            }
+            // Once per rule: two findings of one rule share one page.
+            if !documented.contains(&finding.rule) {
+                documented.push(finding.rule);
+                let title = format!("Show documentation for {}", finding.rule);
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: title.clone(),
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![diagnostic]),
+                    command: Some(Command {
+                        title,
+                        command: commands::EXPLAIN.to_string(),
+                        arguments: Some(vec![serde_json::Value::from(finding.rule)]),
+                    }),
+                    is_preferred: Some(false),
+                    ..CodeAction::default()
+                }));
+            }
         }
     }
     if req.wants(FIX_ALL_KIND) {
-        let edits = fix_all_edits(findings);
+        let (edits, _) = fix_all_edits(findings);
         if !edits.is_empty() {
             actions.push(CodeActionOrCommand::CodeAction(CodeAction {
                 title: "Fix all goconc problems".to_string(),
@@ -106,31 +138,44 @@ pub fn code_actions(
     actions
 }
 
-/// The first fix of every finding, minus edits that overlap an earlier one (the same selection
-/// `goconc check --fix` and the fixture goldens make with `apply_edits`).
-pub fn fix_all_edits(findings: &[Finding]) -> Vec<TextEdit> {
-    let mut edits: Vec<&TextEdit> = findings
-        .iter()
-        .filter_map(|f| f.fixes.first())
-        .flat_map(|fix| &fix.edits)
-        .collect();
-    edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let mut kept: Vec<TextEdit> = Vec::new();
-    let mut cursor = 0;
-    let mut last_insert_at = None;
-    for edit in edits {
-        let Range { start, end } = edit.range;
-        if start < cursor || start > end {
+/// The edits of fix-all and how many findings they fix: the first safe fix of every finding,
+/// taken whole, in the findings' order, unless one of its edits overlaps an edit already taken
+/// (half a fix could leave code that does not compile). The selection `goconc check --fix` makes
+/// in one round.
+pub fn fix_all_edits(findings: &[Finding]) -> (Vec<TextEdit>, usize) {
+    let mut taken: Vec<&TextEdit> = Vec::new();
+    let mut fixed = 0;
+    for finding in findings {
+        let Some(fix) = finding
+            .fixes
+            .iter()
+            .find(|f| f.applicability == Applicability::Safe)
+        else {
             continue;
+        };
+        if fits(fix, &taken) {
+            taken.extend(&fix.edits);
+            fixed += 1;
         }
-        if start == end && last_insert_at == Some(start) && start == cursor {
-            continue;
-        }
-        cursor = end;
-        last_insert_at = (start == end).then_some(start);
-        kept.push(edit.clone());
     }
-    kept
+    let mut edits: Vec<TextEdit> = taken.into_iter().cloned().collect();
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    (edits, fixed)
+}
+
+/// Whether a fix's edits are well formed and overlap neither each other nor `taken`. Two
+/// insertions at one offset overlap: their order would be up to the client.
+fn fits(fix: &Fix, taken: &[&TextEdit]) -> bool {
+    let overlaps = |a: &Range<usize>, b: &Range<usize>| {
+        a.start < b.end && b.start < a.end || a.start == b.start
+    };
+    fix.edits.iter().enumerate().all(|(i, edit)| {
+        edit.range.start <= edit.range.end
+            && taken.iter().all(|t| !overlaps(&edit.range, &t.range))
+            && fix.edits[..i]
+                .iter()
+                .all(|e| !overlaps(&edit.range, &e.range))
+    })
 }
 
 /// `//goconc:ignore RULE reason` on its own line above the finding's first line, indented like
@@ -221,27 +266,46 @@ mod tests {
         );
     }
 
-    #[test]
-    fn fix_all_skips_overlaps() {
-        let mut a = finding("abcdef", "ab");
-        a.fixes.push(goconc_analysis::Fix {
-            title: "a".into(),
+    fn fix(range: Range<usize>, applicability: Applicability) -> Fix {
+        Fix {
+            title: "f".into(),
             edits: vec![TextEdit {
-                range: 0..2,
+                range,
                 new_text: "X".into(),
             }],
-            applicability: Default::default(),
-        });
+            applicability,
+        }
+    }
+
+    #[test]
+    fn fix_all_skips_overlaps_and_takes_fixes_whole() {
+        let mut a = finding("abcdef", "ab");
+        a.fixes.push(fix(0..2, Applicability::Safe));
         let mut b = finding("abcdef", "bc");
-        b.fixes.push(goconc_analysis::Fix {
-            title: "b".into(),
-            edits: vec![TextEdit {
-                range: 1..3,
-                new_text: "Y".into(),
-            }],
-            applicability: Default::default(),
+        b.fixes.push(fix(1..3, Applicability::Safe));
+        // Two edits, the second overlapping `a`'s: none of them is taken.
+        let mut c = finding("abcdef", "ef");
+        let mut two = fix(4..5, Applicability::Safe);
+        two.edits.push(TextEdit {
+            range: 1..2,
+            new_text: "Z".into(),
         });
-        let edits = fix_all_edits(&[a, b]);
+        c.fixes.push(two);
+        let (edits, fixed) = fix_all_edits(&[a, b, c]);
+        assert_eq!((edits.len(), fixed), (1, 1), "{edits:?}");
+        assert_eq!(edits[0].range, 0..2);
+    }
+
+    #[test]
+    fn fix_all_takes_the_first_safe_fix_and_leaves_unsafe_ones() {
+        let mut a = finding("abcdef", "ab");
+        a.fixes.push(fix(0..1, Applicability::Unsafe));
+        a.fixes.push(fix(1..2, Applicability::Safe));
+        let mut b = finding("abcdef", "ef");
+        b.fixes.push(fix(4..6, Applicability::Unsafe));
+        let (edits, fixed) = fix_all_edits(&[a, b]);
+        assert_eq!(fixed, 1);
         assert_eq!(edits.len(), 1);
+        assert_eq!(edits[0].range, 1..2);
     }
 }

@@ -6,7 +6,10 @@
 //!   analyses off the handlers, the LSP handlers;
 //! - [`convert`]: every conversion between LSP types and the engine's byte offsets;
 //! - [`actions`]: quick fixes, "ignore on this line", fix-all;
-//! - [`workspace`]: the package around a file (sibling declarations from disk, go.mod, goconc.toml);
+//! - [`workspace`]: the module index: per folder the files' declarations, merged package models
+//!   and the background check's findings in closed files; go.mod, goconc.toml;
+//! - [`background`]: the background check of the workspace folders (workspace diagnostics);
+//! - [`rule_docs`]: hovers and pages of the rules; [`commands`]: `workspace/executeCommand`;
 //! - [`settings`]: the client's settings; [`logging`]: stderr logs;
 //! - [`transport`]: a guard that answers malformed input itself (tower-lsp-server's reader stops
 //!   at the first undecodable message).
@@ -14,8 +17,11 @@
 //! The engine (`goconc_analysis`) never sees an LSP type; this crate never looks at Go semantics.
 
 pub mod actions;
+pub mod background;
+pub mod commands;
 pub mod convert;
 pub mod logging;
+pub mod rule_docs;
 pub mod server;
 pub mod settings;
 pub mod transport;
@@ -33,7 +39,12 @@ where
 {
     transport::guarded(stdin, stdout, |input, output, outbox| async move {
         let (service, socket) = LspService::new(|client| server::Server::new(client, outbox));
-        LspServer::new(input, output, socket).serve(service).await;
+        // Requests that wait hold a slot each (a held `workspace/diagnostic`, code actions and
+        // pulls waiting for an analysis); notifications must never queue behind them.
+        LspServer::new(input, output, socket)
+            .concurrency_level(64)
+            .serve(service)
+            .await;
     })
     .await
 }

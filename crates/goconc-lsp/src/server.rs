@@ -19,11 +19,12 @@
 //! file is then read back from disk). An exact repeat of the previous notification (same version,
 //! same changes) is taken for a duplicate delivery and dropped, with a log line.
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -39,10 +40,11 @@ use tower_lsp_server::{Client, LanguageServer};
 use tracing::{debug, error, info, trace, warn};
 
 use crate::actions;
+use crate::background::{self, Background};
 use crate::convert::{self, Positions};
 use crate::settings::Settings;
 use crate::transport::{notification_frame, Outbox};
-use crate::workspace::Workspace;
+use crate::workspace::{ReportChange, Workspace};
 
 /// Edits kept for the worker before it compares whole texts instead.
 const MAX_PENDING_EDITS: usize = 256;
@@ -51,8 +53,24 @@ const MAX_PENDING_BYTES: usize = 1024 * 1024;
 /// Waiting edits whose span in the old text is at most this long are reparsed as one edit.
 const MERGE_EDITS_WITHIN: usize = 64 * 1024;
 
-/// How long a code action request waits for the analysis of the text it was asked about.
+/// How long a request about a document's findings (code actions, hover, pull diagnostics, fix
+/// all) waits for the analysis of its text.
 const CODE_ACTION_WAIT: Duration = Duration::from_secs(30);
+
+/// How often a client that cannot watch files has the workspace folders looked at for changes
+/// (`GOCONC_RESCAN_SECONDS` sets another period).
+const RESCAN_EVERY: Duration = Duration::from_secs(30);
+
+fn rescan_every() -> Duration {
+    std::env::var("GOCONC_RESCAN_SECONDS")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(RESCAN_EVERY, Duration::from_secs_f64)
+}
+
+/// At most this often a progress bar moves.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 /// A notification's changes up to this size are remembered, to tell a repeated delivery from a
 /// new change with a stale version.
@@ -92,7 +110,11 @@ impl Pending {
 /// The findings of one text.
 struct Analysed {
     revision: u64,
+    /// Changes when the diagnostics of the document do (pull diagnostics' `resultId`).
+    generation: u64,
     findings: Arc<Vec<Finding>>,
+    /// What a client that pulls diagnostics is answered (push: the publication went out).
+    diagnostics: Option<Arc<Vec<Diagnostic>>>,
 }
 
 pub struct Document {
@@ -125,6 +147,8 @@ pub struct Document {
     diverged: bool,
     /// The version and changes of the last `didChange` (when small).
     last_changes: Option<(i32, Vec<TextDocumentContentChangeEvent>)>,
+    /// The revision and generation of the diagnostics a pulling client was last answered.
+    served: Option<(u64, u64)>,
 }
 
 /// What the client can do, from `initialize`.
@@ -133,9 +157,17 @@ struct ClientCaps {
     configuration: bool,
     document_changes: bool,
     watch_dynamic: bool,
+    /// Pull diagnostics: the client asks for them (`textDocument/diagnostic`) and can be told
+    /// to ask again (`workspace/diagnostic/refresh`). Such a client is never pushed any.
+    pull: bool,
+    work_done_progress: bool,
+    show_document: bool,
+    apply_edit: bool,
 }
 
 pub struct Inner {
+    /// This, for callbacks that get `&Inner` and must start tasks.
+    me: Weak<Inner>,
     client: Client,
     /// Where diagnostics and the server's own log messages go (see [`Outbox`]).
     outbox: Outbox,
@@ -147,6 +179,17 @@ pub struct Inner {
     caps: OnceLock<ClientCaps>,
     workspace: Workspace,
     epochs: AtomicU64,
+    background: Arc<Background>,
+    /// The paths of the open documents, and their URIs as the client spells them.
+    open_paths: DashMap<PathBuf, Uri>,
+    /// The workspace folders, from `initialize`.
+    roots: OnceLock<Vec<PathBuf>>,
+    /// Woken when a report of a closed file changes (waiting `workspace/diagnostic` pulls).
+    reports_changed: Notify,
+    /// A `workspace/diagnostic/refresh` is on its way.
+    refresh_pending: AtomicBool,
+    /// The newest progress of the background check, for the task that reports it.
+    progress: tokio::sync::watch::Sender<Option<background::Progress>>,
 }
 
 #[derive(Clone)]
@@ -154,7 +197,8 @@ pub struct Server(pub(crate) Arc<Inner>);
 
 impl Server {
     pub fn new(client: Client, outbox: Outbox) -> Server {
-        Server(Arc::new(Inner {
+        Server(Arc::new_cyclic(|me| Inner {
+            me: me.clone(),
             client,
             outbox,
             docs: DashMap::new(),
@@ -164,6 +208,12 @@ impl Server {
             caps: OnceLock::new(),
             workspace: Workspace::default(),
             epochs: AtomicU64::new(1),
+            background: Arc::default(),
+            open_paths: DashMap::new(),
+            roots: OnceLock::new(),
+            reports_changed: Notify::new(),
+            refresh_pending: AtomicBool::new(false),
+            progress: tokio::sync::watch::channel(None).0,
         }))
     }
 }
@@ -195,16 +245,23 @@ struct Job {
 
 struct Analysis {
     findings: Arc<Vec<Finding>>,
-    /// The framed `publishDiagnostics`.
-    publication: Option<Vec<u8>>,
+    diagnostics: Diagnostics,
     decls: Arc<FileDecls>,
     decls_changed: bool,
+}
+
+/// The diagnostics of an analysis, as the client takes them.
+enum Diagnostics {
+    /// The framed `publishDiagnostics` (None if it could not be serialized).
+    Push(Option<Vec<u8>>),
+    /// What `textDocument/diagnostic` answers.
+    Pull(Arc<Vec<Diagnostic>>),
 }
 
 enum Outcome {
     Analysed(Analysis),
     /// The text holds NUL bytes: one diagnostic says it is not checked.
-    NotGo(Option<Vec<u8>>),
+    NotGo(Diagnostics),
     /// A newer change came while the tree was brought up to date: not analysed.
     Superseded,
     /// The tree could not follow the edits (a goconc bug): parse the text afresh, once.
@@ -393,19 +450,18 @@ impl Inner {
             nuls,
         } = job;
         if nuls > 0 {
-            let publication = text.map(|text| {
+            let diagnostics = text.map(|text| {
                 let first = text.bytes().position(|b| b == 0).unwrap_or(0);
                 let at = Positions::new(&text, &info.index, info.encoding);
-                let diagnostic = convert::not_go_source(&at, first, nuls);
                 debug!(
                     uri = info.uri.as_str(),
                     nuls, "not parsed: the text holds NUL bytes"
                 );
-                self.publication(&info, vec![diagnostic])
+                vec![convert::not_go_source(&at, first, nuls)]
             });
             return Done {
                 source: None,
-                outcome: Outcome::NotGo(publication.flatten()),
+                outcome: Outcome::NotGo(self.diagnostics(&info, diagnostics.unwrap_or_default())),
             };
         }
         let had_tree = source.is_some();
@@ -447,12 +503,18 @@ impl Inner {
         }
     }
 
-    fn publication(&self, info: &JobInfo, diagnostics: Vec<Diagnostic>) -> Option<Vec<u8>> {
-        notification_frame::<PublishDiagnostics>(&PublishDiagnosticsParams {
-            uri: info.uri.clone(),
-            diagnostics,
-            version: Some(info.version),
-        })
+    /// A document's diagnostics as this client takes them: framed for a push, kept for a pull.
+    fn diagnostics(&self, info: &JobInfo, diagnostics: Vec<Diagnostic>) -> Diagnostics {
+        if self.caps().pull {
+            return Diagnostics::Pull(Arc::new(diagnostics));
+        }
+        Diagnostics::Push(notification_frame::<PublishDiagnostics>(
+            &PublishDiagnosticsParams {
+                uri: info.uri.clone(),
+                diagnostics,
+                version: Some(info.version),
+            },
+        ))
     }
 
     /// Analyses a tree, reusing what the document's incremental analysis kept of the functions
@@ -464,36 +526,16 @@ impl Inner {
             ..FileOptions::default()
         };
         if let Some(path) = &info.path {
-            let context = self.workspace.file_context(path);
-            let skip = if context.module.is_none() && !settings.run_outside_module {
-                Some("outside a module (runOutsideModule is off)")
-            } else if context.excluded(path) {
-                Some("excluded by goconc.toml")
-            } else {
-                None
-            };
-            if let Some(reason) = skip {
-                debug!(uri = info.uri.as_str(), "not checked: {reason}");
-                let decls = catch_unwind(AssertUnwindSafe(|| {
-                    FileDecls::collect(source.tree().root_node(), source.text())
-                }))
-                .unwrap_or_default();
-                return Analysis {
-                    findings: Arc::default(),
-                    publication: self.publication(info, vec![]),
-                    decls: Arc::new(decls),
-                    decls_changed: false,
-                };
-            }
-            options.module_go_version = context.module.and_then(|m| m.go_version);
-            options.is_test_file = path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().ends_with("_test.go"));
-            if let Some(found) = &context.toml {
-                match &found.config {
-                    // The client's settings win over goconc.toml.
-                    Ok(config) => options.config = config.merged_with(&settings.config),
-                    Err(message) => warn!("{message}"),
+            match self.workspace.file_context(path).options(path, settings) {
+                Ok(file_options) => options = file_options,
+                Err(skip) => {
+                    debug!(uri = info.uri.as_str(), "not checked: {}", skip.reason());
+                    return Analysis {
+                        findings: Arc::default(),
+                        diagnostics: self.diagnostics(info, vec![]),
+                        decls: Arc::new(crate::workspace::collect_decls(source)),
+                        decls_changed: false,
+                    };
                 }
             }
         }
@@ -565,7 +607,7 @@ impl Inner {
             .map(|f| convert::diagnostic(f, &info.uri, &at, &settings.rules_base_url))
             .collect();
         Analysis {
-            publication: self.publication(info, diagnostics),
+            diagnostics: self.diagnostics(info, diagnostics),
             findings: Arc::new(findings),
             decls,
             decls_changed,
@@ -632,21 +674,44 @@ impl Inner {
                     doc.pending = Pending::Whole;
                 }
                 let current = doc.revision == revision;
-                let (analysed, publication, decls_changed) = match done.outcome {
+                let (analysed, decls_changed) = match done.outcome {
                     Outcome::Analysed(a) => {
                         doc.decls = Some(a.decls);
-                        (Some(a.findings), a.publication, a.decls_changed)
+                        (Some((a.findings, a.diagnostics)), a.decls_changed)
                     }
-                    Outcome::NotGo(publication) => (Some(Arc::default()), publication, false),
-                    Outcome::Superseded => (None, None, false),
+                    Outcome::NotGo(diagnostics) => (Some((Arc::default(), diagnostics)), false),
+                    Outcome::Superseded => (None, false),
                     Outcome::TreeLost { retry } => {
                         doc.wanted |= retry;
-                        (None, None, false)
+                        (None, false)
                     }
                 };
                 match analysed {
-                    Some(findings) if current => {
-                        doc.analysed = Some(Analysed { revision, findings });
+                    Some((findings, diagnostics)) if current => {
+                        let previous = doc.analysed.take();
+                        let (diagnostics, publication) = match diagnostics {
+                            Diagnostics::Push(publication) => (None, publication),
+                            Diagnostics::Pull(diagnostics) => (Some(diagnostics), None),
+                        };
+                        // A pulling client is told to ask again when a text it was answered
+                        // about has new diagnostics (a sibling or the settings changed); after
+                        // its own edits it asks by itself.
+                        let generation = match &previous {
+                            Some(p) if p.revision == revision && p.diagnostics == diagnostics => {
+                                p.generation
+                            }
+                            Some(p) => p.generation + 1,
+                            None => 1,
+                        };
+                        let stale_answer = doc.served.is_some_and(|(served_revision, served)| {
+                            served_revision == revision && served != generation
+                        });
+                        doc.analysed = Some(Analysed {
+                            revision,
+                            generation,
+                            findings,
+                            diagnostics,
+                        });
                         // Queued under the guard: a close that removes the document queues its
                         // empty diagnostics after these, never before.
                         if let Some(publication) = publication {
@@ -654,6 +719,9 @@ impl Inner {
                         }
                         trace!(uri = uri.as_str(), version = doc.version, "published");
                         self.analysed.notify_waiters();
+                        if stale_answer {
+                            self.refresh_pulls();
+                        }
                     }
                     Some(_) => debug!(
                         uri = uri.as_str(),
@@ -668,6 +736,8 @@ impl Inner {
             if decls_changed {
                 if let Some(dir) = path.as_deref().and_then(Path::parent) {
                     self.reanalyse_dir(dir, Some(&uri));
+                    // The folder's closed files see the new declarations too.
+                    self.background.recheck(dir, false);
                 }
             }
         }
@@ -794,7 +864,8 @@ impl Inner {
         self.client.log_message(typ, message).await;
     }
 
-    /// Applies new settings and re-checks every open document.
+    /// Applies new settings and re-checks every open document, and the closed ones when what
+    /// their findings depend on changed.
     async fn apply_settings(self: &Arc<Self>, value: &Value) {
         let (settings, problems) = Settings::from_json(value);
         crate::logging::set_level(settings.log_level.as_deref());
@@ -803,8 +874,14 @@ impl Inner {
             settings.config.severities.len(),
             settings.config.go_version
         );
+        let before = self.settings();
+        let findings_change = before.config != settings.config
+            || before.rules_base_url != settings.rules_base_url
+            || before.run_outside_module != settings.run_outside_module;
+        let background = settings.workspace_diagnostics;
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
         self.reanalyse_all();
+        self.background.configure(background, findings_change);
         for problem in problems {
             warn!("{problem}");
             self.log(MessageType::WARNING, problem).await;
@@ -841,9 +918,16 @@ impl Inner {
         if name == "go.mod" || name == "goconc.toml" {
             self.workspace.forget_settings_files();
             self.reanalyse_all();
+            if let Some(dir) = path.parent() {
+                self.background.recheck_under(dir);
+            }
             return;
         }
         if !name.ends_with(".go") {
+            // A folder created, deleted or renamed: its files are news to the index.
+            if !path.is_file() {
+                self.background.recheck_under(path);
+            }
             return;
         }
         if self.workspace.refresh_file(path) {
@@ -851,60 +935,578 @@ impl Inner {
                 self.reanalyse_dir(dir, None);
             }
         }
+        if let Some(dir) = path.parent() {
+            self.background.recheck(dir, true);
+        }
     }
 }
 
+/// A document's text and the findings of exactly that text.
+struct Snapshot {
+    revision: u64,
+    generation: u64,
+    version: i32,
+    text: Arc<String>,
+    index: Arc<LineIndex>,
+    findings: Arc<Vec<Finding>>,
+    diagnostics: Option<Arc<Vec<Diagnostic>>>,
+    /// The text may differ from the editor's (see the module doc).
+    diverged: bool,
+}
+
+/// Why a document's findings are not at hand.
+#[derive(Debug, PartialEq, Eq)]
+enum NotAnalysed {
+    NotOpen,
+    /// The text changed while waiting (the client asks again about the new one).
+    MovedOn,
+    TimedOut,
+}
+
+/// `ServerCancelled` (LSP 3.17): the client may ask again.
+fn server_cancelled(message: &str) -> tower_lsp_server::jsonrpc::Error {
+    tower_lsp_server::jsonrpc::Error {
+        code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32802),
+        message: message.to_string().into(),
+        data: Some(serde_json::json!({"retriggerRequest": true})),
+    }
+}
+
+fn invalid_params(message: String) -> tower_lsp_server::jsonrpc::Error {
+    tower_lsp_server::jsonrpc::Error::invalid_params(message)
+}
+
 impl Inner {
-    /// Code actions for a document, from the findings of the text it was asked about (waiting
-    /// for its analysis when that is still running).
-    async fn code_actions(self: &Arc<Self>, params: CodeActionParams) -> Vec<CodeActionOrCommand> {
-        let uri = params.text_document.uri.clone();
-        let settings = self.settings();
-        let build = |doc: &Document, findings: &[Finding]| {
-            let at = Positions::new(&doc.text, &doc.index, self.encoding());
-            let req = actions::Request {
-                uri: &uri,
-                version: doc.version,
-                range: at.byte_range(params.range),
-                only: params.context.only.clone(),
-                document_changes: self.caps().document_changes,
-                rules_base_url: &settings.rules_base_url,
-            };
-            actions::code_actions(findings, &at, &req)
-        };
-        let Some(asked) = self.docs.get(&uri).map(|d| d.revision) else {
-            return vec![];
-        };
+    /// The findings of a document's current text, waiting for its analysis when that is still
+    /// running. `follow`: when the text changes meanwhile, wait for the new one instead.
+    async fn analysed_now(&self, uri: &Uri, follow: bool) -> Result<Snapshot, NotAnalysed> {
+        let asked = self
+            .docs
+            .get(uri)
+            .map(|d| d.revision)
+            .ok_or(NotAnalysed::NotOpen)?;
         let deadline = tokio::time::Instant::now() + CODE_ACTION_WAIT;
         loop {
             // Created before looking, so a publication in between still wakes it.
             let analysed = self.analysed.notified();
             {
-                let Some(doc) = self.docs.get(&uri) else {
-                    return vec![];
-                };
-                if doc.revision != asked {
-                    return vec![]; // the text moved on meanwhile; the client asks again
+                let doc = self.docs.get(uri).ok_or(NotAnalysed::NotOpen)?;
+                if doc.revision != asked && !follow {
+                    return Err(NotAnalysed::MovedOn);
                 }
-                if doc.diverged {
-                    debug!(
-                        uri = uri.as_str(),
-                        "no code actions: the text may differ from the editor's"
-                    );
-                    return vec![];
-                }
-                if let Some(a) = doc.analysed.as_ref().filter(|a| a.revision == asked) {
-                    let findings = a.findings.clone();
-                    return build(&doc, &findings);
+                if let Some(a) = doc.analysed.as_ref().filter(|a| a.revision == doc.revision) {
+                    return Ok(Snapshot {
+                        revision: a.revision,
+                        generation: a.generation,
+                        version: doc.version,
+                        text: doc.text.clone(),
+                        index: doc.index.clone(),
+                        findings: a.findings.clone(),
+                        diagnostics: a.diagnostics.clone(),
+                        diverged: doc.diverged,
+                    });
                 }
             }
             if tokio::time::timeout_at(deadline, analysed).await.is_err() {
                 warn!(
                     uri = uri.as_str(),
-                    "no code actions: the analysis took longer than {CODE_ACTION_WAIT:?}"
+                    "the analysis took longer than {CODE_ACTION_WAIT:?}"
                 );
-                return vec![];
+                return Err(NotAnalysed::TimedOut);
             }
+        }
+    }
+
+    /// Code actions for a document, from the findings of the text it was asked about.
+    async fn code_actions(self: &Arc<Self>, params: CodeActionParams) -> Vec<CodeActionOrCommand> {
+        let uri = params.text_document.uri.clone();
+        let snapshot = match self.analysed_now(&uri, false).await {
+            Ok(snapshot) => snapshot,
+            Err(_) => return vec![],
+        };
+        if snapshot.diverged {
+            debug!(
+                uri = uri.as_str(),
+                "no code actions: the text may differ from the editor's"
+            );
+            return vec![];
+        }
+        let settings = self.settings();
+        let at = Positions::new(&snapshot.text, &snapshot.index, self.encoding());
+        let req = actions::Request {
+            uri: &uri,
+            version: snapshot.version,
+            range: at.byte_range(params.range),
+            only: params.context.only.clone(),
+            document_changes: self.caps().document_changes,
+            rules_base_url: &settings.rules_base_url,
+        };
+        actions::code_actions(&snapshot.findings, &at, &req)
+    }
+
+    /// The hover of the findings under the cursor: each rule's summary, why it matters, the
+    /// fix and its page.
+    async fn hover(&self, params: HoverParams) -> Option<Hover> {
+        let uri = &params.text_document_position_params.text_document.uri;
+        let snapshot = self.analysed_now(uri, false).await.ok()?;
+        let at = Positions::new(&snapshot.text, &snapshot.index, self.encoding());
+        let offset = at.offset(params.text_document_position_params.position);
+        let settings = self.settings();
+        let mut shown: Vec<&str> = Vec::new();
+        let mut parts = Vec::new();
+        let mut range: Option<std::ops::Range<usize>> = None;
+        for finding in snapshot.findings.iter() {
+            if !(finding.range.start <= offset && offset <= finding.range.end) {
+                continue;
+            }
+            if shown.contains(&finding.rule) {
+                continue;
+            }
+            let Some(doc) = crate::rule_docs::find(finding.rule) else {
+                continue;
+            };
+            shown.push(finding.rule);
+            let url = convert::rule_page(&settings.rules_base_url, finding.rule);
+            parts.push(doc.hover(finding.severity, url.as_ref().map(|u| u.as_str())));
+            // The narrowest finding's range is what the client highlights.
+            if range.as_ref().is_none_or(|r| finding.range.len() < r.len()) {
+                range = Some(finding.range.clone());
+            }
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        Some(Hover {
+            contents: HoverContents::Markup(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value: parts.join("\n---\n\n"),
+            }),
+            range: range.map(|r| at.range(&r)),
+        })
+    }
+
+    /// `textDocument/diagnostic`: an open document's diagnostics once its current text is
+    /// analysed; a closed file's from the background check.
+    async fn pull_document(
+        &self,
+        params: DocumentDiagnosticParams,
+    ) -> RpcResult<DocumentDiagnosticReportResult> {
+        let uri = params.text_document.uri;
+        let full = |result_id: String, items: Vec<Diagnostic>| {
+            DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
+                RelatedFullDocumentDiagnosticReport {
+                    related_documents: None,
+                    full_document_diagnostic_report: FullDocumentDiagnosticReport {
+                        result_id: Some(result_id),
+                        items,
+                    },
+                },
+            ))
+        };
+        let unchanged = |result_id: String| {
+            DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Unchanged(
+                RelatedUnchangedDocumentDiagnosticReport {
+                    related_documents: None,
+                    unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport {
+                        result_id,
+                    },
+                },
+            ))
+        };
+        match self.analysed_now(&uri, true).await {
+            Ok(snapshot) => {
+                let epoch = self.docs.get(&uri).map_or(0, |d| d.epoch);
+                let result_id = format!("d{epoch}:{}:{}", snapshot.revision, snapshot.generation);
+                if let Some(mut doc) = self.docs.get_mut(&uri) {
+                    if doc.revision == snapshot.revision {
+                        doc.served = Some((snapshot.revision, snapshot.generation));
+                    }
+                }
+                if params.previous_result_id.as_deref() == Some(result_id.as_str()) {
+                    return Ok(unchanged(result_id));
+                }
+                let items = snapshot
+                    .diagnostics
+                    .map(|d| d.as_ref().clone())
+                    .unwrap_or_default();
+                Ok(full(result_id, items))
+            }
+            Err(NotAnalysed::NotOpen) => {
+                let report = convert::uri_to_path(&uri).and_then(|p| self.workspace.report(&p));
+                let (result_id, items) = match report {
+                    Some(report) => (format!("w{}", report.result_id), report.diagnostics.clone()),
+                    None => ("none".to_string(), Vec::new()),
+                };
+                if params.previous_result_id.as_deref() == Some(result_id.as_str()) {
+                    return Ok(unchanged(result_id));
+                }
+                Ok(full(result_id, items))
+            }
+            Err(NotAnalysed::MovedOn | NotAnalysed::TimedOut) => Err(server_cancelled(
+                "goconc has not finished checking this text yet",
+            )),
+        }
+    }
+
+    /// `workspace/diagnostic`: the reports of closed files the client does not have yet (by
+    /// result id), or, when it has them all, an answer held back until one changes. Files whose
+    /// report is empty are sent only to clear what the client holds; open documents are pulled
+    /// one by one.
+    async fn pull_workspace(
+        &self,
+        params: WorkspaceDiagnosticParams,
+    ) -> RpcResult<WorkspaceDiagnosticReportResult> {
+        let known: HashMap<String, String> = params
+            .previous_result_ids
+            .into_iter()
+            .map(|p| (p.uri.as_str().to_string(), p.value))
+            .collect();
+        loop {
+            let changed = self.reports_changed.notified();
+            let mut items = Vec::new();
+            let mut reported: HashSet<String> = HashSet::new();
+            for (path, report) in self.workspace.reports() {
+                if self.open_paths.contains_key(&path) {
+                    continue;
+                }
+                let key = report.uri.as_str().to_string();
+                let result_id = format!("w{}", report.result_id);
+                let previous = known.get(&key);
+                reported.insert(key);
+                if previous == Some(&result_id)
+                    || (previous.is_none() && report.diagnostics.is_empty())
+                {
+                    continue;
+                }
+                items.push(WorkspaceDocumentDiagnosticReport::Full(
+                    WorkspaceFullDocumentDiagnosticReport {
+                        uri: report.uri.clone(),
+                        version: None,
+                        full_document_diagnostic_report: FullDocumentDiagnosticReport {
+                            result_id: Some(result_id),
+                            items: report.diagnostics.clone(),
+                        },
+                    },
+                ));
+            }
+            // What the client holds of files that have no report (gone, no longer checked,
+            // closed without one) is cleared, once.
+            for (uri, previous) in &known {
+                if reported.contains(uri) || previous == "none" {
+                    continue;
+                }
+                let Ok(parsed) = uri.parse::<Uri>() else {
+                    continue;
+                };
+                let open = convert::uri_to_path(&parsed)
+                    .is_some_and(|p| self.open_paths.contains_key(&p))
+                    || self.docs.contains_key(&parsed);
+                if open {
+                    continue;
+                }
+                items.push(WorkspaceDocumentDiagnosticReport::Full(
+                    WorkspaceFullDocumentDiagnosticReport {
+                        uri: parsed,
+                        version: None,
+                        full_document_diagnostic_report: FullDocumentDiagnosticReport {
+                            result_id: Some("none".to_string()),
+                            items: vec![],
+                        },
+                    },
+                ));
+            }
+            if !items.is_empty() {
+                return Ok(WorkspaceDiagnosticReportResult::Report(
+                    WorkspaceDiagnosticReport { items },
+                ));
+            }
+            // Nothing new: hold the answer until something is (the client cancels it when it
+            // wants to ask differently).
+            changed.await;
+        }
+    }
+
+    /// Tells a pulling client to ask for its open documents' diagnostics again (once for a
+    /// burst of changes).
+    fn refresh_pulls(self: &Arc<Self>) {
+        if self.refresh_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let inner = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            inner.refresh_pending.store(false, Ordering::Release);
+            if let Err(e) = inner.client.workspace_diagnostic_refresh().await {
+                debug!("workspace/diagnostic/refresh: {e}");
+            }
+        });
+    }
+
+    /// `workspace/executeCommand`.
+    async fn execute_command(
+        self: &Arc<Self>,
+        params: ExecuteCommandParams,
+    ) -> RpcResult<Option<Value>> {
+        match params.command.as_str() {
+            crate::commands::FIX_ALL => {
+                let uri =
+                    crate::commands::fix_all_target(&params.arguments).map_err(invalid_params)?;
+                self.fix_all(uri).await.map(Some)
+            }
+            crate::commands::EXPLAIN => {
+                let id =
+                    crate::commands::explain_target(&params.arguments).map_err(invalid_params)?;
+                self.explain(id).await.map(|page| Some(Value::String(page)))
+            }
+            other => Err(invalid_params(format!(
+                "unknown command `{other}`; goconc knows {}",
+                crate::commands::ALL.join(", ")
+            ))),
+        }
+    }
+
+    /// `goconc.fixAll`: the safe fixes of an open document, applied by the client.
+    async fn fix_all(&self, uri: Uri) -> RpcResult<Value> {
+        let snapshot = match self.analysed_now(&uri, true).await {
+            Ok(snapshot) => snapshot,
+            Err(NotAnalysed::NotOpen) => {
+                return Err(invalid_params(format!(
+                    "{}: {} is not open",
+                    crate::commands::FIX_ALL,
+                    uri.as_str()
+                )))
+            }
+            Err(_) => {
+                return Err(server_cancelled(
+                    "goconc has not finished checking this text yet",
+                ))
+            }
+        };
+        if snapshot.diverged {
+            return Err(server_cancelled(
+                "goconc's text of this file may differ from the editor's: save it and try again",
+            ));
+        }
+        let (edits, fixes) = actions::fix_all_edits(&snapshot.findings);
+        if fixes == 0 {
+            return Ok(serde_json::json!({"applied": false, "fixes": 0}));
+        }
+        if !self.caps().apply_edit {
+            return Err(invalid_params(format!(
+                "{}: the client cannot apply edits (workspace.applyEdit); use the code action source.fixAll.goconc",
+                crate::commands::FIX_ALL
+            )));
+        }
+        let at = Positions::new(&snapshot.text, &snapshot.index, self.encoding());
+        let edit = convert::workspace_edit(
+            &uri,
+            snapshot.version,
+            convert::text_edits(&edits, &at),
+            self.caps().document_changes,
+        );
+        match self.client.apply_edit(edit).await {
+            Ok(response) => {
+                if !response.applied {
+                    info!(
+                        uri = uri.as_str(),
+                        "the client did not apply the fixes: {}",
+                        response
+                            .failure_reason
+                            .as_deref()
+                            .unwrap_or("no reason given")
+                    );
+                }
+                Ok(serde_json::json!({"applied": response.applied, "fixes": fixes}))
+            }
+            Err(e) => Err(invalid_params(format!("workspace/applyEdit failed: {e}"))),
+        }
+    }
+
+    /// `goconc.explain`: a rule's page, shown in the editor.
+    async fn explain(&self, id: &str) -> RpcResult<String> {
+        let doc = crate::rule_docs::find(id)
+            .ok_or_else(|| invalid_params(crate::rule_docs::unknown_rule(id)))?;
+        let page = doc.page();
+        if self.caps().show_document {
+            let written = {
+                let (id, page) = (doc.id, page.clone());
+                tokio::task::spawn_blocking(move || crate::commands::write_page(id, &page)).await
+            };
+            match written {
+                Ok(Ok(path)) => {
+                    if let Some(uri) = convert::path_to_uri(&path) {
+                        let shown = self
+                            .client
+                            .show_document(ShowDocumentParams {
+                                uri,
+                                external: Some(false),
+                                take_focus: Some(true),
+                                selection: None,
+                            })
+                            .await;
+                        match shown {
+                            Ok(true) => return Ok(page),
+                            Ok(false) => debug!("the client did not show {}", path.display()),
+                            Err(e) => debug!("window/showDocument failed: {e}"),
+                        }
+                    }
+                }
+                Ok(Err(message)) => warn!("{message}"),
+                Err(e) => warn!("writing the rule page failed: {e}"),
+            }
+        }
+        self.client.show_message(MessageType::INFO, &page).await;
+        Ok(page)
+    }
+
+    /// Tells the client about reports of closed files that changed.
+    fn publish_reports(&self, changes: Vec<ReportChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        if self.caps().pull {
+            self.reports_changed.notify_waiters();
+            return;
+        }
+        for change in changes {
+            let diagnostics = change
+                .report
+                .as_ref()
+                .map(|r| r.diagnostics.clone())
+                .unwrap_or_default();
+            if let Some(frame) =
+                notification_frame::<PublishDiagnostics>(&PublishDiagnosticsParams {
+                    uri: change.uri.clone(),
+                    diagnostics,
+                    version: None,
+                })
+            {
+                self.outbox.publish_closed(change.uri.as_str(), frame);
+            }
+        }
+    }
+
+    /// Reports the background check's rounds as `$/progress` (begin, a report at most every
+    /// [`PROGRESS_EVERY`], end) when the client supports work-done progress.
+    async fn report_progress(self: Arc<Self>) {
+        let mut updates = self.progress.subscribe();
+        let mut current: Option<(u64, ProgressToken)> = None;
+        loop {
+            if updates.changed().await.is_err() {
+                return;
+            }
+            let Some(progress) = updates.borrow_and_update().clone() else {
+                continue;
+            };
+            if current
+                .as_ref()
+                .is_none_or(|(round, _)| *round != progress.round)
+            {
+                if let Some((_, token)) = current.take() {
+                    self.send_progress(
+                        token,
+                        WorkDoneProgress::End(WorkDoneProgressEnd { message: None }),
+                    );
+                }
+                let token = ProgressToken::String(format!("goconc-workspace-{}", progress.round));
+                if self
+                    .client
+                    .create_work_done_progress(token.clone())
+                    .await
+                    .is_err()
+                {
+                    continue;
+                }
+                self.send_progress(
+                    token.clone(),
+                    WorkDoneProgress::Begin(WorkDoneProgressBegin {
+                        title: "goconc: checking the workspace".to_string(),
+                        cancellable: Some(false),
+                        message: Some(progress.message()),
+                        percentage: Some(progress.percentage()),
+                    }),
+                );
+                current = Some((progress.round, token));
+            }
+            let Some((_, token)) = current.clone() else {
+                continue;
+            };
+            // The newest state, after a pause: a round of small folders moves in bursts.
+            let progress = updates.borrow_and_update().clone().unwrap_or(progress);
+            if progress.finished.is_some() {
+                self.send_progress(
+                    token,
+                    WorkDoneProgress::End(WorkDoneProgressEnd {
+                        message: Some(progress.message()),
+                    }),
+                );
+                current = None;
+                continue;
+            }
+            self.send_progress(
+                token,
+                WorkDoneProgress::Report(WorkDoneProgressReport {
+                    cancellable: Some(false),
+                    message: Some(progress.message()),
+                    percentage: Some(progress.percentage()),
+                }),
+            );
+            tokio::time::sleep(PROGRESS_EVERY).await;
+        }
+    }
+
+    fn send_progress(&self, token: ProgressToken, value: WorkDoneProgress) {
+        self.outbox
+            .notify::<notification::Progress>(&ProgressParams {
+                token,
+                value: ProgressParamsValue::WorkDone(value),
+            });
+    }
+}
+
+impl background::Host for Inner {
+    fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
+    fn settings(&self) -> Arc<Settings> {
+        Inner::settings(self)
+    }
+
+    fn encoding(&self) -> Encoding {
+        Inner::encoding(self)
+    }
+
+    fn is_open(&self, path: &Path) -> bool {
+        self.open_paths.contains_key(path)
+    }
+
+    fn reports_changed(&self, changes: Vec<ReportChange>) {
+        self.publish_reports(changes);
+    }
+
+    fn declarations_changed(&self, dir: &Path) {
+        // Open documents are re-analysed by their workers; the runtime was entered by the
+        // background thread.
+        let uris: Vec<Uri> = self
+            .docs
+            .iter()
+            .filter(|d| d.path.as_deref().and_then(Path::parent) == Some(dir))
+            .map(|d| d.key().clone())
+            .collect();
+        if uris.is_empty() {
+            return;
+        }
+        if let Some(inner) = self.me.upgrade() {
+            for uri in uris {
+                inner.schedule(&uri);
+            }
+        }
+    }
+
+    fn progress(&self, progress: background::Progress) {
+        if self.caps().work_done_progress {
+            self.progress.send_replace(Some(progress));
         }
     }
 }
@@ -918,8 +1520,25 @@ impl LanguageServer for Server {
             .and_then(|g| g.position_encodings.as_deref());
         let (encoding, kind) = convert::negotiate_encoding(offered);
         let _ = self.0.encoding.set(encoding);
+        if let Some(options) = &params.initialization_options {
+            let (settings, problems) = Settings::from_json(options);
+            crate::logging::set_level(settings.log_level.as_deref());
+            for p in problems {
+                warn!("{p}");
+            }
+            *self.0.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
+        }
         let workspace = caps.workspace.as_ref();
-        let _ = self.0.caps.set(ClientCaps {
+        let window = caps.window.as_ref();
+        let pulls_documents = caps
+            .text_document
+            .as_ref()
+            .is_some_and(|t| t.diagnostic.is_some());
+        let can_refresh = workspace
+            .and_then(|w| w.diagnostics.as_ref())
+            .and_then(|d| d.refresh_support)
+            .unwrap_or(false);
+        let client_caps = ClientCaps {
             configuration: workspace.and_then(|w| w.configuration).unwrap_or(false),
             document_changes: workspace
                 .and_then(|w| w.workspace_edit.as_ref())
@@ -929,16 +1548,32 @@ impl LanguageServer for Server {
                 .and_then(|w| w.did_change_watched_files.as_ref())
                 .and_then(|w| w.dynamic_registration)
                 .unwrap_or(false),
-        });
-        if let Some(options) = &params.initialization_options {
-            let (settings, problems) = Settings::from_json(options);
-            crate::logging::set_level(settings.log_level.as_deref());
-            for p in problems {
-                warn!("{p}");
-            }
-            *self.0.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
+            // A client that pulls but cannot be told to pull again would miss what a sibling's
+            // change does to its open documents: it is pushed to.
+            pull: pulls_documents && can_refresh && self.0.settings().pull_diagnostics,
+            work_done_progress: window.and_then(|w| w.work_done_progress).unwrap_or(false),
+            show_document: window
+                .and_then(|w| w.show_document.as_ref())
+                .is_some_and(|d| d.support),
+            apply_edit: workspace.and_then(|w| w.apply_edit).unwrap_or(false),
+        };
+        let _ = self.0.caps.set(client_caps);
+        let mut roots: Vec<PathBuf> = params
+            .workspace_folders
+            .iter()
+            .flatten()
+            .filter_map(|f| convert::uri_to_path(&f.uri))
+            .collect();
+        #[allow(deprecated)]
+        if roots.is_empty() {
+            roots.extend(params.root_uri.as_ref().and_then(convert::uri_to_path));
         }
-        info!(encoding = kind.as_str(), "initialize");
+        let _ = self.0.roots.set(roots);
+        info!(
+            encoding = kind.as_str(),
+            diagnostics = if client_caps.pull { "pull" } else { "push" },
+            "initialize"
+        );
         Ok(InitializeResult {
             capabilities: ServerCapabilities {
                 position_encoding: Some(kind),
@@ -962,6 +1597,19 @@ impl LanguageServer for Server {
                         ..CodeActionOptions::default()
                     },
                 )),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: crate::commands::ALL.iter().map(|c| c.to_string()).collect(),
+                    ..ExecuteCommandOptions::default()
+                }),
+                diagnostic_provider: client_caps.pull.then(|| {
+                    DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                        identifier: Some("goconc".to_string()),
+                        inter_file_dependencies: true,
+                        workspace_diagnostics: true,
+                        work_done_progress_options: WorkDoneProgressOptions::default(),
+                    })
+                }),
                 ..ServerCapabilities::default()
             },
             server_info: Some(ServerInfo {
@@ -974,14 +1622,21 @@ impl LanguageServer for Server {
 
     async fn initialized(&self, _: InitializedParams) {
         let inner = &self.0;
+        let mut watching = false;
         if inner.caps().watch_dynamic {
-            let watchers = ["**/*.go", "**/go.mod", "**/goconc.toml"]
+            let mut watchers: Vec<FileSystemWatcher> = ["**/*.go", "**/go.mod", "**/goconc.toml"]
                 .into_iter()
                 .map(|glob| FileSystemWatcher {
                     glob_pattern: GlobPattern::String(glob.to_string()),
                     kind: None,
                 })
                 .collect();
+            // A folder deleted, moved or copied in comes as one event for the folder (VS Code
+            // drops its files' events): the background check must hear of it.
+            watchers.push(FileSystemWatcher {
+                glob_pattern: GlobPattern::String("**/*".to_string()),
+                kind: Some(WatchKind::Create | WatchKind::Delete),
+            });
             let registration = Registration {
                 id: "goconc-watch-go-files".to_string(),
                 method: "workspace/didChangeWatchedFiles".to_string(),
@@ -990,16 +1645,43 @@ impl LanguageServer for Server {
                 })
                 .ok(),
             };
-            if let Err(e) = inner.client.register_capability(vec![registration]).await {
-                warn!("could not register the file watcher: {e}");
+            match inner.client.register_capability(vec![registration]).await {
+                Ok(()) => watching = true,
+                Err(e) => warn!("could not register the file watcher: {e}"),
             }
         }
         if let Some(value) = inner.pull_configuration().await {
             inner.apply_settings(&value).await;
         }
+        // The background check starts once the settings are known.
+        tokio::spawn(inner.clone().report_progress());
+        let roots = inner.roots.get().cloned().unwrap_or_default();
+        if roots.is_empty() {
+            info!("no workspace folder: only open files are checked");
+        }
+        let host: Weak<dyn background::Host> = Arc::downgrade(inner) as Weak<dyn background::Host>;
+        inner.background.start(
+            host,
+            tokio::runtime::Handle::current(),
+            roots,
+            inner.settings().workspace_diagnostics,
+        );
+        if !watching {
+            // Without a watcher, files changed outside the editor are found by looking.
+            let background = inner.background.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(rescan_every());
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    background.rescan();
+                }
+            });
+        }
     }
 
     async fn shutdown(&self) -> RpcResult<()> {
+        self.0.background.stop();
         Ok(())
     }
 
@@ -1008,6 +1690,30 @@ impl LanguageServer for Server {
         let doc = params.text_document;
         let epoch = inner.epochs.fetch_add(1, Ordering::Relaxed);
         let path = convert::uri_to_path(&doc.uri);
+        if let Some(path) = &path {
+            inner.open_paths.insert(path.clone(), doc.uri.clone());
+            // The background check's report of the file on disk gives way to the buffer's.
+            if let Some(ours) = convert::path_to_uri(path).filter(|u| *u != doc.uri) {
+                inner.outbox.claim(ours.as_str());
+                if inner
+                    .workspace
+                    .report(path)
+                    .is_some_and(|r| !r.diagnostics.is_empty())
+                    && !inner.caps().pull
+                {
+                    if let Some(frame) =
+                        notification_frame::<PublishDiagnostics>(&PublishDiagnosticsParams {
+                            uri: ours.clone(),
+                            diagnostics: vec![],
+                            version: None,
+                        })
+                    {
+                        inner.outbox.publish(ours.as_str(), frame);
+                    }
+                }
+            }
+        }
+        inner.outbox.claim(doc.uri.as_str());
         let index = Arc::new(LineIndex::new_lsp(&doc.text));
         // Parsed by the document's worker, not here: a large or slow file holds up no other.
         inner.docs.insert(
@@ -1029,6 +1735,7 @@ impl LanguageServer for Server {
                 wanted: true,
                 diverged: false,
                 last_changes: None,
+                served: None,
             },
         );
         inner.schedule(&doc.uri);
@@ -1075,6 +1782,31 @@ impl LanguageServer for Server {
             );
             return;
         };
+        inner.outbox.release(uri.as_str());
+        // What the file on disk has, when the background check covers it and read this text
+        // of it; else nothing until it is checked again.
+        let mut on_disk = Vec::new();
+        if let Some(path) = &doc.path {
+            inner.open_paths.remove(path);
+            if let Some(ours) = convert::path_to_uri(path) {
+                inner.outbox.release(ours.as_str());
+            }
+            if inner.background.covers(path) {
+                let stamp = std::fs::metadata(path)
+                    .ok()
+                    .map(|m| (m.modified().ok(), m.len()));
+                match inner.workspace.report(path) {
+                    Some(report)
+                        if report.uri == uri && stamp == Some((report.modified, report.len)) =>
+                    {
+                        on_disk = report.diagnostics.clone();
+                    }
+                    // Told nothing now, the check's report will be news.
+                    Some(_) => inner.workspace.forget_report(path),
+                    None => {}
+                }
+            }
+        }
         if let Some(path) = doc.path {
             let inner2 = inner.clone();
             tokio::spawn(async move {
@@ -1085,13 +1817,21 @@ impl LanguageServer for Server {
                         inner2.reanalyse_dir(dir, None);
                     }
                 }
+                if let Some(dir) = path.parent() {
+                    inner2.background.recheck(dir, true);
+                }
             });
+        }
+        if inner.caps().pull {
+            // The client pulls the closed file's diagnostics from the workspace report now.
+            inner.reports_changed.notify_waiters();
+            return;
         }
         // After the removal: a worker that finishes now finds no document and publishes nothing.
         if let Some(publication) =
             notification_frame::<PublishDiagnostics>(&PublishDiagnosticsParams {
                 uri: uri.clone(),
-                diagnostics: vec![],
+                diagnostics: on_disk,
                 version: None,
             })
         {
@@ -1126,5 +1866,27 @@ impl LanguageServer for Server {
     async fn code_action(&self, params: CodeActionParams) -> RpcResult<Option<CodeActionResponse>> {
         let actions = self.0.code_actions(params).await;
         Ok(Some(actions))
+    }
+
+    async fn hover(&self, params: HoverParams) -> RpcResult<Option<Hover>> {
+        Ok(self.0.hover(params).await)
+    }
+
+    async fn diagnostic(
+        &self,
+        params: DocumentDiagnosticParams,
+    ) -> RpcResult<DocumentDiagnosticReportResult> {
+        self.0.pull_document(params).await
+    }
+
+    async fn workspace_diagnostic(
+        &self,
+        params: WorkspaceDiagnosticParams,
+    ) -> RpcResult<WorkspaceDiagnosticReportResult> {
+        self.0.pull_workspace(params).await
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> RpcResult<Option<Value>> {
+        self.0.execute_command(params).await
     }
 }

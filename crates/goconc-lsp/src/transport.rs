@@ -15,7 +15,7 @@
 //! server: only the newest diagnostics of each document wait, and other messages beyond a limit
 //! are dropped (and counted in the log).
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,6 +64,9 @@ struct Queue {
 #[derive(Default)]
 struct QueueState {
     waiting: VecDeque<Waiting>,
+    /// The documents open in the editor: their diagnostics come from their own analyses only,
+    /// never from the background check of the files on disk.
+    claimed: HashSet<String>,
     /// Messages and bytes waiting that are not diagnostics.
     other_messages: usize,
     other_bytes: usize,
@@ -128,6 +131,40 @@ impl Outbox {
             });
         }
         self.0.ready.notify_one();
+    }
+
+    /// Marks a document as open: [`Outbox::publish_closed`] leaves it alone until it is released.
+    pub fn claim(&self, uri: &str) {
+        self.lock().claimed.insert(uri.to_string());
+    }
+
+    pub fn release(&self, uri: &str) {
+        self.lock().claimed.remove(uri);
+    }
+
+    /// Queues the diagnostics of a file that is not open (the background check's), unless it is
+    /// claimed: deciding under the queue's lock means a document opened meanwhile never has its
+    /// own diagnostics overtaken by those of the file on disk.
+    pub fn publish_closed(&self, uri: &str, frame: Vec<u8>) -> bool {
+        let mut state = self.lock();
+        if state.claimed.contains(uri) {
+            return false;
+        }
+        if let Some(i) = state
+            .waiting
+            .iter()
+            .position(|w| w.uri.as_deref() == Some(uri))
+        {
+            state.waiting.remove(i);
+            state.superseded += 1;
+        }
+        state.waiting.push_back(Waiting {
+            uri: Some(uri.to_string()),
+            frame,
+        });
+        drop(state);
+        self.0.ready.notify_one();
+        true
     }
 
     /// Queues a message that is not a publication (dropped when too many are waiting).

@@ -1,21 +1,32 @@
-//! The package around an open file: what its sibling `.go` files declare, the module's Go version
-//! (nearest `go.mod`) and the nearest `goconc.toml`.
+//! The module index: per folder (one Go package, and its external test package), what every
+//! `.go` file declares, the merged package models, and what the background check found in the
+//! files that are not open; per folder upward, the module (nearest `go.mod`) and the nearest
+//! `goconc.toml`.
 //!
-//! Sibling files are parsed once from disk and kept as [`FileDecls`] (a few kilobytes each; the
-//! trees are dropped). An open buffer's declarations override its file on disk. A merged
-//! [`PackageModel`] is cached per directory and package name and rebuilt only when some file's
-//! declarations change, so a keystroke inside a function body costs no disk access and no merge.
-//! Disk summaries are refreshed on save and on `workspace/didChangeWatchedFiles`.
+//! Files are parsed from disk and kept as [`FileDecls`] (a few kilobytes each; the trees are
+//! dropped), and closed files keep their findings as a [`FileReport`]: declarations and findings,
+//! never trees, so memory grows with the number of files, not with their syntax. An open buffer's
+//! declarations override its file on disk. A merged [`PackageModel`] is cached per folder and
+//! package name and rebuilt only when some file's declarations change, so a keystroke inside a
+//! function body costs no disk access and no merge. Disk declarations enter through a folder's
+//! load (the first open file of a folder), a refresh (save, watched-file event) or the
+//! background check ([`Workspace::index_folder`]).
 //!
-//! All methods block (file system, parsing): call them from blocking threads only.
+//! All methods block (file system, parsing): call them from blocking threads only. Locks are
+//! held for map updates only, never while reading or parsing a file, so the background check
+//! (at the lowest priority) never makes an open document's analysis wait for its work.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use goconc_analysis::{Build, Config, FileDecls, GoVersion, PackageModel, SourceFile};
+use goconc_analysis::{Build, Config, FileDecls, FileOptions, GoVersion, PackageModel, SourceFile};
+use tower_lsp_server::ls_types::{Diagnostic, Uri};
+
+use crate::settings::Settings;
 
 /// The nearest `go.mod` at or above a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +48,50 @@ pub struct FileContext {
     pub toml: Option<Arc<FoundConfig>>,
 }
 
+/// Why a file is not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotChecked {
+    OutsideModule,
+    Excluded,
+}
+
+impl NotChecked {
+    pub fn reason(self) -> &'static str {
+        match self {
+            NotChecked::OutsideModule => "outside a module (runOutsideModule is off)",
+            NotChecked::Excluded => "excluded by goconc.toml",
+        }
+    }
+}
+
 impl FileContext {
+    /// What the engine needs to check the file at `path` with the client's `settings` layered
+    /// over the goconc.toml, or why it is not checked. A goconc.toml that does not parse is
+    /// logged and the client's settings apply alone.
+    pub fn options(&self, path: &Path, settings: &Settings) -> Result<FileOptions, NotChecked> {
+        if self.module.is_none() && !settings.run_outside_module {
+            return Err(NotChecked::OutsideModule);
+        }
+        if self.excluded(path) {
+            return Err(NotChecked::Excluded);
+        }
+        let mut options = FileOptions {
+            config: settings.config.clone(),
+            module_go_version: self.module.as_ref().and_then(|m| m.go_version),
+            is_test_file: path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with("_test.go")),
+        };
+        if let Some(found) = &self.toml {
+            match &found.config {
+                // The client's settings win over goconc.toml.
+                Ok(config) => options.config = config.merged_with(&settings.config),
+                Err(message) => tracing::warn!("{message}"),
+            }
+        }
+        Ok(options)
+    }
+
     /// Whether the file is excluded by the `exclude` globs of its goconc.toml.
     pub fn excluded(&self, path: &Path) -> bool {
         let Some(found) = &self.toml else {
@@ -75,11 +129,63 @@ struct OpenFile {
     revision: u64,
 }
 
+/// What the background check last found in a closed file, as the client reads it.
+#[derive(Debug, PartialEq)]
+pub struct FileReport {
+    pub uri: Uri,
+    /// The file on disk that was checked: its modification time and length.
+    pub modified: Option<SystemTime>,
+    pub len: u64,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Changes whenever the diagnostics do (pull diagnostics' `resultId`).
+    pub result_id: u64,
+}
+
+/// A file's declarations as the background check read them from disk.
+pub struct ScannedFile {
+    pub path: PathBuf,
+    pub modified: Option<SystemTime>,
+    pub len: u64,
+    pub decls: Arc<FileDecls>,
+}
+
+/// What a background check of a folder works from, taken in one short look at the index.
+pub struct FolderSnapshot {
+    /// The declarations of every file of the folder, open buffers winning over the disk.
+    pub decls: Vec<(PathBuf, Arc<FileDecls>)>,
+    /// The files open in the editor (their buffers are analysed by their documents' workers).
+    pub open: HashSet<PathBuf>,
+    /// Some file's declarations on disk differ from what the index held: open siblings need a
+    /// new look.
+    pub changed: bool,
+}
+
+/// A new report for a file, or none (the file is gone, or no longer checked).
+pub enum ReportUpdate {
+    Set {
+        path: PathBuf,
+        uri: Uri,
+        modified: Option<SystemTime>,
+        len: u64,
+        diagnostics: Vec<Diagnostic>,
+    },
+    Remove(PathBuf),
+}
+
+/// A report that changed: what to tell the client about `uri` (no diagnostics: clear them).
+pub struct ReportChange {
+    pub uri: Uri,
+    pub report: Option<Arc<FileReport>>,
+}
+
 #[derive(Debug, Default)]
 struct DirState {
     loaded: bool,
     disk: HashMap<PathBuf, DiskFile>,
     open: HashMap<PathBuf, OpenFile>,
+    /// The background check's findings in the folder's files, kept while they are closed and
+    /// after (an open buffer's findings are its document's).
+    reports: HashMap<PathBuf, Arc<FileReport>>,
     /// The merged model of each package of the folder, by package name and the build
     /// configuration of the files that see it.
     models: HashMap<(String, Build), Arc<PackageModel>>,
@@ -118,6 +224,8 @@ pub struct Workspace {
     dirs: Mutex<HashMap<PathBuf, Arc<Mutex<DirState>>>>,
     modules: Mutex<HashMap<PathBuf, Option<Module>>>,
     configs: Mutex<HashMap<PathBuf, Option<Arc<FoundConfig>>>>,
+    /// The last result id handed out to a report.
+    result_ids: AtomicU64,
 }
 
 /// Locks a mutex, recovering it if a panic poisoned it (the data are caches: at worst stale).
@@ -138,19 +246,40 @@ fn is_go_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "go")
 }
 
-/// Parses a file from disk and keeps only its declarations.
-fn read_decls(path: &Path, revision: u64) -> Option<DiskFile> {
-    let meta = std::fs::metadata(path).ok()?;
+/// The metadata and bytes of a regular file. Opened without blocking on unix (a FIFO put in a
+/// file's place would otherwise wait for a writer forever), its type checked on the open file.
+pub fn read_regular(path: &Path) -> Option<(std::fs::Metadata, Vec<u8>)> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path).ok()?;
+    let meta = file.metadata().ok()?;
     if !meta.is_file() {
         return None;
     }
-    let text = std::fs::read(path).ok()?;
-    let text = String::from_utf8_lossy(&text).into_owned();
-    let decls = catch_unwind(AssertUnwindSafe(|| {
-        let source = SourceFile::new(text);
+    let mut bytes = Vec::new();
+    file.take(meta.len()).read_to_end(&mut bytes).ok()?;
+    Some((meta, bytes))
+}
+
+/// A file's declarations, from its parsed tree (none when the parse or the collection fails).
+pub fn collect_decls(source: &SourceFile) -> FileDecls {
+    catch_unwind(AssertUnwindSafe(|| {
         FileDecls::collect(source.tree().root_node(), source.text())
     }))
-    .unwrap_or_default();
+    .unwrap_or_default()
+}
+
+/// Parses a file from disk and keeps only its declarations.
+fn read_decls(path: &Path, revision: u64) -> Option<DiskFile> {
+    let (meta, bytes) = read_regular(path)?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let decls = collect_decls(&SourceFile::new(text));
     Some(DiskFile {
         modified: meta.modified().ok(),
         len: meta.len(),
@@ -409,6 +538,206 @@ impl Workspace {
                 state.disk.remove(path);
             }
         }
+    }
+
+    /// Lays what the background check read of a folder over the index: each file's disk
+    /// declarations (a file whose declarations did not change keeps its revision, so open
+    /// siblings keep what they learnt), and forgets files no longer there. Returns what the check
+    /// of the folder works from.
+    pub fn index_folder(&self, dir: &Path, scanned: Vec<ScannedFile>) -> FolderSnapshot {
+        let state = self.dir(dir);
+        let mut state = lock(&state);
+        let mut changed = false;
+        let present: HashSet<&Path> = scanned.iter().map(|f| f.path.as_path()).collect();
+        let before = state.disk.len();
+        state.disk.retain(|p, _| present.contains(p.as_path()));
+        changed |= state.disk.len() != before;
+        for file in &scanned {
+            let same = state
+                .disk
+                .get(&file.path)
+                .is_some_and(|old| old.decls == file.decls);
+            if same {
+                if let Some(old) = state.disk.get_mut(&file.path) {
+                    old.modified = file.modified;
+                    old.len = file.len;
+                }
+                continue;
+            }
+            state.revision += 1;
+            let revision = state.revision;
+            state.disk.insert(
+                file.path.clone(),
+                DiskFile {
+                    modified: file.modified,
+                    len: file.len,
+                    decls: file.decls.clone(),
+                    revision,
+                },
+            );
+            changed = true;
+        }
+        state.loaded = true;
+        if changed {
+            state.forget_models();
+        }
+        let open: HashSet<PathBuf> = state.open.keys().cloned().collect();
+        let decls = state
+            .open
+            .iter()
+            .map(|(p, f)| (p.clone(), f.decls.clone()))
+            .chain(
+                state
+                    .disk
+                    .iter()
+                    .filter(|(p, _)| !state.open.contains_key(*p))
+                    .map(|(p, f)| (p.clone(), f.decls.clone())),
+            )
+            .collect();
+        FolderSnapshot {
+            decls,
+            open,
+            changed,
+        }
+    }
+
+    /// Stores the background check's new reports of a folder's files, and forgets the reports
+    /// of files that are not in `present` (gone from disk). Returns the changes the client must
+    /// hear of: a report whose diagnostics differ from what it was told before (a file that had
+    /// none and still has none is no news).
+    pub fn store_reports(
+        &self,
+        dir: &Path,
+        updates: Vec<ReportUpdate>,
+        present: &HashSet<PathBuf>,
+    ) -> Vec<ReportChange> {
+        let state = self.dir(dir);
+        let mut state = lock(&state);
+        let mut updates = updates;
+        updates.extend(
+            state
+                .reports
+                .keys()
+                .filter(|p| !present.contains(*p))
+                .map(|p| ReportUpdate::Remove(p.clone())),
+        );
+        let mut changes = Vec::new();
+        for update in updates {
+            match update {
+                ReportUpdate::Set {
+                    path,
+                    uri,
+                    modified,
+                    len,
+                    diagnostics,
+                } => {
+                    let old = state.reports.get(&path);
+                    let same = old.is_some_and(|o| o.uri == uri && o.diagnostics == diagnostics);
+                    let result_id = match old {
+                        Some(old) if same => old.result_id,
+                        _ => self.result_ids.fetch_add(1, Ordering::Relaxed) + 1,
+                    };
+                    let news = !same
+                        && (!diagnostics.is_empty()
+                            || old.is_some_and(|o| !o.diagnostics.is_empty() || o.uri != uri));
+                    if let Some(old) = old.filter(|o| o.uri != uri && !o.diagnostics.is_empty()) {
+                        changes.push(ReportChange {
+                            uri: old.uri.clone(),
+                            report: None,
+                        });
+                    }
+                    let report = Arc::new(FileReport {
+                        uri: uri.clone(),
+                        modified,
+                        len,
+                        diagnostics,
+                        result_id,
+                    });
+                    state.reports.insert(path, report.clone());
+                    if news {
+                        changes.push(ReportChange {
+                            uri,
+                            report: Some(report),
+                        });
+                    }
+                }
+                ReportUpdate::Remove(path) => {
+                    if let Some(old) = state.reports.remove(&path) {
+                        if !old.diagnostics.is_empty() {
+                            changes.push(ReportChange {
+                                uri: old.uri.clone(),
+                                report: None,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        changes
+    }
+
+    /// Forgets the report of one file (what the client was told of it is no longer known).
+    pub fn forget_report(&self, path: &Path) {
+        let Some(state) = path.parent().and_then(|d| lock(&self.dirs).get(d).cloned()) else {
+            return;
+        };
+        lock(&state).reports.remove(path);
+    }
+
+    /// The modification time and length of every file of a folder as the index last read them
+    /// from disk (None: the folder was never read).
+    pub fn disk_stamps(&self, dir: &Path) -> Option<HashMap<PathBuf, (Option<SystemTime>, u64)>> {
+        let state = lock(&self.dirs).get(dir)?.clone();
+        let state = lock(&state);
+        state.loaded.then(|| {
+            state
+                .disk
+                .iter()
+                .map(|(p, f)| (p.clone(), (f.modified, f.len)))
+                .collect()
+        })
+    }
+
+    /// Forgets every report of the folders `dropped` says (no longer checked); returns them.
+    pub fn drop_reports(&self, dropped: impl Fn(&Path) -> bool) -> Vec<ReportChange> {
+        let dirs: Vec<(PathBuf, Arc<Mutex<DirState>>)> = lock(&self.dirs)
+            .iter()
+            .filter(|(d, _)| dropped(d))
+            .map(|(d, s)| (d.clone(), s.clone()))
+            .collect();
+        let mut changes = Vec::new();
+        for (_, state) in dirs {
+            let mut state = lock(&state);
+            changes.extend(
+                state
+                    .reports
+                    .drain()
+                    .filter(|(_, old)| !old.diagnostics.is_empty())
+                    .map(|(_, old)| ReportChange {
+                        uri: old.uri.clone(),
+                        report: None,
+                    }),
+            );
+        }
+        changes
+    }
+
+    /// The report of one file, if the background check made one.
+    pub fn report(&self, path: &Path) -> Option<Arc<FileReport>> {
+        let state = lock(&self.dirs).get(path.parent()?)?.clone();
+        let state = lock(&state);
+        state.reports.get(path).cloned()
+    }
+
+    /// Every report, with its file's path.
+    pub fn reports(&self) -> Vec<(PathBuf, Arc<FileReport>)> {
+        let dirs: Vec<Arc<Mutex<DirState>>> = lock(&self.dirs).values().cloned().collect();
+        let mut out = Vec::new();
+        for state in dirs {
+            let state = lock(&state);
+            out.extend(state.reports.iter().map(|(p, r)| (p.clone(), r.clone())));
+        }
+        out
     }
 
     /// Forgets every cached go.mod and goconc.toml (one of them changed).

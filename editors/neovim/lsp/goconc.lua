@@ -12,7 +12,8 @@
 --   })
 --
 -- Settings (section `goconc`): rules = { [rule-id] = 'off'|'hint'|'info'|'warning'|'error' },
--- goVersion = '1.21', runOutsideModule = true|false, logLevel = 'info', rulesBaseUrl = '…'.
+-- goVersion = '1.21', runOutsideModule = true|false, logLevel = 'info', rulesBaseUrl = '…',
+-- workspaceDiagnostics = true|false|{ maxFiles = N, threads = N }.
 -- `goconc rules` lists the rule ids.
 
 ---@type vim.lsp.Config

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import {
   CloseAction,
   ErrorAction,
+  ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
   RevealOutputChannelOn,
@@ -18,6 +19,10 @@ import { SECTION, needsRestart, readSettings, toServerSettings } from './setting
 
 const OPEN_SETTING = 'Open Setting';
 const SHOW_LOG = 'Show Log';
+
+/** The server's commands (workspace/executeCommand), which the palette commands below call. */
+const SERVER_FIX_ALL = 'goconc.fixAll';
+const SERVER_EXPLAIN = 'goconc.explain';
 
 /** What `activate` returns: used by tests and by other extensions that want to know. */
 export interface GoconcApi {
@@ -176,6 +181,65 @@ class Controller implements GoconcApi {
 
   private crashes: number[] = [];
 
+  /** The running client, or a warning that there is none. */
+  private running(): LanguageClient | undefined {
+    if (!this.client?.isRunning()) {
+      void vscode.window.showWarningMessage('goconc: the server is not running (see "goconc: Show Server Log").');
+      return undefined;
+    }
+    return this.client;
+  }
+
+  /** "goconc: Fix All Safe Problems in This File": the server's goconc.fixAll on the active editor. */
+  async fixAllInFile(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || editor.document.languageId !== 'go') {
+      void vscode.window.showInformationMessage('goconc: open a Go file to fix.');
+      return;
+    }
+    const client = this.running();
+    if (!client) return;
+    try {
+      const result = await client.sendRequest(ExecuteCommandRequest.type, {
+        command: SERVER_FIX_ALL,
+        arguments: [client.code2ProtocolConverter.asUri(editor.document.uri)],
+      });
+      if (result?.fixes === 0) {
+        void vscode.window.showInformationMessage('goconc: no safe fixes in this file (unsafe ones are offered one by one, Ctrl+.).');
+      }
+    } catch (e) {
+      void vscode.window.showErrorMessage(`goconc: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /**
+   * "goconc: Explain Rule…": the rule of the goconc finding under the cursor, else one picked from
+   * the catalog; the server opens its page.
+   */
+  async explainRule(): Promise<void> {
+    const client = this.running();
+    if (!client) return;
+    let rule: string | undefined;
+    const editor = vscode.window.activeTextEditor;
+    if (editor) {
+      const here = vscode.languages
+        .getDiagnostics(editor.document.uri)
+        .find((d) => d.source === 'goconc' && d.range.contains(editor.selection.active));
+      const code = here?.code;
+      rule = typeof code === 'object' ? String(code.value) : code !== undefined ? String(code) : undefined;
+    }
+    if (!rule) {
+      const known = this.context.extension.packageJSON?.contributes?.configuration?.properties?.['goconc.rules']?.properties ?? {};
+      rule = await vscode.window.showQuickPick(Object.keys(known), { placeHolder: 'The goconc rule to explain' });
+    }
+    if (!rule) return;
+    try {
+      await client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_EXPLAIN, arguments: [rule] });
+    } catch (e) {
+      void vscode.window.showErrorMessage(`goconc: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
   private async doStop(): Promise<void> {
     const client = this.client;
     this.client = undefined;
@@ -213,6 +277,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Goconc
     output,
     vscode.commands.registerCommand('goconc.restartServer', () => ctl.restart('goconc: Restart Server')),
     vscode.commands.registerCommand('goconc.showLog', () => output.show(true)),
+    vscode.commands.registerCommand('goconc.fixAllInFile', () => ctl.fixAllInFile()),
+    vscode.commands.registerCommand('goconc.explainRule', () => ctl.explainRule()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (needsRestart((s) => e.affectsConfiguration(s))) {
         // After the running client's own listener has sent didChangeConfiguration to the old

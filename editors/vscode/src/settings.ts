@@ -8,6 +8,17 @@ export type Severity = (typeof SEVERITIES)[number];
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
 
+/** `goconc.workspaceDiagnostics.*`: the server's background check of the files not open. */
+export interface WorkspaceDiagnostics {
+  enabled: boolean;
+  /** At most this many files (whole folders, in path order). */
+  maxFiles: number;
+  /** Background threads; 0 lets the server choose. */
+  threads: number;
+}
+
+export const WORKSPACE_DIAGNOSTICS_DEFAULTS: WorkspaceDiagnostics = { enabled: true, maxFiles: 10000, threads: 0 };
+
 /** The `goconc.*` settings as the extension reads them (keys relative to `goconc.`). */
 export interface ExtensionSettings {
   serverPath: string;
@@ -15,6 +26,7 @@ export interface ExtensionSettings {
   goVersion: string;
   runOutsideModule: boolean;
   logLevel: string;
+  workspaceDiagnostics: { enabled: unknown; maxFiles: unknown; threads: unknown };
 }
 
 /** What the server reads from initializationOptions and workspace/configuration `goconc`. */
@@ -23,6 +35,7 @@ export interface ServerSettings {
   goVersion?: string;
   runOutsideModule: boolean;
   logLevel?: string;
+  workspaceDiagnostics: WorkspaceDiagnostics;
 }
 
 /** `get(key, default)` as `WorkspaceConfiguration.get` does it, keys relative to `goconc.`. */
@@ -36,6 +49,11 @@ export function readSettings(get: SettingGetter): ExtensionSettings {
     goVersion: asString(get<unknown>('goVersion', '')),
     runOutsideModule: get<unknown>('runOutsideModule', true) !== false,
     logLevel: asString(get<unknown>('logLevel', 'info')),
+    workspaceDiagnostics: {
+      enabled: get<unknown>('workspaceDiagnostics.enabled', WORKSPACE_DIAGNOSTICS_DEFAULTS.enabled),
+      maxFiles: get<unknown>('workspaceDiagnostics.maxFiles', WORKSPACE_DIAGNOSTICS_DEFAULTS.maxFiles),
+      threads: get<unknown>('workspaceDiagnostics.threads', WORKSPACE_DIAGNOSTICS_DEFAULTS.threads),
+    },
   };
 }
 
@@ -58,7 +76,22 @@ export function toServerSettings(settings: ExtensionSettings): { settings: Serve
       problems.push(`goconc.rules["${rule}"]: ${JSON.stringify(level)} is not one of ${SEVERITIES.join(', ')}`);
     }
   }
-  const out: ServerSettings = { rules, runOutsideModule: settings.runOutsideModule };
+  const workspaceDiagnostics = { ...WORKSPACE_DIAGNOSTICS_DEFAULTS };
+  const wd = settings.workspaceDiagnostics;
+  if (typeof wd.enabled === 'boolean') {
+    workspaceDiagnostics.enabled = wd.enabled;
+  } else {
+    problems.push(`goconc.workspaceDiagnostics.enabled: ${JSON.stringify(wd.enabled)} is not true or false`);
+  }
+  for (const key of ['maxFiles', 'threads'] as const) {
+    const n = wd[key];
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 0) {
+      workspaceDiagnostics[key] = n;
+    } else {
+      problems.push(`goconc.workspaceDiagnostics.${key}: ${JSON.stringify(n)} is not a whole number of 0 or more`);
+    }
+  }
+  const out: ServerSettings = { rules, runOutsideModule: settings.runOutsideModule, workspaceDiagnostics };
   if (settings.goVersion !== '') {
     const m = /^(?:go)?(1\.\d+(?:\.\d+)?)$/.exec(settings.goVersion);
     if (m) {
@@ -75,13 +108,21 @@ export function toServerSettings(settings: ExtensionSettings): { settings: Serve
 
 /**
  * Settings whose change restarts the server: the binary to run. Everything the server reads
- * (rules, goVersion, runOutsideModule, logLevel, which it applies live) goes through
+ * (rules, goVersion, runOutsideModule, logLevel, workspaceDiagnostics, which it applies live) goes through
  * workspace/didChangeConfiguration instead, and `goconc.trace.server` is read by the client.
  */
 export const RESTART_SETTINGS: readonly string[] = ['goconc.server.path'];
 
 /** Sent to the running server with didChangeConfiguration when they change. */
-export const LIVE_SETTINGS: readonly string[] = ['goconc.rules', 'goconc.goVersion', 'goconc.runOutsideModule', 'goconc.logLevel'];
+export const LIVE_SETTINGS: readonly string[] = [
+  'goconc.rules',
+  'goconc.goVersion',
+  'goconc.runOutsideModule',
+  'goconc.logLevel',
+  'goconc.workspaceDiagnostics.enabled',
+  'goconc.workspaceDiagnostics.maxFiles',
+  'goconc.workspaceDiagnostics.threads',
+];
 
 /** Whether a configuration change (`affects` = `ConfigurationChangeEvent.affectsConfiguration`) needs a restart. */
 export function needsRestart(affects: (section: string) => boolean): boolean {

@@ -336,6 +336,38 @@ async function main() {
   check(/\[Ln 14, Col 8\]/.test(rowText), `the Problems row is not at line 14, column 8: ${rowText}`);
   check(rowText.includes('defer registryMu.Unlock()'), `the Problems row does not carry the message: ${rowText}`);
 
+  // 1b. A file of the project nobody opened (jobs/jobs.go): the server's background check finds it,
+  // and VS Code lists it in the Problems panel (pulled through workspace/diagnostic).
+  const jobsRow = await waitFor('a Problems row for jobs/jobs.go, which is not open', async () =>
+    (await problemRows()).find((t) => t.includes('mutex-unlock-missing')),
+  );
+  check(/\[Ln 12, Col 2\]/.test(jobsRow), `the jobs.go row is not at line 12, column 2: ${jobsRow}`);
+  check((await page.locator('.tabs-container .tab', { hasText: 'jobs.go' }).count()) === 0, 'jobs.go was opened');
+  log(`Problems of a file never opened: ${jobsRow.replace(/\s+/g, ' ').trim()}`);
+
+  // 1c. Hover on the finding (the keyboard's "Show or Focus Hover"): the rule explained.
+  await focusEditorOf('registry.go');
+  await goToPosition(14, 8);
+  await runCommand('Show or Focus Hover');
+  const hoverText = await waitFor('the hover of the finding to explain its rule', async () => {
+    const text = (await page.locator('.monaco-hover').allInnerTexts().catch(() => [])).join('\n');
+    return text.includes('Why it matters') ? text : undefined;
+  });
+  check(hoverText.includes('mutex-defer-lock'), `the hover does not name the rule: ${hoverText}`);
+  log(`hover: ${hoverText.split('\n')[0]}`);
+  await page.keyboard.press('Escape');
+
+  // 1d. "goconc: Explain Rule…" with the cursor on the finding opens the rule's page.
+  await runCommand('goconc: Explain Rule…');
+  await page.locator('.tabs-container .tab', { hasText: 'mutex-defer-lock.md' }).first().waitFor({ timeout: STEP_TIMEOUT })
+    .catch(() => fail('"goconc: Explain Rule…" did not open mutex-defer-lock.md'));
+  log('"goconc: Explain Rule…" opened mutex-defer-lock.md');
+  await runCommand('View: Close Editor');
+  // The page took the place of registry.go's preview tab (opened with one click): open it again.
+  await row.first().click();
+  await page.locator('.tabs-container .tab', { hasText: 'registry.go' }).first().waitFor({ timeout: STEP_TIMEOUT });
+  await focusEditorOf('registry.go');
+
   // 2. A rule severity from the settings reaches the running server.
   await editSettings('user', { 'goconc.rules': { 'mutex-defer-lock': 'warning' } });
   await waitFor('the squiggle to become a warning after goconc.rules set mutex-defer-lock to "warning"', async () =>
@@ -426,6 +458,16 @@ async function main() {
   await waitFor('the squiggle to go away after the fix', async () => (await count(SQUIGGLE_ERROR)) === 0 && (await count(SQUIGGLE_WARNING)) === 0);
   await waitFor('the Problems row to go away after the fix', async () => !(await problemRows()).some((t) => t.includes('mutex-defer-lock')));
   log('no findings left');
+
+  // 6. Undo the fix, then "goconc: Fix All Safe Problems in This File" fixes it again.
+  await focusEditorOf('registry.go');
+  await page.keyboard.press('Control+Z');
+  await waitFor('the error squiggle after undoing the fix', async () => (await count(SQUIGGLE_ERROR)) > 0);
+  await runCommand('goconc: Fix All Safe Problems in This File');
+  await waitFor('the squiggle to go away after "Fix All Safe Problems in This File"', async () => (await count(SQUIGGLE_ERROR)) === 0);
+  await page.keyboard.press('Control+S');
+  await waitFor('registry.go on disk to equal the golden file after fix-all and Ctrl+S', async () => readFileSync(goFile, 'utf8') === golden, 15_000);
+  log('"goconc: Fix All Safe Problems in This File" fixed it again');
 }
 
 /** The extension's output channel, as VS Code writes it under the user data folder's logs. */

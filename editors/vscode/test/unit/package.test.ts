@@ -20,6 +20,9 @@ describe('package.json', () => {
       'goconc.runOutsideModule',
       'goconc.server.path',
       'goconc.trace.server',
+      'goconc.workspaceDiagnostics.enabled',
+      'goconc.workspaceDiagnostics.maxFiles',
+      'goconc.workspaceDiagnostics.threads',
     ]);
     // readSettings with nothing set gives the package.json defaults.
     const defaults = readSettings(<T>(key: string, def: T) => (props[`goconc.${key}`]?.default ?? def) as T);
@@ -83,9 +86,14 @@ describe('package.json', () => {
     assert.equal(pkg.scripts['package:bundled'], 'node scripts/package-bundled.mjs');
   });
 
-  it('contributes the two commands the extension registers', () => {
+  it('contributes the commands the extension registers', () => {
     const commands = pkg.contributes.commands.map((c: { command: string; category: string; title: string }) => `${c.category}: ${c.title} = ${c.command}`);
-    assert.deepEqual(commands, ['goconc: Restart Server = goconc.restartServer', 'goconc: Show Server Log = goconc.showLog']);
+    assert.deepEqual(commands, [
+      'goconc: Restart Server = goconc.restartServer',
+      'goconc: Show Server Log = goconc.showLog',
+      'goconc: Fix All Safe Problems in This File = goconc.fixAllInFile',
+      'goconc: Explain Rule… = goconc.explainRule',
+    ]);
     const source = readFileSync(join(root, 'src', 'extension.ts'), 'utf8');
     for (const c of pkg.contributes.commands) {
       assert.ok(source.includes(`registerCommand('${c.command}'`), c.command);

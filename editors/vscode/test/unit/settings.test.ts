@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LIVE_SETTINGS, RESTART_SETTINGS, needsRestart, readSettings, toServerSettings } from '../../src/settings';
+import {
+  LIVE_SETTINGS,
+  RESTART_SETTINGS,
+  WORKSPACE_DIAGNOSTICS_DEFAULTS,
+  needsRestart,
+  readSettings,
+  toServerSettings,
+} from '../../src/settings';
 
 /** A `WorkspaceConfiguration.get` over a plain map, as VS Code does it (missing key = default). */
 function getter(values: Record<string, unknown>) {
@@ -15,6 +22,7 @@ describe('readSettings', () => {
       goVersion: '',
       runOutsideModule: true,
       logLevel: 'info',
+      workspaceDiagnostics: { enabled: true, maxFiles: 10000, threads: 0 },
     });
   });
 
@@ -26,6 +34,9 @@ describe('readSettings', () => {
         goVersion: ' 1.21 ',
         runOutsideModule: false,
         logLevel: 'debug',
+        'workspaceDiagnostics.enabled': false,
+        'workspaceDiagnostics.maxFiles': 200,
+        'workspaceDiagnostics.threads': 2,
       }),
     );
     assert.deepEqual(s, {
@@ -34,6 +45,7 @@ describe('readSettings', () => {
       goVersion: '1.21',
       runOutsideModule: false,
       logLevel: 'debug',
+      workspaceDiagnostics: { enabled: false, maxFiles: 200, threads: 2 },
     });
   });
 
@@ -48,11 +60,23 @@ describe('readSettings', () => {
 });
 
 describe('toServerSettings (initializationOptions and workspace/configuration)', () => {
-  const base = { serverPath: '/x/goconc', rules: {}, goVersion: '', runOutsideModule: true, logLevel: 'info' };
+  const base = {
+    serverPath: '/x/goconc',
+    rules: {},
+    goVersion: '',
+    runOutsideModule: true,
+    logLevel: 'info',
+    workspaceDiagnostics: { ...WORKSPACE_DIAGNOSTICS_DEFAULTS },
+  };
 
   it('maps the defaults to what the server expects, without the client-only keys', () => {
     const { settings, problems } = toServerSettings(base);
-    assert.deepEqual(settings, { rules: {}, runOutsideModule: true, logLevel: 'info' });
+    assert.deepEqual(settings, {
+      rules: {},
+      runOutsideModule: true,
+      logLevel: 'info',
+      workspaceDiagnostics: { enabled: true, maxFiles: 10000, threads: 0 },
+    });
     assert.deepEqual(problems, []);
     assert.ok(!('serverPath' in settings));
     assert.ok(!('server' in settings));
@@ -72,6 +96,7 @@ describe('toServerSettings (initializationOptions and workspace/configuration)',
       goVersion: '1.21',
       runOutsideModule: false,
       logLevel: 'goconc_lsp=trace',
+      workspaceDiagnostics: WORKSPACE_DIAGNOSTICS_DEFAULTS,
     });
     assert.deepEqual(problems, []);
   });
@@ -96,6 +121,31 @@ describe('toServerSettings (initializationOptions and workspace/configuration)',
     assert.equal(settings.goVersion, '1.22.3');
     assert.ok(!('logLevel' in settings));
   });
+
+  it('sends workspaceDiagnostics as one object', () => {
+    const { settings, problems } = toServerSettings({ ...base, workspaceDiagnostics: { enabled: false, maxFiles: 200, threads: 2 } });
+    assert.deepEqual(settings.workspaceDiagnostics, { enabled: false, maxFiles: 200, threads: 2 });
+    assert.deepEqual(problems, []);
+  });
+
+  it('keeps the workspaceDiagnostics defaults for bad values and names the setting', () => {
+    const { settings, problems } = toServerSettings({ ...base, workspaceDiagnostics: { enabled: 'yes', maxFiles: -1, threads: 1.5 } });
+    assert.deepEqual(settings.workspaceDiagnostics, WORKSPACE_DIAGNOSTICS_DEFAULTS);
+    assert.deepEqual(problems, [
+      'goconc.workspaceDiagnostics.enabled: "yes" is not true or false',
+      'goconc.workspaceDiagnostics.maxFiles: -1 is not a whole number of 0 or more',
+      'goconc.workspaceDiagnostics.threads: 1.5 is not a whole number of 0 or more',
+    ]);
+  });
+
+  it('passes the suppression rules like any other', () => {
+    const { settings, problems } = toServerSettings({
+      ...base,
+      rules: { 'unused-suppression': 'warning', 'suppression-without-reason': 'off' },
+    });
+    assert.deepEqual(settings.rules, { 'unused-suppression': 'warning', 'suppression-without-reason': 'off' });
+    assert.deepEqual(problems, []);
+  });
 });
 
 describe('needsRestart', () => {
@@ -107,6 +157,7 @@ describe('needsRestart', () => {
   });
 
   it('does not restart for settings the server applies live, nor for the trace setting', () => {
+    assert.ok(LIVE_SETTINGS.includes('goconc.workspaceDiagnostics.enabled'));
     for (const key of [...LIVE_SETTINGS, 'goconc.trace.server', 'go.toolsManagement.autoUpdate', 'editor.fontSize']) {
       assert.equal(needsRestart(affects(key)), false, key);
     }
