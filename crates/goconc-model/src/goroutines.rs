@@ -418,6 +418,10 @@ struct Collector<'a, 't> {
     scope: Signature<'t>,
     /// Names the body declares (they shadow package functions and parameters).
     locals: crate::HashSet<&'t str>,
+    /// The package types of the locals made by composite literals or `new`, on first use.
+    composites: std::cell::OnceCell<crate::HashMap<&'t str, String>>,
+    /// The receives and ranges of the body by the channel identifier they read, on first use.
+    channel_reads: std::cell::OnceCell<crate::HashMap<&'t str, Vec<Node<'t>>>>,
 }
 
 impl<'a, 't> Collector<'a, 't> {
@@ -451,6 +455,8 @@ impl<'a, 't> Collector<'a, 't> {
             imports,
             scope: Signature::of(decl, src, imports),
             locals,
+            composites: std::cell::OnceCell::new(),
+            channel_reads: std::cell::OnceCell::new(),
         }
     }
 
@@ -534,7 +540,10 @@ impl<'a, 't> Collector<'a, 't> {
                 } else if self.imports.path_of(root).is_some() && !self.locals.contains(root) {
                     None
                 } else {
-                    local_composite_type(self.body, root, src)
+                    self.composites
+                        .get_or_init(|| local_composite_types(self.body, src))
+                        .get(root)
+                        .cloned()
                 };
                 type_name.map(|t| format!("{t}.{field}"))
             }
@@ -642,42 +651,25 @@ impl<'a, 't> Collector<'a, 't> {
                     .and_then(|l| named_children(l).next())
                     .filter(|v| v.kind_str() == "identifier")?;
                 let name = text(var, src);
-                let mut found = false;
-                goconc_syntax::walk(self.body, |n| {
-                    if found || n.end_byte() <= decl.end_byte() {
-                        return !found;
-                    }
-                    if n.kind_str() == "func_literal" {
-                        return true;
-                    }
-                    let operand = match n.kind_str() {
-                        "unary_expression"
-                            if n.field("operator").is_some_and(|o| text(o, src) == "<-") =>
-                        {
-                            n.field("operand")
+                let reads = self
+                    .channel_reads
+                    .get_or_init(|| channel_reads(self.body, src));
+                reads
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .filter(|n| n.end_byte() > decl.end_byte())
+                    .any(|n| match n.kind_str() {
+                        "range_clause" => n.parent().is_some_and(loop_can_stop),
+                        _ => {
+                            let in_select = n
+                                .parent()
+                                .and_then(|p| p.parent())
+                                .is_some_and(|c| c.kind_str() == "communication_case");
+                            goconc_syntax::enclosing_loop(*n)
+                                .is_some_and(|lp| in_select || loop_can_stop(lp))
                         }
-                        "range_clause" => n.field("right"),
-                        _ => None,
-                    };
-                    if operand
-                        .map(goconc_syntax::unparen)
-                        .is_some_and(|o| o.kind_str() == "identifier" && text(o, src) == name)
-                    {
-                        found = match n.kind_str() {
-                            "range_clause" => n.parent().is_some_and(loop_can_stop),
-                            _ => {
-                                let in_select = n
-                                    .parent()
-                                    .and_then(|p| p.parent())
-                                    .is_some_and(|c| c.kind_str() == "communication_case");
-                                goconc_syntax::enclosing_loop(n)
-                                    .is_some_and(|lp| in_select || loop_can_stop(lp))
-                            }
-                        };
-                    }
-                    !found
-                });
-                found
+                    })
             }
             _ => false,
         };
@@ -764,14 +756,38 @@ fn is_cancel_signal(operand: Node, src: &str, imports: &Imports) -> bool {
     }
 }
 
-/// The type of a local made by `name := &T{…}`, `name := T{…}` or `name := new(T)` in the body
-/// (the first such declaration), for a type `T` of the package.
-pub(crate) fn local_composite_type(body: Node, name: &str, src: &str) -> Option<String> {
-    let mut found = None;
+/// Every `<-x` and `range x` of a body (function literals included), by the identifier `x`: one
+/// walk, read by each call whose result is assigned (walking the body per call was quadratic).
+fn channel_reads<'t>(body: Node<'t>, src: &'t str) -> crate::HashMap<&'t str, Vec<Node<'t>>> {
+    let mut reads: crate::HashMap<&'t str, Vec<Node<'t>>> = crate::HashMap::default();
     goconc_syntax::walk(body, |n| {
-        if found.is_some() {
-            return false;
+        let operand = match n.kind_str() {
+            "unary_expression" if n.field("operator").is_some_and(|o| text(o, src) == "<-") => {
+                n.field("operand")
+            }
+            "range_clause" => n.field("right"),
+            _ => None,
+        };
+        if let Some(o) = operand
+            .map(goconc_syntax::unparen)
+            .filter(|o| o.kind_str() == "identifier")
+        {
+            reads.entry(text(o, src)).or_default().push(n);
         }
+        true
+    });
+    reads
+}
+
+/// The types of the locals a body makes by `name := &T{…}`, `name := T{…}` or `name := new(T)`
+/// (the first such declaration of each name), for types `T` of the package. One walk per body:
+/// asking per selector walked the body once for each of them.
+pub(crate) fn local_composite_types<'t>(
+    body: Node<'t>,
+    src: &'t str,
+) -> crate::HashMap<&'t str, String> {
+    let mut found: crate::HashMap<&'t str, String> = crate::HashMap::default();
+    goconc_syntax::walk(body, |n| {
         if n.kind_str() != "short_var_declaration" {
             return true;
         }
@@ -784,7 +800,8 @@ pub(crate) fn local_composite_type(body: Node, name: &str, src: &str) -> Option<
             return true;
         }
         for (ident, value) in names.iter().zip(values) {
-            if text(*ident, src) != name {
+            let name = text(*ident, src);
+            if found.contains_key(name) {
                 continue;
             }
             let mut value = goconc_syntax::unparen(value);
@@ -806,9 +823,9 @@ pub(crate) fn local_composite_type(body: Node, name: &str, src: &str) -> Option<
                 }
                 _ => None,
             };
-            found = ty
-                .filter(|t| t.kind_str() == "type_identifier")
-                .map(|t| text(t, src).to_string());
+            if let Some(t) = ty.filter(|t| t.kind_str() == "type_identifier") {
+                found.insert(name, text(t, src).to_string());
+            }
         }
         true
     });

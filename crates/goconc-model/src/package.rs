@@ -1179,6 +1179,9 @@ pub struct PackageViews {
     of_file: Vec<usize>,
 }
 
+/// The most build configurations a package is given a model each for (see [`PackageViews::new`]).
+pub const MAX_CONFIGURATION_VIEWS: usize = 12;
+
 impl PackageViews {
     /// The views of the files of one package (an external test package's files included with
     /// the package they test), each given with its build configuration.
@@ -1201,6 +1204,16 @@ impl PackageViews {
                 }
             })
             .collect();
+        // A package built in many configurations (the runtime, syscall: one file per GOOS and
+        // GOARCH) would hold one merged model per configuration, a copy of the package each
+        // (2 GB for the runtime): past a few, every file sees the whole package merged, as a
+        // package without constraints does.
+        if distinct.len() > MAX_CONFIGURATION_VIEWS {
+            return PackageViews {
+                models: vec![PackageModel::from_files(files.iter().map(|(f, _)| *f))],
+                of_file: vec![0; files.len()],
+            };
+        }
         let compatible: Vec<Vec<bool>> = distinct
             .iter()
             .map(|a| distinct.iter().map(|b| a.compatible(b)).collect())

@@ -17,7 +17,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::Capacity;
-use crate::goroutines::{local_composite_type, Signature};
+use crate::goroutines::{local_composite_types, Signature};
 use crate::imports::Imports;
 use crate::types::Ty;
 use goconc_syntax::{call_args, named_children, statements, text, unparen};
@@ -115,6 +115,8 @@ pub fn collect_in(
             chan_fields,
             function: key.clone(),
             ops: Vec::new(),
+            composites: std::cell::OnceCell::new(),
+            made_channels: std::cell::OnceCell::new(),
         };
         collector.walk();
         let mut ops = collector.ops;
@@ -165,6 +167,10 @@ struct Collector<'a, 't> {
     chan_fields: &'a crate::HashSet<(String, String)>,
     function: String,
     ops: Vec<FieldChanOp>,
+    /// The package types of the locals made by composite literals or `new`, on first use.
+    composites: std::cell::OnceCell<crate::HashMap<&'t str, String>>,
+    /// The locals made by `make(chan …)`, on first use (see [`made_channels`]).
+    made_channels: std::cell::OnceCell<crate::HashMap<&'t str, Vec<(usize, Capacity)>>>,
 }
 
 impl<'t> Collector<'_, 't> {
@@ -206,7 +212,10 @@ impl<'t> Collector<'_, 't> {
                 _ => None,
             };
         }
-        local_composite_type(self.body, name, self.src)
+        self.composites
+            .get_or_init(|| local_composite_types(self.body, self.src))
+            .get(name)
+            .cloned()
     }
 
     fn selector(&mut self, sel: Node<'t>) {
@@ -370,28 +379,17 @@ impl<'t> Collector<'_, 't> {
         }
         if value.kind_str() == "identifier" {
             let name = text(value, self.src);
-            let mut found = None;
-            goconc_syntax::walk(self.body, |n| {
-                if found.is_some() || n.start_byte() >= value.start_byte() {
-                    return false;
-                }
-                if n.kind_str() == "short_var_declaration" {
-                    if let (Some(left), Some(right)) = (n.field("left"), n.field("right")) {
-                        let names: Vec<Node> = named_children(left).collect();
-                        let values: Vec<Node> = named_children(right).collect();
-                        if names.len() == values.len() {
-                            for (i, v) in names.iter().zip(values) {
-                                if text(*i, self.src) == name {
-                                    found = make_capacity(unparen(v), self.src);
-                                }
-                            }
-                        }
-                    }
-                }
-                true
-            });
-            if let Some(capacity) = found {
-                return capacity;
+            let made = self
+                .made_channels
+                .get_or_init(|| made_channels(self.body, self.src));
+            // The first `name := make(chan …)` before the value.
+            if let Some((_, capacity)) = made
+                .get(name)
+                .into_iter()
+                .flatten()
+                .find(|(at, _)| *at < value.start_byte())
+            {
+                return capacity.clone();
             }
         }
         Capacity::Unknown
@@ -463,6 +461,35 @@ pub fn range_in_file(model: &crate::FileModel, op: &FieldChanOp) -> Option<std::
         })?;
     let start = function.start_byte() + op.offset;
     (start + op.len <= function.end_byte()).then_some(start..start + op.len)
+}
+
+/// The body's `name := make(chan T[, n])` declarations by name, in document order with where each
+/// starts: one walk, read by every store of a local into a field (walking the body per store was
+/// quadratic in the generated functions of compilers).
+fn made_channels<'t>(
+    body: Node<'t>,
+    src: &'t str,
+) -> crate::HashMap<&'t str, Vec<(usize, Capacity)>> {
+    let mut made: crate::HashMap<&'t str, Vec<(usize, Capacity)>> = crate::HashMap::default();
+    goconc_syntax::walk(body, |n| {
+        if n.kind_str() == "short_var_declaration" {
+            if let (Some(left), Some(right)) = (n.field("left"), n.field("right")) {
+                let names: Vec<Node> = named_children(left).collect();
+                let values: Vec<Node> = named_children(right).collect();
+                if names.len() == values.len() {
+                    for (i, v) in names.iter().zip(values) {
+                        if let Some(capacity) = make_capacity(unparen(v), src) {
+                            made.entry(text(*i, src))
+                                .or_default()
+                                .push((n.start_byte(), capacity));
+                        }
+                    }
+                }
+            }
+        }
+        true
+    });
+    made
 }
 
 /// `make(chan T)`, `make(chan T, n)`.
