@@ -389,7 +389,7 @@ impl<'t> Collector<'_, 't> {
                 .flatten()
                 .find(|(at, _)| *at < value.start_byte())
             {
-                return capacity.clone();
+                return *capacity;
             }
         }
         Capacity::Unknown
