@@ -63,6 +63,13 @@ code, so no fix is offered.
 - `warning`: a parameter's or local's mutex that no path unlocks, when something visibly locks
   it again (a later `Lock` of it in the function, such as in a goroutine it starts, or a function
   of the package that locks that field of the same type): the harm needs that `Lock` to run.
+- `hint`: the same, when the value was just retired: in the same block, under another mutex's
+  `Lock`, the function `delete`s from a map and then takes the value's lock before releasing the
+  other mutex (`t.mu.Lock(); delete(t.byID, id); s.mu.Lock(); t.mu.Unlock()`). Holding the
+  value's lock waits out a user that found it in the map before, and bars the rest; a later
+  `Lock` needs a reference kept from before the removal. No quick fix is offered. A value whose
+  lock is kept after the other mutex was released, or with no removal before it, stays a
+  warning.
 
 ## When it stays silent
 - The function hands the lock on: it returns the unlock function (`return mu.Unlock`) or a value
@@ -182,7 +189,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                             | goconc_model::summary::LockRoot::Global
                     )
                 });
-            let severity = match released_somewhere || lasting {
+            let mut severity = match released_somewhere || lasting {
                 true => Severity::Error,
                 false => Severity::Warning,
             };
@@ -196,7 +203,18 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     None => continue,
                 },
             };
-            let (message, related) = if let Some(who) = relocker {
+            // The value was just taken out of its container under another lock, and its own
+            // lock is taken before that one is released: a drain barrier on a retired value.
+            let retired = relocker
+                .as_ref()
+                .and_then(|_| retired_from_container(cx, lock));
+            let (message, related) = if let (Some(who), Some(retired)) = (&relocker, &retired) {
+                severity = Severity::Hint;
+                (
+                    format!("`{key}.{op}()` is never unlocked in this function, and {who} locks it again; but `{}` removed it from `{}` under `{}` just before, so only a reference kept from before reaches it", retired.delete, retired.container, retired.outer),
+                    "the function ends here with the mutex locked".to_string(),
+                )
+            } else if let Some(who) = relocker {
                 (
                     format!("`{key}.{op}()` is never unlocked in this function, and {who} locks it again: that `Lock` blocks forever"),
                     "the function ends here with the mutex locked".to_string(),
@@ -225,7 +243,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 .finding(lock.call.byte_range(), message)
                 .with_related(exit_range, related);
             finding.severity = severity;
-            if !released_somewhere {
+            // A retired value's lock is kept on purpose: no fix to offer.
+            if !released_somewhere && retired.is_none() {
                 if let Some(edit) = defer_unlock_edit(cx, lock) {
                     let title = format!(
                         "Add `defer {}.{}()`",
@@ -495,6 +514,60 @@ fn returns_owner_that_unlocks(cx: &Context, ret: Node, key: &str) -> bool {
                         .iter()
                         .any(|l| l.root == goconc_model::summary::LockRoot::Receiver)
             })
+    })
+}
+
+/// How a value whose lock is kept was retired: `delete(table, key)` in the same block, after
+/// another mutex's `Lock` that the block releases only after this `Lock`.
+struct Retired {
+    /// The `delete(…)` call as written.
+    delete: String,
+    /// The map the value was removed from.
+    container: String,
+    /// The lock held around the removal and this `Lock`.
+    outer: String,
+}
+
+/// `table.mu.Lock(); delete(table.m, k); e.mu.Lock(); table.mu.Unlock()`: the entry is gone from
+/// the map that hands it out, and whoever found it there before takes its lock under the same
+/// outer lock; keeping `e.mu` locked waits out the last user and bars every later one.
+fn retired_from_container(cx: &Context, lock: &LockCall) -> Option<Retired> {
+    let stmt = goconc_syntax::call_statement(lock.call)?;
+    let block = stmt.parent()?;
+    let siblings = goconc_syntax::statements(block);
+    let at = siblings.iter().position(|s| *s == stmt)?;
+    let own = lock_key(cx.model, lock)?;
+    let delete = siblings[..at].iter().rev().find_map(|s| {
+        let call = goconc_syntax::statement_call(*s)?;
+        let f = goconc_syntax::unparen(call.field("function")?);
+        // The builtin, not a local or package function of that name.
+        (f.kind_str() == "identifier"
+            && text(f, cx.src) == "delete"
+            && cx.model.resolve(f).is_none()
+            && cx.model.package.func("delete").is_none())
+        .then_some(call)
+    })?;
+    let container = goconc_syntax::call_args(delete).first().copied()?;
+    let key_of = |s: Node| {
+        goconc_syntax::statement_call(s)
+            .and_then(|c| goconc_model::sync_calls::lock_call(cx.model, c))
+            .and_then(|l| lock_key(cx.model, &l).map(|k| (k, l.op)))
+    };
+    let delete_at = delete.start_byte();
+    let outer = siblings[..at].iter().find_map(|s| {
+        if s.start_byte() >= delete_at {
+            return None;
+        }
+        let (k, op) = key_of(*s)?;
+        (op.is_acquire() && k != own).then_some((k, op))
+    })?;
+    let released_after = siblings[at + 1..]
+        .iter()
+        .any(|s| key_of(*s).is_some_and(|(k, op)| k == outer.0 && op == outer.1.counterpart()));
+    released_after.then(|| Retired {
+        delete: text(delete, cx.src).to_string(),
+        container: text(container, cx.src).to_string(),
+        outer: outer.0,
     })
 }
 

@@ -76,6 +76,13 @@ parent wakes up, so the fix is left to you.
 - **hint** — `Done` is a plain last statement that only a panic in the work before it can skip,
   and nothing in the goroutine recovers: that panic ends the program, so `Wait` never hangs.
   Deferring is still the better habit, and the quick fix is offered.
+- **hint** — the group orders peer goroutines rather than counting them for their starter: it is a
+  local of the starting function, which never calls `Wait` on it (only goroutines it started do),
+  and every `return` that skips `Done` first sends on a channel that the starter receives from
+  once, outside any loop. The failure reaches the starter; only the peer waiting on the group
+  stays blocked. No quick fix: in a handshake (`ready.Done(); other.Wait()`) a deferred `Done`
+  would deadlock. A starter that ranges over the channel, or waits on the group, still hangs and
+  stays an error.
 
 ## When it stays silent
 - `Done` is the goroutine's first statement, or nothing before it can return early or panic.
@@ -181,6 +188,24 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         };
         let recv = text(done.receiver, cx.src);
+        // Every path that skips Done first reports to the starter, which takes one message and
+        // never waits on the group: only the peer goroutine waiting on it stays blocked.
+        if let Skip::Return(_) = reason {
+            if let Some(handoff) = go.and_then(|go| reported_to_starter(cx, go, body, &key)) {
+                let mut finding = META.finding(
+                    done.call.byte_range(),
+                    format!(
+                        "`{recv}.Done()` is not deferred: every `return` that skips it first sends on `{}`, which the starting function receives once without waiting on `{recv}`; only the goroutine waiting in `{recv}.Wait` on line {} stays blocked",
+                        handoff.channel,
+                        LineOf(handoff.waiter.start_byte()),
+                    ),
+                )
+                .with_related(handoff.waiter.byte_range(), "waits for this `Done`");
+                finding.severity = Severity::Hint;
+                out.push(finding);
+                continue;
+            }
+        }
         let line = |n: Node| LineOf(n.start_byte());
         let (why, severity) = match reason {
             Skip::Return(ret) => (
@@ -291,6 +316,119 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         out.push(finding);
     }
+}
+
+/// How a goroutine whose early returns skip `Done` still lets its starter go on.
+struct Handoff<'t> {
+    /// The channel each skipping `return` sends on first, as written.
+    channel: String,
+    /// A `Wait` on the group in another goroutine of the starter.
+    waiter: Node<'t>,
+}
+
+/// `if err != nil { errc <- err; return }` in a goroutine whose group is a local of the starting
+/// function, which never waits on the group itself and takes a single message from `errc` (no
+/// loop, no `range`): the failure reaches the starter, and only a peer goroutine that waits on
+/// the group is left blocked. A starter that loops over the channel, or waits on the group (or
+/// a goroutine that closes the channel after `Wait`) still hangs, and stays an error.
+fn reported_to_starter<'t>(
+    cx: &Context<'_, 't>,
+    go: Node<'t>,
+    body: Node<'t>,
+    key: &WgKey,
+) -> Option<Handoff<'t>> {
+    let starter = enclosing_function(go)?;
+    let starter_body = starter.field("body")?;
+    if !key.declared_within(starter_body) || key.declared_within(body) {
+        return None;
+    }
+    let waits: Vec<_> = wg_calls_within(cx, WaitGroupOp::Wait, key, starter_body).collect();
+    if waits
+        .iter()
+        .any(|w| enclosing_function(w.call) == Some(starter))
+    {
+        return None;
+    }
+    // Each waiter is itself a goroutine: a closure the starter calls would make it wait.
+    let in_goroutine = |call: Node<'t>| {
+        enclosing_function(call).is_some_and(|f| {
+            f.kind_str() == "func_literal"
+                && (go_statement_of(f).is_some()
+                    || go_statement_through_local(cx.model, f).is_some())
+        })
+    };
+    if !waits.iter().all(|w| in_goroutine(w.call)) {
+        return None;
+    }
+    let waiter = waits.first()?.call;
+    let mut analysis = DoneFlow {
+        model: cx.model,
+        key,
+    };
+    let exits = flow::run(cx.model, body, &mut analysis, false)?;
+    let mut channel = None;
+    for exit in exits.iter().filter(|e| !e.state) {
+        if exit.kind != ExitKind::Return {
+            return None;
+        }
+        let send = exit
+            .node
+            .prev_named_sibling()
+            .filter(|s| s.kind_str() == "send_statement")?;
+        let ch = chan_key(cx.model, send.field("channel")?)?;
+        match &channel {
+            None => channel = Some(ch),
+            Some(c) if *c == ch => {}
+            Some(_) => return None,
+        }
+    }
+    let channel = channel?;
+    if !received_once_by(cx, starter, go, &channel) {
+        return None;
+    }
+    Some(Handoff {
+        channel: channel.path,
+        waiter,
+    })
+}
+
+/// Does `starter`, after `go`, receive from `channel` itself, with no loop or `range` around the
+/// receive, and never receive from it in a loop?
+fn received_once_by(
+    cx: &Context,
+    starter: Node,
+    go: Node,
+    channel: &goconc_model::channels::ChanKey,
+) -> bool {
+    let Some(starter_body) = starter.field("body") else {
+        return false;
+    };
+    let mut once = false;
+    let mut looped = false;
+    walk(starter_body, |n| {
+        if n.kind_str() == "func_literal" {
+            return false;
+        }
+        let operand = match n.kind_str() {
+            "unary_expression" if n.field("operator").is_some_and(|o| text(o, cx.src) == "<-") => {
+                n.field("operand")
+            }
+            "range_clause" => n.field("right"),
+            _ => None,
+        };
+        if let Some(ch) = operand.filter(|c| chan_key(cx.model, *c).as_ref() == Some(channel)) {
+            let in_loop = n.kind_str() == "range_clause"
+                || goconc_syntax::enclosing_loops(n)
+                    .any(|l| goconc_syntax::is_within(l, starter_body));
+            if in_loop {
+                looped = true;
+            } else if ch.start_byte() > go.end_byte() {
+                once = true;
+            }
+        }
+        true
+    });
+    once && !looped
 }
 
 fn first_line(cx: &Context, node: Node) -> std::ops::Range<usize> {
