@@ -13,7 +13,6 @@ use crate::messages::function_name;
 use goconc_model::channels::senders::{
     go_statement, is_single_blocking_send, left_behind, lone_sender_to_parent,
 };
-use goconc_model::goroutines::goroutine_exit;
 use goconc_syntax::closing_paren;
 
 pub static META: RuleMeta = RuleMeta {
@@ -67,13 +66,6 @@ Give the channel a buffer of one: the single send then always completes, whether
 receives, and the goroutine exits. The finding sits on the `make` call, where the fix goes (the
 send and the exit that leaves it behind are its related places); the quick fix rewrites
 `make(chan T)` to `make(chan T, 1)`.
-
-## Severity
-`warning` when the function returns, ends, or goes on to its next iteration without receiving.
-`hint` when every way out that leaves the sender is a failing test's stop (`t.Fatal`,
-`t.FailNow`, a `require`-style assertion): the sender is left only after the test has failed,
-and the test binary exits soon after; the buffer is still the tidy fix. A `t.SkipNow` leaves
-the sender in a passing test and keeps the warning.
 
 ## When it stays silent
 - The channel is buffered, or its capacity is not a constant.
@@ -184,15 +176,6 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     if let Some(exit) = exit {
         finding = finding.with_related(exit.byte_range(), "leaves without receiving");
     }
-    // Every way out without receiving is a failing test's stop (`t.Fatal`, `require.NoError`):
-    // the sender is left only once the test has failed, and the test binary soon exits. Worth
-    // the buffer, not a defect of its own.
-    if !left.next_iteration
-        && !left.exits.is_empty()
-        && left.exits.iter().all(|e| is_failing_stop(cx, *e))
-    {
-        finding.severity = Severity::Hint;
-    }
     if let Some(edit) = buffer_of_one(cx, ch) {
         finding = finding.with_unsafe_fix(
             format!(
@@ -204,19 +187,6 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         );
     }
     out.push(finding);
-}
-
-/// A statement that stops the test's goroutine as failed: `t.Fatal`, `t.FailNow`, a
-/// `require`-style assertion (not `t.SkipNow`, which passes the test and leaves the sender).
-fn is_failing_stop(cx: &Context, exit: tree_sitter::Node) -> bool {
-    exit.kind_str() == "expression_statement"
-        && goconc_syntax::statement_call(exit).is_some_and(|call| {
-            let failing = call
-                .field("function")
-                .and_then(|f| f.field("field"))
-                .is_some_and(|name| !text(name, cx.src).starts_with("Skip"));
-            failing && goroutine_exit(cx.model, call).is_some()
-        })
 }
 
 /// The statement after the send in its block is a `return` (the goroutine sends nothing more).
@@ -260,33 +230,6 @@ mod tests {
 
     fn found(src: &str) -> Vec<String> {
         snippets(&findings(super::META.id, src), src)
-    }
-
-    fn severities(src: &str) -> Vec<crate::finding::Severity> {
-        findings(super::META.id, src)
-            .iter()
-            .map(|f| f.severity)
-            .collect()
-    }
-
-    const TEST_HEAD: &str = "package p\n\nimport (\n\t\"testing\"\n\t\"time\"\n)\n\nfunc TestGet(t *testing.T) {\n\tch := make(chan int)\n\tgo func() {\n\t\tch <- 1\n\t}()\n\tselect {\n\tcase <-ch:\n\tcase <-time.After(time.Second):\n";
-
-    #[test]
-    fn left_only_by_a_failing_test_is_a_hint() {
-        let src = format!("{TEST_HEAD}\t\tt.Fatal(\"timed out\")\n\t}}\n}}\n");
-        assert_eq!(severities(&src), vec![crate::finding::Severity::Hint]);
-    }
-
-    #[test]
-    fn left_by_a_return_or_a_skip_in_a_test_stays_a_warning() {
-        for exit in ["return", "t.SkipNow()"] {
-            let src = format!("{TEST_HEAD}\t\t{exit}\n\t}}\n}}\n");
-            assert_eq!(
-                severities(&src),
-                vec![crate::finding::Severity::Warning],
-                "{exit}"
-            );
-        }
     }
 
     #[test]
