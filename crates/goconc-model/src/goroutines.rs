@@ -277,6 +277,10 @@ pub struct GoFacts {
     /// The functions and methods it starts by name: `go worker(…)`, `go s.loop()`, by summary
     /// key (`worker`, `Server.loop`), each once.
     pub starts: Vec<String>,
+    /// The functions and methods called inside the literals it starts (`go func() { err :=
+    /// c.loop(); … }()`): they run on a goroutine it started, though not as its body (so not
+    /// goroutine code for every rule, as [`GoFacts::starts`] is). By summary key, each once.
+    pub runs_in_started_literals: Vec<String>,
     /// The functions and methods whose returned channel it reads in a loop that can stop
     /// reading (`for v := range f() { … break … }`, `ch := f()` read in a `select` loop).
     pub reads_result_until_stop: Vec<String>,
@@ -563,6 +567,22 @@ impl<'a, 't> Collector<'a, 't> {
                         if !facts.starts.contains(&key) {
                             facts.starts.push(key);
                         }
+                    }
+                    let literal = call
+                        .and_then(|c| c.field("function"))
+                        .map(goconc_syntax::unparen)
+                        .filter(|f| f.kind_str() == "func_literal");
+                    if let Some(body) = literal.and_then(|l| l.field("body")) {
+                        goconc_syntax::walk_calls(body, src, |inner| {
+                            if inner.kind_str() == "call_expression" {
+                                if let Some(key) = self.callee_key(inner) {
+                                    if !facts.runs_in_started_literals.contains(&key) {
+                                        facts.runs_in_started_literals.push(key);
+                                    }
+                                }
+                            }
+                            true
+                        });
                     }
                 }
                 "call_expression" => {

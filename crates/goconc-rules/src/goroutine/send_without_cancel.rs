@@ -96,6 +96,19 @@ A `go func(ch chan<- T) { … }(out)` parameter is followed to `out`.
   `range` loop that has no way out.
 - The goroutine also receives from the channel (a token handed back and forth), or the send is
   on the done channel itself.
+
+## Channels held in struct fields
+A bare send on an unbuffered field channel (`s.reqs <- r`), in any function of the package, is
+reported when nothing in the package receives from an unexported field, or when every receiver
+is a loop that can stop and another send into the same loop gives up when it stops (`select`
+with the stop case): the package's own code expects the loop to stop first. It stays silent
+when the field is made buffered anywhere, escapes, is received by code whose type the package
+cannot name, or is received by the sending function itself; and when the function that sends
+started the receiving loop itself, before the send: with `go`, inside a literal it starts (`go
+func() { err := c.loop(); … }()`), or through the package's functions it calls, up to four
+calls deep (`newServer()` calling `listen()`, which starts `Server.loop`): a test or driver
+that runs the loop it feeds. A method that only sends, when some other code started the loop,
+stays reported.
 "#,
 };
 
@@ -248,11 +261,7 @@ fn starts_a_receiver(
     receivers: &[&goconc_model::channels::fields::FieldChanOp],
 ) -> bool {
     let package = cx.model.package;
-    let starts = |key: &str| {
-        package
-            .go_facts(key)
-            .is_some_and(|f| receivers.iter().any(|r| f.starts.contains(&r.function)))
-    };
+    let starts = |key: &str| starts_through_calls(package, key, receivers);
     let top = top_function(send);
     if function_key(cx.model, top).is_some_and(|k| starts(&k)) {
         return true;
@@ -265,6 +274,53 @@ fn starts_a_receiver(
         !found
     });
     found
+}
+
+/// Does `key` start one of the receivers' functions — by name with `go`, inside a literal it
+/// starts (`go func() { err := c.loop(); … }()`), or through the package functions it calls, a
+/// few calls deep (`newPeer()` calling `listen()`, which starts `Peer.loop`)?
+fn starts_through_calls(
+    package: &goconc_model::PackageModel,
+    key: &str,
+    receivers: &[&goconc_model::channels::fields::FieldChanOp],
+) -> bool {
+    const DEPTH: usize = 4;
+    let mut seen: Vec<String> = vec![key.to_string()];
+    let mut frontier: Vec<String> = vec![key.to_string()];
+    for _ in 0..DEPTH {
+        let mut next = Vec::new();
+        for key in &frontier {
+            let started = package.go_facts(key).is_some_and(|f| {
+                receivers.iter().any(|r| {
+                    f.starts.contains(&r.function)
+                        || f.runs_in_started_literals.contains(&r.function)
+                })
+            });
+            if started {
+                return true;
+            }
+            let Some(summary) = package.summary(key) else {
+                continue;
+            };
+            let owner = key.split_once('.').map(|(t, _)| t);
+            for call in &summary.calls {
+                let Some((callee, _)) = goconc_model::lock_closure::resolve_call(
+                    package,
+                    owner,
+                    &call.target,
+                    &call.name,
+                ) else {
+                    continue;
+                };
+                if !seen.contains(&callee) {
+                    seen.push(callee.clone());
+                    next.push(callee);
+                }
+            }
+        }
+        frontier = next;
+    }
+    false
 }
 
 /// Another send into one of the receiving loops — on this field or on another field of the

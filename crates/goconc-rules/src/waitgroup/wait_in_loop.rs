@@ -9,6 +9,7 @@ use goconc_model::goroutines::goroutine_start;
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_syntax::NodeExt;
 use goconc_syntax::{enclosing_loop, is_within};
+use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
     id: "waitgroup-wait-in-loop",
@@ -57,6 +58,12 @@ there on purpose (a batch boundary), which the code does not say.
 - The `Wait` is in a nested loop or branch of its own that the starting statement is not in
   (a batch boundary: `if i%batch == 0 { wg.Wait() }`).
 - The `Wait` comes before the `go` statement in the iteration (it waits for the previous one).
+- The iteration starts two or more goroutines on the group before the `Wait`: they run
+  together, and the `Wait` closes the batch.
+- The iteration does work of its own between starting its goroutine and the `Wait` (any
+  statement but another call on a WaitGroup): the goroutine runs beside that work (a collector
+  the loop body feeds, a reader paired with the body's writer), and the `Wait` joins the two.
+  The goroutine followed at once by the `Wait` (or by only `Add`/`Done` calls) stays reported.
 "#,
 };
 
@@ -86,30 +93,41 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if goconc_syntax::parent_block(stmt) != Some(body) {
             continue;
         }
-        // A goroutine started earlier in the same iteration that counts on this group.
-        let started = cx.index.func_literals.iter().copied().find(|&lit| {
-            let Some(start) = goroutine_start(cx.model, lit) else {
-                return false;
-            };
-            if !is_within(start, body)
-                || start.start_byte() >= call.start_byte()
-                || enclosing_loop(start) != Some(lp)
-            {
-                return false;
-            }
-            let group_go = start.kind_str() == "call_expression"
-                && waitgroup_call(cx.model, start).is_some_and(|g| {
-                    g.op == WaitGroupOp::Go && wg_key(cx.model, g.receiver).as_ref() == Some(&key)
-                });
-            group_go
-                || wg_calls_within(cx, WaitGroupOp::Done, &key, lit)
-                    .next()
-                    .is_some()
-        });
-        let Some(lit) = started else {
+        // The goroutines started earlier in the same iteration that count on this group.
+        let started: Vec<_> = cx
+            .index
+            .func_literals
+            .iter()
+            .copied()
+            .filter(|&lit| {
+                let Some(start) = goroutine_start(cx.model, lit) else {
+                    return false;
+                };
+                if !is_within(start, body)
+                    || start.start_byte() >= call.start_byte()
+                    || enclosing_loop(start) != Some(lp)
+                {
+                    return false;
+                }
+                let group_go = start.kind_str() == "call_expression"
+                    && waitgroup_call(cx.model, start).is_some_and(|g| {
+                        g.op == WaitGroupOp::Go
+                            && wg_key(cx.model, g.receiver).as_ref() == Some(&key)
+                    });
+                group_go
+                    || wg_calls_within(cx, WaitGroupOp::Done, &key, lit)
+                        .next()
+                        .is_some()
+            })
+            .collect();
+        // Several goroutines in one iteration run together: the `Wait` closes a batch.
+        let [lit] = started[..] else {
             continue;
         };
         let start = goroutine_start(cx.model, lit).unwrap_or(lit);
+        if works_alongside(cx, body, start, stmt) {
+            continue;
+        }
         let recv = goconc_syntax::text(wait.receiver, cx.src);
         let message = format!(
             "`{recv}.Wait()` inside the loop that starts the goroutines (line {}): each iteration waits for its own goroutine, so they run one at a time",
@@ -120,4 +138,21 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             "the goroutine started in the same iteration",
         ));
     }
+}
+
+/// Does the iteration do work of its own between starting its goroutine and waiting for it (a
+/// statement other than a call on a WaitGroup)? Then the goroutine runs beside that work — a
+/// collector fed by the loop body, a reader paired with a writer — and the `Wait` joins the two.
+fn works_alongside(cx: &Context, body: Node, start: Node, wait_stmt: Node) -> bool {
+    let stmts = goconc_syntax::statements(body);
+    let Some(from) = stmts.iter().position(|s| is_within(start, *s)) else {
+        return false;
+    };
+    let Some(to) = stmts.iter().position(|s| *s == wait_stmt) else {
+        return false;
+    };
+    stmts.get(from + 1..to).unwrap_or_default().iter().any(|s| {
+        goconc_syntax::statement_call(*s)
+            .is_none_or(|call| waitgroup_call(cx.model, call).is_none())
+    })
 }
