@@ -86,6 +86,7 @@ impl<'t> TopLevel<'t> {
 struct ItemDecls {
     summaries: Vec<(String, FuncSummary)>,
     atomics: Vec<AtomicAccess>,
+    call_sites: Vec<atomics::CallSite>,
     field_accesses: Vec<FieldAccess>,
 }
 
@@ -115,8 +116,17 @@ impl ItemDecls {
             }
         }
         for a in &self.atomics {
-            (&a.root, &a.fields, &a.func).hash(key);
+            (
+                &a.root,
+                &a.fields,
+                &a.func,
+                &a.function,
+                &a.locks,
+                a.test_entry,
+            )
+                .hash(key);
         }
+        self.call_sites.hash(key);
         for f in &self.field_accesses {
             (
                 &f.type_name,
@@ -221,6 +231,7 @@ impl IncrementalFile {
                 ItemDecls {
                     summaries,
                     atomics: found,
+                    call_sites: atomics::call_sites_in(&[f.node], src, &imports),
                     field_accesses: Vec::new(),
                 },
             );
@@ -239,7 +250,11 @@ impl IncrementalFile {
                     a.offset += start;
                     a
                 }));
+            decls.call_sites.extend(facts.call_sites.iter().cloned());
         }
+        // As `FileDecls::collect` gives them: each once, in order.
+        decls.call_sites.sort();
+        decls.call_sites.dedup();
         // Field accesses of the new functions, judged with the file's own types and summaries.
         let known: HashSet<usize> = functions
             .iter()
@@ -402,6 +417,7 @@ fn part<'a>(
     static EMPTY: ItemDecls = ItemDecls {
         summaries: Vec::new(),
         atomics: Vec::new(),
+        call_sites: Vec::new(),
         field_accesses: Vec::new(),
     };
     fresh.get(&key).or_else(|| kept.get(&key)).unwrap_or(&EMPTY)

@@ -9,10 +9,10 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::locks::{self, LockObserver, LockState};
-use super::scope::FileModel;
+use super::scope::{Decl, DeclKind, FileModel};
 use super::summary::summary_key;
 use super::types::{SyncKind, Ty};
-use goconc_syntax::{named_children, parent_among, text, unparen, walk_body_with_ancestors};
+use goconc_syntax::{named_children, parent_among, text, unparen, walk, walk_body_with_ancestors};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldAccess {
@@ -215,4 +215,272 @@ pub fn collect(model: &FileModel) -> Vec<FieldAccess> {
         }
     }
     out
+}
+
+/// `T{…}`, `&T{…}` or `new(T)`: a value nobody else has yet.
+pub fn is_fresh_value(model: &FileModel, init: Node) -> bool {
+    let init = unparen(init);
+    match init.kind_str() {
+        "composite_literal" => true,
+        "unary_expression" => {
+            init.child(0).is_some_and(|o| o.kind_str() == "&")
+                && init
+                    .field("operand")
+                    .is_some_and(|o| unparen(o).kind_str() == "composite_literal")
+        }
+        "call_expression" => init.field("function").is_some_and(|f| {
+            f.kind_str() == "identifier"
+                && text(f, model.src) == "new"
+                && model.resolve(f).is_none()
+        }),
+        _ => false,
+    }
+}
+
+/// How far a local's value has gone at some point of its function (see [`sharing_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Nobody else can see it.
+    Private,
+    /// Only goroutines the function started saw it, and it waited for them (`wg.Wait()`)
+    /// before this point.
+    Joined,
+    /// Stored, sent, passed on, returned or captured: others may hold it.
+    Shared,
+}
+
+/// Is the local `decl` a value the function has just made (`x := &T{…}`, `new(T)`, `var x T`)
+/// that nobody else can see at `at` (see [`sharing_at`])?
+pub fn unpublished_at(model: &FileModel, decl: &Decl, at: Node) -> bool {
+    made_here(model, decl) && sharing_at(model, decl, at) != Sharing::Shared
+}
+
+/// Is the local `decl` declared with a value the function makes: `x := &T{…}`, `T{…}`,
+/// `new(T)`, or `var x T`?
+pub fn made_here(model: &FileModel, decl: &Decl) -> bool {
+    if !matches!(decl.kind, DeclKind::Local) {
+        return false;
+    }
+    match decl.init {
+        Some(init) => is_fresh_value(model, init),
+        // `var x T`: the zero value, made here.
+        None => {
+            decl.stmt.kind_str() == "var_declaration"
+                && !decl.ty.is_pointer()
+                && decl.ident.parent().is_some_and(|spec| {
+                    spec.kind_str() == "var_spec" && spec.field("value").is_none()
+                })
+        }
+    }
+}
+
+/// How far the value of the local `decl` has gone at `at`: whether it was stored in a field, a
+/// global, a container or another variable, sent, passed to a call, returned, or captured by a
+/// function literal (one run on a goroutine, or kept for later) between its declaration and
+/// `at` — or after `at` inside a loop around `at` that the declaration is outside of (the next
+/// iteration comes after it). Captures by goroutines the function started and then waited for
+/// (a `Wait()` call in a block around `at`, after them) leave it [`Sharing::Joined`].
+pub fn sharing_at(model: &FileModel, decl: &Decl, at: Node) -> Sharing {
+    if !matches!(decl.kind, DeclKind::Local) {
+        return Sharing::Shared;
+    }
+    let Some(function) = model.function_of(decl.ident) else {
+        return Sharing::Shared;
+    };
+    // The top-level function: literals inside it may capture the local.
+    let mut top = function;
+    while let Some(parent) = model.functions[top].parent {
+        top = parent;
+    }
+    let scope_node = model.functions[top].node;
+    // Literals inside the declaring function capture it; those it sits in do not.
+    let own_node = model.functions[function].node;
+    // A struct value held in the local is copied by assignments and calls: only its address
+    // (`&v`, a pointer method's receiver), a goroutine or a literal kept for later reach the
+    // local itself.
+    let by_value = !decl.ty.is_pointer() && !decl.ty.is_unknown();
+    let from = decl.ident.end_byte();
+    let mut until = at.start_byte();
+    // A loop around `at` that the declaration is outside of runs what follows `at` again.
+    for lp in goconc_syntax::enclosing_loops(at) {
+        if lp.start_byte() > decl.stmt.start_byte() {
+            until = until.max(lp.end_byte());
+        } else {
+            break;
+        }
+    }
+    let mut shared = false;
+    // Where the goroutines that captured it end (their `go` statement or group call).
+    let mut goroutines_end: Option<usize> = None;
+    walk(scope_node, |n| {
+        if shared || n.end_byte() <= from || n.start_byte() >= until {
+            return false;
+        }
+        if n.kind_str() == "identifier"
+            && text(n, model.src) == decl.name
+            && n.start_byte() >= from
+            && n != at
+            && model
+                .resolve(n)
+                .is_some_and(|d| d.ident.start_byte() == decl.ident.start_byte())
+        {
+            match publication(model, n, own_node, by_value) {
+                Publication::None => {}
+                Publication::Goroutine(end) => {
+                    goroutines_end = Some(goroutines_end.map_or(end, |e: usize| e.max(end)));
+                }
+                Publication::Escapes => shared = true,
+            }
+        }
+        true
+    });
+    if shared {
+        return Sharing::Shared;
+    }
+    match goroutines_end {
+        None => Sharing::Private,
+        Some(end) if end <= at.start_byte() && waits_between(model, end, at) => Sharing::Joined,
+        Some(_) => Sharing::Shared,
+    }
+}
+
+/// Is there a statement `x.Wait()` (or `err := g.Wait()`) after byte `after` and before `at`,
+/// in a block around `at`?
+fn waits_between(model: &FileModel, after: usize, at: Node) -> bool {
+    let mut block = at.parent();
+    while let Some(b) = block {
+        if matches!(b.kind_str(), "block" | "statement_list") {
+            for statement in goconc_syntax::statements(b) {
+                if statement.start_byte() < after || statement.start_byte() >= at.start_byte() {
+                    continue;
+                }
+                let call = match statement.kind_str() {
+                    "expression_statement" => goconc_syntax::statement_call(statement),
+                    "short_var_declaration" | "assignment_statement" => statement
+                        .field("right")
+                        .and_then(|r| named_children(r).next())
+                        .map(unparen)
+                        .filter(|c| c.kind_str() == "call_expression"),
+                    _ => None,
+                };
+                let waits = call
+                    .and_then(goconc_syntax::method_call)
+                    .is_some_and(|mc| text(mc.method, model.src) == "Wait");
+                if waits {
+                    return true;
+                }
+            }
+        }
+        if goconc_syntax::is_function(b.kind_str()) {
+            return false;
+        }
+        block = b.parent();
+    }
+    false
+}
+
+enum Publication {
+    None,
+    /// Captured by a function literal run on a goroutine; the byte where its start ends.
+    Goroutine(usize),
+    Escapes,
+}
+
+/// Does this use of a local hand the value to somebody else (see [`sharing_at`])?
+fn publication(model: &FileModel, ident: Node, scope: Node, by_value: bool) -> Publication {
+    // Captured by a function literal that is not simply called where it stands.
+    let mut current = ident.parent();
+    while let Some(n) = current {
+        if n == scope {
+            break;
+        }
+        if n.kind_str() == "func_literal" {
+            if let Some(start) = super::goroutines::goroutine_start(model, n) {
+                return Publication::Goroutine(start.end_byte());
+            }
+            let called_here = n.parent().is_some_and(|p| {
+                p.kind_str() == "call_expression" && p.field("function") == Some(n)
+            });
+            if !called_here {
+                return Publication::Escapes;
+            }
+        }
+        current = n.parent();
+    }
+    let mut node = ident;
+    let mut addressed = !by_value;
+    loop {
+        let Some(parent) = node.parent() else {
+            return Publication::None;
+        };
+        match parent.kind_str() {
+            "parenthesized_expression" | "expression_list" => node = parent,
+            "unary_expression" => {
+                if parent.child(0).is_some_and(|o| o.kind_str() == "&") {
+                    addressed = true;
+                    node = parent;
+                } else {
+                    return Publication::None;
+                }
+            }
+            // A copy of a struct value goes wherever it goes; the local stays the function's.
+            _ if !addressed && !parent.kind_str().starts_with("selector") => {
+                return Publication::None
+            }
+            "selector_expression" if parent.field("operand") == Some(node) => {
+                let called = parent.parent().filter(|c| {
+                    c.kind_str() == "call_expression" && c.field("function") == Some(parent)
+                });
+                if let Some(call) = called {
+                    // `go x.run()` hands it to a goroutine; `x.m()` and `x.f` keep it here.
+                    return match call.parent().filter(|g| g.kind_str() == "go_statement") {
+                        Some(go) => Publication::Goroutine(go.end_byte()),
+                        None => Publication::None,
+                    };
+                }
+                // `x.run` as a value binds `x`: follow where the method value goes.
+                let is_method = match model.type_of(node).deref() {
+                    Ty::Named { pkg, name } if pkg.is_empty() => parent
+                        .field("field")
+                        .is_some_and(|f| model.package.method(name, text(f, model.src)).is_some()),
+                    _ => false,
+                };
+                if !is_method {
+                    return Publication::None;
+                }
+                addressed = true;
+                node = parent;
+            }
+            "argument_list" => {
+                // `wg.Go(x.run)`, `g.Go(f)`: run on a goroutine the group waits for.
+                let call = parent.parent();
+                let group_go = call.and_then(goconc_syntax::method_call).is_some_and(|mc| {
+                    matches!(text(mc.method, model.src), "Go" | "TryGo")
+                        && named_children(parent).next() == Some(node)
+                });
+                return match (group_go, call) {
+                    (true, Some(call)) => Publication::Goroutine(call.end_byte()),
+                    _ => Publication::Escapes,
+                };
+            }
+            // On the right: stored somewhere (a field, a global, another name). On the left:
+            // the name now holds something else, and what it held is out of sight.
+            "assignment_statement" | "short_var_declaration" | "var_spec" => {
+                return Publication::Escapes
+            }
+            "send_statement" | "keyed_element" | "literal_element" | "literal_value"
+            | "return_statement" | "go_statement" | "defer_statement" => {
+                return Publication::Escapes
+            }
+            // `m[x]` uses `x` as a key (a pointer key can be looked up by others); `x[i]`
+            // reads from it.
+            "index_expression" => {
+                return match parent.field("operand") != Some(node) {
+                    true => Publication::Escapes,
+                    false => Publication::None,
+                }
+            }
+            _ => return Publication::None,
+        }
+    }
 }

@@ -39,6 +39,9 @@ pub struct FileDecls {
     pub summaries: HashMap<String, FuncSummary>,
     /// Fields and package variables accessed through `sync/atomic` functions.
     pub atomics: Vec<super::atomics::AtomicAccess>,
+    /// Method calls on paths, and paths handed to functions (see
+    /// [`super::atomics::CallSite`]).
+    pub call_sites: Vec<super::atomics::CallSite>,
     /// The field accesses of the file's methods with the locks held at them, judged with the
     /// file's own types (see [`super::guards`]): the same facts whether the CLI reads the whole
     /// package at once or a server refreshes one file.
@@ -48,6 +51,24 @@ pub struct FileDecls {
     /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
     pub declarations_start: usize,
     pub sync_spelled_plainly: bool,
+    /// The file says it is generated (see [`is_generated`]).
+    pub generated: bool,
+}
+
+/// Does the text carry Go's generated-code line (`// Code generated … DO NOT EDIT.`, before the
+/// package clause; golang.org/s/generatedcode)? Such code runs on whatever values its callers
+/// hand it, and a change made there is overwritten.
+pub fn is_generated(src: &str) -> bool {
+    for line in src.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with("package ") {
+            return false;
+        }
+        if line.starts_with("// Code generated ") && line.ends_with(" DO NOT EDIT.") {
+            return true;
+        }
+    }
+    false
 }
 
 impl FileDecls {
@@ -57,6 +78,7 @@ impl FileDecls {
         let mut decls = FileDecls::signatures(&items, src, &imports);
         decls.summaries = super::summary::collect_in(&items, src, &imports);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
+        decls.call_sites = super::atomics::call_sites_in(&items, src, &imports);
         let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
         decls.field_accesses = accesses;
         decls
@@ -69,6 +91,7 @@ impl FileDecls {
         let mut decls = FileDecls {
             declarations_start: super::quiet::declarations_start(items, src),
             sync_spelled_plainly: super::quiet::spells_sync_plainly(imports),
+            generated: is_generated(src),
             ..FileDecls::default()
         };
         for &item in items {
@@ -281,8 +304,13 @@ pub struct PackageModel {
     methods: HashMap<String, HashMap<String, FuncSig>>,
     vars: HashMap<String, Ty>,
     summaries: HashMap<String, FuncSummary>,
-    /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
-    atomics: HashMap<String, super::atomics::AtomicUse>,
+    /// Atomically accessed fields (`Owner.field`) and package variables, package-wide, and
+    /// the places they touch.
+    atomics: super::atomics::Resolved,
+    /// The call sites of the files merged by [`PackageModel::from_files`], before resolution.
+    raw_calls: Vec<super::atomics::CallSite>,
+    /// Methods declared in generated files (`Type.method`).
+    generated_methods: crate::HashSet<String>,
     field_accesses: Vec<super::guards::FieldAccess>,
     /// Computed on first use by [`PackageModel::lock_reach`].
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
@@ -338,6 +366,7 @@ impl PackageModel {
             ..PackageModel::default()
         };
         let mut atomics = Vec::new();
+        let mut calls = Vec::new();
         for file in files {
             atomics.extend(file.atomics.iter().cloned());
             model
@@ -358,13 +387,20 @@ impl PackageModel {
             model
                 .field_accesses
                 .extend(file.field_accesses.iter().cloned());
+            calls.extend(file.call_sites.iter().cloned());
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
                 entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if file.generated {
+                    model
+                        .generated_methods
+                        .extend(methods.keys().map(|m| format!("{ty}.{m}")));
+                }
             }
         }
-        model.atomics = super::atomics::resolve(&model, &atomics);
+        model.atomics = super::atomics::resolve(&model, &atomics, &calls);
         model.raw_atomics = atomics;
+        model.raw_calls = calls;
         model
     }
 
@@ -378,7 +414,12 @@ impl PackageModel {
             ..PackageModel::default()
         };
         let base_accesses = model.base.iter().flat_map(|b| b.raw_atomics.iter());
-        model.atomics = super::atomics::resolve(&model, file.atomics.iter().chain(base_accesses));
+        let base_calls = model.base.iter().flat_map(|b| b.raw_calls.iter());
+        model.atomics = super::atomics::resolve(
+            &model,
+            file.atomics.iter().chain(base_accesses),
+            file.call_sites.iter().chain(base_calls),
+        );
         model
     }
 
@@ -709,7 +750,74 @@ impl PackageModel {
 
     /// Fields (`Owner.field`) and package variables some file accesses through `sync/atomic`.
     pub fn atomics(&self) -> &HashMap<String, super::atomics::AtomicUse> {
-        &self.atomics
+        &self.atomics.uses
+    }
+
+    /// Every atomic access whose place ends at `key` (`Owner.field`, or a variable's name).
+    pub fn atomic_places(&self, key: &str) -> &[super::atomics::AtomicPlace] {
+        self.atomics.places.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The last keys of every atomically accessed place, sorted.
+    pub fn atomic_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.atomics.places.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// The names code must mention to reach an atomically accessed place (see
+    /// [`super::atomics::Resolved::names`]).
+    pub fn atomic_names(&self) -> &[String] {
+        &self.atomics.names
+    }
+
+    /// Whether the method `method` of `type_name` is declared in a generated file (see
+    /// [`is_generated`]).
+    pub fn is_generated_method(&self, type_name: &str, method: &str) -> bool {
+        if let Some(own) = &self.own {
+            if own
+                .methods
+                .get(type_name)
+                .is_some_and(|m| m.contains_key(method))
+            {
+                return own.generated;
+            }
+        }
+        let key = format!("{type_name}.{method}");
+        self.generated_methods.contains(&key)
+            || self
+                .base
+                .as_ref()
+                .is_some_and(|b| b.generated_methods.contains(&key))
+    }
+
+    /// Whether every call of the method `callee` (`Type.method`) in the package whose receiver's
+    /// type is known, at least one, is on a struct value the caller made itself (`var sum T;
+    /// sum.add(x)`). Calls on values of unknown type (`x := f(); x.add(y)`) are not counted.
+    pub fn only_called_on_private_values(&self, callee: &str) -> bool {
+        let calls = &self.atomics.calls;
+        calls.resolved.contains(&(
+            super::atomics::holder::PRIVATE.to_string(),
+            callee.to_string(),
+        )) && !calls.shared_callees.contains(callee)
+    }
+
+    /// Whether some code of the package calls `callee` (`Type.method`, or a function's name) on
+    /// the field `holder` (`Owner.field`, or `@var`), or hands that field to it.
+    pub fn field_called(&self, holder: &str, callee: &str) -> bool {
+        let calls = &self.atomics.calls;
+        if calls
+            .resolved
+            .contains(&(holder.to_string(), callee.to_string()))
+        {
+            return true;
+        }
+        let field = holder.rsplit('.').next().unwrap_or(holder);
+        let name = callee.rsplit('.').next().unwrap_or(callee);
+        calls.loose.contains(&(field.to_string(), name.to_string()))
+            || calls
+                .resolved
+                .contains(&(holder.to_string(), format!("?.{name}")))
     }
 
     /// The fields of a type, looking through pointers and local named types.
