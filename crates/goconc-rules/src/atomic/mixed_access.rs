@@ -71,6 +71,10 @@ a plain write meets every atomic access. Reads do not race with atomic loads.
   own, or the value is a package variable.
 - `warning`: the same pair, where nothing in the function shows the value shared yet (a method
   that may run before the value is published, as an `Init` called from another package).
+- `hint`: a read whose value a compare-and-swap of the same field checks (`old := s.n` before
+  `atomic.CompareAndSwapInt64(&s.n, old, new)`, or at the end of the loop around it): a stale
+  value only makes the swap fail. `atomic.Load` says what is meant and keeps the race detector
+  quiet.
 
 ## When it stays silent
 - The plain access is on a value the function has just made (`s := &Server{}; s.active = 1`)
@@ -83,7 +87,11 @@ a plain write meets every atomic access. Reads do not race with atomic loads.
 - Both accesses hold the same lock (the same mutex of the same value, or the same package-level
   mutex): the lock orders them.
 - The address is taken (`&s.active`): that is how the atomic functions and their wrappers get
-  it.
+  it. A read whose value goes nowhere (`_ = s.active`) is no access that matters.
+- Two tests that `go test` runs one after another (`TestX`/`BenchmarkX`/`FuzzX` that do not
+  both call `t.Parallel()`): their accesses never overlap.
+- Generated files (`// Code generated … DO NOT EDIT.`) are judged at their callers: a
+  generated method called on a live value reads every field of it there.
 - Package initialisation (`func init`, initialisers of package variables) runs before `main`.
 - The field's declared type does not fit the atomic function (another struct of the same name
   in a file for another platform).
@@ -202,6 +210,9 @@ fn check_expression(cx: &Context, expr: Node) -> Option<Finding> {
         } else {
             None
         };
+    if discarded(outer, cx.src) {
+        return None;
+    }
     let use_ = if value_method.is_none() && is_written(outer) {
         Use::Write
     } else {
@@ -303,8 +314,10 @@ fn test_entry_of(cx: &Context, expr: Node) -> Option<bool> {
     atomics::test_entry(cx.model.functions[index].node, cx.src, &cx.model.imports)
 }
 
-/// Is the read followed, in the same function, by a compare-and-swap of the same place (`old :=
-/// s.n; … atomic.CompareAndSwapInt64(&s.n, old, new)`)? The swap fails on a stale value.
+/// Is the read checked by a compare-and-swap of the same place in the same function (`old :=
+/// s.n; … atomic.CompareAndSwapInt64(&s.n, old, new)`): one after it, or one in a loop around it
+/// (the value read at the end of an iteration feeds the next swap)? The swap fails on a stale
+/// value.
 fn validated_by_swap(cx: &Context, expr: Node) -> bool {
     let Some(index) = cx.model.function_of(expr) else {
         return false;
@@ -315,10 +328,12 @@ fn validated_by_swap(cx: &Context, expr: Node) -> bool {
     let Some(path) = access_path(expr, cx.src) else {
         return false;
     };
+    // From the read on, or from the start of the loop around it.
+    let from = goconc_syntax::enclosing_loop(expr).map_or(expr.end_byte(), |l| l.start_byte());
     let mut found = false;
     walk(body, |n| {
-        if found || n.end_byte() <= expr.end_byte() {
-            return !found && n.end_byte() > expr.end_byte();
+        if found || n.end_byte() <= from {
+            return false;
         }
         if n.kind_str() == "call_expression" {
             found = atomic_func(n, cx.src, &cx.model.imports)
@@ -328,9 +343,26 @@ fn validated_by_swap(cx: &Context, expr: Node) -> bool {
                     .and_then(|a| access_path(a, cx.src))
                     .is_some_and(|p| p == path);
         }
-        true
+        !found
     });
     found
+}
+
+/// `_ = s.n`: the value read goes nowhere.
+fn discarded(expr: Node, src: &str) -> bool {
+    let Some(list) = expr.parent().filter(|p| p.kind_str() == "expression_list") else {
+        return false;
+    };
+    let Some(stmt) = list
+        .parent()
+        .filter(|s| s.kind_str() == "assignment_statement")
+    else {
+        return false;
+    };
+    stmt.field("right") == Some(list)
+        && stmt
+            .field("left")
+            .is_some_and(|left| goconc_syntax::named_children(left).all(|l| text(l, src) == "_"))
 }
 
 /// Where an expression points: the keys from its root, and its type.
