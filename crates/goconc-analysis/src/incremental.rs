@@ -27,7 +27,7 @@ use tree_sitter::Node;
 
 use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outcome, SourceFile};
 use goconc_model::atomics::{self, AtomicAccess};
-use goconc_model::guards::FieldAccess;
+use goconc_model::guards::{FieldAccess, MethodCall};
 use goconc_model::scope::{is_function_item, top_level_items};
 use goconc_model::summary::{self, Acquire, FuncSummary};
 use goconc_model::{FileDecls, FileModel, Imports, PackageModel};
@@ -88,6 +88,7 @@ struct ItemDecls {
     atomics: Vec<AtomicAccess>,
     call_sites: Vec<atomics::CallSite>,
     field_accesses: Vec<FieldAccess>,
+    method_calls: Vec<MethodCall>,
 }
 
 impl ItemDecls {
@@ -134,10 +135,15 @@ impl ItemDecls {
                 &f.guards,
                 f.expects_held,
                 f.write,
+                f.element,
+                f.lazy_init,
                 &f.function,
                 f.len,
             )
                 .hash(key);
+        }
+        for c in &self.method_calls {
+            (&c.callee, &c.caller, &c.guards, c.receiver, c.how, c.len).hash(key);
         }
     }
 }
@@ -233,6 +239,7 @@ impl IncrementalFile {
                     atomics: found,
                     call_sites: atomics::call_sites_in(&[f.node], src, &imports),
                     field_accesses: Vec::new(),
+                    method_calls: Vec::new(),
                 },
             );
         }
@@ -262,10 +269,10 @@ impl IncrementalFile {
             .map(|f| f.node.start_byte())
             .collect();
         if known.len() < functions.len() {
-            let (with_accesses, accesses) =
+            let (with_accesses, guard_facts) =
                 decls.field_accesses_in(root, items, src, Some((&known, &imports)));
             decls = with_accesses;
-            for access in accesses {
+            for access in guard_facts.accesses {
                 let Some(f) = containing(functions, access.offset) else {
                     continue;
                 };
@@ -273,6 +280,16 @@ impl IncrementalFile {
                     let mut access = access;
                     access.offset = access.offset.saturating_sub(f.node.start_byte());
                     facts.field_accesses.push(access);
+                }
+            }
+            for call in guard_facts.calls {
+                let Some(f) = containing(functions, call.offset) else {
+                    continue;
+                };
+                if let Some(facts) = fresh.get_mut(&f.key) {
+                    let mut call = call;
+                    call.offset = call.offset.saturating_sub(f.node.start_byte());
+                    facts.method_calls.push(call);
                 }
             }
         }
@@ -287,6 +304,12 @@ impl IncrementalFile {
                 .extend(facts.field_accesses.iter().cloned().map(|mut a| {
                     a.offset += start;
                     a
+                }));
+            decls
+                .method_calls
+                .extend(facts.method_calls.iter().cloned().map(|mut c| {
+                    c.offset += start;
+                    c
                 }));
         }
         // Keep only the functions the file has now.
@@ -419,6 +442,7 @@ fn part<'a>(
         atomics: Vec::new(),
         call_sites: Vec::new(),
         field_accesses: Vec::new(),
+        method_calls: Vec::new(),
     };
     fresh.get(&key).or_else(|| kept.get(&key)).unwrap_or(&EMPTY)
 }

@@ -1,9 +1,13 @@
-//! Field accesses and the locks held at them: the facts `guarded-field-unlocked` infers each
-//! field's guard from.
+//! Field accesses and method calls with the locks held at them: the facts
+//! `guarded-field-unlocked` infers each field's guard from, and judges each access by.
 //!
-//! For every method of a package struct, each access `recv.field` (outside function literals)
-//! is recorded with the receiver's mutexes held on every path to it. Facts are owned data,
-//! collected per file and merged per package ([`super::PackageModel::add_field_accesses`]).
+//! For every method of a package struct that holds a mutex, each access `recv.field` (outside
+//! function literals) is recorded with the receiver's mutexes held on every path to it. For
+//! every function, each call of a method of such a type is recorded with the callee's
+//! receiver's mutexes held at the call, whether the receiver is the caller's own, a value the
+//! caller has just made, or another, and how the method runs (here, on a goroutine, later as a
+//! method value, or from `fmt`/`encoding/json` handed the value). Facts are owned data,
+//! collected per file with the file's own types and merged per package.
 
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
@@ -12,7 +16,22 @@ use super::locks::{self, LockObserver, LockState};
 use super::scope::{Decl, DeclKind, FileModel};
 use super::summary::summary_key;
 use super::types::{SyncKind, Ty};
-use goconc_syntax::{named_children, parent_among, text, unparen, walk, walk_body_with_ancestors};
+use crate::HashMap;
+use goconc_syntax::{
+    method_call, named_children, parent_among, text, unparen, walk, walk_body_with_ancestors,
+};
+
+/// The methods the standard library calls on a value it is handed: `fmt` (`String`, `Error`,
+/// `GoString`, `Format`), `encoding/json` and `encoding` (`MarshalJSON`, `MarshalText`). A
+/// value passed to a function of another package may have them run there.
+pub const IMPLICIT_METHODS: &[&str] = &[
+    "String",
+    "Error",
+    "GoString",
+    "Format",
+    "MarshalJSON",
+    "MarshalText",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldAccess {
@@ -24,27 +43,111 @@ pub struct FieldAccess {
     /// The method is documented or named as running with the lock held (`…Locked`).
     pub expects_held: bool,
     pub write: bool,
+    /// The access reaches what the field holds (`m[k]`, `range m`, `len(m)`, `delete(m, k)`)
+    /// rather than the field itself (`c.m = …`, `x := c.m`).
+    pub element: bool,
+    /// A write under `if recv.f == nil` of the same field: set once, when unset.
+    pub lazy_init: bool,
     /// The method (`Cache.Get`).
     pub function: String,
     pub offset: usize,
     pub len: usize,
 }
 
+/// How the method of a call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallHow {
+    /// Called here, with the locks held here.
+    Direct,
+    /// Started on a goroutine (`go c.loop()`, or called inside a `go func(){…}()`).
+    Goroutine,
+    /// Run later from somewhere else: a method value handed on (`time.AfterFunc(d, c.flush)`),
+    /// or a call inside a function literal that is stored, returned or handed to
+    /// `time.AfterFunc`.
+    Later,
+    /// The value is handed to a function of another package that may call the methods of
+    /// [`IMPLICIT_METHODS`] on it (`json.Marshal(c)`, `fmt.Sprint(c)`): the callee is then
+    /// `Type.` with no method name.
+    Implicit,
+}
+
+/// What the receiver of a call is to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallReceiver {
+    /// The caller's own receiver (`c.evict()` in a method of `*Cache` on `c`).
+    Same,
+    /// A value the caller has made and nobody else can see yet (see [`unpublished_at`]).
+    Fresh,
+    Other,
+}
+
+/// A call of a method of a package struct that holds a mutex.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MethodCall {
+    /// `Cache.evict` (`Cache.` for [`CallHow::Implicit`]).
+    pub callee: String,
+    /// The top-level function the call is in (`Cache.Get`, `flush`).
+    pub caller: String,
+    /// The callee's receiver's mutexes held on every path to the call, as paths below it
+    /// (`mu`; the embedded `Mutex` of `c.Lock()`).
+    pub guards: Vec<String>,
+    pub receiver: CallReceiver,
+    pub how: CallHow,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// The guard facts of a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuardFacts {
+    pub accesses: Vec<FieldAccess>,
+    pub calls: Vec<MethodCall>,
+}
+
+/// Is `ty` a struct type of the package that holds a mutex?
+pub fn holds_mutex(model: &FileModel, type_name: &str) -> bool {
+    model
+        .package
+        .struct_fields(type_name)
+        .is_some_and(|fields| {
+            fields.iter().any(|f| {
+                matches!(
+                    model.package.sync_kind(f.ty.deref()),
+                    Some(SyncKind::Mutex | SyncKind::RWMutex)
+                )
+            })
+        })
+}
+
 struct Collector<'m, 't> {
     model: &'m FileModel<'t>,
-    receiver: &'t str,
-    type_name: String,
+    /// The receiver's name and type, for methods of a type holding a mutex.
+    receiver: Option<(&'t str, String)>,
     function: String,
     expects_held: bool,
-    out: Vec<FieldAccess>,
+    /// By (offset, field): a statement seen again while a loop settles replaces what it gave.
+    accesses: HashMap<(usize, usize), FieldAccess>,
+    calls: HashMap<(usize, u8), MethodCall>,
+    /// Holder types already asked about.
+    holders: HashMap<String, bool>,
 }
 
 impl<'t> LockObserver<'t> for Collector<'_, 't> {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
-        if matches!(node.kind_str(), "go_statement" | "defer_statement") {
-            return;
+        match node.kind_str() {
+            "go_statement" => return self.calls_in(node, state, CallHow::Goroutine),
+            // A deferred call runs on this goroutine when the function returns, with whatever
+            // locks are held then: taken as none.
+            "defer_statement" => {
+                return self.calls_in(node, &LockState::default(), CallHow::Direct)
+            }
+            _ => {}
         }
-        let prefix = format!("{}.", self.receiver);
+        self.calls_in(node, state, CallHow::Direct);
+        let Some((receiver, type_name)) = self.receiver.clone() else {
+            return;
+        };
+        let prefix = format!("{receiver}.");
         let guards: Vec<String> = state
             .held
             .iter()
@@ -60,8 +163,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             };
             let operand = unparen(operand);
-            if operand.kind_str() != "identifier" || text(operand, self.model.src) != self.receiver
-            {
+            if operand.kind_str() != "identifier" || text(operand, self.model.src) != receiver {
                 return;
             }
             let parent = parent_among(n, ancestors);
@@ -81,33 +183,40 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             }
             let write = is_write(n, ancestors, self.model.src);
-            found.push((n, text(field, self.model.src), write));
+            let element = is_element(n, ancestors, self.model.src);
+            let lazy_init = write && under_nil_check(n, ancestors, self.model.src);
+            found.push((n, text(field, self.model.src), write, element, lazy_init));
         });
-        for (n, field, write) in found {
-            if !self.is_plain_field(field) {
+        for (n, field, write, element, lazy_init) in found {
+            if !self.is_plain_field(&type_name, field) {
                 continue;
             }
-            self.out.push(FieldAccess {
-                type_name: self.type_name.clone(),
-                field: field.to_string(),
-                guards: guards.clone(),
-                expects_held: self.expects_held,
-                write,
-                function: self.function.clone(),
-                offset: n.start_byte(),
-                len: n.end_byte() - n.start_byte(),
-            });
+            self.accesses.insert(
+                (n.start_byte(), n.end_byte()),
+                FieldAccess {
+                    type_name: type_name.clone(),
+                    field: field.to_string(),
+                    guards: guards.clone(),
+                    expects_held: self.expects_held,
+                    write,
+                    element,
+                    lazy_init,
+                    function: self.function.clone(),
+                    offset: n.start_byte(),
+                    len: n.end_byte() - n.start_byte(),
+                },
+            );
         }
     }
 }
 
-impl Collector<'_, '_> {
+impl<'t> Collector<'_, 't> {
     /// Fields that hold data: not mutexes, atomics, channels, or other sync values.
-    fn is_plain_field(&self, field: &str) -> bool {
+    fn is_plain_field(&self, type_name: &str, field: &str) -> bool {
         let Some(ty) = self
             .model
             .package
-            .field_type(&Ty::named("", &self.type_name), field)
+            .field_type(&Ty::named("", type_name), field)
         else {
             return false;
         };
@@ -130,6 +239,235 @@ impl Collector<'_, '_> {
             )
         )
     }
+
+    fn is_holder(&mut self, type_name: &str) -> bool {
+        if let Some(&known) = self.holders.get(type_name) {
+            return known;
+        }
+        let holds = holds_mutex(self.model, type_name);
+        self.holders.insert(type_name.to_string(), holds);
+        holds
+    }
+
+    /// The holder type a value of `ty` is (through one pointer).
+    fn holder_of(&mut self, ty: &Ty) -> Option<String> {
+        match ty.deref() {
+            Ty::Named { pkg, name } if pkg.is_empty() && self.is_holder(name) => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    /// The calls of methods of holder types a statement makes. Calls inside a function literal
+    /// that is kept for later (stored, returned, or handed to `time.AfterFunc`) are
+    /// [`CallHow::Later`]; inside one called in place or handed to a call as a callback
+    /// (`node.forChildren(func(c) { db.deref(c) })`), they run with the statement's locks;
+    /// inside a `go` statement they are [`CallHow::Goroutine`].
+    fn calls_in(&mut self, stmt: Node<'t>, state: &LockState, how: CallHow) {
+        let src = self.model.src;
+        let mut found: Vec<(Node<'t>, CallHow)> = Vec::new();
+        walk(stmt, |n| {
+            match n.kind_str() {
+                "call_expression" => {
+                    let later =
+                        n.start_byte() > stmt.start_byte() && kept_for_later(self.model, n, stmt);
+                    let how = match (how, later) {
+                        (CallHow::Goroutine, _) => CallHow::Goroutine,
+                        (_, true) => CallHow::Later,
+                        (how, false) => how,
+                    };
+                    found.push((n, how));
+                }
+                // A method value handed on: `f(c.flush)`, `x := c.flush`.
+                "selector_expression" => {
+                    let called = n.parent().is_some_and(|p| {
+                        p.kind_str() == "call_expression" && p.field("function") == Some(n)
+                    });
+                    if !called {
+                        found.push((n, CallHow::Later));
+                    }
+                }
+                _ => {}
+            }
+            true
+        });
+        for (node, how) in found {
+            if node.kind_str() == "selector_expression" {
+                self.method_value(node, state);
+                continue;
+            }
+            if let Some(mc) = method_call(node) {
+                let method = text(mc.method, src);
+                if let Some(type_name) = self.holder_of(&self.model.type_of(mc.receiver)) {
+                    // A field holding a func is called like a method: not one.
+                    let is_field = self
+                        .model
+                        .package
+                        .field_type(&Ty::named("", &type_name), method)
+                        .is_some();
+                    if !is_field {
+                        let callee = format!("{type_name}.{method}");
+                        self.record(node, mc.receiver, callee, state, how);
+                    }
+                }
+                if self
+                    .model
+                    .imports
+                    .path_of(text(unparen(mc.receiver), src))
+                    .is_some()
+                    && unparen(mc.receiver).kind_str() == "identifier"
+                    && self.model.resolve(unparen(mc.receiver)).is_none()
+                {
+                    // `json.Marshal(c)`: the other package may call c's String, MarshalJSON, …
+                    for arg in goconc_syntax::call_args(node) {
+                        let arg = unparen(arg);
+                        let value = match arg.kind_str() {
+                            "unary_expression" => arg.field("operand").map(unparen),
+                            _ => Some(arg),
+                        };
+                        let Some(value) = value.filter(|v| {
+                            matches!(v.kind_str(), "identifier" | "selector_expression")
+                        }) else {
+                            continue;
+                        };
+                        if let Some(type_name) = self.holder_of(&self.model.type_of(value)) {
+                            self.record(
+                                node,
+                                value,
+                                format!("{type_name}."),
+                                state,
+                                CallHow::Implicit,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `c.flush` not called here: handed on, to run later.
+    fn method_value(&mut self, node: Node<'t>, state: &LockState) {
+        let (Some(operand), Some(field)) = (node.field("operand"), node.field("field")) else {
+            return;
+        };
+        let Some(type_name) = self.holder_of(&self.model.type_of(operand)) else {
+            return;
+        };
+        let name = text(field, self.model.src);
+        let is_method = self.model.package.method(&type_name, name).is_some()
+            || self
+                .model
+                .package
+                .field_type(&Ty::named("", &type_name), name)
+                .is_none();
+        if is_method {
+            let callee = format!("{type_name}.{name}");
+            self.record(node, operand, callee, state, CallHow::Later);
+        }
+    }
+
+    fn record(
+        &mut self,
+        node: Node<'t>,
+        receiver: Node<'t>,
+        callee: String,
+        state: &LockState,
+        how: CallHow,
+    ) {
+        let Some(path) = goconc_syntax::access_path(receiver, self.model.src) else {
+            return;
+        };
+        let prefix = format!("{path}.");
+        let guards: Vec<String> = match how {
+            CallHow::Direct | CallHow::Implicit => state
+                .held
+                .iter()
+                .filter(|(_, h)| h.on_every_path)
+                .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
+                .collect(),
+            CallHow::Goroutine | CallHow::Later => Vec::new(),
+        };
+        let root = goconc_syntax::path_root(receiver);
+        let receiver_kind = if self
+            .receiver
+            .as_ref()
+            .is_some_and(|(name, _)| path == *name)
+            && root.is_some_and(|r| {
+                self.model
+                    .resolve(r)
+                    .is_some_and(|d| d.kind == DeclKind::Receiver)
+            }) {
+            CallReceiver::Same
+        } else if unparen(receiver).kind_str() == "identifier"
+            && self
+                .model
+                .resolve(unparen(receiver))
+                .is_some_and(|d| unpublished_at(self.model, d, node))
+        {
+            CallReceiver::Fresh
+        } else {
+            CallReceiver::Other
+        };
+        let kind = match how {
+            CallHow::Direct => 0,
+            CallHow::Goroutine => 1,
+            CallHow::Later => 2,
+            CallHow::Implicit => 3,
+        };
+        self.calls.insert(
+            (node.start_byte(), kind),
+            MethodCall {
+                callee,
+                caller: self.function.clone(),
+                guards,
+                receiver: receiver_kind,
+                how,
+                offset: node.start_byte(),
+                len: node.end_byte() - node.start_byte(),
+            },
+        );
+    }
+}
+
+/// Is `node` inside a function literal below `top` that is kept to run later: stored,
+/// returned, or handed to `time.AfterFunc`? A literal called where it stands, or handed to a
+/// call as a callback, is taken to run there and then.
+fn kept_for_later(model: &FileModel, node: Node, top: Node) -> bool {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        if n == top {
+            return false;
+        }
+        if n.kind_str() == "func_literal" {
+            let Some(parent) = n.parent() else {
+                return true;
+            };
+            let runs_here = match parent.kind_str() {
+                "call_expression" => parent.field("function") == Some(n),
+                "argument_list" => parent
+                    .parent()
+                    .and_then(|call| call.field("function"))
+                    .is_none_or(|f| !is_after_func(model, f)),
+                _ => false,
+            };
+            if !runs_here {
+                return true;
+            }
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// `time.AfterFunc`: runs its func on a goroutine of its own, later.
+fn is_after_func(model: &FileModel, function: Node) -> bool {
+    function.kind_str() == "selector_expression"
+        && function
+            .field("field")
+            .is_some_and(|f| text(f, model.src) == "AfterFunc")
+        && function.field("operand").is_some_and(|o| {
+            o.kind_str() == "identifier"
+                && model.imports.path_of(text(o, model.src)) == Some("time")
+        })
 }
 
 /// Is the selector written to: assigned, incremented, or a map/slice element of it assigned?
@@ -159,62 +497,102 @@ fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
     }
 }
 
-/// The field accesses of every method of the file.
-pub fn collect(model: &FileModel) -> Vec<FieldAccess> {
-    let mut out = Vec::new();
+/// Does the access reach what the field holds rather than the field: `recv.m[k]`, `range
+/// recv.m`, `len(recv.m)`, `cap(recv.m)`, `delete(recv.m, k)`, `clear(recv.m)`?
+fn is_element(selector: Node, ancestors: &[Node], src: &str) -> bool {
+    let Some(parent) = parent_among(selector, ancestors) else {
+        return false;
+    };
+    match parent.kind_str() {
+        "index_expression" | "slice_expression" => parent.field("operand") == Some(selector),
+        "range_clause" => parent.field("right") == Some(selector),
+        "argument_list" => {
+            let above = ancestors.split_last().map_or(&[][..], |(_, above)| above);
+            parent_among(parent, above)
+                .and_then(|c| c.field("function"))
+                .is_some_and(|f| {
+                    f.kind_str() == "identifier"
+                        && matches!(text(f, src), "len" | "cap" | "delete" | "clear")
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Is the write inside the `then` branch of `if recv.f == nil` (the same selector text)?
+fn under_nil_check(selector: Node, ancestors: &[Node], src: &str) -> bool {
+    let path = text(selector, src);
+    let wanted = [format!("{path} == nil"), format!("nil == {path}")];
+    let mut child = selector;
+    for &ancestor in ancestors.iter().rev() {
+        if goconc_syntax::is_function(ancestor.kind_str()) {
+            return false;
+        }
+        if ancestor.kind_str() == "if_statement" && ancestor.field("consequence") == Some(child) {
+            if let Some(condition) = ancestor.field("condition") {
+                let condition = text(unparen(condition), src);
+                if wanted.iter().any(|w| w == condition) {
+                    return true;
+                }
+            }
+        }
+        child = ancestor;
+    }
+    false
+}
+
+/// The guard facts of every function of the model: field accesses in methods of types that
+/// hold a mutex, and calls of their methods from anywhere.
+pub fn collect(model: &FileModel) -> GuardFacts {
+    let mut facts = GuardFacts::default();
     for function in &model.functions {
-        if function.node.kind_str() != "method_declaration" {
+        if function.parent.is_some() {
             continue;
         }
-        let (Some(type_name), Some(body), Some(name)) = (
-            &function.receiver_type,
-            function.body,
-            function.node.field("name"),
-        ) else {
+        let (Some(body), Some(name)) = (function.body, function.node.field("name")) else {
             continue;
         };
-        // Only types that hold a mutex can have a guarded field.
-        let Some(fields) = model.package.struct_fields(type_name) else {
-            continue;
-        };
-        let holds_mutex = fields.iter().any(|f| {
-            matches!(
-                model.package.sync_kind(f.ty.deref()),
-                Some(SyncKind::Mutex | SyncKind::RWMutex)
-            )
-        });
-        if !holds_mutex {
-            continue;
-        }
-        let Some(receiver) = function
-            .node
-            .field("receiver")
-            .and_then(|r| named_children(r).next())
-            .and_then(|p| p.field("name"))
-            .map(|n| text(n, model.src))
-        else {
-            continue;
-        };
-        let key = summary_key(Some(type_name), text(name, model.src));
+        let receiver = function
+            .receiver_type
+            .as_ref()
+            .filter(|t| holds_mutex(model, t))
+            .and_then(|type_name| {
+                let name = function
+                    .node
+                    .field("receiver")
+                    .and_then(|r| named_children(r).next())
+                    .and_then(|p| p.field("name"))
+                    .map(|n| text(n, model.src))?;
+                Some((name, type_name.clone()))
+            });
+        let key = summary_key(function.receiver_type.as_deref(), text(name, model.src));
         let expects_held = model.package.summary(&key).is_some_and(|s| s.expects_held);
         let mut collector = Collector {
             model,
             receiver,
-            type_name: type_name.clone(),
             function: key,
             expects_held,
-            out: Vec::new(),
+            accesses: HashMap::default(),
+            calls: HashMap::default(),
+            holders: HashMap::default(),
         };
         let locks_here = text(body, model.src).contains("ock(");
         if !locks_here {
             // No lock is taken: every access is unguarded, no dataflow needed.
-            collector.statement(body, &LockState::default());
-            out.extend(collector.out);
-        } else if locks::analyze(model, body, &mut collector).is_some() {
-            out.extend(collector.out);
+            for statement in goconc_syntax::statements(body) {
+                collector.statement(statement, &LockState::default());
+            }
+        } else if locks::analyze(model, body, &mut collector).is_none() {
+            continue;
         }
+        let mut accesses: Vec<FieldAccess> = collector.accesses.into_values().collect();
+        accesses.sort_by_key(|a| (a.offset, a.len));
+        let mut calls: Vec<MethodCall> = collector.calls.into_values().collect();
+        calls.sort_by_key(|c| (c.offset, c.len, c.how as u8));
+        facts.accesses.extend(accesses);
+        facts.calls.extend(calls);
     }
-    out
+    facts
 }
 
 /// `T{…}`, `&T{…}` or `new(T)`: a value nobody else has yet.

@@ -46,6 +46,8 @@ pub struct FileDecls {
     /// file's own types (see [`super::guards`]): the same facts whether the CLI reads the whole
     /// package at once or a server refreshes one file.
     pub field_accesses: Vec<super::guards::FieldAccess>,
+    /// The calls of methods of the file's types that hold a mutex (see [`super::guards`]).
+    pub method_calls: Vec<super::guards::MethodCall>,
     /// Where the declarations after the package clause and imports start, and whether the file
     /// spells sync and sync/atomic by their own names: what tells a quiet file from its text
     /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
@@ -79,8 +81,9 @@ impl FileDecls {
         decls.summaries = super::summary::collect_in(&items, src, &imports);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
         decls.call_sites = super::atomics::call_sites_in(&items, src, &imports);
-        let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
-        decls.field_accesses = accesses;
+        let (mut decls, facts) = decls.field_accesses_in(root, &items, src, None);
+        decls.field_accesses = facts.accesses;
+        decls.method_calls = facts.calls;
         decls
     }
 
@@ -123,16 +126,17 @@ impl FileDecls {
         decls
     }
 
-    /// The field accesses of the file's methods (see [`super::guards`]), judged with the file's
-    /// own types and summaries (set those first); methods starting at a byte in `skip` are left
-    /// out. `items` are the root's named children (the caller has them already).
+    /// The field accesses and method calls of the file's functions (see [`super::guards`]),
+    /// judged with the file's own types and summaries (set those first); functions starting at
+    /// a byte in `skip` are left out. `items` are the root's named children (the caller has them
+    /// already).
     pub fn field_accesses_in(
         self,
         root: Node,
         items: &[Node],
         src: &str,
         skip: Option<(&crate::HashSet<usize>, &Imports)>,
-    ) -> (FileDecls, Vec<super::guards::FieldAccess>) {
+    ) -> (FileDecls, super::guards::GuardFacts) {
         // Shared for the time of the walk so the file can be laid over an empty package
         // (nothing copied), then handed back.
         let decls = Arc::new(self);
@@ -147,15 +151,15 @@ impl FileDecls {
         items: &[Node],
         src: &str,
         skip: Option<(&crate::HashSet<usize>, &Imports)>,
-    ) -> Vec<super::guards::FieldAccess> {
-        // Only files with methods that lock can show which mutex guards a field.
-        if !(src.contains("func (") && src.contains("ock(") && !decls.structs.is_empty()) {
-            return Vec::new();
+    ) -> super::guards::GuardFacts {
+        // Only files that lock can show which mutex guards a field, or hold a lock at a call.
+        if !src.contains("ock(") || decls.structs.is_empty() {
+            return Default::default();
         }
         // The file alone, as a package (laid over an empty one: nothing is copied).
         let own = PackageModel::over(Arc::default(), decls);
         if !own.has_struct_with_mutex() {
-            return Vec::new();
+            return Default::default();
         }
         let from_tree;
         let imports = match skip {
@@ -165,8 +169,9 @@ impl FileDecls {
                 &from_tree
             }
         };
-        // Only methods of a type that holds a mutex have guarded fields (see guards::collect):
-        // the model leaves every other function out.
+        // Only methods of a type that holds a mutex have guarded fields, and only functions that
+        // name such a type can call its methods (see guards::collect): the model leaves every
+        // other function out.
         let holders: crate::HashSet<&str> = decls
             .structs
             .iter()
@@ -188,7 +193,11 @@ impl FileDecls {
             let receiver = (item.kind_str() == "method_declaration")
                 .then(|| receiver_type(item, src, imports))
                 .flatten();
-            if !receiver.is_some_and(|t| holders.contains(t.as_str())) {
+            let names_holder = || {
+                let item_text = text(item, src);
+                holders.iter().any(|h| item_text.contains(h))
+            };
+            if !receiver.is_some_and(|t| holders.contains(t.as_str())) && !names_holder() {
                 left_out.insert(item.start_byte());
             }
         }
@@ -312,6 +321,7 @@ pub struct PackageModel {
     /// Methods declared in generated files (`Type.method`).
     generated_methods: crate::HashSet<String>,
     field_accesses: Vec<super::guards::FieldAccess>,
+    method_calls: Vec<super::guards::MethodCall>,
     /// Computed on first use by [`PackageModel::lock_reach`].
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
     /// Computed on first use by [`PackageModel::triggers`].
@@ -387,6 +397,7 @@ impl PackageModel {
             model
                 .field_accesses
                 .extend(file.field_accesses.iter().cloned());
+            model.method_calls.extend(file.method_calls.iter().cloned());
             calls.extend(file.call_sites.iter().cloned());
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
@@ -732,6 +743,13 @@ impl PackageModel {
         let own = self.own.iter().flat_map(|f| f.field_accesses.iter());
         let base = self.base.iter().flat_map(|b| b.field_accesses.iter());
         self.field_accesses.iter().chain(own).chain(base)
+    }
+
+    /// The calls of methods of types holding a mutex, of the files added so far.
+    pub fn method_calls(&self) -> impl Iterator<Item = &super::guards::MethodCall> {
+        let own = self.own.iter().flat_map(|f| f.method_calls.iter());
+        let base = self.base.iter().flat_map(|b| b.method_calls.iter());
+        self.method_calls.iter().chain(own).chain(base)
     }
 
     /// Every function summary of the package, by key.

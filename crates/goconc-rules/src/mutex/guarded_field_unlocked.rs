@@ -1,13 +1,13 @@
 //! `guarded-field-unlocked`: a field read or written under its mutex in most places, but without
 //! it here.
 
-use crate::HashSet;
+use crate::{HashMap, HashSet};
 use std::collections::BTreeMap;
 
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::is_no_return_call;
-use goconc_model::guards::{self, FieldAccess};
+use goconc_model::guards::{self, CallHow, CallReceiver, FieldAccess, MethodCall};
 use goconc_model::summary::{is_atomic_load, summary_key};
 use goconc_syntax::{method_call, statement_call, statements, text, walk, NodeExt};
 use tree_sitter::Node;
@@ -73,78 +73,655 @@ guard.
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    let has_methods = cx.model.functions.iter().any(|f| f.receiver_type.is_some());
-    if !has_methods {
-        return;
-    }
     let fresh = guards::collect(cx.model);
-    if fresh.is_empty() {
+    if fresh.accesses.is_empty() && fresh.calls.is_empty() {
         return;
     }
-    // This file's accesses, plus those of the other files of the package, of the fields this
-    // file's analysed functions touch (a server analyses one function per keystroke).
-    let touched: HashSet<(&str, &str)> = fresh
-        .iter()
-        .map(|a| (a.type_name.as_str(), a.field.as_str()))
-        .collect();
-    let mut seen: HashSet<(&str, usize, &str)> = HashSet::default();
-    let mut by_field: BTreeMap<(&str, &str), Vec<&FieldAccess>> = BTreeMap::new();
-    for access in fresh.iter().chain(cx.model.package.field_accesses()) {
-        if touched.contains(&(access.type_name.as_str(), access.field.as_str()))
-            && seen.insert((
-                access.function.as_str(),
-                access.offset,
-                access.field.as_str(),
-            ))
-        {
-            by_field
-                .entry((access.type_name.as_str(), access.field.as_str()))
-                .or_default()
-                .push(access);
-        }
+    // Generated code runs on the values its callers hand it: those calls are judged instead.
+    if goconc_model::package::is_generated(cx.src) {
+        return;
     }
-    for ((type_name, field), accesses) in by_field {
-        let declared = cx
-            .model
-            .package
-            .field(type_name, field)
-            .and_then(|f| f.guard.clone());
-        let Some((guard, guarded, total)) = declared
-            .map(|g| (g, 0, 0))
-            .or_else(|| infer_guard(&accesses))
-        else {
+    let facts = Facts::gather(cx, &fresh);
+    let mut entries = Entries::default();
+    // One finding per field per function.
+    let mut reported: HashSet<(&str, &str, &str)> = HashSet::default();
+    let mut guards_of: HashMap<(&str, &str), Option<Guard>> = HashMap::default();
+    for access in &fresh.accesses {
+        let key = (access.type_name.as_str(), access.field.as_str());
+        let guard = guards_of
+            .entry(key)
+            .or_insert_with(|| facts.guard_of(cx, &mut entries, key.0, key.1))
+            .clone();
+        let Some(guard) = guard else { continue };
+        if reported.contains(&(key.0, key.1, access.function.as_str())) {
+            continue;
+        }
+        let Some(severity) = judge(cx, &facts, &mut entries, access, &guard) else {
             continue;
         };
-        for access in fresh
+        reported.insert((key.0, key.1, access.function.as_str()));
+        let what = if access.write { "written" } else { "read" };
+        let accessed = cx
+            .src
+            .get(access.offset..access.offset + access.len)
+            .unwrap_or(&access.field);
+        let receiver = accessed.split('.').next().unwrap_or("");
+        let evidence = if guard.total > 0 {
+            format!(
+                "which guards it at {} of its {} other accesses",
+                guard.guarded, guard.total
+            )
+        } else {
+            "which its declaration says guards it".to_string()
+        };
+        let mut finding = META.finding(
+            access.offset..access.offset + access.len,
+            format!(
+                "`{accessed}` is {what} without holding `{receiver}.{}`, {evidence}: this races with the locked accesses{}",
+                guard.name,
+                match severity {
+                    Severity::Hint => guard_hint(&facts, access),
+                    _ => String::new(),
+                }
+            ),
+        );
+        finding.severity = severity;
+        out.push(finding);
+    }
+    report_unlocked_calls(cx, &facts, &mut entries, &fresh, &mut guards_of, out);
+}
+
+/// A field's guard, and the evidence for it.
+#[derive(Debug, Clone)]
+struct Guard {
+    name: String,
+    guarded: usize,
+    total: usize,
+}
+
+/// What the package knows, gathered once per file: every field access and method call, this
+/// file's (judged with the package's types) and the other files'.
+struct Facts<'a> {
+    /// By (type, field).
+    by_field: BTreeMap<(&'a str, &'a str), Vec<&'a FieldAccess>>,
+    /// The fields each method of a type touches: (type, function) → fields.
+    fields_of: HashMap<(&'a str, &'a str), HashSet<&'a str>>,
+    /// By callee (`Type.method`); implicit calls under `Type.`.
+    calls: HashMap<&'a str, Vec<&'a MethodCall>>,
+}
+
+impl<'a> Facts<'a> {
+    fn gather(cx: &'a Context, fresh: &'a guards::GuardFacts) -> Facts<'a> {
+        let mut facts = Facts {
+            by_field: BTreeMap::new(),
+            fields_of: HashMap::default(),
+            calls: HashMap::default(),
+        };
+        let touched: HashSet<&str> = fresh
+            .accesses
             .iter()
-            .filter(|a| a.type_name == type_name && a.field == field)
+            .map(|a| a.type_name.as_str())
+            .chain(
+                fresh
+                    .calls
+                    .iter()
+                    .map(|c| c.callee.split('.').next().unwrap_or("")),
+            )
+            .collect();
+        let mut seen: HashSet<(&str, usize, &str)> = HashSet::default();
+        for access in fresh
+            .accesses
+            .iter()
+            .chain(cx.model.package.field_accesses())
         {
-            // Unexported helpers are often called with the lock held without saying so; the
-            // classic race is an exported method that skips the lock.
-            let method = access.function.rsplit('.').next().unwrap_or("");
-            if access.expects_held
-                || !access.guards.is_empty()
-                || !method.starts_with(|c: char| c.is_ascii_uppercase())
-                || on_published_fast_path(cx, access)
+            if !touched.contains(access.type_name.as_str())
+                || !seen.insert((
+                    access.function.as_str(),
+                    access.offset,
+                    access.field.as_str(),
+                ))
             {
                 continue;
             }
-            let what = if access.write { "written" } else { "read" };
-            let accessed = cx
-                .src
-                .get(access.offset..access.offset + access.len)
-                .unwrap_or(field);
-            let receiver = accessed.split('.').next().unwrap_or("");
-            let evidence = if total > 0 {
-                format!("which guards it at {guarded} of its {total} other accesses")
-            } else {
-                "which its declaration says guards it".to_string()
-            };
-            out.push(META.finding(
-                access.offset..access.offset + access.len,
-                format!("`{accessed}` is {what} without holding `{receiver}.{guard}`, {evidence}: this races with the locked accesses"),
-            ));
+            facts
+                .by_field
+                .entry((access.type_name.as_str(), access.field.as_str()))
+                .or_default()
+                .push(access);
+            facts
+                .fields_of
+                .entry((access.type_name.as_str(), access.function.as_str()))
+                .or_default()
+                .insert(access.field.as_str());
         }
+        let mut seen: HashSet<(&str, usize, CallHow)> = HashSet::default();
+        for call in fresh.calls.iter().chain(cx.model.package.method_calls()) {
+            if !touched.contains(call.callee.split('.').next().unwrap_or(""))
+                || !seen.insert((call.caller.as_str(), call.offset, call.how))
+            {
+                continue;
+            }
+            facts
+                .calls
+                .entry(call.callee.as_str())
+                .or_default()
+                .push(call);
+        }
+        facts
+    }
+
+    /// The call sites of a method: its own, and for the methods `fmt` and `encoding/json` call,
+    /// the places that hand the value to another package.
+    fn sites(&self, type_name: &str, function: &str) -> Vec<&'a MethodCall> {
+        let mut sites: Vec<&MethodCall> = self.calls.get(function).cloned().unwrap_or_default();
+        let method = function.rsplit('.').next().unwrap_or("");
+        if guards::IMPLICIT_METHODS.contains(&method) {
+            let implicit = format!("{type_name}.");
+            sites.extend(self.calls.get(implicit.as_str()).into_iter().flatten());
+        }
+        sites
+    }
+
+    /// Do the package's own calls of a method tell how it is entered? An exported method is the
+    /// API's: other packages, and interfaces, call it where the package cannot see, so its
+    /// callers here speak for it only when it is a whole-value method (a serializer, a copy)
+    /// or one that `fmt` and `encoding/json` run on the values the package hands them. A
+    /// method documented or named as entered locked is taken at its word (see [`Entry`]).
+    fn callers_speak_for(&self, cx: &Context, type_name: &str, function: &str) -> bool {
+        let method = function.rsplit('.').next().unwrap_or("");
+        !is_exported(method)
+            || guards::IMPLICIT_METHODS.contains(&method)
+            || self.whole_value(cx, type_name, function)
+    }
+
+    /// Is the method started on a goroutine or handed on to run later?
+    fn runs_elsewhere(&self, type_name: &str, function: &str) -> bool {
+        self.sites(type_name, function)
+            .iter()
+            .any(|s| matches!(s.how, CallHow::Goroutine | CallHow::Later))
+    }
+
+    /// Does the method read or write the whole value: two thirds of the type's data fields or
+    /// more, and four or more (a serializer, a copy, a decoder)? Such a method takes no lock of
+    /// its own for one field: its callers decide.
+    fn whole_value(&self, cx: &Context, type_name: &str, function: &str) -> bool {
+        let Some(fields) = self.fields_of.get(&(type_name, function)) else {
+            return false;
+        };
+        let data_fields = cx
+            .model
+            .package
+            .struct_fields(type_name)
+            .map_or(0, |fields| {
+                fields.iter().filter(|f| is_data(cx, &f.ty)).count()
+            });
+        fields.len() >= 4 && fields.len() * 3 >= data_fields * 2
+    }
+
+    /// The guard of a field: declared (`// guarded by mu`), or the mutex most accesses hold,
+    /// counting the locks a method's every caller holds and leaving out methods that run on
+    /// values not yet published.
+    fn guard_of(
+        &self,
+        cx: &Context,
+        entries: &mut Entries,
+        type_name: &str,
+        field: &str,
+    ) -> Option<Guard> {
+        if let Some(declared) = cx
+            .model
+            .package
+            .field(type_name, field)
+            .and_then(|f| f.guard.clone())
+        {
+            return Some(Guard {
+                name: declared,
+                guarded: 0,
+                total: 0,
+            });
+        }
+        let accesses = self.by_field.get(&(type_name, field))?;
+        // (guard, functions holding it, accesses holding it, a write among them)
+        let mut counts: BTreeMap<String, (HashSet<&str>, usize, bool)> = BTreeMap::new();
+        let mut total = 0;
+        let mut unguarded = 0;
+        for access in accesses {
+            if access.expects_held {
+                continue;
+            }
+            // How the package enters the method, where that speaks for it (as `judge` reads it).
+            let entry = match self.callers_speak_for(cx, type_name, &access.function) {
+                true => entries.of(cx, self, type_name, &access.function),
+                false => Entry::Unlocked,
+            };
+            // Run only on values not yet published: no evidence either way.
+            if entry == Entry::Fresh {
+                continue;
+            }
+            let mut held: Vec<&str> = access.guards.iter().map(String::as_str).collect();
+            if let Entry::Locked(guards) = &entry {
+                held.extend(guards.iter().map(String::as_str));
+            }
+            total += 1;
+            if held.is_empty() {
+                unguarded += 1;
+            }
+            held.sort_unstable();
+            held.dedup();
+            for guard in held {
+                let count = counts.entry(guard.to_string()).or_default();
+                count.0.insert(access.function.as_str());
+                count.1 += 1;
+                count.2 |= access.write;
+            }
+        }
+        let (name, (functions, guarded, has_write)) =
+            counts.into_iter().max_by_key(|(_, (_, n, _))| *n)?;
+        // Locked accesses in one method only are that method's business (it locks for another
+        // field), not evidence of a guard, unless that method both reads and writes the field
+        // under the lock (in two critical sections: it locks for this field).
+        let one_method_locks_for_it = functions.len() == 1
+            && functions.iter().all(|f| {
+                let locked = |write: bool| {
+                    accesses
+                        .iter()
+                        .any(|a| a.function == *f && a.write == write && a.guards.contains(&name))
+                };
+                locked(true) && locked(false)
+            });
+        (guarded >= 2
+            && (functions.len() >= 2 || one_method_locks_for_it)
+            && has_write
+            && unguarded > 0
+            && guarded * 2 > total)
+            .then_some(Guard {
+                name,
+                guarded,
+                total: total - 1,
+            })
+    }
+}
+
+/// Fields that hold data: not mutexes, atomics, channels, funcs or other sync values.
+fn is_data(cx: &Context, ty: &goconc_model::Ty) -> bool {
+    use goconc_model::{SyncKind, Ty};
+    if matches!(ty, Ty::Chan(_) | Ty::Func { .. }) {
+        return false;
+    }
+    !matches!(
+        cx.model.package.sync_kind(ty.deref()),
+        Some(
+            SyncKind::Mutex
+                | SyncKind::RWMutex
+                | SyncKind::Atomic
+                | SyncKind::WaitGroup
+                | SyncKind::Once
+                | SyncKind::Cond
+                | SyncKind::Map
+                | SyncKind::Pool
+                | SyncKind::NoCopy
+        )
+    )
+}
+
+/// How a method is entered, from its call sites in the package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    /// Named or documented as running with the lock held (`…Locked`).
+    Expected,
+    /// Every call site holds a lock of the receiver (those it names all hold), or runs on a
+    /// value not yet published, or is in a method entered so.
+    Locked(Vec<String>),
+    /// Every call site is on a value its caller has just made and not published.
+    Fresh,
+    /// Some call sites hold the lock, others do not: the ones that do not are reported.
+    Mixed,
+    /// No call site holds a lock (or one runs it on a goroutine or later).
+    Unlocked,
+    /// No call site in the package.
+    NoCallers,
+}
+
+/// How each method is entered, computed once per method.
+#[derive(Default)]
+struct Entries {
+    known: HashMap<String, Entry>,
+}
+
+impl Entries {
+    fn of(&mut self, cx: &Context, facts: &Facts, type_name: &str, function: &str) -> Entry {
+        if let Some(known) = self.known.get(function) {
+            return known.clone();
+        }
+        // A method calling itself (or a cycle) adds nothing: neutral while it is worked out.
+        self.known.insert(function.to_string(), Entry::Fresh);
+        let entry = self.compute(cx, facts, type_name, function);
+        self.known.insert(function.to_string(), entry.clone());
+        entry
+    }
+
+    fn compute(&mut self, cx: &Context, facts: &Facts, type_name: &str, function: &str) -> Entry {
+        if cx
+            .model
+            .package
+            .summary(function)
+            .is_some_and(|s| s.expects_held)
+        {
+            return Entry::Expected;
+        }
+        let sites = facts.sites(type_name, function);
+        if sites.is_empty() {
+            return Entry::NoCallers;
+        }
+        let mut locked: Option<Vec<String>> = None;
+        let mut any_locked = false;
+        let mut unlocked = false;
+        let mut elsewhere = false;
+        for site in &sites {
+            let held: Option<Vec<String>> = match (site.how, site.receiver) {
+                (CallHow::Goroutine | CallHow::Later, _) => {
+                    elsewhere = true;
+                    None
+                }
+                (_, CallReceiver::Fresh) => continue,
+                _ if !site.guards.is_empty() => Some(site.guards.clone()),
+                (_, CallReceiver::Same) => {
+                    let caller_type = site.caller.split('.').next().unwrap_or("");
+                    match self.of(cx, facts, caller_type, &site.caller) {
+                        Entry::Expected => Some(vec![String::new()]),
+                        Entry::Locked(guards) => Some(guards),
+                        Entry::Fresh => continue,
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            match held {
+                Some(guards) => {
+                    any_locked = true;
+                    locked = Some(match locked {
+                        None => guards,
+                        Some(mut known) => {
+                            known.retain(|g| guards.contains(g));
+                            known
+                        }
+                    });
+                }
+                None => unlocked = true,
+            }
+        }
+        match (any_locked, unlocked || elsewhere) {
+            (false, false) => Entry::Fresh,
+            (true, false) => Entry::Locked(locked.unwrap_or_default()),
+            (true, true) if !elsewhere => Entry::Mixed,
+            _ => Entry::Unlocked,
+        }
+    }
+}
+
+/// Should this unlocked access be reported, and at which severity?
+fn judge(
+    cx: &Context,
+    facts: &Facts,
+    entries: &mut Entries,
+    access: &FieldAccess,
+    guard: &Guard,
+) -> Option<Severity> {
+    if access.expects_held || !access.guards.is_empty() {
+        return None;
+    }
+    let method = access.function.rsplit('.').next().unwrap_or("");
+    let exported = is_exported(method);
+    let whole_value = facts.whole_value(cx, &access.type_name, &access.function);
+    let entry = entries.of(cx, facts, &access.type_name, &access.function);
+    let entry = match entry {
+        Entry::Locked(_) | Entry::Fresh | Entry::Mixed
+            if !facts.callers_speak_for(cx, &access.type_name, &access.function) =>
+        {
+            Entry::Unlocked
+        }
+        entry => entry,
+    };
+    match entry {
+        // Held by every caller, on a value not yet published, or reported at the call sites
+        // that skip the lock.
+        Entry::Expected | Entry::Locked(_) | Entry::Fresh | Entry::Mixed => return None,
+        // Nothing in the package runs it: an exported method is the API's to call any time; an
+        // unexported one is reached some way the package does not show. A whole-value method
+        // (a serializer) is its callers' to lock.
+        Entry::NoCallers => {
+            if !exported || whole_value {
+                return None;
+            }
+        }
+        // Called without the lock: an exported method is the API's to call any time; an
+        // unexported one races the same way when a goroutine runs it or it is handed on as a
+        // callback (its direct callers are judged where they are).
+        Entry::Unlocked => {
+            if !exported && !facts.runs_elsewhere(&access.type_name, &access.function) {
+                return None;
+            }
+        }
+    }
+    if on_published_fast_path(cx, access) || creates_guard(cx, access, &guard.name) {
+        return None;
+    }
+    let accesses = facts
+        .by_field
+        .get(&(access.type_name.as_str(), access.field.as_str()))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    // Reading the field itself (the map or slice, not what it holds) when nothing ever assigns
+    // the field: it is as it was made; the lock guards what it holds.
+    let assigned = |a: &&FieldAccess| a.write && !a.element;
+    if !access.write && !access.element && !accesses.iter().any(assigned) {
+        return None;
+    }
+    let writes: Vec<&&FieldAccess> = accesses.iter().filter(|a| a.write).collect();
+    // Every write decodes or builds the whole value (`UnmarshalJSON`), or runs on a value not
+    // yet published: the field does not change once the value is shared.
+    let frozen = !access.write
+        && writes.iter().all(|w| {
+            facts.whole_value(cx, &w.type_name, &w.function)
+                || (entries.of(cx, facts, &w.type_name, &w.function) == Entry::Fresh
+                    && facts.callers_speak_for(cx, &w.type_name, &w.function))
+        });
+    if frozen {
+        return None;
+    }
+    // The type hands its lock to its users (an exported type embedding its mutex, or an
+    // exported mutex field): a method that takes no lock at all is written for callers that
+    // hold it.
+    if lock_is_callers(cx, &access.type_name, &guard.name)
+        && cx
+            .model
+            .package
+            .summary(&access.function)
+            .is_none_or(|s| s.acquires.is_empty())
+    {
+        return None;
+    }
+    // Set once under the lock when unset (`if c.x == nil { c.x = … }`), and read after: the
+    // race is on that first write only.
+    let lazy = !access.write && !writes.is_empty() && writes.iter().all(|w| w.lazy_init);
+    // Every write is in this function: a read here races only with another run of it.
+    // Unless the function also reads it under the lock: then it expects another run of
+    // itself to write it meanwhile.
+    let confined = !access.write
+        && !writes.is_empty()
+        && writes.iter().all(|w| w.function == access.function)
+        && !accesses
+            .iter()
+            .any(|a| a.function == access.function && !a.write && a.guards.contains(&guard.name));
+    Some(if lazy || confined {
+        Severity::Hint
+    } else {
+        Severity::Warning
+    })
+}
+
+fn is_exported(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// Is the guard part of the type's API: an exported type that embeds it (`sync.Mutex`, whose
+/// `Lock` is then the type's), or an exported mutex field?
+fn lock_is_callers(cx: &Context, type_name: &str, guard: &str) -> bool {
+    let Some(field) = cx.model.package.field(type_name, guard) else {
+        return false;
+    };
+    let exported = |name: &str| name.starts_with(|c: char| c.is_ascii_uppercase());
+    (field.embedded && exported(type_name)) || (!field.embedded && exported(guard))
+}
+
+/// Why an unlocked read is only a hint (see [`judge`]).
+fn guard_hint(facts: &Facts, access: &FieldAccess) -> String {
+    let writes_here_only = facts
+        .by_field
+        .get(&(access.type_name.as_str(), access.field.as_str()))
+        .is_some_and(|all| {
+            all.iter()
+                .filter(|a| a.write)
+                .all(|w| w.function == access.function)
+        });
+    match writes_here_only {
+        true => " only if this function runs twice at once (every write is in it)".to_string(),
+        false => " only while it is first set (every write sets it once, when unset)".to_string(),
+    }
+}
+
+/// Does the method assign the guard itself (`t.mu = new(sync.Mutex)`)? It sets the value up:
+/// nobody can hold that lock yet.
+fn creates_guard(cx: &Context, access: &FieldAccess, guard: &str) -> bool {
+    let Some(node) = cx
+        .model
+        .root
+        .descendant_for_byte_range(access.offset, access.offset + access.len)
+    else {
+        return false;
+    };
+    let Some(index) = cx.model.function_of(node) else {
+        return false;
+    };
+    let Some(body) = cx.model.functions[index].body else {
+        return false;
+    };
+    let accessed = cx
+        .src
+        .get(access.offset..access.offset + access.len)
+        .unwrap_or("");
+    let receiver = accessed.split('.').next().unwrap_or("");
+    let target = format!("{receiver}.{guard}");
+    let mut found = false;
+    walk(body, |n| {
+        if n.kind_str() == "assignment_statement" {
+            found = found
+                || n.field("left").is_some_and(|left| {
+                    goconc_syntax::named_children(left).any(|l| text(l, cx.src) == target)
+                });
+        }
+        !found
+    });
+    found
+}
+
+/// Calls in this file of a method whose other callers hold the lock, made without it: the
+/// method is written for the lock held, and this call skips it.
+fn report_unlocked_calls<'a>(
+    cx: &Context,
+    facts: &Facts<'a>,
+    entries: &mut Entries,
+    fresh: &'a guards::GuardFacts,
+    guards_of: &mut HashMap<(&'a str, &'a str), Option<Guard>>,
+    out: &mut Vec<Finding>,
+) {
+    for call in &fresh.calls {
+        if call.how != CallHow::Direct
+            || !call.guards.is_empty()
+            || call.receiver == CallReceiver::Fresh
+        {
+            continue;
+        }
+        let Some((type_name, method)) = call.callee.split_once('.') else {
+            continue;
+        };
+        // Exported methods are judged where they are (see `judge`).
+        let exported = method.starts_with(|c: char| c.is_ascii_uppercase());
+        if exported || entries.of(cx, facts, type_name, &call.callee) != Entry::Mixed {
+            continue;
+        }
+        // The caller itself may be entered with the lock held.
+        if call.receiver == CallReceiver::Same {
+            let caller_type = call.caller.split('.').next().unwrap_or("");
+            if matches!(
+                entries.of(cx, facts, caller_type, &call.caller),
+                Entry::Expected | Entry::Locked(_) | Entry::Fresh
+            ) {
+                continue;
+            }
+        }
+        // A guarded field the callee touches, never holding its guard itself: the method is
+        // written for its caller to hold it.
+        let touched = facts
+            .by_field
+            .iter()
+            .filter(|((t, _), _)| *t == type_name)
+            .find_map(|((_, field), accesses)| {
+                let in_callee: Vec<&&FieldAccess> = accesses
+                    .iter()
+                    .filter(|a| a.function == call.callee)
+                    .collect();
+                let unlocked = in_callee.iter().find(|a| a.guards.is_empty())?;
+                let guard = guards_of
+                    .entry((unlocked.type_name.as_str(), unlocked.field.as_str()))
+                    .or_insert_with(|| facts.guard_of(cx, entries, type_name, field))
+                    .clone()?;
+                if in_callee.iter().any(|a| a.guards.contains(&guard.name)) {
+                    return None;
+                }
+                Some((*field, unlocked.write, guard))
+            });
+        let Some((field, write, guard)) = touched else {
+            continue;
+        };
+        let sites = facts.sites(type_name, &call.callee);
+        let holding = sites
+            .iter()
+            .filter(|s| s.guards.contains(&guard.name))
+            .count();
+        if holding == 0 {
+            continue;
+        }
+        let shown = cx
+            .src
+            .get(call.offset..call.offset + call.len)
+            .unwrap_or(method);
+        let receiver = shown
+            .strip_suffix(')')
+            .and_then(|s| s.rfind(&format!(".{method}(")).map(|i| &shown[..i]))
+            .unwrap_or("");
+        // In a method of the type on its own receiver, the value is the one the type's users
+        // share; elsewhere (a test driving the value step by step, set-up code) whether another
+        // goroutine has it at this point is not shown.
+        let (severity, unseen) = match call.receiver {
+            CallReceiver::Same => (Severity::Warning, ""),
+            _ => (
+                Severity::Hint,
+                " (whether another goroutine uses the value meanwhile is not shown here)",
+            ),
+        };
+        let mut finding = META.finding(
+            call.offset..call.offset + call.len,
+            format!(
+                "`{shown}` is called without holding `{receiver}.{}`, which {holding} of its {} calls hold: `{method}` {} `{field}`, which `{}` guards, without taking it{unseen}",
+                guard.name,
+                sites.len(),
+                if write { "writes" } else { "reads" },
+                guard.name,
+            ),
+        );
+        finding.severity = severity;
+        out.push(finding);
     }
 }
 
@@ -238,22 +815,4 @@ fn runs_slow_path(cx: &Context, if_statement: Node) -> bool {
         ) || statement_call(*last).is_some_and(|call| is_no_return_call(cx.model, call))
     });
     calls && !leaves
-}
-
-/// The guard most accesses hold: (guard, accesses under it, accesses counted).
-fn infer_guard(accesses: &[&FieldAccess]) -> Option<(String, usize, usize)> {
-    let counted: Vec<&&FieldAccess> = accesses.iter().filter(|a| !a.expects_held).collect();
-    let mut counts: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
-    for access in &counted {
-        for guard in &access.guards {
-            let entry = counts.entry(guard.as_str()).or_default();
-            entry.0 += 1;
-            entry.1 |= access.write;
-        }
-    }
-    let (guard, (guarded, has_write)) = counts.into_iter().max_by_key(|(_, (n, _))| *n)?;
-    let total = counted.len();
-    let unguarded = counted.iter().filter(|a| a.guards.is_empty()).count();
-    (guarded >= 2 && has_write && unguarded > 0 && guarded * 2 > total)
-        .then(|| (guard.to_string(), guarded, total - 1))
 }
