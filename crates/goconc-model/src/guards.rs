@@ -130,12 +130,15 @@ struct Collector<'m, 't> {
     calls: HashMap<(usize, u8), MethodCall>,
     /// Holder types already asked about.
     holders: HashMap<String, bool>,
+    /// Walking the body of a `go func() { … }()`: calls only (accesses in function literals
+    /// are not recorded).
+    in_goroutine: bool,
 }
 
 impl<'t> LockObserver<'t> for Collector<'_, 't> {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
         match node.kind_str() {
-            "go_statement" => return self.calls_in(node, state, CallHow::Goroutine),
+            "go_statement" => return self.goroutine_calls(node, state),
             // A deferred call runs on this goroutine when the function returns, with whatever
             // locks are held then: taken as none.
             "defer_statement" => {
@@ -144,6 +147,9 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             _ => {}
         }
         self.calls_in(node, state, CallHow::Direct);
+        if self.in_goroutine {
+            return;
+        }
         let Some((receiver, type_name)) = self.receiver.clone() else {
             return;
         };
@@ -254,6 +260,43 @@ impl<'t> Collector<'_, 't> {
         match ty.deref() {
             Ty::Named { pkg, name } if pkg.is_empty() && self.is_holder(name) => Some(name.clone()),
             _ => None,
+        }
+    }
+
+    /// `go func() { … }()`: a call the literal makes while holding a lock it took itself is a
+    /// locked call; the others run on the goroutine unguarded. Any other `go` statement starts
+    /// its callee on a goroutine.
+    fn goroutine_calls(&mut self, stmt: Node<'t>, state: &LockState) {
+        let body = named_children(stmt)
+            .next()
+            .filter(|c| c.kind_str() == "call_expression")
+            .and_then(|c| c.field("function"))
+            .map(unparen)
+            .filter(|f| f.kind_str() == "func_literal")
+            .and_then(|f| f.field("body"));
+        let Some(body) = body else {
+            return self.calls_in(stmt, state, CallHow::Goroutine);
+        };
+        let mut inner = Collector {
+            model: self.model,
+            receiver: self.receiver.clone(),
+            function: self.function.clone(),
+            expects_held: false,
+            accesses: HashMap::default(),
+            calls: HashMap::default(),
+            holders: std::mem::take(&mut self.holders),
+            in_goroutine: true,
+        };
+        let analysed = locks::analyze(self.model, body, &mut inner).is_some();
+        self.holders = std::mem::take(&mut inner.holders);
+        if !analysed {
+            return self.calls_in(stmt, state, CallHow::Goroutine);
+        }
+        for (_, mut call) in inner.calls {
+            if call.guards.is_empty() && call.how == CallHow::Direct {
+                call.how = CallHow::Goroutine;
+            }
+            self.calls.insert((call.offset, call.how as u8), call);
         }
     }
 
@@ -407,14 +450,8 @@ impl<'t> Collector<'_, 't> {
         } else {
             CallReceiver::Other
         };
-        let kind = match how {
-            CallHow::Direct => 0,
-            CallHow::Goroutine => 1,
-            CallHow::Later => 2,
-            CallHow::Implicit => 3,
-        };
         self.calls.insert(
-            (node.start_byte(), kind),
+            (node.start_byte(), how as u8),
             MethodCall {
                 callee,
                 caller: self.function.clone(),
@@ -575,6 +612,7 @@ pub fn collect(model: &FileModel) -> GuardFacts {
             accesses: HashMap::default(),
             calls: HashMap::default(),
             holders: HashMap::default(),
+            in_goroutine: false,
         };
         let locks_here = text(body, model.src).contains("ock(");
         if !locks_here {
