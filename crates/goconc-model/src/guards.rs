@@ -130,7 +130,7 @@ struct Collector<'m, 't> {
     calls: HashMap<(usize, u8), MethodCall>,
     /// Holder types already asked about.
     holders: HashMap<String, bool>,
-    /// Walking the body of a `go func() { … }()`: calls only (accesses in function literals
+    /// Walking the body of a `go` or `defer` literal: calls only (accesses in function literals
     /// are not recorded).
     in_goroutine: bool,
 }
@@ -138,11 +138,11 @@ struct Collector<'m, 't> {
 impl<'t> LockObserver<'t> for Collector<'_, 't> {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
         match node.kind_str() {
-            "go_statement" => return self.goroutine_calls(node, state),
+            "go_statement" => return self.literal_calls(node, state, CallHow::Goroutine),
             // A deferred call runs on this goroutine when the function returns, with whatever
-            // locks are held then: taken as none.
+            // locks are held then: taken as none, but for those a deferred literal takes itself.
             "defer_statement" => {
-                return self.calls_in(node, &LockState::default(), CallHow::Direct)
+                return self.literal_calls(node, &LockState::default(), CallHow::Direct)
             }
             _ => {}
         }
@@ -263,10 +263,11 @@ impl<'t> Collector<'_, 't> {
         }
     }
 
-    /// `go func() { … }()`: a call the literal makes while holding a lock it took itself is a
-    /// locked call; the others run on the goroutine unguarded. Any other `go` statement starts
-    /// its callee on a goroutine.
-    fn goroutine_calls(&mut self, stmt: Node<'t>, state: &LockState) {
+    /// `go func() { … }()` or `defer func() { … }()`: a call the literal makes while holding a
+    /// lock it took itself is a locked call; the others run unguarded as `how` says (on the
+    /// goroutine, or here when the function returns). Any other `go` or `defer` statement
+    /// runs its callee that way.
+    fn literal_calls(&mut self, stmt: Node<'t>, state: &LockState, how: CallHow) {
         let body = named_children(stmt)
             .next()
             .filter(|c| c.kind_str() == "call_expression")
@@ -275,7 +276,7 @@ impl<'t> Collector<'_, 't> {
             .filter(|f| f.kind_str() == "func_literal")
             .and_then(|f| f.field("body"));
         let Some(body) = body else {
-            return self.calls_in(stmt, state, CallHow::Goroutine);
+            return self.calls_in(stmt, state, how);
         };
         let mut inner = Collector {
             model: self.model,
@@ -290,11 +291,11 @@ impl<'t> Collector<'_, 't> {
         let analysed = locks::analyze(self.model, body, &mut inner).is_some();
         self.holders = std::mem::take(&mut inner.holders);
         if !analysed {
-            return self.calls_in(stmt, state, CallHow::Goroutine);
+            return self.calls_in(stmt, state, how);
         }
         for (_, mut call) in inner.calls {
             if call.guards.is_empty() && call.how == CallHow::Direct {
-                call.how = CallHow::Goroutine;
+                call.how = how;
             }
             self.calls.insert((call.offset, call.how as u8), call);
         }
