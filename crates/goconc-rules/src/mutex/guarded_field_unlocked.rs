@@ -52,23 +52,76 @@ func (c *Cache) Len() int {
 
 ## How the guard is found
 From the package's own code: for each field, the receiver's mutex held on every path at its
-accesses in the type's methods, across all files of the package. A mutex that is held at two or
-more accesses including a write, and at more than half of them, is the field's guard. A
-`// guarded by mu` comment on the field (or the line above it) names the guard outright.
-Methods named `…Locked` or documented "caller must hold the lock" count as holding it.
+accesses in the type's methods, across all files of the package, counting the lock a method's
+every caller holds (see below). A mutex that is held at two or more accesses including a write,
+in two or more methods (or in one method that both reads and writes the field under it), and
+at more than half of the accesses, is the field's guard. A `// guarded by mu` comment on the
+field (or the line above it) names the guard outright. Methods named `…Locked` or documented
+"caller must hold the lock" count as holding it.
+
+## How a method is entered
+From every call of the type's methods in the package, with the locks held at the call:
+- every call holds the lock (directly, inside a `go func(){…}()` or `defer func(){…}()` that
+  takes it, or in a method itself entered so): the method is judged as locked;
+- some calls hold it and some do not: the calls that do not are reported instead, at the call
+  (`warning` on the method's own receiver inside the type's methods; `hint` from elsewhere, such
+  as a test driving the value step by step, where whether the value is shared is not shown);
+- every call is on a value its caller has just made and not yet published (`c := &T{}`, before
+  it is stored, sent, returned, passed on or captured by a goroutine): the method's accesses are
+  no evidence, and fields written only there are frozen once the value is shared;
+- a call started by `go` (`go c.loop()`, or inside a `go func(){…}()` without the lock), or the
+  method handed on as a value (`time.AfterFunc(d, c.flush)`), or called inside a function
+  literal that is stored or returned: the method runs unguarded elsewhere and is judged like an
+  exported one;
+- `String`, `Error`, `GoString`, `Format`, `MarshalJSON`, `MarshalText` are also entered from
+  each place that hands the value to another package (`fmt.Sprint(c)`, `json.Marshal(c)`).
+A function literal handed to a call as a callback (`node.forEach(func(c) { db.drop(c) })`) is
+taken to run there, with the locks held at that call.
+
+Exported methods are the API's: other packages call them where the package cannot see, so the
+package's own calls speak for them only when they are whole-value methods (four or more fields
+and two thirds of the type's data fields: serializers, copies) or the `fmt`/`json` methods
+above.
+
+## Severity
+- `warning`: an access without the guard in an exported method, or in a method that runs on a
+  goroutine or as a callback, of a field that is written after the value is shared; a call, in
+  a method of the type on its own receiver, of a helper that touches a guarded field without
+  taking the guard while the helper's other callers hold it.
+- `hint`: a read whose every write is in the same function (it races only if that function
+  runs twice at once, and the function does not re-read the field under the lock itself); a
+  read of a field whose every write sets it once under `if x.f == nil`; an unlocked call of a
+  locked helper from outside the type's methods.
+- Never `error`: the race needs a second goroutine the finding cannot name.
 
 ## Fix
 None: take the lock, or document why this access is safe.
 
 ## When it stays silent
-Fields that hold mutexes, atomics, channels or funcs; fields only ever read; accesses inside
-function literals (they may run while the caller holds the lock); accesses while any mutex of the
-receiver is held; reads behind double-checked locking (in the `then` branch of an `if` whose
-condition loads state atomically, itself or through a method of the same value whose body does:
-`if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path);
-accesses in unexported methods (helpers are often called with the lock held without saying so:
-only exported methods are judged, though all accesses count as evidence); types without a clear
-guard.
+- Fields that hold mutexes, atomics, channels or funcs; fields only ever read; accesses inside
+  function literals (they may run while the caller holds the lock); accesses while any mutex of
+  the receiver is held.
+- Methods named or documented as entered locked; unexported methods every caller calls with the
+  lock held (see above); unexported methods that nothing in the package calls or only calls on
+  unpublished values, or whose direct callers take no lock and do not run them on a goroutine
+  (not yet judged through those callers: an exported method calling such a helper bare is a
+  known gap); whole-value methods (serializers) with no caller in the package.
+- Reads of the field itself (the map or slice header, not what it holds) when nothing assigns
+  the field after the value is made (`&T{m: r.m}` shares a map the lock guards the contents of).
+- Reads of a field whose every write is in a whole-value method (a decoder) or on a value not
+  yet published.
+- Methods that take no lock at all on a type that hands its lock to its users (an exported type
+  embedding its mutex, or an exported mutex field): they are written for callers that hold it.
+- Methods that assign the guard itself (`t.mu = new(sync.Mutex)`): nobody can hold it yet.
+- Reads behind double-checked locking (in the `then` branch of an `if` whose condition loads
+  state atomically, itself or through a method of the same value whose body does:
+  `if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path).
+- Guards seen in one method's critical section only, where that method does not read and write
+  the field under it (it locks for other fields).
+- Generated files (`// Code generated … DO NOT EDIT.`): their callers are judged instead.
+- Types without a clear guard. One finding per field per function.
+- `_test.go` files are judged the same way; a test calling a locked helper bare is a `hint`
+  because whether another goroutine has the value at that point is not shown.
 "#,
 };
 
