@@ -61,9 +61,9 @@ pub enum CallHow {
     Direct,
     /// Started on a goroutine (`go c.loop()`, or called inside a `go func(){…}()`).
     Goroutine,
-    /// Run later from somewhere else: a method value handed on (`time.AfterFunc(d, c.flush)`),
-    /// or a call inside a function literal that is stored, returned or handed to
-    /// `time.AfterFunc`.
+    /// Run later from somewhere else: a method value or a call inside a function literal that
+    /// is stored in a field or global, returned, or handed to `time.AfterFunc`
+    /// (`time.AfterFunc(d, c.flush)`).
     Later,
     /// The value is handed to a function of another package that may call the methods of
     /// [`IMPLICIT_METHODS`] on it (`json.Marshal(c)`, `fmt.Sprint(c)`): the callee is then
@@ -327,7 +327,7 @@ impl<'t> Collector<'_, 't> {
                         p.kind_str() == "call_expression" && p.field("function") == Some(n)
                     });
                     if !called {
-                        found.push((n, CallHow::Later));
+                        found.push((n, self.method_value_how(n, stmt, how)));
                     }
                 }
                 _ => {}
@@ -336,7 +336,7 @@ impl<'t> Collector<'_, 't> {
         });
         for (node, how) in found {
             if node.kind_str() == "selector_expression" {
-                self.method_value(node, state);
+                self.method_value(node, state, how);
                 continue;
             }
             if let Some(mc) = method_call(node) {
@@ -388,8 +388,32 @@ impl<'t> Collector<'_, 't> {
         }
     }
 
-    /// `c.flush` not called here: handed on, to run later.
-    fn method_value(&mut self, node: Node<'t>, state: &LockState) {
+    /// How a method value `c.flush` runs: handed to a call as an argument
+    /// (`inWritableDir(s.create, path)`), it is taken to run there, with the call's locks
+    /// (on a goroutine under `go`); handed to `time.AfterFunc`, stored, returned or inside a
+    /// literal kept for later, it runs later.
+    fn method_value_how(&self, value: Node<'t>, stmt: Node<'t>, how: CallHow) -> CallHow {
+        if how == CallHow::Goroutine {
+            return how;
+        }
+        let argument_of = value
+            .parent()
+            .filter(|p| p.kind_str() == "argument_list")
+            .and_then(|list| list.parent())
+            .and_then(|call| call.field("function"));
+        match argument_of {
+            Some(function)
+                if !is_after_func(self.model, function)
+                    && !kept_for_later(self.model, value, stmt) =>
+            {
+                how
+            }
+            _ => CallHow::Later,
+        }
+    }
+
+    /// `c.flush` not called here: a method value that runs as `how` says.
+    fn method_value(&mut self, node: Node<'t>, state: &LockState, how: CallHow) {
         let (Some(operand), Some(field)) = (node.field("operand"), node.field("field")) else {
             return;
         };
@@ -405,7 +429,7 @@ impl<'t> Collector<'_, 't> {
                 .is_none();
         if is_method {
             let callee = format!("{type_name}.{name}");
-            self.record(node, operand, callee, state, CallHow::Later);
+            self.record(node, operand, callee, state, how);
         }
     }
 
@@ -466,9 +490,9 @@ impl<'t> Collector<'_, 't> {
     }
 }
 
-/// Is `node` inside a function literal below `top` that is kept to run later: stored,
-/// returned, or handed to `time.AfterFunc`? A literal called where it stands, or handed to a
-/// call as a callback, is taken to run there and then.
+/// Is `node` inside a function literal below `top` that is kept to run later: stored in a
+/// field or global, returned, or handed to `time.AfterFunc`? A literal called where it stands,
+/// handed to a call as a callback, or held in a new local, is taken to run there and then.
 fn kept_for_later(model: &FileModel, node: Node, top: Node) -> bool {
     let mut current = node.parent();
     while let Some(n) = current {
@@ -481,6 +505,10 @@ fn kept_for_later(model: &FileModel, node: Node, top: Node) -> bool {
             };
             let runs_here = match parent.kind_str() {
                 "call_expression" => parent.field("function") == Some(n),
+                // `stop := func() bool { … }`: a local the function calls or hands on itself.
+                "expression_list" => parent
+                    .parent()
+                    .is_some_and(|d| d.kind_str() == "short_var_declaration"),
                 "argument_list" => parent
                     .parent()
                     .and_then(|call| call.field("function"))

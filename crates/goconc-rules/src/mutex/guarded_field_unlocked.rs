@@ -70,13 +70,14 @@ From every call of the type's methods in the package, with the locks held at the
   it is stored, sent, returned, passed on or captured by a goroutine): the method's accesses are
   no evidence, and fields written only there are frozen once the value is shared;
 - a call started by `go` (`go c.loop()`, or inside a `go func(){…}()` without the lock), or the
-  method handed on as a value (`time.AfterFunc(d, c.flush)`), or called inside a function
-  literal that is stored or returned: the method runs unguarded elsewhere and is judged like an
-  exported one;
+  method handed to `time.AfterFunc` (`time.AfterFunc(d, c.flush)`), stored in a field or
+  global or returned as a value or inside a function literal: the method runs unguarded
+  elsewhere and is judged like an exported one;
 - `String`, `Error`, `GoString`, `Format`, `MarshalJSON`, `MarshalText` are also entered from
   each place that hands the value to another package (`fmt.Sprint(c)`, `json.Marshal(c)`).
-A function literal handed to a call as a callback (`node.forEach(func(c) { db.drop(c) })`) is
-taken to run there, with the locks held at that call.
+A function literal or method value handed to a call as a callback (`node.forEach(func(c) {
+db.drop(c) })`, `inWritableDir(s.create, path)`), or a literal held in a new local
+(`stop := func() bool { … }`), is taken to run there, with the locks held at that statement.
 
 Exported methods are the API's: other packages call them where the package cannot see, so the
 package's own calls speak for them only when they are whole-value methods (four or more fields
@@ -89,7 +90,8 @@ above.
   a method of the type on its own receiver, of a helper that touches a guarded field without
   taking the guard while the helper's other callers hold it.
 - `hint`: a read whose every write is in the same function (it races only if that function
-  runs twice at once, and the function does not re-read the field under the lock itself); a
+  runs twice at once, and the function does not read the field under the lock itself other
+  than to write it, as in `c.f = append(c.f, x)`); a
   read of a field whose every write sets it once under `if x.f == nil`; an unlocked call of a
   locked helper from outside the type's methods.
 - Never `error`: the race needs a second goroutine the finding cannot name.
@@ -113,6 +115,9 @@ None: take the lock, or document why this access is safe.
 - Methods that take no lock at all on a type that hands its lock to its users (an exported type
   embedding its mutex, or an exported mutex field): they are written for callers that hold it.
 - Methods that assign the guard itself (`t.mu = new(sync.Mutex)`): nobody can hold it yet.
+- Accesses in a method before it starts goroutines of its own (`go c.loop()`, `go func(){…}()`)
+  when it starts none before them: the value's set-up before its goroutines run (`Start`).
+  A write after such a `go` is reported.
 - Reads behind double-checked locking (in the `then` branch of an `if` whose condition loads
   state atomically, itself or through a method of the same value whose body does:
   `if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path).
@@ -556,7 +561,10 @@ fn judge(
             }
         }
     }
-    if on_published_fast_path(cx, access) || creates_guard(cx, access, &guard.name) {
+    if on_published_fast_path(cx, access)
+        || creates_guard(cx, access, &guard.name)
+        || before_own_goroutines(cx, access)
+    {
         return None;
     }
     let accesses = facts
@@ -603,9 +611,12 @@ fn judge(
     let confined = !access.write
         && !writes.is_empty()
         && writes.iter().all(|w| w.function == access.function)
-        && !accesses
-            .iter()
-            .any(|a| a.function == access.function && !a.write && a.guards.contains(&guard.name));
+        && !accesses.iter().any(|a| {
+            a.function == access.function
+                && !a.write
+                && a.guards.contains(&guard.name)
+                && !in_write_of_field(cx, a, &writes)
+        });
     Some(if lazy || confined {
         Severity::Hint
     } else {
@@ -641,6 +652,81 @@ fn guard_hint(facts: &Facts, access: &FieldAccess) -> String {
         true => " only if this function runs twice at once (every write is in it)".to_string(),
         false => " only while it is first set (every write sets it once, when unset)".to_string(),
     }
+}
+
+/// The body of the top-level function an access is in.
+fn body_of<'t>(cx: &Context<'_, 't>, access: &FieldAccess) -> Option<Node<'t>> {
+    let node = cx
+        .model
+        .root
+        .descendant_for_byte_range(access.offset, access.offset + access.len)?;
+    let mut index = cx.model.function_of(node)?;
+    while let Some(parent) = cx.model.functions[index].parent {
+        index = parent;
+    }
+    cx.model.functions[index].body
+}
+
+/// Is the locked read part of a statement that writes the same field
+/// (`c.list = append(c.list, x)`)? It reads only to write.
+fn in_write_of_field(cx: &Context, read: &FieldAccess, writes: &[&&FieldAccess]) -> bool {
+    let Some(mut node) = cx
+        .model
+        .root
+        .descendant_for_byte_range(read.offset, read.offset + read.len)
+    else {
+        return false;
+    };
+    while let Some(parent) = node.parent() {
+        if matches!(
+            parent.kind_str(),
+            "block" | "statement_list" | "source_file"
+        ) {
+            break;
+        }
+        node = parent;
+    }
+    let statement = node.start_byte()..node.end_byte();
+    writes
+        .iter()
+        .any(|w| w.function == read.function && statement.contains(&w.offset))
+}
+
+/// Is the access in a method that starts goroutines of its own only after it (`c.state = …`,
+/// then `go c.loop()` or `go func() { … }()`), and none before? That is the value's set-up
+/// before its goroutines run (a constructor or `Start`).
+fn before_own_goroutines(cx: &Context, access: &FieldAccess) -> bool {
+    let Some(body) = body_of(cx, access) else {
+        return false;
+    };
+    let accessed = cx
+        .src
+        .get(access.offset..access.offset + access.len)
+        .unwrap_or("");
+    let receiver = accessed.split('.').next().unwrap_or("");
+    let mut before = false;
+    let mut after = false;
+    walk(body, |n| {
+        if n.kind_str() == "go_statement" {
+            let own = goconc_syntax::named_children(n)
+                .next()
+                .and_then(|call| call.field("function"))
+                .is_some_and(|f| match f.kind_str() {
+                    "func_literal" => true,
+                    "selector_expression" => f
+                        .field("operand")
+                        .is_some_and(|o| text(o, cx.src) == receiver),
+                    _ => false,
+                });
+            if n.start_byte() < access.offset {
+                before = true;
+            } else if own {
+                after = true;
+            }
+        }
+        !before
+    });
+    after && !before
 }
 
 /// Does the method assign the guard itself (`t.mu = new(sync.Mutex)`)? It sets the value up:
