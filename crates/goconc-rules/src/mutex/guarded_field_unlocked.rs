@@ -63,8 +63,8 @@ field (or the line above it) names the guard outright. Methods named `…Locked`
 From every call of the type's methods in the package, with the locks held at the call:
 - every call holds the lock (directly, inside a `go func(){…}()` or `defer func(){…}()` that
   takes it, or in a method itself entered so): the method is judged as locked;
-- some calls hold it and some do not: the calls that do not are reported instead, at the call
-  (`warning` on the method's own receiver inside the type's methods; `hint` from elsewhere, such
+- most calls hold it and some do not: the calls that do not are reported instead, at the call,
+  once per calling function (`warning` on the method's own receiver inside the type's methods; `hint` from elsewhere, such
   as a test driving the value step by step, where whether the value is shared is not shown);
 - every call is on a value its caller has just made and not yet published (`c := &T{}`, before
   it is stored, sent, returned, passed on or captured by a goroutine): the method's accesses are
@@ -124,6 +124,8 @@ None: take the lock, or document why this access is safe.
 - Guards seen in one method's critical section only, where that method does not read and write
   the field under it (it locks for other fields).
 - Generated files (`// Code generated … DO NOT EDIT.`): their callers are judged instead.
+- Helpers whose calls mostly take no lock (one locked call among bare ones is no sign which
+  side is the mistake), where the helper is not itself judged (see above).
 - Types without a clear guard. One finding per field per function.
 - `_test.go` files are judged the same way; a test calling a locked helper bare is a `hint`
   because whether another goroutine has the value at that point is not shown.
@@ -774,6 +776,8 @@ fn report_unlocked_calls<'a>(
     guards_of: &mut HashMap<(&'a str, &'a str), Option<Guard>>,
     out: &mut Vec<Finding>,
 ) {
+    // One finding per helper per calling function.
+    let mut reported: HashSet<(&str, &str)> = HashSet::default();
     for call in &fresh.calls {
         if call.how != CallHow::Direct
             || !call.guards.is_empty()
@@ -828,7 +832,11 @@ fn report_unlocked_calls<'a>(
             .iter()
             .filter(|s| s.guards.contains(&guard.name))
             .count();
-        if holding == 0 {
+        // Most calls hold the guard: the helper is written for it. One locked call among many
+        // bare ones says little about which side is the mistake.
+        if holding * 2 <= sites.len()
+            || !reported.insert((call.callee.as_str(), call.caller.as_str()))
+        {
             continue;
         }
         let shown = cx
