@@ -109,15 +109,18 @@ None: take the lock, or document why this access is safe.
   (not yet judged through those callers: an exported method calling such a helper bare is a
   known gap); whole-value methods (serializers) with no caller in the package.
 - Reads of the field itself (the map or slice header, not what it holds) when nothing assigns
-  the field after the value is made (`&T{m: r.m}` shares a map the lock guards the contents of).
+  the field after the value is made (`&T{m: r.m}` shares a map the lock guards the contents
+  of). Returning it (`return c.items`) is reported: the guarded contents leave the type.
 - Reads of a field whose every write is in a whole-value method (a decoder) or on a value not
   yet published.
 - Methods that take no lock at all on a type that hands its lock to its users (an exported type
   embedding its mutex, or an exported mutex field): they are written for callers that hold it.
 - Methods that assign the guard itself (`t.mu = new(sync.Mutex)`): nobody can hold it yet.
 - Accesses in a method before it starts goroutines of its own (`go c.loop()`, `go func(){…}()`)
-  when it starts none before them: the value's set-up before its goroutines run (`Start`).
-  A write after such a `go` is reported.
+  when it starts none before them, and nothing in the package calls it on a value already
+  shared: the value's set-up before its goroutines run (`Start`). A write after such a `go`,
+  or in a method the package calls after publishing the value (`global = s; s.Init()`), is
+  reported.
 - Reads behind double-checked locking (in the `then` branch of an `if` whose condition loads
   state atomically, itself or through a method of the same value whose body does:
   `if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path).
@@ -565,7 +568,11 @@ fn judge(
     }
     if on_published_fast_path(cx, access)
         || creates_guard(cx, access, &guard.name)
-        || before_own_goroutines(cx, access)
+        || (before_own_goroutines(cx, access)
+            && facts
+                .sites(&access.type_name, &access.function)
+                .iter()
+                .all(|s| s.receiver == CallReceiver::Fresh))
     {
         return None;
     }
@@ -577,7 +584,7 @@ fn judge(
     // Reading the field itself (the map or slice, not what it holds) when nothing ever assigns
     // the field: it is as it was made; the lock guards what it holds.
     let assigned = |a: &&FieldAccess| a.write && !a.element;
-    if !access.write && !access.element && !accesses.iter().any(assigned) {
+    if !access.write && !access.element && !accesses.iter().any(assigned) && !returned(cx, access) {
         return None;
     }
     let writes: Vec<&&FieldAccess> = accesses.iter().filter(|a| a.write).collect();
@@ -654,6 +661,25 @@ fn guard_hint(facts: &Facts, access: &FieldAccess) -> String {
         true => " only if this function runs twice at once (every write is in it)".to_string(),
         false => " only while it is first set (every write sets it once, when unset)".to_string(),
     }
+}
+
+/// Is the access returned as it is (`return c.items`)? What the lock guards then leaves the
+/// type for callers that cannot take it.
+fn returned(cx: &Context, access: &FieldAccess) -> bool {
+    let Some(node) = cx
+        .model
+        .root
+        .descendant_for_byte_range(access.offset, access.offset + access.len)
+    else {
+        return false;
+    };
+    let mut parent = node.parent();
+    while let Some(p) =
+        parent.filter(|p| matches!(p.kind_str(), "expression_list" | "parenthesized_expression"))
+    {
+        parent = p.parent();
+    }
+    parent.is_some_and(|p| p.kind_str() == "return_statement")
 }
 
 /// The body of the top-level function an access is in.
