@@ -1,7 +1,9 @@
 //! Reuse across edits of one file. An editor changes one function at a time, so what the engine
 //! learnt about every other top-level function still holds: [`IncrementalFile`] keeps, per
-//! top-level function or method, its declaration facts (summary, atomic accesses, field
-//! accesses) and its findings, and recomputes only the functions whose text changed.
+//! top-level function or method, its declaration facts (summary, atomic accesses) and its
+//! findings, and recomputes only the functions whose text changed. Field accesses and method
+//! calls (the guard facts) are collected over the whole file on each change: they depend on
+//! callee summaries and on how the parser splits broken code, not only on one function's text.
 //!
 //! The result is always what [`FileDecls::collect`] and [`crate::analyze`] give for the same text
 //! (the tests check it over random edits of real files). What a function's facts and findings
@@ -27,7 +29,6 @@ use tree_sitter::Node;
 
 use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outcome, SourceFile};
 use goconc_model::atomics::{self, AtomicAccess};
-use goconc_model::guards::{FieldAccess, MethodCall};
 use goconc_model::scope::{is_function_item, top_level_items};
 use goconc_model::summary::{self, Acquire, FuncSummary};
 use goconc_model::{FileDecls, FileModel, Imports, PackageModel};
@@ -87,8 +88,6 @@ struct ItemDecls {
     summaries: Vec<(String, FuncSummary)>,
     atomics: Vec<AtomicAccess>,
     call_sites: Vec<atomics::CallSite>,
-    field_accesses: Vec<FieldAccess>,
-    method_calls: Vec<MethodCall>,
 }
 
 impl ItemDecls {
@@ -128,23 +127,6 @@ impl ItemDecls {
                 .hash(key);
         }
         self.call_sites.hash(key);
-        for f in &self.field_accesses {
-            (
-                &f.type_name,
-                &f.field,
-                &f.guards,
-                f.expects_held,
-                f.write,
-                f.element,
-                f.lazy_init,
-                &f.function,
-                f.len,
-            )
-                .hash(key);
-        }
-        for c in &self.method_calls {
-            (&c.callee, &c.caller, &c.guards, c.receiver, c.how, c.len).hash(key);
-        }
     }
 }
 
@@ -238,8 +220,6 @@ impl IncrementalFile {
                     summaries,
                     atomics: found,
                     call_sites: atomics::call_sites_in(&[f.node], src, &imports),
-                    field_accesses: Vec::new(),
-                    method_calls: Vec::new(),
                 },
             );
         }
@@ -262,56 +242,50 @@ impl IncrementalFile {
         // As `FileDecls::collect` gives them: each once, in order.
         decls.call_sites.sort();
         decls.call_sites.dedup();
-        // Field accesses of the new functions, judged with the file's own types and summaries.
-        let known: HashSet<usize> = functions
-            .iter()
-            .filter(|f| !fresh.contains_key(&f.key))
-            .map(|f| f.node.start_byte())
-            .collect();
-        if known.len() < functions.len() {
-            let (with_accesses, guard_facts) =
-                decls.field_accesses_in(root, items, src, Some((&known, &imports)));
-            decls = with_accesses;
-            for access in guard_facts.accesses {
-                let Some(f) = containing(functions, access.offset) else {
-                    continue;
-                };
-                if let Some(facts) = fresh.get_mut(&f.key) {
-                    let mut access = access;
-                    access.offset = access.offset.saturating_sub(f.node.start_byte());
-                    facts.field_accesses.push(access);
-                }
-            }
-            for call in guard_facts.calls {
-                let Some(f) = containing(functions, call.offset) else {
-                    continue;
-                };
-                if let Some(facts) = fresh.get_mut(&f.key) {
-                    let mut call = call;
-                    call.offset = call.offset.saturating_sub(f.node.start_byte());
-                    facts.method_calls.push(call);
-                }
-            }
-        }
         let mut key = DefaultHasher::new();
         context.hash(&mut key);
         for f in functions {
-            let start = f.node.start_byte();
-            let facts = part(&fresh, &self.item_decls, f.key);
-            facts.hash_without_offsets(&mut key);
-            decls
-                .field_accesses
-                .extend(facts.field_accesses.iter().cloned().map(|mut a| {
-                    a.offset += start;
-                    a
-                }));
-            decls
-                .method_calls
-                .extend(facts.method_calls.iter().cloned().map(|mut c| {
-                    c.offset += start;
-                    c
-                }));
+            part(&fresh, &self.item_decls, f.key).hash_without_offsets(&mut key);
         }
+        // Field accesses and method calls, judged with the file's own types and summaries. They
+        // depend on more than their function's text (the summaries of its callees, which
+        // functions the parser sees in broken code), so they are collected over the whole file
+        // each time rather than kept per function.
+        let (with_accesses, guard_facts) = decls.field_accesses_in(root, items, src, None);
+        decls = with_accesses;
+        // Offsets within their function, so that an edit elsewhere keeps the key.
+        let relative = |offset: usize| {
+            offset - containing(functions, offset).map_or(0, |f| f.node.start_byte())
+        };
+        for a in &guard_facts.accesses {
+            (
+                &a.type_name,
+                &a.field,
+                &a.guards,
+                a.expects_held,
+                a.write,
+                a.element,
+                a.lazy_init,
+                &a.function,
+                relative(a.offset),
+                a.len,
+            )
+                .hash(&mut key);
+        }
+        for c in &guard_facts.calls {
+            (
+                &c.callee,
+                &c.caller,
+                &c.guards,
+                c.receiver,
+                c.how,
+                relative(c.offset),
+                c.len,
+            )
+                .hash(&mut key);
+        }
+        decls.field_accesses = guard_facts.accesses;
+        decls.method_calls = guard_facts.calls;
         // Keep only the functions the file has now.
         let current: HashSet<u64> = functions.iter().map(|f| f.key).collect();
         self.item_decls.retain(|k, _| current.contains(k));
@@ -441,8 +415,6 @@ fn part<'a>(
         summaries: Vec::new(),
         atomics: Vec::new(),
         call_sites: Vec::new(),
-        field_accesses: Vec::new(),
-        method_calls: Vec::new(),
     };
     fresh.get(&key).or_else(|| kept.get(&key)).unwrap_or(&EMPTY)
 }

@@ -115,6 +115,7 @@ None: take the lock, or document why this access is safe.
   yet published.
 - Methods that take no lock at all on a type that hands its lock to its users (an exported type
   embedding its mutex, or an exported mutex field): they are written for callers that hold it.
+  A method returning the guarded field itself (`return s.commands`) is still reported.
 - Methods that assign the guard itself (`t.mu = new(sync.Mutex)`): nobody can hold it yet.
 - Accesses in a method before it starts goroutines of its own (`go c.loop()`, `go func(){…}()`)
   when it starts none before them, and nothing in the package calls it on a value already
@@ -601,8 +602,10 @@ fn judge(
     }
     // The type hands its lock to its users (an exported type embedding its mutex, or an
     // exported mutex field): a method that takes no lock at all is written for callers that
-    // hold it.
+    // hold it. Not one that returns the guarded field itself: the caller's lock ends before
+    // its use of what it got.
     if lock_is_callers(cx, &access.type_name, &guard.name)
+        && !returned(cx, access)
         && cx
             .model
             .package
