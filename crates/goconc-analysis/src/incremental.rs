@@ -1,7 +1,9 @@
 //! Reuse across edits of one file. An editor changes one function at a time, so what the engine
 //! learnt about every other top-level function still holds: [`IncrementalFile`] keeps, per
-//! top-level function or method, its declaration facts (summary, atomic accesses, field
-//! accesses) and its findings, and recomputes only the functions whose text changed.
+//! top-level function or method, its declaration facts (summary, atomic accesses) and its
+//! findings, and recomputes only the functions whose text changed. Field accesses and method
+//! calls (the guard facts) are collected over the whole file on each change: they depend on
+//! callee summaries and on how the parser splits broken code, not only on one function's text.
 //!
 //! The result is always what [`FileDecls::collect`] and [`crate::analyze`] give for the same text
 //! (the tests check it over random edits of real files). What a function's facts and findings
@@ -104,8 +106,8 @@ struct ItemDecls {
     summaries: Vec<(String, FuncSummary)>,
     goroutines: Vec<(String, GoFacts)>,
     atomics: Vec<AtomicAccess>,
-    field_accesses: Vec<FieldAccess>,
     usage: Usage,
+    call_sites: Vec<atomics::CallSite>,
 }
 
 impl ItemDecls {
@@ -119,21 +121,18 @@ impl ItemDecls {
         }
         self.goroutines.hash(key);
         for a in &self.atomics {
-            (&a.root, &a.fields, &a.func).hash(key);
-        }
-        self.usage.hash(key);
-        for f in &self.field_accesses {
             (
-                &f.type_name,
-                &f.field,
-                &f.guards,
-                f.expects_held,
-                f.write,
-                &f.function,
-                f.len,
+                &a.root,
+                &a.fields,
+                &a.func,
+                &a.function,
+                &a.locks,
+                a.test_entry,
             )
                 .hash(key);
         }
+        self.usage.hash(key);
+        self.call_sites.hash(key);
     }
 }
 
@@ -247,8 +246,8 @@ impl IncrementalFile {
                     summaries,
                     goroutines,
                     atomics: found,
-                    field_accesses: Vec::new(),
                     usage: usage::collect_in(&[f.node], src, &imports),
+                    call_sites: atomics::call_sites_in(&[f.node], src, &imports),
                 },
             );
         }
@@ -268,54 +267,56 @@ impl IncrementalFile {
                     a.offset += start;
                     a
                 }));
+            decls.call_sites.extend(facts.call_sites.iter().cloned());
         }
-        // Field accesses of the new functions, judged with the file's own types and summaries.
-        let known: HashSet<usize> = functions
-            .iter()
-            .filter(|f| !fresh.contains_key(&f.key))
-            .map(|f| f.node.start_byte())
-            .collect();
-        // Broken code can hold methods inside an ERROR item, not a function item: the model
-        // reads them (see `FileDecls::collect`), so their accesses are found here every time,
-        // outside any function's kept facts.
-        let mut outside_functions = Vec::new();
-        let broken = items.iter().any(|i| i.kind_str() == "ERROR");
-        if known.len() < functions.len() || broken {
-            let (with_accesses, accesses) =
-                decls.field_accesses_in(root, items, src, Some((&known, &imports)));
-            decls = with_accesses;
-            for access in accesses {
-                let Some(f) = containing(functions, access.offset) else {
-                    outside_functions.push(access);
-                    continue;
-                };
-                if let Some(facts) = fresh.get_mut(&f.key) {
-                    let mut access = access;
-                    access.offset = access.offset.saturating_sub(f.node.start_byte());
-                    facts.field_accesses.push(access);
-                }
-            }
-        }
+        // As `FileDecls::collect` gives them: each once, in order.
+        decls.call_sites.sort();
+        decls.call_sites.dedup();
         decls.usage.normalize();
         let mut key = DefaultHasher::new();
         context.hash(&mut key);
         for f in functions {
-            let start = f.node.start_byte();
-            let facts = part(&fresh, &self.item_decls, f.key);
-            facts.hash_without_offsets(&mut key);
-            decls
-                .field_accesses
-                .extend(facts.field_accesses.iter().cloned().map(|mut a| {
-                    a.offset += start;
-                    a
-                }));
+            part(&fresh, &self.item_decls, f.key).hash_without_offsets(&mut key);
         }
-        for access in outside_functions {
-            let at = decls
-                .field_accesses
-                .partition_point(|a| a.offset < access.offset);
-            decls.field_accesses.insert(at, access);
+        // Field accesses and method calls, judged with the file's own types and summaries. They
+        // depend on more than their function's text (the summaries of its callees, which
+        // functions the parser sees in broken code), so they are collected over the whole file
+        // each time rather than kept per function.
+        let (with_accesses, guard_facts) = decls.field_accesses_in(root, items, src, None);
+        decls = with_accesses;
+        // Offsets within their function, so that an edit elsewhere keeps the key.
+        let relative = |offset: usize| {
+            offset - containing(functions, offset).map_or(0, |f| f.node.start_byte())
+        };
+        for a in &guard_facts.accesses {
+            (
+                &a.type_name,
+                &a.field,
+                &a.guards,
+                a.expects_held,
+                a.write,
+                a.element,
+                a.lazy_init,
+                &a.function,
+                relative(a.offset),
+                a.len,
+            )
+                .hash(&mut key);
         }
+        for c in &guard_facts.calls {
+            (
+                &c.callee,
+                &c.caller,
+                &c.guards,
+                c.receiver,
+                c.how,
+                relative(c.offset),
+                c.len,
+            )
+                .hash(&mut key);
+        }
+        decls.field_accesses = guard_facts.accesses;
+        decls.method_calls = guard_facts.calls;
         // Keep only the functions the file has now.
         let current: HashSet<u64> = functions.iter().map(|f| f.key).collect();
         self.item_decls.retain(|k, _| current.contains(k));
@@ -386,7 +387,7 @@ impl IncrementalFile {
         let built = catch_unwind(AssertUnwindSafe(|| {
             let (model, index) =
                 FileModel::build_partial(root, src, package, &skip, imports, items);
-            let accesses = guards::collect(&model);
+            let accesses = guards::collect(&model).accesses;
             (model, index, accesses)
         }));
         let Ok((model, index, accesses)) = built else {
@@ -522,13 +523,13 @@ fn part<'a>(
         summaries: Vec::new(),
         goroutines: Vec::new(),
         atomics: Vec::new(),
-        field_accesses: Vec::new(),
         usage: Usage {
             fields_read: Vec::new(),
             detached_callees: Vec::new(),
             callees_given_context: Vec::new(),
             nil_assigned: Vec::new(),
         },
+        call_sites: Vec::new(),
     };
     fresh.get(&key).or_else(|| kept.get(&key)).unwrap_or(&EMPTY)
 }

@@ -1,18 +1,37 @@
-//! Field accesses and the locks held at them: the facts `guarded-field-unlocked` infers each
-//! field's guard from.
+//! Field accesses and method calls with the locks held at them: the facts
+//! `guarded-field-unlocked` infers each field's guard from, and judges each access by.
 //!
-//! For every method of a package struct, each access `recv.field` (outside function literals)
-//! is recorded with the receiver's mutexes held on every path to it. Facts are owned data,
-//! collected per file and merged per package ([`super::PackageModel::add_field_accesses`]).
+//! For every method of a package struct that holds a mutex, each access `recv.field` (outside
+//! function literals) is recorded with the receiver's mutexes held on every path to it. For
+//! every function, each call of a method of such a type is recorded with the callee's
+//! receiver's mutexes held at the call, whether the receiver is the caller's own, a value the
+//! caller has just made, or another, and how the method runs (here, on a goroutine, later as a
+//! method value, or from `fmt`/`encoding/json` handed the value). Facts are owned data,
+//! collected per file with the file's own types and merged per package.
 
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::locks::{self, LockObserver, LockState};
-use super::scope::FileModel;
+use super::scope::{Decl, DeclKind, FileModel};
 use super::summary::summary_key;
 use super::types::{SyncKind, Ty};
-use goconc_syntax::{named_children, parent_among, text, unparen, walk_body_with_ancestors};
+use crate::HashMap;
+use goconc_syntax::{
+    method_call, named_children, parent_among, text, unparen, walk, walk_body_with_ancestors,
+};
+
+/// The methods the standard library calls on a value it is handed: `fmt` (`String`, `Error`,
+/// `GoString`, `Format`), `encoding/json` and `encoding` (`MarshalJSON`, `MarshalText`). A
+/// value passed to a function of another package may have them run there.
+pub const IMPLICIT_METHODS: &[&str] = &[
+    "String",
+    "Error",
+    "GoString",
+    "Format",
+    "MarshalJSON",
+    "MarshalText",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldAccess {
@@ -24,27 +43,117 @@ pub struct FieldAccess {
     /// The method is documented or named as running with the lock held (`…Locked`).
     pub expects_held: bool,
     pub write: bool,
+    /// The access reaches what the field holds (`m[k]`, `range m`, `len(m)`, `delete(m, k)`)
+    /// rather than the field itself (`c.m = …`, `x := c.m`).
+    pub element: bool,
+    /// A write under `if recv.f == nil` of the same field: set once, when unset.
+    pub lazy_init: bool,
     /// The method (`Cache.Get`).
     pub function: String,
     pub offset: usize,
     pub len: usize,
 }
 
+/// How the method of a call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallHow {
+    /// Called here, with the locks held here.
+    Direct,
+    /// Started on a goroutine (`go c.loop()`, or called inside a `go func(){…}()`).
+    Goroutine,
+    /// Run later from somewhere else: a method value or a call inside a function literal that
+    /// is stored in a field or global, returned, or handed to `time.AfterFunc`
+    /// (`time.AfterFunc(d, c.flush)`).
+    Later,
+    /// The value is handed to a function of another package that may call the methods of
+    /// [`IMPLICIT_METHODS`] on it (`json.Marshal(c)`, `fmt.Sprint(c)`): the callee is then
+    /// `Type.` with no method name.
+    Implicit,
+}
+
+/// What the receiver of a call is to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallReceiver {
+    /// The caller's own receiver (`c.evict()` in a method of `*Cache` on `c`).
+    Same,
+    /// A value the caller has made and nobody else can see yet (see [`unpublished_at`]).
+    Fresh,
+    Other,
+}
+
+/// A call of a method of a package struct that holds a mutex.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MethodCall {
+    /// `Cache.evict` (`Cache.` for [`CallHow::Implicit`]).
+    pub callee: String,
+    /// The top-level function the call is in (`Cache.Get`, `flush`).
+    pub caller: String,
+    /// The callee's receiver's mutexes held on every path to the call, as paths below it
+    /// (`mu`; the embedded `Mutex` of `c.Lock()`).
+    pub guards: Vec<String>,
+    pub receiver: CallReceiver,
+    pub how: CallHow,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// The guard facts of a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuardFacts {
+    pub accesses: Vec<FieldAccess>,
+    pub calls: Vec<MethodCall>,
+}
+
+/// Is `ty` a struct type of the package that holds a mutex?
+pub fn holds_mutex(model: &FileModel, type_name: &str) -> bool {
+    model
+        .package
+        .struct_fields(type_name)
+        .is_some_and(|fields| {
+            fields.iter().any(|f| {
+                matches!(
+                    model.package.sync_kind(f.ty.deref()),
+                    Some(SyncKind::Mutex | SyncKind::RWMutex)
+                )
+            })
+        })
+}
+
 struct Collector<'m, 't> {
     model: &'m FileModel<'t>,
-    receiver: &'t str,
-    type_name: String,
+    /// The receiver's name and type, for methods of a type holding a mutex.
+    receiver: Option<(&'t str, String)>,
     function: String,
     expects_held: bool,
-    out: Vec<FieldAccess>,
+    /// By (offset, field): a statement seen again while a loop settles replaces what it gave.
+    accesses: HashMap<(usize, usize), FieldAccess>,
+    calls: HashMap<(usize, u8), MethodCall>,
+    /// Holder types already asked about.
+    holders: HashMap<String, bool>,
+    /// Walking the body of a `go` or `defer` literal: calls only (accesses in function literals
+    /// are not recorded).
+    in_goroutine: bool,
 }
 
 impl<'t> LockObserver<'t> for Collector<'_, 't> {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
-        if matches!(node.kind_str(), "go_statement" | "defer_statement") {
+        match node.kind_str() {
+            "go_statement" => return self.literal_calls(node, state, CallHow::Goroutine),
+            // A deferred call runs on this goroutine when the function returns, with whatever
+            // locks are held then: taken as none, but for those a deferred literal takes itself.
+            "defer_statement" => {
+                return self.literal_calls(node, &LockState::default(), CallHow::Direct)
+            }
+            _ => {}
+        }
+        self.calls_in(node, state, CallHow::Direct);
+        if self.in_goroutine {
             return;
         }
-        let prefix = format!("{}.", self.receiver);
+        let Some((receiver, type_name)) = self.receiver.clone() else {
+            return;
+        };
+        let prefix = format!("{receiver}.");
         let guards: Vec<String> = state
             .held
             .iter()
@@ -60,8 +169,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             };
             let operand = unparen(operand);
-            if operand.kind_str() != "identifier" || text(operand, self.model.src) != self.receiver
-            {
+            if operand.kind_str() != "identifier" || text(operand, self.model.src) != receiver {
                 return;
             }
             let parent = parent_among(n, ancestors);
@@ -81,33 +189,40 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             }
             let write = is_write(n, ancestors, self.model.src);
-            found.push((n, text(field, self.model.src), write));
+            let element = is_element(n, ancestors, self.model.src);
+            let lazy_init = write && under_nil_check(n, ancestors, self.model.src);
+            found.push((n, text(field, self.model.src), write, element, lazy_init));
         });
-        for (n, field, write) in found {
-            if !self.is_plain_field(field) {
+        for (n, field, write, element, lazy_init) in found {
+            if !self.is_plain_field(&type_name, field) {
                 continue;
             }
-            self.out.push(FieldAccess {
-                type_name: self.type_name.clone(),
-                field: field.to_string(),
-                guards: guards.clone(),
-                expects_held: self.expects_held,
-                write,
-                function: self.function.clone(),
-                offset: n.start_byte(),
-                len: n.end_byte() - n.start_byte(),
-            });
+            self.accesses.insert(
+                (n.start_byte(), n.end_byte()),
+                FieldAccess {
+                    type_name: type_name.clone(),
+                    field: field.to_string(),
+                    guards: guards.clone(),
+                    expects_held: self.expects_held,
+                    write,
+                    element,
+                    lazy_init,
+                    function: self.function.clone(),
+                    offset: n.start_byte(),
+                    len: n.end_byte() - n.start_byte(),
+                },
+            );
         }
     }
 }
 
-impl Collector<'_, '_> {
+impl<'t> Collector<'_, 't> {
     /// Fields that hold data: not mutexes, atomics, channels, or other sync values.
-    fn is_plain_field(&self, field: &str) -> bool {
+    fn is_plain_field(&self, type_name: &str, field: &str) -> bool {
         let Some(ty) = self
             .model
             .package
-            .field_type(&Ty::named("", &self.type_name), field)
+            .field_type(&Ty::named("", type_name), field)
         else {
             return false;
         };
@@ -130,6 +245,295 @@ impl Collector<'_, '_> {
             )
         )
     }
+
+    fn is_holder(&mut self, type_name: &str) -> bool {
+        if let Some(&known) = self.holders.get(type_name) {
+            return known;
+        }
+        let holds = holds_mutex(self.model, type_name);
+        self.holders.insert(type_name.to_string(), holds);
+        holds
+    }
+
+    /// The holder type a value of `ty` is (through one pointer).
+    fn holder_of(&mut self, ty: &Ty) -> Option<String> {
+        match ty.deref() {
+            Ty::Named { pkg, name } if pkg.is_empty() && self.is_holder(name) => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    /// `go func() { … }()` or `defer func() { … }()`: a call the literal makes while holding a
+    /// lock it took itself is a locked call; the others run unguarded as `how` says (on the
+    /// goroutine, or here when the function returns). Any other `go` or `defer` statement
+    /// runs its callee that way.
+    fn literal_calls(&mut self, stmt: Node<'t>, state: &LockState, how: CallHow) {
+        let body = named_children(stmt)
+            .next()
+            .filter(|c| c.kind_str() == "call_expression")
+            .and_then(|c| c.field("function"))
+            .map(unparen)
+            .filter(|f| f.kind_str() == "func_literal")
+            .and_then(|f| f.field("body"));
+        let Some(body) = body else {
+            return self.calls_in(stmt, state, how);
+        };
+        let mut inner = Collector {
+            model: self.model,
+            receiver: self.receiver.clone(),
+            function: self.function.clone(),
+            expects_held: false,
+            accesses: HashMap::default(),
+            calls: HashMap::default(),
+            holders: std::mem::take(&mut self.holders),
+            in_goroutine: true,
+        };
+        let analysed = locks::analyze(self.model, body, &mut inner).is_some();
+        self.holders = std::mem::take(&mut inner.holders);
+        if !analysed {
+            return self.calls_in(stmt, state, how);
+        }
+        for (_, mut call) in inner.calls {
+            if call.guards.is_empty() && call.how == CallHow::Direct {
+                call.how = how;
+            }
+            self.calls.insert((call.offset, call.how as u8), call);
+        }
+    }
+
+    /// The calls of methods of holder types a statement makes. Calls inside a function literal
+    /// that is kept for later (stored, returned, or handed to `time.AfterFunc`) are
+    /// [`CallHow::Later`]; inside one called in place or handed to a call as a callback
+    /// (`node.forChildren(func(c) { db.deref(c) })`), they run with the statement's locks;
+    /// inside a `go` statement they are [`CallHow::Goroutine`].
+    fn calls_in(&mut self, stmt: Node<'t>, state: &LockState, how: CallHow) {
+        let src = self.model.src;
+        let mut found: Vec<(Node<'t>, CallHow)> = Vec::new();
+        walk(stmt, |n| {
+            match n.kind_str() {
+                "call_expression" => {
+                    let later =
+                        n.start_byte() > stmt.start_byte() && kept_for_later(self.model, n, stmt);
+                    let how = match (how, later) {
+                        (CallHow::Goroutine, _) => CallHow::Goroutine,
+                        (_, true) => CallHow::Later,
+                        (how, false) => how,
+                    };
+                    found.push((n, how));
+                }
+                // A method value handed on: `f(c.flush)`, `x := c.flush`.
+                "selector_expression" => {
+                    let called = n.parent().is_some_and(|p| {
+                        p.kind_str() == "call_expression" && p.field("function") == Some(n)
+                    });
+                    if !called {
+                        found.push((n, self.method_value_how(n, stmt, how)));
+                    }
+                }
+                _ => {}
+            }
+            true
+        });
+        for (node, how) in found {
+            if node.kind_str() == "selector_expression" {
+                self.method_value(node, state, how);
+                continue;
+            }
+            if let Some(mc) = method_call(node) {
+                let method = text(mc.method, src);
+                if let Some(type_name) = self.holder_of(&self.model.type_of(mc.receiver)) {
+                    // A field holding a func is called like a method: not one.
+                    let is_field = self
+                        .model
+                        .package
+                        .field_type(&Ty::named("", &type_name), method)
+                        .is_some();
+                    if !is_field {
+                        let callee = format!("{type_name}.{method}");
+                        self.record(node, mc.receiver, callee, state, how);
+                    }
+                }
+                if self
+                    .model
+                    .imports
+                    .path_of(text(unparen(mc.receiver), src))
+                    .is_some()
+                    && unparen(mc.receiver).kind_str() == "identifier"
+                    && self.model.resolve(unparen(mc.receiver)).is_none()
+                {
+                    // `json.Marshal(c)`: the other package may call c's String, MarshalJSON, …
+                    for arg in goconc_syntax::call_args(node) {
+                        let arg = unparen(arg);
+                        let value = match arg.kind_str() {
+                            "unary_expression" => arg.field("operand").map(unparen),
+                            _ => Some(arg),
+                        };
+                        let Some(value) = value.filter(|v| {
+                            matches!(v.kind_str(), "identifier" | "selector_expression")
+                        }) else {
+                            continue;
+                        };
+                        if let Some(type_name) = self.holder_of(&self.model.type_of(value)) {
+                            self.record(
+                                node,
+                                value,
+                                format!("{type_name}."),
+                                state,
+                                CallHow::Implicit,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// How a method value `c.flush` runs: handed to a call as an argument
+    /// (`inWritableDir(s.create, path)`), it is taken to run there, with the call's locks
+    /// (on a goroutine under `go`); handed to `time.AfterFunc`, stored, returned or inside a
+    /// literal kept for later, it runs later.
+    fn method_value_how(&self, value: Node<'t>, stmt: Node<'t>, how: CallHow) -> CallHow {
+        if how == CallHow::Goroutine {
+            return how;
+        }
+        let argument_of = value
+            .parent()
+            .filter(|p| p.kind_str() == "argument_list")
+            .and_then(|list| list.parent())
+            .and_then(|call| call.field("function"));
+        match argument_of {
+            Some(function)
+                if !is_after_func(self.model, function)
+                    && !kept_for_later(self.model, value, stmt) =>
+            {
+                how
+            }
+            _ => CallHow::Later,
+        }
+    }
+
+    /// `c.flush` not called here: a method value that runs as `how` says.
+    fn method_value(&mut self, node: Node<'t>, state: &LockState, how: CallHow) {
+        let (Some(operand), Some(field)) = (node.field("operand"), node.field("field")) else {
+            return;
+        };
+        let Some(type_name) = self.holder_of(&self.model.type_of(operand)) else {
+            return;
+        };
+        let name = text(field, self.model.src);
+        let is_method = self.model.package.method(&type_name, name).is_some()
+            || self
+                .model
+                .package
+                .field_type(&Ty::named("", &type_name), name)
+                .is_none();
+        if is_method {
+            let callee = format!("{type_name}.{name}");
+            self.record(node, operand, callee, state, how);
+        }
+    }
+
+    fn record(
+        &mut self,
+        node: Node<'t>,
+        receiver: Node<'t>,
+        callee: String,
+        state: &LockState,
+        how: CallHow,
+    ) {
+        let Some(path) = goconc_syntax::access_path(receiver, self.model.src) else {
+            return;
+        };
+        let prefix = format!("{path}.");
+        let guards: Vec<String> = match how {
+            CallHow::Direct | CallHow::Implicit => state
+                .held
+                .iter()
+                .filter(|(_, h)| h.on_every_path)
+                .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
+                .collect(),
+            CallHow::Goroutine | CallHow::Later => Vec::new(),
+        };
+        let root = goconc_syntax::path_root(receiver);
+        let receiver_kind = if self
+            .receiver
+            .as_ref()
+            .is_some_and(|(name, _)| path == *name)
+            && root.is_some_and(|r| {
+                self.model
+                    .resolve(r)
+                    .is_some_and(|d| d.kind == DeclKind::Receiver)
+            }) {
+            CallReceiver::Same
+        } else if unparen(receiver).kind_str() == "identifier"
+            && self
+                .model
+                .resolve(unparen(receiver))
+                .is_some_and(|d| unpublished_at(self.model, d, node))
+        {
+            CallReceiver::Fresh
+        } else {
+            CallReceiver::Other
+        };
+        self.calls.insert(
+            (node.start_byte(), how as u8),
+            MethodCall {
+                callee,
+                caller: self.function.clone(),
+                guards,
+                receiver: receiver_kind,
+                how,
+                offset: node.start_byte(),
+                len: node.end_byte() - node.start_byte(),
+            },
+        );
+    }
+}
+
+/// Is `node` inside a function literal below `top` that is kept to run later: stored in a
+/// field or global, returned, or handed to `time.AfterFunc`? A literal called where it stands,
+/// handed to a call as a callback, or held in a new local, is taken to run there and then.
+fn kept_for_later(model: &FileModel, node: Node, top: Node) -> bool {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        if n == top {
+            return false;
+        }
+        if n.kind_str() == "func_literal" {
+            let Some(parent) = n.parent() else {
+                return true;
+            };
+            let runs_here = match parent.kind_str() {
+                "call_expression" => parent.field("function") == Some(n),
+                // `stop := func() bool { … }`: a local the function calls or hands on itself.
+                "expression_list" => parent
+                    .parent()
+                    .is_some_and(|d| d.kind_str() == "short_var_declaration"),
+                "argument_list" => parent
+                    .parent()
+                    .and_then(|call| call.field("function"))
+                    .is_none_or(|f| !is_after_func(model, f)),
+                _ => false,
+            };
+            if !runs_here {
+                return true;
+            }
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// `time.AfterFunc`: runs its func on a goroutine of its own, later.
+fn is_after_func(model: &FileModel, function: Node) -> bool {
+    function.kind_str() == "selector_expression"
+        && function
+            .field("field")
+            .is_some_and(|f| text(f, model.src) == "AfterFunc")
+        && function.field("operand").is_some_and(|o| {
+            o.kind_str() == "identifier"
+                && model.imports.path_of(text(o, model.src)) == Some("time")
+        })
 }
 
 /// Is the selector written to: assigned, incremented, or a map/slice element of it assigned?
@@ -159,60 +563,369 @@ fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
     }
 }
 
-/// The field accesses of every method of the file.
-pub fn collect(model: &FileModel) -> Vec<FieldAccess> {
-    let mut out = Vec::new();
+/// Does the access reach what the field holds rather than the field: `recv.m[k]`, `range
+/// recv.m`, `len(recv.m)`, `cap(recv.m)`, `delete(recv.m, k)`, `clear(recv.m)`?
+fn is_element(selector: Node, ancestors: &[Node], src: &str) -> bool {
+    let Some(parent) = parent_among(selector, ancestors) else {
+        return false;
+    };
+    match parent.kind_str() {
+        "index_expression" | "slice_expression" => parent.field("operand") == Some(selector),
+        "range_clause" => parent.field("right") == Some(selector),
+        "argument_list" => {
+            let above = ancestors.split_last().map_or(&[][..], |(_, above)| above);
+            parent_among(parent, above)
+                .and_then(|c| c.field("function"))
+                .is_some_and(|f| {
+                    f.kind_str() == "identifier"
+                        && matches!(text(f, src), "len" | "cap" | "delete" | "clear")
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Is the write inside the `then` branch of `if recv.f == nil` (the same selector text)?
+fn under_nil_check(selector: Node, ancestors: &[Node], src: &str) -> bool {
+    let path = text(selector, src);
+    let wanted = [format!("{path} == nil"), format!("nil == {path}")];
+    let mut child = selector;
+    for &ancestor in ancestors.iter().rev() {
+        if goconc_syntax::is_function(ancestor.kind_str()) {
+            return false;
+        }
+        if ancestor.kind_str() == "if_statement" && ancestor.field("consequence") == Some(child) {
+            if let Some(condition) = ancestor.field("condition") {
+                let condition = text(unparen(condition), src);
+                if wanted.iter().any(|w| w == condition) {
+                    return true;
+                }
+            }
+        }
+        child = ancestor;
+    }
+    false
+}
+
+/// The guard facts of every function of the model: field accesses in methods of types that
+/// hold a mutex, and calls of their methods from anywhere.
+pub fn collect(model: &FileModel) -> GuardFacts {
+    let mut facts = GuardFacts::default();
     for function in &model.functions {
-        if function.node.kind_str() != "method_declaration" {
+        if function.parent.is_some() {
             continue;
         }
-        let (Some(type_name), Some(body), Some(name)) = (
-            &function.receiver_type,
-            function.body,
-            function.node.field("name"),
-        ) else {
+        let (Some(body), Some(name)) = (function.body, function.node.field("name")) else {
             continue;
         };
-        // Only types that hold a mutex can have a guarded field.
-        let Some(fields) = model.package.struct_fields(type_name) else {
-            continue;
-        };
-        let holds_mutex = fields.iter().any(|f| {
-            matches!(
-                model.package.sync_kind(f.ty.deref()),
-                Some(SyncKind::Mutex | SyncKind::RWMutex)
-            )
-        });
-        if !holds_mutex {
-            continue;
-        }
-        let Some(receiver) = function
-            .node
-            .field("receiver")
-            .and_then(|r| named_children(r).next())
-            .and_then(|p| p.field("name"))
-            .map(|n| text(n, model.src))
-        else {
-            continue;
-        };
-        let key = summary_key(Some(type_name), text(name, model.src));
+        let receiver = function
+            .receiver_type
+            .as_ref()
+            .filter(|t| holds_mutex(model, t))
+            .and_then(|type_name| {
+                let name = function
+                    .node
+                    .field("receiver")
+                    .and_then(|r| named_children(r).next())
+                    .and_then(|p| p.field("name"))
+                    .map(|n| text(n, model.src))?;
+                Some((name, type_name.clone()))
+            });
+        let key = summary_key(function.receiver_type.as_deref(), text(name, model.src));
         let expects_held = model.package.summary(&key).is_some_and(|s| s.expects_held);
         let mut collector = Collector {
             model,
             receiver,
-            type_name: type_name.clone(),
             function: key,
             expects_held,
-            out: Vec::new(),
+            accesses: HashMap::default(),
+            calls: HashMap::default(),
+            holders: HashMap::default(),
+            in_goroutine: false,
         };
         let locks_here = text(body, model.src).contains("ock(");
         if !locks_here {
             // No lock is taken: every access is unguarded, no dataflow needed.
-            collector.statement(body, &LockState::default());
-            out.extend(collector.out);
-        } else if locks::analyze(model, body, &mut collector).is_some() {
-            out.extend(collector.out);
+            for statement in goconc_syntax::statements(body) {
+                collector.statement(statement, &LockState::default());
+            }
+        } else if locks::analyze(model, body, &mut collector).is_none() {
+            continue;
+        }
+        let mut accesses: Vec<FieldAccess> = collector.accesses.into_values().collect();
+        accesses.sort_by_key(|a| (a.offset, a.len));
+        let mut calls: Vec<MethodCall> = collector.calls.into_values().collect();
+        calls.sort_by_key(|c| (c.offset, c.len, c.how as u8));
+        facts.accesses.extend(accesses);
+        facts.calls.extend(calls);
+    }
+    facts
+}
+
+/// `T{…}`, `&T{…}` or `new(T)`: a value nobody else has yet.
+pub fn is_fresh_value(model: &FileModel, init: Node) -> bool {
+    let init = unparen(init);
+    match init.kind_str() {
+        "composite_literal" => true,
+        "unary_expression" => {
+            init.child(0).is_some_and(|o| o.kind_str() == "&")
+                && init
+                    .field("operand")
+                    .is_some_and(|o| unparen(o).kind_str() == "composite_literal")
+        }
+        "call_expression" => init.field("function").is_some_and(|f| {
+            f.kind_str() == "identifier"
+                && text(f, model.src) == "new"
+                && model.resolve(f).is_none()
+        }),
+        _ => false,
+    }
+}
+
+/// How far a local's value has gone at some point of its function (see [`sharing_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Nobody else can see it.
+    Private,
+    /// Only goroutines the function started saw it, and it waited for them (`wg.Wait()`)
+    /// before this point.
+    Joined,
+    /// Stored, sent, passed on, returned or captured: others may hold it.
+    Shared,
+}
+
+/// Is the local `decl` a value the function has just made (`x := &T{…}`, `new(T)`, `var x T`)
+/// that nobody else can see at `at` (see [`sharing_at`])?
+pub fn unpublished_at(model: &FileModel, decl: &Decl, at: Node) -> bool {
+    made_here(model, decl) && sharing_at(model, decl, at) != Sharing::Shared
+}
+
+/// Is the local `decl` declared with a value the function makes: `x := &T{…}`, `T{…}`,
+/// `new(T)`, or `var x T`?
+pub fn made_here(model: &FileModel, decl: &Decl) -> bool {
+    if !matches!(decl.kind, DeclKind::Local) {
+        return false;
+    }
+    match decl.init {
+        Some(init) => is_fresh_value(model, init),
+        // `var x T`: the zero value, made here.
+        None => {
+            decl.stmt.kind_str() == "var_declaration"
+                && !decl.ty.is_pointer()
+                && decl.ident.parent().is_some_and(|spec| {
+                    spec.kind_str() == "var_spec" && spec.field("value").is_none()
+                })
         }
     }
-    out
+}
+
+/// How far the value of the local `decl` has gone at `at`: whether it was stored in a field, a
+/// global, a container or another variable, sent, passed to a call, returned, or captured by a
+/// function literal (one run on a goroutine, or kept for later) between its declaration and
+/// `at` — or after `at` inside a loop around `at` that the declaration is outside of (the next
+/// iteration comes after it). Captures by goroutines the function started and then waited for
+/// (a `Wait()` call in a block around `at`, after them) leave it [`Sharing::Joined`].
+pub fn sharing_at(model: &FileModel, decl: &Decl, at: Node) -> Sharing {
+    if !matches!(decl.kind, DeclKind::Local) {
+        return Sharing::Shared;
+    }
+    let Some(function) = model.function_of(decl.ident) else {
+        return Sharing::Shared;
+    };
+    // The top-level function: literals inside it may capture the local.
+    let mut top = function;
+    while let Some(parent) = model.functions[top].parent {
+        top = parent;
+    }
+    let scope_node = model.functions[top].node;
+    // Literals inside the declaring function capture it; those it sits in do not.
+    let own_node = model.functions[function].node;
+    // A struct value held in the local is copied by assignments and calls: only its address
+    // (`&v`, a pointer method's receiver), a goroutine or a literal kept for later reach the
+    // local itself.
+    let by_value = !decl.ty.is_pointer() && !decl.ty.is_unknown();
+    let from = decl.ident.end_byte();
+    let mut until = at.start_byte();
+    // A loop around `at` that the declaration is outside of runs what follows `at` again.
+    for lp in goconc_syntax::enclosing_loops(at) {
+        if lp.start_byte() > decl.stmt.start_byte() {
+            until = until.max(lp.end_byte());
+        } else {
+            break;
+        }
+    }
+    let mut shared = false;
+    // Where the goroutines that captured it end (their `go` statement or group call).
+    let mut goroutines_end: Option<usize> = None;
+    walk(scope_node, |n| {
+        if shared || n.end_byte() <= from || n.start_byte() >= until {
+            return false;
+        }
+        if n.kind_str() == "identifier"
+            && text(n, model.src) == decl.name
+            && n.start_byte() >= from
+            && n != at
+            && model
+                .resolve(n)
+                .is_some_and(|d| d.ident.start_byte() == decl.ident.start_byte())
+        {
+            match publication(model, n, own_node, by_value) {
+                Publication::None => {}
+                Publication::Goroutine(end) => {
+                    goroutines_end = Some(goroutines_end.map_or(end, |e: usize| e.max(end)));
+                }
+                Publication::Escapes => shared = true,
+            }
+        }
+        true
+    });
+    if shared {
+        return Sharing::Shared;
+    }
+    match goroutines_end {
+        None => Sharing::Private,
+        Some(end) if end <= at.start_byte() && waits_between(model, end, at) => Sharing::Joined,
+        Some(_) => Sharing::Shared,
+    }
+}
+
+/// Is there a statement `x.Wait()` (or `err := g.Wait()`) after byte `after` and before `at`,
+/// in a block around `at`?
+fn waits_between(model: &FileModel, after: usize, at: Node) -> bool {
+    let mut block = at.parent();
+    while let Some(b) = block {
+        if matches!(b.kind_str(), "block" | "statement_list") {
+            for statement in goconc_syntax::statements(b) {
+                if statement.start_byte() < after || statement.start_byte() >= at.start_byte() {
+                    continue;
+                }
+                let call = match statement.kind_str() {
+                    "expression_statement" => goconc_syntax::statement_call(statement),
+                    "short_var_declaration" | "assignment_statement" => statement
+                        .field("right")
+                        .and_then(|r| named_children(r).next())
+                        .map(unparen)
+                        .filter(|c| c.kind_str() == "call_expression"),
+                    _ => None,
+                };
+                let waits = call
+                    .and_then(goconc_syntax::method_call)
+                    .is_some_and(|mc| text(mc.method, model.src) == "Wait");
+                if waits {
+                    return true;
+                }
+            }
+        }
+        if goconc_syntax::is_function(b.kind_str()) {
+            return false;
+        }
+        block = b.parent();
+    }
+    false
+}
+
+enum Publication {
+    None,
+    /// Captured by a function literal run on a goroutine; the byte where its start ends.
+    Goroutine(usize),
+    Escapes,
+}
+
+/// Does this use of a local hand the value to somebody else (see [`sharing_at`])?
+fn publication(model: &FileModel, ident: Node, scope: Node, by_value: bool) -> Publication {
+    // Captured by a function literal that is not simply called where it stands.
+    let mut current = ident.parent();
+    while let Some(n) = current {
+        if n == scope {
+            break;
+        }
+        if n.kind_str() == "func_literal" {
+            if let Some(start) = super::goroutines::goroutine_start(model, n) {
+                return Publication::Goroutine(start.end_byte());
+            }
+            let called_here = n.parent().is_some_and(|p| {
+                p.kind_str() == "call_expression" && p.field("function") == Some(n)
+            });
+            if !called_here {
+                return Publication::Escapes;
+            }
+        }
+        current = n.parent();
+    }
+    let mut node = ident;
+    let mut addressed = !by_value;
+    loop {
+        let Some(parent) = node.parent() else {
+            return Publication::None;
+        };
+        match parent.kind_str() {
+            "parenthesized_expression" | "expression_list" => node = parent,
+            "unary_expression" => {
+                if parent.child(0).is_some_and(|o| o.kind_str() == "&") {
+                    addressed = true;
+                    node = parent;
+                } else {
+                    return Publication::None;
+                }
+            }
+            // A copy of a struct value goes wherever it goes; the local stays the function's.
+            _ if !addressed && !parent.kind_str().starts_with("selector") => {
+                return Publication::None
+            }
+            "selector_expression" if parent.field("operand") == Some(node) => {
+                let called = parent.parent().filter(|c| {
+                    c.kind_str() == "call_expression" && c.field("function") == Some(parent)
+                });
+                if let Some(call) = called {
+                    // `go x.run()` hands it to a goroutine; `x.m()` and `x.f` keep it here.
+                    return match call.parent().filter(|g| g.kind_str() == "go_statement") {
+                        Some(go) => Publication::Goroutine(go.end_byte()),
+                        None => Publication::None,
+                    };
+                }
+                // `x.run` as a value binds `x`: follow where the method value goes.
+                let is_method = match model.type_of(node).deref() {
+                    Ty::Named { pkg, name } if pkg.is_empty() => parent
+                        .field("field")
+                        .is_some_and(|f| model.package.method(name, text(f, model.src)).is_some()),
+                    _ => false,
+                };
+                if !is_method {
+                    return Publication::None;
+                }
+                addressed = true;
+                node = parent;
+            }
+            "argument_list" => {
+                // `wg.Go(x.run)`, `g.Go(f)`: run on a goroutine the group waits for.
+                let call = parent.parent();
+                let group_go = call.and_then(goconc_syntax::method_call).is_some_and(|mc| {
+                    matches!(text(mc.method, model.src), "Go" | "TryGo")
+                        && named_children(parent).next() == Some(node)
+                });
+                return match (group_go, call) {
+                    (true, Some(call)) => Publication::Goroutine(call.end_byte()),
+                    _ => Publication::Escapes,
+                };
+            }
+            // On the right: stored somewhere (a field, a global, another name). On the left:
+            // the name now holds something else, and what it held is out of sight.
+            "assignment_statement" | "short_var_declaration" | "var_spec" => {
+                return Publication::Escapes
+            }
+            "send_statement" | "keyed_element" | "literal_element" | "literal_value"
+            | "return_statement" | "go_statement" | "defer_statement" => {
+                return Publication::Escapes
+            }
+            // `m[x]` uses `x` as a key (a pointer key can be looked up by others); `x[i]`
+            // reads from it.
+            "index_expression" => {
+                return match parent.field("operand") != Some(node) {
+                    true => Publication::Escapes,
+                    false => Publication::None,
+                }
+            }
+            _ => return Publication::None,
+        }
+    }
 }

@@ -43,10 +43,15 @@ pub struct FileDecls {
     pub goroutines: HashMap<String, super::goroutines::GoFacts>,
     /// Fields and package variables accessed through `sync/atomic` functions.
     pub atomics: Vec<super::atomics::AtomicAccess>,
+    /// Method calls on paths, and paths handed to functions (see
+    /// [`super::atomics::CallSite`]).
+    pub call_sites: Vec<super::atomics::CallSite>,
     /// The field accesses of the file's methods with the locks held at them, judged with the
     /// file's own types (see [`super::guards`]): the same facts whether the CLI reads the whole
     /// package at once or a server refreshes one file.
     pub field_accesses: Vec<super::guards::FieldAccess>,
+    /// The calls of methods of the file's types that hold a mutex (see [`super::guards`]).
+    pub method_calls: Vec<super::guards::MethodCall>,
     /// Where the declarations after the package clause and imports start, and whether the file
     /// spells sync and sync/atomic by their own names: what tells a quiet file from its text
     /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
@@ -58,6 +63,24 @@ pub struct FileDecls {
     /// The build constraint of the file's `//go:build` line; its name adds to it
     /// ([`Build::with_file_name`]).
     pub build: Build,
+    /// The file says it is generated (see [`is_generated`]).
+    pub generated: bool,
+}
+
+/// Does the text carry Go's generated-code line (`// Code generated … DO NOT EDIT.`, before the
+/// package clause; golang.org/s/generatedcode)? Such code runs on whatever values its callers
+/// hand it, and a change made there is overwritten.
+pub fn is_generated(src: &str) -> bool {
+    for line in src.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with("package ") {
+            return false;
+        }
+        if line.starts_with("// Code generated ") && line.ends_with(" DO NOT EDIT.") {
+            return true;
+        }
+    }
+    false
 }
 
 impl FileDecls {
@@ -80,8 +103,10 @@ impl FileDecls {
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
         // A method that broken code nests in an ERROR item keeps its accesses: the incremental
         // analysis keeps them too (see `goconc-analysis`'s incremental tests).
-        let (mut decls, accesses) = decls.field_accesses_in(root, &items, src, None);
-        decls.field_accesses = accesses;
+        decls.call_sites = super::atomics::call_sites_in(&items, src, &imports);
+        let (mut decls, facts) = decls.field_accesses_in(root, &items, src, None);
+        decls.field_accesses = facts.accesses;
+        decls.method_calls = facts.calls;
         decls
     }
 
@@ -102,6 +127,7 @@ impl FileDecls {
             sync_spelled_plainly: super::quiet::spells_sync_plainly(imports),
             usage: super::usage::collect_in(&vars, src, imports),
             build: Build::of_text(src),
+            generated: is_generated(src),
             ..FileDecls::default()
         };
         for &item in items {
@@ -133,16 +159,17 @@ impl FileDecls {
         decls
     }
 
-    /// The field accesses of the file's methods (see [`super::guards`]), judged with the file's
-    /// own types and summaries (set those first); methods starting at a byte in `skip` are left
-    /// out. `items` are the root's named children (the caller has them already).
+    /// The field accesses and method calls of the file's functions (see [`super::guards`]),
+    /// judged with the file's own types and summaries (set those first); functions starting at
+    /// a byte in `skip` are left out. `items` are the root's named children (the caller has them
+    /// already).
     pub fn field_accesses_in(
         self,
         root: Node,
         items: &[Node],
         src: &str,
         skip: Option<(&crate::HashSet<usize>, &Imports)>,
-    ) -> (FileDecls, Vec<super::guards::FieldAccess>) {
+    ) -> (FileDecls, super::guards::GuardFacts) {
         // Shared for the time of the walk so the file can be laid over an empty package
         // (nothing copied), then handed back.
         let decls = Arc::new(self);
@@ -157,15 +184,15 @@ impl FileDecls {
         items: &[Node],
         src: &str,
         skip: Option<(&crate::HashSet<usize>, &Imports)>,
-    ) -> Vec<super::guards::FieldAccess> {
-        // Only files with methods that lock can show which mutex guards a field.
-        if !(src.contains("func (") && src.contains("ock(") && !decls.structs.is_empty()) {
-            return Vec::new();
+    ) -> super::guards::GuardFacts {
+        // Only files that lock can show which mutex guards a field, or hold a lock at a call.
+        if !src.contains("ock(") || decls.structs.is_empty() {
+            return Default::default();
         }
         // The file alone, as a package (laid over an empty one: nothing is copied).
         let own = PackageModel::over(Arc::default(), decls);
         if !own.has_struct_with_mutex() {
-            return Vec::new();
+            return Default::default();
         }
         let from_tree;
         let imports = match skip {
@@ -175,8 +202,9 @@ impl FileDecls {
                 &from_tree
             }
         };
-        // Only methods of a type that holds a mutex have guarded fields (see guards::collect):
-        // the model leaves every other function out.
+        // Only methods of a type that holds a mutex have guarded fields, and only functions that
+        // name such a type can call its methods (see guards::collect): the model leaves every
+        // other function out.
         let holders: crate::HashSet<&str> = decls
             .structs
             .iter()
@@ -198,7 +226,11 @@ impl FileDecls {
             let receiver = (item.kind_str() == "method_declaration")
                 .then(|| receiver_type(item, src, imports))
                 .flatten();
-            if !receiver.is_some_and(|t| holders.contains(t.as_str())) {
+            let names_holder = || {
+                let item_text = text(item, src);
+                holders.iter().any(|h| item_text.contains(h))
+            };
+            if !receiver.is_some_and(|t| holders.contains(t.as_str())) && !names_holder() {
                 left_out.insert(item.start_byte());
             }
         }
@@ -321,11 +353,17 @@ pub struct PackageModel {
     read_until_stop: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
     /// Computed on first use by [`PackageModel::field_channel_ops`].
     field_channels: std::sync::OnceLock<Arc<FieldChannels>>,
-    /// Atomically accessed fields (`Owner.field`) and package variables, package-wide.
-    atomics: HashMap<String, super::atomics::AtomicUse>,
-    field_accesses: Vec<super::guards::FieldAccess>,
     /// The usage facts of the files merged by [`PackageModel::from_files`].
     usage: super::usage::Usage,
+    /// Atomically accessed fields (`Owner.field`) and package variables, package-wide, and
+    /// the places they touch.
+    atomics: super::atomics::Resolved,
+    /// The call sites of the files merged by [`PackageModel::from_files`], before resolution.
+    raw_calls: Vec<super::atomics::CallSite>,
+    /// Methods declared in generated files (`Type.method`).
+    generated_methods: crate::HashSet<String>,
+    field_accesses: Vec<super::guards::FieldAccess>,
+    method_calls: Vec<super::guards::MethodCall>,
     /// Computed on first use by [`PackageModel::lock_reach`].
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
     /// Computed on first use by [`PackageModel::triggers`].
@@ -389,6 +427,7 @@ impl PackageModel {
             ..PackageModel::default()
         };
         let mut atomics = Vec::new();
+        let mut calls = Vec::new();
         for file in files {
             atomics.extend(file.atomics.iter().cloned());
             model
@@ -413,14 +452,22 @@ impl PackageModel {
                 .field_accesses
                 .extend(file.field_accesses.iter().cloned());
             model.usage.merge(&file.usage);
+            model.method_calls.extend(file.method_calls.iter().cloned());
+            calls.extend(file.call_sites.iter().cloned());
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
                 entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if file.generated {
+                    model
+                        .generated_methods
+                        .extend(methods.keys().map(|m| format!("{ty}.{m}")));
+                }
             }
         }
         model.usage.normalize();
-        model.atomics = super::atomics::resolve(&model, &atomics);
+        model.atomics = super::atomics::resolve(&model, &atomics, &calls);
         model.raw_atomics = atomics;
+        model.raw_calls = calls;
         model
     }
 
@@ -519,7 +566,7 @@ impl PackageModel {
         }
         if settled {
             // The atomic accesses were resolved against the types before they were settled.
-            model.atomics = super::atomics::resolve(&model, &model.raw_atomics);
+            model.atomics = super::atomics::resolve(&model, &model.raw_atomics, &model.raw_calls);
         }
         model
     }
@@ -534,7 +581,12 @@ impl PackageModel {
             ..PackageModel::default()
         };
         let base_accesses = model.base.iter().flat_map(|b| b.raw_atomics.iter());
-        model.atomics = super::atomics::resolve(&model, file.atomics.iter().chain(base_accesses));
+        let base_calls = model.base.iter().flat_map(|b| b.raw_calls.iter());
+        model.atomics = super::atomics::resolve(
+            &model,
+            file.atomics.iter().chain(base_accesses),
+            file.call_sites.iter().chain(base_calls),
+        );
         model
     }
 
@@ -880,6 +932,13 @@ impl PackageModel {
         self.used(name, |u| &u.nil_assigned)
     }
 
+    /// The calls of methods of types holding a mutex, of the files added so far.
+    pub fn method_calls(&self) -> impl Iterator<Item = &super::guards::MethodCall> {
+        let own = self.own.iter().flat_map(|f| f.method_calls.iter());
+        let base = self.base.iter().flat_map(|b| b.method_calls.iter());
+        self.method_calls.iter().chain(own).chain(base)
+    }
+
     /// Every function summary of the package, by key.
     pub fn summaries(&self) -> impl Iterator<Item = (&String, &FuncSummary)> {
         self.entries(|m| &m.summaries, |f| &f.summaries)
@@ -983,7 +1042,74 @@ impl PackageModel {
 
     /// Fields (`Owner.field`) and package variables some file accesses through `sync/atomic`.
     pub fn atomics(&self) -> &HashMap<String, super::atomics::AtomicUse> {
-        &self.atomics
+        &self.atomics.uses
+    }
+
+    /// Every atomic access whose place ends at `key` (`Owner.field`, or a variable's name).
+    pub fn atomic_places(&self, key: &str) -> &[super::atomics::AtomicPlace] {
+        self.atomics.places.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The last keys of every atomically accessed place, sorted.
+    pub fn atomic_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.atomics.places.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// The names code must mention to reach an atomically accessed place (see
+    /// [`super::atomics::Resolved::names`]).
+    pub fn atomic_names(&self) -> &[String] {
+        &self.atomics.names
+    }
+
+    /// Whether the method `method` of `type_name` is declared in a generated file (see
+    /// [`is_generated`]).
+    pub fn is_generated_method(&self, type_name: &str, method: &str) -> bool {
+        if let Some(own) = &self.own {
+            if own
+                .methods
+                .get(type_name)
+                .is_some_and(|m| m.contains_key(method))
+            {
+                return own.generated;
+            }
+        }
+        let key = format!("{type_name}.{method}");
+        self.generated_methods.contains(&key)
+            || self
+                .base
+                .as_ref()
+                .is_some_and(|b| b.generated_methods.contains(&key))
+    }
+
+    /// Whether every call of the method `callee` (`Type.method`) in the package whose receiver's
+    /// type is known, at least one, is on a struct value the caller made itself (`var sum T;
+    /// sum.add(x)`). Calls on values of unknown type (`x := f(); x.add(y)`) are not counted.
+    pub fn only_called_on_private_values(&self, callee: &str) -> bool {
+        let calls = &self.atomics.calls;
+        calls.resolved.contains(&(
+            super::atomics::holder::PRIVATE.to_string(),
+            callee.to_string(),
+        )) && !calls.shared_callees.contains(callee)
+    }
+
+    /// Whether some code of the package calls `callee` (`Type.method`, or a function's name) on
+    /// the field `holder` (`Owner.field`, or `@var`), or hands that field to it.
+    pub fn field_called(&self, holder: &str, callee: &str) -> bool {
+        let calls = &self.atomics.calls;
+        if calls
+            .resolved
+            .contains(&(holder.to_string(), callee.to_string()))
+        {
+            return true;
+        }
+        let field = holder.rsplit('.').next().unwrap_or(holder);
+        let name = callee.rsplit('.').next().unwrap_or(callee);
+        calls.loose.contains(&(field.to_string(), name.to_string()))
+            || calls
+                .resolved
+                .contains(&(holder.to_string(), format!("?.{name}")))
     }
 
     /// The fields of a type, looking through pointers and local named types.

@@ -1,13 +1,13 @@
 //! `guarded-field-unlocked`: a field read or written under its mutex in most places, but without
 //! it here.
 
-use crate::HashSet;
+use crate::{HashMap, HashSet};
 use std::collections::BTreeMap;
 
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::is_no_return_call;
-use goconc_model::guards::{self, FieldAccess};
+use goconc_model::guards::{self, CallHow, CallReceiver, FieldAccess, MethodCall};
 use goconc_model::summary::{is_atomic_load, summary_key};
 use goconc_syntax::{method_call, statement_call, statements, text, walk, NodeExt};
 use tree_sitter::Node;
@@ -52,99 +52,852 @@ func (c *Cache) Len() int {
 
 ## How the guard is found
 From the package's own code: for each field, the receiver's mutex held on every path at its
-accesses in the type's methods, across all files of the package. A mutex that is held at two or
-more accesses including a write, and at more than half of them, is the field's guard. A
-`// guarded by mu` comment on the field (or the line above it) names the guard outright.
-Methods named `…Locked` or documented "caller must hold the lock" count as holding it.
+accesses in the type's methods, across all files of the package, counting the lock a method's
+every caller holds (see below). A mutex that is held at two or more accesses including a write,
+in two or more methods (or in one method that both reads and writes the field under it), and
+at more than half of the accesses, is the field's guard. A `// guarded by mu` comment on the
+field (or the line above it) names the guard outright. Methods named `…Locked` or documented
+"caller must hold the lock" count as holding it.
+
+## How a method is entered
+From every call of the type's methods in the package, with the locks held at the call:
+- every call holds the lock (directly, inside a `go func(){…}()` or `defer func(){…}()` that
+  takes it, or in a method itself entered so): the method is judged as locked;
+- most calls hold it and some do not: the calls that do not are reported instead, at the call,
+  once per calling function (`warning` on the method's own receiver inside the type's methods; `hint` from elsewhere, such
+  as a test driving the value step by step, where whether the value is shared is not shown);
+- every call is on a value its caller has just made and not yet published (`c := &T{}`, before
+  it is stored, sent, returned, passed on or captured by a goroutine): the method's accesses are
+  no evidence, and fields written only there are frozen once the value is shared;
+- a call started by `go` (`go c.loop()`, or inside a `go func(){…}()` without the lock), or the
+  method handed to `time.AfterFunc` (`time.AfterFunc(d, c.flush)`), stored in a field or
+  global or returned as a value or inside a function literal: the method runs unguarded
+  elsewhere and is judged like an exported one;
+- `String`, `Error`, `GoString`, `Format`, `MarshalJSON`, `MarshalText` are also entered from
+  each place that hands the value to another package (`fmt.Sprint(c)`, `json.Marshal(c)`).
+A function literal or method value handed to a call as a callback (`node.forEach(func(c) {
+db.drop(c) })`, `inWritableDir(s.create, path)`), or a literal held in a new local
+(`stop := func() bool { … }`), is taken to run there, with the locks held at that statement.
+
+Exported methods are the API's: other packages call them where the package cannot see, so the
+package's own calls speak for them only when they are whole-value methods (four or more fields
+and two thirds of the type's data fields: serializers, copies) or the `fmt`/`json` methods
+above.
+
+## Severity
+- `warning`: an access without the guard in an exported method, or in a method that runs on a
+  goroutine or as a callback, of a field that is written after the value is shared; a call, in
+  a method of the type on its own receiver, of a helper that touches a guarded field without
+  taking the guard while the helper's other callers hold it.
+- `hint`: a read whose every write is in the same function (it races only if that function
+  runs twice at once, and the function does not read the field under the lock itself other
+  than to write it, as in `c.f = append(c.f, x)`); a
+  read of a field whose every write sets it once under `if x.f == nil`; an unlocked call of a
+  locked helper from outside the type's methods.
+- Never `error`: the race needs a second goroutine the finding cannot name.
 
 ## Fix
 None: take the lock, or document why this access is safe.
 
 ## When it stays silent
-Fields that hold mutexes, atomics, channels or funcs; fields only ever read; accesses inside
-function literals (they may run while the caller holds the lock); accesses while any mutex of the
-receiver is held; reads behind double-checked locking (in the `then` branch of an `if` whose
-condition loads state atomically, itself or through a method of the same value whose body does:
-`if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path);
-accesses in unexported methods (helpers are often called with the lock held without saying so:
-only exported methods are judged, though all accesses count as evidence); types without a clear
-guard.
+- Fields that hold mutexes, atomics, channels or funcs; fields only ever read; accesses inside
+  function literals (they may run while the caller holds the lock); accesses while any mutex of
+  the receiver is held.
+- Methods named or documented as entered locked; unexported methods every caller calls with the
+  lock held (see above); unexported methods that nothing in the package calls or only calls on
+  unpublished values, or whose direct callers take no lock and do not run them on a goroutine
+  (not yet judged through those callers: an exported method calling such a helper bare is a
+  known gap); whole-value methods (serializers) with no caller in the package.
+- Reads of the field itself (the map or slice header, not what it holds) when nothing assigns
+  the field after the value is made (`&T{m: r.m}` shares a map the lock guards the contents
+  of). Returning it (`return c.items`) is reported: the guarded contents leave the type.
+- Reads of a field whose every write is in a whole-value method (a decoder) or on a value not
+  yet published.
+- Methods that take no lock at all on a type that hands its lock to its users (an exported type
+  embedding its mutex, or an exported mutex field): they are written for callers that hold it.
+  A method returning the guarded field itself (`return s.commands`) is still reported.
+- Methods that assign the guard itself (`t.mu = new(sync.Mutex)`): nobody can hold it yet.
+- Accesses in a method before it starts goroutines of its own (`go c.loop()`, `go func(){…}()`)
+  when it starts none before them, and nothing in the package calls it on a value already
+  shared: the value's set-up before its goroutines run (`Start`). A write after such a `go`,
+  or in a method the package calls after publishing the value (`global = s; s.Init()`), is
+  reported.
+- Reads behind double-checked locking (in the `then` branch of an `if` whose condition loads
+  state atomically, itself or through a method of the same value whose body does:
+  `if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path).
+- Guards seen in one method's critical section only, where that method does not read and write
+  the field under it (it locks for other fields).
+- Generated files (`// Code generated … DO NOT EDIT.`): their callers are judged instead.
+- Helpers whose calls mostly take no lock (one locked call among bare ones is no sign which
+  side is the mistake), where the helper is not itself judged (see above).
+- Types without a clear guard. One finding per field per function.
+- `_test.go` files are judged the same way; a test calling a locked helper bare is a `hint`
+  because whether another goroutine has the value at that point is not shown.
 "#,
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    let has_methods = cx.model.functions.iter().any(|f| f.receiver_type.is_some());
-    if !has_methods {
-        return;
-    }
     let fresh = guards::collect(cx.model);
-    if fresh.is_empty() {
+    if fresh.accesses.is_empty() && fresh.calls.is_empty() {
         return;
     }
-    // This file's accesses, plus those of the other files of the package, of the fields this
-    // file's analysed functions touch (a server analyses one function per keystroke).
-    let touched: HashSet<(&str, &str)> = fresh
-        .iter()
-        .map(|a| (a.type_name.as_str(), a.field.as_str()))
-        .collect();
-    let mut seen: HashSet<(&str, usize, &str)> = HashSet::default();
-    let mut by_field: BTreeMap<(&str, &str), Vec<&FieldAccess>> = BTreeMap::new();
-    for access in fresh.iter().chain(cx.model.package.field_accesses()) {
-        if touched.contains(&(access.type_name.as_str(), access.field.as_str()))
-            && seen.insert((
-                access.function.as_str(),
-                access.offset,
-                access.field.as_str(),
-            ))
-        {
-            by_field
-                .entry((access.type_name.as_str(), access.field.as_str()))
-                .or_default()
-                .push(access);
-        }
+    // Generated code runs on the values its callers hand it: those calls are judged instead.
+    if goconc_model::package::is_generated(cx.src) {
+        return;
     }
-    for ((type_name, field), accesses) in by_field {
-        let declared = cx
-            .model
-            .package
-            .field(type_name, field)
-            .and_then(|f| f.guard.clone());
-        let Some((guard, guarded, total)) = declared
-            .map(|g| (g, 0, 0))
-            .or_else(|| infer_guard(&accesses))
-        else {
+    let facts = Facts::gather(cx, &fresh);
+    let mut entries = Entries::default();
+    // One finding per field per function.
+    let mut reported: HashSet<(&str, &str, &str)> = HashSet::default();
+    let mut guards_of: HashMap<(&str, &str), Option<Guard>> = HashMap::default();
+    for access in &fresh.accesses {
+        let key = (access.type_name.as_str(), access.field.as_str());
+        let guard = guards_of
+            .entry(key)
+            .or_insert_with(|| facts.guard_of(cx, &mut entries, key.0, key.1))
+            .clone();
+        let Some(guard) = guard else { continue };
+        if reported.contains(&(key.0, key.1, access.function.as_str())) {
+            continue;
+        }
+        let Some(severity) = judge(cx, &facts, &mut entries, access, &guard) else {
             continue;
         };
-        for access in fresh
+        reported.insert((key.0, key.1, access.function.as_str()));
+        let what = if access.write { "written" } else { "read" };
+        let accessed = cx
+            .src
+            .get(access.offset..access.offset + access.len)
+            .unwrap_or(&access.field);
+        let receiver = accessed.split('.').next().unwrap_or("");
+        let evidence = if guard.total > 0 {
+            format!(
+                "which guards it at {} of its {} other accesses",
+                guard.guarded, guard.total
+            )
+        } else {
+            "which its declaration says guards it".to_string()
+        };
+        let mut finding = META.finding(
+            access.offset..access.offset + access.len,
+            format!(
+                "`{accessed}` is {what} without holding `{receiver}.{}`, {evidence}: this races with the locked accesses{}",
+                guard.name,
+                match severity {
+                    Severity::Hint => guard_hint(&facts, access),
+                    _ => String::new(),
+                }
+            ),
+        );
+        finding.severity = severity;
+        out.push(finding);
+    }
+    report_unlocked_calls(cx, &facts, &mut entries, &fresh, &mut guards_of, out);
+}
+
+/// A field's guard, and the evidence for it.
+#[derive(Debug, Clone)]
+struct Guard {
+    name: String,
+    guarded: usize,
+    total: usize,
+}
+
+/// What the package knows, gathered once per file: every field access and method call, this
+/// file's (judged with the package's types) and the other files'.
+struct Facts<'a> {
+    /// By (type, field).
+    by_field: BTreeMap<(&'a str, &'a str), Vec<&'a FieldAccess>>,
+    /// The fields each method of a type touches: (type, function) → fields.
+    fields_of: HashMap<(&'a str, &'a str), HashSet<&'a str>>,
+    /// By callee (`Type.method`); implicit calls under `Type.`.
+    calls: HashMap<&'a str, Vec<&'a MethodCall>>,
+}
+
+impl<'a> Facts<'a> {
+    fn gather(cx: &'a Context, fresh: &'a guards::GuardFacts) -> Facts<'a> {
+        let mut facts = Facts {
+            by_field: BTreeMap::new(),
+            fields_of: HashMap::default(),
+            calls: HashMap::default(),
+        };
+        let touched: HashSet<&str> = fresh
+            .accesses
             .iter()
-            .filter(|a| a.type_name == type_name && a.field == field)
+            .map(|a| a.type_name.as_str())
+            .chain(
+                fresh
+                    .calls
+                    .iter()
+                    .map(|c| c.callee.split('.').next().unwrap_or("")),
+            )
+            .collect();
+        let mut seen: HashSet<(&str, usize, &str)> = HashSet::default();
+        for access in fresh
+            .accesses
+            .iter()
+            .chain(cx.model.package.field_accesses())
         {
-            // Unexported helpers are often called with the lock held without saying so; the
-            // classic race is an exported method that skips the lock.
-            let method = access.function.rsplit('.').next().unwrap_or("");
-            if access.expects_held
-                || !access.guards.is_empty()
-                || !method.starts_with(|c: char| c.is_ascii_uppercase())
-                || on_published_fast_path(cx, access)
+            if !touched.contains(access.type_name.as_str())
+                || !seen.insert((
+                    access.function.as_str(),
+                    access.offset,
+                    access.field.as_str(),
+                ))
             {
                 continue;
             }
-            let what = if access.write { "written" } else { "read" };
-            let accessed = cx
-                .src
-                .get(access.offset..access.offset + access.len)
-                .unwrap_or(field);
-            let receiver = accessed.split('.').next().unwrap_or("");
-            let evidence = if total > 0 {
-                format!("which guards it at {guarded} of its {total} other accesses")
-            } else {
-                "which its declaration says guards it".to_string()
-            };
-            out.push(META.finding(
-                access.offset..access.offset + access.len,
-                format!("`{accessed}` is {what} without holding `{receiver}.{guard}`, {evidence}: this races with the locked accesses"),
-            ));
+            facts
+                .by_field
+                .entry((access.type_name.as_str(), access.field.as_str()))
+                .or_default()
+                .push(access);
+            facts
+                .fields_of
+                .entry((access.type_name.as_str(), access.function.as_str()))
+                .or_default()
+                .insert(access.field.as_str());
         }
+        let mut seen: HashSet<(&str, usize, CallHow)> = HashSet::default();
+        for call in fresh.calls.iter().chain(cx.model.package.method_calls()) {
+            if !touched.contains(call.callee.split('.').next().unwrap_or(""))
+                || !seen.insert((call.caller.as_str(), call.offset, call.how))
+            {
+                continue;
+            }
+            facts
+                .calls
+                .entry(call.callee.as_str())
+                .or_default()
+                .push(call);
+        }
+        facts
+    }
+
+    /// The call sites of a method: its own, and for the methods `fmt` and `encoding/json` call,
+    /// the places that hand the value to another package.
+    fn sites(&self, type_name: &str, function: &str) -> Vec<&'a MethodCall> {
+        let mut sites: Vec<&MethodCall> = self.calls.get(function).cloned().unwrap_or_default();
+        let method = function.rsplit('.').next().unwrap_or("");
+        if guards::IMPLICIT_METHODS.contains(&method) {
+            let implicit = format!("{type_name}.");
+            sites.extend(self.calls.get(implicit.as_str()).into_iter().flatten());
+        }
+        sites
+    }
+
+    /// Do the package's own calls of a method tell how it is entered? An exported method is the
+    /// API's: other packages, and interfaces, call it where the package cannot see, so its
+    /// callers here speak for it only when it is a whole-value method (a serializer, a copy)
+    /// or one that `fmt` and `encoding/json` run on the values the package hands them. A
+    /// method documented or named as entered locked is taken at its word (see [`Entry`]).
+    fn callers_speak_for(&self, cx: &Context, type_name: &str, function: &str) -> bool {
+        let method = function.rsplit('.').next().unwrap_or("");
+        !is_exported(method)
+            || guards::IMPLICIT_METHODS.contains(&method)
+            || self.whole_value(cx, type_name, function)
+    }
+
+    /// Is the method started on a goroutine or handed on to run later?
+    fn runs_elsewhere(&self, type_name: &str, function: &str) -> bool {
+        self.sites(type_name, function)
+            .iter()
+            .any(|s| matches!(s.how, CallHow::Goroutine | CallHow::Later))
+    }
+
+    /// Does the method read or write the whole value: two thirds of the type's data fields or
+    /// more, and four or more (a serializer, a copy, a decoder)? Such a method takes no lock of
+    /// its own for one field: its callers decide.
+    fn whole_value(&self, cx: &Context, type_name: &str, function: &str) -> bool {
+        let Some(fields) = self.fields_of.get(&(type_name, function)) else {
+            return false;
+        };
+        let data_fields = cx
+            .model
+            .package
+            .struct_fields(type_name)
+            .map_or(0, |fields| {
+                fields.iter().filter(|f| is_data(cx, &f.ty)).count()
+            });
+        fields.len() >= 4 && fields.len() * 3 >= data_fields * 2
+    }
+
+    /// The guard of a field: declared (`// guarded by mu`), or the mutex most accesses hold,
+    /// counting the locks a method's every caller holds and leaving out methods that run on
+    /// values not yet published.
+    fn guard_of(
+        &self,
+        cx: &Context,
+        entries: &mut Entries,
+        type_name: &str,
+        field: &str,
+    ) -> Option<Guard> {
+        if let Some(declared) = cx
+            .model
+            .package
+            .field(type_name, field)
+            .and_then(|f| f.guard.clone())
+        {
+            return Some(Guard {
+                name: declared,
+                guarded: 0,
+                total: 0,
+            });
+        }
+        let accesses = self.by_field.get(&(type_name, field))?;
+        // (guard, functions holding it, accesses holding it, a write among them)
+        let mut counts: BTreeMap<String, (HashSet<&str>, usize, bool)> = BTreeMap::new();
+        let mut total = 0;
+        let mut unguarded = 0;
+        for access in accesses {
+            if access.expects_held {
+                continue;
+            }
+            // How the package enters the method, where that speaks for it (as `judge` reads it).
+            let entry = match self.callers_speak_for(cx, type_name, &access.function) {
+                true => entries.of(cx, self, type_name, &access.function),
+                false => Entry::Unlocked,
+            };
+            // Run only on values not yet published: no evidence either way.
+            if entry == Entry::Fresh {
+                continue;
+            }
+            let mut held: Vec<&str> = access.guards.iter().map(String::as_str).collect();
+            if let Entry::Locked(guards) = &entry {
+                held.extend(guards.iter().map(String::as_str));
+            }
+            total += 1;
+            if held.is_empty() {
+                unguarded += 1;
+            }
+            held.sort_unstable();
+            held.dedup();
+            for guard in held {
+                let count = counts.entry(guard.to_string()).or_default();
+                count.0.insert(access.function.as_str());
+                count.1 += 1;
+                count.2 |= access.write;
+            }
+        }
+        let (name, (functions, guarded, has_write)) =
+            counts.into_iter().max_by_key(|(_, (_, n, _))| *n)?;
+        // Locked accesses in one method only are that method's business (it locks for another
+        // field), not evidence of a guard, unless that method both reads and writes the field
+        // under the lock (in two critical sections: it locks for this field).
+        let one_method_locks_for_it = functions.len() == 1
+            && functions.iter().all(|f| {
+                let locked = |write: bool| {
+                    accesses
+                        .iter()
+                        .any(|a| a.function == *f && a.write == write && a.guards.contains(&name))
+                };
+                locked(true) && locked(false)
+            });
+        (guarded >= 2
+            && (functions.len() >= 2 || one_method_locks_for_it)
+            && has_write
+            && unguarded > 0
+            && guarded * 2 > total)
+            .then_some(Guard {
+                name,
+                guarded,
+                total: total - 1,
+            })
+    }
+}
+
+/// Fields that hold data: not mutexes, atomics, channels, funcs or other sync values.
+fn is_data(cx: &Context, ty: &goconc_model::Ty) -> bool {
+    use goconc_model::{SyncKind, Ty};
+    if matches!(ty, Ty::Chan(_) | Ty::Func { .. }) {
+        return false;
+    }
+    !matches!(
+        cx.model.package.sync_kind(ty.deref()),
+        Some(
+            SyncKind::Mutex
+                | SyncKind::RWMutex
+                | SyncKind::Atomic
+                | SyncKind::WaitGroup
+                | SyncKind::Once
+                | SyncKind::Cond
+                | SyncKind::Map
+                | SyncKind::Pool
+                | SyncKind::NoCopy
+        )
+    )
+}
+
+/// How a method is entered, from its call sites in the package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    /// Named or documented as running with the lock held (`…Locked`).
+    Expected,
+    /// Every call site holds a lock of the receiver (those it names all hold), or runs on a
+    /// value not yet published, or is in a method entered so.
+    Locked(Vec<String>),
+    /// Every call site is on a value its caller has just made and not published.
+    Fresh,
+    /// Some call sites hold the lock, others do not: the ones that do not are reported.
+    Mixed,
+    /// No call site holds a lock (or one runs it on a goroutine or later).
+    Unlocked,
+    /// No call site in the package.
+    NoCallers,
+}
+
+/// How each method is entered, computed once per method.
+#[derive(Default)]
+struct Entries {
+    known: HashMap<String, Entry>,
+}
+
+impl Entries {
+    fn of(&mut self, cx: &Context, facts: &Facts, type_name: &str, function: &str) -> Entry {
+        if let Some(known) = self.known.get(function) {
+            return known.clone();
+        }
+        // A method calling itself (or a cycle) adds nothing: neutral while it is worked out.
+        self.known.insert(function.to_string(), Entry::Fresh);
+        let entry = self.compute(cx, facts, type_name, function);
+        self.known.insert(function.to_string(), entry.clone());
+        entry
+    }
+
+    fn compute(&mut self, cx: &Context, facts: &Facts, type_name: &str, function: &str) -> Entry {
+        if cx
+            .model
+            .package
+            .summary(function)
+            .is_some_and(|s| s.expects_held)
+        {
+            return Entry::Expected;
+        }
+        let sites = facts.sites(type_name, function);
+        if sites.is_empty() {
+            return Entry::NoCallers;
+        }
+        let mut locked: Option<Vec<String>> = None;
+        let mut any_locked = false;
+        let mut unlocked = false;
+        let mut elsewhere = false;
+        for site in &sites {
+            let held: Option<Vec<String>> = match (site.how, site.receiver) {
+                (CallHow::Goroutine | CallHow::Later, _) => {
+                    elsewhere = true;
+                    None
+                }
+                (_, CallReceiver::Fresh) => continue,
+                _ if !site.guards.is_empty() => Some(site.guards.clone()),
+                (_, CallReceiver::Same) => {
+                    let caller_type = site.caller.split('.').next().unwrap_or("");
+                    match self.of(cx, facts, caller_type, &site.caller) {
+                        Entry::Expected => Some(vec![String::new()]),
+                        Entry::Locked(guards) => Some(guards),
+                        Entry::Fresh => continue,
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            match held {
+                Some(guards) => {
+                    any_locked = true;
+                    locked = Some(match locked {
+                        None => guards,
+                        Some(mut known) => {
+                            known.retain(|g| guards.contains(g));
+                            known
+                        }
+                    });
+                }
+                None => unlocked = true,
+            }
+        }
+        match (any_locked, unlocked || elsewhere) {
+            (false, false) => Entry::Fresh,
+            (true, false) => Entry::Locked(locked.unwrap_or_default()),
+            (true, true) if !elsewhere => Entry::Mixed,
+            _ => Entry::Unlocked,
+        }
+    }
+}
+
+/// Should this unlocked access be reported, and at which severity?
+fn judge(
+    cx: &Context,
+    facts: &Facts,
+    entries: &mut Entries,
+    access: &FieldAccess,
+    guard: &Guard,
+) -> Option<Severity> {
+    if access.expects_held || !access.guards.is_empty() {
+        return None;
+    }
+    let method = access.function.rsplit('.').next().unwrap_or("");
+    let exported = is_exported(method);
+    let whole_value = facts.whole_value(cx, &access.type_name, &access.function);
+    let entry = entries.of(cx, facts, &access.type_name, &access.function);
+    let entry = match entry {
+        Entry::Locked(_) | Entry::Fresh | Entry::Mixed
+            if !facts.callers_speak_for(cx, &access.type_name, &access.function) =>
+        {
+            Entry::Unlocked
+        }
+        entry => entry,
+    };
+    match entry {
+        // Held by every caller, on a value not yet published, or reported at the call sites
+        // that skip the lock.
+        Entry::Expected | Entry::Locked(_) | Entry::Fresh | Entry::Mixed => return None,
+        // Nothing in the package runs it: an exported method is the API's to call any time; an
+        // unexported one is reached some way the package does not show. A whole-value method
+        // (a serializer) is its callers' to lock.
+        Entry::NoCallers => {
+            if !exported || whole_value {
+                return None;
+            }
+        }
+        // Called without the lock: an exported method is the API's to call any time; an
+        // unexported one races the same way when a goroutine runs it or it is handed on as a
+        // callback (its direct callers are judged where they are).
+        Entry::Unlocked => {
+            if !exported && !facts.runs_elsewhere(&access.type_name, &access.function) {
+                return None;
+            }
+        }
+    }
+    if on_published_fast_path(cx, access)
+        || creates_guard(cx, access, &guard.name)
+        || (before_own_goroutines(cx, access)
+            && facts
+                .sites(&access.type_name, &access.function)
+                .iter()
+                .all(|s| s.receiver == CallReceiver::Fresh))
+    {
+        return None;
+    }
+    let accesses = facts
+        .by_field
+        .get(&(access.type_name.as_str(), access.field.as_str()))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    // Reading the field itself (the map or slice, not what it holds) when nothing ever assigns
+    // the field: it is as it was made; the lock guards what it holds.
+    let assigned = |a: &&FieldAccess| a.write && !a.element;
+    if !access.write && !access.element && !accesses.iter().any(assigned) && !returned(cx, access) {
+        return None;
+    }
+    let writes: Vec<&&FieldAccess> = accesses.iter().filter(|a| a.write).collect();
+    // Every write decodes or builds the whole value (`UnmarshalJSON`), or runs on a value not
+    // yet published: the field does not change once the value is shared.
+    let frozen = !access.write
+        && writes.iter().all(|w| {
+            facts.whole_value(cx, &w.type_name, &w.function)
+                || (entries.of(cx, facts, &w.type_name, &w.function) == Entry::Fresh
+                    && facts.callers_speak_for(cx, &w.type_name, &w.function))
+        });
+    if frozen {
+        return None;
+    }
+    // The type hands its lock to its users (an exported type embedding its mutex, or an
+    // exported mutex field): a method that takes no lock at all is written for callers that
+    // hold it. Not one that returns the guarded field itself: the caller's lock ends before
+    // its use of what it got.
+    if lock_is_callers(cx, &access.type_name, &guard.name)
+        && !returned(cx, access)
+        && cx
+            .model
+            .package
+            .summary(&access.function)
+            .is_none_or(|s| s.acquires.is_empty())
+    {
+        return None;
+    }
+    // Set once under the lock when unset (`if c.x == nil { c.x = … }`), and read after: the
+    // race is on that first write only.
+    let lazy = !access.write && !writes.is_empty() && writes.iter().all(|w| w.lazy_init);
+    // Every write is in this function: a read here races only with another run of it.
+    // Unless the function also reads it under the lock: then it expects another run of
+    // itself to write it meanwhile.
+    let confined = !access.write
+        && !writes.is_empty()
+        && writes.iter().all(|w| w.function == access.function)
+        && !accesses.iter().any(|a| {
+            a.function == access.function
+                && !a.write
+                && a.guards.contains(&guard.name)
+                && !in_write_of_field(cx, a, &writes)
+        });
+    Some(if lazy || confined {
+        Severity::Hint
+    } else {
+        Severity::Warning
+    })
+}
+
+fn is_exported(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// Is the guard part of the type's API: an exported type that embeds it (`sync.Mutex`, whose
+/// `Lock` is then the type's), or an exported mutex field?
+fn lock_is_callers(cx: &Context, type_name: &str, guard: &str) -> bool {
+    let Some(field) = cx.model.package.field(type_name, guard) else {
+        return false;
+    };
+    let exported = |name: &str| name.starts_with(|c: char| c.is_ascii_uppercase());
+    (field.embedded && exported(type_name)) || (!field.embedded && exported(guard))
+}
+
+/// Why an unlocked read is only a hint (see [`judge`]).
+fn guard_hint(facts: &Facts, access: &FieldAccess) -> String {
+    let writes_here_only = facts
+        .by_field
+        .get(&(access.type_name.as_str(), access.field.as_str()))
+        .is_some_and(|all| {
+            all.iter()
+                .filter(|a| a.write)
+                .all(|w| w.function == access.function)
+        });
+    match writes_here_only {
+        true => " only if this function runs twice at once (every write is in it)".to_string(),
+        false => " only while it is first set (every write sets it once, when unset)".to_string(),
+    }
+}
+
+/// Is the access returned as it is (`return c.items`)? What the lock guards then leaves the
+/// type for callers that cannot take it.
+fn returned(cx: &Context, access: &FieldAccess) -> bool {
+    let Some(node) = cx
+        .model
+        .root
+        .descendant_for_byte_range(access.offset, access.offset + access.len)
+    else {
+        return false;
+    };
+    let mut parent = node.parent();
+    while let Some(p) =
+        parent.filter(|p| matches!(p.kind_str(), "expression_list" | "parenthesized_expression"))
+    {
+        parent = p.parent();
+    }
+    parent.is_some_and(|p| p.kind_str() == "return_statement")
+}
+
+/// The body of the top-level function an access is in.
+fn body_of<'t>(cx: &Context<'_, 't>, access: &FieldAccess) -> Option<Node<'t>> {
+    let node = cx
+        .model
+        .root
+        .descendant_for_byte_range(access.offset, access.offset + access.len)?;
+    let mut index = cx.model.function_of(node)?;
+    while let Some(parent) = cx.model.functions[index].parent {
+        index = parent;
+    }
+    cx.model.functions[index].body
+}
+
+/// Is the locked read part of a statement that writes the same field
+/// (`c.list = append(c.list, x)`)? It reads only to write.
+fn in_write_of_field(cx: &Context, read: &FieldAccess, writes: &[&&FieldAccess]) -> bool {
+    let Some(mut node) = cx
+        .model
+        .root
+        .descendant_for_byte_range(read.offset, read.offset + read.len)
+    else {
+        return false;
+    };
+    while let Some(parent) = node.parent() {
+        if matches!(
+            parent.kind_str(),
+            "block" | "statement_list" | "source_file"
+        ) {
+            break;
+        }
+        node = parent;
+    }
+    let statement = node.start_byte()..node.end_byte();
+    writes
+        .iter()
+        .any(|w| w.function == read.function && statement.contains(&w.offset))
+}
+
+/// Is the access in a method that starts goroutines of its own only after it (`c.state = …`,
+/// then `go c.loop()` or `go func() { … }()`), and none before? That is the value's set-up
+/// before its goroutines run (a constructor or `Start`).
+fn before_own_goroutines(cx: &Context, access: &FieldAccess) -> bool {
+    let Some(body) = body_of(cx, access) else {
+        return false;
+    };
+    let accessed = cx
+        .src
+        .get(access.offset..access.offset + access.len)
+        .unwrap_or("");
+    let receiver = accessed.split('.').next().unwrap_or("");
+    let mut before = false;
+    let mut after = false;
+    walk(body, |n| {
+        if n.kind_str() == "go_statement" {
+            let own = goconc_syntax::named_children(n)
+                .next()
+                .and_then(|call| call.field("function"))
+                .is_some_and(|f| match f.kind_str() {
+                    "func_literal" => true,
+                    "selector_expression" => f
+                        .field("operand")
+                        .is_some_and(|o| text(o, cx.src) == receiver),
+                    _ => false,
+                });
+            if n.start_byte() < access.offset {
+                before = true;
+            } else if own {
+                after = true;
+            }
+        }
+        !before
+    });
+    after && !before
+}
+
+/// Does the method assign the guard itself (`t.mu = new(sync.Mutex)`)? It sets the value up:
+/// nobody can hold that lock yet.
+fn creates_guard(cx: &Context, access: &FieldAccess, guard: &str) -> bool {
+    let Some(node) = cx
+        .model
+        .root
+        .descendant_for_byte_range(access.offset, access.offset + access.len)
+    else {
+        return false;
+    };
+    let Some(index) = cx.model.function_of(node) else {
+        return false;
+    };
+    let Some(body) = cx.model.functions[index].body else {
+        return false;
+    };
+    let accessed = cx
+        .src
+        .get(access.offset..access.offset + access.len)
+        .unwrap_or("");
+    let receiver = accessed.split('.').next().unwrap_or("");
+    let target = format!("{receiver}.{guard}");
+    let mut found = false;
+    walk(body, |n| {
+        if n.kind_str() == "assignment_statement" {
+            found = found
+                || n.field("left").is_some_and(|left| {
+                    goconc_syntax::named_children(left).any(|l| text(l, cx.src) == target)
+                });
+        }
+        !found
+    });
+    found
+}
+
+/// Calls in this file of a method whose other callers hold the lock, made without it: the
+/// method is written for the lock held, and this call skips it.
+fn report_unlocked_calls<'a>(
+    cx: &Context,
+    facts: &Facts<'a>,
+    entries: &mut Entries,
+    fresh: &'a guards::GuardFacts,
+    guards_of: &mut HashMap<(&'a str, &'a str), Option<Guard>>,
+    out: &mut Vec<Finding>,
+) {
+    // One finding per helper per calling function.
+    let mut reported: HashSet<(&str, &str)> = HashSet::default();
+    for call in &fresh.calls {
+        if call.how != CallHow::Direct
+            || !call.guards.is_empty()
+            || call.receiver == CallReceiver::Fresh
+        {
+            continue;
+        }
+        let Some((type_name, method)) = call.callee.split_once('.') else {
+            continue;
+        };
+        // Exported methods are judged where they are (see `judge`).
+        let exported = method.starts_with(|c: char| c.is_ascii_uppercase());
+        if exported || entries.of(cx, facts, type_name, &call.callee) != Entry::Mixed {
+            continue;
+        }
+        // The caller itself may be entered with the lock held.
+        if call.receiver == CallReceiver::Same {
+            let caller_type = call.caller.split('.').next().unwrap_or("");
+            if matches!(
+                entries.of(cx, facts, caller_type, &call.caller),
+                Entry::Expected | Entry::Locked(_) | Entry::Fresh
+            ) {
+                continue;
+            }
+        }
+        // A guarded field the callee touches, never holding its guard itself: the method is
+        // written for its caller to hold it.
+        let touched = facts
+            .by_field
+            .iter()
+            .filter(|((t, _), _)| *t == type_name)
+            .find_map(|((_, field), accesses)| {
+                let in_callee: Vec<&&FieldAccess> = accesses
+                    .iter()
+                    .filter(|a| a.function == call.callee)
+                    .collect();
+                let unlocked = in_callee.iter().find(|a| a.guards.is_empty())?;
+                let guard = guards_of
+                    .entry((unlocked.type_name.as_str(), unlocked.field.as_str()))
+                    .or_insert_with(|| facts.guard_of(cx, entries, type_name, field))
+                    .clone()?;
+                if in_callee.iter().any(|a| a.guards.contains(&guard.name)) {
+                    return None;
+                }
+                Some((*field, unlocked.write, guard))
+            });
+        let Some((field, write, guard)) = touched else {
+            continue;
+        };
+        let sites = facts.sites(type_name, &call.callee);
+        let holding = sites
+            .iter()
+            .filter(|s| s.guards.contains(&guard.name))
+            .count();
+        // Most calls hold the guard: the helper is written for it. One locked call among many
+        // bare ones says little about which side is the mistake.
+        if holding * 2 <= sites.len()
+            || !reported.insert((call.callee.as_str(), call.caller.as_str()))
+        {
+            continue;
+        }
+        let shown = cx
+            .src
+            .get(call.offset..call.offset + call.len)
+            .unwrap_or(method);
+        let receiver = shown
+            .strip_suffix(')')
+            .and_then(|s| s.rfind(&format!(".{method}(")).map(|i| &shown[..i]))
+            .unwrap_or("");
+        // In a method of the type on its own receiver, the value is the one the type's users
+        // share; elsewhere (a test driving the value step by step, set-up code) whether another
+        // goroutine has it at this point is not shown.
+        let (severity, unseen) = match call.receiver {
+            CallReceiver::Same => (Severity::Warning, ""),
+            _ => (
+                Severity::Hint,
+                " (whether another goroutine uses the value meanwhile is not shown here)",
+            ),
+        };
+        let mut finding = META.finding(
+            call.offset..call.offset + call.len,
+            format!(
+                "`{shown}` is called without holding `{receiver}.{}`, which {holding} of its {} calls hold: `{method}` {} `{field}`, which `{}` guards, without taking it{unseen}",
+                guard.name,
+                sites.len(),
+                if write { "writes" } else { "reads" },
+                guard.name,
+            ),
+        );
+        finding.severity = severity;
+        out.push(finding);
     }
 }
 
@@ -238,22 +991,4 @@ fn runs_slow_path(cx: &Context, if_statement: Node) -> bool {
         ) || statement_call(*last).is_some_and(|call| is_no_return_call(cx.model, call))
     });
     calls && !leaves
-}
-
-/// The guard most accesses hold: (guard, accesses under it, accesses counted).
-fn infer_guard(accesses: &[&FieldAccess]) -> Option<(String, usize, usize)> {
-    let counted: Vec<&&FieldAccess> = accesses.iter().filter(|a| !a.expects_held).collect();
-    let mut counts: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
-    for access in &counted {
-        for guard in &access.guards {
-            let entry = counts.entry(guard.as_str()).or_default();
-            entry.0 += 1;
-            entry.1 |= access.write;
-        }
-    }
-    let (guard, (guarded, has_write)) = counts.into_iter().max_by_key(|(_, (n, _))| *n)?;
-    let total = counted.len();
-    let unguarded = counted.iter().filter(|a| a.guards.is_empty()).count();
-    (guarded >= 2 && has_write && unguarded > 0 && guarded * 2 > total)
-        .then(|| (guard.to_string(), guarded, total - 1))
 }

@@ -430,6 +430,7 @@ impl<'t> Judge<'_, '_, 't> {
         let own = goconc_model::guards::collect(model);
         let mut seen = crate::HashSet::default();
         let accesses: Vec<&goconc_model::guards::FieldAccess> = own
+            .accesses
             .iter()
             .chain(model.package.field_accesses())
             .filter(|a| seen.insert((a.function.as_str(), a.offset, a.field.as_str())))
