@@ -37,7 +37,7 @@ use tree_sitter::Node;
 use crate::{effective_go_version, finish, run_rules, FileOptions, Finding, Outcome, SourceFile};
 use goconc_model::atomics::{self, AtomicAccess};
 use goconc_model::goroutines::{self, GoFacts};
-use goconc_model::guards::{self, FieldAccess};
+use goconc_model::guards::{self, FieldAccess, MethodCall};
 use goconc_model::scope::{is_function_item, top_level_items};
 use goconc_model::summary::{self, FuncSummary};
 use goconc_model::usage::{self, Usage};
@@ -65,6 +65,9 @@ pub struct IncrementalFile {
     /// `guarded-field-unlocked` finds in it), relative to the function's start. Kept under the
     /// findings context like its findings.
     item_accesses: HashMap<u64, Vec<FieldAccess>>,
+    /// Per function: its calls of methods of types holding a mutex, judged the same way, with
+    /// the locks held at each (what `guarded-field-unlocked` reads of how methods are entered).
+    item_calls: HashMap<u64, Vec<MethodCall>>,
     /// A key of those accesses of every function at the last analysis, offsets left out.
     accesses_key: u64,
     /// The declarations (by a hash of their text) already reported as too deep to read.
@@ -345,6 +348,7 @@ impl IncrementalFile {
         if context != self.findings_context {
             self.item_findings.clear();
             self.item_accesses.clear();
+            self.item_calls.clear();
             self.findings_context = context;
         }
         let kept_for = |f: &TopFunction| reuse_functions && self.item_findings.contains_key(&f.key);
@@ -371,8 +375,19 @@ impl IncrementalFile {
                 })
             })
             .collect();
+        let kept_calls: Vec<MethodCall> = functions
+            .iter()
+            .filter(|f| skip.contains(&f.node.start_byte()))
+            .filter_map(|f| Some((f.node.start_byte(), self.item_calls.get(&f.key)?)))
+            .flat_map(|(start, calls)| {
+                calls.iter().cloned().map(move |mut c| {
+                    c.offset += start;
+                    c
+                })
+            })
+            .collect();
         let with_kept;
-        let package = if kept_accesses.is_empty() {
+        let package = if kept_accesses.is_empty() && kept_calls.is_empty() {
             package
         } else {
             // Which fields reach a lock is computed on the caller's model, so the copy takes it
@@ -381,18 +396,20 @@ impl IncrementalFile {
             package.lock_reach();
             let mut model = package.clone();
             model.add_field_accesses(kept_accesses);
+            model.add_method_calls(kept_calls);
             with_kept = model;
             &with_kept
         };
         let built = catch_unwind(AssertUnwindSafe(|| {
             let (model, index) =
                 FileModel::build_partial(root, src, package, &skip, imports, items);
-            let accesses = guards::collect(&model).accesses;
-            (model, index, accesses)
+            let facts = guards::collect(&model);
+            (model, index, facts.accesses, facts.calls)
         }));
-        let Ok((model, index, accesses)) = built else {
+        let Ok((model, index, accesses, calls)) = built else {
             self.item_findings.clear();
             self.item_accesses.clear();
+            self.item_calls.clear();
             return (
                 Outcome {
                     findings: Vec::new(),
@@ -413,6 +430,7 @@ impl IncrementalFile {
             // Findings of a failed rule are missing: keep nothing that lacks them.
             self.item_findings.clear();
             self.item_accesses.clear();
+            self.item_calls.clear();
         }
         // What the analysed functions found, None once one finding reaches outside them.
         let mut fresh: HashMap<u64, Option<Vec<Finding>>> = functions
@@ -473,6 +491,22 @@ impl IncrementalFile {
                 }
             }
             self.item_accesses.extend(by_function);
+            self.item_calls.retain(|k, _| current.contains(k));
+            let mut calls_by_function: HashMap<u64, Vec<MethodCall>> = functions
+                .iter()
+                .filter(|f| !skip.contains(&f.node.start_byte()))
+                .map(|f| (f.key, Vec::new()))
+                .collect();
+            for mut call in calls {
+                let Some(f) = containing(functions, call.offset) else {
+                    continue;
+                };
+                if let Some(kept) = calls_by_function.get_mut(&f.key) {
+                    call.offset -= f.node.start_byte();
+                    kept.push(call);
+                }
+            }
+            self.item_calls.extend(calls_by_function);
             let mut key = DefaultHasher::new();
             for f in functions {
                 for a in self.item_accesses.get(&f.key).into_iter().flatten() {
@@ -486,6 +520,9 @@ impl IncrementalFile {
                         a.len,
                     )
                         .hash(&mut key);
+                }
+                for c in self.item_calls.get(&f.key).into_iter().flatten() {
+                    (&c.callee, &c.caller, &c.guards, c.receiver, c.how, c.len).hash(&mut key);
                 }
                 0xffu8.hash(&mut key);
             }

@@ -894,6 +894,11 @@ impl PackageModel {
         self.field_accesses.extend(accesses);
     }
 
+    /// Adds method calls (those of functions an incremental analysis left out).
+    pub fn add_method_calls(&mut self, calls: impl IntoIterator<Item = super::guards::MethodCall>) {
+        self.method_calls.extend(calls);
+    }
+
     /// The field accesses of the files added so far.
     pub fn field_accesses(&self) -> impl Iterator<Item = &super::guards::FieldAccess> {
         let own = self.own.iter().flat_map(|f| f.field_accesses.iter());
