@@ -14,6 +14,22 @@ use goconc_syntax::{method_call, named_children, text};
 /// `go func(){…}(…)`, the call `x.Go(func…)` / `x.TryGo(func…)` on a group, or the only use of
 /// a local the literal initialises: `f := func(){…}; go f()`.
 pub fn goroutine_start<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<'t>> {
+    // The model's walk kept the literal's nearest ancestors: a literal that is called on the
+    // spot (`func(){…}()`, the common case) or used any other way is told apart without
+    // tree-sitter's `parent()` (quadratic in nested closures).
+    if let Some([Some(parent), grandparent, ..]) =
+        model.function_index(lit).map(|i| model.functions[i].outer)
+    {
+        match parent.kind_str() {
+            "call_expression" => {
+                return grandparent.filter(|g| {
+                    parent.field("function") == Some(lit) && g.kind_str() == "go_statement"
+                });
+            }
+            "argument_list" | "expression_list" | "parenthesized_expression" => {}
+            _ => return None,
+        }
+    }
     go_statement_of(lit)
         .or_else(|| group_go_call_of(model, lit))
         .or_else(|| go_statement_through_local(model, lit))

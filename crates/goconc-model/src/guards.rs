@@ -494,23 +494,26 @@ impl<'t> Collector<'_, 't> {
 /// field or global, returned, or handed to `time.AfterFunc`? A literal called where it stands,
 /// handed to a call as a callback, or held in a new local, is taken to run there and then.
 fn kept_for_later(model: &FileModel, node: Node, top: Node) -> bool {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        if n == top {
+    // The literals around `node`, climbed by the model's function tree: tree-sitter's
+    // `parent()` descends from the root on every call, cubic in nested closures.
+    let mut function = model.function_of(node);
+    while let Some(i) = function {
+        let f = &model.functions[i];
+        if f.node == top || !goconc_syntax::is_within(f.node, top) {
             return false;
         }
-        if n.kind_str() == "func_literal" {
-            let Some(parent) = n.parent() else {
+        if f.node.kind_str() == "func_literal" {
+            let [parent, grandparent, ..] = f.outer;
+            let Some(parent) = parent else {
                 return true;
             };
             let runs_here = match parent.kind_str() {
-                "call_expression" => parent.field("function") == Some(n),
+                "call_expression" => parent.field("function") == Some(f.node),
                 // `stop := func() bool { … }`: a local the function calls or hands on itself.
-                "expression_list" => parent
-                    .parent()
-                    .is_some_and(|d| d.kind_str() == "short_var_declaration"),
-                "argument_list" => parent
-                    .parent()
+                "expression_list" => {
+                    grandparent.is_some_and(|d| d.kind_str() == "short_var_declaration")
+                }
+                "argument_list" => grandparent
                     .and_then(|call| call.field("function"))
                     .is_none_or(|f| !is_after_func(model, f)),
                 _ => false,
@@ -519,7 +522,7 @@ fn kept_for_later(model: &FileModel, node: Node, top: Node) -> bool {
                 return true;
             }
         }
-        current = n.parent();
+        function = f.parent;
     }
     false
 }

@@ -161,6 +161,10 @@ pub struct Function<'t> {
     pub parent: Option<usize>,
     /// The receiver's type name of a method (`Service` for `func (s *Service) …`).
     pub receiver_type: Option<String>,
+    /// The nearest ancestors of the node, parent first (up to four): what tells how a literal is
+    /// run (`go func(){…}()`, `wg.Go(func(){…})`, `f := func(){…}`) without tree-sitter's
+    /// `parent()`, which descends from the root on every call.
+    pub outer: [Option<Node<'t>>; 4],
 }
 
 /// The model of one file: imports, functions, declarations, and the package around it.
@@ -400,11 +404,16 @@ impl<'t> FileModel<'t> {
                 _ => None,
             }
         });
+        let mut outer = [None; 4];
+        for (slot, ancestor) in outer.iter_mut().zip(self.ancestors.iter().rev()) {
+            *slot = Some(*ancestor);
+        }
         self.functions.push(Function {
             node,
             body: node.field("body"),
             parent,
             receiver_type,
+            outer,
         });
         self.function_at.insert(node.start_byte(), index);
         let scope = node.byte_range();
