@@ -641,25 +641,8 @@ struct DirResult {
 /// Rounds of `--fix`: fixing one finding can reveal or enable another.
 const MAX_FIX_ROUNDS: usize = 5;
 
-/// Whether a Go file says it is generated: a line `// Code generated … DO NOT EDIT.` before its
-/// package clause (the Go convention, https://go.dev/s/generatedcode).
-pub fn is_generated(text: &str) -> bool {
-    const PREFIX: &str = "// Code generated ";
-    const SUFFIX: &str = " DO NOT EDIT.";
-    for line in text.lines() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.len() >= PREFIX.len() + SUFFIX.len()
-            && line.starts_with(PREFIX)
-            && line.ends_with(SUFFIX)
-        {
-            return true;
-        }
-        if line.starts_with("package ") || line.starts_with("package\t") {
-            return false;
-        }
-    }
-    false
-}
+/// Whether a Go file says it is generated: one definition, in the model.
+pub use goconc_analysis::is_generated;
 
 fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
     let mode = plan.mode;

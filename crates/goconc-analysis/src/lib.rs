@@ -18,7 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use config::{Config, ConfigError};
 pub use goconc_model::build::Build;
-pub use goconc_model::package::PackageViews;
+pub use goconc_model::package::{is_generated, PackageViews};
 pub use goconc_model::quiet::is_quiet_file;
 pub use goconc_model::scope::MAX_NESTING;
 pub use goconc_model::{FileDecls, GoVersion, PackageModel};

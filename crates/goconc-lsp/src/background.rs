@@ -222,25 +222,8 @@ fn is_go_name(name: &std::ffi::OsStr) -> bool {
     name.ends_with(b".go") && name.len() > 3 && !name.starts_with(b".")
 }
 
-/// Whether a Go file says it is generated (`// Code generated … DO NOT EDIT.` before its package
-/// clause, https://go.dev/s/generatedcode): such a file is not reported unless it is open.
-pub fn is_generated(text: &str) -> bool {
-    const PREFIX: &str = "// Code generated ";
-    const SUFFIX: &str = " DO NOT EDIT.";
-    for line in text.lines() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.len() >= PREFIX.len() + SUFFIX.len()
-            && line.starts_with(PREFIX)
-            && line.ends_with(SUFFIX)
-        {
-            return true;
-        }
-        if line.starts_with("package ") || line.starts_with("package\t") {
-            return false;
-        }
-    }
-    false
-}
+/// Whether a Go file says it is generated: one definition, in the model.
+pub use goconc_analysis::is_generated;
 
 /// A file's modification time and length.
 type Stamp = (Option<SystemTime>, u64);

@@ -71,13 +71,18 @@ pub struct FileDecls {
 /// package clause; golang.org/s/generatedcode)? Such code runs on whatever values its callers
 /// hand it, and a change made there is overwritten.
 pub fn is_generated(src: &str) -> bool {
+    const PREFIX: &str = "// Code generated ";
+    const SUFFIX: &str = " DO NOT EDIT.";
     for line in src.lines() {
-        let line = line.trim_end_matches('\r');
-        if line.starts_with("package ") {
-            return false;
-        }
-        if line.starts_with("// Code generated ") && line.ends_with(" DO NOT EDIT.") {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.len() >= PREFIX.len() + SUFFIX.len()
+            && line.starts_with(PREFIX)
+            && line.ends_with(SUFFIX)
+        {
             return true;
+        }
+        if line.starts_with("package ") || line.starts_with("package\t") {
+            return false;
         }
     }
     false
