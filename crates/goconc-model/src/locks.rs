@@ -563,40 +563,52 @@ pub fn is_lock_method(model: &FileModel, node: Node) -> bool {
 /// the lock passes between goroutines on purpose, and rules about one body must not judge it. A
 /// function's own `Lock … defer Unlock` is no hand-off.
 pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) -> bool {
-    // The model's functions answer which function a node is in by a binary search; climbing
-    // the tree for it at each call was cubic in nested closures (450 deep: 15 s).
-    let function_of = |n: Node<'t>| model.function_of(n).map(|i| model.functions[i].node);
-    let own = function_of(body);
-    let top = goconc_syntax::ancestors(body)
-        .into_iter()
-        .find(|n| goconc_syntax::is_function(n.kind_str()))
-        .unwrap_or(body);
-    // Per function (by start byte): is its own first use of `key` a release?
-    let mut first: BTreeMap<usize, bool> = BTreeMap::new();
-    goconc_syntax::walk(top, |n| {
+    let own = model.function_of(body);
+    let top = own.map(|i| outermost(model, i));
+    let releases = model
+        .releases_first
+        .get_or_init(|| functions_releasing_first(model));
+    releases
+        .get(&(top.unwrap_or(usize::MAX), key.to_string()))
+        .is_some_and(|fs| fs.iter().any(|&f| Some(f) != own))
+}
+
+/// The outermost function around function `i` (itself when it is top-level).
+fn outermost(model: &FileModel, mut i: usize) -> usize {
+    while let Some(outer) = model.functions[i].parent {
+        i = outer;
+    }
+    i
+}
+
+/// Per (outermost function, mutex key): the functions under it whose own first use of the key
+/// is a release, leaving out `defer func() { … }()` (it runs when its function returns, on its
+/// goroutine). One walk of the file: asking per body, with tree-sitter's `parent()` (which
+/// descends from the root), was cubic in nested closures (450 deep: over 60 s).
+fn functions_releasing_first(model: &FileModel) -> crate::HashMap<(usize, String), Vec<usize>> {
+    let directly_deferred = |i: usize| {
+        let [call, stmt, ..] = model.functions[i].outer;
+        call.is_some_and(|c| c.kind_str() == "call_expression")
+            && stmt.is_some_and(|s| s.kind_str() == "defer_statement")
+    };
+    let mut first: BTreeMap<(usize, String), bool> = BTreeMap::new();
+    goconc_syntax::walk(model.root, |n| {
         if n.kind_str() == "call_expression" && is_lock_method(model, n) {
             if let Some(lock) = lock_call(model, n) {
-                if lock_key(model, &lock).as_deref() == Some(key) {
-                    if let Some(f) = function_of(n) {
-                        if Some(f) != own && !directly_deferred(f) {
-                            first.entry(f.start_byte()).or_insert(lock.op.is_release());
-                        }
-                    }
+                if let (Some(key), Some(f)) = (lock_key(model, &lock), model.function_of(n)) {
+                    first.entry((f, key)).or_insert(lock.op.is_release());
                 }
             }
         }
         true
     });
-    first.values().any(|release_first| *release_first)
-}
-
-/// `defer func() { … }()`: a literal that runs when its function returns, on its goroutine.
-fn directly_deferred(literal: Node) -> bool {
-    literal
-        .parent()
-        .filter(|p| p.kind_str() == "call_expression")
-        .and_then(|call| call.parent())
-        .is_some_and(|stmt| stmt.kind_str() == "defer_statement")
+    let mut releases: crate::HashMap<(usize, String), Vec<usize>> = Default::default();
+    for ((f, key), release_first) in first {
+        if release_first && !directly_deferred(f) {
+            releases.entry((outermost(model, f), key)).or_default().push(f);
+        }
+    }
+    releases
 }
 
 /// One lock-state run over a body, recorded so that every rule that needs it reads the same

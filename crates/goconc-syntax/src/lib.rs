@@ -416,6 +416,25 @@ pub fn ancestors<'t>(node: Node<'t>) -> Vec<Node<'t>> {
     path
 }
 
+/// The ancestors of `node` from `top` (included) down to its parent, found by descending from
+/// `top`; empty when `node` is not inside `top`. Climbing with tree-sitter's `parent()`, which
+/// descends from the root on every call, costs the whole depth per step in a deep tree.
+pub fn ancestors_under<'t>(top: Node<'t>, node: Node<'t>) -> Vec<Node<'t>> {
+    let mut path = Vec::new();
+    if top == node || top.start_byte() > node.start_byte() || top.end_byte() < node.end_byte() {
+        return path;
+    }
+    let mut at = top;
+    loop {
+        path.push(at);
+        match at.child_with_descendant(node) {
+            Some(next) if next != node => at = next,
+            _ => break,
+        }
+    }
+    path
+}
+
 /// The root node of the tree `node` belongs to.
 fn root_of(node: Node<'_>) -> Node<'_> {
     let raw = node.into_raw();

@@ -169,7 +169,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 || returns_unlocker(cx, body, &key)
                 || (exit_kind == ExitKind::Return
                     && returns_owner_that_unlocks(cx, exit_node, &key))
-                || same_condition_release(cx, lock, &key, &calls)
+                || same_condition_release(cx, body, lock, &key, &calls)
                 || locks::released_elsewhere(cx.model, body, &key)
                 || is_last_statement(lock, body)
                 || hold_tracked_by_flag(cx, body, &key)
@@ -245,7 +245,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             finding.severity = severity;
             // A retired value's lock is kept on purpose: no fix to offer.
             if !released_somewhere && retired.is_none() {
-                if let Some(edit) = defer_unlock_edit(cx, lock) {
+                if let Some(edit) = defer_unlock_edit(cx, body, lock) {
                     let title = format!(
                         "Add `defer {}.{}()`",
                         text(lock.receiver, cx.src),
@@ -275,9 +275,10 @@ fn documented_hand_on(cx: &Context, function: Node) -> bool {
 
 /// `mu.Lock()` as the body's last statement: the function exists to return with it held.
 fn is_last_statement(lock: &LockCall, body: Node) -> bool {
-    goconc_syntax::statements(body).last().is_some_and(|last| {
-        last.byte_range() == lock.call.parent().map_or(0..0, |p| p.byte_range())
-    })
+    let statement = goconc_syntax::ancestors_under(body, lock.call).pop();
+    goconc_syntax::statements(body)
+        .last()
+        .is_some_and(|last| Some(*last) == statement)
 }
 
 /// `return mu.Unlock` or `return func() { mu.Unlock() }`: the caller gets the release.
@@ -324,47 +325,50 @@ fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
 }
 
 /// `if cond { mu.Lock() }` … `if cond { mu.Unlock() }`: taken and released under one condition.
-fn same_condition_release(cx: &Context, lock: &LockCall, key: &str, calls: &[LockCall]) -> bool {
-    let Some(condition) = enclosing_if_condition(cx, lock.call) else {
+fn same_condition_release(
+    cx: &Context,
+    body: Node,
+    lock: &LockCall,
+    key: &str,
+    calls: &[LockCall],
+) -> bool {
+    let Some(condition) = enclosing_if_condition(cx, body, lock.call) else {
         return false;
     };
     calls.iter().any(|c| {
         c.op.is_release()
             && lock_key(cx.model, c).as_deref() == Some(key)
-            && enclosing_if_condition(cx, c.call).is_some_and(|other| other == condition)
+            && enclosing_if_condition(cx, body, c.call).is_some_and(|other| other == condition)
     })
 }
 
-fn enclosing_if_condition<'s>(cx: &Context<'_, 's>, node: Node) -> Option<&'s str> {
-    let mut current = node.parent();
-    while let Some(n) = current {
+/// The condition of the nearest `if` around `node` in `body`, not looking past a function.
+fn enclosing_if_condition<'s>(cx: &Context<'_, 's>, body: Node, node: Node) -> Option<&'s str> {
+    for n in goconc_syntax::ancestors_under(body, node).into_iter().rev() {
         if goconc_syntax::is_function(n.kind_str()) {
             return None;
         }
         if n.kind_str() == "if_statement" {
             return n.field("condition").map(|c| text(c, cx.src).trim());
         }
-        current = n.parent();
     }
     None
 }
 
 /// Inserts `defer x.Unlock()` on the line after a `x.Lock()` statement — not inside a loop, where
 /// a deferred unlock would only run when the function returns.
-fn defer_unlock_edit(cx: &Context, lock: &LockCall) -> Option<TextEdit> {
-    let stmt = lock
-        .call
-        .parent()
+fn defer_unlock_edit(cx: &Context, body: Node, lock: &LockCall) -> Option<TextEdit> {
+    let mut path = goconc_syntax::ancestors_under(body, lock.call);
+    let stmt = path
+        .pop()
         .filter(|p| p.kind_str() == "expression_statement")?;
-    let mut current = stmt.parent();
-    while let Some(n) = current {
+    for n in path.iter().rev() {
         if goconc_syntax::is_function(n.kind_str()) {
             break;
         }
         if n.kind_str() == "for_statement" {
             return None;
         }
-        current = n.parent();
     }
     let at = goconc_syntax::insertion_after_line(stmt, cx.src)?;
     let indent = line_indent(cx.src, stmt.start_byte());
