@@ -16,7 +16,7 @@ use super::locks::{self, LockObserver, LockState};
 use super::scope::{Decl, DeclKind, FileModel};
 use super::summary::summary_key;
 use super::types::{SyncKind, Ty};
-use crate::HashMap;
+use crate::{HashMap, HashSet};
 use goconc_syntax::{
     method_call, named_children, parent_among, text, unparen, walk, walk_body_with_ancestors,
 };
@@ -309,9 +309,15 @@ impl<'t> Collector<'_, 't> {
     fn calls_in(&mut self, stmt: Node<'t>, state: &LockState, how: CallHow) {
         let src = self.model.src;
         let mut found: Vec<(Node<'t>, CallHow)> = Vec::new();
+        // The callees of the calls seen so far: a walk visits a call before its callee, and
+        // asking a selector for its `parent()` descends from the root (quadratic in deep code).
+        let mut callees: HashSet<usize> = HashSet::default();
         walk(stmt, |n| {
             match n.kind_str() {
                 "call_expression" => {
+                    if let Some(callee) = n.field("function") {
+                        callees.insert(callee.id());
+                    }
                     let later =
                         n.start_byte() > stmt.start_byte() && kept_for_later(self.model, n, stmt);
                     let how = match (how, later) {
@@ -323,10 +329,7 @@ impl<'t> Collector<'_, 't> {
                 }
                 // A method value handed on: `f(c.flush)`, `x := c.flush`.
                 "selector_expression" => {
-                    let called = n.parent().is_some_and(|p| {
-                        p.kind_str() == "call_expression" && p.field("function") == Some(n)
-                    });
-                    if !called {
+                    if !callees.contains(&n.id()) {
                         found.push((n, self.method_value_how(n, stmt, how)));
                     }
                 }

@@ -407,16 +407,17 @@ struct Names<'a, 's> {
     imports: &'a Imports,
     receiver: Option<&'s str>,
     params: Vec<Param<'s>>,
-    /// Names declared inside the body (and its function literals).
-    locals: Vec<&'s str>,
+    /// Names declared inside the body (and its function literals), with how many times each
+    /// is declared.
+    locals: crate::HashMap<&'s str, usize>,
     /// Locals declared once, as the only result of a call (`n := ep.getNetwork()`): the call's
     /// target and name.
-    results: Vec<(&'s str, CallTarget, &'s str)>,
+    results: crate::HashMap<&'s str, (CallTarget, &'s str)>,
 }
 
 impl<'s> Names<'_, 's> {
     fn param(&self, name: &str) -> Option<usize> {
-        if name.is_empty() || self.locals.contains(&name) {
+        if name.is_empty() || self.locals.contains_key(name) {
             return None;
         }
         self.params.iter().position(|p| p.name == name)
@@ -426,7 +427,7 @@ impl<'s> Names<'_, 's> {
         self.imports.path_of(name).is_some()
             && Some(name) != self.receiver
             && self.param(name).is_none()
-            && !self.locals.contains(&name)
+            && !self.locals.contains_key(name)
     }
 
     /// The lock an expression names: below the receiver, a parameter or a package variable.
@@ -444,7 +445,7 @@ impl<'s> Names<'_, 's> {
                 path: rest,
             });
         }
-        if self.locals.contains(&root) || self.is_import(root) {
+        if self.locals.contains_key(root) || self.is_import(root) {
             return None;
         }
         if let Some(i) = self.param(root) {
@@ -465,7 +466,7 @@ impl<'s> Names<'_, 's> {
         match function.kind_str() {
             "identifier" => {
                 let name = text(function, self.src);
-                let shadowed = self.locals.contains(&name)
+                let shadowed = self.locals.contains_key(name)
                     || self.param(name).is_some()
                     || Some(name) == self.receiver
                     || BUILTINS.contains(&name);
@@ -484,11 +485,11 @@ impl<'s> Names<'_, 's> {
                 if Some(root) == self.receiver {
                     return Some((CallTarget::Receiver(rest), name));
                 }
-                if let Some((_, target, inner)) = self.results.iter().find(|(n, ..)| *n == root) {
+                if let Some((target, inner)) = self.results.get(root) {
                     let target = Box::new(target.clone());
                     return Some((CallTarget::Result(target, inner.to_string(), rest), name));
                 }
-                if self.locals.contains(&root) || self.is_import(root) {
+                if self.locals.contains_key(root) || self.is_import(root) {
                     return None;
                 }
                 if let Some(i) = self.param(root) {
@@ -522,7 +523,7 @@ impl<'s> Names<'_, 's> {
             return false;
         };
         match function.kind_str() {
-            "identifier" => text(function, self.src) == "panic" && !self.locals.contains(&"panic"),
+            "identifier" => text(function, self.src) == "panic" && !self.locals.contains_key("panic"),
             "selector_expression" => {
                 let (Some(operand), Some(field)) =
                     (function.field("operand"), function.field("field"))
@@ -609,8 +610,14 @@ fn summarize(
         imports,
         receiver,
         params: params_of(decl, src, imports),
-        locals: declared_names(decl, src, false),
-        results: Vec::new(),
+        locals: declared_names(decl, src, false).into_iter().fold(
+            crate::HashMap::default(),
+            |mut counts, name| {
+                *counts.entry(name).or_default() += 1;
+                counts
+            },
+        ),
+        results: crate::HashMap::default(),
     };
     names.results = call_results(body, &names);
     let has_bool_param = names.params.iter().any(|p| p.bool_typed);
@@ -775,9 +782,12 @@ fn summarize(
 }
 
 /// Locals declared exactly once, as `n := x.m(…)` (one name, one call): what the call is.
-fn call_results<'s>(body: Node, names: &Names<'_, 's>) -> Vec<(&'s str, CallTarget, &'s str)> {
+fn call_results<'s>(
+    body: Node,
+    names: &Names<'_, 's>,
+) -> crate::HashMap<&'s str, (CallTarget, &'s str)> {
     let src = names.src;
-    let mut out: Vec<(&'s str, CallTarget, &'s str)> = Vec::new();
+    let mut out: crate::HashMap<&'s str, (CallTarget, &'s str)> = Default::default();
     walk_calls(body, src, |n| {
         if n.kind_str() == "func_literal" {
             return false;
@@ -792,7 +802,7 @@ fn call_results<'s>(body: Node, names: &Names<'_, 's>) -> Vec<(&'s str, CallTarg
                 let value = unparen(*value);
                 if target.kind_str() == "identifier" && value.kind_str() == "call_expression" {
                     if let Some((call, name)) = names.call_target(value) {
-                        out.push((text(*target, src), call, name));
+                        out.insert(text(*target, src), (call, name));
                     }
                 }
             }
@@ -800,7 +810,7 @@ fn call_results<'s>(body: Node, names: &Names<'_, 's>) -> Vec<(&'s str, CallTarg
         true
     });
     // A name declared once: the count of its declarations in the function is one.
-    out.retain(|(name, ..)| names.locals.iter().filter(|l| *l == name).count() == 1);
+    out.retain(|name, _| names.locals.get(name) == Some(&1));
     out
 }
 
