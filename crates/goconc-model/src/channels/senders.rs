@@ -135,16 +135,121 @@ pub fn left_behind<'t>(
         ExitKind::NoReturn => goconc_syntax::statement_call(e.node)
             .is_some_and(|call| crate::goroutines::goroutine_exit(model, call).is_some()),
     };
+    // A loop that receives `v, ok` until the sender closes the channel, and leaves only once
+    // `ok` said so, has received everything the sender sent.
+    let closed_when = close_observed(model, ch, go, body);
     let mut out: Vec<Node<'t>> = exits
         .into_iter()
         .filter(|e| e.state && leaves(e))
         .map(|e| e.node)
+        .filter(|e| !gated_on(model.src, body, *e, &closed_when))
         .collect();
     out.sort_by_key(|n| n.start_byte());
     Some(LeftBehind {
         exits: out,
         next_iteration: analysis.next_iteration,
     })
+}
+
+/// What says the sender's channel was seen closed, with where it says so: the `ok` of each
+/// `v, ok := <-ch` of the parent (within the statement's block or `select` case), and the
+/// variables that case or block assigns from it (`stopped = !ok`, anywhere in the body), when
+/// the goroutine started by `go` closes the channel on its way out (`defer close(ch)` in its
+/// body). Empty otherwise.
+fn close_observed<'t>(
+    model: &FileModel<'t>,
+    ch: &LocalChannel<'t>,
+    go: Node<'t>,
+    body: Node<'t>,
+) -> Vec<(&'t str, Node<'t>)> {
+    let src = model.src;
+    let closes_on_exit = ch.ops_of(OpKind::Close).any(|op| {
+        let Some(g) = op.goroutine.filter(|g| goconc_syntax::is_within(g.literal, go)) else {
+            return false;
+        };
+        op.node
+            .parent()
+            .filter(|d| d.kind_str() == "defer_statement")
+            .and_then(goconc_syntax::parent_block)
+            .and_then(|b| b.parent())
+            .is_some_and(|f| f == g.literal)
+    });
+    let mut gates = Vec::new();
+    if !closes_on_exit {
+        return gates;
+    }
+    for op in ch.parent_ops().filter(|op| op.with_ok) {
+        // `case v, ok := <-ch:` holds the receive itself; `v, ok := <-ch` in an expression list.
+        let Some(statement) = op.node.parent().and_then(|p| match p.kind_str() {
+            "receive_statement" => Some(p),
+            _ => p.parent(),
+        }) else {
+            continue;
+        };
+        let ok = statement
+            .field("left")
+            .and_then(|left| goconc_syntax::named_children(left).nth(1))
+            .filter(|ok| ok.kind_str() == "identifier")
+            .map(|ok| goconc_syntax::text(ok, src))
+            .filter(|ok| *ok != "_");
+        let scope = statement
+            .parent()
+            .filter(|p| p.kind_str() == "communication_case")
+            .or_else(|| goconc_syntax::parent_block(statement));
+        let (Some(ok), Some(scope)) = (ok, scope) else {
+            continue;
+        };
+        gates.push((ok, scope));
+        // `stopped = !ok`: a variable of the parent that carries what `ok` said.
+        goconc_syntax::walk_body(scope, |n| {
+            if n.kind_str() != "assignment_statement" {
+                return;
+            }
+            let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
+                return;
+            };
+            if reads_any(src, right, &[ok]) {
+                for target in goconc_syntax::named_children(left) {
+                    if target.kind_str() == "identifier" {
+                        gates.push((goconc_syntax::text(target, src), body));
+                    }
+                }
+            }
+        });
+    }
+    gates
+}
+
+/// Does `node` read a variable named one of `names`?
+fn reads_any(src: &str, node: Node, names: &[&str]) -> bool {
+    let mut reads = false;
+    goconc_syntax::walk(node, |n| {
+        reads |= n.kind_str() == "identifier" && names.contains(&goconc_syntax::text(n, src));
+        !reads
+    });
+    reads
+}
+
+/// Is `exit` reached only through an `if` in `body` whose condition reads one of the gates,
+/// within that gate's scope?
+fn gated_on(src: &str, body: Node, exit: Node, gates: &[(&str, Node)]) -> bool {
+    if gates.is_empty() {
+        return false;
+    }
+    goconc_syntax::ancestors_under(body, exit)
+        .into_iter()
+        .filter(|n| n.kind_str() == "if_statement")
+        // The `then` branch: the one taken when the condition holds.
+        .filter(|n| {
+            n.field("consequence")
+                .is_some_and(|then| goconc_syntax::is_within(exit, then))
+        })
+        .filter_map(|n| n.field("condition").map(|c| (n, c)))
+        .any(|(statement, condition)| {
+            gates.iter().any(|(name, scope)| {
+                goconc_syntax::is_within(statement, *scope) && reads_any(src, condition, &[name])
+            })
+        })
 }
 
 struct Pending<'t> {

@@ -72,6 +72,10 @@ send and the exit that leaves it behind are its related places); the quick fix r
 - Every path from the `go` statement to a return receives from the channel (`t.Fatal` and
   `t.FailNow` count as leaving: they end the test's goroutine and leave the sender blocked;
   `os.Exit`, `log.Fatal` and `panic` end the program).
+- A return reached only through an `if` that reads what a `v, ok := <-ch` said (`ok`, or a
+  variable assigned from it such as `done = !ok`) when the goroutine closes the channel on its
+  way out (`defer close(ch)`): the loop drains the channel until the sender is gone. A return
+  gated on the other channel's `ok` is still reported.
 - The goroutine can send more than once (sends on exclusive paths, each but the last followed by
   `return`, count as one), sends in a loop, or inside a `select` that can give up.
 - Several goroutines send on the channel (see `goroutine-leak-ncast`): a `go` in a loop with the

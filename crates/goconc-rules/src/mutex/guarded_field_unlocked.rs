@@ -128,6 +128,9 @@ None: take the lock, or document why this access is safe.
 - Guards seen in one method's critical section only, where that method does not read and write
   the field under it (it locks for other fields).
 - Generated files (`// Code generated … DO NOT EDIT.`): their callers are judged instead.
+- A call whose `bool` argument makes the helper take the guard itself (`r.state(false)` where
+  `state(locked bool)` locks only `if !locked`); the same helper called with `true` without the
+  lock is still reported.
 - Helpers whose calls mostly take no lock (one locked call among bare ones is no sign which
   side is the mistake), where the helper is not itself judged (see above).
 - Types without a clear guard. One finding per field per function.
@@ -856,6 +859,11 @@ fn report_unlocked_calls<'a>(
         let Some((field, write, guard)) = touched else {
             continue;
         };
+        // `r.readErr(false)` where `readErr` locks `mu` itself `if !locked`: the argument
+        // makes the callee take the guard.
+        if locks_by_argument(cx, call, &guard.name) {
+            continue;
+        }
         let sites = facts.sites(type_name, &call.callee);
         let holding = sites
             .iter()
@@ -899,6 +907,34 @@ fn report_unlocked_calls<'a>(
         finding.severity = severity;
         out.push(finding);
     }
+}
+
+/// Does this call pass the `bool` argument that makes its callee take `guard` of its receiver
+/// itself (`func (r *T) readErr(locked bool)` locking `r.mu` only `if !locked`, called with
+/// `false`)?
+fn locks_by_argument(cx: &Context, call: &guards::MethodCall, guard: &str) -> bool {
+    let Some(effects) = cx.model.package.lock_closure().effects(&call.callee) else {
+        return false;
+    };
+    let node = cx
+        .model
+        .root
+        .descendant_for_byte_range(call.offset, call.offset + call.len);
+    let Some(node) = node.filter(|n| n.kind_str() == "call_expression") else {
+        return false;
+    };
+    let args = goconc_syntax::call_args(node);
+    effects.takes.iter().any(|taken| {
+        let Some((index, when)) = taken.only_if else {
+            return false;
+        };
+        taken.lock.root == goconc_model::summary::LockRoot::Receiver
+            && taken.lock.path == guard
+            && args
+                .get(index)
+                .map(|a| text(goconc_syntax::unparen(*a), cx.src))
+                .is_some_and(|value| value == if when { "true" } else { "false" })
+    })
 }
 
 /// Is the access a read in the `then` branch of an `if` whose condition loads state atomically,
