@@ -351,7 +351,18 @@ impl IncrementalFile {
             self.item_calls.clear();
             self.findings_context = context;
         }
-        let kept_for = |f: &TopFunction| reuse_functions && self.item_findings.contains_key(&f.key);
+        // Two functions of the same text (a duplicate declaration, invalid Go) are one
+        // declaration to the rules, which report one of them ("one finding per field per
+        // function"): what was kept for the text would be repeated at both. Analyse them again.
+        let mut seen_keys: HashSet<u64> = HashSet::default();
+        let repeated: HashSet<u64> = functions
+            .iter()
+            .filter(|f| !seen_keys.insert(f.key))
+            .map(|f| f.key)
+            .collect();
+        let kept_for = |f: &TopFunction| {
+            reuse_functions && !repeated.contains(&f.key) && self.item_findings.contains_key(&f.key)
+        };
         let skip: HashSet<usize> = functions
             .iter()
             .filter(|f| kept_for(f))
@@ -537,6 +548,8 @@ impl IncrementalFile {
             }
             for (key, found) in fresh {
                 match found {
+                    // Both copies' findings went to one slot: keep nothing for that text.
+                    Some(_) if repeated.contains(&key) => self.item_findings.remove(&key),
                     Some(found) => self.item_findings.insert(key, found),
                     // Reaches outside its function: analysed again next time.
                     None => self.item_findings.remove(&key),

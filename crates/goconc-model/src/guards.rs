@@ -679,11 +679,18 @@ pub fn is_fresh_value(model: &FileModel, init: Node) -> bool {
                     .field("operand")
                     .is_some_and(|o| unparen(o).kind_str() == "composite_literal")
         }
-        "call_expression" => init.field("function").is_some_and(|f| {
-            f.kind_str() == "identifier"
-                && text(f, model.src) == "new"
-                && model.resolve(f).is_none()
-        }),
+        "call_expression" => {
+            init.field("function").is_some_and(|f| {
+                f.kind_str() == "identifier"
+                    && text(f, model.src) == "new"
+                    && model.resolve(f).is_none()
+            })
+            // A constructor of the package that returns what it just made (`NewWallet`).
+            || init.field("function").map(unparen).is_some_and(|f| f.kind_str() == "identifier")
+                && locks::callee(model, init)
+                    .and_then(|callee| model.package.summary(&callee.key))
+                    .is_some_and(|summary| summary.returns_fresh)
+        }
         _ => false,
     }
 }

@@ -605,7 +605,10 @@ fn functions_releasing_first(model: &FileModel) -> crate::HashMap<(usize, String
     let mut releases: crate::HashMap<(usize, String), Vec<usize>> = Default::default();
     for ((f, key), release_first) in first {
         if release_first && !directly_deferred(f) {
-            releases.entry((outermost(model, f), key)).or_default().push(f);
+            releases
+                .entry((outermost(model, f), key))
+                .or_default()
+                .push(f);
         }
     }
     releases

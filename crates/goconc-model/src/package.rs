@@ -1296,6 +1296,7 @@ fn common_summary(all: &[&FuncSummary]) -> FuncSummary {
             .cloned()
             .collect(),
         never_returns: all.iter().all(|s| s.never_returns),
+        returns_fresh: all.iter().all(|s| s.returns_fresh),
         dones: first
             .dones
             .iter()

@@ -160,6 +160,10 @@ pub struct FuncSummary {
     /// `x.Done()` statements (deferred or not) on a path below the receiver or a package
     /// variable: the WaitGroups the function counts down (`ctx.Done()` is never a statement).
     pub dones: Vec<LockPath>,
+    /// Every `return` hands back a value the function has just made and shown nobody else
+    /// (`return &T{…}`; `t := &T{…}; t.f = x; return t`): a constructor's result is unpublished
+    /// in its caller until the caller shares it.
+    pub returns_fresh: bool,
 }
 
 impl FuncSummary {
@@ -523,7 +527,9 @@ impl<'s> Names<'_, 's> {
             return false;
         };
         match function.kind_str() {
-            "identifier" => text(function, self.src) == "panic" && !self.locals.contains_key("panic"),
+            "identifier" => {
+                text(function, self.src) == "panic" && !self.locals.contains_key("panic")
+            }
             "selector_expression" => {
                 let (Some(operand), Some(field)) =
                     (function.field("operand"), function.field("field"))
@@ -714,6 +720,7 @@ fn summarize(
     summary.dones = dones;
     if !may_lock && !may_block && events.is_empty() {
         summary.never_returns = never_returns(body, src, &names);
+        summary.returns_fresh = returns_fresh(body, src);
         return summary;
     }
     // The locks whose first event is a release: the caller holds them.
@@ -778,7 +785,118 @@ fn summarize(
     }
     summary.releases = releases(body, src, &names, &handed);
     summary.never_returns = never_returns(body, src, &names);
+    summary.returns_fresh = returns_fresh(body, src);
     summary
+}
+
+/// Does every `return` of `body` hand back, as its first result, a value made here that nothing
+/// else saw: a composite literal (or its address), or a local declared with one whose only other
+/// uses are assignments to its fields?
+fn returns_fresh(body: Node, src: &str) -> bool {
+    let mut returns = 0;
+    let mut fresh = true;
+    let mut returned: Vec<&str> = Vec::new();
+    walk_body(body, |n| {
+        if !fresh || n.kind_str() != "return_statement" {
+            return;
+        }
+        returns += 1;
+        let Some(value) = named_children(n)
+            .next()
+            .and_then(|list| match list.kind_str() {
+                "expression_list" => named_children(list).next(),
+                _ => Some(list),
+            })
+            .map(unparen)
+        else {
+            fresh = false;
+            return;
+        };
+        if is_made_value(value) {
+            return;
+        }
+        match value.kind_str() {
+            "identifier" => returned.push(text(value, src)),
+            _ => fresh = false,
+        }
+    });
+    if !fresh || returns == 0 {
+        return false;
+    }
+    returned.sort_unstable();
+    returned.dedup();
+    returned.iter().all(|name| made_and_kept(body, src, name))
+}
+
+/// `T{…}` or `&T{…}`.
+fn is_made_value(value: Node) -> bool {
+    match value.kind_str() {
+        "composite_literal" => true,
+        "unary_expression" => value
+            .field("operand")
+            .is_some_and(|o| unparen(o).kind_str() == "composite_literal"),
+        _ => false,
+    }
+}
+
+/// Is the local `name` declared once in `body` as `name := T{…}` / `&T{…}`, and otherwise only
+/// returned or written through (`name.f = x`)? Any other use (a method call, an argument, a
+/// capture, a copy) may publish it.
+fn made_and_kept(body: Node, src: &str, name: &str) -> bool {
+    let mut declared = 0;
+    let mut kept = true;
+    goconc_syntax::walk(body, |n| {
+        if !kept {
+            return false;
+        }
+        if n.kind_str() == "short_var_declaration" {
+            let names: Vec<Node> = n
+                .field("left")
+                .map(|l| named_children(l).collect())
+                .unwrap_or_default();
+            if let Some(i) = names.iter().position(|l| text(*l, src) == name) {
+                let values: Vec<Node> = n
+                    .field("right")
+                    .map(|r| named_children(r).collect())
+                    .unwrap_or_default();
+                declared += 1;
+                kept = names.len() == values.len()
+                    && values.get(i).is_some_and(|v| is_made_value(unparen(*v)));
+                // What it is declared with cannot name it yet.
+                return false;
+            }
+        }
+        if n.kind_str() != "identifier" || text(n, src) != name {
+            return true;
+        }
+        let Some(parent) = n.parent() else {
+            kept = false;
+            return false;
+        };
+        kept = match parent.kind_str() {
+            // `return name`
+            "return_statement" => true,
+            "expression_list" => parent
+                .parent()
+                .is_some_and(|p| p.kind_str() == "return_statement"),
+            // `name.f = x` (a field written, not read or called)
+            "selector_expression" => {
+                parent.field("operand") == Some(n)
+                    && parent
+                        .parent()
+                        .filter(|l| l.kind_str() == "expression_list")
+                        .and_then(|l| l.parent())
+                        .is_some_and(|a| {
+                            a.kind_str() == "assignment_statement"
+                                && a.field("left")
+                                    .is_some_and(|left| goconc_syntax::is_within(n, left))
+                        })
+            }
+            _ => false,
+        };
+        kept
+    });
+    kept && declared == 1
 }
 
 /// Locals declared exactly once, as `n := x.m(…)` (one name, one call): what the call is.

@@ -164,7 +164,10 @@ fn close_observed<'t>(
 ) -> Vec<(&'t str, Node<'t>)> {
     let src = model.src;
     let closes_on_exit = ch.ops_of(OpKind::Close).any(|op| {
-        let Some(g) = op.goroutine.filter(|g| goconc_syntax::is_within(g.literal, go)) else {
+        let Some(g) = op
+            .goroutine
+            .filter(|g| goconc_syntax::is_within(g.literal, go))
+        else {
             return false;
         };
         op.node

@@ -6,11 +6,11 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity};
-use crate::{Context, Family, RuleMeta};
 use crate::HashMap;
+use crate::{Context, Family, RuleMeta};
 use goconc_model::Ty;
-use std::ops::Range;
 use goconc_syntax::{call_args, named_children, text, unparen, walk, walk_body};
+use std::ops::Range;
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-not-waited",
@@ -108,9 +108,8 @@ fn check_go<'t>(
         .entry(parent)
         .or_insert_with(|| completion_observations(cx, parent_fn.node));
     // What the goroutine itself does is not its function waiting for it.
-    let outside = |r: &Range<usize>| {
-        lit.is_none_or(|l| r.start < l.start_byte() || r.end > l.end_byte())
-    };
+    let outside =
+        |r: &Range<usize>| lit.is_none_or(|l| r.start < l.start_byte() || r.end > l.end_byte());
     if waits.iter().any(outside) {
         return;
     }

@@ -112,7 +112,10 @@ None: take the lock, or document why this access is safe.
   the field after the value is made (`&T{m: r.m}` shares a map the lock guards the contents
   of). Returning it (`return c.items`) is reported: the guarded contents leave the type.
 - Reads of a field whose every write is in a whole-value method (a decoder) or on a value not
-  yet published.
+  yet published: made in the caller (`v := &T{}`), or returned by a constructor that hands back
+  what it just made and showed nobody (`v := NewVault()`; one that registers the value before
+  returning it is no constructor of an unpublished value). Constructors are recognised when
+  the call is in the constructor's file: per-file facts are typed file by file.
 - Methods that take no lock at all on a type that hands its lock to its users (an exported type
   embedding its mutex, or an exported mutex field): they are written for callers that hold it.
   A method returning the guarded field itself (`return s.commands`) is still reported.
