@@ -131,6 +131,20 @@ impl NameDecls {
         }
     }
 
+    /// The declarations whose visible range starts in `from..=to`, by a binary search: a name
+    /// declared in every function of a file (`v, ok := …`) was scanned whole per declaration.
+    fn starting_within(
+        &self,
+        from: usize,
+        to: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let first = self.entries.partition_point(|e| e.0 < from);
+        self.entries[first..]
+            .iter()
+            .take_while(move |e| e.0 <= to)
+            .map(|&(start, end, _, id)| (start, end, id))
+    }
+
     fn innermost_at(&self, at: usize) -> Option<usize> {
         let mut i = self.entries.partition_point(|e| e.0 <= at);
         while i > 0 {
@@ -145,10 +159,6 @@ impl NameDecls {
             }
         }
         None
-    }
-
-    fn ids(&self) -> impl Iterator<Item = usize> + '_ {
-        self.entries.iter().map(|e| e.3)
     }
 }
 
@@ -520,12 +530,9 @@ impl<'t> FileModel<'t> {
 
     fn declared_in_scope(&self, name: &str, scope: Node, before: usize) -> bool {
         self.by_name.get(name).is_some_and(|decls| {
-            decls.ids().any(|i| {
-                let d = &self.decls[i];
-                d.visible.end == scope.end_byte()
-                    && d.visible.start <= before
-                    && d.visible.start >= scope.start_byte()
-            })
+            decls
+                .starting_within(scope.start_byte(), before)
+                .any(|(_, end, _)| end == scope.end_byte())
         })
     }
 
