@@ -31,13 +31,23 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp_server::{LspService, Server as LspServer};
 
 /// Serves LSP on the given streams until `exit` (or the end of input). Returns the process exit
-/// code: 0 when `shutdown` came before `exit`, 1 otherwise (as the protocol asks).
+/// code: 0 when `shutdown` came before `exit`, 1 otherwise (as the protocol asks). The process
+/// is left alone: see [`run_stdio`] for the one that ends itself at `exit`.
 pub async fn serve<I, O>(stdin: I, stdout: O) -> i32
 where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite + Unpin + Send + 'static,
 {
-    transport::guarded(stdin, stdout, |input, output, outbox| async move {
+    serve_with(stdin, stdout, std::sync::Arc::new(|_| {})).await
+}
+
+/// [`serve`], calling `on_exit` when the client's `exit` arrives.
+pub async fn serve_with<I, O>(stdin: I, stdout: O, on_exit: transport::OnExit) -> i32
+where
+    I: AsyncRead + Unpin + Send + 'static,
+    O: AsyncWrite + Unpin + Send + 'static,
+{
+    transport::guarded(stdin, stdout, on_exit, |input, output, outbox| async move {
         let (service, socket) = LspService::new(|client| server::Server::new(client, outbox));
         // Requests that wait hold a slot each (a held `workspace/diagnostic`, code actions and
         // pulls waiting for an analysis); notifications must never queue behind them.
@@ -65,7 +75,11 @@ pub fn run_stdio() -> i32 {
             return 2;
         }
     };
-    let code = runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
+    let code = runtime.block_on(serve_with(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        std::sync::Arc::new(transport::exit_soon),
+    ));
     // The stdin reader may sit in a blocking read forever, and an analysis may still be running
     // on a blocking thread: after `exit` nothing of either is wanted, so leave at once.
     use std::io::Write;

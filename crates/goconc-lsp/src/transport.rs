@@ -508,6 +508,7 @@ async fn read_client<I: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     mut to_server: W,
     outbox: Outbox,
     shutdown: Arc<AtomicBool>,
+    on_exit: OnExit,
 ) {
     let mut input = FrameReader::new(BufReader::with_capacity(1 << 16, input));
     loop {
@@ -533,7 +534,7 @@ async fn read_client<I: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                     shutdown.store(true, Ordering::SeqCst);
                 }
                 if is_method(&body, "exit") {
-                    exit_soon(shutdown.load(Ordering::SeqCst));
+                    on_exit(shutdown.load(Ordering::SeqCst));
                 }
                 if to_server.write_all(&frame(&body)).await.is_err() {
                     return;
@@ -553,10 +554,15 @@ async fn read_client<I: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     }
 }
 
+/// What to do when the client's `exit` arrives (with whether `shutdown` came first), besides
+/// letting the server stop: the process that owns stdin/stdout ends itself (see
+/// [`exit_soon`]); a library caller (a test, a fuzz target) does nothing.
+pub type OnExit = Arc<dyn Fn(bool) + Send + Sync>;
+
 /// `exit` means exit: give the server a moment to stop on its own (and flush what it wrote),
-/// then leave even if something is still running — an analysis of a huge file on a blocking
-/// thread, or a runtime waiting on a task.
-fn exit_soon(after_shutdown: bool) {
+/// then leave the process even if something is still running — an analysis of a huge file on a
+/// blocking thread, or a runtime waiting on a task.
+pub fn exit_soon(after_shutdown: bool) {
     std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(500));
         std::process::exit(if after_shutdown { 0 } else { 1 });
@@ -611,7 +617,7 @@ fn is_method(body: &[u8], method: &str) -> bool {
 /// Runs `serve_lsp` on guarded streams: it gets a clean stream of valid messages and writes into a
 /// pipe whose frames are copied to `output`, and an [`Outbox`] for messages it writes itself.
 /// Returns the exit code: 0 when `shutdown` came before the end, 1 otherwise.
-pub async fn guarded<I, O, F, Fut>(input: I, output: O, serve_lsp: F) -> i32
+pub async fn guarded<I, O, F, Fut>(input: I, output: O, on_exit: OnExit, serve_lsp: F) -> i32
 where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite + Unpin + Send + 'static,
@@ -628,6 +634,7 @@ where
         to_server,
         outbox.clone(),
         shutdown.clone(),
+        on_exit,
     ));
     tokio::spawn(read_server(from_server, frames_tx));
     let writer = tokio::spawn(write_client(frames_rx, outbox.clone(), output));
