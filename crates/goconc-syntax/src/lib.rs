@@ -716,12 +716,17 @@ pub fn doc_comment(decl: Node, src: &str) -> String {
 }
 
 /// Whether a comment ends on the line above `node`'s first line (`//` or `*/` there): the cheap
-/// test before looking for a doc comment, which most declarations lack.
+/// test before looking for a doc comment, which most declarations lack. Only a node that starts
+/// its line has one (after `var a = 1;` on the same line, the comment above is `a`'s); asking
+/// that first also keeps a file of one long line linear (the search for the line above went
+/// back over the whole line for every declaration on it).
 pub fn comment_may_end_above(node: Node, src: &str) -> bool {
     let before = src.get(..node.start_byte()).unwrap_or("");
-    let Some(above_end) = before.rfind('\n') else {
+    let indented = before.trim_end_matches([' ', '\t']);
+    if !indented.ends_with('\n') {
         return false;
-    };
+    }
+    let above_end = indented.len() - 1;
     let above = &before[before[..above_end].rfind('\n').map_or(0, |i| i + 1)..above_end];
     above.contains("//") || above.contains("*/")
 }
