@@ -84,17 +84,7 @@ pub struct Inputs {
     failed: HashSet<(PathBuf, OsString)>,
 }
 
-/// Folders the go tool ignores: `vendor`, `testdata`, and names starting with `.` or `_`.
-pub fn skip_dir(name: &OsStr) -> bool {
-    let name = name.as_encoded_bytes();
-    name == b"vendor" || name == b"testdata" || name.starts_with(b".") || name.starts_with(b"_")
-}
-
-/// A `.go` file the go tool would read: the extension, and not hidden.
-fn is_go_name(name: &OsStr) -> bool {
-    let bytes = name.as_encoded_bytes();
-    bytes.ends_with(b".go") && bytes.len() > 3 && !bytes.starts_with(b".")
-}
+use goconc_lsp::go_files::is_go_name;
 
 /// `./...` → `.`, `dir/...` → `dir`.
 pub fn strip_ellipsis(arg: &Path) -> PathBuf {
@@ -297,19 +287,7 @@ impl Inputs {
     /// named. Symbolic links to folders are not followed, like the go tool; a `.go` entry that is
     /// not a regular file (a dangling or looping link, a FIFO) is an error.
     fn walk(&mut self, root: &Path) {
-        let mut builder = ignore::WalkBuilder::new(root);
-        builder
-            .standard_filters(true)
-            // The go tool's rules (below) decide about hidden names.
-            .hidden(false)
-            .follow_links(false)
-            .sort_by_file_name(|a, b| a.cmp(b))
-            .filter_entry(|entry| {
-                entry.depth() == 0
-                    || !entry.file_type().is_some_and(|t| t.is_dir())
-                    || !skip_dir(entry.file_name())
-            });
-        for result in builder.build() {
+        for result in goconc_lsp::go_files::walker(root).build() {
             let entry = match result {
                 Ok(entry) => entry,
                 Err(e) => {
@@ -581,17 +559,11 @@ mod tests {
         assert_eq!(strip_ellipsis(Path::new("...")), Path::new("."));
         assert_eq!(strip_ellipsis(Path::new("pkg/...")), Path::new("pkg"));
         assert_eq!(strip_ellipsis(Path::new("a.go")), Path::new("a.go"));
-        for skipped in ["vendor", "testdata", ".git", "_old"] {
-            assert!(skip_dir(OsStr::new(skipped)), "{skipped}");
-        }
-        assert!(!skip_dir(OsStr::new("internal")));
         assert_eq!(shown(Path::new("./a/b.go")), Path::new("a/b.go"));
         assert_eq!(shown(Path::new(".")), Path::new("."));
         assert_eq!(
             relative_slash(Path::new("/x/y/z.go"), Path::new("/x")).as_deref(),
             Some("y/z.go")
         );
-        assert!(is_go_name(OsStr::new("a.go")) && !is_go_name(OsStr::new(".a.go")));
-        assert!(!is_go_name(OsStr::new(".go")) && !is_go_name(OsStr::new("a.gox")));
     }
 }

@@ -212,15 +212,7 @@ pub struct Background {
     wake: Condvar,
 }
 
-fn skip_dir(name: &std::ffi::OsStr) -> bool {
-    let name = name.as_encoded_bytes();
-    name == b"vendor" || name == b"testdata" || name.starts_with(b".") || name.starts_with(b"_")
-}
-
-fn is_go_name(name: &std::ffi::OsStr) -> bool {
-    let name = name.as_encoded_bytes();
-    name.ends_with(b".go") && name.len() > 3 && !name.starts_with(b".")
-}
+use crate::go_files::{is_go_name, skip_dir};
 
 /// Whether a Go file says it is generated: one definition, in the model.
 pub use goconc_analysis::is_generated;
@@ -236,19 +228,7 @@ fn walk(roots: &[PathBuf]) -> BTreeMap<PathBuf, BTreeMap<PathBuf, Stamp>> {
         if roots.iter().any(|r| r != root && root.starts_with(r)) {
             continue;
         }
-        let mut builder = ignore::WalkBuilder::new(root);
-        builder
-            .standard_filters(true)
-            // The go tool's rules decide about hidden names.
-            .hidden(false)
-            .follow_links(false)
-            .sort_by_file_name(|a, b| a.cmp(b))
-            .filter_entry(|entry| {
-                entry.depth() == 0
-                    || !entry.file_type().is_some_and(|t| t.is_dir())
-                    || !skip_dir(entry.file_name())
-            });
-        for entry in builder.build() {
+        for entry in crate::go_files::walker(root).build() {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {

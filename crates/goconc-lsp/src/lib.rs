@@ -9,6 +9,7 @@
 //! - [`workspace`]: the module index: per folder the files' declarations, merged package models
 //!   and the background check's findings in closed files; go.mod, goconc.toml;
 //! - [`background`]: the background check of the workspace folders (workspace diagnostics);
+//!   [`go_files`]: which files are Go source, and the walk that finds them (the CLI's too);
 //! - [`rule_docs`]: hovers and pages of the rules; [`commands`]: `workspace/executeCommand`;
 //! - [`settings`]: the client's settings; [`logging`]: stderr logs;
 //! - [`transport`]: a guard that answers malformed input itself (tower-lsp-server's reader stops
@@ -20,6 +21,7 @@ pub mod actions;
 pub mod background;
 pub mod commands;
 pub mod convert;
+pub mod go_files;
 pub mod logging;
 pub mod rule_docs;
 pub mod server;
