@@ -372,10 +372,18 @@ impl<R: AsyncBufRead + Unpin> FrameReader<R> {
                 return Ok(None);
             };
             if !line.ends_with(b"\n") {
-                // Too long for a header: skip it, but not a header starting inside it.
-                let keep = match find_ignore_case(&line, CONTENT_LENGTH) {
-                    Some(at) => at,
-                    None => line.len() - (CONTENT_LENGTH.len() - 1),
+                // The input ends inside this line: nothing in it can be a message. Otherwise it
+                // is too long for a header: skip it, but not a header starting inside it after
+                // its first byte (giving back a header at its start would read it again
+                // forever, as would giving back a whole last line: a client's last 14 bytes
+                // without a line break hung the server).
+                let keep = if line.len() < MAX_HEADER_LINE {
+                    line.len()
+                } else {
+                    match find_ignore_case(&line[1..], CONTENT_LENGTH) {
+                        Some(at) => at + 1,
+                        None => line.len() - (CONTENT_LENGTH.len() - 1),
+                    }
                 };
                 self.skip(&line[..keep]);
                 self.give_back(&line[keep..]);
@@ -748,6 +756,50 @@ mod tests {
             skipped.iter().map(|s| s.0).sum::<usize>(),
             3 * MAX_HEADER_LINE + 7
         );
+    }
+
+    /// Found by the `lsp_input` fuzz target: input that ends in a fragment without a line break
+    /// as long as `content-length` (14 bytes) was given back and read again forever; shorter
+    /// ones overflowed the arithmetic that kept a header's start.
+    #[test]
+    fn a_last_line_without_a_line_break_ends_the_input() {
+        for tail in [
+            &b"ersith\x01{\"a\":1}"[..],
+            b"x",
+            b"ersit\x01{\"a\":1}",
+            b"Content-Length: 3",
+        ] {
+            // On a thread of its own: a reader that loops without waiting cannot be timed out
+            // from inside its runtime.
+            let (sent, read) = std::sync::mpsc::channel();
+            let input = tail.to_vec();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let _ = sent.send(runtime.block_on(frames_of(&input)));
+            });
+            let (frames, skipped) = read
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the reader ends at the end of input");
+            assert!(frames.is_empty(), "{tail:?}: {frames:?}");
+            assert_eq!(
+                skipped.iter().map(|s| s.0).sum::<usize>(),
+                tail.len(),
+                "{tail:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_header_too_long_for_a_line_is_skipped() {
+        let message = br#"{"jsonrpc":"2.0","method":"exit"}"#;
+        let mut input = b"Content-Length: ".to_vec();
+        input.extend(std::iter::repeat_n(b'1', MAX_HEADER_LINE));
+        input.extend_from_slice(b"\r\n\r\n");
+        input.extend_from_slice(&frame(message));
+        let (frames, _) = frames_of(&input).await;
+        assert_eq!(frames.last(), Some(&Ok(message.to_vec())), "{frames:?}");
     }
 
     #[test]
