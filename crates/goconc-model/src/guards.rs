@@ -104,6 +104,28 @@ pub struct GuardFacts {
     pub calls: Vec<MethodCall>,
 }
 
+/// Does a field of type `ty` hold data: not a mutex, an atomic, a channel, a func or another
+/// sync value?
+pub fn holds_data(package: &super::package::PackageModel, ty: &Ty) -> bool {
+    if matches!(ty, Ty::Chan(_) | Ty::Func { .. }) {
+        return false;
+    }
+    !matches!(
+        package.sync_kind(ty.deref()),
+        Some(
+            SyncKind::Mutex
+                | SyncKind::RWMutex
+                | SyncKind::Atomic
+                | SyncKind::WaitGroup
+                | SyncKind::Once
+                | SyncKind::Cond
+                | SyncKind::Map
+                | SyncKind::Pool
+                | SyncKind::NoCopy
+        )
+    )
+}
+
 /// Is `ty` a struct type of the package that holds a mutex?
 pub fn holds_mutex(model: &FileModel, type_name: &str) -> bool {
     model
@@ -226,24 +248,7 @@ impl<'t> Collector<'_, 't> {
         else {
             return false;
         };
-        if matches!(ty, Ty::Chan(_) | Ty::Func { .. }) {
-            return false;
-        }
-        let sync = self.model.package.sync_kind(ty.deref());
-        !matches!(
-            sync,
-            Some(
-                SyncKind::Mutex
-                    | SyncKind::RWMutex
-                    | SyncKind::Atomic
-                    | SyncKind::WaitGroup
-                    | SyncKind::Once
-                    | SyncKind::Cond
-                    | SyncKind::Map
-                    | SyncKind::Pool
-                    | SyncKind::NoCopy
-            )
-        )
+        holds_data(self.model.package, &ty)
     }
 
     fn is_holder(&mut self, type_name: &str) -> bool {
@@ -672,13 +677,7 @@ pub fn collect(model: &FileModel) -> GuardFacts {
 pub fn is_fresh_value(model: &FileModel, init: Node) -> bool {
     let init = unparen(init);
     match init.kind_str() {
-        "composite_literal" => true,
-        "unary_expression" => {
-            init.child(0).is_some_and(|o| o.kind_str() == "&")
-                && init
-                    .field("operand")
-                    .is_some_and(|o| unparen(o).kind_str() == "composite_literal")
-        }
+        "composite_literal" | "unary_expression" => super::summary::is_made_value(init),
         "call_expression" => {
             init.field("function").is_some_and(|f| {
                 f.kind_str() == "identifier"

@@ -829,12 +829,15 @@ fn returns_fresh(body: Node, src: &str) -> bool {
 }
 
 /// `T{…}` or `&T{…}`.
-fn is_made_value(value: Node) -> bool {
+pub(crate) fn is_made_value(value: Node) -> bool {
     match value.kind_str() {
         "composite_literal" => true,
-        "unary_expression" => value
-            .field("operand")
-            .is_some_and(|o| unparen(o).kind_str() == "composite_literal"),
+        "unary_expression" => {
+            value.child(0).is_some_and(|o| o.kind_str() == "&")
+                && value
+                    .field("operand")
+                    .is_some_and(|o| unparen(o).kind_str() == "composite_literal")
+        }
         _ => false,
     }
 }

@@ -323,7 +323,10 @@ impl<'a> Facts<'a> {
             .package
             .struct_fields(type_name)
             .map_or(0, |fields| {
-                fields.iter().filter(|f| is_data(cx, &f.ty)).count()
+                fields
+                    .iter()
+                    .filter(|f| guards::holds_data(cx.model.package, &f.ty))
+                    .count()
             });
         fields.len() >= 4 && fields.len() * 3 >= data_fields * 2
     }
@@ -410,28 +413,6 @@ impl<'a> Facts<'a> {
                 total: total - 1,
             })
     }
-}
-
-/// Fields that hold data: not mutexes, atomics, channels, funcs or other sync values.
-fn is_data(cx: &Context, ty: &goconc_model::Ty) -> bool {
-    use goconc_model::{SyncKind, Ty};
-    if matches!(ty, Ty::Chan(_) | Ty::Func { .. }) {
-        return false;
-    }
-    !matches!(
-        cx.model.package.sync_kind(ty.deref()),
-        Some(
-            SyncKind::Mutex
-                | SyncKind::RWMutex
-                | SyncKind::Atomic
-                | SyncKind::WaitGroup
-                | SyncKind::Once
-                | SyncKind::Cond
-                | SyncKind::Map
-                | SyncKind::Pool
-                | SyncKind::NoCopy
-        )
-    )
 }
 
 /// How a method is entered, from its call sites in the package.
@@ -693,15 +674,29 @@ fn returned(cx: &Context, access: &FieldAccess) -> bool {
 
 /// The body of the top-level function an access is in.
 fn body_of<'t>(cx: &Context<'_, 't>, access: &FieldAccess) -> Option<Node<'t>> {
-    let node = cx
-        .model
-        .root
-        .descendant_for_byte_range(access.offset, access.offset + access.len)?;
-    let mut index = cx.model.function_of(node)?;
+    let mut index = access_function(cx, access)?;
     while let Some(parent) = cx.model.functions[index].parent {
         index = parent;
     }
     cx.model.functions[index].body
+}
+
+/// The innermost function the access is in.
+fn access_function(cx: &Context, access: &FieldAccess) -> Option<usize> {
+    let node = cx
+        .model
+        .root
+        .descendant_for_byte_range(access.offset, access.offset + access.len)?;
+    cx.model.function_of(node)
+}
+
+/// The receiver's name in the access's text (`c` of `c.items`).
+fn access_receiver<'s>(cx: &Context<'_, 's>, access: &FieldAccess) -> &'s str {
+    let accessed = cx
+        .src
+        .get(access.offset..access.offset + access.len)
+        .unwrap_or("");
+    accessed.split('.').next().unwrap_or("")
 }
 
 /// Is the locked read part of a statement that writes the same field
@@ -736,11 +731,7 @@ fn before_own_goroutines(cx: &Context, access: &FieldAccess) -> bool {
     let Some(body) = body_of(cx, access) else {
         return false;
     };
-    let accessed = cx
-        .src
-        .get(access.offset..access.offset + access.len)
-        .unwrap_or("");
-    let receiver = accessed.split('.').next().unwrap_or("");
+    let receiver = access_receiver(cx, access);
     let mut before = false;
     let mut after = false;
     walk(body, |n| {
@@ -769,25 +760,10 @@ fn before_own_goroutines(cx: &Context, access: &FieldAccess) -> bool {
 /// Does the method assign the guard itself (`t.mu = new(sync.Mutex)`)? It sets the value up:
 /// nobody can hold that lock yet.
 fn creates_guard(cx: &Context, access: &FieldAccess, guard: &str) -> bool {
-    let Some(node) = cx
-        .model
-        .root
-        .descendant_for_byte_range(access.offset, access.offset + access.len)
-    else {
+    let Some(body) = access_function(cx, access).and_then(|i| cx.model.functions[i].body) else {
         return false;
     };
-    let Some(index) = cx.model.function_of(node) else {
-        return false;
-    };
-    let Some(body) = cx.model.functions[index].body else {
-        return false;
-    };
-    let accessed = cx
-        .src
-        .get(access.offset..access.offset + access.len)
-        .unwrap_or("");
-    let receiver = accessed.split('.').next().unwrap_or("");
-    let target = format!("{receiver}.{guard}");
+    let target = format!("{}.{guard}", access_receiver(cx, access));
     let mut found = false;
     walk(body, |n| {
         if n.kind_str() == "assignment_statement" {
@@ -953,8 +929,7 @@ fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
     let Some(node) = cx.model.root.descendant_for_byte_range(access.offset, end) else {
         return false;
     };
-    let accessed = cx.src.get(access.offset..end).unwrap_or("");
-    let receiver = accessed.split('.').next().unwrap_or("");
+    let receiver = access_receiver(cx, access);
     let loads_published_state = |call: Node| {
         is_atomic_load(call, cx.src, &cx.model.imports)
             || method_call(call).is_some_and(|mc| {
