@@ -318,6 +318,16 @@ impl IncrementalFile {
             )
                 .hash(&mut key);
         }
+        for c in &decls.constructed_calls {
+            (
+                &c.constructor,
+                &c.method,
+                &c.caller,
+                relative(c.offset),
+                c.len,
+            )
+                .hash(&mut key);
+        }
         decls.field_accesses = guard_facts.accesses;
         decls.method_calls = guard_facts.calls;
         // Keep only the functions the file has now.

@@ -97,6 +97,136 @@ pub struct MethodCall {
     pub len: usize,
 }
 
+/// A method called on a value a package function has just returned, before the caller shows
+/// the value to anybody (`w := NewWallet(…)`, then `w.connect()`). A file's facts cannot tell
+/// the value's type when the function is declared in a sibling file: the package model resolves
+/// these with the package's signatures and summaries
+/// ([`super::package::PackageModel::constructed_method_calls`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConstructedCall {
+    /// The package function that made the value (`NewWallet`).
+    pub constructor: String,
+    pub method: String,
+    /// The top-level function the call is in.
+    pub caller: String,
+    /// Where `x := F(…)` is: the calls of one value share it, in order.
+    pub declaration: usize,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// The [`ConstructedCall`]s of a file's top-level functions, found from the syntax alone: after
+/// `x := F(…)` (or `x, err := F(…)`), the calls `x.m(…)` of the statements that follow in the
+/// same block, up to the first statement that uses `x` any other way (passes, stores, returns or
+/// captures it), or starts a goroutine or defers a call.
+pub fn constructed_calls(items: &[Node], src: &str) -> Vec<ConstructedCall> {
+    let mut out = Vec::new();
+    for &item in items {
+        if !super::scope::is_function_item(item) {
+            continue;
+        }
+        let (Some(body), Some(caller)) = (
+            item.field("body"),
+            super::summary::declaration_key(item, src),
+        ) else {
+            continue;
+        };
+        goconc_syntax::walk_body(body, |node| {
+            if node.kind_str() == "short_var_declaration" {
+                calls_after_construction(node, src, &caller, &mut out);
+            }
+        });
+    }
+    out
+}
+
+/// How many statements after `x := F(…)` are read for calls on `x`.
+const CONSTRUCTION_WINDOW: usize = 12;
+
+fn calls_after_construction(
+    declaration: Node,
+    src: &str,
+    caller: &str,
+    out: &mut Vec<ConstructedCall>,
+) {
+    let (Some(left), Some(right)) = (declaration.field("left"), declaration.field("right")) else {
+        return;
+    };
+    let (Some(name), Some(value)) = (named_children(left).next(), named_children(right).next())
+    else {
+        return;
+    };
+    let value = unparen(value);
+    let Some(function) = value.field("function").map(unparen) else {
+        return;
+    };
+    if name.kind_str() != "identifier"
+        || right.named_child_count() != 1
+        || value.kind_str() != "call_expression"
+        || function.kind_str() != "identifier"
+    {
+        return;
+    }
+    let (name, constructor) = (text(name, src), text(function, src));
+    let mut next = declaration.next_named_sibling();
+    // A constructor's result is set up right after it is made; the bound keeps a function of
+    // many declarations linear.
+    for _ in 0..CONSTRUCTION_WINDOW {
+        let Some(statement) = next else {
+            return;
+        };
+        next = statement.next_named_sibling();
+        if statement.kind_str() == "comment" {
+            continue;
+        }
+        if matches!(statement.kind_str(), "go_statement" | "defer_statement") {
+            return;
+        }
+        let mut calls = Vec::new();
+        let mut other_use = false;
+        walk(statement, |node| {
+            if other_use {
+                return false;
+            }
+            if node.kind_str() == "func_literal" {
+                // A closure may run later, or on another goroutine.
+                other_use = text(node, src).contains(name);
+                return false;
+            }
+            if node.kind_str() == "identifier" && text(node, src) == name {
+                match method_called_on(node, src) {
+                    Some(call) => calls.push(call),
+                    None => other_use = true,
+                }
+            }
+            true
+        });
+        if other_use {
+            return;
+        }
+        out.extend(calls.into_iter().map(|(method, call)| ConstructedCall {
+            constructor: constructor.to_string(),
+            method: method.to_string(),
+            caller: caller.to_string(),
+            declaration: declaration.start_byte(),
+            offset: call.start_byte(),
+            len: call.end_byte() - call.start_byte(),
+        }));
+    }
+}
+
+/// `x` as the receiver of a call `x.m(…)`: the method's name and the call.
+fn method_called_on<'t>(identifier: Node<'t>, src: &'t str) -> Option<(&'t str, Node<'t>)> {
+    let selector = identifier.parent()?;
+    let call = selector.parent()?;
+    (selector.kind_str() == "selector_expression"
+        && selector.field("operand") == Some(identifier)
+        && call.kind_str() == "call_expression"
+        && call.field("function") == Some(selector))
+    .then(|| Some((text(selector.field("field")?, src), call)))
+    .flatten()
+}
+
 /// The guard facts of a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GuardFacts {

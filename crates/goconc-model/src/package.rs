@@ -52,6 +52,9 @@ pub struct FileDecls {
     pub field_accesses: Vec<super::guards::FieldAccess>,
     /// The calls of methods of the file's types that hold a mutex (see [`super::guards`]).
     pub method_calls: Vec<super::guards::MethodCall>,
+    /// Methods called on values package functions have just returned (see
+    /// [`super::guards::constructed_calls`]).
+    pub constructed_calls: Vec<super::guards::ConstructedCall>,
     /// Where the declarations after the package clause and imports start, and whether the file
     /// spells sync and sync/atomic by their own names: what tells a quiet file from its text
     /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
@@ -177,7 +180,9 @@ impl FileDecls {
     ) -> (FileDecls, super::guards::GuardFacts) {
         // Shared for the time of the walk so the file can be laid over an empty package
         // (nothing copied), then handed back.
-        let decls = Arc::new(self);
+        let mut decls = self;
+        decls.constructed_calls = super::guards::constructed_calls(items, src);
+        let decls = Arc::new(decls);
         let accesses = Self::accesses_with_own_types(&decls, root, items, src, skip);
         let decls = Arc::try_unwrap(decls).unwrap_or_else(|shared| (*shared).clone());
         (decls, accesses)
@@ -369,6 +374,9 @@ pub struct PackageModel {
     generated_methods: crate::HashSet<String>,
     field_accesses: Vec<super::guards::FieldAccess>,
     method_calls: Vec<super::guards::MethodCall>,
+    constructed_calls: Vec<super::guards::ConstructedCall>,
+    /// Computed on first use by [`PackageModel::constructed_method_calls`].
+    fresh_constructed: std::sync::OnceLock<Arc<Vec<super::guards::MethodCall>>>,
     /// Computed on first use by [`PackageModel::lock_reach`].
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
     /// Computed on first use by [`PackageModel::triggers`].
@@ -458,6 +466,9 @@ impl PackageModel {
                 .extend(file.field_accesses.iter().cloned());
             model.usage.merge(&file.usage);
             model.method_calls.extend(file.method_calls.iter().cloned());
+            model
+                .constructed_calls
+                .extend(file.constructed_calls.iter().cloned());
             calls.extend(file.call_sites.iter().cloned());
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
@@ -947,6 +958,87 @@ impl PackageModel {
         let own = self.own.iter().flat_map(|f| f.method_calls.iter());
         let base = self.base.iter().flat_map(|b| b.method_calls.iter());
         self.method_calls.iter().chain(own).chain(base)
+    }
+
+    /// The [`super::guards::ConstructedCall`]s of the package whose constructor returns what it
+    /// has just made (its summary's `returns_fresh`) and is declared to return a package type:
+    /// calls of that type's methods on a value nobody else can see yet. A value's calls count
+    /// up to the first whose method may hand the receiver to a goroutine (see
+    /// [`PackageModel::may_start_goroutines`]): `p.Init()` that runs `go p.loop()` publishes it.
+    pub fn constructed_method_calls(&self) -> &[super::guards::MethodCall] {
+        self.fresh_constructed.get_or_init(|| {
+            let own = self.own.iter().flat_map(|f| f.constructed_calls.iter());
+            let base = self.base.iter().flat_map(|b| b.constructed_calls.iter());
+            let mut calls: Vec<&super::guards::ConstructedCall> = self
+                .constructed_calls
+                .iter()
+                .chain(own)
+                .chain(base)
+                .collect();
+            calls.sort_by(|a, b| {
+                (&a.caller, a.declaration, a.offset).cmp(&(&b.caller, b.declaration, b.offset))
+            });
+            let mut resolved = Vec::new();
+            let mut published: Option<(&str, usize)> = None;
+            for call in calls {
+                let value = (call.caller.as_str(), call.declaration);
+                if published == Some(value) {
+                    continue;
+                }
+                let made_fresh = self
+                    .summary(&call.constructor)
+                    .is_some_and(|s| s.returns_fresh);
+                let Some(Ty::Named { pkg, name }) = self
+                    .func(&call.constructor)
+                    .and_then(|f| f.results.first())
+                    .map(Ty::deref)
+                else {
+                    continue;
+                };
+                if !made_fresh || !pkg.is_empty() {
+                    continue;
+                }
+                let callee = format!("{name}.{}", call.method);
+                if self.may_start_goroutines(&callee) {
+                    published = Some(value);
+                }
+                resolved.push(super::guards::MethodCall {
+                    callee,
+                    caller: call.caller.clone(),
+                    guards: Vec::new(),
+                    receiver: super::guards::CallReceiver::Fresh,
+                    how: super::guards::CallHow::Direct,
+                    offset: call.offset,
+                    len: call.len,
+                });
+            }
+            Arc::new(resolved)
+        })
+    }
+
+    /// Does the method (or a method it calls on its receiver, however deep) start a goroutine?
+    fn may_start_goroutines(&self, method: &str) -> bool {
+        let mut seen: crate::HashSet<String> = crate::HashSet::default();
+        let mut queue = vec![method.to_string()];
+        while let Some(key) = queue.pop() {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            if self
+                .go_facts(&key)
+                .is_some_and(|g| !g.starts.is_empty() || !g.runs_in_started_literals.is_empty())
+            {
+                return true;
+            }
+            let type_name = key.split('.').next().unwrap_or("");
+            let callees = self.summary(&key).into_iter().flat_map(|s| &s.calls);
+            queue.extend(
+                callees
+                    .filter(|c| c.target == super::summary::CallTarget::Receiver(String::new()))
+                    .map(|c| format!("{type_name}.{}", c.name)),
+            );
+        }
+        false
     }
 
     /// Every function summary of the package, by key.

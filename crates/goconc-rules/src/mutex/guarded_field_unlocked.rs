@@ -114,8 +114,12 @@ None: take the lock, or document why this access is safe.
 - Reads of a field whose every write is in a whole-value method (a decoder) or on a value not
   yet published: made in the caller (`v := &T{}`), or returned by a constructor that hands back
   what it just made and showed nobody (`v := NewVault()`; one that registers the value before
-  returning it is no constructor of an unpublished value). Constructors are recognised when
-  the call is in the constructor's file: per-file facts are typed file by file.
+  returning it is no constructor of an unpublished value), in any file of the package. The
+  calls counted on such a value are those of the statements right after it is made, up to
+  the first that passes, stores, returns or captures it, starts a goroutine, or calls a method
+  that may start one on it (`p.Init()` running `go p.loop()`). An exported method run this way
+  in the package (a test's `p := New(); p.Load()`) stays the API's: its own unlocked calls of a
+  helper still count as unlocked.
 - Methods that take no lock at all on a type that hands its lock to its users (an exported type
   embedding its mutex, or an exported mutex field): they are written for callers that hold it.
   A method returning the guarded field itself (`return s.commands`) is still reported.
@@ -265,7 +269,10 @@ impl<'a> Facts<'a> {
                 .insert(access.field.as_str());
         }
         let mut seen: HashSet<(&str, usize, CallHow)> = HashSet::default();
-        for call in fresh.calls.iter().chain(cx.model.package.method_calls()) {
+        let package = cx.model.package;
+        let calls = (fresh.calls.iter().chain(package.method_calls()))
+            .chain(package.constructed_method_calls());
+        for call in calls {
             if !touched.contains(call.callee.split('.').next().unwrap_or(""))
                 || !seen.insert((call.caller.as_str(), call.offset, call.how))
             {
@@ -481,6 +488,11 @@ impl Entries {
                     match self.of(cx, facts, caller_type, &site.caller) {
                         Entry::Expected => Some(vec![String::new()]),
                         Entry::Locked(guards) => Some(guards),
+                        // An API method run here only on new values is still the API's to
+                        // call on shared ones.
+                        Entry::Fresh if !facts.callers_speak_for(cx, caller_type, &site.caller) => {
+                            None
+                        }
                         Entry::Fresh => continue,
                         _ => None,
                     }
@@ -526,7 +538,11 @@ fn judge(
     let whole_value = facts.whole_value(cx, &access.type_name, &access.function);
     let entry = entries.of(cx, facts, &access.type_name, &access.function);
     let entry = match entry {
-        Entry::Locked(_) | Entry::Fresh | Entry::Mixed
+        // Calls on values nobody else has yet say nothing of how the API is used once shared.
+        Entry::Fresh if !facts.callers_speak_for(cx, &access.type_name, &access.function) => {
+            Entry::NoCallers
+        }
+        Entry::Locked(_) | Entry::Mixed
             if !facts.callers_speak_for(cx, &access.type_name, &access.function) =>
         {
             Entry::Unlocked
