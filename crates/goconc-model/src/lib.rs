@@ -32,6 +32,7 @@ pub mod index;
 pub mod lock_closure;
 pub mod locks;
 pub mod package;
+pub mod panics;
 pub mod quiet;
 pub mod scope;
 pub mod summary;

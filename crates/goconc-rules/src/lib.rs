@@ -262,6 +262,15 @@ impl<'t> Context<'_, 't> {
         i > 0 && offset < self.skipped[i - 1].end
     }
 
+    /// Does the code at `range` run under a deferred `recover()` that stops its panic (a test
+    /// that closes a channel twice to see the runtime's error; see [`goconc_model::panics`])?
+    pub fn panic_is_expected(&self, range: &std::ops::Range<usize>) -> bool {
+        self.model
+            .root
+            .descendant_for_byte_range(range.start, range.end)
+            .is_some_and(|node| goconc_model::panics::recovered(self.model, node))
+    }
+
     /// The close dataflow's events over every function of the file that closes a channel.
     pub fn close_events(&self) -> &[goconc_model::channels::CloseEvent] {
         self.close_events
