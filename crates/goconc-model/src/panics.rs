@@ -224,10 +224,11 @@ fn run_from_table_under_recover(model: &FileModel, literal: Node, depth: usize) 
             let hands_entry = use_.field("arguments").is_some_and(|args| {
                 named_children(args).any(|a| names_entry(unparen(a), value, field, model.src))
             });
-            if runs_entry || (hands_entry && recovering_function(model, use_)) {
+            let handed_to_recovering = hands_entry && recovering_function(model, use_);
+            if runs_entry || handed_to_recovering {
                 runs += 1;
-                unrecovered |= !(hands_entry && recovering_function(model, use_))
-                    && !recovered_within(model, use_, depth + 1);
+                let recovered = handed_to_recovering || recovered_within(model, use_, depth + 1);
+                unrecovered |= !recovered;
             } else if hands_entry {
                 // Handed to something that may run it anywhere.
                 unrecovered = true;
