@@ -8,7 +8,7 @@ use crate::flow::TEST_GOEXIT_METHODS;
 use crate::imports::Imports;
 use crate::sync_calls::{waitgroup_call, WaitGroupOp};
 use crate::{FileModel, Ty};
-use goconc_syntax::{method_call, named_children, text};
+use goconc_syntax::{method_call, named_children, text, unparen, walk};
 
 /// The statement or call that runs a function literal on a new goroutine: the `go` statement of
 /// `go func(){…}(…)`, the call `x.Go(func…)` / `x.TryGo(func…)` on a group, or the only use of
@@ -310,6 +310,10 @@ pub struct GoFacts {
     pub recovers: bool,
     /// What it does with channels held in struct fields (see [`crate::channels::fields`]).
     pub field_ops: Vec<crate::channels::fields::FieldChanOp>,
+    /// It returns a channel it made unbuffered, that a goroutine it started sends on with a
+    /// bare send and nothing else receives (see [`returns_pending_send`]): a caller that drops
+    /// the result leaves that goroutine blocked for good.
+    pub returns_pending_send: bool,
 }
 
 /// The goroutine facts of some of a file's top-level declarations, by summary key; functions
@@ -353,6 +357,7 @@ pub fn collect_in(
         let mut facts = out.remove(&key).unwrap_or_default();
         facts.ends_goroutine = may_end.then(|| collector.goroutine_end()).flatten();
         facts.recovers = recovers;
+        facts.returns_pending_send = may_start && returns_pending_send(decl, body, src);
         if may_start || may_channel {
             collector.calls_and_sends(&mut facts);
         }
@@ -361,6 +366,120 @@ pub fn collect_in(
         }
     }
     out
+}
+
+/// Does the function return, on every `return`, the channel `ch` of `ch := make(chan T)` (no
+/// capacity), which a goroutine it starts (`go func() { … }()`) sends on outside any `select`
+/// — and do the function's own statements use `ch` for nothing else (no receive, no store, no
+/// call it is handed to), nor the goroutine for anything but sends and `close`? Then only the
+/// caller can receive what the goroutine sends.
+pub fn returns_pending_send(decl: Node, body: Node, src: &str) -> bool {
+    if decl
+        .field("result")
+        .is_none_or(|r| r.kind_str() != "channel_type")
+    {
+        return false;
+    }
+    let statements = goconc_syntax::statements(body);
+    let Some((ch, declared)) = statements.iter().find_map(|s| unbuffered_made(*s, src)) else {
+        return false;
+    };
+    let mut sender = None;
+    let mut returns = 0;
+    let mut other_use = false;
+    walk(body, |node| {
+        if other_use {
+            return false;
+        }
+        match node.kind_str() {
+            "func_literal" => {
+                let started = node
+                    .parent()
+                    .filter(|c| c.kind_str() == "call_expression")
+                    .and_then(|c| c.parent())
+                    .is_some_and(|g| g.kind_str() == "go_statement");
+                if started && sender.is_none() && sends_only(node, ch, src) {
+                    sender = Some(node);
+                } else if text(node, src).contains(ch) {
+                    other_use = true;
+                }
+                false
+            }
+            "return_statement" => {
+                let returned: Vec<Node> = named_children(node)
+                    .flat_map(|list| named_children(list).collect::<Vec<_>>())
+                    .collect();
+                match returned.as_slice() {
+                    [only] if only.kind_str() == "identifier" && text(*only, src) == ch => {
+                        returns += 1;
+                    }
+                    _ => other_use = true,
+                }
+                false
+            }
+            // Its declaration is the one use allowed outside the goroutine and the returns.
+            "identifier" if text(node, src) == ch => {
+                other_use |= node != declared;
+                true
+            }
+            _ => true,
+        }
+    });
+    !other_use && returns > 0 && sender.is_some()
+}
+
+/// `ch := make(chan T)` (or with a literal capacity `0`): the name, and where it is declared.
+fn unbuffered_made<'t>(statement: Node<'t>, src: &'t str) -> Option<(&'t str, Node<'t>)> {
+    if statement.kind_str() != "short_var_declaration" {
+        return None;
+    }
+    let left = statement.field("left")?;
+    let right = statement.field("right")?;
+    let (name, value) = (named_children(left).next()?, named_children(right).next()?);
+    if left.named_child_count() != 1 || right.named_child_count() != 1 {
+        return None;
+    }
+    let value = unparen(value);
+    let function = value.field("function")?;
+    if value.kind_str() != "call_expression" || text(function, src) != "make" {
+        return None;
+    }
+    let args: Vec<Node> = named_children(value.field("arguments")?).collect();
+    let unbuffered = match args.as_slice() {
+        [ty] => ty.kind_str() == "channel_type",
+        [ty, capacity] => ty.kind_str() == "channel_type" && text(*capacity, src) == "0",
+        _ => false,
+    };
+    unbuffered.then(|| (text(name, src), name))
+}
+
+/// Does the literal use `ch` only to send on it (at least once outside a `select`) or close it?
+fn sends_only(literal: Node, ch: &str, src: &str) -> bool {
+    let mut bare_send = false;
+    let mut other = false;
+    walk(literal, |node| {
+        if node.kind_str() != "identifier" || text(node, src) != ch {
+            return !other;
+        }
+        let parent = node.parent();
+        let is_send = parent
+            .is_some_and(|p| p.kind_str() == "send_statement" && p.field("channel") == Some(node));
+        let is_close = parent
+            .filter(|p| p.kind_str() == "argument_list")
+            .and_then(|args| args.parent())
+            .and_then(|call| call.field("function"))
+            .is_some_and(|f| text(f, src) == "close");
+        if is_send {
+            let in_select = parent
+                .and_then(|p| p.parent())
+                .is_some_and(|c| c.kind_str() == "communication_case");
+            bare_send |= !in_select;
+        } else if !is_close {
+            other = true;
+        }
+        !other
+    });
+    bare_send && !other
 }
 
 /// A `recover()` call in the body itself, outside function literals.

@@ -359,6 +359,8 @@ pub struct PackageModel {
     goroutines: HashMap<String, super::goroutines::GoFacts>,
     /// Computed on first use by [`PackageModel::is_started_by_name`].
     started_by_name: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
+    /// Computed on first use by [`PackageModel::pending_send_returners`].
+    pending_send_returners: std::sync::OnceLock<Arc<Vec<String>>>,
     /// Computed on first use by [`PackageModel::is_result_read_until_stop`].
     read_until_stop: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
     /// Computed on first use by [`PackageModel::field_channel_ops`].
@@ -1100,6 +1102,22 @@ impl PackageModel {
         });
         all.get(&format!("{owner}.{field}"))
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// The functions and methods (by summary key, sorted) that return a channel a goroutine
+    /// they started is blocked sending on until someone receives (see
+    /// [`super::goroutines::GoFacts::returns_pending_send`]).
+    pub fn pending_send_returners(&self) -> &[String] {
+        self.pending_send_returners.get_or_init(|| {
+            let mut keys: Vec<String> = self
+                .entries(|m| &m.goroutines, |f| &f.goroutines)
+                .filter(|(_, facts)| facts.returns_pending_send)
+                .map(|(key, _)| key.clone())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            Arc::new(keys)
+        })
     }
 
     /// Whether some function of the package reads the channel that `key` returns in a loop that

@@ -136,6 +136,13 @@ impl Triggers {
     pub fn of(package: &PackageModel) -> Triggers {
         let mut names = package.names_leading_to_locks();
         names.extend(package.atomic_names().iter().cloned());
+        // A call that drops one's result leaks its goroutine (goroutine-leak-unbuffered-send).
+        names.extend(
+            package
+                .pending_send_returners()
+                .iter()
+                .map(|key| key.rsplit('.').next().unwrap_or(key).to_string()),
+        );
         names.retain(|n| !n.is_empty());
         names.sort_unstable();
         names.dedup();

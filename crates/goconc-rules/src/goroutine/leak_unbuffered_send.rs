@@ -67,6 +67,17 @@ receives, and the goroutine exits. The finding sits on the `make` call, where th
 send and the exit that leaves it behind are its related places); the quick fix rewrites
 `make(chan T)` to `make(chan T, 1)`.
 
+## Across a call: a dropped channel
+A function that makes an unbuffered channel, starts a goroutine that sends on it, and returns
+it (`func checksumAsync(…) <-chan int`) leaves the receive to its caller. A call that drops the
+result (`checksumAsync(data)` as a statement, `_ = checksumAsync(data)`, `go`/`defer
+checksumAsync(data)`) leaves nobody who can ever receive: the goroutine blocks forever on its
+send. That finding is an `error` and sits on the call; the fix is in the function (a buffer of
+one) or the caller (receive, or stop calling it). It stays silent when the function's channel
+is buffered, when its goroutine's sends can give up (inside a `select` with another case), and
+when the function does anything else with the channel (stores it, hands it to a call, receives
+from it, passes it to the goroutine as an argument).
+
 ## When it stays silent
 - The channel is buffered, or its capacity is not a constant.
 - Every path from the `go` statement to a return receives from the channel (`t.Fatal` and
@@ -87,6 +98,7 @@ send and the exit that leaves it behind are its related places); the quick fix r
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    check_dropped_results(cx, out);
     if cx.index.go_statements.is_empty() {
         return;
     }
@@ -225,6 +237,52 @@ pub(crate) fn buffer_of_one(cx: &Context, ch: &LocalChannel) -> Option<TextEdit>
                 new_text: ", 1".into(),
             })
         }
+    }
+}
+
+/// A call that drops the channel a package function returns while a goroutine that function
+/// started is blocked sending on it (`fetchAsync(url)` as a statement, `_ = fetchAsync(url)`,
+/// `go`/`defer fetchAsync(url)`): nobody else can ever receive, so that goroutine never ends.
+fn check_dropped_results(cx: &Context, out: &mut Vec<Finding>) {
+    for key in cx.model.package.pending_send_returners() {
+        let name = key.rsplit('.').next().unwrap_or(key);
+        for &call in cx.index.calls_named(name) {
+            if cx.is_skipped(call.start_byte()) || !drops_result(cx, call) {
+                continue;
+            }
+            if goconc_model::locks::callee(cx.model, call).is_none_or(|c| c.key != *key) {
+                continue;
+            }
+            let shown = call.field("function").map_or(name, |f| text(f, cx.src));
+            let mut finding = META.finding(
+                call.byte_range(),
+                format!(
+                    "`{shown}` returns an unbuffered channel that a goroutine it starts sends on, and this call drops it: nothing can receive, so that goroutine blocks forever"
+                ),
+            );
+            finding.severity = Severity::Error;
+            out.push(finding);
+        }
+    }
+}
+
+/// Is the call's result thrown away: a statement of its own, `_ = call`, or the call of a
+/// `go` or `defer` statement?
+fn drops_result(cx: &Context, call: tree_sitter::Node) -> bool {
+    let Some(parent) = call.parent() else {
+        return false;
+    };
+    match parent.kind_str() {
+        "expression_statement" | "go_statement" | "defer_statement" => true,
+        "expression_list" => parent.parent().is_some_and(|assignment| {
+            assignment.kind_str() == "assignment_statement"
+                && parent.named_child_count() == 1
+                && assignment.field("right") == Some(parent)
+                && assignment
+                    .field("left")
+                    .is_some_and(|left| text(left, cx.src) == "_")
+        }),
+        _ => false,
     }
 }
 
