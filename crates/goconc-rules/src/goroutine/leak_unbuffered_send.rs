@@ -14,6 +14,7 @@ use goconc_model::channels::senders::{
     go_statement, is_single_blocking_send, left_behind, lone_sender_to_parent,
 };
 use goconc_syntax::closing_paren;
+use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-leak-unbuffered-send",
@@ -72,11 +73,16 @@ A function that makes an unbuffered channel, starts a goroutine that sends on it
 it (`func checksumAsync(…) <-chan int`) leaves the receive to its caller. A call that drops the
 result (`checksumAsync(data)` as a statement, `_ = checksumAsync(data)`, `go`/`defer
 checksumAsync(data)`) leaves nobody who can ever receive: the goroutine blocks forever on its
-send. That finding is an `error` and sits on the call; the fix is in the function (a buffer of
+send. So does a caller that receives only in one `select` with another case or a `default`
+(`case v := <-checksumAsync(data):` beside `case <-ctx.Done():`, or `ch := checksumAsync(data)`
+whose only uses are such cases), when that other case is taken. Both findings are `error`s on
+the call (the other case is the related place); the fix is in the function (a buffer of
 one) or the caller (receive, or stop calling it). It stays silent when the function's channel
 is buffered, when its goroutine's sends can give up (inside a `select` with another case), and
 when the function does anything else with the channel (stores it, hands it to a call, receives
-from it, passes it to the goroutine as an argument).
+from it, passes it to the goroutine as an argument); and, at the caller, when the channel is
+used in any other way (received after the `select`, handed to a goroutine that drains it), or
+the `select` sits in a loop that comes back to it.
 
 ## When it stays silent
 - The channel is buffered, or its capacity is not a constant.
@@ -240,35 +246,135 @@ pub(crate) fn buffer_of_one(cx: &Context, ch: &LocalChannel) -> Option<TextEdit>
     }
 }
 
-/// A call that drops the channel a package function returns while a goroutine that function
-/// started is blocked sending on it (`fetchAsync(url)` as a statement, `_ = fetchAsync(url)`,
-/// `go`/`defer fetchAsync(url)`): nobody else can ever receive, so that goroutine never ends.
+/// A call whose channel, returned by a package function while a goroutine that function started
+/// is blocked sending on it, can be left unreceived for good: dropped (`fetchAsync(url)` as a
+/// statement, `_ = fetchAsync(url)`, `go`/`defer fetchAsync(url)`), or received only in a
+/// `select` that can take another case.
 fn check_dropped_results(cx: &Context, out: &mut Vec<Finding>) {
     for key in cx.model.package.pending_send_returners() {
         let name = key.rsplit('.').next().unwrap_or(key);
         for &call in cx.index.calls_named(name) {
-            if cx.is_skipped(call.start_byte()) || !drops_result(cx, call) {
+            if cx.is_skipped(call.start_byte()) {
                 continue;
             }
+            let other_case = match drops_result(cx, call) {
+                true => None,
+                false => match received_only_in_select(cx, call) {
+                    Some(other) => Some(other),
+                    None => continue,
+                },
+            };
             if goconc_model::locks::callee(cx.model, call).is_none_or(|c| c.key != *key) {
                 continue;
             }
             let shown = call.field("function").map_or(name, |f| text(f, cx.src));
-            let mut finding = META.finding(
-                call.byte_range(),
-                format!(
-                    "`{shown}` returns an unbuffered channel that a goroutine it starts sends on, and this call drops it: nothing can receive, so that goroutine blocks forever"
+            let mut finding = match other_case {
+                None => META.finding(
+                    call.byte_range(),
+                    format!(
+                        "`{shown}` returns an unbuffered channel that a goroutine it starts sends on, and this call drops it: nothing can receive, so that goroutine blocks forever"
+                    ),
                 ),
-            );
+                Some(other) => META
+                    .finding(
+                        call.byte_range(),
+                        format!(
+                            "`{shown}` returns an unbuffered channel that a goroutine it starts sends on; when the `select` takes its other case (line {}), nothing receives and that goroutine blocks forever",
+                            LineOf(other.start_byte())
+                        ),
+                    )
+                    .with_related(other.byte_range(), "taking this case drops the channel"),
+            };
             finding.severity = Severity::Error;
             out.push(finding);
         }
     }
 }
 
+/// The channel the call returns is received from only in the cases of one `select` that has
+/// another case (or a `default`): `case v := <-fetch():`, or `ch := fetch()` whose every use is
+/// such a case of one `select` that no loop runs again (unless the loop declares `ch` too).
+/// Gives that other case (the first one): choosing it leaves the channel unreceived for good.
+fn received_only_in_select<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Node<'t>> {
+    let parent = call.parent()?;
+    if is_receive(cx, parent) {
+        let case = receiving_case(parent)?;
+        return other_case(case.parent()?, &[case]);
+    }
+    // `ch := fetch()`: every use of `ch` in the function is such a case of one select.
+    let declaration = parent.parent()?;
+    if parent.kind_str() != "expression_list"
+        || parent.named_child_count() != 1
+        || declaration.kind_str() != "short_var_declaration"
+        || declaration.field("right") != Some(parent)
+    {
+        return None;
+    }
+    let left = declaration.field("left")?;
+    let name = goconc_syntax::named_children(left).next()?;
+    if left.named_child_count() != 1 || name.kind_str() != "identifier" {
+        return None;
+    }
+    let body = cx.model.functions[cx.model.function_of(call)?].body?;
+    let mut cases = Vec::new();
+    let mut other_use = false;
+    goconc_syntax::walk(body, |node| {
+        if node.kind_str() == "identifier"
+            && node != name
+            && text(node, cx.src) == text(name, cx.src)
+            && cx.model.resolve(node).is_some_and(|d| d.ident == name)
+        {
+            match node
+                .parent()
+                .filter(|p| is_receive(cx, *p))
+                .and_then(receiving_case)
+            {
+                Some(case) => cases.push(case),
+                None => other_use = true,
+            }
+        }
+        !other_use
+    });
+    let select = cases.first()?.parent()?;
+    let one_select = cases.iter().all(|c| c.parent() == Some(select));
+    let looped = goconc_syntax::enclosing_loop(select)
+        .is_some_and(|l| !goconc_syntax::is_within(declaration, l));
+    if other_use || !one_select || looped {
+        return None;
+    }
+    other_case(select, &cases)
+}
+
+/// `<-x`.
+fn is_receive(cx: &Context, node: Node) -> bool {
+    node.kind_str() == "unary_expression"
+        && node
+            .child_by_field_name("operator")
+            .is_some_and(|op| text(op, cx.src) == "<-")
+}
+
+/// The `select` case whose communication is the receive `<-x` (`case <-x:`, `case v := <-x:`).
+fn receiving_case(receive: Node) -> Option<Node> {
+    let mut node = receive.parent()?;
+    if node.kind_str() == "receive_statement" || node.kind_str() == "expression_statement" {
+        node = node.parent()?;
+    }
+    (node.kind_str() == "communication_case").then_some(node)
+}
+
+/// The first case or `default` of `select` other than `cases`.
+fn other_case<'t>(select: Node<'t>, cases: &[Node<'t>]) -> Option<Node<'t>> {
+    if select.kind_str() != "select_statement" {
+        return None;
+    }
+    goconc_syntax::named_children(select).find(|c| {
+        matches!(c.kind_str(), "communication_case" | "default_case") && !cases.contains(c)
+    })
+}
+
 /// Is the call's result thrown away: a statement of its own, `_ = call`, or the call of a
 /// `go` or `defer` statement?
-fn drops_result(cx: &Context, call: tree_sitter::Node) -> bool {
+fn drops_result(cx: &Context, call: Node) -> bool {
     let Some(parent) = call.parent() else {
         return false;
     };
