@@ -34,6 +34,7 @@ pub mod locks;
 pub mod package;
 pub mod quiet;
 pub mod scope;
+pub mod sorted;
 pub mod summary;
 pub mod sync_calls;
 pub mod types;
