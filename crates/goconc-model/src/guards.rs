@@ -545,7 +545,7 @@ fn kept_here(model: &FileModel, i: usize, top: Node) -> Option<bool> {
         return Some(false);
     }
     if f.node.kind_str() == "func_literal" {
-        let [parent, grandparent, ..] = f.outer;
+        let [parent, grandparent, ..] = f.outer();
         let Some(parent) = parent else {
             return Some(true);
         };

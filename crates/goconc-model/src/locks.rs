@@ -589,7 +589,7 @@ fn outermost(model: &FileModel, mut i: usize) -> usize {
 /// descends from the root), was cubic in nested closures (450 deep: over 60 s).
 fn functions_releasing_first(model: &FileModel) -> crate::HashMap<(usize, String), Vec<usize>> {
     let directly_deferred = |i: usize| {
-        let [call, stmt, ..] = model.functions[i].outer;
+        let [call, stmt, ..] = model.functions[i].outer();
         call.is_some_and(|c| c.kind_str() == "call_expression")
             && stmt.is_some_and(|s| s.kind_str() == "defer_statement")
     };
