@@ -6,6 +6,15 @@
 
 use std::borrow::Borrow;
 
+/// Room for one more entry: exactly one while the vector is small (a lock state holds one or
+/// two mutexes, and a vector's first growth is to four entries, 320 bytes for a held mutex),
+/// doubling past that.
+fn grow_small<T>(items: &mut Vec<T>) {
+    if items.len() == items.capacity() && items.len() < 4 {
+        items.reserve_exact(1);
+    }
+}
+
 /// A map ordered by key, as a sorted vector.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SortedMap<K, V> {
@@ -66,6 +75,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
+                grow_small(&mut self.entries);
                 self.entries.insert(i, (key, value));
                 None
             }
@@ -77,6 +87,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         let i = match self.find(&key) {
             Ok(i) => i,
             Err(i) => {
+                grow_small(&mut self.entries);
                 self.entries.insert(i, (key, make()));
                 i
             }
@@ -178,6 +189,7 @@ impl<T: Ord> SortedSet<T> {
         match self.items.binary_search(&value) {
             Ok(_) => false,
             Err(i) => {
+                grow_small(&mut self.items);
                 self.items.insert(i, value);
                 true
             }
@@ -274,6 +286,8 @@ impl<T: Ord> FromIterator<T> for SortedSet<T> {
         let mut items: Vec<T> = iter.into_iter().collect();
         items.sort();
         items.dedup();
+        // Collected from a merge without a size: no room left over in a state that is kept.
+        items.shrink_to_fit();
         SortedSet { items }
     }
 }
