@@ -18,8 +18,10 @@ const HEADER: &str =
     "package p\n\nimport (\n\t\"sync\"\n)\n\nvar mu sync.Mutex\nvar wg sync.WaitGroup\n\n\
                       type T struct {\n\tmu sync.Mutex\n\tn  int\n}\n\n";
 
-/// One generated shape: its name, what it is, and its text at a scale (1.0: the sizes the issue
-/// measured).
+/// One generated shape: its name, what it is, and its text at a scale. At 1.0 each is at least
+/// about 1 MB (the issue's shapes of a few kilobytes are repeated or lengthened, their depth or
+/// chain kept), so that its cost per MB measures how the check scales, not what any process
+/// costs to start.
 struct Shape {
     name: &'static str,
     what: &'static str,
@@ -34,12 +36,12 @@ fn shapes() -> Vec<Shape> {
     vec![
         Shape {
             name: "else-if-chain",
-            what: "one function, an else-if chain of 3,000 arms that lock and unlock",
+            what: "one function, an else-if chain of 30,000 arms that unlock",
             text: |s| {
                 let mut t = format!(
                     "{HEADER}func F(x int) {{\n\tmu.Lock()\n\tif x == 0 {{\n\t\tmu.Unlock()\n\t}}"
                 );
-                for i in 1..count(3000, s) {
+                for i in 1..count(30_000, s) {
                     let _ = write!(t, " else if x == {i} {{\n\t\tmu.Unlock()\n\t}}");
                 }
                 t + " else {\n\t\treturn\n\t}\n}\n"
@@ -47,42 +49,46 @@ fn shapes() -> Vec<Shape> {
         },
         Shape {
             name: "nested-ifs",
-            what: "450 nested ifs (within the nesting limit)",
-            text: |_| nested("if x > 0 {\n", 450),
+            what: "170 functions, each 450 ifs deep (within the nesting limit) around a lock",
+            text: |s| repeated(count(170, s), |i| nested(i, "if x > 0 {\n", 450)),
         },
         Shape {
             name: "nested-blocks-too-deep",
-            what: "3,000 nested blocks (past the limit: skipped with a note)",
-            text: |_| nested("{\n", 3000),
+            what: "85 functions, each 3,000 blocks deep (past the limit: skipped with a note)",
+            text: |s| repeated(count(85, s), |i| nested(i, "{\n", 3000)),
         },
         Shape {
             name: "nested-closures",
-            what: "450 nested closures that lock",
-            text: |_| {
-                format!(
-                    "{HEADER}func F() {{\n{}mu.Unlock()\n{}}}\n",
-                    "func() {\nmu.Lock()\n".repeat(450),
-                    "}()\n".repeat(450)
-                )
+            what: "100 functions, each 450 closures deep, every closure locking",
+            text: |s| {
+                repeated(count(100, s), |i| {
+                    format!(
+                        "func F{i}() {{\n{}mu.Unlock()\n{}}}\n\n",
+                        "func() {\nmu.Lock()\n".repeat(450),
+                        "}()\n".repeat(450)
+                    )
+                })
             },
         },
         Shape {
             name: "nested-parens",
-            what: "a return of 450 nested parentheses while a lock is held",
-            text: |_| {
-                format!(
-                    "{HEADER}func F() int {{\n\tmu.Lock()\n\treturn {}1{}\n}}\n",
-                    "(".repeat(450),
-                    ")".repeat(450)
-                )
+            what: "1,100 functions, each returning 450 nested parentheses under a lock",
+            text: |s| {
+                repeated(count(1100, s), |i| {
+                    format!(
+                        "func F{i}() int {{\n\tmu.Lock()\n\treturn {}1{}\n}}\n\n",
+                        "(".repeat(450),
+                        ")".repeat(450)
+                    )
+                })
             },
         },
         Shape {
             name: "go-statements",
-            what: "one function starting 4,000 goroutines",
+            what: "one function starting 15,000 goroutines",
             text: |s| {
                 let mut t = format!("{HEADER}func F() {{\n");
-                for _ in 0..count(4000, s) {
+                for _ in 0..count(15_000, s) {
                     t.push_str("\twg.Add(1)\n\tgo func() {\n\t\tdefer wg.Done()\n\t\tmu.Lock()\n\t\tmu.Unlock()\n\t}()\n");
                 }
                 t + "\twg.Wait()\n}\n"
@@ -142,10 +148,10 @@ fn shapes() -> Vec<Shape> {
         },
         Shape {
             name: "big-switch",
-            what: "a switch of 20,000 cases under a lock",
+            what: "one function, a switch of 40,000 cases under a lock",
             text: |s| {
                 let mut t = format!("{HEADER}func F(x int) int {{\n\tmu.Lock()\n\tdefer mu.Unlock()\n\tswitch x {{\n");
-                for i in 0..count(20_000, s) {
+                for i in 0..count(40_000, s) {
                     let _ = writeln!(t, "\tcase {i}:\n\t\treturn {}", i * 7);
                 }
                 t + "\t}\n\treturn 0\n}\n"
@@ -186,11 +192,22 @@ fn shapes() -> Vec<Shape> {
     ]
 }
 
-/// A function whose body is `open` repeated `depth` times, a lock taken inside and the
+/// The header and `n` functions: a nesting shape is a few kilobytes deep, so it is repeated
+/// (its depth kept) until the file is large enough that the cost per MB measures how the check
+/// scales, not the few MB any process starts with.
+fn repeated(n: usize, function: impl Fn(usize) -> String) -> String {
+    let mut t = String::from(HEADER);
+    for i in 0..n {
+        t.push_str(&function(i));
+    }
+    t
+}
+
+/// Function `F{i}` whose body is `open` repeated `depth` times, a lock taken inside and the
 /// matching closing braces.
-fn nested(open: &str, depth: usize) -> String {
+fn nested(i: usize, open: &str, depth: usize) -> String {
     format!(
-        "{HEADER}func F(x int) {{\nmu.Lock()\n{}mu.Unlock()\n{}}}\n",
+        "func F{i}(x int) {{\nmu.Lock()\n{}mu.Unlock()\n{}}}\n\n",
         open.repeat(depth),
         "}\n".repeat(depth)
     )

@@ -17,8 +17,9 @@ pub fn goroutine_start<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<
     // The model's walk kept the literal's nearest ancestors: a literal that is called on the
     // spot (`func(){…}()`, the common case) or used any other way is told apart without
     // tree-sitter's `parent()` (quadratic in nested closures).
-    if let Some([Some(parent), grandparent, ..]) =
-        model.function_index(lit).map(|i| model.functions[i].outer)
+    if let Some([Some(parent), grandparent, ..]) = model
+        .function_index(lit)
+        .map(|i| model.functions[i].outer())
     {
         match parent.kind_str() {
             "call_expression" => {

@@ -447,14 +447,17 @@ impl<'t> Collector<'_, 't> {
         // The callees of the calls seen so far: a walk visits a call before its callee, and
         // asking a selector for its `parent()` descends from the root (quadratic in deep code).
         let mut callees: HashSet<usize> = HashSet::default();
+        // What each enclosing function literal's climb to `stmt` found: the calls of nested
+        // closures climbed the same literals again (cubic in their depth).
+        let mut later_of: HashMap<usize, bool> = HashMap::default();
         walk(stmt, |n| {
             match n.kind_str() {
                 "call_expression" => {
                     if let Some(callee) = n.field("function") {
                         callees.insert(callee.id());
                     }
-                    let later =
-                        n.start_byte() > stmt.start_byte() && kept_for_later(self.model, n, stmt);
+                    let later = n.start_byte() > stmt.start_byte()
+                        && kept_for_later_remembered(self.model, n, stmt, &mut later_of);
                     let how = match (how, later) {
                         (CallHow::Goroutine, _) => CallHow::Goroutine,
                         (_, true) => CallHow::Later,
@@ -632,37 +635,66 @@ impl<'t> Collector<'_, 't> {
 /// field or global, returned, or handed to `time.AfterFunc`? A literal called where it stands,
 /// handed to a call as a callback, or held in a new local, is taken to run there and then.
 fn kept_for_later(model: &FileModel, node: Node, top: Node) -> bool {
-    // The literals around `node`, climbed by the model's function tree: tree-sitter's
-    // `parent()` descends from the root on every call, cubic in nested closures.
+    kept_for_later_remembered(model, node, top, &mut HashMap::default())
+}
+
+/// [`kept_for_later`], remembering the answer for each function climbed through (for the same
+/// `top`), so that the calls of many nested literals climb each literal once.
+fn kept_for_later_remembered(
+    model: &FileModel,
+    node: Node,
+    top: Node,
+    known: &mut HashMap<usize, bool>,
+) -> bool {
+    let mut climbed: Vec<usize> = Vec::new();
     let mut function = model.function_of(node);
-    while let Some(i) = function {
-        let f = &model.functions[i];
-        if f.node == top || !goconc_syntax::is_within(f.node, top) {
-            return false;
+    let answer = loop {
+        let Some(i) = function else { break false };
+        if let Some(&answer) = known.get(&i) {
+            break answer;
         }
-        if f.node.kind_str() == "func_literal" {
-            let [parent, grandparent, ..] = f.outer;
-            let Some(parent) = parent else {
-                return true;
-            };
-            let runs_here = match parent.kind_str() {
-                "call_expression" => parent.field("function") == Some(f.node),
-                // `stop := func() bool { … }`: a local the function calls or hands on itself.
-                "expression_list" => {
-                    grandparent.is_some_and(|d| d.kind_str() == "short_var_declaration")
-                }
-                "argument_list" => grandparent
-                    .and_then(|call| call.field("function"))
-                    .is_none_or(|f| !is_after_func(model, f)),
-                _ => false,
-            };
-            if !runs_here {
-                return true;
-            }
+        climbed.push(i);
+        match kept_here(model, i, top) {
+            Some(answer) => break answer,
+            None => function = model.functions[i].parent,
         }
-        function = f.parent;
+    };
+    for i in climbed {
+        known.insert(i, answer);
     }
-    false
+    answer
+}
+
+/// Whether function `i` itself settles [`kept_for_later`] for a node inside it: Some(false) at
+/// or above `top`, Some(true) for a literal kept to run later, None to ask its parent.
+fn kept_here(model: &FileModel, i: usize, top: Node) -> Option<bool> {
+    // The literals around a node are climbed by the model's function tree: tree-sitter's
+    // `parent()` descends from the root on every call, cubic in nested closures.
+    let f = &model.functions[i];
+    if f.node == top || !goconc_syntax::is_within(f.node, top) {
+        return Some(false);
+    }
+    if f.node.kind_str() == "func_literal" {
+        let [parent, grandparent, ..] = f.outer();
+        let Some(parent) = parent else {
+            return Some(true);
+        };
+        let runs_here = match parent.kind_str() {
+            "call_expression" => parent.field("function") == Some(f.node),
+            // `stop := func() bool { … }`: a local the function calls or hands on itself.
+            "expression_list" => {
+                grandparent.is_some_and(|d| d.kind_str() == "short_var_declaration")
+            }
+            "argument_list" => grandparent
+                .and_then(|call| call.field("function"))
+                .is_none_or(|f| !is_after_func(model, f)),
+            _ => false,
+        };
+        if !runs_here {
+            return Some(true);
+        }
+    }
+    None
 }
 
 /// `time.AfterFunc`: runs its func on a goroutine of its own, later.

@@ -6,7 +6,9 @@
 //! through [`LockObserver`] while it runs and read the state at each exit afterwards.
 
 use goconc_syntax::NodeExt;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use crate::sorted::{SortedMap, SortedSet};
 
 use tree_sitter::Node;
 
@@ -31,34 +33,34 @@ pub struct Held {
     pub mode: Mode,
     /// Byte offsets of the acquiring calls that may have taken it (none: the caller did, see
     /// [`LockState::entered`]).
-    pub sites: BTreeSet<usize>,
+    pub sites: SortedSet<usize>,
     /// Held on every path reaching this point.
     pub on_every_path: bool,
     /// Byte offsets of `continue` statements that carry it, held on every path there, back to
     /// the top of a loop.
-    pub continued: BTreeSet<usize>,
+    pub continued: SortedSet<usize>,
 }
 
 impl Held {
     fn taken(mode: Mode, site: usize) -> Held {
         Held {
             mode,
-            sites: BTreeSet::from([site]),
+            sites: SortedSet::from([site]),
             on_every_path: true,
-            continued: BTreeSet::new(),
+            continued: SortedSet::new(),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LockState {
-    pub held: BTreeMap<String, Held>,
+    pub held: SortedMap<String, Held>,
     /// Mutexes the function's caller holds when it runs: the body's first use of each is a
     /// release (`mu.Unlock(); slowIO(); mu.Lock()`). Holding one at exit is the contract.
-    pub entered: BTreeSet<String>,
+    pub entered: SortedSet<String>,
     /// Mutexes a deferred call releases at exit, on some path (a later re-lock of the same
     /// mutex is released by it too).
-    pub deferred: BTreeSet<String>,
+    pub deferred: SortedSet<String>,
     /// A deferred call we cannot see into may release any lock (`defer s.unlockAll()`).
     pub opaque_deferred_release: bool,
 }
@@ -149,7 +151,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
     }
 
     fn join(&self, a: &LockState, b: &LockState) -> LockState {
-        let mut held = BTreeMap::new();
+        let mut held = SortedMap::new();
         for (key, x) in &a.held {
             let joined = match b.held.get(key) {
                 Some(y) => Held {
@@ -170,7 +172,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
             held.insert(key.clone(), joined);
         }
         for (key, y) in &b.held {
-            held.entry(key.clone()).or_insert_with(|| Held {
+            held.get_or_insert_with(key.clone(), || Held {
                 on_every_path: false,
                 ..y.clone()
             });
@@ -233,7 +235,7 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
                 self.observer.lock_call(&lock, &key, true, state);
                 if lock.op.is_release() {
                     // `defer mu.Unlock()` with no visible `Lock`: a callee took it (`s.acquire()`).
-                    state.held.entry(key.clone()).or_insert_with(|| {
+                    state.held.get_or_insert_with(key.clone(), || {
                         Held::taken(
                             if lock.op == LockOp::RUnlock {
                                 Mode::Read
@@ -394,9 +396,9 @@ fn entry_state<'t>(model: &FileModel<'t>, body: Node<'t>) -> LockState {
                 key.clone(),
                 Held {
                     mode,
-                    sites: BTreeSet::new(),
+                    sites: SortedSet::new(),
                     on_every_path: true,
-                    continued: BTreeSet::new(),
+                    continued: SortedSet::new(),
                 },
             );
             state.entered.insert(key);
@@ -587,7 +589,7 @@ fn outermost(model: &FileModel, mut i: usize) -> usize {
 /// descends from the root), was cubic in nested closures (450 deep: over 60 s).
 fn functions_releasing_first(model: &FileModel) -> crate::HashMap<(usize, String), Vec<usize>> {
     let directly_deferred = |i: usize| {
-        let [call, stmt, ..] = model.functions[i].outer;
+        let [call, stmt, ..] = model.functions[i].outer();
         call.is_some_and(|c| c.kind_str() == "call_expression")
             && stmt.is_some_and(|s| s.kind_str() == "defer_statement")
     };
@@ -624,7 +626,9 @@ pub struct LockTrace<'t> {
 
 enum Event<'t> {
     Statement(Node<'t>, std::rc::Rc<LockState>),
-    Call(LockCall<'t>, String, bool, std::rc::Rc<LockState>),
+    /// Boxed: a lock call (its key, whether deferred) is three times the size of a statement,
+    /// and most events are statements.
+    Call(Box<(LockCall<'t>, String, bool)>, std::rc::Rc<LockState>),
 }
 
 #[derive(Default)]
@@ -662,8 +666,10 @@ impl<'t> LockObserver<'t> for Recorder<'t> {
     fn lock_call(&mut self, call: &LockCall<'t>, key: &str, deferred: bool, state: &LockState) {
         let at = (call.call.start_byte(), 1, call.call.end_byte());
         let shared = self.share(state);
-        self.events
-            .insert(at, Event::Call(*call, key.to_string(), deferred, shared));
+        self.events.insert(
+            at,
+            Event::Call(Box::new((*call, key.to_string(), deferred)), shared),
+        );
     }
 }
 
@@ -683,7 +689,8 @@ impl<'t> LockTrace<'t> {
         for event in &self.events {
             match event {
                 Event::Statement(node, state) => observer.statement(*node, state),
-                Event::Call(call, key, deferred, state) => {
+                Event::Call(call, state) => {
+                    let (call, key, deferred) = &**call;
                     observer.lock_call(call, key, *deferred, state)
                 }
             }
