@@ -159,6 +159,11 @@ pub fn cond_locker<'t>(model: &FileModel<'t>, expr: Node<'t>) -> Option<Node<'t>
 
 /// Recognises `x.Lock()`, `x.RUnlock()`, … on a mutex.
 pub fn lock_call<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<LockCall<'t>> {
+    // Only the call itself: walks that ask every node visit the call inside `(…)` next, and
+    // unwrapping each of n nested parentheses again is quadratic.
+    if node.kind_str() != "call_expression" {
+        return None;
+    }
     let call = method_call(node)?;
     let op = LockOp::from_name(text(call.method, model.src))?;
     if mutex_kind(model, call.receiver).is_none() {

@@ -57,8 +57,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if unlocks == 0 {
         return;
     }
+    // Benchmarks by outermost function: closures nested n deep would each climb to the top.
+    let mut benchmarks: crate::HashMap<usize, bool> = crate::HashMap::default();
     for (index, body, calls) in super::locking_bodies(cx) {
-        if !calls.iter().any(|c| c.op.is_acquire()) || measures_locking(cx, index) {
+        if !calls.iter().any(|c| c.op.is_acquire()) || measures_locking(cx, index, &mut benchmarks)
+        {
             continue;
         }
         // Each statement list once: consecutive statements, so the walk stays linear however
@@ -80,9 +83,18 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 
 /// A benchmark (a function with a `*testing.B` parameter) that locks and unlocks measures the
 /// lock itself.
-fn measures_locking(cx: &Context, function: usize) -> bool {
+fn measures_locking(
+    cx: &Context,
+    function: usize,
+    known: &mut crate::HashMap<usize, bool>,
+) -> bool {
+    let mut climbed = Vec::new();
     let mut index = function;
-    loop {
+    let answer = loop {
+        if let Some(&answer) = known.get(&index) {
+            break answer;
+        }
+        climbed.push(index);
         let f = &cx.model.functions[index];
         let params = f.node.field("parameters");
         let benchmark = params.is_some_and(|list| {
@@ -100,13 +112,17 @@ fn measures_locking(cx: &Context, function: usize) -> bool {
             })
         });
         if benchmark {
-            return true;
+            break true;
         }
         match f.parent {
             Some(parent) => index = parent,
-            None => return false,
+            None => break false,
         }
+    };
+    for index in climbed {
+        known.insert(index, answer);
     }
+    answer
 }
 
 /// `mu.Lock()` directly followed by `mu.Unlock()`.
