@@ -148,12 +148,12 @@ fn is_taken_whole(selector: Node, src: &str) -> bool {
     match parent.kind_str() {
         "argument_list" | "literal_element" | "keyed_element" | "return_statement" => true,
         "send_statement" => parent.field("value") == Some(node),
-        "unary_expression" => parent.field("operator").is_some_and(|o| text(o, src) == "&"),
+        "unary_expression" => parent
+            .field("operator")
+            .is_some_and(|o| text(o, src) == "&"),
         "expression_list" => parent.parent().is_some_and(|g| match g.kind_str() {
             "return_statement" | "argument_list" | "literal_value" => true,
-            "assignment_statement" | "short_var_declaration" => {
-                g.field("right") == Some(parent)
-            }
+            "assignment_statement" | "short_var_declaration" => g.field("right") == Some(parent),
             "var_spec" => g.field("value") == Some(parent),
             _ => false,
         }),

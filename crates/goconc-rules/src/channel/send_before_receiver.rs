@@ -115,7 +115,11 @@ fn check_channel(cx: &Context, ch: &LocalChannel) -> Option<Finding> {
     }
     // `for ; ; ch <- v { … }`: the send runs after a whole iteration of the body, which may
     // leave the loop first; the order of the text is not the order of the run.
-    if send.node.parent().is_some_and(|p| p.kind_str() == "for_clause") {
+    if send
+        .node
+        .parent()
+        .is_some_and(|p| p.kind_str() == "for_clause")
+    {
         return None;
     }
     let at = send.node.start_byte();
@@ -195,9 +199,10 @@ fn check_channel(cx: &Context, ch: &LocalChannel) -> Option<Finding> {
     let message = format!(
         "send on unbuffered `{name}` before any goroutine could receive it: on the path from its `make` (line {made}) to this send nothing else has the channel, so the send blocks forever{tail}",
     );
-    let mut finding = META
-        .finding(send.node.byte_range(), message)
-        .with_related(ch.make_call.byte_range(), "the channel is made here, unbuffered");
+    let mut finding = META.finding(send.node.byte_range(), message).with_related(
+        ch.make_call.byte_range(),
+        "the channel is made here, unbuffered",
+    );
     if let Some(l) = later {
         finding = finding.with_related(l.node().byte_range(), "the next use of the channel");
     }

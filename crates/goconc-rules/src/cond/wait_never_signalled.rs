@@ -123,7 +123,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn field_never_signalled(cx: &Context, receiver: Node) -> Option<String> {
     let operand = unparen(receiver.field("operand")?);
     let name = text(receiver.field("field")?, cx.src);
-    if name.chars().next().is_none_or(|c| !c.is_lowercase() && c != '_') {
+    if name
+        .chars()
+        .next()
+        .is_none_or(|c| !c.is_lowercase() && c != '_')
+    {
         return None;
     }
     let package = cx.model.package;

@@ -265,11 +265,17 @@ fn default_around(send: Node) -> Option<(Node, Node)> {
     loop {
         match node.kind_str() {
             "default_case" => {
-                let select = node.parent().filter(|p| p.kind_str() == "select_statement")?;
+                let select = node
+                    .parent()
+                    .filter(|p| p.kind_str() == "select_statement")?;
                 return Some((select, node));
             }
-            "communication_case" | "select_statement" | "func_literal" | "function_declaration"
-            | "method_declaration" | "source_file" => return None,
+            "communication_case"
+            | "select_statement"
+            | "func_literal"
+            | "function_declaration"
+            | "method_declaration"
+            | "source_file" => return None,
             _ => node = node.parent()?,
         }
     }
@@ -293,11 +299,10 @@ fn stop_case_of<'t>(cx: &Context<'_, 't>, select: Node<'t>) -> Option<(Node<'t>,
             .and_then(|r| r.field("operand"))
             .map(unparen)?;
         let is_stop = match operand.kind_str() {
-            "call_expression" => operand
-                .field("function")
-                .map(unparen)
-                .is_some_and(|f| f.kind_str() == "selector_expression"
-                    && f.field("field").is_some_and(|m| text(m, cx.src) == "Done")),
+            "call_expression" => operand.field("function").map(unparen).is_some_and(|f| {
+                f.kind_str() == "selector_expression"
+                    && f.field("field").is_some_and(|m| text(m, cx.src) == "Done")
+            }),
             "identifier" | "selector_expression" => {
                 let name = match operand.kind_str() {
                     "identifier" => text(operand, cx.src),
@@ -343,19 +348,20 @@ fn merge_default_fix(
         return None;
     }
     let head = cx.src.get(default.start_byte()..send.start_byte())?;
-    let gap = head.strip_prefix("default")?.trim_start().strip_prefix(':')?;
+    let gap = head
+        .strip_prefix("default")?
+        .trim_start()
+        .strip_prefix(':')?;
     // After the send, at most a comment on its own line, which stays where it is.
     let tail = cx.src.get(send.end_byte()..default.end_byte())?.trim();
-    if !gap.trim().is_empty() || !(tail.is_empty() || tail.starts_with("//") && !tail.contains('\n')) {
+    if !gap.trim().is_empty()
+        || !(tail.is_empty() || tail.starts_with("//") && !tail.contains('\n'))
+    {
         return None;
     }
     Some(TextEdit {
         range: default.start_byte()..send.end_byte(),
-        new_text: format!(
-            "case {} <- {}:",
-            text(channel, cx.src),
-            text(value, cx.src)
-        ),
+        new_text: format!("case {} <- {}:", text(channel, cx.src), text(value, cx.src)),
     })
 }
 
@@ -370,8 +376,7 @@ fn wrap_sends_fix(
 ) -> Option<Vec<TextEdit>> {
     let mut sends = Vec::new();
     walk_body(default, |n| {
-        if n.kind_str() == "send_statement"
-            && default_around(n).is_some_and(|(_, d)| d == default)
+        if n.kind_str() == "send_statement" && default_around(n).is_some_and(|(_, d)| d == default)
         {
             sends.push(n);
         }
