@@ -131,7 +131,10 @@ sends and returns) is the same defect.
 
 It stays silent when the send is itself a case of a `select` (in the `default` or not), is
 inside a function literal in the `default`, is on the stop channel itself (`done <- struct{}{}`),
-or is on a local channel made with a buffer; and when the `select` has no stop case.
+or is on a local channel made with a buffer; when the `select` has no stop case; and when the
+stop case itself sends on the same channel (`case <-ctx.Done(): report <- 0; return`): the
+code counts on the receiver to read every value to the end, and watching the stop would not
+spare the send.
 
 ## Channels held in struct fields
 A bare send on an unbuffered field channel (`s.reqs <- r`), in any function of the package, is
@@ -217,6 +220,21 @@ fn check_default_send<'t>(
     let stop_text = text(stop, cx.src);
     let channel_text = text(channel, cx.src);
     if stop_text == channel_text || stop_text.strip_suffix(".Done()") == Some(channel_text) {
+        return;
+    }
+    // The stop case itself sends on the same channel (`case <-ctx.Done(): out <- 0; return`):
+    // the code counts on the receiver to read to the end, and watching the stop would not
+    // spare this send.
+    let mut stop_sends = false;
+    walk_body(stop_case, |n| {
+        if n.kind_str() == "send_statement"
+            && n.field("channel")
+                .is_some_and(|c| text(unparen(c), cx.src) == channel_text)
+        {
+            stop_sends = true;
+        }
+    });
+    if stop_sends {
         return;
     }
     // A local channel made with a buffer takes the value without a receiver. (The context
