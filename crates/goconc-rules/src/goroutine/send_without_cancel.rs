@@ -121,8 +121,8 @@ Quick fixes:
   `default` becomes a case of the same `select` (`case out <- v:`): safe, the sender now takes
   whichever of the two comes first. A value computed by a call is not moved there: a `select`
   evaluates its send values on entry, so the call would run even when the stop case wins.
-- otherwise, when the stop case does nothing but `return`, each bare send of the `default` is
-  wrapped in a `select` with a copy of that case (unsafe: the work the `default` did before the send is thrown away
+- otherwise, when every stop case of the `select` does nothing but `return`, each bare send of
+  the `default` is wrapped in a `select` with a copy of those cases (unsafe: the work the `default` did before the send is thrown away
   when stopped). A stop case that `break`s gets no fix: a `break` in the new `select` would
   leave only that `select`.
 
@@ -226,14 +226,16 @@ fn check_default_send<'t>(
     // the code counts on the receiver to read to the end, and watching the stop would not
     // spare this send.
     let mut stop_sends = false;
-    walk_body(stop_case, |n| {
-        if n.kind_str() == "send_statement"
-            && n.field("channel")
-                .is_some_and(|c| text(unparen(c), cx.src) == channel_text)
-        {
-            stop_sends = true;
-        }
-    });
+    for (case, _) in stop_cases_of(cx, select) {
+        walk_body(case, |n| {
+            if n.kind_str() == "send_statement"
+                && n.field("channel")
+                    .is_some_and(|c| text(unparen(c), cx.src) == channel_text)
+            {
+                stop_sends = true;
+            }
+        });
+    }
     if stop_sends {
         return;
     }
@@ -264,7 +266,7 @@ fn check_default_send<'t>(
             "Make the send a case of the `select`, beside the stop case",
             vec![fix],
         );
-    } else if let Some(edits) = wrap_sends_fix(cx, default, stop, stop_case) {
+    } else if let Some(edits) = wrap_sends_fix(cx, default, select) {
         // Unsafe: the goroutine now gives up its value when stopped, after work the
         // `default` did before the send.
         finding = finding.with_unsafe_fix(
@@ -303,7 +305,15 @@ fn default_around(send: Node) -> Option<(Node, Node)> {
 /// channel, not a timer (`time.After`, `t.C`), which says "waited long enough", not "stop" —
 /// with the receive's operand.
 fn stop_case_of<'t>(cx: &Context<'_, 't>, select: Node<'t>) -> Option<(Node<'t>, Node<'t>)> {
-    named_children(select).find_map(|case| {
+    stop_cases_of(cx, select).next()
+}
+
+/// Every stop case of `select` (see [`stop_case_of`]), in order.
+fn stop_cases_of<'a, 't: 'a>(
+    cx: &'a Context<'_, 't>,
+    select: Node<'t>,
+) -> impl Iterator<Item = (Node<'t>, Node<'t>)> + 'a {
+    named_children(select).filter_map(move |case| {
         if case.kind_str() != "communication_case" {
             return None;
         }
@@ -383,15 +393,26 @@ fn merge_default_fix(
     })
 }
 
-/// Every bare send of the `default` wrapped in a `select` with a copy of the stop case (the
-/// finding stands for all of them), when that case does nothing but `return` (a `break` there
-/// would leave only the new `select`).
-fn wrap_sends_fix(
-    cx: &Context,
-    default: Node,
-    stop: Node,
-    stop_case: Node,
-) -> Option<Vec<TextEdit>> {
+/// Every bare send of the `default` wrapped in a `select` with a copy of every stop case of the
+/// `select` (the finding stands for all the sends), when each of those cases does nothing but
+/// `return` (a `break` there would leave only the new `select`).
+fn wrap_sends_fix(cx: &Context, default: Node, select: Node) -> Option<Vec<TextEdit>> {
+    // (stop, its `return`) of each stop case.
+    let mut stops: Vec<(&str, &str)> = Vec::new();
+    for (case, stop) in stop_cases_of(cx, select) {
+        let comm = case.field("communication");
+        let body: Vec<Node> = goconc_syntax::statements(case)
+            .into_iter()
+            .filter(|s| Some(*s) != comm)
+            .collect();
+        let [ret] = body[..] else {
+            return None;
+        };
+        if ret.kind_str() != "return_statement" {
+            return None;
+        }
+        stops.push((text(stop, cx.src), text(ret, cx.src)));
+    }
     let mut sends = Vec::new();
     walk_body(default, |n| {
         if n.kind_str() == "send_statement" && default_around(n).is_some_and(|(_, d)| d == default)
@@ -404,43 +425,25 @@ fn wrap_sends_fix(
         .map(|send| {
             let channel = send.field("channel").map(unparen)?;
             let value = send.field("value")?;
-            wrap_with_stop(cx, send, channel, value, stop, stop_case)
+            if !starts_own_line(cx.src, send) {
+                return None;
+            }
+            let indent = line_indent(cx.src, send.start_byte());
+            let nl = newline(cx.src);
+            let cases: String = stops
+                .iter()
+                .map(|(stop, ret)| format!("{indent}case <-{stop}:{nl}{indent}\t{ret}{nl}"))
+                .collect();
+            Some(TextEdit {
+                range: send.byte_range(),
+                new_text: format!(
+                    "select {{{nl}{indent}case {} <- {}:{nl}{cases}{indent}}}",
+                    text(channel, cx.src),
+                    text(value, cx.src),
+                ),
+            })
         })
         .collect()
-}
-
-/// The send wrapped in a `select` with a copy of the stop case.
-fn wrap_with_stop(
-    cx: &Context,
-    send: Node,
-    channel: Node,
-    value: Node,
-    stop: Node,
-    stop_case: Node,
-) -> Option<TextEdit> {
-    let comm = stop_case.field("communication");
-    let body: Vec<Node> = goconc_syntax::statements(stop_case)
-        .into_iter()
-        .filter(|s| Some(*s) != comm)
-        .collect();
-    let [ret] = body[..] else {
-        return None;
-    };
-    if ret.kind_str() != "return_statement" || !starts_own_line(cx.src, send) {
-        return None;
-    }
-    let indent = line_indent(cx.src, send.start_byte());
-    let nl = newline(cx.src);
-    Some(TextEdit {
-        range: send.byte_range(),
-        new_text: format!(
-            "select {{{nl}{indent}case {} <- {}:{nl}{indent}case <-{}:{nl}{indent}\t{}{nl}{indent}}}",
-            text(channel, cx.src),
-            text(value, cx.src),
-            text(stop, cx.src),
-            text(ret, cx.src),
-        ),
-    })
 }
 
 /// A bare send on a channel held in a struct field (`s.reqs <- r`), anywhere in the package's
