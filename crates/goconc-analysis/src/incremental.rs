@@ -588,6 +588,7 @@ fn part<'a>(
             detached_callees: Vec::new(),
             callees_given_context: Vec::new(),
             nil_assigned: Vec::new(),
+            fields_taken: Vec::new(),
         },
         call_sites: Vec::new(),
     };

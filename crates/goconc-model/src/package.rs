@@ -950,6 +950,12 @@ impl PackageModel {
         self.used(name, |u| &u.callees_given_context)
     }
 
+    /// Whether some code of the package hands on the value of a field named `name` (see
+    /// [`super::usage::Usage::fields_taken`]).
+    pub fn field_is_taken(&self, name: &str) -> bool {
+        self.used(name, |u| &u.fields_taken)
+    }
+
     /// Whether some code of the package sets a field named `name` back to `nil`.
     pub fn field_set_to_nil(&self, name: &str) -> bool {
         self.used(name, |u| &u.nil_assigned)

@@ -25,6 +25,11 @@ pub struct Usage {
     /// Field names of selectors assigned a literal `nil` (`p.full = nil`): a field never set
     /// back to nil can only go from nil to non-nil, once.
     pub nil_assigned: Vec<String>,
+    /// Field names of selectors `x.f` whose value is taken whole and handed on: passed to a
+    /// call, returned, assigned or stored elsewhere, sent, or its address taken (`&x.f`) — not
+    /// a method called on it, a field selected from it, or a comparison. What tells a field
+    /// whose value other code can reach from one only ever used in place.
+    pub fields_taken: Vec<String>,
 }
 
 impl Usage {
@@ -36,6 +41,7 @@ impl Usage {
         self.callees_given_context
             .extend(other.callees_given_context.iter().cloned());
         self.nil_assigned.extend(other.nil_assigned.iter().cloned());
+        self.fields_taken.extend(other.fields_taken.iter().cloned());
     }
 
     /// Sorts each list and drops duplicates: what lookups and comparisons expect.
@@ -45,6 +51,7 @@ impl Usage {
             &mut self.detached_callees,
             &mut self.callees_given_context,
             &mut self.nil_assigned,
+            &mut self.fields_taken,
         ] {
             list.sort_unstable();
             list.dedup();
@@ -111,6 +118,9 @@ fn collect_item(item: Node, src: &str, context: Option<&str>, usage: &mut Usage)
                 if !written.contains(&n.id()) {
                     if let Some(field) = n.field("field") {
                         usage.fields_read.push(text(field, src).to_string());
+                        if is_taken_whole(n, src) {
+                            usage.fields_taken.push(text(field, src).to_string());
+                        }
                     }
                 }
             }
@@ -119,6 +129,37 @@ fn collect_item(item: Node, src: &str, context: Option<&str>, usage: &mut Usage)
         }
         true
     });
+}
+
+/// Is the value of the selector `x.f` handed on whole: an argument, a returned value, the
+/// right side of an assignment or declaration, an element of a composite literal, the value of
+/// a send, or the operand of `&`?
+fn is_taken_whole(selector: Node, src: &str) -> bool {
+    let mut node = selector;
+    while let Some(p) = node
+        .parent()
+        .filter(|p| p.kind_str() == "parenthesized_expression")
+    {
+        node = p;
+    }
+    let Some(parent) = node.parent() else {
+        return false;
+    };
+    match parent.kind_str() {
+        "argument_list" | "literal_element" | "keyed_element" | "return_statement" => true,
+        "send_statement" => parent.field("value") == Some(node),
+        "unary_expression" => parent
+            .field("operator")
+            .is_some_and(|o| text(o, src) == "&"),
+        "expression_list" => parent.parent().is_some_and(|g| match g.kind_str() {
+            "return_statement" | "argument_list" | "literal_value" => true,
+            "assignment_statement" | "short_var_declaration" => g.field("right") == Some(parent),
+            "var_spec" => g.field("value") == Some(parent),
+            _ => false,
+        }),
+        "var_spec" => parent.field("value") == Some(node),
+        _ => false,
+    }
 }
 
 /// The names of the parameters of type `context.Context` in a parameter list.

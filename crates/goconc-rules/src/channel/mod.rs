@@ -11,6 +11,7 @@ pub mod mutated_after_send;
 pub mod range_not_closed;
 pub mod select_busy_default;
 pub mod send_after_close;
+pub mod send_before_receiver;
 pub mod signal_notify_unbuffered;
 
 pub fn rules() -> Vec<Rule> {
@@ -26,6 +27,10 @@ pub fn rules() -> Vec<Rule> {
         Rule {
             meta: &send_after_close::META,
             check: send_after_close::check,
+        },
+        Rule {
+            meta: &send_before_receiver::META,
+            check: send_before_receiver::check,
         },
         Rule {
             meta: &lock_deadlock::META,
