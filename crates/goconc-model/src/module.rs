@@ -71,6 +71,24 @@ impl PackageExports {
         self.facts.get(key)
     }
 
+    /// A key of the content: equal exports, equal keys.
+    pub fn content_key(&self) -> u64 {
+        use std::hash::Hasher;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.hash_into(&mut hasher);
+        hasher.finish()
+    }
+
+    fn hash_into(&self, hasher: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let mut keys: Vec<&String> = self.facts.keys().collect();
+        keys.sort_unstable();
+        for key in keys {
+            key.hash(hasher);
+            self.facts[key].hash(hasher);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.facts.len()
     }
@@ -118,13 +136,7 @@ impl ModuleSummaries {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         for path in self.import_paths() {
             path.hash(&mut hasher);
-            let exports = &self.packages[path];
-            let mut keys: Vec<&String> = exports.facts.keys().collect();
-            keys.sort_unstable();
-            for key in keys {
-                key.hash(&mut hasher);
-                exports.facts[key].hash(&mut hasher);
-            }
+            self.packages[path].hash_into(&mut hasher);
         }
         hasher.finish()
     }
