@@ -995,6 +995,14 @@ mod tests {
     }
 
     #[test]
+    fn a_helper_of_a_package_out_of_sight_is_a_warning() {
+        // No summaries of `example.com/other/check` are at hand (another module, or a module
+        // package whose folder was not read): whether it stops the goroutine is unknown.
+        let src = "package p\n\nimport (\n\t\"sync\"\n\t\"testing\"\n\n\t\"example.com/other/check\"\n)\n\nfunc TestX(t *testing.T) {\n\tvar wg sync.WaitGroup\n\twg.Add(1)\n\tgo func() {\n\t\tcheck.Stored(t, \"c\")\n\t\twg.Done()\n\t}()\n\twg.Wait()\n}\n";
+        assert_eq!(severities(src, true), vec![(15, crate::Severity::Warning)]);
+    }
+
+    #[test]
     fn a_failing_require_assertion_is_an_error() {
         let src = "package p\n\nimport (\n\t\"sync\"\n\t\"testing\"\n\n\t\"github.com/stretchr/testify/require\"\n)\n\nfunc TestX(t *testing.T) {\n\tvar wg sync.WaitGroup\n\twg.Add(1)\n\tgo func() {\n\t\trequire.NoError(t, nil)\n\t\twg.Done()\n\t}()\n\twg.Wait()\n}\n";
         assert_eq!(severities(src, true), vec![(15, crate::Severity::Error)]);
