@@ -14,7 +14,9 @@ repository), in its full-history git directory (default ../.mirror/OWNER+NAME/re
 2. Each commit is diffed against its parent (`git diff -U0 -M`, Myers). The folders of the
    changed `.go` files (old and new paths; not vendor/, testdata/, hidden or `_` folders) are
    extracted from the parent and from the fix with `git archive`, with every go.mod from those
-   folders up to the root, and `goconc check --format json` runs once per side over them.
+   folders up to the root and the folders of the same module that their files import (goconc
+   reads those packages' summaries, as it does in a user's checkout), and `goconc check --format
+   json` runs once per side over the changed folders.
 3. A finding of the parent counts when it starts on an old-side line the fix changed: a deleted
    or modified line, or, for a hunk that only inserts, the old line just before and just after
    the insertion point. It is gone when the fix has no finding of the same rule, at any
@@ -75,7 +77,7 @@ BUG_PATTERN = re.compile(
 
 # Bump TREES_VERSION when what is extracted changes, RESULTS_VERSION when what is kept of goconc's
 # output changes, so old cache entries are not reused.
-TREES_VERSION = "v1"
+TREES_VERSION = "v2"
 RESULTS_VERSION = "r2"
 BLOCKING_SEVERITIES = {"warning", "error"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -278,31 +280,109 @@ def folders_of(changes: list[FileChange]) -> list[str]:
 # Extracting one side and running goconc on it
 
 
+# `import "p"`, `import x "p"` and each line of `import ( … )`.
+IMPORT_LINE = re.compile(r'^\s*(?:import\s+)?(?:[\w.]+\s+)?"([^"\n]+)"', re.MULTILINE)
+IMPORT_BLOCK = re.compile(r"^import\s*\((.*?)^\)", re.MULTILINE | re.DOTALL)
+IMPORT_SINGLE = re.compile(r'^import\s+(?:[\w.]+\s+)?"([^"\n]+)"', re.MULTILINE)
+MODULE_LINE = re.compile(r"^module\s+\"?([^\s\"/][^\s\"]*)\"?", re.MULTILINE)
+
+
+def go_imports(text: str) -> set[str]:
+    """The import paths a Go file's import declarations name (comments inside a block that hold
+    a quoted string may add a path: at worst one folder more is extracted)."""
+    paths = set(IMPORT_SINGLE.findall(text))
+    for block in IMPORT_BLOCK.findall(text):
+        paths.update(IMPORT_LINE.findall(block))
+    return paths
+
+
+def read_blobs(git_dir: Path, oids: list[str]) -> list[bytes]:
+    """The contents of blobs, in order (b"" for one the snapshot lacks)."""
+    if not oids:
+        return []
+    out = git(git_dir, "cat-file", "--batch", stdin="".join(o + "\n" for o in oids).encode())
+    blobs, at = [], 0
+    for _ in oids:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        at = end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            blobs.append(b"")
+            continue
+        size = int(header[2])
+        blobs.append(out[at : at + size])
+        at += size + 1
+    return blobs
+
+
+def module_import_folders(git_dir: Path, blobs: dict[str, str], folders: list[str]) -> set[str]:
+    """The folders of the same module that the `.go` files of `folders` import (`blobs`: every
+    path at the commit → its blob): each folder's module is its nearest go.mod."""
+    folder_set = set(folders)
+    go_files = sorted(p for p in blobs if p.endswith(".go") and os.path.dirname(p) in folder_set)
+    mods = sorted(p for p in blobs if p == "go.mod" or p.endswith("/go.mod"))
+    texts = read_blobs(git_dir, [blobs[p] for p in mods])
+    module_of = {}
+    for path, text in zip(mods, texts):
+        found = MODULE_LINE.search(text.decode("utf-8", "replace"))
+        if found:
+            module_of[os.path.dirname(path)] = found.group(1)
+
+    def nearest_module(folder: str) -> tuple[str, str] | None:
+        parts = folder.split("/") if folder else []
+        for depth in range(len(parts), -1, -1):
+            root = "/".join(parts[:depth])
+            if root in module_of:
+                return root, module_of[root]
+        return None
+
+    wanted = set()
+    for path, text in zip(go_files, read_blobs(git_dir, [blobs[p] for p in go_files])):
+        module = nearest_module(os.path.dirname(path))
+        if module is None:
+            continue
+        root, module_path = module
+        for imported in go_imports(text.decode("utf-8", "replace")):
+            if imported == module_path:
+                rel = ""
+            elif imported.startswith(module_path + "/"):
+                rel = imported[len(module_path) + 1 :]
+            else:
+                continue
+            folder = "/".join(p for p in (root, rel) if p)
+            # A folder with a go.mod of its own belongs to another module.
+            if nearest_module(folder) == module and analysable_folder(folder):
+                wanted.add(folder)
+    return wanted - folder_set
+
+
 def extract_side(git_dir: Path, commit: str, folders: list[str], dest: Path) -> dict:
-    """Extracts the `.go` files of `folders` at `commit`, and every go.mod from them up to the
-    root, into `dest` (replaced atomically). Returns what was written and what was missing."""
+    """Extracts the `.go` files of `folders` at `commit`, every go.mod from them up to the root,
+    and the `.go` files of the folders of the same module they import, into `dest` (replaced
+    atomically). Returns what was written and what was missing."""
     manifest_path = dest.with_name(dest.name + ".json")
     if dest.is_dir() and manifest_path.is_file():
         return json.loads(manifest_path.read_text())
-    wanted_mods = set()
-    for folder in folders:
-        parts = folder.split("/") if folder else []
-        for depth in range(len(parts) + 1):
-            wanted_mods.add("/".join(parts[:depth] + ["go.mod"]))
-    folder_set = set(folders)
     listing = git(git_dir, "ls-tree", "-r", "-z", commit).decode("utf-8", "surrogateescape")
-    entries = {}
+    blobs = {}
     for entry in listing.split("\x00"):
         if not entry:
             continue
         meta, path = entry.split("\t", 1)
         mode, kind, oid = meta.split()
-        if kind != "blob" or mode not in ("100644", "100755"):
-            continue
-        if path in wanted_mods or (
-            path.endswith(".go") and os.path.dirname(path) in folder_set
-        ):
-            entries[path] = oid
+        if kind == "blob" and mode in ("100644", "100755"):
+            blobs[path] = oid
+    imported = module_import_folders(git_dir, blobs, folders)
+    wanted_mods = set()
+    for folder in folders:
+        parts = folder.split("/") if folder else []
+        for depth in range(len(parts) + 1):
+            wanted_mods.add("/".join(parts[:depth] + ["go.mod"]))
+    folder_set = set(folders) | imported
+    entries = {
+        path: oid for path, oid in blobs.items()
+        if path in wanted_mods or (path.endswith(".go") and os.path.dirname(path) in folder_set)
+    }
     paths = sorted(entries)
     # Snapshots may lack very large blobs; `git archive` would stop at the first one.
     missing = []
@@ -332,6 +412,7 @@ def extract_side(git_dir: Path, commit: str, folders: list[str], dest: Path) -> 
         shutil.rmtree(staging, ignore_errors=True)
     manifest = {
         "commit": commit,
+        "imported_folders": sorted(imported),
         "go_files": sum(1 for p in present if p.endswith(".go")),
         "go_mods": sorted(p for p in present if p.endswith("go.mod")),
         "missing_blobs": missing,

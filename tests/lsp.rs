@@ -2261,3 +2261,132 @@ fn the_background_check_sees_each_file_with_its_own_build_configuration() {
     );
     assert!(client.shutdown().success());
 }
+
+/// A module of two packages: `app` calls into `helper`, whose summaries decide its findings (a
+/// test helper that can stop the goroutine, a function that blocks).
+fn two_package_module(name: &str) -> Scratch {
+    let scratch = Scratch::new(name);
+    for dir in ["helper", "app"] {
+        std::fs::create_dir_all(scratch.0.join(dir)).unwrap();
+    }
+    scratch.write(
+        "helper/helper.go",
+        "package helper\n\nimport (\n\t\"net/http\"\n\t\"testing\"\n)\n\n\
+         // Must stops the test on an error.\nfunc Must(t testing.TB, err error) {\n\tif err != nil {\n\t\tt.Fatalf(\"%v\", err)\n\t}\n}\n\n\
+         // Fetch waits for the network.\nfunc Fetch(url string) error {\n\t_, err := http.Get(url)\n\treturn err\n}\n",
+    );
+    scratch.write(
+        "app/app.go",
+        "package app\n\nimport (\n\t\"sync\"\n\n\t\"scratch/helper\"\n)\n\n\
+         type Cache struct {\n\tmu   sync.Mutex\n\tdata map[string]string\n}\n\n\
+         func (c *Cache) Get(k string) string {\n\tc.mu.Lock()\n\tdefer c.mu.Unlock()\n\treturn c.data[k]\n}\n\n\
+         func (c *Cache) Check(url string) error {\n\tc.mu.Lock()\n\tdefer c.mu.Unlock()\n\treturn helper.Fetch(url)\n}\n",
+    );
+    scratch.write(
+        "app/app_test.go",
+        "package app\n\nimport (\n\t\"errors\"\n\t\"sync\"\n\t\"testing\"\n\n\t\"scratch/helper\"\n)\n\n\
+         func TestWork(t *testing.T) {\n\tvar wg sync.WaitGroup\n\twg.Add(1)\n\tgo func() {\n\t\thelper.Must(t, errors.New(\"x\"))\n\t\twg.Done()\n\t}()\n\twg.Wait()\n}\n",
+    );
+    scratch
+}
+
+/// (line from 0, rule, message) of `goconc check --format json` for one file of a scratch module.
+fn cli_findings(scratch: &Scratch, args: &[&str], file: &str) -> Vec<(u64, String, String)> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_goconc"))
+        .args(["check", "--format", "json", "--fail-on", "never"])
+        .args(args)
+        .current_dir(&scratch.0)
+        .output()
+        .unwrap();
+    let findings: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut lines: Vec<(u64, String, String)> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().trim_start_matches("./") == file)
+        .map(|f| {
+            (
+                f["range"]["start"]["line"].as_u64().unwrap() - 1,
+                f["rule"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn the_server_and_the_command_line_agree_across_the_packages_of_a_module() {
+    let scratch = two_package_module("ws-xpkg");
+    // The command line, naming the importing folder alone or the whole module.
+    let expected_test = vec![(15, "waitgroup-done-not-deferred".to_string())];
+    let expected_app = vec![(22, "mutex-held-blocking".to_string())];
+    for args in [&["app"][..], &["./..."][..]] {
+        let in_test = cli_findings(&scratch, args, "app/app_test.go");
+        assert_eq!(
+            in_test
+                .iter()
+                .map(|(l, r, _)| (*l, r.clone()))
+                .collect::<Vec<_>>(),
+            expected_test,
+            "{args:?}"
+        );
+        assert!(
+            in_test[0]
+                .2
+                .contains("`helper.Must` on line 15 can end the goroutine with `t.Fatalf`"),
+            "{in_test:?}"
+        );
+        let in_app = cli_findings(&scratch, args, "app/app.go");
+        assert_eq!(
+            in_app
+                .iter()
+                .map(|(l, r, _)| (*l, r.clone()))
+                .collect::<Vec<_>>(),
+            expected_app,
+            "{args:?}"
+        );
+    }
+    // The server: the background check of the closed file, the open document.
+    let mut client = workspace_client(&scratch.0, with_progress(capabilities(&[])), Value::Null);
+    round_end(&mut client);
+    let app = file_uri(&scratch.0.join("app/app.go"));
+    assert_eq!(
+        diag_lines(&client.diagnostics(&app, None)["diagnostics"]),
+        expected_app
+    );
+    let test_path = scratch.0.join("app/app_test.go");
+    let test_uri = file_uri(&test_path);
+    let test_text = std::fs::read_to_string(&test_path).unwrap();
+    client.open(&test_uri, 1, &test_text);
+    let published = client.diagnostics(&test_uri, Some(1));
+    assert_eq!(diag_lines(&published["diagnostics"]), expected_test);
+    assert!(
+        published["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`helper.Must` on line 15 can end the goroutine with `t.Fatalf`"),
+        "{published}"
+    );
+
+    // An open buffer of the helper wins over its file on disk: once `Must` only reports, the
+    // test's next analysis no longer blames it (only a panic is left to skip `Done`: a hint).
+    let helper = file_uri(&scratch.0.join("helper/helper.go"));
+    let helper_text = std::fs::read_to_string(scratch.0.join("helper/helper.go")).unwrap();
+    client.open(&helper, 1, &helper_text.replace("t.Fatalf", "t.Errorf"));
+    client.diagnostics(&helper, Some(1));
+    client.change(&test_uri, 2, json!([{"text": test_text.clone() + "\n"}]));
+    let after = client.diagnostics(&test_uri, Some(2));
+    let messages: Vec<&str> = after["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().all(|m| !m.contains("helper.Must")),
+        "{messages:?}"
+    );
+    assert!(client.shutdown().success());
+}

@@ -225,7 +225,8 @@ pub fn run(args: &BenchArgs) -> u8 {
                         .iter()
                         .map(|(name, text)| (name.clone(), text.as_str()))
                         .collect();
-                    for outcome in crate::package::analyze_dir(&files, d.go_version, &config) {
+                    for outcome in crate::package::analyze_dir(&files, d.go_version, &config, None)
+                    {
                         for f in &outcome.findings {
                             *counts.entry(f.rule).or_default() += 1;
                         }

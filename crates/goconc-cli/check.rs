@@ -486,6 +486,8 @@ struct Prepared {
     job: DirJob,
     config: Config,
     go_version: Option<GoVersion>,
+    /// The exports of the module's packages the folder imports.
+    module: Option<std::sync::Arc<goconc_analysis::ModuleSummaries>>,
 }
 
 /// Runs the check. Err holds the messages of `goconc.toml` files that do not parse (nothing is
@@ -513,15 +515,26 @@ fn check(inputs: Inputs, mut lookup: Lookup, plan: &Plan) -> Result<Report, Vec<
         if !job.files.values().any(|f| f.report) {
             continue;
         }
-        prepared.push(Prepared {
-            job,
-            config,
-            go_version,
-        });
+        prepared.push((dir, job, config, go_version));
     }
     if !lookup.config_errors.is_empty() {
         return Err(lookup.config_errors.into_values().collect());
     }
+    let named: Vec<(&Path, &DirJob)> = prepared
+        .iter()
+        .map(|(dir, job, _, _)| (dir.as_path(), job))
+        .collect();
+    let modules = crate::module::summaries_for(&named, &mut lookup);
+    let prepared: Vec<Prepared> = prepared
+        .into_iter()
+        .zip(modules)
+        .map(|((_, job, config, go_version), module)| Prepared {
+            job,
+            config,
+            go_version,
+            module,
+        })
+        .collect();
     let files: usize = prepared
         .iter()
         .map(|p| p.job.files.values().filter(|f| f.report).count())
@@ -690,7 +703,8 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
             .zip(&texts)
             .map(|(name, text)| (name.clone(), text.as_str()))
             .collect();
-        let outcomes = crate::package::analyze_dir(&files, p.go_version, &p.config);
+        let outcomes =
+            crate::package::analyze_dir(&files, p.go_version, &p.config, p.module.as_ref());
         if mode == Mode::Report || round == MAX_FIX_ROUNDS {
             break outcomes;
         }

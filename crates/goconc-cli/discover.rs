@@ -441,6 +441,7 @@ pub struct Lookup {
     /// `--config FILE`: used for every folder instead of the nearest `goconc.toml`.
     forced: Option<FoundConfig>,
     go_mods: HashMap<PathBuf, Option<GoVersion>>,
+    modules: HashMap<PathBuf, Option<crate::module::Module>>,
     configs: HashMap<PathBuf, Option<FoundConfig>>,
     /// Config files that failed to parse, with their message (`path:line: key: message`).
     pub config_errors: BTreeMap<PathBuf, String>,
@@ -462,6 +463,25 @@ impl Lookup {
             }
         };
         self.go_mods.insert(dir.to_path_buf(), found);
+        found
+    }
+
+    /// The module of the nearest go.mod at or above `dir` (absolute): its root folder and its
+    /// `module` path. None without a go.mod, or when it names no module.
+    pub fn module(&mut self, dir: &Path) -> Option<crate::module::Module> {
+        if let Some(found) = self.modules.get(dir) {
+            return found.clone();
+        }
+        let found = match std::fs::read_to_string(dir.join("go.mod")) {
+            Ok(text) => {
+                goconc_analysis::module::module_path(&text).map(|path| crate::module::Module {
+                    root: dir.to_path_buf(),
+                    path,
+                })
+            }
+            Err(_) => dir.parent().and_then(|parent| self.module(parent)),
+        };
+        self.modules.insert(dir.to_path_buf(), found.clone());
         found
     }
 

@@ -13,6 +13,7 @@ mod docs;
 mod files;
 mod fingerprint;
 mod fix;
+mod module;
 mod newcode;
 mod output;
 mod package;

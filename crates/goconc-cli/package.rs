@@ -15,11 +15,12 @@
 //! later trees are the small ones. The results are the same whatever is kept.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Instant;
 
 use goconc_analysis::{
-    analyze, is_quiet_file, quiet_outcome, Config, FileDecls, FileOptions, GoVersion, Outcome,
-    PackageModel, SourceFile,
+    analyze, is_quiet_file, quiet_outcome, Config, FileDecls, FileOptions, GoVersion,
+    ModuleSummaries, Outcome, PackageModel, SourceFile,
 };
 
 /// Visible syntax nodes of one folder whose trees are kept between the reading of declarations
@@ -32,8 +33,9 @@ pub fn analyze_dir(
     files: &[(String, &str)],
     module_go_version: Option<GoVersion>,
     config: &Config,
+    module: Option<&Arc<ModuleSummaries>>,
 ) -> Vec<Outcome> {
-    analyze_within(files, TREE_NODE_BUDGET, module_go_version, config)
+    analyze_within(files, TREE_NODE_BUDGET, module_go_version, config, module)
 }
 
 /// One file's tree while it is kept, and what it costs.
@@ -51,6 +53,7 @@ fn analyze_within(
     node_budget: usize,
     module_go_version: Option<GoVersion>,
     config: &Config,
+    module: Option<&Arc<ModuleSummaries>>,
 ) -> Vec<Outcome> {
     let mut decls: Vec<FileDecls> = (0..files.len()).map(|_| FileDecls::default()).collect();
     let mut parsed: Vec<Parsed> = (0..files.len())
@@ -92,7 +95,7 @@ fn analyze_within(
         }
     }
     let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
-    let models = goconc_analysis::package_models(&names, &decls);
+    let models = goconc_analysis::package_models_in_module(&names, &decls, module);
     let package_of = |index: usize| -> &PackageModel { models.of(index) };
     // A quiet file has nothing to report: told from its text and declarations, without a tree.
     let is_quiet = |index: usize| is_quiet_file(files[index].1, &decls[index], package_of(index));
@@ -186,7 +189,7 @@ mod tests {
         assert!(some < nodes.iter().sum::<usize>());
         // Nothing kept, some kept, all kept.
         for budget in [0, some, usize::MAX] {
-            let outcomes = analyze_within(&borrowed, budget, None, &Config::default());
+            let outcomes = analyze_within(&borrowed, budget, None, &Config::default(), None);
             assert_eq!(findings(&outcomes), expected, "node budget {budget}");
         }
     }

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod incremental;
+pub mod module;
 #[cfg(test)]
 mod quiet_tests;
 pub mod suppress;
@@ -30,6 +31,7 @@ pub use goconc_rules::{
 pub use goconc_syntax::{EditError, Encoding, LineCol, LineIndex, SourceFile};
 pub use goconc_syntax::{HashMap, HashSet};
 pub use incremental::IncrementalFile;
+pub use module::ModuleSummaries;
 
 /// What the engine needs to know about a file besides its text.
 #[derive(Debug, Clone, Default)]
@@ -189,6 +191,17 @@ pub fn analyze_package(
     module_go_version: Option<GoVersion>,
     config: &Config,
 ) -> Vec<Outcome> {
+    analyze_package_in_module(files, module_go_version, config, None)
+}
+
+/// [`analyze_package`], with the exports of the module's other packages the files import (see
+/// [`module`]).
+pub fn analyze_package_in_module(
+    files: &[PackageFile],
+    module_go_version: Option<GoVersion>,
+    config: &Config,
+    module: Option<&std::sync::Arc<ModuleSummaries>>,
+) -> Vec<Outcome> {
     let decls: Vec<FileDecls> = files
         .iter()
         .map(|f| {
@@ -199,7 +212,7 @@ pub fn analyze_package(
         })
         .collect();
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-    let models = package_models(&names, &decls);
+    let models = package_models_in_module(&names, &decls, module);
     files
         .iter()
         .enumerate()
@@ -219,6 +232,16 @@ pub fn analyze_package(
 /// for another GOOS or GOARCH (`x_windows.go`, `//go:build windows`) does not lend its
 /// declarations to a Linux file. `names` are the files' names, in the order of `decls`.
 pub fn package_models(names: &[&str], decls: &[FileDecls]) -> PackageModels {
+    package_models_in_module(names, decls, None)
+}
+
+/// [`package_models`], with the exports of the module's other packages laid on every model (calls
+/// into them use their summaries).
+pub fn package_models_in_module(
+    names: &[&str],
+    decls: &[FileDecls],
+    module: Option<&std::sync::Arc<ModuleSummaries>>,
+) -> PackageModels {
     let mut packages: Vec<&str> = Vec::new();
     for d in decls {
         if !packages.contains(&d.package_name.as_str()) {
@@ -246,7 +269,11 @@ pub fn package_models(names: &[&str], decls: &[FileDecls]) -> PackageModels {
                 models.of_file[i] = (models.views.len(), k);
             }
         }
-        models.views.push(PackageViews::new(&files));
+        let mut views = PackageViews::new(&files);
+        if let Some(module) = module {
+            views.set_module(module);
+        }
+        models.views.push(views);
     }
     models
 }

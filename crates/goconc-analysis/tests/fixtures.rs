@@ -15,9 +15,9 @@ mod common;
 #[path = "../../../tests/common/wants.rs"]
 mod wants;
 
-use common::{fixtures_root, go_files, module_version, package_dirs};
+use common::{fixtures_root, go_files, module_summaries, module_version, package_dirs};
 use goconc_analysis::{
-    analyze_package, apply_edits, Config, Encoding, LineIndex, PackageFile, SourceFile,
+    analyze_package_in_module, apply_edits, Config, Encoding, LineIndex, PackageFile, SourceFile,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -59,7 +59,14 @@ fn check_dir(dir: &Path) -> Result<(), Failed> {
             source: SourceFile::new(std::fs::read_to_string(p).unwrap()),
         })
         .collect();
-    let outcomes = analyze_package(&files, module_version(dir), &Config::default());
+    // As `goconc check` reads the folder: with the summaries of the module packages it imports.
+    let module = module_summaries(dir);
+    let outcomes = analyze_package_in_module(
+        &files,
+        module_version(dir),
+        &Config::default(),
+        module.as_ref(),
+    );
     let mut failures = Vec::new();
     // Every text after its fixes, the package analysed again from them below.
     let mut fixed_files = Vec::new();
@@ -169,7 +176,12 @@ fn fixes_settle(
             },
         })
         .collect();
-    let outcomes = analyze_package(&again, module_version(dir), &Config::default());
+    let outcomes = analyze_package_in_module(
+        &again,
+        module_version(dir),
+        &Config::default(),
+        module_summaries(dir).as_ref(),
+    );
     let mut failures = Vec::new();
     for (file, outcome) in again.iter().zip(&outcomes) {
         let text = file.source.text();

@@ -699,8 +699,13 @@ fn check_folder(host: &dyn Host, dir: &Path) -> Checked {
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let decls: Vec<FileDecls> = folder.iter().map(|(_, d)| d.as_ref().clone()).collect();
+    // Calls into the module's other packages use their exports, as `goconc check` does.
+    let imports: Vec<String> = decls.iter().flat_map(|d| d.imports.clone()).collect();
+    let module = workspace
+        .module_summaries(dir, &imports)
+        .map(|(_, module)| module);
     let Ok(models) = catch_unwind(AssertUnwindSafe(|| {
-        goconc_analysis::package_models(&names, &decls)
+        goconc_analysis::package_models_in_module(&names, &decls, module.as_ref())
     })) else {
         error!(
             "goconc bug: merging the declarations of {} panicked; its files keep their findings",

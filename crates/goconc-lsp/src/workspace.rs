@@ -23,7 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use goconc_analysis::{Build, Config, FileDecls, FileOptions, GoVersion, PackageModel, SourceFile};
+use goconc_analysis::module::{self, PackageExports};
+use goconc_analysis::{
+    Build, Config, FileDecls, FileOptions, GoVersion, ModuleSummaries, PackageModel, SourceFile,
+};
 use tower_lsp_server::ls_types::{Diagnostic, Uri};
 
 use crate::settings::Settings;
@@ -196,6 +199,21 @@ struct DirState {
     typing: Option<Typing>,
     /// The last revision handed out to a file of this folder.
     revision: u64,
+    /// What the folder's package exports to the rest of the module, with the key of the files'
+    /// revisions and of its dependencies' exports it was made from.
+    exports: Option<CachedExports>,
+    /// The exports of the module packages the folder imports that its cached models were built
+    /// with (see [`Workspace::module_summaries`]); other exports make them stale.
+    module: Option<(u64, Arc<ModuleSummaries>)>,
+}
+
+#[derive(Debug)]
+struct CachedExports {
+    files: u64,
+    deps: u64,
+    exports: Arc<PackageExports>,
+    /// The content key of `exports`.
+    key: u64,
 }
 
 #[derive(Debug)]
@@ -223,9 +241,22 @@ pub struct PackageView {
 pub struct Workspace {
     dirs: Mutex<HashMap<PathBuf, Arc<Mutex<DirState>>>>,
     modules: Mutex<HashMap<PathBuf, Option<Module>>>,
+    /// Per folder, the nearest go.mod's folder and `module` path.
+    module_paths: Mutex<HashMap<PathBuf, Option<(PathBuf, String)>>>,
     configs: Mutex<HashMap<PathBuf, Option<Arc<FoundConfig>>>>,
     /// The last result id handed out to a report.
     result_ids: AtomicU64,
+}
+
+/// How many module packages deep the exports of an import are followed.
+const MAX_EXPORT_DEPTH: usize = 16;
+
+/// A key of a list of (name, key) pairs.
+fn hash_of(keys: &[(String, u64)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    keys.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Locks a mutex, recovering it if a panic poisoned it (the data are caches: at worst stale).
@@ -369,6 +400,33 @@ impl DirState {
         model
     }
 
+    /// Every file's declarations (open buffers winning over the disk), by path.
+    fn all_decls(&self) -> Vec<(PathBuf, Arc<FileDecls>)> {
+        let mut files: Vec<(PathBuf, Arc<FileDecls>)> = self
+            .open
+            .iter()
+            .map(|(p, f)| (p.clone(), f.decls.clone()))
+            .chain(
+                self.disk
+                    .iter()
+                    .filter(|(p, _)| !self.open.contains_key(*p))
+                    .map(|(p, f)| (p.clone(), f.decls.clone())),
+            )
+            .collect();
+        files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        files
+    }
+
+    /// Lays the module's exports on the models built from now on: models built with others are
+    /// forgotten.
+    fn use_module(&mut self, module: Option<(u64, Arc<ModuleSummaries>)>) {
+        let key = |m: &Option<(u64, Arc<ModuleSummaries>)>| m.as_ref().map(|(k, _)| *k);
+        if key(&self.module) != key(&module) {
+            self.forget_models();
+            self.module = module;
+        }
+    }
+
     /// The merged declarations of the folder's files of `package_name` (and its external test
     /// package) but `left_out` that a file of configuration `build` can be compiled with; open
     /// buffers win over the files on disk.
@@ -402,7 +460,11 @@ impl DirState {
             .collect();
         files.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let files: Vec<(&FileDecls, &Build)> = files.iter().map(|(_, d, b)| (*d, b)).collect();
-        PackageModel::from_configured(&files)
+        let mut model = PackageModel::from_configured(&files);
+        if let Some((_, module)) = &self.module {
+            model.set_module(module.clone());
+        }
+        model
     }
 
     /// A key of the revisions of every file of the folder but `path`. Revisions are handed out
@@ -445,11 +507,30 @@ impl Workspace {
                 others: 0,
             };
         };
+        // The exports of the module packages the folder imports, made before this folder's
+        // lock is taken (they lock the folders they read, one at a time).
+        let imports = {
+            let state = self.dir(dir);
+            let mut state = lock(&state);
+            if !state.loaded {
+                state.load(dir);
+            }
+            let mut imports = own.imports.clone();
+            for (p, d) in state.all_decls() {
+                if p != path {
+                    imports.extend(d.imports.iter().cloned());
+                }
+            }
+            imports
+        };
+        let module = self.module_summaries(dir, &imports);
+        let module_key = module.as_ref().map_or(0, |(k, _)| *k);
         let state = self.dir(dir);
         let mut state = lock(&state);
         if !state.loaded {
             state.load(dir);
         }
+        state.use_module(module);
         let changed = match state.open.get(path) {
             Some(old) => old.facts != facts,
             None => state
@@ -492,8 +573,127 @@ impl Workspace {
         PackageView {
             model,
             changed,
-            others: state.others_key(path),
+            others: state.others_key(path) ^ module_key,
         }
+    }
+
+    /// The nearest go.mod at or above `dir`: its folder and `module` path.
+    fn module_path(&self, dir: &Path) -> Option<(PathBuf, String)> {
+        if let Some(found) = lock(&self.module_paths).get(dir) {
+            return found.clone();
+        }
+        let found = match std::fs::read_to_string(dir.join("go.mod")) {
+            Ok(text) => module::module_path(&text).map(|path| (dir.to_path_buf(), path)),
+            Err(_) => dir.parent().and_then(|up| self.module_path(up)),
+        };
+        lock(&self.module_paths).insert(dir.to_path_buf(), found.clone());
+        found
+    }
+
+    /// The exports of the packages of `dir`'s module among `imports`, each made from the
+    /// index's declarations (open buffers first, folders not yet indexed read from disk) after
+    /// its own module dependencies', with a key of their content. None outside a module or when
+    /// none is imported.
+    pub fn module_summaries(
+        &self,
+        dir: &Path,
+        imports: &[String],
+    ) -> Option<(u64, Arc<ModuleSummaries>)> {
+        let (root, path) = self.module_path(dir)?;
+        let mut summaries = ModuleSummaries::default();
+        let mut keys: Vec<(String, u64)> = Vec::new();
+        let mut visiting = vec![dir.to_path_buf()];
+        let mut wanted: Vec<&String> = imports.iter().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for import in wanted {
+            let Some(rel) = module::folder_in_module(&path, import) else {
+                continue;
+            };
+            let folder = root.join(rel);
+            if let Some((exports, key)) = self.exports_of(&folder, &root, &path, &mut visiting) {
+                summaries.insert(import.clone(), exports);
+                keys.push((import.clone(), key));
+            }
+        }
+        if summaries.is_empty() {
+            return None;
+        }
+        Some((hash_of(&keys), Arc::new(summaries)))
+    }
+
+    /// What the package in `folder` exports, and a key of it: cached per folder while its
+    /// files and its dependencies' exports stay the same.
+    fn exports_of(
+        &self,
+        folder: &Path,
+        root: &Path,
+        module_path: &str,
+        visiting: &mut Vec<PathBuf>,
+    ) -> Option<(Arc<PackageExports>, u64)> {
+        // Packages of one module import each other without cycles; broken code may not.
+        if visiting.iter().any(|v| v == folder) || visiting.len() > MAX_EXPORT_DEPTH {
+            return None;
+        }
+        // A folder with a go.mod of its own is another module.
+        if self.module_path(folder).is_none_or(|(r, _)| r != root) || !folder.is_dir() {
+            return None;
+        }
+        let state = self.dir(folder);
+        let (files, decls) = {
+            let mut state = lock(&state);
+            if !state.loaded {
+                state.load(folder);
+            }
+            (state.others_key(Path::new("")), state.all_decls())
+        };
+        let named = |(p, d): &(PathBuf, Arc<FileDecls>)| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            (name.unwrap_or_default(), d.clone())
+        };
+        let named: Vec<(String, Arc<FileDecls>)> = decls.iter().map(named).collect();
+        let imports = module::module_imports_of_exports(
+            module_path,
+            named.iter().map(|(n, d)| (n.as_str(), d.as_ref())),
+        );
+        visiting.push(folder.to_path_buf());
+        let mut deps = ModuleSummaries::default();
+        let mut keys: Vec<(String, u64)> = Vec::new();
+        for import in imports {
+            let Some(rel) = module::folder_in_module(module_path, &import) else {
+                continue;
+            };
+            if let Some((exports, key)) =
+                self.exports_of(&root.join(rel), root, module_path, visiting)
+            {
+                deps.insert(import.clone(), exports);
+                keys.push((import, key));
+            }
+        }
+        visiting.pop();
+        let deps_key = hash_of(&keys);
+        if let Some(cached) = &lock(&state).exports {
+            if cached.files == files && cached.deps == deps_key {
+                return Some((cached.exports.clone(), cached.key));
+            }
+        }
+        let deps = Arc::new(deps);
+        let exports = catch_unwind(AssertUnwindSafe(|| {
+            module::package_exports(
+                named.iter().map(|(n, d)| (n.as_str(), d.as_ref())),
+                Some(&deps),
+            )
+        }))
+        .unwrap_or_default();
+        let key = exports.content_key();
+        let exports = Arc::new(exports);
+        lock(&state).exports = Some(CachedExports {
+            files,
+            deps: deps_key,
+            exports: exports.clone(),
+            key,
+        });
+        Some((exports, key))
     }
 
     /// Forgets an open buffer's declarations: the file on disk counts again (re-read if it changed).

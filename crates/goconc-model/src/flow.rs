@@ -485,8 +485,9 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
 }
 
 /// Calls after which control never comes back to the caller: `panic`, `os.Exit`, `log.Fatal…`,
-/// `runtime.Goexit`, `t.Fatal…`, and functions and methods of the package whose every path ends
-/// in one of those (`fatalf(t, …)` wrapping `t.Fatalf`).
+/// `runtime.Goexit`, `t.Fatal…`, and functions and methods of the package (or, exported, of
+/// another package of the module) whose every path ends in one of those (`fatalf(t, …)` wrapping
+/// `t.Fatalf`).
 pub fn is_no_return_call(model: &FileModel, call: Node) -> bool {
     let Some(function) = call.field("function").map(unparen) else {
         return false;
@@ -528,7 +529,10 @@ pub fn is_no_return_call(model: &FileModel, call: Node) -> bool {
                     .package
                     .summary(&format!("{owner}.{name}"))
                     .is_some_and(|s| s.never_returns),
-                _ => false,
+                // `testutil.Fail(t, …)`, `x.Must()` of another package of the module.
+                _ => super::module::imported_callee(model, call)
+                    .and_then(|callee| callee.facts)
+                    .is_some_and(|facts| facts.never_returns),
             }
         }
         _ => false,

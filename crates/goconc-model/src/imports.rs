@@ -77,6 +77,20 @@ impl Imports {
             .map(|(name, _)| name.as_str())
     }
 
+    /// Every path the file imports (dot imports included; blank imports run only their
+    /// `init`), sorted, each once.
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .by_name
+            .values()
+            .chain(&self.dot_paths)
+            .cloned()
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        paths
+    }
+
     /// Paths imported with a dot.
     pub fn dot_paths(&self) -> &[String] {
         &self.dot_paths

@@ -31,6 +31,7 @@ pub mod imports;
 pub mod index;
 pub mod lock_closure;
 pub mod locks;
+pub mod module;
 pub mod package;
 pub mod panics;
 pub mod quiet;

@@ -126,7 +126,16 @@ impl LockClosure {
                     offset: a.offset,
                 })
                 .collect();
-            let blocks = summary.blocks.clone().map(|b| (b, Vec::new()));
+            // Its own blocking operation, or else the first call into another package of the
+            // module that blocks (those facts are fixed: no round follows them further).
+            let blocks = summary.blocks.clone().map(|b| (b, Vec::new())).or_else(|| {
+                summary.calls.iter().find_map(|c| {
+                    let (b, via) = imported_blocks(package, owner_of(key), &c.target, &c.name)?;
+                    let mut chain = vec![call_shown(&c.target, &c.name)];
+                    chain.extend(via.iter().take(MAX_DEPTH - 1).cloned());
+                    Some((b.clone(), chain))
+                })
+            });
             effects.insert(
                 key.to_string(),
                 Effects {
@@ -355,6 +364,9 @@ fn call_shown(target: &CallTarget, name: &str) -> String {
             format!("{p}.{name}")
         }
         CallTarget::Global(p) => format!("{p}.{name}"),
+        CallTarget::Package(path) => {
+            format!("{}.{name}", path.rsplit('/').next().unwrap_or(path))
+        }
         _ => name.to_string(),
     }
 }
@@ -396,6 +408,7 @@ pub fn resolve_call(
             let (root, rest) = path.split_once('.').unwrap_or((path, ""));
             method_of(package.var(root)?.deref().clone(), rest)
         }
+        CallTarget::Package(_) => None,
         CallTarget::Result(inner, inner_name, path) => {
             let (key, inner_owner) = resolve_call(package, owner, inner, inner_name)?;
             let sig = match &inner_owner {
@@ -405,6 +418,42 @@ pub fn resolve_call(
             method_of(sig.results.first()?.deref().clone(), path)
         }
     }
+}
+
+/// What a call that reaches into another package of the module blocks on, as that package's
+/// exports tell: `store.Open(…)`, or a method of a field, variable or parameter declared with a
+/// type of that package (`s.client.Fetch()` with `client *remote.Client`).
+fn imported_blocks<'p>(
+    package: &'p super::PackageModel,
+    owner: Option<&str>,
+    target: &CallTarget,
+    name: &str,
+) -> Option<&'p (Blocking, Vec<String>)> {
+    let module = package.module()?;
+    let foreign_method = |start: Ty, path: &str| -> Option<(String, String)> {
+        let mut ty = start;
+        for segment in path.split('.').filter(|s| !s.is_empty()) {
+            ty = package.field_type(&ty, segment)?.deref().clone();
+        }
+        match ty.deref() {
+            Ty::Named {
+                pkg,
+                name: type_name,
+            } if !pkg.is_empty() => Some((pkg.clone(), format!("{type_name}.{name}"))),
+            _ => None,
+        }
+    };
+    let (path, key) = match target {
+        CallTarget::Package(path) => (path.clone(), name.to_string()),
+        CallTarget::Receiver(path) => foreign_method(Ty::named("", owner?), path)?,
+        CallTarget::Typed(ty, path) => foreign_method(Ty::named("", ty), path)?,
+        CallTarget::Global(path) => {
+            let (root, rest) = path.split_once('.').unwrap_or((path, ""));
+            foreign_method(package.var(root)?.deref().clone(), rest)?
+        }
+        CallTarget::Function | CallTarget::Result(..) => return None,
+    };
+    module.facts(&path, &key)?.blocks.as_ref()
 }
 
 /// A callee's lock, named from the caller through the call's target.
@@ -417,7 +466,7 @@ fn map_lock(lock: &LockPath, target: &CallTarget, callee_owner: Option<&str>) ->
     match (&lock.root, target) {
         (LockRoot::Param(_), _) => None,
         (LockRoot::Global | LockRoot::Typed(_), _) => Some(lock.clone()),
-        (LockRoot::Receiver, CallTarget::Function) => None,
+        (LockRoot::Receiver, CallTarget::Function | CallTarget::Package(_)) => None,
         (LockRoot::Receiver, CallTarget::Receiver(p)) => Some(LockPath {
             root: LockRoot::Receiver,
             path: join(p, &lock.path),

@@ -68,6 +68,9 @@ pub struct FileDecls {
     pub build: Build,
     /// The file says it is generated (see [`is_generated`]).
     pub generated: bool,
+    /// The import paths of the file, sorted: which packages of the module it needs the
+    /// exports of (see [`super::module`]).
+    pub imports: Vec<String>,
 }
 
 /// Does the text carry Go's generated-code line (`// Code generated … DO NOT EDIT.`, before the
@@ -136,6 +139,7 @@ impl FileDecls {
             usage: super::usage::collect_in(&vars, src, imports),
             build: Build::of_text(src),
             generated: is_generated(src),
+            imports: imports.paths(),
             ..FileDecls::default()
         };
         for &item in items {
@@ -385,6 +389,9 @@ pub struct PackageModel {
     triggers: std::sync::OnceLock<Arc<super::quiet::Triggers>>,
     /// Computed on first use by [`PackageModel::lock_closure`].
     lock_closure: std::sync::OnceLock<Arc<super::lock_closure::LockClosure>>,
+    /// What the module's other packages that this one imports export (see [`super::module`]);
+    /// an overlay asks its base's.
+    module: Option<Arc<super::module::ModuleSummaries>>,
 }
 
 /// Every use of each channel field of the package (`Owner.field`), from every function's facts.
@@ -1066,6 +1073,26 @@ impl PackageModel {
             .get_or_init(|| Arc::new(super::lock_closure::LockClosure::compute(self)))
     }
 
+    /// The keys of every function and method with goroutine facts.
+    pub fn go_facts_keys(&self) -> impl Iterator<Item = &String> {
+        self.entries(|m| &m.goroutines, |f| &f.goroutines)
+            .map(|(k, _)| k)
+    }
+
+    /// Lays the exports of the module's other packages over the model, for calls into them.
+    pub fn set_module(&mut self, module: Arc<super::module::ModuleSummaries>) {
+        self.module = (!module.is_empty()).then_some(module);
+    }
+
+    /// The exports of the module's other packages this package sees, if any were laid on it
+    /// (or on the model it is laid over).
+    pub fn module(&self) -> Option<&super::module::ModuleSummaries> {
+        match &self.module {
+            Some(module) => Some(module),
+            None => self.base.as_ref().and_then(|b| b.module()),
+        }
+    }
+
     /// The goroutine facts of a function (`name`) or method (`Type.name`).
     pub fn go_facts(&self, key: &str) -> Option<&super::goroutines::GoFacts> {
         self.lookup(|m| m.goroutines.get(key), |f| f.goroutines.get(key))
@@ -1493,6 +1520,13 @@ impl PackageViews {
     /// The model file `index` (in the order given to [`PackageViews::new`]) sees.
     pub fn of(&self, index: usize) -> &PackageModel {
         &self.models[self.of_file[index]]
+    }
+
+    /// Lays the exports of the module's other packages on every view.
+    pub fn set_module(&mut self, module: &Arc<super::module::ModuleSummaries>) {
+        for model in &mut self.models {
+            model.set_module(module.clone());
+        }
     }
 }
 

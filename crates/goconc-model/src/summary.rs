@@ -85,6 +85,9 @@ pub enum CallTarget {
     /// `n.ID()` on a local declared once as `n := ep.getNetwork()`: the value the inner call
     /// returns (its target and name), and the path below it.
     Result(Box<CallTarget>, String, String),
+    /// `store.Open(…)`: a function of another package outside the standard library (its import
+    /// path), which may be a package of the same module ([`super::module`]).
+    Package(String),
 }
 
 /// One argument of a call, as far as lock conditions need it.
@@ -493,8 +496,16 @@ impl<'s> Names<'_, 's> {
                     let target = Box::new(target.clone());
                     return Some((CallTarget::Result(target, inner.to_string(), rest), name));
                 }
-                if self.locals.contains_key(root) || self.is_import(root) {
+                if self.locals.contains_key(root) {
                     return None;
+                }
+                if self.is_import(root) {
+                    let path = self.imports.path_of(root)?;
+                    // The standard library's paths have no dot in their first element; its
+                    // functions are known by table (`blocking.rs`), not by summary.
+                    let outside_std = path.split('/').next().is_some_and(|p| p.contains('.'));
+                    return (rest.is_empty() && outside_std)
+                        .then(|| (CallTarget::Package(path.to_string()), name));
                 }
                 if let Some(i) = self.param(root) {
                     let ty = self.params[i].local_type?;

@@ -123,3 +123,71 @@ pub fn stdlib_files() -> Vec<PathBuf> {
     .filter(|p| p.exists())
     .collect()
 }
+
+/// The exports of the packages of the fixtures' module that the files of `dir` import, each
+/// summarised after the module packages it imports: what `goconc check` lays on the folder.
+pub fn module_summaries(dir: &Path) -> Option<std::sync::Arc<goconc_analysis::ModuleSummaries>> {
+    use goconc_analysis::module::{folder_in_module, module_imports, module_path};
+    let root = dir.ancestors().find(|d| d.join("go.mod").is_file())?;
+    let path = module_path(&std::fs::read_to_string(root.join("go.mod")).ok()?)?;
+    let decls = folder_decls(dir);
+    let mut done = std::collections::BTreeMap::new();
+    let mut summaries = goconc_analysis::ModuleSummaries::default();
+    for import in module_imports(&path, decls.iter().map(|(_, d)| d)) {
+        let folder = root.join(folder_in_module(&path, &import)?);
+        if folder != dir {
+            let exports = exports_of(root, &path, &folder, &mut done, 0);
+            summaries.insert(import, exports);
+        }
+    }
+    (!summaries.is_empty()).then(|| std::sync::Arc::new(summaries))
+}
+
+fn folder_decls(dir: &Path) -> Vec<(String, goconc_analysis::FileDecls)> {
+    go_files(dir)
+        .iter()
+        .map(|p| {
+            let source = goconc_analysis::SourceFile::new(std::fs::read_to_string(p).unwrap());
+            let decls =
+                goconc_analysis::FileDecls::collect(source.tree().root_node(), source.text());
+            (p.file_name().unwrap().to_string_lossy().to_string(), decls)
+        })
+        .collect()
+}
+
+fn exports_of(
+    root: &Path,
+    module: &str,
+    dir: &Path,
+    done: &mut std::collections::BTreeMap<
+        PathBuf,
+        std::sync::Arc<goconc_analysis::module::PackageExports>,
+    >,
+    depth: usize,
+) -> std::sync::Arc<goconc_analysis::module::PackageExports> {
+    use goconc_analysis::module::{folder_in_module, module_imports_of_exports, package_exports};
+    if let Some(e) = done.get(dir) {
+        return e.clone();
+    }
+    let decls = folder_decls(dir);
+    let mut summaries = goconc_analysis::ModuleSummaries::default();
+    if depth < 8 {
+        for import in module_imports_of_exports(module, decls.iter().map(|(n, d)| (n.as_str(), d)))
+        {
+            if let Some(rel) = folder_in_module(module, &import) {
+                let folder = root.join(rel);
+                if folder != dir {
+                    let exports = exports_of(root, module, &folder, done, depth + 1);
+                    summaries.insert(import, exports);
+                }
+            }
+        }
+    }
+    let summaries = std::sync::Arc::new(summaries);
+    let exports = std::sync::Arc::new(package_exports(
+        decls.iter().map(|(n, d)| (n.as_str(), d)),
+        Some(&summaries),
+    ));
+    done.insert(dir.to_path_buf(), exports.clone());
+    exports
+}

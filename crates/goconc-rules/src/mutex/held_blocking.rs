@@ -25,7 +25,7 @@ pub static META: RuleMeta = RuleMeta {
     id: "mutex-held-blocking",
     family: Family::Mutex,
     severity: Severity::Warning,
-    summary: "A blocking operation while a lock is held: I/O, `time.Sleep`, an unbuffered channel operation, `wg.Wait`, `g.Wait`, or a same-package function that does one of these.",
+    summary: "A blocking operation while a lock is held: I/O, `time.Sleep`, an unbuffered channel operation, `wg.Wait`, `g.Wait`, or a function of the same module that does one of these.",
     fix: None,
     doc: r#"
 ## Why it matters
@@ -71,7 +71,10 @@ None: moving work out of a critical section changes what the lock protects.
 - A send, receive or `range` on a channel made unbuffered in the same function, outside a
   `select` with a `default`; a receive from `time.After`.
 - A call to a function or method of the same package that does one of the above, however many
-  calls deep, unless it lets go of the caller's lock around it (`mu.Unlock(); slow(); mu.Lock()`).
+  calls deep, unless it lets go of the caller's lock around it (`mu.Unlock(); slow(); mu.Lock()`);
+  and a call to an exported function or method of another package of the same module that does
+  (`store.Flush()`, `s.db.Sync()` with `db` declared `*store.DB`), as that package's summaries
+  tell when its folder is inside the module goconc reads.
 
 ## Evidence and severity
 One finding per critical section (a lock and where it was taken): the most telling blocking
@@ -251,6 +254,20 @@ fn blocking_call_description<'t>(
                 ));
             }
         }
+    }
+    // A function or method of another package of the module that blocks, as its package's
+    // summaries tell.
+    if let Some(imported) = goconc_model::module::imported_callee(model, call) {
+        let (blocking, via) = imported.facts?.blocks.as_ref()?;
+        let wait = wait_of(blocking.kind, None).unwrap_or(Wait::Unbounded);
+        let mut chain: Vec<String> = via.iter().map(|v| format!("`{v}`")).collect();
+        chain.push(format!("`{}`", blocking.what));
+        let function = text(call.field("function")?, model.src);
+        return Some((
+            format!("`{function}` (it calls {})", chain.join(" → ")),
+            wait,
+            Vec::new(),
+        ));
     }
     // A same-package function or method that blocks, however deep.
     let callee = locks::callee(model, call)?;

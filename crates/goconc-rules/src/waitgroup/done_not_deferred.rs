@@ -69,10 +69,13 @@ parent wakes up, so the fix is left to you.
   `continue` of the loop around a per-item `Done`, the end of a branch that does not call it,
   `t.Fatal`/`t.FailNow`/`t.Skip…` or `runtime.Goexit()` (they end the goroutine), an assertion
   documented to call `t.FailNow` (testify's `require`, gotest.tools' `assert.Assert`, `NilError`,
-  `Equal`, …), a helper of the same file that calls one of those, or a panic before `Done` that
-  the goroutine's own deferred `recover` turns into a normal end.
-- **warning** — before `Done`, a call hands the test's `t` to a function this file does not show:
-  if that function calls `t.FailNow`, `Done` is skipped (one fact the tool cannot see).
+  `Equal`, …), a helper of the same package — or an exported one of another package of the
+  same module (`testutil.MustStart(t, …)`) — that calls one of those, or a panic before `Done`
+  that the goroutine's own deferred `recover` turns into a normal end.
+- **warning** — before `Done`, a call hands the test's `t` to a function of another module (or
+  of a module package whose folder goconc did not read): if that function calls `t.FailNow`,
+  `Done` is skipped (one fact the tool cannot see). A module helper that never ends the
+  goroutine gives no finding.
 - **hint** — `Done` is a plain last statement that only a panic in the work before it can skip,
   and nothing in the goroutine recovers: that panic ends the program, so `Wait` never hangs.
   Deferring is still the better habit, and the quick fix is offered.
@@ -822,10 +825,13 @@ fn hands_testing_handle(cx: &Context, call: Node) -> bool {
             .any(|a| is_testing_handle(&cx.model.type_of(*a)))
 }
 
-/// For a call of a function or method of the package: Some(the call in its body that ends the
-/// goroutine, as written), Some(None) when it has none; None when the package does not declare
-/// the callee (another package's helper: unseen).
+/// For a call of a function or method of the package, or of another package of the module:
+/// Some(the call in its body that ends the goroutine, as written), Some(None) when it has none;
+/// None when the callee's package is not at hand (another module's helper: unseen).
 fn helper_exit(cx: &Context, call: Node) -> Option<Option<String>> {
+    if let Some(imported) = goconc_model::module::imported_callee(cx.model, call) {
+        return Some(imported.facts.and_then(|f| f.ends_goroutine.clone()));
+    }
     let function = call.field("function").map(unparen)?;
     let package = cx.model.package;
     let key = match function.kind_str() {
@@ -986,6 +992,14 @@ mod tests {
         // error.
         let src = "package p\n\nimport \"sync\"\n\nfunc f(xs []int) {\n\tvar wg sync.WaitGroup\n\twg.Add(2)\n\tgo func() {\n\t\twork(xs)\n\t\twg.Done()\n\t}()\n\tgo func() {\n\t\tif len(xs) == 0 {\n\t\t\treturn\n\t\t}\n\t\twork(xs)\n\t\twg.Done()\n\t}()\n\twg.Wait()\n}\n\nfunc work([]int) {}\n";
         assert_eq!(severities(src, false), vec![(10, Hint), (17, Error)]);
+    }
+
+    #[test]
+    fn a_helper_of_a_package_out_of_sight_is_a_warning() {
+        // No summaries of `example.com/other/check` are at hand (another module, or a module
+        // package whose folder was not read): whether it stops the goroutine is unknown.
+        let src = "package p\n\nimport (\n\t\"sync\"\n\t\"testing\"\n\n\t\"example.com/other/check\"\n)\n\nfunc TestX(t *testing.T) {\n\tvar wg sync.WaitGroup\n\twg.Add(1)\n\tgo func() {\n\t\tcheck.Stored(t, \"c\")\n\t\twg.Done()\n\t}()\n\twg.Wait()\n}\n";
+        assert_eq!(severities(src, true), vec![(15, crate::Severity::Warning)]);
     }
 
     #[test]
