@@ -90,11 +90,14 @@ operation in it, with a count of the others.
     function writes under the same lock. Each caller of it waits for the I/O. (Field facts are
     read where a type and its methods are declared in one file; a lock whose other holders
     touch no such field serialises the I/O itself.) Not when the result is stored under the
-    lock.
+    lock, nor inside a state change: between taking the lock and the wait, the function tests
+    a field of the lock's owner (`if r.running`, `switch n.state`) and assigns it (`r.running
+    = true`), as a `Start` does that others must wait for.
 - `hint`: everything else. File I/O under a lock usually serialises that very I/O (the lock's
   job); a sleep adds latency but cannot deadlock; a channel operation or `Wait` whose other end
   does not take the lock cannot deadlock on it; an unbounded wait whose result is stored under
-  the lock (check-then-act, connect-once) is what the lock is for.
+  the lock (check-then-act, connect-once), or made inside a state change the lock makes atomic
+  (`Start` setting `running` and then dialing), is what the lock is for.
 
 ## When it stays silent
 When the lock is held only on some paths, when the channel's capacity or the receiver's type is
@@ -365,6 +368,13 @@ impl<'t> Judge<'_, '_, 't> {
                 "file I/O under a lock usually serialises that very I/O; if `{key}` guards only memory, do the I/O outside"
             )),
             Wait::Unbounded => match self.short_taker(op) {
+                Some(_) if self.state_change(op).is_some() => {
+                    let (field, line) = self.state_change(op).unwrap_or_default();
+                    Verdict::Hint(format!(
+                        "it runs inside a change of `{field}`, checked and set under `{key}` (line {}): whoever reads it waits for the change to finish, as the lock means",
+                        LineOf(line)
+                    ))
+                }
                 Some(other) if !self.publishes(op) => Verdict::Warning(format!(
                     "`{other}` needs `{key}` only for the state it guards, and waits for this too"
                 )),
@@ -495,6 +505,55 @@ impl<'t> Judge<'_, '_, 't> {
                 never_blocks && touches_state
             })
             .cloned()
+    }
+
+    /// A state change the lock makes atomic: between taking the lock and the blocking call, the
+    /// function tests a field of the lock's owner (`if srv.running {…}`, `switch n.state`) and
+    /// assigns it (`srv.running = true`). A `Start` that sets `running` and then opens its
+    /// database keeps `Stop` waiting on purpose. The field and where it is assigned.
+    fn state_change(&self, op: &Op<'t>) -> Option<(String, usize)> {
+        let site = op.site?;
+        let at = op.node.start_byte();
+        let owner = op.key.rsplit_once('.')?.0;
+        let src = self.cx.src;
+        let mut tested: Vec<&str> = Vec::new();
+        let mut assigned: Vec<(&str, usize)> = Vec::new();
+        walk_body(self.top, |n| {
+            if n.start_byte() < site || n.start_byte() >= at {
+                return;
+            }
+            let owned_field = |e: Node<'t>| {
+                let e = unparen(e);
+                (e.kind_str() == "selector_expression"
+                    && e.field("operand").is_some_and(|o| text(o, src) == owner))
+                .then(|| text(e, src))
+            };
+            match n.kind_str() {
+                "if_statement" | "expression_switch_statement" => {
+                    let tested_part = n.field("condition").or_else(|| n.field("value"));
+                    if let Some(part) = tested_part {
+                        goconc_syntax::walk(part, |e| {
+                            tested.extend(owned_field(e));
+                            true
+                        });
+                    }
+                }
+                "assignment_statement" => {
+                    if let Some(left) = n.field("left") {
+                        assigned.extend(
+                            named_children(left)
+                                .filter_map(owned_field)
+                                .map(|f| (f, n.start_byte())),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        });
+        assigned
+            .into_iter()
+            .find(|(field, _)| tested.contains(field))
+            .map(|(field, offset)| (field.to_string(), offset))
     }
 
     /// The blocking call's result is stored into a field (of the lock's owner or another
