@@ -328,6 +328,7 @@ impl IncrementalFile {
             )
                 .hash(&mut key);
         }
+        decls.method_call_counts.hash(&mut key);
         decls.field_accesses = guard_facts.accesses;
         decls.method_calls = guard_facts.calls;
         // Keep only the functions the file has now.

@@ -120,6 +120,39 @@ pub struct ConstructedCall {
 /// same block, up to the first statement that uses `x` any other way (passes, stores, returns or
 /// captures it), or starts a goroutine or defers a call.
 pub fn constructed_calls(items: &[Node], src: &str) -> Vec<ConstructedCall> {
+    constructed_calls_and_counts(items, src).0
+}
+
+/// [`constructed_calls`], and how many calls `x.m(…)` the functions make of each method name
+/// `m`, on anything (sorted by name): the package compares them with the calls its facts
+/// account for, since a file's facts miss calls on values whose type a sibling file declares.
+pub fn constructed_calls_and_counts(
+    items: &[Node],
+    src: &str,
+) -> (Vec<ConstructedCall>, Vec<(String, u32)>) {
+    let mut counts: HashMap<&str, u32> = HashMap::default();
+    for &item in items {
+        if !super::scope::is_function_item(item) {
+            continue;
+        }
+        if let Some(body) = item.field("body") {
+            walk(body, |node| {
+                if let Some(call) = method_call(node) {
+                    *counts.entry(text(call.method, src)).or_default() += 1;
+                }
+                true
+            });
+        }
+    }
+    let mut counts: Vec<(String, u32)> = counts
+        .into_iter()
+        .map(|(name, n)| (name.to_string(), n))
+        .collect();
+    counts.sort();
+    (constructed_only(items, src), counts)
+}
+
+fn constructed_only(items: &[Node], src: &str) -> Vec<ConstructedCall> {
     let mut out = Vec::new();
     for &item in items {
         if !super::scope::is_function_item(item) {

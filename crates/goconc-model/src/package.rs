@@ -55,6 +55,9 @@ pub struct FileDecls {
     /// Methods called on values package functions have just returned (see
     /// [`super::guards::constructed_calls`]).
     pub constructed_calls: Vec<super::guards::ConstructedCall>,
+    /// How many calls `x.m(…)` the file makes of each method name, sorted by name (see
+    /// [`super::guards::constructed_calls_and_counts`]).
+    pub method_call_counts: Vec<(String, u32)>,
     /// Where the declarations after the package clause and imports start, and whether the file
     /// spells sync and sync/atomic by their own names: what tells a quiet file from its text
     /// ([`super::quiet::is_quiet_file`]). Left at 0 and false, the file is never quiet.
@@ -185,7 +188,8 @@ impl FileDecls {
         // Shared for the time of the walk so the file can be laid over an empty package
         // (nothing copied), then handed back.
         let mut decls = self;
-        decls.constructed_calls = super::guards::constructed_calls(items, src);
+        (decls.constructed_calls, decls.method_call_counts) =
+            super::guards::constructed_calls_and_counts(items, src);
         let decls = Arc::new(decls);
         let accesses = Self::accesses_with_own_types(&decls, root, items, src, skip);
         let decls = Arc::try_unwrap(decls).unwrap_or_else(|shared| (*shared).clone());
@@ -381,6 +385,7 @@ pub struct PackageModel {
     field_accesses: Vec<super::guards::FieldAccess>,
     method_calls: Vec<super::guards::MethodCall>,
     constructed_calls: Vec<super::guards::ConstructedCall>,
+    method_call_counts: Vec<(String, u32)>,
     /// Computed on first use by [`PackageModel::constructed_method_calls`].
     fresh_constructed: std::sync::OnceLock<Arc<Vec<super::guards::MethodCall>>>,
     /// Computed on first use by [`PackageModel::lock_reach`].
@@ -478,6 +483,9 @@ impl PackageModel {
             model
                 .constructed_calls
                 .extend(file.constructed_calls.iter().cloned());
+            model
+                .method_call_counts
+                .extend(file.method_call_counts.iter().cloned());
             calls.extend(file.call_sites.iter().cloned());
             for (ty, methods) in &file.methods {
                 let entry = model.methods.entry(ty.clone()).or_default();
@@ -980,6 +988,9 @@ impl PackageModel {
     /// calls of that type's methods on a value nobody else can see yet. A value's calls count
     /// up to the first whose method may hand the receiver to a goroutine (see
     /// [`PackageModel::may_start_goroutines`]): `p.Init()` that runs `go p.loop()` publishes it.
+    /// A method some of whose calls neither these nor the files' method calls account for (a
+    /// call on a value whose type a sibling file declares) gets none: its fresh sites alone
+    /// would make it look entered only on new values.
     pub fn constructed_method_calls(&self) -> &[super::guards::MethodCall] {
         self.fresh_constructed.get_or_init(|| {
             let own = self.own.iter().flat_map(|f| f.constructed_calls.iter());
@@ -990,6 +1001,36 @@ impl PackageModel {
                 .chain(own)
                 .chain(base)
                 .collect();
+            if calls.is_empty() {
+                return Arc::default();
+            }
+            // Calls of each method name: made, and accounted for.
+            let mut made: HashMap<&str, u64> = HashMap::default();
+            let own_counts = self.own.iter().flat_map(|f| f.method_call_counts.iter());
+            let base_counts = self.base.iter().flat_map(|b| b.method_call_counts.iter());
+            for (name, n) in self
+                .method_call_counts
+                .iter()
+                .chain(own_counts)
+                .chain(base_counts)
+            {
+                *made.entry(name.as_str()).or_default() += u64::from(*n);
+            }
+            let mut accounted: HashMap<&str, u64> = HashMap::default();
+            for call in self.method_calls() {
+                if call.how != super::guards::CallHow::Implicit {
+                    let method = call.callee.rsplit('.').next().unwrap_or("");
+                    *accounted.entry(method).or_default() += 1;
+                }
+            }
+            for call in &calls {
+                *accounted.entry(call.method.as_str()).or_default() += 1;
+            }
+            calls.retain(|call| {
+                let method = call.method.as_str();
+                made.get(method).copied().unwrap_or(0)
+                    <= accounted.get(method).copied().unwrap_or(0)
+            });
             calls.sort_by(|a, b| {
                 (&a.caller, a.declaration, a.offset).cmp(&(&b.caller, b.declaration, b.offset))
             });

@@ -117,7 +117,9 @@ None: take the lock, or document why this access is safe.
   returning it is no constructor of an unpublished value), in any file of the package. The
   calls counted on such a value are those of the statements right after it is made, up to
   the first that passes, stores, returns or captures it, starts a goroutine, or calls a method
-  that may start one on it (`p.Init()` running `go p.loop()`). An exported method run this way
+  that may start one on it (`p.Init()` running `go p.loop()`); and only for a method all of
+  whose calls in the package are accounted for (a call on a value whose type a sibling file
+  declares is not typed by its file's facts: a method with such a call gets no fresh sites). An exported method run this way
   in the package (a test's `p := New(); p.Load()`) stays the API's: its own unlocked calls of a
   helper still count as unlocked.
 - Methods that take no lock at all on a type that hands its lock to its users (an exported type
