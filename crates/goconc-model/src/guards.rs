@@ -119,12 +119,9 @@ pub struct ConstructedCall {
 /// `x := F(…)` (or `x, err := F(…)`), the calls `x.m(…)` of the statements that follow in the
 /// same block, up to the first statement that uses `x` any other way (passes, stores, returns or
 /// captures it), or starts a goroutine or defers a call.
-pub fn constructed_calls(items: &[Node], src: &str) -> Vec<ConstructedCall> {
-    constructed_calls_and_counts(items, src).0
-}
-
-/// [`constructed_calls`], and how many calls `x.m(…)` the functions make of each method name
-/// `m`, on anything (sorted by name): the package compares them with the calls its facts
+///
+/// Also how many calls `x.m(…)` the functions make of each method name `m`, on anything
+/// (sorted by name): the package compares them with the calls its facts
 /// account for, since a file's facts miss calls on values whose type a sibling file declares.
 pub fn constructed_calls_and_counts(
     items: &[Node],

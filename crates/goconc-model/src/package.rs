@@ -53,7 +53,7 @@ pub struct FileDecls {
     /// The calls of methods of the file's types that hold a mutex (see [`super::guards`]).
     pub method_calls: Vec<super::guards::MethodCall>,
     /// Methods called on values package functions have just returned (see
-    /// [`super::guards::constructed_calls`]).
+    /// [`super::guards::constructed_calls_and_counts`]).
     pub constructed_calls: Vec<super::guards::ConstructedCall>,
     /// How many calls `x.m(…)` the file makes of each method name, sorted by name (see
     /// [`super::guards::constructed_calls_and_counts`]).

@@ -135,13 +135,7 @@ fn collect_item(item: Node, src: &str, context: Option<&str>, usage: &mut Usage)
 /// right side of an assignment or declaration, an element of a composite literal, the value of
 /// a send, or the operand of `&`?
 fn is_taken_whole(selector: Node, src: &str) -> bool {
-    let mut node = selector;
-    while let Some(p) = node
-        .parent()
-        .filter(|p| p.kind_str() == "parenthesized_expression")
-    {
-        node = p;
-    }
+    let node = goconc_syntax::outer_parens(selector);
     let Some(parent) = node.parent() else {
         return false;
     };

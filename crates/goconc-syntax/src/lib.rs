@@ -249,6 +249,19 @@ pub fn is_statement(kind: &str) -> bool {
 }
 
 /// Strips parentheses around an expression.
+/// The outermost of the parentheses around `node` (`node` itself when none): what its
+/// context (an argument list, an assignment, a `<-`) sees.
+pub fn outer_parens(node: Node) -> Node {
+    let mut node = node;
+    while let Some(p) = node
+        .parent()
+        .filter(|p| p.kind_str() == "parenthesized_expression")
+    {
+        node = p;
+    }
+    node
+}
+
 pub fn unparen(mut node: Node) -> Node {
     while node.kind_str() == "parenthesized_expression" {
         // `named_child(0)`, not a cursor: walks that ask this of every node meet each of N

@@ -227,13 +227,7 @@ impl<'t> Collector<'_, 't> {
         // owner, so that the rules know someone they cannot name uses a field of that name.
         let owner = self.root_type(operand).unwrap_or_default();
         // A method value or call (`s.run()`) is no field.
-        let mut expr = sel;
-        while let Some(p) = expr
-            .parent()
-            .filter(|p| p.kind_str() == "parenthesized_expression")
-        {
-            expr = p;
-        }
+        let expr = goconc_syntax::outer_parens(sel);
         let Some(parent) = expr.parent() else { return };
         let src = self.src;
         let kind = match parent.kind_str() {

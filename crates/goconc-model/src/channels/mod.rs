@@ -344,13 +344,7 @@ fn classify<'t>(
 ) {
     let src = model.src;
     // Look through parentheses.
-    let mut expr = ident;
-    while let Some(p) = expr
-        .parent()
-        .filter(|p| p.kind_str() == "parenthesized_expression")
-    {
-        expr = p;
-    }
+    let expr = goconc_syntax::outer_parens(ident);
     let Some(parent) = expr.parent() else { return };
     let mut op = |kind: OpKind, node: Node<'t>, with_ok: bool| {
         let (goroutine, in_closure) = placement(model, node, function);
@@ -455,13 +449,7 @@ fn classify<'t>(
 
 /// `v, ok := <-ch`, `v, ok = <-ch`, `case v, ok := <-ch:`.
 fn receives_with_ok(recv: Node) -> bool {
-    let mut node = recv;
-    while let Some(p) = node
-        .parent()
-        .filter(|p| p.kind_str() == "parenthesized_expression")
-    {
-        node = p;
-    }
+    let node = goconc_syntax::outer_parens(recv);
     let Some(parent) = node.parent() else {
         return false;
     };

@@ -179,13 +179,7 @@ fn check_expression(cx: &Context, expr: Node) -> Option<Finding> {
             return None;
         }
     }
-    let mut outer = expr;
-    while let Some(p) = outer
-        .parent()
-        .filter(|p| p.kind_str() == "parenthesized_expression")
-    {
-        outer = p;
-    }
+    let outer = goconc_syntax::outer_parens(expr);
     let parent = outer.parent()?;
     // `&s.n`: the atomic call itself, or a pointer handed to a wrapper.
     if parent.kind_str() == "unary_expression" && parent.child(0).map(|o| o.kind_str()) == Some("&")

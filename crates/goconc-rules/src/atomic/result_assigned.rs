@@ -60,13 +60,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn check_call(cx: &Context, call: tree_sitter::Node) -> Option<Finding> {
     let func = atomic_func(call, cx.src, &cx.model.imports)?;
     let (op, _) = split_func(func)?;
-    let mut value = call;
-    while let Some(p) = value
-        .parent()
-        .filter(|p| p.kind_str() == "parenthesized_expression")
-    {
-        value = p;
-    }
+    let value = goconc_syntax::outer_parens(call);
     let right = value
         .parent()
         .filter(|p| p.kind_str() == "expression_list")?;

@@ -264,13 +264,7 @@ fn uses_of<'t>(
 
 /// `ok` in `v, ok := <-ch`, `v, ok = <-ch`, `case v, ok := <-ch:`.
 fn ok_name<'t>(model: &FileModel<'t>, recv: Node<'t>) -> Option<&'t str> {
-    let mut node = recv;
-    while let Some(p) = node
-        .parent()
-        .filter(|p| p.kind_str() == "parenthesized_expression")
-    {
-        node = p;
-    }
+    let node = goconc_syntax::outer_parens(recv);
     let parent = node.parent()?;
     let stmt = match parent.kind_str() {
         "receive_statement" => parent,
@@ -486,13 +480,7 @@ fn is_case(n: Node) -> bool {
 
 /// `select { case <-ch: …; default: close(ch) }`: a test of "already closed?", not a receive.
 fn is_closed_probe(recv: Node) -> bool {
-    let mut comm = recv;
-    while let Some(p) = comm
-        .parent()
-        .filter(|p| p.kind_str() == "parenthesized_expression")
-    {
-        comm = p;
-    }
+    let comm = goconc_syntax::outer_parens(recv);
     // `case <-ch:` is a receive_statement with only a right side.
     let Some(stmt) = comm
         .parent()

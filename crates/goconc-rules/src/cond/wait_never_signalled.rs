@@ -202,13 +202,7 @@ fn made_here(cx: &Context, decl: &goconc_model::Decl) -> bool {
 
 /// Is this use of the condition `c.Wait()` or `c.L…`?
 fn waits_or_locks(cx: &Context, ident: Node) -> bool {
-    let mut node = ident;
-    while let Some(p) = node
-        .parent()
-        .filter(|p| p.kind_str() == "parenthesized_expression")
-    {
-        node = p;
-    }
+    let node = goconc_syntax::outer_parens(ident);
     let Some(selector) = node
         .parent()
         .filter(|p| p.kind_str() == "selector_expression" && p.field("operand") == Some(node))

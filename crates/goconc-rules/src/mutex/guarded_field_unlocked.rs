@@ -540,11 +540,7 @@ fn judge(
     let whole_value = facts.whole_value(cx, &access.type_name, &access.function);
     let entry = entries.of(cx, facts, &access.type_name, &access.function);
     let entry = match entry {
-        // Calls on values nobody else has yet say nothing of how the API is used once shared.
-        Entry::Fresh if !facts.callers_speak_for(cx, &access.type_name, &access.function) => {
-            Entry::NoCallers
-        }
-        Entry::Locked(_) | Entry::Mixed
+        Entry::Locked(_) | Entry::Fresh | Entry::Mixed
             if !facts.callers_speak_for(cx, &access.type_name, &access.function) =>
         {
             Entry::Unlocked
