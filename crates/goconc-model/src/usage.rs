@@ -82,6 +82,8 @@ fn collect_item(item: Node, src: &str, context: Option<&str>, usage: &mut Usage)
     let mut context_params: Vec<&str> = Vec::new();
     // Selectors that are the target of a plain assignment: written, not read.
     let mut written: crate::HashSet<usize> = crate::HashSet::default();
+    // Selectors whose value is handed on whole (see `mark_taken_whole`), marked by their parent.
+    let mut taken: crate::HashSet<usize> = crate::HashSet::default();
     goconc_syntax::walk(item, |n| {
         if kinds::flags(n.kind_id()) & kinds::OPAQUE != 0 {
             // Names, literals, types, comments: nothing below them is a selector or a call.
@@ -93,6 +95,7 @@ fn collect_item(item: Node, src: &str, context: Option<&str>, usage: &mut Usage)
             }
             return false;
         }
+        mark_taken_whole(n, src, &mut taken);
         match n.kind_str() {
             "assignment_statement" => {
                 if n.field("operator").is_some_and(|o| text(o, src) == "=") {
@@ -118,7 +121,7 @@ fn collect_item(item: Node, src: &str, context: Option<&str>, usage: &mut Usage)
                 if !written.contains(&n.id()) {
                     if let Some(field) = n.field("field") {
                         usage.fields_read.push(text(field, src).to_string());
-                        if is_taken_whole(n, src) {
+                        if taken.contains(&n.id()) {
                             usage.fields_taken.push(text(field, src).to_string());
                         }
                     }
@@ -131,28 +134,50 @@ fn collect_item(item: Node, src: &str, context: Option<&str>, usage: &mut Usage)
     });
 }
 
-/// Is the value of the selector `x.f` handed on whole: an argument, a returned value, the
-/// right side of an assignment or declaration, an element of a composite literal, the value of
-/// a send, or the operand of `&`?
-fn is_taken_whole(selector: Node, src: &str) -> bool {
-    let node = goconc_syntax::outer_parens(selector);
-    let Some(parent) = node.parent() else {
-        return false;
+/// Marks, in `taken`, the selectors below `node` whose value `node` hands on whole: an
+/// argument, a returned value, the right side of an assignment or declaration, an element of a
+/// composite literal, the value of a send, or the operand of `&` — not a method called on it, a
+/// field selected from it, or a comparison. Asked top-down of every node of the walk, because
+/// climbing from each selector to its parent costs a descent from the root per step
+/// (tree-sitter's `parent()`), quadratic in nested function literals.
+fn mark_taken_whole(node: Node, src: &str, taken: &mut crate::HashSet<usize>) {
+    let mut mark = |value: Node| {
+        let value = unparen(value);
+        if value.kind_str() == "selector_expression" {
+            taken.insert(value.id());
+        }
     };
-    match parent.kind_str() {
-        "argument_list" | "literal_element" | "keyed_element" | "return_statement" => true,
-        "send_statement" => parent.field("value") == Some(node),
-        "unary_expression" => parent
-            .field("operator")
-            .is_some_and(|o| text(o, src) == "&"),
-        "expression_list" => parent.parent().is_some_and(|g| match g.kind_str() {
-            "return_statement" | "argument_list" | "literal_value" => true,
-            "assignment_statement" | "short_var_declaration" => g.field("right") == Some(parent),
-            "var_spec" => g.field("value") == Some(parent),
-            _ => false,
-        }),
-        "var_spec" => parent.field("value") == Some(node),
-        _ => false,
+    let mark_list = |list: Node, mark: &mut dyn FnMut(Node)| {
+        if list.kind_str() == "expression_list" {
+            named_children(list).for_each(mark);
+        } else {
+            mark(list);
+        }
+    };
+    match node.kind_str() {
+        "argument_list" | "return_statement" | "literal_value" => {
+            for child in named_children(node) {
+                mark_list(child, &mut mark);
+            }
+        }
+        "literal_element" | "keyed_element" => named_children(node).for_each(&mut mark),
+        "send_statement" => node.field("value").into_iter().for_each(mark),
+        "unary_expression" => {
+            if node.field("operator").is_some_and(|o| text(o, src) == "&") {
+                node.field("operand").into_iter().for_each(mark);
+            }
+        }
+        "assignment_statement" | "short_var_declaration" => {
+            if let Some(right) = node.field("right") {
+                mark_list(right, &mut mark);
+            }
+        }
+        "var_spec" => {
+            if let Some(value) = node.field("value") {
+                mark_list(value, &mut mark);
+            }
+        }
+        _ => {}
     }
 }
 
