@@ -87,7 +87,53 @@ const OPERATORS: &[&str] = &["<-"];
 /// or atomically accessed value is reached.
 #[derive(Debug, Clone)]
 pub struct Triggers {
-    own_names: Option<AhoCorasick>,
+    /// The package's own names, sorted, without duplicates.
+    names: Vec<String>,
+    /// Their search, built when a text without a shared word is first asked about: most
+    /// functions of a package that locks name `Lock` or `go` first, and building an automaton of
+    /// a generated package's hundred thousand type names cost more than asking.
+    own_names: OnceLock<Option<OwnNames>>,
+}
+
+/// How a text is searched for the package's own names, as whole words.
+#[derive(Debug, Clone)]
+enum OwnNames {
+    Automaton(AhoCorasick),
+    /// Past [`MAX_AUTOMATON_NAMES`]: every identifier of the text looked up, one hash each
+    /// (building the automaton grows faster than its names).
+    Set(HashSet<String>),
+}
+
+/// The most names searched with an automaton.
+const MAX_AUTOMATON_NAMES: usize = 4096;
+
+impl OwnNames {
+    fn build(names: &[String]) -> Option<OwnNames> {
+        if names.is_empty() {
+            return None;
+        }
+        if names.len() > MAX_AUTOMATON_NAMES {
+            return Some(OwnNames::Set(names.iter().cloned().collect()));
+        }
+        // Built for every package that needs it: the NFA builds in a fraction of a DFA's time.
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(names)
+            .ok()
+            .map(OwnNames::Automaton)
+    }
+
+    /// Whether some whole-word occurrence `start..end` of a name in `text` passes `keep`.
+    fn any_in(&self, text: &str, mut keep: impl FnMut(usize, usize) -> bool) -> bool {
+        match self {
+            OwnNames::Automaton(search) => {
+                whole_word_matches(search, text).any(|m| keep(m.start(), m.end()))
+            }
+            OwnNames::Set(names) => goconc_syntax::identifiers(text)
+                .any(|(at, word)| names.contains(word) && keep(at, at + word.len())),
+        }
+    }
 }
 
 /// The automaton of the words every package shares; patterns from `first_helper_word` on are
@@ -146,16 +192,16 @@ impl Triggers {
         names.retain(|n| !n.is_empty());
         names.sort_unstable();
         names.dedup();
-        // Built for every package: the NFA builds in a fraction of a DFA's time.
-        let own_names = (!names.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .build(&names)
-        });
         Triggers {
-            own_names: own_names.and_then(Result::ok),
+            names,
+            own_names: OnceLock::new(),
         }
+    }
+
+    fn own_names(&self) -> Option<&OwnNames> {
+        self.own_names
+            .get_or_init(|| OwnNames::build(&self.names))
+            .as_ref()
     }
 
     /// Whether `text` holds a trigger: an operator anywhere, a word as a whole word (in code,
@@ -164,9 +210,10 @@ impl Triggers {
         let Some(common) = CommonWords::get() else {
             return true;
         };
-        let own = self.own_names.as_ref();
         whole_word_matches(&common.search, text).next().is_some()
-            || own.is_some_and(|own| whole_word_matches(own, text).next().is_some())
+            || self
+                .own_names()
+                .is_some_and(|own| own.any_in(text, |_, _| true))
     }
 
     /// What the code of a top-level declaration holds. A word inside a comment or a string
@@ -176,21 +223,22 @@ impl Triggers {
             return Found::Trigger;
         };
         let code = text(item, src);
-        let in_code = |m: &aho_corasick::Match| {
-            let start = item.start_byte() + m.start();
+        let in_code = |start: usize, end: usize| {
             !item
-                .descendant_for_byte_range(start, item.start_byte() + m.end())
+                .descendant_for_byte_range(item.start_byte() + start, item.start_byte() + end)
                 .is_some_and(|n| is_comment_or_string(n.kind_str()))
         };
         let mut found = Found::Nothing;
-        for m in whole_word_matches(&common.search, code).filter(in_code) {
+        for m in whole_word_matches(&common.search, code).filter(|m| in_code(m.start(), m.end())) {
             if m.pattern().as_usize() < common.first_helper_word {
                 return Found::Trigger;
             }
             found = Found::HelperWords;
         }
-        let own = self.own_names.as_ref();
-        if own.is_some_and(|own| whole_word_matches(own, code).any(|m| in_code(&m))) {
+        if self
+            .own_names()
+            .is_some_and(|own| own.any_in(code, in_code))
+        {
             return Found::Trigger;
         }
         found

@@ -207,6 +207,10 @@ pub struct FileModel<'t> {
     /// Computed on first use by [`crate::locks::released_elsewhere`]: per (outermost function,
     /// mutex key), the functions under it whose own first use of the key is a release.
     pub(crate) releases_first: std::sync::OnceLock<HashMap<(usize, String), Vec<usize>>>,
+    /// What [`crate::sync_calls::mutex_kind`] said of each expression asked about, by node id:
+    /// a lock call is asked about by a dozen passes (guards, lock traces, each mutex rule), and
+    /// typing its receiver again each time was a tenth of a check of many small methods.
+    pub(crate) mutex_kinds: std::sync::Mutex<HashMap<usize, crate::sync_calls::MutexKind>>,
 }
 
 impl<'t> FileModel<'t> {
@@ -275,6 +279,7 @@ impl<'t> FileModel<'t> {
             function_at: HashMap::default(),
             ancestors: Vec::new(),
             releases_first: std::sync::OnceLock::new(),
+            mutex_kinds: Default::default(),
         };
         model.collect(index, skip);
         model.ancestors = Vec::new();

@@ -105,7 +105,24 @@ pub fn wrapped_sync_lock(ty: &Ty) -> Option<SyncKind> {
 }
 
 /// The kind of mutex an expression holds (through pointers and embedding), if known.
-pub fn mutex_kind(model: &FileModel, expr: Node) -> Option<(SyncKind, Option<&'static str>)> {
+pub fn mutex_kind(model: &FileModel, expr: Node) -> MutexKind {
+    // The lock is not held while typing: `type_of` may ask again of another node.
+    let known = |model: &FileModel| model.mutex_kinds.lock().ok()?.get(&expr.id()).copied();
+    if let Some(kind) = known(model) {
+        return kind;
+    }
+    let kind = mutex_kind_uncached(model, expr);
+    if let Ok(mut kinds) = model.mutex_kinds.lock() {
+        kinds.insert(expr.id(), kind);
+    }
+    kind
+}
+
+/// What [`mutex_kind`] answers: the kind of lock, and the name of the embedded mutex field
+/// that a promoted `c.Lock()` locks.
+pub type MutexKind = Option<(SyncKind, Option<&'static str>)>;
+
+fn mutex_kind_uncached(model: &FileModel, expr: Node) -> MutexKind {
     let ty = model.type_of(expr);
     if ty.deref().is_named("sync", "Locker") {
         return Some((SyncKind::Mutex, None));

@@ -144,7 +144,32 @@ fn field_id_by_search(name: &str) -> Option<u16> {
     language.field_id_for_name(name).map(u16::from)
 }
 
-/// The source text of a node ("" if the node's range is not valid in `src`).
+/// The identifier-like words of a text with their offsets, in one pass (comments and strings
+/// included: the syntax tree tells them apart later). A run of word bytes that starts with a
+/// digit is a number, not a word.
+pub fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            if !is_word_byte(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && is_word_byte(bytes[i]) {
+                i += 1;
+            }
+            if bytes[start].is_ascii_digit() {
+                continue;
+            }
+            // Runs of word bytes start and end at char boundaries (non-ASCII bytes are all taken).
+            return Some((start, text.get(start..i).unwrap_or("")));
+        }
+        None
+    })
+}
+
 /// A byte of an identifier (every byte of a non-ASCII letter counts: Go allows Unicode letters).
 pub fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
@@ -156,6 +181,7 @@ pub fn is_whole_word(bytes: &[u8], start: usize, end: usize) -> bool {
     !before.is_some_and(is_word_byte) && !bytes.get(end).copied().is_some_and(is_word_byte)
 }
 
+/// The source text of a node ("" if the node's range is not valid in `src`).
 pub fn text<'s>(node: Node, src: &'s str) -> &'s str {
     src.get(node.byte_range()).unwrap_or("")
 }

@@ -13,7 +13,7 @@ use crate::{Context, Family, RuleMeta};
 use goconc_model::package::LockReach;
 use goconc_model::types::names_of;
 use goconc_model::{DeclKind, FileModel, Ty};
-use goconc_syntax::{is_whole_word, is_word_byte, named_children, text, unparen, walk};
+use goconc_syntax::{is_whole_word, named_children, text, unparen, walk};
 
 pub static META: RuleMeta = RuleMeta {
     id: "sync-value-copied",
@@ -349,7 +349,7 @@ fn words_naming<'t>(cx: &Context<'_, 't>, locks: &Locks) -> Vec<(usize, &'t str)
                 }
             }
             None => {
-                for (at, word) in identifiers(text) {
+                for (at, word) in goconc_syntax::identifiers(text) {
                     let first = word.as_bytes().first().copied().unwrap_or(0) as usize;
                     if maybe[first] & (1 << word.len().min(63)) != 0 && names.contains(word) {
                         let at = region.start + at;
@@ -535,31 +535,6 @@ fn worth_a_look(src: &str, at: usize, len: usize, how: u8, is_field: bool) -> bo
         return before.trim_end_matches([' ', '\t', '(']).ends_with('*');
     }
     false
-}
-
-/// The identifier-like words of a text with their offsets, in one pass (comments and strings
-/// included: the syntax tree tells them apart later).
-fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < bytes.len() {
-            if !is_word_byte(bytes[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < bytes.len() && is_word_byte(bytes[i]) {
-                i += 1;
-            }
-            if bytes[start].is_ascii_digit() {
-                continue;
-            }
-            // Runs of word bytes start and end at char boundaries (non-ASCII bytes are all taken).
-            return Some((start, text.get(start..i).unwrap_or("")));
-        }
-        None
-    })
 }
 
 /// Value receivers and by-value parameters of functions, methods and function literals.
