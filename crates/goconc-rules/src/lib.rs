@@ -250,6 +250,13 @@ pub struct Context<'a, 't> {
     /// shared by the rules that read them (each built its own before). Empty when the file
     /// starts no goroutine: every one of those rules is about a goroutine.
     pub channels: goconc_model::channels::Channels<'t>,
+    /// The bodies that call lock methods and those calls (see [`mutex::locking_bodies`]),
+    /// listed once for the six mutex rules that start from them (each listed its own before).
+    locking_bodies: Vec<(
+        usize,
+        tree_sitter::Node<'t>,
+        Vec<goconc_model::sync_calls::LockCall<'t>>,
+    )>,
     /// Where channels are closed twice or sent on after a close, computed on first use and
     /// shared by the rules that read it.
     close_events: std::cell::OnceCell<Vec<goconc_model::channels::CloseEvent>>,
@@ -382,6 +389,7 @@ pub fn run<'t>(
         go_version: facts.go_version,
         is_test_file: facts.is_test_file,
         lock_traces: lock_traces(&model, &index),
+        locking_bodies: mutex::collect_locking_bodies(&model, &index),
         index,
         skipped,
         channels,

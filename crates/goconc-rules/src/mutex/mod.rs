@@ -62,19 +62,29 @@ pub fn rules() -> Vec<Rule> {
 }
 
 /// The bodies (function index, body) that call a lock method directly, not only in nested
-/// function literals, with those calls in source order. Found from the file's call index, so no
-/// body is walked.
-pub(crate) fn locking_bodies<'t>(
-    cx: &Context<'_, 't>,
+/// function literals, with those calls in source order: what every mutex rule starts from,
+/// listed once per file ([`Context::locking_bodies`]).
+pub(crate) fn locking_bodies<'c, 't>(
+    cx: &'c Context<'_, 't>,
+) -> impl Iterator<Item = (usize, Node<'t>, &'c [LockCall<'t>])> + 'c {
+    cx.locking_bodies
+        .iter()
+        .map(|(function, body, calls)| (*function, *body, calls.as_slice()))
+}
+
+/// [`locking_bodies`] found from the file's call index, so no body is walked.
+pub(crate) fn collect_locking_bodies<'t>(
+    model: &goconc_model::FileModel<'t>,
+    index: &crate::NodeIndex<'t>,
 ) -> Vec<(usize, Node<'t>, Vec<LockCall<'t>>)> {
     let mut by_function: std::collections::BTreeMap<usize, Vec<LockCall<'t>>> =
         std::collections::BTreeMap::new();
     for name in ["Lock", "RLock", "Unlock", "RUnlock", "TryLock", "TryRLock"] {
-        for &node in cx.index.calls_named(name) {
-            let Some(call) = lock_call(cx.model, node) else {
+        for &node in index.calls_named(name) {
+            let Some(call) = lock_call(model, node) else {
                 continue;
             };
-            if let Some(function) = cx.model.function_of(node) {
+            if let Some(function) = model.function_of(node) {
                 by_function.entry(function).or_default().push(call);
             }
         }
@@ -83,7 +93,8 @@ pub(crate) fn locking_bodies<'t>(
         .into_iter()
         .filter_map(|(function, mut calls)| {
             calls.sort_by_key(|c| c.call.start_byte());
-            Some((function, cx.model.functions[function].body?, calls))
+            calls.shrink_to_fit();
+            Some((function, model.functions[function].body?, calls))
         })
         .collect()
 }
