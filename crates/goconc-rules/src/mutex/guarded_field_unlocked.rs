@@ -93,7 +93,17 @@ above.
   runs twice at once, and the function does not read the field under the lock itself other
   than to write it, as in `c.f = append(c.f, x)`); a
   read of a field whose every write sets it once under `if x.f == nil`; an unlocked call of a
-  locked helper from outside the type's methods.
+  locked helper from outside the type's methods; a read made, like every write of the field,
+  on a test's own goroutine, where every write takes the lock (the lock is for readers
+  elsewhere, such as a suite's timeout watchdog: the test's own reads race with none of its
+  writes). A function runs on a test's goroutine when it takes the test's handle (`*testing.T`,
+  `*testing.B`, `*testing.F`, `testing.TB`) and every call of it in the package is made in
+  place (not under `go`, not inside a function literal, which may be a callback run
+  concurrently as `errgroup`'s are) and before any `t.Parallel()`, by a method of the same type
+  judged the same way or by a `TestX`/`BenchmarkX`/`FuzzX` function; a method of the type that
+  nothing in the package calls is a step the test framework runs (a suite's `TestX`,
+  `TearDownTest`). The same reads from a method a `go` statement, a callback or a parallel test
+  reaches stay warnings.
 - Never `error`: the race needs a second goroutine the finding cannot name.
 
 ## Fix
@@ -144,7 +154,9 @@ None: take the lock, or document why this access is safe.
   side is the mistake), where the helper is not itself judged (see above).
 - Types without a clear guard. One finding per field per function.
 - `_test.go` files are judged the same way; a test calling a locked helper bare is a `hint`
-  because whether another goroutine has the value at that point is not shown.
+  because whether another goroutine has the value at that point is not shown, and so is a read
+  on a test's own goroutine of a field every write of which is made there under the lock (see
+  Severity).
 "#,
 };
 
