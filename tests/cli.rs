@@ -1353,3 +1353,54 @@ fn deeply_nested_code_is_checked_or_skipped_with_a_note_never_a_crash() {
     }
     assert_eq!(stdout.matches("mutex-defer-lock").count(), 2, "{stdout}");
 }
+
+/// `guarded-field-unlocked` on the suite fixture: the reads a test makes on its own goroutine of
+/// fields whose every write is made there under the lock are hints; the same reads in suites
+/// whose writer a goroutine, an errgroup callback or parallel tests reach stay warnings.
+#[test]
+fn guarded_reads_on_a_tests_own_goroutine_are_hints_and_concurrent_ones_warnings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = goconc(
+        root,
+        &[
+            "check",
+            "--format",
+            "json",
+            "--select",
+            "guarded-field-unlocked",
+            "tests/fixtures/guarded-field-unlocked",
+        ],
+    );
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON");
+    let mut severities: Vec<(String, String)> = v
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter(|f| {
+            f["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("suite_test.go"))
+        })
+        .map(|f| {
+            let message = f["message"].as_str().unwrap_or_default();
+            let field = message.split('`').nth(1).unwrap_or_default().to_string();
+            (
+                field,
+                f["severity"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    severities.sort();
+    let expected: Vec<(String, String)> = [
+        ("s.count", "warning"),
+        ("s.next", "warning"),
+        ("s.nextPort", "hint"),
+        ("s.nodes", "hint"),
+        ("s.nodes", "hint"),
+        ("s.serial", "warning"),
+    ]
+    .iter()
+    .map(|(f, s)| (f.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(severities, expected);
+}

@@ -50,6 +50,8 @@ pub struct FieldAccess {
     pub lazy_init: bool,
     /// The method (`Cache.Get`).
     pub function: String,
+    /// Made on the goroutine of the test whose handle the method receives (see [`TestStep`]).
+    pub test_step: bool,
     pub offset: usize,
     pub len: usize,
 }
@@ -93,6 +95,8 @@ pub struct MethodCall {
     pub guards: Vec<String>,
     pub receiver: CallReceiver,
     pub how: CallHow,
+    /// Made on the goroutine of the test whose handle the caller receives (see [`TestStep`]).
+    pub test_step: bool,
     pub offset: usize,
     pub len: usize,
 }
@@ -315,6 +319,66 @@ struct Collector<'m, 't> {
     /// Walking the body of a `go` or `defer` literal: calls only (accesses in function literals
     /// are not recorded).
     in_goroutine: bool,
+    test_step: TestStep,
+}
+
+/// Where a function runs as a step of the test whose handle it receives. `go test` runs a
+/// test's function, and whatever it calls in place, on the test's own goroutine, one test after
+/// another; a test runs alongside others only from its `t.Parallel()` on. So what a function
+/// taking a `*testing.T` (`*testing.B`, `*testing.F`, `testing.TB`) does in its own body
+/// (outside its function literals: a callback may run anywhere, as `eg.Go(func…)` does) and
+/// before any `Parallel()` call in it, it does on that test's goroutine, if the function itself
+/// runs there: its callers decide (`guarded-field-unlocked` reads them).
+#[derive(Debug, Clone, Copy, Default)]
+struct TestStep {
+    /// The function's index in the model, when it takes a testing handle.
+    function: Option<usize>,
+    /// Where its first `Parallel()` call starts (`usize::MAX` without one).
+    parallel_from: usize,
+}
+
+impl TestStep {
+    fn of(model: &FileModel, index: usize) -> TestStep {
+        let function = &model.functions[index];
+        let takes_handle = function
+            .node
+            .field("parameters")
+            .into_iter()
+            .flat_map(named_children)
+            .filter_map(|param| param.field("type"))
+            .any(|ty| {
+                super::sync_calls::is_testing_handle(&Ty::from_node(ty, model.src, &model.imports))
+            });
+        let Some(body) = function.body.filter(|_| takes_handle) else {
+            return TestStep::default();
+        };
+        let mut parallel_from = usize::MAX;
+        walk(body, |n| {
+            if n.start_byte() >= parallel_from {
+                return false;
+            }
+            if let Some(call) = method_call(n) {
+                if text(call.method, model.src) == "Parallel"
+                    && named_children(call.args).next().is_none()
+                    && super::sync_calls::is_testing_handle(&model.type_of(call.receiver))
+                {
+                    parallel_from = n.start_byte();
+                }
+            }
+            true
+        });
+        TestStep {
+            function: Some(index),
+            parallel_from,
+        }
+    }
+
+    /// Is `node` in the function's own body, before any `Parallel()` call?
+    fn holds_at(&self, model: &FileModel, node: Node) -> bool {
+        self.function
+            .is_some_and(|i| model.function_of(node) == Some(i))
+            && node.start_byte() < self.parallel_from
+    }
 }
 
 impl<'t> LockObserver<'t> for Collector<'_, 't> {
@@ -390,6 +454,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     element,
                     lazy_init,
                     function: self.function.clone(),
+                    test_step: self.test_step.holds_at(self.model, n),
                     offset: n.start_byte(),
                     len: n.end_byte() - n.start_byte(),
                 },
@@ -452,6 +517,7 @@ impl<'t> Collector<'_, 't> {
             calls: HashMap::default(),
             holders: std::mem::take(&mut self.holders),
             in_goroutine: true,
+            test_step: TestStep::default(),
         };
         let analysed = locks::analyze(self.model, body, &mut inner).is_some();
         self.holders = std::mem::take(&mut inner.holders);
@@ -654,6 +720,9 @@ impl<'t> Collector<'_, 't> {
                 guards,
                 receiver: receiver_kind,
                 how,
+                test_step: how == CallHow::Direct
+                    && node.kind_str() == "call_expression"
+                    && self.test_step.holds_at(self.model, node),
                 offset: node.start_byte(),
                 len: node.end_byte() - node.start_byte(),
             },
@@ -814,7 +883,7 @@ fn under_nil_check(selector: Node, ancestors: &[Node], src: &str) -> bool {
 /// hold a mutex, and calls of their methods from anywhere.
 pub fn collect(model: &FileModel) -> GuardFacts {
     let mut facts = GuardFacts::default();
-    for function in &model.functions {
+    for (index, function) in model.functions.iter().enumerate() {
         if function.parent.is_some() {
             continue;
         }
@@ -845,6 +914,7 @@ pub fn collect(model: &FileModel) -> GuardFacts {
             calls: HashMap::default(),
             holders: HashMap::default(),
             in_goroutine: false,
+            test_step: TestStep::of(model, index),
         };
         let locks_here = text(body, model.src).contains("ock(");
         if !locks_here {

@@ -1064,6 +1064,7 @@ impl PackageModel {
                     guards: Vec::new(),
                     receiver: super::guards::CallReceiver::Fresh,
                     how: super::guards::CallHow::Direct,
+                    test_step: false,
                     offset: call.offset,
                     len: call.len,
                 });

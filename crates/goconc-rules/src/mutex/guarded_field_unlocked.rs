@@ -93,7 +93,17 @@ above.
   runs twice at once, and the function does not read the field under the lock itself other
   than to write it, as in `c.f = append(c.f, x)`); a
   read of a field whose every write sets it once under `if x.f == nil`; an unlocked call of a
-  locked helper from outside the type's methods.
+  locked helper from outside the type's methods; a read made, like every write of the field,
+  on a test's own goroutine, where every write takes the lock (the lock is for readers
+  elsewhere, such as a suite's timeout watchdog: the test's own reads race with none of its
+  writes). A function runs on a test's goroutine when it takes the test's handle (`*testing.T`,
+  `*testing.B`, `*testing.F`, `testing.TB`) and every call of it in the package is made in
+  place (not under `go`, not inside a function literal, which may be a callback run
+  concurrently as `errgroup`'s are) and before any `t.Parallel()`, by a method of the same type
+  judged the same way or by a `TestX`/`BenchmarkX`/`FuzzX` function; a method of the type that
+  nothing in the package calls is a step the test framework runs (a suite's `TestX`,
+  `TearDownTest`). The same reads from a method a `go` statement, a callback or a parallel test
+  reaches stay warnings.
 - Never `error`: the race needs a second goroutine the finding cannot name.
 
 ## Fix
@@ -144,7 +154,9 @@ None: take the lock, or document why this access is safe.
   side is the mistake), where the helper is not itself judged (see above).
 - Types without a clear guard. One finding per field per function.
 - `_test.go` files are judged the same way; a test calling a locked helper bare is a `hint`
-  because whether another goroutine has the value at that point is not shown.
+  because whether another goroutine has the value at that point is not shown, and so is a read
+  on a test's own goroutine of a field every write of which is made there under the lock (see
+  Severity).
 "#,
 };
 
@@ -172,7 +184,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if reported.contains(&(key.0, key.1, access.function.as_str())) {
             continue;
         }
-        let Some(severity) = judge(cx, &facts, &mut entries, access, &guard) else {
+        let Some((severity, why_hint)) = judge(cx, &facts, &mut entries, access, &guard) else {
             continue;
         };
         reported.insert((key.0, key.1, access.function.as_str()));
@@ -195,10 +207,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             format!(
                 "`{accessed}` is {what} without holding `{receiver}.{}`, {evidence}: this races with the locked accesses{}",
                 guard.name,
-                match severity {
-                    Severity::Hint => guard_hint(&facts, access),
-                    _ => String::new(),
-                }
+                why_hint
             ),
         );
         finding.severity = severity;
@@ -311,6 +320,44 @@ impl<'a> Facts<'a> {
         !is_exported(method)
             || guards::IMPLICIT_METHODS.contains(&method)
             || self.whole_value(cx, type_name, function)
+    }
+
+    /// Does the method run only on the goroutine of a test whose handle it receives? Each of its
+    /// calls in the package is made in place (not under `go`, not in a function literal: a
+    /// callback may run anywhere) by a function taking the test's handle, before any
+    /// `t.Parallel()` there, and that function runs there too: a method of the same type (whose
+    /// calls the package shows) judged the same way, or a test `go test` runs (`TestX`). A
+    /// method with no call in the package is entered by the test framework as a step of the test
+    /// whose handle it takes (a suite's `TestX`, `TearDownTest`). The caller checks that the
+    /// method itself takes the handle (`test_step` on its accesses).
+    fn on_test_goroutine<'s>(
+        &self,
+        type_name: &str,
+        function: &'s str,
+        seen: &mut HashSet<&'s str>,
+    ) -> bool
+    where
+        'a: 's,
+    {
+        if !seen.insert(function) {
+            // A method calling itself adds nothing.
+            return true;
+        }
+        self.sites(type_name, function).into_iter().all(|site| {
+            if site.receiver == CallReceiver::Fresh {
+                return true;
+            }
+            if site.how != CallHow::Direct || !site.test_step {
+                return false;
+            }
+            match site.caller.split_once('.') {
+                Some((caller_type, _)) => {
+                    caller_type == type_name
+                        && self.on_test_goroutine(type_name, &site.caller, seen)
+                }
+                None => is_test_function(&site.caller),
+            }
+        })
     }
 
     /// Is the method started on a goroutine or handed on to run later?
@@ -524,14 +571,15 @@ impl Entries {
     }
 }
 
-/// Should this unlocked access be reported, and at which severity?
+/// Should this unlocked access be reported, and at which severity (with, for a hint, why the
+/// race is unlikely, for the message)?
 fn judge(
     cx: &Context,
     facts: &Facts,
     entries: &mut Entries,
     access: &FieldAccess,
     guard: &Guard,
-) -> Option<Severity> {
+) -> Option<(Severity, String)> {
     if access.expects_held || !access.guards.is_empty() {
         return None;
     }
@@ -630,10 +678,53 @@ fn judge(
                 && a.guards.contains(&guard.name)
                 && !in_write_of_field(cx, a, &writes)
         });
-    Some(if lazy || confined {
-        Severity::Hint
-    } else {
-        Severity::Warning
+    if lazy || confined {
+        return Some((Severity::Hint, guard_hint(facts, access)));
+    }
+    // Every write takes the guard and, like this read, is made on a test's own goroutine (see
+    // `Facts::on_test_goroutine`): the lock is for readers elsewhere (a watchdog), and the
+    // test's own reads race with none of its writes.
+    let test_confined = !access.write
+        && !writes.is_empty()
+        && writes
+            .iter()
+            .all(|w| w.test_step && holds_guard(cx, facts, entries, w, &guard.name))
+        && [&access.function]
+            .into_iter()
+            .chain(writes.iter().map(|w| &w.function))
+            .all(|f| facts.on_test_goroutine(&access.type_name, f, &mut HashSet::default()))
+        && access.test_step;
+    if test_confined {
+        return Some((
+            Severity::Hint,
+            " only if two tests of the value run at once (every write takes the lock, and like this read runs on a test's own goroutine: nothing in the package starts it on another, hands it on as a callback or runs it after `t.Parallel()`)".to_string(),
+        ));
+    }
+    Some((Severity::Warning, String::new()))
+}
+
+/// Does the access hold the guard: in its own body, or by every caller of its method?
+fn holds_guard(
+    cx: &Context,
+    facts: &Facts,
+    entries: &mut Entries,
+    access: &FieldAccess,
+    guard: &str,
+) -> bool {
+    access.guards.iter().any(|g| g == guard)
+        || match entries.of(cx, facts, &access.type_name, &access.function) {
+            Entry::Expected => true,
+            Entry::Locked(guards) => guards.iter().any(|g| g == guard),
+            _ => false,
+        }
+}
+
+/// `TestX`, `BenchmarkX`, `FuzzX`: a function `go test` runs on a goroutine of its own, one
+/// test after another (its `test_step` calls take its handle).
+fn is_test_function(name: &str) -> bool {
+    ["Test", "Benchmark", "Fuzz"].iter().any(|prefix| {
+        name.strip_prefix(prefix)
+            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_lowercase()))
     })
 }
 
