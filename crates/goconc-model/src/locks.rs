@@ -566,28 +566,41 @@ pub fn is_lock_method(model: &FileModel, node: Node) -> bool {
 /// function's own `Lock … defer Unlock` is no hand-off.
 pub fn released_elsewhere<'t>(model: &FileModel<'t>, body: Node<'t>, key: &str) -> bool {
     let own = model.function_of(body);
-    let top = own.map(|i| outermost(model, i));
     let releases = model
         .releases_first
         .get_or_init(|| functions_releasing_first(model));
+    let top = own.and_then(|i| releases.outermost.get(i).copied());
     releases
+        .by_top_and_key
         .get(&(top.unwrap_or(usize::MAX), key.to_string()))
         .is_some_and(|fs| fs.iter().any(|&f| Some(f) != own))
 }
 
-/// The outermost function around function `i` (itself when it is top-level).
-fn outermost(model: &FileModel, mut i: usize) -> usize {
-    while let Some(outer) = model.functions[i].parent {
-        i = outer;
-    }
-    i
+/// What [`released_elsewhere`] reads, computed once per file.
+#[derive(Debug, Default)]
+pub(crate) struct ReleasesFirst {
+    /// Per (outermost function, mutex key): the functions under it whose own first use of the
+    /// key is a release.
+    by_top_and_key: crate::HashMap<(usize, String), Vec<usize>>,
+    /// The outermost function around each function (itself when top-level): climbing parents
+    /// per question was quadratic in nested literals.
+    outermost: Vec<usize>,
 }
 
 /// Per (outermost function, mutex key): the functions under it whose own first use of the key
 /// is a release, leaving out `defer func() { … }()` (it runs when its function returns, on its
 /// goroutine). One walk of the file: asking per body, with tree-sitter's `parent()` (which
 /// descends from the root), was cubic in nested closures (450 deep: over 60 s).
-fn functions_releasing_first(model: &FileModel) -> crate::HashMap<(usize, String), Vec<usize>> {
+fn functions_releasing_first(model: &FileModel) -> ReleasesFirst {
+    // Functions are in document order, an enclosing one before those it holds.
+    let mut outermost: Vec<usize> = Vec::with_capacity(model.functions.len());
+    for (i, function) in model.functions.iter().enumerate() {
+        let top = function
+            .parent
+            .and_then(|p| outermost.get(p).copied())
+            .unwrap_or(i);
+        outermost.push(top);
+    }
     let directly_deferred = |i: usize| {
         let [call, stmt, ..] = model.functions[i].outer();
         call.is_some_and(|c| c.kind_str() == "call_expression")
@@ -604,16 +617,17 @@ fn functions_releasing_first(model: &FileModel) -> crate::HashMap<(usize, String
         }
         true
     });
-    let mut releases: crate::HashMap<(usize, String), Vec<usize>> = Default::default();
+    let mut by_top_and_key: crate::HashMap<(usize, String), Vec<usize>> = Default::default();
     for ((f, key), release_first) in first {
         if release_first && !directly_deferred(f) {
-            releases
-                .entry((outermost(model, f), key))
-                .or_default()
-                .push(f);
+            let top = outermost.get(f).copied().unwrap_or(f);
+            by_top_and_key.entry((top, key)).or_default().push(f);
         }
     }
-    releases
+    ReleasesFirst {
+        by_top_and_key,
+        outermost,
+    }
 }
 
 /// One lock-state run over a body, recorded so that every rule that needs it reads the same

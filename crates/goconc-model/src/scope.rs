@@ -206,7 +206,7 @@ pub struct FileModel<'t> {
     ancestors: Vec<Node<'t>>,
     /// Computed on first use by [`crate::locks::released_elsewhere`]: per (outermost function,
     /// mutex key), the functions under it whose own first use of the key is a release.
-    pub(crate) releases_first: std::sync::OnceLock<HashMap<(usize, String), Vec<usize>>>,
+    pub(crate) releases_first: std::sync::OnceLock<crate::locks::ReleasesFirst>,
     /// What [`crate::sync_calls::mutex_kind`] said of each expression asked about, by node id:
     /// a lock call is asked about by a dozen passes (guards, lock traces, each mutex rule), and
     /// typing its receiver again each time was a tenth of a check of many small methods.
