@@ -66,7 +66,9 @@ None: whether to split the helper, release the lock first, or restructure is a d
 
 ## Evidence and severity
 - `error`: the mutex is held on every path to a second `Lock`: in the same body, through a
-  chain of calls the message names (each callee takes the lock on some path), through a `String`
+  chain of calls the message names (each callee takes the lock on some path; a method promoted
+  from an embedded field counts, its lock named as the caller names the promoted one:
+  `c.Lock()` then `c.GetExitCode()` where `Container` embeds `*State`), through a `String`
   method that `fmt`/`log` call on a value printed with `%v`, `%s` or `Print`, or because a
   `continue` carries it, still held, back to the top of the loop where it is locked again.
 - `warning`: a read lock taken again (`RLock`, directly or through calls) while this goroutine
