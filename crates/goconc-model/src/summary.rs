@@ -874,11 +874,18 @@ fn made_local<'s>(decl: Node, src: &'s str) -> Option<(&'s str, &'s str)> {
         "composite_literal" => value,
         _ => unparen(value.field("operand")?),
     };
-    Some((text(name, src), local_type_name(literal.field("type")?, src)?))
+    Some((
+        text(name, src),
+        local_type_name(literal.field("type")?, src)?,
+    ))
 }
 
 /// `c.mu` for a local `c` [`made_local`] typed: the lock named by that type.
-fn typed_local_lock(receiver: Node, src: &str, made: &crate::HashMap<&str, &str>) -> Option<LockPath> {
+fn typed_local_lock(
+    receiver: Node,
+    src: &str,
+    made: &crate::HashMap<&str, &str>,
+) -> Option<LockPath> {
     let path = access_path(receiver, src)?;
     let root = text(path_root(receiver)?, src);
     let ty = made.get(root)?;

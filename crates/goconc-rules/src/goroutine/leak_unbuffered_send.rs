@@ -228,7 +228,8 @@ fn on_exclusive_branches(a: Node, b: Node) -> bool {
     let (common, branch) = (path[i], path.get(i + 1).copied().unwrap_or(a));
     match common.kind_str() {
         "if_statement" => {
-            let (Some(then), Some(other)) = (common.field("consequence"), common.field("alternative"))
+            let (Some(then), Some(other)) =
+                (common.field("consequence"), common.field("alternative"))
             else {
                 return false;
             };
