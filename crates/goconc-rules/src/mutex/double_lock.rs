@@ -73,8 +73,10 @@ None: whether to split the helper, release the lock first, or restructure is a d
   `continue` carries it, still held, back to the top of the loop where it is locked again.
 - `warning`: a read lock taken again (`RLock`, directly or through calls) while this goroutine
   already holds the read lock, when some function of the package takes the write lock of the
-  same mutex. `sync.RWMutex` blocks new readers once a writer waits, so a writer arriving
-  between the two `RLock`s deadlocks all three.
+  same mutex (in its body, in a goroutine or function literal it starts, or on a value whose
+  type the code shows: a parameter `q *Quota`, a local `k := &Keyring{…}`). `sync.RWMutex`
+  blocks new readers once a writer waits, so a writer arriving between the two `RLock`s
+  deadlocks all three.
 
 ## When it stays silent
 - The mutex is held on some paths only (`mutex-unlock-missing` covers a path that forgets to
