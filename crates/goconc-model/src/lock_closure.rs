@@ -338,6 +338,11 @@ impl LockClosure {
                     write_locked.insert(name);
                 }
             }
+            for lock in &summary.write_locks_aside {
+                if let Some(name) = canonical(package, owner_of(key), lock) {
+                    write_locked.insert(name);
+                }
+            }
         }
         LockClosure {
             effects,

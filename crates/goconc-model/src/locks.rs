@@ -442,15 +442,61 @@ pub fn callee(model: &FileModel, call: Node) -> Option<Callee> {
                 return None;
             }
             let method = text(mc.method, model.src);
-            model.package.method(name, method)?;
+            // Its own method, or one promoted from an embedded field (`c.GetExitCode()` with
+            // `Container` embedding `*State`). The receiver keeps the caller's spelling: Go
+            // promotes the embedded type's fields with its methods, so the callee's `s.Mutex`
+            // is the caller's `c.Mutex`, as `c.Lock()` names it.
+            let owner = match model.package.method(name, method) {
+                Some(_) => name.clone(),
+                None => promoted_method_owner(model, name, method)?,
+            };
             Some(Callee {
-                key: super::summary::summary_key(Some(name), method),
-                owner: Some(name.clone()),
+                key: super::summary::summary_key(Some(&owner), method),
+                owner: Some(owner),
                 receiver: Some(goconc_syntax::access_path(mc.receiver, model.src)?),
             })
         }
         _ => None,
     }
+}
+
+/// The package type whose method `method` a value of package type `type_name` reaches through
+/// its embedded fields, breadth first as Go promotes them: the one type at the shallowest depth
+/// that has it (two there make the selector ambiguous, which Go rejects).
+fn promoted_method_owner(model: &FileModel, type_name: &str, method: &str) -> Option<String> {
+    let local_name = |ty: &super::types::Ty| match ty.deref() {
+        super::types::Ty::Named { pkg, name } if pkg.is_empty() => Some(name.clone()),
+        _ => None,
+    };
+    let mut level = vec![type_name.to_string()];
+    let mut seen = vec![type_name.to_string()];
+    for _depth in 0..3 {
+        let mut next = Vec::new();
+        for t in &level {
+            let Some(fields) = model.package.struct_fields(t) else {
+                continue;
+            };
+            for embedded in fields.iter().filter(|f| f.embedded) {
+                let Some(inner) = local_name(&embedded.ty) else {
+                    continue;
+                };
+                if !seen.contains(&inner) {
+                    seen.push(inner.clone());
+                    next.push(inner);
+                }
+            }
+        }
+        let owners: Vec<&String> = next
+            .iter()
+            .filter(|t| model.package.method(t, method).is_some())
+            .collect();
+        match owners.as_slice() {
+            [one] => return Some((*one).clone()),
+            [] if !next.is_empty() => level = next,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The keys a callee's lock goes by at the call: `recv.path` (`recv.Mutex`/`recv.RWMutex` for a

@@ -1482,6 +1482,15 @@ fn common_summary(all: &[&FuncSummary]) -> FuncSummary {
             .collect(),
         never_returns: all.iter().all(|s| s.never_returns),
         returns_fresh: all.iter().all(|s| s.returns_fresh),
+        // A writer in any variant is a writer.
+        write_locks_aside: all.iter().fold(Vec::new(), |mut union, s| {
+            for lock in &s.write_locks_aside {
+                if !union.contains(lock) {
+                    union.push(lock.clone());
+                }
+            }
+            union
+        }),
         dones: first
             .dones
             .iter()

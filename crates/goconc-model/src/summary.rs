@@ -167,6 +167,12 @@ pub struct FuncSummary {
     /// (`return &T{…}`; `t := &T{…}; t.f = x; return t`): a constructor's result is unpublished
     /// in its caller until the caller shares it.
     pub returns_fresh: bool,
+    /// Locks the function write-locks where [`Self::acquires`] does not look: in its function
+    /// literals and `go`/`defer` statements, and on values whose package type the syntax shows
+    /// (a parameter `c *client`, a local `c := &client{…}`, named by [`LockRoot::Typed`]). They
+    /// answer one question only, whether the package ever takes a lock for writing (a second
+    /// `RLock` deadlocks only when a writer exists): they compose over no call.
+    pub write_locks_aside: Vec<LockPath>,
 }
 
 impl FuncSummary {
@@ -729,6 +735,9 @@ fn summarize(
         true
     });
     summary.dones = dones;
+    if may_lock {
+        summary.write_locks_aside = write_locks_aside(body, src, &names);
+    }
     if !may_lock && !may_block && events.is_empty() {
         summary.never_returns = never_returns(body, src, &names);
         summary.returns_fresh = returns_fresh(body, src);
@@ -798,6 +807,96 @@ fn summarize(
     summary.never_returns = never_returns(body, src, &names);
     summary.returns_fresh = returns_fresh(body, src);
     summary
+}
+
+/// The write locks of `body` that its direct walk leaves out (see
+/// [`FuncSummary::write_locks_aside`]): any `Lock()` inside a function literal, `go` or `defer`
+/// statement, and anywhere a `Lock()` on a parameter of a package type or on a local declared
+/// once as that type's composite literal. One walk; the locals' types are learnt at their
+/// declaration, before their uses.
+fn write_locks_aside(body: Node, src: &str, names: &Names) -> Vec<LockPath> {
+    let mut made: crate::HashMap<&str, &str> = crate::HashMap::default();
+    let mut out: Vec<LockPath> = Vec::new();
+    // End bytes of the function literals and `go`/`defer` statements around the node.
+    let mut nested: Vec<usize> = Vec::new();
+    walk(body, |node| {
+        while nested.last().is_some_and(|&end| end <= node.start_byte()) {
+            nested.pop();
+        }
+        match node.kind_str() {
+            "func_literal" | "go_statement" | "defer_statement" => nested.push(node.end_byte()),
+            "short_var_declaration" => {
+                if let Some((name, ty)) = made_local(node, src) {
+                    if names.locals.get(name) == Some(&1) {
+                        made.insert(name, ty);
+                    }
+                }
+            }
+            "call_expression" => {
+                let Some((receiver, true, false)) = lock_method(node, src) else {
+                    return true;
+                };
+                let lock = match names.lock_path(receiver) {
+                    Some(LockPath {
+                        root: LockRoot::Param(i),
+                        path,
+                    }) => names.params[i].local_type.map(|t| LockPath {
+                        root: LockRoot::Typed(t.to_string()),
+                        path,
+                    }),
+                    // The direct walk records these outside nested code.
+                    Some(lock) => (!nested.is_empty()).then_some(lock),
+                    None => typed_local_lock(receiver, src, &made),
+                };
+                if let Some(lock) = lock.filter(|l| !out.contains(l)) {
+                    out.push(lock);
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    out
+}
+
+/// `c := &T{…}` / `c := T{…}` with one name and one value: the name and `T`.
+fn made_local<'s>(decl: Node, src: &'s str) -> Option<(&'s str, &'s str)> {
+    let mut left = named_children(decl.field("left")?);
+    let mut right = named_children(decl.field("right")?);
+    let (name, value) = (left.next()?, right.next().map(unparen)?);
+    if left.next().is_some() || right.next().is_some() || name.kind_str() != "identifier" {
+        return None;
+    }
+    if !is_made_value(value) {
+        return None;
+    }
+    let literal = match value.kind_str() {
+        "composite_literal" => value,
+        _ => unparen(value.field("operand")?),
+    };
+    Some((
+        text(name, src),
+        local_type_name(literal.field("type")?, src)?,
+    ))
+}
+
+/// `c.mu` for a local `c` [`made_local`] typed: the lock named by that type.
+fn typed_local_lock(
+    receiver: Node,
+    src: &str,
+    made: &crate::HashMap<&str, &str>,
+) -> Option<LockPath> {
+    let path = access_path(receiver, src)?;
+    let root = text(path_root(receiver)?, src);
+    let ty = made.get(root)?;
+    Some(LockPath {
+        root: LockRoot::Typed(ty.to_string()),
+        path: path
+            .strip_prefix(root)
+            .unwrap_or("")
+            .trim_start_matches('.')
+            .to_string(),
+    })
 }
 
 /// Does every `return` of `body` hand back, as its first result, a value made here that nothing

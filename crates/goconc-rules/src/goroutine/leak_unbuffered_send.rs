@@ -93,8 +93,9 @@ the `select` sits in a loop that comes back to it.
   variable assigned from it such as `done = !ok`) when the goroutine closes the channel on its
   way out (`defer close(ch)`): the loop drains the channel until the sender is gone. A return
   gated on the other channel's `ok` is still reported.
-- The goroutine can send more than once (sends on exclusive paths, each but the last followed by
-  `return`, count as one), sends in a loop, or inside a `select` that can give up.
+- The goroutine can send more than once (sends on exclusive paths count as one: each but the
+  last followed by `return`, or on different arms of an `if`/`else` or cases of a `switch`),
+  sends in a loop, or inside a `select` that can give up.
 - Several goroutines send on the channel (see `goroutine-leak-ncast`): a `go` in a loop with the
   channel made outside it. A channel made in the same iteration as its goroutine is one channel
   per goroutine, and an iteration that goes on without receiving leaves that sender behind.
@@ -120,12 +121,15 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     if sends.is_empty() || !sends.iter().all(|s| is_single_blocking_send(s)) {
         return;
     }
-    // Several sends count as one when at most one runs: each but the last leaves the goroutine
-    // right after it (`ch <- errResult; return`).
-    if !sends[..sends.len() - 1]
-        .iter()
-        .all(|s| followed_by_return(s.node))
-    {
+    // Several sends count as one when at most one runs: each leaves the goroutine right after
+    // it (`ch <- errResult; return`), or sits on another branch of an `if`/`else` or `switch`
+    // than each later one (`if err != nil { ch <- failed } else { ch <- r }`).
+    let at_most_one = sends.iter().enumerate().all(|(i, s)| {
+        sends[i + 1..]
+            .iter()
+            .all(|later| followed_by_return(s.node) || on_exclusive_branches(s.node, later.node))
+    });
+    if !at_most_one {
         return;
     }
     if ch.ops_of(OpKind::Receive).next().is_none() {
@@ -209,6 +213,42 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         );
     }
     out.push(finding);
+}
+
+/// Do `a` and `b` sit on different branches of the statement that holds both: the two arms of
+/// an `if`/`else` (an `else if` chain nests), or two clauses of a `switch` or `select` (no
+/// `fallthrough`)? Then no run reaches both.
+fn on_exclusive_branches(a: Node, b: Node) -> bool {
+    use goconc_syntax::is_within;
+    let path = goconc_syntax::ancestors(a);
+    // The lowest ancestor holding `b`, and its child on the way to `a`.
+    let Some(i) = path.iter().rposition(|n| is_within(b, *n)) else {
+        return false;
+    };
+    let (common, branch) = (path[i], path.get(i + 1).copied().unwrap_or(a));
+    match common.kind_str() {
+        "if_statement" => {
+            let (Some(then), Some(other)) =
+                (common.field("consequence"), common.field("alternative"))
+            else {
+                return false;
+            };
+            (branch == then && is_within(b, other)) || (branch == other && is_within(b, then))
+        }
+        "expression_switch_statement" | "type_switch_statement" | "select_statement" => {
+            let is_clause = |n: Node| {
+                matches!(
+                    n.kind_str(),
+                    "expression_case" | "default_case" | "type_case" | "communication_case"
+                )
+            };
+            let falls_through = goconc_syntax::statements(branch)
+                .last()
+                .is_some_and(|s| s.kind_str() == "fallthrough_statement");
+            is_clause(branch) && !falls_through
+        }
+        _ => false,
+    }
 }
 
 /// The statement after the send in its block is a `return` (the goroutine sends nothing more).
