@@ -1483,6 +1483,14 @@ fn common_summary(all: &[&FuncSummary]) -> FuncSummary {
         never_returns: all.iter().all(|s| s.never_returns),
         returns_fresh: all.iter().all(|s| s.returns_fresh),
         // A writer in any variant is a writer.
+        // A silence: only what every configuration says.
+        errors_only_on_receive: match all
+            .iter()
+            .all(|s| s.errors_only_on_receive == first.errors_only_on_receive)
+        {
+            true => first.errors_only_on_receive.clone(),
+            false => Vec::new(),
+        },
         write_locks_aside: all.iter().fold(Vec::new(), |mut union, s| {
             for lock in &s.write_locks_aside {
                 if !union.contains(lock) {

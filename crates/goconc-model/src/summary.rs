@@ -173,6 +173,12 @@ pub struct FuncSummary {
     /// answer one question only, whether the package ever takes a lock for writing (a second
     /// `RLock` deadlocks only when a writer exists): they compose over no call.
     pub write_locks_aside: Vec<LockPath>,
+    /// For a method whose last result is an `error`: the receiver's fields `f` such that every
+    /// `return` of a non-nil error sits in a `case <-r.f:` arm of a `select` (empty when some
+    /// error comes from elsewhere, or from a bare `return`). When the package only ever closes
+    /// those fields, the method fails only when its value is stopped (`case <-f.quit: return
+    /// errTerminated`), and a caller that drops that error loses nothing.
+    pub errors_only_on_receive: Vec<String>,
 }
 
 impl FuncSummary {
@@ -279,11 +285,96 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             &doc,
         );
         summary.loads_atomically = loads_atomically;
+        if body_text.contains("select") {
+            summary.errors_only_on_receive = errors_only_on_receive(decl, body, src, receiver_name);
+        }
         if summary != FuncSummary::default() {
             out.insert(summary_key(receiver_type, name_text), summary);
         }
     }
     out
+}
+
+/// See [`FuncSummary::errors_only_on_receive`].
+fn errors_only_on_receive(
+    decl: Node,
+    body: Node,
+    src: &str,
+    receiver: Option<&str>,
+) -> Vec<String> {
+    let Some(receiver) = receiver else {
+        return Vec::new();
+    };
+    let returns_error = decl
+        .field("result")
+        .is_some_and(|result| match result.kind_str() {
+            // Named results may be returned by a bare `return`: not this shape.
+            "parameter_list" => {
+                let last = named_children(result).last();
+                last.is_some_and(|p| {
+                    p.field("name").is_none()
+                        && p.field("type").is_some_and(|t| text(t, src) == "error")
+                })
+            }
+            _ => text(result, src) == "error",
+        });
+    if !returns_error {
+        return Vec::new();
+    }
+    let mut fields: Vec<String> = Vec::new();
+    let mut elsewhere = false;
+    goconc_syntax::walk_body_with_ancestors(body, |node, ancestors| {
+        if elsewhere || node.kind_str() != "return_statement" {
+            return;
+        }
+        let last = named_children(node)
+            .next()
+            .and_then(|list| named_children(list).last());
+        let Some(last) = last else {
+            elsewhere = true;
+            return;
+        };
+        if text(unparen(last), src) == "nil" {
+            return;
+        }
+        let field = ancestors
+            .iter()
+            .rev()
+            .find(|a| a.kind_str() == "communication_case")
+            .and_then(|case| case.field("communication"))
+            .and_then(|comm| received_receiver_field(comm, src, receiver));
+        match field {
+            Some(field) => fields.push(field.to_string()),
+            None => elsewhere = true,
+        }
+    });
+    if elsewhere {
+        return Vec::new();
+    }
+    fields.sort();
+    fields.dedup();
+    fields
+}
+
+/// `f` in a `select` case `case <-r.f:` or `case v := <-r.f:`, `r` being the receiver.
+fn received_receiver_field<'s>(comm: Node, src: &'s str, receiver: &str) -> Option<&'s str> {
+    if comm.kind_str() != "receive_statement" {
+        return None;
+    }
+    let right = unparen(comm.field("right")?);
+    if right.kind_str() != "unary_expression"
+        || right.field("operator").map(|o| text(o, src)) != Some("<-")
+    {
+        return None;
+    }
+    let channel = unparen(right.field("operand")?);
+    if channel.kind_str() != "selector_expression" {
+        return None;
+    }
+    let operand = unparen(channel.field("operand")?);
+    (operand.kind_str() == "identifier" && text(operand, src) == receiver)
+        .then(|| channel.field("field").map(|f| text(f, src)))
+        .flatten()
 }
 
 /// Whether `within` calls an atomic load: a `sync/atomic` `Load…` function, or a `Load()`

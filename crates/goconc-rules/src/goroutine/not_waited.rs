@@ -53,6 +53,10 @@ when anything can observe their completion:
   `Broadcast` or an atomic store, or writes a variable of the function;
 - `go f(ch)` hands `f` a channel, a function or a pointer (it can report through them);
 - the goroutine discards the error in writing (`_ = f()`, `_, _ = f()`): a decision, not a loss;
+- the callee returns its error only from `case <-r.f:` arms of a `select` on a channel field
+  that the package closes and never sends on (`case <-f.quit: return errTerminated`): it fails
+  only once its value is stopped, and losing that error loses nothing. An error from a timeout
+  case, a channel that carries values, or any other `return` is still reported;
 - the goroutine is a long-lived loop (`for {}` or `for range ch`), or it is started by `main`,
   `init`, a constructor (`New…`) or a `Start`/`Run`/`Serve`/`Listen`/`Loop`-style function;
 - test files (tests start helpers whose lifetime the test controls with cleanups).
@@ -127,7 +131,10 @@ fn check_go<'t>(
             (dropped, "the goroutine drops")
         }
         None => {
-            if !returns_error(&cx.model.type_of(call)) || hands_a_channel(cx, call) {
+            if !returns_error(&cx.model.type_of(call))
+                || hands_a_channel(cx, call)
+                || fails_only_when_stopped(cx, call)
+            {
                 return;
             }
             (call, "`go` discards")
@@ -277,6 +284,29 @@ fn long_lived_body(body: Node) -> bool {
     })
 }
 
+/// Does the method `call` reaches return an error only when a stop channel of its value fires
+/// (see `FuncSummary::errors_only_on_receive`): every such field of its type is closed somewhere
+/// in the package and sent on nowhere, a broadcast that only says "stopped"?
+fn fails_only_when_stopped(cx: &Context, call: Node) -> bool {
+    use goconc_model::channels::fields::FieldOpKind;
+    let Some(callee) = goconc_model::locks::callee(cx.model, call) else {
+        return false;
+    };
+    let Some((owner, _)) = callee.key.split_once('.') else {
+        return false;
+    };
+    let Some(summary) = cx.model.package.summary(&callee.key) else {
+        return false;
+    };
+    let package = cx.model.package;
+    !summary.errors_only_on_receive.is_empty()
+        && summary.errors_only_on_receive.iter().all(|field| {
+            let ops = package.field_channel_ops(owner, field);
+            ops.iter().any(|o| o.kind == FieldOpKind::Close)
+                && !ops.iter().any(|o| o.kind == FieldOpKind::Send)
+        })
+}
+
 /// A call whose `error` result the goroutine drops: a call used as a statement. `_ = f()`
 /// discards the error on purpose, in writing: that is the author's decision, not a loss.
 fn dropped_error_call<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'t>> {
@@ -290,7 +320,7 @@ fn dropped_error_call<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Option<Node<'
             .map(unparen)
             .filter(|c| c.kind_str() == "call_expression");
         if let Some(call) = call {
-            if returns_error(&cx.model.type_of(call)) {
+            if returns_error(&cx.model.type_of(call)) && !fails_only_when_stopped(cx, call) {
                 found = Some(call);
             }
         }
