@@ -257,6 +257,10 @@ pub struct Context<'a, 't> {
         tree_sitter::Node<'t>,
         Vec<goconc_model::sync_calls::LockCall<'t>>,
     )>,
+    /// In a file that starts no goroutine but sends: its local channels, for the two rules that
+    /// judge a send there (see [`Self::local_channels`]). Built once here, not by each rule (a
+    /// cell built on first use would make the context invariant in `'t`).
+    channels_without_goroutines: goconc_model::channels::Channels<'t>,
     /// Where channels are closed twice or sent on after a close, computed on first use and
     /// shared by the rules that read it.
     close_events: std::cell::OnceCell<Vec<goconc_model::channels::CloseEvent>>,
@@ -276,6 +280,15 @@ impl<'t> Context<'_, 't> {
             .root
             .descendant_for_byte_range(range.start, range.end)
             .is_some_and(|node| goconc_model::panics::recovered(self.model, node))
+    }
+
+    /// The file's local channels, also in a file that starts no goroutine (where
+    /// [`Self::channels`] is left empty): a send there can still wait for a receiver.
+    pub fn local_channels(&self) -> &goconc_model::channels::Channels<'t> {
+        match self.channels.is_empty() {
+            true => &self.channels_without_goroutines,
+            false => &self.channels,
+        }
     }
 
     /// The close dataflow's events over every function of the file that closes a channel.
@@ -383,6 +396,16 @@ pub fn run<'t>(
         outcome.failed_rules.push("channel model");
         goconc_model::channels::Channels::default()
     });
+    let sends_without_goroutines = !starts_goroutines && !index.send_statements.is_empty();
+    let channels_without_goroutines =
+        catch_unwind(AssertUnwindSafe(|| match sends_without_goroutines {
+            true => goconc_model::channels::Channels::build(&model, index.calls_named("make")),
+            false => goconc_model::channels::Channels::default(),
+        }))
+        .unwrap_or_else(|_| {
+            outcome.failed_rules.push("channel model");
+            goconc_model::channels::Channels::default()
+        });
     let context = Context {
         model: &model,
         src,
@@ -393,6 +416,7 @@ pub fn run<'t>(
         index,
         skipped,
         channels,
+        channels_without_goroutines,
         close_events: Default::default(),
     };
     for rule in registry() {

@@ -7,7 +7,7 @@ use tree_sitter::Node;
 
 use crate::finding::{Finding, LineOf, Severity};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::channels::{Capacity, Channels, LocalChannel, OpKind};
+use goconc_model::channels::{Capacity, LocalChannel, OpKind};
 use goconc_syntax::{enclosing_loop, is_within, walk_body};
 
 pub static META: RuleMeta = RuleMeta {
@@ -87,13 +87,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
     // The context builds the channels only in files that start goroutines; a file that does
     // not can still send before any receiver exists.
-    let own;
-    let channels = if cx.channels.is_empty() {
-        own = Channels::build(cx.model, cx.index.calls_named("make"));
-        &own
-    } else {
-        &cx.channels
-    };
+    let channels = cx.local_channels();
     for ch in channels.iter() {
         if ch.capacity != Capacity::Unbuffered {
             continue;

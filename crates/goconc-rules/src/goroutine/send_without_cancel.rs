@@ -241,13 +241,7 @@ fn check_default_send<'t>(
     }
     // A local channel made with a buffer takes the value without a receiver. (The context
     // builds the channels only where the analysed code starts goroutines.)
-    let own;
-    let channels = if cx.channels.is_empty() {
-        own = Channels::build(cx.model, cx.index.calls_named("make"));
-        &own
-    } else {
-        &cx.channels
-    };
+    let channels = cx.local_channels();
     if channels
         .of_expr(cx.model, channel)
         .is_some_and(|ch| ch.capacity != Capacity::Unbuffered)
