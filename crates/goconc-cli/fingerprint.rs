@@ -33,7 +33,9 @@ pub fn of_file(file: &FileReport) -> Vec<String> {
     let source = SourceFile::new(file.text.as_str());
     let root = source.tree().root_node();
     let path = slash_path(&file.path);
-    let mut seen: Vec<u64> = Vec::new();
+    // How many findings before each one had the same key: a map, since a file can hold tens of
+    // thousands of findings.
+    let mut seen: goconc_analysis::HashMap<u64, usize> = goconc_analysis::HashMap::default();
     file.findings
         .iter()
         .map(|finding| {
@@ -44,8 +46,9 @@ pub fn of_file(file: &FileReport) -> Vec<String> {
                 declaration.as_bytes(),
                 statement.as_bytes(),
             ]);
-            let occurrence = seen.iter().filter(|&&k| k == key).count();
-            seen.push(key);
+            let count = seen.entry(key).or_insert(0);
+            let occurrence = *count;
+            *count += 1;
             let hash = fnv1a(&[
                 b"goconc/v1",
                 finding.rule.as_bytes(),
@@ -103,7 +106,9 @@ fn context(root: Node, text: &str, finding: &Finding) -> (String, String) {
     };
     let mut statement: Option<Node> = None;
     let mut top: Option<Node> = None;
-    while let Some(parent) = node.parent() {
+    // The ancestors in one descent: `parent()` descends from the root on every call, which made
+    // JSON and SARIF output quadratic in the nesting depth.
+    for parent in goconc_syntax::ancestors(node).into_iter().rev() {
         if statement.is_none() && CONTAINERS.contains(&parent.kind()) {
             statement = Some(node);
         }
