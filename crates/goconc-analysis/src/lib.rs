@@ -72,6 +72,8 @@ pub(crate) fn analyze_skipping(
 ) -> Outcome {
     let src = file.text();
     let root = file.tree().root_node();
+    // Every walk of the model and the rules below reads this layout of the tree.
+    let _layout = goconc_syntax::preorder::install(root);
     let built = catch_unwind(AssertUnwindSafe(|| {
         let imports = goconc_model::imports::Imports::from_tree(root, src);
         let items = goconc_model::scope::top_level_items(root, src);

@@ -99,6 +99,8 @@ pub fn is_generated(src: &str) -> bool {
 
 impl FileDecls {
     pub fn collect(root: Node, src: &str) -> FileDecls {
+        // The walks below read this layout of the tree (shared when the caller installed one).
+        let _layout = goconc_syntax::preorder::install(root);
         let imports = Imports::from_tree(root, src);
         let items = super::scope::top_level_items(root, src);
         let mut decls = FileDecls::signatures(&items, src, &imports);

@@ -10,6 +10,7 @@
 
 pub mod kinds;
 pub mod line_index;
+pub mod preorder;
 pub mod source;
 
 pub use line_index::{Encoding, LineCol, LineIndex};
@@ -595,6 +596,17 @@ pub fn in_own_body(node: Node, f: Node) -> bool {
 /// Zero-width tokens after the last token of their parent (the missing tokens of broken code)
 /// are not visited: see [`climb`].
 pub fn walk<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
+    if let Some((layout, first)) = preorder::locate(root) {
+        let end = layout.end(first);
+        let mut i = first;
+        while i < end {
+            i = match visit(layout.node(i, root)) {
+                true => i + 1,
+                false => layout.end(i),
+            };
+        }
+        return;
+    }
     // A cursor made at `root` never leaves it. `ends`: the end byte of each entered ancestor.
     let mut cursor = root.walk();
     let mut ends: Vec<usize> = Vec::new();
@@ -660,6 +672,31 @@ pub fn walk_body<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
 /// Like [`walk_body`], handing each node its ancestors below `body` and `body` itself (the
 /// parent last): tree-sitter's `parent()` searches down from the root, too slow per node.
 pub fn walk_body_with_ancestors<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>, &[Node<'t>])) {
+    if let Some((layout, first)) = preorder::locate(body) {
+        // `open`: the index of each ancestor below and including `body`, matching `ancestors`.
+        let mut ancestors: Vec<Node<'t>> = Vec::new();
+        let mut open: Vec<usize> = Vec::new();
+        let end = layout.end(first);
+        let mut i = first;
+        while i < end {
+            while open.last().is_some_and(|&a| layout.end(a) <= i) {
+                open.pop();
+                ancestors.pop();
+            }
+            let node = layout.node(i, body);
+            if i != first && node.kind_str() == "func_literal" {
+                i = layout.end(i);
+                continue;
+            }
+            visit(node, &ancestors);
+            if layout.end(i) > i + 1 {
+                open.push(i);
+                ancestors.push(node);
+            }
+            i += 1;
+        }
+        return;
+    }
     // A cursor made at `body` never leaves it.
     let mut cursor = body.walk();
     let mut ancestors: Vec<Node<'t>> = Vec::new();
@@ -870,6 +907,49 @@ mod tests {
             for n in all.iter().filter(|n| n.start_byte() < n.end_byte()) {
                 assert!(visited.contains(n), "{n:?} not visited in {src:?}");
             }
+        }
+    }
+
+    /// What the walks report from a node: each visit (with its ancestors' count), skipping the
+    /// children of every third node to exercise `visit` returning false.
+    fn walks_from(node: Node) -> Vec<(usize, usize)> {
+        let mut seen = Vec::new();
+        let mut count = 0;
+        walk(node, |n| {
+            seen.push((n.id(), usize::MAX));
+            count += 1;
+            count % 3 != 0
+        });
+        walk_body_with_ancestors(node, |n, ancestors| seen.push((n.id(), ancestors.len())));
+        walk_body(node, |n| seen.push((n.id(), 0)));
+        seen
+    }
+
+    /// An installed layout changes no walk: same nodes, order, skips and ancestor chains as the
+    /// cursor, from the root and from every node (broken code and zero-width tokens included).
+    #[test]
+    fn walks_over_an_installed_layout_match_the_cursor() {
+        for src in [
+            "package p\nfunc f(s *S) {\n\tif s.m[k] = 1; ok {\n\t\tgo func() { s.n++ }()\n\t}\n\tdelete(s.m, k) // done\n}\n",
+            "package p\nfunc f() {\n\tmu.Lock(\n\tx := []int{1, 2\n\tgo func() {\n}\n",
+            "package p\nvar x = a + b + c + d + e + f + g\nfunc g() int { return ((((1)))) }\n",
+            // More nodes start at `a` than a lookup compares: those walk with the cursor.
+            format!("package p\nvar x = a{}\n", " + b".repeat(100)).as_str(),
+        ] {
+            let file = SourceFile::new(src.to_string());
+            let root = file.tree().root_node();
+            let mut nodes = Vec::new();
+            preorder(root, &mut nodes);
+            let plain: Vec<_> = nodes.iter().map(|&n| walks_from(n)).collect();
+            let other = SourceFile::new(src.to_string());
+            let layout = preorder::install(root);
+            let laid_out: Vec<_> = nodes.iter().map(|&n| walks_from(n)).collect();
+            assert_eq!(plain, laid_out, "{src:?}");
+            assert!(preorder::locate(root).is_some());
+            // A node of another tree is not in the layout: its walks use the cursor.
+            assert!(preorder::locate(other.tree().root_node()).is_none());
+            drop(layout);
+            assert!(preorder::locate(root).is_none(), "dropping the guard uninstalls it");
         }
     }
 
