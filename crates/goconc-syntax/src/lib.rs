@@ -446,6 +446,16 @@ pub fn is_within(node: Node, ancestor: Node) -> bool {
 /// root. tree-sitter's `parent()` descends from the root on every call, so climbing k levels
 /// with it costs k descents: quadratic in the depth (3,000 nested closures took 20 s).
 pub fn ancestors<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    if let Some((layout, i)) = preorder::locate(node).filter(|(l, _)| l.is_whole_tree()) {
+        let mut path = Vec::new();
+        let mut at = layout.parent(i);
+        while let Some(p) = at {
+            path.push(layout.node(p, node));
+            at = layout.parent(p);
+        }
+        path.reverse();
+        return path;
+    }
     let mut path = Vec::new();
     let mut at = root_of(node);
     // The same descent as `ts_node_parent`, kept whole.
@@ -467,6 +477,20 @@ pub fn ancestors_under<'t>(top: Node<'t>, node: Node<'t>) -> Vec<Node<'t>> {
     if top == node || top.start_byte() > node.start_byte() || top.end_byte() < node.end_byte() {
         return path;
     }
+    if let Some((layout, i)) = preorder::locate(node) {
+        let mut at = layout.parent(i);
+        while let Some(p) = at {
+            let ancestor = layout.node(p, node);
+            path.push(ancestor);
+            if ancestor == top {
+                path.reverse();
+                return path;
+            }
+            at = layout.parent(p);
+        }
+        // `top` is not among the ancestors the layout holds: ask the tree.
+        path.clear();
+    }
     let mut at = top;
     loop {
         path.push(at);
@@ -479,7 +503,7 @@ pub fn ancestors_under<'t>(top: Node<'t>, node: Node<'t>) -> Vec<Node<'t>> {
 }
 
 /// The root node of the tree `node` belongs to.
-fn root_of(node: Node<'_>) -> Node<'_> {
+pub(crate) fn root_of(node: Node<'_>) -> Node<'_> {
     let raw = node.into_raw();
     // SAFETY: `raw.tree` is the tree `node` borrows for its lifetime, so it is live and its root
     // is a node of that same tree, valid as long as `node` is.
@@ -940,11 +964,24 @@ mod tests {
             let root = file.tree().root_node();
             let mut nodes = Vec::new();
             preorder(root, &mut nodes);
+            // Each node's ancestors, and those under every third node.
+            let climbs = || -> Vec<Vec<usize>> {
+                let mut all = Vec::new();
+                for &n in &nodes {
+                    all.push(ancestors(n).iter().map(|a| a.id()).collect());
+                    for &top in nodes.iter().step_by(3) {
+                        all.push(ancestors_under(top, n).iter().map(|a| a.id()).collect());
+                    }
+                }
+                all
+            };
             let plain: Vec<_> = nodes.iter().map(|&n| walks_from(n)).collect();
+            let plain_climbs = climbs();
             let other = SourceFile::new(src.to_string());
             let layout = preorder::install(root);
             let laid_out: Vec<_> = nodes.iter().map(|&n| walks_from(n)).collect();
             assert_eq!(plain, laid_out, "{src:?}");
+            assert_eq!(plain_climbs, climbs(), "{src:?}");
             assert!(preorder::locate(root).is_some());
             // A node of another tree is not in the layout: its walks use the cursor.
             assert!(preorder::locate(other.tree().root_node()).is_none());

@@ -22,11 +22,18 @@ struct Entry {
     id: *const c_void,
     /// The index one past the node's last descendant.
     end: u32,
+    /// The index of its parent; `NO_PARENT` for the layout's root. (It fills what would be
+    /// padding.)
+    parent: u32,
 }
+
+const NO_PARENT: u32 = u32::MAX;
 
 pub(crate) struct Layout {
     tree: *const ffi::TSTree,
     entries: Vec<Entry>,
+    /// Whether the layout's root is the tree's root: then every node's ancestors are in it.
+    whole_tree: bool,
 }
 
 /// How many nodes that start at the same byte a lookup compares before it gives up (and the walk
@@ -49,6 +56,7 @@ impl Layout {
                 context: raw.context,
                 id: raw.id,
                 end: 0,
+                parent: open.last().map_or(NO_PARENT, |&p| index(p)),
             });
             if cursor.goto_first_child() {
                 open.push(at);
@@ -70,6 +78,7 @@ impl Layout {
         Layout {
             tree: root.into_raw().tree,
             entries,
+            whole_tree: crate::root_of(root) == root,
         }
     }
 
@@ -94,6 +103,16 @@ impl Layout {
     /// The index one past the last descendant of the node at `i`.
     pub(crate) fn end(&self, i: usize) -> usize {
         self.entries[i].end as usize
+    }
+
+    /// The index of the parent of the node at `i`, if the layout holds it.
+    pub(crate) fn parent(&self, i: usize) -> Option<usize> {
+        let parent = self.entries[i].parent;
+        (parent != NO_PARENT).then_some(parent as usize)
+    }
+
+    pub(crate) fn is_whole_tree(&self) -> bool {
+        self.whole_tree
     }
 
     /// The node at `i`, with the lifetime of `of`, a node of the same tree.
