@@ -410,11 +410,16 @@ fn type_goroutine_params<'s>(
             return true;
         };
         for param in named_children(params) {
-            let Some(Ty::Pointer(inner)) = param.field("type").map(|t| Ty::from_node(t, src, imports))
+            let Some(Ty::Pointer(inner)) =
+                param.field("type").map(|t| Ty::from_node(t, src, imports))
             else {
                 continue;
             };
-            let Ty::Named { pkg, name: type_name } = *inner else {
+            let Ty::Named {
+                pkg,
+                name: type_name,
+            } = *inner
+            else {
                 continue;
             };
             if !pkg.is_empty() {

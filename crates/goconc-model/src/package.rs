@@ -1616,7 +1616,9 @@ fn param_types(decl: Node, src: &str, imports: &Imports) -> Vec<Ty> {
         let ty = param
             .field("type")
             .map_or(Ty::Unknown, |t| Ty::from_node(t, src, imports));
-        let names = param.children_by_field_name("name", &mut param.walk()).count();
+        let names = param
+            .children_by_field_name("name", &mut param.walk())
+            .count();
         types.extend(std::iter::repeat_n(ty, names.max(1)));
     }
     types
