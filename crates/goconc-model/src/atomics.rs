@@ -273,6 +273,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<AtomicAcc
         }
         // Names the function's literals and bodies declare shadow package variables.
         locals.extend(super::summary::declared_names(decl, src, false));
+        type_goroutine_params(decl, src, imports, &mut typed, &mut locals);
         let mut calls: Vec<(Node, &str)> = Vec::new();
         let mut lock_events: Vec<LockEvent> = Vec::new();
         walk(decl, |n| {
@@ -308,7 +309,8 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<AtomicAcc
             } else {
                 AtomicRoot::Var(root_name.to_string())
             };
-            let locks = held_at(n, &lock_events, root_name, &locals);
+            let goroutines = enclosing_go_statements(n, decl);
+            let locks = held_at(n, &lock_events, root_name, &locals, &goroutines);
             out.push(AtomicAccess {
                 root,
                 fields,
@@ -385,12 +387,85 @@ fn lock_event<'t>(call: Node<'t>, src: &str) -> Option<LockEvent<'t>> {
     })
 }
 
+/// The parameters of a goroutine's literal (`go func(n *Server) { … }(s)`) that point to a
+/// package type, typed like the function's own: the literal's body accesses the value it is
+/// handed. A name declared anywhere else in the function stays a local.
+fn type_goroutine_params<'s>(
+    decl: Node,
+    src: &'s str,
+    imports: &Imports,
+    typed: &mut HashMap<&'s str, String>,
+    locals: &mut Vec<&'s str>,
+) {
+    walk(decl, |n| {
+        if n.kind_str() != "go_statement" {
+            return true;
+        }
+        let literal = named_children(n)
+            .next()
+            .and_then(|call| call.field("function"))
+            .map(unparen)
+            .filter(|f| f.kind_str() == "func_literal");
+        let Some(params) = literal.and_then(|l| l.field("parameters")) else {
+            return true;
+        };
+        for param in named_children(params) {
+            let Some(Ty::Pointer(inner)) =
+                param.field("type").map(|t| Ty::from_node(t, src, imports))
+            else {
+                continue;
+            };
+            let Ty::Named {
+                pkg,
+                name: type_name,
+            } = *inner
+            else {
+                continue;
+            };
+            if !pkg.is_empty() {
+                continue;
+            }
+            for name in names_of(param) {
+                let name = text(name, src);
+                let declared = locals.iter().filter(|l| **l == name).count();
+                if declared == 1 && !typed.contains_key(name) {
+                    locals.retain(|l| *l != name);
+                    typed.insert(name, type_name.clone());
+                }
+            }
+        }
+        true
+    });
+}
+
+/// The `go` statements of `decl` that `node` is inside, outermost first.
+fn enclosing_go_statements<'t>(node: Node<'t>, decl: Node<'t>) -> Vec<Node<'t>> {
+    goconc_syntax::ancestors(node)
+        .into_iter()
+        .filter(|a| a.kind_str() == "go_statement" && goconc_syntax::is_within(*a, decl))
+        .collect()
+}
+
 /// The locks held at `call` as the function's text shows them (see [`AtomicAccess::locks`]).
-fn held_at(call: Node, events: &[LockEvent], root: &str, locals: &[&str]) -> Vec<String> {
+/// A lock taken outside a `go` statement the call is inside is not held there: the goroutine
+/// runs on its own, whatever its starter holds.
+fn held_at(
+    call: Node,
+    events: &[LockEvent],
+    root: &str,
+    locals: &[&str],
+    goroutines: &[Node],
+) -> Vec<String> {
     let at = call.start_byte();
     let mut held = Vec::new();
     for (i, event) in events.iter().enumerate() {
         if !event.acquires || event.offset >= at {
+            continue;
+        }
+        if goroutines
+            .iter()
+            .any(|go| event.offset < go.start_byte() || event.offset >= go.end_byte())
+        {
             continue;
         }
         if !event

@@ -665,13 +665,26 @@ impl<'t> Collector<'_, 't> {
             return;
         };
         let name = text(field, self.model.src);
-        let is_method = self.model.package.method(&type_name, name).is_some()
+        let signature = self.model.package.method(&type_name, name);
+        let is_method = signature.is_some()
             || self
                 .model
                 .package
                 .field_type(&Ty::named("", &type_name), name)
                 .is_none();
         if is_method {
+            // A handler handed on as a value, with none of its receiver's locks held, is there
+            // to be registered: `net/http` serves it on a goroutine per request. Handed on
+            // under the lock, it is taken to run in place like any other callback.
+            let how = match how {
+                CallHow::Direct
+                    if signature.is_some_and(is_http_handler)
+                        && !receiver_lock_held(operand, state, self.model.src) =>
+                {
+                    CallHow::Later
+                }
+                how => how,
+            };
             let callee = format!("{type_name}.{name}");
             self.record(node, operand, callee, state, how);
         }
@@ -801,6 +814,28 @@ fn kept_here(model: &FileModel, i: usize, top: Node) -> Option<bool> {
         }
     }
     None
+}
+
+/// Is any mutex below `receiver` (`d.mu` for `d`) held on every path to here?
+fn receiver_lock_held(receiver: Node, state: &LockState, src: &str) -> bool {
+    let Some(path) = goconc_syntax::access_path(receiver, src) else {
+        return false;
+    };
+    let prefix = format!("{path}.");
+    state
+        .held
+        .iter()
+        .any(|(key, held)| held.on_every_path && key.starts_with(&prefix))
+}
+
+/// Does the signature take exactly `(http.ResponseWriter, *http.Request)`, the shape of
+/// `net/http`'s `HandlerFunc`? Such a method value is there to be registered as a handler.
+fn is_http_handler(signature: &super::package::FuncSig) -> bool {
+    signature.results.is_empty()
+        && matches!(signature.params.as_slice(), [writer, request]
+            if writer.is_named("net/http", "ResponseWriter")
+                && request.is_pointer()
+                && request.deref().is_named("net/http", "Request"))
 }
 
 /// `time.AfterFunc`: runs its func on a goroutine of its own, later.

@@ -22,6 +22,9 @@ pub struct FuncSig {
     pub pointer_receiver: bool,
     /// Whether it takes parameters (`Unlock(set bool)` is no `sync.Locker` method).
     pub takes_params: bool,
+    /// The parameters' types, one per parameter (`a, b int` is two); a variadic one as its
+    /// element type.
+    pub params: Vec<Ty>,
 }
 
 /// The top-level declarations of one file.
@@ -164,6 +167,7 @@ impl FileDecls {
                                 results,
                                 pointer_receiver: false,
                                 takes_params: takes_params(item),
+                                params: param_types(item, src, imports),
                             },
                         );
                     }
@@ -309,6 +313,7 @@ impl FileDecls {
                 results,
                 pointer_receiver: ty.is_pointer(),
                 takes_params: takes_params(decl),
+                params: param_types(decl, src, imports),
             },
         );
     }
@@ -1595,6 +1600,30 @@ impl PackageViews {
 fn takes_params(decl: Node) -> bool {
     decl.field("parameters")
         .is_some_and(|list| named_children(list).next().is_some())
+}
+
+/// The types of a declaration's parameters, one per parameter name.
+fn param_types(decl: Node, src: &str, imports: &Imports) -> Vec<Ty> {
+    let Some(list) = decl.field("parameters") else {
+        return Vec::new();
+    };
+    let mut types = Vec::new();
+    for param in named_children(list) {
+        if !matches!(
+            param.kind_str(),
+            "parameter_declaration" | "variadic_parameter_declaration"
+        ) {
+            continue;
+        }
+        let ty = param
+            .field("type")
+            .map_or(Ty::Unknown, |t| Ty::from_node(t, src, imports));
+        let names = param
+            .children_by_field_name("name", &mut param.walk())
+            .count();
+        types.extend(std::iter::repeat_n(ty, names.max(1)));
+    }
+    types
 }
 
 /// `Inner.mu sync.Mutex` → `sync.Mutex`, for the innermost part of a nested description.

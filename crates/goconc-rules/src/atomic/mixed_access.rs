@@ -85,7 +85,11 @@ a plain write meets every atomic access. Reads do not race with atomic loads.
   value (`v := m[k]`, `s := snapshot()`). Atomics on such copies are no evidence of sharing
   either. (The copy itself, `v := p.stats`, reads the shared fields: that is reported.)
 - Both accesses hold the same lock (the same mutex of the same value, or the same package-level
-  mutex): the lock orders them.
+  mutex): the lock orders them. A lock taken before a `go` statement is not held inside the
+  goroutine it starts, even while its starter still holds it (`defer mu.Unlock()`): an atomic
+  in `go func(n *T) { atomic.StoreInt32(&n.on, 0) }(s)` started under `s.mu` meets the plain
+  accesses under `s.mu`. A goroutine literal's pointer parameters (`n *T`) are the values they
+  are handed, like a method's.
 - The address is taken (`&s.active`): that is how the atomic functions and their wrappers get
   it. A read whose value goes nowhere (`_ = s.active`) is no access that matters.
 - Two tests that `go test` runs one after another (`TestX`/`BenchmarkX`/`FuzzX` that do not

@@ -73,6 +73,12 @@ From every call of the type's methods in the package, with the locks held at the
   method handed to `time.AfterFunc` (`time.AfterFunc(d, c.flush)`), stored in a field or
   global or returned as a value or inside a function literal: the method runs unguarded
   elsewhere and is judged like an exported one;
+- a method with `net/http`'s handler signature (`func (s *T) status(w http.ResponseWriter, r
+  *http.Request)`) handed on as a value while none of its receiver's locks is held
+  (`mux.HandleFunc("/status", s.status)`, `http.HandlerFunc(s.status)`, or a package's own
+  registrar that keeps it): it is there to be served, and `net/http` serves each request on a
+  goroutine of its own, so it runs unguarded elsewhere too. Handed on under the lock, or only
+  called in place (`ServeHTTP` calling it with the lock held), it is judged by those calls;
 - `String`, `Error`, `GoString`, `Format`, `MarshalJSON`, `MarshalText` are also entered from
   each place that hands the value to another package (`fmt.Sprint(c)`, `json.Marshal(c)`).
 A function literal or method value handed to a call as a callback (`node.forEach(func(c) {
