@@ -398,10 +398,17 @@ fn skipped_by_argument(taken: &Taken, args: &[Node], src: &str) -> bool {
 }
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    for (_, body, calls) in locking_bodies(cx) {
-        if !calls.iter().any(|c| c.op.is_acquire()) {
-            continue;
+    let acquiring = locking_bodies(cx)
+        .filter(|(_, _, calls)| calls.iter().any(|c| c.op.is_acquire()))
+        .map(|(_, body, _)| body);
+    // A body that takes its locks only through a helper that keeps them (`c.State.lock()`).
+    let mut bodies: Vec<Node> = acquiring.collect();
+    for body in super::keeper_calling_bodies(cx.model, &cx.index) {
+        if !bodies.contains(&body) {
+            bodies.push(body);
         }
+    }
+    for body in bodies {
         let mut observer = Observer {
             model: cx.model,
             body,
