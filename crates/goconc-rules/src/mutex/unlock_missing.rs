@@ -98,7 +98,8 @@ code, so no fix is offered.
 - A path ends in `panic`, `os.Exit`, `log.Fatal`, `t.Fatal`, `runtime.Goexit`, or a call of a
   function of the package whose every path ends in one of those (`fatalf(t, …)`).
 - A deferred closure or a helper named like `unlock…`/`release…` releases it.
-- Through a helper: no path that returns lets the lock go (the function hands it on to its own
+- Through a helper: the lock belongs to a local or a parameter (a value that may die with the
+  function, such as a test's buffer), no path that returns lets the lock go (the function hands it on to its own
   caller), the function's name or comment says it hands the lock on, or it calls a
   `release…`-named function the package cannot resolve.
 - The lock is taken and released under the same condition (`if locked { mu.Lock() }` … `if
@@ -336,6 +337,18 @@ fn check_helper_locks(cx: &Context, out: &mut Vec<Finding>) {
             let Some(call) = helper else {
                 continue;
             };
+            // A lock of the receiver or a package variable outlives the function; one of a
+            // value the function made or was handed may die with it (a test's local buffer).
+            let lasting = locks::lock_path_of_key(cx.model, &key, site).is_some_and(|(path, _)| {
+                matches!(
+                    path.root,
+                    goconc_model::summary::LockRoot::Receiver
+                        | goconc_model::summary::LockRoot::Global
+                )
+            });
+            if !lasting {
+                continue;
+            }
             // Some path that returns has let it go: this one forgot.
             let released_elsewhere = exits
                 .iter()
