@@ -73,6 +73,12 @@ pub struct LockClosure {
     write_locked: crate::HashSet<String>,
     /// Per lock ([`canonical`] name): the functions that take it in their body, by key, sorted.
     acquirers: HashMap<String, Vec<String>>,
+    /// Per function (by key): the locks it leaves held for its caller by design
+    /// ([`FuncSummary::keeps`], with a counterpart in the package that releases them).
+    kept: HashMap<String, Vec<Acquire>>,
+    /// The names (without receiver type) of the functions in `kept`, sorted: a body that calls
+    /// none of them gains no lock from a call.
+    keeper_names: Vec<String>,
 }
 
 impl LockClosure {
@@ -101,6 +107,19 @@ impl LockClosure {
     /// The functions (by key, sorted) that take this lock ([`canonical`] name) in their body.
     pub fn acquirers(&self, canonical: &str) -> &[String] {
         self.acquirers.get(canonical).map_or(&[], Vec::as_slice)
+    }
+
+    /// The names of the package's functions and methods that leave a lock held for their caller
+    /// by design (see [`FuncSummary::keeps`]).
+    pub fn keeper_names(&self) -> &[String] {
+        &self.keeper_names
+    }
+
+    /// The locks a function leaves held for its caller by design: it takes them and never
+    /// releases them, and another function of the package releases them for its caller
+    /// (`lock()` and `unlock()` helpers).
+    pub fn kept(&self, key: &str) -> &[Acquire] {
+        self.kept.get(key).map_or(&[], Vec::as_slice)
     }
 
     /// Is this lock (by [`canonical`] name) write-locked anywhere in the package?
@@ -344,6 +363,47 @@ impl LockClosure {
                 }
             }
         }
+        // A lock a function leaves held is handed on by design only when the package has the
+        // other half: a function (of the same type, for a receiver's lock) that releases it
+        // for its caller. Without one, the function merely forgets to unlock
+        // (`mutex-unlock-missing`'s finding), and its callers' deadlocks are that one defect.
+        let counterparts: BTreeSet<(Option<&str>, &LockPath)> = keys
+            .iter()
+            .flat_map(|(key, summary)| {
+                summary.releases.iter().map(move |(lock, _)| {
+                    let owner = match lock.root {
+                        LockRoot::Receiver => owner_of(key),
+                        _ => None,
+                    };
+                    (owner, lock)
+                })
+            })
+            .collect();
+        let mut kept: HashMap<String, Vec<Acquire>> = HashMap::default();
+        for (key, summary) in &keys {
+            let handed: Vec<Acquire> = summary
+                .keeps
+                .iter()
+                .filter(|a| {
+                    let lock = LockPath::from_acquire(a);
+                    let owner = match lock.root {
+                        LockRoot::Receiver => owner_of(key),
+                        _ => None,
+                    };
+                    counterparts.contains(&(owner, &lock))
+                })
+                .cloned()
+                .collect();
+            if !handed.is_empty() {
+                kept.insert(key.to_string(), handed);
+            }
+        }
+        let mut keeper_names: Vec<String> = kept
+            .keys()
+            .map(|key| key.rsplit('.').next().unwrap_or(key).to_string())
+            .collect();
+        keeper_names.sort();
+        keeper_names.dedup();
         LockClosure {
             effects,
             orders,
@@ -351,6 +411,8 @@ impl LockClosure {
             any_releases,
             write_locked,
             acquirers,
+            kept,
+            keeper_names,
         }
     }
 }

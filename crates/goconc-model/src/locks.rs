@@ -191,12 +191,16 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
     fn calls_in(&mut self, stmt: Node<'t>, state: &mut LockState) {
         let mut calls = Vec::new();
         let mut handing_over = Vec::new();
-        let hand_offs = self.model.package.lock_closure().has_releases();
+        let closure = self.model.package.lock_closure();
+        let hand_offs = closure.has_releases();
+        let keepers = closure.keeper_names();
         walk_body(stmt, |n| {
             if n.kind_str() == "call_expression" {
                 if let Some(call) = lock_call(self.model, n) {
                     calls.push(call);
-                } else if hand_offs && !state.held.is_empty() {
+                } else if (hand_offs && !state.held.is_empty())
+                    || (!keepers.is_empty() && calls_keeper_name(self.model, n, keepers))
+                {
                     handing_over.push(n);
                 }
             }
@@ -211,6 +215,9 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
             }
             for key in released_by_call(self.model, over) {
                 state.held.remove(&key);
+            }
+            for (key, mode) in kept_by_call(self.model, over) {
+                state.held.insert(key, Held::taken(mode, over.start_byte()));
             }
         }
         for call in calls {
@@ -272,6 +279,14 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
                 } else {
                     state.deferred.insert(key);
                 }
+            }
+            return;
+        }
+        // `defer s.unlock()`, whose body releases the caller's lock on every path.
+        let released = released_by_call(self.model, call);
+        if !released.is_empty() {
+            for key in released {
+                state.deferred.insert(key);
             }
             return;
         }
@@ -538,6 +553,47 @@ pub fn keys_at_call(
         }
         LockRoot::Typed(_) => Vec::new(),
     }
+}
+
+/// Does the call name a function or method some function of the package by that name leaves a
+/// lock held for (a cheap test before [`kept_by_call`] resolves it)?
+pub fn calls_keeper_name(model: &FileModel, call: Node, keepers: &[String]) -> bool {
+    let Some(function) = call.field("function").map(unparen) else {
+        return false;
+    };
+    let name = match function.kind_str() {
+        "identifier" => function,
+        "selector_expression" => match function.field("field") {
+            Some(field) => field,
+            None => return false,
+        },
+        _ => return false,
+    };
+    let name = text(name, model.src);
+    keepers.binary_search_by(|k| k.as_str().cmp(name)).is_ok()
+}
+
+/// The mutexes a call leaves held, and in which mode: its callee takes them and keeps them for
+/// its caller by design ([`super::lock_closure::LockClosure::kept`]; `c.State.lock()` holds
+/// `c.State.l`).
+/// A lock the callee takes through an embedded mutex (`s.Lock()` in the helper) is left out: the
+/// caller's key for it depends on which mutex type is embedded.
+pub fn kept_by_call(model: &FileModel, call: Node) -> Vec<(String, Mode)> {
+    let Some(callee) = callee(model, call) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for acquire in model.package.lock_closure().kept(&callee.key) {
+        let lock = super::summary::LockPath::from_acquire(acquire);
+        if let [key] = keys_at_call(model, call, &callee, &lock).as_slice() {
+            let mode = match acquire.read {
+                true => Mode::Read,
+                false => Mode::Write,
+            };
+            out.push((key.clone(), mode));
+        }
+    }
+    out
 }
 
 /// The mutexes a call releases for good: the callee releases its caller's lock on every path

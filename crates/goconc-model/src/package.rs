@@ -1489,6 +1489,12 @@ fn common_summary(all: &[&FuncSummary]) -> FuncSummary {
             .collect(),
         never_returns: all.iter().all(|s| s.never_returns),
         returns_fresh: all.iter().all(|s| s.returns_fresh),
+        keeps: first
+            .keeps
+            .iter()
+            .filter(|a| all[1..].iter().all(|s| s.keeps.iter().any(|b| same(a, b))))
+            .cloned()
+            .collect(),
         // A writer in any variant is a writer.
         // A silence: only what every configuration says.
         errors_only_on_receive: match all

@@ -189,6 +189,13 @@ impl Triggers {
                 .iter()
                 .map(|key| key.rsplit('.').next().unwrap_or(key).to_string()),
         );
+        // A call to a helper that leaves a lock held (`c.State.lock()`) is a lock taken.
+        names.extend(
+            package
+                .summaries()
+                .filter(|(_, summary)| !summary.keeps.is_empty())
+                .map(|(key, _)| key.rsplit('.').next().unwrap_or(key).to_string()),
+        );
         names.retain(|n| !n.is_empty());
         names.sort_unstable();
         names.dedup();

@@ -179,6 +179,12 @@ pub struct FuncSummary {
     /// those fields, the method fails only when its value is stopped (`case <-f.quit: return
     /// errTerminated`), and a caller that drops that error loses nothing.
     pub errors_only_on_receive: Vec<String>,
+    /// Locks the function takes and leaves held for its caller: a function with no result
+    /// whose top-level statements take the lock (of its receiver or a package variable) before
+    /// any `return`, and whose body (deferred calls and function literals included) never
+    /// releases it nor locks it again (`func (s *State) lock() { s.l.Lock() }`). A caller holds the lock after
+    /// the call as if it had called `Lock` itself.
+    pub keeps: Vec<Acquire>,
 }
 
 impl FuncSummary {
@@ -195,6 +201,7 @@ impl FuncSummary {
             call.offset = shift(call.offset);
             call.held.iter_mut().for_each(shift_acquire);
         }
+        self.keeps.iter_mut().for_each(shift_acquire);
     }
 
     /// Hashes what other functions may learn from the summary, offsets left out.
@@ -895,9 +902,67 @@ fn summarize(
         }
     }
     summary.releases = releases(body, src, &names, &handed);
+    if may_lock && decl.field("result").is_none() {
+        summary.keeps = kept_locks(body, src, &names, &summary.entered_held);
+    }
     summary.never_returns = never_returns(body, src, &names);
     summary.returns_fresh = returns_fresh(body, src);
     summary
+}
+
+/// See [`FuncSummary::keeps`]: the locks the top-level statements of `body` take before any
+/// `return` (a lock taken in an `if` or a loop is kept on some paths only), that the body uses
+/// nowhere else (no release, no second `Lock`, deferred or not), and that the caller did not
+/// hold on entry.
+fn kept_locks(body: Node, src: &str, names: &Names, entered: &[LockPath]) -> Vec<Acquire> {
+    let mut taken: Vec<(LockPath, Acquire)> = Vec::new();
+    for stmt in goconc_syntax::statements(body) {
+        let mut returns = false;
+        walk_body(stmt, |n| returns |= n.kind_str() == "return_statement");
+        if returns || stmt.kind_str() == "return_statement" {
+            break;
+        }
+        let Some(call) = statement_call(stmt).filter(|_| stmt.kind_str() == "expression_statement")
+        else {
+            continue;
+        };
+        let Some((receiver, true, read)) = lock_method(call, src) else {
+            continue;
+        };
+        let Some(lock) = names.lock_path(receiver) else {
+            continue;
+        };
+        if matches!(lock.root, LockRoot::Receiver | LockRoot::Global)
+            && !entered.contains(&lock)
+            && !taken.iter().any(|(l, _)| *l == lock)
+        {
+            let acquire = Acquire {
+                from_receiver: lock.root == LockRoot::Receiver,
+                path: lock.path.clone(),
+                read,
+                offset: call.start_byte(),
+                only_if: None,
+            };
+            taken.push((lock, acquire));
+        }
+    }
+    if taken.is_empty() {
+        return Vec::new();
+    }
+    // Any other use of it, anywhere (a release, a `defer`red `Lock`, a function literal, a
+    // branch): not simply kept.
+    walk(body, |n| {
+        if n.kind_str() == "call_expression" {
+            if let Some((receiver, _, _)) = lock_method(n, src) {
+                if let Some(lock) = names.lock_path(receiver) {
+                    let at = n.start_byte();
+                    taken.retain(|(l, a)| *l != lock || a.offset == at);
+                }
+            }
+        }
+        !taken.is_empty()
+    });
+    taken.into_iter().map(|(_, acquire)| acquire).collect()
 }
 
 /// The write locks of `body` that its direct walk leaves out (see

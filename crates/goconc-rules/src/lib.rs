@@ -312,7 +312,8 @@ pub fn need_every_function(decls: &goconc_model::FileDecls) -> bool {
     mutex::embedded_exported::fix_reads_every_function(decls)
 }
 
-/// Runs the lock state once over every body that calls a lock method.
+/// Runs the lock state once over every body that calls a lock method, or a function of the
+/// package that leaves a lock held for its caller.
 pub fn lock_traces<'t>(
     model: &FileModel<'t>,
     index: &NodeIndex<'t>,
@@ -327,6 +328,9 @@ pub fn lock_traces<'t>(
                 bodies.insert((body.start_byte(), body.id()));
             }
         }
+    }
+    for body in mutex::keeper_calling_bodies(model, index) {
+        bodies.insert((body.start_byte(), body.id()));
     }
     let mut traces = crate::HashMap::default();
     for function in &model.functions {

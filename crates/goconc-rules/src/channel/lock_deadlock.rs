@@ -11,6 +11,7 @@ use goconc_model::channels::fields::{range_in_file, FieldChanOp, FieldOpKind};
 use goconc_model::channels::Capacity;
 use goconc_model::goroutines::enclosing_function_key;
 use goconc_model::locks::{LockObserver, LockState, Mode};
+use goconc_model::summary::LockRoot;
 use goconc_model::{SyncKind, Ty};
 use goconc_syntax::{access_path, text, unparen, walk};
 
@@ -71,6 +72,11 @@ path to it, and every operation on the other side of the channel in the package 
 mutex of the same value, or takes it earlier in the same loop iteration. The channel's capacity
 comes from the package's `make` calls for that field: every one is unbuffered.
 
+A **warning** for the same shape one call away: this function write-holds `x.L` on every path to
+a call of a method of the same value `x` (`r.forward(name)`), and that method's own body sends
+or receives on such a channel field of `x` without letting `L` go first. The harm needs one fact
+the tool does not check: that the callee's path reaches its operation.
+
 ## When it stays silent
 - The channel is buffered, its capacity is unknown (a `make` with a variable size, or no `make`
   in the package), or it is handed elsewhere (aliased, returned, passed): the other side may be
@@ -79,6 +85,10 @@ comes from the package's `make` calls for that field: every one is unbuffered.
   read lock, or nothing in the package is on the other side.
 - The operation is a case of a `select` that can give up (a `default`, or another case).
 - The lock is not a `sync.Mutex`/`sync.RWMutex` field of the same value.
+- Through a call: the callee's first use of the lock is an unlock (it lets the caller's lock go
+  around its operation), its operation runs on a goroutine it starts or is a `select` case that
+  can give up, the callee is a method of another value, or it is reached through more than one
+  call, an interface, a function value or another package.
 "#,
 };
 
@@ -118,6 +128,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             check_op(cx, op, channel, is_send, out);
         }
     }
+    check_calls_under_lock(cx, out);
 }
 
 fn check_op<'t>(
@@ -142,72 +153,21 @@ fn check_op<'t>(
         return;
     };
     let field = text(field, cx.src);
-    let package = cx.model.package;
-    let ops = package.field_channel_ops(&owner, field);
-    let unbuffered = {
-        let mut makes = ops.iter().filter_map(|o| match o.kind {
-            FieldOpKind::Make(c) => Some(c),
-            _ => None,
-        });
-        let first = makes.next();
-        first == Some(Capacity::Unbuffered) && makes.all(|c| c == Capacity::Unbuffered)
-    };
-    if !unbuffered || ops.iter().any(|o| o.kind == FieldOpKind::Escape) {
-        return;
-    }
-    // An operation on a field of that name the text cannot tie to a type: its locks are unknown.
-    if package
-        .field_channel_ops("", field)
-        .iter()
-        .any(|o| o.kind != FieldOpKind::Close)
-    {
-        return;
-    }
     let here = enclosing_function_key(cx.model, op);
-    let other: Vec<&FieldChanOp> = ops
-        .iter()
-        .filter(|o| match is_send {
-            true => matches!(o.kind, FieldOpKind::Receive | FieldOpKind::Range),
-            false => o.kind == FieldOpKind::Send,
-        })
-        .collect();
-    if other.is_empty()
-        || other
-            .iter()
-            .any(|o| Some(&o.function) == here.as_ref() && !o.in_goroutine)
-    {
-        return;
-    }
     for lock in held_at(cx, op, &root_path) {
         if !is_mutex_field(cx, &owner, &lock) {
             continue;
         }
-        let all_take_it = other
-            .iter()
-            .all(|o| o.held.contains(&lock) || o.taken_in_iteration.contains(&lock));
-        if !all_take_it {
+        let Some(other) = other_side_needing(cx, &owner, field, is_send, here.as_deref(), &lock)
+        else {
             continue;
-        }
-        let mut names: Vec<&str> = other.iter().map(|o| o.function.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        let side = match is_send {
-            true => "receiver",
-            false => "sender",
         };
-        let verb = match is_send {
-            true => "receives",
-            false => "sends",
-        };
+        let names = function_names(&other);
+        let (side, verb) = sides(is_send);
         let message = format!(
-            "{} unbuffered `{}.{field}` while holding `{root_path}.{lock}`: every {side} ({}) takes `{lock}` of the same value before it {verb}, so each waits for the other: a deadlock",
+            "{} unbuffered `{}.{field}` while holding `{root_path}.{lock}`: every {side} ({names}) takes `{lock}` of the same value before it {verb}, so each waits for the other: a deadlock",
             if is_send { "send on" } else { "receive from" },
             text(operand, cx.src),
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
         );
         let mut finding = META.finding(op.byte_range(), message);
         for o in &other {
@@ -218,6 +178,210 @@ fn check_op<'t>(
         }
         out.push(finding);
         return;
+    }
+}
+
+/// The operations on the other side of the unbuffered channel field `owner.field` from a send
+/// (`is_send`) or receive in function `here`, when every one of them holds `lock` of the same
+/// value or takes it earlier in its loop iteration; None when the channel may be buffered or
+/// handed elsewhere, when nothing is on the other side, or when some of it does not need the
+/// lock.
+fn other_side_needing<'p>(
+    cx: &'p Context,
+    owner: &str,
+    field: &str,
+    is_send: bool,
+    here: Option<&str>,
+    lock: &str,
+) -> Option<Vec<&'p FieldChanOp>> {
+    let package = cx.model.package;
+    let ops = package.field_channel_ops(owner, field);
+    let unbuffered = {
+        let mut makes = ops.iter().filter_map(|o| match o.kind {
+            FieldOpKind::Make(c) => Some(c),
+            _ => None,
+        });
+        let first = makes.next();
+        first == Some(Capacity::Unbuffered) && makes.all(|c| c == Capacity::Unbuffered)
+    };
+    if !unbuffered || ops.iter().any(|o| o.kind == FieldOpKind::Escape) {
+        return None;
+    }
+    // An operation on a field of that name the text cannot tie to a type: its locks are unknown.
+    if package
+        .field_channel_ops("", field)
+        .iter()
+        .any(|o| o.kind != FieldOpKind::Close)
+    {
+        return None;
+    }
+    let other: Vec<&FieldChanOp> = ops
+        .iter()
+        .filter(|o| match is_send {
+            true => matches!(o.kind, FieldOpKind::Receive | FieldOpKind::Range),
+            false => o.kind == FieldOpKind::Send,
+        })
+        .collect();
+    if other.is_empty()
+        || other
+            .iter()
+            .any(|o| Some(o.function.as_str()) == here && !o.in_goroutine)
+    {
+        return None;
+    }
+    other
+        .iter()
+        .all(|o| o.held.iter().any(|h| h == lock) || o.taken_in_iteration.iter().any(|h| h == lock))
+        .then_some(other)
+}
+
+fn function_names(ops: &[&FieldChanOp]) -> String {
+    let mut names: Vec<&str> = ops.iter().map(|o| o.function.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The other side of a send or receive, and what it does.
+fn sides(is_send: bool) -> (&'static str, &'static str) {
+    match is_send {
+        true => ("receiver", "receives"),
+        false => ("sender", "sends"),
+    }
+}
+
+/// A call, made while this function write-holds `x.L` on every path, to a method of the same
+/// value `x` whose own body sends or receives (outside a goroutine, not as a `select` case that
+/// can give up, without letting `L` go first) on an unbuffered channel field of `x` whose every
+/// other side takes `L` before it gets there.
+fn check_calls_under_lock(cx: &Context, out: &mut Vec<Finding>) {
+    for function in &cx.model.functions {
+        let Some(body) = function.body else { continue };
+        if function.parent.is_some() || cx.is_skipped(body.start_byte()) {
+            continue;
+        }
+        let Some(trace) = cx.lock_trace(body) else {
+            continue;
+        };
+        let mut held = HeldStatements { seen: Vec::new() };
+        trace.replay(&mut held);
+        // Per call, the state of the innermost statement around it (replayed last).
+        let mut calls: std::collections::BTreeMap<usize, (Node, Vec<String>)> =
+            std::collections::BTreeMap::new();
+        for (stmt, keys) in held.seen {
+            if matches!(stmt.kind_str(), "go_statement" | "defer_statement") {
+                continue;
+            }
+            goconc_syntax::walk_body(stmt, |n| {
+                if n.kind_str() == "call_expression" {
+                    calls.insert(n.start_byte(), (n, keys.clone()));
+                }
+            });
+        }
+        for (call, keys) in calls.into_values() {
+            if keys.is_empty() {
+                continue;
+            }
+            if let Some(finding) = call_report(cx, call, &keys) {
+                out.push(finding);
+            }
+        }
+    }
+}
+
+fn call_report(cx: &Context, call: Node, held: &[String]) -> Option<Finding> {
+    let callee = goconc_model::locks::callee(cx.model, call)?;
+    let (owner, root) = (callee.owner.as_deref()?, callee.receiver.as_deref()?);
+    let summary = cx.model.package.summary(&callee.key);
+    let prefix = format!("{root}.");
+    let fields = cx.model.package.struct_fields(owner)?;
+    for lock in held.iter().filter_map(|k| k.strip_prefix(&prefix)) {
+        if !is_mutex_field(cx, owner, lock) {
+            continue;
+        }
+        // The callee lets the caller's lock go (its first use of it is an unlock): the
+        // operation may run without it.
+        let releases = summary.is_some_and(|s| {
+            s.entered_held
+                .iter()
+                .any(|p| p.root == LockRoot::Receiver && p.path == lock)
+        });
+        if releases {
+            continue;
+        }
+        for field in fields {
+            for op in cx.model.package.field_channel_ops(owner, &field.name) {
+                let is_send = match op.kind {
+                    FieldOpKind::Send => true,
+                    FieldOpKind::Receive | FieldOpKind::Range => false,
+                    _ => continue,
+                };
+                if op.function != callee.key
+                    || op.in_goroutine
+                    || op.select_can_leave
+                    || op.held.iter().chain(&op.read_held).any(|h| h == lock)
+                {
+                    continue;
+                }
+                let Some(other) =
+                    other_side_needing(cx, owner, &field.name, is_send, Some(&callee.key), lock)
+                else {
+                    continue;
+                };
+                let callee_text = text(call.field("function")?, cx.src);
+                let names = function_names(&other);
+                let (side, verb) = sides(is_send);
+                let message = format!(
+                    "`{callee_text}` {} unbuffered `{root}.{}` while `{root}.{lock}` is held here: every {side} ({names}) takes `{lock}` of the same value before it {verb}, so each would wait for the other: a deadlock if the call reaches that {}",
+                    if is_send { "sends on" } else { "receives from" },
+                    field.name,
+                    if is_send { "send" } else { "receive" },
+                );
+                let mut finding = META.finding(call.byte_range(), message);
+                finding.severity = Severity::Warning;
+                if let Some(range) = range_in_file(cx.model, op) {
+                    finding = finding.with_related(
+                        range,
+                        format!(
+                            "`{}` {verb2} here",
+                            callee.key,
+                            verb2 = if is_send { "sends" } else { "receives" }
+                        ),
+                    );
+                }
+                for o in &other {
+                    if let Some(range) = range_in_file(cx.model, o) {
+                        finding = finding.with_related(
+                            range,
+                            format!("the other side, which needs `{lock}` first"),
+                        );
+                    }
+                }
+                return Some(finding);
+            }
+        }
+    }
+    None
+}
+
+/// The statements the lock state saw, with the write locks held on every path there.
+struct HeldStatements<'t> {
+    seen: Vec<(Node<'t>, Vec<String>)>,
+}
+
+impl<'t> LockObserver<'t> for HeldStatements<'t> {
+    fn statement(&mut self, node: Node<'t>, state: &LockState) {
+        let keys: Vec<String> = state
+            .held
+            .iter()
+            .filter(|(_, h)| h.on_every_path && h.mode == Mode::Write)
+            .map(|(k, _)| k.clone())
+            .collect();
+        self.seen.push((node, keys));
     }
 }
 

@@ -71,6 +71,10 @@ None: whether to split the helper, release the lock first, or restructure is a d
   `c.Lock()` then `c.GetExitCode()` where `Container` embeds `*State`), through a `String`
   method that `fmt`/`log` call on a value printed with `%v`, `%s` or `Print`, or because a
   `continue` carries it, still held, back to the top of the loop where it is locked again.
+  A lock may be held through a helper that takes it for its caller: a function with no result
+  whose top-level statements take it, that never touches it again, and whose package has the
+  other half, a function that releases the same lock for its caller (`c.State.lock()` …
+  `c.State.unlock()`, where `lock` is `s.l.Lock()` and `unlock` is `s.l.Unlock()`).
 - `warning`: a read lock taken again (`RLock`, directly or through calls) while this goroutine
   already holds the read lock, when some function of the package takes the write lock of the
   same mutex (in its body, in a goroutine or function literal it starts, or on a value whose
@@ -91,6 +95,10 @@ None: whether to split the helper, release the lock first, or restructure is a d
   lock and may let it go and take it back).
 - A function literal of the same function takes the lock over (its first use of it is an unlock,
   as in `go func() { …; mu.Unlock() }()`).
+- A helper leaves a lock held but nothing in the package releases it for a caller: it forgets
+  its `Unlock` (`mutex-unlock-missing`'s one finding), and its callers are not said to hold it.
+  A helper that may return before locking, releases the lock itself, or only sets a flag
+  (`lock()` that takes no lock) leaves nothing held.
 - The helper is reached through an interface, a function value or another package: its body is
   not known.
 - The call happens in a `go` statement or a function literal.
@@ -398,10 +406,17 @@ fn skipped_by_argument(taken: &Taken, args: &[Node], src: &str) -> bool {
 }
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    for (_, body, calls) in locking_bodies(cx) {
-        if !calls.iter().any(|c| c.op.is_acquire()) {
-            continue;
+    let acquiring = locking_bodies(cx)
+        .filter(|(_, _, calls)| calls.iter().any(|c| c.op.is_acquire()))
+        .map(|(_, body, _)| body);
+    // A body that takes its locks only through a helper that keeps them (`c.State.lock()`).
+    let mut bodies: Vec<Node> = acquiring.collect();
+    for body in super::keeper_calling_bodies(cx.model, &cx.index) {
+        if !bodies.contains(&body) {
+            bodies.push(body);
         }
+    }
+    for body in bodies {
         let mut observer = Observer {
             model: cx.model,
             body,

@@ -99,6 +99,30 @@ pub(crate) fn collect_locking_bodies<'t>(
         .collect()
 }
 
+/// The bodies that call a function or method of the package which leaves a lock held for its
+/// caller (`c.State.lock()`), found from the file's call index.
+pub(crate) fn keeper_calling_bodies<'t>(
+    model: &goconc_model::FileModel<'t>,
+    index: &crate::NodeIndex<'t>,
+) -> Vec<Node<'t>> {
+    let keepers = model.package.lock_closure().keeper_names();
+    let mut functions = std::collections::BTreeSet::new();
+    for name in keepers {
+        for &node in index.calls_named(name) {
+            if goconc_model::locks::kept_by_call(model, node).is_empty() {
+                continue;
+            }
+            if let Some(function) = model.function_of(node) {
+                functions.insert(function);
+            }
+        }
+    }
+    functions
+        .into_iter()
+        .filter_map(|f| model.functions[f].body)
+        .collect()
+}
+
 /// The look-alikes of the standard library that each mutex rule learned to leave alone, next to
 /// the bug each one resembles.
 #[cfg(test)]

@@ -60,6 +60,11 @@ code, so no fix is offered.
 - `error`: a path to the `return` (or the end of the function) the message names leaves the
   mutex held, or no path unlocks at all, and the mutex is the receiver's or a package
   variable's: it outlives the function, so the next `Lock` of it blocks forever.
+  Also when the lock is taken through a helper that keeps it for its caller (a function with
+  no result that takes it at top level and never touches it again, whose package has a
+  counterpart that releases it: `g.enter()` … `g.leave()`), some `return` of the function has
+  let it go through the counterpart, and the `return` the message names still holds it on
+  every path to it.
 - `warning`: a parameter's or local's mutex that no path unlocks, when something visibly locks
   it again (a later `Lock` of it in the function, such as in a goroutine it starts, or a function
   of the package that locks that field of the same type): the harm needs that `Lock` to run.
@@ -93,6 +98,10 @@ code, so no fix is offered.
 - A path ends in `panic`, `os.Exit`, `log.Fatal`, `t.Fatal`, `runtime.Goexit`, or a call of a
   function of the package whose every path ends in one of those (`fatalf(t, …)`).
 - A deferred closure or a helper named like `unlock…`/`release…` releases it.
+- Through a helper: the lock belongs to a local or a parameter (a value that may die with the
+  function, such as a test's buffer), no path that returns lets the lock go (the function hands it on to its own
+  caller), the function's name or comment says it hands the lock on, or it calls a
+  `release…`-named function the package cannot resolve.
 - The lock is taken and released under the same condition (`if locked { mu.Lock() }` … `if
   locked { mu.Unlock() }`), or kept on purpose and remembered in a flag (`if keep { s.held =
   true } else { s.mu.Unlock() }`) that some `if` of the file reads before unlocking a mutex of
@@ -255,6 +264,107 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 }
             }
             out.push(finding);
+        }
+    }
+    check_helper_locks(cx, out);
+}
+
+/// A lock taken through a helper that keeps it for its caller (`c.State.lock()`), released by
+/// its counterpart (`c.State.unlock()`) on some paths that return and still held, on every path,
+/// at another `return`: the function's own paths show it is meant to let go.
+fn check_helper_locks(cx: &Context, out: &mut Vec<Finding>) {
+    for body in super::keeper_calling_bodies(cx.model, &cx.index) {
+        let Some(index) = cx.model.function_of(body) else {
+            continue;
+        };
+        let function = cx.model.functions[index].node;
+        if documented_hand_on(cx, function) || named_hand_on(cx, function) {
+            continue;
+        }
+        // A release-named call the package does not resolve: what it lets go is unknown.
+        let mut unknown_release = false;
+        walk_body(body, |n| {
+            if n.kind_str() == "call_expression"
+                && locks::release_helper_name(cx.model, n).is_some()
+                && locks::released_by_call(cx.model, n).is_empty()
+            {
+                unknown_release = true;
+            }
+        });
+        if unknown_release {
+            continue;
+        }
+        let Some(trace) = cx.lock_trace(body) else {
+            continue;
+        };
+        let exits: Vec<_> = trace
+            .exits
+            .iter()
+            .filter(|e| e.kind != ExitKind::NoReturn && !e.state.opaque_deferred_release)
+            .collect();
+        // Per helper call: its key, the first exit that returns with it held on every path.
+        let mut leaks: BTreeMap<usize, (String, Node, ExitKind)> = BTreeMap::new();
+        for exit in &exits {
+            for (key, held) in &exit.state.held {
+                if !held.on_every_path
+                    || exit.state.deferred.contains(key)
+                    || exit.state.entered.contains(key)
+                    || !held.continued.is_empty()
+                {
+                    continue;
+                }
+                for &site in &held.sites {
+                    leaks
+                        .entry(site)
+                        .or_insert((key.clone(), exit.node, exit.kind));
+                }
+            }
+        }
+        for (site, (key, exit_node, exit_kind)) in leaks {
+            // Only the helper's calls: a `Lock` written out is the main check's.
+            let mut helper = None;
+            walk_body(body, |n| {
+                if helper.is_none()
+                    && n.start_byte() == site
+                    && n.kind_str() == "call_expression"
+                    && locks::kept_by_call(cx.model, n)
+                        .iter()
+                        .any(|(k, _)| *k == key)
+                {
+                    helper = Some(n);
+                }
+            });
+            let Some(call) = helper else {
+                continue;
+            };
+            // A lock of the receiver or a package variable outlives the function; one of a
+            // value the function made or was handed may die with it (a test's local buffer).
+            let lasting = locks::lock_path_of_key(cx.model, &key, site).is_some_and(|(path, _)| {
+                matches!(
+                    path.root,
+                    goconc_model::summary::LockRoot::Receiver
+                        | goconc_model::summary::LockRoot::Global
+                )
+            });
+            if !lasting {
+                continue;
+            }
+            // Some path that returns has let it go: this one forgot.
+            let released_elsewhere = exits
+                .iter()
+                .any(|e| e.kind == ExitKind::Return && !e.state.held.contains_key(&key));
+            if !released_elsewhere || exit_kind != ExitKind::Return {
+                continue;
+            }
+            let callee = call.field("function").map_or("", |f| text(f, cx.src));
+            let exit_line = LineOf(exit_node.start_byte());
+            let message = format!(
+                "`{callee}()` leaves `{key}` locked for this function, which releases it on other paths but returns at line {exit_line} with it still locked: the next `Lock` blocks forever"
+            );
+            out.push(META.finding(call.byte_range(), message).with_related(
+                exit_node.byte_range(),
+                format!("returns here with `{key}` still locked"),
+            ));
         }
     }
 }
