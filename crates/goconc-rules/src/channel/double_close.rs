@@ -4,6 +4,7 @@
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
+use goconc_model::channels::registries::RegistryOpKind;
 use goconc_model::channels::CloseEvent;
 
 pub static META: RuleMeta = RuleMeta {
@@ -51,7 +52,32 @@ Close the channel in exactly one place, usually with `defer close(ch)` in the fu
 owns the sending side. When several goroutines may close it, guard the close with a
 `sync.Once`.
 
+## Channels kept in a map or slice field
+A type that keeps its subscribers' channels in a field (`p.subs map[chan T]struct{}`,
+`s.waiters []chan struct{}`, `b.subs map[int]*sub` closing `sub.ch`) closes them in two ways: all
+at once (`for c := range p.subs { close(c) }` in `Close`) and one at a time (`delete(p.subs, c);
+close(c)` in `Evict`). Two shapes close a channel twice:
+- the close of every channel leaves them in the field, and another function of the package
+  closes channels it finds there (by `range`, by index, or the key it deletes): after `Close`,
+  that function closes a closed channel. The finding is on the close of every channel and names
+  the other closers (and the functions that send on the channels, which panic too);
+- the close of one channel does not check that the channel is still in the field (`_, ok :=
+  p.subs[c]`), while another function closes every channel of the field: after that, this close
+  panics. The finding is on the close of the one channel.
+
+Both are **warnings**: the panic needs the two functions to be called in that order, which the
+callers decide.
+
 ## When it stays silent
+- Channels kept in a field: the close of every channel removes them (`delete` in the loop, or a
+  new value or `clear` for the field after the loop; or the loop ranges over a copy taken out of
+  the field); the close of one channel runs only when its lookup found it (`if _, ok :=
+  p.subs[c]; ok`, `c, ok := p.subs[id]; if !ok { return }`); the closer of every channel marks
+  a field of the value as done (`p.closed = true`, `close(p.done)`) that the other function
+  tests (`if p.closed`, `<-p.done`) before it reaches the channels; nothing else closes the
+  channels (a `sync.Once` around the close of every channel makes it run once, which is enough
+  only then; a second call of the one-at-a-time close with the same channel is the caller's
+  mistake).
 - The two `close` calls are on exclusive paths (`if … { close(ch) } else { close(ch) }`), or the
   first `close` is only on some of the paths to the second.
 - The channel variable is assigned a new channel between the two (`close(ch); ch = make(…)`).
@@ -75,6 +101,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.calls_named("close").is_empty() {
         return;
     }
+    check_registries(cx, out);
     for event in cx.close_events().iter().cloned() {
         let panics_at = match &event {
             CloseEvent::DoubleClose { second, .. } => second,
@@ -122,6 +149,49 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
             CloseEvent::SendAfterClose { .. } => {}
         }
+    }
+}
+
+/// Channels kept in a map or slice field: closed here while another function of the package can
+/// close them again (see [`super::registry`]).
+fn check_registries(cx: &Context, out: &mut Vec<Finding>) {
+    for hazard in super::registry::hazards(cx) {
+        if hazard.closers.is_empty() {
+            continue;
+        }
+        let op = hazard.op;
+        let place = format!("`{}.{}`", op.owner, op.field);
+        let closers = super::registry::function_list(&hazard.closers);
+        let message = match op.kind {
+            RegistryOpKind::CloseMember { .. } => format!(
+                "this closes a channel of {place} without checking that it is still there: {closers} also closes every channel of {place}, so this one may be closed already (close of closed channel)"
+            ),
+            _ => {
+                let mut message = format!(
+                    "the channels of {place} are closed here but stay in it: {closers} can close them again (close of closed channel)"
+                );
+                if !hazard.senders.is_empty() {
+                    message.push_str(&format!(
+                        ", and {} can send on them (send on closed channel)",
+                        super::registry::function_list(&hazard.senders)
+                    ));
+                }
+                message
+            }
+        };
+        let mut finding = META.finding(hazard.close, message);
+        finding.severity = Severity::Warning;
+        for other in &hazard.closers {
+            if let Some(range) = other.range_in_file(cx.model) {
+                finding = finding.with_related(range, "closes the same channels");
+            }
+        }
+        for other in &hazard.senders {
+            if let Some(range) = other.range_in_file(cx.model) {
+                finding = finding.with_related(range, "sends on the same channels");
+            }
+        }
+        out.push(finding);
     }
 }
 
