@@ -310,7 +310,7 @@ impl<'t> Collector<'t> {
                     if let Some(field) = n
                         .field("operand")
                         .filter(|_| receive)
-                        .and_then(|o| field_of_root(o))
+                        .and_then(&field_of_root)
                     {
                         tests.push(field);
                     }
@@ -428,8 +428,7 @@ impl<'t> Collector<'t> {
                         .any(|(f, index)| *f == binding.field && *index == binding.name),
                 },
                 Origin::Lookup { ok } => RegistryOpKind::CloseMember {
-                    checked: ok.is_some_and(|ok| function_tests(ok))
-                        || function_tests(binding.name),
+                    checked: ok.is_some_and(&function_tests) || function_tests(binding.name),
                 },
             };
             push(binding, below, kind, call);
