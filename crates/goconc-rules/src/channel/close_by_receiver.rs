@@ -233,11 +233,6 @@ fn uses_of<'t>(
 ) -> Uses<'t> {
     let mut uses = Uses::default();
     let same = |n: Node| chan_key(model, n).as_ref() == Some(key);
-    // `defer close(ch)` runs when the function returns: after every receive of the function.
-    let deferred = close
-        .parent()
-        .is_some_and(|p| p.kind_str() == "defer_statement");
-    let leads_to = |recv: Node, close: Node| deferred || leads_to(recv, close);
     walk(body, |node| {
         match node.kind_str() {
             "send_statement" => {

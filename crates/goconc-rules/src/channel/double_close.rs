@@ -91,7 +91,8 @@ closed.CompareAndSwap(false, true)`, `Swap(`).
   tests (`if p.closed`, `<-p.done`) before it reaches the channels; nothing else closes the
   channels (a `sync.Once` around the close of every channel makes it run once, which is enough
   only then; a second call of the one-at-a-time close with the same channel is the caller's
-  mistake).
+  mistake); the other function is unexported and no goroutine runs it by name (it runs only
+  when the package's own code calls it, which the tool does not follow).
 - The two `close` calls are on exclusive paths (`if … { close(ch) } else { close(ch) }`), or the
   first `close` is only on some of the paths to the second.
 - The channel variable is assigned a new channel between the two (`close(ch); ch = make(…)`).

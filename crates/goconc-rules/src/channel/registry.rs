@@ -53,7 +53,14 @@ pub(super) fn hazards<'p>(cx: &Context<'p, '_>) -> Vec<Hazard<'p>> {
     if here.is_empty() {
         return Vec::new();
     }
-    let all = package.channel_registry_ops();
+    // The other side counts when callers can reach it at any time (an exported function or
+    // method) or it runs on a goroutine of its own (started by name): an unexported helper runs
+    // when the package's own code calls it, which may be before the close only.
+    let all: Vec<&RegistryOp> = package
+        .channel_registry_ops()
+        .into_iter()
+        .filter(|o| callable_any_time(package, &o.function))
+        .collect();
     let mut out = Vec::new();
     for (close, op) in here {
         let others = all
@@ -95,6 +102,13 @@ pub(super) fn hazards<'p>(cx: &Context<'p, '_>) -> Vec<Hazard<'p>> {
         }
     }
     out
+}
+
+/// An exported function or method (`Publisher.Close`, `Drain`), or one the package starts with
+/// `go` by name.
+fn callable_any_time(package: &goconc_model::PackageModel, key: &str) -> bool {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    name.starts_with(|c: char| c.is_uppercase()) || package.is_started_by_name(key)
 }
 
 /// `` `A.f`, `B.g` `` — each function once, in order.

@@ -72,7 +72,9 @@ to the subscribers it finds there (by `range` or by index): the send panics. The
 channels, `channel-double-close` reports the close and names the senders too). It stays silent
 when the close removes the channels (`delete` in the loop, a new value or `clear` for the field
 after it, or a loop over a copy taken out of the field), or when the closer marks a field of the
-value as done (`r.closed = true`, `close(r.done)`) that the sender tests first.
+value as done (`r.closed = true`, `close(r.done)`) that the sender tests first, or when the
+sender is an unexported function that no goroutine runs by name: it runs only when the package's
+own code calls it (the loop that later closes, say), and the tool does not follow those calls.
 
 ## When it stays silent
 - The `close` is only on some of the paths to the send (closed in one branch, sent in another).
