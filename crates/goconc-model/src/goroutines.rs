@@ -311,6 +311,9 @@ pub struct GoFacts {
     pub recovers: bool,
     /// What it does with channels held in struct fields (see [`crate::channels::fields`]).
     pub field_ops: Vec<crate::channels::fields::FieldChanOp>,
+    /// What it does with channels kept in a map or slice field (see
+    /// [`crate::channels::registries`]).
+    pub registry_ops: Vec<crate::channels::registries::RegistryOp>,
     /// It returns a channel it made unbuffered, that a goroutine it started sends on with a
     /// bare send and nothing else receives (see [`returns_pending_send`]): a caller that drops
     /// the result leaves that goroutine blocked for good.
@@ -328,6 +331,9 @@ pub fn collect_in(
     let mut out: crate::HashMap<String, GoFacts> = crate::HashMap::default();
     for (key, ops) in crate::channels::fields::collect_in(items, src, imports, chan_fields) {
         out.entry(key).or_default().field_ops = ops;
+    }
+    for (key, ops) in crate::channels::registries::collect_in(items, src, imports) {
+        out.entry(key).or_default().registry_ops = ops;
     }
     let assertions = FAIL_NOW_ASSERTIONS
         .iter()

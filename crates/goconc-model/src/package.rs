@@ -1186,6 +1186,18 @@ impl PackageModel {
             .map_or(&[], Vec::as_slice)
     }
 
+    /// Every use of the channels kept in map or slice fields of the package's types (see
+    /// [`super::channels::registries`]), in the order of the functions' keys.
+    pub fn channel_registry_ops(&self) -> Vec<&super::channels::registries::RegistryOp> {
+        let mut ops: Vec<&super::channels::registries::RegistryOp> = self
+            .entries(|m| &m.goroutines, |f| &f.goroutines)
+            .flat_map(|(_, facts)| facts.registry_ops.iter())
+            .collect();
+        // The package's maps have no order: findings must not depend on it.
+        ops.sort_by(|a, b| (&a.function, a.offset).cmp(&(&b.function, b.offset)));
+        ops
+    }
+
     /// The functions and methods (by summary key, sorted) that return a channel a goroutine
     /// they started is blocked sending on until someone receives (see
     /// [`super::goroutines::GoFacts::returns_pending_send`]).

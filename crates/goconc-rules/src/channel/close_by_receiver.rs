@@ -7,12 +7,14 @@ use tree_sitter::Node;
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::atomics;
+use goconc_model::channels::fields::{range_in_file, FieldOpKind};
 use goconc_model::channels::{builtin_arg, chan_key, ChanKey};
 use goconc_model::goroutines::goroutine_start;
 use goconc_model::{words, FileModel, Ty};
 use goconc_syntax::{
     call_args, enclosing_function, method_call, named_children, text, unparen, walk,
 };
+use std::ops::Range;
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-close-by-receiver",
@@ -57,6 +59,16 @@ Let the producer close the channel (`defer close(ch)` in the sending goroutine).
 producer from the receiving side, close a separate `done` channel (`chan struct{}`) that the
 producer selects on, or cancel a context. Typing parameters `<-chan T` makes the compiler reject
 a receiver's close.
+
+## Hand-over channels
+A channel can carry one value and then a close back: a sender hands its value over and waits for
+the receiver to close (`doneCh <- err; <-doneCh`, in a closure or in a method of a type whose
+field holds the channel, `T{done: doneCh}`), while the receiving goroutine closes once it has
+taken the value. That protocol is sound only if every path to the close took the value first.
+When a path reaches the close without receiving (a `return` on `ctx.Done()` or on a failed
+write, with `defer close(doneCh)`), the sender's later send panics: a **warning** naming that
+return and the send. Whatever the channel's name (a hand-over channel is no broadcast signal);
+silent when every path to the close has received from it.
 
 ## When it stays silent
 - The channel is a signal channel: `chan struct{}`, or named like `done`, `quit`, `stop`,
@@ -120,6 +132,33 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(key) = chan_key(cx.model, arg) else {
             continue;
         };
+        let Some(function) = enclosing_function(call) else {
+            continue;
+        };
+        // A hand-over: a sender outside this function sends one value and then waits for the
+        // close (`ch <- v; <-ch`). Closing after taking that value is the protocol; closing on a
+        // path that never took it panics the sender.
+        if let Some(send) = handshake_send(cx, &key, function) {
+            if let Some(exit) = close_without_receive(cx, call, function, &key) {
+                let path = &key.path;
+                let message = format!(
+                    "`{path}` is closed on a path that has not received from it ({}): the sender that hands a value over and waits for the close (line {}) panics on its send",
+                    match &exit {
+                        Some(at) => format!("the return at line {}", LineOf(at.start)),
+                        None => "the end of the function".to_string(),
+                    },
+                    LineOf(send.start)
+                );
+                let mut finding = META
+                    .finding(call.byte_range(), message)
+                    .with_related(send, "sends here, then waits for the close");
+                if let Some(at) = exit {
+                    finding = finding.with_related(at, "leaves without receiving");
+                }
+                out.push(finding);
+            }
+            continue;
+        }
         if is_signal_name(&key.path) {
             continue;
         }
@@ -131,9 +170,6 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             },
             _ => continue,
         }
-        let Some(function) = enclosing_function(call) else {
-            continue;
-        };
         let Some(body) = function.field("body") else {
             continue;
         };
@@ -354,6 +390,184 @@ fn guarded_by_hand_back(cx: &Context, close: Node, function: Node, key: &ChanKey
         current = n.parent();
     }
     false
+}
+
+/// A send on the channel outside the closing function that the next statement follows with a
+/// receive from the same channel (`ch <- v; <-ch`): the sender hands one value over and waits
+/// for the receiver to close.
+fn handshake_send(cx: &Context, key: &ChanKey, function: Node) -> Option<Range<usize>> {
+    let same = |n: Node| chan_key(cx.model, n).as_ref() == Some(key);
+    let local = cx.index.send_statements.iter().copied().find(|send| {
+        if goconc_syntax::is_within(*send, function) || !send.field("channel").is_some_and(same) {
+            return false;
+        }
+        let Some(block) = send.parent() else {
+            return false;
+        };
+        let siblings = goconc_syntax::statements(block);
+        let Some(at) = siblings.iter().position(|s| s == send) else {
+            return false;
+        };
+        siblings.get(at + 1).is_some_and(|next| {
+            let expr = match next.kind_str() {
+                "expression_statement" => named_children(*next).next(),
+                _ => None,
+            };
+            expr.map(unparen).is_some_and(|e| {
+                e.kind_str() == "unary_expression"
+                    && e.field("operator").is_some_and(|o| text(o, cx.src) == "<-")
+                    && e.field("operand").is_some_and(same)
+            })
+        })
+    });
+    if let Some(send) = local {
+        return Some(send.byte_range());
+    }
+    field_handshake_send(cx, key, function)
+}
+
+/// The channel stored in a field of a package type's literal (`T{done: ch}`) whose methods hand a
+/// value over on that field and wait for the close (`t.done <- v` then `<-t.done` in one
+/// method).
+fn field_handshake_send(cx: &Context, key: &ChanKey, function: Node) -> Option<Range<usize>> {
+    let top = {
+        let mut top = function;
+        while let Some(f) = enclosing_function(top) {
+            top = f;
+        }
+        top
+    };
+    let mut stored: Vec<(String, String)> = Vec::new();
+    walk(top, |n| {
+        if n.kind_str() != "keyed_element" {
+            return true;
+        }
+        let mut parts = named_children(n);
+        let (Some(field), Some(value)) = (parts.next(), parts.next()) else {
+            return true;
+        };
+        let value = unparen(named_children(value).next().unwrap_or(value));
+        if chan_key(cx.model, value).as_ref() != Some(key) {
+            return true;
+        }
+        let owner = n
+            .parent()
+            .and_then(|body| body.parent())
+            .filter(|lit| lit.kind_str() == "composite_literal")
+            .and_then(|lit| lit.field("type"))
+            .filter(|t| t.kind_str() == "type_identifier");
+        let field = unparen(named_children(field).next().unwrap_or(field));
+        if let Some(owner) = owner {
+            stored.push((
+                text(owner, cx.src).to_string(),
+                text(field, cx.src).to_string(),
+            ));
+        }
+        true
+    });
+    for (owner, field) in stored {
+        let ops = cx.model.package.field_channel_ops(&owner, &field);
+        for send in ops
+            .iter()
+            .filter(|o| o.kind == FieldOpKind::Send && !o.in_goroutine)
+        {
+            let waits = ops.iter().any(|r| {
+                r.kind == FieldOpKind::Receive
+                    && r.function == send.function
+                    && !r.in_goroutine
+                    && r.offset > send.offset
+            });
+            if waits {
+                if let Some(range) = range_in_file(cx.model, send) {
+                    return Some(range);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// "Received from the channel on every path to here" over the closing function.
+struct Received<'k, 'm, 't> {
+    model: &'m FileModel<'t>,
+    key: &'k ChanKey,
+    close: Node<'t>,
+    /// The close was reached on a path that had not received.
+    unreceived_close: bool,
+}
+
+impl<'t> goconc_model::flow::FlowAnalysis<'t> for Received<'_, '_, 't> {
+    type State = bool;
+
+    fn transfer(&mut self, stmt: Node<'t>, state: &mut bool) {
+        let (model, key, close) = (self.model, self.key, self.close);
+        let mut reaches_close = false;
+        walk(stmt, |n| {
+            if n.kind_str() == "func_literal" {
+                return false;
+            }
+            if n == close {
+                reaches_close = true;
+            }
+            let receives = match n.kind_str() {
+                "unary_expression" => {
+                    n.field("operator")
+                        .is_some_and(|o| text(o, model.src) == "<-")
+                        && n.field("operand")
+                            .is_some_and(|o| chan_key(model, o).as_ref() == Some(key))
+                }
+                "range_clause" => n
+                    .field("right")
+                    .is_some_and(|r| chan_key(model, r).as_ref() == Some(key)),
+                _ => false,
+            };
+            if receives {
+                *state = true;
+            }
+            true
+        });
+        if reaches_close && !*state {
+            self.unreceived_close = true;
+        }
+    }
+
+    fn join(&self, a: &bool, b: &bool) -> bool {
+        *a && *b
+    }
+}
+
+/// A path that reaches the close (for `defer close(ch)`: leaves the function) without having
+/// received from the channel: Some(the `return` it leaves by, when there is one).
+fn close_without_receive(
+    cx: &Context,
+    close: Node,
+    function: Node,
+    key: &ChanKey,
+) -> Option<Option<std::ops::Range<usize>>> {
+    let body = function.field("body")?;
+    let deferred = close
+        .parent()
+        .is_some_and(|p| p.kind_str() == "defer_statement");
+    let mut analysis = Received {
+        model: cx.model,
+        key,
+        close,
+        unreceived_close: false,
+    };
+    let exits = goconc_model::flow::run(cx.model, body, &mut analysis, false)?;
+    if !deferred {
+        return analysis.unreceived_close.then_some(None);
+    }
+    // The deferred close runs at every return after the `defer` statement.
+    let exit = exits.iter().find(|e| {
+        e.kind != goconc_model::flow::ExitKind::NoReturn
+            && !e.state
+            && e.node.start_byte() > close.start_byte()
+    })?;
+    Some(match exit.kind {
+        goconc_model::flow::ExitKind::Return => Some(exit.node.byte_range()),
+        _ => None,
+    })
 }
 
 /// `if len(got) < 2 { continue }` right before the close in its block: the receiver closes

@@ -4,7 +4,13 @@
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::channels::CloseEvent;
+use goconc_model::channels::fields::{range_in_file, FieldOpKind};
+use goconc_model::channels::registries::RegistryOpKind;
+use goconc_model::channels::{builtin_arg, CloseEvent};
+use goconc_model::goroutines::enclosing_function_key;
+use goconc_model::Ty;
+use goconc_syntax::NodeExt;
+use goconc_syntax::{text, unparen};
 
 pub static META: RuleMeta = RuleMeta {
     id: "channel-double-close",
@@ -51,7 +57,42 @@ Close the channel in exactly one place, usually with `defer close(ch)` in the fu
 owns the sending side. When several goroutines may close it, guard the close with a
 `sync.Once`.
 
+## Channels kept in a map or slice field
+A type that keeps its subscribers' channels in a field (`p.subs map[chan T]struct{}`,
+`s.waiters []chan struct{}`, `b.subs map[int]*sub` closing `sub.ch`) closes them in two ways: all
+at once (`for c := range p.subs { close(c) }` in `Close`) and one at a time (`delete(p.subs, c);
+close(c)` in `Evict`). Two shapes close a channel twice:
+- the close of every channel leaves them in the field, and another function of the package
+  closes channels it finds there (by `range`, by index, or the key it deletes): after `Close`,
+  that function closes a closed channel. The finding is on the close of every channel and names
+  the other closers (and the functions that send on the channels, which panic too);
+- the close of one channel does not check that the channel is still in the field (`_, ok :=
+  p.subs[c]`), while another function closes every channel of the field: after that, this close
+  panics. The finding is on the close of the one channel.
+
+Both are **warnings**: the panic needs the two functions to be called in that order, which the
+callers decide.
+
+## Closed under a read lock
+`close(s.ch)` while the function holds only the read lock of the same value (`s.mu.RLock()`) —
+the lock that guards replacing `s.ch` — lets two callers close at once: read locks do not
+exclude each other, and a check before the close (`select { case <-s.ch: default: close(s.ch)
+}`) is passed by both. A **warning**: it needs two callers at once. Silent when the write lock
+is held, when the close runs inside a `sync.Once` literal (each literal is its own function, so
+the read lock is not held inside it), or in a branch that one caller wins (`if
+closed.CompareAndSwap(false, true)`, `Swap(`).
+
 ## When it stays silent
+- Channels kept in a field: the close of every channel removes them (`delete` in the loop, or a
+  new value or `clear` for the field after the loop; or the loop ranges over a copy taken out of
+  the field); the close of one channel runs only when its lookup found it (`if _, ok :=
+  p.subs[c]; ok`, `c, ok := p.subs[id]; if !ok { return }`); the closer of every channel marks
+  a field of the value as done (`p.closed = true`, `close(p.done)`) that the other function
+  tests (`if p.closed`, `<-p.done`) before it reaches the channels; nothing else closes the
+  channels (a `sync.Once` around the close of every channel makes it run once, which is enough
+  only then; a second call of the one-at-a-time close with the same channel is the caller's
+  mistake); the other function is unexported and no goroutine runs it by name (it runs only
+  when the package's own code calls it, which the tool does not follow).
 - The two `close` calls are on exclusive paths (`if … { close(ch) } else { close(ch) }`), or the
   first `close` is only on some of the paths to the second.
 - The channel variable is assigned a new channel between the two (`close(ch); ch = make(…)`).
@@ -75,6 +116,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.calls_named("close").is_empty() {
         return;
     }
+    check_registries(cx, out);
+    check_closes_under_read_lock(cx, out);
     for event in cx.close_events().iter().cloned() {
         let panics_at = match &event {
             CloseEvent::DoubleClose { second, .. } => second,
@@ -122,6 +165,120 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
             CloseEvent::SendAfterClose { .. } => {}
         }
+    }
+}
+
+/// `close(s.ch)` of a channel field while the function holds only the read lock of the same
+/// value (`s.mu.RLock()`): read locks do not exclude each other, so two callers can both pass
+/// whatever check comes before and both close.
+fn check_closes_under_read_lock(cx: &Context, out: &mut Vec<Finding>) {
+    for &call in cx.index.calls_named("close") {
+        if cx.is_skipped(call.start_byte()) {
+            continue;
+        }
+        let Some(arg) = builtin_arg(cx.model, call, "close").map(unparen) else {
+            continue;
+        };
+        if arg.kind_str() != "selector_expression" {
+            continue;
+        }
+        let (Some(operand), Some(field)) = (arg.field("operand"), arg.field("field")) else {
+            continue;
+        };
+        let owner = match cx.model.type_of(unparen(operand)).deref() {
+            Ty::Named { pkg, name } if pkg.is_empty() => name.clone(),
+            _ => continue,
+        };
+        let Some(here) = enclosing_function_key(cx.model, call) else {
+            continue;
+        };
+        let ops = cx
+            .model
+            .package
+            .field_channel_ops(&owner, text(field, cx.src));
+        let Some(close) = ops.iter().find(|o| {
+            o.function == here
+                && o.kind == FieldOpKind::Close
+                && range_in_file(cx.model, o).is_some_and(|r| r.start == call.start_byte())
+        }) else {
+            continue;
+        };
+        let [read_lock] = close.read_held.as_slice() else {
+            continue;
+        };
+        if !close.held.is_empty() || swapped_first(cx, call) {
+            continue;
+        }
+        let root = text(unparen(operand), cx.src);
+        let message = format!(
+            "`{}` is closed while only the read lock `{root}.{read_lock}` is held: read locks do not exclude each other, so two callers can both close it (close of closed channel)",
+            text(arg, cx.src)
+        );
+        let mut finding = META.finding(call.byte_range(), message);
+        finding.severity = Severity::Warning;
+        out.push(finding);
+    }
+}
+
+/// The close sits in a branch taken by one caller only: `if atomic.CompareAndSwapInt32(…)`,
+/// `if x.closed.Swap(true) == false`.
+fn swapped_first(cx: &Context, call: tree_sitter::Node) -> bool {
+    let mut current = call.parent();
+    while let Some(n) = current {
+        if goconc_syntax::is_function(n.kind_str()) {
+            return false;
+        }
+        if n.kind_str() == "if_statement" {
+            let condition = n.field("condition").map_or("", |c| text(c, cx.src));
+            if condition.contains("CompareAndSwap") || condition.contains("Swap(") {
+                return true;
+            }
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// Channels kept in a map or slice field: closed here while another function of the package can
+/// close them again (see [`super::registry`]).
+fn check_registries(cx: &Context, out: &mut Vec<Finding>) {
+    for hazard in super::registry::hazards(cx) {
+        if hazard.closers.is_empty() {
+            continue;
+        }
+        let op = hazard.op;
+        let place = format!("`{}.{}`", op.owner, op.field);
+        let closers = super::registry::function_list(&hazard.closers);
+        let message = match op.kind {
+            RegistryOpKind::CloseMember { .. } => format!(
+                "this closes a channel of {place} without checking that it is still there: {closers} also closes every channel of {place}, so this one may be closed already (close of closed channel)"
+            ),
+            _ => {
+                let mut message = format!(
+                    "the channels of {place} are closed here but stay in it: {closers} can close them again (close of closed channel)"
+                );
+                if !hazard.senders.is_empty() {
+                    message.push_str(&format!(
+                        ", and {} can send on them (send on closed channel)",
+                        super::registry::function_list(&hazard.senders)
+                    ));
+                }
+                message
+            }
+        };
+        let mut finding = META.finding(hazard.close, message);
+        finding.severity = Severity::Warning;
+        for other in &hazard.closers {
+            if let Some(range) = other.range_in_file(cx.model) {
+                finding = finding.with_related(range, "closes the same channels");
+            }
+        }
+        for other in &hazard.senders {
+            if let Some(range) = other.range_in_file(cx.model) {
+                finding = finding.with_related(range, "sends on the same channels");
+            }
+        }
+        out.push(finding);
     }
 }
 

@@ -9,6 +9,7 @@ pub mod double_close;
 pub mod lock_deadlock;
 pub mod mutated_after_send;
 pub mod range_not_closed;
+mod registry;
 pub mod select_busy_default;
 pub mod send_after_close;
 pub mod send_before_receiver;

@@ -64,6 +64,18 @@ functions that can still send: whether the close comes while they run is the one
 cannot see. An **error** is for a send after a close on the same path. A send in an ordinary
 method is left to the API's contract (callers do not send after `Close`).
 
+## Channels kept in a map or slice field
+A type that keeps its subscribers' channels in a field (`r.watchers map[int]chan T`) and closes
+them all in `Close` without removing them hands closed channels to every function that later sends
+to the subscribers it finds there (by `range` or by index): the send panics. The finding is a
+**warning** on the close, naming those functions (when another function also closes the same
+channels, `channel-double-close` reports the close and names the senders too). It stays silent
+when the close removes the channels (`delete` in the loop, a new value or `clear` for the field
+after it, or a loop over a copy taken out of the field), or when the closer marks a field of the
+value as done (`r.closed = true`, `close(r.done)`) that the sender tests first, or when the
+sender is an unexported function that no goroutine runs by name: it runs only when the package's
+own code calls it (the loop that later closes, say), and the tool does not follow those calls.
+
 ## When it stays silent
 - The `close` is only on some of the paths to the send (closed in one branch, sent in another).
 - The channel variable is assigned a new channel between the close and the send.
@@ -84,6 +96,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         return;
     }
     check_across_methods(cx, out);
+    check_registries(cx, out);
     if cx.index.send_statements.is_empty() {
         return;
     }
@@ -187,6 +200,32 @@ fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
         for o in &senders {
             if let Some(range) = range_in_file(cx.model, o) {
                 finding = finding.with_related(range, "a send that can run after the close");
+            }
+        }
+        out.push(finding);
+    }
+}
+
+/// Channels kept in a map or slice field, closed here and left in it while another function of
+/// the package sends on its members (when another function also closes them,
+/// `channel-double-close` reports the close and names these sends).
+fn check_registries(cx: &Context, out: &mut Vec<Finding>) {
+    for hazard in super::registry::hazards(cx) {
+        if !hazard.closers.is_empty() || hazard.senders.is_empty() {
+            continue;
+        }
+        let op = hazard.op;
+        let message = format!(
+            "the channels of `{}.{}` are closed here but stay in it: {} can still send on them (send on closed channel)",
+            op.owner,
+            op.field,
+            super::registry::function_list(&hazard.senders)
+        );
+        let mut finding = META.finding(hazard.close, message);
+        finding.severity = Severity::Warning;
+        for other in &hazard.senders {
+            if let Some(range) = other.range_in_file(cx.model) {
+                finding = finding.with_related(range, "sends on the same channels");
             }
         }
         out.push(finding);
