@@ -4,11 +4,8 @@
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::channels::fields::{range_in_file, FieldOpKind};
 use goconc_model::channels::registries::RegistryOpKind;
-use goconc_model::channels::{builtin_arg, CloseEvent};
-use goconc_model::goroutines::enclosing_function_key;
-use goconc_model::Ty;
+use goconc_model::channels::CloseEvent;
 use goconc_syntax::NodeExt;
 use goconc_syntax::{text, unparen};
 
@@ -79,8 +76,10 @@ the lock that guards replacing `s.ch` — lets two callers close at once: read l
 exclude each other, and a check before the close (`select { case <-s.ch: default: close(s.ch)
 }`) is passed by both. A **warning**: it needs two callers at once. Silent when the write lock
 is held, when the close runs inside a `sync.Once` literal (each literal is its own function, so
-the read lock is not held inside it), or in a branch that one caller wins (`if
-closed.CompareAndSwap(false, true)`, `Swap(`).
+the read lock is not held inside it), or in a branch that one caller wins: an `if` whose
+condition calls an atomic `CompareAndSwap` or `Swap` (a method of `sync/atomic`'s types, or
+`atomic.CompareAndSwapInt32` and its kin). A call of another function whose name merely holds
+the word (`n.noteSwap()`) claims nothing and stays reported.
 
 ## When it stays silent
 - Channels kept in a field: the close of every channel removes them (`delete` in the loop, or a
@@ -172,35 +171,15 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 /// value (`s.mu.RLock()`): read locks do not exclude each other, so two callers can both pass
 /// whatever check comes before and both close.
 fn check_closes_under_read_lock(cx: &Context, out: &mut Vec<Finding>) {
-    for &call in cx.index.calls_named("close") {
-        if cx.is_skipped(call.start_byte()) {
-            continue;
-        }
-        let Some(arg) = builtin_arg(cx.model, call, "close").map(unparen) else {
-            continue;
-        };
-        if arg.kind_str() != "selector_expression" {
-            continue;
-        }
-        let (Some(operand), Some(field)) = (arg.field("operand"), arg.field("field")) else {
-            continue;
-        };
-        let owner = match cx.model.type_of(unparen(operand)).deref() {
-            Ty::Named { pkg, name } if pkg.is_empty() => name.clone(),
-            _ => continue,
-        };
-        let Some(here) = enclosing_function_key(cx.model, call) else {
-            continue;
-        };
-        let ops = cx
-            .model
-            .package
-            .field_channel_ops(&owner, text(field, cx.src));
-        let Some(close) = ops.iter().find(|o| {
-            o.function == here
-                && o.kind == FieldOpKind::Close
-                && range_in_file(cx.model, o).is_some_and(|r| r.start == call.start_byte())
-        }) else {
+    for super::FieldClose {
+        call,
+        arg,
+        operand,
+        close,
+        ..
+    } in super::field_closes(cx)
+    {
+        let Some(close) = close else {
             continue;
         };
         let [read_lock] = close.read_held.as_slice() else {
@@ -209,7 +188,7 @@ fn check_closes_under_read_lock(cx: &Context, out: &mut Vec<Finding>) {
         if !close.held.is_empty() || swapped_first(cx, call) {
             continue;
         }
-        let root = text(unparen(operand), cx.src);
+        let root = text(operand, cx.src);
         let message = format!(
             "`{}` is closed while only the read lock `{root}.{read_lock}` is held: read locks do not exclude each other, so two callers can both close it (close of closed channel)",
             text(arg, cx.src)
@@ -220,23 +199,37 @@ fn check_closes_under_read_lock(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-/// The close sits in a branch taken by one caller only: `if atomic.CompareAndSwapInt32(…)`,
-/// `if x.closed.Swap(true) == false`.
+/// The close sits in a branch taken by one caller only: its condition calls an atomic swap
+/// (`if atomic.CompareAndSwapInt32(…)`, `if x.closed.Swap(true) == false`).
 fn swapped_first(cx: &Context, call: tree_sitter::Node) -> bool {
-    let mut current = call.parent();
-    while let Some(n) = current {
-        if goconc_syntax::is_function(n.kind_str()) {
-            return false;
+    goconc_syntax::ancestors(call)
+        .into_iter()
+        .rev()
+        .take_while(|n| !goconc_syntax::is_function(n.kind_str()))
+        .filter(|n| n.kind_str() == "if_statement")
+        .filter_map(|n| n.field("condition"))
+        .any(|condition| calls_a_swap(cx, condition))
+}
+
+fn calls_a_swap(cx: &Context, condition: tree_sitter::Node) -> bool {
+    let mut found = false;
+    goconc_syntax::walk(condition, |n| {
+        if n.kind_str() == "call_expression" {
+            let method = n
+                .field("function")
+                .map(unparen)
+                .filter(|f| f.kind_str() == "selector_expression")
+                .and_then(|f| f.field("field"))
+                .map_or("", |name| text(name, cx.src));
+            // A method of sync/atomic's types, or its package functions (`CompareAndSwapInt32`).
+            found |= matches!(method, "Swap" | "CompareAndSwap")
+                || goconc_model::atomics::atomic_func(n, cx.src, &cx.model.imports)
+                    .and_then(goconc_model::atomics::split_func)
+                    .is_some_and(|(op, _)| matches!(op, "Swap" | "CompareAndSwap"));
         }
-        if n.kind_str() == "if_statement" {
-            let condition = n.field("condition").map_or("", |c| text(c, cx.src));
-            if condition.contains("CompareAndSwap") || condition.contains("Swap(") {
-                return true;
-            }
-        }
-        current = n.parent();
-    }
-    false
+        !found
+    });
+    found
 }
 
 /// Channels kept in a map or slice field: closed here while another function of the package can

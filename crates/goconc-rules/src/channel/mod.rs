@@ -56,6 +56,70 @@ pub fn rules() -> Vec<Rule> {
     ]
 }
 
+/// A `close(v.f)` of a channel field of a type declared in this package, with what the package
+/// knows of that field.
+pub(crate) struct FieldClose<'a, 't> {
+    pub call: tree_sitter::Node<'t>,
+    /// `v.f`, parentheses removed.
+    pub arg: tree_sitter::Node<'t>,
+    /// `v`, parentheses removed.
+    pub operand: tree_sitter::Node<'t>,
+    /// The key of the function holding the close.
+    pub here: String,
+    /// Every use of the field in the package.
+    pub ops: &'a [goconc_model::channels::fields::FieldChanOp],
+    /// This close among them.
+    pub close: Option<&'a goconc_model::channels::fields::FieldChanOp>,
+}
+
+/// Every `close` of a channel field of a package type outside the skipped functions.
+pub(crate) fn field_closes<'a, 't>(cx: &crate::Context<'a, 't>) -> Vec<FieldClose<'a, 't>> {
+    use goconc_model::channels::fields::{range_in_file, FieldOpKind};
+    use goconc_syntax::{text, unparen, NodeExt};
+    let mut closes = Vec::new();
+    for &call in cx.index.calls_named("close") {
+        if cx.is_skipped(call.start_byte()) {
+            continue;
+        }
+        let Some(arg) = goconc_model::channels::builtin_arg(cx.model, call, "close").map(unparen)
+        else {
+            continue;
+        };
+        if arg.kind_str() != "selector_expression" {
+            continue;
+        }
+        let (Some(operand), Some(field)) = (arg.field("operand"), arg.field("field")) else {
+            continue;
+        };
+        let operand = unparen(operand);
+        let owner = match cx.model.type_of(operand).deref() {
+            goconc_model::Ty::Named { pkg, name } if pkg.is_empty() => name.clone(),
+            _ => continue,
+        };
+        let Some(here) = goconc_model::goroutines::enclosing_function_key(cx.model, call) else {
+            continue;
+        };
+        let ops = cx
+            .model
+            .package
+            .field_channel_ops(&owner, text(field, cx.src));
+        let close = ops.iter().find(|o| {
+            o.function == here
+                && o.kind == FieldOpKind::Close
+                && range_in_file(cx.model, o).is_some_and(|r| r.start == call.start_byte())
+        });
+        closes.push(FieldClose {
+            call,
+            arg,
+            operand,
+            here,
+            ops,
+            close,
+        });
+    }
+    closes
+}
+
 #[cfg(test)]
 pub(crate) mod test_util {
     use crate::test_support::{analyze_alone, FileOptions};

@@ -4,11 +4,8 @@ use crate::finding::LineOf;
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::fields::{range_in_file, FieldOpKind};
-use goconc_model::channels::{builtin_arg, CloseEvent};
-use goconc_model::goroutines::enclosing_function_key;
-use goconc_model::Ty;
-use goconc_syntax::NodeExt;
-use goconc_syntax::{text, unparen};
+use goconc_model::channels::CloseEvent;
+use goconc_syntax::text;
 use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
@@ -124,29 +121,15 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 /// `close(s.ch)` in one function while another function of the package can still send on the
 /// field, with nothing ordering the two.
 fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
-    for &call in cx.index.calls_named("close") {
-        if cx.is_skipped(call.start_byte()) {
-            continue;
-        }
-        let Some(arg) = builtin_arg(cx.model, call, "close").map(unparen) else {
-            continue;
-        };
-        if arg.kind_str() != "selector_expression" {
-            continue;
-        }
-        let (Some(operand), Some(field)) = (arg.field("operand"), arg.field("field")) else {
-            continue;
-        };
-        let operand = unparen(operand);
-        let owner = match cx.model.type_of(operand).deref() {
-            Ty::Named { pkg, name } if pkg.is_empty() => name.clone(),
-            _ => continue,
-        };
-        let field = text(field, cx.src);
-        let Some(here) = enclosing_function_key(cx.model, call) else {
-            continue;
-        };
-        let ops = cx.model.package.field_channel_ops(&owner, field);
+    for super::FieldClose {
+        call,
+        arg,
+        here,
+        ops,
+        close: close_fact,
+        ..
+    } in super::field_closes(cx)
+    {
         // The value is made right here: nobody else can hold it yet.
         if ops
             .iter()
@@ -154,11 +137,6 @@ fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
         {
             continue;
         }
-        let close_fact = ops.iter().find(|o| {
-            o.function == here
-                && o.kind == FieldOpKind::Close
-                && range_in_file(cx.model, o).is_some_and(|r| r.start == call.start_byte())
-        });
         let close_locks: Vec<&String> = close_fact
             .map(|o| o.held.iter().chain(&o.read_held).collect())
             .unwrap_or_default();
