@@ -32,6 +32,8 @@ pub fn of_file(file: &FileReport) -> Vec<String> {
     }
     let source = SourceFile::new(file.text.as_str());
     let root = source.tree().root_node();
+    // Each finding's ancestors below (`context`) follow the layout's parent links.
+    let _layout = goconc_syntax::preorder::install(root);
     let path = slash_path(&file.path);
     // How many findings before each one had the same key: a map, since a file can hold tens of
     // thousands of findings.

@@ -25,6 +25,8 @@ const HEADER: &str =
 struct Shape {
     name: &'static str,
     what: &'static str,
+    /// The child's `--format`: JSON also names every finding (fingerprints), which text skips.
+    format: &'static str,
     text: fn(f64) -> String,
 }
 
@@ -37,6 +39,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "else-if-chain",
             what: "one function, an else-if chain of 30,000 arms that unlock",
+            format: "text",
             text: |s| {
                 let mut t = format!(
                     "{HEADER}func F(x int) {{\n\tmu.Lock()\n\tif x == 0 {{\n\t\tmu.Unlock()\n\t}}"
@@ -50,29 +53,31 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "nested-ifs",
             what: "170 functions, each 450 ifs deep (within the nesting limit) around a lock",
+            format: "text",
             text: |s| repeated(count(170, s), |i| nested(i, "if x > 0 {\n", 450)),
         },
         Shape {
             name: "nested-blocks-too-deep",
             what: "85 functions, each 3,000 blocks deep (past the limit: skipped with a note)",
+            format: "text",
             text: |s| repeated(count(85, s), |i| nested(i, "{\n", 3000)),
         },
         Shape {
             name: "nested-closures",
             what: "100 functions, each 450 closures deep, every closure locking",
-            text: |s| {
-                repeated(count(100, s), |i| {
-                    format!(
-                        "func F{i}() {{\n{}mu.Unlock()\n{}}}\n\n",
-                        "func() {\nmu.Lock()\n".repeat(450),
-                        "}()\n".repeat(450)
-                    )
-                })
-            },
+            format: "text",
+            text: nested_closures,
+        },
+        Shape {
+            name: "nested-closures-json",
+            what: "the nested closures (45,000 findings) reported as JSON, fingerprints included",
+            format: "json",
+            text: nested_closures,
         },
         Shape {
             name: "nested-parens",
             what: "1,100 functions, each returning 450 nested parentheses under a lock",
+            format: "text",
             text: |s| {
                 repeated(count(1100, s), |i| {
                     format!(
@@ -86,6 +91,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "go-statements",
             what: "one function starting 15,000 goroutines",
+            format: "text",
             text: |s| {
                 let mut t = format!("{HEADER}func F() {{\n");
                 for _ in 0..count(15_000, s) {
@@ -97,6 +103,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "one-line",
             what: "2 MB of functions on one line",
+            format: "text",
             text: |s| {
                 let mut t = String::from(HEADER);
                 for i in 0..count(25_000, s) {
@@ -111,6 +118,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "same-parameter-name",
             what: "200,000 one-line functions with a parameter mu",
+            format: "text",
             text: |s| {
                 let mut t = String::from(HEADER);
                 for i in 0..count(200_000, s) {
@@ -122,6 +130,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "same-receiver-name",
             what: "20,000 methods with the receiver s",
+            format: "text",
             text: |s| {
                 let mut t = String::from(HEADER);
                 for i in 0..count(20_000, s) {
@@ -133,6 +142,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "long-function",
             what: "one function of 50,000 statements",
+            format: "text",
             text: |s| {
                 let mut t = format!(
                     "{HEADER}func F(m map[int]int) error {{\n\tmu.Lock()\n\tdefer mu.Unlock()\n"
@@ -149,6 +159,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "big-switch",
             what: "one function, a switch of 40,000 cases under a lock",
+            format: "text",
             text: |s| {
                 let mut t = format!("{HEADER}func F(x int) int {{\n\tmu.Lock()\n\tdefer mu.Unlock()\n\tswitch x {{\n");
                 for i in 0..count(40_000, s) {
@@ -160,6 +171,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "table",
             what: "a composite-literal table of 100,000 rows with calls",
+            format: "text",
             text: |s| {
                 let mut t = format!(
                     "{HEADER}var table = []struct {{\n\tname string\n\tf    func() int\n}}{{\n"
@@ -173,6 +185,7 @@ fn shapes() -> Vec<Shape> {
         Shape {
             name: "generated-46mb",
             what: "46 MB of generated types and methods that lock",
+            format: "text",
             text: |s| {
                 let target = (46.0 * 1024.0 * 1024.0 * s) as usize;
                 let mut t = String::from(HEADER);
@@ -195,6 +208,17 @@ fn shapes() -> Vec<Shape> {
 /// The header and `n` functions: a nesting shape is a few kilobytes deep, so it is repeated
 /// (its depth kept) until the file is large enough that the cost per MB measures how the check
 /// scales, not the few MB any process starts with.
+/// 100 functions, each 450 closures deep, every closure locking (and so a finding per closure).
+fn nested_closures(s: f64) -> String {
+    repeated(count(100, s), |i| {
+        format!(
+            "func F{i}() {{\n{}mu.Unlock()\n{}}}\n\n",
+            "func() {\nmu.Lock()\n".repeat(450),
+            "}()\n".repeat(450)
+        )
+    })
+}
+
 fn repeated(n: usize, function: impl Fn(usize) -> String) -> String {
     let mut t = String::from(HEADER);
     for i in 0..n {
@@ -224,11 +248,17 @@ struct Cost {
 /// Runs `binary check DIR` and waits for it with `wait4`, which gives its CPU time and peak
 /// resident memory.
 #[cfg(unix)]
-fn check_in_child(binary: &Path, dir: &Path, limit: Duration) -> Result<Cost, String> {
+fn check_in_child(
+    binary: &Path,
+    dir: &Path,
+    format: &str,
+    limit: Duration,
+) -> Result<Cost, String> {
     use std::os::unix::process::ExitStatusExt;
     let started = Instant::now();
     let mut child = std::process::Command::new(binary)
         .arg("check")
+        .args(["--format", format])
         .arg(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -283,7 +313,7 @@ fn check_in_child(binary: &Path, dir: &Path, limit: Duration) -> Result<Cost, St
 }
 
 #[cfg(not(unix))]
-fn check_in_child(_: &Path, _: &Path, _: Duration) -> Result<Cost, String> {
+fn check_in_child(_: &Path, _: &Path, _: &str, _: Duration) -> Result<Cost, String> {
     Err("the shapes bench needs a Unix system (wait4)".into())
 }
 
@@ -306,7 +336,7 @@ pub fn run(binary: Option<PathBuf>, scale: f64, only: Option<&str>, limit: Durat
     let baseline = std::fs::create_dir_all(&baseline_dir)
         .and_then(|_| std::fs::write(baseline_dir.join("x.go"), HEADER))
         .map_err(|e| e.to_string())
-        .and_then(|_| check_in_child(&binary, &baseline_dir, limit));
+        .and_then(|_| check_in_child(&binary, &baseline_dir, "text", limit));
     let baseline_bytes = match baseline {
         Ok(c) => c.peak_bytes,
         Err(e) => {
@@ -335,7 +365,7 @@ pub fn run(binary: Option<PathBuf>, scale: f64, only: Option<&str>, limit: Durat
         }
         let mb = text.len() as f64 / (1024.0 * 1024.0);
         drop(text);
-        let cost = check_in_child(&binary, &dir, limit);
+        let cost = check_in_child(&binary, &dir, shape.format, limit);
         let _ = std::fs::remove_dir_all(&dir);
         match cost {
             Ok(c) => {
