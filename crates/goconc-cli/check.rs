@@ -362,14 +362,16 @@ fn write_output(
     json_to_stdout: bool,
 ) -> std::io::Result<()> {
     let mut file;
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
+    // Buffered: a locked stdout flushes at every newline, a system call per line of a report
+    // that can run to tens of megabytes.
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut stderr = std::io::BufWriter::new(std::io::stderr().lock());
     let (out, color): (&mut dyn Write, bool) = match sink {
         Sink::Stdout => {
             let color = output::text::use_color(args.color);
-            (&mut stdout.lock() as &mut dyn Write, color)
+            (&mut stdout as &mut dyn Write, color)
         }
-        Sink::Stderr => (&mut stderr.lock() as &mut dyn Write, false),
+        Sink::Stderr => (&mut stderr as &mut dyn Write, false),
         Sink::File(path) => {
             file = std::io::BufWriter::new(std::fs::File::create(path)?);
             (

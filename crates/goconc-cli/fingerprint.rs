@@ -21,6 +21,7 @@
 use std::ops::Range;
 
 use goconc_analysis::{Finding, SourceFile};
+use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::check::FileReport;
@@ -35,13 +36,23 @@ pub fn of_file(file: &FileReport) -> Vec<String> {
     // Each finding's ancestors below (`context`) follow the layout's parent links.
     let _layout = goconc_syntax::preorder::install(root);
     let path = slash_path(&file.path);
+    // The contexts in the order of the findings' starts, so that the descent to each finding
+    // starts where the one before left off: a file whose findings sit thousands of levels deep
+    // (nested closures) costs each finding the levels it adds, not the whole depth again.
+    let mut order: Vec<usize> = (0..file.findings.len()).collect();
+    order.sort_by_key(|&i| file.findings[i].range.start);
+    let mut contexts: Vec<(String, String)> = vec![Default::default(); file.findings.len()];
+    let mut sweep = Sweep { path: vec![root] };
+    for i in order {
+        contexts[i] = sweep.context(&file.text, file.findings[i].range.start);
+    }
     // How many findings before each one had the same key: a map, since a file can hold tens of
     // thousands of findings.
     let mut seen: goconc_analysis::HashMap<u64, usize> = goconc_analysis::HashMap::default();
     file.findings
         .iter()
-        .map(|finding| {
-            let (declaration, statement) = context(root, &file.text, finding);
+        .zip(&contexts)
+        .map(|(finding, (declaration, statement))| {
             let key = fnv1a(&[
                 finding.rule.as_bytes(),
                 path.as_bytes(),
@@ -98,43 +109,70 @@ const CONTAINERS: &[&str] = &[
     "labeled_statement",
 ];
 
-/// (first line of the top-level declaration, the statement's text to the end of the finding's
-/// first line), both normalized.
-fn context(root: Node, text: &str, finding: &Finding) -> (String, String) {
-    let start = finding.range.start.min(text.len());
-    let line = line_around(text, start);
-    let Some(mut node) = root.descendant_for_byte_range(start, start) else {
-        return (String::new(), normalized(&text[line]));
-    };
-    let mut statement: Option<Node> = None;
-    let mut top: Option<Node> = None;
-    // The ancestors in one descent: `parent()` descends from the root on every call, which made
-    // JSON and SARIF output quadratic in the nesting depth.
-    for parent in goconc_syntax::ancestors(node).into_iter().rev() {
-        if statement.is_none() && CONTAINERS.contains(&parent.kind()) {
-            statement = Some(node);
+/// The path from the root to the deepest node at the last offset asked, kept between findings
+/// taken in the order of their starts.
+struct Sweep<'t> {
+    path: Vec<Node<'t>>,
+}
+
+impl<'t> Sweep<'t> {
+    /// The root and every ancestor of the deepest node at `offset`, and that node last: the node
+    /// `root.descendant_for_byte_range(offset, offset)` finds. A kept node that still holds the
+    /// offset (non-empty, start ≤ offset < end) is the node the descent from the root would pass
+    /// through, since offsets only grow: no earlier sibling can hold it.
+    fn descend(&mut self, offset: usize) {
+        while self.path.len() > 1 {
+            let last = self.path[self.path.len() - 1];
+            if last.start_byte() <= offset && offset < last.end_byte() {
+                break;
+            }
+            self.path.pop();
         }
-        if parent.kind() == "source_file" {
-            top = Some(node);
-            break;
+        let from = self.path[self.path.len() - 1];
+        let Some(deepest) = from.descendant_for_byte_range(offset, offset) else {
+            return;
+        };
+        if deepest != from {
+            let between = goconc_syntax::ancestors_under(from, deepest);
+            self.path.extend(between.into_iter().skip(1));
+            self.path.push(deepest);
         }
-        node = parent;
     }
-    let declaration = top.map_or(String::new(), |top| {
-        let range = top.byte_range();
-        let first_line_end = text[range.clone()]
-            .find('\n')
-            .map_or(range.end, |i| range.start + i);
-        normalized(&text[range.start..first_line_end])
-    });
-    let statement = match statement {
-        Some(s) if s.start_byte() <= start => {
-            let end = s.end_byte().min(line.end).max(start);
-            normalized(&text[s.start_byte()..end])
-        }
-        _ => normalized(&text[line]),
-    };
-    (declaration, statement)
+
+    /// (first line of the top-level declaration, the statement's text to the end of the
+    /// finding's first line), both normalized.
+    fn context(&mut self, text: &str, start: usize) -> (String, String) {
+        let start = start.min(text.len());
+        let line = line_around(text, start);
+        self.descend(start);
+        // The nearest child of a container, climbing only as far as that container; the
+        // top-level declaration is the path's second node (only the root is a source file).
+        let statement = self
+            .path
+            .windows(2)
+            .rev()
+            .find(|pair| CONTAINERS.contains(&pair[0].kind_str()))
+            .map(|pair| pair[1]);
+        let top = match self.path.as_slice() {
+            [root, top, ..] if root.kind_str() == "source_file" => Some(*top),
+            _ => None,
+        };
+        let declaration = top.map_or(String::new(), |top| {
+            let range = top.byte_range();
+            let first_line_end = text[range.clone()]
+                .find('\n')
+                .map_or(range.end, |i| range.start + i);
+            normalized(&text[range.start..first_line_end])
+        });
+        let statement = match statement {
+            Some(s) if s.start_byte() <= start => {
+                let end = s.end_byte().min(line.end).max(start);
+                normalized(&text[s.start_byte()..end])
+            }
+            _ => normalized(&text[line]),
+        };
+        (declaration, statement)
+    }
 }
 
 /// The byte range of the line holding `offset`, without its line ending.
@@ -195,6 +233,84 @@ mod tests {
         assert_eq!(fp(a), fp(edited));
         let b = "package p\n\nfunc F() {\n\tmu.Lock()\n\tdefer mu.Unlock()\n}\n";
         assert_ne!(fp(a), fp(b));
+    }
+
+    /// The context the way it was first found: a descent from the root for each finding and
+    /// `parent()` links up from there.
+    fn context_by_descent(root: Node, text: &str, start: usize) -> (String, String) {
+        let line = line_around(text, start);
+        let mut node = root.descendant_for_byte_range(start, start).unwrap();
+        let (mut statement, mut top) = (None, None);
+        while let Some(parent) = node.parent() {
+            if statement.is_none() && CONTAINERS.contains(&parent.kind()) {
+                statement = Some(node);
+            }
+            if parent.kind() == "source_file" {
+                top = Some(node);
+                break;
+            }
+            node = parent;
+        }
+        let declaration = top.map_or(String::new(), |top: Node| {
+            let range = top.byte_range();
+            let end = text[range.clone()]
+                .find('\n')
+                .map_or(range.end, |i| range.start + i);
+            normalized(&text[range.start..end])
+        });
+        let statement = match statement {
+            Some(s) if s.start_byte() <= start => {
+                normalized(&text[s.start_byte()..s.end_byte().min(line.end).max(start)])
+            }
+            _ => normalized(&text[line]),
+        };
+        (declaration, statement)
+    }
+
+    #[test]
+    fn the_sweep_finds_the_context_a_descent_from_the_root_finds() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut files = Vec::new();
+        let mut folders = vec![fixtures];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|e| e == "go") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 100, "the fixtures were not found");
+        let mut compared = 0;
+        for path in files {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let source = SourceFile::new(text.as_str());
+            let root = source.tree().root_node();
+            let _layout = goconc_syntax::preorder::install(root);
+            let mut sweep = Sweep { path: vec![root] };
+            // Every node's start and end, and the byte after its start (inside a token): where
+            // an empty node or two adjacent nodes could make two descents differ.
+            let mut offsets = vec![text.len()];
+            goconc_syntax::walk(root, |node| {
+                offsets.extend([node.start_byte(), node.end_byte(), node.start_byte() + 1]);
+                true
+            });
+            offsets.retain(|&i| i <= text.len() && text.is_char_boundary(i));
+            offsets.sort_unstable();
+            offsets.dedup();
+            for start in offsets {
+                assert_eq!(
+                    sweep.context(&text, start),
+                    context_by_descent(root, &text, start),
+                    "{} at byte {start}",
+                    path.display()
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 50_000, "{compared}");
     }
 
     #[test]

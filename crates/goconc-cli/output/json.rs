@@ -35,8 +35,47 @@ fn offsets(range: &Range<usize>) -> Value {
     json!({"start": range.start, "end": range.end})
 }
 
-pub fn findings_json(report: &Report) -> Value {
-    let mut items = Vec::new();
+/// One finding's object.
+fn finding_json(
+    positions: &Positions,
+    path: &str,
+    f: &goconc_analysis::Finding,
+    fingerprint: &str,
+) -> Value {
+    json!({
+        "path": path,
+        "rule": f.rule,
+        "severity": f.severity.as_str(),
+        "message": f.message,
+        "range": range_json(positions, &f.range),
+        "offsets": offsets(&f.range),
+        "related": f.related.iter().map(|r| json!({
+            "message": r.message,
+            "range": range_json(positions, &r.range),
+            "offsets": offsets(&r.range),
+        })).collect::<Vec<_>>(),
+        "fixes": f.fixes.iter().map(|fix| json!({
+            "title": fix.title,
+            "applicability": fix.applicability.as_str(),
+            "edits": fix.edits.iter().map(|e| json!({
+                "range": range_json(positions, &e.range),
+                "offsets": offsets(&e.range),
+                "new_text": e.new_text,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "url": crate::rule_url(f.rule),
+        "fingerprint": fingerprint,
+    })
+}
+
+/// The array, written one finding at a time: tens of thousands of findings never sit in memory
+/// as one JSON tree (the text is the same as pretty-printing the whole array).
+pub fn write(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
+    use serde::ser::{SerializeSeq, Serializer};
+    let mut serializer = serde_json::Serializer::pretty(&mut *out);
+    let mut array = serializer
+        .serialize_seq(None)
+        .map_err(std::io::Error::from)?;
     for file in &report.files {
         if file.findings.is_empty() {
             continue;
@@ -45,36 +84,11 @@ pub fn findings_json(report: &Report) -> Value {
         // JSON strings are Unicode: a name that is not UTF-8 is shown lossy (with a warning).
         let path = file.path.to_string_lossy();
         for (f, fingerprint) in file.findings.iter().zip(&file.fingerprints) {
-            items.push(json!({
-                "path": path,
-                "rule": f.rule,
-                "severity": f.severity.as_str(),
-                "message": f.message,
-                "range": range_json(&positions, &f.range),
-                "offsets": offsets(&f.range),
-                "related": f.related.iter().map(|r| json!({
-                    "message": r.message,
-                    "range": range_json(&positions, &r.range),
-                    "offsets": offsets(&r.range),
-                })).collect::<Vec<_>>(),
-                "fixes": f.fixes.iter().map(|fix| json!({
-                    "title": fix.title,
-                    "applicability": fix.applicability.as_str(),
-                    "edits": fix.edits.iter().map(|e| json!({
-                        "range": range_json(&positions, &e.range),
-                        "offsets": offsets(&e.range),
-                        "new_text": e.new_text,
-                    })).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-                "url": crate::rule_url(f.rule),
-                "fingerprint": fingerprint,
-            }));
+            array
+                .serialize_element(&finding_json(&positions, &path, f, fingerprint))
+                .map_err(std::io::Error::from)?;
         }
     }
-    Value::Array(items)
-}
-
-pub fn write(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &findings_json(report))?;
+    array.end().map_err(std::io::Error::from)?;
     writeln!(out)
 }
