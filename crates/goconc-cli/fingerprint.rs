@@ -20,7 +20,7 @@
 
 use std::ops::Range;
 
-use goconc_analysis::{Finding, SourceFile};
+use goconc_analysis::SourceFile;
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
@@ -185,7 +185,7 @@ fn line_around(text: &str, offset: usize) -> Range<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use goconc_analysis::Severity;
+    use goconc_analysis::{Finding, Severity};
 
     fn report(text: &str, needles: &[&str]) -> FileReport {
         let starts: Vec<(usize, usize)> = needles
