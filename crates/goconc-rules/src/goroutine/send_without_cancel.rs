@@ -19,6 +19,7 @@ use goconc_model::types::names_of;
 use goconc_model::{DeclKind, Ty};
 use goconc_syntax::{
     call_args, line_indent, named_children, newline, text, unparen, walk, walk_body,
+    walk_body_with_ancestors,
 };
 
 pub static META: RuleMeta = RuleMeta {
@@ -148,6 +149,15 @@ func() { err := c.loop(); … }()`), or through the package's functions it calls
 calls deep (`newServer()` calling `listen()`, which starts `Server.loop`): a test or driver
 that runs the loop it feeds. A method that only sends, when some other code started the loop,
 stays reported.
+
+It also stays silent when the sender announces its end and every receiver reads on until it
+hears it. The sender's every `return` follows a send on one other field channel of the same
+type (`c.readErr <- err; return`) and it has no other way out (its body ends in `for { … }`
+with no `break` out of it); each receiving loop either leaves only from a `select` case that
+received that last word (`drainRead`), or its function defers, before the loop, a call of a
+method of the file whose loop does so (`defer c.drainRead()`), unconditionally or under a local
+flag that turns false only in a case that received the last word. A flag cleared elsewhere (the
+stop case too), or a drain that also gives up on a timeout, stays reported.
 "#,
 };
 
@@ -508,6 +518,16 @@ fn check_field_send<'t>(cx: &Context<'_, 't>, send: Node<'t>, out: &mut Vec<Find
         let Some(sibling) = abandoning_sibling(cx, &owner, &field, &receivers) else {
             return;
         };
+        // The sender announces its end on another channel, and every receiver reads on until
+        // it hears it (the receiver that stops drains first): no receiver leaves a send behind.
+        if let Some(last) = last_word(cx, send, &owner, &field) {
+            if receivers
+                .iter()
+                .all(|r| reads_until_last_word(cx, r, &owner, &field, &last))
+            {
+                return;
+            }
+        }
         // The sending function started the receiving loop itself (`c.Start()` then
         // `c.inbox <- m`, a test driving the loop it runs): the loop is running at the send.
         if starts_a_receiver(cx, send, &receivers) {
@@ -619,6 +639,295 @@ fn starts_through_calls(
         frontier = next;
     }
     false
+}
+
+/// The channel on which the function that sends announces its end: every `return` of it follows
+/// a send on one other field channel of the same type (`c.readErr <- err; return`), and it
+/// cannot leave another way (its body ends in a `for` with no condition and no `break` out of
+/// it). `None` when it can.
+fn last_word(cx: &Context, send: Node, owner: &str, field: &str) -> Option<String> {
+    let function = goconc_syntax::enclosing_function(send)?;
+    let body = function.field("body")?;
+    let last_statement = goconc_syntax::statements(body).pop()?;
+    if !is_endless_for(last_statement) || leaves_loop_otherwise(last_statement) {
+        return None;
+    }
+    let mut words: Vec<String> = Vec::new();
+    let mut every_return_announced = true;
+    walk_body(body, |n| {
+        if n.kind_str() != "return_statement" {
+            return;
+        }
+        let announced = n
+            .prev_named_sibling()
+            .filter(|p| p.kind_str() == "send_statement")
+            .and_then(|p| p.field("channel"))
+            .and_then(|c| field_channel(cx, unparen(c)))
+            .filter(|(o, f)| o == owner && f != field);
+        match announced {
+            Some((_, f)) => words.push(f),
+            None => every_return_announced = false,
+        }
+    });
+    words.dedup();
+    match words.as_slice() {
+        [word] if every_return_announced => Some(word.clone()),
+        _ => None,
+    }
+}
+
+/// `for { … }`: no condition, no clause, no range.
+fn is_endless_for(node: Node) -> bool {
+    node.kind_str() == "for_statement"
+        && named_children(node).all(|c| matches!(c.kind_str(), "block" | "comment"))
+}
+
+/// A `break` that leaves `for_stmt` itself (not a `select`, `switch` or loop inside it), or a
+/// labelled `break` or `goto`, which this reading does not follow.
+fn leaves_loop_otherwise(for_stmt: Node) -> bool {
+    let Some(body) = for_stmt.field("body") else {
+        return true;
+    };
+    let mut leaves = false;
+    walk_body_with_ancestors(body, |n, ancestors| match n.kind_str() {
+        "goto_statement" => leaves = true,
+        "break_statement" => {
+            let labelled = named_children(n).next().is_some();
+            let inner = ancestors.iter().any(|a| {
+                *a != body
+                    && matches!(
+                        a.kind_str(),
+                        "for_statement"
+                            | "select_statement"
+                            | "expression_switch_statement"
+                            | "type_switch_statement"
+                    )
+            });
+            if labelled || !inner {
+                leaves = true;
+            }
+        }
+        _ => {}
+    });
+    leaves
+}
+
+/// Does the receiver `op` keep reading `owner.field` until the sender's last word on
+/// `owner.last`? Either its own loop leaves only from a case that received `last`, or its
+/// function, before the loop, defers a call of a method of this file whose loop does (`defer
+/// c.drainRead()`), unconditionally or under a flag that turns false only where `last` was
+/// received.
+fn reads_until_last_word(
+    cx: &Context,
+    op: &goconc_model::channels::fields::FieldChanOp,
+    owner: &str,
+    field: &str,
+    last: &str,
+) -> bool {
+    let Some(range) = range_in_file(cx.model, op) else {
+        return false;
+    };
+    let Some(node) = cx
+        .model
+        .root
+        .descendant_for_byte_range(range.start, range.end)
+    else {
+        return false;
+    };
+    let Some(for_stmt) = goconc_syntax::enclosing_loop(node) else {
+        return false;
+    };
+    if drains_until(cx, for_stmt, owner, last) {
+        return true;
+    }
+    let Some(function) = goconc_syntax::enclosing_function(for_stmt) else {
+        return false;
+    };
+    let Some(body) = function.field("body") else {
+        return false;
+    };
+    goconc_syntax::statements(body)
+        .into_iter()
+        .filter(|s| s.kind_str() == "defer_statement" && s.end_byte() <= for_stmt.start_byte())
+        .any(|defer| deferred_drain(cx, defer, body, owner, field, last))
+}
+
+/// The deferred call (or a call in the deferred literal) of a method of `owner` in this file
+/// whose last loop drains until `last`; under `if flag { … }` only when every `flag = false` of
+/// `body` sits in a case that received `last`.
+fn deferred_drain(
+    cx: &Context,
+    defer: Node,
+    body: Node,
+    owner: &str,
+    field: &str,
+    last: &str,
+) -> bool {
+    let mut calls = Vec::new();
+    goconc_syntax::walk(defer, |n| {
+        if n.kind_str() == "call_expression" {
+            calls.push(n);
+        }
+        true
+    });
+    calls.into_iter().any(|call| {
+        let Some(callee) = call
+            .field("function")
+            .filter(|f| f.kind_str() == "selector_expression")
+        else {
+            return false;
+        };
+        let Some(method) = callee.field("field").map(|m| text(m, cx.src)) else {
+            return false;
+        };
+        let Some(receiver) = callee.field("operand").map(unparen) else {
+            return false;
+        };
+        let ty = cx.model.type_of(receiver);
+        let Ty::Named { name, .. } = ty.deref() else {
+            return false;
+        };
+        if name != owner {
+            return false;
+        }
+        let key = format!("{owner}.{method}");
+        let Some(drain) = goconc_model::scope::top_level_items(cx.model.root, cx.src)
+            .into_iter()
+            .find(|item| {
+                goconc_model::summary::declaration_key(*item, cx.src).as_deref() == Some(&key)
+            })
+        else {
+            return false;
+        };
+        let drains = drain.field("body").is_some_and(|b| {
+            goconc_syntax::statements(b).pop().is_some_and(|s| {
+                is_endless_for(s)
+                    && receives(cx, s, owner, field)
+                    && drains_until(cx, s, owner, last)
+            })
+        });
+        drains && guard_turns_false_only_on(cx, call, defer, body, owner, last)
+    })
+}
+
+/// The `if` between `call` and `defer`, if any, tests a bare local flag that `body` sets to
+/// `false` only in cases that received `owner.last`.
+fn guard_turns_false_only_on(
+    cx: &Context,
+    call: Node,
+    defer: Node,
+    body: Node,
+    owner: &str,
+    last: &str,
+) -> bool {
+    let guards: Vec<Node> = goconc_syntax::ancestors_under(defer, call)
+        .into_iter()
+        .filter(|a| a.kind_str() == "if_statement")
+        .collect();
+    let flag = match guards.as_slice() {
+        [] => return true,
+        [guard] => match guard.field("condition").map(unparen) {
+            Some(c) if c.kind_str() == "identifier" && guard.field("initializer").is_none() => {
+                text(c, cx.src)
+            }
+            _ => return false,
+        },
+        _ => return false,
+    };
+    let mut only_on_last = true;
+    walk_body_with_ancestors(body, |n, ancestors| {
+        if n.kind_str() != "assignment_statement" {
+            return;
+        }
+        let (Some(left), Some(right)) = (n.field("left"), n.field("right")) else {
+            return;
+        };
+        if text(left, cx.src) != flag || text(right, cx.src) == "true" {
+            return;
+        }
+        let in_last_case = ancestors
+            .iter()
+            .any(|a| a.kind_str() == "communication_case" && case_receives(cx, *a, owner, last));
+        if !in_last_case {
+            only_on_last = false;
+        }
+    });
+    only_on_last
+}
+
+/// Every way out of `for_stmt` (a `return`, or a `break`/`goto` that leaves it) sits in a
+/// `select` case that received `owner.last`, and there is at least one.
+fn drains_until(cx: &Context, for_stmt: Node, owner: &str, last: &str) -> bool {
+    if !is_endless_for(for_stmt) {
+        return false;
+    }
+    let Some(body) = for_stmt.field("body") else {
+        return false;
+    };
+    let mut exits = 0;
+    let mut all_on_last = true;
+    walk_body_with_ancestors(body, |n, ancestors| {
+        let exit = match n.kind_str() {
+            "return_statement" | "goto_statement" => true,
+            "break_statement" => {
+                named_children(n).next().is_some()
+                    || !ancestors.iter().any(|a| {
+                        *a != body
+                            && matches!(
+                                a.kind_str(),
+                                "for_statement"
+                                    | "select_statement"
+                                    | "expression_switch_statement"
+                                    | "type_switch_statement"
+                            )
+                    })
+            }
+            _ => false,
+        };
+        if !exit {
+            return;
+        }
+        exits += 1;
+        let on_last = ancestors
+            .iter()
+            .any(|a| a.kind_str() == "communication_case" && case_receives(cx, *a, owner, last));
+        if !on_last {
+            all_on_last = false;
+        }
+    });
+    exits > 0 && all_on_last
+}
+
+/// Does this `select` case receive from `owner.channel` (`case <-c.f:`, `case v := <-c.f:`)?
+fn case_receives(cx: &Context, case: Node, owner: &str, channel: &str) -> bool {
+    let Some(communication) = case.field("communication") else {
+        return false;
+    };
+    let mut found = false;
+    goconc_syntax::walk(communication, |n| {
+        if n.kind_str() == "unary_expression"
+            && n.field("operator").is_some_and(|o| text(o, cx.src) == "<-")
+        {
+            if let Some(operand) = n.field("operand").map(unparen) {
+                if field_channel(cx, operand).is_some_and(|(o, f)| o == owner && f == channel) {
+                    found = true;
+                }
+            }
+        }
+        !found
+    });
+    found
+}
+
+/// Does a `select` case in `for_stmt` receive from `owner.channel`?
+fn receives(cx: &Context, for_stmt: Node, owner: &str, channel: &str) -> bool {
+    let mut found = false;
+    walk_body(for_stmt, |n| {
+        if n.kind_str() == "communication_case" && case_receives(cx, n, owner, channel) {
+            found = true;
+        }
+    });
+    found
 }
 
 /// Another send into one of the receiving loops — on this field or on another field of the
