@@ -5,7 +5,7 @@ use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::fields::{range_in_file, FieldOpKind};
 use goconc_model::channels::CloseEvent;
-use goconc_syntax::text;
+use goconc_syntax::{named_children, text, unparen, NodeExt};
 use tree_sitter::Node;
 
 pub static META: RuleMeta = RuleMeta {
@@ -85,6 +85,13 @@ own code calls it (the loop that later closes, say), and the tool does not follo
   other sender hold a common mutex; the closer calls `Wait()` (or the sending function) before
   the close; the closing function makes the value itself (it is not published yet); or only
   the closing function sends.
+- Across methods, a semaphore orders them: the closer first takes back every token of a
+  channel field used as one (`for range cap(v.slots) { <-v.slots }`), and every sender is a
+  goroutine started right after taking a token (`<-v.slots`, or a `select` whose other cases
+  return) that gives it back as its last statement, with no `return` before: taking them all
+  back waits for every sender to be past its send. A goroutine that gives its token back
+  before the send on some path, a closer that takes back fewer, or a goroutine started
+  without a token stays reported (`tokens.go`).
 "#,
 };
 
@@ -124,6 +131,7 @@ fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
     for super::FieldClose {
         call,
         arg,
+        operand,
         here,
         ops,
         close: close_fact,
@@ -159,6 +167,9 @@ fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
             .filter(|o| !calls_before(cx, call, &o.function))
             .collect();
         if senders.is_empty() || waits_before(cx, call) {
+            continue;
+        }
+        if tokens_reclaimed_first(cx, call, operand, &senders) {
             continue;
         }
         let mut names: Vec<&str> = senders.iter().map(|o| o.function.as_str()).collect();
@@ -207,6 +218,183 @@ fn check_registries(cx: &Context, out: &mut Vec<Finding>) {
             }
         }
         out.push(finding);
+    }
+}
+
+/// The close takes back every token of a semaphore (`for range cap(v.slots) { <-v.slots }`)
+/// first, and every sender holds a token across its send: a goroutine started right after
+/// taking one (`<-v.slots`, or a `select` whose other cases return) that gives it back as its
+/// last statement and has no `return` before. Reclaiming all the tokens waits for every sender
+/// to be past its send.
+fn tokens_reclaimed_first(
+    cx: &Context,
+    close: Node,
+    operand: Node,
+    senders: &[&goconc_model::channels::fields::FieldChanOp],
+) -> bool {
+    let value = text(operand, cx.src);
+    let Some(statement) = goconc_syntax::call_statement(close) else {
+        return false;
+    };
+    let mut reclaimed: Vec<&str> = Vec::new();
+    let mut before = statement.prev_named_sibling();
+    while let Some(s) = before {
+        if let Some(token) = reclaims_all(cx, s, value) {
+            reclaimed.push(token);
+        }
+        before = s.prev_named_sibling();
+    }
+    !reclaimed.is_empty()
+        && senders.iter().all(|o| {
+            range_in_file(cx.model, o).is_some_and(|range| {
+                cx.model
+                    .root
+                    .descendant_for_byte_range(range.start, range.end)
+                    .is_some_and(|send| {
+                        reclaimed
+                            .iter()
+                            .any(|token| holds_token_across(cx, send, token))
+                    })
+            })
+        })
+}
+
+/// `for range cap(v.f) { <-v.f }` (or `for i := 0; i < cap(v.f); i++`) with the receive a
+/// statement of the loop's own body: the field `f`.
+fn reclaims_all<'s>(cx: &Context<'_, 's>, stmt: Node, value: &str) -> Option<&'s str> {
+    if stmt.kind_str() != "for_statement" {
+        return None;
+    }
+    let header = named_children(stmt).find(|c| c.kind_str() != "block")?;
+    let bound = match header.kind_str() {
+        "range_clause" => header.field("right").map(unparen)?,
+        "for_clause" => header
+            .field("condition")
+            .filter(|c| c.kind_str() == "binary_expression")
+            .and_then(|c| c.field("right"))
+            .map(unparen)?,
+        _ => return None,
+    };
+    let token = cap_of_field(cx, bound, value)?;
+    let body = stmt.field("body")?;
+    goconc_syntax::statements(body)
+        .into_iter()
+        .any(|s| {
+            s.kind_str() == "expression_statement"
+                && named_children(s)
+                    .next()
+                    .is_some_and(|e| receive_of(cx, e, value) == Some(token))
+        })
+        .then_some(token)
+}
+
+/// `cap(v.f)`: `f`.
+fn cap_of_field<'s>(cx: &Context<'_, 's>, call: Node, value: &str) -> Option<&'s str> {
+    if call.kind_str() != "call_expression" || text(call.field("function")?, cx.src) != "cap" {
+        return None;
+    }
+    let arg = named_children(call.field("arguments")?)
+        .next()
+        .map(unparen)?;
+    field_of(cx, arg, value)
+}
+
+/// `v.f` for the value named `value`: `f`.
+fn field_of<'s>(cx: &Context<'_, 's>, node: Node, value: &str) -> Option<&'s str> {
+    if node.kind_str() != "selector_expression" {
+        return None;
+    }
+    (text(unparen(node.field("operand")?), cx.src) == value)
+        .then(|| node.field("field").map(|f| text(f, cx.src)))
+        .flatten()
+}
+
+/// `<-v.f`: `f`.
+fn receive_of<'s>(cx: &Context<'_, 's>, node: Node, value: &str) -> Option<&'s str> {
+    let node = unparen(node);
+    if node.kind_str() != "unary_expression"
+        || node.field("operator").map(|o| text(o, cx.src)) != Some("<-")
+    {
+        return None;
+    }
+    field_of(cx, unparen(node.field("operand")?), value)
+}
+
+/// Is `send` (on `v.c`) inside a goroutine literal that took a token of `v.token` right before
+/// its `go` statement and gives it back as its last statement, with no `return` in between?
+fn holds_token_across(cx: &Context, send: Node, token: &str) -> bool {
+    let Some(send) = std::iter::successors(Some(send), |n| n.parent())
+        .take(3)
+        .find(|n| n.kind_str() == "send_statement")
+    else {
+        return false;
+    };
+    let Some(value) = send
+        .field("channel")
+        .map(unparen)
+        .and_then(|c| c.field("operand"))
+        .map(|o| text(unparen(o), cx.src))
+    else {
+        return false;
+    };
+    let Some(literal) = goconc_syntax::enclosing_function(send) else {
+        return false;
+    };
+    let Some(go) = literal
+        .parent()
+        .filter(|c| c.kind_str() == "call_expression")
+        .and_then(|c| c.parent())
+        .filter(|g| g.kind_str() == "go_statement")
+    else {
+        return false;
+    };
+    let Some(body) = literal.field("body") else {
+        return false;
+    };
+    if !goconc_syntax::returns_within(body).is_empty() {
+        return false;
+    }
+    let gives_back = goconc_syntax::statements(body).pop().is_some_and(|last| {
+        last.kind_str() == "send_statement"
+            && last
+                .field("channel")
+                .map(unparen)
+                .and_then(|c| field_of(cx, c, value))
+                == Some(token)
+    });
+    gives_back
+        && go
+            .prev_named_sibling()
+            .is_some_and(|taken| takes_token(cx, taken, value, token))
+}
+
+/// `<-v.token` as a statement, or a `select` with a `case <-v.token:` whose every other case
+/// returns: past it, a token is held.
+fn takes_token(cx: &Context, stmt: Node, value: &str, token: &str) -> bool {
+    match stmt.kind_str() {
+        "expression_statement" => named_children(stmt)
+            .next()
+            .is_some_and(|e| receive_of(cx, e, value) == Some(token)),
+        "select_statement" => {
+            let mut takes = false;
+            let mut others_return = true;
+            for case in named_children(stmt).filter(|c| c.kind_str() != "comment") {
+                let receives = case
+                    .field("communication")
+                    .and_then(|c| named_children(c).next().or(Some(c)))
+                    .is_some_and(|c| receive_of(cx, c, value) == Some(token));
+                if receives {
+                    takes = true;
+                } else {
+                    let returns = goconc_syntax::statements(case)
+                        .pop()
+                        .is_some_and(|l| l.kind_str() == "return_statement");
+                    others_return &= returns;
+                }
+            }
+            takes && others_return
+        }
+        _ => false,
     }
 }
 
