@@ -18,6 +18,8 @@
 use std::io::Write;
 use std::ops::Range;
 
+use goconc_analysis::Finding;
+use serde::ser::{Serialize, SerializeSeq, Serializer};
 use serde_json::{json, Value};
 
 use super::Positions;
@@ -35,46 +37,57 @@ fn offsets(range: &Range<usize>) -> Value {
     json!({"start": range.start, "end": range.end})
 }
 
-pub fn findings_json(report: &Report) -> Value {
-    let mut items = Vec::new();
-    for file in &report.files {
-        if file.findings.is_empty() {
-            continue;
+/// The JSON of one finding.
+fn finding_json(positions: &Positions, path: &str, f: &Finding, fingerprint: &str) -> Value {
+    json!({
+        "path": path,
+        "rule": f.rule,
+        "severity": f.severity.as_str(),
+        "message": f.message,
+        "range": range_json(positions, &f.range),
+        "offsets": offsets(&f.range),
+        "related": f.related.iter().map(|r| json!({
+            "message": r.message,
+            "range": range_json(positions, &r.range),
+            "offsets": offsets(&r.range),
+        })).collect::<Vec<_>>(),
+        "fixes": f.fixes.iter().map(|fix| json!({
+            "title": fix.title,
+            "applicability": fix.applicability.as_str(),
+            "edits": fix.edits.iter().map(|e| json!({
+                "range": range_json(positions, &e.range),
+                "offsets": offsets(&e.range),
+                "new_text": e.new_text,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "url": crate::rule_url(f.rule),
+        "fingerprint": fingerprint,
+    })
+}
+
+/// The array of every finding of a report, each built and written in turn: built as one
+/// `Value`, the JSON of 45,000 findings held 300 MB at once.
+struct Findings<'r>(&'r Report);
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut items = serializer.serialize_seq(None)?;
+        for file in &self.0.files {
+            if file.findings.is_empty() {
+                continue;
+            }
+            let positions = Positions::new(&file.text);
+            // JSON strings are Unicode: a name that is not UTF-8 is shown lossy (with a warning).
+            let path = file.path.to_string_lossy();
+            for (f, fingerprint) in file.findings.iter().zip(&file.fingerprints) {
+                items.serialize_element(&finding_json(&positions, &path, f, fingerprint))?;
+            }
         }
-        let positions = Positions::new(&file.text);
-        // JSON strings are Unicode: a name that is not UTF-8 is shown lossy (with a warning).
-        let path = file.path.to_string_lossy();
-        for (f, fingerprint) in file.findings.iter().zip(&file.fingerprints) {
-            items.push(json!({
-                "path": path,
-                "rule": f.rule,
-                "severity": f.severity.as_str(),
-                "message": f.message,
-                "range": range_json(&positions, &f.range),
-                "offsets": offsets(&f.range),
-                "related": f.related.iter().map(|r| json!({
-                    "message": r.message,
-                    "range": range_json(&positions, &r.range),
-                    "offsets": offsets(&r.range),
-                })).collect::<Vec<_>>(),
-                "fixes": f.fixes.iter().map(|fix| json!({
-                    "title": fix.title,
-                    "applicability": fix.applicability.as_str(),
-                    "edits": fix.edits.iter().map(|e| json!({
-                        "range": range_json(&positions, &e.range),
-                        "offsets": offsets(&e.range),
-                        "new_text": e.new_text,
-                    })).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-                "url": crate::rule_url(f.rule),
-                "fingerprint": fingerprint,
-            }));
-        }
+        items.end()
     }
-    Value::Array(items)
 }
 
 pub fn write(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &findings_json(report))?;
+    serde_json::to_writer_pretty(&mut *out, &Findings(report))?;
     writeln!(out)
 }
