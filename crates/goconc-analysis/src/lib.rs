@@ -374,3 +374,37 @@ impl PackageModels {
         self.views[view].of(member)
     }
 }
+
+#[cfg(test)]
+mod given_tests {
+    use super::*;
+
+    /// Taking the declarations builds the models that lending them does: for a package with an
+    /// external test package (whose model merges the package's files too) and for files with
+    /// build constraints (merged per configuration, so copied).
+    #[test]
+    fn models_of_given_declarations_are_those_of_lent_ones() {
+        let files = [
+            ("a.go", "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu sync.Mutex\n\tn  int\n}\n\nfunc (s *S) Lock() { s.mu.Lock() }\n"),
+            ("b_linux.go", "package p\n\nfunc (s *S) Get() int {\n\ts.Lock()\n\treturn s.n\n}\n"),
+            ("b_windows.go", "//go:build windows\n\npackage p\n\nfunc (s *S) Get() int { return 0 }\n"),
+            ("a_test.go", "package p_test\n\nimport \"p\"\n\nfunc use(s *p.S) { s.Lock() }\n"),
+            ("c.go", "package p\n\nvar global p.S\n\nfunc F() { global.Lock() }\n"),
+        ];
+        let decls: Vec<FileDecls> = files
+            .iter()
+            .map(|(_, text)| {
+                let source = SourceFile::new(*text);
+                FileDecls::collect(source.tree().root_node(), source.text())
+            })
+            .collect();
+        let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+        let lent = package_models_in_module(&names, &decls, None);
+        let given = package_models_given(&names, decls.clone(), None);
+        for i in 0..files.len() {
+            let (lent, given) = (format!("{:?}", lent.of(i)), format!("{:?}", given.of(i)));
+            assert!(lent.contains("Lock"), "{}: {lent}", files[i].0);
+            assert_eq!(lent, given, "{}", files[i].0);
+        }
+    }
+}
