@@ -401,10 +401,10 @@ mod given_tests {
         let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
         let lent = package_models_in_module(&names, &decls, None);
         let given = package_models_given(&names, decls.clone(), None);
-        for i in 0..files.len() {
+        for (i, (name, _)) in files.iter().enumerate() {
             let (lent, given) = (format!("{:?}", lent.of(i)), format!("{:?}", given.of(i)));
-            assert!(lent.contains("Lock"), "{}: {lent}", files[i].0);
-            assert_eq!(lent, given, "{}", files[i].0);
+            assert!(lent.contains("Lock"), "{name}: {lent}");
+            assert_eq!(lent, given, "{name}");
         }
     }
 }

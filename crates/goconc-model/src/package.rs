@@ -1662,10 +1662,20 @@ impl PackageViews {
             .iter()
             .map(|a| distinct.iter().map(|b| a.compatible(b)).collect())
             .collect();
+        // Constraints that exclude no file of the package (`//go:build !race` without a `race`
+        // file): every file sees the whole package, one model (and no copy) for all.
+        if compatible.iter().all(|row| row.iter().all(|&c| c)) {
+            return whole(decls);
+        }
         let mut views = PackageViews::default();
+        // Configurations that see the same files share one model.
+        let mut by_visible: HashMap<&Vec<bool>, usize> = HashMap::default();
         let mut by_class: HashMap<usize, usize> = HashMap::default();
         for (i, &c) in class.iter().enumerate() {
             let model = *by_class.entry(c).or_insert_with(|| {
+                if let Some(&shared) = by_visible.get(&compatible[c]) {
+                    return shared;
+                }
                 let visible: Vec<(&FileDecls, &Build)> = decls
                     .iter()
                     .zip(&builds)
@@ -1674,6 +1684,7 @@ impl PackageViews {
                     .map(|((f, b), _)| (&**f, *b))
                     .collect();
                 views.models.push(PackageModel::from_configured(&visible));
+                by_visible.insert(&compatible[c], views.models.len() - 1);
                 views.models.len() - 1
             });
             views.of_file.push(model);
