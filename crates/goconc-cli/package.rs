@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use goconc_analysis::{
-    analyze, is_quiet_file, quiet_outcome, Config, FileDecls, FileOptions, GoVersion,
+    analyze, is_quiet_text, quiet_outcome, Config, FileDecls, FileOptions, GoVersion,
     ModuleSummaries, Outcome, PackageModel, SourceFile,
 };
 
@@ -98,10 +98,23 @@ fn analyze_within(
         }
     }
     let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
-    let models = goconc_analysis::package_models_in_module(&names, &decls, module);
+    // What tells a quiet file, kept aside: the declarations themselves are moved into the models.
+    let quiet_facts: Vec<(usize, bool)> = decls
+        .iter()
+        .map(|d| (d.declarations_start, d.sync_spelled_plainly))
+        .collect();
+    let models = goconc_analysis::package_models_given(&names, decls, module);
     let package_of = |index: usize| -> &PackageModel { models.of(index) };
     // A quiet file has nothing to report: told from its text and declarations, without a tree.
-    let is_quiet = |index: usize| is_quiet_file(files[index].1, &decls[index], package_of(index));
+    let is_quiet = |index: usize| {
+        let (declarations_start, sync_spelled_plainly) = quiet_facts[index];
+        is_quiet_text(
+            files[index].1,
+            declarations_start,
+            sync_spelled_plainly,
+            package_of(index),
+        )
+    };
     let options_of = |index: usize| FileOptions {
         module_go_version,
         is_test_file: files[index].0.ends_with("_test.go"),

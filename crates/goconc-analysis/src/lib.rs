@@ -20,7 +20,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use config::{Config, ConfigError};
 pub use goconc_model::build::Build;
 pub use goconc_model::package::{is_generated, PackageViews};
-pub use goconc_model::quiet::is_quiet_file;
+pub use goconc_model::quiet::{is_quiet_file, is_quiet_text};
 pub use goconc_model::scope::MAX_NESTING;
 pub use goconc_model::{FileDecls, GoVersion, PackageModel};
 /// The rule catalog: [`rules::all`], [`rules::find`], each rule's [`RuleMeta`].
@@ -244,40 +244,94 @@ pub fn package_models_in_module(
     decls: &[FileDecls],
     module: Option<&std::sync::Arc<ModuleSummaries>>,
 ) -> PackageModels {
+    let mut models = PackageModels::for_files(decls.len());
+    for (package, members) in packages_of(decls) {
+        let files: Vec<(&FileDecls, Build)> = members
+            .iter()
+            .map(|&i| (&decls[i], file_build(names, decls, i)))
+            .collect();
+        models.add(&package, &members, decls, PackageViews::new(&files), module);
+    }
+    models
+}
+
+/// [`package_models_in_module`], taking the declarations: each file's are moved into the model
+/// of the last package that merges them whole (a package without build constraints), not copied.
+pub fn package_models_given(
+    names: &[&str],
+    mut decls: Vec<FileDecls>,
+    module: Option<&std::sync::Arc<ModuleSummaries>>,
+) -> PackageModels {
+    let mut models = PackageModels::for_files(decls.len());
+    let packages = packages_of(&decls);
+    // The last package each file is a member of (a file of `foo` is one of `foo_test`'s too).
+    let mut last_use = vec![0; decls.len()];
+    for (k, (_, members)) in packages.iter().enumerate() {
+        for &i in members {
+            last_use[i] = k;
+        }
+    }
+    for (k, (package, members)) in packages.into_iter().enumerate() {
+        let builds: Vec<Build> = members
+            .iter()
+            .map(|&i| file_build(names, &decls, i))
+            .collect();
+        // What tells models apart is kept: a file's package name.
+        let mut given: Vec<Option<FileDecls>> = members
+            .iter()
+            .map(|&i| {
+                (last_use[i] == k).then(|| {
+                    let package_name = decls[i].package_name.clone();
+                    std::mem::replace(
+                        &mut decls[i],
+                        FileDecls {
+                            package_name,
+                            ..FileDecls::default()
+                        },
+                    )
+                })
+            })
+            .collect();
+        let files: Vec<(std::borrow::Cow<FileDecls>, Build)> = members
+            .iter()
+            .zip(given.iter_mut())
+            .zip(builds)
+            .map(|((&i, given), build)| match given.take() {
+                Some(owned) => (std::borrow::Cow::Owned(owned), build),
+                None => (std::borrow::Cow::Borrowed(&decls[i]), build),
+            })
+            .collect();
+        let views = PackageViews::new_given(files);
+        models.add(&package, &members, &decls, views, module);
+    }
+    models
+}
+
+/// The package names of the files, in order of first appearance, each with its members: its own
+/// files, and for an external test package `foo_test` the files of `foo` too.
+fn packages_of(decls: &[FileDecls]) -> Vec<(String, Vec<usize>)> {
     let mut packages: Vec<&str> = Vec::new();
     for d in decls {
         if !packages.contains(&d.package_name.as_str()) {
             packages.push(&d.package_name);
         }
     }
-    let mut models = PackageModels {
-        views: Vec::with_capacity(packages.len()),
-        of_file: vec![(0, 0); decls.len()],
-    };
-    for package in packages {
-        let base = package.strip_suffix("_test").unwrap_or(package);
-        let members: Vec<usize> = (0..decls.len())
-            .filter(|&i| decls[i].package_name == base || decls[i].package_name == package)
-            .collect();
-        let files: Vec<(&FileDecls, Build)> = members
-            .iter()
-            .map(|&i| {
-                let name = names.get(i).copied().unwrap_or("");
-                (&decls[i], decls[i].build.with_file_name(name))
-            })
-            .collect();
-        for (k, &i) in members.iter().enumerate() {
-            if decls[i].package_name == package {
-                models.of_file[i] = (models.views.len(), k);
-            }
-        }
-        let mut views = PackageViews::new(&files);
-        if let Some(module) = module {
-            views.set_module(module);
-        }
-        models.views.push(views);
-    }
-    models
+    packages
+        .into_iter()
+        .map(|package| {
+            let base = package.strip_suffix("_test").unwrap_or(package);
+            let members: Vec<usize> = (0..decls.len())
+                .filter(|&i| decls[i].package_name == base || decls[i].package_name == package)
+                .collect();
+            (package.to_string(), members)
+        })
+        .collect()
+}
+
+/// The build configuration of file `i`: its constraint line and its name's.
+fn file_build(names: &[&str], decls: &[FileDecls], i: usize) -> Build {
+    let name = names.get(i).copied().unwrap_or("");
+    decls[i].build.with_file_name(name)
 }
 
 /// What [`package_models`] returns: the model each file sees.
@@ -287,9 +341,70 @@ pub struct PackageModels {
 }
 
 impl PackageModels {
+    fn for_files(count: usize) -> PackageModels {
+        PackageModels {
+            views: Vec::new(),
+            of_file: vec![(0, 0); count],
+        }
+    }
+
+    /// Adds the views of `package`, whose `members` are indices of `decls`.
+    fn add(
+        &mut self,
+        package: &str,
+        members: &[usize],
+        decls: &[FileDecls],
+        mut views: PackageViews,
+        module: Option<&std::sync::Arc<ModuleSummaries>>,
+    ) {
+        for (k, &i) in members.iter().enumerate() {
+            if decls[i].package_name == package {
+                self.of_file[i] = (self.views.len(), k);
+            }
+        }
+        if let Some(module) = module {
+            views.set_module(module);
+        }
+        self.views.push(views);
+    }
+
     /// The model file `index` (in the order given to [`package_models`]) sees.
     pub fn of(&self, index: usize) -> &PackageModel {
         let (view, member) = self.of_file[index];
         self.views[view].of(member)
+    }
+}
+
+#[cfg(test)]
+mod given_tests {
+    use super::*;
+
+    /// Taking the declarations builds the models that lending them does: for a package with an
+    /// external test package (whose model merges the package's files too) and for files with
+    /// build constraints (merged per configuration, so copied).
+    #[test]
+    fn models_of_given_declarations_are_those_of_lent_ones() {
+        let files = [
+            ("a.go", "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu sync.Mutex\n\tn  int\n}\n\nfunc (s *S) Lock() { s.mu.Lock() }\n"),
+            ("b_linux.go", "package p\n\nfunc (s *S) Get() int {\n\ts.Lock()\n\treturn s.n\n}\n"),
+            ("b_windows.go", "//go:build windows\n\npackage p\n\nfunc (s *S) Get() int { return 0 }\n"),
+            ("a_test.go", "package p_test\n\nimport \"p\"\n\nfunc use(s *p.S) { s.Lock() }\n"),
+            ("c.go", "package p\n\nvar global p.S\n\nfunc F() { global.Lock() }\n"),
+        ];
+        let decls: Vec<FileDecls> = files
+            .iter()
+            .map(|(_, text)| {
+                let source = SourceFile::new(*text);
+                FileDecls::collect(source.tree().root_node(), source.text())
+            })
+            .collect();
+        let names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+        let lent = package_models_in_module(&names, &decls, None);
+        let given = package_models_given(&names, decls.clone(), None);
+        for (i, (name, _)) in files.iter().enumerate() {
+            let (lent, given) = (format!("{:?}", lent.of(i)), format!("{:?}", given.of(i)));
+            assert!(lent.contains("Lock"), "{name}: {lent}");
+            assert_eq!(lent, given, "{name}");
+        }
     }
 }

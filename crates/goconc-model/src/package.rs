@@ -5,6 +5,7 @@
 
 use crate::HashMap;
 use goconc_syntax::NodeExt;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use tree_sitter::Node;
@@ -349,6 +350,61 @@ fn receiver_type(method: Node, src: &str, imports: &Imports) -> Option<String> {
     }
 }
 
+/// The parts of a file's declarations that [`PackageModel::from_files`] merges.
+struct Merged {
+    structs: HashMap<String, Vec<Field>>,
+    named: HashMap<String, Ty>,
+    funcs: HashMap<String, FuncSig>,
+    methods: HashMap<String, HashMap<String, FuncSig>>,
+    vars: HashMap<String, Ty>,
+    summaries: HashMap<String, FuncSummary>,
+    goroutines: HashMap<String, super::goroutines::GoFacts>,
+    file_atomics: Vec<super::atomics::AtomicAccess>,
+    call_sites: Vec<super::atomics::CallSite>,
+    field_accesses: Vec<super::guards::FieldAccess>,
+    method_calls: Vec<super::guards::MethodCall>,
+    constructed_calls: Vec<super::guards::ConstructedCall>,
+    method_call_counts: Vec<(String, u32)>,
+}
+
+impl Merged {
+    fn take(f: FileDecls) -> Merged {
+        Merged {
+            structs: f.structs,
+            named: f.named,
+            funcs: f.funcs,
+            methods: f.methods,
+            vars: f.vars,
+            summaries: f.summaries,
+            goroutines: f.goroutines,
+            file_atomics: f.atomics,
+            call_sites: f.call_sites,
+            field_accesses: f.field_accesses,
+            method_calls: f.method_calls,
+            constructed_calls: f.constructed_calls,
+            method_call_counts: f.method_call_counts,
+        }
+    }
+
+    fn copy(f: &FileDecls) -> Merged {
+        Merged {
+            structs: f.structs.clone(),
+            named: f.named.clone(),
+            funcs: f.funcs.clone(),
+            methods: f.methods.clone(),
+            vars: f.vars.clone(),
+            summaries: f.summaries.clone(),
+            goroutines: f.goroutines.clone(),
+            file_atomics: f.atomics.clone(),
+            call_sites: f.call_sites.clone(),
+            field_accesses: f.field_accesses.clone(),
+            method_calls: f.method_calls.clone(),
+            constructed_calls: f.constructed_calls.clone(),
+            method_call_counts: f.method_call_counts.clone(),
+        }
+    }
+}
+
 /// The merged declarations of every file of one package.
 ///
 /// A model can also be one file laid [`over`](PackageModel::over) a model of the package's
@@ -434,7 +490,17 @@ impl PackageModel {
     /// Merges file summaries. Files of another package name (a `foo_test` external test package)
     /// are the caller's business: pass only the files that belong together.
     pub fn from_files<'a>(files: impl IntoIterator<Item = &'a FileDecls>) -> PackageModel {
-        let files: Vec<&FileDecls> = files.into_iter().collect();
+        PackageModel::merge(files.into_iter().map(Cow::Borrowed).collect())
+    }
+
+    /// [`PackageModel::from_files`] of files given or lent: a given file's declarations are moved
+    /// into the model, a lent file's copied. (A folder of 12 MB of Go holds 100 MB of summaries:
+    /// copied, they were held twice while the model was built.)
+    pub fn from_files_given(files: Vec<Cow<'_, FileDecls>>) -> PackageModel {
+        PackageModel::merge(files)
+    }
+
+    fn merge(files: Vec<Cow<'_, FileDecls>>) -> PackageModel {
         let total = |size: fn(&FileDecls) -> usize| files.iter().map(|f| size(f)).sum::<usize>();
         // Sized once: a server merges a package on keystrokes that move this file's offsets.
         let mut model = PackageModel {
@@ -463,45 +529,46 @@ impl PackageModel {
         let mut atomics = Vec::new();
         let mut calls = Vec::new();
         for file in files {
-            atomics.extend(file.atomics.iter().cloned());
-            model
-                .structs
-                .extend(file.structs.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model
-                .named
-                .extend(file.named.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model
-                .funcs
-                .extend(file.funcs.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model
-                .vars
-                .extend(file.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model
-                .summaries
-                .extend(file.summaries.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model
-                .goroutines
-                .extend(file.goroutines.iter().map(|(k, v)| (k.clone(), v.clone())));
-            model
-                .field_accesses
-                .extend(file.field_accesses.iter().cloned());
             model.usage.merge(&file.usage);
-            model.method_calls.extend(file.method_calls.iter().cloned());
-            model
-                .constructed_calls
-                .extend(file.constructed_calls.iter().cloned());
-            model
-                .method_call_counts
-                .extend(file.method_call_counts.iter().cloned());
-            calls.extend(file.call_sites.iter().cloned());
-            for (ty, methods) in &file.methods {
-                let entry = model.methods.entry(ty.clone()).or_default();
-                entry.extend(methods.iter().map(|(k, v)| (k.clone(), v.clone())));
-                if file.generated {
+            let generated = file.generated;
+            // The parts the model keeps: moved out of a given file, copied from a lent one.
+            let Merged {
+                structs,
+                named,
+                funcs,
+                methods,
+                vars,
+                summaries,
+                goroutines,
+                file_atomics,
+                call_sites,
+                field_accesses,
+                method_calls,
+                constructed_calls,
+                method_call_counts,
+            } = match file {
+                Cow::Owned(f) => Merged::take(f),
+                Cow::Borrowed(f) => Merged::copy(f),
+            };
+            atomics.extend(file_atomics);
+            model.structs.extend(structs);
+            model.named.extend(named);
+            model.funcs.extend(funcs);
+            model.vars.extend(vars);
+            model.summaries.extend(summaries);
+            model.goroutines.extend(goroutines);
+            model.field_accesses.extend(field_accesses);
+            model.method_calls.extend(method_calls);
+            model.constructed_calls.extend(constructed_calls);
+            model.method_call_counts.extend(method_call_counts);
+            calls.extend(call_sites);
+            for (ty, methods) in methods {
+                if generated {
                     model
                         .generated_methods
                         .extend(methods.keys().map(|m| format!("{ty}.{m}")));
                 }
+                model.methods.entry(ty).or_default().extend(methods);
             }
         }
         model.usage.normalize();
@@ -1550,17 +1617,33 @@ impl PackageViews {
     /// The views of the files of one package (an external test package's files included with
     /// the package they test), each given with its build configuration.
     pub fn new(files: &[(&FileDecls, Build)]) -> PackageViews {
-        if files.iter().all(|(_, b)| b.is_unconstrained()) {
-            return PackageViews {
-                models: vec![PackageModel::from_files(files.iter().map(|(f, _)| *f))],
-                of_file: vec![0; files.len()],
-            };
+        PackageViews::of_files(
+            files.iter().map(|(f, _)| Cow::Borrowed(*f)).collect(),
+            files.iter().map(|(_, b)| b).collect(),
+        )
+    }
+
+    /// [`PackageViews::new`] of files given or lent: where one model merges the whole package
+    /// (no build constraints, the common case), a given file's declarations are moved into it.
+    pub fn new_given(files: Vec<(Cow<'_, FileDecls>, Build)>) -> PackageViews {
+        let (decls, builds): (Vec<_>, Vec<Build>) = files.into_iter().unzip();
+        PackageViews::of_files(decls, builds.iter().collect())
+    }
+
+    /// The views of files given or lent (`decls`), with their configurations (`builds`).
+    fn of_files(decls: Vec<Cow<'_, FileDecls>>, builds: Vec<&Build>) -> PackageViews {
+        let whole = |decls: Vec<Cow<'_, FileDecls>>| PackageViews {
+            of_file: vec![0; decls.len()],
+            models: vec![PackageModel::merge(decls)],
+        };
+        if builds.iter().all(|b| b.is_unconstrained()) {
+            return whole(decls);
         }
         // Compatibility is asked once per pair of distinct configurations.
         let mut distinct: Vec<&Build> = Vec::new();
-        let class: Vec<usize> = files
+        let class: Vec<usize> = builds
             .iter()
-            .map(|(_, b)| match distinct.iter().position(|d| *d == b) {
+            .map(|b| match distinct.iter().position(|d| d == b) {
                 Some(i) => i,
                 None => {
                     distinct.push(b);
@@ -1573,26 +1656,35 @@ impl PackageViews {
         // (2 GB for the runtime): past a few, every file sees the whole package merged, as a
         // package without constraints does.
         if distinct.len() > MAX_CONFIGURATION_VIEWS {
-            return PackageViews {
-                models: vec![PackageModel::from_files(files.iter().map(|(f, _)| *f))],
-                of_file: vec![0; files.len()],
-            };
+            return whole(decls);
         }
         let compatible: Vec<Vec<bool>> = distinct
             .iter()
             .map(|a| distinct.iter().map(|b| a.compatible(b)).collect())
             .collect();
+        // Constraints that exclude no file of the package (`//go:build !race` without a `race`
+        // file): every file sees the whole package, one model (and no copy) for all.
+        if compatible.iter().all(|row| row.iter().all(|&c| c)) {
+            return whole(decls);
+        }
         let mut views = PackageViews::default();
+        // Configurations that see the same files share one model.
+        let mut by_visible: HashMap<&Vec<bool>, usize> = HashMap::default();
         let mut by_class: HashMap<usize, usize> = HashMap::default();
         for (i, &c) in class.iter().enumerate() {
             let model = *by_class.entry(c).or_insert_with(|| {
-                let visible: Vec<(&FileDecls, &Build)> = files
+                if let Some(&shared) = by_visible.get(&compatible[c]) {
+                    return shared;
+                }
+                let visible: Vec<(&FileDecls, &Build)> = decls
                     .iter()
+                    .zip(&builds)
                     .zip(&class)
                     .filter(|(_, &other)| compatible[c][other])
-                    .map(|((f, b), _)| (*f, b))
+                    .map(|((f, b), _)| (&**f, *b))
                     .collect();
                 views.models.push(PackageModel::from_configured(&visible));
+                by_visible.insert(&compatible[c], views.models.len() - 1);
                 views.models.len() - 1
             });
             views.of_file.push(model);

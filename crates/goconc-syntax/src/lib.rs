@@ -990,6 +990,48 @@ mod tests {
         }
     }
 
+    /// A node read from a layout is the cursor's node to the last field of its raw context
+    /// (byte, row, column, alias) and id: positions, kinds of aliased nodes and lines after a
+    /// lone `\r`, a CRLF, multibyte text and a line that only a comment starts on.
+    #[test]
+    fn a_laid_out_node_is_the_cursors_node() {
+        let src = "package p\r\nimport \"sync\"\n\ntype T struct{ mu sync.Mutex; \u{e9}t\u{e9} int }\r\n// note\n\
+                   func (t *T) f() {\r\tmu: for { t.mu.Lock(); break mu }\n\tx := \"\u{2603}\"; _ = x.(T)\n}\n\
+                   func g() {\n\tmu.Lock(\n}\n";
+        let file = SourceFile::new(src.to_string());
+        let root = file.tree().root_node();
+        fn raw(n: Node) -> ([u32; 4], usize, u16, tree_sitter::Point, tree_sitter::Point) {
+            let r = n.into_raw();
+            (
+                r.context,
+                r.id as usize,
+                n.kind_id(),
+                n.start_position(),
+                n.end_position(),
+            )
+        }
+        let visit = || {
+            let mut seen = Vec::new();
+            walk(root, |n| {
+                seen.push(raw(n));
+                true
+            });
+            seen
+        };
+        let plain = visit();
+        let _layout = preorder::install(root);
+        assert!(preorder::locate(root).is_some());
+        assert_eq!(plain, visit());
+        let aliased = plain.iter().filter(|(context, ..)| context[3] != 0).count();
+        assert!(
+            aliased >= 3,
+            "field, type and label names are aliases: {aliased}"
+        );
+        assert!(plain
+            .iter()
+            .any(|(context, ..)| context[1] >= 6 && context[2] > 0));
+    }
+
     #[test]
     fn walk_with_ancestors_visits_what_walk_body_does_with_each_parent_chain() {
         let src = "package p\nfunc f(s *S) {\n\tif s.m[k] = 1; ok {\n\t\tgo func() { s.n++ }()\n\t}\n\tdelete(s.m, k)\n}\n";

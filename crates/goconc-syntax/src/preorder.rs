@@ -15,23 +15,39 @@ use std::rc::Rc;
 
 use tree_sitter::{ffi, Node};
 
-/// One node: what rebuilds it (its raw position context and id; the tree is the layout's) and
-/// where its subtree ends.
+/// One node in 20 bytes (32 with its raw context and id as they are): what rebuilds it and where
+/// its subtree ends. The layout of a deep tree is a third of what the check holds besides the tree
+/// itself, so each field is narrowed: the id as a distance from the root's, the column as the
+/// start's distance from its line's start (kept once per row), the alias beside the row.
+#[derive(Clone, Copy)]
 struct Entry {
-    context: [u32; 4],
-    id: *const c_void,
+    /// The node's id (the address of its subtree slot, 8-byte aligned) less the root's, in 8-byte
+    /// steps.
+    id: i32,
+    /// Its start byte (`context[0]`).
+    start: u32,
     /// The index one past the node's last descendant.
     end: u32,
-    /// The index of its parent; `NO_PARENT` for the layout's root. (It fills what would be
-    /// padding.)
+    /// The index of its parent; `NO_PARENT` for the layout's root.
     parent: u32,
+    /// Its row (`context[1]`) in the high 24 bits, its alias symbol (`context[3]`) in the low 8.
+    row_alias: u32,
 }
 
 const NO_PARENT: u32 = u32::MAX;
+const ALIAS_BITS: u32 = 8;
+const ALIAS_MASK: u32 = (1 << ALIAS_BITS) - 1;
+/// A row whose line start no node has given yet.
+const UNKNOWN: u32 = u32::MAX;
 
 pub(crate) struct Layout {
     tree: *const ffi::TSTree,
+    /// The id of the layout's root, which the entries' ids are counted from.
+    root_id: *const c_void,
     entries: Vec<Entry>,
+    /// The start byte of each row that a node starts on (`UNKNOWN` for the others): a node's
+    /// column is its start less its row's.
+    line_starts: Vec<u32>,
     /// Whether the layout's root is the tree's root: then every node's ancestors are in it.
     whole_tree: bool,
 }
@@ -40,24 +56,54 @@ pub(crate) struct Layout {
 /// uses the cursor): a long left-nested chain (`a + b + c + …`) puts thousands there.
 const SAME_START_SCAN: usize = 64;
 
+/// A node's entry with its links still unset, or None when a field does not fit: a row past 2^24
+/// (a file of 16 million lines), an alias symbol past 255, a subtree more than 16 GB away from
+/// the root's, or a column that disagrees with its row's line start.
+fn narrow(raw: &ffi::TSNode, root_id: *const c_void, line_starts: &mut Vec<u32>) -> Option<Entry> {
+    let [start, row, column, alias] = raw.context;
+    let distance = (raw.id as isize).wrapping_sub(root_id as isize);
+    let id = i32::try_from(distance / 8)
+        .ok()
+        .filter(|_| distance % 8 == 0)?;
+    if row >> (32 - ALIAS_BITS) != 0 || alias > ALIAS_MASK {
+        return None;
+    }
+    let line_start = start.checked_sub(column)?;
+    let row_index = row as usize;
+    if line_starts.len() <= row_index {
+        line_starts.resize(row_index + 1, UNKNOWN);
+    }
+    match line_starts[row_index] {
+        UNKNOWN => line_starts[row_index] = line_start,
+        known if known != line_start => return None,
+        _ => {}
+    }
+    Some(Entry {
+        id,
+        start,
+        end: 0,
+        parent: NO_PARENT,
+        row_alias: row << ALIAS_BITS | alias,
+    })
+}
+
 impl Layout {
-    /// The nodes under `root` (included) in the order [`crate::walk`]'s cursor visits them.
-    fn of(root: Node) -> Layout {
+    /// The nodes under `root` (included) in the order [`crate::walk`]'s cursor visits them; None
+    /// when one of them does not fit an entry ([`narrow`]): then the walks use the cursor.
+    fn of(root: Node) -> Option<Layout> {
+        let root_id = root.into_raw().id;
         // tree-sitter keeps the count of visible nodes: the walk visits at most that many.
         let mut entries: Vec<Entry> = Vec::with_capacity(root.descendant_count());
+        let mut line_starts: Vec<u32> = Vec::new();
         let mut open: Vec<usize> = Vec::new();
         let mut cursor = root.walk();
         let mut ends: Vec<usize> = Vec::new();
         loop {
             let node = cursor.node();
             let at = entries.len();
-            let raw = node.into_raw();
-            entries.push(Entry {
-                context: raw.context,
-                id: raw.id,
-                end: 0,
-                parent: open.last().map_or(NO_PARENT, |&p| index(p)),
-            });
+            let mut entry = narrow(&node.into_raw(), root_id, &mut line_starts)?;
+            entry.parent = open.last().map_or(NO_PARENT, |&p| index(p));
+            entries.push(entry);
             if cursor.goto_first_child() {
                 open.push(at);
                 ends.push(node.end_byte());
@@ -75,11 +121,19 @@ impl Layout {
                 break;
             }
         }
-        Layout {
+        line_starts.shrink_to_fit();
+        Some(Layout {
             tree: root.into_raw().tree,
+            root_id,
             entries,
+            line_starts,
             whole_tree: crate::root_of(root) == root,
-        }
+        })
+    }
+
+    /// The id of the entry at `i`.
+    fn id(&self, i: usize) -> *const c_void {
+        (self.root_id as isize).wrapping_add(self.entries[i].id as isize * 8) as *const c_void
     }
 
     /// The position of `node`, when it is one of this layout's.
@@ -91,13 +145,11 @@ impl Layout {
         // Document order never lowers the start byte: the nodes that start where `node` starts
         // are one run, found by bisection.
         let start = raw.context[0];
-        let first = self.entries.partition_point(|e| e.context[0] < start);
-        self.entries[first..]
-            .iter()
+        let first = self.entries.partition_point(|e| e.start < start);
+        (first..self.entries.len())
             .take(SAME_START_SCAN)
-            .take_while(|e| e.context[0] == start)
-            .position(|e| e.id == raw.id)
-            .map(|i| first + i)
+            .take_while(|&i| self.entries[i].start == start)
+            .find(|&i| self.id(i) == raw.id)
     }
 
     /// The index one past the last descendant of the node at `i`.
@@ -117,15 +169,18 @@ impl Layout {
 
     /// The node at `i`, with the lifetime of `of`, a node of the same tree.
     pub(crate) fn node<'t>(&self, i: usize, _of: Node<'t>) -> Node<'t> {
-        let e = &self.entries[i];
+        let e = self.entries[i];
+        let row = e.row_alias >> ALIAS_BITS;
+        let column = e.start - self.line_starts[row as usize];
         let raw = ffi::TSNode {
-            context: e.context,
-            id: e.id,
+            context: [e.start, row, column, e.row_alias & ALIAS_MASK],
+            id: self.id(i),
             tree: self.tree,
         };
         // SAFETY: the entry was read from a live node of `self.tree`, the tree `_of` belongs to
-        // (checked by `position` before any index reaches here); the tree lives for `'t`, and an
-        // installed layout is removed before its tree can be dropped (`Installed` borrows it).
+        // (checked by `position` before any index reaches here), and rebuilds its context and id
+        // exactly (`narrow` kept only what fits); the tree lives for `'t`, and an installed
+        // layout is removed before its tree can be dropped (`Installed` borrows it).
         unsafe { Node::from_raw(raw) }
     }
 }
@@ -140,9 +195,10 @@ thread_local! {
 }
 
 /// While this lives, walks over nodes of the tree it was made for read its layout. It borrows the
-/// tree (through the root's lifetime) and stays on the thread that made it.
+/// tree (through the root's lifetime) and stays on the thread that made it. (A tree that could
+/// not be laid out installs nothing: its walks use the cursor.)
 pub struct Installed<'t> {
-    layout: Rc<Layout>,
+    layout: Option<Rc<Layout>>,
     _tree: PhantomData<Node<'t>>,
 }
 
@@ -155,16 +211,13 @@ pub fn install(root: Node<'_>) -> Installed<'_> {
             .borrow()
             .iter()
             .rev()
-            .find(|l| {
-                l.tree == tree
-                    && l.entries
-                        .first()
-                        .is_some_and(|e| e.id == root.into_raw().id)
-            })
+            .find(|l| l.tree == tree && l.root_id == root.into_raw().id)
             .cloned()
     });
-    let layout = existing.unwrap_or_else(|| Rc::new(Layout::of(root)));
-    INSTALLED.with(|installed| installed.borrow_mut().push(layout.clone()));
+    let layout = existing.or_else(|| Layout::of(root).map(Rc::new));
+    if let Some(layout) = &layout {
+        INSTALLED.with(|installed| installed.borrow_mut().push(layout.clone()));
+    }
     Installed {
         layout,
         _tree: PhantomData,
@@ -173,9 +226,12 @@ pub fn install(root: Node<'_>) -> Installed<'_> {
 
 impl Drop for Installed<'_> {
     fn drop(&mut self) {
+        let Some(layout) = &self.layout else {
+            return;
+        };
         INSTALLED.with(|installed| {
             let mut installed = installed.borrow_mut();
-            if let Some(i) = installed.iter().rposition(|l| Rc::ptr_eq(l, &self.layout)) {
+            if let Some(i) = installed.iter().rposition(|l| Rc::ptr_eq(l, layout)) {
                 installed.remove(i);
             }
         });
