@@ -433,8 +433,22 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             }
             // `recv.n.Add(1)`: a method on the field's value (an atomic, a sync type) is no
-            // plain access.
+            // plain access; one of a package type without a lock of its own reaches what the
+            // field holds (see `method_on_field`).
             let above = ancestors.split_last().map_or(&[][..], |(_, above)| above);
+            let method = parent
+                .filter(|p| {
+                    p.kind_str() == "selector_expression"
+                        && parent_among(*p, above).is_some_and(|c| {
+                            c.kind_str() == "call_expression" && c.field("function") == Some(*p)
+                        })
+                })
+                .and_then(|p| p.field("field"));
+            if let Some(method) = method {
+                let method = text(method, self.model.src);
+                found.push((n, text(field, self.model.src), false, true, false, Some(method)));
+                return;
+            }
             if parent.is_some_and(|p| {
                 p.kind_str() == "selector_expression"
                     && parent_among(p, above).is_some_and(|c| c.kind_str() == "call_expression")
@@ -444,11 +458,17 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             let write = is_write(n, ancestors, self.model.src);
             let element = is_element(n, ancestors, self.model.src);
             let lazy_init = write && under_nil_check(n, ancestors, self.model.src);
-            found.push((n, text(field, self.model.src), write, element, lazy_init));
+            found.push((n, text(field, self.model.src), write, element, lazy_init, None));
         });
-        for (n, field, write, element, lazy_init) in found {
+        for (n, field, mut write, element, lazy_init, method) in found {
             if !self.is_plain_field(&type_name, field) {
                 continue;
+            }
+            if let Some(method) = method {
+                match self.method_on_field(&type_name, field, method) {
+                    Some(writes) => write = writes,
+                    None => continue,
+                }
             }
             self.accesses.insert(
                 (n.start_byte(), n.end_byte()),
@@ -481,6 +501,33 @@ impl<'t> Collector<'_, 't> {
             return false;
         };
         holds_data(self.model.package, &ty)
+    }
+
+    /// `recv.f.m(…)` where `f` holds a value of a struct type of the package that has no mutex
+    /// of its own and declares `m`: the call reads what the field holds, and writes it when
+    /// `m` changes its pointer receiver (`s.config.loadMirrors(…)`). `None` for any other
+    /// method (a sync type's, another package's, one of a type that locks for itself): that
+    /// call is no access of the field the package can judge.
+    fn method_on_field(&mut self, type_name: &str, field: &str, method: &str) -> Option<bool> {
+        let ty = self
+            .model
+            .package
+            .field_type(&Ty::named("", type_name), field)?;
+        let Ty::Named { pkg, name } = ty.deref() else {
+            return None;
+        };
+        if !pkg.is_empty() || self.model.package.struct_fields(name).is_none() || self.is_holder(name)
+        {
+            return None;
+        }
+        self.model.package.method(name, method)?;
+        let key = summary_key(Some(name), method);
+        let summary = self.model.package.summary(&key);
+        // A method that locks (something of its own, or a global) serialises itself.
+        if summary.is_some_and(|s| !s.acquires.is_empty()) {
+            return None;
+        }
+        Some(summary.is_some_and(|s| s.writes_receiver))
     }
 
     fn is_holder(&mut self, type_name: &str) -> bool {
