@@ -50,6 +50,10 @@ pub struct FieldAccess {
     pub lazy_init: bool,
     /// The method (`Cache.Get`).
     pub function: String,
+    /// Made outside the type's methods, through a field of another type's receiver that holds
+    /// the value (`p.all.txs` in a method of `Pool`, whose field `all` is a `*lookup`): the
+    /// guards are then the value's mutexes held through that field (`p.all.mu` as `mu`).
+    pub outside: bool,
     /// Made on the goroutine of the test whose handle the method receives (see [`TestStep`]).
     pub test_step: bool,
     pub offset: usize,
@@ -314,6 +318,10 @@ struct Collector<'m, 't> {
     model: &'m FileModel<'t>,
     /// The receiver's name and type, for methods of a type holding a mutex.
     receiver: Option<(&'t str, String)>,
+    /// For any method: its receiver's name, and the receiver's fields that hold a value of
+    /// another package struct holding a mutex (`all` → `lookup`), whose accesses through
+    /// them are recorded as [`FieldAccess::outside`].
+    holder_fields: Option<(&'t str, Vec<(String, String)>)>,
     function: String,
     expects_held: bool,
     /// By (offset, field): a statement seen again while a loop settles replaces what it gave.
@@ -403,16 +411,19 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
         if self.in_goroutine {
             return;
         }
-        let Some((receiver, type_name)) = self.receiver.clone() else {
+        let own = self.receiver.clone();
+        let outer = self.holder_fields.clone();
+        let Some(receiver) = own.as_ref().map(|o| o.0).or(outer.as_ref().map(|o| o.0)) else {
             return;
         };
-        let prefix = format!("{receiver}.");
-        let guards: Vec<String> = state
-            .held
-            .iter()
-            .filter(|(_, h)| h.on_every_path)
-            .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
-            .collect();
+        let held_below = |prefix: &str| -> Vec<String> {
+            state
+                .held
+                .iter()
+                .filter(|(_, h)| h.on_every_path)
+                .filter_map(|(k, _)| k.strip_prefix(prefix).map(str::to_string))
+                .collect()
+        };
         let mut found = Vec::new();
         walk_body_with_ancestors(node, |n, ancestors| {
             if n.kind_str() != "selector_expression" {
@@ -422,9 +433,35 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             };
             let operand = unparen(operand);
-            if operand.kind_str() != "identifier" || text(operand, self.model.src) != receiver {
-                return;
-            }
+            // `recv.f` in a method of a holder; `recv.h.f` where the receiver's field `h`
+            // holds another holder's value.
+            let (type_name, outside) = if operand.kind_str() == "identifier" {
+                match (&own, text(operand, self.model.src) == receiver) {
+                    (Some((_, type_name)), true) => (type_name.clone(), None),
+                    _ => return,
+                }
+            } else {
+                let through = (operand.kind_str() == "selector_expression")
+                    .then(|| operand.field("operand").zip(operand.field("field")))
+                    .flatten()
+                    .filter(|(root, _)| {
+                        let root = unparen(*root);
+                        root.kind_str() == "identifier" && text(root, self.model.src) == receiver
+                    })
+                    .map(|(_, holder_field)| text(holder_field, self.model.src));
+                let held = through.and_then(|h| {
+                    outer
+                        .as_ref()?
+                        .1
+                        .iter()
+                        .find(|(f, _)| f == h)
+                        .map(|(f, t)| (f.clone(), t.clone()))
+                });
+                match held {
+                    Some((holder_field, type_name)) => (type_name, Some(holder_field)),
+                    None => return,
+                }
+            };
             let parent = parent_among(n, ancestors);
             // A method value or call `recv.m()` is no field access.
             if parent.is_some_and(|p| {
@@ -444,9 +481,10 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                         })
                 })
                 .and_then(|p| p.field("field"));
+            let field = text(field, self.model.src);
             if let Some(method) = method {
                 let method = text(method, self.model.src);
-                found.push((n, text(field, self.model.src), false, true, false, Some(method)));
+                found.push((n, type_name, outside, field, false, true, false, Some(method)));
                 return;
             }
             if parent.is_some_and(|p| {
@@ -458,9 +496,9 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             let write = is_write(n, ancestors, self.model.src);
             let element = is_element(n, ancestors, self.model.src);
             let lazy_init = write && under_nil_check(n, ancestors, self.model.src);
-            found.push((n, text(field, self.model.src), write, element, lazy_init, None));
+            found.push((n, type_name, outside, field, write, element, lazy_init, None));
         });
-        for (n, field, mut write, element, lazy_init, method) in found {
+        for (n, type_name, outside, field, mut write, element, lazy_init, method) in found {
             if !self.is_plain_field(&type_name, field) {
                 continue;
             }
@@ -470,17 +508,22 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     None => continue,
                 }
             }
+            let guards = match &outside {
+                None => held_below(&format!("{receiver}.")),
+                Some(holder_field) => held_below(&format!("{receiver}.{holder_field}.")),
+            };
             self.accesses.insert(
                 (n.start_byte(), n.end_byte()),
                 FieldAccess {
-                    type_name: type_name.clone(),
+                    type_name,
                     field: field.to_string(),
-                    guards: guards.clone(),
+                    guards,
                     expects_held: self.expects_held,
                     write,
                     element,
                     lazy_init,
                     function: self.function.clone(),
+                    outside: outside.is_some(),
                     test_step: self.test_step.holds_at(self.model, n),
                     offset: n.start_byte(),
                     len: n.end_byte() - n.start_byte(),
@@ -565,6 +608,7 @@ impl<'t> Collector<'_, 't> {
         let mut inner = Collector {
             model: self.model,
             receiver: self.receiver.clone(),
+            holder_fields: None,
             function: self.function.clone(),
             expects_held: false,
             accesses: HashMap::default(),
@@ -992,11 +1036,34 @@ pub fn collect(model: &FileModel) -> GuardFacts {
                     .map(|n| text(n, model.src))?;
                 Some((name, type_name.clone()))
             });
+        let holder_fields = function.receiver_type.as_ref().and_then(|type_name| {
+            let name = function
+                .node
+                .field("receiver")
+                .and_then(|r| named_children(r).next())
+                .and_then(|p| p.field("name"))
+                .map(|n| text(n, model.src))?;
+            let fields: Vec<(String, String)> = model
+                .package
+                .struct_fields(type_name)?
+                .iter()
+                .filter_map(|f| match f.ty.deref() {
+                    Ty::Named { pkg, name }
+                        if pkg.is_empty() && name != type_name && holds_mutex(model, name) =>
+                    {
+                        Some((f.name.clone(), name.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            (!fields.is_empty()).then_some((name, fields))
+        });
         let key = summary_key(function.receiver_type.as_deref(), text(name, model.src));
         let expects_held = model.package.summary(&key).is_some_and(|s| s.expects_held);
         let mut collector = Collector {
             model,
             receiver,
+            holder_fields,
             function: key,
             expects_held,
             accesses: HashMap::default(),

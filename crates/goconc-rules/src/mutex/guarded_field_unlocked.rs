@@ -179,18 +179,22 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut entries = Entries::default();
     // One finding per field per function.
     let mut reported: HashSet<(&str, &str, &str)> = HashSet::default();
-    let mut guards_of: HashMap<(&str, &str), Option<Guard>> = HashMap::default();
+    let mut guards_of: HashMap<(&str, &str, bool), Option<Guard>> = HashMap::default();
     for access in &fresh.accesses {
         let key = (access.type_name.as_str(), access.field.as_str());
         let guard = guards_of
-            .entry(key)
-            .or_insert_with(|| facts.guard_of(cx, &mut entries, key.0, key.1))
+            .entry((key.0, key.1, access.outside))
+            .or_insert_with(|| facts.guard_of(cx, &mut entries, key.0, key.1, access.outside))
             .clone();
         let Some(guard) = guard else { continue };
         if reported.contains(&(key.0, key.1, access.function.as_str())) {
             continue;
         }
-        let Some((severity, why_hint)) = judge(cx, &facts, &mut entries, access, &guard) else {
+        let judged = match access.outside {
+            false => judge(cx, &facts, &mut entries, access, &guard),
+            true => judge_outside(cx, &facts, &mut entries, access),
+        };
+        let Some((severity, why_hint)) = judged else {
             continue;
         };
         reported.insert((key.0, key.1, access.function.as_str()));
@@ -199,7 +203,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             .src
             .get(access.offset..access.offset + access.len)
             .unwrap_or(&access.field);
-        let receiver = accessed.split('.').next().unwrap_or("");
+        // `c` of `c.items`; `p.all` of `p.all.txs` (the value whose lock it is).
+        let receiver = accessed.rsplit_once('.').map_or("", |(holder, _)| holder);
         let evidence = if guard.total > 0 {
             format!(
                 "which guards it at {} of its {} other accesses",
@@ -279,6 +284,9 @@ impl<'a> Facts<'a> {
                 .entry((access.type_name.as_str(), access.field.as_str()))
                 .or_default()
                 .push(access);
+            if access.outside {
+                continue;
+            }
             facts
                 .fields_of
                 .entry((access.type_name.as_str(), access.function.as_str()))
@@ -402,6 +410,7 @@ impl<'a> Facts<'a> {
         entries: &mut Entries,
         type_name: &str,
         field: &str,
+        outside: bool,
     ) -> Option<Guard> {
         if let Some(declared) = cx
             .model
@@ -421,7 +430,9 @@ impl<'a> Facts<'a> {
         let mut total = 0;
         let mut unguarded = 0;
         for access in accesses {
-            if access.expects_held {
+            // The type's own methods tell what guards a field; code outside them is judged by
+            // that guard.
+            if access.expects_held || access.outside {
                 continue;
             }
             // How the package enters the method, where that speaks for it (as `judge` reads it).
@@ -467,7 +478,9 @@ impl<'a> Facts<'a> {
         (guarded >= 2
             && (functions.len() >= 2 || one_method_locks_for_it)
             && has_write
-            && unguarded > 0
+            // Every access in the type's own methods holding it is a guard for the code
+            // outside them to take.
+            && (unguarded > 0 || outside)
             && guarded * 2 > total)
             .then_some(Guard {
                 name,
@@ -709,6 +722,78 @@ fn judge(
     Some((Severity::Warning, String::new()))
 }
 
+/// An access through a field of another type's receiver (`p.all.txs`, where `all` holds a
+/// `*lookup` whose own methods guard `txs` with its lock): the value locks for itself, so its
+/// methods run on any goroutine, and this access races with them unless it takes the value's
+/// lock through that field (`p.all.mu.Lock()`). Silent where the value cannot be shared yet
+/// (the method stored it in the field itself before the access, or runs only on values not
+/// yet published) and where the field does not change once the value is shared.
+fn judge_outside(
+    cx: &Context,
+    facts: &Facts,
+    entries: &mut Entries,
+    access: &FieldAccess,
+) -> Option<(Severity, String)> {
+    if access.expects_held || !access.guards.is_empty() {
+        return None;
+    }
+    let outer_type = access.function.split('.').next().unwrap_or("");
+    if entries.of(cx, facts, outer_type, &access.function) == Entry::Fresh
+        || stored_before(cx, access)
+    {
+        return None;
+    }
+    let accesses = facts
+        .by_field
+        .get(&(access.type_name.as_str(), access.field.as_str()))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let assigned = |a: &&FieldAccess| a.write && !a.element;
+    if !access.write && !access.element && !accesses.iter().any(assigned) && !returned(cx, access) {
+        return None;
+    }
+    let frozen = !access.write
+        && accesses.iter().filter(|a| a.write).all(|w| {
+            !w.outside
+                && (facts.whole_value(cx, &w.type_name, &w.function)
+                    || (entries.of(cx, facts, &w.type_name, &w.function) == Entry::Fresh
+                        && facts.callers_speak_for(cx, &w.type_name, &w.function)))
+        });
+    if frozen {
+        return None;
+    }
+    Some((Severity::Warning, String::new()))
+}
+
+/// Does the access's function store a value in the field it reaches the access through
+/// (`p.all = newLookup()` before `p.all.txs[h] = tx`)? The value is then the function's own
+/// until it is published.
+fn stored_before(cx: &Context, access: &FieldAccess) -> bool {
+    let accessed = cx
+        .src
+        .get(access.offset..access.offset + access.len)
+        .unwrap_or("");
+    let Some((holder, _)) = accessed.rsplit_once('.') else {
+        return false;
+    };
+    let Some(body) = body_of(cx, access) else {
+        return false;
+    };
+    let mut stored = false;
+    walk(body, |node| {
+        if stored || node.start_byte() >= access.offset {
+            return false;
+        }
+        if node.kind_str() == "assignment_statement" {
+            stored = node
+                .field("left")
+                .is_some_and(|left| text(left, cx.src).split(',').any(|l| l.trim() == holder));
+        }
+        !stored
+    });
+    stored
+}
+
 /// Does the access hold the guard: in its own body, or by every caller of its method?
 fn holds_guard(
     cx: &Context,
@@ -895,7 +980,7 @@ fn report_unlocked_calls<'a>(
     facts: &Facts<'a>,
     entries: &mut Entries,
     fresh: &'a guards::GuardFacts,
-    guards_of: &mut HashMap<(&'a str, &'a str), Option<Guard>>,
+    guards_of: &mut HashMap<(&'a str, &'a str, bool), Option<Guard>>,
     out: &mut Vec<Finding>,
 ) {
     // One finding per helper per calling function.
@@ -938,8 +1023,8 @@ fn report_unlocked_calls<'a>(
                     .collect();
                 let unlocked = in_callee.iter().find(|a| a.guards.is_empty())?;
                 let guard = guards_of
-                    .entry((unlocked.type_name.as_str(), unlocked.field.as_str()))
-                    .or_insert_with(|| facts.guard_of(cx, entries, type_name, field))
+                    .entry((unlocked.type_name.as_str(), unlocked.field.as_str(), false))
+                    .or_insert_with(|| facts.guard_of(cx, entries, type_name, field, false))
                     .clone()?;
                 if in_callee.iter().any(|a| a.guards.contains(&guard.name)) {
                     return None;
