@@ -494,7 +494,8 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             }
             let write = is_write(n, ancestors, self.model.src);
-            let element = is_element(n, ancestors, self.model.src);
+            let element = is_element(n, ancestors, self.model.src)
+                || (write && parent.is_some_and(|p| p.kind_str() == "selector_expression"));
             let lazy_init = write && under_nil_check(n, ancestors, self.model.src);
             found.push((n, type_name, outside, field, write, element, lazy_init, None));
         });
@@ -941,7 +942,8 @@ fn is_after_func(model: &FileModel, function: Node) -> bool {
         })
 }
 
-/// Is the selector written to: assigned, incremented, or a map/slice element of it assigned?
+/// Is the selector written to: assigned, incremented, or a map/slice element or a field of it
+/// assigned?
 fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
     let mut node = selector;
     let mut ancestors = ancestors;
@@ -952,6 +954,8 @@ fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
         ancestors = ancestors.split_last().map_or(&[][..], |(_, above)| above);
         match parent.kind_str() {
             "index_expression" if parent.field("operand") == Some(node) => node = parent,
+            // `recv.stats.hits++`, `recv.cfg.addr = a`: what the field holds is written.
+            "selector_expression" if parent.field("operand") == Some(node) => node = parent,
             "expression_list" => node = parent,
             "assignment_statement" => return parent.field("left") == Some(node),
             "inc_statement" | "dec_statement" => return true,
@@ -969,7 +973,8 @@ fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
 }
 
 /// Does the access reach what the field holds rather than the field: `recv.m[k]`, `range
-/// recv.m`, `len(recv.m)`, `cap(recv.m)`, `delete(recv.m, k)`, `clear(recv.m)`?
+/// recv.m`, `len(recv.m)`, `cap(recv.m)`, `delete(recv.m, k)`, `clear(recv.m)`? (A write of `recv.s.x` is one too; a read of it, which may
+/// read a part nothing writes, is taken as a read of the field.)
 fn is_element(selector: Node, ancestors: &[Node], src: &str) -> bool {
     let Some(parent) = parent_among(selector, ancestors) else {
         return false;
