@@ -37,6 +37,8 @@ pub const IMPLICIT_METHODS: &[&str] = &[
 pub struct FieldAccess {
     /// The struct type (`Cache`).
     pub type_name: String,
+    /// The field (`items`); for a field of an element the method took from one of the
+    /// receiver's maps or slices, the element's type and field (`entry.expires`).
     pub field: String,
     /// Receiver-relative paths of the mutexes held on every path to the access (`mu`).
     pub guards: Vec<String>,
@@ -322,6 +324,9 @@ struct Collector<'m, 't> {
     /// another package struct holding a mutex (`all` → `lookup`), whose accesses through
     /// them are recorded as [`FieldAccess::outside`].
     holder_fields: Option<(&'t str, Vec<(String, String)>)>,
+    /// By a local's declaration: the receiver's container it is an element of, and the
+    /// element's type (see [`Collector::element_field`]).
+    elements: HashMap<usize, Option<(String, String)>>,
     function: String,
     expects_held: bool,
     /// By (offset, field): a statement seen again while a loop settles replaces what it gave.
@@ -435,9 +440,11 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             let operand = unparen(operand);
             // `recv.f` in a method of a holder; `recv.h.f` where the receiver's field `h`
             // holds another holder's value.
-            let (type_name, outside) = if operand.kind_str() == "identifier" {
+            let (type_name, through) = if operand.kind_str() == "identifier" {
                 match (&own, text(operand, self.model.src) == receiver) {
-                    (Some((_, type_name)), true) => (type_name.clone(), None),
+                    (Some((_, type_name)), true) => (type_name.clone(), Through::Receiver),
+                    // Perhaps a value taken from one of the receiver's maps or slices.
+                    (Some((_, type_name)), false) => (type_name.clone(), Through::Local(operand)),
                     _ => return,
                 }
             } else {
@@ -455,10 +462,10 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                         .1
                         .iter()
                         .find(|(f, _)| f == h)
-                        .map(|(f, t)| (f.clone(), t.clone()))
+                        .map(|(f, t)| (f.as_str(), t.clone()))
                 });
                 match held {
-                    Some((holder_field, type_name)) => (type_name, Some(holder_field)),
+                    Some((holder_field, type_name)) => (type_name, Through::Field(holder_field)),
                     None => return,
                 }
             };
@@ -484,7 +491,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             let field = text(field, self.model.src);
             if let Some(method) = method {
                 let method = text(method, self.model.src);
-                found.push((n, type_name, outside, field, false, true, false, Some(method)));
+                found.push((n, type_name, through, field, false, true, false, Some(method)));
                 return;
             }
             if parent.is_some_and(|p| {
@@ -497,34 +504,48 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             let element = is_element(n, ancestors, self.model.src)
                 || (write && parent.is_some_and(|p| p.kind_str() == "selector_expression"));
             let lazy_init = write && under_nil_check(n, ancestors, self.model.src);
-            found.push((n, type_name, outside, field, write, element, lazy_init, None));
+            found.push((n, type_name, through, field, write, element, lazy_init, None));
         });
-        for (n, type_name, outside, field, mut write, element, lazy_init, method) in found {
-            if !self.is_plain_field(&type_name, field) {
-                continue;
-            }
+        for (n, type_name, through, field, mut write, element, lazy_init, method) in found {
+            let (type_name, field) = match through {
+                Through::Local(local) => {
+                    // `x.f` of an element `x` (of type `E`) of the receiver's `m`: `E.f`.
+                    if method.is_some() {
+                        continue;
+                    }
+                    match self.element_field(local, receiver, &type_name, field) {
+                        Some(pseudo) => (type_name, pseudo),
+                        None => continue,
+                    }
+                }
+                _ if !self.is_plain_field(&type_name, field) => continue,
+                _ => (type_name, field.to_string()),
+            };
             if let Some(method) = method {
-                match self.method_on_field(&type_name, field, method) {
+                match self.method_on_field(&type_name, &field, method) {
                     Some(writes) => write = writes,
                     None => continue,
                 }
             }
-            let guards = match &outside {
-                None => held_below(&format!("{receiver}.")),
-                Some(holder_field) => held_below(&format!("{receiver}.{holder_field}.")),
+            let guards = match &through {
+                Through::Receiver | Through::Local(_) => held_below(&format!("{receiver}.")),
+                Through::Field(holder_field) => {
+                    held_below(&format!("{receiver}.{holder_field}."))
+                }
             };
+            let outside = matches!(through, Through::Field(_));
             self.accesses.insert(
                 (n.start_byte(), n.end_byte()),
                 FieldAccess {
                     type_name,
-                    field: field.to_string(),
+                    field,
                     guards,
                     expects_held: self.expects_held,
                     write,
                     element,
                     lazy_init,
                     function: self.function.clone(),
-                    outside: outside.is_some(),
+                    outside,
                     test_step: self.test_step.holds_at(self.model, n),
                     offset: n.start_byte(),
                     len: n.end_byte() - n.start_byte(),
@@ -534,7 +555,121 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
     }
 }
 
+/// How an access reaches the struct whose field it names.
+#[derive(Clone, Copy)]
+enum Through<'t, 'f> {
+    /// `recv.f`.
+    Receiver,
+    /// `recv.h.f`, `h` being the receiver's field holding another holder's value.
+    Field(&'f str),
+    /// `x.f`, `x` perhaps a local taken from one of the receiver's maps or slices.
+    Local(Node<'t>),
+}
+
 impl<'t> Collector<'_, 't> {
+    /// `x.f` where the local `x` is an element the method took from one of its receiver's
+    /// maps or slices of pointers (`x := recv.m[k]`, `x, ok := recv.m[k]`, `for _, x := range
+    /// recv.m`) and never set to anything else, and `f` is a data field of the element's
+    /// struct type `E`, which has no mutex of its own: the receiver's lock is what guards it,
+    /// as it guards the container. The field is named `E.f`, whichever of the receiver's
+    /// containers the element came from (they hold the same values).
+    fn element_field(
+        &mut self,
+        local: Node<'t>,
+        receiver: &str,
+        type_name: &str,
+        field: &str,
+    ) -> Option<String> {
+        let decl = self.model.resolve(local)?;
+        let key = decl.ident.start_byte();
+        let element = match self.elements.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                let found = self.container_element(decl, receiver, type_name);
+                self.elements.insert(key, found.clone());
+                found
+            }
+        }?;
+        let (_, element_type) = element;
+        let ty = self
+            .model
+            .package
+            .field_type(&Ty::named("", &element_type), field)?;
+        holds_data(self.model.package, &ty).then(|| format!("{element_type}.{field}"))
+    }
+
+    /// The receiver's container a local is an element of, and the element's struct type (see
+    /// [`Self::element_field`]).
+    fn container_element(
+        &mut self,
+        decl: &Decl<'t>,
+        receiver: &str,
+        type_name: &str,
+    ) -> Option<(String, String)> {
+        let src = self.model.src;
+        let is_receiver_field = |node: Node| {
+            let node = unparen(node);
+            (node.kind_str() == "selector_expression")
+                .then(|| node.field("operand").zip(node.field("field")))
+                .flatten()
+                .filter(|(root, _)| {
+                    let root = unparen(*root);
+                    root.kind_str() == "identifier" && text(root, src) == receiver
+                })
+                .map(|(_, field)| text(field, src))
+        };
+        let container = match decl.kind {
+            DeclKind::Local if decl.stmt.kind_str() == "short_var_declaration" => {
+                let left = decl.stmt.field("left")?;
+                let right = decl.stmt.field("right")?;
+                if named_children(left).next() != Some(decl.ident) || right.named_child_count() != 1
+                {
+                    return None;
+                }
+                let value = unparen(named_children(right).next()?);
+                if value.kind_str() != "index_expression" {
+                    return None;
+                }
+                is_receiver_field(value.field("operand")?)?
+            }
+            DeclKind::LoopVar => {
+                let clause = named_children(decl.loop_stmt?)
+                    .find(|c| c.kind_str() == "range_clause")?;
+                let left = clause.field("left")?;
+                if named_children(left).nth(1) != Some(decl.ident) {
+                    return None;
+                }
+                is_receiver_field(clause.field("right")?)?
+            }
+            _ => return None,
+        };
+        let element = match self
+            .model
+            .package
+            .field_type(&Ty::named("", type_name), container)?
+        {
+            Ty::Map(_, value) => *value,
+            Ty::Slice(value) | Ty::Array(value) => *value,
+            _ => return None,
+        };
+        // Pointers only: a copy taken under the lock is the method's own.
+        let Ty::Pointer(element) = element else {
+            return None;
+        };
+        let Ty::Named { pkg, name } = *element else {
+            return None;
+        };
+        if !pkg.is_empty()
+            || name == type_name
+            || self.model.package.struct_fields(&name).is_none()
+            || self.is_holder(&name)
+            || reassigned(self.model, decl)
+        {
+            return None;
+        }
+        Some((container.to_string(), name))
+    }
+
     /// Fields that hold data: not mutexes, atomics, channels, or other sync values.
     fn is_plain_field(&self, type_name: &str, field: &str) -> bool {
         let Some(ty) = self
@@ -547,8 +682,8 @@ impl<'t> Collector<'_, 't> {
         holds_data(self.model.package, &ty)
     }
 
-    /// `recv.f.m(…)` where `f` holds a value of a struct type of the package that has no mutex
-    /// of its own and declares `m`: the call reads what the field holds, and writes it when
+    /// `recv.f.m(…)` where `f` holds a value of a type of the package that has no mutex of its
+    /// own and declares `m`: the call reads what the field holds, and writes it when
     /// `m` changes its pointer receiver (`s.config.loadMirrors(…)`). `None` for any other
     /// method (a sync type's, another package's, one of a type that locks for itself): that
     /// call is no access of the field the package can judge.
@@ -560,8 +695,7 @@ impl<'t> Collector<'_, 't> {
         let Ty::Named { pkg, name } = ty.deref() else {
             return None;
         };
-        if !pkg.is_empty() || self.model.package.struct_fields(name).is_none() || self.is_holder(name)
-        {
+        if !pkg.is_empty() || self.is_holder(name) {
             return None;
         }
         self.model.package.method(name, method)?;
@@ -610,6 +744,7 @@ impl<'t> Collector<'_, 't> {
             model: self.model,
             receiver: self.receiver.clone(),
             holder_fields: None,
+            elements: HashMap::default(),
             function: self.function.clone(),
             expects_held: false,
             accesses: HashMap::default(),
@@ -1069,6 +1204,7 @@ pub fn collect(model: &FileModel) -> GuardFacts {
             model,
             receiver,
             holder_fields,
+            elements: HashMap::default(),
             function: key,
             expects_held,
             accesses: HashMap::default(),
@@ -1094,6 +1230,34 @@ pub fn collect(model: &FileModel) -> GuardFacts {
         facts.calls.extend(calls);
     }
     facts
+}
+
+/// Is the local set again after its declaration (`x = other`, `x, ok = m[k]`)?
+fn reassigned(model: &FileModel, decl: &Decl) -> bool {
+    let Some(body) = model.functions.get(decl.function).and_then(|f| f.body) else {
+        return true;
+    };
+    let mut again = false;
+    walk(body, |node| {
+        if again {
+            return false;
+        }
+        if matches!(
+            node.kind_str(),
+            "assignment_statement" | "short_var_declaration"
+        ) && node.start_byte() != decl.stmt.start_byte()
+        {
+            if let Some(left) = node.field("left") {
+                again = named_children(left).any(|l| {
+                    l.kind_str() == "identifier"
+                        && text(l, model.src) == decl.name
+                        && model.resolve(l).is_some_and(|d| d.ident == decl.ident)
+                });
+            }
+        }
+        !again
+    });
+    again
 }
 
 /// `T{…}`, `&T{…}` or `new(T)`: a value nobody else has yet.

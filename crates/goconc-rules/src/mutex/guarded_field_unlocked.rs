@@ -203,8 +203,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             .src
             .get(access.offset..access.offset + access.len)
             .unwrap_or(&access.field);
-        // `c` of `c.items`; `p.all` of `p.all.txs` (the value whose lock it is).
-        let receiver = accessed.rsplit_once('.').map_or("", |(holder, _)| holder);
+        // `c` of `c.items` (and of `n.leaving`, `n` an element of `c.nodes`); `p.all` of
+        // `p.all.txs`: the value whose lock it is.
+        let receiver = match access.outside {
+            true => accessed.rsplit_once('.').map_or("", |(holder, _)| holder),
+            false => access_receiver(cx, access),
+        };
         let evidence = if guard.total > 0 {
             format!(
                 "which guards it at {} of its {} other accesses",
@@ -485,7 +489,8 @@ impl<'a> Facts<'a> {
             .then_some(Guard {
                 name,
                 guarded,
-                total: total - 1,
+                // The other accesses: an access outside the methods is not among them.
+                total: if outside { total } else { total - 1 },
             })
     }
 }
@@ -886,8 +891,22 @@ fn access_function(cx: &Context, access: &FieldAccess) -> Option<usize> {
     cx.model.function_of(node)
 }
 
-/// The receiver's name in the access's text (`c` of `c.items`).
+/// The name of the receiver of the method an access is in (`c` of `c.items`, and of `n.f`
+/// for an element `n` of `c.nodes`).
 fn access_receiver<'s>(cx: &Context<'_, 's>, access: &FieldAccess) -> &'s str {
+    let declared = access_function(cx, access)
+        .map(|mut index| {
+            while let Some(parent) = cx.model.functions[index].parent {
+                index = parent;
+            }
+            cx.model.functions[index].node
+        })
+        .and_then(|function| function.field("receiver"))
+        .and_then(|r| goconc_syntax::named_children(r).next())
+        .and_then(|p| p.field("name"));
+    if let Some(name) = declared {
+        return text(name, cx.src);
+    }
     let accessed = cx
         .src
         .get(access.offset..access.offset + access.len)
