@@ -320,8 +320,8 @@ struct Collector<'m, 't> {
     model: &'m FileModel<'t>,
     /// The receiver's name and type, for methods of a type holding a mutex.
     receiver: Option<(&'t str, String)>,
-    /// For any method: its receiver's name, and the receiver's fields that hold a value of
-    /// another package struct holding a mutex (`all` → `lookup`), whose accesses through
+    /// For a method of a type holding a mutex: its receiver's name, and the receiver's fields
+    /// that hold a value of another package struct holding a mutex (`all` → `lookup`), whose accesses through
     /// them are recorded as [`FieldAccess::outside`].
     holder_fields: Option<(&'t str, Vec<(String, String)>)>,
     /// By a local's declaration: the receiver's container it is an element of, and the
@@ -1176,7 +1176,10 @@ pub fn collect(model: &FileModel) -> GuardFacts {
                     .map(|n| text(n, model.src))?;
                 Some((name, type_name.clone()))
             });
-        let holder_fields = function.receiver_type.as_ref().and_then(|type_name| {
+        // Only in methods of a type that holds a mutex itself: it coordinates goroutines of
+        // its own. A lock-free helper type around another's value (a writer or reader view,
+        // `bodyLocked{b}`) is how code already holding that value's lock reaches its fields.
+        let holder_fields = receiver.as_ref().and_then(|(_, type_name)| {
             let name = function
                 .node
                 .field("receiver")

@@ -192,7 +192,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         let judged = match access.outside {
             false => judge(cx, &facts, &mut entries, access, &guard),
-            true => judge_outside(cx, &facts, &mut entries, access),
+            true => judge_outside(cx, &facts, &mut entries, access, &guard),
         };
         let Some((severity, why_hint)) = judged else {
             continue;
@@ -206,7 +206,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         // `c` of `c.items` (and of `n.leaving`, `n` an element of `c.nodes`); `p.all` of
         // `p.all.txs`: the value whose lock it is.
         let receiver = match access.outside {
-            true => accessed.rsplit_once('.').map_or("", |(holder, _)| holder),
+            true => outside_holder(cx, access),
             false => access_receiver(cx, access),
         };
         let evidence = if guard.total > 0 {
@@ -732,12 +732,16 @@ fn judge(
 /// methods run on any goroutine, and this access races with them unless it takes the value's
 /// lock through that field (`p.all.mu.Lock()`). Silent where the value cannot be shared yet
 /// (the method stored it in the field itself before the access, or runs only on values not
-/// yet published) and where the field does not change once the value is shared.
+/// yet published), where the field does not change once the value is shared, behind a check
+/// of state the value publishes atomically (`if p.all.ready() { … p.all.txs … }`), and when
+/// the type's own methods call other code of the package while holding the guard (see
+/// [`calls_out_holding`]).
 fn judge_outside(
     cx: &Context,
     facts: &Facts,
     entries: &mut Entries,
     access: &FieldAccess,
+    guard: &Guard,
 ) -> Option<(Severity, String)> {
     if access.expects_held || !access.guards.is_empty() {
         return None;
@@ -745,6 +749,8 @@ fn judge_outside(
     let outer_type = access.function.split('.').next().unwrap_or("");
     if entries.of(cx, facts, outer_type, &access.function) == Entry::Fresh
         || stored_before(cx, access)
+        || on_published_fast_path(cx, access)
+        || calls_out_holding(cx, &access.type_name, guard)
     {
         return None;
     }
@@ -770,17 +776,43 @@ fn judge_outside(
     Some((Severity::Warning, String::new()))
 }
 
+/// Does a method of `type_name`, holding its lock `guard`, call a function or a method of
+/// another type of the package (`db.tree.add(…)` under `db.lock`)? Code outside the type may
+/// then run with that lock held, reached from there, and its accesses through a field are no
+/// sign of a missing lock: the package does not show which way it is reached.
+fn calls_out_holding(cx: &Context, type_name: &str, guard: &Guard) -> bool {
+    use goconc_model::lock_closure::{owner_of, resolve_call};
+    let package = cx.model.package;
+    let prefix = format!("{type_name}.");
+    package
+        .summaries()
+        .filter(|(key, _)| key.starts_with(&prefix))
+        .flat_map(|(_, summary)| summary.calls.iter())
+        .filter(|call| {
+            call.held
+                .iter()
+                .any(|held| held.from_receiver && held.path == guard.name)
+        })
+        .any(|call| {
+            resolve_call(package, Some(type_name), &call.target, &call.name)
+                .is_some_and(|(key, _)| owner_of(&key) != Some(type_name))
+        })
+}
+
+/// The value an access made outside its type's methods reaches the field through (`p.all` of
+/// `p.all.txs`).
+fn outside_holder<'s>(cx: &Context<'_, 's>, access: &FieldAccess) -> &'s str {
+    cx.src
+        .get(access.offset..access.offset + access.len)
+        .and_then(|accessed| accessed.rsplit_once('.'))
+        .map_or("", |(holder, _)| holder)
+}
+
 /// Does the access's function store a value in the field it reaches the access through
 /// (`p.all = newLookup()` before `p.all.txs[h] = tx`)? The value is then the function's own
 /// until it is published.
 fn stored_before(cx: &Context, access: &FieldAccess) -> bool {
-    let accessed = cx
-        .src
-        .get(access.offset..access.offset + access.len)
-        .unwrap_or("");
-    let Some((holder, _)) = accessed.rsplit_once('.') else {
-        return false;
-    };
+    let holder = outside_holder(cx, access);
     let Some(body) = body_of(cx, access) else {
         return false;
     };
@@ -1144,7 +1176,10 @@ fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
     let Some(node) = cx.model.root.descendant_for_byte_range(access.offset, end) else {
         return false;
     };
-    let receiver = access_receiver(cx, access);
+    let receiver = match access.outside {
+        true => outside_holder(cx, access),
+        false => access_receiver(cx, access),
+    };
     let loads_published_state = |call: Node| {
         is_atomic_load(call, cx.src, &cx.model.imports)
             || method_call(call).is_some_and(|mc| {
