@@ -56,6 +56,11 @@ pub struct FieldAccess {
     /// the value (`p.all.txs` in a method of `Pool`, whose field `all` is a `*lookup`): the
     /// guards are then the value's mutexes held through that field (`p.all.mu` as `mu`).
     pub outside: bool,
+    /// The part of the field the access reaches (`dropped` of `c.stats.dropped`), when it
+    /// reaches one: a write of one part does not race with a read of another.
+    pub part: Option<String>,
+    /// A call of a method of the field's value (`c.cfg.lookup(k)`), not a plain access.
+    pub method: bool,
     /// Made on the goroutine of the test whose handle the method receives (see [`TestStep`]).
     pub test_step: bool,
     pub offset: usize,
@@ -430,6 +435,9 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 .collect()
         };
         let mut found = Vec::new();
+        // The accesses that are calls of a method of the field's value (the last of `found`'s
+        // items is then the method, not a part).
+        let mut method_calls: HashSet<usize> = HashSet::default();
         walk_body_with_ancestors(node, |n, ancestors| {
             if n.kind_str() != "selector_expression" {
                 return;
@@ -492,6 +500,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             if let Some(method) = method {
                 let method = text(method, self.model.src);
                 found.push((n, type_name, through, field, false, true, false, Some(method)));
+                method_calls.insert(n.start_byte());
                 return;
             }
             if parent.is_some_and(|p| {
@@ -501,12 +510,19 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             }
             let write = is_write(n, ancestors, self.model.src);
-            let element = is_element(n, ancestors, self.model.src)
-                || (write && parent.is_some_and(|p| p.kind_str() == "selector_expression"));
+            let part = parent
+                .filter(|p| p.kind_str() == "selector_expression")
+                .and_then(|p| p.field("field"))
+                .map(|f| text(f, self.model.src));
+            let element = is_element(n, ancestors, self.model.src) || (write && part.is_some());
             let lazy_init = write && under_nil_check(n, ancestors, self.model.src);
-            found.push((n, type_name, through, field, write, element, lazy_init, None));
+            found.push((n, type_name, through, field, write, element, lazy_init, part));
         });
-        for (n, type_name, through, field, mut write, element, lazy_init, method) in found {
+        for (n, type_name, through, field, mut write, element, lazy_init, last) in found {
+            let (method, part) = match method_calls.contains(&n.start_byte()) {
+                true => (last, None),
+                false => (None, last),
+            };
             let (type_name, field) = match through {
                 Through::Local(local) => {
                     // `x.f` of an element `x` (of type `E`) of the receiver's `m`: `E.f`.
@@ -546,6 +562,8 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     lazy_init,
                     function: self.function.clone(),
                     outside,
+                    part: part.map(str::to_string),
+                    method: method.is_some(),
                     test_step: self.test_step.holds_at(self.model, n),
                     offset: n.start_byte(),
                     len: n.end_byte() - n.start_byte(),
