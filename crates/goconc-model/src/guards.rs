@@ -499,7 +499,16 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             let field = text(field, self.model.src);
             if let Some(method) = method {
                 let method = text(method, self.model.src);
-                found.push((n, type_name, through, field, false, true, false, Some(method)));
+                found.push((
+                    n,
+                    type_name,
+                    through,
+                    field,
+                    false,
+                    true,
+                    false,
+                    Some(method),
+                ));
                 method_calls.insert(n.start_byte());
                 return;
             }
@@ -516,7 +525,9 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 .map(|f| text(f, self.model.src));
             let element = is_element(n, ancestors, self.model.src) || (write && part.is_some());
             let lazy_init = write && under_nil_check(n, ancestors, self.model.src);
-            found.push((n, type_name, through, field, write, element, lazy_init, part));
+            found.push((
+                n, type_name, through, field, write, element, lazy_init, part,
+            ));
         });
         for (n, type_name, through, field, mut write, element, lazy_init, last) in found {
             let (method, part) = match method_calls.contains(&n.start_byte()) {
@@ -545,9 +556,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             }
             let guards = match &through {
                 Through::Receiver | Through::Local(_) => held_below(&format!("{receiver}.")),
-                Through::Field(holder_field) => {
-                    held_below(&format!("{receiver}.{holder_field}."))
-                }
+                Through::Field(holder_field) => held_below(&format!("{receiver}.{holder_field}.")),
             };
             let outside = matches!(through, Through::Field(_));
             self.accesses.insert(
@@ -651,8 +660,8 @@ impl<'t> Collector<'_, 't> {
                 is_receiver_field(value.field("operand")?)?
             }
             DeclKind::LoopVar => {
-                let clause = named_children(decl.loop_stmt?)
-                    .find(|c| c.kind_str() == "range_clause")?;
+                let clause =
+                    named_children(decl.loop_stmt?).find(|c| c.kind_str() == "range_clause")?;
                 let left = clause.field("left")?;
                 if named_children(left).nth(1) != Some(decl.ident) {
                     return None;

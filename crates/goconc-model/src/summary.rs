@@ -298,9 +298,8 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             &doc,
         );
         summary.loads_atomically = loads_atomically;
-        summary.writes_receiver = receiver_name.is_some_and(|receiver| {
-            pointer_receiver(decl) && writes_receiver(body, src, receiver)
-        });
+        summary.writes_receiver = receiver_name
+            .is_some_and(|receiver| pointer_receiver(decl) && writes_receiver(body, src, receiver));
         if body_text.contains("select") {
             summary.errors_only_on_receive = errors_only_on_receive(decl, body, src, receiver_name);
         }
