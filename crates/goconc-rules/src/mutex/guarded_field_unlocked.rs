@@ -247,7 +247,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         };
         // The accesses counted besides this one (a bare read through a method of the field,
         // and an access from outside the type's methods, are not counted).
-        let counted = !access.outside && !(access.method && !access.write);
+        let counted = !access.outside && (!access.method || access.write);
         let others = guard.total - usize::from(counted && guard.total > 0);
         let evidence = if guard.total > 0 {
             format!(
