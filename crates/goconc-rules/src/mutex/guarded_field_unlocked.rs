@@ -331,7 +331,9 @@ impl<'a> Facts<'a> {
                 .entry((access.type_name.as_str(), access.field.as_str()))
                 .or_default()
                 .push(access);
-            if access.outside {
+            // The type's own fields only: accesses outside its methods, and fields of the
+            // elements it holds (`node.next`), say nothing of how much of it a method touches.
+            if access.outside || access.field.contains('.') {
                 continue;
             }
             facts
