@@ -37,6 +37,8 @@ pub const IMPLICIT_METHODS: &[&str] = &[
 pub struct FieldAccess {
     /// The struct type (`Cache`).
     pub type_name: String,
+    /// The field (`items`); for a field of an element the method took from one of the
+    /// receiver's maps or slices, the element's type and field (`entry.expires`).
     pub field: String,
     /// Receiver-relative paths of the mutexes held on every path to the access (`mu`).
     pub guards: Vec<String>,
@@ -50,6 +52,15 @@ pub struct FieldAccess {
     pub lazy_init: bool,
     /// The method (`Cache.Get`).
     pub function: String,
+    /// Made outside the type's methods, through a field of another type's receiver that holds
+    /// the value (`p.all.txs` in a method of `Pool`, whose field `all` is a `*lookup`): the
+    /// guards are then the value's mutexes held through that field (`p.all.mu` as `mu`).
+    pub outside: bool,
+    /// The part of the field the access reaches (`dropped` of `c.stats.dropped`), when it
+    /// reaches one: a write of one part does not race with a read of another.
+    pub part: Option<String>,
+    /// A call of a method of the field's value (`c.cfg.lookup(k)`), not a plain access.
+    pub method: bool,
     /// Made on the goroutine of the test whose handle the method receives (see [`TestStep`]).
     pub test_step: bool,
     pub offset: usize,
@@ -314,6 +325,13 @@ struct Collector<'m, 't> {
     model: &'m FileModel<'t>,
     /// The receiver's name and type, for methods of a type holding a mutex.
     receiver: Option<(&'t str, String)>,
+    /// For a method of a type holding a mutex: its receiver's name, and the receiver's fields
+    /// that hold a value of another package struct holding a mutex (`all` → `lookup`), whose accesses through
+    /// them are recorded as [`FieldAccess::outside`].
+    holder_fields: Option<(&'t str, Vec<(String, String)>)>,
+    /// By a local's declaration: the receiver's container it is an element of, and the
+    /// element's type (see [`Collector::element_field`]).
+    elements: HashMap<usize, Option<(String, String)>>,
     function: String,
     expects_held: bool,
     /// By (offset, field): a statement seen again while a loop settles replaces what it gave.
@@ -403,17 +421,23 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
         if self.in_goroutine {
             return;
         }
-        let Some((receiver, type_name)) = self.receiver.clone() else {
+        let own = self.receiver.clone();
+        let outer = self.holder_fields.clone();
+        let Some(receiver) = own.as_ref().map(|o| o.0).or(outer.as_ref().map(|o| o.0)) else {
             return;
         };
-        let prefix = format!("{receiver}.");
-        let guards: Vec<String> = state
-            .held
-            .iter()
-            .filter(|(_, h)| h.on_every_path)
-            .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
-            .collect();
+        let held_below = |prefix: &str| -> Vec<String> {
+            state
+                .held
+                .iter()
+                .filter(|(_, h)| h.on_every_path)
+                .filter_map(|(k, _)| k.strip_prefix(prefix).map(str::to_string))
+                .collect()
+        };
         let mut found = Vec::new();
+        // The accesses that are calls of a method of the field's value (the last of `found`'s
+        // items is then the method, not a part).
+        let mut method_calls: HashSet<usize> = HashSet::default();
         walk_body_with_ancestors(node, |n, ancestors| {
             if n.kind_str() != "selector_expression" {
                 return;
@@ -422,9 +446,37 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             };
             let operand = unparen(operand);
-            if operand.kind_str() != "identifier" || text(operand, self.model.src) != receiver {
-                return;
-            }
+            // `recv.f` in a method of a holder; `recv.h.f` where the receiver's field `h`
+            // holds another holder's value.
+            let (type_name, through) = if operand.kind_str() == "identifier" {
+                match (&own, text(operand, self.model.src) == receiver) {
+                    (Some((_, type_name)), true) => (type_name.clone(), Through::Receiver),
+                    // Perhaps a value taken from one of the receiver's maps or slices.
+                    (Some((_, type_name)), false) => (type_name.clone(), Through::Local(operand)),
+                    _ => return,
+                }
+            } else {
+                let through = (operand.kind_str() == "selector_expression")
+                    .then(|| operand.field("operand").zip(operand.field("field")))
+                    .flatten()
+                    .filter(|(root, _)| {
+                        let root = unparen(*root);
+                        root.kind_str() == "identifier" && text(root, self.model.src) == receiver
+                    })
+                    .map(|(_, holder_field)| text(holder_field, self.model.src));
+                let held = through.and_then(|h| {
+                    outer
+                        .as_ref()?
+                        .1
+                        .iter()
+                        .find(|(f, _)| f == h)
+                        .map(|(f, t)| (f.as_str(), t.clone()))
+                });
+                match held {
+                    Some((holder_field, type_name)) => (type_name, Through::Field(holder_field)),
+                    None => return,
+                }
+            };
             let parent = parent_among(n, ancestors);
             // A method value or call `recv.m()` is no field access.
             if parent.is_some_and(|p| {
@@ -433,8 +485,33 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             }
             // `recv.n.Add(1)`: a method on the field's value (an atomic, a sync type) is no
-            // plain access.
+            // plain access; one of a package type without a lock of its own reaches what the
+            // field holds (see `method_on_field`).
             let above = ancestors.split_last().map_or(&[][..], |(_, above)| above);
+            let method = parent
+                .filter(|p| {
+                    p.kind_str() == "selector_expression"
+                        && parent_among(*p, above).is_some_and(|c| {
+                            c.kind_str() == "call_expression" && c.field("function") == Some(*p)
+                        })
+                })
+                .and_then(|p| p.field("field"));
+            let field = text(field, self.model.src);
+            if let Some(method) = method {
+                let method = text(method, self.model.src);
+                found.push((
+                    n,
+                    type_name,
+                    through,
+                    field,
+                    false,
+                    true,
+                    false,
+                    Some(method),
+                ));
+                method_calls.insert(n.start_byte());
+                return;
+            }
             if parent.is_some_and(|p| {
                 p.kind_str() == "selector_expression"
                     && parent_among(p, above).is_some_and(|c| c.kind_str() == "call_expression")
@@ -442,25 +519,60 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 return;
             }
             let write = is_write(n, ancestors, self.model.src);
-            let element = is_element(n, ancestors, self.model.src);
+            let part = parent
+                .filter(|p| p.kind_str() == "selector_expression")
+                .and_then(|p| p.field("field"))
+                .map(|f| text(f, self.model.src));
+            let element = is_element(n, ancestors, self.model.src) || (write && part.is_some());
             let lazy_init = write && under_nil_check(n, ancestors, self.model.src);
-            found.push((n, text(field, self.model.src), write, element, lazy_init));
+            found.push((
+                n, type_name, through, field, write, element, lazy_init, part,
+            ));
         });
-        for (n, field, write, element, lazy_init) in found {
-            if !self.is_plain_field(&type_name, field) {
-                continue;
+        for (n, type_name, through, field, mut write, element, lazy_init, last) in found {
+            let (method, part) = match method_calls.contains(&n.start_byte()) {
+                true => (last, None),
+                false => (None, last),
+            };
+            let (type_name, field) = match through {
+                Through::Local(local) => {
+                    // `x.f` of an element `x` (of type `E`) of the receiver's `m`: `E.f`.
+                    if method.is_some() {
+                        continue;
+                    }
+                    match self.element_field(local, receiver, &type_name, field) {
+                        Some(pseudo) => (type_name, pseudo),
+                        None => continue,
+                    }
+                }
+                _ if !self.is_plain_field(&type_name, field) => continue,
+                _ => (type_name, field.to_string()),
+            };
+            if let Some(method) = method {
+                match self.method_on_field(&type_name, &field, method) {
+                    Some(writes) => write = writes,
+                    None => continue,
+                }
             }
+            let guards = match &through {
+                Through::Receiver | Through::Local(_) => held_below(&format!("{receiver}.")),
+                Through::Field(holder_field) => held_below(&format!("{receiver}.{holder_field}.")),
+            };
+            let outside = matches!(through, Through::Field(_));
             self.accesses.insert(
                 (n.start_byte(), n.end_byte()),
                 FieldAccess {
-                    type_name: type_name.clone(),
-                    field: field.to_string(),
-                    guards: guards.clone(),
+                    type_name,
+                    field,
+                    guards,
                     expects_held: self.expects_held,
                     write,
                     element,
                     lazy_init,
                     function: self.function.clone(),
+                    outside,
+                    part: part.map(str::to_string),
+                    method: method.is_some(),
                     test_step: self.test_step.holds_at(self.model, n),
                     offset: n.start_byte(),
                     len: n.end_byte() - n.start_byte(),
@@ -470,7 +582,121 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
     }
 }
 
+/// How an access reaches the struct whose field it names.
+#[derive(Clone, Copy)]
+enum Through<'t, 'f> {
+    /// `recv.f`.
+    Receiver,
+    /// `recv.h.f`, `h` being the receiver's field holding another holder's value.
+    Field(&'f str),
+    /// `x.f`, `x` perhaps a local taken from one of the receiver's maps or slices.
+    Local(Node<'t>),
+}
+
 impl<'t> Collector<'_, 't> {
+    /// `x.f` where the local `x` is an element the method took from one of its receiver's
+    /// maps or slices of pointers (`x := recv.m[k]`, `x, ok := recv.m[k]`, `for _, x := range
+    /// recv.m`) and never set to anything else, and `f` is a data field of the element's
+    /// struct type `E`, which has no mutex of its own: the receiver's lock is what guards it,
+    /// as it guards the container. The field is named `E.f`, whichever of the receiver's
+    /// containers the element came from (they hold the same values).
+    fn element_field(
+        &mut self,
+        local: Node<'t>,
+        receiver: &str,
+        type_name: &str,
+        field: &str,
+    ) -> Option<String> {
+        let decl = self.model.resolve(local)?;
+        let key = decl.ident.start_byte();
+        let element = match self.elements.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                let found = self.container_element(decl, receiver, type_name);
+                self.elements.insert(key, found.clone());
+                found
+            }
+        }?;
+        let (_, element_type) = element;
+        let ty = self
+            .model
+            .package
+            .field_type(&Ty::named("", &element_type), field)?;
+        holds_data(self.model.package, &ty).then(|| format!("{element_type}.{field}"))
+    }
+
+    /// The receiver's container a local is an element of, and the element's struct type (see
+    /// [`Self::element_field`]).
+    fn container_element(
+        &mut self,
+        decl: &Decl<'t>,
+        receiver: &str,
+        type_name: &str,
+    ) -> Option<(String, String)> {
+        let src = self.model.src;
+        let is_receiver_field = |node: Node| {
+            let node = unparen(node);
+            (node.kind_str() == "selector_expression")
+                .then(|| node.field("operand").zip(node.field("field")))
+                .flatten()
+                .filter(|(root, _)| {
+                    let root = unparen(*root);
+                    root.kind_str() == "identifier" && text(root, src) == receiver
+                })
+                .map(|(_, field)| text(field, src))
+        };
+        let container = match decl.kind {
+            DeclKind::Local if decl.stmt.kind_str() == "short_var_declaration" => {
+                let left = decl.stmt.field("left")?;
+                let right = decl.stmt.field("right")?;
+                if named_children(left).next() != Some(decl.ident) || right.named_child_count() != 1
+                {
+                    return None;
+                }
+                let value = unparen(named_children(right).next()?);
+                if value.kind_str() != "index_expression" {
+                    return None;
+                }
+                is_receiver_field(value.field("operand")?)?
+            }
+            DeclKind::LoopVar => {
+                let clause =
+                    named_children(decl.loop_stmt?).find(|c| c.kind_str() == "range_clause")?;
+                let left = clause.field("left")?;
+                if named_children(left).nth(1) != Some(decl.ident) {
+                    return None;
+                }
+                is_receiver_field(clause.field("right")?)?
+            }
+            _ => return None,
+        };
+        let element = match self
+            .model
+            .package
+            .field_type(&Ty::named("", type_name), container)?
+        {
+            Ty::Map(_, value) => *value,
+            Ty::Slice(value) | Ty::Array(value) => *value,
+            _ => return None,
+        };
+        // Pointers only: a copy taken under the lock is the method's own.
+        let Ty::Pointer(element) = element else {
+            return None;
+        };
+        let Ty::Named { pkg, name } = *element else {
+            return None;
+        };
+        if !pkg.is_empty()
+            || name == type_name
+            || self.model.package.struct_fields(&name).is_none()
+            || self.is_holder(&name)
+            || reassigned(self.model, decl)
+        {
+            return None;
+        }
+        Some((container.to_string(), name))
+    }
+
     /// Fields that hold data: not mutexes, atomics, channels, or other sync values.
     fn is_plain_field(&self, type_name: &str, field: &str) -> bool {
         let Some(ty) = self
@@ -481,6 +707,32 @@ impl<'t> Collector<'_, 't> {
             return false;
         };
         holds_data(self.model.package, &ty)
+    }
+
+    /// `recv.f.m(…)` where `f` holds a value of a type of the package that has no mutex of its
+    /// own and declares `m`: the call reads what the field holds, and writes it when
+    /// `m` changes its pointer receiver (`s.config.loadMirrors(…)`). `None` for any other
+    /// method (a sync type's, another package's, one of a type that locks for itself): that
+    /// call is no access of the field the package can judge.
+    fn method_on_field(&mut self, type_name: &str, field: &str, method: &str) -> Option<bool> {
+        let ty = self
+            .model
+            .package
+            .field_type(&Ty::named("", type_name), field)?;
+        let Ty::Named { pkg, name } = ty.deref() else {
+            return None;
+        };
+        if !pkg.is_empty() || self.is_holder(name) {
+            return None;
+        }
+        self.model.package.method(name, method)?;
+        let key = summary_key(Some(name), method);
+        let summary = self.model.package.summary(&key);
+        // A method that locks (something of its own, or a global) serialises itself.
+        if summary.is_some_and(|s| !s.acquires.is_empty()) {
+            return None;
+        }
+        Some(summary.is_some_and(|s| s.writes_receiver))
     }
 
     fn is_holder(&mut self, type_name: &str) -> bool {
@@ -518,6 +770,8 @@ impl<'t> Collector<'_, 't> {
         let mut inner = Collector {
             model: self.model,
             receiver: self.receiver.clone(),
+            holder_fields: None,
+            elements: HashMap::default(),
             function: self.function.clone(),
             expects_held: false,
             accesses: HashMap::default(),
@@ -850,7 +1104,8 @@ fn is_after_func(model: &FileModel, function: Node) -> bool {
         })
 }
 
-/// Is the selector written to: assigned, incremented, or a map/slice element of it assigned?
+/// Is the selector written to: assigned, incremented, or a map/slice element or a field of it
+/// assigned?
 fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
     let mut node = selector;
     let mut ancestors = ancestors;
@@ -861,6 +1116,8 @@ fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
         ancestors = ancestors.split_last().map_or(&[][..], |(_, above)| above);
         match parent.kind_str() {
             "index_expression" if parent.field("operand") == Some(node) => node = parent,
+            // `recv.stats.hits++`, `recv.cfg.addr = a`: what the field holds is written.
+            "selector_expression" if parent.field("operand") == Some(node) => node = parent,
             "expression_list" => node = parent,
             "assignment_statement" => return parent.field("left") == Some(node),
             "inc_statement" | "dec_statement" => return true,
@@ -878,7 +1135,8 @@ fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
 }
 
 /// Does the access reach what the field holds rather than the field: `recv.m[k]`, `range
-/// recv.m`, `len(recv.m)`, `cap(recv.m)`, `delete(recv.m, k)`, `clear(recv.m)`?
+/// recv.m`, `len(recv.m)`, `cap(recv.m)`, `delete(recv.m, k)`, `clear(recv.m)`? (A write of `recv.s.x` is one too; a read of it, which may
+/// read a part nothing writes, is taken as a read of the field.)
 fn is_element(selector: Node, ancestors: &[Node], src: &str) -> bool {
     let Some(parent) = parent_among(selector, ancestors) else {
         return false;
@@ -945,11 +1203,38 @@ pub fn collect(model: &FileModel) -> GuardFacts {
                     .map(|n| text(n, model.src))?;
                 Some((name, type_name.clone()))
             });
+        // Only in methods of a type that holds a mutex itself: it coordinates goroutines of
+        // its own. A lock-free helper type around another's value (a writer or reader view,
+        // `bodyLocked{b}`) is how code already holding that value's lock reaches its fields.
+        let holder_fields = receiver.as_ref().and_then(|(_, type_name)| {
+            let name = function
+                .node
+                .field("receiver")
+                .and_then(|r| named_children(r).next())
+                .and_then(|p| p.field("name"))
+                .map(|n| text(n, model.src))?;
+            let fields: Vec<(String, String)> = model
+                .package
+                .struct_fields(type_name)?
+                .iter()
+                .filter_map(|f| match f.ty.deref() {
+                    Ty::Named { pkg, name }
+                        if pkg.is_empty() && name != type_name && holds_mutex(model, name) =>
+                    {
+                        Some((f.name.clone(), name.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            (!fields.is_empty()).then_some((name, fields))
+        });
         let key = summary_key(function.receiver_type.as_deref(), text(name, model.src));
         let expects_held = model.package.summary(&key).is_some_and(|s| s.expects_held);
         let mut collector = Collector {
             model,
             receiver,
+            holder_fields,
+            elements: HashMap::default(),
             function: key,
             expects_held,
             accesses: HashMap::default(),
@@ -975,6 +1260,34 @@ pub fn collect(model: &FileModel) -> GuardFacts {
         facts.calls.extend(calls);
     }
     facts
+}
+
+/// Is the local set again after its declaration (`x = other`, `x, ok = m[k]`)?
+fn reassigned(model: &FileModel, decl: &Decl) -> bool {
+    let Some(body) = model.functions.get(decl.function).and_then(|f| f.body) else {
+        return true;
+    };
+    let mut again = false;
+    walk(body, |node| {
+        if again {
+            return false;
+        }
+        if matches!(
+            node.kind_str(),
+            "assignment_statement" | "short_var_declaration"
+        ) && node.start_byte() != decl.stmt.start_byte()
+        {
+            if let Some(left) = node.field("left") {
+                again = named_children(left).any(|l| {
+                    l.kind_str() == "identifier"
+                        && text(l, model.src) == decl.name
+                        && model.resolve(l).is_some_and(|d| d.ident == decl.ident)
+                });
+            }
+        }
+        !again
+    });
+    again
 }
 
 /// `T{…}`, `&T{…}` or `new(T)`: a value nobody else has yet.

@@ -1532,6 +1532,7 @@ fn common_summary(all: &[&FuncSummary]) -> FuncSummary {
             .cloned()
             .collect(),
         loads_atomically: all.iter().all(|s| s.loads_atomically),
+        writes_receiver: all.iter().all(|s| s.writes_receiver),
         blocks_released: all
             .iter()
             .all(|s| s.blocks_released.is_some())

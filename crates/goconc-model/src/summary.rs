@@ -185,6 +185,12 @@ pub struct FuncSummary {
     /// releases it nor locks it again (`func (s *State) lock() { s.l.Lock() }`). A caller holds the lock after
     /// the call as if it had called `Lock` itself.
     pub keeps: Vec<Acquire>,
+    /// A method with a pointer receiver that changes what its receiver holds in its own body
+    /// (function literals included): assigns or increments one of its fields or an element of
+    /// one (`c.hosts[h] = x`, `c.n++`, `*c = …`), or deletes from or clears one
+    /// (`delete(c.m, k)`). Calling it on a field (`s.config.load(…)`) changes the field's
+    /// contents as writing them would.
+    pub writes_receiver: bool,
 }
 
 impl FuncSummary {
@@ -292,6 +298,8 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             &doc,
         );
         summary.loads_atomically = loads_atomically;
+        summary.writes_receiver = receiver_name
+            .is_some_and(|receiver| pointer_receiver(decl) && writes_receiver(body, src, receiver));
         if body_text.contains("select") {
             summary.errors_only_on_receive = errors_only_on_receive(decl, body, src, receiver_name);
         }
@@ -425,6 +433,73 @@ fn receiver_of<'s>(decl: Node, src: &'s str) -> (Option<&'s str>, Option<&'s str
         name,
         param.field("type").and_then(|t| local_type_name(t, src)),
     )
+}
+
+/// Is the method's receiver a pointer (`func (c *T) …`)?
+fn pointer_receiver(decl: Node) -> bool {
+    decl.field("receiver")
+        .and_then(|r| named_children(r).next())
+        .and_then(|p| p.field("type"))
+        .is_some_and(|t| t.kind_str() == "pointer_type")
+}
+
+/// See [`FuncSummary::writes_receiver`].
+fn writes_receiver(body: Node, src: &str, receiver: &str) -> bool {
+    // The receiver below at least one selector, index or `*`: `c = other` rebinds the local
+    // name only.
+    let reaches_receiver = |target: Node| {
+        let mut node = unparen(target);
+        let mut below = false;
+        loop {
+            match node.kind_str() {
+                "identifier" => return below && text(node, src) == receiver,
+                "selector_expression" | "index_expression" | "slice_expression" => {
+                    let Some(operand) = node.field("operand") else {
+                        return false;
+                    };
+                    node = unparen(operand);
+                }
+                "unary_expression" => {
+                    let Some(operand) = node.field("operand") else {
+                        return false;
+                    };
+                    node = unparen(operand);
+                }
+                _ => return false,
+            }
+            below = true;
+        }
+    };
+    let mut writes = false;
+    walk(body, |node| {
+        if writes {
+            return false;
+        }
+        match node.kind_str() {
+            "assignment_statement" => {
+                writes = node
+                    .field("left")
+                    .is_some_and(|left| named_children(left).any(reaches_receiver));
+            }
+            "inc_statement" | "dec_statement" => {
+                writes = named_children(node).next().is_some_and(reaches_receiver);
+            }
+            "call_expression" => {
+                let builtin = node
+                    .field("function")
+                    .filter(|f| f.kind_str() == "identifier")
+                    .is_some_and(|f| matches!(text(f, src), "delete" | "clear"));
+                writes = builtin
+                    && node
+                        .field("arguments")
+                        .and_then(|a| named_children(a).next())
+                        .is_some_and(reaches_receiver);
+            }
+            _ => {}
+        }
+        !writes
+    });
+    writes
 }
 
 /// `T`, `*T`, `T[K]`: the name of a type declared in this package.

@@ -59,6 +59,42 @@ at more than half of the accesses, is the field's guard. A `// guarded by mu` co
 field (or the line above it) names the guard outright. Methods named `…Locked` or documented
 "caller must hold the lock" count as holding it.
 
+What counts as an access of a field `f`:
+- `c.f`, `c.f[k]`, `len(c.f)`, `range c.f`; a write when it is assigned, incremented or
+  deleted from, or a part of it is (`c.stats.dropped++`, `c.cfg.addr = a`: a write of what it
+  holds; reading a part, `c.cfg.name`, reads the field);
+- a call of a method of the field's value, `c.f.m(…)`, when `f`'s type is a type of the
+  package without a mutex of its own and `m` takes no lock: it reads what `f` holds, and
+  writes it when `m` changes its pointer receiver (assigns, increments or deletes from one of
+  its fields). A field changed only through its own methods under the lock
+  (`s.config.loadMirrors(…)`) and read through them without it (`s.config.isSecure(h)`) is
+  judged like any other. Methods of another package, of sync types, or of a type that locks
+  for itself are no access;
+- `x.g` where the local `x` is an element the method took from one of its receiver's maps or
+  slices of pointers (`x, ok := c.nodes[id]`, `for _, x := range c.list`), never set to
+  anything else, and `x`'s struct type has no mutex of its own: the receiver's lock guards
+  the elements' fields as it guards the container (`n.leaving` set under `c.mu` in one method,
+  read after `c.mu.RUnlock()` in another). The field is named by the element's type
+  (`node.leaving`), whichever container the element came from. A copy (`map[string]node`) is
+  the method's own and is no access.
+
+## Fields of another type's value
+A type with a lock of its own (`lookup`, whose methods guard `txs` with `t.mu`) is used from
+many goroutines: that is what the lock is for. A method of another type with a lock of its own
+that reaches such a field through its receiver (`p.all.txs`, `all` being a `*lookup`) without
+holding that lock through the same field (`p.all.mu.Lock()`) races with the value's methods,
+and is reported (`warning`) with the guard the value's own methods keep (every locked access
+counts there; the accesses from outside are judged, not counted). Silent:
+- from a type with no mutex of its own: a view or helper around the value (`bodyLocked{b}`,
+  an indenting writer) is how code that already holds the value's lock reaches its fields;
+- when the value's own methods, holding the guard, call other code of the package (a function,
+  or a method of another type): the outside access may be reached from there with the lock
+  held, and the package does not show which way it is;
+- when the method stored the value in that field itself before the access (`p.all =
+  newLookup()`), or runs only on values not yet published; when no method of the value writes
+  the field once the value is shared; and behind a check of state the value publishes
+  atomically (`if n.http.wsAllowed() { … n.http.wsConfig … }`).
+
 ## How a method is entered
 From every call of the type's methods in the package, with the locks held at the call:
 - every call holds the lock (directly, inside a `go func(){…}()` or `defer func(){…}()` that
@@ -124,6 +160,9 @@ None: take the lock, or document why this access is safe.
   unpublished values, or whose direct callers take no lock and do not run them on a goroutine
   (not yet judged through those callers: an exported method calling such a helper bare is a
   known gap); whole-value methods (serializers) with no caller in the package.
+- The field itself (set up, `p.store = newStore()`, or checked, `p.store != nil`) when every
+  locked access of it is a call of its value's methods (`p.store.put(…)`): the lock is seen
+  serialising those calls, not guarding the field.
 - Reads of the field itself (the map or slice header, not what it holds) when nothing assigns
   the field after the value is made (`&T{m: r.m}` shares a map the lock guards the contents
   of). Returning it (`return c.items`) is reported: the guarded contents leave the type.
@@ -179,18 +218,22 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut entries = Entries::default();
     // One finding per field per function.
     let mut reported: HashSet<(&str, &str, &str)> = HashSet::default();
-    let mut guards_of: HashMap<(&str, &str), Option<Guard>> = HashMap::default();
+    let mut guards_of: HashMap<(&str, &str, bool), Option<Guard>> = HashMap::default();
     for access in &fresh.accesses {
         let key = (access.type_name.as_str(), access.field.as_str());
         let guard = guards_of
-            .entry(key)
-            .or_insert_with(|| facts.guard_of(cx, &mut entries, key.0, key.1))
+            .entry((key.0, key.1, access.outside))
+            .or_insert_with(|| facts.guard_of(cx, &mut entries, key.0, key.1, access.outside))
             .clone();
         let Some(guard) = guard else { continue };
         if reported.contains(&(key.0, key.1, access.function.as_str())) {
             continue;
         }
-        let Some((severity, why_hint)) = judge(cx, &facts, &mut entries, access, &guard) else {
+        let judged = match access.outside {
+            false => judge(cx, &facts, &mut entries, access, &guard),
+            true => judge_outside(cx, &facts, &mut entries, access, &guard),
+        };
+        let Some((severity, why_hint)) = judged else {
             continue;
         };
         reported.insert((key.0, key.1, access.function.as_str()));
@@ -199,11 +242,20 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             .src
             .get(access.offset..access.offset + access.len)
             .unwrap_or(&access.field);
-        let receiver = accessed.split('.').next().unwrap_or("");
+        // `c` of `c.items` (and of `n.leaving`, `n` an element of `c.nodes`); `p.all` of
+        // `p.all.txs`: the value whose lock it is.
+        let receiver = match access.outside {
+            true => outside_holder(cx, access),
+            false => access_receiver(cx, access),
+        };
+        // The accesses counted besides this one (a bare read through a method of the field,
+        // and an access from outside the type's methods, are not counted).
+        let counted = !access.outside && (!access.method || access.write);
+        let others = guard.total - usize::from(counted && guard.total > 0);
         let evidence = if guard.total > 0 {
             format!(
                 "which guards it at {} of its {} other accesses",
-                guard.guarded, guard.total
+                guard.guarded, others
             )
         } else {
             "which its declaration says guards it".to_string()
@@ -279,6 +331,11 @@ impl<'a> Facts<'a> {
                 .entry((access.type_name.as_str(), access.field.as_str()))
                 .or_default()
                 .push(access);
+            // The type's own fields only: accesses outside its methods, and fields of the
+            // elements it holds (`node.next`), say nothing of how much of it a method touches.
+            if access.outside || access.field.contains('.') {
+                continue;
+            }
             facts
                 .fields_of
                 .entry((access.type_name.as_str(), access.function.as_str()))
@@ -402,6 +459,7 @@ impl<'a> Facts<'a> {
         entries: &mut Entries,
         type_name: &str,
         field: &str,
+        outside: bool,
     ) -> Option<Guard> {
         if let Some(declared) = cx
             .model
@@ -421,7 +479,9 @@ impl<'a> Facts<'a> {
         let mut total = 0;
         let mut unguarded = 0;
         for access in accesses {
-            if access.expects_held {
+            // The type's own methods tell what guards a field; code outside them is judged by
+            // that guard.
+            if access.expects_held || access.outside {
                 continue;
             }
             // How the package enters the method, where that speaks for it (as `judge` reads it).
@@ -436,6 +496,13 @@ impl<'a> Facts<'a> {
             let mut held: Vec<&str> = access.guards.iter().map(String::as_str).collect();
             if let Entry::Locked(guards) = &entry {
                 held.extend(guards.iter().map(String::as_str));
+            }
+            // A bare call that only reads through the field's method is judged by the guard,
+            // not counted against it: code that reads a field bare through its methods tends
+            // to do so in several places, each a race of its own.
+            if held.is_empty() && access.method && !access.write {
+                unguarded += 1;
+                continue;
             }
             total += 1;
             if held.is_empty() {
@@ -467,12 +534,14 @@ impl<'a> Facts<'a> {
         (guarded >= 2
             && (functions.len() >= 2 || one_method_locks_for_it)
             && has_write
-            && unguarded > 0
+            // Every access in the type's own methods holding it is a guard for the code
+            // outside them to take.
+            && (unguarded > 0 || outside)
             && guarded * 2 > total)
             .then_some(Guard {
                 name,
                 guarded,
-                total: total - 1,
+                total,
             })
     }
 }
@@ -643,7 +712,22 @@ fn judge(
     if !access.write && !access.element && !accesses.iter().any(assigned) && !returned(cx, access) {
         return None;
     }
-    let writes: Vec<&&FieldAccess> = accesses.iter().filter(|a| a.write).collect();
+    // A write of one part of the field (`c.stats.sent++`) is none of a read of another
+    // (`c.stats.name`).
+    // The lock is seen serialising only calls of the value's methods (`p.store.put(…)` under
+    // it, never `p.store` itself): setting the field up (`p.store = newStore()` in `Init`) or
+    // checking it (`p.store != nil`) is no access that evidence speaks for.
+    let locked_only_through_methods = accesses
+        .iter()
+        .filter(|a| a.guards.contains(&guard.name))
+        .all(|a| a.method);
+    if locked_only_through_methods && !access.element && !access.method && !returned(cx, access) {
+        return None;
+    }
+    let writes: Vec<&&FieldAccess> = accesses
+        .iter()
+        .filter(|a| a.write && (a.part.is_none() || access.part.is_none() || a.part == access.part))
+        .collect();
     // Every write decodes or builds the whole value (`UnmarshalJSON`), or runs on a value not
     // yet published: the field does not change once the value is shared.
     let frozen = !access.write
@@ -707,6 +791,110 @@ fn judge(
         ));
     }
     Some((Severity::Warning, String::new()))
+}
+
+/// An access through a field of another type's receiver (`p.all.txs`, where `all` holds a
+/// `*lookup` whose own methods guard `txs` with its lock): the value locks for itself, so its
+/// methods run on any goroutine, and this access races with them unless it takes the value's
+/// lock through that field (`p.all.mu.Lock()`). Silent where the value cannot be shared yet
+/// (the method stored it in the field itself before the access, or runs only on values not
+/// yet published), where the field does not change once the value is shared, behind a check
+/// of state the value publishes atomically (`if p.all.ready() { … p.all.txs … }`), and when
+/// the type's own methods call other code of the package while holding the guard (see
+/// [`calls_out_holding`]).
+fn judge_outside(
+    cx: &Context,
+    facts: &Facts,
+    entries: &mut Entries,
+    access: &FieldAccess,
+    guard: &Guard,
+) -> Option<(Severity, String)> {
+    if access.expects_held || !access.guards.is_empty() {
+        return None;
+    }
+    let outer_type = access.function.split('.').next().unwrap_or("");
+    if entries.of(cx, facts, outer_type, &access.function) == Entry::Fresh
+        || stored_before(cx, access)
+        || on_published_fast_path(cx, access)
+        || calls_out_holding(cx, &access.type_name, guard)
+    {
+        return None;
+    }
+    let accesses = facts
+        .by_field
+        .get(&(access.type_name.as_str(), access.field.as_str()))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let assigned = |a: &&FieldAccess| a.write && !a.element;
+    if !access.write && !access.element && !accesses.iter().any(assigned) && !returned(cx, access) {
+        return None;
+    }
+    let frozen = !access.write
+        && accesses.iter().filter(|a| a.write).all(|w| {
+            !w.outside
+                && (facts.whole_value(cx, &w.type_name, &w.function)
+                    || (entries.of(cx, facts, &w.type_name, &w.function) == Entry::Fresh
+                        && facts.callers_speak_for(cx, &w.type_name, &w.function)))
+        });
+    if frozen {
+        return None;
+    }
+    Some((Severity::Warning, String::new()))
+}
+
+/// Does a method of `type_name`, holding its lock `guard`, call a function or a method of
+/// another type of the package (`db.tree.add(…)` under `db.lock`)? Code outside the type may
+/// then run with that lock held, reached from there, and its accesses through a field are no
+/// sign of a missing lock: the package does not show which way it is reached.
+fn calls_out_holding(cx: &Context, type_name: &str, guard: &Guard) -> bool {
+    use goconc_model::lock_closure::{owner_of, resolve_call};
+    let package = cx.model.package;
+    let prefix = format!("{type_name}.");
+    package
+        .summaries()
+        .filter(|(key, _)| key.starts_with(&prefix))
+        .flat_map(|(_, summary)| summary.calls.iter())
+        .filter(|call| {
+            call.held
+                .iter()
+                .any(|held| held.from_receiver && held.path == guard.name)
+        })
+        .any(|call| {
+            resolve_call(package, Some(type_name), &call.target, &call.name)
+                .is_some_and(|(key, _)| owner_of(&key) != Some(type_name))
+        })
+}
+
+/// The value an access made outside its type's methods reaches the field through (`p.all` of
+/// `p.all.txs`).
+fn outside_holder<'s>(cx: &Context<'_, 's>, access: &FieldAccess) -> &'s str {
+    cx.src
+        .get(access.offset..access.offset + access.len)
+        .and_then(|accessed| accessed.rsplit_once('.'))
+        .map_or("", |(holder, _)| holder)
+}
+
+/// Does the access's function store a value in the field it reaches the access through
+/// (`p.all = newLookup()` before `p.all.txs[h] = tx`)? The value is then the function's own
+/// until it is published.
+fn stored_before(cx: &Context, access: &FieldAccess) -> bool {
+    let holder = outside_holder(cx, access);
+    let Some(body) = body_of(cx, access) else {
+        return false;
+    };
+    let mut stored = false;
+    walk(body, |node| {
+        if stored || node.start_byte() >= access.offset {
+            return false;
+        }
+        if node.kind_str() == "assignment_statement" {
+            stored = node
+                .field("left")
+                .is_some_and(|left| text(left, cx.src).split(',').any(|l| l.trim() == holder));
+        }
+        !stored
+    });
+    stored
 }
 
 /// Does the access hold the guard: in its own body, or by every caller of its method?
@@ -801,8 +989,22 @@ fn access_function(cx: &Context, access: &FieldAccess) -> Option<usize> {
     cx.model.function_of(node)
 }
 
-/// The receiver's name in the access's text (`c` of `c.items`).
+/// The name of the receiver of the method an access is in (`c` of `c.items`, and of `n.f`
+/// for an element `n` of `c.nodes`).
 fn access_receiver<'s>(cx: &Context<'_, 's>, access: &FieldAccess) -> &'s str {
+    let declared = access_function(cx, access)
+        .map(|mut index| {
+            while let Some(parent) = cx.model.functions[index].parent {
+                index = parent;
+            }
+            cx.model.functions[index].node
+        })
+        .and_then(|function| function.field("receiver"))
+        .and_then(|r| goconc_syntax::named_children(r).next())
+        .and_then(|p| p.field("name"));
+    if let Some(name) = declared {
+        return text(name, cx.src);
+    }
     let accessed = cx
         .src
         .get(access.offset..access.offset + access.len)
@@ -895,7 +1097,7 @@ fn report_unlocked_calls<'a>(
     facts: &Facts<'a>,
     entries: &mut Entries,
     fresh: &'a guards::GuardFacts,
-    guards_of: &mut HashMap<(&'a str, &'a str), Option<Guard>>,
+    guards_of: &mut HashMap<(&'a str, &'a str, bool), Option<Guard>>,
     out: &mut Vec<Finding>,
 ) {
     // One finding per helper per calling function.
@@ -938,8 +1140,8 @@ fn report_unlocked_calls<'a>(
                     .collect();
                 let unlocked = in_callee.iter().find(|a| a.guards.is_empty())?;
                 let guard = guards_of
-                    .entry((unlocked.type_name.as_str(), unlocked.field.as_str()))
-                    .or_insert_with(|| facts.guard_of(cx, entries, type_name, field))
+                    .entry((unlocked.type_name.as_str(), unlocked.field.as_str(), false))
+                    .or_insert_with(|| facts.guard_of(cx, entries, type_name, field, false))
                     .clone()?;
                 if in_callee.iter().any(|a| a.guards.contains(&guard.name)) {
                     return None;
@@ -1040,7 +1242,10 @@ fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
     let Some(node) = cx.model.root.descendant_for_byte_range(access.offset, end) else {
         return false;
     };
-    let receiver = access_receiver(cx, access);
+    let receiver = match access.outside {
+        true => outside_holder(cx, access),
+        false => access_receiver(cx, access),
+    };
     let loads_published_state = |call: Node| {
         is_atomic_load(call, cx.src, &cx.model.imports)
             || method_call(call).is_some_and(|mc| {
