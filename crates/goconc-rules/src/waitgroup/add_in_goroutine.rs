@@ -6,7 +6,7 @@ use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::goroutines::{go_statement_of, in_nested_goroutine};
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
-use goconc_model::SyncKind;
+use goconc_model::{SyncKind, Ty};
 use goconc_syntax::NodeExt;
 use goconc_syntax::{
     access_path, call_args, enclosing_function, is_within, line_indent, line_start, statement_call,
@@ -233,7 +233,7 @@ fn check_started_by_name<'t>(
     // How the function is named where it is called: a declared function by its name (not
     // shadowed at the call), a literal by the local it is bound to.
     let binding = match function.kind_str() {
-        "function_declaration" => None,
+        "function_declaration" | "method_declaration" => None,
         "func_literal" => match literal_binding(cx, function) {
             Some(ident) => Some(ident),
             None => return,
@@ -241,11 +241,22 @@ fn check_started_by_name<'t>(
         _ => return,
     };
     let name = match (function.kind_str(), binding) {
-        ("function_declaration", _) => function.field("name").map(|n| text(n, cx.src)),
+        ("function_declaration" | "method_declaration", _) => {
+            function.field("name").map(|n| text(n, cx.src))
+        }
         (_, Some(ident)) => Some(text(ident, cx.src)),
         _ => None,
     };
     let Some(name) = name else { return };
+    // A method is matched at `go x.name(…)` by the type of `x`: the receiver's type, or a
+    // pointer to it.
+    let receiver_type = match function.kind_str() {
+        "method_declaration" => match cx.model.functions[index].receiver_type.as_deref() {
+            Some(t) => Some(t),
+            None => return,
+        },
+        _ => None,
+    };
     for &go in &cx.index.go_statements {
         if is_within(go, function) {
             continue;
@@ -253,17 +264,29 @@ fn check_started_by_name<'t>(
         let Some(call) = statement_call(go) else {
             continue;
         };
-        let Some(callee) = call
-            .field("function")
-            .map(unparen)
-            .filter(|f| f.kind_str() == "identifier" && text(*f, cx.src) == name)
-        else {
+        let Some(callee) = call.field("function").map(unparen) else {
             continue;
         };
-        let resolved = cx.model.resolve(callee);
-        let same_function = match binding {
-            None => resolved.is_none(),
-            Some(ident) => resolved.is_some_and(|d| d.ident == ident),
+        let same_function = match (receiver_type, binding) {
+            (Some(owner), _) => {
+                callee.kind_str() == "selector_expression"
+                    && callee
+                        .field("field")
+                        .is_some_and(|f| text(f, cx.src) == name)
+                    && callee.field("operand").is_some_and(|x| {
+                        matches!(cx.model.type_of(x).deref(), Ty::Named { pkg, name } if pkg.is_empty() && name == owner)
+                    })
+            }
+            (None, None) => {
+                callee.kind_str() == "identifier"
+                    && text(callee, cx.src) == name
+                    && cx.model.resolve(callee).is_none()
+            }
+            (None, Some(ident)) => {
+                callee.kind_str() == "identifier"
+                    && text(callee, cx.src) == name
+                    && cx.model.resolve(callee).is_some_and(|d| d.ident == ident)
+            }
         };
         if !same_function {
             continue;
@@ -295,7 +318,8 @@ fn check_started_by_name<'t>(
         let recv = text(receiver, cx.src);
         let group_text = text(group, cx.src);
         let message = format!(
-            "`{recv}.Add` runs inside the goroutine it counts: `go {name}(…)` on line {} passes `{}`, and `{group_text}.Wait` (line {}) can return before the goroutine has added to the counter",
+            "`{recv}.Add` runs inside the goroutine it counts: `go {}(…)` on line {} passes `{}`, and `{group_text}.Wait` (line {}) can return before the goroutine has added to the counter",
+            text(callee, cx.src),
             LineOf(go.start_byte()),
             text(arg, cx.src),
             LineOf(wait.call.start_byte()),
