@@ -69,8 +69,9 @@ passed: the path is concrete (this `go`, that `Wait`), so it is an error too, wi
 related places. No quick fix: the `Add` belongs before the `go` statement, in another function.
 It stays silent when the function is only called directly (`refresh(c, &wg)` has added when it
 returns), when the caller waits on no group it passed, when the function adds for children it
-starts itself, and for methods (`go s.refresh(&wg)`: which type's method is meant is not
-checked) and functions started from another file.
+starts itself, and for functions started from another file. A method (`go r.refresh(c, &wg)`)
+is matched by its name and the type of `r` (the method's receiver type, or a pointer to it): a
+method of the same name on another type is another function.
 
 ## When it stays silent
 - The goroutine adds for children it starts itself (an `Add` followed by `go` statements, with no
