@@ -252,7 +252,12 @@ fn check_started_by_name<'t>(
     // A method is matched at `go x.name(…)` by the type of `x`: the receiver's type, or a
     // pointer to it.
     let receiver_type = match function.kind_str() {
-        "method_declaration" => match cx.model.functions[index].receiver_type.as_deref() {
+        "method_declaration" => match cx
+            .model
+            .functions
+            .get(index)
+            .and_then(|f| f.receiver_type.as_deref())
+        {
             Some(t) => Some(t),
             None => return,
         },
