@@ -85,6 +85,16 @@ from it, passes it to the goroutine as an argument); and, at the caller, when th
 used in any other way (received after the `select`, handed to a goroutine that drains it), or
 the `select` sits in a loop that comes back to it.
 
+## A sender started by name
+`errc := make(chan error); go run(errc)` (or `go s.probe(errc)`) is the same shape when `run`, a
+function or method of the package, uses that parameter for one bare send and nothing else (not
+in a loop, not a `select` case, not in a function literal, no `close`): the goroutine sends
+once, and the parent, which only receives the channel, can leave without receiving. Same
+severity, place and fix as above. It stays silent when the callee gives its send up (a `select`
+with another case), sends more than once or in a loop, closes the channel or hands it on; when
+the parent does anything but receive it; when the `go` is in a loop with the channel made
+outside it; and when the callee is not the package's own (another package, a function value).
+
 ## Returned, and sent on only once the caller's context is done
 A function that takes `ctx context.Context`, makes an unbuffered channel, returns it, and starts
 a goroutine whose send on it sits inside that goroutine's `case <-ctx.Done():` sends exactly
@@ -121,8 +131,8 @@ itself, whose end says nothing about the caller).
   iteration's receive may have taken the value, so the end of the loop is not counted. A stop
   case that first drains the worker only when one is running (`if running { <-failed }`) is
   not told apart from one that does not: make the channel buffered instead.
-- The channel escapes: passed to a function, stored, returned, used in another closure, received
-  elsewhere or closed by the parent.
+- The channel escapes: passed to a function (other than a sender started by name, above),
+  stored, returned, used in another closure, received elsewhere or closed by the parent.
 "#,
 };
 
@@ -134,6 +144,138 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for ch in cx.channels.iter() {
         check_channel(cx, ch, out);
         check_returned_after_cancel(cx, ch, out);
+        check_named_sender(cx, ch, out);
+    }
+}
+
+/// `errc := make(chan error); go run(errc)` where `run` (a function or method of the package)
+/// uses that parameter for one bare send and nothing else: the goroutine sends once, the parent
+/// is the only receiver, and a path from the `go` to a return that does not receive leaves it
+/// blocked.
+fn check_named_sender(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
+    if !ch.is_unbuffered() || ch.escapes.len() != 1 {
+        return;
+    }
+    let escape = ch.escapes[0];
+    if escape.kind != EscapeKind::CallArgument {
+        return;
+    }
+    // Everything else the parent does with the channel is receive it, on its own goroutine.
+    if !ch
+        .ops
+        .iter()
+        .all(|op| op.kind == OpKind::Receive && op.goroutine.is_none() && !op.in_closure)
+        || ch.ops.is_empty()
+    {
+        return;
+    }
+    let Some(args) = escape
+        .ident
+        .parent()
+        .filter(|p| p.kind_str() == "argument_list")
+    else {
+        return;
+    };
+    let Some(call) = args.parent().filter(|c| c.kind_str() == "call_expression") else {
+        return;
+    };
+    let Some(go) = call.parent().filter(|g| g.kind_str() == "go_statement") else {
+        return;
+    };
+    if cx.model.function_of(go) != Some(ch.function) {
+        return;
+    }
+    let Some(position) = goconc_syntax::named_children(args).position(|a| a == escape.ident)
+    else {
+        return;
+    };
+    let Some(key) = go_callee_key(cx, call) else {
+        return;
+    };
+    let sends_once = cx
+        .model
+        .package
+        .go_facts(&key)
+        .is_some_and(|f| f.sends_once_params.contains(&position));
+    if !sends_once {
+        return;
+    }
+    let lp = goconc_syntax::enclosing_loop(go);
+    if lp.is_some_and(|lp| !goconc_syntax::is_within(ch.ident, lp)) {
+        // Several senders share the channel: goroutine-leak-ncast's question.
+        return;
+    }
+    let Some(left) = left_behind(cx.model, ch, go) else {
+        return;
+    };
+    let exit = left
+        .exits
+        .iter()
+        .copied()
+        .find(|e| !left.next_iteration || lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp)));
+    let how = match exit {
+        Some(exit) if exit.kind_str() == "return_statement" => {
+            format!("returns at line {}", LineOf(exit.start_byte()))
+        }
+        Some(exit) if exit.kind_str() == "expression_statement" => {
+            let stop = goconc_syntax::statement_call(exit)
+                .and_then(|c| c.field("function"))
+                .map_or("", |f| text(f, cx.src));
+            format!("stops at line {} (`{stop}`)", LineOf(exit.start_byte()))
+        }
+        Some(_) => "ends".to_string(),
+        None if left.next_iteration => {
+            "goes on to its next iteration (which makes a new channel)".to_string()
+        }
+        None => return,
+    };
+    let callee = call.field("function").map_or("", |f| text(f, cx.src));
+    let message = format!(
+        "`{}` is unbuffered: `{callee}`, started on line {}, sends on it once and blocks forever when {} {how} without receiving",
+        ch.name,
+        LineOf(go.start_byte()),
+        function_name(cx.model, ch.function),
+    );
+    let mut finding = META
+        .finding(ch.make_call.byte_range(), message)
+        .with_related(go.byte_range(), "the goroutine that sends starts here");
+    if let Some(exit) = exit {
+        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
+    }
+    if let Some(edit) = buffer_of_one(cx, ch) {
+        finding = finding.with_unsafe_fix(
+            format!(
+                "Make `{}` buffered: `make({}, 1)`",
+                ch.name,
+                text(ch.chan_type, cx.src)
+            ),
+            vec![edit],
+        );
+    }
+    out.push(finding);
+}
+
+/// The summary key of the package function or method a `go` statement calls: `run` (not
+/// shadowed by a local), `Server.loop` for `s.loop(…)` with `s` of the package's type `Server`.
+fn go_callee_key(cx: &Context, call: Node) -> Option<String> {
+    let function = goconc_syntax::unparen(call.field("function")?);
+    match function.kind_str() {
+        "identifier" if cx.model.resolve(function).is_none() => {
+            let name = text(function, cx.src);
+            cx.model.package.func(name)?;
+            Some(name.to_string())
+        }
+        "selector_expression" => {
+            let operand = function.field("operand")?;
+            let method = text(function.field("field")?, cx.src);
+            match cx.model.type_of(operand).deref() {
+                goconc_model::Ty::Named { pkg, name } if pkg.is_empty() => {
+                    Some(goconc_model::summary::summary_key(Some(name), method))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

@@ -6,7 +6,7 @@ use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::goroutines::{go_statement_of, in_nested_goroutine};
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
-use goconc_model::{SyncKind, Ty};
+use goconc_model::SyncKind;
 use goconc_syntax::NodeExt;
 use goconc_syntax::{
     access_path, call_args, enclosing_function, is_within, line_indent, line_start, statement_call,
@@ -61,17 +61,16 @@ nothing declared inside the goroutine, the quick fix moves it, unchanged, to the
 `wg.Go(func() { … })` at once.
 
 ## Started by name
-The same holds for a function that takes the group as a parameter and counts itself on it
-(`func refresh(c *cache, wg *sync.WaitGroup) { wg.Add(1); defer wg.Done(); … }`, or a literal
-bound to a local, `handle := func(…, wg *sync.WaitGroup) {…}`), when the file starts it by name
-with `go refresh(c, &wg)` and the function that does so then calls `wg.Wait()` on the group it
-passed: the path is concrete (this `go`, that `Wait`), so it is an error too, with both as
-related places. No quick fix: the `Add` belongs before the `go` statement, in another function.
-It stays silent when the function is only called directly (`refresh(c, &wg)` has added when it
-returns), when the caller waits on no group it passed, when the function adds for children it
-starts itself, and for functions started from another file. A method (`go r.refresh(c, &wg)`)
-is matched by its name and the type of `r` (the method's receiver type, or a pointer to it): a
-method of the same name on another type is another function.
+The same holds for a function literal bound to a local that takes the group as a parameter and
+counts itself on it (`handle := func(c *cache, wg *sync.WaitGroup) { wg.Add(1); defer
+wg.Done(); … }`), when the function that binds it starts it by name with `go handle(c, &wg)` and
+then calls `wg.Wait()` on the group it passed: the path is concrete (this `go`, that `Wait`), so
+it is an error too, with both as related places. No quick fix: the `Add` belongs before the `go`
+statement. It stays silent when the literal is only called directly (`handle(c, &wg)` has added
+when it returns), when the caller waits on no group it passed, and when the literal adds for
+children it starts itself. A declared function or method started with `go work(&wg)` is not
+followed yet: the finding would sit in one function and depend on another's body, which the
+language server does not re-read when only the other changes.
 
 ## When it stays silent
 - The goroutine adds for children it starts itself (an `Add` followed by `go` statements, with no
@@ -231,38 +230,16 @@ fn check_started_by_name<'t>(
     if counts_children {
         return;
     }
-    // How the function is named where it is called: a declared function by its name (not
-    // shadowed at the call), a literal by the local it is bound to.
-    let binding = match function.kind_str() {
-        "function_declaration" | "method_declaration" => None,
-        "func_literal" => match literal_binding(cx, function) {
-            Some(ident) => Some(ident),
-            None => return,
-        },
-        _ => return,
+    // A literal bound to a local of the same top-level function, started by that name: the
+    // finding reads only the function it sits in. (A declared function or method started from
+    // elsewhere would make it depend on another function's body.)
+    if function.kind_str() != "func_literal" {
+        return;
+    }
+    let Some(binding) = literal_binding(cx, function) else {
+        return;
     };
-    let name = match (function.kind_str(), binding) {
-        ("function_declaration" | "method_declaration", _) => {
-            function.field("name").map(|n| text(n, cx.src))
-        }
-        (_, Some(ident)) => Some(text(ident, cx.src)),
-        _ => None,
-    };
-    let Some(name) = name else { return };
-    // A method is matched at `go x.name(…)` by the type of `x`: the receiver's type, or a
-    // pointer to it.
-    let receiver_type = match function.kind_str() {
-        "method_declaration" => match cx
-            .model
-            .functions
-            .get(index)
-            .and_then(|f| f.receiver_type.as_deref())
-        {
-            Some(t) => Some(t),
-            None => return,
-        },
-        _ => None,
-    };
+    let name = text(binding, cx.src);
     for &go in &cx.index.go_statements {
         if is_within(go, function) {
             continue;
@@ -273,27 +250,9 @@ fn check_started_by_name<'t>(
         let Some(callee) = call.field("function").map(unparen) else {
             continue;
         };
-        let same_function = match (receiver_type, binding) {
-            (Some(owner), _) => {
-                callee.kind_str() == "selector_expression"
-                    && callee
-                        .field("field")
-                        .is_some_and(|f| text(f, cx.src) == name)
-                    && callee.field("operand").is_some_and(|x| {
-                        matches!(cx.model.type_of(x).deref(), Ty::Named { pkg, name } if pkg.is_empty() && name == owner)
-                    })
-            }
-            (None, None) => {
-                callee.kind_str() == "identifier"
-                    && text(callee, cx.src) == name
-                    && cx.model.resolve(callee).is_none()
-            }
-            (None, Some(ident)) => {
-                callee.kind_str() == "identifier"
-                    && text(callee, cx.src) == name
-                    && cx.model.resolve(callee).is_some_and(|d| d.ident == ident)
-            }
-        };
+        let same_function = callee.kind_str() == "identifier"
+            && text(callee, cx.src) == name
+            && cx.model.resolve(callee).is_some_and(|d| d.ident == binding);
         if !same_function {
             continue;
         }
