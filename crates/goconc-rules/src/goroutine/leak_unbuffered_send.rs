@@ -185,8 +185,7 @@ fn check_named_sender(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     if cx.model.function_of(go) != Some(ch.function) {
         return;
     }
-    let Some(position) = goconc_syntax::named_children(args).position(|a| a == escape.ident)
-    else {
+    let Some(position) = goconc_syntax::named_children(args).position(|a| a == escape.ident) else {
         return;
     };
     let Some(key) = go_callee_key(cx, call) else {
@@ -208,11 +207,10 @@ fn check_named_sender(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let Some(left) = left_behind(cx.model, ch, go) else {
         return;
     };
-    let exit = left
-        .exits
-        .iter()
-        .copied()
-        .find(|e| !left.next_iteration || lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp)));
+    let exit =
+        left.exits.iter().copied().find(|e| {
+            !left.next_iteration || lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp))
+        });
     let how = match exit {
         Some(exit) if exit.kind_str() == "return_statement" => {
             format!("returns at line {}", LineOf(exit.start_byte()))
@@ -375,7 +373,10 @@ fn cancel_case_around<'t>(
                 .and_then(|call| call.field("function"))
                 .filter(|f| f.kind_str() == "selector_expression");
             let recv = recv?;
-            if recv.field("field").is_none_or(|f| text(f, cx.src) != "Done") {
+            if recv
+                .field("field")
+                .is_none_or(|f| text(f, cx.src) != "Done")
+            {
                 return None;
             }
             let operand = recv.field("operand")?;

@@ -219,8 +219,7 @@ fn check_started_by_name<'t>(
     // not children it starts (an `Add` followed by `go` statements that use the group).
     let own_done = wg_calls_within(cx, WaitGroupOp::Done, &key, body)
         .any(|d| !in_nested_goroutine(cx.model, d.call, body));
-    let first_statement =
-        call_statement(add).is_some_and(|s| statements(body).first() == Some(&s));
+    let first_statement = call_statement(add).is_some_and(|s| statements(body).first() == Some(&s));
     if !own_done && !first_statement {
         return;
     }
@@ -260,7 +259,9 @@ fn check_started_by_name<'t>(
             continue;
         };
         let group = if arg.kind_str() == "unary_expression"
-            && arg.field("operator").is_some_and(|o| text(o, cx.src) == "&")
+            && arg
+                .field("operator")
+                .is_some_and(|o| text(o, cx.src) == "&")
         {
             match arg.field("operand") {
                 Some(operand) => unparen(operand),
@@ -293,11 +294,17 @@ fn check_started_by_name<'t>(
             .finding(add.byte_range(), message)
             .with_related(
                 go.start_byte()..go.start_byte() + 2,
-                format!("the goroutine starts here (line {})", LineOf(go.start_byte())),
+                format!(
+                    "the goroutine starts here (line {})",
+                    LineOf(go.start_byte())
+                ),
             )
             .with_related(
                 wait.call.byte_range(),
-                format!("`{group_text}.Wait` (line {})", LineOf(wait.call.start_byte())),
+                format!(
+                    "`{group_text}.Wait` (line {})",
+                    LineOf(wait.call.start_byte())
+                ),
             );
         out.push(finding);
         return;
