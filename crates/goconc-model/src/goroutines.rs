@@ -307,6 +307,10 @@ pub struct GoFacts {
     /// Its channel parameters handed on to a function of the package: (parameter position,
     /// callee key, argument position).
     pub hands_params: Vec<(usize, String, usize)>,
+    /// The positions of its channel parameters that it uses for exactly one thing: one bare
+    /// send (`errc <- err`), outside any loop and not a `select` case, in its own body (not in a
+    /// function literal). Started with `go f(…, ch, …)`, it sends once and cannot give up.
+    pub sends_once_params: Vec<usize>,
     /// It calls `recover()` in its own body: deferred, it stops a panic.
     pub recovers: bool,
     /// What it does with channels held in struct fields (see [`crate::channels::fields`]).
@@ -367,6 +371,9 @@ pub fn collect_in(
         facts.returns_pending_send = may_start && returns_pending_send(decl, body, src);
         if may_start || may_channel {
             collector.calls_and_sends(&mut facts);
+        }
+        if body_text.contains("<-") {
+            facts.sends_once_params = collector.sends_once_params();
         }
         if facts != GoFacts::default() {
             out.insert(key, facts);
@@ -755,6 +762,56 @@ impl<'a, 't> Collector<'a, 't> {
             }
             true
         });
+    }
+
+    /// See [`GoFacts::sends_once_params`].
+    fn sends_once_params(&self) -> Vec<usize> {
+        let src = self.src;
+        let mut out = Vec::new();
+        for (position, (name, ty)) in self.scope.params.iter().enumerate() {
+            if !matches!(ty, Ty::Chan(_)) || self.locals.contains(name) || *name == "_" {
+                continue;
+            }
+            let mut sends = 0;
+            let mut other = false;
+            goconc_syntax::walk(self.body, |n| {
+                if other {
+                    return false;
+                }
+                if n.kind_str() != "identifier" || text(n, src) != *name {
+                    return true;
+                }
+                let send = n
+                    .parent()
+                    .filter(|p| p.kind_str() == "send_statement" && p.field("channel") == Some(n));
+                let Some(send) = send else {
+                    other = true;
+                    return false;
+                };
+                let in_case = send
+                    .parent()
+                    .is_some_and(|p| p.kind_str() == "communication_case");
+                let mut nested = false;
+                let mut node = send.parent();
+                while let Some(p) = node.filter(|p| *p != self.body) {
+                    if matches!(p.kind_str(), "for_statement" | "func_literal") {
+                        nested = true;
+                        break;
+                    }
+                    node = p.parent();
+                }
+                if in_case || nested {
+                    other = true;
+                    return false;
+                }
+                sends += 1;
+                true
+            });
+            if !other && sends == 1 {
+                out.push(position);
+            }
+        }
+        out
     }
 
     /// `f(…, ch, …)` with `ch` a channel parameter: (its position, f's key, argument position).

@@ -320,15 +320,21 @@ fn collect_uses<'t>(model: &FileModel<'t>, channels: &mut [LocalChannel<'t>]) {
             return true;
         }
         let name = text(node, model.src);
+        // Two channels of one function may share a name (`resultC` made in an early-return
+        // branch and again below it): a use belongs to the one it resolves to.
+        if !channels.iter().any(|c| c.name == name && c.ident != node) {
+            return true;
+        }
+        let Some(declared) = model.resolve(node).map(|d| d.ident) else {
+            return true;
+        };
         let Some(ch) = channels
             .iter_mut()
-            .find(|c| c.name == name && c.ident != node)
+            .find(|c| c.ident == declared && c.ident != node)
         else {
             return true;
         };
-        if node.start_byte() < ch.ident.start_byte()
-            || model.resolve(node).map(|d| d.ident) != Some(ch.ident)
-        {
+        if node.start_byte() < ch.ident.start_byte() {
             return true;
         }
         classify(model, function, node, ch);
@@ -599,6 +605,37 @@ mod tests {
         let index = NodeIndex::build(root, file.text());
         let channels = Channels::build(&model, index.calls_named("make"));
         f(&model, &channels);
+    }
+
+    #[test]
+    fn uses_belong_to_the_channel_they_resolve_to() {
+        let src = r#"package p
+
+func f(early bool) <-chan int {
+	if early {
+		out := make(chan int, 1)
+		out <- 1
+		return out
+	}
+	out := make(chan int)
+	go func() { out <- 2 }()
+	return out
+}
+"#;
+        with_channels(src, |_, chans| {
+            let all: Vec<_> = chans.iter().collect();
+            assert_eq!(all.len(), 2);
+            let (first, second) = (all[0], all[1]);
+            assert_eq!(first.capacity, Capacity::Buffered(1));
+            assert!(first.ops_of(OpKind::Send).all(|op| op.goroutine.is_none()));
+            assert_eq!(first.ops_of(OpKind::Send).count(), 1);
+            assert_eq!(second.capacity, Capacity::Unbuffered);
+            let sends: Vec<_> = second.ops_of(OpKind::Send).collect();
+            assert_eq!(sends.len(), 1);
+            assert!(sends[0].goroutine.is_some());
+            assert_eq!(first.escapes.len(), 1);
+            assert_eq!(second.escapes.len(), 1);
+        });
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
-use goconc_model::channels::{LocalChannel, OpKind};
+use goconc_model::channels::{EscapeKind, LocalChannel, OpKind};
+use goconc_model::DeclKind;
 use goconc_syntax::text;
 use goconc_syntax::NodeExt;
 
@@ -84,6 +85,28 @@ from it, passes it to the goroutine as an argument); and, at the caller, when th
 used in any other way (received after the `select`, handed to a goroutine that drains it), or
 the `select` sits in a loop that comes back to it.
 
+## A sender started by name
+`errc := make(chan error); go run(errc)` (or `go s.probe(errc)`) is the same shape when `run`, a
+function or method of the package, uses that parameter for one bare send and nothing else (not
+in a loop, not a `select` case, not in a function literal, no `close`): the goroutine sends
+once, and the parent, which only receives the channel, can leave without receiving. Same
+severity, place and fix as above. It stays silent when the callee gives its send up (a `select`
+with another case), sends more than once or in a loop, closes the channel or hands it on; when
+the parent does anything but receive it; when the `go` is in a loop with the channel made
+outside it; and when the callee is not the package's own (another package, a function value).
+
+## Returned, and sent on only once the caller's context is done
+A function that takes `ctx context.Context`, makes an unbuffered channel, returns it, and starts
+a goroutine whose send on it sits inside that goroutine's `case <-ctx.Done():` sends exactly
+when a caller sharing `ctx` that waits with `select { case v := <-ch: … case <-ctx.Done(): … }`
+has stopped receiving: the goroutine blocks forever. A warning on the `make` (the case and the
+send are its related places): the harm needs a caller that waits that way, which the function
+cannot see; the quick fix gives the channel a buffer of one. It stays silent when the channel is
+buffered, when the function also receives it, stores it or hands it to a call, when the send is
+itself a `select` case that can give up, when the goroutine only closes the channel on
+cancellation, and when the context is not a parameter of the function (a context it makes
+itself, whose end says nothing about the caller).
+
 ## When it stays silent
 - The channel is buffered, or its capacity is not a constant.
 - Every path from the `go` statement to a return receives from the channel (`t.Fatal` and
@@ -96,11 +119,20 @@ the `select` sits in a loop that comes back to it.
 - The goroutine can send more than once (sends on exclusive paths count as one: each but the
   last followed by `return`, or on different arms of an `if`/`else` or cases of a `switch`),
   sends in a loop, or inside a `select` that can give up.
-- Several goroutines send on the channel (see `goroutine-leak-ncast`): a `go` in a loop with the
-  channel made outside it. A channel made in the same iteration as its goroutine is one channel
-  per goroutine, and an iteration that goes on without receiving leaves that sender behind.
-- The channel escapes: passed to a function, stored, returned, used in another closure, received
-  elsewhere or closed by the parent.
+- Several goroutines send on the channel and the parent receives it after the loop that starts
+  them (see `goroutine-leak-ncast`): a `go` in a loop with the channel made outside it, and a
+  receive outside that loop. A channel made in the same iteration as its goroutine is one
+  channel per goroutine, and an iteration that goes on without receiving leaves that sender
+  behind.
+- A `go` in a loop with the channel made before the loop, when every receive sits in that same
+  loop (a loop that starts a worker and waits for its report beside other cases): only a
+  `return` inside the loop that the path from the `go` reaches without receiving is reported
+  (`case <-quit: return` while the worker may still report); past the loop, a later
+  iteration's receive may have taken the value, so the end of the loop is not counted. A stop
+  case that first drains the worker only when one is running (`if running { <-failed }`) is
+  not told apart from one that does not: make the channel buffered instead.
+- The channel escapes: passed to a function (other than a sender started by name, above),
+  stored, returned, used in another closure, received elsewhere or closed by the parent.
 "#,
 };
 
@@ -111,7 +143,256 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
     for ch in cx.channels.iter() {
         check_channel(cx, ch, out);
+        check_returned_after_cancel(cx, ch, out);
+        check_named_sender(cx, ch, out);
     }
+}
+
+/// `errc := make(chan error); go run(errc)` where `run` (a function or method of the package)
+/// uses that parameter for one bare send and nothing else: the goroutine sends once, the parent
+/// is the only receiver, and a path from the `go` to a return that does not receive leaves it
+/// blocked.
+fn check_named_sender(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
+    if !ch.is_unbuffered() || ch.escapes.len() != 1 {
+        return;
+    }
+    let escape = ch.escapes[0];
+    if escape.kind != EscapeKind::CallArgument {
+        return;
+    }
+    // Everything else the parent does with the channel is receive it, on its own goroutine.
+    if !ch
+        .ops
+        .iter()
+        .all(|op| op.kind == OpKind::Receive && op.goroutine.is_none() && !op.in_closure)
+        || ch.ops.is_empty()
+    {
+        return;
+    }
+    let Some(args) = escape
+        .ident
+        .parent()
+        .filter(|p| p.kind_str() == "argument_list")
+    else {
+        return;
+    };
+    let Some(call) = args.parent().filter(|c| c.kind_str() == "call_expression") else {
+        return;
+    };
+    let Some(go) = call.parent().filter(|g| g.kind_str() == "go_statement") else {
+        return;
+    };
+    if cx.model.function_of(go) != Some(ch.function) {
+        return;
+    }
+    let Some(position) = goconc_syntax::named_children(args).position(|a| a == escape.ident) else {
+        return;
+    };
+    let Some(key) = go_callee_key(cx, call) else {
+        return;
+    };
+    let sends_once = cx
+        .model
+        .package
+        .go_facts(&key)
+        .is_some_and(|f| f.sends_once_params.contains(&position));
+    if !sends_once {
+        return;
+    }
+    let lp = goconc_syntax::enclosing_loop(go);
+    if lp.is_some_and(|lp| !goconc_syntax::is_within(ch.ident, lp)) {
+        // Several senders share the channel: goroutine-leak-ncast's question.
+        return;
+    }
+    let Some(left) = left_behind(cx.model, ch, go) else {
+        return;
+    };
+    let exit =
+        left.exits.iter().copied().find(|e| {
+            !left.next_iteration || lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp))
+        });
+    let how = match exit {
+        Some(exit) if exit.kind_str() == "return_statement" => {
+            format!("returns at line {}", LineOf(exit.start_byte()))
+        }
+        Some(exit) if exit.kind_str() == "expression_statement" => {
+            let stop = goconc_syntax::statement_call(exit)
+                .and_then(|c| c.field("function"))
+                .map_or("", |f| text(f, cx.src));
+            format!("stops at line {} (`{stop}`)", LineOf(exit.start_byte()))
+        }
+        Some(_) => "ends".to_string(),
+        None if left.next_iteration => {
+            "goes on to its next iteration (which makes a new channel)".to_string()
+        }
+        None => return,
+    };
+    let callee = call.field("function").map_or("", |f| text(f, cx.src));
+    let message = format!(
+        "`{}` is unbuffered: `{callee}`, started on line {}, sends on it once and blocks forever when {} {how} without receiving",
+        ch.name,
+        LineOf(go.start_byte()),
+        function_name(cx.model, ch.function),
+    );
+    let mut finding = META
+        .finding(ch.make_call.byte_range(), message)
+        .with_related(go.byte_range(), "the goroutine that sends starts here");
+    if let Some(exit) = exit {
+        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
+    }
+    if let Some(edit) = buffer_of_one(cx, ch) {
+        finding = finding.with_unsafe_fix(
+            format!(
+                "Make `{}` buffered: `make({}, 1)`",
+                ch.name,
+                text(ch.chan_type, cx.src)
+            ),
+            vec![edit],
+        );
+    }
+    out.push(finding);
+}
+
+/// The summary key of the package function or method a `go` statement calls: `run` (not
+/// shadowed by a local), `Server.loop` for `s.loop(…)` with `s` of the package's type `Server`.
+fn go_callee_key(cx: &Context, call: Node) -> Option<String> {
+    let function = goconc_syntax::unparen(call.field("function")?);
+    match function.kind_str() {
+        "identifier" if cx.model.resolve(function).is_none() => {
+            let name = text(function, cx.src);
+            cx.model.package.func(name)?;
+            Some(name.to_string())
+        }
+        "selector_expression" => {
+            let operand = function.field("operand")?;
+            let method = text(function.field("field")?, cx.src);
+            match cx.model.type_of(operand).deref() {
+                goconc_model::Ty::Named { pkg, name } if pkg.is_empty() => {
+                    Some(goconc_model::summary::summary_key(Some(name), method))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A function that takes `ctx`, makes an unbuffered channel, starts a goroutine that sends on it
+/// once, and returns it: when that send runs only after `ctx` is done (inside the goroutine's
+/// `case <-ctx.Done():`), it runs exactly when a caller that shares `ctx` and waits with
+/// `select { case v := <-ch: … case <-ctx.Done(): … }` has stopped receiving.
+fn check_returned_after_cancel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
+    if !ch.is_unbuffered() {
+        return;
+    }
+    let Some(function) = cx.model.functions.get(ch.function) else {
+        return;
+    };
+    // A top-level declaration that returns this channel and uses it for nothing else than its
+    // goroutine's sends (and that goroutine's `close`).
+    if function.parent.is_some()
+        || ch.escapes.is_empty()
+        || !ch.escapes.iter().all(|e| e.kind == EscapeKind::Returned)
+    {
+        return;
+    }
+    let Some((sender, sends)) = goconc_model::channels::senders::single_sender(ch) else {
+        return;
+    };
+    let only_the_sender = ch.ops.iter().all(|op| {
+        matches!(op.kind, OpKind::Send | OpKind::Close)
+            && op.goroutine == Some(sender)
+            && !op.in_closure
+    });
+    if !only_the_sender {
+        return;
+    }
+    if !sends.iter().all(|s| is_single_blocking_send(s)) {
+        return;
+    }
+    let Some(go) = go_statement(cx.model, sender, ch.function) else {
+        return;
+    };
+    for send in &sends {
+        let Some((case, ctx_name)) = cancel_case_around(cx, send.node, sender.literal, ch.function)
+        else {
+            continue;
+        };
+        if cx.is_skipped(ch.make_call.start_byte()) {
+            return;
+        }
+        let message = format!(
+            "`{}` is unbuffered and returned: the goroutine started on line {} sends on it (line {}) only once `{ctx_name}` is done, when a caller that stops waiting on `{ctx_name}.Done()` has gone: that send blocks forever",
+            ch.name,
+            LineOf(go.start_byte()),
+            LineOf(send.node.start_byte()),
+        );
+        let mut finding = META
+            .finding(ch.make_call.byte_range(), message)
+            .with_related(case.byte_range(), "runs once the caller's context is done")
+            .with_related(send.node.byte_range(), "the goroutine blocks here");
+        if let Some(edit) = buffer_of_one(cx, ch) {
+            finding = finding.with_unsafe_fix(
+                format!(
+                    "Make `{}` buffered: `make({}, 1)`",
+                    ch.name,
+                    text(ch.chan_type, cx.src)
+                ),
+                vec![edit],
+            );
+        }
+        out.push(finding);
+        return;
+    }
+}
+
+/// The `case <-ctx.Done():` of a `select` in the goroutine `literal` whose body holds `send`,
+/// when `ctx` is a `context.Context` parameter of the function that started the goroutine; with
+/// that parameter's name.
+fn cancel_case_around<'t>(
+    cx: &Context<'_, 't>,
+    send: Node<'t>,
+    literal: Node<'t>,
+    function: usize,
+) -> Option<(Node<'t>, &'t str)> {
+    let mut node = send.parent()?;
+    while node != literal {
+        if node.kind_str() == "func_literal" {
+            return None;
+        }
+        if node.kind_str() == "communication_case" {
+            let recv = node
+                .field("communication")
+                .filter(|c| c.kind_str() == "receive_statement")
+                .and_then(|c| c.field("right"))
+                .map(goconc_syntax::unparen)
+                .filter(|r| r.kind_str() == "unary_expression")
+                .and_then(|r| r.field("operand"))
+                .map(goconc_syntax::unparen)
+                .filter(|o| o.kind_str() == "call_expression")
+                .and_then(|call| call.field("function"))
+                .filter(|f| f.kind_str() == "selector_expression");
+            let recv = recv?;
+            if recv
+                .field("field")
+                .is_none_or(|f| text(f, cx.src) != "Done")
+            {
+                return None;
+            }
+            let operand = recv.field("operand")?;
+            if operand.kind_str() != "identifier" {
+                return None;
+            }
+            let decl = cx.model.resolve(operand)?;
+            let is_param = decl.kind == DeclKind::Param && decl.function == function;
+            if !is_param || !decl.ty.deref().is_named("context", "Context") {
+                return None;
+            }
+            return Some((node, text(operand, cx.src)));
+        }
+        node = node.parent()?;
+    }
+    None
 }
 
 fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
@@ -138,21 +419,39 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let Some(go) = go_statement(cx.model, sender, ch.function) else {
         return;
     };
-    // A `go` in a loop with a channel made outside it: several senders share one channel
-    // (goroutine-leak-ncast). Made in the same iteration, each iteration has its own.
-    if goconc_syntax::enclosing_loop(go).is_some_and(|lp| !goconc_syntax::is_within(ch.ident, lp)) {
-        return;
+    let lp = goconc_syntax::enclosing_loop(go);
+    // A `go` in a loop with a channel made outside it: several senders share one channel. When
+    // the parent receives it only after that loop, counting senders against receives is
+    // goroutine-leak-ncast's question. When every receive sits in the same loop as the `go` (a
+    // loop that starts a worker and waits for it beside other cases), a `return` inside that
+    // loop that the path from the `go` reaches without receiving leaves the worker behind.
+    let shared_by_iterations = lp.is_some_and(|lp| !goconc_syntax::is_within(ch.ident, lp));
+    if shared_by_iterations {
+        let Some(lp) = lp else { return };
+        if !ch
+            .parent_ops()
+            .all(|op| goconc_syntax::is_within(op.node, lp))
+        {
+            return;
+        }
     }
     let Some(left) = left_behind(cx.model, ch, go) else {
         return;
     };
     // A return inside the loop is where the sender is left; past the loop, the iteration that
-    // went on without receiving is.
-    let lp = goconc_syntax::enclosing_loop(go);
-    let exit =
-        left.exits.iter().copied().find(|e| {
-            !left.next_iteration || lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp))
-        });
+    // went on without receiving is. For a channel the iterations share, only a return inside
+    // the loop counts: past it, a later iteration's receive may have taken the value.
+    let exit = left.exits.iter().copied().find(|e| {
+        let inside = lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp));
+        if shared_by_iterations {
+            inside && e.kind_str() == "return_statement"
+        } else {
+            !left.next_iteration || inside
+        }
+    });
+    if shared_by_iterations && exit.is_none() {
+        return;
+    }
     let how = match exit {
         Some(exit) if exit.kind_str() == "return_statement" => {
             format!("returns at line {}", LineOf(exit.start_byte()))

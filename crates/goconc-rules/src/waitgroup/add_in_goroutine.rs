@@ -60,6 +60,18 @@ nothing declared inside the goroutine, the quick fix moves it, unchanged, to the
 `go func() { defer wg.Done(); … }()` (the shape `waitgroup-go-available` rewrites), the fix writes
 `wg.Go(func() { … })` at once.
 
+## Started by name
+The same holds for a function literal bound to a local that takes the group as a parameter and
+counts itself on it (`handle := func(c *cache, wg *sync.WaitGroup) { wg.Add(1); defer
+wg.Done(); … }`), when the function that binds it starts it by name with `go handle(c, &wg)` and
+then calls `wg.Wait()` on the group it passed: the path is concrete (this `go`, that `Wait`), so
+it is an error too, with both as related places. No quick fix: the `Add` belongs before the `go`
+statement. It stays silent when the literal is only called directly (`handle(c, &wg)` has added
+when it returns), when the caller waits on no group it passed, and when the literal adds for
+children it starts itself. A declared function or method started with `go work(&wg)` is not
+followed yet: the finding would sit in one function and depend on another's body, which the
+language server does not re-read when only the other changes.
+
 ## When it stays silent
 - The goroutine adds for children it starts itself (an `Add` followed by `go` statements, with no
   `Done` of its own on that group), for example a supervisor that starts workers and waits for
@@ -84,9 +96,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         let Some(lit) = enclosing_function(add.call).filter(|f| f.kind_str() == "func_literal")
         else {
+            check_started_by_name(cx, add.call, add.receiver, out);
             continue;
         };
         let Some(go) = go_statement_of(lit) else {
+            check_started_by_name(cx, add.call, add.receiver, out);
             continue;
         };
         let Some(body) = lit.field("body") else {
@@ -163,6 +177,178 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         out.push(finding);
     }
+}
+
+/// `wg.Add` on a group the function takes as a parameter (`func work(wg *sync.WaitGroup)`, or a
+/// literal bound to a local, `handle := func(wg *sync.WaitGroup) {…}`), when this file starts
+/// the function by name with `go work(&wg)` and the function that does so waits on the group it
+/// passed: that `Wait` can return before the goroutine has added to the counter.
+fn check_started_by_name<'t>(
+    cx: &Context<'_, 't>,
+    add: tree_sitter::Node<'t>,
+    receiver: tree_sitter::Node<'t>,
+    out: &mut Vec<Finding>,
+) {
+    let Some(function) = enclosing_function(add) else {
+        return;
+    };
+    let Some(body) = function.field("body") else {
+        return;
+    };
+    let receiver = unparen(receiver);
+    if receiver.kind_str() != "identifier" {
+        return;
+    }
+    let Some(index) = cx.model.function_of(add) else {
+        return;
+    };
+    let Some(param) = cx
+        .model
+        .resolve(receiver)
+        .filter(|d| d.kind == goconc_model::DeclKind::Param && d.function == index)
+    else {
+        return;
+    };
+    let Some(position) = param_position(function, param.ident) else {
+        return;
+    };
+    let Some(key) = wg_key(cx.model, receiver) else {
+        return;
+    };
+    // Its own `Done` on the group, or the `Add` opening the body: the function counts itself,
+    // not children it starts (an `Add` followed by `go` statements that use the group).
+    let own_done = wg_calls_within(cx, WaitGroupOp::Done, &key, body)
+        .any(|d| !in_nested_goroutine(cx.model, d.call, body));
+    let first_statement = call_statement(add).is_some_and(|s| statements(body).first() == Some(&s));
+    if !own_done && !first_statement {
+        return;
+    }
+    let counts_children = cx.index.go_statements.iter().any(|g| {
+        is_within(*g, body) && g.start_byte() > add.end_byte() && child_uses(cx, *g, &key)
+    });
+    if counts_children {
+        return;
+    }
+    // A literal bound to a local of the same top-level function, started by that name: the
+    // finding reads only the function it sits in. (A declared function or method started from
+    // elsewhere would make it depend on another function's body.)
+    if function.kind_str() != "func_literal" {
+        return;
+    }
+    let Some(binding) = literal_binding(cx, function) else {
+        return;
+    };
+    let name = text(binding, cx.src);
+    for &go in &cx.index.go_statements {
+        if is_within(go, function) {
+            continue;
+        }
+        let Some(call) = statement_call(go) else {
+            continue;
+        };
+        let Some(callee) = call.field("function").map(unparen) else {
+            continue;
+        };
+        let same_function = callee.kind_str() == "identifier"
+            && text(callee, cx.src) == name
+            && cx.model.resolve(callee).is_some_and(|d| d.ident == binding);
+        if !same_function {
+            continue;
+        }
+        let Some(arg) = call_args(call).get(position).map(|a| unparen(*a)) else {
+            continue;
+        };
+        let group = if arg.kind_str() == "unary_expression"
+            && arg
+                .field("operator")
+                .is_some_and(|o| text(o, cx.src) == "&")
+        {
+            match arg.field("operand") {
+                Some(operand) => unparen(operand),
+                None => continue,
+            }
+        } else {
+            arg
+        };
+        let Some(passed) = wg_key(cx.model, group) else {
+            continue;
+        };
+        let Some(parent_body) = enclosing_function(go).and_then(|f| f.field("body")) else {
+            continue;
+        };
+        let Some(wait) = wg_calls_within(cx, WaitGroupOp::Wait, &passed, parent_body)
+            .find(|w| w.call.start_byte() > go.end_byte() && !is_within(w.call, function))
+        else {
+            continue;
+        };
+        let recv = text(receiver, cx.src);
+        let group_text = text(group, cx.src);
+        let message = format!(
+            "`{recv}.Add` runs inside the goroutine it counts: `go {}(…)` on line {} passes `{}`, and `{group_text}.Wait` (line {}) can return before the goroutine has added to the counter",
+            text(callee, cx.src),
+            LineOf(go.start_byte()),
+            text(arg, cx.src),
+            LineOf(wait.call.start_byte()),
+        );
+        let finding = META
+            .finding(add.byte_range(), message)
+            .with_related(
+                go.start_byte()..go.start_byte() + 2,
+                format!(
+                    "the goroutine starts here (line {})",
+                    LineOf(go.start_byte())
+                ),
+            )
+            .with_related(
+                wait.call.byte_range(),
+                format!(
+                    "`{group_text}.Wait` (line {})",
+                    LineOf(wait.call.start_byte())
+                ),
+            );
+        out.push(finding);
+        return;
+    }
+}
+
+/// The position, among the function's parameters, of the one declared by `ident`.
+fn param_position(function: tree_sitter::Node, ident: tree_sitter::Node) -> Option<usize> {
+    let params = function.field("parameters")?;
+    let mut position = 0;
+    for decl in goconc_syntax::named_children(params) {
+        let mut names = 0;
+        let mut cursor = decl.walk();
+        for name in decl.children_by_field_name("name", &mut cursor) {
+            if name == ident {
+                return Some(position + names);
+            }
+            names += 1;
+        }
+        // An unnamed parameter (`func(int, *sync.WaitGroup)`) still takes a position.
+        position += names.max(1);
+    }
+    None
+}
+
+/// The local a literal is bound to where it is declared: `handle := func(…) {…}` (one name, one
+/// value). None for any other placement.
+fn literal_binding<'t>(
+    cx: &Context<'_, 't>,
+    lit: tree_sitter::Node<'t>,
+) -> Option<tree_sitter::Node<'t>> {
+    let list = lit.parent().filter(|p| p.kind_str() == "expression_list")?;
+    let decl = list
+        .parent()
+        .filter(|d| d.kind_str() == "short_var_declaration")?;
+    let left = decl.field("left")?;
+    let right = decl.field("right")?;
+    if left.named_child_count() != 1 || right.named_child_count() != 1 || right != list {
+        return None;
+    }
+    let ident = goconc_syntax::named_children(left).next()?;
+    // A local the statement declares (not an assignment to an outer name through `:=` with
+    // another new name beside it: one name only, so it is new).
+    (ident.kind_str() == "identifier" && text(ident, cx.src) != "_").then_some(ident)
 }
 
 /// Does the goroutine started by `go` release the group `key`: a `Done` on it inside the
