@@ -161,8 +161,9 @@ None: take the lock, or document why this access is safe.
   (not yet judged through those callers: an exported method calling such a helper bare is a
   known gap); whole-value methods (serializers) with no caller in the package.
 - The field itself (set up, `p.store = newStore()`, or checked, `p.store != nil`) when every
-  locked access of it is a call of its value's methods (`p.store.put(…)`): the lock is seen
-  serialising those calls, not guarding the field.
+  locked access of it is a use of its value — a call of its methods (`p.store.put(…)`) or an
+  access of its fields (`p.store.index[k]`): the lock is seen serialising those uses, not
+  guarding the field. A use of the value without the lock (`p.store.bytes`) is still judged.
 - Reads of the field itself (the map or slice header, not what it holds) when nothing assigns
   the field after the value is made (`&T{m: r.m}` shares a map the lock guards the contents
   of). Returning it (`return c.items`) is reported: the guarded contents leave the type.
@@ -714,14 +715,21 @@ fn judge(
     }
     // A write of one part of the field (`c.stats.sent++`) is none of a read of another
     // (`c.stats.name`).
-    // The lock is seen serialising only calls of the value's methods (`p.store.put(…)` under
-    // it, never `p.store` itself): setting the field up (`p.store = newStore()` in `Init`) or
-    // checking it (`p.store != nil`) is no access that evidence speaks for.
-    let locked_only_through_methods = accesses
+    // The lock is seen serialising only uses of the value — calls of its methods
+    // (`p.store.put(…)`) or accesses of its fields (`p.store.index[k]`) under it, never
+    // `p.store` itself: setting the field up (`p.store = newStore()` in `Init`) or checking it
+    // (`p.store != nil`) is no access that evidence speaks for. A use of the value without the
+    // lock (`p.store.bytes`) is still judged.
+    let locked_only_through_the_value = accesses
         .iter()
         .filter(|a| a.guards.contains(&guard.name))
-        .all(|a| a.method);
-    if locked_only_through_methods && !access.element && !access.method && !returned(cx, access) {
+        .all(|a| a.method || a.part.is_some());
+    if locked_only_through_the_value
+        && !access.element
+        && !access.method
+        && access.part.is_none()
+        && !returned(cx, access)
+    {
         return None;
     }
     let writes: Vec<&&FieldAccess> = accesses
