@@ -272,6 +272,19 @@ impl IncrementalFile {
                 }));
             decls.call_sites.extend(facts.call_sites.iter().cloned());
         }
+        // In broken code a function the parser nests in an ERROR item is seen one way alone
+        // and another way among its file's items: its facts are then collected over the whole
+        // file, as `FileDecls::collect` does, not kept per function (slower while the file is
+        // broken, and the same as the CLI).
+        let broken = root.has_error();
+        if broken {
+            let whole = FileDecls::collect(root, src);
+            decls.summaries = whole.summaries;
+            decls.goroutines = whole.goroutines;
+            decls.atomics = whole.atomics;
+            decls.usage = whole.usage;
+            decls.call_sites = whole.call_sites;
+        }
         // As `FileDecls::collect` gives them: each once, in order.
         decls.call_sites.sort();
         decls.call_sites.dedup();
@@ -280,6 +293,17 @@ impl IncrementalFile {
         context.hash(&mut key);
         for f in functions {
             part(&fresh, &self.item_decls, f.key).hash_without_offsets(&mut key);
+        }
+        if broken {
+            let mut summaries: Vec<_> = decls.summaries.iter().collect();
+            summaries.sort_by(|a, b| a.0.cmp(b.0));
+            let mut goroutine_facts: Vec<_> = decls.goroutines.iter().collect();
+            goroutine_facts.sort_by(|a, b| a.0.cmp(b.0));
+            format!(
+                "{summaries:?}{goroutine_facts:?}{:?}{:?}{:?}",
+                decls.atomics, decls.usage, decls.call_sites
+            )
+            .hash(&mut key);
         }
         // Field accesses and method calls, judged with the file's own types and summaries. They
         // depend on more than their function's text (the summaries of its callees, which
