@@ -211,21 +211,8 @@ fn check_named_sender(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         left.exits.iter().copied().find(|e| {
             !left.next_iteration || lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp))
         });
-    let how = match exit {
-        Some(exit) if exit.kind_str() == "return_statement" => {
-            format!("returns at line {}", LineOf(exit.start_byte()))
-        }
-        Some(exit) if exit.kind_str() == "expression_statement" => {
-            let stop = goconc_syntax::statement_call(exit)
-                .and_then(|c| c.field("function"))
-                .map_or("", |f| text(f, cx.src));
-            format!("stops at line {} (`{stop}`)", LineOf(exit.start_byte()))
-        }
-        Some(_) => "ends".to_string(),
-        None if left.next_iteration => {
-            "goes on to its next iteration (which makes a new channel)".to_string()
-        }
-        None => return,
+    let Some(how) = how_it_leaves(cx, exit, left.next_iteration) else {
+        return;
     };
     let callee = call.field("function").map_or("", |f| text(f, cx.src));
     let message = format!(
@@ -452,21 +439,8 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     if shared_by_iterations && exit.is_none() {
         return;
     }
-    let how = match exit {
-        Some(exit) if exit.kind_str() == "return_statement" => {
-            format!("returns at line {}", LineOf(exit.start_byte()))
-        }
-        Some(exit) if exit.kind_str() == "expression_statement" => {
-            let call = goconc_syntax::statement_call(exit)
-                .and_then(|c| c.field("function"))
-                .map_or("", |f| text(f, cx.src));
-            format!("stops at line {} (`{call}`)", LineOf(exit.start_byte()))
-        }
-        Some(_) => "ends".to_string(),
-        None if left.next_iteration => {
-            "goes on to its next iteration (which makes a new channel)".to_string()
-        }
-        None => return,
+    let Some(how) = how_it_leaves(cx, exit, left.next_iteration) else {
+        return;
     };
     let send = sends[0].node;
     let others: Vec<String> = sends[1..]
@@ -756,4 +730,25 @@ mod tests {
         let src = "package p\n\nfunc f(x bool) {\n\tch := make(chan int)\n\tgo func() {\n\t\tch <- 1\n\t}()\n\tif x {\n\t\t<-ch\n\t}\n}\n";
         assert_eq!(found(src), vec!["make(chan int)".to_string()]);
     }
+}
+
+/// How the function leaves the sender behind, for the message: the `return` or stopping call it
+/// takes, its end, or its next iteration; `None` when it does not.
+fn how_it_leaves(cx: &Context, exit: Option<Node>, next_iteration: bool) -> Option<String> {
+    Some(match exit {
+        Some(exit) if exit.kind_str() == "return_statement" => {
+            format!("returns at line {}", LineOf(exit.start_byte()))
+        }
+        Some(exit) if exit.kind_str() == "expression_statement" => {
+            let stop = goconc_syntax::statement_call(exit)
+                .and_then(|c| c.field("function"))
+                .map_or("", |f| text(f, cx.src));
+            format!("stops at line {} (`{stop}`)", LineOf(exit.start_byte()))
+        }
+        Some(_) => "ends".to_string(),
+        None if next_iteration => {
+            "goes on to its next iteration (which makes a new channel)".to_string()
+        }
+        None => return None,
+    })
 }

@@ -689,27 +689,34 @@ fn leaves_loop_otherwise(for_stmt: Node) -> bool {
         return true;
     };
     let mut leaves = false;
-    walk_body_with_ancestors(body, |n, ancestors| match n.kind_str() {
-        "goto_statement" => leaves = true,
-        "break_statement" => {
-            let labelled = named_children(n).next().is_some();
-            let inner = ancestors.iter().any(|a| {
-                *a != body
-                    && matches!(
-                        a.kind_str(),
-                        "for_statement"
-                            | "select_statement"
-                            | "expression_switch_statement"
-                            | "type_switch_statement"
-                    )
-            });
-            if labelled || !inner {
-                leaves = true;
-            }
+    walk_body_with_ancestors(body, |n, ancestors| {
+        if n.kind_str() != "return_statement" && leaves_loop(n, body, ancestors) {
+            leaves = true;
         }
-        _ => {}
     });
     leaves
+}
+
+/// Does `n`, inside the loop body `body`, leave the loop: a `return`, a `goto`, a labelled
+/// `break` (not followed here), or a `break` outside any `select`, `switch` or loop of its own?
+fn leaves_loop(n: Node, body: Node, ancestors: &[Node]) -> bool {
+    match n.kind_str() {
+        "return_statement" | "goto_statement" => true,
+        "break_statement" => {
+            named_children(n).next().is_some()
+                || !ancestors.iter().any(|a| {
+                    *a != body
+                        && matches!(
+                            a.kind_str(),
+                            "for_statement"
+                                | "select_statement"
+                                | "expression_switch_statement"
+                                | "type_switch_statement"
+                        )
+                })
+        }
+        _ => false,
+    }
 }
 
 /// Does the receiver `op` keep reading `owner.field` until the sender's last word on
@@ -867,24 +874,7 @@ fn drains_until(cx: &Context, for_stmt: Node, owner: &str, last: &str) -> bool {
     let mut exits = 0;
     let mut all_on_last = true;
     walk_body_with_ancestors(body, |n, ancestors| {
-        let exit = match n.kind_str() {
-            "return_statement" | "goto_statement" => true,
-            "break_statement" => {
-                named_children(n).next().is_some()
-                    || !ancestors.iter().any(|a| {
-                        *a != body
-                            && matches!(
-                                a.kind_str(),
-                                "for_statement"
-                                    | "select_statement"
-                                    | "expression_switch_statement"
-                                    | "type_switch_statement"
-                            )
-                    })
-            }
-            _ => false,
-        };
-        if !exit {
+        if !leaves_loop(n, body, ancestors) {
             return;
         }
         exits += 1;
