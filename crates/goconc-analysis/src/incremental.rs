@@ -299,11 +299,14 @@ impl IncrementalFile {
             summaries.sort_by(|a, b| a.0.cmp(b.0));
             let mut goroutine_facts: Vec<_> = decls.goroutines.iter().collect();
             goroutine_facts.sort_by(|a, b| a.0.cmp(b.0));
-            format!(
-                "{summaries:?}{goroutine_facts:?}{:?}{:?}{:?}",
-                decls.atomics, decls.usage, decls.call_sites
+            (
+                summaries,
+                goroutine_facts,
+                &decls.atomics,
+                &decls.usage,
+                &decls.call_sites,
             )
-            .hash(&mut key);
+                .hash(&mut key);
         }
         // Field accesses and method calls, judged with the file's own types and summaries. They
         // depend on more than their function's text (the summaries of its callees, which
