@@ -705,6 +705,27 @@ fn drops_result(cx: &Context, call: Node) -> bool {
     }
 }
 
+/// How the function leaves the sender behind, for the message: the `return` or stopping call it
+/// takes, its end, or its next iteration; `None` when it does not.
+fn how_it_leaves(cx: &Context, exit: Option<Node>, next_iteration: bool) -> Option<String> {
+    Some(match exit {
+        Some(exit) if exit.kind_str() == "return_statement" => {
+            format!("returns at line {}", LineOf(exit.start_byte()))
+        }
+        Some(exit) if exit.kind_str() == "expression_statement" => {
+            let stop = goconc_syntax::statement_call(exit)
+                .and_then(|c| c.field("function"))
+                .map_or("", |f| text(f, cx.src));
+            format!("stops at line {} (`{stop}`)", LineOf(exit.start_byte()))
+        }
+        Some(_) => "ends".to_string(),
+        None if next_iteration => {
+            "goes on to its next iteration (which makes a new channel)".to_string()
+        }
+        None => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use crate::test_support::{findings, snippets};
@@ -730,25 +751,4 @@ mod tests {
         let src = "package p\n\nfunc f(x bool) {\n\tch := make(chan int)\n\tgo func() {\n\t\tch <- 1\n\t}()\n\tif x {\n\t\t<-ch\n\t}\n}\n";
         assert_eq!(found(src), vec!["make(chan int)".to_string()]);
     }
-}
-
-/// How the function leaves the sender behind, for the message: the `return` or stopping call it
-/// takes, its end, or its next iteration; `None` when it does not.
-fn how_it_leaves(cx: &Context, exit: Option<Node>, next_iteration: bool) -> Option<String> {
-    Some(match exit {
-        Some(exit) if exit.kind_str() == "return_statement" => {
-            format!("returns at line {}", LineOf(exit.start_byte()))
-        }
-        Some(exit) if exit.kind_str() == "expression_statement" => {
-            let stop = goconc_syntax::statement_call(exit)
-                .and_then(|c| c.field("function"))
-                .map_or("", |f| text(f, cx.src));
-            format!("stops at line {} (`{stop}`)", LineOf(exit.start_byte()))
-        }
-        Some(_) => "ends".to_string(),
-        None if next_iteration => {
-            "goes on to its next iteration (which makes a new channel)".to_string()
-        }
-        None => return None,
-    })
 }
