@@ -87,9 +87,11 @@ and is reported (`warning`) with the guard the value's own methods keep (every l
 counts there; the accesses from outside are judged, not counted). Silent:
 - from a type with no mutex of its own: a view or helper around the value (`bodyLocked{b}`,
   an indenting writer) is how code that already holds the value's lock reaches its fields;
-- when the value's own methods, holding the guard, call other code of the package (a function,
-  or a method of another type): the outside access may be reached from there with the lock
-  held, and the package does not show which way it is;
+- in a function the value's own methods reach while holding the guard: one they call under it
+  (`b.audit.check()` under `b.mu`), or call at all when they are entered locked (`…Locked`),
+  and everything those call in turn through the package. That code runs with the lock held.
+  An access in any other function is reported, however much else the value's methods call
+  under the lock (`s.weight += weightOf(item)` silences nothing outside `weightOf`'s calls);
 - when the method stored the value in that field itself before the access (`p.all =
   newLookup()`), or runs only on values not yet published; when no method of the value writes
   the field once the value is shared; and behind a check of state the value publishes
@@ -182,6 +184,9 @@ None: take the lock, or document why this access is safe.
   embedding its mutex, or an exported mutex field): they are written for callers that hold it.
   A method returning the guarded field itself (`return s.commands`) is still reported.
 - Methods that assign the guard itself (`t.mu = new(sync.Mutex)`): nobody can hold it yet.
+- An access through another type's field (`o.tally.counts`) in a function the value's own
+  methods call, directly or through other calls of the package, while holding the guard (see
+  "Fields of another type's value").
 - Accesses in a method before it starts goroutines of its own (`go c.loop()`, `go func(){…}()`)
   when it starts none before them, and nothing in the package calls it on a value already
   shared: the value's set-up before its goroutines run (`Start`). A write after such a `go`,
@@ -220,6 +225,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     // One finding per field per function.
     let mut reported: HashSet<(&str, &str, &str)> = HashSet::default();
     let mut guards_of: HashMap<(&str, &str, bool), Option<Guard>> = HashMap::default();
+    // By (type, guard): the functions that may run with that lock held (see [`run_holding`]).
+    let mut run_holding_cache = HashMap::default();
     for access in &fresh.accesses {
         let key = (access.type_name.as_str(), access.field.as_str());
         let guard = guards_of
@@ -232,7 +239,14 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         let judged = match access.outside {
             false => judge(cx, &facts, &mut entries, access, &guard),
-            true => judge_outside(cx, &facts, &mut entries, access, &guard),
+            true => judge_outside(
+                cx,
+                &facts,
+                &mut entries,
+                &mut run_holding_cache,
+                access,
+                &guard,
+            ),
         };
         let Some((severity, why_hint)) = judged else {
             continue;
@@ -807,13 +821,14 @@ fn judge(
 /// lock through that field (`p.all.mu.Lock()`). Silent where the value cannot be shared yet
 /// (the method stored it in the field itself before the access, or runs only on values not
 /// yet published), where the field does not change once the value is shared, behind a check
-/// of state the value publishes atomically (`if p.all.ready() { … p.all.txs … }`), and when
-/// the type's own methods call other code of the package while holding the guard (see
-/// [`calls_out_holding`]).
+/// of state the value publishes atomically (`if p.all.ready() { … p.all.txs … }`), and in a
+/// function the type's own methods may reach, through the package's calls, while holding the
+/// guard (see [`run_holding`]).
 fn judge_outside(
     cx: &Context,
     facts: &Facts,
     entries: &mut Entries,
+    run_holding_cache: &mut HashMap<(String, String), HashSet<String>>,
     access: &FieldAccess,
     guard: &Guard,
 ) -> Option<(Severity, String)> {
@@ -824,8 +839,13 @@ fn judge_outside(
     if entries.of(cx, facts, outer_type, &access.function) == Entry::Fresh
         || stored_before(cx, access)
         || on_published_fast_path(cx, access)
-        || calls_out_holding(cx, &access.type_name, guard)
     {
+        return None;
+    }
+    let reached = run_holding_cache
+        .entry((access.type_name.clone(), guard.name.clone()))
+        .or_insert_with(|| run_holding(cx, &access.type_name, guard));
+    if reached.contains(&access.function) {
         return None;
     }
     let accesses = facts
@@ -850,27 +870,55 @@ fn judge_outside(
     Some((Severity::Warning, String::new()))
 }
 
-/// Does a method of `type_name`, holding its lock `guard`, call a function or a method of
-/// another type of the package (`db.tree.add(…)` under `db.lock`)? Code outside the type may
-/// then run with that lock held, reached from there, and its accesses through a field are no
-/// sign of a missing lock: the package does not show which way it is reached.
-fn calls_out_holding(cx: &Context, type_name: &str, guard: &Guard) -> bool {
+/// The functions of the package that may run with `type_name`'s lock `guard` held: those a
+/// method of the type calls while holding it (or calls at all when the method is entered
+/// locked, `…Locked`), and, transitively, everything they call in the package. An access from
+/// outside the type's methods made in one of them may be the code the lock is held for; one
+/// made anywhere else races with the value's own methods.
+fn run_holding(cx: &Context, type_name: &str, guard: &Guard) -> HashSet<String> {
     use goconc_model::lock_closure::{owner_of, resolve_call};
     let package = cx.model.package;
     let prefix = format!("{type_name}.");
-    package
+    let mut reached: HashSet<String> = HashSet::default();
+    let mut pending: Vec<String> = Vec::new();
+    let reach = |key: String, reached: &mut HashSet<String>, pending: &mut Vec<String>| {
+        if reached.insert(key.clone()) {
+            pending.push(key);
+        }
+    };
+    for (key, summary) in package
         .summaries()
         .filter(|(key, _)| key.starts_with(&prefix))
-        .flat_map(|(_, summary)| summary.calls.iter())
-        .filter(|call| {
-            call.held
-                .iter()
-                .any(|held| held.from_receiver && held.path == guard.name)
-        })
-        .any(|call| {
-            resolve_call(package, Some(type_name), &call.target, &call.name)
-                .is_some_and(|(key, _)| owner_of(&key) != Some(type_name))
-        })
+    {
+        let calls = summary.calls.iter().filter(|call| {
+            summary.expects_held
+                || call
+                    .held
+                    .iter()
+                    .any(|held| held.from_receiver && held.path == guard.name)
+        });
+        for call in calls {
+            if let Some((callee, _)) =
+                resolve_call(package, owner_of(key), &call.target, &call.name)
+            {
+                reach(callee, &mut reached, &mut pending);
+            }
+        }
+    }
+    // Each function is expanded once (the set bounds the walk by the package's functions).
+    while let Some(key) = pending.pop() {
+        let Some(summary) = package.summary(&key) else {
+            continue;
+        };
+        for call in &summary.calls {
+            if let Some((callee, _)) =
+                resolve_call(package, owner_of(&key), &call.target, &call.name)
+            {
+                reach(callee, &mut reached, &mut pending);
+            }
+        }
+    }
+    reached
 }
 
 /// The value an access made outside its type's methods reaches the field through (`p.all` of
