@@ -90,8 +90,13 @@ counts there; the accesses from outside are judged, not counted). Silent:
 - in a function the value's own methods reach while holding the guard: one they call under it
   (`b.audit.check()` under `b.mu`), or call at all when they are entered locked (`…Locked`),
   and everything those call in turn through the package. That code runs with the lock held.
-  An access in any other function is reported, however much else the value's methods call
-  under the lock (`s.weight += weightOf(item)` silences nothing outside `weightOf`'s calls);
+  Where they do call out under the guard, also in a function the package shows no way into:
+  every chain of its callers (counting `go` statements) starts at an unexported function or
+  method that nothing in the package calls by name (an interface method, a method reached
+  through a type assertion's result, a method value handed on), which the calls made under
+  the lock may be. An access in any other function is reported, however much else the
+  value's methods call under the lock (`s.weight += weightOf(item)` silences nothing outside
+  `weightOf`'s calls);
 - when the method stored the value in that field itself before the access (`p.all =
   newLookup()`), or runs only on values not yet published; when no method of the value writes
   the field once the value is shared; and behind a check of state the value publishes
@@ -185,8 +190,9 @@ None: take the lock, or document why this access is safe.
   A method returning the guarded field itself (`return s.commands`) is still reported.
 - Methods that assign the guard itself (`t.mu = new(sync.Mutex)`): nobody can hold it yet.
 - An access through another type's field (`o.tally.counts`) in a function the value's own
-  methods call, directly or through other calls of the package, while holding the guard (see
-  "Fields of another type's value").
+  methods call, directly or through other calls of the package, while holding the guard, or
+  in one the package shows no way into while they call out under it (see "Fields of another
+  type's value").
 - Accesses in a method before it starts goroutines of its own (`go c.loop()`, `go func(){…}()`)
   when it starts none before them, and nothing in the package calls it on a value already
   shared: the value's set-up before its goroutines run (`Start`). A write after such a `go`,
@@ -225,8 +231,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     // One finding per field per function.
     let mut reported: HashSet<(&str, &str, &str)> = HashSet::default();
     let mut guards_of: HashMap<(&str, &str, bool), Option<Guard>> = HashMap::default();
-    // By (type, guard): the functions that may run with that lock held (see [`run_holding`]).
-    let mut run_holding_cache = HashMap::default();
+    // Which functions may run with another type's lock held (see [`HeldReach`]).
+    let mut held_reach = HeldReach::default();
     for access in &fresh.accesses {
         let key = (access.type_name.as_str(), access.field.as_str());
         let guard = guards_of
@@ -239,14 +245,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         let judged = match access.outside {
             false => judge(cx, &facts, &mut entries, access, &guard),
-            true => judge_outside(
-                cx,
-                &facts,
-                &mut entries,
-                &mut run_holding_cache,
-                access,
-                &guard,
-            ),
+            true => judge_outside(cx, &facts, &mut entries, &mut held_reach, access, &guard),
         };
         let Some((severity, why_hint)) = judged else {
             continue;
@@ -823,12 +822,12 @@ fn judge(
 /// yet published), where the field does not change once the value is shared, behind a check
 /// of state the value publishes atomically (`if p.all.ready() { … p.all.txs … }`), and in a
 /// function the type's own methods may reach, through the package's calls, while holding the
-/// guard (see [`run_holding`]).
+/// guard (see [`HeldReach`]).
 fn judge_outside(
     cx: &Context,
     facts: &Facts,
     entries: &mut Entries,
-    run_holding_cache: &mut HashMap<(String, String), HashSet<String>>,
+    held_reach: &mut HeldReach,
     access: &FieldAccess,
     guard: &Guard,
 ) -> Option<(Severity, String)> {
@@ -842,10 +841,7 @@ fn judge_outside(
     {
         return None;
     }
-    let reached = run_holding_cache
-        .entry((access.type_name.clone(), guard.name.clone()))
-        .or_insert_with(|| run_holding(cx, &access.type_name, guard));
-    if reached.contains(&access.function) {
+    if held_reach.may_run_holding(cx, &access.type_name, guard, &access.function) {
         return None;
     }
     let accesses = facts
@@ -870,11 +866,52 @@ fn judge_outside(
     Some((Severity::Warning, String::new()))
 }
 
+/// Which functions of the package may run with a type's lock held, computed once per (type,
+/// guard) and per function for the file being judged.
+#[derive(Default)]
+struct HeldReach {
+    /// By (type, guard): see [`run_holding`].
+    reached: HashMap<(String, String), HashSet<String>>,
+    /// By callee: the functions of the package whose calls resolve to it.
+    callers: Option<HashMap<String, Vec<String>>>,
+    /// By function: see [`entered_unseen`].
+    unseen: HashMap<String, bool>,
+}
+
+impl HeldReach {
+    /// May `function` run with `type_name`'s lock `guard` held? When the type's methods reach
+    /// it through the package's calls while holding the guard; or, where they call out under
+    /// the guard at all, when the package shows no way into it (see [`entered_unseen`]): the
+    /// calls syntax cannot resolve, through an interface or a type assertion, may be those.
+    fn may_run_holding(
+        &mut self,
+        cx: &Context,
+        type_name: &str,
+        guard: &Guard,
+        function: &str,
+    ) -> bool {
+        let reached = self
+            .reached
+            .entry((type_name.to_string(), guard.name.clone()))
+            .or_insert_with(|| run_holding(cx, type_name, guard));
+        if reached.contains(function) {
+            return true;
+        }
+        if reached.is_empty() {
+            return false;
+        }
+        let callers = self.callers.get_or_insert_with(|| callers_of(cx));
+        *self
+            .unseen
+            .entry(function.to_string())
+            .or_insert_with(|| entered_unseen(callers, function))
+    }
+}
+
 /// The functions of the package that may run with `type_name`'s lock `guard` held: those a
 /// method of the type calls while holding it (or calls at all when the method is entered
 /// locked, `…Locked`), and, transitively, everything they call in the package. An access from
-/// outside the type's methods made in one of them may be the code the lock is held for; one
-/// made anywhere else races with the value's own methods.
+/// outside the type's methods made in one of them may be the code the lock is held for.
 fn run_holding(cx: &Context, type_name: &str, guard: &Guard) -> HashSet<String> {
     use goconc_model::lock_closure::{owner_of, resolve_call};
     let package = cx.model.package;
@@ -919,6 +956,67 @@ fn run_holding(cx: &Context, type_name: &str, guard: &Guard) -> HashSet<String> 
         }
     }
     reached
+}
+
+/// Every function of the package by callee: who calls it or starts it, as far as calls resolve.
+fn callers_of(cx: &Context) -> HashMap<String, Vec<String>> {
+    use goconc_model::lock_closure::{owner_of, resolve_call};
+    let package = cx.model.package;
+    let mut callers: HashMap<String, Vec<String>> = HashMap::default();
+    for (key, summary) in package.summaries() {
+        for call in &summary.calls {
+            if let Some((callee, _)) =
+                resolve_call(package, owner_of(key), &call.target, &call.name)
+            {
+                let of_callee = callers.entry(callee).or_default();
+                if !of_callee.contains(key) {
+                    of_callee.push(key.clone());
+                }
+            }
+        }
+    }
+    // `go s.loop()` and the calls inside `go func() { … }()` are no calls of the summaries.
+    for key in package.go_facts_keys() {
+        let Some(facts) = package.go_facts(key) else {
+            continue;
+        };
+        for callee in facts.starts.iter().chain(&facts.runs_in_started_literals) {
+            let of_callee = callers.entry(callee.clone()).or_default();
+            if !of_callee.contains(key) {
+                of_callee.push(key.clone());
+            }
+        }
+    }
+    callers
+}
+
+/// Is `function` entered only in ways the package's resolved calls do not show? Every chain of
+/// its callers (transitively, counting `go` statements that start a function by name or call
+/// it inside the literal they start) begins at an unexported function or method that nothing
+/// in the package calls by name (`diskLayer.commit`, reached only as `disk.commit(…)` on a type
+/// assertion's result; an interface method; a method value handed on). One chain from an
+/// exported function, `init` or `main` is a way in that the package shows.
+fn entered_unseen(callers: &HashMap<String, Vec<String>>, function: &str) -> bool {
+    let mut seen: HashSet<&str> = HashSet::default();
+    let mut pending = vec![function];
+    while let Some(key) = pending.pop() {
+        if !seen.insert(key) {
+            continue;
+        }
+        match callers
+            .get(key)
+            .filter(|of_key| of_key.iter().any(|caller| caller != key))
+        {
+            Some(of_key) => pending.extend(of_key.iter().map(String::as_str)),
+            None => {
+                let name = key.rsplit('.').next().unwrap_or(key);
+                if is_exported(name) || key == "init" || key == "main" {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// The value an access made outside its type's methods reaches the field through (`p.all` of
