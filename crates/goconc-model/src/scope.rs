@@ -318,7 +318,7 @@ impl<'t> FileModel<'t> {
         let mut ends: Vec<usize> = Vec::new();
         loop {
             let node = cursor.node();
-            let flags = kinds::flags(node.kind_id());
+            let flags = kinds::flags(node.kind_number());
             if flags & kinds::INDEX != 0 {
                 if let Some(index) = index.as_deref_mut() {
                     index.add(node, self.src);
@@ -358,7 +358,7 @@ impl<'t> FileModel<'t> {
             .iter()
             .rev()
             .copied()
-            .find(|n| kinds::flags(n.kind_id()) & kinds::SCOPE != 0)
+            .find(|n| kinds::flags(n.kind_number()) & kinds::SCOPE != 0)
     }
 
     fn visit(&mut self, node: Node<'t>, stack: &mut Vec<(usize, usize)>) {

@@ -35,8 +35,16 @@ use tree_sitter::Node;
 pub trait NodeExt<'t> {
     /// The node's kind, as `Node::kind` gives it.
     fn kind_str(&self) -> &'static str;
+    /// The node's kind number, as `Node::kind_id` gives it; from the walks' cache
+    /// ([`preorder`]) for a node a walk handed out lately.
+    fn kind_number(&self) -> u16;
     /// The first child in a field, as `Node::child_by_field_name` gives it.
     fn field(&self, name: &str) -> Option<Node<'t>>;
+    /// The node's parent, as `Node::parent` gives it; read from the installed layout
+    /// ([`preorder`]) when it holds the node. tree-sitter's `parent()` descends from the root
+    /// and scans each level's children, so a statement's parent in a function of thousands of
+    /// statements costs thousands of steps.
+    fn parent_node(&self) -> Option<Node<'t>>;
 }
 
 impl<'t> NodeExt<'t> for Node<'t> {
@@ -49,16 +57,31 @@ impl<'t> NodeExt<'t> for Node<'t> {
                 .map(|id| language.node_kind_for_id(id).unwrap_or("").into())
                 .collect()
         });
-        match names.get(usize::from(self.kind_id())) {
+        let id = self.kind_number();
+        match names.get(usize::from(id)) {
             Some(name) => name,
             // ERROR and other built-in symbols sit past the grammar's own kinds.
-            None => kind_beyond_the_grammar(self.kind_id()),
+            None => kind_beyond_the_grammar(id),
         }
+    }
+
+    #[inline]
+    fn kind_number(&self) -> u16 {
+        preorder::cached_kind(*self).unwrap_or_else(|| self.kind_id())
     }
 
     #[inline]
     fn field(&self, name: &str) -> Option<Node<'t>> {
         self.child_by_field_id(field_id(name)?)
+    }
+
+    fn parent_node(&self) -> Option<Node<'t>> {
+        if let Some((layout, i)) = preorder::locate(*self) {
+            if let Some(p) = layout.parent(i) {
+                return Some(layout.node(p, *self));
+            }
+        }
+        self.parent()
     }
 }
 
@@ -281,7 +304,7 @@ pub fn is_statement(kind: &str) -> bool {
 pub fn outer_parens(node: Node) -> Node {
     let mut node = node;
     while let Some(p) = node
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "parenthesized_expression")
     {
         node = p;
@@ -568,9 +591,9 @@ pub fn closing_paren(call: Node) -> Option<usize> {
 
 /// The block a statement stands directly in (its parent is the block or its statement list).
 pub fn parent_block(stmt: Node) -> Option<Node> {
-    let parent = stmt.parent()?;
+    let parent = stmt.parent_node()?;
     if parent.kind_str() == "statement_list" {
-        return parent.parent();
+        return parent.parent_node();
     }
     (parent.kind_str() == "block").then_some(parent)
 }
@@ -578,9 +601,9 @@ pub fn parent_block(stmt: Node) -> Option<Node> {
 /// The statement a call stands in (`wg.Done()` → its expression statement, `defer wg.Done()` →
 /// the defer statement).
 pub fn call_statement(call: Node) -> Option<Node> {
-    let mut node = call.parent()?;
+    let mut node = call.parent_node()?;
     while node.kind_str() == "parenthesized_expression" {
-        node = node.parent()?;
+        node = node.parent_node()?;
     }
     matches!(
         node.kind_str(),
@@ -653,7 +676,7 @@ pub fn walk<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
 pub fn walk_calls<'t>(root: Node<'t>, src: &str, mut visit: impl FnMut(Node<'t>) -> bool) {
     use crate::kinds;
     walk(root, |n| {
-        visit(n) && !kinds::holds_nothing_to_record(n, kinds::flags(n.kind_id()), src)
+        visit(n) && !kinds::holds_nothing_to_record(n, kinds::flags(n.kind_number()), src)
     })
 }
 
@@ -747,7 +770,7 @@ pub fn walk_body_with_ancestors<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'
 /// The parent of a node whose known ancestors are `ancestors` (parent last); beyond them,
 /// tree-sitter's own lookup.
 pub fn parent_among<'t>(node: Node<'t>, ancestors: &[Node<'t>]) -> Option<Node<'t>> {
-    ancestors.last().copied().or_else(|| node.parent())
+    ancestors.last().copied().or_else(|| node.parent_node())
 }
 
 /// The whitespace at the start of the line holding `offset`.
@@ -1030,6 +1053,49 @@ mod tests {
         assert!(plain
             .iter()
             .any(|(context, ..)| context[1] >= 6 && context[2] > 0));
+    }
+
+    /// With a layout installed (over the whole tree or one function), each node's parent and
+    /// kind number come from the layout and its kind cache: they are tree-sitter's, for every
+    /// node and broken code too, and stay so once the guard is dropped and another tree's
+    /// nodes are walked.
+    #[test]
+    fn a_laid_out_nodes_parent_and_kind_are_tree_sitters() {
+        let src = "package p\r\nimport \"sync\"\n\ntype T struct{ mu sync.Mutex }\n\
+                   func (t *T) f() {\r\tmu: for { t.mu.Lock(); break mu }\n\tgo func() { x := <-ch }()\n}\n\
+                   func g() {\n\tmu.Lock(\n\t((h))()\n}\n";
+        let file = SourceFile::new(src.to_string());
+        let root = file.tree().root_node();
+        let function = named_children(root).nth(3).unwrap();
+        let facts = |top: Node| {
+            let mut seen = Vec::new();
+            walk(top, |n| {
+                seen.push((n.id(), n.kind_id(), n.parent().map(|p| p.id())));
+                true
+            });
+            seen
+        };
+        let ours = |top: Node| {
+            let mut seen = Vec::new();
+            walk(top, |n| {
+                seen.push((n.id(), n.kind_number(), n.parent_node().map(|p| p.id())));
+                true
+            });
+            seen
+        };
+        for top in [root, function] {
+            let expected = facts(top);
+            assert!(expected.len() > 20);
+            let layout = preorder::install(top);
+            assert!(preorder::locate(top).is_some());
+            assert_eq!(ours(top), expected, "{}", top.kind());
+            drop(layout);
+            assert_eq!(ours(top), expected, "{}", top.kind());
+        }
+        let other = SourceFile::new("package q\nfunc h() { go g() }\n".to_string());
+        let other_root = other.tree().root_node();
+        let _layout = preorder::install(other_root);
+        assert_eq!(ours(other_root), facts(other_root));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! to the cursor for any other. Nothing else changes: the walks visit the same nodes in the same
 //! order either way.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::rc::Rc;
@@ -45,6 +45,10 @@ pub(crate) struct Layout {
     /// The id of the layout's root, which the entries' ids are counted from.
     root_id: *const c_void,
     entries: Vec<Entry>,
+    /// Each entry's kind number, or [`UNCACHED`] for one past 254 (`ERROR`): read once here, it
+    /// spares the walks' visitors tree-sitter's lookup through the node's subtree, a cache miss
+    /// per node in a large tree (see [`cached_kind`]).
+    kinds: Vec<u8>,
     /// The start byte of each row that a node starts on (`UNKNOWN` for the others): a node's
     /// column is its start less its row's.
     line_starts: Vec<u32>,
@@ -94,6 +98,7 @@ impl Layout {
         let root_id = root.into_raw().id;
         // tree-sitter keeps the count of visible nodes: the walk visits at most that many.
         let mut entries: Vec<Entry> = Vec::with_capacity(root.descendant_count());
+        let mut kinds: Vec<u8> = Vec::with_capacity(entries.capacity());
         let mut line_starts: Vec<u32> = Vec::new();
         let mut open: Vec<usize> = Vec::new();
         let mut cursor = root.walk();
@@ -104,6 +109,7 @@ impl Layout {
             let mut entry = narrow(&node.into_raw(), root_id, &mut line_starts)?;
             entry.parent = open.last().map_or(NO_PARENT, |&p| index(p));
             entries.push(entry);
+            kinds.push(u8::try_from(node.kind_id()).unwrap_or(UNCACHED));
             if cursor.goto_first_child() {
                 open.push(at);
                 ends.push(node.end_byte());
@@ -126,6 +132,7 @@ impl Layout {
             tree: root.into_raw().tree,
             root_id,
             entries,
+            kinds,
             line_starts,
             whole_tree: crate::root_of(root) == root,
         })
@@ -177,6 +184,7 @@ impl Layout {
             id: self.id(i),
             tree: self.tree,
         };
+        remember_kind(raw.id, self.kinds[i]);
         // SAFETY: the entry was read from a live node of `self.tree`, the tree `_of` belongs to
         // (checked by `position` before any index reaches here), and rebuilds its context and id
         // exactly (`narrow` kept only what fits); the tree lives for `'t`, and an installed
@@ -189,9 +197,43 @@ fn index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
+/// A kind number the layout does not keep.
+const UNCACHED: u8 = u8::MAX;
+
+/// Slots of the kind cache: a power of two.
+const KIND_SLOTS: usize = 256;
+
 thread_local! {
     /// The layouts installed on this thread, the latest last.
     static INSTALLED: RefCell<Vec<Rc<Layout>>> = const { RefCell::new(Vec::new()) };
+    /// The kinds of the nodes the layouts handed out lately, by node id, one per slot (the id's
+    /// 8-byte step modulo the slot count). A visitor asks the kind of the node it is handed, and
+    /// often again in the helpers it calls: this answers from a few kilobytes that stay in the
+    /// processor's cache instead of the node's subtree. Only nodes of installed layouts enter,
+    /// and dropping any layout's guard empties it: an id is a node of a live tree.
+    static KINDS: [Cell<(usize, u8)>; KIND_SLOTS] =
+        const { [const { Cell::new((0, UNCACHED)) }; KIND_SLOTS] };
+}
+
+fn kind_slot(id: usize) -> usize {
+    (id >> 3) & (KIND_SLOTS - 1)
+}
+
+fn remember_kind(id: *const c_void, kind: u8) {
+    let id = id as usize;
+    KINDS.with(|slots| slots[kind_slot(id)].set((id, kind)));
+}
+
+/// The kind number of `node` if a layout handed it out lately; None otherwise.
+#[inline]
+pub(crate) fn cached_kind(node: Node) -> Option<u16> {
+    let id = node.id();
+    let (held, kind) = KINDS.with(|slots| slots[kind_slot(id)].get());
+    (held == id && kind != UNCACHED).then_some(u16::from(kind))
+}
+
+fn forget_kinds() {
+    KINDS.with(|slots| slots.iter().for_each(|slot| slot.set((0, UNCACHED))));
 }
 
 /// While this lives, walks over nodes of the tree it was made for read its layout. It borrows the
@@ -229,6 +271,9 @@ impl Drop for Installed<'_> {
         let Some(layout) = &self.layout else {
             return;
         };
+        // The tree may go with the guard: no kind of its nodes may answer for a later node
+        // that happens to get the same id.
+        forget_kinds();
         INSTALLED.with(|installed| {
             let mut installed = installed.borrow_mut();
             if let Some(i) = installed.iter().rposition(|l| Rc::ptr_eq(l, layout)) {
