@@ -72,7 +72,8 @@ impl<'t> NodeExt<'t> for Node<'t> {
 
     #[inline]
     fn field(&self, name: &str) -> Option<Node<'t>> {
-        self.child_by_field_id(field_id(name)?)
+        let id = field_id(name)?;
+        preorder::laid_out_field(*self, id).or_else(|| self.child_by_field_id(id))
     }
 
     fn parent_node(&self) -> Option<Node<'t>> {
@@ -212,20 +213,28 @@ pub fn text<'s>(node: Node, src: &'s str) -> &'s str {
 
 /// The named children of a node, comments excluded.
 pub fn named_children<'t>(node: Node<'t>) -> NamedChildren<'t> {
-    NamedChildren {
-        cursor: node.walk(),
-        state: ChildrenState::Before,
+    match preorder::laid_out_children(node) {
+        Some(children) => NamedChildren::LaidOut(children),
+        None => NamedChildren::Cursor {
+            cursor: node.walk(),
+            state: ChildrenState::Before,
+        },
     }
 }
 
 /// The iterator of [`named_children`]: steps its own cursor as it goes, so a caller that stops
-/// at the first match (`find`, `next`) reads no further, and nothing is collected.
-pub struct NamedChildren<'t> {
-    cursor: tree_sitter::TreeCursor<'t>,
-    state: ChildrenState,
+/// at the first match (`find`, `next`) reads no further, and nothing is collected. A node a
+/// layout handed out lately has its children read from the layout instead (the same nodes;
+/// see [`preorder::laid_out_children`]).
+pub enum NamedChildren<'t> {
+    LaidOut(preorder::LaidOutChildren<'t>),
+    Cursor {
+        cursor: tree_sitter::TreeCursor<'t>,
+        state: ChildrenState,
+    },
 }
 
-enum ChildrenState {
+pub enum ChildrenState {
     Before,
     Within,
     Done,
@@ -235,18 +244,22 @@ impl<'t> Iterator for NamedChildren<'t> {
     type Item = Node<'t>;
 
     fn next(&mut self) -> Option<Node<'t>> {
+        let (cursor, state) = match self {
+            NamedChildren::LaidOut(children) => return children.next_named(),
+            NamedChildren::Cursor { cursor, state } => (cursor, state),
+        };
         loop {
-            let moved = match self.state {
-                ChildrenState::Before => self.cursor.goto_first_child(),
-                ChildrenState::Within => self.cursor.goto_next_sibling(),
+            let moved = match state {
+                ChildrenState::Before => cursor.goto_first_child(),
+                ChildrenState::Within => cursor.goto_next_sibling(),
                 ChildrenState::Done => return None,
             };
             if !moved {
-                self.state = ChildrenState::Done;
+                *state = ChildrenState::Done;
                 return None;
             }
-            self.state = ChildrenState::Within;
-            let node = self.cursor.node();
+            *state = ChildrenState::Within;
+            let node = cursor.node();
             if node.is_named() && node.kind_str() != "comment" {
                 return Some(node);
             }
@@ -1096,6 +1109,75 @@ mod tests {
         let other_root = other.tree().root_node();
         let _layout = preorder::install(other_root);
         assert_eq!(ours(other_root), facts(other_root));
+    }
+
+    /// Every field and the named children of every laid-out node are tree-sitter's, the same
+    /// nodes to the last field of their raw context, over the rule fixtures whole and cut short
+    /// at a few points (broken code: ERROR and MISSING nodes).
+    #[test]
+    fn a_laid_out_nodes_fields_and_children_are_tree_sitters() {
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let mut texts = Vec::new();
+        let mut folders = vec![fixtures];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|e| e == "go") {
+                    texts.push(std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        assert!(texts.len() > 100, "{} fixtures", texts.len());
+        let mut compared = 0;
+        let mut laid_out_children = 0;
+        for text in &texts {
+            let cuts = [text.len(), text.len() * 2 / 3, text.len() / 3];
+            for cut in cuts.into_iter().filter(|&c| text.is_char_boundary(c)) {
+                let file = SourceFile::new(text[..cut].to_string());
+                let root = file.tree().root_node();
+                let _layout = preorder::install(root);
+                walk(root, |n| {
+                    let ours: Vec<_> = named_children(n)
+                        .map(|c| (c.id(), c.into_raw().context))
+                        .collect();
+                    let mut cursor = n.walk();
+                    let theirs: Vec<_> = n
+                        .named_children(&mut cursor)
+                        .filter(|c| c.kind() != "comment")
+                        .map(|c| (c.id(), c.into_raw().context))
+                        .collect();
+                    assert_eq!(
+                        ours,
+                        theirs,
+                        "children of {} at {}",
+                        n.kind(),
+                        n.start_byte()
+                    );
+                    laid_out_children += usize::from(preorder::laid_out_children(n).is_some());
+                    for name in FIELDS {
+                        let ours = n.field(name).map(|c| c.into_raw());
+                        let theirs = n.child_by_field_name(name).map(|c| c.into_raw());
+                        assert_eq!(
+                            ours.map(|r| (r.id, r.context)),
+                            theirs.map(|r| (r.id, r.context)),
+                            "{name} of {} at {}",
+                            n.kind(),
+                            n.start_byte()
+                        );
+                        compared += usize::from(theirs.is_some());
+                    }
+                    true
+                });
+            }
+        }
+        assert!(compared > 10_000, "{compared} fields compared");
+        assert!(
+            laid_out_children > 10_000,
+            "{laid_out_children} nodes' children laid out"
+        );
     }
 
     #[test]
