@@ -718,7 +718,7 @@ impl<'t> FileModel<'t> {
             .functions
             .partition_point(|f| f.node.start_byte() <= node.start_byte());
         let mut at = before.checked_sub(1);
-        let end = node.end_byte();
+        let end = node.end_offset();
         while let Some(i) = at {
             let f = &self.functions[i];
             if f.end_byte >= end && f.node != node {

@@ -45,6 +45,11 @@ pub trait NodeExt<'t> {
     /// and scans each level's children, so a statement's parent in a function of thousands of
     /// statements costs thousands of steps.
     fn parent_node(&self) -> Option<Node<'t>>;
+    /// The node's end byte, as `Node::end_byte` gives it; from the walks' cache ([`preorder`])
+    /// for a node a walk handed out lately (tree-sitter reads it from the node's subtree).
+    fn end_offset(&self) -> usize;
+    /// The node's byte range, as `Node::byte_range` gives it, its end from [`Self::end_offset`].
+    fn byte_span(&self) -> std::ops::Range<usize>;
 }
 
 impl<'t> NodeExt<'t> for Node<'t> {
@@ -74,6 +79,16 @@ impl<'t> NodeExt<'t> for Node<'t> {
     fn field(&self, name: &str) -> Option<Node<'t>> {
         let id = field_id(name)?;
         preorder::laid_out_field(*self, id).or_else(|| self.child_by_field_id(id))
+    }
+
+    #[inline]
+    fn end_offset(&self) -> usize {
+        preorder::cached_end_byte(*self).unwrap_or_else(|| self.end_byte())
+    }
+
+    #[inline]
+    fn byte_span(&self) -> std::ops::Range<usize> {
+        self.start_byte()..self.end_offset()
     }
 
     fn parent_node(&self) -> Option<Node<'t>> {
@@ -208,7 +223,7 @@ pub fn is_whole_word(bytes: &[u8], start: usize, end: usize) -> bool {
 
 /// The source text of a node ("" if the node's range is not valid in `src`).
 pub fn text<'s>(node: Node, src: &'s str) -> &'s str {
-    src.get(node.byte_range()).unwrap_or("")
+    src.get(node.byte_span()).unwrap_or("")
 }
 
 /// The named children of a node, comments excluded.
@@ -475,7 +490,7 @@ fn find_from(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 
 /// Is `node` inside `ancestor` (or equal to it)?
 pub fn is_within(node: Node, ancestor: Node) -> bool {
-    node.start_byte() >= ancestor.start_byte() && node.end_byte() <= ancestor.end_byte()
+    node.start_byte() >= ancestor.start_byte() && node.end_offset() <= ancestor.end_offset()
 }
 
 /// The ancestors of `node`, the root first and its parent last, found in one descent from the
@@ -510,7 +525,7 @@ pub fn ancestors<'t>(node: Node<'t>) -> Vec<Node<'t>> {
 /// descends from the root on every call, costs the whole depth per step in a deep tree.
 pub fn ancestors_under<'t>(top: Node<'t>, node: Node<'t>) -> Vec<Node<'t>> {
     let mut path = Vec::new();
-    if top == node || top.start_byte() > node.start_byte() || top.end_byte() < node.end_byte() {
+    if top == node || top.start_byte() > node.start_byte() || top.end_offset() < node.end_offset() {
         return path;
     }
     if let Some((layout, i)) = preorder::locate(node) {
@@ -877,10 +892,10 @@ pub fn insertion_after_line(node: Node, src: &str) -> Option<usize> {
     if !src[start..node.start_byte()].trim().is_empty() {
         return None;
     }
-    let end = src[node.end_byte()..]
+    let end = src[node.end_offset()..]
         .find('\n')
-        .map_or(src.len(), |i| node.end_byte() + i);
-    let after = src[node.end_byte()..end].trim();
+        .map_or(src.len(), |i| node.end_offset() + i);
+    let after = src[node.end_offset()..end].trim();
     if !(after.is_empty() || after.starts_with("//") && !after.contains("*/")) {
         return None;
     }
@@ -1111,8 +1126,8 @@ mod tests {
         assert_eq!(ours(other_root), facts(other_root));
     }
 
-    /// Every field and the named children of every laid-out node are tree-sitter's, the same
-    /// nodes to the last field of their raw context, over the rule fixtures whole and cut short
+    /// Every field, the named children and the end byte of every laid-out node are
+    /// tree-sitter's, the same nodes to the last field of their raw context, over the rule fixtures whole and cut short
     /// at a few points (broken code: ERROR and MISSING nodes).
     #[test]
     fn a_laid_out_nodes_fields_and_children_are_tree_sitters() {
@@ -1157,6 +1172,13 @@ mod tests {
                         n.start_byte()
                     );
                     laid_out_children += usize::from(preorder::laid_out_children(n).is_some());
+                    assert_eq!(
+                        n.end_offset(),
+                        n.end_byte(),
+                        "{} at {}",
+                        n.kind(),
+                        n.start_byte()
+                    );
                     for name in FIELDS {
                         let ours = n.field(name).map(|c| c.into_raw());
                         let theirs = n.child_by_field_name(name).map(|c| c.into_raw());

@@ -26,6 +26,8 @@ struct Entry {
     id: i32,
     /// Its start byte (`context[0]`).
     start: u32,
+    /// Its end byte: tree-sitter reads it from the node's subtree.
+    end_byte: u32,
     /// The index one past the node's last descendant.
     end: u32,
     /// The index of its parent; `NO_PARENT` for the layout's root.
@@ -94,6 +96,7 @@ fn narrow(raw: &ffi::TSNode, root_id: *const c_void, line_starts: &mut Vec<u32>)
     Some(Entry {
         id,
         start,
+        end_byte: 0,
         end: 0,
         parent: NO_PARENT,
         row_alias: row << ALIAS_BITS | alias,
@@ -117,6 +120,7 @@ impl Layout {
             let node = cursor.node();
             let at = entries.len();
             let mut entry = narrow(&node.into_raw(), root_id, &mut line_starts)?;
+            entry.end_byte = u32::try_from(node.end_byte()).ok()?;
             entry.parent = open.last().map_or(NO_PARENT, |&p| index(p));
             entries.push(entry);
             kinds.push(u8::try_from(node.kind_id()).unwrap_or(UNCACHED));
@@ -209,7 +213,7 @@ impl Layout {
             id: self.id(i),
             tree: self.tree,
         };
-        remember(raw.id, i, self.serial, self.kinds[i]);
+        remember(raw.id, i, self.serial, self.kinds[i], e.end_byte);
         // SAFETY: the entry was read from a live node of `self.tree`, the tree `_of` belongs to
         // (checked by `position` before any index reaches here), and rebuilds its context and id
         // exactly (`narrow` kept only what fits); the tree lives for `'t`, and an installed
@@ -234,6 +238,7 @@ struct Remembered {
     id: usize,
     serial: u32,
     index: u32,
+    end_byte: u32,
     kind: u8,
 }
 
@@ -241,6 +246,7 @@ const FORGOTTEN: Remembered = Remembered {
     id: 0,
     serial: 0,
     index: 0,
+    end_byte: 0,
     kind: UNCACHED,
 };
 
@@ -262,7 +268,7 @@ fn kind_slot(id: usize) -> usize {
     (id >> 3) & (KIND_SLOTS - 1)
 }
 
-fn remember(id: *const c_void, index: usize, serial: u32, kind: u8) {
+fn remember(id: *const c_void, index: usize, serial: u32, kind: u8, end_byte: u32) {
     let id = id as usize;
     let index = index as u32;
     KINDS.with(|slots| {
@@ -270,9 +276,16 @@ fn remember(id: *const c_void, index: usize, serial: u32, kind: u8) {
             id,
             serial,
             index,
+            end_byte,
             kind,
         })
     });
+}
+
+/// The end byte of `node` if a layout handed it out lately; None otherwise.
+#[inline]
+pub(crate) fn cached_end_byte(node: Node) -> Option<usize> {
+    remembered(node).map(|r| r.end_byte as usize)
 }
 
 fn remembered(node: Node) -> Option<Remembered> {
