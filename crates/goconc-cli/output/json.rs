@@ -18,54 +18,139 @@
 use std::io::Write;
 use std::ops::Range;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::Positions;
+use super::{Pos, Positions};
 use crate::check::Report;
 
-pub fn range_json(positions: &Positions, range: &Range<usize>) -> Value {
-    let (start, end) = positions.range(range);
-    json!({
-        "start": {"line": start.line, "column": start.column},
-        "end": {"line": end.line, "column": end.column},
-    })
+// The objects are serialized from borrowed structs, their fields in the order the format shows:
+// building a `serde_json::Value` per finding (a map and an owned key per field) cost more than
+// writing the text (45,000 findings: a third of the check).
+
+#[derive(Serialize)]
+struct LineColumn {
+    line: u32,
+    column: u32,
 }
 
-fn offsets(range: &Range<usize>) -> Value {
-    json!({"start": range.start, "end": range.end})
+impl From<Pos> for LineColumn {
+    fn from(p: Pos) -> LineColumn {
+        LineColumn {
+            line: p.line,
+            column: p.column,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RangeJson {
+    start: LineColumn,
+    end: LineColumn,
+}
+
+impl RangeJson {
+    fn new(positions: &Positions, range: &Range<usize>) -> RangeJson {
+        let (start, end) = positions.range(range);
+        RangeJson {
+            start: start.into(),
+            end: end.into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Offsets {
+    start: usize,
+    end: usize,
+}
+
+impl Offsets {
+    fn new(range: &Range<usize>) -> Offsets {
+        Offsets {
+            start: range.start,
+            end: range.end,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RelatedJson<'a> {
+    message: &'a str,
+    range: RangeJson,
+    offsets: Offsets,
+}
+
+#[derive(Serialize)]
+struct EditJson<'a> {
+    range: RangeJson,
+    offsets: Offsets,
+    new_text: &'a str,
+}
+
+#[derive(Serialize)]
+struct FixJson<'a> {
+    title: &'a str,
+    applicability: &'static str,
+    edits: Vec<EditJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    path: &'a str,
+    rule: &'a str,
+    severity: &'static str,
+    message: &'a str,
+    range: RangeJson,
+    offsets: Offsets,
+    related: Vec<RelatedJson<'a>>,
+    fixes: Vec<FixJson<'a>>,
+    url: String,
+    fingerprint: &'a str,
 }
 
 /// One finding's object.
-fn finding_json(
+fn finding_json<'a>(
     positions: &Positions,
-    path: &str,
-    f: &goconc_analysis::Finding,
-    fingerprint: &str,
-) -> Value {
-    json!({
-        "path": path,
-        "rule": f.rule,
-        "severity": f.severity.as_str(),
-        "message": f.message,
-        "range": range_json(positions, &f.range),
-        "offsets": offsets(&f.range),
-        "related": f.related.iter().map(|r| json!({
-            "message": r.message,
-            "range": range_json(positions, &r.range),
-            "offsets": offsets(&r.range),
-        })).collect::<Vec<_>>(),
-        "fixes": f.fixes.iter().map(|fix| json!({
-            "title": fix.title,
-            "applicability": fix.applicability.as_str(),
-            "edits": fix.edits.iter().map(|e| json!({
-                "range": range_json(positions, &e.range),
-                "offsets": offsets(&e.range),
-                "new_text": e.new_text,
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "url": crate::rule_url(f.rule),
-        "fingerprint": fingerprint,
-    })
+    path: &'a str,
+    f: &'a goconc_analysis::Finding,
+    fingerprint: &'a str,
+) -> FindingJson<'a> {
+    FindingJson {
+        path,
+        rule: f.rule,
+        severity: f.severity.as_str(),
+        message: &f.message,
+        range: RangeJson::new(positions, &f.range),
+        offsets: Offsets::new(&f.range),
+        related: f
+            .related
+            .iter()
+            .map(|r| RelatedJson {
+                message: &r.message,
+                range: RangeJson::new(positions, &r.range),
+                offsets: Offsets::new(&r.range),
+            })
+            .collect(),
+        fixes: f
+            .fixes
+            .iter()
+            .map(|fix| FixJson {
+                title: &fix.title,
+                applicability: fix.applicability.as_str(),
+                edits: fix
+                    .edits
+                    .iter()
+                    .map(|e| EditJson {
+                        range: RangeJson::new(positions, &e.range),
+                        offsets: Offsets::new(&e.range),
+                        new_text: &e.new_text,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        url: crate::rule_url(f.rule),
+        fingerprint,
+    }
 }
 
 /// The array, written one finding at a time: tens of thousands of findings never sit in memory

@@ -39,11 +39,13 @@ pub fn goroutine_start<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<
 /// `f := func(){…}` (or `var f = func(){…}`) whose every use is `go f(…)`, once: that `go`
 /// statement. A local that is also called, passed or assigned runs elsewhere too.
 pub fn go_statement_through_local<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<'t>> {
-    let list = lit.parent().filter(|p| p.kind_str() == "expression_list")?;
+    let list = lit
+        .parent_node()
+        .filter(|p| p.kind_str() == "expression_list")?;
     if list.named_child_count() != 1 {
         return None;
     }
-    let stmt = list.parent()?;
+    let stmt = list.parent_node()?;
     let ident = match stmt.kind_str() {
         "short_var_declaration" if stmt.field("right") == Some(list) => {
             stmt.field("left").and_then(|l| named_children(l).next())?
@@ -69,9 +71,9 @@ pub fn go_statement_through_local<'t>(model: &FileModel<'t>, lit: Node<'t>) -> O
             }
             // `go f(…)`: the identifier is the callee of the go statement's call.
             let started = n
-                .parent()
+                .parent_node()
                 .filter(|c| c.kind_str() == "call_expression" && c.field("function") == Some(n))
-                .and_then(|c| c.parent())
+                .and_then(|c| c.parent_node())
                 .filter(|g| g.kind_str() == "go_statement");
             match started {
                 Some(g) if go.is_none() => go = Some(g),
@@ -161,15 +163,15 @@ pub fn is_started_by_name(model: &FileModel, function: &crate::Function) -> bool
 /// The `go` statement that starts a function literal directly: `go func(…){…}(…)`.
 pub fn go_statement_of(lit: Node) -> Option<Node> {
     let mut node = lit;
-    let mut parent = lit.parent()?;
+    let mut parent = lit.parent_node()?;
     while parent.kind_str() == "parenthesized_expression" {
         node = parent;
-        parent = parent.parent()?;
+        parent = parent.parent_node()?;
     }
     if parent.kind_str() != "call_expression" || parent.field("function")? != node {
         return None;
     }
-    let go = parent.parent()?;
+    let go = parent.parent_node()?;
     (go.kind_str() == "go_statement").then_some(go)
 }
 
@@ -177,15 +179,15 @@ pub fn go_statement_of(lit: Node) -> Option<Node> {
 /// `sync.WaitGroup` or an `errgroup.Group`) to run on a new goroutine.
 pub fn group_go_call_of<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node<'t>> {
     let mut node = lit;
-    let mut parent = lit.parent()?;
+    let mut parent = lit.parent_node()?;
     while parent.kind_str() == "parenthesized_expression" {
         node = parent;
-        parent = parent.parent()?;
+        parent = parent.parent_node()?;
     }
     if parent.kind_str() != "argument_list" || parent.named_child(0)? != node {
         return None;
     }
-    let call = parent.parent()?;
+    let call = parent.parent_node()?;
     let mc = method_call(call)?;
     match text(mc.method, model.src) {
         "Go" => {
@@ -205,7 +207,7 @@ pub fn group_go_call_of<'t>(model: &FileModel<'t>, lit: Node<'t>) -> Option<Node
 /// Is `node` (inside `outer`) inside a function literal, strictly between the two, that runs on
 /// a goroutine of its own (`go func(){…}()`, `g.Go(func(){…})`)?
 pub fn in_nested_goroutine(model: &FileModel, node: Node, outer: Node) -> bool {
-    let mut current = node.parent();
+    let mut current = node.parent_node();
     while let Some(n) = current {
         if n == outer {
             return false;
@@ -213,7 +215,7 @@ pub fn in_nested_goroutine(model: &FileModel, node: Node, outer: Node) -> bool {
         if n.kind_str() == "func_literal" && goroutine_start(model, n).is_some() {
             return true;
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     false
 }
@@ -408,9 +410,9 @@ pub fn returns_pending_send(decl: Node, body: Node, src: &str) -> bool {
         match node.kind_str() {
             "func_literal" => {
                 let started = node
-                    .parent()
+                    .parent_node()
                     .filter(|c| c.kind_str() == "call_expression")
-                    .and_then(|c| c.parent())
+                    .and_then(|c| c.parent_node())
                     .is_some_and(|g| g.kind_str() == "go_statement");
                 if started && sender.is_none() && sends_only(node, ch, src) {
                     sender = Some(node);
@@ -475,17 +477,17 @@ fn sends_only(literal: Node, ch: &str, src: &str) -> bool {
         if node.kind_str() != "identifier" || text(node, src) != ch {
             return !other;
         }
-        let parent = node.parent();
+        let parent = node.parent_node();
         let is_send = parent
             .is_some_and(|p| p.kind_str() == "send_statement" && p.field("channel") == Some(node));
         let is_close = parent
             .filter(|p| p.kind_str() == "argument_list")
-            .and_then(|args| args.parent())
+            .and_then(|args| args.parent_node())
             .and_then(|call| call.field("function"))
             .is_some_and(|f| text(f, src) == "close");
         if is_send {
             let in_select = parent
-                .and_then(|p| p.parent())
+                .and_then(|p| p.parent_node())
                 .is_some_and(|c| c.kind_str() == "communication_case");
             bare_send |= !in_select;
         } else if !is_close {
@@ -782,23 +784,23 @@ impl<'a, 't> Collector<'a, 't> {
                     return true;
                 }
                 let send = n
-                    .parent()
+                    .parent_node()
                     .filter(|p| p.kind_str() == "send_statement" && p.field("channel") == Some(n));
                 let Some(send) = send else {
                     other = true;
                     return false;
                 };
                 let in_case = send
-                    .parent()
+                    .parent_node()
                     .is_some_and(|p| p.kind_str() == "communication_case");
                 let mut nested = false;
-                let mut node = send.parent();
+                let mut node = send.parent_node();
                 while let Some(p) = node.filter(|p| *p != self.body) {
                     if matches!(p.kind_str(), "for_statement" | "func_literal") {
                         nested = true;
                         break;
                     }
-                    node = p.parent();
+                    node = p.parent_node();
                 }
                 if in_case || nested {
                     other = true;
@@ -850,13 +852,13 @@ impl<'a, 't> Collector<'a, 't> {
     /// `select` inside a loop or ranged over by a loop that can leave.
     fn result_read_until_stop(&self, call: Node) -> Option<String> {
         let src = self.src;
-        let parent = call.parent()?;
+        let parent = call.parent_node()?;
         let reads = match parent.kind_str() {
             "range_clause" if parent.field("right") == Some(call) => parent
-                .parent()
+                .parent_node()
                 .is_some_and(|lp| lp.kind_str() == "for_statement" && loop_can_stop(lp)),
             "expression_list" => {
-                let decl = parent.parent()?;
+                let decl = parent.parent_node()?;
                 if !matches!(
                     decl.kind_str(),
                     "short_var_declaration" | "assignment_statement"
@@ -879,11 +881,11 @@ impl<'a, 't> Collector<'a, 't> {
                     .flatten()
                     .filter(|n| n.end_byte() > decl.end_byte())
                     .any(|n| match n.kind_str() {
-                        "range_clause" => n.parent().is_some_and(loop_can_stop),
+                        "range_clause" => n.parent_node().is_some_and(loop_can_stop),
                         _ => {
                             let in_select = n
-                                .parent()
-                                .and_then(|p| p.parent())
+                                .parent_node()
+                                .and_then(|p| p.parent_node())
                                 .is_some_and(|c| c.kind_str() == "communication_case");
                             goconc_syntax::enclosing_loop(*n)
                                 .is_some_and(|lp| in_select || loop_can_stop(lp))
@@ -921,12 +923,12 @@ pub fn loop_can_stop(for_stmt: Node) -> bool {
 /// `time.After(…)`, a channel named like `done`/`stop`/`quit`)? Read from syntax and imports.
 pub fn abandons_on_cancel(send: Node, src: &str, imports: &Imports) -> bool {
     let Some(case) = send
-        .parent()
+        .parent_node()
         .filter(|c| c.kind_str() == "communication_case")
     else {
         return false;
     };
-    let Some(select) = case.parent() else {
+    let Some(select) = case.parent_node() else {
         return false;
     };
     named_children(select).any(|c| {

@@ -774,13 +774,13 @@ impl<'t> LockObserver<'t> for Recorder<'t> {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
         let shared = self.share(state);
         self.events.insert(
-            (node.start_byte(), 0, node.end_byte()),
+            (node.start_byte(), 0, node.end_offset()),
             Event::Statement(node, shared),
         );
     }
 
     fn lock_call(&mut self, call: &LockCall<'t>, key: &str, deferred: bool, state: &LockState) {
-        let at = (call.call.start_byte(), 1, call.call.end_byte());
+        let at = (call.call.start_byte(), 1, call.call.end_offset());
         let shared = self.share(state);
         self.events.insert(
             at,

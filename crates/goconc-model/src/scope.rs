@@ -177,6 +177,10 @@ pub struct Function<'t> {
     /// declarations (boxed: 160 bytes that every declaration of a file of 200,000 functions
     /// carried unread). [`Function::outer`] reads it.
     pub literal_outer: Option<Box<[Option<Node<'t>>; 4]>>,
+    /// The node's end byte, kept: [`FileModel::function_of`] compares it for every node it is
+    /// asked about, and tree-sitter reads it from the node's subtree (a cache miss in a large
+    /// tree).
+    pub end_byte: usize,
 }
 
 impl<'t> Function<'t> {
@@ -318,7 +322,7 @@ impl<'t> FileModel<'t> {
         let mut ends: Vec<usize> = Vec::new();
         loop {
             let node = cursor.node();
-            let flags = kinds::flags(node.kind_id());
+            let flags = kinds::flags(node.kind_number());
             if flags & kinds::INDEX != 0 {
                 if let Some(index) = index.as_deref_mut() {
                     index.add(node, self.src);
@@ -358,7 +362,7 @@ impl<'t> FileModel<'t> {
             .iter()
             .rev()
             .copied()
-            .find(|n| kinds::flags(n.kind_id()) & kinds::SCOPE != 0)
+            .find(|n| kinds::flags(n.kind_number()) & kinds::SCOPE != 0)
     }
 
     fn visit(&mut self, node: Node<'t>, stack: &mut Vec<(usize, usize)>) {
@@ -449,6 +453,7 @@ impl<'t> FileModel<'t> {
             parent,
             receiver_type,
             literal_outer,
+            end_byte: node.end_byte(),
         });
         self.function_at.insert(node.start_byte(), index);
         let scope = node.byte_range();
@@ -713,9 +718,10 @@ impl<'t> FileModel<'t> {
             .functions
             .partition_point(|f| f.node.start_byte() <= node.start_byte());
         let mut at = before.checked_sub(1);
+        let end = node.end_offset();
         while let Some(i) = at {
             let f = &self.functions[i];
-            if f.node.end_byte() >= node.end_byte() && f.node != node {
+            if f.end_byte >= end && f.node != node {
                 return Some(i);
             }
             at = f.parent;

@@ -85,7 +85,7 @@ fn collect_item(item: Node, src: &str, context: Option<&str>, usage: &mut Usage)
     // Selectors whose value is handed on whole (see `mark_taken_whole`), marked by their parent.
     let mut taken: crate::HashSet<usize> = crate::HashSet::default();
     goconc_syntax::walk(item, |n| {
-        if kinds::flags(n.kind_id()) & kinds::OPAQUE != 0 {
+        if kinds::flags(n.kind_number()) & kinds::OPAQUE != 0 {
             // Names, literals, types, comments: nothing below them is a selector or a call.
             // Parameter lists are types too, read here for their context parameters.
             if n.kind_str() == "parameter_list" {

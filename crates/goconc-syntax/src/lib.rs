@@ -35,8 +35,21 @@ use tree_sitter::Node;
 pub trait NodeExt<'t> {
     /// The node's kind, as `Node::kind` gives it.
     fn kind_str(&self) -> &'static str;
+    /// The node's kind number, as `Node::kind_id` gives it; from the walks' cache
+    /// ([`preorder`]) for a node a walk handed out lately.
+    fn kind_number(&self) -> u16;
     /// The first child in a field, as `Node::child_by_field_name` gives it.
     fn field(&self, name: &str) -> Option<Node<'t>>;
+    /// The node's parent, as `Node::parent` gives it; read from the installed layout
+    /// ([`preorder`]) when it holds the node. tree-sitter's `parent()` descends from the root
+    /// and scans each level's children, so a statement's parent in a function of thousands of
+    /// statements costs thousands of steps.
+    fn parent_node(&self) -> Option<Node<'t>>;
+    /// The node's end byte, as `Node::end_byte` gives it; from the walks' cache ([`preorder`])
+    /// for a node a walk handed out lately (tree-sitter reads it from the node's subtree).
+    fn end_offset(&self) -> usize;
+    /// The node's byte range, as `Node::byte_range` gives it, its end from [`Self::end_offset`].
+    fn byte_span(&self) -> std::ops::Range<usize>;
 }
 
 impl<'t> NodeExt<'t> for Node<'t> {
@@ -49,16 +62,42 @@ impl<'t> NodeExt<'t> for Node<'t> {
                 .map(|id| language.node_kind_for_id(id).unwrap_or("").into())
                 .collect()
         });
-        match names.get(usize::from(self.kind_id())) {
+        let id = self.kind_number();
+        match names.get(usize::from(id)) {
             Some(name) => name,
             // ERROR and other built-in symbols sit past the grammar's own kinds.
-            None => kind_beyond_the_grammar(self.kind_id()),
+            None => kind_beyond_the_grammar(id),
         }
     }
 
     #[inline]
+    fn kind_number(&self) -> u16 {
+        preorder::cached_kind(*self).unwrap_or_else(|| self.kind_id())
+    }
+
+    #[inline]
     fn field(&self, name: &str) -> Option<Node<'t>> {
-        self.child_by_field_id(field_id(name)?)
+        let id = field_id(name)?;
+        preorder::laid_out_field(*self, id).or_else(|| self.child_by_field_id(id))
+    }
+
+    #[inline]
+    fn end_offset(&self) -> usize {
+        preorder::cached_end_byte(*self).unwrap_or_else(|| self.end_byte())
+    }
+
+    #[inline]
+    fn byte_span(&self) -> std::ops::Range<usize> {
+        self.start_byte()..self.end_offset()
+    }
+
+    fn parent_node(&self) -> Option<Node<'t>> {
+        if let Some((layout, i)) = preorder::locate(*self) {
+            if let Some(p) = layout.parent(i) {
+                return Some(layout.node(p, *self));
+            }
+        }
+        self.parent()
     }
 }
 
@@ -184,25 +223,33 @@ pub fn is_whole_word(bytes: &[u8], start: usize, end: usize) -> bool {
 
 /// The source text of a node ("" if the node's range is not valid in `src`).
 pub fn text<'s>(node: Node, src: &'s str) -> &'s str {
-    src.get(node.byte_range()).unwrap_or("")
+    src.get(node.byte_span()).unwrap_or("")
 }
 
 /// The named children of a node, comments excluded.
 pub fn named_children<'t>(node: Node<'t>) -> NamedChildren<'t> {
-    NamedChildren {
-        cursor: node.walk(),
-        state: ChildrenState::Before,
+    match preorder::laid_out_children(node) {
+        Some(children) => NamedChildren::LaidOut(children),
+        None => NamedChildren::Cursor {
+            cursor: node.walk(),
+            state: ChildrenState::Before,
+        },
     }
 }
 
 /// The iterator of [`named_children`]: steps its own cursor as it goes, so a caller that stops
-/// at the first match (`find`, `next`) reads no further, and nothing is collected.
-pub struct NamedChildren<'t> {
-    cursor: tree_sitter::TreeCursor<'t>,
-    state: ChildrenState,
+/// at the first match (`find`, `next`) reads no further, and nothing is collected. A node a
+/// layout handed out lately has its children read from the layout instead (the same nodes;
+/// see [`preorder::laid_out_children`]).
+pub enum NamedChildren<'t> {
+    LaidOut(preorder::LaidOutChildren<'t>),
+    Cursor {
+        cursor: tree_sitter::TreeCursor<'t>,
+        state: ChildrenState,
+    },
 }
 
-enum ChildrenState {
+pub enum ChildrenState {
     Before,
     Within,
     Done,
@@ -212,18 +259,22 @@ impl<'t> Iterator for NamedChildren<'t> {
     type Item = Node<'t>;
 
     fn next(&mut self) -> Option<Node<'t>> {
+        let (cursor, state) = match self {
+            NamedChildren::LaidOut(children) => return children.next_named(),
+            NamedChildren::Cursor { cursor, state } => (cursor, state),
+        };
         loop {
-            let moved = match self.state {
-                ChildrenState::Before => self.cursor.goto_first_child(),
-                ChildrenState::Within => self.cursor.goto_next_sibling(),
+            let moved = match state {
+                ChildrenState::Before => cursor.goto_first_child(),
+                ChildrenState::Within => cursor.goto_next_sibling(),
                 ChildrenState::Done => return None,
             };
             if !moved {
-                self.state = ChildrenState::Done;
+                *state = ChildrenState::Done;
                 return None;
             }
-            self.state = ChildrenState::Within;
-            let node = self.cursor.node();
+            *state = ChildrenState::Within;
+            let node = cursor.node();
             if node.is_named() && node.kind_str() != "comment" {
                 return Some(node);
             }
@@ -281,7 +332,7 @@ pub fn is_statement(kind: &str) -> bool {
 pub fn outer_parens(node: Node) -> Node {
     let mut node = node;
     while let Some(p) = node
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "parenthesized_expression")
     {
         node = p;
@@ -439,7 +490,7 @@ fn find_from(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 
 /// Is `node` inside `ancestor` (or equal to it)?
 pub fn is_within(node: Node, ancestor: Node) -> bool {
-    node.start_byte() >= ancestor.start_byte() && node.end_byte() <= ancestor.end_byte()
+    node.start_byte() >= ancestor.start_byte() && node.end_offset() <= ancestor.end_offset()
 }
 
 /// The ancestors of `node`, the root first and its parent last, found in one descent from the
@@ -474,7 +525,7 @@ pub fn ancestors<'t>(node: Node<'t>) -> Vec<Node<'t>> {
 /// descends from the root on every call, costs the whole depth per step in a deep tree.
 pub fn ancestors_under<'t>(top: Node<'t>, node: Node<'t>) -> Vec<Node<'t>> {
     let mut path = Vec::new();
-    if top == node || top.start_byte() > node.start_byte() || top.end_byte() < node.end_byte() {
+    if top == node || top.start_byte() > node.start_byte() || top.end_offset() < node.end_offset() {
         return path;
     }
     if let Some((layout, i)) = preorder::locate(node) {
@@ -568,9 +619,9 @@ pub fn closing_paren(call: Node) -> Option<usize> {
 
 /// The block a statement stands directly in (its parent is the block or its statement list).
 pub fn parent_block(stmt: Node) -> Option<Node> {
-    let parent = stmt.parent()?;
+    let parent = stmt.parent_node()?;
     if parent.kind_str() == "statement_list" {
-        return parent.parent();
+        return parent.parent_node();
     }
     (parent.kind_str() == "block").then_some(parent)
 }
@@ -578,9 +629,9 @@ pub fn parent_block(stmt: Node) -> Option<Node> {
 /// The statement a call stands in (`wg.Done()` → its expression statement, `defer wg.Done()` →
 /// the defer statement).
 pub fn call_statement(call: Node) -> Option<Node> {
-    let mut node = call.parent()?;
+    let mut node = call.parent_node()?;
     while node.kind_str() == "parenthesized_expression" {
-        node = node.parent()?;
+        node = node.parent_node()?;
     }
     matches!(
         node.kind_str(),
@@ -653,7 +704,7 @@ pub fn walk<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
 pub fn walk_calls<'t>(root: Node<'t>, src: &str, mut visit: impl FnMut(Node<'t>) -> bool) {
     use crate::kinds;
     walk(root, |n| {
-        visit(n) && !kinds::holds_nothing_to_record(n, kinds::flags(n.kind_id()), src)
+        visit(n) && !kinds::holds_nothing_to_record(n, kinds::flags(n.kind_number()), src)
     })
 }
 
@@ -747,7 +798,7 @@ pub fn walk_body_with_ancestors<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'
 /// The parent of a node whose known ancestors are `ancestors` (parent last); beyond them,
 /// tree-sitter's own lookup.
 pub fn parent_among<'t>(node: Node<'t>, ancestors: &[Node<'t>]) -> Option<Node<'t>> {
-    ancestors.last().copied().or_else(|| node.parent())
+    ancestors.last().copied().or_else(|| node.parent_node())
 }
 
 /// The whitespace at the start of the line holding `offset`.
@@ -841,10 +892,10 @@ pub fn insertion_after_line(node: Node, src: &str) -> Option<usize> {
     if !src[start..node.start_byte()].trim().is_empty() {
         return None;
     }
-    let end = src[node.end_byte()..]
+    let end = src[node.end_offset()..]
         .find('\n')
-        .map_or(src.len(), |i| node.end_byte() + i);
-    let after = src[node.end_byte()..end].trim();
+        .map_or(src.len(), |i| node.end_offset() + i);
+    let after = src[node.end_offset()..end].trim();
     if !(after.is_empty() || after.starts_with("//") && !after.contains("*/")) {
         return None;
     }
@@ -1030,6 +1081,125 @@ mod tests {
         assert!(plain
             .iter()
             .any(|(context, ..)| context[1] >= 6 && context[2] > 0));
+    }
+
+    /// With a layout installed (over the whole tree or one function), each node's parent and
+    /// kind number come from the layout and its kind cache: they are tree-sitter's, for every
+    /// node and broken code too, and stay so once the guard is dropped and another tree's
+    /// nodes are walked.
+    #[test]
+    fn a_laid_out_nodes_parent_and_kind_are_tree_sitters() {
+        let src = "package p\r\nimport \"sync\"\n\ntype T struct{ mu sync.Mutex }\n\
+                   func (t *T) f() {\r\tmu: for { t.mu.Lock(); break mu }\n\tgo func() { x := <-ch }()\n}\n\
+                   func g() {\n\tmu.Lock(\n\t((h))()\n}\n";
+        let file = SourceFile::new(src.to_string());
+        let root = file.tree().root_node();
+        let function = named_children(root).nth(3).unwrap();
+        let facts = |top: Node| {
+            let mut seen = Vec::new();
+            walk(top, |n| {
+                seen.push((n.id(), n.kind_id(), n.parent().map(|p| p.id())));
+                true
+            });
+            seen
+        };
+        let ours = |top: Node| {
+            let mut seen = Vec::new();
+            walk(top, |n| {
+                seen.push((n.id(), n.kind_number(), n.parent_node().map(|p| p.id())));
+                true
+            });
+            seen
+        };
+        for top in [root, function] {
+            let expected = facts(top);
+            assert!(expected.len() > 20);
+            let layout = preorder::install(top);
+            assert!(preorder::locate(top).is_some());
+            assert_eq!(ours(top), expected, "{}", top.kind());
+            drop(layout);
+            assert_eq!(ours(top), expected, "{}", top.kind());
+        }
+        let other = SourceFile::new("package q\nfunc h() { go g() }\n".to_string());
+        let other_root = other.tree().root_node();
+        let _layout = preorder::install(other_root);
+        assert_eq!(ours(other_root), facts(other_root));
+    }
+
+    /// Every field, the named children and the end byte of every laid-out node are
+    /// tree-sitter's, the same nodes to the last field of their raw context, over the rule fixtures whole and cut short
+    /// at a few points (broken code: ERROR and MISSING nodes).
+    #[test]
+    fn a_laid_out_nodes_fields_and_children_are_tree_sitters() {
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let mut texts = Vec::new();
+        let mut folders = vec![fixtures];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|e| e == "go") {
+                    texts.push(std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        assert!(texts.len() > 100, "{} fixtures", texts.len());
+        let mut compared = 0;
+        let mut laid_out_children = 0;
+        for text in &texts {
+            let cuts = [text.len(), text.len() * 2 / 3, text.len() / 3];
+            for cut in cuts.into_iter().filter(|&c| text.is_char_boundary(c)) {
+                let file = SourceFile::new(text[..cut].to_string());
+                let root = file.tree().root_node();
+                let _layout = preorder::install(root);
+                walk(root, |n| {
+                    let ours: Vec<_> = named_children(n)
+                        .map(|c| (c.id(), c.into_raw().context))
+                        .collect();
+                    let mut cursor = n.walk();
+                    let theirs: Vec<_> = n
+                        .named_children(&mut cursor)
+                        .filter(|c| c.kind() != "comment")
+                        .map(|c| (c.id(), c.into_raw().context))
+                        .collect();
+                    assert_eq!(
+                        ours,
+                        theirs,
+                        "children of {} at {}",
+                        n.kind(),
+                        n.start_byte()
+                    );
+                    laid_out_children += usize::from(preorder::laid_out_children(n).is_some());
+                    assert_eq!(
+                        n.end_offset(),
+                        n.end_byte(),
+                        "{} at {}",
+                        n.kind(),
+                        n.start_byte()
+                    );
+                    for name in FIELDS {
+                        let ours = n.field(name).map(|c| c.into_raw());
+                        let theirs = n.child_by_field_name(name).map(|c| c.into_raw());
+                        assert_eq!(
+                            ours.map(|r| (r.id, r.context)),
+                            theirs.map(|r| (r.id, r.context)),
+                            "{name} of {} at {}",
+                            n.kind(),
+                            n.start_byte()
+                        );
+                        compared += usize::from(theirs.is_some());
+                    }
+                    true
+                });
+            }
+        }
+        assert!(compared > 10_000, "{compared} fields compared");
+        assert!(
+            laid_out_children > 10_000,
+            "{laid_out_children} nodes' children laid out"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! to the cursor for any other. Nothing else changes: the walks visit the same nodes in the same
 //! order either way.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::rc::Rc;
@@ -26,6 +26,8 @@ struct Entry {
     id: i32,
     /// Its start byte (`context[0]`).
     start: u32,
+    /// Its end byte: tree-sitter reads it from the node's subtree.
+    end_byte: u32,
     /// The index one past the node's last descendant.
     end: u32,
     /// The index of its parent; `NO_PARENT` for the layout's root.
@@ -45,6 +47,19 @@ pub(crate) struct Layout {
     /// The id of the layout's root, which the entries' ids are counted from.
     root_id: *const c_void,
     entries: Vec<Entry>,
+    /// Each entry's kind number, or [`UNCACHED`] for one past 254 (`ERROR`): read once here, it
+    /// spares the walks' visitors tree-sitter's lookup through the node's subtree, a cache miss
+    /// per node in a large tree (see [`cached_kind`]).
+    kinds: Vec<u8>,
+    /// Each entry's field in its parent (tree-sitter's field id, 0 for none), as the cursor
+    /// names it: a field of a laid-out node is found among the entries (see [`laid_out_field`]).
+    fields: Vec<u8>,
+    /// This layout among those made on this thread, for the kind cache.
+    serial: u32,
+    /// Whether the layout holds every node below its root: true when the tree there has no
+    /// error. (The walks leave out zero-width tokens after the last token of their parent, the
+    /// `MISSING` tokens of broken code.)
+    complete: bool,
     /// The start byte of each row that a node starts on (`UNKNOWN` for the others): a node's
     /// column is its start less its row's.
     line_starts: Vec<u32>,
@@ -81,6 +96,7 @@ fn narrow(raw: &ffi::TSNode, root_id: *const c_void, line_starts: &mut Vec<u32>)
     Some(Entry {
         id,
         start,
+        end_byte: 0,
         end: 0,
         parent: NO_PARENT,
         row_alias: row << ALIAS_BITS | alias,
@@ -94,6 +110,8 @@ impl Layout {
         let root_id = root.into_raw().id;
         // tree-sitter keeps the count of visible nodes: the walk visits at most that many.
         let mut entries: Vec<Entry> = Vec::with_capacity(root.descendant_count());
+        let mut kinds: Vec<u8> = Vec::with_capacity(entries.capacity());
+        let mut fields: Vec<u8> = Vec::with_capacity(entries.capacity());
         let mut line_starts: Vec<u32> = Vec::new();
         let mut open: Vec<usize> = Vec::new();
         let mut cursor = root.walk();
@@ -102,8 +120,18 @@ impl Layout {
             let node = cursor.node();
             let at = entries.len();
             let mut entry = narrow(&node.into_raw(), root_id, &mut line_starts)?;
+            entry.end_byte = u32::try_from(node.end_byte()).ok()?;
             entry.parent = open.last().map_or(NO_PARENT, |&p| index(p));
             entries.push(entry);
+            kinds.push(u8::try_from(node.kind_id()).unwrap_or(UNCACHED));
+            // Field ids are small (tree-sitter-go has 35); one past a byte is read as none,
+            // and its lookups go to tree-sitter.
+            fields.push(
+                cursor
+                    .field_id()
+                    .and_then(|f| u8::try_from(f.get()).ok())
+                    .unwrap_or(0),
+            );
             if cursor.goto_first_child() {
                 open.push(at);
                 ends.push(node.end_byte());
@@ -126,6 +154,14 @@ impl Layout {
             tree: root.into_raw().tree,
             root_id,
             entries,
+            kinds,
+            fields,
+            serial: SERIALS.with(|next| {
+                let serial = next.get();
+                next.set(serial.wrapping_add(1));
+                serial
+            }),
+            complete: !root.has_error(),
             line_starts,
             whole_tree: crate::root_of(root) == root,
         })
@@ -177,6 +213,7 @@ impl Layout {
             id: self.id(i),
             tree: self.tree,
         };
+        remember(raw.id, i, self.serial, self.kinds[i], e.end_byte);
         // SAFETY: the entry was read from a live node of `self.tree`, the tree `_of` belongs to
         // (checked by `position` before any index reaches here), and rebuilds its context and id
         // exactly (`narrow` kept only what fits); the tree lives for `'t`, and an installed
@@ -189,9 +226,172 @@ fn index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
+/// A kind number the layout does not keep.
+const UNCACHED: u8 = u8::MAX;
+
+/// Slots of the kind cache: a power of two.
+const KIND_SLOTS: usize = 256;
+
+/// A slot of the kind cache: a node id, its layout's serial and its index there, its kind.
+#[derive(Clone, Copy)]
+struct Remembered {
+    id: usize,
+    serial: u32,
+    index: u32,
+    end_byte: u32,
+    kind: u8,
+}
+
+const FORGOTTEN: Remembered = Remembered {
+    id: 0,
+    serial: 0,
+    index: 0,
+    end_byte: 0,
+    kind: UNCACHED,
+};
+
 thread_local! {
     /// The layouts installed on this thread, the latest last.
     static INSTALLED: RefCell<Vec<Rc<Layout>>> = const { RefCell::new(Vec::new()) };
+    /// The kinds of the nodes the layouts handed out lately, by node id, one per slot (the id's
+    /// 8-byte step modulo the slot count). A visitor asks the kind of the node it is handed, and
+    /// often again in the helpers it calls: this answers from a few kilobytes that stay in the
+    /// processor's cache instead of the node's subtree. Only nodes of installed layouts enter,
+    /// and dropping any layout's guard empties it: an id is a node of a live tree.
+    static KINDS: [Cell<Remembered>; KIND_SLOTS] =
+        const { [const { Cell::new(FORGOTTEN) }; KIND_SLOTS] };
+    /// The serial of the next layout made on this thread.
+    static SERIALS: Cell<u32> = const { Cell::new(0) };
+}
+
+fn kind_slot(id: usize) -> usize {
+    (id >> 3) & (KIND_SLOTS - 1)
+}
+
+fn remember(id: *const c_void, index: usize, serial: u32, kind: u8, end_byte: u32) {
+    let id = id as usize;
+    let index = index as u32;
+    KINDS.with(|slots| {
+        slots[kind_slot(id)].set(Remembered {
+            id,
+            serial,
+            index,
+            end_byte,
+            kind,
+        })
+    });
+}
+
+/// The end byte of `node` if a layout handed it out lately; None otherwise.
+#[inline]
+pub(crate) fn cached_end_byte(node: Node) -> Option<usize> {
+    remembered(node).map(|r| r.end_byte as usize)
+}
+
+fn remembered(node: Node) -> Option<Remembered> {
+    let id = node.id();
+    let slot = KINDS.with(|slots| slots[kind_slot(id)].get());
+    (slot.id == id).then_some(slot)
+}
+
+/// The kind number of `node` if a layout handed it out lately; None otherwise.
+#[inline]
+pub(crate) fn cached_kind(node: Node) -> Option<u16> {
+    remembered(node)
+        .filter(|r| r.kind != UNCACHED)
+        .map(|r| u16::from(r.kind))
+}
+
+/// The first child of `node` in field `field`, when a layout handed `node` out lately and one
+/// of its entries is that child; None otherwise (then ask tree-sitter: the layout leaves out
+/// the zero-width tokens that end broken code, and an absent field is not told apart from one
+/// the layout does not hold). The entries below `node` are read in place of the node's
+/// children and their subtrees, a cache miss each in a large tree.
+pub(crate) fn laid_out_field<'t>(node: Node<'t>, field: u16) -> Option<Node<'t>> {
+    let field = u8::try_from(field).ok().filter(|&f| f != 0)?;
+    // An `ERROR` node (its kind past a byte) has no fields, though the cursor names the
+    // fields of what it wrapped.
+    let at = remembered(node).filter(|r| r.kind != UNCACHED)?;
+    INSTALLED.with(|installed| {
+        let installed = installed.borrow();
+        let layout = installed.iter().rev().find(|l| l.serial == at.serial)?;
+        let i = at.index as usize;
+        let end = layout.end(i);
+        let mut child = i + 1;
+        while child < end {
+            if layout.fields[child] == field {
+                return Some(layout.node(child, node));
+            }
+            child = layout.end(child);
+        }
+        None
+    })
+}
+
+/// The children of a laid-out node read from its layout, for [`crate::named_children`].
+pub struct LaidOutChildren<'t> {
+    layout: Rc<Layout>,
+    next: usize,
+    end: usize,
+    of: Node<'t>,
+}
+
+/// The children of `node` from its layout, when a complete layout handed `node` out lately.
+pub(crate) fn laid_out_children<'t>(node: Node<'t>) -> Option<LaidOutChildren<'t>> {
+    let at = remembered(node).filter(|r| r.kind != UNCACHED)?;
+    INSTALLED.with(|installed| {
+        let installed = installed.borrow();
+        let layout = installed
+            .iter()
+            .rev()
+            .find(|l| l.serial == at.serial && l.complete)?
+            .clone();
+        let i = at.index as usize;
+        Some(LaidOutChildren {
+            next: i + 1,
+            end: layout.end(i),
+            layout,
+            of: node,
+        })
+    })
+}
+
+impl<'t> LaidOutChildren<'t> {
+    /// The next named child that is not a comment.
+    pub(crate) fn next_named(&mut self) -> Option<Node<'t>> {
+        while self.next < self.end {
+            let child = self.next;
+            self.next = self.layout.end(child);
+            let kind = self.layout.kinds[child];
+            let node = self.layout.node(child, self.of);
+            let wanted = match kind {
+                UNCACHED => node.is_named() && node.kind() != "comment",
+                kind => named_and_not_comment(kind),
+            };
+            if wanted {
+                return Some(node);
+            }
+        }
+        None
+    }
+}
+
+/// Whether nodes of kind number `kind` are named and not comments.
+fn named_and_not_comment(kind: u8) -> bool {
+    static TABLE: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
+        (0..language.node_kind_count() as u16)
+            .map(|id| {
+                language.node_kind_is_named(id) && language.node_kind_for_id(id) != Some("comment")
+            })
+            .collect()
+    });
+    table.get(usize::from(kind)).copied().unwrap_or(false)
+}
+
+fn forget_kinds() {
+    KINDS.with(|slots| slots.iter().for_each(|slot| slot.set(FORGOTTEN)));
 }
 
 /// While this lives, walks over nodes of the tree it was made for read its layout. It borrows the
@@ -229,6 +429,9 @@ impl Drop for Installed<'_> {
         let Some(layout) = &self.layout else {
             return;
         };
+        // The tree may go with the guard: no kind of its nodes may answer for a later node
+        // that happens to get the same id.
+        forget_kinds();
         INSTALLED.with(|installed| {
             let mut installed = installed.borrow_mut();
             if let Some(i) = installed.iter().rposition(|l| Rc::ptr_eq(l, layout)) {

@@ -505,7 +505,7 @@ fn statements_after<'t>(call: Node<'t>, body: Node<'t>) -> Vec<Node<'t>> {
         return after;
     };
     while current != body {
-        let Some(parent) = current.parent() else {
+        let Some(parent) = current.parent_node() else {
             break;
         };
         let siblings = statements(parent);
@@ -576,9 +576,11 @@ fn token_taken_before(cx: &Context, go: Node, channel: Node) -> bool {
 fn in_select_with_default(recv: Node) -> bool {
     let mut n = recv;
     for _ in 0..4 {
-        let Some(p) = n.parent() else { return false };
+        let Some(p) = n.parent_node() else {
+            return false;
+        };
         if p.kind_str() == "communication_case" {
-            return p.parent().is_some_and(|s| {
+            return p.parent_node().is_some_and(|s| {
                 goconc_syntax::named_children(s).any(|c| c.kind_str() == "default_case")
             });
         }
@@ -598,7 +600,7 @@ fn loop_skip<'t>(
     let lp = goconc_syntax::enclosing_loop(done)?;
     let lp_body = lp.field("body")?;
     let label = lp
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "labeled_statement")
         .and_then(|p| p.field("label"))
         .map(|l| text(l, cx.src));
@@ -639,7 +641,7 @@ fn loop_skip<'t>(
 fn done_before(cx: &Context, stmt: Node, within: Node, key: &WgKey) -> bool {
     let mut current = stmt;
     while current != within {
-        let Some(parent) = current.parent() else {
+        let Some(parent) = current.parent_node() else {
             return false;
         };
         let siblings = statements(parent);
@@ -709,7 +711,7 @@ fn skip_reason<'t>(
     let mut before: Vec<Node<'t>> = Vec::new();
     let mut current = call_statement(done)?;
     while current != body {
-        let parent = current.parent()?;
+        let parent = current.parent_node()?;
         let siblings = statements(parent);
         if let Some(pos) = siblings.iter().position(|s| *s == current) {
             before.extend(siblings[..pos].iter().copied());
