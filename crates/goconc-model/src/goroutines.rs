@@ -322,6 +322,10 @@ pub struct GoFacts {
     /// bare send and nothing else receives (see [`returns_pending_send`]): a caller that drops
     /// the result leaves that goroutine blocked for good.
     pub returns_pending_send: bool,
+    /// What it does on the goroutine that runs it: calls, loops, receives from its channel
+    /// parameters, field channels it hands to goroutines it starts (see
+    /// [`crate::channels::own_goroutine`]).
+    pub own: crate::channels::own_goroutine::OwnGoroutine,
 }
 
 /// The goroutine facts of some of a file's top-level declarations, by summary key; functions
@@ -353,6 +357,16 @@ pub fn collect_in(
             continue;
         };
         let body_text = text(body, src);
+        // Every function with a call may be a step between a goroutine and a send.
+        let own = match body_text.contains('(') || body_text.contains("<-") {
+            true => crate::channels::own_goroutine::collect(decl, body, src, imports),
+            false => Default::default(),
+        };
+        if own != Default::default() {
+            if let Some(key) = crate::summary::declaration_key(decl, src) {
+                out.entry(key).or_default().own = own;
+            }
+        }
         let may_start = body_text.contains("go ");
         let may_end = assertions
             || body_text.contains("Goexit")
