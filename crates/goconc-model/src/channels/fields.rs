@@ -461,7 +461,9 @@ pub fn offsets_in_file(
     let function = crate::scope::top_level_items(model.root, model.src)
         .into_iter()
         .filter(|item| crate::scope::is_function_item(*item))
-        .find(|item| crate::summary::declaration_key(*item, model.src).as_deref() == Some(function))?;
+        .find(|item| {
+            crate::summary::declaration_key(*item, model.src).as_deref() == Some(function)
+        })?;
     let start = function.start_byte() + offset;
     (start + len <= function.end_byte()).then_some(start..start + len)
 }

@@ -58,18 +58,25 @@ pub struct OwnGoroutine {
     pub calls: Vec<OwnCall>,
     /// The `for` statements of its own goroutine code: offset and length.
     pub loops: Vec<(usize, usize)>,
-    /// The send statements every call reaches (see [`OwnCall::on_every_call`]), by offset.
+    /// The send statements of its own goroutine code, by offset.
+    pub sends: Vec<usize>,
+    /// Of those, the ones every call reaches (see [`OwnCall::on_every_call`]).
     pub sends_on_every_call: Vec<usize>,
     pub param_receives: Vec<ParamReceive>,
     pub go_args: Vec<GoArg>,
+    /// The functions and methods it starts by name (`go d.loop()`, also on a local it made of a
+    /// package type), as calls to resolve.
+    pub starts: Vec<(CallTarget, String)>,
 }
 
 impl OwnGoroutine {
-    /// The loop of this function starting at `offset`, as a range of offsets.
+    /// The innermost loop of this function around `offset` (a `for` statement's own offset, or
+    /// its range clause's), as a range of offsets.
     pub fn loop_at(&self, offset: usize) -> Option<std::ops::Range<usize>> {
         self.loops
             .iter()
-            .find(|(start, _)| *start == offset)
+            .filter(|&&(start, len)| start <= offset && offset < start + len)
+            .min_by_key(|&&(_, len)| len)
             .map(|&(start, len)| start..start + len)
     }
 }
@@ -95,9 +102,9 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
         // `defer func(){…}()`); one handed to a call may run anywhere.
         "func_literal" => {
             let outer = goconc_syntax::outer_parens(n);
-            outer
-                .parent()
-                .is_some_and(|p| p.kind_str() == "call_expression" && p.field("function") == Some(outer))
+            outer.parent().is_some_and(|p| {
+                p.kind_str() == "call_expression" && p.field("function") == Some(outer)
+            })
         }
         "call_expression" => {
             calls.push(n);
@@ -110,13 +117,17 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
             true
         }
         "send_statement" => {
+            facts.sends.push(n.start_byte() - start);
             if on_every_call(n, body, src) {
                 facts.sends_on_every_call.push(n.start_byte() - start);
             }
             true
         }
         "unary_expression" if n.field("operator").is_some_and(|o| text(o, src) == "<-") => {
-            if let Some(param) = n.field("operand").and_then(|o| param_of(unparen(o), &params, src)) {
+            if let Some(param) = n
+                .field("operand")
+                .and_then(|o| param_of(unparen(o), &params, src))
+            {
                 facts.param_receives.push(ParamReceive {
                     param,
                     offset: n.start_byte() - start,
@@ -173,6 +184,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
         let Some((target, name)) = target.clone() else {
             continue;
         };
+        facts.starts.push((target.clone(), name.clone()));
         for (arg, value) in call_args(call).into_iter().enumerate() {
             if value.kind_str() == "selector_expression" {
                 facts.go_args.push(GoArg {
@@ -264,12 +276,17 @@ fn on_every_call(node: Node, body: Node, src: &str) -> bool {
         }
         match n.kind_str() {
             "statement_list" if n.parent() == Some(body) => {}
-            "block" | "statement_list" | "expression_case" | "default_case" | "type_case"
-            | "communication_case" | "type_switch_statement" | "func_literal" => return false,
+            "block"
+            | "statement_list"
+            | "expression_case"
+            | "default_case"
+            | "type_case"
+            | "communication_case"
+            | "type_switch_statement"
+            | "func_literal" => return false,
             "binary_expression"
                 if n.field("right") == Some(child)
-                    && n
-                        .field("operator")
+                    && n.field("operator")
                         .is_some_and(|o| matches!(text(o, src), "&&" | "||")) =>
             {
                 return false
@@ -287,7 +304,8 @@ fn on_every_call(node: Node, body: Node, src: &str) -> bool {
 pub enum SelfSendCapacity {
     /// Every `make` is unbuffered.
     Unbuffered,
-    /// Some `make` gives a constant buffer (the largest), none an unknown one.
+    /// Some `make` gives a constant buffer (the largest), none an unknown one. A buffer only
+    /// delays the deadlock: once other senders have filled it, the loop's own send waits.
     Buffered(u64),
     /// A `make` with a variable size, a value stored from elsewhere, or no `make` in the package.
     Unknown,
@@ -353,7 +371,8 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
             continue;
         };
         for op in &facts.field_ops {
-            if matches!(op.kind, FieldOpKind::Receive | FieldOpKind::Range) && !op.owner.is_empty() {
+            if matches!(op.kind, FieldOpKind::Receive | FieldOpKind::Range) && !op.owner.is_empty()
+            {
                 receives
                     .entry((op.owner.clone(), op.field.clone()))
                     .or_default()
@@ -365,7 +384,6 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
                         },
                         loop_offset: op.loop_offset,
                         in_goroutine: op.in_goroutine,
-                        handed_in: false,
                     });
             }
         }
@@ -406,20 +424,36 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
                     },
                     loop_offset: r.loop_offset,
                     in_goroutine: false,
-                    handed_in: true,
                 });
+            }
+        }
+    }
+    // The functions started by name with `go` somewhere in the package.
+    let mut started: crate::HashSet<String> = Default::default();
+    for &key in &keys {
+        let Some(facts) = package.go_facts(key) else {
+            continue;
+        };
+        let owner = crate::lock_closure::owner_of(key);
+        for (target, name) in &facts.own.starts {
+            if let Some((callee, _)) =
+                crate::lock_closure::resolve_call(package, owner, target, name)
+            {
+                started.insert(callee);
             }
         }
     }
     let mut out: Vec<SelfSend> = Vec::new();
     for ((owner, field), received) in receives {
+        // An exported field may be received by another package's code.
+        if field.starts_with(|c: char| c.is_uppercase()) {
+            continue;
+        }
         let Some((receiver, loop_offset)) = single_loop(&received) else {
             continue;
         };
         // The goroutine that loops is started somewhere: by name, or with the channel handed in.
-        let started =
-            package.is_started_by_name(&receiver) || received.iter().any(|r| r.handed_in);
-        if !started {
+        if !started.contains(&receiver) {
             continue;
         }
         let ops = package.field_channel_ops(&owner, &field);
@@ -444,27 +478,22 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
         let Some(loop_range) = loop_facts.own.loop_at(loop_offset) else {
             continue;
         };
+        // Sends on the goroutine that runs their function: not in a `go` statement nor in a
+        // literal handed to a call (a callback may run anywhere), not a `select` case that can
+        // give up.
         let blocking_sends: Vec<&super::fields::FieldChanOp> = ops
             .iter()
             .filter(|o| o.kind == FieldOpKind::Send && !o.in_goroutine && !o.select_can_leave)
+            .filter(|o| {
+                package
+                    .go_facts(&o.function)
+                    .is_some_and(|f| f.own.sends.contains(&o.offset))
+            })
             .collect();
         if blocking_sends.is_empty() {
             continue;
         }
         let found = reach_sends(package, &receiver, &loop_range, &blocking_sends);
-        // A constant buffer delays the deadlock until it is full: only senders outside this
-        // goroutine can fill it, so with none the loop drains what it sends itself.
-        if let SelfSendCapacity::Buffered(_) = capacity {
-            let others = ops.iter().any(|o| {
-                o.kind == FieldOpKind::Send
-                    && !found
-                        .iter()
-                        .any(|(_, send)| send.function == o.function && send.offset == o.offset)
-            });
-            if !others {
-                continue;
-            }
-        }
         let receive_places: Vec<Place> = received.into_iter().map(|r| r.place).collect();
         for (chain, send) in found {
             let report = report_place(package, &chain, &send);
@@ -505,12 +534,11 @@ fn single_loop(received: &[Receive]) -> Option<(String, usize)> {
 }
 
 /// One receive from a field channel: on the field itself, or on a parameter of a function
-/// started with the field as its argument (`handed_in`).
+/// started with the field as its argument.
 struct Receive {
     place: Place,
     loop_offset: Option<usize>,
     in_goroutine: bool,
-    handed_in: bool,
 }
 
 fn capacity_of(ops: &[super::fields::FieldChanOp]) -> SelfSendCapacity {

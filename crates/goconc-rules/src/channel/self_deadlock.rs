@@ -13,7 +13,7 @@ pub static META: RuleMeta = RuleMeta {
     family: Family::Channel,
     severity: Severity::Error,
     summary: "The goroutine whose loop alone receives from a channel field sends on that channel itself, from inside the loop (directly or through calls): the send waits for a receiver that is the sender.",
-    fix: None,
+    fix: Some("send from a new goroutine: `go d.Refresh(id)` (unsafe: the send no longer happens before the call returns)"),
     doc: r#"
 ## Why it matters
 A dispatcher loop often owns a channel: `go d.loop()` receives every request and handles it.
@@ -51,7 +51,10 @@ func (d *dispatcher) apply(op op) {
 ## Fix
 Send from another goroutine (`go d.Refresh(id)`), do the work in place instead of queueing it
 (`d.refreshLocked(id)`), or keep work the loop produces for itself in a local queue it drains.
-No automatic fix: which one keeps the order of operations is a design decision.
+Where the finding is a call whose result is unused (an expression statement), an unsafe quick
+fix starts it on a new goroutine: the loop goes back to its receive, and the queued work runs
+after the current one instead of during it — whether the order still holds is for a person to
+read.
 
 ## Where it is reported
 At the place where the goroutine commits to the send: the last call on the way after which
@@ -73,9 +76,11 @@ at most 8 calls.
 An **error** when every `make` of the field in the package is unbuffered: the path is concrete
 — the chain the message names reaches a send that can only be taken by the loop that is making
 it. A **warning** when the capacity is unknown (a `make` with a variable size, a channel stored
-from elsewhere, no `make` in the package), or when it is buffered with a constant and other
-senders exist: a buffer only delays the deadlock until the other senders have filled it — then
-the loop's own send waits for itself, as in the unbuffered case.
+from elsewhere, no `make` in the package), or when it is buffered with a constant: a buffer
+only delays the deadlock. While the loop handles one value, other senders (or the loop's own
+earlier sends) can fill the buffer; then the loop's send waits for itself, as in the unbuffered
+case, and a sender blocked on the full buffer may take the slot the loop's next receive frees.
+Whether the buffer can fill depends on the load, which the tool does not see.
 
 ## When it stays silent
 - The send runs on another goroutine (`go d.Refresh(id)`, inside `go func(){…}()`), or inside a
@@ -86,8 +91,7 @@ the loop's own send waits for itself, as in the unbuffered case.
   the loop starts, or the channel is handed elsewhere (aliased, passed to a call other than the
   `go` that starts the loop, returned, stored), or a value the text cannot type uses a field of
   that name: a receiver may exist out of sight.
-- The channel is buffered with a constant and the loop's goroutine is its only sender: the loop
-  drains what it queues for itself.
+- The field is exported: another package's code may receive from it.
 - The call chain leaves the package, goes through an interface or a function value, or is longer
   than 8 calls.
 "#,
@@ -115,7 +119,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
         }
         for step in &found.chain {
-            if step.call.offset == found.report.offset && step.call.function == found.report.function
+            if step.call.offset == found.report.offset
+                && step.call.function == found.report.function
             {
                 continue;
             }
@@ -128,8 +133,29 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 finding = finding.with_related(r, "the send that waits for its own goroutine");
             }
         }
+        if let Some(edit) = go_prefix(cx, range.start) {
+            finding = finding.with_unsafe_fix("Send from a new goroutine: `go …`", vec![edit]);
+        }
         out.push(finding);
     }
+}
+
+/// `go ` before the reported call, when it is a whole expression statement (its results unused).
+fn go_prefix(cx: &Context, start: usize) -> Option<crate::finding::TextEdit> {
+    use goconc_syntax::NodeExt;
+    let node = cx.model.root.descendant_for_byte_range(start, start)?;
+    let mut call = node;
+    while call.start_byte() == start && call.kind_str() != "call_expression" {
+        call = call.parent()?;
+    }
+    let statement = call.parent()?;
+    (call.kind_str() == "call_expression"
+        && call.start_byte() == start
+        && statement.kind_str() == "expression_statement")
+        .then(|| crate::finding::TextEdit {
+            range: start..start,
+            new_text: "go ".to_string(),
+        })
 }
 
 fn place_here(cx: &Context, place: &Place) -> Option<std::ops::Range<usize>> {
