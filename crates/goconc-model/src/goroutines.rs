@@ -328,6 +328,43 @@ pub struct GoFacts {
     pub own: crate::channels::own_goroutine::OwnGoroutine,
 }
 
+impl GoFacts {
+    /// Hashes the facts for reuse across edits: [`GoFacts::own`] without its offsets (see
+    /// [`crate::channels::own_goroutine::OwnGoroutine::hash_without_offsets`]), the rest whole.
+    pub fn hash_for_reuse(&self, key: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let GoFacts {
+            ends_goroutine,
+            starts,
+            runs_in_started_literals,
+            reads_result_until_stop,
+            abandons_params,
+            hands_params,
+            sends_once_params,
+            recovers,
+            field_ops,
+            registry_ops,
+            returns_pending_send,
+            own,
+        } = self;
+        (
+            ends_goroutine,
+            starts,
+            runs_in_started_literals,
+            reads_result_until_stop,
+            abandons_params,
+            hands_params,
+            sends_once_params,
+            recovers,
+            field_ops,
+            registry_ops,
+            returns_pending_send,
+        )
+            .hash(key);
+        own.hash_without_offsets(key);
+    }
+}
+
 /// The goroutine facts of some of a file's top-level declarations, by summary key; functions
 /// with nothing to tell are left out.
 pub fn collect_in(

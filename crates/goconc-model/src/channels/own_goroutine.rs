@@ -70,6 +70,44 @@ pub struct OwnGoroutine {
 }
 
 impl OwnGoroutine {
+    /// Hashes what the facts tell other functions, without offsets (an edit elsewhere in the
+    /// function keeps the hash): each call, send and receive by the loop it sits in, each loop by
+    /// the loop around it.
+    pub fn hash_without_offsets(&self, key: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let innermost = |offset: usize| {
+            self.loops
+                .iter()
+                .enumerate()
+                .filter(|(_, &(start, len))| start <= offset && offset < start + len)
+                .min_by_key(|(_, &(_, len))| len)
+                .map(|(i, _)| i)
+        };
+        for &(start, _) in &self.loops {
+            // The loop around this one (a loop contains its own start: skip itself).
+            self.loops
+                .iter()
+                .enumerate()
+                .filter(|(_, &(s, l))| s < start && start < s + l)
+                .min_by_key(|(_, &(_, l))| l)
+                .map(|(i, _)| i)
+                .hash(key);
+        }
+        for c in &self.calls {
+            (&c.target, &c.name, c.on_every_call, innermost(c.offset)).hash(key);
+        }
+        for &send in &self.sends {
+            (innermost(send), self.sends_on_every_call.contains(&send)).hash(key);
+        }
+        for r in &self.param_receives {
+            (r.param, r.loop_offset.and_then(innermost)).hash(key);
+        }
+        for a in &self.go_args {
+            (&a.target, &a.name, a.arg).hash(key);
+        }
+        self.starts.hash(key);
+    }
+
     /// The innermost loop of this function around `offset` (a `for` statement's own offset, or
     /// its range clause's), as a range of offsets.
     pub fn loop_at(&self, offset: usize) -> Option<std::ops::Range<usize>> {
