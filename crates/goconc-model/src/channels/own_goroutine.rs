@@ -365,6 +365,9 @@ pub struct Step {
     pub on_every_call: bool,
     /// The callee's key.
     pub callee: String,
+    /// A method of the caller's own type called on the caller's receiver (`d.apply(o)`): the
+    /// same value.
+    pub on_receiver: bool,
 }
 
 /// A goroutine that sends to itself: the loop of `receiver` is the only receiver of the channel
@@ -385,6 +388,10 @@ pub struct SelfSend {
     /// step (each later call, and the send) sits in a top-level statement of its function — or
     /// the send itself when it does not.
     pub report: Place,
+    /// The loop reads the field of its own receiver, and every call on the way is made on the
+    /// receiver of a method of the same type: the send is on the channel the loop reads, not on
+    /// the same field of another value (`n.driver.…` may name another driver).
+    pub same_value: bool,
 }
 
 /// How far the walk from a loop follows calls, and how many functions it visits at most.
@@ -422,6 +429,7 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
                         },
                         loop_offset: op.loop_offset,
                         in_goroutine: op.in_goroutine,
+                        handed_in: false,
                     });
             }
         }
@@ -462,6 +470,7 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
                     },
                     loop_offset: r.loop_offset,
                     in_goroutine: false,
+                    handed_in: true,
                 });
             }
         }
@@ -532,9 +541,12 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
             continue;
         }
         let found = reach_sends(package, &receiver, &loop_range, &blocking_sends);
+        let reads_own_field = crate::lock_closure::owner_of(&receiver) == Some(owner.as_str())
+            && received.iter().all(|r| !r.handed_in);
         let receive_places: Vec<Place> = received.into_iter().map(|r| r.place).collect();
         for (chain, send) in found {
             let report = report_place(package, &chain, &send);
+            let same_value = reads_own_field && chain.iter().all(|s| s.on_receiver);
             if out
                 .iter()
                 .any(|s| s.report == report && s.owner == owner && s.field == field)
@@ -550,6 +562,7 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
                 chain,
                 send,
                 report,
+                same_value,
             });
         }
     }
@@ -577,6 +590,8 @@ struct Receive {
     place: Place,
     loop_offset: Option<usize>,
     in_goroutine: bool,
+    /// Through a parameter of a function started with the field as its argument.
+    handed_in: bool,
 }
 
 fn capacity_of(ops: &[super::fields::FieldChanOp]) -> SelfSendCapacity {
@@ -658,6 +673,8 @@ fn reach_sends(
                         len: call.len,
                     },
                     on_every_call: call.on_every_call,
+                    on_receiver: call.target == CallTarget::Receiver(String::new())
+                        && crate::lock_closure::owner_of(&callee) == owner,
                     callee: callee.clone(),
                 });
                 for op in sends.iter().filter(|o| o.function == callee) {

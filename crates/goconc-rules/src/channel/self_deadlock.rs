@@ -73,9 +73,14 @@ to the send are calls of the same package, each resolved to one function or meth
 receiver, a field, a parameter or a local holding a call's result), followed breadth first for
 at most 8 calls.
 
-An **error** when every `make` of the field in the package is unbuffered: the path is concrete
-— the chain the message names reaches a send that can only be taken by the loop that is making
-it. A **warning** when the capacity is unknown (a `make` with a variable size, a channel stored
+An **error** when every `make` of the field in the package is unbuffered and the chain stays on
+one value: the loop reads the field of its own receiver, and every call on the way is a method
+of the same type called on its receiver (`d.apply(o)`, `d.Refresh(id)`). The path is concrete —
+the chain the message names reaches a send that can only be taken by the loop that is making
+it. A **warning** when the chain passes through another value (`n.driver.initPeers()` from a
+method of `network`, a local holding a call's result) or the loop reads the channel through a
+parameter it was started with (`go d.loop(ctx, d.ops)`): types are followed, not values, and
+that other value may hold another channel (a parent's, a sibling's). Also a **warning** when the capacity is unknown (a `make` with a variable size, a channel stored
 from elsewhere, no `make` in the package), or when it is buffered with a constant: a buffer
 only delays the deadlock. While the loop handles one value, other senders (or the loop's own
 earlier sends) can fill the buffer; then the loop's send waits for itself, as in the unbuffered
@@ -107,7 +112,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         let mut finding = META.finding(range.clone(), message(cx, found, &range));
-        if found.capacity != SelfSendCapacity::Unbuffered {
+        if found.capacity != SelfSendCapacity::Unbuffered || !found.same_value {
             finding.severity = Severity::Warning;
         }
         for receive in &found.receives {
@@ -188,8 +193,12 @@ fn message(cx: &Context, found: &SelfSend, here: &std::ops::Range<usize>) -> Str
             "unless the buffer has room, the send waits for a receiver that is the sender itself: a deadlock",
         ),
     };
+    let values = match found.same_value {
+        true => "",
+        false => " (if the calls reach the same value: the chain passes through another value or a channel handed in, which the tool takes to be the same)",
+    };
     format!(
-        "the loop of `{}` is the only receiver of {kind}, and on its own goroutine it reaches {send}: {} → send; {outcome}",
+        "the loop of `{}` is the only receiver of {kind}, and on its own goroutine it reaches {send}: {} → send; {outcome}{values}",
         found.receiver,
         chain.join(" → "),
     )
