@@ -65,8 +65,9 @@ pub struct OwnGoroutine {
     pub param_receives: Vec<ParamReceive>,
     pub go_args: Vec<GoArg>,
     /// The functions and methods it starts by name (`go d.loop()`, also on a local it made of a
-    /// package type), as calls to resolve.
-    pub starts: Vec<(CallTarget, String)>,
+    /// package type), as calls to resolve, each with whether the `go` sits in a loop (which may
+    /// start several goroutines running it).
+    pub starts: Vec<(CallTarget, String, bool)>,
 }
 
 impl OwnGoroutine {
@@ -222,7 +223,8 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
         let Some((target, name)) = target.clone() else {
             continue;
         };
-        facts.starts.push((target.clone(), name.clone()));
+        let in_loop = enclosing_for(call, body).is_some();
+        facts.starts.push((target.clone(), name.clone(), in_loop));
         for (arg, value) in call_args(call).into_iter().enumerate() {
             if value.kind_str() == "selector_expression" {
                 facts.go_args.push(GoArg {
@@ -475,18 +477,21 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
             }
         }
     }
-    // The functions started by name with `go` somewhere in the package.
-    let mut started: crate::HashSet<String> = Default::default();
+    // The functions started by name with `go` in the package: how many `go` statements, and
+    // whether one of them sits in a loop.
+    let mut started: crate::HashMap<String, (usize, bool)> = Default::default();
     for &key in &keys {
         let Some(facts) = package.go_facts(key) else {
             continue;
         };
         let owner = crate::lock_closure::owner_of(key);
-        for (target, name) in &facts.own.starts {
+        for (target, name, in_loop) in &facts.own.starts {
             if let Some((callee, _)) =
                 crate::lock_closure::resolve_call(package, owner, target, name)
             {
-                started.insert(callee);
+                let entry = started.entry(callee).or_default();
+                entry.0 += 1;
+                entry.1 |= *in_loop;
             }
         }
     }
@@ -500,7 +505,9 @@ pub fn self_sends(package: &crate::PackageModel) -> Vec<SelfSend> {
             continue;
         };
         // The goroutine that loops is started somewhere: by name, or with the channel handed in.
-        if !started.contains(&receiver) {
+        // Started once, outside a loop: one goroutine receives. Workers started in a loop, or
+        // by several `go` statements, may take what one of them sends.
+        if started.get(&receiver) != Some(&(1, false)) {
             continue;
         }
         let ops = package.field_channel_ops(&owner, &field);

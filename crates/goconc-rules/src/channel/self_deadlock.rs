@@ -68,10 +68,10 @@ calls and the send in the same file are related locations.
 The package's own code shows every receiver of the field: the receives and ranges of `x.f`, and
 the receives of a parameter of a function started with the field as argument (`go d.loop(ctx,
 d.ops)`, the loop reading `ops`). All of them sit in one loop of one function, on that
-function's own goroutine, and something starts that function with `go`. The calls from the loop
-to the send are calls of the same package, each resolved to one function or method (through the
-receiver, a field, a parameter or a local holding a call's result), followed breadth first for
-at most 8 calls.
+function's own goroutine, and one `go` statement of the package, outside any loop, starts that
+function. The calls from the loop to the send are calls of the same package, each resolved to
+one function or method (through the receiver, a field, a parameter or a local holding a call's
+result), followed breadth first for at most 8 calls.
 
 An **error** when every `make` of the field in the package is unbuffered and the chain stays on
 one value: the loop reads the field of its own receiver, and every call on the way is a method
@@ -92,10 +92,12 @@ Whether the buffer can fill depends on the load, which the tool does not see.
   function literal handed to a call (a callback may run anywhere). Deferred calls and literals
   called in place (`defer func(){…}()`) run on the loop's goroutine and are followed.
 - The send is a case of a `select` that can give up (a `default`, or another case).
-- Another goroutine also receives the channel, a receive sits outside the loop or in a goroutine
-  the loop starts, or the channel is handed elsewhere (aliased, passed to a call other than the
-  `go` that starts the loop, returned, stored), or a value the text cannot type uses a field of
-  that name: a receiver may exist out of sight.
+- Another goroutine also receives the channel: another function, or the same one started by
+  several `go` statements or by one inside a loop (a pool of workers).
+- A receive sits outside the loop or in a goroutine the loop starts, or the channel is handed
+  elsewhere (aliased, passed to a call other than the `go` that starts the loop, returned,
+  stored), or a value the text cannot type uses a field of that name: a receiver may exist out
+  of sight.
 - The field is exported: another package's code may receive from it.
 - The call chain leaves the package, goes through an interface or a function value, or is longer
   than 8 calls.
