@@ -122,7 +122,10 @@ impl ItemDecls {
             name.hash(key);
             s.hash_without_offsets(key);
         }
-        self.goroutines.hash(key);
+        for (name, g) in &self.goroutines {
+            name.hash(key);
+            g.hash_for_reuse(key);
+        }
         for a in &self.atomics {
             (
                 &a.root,

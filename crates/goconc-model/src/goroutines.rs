@@ -324,6 +324,47 @@ pub struct GoFacts {
     /// bare send and nothing else receives (see [`returns_pending_send`]): a caller that drops
     /// the result leaves that goroutine blocked for good.
     pub returns_pending_send: bool,
+    /// What it does on the goroutine that runs it: calls, loops, receives from its channel
+    /// parameters, field channels it hands to goroutines it starts (see
+    /// [`crate::channels::own_goroutine`]).
+    pub own: crate::channels::own_goroutine::OwnGoroutine,
+}
+
+impl GoFacts {
+    /// Hashes the facts for reuse across edits: [`GoFacts::own`] without its offsets (see
+    /// [`crate::channels::own_goroutine::OwnGoroutine::hash_without_offsets`]), the rest whole.
+    pub fn hash_for_reuse(&self, key: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let GoFacts {
+            ends_goroutine,
+            starts,
+            runs_in_started_literals,
+            reads_result_until_stop,
+            abandons_params,
+            hands_params,
+            sends_once_params,
+            recovers,
+            field_ops,
+            registry_ops,
+            returns_pending_send,
+            own,
+        } = self;
+        (
+            ends_goroutine,
+            starts,
+            runs_in_started_literals,
+            reads_result_until_stop,
+            abandons_params,
+            hands_params,
+            sends_once_params,
+            recovers,
+            field_ops,
+            registry_ops,
+            returns_pending_send,
+        )
+            .hash(key);
+        own.hash_without_offsets(key);
+    }
 }
 
 /// The goroutine facts of some of a file's top-level declarations, by summary key; functions
@@ -355,6 +396,16 @@ pub fn collect_in(
             continue;
         };
         let body_text = text(body, src);
+        // Every function with a call may be a step between a goroutine and a send.
+        let own = match body_text.contains('(') || body_text.contains("<-") {
+            true => crate::channels::own_goroutine::collect(decl, body, src, imports),
+            false => Default::default(),
+        };
+        if own != Default::default() {
+            if let Some(key) = crate::summary::declaration_key(decl, src) {
+                out.entry(key).or_default().own = own;
+            }
+        }
         let may_start = body_text.contains("go ");
         let may_end = assertions
             || body_text.contains("Goexit")

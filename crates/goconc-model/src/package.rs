@@ -436,6 +436,8 @@ pub struct PackageModel {
     read_until_stop: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
     /// Computed on first use by [`PackageModel::field_channel_ops`].
     field_channels: std::sync::OnceLock<Arc<FieldChannels>>,
+    /// Computed on first use by [`PackageModel::self_sends`].
+    self_sends: std::sync::OnceLock<Arc<Vec<super::channels::own_goroutine::SelfSend>>>,
     /// The usage facts of the files merged by [`PackageModel::from_files`].
     usage: super::usage::Usage,
     /// Atomically accessed fields (`Owner.field`) and package variables, package-wide, and
@@ -1226,6 +1228,13 @@ impl PackageModel {
                 )
             })
             .contains(key)
+    }
+
+    /// The goroutines of the package that send to themselves (see
+    /// [`super::channels::own_goroutine::SelfSend`]), computed once.
+    pub fn self_sends(&self) -> &[super::channels::own_goroutine::SelfSend] {
+        self.self_sends
+            .get_or_init(|| Arc::new(super::channels::own_goroutine::self_sends(self)))
     }
 
     /// Every use of the channel field `owner.field` in the package (empty when none is known).

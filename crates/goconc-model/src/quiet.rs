@@ -196,6 +196,18 @@ impl Triggers {
                 .filter(|(_, summary)| !summary.keeps.is_empty())
                 .map(|(key, _)| key.rsplit('.').next().unwrap_or(key).to_string()),
         );
+        // A call through which a goroutine sends to itself (channel-self-deadlock) is reported
+        // where the function makes it, a function that may name nothing else of interest.
+        names.extend(package.self_sends().iter().filter_map(|found| {
+            let step = found.chain.iter().find(|s| s.call == found.report)?;
+            Some(
+                step.callee
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(&step.callee)
+                    .to_string(),
+            )
+        }));
         names.retain(|n| !n.is_empty());
         names.sort_unstable();
         names.dedup();

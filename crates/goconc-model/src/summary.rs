@@ -310,6 +310,42 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
     out
 }
 
+/// The package function or method each call of `calls` (call expressions in `decl`'s body) may
+/// reach, named as [`FuncSummary::calls`] names them: for facts of other families that compose
+/// over calls (the summary's own call list leaves out deferred calls and function literals).
+pub fn call_targets(
+    decl: Node,
+    body: Node,
+    src: &str,
+    imports: &Imports,
+    calls: &[Node],
+) -> Vec<Option<(CallTarget, String)>> {
+    let (receiver, _) = receiver_of(decl, src);
+    let mut names = Names {
+        src,
+        imports,
+        receiver,
+        params: params_of(decl, src, imports),
+        locals: declared_names(decl, src, false).into_iter().fold(
+            crate::HashMap::default(),
+            |mut counts, name| {
+                *counts.entry(name).or_default() += 1;
+                counts
+            },
+        ),
+        results: crate::HashMap::default(),
+    };
+    names.results = call_results(body, &names);
+    calls
+        .iter()
+        .map(|&call| {
+            names
+                .call_target(call)
+                .map(|(target, name)| (target, name.to_string()))
+        })
+        .collect()
+}
+
 /// See [`FuncSummary::errors_only_on_receive`].
 fn errors_only_on_receive(
     decl: Node,

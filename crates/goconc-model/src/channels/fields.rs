@@ -445,16 +445,27 @@ impl<'t> Collector<'_, 't> {
 /// Where an operation of the package's facts is in this file's text, when its function is one of
 /// this file's top-level functions (None for another file's).
 pub fn range_in_file(model: &crate::FileModel, op: &FieldChanOp) -> Option<std::ops::Range<usize>> {
+    offsets_in_file(model, &op.function, op.offset, op.len)
+}
+
+/// Where `len` bytes at `offset` from the start of the top-level function `function` (by
+/// summary key) are in this file's text, when that function is one of this file's.
+pub fn offsets_in_file(
+    model: &crate::FileModel,
+    function: &str,
+    offset: usize,
+    len: usize,
+) -> Option<std::ops::Range<usize>> {
     // From the tree, not the model's functions: an incremental analysis leaves the functions it
     // did not re-analyse out of the model, and the other side usually sits in one of those.
     let function = crate::scope::top_level_items(model.root, model.src)
         .into_iter()
         .filter(|item| crate::scope::is_function_item(*item))
         .find(|item| {
-            crate::summary::declaration_key(*item, model.src).as_deref() == Some(&op.function)
+            crate::summary::declaration_key(*item, model.src).as_deref() == Some(function)
         })?;
-    let start = function.start_byte() + op.offset;
-    (start + op.len <= function.end_byte()).then_some(start..start + op.len)
+    let start = function.start_byte() + offset;
+    (start + len <= function.end_byte()).then_some(start..start + len)
 }
 
 /// The body's `name := make(chan T[, n])` declarations by name, in document order with where each

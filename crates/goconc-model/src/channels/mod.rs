@@ -28,6 +28,7 @@ use crate::goroutines::goroutine_start;
 pub mod closes;
 pub mod fields;
 pub mod keys;
+pub mod own_goroutine;
 pub mod registries;
 pub mod senders;
 

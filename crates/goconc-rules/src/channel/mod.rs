@@ -11,6 +11,7 @@ pub mod mutated_after_send;
 pub mod range_not_closed;
 mod registry;
 pub mod select_busy_default;
+pub mod self_deadlock;
 pub mod send_after_close;
 pub mod send_before_receiver;
 pub mod signal_notify_unbuffered;
@@ -36,6 +37,10 @@ pub fn rules() -> Vec<Rule> {
         Rule {
             meta: &lock_deadlock::META,
             check: lock_deadlock::check,
+        },
+        Rule {
+            meta: &self_deadlock::META,
+            check: self_deadlock::check,
         },
         Rule {
             meta: &mutated_after_send::META,
