@@ -734,9 +734,10 @@ fn functions_releasing_first(model: &FileModel) -> ReleasesFirst {
 
 /// One lock-state run over a body, recorded so that every rule that needs it reads the same
 /// result instead of running the dataflow again: the exits, and the settled state before each
-/// statement and each lock call, in source order.
+/// statement and each lock call, in source order. Equal consecutive states are shared, exits'
+/// states with them (45,000 one-lock closures held a copy each at every exit).
 pub struct LockTrace<'t> {
-    pub exits: Vec<Exit<'t, LockState>>,
+    pub exits: Vec<Exit<'t, std::rc::Rc<LockState>>>,
     events: Vec<Event<'t>>,
 }
 
@@ -744,11 +745,27 @@ enum Event<'t> {
     Statement(Node<'t>, std::rc::Rc<LockState>),
     /// Boxed: a lock call (its key, whether deferred) is three times the size of a statement,
     /// and most events are statements.
-    Call(Box<(LockCall<'t>, String, bool)>, std::rc::Rc<LockState>),
+    Call(Box<(LockCall<'t>, Key<'t>, bool)>, std::rc::Rc<LockState>),
 }
 
-#[derive(Default)]
+/// A lock call's key: most keys are the receiver's own text (`s.mu`), borrowed from the source
+/// rather than copied into a string per call.
+enum Key<'t> {
+    Source(&'t str),
+    Made(Box<str>),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Source(key) => key,
+            Key::Made(key) => key,
+        }
+    }
+}
+
 struct Recorder<'t> {
+    src: &'t str,
     // (start byte, 0 for a statement or 1 for a call, end byte): a statement is seen before the
     // calls it makes; a later evaluation (a loop settling) replaces an earlier one.
     events: BTreeMap<(usize, u8, usize), Event<'t>>,
@@ -768,6 +785,18 @@ impl Recorder<'_> {
             }
         }
     }
+
+    /// [`Self::share`] for a state the caller gives up.
+    fn share_owned(&mut self, state: LockState) -> std::rc::Rc<LockState> {
+        match &self.last {
+            Some(last) if **last == state => last.clone(),
+            _ => {
+                let shared = std::rc::Rc::new(state);
+                self.last = Some(shared.clone());
+                shared
+            }
+        }
+    }
 }
 
 impl<'t> LockObserver<'t> for Recorder<'t> {
@@ -782,18 +811,33 @@ impl<'t> LockObserver<'t> for Recorder<'t> {
     fn lock_call(&mut self, call: &LockCall<'t>, key: &str, deferred: bool, state: &LockState) {
         let at = (call.call.start_byte(), 1, call.call.end_offset());
         let shared = self.share(state);
-        self.events.insert(
-            at,
-            Event::Call(Box::new((*call, key.to_string(), deferred)), shared),
-        );
+        let receiver = text(call.receiver, self.src);
+        let key = match receiver == key {
+            true => Key::Source(receiver),
+            false => Key::Made(key.into()),
+        };
+        self.events
+            .insert(at, Event::Call(Box::new((*call, key, deferred)), shared));
     }
 }
 
 impl<'t> LockTrace<'t> {
     /// Runs the lock state over a body once. None when the body cannot be followed.
     pub fn record(model: &FileModel<'t>, body: Node<'t>) -> Option<LockTrace<'t>> {
-        let mut recorder = Recorder::default();
+        let mut recorder = Recorder {
+            src: model.src,
+            events: BTreeMap::new(),
+            last: None,
+        };
         let exits = analyze(model, body, &mut recorder)?;
+        let exits = exits
+            .into_iter()
+            .map(|exit| Exit {
+                kind: exit.kind,
+                node: exit.node,
+                state: recorder.share_owned(exit.state),
+            })
+            .collect();
         Some(LockTrace {
             exits,
             events: recorder.events.into_values().collect(),
@@ -807,7 +851,7 @@ impl<'t> LockTrace<'t> {
                 Event::Statement(node, state) => observer.statement(*node, state),
                 Event::Call(call, state) => {
                     let (call, key, deferred) = &**call;
-                    observer.lock_call(call, key, *deferred, state)
+                    observer.lock_call(call, key.as_str(), *deferred, state)
                 }
             }
         }

@@ -252,11 +252,7 @@ pub struct Context<'a, 't> {
     pub channels: goconc_model::channels::Channels<'t>,
     /// The bodies that call lock methods and those calls (see [`mutex::locking_bodies`]),
     /// listed once for the six mutex rules that start from them (each listed its own before).
-    locking_bodies: Vec<(
-        usize,
-        tree_sitter::Node<'t>,
-        Vec<goconc_model::sync_calls::LockCall<'t>>,
-    )>,
+    locking_bodies: mutex::LockingBodies<'t>,
     /// In a file that starts no goroutine but sends: its local channels, for the two rules that
     /// judge a send there (see [`Self::local_channels`]). Built once here, not by each rule (a
     /// cell built on first use would make the context invariant in `'t`).
