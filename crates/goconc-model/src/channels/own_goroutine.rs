@@ -127,6 +127,8 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
     let mut facts = OwnGoroutine::default();
     let mut calls: Vec<Node> = Vec::new();
     let mut go_calls: Vec<Node> = Vec::new();
+    let mut top_level: crate::HashMap<usize, bool> = Default::default();
+    let mut called_in_place: crate::HashSet<usize> = Default::default();
     goconc_syntax::walk(body, |n| match n.kind_str() {
         "go_statement" => {
             if let Some(call) = named_children(n)
@@ -139,13 +141,15 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
         }
         // A literal runs on this goroutine only when it is called right here (`func(){…}()`,
         // `defer func(){…}()`); one handed to a call may run anywhere.
-        "func_literal" => {
-            let outer = goconc_syntax::outer_parens(n);
-            outer.parent().is_some_and(|p| {
-                p.kind_str() == "call_expression" && p.field("function") == Some(outer)
-            })
-        }
+        // The walk meets the call before its literal, so the call marks it (asking the literal
+        // for its parent would cost a descent from the root per literal in deep nesting).
+        "func_literal" => called_in_place.contains(&n.id()),
         "call_expression" => {
+            if let Some(function) = n.field("function").map(unparen) {
+                if function.kind_str() == "func_literal" {
+                    called_in_place.insert(function.id());
+                }
+            }
             calls.push(n);
             true
         }
@@ -157,7 +161,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
         }
         "send_statement" => {
             facts.sends.push(n.start_byte() - start);
-            if on_every_call(n, body, src) {
+            if on_every_call(n, body, src, &mut top_level) {
                 facts.sends_on_every_call.push(n.start_byte() - start);
             }
             true
@@ -180,7 +184,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
             let param = n
                 .field("right")
                 .and_then(|r| param_of(unparen(r), &params, src));
-            if let (Some(param), Some(lp)) = (param, n.parent()) {
+            if let (Some(param), Some(lp)) = (param, n.parent_node()) {
                 facts.param_receives.push(ParamReceive {
                     param,
                     offset: n.start_byte() - start,
@@ -216,7 +220,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
             name,
             offset: call.start_byte() - start,
             len: call.end_byte() - call.start_byte(),
-            on_every_call: on_every_call(call, body, src),
+            on_every_call: on_every_call(call, body, src, &mut top_level),
         });
     }
     for (&call, target) in go_calls.iter().zip(&targets[calls.len()..]) {
@@ -292,7 +296,7 @@ fn param_of(expr: Node, params: &[&str], src: &str) -> Option<usize> {
 
 /// The innermost `for` around `node` below `body`, not crossing a function literal.
 fn enclosing_for<'t>(node: Node<'t>, body: Node<'t>) -> Option<Node<'t>> {
-    let mut current = node.parent();
+    let mut current = node.parent_node();
     while let Some(n) = current {
         if n == body || n.kind_str() == "func_literal" {
             return None;
@@ -300,22 +304,39 @@ fn enclosing_for<'t>(node: Node<'t>, body: Node<'t>) -> Option<Node<'t>> {
         if n.kind_str() == "for_statement" {
             return Some(n);
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     None
 }
 
 /// Does every call of the function reach `node`? It sits in a top-level statement of `body`:
 /// no block, `case` or function literal lies between them, nor the right side of `&&`/`||`.
-fn on_every_call(node: Node, body: Node, src: &str) -> bool {
+/// Answers are remembered per node in `memo`, so the calls of one body cost one walk up each
+/// ancestor however deep the body nests (an `else if` chain of thousands of arms).
+fn on_every_call(
+    node: Node,
+    body: Node,
+    src: &str,
+    memo: &mut crate::HashMap<usize, bool>,
+) -> bool {
+    // The nodes from `node` up, each with the answer its parent edge gives, until an answer is
+    // known: the body itself, an edge that leaves the top level, or a node seen before.
+    let mut path: Vec<usize> = Vec::new();
     let mut child = node;
-    let mut current = node.parent();
-    while let Some(n) = current {
-        if n == body {
-            return true;
+    let mut answer = false;
+    loop {
+        if child == body {
+            answer = true;
+            break;
         }
-        match n.kind_str() {
-            "statement_list" if n.parent() == Some(body) => {}
+        if let Some(&known) = memo.get(&child.id()) {
+            answer = known;
+            break;
+        }
+        let Some(n) = child.parent_node() else { break };
+        path.push(child.id());
+        let leaves_top_level = match n.kind_str() {
+            "statement_list" if n.parent_node() == Some(body) => false,
             "block"
             | "statement_list"
             | "expression_case"
@@ -323,20 +344,23 @@ fn on_every_call(node: Node, body: Node, src: &str) -> bool {
             | "type_case"
             | "communication_case"
             | "type_switch_statement"
-            | "func_literal" => return false,
-            "binary_expression"
-                if n.field("right") == Some(child)
+            | "func_literal" => n != body,
+            "binary_expression" => {
+                n.field("right") == Some(child)
                     && n.field("operator")
-                        .is_some_and(|o| matches!(text(o, src), "&&" | "||")) =>
-            {
-                return false
+                        .is_some_and(|o| matches!(text(o, src), "&&" | "||"))
             }
-            _ => {}
+            _ => false,
+        };
+        if leaves_top_level {
+            break;
         }
         child = n;
-        current = n.parent();
     }
-    false
+    for id in path {
+        memo.insert(id, answer);
+    }
+    answer
 }
 
 /// The channel's buffer, from every `make` of the field in the package.
