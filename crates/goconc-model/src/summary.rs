@@ -321,21 +321,7 @@ pub fn call_targets(
     calls: &[Node],
 ) -> Vec<Option<(CallTarget, String)>> {
     let (receiver, _) = receiver_of(decl, src);
-    let mut names = Names {
-        src,
-        imports,
-        receiver,
-        params: params_of(decl, src, imports),
-        locals: declared_names(decl, src, false).into_iter().fold(
-            crate::HashMap::default(),
-            |mut counts, name| {
-                *counts.entry(name).or_default() += 1;
-                counts
-            },
-        ),
-        results: crate::HashMap::default(),
-    };
-    names.results = call_results(body, &names);
+    let names = Names::of(decl, body, src, imports, receiver);
     calls
         .iter()
         .map(|&call| {
@@ -637,6 +623,35 @@ struct Names<'a, 's> {
     results: crate::HashMap<&'s str, (CallTarget, &'s str)>,
 }
 
+impl<'a, 's> Names<'a, 's> {
+    /// The names `decl`'s calls are resolved against: its receiver, parameters, locals and the
+    /// locals holding a call's only result.
+    fn of(
+        decl: Node,
+        body: Node,
+        src: &'s str,
+        imports: &'a Imports,
+        receiver: Option<&'s str>,
+    ) -> Self {
+        let mut names = Names {
+            src,
+            imports,
+            receiver,
+            params: params_of(decl, src, imports),
+            locals: declared_names(decl, src, false).into_iter().fold(
+                crate::HashMap::default(),
+                |mut counts, name| {
+                    *counts.entry(name).or_default() += 1;
+                    counts
+                },
+            ),
+            results: crate::HashMap::default(),
+        };
+        names.results = call_results(body, &names);
+        names
+    }
+}
+
 impl<'s> Names<'_, 's> {
     fn param(&self, name: &str) -> Option<usize> {
         if name.is_empty() || self.locals.contains_key(name) {
@@ -837,21 +852,7 @@ fn summarize(
         expects_held,
         ..FuncSummary::default()
     };
-    let mut names = Names {
-        src,
-        imports,
-        receiver,
-        params: params_of(decl, src, imports),
-        locals: declared_names(decl, src, false).into_iter().fold(
-            crate::HashMap::default(),
-            |mut counts, name| {
-                *counts.entry(name).or_default() += 1;
-                counts
-            },
-        ),
-        results: crate::HashMap::default(),
-    };
-    names.results = call_results(body, &names);
+    let names = Names::of(decl, body, src, imports, receiver);
     let has_bool_param = names.params.iter().any(|p| p.bool_typed);
     // Lock, unlock, blocking and call events in source order.
     let mut events: Vec<Event> = Vec::new();

@@ -221,23 +221,10 @@ fn check_named_sender(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         LineOf(go.start_byte()),
         function_name(cx.model, ch.function),
     );
-    let mut finding = META
+    let finding = META
         .finding(ch.make_call.byte_range(), message)
         .with_related(go.byte_range(), "the goroutine that sends starts here");
-    if let Some(exit) = exit {
-        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
-    }
-    if let Some(edit) = buffer_of_one(cx, ch) {
-        finding = finding.with_unsafe_fix(
-            format!(
-                "Make `{}` buffered: `make({}, 1)`",
-                ch.name,
-                text(ch.chan_type, cx.src)
-            ),
-            vec![edit],
-        );
-    }
-    out.push(finding);
+    out.push(with_exit_and_buffer(cx, ch, exit, finding));
 }
 
 /// The summary key of the package function or method a `go` statement calls: `run` (not
@@ -472,20 +459,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     for other in &sends[1..] {
         finding = finding.with_related(other.node.byte_range(), "or here");
     }
-    if let Some(exit) = exit {
-        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
-    }
-    if let Some(edit) = buffer_of_one(cx, ch) {
-        finding = finding.with_unsafe_fix(
-            format!(
-                "Make `{}` buffered: `make({}, 1)`",
-                ch.name,
-                text(ch.chan_type, cx.src)
-            ),
-            vec![edit],
-        );
-    }
-    out.push(finding);
+    out.push(with_exit_and_buffer(cx, ch, exit, finding));
 }
 
 /// Do `a` and `b` sit on different branches of the statement that holds both: the two arms of
@@ -535,6 +509,30 @@ fn followed_by_return(send: tree_sitter::Node) -> bool {
         .position(|s| *s == send)
         .and_then(|i| stmts.get(i + 1))
         .is_some_and(|next| next.kind_str() == "return_statement")
+}
+
+/// The finding with the receiver's way out beside it and the quick fix that lets the sender
+/// finish: one slot of buffer.
+fn with_exit_and_buffer(
+    cx: &Context,
+    ch: &LocalChannel,
+    exit: Option<Node>,
+    mut finding: Finding,
+) -> Finding {
+    if let Some(exit) = exit {
+        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
+    }
+    if let Some(edit) = buffer_of_one(cx, ch) {
+        finding = finding.with_unsafe_fix(
+            format!(
+                "Make `{}` buffered: `make({}, 1)`",
+                ch.name,
+                text(ch.chan_type, cx.src)
+            ),
+            vec![edit],
+        );
+    }
+    finding
 }
 
 /// `make(chan T)` → `make(chan T, 1)`; `make(chan T, 0)` → `make(chan T, 1)`.

@@ -720,10 +720,7 @@ fn judge(
         .get(&(access.type_name.as_str(), access.field.as_str()))
         .map(Vec::as_slice)
         .unwrap_or_default();
-    // Reading the field itself (the map or slice, not what it holds) when nothing ever assigns
-    // the field: it is as it was made; the lock guards what it holds.
-    let assigned = |a: &&FieldAccess| a.write && !a.element;
-    if !access.write && !access.element && !accesses.iter().any(assigned) && !returned(cx, access) {
+    if reads_the_field_as_made(cx, access, accesses) {
         return None;
     }
     // A write of one part of the field (`c.stats.sent++`) is none of a read of another
@@ -814,6 +811,13 @@ fn judge(
     Some((Severity::Warning, String::new()))
 }
 
+/// Reading the field itself (the map or slice, not what it holds) when nothing ever assigns the
+/// field: it is as it was made; the lock guards what it holds.
+fn reads_the_field_as_made(cx: &Context, access: &FieldAccess, accesses: &[&FieldAccess]) -> bool {
+    let assigned = |a: &&FieldAccess| a.write && !a.element;
+    !access.write && !access.element && !accesses.iter().any(assigned) && !returned(cx, access)
+}
+
 /// An access through a field of another type's receiver (`p.all.txs`, where `all` holds a
 /// `*lookup` whose own methods guard `txs` with its lock): the value locks for itself, so its
 /// methods run on any goroutine, and this access races with them unless it takes the value's
@@ -849,8 +853,7 @@ fn judge_outside(
         .get(&(access.type_name.as_str(), access.field.as_str()))
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let assigned = |a: &&FieldAccess| a.write && !a.element;
-    if !access.write && !access.element && !accesses.iter().any(assigned) && !returned(cx, access) {
+    if reads_the_field_as_made(cx, access, accesses) {
         return None;
     }
     let frozen = !access.write
