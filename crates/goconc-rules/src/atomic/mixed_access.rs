@@ -233,7 +233,14 @@ fn check_expression(cx: &Context, expr: Node) -> Option<Finding> {
             return None;
         }
         let mut finding = report(cx, expr, &place, use_, atomic, None, &held);
-        if use_ == Use::Read && validated_by_swap(cx, expr) {
+        if let Some(field) = shared_plain_field(cx, expr, &place, atomic) {
+            finding.severity = Severity::Hint;
+            finding.message = format!(
+                "{}; but `{}` also writes `{field}` plainly, which this function accesses plainly: the two cannot run at once without racing on it, so whatever keeps them apart orders this access too, and the atomic orders nothing here",
+                finding.message,
+                atomic.function_name(),
+            );
+        } else if use_ == Use::Read && validated_by_swap(cx, expr) {
             finding.severity = Severity::Hint;
             finding.message.push_str(
                 " (a compare-and-swap of it checks the value read; `atomic.Load` says so and keeps the race detector quiet)",
@@ -344,6 +351,106 @@ fn validated_by_swap(cx: &Context, expr: Node) -> bool {
         !found
     });
     found
+}
+
+/// A field of the receiver that the atomic's function writes plainly and the plain access's
+/// function accesses plainly too (`addsize` counts `rt.ErrCounts[k]++` beside its
+/// `atomic.AddInt64(&rt.SinceUptime.Count, 1)`; `toMetric` copies `rt.ErrCounts` and reads
+/// `rt.SinceUptime.Count`): the two functions cannot run at once without racing on that field,
+/// so whatever keeps them apart (a lock their callers hold) orders this pair as well, and the
+/// atomic is not what does. Only for two different methods declared in this file, the plain
+/// access and the atomic both reached from their receivers, and a field nothing accesses
+/// atomically.
+fn shared_plain_field(
+    cx: &Context,
+    expr: Node,
+    place: &Place,
+    atomic: &AtomicPlace,
+) -> Option<String> {
+    let plain_method = top_method(cx, expr)?;
+    let plain_receiver = method_receiver_name(plain_method, cx.src)?;
+    if text(place.root, cx.src) != plain_receiver || place.chain.first() != atomic.chain.first() {
+        return None;
+    }
+    let atomic_method = cx.model.items.iter().copied().find(|item| {
+        item.kind_str() == "method_declaration"
+            && item.start_byte() <= atomic.offset
+            && atomic.offset < item.end_byte()
+    })?;
+    if atomic_method == plain_method {
+        return None;
+    }
+    let atomic_receiver = method_receiver_name(atomic_method, cx.src)?;
+    let atomic_field = atomic.chain.first()?.rsplit('.').next()?;
+    let atomic_names = cx.model.package.atomic_names();
+    let written = receiver_fields(atomic_method, atomic_receiver, cx.src, true);
+    let accessed = receiver_fields(plain_method, plain_receiver, cx.src, false);
+    written
+        .into_iter()
+        .filter(|f| *f != atomic_field && !atomic_names.iter().any(|n| n == f))
+        .find(|f| accessed.contains(f))
+        .map(str::to_string)
+}
+
+/// The method declaration around a node, if its top-level function is a method.
+fn top_method<'t>(cx: &Context<'_, 't>, node: Node<'t>) -> Option<Node<'t>> {
+    let mut index = cx.model.function_of(node)?;
+    while let Some(parent) = cx.model.functions[index].parent {
+        index = parent;
+    }
+    let function = cx.model.functions[index].node;
+    (function.kind_str() == "method_declaration").then_some(function)
+}
+
+/// `c` of `func (c *T) …`.
+fn method_receiver_name<'s>(method: Node, src: &'s str) -> Option<&'s str> {
+    let param = goconc_syntax::named_children(method.field("receiver")?).next()?;
+    Some(text(param.field("name")?, src))
+}
+
+/// The fields of the receiver a method's body reaches plainly (`recv.f`, not `&recv.f`),
+/// sorted; only those it writes (assigns, increments, or writes an element or part of) when
+/// `writes_only`.
+fn receiver_fields<'s>(
+    method: Node,
+    receiver: &str,
+    src: &'s str,
+    writes_only: bool,
+) -> Vec<&'s str> {
+    let mut fields: Vec<&str> = Vec::new();
+    let Some(body) = method.field("body") else {
+        return fields;
+    };
+    walk(body, |n| {
+        if n.kind_str() != "selector_expression" {
+            return true;
+        }
+        let on_receiver = n
+            .field("operand")
+            .map(unparen)
+            .is_some_and(|o| o.kind_str() == "identifier" && text(o, src) == receiver);
+        let Some(field) = n.field("field").filter(|_| on_receiver) else {
+            return true;
+        };
+        // Climb what is selected or indexed from it: `recv.f[k]++` writes `f`.
+        let mut outer = goconc_syntax::outer_parens(n);
+        while let Some(parent) = outer.parent().filter(|p| {
+            matches!(p.kind_str(), "index_expression" | "selector_expression")
+                && p.field("operand") == Some(outer)
+        }) {
+            outer = goconc_syntax::outer_parens(parent);
+        }
+        let addressed = outer.parent().is_some_and(|p| {
+            p.kind_str() == "unary_expression" && p.child(0).map(|o| o.kind_str()) == Some("&")
+        });
+        if !addressed && (!writes_only || is_written(outer)) {
+            fields.push(text(field, src));
+        }
+        true
+    });
+    fields.sort_unstable();
+    fields.dedup();
+    fields
 }
 
 /// `_ = s.n`: the value read goes nowhere.
