@@ -75,6 +75,15 @@ a plain write meets every atomic access. Reads do not race with atomic loads.
   `atomic.CompareAndSwapInt64(&s.n, old, new)`, or at the end of the loop around it): a stale
   value only makes the swap fail. `atomic.Load` says what is meant and keeps the race detector
   quiet.
+- `hint`: a plain access in a method whose receiver also holds a field that the atomic's
+  method (another method of the same type, both in the same file, both reaching the place from
+  their receivers) writes plainly, and that this method accesses plainly too (minio's
+  `addsize` counts `rt.ErrCounts[k]++` beside `atomic.AddInt64(&rt.SinceUptime.Count, 1)`;
+  `toMetric` copies `rt.ErrCounts` and reads `rt.SinceUptime.Count`). The two methods cannot
+  run at once without racing on that field, so whatever keeps them apart — a lock their
+  callers hold — orders this pair too, and the atomic orders nothing. A field some code
+  accesses atomically, or a reader that shares no plainly written field with the writer,
+  leaves the finding as it was.
 
 ## When it stays silent
 - The plain access is on a value the function has just made (`s := &Server{}; s.active = 1`)
@@ -100,6 +109,8 @@ a plain write meets every atomic access. Reads do not race with atomic loads.
 - The field's declared type does not fit the atomic function (another struct of the same name
   in a file for another platform).
 - Locals: only fields of the package's struct types and package-level variables are tracked.
+- (Not silent, a `hint`:) the two methods also meet on a field the atomic's method writes
+  plainly (see Severity).
 
 No comment silences it: a comment that explains why a racy access is safe is for a
 `//goconc:ignore atomic-mixed-access reason` on that line.

@@ -152,7 +152,9 @@ above.
   judged the same way or by a `TestX`/`BenchmarkX`/`FuzzX` function; a method of the type that
   nothing in the package calls is a step the test framework runs (a suite's `TestX`,
   `TearDownTest`). The same reads from a method a `go` statement, a callback or a parallel test
-  reaches stay warnings.
+  reaches stay warnings; a read of a field written only by a start that can run again
+  (something sets the state back, as `Stop` clearing `running`; see "fields written only at
+  start" under "When it stays silent"): it races only with a second start.
 - Never `error`: the race needs a second goroutine the finding cannot name.
 
 ## Fix
@@ -198,6 +200,21 @@ None: take the lock, or document why this access is safe.
   shared: the value's set-up before its goroutines run (`Start`). A write after such a `go`,
   or in a method the package calls after publishing the value (`global = s; s.Init()`), is
   reported.
+- Reads of fields written only at start. A start transition is a method that takes a lock of
+  its receiver, checks a state field of it and returns on some values (`if s.running { return
+  errRunning }`, or a `switch s.state` whose cases for those values return), and right after
+  the check sets the state to one of those values (`s.running = true`), with no release in
+  between: once it has run, no other run passes the check. When every write of the field is
+  made after that change and before the lock (which must be the field's guard) is let go —
+  in the method itself, or in unexported methods of the type called only there (or only from
+  such methods), in place and on the same receiver — and nothing in the package sets the state
+  to a value the check lets through (writes on a value not yet published aside), the field is
+  frozen once the start has returned (geth's `Node`: idle → running → closed, never back).
+  When something does set it back (`Stop` clearing `running`), the read is a `hint` (see
+  Severity). A field also written elsewhere (a `SetRoute` at run time, a helper also called
+  from `Reload`), or a start whose state change is a value its check lets through, stays
+  reported. A read made while the start is still running is not told apart: it is the
+  value's set-up, as for a constructor.
 - Reads behind double-checked locking (in the `then` branch of an `if` whose condition loads
   state atomically, itself or through a method of the same value whose body does:
   `if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path).
