@@ -127,6 +127,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     // One finding per expression text per function: the same field twice in a function is one
     // defect.
     let mut reported: HashSet<(usize, String)> = HashSet::default();
+    let mut shared = SharedFields::default();
     walk(cx.model.root, |n| {
         let expr = match n.kind_str() {
             "selector_expression" => n
@@ -150,7 +151,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             _ => None,
         };
         if let Some(expr) = expr {
-            if let Some(finding) = check_expression(cx, expr) {
+            if let Some(finding) = check_expression(cx, expr, &mut shared) {
                 let function =
                     goconc_syntax::enclosing_function(expr).map_or(0, |f| f.start_byte());
                 if reported.insert((function, text(expr, cx.src).to_string())) {
@@ -178,7 +179,7 @@ enum Use {
     Write,
 }
 
-fn check_expression(cx: &Context, expr: Node) -> Option<Finding> {
+fn check_expression(cx: &Context, expr: Node, shared: &mut SharedFields) -> Option<Finding> {
     if expr.kind_str() == "identifier" {
         // A name that is a field selection, a declaration or a key is not a variable's use.
         let parent_kind = expr.parent().map(|p| p.kind_str()).unwrap_or("");
@@ -244,7 +245,7 @@ fn check_expression(cx: &Context, expr: Node) -> Option<Finding> {
             return None;
         }
         let mut finding = report(cx, expr, &place, use_, atomic, None, &held);
-        if let Some(field) = shared_plain_field(cx, expr, &place, atomic) {
+        if let Some(field) = shared_plain_field(cx, expr, &place, atomic, shared) {
             finding.severity = Severity::Hint;
             finding.message = format!(
                 "{}; but `{}` also writes `{field}` plainly, which this function accesses plainly: the two cannot run at once without racing on it, so whatever keeps them apart orders this access too, and the atomic orders nothing here",
@@ -377,6 +378,7 @@ fn shared_plain_field(
     expr: Node,
     place: &Place,
     atomic: &AtomicPlace,
+    shared: &mut SharedFields,
 ) -> Option<String> {
     let plain_method = top_method(cx, expr)?;
     let plain_receiver = method_receiver_name(plain_method, cx.src)?;
@@ -393,15 +395,23 @@ fn shared_plain_field(
     }
     let atomic_receiver = method_receiver_name(atomic_method, cx.src)?;
     let atomic_field = atomic.chain.first()?.rsplit('.').next()?;
-    let atomic_names = cx.model.package.atomic_names();
-    let written = receiver_fields(atomic_method, atomic_receiver, cx.src, true);
-    let accessed = receiver_fields(plain_method, plain_receiver, cx.src, false);
-    written
-        .into_iter()
-        .filter(|f| *f != atomic_field && !atomic_names.iter().any(|n| n == f))
-        .find(|f| accessed.contains(f))
-        .map(str::to_string)
+    let key = (plain_method.start_byte(), atomic_method.start_byte());
+    let both = shared.0.entry(key).or_insert_with(|| {
+        let atomic_names = cx.model.package.atomic_names();
+        let accessed = receiver_fields(plain_method, plain_receiver, cx.src, false);
+        receiver_fields(atomic_method, atomic_receiver, cx.src, true)
+            .into_iter()
+            .filter(|f| accessed.contains(f) && !atomic_names.iter().any(|n| n == f))
+            .map(str::to_string)
+            .collect()
+    });
+    both.iter().find(|f| *f != atomic_field).cloned()
 }
+
+/// By (plain access's method, atomic's method), where each starts: the fields of the receiver
+/// the second writes plainly and the first accesses plainly, worked out once per pair.
+#[derive(Default)]
+struct SharedFields(crate::HashMap<(usize, usize), Vec<String>>);
 
 /// The method declaration around a node, if its top-level function is a method.
 fn top_method<'t>(cx: &Context<'_, 't>, node: Node<'t>) -> Option<Node<'t>> {
@@ -445,13 +455,13 @@ fn receiver_fields<'s>(
         };
         // Climb what is selected or indexed from it: `recv.f[k]++` writes `f`.
         let mut outer = goconc_syntax::outer_parens(n);
-        while let Some(parent) = outer.parent().filter(|p| {
+        while let Some(parent) = outer.parent_node().filter(|p| {
             matches!(p.kind_str(), "index_expression" | "selector_expression")
                 && p.field("operand") == Some(outer)
         }) {
             outer = goconc_syntax::outer_parens(parent);
         }
-        let addressed = outer.parent().is_some_and(|p| {
+        let addressed = outer.parent_node().is_some_and(|p| {
             p.kind_str() == "unary_expression" && p.child(0).map(|o| o.kind_str()) == Some("&")
         });
         if !addressed && (!writes_only || is_written(outer)) {

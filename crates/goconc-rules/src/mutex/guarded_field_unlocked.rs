@@ -879,8 +879,17 @@ fn written_at_start<'a>(
     guard: &Guard,
 ) -> Option<AtStart<'a>> {
     let mut start: Option<&'a str> = None;
+    let mut helpers: HashMap<&'a str, Option<&'a str>> = HashMap::default();
     for write in writes {
-        let found = start_covering(cx, facts, type_name, &write.function, write.offset, 0)?;
+        let found = start_covering(
+            cx,
+            facts,
+            &mut helpers,
+            type_name,
+            &write.function,
+            write.offset,
+            0,
+        )?;
         if start.is_some_and(|s| s != found) {
             return None;
         }
@@ -920,16 +929,18 @@ fn written_at_start<'a>(
 
 /// The method whose start transition covers `offset` in `function`: `function`'s own, or,
 /// for an unexported method of the type, the one covering every call of it (each made in
-/// place on the same receiver).
+/// place on the same receiver). `helpers` remembers the answer for each helper (it does not
+/// depend on the offset), so a chain of helpers each called many times is walked once.
 fn start_covering<'a>(
     cx: &Context,
     facts: &Facts<'a>,
+    helpers: &mut HashMap<&'a str, Option<&'a str>>,
     type_name: &str,
     function: &'a str,
     offset: usize,
     depth: usize,
 ) -> Option<&'a str> {
-    // Helpers of helpers, a few deep, are all a start calls in practice; cycles end here too.
+    // Helpers of helpers, a few deep, are all a start calls in practice.
     const MAX_DEPTH: usize = 6;
     let summary = cx.model.package.summary(function);
     if summary
@@ -938,22 +949,35 @@ fn start_covering<'a>(
     {
         return Some(function);
     }
+    if let Some(known) = helpers.get(function) {
+        return *known;
+    }
+    // A helper that reaches itself through its callers is entered some other way: no.
+    helpers.insert(function, None);
     let (owner, method) = function.split_once('.')?;
     if owner != type_name || is_exported(method) || depth >= MAX_DEPTH {
         return None;
     }
-    let sites = facts.sites(type_name, function);
     let mut start: Option<&'a str> = None;
-    for site in &sites {
+    for site in facts.sites(type_name, function) {
         if site.how != CallHow::Direct || site.receiver != CallReceiver::Same {
             return None;
         }
-        let found = start_covering(cx, facts, type_name, &site.caller, site.offset, depth + 1)?;
+        let found = start_covering(
+            cx,
+            facts,
+            helpers,
+            type_name,
+            &site.caller,
+            site.offset,
+            depth + 1,
+        )?;
         if start.is_some_and(|s| s != found) {
             return None;
         }
         start = Some(found);
     }
+    helpers.insert(function, start);
     start
 }
 
