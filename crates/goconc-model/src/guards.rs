@@ -63,6 +63,10 @@ pub struct FieldAccess {
     pub method: bool,
     /// Made on the goroutine of the test whose handle the method receives (see [`TestStep`]).
     pub test_step: bool,
+    /// For a write that sets the field itself to a name or literal (`c.running = false`,
+    /// `c.state = closedState`), that value's text: which states a method sets (see
+    /// [`crate::transition`]).
+    pub value: Option<String>,
     pub offset: usize,
     pub len: usize,
 }
@@ -574,6 +578,9 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     part: part.map(str::to_string),
                     method: method.is_some(),
                     test_step: self.test_step.holds_at(self.model, n),
+                    value: (write && !element && part.is_none() && method.is_none())
+                        .then(|| assigned_value(n, self.model.src))
+                        .flatten(),
                     offset: n.start_byte(),
                     len: n.end_byte() - n.start_byte(),
                 },
@@ -1106,6 +1113,26 @@ fn is_after_func(model: &FileModel, function: Node) -> bool {
 
 /// Is the selector written to: assigned, incremented, or a map/slice element or a field of it
 /// assigned?
+/// `recv.f = v`, one name and one value: `v`'s text when it is a state value (a name or a
+/// literal, see [`crate::transition::state_value`]).
+fn assigned_value(selector: Node, src: &str) -> Option<String> {
+    let list = selector
+        .parent_node()
+        .filter(|p| p.kind_str() == "expression_list")?;
+    let stmt = list.parent_node()?;
+    crate::transition::receiver_assignment(
+        stmt,
+        src,
+        text(goconc_syntax::path_root(selector)?, src),
+    )
+    .filter(|(field, _)| {
+        selector
+            .field("field")
+            .is_some_and(|f| text(f, src) == field)
+    })
+    .map(|(_, value)| value)
+}
+
 fn is_write(selector: Node, ancestors: &[Node], src: &str) -> bool {
     let mut node = selector;
     let mut ancestors = ancestors;

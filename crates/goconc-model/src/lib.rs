@@ -39,6 +39,7 @@ pub mod scope;
 pub mod sorted;
 pub mod summary;
 pub mod sync_calls;
+pub mod transition;
 pub mod types;
 pub mod usage;
 pub mod words;

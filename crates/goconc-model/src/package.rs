@@ -1584,6 +1584,9 @@ fn common_summary(all: &[&FuncSummary]) -> FuncSummary {
             .filter(|a| all[1..].iter().all(|s| s.keeps.iter().any(|b| same(a, b))))
             .cloned()
             .collect(),
+        // Offsets of one file say nothing of another's: a function declared per build
+        // configuration has no start transition the silences may lean on.
+        start: None,
         // A writer in any variant is a writer.
         // A silence: only what every configuration says.
         errors_only_on_receive: match all

@@ -191,6 +191,10 @@ pub struct FuncSummary {
     /// (`delete(c.m, k)`). Calling it on a field (`s.config.load(…)`) changes the field's
     /// contents as writing them would.
     pub writes_receiver: bool,
+    /// The method checks and sets a state field of its receiver in one critical section of
+    /// the receiver's lock (`if s.running { return … }; s.running = true`): see
+    /// [`crate::transition`].
+    pub start: Option<crate::transition::StartTransition>,
 }
 
 impl FuncSummary {
@@ -208,6 +212,9 @@ impl FuncSummary {
             call.held.iter_mut().for_each(shift_acquire);
         }
         self.keeps.iter_mut().for_each(shift_acquire);
+        if let Some(start) = &mut self.start {
+            start.shift_offsets(&shift);
+        }
     }
 
     /// Hashes what other functions may learn from the summary, offsets left out.
@@ -300,6 +307,10 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
         summary.loads_atomically = loads_atomically;
         summary.writes_receiver = receiver_name
             .is_some_and(|receiver| pointer_receiver(decl) && writes_receiver(body, src, receiver));
+        if may_lock {
+            summary.start = receiver_name
+                .and_then(|receiver| crate::transition::start_transition(body, src, receiver));
+        }
         if body_text.contains("select") {
             summary.errors_only_on_receive = errors_only_on_receive(decl, body, src, receiver_name);
         }

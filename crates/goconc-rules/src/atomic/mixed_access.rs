@@ -75,6 +75,15 @@ a plain write meets every atomic access. Reads do not race with atomic loads.
   `atomic.CompareAndSwapInt64(&s.n, old, new)`, or at the end of the loop around it): a stale
   value only makes the swap fail. `atomic.Load` says what is meant and keeps the race detector
   quiet.
+- `hint`: a plain access in a method whose receiver also holds a field that the atomic's
+  method (another method of the same type, both in the same file, both reaching the place from
+  their receivers) writes plainly, and that this method accesses plainly too (minio's
+  `addsize` counts `rt.ErrCounts[k]++` beside `atomic.AddInt64(&rt.SinceUptime.Count, 1)`;
+  `toMetric` copies `rt.ErrCounts` and reads `rt.SinceUptime.Count`). The two methods cannot
+  run at once without racing on that field, so whatever keeps them apart — a lock their
+  callers hold — orders this pair too, and the atomic orders nothing. A field some code
+  accesses atomically, or a reader that shares no plainly written field with the writer,
+  leaves the finding as it was.
 
 ## When it stays silent
 - The plain access is on a value the function has just made (`s := &Server{}; s.active = 1`)
@@ -100,6 +109,8 @@ a plain write meets every atomic access. Reads do not race with atomic loads.
 - The field's declared type does not fit the atomic function (another struct of the same name
   in a file for another platform).
 - Locals: only fields of the package's struct types and package-level variables are tracked.
+- (Not silent, a `hint`:) the two methods also meet on a field the atomic's method writes
+  plainly (see Severity).
 
 No comment silences it: a comment that explains why a racy access is safe is for a
 `//goconc:ignore atomic-mixed-access reason` on that line.
@@ -116,6 +127,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     // One finding per expression text per function: the same field twice in a function is one
     // defect.
     let mut reported: HashSet<(usize, String)> = HashSet::default();
+    let mut shared = SharedFields::default();
     walk(cx.model.root, |n| {
         let expr = match n.kind_str() {
             "selector_expression" => n
@@ -139,7 +151,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             _ => None,
         };
         if let Some(expr) = expr {
-            if let Some(finding) = check_expression(cx, expr) {
+            if let Some(finding) = check_expression(cx, expr, &mut shared) {
                 let function =
                     goconc_syntax::enclosing_function(expr).map_or(0, |f| f.start_byte());
                 if reported.insert((function, text(expr, cx.src).to_string())) {
@@ -167,7 +179,7 @@ enum Use {
     Write,
 }
 
-fn check_expression(cx: &Context, expr: Node) -> Option<Finding> {
+fn check_expression(cx: &Context, expr: Node, shared: &mut SharedFields) -> Option<Finding> {
     if expr.kind_str() == "identifier" {
         // A name that is a field selection, a declaration or a key is not a variable's use.
         let parent_kind = expr.parent().map(|p| p.kind_str()).unwrap_or("");
@@ -233,7 +245,14 @@ fn check_expression(cx: &Context, expr: Node) -> Option<Finding> {
             return None;
         }
         let mut finding = report(cx, expr, &place, use_, atomic, None, &held);
-        if use_ == Use::Read && validated_by_swap(cx, expr) {
+        if let Some(field) = shared_plain_field(cx, expr, &place, atomic, shared) {
+            finding.severity = Severity::Hint;
+            finding.message = format!(
+                "{}; but `{}` also writes `{field}` plainly, which this function accesses plainly: the two cannot run at once without racing on it, so whatever keeps them apart orders this access too, and the atomic orders nothing here",
+                finding.message,
+                atomic.function_name(),
+            );
+        } else if use_ == Use::Read && validated_by_swap(cx, expr) {
             finding.severity = Severity::Hint;
             finding.message.push_str(
                 " (a compare-and-swap of it checks the value read; `atomic.Load` says so and keeps the race detector quiet)",
@@ -344,6 +363,115 @@ fn validated_by_swap(cx: &Context, expr: Node) -> bool {
         !found
     });
     found
+}
+
+/// A field of the receiver that the atomic's function writes plainly and the plain access's
+/// function accesses plainly too (`addsize` counts `rt.ErrCounts[k]++` beside its
+/// `atomic.AddInt64(&rt.SinceUptime.Count, 1)`; `toMetric` copies `rt.ErrCounts` and reads
+/// `rt.SinceUptime.Count`): the two functions cannot run at once without racing on that field,
+/// so whatever keeps them apart (a lock their callers hold) orders this pair as well, and the
+/// atomic is not what does. Only for two different methods declared in this file, the plain
+/// access and the atomic both reached from their receivers, and a field nothing accesses
+/// atomically.
+fn shared_plain_field(
+    cx: &Context,
+    expr: Node,
+    place: &Place,
+    atomic: &AtomicPlace,
+    shared: &mut SharedFields,
+) -> Option<String> {
+    let plain_method = top_method(cx, expr)?;
+    let plain_receiver = method_receiver_name(plain_method, cx.src)?;
+    if text(place.root, cx.src) != plain_receiver || place.chain.first() != atomic.chain.first() {
+        return None;
+    }
+    let atomic_method = cx.model.items.iter().copied().find(|item| {
+        item.kind_str() == "method_declaration"
+            && item.start_byte() <= atomic.offset
+            && atomic.offset < item.end_byte()
+    })?;
+    if atomic_method == plain_method {
+        return None;
+    }
+    let atomic_receiver = method_receiver_name(atomic_method, cx.src)?;
+    let atomic_field = atomic.chain.first()?.rsplit('.').next()?;
+    let key = (plain_method.start_byte(), atomic_method.start_byte());
+    let both = shared.0.entry(key).or_insert_with(|| {
+        let atomic_names = cx.model.package.atomic_names();
+        let accessed = receiver_fields(plain_method, plain_receiver, cx.src, false);
+        receiver_fields(atomic_method, atomic_receiver, cx.src, true)
+            .into_iter()
+            .filter(|f| accessed.contains(f) && !atomic_names.iter().any(|n| n == f))
+            .map(str::to_string)
+            .collect()
+    });
+    both.iter().find(|f| *f != atomic_field).cloned()
+}
+
+/// By (plain access's method, atomic's method), where each starts: the fields of the receiver
+/// the second writes plainly and the first accesses plainly, worked out once per pair.
+#[derive(Default)]
+struct SharedFields(crate::HashMap<(usize, usize), Vec<String>>);
+
+/// The method declaration around a node, if its top-level function is a method.
+fn top_method<'t>(cx: &Context<'_, 't>, node: Node<'t>) -> Option<Node<'t>> {
+    let mut index = cx.model.function_of(node)?;
+    while let Some(parent) = cx.model.functions[index].parent {
+        index = parent;
+    }
+    let function = cx.model.functions[index].node;
+    (function.kind_str() == "method_declaration").then_some(function)
+}
+
+/// `c` of `func (c *T) …`.
+fn method_receiver_name<'s>(method: Node, src: &'s str) -> Option<&'s str> {
+    let param = goconc_syntax::named_children(method.field("receiver")?).next()?;
+    Some(text(param.field("name")?, src))
+}
+
+/// The fields of the receiver a method's body reaches plainly (`recv.f`, not `&recv.f`),
+/// sorted; only those it writes (assigns, increments, or writes an element or part of) when
+/// `writes_only`.
+fn receiver_fields<'s>(
+    method: Node,
+    receiver: &str,
+    src: &'s str,
+    writes_only: bool,
+) -> Vec<&'s str> {
+    let mut fields: Vec<&str> = Vec::new();
+    let Some(body) = method.field("body") else {
+        return fields;
+    };
+    walk(body, |n| {
+        if n.kind_str() != "selector_expression" {
+            return true;
+        }
+        let on_receiver = n
+            .field("operand")
+            .map(unparen)
+            .is_some_and(|o| o.kind_str() == "identifier" && text(o, src) == receiver);
+        let Some(field) = n.field("field").filter(|_| on_receiver) else {
+            return true;
+        };
+        // Climb what is selected or indexed from it: `recv.f[k]++` writes `f`.
+        let mut outer = goconc_syntax::outer_parens(n);
+        while let Some(parent) = outer.parent_node().filter(|p| {
+            matches!(p.kind_str(), "index_expression" | "selector_expression")
+                && p.field("operand") == Some(outer)
+        }) {
+            outer = goconc_syntax::outer_parens(parent);
+        }
+        let addressed = outer.parent_node().is_some_and(|p| {
+            p.kind_str() == "unary_expression" && p.child(0).map(|o| o.kind_str()) == Some("&")
+        });
+        if !addressed && (!writes_only || is_written(outer)) {
+            fields.push(text(field, src));
+        }
+        true
+    });
+    fields.sort_unstable();
+    fields.dedup();
+    fields
 }
 
 /// `_ = s.n`: the value read goes nowhere.

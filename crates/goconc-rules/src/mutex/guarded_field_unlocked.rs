@@ -152,7 +152,9 @@ above.
   judged the same way or by a `TestX`/`BenchmarkX`/`FuzzX` function; a method of the type that
   nothing in the package calls is a step the test framework runs (a suite's `TestX`,
   `TearDownTest`). The same reads from a method a `go` statement, a callback or a parallel test
-  reaches stay warnings.
+  reaches stay warnings; a read of a field written only by a start that can run again
+  (something sets the state back, as `Stop` clearing `running`; see "fields written only at
+  start" under "When it stays silent"): it races only with a second start.
 - Never `error`: the race needs a second goroutine the finding cannot name.
 
 ## Fix
@@ -198,6 +200,21 @@ None: take the lock, or document why this access is safe.
   shared: the value's set-up before its goroutines run (`Start`). A write after such a `go`,
   or in a method the package calls after publishing the value (`global = s; s.Init()`), is
   reported.
+- Reads of fields written only at start. A start transition is a method that takes a lock of
+  its receiver, checks a state field of it and returns on some values (`if s.running { return
+  errRunning }`, or a `switch s.state` whose cases for those values return), and right after
+  the check sets the state to one of those values (`s.running = true`), with no release in
+  between: once it has run, no other run passes the check. When every write of the field is
+  made after that change and before the lock (which must be the field's guard) is let go —
+  in the method itself, or in unexported methods of the type called only there (or only from
+  such methods), in place and on the same receiver — and nothing in the package sets the state
+  to a value the check lets through (writes on a value not yet published aside), the field is
+  frozen once the start has returned (geth's `Node`: idle → running → closed, never back).
+  When something does set it back (`Stop` clearing `running`), the read is a `hint` (see
+  Severity). A field also written elsewhere (a `SetRoute` at run time, a helper also called
+  from `Reload`), or a start whose state change is a value its check lets through, stays
+  reported. A read made while the start is still running is not told apart: it is the
+  value's set-up, as for a constructor.
 - Reads behind double-checked locking (in the `then` branch of an `if` whose condition loads
   state atomically, itself or through a method of the same value whose body does:
   `if t.ready.Load() { return t.result }`, or after such an `if` that runs the slow path).
@@ -757,6 +774,29 @@ fn judge(
     if frozen {
         return None;
     }
+    // Every write is made by a start transition's one run (see `written_at_start`).
+    if !access.write {
+        match written_at_start(cx, facts, entries, &access.type_name, &writes, guard) {
+            Some(AtStart::Once) => return None,
+            Some(AtStart::Again {
+                start,
+                state,
+                reset,
+            }) => {
+                let method = |key: &str| key.rsplit('.').next().unwrap_or(key).to_string();
+                return Some((
+                    Severity::Hint,
+                    format!(
+                        " only if `{}` runs again while it is read (every write follows `{}`'s change of `{state}` under the lock, and `{}` sets `{state}` back)",
+                        method(start),
+                        method(start),
+                        method(reset)
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
     // The type hands its lock to its users (an exported type embedding its mutex, or an
     // exported mutex field): a method that takes no lock at all is written for callers that
     // hold it. Not one that returns the guarded field itself: the caller's lock ends before
@@ -809,6 +849,136 @@ fn judge(
         ));
     }
     Some((Severity::Warning, String::new()))
+}
+
+/// How a field's writes stand to a start transition of its type.
+enum AtStart<'a> {
+    /// The transition runs once: nothing sets the state back to a value its check lets
+    /// through, so the field is frozen once the start has returned.
+    Once,
+    /// `reset` sets the state back (`Stop` clearing `running`): the start can run again.
+    Again {
+        start: &'a str,
+        state: &'a str,
+        reset: &'a str,
+    },
+}
+
+/// Is every write of the field made inside one start transition of its type (see
+/// [`goconc_model::transition`]): in the method that checks and sets the state, after the
+/// change and before the lock guarding the field is let go, or in an unexported method of the
+/// type called only there (or only from such methods), in place and on the same receiver?
+/// Such writes are made by one run of the start at a time, and by none once the state has
+/// been set, until something sets it back.
+fn written_at_start<'a>(
+    cx: &Context,
+    facts: &Facts<'a>,
+    entries: &mut Entries,
+    type_name: &str,
+    writes: &[&&'a FieldAccess],
+    guard: &Guard,
+) -> Option<AtStart<'a>> {
+    let mut start: Option<&'a str> = None;
+    let mut helpers: HashMap<&'a str, Option<&'a str>> = HashMap::default();
+    for write in writes {
+        let found = start_covering(
+            cx,
+            facts,
+            &mut helpers,
+            type_name,
+            &write.function,
+            write.offset,
+            0,
+        )?;
+        if start.is_some_and(|s| s != found) {
+            return None;
+        }
+        start = Some(found);
+    }
+    let start = start?;
+    let transition = cx.model.package.summary(start)?.start.as_ref()?;
+    if transition.lock != guard.name {
+        return None;
+    }
+    // Whatever sets the state to a value the check lets through opens the start again. Values
+    // set on a value not yet published are its initial state.
+    let state_writes = facts
+        .by_field
+        .get(&(type_name, transition.state.as_str()))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for set in state_writes.iter().filter(|a| a.write) {
+        let the_change = set.function == start && set.offset == transition.advance;
+        let turned_back = set
+            .value
+            .as_deref()
+            .is_some_and(|v| transition.turned_back.contains(v));
+        let initial = !set.outside
+            && entries.of(cx, facts, &set.type_name, &set.function) == Entry::Fresh
+            && facts.callers_speak_for(cx, &set.type_name, &set.function);
+        if !(the_change || turned_back || initial) {
+            return Some(AtStart::Again {
+                start,
+                state: set.field.as_str(),
+                reset: set.function.as_str(),
+            });
+        }
+    }
+    Some(AtStart::Once)
+}
+
+/// The method whose start transition covers `offset` in `function`: `function`'s own, or,
+/// for an unexported method of the type, the one covering every call of it (each made in
+/// place on the same receiver). `helpers` remembers the answer for each helper (it does not
+/// depend on the offset), so a chain of helpers each called many times is walked once.
+fn start_covering<'a>(
+    cx: &Context,
+    facts: &Facts<'a>,
+    helpers: &mut HashMap<&'a str, Option<&'a str>>,
+    type_name: &str,
+    function: &'a str,
+    offset: usize,
+    depth: usize,
+) -> Option<&'a str> {
+    // Helpers of helpers, a few deep, are all a start calls in practice.
+    const MAX_DEPTH: usize = 6;
+    let summary = cx.model.package.summary(function);
+    if summary
+        .and_then(|s| s.start.as_ref())
+        .is_some_and(|t| t.covers(offset))
+    {
+        return Some(function);
+    }
+    if let Some(known) = helpers.get(function) {
+        return *known;
+    }
+    // A helper that reaches itself through its callers is entered some other way: no.
+    helpers.insert(function, None);
+    let (owner, method) = function.split_once('.')?;
+    if owner != type_name || is_exported(method) || depth >= MAX_DEPTH {
+        return None;
+    }
+    let mut start: Option<&'a str> = None;
+    for site in facts.sites(type_name, function) {
+        if site.how != CallHow::Direct || site.receiver != CallReceiver::Same {
+            return None;
+        }
+        let found = start_covering(
+            cx,
+            facts,
+            helpers,
+            type_name,
+            &site.caller,
+            site.offset,
+            depth + 1,
+        )?;
+        if start.is_some_and(|s| s != found) {
+            return None;
+        }
+        start = Some(found);
+    }
+    helpers.insert(function, start);
+    start
 }
 
 /// Reading the field itself (the map or slice, not what it holds) when nothing ever assigns the
