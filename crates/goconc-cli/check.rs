@@ -577,12 +577,12 @@ fn check(inputs: Inputs, mut lookup: Lookup, plan: &Plan) -> Result<Report, Vec<
 /// Writes a file's fixes, one file at a time. A file that cannot be written, or that changed or
 /// vanished since it was read, is reported as it was read: its findings stay in the report.
 fn write_fixes(file: Checked, report: &mut Report) -> FileReport {
-    if file.text == file.original {
+    let Some(original) = file.original.as_ref().filter(|o| **o != file.text) else {
         return file.into_report();
-    }
+    };
     let message = match files::replace_if_unchanged(
         &file.path,
-        file.original.as_bytes(),
+        original.as_bytes(),
         file.text.as_bytes(),
     ) {
         Ok(Written::Replaced) => return file.into_report(),
@@ -609,7 +609,8 @@ fn write_fixes(file: Checked, report: &mut Report) -> FileReport {
 struct Checked {
     /// As spelled: for reading and writing.
     path: PathBuf,
-    original: String,
+    /// The text as read, when fixes changed it (None: `text` is as read).
+    original: Option<String>,
     /// The findings of `original` under `--fix` (reported if the fixes cannot be written).
     original_findings: Option<Vec<Finding>>,
     text: String,
@@ -620,13 +621,13 @@ struct Checked {
 
 impl Checked {
     fn into_report(self) -> FileReport {
-        let changed = self.text != self.original;
+        let original = self.original.filter(|o| *o != self.text);
         FileReport {
             path: shown(&self.path).to_path_buf(),
             findings: self.findings,
             fingerprints: Vec::new(),
             fixed: self.fixed,
-            original: changed.then_some(self.original),
+            original,
             text: self.text,
             from_stdin: self.from_stdin,
         }
@@ -640,7 +641,7 @@ impl Checked {
             fingerprints: Vec::new(),
             fixed: 0,
             original: None,
-            text: self.original,
+            text: self.original.unwrap_or(self.text),
             from_stdin: self.from_stdin,
         }
     }
@@ -695,7 +696,9 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
     if !reported.contains(&true) {
         return result;
     }
-    let mut originals = texts.clone();
+    // A file's text as read, kept aside only once a fix changes it (a plain check holds each
+    // text once, not twice).
+    let mut originals: Vec<Option<String>> = vec![None; texts.len()];
     let mut first_findings: Vec<Option<Vec<Finding>>> = vec![None; texts.len()];
     let mut fixed = vec![0usize; texts.len()];
     let mut round = 0;
@@ -726,7 +729,8 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
                 ));
             }
             if fixes.fixed > 0 && fixes.text != texts[i] {
-                texts[i] = fixes.text;
+                let before = std::mem::replace(&mut texts[i], fixes.text);
+                originals[i].get_or_insert(before);
                 fixed[i] += fixes.fixed;
                 changed = true;
             }
@@ -754,7 +758,7 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
         }
         result.files.push(Checked {
             path: paths[i].to_path_buf(),
-            original: std::mem::take(&mut originals[i]),
+            original: originals[i].take(),
             original_findings: first_findings[i].take(),
             findings: outcome.findings,
             fixed: fixed[i],

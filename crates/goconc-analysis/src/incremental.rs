@@ -107,7 +107,7 @@ impl<'t> TopLevel<'t> {
 #[derive(Clone, Default)]
 struct ItemDecls {
     summaries: Vec<(String, FuncSummary)>,
-    goroutines: Vec<(String, GoFacts)>,
+    goroutines: Vec<(String, std::sync::Arc<GoFacts>)>,
     atomics: Vec<AtomicAccess>,
     usage: Usage,
     call_sites: Vec<atomics::CallSite>,
@@ -245,6 +245,7 @@ impl IncrementalFile {
             }
             let goroutines = goroutines::collect_in(&[f.node], src, &imports, &chan_fields)
                 .into_iter()
+                .map(|(key, facts)| (key, std::sync::Arc::new(facts)))
                 .collect();
             fresh.insert(
                 f.key,
@@ -263,7 +264,7 @@ impl IncrementalFile {
             for (key, s) in &facts.summaries {
                 let mut s = s.clone();
                 shift_summary(&mut s, start, Direction::ToAbsolute);
-                decls.summaries.insert(key.clone(), s);
+                decls.summaries.insert(key.clone(), std::sync::Arc::new(s));
             }
             decls.usage.merge(&facts.usage);
             decls.goroutines.extend(facts.goroutines.iter().cloned());

@@ -28,6 +28,11 @@ pub struct FuncSig {
     pub params: Vec<Ty>,
 }
 
+/// Facts by function, each put behind an [`Arc`] once made.
+pub fn shared<T>(facts: HashMap<String, T>) -> HashMap<String, Arc<T>> {
+    facts.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
+}
+
 /// The top-level declarations of one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileDecls {
@@ -40,11 +45,13 @@ pub struct FileDecls {
     /// Methods by receiver type name, then method name.
     pub methods: HashMap<String, HashMap<String, FuncSig>>,
     pub vars: HashMap<String, Ty>,
-    /// What each function and method locks, expects held, and blocks on.
-    pub summaries: HashMap<String, FuncSummary>,
+    /// What each function and method locks, expects held, and blocks on. Shared: a file's
+    /// summaries and goroutine facts are in the model of its package and in that of the
+    /// external test package (and of each build configuration) without a copy each.
+    pub summaries: HashMap<String, Arc<FuncSummary>>,
     /// What each function and method starts with `go` by name, and whether it can end the
     /// goroutine it runs on (see [`super::goroutines::GoFacts`]).
-    pub goroutines: HashMap<String, super::goroutines::GoFacts>,
+    pub goroutines: HashMap<String, Arc<super::goroutines::GoFacts>>,
     /// Fields and package variables accessed through `sync/atomic` functions.
     pub atomics: Vec<super::atomics::AtomicAccess>,
     /// Method calls on paths, and paths handed to functions (see
@@ -117,9 +124,14 @@ impl FileDecls {
             .usage
             .merge(&super::usage::collect_in(&functions, src, &imports));
         decls.usage.normalize();
-        decls.summaries = super::summary::collect_in(&items, src, &imports);
+        decls.summaries = shared(super::summary::collect_in(&items, src, &imports));
         let chan_fields = super::channels::fields::chan_fields_of(&decls);
-        decls.goroutines = super::goroutines::collect_in(&items, src, &imports, &chan_fields);
+        decls.goroutines = shared(super::goroutines::collect_in(
+            &items,
+            src,
+            &imports,
+            &chan_fields,
+        ));
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
         // A method that broken code nests in an ERROR item keeps its accesses: the incremental
         // analysis keeps them too (see `goconc-analysis`'s incremental tests).
@@ -357,8 +369,8 @@ struct Merged {
     funcs: HashMap<String, FuncSig>,
     methods: HashMap<String, HashMap<String, FuncSig>>,
     vars: HashMap<String, Ty>,
-    summaries: HashMap<String, FuncSummary>,
-    goroutines: HashMap<String, super::goroutines::GoFacts>,
+    summaries: HashMap<String, Arc<FuncSummary>>,
+    goroutines: HashMap<String, Arc<super::goroutines::GoFacts>>,
     file_atomics: Vec<super::atomics::AtomicAccess>,
     call_sites: Vec<super::atomics::CallSite>,
     field_accesses: Vec<super::guards::FieldAccess>,
@@ -426,8 +438,8 @@ pub struct PackageModel {
     funcs: HashMap<String, FuncSig>,
     methods: HashMap<String, HashMap<String, FuncSig>>,
     vars: HashMap<String, Ty>,
-    summaries: HashMap<String, FuncSummary>,
-    goroutines: HashMap<String, super::goroutines::GoFacts>,
+    summaries: HashMap<String, Arc<FuncSummary>>,
+    goroutines: HashMap<String, Arc<super::goroutines::GoFacts>>,
     /// Computed on first use by [`PackageModel::is_started_by_name`].
     started_by_name: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
     /// Computed on first use by [`PackageModel::pending_send_returners`].
@@ -645,9 +657,11 @@ impl PackageModel {
         // A function per configuration (`unlink` in file_unix.go and file_windows.go): what every
         // one of them does holds wherever it is called from.
         for (name, d) in declarers(files, |f| &f.summaries) {
-            let all: Vec<&FuncSummary> = d.iter().map(|&i| &files[i].0.summaries[name]).collect();
+            let all: Vec<&FuncSummary> = d.iter().map(|&i| &*files[i].0.summaries[name]).collect();
             if variants(&d) && all[1..].iter().any(|s| *s != all[0]) {
-                model.summaries.insert(name.clone(), common_summary(&all));
+                model
+                    .summaries
+                    .insert(name.clone(), Arc::new(common_summary(&all)));
                 settled = true;
             }
         }
@@ -1177,11 +1191,15 @@ impl PackageModel {
     /// Every function summary of the package, by key.
     pub fn summaries(&self) -> impl Iterator<Item = (&String, &FuncSummary)> {
         self.entries(|m| &m.summaries, |f| &f.summaries)
+            .map(|(k, s)| (k, &**s))
     }
 
     /// The summary of a function (`name`) or method (`Type.name`).
     pub fn summary(&self, key: &str) -> Option<&FuncSummary> {
-        self.lookup(|m| m.summaries.get(key), |f| f.summaries.get(key))
+        self.lookup(
+            |m| m.summaries.get(key).map(Arc::as_ref),
+            |f| f.summaries.get(key).map(Arc::as_ref),
+        )
     }
 
     /// What each function locks, blocks on and releases with its calls followed through the
@@ -1213,7 +1231,10 @@ impl PackageModel {
 
     /// The goroutine facts of a function (`name`) or method (`Type.name`).
     pub fn go_facts(&self, key: &str) -> Option<&super::goroutines::GoFacts> {
-        self.lookup(|m| m.goroutines.get(key), |f| f.goroutines.get(key))
+        self.lookup(
+            |m| m.goroutines.get(key).map(Arc::as_ref),
+            |f| f.goroutines.get(key).map(Arc::as_ref),
+        )
     }
 
     /// Whether some function of the package starts the function or method `key` (`worker`,

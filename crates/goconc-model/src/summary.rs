@@ -1437,19 +1437,23 @@ fn calls_with_held(events: &mut [Event]) -> Vec<Call> {
                     }
                 }
             }
-            Event::Call { node, .. } => held_at.push(
-                open.iter()
+            Event::Call { node, .. } => {
+                let mut held: Vec<Acquire> = open
+                    .iter()
                     .rev()
                     .take(MAX_PAIRED)
                     .filter(|(_, block, _, _)| goconc_syntax::is_within(*node, *block))
                     .map(|(_, _, _, a)| a.clone())
-                    .collect(),
-            ),
+                    .collect();
+                // Kept in the file's summaries: a filtered `collect` makes room for four.
+                held.shrink_to_fit();
+                held_at.push(held);
+            }
             Event::Block { .. } => {}
         }
     }
+    let mut calls = Vec::with_capacity(held_at.len());
     let mut held_at = held_at.into_iter();
-    let mut calls = Vec::new();
     for event in events.iter_mut() {
         if let Event::Call { call, .. } = event {
             let mut call = call.clone();

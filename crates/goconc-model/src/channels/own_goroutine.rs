@@ -109,6 +109,18 @@ impl OwnGoroutine {
         self.starts.hash(key);
     }
 
+    /// Gives back the room the lists grew into: the facts of every function of a package are
+    /// held until its last file is checked.
+    fn shrink_to_fit(&mut self) {
+        self.calls.shrink_to_fit();
+        self.loops.shrink_to_fit();
+        self.sends.shrink_to_fit();
+        self.sends_on_every_call.shrink_to_fit();
+        self.param_receives.shrink_to_fit();
+        self.go_args.shrink_to_fit();
+        self.starts.shrink_to_fit();
+    }
+
     /// The innermost loop of this function around `offset` (a `for` statement's own offset, or
     /// its range clause's), as a range of offsets.
     pub fn loop_at(&self, offset: usize) -> Option<std::ops::Range<usize>> {
@@ -240,6 +252,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
             }
         }
     }
+    facts.shrink_to_fit();
     facts
 }
 
