@@ -14,6 +14,8 @@ use goconc_model::locks::LockObserver;
 use goconc_model::{DeclKind, Ty};
 use goconc_syntax::{access_path, path_root, text, unparen, walk};
 
+mod value_receiver;
+
 pub static META: RuleMeta = RuleMeta {
     id: "atomic-mixed-access",
     family: Family::Atomic,
@@ -149,6 +151,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         true
     });
+    value_receiver::check(cx, out);
 }
 
 /// How a whole struct is read or written.

@@ -12,6 +12,8 @@ use goconc_model::summary::{is_atomic_load, summary_key};
 use goconc_syntax::{method_call, statement_call, statements, text, walk, NodeExt};
 use tree_sitter::Node;
 
+mod value_receiver;
+
 pub static META: RuleMeta = RuleMeta {
     id: "guarded-field-unlocked",
     family: Family::Mutex,
@@ -218,12 +220,14 @@ None: take the lock, or document why this access is safe.
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    let fresh = guards::collect(cx.model);
-    if fresh.accesses.is_empty() && fresh.calls.is_empty() {
-        return;
-    }
     // Generated code runs on the values its callers hand it: those calls are judged instead.
     if goconc_model::package::is_generated(cx.src) {
+        return;
+    }
+    let fresh = guards::collect(cx.model);
+    // Value receivers copied before their lock is taken, a package-level lock included.
+    value_receiver::check(cx, &fresh, out);
+    if fresh.accesses.is_empty() && fresh.calls.is_empty() {
         return;
     }
     let facts = Facts::gather(cx, &fresh);
