@@ -79,7 +79,11 @@ pub(crate) fn value_methods<'t>(cx: &Context<'_, 't>) -> Vec<ValueMethod<'t>> {
 
 /// Offers `*T` as the receiver: unsafe, because it changes the method set (a `T` value no
 /// longer has the method, nor satisfies the interfaces that need it).
-pub(crate) fn with_pointer_receiver_fix(finding: Finding, method: &ValueMethod, src: &str) -> Finding {
+pub(crate) fn with_pointer_receiver_fix(
+    finding: Finding,
+    method: &ValueMethod,
+    src: &str,
+) -> Finding {
     let title = format!(
         "Use a pointer receiver `*{}` (values of `{}` lose the method)",
         text(method.type_node, src),

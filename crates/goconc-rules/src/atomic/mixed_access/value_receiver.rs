@@ -32,7 +32,11 @@ pub(super) fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-fn report(cx: &Context, method: &crate::receiver_copy::ValueMethod, atomic: &AtomicPlace) -> Finding {
+fn report(
+    cx: &Context,
+    method: &crate::receiver_copy::ValueMethod,
+    atomic: &AtomicPlace,
+) -> Finding {
     let target = display_chain(&atomic.chain);
     let field = atomic
         .chain

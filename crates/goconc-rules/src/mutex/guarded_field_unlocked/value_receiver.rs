@@ -35,12 +35,30 @@ pub(super) fn check(cx: &Context, fresh: &GuardFacts, out: &mut Vec<Finding>) {
         };
         let mut states = States::default();
         trace.replay(&mut states);
-        let reads = locked_reads(cx, &method, receiver, &states);
-        // The first field read under a lock that a pointer method holds while writing it.
-        let found = reads.iter().find_map(|(field, lock, at)| {
-            writer_of(cx, fresh, method.type_name, field, lock).map(|w| (field, lock, *at, w))
+        // The copy reads every field: first those the body reads under the lock, then the
+        // others, each against the locks the body takes.
+        let mut candidates = locked_reads(cx, &method, receiver, &states);
+        let taken = locks_taken(cx, &method, receiver, &states);
+        let fields = cx
+            .model
+            .package
+            .struct_fields(method.type_name)
+            .unwrap_or(&[]);
+        for lock in &taken {
+            for field in fields {
+                if holds_data(cx.model.package, &field.ty)
+                    && !candidates
+                        .iter()
+                        .any(|(f, l)| *f == field.name && l == lock)
+                {
+                    candidates.push((field.name.clone(), lock.clone()));
+                }
+            }
+        }
+        let found = candidates.iter().find_map(|(field, lock)| {
+            writer_of(cx, fresh, method.type_name, field, lock).map(|w| (field, lock, w))
         });
-        let Some((field, lock, _at, writer)) = found else {
+        let Some((field, lock, writer)) = found else {
             continue;
         };
         let lock_name = match lock {
@@ -130,9 +148,9 @@ fn locked_reads(
     method: &ValueMethod,
     receiver: &str,
     states: &States,
-) -> Vec<(String, Lock, usize)> {
+) -> Vec<(String, Lock)> {
     let package = cx.model.package;
-    let mut out: Vec<(String, Lock, usize)> = Vec::new();
+    let mut out: Vec<(String, Lock)> = Vec::new();
     walk(method.body, |n| {
         if n.kind_str() == "func_literal" {
             return false;
@@ -157,17 +175,35 @@ fn locked_reads(
         let Some(declared) = package.field(method.type_name, field) else {
             return true;
         };
-        if !holds_data(package, &declared.ty) || out.iter().any(|(f, _, _)| f == field) {
+        if !holds_data(package, &declared.ty) || out.iter().any(|(f, _)| f == field) {
             return true;
         }
-        let lock = states.at(n).iter().find_map(|key| {
-            lock_of(cx, method.type_name, receiver, key, n.start_byte())
-        });
+        let lock = states
+            .at(n)
+            .iter()
+            .find_map(|key| lock_of(cx, method.type_name, receiver, key, n.start_byte()));
         if let Some(lock) = lock {
-            out.push((field.to_string(), lock, n.start_byte()));
+            out.push((field.to_string(), lock));
         }
         true
     });
+    out
+}
+
+/// The locks that may guard the type's fields held anywhere in the body, in source order.
+fn locks_taken(cx: &Context, method: &ValueMethod, receiver: &str, states: &States) -> Vec<Lock> {
+    let mut statements: Vec<(&(usize, usize), &Vec<String>)> = states.by_statement.iter().collect();
+    statements.sort_by_key(|(range, _)| **range);
+    let mut out: Vec<Lock> = Vec::new();
+    for ((start, _), held) in statements {
+        for key in held {
+            if let Some(lock) = lock_of(cx, method.type_name, receiver, key, *start) {
+                if !out.contains(&lock) {
+                    out.push(lock);
+                }
+            }
+        }
+    }
     out
 }
 
@@ -202,7 +238,11 @@ fn writer_of(
     let here: Vec<&FieldAccess> = fresh.accesses.iter().collect();
     package
         .field_accesses()
-        .filter(|a| !here.iter().any(|h| h.function == a.function && h.offset == a.offset))
+        .filter(|a| {
+            !here
+                .iter()
+                .any(|h| h.function == a.function && h.offset == a.offset)
+        })
         .find(|a| {
             a.type_name == type_name
                 && a.field == field
@@ -289,12 +329,12 @@ fn writer_here(cx: &Context, type_name: &str, field: &str, lock: &Lock) -> Optio
             if found.is_some() || n.kind_str() == "func_literal" {
                 return false;
             }
-            let Some(target) = written_target(n) else {
+            let Some(target) = written_targets(n)
+                .into_iter()
+                .find(|t| root_field(*t, cx.src) == Some((receiver, field)))
+            else {
                 return true;
             };
-            if root_field(target, cx.src) != Some((receiver, field)) {
-                return true;
-            }
             let holds = states.at(n).iter().any(|key| {
                 lock_of(cx, type_name, receiver, key, n.start_byte()).as_ref() == Some(lock)
             });
@@ -305,10 +345,7 @@ fn writer_here(cx: &Context, type_name: &str, field: &str, lock: &Lock) -> Optio
         });
         if let Some(target) = found {
             return Some(Writer {
-                function: goconc_model::summary::summary_key(
-                    Some(type_name),
-                    text(name, cx.src),
-                ),
+                function: goconc_model::summary::summary_key(Some(type_name), text(name, cx.src)),
                 offset: target.start_byte(),
                 len: target.end_byte() - target.start_byte(),
                 here: true,
@@ -318,15 +355,15 @@ fn writer_here(cx: &Context, type_name: &str, field: &str, lock: &Lock) -> Optio
     None
 }
 
-/// The expression a statement writes: the left side of an assignment (its first target) or of
-/// `x++`/`x--`.
-fn written_target(n: Node) -> Option<Node> {
+/// The expressions a statement writes: the left side of an assignment or of `x++`/`x--`.
+fn written_targets(n: Node) -> Vec<Node> {
     match n.kind_str() {
         "assignment_statement" => n
             .field("left")
-            .and_then(|l| named_children(l).next()),
-        "inc_statement" | "dec_statement" => n.named_child(0),
-        _ => None,
+            .map(|l| named_children(l).collect())
+            .unwrap_or_default(),
+        "inc_statement" | "dec_statement" => n.named_child(0).into_iter().collect(),
+        _ => Vec::new(),
     }
 }
 
