@@ -5,7 +5,7 @@
 //! the writer however the body locks. A mutex held by value is copied too, and that is
 //! `sync-value-copied`'s finding.
 
-use goconc_model::guards::{holds_data, CallReceiver, FieldAccess, GuardFacts};
+use goconc_model::guards::{holds_data, CallReceiver, GuardFacts};
 use goconc_model::locks::{LockObserver, LockState};
 use goconc_model::{DeclKind, SyncKind, Ty};
 use goconc_syntax::{named_children, text, walk, NodeExt};
@@ -17,7 +17,7 @@ use crate::receiver_copy::{value_methods, with_pointer_receiver_fix, ValueMethod
 use crate::{Context, HashMap};
 
 /// A lock a value method takes that may guard its type's fields.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 enum Lock {
     /// A field of the receiver holding a pointer to a mutex (`mu` of `h.mu`).
     Pointed(String),
@@ -26,6 +26,8 @@ enum Lock {
 }
 
 pub(super) fn check(cx: &Context, fresh: &GuardFacts, out: &mut Vec<Finding>) {
+    // The writes holding each lock, by type: gathered once however many methods ask.
+    let mut writes: HashMap<(&str, Lock), Vec<Writer>> = HashMap::default();
     for method in value_methods(cx) {
         let Some(receiver) = method.receiver else {
             continue;
@@ -55,8 +57,17 @@ pub(super) fn check(cx: &Context, fresh: &GuardFacts, out: &mut Vec<Finding>) {
                 }
             }
         }
+        for (_, lock) in &candidates {
+            writes
+                .entry((method.type_name, lock.clone()))
+                .or_insert_with(|| writes_holding(cx, fresh, method.type_name, lock));
+        }
         let found = candidates.iter().find_map(|(field, lock)| {
-            writer_of(cx, fresh, method.type_name, field, lock).map(|w| (field, lock, w))
+            writes
+                .get(&(method.type_name, lock.clone()))?
+                .iter()
+                .find(|w| w.field == *field)
+                .map(|w| (field, lock, w))
         });
         let Some((field, lock, writer)) = found else {
             continue;
@@ -208,6 +219,7 @@ fn locks_taken(cx: &Context, method: &ValueMethod, receiver: &str, states: &Stat
 }
 
 struct Writer {
+    field: String,
     function: String,
     offset: usize,
     len: usize,
@@ -215,49 +227,43 @@ struct Writer {
     here: bool,
 }
 
-/// A write of `type_name.field` holding `lock` in a method of `*type_name` that runs on shared
-/// values: this file's methods as written; a mutex the receiver points to also from the other
-/// files' guard facts.
-fn writer_of(
-    cx: &Context,
-    fresh: &GuardFacts,
-    type_name: &str,
-    field: &str,
-    lock: &Lock,
-) -> Option<Writer> {
+/// The writes of `type_name`'s fields holding `lock` in methods of `*type_name` that run on
+/// shared values: this file's methods as written (first), then, for a mutex the receiver
+/// points to, the other files' guard facts.
+fn writes_holding(cx: &Context, fresh: &GuardFacts, type_name: &str, lock: &Lock) -> Vec<Writer> {
     let package = cx.model.package;
-    let shared = |function: &str| runs_on_shared_values(cx, fresh, function);
-    if let Some(writer) = writer_here(cx, type_name, field, lock) {
-        if shared(&writer.function) {
-            return Some(writer);
+    let mut shared: HashMap<String, bool> = HashMap::default();
+    let mut shared = |function: &str| {
+        *shared
+            .entry(function.to_string())
+            .or_insert_with(|| runs_on_shared_values(cx, fresh, function))
+    };
+    let mut out: Vec<Writer> = writes_here(cx, type_name, lock)
+        .into_iter()
+        .filter(|w| shared(&w.function))
+        .collect();
+    let Lock::Pointed(mu) = lock else {
+        return out;
+    };
+    for access in package.field_accesses() {
+        if access.type_name == type_name
+            && access.write
+            && !access.outside
+            && access.guards.iter().any(|g| g == mu)
+            && !out.iter().any(|w| w.field == access.field)
+            && pointer_method(cx, &access.function)
+            && shared(&access.function)
+        {
+            out.push(Writer {
+                field: access.field.clone(),
+                function: access.function.clone(),
+                offset: access.offset,
+                len: access.len,
+                here: false,
+            });
         }
     }
-    let Lock::Pointed(mu) = lock else {
-        return None;
-    };
-    let here: Vec<&FieldAccess> = fresh.accesses.iter().collect();
-    package
-        .field_accesses()
-        .filter(|a| {
-            !here
-                .iter()
-                .any(|h| h.function == a.function && h.offset == a.offset)
-        })
-        .find(|a| {
-            a.type_name == type_name
-                && a.field == field
-                && a.write
-                && !a.outside
-                && a.guards.iter().any(|g| g == mu)
-                && pointer_method(cx, &a.function)
-                && shared(&a.function)
-        })
-        .map(|a| Writer {
-            function: a.function.clone(),
-            offset: a.offset,
-            len: a.len,
-            here: false,
-        })
+    out
 }
 
 /// May the method run on a value others can see? Not when every call the package makes of it is
@@ -288,9 +294,10 @@ fn pointer_method(cx: &Context, function: &str) -> bool {
         .is_some_and(|sig| sig.pointer_receiver)
 }
 
-/// The first write of `w.field` (`w.field = …`, `w.field.x = …`, `w.field++`) holding `lock` in
-/// a method of `*type_name` this file declares.
-fn writer_here(cx: &Context, type_name: &str, field: &str, lock: &Lock) -> Option<Writer> {
+/// The writes of fields of the receiver (`w.f = …`, `w.f.x = …`, `w.f++`) holding `lock` in the
+/// methods of `*type_name` this file declares: the first of each field in each method.
+fn writes_here(cx: &Context, type_name: &str, lock: &Lock) -> Vec<Writer> {
+    let mut out: Vec<Writer> = Vec::new();
     for &item in &cx.model.items {
         if item.kind_str() != "method_declaration" {
             continue;
@@ -324,35 +331,37 @@ fn writer_here(cx: &Context, type_name: &str, field: &str, lock: &Lock) -> Optio
         };
         let mut states = States::default();
         trace.replay(&mut states);
-        let mut found = None;
+        let function = goconc_model::summary::summary_key(Some(type_name), text(name, cx.src));
+        let mut here: Vec<Writer> = Vec::new();
         walk(body, |n| {
-            if found.is_some() || n.kind_str() == "func_literal" {
+            if n.kind_str() == "func_literal" {
                 return false;
             }
-            let Some(target) = written_targets(n)
-                .into_iter()
-                .find(|t| root_field(*t, cx.src) == Some((receiver, field)))
-            else {
-                return true;
-            };
-            let holds = states.at(n).iter().any(|key| {
-                lock_of(cx, type_name, receiver, key, n.start_byte()).as_ref() == Some(lock)
-            });
-            if holds {
-                found = Some(target);
+            for target in written_targets(n) {
+                let Some((root, field)) = root_field(target, cx.src) else {
+                    continue;
+                };
+                if root != receiver || here.iter().any(|w| w.field == field) {
+                    continue;
+                }
+                let holds = states.at(n).iter().any(|key| {
+                    lock_of(cx, type_name, receiver, key, n.start_byte()).as_ref() == Some(lock)
+                });
+                if holds {
+                    here.push(Writer {
+                        field: field.to_string(),
+                        function: function.clone(),
+                        offset: target.start_byte(),
+                        len: target.end_byte() - target.start_byte(),
+                        here: true,
+                    });
+                }
             }
             true
         });
-        if let Some(target) = found {
-            return Some(Writer {
-                function: goconc_model::summary::summary_key(Some(type_name), text(name, cx.src)),
-                offset: target.start_byte(),
-                len: target.end_byte() - target.start_byte(),
-                here: true,
-            });
-        }
+        out.extend(here);
     }
-    None
+    out
 }
 
 /// The expressions a statement writes: the left side of an assignment or of `x++`/`x--`.
