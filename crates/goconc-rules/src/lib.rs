@@ -27,6 +27,7 @@ mod gofmt;
 pub mod goroutine;
 mod messages;
 pub mod mutex;
+mod receiver_copy;
 pub mod sync;
 pub mod test;
 #[cfg(test)]

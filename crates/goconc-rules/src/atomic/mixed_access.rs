@@ -14,12 +14,14 @@ use goconc_model::locks::LockObserver;
 use goconc_model::{DeclKind, Ty};
 use goconc_syntax::{access_path, path_root, text, unparen, walk};
 
+mod value_receiver;
+
 pub static META: RuleMeta = RuleMeta {
     id: "atomic-mixed-access",
     family: Family::Atomic,
     severity: Severity::Error,
     summary: "A variable or field accessed through `sync/atomic` functions in one place and with plain reads or writes elsewhere in the package.",
-    fix: None,
+    fix: Some("pointer receiver, for a value receiver that copies the field (unsafe)"),
     doc: r#"
 ## Why it matters
 Atomic functions only protect a value when every concurrent access goes through them. One plain
@@ -49,7 +51,8 @@ Better still, make the field an `atomic.Int64`: then no plain access compiles.
 
 ## Fix
 Use `atomic.Load…`/`atomic.Store…` for the plain access (and for each field of a copied
-struct), or change the field to a `sync/atomic` type. No quick fix.
+struct), or change the field to a `sync/atomic` type. No quick fix, except a pointer receiver
+for a method whose value receiver copies the field (unsafe: see "Value receivers").
 
 ## Which accesses meet
 Accesses are named by the path from the value the code holds, one key per field selected:
@@ -63,6 +66,25 @@ value of its type.
 
 A plain read meets the atomic writes (`Add`, `Store`, `Swap`, `CompareAndSwap`, `And`, `Or`);
 a plain write meets every atomic access. Reads do not race with atomic loads.
+
+## Value receivers
+A method with a value receiver (`func (r Meter) BytesCount() int64`) copies the whole receiver
+at every call, before its body runs: a plain read of every field. When the package updates a
+field of that type with `sync/atomic` functions through a pointer (`atomic.AddInt64(&r.count,
+n)` in a method of `*Meter`), the copy races with it, however the body then reads the field
+(an `atomic.LoadInt64(&r.count)` there loads the copy). Reported once per method at the
+receiver's type, naming the field and the atomic writer; the severity follows the plain-read
+evidence below (`error` only when the writer locks the value: nothing in the method shows the
+value shared, the copy comes first). Silent:
+- types with no field the package updates atomically (loads alone do not race with a copy);
+- when every call of the writer in the package is on a value its caller has just made
+  (`var t tally; t.add(x)`): no other goroutine has it;
+- types that hold a lock or a `sync/atomic` value (`atomic.Int64`) by value: copying those is
+  `sync-value-copied`'s finding;
+- pointer receivers, which copy nothing; generated files.
+
+The unsafe fix makes it a pointer receiver (`*Meter`): values of `Meter` lose the method, and
+with it the interfaces it satisfied, so a person should read it.
 
 ## Severity
 - `error`: the message names the atomic access the plain one races with, no lock is held at
@@ -161,6 +183,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         true
     });
+    value_receiver::check(cx, out);
 }
 
 /// How a whole struct is read or written.

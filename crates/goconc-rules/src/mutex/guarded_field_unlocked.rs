@@ -12,13 +12,15 @@ use goconc_model::summary::{is_atomic_load, summary_key};
 use goconc_syntax::{method_call, statement_call, statements, text, walk, NodeExt};
 use tree_sitter::Node;
 
+mod value_receiver;
+
 pub static META: RuleMeta = RuleMeta {
     id: "guarded-field-unlocked",
     family: Family::Mutex,
     severity: Severity::Warning,
     summary:
         "A struct field read or written under its mutex in most places, but without it elsewhere.",
-    fix: None,
+    fix: Some("pointer receiver, for a value receiver copied before its lock (unsafe)"),
     doc: r#"
 ## Why it matters
 A mutex protects data only if every access takes it. One method that reads a field without the
@@ -133,6 +135,26 @@ package's own calls speak for them only when they are whole-value methods (four 
 and two thirds of the type's data fields: serializers, copies) or the `fmt`/`json` methods
 above.
 
+## Value receivers copied before the lock
+A method with a value receiver copies the whole receiver at every call, before its body runs:
+`func (h tracker) getBucket() string { h.mu.RLock(); defer h.mu.RUnlock(); return h.bucket }`
+reads `bucket` (and every other field) unlocked, then locks a mutex the copy still points to.
+When the body takes a lock that a method of `*T` holds while writing a field of `T` — a mutex
+the receiver points to (`mu *sync.RWMutex`) or a package-level one (`ConfigLock`) — the copy
+races with that write. Reported once per method at the receiver's type (`warning`), naming a
+field the copy reads (those the body reads under the lock first) and its writer. Silent:
+- a lock that guards nothing of the type (a package mutex for a package map): no method of
+  `*T` writes a field of `T` holding it;
+- fields written under the lock only by methods every call of which in the package is on a
+  value its caller has just made (a constructor's `l.setLimit(n)`), or only outside the type's
+  methods;
+- a mutex held by value (`mu sync.Mutex`): the copy copies the lock, `sync-value-copied`'s
+  finding;
+- pointer receivers; function literals in the body; generated files.
+A writer of a package-level lock is looked for in the method's own file; a writer holding a
+mutex the receiver points to, in every file of the package. The unsafe fix makes it a pointer
+receiver (`*T`): values of `T` lose the method, and the interfaces it satisfied.
+
 ## Severity
 - `warning`: an access without the guard in an exported method, or in a method that runs on a
   goroutine or as a callback, of a field that is written after the value is shared; a call, in
@@ -158,7 +180,8 @@ above.
 - Never `error`: the race needs a second goroutine the finding cannot name.
 
 ## Fix
-None: take the lock, or document why this access is safe.
+None: take the lock, or document why this access is safe. For a value receiver copied before
+its lock, an unsafe pointer-receiver fix (see above).
 
 ## When it stays silent
 - Fields that hold mutexes, atomics, channels or funcs; fields only ever read; accesses inside
@@ -235,12 +258,14 @@ None: take the lock, or document why this access is safe.
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
-    let fresh = guards::collect(cx.model);
-    if fresh.accesses.is_empty() && fresh.calls.is_empty() {
-        return;
-    }
     // Generated code runs on the values its callers hand it: those calls are judged instead.
     if goconc_model::package::is_generated(cx.src) {
+        return;
+    }
+    let fresh = guards::collect(cx.model);
+    // Value receivers copied before their lock is taken, a package-level lock included.
+    value_receiver::check(cx, &fresh, out);
+    if fresh.accesses.is_empty() && fresh.calls.is_empty() {
         return;
     }
     let facts = Facts::gather(cx, &fresh);

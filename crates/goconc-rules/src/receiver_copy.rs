@@ -1,0 +1,99 @@
+//! Methods with a value receiver: every call copies the whole receiver, a plain read of each of
+//! its fields made before the body runs — before any lock the body takes. `atomic-mixed-access`
+//! and `guarded-field-unlocked` judge that copy against the package's other accesses.
+
+use goconc_syntax::{named_children, text, NodeExt};
+use tree_sitter::Node;
+
+use crate::finding::{Finding, TextEdit};
+use crate::Context;
+
+/// A method of this file whose receiver is a value of a struct type of the package.
+pub(crate) struct ValueMethod<'t> {
+    pub node: Node<'t>,
+    pub body: Node<'t>,
+    /// The receiver's name (`r`); None when it is unnamed or `_`.
+    pub receiver: Option<&'t str>,
+    /// The struct type (`IncomingTrafficMeter`).
+    pub type_name: &'t str,
+    /// The receiver's type as written (`T`, `T[K]`): where findings go and `*` is inserted.
+    pub type_node: Node<'t>,
+    pub name: &'t str,
+}
+
+/// The value-receiver methods of the file's struct types, except those the model skips (no
+/// rule can report there) and those whose type holds a lock by value: copying that is
+/// `sync-value-copied`'s finding.
+pub(crate) fn value_methods<'t>(cx: &Context<'_, 't>) -> Vec<ValueMethod<'t>> {
+    let mut out = Vec::new();
+    for &item in &cx.model.items {
+        if item.kind_str() != "method_declaration" || cx.is_skipped(item.start_byte()) {
+            continue;
+        }
+        let (Some(body), Some(name)) = (item.field("body"), item.field("name")) else {
+            continue;
+        };
+        let Some(param) = item
+            .field("receiver")
+            .and_then(|r| named_children(r).find(|n| n.kind_str() == "parameter_declaration"))
+        else {
+            continue;
+        };
+        let Some(type_node) = param.field("type") else {
+            continue;
+        };
+        let ident = match type_node.kind_str() {
+            "type_identifier" => type_node,
+            "generic_type" => match type_node.field("type") {
+                Some(t) if t.kind_str() == "type_identifier" => t,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let type_name = text(ident, cx.src);
+        if cx.model.package.struct_fields(type_name).is_none()
+            || cx
+                .model
+                .package
+                .contained_lock(&goconc_model::Ty::named("", type_name))
+                .is_some()
+        {
+            continue;
+        }
+        let receiver = param
+            .field("name")
+            .map(|n| text(n, cx.src))
+            .filter(|n| *n != "_");
+        let name = text(name, cx.src);
+        out.push(ValueMethod {
+            node: item,
+            body,
+            receiver,
+            type_name,
+            type_node,
+            name,
+        });
+    }
+    out
+}
+
+/// Offers `*T` as the receiver: unsafe, because it changes the method set (a `T` value no
+/// longer has the method, nor satisfies the interfaces that need it).
+pub(crate) fn with_pointer_receiver_fix(
+    finding: Finding,
+    method: &ValueMethod,
+    src: &str,
+) -> Finding {
+    let title = format!(
+        "Use a pointer receiver `*{}` (values of `{}` lose the method)",
+        text(method.type_node, src),
+        method.type_name
+    );
+    finding.with_unsafe_fix(
+        title,
+        vec![TextEdit {
+            range: method.type_node.start_byte()..method.type_node.start_byte(),
+            new_text: "*".into(),
+        }],
+    )
+}
