@@ -77,23 +77,35 @@ pub(crate) fn value_methods<'t>(cx: &Context<'_, 't>) -> Vec<ValueMethod<'t>> {
     out
 }
 
-/// Offers `*T` as the receiver: unsafe, because it changes the method set (a `T` value no
-/// longer has the method, nor satisfies the interfaces that need it).
+/// Offers `*T` as the receiver of each method: unsafe, because it changes the method set (a `T`
+/// value no longer has the methods, nor satisfies the interfaces that need them).
 pub(crate) fn with_pointer_receiver_fix(
     finding: Finding,
-    method: &ValueMethod,
+    methods: &[&ValueMethod],
     src: &str,
 ) -> Finding {
-    let title = format!(
-        "Use a pointer receiver `*{}` (values of `{}` lose the method)",
-        text(method.type_node, src),
-        method.type_name
-    );
-    finding.with_unsafe_fix(
-        title,
-        vec![TextEdit {
-            range: method.type_node.start_byte()..method.type_node.start_byte(),
+    let Some(first) = methods.first() else {
+        return finding;
+    };
+    let title = match methods.len() {
+        1 => format!(
+            "Use a pointer receiver `*{}` (values of `{}` lose the method)",
+            text(first.type_node, src),
+            first.type_name
+        ),
+        n => format!(
+            "Use pointer receivers `*{}` in these {n} methods (values of `{}` lose them)",
+            text(first.type_node, src),
+            first.type_name
+        ),
+    };
+    let mut edits: Vec<TextEdit> = methods
+        .iter()
+        .map(|m| TextEdit {
+            range: m.type_node.start_byte()..m.type_node.start_byte(),
             new_text: "*".into(),
-        }],
-    )
+        })
+        .collect();
+    edits.sort_by_key(|e| e.range.start);
+    finding.with_unsafe_fix(title, edits)
 }

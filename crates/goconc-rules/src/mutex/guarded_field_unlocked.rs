@@ -141,8 +141,10 @@ A method with a value receiver copies the whole receiver at every call, before i
 reads `bucket` (and every other field) unlocked, then locks a mutex the copy still points to.
 When the body takes a lock that a method of `*T` holds while writing a field of `T` — a mutex
 the receiver points to (`mu *sync.RWMutex`) or a package-level one (`ConfigLock`) — the copy
-races with that write. Reported once per method at the receiver's type (`warning`), naming a
-field the copy reads (those the body reads under the lock first) and its writer. Silent:
+races with that write. Reported once per type and file, at the receiver's type of its first
+such method (`warning`), naming a field the copy reads (those the body reads under the lock
+first) and its writer; the type's other such methods are named and pointed at, and the one
+fix makes every receiver a pointer: they share one cause and one change. Silent:
 - a lock that guards nothing of the type (a package mutex for a package map): no method of
   `*T` writes a field of `T` holding it;
 - fields written under the lock only by methods every call of which in the package is on a

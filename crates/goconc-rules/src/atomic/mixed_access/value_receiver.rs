@@ -68,5 +68,5 @@ fn report(
             format!("`{target}` is updated atomically here"),
         );
     }
-    with_pointer_receiver_fix(finding, method, cx.src)
+    with_pointer_receiver_fix(finding, &[method], cx.src)
 }

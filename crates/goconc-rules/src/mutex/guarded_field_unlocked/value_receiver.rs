@@ -28,7 +28,9 @@ enum Lock {
 pub(super) fn check(cx: &Context, fresh: &GuardFacts, out: &mut Vec<Finding>) {
     // The writes holding each lock, by type: gathered once however many methods ask.
     let mut writes: HashMap<(&str, Lock), Vec<Writer>> = HashMap::default();
-    for method in value_methods(cx) {
+    let methods = value_methods(cx);
+    let mut copies: Vec<Copy> = Vec::new();
+    for (index, method) in methods.iter().enumerate() {
         let Some(receiver) = method.receiver else {
             continue;
         };
@@ -39,8 +41,8 @@ pub(super) fn check(cx: &Context, fresh: &GuardFacts, out: &mut Vec<Finding>) {
         trace.replay(&mut states);
         // The copy reads every field: first those the body reads under the lock, then the
         // others, each against the locks the body takes.
-        let mut candidates = locked_reads(cx, &method, receiver, &states);
-        let taken = locks_taken(cx, &method, receiver, &states);
+        let mut candidates = locked_reads(cx, method, receiver, &states);
+        let taken = locks_taken(cx, method, receiver, &states);
         let fields = cx
             .model
             .package
@@ -76,23 +78,83 @@ pub(super) fn check(cx: &Context, fresh: &GuardFacts, out: &mut Vec<Finding>) {
             Lock::Pointed(f) => format!("{receiver}.{f}"),
             Lock::Package(name) => name.clone(),
         };
-        let at = match writer.here {
-            true => format!(" (line {})", LineOf(writer.offset)),
-            false => String::new(),
-        };
-        let message = format!(
-            "`{}` has a value receiver: each call copies the `{}`, reading `{field}` before `{lock_name}` is taken, but `{}` writes `{field}` holding it{at}: the copy races with that write",
-            method.name, method.type_name, writer.function,
-        );
-        let mut finding = META.finding(method.type_node.byte_range(), message);
-        if writer.here {
-            finding = finding.with_related(
-                writer.offset..writer.offset + writer.len,
-                format!("`{field}` is written here holding `{lock_name}`"),
-            );
-        }
-        out.push(with_pointer_receiver_fix(finding, &method, cx.src));
+        copies.push(Copy {
+            method: index,
+            field: field.clone(),
+            lock_name,
+            writer: writer.clone(),
+        });
     }
+    // One finding per type: its value methods share one cause (the type's getters copy what
+    // its writers change under the lock) and one fix (pointer receivers); the first method
+    // carries it, the others are named and pointed at.
+    let mut reported: Vec<&str> = Vec::new();
+    for copy in &copies {
+        let method = &methods[copy.method];
+        if reported.contains(&method.type_name) {
+            continue;
+        }
+        reported.push(method.type_name);
+        let others: Vec<&Copy> = copies
+            .iter()
+            .filter(|c| c.method != copy.method && methods[c.method].type_name == method.type_name)
+            .collect();
+        out.push(type_finding(cx, &methods, copy, &others));
+    }
+}
+
+/// A value method's copy found to race: the field it reads, the lock it takes too late, and the
+/// write it races with.
+struct Copy {
+    method: usize,
+    field: String,
+    lock_name: String,
+    writer: Writer,
+}
+
+fn type_finding(cx: &Context, methods: &[ValueMethod], first: &Copy, others: &[&Copy]) -> Finding {
+    let method = &methods[first.method];
+    let (field, lock_name, writer) = (&first.field, &first.lock_name, &first.writer);
+    let at = match writer.here {
+        true => format!(" (line {})", LineOf(writer.offset)),
+        false => String::new(),
+    };
+    let who = match others.len() {
+        0 => format!("`{}` has a value receiver", method.name),
+        1 => format!(
+            "`{}` and `{}` have value receivers",
+            method.name, methods[others[0].method].name
+        ),
+        n => format!(
+            "`{}` and {n} other methods of `{}` have value receivers",
+            method.name, method.type_name
+        ),
+    };
+    let message = format!(
+        "{who}: each call copies the `{}`, reading `{field}` before `{lock_name}` is taken, but `{}` writes `{field}` holding it{at}: the copy races with that write",
+        method.type_name, writer.function,
+    );
+    let mut finding = META.finding(method.type_node.byte_range(), message);
+    if writer.here {
+        finding = finding.with_related(
+            writer.offset..writer.offset + writer.len,
+            format!("`{field}` is written here holding `{lock_name}`"),
+        );
+    }
+    for other in others {
+        let m = &methods[other.method];
+        finding = finding.with_related(
+            m.type_node.byte_range(),
+            format!(
+                "`{}` copies the `{}` too, reading `{}` before `{}` is taken",
+                m.name, m.type_name, other.field, other.lock_name
+            ),
+        );
+    }
+    let all: Vec<&ValueMethod> = std::iter::once(method)
+        .chain(others.iter().map(|c| &methods[c.method]))
+        .collect();
+    with_pointer_receiver_fix(finding, &all, cx.src)
 }
 
 /// The locks held on every path at each statement of a body (the settled state, as the trace
@@ -218,6 +280,7 @@ fn locks_taken(cx: &Context, method: &ValueMethod, receiver: &str, states: &Stat
     out
 }
 
+#[derive(Clone)]
 struct Writer {
     field: String,
     function: String,
