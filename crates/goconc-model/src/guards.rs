@@ -432,10 +432,8 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
         };
         let held_below = |prefix: &str| -> Vec<String> {
             state
-                .held
-                .iter()
-                .filter(|(_, h)| h.on_every_path)
-                .filter_map(|(k, _)| k.strip_prefix(prefix).map(str::to_string))
+                .held_on_every_path()
+                .filter_map(|k| k.strip_prefix(prefix).map(str::to_string))
                 .collect()
         };
         let mut found = Vec::new();
@@ -965,10 +963,8 @@ impl<'t> Collector<'_, 't> {
         let prefix = format!("{path}.");
         let guards: Vec<String> = match how {
             CallHow::Direct | CallHow::Implicit => state
-                .held
-                .iter()
-                .filter(|(_, h)| h.on_every_path)
-                .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
+                .held_on_every_path()
+                .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
                 .collect(),
             CallHow::Goroutine | CallHow::Later => Vec::new(),
         };

@@ -65,6 +65,16 @@ pub struct LockState {
     pub opaque_deferred_release: bool,
 }
 
+impl LockState {
+    /// The keys of the locks held on every path here.
+    pub fn held_on_every_path(&self) -> impl Iterator<Item = &String> {
+        self.held
+            .iter()
+            .filter(|(_, h)| h.on_every_path)
+            .map(|(k, _)| k)
+    }
+}
+
 /// What a rule wants to hear about while the lock state runs. The same statement may be seen
 /// more than once while a loop settles; the last call for a statement is made with the settled
 /// state, so observers should overwrite what they recorded for the same node.

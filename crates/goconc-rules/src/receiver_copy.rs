@@ -2,7 +2,7 @@
 //! its fields made before the body runs — before any lock the body takes. `atomic-mixed-access`
 //! and `guarded-field-unlocked` judge that copy against the package's other accesses.
 
-use goconc_syntax::{named_children, text, NodeExt};
+use goconc_syntax::{method_receiver, text, NodeExt};
 use tree_sitter::Node;
 
 use crate::finding::{Finding, TextEdit};
@@ -33,24 +33,10 @@ pub(crate) fn value_methods<'t>(cx: &Context<'_, 't>) -> Vec<ValueMethod<'t>> {
         let (Some(body), Some(name)) = (item.field("body"), item.field("name")) else {
             continue;
         };
-        let Some(param) = item
-            .field("receiver")
-            .and_then(|r| named_children(r).find(|n| n.kind_str() == "parameter_declaration"))
-        else {
+        let Some(receiver) = method_receiver(item).filter(|r| !r.pointer) else {
             continue;
         };
-        let Some(type_node) = param.field("type") else {
-            continue;
-        };
-        let ident = match type_node.kind_str() {
-            "type_identifier" => type_node,
-            "generic_type" => match type_node.field("type") {
-                Some(t) if t.kind_str() == "type_identifier" => t,
-                _ => continue,
-            },
-            _ => continue,
-        };
-        let type_name = text(ident, cx.src);
+        let type_name = text(receiver.type_name, cx.src);
         if cx.model.package.struct_fields(type_name).is_none()
             || cx
                 .model
@@ -60,10 +46,8 @@ pub(crate) fn value_methods<'t>(cx: &Context<'_, 't>) -> Vec<ValueMethod<'t>> {
         {
             continue;
         }
-        let receiver = param
-            .field("name")
-            .map(|n| text(n, cx.src))
-            .filter(|n| *n != "_");
+        let type_node = receiver.type_node;
+        let receiver = receiver.name.map(|n| text(n, cx.src)).filter(|n| *n != "_");
         let name = text(name, cx.src);
         out.push(ValueMethod {
             node: item,

@@ -340,6 +340,47 @@ pub fn outer_parens(node: Node) -> Node {
     node
 }
 
+/// The receiver of a method declaration, as written: `func (c *Cache[K]) …`.
+#[derive(Clone, Copy, Debug)]
+pub struct MethodReceiver<'t> {
+    /// `c`; None when the receiver is unnamed.
+    pub name: Option<Node<'t>>,
+    /// The type as written (`*Cache[K]`).
+    pub type_node: Node<'t>,
+    /// The named type under any `*`, parentheses and type arguments (`Cache`).
+    pub type_name: Node<'t>,
+    /// `*T`: the method has a pointer receiver.
+    pub pointer: bool,
+}
+
+/// The receiver of a `method_declaration`; None for a function, or a receiver type that is not
+/// a (pointer to a) named type.
+pub fn method_receiver(decl: Node) -> Option<MethodReceiver> {
+    let param = named_children(decl.field("receiver")?)
+        .find(|n| n.kind_str() == "parameter_declaration")?;
+    let type_node = param.field("type")?;
+    let mut ty = type_node;
+    let mut pointer = false;
+    let type_name = loop {
+        match ty.kind_str() {
+            "pointer_type" => {
+                pointer = true;
+                ty = named_children(ty).next()?;
+            }
+            "parenthesized_type" => ty = named_children(ty).next()?,
+            "generic_type" => ty = ty.field("type")?,
+            "type_identifier" => break ty,
+            _ => return None,
+        }
+    };
+    Some(MethodReceiver {
+        name: param.field("name"),
+        type_node,
+        type_name,
+        pointer,
+    })
+}
+
 pub fn unparen(mut node: Node) -> Node {
     while node.kind_str() == "parenthesized_expression" {
         // `named_child(0)`, not a cursor: walks that ask this of every node meet each of N
@@ -925,6 +966,35 @@ mod tests {
             .filter(|n| n.kind_str() == "function_declaration")
             .map(|n| doc_comment(n, src))
             .collect()
+    }
+
+    #[test]
+    fn a_methods_receiver_is_read_through_pointers_parentheses_and_type_arguments() {
+        let src = "package p\nfunc (c *Cache[K]) a() {}\nfunc (T) b() {}\nfunc (s *(Set)) c() {}\nfunc (m map[string]int) d() {}\nfunc e() {}\n";
+        let file = SourceFile::new(src.to_string());
+        type Seen<'s> = Option<(Option<&'s str>, &'s str, &'s str, bool)>;
+        let seen: Vec<Seen> = named_children(file.tree().root_node())
+            .map(|decl| {
+                method_receiver(decl).map(|r| {
+                    (
+                        r.name.map(|n| text(n, src)),
+                        text(r.type_node, src),
+                        text(r.type_name, src),
+                        r.pointer,
+                    )
+                })
+            })
+            .collect();
+        assert_eq!(
+            seen[1..],
+            [
+                Some((Some("c"), "*Cache[K]", "Cache", true)),
+                Some((None, "T", "T", false)),
+                Some((Some("s"), "*(Set)", "Set", true)),
+                None,
+                None,
+            ]
+        );
     }
 
     #[test]

@@ -448,8 +448,7 @@ fn top_method<'t>(cx: &Context<'_, 't>, node: Node<'t>) -> Option<Node<'t>> {
 
 /// `c` of `func (c *T) …`.
 fn method_receiver_name<'s>(method: Node, src: &'s str) -> Option<&'s str> {
-    let param = goconc_syntax::named_children(method.field("receiver")?).next()?;
-    Some(text(param.field("name")?, src))
+    Some(text(goconc_syntax::method_receiver(method)?.name?, src))
 }
 
 /// The fields of the receiver a method's body reaches plainly (`recv.f`, not `&recv.f`),
@@ -670,12 +669,7 @@ fn locks_held(cx: &Context, expr: Node, root: Node) -> Vec<String> {
             if self.best.as_ref().is_some_and(|(s, _)| *s < size) {
                 return;
             }
-            let held = state
-                .held
-                .iter()
-                .filter(|(_, h)| h.on_every_path)
-                .map(|(k, _)| k.clone())
-                .collect();
+            let held = state.held_on_every_path().cloned().collect();
             self.best = Some((size, held));
         }
     }
@@ -856,18 +850,7 @@ fn atomic_call_here<'t>(cx: &Context<'_, 't>, atomic: &AtomicPlace) -> Option<No
 
 /// `Cache` for `func (c *Cache) …`, as the text spells it.
 fn receiver_type_name<'s>(method: Node, src: &'s str) -> Option<&'s str> {
-    let param = goconc_syntax::named_children(method.field("receiver")?).next()?;
-    let mut ty = param.field("type")?;
-    loop {
-        match ty.kind_str() {
-            "pointer_type" | "parenthesized_type" => {
-                ty = goconc_syntax::named_children(ty).next()?
-            }
-            "generic_type" => ty = ty.field("type")?,
-            "type_identifier" => return Some(text(ty, src)),
-            _ => return None,
-        }
-    }
+    Some(text(goconc_syntax::method_receiver(method)?.type_name, src))
 }
 
 /// Does the code show the value shared where the plain access is: a lock held there or by the

@@ -301,21 +301,11 @@ fn check_returned_after_cancel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Fi
             LineOf(go.start_byte()),
             LineOf(send.node.start_byte()),
         );
-        let mut finding = META
+        let finding = META
             .finding(ch.make_call.byte_range(), message)
             .with_related(case.byte_range(), "runs once the caller's context is done")
             .with_related(send.node.byte_range(), "the goroutine blocks here");
-        if let Some(edit) = buffer_of_one(cx, ch) {
-            finding = finding.with_unsafe_fix(
-                format!(
-                    "Make `{}` buffered: `make({}, 1)`",
-                    ch.name,
-                    text(ch.chan_type, cx.src)
-                ),
-                vec![edit],
-            );
-        }
-        out.push(finding);
+        out.push(with_exit_and_buffer(cx, ch, None, finding));
         return;
     }
 }

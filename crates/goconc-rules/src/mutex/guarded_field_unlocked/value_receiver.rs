@@ -8,7 +8,7 @@
 use goconc_model::guards::{holds_data, CallReceiver, GuardFacts};
 use goconc_model::locks::{LockObserver, LockState};
 use goconc_model::{DeclKind, SyncKind, Ty};
-use goconc_syntax::{named_children, text, walk, NodeExt};
+use goconc_syntax::{method_receiver, named_children, text, walk, NodeExt};
 use tree_sitter::Node;
 
 use super::META;
@@ -166,25 +166,24 @@ struct States {
 
 impl<'t> LockObserver<'t> for States {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
-        let held = state
-            .held
-            .iter()
-            .filter(|(_, h)| h.on_every_path)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let held = state.held_on_every_path().cloned().collect();
         self.by_statement
             .insert((node.start_byte(), node.end_byte()), held);
     }
 }
 
 impl States {
-    /// The locks held at the innermost statement around `node`.
+    /// The locks held at the innermost statement around `node`: its nearest ancestor the trace
+    /// saw (a climb per ask, not a scan of every statement).
     fn at(&self, node: Node) -> &[String] {
-        self.by_statement
-            .iter()
-            .filter(|((start, end), _)| *start <= node.start_byte() && node.end_byte() <= *end)
-            .min_by_key(|((start, end), _)| (end - start, *start))
-            .map_or(&[], |(_, held)| held.as_slice())
+        let mut at = Some(node);
+        while let Some(n) = at {
+            if let Some(held) = self.by_statement.get(&(n.start_byte(), n.end_byte())) {
+                return held;
+            }
+            at = n.parent_node();
+        }
+        &[]
     }
 }
 
@@ -365,25 +364,13 @@ fn writes_here(cx: &Context, type_name: &str, lock: &Lock) -> Vec<Writer> {
         if item.kind_str() != "method_declaration" {
             continue;
         }
-        let Some(param) = item
-            .field("receiver")
-            .and_then(|r| named_children(r).find(|n| n.kind_str() == "parameter_declaration"))
+        let Some(param) =
+            method_receiver(item).filter(|r| r.pointer && text(r.type_name, cx.src) == type_name)
         else {
             continue;
         };
-        let pointed = param
-            .field("type")
-            .filter(|t| t.kind_str() == "pointer_type")
-            .and_then(|t| named_children(t).next())
-            .map(|t| match t.kind_str() {
-                "generic_type" => t.field("type").unwrap_or(t),
-                _ => t,
-            });
-        if pointed.is_none_or(|t| text(t, cx.src) != type_name) {
-            continue;
-        }
         let (Some(receiver), Some(body), Some(name)) = (
-            param.field("name").map(|n| text(n, cx.src)),
+            param.name.map(|n| text(n, cx.src)),
             item.field("body"),
             item.field("name"),
         ) else {
