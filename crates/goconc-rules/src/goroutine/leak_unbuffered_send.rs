@@ -69,6 +69,11 @@ receives, and the goroutine exits. The finding sits on the `make` call, where th
 send and the exit that leaves it behind are its related places); the quick fix rewrites
 `make(chan T)` to `make(chan T, 1)`.
 
+Channels that one way out of the function leaves behind together (a test that starts a reader
+and a writer and calls `t.Fatal` when neither reports in time) are one defect: one finding on
+the first `make`, naming every channel, with the other `make`s and every send as related places
+and one fix that buffers them all. Channels left by different exits are separate findings.
+
 ## Across a call: a dropped channel
 A function that makes an unbuffered channel, starts a goroutine that sends on it, and returns
 it (`func checksumAsync(…) <-chan int`) leaves the receive to its caller. A call that drops the
@@ -141,11 +146,163 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.go_statements.is_empty() {
         return;
     }
+    let mut leaks = Vec::new();
     for ch in cx.channels.iter() {
-        check_channel(cx, ch, out);
+        leaks.extend(channel_leak(cx, ch));
         check_returned_after_cancel(cx, ch, out);
         check_named_sender(cx, ch, out);
     }
+    report_leaks(cx, leaks, out);
+}
+
+/// A goroutine's lone send on a channel of its parent, left blocked when the parent leaves by
+/// one of `exits` (or by going on to its next iteration) without receiving.
+struct Leak<'c, 't> {
+    ch: &'c LocalChannel<'t>,
+    sends: Vec<Node<'t>>,
+    /// The `return`s, stopping calls and body ends that leave the sender behind, first found
+    /// first; empty when the way out is the next iteration.
+    exits: Vec<Node<'t>>,
+    /// The loop whose next iteration leaves the sender, when that is the way out.
+    next_iteration_of: Option<usize>,
+}
+
+/// Leaks that share a way out: the function's first exit common to all of them.
+struct LeakGroup<'c, 't> {
+    leaks: Vec<Leak<'c, 't>>,
+    exit: Option<Node<'t>>,
+}
+
+/// One finding per way out: channels a function abandons by the same `return`, stopping call or
+/// iteration are one defect with one fix (their buffers), reported on the first `make`.
+fn report_leaks(cx: &Context, leaks: Vec<Leak>, out: &mut Vec<Finding>) {
+    let mut groups: Vec<LeakGroup> = Vec::new();
+    for leak in leaks {
+        let joined = groups.iter_mut().find_map(|group| {
+            let first = group.leaks.first()?;
+            if first.ch.function != leak.ch.function
+                || first.next_iteration_of != leak.next_iteration_of
+            {
+                return None;
+            }
+            if leak.exits.is_empty() && group.exit.is_none() {
+                return Some(group);
+            }
+            let common = group
+                .leaks
+                .iter()
+                .fold(leak.exits.clone(), |mut common, member| {
+                    common.retain(|e| member.exits.contains(e));
+                    common
+                });
+            let exit = *common.first()?;
+            group.exit = Some(exit);
+            Some(group)
+        });
+        match joined {
+            Some(group) => group.leaks.push(leak),
+            None => groups.push(LeakGroup {
+                exit: leak.exits.first().copied(),
+                leaks: vec![leak],
+            }),
+        }
+    }
+    for mut group in groups {
+        group
+            .leaks
+            .sort_by_key(|leak| leak.ch.make_call.start_byte());
+        if let Some(finding) = leak_finding(cx, &group) {
+            out.push(finding);
+        }
+    }
+}
+
+/// "send on line 75", "send on line 75 (or on lines 80, 84)".
+fn sends_text(sends: &[Node]) -> String {
+    let Some((first, rest)) = sends.split_first() else {
+        return String::new();
+    };
+    let first = LineOf(first.start_byte());
+    let others: Vec<String> = rest
+        .iter()
+        .map(|s| LineOf(s.start_byte()).to_string())
+        .collect();
+    match others.len() {
+        0 => format!("on line {first}"),
+        1 => format!("on line {first} (or on line {})", others[0]),
+        _ => format!("on line {first} (or on lines {})", others.join(", ")),
+    }
+}
+
+/// "`a`", "`a` and `b`", "`a`, `b` and `c`".
+fn names_text(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, init)) => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn leak_finding(cx: &Context, group: &LeakGroup) -> Option<Finding> {
+    let exit = group.exit;
+    let how = how_it_leaves(cx, exit, group.exit.is_none())?;
+    let group = &group.leaks[..];
+    let first = group.first()?;
+    let names: Vec<&str> = group.iter().map(|leak| leak.ch.name).collect();
+    let function = function_name(cx.model, first.ch.function);
+    let message = match group {
+        [leak] => format!(
+            "`{}` is unbuffered: the goroutine's send {} blocks forever when {function} {how} without receiving",
+            leak.ch.name,
+            sends_text(&leak.sends),
+        ),
+        _ => {
+            let sends: Vec<String> = group.iter().map(|l| sends_text(&l.sends)).collect();
+            format!(
+                "{} are unbuffered: the goroutines' sends {} block forever when {function} {how} without receiving",
+                names_text(&names),
+                sends.join(" and "),
+            )
+        }
+    };
+    // The finding sits on the first `make`, where the fix goes; the sends, the other `make`s
+    // and the exit are related.
+    let mut finding = META.finding(first.ch.make_call.byte_range(), message);
+    for leak in group {
+        if leak.ch.make_call != first.ch.make_call {
+            finding = finding.with_related(
+                leak.ch.make_call.byte_range(),
+                format!("`{}` is made here, unbuffered too", leak.ch.name),
+            );
+        }
+        for (i, send) in leak.sends.iter().enumerate() {
+            let note = match i {
+                0 => "the goroutine blocks forever here",
+                _ => "or here",
+            };
+            finding = finding.with_related(send.byte_range(), note);
+        }
+    }
+    if let Some(exit) = exit {
+        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
+    }
+    let edits: Option<Vec<TextEdit>> = group.iter().map(|l| buffer_of_one(cx, l.ch)).collect();
+    if let Some(edits) = edits {
+        let title = match group {
+            [leak] => format!(
+                "Make `{}` buffered: `make({}, 1)`",
+                leak.ch.name,
+                text(leak.ch.chan_type, cx.src)
+            ),
+            _ => format!(
+                "Make {} buffered, with room for one value each",
+                names_text(&names)
+            ),
+        };
+        finding = finding.with_unsafe_fix(title, edits);
+    }
+    Some(finding)
 }
 
 /// `errc := make(chan error); go run(errc)` where `run` (a function or method of the package)
@@ -359,12 +516,10 @@ fn cancel_case_around<'t>(
     None
 }
 
-fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
-    let Some((sender, sends)) = lone_sender_to_parent(ch) else {
-        return;
-    };
+fn channel_leak<'c, 't>(cx: &Context<'_, 't>, ch: &'c LocalChannel<'t>) -> Option<Leak<'c, 't>> {
+    let (sender, sends) = lone_sender_to_parent(ch)?;
     if sends.is_empty() || !sends.iter().all(|s| is_single_blocking_send(s)) {
-        return;
+        return None;
     }
     // Several sends count as one when at most one runs: each leaves the goroutine right after
     // it (`ch <- errResult; return`), or sits on another branch of an `if`/`else` or `switch`
@@ -375,14 +530,12 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
             .all(|later| followed_by_return(s.node) || on_exclusive_branches(s.node, later.node))
     });
     if !at_most_one {
-        return;
+        return None;
     }
     if ch.ops_of(OpKind::Receive).next().is_none() {
-        return;
+        return None;
     }
-    let Some(go) = go_statement(cx.model, sender, ch.function) else {
-        return;
-    };
+    let go = go_statement(cx.model, sender, ch.function)?;
     let lp = goconc_syntax::enclosing_loop(go);
     // A `go` in a loop with a channel made outside it: several senders share one channel. When
     // the parent receives it only after that loop, counting senders against receives is
@@ -391,65 +544,45 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     // loop that the path from the `go` reaches without receiving leaves the worker behind.
     let shared_by_iterations = lp.is_some_and(|lp| !goconc_syntax::is_within(ch.ident, lp));
     if shared_by_iterations {
-        let Some(lp) = lp else { return };
+        let lp = lp?;
         if !ch
             .parent_ops()
             .all(|op| goconc_syntax::is_within(op.node, lp))
         {
-            return;
+            return None;
         }
     }
-    let Some(left) = left_behind(cx.model, ch, go) else {
-        return;
-    };
+    let left = left_behind(cx.model, ch, go)?;
     // A return inside the loop is where the sender is left; past the loop, the iteration that
     // went on without receiving is. For a channel the iterations share, only a return inside
     // the loop counts: past it, a later iteration's receive may have taken the value.
-    let exit = left.exits.iter().copied().find(|e| {
-        let inside = lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp));
-        if shared_by_iterations {
-            inside && e.kind_str() == "return_statement"
-        } else {
-            !left.next_iteration || inside
-        }
-    });
-    if shared_by_iterations && exit.is_none() {
-        return;
-    }
-    let Some(how) = how_it_leaves(cx, exit, left.next_iteration) else {
-        return;
-    };
-    let send = sends[0].node;
-    let others: Vec<String> = sends[1..]
+    let exits: Vec<Node> = left
+        .exits
         .iter()
-        .map(|s| LineOf(s.node.start_byte()).to_string())
+        .copied()
+        .filter(|e| {
+            let inside = lp.is_some_and(|lp| goconc_syntax::is_within(*e, lp));
+            if shared_by_iterations {
+                inside && e.kind_str() == "return_statement"
+            } else {
+                !left.next_iteration || inside
+            }
+        })
         .collect();
-    let which = match others.len() {
-        0 => format!("send on line {}", LineOf(send.start_byte())),
-        1 => format!(
-            "send on line {} (or on line {})",
-            LineOf(send.start_byte()),
-            others[0]
-        ),
-        _ => format!(
-            "send on line {} (or on lines {})",
-            LineOf(send.start_byte()),
-            others.join(", ")
-        ),
-    };
-    // The finding sits on the `make`, where the fix goes; the send and the exit are related.
-    let message = format!(
-        "`{}` is unbuffered: the goroutine's {which} blocks forever when {} {how} without receiving",
-        ch.name,
-        function_name(cx.model, ch.function),
-    );
-    let mut finding = META
-        .finding(ch.make_call.byte_range(), message)
-        .with_related(send.byte_range(), "the goroutine blocks forever here");
-    for other in &sends[1..] {
-        finding = finding.with_related(other.node.byte_range(), "or here");
+    if shared_by_iterations && exits.is_empty() {
+        return None;
     }
-    out.push(with_exit_and_buffer(cx, ch, exit, finding));
+    // The message needs a way out it can name.
+    how_it_leaves(cx, exits.first().copied(), left.next_iteration)?;
+    Some(Leak {
+        ch,
+        sends: sends.iter().map(|s| s.node).collect(),
+        next_iteration_of: match exits.is_empty() {
+            true => lp.map(|lp| lp.start_byte()),
+            false => None,
+        },
+        exits,
+    })
 }
 
 /// Do `a` and `b` sit on different branches of the statement that holds both: the two arms of

@@ -81,6 +81,10 @@ None: whether to split the helper, release the lock first, or restructure is a d
   type the code shows: a parameter `q *Quota`, a local `k := &Keyring{…}`). `sync.RWMutex`
   blocks new readers once a writer waits, so a writer arriving between the two `RLock`s
   deadlocks all three.
+  One finding per read-locked section; and one per callee and lock in a file: when several
+  functions call the same read-locking callee with the lock read-held, the first call carries
+  the finding and points at the others, since one change (the callee's lock, or the callers'
+  habit of holding it) fixes them all.
 
 ## When it stays silent
 - The mutex is held on some paths only (`mutex-unlock-missing` covers a path that forgets to
@@ -113,6 +117,9 @@ struct Report<'t> {
     /// For a second read lock: the read-held lock and where it was taken, so that one finding
     /// covers the critical section.
     section: Option<(String, Option<usize>)>,
+    /// For a second read lock taken by a callee: the callee, so that one finding covers every
+    /// call of it with the same lock read-held in the file.
+    callee: Option<String>,
 }
 
 struct Observer<'m, 't> {
@@ -188,6 +195,7 @@ impl<'t> Observer<'_, 't> {
                 severity: Severity::Error,
                 related: vec![(back..back + "continue".len(), format!("continues with `{key}` held"))],
                 section: None,
+                callee: None,
             });
         }
         if locks::released_elsewhere(self.model, self.body, key) {
@@ -204,6 +212,7 @@ impl<'t> Observer<'_, 't> {
                 severity: Severity::Warning,
                 related,
                 section: Some((key.to_string(), held.sites.iter().next().copied())),
+                callee: None,
             });
         }
         if held.mode == Mode::Mixed && call.op.is_read() {
@@ -217,6 +226,7 @@ impl<'t> Observer<'_, 't> {
             severity: Severity::Error,
             related,
             section: None,
+            callee: None,
         })
     }
 
@@ -294,6 +304,7 @@ impl<'t> Observer<'_, 't> {
                     severity: Severity::Warning,
                     related,
                     section: Some((key.clone(), held.sites.iter().next().copied())),
+                    callee: Some(callee.key.clone()),
                 });
             }
             let verb = if taken.read { "read-locks" } else { "locks" };
@@ -305,6 +316,7 @@ impl<'t> Observer<'_, 't> {
                 severity: Severity::Error,
                 related,
                 section: None,
+                callee: None,
             });
         }
         None
@@ -384,6 +396,7 @@ impl<'t> Observer<'_, 't> {
                             severity: Severity::Error,
                             related,
                             section: None,
+                            callee: None,
                         });
                     }
                 }
@@ -416,6 +429,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             bodies.push(body);
         }
     }
+    let mut reports: Vec<Report> = Vec::new();
     for body in bodies {
         let mut observer = Observer {
             model: cx.model,
@@ -426,34 +440,107 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         };
         trace.replay(&mut observer);
-        // A second read lock: one finding per read-locked section, counting the others.
-        let mut sections: BTreeMap<(String, Option<usize>), usize> = BTreeMap::new();
-        let reports: Vec<Report> = observer.reports.into_values().flatten().collect();
-        for report in &reports {
-            if let Some(section) = &report.section {
-                *sections.entry(section.clone()).or_default() += 1;
-            }
+        reports.extend(one_per_section(observer.reports.into_values().flatten()));
+    }
+    for report in one_per_callee(reports) {
+        let mut finding = META.finding(report.node.byte_range(), report.message);
+        finding.severity = report.severity;
+        for (range, message) in report.related {
+            finding = finding.with_related(range, message);
         }
-        for mut report in reports {
-            if let Some(section) = &report.section {
-                match sections.remove(section) {
-                    None => continue,
-                    Some(1) => {}
-                    Some(2) => report
-                        .message
-                        .push_str(" (1 more such call in this critical section)"),
-                    Some(n) => report.message.push_str(&format!(
-                        " ({} more such calls in this critical section)",
-                        n - 1
-                    )),
-                }
-            }
-            let mut finding = META.finding(report.node.byte_range(), report.message);
-            finding.severity = report.severity;
-            for (range, message) in report.related {
-                finding = finding.with_related(range, message);
-            }
-            out.push(finding);
+        out.push(finding);
+    }
+}
+
+/// A second read lock: one finding per read-locked section, counting the others.
+fn one_per_section<'t>(reports: impl Iterator<Item = Report<'t>>) -> Vec<Report<'t>> {
+    let reports: Vec<Report> = reports.collect();
+    let mut sections: BTreeMap<(String, Option<usize>), usize> = BTreeMap::new();
+    for report in &reports {
+        if let Some(section) = &report.section {
+            *sections.entry(section.clone()).or_default() += 1;
         }
     }
+    let mut kept = Vec::with_capacity(reports.len());
+    for mut report in reports {
+        if let Some(section) = &report.section {
+            match sections.remove(section) {
+                None => continue,
+                Some(1) => {}
+                Some(2) => report
+                    .message
+                    .push_str(" (1 more such call in this critical section)"),
+                Some(n) => report.message.push_str(&format!(
+                    " ({} more such calls in this critical section)",
+                    n - 1
+                )),
+            }
+        }
+        kept.push(report);
+    }
+    kept
+}
+
+/// A callee that read-locks what several functions of the file call it holding: one defect
+/// (the callee's lock, or the callers' habit of holding it), fixed in one place, so one finding
+/// at the first call, pointing at the others.
+fn one_per_callee(reports: Vec<Report>) -> Vec<Report> {
+    let group_of = |report: &Report| -> Option<(String, String)> {
+        Some((report.callee.clone()?, report.section.as_ref()?.0.clone()))
+    };
+    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (index, report) in reports.iter().enumerate() {
+        if let Some(group) = group_of(report) {
+            groups.entry(group).or_default().push(index);
+        }
+    }
+    let mut others: BTreeMap<usize, Vec<Node>> = BTreeMap::new();
+    let mut dropped = vec![false; reports.len()];
+    for ((_, _), mut members) in groups {
+        members.sort_by_key(|&i| reports[i].node.start_byte());
+        let Some((&first, rest)) = members.split_first() else {
+            continue;
+        };
+        for &other in rest {
+            dropped[other] = true;
+        }
+        if !rest.is_empty() {
+            others.insert(first, rest.iter().map(|&i| reports[i].node).collect());
+        }
+    }
+    let mut kept = Vec::with_capacity(reports.len());
+    for (index, mut report) in reports.into_iter().enumerate() {
+        if dropped[index] {
+            continue;
+        }
+        if let Some(calls) = others.remove(&index) {
+            let callee = report.callee.clone().unwrap_or_default();
+            let key = report
+                .section
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default();
+            let count = match calls.len() {
+                1 => "1 more critical section".to_string(),
+                n => format!("{n} more critical sections"),
+            };
+            let lines: Vec<String> = calls
+                .iter()
+                .map(|c| LineOf(c.start_byte()).to_string())
+                .collect();
+            let line_word = if lines.len() == 1 { "line" } else { "lines" };
+            report.message.push_str(&format!(
+                "; the same call is made with `{key}` read-held in {count} of this file ({line_word} {})",
+                lines.join(", ")
+            ));
+            for call in calls {
+                report.related.push((
+                    call.byte_range(),
+                    format!("`{callee}` is also called here with `{key}` read-held"),
+                ));
+            }
+        }
+        kept.push(report);
+    }
+    kept
 }

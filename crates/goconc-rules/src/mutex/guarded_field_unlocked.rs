@@ -4,7 +4,7 @@
 use crate::{HashMap, HashSet};
 use std::collections::BTreeMap;
 
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, LineOf, Severity};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::flow::is_no_return_call;
 use goconc_model::guards::{self, CallHow, CallReceiver, FieldAccess, MethodCall};
@@ -181,6 +181,11 @@ receiver (`*T`): values of `T` lose the method, and the interfaces it satisfied.
   start" under "When it stays silent"): it races only with a second start.
 - Never `error`: the race needs a second goroutine the finding cannot name.
 
+One finding per function and lock: a function that reads or writes several fields of one lock
+without it (`IndexProgress` reading two indexers without `db.lock`) is one defect, fixed by
+taking the lock once, so the first access carries the finding, names the others with their own
+evidence and points at them. Fields of another lock in the same function are another finding.
+
 ## Fix
 None: take the lock, or document why this access is safe. For a value receiver copied before
 its lock, an unsafe pointer-receiver fix (see above).
@@ -251,7 +256,7 @@ its lock, an unsafe pointer-receiver fix (see above).
   lock is still reported.
 - Helpers whose calls mostly take no lock (one locked call among bare ones is no sign which
   side is the mistake), where the helper is not itself judged (see above).
-- Types without a clear guard. One finding per field per function.
+- Types without a clear guard. One finding per function and lock (see "Severity").
 - `_test.go` files are judged the same way; a test calling a locked helper bare is a `hint`
   because whether another goroutine has the value at that point is not shown, and so is a read
   on a test's own goroutine of a field every write of which is made there under the lock (see
@@ -277,6 +282,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut guards_of: HashMap<(&str, &str, bool), Option<Guard>> = HashMap::default();
     // Which functions may run with another type's lock held (see [`HeldReach`]).
     let mut held_reach = HeldReach::default();
+    let mut unlocked = OnePerFunction::default();
     for access in &fresh.accesses {
         let key = (access.type_name.as_str(), access.field.as_str());
         let guard = guards_of
@@ -318,18 +324,104 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         } else {
             "which its declaration says guards it".to_string()
         };
+        let lock = format!("{receiver}.{}", guard.name);
+        let range = access.offset..access.offset + access.len;
+        let more = UnlockedAccess {
+            range: range.clone(),
+            accessed: accessed.to_string(),
+            verb: if access.write { "writes" } else { "reads" },
+            evidence: match guard.total > 0 {
+                true => format!(
+                    "guarded at {} of its {} other accesses",
+                    guard.guarded, others
+                ),
+                false => "guarded by its declaration".to_string(),
+            },
+        };
+        let group = (
+            access.function.clone(),
+            lock.clone(),
+            severity,
+            why_hint.clone(),
+        );
+        if unlocked.join(&group, more) {
+            continue;
+        }
         let mut finding = META.finding(
-            access.offset..access.offset + access.len,
+            range,
             format!(
-                "`{accessed}` is {what} without holding `{receiver}.{}`, {evidence}: this races with the locked accesses{}",
-                guard.name,
-                why_hint
+                "`{accessed}` is {what} without holding `{lock}`, {evidence}: this races with the locked accesses{why_hint}"
             ),
         );
         finding.severity = severity;
-        out.push(finding);
+        unlocked.open(group, finding);
     }
+    out.extend(unlocked.findings());
     report_unlocked_calls(cx, &facts, &mut entries, &fresh, &mut guards_of, out);
+}
+
+/// An unlocked access of another field under the same lock in a function already reported.
+struct UnlockedAccess {
+    range: std::ops::Range<usize>,
+    accessed: String,
+    verb: &'static str,
+    evidence: String,
+}
+
+/// One finding per function and lock: fields of one lock that a function reads or writes without
+/// it are one defect (the function does not take the lock), fixed by one change, so the first
+/// access carries the finding and names the others.
+#[derive(Default)]
+struct OnePerFunction {
+    /// (function, lock, severity, the hint's reason) → the finding and the other accesses.
+    open: Vec<(
+        (String, String, Severity, String),
+        Finding,
+        Vec<UnlockedAccess>,
+    )>,
+}
+
+impl OnePerFunction {
+    /// Adds `access` to the finding already open for `group`; false when there is none.
+    fn join(&mut self, group: &(String, String, Severity, String), access: UnlockedAccess) -> bool {
+        match self.open.iter_mut().find(|(g, _, _)| g == group) {
+            Some((_, _, more)) => {
+                more.push(access);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn open(&mut self, group: (String, String, Severity, String), finding: Finding) {
+        self.open.push((group, finding, Vec::new()));
+    }
+
+    fn findings(self) -> impl Iterator<Item = Finding> {
+        self.open
+            .into_iter()
+            .map(|((_, lock, _, _), mut finding, more)| {
+                for access in more {
+                    finding.message.push_str(&format!(
+                        "; this function also {} `{}` without it at line {} ({})",
+                        access.verb,
+                        access.accessed,
+                        LineOf(access.range.start),
+                        access.evidence
+                    ));
+                    let what = if access.verb == "writes" {
+                        "written"
+                    } else {
+                        "read"
+                    };
+                    finding = finding.with_related(
+                        access.range,
+                        format!("`{}` is {what} here without `{lock}`", access.accessed),
+                    );
+                }
+                finding
+            })
+    }
 }
 
 /// A field's guard, and the evidence for it.
