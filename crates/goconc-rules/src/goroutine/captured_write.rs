@@ -20,7 +20,7 @@ pub static META: RuleMeta = RuleMeta {
     id: "goroutine-captured-write",
     family: Family::Goroutine,
     severity: Severity::Warning,
-    summary: "A goroutine assigns to, appends to or writes a map entry of a variable declared outside it (including a named result) with no lock, atomic or channel between it and the readers.",
+    summary: "A goroutine assigns to, appends to or writes a map entry of a variable declared outside it (including a named result) with no lock, atomic or channel between it and the readers, or between it and the goroutines the same loop starts.",
     fix: None,
     doc: r#"
 ## Why it matters
@@ -51,6 +51,14 @@ func load(keys []string) (err error) {
 }
 ```
 
+## Goroutines of one loop
+A loop that starts a goroutine per iteration (`go func(){…}()`, `wg.Go`, an errgroup's `g.Go`)
+starts many writers: when each assigns, appends to, or writes an entry of a variable declared
+before the loop, two of them can write at once, however the function waits for them afterwards.
+For a map the runtime stops the program (`fatal error: concurrent map writes`). The finding sits
+on the first such write; a second goroutine literal of the loop writing the same variable is
+the same defect and is not reported again.
+
 ## Fix
 Hand the value over instead of sharing the variable: send it on a channel, or wait for the
 goroutine (`wg.Wait()`, `<-done`, `g.Wait()`) before reading, or guard both sides with the same
@@ -63,6 +71,11 @@ mutex. No automatic fix: which one fits depends on the design.
 - The variable holds a channel (setting it to `nil` in a `select` loop is a different idiom).
 - The function never reads the variable after starting the goroutine.
 - The variable is declared inside the goroutine, or is a package-level variable.
+- For goroutines of one loop: the variable is declared inside the loop (each iteration has its
+  own); the write is to a slice or array element (`out[i] = v`: distinct elements do not race);
+  the loop's body sends, receives, selects or waits (`<-done` after each `go`: the iterations
+  take turns); or the goroutine sends, receives or selects before the write (a token handed
+  from goroutine to goroutine, or a semaphore of one, may order the writes).
 "#,
 };
 
@@ -79,15 +92,73 @@ const SYNC_CALLS: [&str; 9] = [
 ];
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    let mut loops = LoopsOf::default();
     for &lit in &cx.index.func_literals {
         if let Some(start) = goroutine_start(cx.model, lit) {
-            check_goroutine(cx, lit, start, out);
+            check_goroutine(cx, &mut loops, lit, start, out);
         }
+    }
+}
+
+/// For each starting function, the loops its own body runs (outside function literals): the
+/// innermost one around each statement that starts a goroutine, and whether the loop waits for
+/// anything. Computed once per function: a function may start thousands of goroutines.
+#[derive(Default)]
+struct LoopsOf<'t> {
+    by_function: crate::HashMap<usize, crate::HashMap<usize, LoopAround<'t>>>,
+    /// Variables already reported as written by the goroutines of a loop: two goroutine
+    /// literals of one loop writing one map are one defect.
+    reported: HashSet<usize>,
+}
+
+#[derive(Clone, Copy)]
+struct LoopAround<'t> {
+    node: Node<'t>,
+    /// The loop's body sends, receives, selects or waits (outside function literals): its
+    /// iterations may wait for each other's goroutines.
+    waits: bool,
+}
+
+impl<'t> LoopsOf<'t> {
+    /// The innermost loop of `parent`'s own body around `start` (a `go` statement or a group's
+    /// `Go` call).
+    fn around(
+        &mut self,
+        cx: &Context<'_, 't>,
+        parent: usize,
+        parent_body: Node<'t>,
+        start: Node<'t>,
+    ) -> Option<LoopAround<'t>> {
+        let starts = self.by_function.entry(parent).or_insert_with(|| {
+            let mut starts = crate::HashMap::default();
+            let mut waits: crate::HashMap<usize, bool> = crate::HashMap::default();
+            goconc_syntax::walk_body_with_ancestors(parent_body, |n, ancestors| {
+                if !matches!(n.kind_str(), "go_statement" | "call_expression") {
+                    return;
+                }
+                let Some(&lp) = ancestors
+                    .iter()
+                    .rev()
+                    .find(|a| a.kind_str() == "for_statement")
+                else {
+                    return;
+                };
+                let waits = *waits.entry(lp.start_byte()).or_insert_with(|| {
+                    lp.field("body").is_some_and(|body| {
+                        synchronised_between(cx, body, body.start_byte(), body.end_byte())
+                    })
+                });
+                starts.insert(n.start_byte(), LoopAround { node: lp, waits });
+            });
+            starts
+        });
+        starts.get(&start.start_byte()).copied()
     }
 }
 
 fn check_goroutine<'t>(
     cx: &Context<'_, 't>,
+    loops: &mut LoopsOf<'t>,
     lit: Node<'t>,
     start: Node<'t>,
     out: &mut Vec<Finding>,
@@ -147,12 +218,19 @@ fn check_goroutine<'t>(
         if matches!(decl.ty, Ty::Chan(_)) || !declared_around(cx, decl, parent) {
             continue;
         }
-        let Some(read) = first_read(cx, decl, parent_body, start) else {
+        let read = first_read(cx, decl, parent_body, start).filter(|read| {
+            !synchronised_between(cx, parent_body, start.end_byte(), read.start_byte())
+        });
+        let Some(read) = read else {
+            // No racing read by the starting function: goroutines started once per iteration
+            // still race with each other on the variable.
+            if let Some(finding) =
+                iterations_write(cx, loops, body, decl, ident, parent, parent_body, start)
+            {
+                out.push(finding);
+            }
             continue;
         };
-        if synchronised_between(cx, parent_body, start.end_byte(), read.start_byte()) {
-            continue;
-        }
         let what = if decl.kind == DeclKind::Result {
             "named result"
         } else {
@@ -176,6 +254,74 @@ fn check_goroutine<'t>(
                 .with_related(start.byte_range(), "the goroutine starts here"),
         );
     }
+}
+
+/// A goroutine started once per iteration of a loop writes a variable declared outside the loop,
+/// and the loop does not wait between iterations: the goroutines of two iterations write it at
+/// once (for a map, `fatal error: concurrent map writes`).
+#[allow(clippy::too_many_arguments)]
+fn iterations_write<'t>(
+    cx: &Context<'_, 't>,
+    loops: &mut LoopsOf<'t>,
+    body: Node<'t>,
+    decl: &Decl<'t>,
+    ident: Node<'t>,
+    parent: usize,
+    parent_body: Node<'t>,
+    start: Node<'t>,
+) -> Option<Finding> {
+    let around = loops.around(cx, parent, parent_body, start)?;
+    if around.waits
+        || is_within(decl.ident, around.node)
+        || loops.reported.contains(&decl.ident.start_byte())
+    {
+        return None;
+    }
+    // A goroutine that receives, sends or selects before it writes may be waiting for its
+    // turn: a token handed from goroutine to goroutine, or a semaphore of one.
+    if channel_op_before(cx, body, ident.start_byte()) {
+        return None;
+    }
+    loops.reported.insert(decl.ident.start_byte());
+    let function = function_name(cx.model, parent);
+    let message = match ident.parent_node().is_some_and(|p| p.kind_str() == "index_expression") {
+        true => format!(
+            "the goroutines this loop starts, one per iteration, write entries of map `{}` of {function} with no lock: two of them writing at once is a data race, and the runtime stops the program (`concurrent map writes`)",
+            decl.name
+        ),
+        false => format!(
+            "the goroutines this loop starts, one per iteration, write variable `{}` of {function} with no lock, atomic or channel: two of them writing at once is a data race",
+            decl.name
+        ),
+    };
+    Some(
+        META.finding(ident.byte_range(), message)
+            .with_related(
+                start.byte_range(),
+                "one goroutine per iteration starts here",
+            )
+            .with_related(
+                decl.ident.byte_range(),
+                "declared outside the loop, shared by every iteration",
+            ),
+    )
+}
+
+/// Does the goroutine's body send, receive or select before `offset` (a `range` over a channel
+/// does not count: it shares out work, it does not take turns)?
+fn channel_op_before(cx: &Context, body: Node, offset: usize) -> bool {
+    let mut found = false;
+    walk_body(body, |n| {
+        if found || n.start_byte() >= offset {
+            return;
+        }
+        found = match n.kind_str() {
+            "select_statement" | "send_statement" => true,
+            "unary_expression" => n.field("operator").is_some_and(|o| text(o, cx.src) == "<-"),
+            _ => false,
+        };
+    });
+    found
 }
 
 /// The variable an assignment target writes: `x`, or `m` in `m[k]` for a map `m`.
