@@ -65,6 +65,14 @@ func lines(r io.Reader) []string {
 The producer closes the channel when it is done. The quick fix inserts `defer close(ch)` as the
 first statement of the producer goroutine, so that every return path (and a panic) closes it.
 
+## The consumer left behind
+The mirror case: the function sends and a goroutine it starts ranges over the channel. Nothing
+closes it, so after the last send the consumer waits for a value or a close that never comes:
+the goroutine outlives the function, and a `wg.Wait()` for it after the sends never returns. The
+finding sits on the goroutine's `range`, with the last send as a related place. No quick fix:
+the `close` goes after the last send and before any wait for the consumer, which is a choice of
+place the code does not always make clear.
+
 ## When it stays silent
 - Anything closes the channel, anywhere in the function.
 - More than one goroutine sends on it (the last one to finish must close: use a `WaitGroup`
@@ -72,6 +80,9 @@ first statement of the producer goroutine, so that every return path (and a pani
 - The channel leaves the function's sight: handed to a call (`go produce(ch)`), stored,
   returned, or used in a closure that is not a goroutine.
 - The range loop can `break` out: the consumer knows when to stop.
+- For the consumer left behind: a goroutine sends too, a send sits in a closure, the function
+  sends from a `for { … }` that nothing breaks out of or returns from (it feeds the consumer for
+  as long as it runs), or anything else receives from the channel.
 "#,
 };
 
@@ -85,7 +96,88 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
     for ch in cx.channels.iter() {
         check_channel(cx, ch, out);
+        check_consumer(cx, ch, out);
     }
+}
+
+/// The mirror case: the function sends, a goroutine it starts ranges, and nothing closes the
+/// channel. After the last send the consumer waits for a value or a close that never comes: it
+/// outlives the function, and a `Wait` for it after the sends never returns.
+fn check_consumer(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
+    if !ch.fully_visible() || ch.ops_of(OpKind::Close).next().is_some() {
+        return;
+    }
+    let mut consumer = None;
+    for range in ch.ops_of(OpKind::Range) {
+        let Some(g) = range.goroutine else { return };
+        if enclosing_function(range.node) != Some(g.literal) || can_break(cx, range.node) {
+            return;
+        }
+        consumer.get_or_insert((g, range.node));
+    }
+    let Some((consumer, range)) = consumer else {
+        return;
+    };
+    // Only the function sends, and not from a loop that never ends (a server's `for {}`
+    // sends for as long as it runs: its consumer is never left behind).
+    let mut sends = ch.ops_of(OpKind::Send).peekable();
+    if sends.peek().is_none() {
+        return;
+    }
+    for send in sends {
+        if send.goroutine.is_some() || send.in_closure {
+            return;
+        }
+        if goconc_syntax::enclosing_loops(send.node).any(|lp| runs_forever(cx, lp)) {
+            return;
+        }
+    }
+    // Any receive besides the range, in the goroutine or the function, may be how it ends.
+    if ch.ops_of(OpKind::Receive).next().is_some() {
+        return;
+    }
+    let name = ch.name;
+    let header_end = range
+        .field("body")
+        .map_or(range.end_byte(), |b| b.start_byte())
+        .max(range.start_byte());
+    let header = range.start_byte()..text_end(cx.src, range.start_byte(), header_end);
+    let message = format!(
+        "`{name}` is never closed: this goroutine's `range` waits for another value after the last send of {}, so it never ends: the goroutine leaks, and anything that waits for it blocks forever",
+        crate::messages::function_name(cx.model, ch.function),
+    );
+    let last_send = ch.ops_of(OpKind::Send).map(|s| s.node).last();
+    let mut finding = META
+        .finding(header, message)
+        .with_related(
+            consumer.start.byte_range().start..consumer.start.start_byte() + 2,
+            "the consumer starts here",
+        )
+        .with_related(ch.make_call.byte_range(), format!("`{name}` is made here"));
+    if let Some(send) = last_send {
+        finding = finding.with_related(
+            send.byte_range(),
+            "the last send; close the channel after it",
+        );
+    }
+    out.push(finding);
+}
+
+/// `for { … }` with no condition that nothing breaks out of or returns from.
+fn runs_forever(cx: &Context, lp: Node) -> bool {
+    let body = lp.field("body");
+    let mut cursor = lp.walk();
+    let has_clause = lp
+        .named_children(&mut cursor)
+        .any(|c| Some(c) != body && c.kind_str() != "comment");
+    if has_clause || can_break(cx, lp) {
+        return false;
+    }
+    let mut returns = false;
+    if let Some(body) = body {
+        goconc_syntax::walk_body(body, |n| returns |= n.kind_str() == "return_statement");
+    }
+    !returns
 }
 
 fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
