@@ -13,7 +13,7 @@ use goconc_model::flow::is_no_return_call;
 use goconc_model::Ty;
 use goconc_syntax::{
     enclosing_function, line_end_after_newline, line_indent, method_call, named_children, newline,
-    text, walk,
+    text, unparen, walk,
 };
 
 pub static META: RuleMeta = RuleMeta {
@@ -78,7 +78,9 @@ The inserted `select` mentions the context, so the loop is not reported again on
 - Nothing in the loop's own body blocks: no sleep, no network, file, database or process I/O from
   the standard library, no bare channel receive (a `select` may have a cancel case of its own,
   ranging over a channel ends when its producer closes it, and sends are the business of
-  `goroutine-send-without-cancel`).
+  `goroutine-send-without-cancel`). A `select` whose every case waits on a timer or ticker
+  (`<-t.C`, `<-time.After(d)`) has no case that could stop it and blocks like a receive; a
+  range over a timer's or ticker's channel blocks and is no way out, since nothing closes it.
 - The function has no named `context.Context` parameter.
 "#,
 };
@@ -120,6 +122,15 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
                     mentions_context |= names_context(m);
                     !mentions_context
                 });
+                // A `select` that waits only for timers and tickers has no case that could
+                // stop it: it blocks like a bare receive.
+                if blocking.is_none()
+                    && n.kind_str() == "select_statement"
+                    && timers_only(cx, n)
+                    && goconc_syntax::enclosing_loop(n) == Some(stmt)
+                {
+                    blocking = Some((n, "waits in a `select` on timers only".to_string()));
+                }
                 return false;
             }
             _ => {}
@@ -140,11 +151,19 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
     if mentions_context {
         return None;
     }
-    let (op, what) = blocking?;
+    // `for range ticker.C`: a ticker's channel is never closed, so the range is no way out.
+    let ticker_range = ranged_timer(cx, stmt);
+    let (op, what) = match ticker_range {
+        Some(range) => (
+            range,
+            "ranges over a timer's channel (never closed)".to_string(),
+        ),
+        None => blocking?,
+    };
     let name = ctx.name;
     // A loop that nothing but the process can end never returns to the caller who cancels; one
     // with a way out ends when its own condition says so, which may be soon enough.
-    let endless = !has_way_out(cx, stmt, body);
+    let endless = !has_way_out(cx, stmt, body, ticker_range.is_some());
     let mut finding = match endless {
         true => META.finding(
             stmt.start_byte()..stmt.start_byte() + 3,
@@ -172,8 +191,8 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
 /// Whether anything but the context could end the loop: a condition or range clause in its
 /// header, or in its body (outside function literals) a `return`, a `goto`, a call that never
 /// returns, or a `break` that leaves it.
-fn has_way_out(cx: &Context, stmt: Node, body: Node) -> bool {
-    if named_children(stmt).any(|c| c != body && c.kind_str() != "for_clause")
+fn has_way_out(cx: &Context, stmt: Node, body: Node, ranges_timer: bool) -> bool {
+    if named_children(stmt).any(|c| c != body && c.kind_str() != "for_clause" && !ranges_timer)
         || named_children(stmt)
             .any(|c| c.kind_str() == "for_clause" && c.field("condition").is_some())
     {
@@ -226,6 +245,64 @@ fn breaks_this_loop(brk: Node, body: Node) -> bool {
         up = p.parent();
     }
     false
+}
+
+/// A channel that only a timer sends on and nothing closes: `time.After(d)`, `time.Tick(d)`,
+/// `t.C` of a `*time.Timer` or `*time.Ticker`.
+fn timer_channel(cx: &Context, expr: Node) -> bool {
+    let expr = unparen(expr);
+    match expr.kind_str() {
+        "call_expression" => expr
+            .field("function")
+            .and_then(|f| cx.model.qualified_name(f, "time"))
+            .is_some_and(|name| matches!(name, "After" | "Tick")),
+        "selector_expression" => {
+            let (Some(operand), Some(field)) = (expr.field("operand"), expr.field("field")) else {
+                return false;
+            };
+            text(field, cx.src) == "C"
+                && matches!(cx.model.type_of(operand).deref(),
+                    Ty::Named { pkg, name } if pkg == "time" && matches!(name.as_str(), "Ticker" | "Timer"))
+        }
+        _ => false,
+    }
+}
+
+/// A `select` with no `default` whose every case receives from a timer's channel.
+fn timers_only(cx: &Context, select: Node) -> bool {
+    let mut cases = 0;
+    for case in named_children(select) {
+        match case.kind_str() {
+            "communication_case" => {
+                let Some(communication) = case.field("communication") else {
+                    return false;
+                };
+                let receive = match communication.kind_str() {
+                    "receive_statement" => communication.field("right"),
+                    "expression_statement" => named_children(communication).next(),
+                    _ => None,
+                };
+                let channel = receive
+                    .map(unparen)
+                    .filter(|r| r.kind_str() == "unary_expression")
+                    .and_then(|r| r.field("operand"));
+                if !channel.is_some_and(|c| timer_channel(cx, c)) {
+                    return false;
+                }
+                cases += 1;
+            }
+            "comment" => {}
+            _ => return false,
+        }
+    }
+    cases > 0
+}
+
+/// The range expression of `for … range t.C` over a timer's channel.
+fn ranged_timer<'t>(cx: &Context<'_, 't>, stmt: Node<'t>) -> Option<Node<'t>> {
+    let clause = named_children(stmt).find(|c| c.kind_str() == "range_clause")?;
+    let right = clause.field("right")?;
+    timer_channel(cx, right).then_some(right)
 }
 
 /// What blocks at this node, described: a blocking library call or a bare receive. (Sends are
