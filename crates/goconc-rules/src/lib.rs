@@ -34,6 +34,7 @@ pub mod test;
 pub(crate) mod test_support;
 pub mod time;
 pub mod waitgroup;
+mod waits;
 
 /// A family of rules: one folder of this crate, one section of the catalog. Its key is the
 /// folder's name and what `--select KEY` names; most rule ids start with it, but ids are fixed

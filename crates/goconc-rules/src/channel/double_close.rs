@@ -81,6 +81,13 @@ condition calls an atomic `CompareAndSwap` or `Swap` (a method of `sync/atomic`'
 `atomic.CompareAndSwapInt32` and its kin). A call of another function whose name merely holds
 the word (`n.noteSwap()`) claims nothing and stays reported.
 
+## Closed by every goroutine of a loop
+A loop that starts one goroutine per iteration, each closing (or deferring the close of) a
+channel made before the loop, closes it once per goroutine: the second `close` panics. A
+`warning` on the close, since the panic needs a second iteration. Silent when the close is
+conditional in the goroutine (`if remaining.Add(-1) == 0 { close(done) }`: the last one
+closes), inside `once.Do`, or when the channel is made (or assigned anew) inside the loop.
+
 ## When it stays silent
 - Channels kept in a field: the close of every channel removes them (`delete` in the loop, or a
   new value or `clear` for the field after the loop; or the loop ranges over a copy taken out of
@@ -117,6 +124,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
     check_registries(cx, out);
     check_closes_under_read_lock(cx, out);
+    check_closes_per_iteration(cx, out);
     for event in cx.close_events().iter().cloned() {
         let panics_at = match &event {
             CloseEvent::DoubleClose { second, .. } => second,
@@ -170,6 +178,80 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 /// `close(s.ch)` of a channel field while the function holds only the read lock of the same
 /// value (`s.mu.RLock()`): read locks do not exclude each other, so two callers can both pass
 /// whatever check comes before and both close.
+/// A goroutine started once per iteration of a loop closes, unconditionally, a channel made
+/// before the loop: the second iteration's goroutine closes it again and panics.
+fn check_closes_per_iteration(cx: &Context, out: &mut Vec<Finding>) {
+    for ch in cx.channels.iter() {
+        for close in ch.ops_of(goconc_model::channels::OpKind::Close) {
+            let Some(g) = close.goroutine.filter(|_| !close.in_closure) else {
+                continue;
+            };
+            let Some(body) = g.literal.field("body") else {
+                continue;
+            };
+            // Closed at the top level of the goroutine (or deferred there): every goroutine
+            // closes. A close under a condition (`if remaining.Add(-1) == 0`) is the last one's.
+            let unconditional = goconc_syntax::statements(body).iter().any(|stmt| {
+                matches!(stmt.kind_str(), "expression_statement" | "defer_statement")
+                    && goconc_syntax::is_within(close.node, *stmt)
+                    && goconc_syntax::statement_call(*stmt).or_else(|| {
+                        stmt.named_child(0)
+                            .filter(|c| c.kind_str() == "call_expression")
+                    }) == Some(close.node)
+            });
+            if !unconditional || cx.panic_is_expected(&close.node.byte_range()) {
+                continue;
+            }
+            let Some(lp) = goconc_syntax::enclosing_loops(g.start)
+                .find(|l| !goconc_syntax::is_within(ch.make_call, *l))
+            else {
+                continue;
+            };
+            if reassigned_within(cx, ch.name, lp) {
+                continue;
+            }
+            let message = format!(
+                "`{}` is closed by every goroutine this loop starts, and it is made before the loop: the second goroutine's `close` panics",
+                ch.name
+            );
+            // The panic needs a second iteration, or a sender slower than the close: one fact
+            // the code does not settle.
+            let mut finding = META.finding(close.node.byte_range(), message);
+            finding.severity = Severity::Warning;
+            out.push(
+                finding
+                    .with_related(
+                        g.start.byte_range().start..g.start.start_byte() + 2,
+                        "one goroutine per iteration starts here",
+                    )
+                    .with_related(
+                        ch.make_call.byte_range(),
+                        format!("`{}` is made once, here", ch.name),
+                    ),
+            );
+            break;
+        }
+    }
+}
+
+/// Is `name` assigned anywhere inside `scope` (a new channel each iteration)?
+fn reassigned_within(cx: &Context, name: &str, scope: tree_sitter::Node) -> bool {
+    let mut found = false;
+    goconc_syntax::walk(scope, |n| {
+        if found {
+            return false;
+        }
+        if n.kind_str() == "assignment_statement" {
+            if let Some(left) = n.field("left") {
+                found = goconc_syntax::named_children(left)
+                    .any(|t| goconc_syntax::text(t, cx.src) == name);
+            }
+        }
+        true
+    });
+    found
+}
+
 fn check_closes_under_read_lock(cx: &Context, out: &mut Vec<Finding>) {
     for super::FieldClose {
         call,

@@ -73,6 +73,14 @@ value as done (`r.closed = true`, `close(r.done)`) that the sender tests first, 
 sender is an unexported function that no goroutine runs by name: it runs only when the package's
 own code calls it (the loop that later closes, say), and the tool does not follow those calls.
 
+## Closed before the goroutines that send have finished
+A function that starts goroutines sending on a channel it made, then closes the channel with no
+wait of any kind between the start and the close (no `Wait`, receive, send, `select`, lock or
+range over a channel), closes it while a goroutine that has not sent yet still will: that send
+panics. A `warning` on the close: the panic needs a sender slower than the close. Silent when
+the close is deferred, runs in a goroutine (`go func() { wg.Wait(); close(ch) }()`, the idiom),
+or anything above waits between the start and the close.
+
 ## When it stays silent
 - The `close` is only on some of the paths to the send (closed in one branch, sent in another).
 - The channel variable is assigned a new channel between the close and the send.
@@ -101,6 +109,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
     check_across_methods(cx, out);
     check_registries(cx, out);
+    check_goroutine_senders(cx, out);
     if cx.index.send_statements.is_empty() {
         return;
     }
@@ -395,6 +404,62 @@ fn takes_token(cx: &Context, stmt: Node, value: &str, token: &str) -> bool {
             takes && others_return
         }
         _ => false,
+    }
+}
+
+/// The function starts goroutines that send on a channel it made, then closes the channel
+/// without waiting for anything: a goroutine that has not sent yet sends on a closed channel.
+fn check_goroutine_senders(cx: &Context, out: &mut Vec<Finding>) {
+    use goconc_model::channels::OpKind;
+    for ch in cx.channels.iter() {
+        let Some(parent_body) = cx.model.functions.get(ch.function).and_then(|f| f.body) else {
+            continue;
+        };
+        for close in ch.parent_ops().filter(|op| op.kind == OpKind::Close) {
+            let deferred = close
+                .node
+                .parent_node()
+                .is_some_and(|p| p.kind_str() == "defer_statement");
+            if deferred || cx.panic_is_expected(&close.node.byte_range()) {
+                continue;
+            }
+            // A sender started before the close, by this function itself, with no wait of any
+            // kind between its start and the close.
+            let sender = ch.ops_of(OpKind::Send).find(|send| {
+                let Some(g) = send.goroutine.filter(|_| !send.in_closure) else {
+                    return false;
+                };
+                g.start.end_byte() <= close.node.start_byte()
+                    && cx.model.function_of(g.start) == Some(ch.function)
+                    && !crate::waits::waits_between(
+                        cx,
+                        parent_body,
+                        g.start.end_byte(),
+                        close.node.start_byte(),
+                    )
+                    && !cx.panic_is_expected(&send.node.byte_range())
+            });
+            let Some(send) = sender else { continue };
+            let Some(g) = send.goroutine else { continue };
+            let message = format!(
+                "`{}` is closed while the goroutine started at line {} may still send on it (line {}), and nothing waits for that goroutine first: its send panics",
+                ch.name,
+                LineOf(g.start.start_byte()),
+                LineOf(send.node.start_byte()),
+            );
+            // The panic needs a second iteration, or a sender slower than the close: one fact
+            // the code does not settle.
+            let mut finding = META.finding(close.node.byte_range(), message);
+            finding.severity = Severity::Warning;
+            out.push(
+                finding
+                    .with_related(send.node.byte_range(), "this send can run after the close")
+                    .with_related(
+                        g.start.start_byte()..g.start.start_byte() + 2,
+                        "the sender starts here",
+                    ),
+            );
+        }
     }
 }
 

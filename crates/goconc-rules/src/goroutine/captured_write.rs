@@ -15,6 +15,7 @@ use goconc_model::{Decl, DeclKind, Ty};
 use goconc_syntax::{is_within, named_children, text, unparen, walk_body};
 
 use crate::messages::function_name;
+use crate::waits::waits_between as synchronised_between;
 
 pub static META: RuleMeta = RuleMeta {
     id: "goroutine-captured-write",
@@ -78,18 +79,6 @@ mutex. No automatic fix: which one fits depends on the design.
   from goroutine to goroutine, or a semaphore of one, may order the writes).
 "#,
 };
-
-const SYNC_CALLS: [&str; 9] = [
-    "Wait",
-    "Lock",
-    "RLock",
-    "Load",
-    "Swap",
-    "CompareAndSwap",
-    "Do",
-    "Run",
-    "Shutdown",
-];
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut loops = LoopsOf::default();
@@ -397,52 +386,6 @@ fn is_plain_assignment_target(ident: Node) -> bool {
     stmt.kind_str() == "short_var_declaration"
         || (stmt.kind_str() == "assignment_statement"
             && stmt.field("operator").is_some_and(|o| o.kind_str() == "="))
-}
-
-/// Does the starting function wait for anything between two offsets?
-fn synchronised_between(cx: &Context, body: Node, from: usize, to: usize) -> bool {
-    let mut sync = false;
-    walk_body(body, |n| {
-        if sync || n.end_byte() <= from || n.start_byte() >= to {
-            return;
-        }
-        match n.kind_str() {
-            "select_statement" | "send_statement" => sync = true,
-            "unary_expression" => {
-                if n.field("operator").is_some_and(|o| text(o, cx.src) == "<-") {
-                    sync = true;
-                }
-            }
-            "range_clause" => {
-                let ty = n
-                    .field("right")
-                    .map(|r| cx.model.type_of(r))
-                    .unwrap_or_default();
-                if matches!(ty, Ty::Chan(_) | Ty::Unknown) {
-                    sync = true;
-                }
-            }
-            "call_expression" => {
-                let name = n
-                    .field("function")
-                    .map(unparen)
-                    .and_then(|f| match f.kind_str() {
-                        "selector_expression" => f.field("field").map(|m| text(m, cx.src)),
-                        "identifier" => Some(text(f, cx.src)),
-                        _ => None,
-                    });
-                if let Some(name) = name {
-                    if SYNC_CALLS.contains(&name)
-                        || goconc_model::words::WAIT_CALL_FIRST.starts_identifier(name)
-                    {
-                        sync = true;
-                    }
-                }
-            }
-            _ => {}
-        }
-    });
-    sync
 }
 
 #[cfg(test)]

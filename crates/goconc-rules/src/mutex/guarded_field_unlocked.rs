@@ -360,6 +360,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     report_unlocked_calls(cx, &facts, &mut entries, &fresh, &mut guards_of, out);
 }
 
+/// (function, lock, severity, the hint's reason): the accesses reported together.
+type UnlockedGroup = (String, String, Severity, String);
+
 /// An unlocked access of another field under the same lock in a function already reported.
 struct UnlockedAccess {
     range: std::ops::Range<usize>,
@@ -374,16 +377,12 @@ struct UnlockedAccess {
 #[derive(Default)]
 struct OnePerFunction {
     /// (function, lock, severity, the hint's reason) → the finding and the other accesses.
-    open: Vec<(
-        (String, String, Severity, String),
-        Finding,
-        Vec<UnlockedAccess>,
-    )>,
+    open: Vec<(UnlockedGroup, Finding, Vec<UnlockedAccess>)>,
 }
 
 impl OnePerFunction {
     /// Adds `access` to the finding already open for `group`; false when there is none.
-    fn join(&mut self, group: &(String, String, Severity, String), access: UnlockedAccess) -> bool {
+    fn join(&mut self, group: &UnlockedGroup, access: UnlockedAccess) -> bool {
         match self.open.iter_mut().find(|(g, _, _)| g == group) {
             Some((_, _, more)) => {
                 more.push(access);
@@ -393,7 +392,7 @@ impl OnePerFunction {
         }
     }
 
-    fn open(&mut self, group: (String, String, Severity, String), finding: Finding) {
+    fn open(&mut self, group: UnlockedGroup, finding: Finding) {
         self.open.push((group, finding, Vec::new()));
     }
 
