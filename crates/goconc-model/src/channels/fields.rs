@@ -418,7 +418,17 @@ impl<'t> Collector<'_, 't> {
         let locks = if root.is_empty() {
             Locks::default()
         } else {
-            locks_before(node, own_function, loop_stmt, root, self.src)
+            let mut locks = locks_before(node, own_function, loop_stmt, root, self.src);
+            if let Some(lp) = loop_stmt {
+                // Back to this operation the loop's body runs its statements after it too: a
+                // lock they take is taken between one operation and the next.
+                for path in locks_after_in_iteration(node, lp, root, self.src) {
+                    if !locks.taken.contains(&path) {
+                        locks.taken.push(path);
+                    }
+                }
+            }
+            locks
         };
         let start = self.decl.start_byte();
         let loop_offset = loop_stmt.map(|lp| lp.start_byte().saturating_sub(start));
@@ -713,6 +723,55 @@ fn locks_before(
         }
     }
     locks
+}
+
+/// The write locks below `root` that the statements of `lp`'s body after the one holding `node`
+/// take (all of its statements when `node` is the range loop itself), before the body can
+/// `continue` back to the operation.
+fn locks_after_in_iteration(node: Node, lp: Node, root: &str, src: &str) -> Vec<String> {
+    let prefix = format!("{root}.");
+    // A range's operation is its clause; the loop is the `for` around it.
+    let lp = match lp.kind_str() {
+        "range_clause" => match lp.parent() {
+            Some(for_stmt) => for_stmt,
+            None => return Vec::new(),
+        },
+        _ => lp,
+    };
+    let Some(body) = lp.field("body") else {
+        return Vec::new();
+    };
+    let stmts = statements(body);
+    let from = match node == lp || node.kind_str() == "range_clause" {
+        true => 0,
+        false => match stmts
+            .iter()
+            .position(|s| goconc_syntax::is_within(node, *s))
+        {
+            Some(i) => i + 1,
+            None => return Vec::new(),
+        },
+    };
+    let mut taken = Vec::new();
+    for stmt in &stmts[from.min(stmts.len())..] {
+        if stmt.kind_str() == "continue_statement" {
+            break;
+        }
+        // Only a lock the iteration always takes: a statement of the body itself, not a
+        // branch.
+        if stmt.kind_str() != "expression_statement" {
+            continue;
+        }
+        for (op, path, _) in lock_calls(*stmt, src) {
+            let Some(path) = path.strip_prefix(&prefix) else {
+                continue;
+            };
+            if op == "Lock" && !taken.iter().any(|t| t == path) {
+                taken.push(path.to_string());
+            }
+        }
+    }
+    taken
 }
 
 /// A block whose last statement leaves: `return`, `break`, `continue`, `goto`, `panic(…)`.

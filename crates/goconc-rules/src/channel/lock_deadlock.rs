@@ -69,8 +69,11 @@ decision.
 ## Evidence and severity
 An **error**: the path is concrete — this function holds the lock at the operation on every
 path to it, and every operation on the other side of the channel in the package holds the same
-mutex of the same value, or takes it earlier in the same loop iteration. The channel's capacity
-comes from the package's `make` calls for that field: every one is unbuffered.
+mutex of the same value, or takes it on its way to the operation in every iteration of its loop:
+earlier in the iteration, or, as a statement of the loop's body after the operation (`for v :=
+range t.adds { t.mu.Lock(); … }`), on the way back to it; a lock taken only in a branch does
+not count. The channel's capacity comes from the package's `make` calls for that field: every
+one is unbuffered.
 
 A **warning** for the same shape one call away: this function write-holds `x.L` on every path to
 a call of a method of the same value `x` (`r.forward(name)`), and that method's own body sends
@@ -165,7 +168,7 @@ fn check_op<'t>(
         let names = function_names(&other);
         let (side, verb) = sides(is_send);
         let message = format!(
-            "{} unbuffered `{}.{field}` while holding `{root_path}.{lock}`: every {side} ({names}) takes `{lock}` of the same value before it {verb}, so each waits for the other: a deadlock",
+            "{} unbuffered `{}.{field}` while holding `{root_path}.{lock}`: every {side} ({names}) takes `{lock}` of the same value on its way to each {verb}, so each waits for the other: a deadlock",
             if is_send { "send on" } else { "receive from" },
             text(operand, cx.src),
         );
@@ -249,8 +252,8 @@ fn function_names(ops: &[&FieldChanOp]) -> String {
 /// The other side of a send or receive, and what it does.
 fn sides(is_send: bool) -> (&'static str, &'static str) {
     match is_send {
-        true => ("receiver", "receives"),
-        false => ("sender", "sends"),
+        true => ("receiver", "receive"),
+        false => ("sender", "send"),
     }
 }
 
@@ -339,7 +342,7 @@ fn call_report(cx: &Context, call: Node, held: &[String]) -> Option<Finding> {
                 let names = function_names(&other);
                 let (side, verb) = sides(is_send);
                 let message = format!(
-                    "`{callee_text}` {} unbuffered `{root}.{}` while `{root}.{lock}` is held here: every {side} ({names}) takes `{lock}` of the same value before it {verb}, so each would wait for the other: a deadlock if the call reaches that {}",
+                    "`{callee_text}` {} unbuffered `{root}.{}` while `{root}.{lock}` is held here: every {side} ({names}) takes `{lock}` of the same value on its way to each {verb}, so each would wait for the other: a deadlock if the call reaches that {}",
                     if is_send { "sends on" } else { "receives from" },
                     field.name,
                     if is_send { "send" } else { "receive" },
