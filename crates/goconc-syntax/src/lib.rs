@@ -1153,6 +1153,64 @@ mod tests {
             .any(|(context, ..)| context[1] >= 6 && context[2] > 0));
     }
 
+    /// Links too long for an entry (a subtree of more than 65,534 nodes, a parent that many
+    /// entries back) are kept apart: the nodes of a long function and of the function after it
+    /// still have the cursor's raw context, parent, end byte, walks and climbs.
+    #[test]
+    fn far_links_lead_where_the_cursors_do() {
+        let mut src = String::from("package p\n\nfunc f() {\n");
+        for i in 0..15_000 {
+            src.push_str(&format!("\tx{i} = y + 1\n"));
+        }
+        src.push_str("}\n\n// after\nfunc g() { go f() }\n");
+        let file = SourceFile::new(src);
+        let root = file.tree().root_node();
+        let tree_sitters = |n: Node| {
+            let parent = n.parent().map(|p| p.id());
+            (n.into_raw().context, n.id(), parent, n.end_byte())
+        };
+        let ours = |n: Node| {
+            let parent = n.parent_node().map(|p| p.id());
+            (n.into_raw().context, n.id(), parent, n.end_offset())
+        };
+        let mut nodes = Vec::new();
+        preorder(root, &mut nodes);
+        assert!(
+            nodes.len() > 2 * usize::from(u16::MAX),
+            "{} nodes",
+            nodes.len()
+        );
+        let expected: Vec<_> = nodes.iter().map(|&n| tree_sitters(n)).collect();
+        let body = named_children(root).nth(1).unwrap().field("body").unwrap();
+        let later = named_children(root).last().unwrap();
+        let tops = [root, body, later];
+        let plain_walks: Vec<_> = tops.iter().map(|&n| walks_from(n)).collect();
+        let climbs = || -> Vec<Vec<usize>> {
+            nodes
+                .iter()
+                .step_by(7)
+                .map(|&n| ancestors(n).iter().map(|a| a.id()).collect())
+                .collect()
+        };
+        let plain_climbs = climbs();
+        let _layout = preorder::install(root);
+        let (layout, _) = preorder::locate(root).unwrap();
+        assert!(
+            layout.far_links() > 1_000,
+            "{} far links",
+            layout.far_links()
+        );
+        let mut laid_out = Vec::new();
+        walk(root, |n| {
+            laid_out.push(ours(n));
+            true
+        });
+        assert_eq!(laid_out, expected);
+        let walks: Vec<_> = tops.iter().map(|&n| walks_from(n)).collect();
+        assert_eq!(walks, plain_walks);
+        assert_eq!(climbs(), plain_climbs);
+    }
+
     /// With a layout installed (over the whole tree or one function), each node's parent and
     /// kind number come from the layout and its kind cache: they are tree-sitter's, for every
     /// node and broken code too, and stay so once the guard is dropped and another tree's
