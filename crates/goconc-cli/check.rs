@@ -713,8 +713,8 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
     let mut round = 0;
     // A plain check names its findings while the analysis holds each tree; fixes change texts
     // after the analysis, so their findings are named afterwards (`crate::fingerprint::of_file`).
-    let fingerprint = |i: usize, source: &goconc_analysis::SourceFile, findings: &[Finding]| {
-        crate::fingerprint::of_findings(shown(paths[i]), source, findings)
+    let fingerprint = |i: usize, text: &str, tree: &tree_sitter::Tree, findings: &[Finding]| {
+        crate::fingerprint::of_findings(shown(paths[i]), text, tree.root_node(), findings)
     };
     let fingerprint: Option<&crate::package::Fingerprinter<'_>> =
         (plan.fingerprints && mode == Mode::Report).then_some(&fingerprint);

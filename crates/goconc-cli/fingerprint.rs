@@ -33,21 +33,25 @@ pub fn of_file(file: &FileReport) -> Vec<String> {
         return Vec::new();
     }
     let source = SourceFile::new(file.text.as_str());
-    of_findings(&file.path, &source, &file.findings)
+    of_findings(
+        &file.path,
+        source.text(),
+        source.tree().root_node(),
+        &file.findings,
+    )
 }
 
-/// The fingerprint of each of `findings`, in order, in the file shown as `path` whose text and
-/// tree are `source`.
+/// The fingerprint of each of `findings`, in order, in the file shown as `path` whose text is
+/// `text` and tree `root`.
 pub fn of_findings(
     path: &std::path::Path,
-    source: &SourceFile,
+    text: &str,
+    root: Node,
     findings: &[Finding],
 ) -> Vec<String> {
     if findings.is_empty() {
         return Vec::new();
     }
-    let text = source.text();
-    let root = source.tree().root_node();
     // Each finding's ancestors below (`context`) follow the layout's parent links (the
     // analysis's own, when it is still installed).
     let _layout = goconc_syntax::preorder::install(root);

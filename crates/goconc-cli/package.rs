@@ -18,9 +18,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
+use tree_sitter::Tree;
+
 use goconc_analysis::{
-    analyze, is_quiet_text, quiet_outcome, Config, FileDecls, FileOptions, GoVersion,
-    ModuleSummaries, Outcome, PackageModel, SourceFile,
+    analyze_tree, is_quiet_text, parse_text, quiet_outcome, Config, FileDecls, FileOptions,
+    GoVersion, ModuleSummaries, Outcome, PackageModel,
 };
 
 /// Visible syntax nodes of one folder whose trees are kept between the reading of declarations
@@ -30,7 +32,8 @@ pub const TREE_NODE_BUDGET: usize = 3_000_000;
 /// Checks the files of one folder, given by name and text, as one package (two when there is an
 /// external `_test` package). One result per file, in the order given. `fingerprint`, when
 /// given, names each finding of a file from its tree while the analysis holds it (the file's
-/// index, its source, its findings), instead of a second parse once the folder is done.
+/// index, its text and tree, its findings), instead of a second parse once the folder is done.
+/// The trees are parsed from the texts given, which are not copied.
 pub fn analyze_dir(
     files: &[(String, &str)],
     module_go_version: Option<GoVersion>,
@@ -48,9 +51,9 @@ pub fn analyze_dir(
     )
 }
 
-/// Names each finding of the file at an index, given its source and findings.
+/// Names each finding of the file at an index, given its text, its tree and its findings.
 pub type Fingerprinter<'a> =
-    dyn Fn(usize, &SourceFile, &[goconc_analysis::Finding]) -> Vec<String> + 'a;
+    dyn Fn(usize, &str, &Tree, &[goconc_analysis::Finding]) -> Vec<String> + 'a;
 
 /// One file's outcome, and the fingerprints of its findings when they were asked for and its
 /// tree was at hand (a quiet file is told without one).
@@ -62,7 +65,7 @@ pub struct Analysed {
 
 /// One file's tree while it is kept, and what it costs.
 struct Parsed {
-    source: Option<SourceFile>,
+    tree: Option<Tree>,
     nodes: usize,
     /// Seconds of parsing per node: what dropping the tree costs per node of memory it frees.
     rebuild_cost: f64,
@@ -70,18 +73,18 @@ struct Parsed {
 
 /// Parses a file and reads its declarations, while the tree is fresh in the cache: the tree,
 /// the declarations, and the seconds the parse took.
-fn parse_and_collect(text: &str) -> (SourceFile, FileDecls, f64) {
+fn parse_and_collect(text: &str) -> (Tree, FileDecls, f64) {
     let started = Instant::now();
-    let source = SourceFile::new(text);
+    let tree = parse_text(text);
     let parse_seconds = started.elapsed().as_secs_f64();
-    let decls = collect(&source);
-    (source, decls, parse_seconds)
+    let decls = collect(&tree, text);
+    (tree, decls, parse_seconds)
 }
 
 /// A file's declarations; none when reading them failed.
-fn collect(source: &SourceFile) -> FileDecls {
+fn collect(tree: &Tree, text: &str) -> FileDecls {
     catch_unwind(AssertUnwindSafe(|| {
-        FileDecls::collect(source.tree().root_node(), source.text())
+        FileDecls::collect(tree.root_node(), text)
     }))
     .unwrap_or_default()
 }
@@ -94,12 +97,12 @@ fn keep_within_budget(parsed: &mut [Parsed], kept_nodes: &mut usize, node_budget
         // check).
         let Some(cheapest) = parsed
             .iter_mut()
-            .filter(|p| p.source.is_some() && p.nodes <= node_budget)
+            .filter(|p| p.tree.is_some() && p.nodes <= node_budget)
             .min_by(|a, b| a.rebuild_cost.total_cmp(&b.rebuild_cost))
         else {
             break;
         };
-        cheapest.source = None;
+        cheapest.tree = None;
         *kept_nodes -= cheapest.nodes;
     }
 }
@@ -117,7 +120,7 @@ fn analyze_within(
     let mut decls: Vec<FileDecls> = (0..files.len()).map(|_| FileDecls::default()).collect();
     let mut parsed: Vec<Parsed> = (0..files.len())
         .map(|_| Parsed {
-            source: None,
+            tree: None,
             nodes: 0,
             rebuild_cost: 0.0,
         })
@@ -135,25 +138,25 @@ fn analyze_within(
     };
     let mut kept_nodes = 0;
     for &index in earlier {
-        let (source, file_decls, parse_seconds) = parse_and_collect(files[index].1);
+        let (tree, file_decls, parse_seconds) = parse_and_collect(files[index].1);
         decls[index] = file_decls;
-        let nodes = source.tree().root_node().descendant_count();
+        let nodes = tree.root_node().descendant_count();
         kept_nodes += nodes;
         parsed[index] = Parsed {
-            source: Some(source),
+            tree: Some(tree),
             nodes,
             rebuild_cost: parse_seconds / nodes as f64,
         };
         keep_within_budget(&mut parsed, &mut kept_nodes, node_budget);
     }
-    let last_source = last.map(|index| (index, SourceFile::new(files[index].1)));
-    let last_layout = last_source
+    let last_tree = last.map(|index| (index, parse_text(files[index].1)));
+    let last_layout = last_tree
         .as_ref()
-        .map(|(_, source)| goconc_syntax::preorder::install(source.tree().root_node()));
-    if let Some((index, source)) = &last_source {
+        .map(|(_, tree)| goconc_syntax::preorder::install(tree.root_node()));
+    if let Some((index, tree)) = &last_tree {
         // The declarations' walks read the installed layout.
-        decls[*index] = collect(source);
-        kept_nodes += source.tree().root_node().descendant_count();
+        decls[*index] = collect(tree, files[*index].1);
+        kept_nodes += tree.root_node().descendant_count();
         keep_within_budget(&mut parsed, &mut kept_nodes, node_budget);
     }
     let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
@@ -179,31 +182,32 @@ fn analyze_within(
         is_test_file: files[index].0.ends_with("_test.go"),
         config: config.clone(),
     };
-    let analyze_one = |index: usize, source: &SourceFile| -> Analysed {
+    let analyze_one = |index: usize, tree: &Tree| -> Analysed {
         if is_quiet(index) {
             return Analysed {
                 outcome: quiet_outcome(files[index].1, &options_of(index)),
                 fingerprints: None,
             };
         }
-        let outcome = analyze(source, package_of(index), &options_of(index));
-        let fingerprints = fingerprint.map(|f| f(index, source, &outcome.findings));
+        let text = files[index].1;
+        let outcome = analyze_tree(tree, text, package_of(index), &options_of(index));
+        let fingerprints = fingerprint.map(|f| f(index, text, tree, &outcome.findings));
         Analysed {
             outcome,
             fingerprints,
         }
     };
     let mut outcomes: Vec<Option<Analysed>> = (0..files.len()).map(|_| None).collect();
-    if let Some((index, source)) = &last_source {
-        outcomes[*index] = Some(analyze_one(*index, source));
+    if let Some((index, tree)) = &last_tree {
+        outcomes[*index] = Some(analyze_one(*index, tree));
     }
     drop(last_layout);
-    drop(last_source);
+    drop(last_tree);
     // The other kept trees, last parsed first (the likeliest to be in the cache still), each
     // freed as soon as its file is done; then the dropped files, in the memory that freed.
     for &index in earlier.iter().rev() {
-        if let Some(source) = parsed[index].source.take() {
-            outcomes[index] = Some(analyze_one(index, &source));
+        if let Some(tree) = parsed[index].tree.take() {
+            outcomes[index] = Some(analyze_one(index, &tree));
         }
     }
     for (index, outcome) in outcomes.iter_mut().enumerate() {
@@ -216,7 +220,7 @@ fn analyze_within(
                 outcome: quiet_outcome(files[index].1, &options_of(index)),
                 fingerprints: None,
             },
-            false => analyze_one(index, &SourceFile::new(files[index].1)),
+            false => analyze_one(index, &parse_text(files[index].1)),
         });
     }
     outcomes
@@ -228,7 +232,7 @@ fn analyze_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use goconc_analysis::{analyze_package, PackageFile};
+    use goconc_analysis::{analyze_package, PackageFile, SourceFile};
 
     /// A package of three files whose findings depend on declarations in the other files: the
     /// lock-holding type, and a method that takes the lock.
@@ -296,9 +300,11 @@ mod tests {
         let files = package();
         let borrowed: Vec<(String, &str)> =
             files.iter().map(|(n, t)| (n.clone(), t.as_str())).collect();
-        let fingerprint = |i: usize, source: &SourceFile, findings: &[goconc_analysis::Finding]| {
-            crate::fingerprint::of_findings(std::path::Path::new(&files[i].0), source, findings)
-        };
+        let fingerprint =
+            |i: usize, text: &str, tree: &Tree, findings: &[goconc_analysis::Finding]| {
+                let path = std::path::Path::new(&files[i].0);
+                crate::fingerprint::of_findings(path, text, tree.root_node(), findings)
+            };
         // All trees kept (the last parsed with its layout held), and none kept (parsed again).
         for budget in [usize::MAX, 0] {
             let analysed = analyze_within(

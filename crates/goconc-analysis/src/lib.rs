@@ -28,7 +28,7 @@ pub use goconc_rules as rules;
 pub use goconc_rules::{
     apply_edits, Applicability, Finding, Fix, Outcome, Related, RuleMeta, Severity, TextEdit,
 };
-pub use goconc_syntax::{EditError, Encoding, LineCol, LineIndex, SourceFile};
+pub use goconc_syntax::{parse_text, EditError, Encoding, LineCol, LineIndex, SourceFile};
 pub use goconc_syntax::{HashMap, HashSet};
 pub use incremental::IncrementalFile;
 pub use module::ModuleSummaries;
@@ -60,18 +60,29 @@ pub fn effective_go_version(src: &str, options: &FileOptions) -> GoVersion {
 /// Checks one file. `package` holds the declarations of every file of its package (including
 /// this one); [`analyze_alone`] builds it from the file by itself.
 pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions) -> Outcome {
-    analyze_skipping(file, package, options, true)
+    analyze_skipping(file.tree(), file.text(), package, options, true)
+}
+
+/// [`analyze`] for a tree and the text it was parsed from ([`parse_text`]), held apart: the CLI
+/// keeps each file's text and would otherwise hold a second copy in a [`SourceFile`].
+pub fn analyze_tree(
+    tree: &tree_sitter::Tree,
+    src: &str,
+    package: &PackageModel,
+    options: &FileOptions,
+) -> Outcome {
+    analyze_skipping(tree, src, package, options, true)
 }
 
 /// [`analyze`], optionally reading the quiet functions too (the tests compare both).
 pub(crate) fn analyze_skipping(
-    file: &SourceFile,
+    tree: &tree_sitter::Tree,
+    src: &str,
     package: &PackageModel,
     options: &FileOptions,
     skip_quiet: bool,
 ) -> Outcome {
-    let src = file.text();
-    let root = file.tree().root_node();
+    let root = tree.root_node();
     // Every walk of the model and the rules below reads this layout of the tree.
     let _layout = goconc_syntax::preorder::install(root);
     let built = catch_unwind(AssertUnwindSafe(|| {

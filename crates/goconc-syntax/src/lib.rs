@@ -14,7 +14,7 @@ pub mod preorder;
 pub mod source;
 
 pub use line_index::{Encoding, LineCol, LineIndex};
-pub use source::{EditError, SourceFile};
+pub use source::{parse_text, EditError, SourceFile};
 
 use std::sync::OnceLock;
 
