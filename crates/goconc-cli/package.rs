@@ -152,7 +152,7 @@ fn analyze_within(
     let last_tree = last.map(|index| (index, parse_text(files[index].1)));
     let last_layout = last_tree
         .as_ref()
-        .map(|(_, tree)| goconc_syntax::preorder::install(tree.root_node()));
+        .map(|(index, tree)| goconc_analysis::install_layout(tree.root_node(), files[*index].1));
     if let Some((index, tree)) = &last_tree {
         // The declarations' walks read the installed layout.
         decls[*index] = collect(tree, files[*index].1);

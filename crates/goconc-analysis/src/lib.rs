@@ -74,6 +74,17 @@ pub fn analyze_tree(
     analyze_skipping(tree, src, package, options, true)
 }
 
+/// Lays out the tree of `src` for the walks of the model and the rules, as [`analyze`] does:
+/// without the top-level declarations nested too deep to read. While the guard lives, an
+/// analysis of the same tree shares the layout instead of building its own.
+pub fn install_layout<'t>(
+    root: tree_sitter::Node<'t>,
+    src: &str,
+) -> goconc_syntax::preorder::Installed<'t> {
+    let too_deep = goconc_model::scope::too_deep_items(root, src);
+    goconc_syntax::preorder::install_skipping(root, &too_deep)
+}
+
 /// [`analyze`], optionally reading the quiet functions too (the tests compare both).
 pub(crate) fn analyze_skipping(
     tree: &tree_sitter::Tree,
@@ -83,8 +94,10 @@ pub(crate) fn analyze_skipping(
     skip_quiet: bool,
 ) -> Outcome {
     let root = tree.root_node();
+    // Said even of a quiet file: the user learns that part of the file was not read.
+    let too_deep = goconc_model::scope::too_deep_items(root, src);
     // Every walk of the model and the rules below reads this layout of the tree.
-    let _layout = goconc_syntax::preorder::install(root);
+    let _layout = goconc_syntax::preorder::install_skipping(root, &too_deep);
     let built = catch_unwind(AssertUnwindSafe(|| {
         let imports = goconc_model::imports::Imports::from_tree(root, src);
         let items = goconc_model::scope::top_level_items(root, src);
@@ -120,8 +133,6 @@ pub(crate) fn analyze_skipping(
             too_deep: Vec::new(),
         };
     };
-    // Said even of a quiet file: the user learns that part of the file was not read.
-    let too_deep = goconc_model::scope::too_deep_items(root, src);
     let Some((model, index, skipped)) = built else {
         // A quiet file: no rule reports, but its suppression comments still may.
         let mut outcome = Outcome {

@@ -1211,6 +1211,41 @@ mod tests {
         assert_eq!(climbs(), plain_climbs);
     }
 
+    /// A layout without some top-level declarations changes no walk, climb, parent or list of
+    /// children: the nodes it left out, and the root whose children it does not all hold, use
+    /// the cursor; the others still read it.
+    #[test]
+    fn a_layout_with_holes_changes_no_walk() {
+        let src = "package p\n\nfunc a() { mu.Lock(); go func() { x++ }() }\n\n\
+                   func b() { { { { x := 1; _ = x } } } }\n\n\
+                   func c(s *S) { if s.m[k] = 1; ok { s.n++ } }\nvar d = ((1))\n";
+        let file = SourceFile::new(src.to_string());
+        let root = file.tree().root_node();
+        let mut nodes = Vec::new();
+        preorder(root, &mut nodes);
+        let facts = |n: Node| {
+            let children: Vec<usize> = named_children(n).map(|c| c.id()).collect();
+            let fields: Vec<Option<usize>> =
+                FIELDS.iter().map(|f| n.field(f).map(|c| c.id())).collect();
+            let parent = n.parent_node().map(|p| p.id());
+            let climb: Vec<usize> = ancestors(n).iter().map(|a| a.id()).collect();
+            (walks_from(n), children, fields, parent, climb, n.end_offset())
+        };
+        let plain: Vec<_> = nodes.iter().map(|&n| facts(n)).collect();
+        let items: Vec<Node> = named_children(root).collect();
+        let hole = items[2];
+        assert_eq!(text(hole, src).lines().next(), Some("func b() { { { { x := 1; _ = x } } } }"));
+        let _layout = preorder::install_skipping(root, &[hole.byte_range()]);
+        assert!(preorder::locate(root).is_none(), "the root walks with the cursor");
+        assert!(preorder::locate(hole).is_none());
+        assert!(preorder::locate(hole.named_child(0).unwrap()).is_none());
+        let (layout, _) = preorder::locate(items[3]).expect("a declaration after the hole");
+        assert!(preorder::locate(items[1]).is_some());
+        drop(layout);
+        let laid_out: Vec<_> = nodes.iter().map(|&n| facts(n)).collect();
+        assert_eq!(plain, laid_out);
+    }
+
     /// With a layout installed (over the whole tree or one function), each node's parent and
     /// kind number come from the layout and its kind cache: they are tree-sitter's, for every
     /// node and broken code too, and stay so once the guard is dropped and another tree's

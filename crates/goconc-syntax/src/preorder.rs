@@ -11,6 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::marker::PhantomData;
+use std::ops::Range;
 use std::rc::Rc;
 
 use tree_sitter::{ffi, Node};
@@ -67,6 +68,9 @@ pub(crate) struct Layout {
     /// error. (The walks leave out zero-width tokens after the last token of their parent, the
     /// `MISSING` tokens of broken code.)
     complete: bool,
+    /// Whether top-level declarations were left out with their subtrees ([`install_skipping`]):
+    /// then the root's children and walks are not the layout's to answer.
+    holes: bool,
     /// The start byte of each row that a node starts on; a row that none starts on has the
     /// next such row's start (`UNKNOWN` past the last), so that the starts never decrease and a
     /// node's row is the last one starting at or before it. Its column is its start less its
@@ -131,6 +135,24 @@ fn fill_rows(line_starts: &mut [u32]) -> Option<()> {
     Some(())
 }
 
+/// Closes the open entries deeper than `depth`: their subtrees end at the next entry.
+fn close(
+    open: &mut Vec<usize>,
+    depth: usize,
+    entries: &mut [Entry],
+    far_ends: &mut Vec<(u32, u32)>,
+) {
+    while open.len() > depth {
+        if let Some(i) = open.pop() {
+            let end = entries.len();
+            entries[i].end = near(i, end);
+            if entries[i].end == FAR {
+                far_ends.push((index(i), index(end)));
+            }
+        }
+    }
+}
+
 /// How many entries separate `from` and `to` (`from` < `to`), when it fits an entry's link;
 /// [`FAR`] otherwise.
 fn near(from: usize, to: usize) -> u16 {
@@ -148,9 +170,14 @@ fn far_link(links: &[(u32, u32)], i: usize) -> Option<usize> {
 }
 
 impl Layout {
-    /// The nodes under `root` (included) in the order [`crate::walk`]'s cursor visits them; None
-    /// when one of them does not fit an entry ([`narrow`]): then the walks use the cursor.
-    fn of(root: Node) -> Option<Layout> {
+    /// The nodes under `root` (included) in the order [`crate::walk`]'s cursor visits them,
+    /// less the children of the tree's root whose byte ranges are in `skip` (in document order)
+    /// and their subtrees; None when one of them does not fit an entry ([`narrow`]): then the
+    /// walks use the cursor.
+    fn of(root: Node, skip: &[Range<usize>]) -> Option<Layout> {
+        let whole_tree = crate::root_of(root) == root;
+        let mut skip = skip.iter().filter(|_| whole_tree).peekable();
+        let mut holes = false;
         let root_id = root.into_raw().id;
         // tree-sitter keeps the count of visible nodes: the walk visits at most that many.
         let mut entries: Vec<Entry> = Vec::with_capacity(root.descendant_count());
@@ -166,6 +193,20 @@ impl Layout {
         loop {
             let node = cursor.node();
             let at = entries.len();
+            // A child of the root: is it one to leave out?
+            if open.len() == 1 {
+                while skip.next_if(|r| r.start < node.start_byte()).is_some() {}
+                if skip.next_if(|r| **r == node.byte_range()).is_some() {
+                    holes = true;
+                    let more = crate::climb(&mut cursor, node.end_byte(), &mut ends, |depth| {
+                        close(&mut open, depth, &mut entries, &mut far_ends)
+                    });
+                    if !more {
+                        break;
+                    }
+                    continue;
+                }
+            }
             let (mut entry, alias) = narrow(&node.into_raw(), root_id, &mut line_starts)?;
             entry.end_byte = u32::try_from(node.end_byte()).ok()?;
             if let Some(&parent) = open.last() {
@@ -192,15 +233,7 @@ impl Layout {
             }
             entries[at].end = 1;
             let more = crate::climb(&mut cursor, node.end_byte(), &mut ends, |depth| {
-                while open.len() > depth {
-                    if let Some(i) = open.pop() {
-                        let end = entries.len();
-                        entries[i].end = near(i, end);
-                        if entries[i].end == FAR {
-                            far_ends.push((index(i), index(end)));
-                        }
-                    }
-                }
+                close(&mut open, depth, &mut entries, &mut far_ends)
             });
             if !more {
                 break;
@@ -229,9 +262,10 @@ impl Layout {
                 serial
             }),
             complete: !root.has_error(),
+            holes,
             line_starts,
             last_row: Cell::new(0),
-            whole_tree: crate::root_of(root) == root,
+            whole_tree,
         })
     }
 
@@ -254,6 +288,13 @@ impl Layout {
             .take(SAME_START_SCAN)
             .take_while(|&i| self.entries[i].start == start)
             .find(|&i| self.id(i) == raw.id)
+            .filter(|&i| self.answers_below(i))
+    }
+
+    /// Whether the entries below the one at `i` are all of its node's descendants (the walks
+    /// use the cursor for the root of a layout with holes).
+    fn answers_below(&self, i: usize) -> bool {
+        !(self.holes && i == 0)
     }
 
     /// The index one past the last descendant of the node at `i`.
@@ -422,6 +463,9 @@ pub(crate) fn laid_out_field<'t>(node: Node<'t>, field: u16) -> Option<Node<'t>>
         let installed = installed.borrow();
         let layout = installed.iter().rev().find(|l| l.serial == at.serial)?;
         let i = at.index as usize;
+        if !layout.answers_below(i) {
+            return None;
+        }
         let end = layout.end(i);
         let mut child = i + 1;
         while child < end {
@@ -453,6 +497,9 @@ pub(crate) fn laid_out_children<'t>(node: Node<'t>) -> Option<LaidOutChildren<'t
             .find(|l| l.serial == at.serial && l.complete)?
             .clone();
         let i = at.index as usize;
+        if !layout.answers_below(i) {
+            return None;
+        }
         Some(LaidOutChildren {
             next: i + 1,
             end: layout.end(i),
@@ -511,6 +558,14 @@ pub struct Installed<'t> {
 /// Lays out the tree of `root` (its root node) and installs the layout on this thread. When a
 /// layout of the same tree is already installed, it is shared, not built again.
 pub fn install(root: Node<'_>) -> Installed<'_> {
+    install_skipping(root, &[])
+}
+
+/// [`install`], leaving out the top-level declarations at the byte ranges `skip` (in document
+/// order) and their subtrees: those nested too deep for the analysis to read, whose nodes would
+/// be most of the layout of generated code. Their walks and climbs, and those from the root, use
+/// the cursor. An installed layout of the tree is shared whatever it left out.
+pub fn install_skipping<'t>(root: Node<'t>, skip: &[Range<usize>]) -> Installed<'t> {
     let tree = root.into_raw().tree;
     let existing = INSTALLED.with(|installed| {
         installed
@@ -520,7 +575,7 @@ pub fn install(root: Node<'_>) -> Installed<'_> {
             .find(|l| l.tree == tree && l.root_id == root.into_raw().id)
             .cloned()
     });
-    let layout = existing.or_else(|| Layout::of(root).map(Rc::new));
+    let layout = existing.or_else(|| Layout::of(root, skip).map(Rc::new));
     if let Some(layout) = &layout {
         INSTALLED.with(|installed| installed.borrow_mut().push(layout.clone()));
     }
