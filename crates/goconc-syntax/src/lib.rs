@@ -1229,14 +1229,27 @@ mod tests {
                 FIELDS.iter().map(|f| n.field(f).map(|c| c.id())).collect();
             let parent = n.parent_node().map(|p| p.id());
             let climb: Vec<usize> = ancestors(n).iter().map(|a| a.id()).collect();
-            (walks_from(n), children, fields, parent, climb, n.end_offset())
+            (
+                walks_from(n),
+                children,
+                fields,
+                parent,
+                climb,
+                n.end_offset(),
+            )
         };
         let plain: Vec<_> = nodes.iter().map(|&n| facts(n)).collect();
         let items: Vec<Node> = named_children(root).collect();
         let hole = items[2];
-        assert_eq!(text(hole, src).lines().next(), Some("func b() { { { { x := 1; _ = x } } } }"));
+        assert_eq!(
+            text(hole, src).lines().next(),
+            Some("func b() { { { { x := 1; _ = x } } } }")
+        );
         let _layout = preorder::install_skipping(root, &[hole.byte_range()]);
-        assert!(preorder::locate(root).is_none(), "the root walks with the cursor");
+        assert!(
+            preorder::locate(root).is_none(),
+            "the root walks with the cursor"
+        );
         assert!(preorder::locate(hole).is_none());
         assert!(preorder::locate(hole.named_child(0).unwrap()).is_none());
         let (layout, _) = preorder::locate(items[3]).expect("a declaration after the hole");
