@@ -225,8 +225,9 @@ pub fn run(args: &BenchArgs) -> u8 {
                         .iter()
                         .map(|(name, text)| (name.clone(), text.as_str()))
                         .collect();
-                    for outcome in crate::package::analyze_dir(&files, d.go_version, &config, None)
-                    {
+                    let analysed =
+                        crate::package::analyze_dir(&files, d.go_version, &config, None, None);
+                    for outcome in analysed.iter().map(|a| &a.outcome) {
                         for f in &outcome.findings {
                             *counts.entry(f.rule).or_default() += 1;
                         }

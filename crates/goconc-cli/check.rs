@@ -74,6 +74,8 @@ impl Report {
 /// How to run: fixes or not, and the config layered over each folder's `goconc.toml`.
 struct Plan {
     mode: Mode,
+    /// The findings are to be named (`crate::fingerprint`).
+    fingerprints: bool,
     overrides: Config,
     unsafe_fixes: bool,
 }
@@ -210,8 +212,12 @@ fn run_checked(args: &CheckArgs) -> Result<u8, String> {
     let stdin = read_stdin(args)?;
     let stdin_fix = stdin.is_some() && mode == Mode::Fix;
     let inputs = Inputs::collect(&args.paths, stdin);
+    let wants_fingerprints = baseline.is_some()
+        || args.write_baseline.is_some()
+        || outputs.iter().any(|(f, _)| output::shows_fingerprints(*f));
     let plan = Plan {
         mode,
+        fingerprints: wants_fingerprints,
         overrides,
         unsafe_fixes: args.unsafe_fixes,
     };
@@ -251,16 +257,17 @@ fn run_checked(args: &CheckArgs) -> Result<u8, String> {
             }
         }
     }
-    let wants_fingerprints = baseline.is_some()
-        || args.write_baseline.is_some()
-        || outputs.iter().any(|(f, _)| output::shows_fingerprints(*f));
     if wants_fingerprints {
+        // Those the analysis did not name: fixed texts and quiet files, told without a tree.
+        let unnamed = |f: &FileReport| f.fingerprints.len() != f.findings.len();
         let fingerprints: Vec<Vec<String>> = report
             .files
             .par_iter()
+            .filter(|f| unnamed(f))
             .map(crate::fingerprint::of_file)
             .collect();
-        for (file, fingerprints) in report.files.iter_mut().zip(fingerprints) {
+        let files = report.files.iter_mut().filter(|f| unnamed(f));
+        for (file, fingerprints) in files.zip(fingerprints) {
             file.fingerprints = fingerprints;
         }
     }
@@ -615,6 +622,8 @@ struct Checked {
     original_findings: Option<Vec<Finding>>,
     text: String,
     findings: Vec<Finding>,
+    /// Their fingerprints, when the analysis named them.
+    fingerprints: Option<Vec<String>>,
     fixed: usize,
     from_stdin: bool,
 }
@@ -625,7 +634,7 @@ impl Checked {
         FileReport {
             path: shown(&self.path).to_path_buf(),
             findings: self.findings,
-            fingerprints: Vec::new(),
+            fingerprints: self.fingerprints.unwrap_or_default(),
             fixed: self.fixed,
             original,
             text: self.text,
@@ -702,19 +711,31 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
     let mut first_findings: Vec<Option<Vec<Finding>>> = vec![None; texts.len()];
     let mut fixed = vec![0usize; texts.len()];
     let mut round = 0;
+    // A plain check names its findings while the analysis holds each tree; fixes change texts
+    // after the analysis, so their findings are named afterwards (`crate::fingerprint::of_file`).
+    let fingerprint = |i: usize, text: &str, tree: &tree_sitter::Tree, findings: &[Finding]| {
+        crate::fingerprint::of_findings(shown(paths[i]), text, tree.root_node(), findings)
+    };
+    let fingerprint: Option<&crate::package::Fingerprinter<'_>> =
+        (plan.fingerprints && mode == Mode::Report).then_some(&fingerprint);
     let outcomes = loop {
         let files: Vec<(String, &str)> = names
             .iter()
             .zip(&texts)
             .map(|(name, text)| (name.clone(), text.as_str()))
             .collect();
-        let outcomes =
-            crate::package::analyze_dir(&files, p.go_version, &p.config, p.module.as_ref());
+        let outcomes = crate::package::analyze_dir(
+            &files,
+            p.go_version,
+            &p.config,
+            p.module.as_ref(),
+            fingerprint,
+        );
         if mode == Mode::Report || round == MAX_FIX_ROUNDS {
             break outcomes;
         }
         let mut changed = false;
-        for (i, outcome) in outcomes.iter().enumerate() {
+        for (i, outcome) in outcomes.iter().map(|a| &a.outcome).enumerate() {
             if !reported[i] {
                 continue;
             }
@@ -740,10 +761,11 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
         }
         round += 1;
     };
-    for (i, outcome) in outcomes.into_iter().enumerate() {
+    for (i, analysed) in outcomes.into_iter().enumerate() {
         if !reported[i] {
             continue;
         }
+        let outcome = analysed.outcome;
         for rule in &outcome.failed_rules {
             result.warnings.push(PathMessage::new(
                 paths[i],
@@ -761,6 +783,7 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
             original: originals[i].take(),
             original_findings: first_findings[i].take(),
             findings: outcome.findings,
+            fingerprints: analysed.fingerprints,
             fixed: fixed[i],
             text: std::mem::take(&mut texts[i]),
             from_stdin: from_stdin[i],

@@ -20,36 +20,56 @@
 
 use std::ops::Range;
 
-use goconc_analysis::SourceFile;
+use goconc_analysis::{Finding, SourceFile};
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::check::FileReport;
 
-/// The fingerprint of each finding of a file, in order.
+/// The fingerprint of each finding of a file, in order. Parses the file: the check names the
+/// findings while its analysis holds the tree ([`of_findings`]) unless fixes changed the text.
 pub fn of_file(file: &FileReport) -> Vec<String> {
     if file.findings.is_empty() {
         return Vec::new();
     }
     let source = SourceFile::new(file.text.as_str());
-    let root = source.tree().root_node();
-    // Each finding's ancestors below (`context`) follow the layout's parent links.
+    of_findings(
+        &file.path,
+        source.text(),
+        source.tree().root_node(),
+        &file.findings,
+    )
+}
+
+/// The fingerprint of each of `findings`, in order, in the file shown as `path` whose text is
+/// `text` and tree `root`.
+pub fn of_findings(
+    path: &std::path::Path,
+    text: &str,
+    root: Node,
+    findings: &[Finding],
+) -> Vec<String> {
+    if findings.is_empty() {
+        return Vec::new();
+    }
+    // Each finding's ancestors below (`context`) follow the layout's parent links (the
+    // analysis's own, when it is still installed).
     let _layout = goconc_syntax::preorder::install(root);
-    let path = slash_path(&file.path);
+    let path = slash_path(path);
     // The contexts in the order of the findings' starts, so that the descent to each finding
     // starts where the one before left off: a file whose findings sit thousands of levels deep
     // (nested closures) costs each finding the levels it adds, not the whole depth again.
-    let mut order: Vec<usize> = (0..file.findings.len()).collect();
-    order.sort_by_key(|&i| file.findings[i].range.start);
-    let mut contexts: Vec<(String, String)> = vec![Default::default(); file.findings.len()];
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by_key(|&i| findings[i].range.start);
+    let mut contexts: Vec<(String, String)> = vec![Default::default(); findings.len()];
     let mut sweep = Sweep { path: vec![root] };
     for i in order {
-        contexts[i] = sweep.context(&file.text, file.findings[i].range.start);
+        contexts[i] = sweep.context(text, findings[i].range.start);
     }
     // How many findings before each one had the same key: a map, since a file can hold tens of
     // thousands of findings.
     let mut seen: goconc_analysis::HashMap<u64, usize> = goconc_analysis::HashMap::default();
-    file.findings
+    findings
         .iter()
         .zip(&contexts)
         .map(|(finding, (declaration, statement))| {
@@ -185,7 +205,7 @@ fn line_around(text: &str, offset: usize) -> Range<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use goconc_analysis::{Finding, Severity};
+    use goconc_analysis::Severity;
 
     fn report(text: &str, needles: &[&str]) -> FileReport {
         let starts: Vec<(usize, usize)> = needles

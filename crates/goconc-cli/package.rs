@@ -18,9 +18,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
+use tree_sitter::Tree;
+
 use goconc_analysis::{
-    analyze, is_quiet_text, quiet_outcome, Config, FileDecls, FileOptions, GoVersion,
-    ModuleSummaries, Outcome, PackageModel, SourceFile,
+    analyze_tree, is_quiet_text, parse_text, quiet_outcome, Config, FileDecls, FileOptions,
+    GoVersion, ModuleSummaries, Outcome, PackageModel,
 };
 
 /// Visible syntax nodes of one folder whose trees are kept between the reading of declarations
@@ -28,22 +30,81 @@ use goconc_analysis::{
 pub const TREE_NODE_BUDGET: usize = 3_000_000;
 
 /// Checks the files of one folder, given by name and text, as one package (two when there is an
-/// external `_test` package). One outcome per file, in the order given.
+/// external `_test` package). One result per file, in the order given. `fingerprint`, when
+/// given, names each finding of a file from its tree while the analysis holds it (the file's
+/// index, its text and tree, its findings), instead of a second parse once the folder is done.
+/// The trees are parsed from the texts given, which are not copied.
 pub fn analyze_dir(
     files: &[(String, &str)],
     module_go_version: Option<GoVersion>,
     config: &Config,
     module: Option<&Arc<ModuleSummaries>>,
-) -> Vec<Outcome> {
-    analyze_within(files, TREE_NODE_BUDGET, module_go_version, config, module)
+    fingerprint: Option<&Fingerprinter<'_>>,
+) -> Vec<Analysed> {
+    analyze_within(
+        files,
+        TREE_NODE_BUDGET,
+        module_go_version,
+        config,
+        module,
+        fingerprint,
+    )
+}
+
+/// Names each finding of the file at an index, given its text, its tree and its findings.
+pub type Fingerprinter<'a> =
+    dyn Fn(usize, &str, &Tree, &[goconc_analysis::Finding]) -> Vec<String> + 'a;
+
+/// One file's outcome, and the fingerprints of its findings when they were asked for and its
+/// tree was at hand (a quiet file is told without one).
+#[derive(Default)]
+pub struct Analysed {
+    pub outcome: Outcome,
+    pub fingerprints: Option<Vec<String>>,
 }
 
 /// One file's tree while it is kept, and what it costs.
 struct Parsed {
-    source: Option<SourceFile>,
+    tree: Option<Tree>,
     nodes: usize,
     /// Seconds of parsing per node: what dropping the tree costs per node of memory it frees.
     rebuild_cost: f64,
+}
+
+/// Parses a file and reads its declarations, while the tree is fresh in the cache: the tree,
+/// the declarations, and the seconds the parse took.
+fn parse_and_collect(text: &str) -> (Tree, FileDecls, f64) {
+    let started = Instant::now();
+    let tree = parse_text(text);
+    let parse_seconds = started.elapsed().as_secs_f64();
+    let decls = collect(&tree, text);
+    (tree, decls, parse_seconds)
+}
+
+/// A file's declarations; none when reading them failed.
+fn collect(tree: &Tree, text: &str) -> FileDecls {
+    catch_unwind(AssertUnwindSafe(|| {
+        FileDecls::collect(tree.root_node(), text)
+    }))
+    .unwrap_or_default()
+}
+
+/// Drops the trees cheapest to build again until those kept hold at most `node_budget` nodes.
+fn keep_within_budget(parsed: &mut [Parsed], kept_nodes: &mut usize, node_budget: usize) {
+    while *kept_nodes > node_budget {
+        // A tree over the budget alone is held whole for its analysis anyway: dropping it
+        // lowers no peak, it only parses the file twice (a 12 MB generated file: 10% of its
+        // check).
+        let Some(cheapest) = parsed
+            .iter_mut()
+            .filter(|p| p.tree.is_some() && p.nodes <= node_budget)
+            .min_by(|a, b| a.rebuild_cost.total_cmp(&b.rebuild_cost))
+        else {
+            break;
+        };
+        cheapest.tree = None;
+        *kept_nodes -= cheapest.nodes;
+    }
 }
 
 /// [`analyze_dir`], keeping trees of at most `node_budget` nodes in all, besides a tree that is
@@ -54,48 +115,49 @@ fn analyze_within(
     module_go_version: Option<GoVersion>,
     config: &Config,
     module: Option<&Arc<ModuleSummaries>>,
-) -> Vec<Outcome> {
+    fingerprint: Option<&Fingerprinter<'_>>,
+) -> Vec<Analysed> {
     let mut decls: Vec<FileDecls> = (0..files.len()).map(|_| FileDecls::default()).collect();
     let mut parsed: Vec<Parsed> = (0..files.len())
         .map(|_| Parsed {
-            source: None,
+            tree: None,
             nodes: 0,
             rebuild_cost: 0.0,
         })
         .collect();
     let mut largest_first: Vec<usize> = (0..files.len()).collect();
     largest_first.sort_by_key(|&i| std::cmp::Reverse(files[i].1.len()));
+    // The file parsed last is analysed first, right after the package's declarations are
+    // merged: its tree and its layout in document order are held from its parse to its
+    // analysis, so that the layout is built once, not for the declarations and again for the
+    // analysis (a folder of one large file built it twice). Held apart from the others, it is
+    // never dropped for the budget.
+    let (last, earlier) = match largest_first.split_last() {
+        Some((&last, earlier)) => (Some(last), earlier),
+        None => (None, &[][..]),
+    };
     let mut kept_nodes = 0;
-    for &index in &largest_first {
-        let started = Instant::now();
-        let source = SourceFile::new(files[index].1);
-        let parse_seconds = started.elapsed().as_secs_f64();
-        // Read while the tree is fresh in the cache.
-        decls[index] = catch_unwind(AssertUnwindSafe(|| {
-            FileDecls::collect(source.tree().root_node(), source.text())
-        }))
-        .unwrap_or_default();
-        let nodes = source.tree().root_node().descendant_count();
+    for &index in earlier {
+        let (tree, file_decls, parse_seconds) = parse_and_collect(files[index].1);
+        decls[index] = file_decls;
+        let nodes = tree.root_node().descendant_count();
         kept_nodes += nodes;
         parsed[index] = Parsed {
-            source: Some(source),
+            tree: Some(tree),
             nodes,
             rebuild_cost: parse_seconds / nodes as f64,
         };
-        while kept_nodes > node_budget {
-            // A tree over the budget alone is held whole for its analysis anyway: dropping it
-            // lowers no peak, it only parses the file twice (a 12 MB generated file: 10% of
-            // its check).
-            let Some(cheapest) = parsed
-                .iter_mut()
-                .filter(|p| p.source.is_some() && p.nodes <= node_budget)
-                .min_by(|a, b| a.rebuild_cost.total_cmp(&b.rebuild_cost))
-            else {
-                break;
-            };
-            cheapest.source = None;
-            kept_nodes -= cheapest.nodes;
-        }
+        keep_within_budget(&mut parsed, &mut kept_nodes, node_budget);
+    }
+    let last_tree = last.map(|index| (index, parse_text(files[index].1)));
+    let last_layout = last_tree
+        .as_ref()
+        .map(|(index, tree)| goconc_analysis::install_layout(tree.root_node(), files[*index].1));
+    if let Some((index, tree)) = &last_tree {
+        // The declarations' walks read the installed layout.
+        decls[*index] = collect(tree, files[*index].1);
+        kept_nodes += tree.root_node().descendant_count();
+        keep_within_budget(&mut parsed, &mut kept_nodes, node_budget);
     }
     let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
     // What tells a quiet file, kept aside: the declarations themselves are moved into the models.
@@ -120,17 +182,32 @@ fn analyze_within(
         is_test_file: files[index].0.ends_with("_test.go"),
         config: config.clone(),
     };
-    let analyze_one =
-        |index: usize, source: &SourceFile| analyze(source, package_of(index), &options_of(index));
-    let mut outcomes: Vec<Option<Outcome>> = (0..files.len()).map(|_| None).collect();
-    // The kept trees first, last parsed first (the likeliest to be in the cache still), each
+    let analyze_one = |index: usize, tree: &Tree| -> Analysed {
+        if is_quiet(index) {
+            return Analysed {
+                outcome: quiet_outcome(files[index].1, &options_of(index)),
+                fingerprints: None,
+            };
+        }
+        let text = files[index].1;
+        let outcome = analyze_tree(tree, text, package_of(index), &options_of(index));
+        let fingerprints = fingerprint.map(|f| f(index, text, tree, &outcome.findings));
+        Analysed {
+            outcome,
+            fingerprints,
+        }
+    };
+    let mut outcomes: Vec<Option<Analysed>> = (0..files.len()).map(|_| None).collect();
+    if let Some((index, tree)) = &last_tree {
+        outcomes[*index] = Some(analyze_one(*index, tree));
+    }
+    drop(last_layout);
+    drop(last_tree);
+    // The other kept trees, last parsed first (the likeliest to be in the cache still), each
     // freed as soon as its file is done; then the dropped files, in the memory that freed.
-    for &index in largest_first.iter().rev() {
-        if let Some(source) = parsed[index].source.take() {
-            outcomes[index] = Some(match is_quiet(index) {
-                true => quiet_outcome(files[index].1, &options_of(index)),
-                false => analyze_one(index, &source),
-            });
+    for &index in earlier.iter().rev() {
+        if let Some(tree) = parsed[index].tree.take() {
+            outcomes[index] = Some(analyze_one(index, &tree));
         }
     }
     for (index, outcome) in outcomes.iter_mut().enumerate() {
@@ -139,8 +216,11 @@ fn analyze_within(
         }
         // Nor does it need parsing again.
         *outcome = Some(match is_quiet(index) {
-            true => quiet_outcome(files[index].1, &options_of(index)),
-            false => analyze_one(index, &SourceFile::new(files[index].1)),
+            true => Analysed {
+                outcome: quiet_outcome(files[index].1, &options_of(index)),
+                fingerprints: None,
+            },
+            false => analyze_one(index, &parse_text(files[index].1)),
         });
     }
     outcomes
@@ -152,7 +232,7 @@ fn analyze_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use goconc_analysis::{analyze_package, PackageFile};
+    use goconc_analysis::{analyze_package, PackageFile, SourceFile};
 
     /// A package of three files whose findings depend on declarations in the other files: the
     /// lock-holding type, and a method that takes the lock.
@@ -206,8 +286,51 @@ mod tests {
         // Every tree over the budget alone (all kept), the largest over it alone and the others
         // dropped, some kept, all kept.
         for budget in [0, some - 1, some, usize::MAX] {
-            let outcomes = analyze_within(&borrowed, budget, None, &Config::default(), None);
+            let outcomes: Vec<Outcome> =
+                analyze_within(&borrowed, budget, None, &Config::default(), None, None)
+                    .into_iter()
+                    .map(|a| a.outcome)
+                    .collect();
             assert_eq!(findings(&outcomes), expected, "node budget {budget}");
+        }
+    }
+
+    #[test]
+    fn fingerprints_named_during_the_analysis_are_those_of_a_second_parse() {
+        let files = package();
+        let borrowed: Vec<(String, &str)> =
+            files.iter().map(|(n, t)| (n.clone(), t.as_str())).collect();
+        let fingerprint =
+            |i: usize, text: &str, tree: &Tree, findings: &[goconc_analysis::Finding]| {
+                let path = std::path::Path::new(&files[i].0);
+                crate::fingerprint::of_findings(path, text, tree.root_node(), findings)
+            };
+        // All trees kept (the last parsed with its layout held), and none kept (parsed again).
+        for budget in [usize::MAX, 0] {
+            let analysed = analyze_within(
+                &borrowed,
+                budget,
+                None,
+                &Config::default(),
+                None,
+                Some(&fingerprint),
+            );
+            let mut named = 0;
+            for ((name, text), a) in files.iter().zip(analysed) {
+                let during = a.fingerprints.expect("a file with a tree is named");
+                let report = crate::check::FileReport {
+                    path: name.into(),
+                    text: text.clone(),
+                    findings: a.outcome.findings,
+                    fingerprints: Vec::new(),
+                    fixed: 0,
+                    original: None,
+                    from_stdin: false,
+                };
+                assert_eq!(during, crate::fingerprint::of_file(&report), "{name}");
+                named += during.len();
+            }
+            assert!(named >= 2, "budget {budget}: {named} findings named");
         }
     }
 }

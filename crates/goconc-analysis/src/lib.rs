@@ -28,7 +28,7 @@ pub use goconc_rules as rules;
 pub use goconc_rules::{
     apply_edits, Applicability, Finding, Fix, Outcome, Related, RuleMeta, Severity, TextEdit,
 };
-pub use goconc_syntax::{EditError, Encoding, LineCol, LineIndex, SourceFile};
+pub use goconc_syntax::{parse_text, EditError, Encoding, LineCol, LineIndex, SourceFile};
 pub use goconc_syntax::{HashMap, HashSet};
 pub use incremental::IncrementalFile;
 pub use module::ModuleSummaries;
@@ -60,20 +60,44 @@ pub fn effective_go_version(src: &str, options: &FileOptions) -> GoVersion {
 /// Checks one file. `package` holds the declarations of every file of its package (including
 /// this one); [`analyze_alone`] builds it from the file by itself.
 pub fn analyze(file: &SourceFile, package: &PackageModel, options: &FileOptions) -> Outcome {
-    analyze_skipping(file, package, options, true)
+    analyze_skipping(file.tree(), file.text(), package, options, true)
+}
+
+/// [`analyze`] for a tree and the text it was parsed from ([`parse_text`]), held apart: the CLI
+/// keeps each file's text and would otherwise hold a second copy in a [`SourceFile`].
+pub fn analyze_tree(
+    tree: &tree_sitter::Tree,
+    src: &str,
+    package: &PackageModel,
+    options: &FileOptions,
+) -> Outcome {
+    analyze_skipping(tree, src, package, options, true)
+}
+
+/// Lays out the tree of `src` for the walks of the model and the rules, as [`analyze`] does:
+/// without the top-level declarations nested too deep to read. While the guard lives, an
+/// analysis of the same tree shares the layout instead of building its own.
+pub fn install_layout<'t>(
+    root: tree_sitter::Node<'t>,
+    src: &str,
+) -> goconc_syntax::preorder::Installed<'t> {
+    let too_deep = goconc_model::scope::too_deep_items(root, src);
+    goconc_syntax::preorder::install_skipping(root, &too_deep)
 }
 
 /// [`analyze`], optionally reading the quiet functions too (the tests compare both).
 pub(crate) fn analyze_skipping(
-    file: &SourceFile,
+    tree: &tree_sitter::Tree,
+    src: &str,
     package: &PackageModel,
     options: &FileOptions,
     skip_quiet: bool,
 ) -> Outcome {
-    let src = file.text();
-    let root = file.tree().root_node();
+    let root = tree.root_node();
+    // Said even of a quiet file: the user learns that part of the file was not read.
+    let too_deep = goconc_model::scope::too_deep_items(root, src);
     // Every walk of the model and the rules below reads this layout of the tree.
-    let _layout = goconc_syntax::preorder::install(root);
+    let _layout = goconc_syntax::preorder::install_skipping(root, &too_deep);
     let built = catch_unwind(AssertUnwindSafe(|| {
         let imports = goconc_model::imports::Imports::from_tree(root, src);
         let items = goconc_model::scope::top_level_items(root, src);
@@ -109,8 +133,6 @@ pub(crate) fn analyze_skipping(
             too_deep: Vec::new(),
         };
     };
-    // Said even of a quiet file: the user learns that part of the file was not read.
-    let too_deep = goconc_model::scope::too_deep_items(root, src);
     let Some((model, index, skipped)) = built else {
         // A quiet file: no rule reports, but its suppression comments still may.
         let mut outcome = Outcome {

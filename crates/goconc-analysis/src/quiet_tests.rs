@@ -46,8 +46,10 @@ fn compare_package(files: &[(String, String)], dir: &str) -> usize {
             ..Default::default()
         };
         let package = models.of(i);
-        let skipping = crate::analyze_skipping(source, package, &options, true);
-        let reading = crate::analyze_skipping(source, package, &options, false);
+        let skipping =
+            crate::analyze_skipping(source.tree(), source.text(), package, &options, true);
+        let reading =
+            crate::analyze_skipping(source.tree(), source.text(), package, &options, false);
         assert_eq!(skipping.findings, reading.findings, "{dir}/{name}");
         assert_eq!(skipping.failed_rules, reading.failed_rules, "{dir}/{name}");
         compared += reading.findings.len();

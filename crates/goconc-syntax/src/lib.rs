@@ -14,7 +14,7 @@ pub mod preorder;
 pub mod source;
 
 pub use line_index::{Encoding, LineCol, LineIndex};
-pub use source::{EditError, SourceFile};
+pub use source::{parse_text, EditError, SourceFile};
 
 use std::sync::OnceLock;
 
@@ -1151,6 +1151,112 @@ mod tests {
         assert!(plain
             .iter()
             .any(|(context, ..)| context[1] >= 6 && context[2] > 0));
+    }
+
+    /// Links too long for an entry (a subtree of more than 65,534 nodes, a parent that many
+    /// entries back) are kept apart: the nodes of a long function and of the function after it
+    /// still have the cursor's raw context, parent, end byte, walks and climbs.
+    #[test]
+    fn far_links_lead_where_the_cursors_do() {
+        let mut src = String::from("package p\n\nfunc f() {\n");
+        for i in 0..15_000 {
+            src.push_str(&format!("\tx{i} = y + 1\n"));
+        }
+        src.push_str("}\n\n// after\nfunc g() { go f() }\n");
+        let file = SourceFile::new(src);
+        let root = file.tree().root_node();
+        let tree_sitters = |n: Node| {
+            let parent = n.parent().map(|p| p.id());
+            (n.into_raw().context, n.id(), parent, n.end_byte())
+        };
+        let ours = |n: Node| {
+            let parent = n.parent_node().map(|p| p.id());
+            (n.into_raw().context, n.id(), parent, n.end_offset())
+        };
+        let mut nodes = Vec::new();
+        preorder(root, &mut nodes);
+        assert!(
+            nodes.len() > 2 * usize::from(u16::MAX),
+            "{} nodes",
+            nodes.len()
+        );
+        let expected: Vec<_> = nodes.iter().map(|&n| tree_sitters(n)).collect();
+        let body = named_children(root).nth(1).unwrap().field("body").unwrap();
+        let later = named_children(root).last().unwrap();
+        let tops = [root, body, later];
+        let plain_walks: Vec<_> = tops.iter().map(|&n| walks_from(n)).collect();
+        let climbs = || -> Vec<Vec<usize>> {
+            nodes
+                .iter()
+                .step_by(7)
+                .map(|&n| ancestors(n).iter().map(|a| a.id()).collect())
+                .collect()
+        };
+        let plain_climbs = climbs();
+        let _layout = preorder::install(root);
+        let (layout, _) = preorder::locate(root).unwrap();
+        assert!(
+            layout.far_links() > 1_000,
+            "{} far links",
+            layout.far_links()
+        );
+        let mut laid_out = Vec::new();
+        walk(root, |n| {
+            laid_out.push(ours(n));
+            true
+        });
+        assert_eq!(laid_out, expected);
+        let walks: Vec<_> = tops.iter().map(|&n| walks_from(n)).collect();
+        assert_eq!(walks, plain_walks);
+        assert_eq!(climbs(), plain_climbs);
+    }
+
+    /// A layout without some top-level declarations changes no walk, climb, parent or list of
+    /// children: the nodes it left out, and the root whose children it does not all hold, use
+    /// the cursor; the others still read it.
+    #[test]
+    fn a_layout_with_holes_changes_no_walk() {
+        let src = "package p\n\nfunc a() { mu.Lock(); go func() { x++ }() }\n\n\
+                   func b() { { { { x := 1; _ = x } } } }\n\n\
+                   func c(s *S) { if s.m[k] = 1; ok { s.n++ } }\nvar d = ((1))\n";
+        let file = SourceFile::new(src.to_string());
+        let root = file.tree().root_node();
+        let mut nodes = Vec::new();
+        preorder(root, &mut nodes);
+        let facts = |n: Node| {
+            let children: Vec<usize> = named_children(n).map(|c| c.id()).collect();
+            let fields: Vec<Option<usize>> =
+                FIELDS.iter().map(|f| n.field(f).map(|c| c.id())).collect();
+            let parent = n.parent_node().map(|p| p.id());
+            let climb: Vec<usize> = ancestors(n).iter().map(|a| a.id()).collect();
+            (
+                walks_from(n),
+                children,
+                fields,
+                parent,
+                climb,
+                n.end_offset(),
+            )
+        };
+        let plain: Vec<_> = nodes.iter().map(|&n| facts(n)).collect();
+        let items: Vec<Node> = named_children(root).collect();
+        let hole = items[2];
+        assert_eq!(
+            text(hole, src).lines().next(),
+            Some("func b() { { { { x := 1; _ = x } } } }")
+        );
+        let _layout = preorder::install_skipping(root, &[hole.byte_range()]);
+        assert!(
+            preorder::locate(root).is_none(),
+            "the root walks with the cursor"
+        );
+        assert!(preorder::locate(hole).is_none());
+        assert!(preorder::locate(hole.named_child(0).unwrap()).is_none());
+        let (layout, _) = preorder::locate(items[3]).expect("a declaration after the hole");
+        assert!(preorder::locate(items[1]).is_some());
+        drop(layout);
+        let laid_out: Vec<_> = nodes.iter().map(|&n| facts(n)).collect();
+        assert_eq!(plain, laid_out);
     }
 
     /// With a layout installed (over the whole tree or one function), each node's parent and

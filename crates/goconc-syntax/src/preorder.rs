@@ -11,14 +11,17 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::marker::PhantomData;
+use std::ops::Range;
 use std::rc::Rc;
 
 use tree_sitter::{ffi, Node};
 
-/// One node in 20 bytes (32 with its raw context and id as they are): what rebuilds it and where
-/// its subtree ends. The layout of a deep tree is a third of what the check holds besides the tree
-/// itself, so each field is narrowed: the id as a distance from the root's, the column as the
-/// start's distance from its line's start (kept once per row), the alias beside the row.
+/// One node in 16 bytes (32 with its raw context and id as they are), 19 with its alias, kind
+/// and field beside it: what rebuilds it and where its subtree ends. The layout of a deep tree
+/// is a fifth of what the check holds at its peak, tree-sitter's tree most of the rest, so each
+/// field is narrowed: the id as a distance from the root's, the row found from the start among
+/// the rows' line starts and the column as the start's distance from its row's, the links to the
+/// subtree's end and to the parent as distances from the node (the few past [`FAR`] kept apart).
 #[derive(Clone, Copy)]
 struct Entry {
     /// The node's id (the address of its subtree slot, 8-byte aligned) less the root's, in 8-byte
@@ -28,17 +31,16 @@ struct Entry {
     start: u32,
     /// Its end byte: tree-sitter reads it from the node's subtree.
     end_byte: u32,
-    /// The index one past the node's last descendant.
-    end: u32,
-    /// The index of its parent; `NO_PARENT` for the layout's root.
-    parent: u32,
-    /// Its row (`context[1]`) in the high 24 bits, its alias symbol (`context[3]`) in the low 8.
-    row_alias: u32,
+    /// How many entries its subtree holds, itself included (so at least 1); [`FAR`] for
+    /// `Layout::far_ends`.
+    end: u16,
+    /// How many entries back its parent is; 0 for the layout's root, [`FAR`] for
+    /// `Layout::far_parents`.
+    parent: u16,
 }
 
-const NO_PARENT: u32 = u32::MAX;
-const ALIAS_BITS: u32 = 8;
-const ALIAS_MASK: u32 = (1 << ALIAS_BITS) - 1;
+/// A distance that does not fit an entry: the link is looked up among the layout's far links.
+const FAR: u16 = u16::MAX;
 /// A row whose line start no node has given yet.
 const UNKNOWN: u32 = u32::MAX;
 
@@ -47,6 +49,12 @@ pub(crate) struct Layout {
     /// The id of the layout's root, which the entries' ids are counted from.
     root_id: *const c_void,
     entries: Vec<Entry>,
+    /// Each entry's alias symbol (`context[3]`).
+    aliases: Vec<u8>,
+    /// The links of the entries whose subtree's end or parent is [`FAR`] or more away, as (the
+    /// entry's index, the index linked to), in the order of the entries.
+    far_ends: Vec<(u32, u32)>,
+    far_parents: Vec<(u32, u32)>,
     /// Each entry's kind number, or [`UNCACHED`] for one past 254 (`ERROR`): read once here, it
     /// spares the walks' visitors tree-sitter's lookup through the node's subtree, a cache miss
     /// per node in a large tree (see [`cached_kind`]).
@@ -60,9 +68,16 @@ pub(crate) struct Layout {
     /// error. (The walks leave out zero-width tokens after the last token of their parent, the
     /// `MISSING` tokens of broken code.)
     complete: bool,
-    /// The start byte of each row that a node starts on (`UNKNOWN` for the others): a node's
-    /// column is its start less its row's.
+    /// Whether top-level declarations were left out with their subtrees ([`install_skipping`]):
+    /// then the root's children and walks are not the layout's to answer.
+    holes: bool,
+    /// The start byte of each row that a node starts on; a row that none starts on has the
+    /// next such row's start (`UNKNOWN` past the last), so that the starts never decrease and a
+    /// node's row is the last one starting at or before it. Its column is its start less its
+    /// row's.
     line_starts: Vec<u32>,
+    /// The row last found, where the next node of a walk usually starts too.
+    last_row: Cell<u32>,
     /// Whether the layout's root is the tree's root: then every node's ancestors are in it.
     whole_tree: bool,
 }
@@ -71,18 +86,20 @@ pub(crate) struct Layout {
 /// uses the cursor): a long left-nested chain (`a + b + c + …`) puts thousands there.
 const SAME_START_SCAN: usize = 64;
 
-/// A node's entry with its links still unset, or None when a field does not fit: a row past 2^24
-/// (a file of 16 million lines), an alias symbol past 255, a subtree more than 16 GB away from
-/// the root's, or a column that disagrees with its row's line start.
-fn narrow(raw: &ffi::TSNode, root_id: *const c_void, line_starts: &mut Vec<u32>) -> Option<Entry> {
+/// A node's entry with its links still unset, and its alias; None when a field does not fit: an
+/// alias symbol past 255, a subtree more than 16 GB away from the root's, or a column that
+/// disagrees with its row's line start.
+fn narrow(
+    raw: &ffi::TSNode,
+    root_id: *const c_void,
+    line_starts: &mut Vec<u32>,
+) -> Option<(Entry, u8)> {
     let [start, row, column, alias] = raw.context;
     let distance = (raw.id as isize).wrapping_sub(root_id as isize);
     let id = i32::try_from(distance / 8)
         .ok()
         .filter(|_| distance % 8 == 0)?;
-    if row >> (32 - ALIAS_BITS) != 0 || alias > ALIAS_MASK {
-        return None;
-    }
+    let alias = u8::try_from(alias).ok()?;
     let line_start = start.checked_sub(column)?;
     let row_index = row as usize;
     if line_starts.len() <= row_index {
@@ -93,23 +110,80 @@ fn narrow(raw: &ffi::TSNode, root_id: *const c_void, line_starts: &mut Vec<u32>)
         known if known != line_start => return None,
         _ => {}
     }
-    Some(Entry {
+    let entry = Entry {
         id,
         start,
         end_byte: 0,
         end: 0,
-        parent: NO_PARENT,
-        row_alias: row << ALIAS_BITS | alias,
-    })
+        parent: 0,
+    };
+    Some((entry, alias))
+}
+
+/// Fills the rows no node starts on with the next known row's start, and checks that the starts
+/// never decrease: then the last row starting at or before a node's start is its row (a row
+/// after it starts after its line ends). None when two known rows are out of order.
+fn fill_rows(line_starts: &mut [u32]) -> Option<()> {
+    let mut next = UNKNOWN;
+    for start in line_starts.iter_mut().rev() {
+        match *start {
+            UNKNOWN => *start = next,
+            known if known >= next => return None,
+            known => next = known,
+        }
+    }
+    Some(())
+}
+
+/// Closes the open entries deeper than `depth`: their subtrees end at the next entry.
+fn close(
+    open: &mut Vec<usize>,
+    depth: usize,
+    entries: &mut [Entry],
+    far_ends: &mut Vec<(u32, u32)>,
+) {
+    while open.len() > depth {
+        if let Some(i) = open.pop() {
+            let end = entries.len();
+            entries[i].end = near(i, end);
+            if entries[i].end == FAR {
+                far_ends.push((index(i), index(end)));
+            }
+        }
+    }
+}
+
+/// How many entries separate `from` and `to` (`from` < `to`), when it fits an entry's link;
+/// [`FAR`] otherwise.
+fn near(from: usize, to: usize) -> u16 {
+    u16::try_from(to - from)
+        .ok()
+        .filter(|&d| d < FAR)
+        .unwrap_or(FAR)
+}
+
+/// The link of entry `i` among far links (sorted by entry).
+fn far_link(links: &[(u32, u32)], i: usize) -> Option<usize> {
+    let i = u32::try_from(i).ok()?;
+    let at = links.binary_search_by_key(&i, |&(entry, _)| entry).ok()?;
+    Some(links[at].1 as usize)
 }
 
 impl Layout {
-    /// The nodes under `root` (included) in the order [`crate::walk`]'s cursor visits them; None
-    /// when one of them does not fit an entry ([`narrow`]): then the walks use the cursor.
-    fn of(root: Node) -> Option<Layout> {
+    /// The nodes under `root` (included) in the order [`crate::walk`]'s cursor visits them,
+    /// less the children of the tree's root whose byte ranges are in `skip` (in document order)
+    /// and their subtrees; None when one of them does not fit an entry ([`narrow`]): then the
+    /// walks use the cursor.
+    fn of(root: Node, skip: &[Range<usize>]) -> Option<Layout> {
+        let whole_tree = crate::root_of(root) == root;
+        let mut skip = skip.iter().filter(|_| whole_tree).peekable();
+        let mut holes = false;
         let root_id = root.into_raw().id;
         // tree-sitter keeps the count of visible nodes: the walk visits at most that many.
         let mut entries: Vec<Entry> = Vec::with_capacity(root.descendant_count());
+        let mut aliases: Vec<u8> = Vec::with_capacity(entries.capacity());
+        let mut far_ends: Vec<(u32, u32)> = Vec::new();
+        let mut far_parents: Vec<(u32, u32)> = Vec::new();
         let mut kinds: Vec<u8> = Vec::with_capacity(entries.capacity());
         let mut fields: Vec<u8> = Vec::with_capacity(entries.capacity());
         let mut line_starts: Vec<u32> = Vec::new();
@@ -119,10 +193,30 @@ impl Layout {
         loop {
             let node = cursor.node();
             let at = entries.len();
-            let mut entry = narrow(&node.into_raw(), root_id, &mut line_starts)?;
+            // A child of the root: is it one to leave out?
+            if open.len() == 1 {
+                while skip.next_if(|r| r.start < node.start_byte()).is_some() {}
+                if skip.next_if(|r| **r == node.byte_range()).is_some() {
+                    holes = true;
+                    let more = crate::climb(&mut cursor, node.end_byte(), &mut ends, |depth| {
+                        close(&mut open, depth, &mut entries, &mut far_ends)
+                    });
+                    if !more {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            let (mut entry, alias) = narrow(&node.into_raw(), root_id, &mut line_starts)?;
             entry.end_byte = u32::try_from(node.end_byte()).ok()?;
-            entry.parent = open.last().map_or(NO_PARENT, |&p| index(p));
+            if let Some(&parent) = open.last() {
+                entry.parent = near(parent, at);
+                if entry.parent == FAR {
+                    far_parents.push((u32::try_from(at).ok()?, u32::try_from(parent).ok()?));
+                }
+            }
             entries.push(entry);
+            aliases.push(alias);
             kinds.push(u8::try_from(node.kind_id()).unwrap_or(UNCACHED));
             // Field ids are small (tree-sitter-go has 35); one past a byte is read as none,
             // and its lookups go to tree-sitter.
@@ -137,23 +231,29 @@ impl Layout {
                 ends.push(node.end_byte());
                 continue;
             }
-            entries[at].end = index(at + 1);
+            entries[at].end = 1;
             let more = crate::climb(&mut cursor, node.end_byte(), &mut ends, |depth| {
-                while open.len() > depth {
-                    if let Some(i) = open.pop() {
-                        entries[i].end = index(entries.len());
-                    }
-                }
+                close(&mut open, depth, &mut entries, &mut far_ends)
             });
             if !more {
                 break;
             }
         }
+        // An entry's index and its subtree's end must fit the far links.
+        u32::try_from(entries.len()).ok()?;
+        // Subtrees close innermost first: a node's end is known after its descendants'.
+        far_ends.sort_unstable();
+        fill_rows(&mut line_starts)?;
         line_starts.shrink_to_fit();
+        far_ends.shrink_to_fit();
+        far_parents.shrink_to_fit();
         Some(Layout {
             tree: root.into_raw().tree,
             root_id,
             entries,
+            aliases,
+            far_ends,
+            far_parents,
             kinds,
             fields,
             serial: SERIALS.with(|next| {
@@ -162,8 +262,10 @@ impl Layout {
                 serial
             }),
             complete: !root.has_error(),
+            holes,
             line_starts,
-            whole_tree: crate::root_of(root) == root,
+            last_row: Cell::new(0),
+            whole_tree,
         })
     }
 
@@ -186,17 +288,58 @@ impl Layout {
             .take(SAME_START_SCAN)
             .take_while(|&i| self.entries[i].start == start)
             .find(|&i| self.id(i) == raw.id)
+            .filter(|&i| self.answers_below(i))
+    }
+
+    /// Whether the entries below the one at `i` are all of its node's descendants (the walks
+    /// use the cursor for the root of a layout with holes).
+    fn answers_below(&self, i: usize) -> bool {
+        !(self.holes && i == 0)
     }
 
     /// The index one past the last descendant of the node at `i`.
     pub(crate) fn end(&self, i: usize) -> usize {
-        self.entries[i].end as usize
+        match self.entries[i].end {
+            // Every far link was kept when the layout was made: the fallback is never taken.
+            FAR => far_link(&self.far_ends, i).unwrap_or(i + 1),
+            near => i + usize::from(near),
+        }
     }
 
     /// The index of the parent of the node at `i`, if the layout holds it.
     pub(crate) fn parent(&self, i: usize) -> Option<usize> {
-        let parent = self.entries[i].parent;
-        (parent != NO_PARENT).then_some(parent as usize)
+        match self.entries[i].parent {
+            0 => None,
+            FAR => far_link(&self.far_parents, i),
+            near => Some(i - usize::from(near)),
+        }
+    }
+
+    /// The row that a node starting at byte `start` starts on.
+    fn row(&self, start: u32) -> usize {
+        let starts = &self.line_starts;
+        let last = self.last_row.get() as usize;
+        let holds = |row: usize| {
+            starts.get(row).is_some_and(|&s| s <= start)
+                && starts.get(row + 1).is_none_or(|&next| next > start)
+        };
+        // A walk goes down the text: the row it was on, or the next.
+        if holds(last) {
+            return last;
+        }
+        if holds(last + 1) {
+            self.last_row.set(index(last + 1));
+            return last + 1;
+        }
+        let row = starts.partition_point(|&s| s <= start).saturating_sub(1);
+        self.last_row.set(index(row));
+        row
+    }
+
+    /// How many links did not fit their entries.
+    #[cfg(test)]
+    pub(crate) fn far_links(&self) -> usize {
+        self.far_ends.len() + self.far_parents.len()
     }
 
     pub(crate) fn is_whole_tree(&self) -> bool {
@@ -206,10 +349,10 @@ impl Layout {
     /// The node at `i`, with the lifetime of `of`, a node of the same tree.
     pub(crate) fn node<'t>(&self, i: usize, _of: Node<'t>) -> Node<'t> {
         let e = self.entries[i];
-        let row = e.row_alias >> ALIAS_BITS;
-        let column = e.start - self.line_starts[row as usize];
+        let row = self.row(e.start);
+        let column = e.start.saturating_sub(self.line_starts[row]);
         let raw = ffi::TSNode {
-            context: [e.start, row, column, e.row_alias & ALIAS_MASK],
+            context: [e.start, index(row), column, u32::from(self.aliases[i])],
             id: self.id(i),
             tree: self.tree,
         };
@@ -320,6 +463,9 @@ pub(crate) fn laid_out_field<'t>(node: Node<'t>, field: u16) -> Option<Node<'t>>
         let installed = installed.borrow();
         let layout = installed.iter().rev().find(|l| l.serial == at.serial)?;
         let i = at.index as usize;
+        if !layout.answers_below(i) {
+            return None;
+        }
         let end = layout.end(i);
         let mut child = i + 1;
         while child < end {
@@ -351,6 +497,9 @@ pub(crate) fn laid_out_children<'t>(node: Node<'t>) -> Option<LaidOutChildren<'t
             .find(|l| l.serial == at.serial && l.complete)?
             .clone();
         let i = at.index as usize;
+        if !layout.answers_below(i) {
+            return None;
+        }
         Some(LaidOutChildren {
             next: i + 1,
             end: layout.end(i),
@@ -409,6 +558,14 @@ pub struct Installed<'t> {
 /// Lays out the tree of `root` (its root node) and installs the layout on this thread. When a
 /// layout of the same tree is already installed, it is shared, not built again.
 pub fn install(root: Node<'_>) -> Installed<'_> {
+    install_skipping(root, &[])
+}
+
+/// [`install`], leaving out the top-level declarations at the byte ranges `skip` (in document
+/// order) and their subtrees: those nested too deep for the analysis to read, whose nodes would
+/// be most of the layout of generated code. Their walks and climbs, and those from the root, use
+/// the cursor. An installed layout of the tree is shared whatever it left out.
+pub fn install_skipping<'t>(root: Node<'t>, skip: &[Range<usize>]) -> Installed<'t> {
     let tree = root.into_raw().tree;
     let existing = INSTALLED.with(|installed| {
         installed
@@ -418,7 +575,7 @@ pub fn install(root: Node<'_>) -> Installed<'_> {
             .find(|l| l.tree == tree && l.root_id == root.into_raw().id)
             .cloned()
     });
-    let layout = existing.or_else(|| Layout::of(root).map(Rc::new));
+    let layout = existing.or_else(|| Layout::of(root, skip).map(Rc::new));
     if let Some(layout) = &layout {
         INSTALLED.with(|installed| installed.borrow_mut().push(layout.clone()));
     }

@@ -55,6 +55,12 @@ fn parse(parser: &mut Parser, text: &str, old: Option<&Tree>) -> Tree {
         .expect("parsing without timeout or cancellation always yields a tree")
 }
 
+/// The syntax tree of `text`, parsed from scratch, for a caller that keeps the text itself and
+/// will not edit it (a [`SourceFile`] holds a copy of the text and a parser).
+pub fn parse_text(text: &str) -> Tree {
+    parse(&mut new_parser(), text, None)
+}
+
 impl SourceFile {
     /// Parses `text` from scratch.
     pub fn new(text: impl Into<String>) -> SourceFile {
