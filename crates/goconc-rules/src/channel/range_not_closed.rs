@@ -137,11 +137,7 @@ fn check_consumer(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         return;
     }
     let name = ch.name;
-    let header_end = range
-        .field("body")
-        .map_or(range.end_byte(), |b| b.start_byte())
-        .max(range.start_byte());
-    let header = range.start_byte()..text_end(cx.src, range.start_byte(), header_end);
+    let header = range_header(cx, range);
     let message = format!(
         "`{name}` is never closed: this goroutine's `range` waits for another value after the last send of {}, so it never ends: the goroutine leaks, and anything that waits for it blocks forever",
         crate::messages::function_name(cx.model, ch.function),
@@ -219,11 +215,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         return;
     }
     let name = ch.name;
-    let header_end = for_stmt
-        .field("body")
-        .map_or(for_stmt.end_byte(), |b| b.start_byte())
-        .max(for_stmt.start_byte());
-    let header = for_stmt.start_byte()..text_end(cx.src, for_stmt.start_byte(), header_end);
+    let header = range_header(cx, for_stmt);
     let message = format!(
         "`{name}` is never closed: the goroutine sending on it (line {}) returns without `close({name})`, so this `range` never ends",
         LineOf(producer.start.start_byte())
@@ -242,6 +234,15 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         );
     }
     out.push(finding);
+}
+
+/// `for v := range ch`: the loop's header, where the finding sits.
+fn range_header(cx: &Context, for_stmt: Node) -> std::ops::Range<usize> {
+    let header_end = for_stmt
+        .field("body")
+        .map_or(for_stmt.end_byte(), |b| b.start_byte())
+        .max(for_stmt.start_byte());
+    for_stmt.start_byte()..text_end(cx.src, for_stmt.start_byte(), header_end)
 }
 
 /// The end of the text before `end`, without trailing spaces.
