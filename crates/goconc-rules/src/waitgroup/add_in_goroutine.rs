@@ -72,6 +72,16 @@ children it starts itself. A declared function or method started with `go work(&
 followed yet: the finding would sit in one function and depend on another's body, which the
 language server does not re-read when only the other changes.
 
+## Added after the `go`
+`go func() { defer wg.Done(); … }()` followed by `wg.Add(1)`: the goroutine is already running
+when the counter goes up. If it reaches `Done` first the counter goes negative and `Done`
+panics; a `Wait` that runs in between returns while the goroutine still works. The finding sits
+on the late `Add`; the fix moves it before the `go` statement (from Go 1.25, it writes
+`wg.Go(func() { … })` instead). Silent when an earlier `Add` of the same block already counted
+that goroutine (`wg.Add(1); go a(); wg.Add(1); go b()`: the second `Add` is `b`'s): each
+goroutine whose literal calls `Done` uses up one of what the `Add`s before it added, and an
+`Add` of a non-constant amount, or one inside another statement, counts as enough for all.
+
 ## When it stays silent
 - The goroutine adds for children it starts itself (an `Add` followed by `go` statements, with no
   `Done` of its own on that group), for example a supervisor that starts workers and waits for
@@ -92,6 +102,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         };
         if is_negative_add(add.call, cx.src) {
+            continue;
+        }
+        if let Some(finding) = add_after_go(cx, add.call, add.receiver) {
+            out.push(finding);
             continue;
         }
         let Some(lit) = enclosing_function(add.call).filter(|f| f.kind_str() == "func_literal")
@@ -177,6 +191,148 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         out.push(finding);
     }
+}
+
+/// `go func() { defer wg.Done(); … }()` followed by `wg.Add(1)`: the goroutine is already
+/// running when the counter goes up. If it reaches `Done` first the counter goes negative and
+/// `Done` panics; a `Wait` between the two returns too early.
+fn add_after_go<'t>(
+    cx: &Context<'_, 't>,
+    add: tree_sitter::Node<'t>,
+    receiver: tree_sitter::Node<'t>,
+) -> Option<Finding> {
+    let stmt = call_statement(add).filter(|s| s.kind_str() == "expression_statement")?;
+    let mut before = stmt.prev_named_sibling();
+    while before.is_some_and(|b| b.kind_str() == "comment") {
+        before = before.and_then(|b| b.prev_named_sibling());
+    }
+    let go = before.filter(|b| b.kind_str() == "go_statement")?;
+    let lit = go
+        .named_child(0)
+        .filter(|c| c.kind_str() == "call_expression")
+        .and_then(|c| c.field("function"))
+        .map(unparen)
+        .filter(|f| f.kind_str() == "func_literal")?;
+    let body = lit.field("body")?;
+    let key = wg_key(cx.model, receiver)?;
+    let done = wg_calls_within(cx, WaitGroupOp::Done, &key, body)
+        .find(|d| !in_nested_goroutine(cx.model, d.call, body))?;
+    // `wg.Add(1); go a(); wg.Add(1); go b()`: this Add is the next goroutine's. Only a
+    // goroutine that no earlier Add of the block counted is the one this Add comes late for.
+    let block = stmt.parent_node()?;
+    if counted_before(cx, &key, &statements(block), go) {
+        return None;
+    }
+    let recv = text(receiver, cx.src);
+    let mut finding = META
+        .finding(
+            add.byte_range(),
+            format!(
+                "`{recv}.Add` runs after the goroutine it counts has started (line {}): if that goroutine reaches `{recv}.Done` first, the counter goes negative and panics, and a `{recv}.Wait` in between returns too early",
+                LineOf(go.start_byte())
+            ),
+        )
+        .with_related(go.start_byte()..go.start_byte() + 2, "the goroutine starts here")
+        .with_related(done.call.byte_range(), "its `Done`");
+    // From Go 1.25, `wg.Add(1)` before `go func() { defer wg.Done(); … }()` is what `wg.Go`
+    // does: the fix writes that at once, so that it leaves nothing to fix.
+    if let Some(edits) = go_fix_after(cx, add, stmt, receiver, lit, go, &key) {
+        finding = finding.with_fix(format!("Rewrite to `{recv}.Go(func() {{ … }})`"), edits);
+    } else if let Some(edits) = move_before(cx, add, stmt, go) {
+        finding = finding.with_fix(
+            format!("Move `{}` before the `go` statement", text(add, cx.src)),
+            edits,
+        );
+    }
+    Some(finding)
+}
+
+/// `go func() { defer wg.Done(); … }(); wg.Add(1)` → `wg.Go(func() { … })`, the Add's line gone.
+fn go_fix_after(
+    cx: &Context,
+    add: tree_sitter::Node,
+    add_stmt: tree_sitter::Node,
+    receiver: tree_sitter::Node,
+    lit: tree_sitter::Node,
+    go: tree_sitter::Node,
+    key: &WgKey,
+) -> Option<Vec<TextEdit>> {
+    let body = lit.field("body")?;
+    let defer = *statements(body).first()?;
+    let rewrite = as_wg_go(cx, add, receiver, lit, go, key, defer, &[(defer, true)])?;
+    let delete = statement_line(add_stmt, cx.src)?;
+    Some(vec![
+        rewrite,
+        TextEdit {
+            range: delete,
+            new_text: String::new(),
+        },
+    ])
+}
+
+/// Does an `Add` on the group earlier in the block count the goroutine `go` starts? Goroutines
+/// whose literal calls `Done` on the group each use up one of what the `Add`s before them
+/// added (`wg.Add(n)` with a constant `n`; an `Add` of any other amount, or one inside another
+/// statement, counts as enough for all).
+fn counted_before(
+    cx: &Context,
+    key: &WgKey,
+    stmts: &[tree_sitter::Node],
+    go: tree_sitter::Node,
+) -> bool {
+    const ENOUGH: u64 = u64::MAX / 2;
+    let mut added: u64 = 0;
+    for stmt in stmts {
+        if *stmt == go {
+            return added > 0;
+        }
+        let adds: Vec<_> = wg_calls_within(cx, WaitGroupOp::Add, key, *stmt).collect();
+        let top_level = statement_call(*stmt);
+        for add in &adds {
+            let amount = match top_level == Some(add.call) {
+                true => call_args(add.call)
+                    .first()
+                    .and_then(|a| text(*a, cx.src).parse::<u64>().ok())
+                    .unwrap_or(ENOUGH),
+                false => ENOUGH,
+            };
+            added = added.saturating_add(amount);
+        }
+        if stmt.kind_str() == "go_statement"
+            && wg_calls_within(cx, WaitGroupOp::Done, key, *stmt)
+                .next()
+                .is_some()
+        {
+            added = added.saturating_sub(1);
+        }
+    }
+    false
+}
+
+/// Moves the one-line statement `stmt` (the call `add`) to the line before `go`.
+fn move_before(
+    cx: &Context,
+    add: tree_sitter::Node,
+    stmt: tree_sitter::Node,
+    go: tree_sitter::Node,
+) -> Option<Vec<TextEdit>> {
+    let call_text = text(add, cx.src);
+    if call_text.contains('\n') || !starts_line(go, cx.src) {
+        return None;
+    }
+    let delete = statement_line(stmt, cx.src)?;
+    let at = line_start(cx.src, go.start_byte());
+    let indent = line_indent(cx.src, go.start_byte());
+    Some(vec![
+        TextEdit {
+            range: at..at,
+            new_text: format!("{indent}{call_text}\n"),
+        },
+        TextEdit {
+            range: delete,
+            new_text: String::new(),
+        },
+    ])
 }
 
 /// `wg.Add` on a group the function takes as a parameter (`func work(wg *sync.WaitGroup)`, or a
@@ -387,12 +543,41 @@ fn go_fix(
     stmts: &[tree_sitter::Node],
     key: &WgKey,
 ) -> Option<TextEdit> {
+    let add_stmt = call_statement(call).filter(|s| stmts.first() == Some(s))?;
+    let defer = stmts.get(1)?;
+    as_wg_go(
+        cx,
+        call,
+        receiver,
+        lit,
+        go,
+        key,
+        *defer,
+        &[(add_stmt, false), (*defer, true)],
+    )
+}
+
+/// `recv.Go(func() { … })` for `wg.Add(1)` and `go func() { defer wg.Done(); … }()` (no
+/// arguments, parameters or results), when the module's Go has `WaitGroup.Go` and the deferred
+/// `Done` is the literal's only own one; the statements in `drop` leave the body.
+#[allow(clippy::too_many_arguments)]
+fn as_wg_go(
+    cx: &Context,
+    add: tree_sitter::Node,
+    receiver: tree_sitter::Node,
+    lit: tree_sitter::Node,
+    go: tree_sitter::Node,
+    key: &WgKey,
+    defer: tree_sitter::Node,
+    drop: &[(tree_sitter::Node, bool)],
+) -> Option<TextEdit> {
     if !cx.go_version.at_least(25)
         || cx.model.type_of(receiver).deref().sync_kind() != Some(SyncKind::WaitGroup)
-        || call_args(call)
+        || call_args(add)
             .iter()
             .map(|a| text(unparen(*a), cx.src))
             .ne(["1"])
+        || defer.kind_str() != "defer_statement"
     {
         return None;
     }
@@ -405,24 +590,21 @@ fn go_fix(
     {
         return None;
     }
-    let add_stmt = call_statement(call).filter(|s| stmts.first() == Some(s))?;
-    let defer = stmts.get(1).filter(|s| s.kind_str() == "defer_statement")?;
     let body = lit.field("body")?;
     let own_dones: Vec<_> = wg_calls_within(cx, WaitGroupOp::Done, key, body)
         .filter(|d| !in_nested_goroutine(cx.model, d.call, body))
         .collect();
-    let deferred_done = statement_call(*defer).and_then(|c| waitgroup_call(cx.model, c));
+    let deferred_done = statement_call(defer).and_then(|c| waitgroup_call(cx.model, c));
     if own_dones.len() != 1 || deferred_done.map(|d| d.call) != Some(own_dones[0].call) {
         return None;
     }
-    let recv = text(receiver, cx.src);
     super::go_rewrite(
         cx.src,
         go.start_byte(),
         go,
         body,
-        &[(add_stmt, false), (*defer, true)],
-        recv,
+        drop,
+        text(receiver, cx.src),
     )
 }
 
@@ -437,13 +619,10 @@ fn fix(
     stmts: &[tree_sitter::Node],
 ) -> Option<Vec<TextEdit>> {
     let stmt = call_statement(call).filter(|s| s.kind_str() == "expression_statement")?;
-    if !stmts.contains(&stmt) || !starts_line(go, cx.src) {
+    if !stmts.contains(&stmt) {
         return None;
     }
-    let call_text = text(call, cx.src);
-    if call_text.contains('\n') {
-        return None;
-    }
+    // An argument declared inside the goroutine cannot move out of it.
     let mut local = false;
     walk(call, |n| {
         if n.kind_str() == "identifier"
@@ -456,19 +635,7 @@ fn fix(
     if local {
         return None;
     }
-    let delete = statement_line(stmt, cx.src)?;
-    let at = line_start(cx.src, go.start_byte());
-    let indent = line_indent(cx.src, go.start_byte());
-    Some(vec![
-        TextEdit {
-            range: at..at,
-            new_text: format!("{indent}{call_text}\n"),
-        },
-        TextEdit {
-            range: delete,
-            new_text: String::new(),
-        },
-    ])
+    move_before(cx, call, stmt, go)
 }
 
 #[cfg(test)]
