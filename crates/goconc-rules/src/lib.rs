@@ -332,6 +332,7 @@ impl<'t> Context<'_, 't> {
 /// the file (an incremental analysis then leaves no function out).
 pub fn need_every_function(decls: &goconc_model::FileDecls) -> bool {
     mutex::embedded_exported::fix_reads_every_function(decls)
+        || receiver_copy::judged_against_every_method(decls)
 }
 
 /// Runs the lock state once over every body that calls a lock method, or a function of the

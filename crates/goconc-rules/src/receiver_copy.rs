@@ -93,3 +93,19 @@ pub(crate) fn with_pointer_receiver_fix(
     edits.sort_by_key(|e| e.range.start);
     finding.with_unsafe_fix(title, edits)
 }
+
+/// Does this file hold what the value-receiver check judges across methods: a value method that
+/// takes a lock, of a type with pointer methods? Its finding depends on the locks held in the
+/// type's other methods, so an edit of any of them must analyse them all again.
+pub(crate) fn judged_against_every_method(decls: &goconc_model::FileDecls) -> bool {
+    decls.methods.iter().any(|(type_name, methods)| {
+        methods.values().any(|m| m.pointer_receiver)
+            && methods.iter().any(|(name, m)| {
+                !m.pointer_receiver
+                    && decls
+                        .summaries
+                        .get(&format!("{type_name}.{name}"))
+                        .is_some_and(|s| !s.acquires.is_empty())
+            })
+    })
+}
