@@ -424,23 +424,26 @@ fn check_goroutine_senders(cx: &Context, out: &mut Vec<Finding>) {
                 continue;
             }
             // A sender started before the close, by this function itself, with no wait of any
-            // kind between its start and the close.
-            let sender = ch.ops_of(OpKind::Send).find(|send| {
-                let Some(g) = send.goroutine.filter(|_| !send.in_closure) else {
-                    return false;
-                };
-                g.start.end_byte() <= close.node.start_byte()
-                    && cx.model.function_of(g.start) == Some(ch.function)
-                    && !crate::waits::waits_between(
-                        cx,
-                        parent_body,
-                        g.start.end_byte(),
-                        close.node.start_byte(),
-                    )
-                    && !cx.panic_is_expected(&send.node.byte_range())
-            });
-            let Some(send) = sender else { continue };
-            let Some(g) = send.goroutine else { continue };
+            // kind between its start and the close. The last one started is enough to ask
+            // about: a wait after it is after every earlier start too.
+            let sender = ch
+                .ops_of(OpKind::Send)
+                .filter_map(|send| Some((send, send.goroutine.filter(|_| !send.in_closure)?)))
+                .filter(|(send, g)| {
+                    g.start.end_byte() <= close.node.start_byte()
+                        && cx.model.function_of(g.start) == Some(ch.function)
+                        && !cx.panic_is_expected(&send.node.byte_range())
+                })
+                .max_by_key(|(_, g)| g.start.end_byte());
+            let Some((send, g)) = sender else { continue };
+            if crate::waits::waits_between(
+                cx,
+                parent_body,
+                g.start.end_byte(),
+                close.node.start_byte(),
+            ) {
+                continue;
+            }
             let message = format!(
                 "`{}` is closed while the goroutine started at line {} may still send on it (line {}), and nothing waits for that goroutine first: its send panics",
                 ch.name,

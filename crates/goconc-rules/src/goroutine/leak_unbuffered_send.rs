@@ -177,16 +177,20 @@ struct LeakGroup<'c, 't> {
 /// iteration are one defect with one fix (their buffers), reported on the first `make`.
 fn report_leaks(cx: &Context, leaks: Vec<Leak>, out: &mut Vec<Finding>) {
     let mut groups: Vec<LeakGroup> = Vec::new();
+    // The groups of each function: only those can take a leak of it.
+    let mut of_function: crate::HashMap<usize, Vec<usize>> = crate::HashMap::default();
     for leak in leaks {
-        let joined = groups.iter_mut().find_map(|group| {
+        let candidates = of_function.entry(leak.ch.function).or_default();
+        // The first group of the function with the same way out: the next iteration of the
+        // same loop, or an exit every member shares with this leak.
+        let joined = candidates.iter().copied().find_map(|i| {
+            let group = &groups[i];
             let first = group.leaks.first()?;
-            if first.ch.function != leak.ch.function
-                || first.next_iteration_of != leak.next_iteration_of
-            {
+            if first.next_iteration_of != leak.next_iteration_of {
                 return None;
             }
             if leak.exits.is_empty() && group.exit.is_none() {
-                return Some(group);
+                return Some((i, None));
             }
             let common = group
                 .leaks
@@ -195,16 +199,23 @@ fn report_leaks(cx: &Context, leaks: Vec<Leak>, out: &mut Vec<Finding>) {
                     common.retain(|e| member.exits.contains(e));
                     common
                 });
-            let exit = *common.first()?;
-            group.exit = Some(exit);
-            Some(group)
+            Some((i, Some(*common.first()?)))
         });
         match joined {
-            Some(group) => group.leaks.push(leak),
-            None => groups.push(LeakGroup {
-                exit: leak.exits.first().copied(),
-                leaks: vec![leak],
-            }),
+            Some((i, exit)) => {
+                let group = &mut groups[i];
+                if exit.is_some() {
+                    group.exit = exit;
+                }
+                group.leaks.push(leak);
+            }
+            None => {
+                candidates.push(groups.len());
+                groups.push(LeakGroup {
+                    exit: leak.exits.first().copied(),
+                    leaks: vec![leak],
+                });
+            }
         }
     }
     for mut group in groups {

@@ -376,14 +376,17 @@ struct UnlockedAccess {
 /// access carries the finding and names the others.
 #[derive(Default)]
 struct OnePerFunction {
-    /// (function, lock, severity, the hint's reason) → the finding and the other accesses.
+    /// (function, lock, severity, the hint's reason) → the finding and the other accesses, in
+    /// the order the groups were opened.
     open: Vec<(UnlockedGroup, Finding, Vec<UnlockedAccess>)>,
+    /// Where each group sits in `open`: a file may hold thousands of findings.
+    index: HashMap<UnlockedGroup, usize>,
 }
 
 impl OnePerFunction {
     /// Adds `access` to the finding already open for `group`; false when there is none.
     fn join(&mut self, group: &UnlockedGroup, access: UnlockedAccess) -> bool {
-        match self.open.iter_mut().find(|(g, _, _)| g == group) {
+        match self.index.get(group).and_then(|&i| self.open.get_mut(i)) {
             Some((_, _, more)) => {
                 more.push(access);
                 true
@@ -393,6 +396,7 @@ impl OnePerFunction {
     }
 
     fn open(&mut self, group: UnlockedGroup, finding: Finding) {
+        self.index.insert(group.clone(), self.open.len());
         self.open.push((group, finding, Vec::new()));
     }
 

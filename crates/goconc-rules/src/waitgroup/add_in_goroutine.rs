@@ -4,6 +4,7 @@ use super::{is_negative_add, wg_calls_within, wg_key, WgKey};
 use crate::finding::LineOf;
 use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
+use crate::{HashMap, HashSet};
 use goconc_model::goroutines::{go_statement_of, in_nested_goroutine};
 use goconc_model::sync_calls::{waitgroup_call, WaitGroupOp};
 use goconc_model::SyncKind;
@@ -97,6 +98,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.go_statements.is_empty() {
         return;
     }
+    let mut late = LateAdds::default();
     for &node in cx.index.calls_named("Add") {
         let Some(add) = waitgroup_call(cx.model, node).filter(|c| c.op == WaitGroupOp::Add) else {
             continue;
@@ -104,7 +106,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if is_negative_add(add.call, cx.src) {
             continue;
         }
-        if let Some(finding) = add_after_go(cx, add.call, add.receiver) {
+        if let Some(finding) = add_after_go(cx, &mut late, add.call, add.receiver) {
             out.push(finding);
             continue;
         }
@@ -198,15 +200,28 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 /// `Done` panics; a `Wait` between the two returns too early.
 fn add_after_go<'t>(
     cx: &Context<'_, 't>,
+    late: &mut LateAdds<'t>,
     add: tree_sitter::Node<'t>,
     receiver: tree_sitter::Node<'t>,
 ) -> Option<Finding> {
     let stmt = call_statement(add).filter(|s| s.kind_str() == "expression_statement")?;
-    let mut before = stmt.prev_named_sibling();
-    while before.is_some_and(|b| b.kind_str() == "comment") {
-        before = before.and_then(|b| b.prev_named_sibling());
+    let block = stmt.parent_node()?;
+    let key = wg_key(cx.model, receiver)?;
+    // The statement before this one, found in the block's list (tree-sitter's sibling links
+    // climb from the root: quadratic over a block of thousands of statements).
+    let (stmts, index) = late.block(block);
+    let at = *index.get(&stmt.start_byte())?;
+    let go = stmts[..at]
+        .iter()
+        .rev()
+        .find(|s| s.kind_str() != "comment")
+        .copied()
+        .filter(|b| b.kind_str() == "go_statement")?;
+    // `wg.Add(1); go a(); wg.Add(1); go b()`: this Add is the next goroutine's. Only a
+    // goroutine that no earlier Add of the block counted is the one this Add comes late for.
+    if !late.uncounted(cx, block, &key).contains(&go.start_byte()) {
+        return None;
     }
-    let go = before.filter(|b| b.kind_str() == "go_statement")?;
     let lit = go
         .named_child(0)
         .filter(|c| c.kind_str() == "call_expression")
@@ -214,15 +229,8 @@ fn add_after_go<'t>(
         .map(unparen)
         .filter(|f| f.kind_str() == "func_literal")?;
     let body = lit.field("body")?;
-    let key = wg_key(cx.model, receiver)?;
     let done = wg_calls_within(cx, WaitGroupOp::Done, &key, body)
         .find(|d| !in_nested_goroutine(cx.model, d.call, body))?;
-    // `wg.Add(1); go a(); wg.Add(1); go b()`: this Add is the next goroutine's. Only a
-    // goroutine that no earlier Add of the block counted is the one this Add comes late for.
-    let block = stmt.parent_node()?;
-    if counted_before(cx, &key, &statements(block), go) {
-        return None;
-    }
     let recv = text(receiver, cx.src);
     let mut finding = META
         .finding(
@@ -270,43 +278,78 @@ fn go_fix_after(
     ])
 }
 
-/// Does an `Add` on the group earlier in the block count the goroutine `go` starts? Goroutines
-/// whose literal calls `Done` on the group each use up one of what the `Add`s before them
-/// added (`wg.Add(n)` with a constant `n`; an `Add` of any other amount, or one inside another
-/// statement, counts as enough for all).
-fn counted_before(
-    cx: &Context,
-    key: &WgKey,
-    stmts: &[tree_sitter::Node],
-    go: tree_sitter::Node,
-) -> bool {
-    const ENOUGH: u64 = u64::MAX / 2;
-    let mut added: u64 = 0;
-    for stmt in stmts {
-        if *stmt == go {
-            return added > 0;
-        }
-        let adds: Vec<_> = wg_calls_within(cx, WaitGroupOp::Add, key, *stmt).collect();
-        let top_level = statement_call(*stmt);
-        for add in &adds {
-            let amount = match top_level == Some(add.call) {
-                true => call_args(add.call)
-                    .first()
-                    .and_then(|a| text(*a, cx.src).parse::<u64>().ok())
-                    .unwrap_or(ENOUGH),
-                false => ENOUGH,
-            };
-            added = added.saturating_add(amount);
-        }
-        if stmt.kind_str() == "go_statement"
-            && wg_calls_within(cx, WaitGroupOp::Done, key, *stmt)
-                .next()
-                .is_some()
-        {
-            added = added.saturating_sub(1);
-        }
+/// Per block, what `add_after_go` asks of it, computed once: a function may start thousands
+/// of goroutines, each with its `Add`.
+#[derive(Default)]
+struct LateAdds<'t> {
+    /// A block's statements and each one's index by start byte.
+    blocks: HashMap<usize, (Vec<tree_sitter::Node<'t>>, HashMap<usize, usize>)>,
+    /// The `go` statements of a block that no earlier `Add` on a group counted.
+    uncounted: HashMap<(usize, WgKey), HashSet<usize>>,
+}
+
+impl<'t> LateAdds<'t> {
+    fn block(
+        &mut self,
+        block: tree_sitter::Node<'t>,
+    ) -> (&[tree_sitter::Node<'t>], &HashMap<usize, usize>) {
+        let (stmts, index) = self.blocks.entry(block.start_byte()).or_insert_with(|| {
+            let stmts = statements(block);
+            let index = stmts
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.start_byte(), i))
+                .collect();
+            (stmts, index)
+        });
+        (stmts, index)
     }
-    false
+
+    /// Goroutines whose literal calls `Done` on the group each use up one of what the `Add`s
+    /// before them added (`wg.Add(n)` with a constant `n`; an `Add` of any other amount, or
+    /// one inside another statement, counts as enough for all); those that find nothing left
+    /// are uncounted.
+    fn uncounted(
+        &mut self,
+        cx: &Context<'_, 't>,
+        block: tree_sitter::Node<'t>,
+        key: &WgKey,
+    ) -> &HashSet<usize> {
+        let id = (block.start_byte(), key.clone());
+        if !self.uncounted.contains_key(&id) {
+            const ENOUGH: u64 = u64::MAX / 2;
+            let stmts = self.block(block).0.to_vec();
+            let mut added: u64 = 0;
+            let mut uncounted = HashSet::default();
+            for stmt in stmts {
+                let top_level = statement_call(stmt);
+                for add in wg_calls_within(cx, WaitGroupOp::Add, key, stmt) {
+                    let amount = match top_level == Some(add.call) {
+                        true => call_args(add.call)
+                            .first()
+                            .and_then(|a| text(*a, cx.src).parse::<u64>().ok())
+                            .unwrap_or(ENOUGH),
+                        false => ENOUGH,
+                    };
+                    added = added.saturating_add(amount);
+                }
+                if stmt.kind_str() == "go_statement"
+                    && wg_calls_within(cx, WaitGroupOp::Done, key, stmt)
+                        .next()
+                        .is_some()
+                {
+                    match added {
+                        0 => {
+                            uncounted.insert(stmt.start_byte());
+                        }
+                        _ => added -= 1,
+                    }
+                }
+            }
+            self.uncounted.insert(id.clone(), uncounted);
+        }
+        self.uncounted.entry(id).or_default()
+    }
 }
 
 /// Moves the one-line statement `stmt` (the call `add`) to the line before `go`.

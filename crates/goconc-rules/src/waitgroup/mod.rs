@@ -40,7 +40,7 @@ pub fn rules() -> Vec<Rule> {
 
 /// Which WaitGroup a call is on: its access path (`s.wg`) and the declaration of the path's root
 /// (so that a shadowing `wg` is another group).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct WgKey {
     pub path: String,
     root_decl: Option<usize>,
