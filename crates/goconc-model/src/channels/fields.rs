@@ -404,7 +404,10 @@ impl<'t> Collector<'_, 't> {
             None => (false, false),
         };
         let loop_stmt = match kind {
-            FieldOpKind::Range => Some(node),
+            // The operation is the range clause; its loop is the `for` around it.
+            FieldOpKind::Range => node
+                .parent_node()
+                .filter(|p| p.kind_str() == "for_statement"),
             _ => enclosing_loop_within(node, own_function),
         };
         // The loop can stop reading by a way other than this receive's own case: a `return` or
@@ -730,19 +733,11 @@ fn locks_before(
 /// `continue` back to the operation.
 fn locks_after_in_iteration(node: Node, lp: Node, root: &str, src: &str) -> Vec<String> {
     let prefix = format!("{root}.");
-    // A range's operation is its clause; the loop is the `for` around it.
-    let lp = match lp.kind_str() {
-        "range_clause" => match lp.parent() {
-            Some(for_stmt) => for_stmt,
-            None => return Vec::new(),
-        },
-        _ => lp,
-    };
     let Some(body) = lp.field("body") else {
         return Vec::new();
     };
     let stmts = statements(body);
-    let from = match node == lp || node.kind_str() == "range_clause" {
+    let from = match node.kind_str() == "range_clause" {
         true => 0,
         false => match stmts
             .iter()

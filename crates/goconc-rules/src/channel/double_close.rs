@@ -191,14 +191,8 @@ fn check_closes_per_iteration(cx: &Context, out: &mut Vec<Finding>) {
             };
             // Closed at the top level of the goroutine (or deferred there): every goroutine
             // closes. A close under a condition (`if remaining.Add(-1) == 0`) is the last one's.
-            let unconditional = goconc_syntax::statements(body).iter().any(|stmt| {
-                matches!(stmt.kind_str(), "expression_statement" | "defer_statement")
-                    && goconc_syntax::is_within(close.node, *stmt)
-                    && goconc_syntax::statement_call(*stmt).or_else(|| {
-                        stmt.named_child(0)
-                            .filter(|c| c.kind_str() == "call_expression")
-                    }) == Some(close.node)
-            });
+            let unconditional = goconc_syntax::call_statement(close.node)
+                .is_some_and(|stmt| goconc_syntax::statements(body).contains(&stmt));
             if !unconditional || cx.panic_is_expected(&close.node.byte_range()) {
                 continue;
             }

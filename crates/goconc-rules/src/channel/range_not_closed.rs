@@ -162,10 +162,7 @@ fn check_consumer(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
 /// `for { … }` with no condition that nothing breaks out of or returns from.
 fn runs_forever(cx: &Context, lp: Node) -> bool {
     let body = lp.field("body");
-    let mut cursor = lp.walk();
-    let has_clause = lp
-        .named_children(&mut cursor)
-        .any(|c| Some(c) != body && c.kind_str() != "comment");
+    let has_clause = named_children(lp).any(|c| Some(c) != body && c.kind_str() != "comment");
     if has_clause || can_break(cx, lp) {
         return false;
     }

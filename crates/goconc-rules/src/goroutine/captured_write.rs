@@ -122,7 +122,16 @@ impl<'t> LoopsOf<'t> {
             let mut starts = crate::HashMap::default();
             let mut waits: crate::HashMap<usize, bool> = crate::HashMap::default();
             goconc_syntax::walk_body_with_ancestors(parent_body, |n, ancestors| {
-                if !matches!(n.kind_str(), "go_statement" | "call_expression") {
+                // Where a goroutine starts: a `go` statement or a group's `Go(func…)` call.
+                let starts_goroutine = match n.kind_str() {
+                    "go_statement" => true,
+                    "call_expression" => n
+                        .field("function")
+                        .and_then(|f| f.field("field"))
+                        .is_some_and(|m| matches!(text(m, cx.src), "Go" | "TryGo")),
+                    _ => false,
+                };
+                if !starts_goroutine {
                     return;
                 }
                 let Some(&lp) = ancestors
