@@ -118,29 +118,22 @@ pub fn left_behind<'t>(
             None
         });
     let mut analysis = Pending {
-        go,
-        receives,
+        start: go,
+        clears: receives,
         seen: HashSet::default(),
         make_stmt,
         next_iteration: false,
     };
     let exits = flow::run(model, body, &mut analysis, false)?;
-    if analysis.seen.len() != analysis.receives.len() {
+    if analysis.seen.len() != analysis.clears.len() {
         return None;
     }
-    // `t.Fatal` & co end the test's goroutine too (the sender stays blocked); `os.Exit` and a
-    // panic end the program, which frees it.
-    let leaves = |e: &flow::Exit<'t, bool>| match e.kind {
-        ExitKind::Return | ExitKind::EndOfBody => true,
-        ExitKind::NoReturn => goconc_syntax::statement_call(e.node)
-            .is_some_and(|call| crate::goroutines::goroutine_exit(model, call).is_some()),
-    };
     // A loop that receives `v, ok` until the sender closes the channel, and leaves only once
     // `ok` said so, has received everything the sender sent.
     let closed_when = close_observed(model, ch, go, body);
     let mut out: Vec<Node<'t>> = exits
         .into_iter()
-        .filter(|e| e.state && leaves(e))
+        .filter(|e| e.state && leaves_goroutines_behind(model, e))
         .map(|e| e.node)
         .filter(|e| !gated_on(model.src, body, *e, &closed_when))
         .collect();
@@ -149,6 +142,47 @@ pub fn left_behind<'t>(
         exits: out,
         next_iteration: analysis.next_iteration,
     })
+}
+
+/// Does the function's goroutine leave by this exit while the program goes on? Returns and the
+/// end of the body do, and so do `t.Fatal` & co, which end a test's goroutine; `os.Exit` and a
+/// panic end the program, which frees every goroutine it started.
+fn leaves_goroutines_behind<'t>(model: &FileModel<'t>, exit: &flow::Exit<'t, bool>) -> bool {
+    match exit.kind {
+        ExitKind::Return | ExitKind::EndOfBody => true,
+        ExitKind::NoReturn => goconc_syntax::statement_call(exit.node)
+            .is_some_and(|call| crate::goroutines::goroutine_exit(model, call).is_some()),
+    }
+}
+
+/// The exits of `body` its goroutine can take after the statement `start` without running a
+/// statement that holds one of `clears` (a `close(ch)`, a `defer close(ch)`): returns, the end
+/// of the body, and calls that end a test's goroutine, in source order. None when the flow
+/// analysis cannot see every one of `clears` (one in an `if` or `switch` header, a `goto`, …).
+pub fn exits_skipping<'t>(
+    model: &FileModel<'t>,
+    body: Node<'t>,
+    start: Node<'t>,
+    clears: Vec<Range<usize>>,
+) -> Option<Vec<Node<'t>>> {
+    let mut analysis = Pending {
+        start,
+        clears,
+        seen: HashSet::default(),
+        make_stmt: None,
+        next_iteration: false,
+    };
+    let exits = flow::run(model, body, &mut analysis, false)?;
+    if analysis.seen.len() != analysis.clears.len() {
+        return None;
+    }
+    let mut out: Vec<Node<'t>> = exits
+        .into_iter()
+        .filter(|e| e.state && leaves_goroutines_behind(model, e))
+        .map(|e| e.node)
+        .collect();
+    out.sort_by_key(|n| n.start_byte());
+    Some(out)
 }
 
 /// What says the sender's channel was seen closed, with where it says so: the `ok` of each
@@ -255,9 +289,11 @@ fn gated_on(src: &str, body: Node, exit: Node, gates: &[(&str, Node)]) -> bool {
         })
 }
 
+/// "Is something still owed?": set at `start` (the `go` statement), cleared by any statement
+/// holding one of `clears` (the parent's receives, or its closes of the channel).
 struct Pending<'t> {
-    go: Node<'t>,
-    receives: Vec<Range<usize>>,
+    start: Node<'t>,
+    clears: Vec<Range<usize>>,
     seen: HashSet<usize>,
     /// The statement making the channel anew in each iteration.
     make_stmt: Option<Node<'t>>,
@@ -275,11 +311,11 @@ impl<'t> FlowAnalysis<'t> for Pending<'t> {
             *state = false;
             return;
         }
-        if stmt == self.go {
+        if stmt == self.start {
             *state = true;
             return;
         }
-        for (i, r) in self.receives.iter().enumerate() {
+        for (i, r) in self.clears.iter().enumerate() {
             if r.start >= stmt.start_byte() && r.end <= stmt.end_byte() {
                 self.seen.insert(i);
                 *state = false;

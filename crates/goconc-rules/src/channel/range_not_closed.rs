@@ -1,13 +1,16 @@
 //! `channel-range-not-closed`: a goroutine produces into a locally made channel, the function
-//! ranges over it, and nobody closes it.
+//! ranges over it, and nobody closes it; or the function feeds a consumer goroutine that ranges,
+//! and never closes the channel, or closes it on some ways out only.
 
 use crate::finding::LineOf;
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::finding::{Finding, Severity, TextEdit};
+use crate::messages::how_it_leaves;
 use crate::{Context, Family, RuleMeta};
-use goconc_model::channels::{LocalChannel, OpKind};
+use goconc_model::channels::senders::{exits_skipping, go_statement};
+use goconc_model::channels::{Escape, EscapeKind, LocalChannel, OpKind};
 use goconc_syntax::{
     enclosing_function, line_indent, named_children, newline, statements, text, walk,
 };
@@ -73,8 +76,26 @@ finding sits on the goroutine's `range`, with the last send as a related place. 
 the `close` goes after the last send and before any wait for the consumer, which is a choice of
 place the code does not always make clear.
 
+## Closed, but not on every way out
+The function closes the channel its consumer goroutine ranges over, but an early `return`, or
+`t.Fatal` in a test, leaves before the close: the consumer then waits for a close that never
+comes, and leaks with everything it holds (a test's drain goroutine, left behind by every
+failing run). The finding sits on the `close`; the consumer's `range` and every way out that
+skips the close are related places. No quick fix: the close belongs before each of those exits,
+in a `defer` (when nothing after it waits for the consumer), or in `t.Cleanup`. The function's
+own `close` shows that closing is its job, so a channel it also hands to a function of another
+package (`signal.Notify(ch, …)`, a progress writer) that fills it is still judged. It stays
+silent when every way out closes the channel or a `defer close(ch)` does (wherever it stands),
+when the close runs in a closure (`t.Cleanup(func() { close(ch) })`), when the consumer can
+`break` out of its range, when the way out ends the program (`log.Fatal`, `os.Exit`, a panic),
+when the channel goes to a `go` or deferred call, to a function or method of this package
+(which may close it on the path it takes), to a method of a value of unknown type, or is
+stored, returned or received from, when another goroutine sends on it, and when the consumer
+is started in a loop.
+
 ## When it stays silent
-- Anything closes the channel, anywhere in the function.
+- Anything closes the channel, anywhere in the function (except as above: closed on some ways
+  out only).
 - More than one goroutine sends on it (the last one to finish must close: use a `WaitGroup`
   and close after `Wait`), or the function itself sends on it.
 - The channel leaves the function's sight: handed to a call (`go produce(ch)`), stored,
@@ -97,7 +118,114 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for ch in cx.channels.iter() {
         check_channel(cx, ch, out);
         check_consumer(cx, ch, out);
+        check_closed_on_some_paths(cx, ch, out);
     }
+}
+
+/// The function closes the channel its consumer goroutine ranges over, but a way out of the
+/// function skips the close (an early `return`, `t.Fatal` in a test): the consumer then waits
+/// for a close that never comes. The function's own `close` shows that closing is its job, so
+/// a channel it also hands to a call of another package (which fills it) is still judged.
+fn check_closed_on_some_paths(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
+    let mut consumer = None;
+    let mut closes = Vec::new();
+    for op in &ch.ops {
+        match (op.kind, op.goroutine) {
+            (OpKind::Range, Some(g)) => {
+                if enclosing_function(op.node) != Some(g.literal)
+                    || can_break(cx, op.node)
+                    || consumer.is_some_and(|(c, _)| c != g)
+                {
+                    return;
+                }
+                consumer.get_or_insert((g, op.node));
+            }
+            (OpKind::Close, None) if !op.in_closure => closes.push(op.node),
+            (OpKind::Send, None) if !op.in_closure => {}
+            _ => return,
+        }
+    }
+    let (Some((consumer, range)), Some(&first_close)) = (consumer, closes.first()) else {
+        return;
+    };
+    // `defer close(ch)`, even before the consumer starts, closes it on every later way out.
+    if closes.iter().any(|c| {
+        c.parent()
+            .is_some_and(|p| p.kind_str() == "defer_statement")
+    }) {
+        return;
+    }
+    if !ch.escapes.iter().all(|e| fills_only(cx, ch, e)) {
+        return;
+    }
+    let Some(go) = go_statement(cx.model, consumer, ch.function) else {
+        return;
+    };
+    // One consumer per iteration: the close of one iteration is another's question.
+    if goconc_syntax::enclosing_loop(go).is_some() {
+        return;
+    }
+    let Some(body) = cx.model.functions.get(ch.function).and_then(|f| f.body) else {
+        return;
+    };
+    let clears = closes.iter().map(|c| c.byte_range()).collect();
+    let Some(exits) = exits_skipping(cx.model, body, go, clears) else {
+        return;
+    };
+    let Some(&exit) = exits.first() else {
+        return;
+    };
+    let Some(how) = how_it_leaves(cx, Some(exit), false) else {
+        return;
+    };
+    let name = ch.name;
+    let message = format!(
+        "`{name}` is closed here, but not when {} {how}: the goroutine ranging over it (line {}) then waits for a close that never comes, and leaks",
+        crate::messages::function_name(cx.model, ch.function),
+        LineOf(range.start_byte()),
+    );
+    let mut finding = META
+        .finding(first_close.byte_range(), message)
+        .with_related(range_header(cx, range), "the consumer ranges here");
+    for exit in &exits {
+        finding =
+            finding.with_related(exit.byte_range(), format!("leaves without `close({name})`"));
+    }
+    out.push(finding);
+}
+
+/// Is this escape a call that can only fill the channel: an argument of a function of an
+/// imported package (`progress.ChanOutput(ch)`), called on the function's own goroutine (not
+/// `go`, not deferred, not in a closure)? Such a callee does not close a channel its caller
+/// closes (that would close it twice). A function or method of this package, or a method of a
+/// value whose type is not known, may close it: the channel is not judged.
+fn fills_only(cx: &Context, ch: &LocalChannel, escape: &Escape) -> bool {
+    if escape.kind != EscapeKind::CallArgument
+        || cx.model.function_of(escape.ident) != Some(ch.function)
+    {
+        return false;
+    }
+    let Some(call) = escape
+        .ident
+        .parent()
+        .filter(|args| args.kind_str() == "argument_list")
+        .and_then(|args| args.parent())
+        .filter(|call| call.kind_str() == "call_expression")
+    else {
+        return false;
+    };
+    let started_later = call
+        .parent()
+        .is_some_and(|p| matches!(p.kind_str(), "go_statement" | "defer_statement"));
+    // `pkg.F(ch)` with `pkg` an import, not shadowed.
+    let of_import = call
+        .field("function")
+        .map(goconc_syntax::unparen)
+        .filter(|f| f.kind_str() == "selector_expression")
+        .and_then(|f| f.field("operand"))
+        .filter(|o| o.kind_str() == "identifier" && cx.model.resolve(*o).is_none())
+        .is_some_and(|o| cx.model.imports.path_of(text(o, cx.src)).is_some());
+    !started_later && of_import
 }
 
 /// The mirror case: the function sends, a goroutine it starts ranges, and nothing closes the

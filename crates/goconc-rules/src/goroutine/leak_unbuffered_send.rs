@@ -10,7 +10,7 @@ use goconc_model::DeclKind;
 use goconc_syntax::text;
 use goconc_syntax::NodeExt;
 
-use crate::messages::function_name;
+use crate::messages::{function_name, how_it_leaves};
 use goconc_model::channels::senders::{
     go_statement, is_single_blocking_send, left_behind, lone_sender_to_parent,
 };
@@ -838,25 +838,6 @@ fn drops_result(cx: &Context, call: Node) -> bool {
 
 /// How the function leaves the sender behind, for the message: the `return` or stopping call it
 /// takes, its end, or its next iteration; `None` when it does not.
-fn how_it_leaves(cx: &Context, exit: Option<Node>, next_iteration: bool) -> Option<String> {
-    Some(match exit {
-        Some(exit) if exit.kind_str() == "return_statement" => {
-            format!("returns at line {}", LineOf(exit.start_byte()))
-        }
-        Some(exit) if exit.kind_str() == "expression_statement" => {
-            let stop = goconc_syntax::statement_call(exit)
-                .and_then(|c| c.field("function"))
-                .map_or("", |f| text(f, cx.src));
-            format!("stops at line {} (`{stop}`)", LineOf(exit.start_byte()))
-        }
-        Some(_) => "ends".to_string(),
-        None if next_iteration => {
-            "goes on to its next iteration (which makes a new channel)".to_string()
-        }
-        None => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use crate::test_support::{findings, snippets};
