@@ -83,7 +83,12 @@ send. So does a caller that receives only in one `select` with another case or a
 (`case v := <-checksumAsync(data):` beside `case <-ctx.Done():`, or `ch := checksumAsync(data)`
 whose only uses are such cases), when that other case is taken. Both findings are `error`s on
 the call (the other case is the related place); the fix is in the function (a buffer of
-one) or the caller (receive, or stop calling it). It stays silent when the function's channel
+one) or the caller (receive, or stop calling it). A caller that keeps the channel (`sum :=
+checksumAsync(data)`), receives it only with plain receives on its own goroutine, and has a way
+out the call reaches before any receive (an early `return`, its end, `t.Fatal`) leaves the
+goroutine blocked too when it takes that way: a warning on the call, with each such way out as
+a related place (silent when every way out after the call receives, when the way out ends the
+program, and when the call sits in a loop). It stays silent when the function's channel
 is buffered, when its goroutine's sends can give up (inside a `select` with another case), and
 when the function does anything else with the channel (stores it, hands it to a call, receives
 from it, passes it to the goroutine as an argument); and, at the caller, when the channel is
@@ -701,16 +706,19 @@ fn check_dropped_results(cx: &Context, out: &mut Vec<Finding>) {
             if cx.is_skipped(call.start_byte()) {
                 continue;
             }
+            if goconc_model::locks::callee(cx.model, call).is_none_or(|c| c.key != *key) {
+                continue;
+            }
             let other_case = match drops_result(cx, call) {
                 true => None,
                 false => match received_only_in_select(cx, call) {
                     Some(other) => Some(other),
-                    None => continue,
+                    None => {
+                        out.extend(left_unreceived(cx, call, name));
+                        continue;
+                    }
                 },
             };
-            if goconc_model::locks::callee(cx.model, call).is_none_or(|c| c.key != *key) {
-                continue;
-            }
             let shown = call.field("function").map_or(name, |f| text(f, cx.src));
             let mut finding = match other_case {
                 None => META.finding(
@@ -735,6 +743,73 @@ fn check_dropped_results(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
+/// `ch := fetch()` whose every use is a plain receive `<-ch` on the function's own goroutine,
+/// with a way out of the function (a `return`, its end, `t.Fatal`) that the flow from the call
+/// reaches before any receive: the goroutine `fetch` started is left blocked on its send.
+fn left_unreceived(cx: &Context, call: Node, shown_name: &str) -> Option<Finding> {
+    let (declaration, name) = declared_from(call)?;
+    let function = cx.model.function_of(call)?;
+    let body = cx.model.functions.get(function)?.body?;
+    let mut receives = Vec::new();
+    let mut other_use = false;
+    goconc_syntax::walk(body, |node| {
+        if node.kind_str() == "identifier"
+            && node != name
+            && text(node, cx.src) == text(name, cx.src)
+            && cx.model.resolve(node).is_some_and(|d| d.ident == name)
+        {
+            match node.parent().filter(|p| is_receive(cx, *p)) {
+                Some(receive)
+                    if cx.model.function_of(receive) == Some(function)
+                        && receiving_case(receive).is_none() =>
+                {
+                    receives.push(receive.byte_range())
+                }
+                _ => other_use = true,
+            }
+        }
+        !other_use
+    });
+    // One iteration's channel is another's question (the next call makes a new one).
+    if other_use || receives.is_empty() || goconc_syntax::enclosing_loop(declaration).is_some() {
+        return None;
+    }
+    let exits =
+        goconc_model::channels::senders::exits_skipping(cx.model, body, declaration, receives)?;
+    let exit = *exits.first()?;
+    let how = how_it_leaves(cx, Some(exit), false)?;
+    let shown = call
+        .field("function")
+        .map_or(shown_name, |f| text(f, cx.src));
+    let message = format!(
+        "`{shown}` returns an unbuffered channel that a goroutine it starts sends on, and nothing receives from `{}` when {} {how}: that goroutine blocks forever",
+        text(name, cx.src),
+        function_name(cx.model, function),
+    );
+    let mut finding = META.finding(call.byte_range(), message);
+    for exit in &exits {
+        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
+    }
+    Some(finding)
+}
+
+/// `ch := fetch()`: the declaration and the one name it declares.
+fn declared_from(call: Node) -> Option<(Node, Node)> {
+    let list = call.parent()?;
+    let declaration = list.parent()?;
+    if list.kind_str() != "expression_list"
+        || list.named_child_count() != 1
+        || declaration.kind_str() != "short_var_declaration"
+        || declaration.field("right") != Some(list)
+    {
+        return None;
+    }
+    let left = declaration.field("left")?;
+    let name = goconc_syntax::named_children(left).next()?;
+    (left.named_child_count() == 1 && name.kind_str() == "identifier")
+        .then_some((declaration, name))
+}
+
 /// The channel the call returns is received from only in the cases of one `select` that has
 /// another case (or a `default`): `case v := <-fetch():`, or `ch := fetch()` whose every use is
 /// such a case of one `select` that no loop runs again (unless the loop declares `ch` too).
@@ -746,19 +821,7 @@ fn received_only_in_select<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<N
         return other_case(case.parent()?, &[case]);
     }
     // `ch := fetch()`: every use of `ch` in the function is such a case of one select.
-    let declaration = parent.parent()?;
-    if parent.kind_str() != "expression_list"
-        || parent.named_child_count() != 1
-        || declaration.kind_str() != "short_var_declaration"
-        || declaration.field("right") != Some(parent)
-    {
-        return None;
-    }
-    let left = declaration.field("left")?;
-    let name = goconc_syntax::named_children(left).next()?;
-    if left.named_child_count() != 1 || name.kind_str() != "identifier" {
-        return None;
-    }
+    let (declaration, name) = declared_from(call)?;
     let body = cx.model.functions[cx.model.function_of(call)?].body?;
     let mut cases = Vec::new();
     let mut other_use = false;
@@ -836,8 +899,6 @@ fn drops_result(cx: &Context, call: Node) -> bool {
     }
 }
 
-/// How the function leaves the sender behind, for the message: the `return` or stopping call it
-/// takes, its end, or its next iteration; `None` when it does not.
 #[cfg(test)]
 mod tests {
     use crate::test_support::{findings, snippets};
