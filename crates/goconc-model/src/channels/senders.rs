@@ -81,18 +81,9 @@ pub struct LeftBehind<'t> {
 
 /// Runs "is a value still owed to the sender?" over the parent's body: the state becomes pending
 /// at the `go` statement and clears at any receive from the channel. Returns the exits left
-/// while pending (returns and the end of the body), or None when the analysis cannot see every
-/// receive (a receive in an `if` or `switch` header, `goto`, …).
-pub fn exits_leaving_sender<'t>(
-    model: &FileModel<'t>,
-    ch: &LocalChannel<'t>,
-    go: Node<'t>,
-) -> Option<Vec<Node<'t>>> {
-    left_behind(model, ch, go).map(|l| l.exits)
-}
-
-/// [`exits_leaving_sender`], also telling whether a loop iteration can end owing a value to the
-/// sender of a channel made in that iteration.
+/// while pending (returns, the end of the body, calls that end a test's goroutine), and whether
+/// a loop iteration can end owing a value to the sender of a channel made in that iteration;
+/// None when the analysis cannot see every receive (one in an `if` or `switch` header, `goto`).
 pub fn left_behind<'t>(
     model: &FileModel<'t>,
     ch: &LocalChannel<'t>,
