@@ -319,10 +319,12 @@ pub fn release_helper_name<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<
         "selector_expression" => text(function.field("field")?, model.src),
         _ => return None,
     };
-    if lock_call(model, call).is_some() {
+    // The name first: it rules out nearly every call, and a lock call's test reads the
+    // receiver's type.
+    if !crate::words::RELEASE.in_identifier(name) || lock_call(model, call).is_some() {
         return None;
     }
-    crate::words::RELEASE.in_identifier(name).then_some(name)
+    Some(name)
 }
 
 fn apply(state: &mut LockState, call: &LockCall, key: String) {
