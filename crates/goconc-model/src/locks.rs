@@ -852,8 +852,7 @@ impl<'t> LockObserver<'t> for Recorder<'t> {
             deferred,
             made_key: (receiver != key).then(|| key.into()),
         };
-        self.events
-            .push((at, Event::Call(Box::new(event), shared)));
+        self.events.push((at, Event::Call(Box::new(event), shared)));
     }
 }
 
