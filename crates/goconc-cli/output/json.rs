@@ -157,7 +157,7 @@ fn finding_json<'a>(
 /// as one JSON tree (the text is the same as pretty-printing the whole array).
 /// The serializer's writer: its many small writes (a quote, an indent, a key) go into a
 /// buffer of this type, passed on in large pieces. Written through `dyn Write` one by one they
-/// were a call each through a pointer (45,000 findings: 5% of the check).
+/// were a call each through a pointer (45,000 findings: 3% of the check's samples).
 struct Chunks<'a> {
     buffer: Vec<u8>,
     out: &'a mut dyn Write,

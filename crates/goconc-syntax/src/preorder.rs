@@ -332,7 +332,7 @@ impl Layout {
         let start = self.entries[i].start;
         match self.lengths[i] {
             // Every far length was kept when the layout was made: the fallback is never taken.
-            FAR => far_link(&self.far_lengths, i).map_or(start, |end| index(end)),
+            FAR => far_link(&self.far_lengths, i).map_or(start, index),
             near => start.saturating_add(u32::from(near)),
         }
     }
