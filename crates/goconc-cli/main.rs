@@ -23,7 +23,7 @@ mod shapes;
 
 use std::process::ExitCode;
 
-#[cfg(unix)]
+#[cfg(all(unix, not(feature = "system-allocator")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -31,7 +31,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// system after a second instead of ten: a folder's syntax trees are freed together once it is
 /// analysed, and keeping them dirty for ten seconds made `goconc bench`'s peak wander between
 /// 374 and 397 MB from run to run (356–377 MB with this; the ratio stays within its noise).
-#[cfg(unix)]
+#[cfg(all(unix, not(feature = "system-allocator")))]
 #[allow(non_upper_case_globals)]
 #[export_name = "_rjem_malloc_conf"]
 pub static malloc_conf: &[u8] = b"dirty_decay_ms:1000\0";
@@ -39,7 +39,7 @@ pub static malloc_conf: &[u8] = b"dirty_decay_ms:1000\0";
 /// Gives tree-sitter's C code the allocator Rust uses. Syntax trees are most of what goconc
 /// allocates; under glibc's `malloc`, building and freeing them (`malloc_consolidate`,
 /// `_int_free`, `unlink_chunk`) was a tenth of `goconc bench`'s samples.
-#[cfg(unix)]
+#[cfg(all(unix, not(feature = "system-allocator")))]
 fn use_jemalloc_for_tree_sitter() {
     // tree-sitter must never see null for a non-zero size (its own defaults abort too).
     unsafe extern "C" fn malloc(size: usize) -> *mut std::ffi::c_void {
@@ -292,7 +292,7 @@ pub enum ColorChoice {
 }
 
 fn main() -> ExitCode {
-    #[cfg(unix)]
+    #[cfg(all(unix, not(feature = "system-allocator")))]
     use_jemalloc_for_tree_sitter();
     let cli = Cli::parse();
     let code = match cli.command {

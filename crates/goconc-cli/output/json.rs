@@ -155,7 +155,51 @@ fn finding_json<'a>(
 
 /// The array, written one finding at a time: tens of thousands of findings never sit in memory
 /// as one JSON tree (the text is the same as pretty-printing the whole array).
+/// The serializer's writer: its many small writes (a quote, an indent, a key) go into a
+/// buffer of this type, passed on in large pieces. Written through `dyn Write` one by one they
+/// were a call each through a pointer (45,000 findings: 3% of the check's samples).
+struct Chunks<'a> {
+    buffer: Vec<u8>,
+    out: &'a mut dyn Write,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl Write for Chunks<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= CHUNK {
+            self.out.write_all(&self.buffer)?;
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.write_all(&self.buffer)?;
+        self.buffer.clear();
+        self.out.flush()
+    }
+}
+
 pub fn write(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
+    let mut chunks = Chunks {
+        buffer: Vec::with_capacity(2 * CHUNK),
+        out,
+    };
+    write_findings(&mut chunks, report)?;
+    // What is left; the caller flushes its writer.
+    chunks.out.write_all(&chunks.buffer)
+}
+
+fn write_findings(out: &mut Chunks, report: &Report) -> std::io::Result<()> {
     use serde::ser::{SerializeSeq, Serializer};
     let mut serializer = serde_json::Serializer::pretty(&mut *out);
     let mut array = serializer

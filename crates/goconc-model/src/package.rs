@@ -28,9 +28,25 @@ pub struct FuncSig {
     pub params: Vec<Ty>,
 }
 
-/// Facts by function, each put behind an [`Arc`] once made.
-pub fn shared<T>(facts: HashMap<String, T>) -> HashMap<String, Arc<T>> {
-    facts.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
+/// Facts by function, each put behind an [`Arc`] once made, equal facts behind the same one:
+/// most functions of a file have the same (often empty) goroutine facts, and generated methods
+/// the same summary (an `Arc` each was 400 bytes a function of a file of 200,000 functions).
+pub fn shared<T: Eq + std::hash::Hash>(facts: HashMap<String, T>) -> HashMap<String, Arc<T>> {
+    let mut made: crate::HashSet<Arc<T>> = Default::default();
+    facts
+        .into_iter()
+        .map(|(k, v)| {
+            let arc = match made.get(&v) {
+                Some(same) => same.clone(),
+                None => {
+                    let arc = Arc::new(v);
+                    made.insert(arc.clone());
+                    arc
+                }
+            };
+            (k, arc)
+        })
+        .collect()
 }
 
 /// The top-level declarations of one file.
@@ -1767,6 +1783,9 @@ fn param_types(decl: Node, src: &str, imports: &Imports) -> Vec<Ty> {
             .count();
         types.extend(std::iter::repeat_n(ty, names.max(1)));
     }
+    // Kept in the package's signatures: a vector's first growth makes room for four (192
+    // bytes for one parameter).
+    types.shrink_to_fit();
     types
 }
 

@@ -231,6 +231,9 @@ fn results_at(result: Option<Node>, src: &str, imports: &Imports, depth: usize) 
         let names = names_of(param).len().max(1);
         out.extend(std::iter::repeat_n(ty, names));
     }
+    // Kept in signatures and types for the whole check: a vector's first growth makes room
+    // for four.
+    out.shrink_to_fit();
     out
 }
 
@@ -283,6 +286,7 @@ fn struct_fields_at(node: Node, src: &str, imports: &Imports, depth: usize) -> V
             }
         }
     }
+    fields.shrink_to_fit();
     fields
 }
 

@@ -1154,7 +1154,7 @@ mod tests {
     }
 
     /// Links too long for an entry (a subtree of more than 65,534 nodes, a parent that many
-    /// entries back) are kept apart: the nodes of a long function and of the function after it
+    /// entries back, a node that many bytes long) are kept apart: the nodes of a long function and of the function after it
     /// still have the cursor's raw context, parent, end byte, walks and climbs.
     #[test]
     fn far_links_lead_where_the_cursors_do() {

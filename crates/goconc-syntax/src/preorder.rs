@@ -16,8 +16,8 @@ use std::rc::Rc;
 
 use tree_sitter::{ffi, Node};
 
-/// One node in 16 bytes (32 with its raw context and id as they are), 19 with its alias, kind
-/// and field beside it: what rebuilds it and where its subtree ends. The layout of a deep tree
+/// One node in 12 bytes (32 with its raw context and id as they are), 17 with its length, alias,
+/// kind and field beside it: what rebuilds it and where its subtree ends. The layout of a deep tree
 /// is a fifth of what the check holds at its peak, tree-sitter's tree most of the rest, so each
 /// field is narrowed: the id as a distance from the root's, the row found from the start among
 /// the rows' line starts and the column as the start's distance from its row's, the links to the
@@ -29,8 +29,6 @@ struct Entry {
     id: i32,
     /// Its start byte (`context[0]`).
     start: u32,
-    /// Its end byte: tree-sitter reads it from the node's subtree.
-    end_byte: u32,
     /// How many entries its subtree holds, itself included (so at least 1); [`FAR`] for
     /// `Layout::far_ends`.
     end: u16,
@@ -51,6 +49,12 @@ pub(crate) struct Layout {
     entries: Vec<Entry>,
     /// Each entry's alias symbol (`context[3]`).
     aliases: Vec<u8>,
+    /// Each entry's length in bytes (its end byte less its start: tree-sitter reads the end
+    /// from the node's subtree), [`FAR`] for one in `far_lengths`.
+    lengths: Vec<u16>,
+    /// The end bytes of the entries [`FAR`] bytes long or longer, as (the entry's index, its end
+    /// byte), in the order of the entries.
+    far_lengths: Vec<(u32, u32)>,
     /// The links of the entries whose subtree's end or parent is [`FAR`] or more away, as (the
     /// entry's index, the index linked to), in the order of the entries.
     far_ends: Vec<(u32, u32)>,
@@ -113,7 +117,6 @@ fn narrow(
     let entry = Entry {
         id,
         start,
-        end_byte: 0,
         end: 0,
         parent: 0,
     };
@@ -162,6 +165,14 @@ fn near(from: usize, to: usize) -> u16 {
         .unwrap_or(FAR)
 }
 
+/// A node's length when it fits an entry's; [`FAR`] otherwise.
+fn near_length(start: u32, end: u32) -> u16 {
+    u16::try_from(end.saturating_sub(start))
+        .ok()
+        .filter(|&d| d < FAR)
+        .unwrap_or(FAR)
+}
+
 /// The link of entry `i` among far links (sorted by entry).
 fn far_link(links: &[(u32, u32)], i: usize) -> Option<usize> {
     let i = u32::try_from(i).ok()?;
@@ -182,6 +193,8 @@ impl Layout {
         // tree-sitter keeps the count of visible nodes: the walk visits at most that many.
         let mut entries: Vec<Entry> = Vec::with_capacity(root.descendant_count());
         let mut aliases: Vec<u8> = Vec::with_capacity(entries.capacity());
+        let mut lengths: Vec<u16> = Vec::with_capacity(entries.capacity());
+        let mut far_lengths: Vec<(u32, u32)> = Vec::new();
         let mut far_ends: Vec<(u32, u32)> = Vec::new();
         let mut far_parents: Vec<(u32, u32)> = Vec::new();
         let mut kinds: Vec<u8> = Vec::with_capacity(entries.capacity());
@@ -208,7 +221,11 @@ impl Layout {
                 }
             }
             let (mut entry, alias) = narrow(&node.into_raw(), root_id, &mut line_starts)?;
-            entry.end_byte = u32::try_from(node.end_byte()).ok()?;
+            let end_byte = u32::try_from(node.end_byte()).ok()?;
+            let length = near_length(entry.start, end_byte);
+            if length == FAR {
+                far_lengths.push((u32::try_from(at).ok()?, end_byte));
+            }
             if let Some(&parent) = open.last() {
                 entry.parent = near(parent, at);
                 if entry.parent == FAR {
@@ -217,6 +234,7 @@ impl Layout {
             }
             entries.push(entry);
             aliases.push(alias);
+            lengths.push(length);
             kinds.push(u8::try_from(node.kind_id()).unwrap_or(UNCACHED));
             // Field ids are small (tree-sitter-go has 35); one past a byte is read as none,
             // and its lookups go to tree-sitter.
@@ -247,11 +265,14 @@ impl Layout {
         line_starts.shrink_to_fit();
         far_ends.shrink_to_fit();
         far_parents.shrink_to_fit();
+        far_lengths.shrink_to_fit();
         Some(Layout {
             tree: root.into_raw().tree,
             root_id,
             entries,
             aliases,
+            lengths,
+            far_lengths,
             far_ends,
             far_parents,
             kinds,
@@ -306,6 +327,16 @@ impl Layout {
         }
     }
 
+    /// The end byte of the node at `i`.
+    fn end_byte(&self, i: usize) -> u32 {
+        let start = self.entries[i].start;
+        match self.lengths[i] {
+            // Every far length was kept when the layout was made: the fallback is never taken.
+            FAR => far_link(&self.far_lengths, i).map_or(start, index),
+            near => start.saturating_add(u32::from(near)),
+        }
+    }
+
     /// The index of the parent of the node at `i`, if the layout holds it.
     pub(crate) fn parent(&self, i: usize) -> Option<usize> {
         match self.entries[i].parent {
@@ -356,7 +387,7 @@ impl Layout {
             id: self.id(i),
             tree: self.tree,
         };
-        remember(raw.id, i, self.serial, self.kinds[i], e.end_byte);
+        remember(raw.id, i, self.serial, self.kinds[i], self.end_byte(i));
         // SAFETY: the entry was read from a live node of `self.tree`, the tree `_of` belongs to
         // (checked by `position` before any index reaches here), and rebuilds its context and id
         // exactly (`narrow` kept only what fits); the tree lives for `'t`, and an installed

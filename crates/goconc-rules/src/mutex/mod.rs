@@ -87,43 +87,74 @@ pub(crate) fn collect_locking_bodies<'t>(
     model: &goconc_model::FileModel<'t>,
     index: &crate::NodeIndex<'t>,
 ) -> LockingBodies<'t> {
-    let mut found: Vec<(usize, LockCall<'t>)> = Vec::new();
-    for name in ["Lock", "RLock", "Unlock", "RUnlock", "TryLock", "TryRLock"] {
+    const NAMES: [&str; 6] = ["Lock", "RLock", "Unlock", "RUnlock", "TryLock", "TryRLock"];
+    let most: usize = NAMES.iter().map(|n| index.calls_named(n).len()).sum();
+    // The calls are kept once, in the order found, and put in order (function, start) through
+    // a list of keys: a list of (function, call) pairs, doubling as it grew, beside the sorted
+    // copy was the peak of a file of 200,000 small locking functions (100 MB for 400,000
+    // calls).
+    let mut calls: Vec<LockCall<'t>> = Vec::with_capacity(most);
+    let mut keys: Vec<(usize, usize, usize)> = Vec::with_capacity(most);
+    for name in NAMES {
         for &node in index.calls_named(name) {
             let Some(call) = lock_call(model, node) else {
                 continue;
             };
-            if let Some(function) = model.function_of(node) {
-                found.push((function, call));
+            let Some(function) = model.function_of(node) else {
+                continue;
+            };
+            if model.functions.get(function).and_then(|f| f.body).is_none() {
+                continue;
             }
+            // The position breaks ties: calls of a function that start together keep the
+            // order they were found in.
+            keys.push((function, call.call.start_byte(), calls.len()));
+            calls.push(call);
         }
     }
-    // Stable: calls of a function that start together keep the order they were found in.
-    found.sort_by_key(|(function, call)| (*function, call.call.start_byte()));
-    let mut listed = LockingBodies {
-        bodies: Vec::new(),
-        calls: Vec::with_capacity(found.len()),
-    };
+    keys.sort_unstable();
+    let mut order: Vec<usize> = keys.iter().map(|&(_, _, at)| at).collect();
+    put_in_order(&mut calls, &mut order);
+    let mut bodies = Vec::new();
     let mut at = 0;
-    while at < found.len() {
-        let function = found[at].0;
-        let end = found[at..]
+    while at < keys.len() {
+        let function = keys[at].0;
+        let end = keys[at..]
             .iter()
-            .position(|(f, _)| *f != function)
-            .map_or(found.len(), |n| at + n);
+            .position(|&(f, _, _)| f != function)
+            .map_or(keys.len(), |n| at + n);
         if let Some(body) = model.functions.get(function).and_then(|f| f.body) {
-            let start = listed.calls.len();
-            listed
-                .calls
-                .extend(found[at..end].iter().map(|(_, call)| *call));
-            listed
-                .bodies
-                .push((function, body, start..listed.calls.len()));
+            bodies.push((function, body, at..end));
         }
         at = end;
     }
-    listed.bodies.shrink_to_fit();
-    listed
+    bodies.shrink_to_fit();
+    calls.shrink_to_fit();
+    LockingBodies { bodies, calls }
+}
+
+/// Rearranges `items` in place so that position `k` holds what was at `order[k]` (`order` a
+/// permutation; it is used up).
+fn put_in_order<T: Copy>(items: &mut [T], order: &mut [usize]) {
+    for start in 0..order.len() {
+        if order[start] == start {
+            continue;
+        }
+        // Follow the cycle through `start`: each place takes its source's item, the last the
+        // first's.
+        let first = items[start];
+        let mut k = start;
+        loop {
+            let from = order[k];
+            order[k] = k;
+            if from == start {
+                items[k] = first;
+                break;
+            }
+            items[k] = items[from];
+            k = from;
+        }
+    }
 }
 
 /// The bodies that call a function or method of the package which leaves a lock held for its
@@ -160,6 +191,29 @@ mod tests {
 
     fn count(rule: &str, body: &str) -> usize {
         findings(rule, &format!("{HEAD}{body}")).len()
+    }
+
+    #[test]
+    fn put_in_order_gathers_each_place_from_its_source() {
+        // Every permutation of five items, each checked against a gathered copy.
+        let mut order: Vec<usize> = (0..5).collect();
+        let mut seen = 0;
+        loop {
+            let items: Vec<char> = "abcde".chars().collect();
+            let expected: Vec<char> = order.iter().map(|&k| items[k]).collect();
+            let mut moved = items.clone();
+            super::put_in_order(&mut moved, &mut order.clone());
+            assert_eq!(moved, expected, "{order:?}");
+            seen += 1;
+            // The next permutation in lexicographic order.
+            let Some(i) = (0..4).rev().find(|&i| order[i] < order[i + 1]) else {
+                break;
+            };
+            let j = (i + 1..5).rev().find(|&j| order[j] > order[i]).unwrap();
+            order.swap(i, j);
+            order[i + 1..].reverse();
+        }
+        assert_eq!(seen, 120);
     }
 
     #[test]

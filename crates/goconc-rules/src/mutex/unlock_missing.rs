@@ -115,13 +115,6 @@ code, so no fix is offered.
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for (index, body, calls) in locking_bodies(cx) {
         let function = &cx.model.functions[index];
-        if locks::calls_release_helper(cx.model, body) {
-            continue;
-        }
-        if documented_hand_on(cx, function.node) {
-            continue;
-        }
-        let named_to_hand_on = named_hand_on(cx, function.node);
         let Some(trace) = cx.lock_trace(body) else {
             continue;
         };
@@ -148,6 +141,15 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 }
             }
         }
+        // What excuses a whole body, asked only of one that leaves a lock held (most bodies
+        // release what they take: walking each for release helpers was wasted).
+        if leaks.is_empty()
+            || locks::calls_release_helper(cx.model, body)
+            || documented_hand_on(cx, function.node)
+        {
+            continue;
+        }
+        let named_to_hand_on = named_hand_on(cx, function.node);
         for (site, (key, exit_node, exit_kind)) in leaks {
             let Some(lock) = calls.iter().find(|c| c.call.start_byte() == site) else {
                 continue;
@@ -513,13 +515,11 @@ fn is_called(name: Node) -> bool {
 fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
     // Where the body releases the lock and where it sets a flag to a constant, found in one
     // walk: asking each `if` to walk its branches again is quadratic in an `else if` chain.
-    let mut releases_at = Vec::new();
+    let mut calls = Vec::new();
     let mut flags_at: Vec<(usize, String)> = Vec::new();
     walk_body(body, |c| {
-        if let Some(lock) = goconc_model::sync_calls::lock_call(cx.model, c) {
-            if lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key) {
-                releases_at.push(c.start_byte());
-            }
+        if c.kind_str() == "call_expression" {
+            calls.push(c);
         }
         if c.kind_str() == "assignment_statement"
             && c.field("right")
@@ -534,6 +534,19 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
             }
         }
     });
+    // No flag set, none to track the hold: the releases' keys are not needed.
+    if flags_at.is_empty() {
+        return false;
+    }
+    let releases_at: Vec<usize> = calls
+        .into_iter()
+        .filter(|&c| {
+            goconc_model::sync_calls::lock_call(cx.model, c).is_some_and(|lock| {
+                lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key)
+            })
+        })
+        .map(|c| c.start_byte())
+        .collect();
     // Both in document order: what lies within a node is one binary search away.
     let releases = |n: Node| {
         let first = releases_at.partition_point(|&s| s < n.start_byte());
