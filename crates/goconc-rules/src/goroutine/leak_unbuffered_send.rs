@@ -141,11 +141,14 @@ itself, whose end says nothing about the caller).
 "#,
 };
 
+mod table;
+
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     check_dropped_results(cx, out);
     if cx.index.go_statements.is_empty() {
         return;
     }
+    table::check(cx, out);
     let mut leaks = Vec::new();
     for ch in cx.channels.iter() {
         leaks.extend(channel_leak(cx, ch));
@@ -670,20 +673,31 @@ fn with_exit_and_buffer(
 
 /// `make(chan T)` → `make(chan T, 1)`; `make(chan T, 0)` → `make(chan T, 1)`.
 pub(crate) fn buffer_of_one(cx: &Context, ch: &LocalChannel) -> Option<TextEdit> {
-    match ch.capacity_expr {
+    buffer_edit(cx, ch.make_call, ch.chan_type, ch.capacity_expr)
+}
+
+/// The edit giving the channel of `make_call` (type `chan_type`, capacity argument
+/// `capacity_expr`) a buffer of one.
+fn buffer_edit(
+    cx: &Context,
+    make_call: Node,
+    chan_type: Node,
+    capacity_expr: Option<Node>,
+) -> Option<TextEdit> {
+    match capacity_expr {
         Some(expr) => Some(TextEdit {
             range: expr.byte_range(),
             new_text: "1".into(),
         }),
         None => {
-            let paren = closing_paren(ch.make_call)?;
+            let paren = closing_paren(make_call)?;
             // `make(chan T,)` keeps its trailing comma style out of the way.
-            let before = cx.src.get(ch.chan_type.end_byte()..paren)?;
+            let before = cx.src.get(chan_type.end_byte()..paren)?;
             if !before.trim().is_empty() {
                 return None;
             }
             Some(TextEdit {
-                range: ch.chan_type.end_byte()..paren,
+                range: chan_type.end_byte()..paren,
                 new_text: ", 1".into(),
             })
         }
