@@ -74,6 +74,25 @@ and a writer and calls `t.Fatal` when neither reports in time) are one defect: o
 the first `make`, naming every channel, with the other `make`s and every send as related places
 and one fix that buffers them all. Channels left by different exits are separate findings.
 
+## A table of channels, one per element
+A table test often keeps a channel in each row: `rows[i].result = make(chan error)` in a loop
+over the rows, one goroutine per row that sends its row's result once (`for _, row := range
+rows { row := row; go func() { row.result <- check(row) }() }`), and a later loop that receives
+from each row in turn. When that loop can leave early — a `t.Fatal`, a `return`, a `break` out
+of it — the goroutines of the rows it has not reached block forever on their sends. The finding
+sits on the `make` (the `go` statement, the sends and the way out are its related places); the
+quick fix gives each row's channel a buffer of one. It is reported only when the whole picture
+is in view: the slice is a local of the function, every use of the field is that `make` (a
+statement of its own in a loop over every index), a send of the goroutine one later loop
+starts per element (through the range value, a copy of it made in the loop's body, or the
+loop's index), or a receive in one later loop of the function itself; and the slice and its
+elements are otherwise only ranged over, measured, or read for other fields. It stays silent
+when the channel is buffered; when the slice, an element or the field is handed to a call,
+stored, returned or used by another closure (a helper that may drain the rest); when a
+goroutine can send more than once (sends in a loop, unless the goroutine returns right after)
+or sends inside a `select`; when the receiving loop has no way out but its end (it reads every
+row before judging any, or reports with `t.Error`); and when a `goto` makes the way out unclear.
+
 ## Across a call: a dropped channel
 A function that makes an unbuffered channel, starts a goroutine that sends on it, and returns
 it (`func checksumAsync(…) <-chan int`) leaves the receive to its caller. A call that drops the
