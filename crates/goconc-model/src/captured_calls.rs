@@ -61,19 +61,105 @@ const RELEASES: [&str; 8] = [
     "Release",
 ];
 
+/// What the function's own body does, in one walk: where it starts goroutines, writes fields,
+/// waits, locks and may let a goroutine go on (start offsets, in document order).
+#[derive(Default)]
+struct Points<'t, 's> {
+    gos: Vec<Node<'t>>,
+    /// `x.f = …`, `x.f += …`, `x.f++`: the variable, the field and the statement.
+    writes: Vec<(&'s str, &'s str, Node<'t>)>,
+    waits: Vec<usize>,
+    locks: Vec<usize>,
+    releases: Vec<usize>,
+    /// Some `defer` may let a goroutine go on.
+    deferred_release: bool,
+}
+
+impl<'t, 's> Points<'t, 's> {
+    fn of(body: Node<'t>, src: &'s str) -> Self {
+        let mut points = Points::default();
+        walk_body(body, |n| {
+            let at = n.start_byte();
+            match n.kind_str() {
+                "go_statement" => points.gos.push(n),
+                "assignment_statement" => {
+                    for target in n.field("left").into_iter().flat_map(named_children) {
+                        points.writes.extend(field_write(target, n, src));
+                    }
+                }
+                "inc_statement" | "dec_statement" => {
+                    if let Some(target) = named_children(n).next() {
+                        points.writes.extend(field_write(target, n, src));
+                    }
+                }
+                "defer_statement" => {
+                    goconc_syntax::walk(n, |m| {
+                        points.deferred_release |= may_release(m, src);
+                        true
+                    });
+                }
+                _ => {}
+            }
+            if may_wait(n, src) {
+                points.waits.push(at);
+            }
+            if n.kind_str() == "call_expression"
+                && called_name(n, src).is_some_and(|name| matches!(name, "Lock" | "RLock"))
+            {
+                points.locks.push(at);
+            }
+            if may_release(n, src) {
+                points.releases.push(at);
+            }
+        });
+        points
+    }
+
+    /// Nothing the syntax shows orders the goroutine started by `go` and the write (see the
+    /// module comment).
+    fn unordered(&self, go: Node, write: Node, goroutine_waits: bool) -> bool {
+        let between =
+            |points: &[usize], from: usize, to: usize| points.iter().any(|&p| p >= from && p < to);
+        if between(&self.waits, go.end_byte(), write.start_byte())
+            || self.locks.iter().any(|&p| p < write.start_byte())
+        {
+            return false;
+        }
+        let released =
+            self.deferred_release || self.releases.iter().any(|&p| p >= write.end_byte());
+        !goroutine_waits || !released
+    }
+}
+
+/// `x.f` as the target of a write statement: the variable, the field and the statement.
+fn field_write<'t, 's>(
+    target: Node<'t>,
+    stmt: Node<'t>,
+    src: &'s str,
+) -> Option<(&'s str, &'s str, Node<'t>)> {
+    let target = unparen(target);
+    if target.kind_str() != "selector_expression" {
+        return None;
+    }
+    let operand = target.field("operand").map(unparen)?;
+    let field = target.field("field")?;
+    (operand.kind_str() == "identifier").then(|| (text(operand, src), text(field, src), stmt))
+}
+
 /// The pairs of one top-level function `decl` (see the module comment).
 pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> Vec<WrittenWhileCalled> {
     let mut out: Vec<WrittenWhileCalled> = Vec::new();
     if !text(body, src).contains("go func") {
         return out;
     }
-    let mut gos = Vec::new();
-    walk_body(body, |n| {
-        if n.kind_str() == "go_statement" {
-            gos.push(n);
-        }
-    });
-    for go in gos {
+    let points = Points::of(body, src);
+    if points.writes.is_empty() {
+        return out;
+    }
+    // Each goroutine literal's calls on captured variables that the function writes a field of
+    // afterwards, with whether the goroutine waits before the call.
+    let mut wanted: Vec<(Node, Node, bool)> = Vec::new();
+    for &go in &points.gos {
         let Some(literal) = named_children(go)
             .next()
             .filter(|c| c.kind_str() == "call_expression")
@@ -86,127 +172,81 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> Vec<Writ
         let Some(lit_body) = literal.field("body") else {
             continue;
         };
-        let writes = writes_after(body, go, src);
-        if writes.is_empty() {
+        let written_later = |variable: &str| {
+            points
+                .writes
+                .iter()
+                .any(|(v, _, w)| *v == variable && w.start_byte() >= go.end_byte())
+        };
+        let mut calls: Vec<(&str, Node)> = Vec::new();
+        let mut waits_at: Vec<usize> = Vec::new();
+        walk_body(lit_body, |n| {
+            if may_wait(n, src) {
+                waits_at.push(n.start_byte());
+            }
+            if let Some(variable) = captured_call(n, src).filter(|v| written_later(v)) {
+                calls.push((variable, n));
+            }
+        });
+        if calls.is_empty() {
             continue;
         }
         let own_names = declared_names(literal, src, true);
-        let calls = captured_calls(lit_body, src, &own_names);
-        let wanted: Vec<Node> = calls
-            .iter()
-            .filter(|(variable, _)| writes.iter().any(|(v, _, _)| v == variable))
-            .map(|(_, call)| *call)
-            .collect();
-        if wanted.is_empty() {
+        for (variable, call) in calls {
+            if own_names.contains(&variable) {
+                continue;
+            }
+            let waits = waits_at.iter().any(|&w| w < call.start_byte());
+            wanted.push((go, call, waits));
+        }
+    }
+    if wanted.is_empty() {
+        return out;
+    }
+    let calls: Vec<Node> = wanted.iter().map(|(_, call, _)| *call).collect();
+    let targets = call_targets(decl, body, src, imports, &calls);
+    for ((go, call, goroutine_waits), target) in wanted.into_iter().zip(targets) {
+        let Some((target, method)) = target else {
             continue;
-        }
-        let targets = call_targets(decl, body, src, imports, &wanted);
-        for (call, target) in wanted.iter().zip(targets) {
-            let Some((target, method)) = target else {
+        };
+        let Some(variable) = captured_call(call, src) else {
+            continue;
+        };
+        for (_, field, write) in points
+            .writes
+            .iter()
+            .filter(|(v, _, w)| *v == variable && w.start_byte() >= go.end_byte())
+        {
+            if !points.unordered(go, *write, goroutine_waits) {
                 continue;
+            }
+            let pair = WrittenWhileCalled {
+                variable: variable.to_string(),
+                target: target.clone(),
+                method: method.clone(),
+                field: field.to_string(),
             };
-            let Some(variable) = call
-                .field("function")
-                .and_then(|f| f.field("operand"))
-                .map(|o| text(o, src))
-            else {
-                continue;
-            };
-            let goroutine_waits = waits_in(src, lit_body, lit_body.start_byte(), call.start_byte());
-            for (_, field, write) in writes.iter().filter(|(v, _, _)| *v == variable) {
-                if !unordered(body, go, *write, goroutine_waits, src) {
-                    continue;
-                }
-                let pair = WrittenWhileCalled {
-                    variable: variable.to_string(),
-                    target: target.clone(),
-                    method: method.clone(),
-                    field: field.to_string(),
-                };
-                if !out.contains(&pair) {
-                    out.push(pair);
-                }
+            if !out.contains(&pair) {
+                out.push(pair);
             }
         }
     }
     out
 }
 
-/// `x.m(…)` calls in the goroutine's own body (not in nested literals) on a plain variable `x`
-/// that the literal does not declare: the variable and the call.
-fn captured_calls<'t, 's>(
-    lit_body: Node<'t>,
-    src: &'s str,
-    own_names: &[&str],
-) -> Vec<(&'s str, Node<'t>)> {
-    let mut out = Vec::new();
-    walk_body(lit_body, |n| {
-        if n.kind_str() != "call_expression" {
-            return;
-        }
-        let Some(operand) = n
-            .field("function")
-            .map(unparen)
-            .filter(|f| f.kind_str() == "selector_expression")
-            .and_then(|f| f.field("operand"))
-            .map(unparen)
-            .filter(|o| o.kind_str() == "identifier")
-        else {
-            return;
-        };
-        let name = text(operand, src);
-        if !own_names.contains(&name) {
-            out.push((name, n));
-        }
-    });
-    out
-}
-
-/// `x.f = …`, `x.f += …`, `x.f++` statements of the function's own body after the `go`
-/// statement: the variable, the field and the statement.
-fn writes_after<'t, 's>(
-    body: Node<'t>,
-    go: Node<'t>,
-    src: &'s str,
-) -> Vec<(&'s str, &'s str, Node<'t>)> {
-    let mut out = Vec::new();
-    walk_body(body, |n| {
-        if n.start_byte() < go.end_byte() {
-            return;
-        }
-        let targets: Vec<Node> = match n.kind_str() {
-            "assignment_statement" => n
-                .field("left")
-                .map(|l| named_children(l).collect())
-                .unwrap_or_default(),
-            "inc_statement" | "dec_statement" => named_children(n).take(1).collect(),
-            _ => return,
-        };
-        for target in targets.into_iter().map(unparen) {
-            if target.kind_str() != "selector_expression" {
-                continue;
-            }
-            let (Some(operand), Some(field)) =
-                (target.field("operand").map(unparen), target.field("field"))
-            else {
-                continue;
-            };
-            if operand.kind_str() == "identifier" {
-                out.push((text(operand, src), text(field, src), n));
-            }
-        }
-    });
-    out
-}
-
-/// Nothing the syntax shows orders the goroutine's call and the write (see the module comment).
-fn unordered(body: Node, go: Node, write: Node, goroutine_waits: bool, src: &str) -> bool {
-    if waits_in(src, body, go.end_byte(), write.start_byte())
-        || locks_before(src, body, write.start_byte())
-    {
-        return false;
+/// `x.m(…)` on a plain variable `x`: the variable.
+fn captured_call<'s>(n: Node, src: &'s str) -> Option<&'s str> {
+    if n.kind_str() != "call_expression" {
+        return None;
     }
-    !goroutine_waits || !releases_after(src, body, write.end_byte())
+    let operand = n
+        .field("function")
+        .map(unparen)
+        .filter(|f| f.kind_str() == "selector_expression")
+        .and_then(|f| f.field("operand"))
+        .map(unparen)
+        .filter(|o| o.kind_str() == "identifier")?;
+    Some(text(operand, src))
 }
 
 /// The name a call is made by: `m` of `x.m(…)`, `f` of `f(…)`.
@@ -223,91 +263,43 @@ fn is_receive(n: Node, src: &str) -> bool {
     n.kind_str() == "unary_expression" && n.field("operator").is_some_and(|o| text(o, src) == "<-")
 }
 
-/// Does `body` (outside its function literals) wait for anything between two offsets?
-fn waits_in(src: &str, body: Node, from: usize, to: usize) -> bool {
-    let mut waits = false;
-    walk_body(body, |n| {
-        if waits || n.end_byte() <= from || n.start_byte() >= to {
-            return;
-        }
-        waits = match n.kind_str() {
-            "select_statement" | "send_statement" | "range_clause" => true,
-            "unary_expression" => is_receive(n, src),
-            "call_expression" => called_name(n, src).is_some_and(|name| {
-                WAITS.contains(&name) || crate::words::WAIT_CALL_FIRST.starts_identifier(name)
-            }),
-            _ => false,
-        };
-    });
-    waits
+/// Can this node wait for another goroutine: a send, receive, `select`, `range` (over what may
+/// be a channel), or a call that waits?
+fn may_wait(n: Node, src: &str) -> bool {
+    match n.kind_str() {
+        "select_statement" | "send_statement" | "range_clause" => true,
+        "unary_expression" => is_receive(n, src),
+        "call_expression" => called_name(n, src).is_some_and(|name| {
+            WAITS.contains(&name) || crate::words::WAIT_CALL_FIRST.starts_identifier(name)
+        }),
+        _ => false,
+    }
 }
 
-/// Does the function's own body take a lock before `at`?
-fn locks_before(src: &str, body: Node, at: usize) -> bool {
-    let mut locks = false;
-    walk_body(body, |n| {
-        locks |= n.start_byte() < at
-            && n.kind_str() == "call_expression"
-            && called_name(n, src).is_some_and(|name| matches!(name, "Lock" | "RLock"));
-    });
-    locks
-}
+/// Builtins and conversions a plain call may name without calling a function value.
+const NOT_FUNCTION_VALUES: [&str; 14] = [
+    "len", "cap", "append", "copy", "make", "new", "delete", "panic", "print", "println", "min",
+    "max", "clear", "string",
+];
 
-/// After `from`, or in any `defer` of the body, can the function let a waiting goroutine go on:
-/// a send, receive, `select` or `close`, a call of a plain identifier that is no package
-/// function the syntax can tell (a `cancel` func), or a releasing call (`Unlock`, `Done`, …)?
-fn releases_after(src: &str, body: Node, from: usize) -> bool {
-    let mut releases = false;
-    walk_body(body, |n| {
-        if releases {
-            return;
+/// Can this node let a waiting goroutine go on: a send, receive, `select` or `close`, a call of
+/// a plain identifier (a `cancel` func, which the syntax cannot tell from a package function),
+/// or a releasing call (`Unlock`, `Done`, …)?
+fn may_release(n: Node, src: &str) -> bool {
+    match n.kind_str() {
+        "select_statement" | "send_statement" => true,
+        "unary_expression" => is_receive(n, src),
+        "call_expression" => {
+            let plain = n
+                .field("function")
+                .map(unparen)
+                .is_some_and(|f| f.kind_str() == "identifier");
+            called_name(n, src).is_some_and(|name| {
+                RELEASES.contains(&name) || plain && !NOT_FUNCTION_VALUES.contains(&name)
+            })
         }
-        let deferred = n.kind_str() == "defer_statement";
-        if n.start_byte() < from && !deferred {
-            return;
-        }
-        let mut check = |m: Node| {
-            releases |= match m.kind_str() {
-                "select_statement" | "send_statement" => true,
-                "unary_expression" => is_receive(m, src),
-                "call_expression" => {
-                    let function = m.field("function").map(unparen);
-                    let plain = function.is_some_and(|f| f.kind_str() == "identifier");
-                    called_name(m, src).is_some_and(|name| {
-                        RELEASES.contains(&name)
-                            || plain
-                                && !matches!(
-                                    name,
-                                    "len"
-                                        | "cap"
-                                        | "append"
-                                        | "copy"
-                                        | "make"
-                                        | "new"
-                                        | "delete"
-                                        | "panic"
-                                        | "print"
-                                        | "println"
-                                        | "min"
-                                        | "max"
-                                        | "clear"
-                                        | "string"
-                                )
-                    })
-                }
-                _ => false,
-            };
-        };
-        if deferred {
-            goconc_syntax::walk(n, |m| {
-                check(m);
-                true
-            });
-        } else {
-            check(n);
-        }
-    });
-    releases
+        _ => false,
+    }
 }
 
 /// A method with a value receiver that a goroutine's call reaches on a captured value, while the
@@ -417,4 +409,55 @@ fn value_methods_reached(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use goconc_syntax::SourceFile;
+
+    /// The pairs of the file's last function, as `variable.method/field`.
+    fn pairs(body: &str) -> Vec<String> {
+        let src = format!("package p\n\nfunc f(c *T) {{\n{body}\n}}\n");
+        let file = SourceFile::new(src.clone());
+        let root = file.tree().root_node();
+        let decl = named_children(root).last().unwrap();
+        let imports = Imports::default();
+        collect(decl, decl.field("body").unwrap(), &src, &imports)
+            .into_iter()
+            .map(|p| format!("{}.{}/{}", p.variable, p.method, p.field))
+            .collect()
+    }
+
+    #[test]
+    fn a_write_after_the_go_statement_is_paired() {
+        let found = pairs("\tgo func() {\n\t\tc.finish()\n\t}()\n\tc.at = 1");
+        assert_eq!(found, vec!["c.finish/at".to_string()]);
+    }
+
+    #[test]
+    fn a_write_before_the_go_statement_is_not() {
+        assert!(pairs("\tc.at = 1\n\tgo func() {\n\t\tc.finish()\n\t}()").is_empty());
+    }
+
+    #[test]
+    fn a_wait_between_orders_them() {
+        let body = "\tdone := make(chan int)\n\tgo func() {\n\t\tc.finish()\n\t\tdone <- 1\n\t}()\n\t<-done\n\tc.at = 1";
+        assert!(pairs(body).is_empty());
+    }
+
+    #[test]
+    fn a_release_after_the_write_orders_a_waiting_goroutine() {
+        let body = "\tready := make(chan int)\n\tgo func() {\n\t\t<-ready\n\t\tc.finish()\n\t}()\n\tc.at = 1\n\tclose(ready)";
+        assert!(pairs(body).is_empty());
+        let unordered = "\tready := make(chan int)\n\tgo func() {\n\t\t<-ready\n\t\tc.finish()\n\t}()\n\tclose(ready)\n\tc.at = 1";
+        // Closed before the write, the channel lets the goroutine call while the write runs.
+        assert_eq!(pairs(unordered), vec!["c.finish/at".to_string()]);
+    }
+
+    #[test]
+    fn a_variable_of_the_goroutine_is_not_captured() {
+        let body = "\tgo func() {\n\t\tc := other()\n\t\tc.finish()\n\t}()\n\tc.at = 1";
+        assert!(pairs(body).is_empty());
+    }
 }
