@@ -58,16 +58,84 @@ struct ElementLoop<'t> {
 
 /// What a use of `<element>.field` does.
 enum FieldUse<'t> {
-    Make,
+    /// The `make` assignment to this target.
+    Make(Node<'t>),
     Send(Node<'t>),
     Receive(Node<'t>),
 }
 
-/// The table channel whose `make` is `call`, when the whole picture is in view (see the module
-/// comment).
-pub fn table_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<TableChannel<'t>> {
-    let (chan_type, capacity, capacity_expr) = made_channel(model, call)?;
-    // `table[i].field = make(chan T)`, one target and one value.
+/// A `table[i].field = make(chan T)` statement, before the table's uses are read.
+struct MakeSite<'t> {
+    call: Node<'t>,
+    chan_type: Node<'t>,
+    capacity: Capacity,
+    capacity_expr: Option<Node<'t>>,
+    assignment: Node<'t>,
+    target: Node<'t>,
+    field: &'t str,
+    index: Node<'t>,
+    table_decl: Node<'t>,
+    table: &'t str,
+    function: usize,
+}
+
+/// What the uses of one table show, field by field.
+#[derive(Default)]
+struct TableUses<'t> {
+    by_field: crate::HashMap<&'t str, Vec<(Node<'t>, FieldUse<'t>)>>,
+    /// Fields used some other way (handed on, stored, assigned anything but the `make`).
+    escaped: crate::HashSet<&'t str>,
+    /// The slice or an element is used as a whole (handed on, stored, reassigned).
+    whole: bool,
+}
+
+/// One use of the slice or of an element's copy.
+enum Use<'t> {
+    /// Ranged over, measured, copied into a loop's element copy.
+    Fine,
+    /// A use of a field: what it does, None for anything but a `make`, send or receive (or
+    /// through an index that is no loop's).
+    Field(&'t str, Option<(Node<'t>, FieldUse<'t>)>),
+    /// Anything else.
+    Escape,
+}
+
+/// The table channels whose `make` is one of `makes`, when the whole picture is in view (see
+/// the module comment). Each table's function is walked once, whatever the number of its
+/// fields.
+pub fn table_channels<'t>(model: &FileModel<'t>, makes: &[Node<'t>]) -> Vec<TableChannel<'t>> {
+    let mut sites: Vec<MakeSite<'t>> = makes.iter().filter_map(|&c| make_site(model, c)).collect();
+    sites.sort_by_key(|s| (s.table_decl.start_byte(), s.call.start_byte()));
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < sites.len() {
+        let table_decl = sites[at].table_decl;
+        let end = sites[at..]
+            .iter()
+            .position(|s| s.table_decl != table_decl)
+            .map_or(sites.len(), |n| at + n);
+        let group = &sites[at..end];
+        at = end;
+        let function = group[0].function;
+        let Some(body) = model.functions.get(function).and_then(|f| f.body) else {
+            continue;
+        };
+        let loops = element_loops(model, body, table_decl, function);
+        let targets: Vec<Node<'t>> = group.iter().map(|s| s.target).collect();
+        let uses = table_uses(model, body, table_decl, &loops, &targets);
+        if uses.whole {
+            continue;
+        }
+        for site in group {
+            out.extend(finish(model, site, &loops, &uses));
+        }
+    }
+    out.sort_by_key(|t| t.make_call.start_byte());
+    out
+}
+
+/// `table[i].field = make(chan T)`, one target and one value, `table` a local of the function.
+fn make_site<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<MakeSite<'t>> {
     let list = call
         .parent()
         .filter(|p| p.kind_str() == "expression_list")?;
@@ -98,24 +166,37 @@ pub fn table_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<TableC
     if table_ident.kind_str() != "identifier" || index.kind_str() != "identifier" {
         return None;
     }
+    let (chan_type, capacity, capacity_expr) = made_channel(model, call)?;
     let table = model.resolve(table_ident)?;
-    let function = table.function;
-    if table.kind != crate::DeclKind::Local || model.function_of(call) != Some(function) {
+    if table.kind != crate::DeclKind::Local || model.function_of(call) != Some(table.function) {
         return None;
     }
-    let table_decl = table.ident;
-    let body = model.functions.get(function)?.body?;
-    let loops = element_loops(model, body, table_decl, function);
-    // The `make` is a statement of its own in the body of a loop over every index.
-    let make_loop = loops.iter().find(|l| {
-        l.stmt.field("body") == goconc_syntax::parent_block(assignment)
-            && l.key.is_some()
-            && model.resolve(index).map(|d| d.ident) == l.key
-    })?;
-    let mut uses = Vec::new();
-    let mut whole_picture = true;
+    Some(MakeSite {
+        call,
+        chan_type,
+        capacity,
+        capacity_expr,
+        assignment,
+        target,
+        field,
+        index,
+        table_decl: table.ident,
+        table: table.name,
+        function: table.function,
+    })
+}
+
+/// Every use of the slice and of its elements' copies in the function, in one walk.
+fn table_uses<'t>(
+    model: &FileModel<'t>,
+    body: Node<'t>,
+    table_decl: Node<'t>,
+    loops: &[ElementLoop<'t>],
+    make_targets: &[Node<'t>],
+) -> TableUses<'t> {
+    let mut uses = TableUses::default();
     walk(body, |node| {
-        if !whole_picture {
+        if uses.whole {
             return false;
         }
         if node.kind_str() != "identifier" {
@@ -124,27 +205,55 @@ pub fn table_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<TableC
         let Some(decl) = model.resolve(node).map(|d| d.ident) else {
             return true;
         };
-        if decl == table_decl {
-            if node != table_decl {
-                whole_picture &= table_use(model, node, field, &loops, target, &mut uses);
-            }
+        let found = if decl == table_decl {
+            (node != table_decl).then(|| table_use(model, node, loops, make_targets))
         } else if let Some(lp) = loops.iter().find(|l| l.values.contains(&decl)) {
-            if node != decl {
-                whole_picture &= element_use(model, node, field, lp, target, &mut uses);
+            (node != decl).then(|| element_use(model, node, lp, make_targets))
+        } else {
+            None
+        };
+        match found {
+            None | Some(Use::Fine) => {}
+            Some(Use::Escape) => uses.whole = true,
+            Some(Use::Field(field, None)) => {
+                uses.escaped.insert(field);
+            }
+            Some(Use::Field(field, Some(found))) => {
+                uses.by_field.entry(field).or_default().push(found);
             }
         }
         true
     });
-    if !whole_picture {
+    uses
+}
+
+/// The table channel of one `make`, from its table's uses.
+fn finish<'t>(
+    model: &FileModel<'t>,
+    site: &MakeSite<'t>,
+    loops: &[ElementLoop<'t>],
+    uses: &TableUses<'t>,
+) -> Option<TableChannel<'t>> {
+    let function = site.function;
+    // The `make` is a statement of its own in the body of a loop over every index.
+    let make_loop = loops.iter().find(|l| {
+        l.stmt.field("body") == goconc_syntax::parent_block(site.assignment)
+            && l.key.is_some()
+            && model.resolve(site.index).map(|d| d.ident) == l.key
+    })?;
+    if uses.escaped.contains(site.field) {
         return None;
     }
+    let found = uses.by_field.get(site.field)?;
     let mut sends: Vec<(Node<'t>, Node<'t>)> = Vec::new();
     let mut receives: Vec<(Node<'t>, Node<'t>)> = Vec::new();
-    for (lp, found) in uses {
+    for (lp, found) in found {
         match found {
-            FieldUse::Make => {}
-            FieldUse::Send(s) => sends.push((lp, s)),
-            FieldUse::Receive(r) => receives.push((lp, r)),
+            // Another `make` of the same field: two channels per element.
+            FieldUse::Make(t) if *t != site.target => return None,
+            FieldUse::Make(_) => {}
+            FieldUse::Send(s) => sends.push((*lp, *s)),
+            FieldUse::Receive(r) => receives.push((*lp, *r)),
         }
     }
     // Every send runs on the goroutine one loop starts per element; every receive on the
@@ -169,14 +278,14 @@ pub fn table_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<TableC
         return None;
     }
     Some(TableChannel {
-        table: table.name,
-        field,
+        table: site.table,
+        field: site.field,
         function,
-        make_call: call,
-        target,
-        chan_type,
-        capacity,
-        capacity_expr,
+        make_call: site.call,
+        target: site.target,
+        chan_type: site.chan_type,
+        capacity: site.capacity,
+        capacity_expr: site.capacity_expr,
         send_loop,
         go,
         goroutine,
@@ -266,29 +375,33 @@ fn element_copy<'t>(
         .map(|d| d.ident)
 }
 
-/// A use of the slice: ranged over, measured, or indexed by a loop's index to reach one
-/// element's field. False for any other use.
+/// A use of the slice: ranged over, measured, or indexed to reach one element's field.
 fn table_use<'t>(
     model: &FileModel<'t>,
     node: Node<'t>,
-    field: &str,
     loops: &[ElementLoop<'t>],
-    make_target: Node<'t>,
-    uses: &mut Vec<(Node<'t>, FieldUse<'t>)>,
-) -> bool {
+    make_targets: &[Node<'t>],
+) -> Use<'t> {
     let Some(parent) = node.parent() else {
-        return false;
+        return Use::Escape;
     };
     match parent.kind_str() {
-        "range_clause" => parent.field("right") == Some(node),
-        "argument_list" => parent.parent().is_some_and(|call| {
-            call.field("function").is_some_and(|f| {
-                f.kind_str() == "identifier"
-                    && matches!(text(f, model.src), "len" | "cap")
-                    && model.resolve(f).is_none()
-            })
-        }),
+        "range_clause" if parent.field("right") == Some(node) => Use::Fine,
+        "argument_list" => {
+            let measured = parent.parent().is_some_and(|call| {
+                call.field("function").is_some_and(|f| {
+                    f.kind_str() == "identifier"
+                        && matches!(text(f, model.src), "len" | "cap")
+                        && model.resolve(f).is_none()
+                })
+            });
+            match measured {
+                true => Use::Fine,
+                false => Use::Escape,
+            }
+        }
         "index_expression" if parent.field("operand") == Some(node) => {
+            // The element of a loop over the slice: indexed by that loop's index.
             let lp = parent
                 .field("index")
                 .map(unparen)
@@ -296,43 +409,41 @@ fn table_use<'t>(
                 .and_then(|i| model.resolve(i))
                 .and_then(|d| loops.iter().find(|l| l.key == Some(d.ident)));
             match selected_field(model, parent) {
-                Some((_, name)) if name != field => true,
-                Some((selector, _)) => lp.is_some_and(|lp| {
-                    field_use(selector, make_target)
-                        .map(|u| uses.push((lp.stmt, u)))
-                        .is_some()
-                }),
-                None => false,
+                Some((selector, name)) => Use::Field(
+                    name,
+                    lp.and_then(|lp| field_use(selector, make_targets).map(|u| (lp.stmt, u))),
+                ),
+                None => Use::Escape,
             }
         }
-        _ => false,
+        _ => Use::Escape,
     }
 }
 
-/// A use of an element's copy: a field read, the copy `c := v`, or a use of the field.
+/// A use of an element's copy: a field's use, or the copy `c := v`.
 fn element_use<'t>(
     model: &FileModel<'t>,
     node: Node<'t>,
-    field: &str,
     lp: &ElementLoop<'t>,
-    make_target: Node<'t>,
-    uses: &mut Vec<(Node<'t>, FieldUse<'t>)>,
-) -> bool {
-    match selected_field(model, node) {
-        Some((_, name)) if name != field => true,
-        Some((selector, _)) => field_use(selector, make_target)
-            .map(|u| uses.push((lp.stmt, u)))
-            .is_some(),
-        None => {
-            // The right side of `c := v`, where `c` is one of the loop's copies.
-            let statement = node.parent().and_then(|list| list.parent());
-            statement.is_some_and(|s| {
-                s.kind_str() == "short_var_declaration"
-                    && s.field("left")
-                        .and_then(|l| named_children(l).next())
-                        .is_some_and(|c| lp.values.contains(&c))
-            })
-        }
+    make_targets: &[Node<'t>],
+) -> Use<'t> {
+    if let Some((selector, name)) = selected_field(model, node) {
+        return Use::Field(
+            name,
+            field_use(selector, make_targets).map(|u| (lp.stmt, u)),
+        );
+    }
+    // The right side of `c := v`, where `c` is one of the loop's copies.
+    let statement = node.parent().and_then(|list| list.parent());
+    let copied = statement.is_some_and(|s| {
+        s.kind_str() == "short_var_declaration"
+            && s.field("left")
+                .and_then(|l| named_children(l).next())
+                .is_some_and(|c| lp.values.contains(&c))
+    });
+    match copied {
+        true => Use::Fine,
+        false => Use::Escape,
     }
 }
 
@@ -344,26 +455,18 @@ fn selected_field<'t>(model: &FileModel<'t>, operand: Node<'t>) -> Option<(Node<
     Some((selector, text(selector.field("field")?, model.src)))
 }
 
-/// What `element.field` is used for: the `make` assignment's target, a send's channel, or a
+/// What `element.field` is used for: a `make` assignment's target, a send's channel, or a
 /// receive's operand; None for anything else.
-fn field_use<'t>(selector: Node<'t>, make_target: Node<'t>) -> Option<FieldUse<'t>> {
-    if selector == make_target {
-        return Some(FieldUse::Make);
+fn field_use<'t>(selector: Node<'t>, make_targets: &[Node<'t>]) -> Option<FieldUse<'t>> {
+    if make_targets.contains(&selector) {
+        return Some(FieldUse::Make(selector));
     }
     let parent = goconc_syntax::outer_parens(selector).parent()?;
     match parent.kind_str() {
-        "send_statement"
-            if parent
-                .field("channel")
-                .is_some_and(|c| unparen(c) == selector) =>
-        {
+        "send_statement" if parent.field("channel").is_some_and(|c| unparen(c) == selector) => {
             Some(FieldUse::Send(parent))
         }
-        "unary_expression"
-            if parent
-                .field("operand")
-                .is_some_and(|o| unparen(o) == selector) =>
-        {
+        "unary_expression" if parent.field("operand").is_some_and(|o| unparen(o) == selector) => {
             let receive = parent
                 .child_by_field_name("operator")
                 .is_some_and(|op| op.kind_str() == "<-");
@@ -387,17 +490,18 @@ mod tests {
         let decls = FileDecls::collect(root, src);
         let package = PackageModel::from_files([&decls]);
         let model = FileModel::build(root, file.text(), &package);
-        let mut found = None;
+        let mut calls = Vec::new();
         walk(root, |n| {
-            if n.kind_str() == "call_expression" && found.is_none() {
-                if let Some(t) = table_channel(&model, n) {
-                    let name = format!("{}.{}", t.table, t.field);
-                    found = Some((name, t.sends.len(), t.receives.len()));
-                }
+            if n.kind_str() == "call_expression" {
+                calls.push(n);
             }
             true
         });
-        found
+        let tables = table_channels(&model, &calls);
+        tables.first().map(|t| {
+            let name = format!("{}.{}", t.table, t.field);
+            (name, t.sends.len(), t.receives.len())
+        })
     }
 
     const CASES: &str = "package p\n\nfunc f(cases []struct{ n int; done chan error }) {}\n\nfunc g() {\n\tcases := []struct {\n\t\tn    int\n\t\tdone chan error\n\t}{{n: 1}, {n: 2}}\n\tfor i := range cases {\n\t\tcases[i].done = make(chan error)\n\t}\n\tfor _, tc := range cases {\n\t\ttc := tc\n\t\tgo func() {\n\t\t\tif tc.n == 0 {\n\t\t\t\ttc.done <- nil\n\t\t\t\treturn\n\t\t\t}\n\t\t\ttc.done <- nil\n\t\t}()\n\t}\n\tfor i := range cases {\n\t\tif err := <-cases[i].done; err != nil {\n\t\t\treturn\n\t\t}\n\t}\n\tUSE\n}\n";

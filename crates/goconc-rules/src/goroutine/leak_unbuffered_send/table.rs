@@ -3,7 +3,7 @@
 //! each element in turn. A `return`, a `t.Fatal` or a `break` inside that loop leaves the
 //! goroutines of the elements it has not reached yet blocked on their sends.
 
-use goconc_model::channels::tables::{table_channel, TableChannel};
+use goconc_model::channels::tables::{table_channels, TableChannel};
 use goconc_model::channels::Capacity;
 use goconc_syntax::{text, NodeExt};
 use tree_sitter::Node;
@@ -14,13 +14,14 @@ use crate::messages::function_name;
 use crate::Context;
 
 pub(super) fn check(cx: &Context, out: &mut Vec<Finding>) {
-    for &call in cx.index.calls_named("make") {
-        if cx.is_skipped(call.start_byte()) {
-            continue;
-        }
-        let Some(table) = table_channel(cx.model, call) else {
-            continue;
-        };
+    let makes: Vec<Node> = cx
+        .index
+        .calls_named("make")
+        .iter()
+        .copied()
+        .filter(|call| !cx.is_skipped(call.start_byte()))
+        .collect();
+    for table in table_channels(cx.model, &makes) {
         if table.capacity != Capacity::Unbuffered || !sends_once(&table) {
             continue;
         }
