@@ -205,6 +205,9 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> Vec<Writ
     }
     let calls: Vec<Node> = wanted.iter().map(|(_, call, _)| *call).collect();
     let targets = call_targets(decl, body, src, imports, &calls);
+    // (variable, method, field) already paired: a hash, not a scan of `out`, for a function of
+    // thousands of goroutines and writes.
+    let mut paired: crate::HashSet<(&str, String, &str)> = crate::HashSet::default();
     for ((go, call, goroutine_waits), target) in wanted.into_iter().zip(targets) {
         let Some((target, method)) = target else {
             continue;
@@ -217,18 +220,17 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> Vec<Writ
             .iter()
             .filter(|(v, _, w)| *v == variable && w.start_byte() >= go.end_byte())
         {
-            if !points.unordered(go, *write, goroutine_waits) {
+            let key = (variable, method.clone(), *field);
+            if paired.contains(&key) || !points.unordered(go, *write, goroutine_waits) {
                 continue;
             }
-            let pair = WrittenWhileCalled {
+            paired.insert(key);
+            out.push(WrittenWhileCalled {
                 variable: variable.to_string(),
                 target: target.clone(),
                 method: method.clone(),
                 field: field.to_string(),
-            };
-            if !out.contains(&pair) {
-                out.push(pair);
-            }
+            });
         }
     }
     out

@@ -463,10 +463,18 @@ fn field_use<'t>(selector: Node<'t>, make_targets: &[Node<'t>]) -> Option<FieldU
     }
     let parent = goconc_syntax::outer_parens(selector).parent()?;
     match parent.kind_str() {
-        "send_statement" if parent.field("channel").is_some_and(|c| unparen(c) == selector) => {
+        "send_statement"
+            if parent
+                .field("channel")
+                .is_some_and(|c| unparen(c) == selector) =>
+        {
             Some(FieldUse::Send(parent))
         }
-        "unary_expression" if parent.field("operand").is_some_and(|o| unparen(o) == selector) => {
+        "unary_expression"
+            if parent
+                .field("operand")
+                .is_some_and(|o| unparen(o) == selector) =>
+        {
             let receive = parent
                 .child_by_field_name("operator")
                 .is_some_and(|op| op.kind_str() == "<-");
