@@ -328,6 +328,9 @@ pub struct GoFacts {
     /// parameters, field channels it hands to goroutines it starts (see
     /// [`crate::channels::own_goroutine`]).
     pub own: crate::channels::own_goroutine::OwnGoroutine,
+    /// Method calls of the goroutines it starts on a variable they capture, paired with a field
+    /// of that variable it writes afterwards, unordered (see [`crate::captured_calls`]).
+    pub written_while_called: Vec<crate::captured_calls::WrittenWhileCalled>,
 }
 
 impl GoFacts {
@@ -348,6 +351,7 @@ impl GoFacts {
             registry_ops,
             returns_pending_send,
             own,
+            written_while_called,
         } = self;
         (
             ends_goroutine,
@@ -361,6 +365,7 @@ impl GoFacts {
             field_ops,
             registry_ops,
             returns_pending_send,
+            written_while_called,
         )
             .hash(key);
         own.hash_without_offsets(key);
@@ -422,6 +427,9 @@ pub fn collect_in(
         facts.ends_goroutine = may_end.then(|| collector.goroutine_end()).flatten();
         facts.recovers = recovers;
         facts.returns_pending_send = may_start && returns_pending_send(decl, body, src);
+        if may_start {
+            facts.written_while_called = crate::captured_calls::collect(decl, body, src, imports);
+        }
         if may_start || may_channel {
             collector.calls_and_sends(&mut facts);
         }

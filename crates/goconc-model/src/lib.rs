@@ -22,6 +22,7 @@
 pub mod atomics;
 pub mod blocking;
 pub mod build;
+pub mod captured_calls;
 pub mod channels;
 pub mod flow;
 pub mod goroutines;

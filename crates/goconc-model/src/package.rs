@@ -487,6 +487,8 @@ pub struct PackageModel {
     triggers: std::sync::OnceLock<Arc<super::quiet::Triggers>>,
     /// Computed on first use by [`PackageModel::lock_closure`].
     lock_closure: std::sync::OnceLock<Arc<super::lock_closure::LockClosure>>,
+    /// Computed on first use by [`PackageModel::copied_while_written`].
+    copied_while_written: std::sync::OnceLock<Arc<Vec<super::captured_calls::CopiedWhileWritten>>>,
     /// What the module's other packages that this one imports export (see [`super::module`]);
     /// an overlay asks its base's.
     module: Option<Arc<super::module::ModuleSummaries>>,
@@ -1223,6 +1225,13 @@ impl PackageModel {
     pub fn lock_closure(&self) -> &super::lock_closure::LockClosure {
         self.lock_closure
             .get_or_init(|| Arc::new(super::lock_closure::LockClosure::compute(self)))
+    }
+
+    /// The value-receiver methods a goroutine's call reaches on a value whose field the
+    /// function that started it writes, unordered (see [`super::captured_calls`]), computed once.
+    pub fn copied_while_written(&self) -> &[super::captured_calls::CopiedWhileWritten] {
+        self.copied_while_written
+            .get_or_init(|| Arc::new(super::captured_calls::copied_while_written(self)))
     }
 
     /// The keys of every function and method with goroutine facts.

@@ -208,6 +208,14 @@ impl Triggers {
                     .to_string(),
             )
         }));
+        // A value method whose copy races with a write (goroutine-captured-write) is reported
+        // at its receiver, in a body that may name nothing else of interest.
+        names.extend(
+            package
+                .copied_while_written()
+                .iter()
+                .map(|c| c.method.clone()),
+        );
         names.retain(|n| !n.is_empty());
         names.sort_unstable();
         names.dedup();

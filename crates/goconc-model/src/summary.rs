@@ -82,8 +82,8 @@ pub enum CallTarget {
     Typed(String, String),
     /// `registry.add()`: a method of a package-level variable (its path).
     Global(String),
-    /// `n.ID()` on a local declared once as `n := ep.getNetwork()`: the value the inner call
-    /// returns (its target and name), and the path below it.
+    /// `n.ID()` on a local declared once as `n := ep.getNetwork()` (or `n, err := …`): the
+    /// value the inner call returns first (its target and name), and the path below it.
     Result(Box<CallTarget>, String, String),
     /// `store.Open(…)`: a function of another package outside the standard library (its import
     /// path), which may be a package of the same module ([`super::module`]).
@@ -1308,7 +1308,8 @@ fn call_results<'s>(
             };
             let targets: Vec<Node> = named_children(left).collect();
             let values: Vec<Node> = named_children(right).collect();
-            if let ([target], [value]) = (targets.as_slice(), values.as_slice()) {
+            // `x := f()`, and `x, err := f()`: the first name holds the first result.
+            if let ([target, ..], [value]) = (targets.as_slice(), values.as_slice()) {
                 let value = unparen(*value);
                 if target.kind_str() == "identifier" && value.kind_str() == "call_expression" {
                     if let Some((call, name)) = names.call_target(value) {

@@ -31,6 +31,7 @@ pub mod keys;
 pub mod own_goroutine;
 pub mod registries;
 pub mod senders;
+pub mod tables;
 
 pub use closes::{close_events, CloseEvent};
 use goconc_syntax::{call_args, enclosing_loop, named_children, text, unparen, walk};
@@ -246,8 +247,12 @@ impl<'t> Channels<'t> {
     }
 }
 
-/// `name := make(chan T…)` or `var name = make(chan T…)`, one name per value.
-fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalChannel<'t>> {
+/// The channel type and buffer of a `make(chan T[, n])` call of the builtin `make`: the `chan T`
+/// node, the capacity, and the capacity argument when there is one.
+pub fn made_channel<'t>(
+    model: &FileModel<'t>,
+    call: Node<'t>,
+) -> Option<(Node<'t>, Capacity, Option<Node<'t>>)> {
     let function = call.field("function")?;
     if function.kind_str() != "identifier"
         || text(function, model.src) != "make"
@@ -274,6 +279,12 @@ fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalCh
             }
         }
     };
+    Some((chan_type, capacity, capacity_expr))
+}
+
+/// `name := make(chan T…)` or `var name = make(chan T…)`, one name per value.
+fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalChannel<'t>> {
+    let (chan_type, capacity, capacity_expr) = made_channel(model, call)?;
     let list = call.parent()?;
     if list.kind_str() != "expression_list" {
         return None;

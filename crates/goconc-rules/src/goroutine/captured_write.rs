@@ -60,6 +60,25 @@ For a map the runtime stops the program (`fatal error: concurrent map writes`). 
 on the first such write; a second goroutine literal of the loop writing the same variable is
 the same defect and is not reported again.
 
+## A value method's copy, while the function writes a field
+The other direction races too. A method with a value receiver copies the whole value at every
+call, a plain read of each field. When a function starts a goroutine that calls a method on a
+variable it captures (`go func() { … c.commit(to) … }()`), that call reaches such a method
+through the type's own methods (`commit` calls `c.Save(…)`, and `Save` has a value receiver),
+and the function then writes a field of the same variable (`c.offset = to + 1`) with nothing
+ordering the two, the copy races with the write. The finding sits on the value method's
+receiver, one per type and file (the type's other such methods are its related places), with
+an unsafe fix that gives them pointer receivers (values of the type lose the methods). The
+call's variable is typed from the code: a receiver, a parameter of a package type, or a local
+declared once from a call of the package (`c, err := f.cursorFor(feed)`, the first result).
+It stays silent when the write comes before the `go` statement; when, between the `go` and
+the write, the function sends, receives, `select`s, ranges, calls something that waits
+(`Wait`, `Lock`, …) or has taken a lock; when the goroutine waits before its call (a receive,
+a `select`, a `Wait`) and the function, after the write or in a `defer`, could let it go on (a
+send, receive, `select`, `close`, a call of a local function value such as `cancel`,
+`Unlock`, `Done`, …); when the goroutine calls the method on a copy made before it started
+(`copied := *s`); and when the value's type cannot be told from the code.
+
 ## Fix
 Hand the value over instead of sharing the variable: send it on a channel, or wait for the
 goroutine (`wg.Wait()`, `<-done`, `g.Wait()`) before reading, or guard both sides with the same
@@ -80,7 +99,10 @@ mutex. No automatic fix: which one fits depends on the design.
 "#,
 };
 
+mod value_copy;
+
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    value_copy::check(cx, out);
     let mut loops = LoopsOf::default();
     for &lit in &cx.index.func_literals {
         if let Some(start) = goroutine_start(cx.model, lit) {

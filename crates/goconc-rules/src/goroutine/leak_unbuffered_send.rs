@@ -74,6 +74,25 @@ and a writer and calls `t.Fatal` when neither reports in time) are one defect: o
 the first `make`, naming every channel, with the other `make`s and every send as related places
 and one fix that buffers them all. Channels left by different exits are separate findings.
 
+## A table of channels, one per element
+A table test often keeps a channel in each row: `rows[i].result = make(chan error)` in a loop
+over the rows, one goroutine per row that sends its row's result once (`for _, row := range
+rows { row := row; go func() { row.result <- check(row) }() }`), and a later loop that receives
+from each row in turn. When that loop can leave early — a `t.Fatal`, a `return`, a `break` out
+of it — the goroutines of the rows it has not reached block forever on their sends. The finding
+sits on the `make` (the `go` statement, the sends and the way out are its related places); the
+quick fix gives each row's channel a buffer of one. It is reported only when the whole picture
+is in view: the slice is a local of the function, every use of the field is that `make` (a
+statement of its own in a loop over every index), a send of the goroutine one later loop
+starts per element (through the range value, a copy of it made in the loop's body, or the
+loop's index), or a receive in one later loop of the function itself; and the slice and its
+elements are otherwise only ranged over, measured, or read for other fields. It stays silent
+when the channel is buffered; when the slice, an element or the field is handed to a call,
+stored, returned or used by another closure (a helper that may drain the rest); when a
+goroutine can send more than once (sends in a loop, unless the goroutine returns right after)
+or sends inside a `select`; when the receiving loop has no way out but its end (it reads every
+row before judging any, or reports with `t.Error`); and when a `goto` makes the way out unclear.
+
 ## Across a call: a dropped channel
 A function that makes an unbuffered channel, starts a goroutine that sends on it, and returns
 it (`func checksumAsync(…) <-chan int`) leaves the receive to its caller. A call that drops the
@@ -146,11 +165,14 @@ itself, whose end says nothing about the caller).
 "#,
 };
 
+mod table;
+
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     check_dropped_results(cx, out);
     if cx.index.go_statements.is_empty() {
         return;
     }
+    table::check(cx, out);
     let mut leaks = Vec::new();
     for ch in cx.channels.iter() {
         leaks.extend(channel_leak(cx, ch));
@@ -675,20 +697,31 @@ fn with_exit_and_buffer(
 
 /// `make(chan T)` → `make(chan T, 1)`; `make(chan T, 0)` → `make(chan T, 1)`.
 pub(crate) fn buffer_of_one(cx: &Context, ch: &LocalChannel) -> Option<TextEdit> {
-    match ch.capacity_expr {
+    buffer_edit(cx, ch.make_call, ch.chan_type, ch.capacity_expr)
+}
+
+/// The edit giving the channel of `make_call` (type `chan_type`, capacity argument
+/// `capacity_expr`) a buffer of one.
+fn buffer_edit(
+    cx: &Context,
+    make_call: Node,
+    chan_type: Node,
+    capacity_expr: Option<Node>,
+) -> Option<TextEdit> {
+    match capacity_expr {
         Some(expr) => Some(TextEdit {
             range: expr.byte_range(),
             new_text: "1".into(),
         }),
         None => {
-            let paren = closing_paren(ch.make_call)?;
+            let paren = closing_paren(make_call)?;
             // `make(chan T,)` keeps its trailing comma style out of the way.
-            let before = cx.src.get(ch.chan_type.end_byte()..paren)?;
+            let before = cx.src.get(chan_type.end_byte()..paren)?;
             if !before.trim().is_empty() {
                 return None;
             }
             Some(TextEdit {
-                range: ch.chan_type.end_byte()..paren,
+                range: chan_type.end_byte()..paren,
                 new_text: ", 1".into(),
             })
         }
