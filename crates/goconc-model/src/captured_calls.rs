@@ -36,19 +36,6 @@ pub struct WrittenWhileCalled {
     pub field: String,
 }
 
-/// Calls that may wait for another goroutine.
-const WAITS: [&str; 9] = [
-    "Wait",
-    "Lock",
-    "RLock",
-    "Load",
-    "Swap",
-    "CompareAndSwap",
-    "Do",
-    "Run",
-    "Shutdown",
-];
-
 /// Calls that may let a waiting goroutine go on.
 const RELEASES: [&str; 8] = [
     "Unlock",
@@ -271,9 +258,7 @@ fn may_wait(n: Node, src: &str) -> bool {
     match n.kind_str() {
         "select_statement" | "send_statement" | "range_clause" => true,
         "unary_expression" => is_receive(n, src),
-        "call_expression" => called_name(n, src).is_some_and(|name| {
-            WAITS.contains(&name) || crate::words::WAIT_CALL_FIRST.starts_identifier(name)
-        }),
+        "call_expression" => called_name(n, src).is_some_and(crate::sync_calls::may_wait_by_name),
         _ => false,
     }
 }

@@ -250,3 +250,24 @@ pub fn is_testing_handle(ty: &Ty) -> bool {
         .iter()
         .any(|t| ty.deref().is_named("testing", t))
 }
+
+/// Methods whose call may wait for another goroutine (`wg.Wait()`, `mu.Lock()`, `once.Do(f)`,
+/// `srv.Shutdown(ctx)`, a `Load` or `Swap` that hands over a value another goroutine stored).
+const MAY_WAIT: [&str; 9] = [
+    "Wait",
+    "Lock",
+    "RLock",
+    "Load",
+    "Swap",
+    "CompareAndSwap",
+    "Do",
+    "Run",
+    "Shutdown",
+];
+
+/// Is a call of this name (a method or function name as written) one that may wait for another
+/// goroutine: one of [`MAY_WAIT`], or a name that starts with a word of
+/// [`crate::words::WAIT_CALL_FIRST`] (`waitForPeers`, `AwaitReady`)?
+pub fn may_wait_by_name(name: &str) -> bool {
+    MAY_WAIT.contains(&name) || crate::words::WAIT_CALL_FIRST.starts_identifier(name)
+}

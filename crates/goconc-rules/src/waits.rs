@@ -8,18 +8,6 @@ use tree_sitter::Node;
 
 use crate::Context;
 
-const SYNC_CALLS: [&str; 9] = [
-    "Wait",
-    "Lock",
-    "RLock",
-    "Load",
-    "Swap",
-    "CompareAndSwap",
-    "Do",
-    "Run",
-    "Shutdown",
-];
-
 /// Does `body` (outside its function literals) wait for anything between two offsets?
 pub(crate) fn waits_between(cx: &Context, body: Node, from: usize, to: usize) -> bool {
     let mut sync = false;
@@ -53,9 +41,7 @@ pub(crate) fn waits_between(cx: &Context, body: Node, from: usize, to: usize) ->
                         _ => None,
                     });
                 if let Some(name) = name {
-                    if SYNC_CALLS.contains(&name)
-                        || goconc_model::words::WAIT_CALL_FIRST.starts_identifier(name)
-                    {
+                    if goconc_model::sync_calls::may_wait_by_name(name) {
                         sync = true;
                     }
                 }

@@ -783,30 +783,15 @@ fn left_unreceived(cx: &Context, call: Node, shown_name: &str) -> Option<Finding
     let (declaration, name) = declared_from(call)?;
     let function = cx.model.function_of(call)?;
     let body = cx.model.functions.get(function)?.body?;
-    let mut receives = Vec::new();
-    let mut other_use = false;
-    goconc_syntax::walk(body, |node| {
-        if node.kind_str() == "identifier"
-            && node != name
-            && text(node, cx.src) == text(name, cx.src)
-            && cx.model.resolve(node).is_some_and(|d| d.ident == name)
-        {
-            match node.parent().filter(|p| is_receive(cx, *p)) {
-                Some(receive)
-                    if cx.model.function_of(receive) == Some(function)
-                        && receiving_case(receive).is_none() =>
-                {
-                    receives.push(receive.byte_range())
-                }
-                _ => other_use = true,
-            }
-        }
-        !other_use
-    });
+    let receives = receives_of(cx, body, name)?;
+    let plain = receives
+        .iter()
+        .all(|r| cx.model.function_of(*r) == Some(function) && receiving_case(*r).is_none());
     // One iteration's channel is another's question (the next call makes a new one).
-    if other_use || receives.is_empty() || goconc_syntax::enclosing_loop(declaration).is_some() {
+    if !plain || receives.is_empty() || goconc_syntax::enclosing_loop(declaration).is_some() {
         return None;
     }
+    let receives = receives.iter().map(|r| r.byte_range()).collect();
     let exits =
         goconc_model::channels::senders::exits_skipping(cx.model, body, declaration, receives)?;
     let exit = *exits.first()?;
@@ -856,7 +841,24 @@ fn received_only_in_select<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<N
     // `ch := fetch()`: every use of `ch` in the function is such a case of one select.
     let (declaration, name) = declared_from(call)?;
     let body = cx.model.functions[cx.model.function_of(call)?].body?;
-    let mut cases = Vec::new();
+    let cases: Vec<Node> = receives_of(cx, body, name)?
+        .into_iter()
+        .map(receiving_case)
+        .collect::<Option<_>>()?;
+    let select = cases.first()?.parent()?;
+    let one_select = cases.iter().all(|c| c.parent() == Some(select));
+    let looped = goconc_syntax::enclosing_loop(select)
+        .is_some_and(|l| !goconc_syntax::is_within(declaration, l));
+    if !one_select || looped {
+        return None;
+    }
+    other_case(select, &cases)
+}
+
+/// Every use of the variable `name` declares in `body` (its declaration aside), when each is a
+/// receive `<-name`: those receives. None when it is used any other way.
+fn receives_of<'t>(cx: &Context<'_, 't>, body: Node<'t>, name: Node<'t>) -> Option<Vec<Node<'t>>> {
+    let mut receives = Vec::new();
     let mut other_use = false;
     goconc_syntax::walk(body, |node| {
         if node.kind_str() == "identifier"
@@ -864,25 +866,14 @@ fn received_only_in_select<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<N
             && text(node, cx.src) == text(name, cx.src)
             && cx.model.resolve(node).is_some_and(|d| d.ident == name)
         {
-            match node
-                .parent()
-                .filter(|p| is_receive(cx, *p))
-                .and_then(receiving_case)
-            {
-                Some(case) => cases.push(case),
+            match node.parent().filter(|p| is_receive(cx, *p)) {
+                Some(receive) => receives.push(receive),
                 None => other_use = true,
             }
         }
         !other_use
     });
-    let select = cases.first()?.parent()?;
-    let one_select = cases.iter().all(|c| c.parent() == Some(select));
-    let looped = goconc_syntax::enclosing_loop(select)
-        .is_some_and(|l| !goconc_syntax::is_within(declaration, l));
-    if other_use || !one_select || looped {
-        return None;
-    }
-    other_case(select, &cases)
+    (!other_use).then_some(receives)
 }
 
 /// `<-x`.
