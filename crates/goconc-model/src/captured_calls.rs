@@ -248,16 +248,12 @@ fn called_name<'s>(call: Node, src: &'s str) -> Option<&'s str> {
     }
 }
 
-fn is_receive(n: Node, src: &str) -> bool {
-    n.kind_str() == "unary_expression" && n.field("operator").is_some_and(|o| text(o, src) == "<-")
-}
-
 /// Can this node wait for another goroutine: a send, receive, `select`, `range` (over what may
 /// be a channel), or a call that waits?
 fn may_wait(n: Node, src: &str) -> bool {
     match n.kind_str() {
         "select_statement" | "send_statement" | "range_clause" => true,
-        "unary_expression" => is_receive(n, src),
+        "unary_expression" => goconc_syntax::is_receive(n, src),
         "call_expression" => called_name(n, src).is_some_and(crate::sync_calls::may_wait_by_name),
         _ => false,
     }
@@ -275,7 +271,7 @@ const NOT_FUNCTION_VALUES: [&str; 14] = [
 fn may_release(n: Node, src: &str) -> bool {
     match n.kind_str() {
         "select_statement" | "send_statement" => true,
-        "unary_expression" => is_receive(n, src),
+        "unary_expression" => goconc_syntax::is_receive(n, src),
         "call_expression" => {
             let plain = n
                 .field("function")

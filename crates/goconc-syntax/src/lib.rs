@@ -561,6 +561,39 @@ pub fn ancestors<'t>(node: Node<'t>) -> Vec<Node<'t>> {
     path
 }
 
+/// Does the `break` statement `brk`, inside the loop `lp`, leave `lp`? Unlabelled, when no
+/// `for`, `switch` or `select` lies between them; labelled, when no statement inside `lp`
+/// carries its label (it names `lp` or a statement around it). False when `brk` is not in `lp`.
+pub fn break_leaves(brk: Node, lp: Node, src: &str) -> bool {
+    let between = ancestors_under(lp, brk);
+    let Some((_, inner)) = between.split_first() else {
+        return false;
+    };
+    match named_children(brk).next().map(|label| text(label, src)) {
+        None => !inner.iter().any(|n| {
+            matches!(
+                n.kind_str(),
+                "for_statement"
+                    | "expression_switch_statement"
+                    | "type_switch_statement"
+                    | "select_statement"
+            )
+        }),
+        Some(label) => !inner.iter().any(|n| {
+            n.kind_str() == "labeled_statement"
+                && n.field("label").is_some_and(|l| text(l, src) == label)
+        }),
+    }
+}
+
+/// Is `node` a receive `<-x`?
+pub fn is_receive(node: Node, src: &str) -> bool {
+    node.kind_str() == "unary_expression"
+        && node
+            .field("operator")
+            .is_some_and(|op| text(op, src) == "<-")
+}
+
 /// The ancestors of `node` from `top` (included) down to its parent, found by descending from
 /// `top`; empty when `node` is not inside `top`. Climbing with tree-sitter's `parent()`, which
 /// descends from the root on every call, costs the whole depth per step in a deep tree.
@@ -958,6 +991,38 @@ pub fn newline(src: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_break_leaves_the_loop_it_aims_at_or_one_around_it() {
+        let src = "package p\nfunc f(ch chan int) {\nouter:\n\tfor {\n\t\tfor v := range ch {\n\t\t\tswitch v {\n\t\t\tcase 1:\n\t\t\t\tbreak\n\t\t\tcase 2:\n\t\t\t\tbreak outer\n\t\t\t}\n\t\tinner:\n\t\t\tfor {\n\t\t\t\tbreak inner\n\t\t\t}\n\t\t\tbreak\n\t\t}\n\t}\n}\n";
+        let file = SourceFile::new(src.to_string());
+        let mut loops = Vec::new();
+        let mut breaks = Vec::new();
+        walk(file.tree().root_node(), |n| {
+            match n.kind_str() {
+                "for_statement" => loops.push(n),
+                "break_statement" => breaks.push(n),
+                _ => {}
+            }
+            true
+        });
+        let range = loops[1];
+        let leaves: Vec<(&str, bool)> = breaks
+            .iter()
+            .map(|b| (text(*b, src), break_leaves(*b, range, src)))
+            .collect();
+        assert_eq!(
+            leaves,
+            [
+                ("break", false),
+                ("break outer", true),
+                ("break inner", false),
+                ("break", true)
+            ]
+        );
+        // Not inside the loop at all.
+        assert!(!break_leaves(breaks[0], loops[2], src));
+    }
 
     /// The doc comment of each top-level function of `src`, in order.
     fn docs(src: &str) -> Vec<String> {

@@ -414,7 +414,7 @@ impl<'t> Collector<'_, 't> {
         // `break` elsewhere in its body, or another case that leaves.
         let loop_can_stop = match kind {
             FieldOpKind::Receive | FieldOpKind::Range => {
-                loop_stmt.is_some_and(|lp| leaves_elsewhere(lp, comm))
+                loop_stmt.is_some_and(|lp| leaves_elsewhere(lp, comm, self.src))
             }
             _ => false,
         };
@@ -783,7 +783,7 @@ fn ends_by_leaving(block: Node, src: &str) -> bool {
 
 /// Whether the loop can be left by another way than the `select` case `own` (when the operation
 /// is one): a `return`, `break` or `goto` in the loop's body outside that case.
-fn leaves_elsewhere(lp: Node, own: Option<Node>) -> bool {
+fn leaves_elsewhere(lp: Node, own: Option<Node>, src: &str) -> bool {
     let Some(body) = lp.field("body") else {
         return false;
     };
@@ -799,32 +799,11 @@ fn leaves_elsewhere(lp: Node, own: Option<Node>) -> bool {
             // A `break` inside a nested `select` or `switch` leaves only that statement.
             let plain_break =
                 n.kind_str() == "break_statement" && named_children(n).next().is_none();
-            found = !plain_break || breaks_out_of(n, lp);
+            found = !plain_break || goconc_syntax::break_leaves(n, lp, src);
         }
         !found
     });
     found
-}
-
-/// Does an unlabelled `break` leave the loop `lp` (no `select`, `switch` or inner `for` between)?
-fn breaks_out_of(brk: Node, lp: Node) -> bool {
-    let mut current = brk.parent();
-    while let Some(n) = current {
-        if n == lp {
-            return true;
-        }
-        if matches!(
-            n.kind_str(),
-            "select_statement"
-                | "expression_switch_statement"
-                | "type_switch_statement"
-                | "for_statement"
-        ) {
-            return false;
-        }
-        current = n.parent();
-    }
-    false
 }
 
 /// The lock method calls a statement makes (outside function literals): (method, receiver path,

@@ -376,51 +376,22 @@ fn text_end(src: &str, start: usize, end: usize) -> usize {
         .map_or(end, |s| start + s.trim_end().len())
 }
 
-/// Can the range loop end by a `break` (unlabelled and aimed at it, or with its label)?
+/// Can the range loop end by a `break` (unlabelled and aimed at it, or naming it or a statement
+/// around it)?
 fn can_break(cx: &Context, for_stmt: Node) -> bool {
     let Some(body) = for_stmt.field("body") else {
         return true;
     };
-    let label = for_stmt
-        .parent()
-        .filter(|p| p.kind_str() == "labeled_statement")
-        .and_then(|p| p.field("label"))
-        .map(|l| text(l, cx.src));
     let mut found = false;
     walk(body, |n| {
         if found || n.kind_str() == "func_literal" {
             return false;
         }
-        if n.kind_str() == "break_statement" {
-            match named_children(n).next().map(|l| text(l, cx.src)) {
-                Some(l) => found = Some(l) == label,
-                None => found = breaks_out_of(n, for_stmt),
-            }
-        }
+        found =
+            n.kind_str() == "break_statement" && goconc_syntax::break_leaves(n, for_stmt, cx.src);
         true
     });
     found
-}
-
-/// Is an unlabelled `break` aimed at `for_stmt` (no loop, switch or select in between)?
-fn breaks_out_of(brk: Node, for_stmt: Node) -> bool {
-    let mut current = brk.parent();
-    while let Some(n) = current {
-        if n == for_stmt {
-            return true;
-        }
-        if matches!(
-            n.kind_str(),
-            "for_statement"
-                | "expression_switch_statement"
-                | "type_switch_statement"
-                | "select_statement"
-        ) {
-            return false;
-        }
-        current = n.parent();
-    }
-    false
 }
 
 /// `defer close(name)` as a new first line of the literal's body.

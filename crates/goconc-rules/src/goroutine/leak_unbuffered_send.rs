@@ -834,7 +834,7 @@ fn declared_from(call: Node) -> Option<(Node, Node)> {
 /// Gives that other case (the first one): choosing it leaves the channel unreceived for good.
 fn received_only_in_select<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Node<'t>> {
     let parent = call.parent()?;
-    if is_receive(cx, parent) {
+    if goconc_syntax::is_receive(parent, cx.src) {
         let case = receiving_case(parent)?;
         return other_case(case.parent()?, &[case]);
     }
@@ -866,7 +866,10 @@ fn receives_of<'t>(cx: &Context<'_, 't>, body: Node<'t>, name: Node<'t>) -> Opti
             && text(node, cx.src) == text(name, cx.src)
             && cx.model.resolve(node).is_some_and(|d| d.ident == name)
         {
-            match node.parent().filter(|p| is_receive(cx, *p)) {
+            match node
+                .parent()
+                .filter(|p| goconc_syntax::is_receive(*p, cx.src))
+            {
                 Some(receive) => receives.push(receive),
                 None => other_use = true,
             }
@@ -874,14 +877,6 @@ fn receives_of<'t>(cx: &Context<'_, 't>, body: Node<'t>, name: Node<'t>) -> Opti
         !other_use
     });
     (!other_use).then_some(receives)
-}
-
-/// `<-x`.
-fn is_receive(cx: &Context, node: Node) -> bool {
-    node.kind_str() == "unary_expression"
-        && node
-            .child_by_field_name("operator")
-            .is_some_and(|op| text(op, cx.src) == "<-")
 }
 
 /// The `select` case whose communication is the receive `<-x` (`case <-x:`, `case v := <-x:`).

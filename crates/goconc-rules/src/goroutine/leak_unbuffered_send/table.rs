@@ -60,7 +60,7 @@ fn first_exit<'t>(cx: &Context<'_, 't>, receive_loop: Node<'t>) -> Option<Node<'
     goconc_syntax::walk_body(body, |n| match n.kind_str() {
         "return_statement" => exits.push(n),
         "goto_statement" => gave_up = true,
-        "break_statement" if breaks_out(cx, receive_loop, n) => exits.push(n),
+        "break_statement" if goconc_syntax::break_leaves(n, receive_loop, cx.src) => exits.push(n),
         "expression_statement" => {
             let stops = goconc_syntax::statement_call(n)
                 .is_some_and(|c| goconc_model::goroutines::goroutine_exit(cx.model, c).is_some());
@@ -74,31 +74,6 @@ fn first_exit<'t>(cx: &Context<'_, 't>, receive_loop: Node<'t>) -> Option<Node<'
         return None;
     }
     exits.into_iter().min_by_key(|n| n.start_byte())
-}
-
-/// Does this `break` leave `receive_loop`: unlabelled with no `for`, `switch` or `select` in
-/// between, or naming a label that no statement inside the loop carries?
-fn breaks_out(cx: &Context, receive_loop: Node, brk: Node) -> bool {
-    let between = goconc_syntax::ancestors_under(receive_loop, brk);
-    let label = goconc_syntax::named_children(brk)
-        .next()
-        .map(|l| text(l, cx.src));
-    let mut inner = between.iter().skip(1);
-    match label {
-        None => !inner.any(|n| {
-            matches!(
-                n.kind_str(),
-                "for_statement"
-                    | "expression_switch_statement"
-                    | "type_switch_statement"
-                    | "select_statement"
-            )
-        }),
-        Some(label) => !inner.any(|n| {
-            n.kind_str() == "labeled_statement"
-                && n.field("label").is_some_and(|l| text(l, cx.src) == label)
-        }),
-    }
 }
 
 fn finding(cx: &Context, table: &TableChannel, exit: Node) -> Finding {
