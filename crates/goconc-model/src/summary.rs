@@ -235,7 +235,7 @@ pub fn summary_key(receiver_type: Option<&str>, name: &str) -> String {
 }
 
 /// Builtins and conversions that are never calls of a package function.
-const BUILTINS: &[&str] = &[
+pub(crate) const BUILTINS: &[&str] = &[
     "append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make", "max",
     "min", "new", "panic", "print", "println", "real", "recover", "string", "int", "int8", "int16",
     "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "uintptr", "byte", "rune",
