@@ -180,7 +180,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 || returns_unlocker(cx, body, &key)
                 || (exit_kind == ExitKind::Return
                     && returns_owner_that_unlocks(cx, exit_node, &key))
-                || same_condition_release(cx, body, lock, &key, calls)
+                || same_condition_release(cx, body, lock, &key, &calls)
                 || locks::released_elsewhere(cx.model, body, &key)
                 || is_last_statement(lock, body)
                 || hold_tracked_by_flag(cx, body, &key)
