@@ -67,8 +67,13 @@ pairs with the eight taken last.
 `warning`: each goroutine would wait for the other. When both sides only read-lock one of the
 two mutexes, readers do not exclude each other: the finding then needs a function of the package
 that write-locks that mutex (a writer that queues between them blocks the second reader), and
-says so. Each function that takes the pair one way is reported when one or two do (the odd ones
-out); when more do, only the first (by name), with a count of the others.
+says so.
+
+Each function that takes the pair one way is reported when one or two do (the odd ones out);
+when more do, only the first (by name), with a count of the others. When more than two functions
+take one order and only one or two the other, that order is the package's own and the others are
+where the fix goes: the deadlock is then reported once, at them, naming a function of the common
+order. With two or fewer on each side either may be the one to change, and both are reported.
 
 ## When it stays silent
 Locks on parameters, locals and values of other packages (their identity is unknown), locks
@@ -120,6 +125,14 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 continue;
             };
             let (other_function, other_count) = closure.ordered_by(b, a).unwrap_or(("", 0));
+            // One deadlock, one finding, when the code shows which order is the package's
+            // own: taken by more than two functions, against one or two that invert it (the
+            // odd ones out, where the fix goes). With fewer on each side either may be the
+            // one to change (moby fixed the side two functions took in `0c1a125644`, the lone
+            // side in `92e20b70e6`): both are reported.
+            if count > 2 && other_count <= 2 {
+                continue;
+            }
             // A deadlock needs each goroutine to wait for the other: for a lock both take for
             // reading, only a writer queued in between makes the second reader wait.
             let shared_a = order.first_read && opposite.second_read;
