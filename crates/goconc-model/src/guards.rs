@@ -666,7 +666,7 @@ impl<'t> Collector<'_, 't> {
             }
             DeclKind::LoopVar => {
                 let clause =
-                    named_children(decl.loop_stmt?).find(|c| c.kind_str() == "range_clause")?;
+                    named_children(decl.loop_stmt()?).find(|c| c.kind_str() == "range_clause")?;
                 let left = clause.field("left")?;
                 if named_children(left).nth(1) != Some(decl.ident) {
                     return None;

@@ -108,12 +108,17 @@ pub fn wrapped_sync_lock(ty: &Ty) -> Option<SyncKind> {
 pub fn mutex_kind(model: &FileModel, expr: Node) -> MutexKind {
     // The lock is not held while typing: `type_of` may ask again of another node.
     let known = |model: &FileModel| model.mutex_kinds.lock().ok()?.get(&expr.id()).copied();
-    if let Some(kind) = known(model) {
-        return kind;
+    if let Some(kept) = known(model) {
+        return kept
+            .map(|(kind, embedded)| (kind, embedded.map(|e| EMBEDDED_MUTEXES[e as usize].0)));
     }
     let kind = mutex_kind_uncached(model, expr);
     if let Ok(mut kinds) = model.mutex_kinds.lock() {
-        kinds.insert(expr.id(), kind);
+        let embedded = |name: &str| EMBEDDED_MUTEXES.iter().position(|(n, _)| *n == name);
+        kinds.insert(
+            expr.id(),
+            kind.map(|(k, e)| (k, e.and_then(embedded).map(|e| e as u8))),
+        );
     }
     kind
 }
@@ -121,6 +126,14 @@ pub fn mutex_kind(model: &FileModel, expr: Node) -> MutexKind {
 /// What [`mutex_kind`] answers: the kind of lock, and the name of the embedded mutex field
 /// that a promoted `c.Lock()` locks.
 pub type MutexKind = Option<(SyncKind, Option<&'static str>)>;
+
+/// A [`MutexKind`] as the file's cache keeps it, the embedded field by its place in
+/// [`EMBEDDED_MUTEXES`]: 2 bytes, not 24 (a cache entry per lock call's receiver).
+pub(crate) type KeptMutexKind = Option<(SyncKind, Option<u8>)>;
+
+/// The mutex fields a struct may embed, in the order a promoted call looks for them.
+const EMBEDDED_MUTEXES: [(&str, SyncKind); 2] =
+    [("RWMutex", SyncKind::RWMutex), ("Mutex", SyncKind::Mutex)];
 
 fn mutex_kind_uncached(model: &FileModel, expr: Node) -> MutexKind {
     let ty = model.type_of(expr);
@@ -138,7 +151,7 @@ fn mutex_kind_uncached(model: &FileModel, expr: Node) -> MutexKind {
         None => {}
     }
     // A struct embedding a mutex: `c.Lock()` locks `c.Mutex`.
-    for (field, kind) in [("RWMutex", SyncKind::RWMutex), ("Mutex", SyncKind::Mutex)] {
+    for (field, kind) in EMBEDDED_MUTEXES {
         if let Some(t) = model.package.field_type(&ty, field) {
             if t.deref().sync_kind() == Some(kind) && !t.is_pointer() || t.is_named("sync", field) {
                 return Some((kind, Some(field)));

@@ -95,7 +95,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         .iter()
         .filter(|d| d.kind == DeclKind::LoopVar)
     {
-        if let Some(stmt) = decl.loop_stmt {
+        if let Some(stmt) = decl.loop_stmt() {
             loop_vars.entry(stmt.start_byte()).or_default().push(decl);
         }
     }
@@ -125,7 +125,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             if decl.kind != DeclKind::LoopVar {
                 return true;
             }
-            let Some(for_stmt) = decl.loop_stmt.filter(|l| loops.contains(l)) else {
+            let Some(for_stmt) = decl.loop_stmt().filter(|l| loops.contains(l)) else {
                 return true;
             };
             if safe_after(cx, s.stmt, for_stmt) {

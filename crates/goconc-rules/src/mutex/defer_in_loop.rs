@@ -208,7 +208,7 @@ fn changes_each_iteration(cx: &Context, key: &str, body: Node, at: usize) -> boo
     if cx
         .model
         .resolve_name(root, body.start_byte())
-        .is_some_and(|d| d.loop_stmt == Some(loop_stmt))
+        .is_some_and(|d| d.loop_stmt() == Some(loop_stmt))
     {
         return true;
     }
