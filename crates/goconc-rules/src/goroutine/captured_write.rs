@@ -132,6 +132,9 @@ struct LoopsOf<'t> {
     /// Variables (and fields of one, by name) already reported as written by the goroutines of
     /// a loop: two goroutine literals of one loop writing one map are one defect.
     reported: HashSet<(usize, &'t str)>,
+    /// Whether a variable is set inside a loop, by (loop, declaration): asked once per pair,
+    /// however many of its fields the loop's goroutines write.
+    set_inside: crate::HashMap<(usize, usize), bool>,
 }
 
 #[derive(Clone, Copy)]
@@ -413,7 +416,11 @@ fn iterations_write_field<'t>(
         parent_body,
         start,
     )?;
-    if assigned_within(cx, decl, around.node) {
+    let set_inside = *loops
+        .set_inside
+        .entry((around.node.start_byte(), decl.ident.start_byte()))
+        .or_insert_with(|| assigned_within(cx, decl, around.node));
+    if set_inside {
         return None;
     }
     let function = function_name(cx.model, parent);
