@@ -56,9 +56,14 @@ func load(keys []string) (err error) {
 A loop that starts a goroutine per iteration (`go func(){…}()`, `wg.Go`, an errgroup's `g.Go`)
 starts many writers: when each assigns, appends to, or writes an entry of a variable declared
 before the loop, two of them can write at once, however the function waits for them afterwards.
-For a map the runtime stops the program (`fatal error: concurrent map writes`). The finding sits
-on the first such write; a second goroutine literal of the loop writing the same variable is
-the same defect and is not reported again.
+For a map the runtime stops the program (`fatal error: concurrent map writes`). The same holds
+for a field of one value the loop shares (`s.elapsed = d`, `s.count++`, where `s` is a receiver,
+parameter or local declared before the loop and never set inside it): every goroutine writes
+the field of the same value. A goroutine that takes a lock is judged by its writes made with no
+lock held (the lock state of its body): the lock taken for the shared map does not cover the
+timing written after `Unlock`. The finding sits on the first such write; a second goroutine
+literal of the loop writing the same variable (or field) is the same defect and is not reported
+again.
 
 ## A value method's copy, while the function writes a field
 The other direction races too. A method with a value receiver copies the whole value at every
@@ -85,7 +90,9 @@ goroutine (`wg.Wait()`, `<-done`, `g.Wait()`) before reading, or guard both side
 mutex. No automatic fix: which one fits depends on the design.
 
 ## When it stays silent
-- The goroutine takes a lock (`Lock`/`RLock`) anywhere in its body.
+- The goroutine takes a lock (`Lock`/`RLock`) anywhere in its body; for goroutines of one loop,
+  only while a lock is held at the write (on some path), or when the lock state does not follow
+  every lock the goroutine takes (`c.L.Lock()` on a `sync.Locker`).
 - Between the `go` statement and the read, the function sends on or receives from a channel,
   `select`s, ranges over a channel, or calls `Wait`, `Lock`, `RLock` or an atomic load.
 - The variable holds a channel (setting it to `nil` in a `select` loop is a different idiom).
@@ -96,6 +103,11 @@ mutex. No automatic fix: which one fits depends on the design.
   the loop's body sends, receives, selects or waits (`<-done` after each `go`: the iterations
   take turns); or the goroutine sends, receives or selects before the write (a token handed
   from goroutine to goroutine, or a semaphore of one, may order the writes).
+- For a field written by goroutines of one loop, or any write by such a goroutine that locks:
+  the goroutine waits or spins on an atomic anywhere (`Wait`, `Load…`, `Swap…`,
+  `CompareAndSwap…`: writers taking turns through a flag); the value is set to another inside
+  the loop (`cur = all[i]`: the race is on the variable); the field holds a channel; the field
+  belongs to an element (`all[i].n = v`) or is reached through another field (`s.a.b`).
 "#,
 };
 
@@ -117,9 +129,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 #[derive(Default)]
 struct LoopsOf<'t> {
     by_function: crate::HashMap<usize, crate::HashMap<usize, LoopAround<'t>>>,
-    /// Variables already reported as written by the goroutines of a loop: two goroutine
-    /// literals of one loop writing one map are one defect.
-    reported: HashSet<usize>,
+    /// Variables (and fields of one, by name) already reported as written by the goroutines of
+    /// a loop: two goroutine literals of one loop writing one map are one defect.
+    reported: HashSet<(usize, &'t str)>,
+    /// Whether a variable is set inside a loop, by (loop, declaration): asked once per pair,
+    /// however many of its fields the loop's goroutines write.
+    set_inside: crate::HashMap<(usize, usize), bool>,
 }
 
 #[derive(Clone, Copy)]
@@ -192,55 +207,103 @@ fn check_goroutine<'t>(
     let Some(parent_body) = cx.model.functions.get(parent).and_then(|f| f.body) else {
         return;
     };
-    let mut writes: Vec<Node<'t>> = Vec::new();
-    let mut locks = false;
+    let mut writes: Vec<Write<'t>> = Vec::new();
+    let mut locks = 0usize;
+    let mut takes_turns = false;
     walk_body(body, |n| match n.kind_str() {
         "assignment_statement" => {
             if let Some(left) = n.field("left") {
                 for target in named_children(left) {
-                    if let Some(ident) = written_variable(cx, unparen(target)) {
-                        writes.push(ident);
-                    }
+                    writes.extend(write_of(cx, n, unparen(target)));
                 }
             }
         }
         "inc_statement" | "dec_statement" => {
             if let Some(target) = named_children(n).next() {
-                if let Some(ident) = written_variable(cx, unparen(target)) {
-                    writes.push(ident);
-                }
+                writes.extend(write_of(cx, n, unparen(target)));
             }
         }
         "call_expression" => {
-            if let Some(f) = n.field("function").map(unparen) {
-                if f.kind_str() == "selector_expression"
-                    && f.field("field")
-                        .is_some_and(|m| matches!(text(m, cx.src), "Lock" | "RLock"))
-                {
-                    locks = true;
-                }
+            let name = n
+                .field("function")
+                .map(unparen)
+                .and_then(|f| match f.kind_str() {
+                    "selector_expression" => f.field("field").map(|m| text(m, cx.src)),
+                    "identifier" => Some(text(f, cx.src)),
+                    _ => None,
+                });
+            match name {
+                Some("Lock" | "RLock") => locks += 1,
+                Some(name) if may_take_turns(name) => takes_turns = true,
+                _ => {}
             }
         }
         _ => {}
     });
-    if locks || writes.is_empty() {
+    if writes.is_empty() {
         return;
     }
+    // A goroutine that locks: only its writes made with no lock held are judged, and only
+    // against the goroutines of the same loop (its reader may hold the lock). One that waits
+    // or spins on an atomic may be taking turns with the others: only the plain variables of
+    // a goroutine that takes no lock are judged, as before.
+    let unlocked = if locks > 0 {
+        match unlocked_statements(cx, body, locks) {
+            Some(unlocked) if !takes_turns => Some(unlocked),
+            _ => return,
+        }
+    } else {
+        None
+    };
     let mut reported = HashSet::default();
-    for ident in writes {
+    for write in writes {
+        let Write {
+            statement,
+            ident,
+            field,
+        } = write;
+        if unlocked
+            .as_ref()
+            .is_some_and(|u| !u.contains(&statement.start_byte()))
+        {
+            continue;
+        }
         let Some(decl) = cx.model.resolve(ident) else {
             continue;
         };
-        if is_within(decl.ident, lit) || !reported.insert(decl.ident.start_byte()) {
+        let field_name = field.map_or("", |f| text(f, cx.src));
+        if is_within(decl.ident, lit) || !reported.insert((decl.ident.start_byte(), field_name)) {
+            continue;
+        }
+        if let Some(field) = field {
+            if takes_turns {
+                continue;
+            }
+            if let Some(finding) = iterations_write_field(
+                cx,
+                loops,
+                body,
+                decl,
+                ident,
+                field,
+                parent,
+                parent_body,
+                start,
+            ) {
+                out.push(finding);
+            }
             continue;
         }
         // `ch = nil` in a select loop: channel variables are a different idiom.
         if matches!(decl.ty, Ty::Chan(_)) || !declared_around(cx, decl, parent) {
             continue;
         }
-        let read = first_read(cx, decl, parent_body, start).filter(|read| {
-            !synchronised_between(cx, parent_body, start.end_byte(), read.start_byte())
-        });
+        let read = match unlocked {
+            Some(_) => None,
+            None => first_read(cx, decl, parent_body, start).filter(|read| {
+                !synchronised_between(cx, parent_body, start.end_byte(), read.start_byte())
+            }),
+        };
         let Some(read) = read else {
             // No racing read by the starting function: goroutines started once per iteration
             // still race with each other on the variable.
@@ -290,19 +353,8 @@ fn iterations_write<'t>(
     parent_body: Node<'t>,
     start: Node<'t>,
 ) -> Option<Finding> {
-    let around = loops.around(cx, parent, parent_body, start)?;
-    if around.waits
-        || is_within(decl.ident, around.node)
-        || loops.reported.contains(&decl.ident.start_byte())
-    {
-        return None;
-    }
-    // A goroutine that receives, sends or selects before it writes may be waiting for its
-    // turn: a token handed from goroutine to goroutine, or a semaphore of one.
-    if channel_op_before(cx, body, ident.start_byte()) {
-        return None;
-    }
-    loops.reported.insert(decl.ident.start_byte());
+    let around =
+        shared_by_iterations(cx, loops, body, decl, "", ident, parent, parent_body, start)?;
     let function = function_name(cx.model, parent);
     let message = match ident.parent_node().is_some_and(|p| p.kind_str() == "index_expression") {
         true => format!(
@@ -321,10 +373,217 @@ fn iterations_write<'t>(
                 "one goroutine per iteration starts here",
             )
             .with_related(
-                decl.ident.byte_range(),
+                around.declared.byte_range(),
                 "declared outside the loop, shared by every iteration",
             ),
     )
+}
+
+/// The same for a field of one value (`s.elapsed = d`, `s.count++`): a receiver, parameter or
+/// local declared outside the loop and never set to another value inside it, so every
+/// goroutine writes the field of the same value.
+#[allow(clippy::too_many_arguments)]
+fn iterations_write_field<'t>(
+    cx: &Context<'_, 't>,
+    loops: &mut LoopsOf<'t>,
+    body: Node<'t>,
+    decl: &Decl<'t>,
+    ident: Node<'t>,
+    field: Node<'t>,
+    parent: usize,
+    parent_body: Node<'t>,
+    start: Node<'t>,
+) -> Option<Finding> {
+    if decl.kind != DeclKind::Receiver && !declared_around(cx, decl, parent) {
+        return None;
+    }
+    let field_name = text(field, cx.src);
+    // A channel field set in a select loop, like `ch = nil`, is a different idiom.
+    if matches!(
+        cx.model.package.field_type(&decl.ty, field_name),
+        Some(Ty::Chan(_))
+    ) {
+        return None;
+    }
+    let around = shared_by_iterations(
+        cx,
+        loops,
+        body,
+        decl,
+        field_name,
+        ident,
+        parent,
+        parent_body,
+        start,
+    )?;
+    let set_inside = *loops
+        .set_inside
+        .entry((around.node.start_byte(), decl.ident.start_byte()))
+        .or_insert_with(|| assigned_within(cx, decl, around.node));
+    if set_inside {
+        return None;
+    }
+    let function = function_name(cx.model, parent);
+    let message = format!(
+        "the goroutines this loop starts, one per iteration, write field `{}.{field_name}` of {function} with no lock held, atomic or channel: two of them writing at once is a data race",
+        decl.name
+    );
+    Some(
+        META.finding(ident.start_byte()..field.end_byte(), message)
+            .with_related(
+                start.byte_range(),
+                "one goroutine per iteration starts here",
+            )
+            .with_related(
+                decl.ident.byte_range(),
+                "declared outside the loop: every goroutine writes the same value's field",
+            ),
+    )
+}
+
+struct Shared<'t> {
+    node: Node<'t>,
+    declared: Node<'t>,
+}
+
+/// The loop whose goroutines, one per iteration, all write `decl` (or its field `field`): the
+/// innermost loop of the starting function around the start, when it does not wait between
+/// iterations, `decl` is declared outside it, and the goroutine does not take turns first.
+/// Records the write as reported.
+#[allow(clippy::too_many_arguments)]
+fn shared_by_iterations<'t>(
+    cx: &Context<'_, 't>,
+    loops: &mut LoopsOf<'t>,
+    body: Node<'t>,
+    decl: &Decl<'t>,
+    field: &'t str,
+    ident: Node<'t>,
+    parent: usize,
+    parent_body: Node<'t>,
+    start: Node<'t>,
+) -> Option<Shared<'t>> {
+    let around = loops.around(cx, parent, parent_body, start)?;
+    let key = (decl.ident.start_byte(), field);
+    if around.waits || is_within(decl.ident, around.node) || loops.reported.contains(&key) {
+        return None;
+    }
+    // A goroutine that receives, sends or selects before it writes may be waiting for its
+    // turn: a token handed from goroutine to goroutine, or a semaphore of one.
+    if channel_op_before(cx, body, ident.start_byte()) {
+        return None;
+    }
+    loops.reported.insert(key);
+    Some(Shared {
+        node: around.node,
+        declared: decl.ident,
+    })
+}
+
+/// Is the variable assigned anywhere in `node` (its function literals included)?
+fn assigned_within(cx: &Context, decl: &Decl, node: Node) -> bool {
+    let mut assigned = false;
+    goconc_syntax::walk(node, |n| {
+        if assigned {
+            return false;
+        }
+        if matches!(
+            n.kind_str(),
+            "assignment_statement" | "short_var_declaration"
+        ) {
+            assigned = n.field("left").is_some_and(|left| {
+                named_children(left).any(|t| {
+                    let t = unparen(t);
+                    t.kind_str() == "identifier"
+                        && text(t, cx.src) == decl.name
+                        && cx.model.resolve(t).map(|d| d.ident) == Some(decl.ident)
+                })
+            });
+        }
+        true
+    });
+    assigned
+}
+
+/// One write by a goroutine: the statement, the variable written (`x`, `m` of `m[k]`, `s` of
+/// `s.f`) and, for a field, the field's name.
+struct Write<'t> {
+    statement: Node<'t>,
+    ident: Node<'t>,
+    field: Option<Node<'t>>,
+}
+
+fn write_of<'t>(cx: &Context<'_, 't>, statement: Node<'t>, target: Node<'t>) -> Option<Write<'t>> {
+    if let Some(ident) = written_variable(cx, target) {
+        return Some(Write {
+            statement,
+            ident,
+            field: None,
+        });
+    }
+    // `s.f = v`: one field of a named value (not `a.b.c`, not `pkg.Var`).
+    if target.kind_str() != "selector_expression" {
+        return None;
+    }
+    let operand = unparen(target.field("operand")?);
+    (operand.kind_str() == "identifier").then_some(Write {
+        statement,
+        ident: operand,
+        field: Some(target.field("field")?),
+    })
+}
+
+/// The start offsets of the goroutine body's statements run with no lock held on any path (the
+/// lock state of the body). None when the state cannot be followed.
+/// `locks` is the number of `Lock`/`RLock` calls the body makes: when the lock state does not
+/// follow every one (`c.L.Lock()` on a `sync.Locker`), nothing is known unlocked.
+fn unlocked_statements(cx: &Context, body: Node, locks: usize) -> Option<HashSet<usize>> {
+    struct Unlocked {
+        statements: HashSet<usize>,
+        locks: HashSet<usize>,
+    }
+    impl<'t> goconc_model::locks::LockObserver<'t> for Unlocked {
+        fn statement(&mut self, node: Node<'t>, state: &goconc_model::locks::LockState) {
+            if state.held.is_empty() {
+                self.statements.insert(node.start_byte());
+            } else {
+                self.statements.remove(&node.start_byte());
+            }
+        }
+        fn lock_call(
+            &mut self,
+            call: &goconc_model::sync_calls::LockCall<'t>,
+            _key: &str,
+            deferred: bool,
+            _state: &goconc_model::locks::LockState,
+        ) {
+            if !deferred
+                && matches!(
+                    call.op,
+                    goconc_model::sync_calls::LockOp::Lock
+                        | goconc_model::sync_calls::LockOp::RLock
+                )
+            {
+                self.locks.insert(call.call.start_byte());
+            }
+        }
+    }
+    let trace = cx.lock_trace(body)?;
+    let mut unlocked = Unlocked {
+        statements: HashSet::default(),
+        locks: HashSet::default(),
+    };
+    trace.replay(&mut unlocked);
+    (unlocked.locks.len() >= locks).then_some(unlocked.statements)
+}
+
+/// A call by which goroutines of one loop may take turns: a wait, or an atomic load, swap or
+/// compare-and-swap spun on (`for atomic.LoadInt32(&x.turn) != me {}`).
+fn may_take_turns(name: &str) -> bool {
+    !matches!(name, "Lock" | "RLock")
+        && (goconc_model::sync_calls::may_wait_by_name(name)
+            || ["Load", "Swap", "CompareAndSwap"]
+                .iter()
+                .any(|p| name.starts_with(p)))
 }
 
 /// Does the goroutine's body send, receive or select before `offset` (a `range` over a channel
