@@ -234,7 +234,7 @@ fn check_goroutine<'t>(
                 });
             match name {
                 Some("Lock" | "RLock") => locks += 1,
-                Some(name) if may_take_turns(name) => takes_turns = true,
+                Some(name) if may_take_turns(cx, n, name) => takes_turns = true,
                 _ => {}
             }
         }
@@ -577,13 +577,26 @@ fn unlocked_statements(cx: &Context, body: Node, locks: usize) -> Option<HashSet
 }
 
 /// A call by which goroutines of one loop may take turns: a wait, or an atomic load, swap or
-/// compare-and-swap spun on (`for atomic.LoadInt32(&x.turn) != me {}`).
-fn may_take_turns(name: &str) -> bool {
-    !matches!(name, "Lock" | "RLock")
-        && (goconc_model::sync_calls::may_wait_by_name(name)
-            || ["Load", "Swap", "CompareAndSwap"]
-                .iter()
-                .any(|p| name.starts_with(p)))
+/// compare-and-swap spun on (`for atomic.LoadInt32(&x.turn) != me {}`, `x.turn.Load()` on a
+/// `sync/atomic` value). An atomic is told by its package or its type, not its name: a
+/// `LoadConfig()` call takes no turn.
+fn may_take_turns(cx: &Context, call: Node, name: &str) -> bool {
+    const TURN_OPS: [&str; 3] = ["Load", "Swap", "CompareAndSwap"];
+    if matches!(name, "Lock" | "RLock") {
+        return false;
+    }
+    if goconc_model::sync_calls::may_wait_by_name(name) {
+        return true;
+    }
+    if let Some(function) = goconc_model::atomics::atomic_func(call, cx.src, &cx.model.imports) {
+        return goconc_model::atomics::split_func(function)
+            .is_some_and(|(op, _)| TURN_OPS.contains(&op));
+    }
+    TURN_OPS.contains(&name)
+        && goconc_syntax::method_call(call).is_some_and(|m| {
+            let ty = cx.model.type_of(m.receiver);
+            cx.model.package.sync_kind(ty.deref()) == Some(goconc_model::types::SyncKind::Atomic)
+        })
 }
 
 /// Does the goroutine's body send, receive or select before `offset` (a `range` over a channel
