@@ -78,7 +78,9 @@ order. With two or fewer on each side either may be the one to change, and both 
 ## When it stays silent
 Locks on parameters, locals and values of other packages (their identity is unknown), locks
 taken in exclusive branches, pairs that only ever appear in one order, and pairs both sides
-read-lock on one mutex when nothing in the package write-locks it.
+read-lock on one mutex when nothing in the package write-locks it. The functions of a pair's
+common order (more than two of them, against one or two that invert it) are not reported: the
+deadlock is, once, at the functions that invert it.
 "#,
 };
 
