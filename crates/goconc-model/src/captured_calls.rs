@@ -91,7 +91,8 @@ impl<'t, 's> Points<'t, 's> {
                 points.waits.push(at);
             }
             if n.kind_str() == "call_expression"
-                && called_name(n, src).is_some_and(|name| matches!(name, "Lock" | "RLock"))
+                && goconc_syntax::called_name(n, src)
+                    .is_some_and(|name| matches!(name, "Lock" | "RLock"))
             {
                 points.locks.push(at);
             }
@@ -238,23 +239,15 @@ fn captured_call<'s>(n: Node, src: &'s str) -> Option<&'s str> {
     Some(text(operand, src))
 }
 
-/// The name a call is made by: `m` of `x.m(…)`, `f` of `f(…)`.
-fn called_name<'s>(call: Node, src: &'s str) -> Option<&'s str> {
-    let function = unparen(call.field("function")?);
-    match function.kind_str() {
-        "selector_expression" => function.field("field").map(|f| text(f, src)),
-        "identifier" => Some(text(function, src)),
-        _ => None,
-    }
-}
-
 /// Can this node wait for another goroutine: a send, receive, `select`, `range` (over what may
 /// be a channel), or a call that waits?
 fn may_wait(n: Node, src: &str) -> bool {
     match n.kind_str() {
         "select_statement" | "send_statement" | "range_clause" => true,
         "unary_expression" => goconc_syntax::is_receive(n, src),
-        "call_expression" => called_name(n, src).is_some_and(crate::sync_calls::may_wait_by_name),
+        "call_expression" => {
+            goconc_syntax::called_name(n, src).is_some_and(crate::sync_calls::may_wait_by_name)
+        }
         _ => false,
     }
 }
@@ -271,7 +264,7 @@ fn may_release(n: Node, src: &str) -> bool {
                 .field("function")
                 .map(unparen)
                 .is_some_and(|f| f.kind_str() == "identifier");
-            called_name(n, src).is_some_and(|name| {
+            goconc_syntax::called_name(n, src).is_some_and(|name| {
                 RELEASES.contains(&name)
                     || plain && (name == "close" || !crate::summary::BUILTINS.contains(&name))
             })

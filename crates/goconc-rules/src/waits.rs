@@ -3,7 +3,7 @@
 //! started before such a point may be finished (or ordered) by it.
 
 use goconc_model::Ty;
-use goconc_syntax::{text, unparen, walk_body, NodeExt};
+use goconc_syntax::{text, walk_body, NodeExt};
 use tree_sitter::Node;
 
 use crate::Context;
@@ -32,15 +32,7 @@ pub(crate) fn waits_between(cx: &Context, body: Node, from: usize, to: usize) ->
                 }
             }
             "call_expression" => {
-                let name = n
-                    .field("function")
-                    .map(unparen)
-                    .and_then(|f| match f.kind_str() {
-                        "selector_expression" => f.field("field").map(|m| text(m, cx.src)),
-                        "identifier" => Some(text(f, cx.src)),
-                        _ => None,
-                    });
-                if let Some(name) = name {
+                if let Some(name) = goconc_syntax::called_name(n, cx.src) {
                     if goconc_model::sync_calls::may_wait_by_name(name) {
                         sync = true;
                     }

@@ -423,6 +423,17 @@ pub fn method_call(node: Node) -> Option<MethodCall> {
     })
 }
 
+/// The name a call is made by: `m` of `x.m(…)`, `f` of `f(…)`; None for a call of another
+/// expression (`fs[i]()`, `func(){…}()`).
+pub fn called_name<'s>(call: Node, src: &'s str) -> Option<&'s str> {
+    let function = unparen(call.field("function")?);
+    match function.kind_str() {
+        "selector_expression" => function.field("field").map(|f| text(f, src)),
+        "identifier" => Some(text(function, src)),
+        _ => None,
+    }
+}
+
 /// The call of an expression statement, a `go` or a `defer` (`mu.Lock()` in `defer mu.Lock()`).
 pub fn statement_call(stmt: Node) -> Option<Node> {
     match stmt.kind_str() {

@@ -207,6 +207,12 @@ fn check_goroutine<'t>(
     let Some(parent_body) = cx.model.functions.get(parent).and_then(|f| f.body) else {
         return;
     };
+    let started = Started {
+        body,
+        parent,
+        parent_body,
+        start,
+    };
     let mut writes: Vec<Write<'t>> = Vec::new();
     let mut locks = 0usize;
     let mut takes_turns = false;
@@ -223,21 +229,11 @@ fn check_goroutine<'t>(
                 writes.extend(write_of(cx, n, unparen(target)));
             }
         }
-        "call_expression" => {
-            let name = n
-                .field("function")
-                .map(unparen)
-                .and_then(|f| match f.kind_str() {
-                    "selector_expression" => f.field("field").map(|m| text(m, cx.src)),
-                    "identifier" => Some(text(f, cx.src)),
-                    _ => None,
-                });
-            match name {
-                Some("Lock" | "RLock") => locks += 1,
-                Some(name) if may_take_turns(cx, n, name) => takes_turns = true,
-                _ => {}
-            }
-        }
+        "call_expression" => match goconc_syntax::called_name(n, cx.src) {
+            Some("Lock" | "RLock") => locks += 1,
+            Some(name) if may_take_turns(cx, n, name) => takes_turns = true,
+            _ => {}
+        },
         _ => {}
     });
     if writes.is_empty() {
@@ -279,17 +275,7 @@ fn check_goroutine<'t>(
             if takes_turns {
                 continue;
             }
-            if let Some(finding) = iterations_write_field(
-                cx,
-                loops,
-                body,
-                decl,
-                ident,
-                field,
-                parent,
-                parent_body,
-                start,
-            ) {
+            if let Some(finding) = iterations_write_field(cx, loops, started, decl, ident, field) {
                 out.push(finding);
             }
             continue;
@@ -307,9 +293,7 @@ fn check_goroutine<'t>(
         let Some(read) = read else {
             // No racing read by the starting function: goroutines started once per iteration
             // still race with each other on the variable.
-            if let Some(finding) =
-                iterations_write(cx, loops, body, decl, ident, parent, parent_body, start)
-            {
+            if let Some(finding) = iterations_write(cx, loops, started, decl, ident) {
                 out.push(finding);
             }
             continue;
@@ -342,19 +326,15 @@ fn check_goroutine<'t>(
 /// A goroutine started once per iteration of a loop writes a variable declared outside the loop,
 /// and the loop does not wait between iterations: the goroutines of two iterations write it at
 /// once (for a map, `fatal error: concurrent map writes`).
-#[allow(clippy::too_many_arguments)]
 fn iterations_write<'t>(
     cx: &Context<'_, 't>,
     loops: &mut LoopsOf<'t>,
-    body: Node<'t>,
+    started: Started<'t>,
     decl: &Decl<'t>,
     ident: Node<'t>,
-    parent: usize,
-    parent_body: Node<'t>,
-    start: Node<'t>,
 ) -> Option<Finding> {
-    let around =
-        shared_by_iterations(cx, loops, body, decl, "", ident, parent, parent_body, start)?;
+    let Started { parent, start, .. } = started;
+    let around = shared_by_iterations(cx, loops, started, decl, "", ident)?;
     let function = function_name(cx.model, parent);
     let message = match ident.parent_node().is_some_and(|p| p.kind_str() == "index_expression") {
         true => format!(
@@ -382,18 +362,15 @@ fn iterations_write<'t>(
 /// The same for a field of one value (`s.elapsed = d`, `s.count++`): a receiver, parameter or
 /// local declared outside the loop and never set to another value inside it, so every
 /// goroutine writes the field of the same value.
-#[allow(clippy::too_many_arguments)]
 fn iterations_write_field<'t>(
     cx: &Context<'_, 't>,
     loops: &mut LoopsOf<'t>,
-    body: Node<'t>,
+    started: Started<'t>,
     decl: &Decl<'t>,
     ident: Node<'t>,
     field: Node<'t>,
-    parent: usize,
-    parent_body: Node<'t>,
-    start: Node<'t>,
 ) -> Option<Finding> {
+    let Started { parent, start, .. } = started;
     if decl.kind != DeclKind::Receiver && !declared_around(cx, decl, parent) {
         return None;
     }
@@ -405,17 +382,7 @@ fn iterations_write_field<'t>(
     ) {
         return None;
     }
-    let around = shared_by_iterations(
-        cx,
-        loops,
-        body,
-        decl,
-        field_name,
-        ident,
-        parent,
-        parent_body,
-        start,
-    )?;
+    let around = shared_by_iterations(cx, loops, started, decl, field_name, ident)?;
     let set_inside = *loops
         .set_inside
         .entry((around.node.start_byte(), decl.ident.start_byte()))
@@ -441,6 +408,16 @@ fn iterations_write_field<'t>(
     )
 }
 
+/// A goroutine the check looks at: its body, and where it is started (the function, that
+/// function's body, and the `go` statement or `Go` call).
+#[derive(Clone, Copy)]
+struct Started<'t> {
+    body: Node<'t>,
+    parent: usize,
+    parent_body: Node<'t>,
+    start: Node<'t>,
+}
+
 struct Shared<'t> {
     node: Node<'t>,
     declared: Node<'t>,
@@ -450,18 +427,20 @@ struct Shared<'t> {
 /// innermost loop of the starting function around the start, when it does not wait between
 /// iterations, `decl` is declared outside it, and the goroutine does not take turns first.
 /// Records the write as reported.
-#[allow(clippy::too_many_arguments)]
 fn shared_by_iterations<'t>(
     cx: &Context<'_, 't>,
     loops: &mut LoopsOf<'t>,
-    body: Node<'t>,
+    started: Started<'t>,
     decl: &Decl<'t>,
     field: &'t str,
     ident: Node<'t>,
-    parent: usize,
-    parent_body: Node<'t>,
-    start: Node<'t>,
 ) -> Option<Shared<'t>> {
+    let Started {
+        body,
+        parent,
+        parent_body,
+        start,
+    } = started;
     let around = loops.around(cx, parent, parent_body, start)?;
     let key = (decl.ident.start_byte(), field);
     if around.waits || is_within(decl.ident, around.node) || loops.reported.contains(&key) {
