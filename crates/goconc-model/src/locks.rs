@@ -913,18 +913,12 @@ impl<'t> LockTrace<'t> {
                 Event::Statement(node, state) => observer.statement(*node, state),
                 Event::Call(event, state) => {
                     // The same steps as when it was recorded: a recorded call is a method call.
-                    let Some(method) = method_call(event.call) else {
+                    let Some(call) = LockCall::of(event.op, event.call) else {
                         continue;
-                    };
-                    let call = LockCall {
-                        op: event.op,
-                        call: method.call,
-                        receiver: method.receiver,
-                        method: method.method,
                     };
                     let key = match &event.made_key {
                         Some(key) => key,
-                        None => text(method.receiver, self.src),
+                        None => text(call.receiver, self.src),
                     };
                     observer.lock_call(&call, key, event.deferred, state)
                 }

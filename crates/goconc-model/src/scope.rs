@@ -695,6 +695,39 @@ impl<'t> FileModel<'t> {
     /// The declaration `name` refers to at byte `at`.
     /// The innermost: the visible range that starts last (the shorter of two that start
     /// together, and the later declared of equal ones). An empty range counts as one byte.
+    /// Whether code inside `node` writes the variable: `v = …`, `v++`, `&v`, `v, err = …`,
+    /// `v = <-ch`, `for v = range …` (its function literals included).
+    pub fn written_within(&self, decl: &Decl, node: Node) -> bool {
+        let mut written = false;
+        goconc_syntax::walk(node, |n| {
+            if written {
+                return false;
+            }
+            if n.kind_str() == "identifier"
+                && text(n, self.src) == decl.name
+                && self.resolve(n).is_some_and(|d| d.ident == decl.ident)
+            {
+                if let Some(parent) = n.parent() {
+                    written = match parent.kind_str() {
+                        "inc_statement" | "dec_statement" => true,
+                        "unary_expression" => parent
+                            .field("operator")
+                            .is_some_and(|o| text(o, self.src) == "&"),
+                        "expression_list" => parent.parent().is_some_and(|s| {
+                            matches!(
+                                s.kind_str(),
+                                "assignment_statement" | "receive_statement" | "range_clause"
+                            ) && s.field("left") == Some(parent)
+                        }),
+                        _ => false,
+                    };
+                }
+            }
+            true
+        });
+        written
+    }
+
     pub fn resolve_name(&self, name: &str, at: usize) -> Option<&Decl<'t>> {
         let id = self.by_name.get(name)?.innermost_at(at)?;
         Some(&self.decls[id])

@@ -87,6 +87,20 @@ pub struct LockCall<'t> {
     pub method: Node<'t>,
 }
 
+impl<'t> LockCall<'t> {
+    /// The lock call `op` of the method call `call` (`s.mu.Lock()`), its receiver and method
+    /// read from the call: what a call kept as its node and operation is rebuilt from.
+    pub fn of(op: LockOp, call: Node<'t>) -> Option<LockCall<'t>> {
+        let parts = method_call(call)?;
+        Some(LockCall {
+            op,
+            call: parts.call,
+            receiver: parts.receiver,
+            method: parts.method,
+        })
+    }
+}
+
 /// `Mutex` or `RWMutex` of a project's own package named `sync` (syncthing's `lib/sync`, whose
 /// `NewMutex` and `NewRWMutex` return interfaces with `Lock` and `Unlock`): locked like the
 /// standard library's. Only the lock rules read them as mutexes; they may be copied (interfaces).
@@ -110,26 +124,30 @@ pub fn mutex_kind(model: &FileModel, expr: Node) -> MutexKind {
     let known = |model: &FileModel| model.mutex_kinds.lock().ok()?.get(&expr.id()).copied();
     if let Some(kept) = known(model) {
         return kept
-            .map(|(kind, embedded)| (kind, embedded.map(|e| EMBEDDED_MUTEXES[e as usize].0)));
+            .map(|(kind, embedded)| (kind, embedded.then(|| embedded_field(kind)).flatten()));
     }
     let kind = mutex_kind_uncached(model, expr);
     if let Ok(mut kinds) = model.mutex_kinds.lock() {
-        let embedded = |name: &str| EMBEDDED_MUTEXES.iter().position(|(n, _)| *n == name);
-        kinds.insert(
-            expr.id(),
-            kind.map(|(k, e)| (k, e.and_then(embedded).map(|e| e as u8))),
-        );
+        kinds.insert(expr.id(), kind.map(|(k, e)| (k, e.is_some())));
     }
     kind
+}
+
+/// The name of the embedded field a promoted lock of this kind locks (`RWMutex`, `Mutex`).
+fn embedded_field(kind: SyncKind) -> Option<&'static str> {
+    EMBEDDED_MUTEXES
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map(|(field, _)| *field)
 }
 
 /// What [`mutex_kind`] answers: the kind of lock, and the name of the embedded mutex field
 /// that a promoted `c.Lock()` locks.
 pub type MutexKind = Option<(SyncKind, Option<&'static str>)>;
 
-/// A [`MutexKind`] as the file's cache keeps it, the embedded field by its place in
-/// [`EMBEDDED_MUTEXES`]: 2 bytes, not 24 (a cache entry per lock call's receiver).
-pub(crate) type KeptMutexKind = Option<(SyncKind, Option<u8>)>;
+/// A [`MutexKind`] as the file's cache keeps it: whether the lock is an embedded field, whose
+/// name the kind gives (2 bytes, not 24: a cache entry per lock call's receiver).
+pub(crate) type KeptMutexKind = Option<(SyncKind, bool)>;
 
 /// The mutex fields a struct may embed, in the order a promoted call looks for them.
 const EMBEDDED_MUTEXES: [(&str, SyncKind); 2] =
@@ -199,12 +217,7 @@ pub fn lock_call<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<LockCall<'
     if mutex_kind(model, call.receiver).is_none() {
         cond_locker(model, call.receiver)?;
     }
-    Some(LockCall {
-        op,
-        call: call.call,
-        receiver: call.receiver,
-        method: call.method,
-    })
+    LockCall::of(op, call.call)
 }
 
 /// The access path naming the mutex of a lock call (`s.mu`; `c.Mutex` for a promoted `c.Lock()`),

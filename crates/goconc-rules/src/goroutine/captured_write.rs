@@ -386,7 +386,7 @@ fn iterations_write_field<'t>(
     let set_inside = *loops
         .set_inside
         .entry((around.node.start_byte(), decl.ident.start_byte()))
-        .or_insert_with(|| assigned_within(cx, decl, around.node));
+        .or_insert_with(|| cx.model.written_within(decl, around.node));
     if set_inside {
         return None;
     }
@@ -456,31 +456,6 @@ fn shared_by_iterations<'t>(
         node: around.node,
         declared: decl.ident,
     })
-}
-
-/// Is the variable assigned anywhere in `node` (its function literals included)?
-fn assigned_within(cx: &Context, decl: &Decl, node: Node) -> bool {
-    let mut assigned = false;
-    goconc_syntax::walk(node, |n| {
-        if assigned {
-            return false;
-        }
-        if matches!(
-            n.kind_str(),
-            "assignment_statement" | "short_var_declaration"
-        ) {
-            assigned = n.field("left").is_some_and(|left| {
-                named_children(left).any(|t| {
-                    let t = unparen(t);
-                    t.kind_str() == "identifier"
-                        && text(t, cx.src) == decl.name
-                        && cx.model.resolve(t).map(|d| d.ident) == Some(decl.ident)
-                })
-            });
-        }
-        true
-    });
-    assigned
 }
 
 /// One write by a goroutine: the statement, the variable written (`x`, `m` of `m[k]`, `s` of

@@ -384,7 +384,7 @@ fn copy_fix(cx: &Context, for_stmt: Node, vars: &[&Decl]) -> Option<(String, Vec
     }
     let mut vars: Vec<&Decl> = vars.to_vec();
     vars.sort_by_key(|d| d.ident.start_byte());
-    if vars.iter().any(|d| assigned_in(cx, d, body)) {
+    if vars.iter().any(|d| cx.model.written_within(d, body)) {
         return None;
     }
     let indent = line_indent(cx.src, for_stmt.start_byte());
@@ -403,38 +403,6 @@ fn copy_fix(cx: &Context, for_stmt: Node, vars: &[&Decl]) -> Option<(String, Vec
             new_text: lines,
         }],
     ))
-}
-
-/// Whether the loop body writes the variable: `v = …`, `v++`, `&v`, `v, err = …`.
-fn assigned_in(cx: &Context, decl: &Decl, body: Node) -> bool {
-    let mut assigned = false;
-    walk(body, |n| {
-        if assigned {
-            return false;
-        }
-        if n.kind_str() == "identifier"
-            && text(n, cx.src) == decl.name
-            && cx.model.resolve(n).is_some_and(|d| d.ident == decl.ident)
-        {
-            if let Some(parent) = n.parent() {
-                assigned = match parent.kind_str() {
-                    "inc_statement" | "dec_statement" => true,
-                    "unary_expression" => parent
-                        .field("operator")
-                        .is_some_and(|o| text(o, cx.src) == "&"),
-                    "expression_list" => parent.parent().is_some_and(|s| {
-                        matches!(
-                            s.kind_str(),
-                            "assignment_statement" | "receive_statement" | "range_clause"
-                        ) && s.field("left") == Some(parent)
-                    }),
-                    _ => false,
-                };
-            }
-        }
-        true
-    });
-    assigned
 }
 
 #[cfg(test)]

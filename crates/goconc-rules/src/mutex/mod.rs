@@ -74,7 +74,7 @@ pub(crate) fn locking_bodies<'c, 't>(
             .get(calls.clone())
             .unwrap_or_default()
             .iter()
-            .filter_map(KeptLockCall::expand)
+            .filter_map(|kept| LockCall::of(kept.op, kept.call))
             .collect();
         (*function, *body, calls)
     })
@@ -96,25 +96,6 @@ pub(crate) struct LockingBodies<'t> {
 struct KeptLockCall<'t> {
     call: Node<'t>,
     op: LockOp,
-}
-
-impl<'t> KeptLockCall<'t> {
-    fn keep(call: &LockCall<'t>) -> Self {
-        KeptLockCall {
-            call: call.call,
-            op: call.op,
-        }
-    }
-
-    fn expand(&self) -> Option<LockCall<'t>> {
-        let parts = goconc_syntax::method_call(self.call)?;
-        Some(LockCall {
-            op: self.op,
-            call: parts.call,
-            receiver: parts.receiver,
-            method: parts.method,
-        })
-    }
 }
 
 /// [`locking_bodies`] found from the file's call index, so no body is walked.
@@ -144,7 +125,10 @@ pub(crate) fn collect_locking_bodies<'t>(
             // The position breaks ties: calls of a function that start together keep the
             // order they were found in.
             keys.push((function, call.call.start_byte(), calls.len()));
-            calls.push(KeptLockCall::keep(&call));
+            calls.push(KeptLockCall {
+                call: call.call,
+                op: call.op,
+            });
         }
     }
     keys.sort_unstable();
