@@ -25,7 +25,7 @@ use tree_sitter::{ffi, Node};
 #[derive(Clone, Copy)]
 struct Entry {
     /// The node's id (the address of its subtree slot, 8-byte aligned) less the root's, in 8-byte
-    /// steps.
+    /// steps; [`FAR_ID`] for one in `Layout::far_ids`.
     id: i32,
     /// Its start byte (`context[0]`).
     start: u32,
@@ -39,6 +39,9 @@ struct Entry {
 
 /// A distance that does not fit an entry: the link is looked up among the layout's far links.
 const FAR: u16 = u16::MAX;
+/// An id more than 16 GB from the root's (the allocator put part of the tree in another
+/// mapping): it is looked up among the layout's far ids.
+const FAR_ID: i32 = i32::MIN;
 /// A row whose line start no node has given yet.
 const UNKNOWN: u32 = u32::MAX;
 
@@ -59,6 +62,9 @@ pub(crate) struct Layout {
     /// entry's index, the index linked to), in the order of the entries.
     far_ends: Vec<(u32, u32)>,
     far_parents: Vec<(u32, u32)>,
+    /// The ids of the entries too far from the root's to fit ([`FAR_ID`]), as (the entry's
+    /// index, its id), in the order of the entries.
+    far_ids: Vec<(u32, usize)>,
     /// Each entry's kind number, or [`UNCACHED`] for one past 254 (`ERROR`): read once here, it
     /// spares the walks' visitors tree-sitter's lookup through the node's subtree, a cache miss
     /// per node in a large tree (see [`cached_kind`]).
@@ -91,18 +97,15 @@ pub(crate) struct Layout {
 const SAME_START_SCAN: usize = 64;
 
 /// A node's entry with its links still unset, and its alias; None when a field does not fit: an
-/// alias symbol past 255, a subtree more than 16 GB away from the root's, or a column that
-/// disagrees with its row's line start.
+/// alias symbol past 255 or a column that disagrees with its row's line start. An id too far from
+/// the root's to fit is [`FAR_ID`], for the caller to keep apart.
 fn narrow(
     raw: &ffi::TSNode,
     root_id: *const c_void,
     line_starts: &mut Vec<u32>,
 ) -> Option<(Entry, u8)> {
     let [start, row, column, alias] = raw.context;
-    let distance = (raw.id as isize).wrapping_sub(root_id as isize);
-    let id = i32::try_from(distance / 8)
-        .ok()
-        .filter(|_| distance % 8 == 0)?;
+    let id = near_id(raw.id, root_id).unwrap_or(FAR_ID);
     let alias = u8::try_from(alias).ok()?;
     let line_start = start.checked_sub(column)?;
     let row_index = row as usize;
@@ -173,6 +176,15 @@ fn near_length(start: u32, end: u32) -> u16 {
         .unwrap_or(FAR)
 }
 
+/// `id`'s distance from `root_id` in 8-byte steps, when it is a whole number of them that fits
+/// an entry.
+fn near_id(id: *const c_void, root_id: *const c_void) -> Option<i32> {
+    let distance = (id as isize).wrapping_sub(root_id as isize);
+    i32::try_from(distance / 8)
+        .ok()
+        .filter(|&steps| distance % 8 == 0 && steps != FAR_ID)
+}
+
 /// The link of entry `i` among far links (sorted by entry).
 fn far_link(links: &[(u32, u32)], i: usize) -> Option<usize> {
     let i = u32::try_from(i).ok()?;
@@ -197,6 +209,7 @@ impl Layout {
         let mut far_lengths: Vec<(u32, u32)> = Vec::new();
         let mut far_ends: Vec<(u32, u32)> = Vec::new();
         let mut far_parents: Vec<(u32, u32)> = Vec::new();
+        let mut far_ids: Vec<(u32, usize)> = Vec::new();
         let mut kinds: Vec<u8> = Vec::with_capacity(entries.capacity());
         let mut fields: Vec<u8> = Vec::with_capacity(entries.capacity());
         let mut line_starts: Vec<u32> = Vec::new();
@@ -221,6 +234,9 @@ impl Layout {
                 }
             }
             let (mut entry, alias) = narrow(&node.into_raw(), root_id, &mut line_starts)?;
+            if entry.id == FAR_ID {
+                far_ids.push((u32::try_from(at).ok()?, node.id()));
+            }
             let end_byte = u32::try_from(node.end_byte()).ok()?;
             let length = near_length(entry.start, end_byte);
             if length == FAR {
@@ -266,6 +282,7 @@ impl Layout {
         far_ends.shrink_to_fit();
         far_parents.shrink_to_fit();
         far_lengths.shrink_to_fit();
+        far_ids.shrink_to_fit();
         Some(Layout {
             tree: root.into_raw().tree,
             root_id,
@@ -275,6 +292,7 @@ impl Layout {
             far_lengths,
             far_ends,
             far_parents,
+            far_ids,
             kinds,
             fields,
             serial: SERIALS.with(|next| {
@@ -292,7 +310,18 @@ impl Layout {
 
     /// The id of the entry at `i`.
     fn id(&self, i: usize) -> *const c_void {
-        (self.root_id as isize).wrapping_add(self.entries[i].id as isize * 8) as *const c_void
+        match self.entries[i].id {
+            FAR_ID => u32::try_from(i)
+                .ok()
+                .and_then(|i| {
+                    self.far_ids
+                        .binary_search_by_key(&i, |&(entry, _)| entry)
+                        .ok()
+                })
+                // Every far id was kept when the layout was made: the fallback is never taken.
+                .map_or(std::ptr::null(), |at| self.far_ids[at].1 as *const c_void),
+            near => (self.root_id as isize).wrapping_add(near as isize * 8) as *const c_void,
+        }
     }
 
     /// The position of `node`, when it is one of this layout's.
@@ -642,4 +671,57 @@ pub(crate) fn locate(node: Node) -> Option<(Rc<Layout>, usize)> {
             .rev()
             .find_map(|l| l.position(node).map(|i| (l.clone(), i)))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree whose nodes the allocator placed far from its root (a large children array mapped
+    /// apart from the rest) is laid out all the same: each far id is kept whole, every node is
+    /// found at its index and rebuilt with its own id.
+    #[test]
+    fn far_ids_rebuild_the_nodes_they_stand_for() {
+        let file = crate::SourceFile::new(
+            "package p\n\nfunc f(mu *sync.Mutex) {\n\tmu.Lock()\n\tgo func() { x++ }()\n}\n"
+                .to_string(),
+        );
+        let root = file.tree().root_node();
+        let mut layout = Layout::of(root, &[]).expect("a small tree fits a layout");
+        assert!(layout.far_ids.is_empty());
+        let nodes: Vec<(usize, usize)> = (0..layout.entries.len())
+            .map(|i| (i, layout.node(i, root).id()))
+            .collect();
+        // Every second node as if it were 16 GB or more away.
+        for &(i, id) in nodes.iter().step_by(2) {
+            layout.entries[i].id = FAR_ID;
+            layout.far_ids.push((index(i), id));
+        }
+        for &(i, id) in &nodes {
+            let node = layout.node(i, root);
+            assert_eq!(node.id(), id, "entry {i}");
+            assert_eq!(layout.position(node), Some(i), "entry {i}");
+        }
+    }
+
+    #[test]
+    fn ids_fit_within_16_gb_of_the_root_in_8_byte_steps() {
+        let root = 0x7f00_0000_0000_usize;
+        let at = |offset: isize| (root as isize + offset) as *const c_void;
+        let root = root as *const c_void;
+        assert_eq!(near_id(at(0), root), Some(0));
+        assert_eq!(near_id(at(-80), root), Some(-10));
+        assert_eq!(
+            near_id(at(8 * i64::from(i32::MAX) as isize), root),
+            Some(i32::MAX)
+        );
+        assert_eq!(
+            near_id(at(8 * (i64::from(i32::MAX) + 1) as isize), root),
+            None
+        );
+        // The most negative distance is the far marker itself.
+        assert_eq!(near_id(at(8 * i64::from(i32::MIN) as isize), root), None);
+        assert_eq!(near_id(at(12), root), None);
+        assert_eq!(near_id(0x5555_0000_0000_usize as *const c_void, root), None);
+    }
 }
