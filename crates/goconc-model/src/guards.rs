@@ -33,6 +33,18 @@ pub const IMPLICIT_METHODS: &[&str] = &[
     "MarshalText",
 ];
 
+/// The methods the standard library's decoders call to fill a value (`encoding/json`,
+/// `encoding`, `encoding/xml`, `encoding/gob`): they run on a value being decoded, which its
+/// decoder has not shared yet.
+pub const DECODING_METHODS: &[&str] = &[
+    "UnmarshalJSON",
+    "UnmarshalText",
+    "UnmarshalBinary",
+    "UnmarshalXML",
+    "UnmarshalXMLAttr",
+    "GobDecode",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldAccess {
     /// The struct type (`Cache`).

@@ -57,7 +57,14 @@ From the package's own code: for each field, the receiver's mutex held on every 
 accesses in the type's methods, across all files of the package, counting the lock a method's
 every caller holds (see below). A mutex that is held at two or more accesses including a write,
 in two or more methods (or in one method that both reads and writes the field under it), and
-at more than half of the accesses, is the field's guard. A `// guarded by mu` comment on the
+at more than half of the accesses, is the field's guard. So is one held at fewer than half when
+every write holds it, a method that only reads the field takes it too, and every write and every
+access without it is in an exported method, which any goroutine may enter (a `Seal` that copies
+the key under the read lock while `Prepare` and `Difficulty` read it bare and `Authorize`
+replaces it at run time). Not when a write is in a decoder (`UnmarshalJSON`, `UnmarshalText`,
+`UnmarshalBinary`, `UnmarshalXML`, `UnmarshalXMLAttr`, `GobDecode`: it fills a value its decoder
+has not shared) or in an unexported method (a loop that owns the field writes it under the lock
+for its readers and reads it bare itself). A `// guarded by mu` comment on the
 field (or the line above it) names the guard outright. Methods named `…Locked` or documented
 "caller must hold the lock" count as holding it.
 
@@ -256,7 +263,9 @@ its lock, an unsafe pointer-receiver fix (see above).
   lock is still reported.
 - Helpers whose calls mostly take no lock (one locked call among bare ones is no sign which
   side is the mistake), where the helper is not itself judged (see above).
-- Types without a clear guard. One finding per function and lock (see "Severity").
+- Types without a clear guard. One finding per function and lock (see "Severity"). A field
+  that fewer than half of its accesses lock has a guard only between exported methods: a write
+  in a decoder or in an unexported method (the loop that owns the field) leaves it without one.
 - `_test.go` files are judged the same way; a test calling a locked helper bare is a `hint`
   because whether another goroutine has the value at that point is not shown, and so is a read
   on a test's own goroutine of a field every write of which is made there under the lock (see
@@ -316,13 +325,18 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         // and an access from outside the type's methods, are not counted).
         let counted = !access.outside && (!access.method || access.write);
         let others = guard.total - usize::from(counted && guard.total > 0);
-        let evidence = if guard.total > 0 {
-            format!(
+        // Fewer than half the accesses hold the guard: the evidence is that every write does.
+        let writes_only = guard.every_write && guard.guarded * 2 <= others;
+        let evidence = match (guard.total > 0, writes_only) {
+            (true, false) => format!(
                 "which guards it at {} of its {} other accesses",
                 guard.guarded, others
-            )
-        } else {
-            "which its declaration says guards it".to_string()
+            ),
+            (true, true) => format!(
+                "which every write of it holds ({} of its {} other accesses)",
+                guard.guarded, others
+            ),
+            (false, _) => "which its declaration says guards it".to_string(),
         };
         let lock = format!("{receiver}.{}", guard.name);
         let range = access.offset..access.offset + access.len;
@@ -330,12 +344,16 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             range: range.clone(),
             accessed: accessed.to_string(),
             verb: if access.write { "writes" } else { "reads" },
-            evidence: match guard.total > 0 {
-                true => format!(
+            evidence: match (guard.total > 0, writes_only) {
+                (true, false) => format!(
                     "guarded at {} of its {} other accesses",
                     guard.guarded, others
                 ),
-                false => "guarded by its declaration".to_string(),
+                (true, true) => format!(
+                    "guarded at every write ({} of its {} other accesses)",
+                    guard.guarded, others
+                ),
+                (false, _) => "guarded by its declaration".to_string(),
             },
         };
         let group = (
@@ -427,12 +445,28 @@ impl OnePerFunction {
     }
 }
 
+/// Where one mutex is held at a field's accesses.
+#[derive(Default)]
+struct HeldAt<'a> {
+    /// The functions holding it at an access.
+    functions: HashSet<&'a str>,
+    /// The accesses holding it.
+    accesses: usize,
+    /// The writes among them.
+    writes: usize,
+    /// The functions reading the field under it.
+    readers: HashSet<&'a str>,
+}
+
 /// A field's guard, and the evidence for it.
 #[derive(Debug, Clone)]
 struct Guard {
     name: String,
     guarded: usize,
     total: usize,
+    /// Whether every write of the field holds the guard (the evidence when fewer than half the
+    /// accesses do).
+    every_write: bool,
 }
 
 /// What the package knows, gathered once per file: every field access and method call, this
@@ -624,12 +658,15 @@ impl<'a> Facts<'a> {
                 name: declared,
                 guarded: 0,
                 total: 0,
+                every_write: false,
             });
         }
         let accesses = self.by_field.get(&(type_name, field))?;
-        // (guard, functions holding it, accesses holding it, a write among them)
-        let mut counts: BTreeMap<String, (HashSet<&str>, usize, bool)> = BTreeMap::new();
+        let mut counts: BTreeMap<String, HeldAt> = BTreeMap::new();
         let mut total = 0;
+        let mut writes = 0;
+        let mut writers: HashSet<&str> = HashSet::default();
+        let mut bare: HashSet<&str> = HashSet::default();
         let mut unguarded = 0;
         for access in accesses {
             // The type's own methods tell what guards a field; code outside them is judged by
@@ -653,11 +690,18 @@ impl<'a> Facts<'a> {
             // A bare call that only reads through the field's method is judged by the guard,
             // not counted against it: code that reads a field bare through its methods tends
             // to do so in several places, each a race of its own.
+            if held.is_empty() {
+                bare.insert(access.function.as_str());
+            }
             if held.is_empty() && access.method && !access.write {
                 unguarded += 1;
                 continue;
             }
             total += 1;
+            if access.write {
+                writes += 1;
+                writers.insert(access.function.as_str());
+            }
             if held.is_empty() {
                 unguarded += 1;
             }
@@ -665,13 +709,25 @@ impl<'a> Facts<'a> {
             held.dedup();
             for guard in held {
                 let count = counts.entry(guard.to_string()).or_default();
-                count.0.insert(access.function.as_str());
-                count.1 += 1;
-                count.2 |= access.write;
+                count.functions.insert(access.function.as_str());
+                count.accesses += 1;
+                if access.write {
+                    count.writes += 1;
+                } else {
+                    count.readers.insert(access.function.as_str());
+                }
             }
         }
-        let (name, (functions, guarded, has_write)) =
-            counts.into_iter().max_by_key(|(_, (_, n, _))| *n)?;
+        let (
+            name,
+            HeldAt {
+                functions,
+                accesses: guarded,
+                writes: guarded_writes,
+                readers: locked_readers,
+            },
+        ) = counts.into_iter().max_by_key(|(_, held)| held.accesses)?;
+        let has_write = guarded_writes > 0;
         // Locked accesses in one method only are that method's business (it locks for another
         // field), not evidence of a guard, unless that method both reads and writes the field
         // under the lock (in two critical sections: it locks for this field).
@@ -684,17 +740,33 @@ impl<'a> Facts<'a> {
                 };
                 locked(true) && locked(false)
             });
+        // Every write holds it, and a function that only reads the field takes it to do so:
+        // the lock is meant for the field even where most reads forgot it. Where fewer than
+        // half the accesses hold it, that is evidence only between methods any goroutine may
+        // enter: every write and every bare access in an exported method (a decoder aside,
+        // which fills a value not yet shared). A writer of the package's own (a loop that
+        // owns the field, writes it under the lock for others and reads it bare) is not.
+        let every_write = guarded_writes == writes;
+        let entered_anywhere = |function: &&str| {
+            let method = function.rsplit('.').next().unwrap_or(function);
+            is_exported(method) && !guards::DECODING_METHODS.contains(&method)
+        };
+        let api_race = every_write
+            && locked_readers.iter().any(|f| !writers.contains(f))
+            && writers.iter().all(entered_anywhere)
+            && bare.iter().all(entered_anywhere);
         (guarded >= 2
             && (functions.len() >= 2 || one_method_locks_for_it)
             && has_write
             // Every access in the type's own methods holding it is a guard for the code
             // outside them to take.
             && (unguarded > 0 || outside)
-            && guarded * 2 > total)
+            && (guarded * 2 > total || api_race))
             .then_some(Guard {
                 name,
                 guarded,
                 total,
+                every_write,
             })
     }
 }
