@@ -1415,3 +1415,55 @@ fn guarded_reads_on_a_tests_own_goroutine_are_hints_and_concurrent_ones_warnings
     .collect();
     assert_eq!(severities, expected);
 }
+
+/// A project's own lock wrapper in another package of the module (`type Mutex interface {
+/// Lock(); Unlock() }`, a `RWMutex` embedding it): its values are locks for every rule, as
+/// `sync`'s are. An interface with `Lock` but no `Unlock()` is no lock.
+#[test]
+fn lock_interfaces_of_another_package_of_the_module_are_locks() {
+    let dir = TempDir::new("module-lockers");
+    module(&dir);
+    dir.write(
+        "lsync/sync.go",
+        "package sync\n\nimport \"sync\"\n\ntype Mutex interface {\n\tLock()\n\tUnlock()\n}\n\n\
+         type RWMutex interface {\n\tMutex\n\tRLock()\n\tRUnlock()\n}\n\n\
+         type Store interface {\n\tLock()\n\tUnlock(force bool)\n\tGet(k string) int\n}\n\n\
+         func NewMutex() Mutex { return &sync.Mutex{} }\n\n\
+         func NewRWMutex() RWMutex { return &sync.RWMutex{} }\n",
+    );
+    dir.write(
+        "cache/cache.go",
+        "package cache\n\nimport \"example.com/shop/lsync\"\n\n\
+         type Cache struct {\n\tmu    sync.RWMutex\n\tstore sync.Store\n\titems map[string]int\n}\n\n\
+         func (c *Cache) Put(k string, v int) bool {\n\tc.mu.Lock()\n\tif k == \"\" {\n\t\treturn false\n\t}\n\
+         \tc.items[k] = v\n\tc.mu.Unlock()\n\treturn true\n}\n\n\
+         func (c *Cache) Get(k string) int {\n\tc.mu.RLock()\n\tdefer c.mu.RUnlock()\n\treturn c.items[k]\n}\n\n\
+         func (c *Cache) Fill(k string) bool {\n\tc.store.Lock()\n\tif k == \"\" {\n\t\treturn false\n\t}\n\
+         \tc.store.Unlock(false)\n\treturn true\n}\n",
+    );
+    let text = dir.path().join("cache/cache.go");
+    let src = std::fs::read_to_string(&text).unwrap();
+    std::fs::write(
+        &text,
+        src.replace(
+            "import \"example.com/shop/lsync\"",
+            "import sync \"example.com/shop/lsync\"",
+        ),
+    )
+    .unwrap();
+    let out = goconc(dir.path(), &["check", "--format", "json", "cache"]);
+    let text = stdout(&out);
+    let findings: Value = serde_json::from_str(&text).unwrap();
+    let found: Vec<(&str, u64)> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let line = f["range"]["start"]["line"].as_u64().unwrap();
+            (f["rule"].as_str().unwrap(), line)
+        })
+        .collect();
+    // `Put` returns at line 14 with `c.mu` held; `Fill`'s `Store` unlocks with an argument,
+    // which no `sync.Locker` does, so it is not taken for a lock.
+    assert_eq!(found, vec![("mutex-unlock-missing", 12)], "{text}");
+}

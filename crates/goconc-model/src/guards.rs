@@ -328,12 +328,9 @@ pub fn holds_mutex(model: &FileModel, type_name: &str) -> bool {
         .package
         .struct_fields(type_name)
         .is_some_and(|fields| {
-            fields.iter().any(|f| {
-                matches!(
-                    model.package.sync_kind(f.ty.deref()),
-                    Some(SyncKind::Mutex | SyncKind::RWMutex)
-                )
-            })
+            fields
+                .iter()
+                .any(|f| model.package.lock_kind(f.ty.deref()).is_some())
         })
 }
 

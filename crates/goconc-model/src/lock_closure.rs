@@ -599,15 +599,7 @@ pub fn canonical(
     owner: Option<&str>,
     lock: &LockPath,
 ) -> Option<String> {
-    use super::types::SyncKind;
-    let is_mutex = |ty: &Ty| {
-        matches!(
-            package
-                .sync_kind(ty.deref())
-                .or_else(|| super::sync_calls::wrapped_sync_lock(ty)),
-            Some(SyncKind::Mutex | SyncKind::RWMutex)
-        )
-    };
+    let is_mutex = |ty: &Ty| package.lock_kind(ty.deref()).is_some();
     if lock.path.is_empty() && !matches!(lock.root, LockRoot::Global) {
         // A promoted `s.Lock()`: the receiver embeds the mutex.
         let ty = match &lock.root {

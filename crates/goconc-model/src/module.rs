@@ -16,7 +16,7 @@ use goconc_syntax::{method_call, text, unparen, NodeExt};
 use tree_sitter::Node;
 
 use super::summary::Blocking;
-use super::types::Ty;
+use super::types::{SyncKind, Ty};
 use super::{FileModel, PackageModel};
 use crate::HashMap;
 
@@ -37,6 +37,8 @@ pub struct ExportedFacts {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackageExports {
     facts: HashMap<String, ExportedFacts>,
+    /// Its exported interface types that are locks (see [`PackageModel::locker_kind`]).
+    lockers: HashMap<String, SyncKind>,
 }
 
 impl PackageExports {
@@ -64,7 +66,17 @@ impl PackageExports {
                 facts.insert(key.clone(), fact);
             }
         }
-        PackageExports { facts }
+        let lockers = model
+            .lockers()
+            .filter(|(name, _)| exported(name))
+            .map(|(name, kind)| (name.clone(), *kind))
+            .collect();
+        PackageExports { facts, lockers }
+    }
+
+    /// The lock a value of its exported type `name` is, when that is a lock interface.
+    pub fn locker_kind(&self, name: &str) -> Option<SyncKind> {
+        self.lockers.get(name).copied()
     }
 
     pub fn facts(&self, key: &str) -> Option<&ExportedFacts> {
@@ -87,14 +99,17 @@ impl PackageExports {
             key.hash(hasher);
             self.facts[key].hash(hasher);
         }
+        let mut lockers: Vec<(&String, &SyncKind)> = self.lockers.iter().collect();
+        lockers.sort_unstable_by_key(|(name, _)| *name);
+        lockers.hash(hasher);
     }
 
     pub fn len(&self) -> usize {
-        self.facts.len()
+        self.facts.len() + self.lockers.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.facts.is_empty()
+        self.facts.is_empty() && self.lockers.is_empty()
     }
 }
 
@@ -111,6 +126,11 @@ impl ModuleSummaries {
 
     pub fn package(&self, import_path: &str) -> Option<&Arc<PackageExports>> {
         self.packages.get(import_path)
+    }
+
+    /// The lock a value of type `name` of the package imported as `import_path` is.
+    pub fn locker_kind(&self, import_path: &str, name: &str) -> Option<SyncKind> {
+        self.packages.get(import_path)?.locker_kind(name)
     }
 
     /// What the function or method `key` of the package imported as `import_path` does.

@@ -57,6 +57,10 @@ pub struct FileDecls {
     pub structs: HashMap<String, Vec<Field>>,
     /// Other named types by name, with their underlying type (`type Lock sync.Mutex`).
     pub named: HashMap<String, Ty>,
+    /// Interface types whose method set has `sync.Locker`'s (`type Mutex interface { Lock();
+    /// Unlock() }`, a project's own lock wrapper): a value of one is a lock, a `RWMutex` when
+    /// it also has `RLock()` and `RUnlock()`.
+    pub lockers: HashMap<String, SyncKind>,
     pub funcs: HashMap<String, FuncSig>,
     /// Methods by receiver type name, then method name.
     pub methods: HashMap<String, HashMap<String, FuncSig>>,
@@ -262,12 +266,7 @@ impl FileDecls {
             .structs
             .iter()
             .filter(|(_, fields)| {
-                fields.iter().any(|f| {
-                    matches!(
-                        own.sync_kind(f.ty.deref()),
-                        Some(SyncKind::Mutex | SyncKind::RWMutex)
-                    )
-                })
+                fields.iter().any(|f| own.lock_kind(f.ty.deref()).is_some())
             })
             .map(|(name, _)| name.as_str())
             .collect();
@@ -308,6 +307,11 @@ impl FileDecls {
                 continue;
             };
             let name = text(name, src).to_string();
+            if type_node.kind_str() == "interface_type" {
+                if let Some(kind) = self.locker_kind_of(type_node, src, imports) {
+                    self.lockers.insert(name.clone(), kind);
+                }
+            }
             if type_node.kind_str() == "struct_type" {
                 self.structs
                     .insert(name, struct_fields(type_node, src, imports));
@@ -315,6 +319,49 @@ impl FileDecls {
                 self.named
                     .insert(name, Ty::from_node(type_node, src, imports));
             }
+        }
+    }
+
+    /// The lock an interface type is: `Lock()` and `Unlock()` among its methods, its own or
+    /// those of an interface it embeds (`sync.Locker`, or one declared above in this file).
+    fn locker_kind_of(&self, interface: Node, src: &str, imports: &Imports) -> Option<SyncKind> {
+        let mut bare: Vec<&str> = Vec::new();
+        let mut embedded_kind = None;
+        for element in named_children(interface) {
+            match element.kind_str() {
+                "method_elem" => {
+                    let takes_nothing = element
+                        .field("parameters")
+                        .is_some_and(|p| named_children(p).next().is_none())
+                        && element.field("result").is_none();
+                    if let (true, Some(name)) = (takes_nothing, element.field("name")) {
+                        bare.push(text(name, src));
+                    }
+                }
+                "type_elem" => {
+                    let mut types = named_children(element);
+                    let (Some(only), None) = (types.next(), types.next()) else {
+                        continue;
+                    };
+                    let kind = match Ty::from_node(only, src, imports) {
+                        ty if ty.is_named("sync", "Locker") => Some(SyncKind::Mutex),
+                        Ty::Named { pkg, name } if pkg.is_empty() => {
+                            self.lockers.get(&name).copied()
+                        }
+                        _ => None,
+                    };
+                    embedded_kind = stronger_lock(embedded_kind, kind);
+                }
+                _ => {}
+            }
+        }
+        let has = |m: &str| bare.contains(&m);
+        let locks = embedded_kind.is_some() || has("Lock") && has("Unlock");
+        let read_locks = embedded_kind == Some(SyncKind::RWMutex) || has("RLock") && has("RUnlock");
+        match (locks, read_locks) {
+            (true, true) => Some(SyncKind::RWMutex),
+            (true, false) => Some(SyncKind::Mutex),
+            (false, _) => None,
         }
     }
 
@@ -369,6 +416,14 @@ impl FileDecls {
     }
 }
 
+/// The lock of the two that does more: a `RWMutex` over a `Mutex` over none.
+fn stronger_lock(a: Option<SyncKind>, b: Option<SyncKind>) -> Option<SyncKind> {
+    match (a, b) {
+        (Some(SyncKind::RWMutex), _) | (_, Some(SyncKind::RWMutex)) => Some(SyncKind::RWMutex),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The type name of a method's receiver (`Cache` for `func (c *Cache) …`).
 fn receiver_type(method: Node, src: &str, imports: &Imports) -> Option<String> {
     let param = named_children(method.field("receiver")?).next()?;
@@ -382,6 +437,7 @@ fn receiver_type(method: Node, src: &str, imports: &Imports) -> Option<String> {
 struct Merged {
     structs: HashMap<String, Vec<Field>>,
     named: HashMap<String, Ty>,
+    lockers: HashMap<String, SyncKind>,
     funcs: HashMap<String, FuncSig>,
     methods: HashMap<String, HashMap<String, FuncSig>>,
     vars: HashMap<String, Ty>,
@@ -400,6 +456,7 @@ impl Merged {
         Merged {
             structs: f.structs,
             named: f.named,
+            lockers: f.lockers,
             funcs: f.funcs,
             methods: f.methods,
             vars: f.vars,
@@ -418,6 +475,7 @@ impl Merged {
         Merged {
             structs: f.structs.clone(),
             named: f.named.clone(),
+            lockers: f.lockers.clone(),
             funcs: f.funcs.clone(),
             methods: f.methods.clone(),
             vars: f.vars.clone(),
@@ -451,6 +509,7 @@ pub struct PackageModel {
     raw_atomics: Vec<super::atomics::AtomicAccess>,
     structs: HashMap<String, Vec<Field>>,
     named: HashMap<String, Ty>,
+    lockers: HashMap<String, SyncKind>,
     funcs: HashMap<String, FuncSig>,
     methods: HashMap<String, HashMap<String, FuncSig>>,
     vars: HashMap<String, Ty>,
@@ -567,6 +626,7 @@ impl PackageModel {
             let Merged {
                 structs,
                 named,
+                lockers,
                 funcs,
                 methods,
                 vars,
@@ -585,6 +645,7 @@ impl PackageModel {
             atomics.extend(file_atomics);
             model.structs.extend(structs);
             model.named.extend(named);
+            model.lockers.extend(lockers);
             model.funcs.extend(funcs);
             model.vars.extend(vars);
             model.summaries.extend(summaries);
@@ -789,6 +850,25 @@ impl PackageModel {
 
     fn named_type(&self, name: &str) -> Option<&Ty> {
         self.lookup(|m| m.named.get(name), |f| f.named.get(name))
+    }
+
+    /// The lock a value of `ty` is when its type is an interface with `sync.Locker`'s methods,
+    /// declared in this package or exported by another package of the module.
+    pub fn locker_kind(&self, ty: &Ty) -> Option<SyncKind> {
+        let Ty::Named { pkg, name } = ty else {
+            return None;
+        };
+        match pkg.is_empty() {
+            true => self
+                .lookup(|m| m.lockers.get(name), |f| f.lockers.get(name))
+                .copied(),
+            false => self.module()?.locker_kind(pkg, name),
+        }
+    }
+
+    /// The lock interfaces the package declares, by name.
+    pub fn lockers(&self) -> impl Iterator<Item = (&String, &SyncKind)> {
+        self.entries(|m| &m.lockers, |f| &f.lockers)
     }
 
     pub fn shared(self) -> Arc<PackageModel> {
@@ -1001,12 +1081,18 @@ impl PackageModel {
 
     /// Does any struct of the package hold a mutex (directly)? Guard facts are only needed then.
     pub fn has_struct_with_mutex(&self) -> bool {
-        self.all_structs().flat_map(|(_, fields)| fields).any(|f| {
-            matches!(
-                self.sync_kind(f.ty.deref()),
-                Some(SyncKind::Mutex | SyncKind::RWMutex)
-            )
-        })
+        self.all_structs()
+            .flat_map(|(_, fields)| fields)
+            .any(|f| self.lock_kind(f.ty.deref()).is_some())
+    }
+
+    /// The lock a value of `ty` is: `sync`'s `Mutex` or `RWMutex` (or a type defined as one),
+    /// a project's own sync package's, or a lock interface (see [`Self::locker_kind`]).
+    pub fn lock_kind(&self, ty: &Ty) -> Option<SyncKind> {
+        self.sync_kind(ty)
+            .filter(|k| matches!(k, SyncKind::Mutex | SyncKind::RWMutex))
+            .or_else(|| super::sync_calls::wrapped_sync_lock(ty))
+            .or_else(|| self.locker_kind(ty))
     }
 
     /// A field declared directly in a local struct type.

@@ -158,6 +158,10 @@ fn mutex_kind_uncached(model: &FileModel, expr: Node) -> MutexKind {
     if ty.deref().is_named("sync", "Locker") {
         return Some((SyncKind::Mutex, None));
     }
+    // A lock interface of the package's or the module's own (`lib/sync`'s `Mutex`).
+    if let Some(kind) = model.package.locker_kind(ty.deref()) {
+        return Some((kind, None));
+    }
     if let Some(kind) = wrapped_sync_lock(&ty) {
         return Some((kind, None));
     }
