@@ -79,8 +79,24 @@ pub struct FieldAccess {
     /// `c.state = closedState`), that value's text: which states a method sets (see
     /// [`crate::transition`]).
     pub value: Option<String>,
+    /// How a write of a channel field is ordered with the goroutines that use the channel
+    /// (see [`ChannelHandover`]); the default for any other access.
+    pub handover: ChannelHandover,
     pub offset: usize,
     pub len: usize,
+}
+
+/// What orders a write of a channel field with the goroutines that read the field: the
+/// channel is replaced only where they cannot be reading it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ChannelHandover {
+    /// Before the write, the function sent a request on the channel (through the field or a
+    /// local copied from it) and received the answer on the channel it sent: the goroutine
+    /// serving the channel took its last message and answered (`Close`'s quit handshake).
+    pub answered: bool,
+    /// The methods of the receiver the function starts with `go` after the write: they read
+    /// what it wrote.
+    pub started_after: Vec<String>,
 }
 
 /// How the method of a call runs.
@@ -540,7 +556,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 n, type_name, through, field, write, element, lazy_init, part,
             ));
         });
-        for (n, type_name, through, field, mut write, element, lazy_init, last) in found {
+        for (n, type_name, through, field, mut write, mut element, lazy_init, last) in found {
             let (method, part) = match method_calls.contains(&n.start_byte()) {
                 true => (last, None),
                 false => (None, last),
@@ -559,6 +575,12 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 _ if !self.is_plain_field(&type_name, field) => continue,
                 _ => (type_name, field.to_string()),
             };
+            // A send, receive, close or range reads the channel field itself: only the
+            // channel's replacement writes it.
+            let channel = matches!(self.field_type(&type_name, &field), Some(Ty::Chan(_)));
+            if channel {
+                element = false;
+            }
             if let Some(method) = method {
                 match self.method_on_field(&type_name, &field, method) {
                     Some(writes) => write = writes,
@@ -588,6 +610,10 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     value: (write && !element && part.is_none() && method.is_none())
                         .then(|| assigned_value(n, self.model.src))
                         .flatten(),
+                    handover: match write && channel {
+                        true => channel_handover(self.model, n),
+                        false => ChannelHandover::default(),
+                    },
                     offset: n.start_byte(),
                     len: n.end_byte() - n.start_byte(),
                 },
@@ -711,16 +737,20 @@ impl<'t> Collector<'_, 't> {
         Some((container.to_string(), name))
     }
 
-    /// Fields that hold data: not mutexes, atomics, channels, or other sync values.
+    /// Fields that hold data: not mutexes, atomics or other sync values. A channel field is
+    /// one too: its operations synchronise, but replacing the channel (`s.stopped =
+    /// make(chan struct{})`) races with every use of the field.
     fn is_plain_field(&self, type_name: &str, field: &str) -> bool {
-        let Some(ty) = self
-            .model
-            .package
-            .field_type(&Ty::named("", type_name), field)
-        else {
+        let Some(ty) = self.field_type(type_name, field) else {
             return false;
         };
-        holds_data(self.model.package, &ty)
+        matches!(ty, Ty::Chan(_)) || holds_data(self.model.package, &ty)
+    }
+
+    fn field_type(&self, type_name: &str, field: &str) -> Option<Ty> {
+        self.model
+            .package
+            .field_type(&Ty::named("", type_name), field)
     }
 
     /// `recv.f.m(…)` where `f` holds a value of a type of the package that has no mutex of its
@@ -791,13 +821,22 @@ impl<'t> Collector<'_, 't> {
             accesses: HashMap::default(),
             calls: HashMap::default(),
             holders: std::mem::take(&mut self.holders),
-            in_goroutine: true,
+            // A deferred literal runs on this goroutine: its accesses are the method's.
+            in_goroutine: how != CallHow::Direct,
             test_step: TestStep::default(),
         };
         let analysed = locks::analyze(self.model, body, &mut inner).is_some();
         self.holders = std::mem::take(&mut inner.holders);
         if !analysed {
             return self.calls_in(stmt, state, how);
+        }
+        // Only those under a lock the literal takes itself: which of the method's locks are
+        // still held when it runs is not followed (see `statement`), so its bare accesses
+        // are not told from locked ones.
+        for (at, access) in inner.accesses {
+            if !access.guards.is_empty() {
+                self.accesses.entry(at).or_insert(access);
+            }
         }
         for (_, mut call) in inner.calls {
             if call.guards.is_empty() && call.how == CallHow::Direct {
@@ -1080,6 +1119,87 @@ fn kept_here(model: &FileModel, i: usize, top: Node) -> Option<bool> {
         }
     }
     None
+}
+
+/// How the write `selector` (`w.quit = nil`) of a channel field is ordered with the
+/// goroutines reading the field, from the function that makes it (see [`ChannelHandover`]).
+fn channel_handover(model: &FileModel, selector: Node) -> ChannelHandover {
+    let src = model.src;
+    let Some(body) = model
+        .function_of(selector)
+        .and_then(|i| model.functions[i].body)
+    else {
+        return ChannelHandover::default();
+    };
+    let field = text(selector, src);
+    let receiver = selector
+        .field("operand")
+        .map(|o| text(unparen(o), src))
+        .unwrap_or_default();
+    let (write_start, write_end) = (selector.start_byte(), selector.end_byte());
+    // The names that hold the channel: the field and locals copied from it.
+    let mut channel_names: Vec<&str> = vec![field];
+    let mut sends: Vec<(usize, &str)> = Vec::new();
+    let mut receives: Vec<(usize, &str)> = Vec::new();
+    let mut started_after = Vec::new();
+    walk(body, |n| {
+        match n.kind_str() {
+            // Another function's statements are not this one's.
+            "func_literal" => return false,
+            "short_var_declaration" | "assignment_statement" if n.start_byte() < write_start => {
+                if let (Some(left), Some(right)) = (n.field("left"), n.field("right")) {
+                    for (l, r) in named_children(left).zip(named_children(right)) {
+                        if text(unparen(r), src) == field && l.kind_str() == "identifier" {
+                            channel_names.push(text(l, src));
+                        }
+                    }
+                }
+            }
+            "send_statement" if n.end_byte() <= write_start => {
+                if let (Some(channel), Some(value)) = (n.field("channel"), n.field("value")) {
+                    if channel_names.contains(&text(unparen(channel), src))
+                        && value.kind_str() == "identifier"
+                    {
+                        sends.push((n.end_byte(), text(value, src)));
+                    }
+                }
+            }
+            "unary_expression" if n.end_byte() <= write_start => {
+                if let Some(operand) = n
+                    .field("operand")
+                    .filter(|_| n.field("operator").is_some_and(|o| text(o, src) == "<-"))
+                {
+                    receives.push((n.start_byte(), text(unparen(operand), src)));
+                }
+            }
+            "go_statement" if n.start_byte() >= write_end => {
+                let callee = named_children(n)
+                    .next()
+                    .and_then(|call| call.field("function"))
+                    .map(unparen)
+                    .filter(|f| f.kind_str() == "selector_expression");
+                if let Some(callee) = callee {
+                    let on_receiver = callee
+                        .field("operand")
+                        .is_some_and(|o| text(unparen(o), src) == receiver);
+                    if let (true, Some(method)) = (on_receiver, callee.field("field")) {
+                        started_after.push(text(method, src).to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    let answered = sends.iter().any(|&(sent_at, reply)| {
+        receives
+            .iter()
+            .any(|&(at, channel)| at >= sent_at && channel == reply)
+    });
+    ChannelHandover {
+        answered,
+        started_after,
+    }
 }
 
 /// Is any mutex below `receiver` (`d.mu` for `d`) held on every path to here?

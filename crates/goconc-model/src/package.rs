@@ -265,9 +265,7 @@ impl FileDecls {
         let holders: crate::HashSet<&str> = decls
             .structs
             .iter()
-            .filter(|(_, fields)| {
-                fields.iter().any(|f| own.lock_kind(f.ty.deref()).is_some())
-            })
+            .filter(|(_, fields)| fields.iter().any(|f| own.lock_kind(f.ty.deref()).is_some()))
             .map(|(name, _)| name.as_str())
             .collect();
         let mut left_out = skip.map(|(s, _)| s.clone()).unwrap_or_default();

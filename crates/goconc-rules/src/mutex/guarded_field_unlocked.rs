@@ -69,6 +69,10 @@ field (or the line above it) names the guard outright. Methods named `…Locked`
 "caller must hold the lock" count as holding it.
 
 What counts as an access of a field `f`:
+- a channel field's send, receive, close or `range`, each a read of the field; replacing the
+  channel (`s.stopped = make(chan struct{})`) is its only write, and races with them all;
+- accesses in a deferred literal under a lock the literal takes itself (`defer func() {
+  s.mu.Lock(); close(s.stopped); s.mu.Unlock() }()`): the method's, as evidence of the guard;
 - `c.f`, `c.f[k]`, `len(c.f)`, `range c.f`; a write when it is assigned, incremented or
   deleted from, or a part of it is (`c.stats.dropped++`, `c.cfg.addr = a`: a write of what it
   holds; reading a part, `c.cfg.name`, reads the field);
@@ -198,9 +202,16 @@ None: take the lock, or document why this access is safe. For a value receiver c
 its lock, an unsafe pointer-receiver fix (see above).
 
 ## When it stays silent
-- Fields that hold mutexes, atomics, channels or funcs; fields only ever read; accesses inside
-  function literals (they may run while the caller holds the lock); accesses while any mutex of
-  the receiver is held.
+- Fields that hold mutexes, atomics or funcs; fields only ever read (a channel field only
+  ever sent on, received from or closed); accesses inside function literals (they may run
+  while the caller holds the lock), but for the locked ones of a deferred literal; accesses
+  while any mutex of the receiver is held.
+- A channel field read where every write of it is ordered with the read: made after the
+  goroutine serving the channel answered a request sent on it (`m.quit <- errc; <-errc;
+  m.quit = nil`, a `Close`'s quit handshake, also through a local copied from the field), or
+  made before the writing method starts the reading method with `go` (`m.quit = make(…); go
+  m.loop()`). A job that replaces the channel its goroutine reads (`go a.run(job)`, where `run`
+  makes the next one) stays reported.
 - Methods named or documented as entered locked; unexported methods every caller calls with the
   lock held (see above); unexported methods that nothing in the package calls or only calls on
   unpublished values, or whose direct callers take no lock and do not run them on a goroutine
@@ -624,17 +635,24 @@ impl<'a> Facts<'a> {
         let Some(fields) = self.fields_of.get(&(type_name, function)) else {
             return false;
         };
-        let data_fields = cx
-            .model
-            .package
-            .struct_fields(type_name)
-            .map_or(0, |fields| {
+        let declared = cx.model.package.struct_fields(type_name);
+        let data_fields = declared.map_or(0, |fields| {
+            fields
+                .iter()
+                .filter(|f| guards::holds_data(cx.model.package, &f.ty))
+                .count()
+        });
+        // Channel fields are accessed too (their replacement races), but a loop that selects
+        // on them is no serializer: only the data fields count.
+        let is_channel = |name: &str| {
+            declared.is_some_and(|fields| {
                 fields
                     .iter()
-                    .filter(|f| guards::holds_data(cx.model.package, &f.ty))
-                    .count()
-            });
-        fields.len() >= 4 && fields.len() * 3 >= data_fields * 2
+                    .any(|f| f.name == name && matches!(f.ty, goconc_model::types::Ty::Chan(_)))
+            })
+        };
+        let touched = fields.iter().filter(|f| !is_channel(f)).count();
+        touched >= 4 && touched * 3 >= data_fields * 2
     }
 
     /// The guard of a field: declared (`// guarded by mu`), or the mutex most accesses hold,
@@ -966,6 +984,22 @@ fn judge(
                     && facts.callers_speak_for(cx, &w.type_name, &w.function))
         });
     if frozen {
+        return None;
+    }
+    // A channel field replaced only where the goroutines reading it cannot be: after the one
+    // serving it answered its last request, or before the write's function starts this
+    // method on its own goroutine.
+    let method = access
+        .function
+        .rsplit('.')
+        .next()
+        .unwrap_or(&access.function);
+    let handed_over = !access.write
+        && !writes.is_empty()
+        && writes
+            .iter()
+            .all(|w| w.handover.answered || w.handover.started_after.iter().any(|m| m == method));
+    if handed_over {
         return None;
     }
     // Every write is made by a start transition's one run (see `written_at_start`).
