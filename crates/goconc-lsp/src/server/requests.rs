@@ -459,6 +459,10 @@ impl Inner {
     /// [`PROGRESS_EVERY`], end) when the client supports work-done progress.
     pub(super) async fn report_progress(self: Arc<Self>) {
         let mut updates = self.progress.subscribe();
+        // A receiver has seen the value it starts from: a round of a small workspace that began
+        // and ended before this task first ran would never be reported, and a client waiting
+        // for its end would wait for ever.
+        updates.mark_changed();
         let mut current: Option<(u64, ProgressToken)> = None;
         loop {
             if updates.changed().await.is_err() {
