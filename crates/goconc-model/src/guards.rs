@@ -372,6 +372,9 @@ struct Collector<'m, 't> {
     /// are not recorded).
     in_goroutine: bool,
     test_step: TestStep,
+    /// What each function body does with channels, read once (see [`ChannelUses`]): a body
+    /// that replaces a channel field many times is not walked again for each replacement.
+    channel_uses: HashMap<usize, std::rc::Rc<ChannelUses>>,
 }
 
 /// Where a function runs as a step of the test whose handle it receives. `go test` runs a
@@ -592,6 +595,10 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 Through::Field(holder_field) => held_below(&format!("{receiver}.{holder_field}.")),
             };
             let outside = matches!(through, Through::Field(_));
+            let handover = match write && channel {
+                true => self.channel_handover(n),
+                false => ChannelHandover::default(),
+            };
             self.accesses.insert(
                 (n.start_byte(), n.end_byte()),
                 FieldAccess {
@@ -610,10 +617,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     value: (write && !element && part.is_none() && method.is_none())
                         .then(|| assigned_value(n, self.model.src))
                         .flatten(),
-                    handover: match write && channel {
-                        true => channel_handover(self.model, n),
-                        false => ChannelHandover::default(),
-                    },
+                    handover,
                     offset: n.start_byte(),
                     len: n.end_byte() - n.start_byte(),
                 },
@@ -747,6 +751,29 @@ impl<'t> Collector<'_, 't> {
         matches!(ty, Ty::Chan(_)) || holds_data(self.model.package, &ty)
     }
 
+    /// How the write `selector` (`w.quit = nil`) of a channel field is ordered with the
+    /// goroutines reading the field, from the function that makes it (see [`ChannelHandover`]).
+    fn channel_handover(&mut self, selector: Node) -> ChannelHandover {
+        let src = self.model.src;
+        let Some(body) = self
+            .model
+            .function_of(selector)
+            .and_then(|i| self.model.functions[i].body)
+        else {
+            return ChannelHandover::default();
+        };
+        let uses = self
+            .channel_uses
+            .entry(body.start_byte())
+            .or_insert_with(|| std::rc::Rc::new(ChannelUses::of(body, src)))
+            .clone();
+        let receiver = selector
+            .field("operand")
+            .map(|o| text(unparen(o), src))
+            .unwrap_or_default();
+        uses.handover(text(selector, src), receiver, selector.byte_range())
+    }
+
     fn field_type(&self, type_name: &str, field: &str) -> Option<Ty> {
         self.model
             .package
@@ -824,9 +851,11 @@ impl<'t> Collector<'_, 't> {
             // A deferred literal runs on this goroutine: its accesses are the method's.
             in_goroutine: how != CallHow::Direct,
             test_step: TestStep::default(),
+            channel_uses: std::mem::take(&mut self.channel_uses),
         };
         let analysed = locks::analyze(self.model, body, &mut inner).is_some();
         self.holders = std::mem::take(&mut inner.holders);
+        self.channel_uses = std::mem::take(&mut inner.channel_uses);
         if !analysed {
             return self.calls_in(stmt, state, how);
         }
@@ -1121,84 +1150,111 @@ fn kept_here(model: &FileModel, i: usize, top: Node) -> Option<bool> {
     None
 }
 
-/// How the write `selector` (`w.quit = nil`) of a channel field is ordered with the
-/// goroutines reading the field, from the function that makes it (see [`ChannelHandover`]).
-fn channel_handover(model: &FileModel, selector: Node) -> ChannelHandover {
-    let src = model.src;
-    let Some(body) = model
-        .function_of(selector)
-        .and_then(|i| model.functions[i].body)
-    else {
-        return ChannelHandover::default();
-    };
-    let field = text(selector, src);
-    let receiver = selector
-        .field("operand")
-        .map(|o| text(unparen(o), src))
-        .unwrap_or_default();
-    let (write_start, write_end) = (selector.start_byte(), selector.end_byte());
-    // The names that hold the channel: the field and locals copied from it.
-    let mut channel_names: Vec<&str> = vec![field];
-    let mut sends: Vec<(usize, &str)> = Vec::new();
-    let mut receives: Vec<(usize, &str)> = Vec::new();
-    let mut started_after = Vec::new();
-    walk(body, |n| {
-        match n.kind_str() {
-            // Another function's statements are not this one's.
-            "func_literal" => return false,
-            "short_var_declaration" | "assignment_statement" if n.start_byte() < write_start => {
-                if let (Some(left), Some(right)) = (n.field("left"), n.field("right")) {
-                    for (l, r) in named_children(left).zip(named_children(right)) {
-                        if text(unparen(r), src) == field && l.kind_str() == "identifier" {
-                            channel_names.push(text(l, src));
+/// What one function body does with channels, in document order (function literals aside):
+/// what [`ChannelHandover`] is derived from for each write of a channel field in it.
+#[derive(Debug, Default)]
+struct ChannelUses {
+    /// `local := x.f` (or `=`): where, the local, and the copied expression's text.
+    copies: Vec<(usize, String, String)>,
+    /// `ch <- v` with `v` a name: where it ends, the channel's text, and `v`.
+    sends: Vec<(usize, String, String)>,
+    /// `<-ch`: where it starts, and the channel's text.
+    receives: Vec<(usize, String)>,
+    /// `go r.m(…)`: where it starts, `r`'s text, and `m`.
+    goroutines: Vec<(usize, String, String)>,
+}
+
+impl ChannelUses {
+    fn of(body: Node, src: &str) -> ChannelUses {
+        let mut uses = ChannelUses::default();
+        walk(body, |n| {
+            match n.kind_str() {
+                // Another function's statements are not this one's.
+                "func_literal" => return false,
+                "short_var_declaration" | "assignment_statement" => {
+                    if let (Some(left), Some(right)) = (n.field("left"), n.field("right")) {
+                        for (l, r) in named_children(left).zip(named_children(right)) {
+                            if l.kind_str() == "identifier" {
+                                uses.copies.push((
+                                    n.start_byte(),
+                                    text(l, src).to_string(),
+                                    text(unparen(r), src).to_string(),
+                                ));
+                            }
                         }
                     }
                 }
-            }
-            "send_statement" if n.end_byte() <= write_start => {
-                if let (Some(channel), Some(value)) = (n.field("channel"), n.field("value")) {
-                    if channel_names.contains(&text(unparen(channel), src))
-                        && value.kind_str() == "identifier"
-                    {
-                        sends.push((n.end_byte(), text(value, src)));
+                "send_statement" => {
+                    if let (Some(channel), Some(value)) = (n.field("channel"), n.field("value")) {
+                        if value.kind_str() == "identifier" {
+                            uses.sends.push((
+                                n.end_byte(),
+                                text(unparen(channel), src).to_string(),
+                                text(value, src).to_string(),
+                            ));
+                        }
                     }
                 }
-            }
-            "unary_expression" if n.end_byte() <= write_start => {
-                if let Some(operand) = n
-                    .field("operand")
-                    .filter(|_| n.field("operator").is_some_and(|o| text(o, src) == "<-"))
-                {
-                    receives.push((n.start_byte(), text(unparen(operand), src)));
-                }
-            }
-            "go_statement" if n.start_byte() >= write_end => {
-                let callee = named_children(n)
-                    .next()
-                    .and_then(|call| call.field("function"))
-                    .map(unparen)
-                    .filter(|f| f.kind_str() == "selector_expression");
-                if let Some(callee) = callee {
-                    let on_receiver = callee
+                "unary_expression" => {
+                    if let Some(operand) = n
                         .field("operand")
-                        .is_some_and(|o| text(unparen(o), src) == receiver);
-                    if let (true, Some(method)) = (on_receiver, callee.field("field")) {
-                        started_after.push(text(method, src).to_string());
+                        .filter(|_| n.field("operator").is_some_and(|o| text(o, src) == "<-"))
+                    {
+                        uses.receives
+                            .push((n.start_byte(), text(unparen(operand), src).to_string()));
                     }
                 }
+                "go_statement" => {
+                    let callee = named_children(n)
+                        .next()
+                        .and_then(|call| call.field("function"))
+                        .map(unparen)
+                        .filter(|f| f.kind_str() == "selector_expression");
+                    if let Some((operand, method)) =
+                        callee.and_then(|c| Some((c.field("operand")?, c.field("field")?)))
+                    {
+                        uses.goroutines.push((
+                            n.start_byte(),
+                            text(unparen(operand), src).to_string(),
+                            text(method, src).to_string(),
+                        ));
+                    }
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        true
-    });
-    let answered = sends.iter().any(|&(sent_at, reply)| {
-        receives
+            true
+        });
+        uses
+    }
+
+    /// How the write `field` (`w.quit`, of receiver `receiver`) spanning `at` is ordered with
+    /// the goroutines reading the field.
+    fn handover(&self, field: &str, receiver: &str, at: std::ops::Range<usize>) -> ChannelHandover {
+        // The names that hold the channel before the write: the field and locals copied from it.
+        let mut names: Vec<&str> = vec![field];
+        names.extend(
+            self.copies
+                .iter()
+                .filter(|(copied_at, _, from)| *copied_at < at.start && from == field)
+                .map(|(_, local, _)| local.as_str()),
+        );
+        let answered = self.sends.iter().any(|(sent_at, channel, reply)| {
+            *sent_at <= at.start
+                && names.contains(&channel.as_str())
+                && self.receives.iter().any(|(received_at, from)| {
+                    (*sent_at..at.start).contains(received_at) && from == reply
+                })
+        });
+        let started_after = self
+            .goroutines
             .iter()
-            .any(|&(at, channel)| at >= sent_at && channel == reply)
-    });
-    ChannelHandover {
-        answered,
-        started_after,
+            .filter(|(started_at, on, _)| *started_at >= at.end && on == receiver)
+            .map(|(_, _, method)| method.clone())
+            .collect();
+        ChannelHandover {
+            answered,
+            started_after,
+        }
     }
 }
 
@@ -1394,6 +1450,7 @@ pub fn collect(model: &FileModel) -> GuardFacts {
             holders: HashMap::default(),
             in_goroutine: false,
             test_step: TestStep::of(model, index),
+            channel_uses: HashMap::default(),
         };
         let locks_here = text(body, model.src).contains("ock(");
         if !locks_here {
