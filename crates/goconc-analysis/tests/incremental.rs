@@ -70,19 +70,34 @@ fn fresh_outcome(
     (decls, outcome.findings)
 }
 
+/// FNV-1a of the path's last two components (the fixture's folder and name), the same on
+/// every machine and checkout.
+fn stable_hash(path: &std::path::Path) -> u64 {
+    let mut parts: Vec<_> = path.components().rev().take(2).collect();
+    parts.reverse();
+    let name: std::path::PathBuf = parts.iter().collect();
+    name.to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
+}
+
 fn own_package(decls: &Arc<FileDecls>, _facts: u64) -> (Arc<PackageModel>, u64) {
     (Arc::new(PackageModel::from_files([decls.as_ref()])), 0)
 }
 
 #[test]
 fn every_edit_gives_what_a_fresh_analysis_gives() {
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     let options = FileOptions::default();
     let mut files: Vec<(std::path::PathBuf, usize)> =
         fixture_files().into_iter().map(|p| (p, 12)).collect();
     files.extend(stdlib_files().into_iter().map(|p| (p, 16)));
     let (mut functions, mut analysed, mut edits) = (0, 0, 0);
     for (path, steps) in files {
+        // Each file's edits from its own name: a fixture added elsewhere changes no other
+        // file's sequence.
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ stable_hash(&path));
         let text = std::fs::read_to_string(&path).unwrap();
         let mut file = SourceFile::new(text);
         let mut incremental = IncrementalFile::new();
@@ -100,8 +115,42 @@ fn every_edit_gives_what_a_fresh_analysis_gives() {
                 got.sort_by_key(|x| x.0);
                 let mut want: Vec<_> = want_decls.summaries.iter().collect();
                 want.sort_by_key(|x| x.0);
+                // Which parts differ (maps print in no fixed order: compared, not printed).
+                let mut differing: Vec<&str> = Vec::new();
+                macro_rules! compare {
+                    ($($part:ident),*) => {
+                        $(if decls.$part != want_decls.$part {
+                            differing.push(stringify!($part));
+                        })*
+                    };
+                }
+                compare!(
+                    package_name,
+                    structs,
+                    named,
+                    lockers,
+                    funcs,
+                    methods,
+                    vars,
+                    summaries,
+                    goroutines,
+                    atomics,
+                    call_sites,
+                    field_accesses,
+                    method_calls,
+                    constructed_calls,
+                    method_call_counts,
+                    declarations_start,
+                    sync_spelled_plainly,
+                    usage,
+                    build,
+                    generated,
+                    imports
+                );
+                let first_difference = differing.iter().map(|d| d.to_string()).collect::<Vec<_>>();
                 panic!(
-                    "{place}: declarations differ\n got atomics {:?}\n want {:?}\n got summaries {got:?}\n want {want:?}\n got accesses {:?}\n want {:?}\n got usage {:?}\n want {:?}",
+                    "{place}: declarations differ in {}\n got atomics {:?}\n want {:?}\n got summaries {got:?}\n want {want:?}\n got accesses {:?}\n want {:?}\n got usage {:?}\n want {:?}",
+                    first_difference.join(", "),
                     decls.atomics, want_decls.atomics, decls.field_accesses, want_decls.field_accesses, decls.usage, want_decls.usage
                 );
             }

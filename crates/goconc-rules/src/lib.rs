@@ -333,6 +333,7 @@ impl<'t> Context<'_, 't> {
 pub fn need_every_function(decls: &goconc_model::FileDecls) -> bool {
     mutex::embedded_exported::fix_reads_every_function(decls)
         || receiver_copy::judged_against_every_method(decls)
+        || mutex::double_lock::groups_across_functions(decls)
 }
 
 /// Runs the lock state once over every body that calls a lock method, or a function of the

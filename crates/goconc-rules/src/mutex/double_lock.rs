@@ -481,6 +481,30 @@ fn one_per_section<'t>(reports: impl Iterator<Item = Report<'t>>) -> Vec<Report<
     kept
 }
 
+/// Whether a finding in one function may name calls in others ([`one_per_callee`]): two or
+/// more functions of the file call a function of it that read-locks while they hold a read
+/// lock. Then the findings of one cannot be kept from an earlier analysis while another changes.
+pub(crate) fn groups_across_functions(decls: &goconc_model::FileDecls) -> bool {
+    let read_lockers: crate::HashSet<&str> = decls
+        .summaries
+        .iter()
+        .filter(|(_, s)| s.acquires.iter().any(|a| a.read))
+        .map(|(key, _)| key.rsplit('.').next().unwrap_or(key))
+        .collect();
+    if read_lockers.is_empty() {
+        return false;
+    }
+    let mut callers: crate::HashMap<&str, crate::HashSet<&str>> = crate::HashMap::default();
+    for (key, summary) in &decls.summaries {
+        for call in &summary.calls {
+            if call.held.iter().any(|h| h.read) && read_lockers.contains(call.name.as_str()) {
+                callers.entry(&call.name).or_default().insert(key);
+            }
+        }
+    }
+    callers.values().any(|functions| functions.len() >= 2)
+}
+
 /// A callee that read-locks what several functions of the file call it holding: one defect
 /// (the callee's lock, or the callers' habit of holding it), fixed in one place, so one finding
 /// at the first call, pointing at the others.
