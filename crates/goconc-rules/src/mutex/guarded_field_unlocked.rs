@@ -989,11 +989,6 @@ fn judge(
     // A channel field replaced only where the goroutines reading it cannot be: after the one
     // serving it answered its last request, or before the write's function starts this
     // method on its own goroutine.
-    let method = access
-        .function
-        .rsplit('.')
-        .next()
-        .unwrap_or(&access.function);
     let handed_over = !access.write
         && !writes.is_empty()
         && writes
