@@ -695,18 +695,23 @@ fn names_a_guard(declaration: &str) -> bool {
     lower.contains("guarded by") || lower.contains("protected by")
 }
 
-/// Hashes the tokens of a node, comments left out.
+/// Hashes a node's tree, comments left out: each node's kind and field, each token's text, and
+/// where each node's children end. The shape counts, not only the tokens: after a broken line,
+/// the same tokens can be read as a struct or as an error (a newline typed after `sync.RWgo`).
 fn hash_tokens_but_comments(node: Node, src: &str, key: &mut impl Hasher) {
     let mut cursor = node.walk();
     loop {
         let current = cursor.node();
         let is_comment = current.kind_str() == "comment";
-        if !is_comment && cursor.goto_first_child() {
-            continue;
-        }
         if !is_comment {
             current.kind_id().hash(key);
-            text(current, src).hash(key);
+            cursor.field_id().map(|id| id.get()).hash(key);
+            if current.child_count() == 0 {
+                text(current, src).hash(key);
+            }
+            if cursor.goto_first_child() {
+                continue;
+            }
         }
         loop {
             if cursor.node() == node {
@@ -718,6 +723,8 @@ fn hash_tokens_but_comments(node: Node, src: &str, key: &mut impl Hasher) {
             if !cursor.goto_parent() {
                 return;
             }
+            // The end of a node's children.
+            u16::MAX.hash(key);
         }
     }
 }

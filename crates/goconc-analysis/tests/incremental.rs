@@ -210,6 +210,52 @@ func (s *Store) Get(k int) (string, error) {
     assert_eq!(decls.field_accesses, want.field_accesses);
 }
 
+/// A newline typed into a broken type declaration changes which types it declares although its
+/// tokens stay the same: the declarations are read again. (Found by the random edits above,
+/// on the types of mutex-defer-in-loop.)
+#[test]
+fn a_newline_that_changes_how_a_broken_type_reads_is_seen() {
+    let text = "package p
+
+import \"sync\"
+
+type( Cache struct {
+\tmu    sync.Mutex
+\titems map[string][]byte
+}
+
+type Directory\" struct {
+\tmu    sync.RWgo func() {}()
+Mutex
+\tusers map[int]string
+}
+
+type Pool struct {
+\tmu    sync.Mutex
+}
+";
+    let options = FileOptions::default();
+    let mut file = SourceFile::new(text.to_string());
+    let mut incremental = IncrementalFile::new();
+    let (before, _, _) = incremental.analyze(&file, &options, own_package);
+    let at = text.find("RWgo").unwrap() + "RWgo".len();
+    file.edit(at..at, "\n\t").unwrap();
+    let (after, _, _) = incremental.analyze(&file, &options, own_package);
+    let (want, _) = fresh_outcome(&file, &options);
+    let names = |decls: &FileDecls| {
+        let mut names: Vec<String> = decls.structs.keys().cloned().collect();
+        names.sort();
+        names
+    };
+    assert_ne!(
+        names(&before),
+        names(&want),
+        "the newline changes the declared types"
+    );
+    assert_eq!(names(&after), names(&want));
+    assert!(*after == want);
+}
+
 /// A comment typed key by key into a function of a large real file: each keystroke analyses
 /// that function again and reuses the rest.
 #[test]
