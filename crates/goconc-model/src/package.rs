@@ -552,7 +552,62 @@ pub struct PackageModel {
 }
 
 /// Every use of each channel field of the package (`Owner.field`), from every function's facts.
-pub type FieldChannels = HashMap<String, Vec<super::channels::fields::FieldChanOp>>;
+pub type FieldChannels = HashMap<String, FieldChannel>;
+
+/// The uses of one channel field, and what they say together: rules ask this for each of the
+/// field's operations, and reading every other operation again for each would be quadratic in
+/// a function that uses the field thousands of times.
+#[derive(Debug, Default)]
+pub struct FieldChannel {
+    /// Every use, in the order of the functions' keys and offsets.
+    pub ops: Vec<super::channels::fields::FieldChanOp>,
+    /// The package makes the channel, and every `make` is unbuffered.
+    pub only_unbuffered: bool,
+    /// Some use hands the channel elsewhere ([`FieldOpKind::Escape`]).
+    pub escapes: bool,
+    /// Some use other than `close`.
+    pub used_but_closed: bool,
+    /// The indices in `ops` of the receives and ranges over it.
+    receivers: Vec<usize>,
+    /// The indices in `ops` of the sends on it.
+    senders: Vec<usize>,
+}
+
+impl FieldChannel {
+    fn of(ops: Vec<super::channels::fields::FieldChanOp>) -> FieldChannel {
+        use super::channels::fields::FieldOpKind;
+        use super::channels::Capacity;
+        let mut makes = ops.iter().filter_map(|o| match o.kind {
+            FieldOpKind::Make(c) => Some(c),
+            _ => None,
+        });
+        let only_unbuffered =
+            makes.next() == Some(Capacity::Unbuffered) && makes.all(|c| c == Capacity::Unbuffered);
+        let of_kind = |kinds: &[FieldOpKind]| -> Vec<usize> {
+            (0..ops.len())
+                .filter(|i| kinds.contains(&ops[*i].kind))
+                .collect()
+        };
+        FieldChannel {
+            only_unbuffered,
+            escapes: ops.iter().any(|o| o.kind == FieldOpKind::Escape),
+            receivers: of_kind(&[FieldOpKind::Receive, FieldOpKind::Range]),
+            senders: of_kind(&[FieldOpKind::Send]),
+            used_but_closed: ops.iter().any(|o| o.kind != FieldOpKind::Close),
+            ops,
+        }
+    }
+
+    /// The receives and ranges over the channel.
+    pub fn receivers(&self) -> Vec<&super::channels::fields::FieldChanOp> {
+        self.receivers.iter().map(|i| &self.ops[*i]).collect()
+    }
+
+    /// The sends on the channel.
+    pub fn senders(&self) -> Vec<&super::channels::fields::FieldChanOp> {
+        self.senders.iter().map(|i| &self.ops[*i]).collect()
+    }
+}
 
 /// The struct fields and package variables through which a value holding a lock can be reached,
 /// each with how it reaches it (a bit set of [`LockReach::VALUE`], [`LockReach::POINTER`],
@@ -1373,8 +1428,15 @@ impl PackageModel {
         owner: &str,
         field: &str,
     ) -> &[super::channels::fields::FieldChanOp] {
+        self.field_channel(owner, field)
+            .map_or(&[], |channel| channel.ops.as_slice())
+    }
+
+    /// The uses of the channel field `owner.field` in the package and what they say together
+    /// (None when none is known).
+    pub fn field_channel(&self, owner: &str, field: &str) -> Option<&FieldChannel> {
         let all = self.field_channels.get_or_init(|| {
-            let mut all: FieldChannels = HashMap::default();
+            let mut all: HashMap<String, Vec<_>> = HashMap::default();
             for (_, facts) in self.entries(|m| &m.goroutines, |f| &f.goroutines) {
                 for op in &facts.field_ops {
                     all.entry(format!("{}.{}", op.owner, op.field))
@@ -1383,13 +1445,16 @@ impl PackageModel {
                 }
             }
             // The package's maps have no order: findings must not depend on it.
-            for ops in all.values_mut() {
-                ops.sort_by(|a, b| (&a.function, a.offset).cmp(&(&b.function, b.offset)));
-            }
+            let all = all
+                .into_iter()
+                .map(|(key, mut ops)| {
+                    ops.sort_by(|a, b| (&a.function, a.offset).cmp(&(&b.function, b.offset)));
+                    (key, FieldChannel::of(ops))
+                })
+                .collect();
             Arc::new(all)
         });
         all.get(&format!("{owner}.{field}"))
-            .map_or(&[], Vec::as_slice)
     }
 
     /// Every use of the channels kept in map or slice fields of the package's types (see

@@ -117,6 +117,7 @@ pub fn collect_in(
             ops: Vec::new(),
             composites: std::cell::OnceCell::new(),
             made_channels: std::cell::OnceCell::new(),
+            blocks: Default::default(),
         };
         collector.walk();
         let mut ops = collector.ops;
@@ -171,6 +172,9 @@ struct Collector<'a, 't> {
     composites: std::cell::OnceCell<crate::HashMap<&'t str, String>>,
     /// The locals made by `make(chan …)`, on first use (see [`made_channels`]).
     made_channels: std::cell::OnceCell<crate::HashMap<&'t str, Vec<(usize, Capacity)>>>,
+    /// The statements and lock calls of each block an operation looked back over (see
+    /// [`BlockLocks`]), by node id.
+    blocks: std::cell::RefCell<crate::HashMap<usize, std::rc::Rc<BlockLocks<'t>>>>,
 }
 
 impl<'t> Collector<'_, 't> {
@@ -421,15 +425,16 @@ impl<'t> Collector<'_, 't> {
         let locks = if root.is_empty() {
             Locks::default()
         } else {
-            let mut locks = locks_before(node, own_function, loop_stmt, root, self.src);
+            let mut locks = self.locks_before(node, own_function, loop_stmt, root);
             if let Some(lp) = loop_stmt {
                 // Back to this operation the loop's body runs its statements after it too: a
                 // lock they take is taken between one operation and the next.
-                for path in locks_after_in_iteration(node, lp, root, self.src) {
+                for path in self.locks_after_in_iteration(node, lp, root) {
                     if !locks.taken.contains(&path) {
                         locks.taken.push(path);
                     }
                 }
+                locks.taken.sort();
             }
             locks
         };
@@ -664,109 +669,262 @@ struct Locks {
     taken: Vec<String>,
 }
 
-/// The mutexes below `root` held at `node` (locked by an earlier statement of an enclosing block
-/// inside `function`, not unlocked by a statement since), and the write locks the enclosing
-/// loop's iteration takes before reaching it.
-fn locks_before(
-    node: Node,
-    function: Node,
-    loop_stmt: Option<Node>,
-    root: &str,
-    src: &str,
-) -> Locks {
-    let prefix = format!("{root}.");
-    // The statements before `node`, outermost block first, each in order.
-    let mut levels: Vec<Vec<Node>> = Vec::new();
-    let mut in_iteration_from = None;
-    let mut current = node;
-    while let Some(parent) = current.parent() {
-        if parent == function {
-            break;
-        }
-        if Some(parent) == loop_stmt {
-            in_iteration_from = Some(levels.len());
-        }
-        let siblings = statements(parent);
-        if let Some(pos) = siblings.iter().position(|s| *s == current) {
-            levels.push(siblings[..pos].to_vec());
-        }
-        current = parent;
-    }
-    levels.reverse();
-    let in_iteration_from = in_iteration_from.map(|i| levels.len() - i);
-    let mut locks = Locks::default();
-    let add = |list: &mut Vec<String>, path: &str| {
-        if !list.iter().any(|h| h == path) {
-            list.push(path.to_string());
-        }
-    };
-    for (depth, stmts) in levels.iter().enumerate() {
-        let in_iteration = in_iteration_from.is_some_and(|from| depth >= from);
-        for stmt in stmts {
-            for (op, path, deferred) in lock_calls(*stmt, src) {
-                if deferred {
-                    continue;
-                }
-                let Some(path) = path.strip_prefix(&prefix) else {
-                    continue;
-                };
-                match op {
-                    "Lock" => {
-                        add(&mut locks.held, path);
-                        if in_iteration {
-                            add(&mut locks.taken, path);
-                        }
-                    }
-                    "RLock" => add(&mut locks.read_held, path),
-                    "Unlock" => locks.held.retain(|h| h != path),
-                    "RUnlock" => locks.read_held.retain(|h| h != path),
-                    _ => {}
-                }
-            }
-        }
-    }
-    locks
+/// A block's statements and the lock calls each makes, read once per function: every operation
+/// on a channel field looks back over the statements before it (and a loop's body after it), and
+/// a function of thousands of operations would otherwise read its statements again for each.
+struct BlockLocks<'t> {
+    statements: Vec<Node<'t>>,
+    /// The lock calls of the statements that make any, by statement index, in order.
+    calls: Vec<(usize, Vec<(&'t str, String, bool)>)>,
+    /// The indices of the block's `continue` statements, in order.
+    continues: Vec<usize>,
+    /// What the calls before a statement leave held, swept forward: operations are asked about
+    /// in the order of the text, so each block is read once.
+    sweep: std::cell::RefCell<Sweep<'t>>,
+    /// For the statements between two `continue`s (by the index of the first), the last
+    /// statement of the body itself (not a branch) that write-locks each mutex.
+    last_locks: std::cell::OnceCell<crate::HashMap<usize, crate::HashMap<String, usize>>>,
 }
 
-/// The write locks below `root` that the statements of `lp`'s body after the one holding `node`
-/// take (all of its statements when `node` is the range loop itself), before the body can
-/// `continue` back to the operation.
-fn locks_after_in_iteration(node: Node, lp: Node, root: &str, src: &str) -> Vec<String> {
-    let prefix = format!("{root}.");
-    let Some(body) = lp.field("body") else {
-        return Vec::new();
-    };
-    let stmts = statements(body);
-    let from = match node.kind_str() == "range_clause" {
-        true => 0,
-        false => match stmts
-            .iter()
-            .position(|s| goconc_syntax::is_within(node, *s))
-        {
-            Some(i) => i + 1,
-            None => return Vec::new(),
-        },
-    };
-    let mut taken = Vec::new();
-    for stmt in &stmts[from.min(stmts.len())..] {
-        if stmt.kind_str() == "continue_statement" {
-            break;
-        }
-        // Only a lock the iteration always takes: a statement of the body itself, not a
-        // branch.
-        if stmt.kind_str() != "expression_statement" {
-            continue;
-        }
-        for (op, path, _) in lock_calls(*stmt, src) {
-            let Some(path) = path.strip_prefix(&prefix) else {
-                continue;
-            };
-            if op == "Lock" && !taken.iter().any(|t| t == path) {
-                taken.push(path.to_string());
+/// The effect of the lock calls of a block's first `upto` calling statements: the last call on
+/// each mutex (deferred calls left out), and the mutexes write-locked at all.
+#[derive(Default)]
+struct Sweep<'t> {
+    upto: usize,
+    last: crate::HashMap<String, &'t str>,
+    read_last: crate::HashMap<String, &'t str>,
+    locked: crate::HashSet<String>,
+}
+
+impl<'t> BlockLocks<'t> {
+    fn of(block: Node<'t>, src: &'t str) -> BlockLocks<'t> {
+        let statements = statements(block);
+        let mut calls = Vec::new();
+        let mut continues = Vec::new();
+        for (i, stmt) in statements.iter().enumerate() {
+            if stmt.kind_str() == "continue_statement" {
+                continues.push(i);
+            }
+            let found = lock_calls(*stmt, src);
+            if !found.is_empty() {
+                calls.push((i, found));
             }
         }
+        BlockLocks {
+            statements,
+            calls,
+            continues,
+            sweep: Default::default(),
+            last_locks: Default::default(),
+        }
     }
-    taken
+
+    /// The index of the statement that is `node` itself.
+    fn index_of(&self, node: Node) -> Option<usize> {
+        let i = self
+            .statements
+            .partition_point(|s| s.start_byte() < node.start_byte());
+        (self.statements.get(i) == Some(&node)).then_some(i)
+    }
+
+    /// The index of the statement that holds `node`.
+    fn index_holding(&self, node: Node) -> Option<usize> {
+        let i = self
+            .statements
+            .partition_point(|s| s.end_byte() <= node.start_byte());
+        self.statements
+            .get(i)
+            .is_some_and(|s| goconc_syntax::is_within(node, *s))
+            .then_some(i)
+    }
+
+    /// The effect of the lock calls of the statements before index `end`.
+    fn effect_before(&self, end: usize) -> std::cell::Ref<'_, Sweep<'t>> {
+        let upto = self.calls.partition_point(|(i, _)| *i < end);
+        {
+            let mut sweep = self.sweep.borrow_mut();
+            if sweep.upto > upto {
+                *sweep = Sweep::default();
+            }
+            for (_, calls) in &self.calls[sweep.upto..upto] {
+                for (op, path, deferred) in calls {
+                    if *deferred {
+                        continue;
+                    }
+                    match *op {
+                        "Lock" | "Unlock" => {
+                            if *op == "Lock" {
+                                sweep.locked.insert(path.clone());
+                            }
+                            sweep.last.insert(path.clone(), op);
+                        }
+                        _ => {
+                            sweep.read_last.insert(path.clone(), op);
+                        }
+                    }
+                }
+            }
+            sweep.upto = upto;
+        }
+        self.sweep.borrow()
+    }
+
+    /// The mutexes that the body's own statements from index `from` write-lock before the next
+    /// `continue`.
+    fn locked_from(&self, from: usize) -> impl Iterator<Item = &String> {
+        let segments = self.last_locks.get_or_init(|| {
+            let mut segments: crate::HashMap<usize, crate::HashMap<String, usize>> =
+                Default::default();
+            for (i, calls) in &self.calls {
+                // Only a lock the iteration always takes: a statement of the body itself, not a
+                // branch.
+                if self.statements[*i].kind_str() != "expression_statement" {
+                    continue;
+                }
+                let segment = self.segment_of(*i);
+                for (op, path, _) in calls {
+                    if *op == "Lock" {
+                        segments
+                            .entry(segment)
+                            .or_default()
+                            .insert(path.clone(), *i);
+                    }
+                }
+            }
+            segments
+        });
+        segments
+            .get(&self.segment_of(from))
+            .into_iter()
+            .flatten()
+            .filter(move |(_, last)| **last >= from)
+            .map(|(path, _)| path)
+    }
+
+    /// The index of the first statement after the last `continue` before `i` (0 for none).
+    fn segment_of(&self, i: usize) -> usize {
+        match self.continues.partition_point(|c| *c < i) {
+            0 => 0,
+            n => self.continues[n - 1] + 1,
+        }
+    }
+}
+
+impl<'t> Collector<'_, 't> {
+    fn block_locks(&self, block: Node<'t>) -> std::rc::Rc<BlockLocks<'t>> {
+        self.blocks
+            .borrow_mut()
+            .entry(block.id())
+            .or_insert_with(|| std::rc::Rc::new(BlockLocks::of(block, self.src)))
+            .clone()
+    }
+
+    /// The mutexes below `root` held at `node` (locked by an earlier statement of an enclosing
+    /// block inside `function`, not unlocked by a statement since), and the write locks the
+    /// enclosing loop's iteration takes before reaching it. Each list is sorted.
+    fn locks_before(
+        &self,
+        node: Node<'t>,
+        function: Node<'t>,
+        loop_stmt: Option<Node<'t>>,
+        root: &str,
+    ) -> Locks {
+        let prefix = format!("{root}.");
+        // Each enclosing block with the number of its statements before `node`, outermost first.
+        let mut levels: Vec<(std::rc::Rc<BlockLocks<'t>>, usize)> = Vec::new();
+        let mut in_iteration_from = None;
+        let mut current = node;
+        while let Some(parent) = current.parent() {
+            if parent == function {
+                break;
+            }
+            if Some(parent) == loop_stmt {
+                in_iteration_from = Some(levels.len());
+            }
+            if goconc_syntax::is_statement(current.kind_str()) {
+                let block = self.block_locks(parent);
+                if let Some(pos) = block.index_of(current) {
+                    levels.push((block, pos));
+                }
+            }
+            current = parent;
+        }
+        levels.reverse();
+        let in_iteration_from = in_iteration_from.map(|i| levels.len() - i);
+        // A mutex's last call on the way to `node`, outermost block first, decides whether it
+        // is held there.
+        let mut last: crate::HashMap<&str, &str> = Default::default();
+        let mut read_last: crate::HashMap<&str, &str> = Default::default();
+        let mut taken: crate::HashSet<&str> = Default::default();
+        let effects: Vec<_> = levels
+            .iter()
+            .map(|(block, pos)| block.effect_before(*pos))
+            .collect();
+        for (depth, effect) in effects.iter().enumerate() {
+            let in_iteration = in_iteration_from.is_some_and(|from| depth >= from);
+            fn own<'p>(path: &'p String, prefix: &str) -> Option<&'p str> {
+                path.strip_prefix(prefix)
+            }
+            for (path, op) in &effect.last {
+                if let Some(path) = own(path, &prefix) {
+                    last.insert(path, op);
+                }
+            }
+            for (path, op) in &effect.read_last {
+                if let Some(path) = own(path, &prefix) {
+                    read_last.insert(path, op);
+                }
+            }
+            if in_iteration {
+                taken.extend(effect.locked.iter().filter_map(|p| own(p, &prefix)));
+            }
+        }
+        let sorted = |paths: Vec<&str>| {
+            let mut paths: Vec<String> = paths.into_iter().map(str::to_string).collect();
+            paths.sort();
+            paths
+        };
+        Locks {
+            held: sorted(
+                last.into_iter()
+                    .filter(|(_, op)| *op == "Lock")
+                    .map(|(p, _)| p)
+                    .collect(),
+            ),
+            read_held: sorted(
+                read_last
+                    .into_iter()
+                    .filter(|(_, op)| *op == "RLock")
+                    .map(|(p, _)| p)
+                    .collect(),
+            ),
+            taken: sorted(taken.into_iter().collect()),
+        }
+    }
+
+    /// The write locks below `root` that the statements of `lp`'s body after the one holding
+    /// `node` take (all of its statements when `node` is the range loop itself), before the
+    /// body can `continue` back to the operation. Sorted.
+    fn locks_after_in_iteration(&self, node: Node<'t>, lp: Node<'t>, root: &str) -> Vec<String> {
+        let prefix = format!("{root}.");
+        let Some(body) = lp.field("body") else {
+            return Vec::new();
+        };
+        let block = self.block_locks(body);
+        let from = match node.kind_str() == "range_clause" {
+            true => 0,
+            false => match block.index_holding(node) {
+                Some(i) => i + 1,
+                None => return Vec::new(),
+            },
+        };
+        let mut taken: Vec<String> = block
+            .locked_from(from)
+            .filter_map(|path| path.strip_prefix(&prefix).map(str::to_string))
+            .collect();
+        taken.sort();
+        taken
+    }
 }
 
 /// A block whose last statement leaves: `return`, `break`, `continue`, `goto`, `panic(…)`.
@@ -915,5 +1073,65 @@ func (s *server) stop() {
         assert_eq!(send.function, "server.put");
         find("quit", FieldOpKind::Close);
         find("reqs", FieldOpKind::Escape);
+    }
+
+    /// What each operation holds, read from the statements before it in every enclosing block
+    /// (and, in a loop, from those after it in the iteration): the answers do not depend on the
+    /// order the operations are asked about in.
+    #[test]
+    fn locks_held_at_each_operation_of_a_long_function() {
+        let src = r#"package p
+
+import "sync"
+
+type box struct {
+	mu, other sync.Mutex
+	rw        sync.RWMutex
+	ch        chan int
+}
+
+func (b *box) run() {
+	b.mu.Lock()
+	b.ch <- 1
+	b.mu.Unlock()
+	b.ch <- 2
+	b.rw.RLock()
+	if b.ch != nil {
+		b.other.Lock()
+		b.ch <- 3
+		b.other.Unlock()
+	}
+	b.ch <- 4
+	b.rw.RUnlock()
+	for {
+		b.ch <- 5
+		b.mu.Lock()
+		b.ch <- 6
+		b.mu.Unlock()
+	}
+}
+"#;
+        let mut sends: Vec<_> = ops(src)
+            .into_iter()
+            .filter(|o| o.kind == FieldOpKind::Send)
+            .collect();
+        sends.sort_by_key(|o| o.offset);
+        let names = |list: &[String]| list.join(",");
+        let seen: Vec<_> = sends
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}|{}|{}",
+                    names(&o.held),
+                    names(&o.read_held),
+                    names(&o.taken_in_iteration)
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            ["mu||", "||", "other|rw|", "|rw|", "||mu", "mu||mu"],
+            "{sends:#?}"
+        );
     }
 }

@@ -8,7 +8,6 @@ use tree_sitter::Node;
 use crate::finding::{Finding, Severity};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::fields::{range_in_file, FieldChanOp, FieldOpKind};
-use goconc_model::channels::Capacity;
 use goconc_model::goroutines::enclosing_function_key;
 use goconc_model::locks::{LockObserver, LockState, Mode};
 use goconc_model::summary::LockRoot;
@@ -126,9 +125,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             true
         });
     }
+    let mut held = HeldStates::default();
     for (op, channel, is_send) in candidates {
         if !cx.is_skipped(op.start_byte()) {
-            check_op(cx, op, channel, is_send, out);
+            check_op(cx, op, channel, is_send, &mut held, out);
         }
     }
     check_calls_under_lock(cx, out);
@@ -139,6 +139,7 @@ fn check_op<'t>(
     op: Node<'t>,
     channel: Node<'t>,
     is_send: bool,
+    held: &mut HeldStates,
     out: &mut Vec<Finding>,
 ) {
     if channel.kind_str() != "selector_expression" || in_select_that_can_leave(op) {
@@ -157,7 +158,7 @@ fn check_op<'t>(
     };
     let field = text(field, cx.src);
     let here = enclosing_function_key(cx.model, op);
-    for lock in held_at(cx, op, &root_path) {
+    for lock in held.at(cx, op, &root_path) {
         if !is_mutex_field(cx, &owner, &lock) {
             continue;
         }
@@ -198,33 +199,21 @@ fn other_side_needing<'p>(
     lock: &str,
 ) -> Option<Vec<&'p FieldChanOp>> {
     let package = cx.model.package;
-    let ops = package.field_channel_ops(owner, field);
-    let unbuffered = {
-        let mut makes = ops.iter().filter_map(|o| match o.kind {
-            FieldOpKind::Make(c) => Some(c),
-            _ => None,
-        });
-        let first = makes.next();
-        first == Some(Capacity::Unbuffered) && makes.all(|c| c == Capacity::Unbuffered)
-    };
-    if !unbuffered || ops.iter().any(|o| o.kind == FieldOpKind::Escape) {
+    let channel = package.field_channel(owner, field)?;
+    if !channel.only_unbuffered || channel.escapes {
         return None;
     }
     // An operation on a field of that name the text cannot tie to a type: its locks are unknown.
     if package
-        .field_channel_ops("", field)
-        .iter()
-        .any(|o| o.kind != FieldOpKind::Close)
+        .field_channel("", field)
+        .is_some_and(|unnamed| unnamed.used_but_closed)
     {
         return None;
     }
-    let other: Vec<&FieldChanOp> = ops
-        .iter()
-        .filter(|o| match is_send {
-            true => matches!(o.kind, FieldOpKind::Receive | FieldOpKind::Range),
-            false => o.kind == FieldOpKind::Send,
-        })
-        .collect();
+    let other = match is_send {
+        true => channel.receivers(),
+        false => channel.senders(),
+    };
     if other.is_empty()
         || other
             .iter()
@@ -416,38 +405,54 @@ impl<'t> LockObserver<'t> for HeldStatements<'t> {
     }
 }
 
-/// The write-locked mutexes below `root` on every path to `op` (paths relative to the root:
-/// `mu`), from the lock state of the function around it.
-fn held_at(cx: &Context, op: Node, root: &str) -> Vec<String> {
-    let Some(function) = cx.model.function_of(op) else {
-        return Vec::new();
-    };
-    let Some(body) = cx.model.functions[function].body else {
-        return Vec::new();
-    };
-    let Some(trace) = cx.lock_trace(body) else {
-        return Vec::new();
-    };
-    let mut states = Observer { seen: Vec::new() };
-    trace.replay(&mut states);
-    // The innermost statement around the operation that the lock state saw.
-    let mut node = Some(op);
-    while let Some(n) = node {
-        if let Some((_, state)) = states.seen.iter().rev().find(|(s, _)| *s == n.byte_range()) {
-            let prefix = format!("{root}.");
-            return state
-                .held
-                .iter()
-                .filter(|(_, h)| h.on_every_path && h.mode == Mode::Write)
-                .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
-                .collect();
+/// The lock state at each statement of the last function body asked about: its operations are
+/// asked about one after another, and replaying the body's locks for each would cost the body's
+/// length per operation.
+#[derive(Default)]
+struct HeldStates {
+    body: Option<usize>,
+    /// The state at each statement by its byte range (the last the replay saw for it).
+    at_statement: crate::HashMap<std::ops::Range<usize>, LockState>,
+}
+
+impl HeldStates {
+    /// The write-locked mutexes below `root` on every path to `op` (paths relative to the root:
+    /// `mu`), from the lock state of the function around it.
+    fn at(&mut self, cx: &Context, op: Node, root: &str) -> Vec<String> {
+        let Some(function) = cx.model.function_of(op) else {
+            return Vec::new();
+        };
+        let Some(body) = cx.model.functions[function].body else {
+            return Vec::new();
+        };
+        if self.body != Some(body.id()) {
+            self.body = Some(body.id());
+            self.at_statement.clear();
+            if let Some(trace) = cx.lock_trace(body) {
+                let mut states = Observer { seen: Vec::new() };
+                trace.replay(&mut states);
+                self.at_statement.extend(states.seen);
+            }
         }
-        if n == body {
-            break;
+        // The innermost statement around the operation that the lock state saw.
+        let mut node = Some(op);
+        while let Some(n) = node {
+            if let Some(state) = self.at_statement.get(&n.byte_range()) {
+                let prefix = format!("{root}.");
+                return state
+                    .held
+                    .iter()
+                    .filter(|(_, h)| h.on_every_path && h.mode == Mode::Write)
+                    .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
+                    .collect();
+            }
+            if n == body {
+                break;
+            }
+            node = n.parent();
         }
-        node = n.parent();
+        Vec::new()
     }
-    Vec::new()
 }
 
 struct Observer {

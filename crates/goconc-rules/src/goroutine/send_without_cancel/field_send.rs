@@ -20,36 +20,22 @@ pub(super) fn check_field_send<'t>(cx: &Context<'_, 't>, send: Node<'t>, out: &m
         return;
     };
     let package = cx.model.package;
-    let ops = package.field_channel_ops(&owner, &field);
-    let makes: Vec<_> = ops
-        .iter()
-        .filter_map(|o| match o.kind {
-            FieldOpKind::Make(c) => Some(c),
-            _ => None,
-        })
-        .collect();
-    if makes.is_empty() || makes.iter().any(|c| *c != Capacity::Unbuffered) {
+    let Some(uses) = package.field_channel(&owner, &field) else {
         return;
-    }
-    if ops.iter().any(|o| o.kind == FieldOpKind::Escape) {
+    };
+    if !uses.only_unbuffered || uses.escapes {
         return;
     }
     // Someone the package's text cannot name (`a.b.f`, a local of unknown type) uses a field
     // of that name: the receivers may be more than those we see.
-    let unnamed = package.field_channel_ops("", &field);
-    if unnamed.iter().any(|o| {
-        matches!(
-            o.kind,
-            FieldOpKind::Receive | FieldOpKind::Range | FieldOpKind::Escape
-        )
-    }) {
+    if package
+        .field_channel("", &field)
+        .is_some_and(|unnamed| unnamed.escapes || !unnamed.receivers().is_empty())
+    {
         return;
     }
     let sender = enclosing_function_key(cx.model, send);
-    let receivers: Vec<_> = ops
-        .iter()
-        .filter(|o| matches!(o.kind, FieldOpKind::Receive | FieldOpKind::Range))
-        .collect();
+    let receivers = uses.receivers();
     // A function that both sends and receives hands values to itself: not this shape.
     if receivers
         .iter()
