@@ -157,6 +157,23 @@ fn shapes() -> Vec<Shape> {
             },
         },
         Shape {
+            name: "channel-field-ops",
+            what: "one loop of 25,000 sends on a channel field under its lock, and replacements",
+            format: "text",
+            text: |s| {
+                let mut t = format!(
+                    "{HEADER}type Q struct {{\n\tmu sync.Mutex\n\tch chan int\n}}\n\nfunc (q *Q) Run() {{\n\tfor {{\n"
+                );
+                for i in 0..count(25_000, s) {
+                    let _ = writeln!(t, "\t\tq.mu.Lock()\n\t\tq.ch <- {i}\n\t\tq.mu.Unlock()");
+                    if i % 10 == 0 {
+                        let _ = writeln!(t, "\t\tq.ch = make(chan int)");
+                    }
+                }
+                t + "\t}\n}\n"
+            },
+        },
+        Shape {
             name: "big-switch",
             what: "one function, a switch of 40,000 cases under a lock",
             format: "text",
