@@ -669,13 +669,17 @@ struct Locks {
     taken: Vec<String>,
 }
 
+/// The lock calls one statement makes: the method (`Lock`, `RUnlock`…), the mutex's access path
+/// and whether the call is deferred.
+type LockCalls<'t> = Vec<(&'t str, String, bool)>;
+
 /// A block's statements and the lock calls each makes, read once per function: every operation
 /// on a channel field looks back over the statements before it (and a loop's body after it), and
 /// a function of thousands of operations would otherwise read its statements again for each.
 struct BlockLocks<'t> {
     statements: Vec<Node<'t>>,
     /// The lock calls of the statements that make any, by statement index, in order.
-    calls: Vec<(usize, Vec<(&'t str, String, bool)>)>,
+    calls: Vec<(usize, LockCalls<'t>)>,
     /// The indices of the block's `continue` statements, in order.
     continues: Vec<usize>,
     /// What the calls before a statement leave held, swept forward: operations are asked about
@@ -862,7 +866,7 @@ impl<'t> Collector<'_, 't> {
             .collect();
         for (depth, effect) in effects.iter().enumerate() {
             let in_iteration = in_iteration_from.is_some_and(|from| depth >= from);
-            fn own<'p>(path: &'p String, prefix: &str) -> Option<&'p str> {
+            fn own<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
                 path.strip_prefix(prefix)
             }
             for (path, op) in &effect.last {
@@ -966,7 +970,7 @@ fn leaves_elsewhere(lp: Node, own: Option<Node>, src: &str) -> bool {
 
 /// The lock method calls a statement makes (outside function literals): (method, receiver path,
 /// deferred).
-fn lock_calls<'t>(stmt: Node<'t>, src: &'t str) -> Vec<(&'t str, String, bool)> {
+fn lock_calls<'t>(stmt: Node<'t>, src: &'t str) -> LockCalls<'t> {
     let mut out = Vec::new();
     let deferred = stmt.kind_str() == "defer_statement";
     if stmt.kind_str() == "go_statement" {
