@@ -125,7 +125,15 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             true
         });
     }
-    let mut held = HeldStates::default();
+    let mut operations: Vec<usize> = candidates
+        .iter()
+        .map(|(op, _, _)| op.start_byte())
+        .collect();
+    operations.sort_unstable();
+    let mut held = HeldStates {
+        operations,
+        ..HeldStates::default()
+    };
     for (op, channel, is_send) in candidates {
         if !cx.is_skipped(op.start_byte()) {
             check_op(cx, op, channel, is_send, &mut held, out);
@@ -405,14 +413,16 @@ impl<'t> LockObserver<'t> for HeldStatements<'t> {
     }
 }
 
-/// The lock state at each statement of the last function body asked about: its operations are
-/// asked about one after another, and replaying the body's locks for each would cost the body's
-/// length per operation.
+/// The write locks held on every path at each statement of the last function body asked
+/// about that holds an operation: its operations are asked about one after another, and
+/// replaying the body's locks for each would cost the body's length per operation.
 #[derive(Default)]
 struct HeldStates {
+    /// Where every operation that will be asked about starts, sorted.
+    operations: Vec<usize>,
     body: Option<usize>,
-    /// The state at each statement by its byte range (the last the replay saw for it).
-    at_statement: crate::HashMap<std::ops::Range<usize>, LockState>,
+    /// By the statement's byte range, the last state the replay saw for it.
+    at_statement: crate::HashMap<std::ops::Range<usize>, std::rc::Rc<[String]>>,
 }
 
 impl HeldStates {
@@ -429,21 +439,22 @@ impl HeldStates {
             self.body = Some(body.id());
             self.at_statement.clear();
             if let Some(trace) = cx.lock_trace(body) {
-                let mut states = Observer { seen: Vec::new() };
-                trace.replay(&mut states);
-                self.at_statement.extend(states.seen);
+                let mut observer = Observer {
+                    operations: &self.operations,
+                    seen: &mut self.at_statement,
+                    last: None,
+                };
+                trace.replay(&mut observer);
             }
         }
         // The innermost statement around the operation that the lock state saw.
         let mut node = Some(op);
         while let Some(n) = node {
-            if let Some(state) = self.at_statement.get(&n.byte_range()) {
+            if let Some(held) = self.at_statement.get(&n.byte_range()) {
                 let prefix = format!("{root}.");
-                return state
-                    .held
+                return held
                     .iter()
-                    .filter(|(_, h)| h.on_every_path && h.mode == Mode::Write)
-                    .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
+                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
                     .collect();
             }
             if n == body {
@@ -455,13 +466,36 @@ impl HeldStates {
     }
 }
 
-struct Observer {
-    seen: Vec<(std::ops::Range<usize>, LockState)>,
+/// Keeps, for each statement that holds an operation, the write locks held on every path there
+/// (shared with the statement before when they are the same).
+struct Observer<'h> {
+    operations: &'h [usize],
+    seen: &'h mut crate::HashMap<std::ops::Range<usize>, std::rc::Rc<[String]>>,
+    last: Option<std::rc::Rc<[String]>>,
 }
 
-impl<'t> LockObserver<'t> for Observer {
+impl<'t> LockObserver<'t> for Observer<'_> {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
-        self.seen.push((node.byte_range(), state.clone()));
+        let range = node.byte_range();
+        let first = self.operations.partition_point(|at| *at < range.start);
+        if self.operations.get(first).is_none_or(|at| *at >= range.end) {
+            return;
+        }
+        let held: Vec<&String> = state
+            .held
+            .iter()
+            .filter(|(_, h)| h.on_every_path && h.mode == Mode::Write)
+            .map(|(k, _)| k)
+            .collect();
+        let shared = match &self.last {
+            Some(last) if last.iter().eq(held.iter().copied()) => last.clone(),
+            _ => {
+                let new: std::rc::Rc<[String]> = held.into_iter().cloned().collect();
+                self.last = Some(new.clone());
+                new
+            }
+        };
+        self.seen.insert(range, shared);
     }
 }
 
