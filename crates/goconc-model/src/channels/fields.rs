@@ -1079,6 +1079,44 @@ func (s *server) stop() {
         find("reqs", FieldOpKind::Escape);
     }
 
+    /// The forward sweep of a block's lock calls answers a statement asked about after a later
+    /// one as a fresh read would (it starts again).
+    #[test]
+    fn a_block_asked_out_of_order_sweeps_again() {
+        let src = "package p\n\nfunc f() {\n\tb.mu.Lock()\n\tx()\n\tb.mu.Unlock()\n\tb.rw.RLock()\n\ty()\n}\n";
+        let file = SourceFile::new(src.to_string());
+        let mut body = None;
+        goconc_syntax::walk(file.tree().root_node(), |n| {
+            if n.kind_str() == "block" && body.is_none() {
+                body = Some(n);
+            }
+            true
+        });
+        let block = BlockLocks::of(body.unwrap(), src);
+        let held = |end: usize| {
+            let effect = block.effect_before(end);
+            let mut held: Vec<String> = effect
+                .last
+                .iter()
+                .filter(|(_, op)| **op == "Lock")
+                .map(|(path, _)| path.clone())
+                .collect();
+            held.extend(
+                effect
+                    .read_last
+                    .iter()
+                    .filter(|(_, op)| **op == "RLock")
+                    .map(|(path, _)| format!("read {path}")),
+            );
+            held.sort();
+            held
+        };
+        assert_eq!(held(5), ["read b.rw"]);
+        assert_eq!(held(2), ["b.mu"]);
+        assert_eq!(held(4), ["read b.rw"]);
+        assert_eq!(held(0), Vec::<String>::new());
+    }
+
     /// What each operation holds, read from the statements before it in every enclosing block
     /// (and, in a loop, from those after it in the iteration): the answers do not depend on the
     /// order the operations are asked about in.
