@@ -334,6 +334,7 @@ impl IncrementalFile {
                 &a.function,
                 relative(a.offset),
                 a.len,
+                (a.method, a.pointer_only),
             )
                 .hash(&mut key);
         }

@@ -73,6 +73,12 @@ pub struct FieldAccess {
     pub part: Option<String>,
     /// A call of a method of the field's value (`c.cfg.lookup(k)`), not a plain access.
     pub method: bool,
+    /// A call of a method of the field's value whose type (one of the package's) locks for
+    /// itself (`dl.origin.AccountRLP(h)`, `origin` a `*diskLayer` with a mutex of its own): it
+    /// reads the field itself, the pointer, and races only with the field's replacement
+    /// (`dl.origin = o`). What it holds is the value's own lock's business. Kept apart from the
+    /// other accesses: rules that count accesses leave these out.
+    pub pointer_only: bool,
     /// Made on the goroutine of the test whose handle the method receives (see [`TestStep`]).
     pub test_step: bool,
     /// For a write that sets the field itself to a name or literal (`c.running = false`,
@@ -584,10 +590,17 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             if channel {
                 element = false;
             }
+            // A call of a method of a value that locks for itself reads only the field: see
+            // `FieldAccess::pointer_only`.
+            let mut pointer_only = false;
             if let Some(method) = method {
                 match self.method_on_field(&type_name, &field, method) {
-                    Some(writes) => write = writes,
-                    None => continue,
+                    OnField::Reaches { writes } => write = writes,
+                    OnField::LocksItself if matches!(through, Through::Receiver) => {
+                        pointer_only = true;
+                        element = false;
+                    }
+                    OnField::LocksItself | OnField::NoAccess => continue,
                 }
             }
             let guards = match &through {
@@ -613,6 +626,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     outside,
                     part: part.map(str::to_string),
                     method: method.is_some(),
+                    pointer_only,
                     test_step: self.test_step.holds_at(self.model, n),
                     value: (write && !element && part.is_none() && method.is_none())
                         .then(|| assigned_value(n, self.model.src))
@@ -624,6 +638,16 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             );
         }
     }
+}
+
+/// What a call of a method of a field's value (`recv.f.m(…)`) is to the field.
+enum OnField {
+    /// It reaches what the field holds, and writes it when `m` changes its receiver.
+    Reaches { writes: bool },
+    /// `m` is of a package type that locks for itself: it reads the field only.
+    LocksItself,
+    /// A sync type's, another package's, or no method the package declares.
+    NoAccess,
 }
 
 /// How an access reaches the struct whose field it names.
@@ -784,26 +808,35 @@ impl<'t> Collector<'_, 't> {
     /// own and declares `m`: the call reads what the field holds, and writes it when
     /// `m` changes its pointer receiver (`s.config.loadMirrors(…)`). `None` for any other
     /// method (a sync type's, another package's, one of a type that locks for itself): that
-    /// call is no access of the field the package can judge.
-    fn method_on_field(&mut self, type_name: &str, field: &str, method: &str) -> Option<bool> {
-        let ty = self
+    /// call is no access of what the field holds the package can judge; for a method of a
+    /// package type that locks for itself, it still reads the field (see
+    /// `FieldAccess::pointer_only`).
+    fn method_on_field(&mut self, type_name: &str, field: &str, method: &str) -> OnField {
+        let Some(ty) = self
             .model
             .package
-            .field_type(&Ty::named("", type_name), field)?;
-        let Ty::Named { pkg, name } = ty.deref() else {
-            return None;
+            .field_type(&Ty::named("", type_name), field)
+        else {
+            return OnField::NoAccess;
         };
-        if !pkg.is_empty() || self.is_holder(name) {
-            return None;
+        let Ty::Named { pkg, name } = ty.deref() else {
+            return OnField::NoAccess;
+        };
+        if !pkg.is_empty() || self.model.package.method(name, method).is_none() {
+            return OnField::NoAccess;
         }
-        self.model.package.method(name, method)?;
+        if self.is_holder(name) {
+            return OnField::LocksItself;
+        }
         let key = summary_key(Some(name), method);
         let summary = self.model.package.summary(&key);
         // A method that locks (something of its own, or a global) serialises itself.
         if summary.is_some_and(|s| !s.acquires.is_empty()) {
-            return None;
+            return OnField::LocksItself;
         }
-        Some(summary.is_some_and(|s| s.writes_receiver))
+        OnField::Reaches {
+            writes: summary.is_some_and(|s| s.writes_receiver),
+        }
     }
 
     fn is_holder(&mut self, type_name: &str) -> bool {

@@ -64,7 +64,13 @@ the key under the read lock while `Prepare` and `Difficulty` read it bare and `A
 replaces it at run time). Not when a write is in a decoder (`UnmarshalJSON`, `UnmarshalText`,
 `UnmarshalBinary`, `UnmarshalXML`, `UnmarshalXMLAttr`, `GobDecode`: it fills a value its decoder
 has not shared) or in an unexported method (a loop that owns the field writes it under the lock
-for its readers and reads it bare itself). A `// guarded by mu` comment on the
+for its readers and reads it bare itself). And so is one every write holds when every access
+without it is in an exported method that takes that lock itself, for other fields, and does not
+write the field: the method knows the value is shared and touches the field outside its
+critical section (an `AccountRLP` that checks the filter under the read lock and falls through
+to `dl.origin` just after `RUnlock`, while a `rebloom` replaces `origin` under the lock at run
+time), however few the locked accesses. A loop that owns the field reads it bare in methods of
+its own, unexported, and stays silent. A `// guarded by mu` comment on the
 field (or the line above it) names the guard outright. Methods named `…Locked` or documented
 "caller must hold the lock" count as holding it.
 
@@ -81,8 +87,11 @@ What counts as an access of a field `f`:
   writes it when `m` changes its pointer receiver (assigns, increments or deletes from one of
   its fields). A field changed only through its own methods under the lock
   (`s.config.loadMirrors(…)`) and read through them without it (`s.config.isSecure(h)`) is
-  judged like any other. Methods of another package, of sync types, or of a type that locks
-  for itself are no access;
+  judged like any other. Methods of another package and of sync types are no access; one of
+  a type of the package that locks for itself (`dl.origin.AccountRLP(h)`, `diskLayer` having
+  a mutex of its own) reads the field itself, the pointer, and nothing it holds: it counts only
+  for the guard found from the methods that take the lock (above), where it races with the
+  write that replaces the field (`dl.origin = origin`);
 - `x.g` where the local `x` is an element the method took from one of its receiver's maps or
   slices of pointers (`x, ok := c.nodes[id]`, `for _, x := range c.list`), never set to
   anything else, and `x`'s struct type has no mutex of its own: the receiver's lock guards
@@ -124,7 +133,14 @@ From every call of the type's methods in the package, with the locks held at the
   as a test driving the value step by step, where whether the value is shared is not shown);
 - every call is on a value its caller has just made and not yet published (`c := &T{}`, before
   it is stored, sent, returned, passed on or captured by a goroutine): the method's accesses are
-  no evidence, and fields written only there are frozen once the value is shared;
+  no evidence, and fields written only there are frozen once the value is shared. For the
+  guard found from the methods that take it (see "How the guard is found") they count, and
+  freeze nothing, when the package makes more calls of the method's name (`x.rebloom(…)`, on
+  anything) than the calls seen: a file's facts do not type a value whose type a sibling file
+  declares (`diff.rebloom(d)` in `snapshot.go`, on a `*diffLayer` from
+  `t.layers[root].(*diffLayer)`), and such a call may run the method on a shared value. The
+  count is by name, so the guard found by majority keeps to the calls seen (a `repair` of
+  another type's elsewhere says nothing of this one's);
 - a call started by `go` (`go c.loop()`, or inside a `go func(){…}()` without the lock), or the
   method handed to `time.AfterFunc` (`time.AfterFunc(d, c.flush)`), stored in a field or
   global or returned as a value or inside a function literal: the method runs unguarded
@@ -276,7 +292,11 @@ its lock, an unsafe pointer-receiver fix (see above).
   side is the mistake), where the helper is not itself judged (see above).
 - Types without a clear guard. One finding per function and lock (see "Severity"). A field
   that fewer than half of its accesses lock has a guard only between exported methods: a write
-  in a decoder or in an unexported method (the loop that owns the field) leaves it without one.
+  in a decoder or in an unexported method (the loop that owns the field) leaves it without one,
+  unless every access without the lock is in an exported method that takes the lock itself and
+  does not write the field. A bare access in an unexported method (the owning loop's own
+  reads), in a method that takes no lock, or in one that writes the field leaves it without
+  one too.
 - `_test.go` files are judged the same way; a test calling a locked helper bare is a `hint`
   because whether another goroutine has the value at that point is not shown, and so is a read
   on a test's own goroutine of a field every write of which is made there under the lock (see
@@ -310,6 +330,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             .or_insert_with(|| facts.guard_of(cx, &mut entries, key.0, key.1, access.outside))
             .clone();
         let Some(guard) = guard else { continue };
+        // A call on the field's self-locking value is judged only where the guard is found
+        // with it (see `Facts::guard_of`).
+        if access.pointer_only && !guard.locked_around {
+            continue;
+        }
         if reported.contains(&(key.0, key.1, access.function.as_str())) {
             continue;
         }
@@ -336,18 +361,23 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         // and an access from outside the type's methods, are not counted).
         let counted = !access.outside && (!access.method || access.write);
         let others = guard.total - usize::from(counted && guard.total > 0);
-        // Fewer than half the accesses hold the guard: the evidence is that every write does.
+        // Fewer than half the accesses hold the guard: the evidence is that every write does
+        // (and, for a guard found by `locked_around`, that this method takes it itself).
         let writes_only = guard.every_write && guard.guarded * 2 <= others;
-        let evidence = match (guard.total > 0, writes_only) {
-            (true, false) => format!(
+        let evidence = match (guard.total > 0, guard.locked_around, writes_only) {
+            (true, true, _) => format!(
+                "which every write of it holds and this method takes ({} of its {} other accesses)",
+                guard.guarded, others
+            ),
+            (true, false, false) => format!(
                 "which guards it at {} of its {} other accesses",
                 guard.guarded, others
             ),
-            (true, true) => format!(
+            (true, false, true) => format!(
                 "which every write of it holds ({} of its {} other accesses)",
                 guard.guarded, others
             ),
-            (false, _) => "which its declaration says guards it".to_string(),
+            (false, _, _) => "which its declaration says guards it".to_string(),
         };
         let lock = format!("{receiver}.{}", guard.name);
         let range = access.offset..access.offset + access.len;
@@ -355,16 +385,20 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             range: range.clone(),
             accessed: accessed.to_string(),
             verb: if access.write { "writes" } else { "reads" },
-            evidence: match (guard.total > 0, writes_only) {
-                (true, false) => format!(
+            evidence: match (guard.total > 0, guard.locked_around, writes_only) {
+                (true, true, _) => format!(
+                    "guarded at every write and taken here ({} of its {} other accesses)",
+                    guard.guarded, others
+                ),
+                (true, false, false) => format!(
                     "guarded at {} of its {} other accesses",
                     guard.guarded, others
                 ),
-                (true, true) => format!(
+                (true, false, true) => format!(
                     "guarded at every write ({} of its {} other accesses)",
                     guard.guarded, others
                 ),
-                (false, _) => "guarded by its declaration".to_string(),
+                (false, _, _) => "guarded by its declaration".to_string(),
             },
         };
         let group = (
@@ -478,6 +512,9 @@ struct Guard {
     /// Whether every write of the field holds the guard (the evidence when fewer than half the
     /// accesses do).
     every_write: bool,
+    /// Whether the guard is found only because every access without it is in an exported
+    /// method that takes it itself (see `Facts::guard_of`).
+    locked_around: bool,
 }
 
 /// What the package knows, gathered once per file: every field access and method call, this
@@ -485,18 +522,27 @@ struct Guard {
 struct Facts<'a> {
     /// By (type, field).
     by_field: BTreeMap<(&'a str, &'a str), Vec<&'a FieldAccess>>,
+    /// Calls of a method of a field's self-locking value (`dl.origin.AccountRLP(h)`), by (type,
+    /// field): reads of the pointer only, kept out of `by_field` and its counts, and judged only
+    /// where every access without the guard is in a method that takes it (see `guard_of`).
+    pointer_reads: BTreeMap<(&'a str, &'a str), Vec<&'a FieldAccess>>,
     /// The fields each method of a type touches: (type, function) → fields.
     fields_of: HashMap<(&'a str, &'a str), HashSet<&'a str>>,
     /// By callee (`Type.method`); implicit calls under `Type.`.
     calls: HashMap<&'a str, Vec<&'a MethodCall>>,
+    /// The receiver's locks each method of a type holds at one of its own accesses of the
+    /// type's fields, that is takes itself: (type, function) → locks.
+    takes: HashMap<(&'a str, &'a str), HashSet<&'a str>>,
 }
 
 impl<'a> Facts<'a> {
     fn gather(cx: &'a Context, fresh: &'a guards::GuardFacts) -> Facts<'a> {
         let mut facts = Facts {
             by_field: BTreeMap::new(),
+            pointer_reads: BTreeMap::new(),
             fields_of: HashMap::default(),
             calls: HashMap::default(),
+            takes: HashMap::default(),
         };
         let touched: HashSet<&str> = fresh
             .accesses
@@ -524,14 +570,26 @@ impl<'a> Facts<'a> {
             {
                 continue;
             }
-            facts
-                .by_field
-                .entry((access.type_name.as_str(), access.field.as_str()))
-                .or_default()
-                .push(access);
+            let key = (access.type_name.as_str(), access.field.as_str());
+            if !access.pointer_only {
+                facts.by_field.entry(key).or_default().push(access);
+            } else if !access.outside {
+                facts.pointer_reads.entry(key).or_default().push(access);
+            }
             // The type's own fields only: accesses outside its methods, and fields of the
-            // elements it holds (`node.next`), say nothing of how much of it a method touches.
+            // elements it holds (`node.next`), say nothing of how much of it a method touches
+            // or of which of its locks the method takes.
             if access.outside || access.field.contains('.') {
+                continue;
+            }
+            if !access.guards.is_empty() {
+                facts
+                    .takes
+                    .entry((access.type_name.as_str(), access.function.as_str()))
+                    .or_default()
+                    .extend(access.guards.iter().map(String::as_str));
+            }
+            if access.pointer_only {
                 continue;
             }
             facts
@@ -628,6 +686,45 @@ impl<'a> Facts<'a> {
             .any(|s| matches!(s.how, CallHow::Goroutine | CallHow::Later))
     }
 
+    /// The locks held at an access: its own, and those every caller holds where the package's
+    /// calls speak for the method (as `judge` reads them). `None` when the method runs only on
+    /// values not yet published.
+    fn held_at(
+        &self,
+        cx: &Context,
+        entries: &mut Entries,
+        type_name: &str,
+        access: &FieldAccess,
+    ) -> Option<Vec<String>> {
+        let entry = match self.callers_speak_for(cx, type_name, &access.function) {
+            true => entries.of(cx, self, type_name, &access.function),
+            false => Entry::Unlocked,
+        };
+        let mut held = access.guards.clone();
+        match entry {
+            Entry::Fresh => return None,
+            Entry::Locked(guards) => held.extend(guards),
+            _ => {}
+        }
+        Some(held)
+    }
+
+    /// Does the method take the receiver's lock itself: its summary acquires it, or it holds it
+    /// at an access of a field of its own type (the lock a caller holds is not counted: it is
+    /// in neither)?
+    fn takes(&self, cx: &Context, type_name: &str, function: &str, lock: &str) -> bool {
+        let acquired = cx.model.package.summary(function).is_some_and(|s| {
+            s.acquires
+                .iter()
+                .any(|a| a.from_receiver && a.path == lock && a.only_if.is_none())
+        });
+        acquired
+            || self
+                .takes
+                .get(&(type_name, function))
+                .is_some_and(|locks| locks.contains(lock))
+    }
+
     /// Does the method read or write the whole value: two thirds of the type's data fields or
     /// more, and four or more (a serializer, a copy, a decoder)? Such a method takes no lock of
     /// its own for one field: its callers decide.
@@ -677,6 +774,7 @@ impl<'a> Facts<'a> {
                 guarded: 0,
                 total: 0,
                 every_write: false,
+                locked_around: false,
             });
         }
         let accesses = self.by_field.get(&(type_name, field))?;
@@ -686,25 +784,22 @@ impl<'a> Facts<'a> {
         let mut writers: HashSet<&str> = HashSet::default();
         let mut bare: HashSet<&str> = HashSet::default();
         let mut unguarded = 0;
+        let mut maybe_shared: Vec<&FieldAccess> = Vec::new();
         for access in accesses {
             // The type's own methods tell what guards a field; code outside them is judged by
             // that guard.
             if access.expects_held || access.outside {
                 continue;
             }
-            // How the package enters the method, where that speaks for it (as `judge` reads it).
-            let entry = match self.callers_speak_for(cx, type_name, &access.function) {
-                true => entries.of(cx, self, type_name, &access.function),
-                false => Entry::Unlocked,
-            };
-            // Run only on values not yet published: no evidence either way.
-            if entry == Entry::Fresh {
+            // Run only on values not yet published: no evidence either way. Unless the package
+            // makes calls of the method's name its facts do not type: those are kept for the
+            // guard found from the methods that take it (below).
+            let Some(mut held) = self.held_at(cx, entries, type_name, access) else {
+                if calls_unaccounted(cx, &access.function) {
+                    maybe_shared.push(access);
+                }
                 continue;
-            }
-            let mut held: Vec<&str> = access.guards.iter().map(String::as_str).collect();
-            if let Entry::Locked(guards) = &entry {
-                held.extend(guards.iter().map(String::as_str));
-            }
+            };
             // A bare call that only reads through the field's method is judged by the guard,
             // not counted against it: code that reads a field bare through its methods tends
             // to do so in several places, each a race of its own.
@@ -726,7 +821,7 @@ impl<'a> Facts<'a> {
             held.sort_unstable();
             held.dedup();
             for guard in held {
-                let count = counts.entry(guard.to_string()).or_default();
+                let count = counts.entry(guard).or_default();
                 count.functions.insert(access.function.as_str());
                 count.accesses += 1;
                 if access.write {
@@ -744,7 +839,19 @@ impl<'a> Facts<'a> {
                 writes: guarded_writes,
                 readers: locked_readers,
             },
-        ) = counts.into_iter().max_by_key(|(_, held)| held.accesses)?;
+        ) = match counts.into_iter().max_by_key(|(_, held)| held.accesses) {
+            Some(most) => most,
+            // No access counted: only those of methods the package may also call on a shared
+            // value it cannot type, which only the guard found from the methods that take it
+            // counts (below), with the lock one of their writes holds.
+            None => {
+                let lock = maybe_shared
+                    .iter()
+                    .filter(|a| a.write)
+                    .find_map(|a| a.guards.first())?;
+                (lock.clone(), HeldAt::default())
+            }
+        };
         let has_write = guarded_writes > 0;
         // Locked accesses in one method only are that method's business (it locks for another
         // field), not evidence of a guard, unless that method both reads and writes the field
@@ -773,20 +880,98 @@ impl<'a> Facts<'a> {
             && locked_readers.iter().any(|f| !writers.contains(f))
             && writers.iter().all(entered_anywhere)
             && bare.iter().all(entered_anywhere);
-        (guarded >= 2
+        let by_count = guarded >= 2
             && (functions.len() >= 2 || one_method_locks_for_it)
             && has_write
             // Every access in the type's own methods holding it is a guard for the code
             // outside them to take.
             && (unguarded > 0 || outside)
-            && (guarded * 2 > total || api_race))
-            .then_some(Guard {
-                name,
-                guarded,
-                total,
-                every_write,
-            })
+            && (guarded * 2 > total || api_race);
+        // The calls on the field's self-locking value made without the guard read the pointer
+        // (`dl.origin.AccountRLP(h)`): they race with a write that replaces it.
+        let mut bare_pointer_reads = false;
+        for read in self
+            .pointer_reads
+            .get(&(type_name, field))
+            .into_iter()
+            .flatten()
+        {
+            if read.expects_held {
+                continue;
+            }
+            if self
+                .held_at(cx, entries, type_name, read)
+                .is_some_and(|held| held.is_empty())
+            {
+                bare.insert(read.function.as_str());
+                bare_pointer_reads = true;
+            }
+        }
+        let replaced_under_guard = accesses.iter().any(|a| {
+            a.write && !a.element && !a.method && a.part.is_none() && a.guards.contains(&name)
+        });
+        // Every write holds it, and every access without it is in an exported method that takes
+        // it itself, to touch other fields: that method knows the value is shared and reaches
+        // the field outside its critical section (a read just after `RUnlock`), however few the
+        // locked accesses. A loop that owns the field reads it bare in methods of its own, not
+        // in the API's, and a method that writes the field is judged by the count above. Only
+        // for the type's own methods: "takes it here" says nothing of another type's.
+        // Accesses in a method every call seen of which is on a new value, where the package
+        // makes calls of its name it does not type (`diff.rebloom(d)` in a sibling file of
+        // `diffLayer`'s): the method may run on a shared value too.
+        let mut late_writes = 0;
+        let mut late_guarded_writes = 0;
+        for access in &maybe_shared {
+            if access.guards.is_empty() {
+                bare.insert(access.function.as_str());
+            }
+            if access.write {
+                late_writes += 1;
+                writers.insert(access.function.as_str());
+                if access.guards.contains(&name) {
+                    late_guarded_writes += 1;
+                }
+            }
+        }
+        let locked_around = !by_count
+            && !outside
+            && guarded_writes + late_guarded_writes > 0
+            && guarded_writes + late_guarded_writes == writes + late_writes
+            && (replaced_under_guard || !bare_pointer_reads)
+            && !bare.is_empty()
+            && bare.iter().all(|function| {
+                entered_anywhere(function)
+                    && !writers.contains(function)
+                    && self.takes(cx, type_name, function, &name)
+            });
+        // The evidence a finding names counts those accesses too.
+        let (guarded, total) = match locked_around {
+            true => {
+                let counted = || maybe_shared.iter().filter(|a| a.write || !a.method);
+                let late_guarded = counted().filter(|a| a.guards.contains(&name)).count();
+                (guarded + late_guarded, total + counted().count())
+            }
+            false => (guarded, total),
+        };
+        (by_count || locked_around).then_some(Guard {
+            name,
+            guarded,
+            total,
+            every_write,
+            locked_around,
+        })
     }
+}
+
+/// Does the package make calls of the function's method name (`x.rebloom(…)`, on anything) that
+/// its facts do not account for: calls on a value whose type a sibling file declares, which may
+/// run the method on a shared value (see `PackageModel::calls_unaccounted`)?
+fn calls_unaccounted(cx: &Context, function: &str) -> bool {
+    function.contains('.')
+        && cx
+            .model
+            .package
+            .calls_unaccounted(function.rsplit('.').next().unwrap_or(function))
 }
 
 /// How a method is entered, from its call sites in the package.
@@ -977,11 +1162,14 @@ fn judge(
         .collect();
     // Every write decodes or builds the whole value (`UnmarshalJSON`), or runs on a value not
     // yet published: the field does not change once the value is shared.
+    // A guard found from the methods that take it counts writes in methods the package also
+    // calls where it cannot type the value (see `Facts::guard_of`): those do not freeze it.
     let frozen = !access.write
         && writes.iter().all(|w| {
             facts.whole_value(cx, &w.type_name, &w.function)
                 || (entries.of(cx, facts, &w.type_name, &w.function) == Entry::Fresh
-                    && facts.callers_speak_for(cx, &w.type_name, &w.function))
+                    && facts.callers_speak_for(cx, &w.type_name, &w.function)
+                    && !(guard.locked_around && calls_unaccounted(cx, &w.function)))
         });
     if frozen {
         return None;

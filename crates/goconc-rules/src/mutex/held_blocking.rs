@@ -460,6 +460,9 @@ impl<'t> Judge<'_, '_, 't> {
             .accesses
             .iter()
             .chain(model.package.field_accesses())
+            // A call on a field's self-locking value reads the pointer only: not state the
+            // lock guards.
+            .filter(|a| !a.pointer_only)
             .filter(|a| seen.insert((a.function.as_str(), a.offset, a.field.as_str())))
             .collect();
         // The fields the lock guards in memory: written somewhere while it is held.
