@@ -12,6 +12,7 @@ use goconc_model::summary::{is_atomic_load, summary_key};
 use goconc_syntax::{method_call, statement_call, statements, text, walk, NodeExt};
 use tree_sitter::Node;
 
+mod replaced;
 mod value_receiver;
 
 pub static META: RuleMeta = RuleMeta {
@@ -82,7 +83,19 @@ What counts as an access of a field `f`:
   its fields). A field changed only through its own methods under the lock
   (`s.config.loadMirrors(…)`) and read through them without it (`s.config.isSecure(h)`) is
   judged like any other. Methods of another package, of sync types, or of a type that locks
-  for itself are no access;
+  for itself are no access of what the field holds;
+- a call of a method of a package type with a mutex of its own through a pointer field
+  (`pool.all.Get(h)`, `all` a `*lookup` whose methods take `t.lock`): it needs no lock of
+  the receiver for what the value holds, but it reads the field itself, the pointer. That is
+  a read of the field only when a method of the type replaces the field on a value already
+  shared (`pool.all = newLookup()` in `Clear`, under `pool.mu`): then the call races with
+  the replacement, whatever lock the value takes inside (geth's `LegacyPool.Get` calling
+  `pool.all.Get` bare). A write counts as that replacement unless it sets the field lazily
+  (`if p.all == nil`), or runs only before the value is shared: in a decoder or whole-value
+  method, in a method every call of which in the package is on a value just made (an `Init`
+  the package calls on a new value, exported or not), or before the method starts goroutines
+  of its own with nothing in the package calling it on a shared value (`Start`). Such a
+  read is reported naming the method that replaces the field and whether it holds the lock;
 - `x.g` where the local `x` is an element the method took from one of its receiver's maps or
   slices of pointers (`x, ok := c.nodes[id]`, `for _, x := range c.list`), never set to
   anything else, and `x`'s struct type has no mutex of its own: the receiver's lock guards
@@ -221,6 +234,11 @@ its lock, an unsafe pointer-receiver fix (see above).
   locked access of it is a use of its value — a call of its methods (`p.store.put(…)`) or an
   access of its fields (`p.store.index[k]`): the lock is seen serialising those uses, not
   guarding the field. A use of the value without the lock (`p.store.bytes`) is still judged.
+- Calls of the methods of a value that locks for itself through a field that nothing
+  replaces once the value is shared: set in a constructor, in a method run only on a value
+  not yet published or before its own goroutines start (see "What counts as an access"), or
+  emptied in place through the value's own locked method (`pool.all.Clear()`): the pointer
+  never changes under a reader.
 - Reads of the field itself (the map or slice header, not what it holds) when nothing assigns
   the field after the value is made (`&T{m: r.m}` shares a map the lock guards the contents
   of). Returning it (`return c.items`) is reported: the guarded contents leave the type.
@@ -295,8 +313,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if fresh.accesses.is_empty() && fresh.calls.is_empty() {
         return;
     }
-    let facts = Facts::gather(cx, &fresh);
+    let mut facts = Facts::gather(cx, &fresh);
     let mut entries = Entries::default();
+    let replaced = facts.keep_reads_of_replaced_pointers(cx, &mut entries);
     // One finding per field per function.
     let mut reported: HashSet<(&str, &str, &str)> = HashSet::default();
     let mut guards_of: HashMap<(&str, &str, bool), Option<Guard>> = HashMap::default();
@@ -305,6 +324,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut unlocked = OnePerFunction::default();
     for access in &fresh.accesses {
         let key = (access.type_name.as_str(), access.field.as_str());
+        let replacement = replaced.get(&key).copied();
+        // A call on a self-locking value reads the field only where something replaces it.
+        if access.self_locking && replacement.is_none() {
+            continue;
+        }
         let guard = guards_of
             .entry((key.0, key.1, access.outside))
             .or_insert_with(|| facts.guard_of(cx, &mut entries, key.0, key.1, access.outside))
@@ -376,12 +400,18 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if unlocked.join(&group, more) {
             continue;
         }
-        let mut finding = META.finding(
-            range,
-            format!(
+        let message = match replacement.filter(|_| access.self_locking) {
+            Some(replacement) => {
+                let locked = holds_guard(cx, &facts, &mut entries, replacement, &guard.name);
+                let message =
+                    replaced::message(cx, access, replacement, locked, &lock, &evidence);
+                format!("{message}{why_hint}")
+            }
+            None => format!(
                 "`{accessed}` is {what} without holding `{lock}`, {evidence}: this races with the locked accesses{why_hint}"
             ),
-        );
+        };
+        let mut finding = META.finding(range, message);
         finding.severity = severity;
         unlocked.open(group, finding);
     }
@@ -530,8 +560,9 @@ impl<'a> Facts<'a> {
                 .or_default()
                 .push(access);
             // The type's own fields only: accesses outside its methods, and fields of the
-            // elements it holds (`node.next`), say nothing of how much of it a method touches.
-            if access.outside || access.field.contains('.') {
+            // elements it holds (`node.next`), say nothing of how much of it a method touches;
+            // nor does a call on a value that locks for itself.
+            if access.outside || access.field.contains('.') || access.self_locking {
                 continue;
             }
             facts
@@ -1595,29 +1626,7 @@ fn before_own_goroutines(cx: &Context, access: &FieldAccess) -> bool {
         return false;
     };
     let receiver = access_receiver(cx, access);
-    let mut before = false;
-    let mut after = false;
-    walk(body, |n| {
-        if n.kind_str() == "go_statement" {
-            let own = goconc_syntax::named_children(n)
-                .next()
-                .and_then(|call| call.field("function"))
-                .is_some_and(|f| match f.kind_str() {
-                    "func_literal" => true,
-                    "selector_expression" => f
-                        .field("operand")
-                        .is_some_and(|o| text(o, cx.src) == receiver),
-                    _ => false,
-                });
-            if n.start_byte() < access.offset {
-                before = true;
-            } else if own {
-                after = true;
-            }
-        }
-        !before
-    });
-    after && !before
+    guards::set_up_before_goroutines(body, receiver, access.offset, cx.src)
 }
 
 /// Does the method assign the guard itself (`t.mu = new(sync.Mutex)`)? It sets the value up:

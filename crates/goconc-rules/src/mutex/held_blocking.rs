@@ -460,6 +460,8 @@ impl<'t> Judge<'_, '_, 't> {
             .accesses
             .iter()
             .chain(model.package.field_accesses())
+            // A call on a value that locks for itself touches none of this lock's state.
+            .filter(|a| !a.self_locking)
             .filter(|a| seen.insert((a.function.as_str(), a.offset, a.field.as_str())))
             .collect();
         // The fields the lock guards in memory: written somewhere while it is held.
