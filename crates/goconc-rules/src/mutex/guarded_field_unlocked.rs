@@ -95,7 +95,9 @@ What counts as an access of a field `f`:
   method, in a method every call of which in the package is on a value just made (an `Init`
   the package calls on a new value, exported or not), or before the method starts goroutines
   of its own with nothing in the package calling it on a shared value (`Start`). Such a
-  read is reported naming the method that replaces the field and whether it holds the lock;
+  read, and any other read of the field without the lock (`pool.priced.stales.Load()`), is
+  reported naming the method that replaces the field, whether it holds the lock, and where,
+  when it is in the same file;
 - `x.g` where the local `x` is an element the method took from one of its receiver's maps or
   slices of pointers (`x, ok := c.nodes[id]`, `for _, x := range c.list`), never set to
   anything else, and `x`'s struct type has no mutex of its own: the receiver's lock guards
@@ -400,18 +402,21 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if unlocked.join(&group, more) {
             continue;
         }
-        let message = match replacement.filter(|_| access.self_locking) {
-            Some(replacement) => {
-                let locked = holds_guard(cx, &facts, &mut entries, replacement, &guard.name);
-                let message =
-                    replaced::message(cx, access, replacement, locked, &lock, &evidence);
-                format!("{message}{why_hint}")
-            }
+        // A read of a field replaced at run time names the replacement it races with.
+        let read_of_replaced = replacement.filter(|_| !access.write).map(|replacement| {
+            let locked = holds_guard(cx, &facts, &mut entries, replacement, &guard.name);
+            replaced::read_of_replaced(cx, access, replacement, locked, &lock, &evidence)
+        });
+        let message = match &read_of_replaced {
+            Some(read) => format!("{}{why_hint}", read.message),
             None => format!(
                 "`{accessed}` is {what} without holding `{lock}`, {evidence}: this races with the locked accesses{why_hint}"
             ),
         };
         let mut finding = META.finding(range, message);
+        if let Some((place, note)) = read_of_replaced.and_then(|read| read.replacement) {
+            finding = finding.with_related(place, note);
+        }
         finding.severity = severity;
         unlocked.open(group, finding);
     }

@@ -12,6 +12,8 @@ use super::{Entries, Entry, Facts};
 use crate::finding::LineOf;
 use crate::{Context, HashMap};
 use goconc_model::guards::{self, CallReceiver, FieldAccess};
+use goconc_model::summary::summary_key;
+use goconc_model::types::Ty;
 use goconc_syntax::NodeExt;
 
 /// By (type, field): the write that replaces a field holding a self-locking value after the
@@ -93,21 +95,61 @@ fn runs_on_shared_value(
     !(write.set_up && only_fresh_calls)
 }
 
-/// The message for a read of a replaced field through its value's own method (`pool.all` of
-/// `pool.all.Get(h)`): what was shown is the replacement, and the read that skips the lock.
-pub(super) fn message(
+/// What a read of a replaced field says: the message, and in this file the replacement, as the
+/// other side of the race.
+pub(super) struct ReadOfReplaced {
+    pub message: String,
+    pub replacement: Option<(std::ops::Range<usize>, String)>,
+}
+
+/// The finding for a read of a field the package replaces at run time (`pool.all` of
+/// `pool.all.Get(h)`, or of `pool.priced.stales`): what was shown is the replacement, and the
+/// read that skips the lock, through a method of the value or not.
+pub(super) fn read_of_replaced(
     cx: &Context,
     access: &FieldAccess,
     replacement: &FieldAccess,
     replacement_locked: bool,
     lock: &str,
     evidence: &str,
-) -> String {
+) -> ReadOfReplaced {
     let accessed = cx
         .src
         .get(access.offset..access.offset + access.len)
         .unwrap_or(&access.field);
-    // The method called on the value: `Get` of `pool.all.Get(h)`.
+    let replacer = replacement
+        .function
+        .rsplit('.')
+        .next()
+        .unwrap_or(&replacement.function);
+    let under = match replacement_locked {
+        true => format!(" under `{lock}`"),
+        false => String::new(),
+    };
+    // A line number and a place only for a replacement in this file: offsets are the file's.
+    let here = in_this_file(cx, replacement);
+    let at = match here {
+        true => format!(" at line {}", LineOf(replacement.offset)),
+        false => String::new(),
+    };
+    let call = match access.self_locking {
+        true => called_on_value(cx, access),
+        false => String::new(),
+    };
+    ReadOfReplaced {
+        message: format!(
+            "`{accessed}` is read without holding `{lock}`, {evidence}{call}: `{replacer}` replaces `{accessed}`{under}{at}, and this read races with the replacement"
+        ),
+        replacement: here.then(|| {
+            let range = replacement.offset..replacement.offset + replacement.len;
+            (range, format!("`{replacer}` replaces `{accessed}` here"))
+        }),
+    }
+}
+
+/// `, to call `get` on the value it points to` (`pool.all.get(h)`), and when that method takes
+/// a lock of its own, that it is the value's lock, not the field's.
+fn called_on_value(cx: &Context, access: &FieldAccess) -> String {
     let called = cx
         .src
         .get(access.offset + access.len..)
@@ -119,23 +161,26 @@ pub(super) fn message(
             &rest[..end]
         })
         .unwrap_or("");
-    let replacer = replacement
-        .function
-        .rsplit('.')
-        .next()
-        .unwrap_or(&replacement.function);
-    let under = match replacement_locked {
-        true => format!(" under `{lock}`"),
-        false => String::new(),
-    };
-    // A line number only for a replacement in this file: offsets are the file's.
-    let at = match in_this_file(cx, replacement) {
-        true => format!(" at line {}", LineOf(replacement.offset)),
-        false => String::new(),
-    };
-    format!(
-        "`{accessed}` is read without holding `{lock}`, {evidence}, to call `{called}`: that method locks the value `{accessed}` points to, not the field, and `{replacer}` replaces `{accessed}`{under}{at}: this read races with the replacement"
-    )
+    let value_type = cx
+        .model
+        .package
+        .field_type(&Ty::named("", &access.type_name), &access.field)
+        .and_then(|ty| match ty.deref() {
+            Ty::Named { name, .. } => Some(name.clone()),
+            _ => None,
+        });
+    let locks_itself = value_type.is_some_and(|name| {
+        cx.model
+            .package
+            .summary(&summary_key(Some(&name), called))
+            .is_some_and(|s| !s.acquires.is_empty())
+    });
+    match locks_itself {
+        true => format!(
+            ", to call `{called}` on the value it points to (which takes that value's own lock, not this field's)"
+        ),
+        false => format!(", to call `{called}` on the value it points to"),
+    }
 }
 
 /// Is the access one of this file's (its function is declared here)?
