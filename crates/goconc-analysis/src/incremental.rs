@@ -331,6 +331,7 @@ impl IncrementalFile {
                 a.write,
                 a.element,
                 a.lazy_init,
+                a.set_up,
                 &a.function,
                 relative(a.offset),
                 a.len,

@@ -74,11 +74,16 @@ pub struct FieldAccess {
     /// A call of a method of the field's value (`c.cfg.lookup(k)`), not a plain access.
     pub method: bool,
     /// A call of a method of the field's value whose type (one of the package's) locks for
-    /// itself (`dl.origin.AccountRLP(h)`, `origin` a `*diskLayer` with a mutex of its own): it
-    /// reads the field itself, the pointer, and races only with the field's replacement
-    /// (`dl.origin = o`). What it holds is the value's own lock's business. Kept apart from the
-    /// other accesses: rules that count accesses leave these out.
+    /// itself (`dl.origin.AccountRLP(h)`, `origin` a `*diskLayer` with a mutex of its own;
+    /// `p.all.Get(h)`, `all` a `*lookup` whose methods take `t.lock`): it reads the field itself,
+    /// the pointer, and nothing the value's own lock guards, so it races only with the field's
+    /// replacement (`dl.origin = o`, `p.all = newLookup()`). Kept apart from the other
+    /// accesses: rules that count accesses leave these out, and guarded-field-unlocked counts
+    /// them only where the field is replaced at run time.
     pub pointer_only: bool,
+    /// For a write of the field itself: made in a method before it starts goroutines of its
+    /// own (`go c.loop()`, `go func(){…}()`) and after none (see [`set_up_before_goroutines`]).
+    pub set_up: bool,
     /// Made on the goroutine of the test whose handle the method receives (see [`TestStep`]).
     pub test_step: bool,
     /// For a write that sets the field itself to a name or literal (`c.running = false`,
@@ -472,8 +477,9 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
         };
         let mut found = Vec::new();
         // The accesses that are calls of a method of the field's value (the last of `found`'s
-        // items is then the method, not a part).
-        let mut method_calls: HashSet<usize> = HashSet::default();
+        // items is then the method, not a part), by range: `p.all` and `p.all.stale` of
+        // `p.all.stale.Load()` start at the same byte.
+        let mut method_calls: HashSet<(usize, usize)> = HashSet::default();
         walk_body_with_ancestors(node, |n, ancestors| {
             if n.kind_str() != "selector_expression" {
                 return;
@@ -545,7 +551,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     false,
                     Some(method),
                 ));
-                method_calls.insert(n.start_byte());
+                method_calls.insert((n.start_byte(), n.end_byte()));
                 return;
             }
             if parent.is_some_and(|p| {
@@ -566,7 +572,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             ));
         });
         for (n, type_name, through, field, mut write, mut element, lazy_init, last) in found {
-            let (method, part) = match method_calls.contains(&n.start_byte()) {
+            let (method, part) = match method_calls.contains(&(n.start_byte(), n.end_byte())) {
                 true => (last, None),
                 false => (None, last),
             };
@@ -597,8 +603,8 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 match self.method_on_field(&type_name, &field, method) {
                     OnField::Reaches { writes } => write = writes,
                     OnField::LocksItself if matches!(through, Through::Receiver) => {
-                        pointer_only = true;
-                        element = false;
+                        // The pointer is what is read, not what it points to.
+                        (pointer_only, write, element) = (true, false, false);
                     }
                     OnField::LocksItself | OnField::NoAccess => continue,
                 }
@@ -627,6 +633,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     part: part.map(str::to_string),
                     method: method.is_some(),
                     pointer_only,
+                    set_up: false,
                     test_step: self.test_step.holds_at(self.model, n),
                     value: (write && !element && part.is_none() && method.is_none())
                         .then(|| assigned_value(n, self.model.src))
@@ -1496,12 +1503,53 @@ pub fn collect(model: &FileModel) -> GuardFacts {
         }
         let mut accesses: Vec<FieldAccess> = collector.accesses.into_values().collect();
         accesses.sort_by_key(|a| (a.offset, a.len));
+        if let Some(receiver) = function
+            .node
+            .field("receiver")
+            .and_then(|r| named_children(r).next())
+            .and_then(|p| p.field("name"))
+        {
+            let receiver = text(receiver, model.src);
+            let replaces = |a: &&mut FieldAccess| a.write && !a.element && !a.method;
+            for access in accesses.iter_mut().filter(replaces) {
+                access.set_up = set_up_before_goroutines(body, receiver, access.offset, model.src);
+            }
+        }
         let mut calls: Vec<MethodCall> = collector.calls.into_values().collect();
         calls.sort_by_key(|c| (c.offset, c.len, c.how as u8));
         facts.accesses.extend(accesses);
         facts.calls.extend(calls);
     }
     facts
+}
+
+/// Is `offset` in a method body before it starts goroutines of its own (`go recv.loop()`, or
+/// `go func(){…}()`), and after none at all? That is the value's set-up before its goroutines
+/// run (a constructor or `Start`).
+pub fn set_up_before_goroutines(body: Node, receiver: &str, offset: usize, src: &str) -> bool {
+    let mut before = false;
+    let mut after = false;
+    walk(body, |n| {
+        if n.kind_str() == "go_statement" {
+            let own = named_children(n)
+                .next()
+                .and_then(|call| call.field("function"))
+                .is_some_and(|f| match f.kind_str() {
+                    "func_literal" => true,
+                    "selector_expression" => {
+                        f.field("operand").is_some_and(|o| text(o, src) == receiver)
+                    }
+                    _ => false,
+                });
+            if n.start_byte() < offset {
+                before = true;
+            } else if own {
+                after = true;
+            }
+        }
+        !before
+    });
+    after && !before
 }
 
 /// Is the local set again after its declaration (`x = other`, `x, ok = m[k]`)?

@@ -12,6 +12,7 @@ use goconc_model::summary::{is_atomic_load, summary_key};
 use goconc_syntax::{method_call, statement_call, statements, text, walk, NodeExt};
 use tree_sitter::Node;
 
+mod replaced;
 mod value_receiver;
 
 pub static META: RuleMeta = RuleMeta {
@@ -87,11 +88,23 @@ What counts as an access of a field `f`:
   writes it when `m` changes its pointer receiver (assigns, increments or deletes from one of
   its fields). A field changed only through its own methods under the lock
   (`s.config.loadMirrors(…)`) and read through them without it (`s.config.isSecure(h)`) is
-  judged like any other. Methods of another package and of sync types are no access; one of
-  a type of the package that locks for itself (`dl.origin.AccountRLP(h)`, `diskLayer` having
-  a mutex of its own) reads the field itself, the pointer, and nothing it holds: it counts only
-  for the guard found from the methods that take the lock (above), where it races with the
-  write that replaces the field (`dl.origin = origin`);
+  judged like any other. Methods of another package and of sync types are no access. One of a
+  type of the package that locks for itself (`dl.origin.AccountRLP(h)`, `diskLayer` having a
+  mutex of its own; `pool.all.Get(h)`, `all` a `*lookup` whose methods take `t.lock`) needs no
+  lock of the receiver for what the value holds, but it reads the field itself, the pointer:
+  a read that races only with a write that replaces the field. It counts as a read of the
+  field in two cases. First, for the guard found from the methods that take the lock (above),
+  where it races with the write that replaces the field (`dl.origin = origin`). Second, when a
+  method of the type replaces the field on a value already shared (`pool.all = newLookup()` in
+  `Clear`, under `pool.mu`): then the call races with the replacement, whatever lock the value
+  takes inside (geth's `LegacyPool.Get` calling `pool.all.Get` bare). A write counts as that
+  replacement unless it sets the field lazily (`if p.all == nil`), or runs only before the
+  value is shared: in a decoder or whole-value method, in a method every call of which in the
+  package is on a value just made (an `Init` the package calls on a new value, exported or
+  not), or before the method starts goroutines of its own with nothing in the package calling
+  it on a shared value (`Start`). Such a read, and any other read of the field without the
+  lock (`pool.priced.stales.Load()`), is reported naming the method that replaces the field,
+  whether it holds the lock, and where, when it is in the same file;
 - `x.g` where the local `x` is an element the method took from one of its receiver's maps or
   slices of pointers (`x, ok := c.nodes[id]`, `for _, x := range c.list`), never set to
   anything else, and `x`'s struct type has no mutex of its own: the receiver's lock guards
@@ -237,6 +250,11 @@ its lock, an unsafe pointer-receiver fix (see above).
   locked access of it is a use of its value — a call of its methods (`p.store.put(…)`) or an
   access of its fields (`p.store.index[k]`): the lock is seen serialising those uses, not
   guarding the field. A use of the value without the lock (`p.store.bytes`) is still judged.
+- Calls of the methods of a value that locks for itself through a field that nothing
+  replaces once the value is shared: set in a constructor, in a method run only on a value
+  not yet published or before its own goroutines start (see "What counts as an access"), or
+  emptied in place through the value's own locked method (`pool.all.Clear()`): the pointer
+  never changes under a reader.
 - Reads of the field itself (the map or slice header, not what it holds) when nothing assigns
   the field after the value is made (`&T{m: r.m}` shares a map the lock guards the contents
   of). Returning it (`return c.items`) is reported: the guarded contents leave the type.
@@ -315,8 +333,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if fresh.accesses.is_empty() && fresh.calls.is_empty() {
         return;
     }
-    let facts = Facts::gather(cx, &fresh);
+    let mut facts = Facts::gather(cx, &fresh);
     let mut entries = Entries::default();
+    let replaced = facts.keep_reads_of_replaced_pointers(cx, &mut entries);
     // One finding per field per function.
     let mut reported: HashSet<(&str, &str, &str)> = HashSet::default();
     let mut guards_of: HashMap<(&str, &str, bool), Option<Guard>> = HashMap::default();
@@ -325,14 +344,16 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let mut unlocked = OnePerFunction::default();
     for access in &fresh.accesses {
         let key = (access.type_name.as_str(), access.field.as_str());
+        let replacement = replaced.get(&key).copied();
         let guard = guards_of
             .entry((key.0, key.1, access.outside))
             .or_insert_with(|| facts.guard_of(cx, &mut entries, key.0, key.1, access.outside))
             .clone();
         let Some(guard) = guard else { continue };
-        // A call on the field's self-locking value is judged only where the guard is found
-        // with it (see `Facts::guard_of`).
-        if access.pointer_only && !guard.locked_around {
+        // A call on the field's self-locking value reads the pointer only: judged where a
+        // method replaces the field at run time, or where the guard is found with such calls
+        // (see `Facts::guard_of`).
+        if access.pointer_only && replacement.is_none() && !guard.locked_around {
             continue;
         }
         if reported.contains(&(key.0, key.1, access.function.as_str())) {
@@ -410,12 +431,21 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if unlocked.join(&group, more) {
             continue;
         }
-        let mut finding = META.finding(
-            range,
-            format!(
+        // A read of a field replaced at run time names the replacement it races with.
+        let read_of_replaced = replacement.filter(|_| !access.write).map(|replacement| {
+            let locked = holds_guard(cx, &facts, &mut entries, replacement, &guard.name);
+            replaced::read_of_replaced(cx, access, replacement, locked, &lock, &evidence)
+        });
+        let message = match &read_of_replaced {
+            Some(read) => format!("{}{why_hint}", read.message),
+            None => format!(
                 "`{accessed}` is {what} without holding `{lock}`, {evidence}: this races with the locked accesses{why_hint}"
             ),
-        );
+        };
+        let mut finding = META.finding(range, message);
+        if let Some((place, note)) = read_of_replaced.and_then(|read| read.replacement) {
+            finding = finding.with_related(place, note);
+        }
         finding.severity = severity;
         unlocked.open(group, finding);
     }
@@ -571,9 +601,10 @@ impl<'a> Facts<'a> {
                 continue;
             }
             let key = (access.type_name.as_str(), access.field.as_str());
-            if !access.pointer_only {
-                facts.by_field.entry(key).or_default().push(access);
-            } else if !access.outside {
+            // Calls on a field's self-locking value stay in `by_field` only for a field
+            // replaced at run time (`keep_reads_of_replaced_pointers`).
+            facts.by_field.entry(key).or_default().push(access);
+            if access.pointer_only && !access.outside {
                 facts.pointer_reads.entry(key).or_default().push(access);
             }
             // The type's own fields only: accesses outside its methods, and fields of the
@@ -1783,29 +1814,7 @@ fn before_own_goroutines(cx: &Context, access: &FieldAccess) -> bool {
         return false;
     };
     let receiver = access_receiver(cx, access);
-    let mut before = false;
-    let mut after = false;
-    walk(body, |n| {
-        if n.kind_str() == "go_statement" {
-            let own = goconc_syntax::named_children(n)
-                .next()
-                .and_then(|call| call.field("function"))
-                .is_some_and(|f| match f.kind_str() {
-                    "func_literal" => true,
-                    "selector_expression" => f
-                        .field("operand")
-                        .is_some_and(|o| text(o, cx.src) == receiver),
-                    _ => false,
-                });
-            if n.start_byte() < access.offset {
-                before = true;
-            } else if own {
-                after = true;
-            }
-        }
-        !before
-    });
-    after && !before
+    guards::set_up_before_goroutines(body, receiver, access.offset, cx.src)
 }
 
 /// Does the method assign the guard itself (`t.mu = new(sync.Mutex)`)? It sets the value up:
