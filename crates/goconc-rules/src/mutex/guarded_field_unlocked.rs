@@ -1814,7 +1814,7 @@ fn before_own_goroutines(cx: &Context, access: &FieldAccess) -> bool {
         return false;
     };
     let receiver = access_receiver(cx, access);
-    guards::set_up_before_goroutines(body, receiver, access.offset, cx.src)
+    guards::GoStarts::of(body, receiver, cx.src).set_up_at(access.offset)
 }
 
 /// Does the method assign the guard itself (`t.mu = new(sync.Mutex)`)? It sets the value up:
