@@ -97,6 +97,14 @@ pub struct FieldAccess {
     pub len: usize,
 }
 
+impl FieldAccess {
+    /// A write of the field itself (`c.cache = newCache()`), not of what it holds (`c.m[k] =
+    /// v`, `c.cfg.addr = a`) nor through a method of its value.
+    pub fn replaces_field(&self) -> bool {
+        self.write && !self.element && !self.method && self.part.is_none()
+    }
+}
+
 /// What orders a write of a channel field with the goroutines that read the field: the
 /// channel is replaced only where they cannot be reading it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -1509,8 +1517,8 @@ pub fn collect(model: &FileModel) -> GuardFacts {
             .and_then(|r| named_children(r).next())
             .and_then(|p| p.field("name"))
         {
-            let replaces = |a: &&mut FieldAccess| a.write && !a.element && !a.method;
-            if accesses.iter_mut().any(|a| replaces(&a)) {
+            let replaces = |a: &&mut FieldAccess| a.replaces_field();
+            if accesses.iter().any(FieldAccess::replaces_field) {
                 let starts = GoStarts::of(body, text(receiver, model.src), model.src);
                 for access in accesses.iter_mut().filter(replaces) {
                     access.set_up = starts.set_up_at(access.offset);

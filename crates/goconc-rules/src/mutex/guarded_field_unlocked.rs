@@ -562,7 +562,7 @@ struct Facts<'a> {
     calls: HashMap<&'a str, Vec<&'a MethodCall>>,
     /// The receiver's locks each method of a type holds at one of its own accesses of the
     /// type's fields, that is takes itself: (type, function) → locks.
-    takes: HashMap<(&'a str, &'a str), HashSet<&'a str>>,
+    locks_taken: HashMap<(&'a str, &'a str), HashSet<&'a str>>,
 }
 
 impl<'a> Facts<'a> {
@@ -572,7 +572,7 @@ impl<'a> Facts<'a> {
             pointer_reads: BTreeMap::new(),
             fields_of: HashMap::default(),
             calls: HashMap::default(),
-            takes: HashMap::default(),
+            locks_taken: HashMap::default(),
         };
         let touched: HashSet<&str> = fresh
             .accesses
@@ -615,7 +615,7 @@ impl<'a> Facts<'a> {
             }
             if !access.guards.is_empty() {
                 facts
-                    .takes
+                    .locks_taken
                     .entry((access.type_name.as_str(), access.function.as_str()))
                     .or_default()
                     .extend(access.guards.iter().map(String::as_str));
@@ -751,7 +751,7 @@ impl<'a> Facts<'a> {
         });
         acquired
             || self
-                .takes
+                .locks_taken
                 .get(&(type_name, function))
                 .is_some_and(|locks| locks.contains(lock))
     }
@@ -938,9 +938,9 @@ impl<'a> Facts<'a> {
                 bare_pointer_reads = true;
             }
         }
-        let replaced_under_guard = accesses.iter().any(|a| {
-            a.write && !a.element && !a.method && a.part.is_none() && a.guards.contains(&name)
-        });
+        let replaced_under_guard = accesses
+            .iter()
+            .any(|a| a.replaces_field() && a.guards.contains(&name));
         // Every write holds it, and every access without it is in an exported method that takes
         // it itself, to touch other fields: that method knows the value is shared and reaches
         // the field outside its critical section (a read just after `RUnlock`), however few the

@@ -62,12 +62,7 @@ impl<'a> Facts<'a> {
 /// A write of the field itself (`p.all = newLookup()`), not of what it holds nor a lazy
 /// first set (`if p.all == nil { p.all = … }`, which a replacement is not).
 fn is_replacement(access: &FieldAccess) -> bool {
-    access.write
-        && !access.element
-        && !access.method
-        && !access.outside
-        && access.part.is_none()
-        && !access.lazy_init
+    access.replaces_field() && !access.outside && !access.lazy_init
 }
 
 /// Does the write run on a value already shared? Not in a whole-value method (a decoder or a
@@ -150,17 +145,15 @@ pub(super) fn read_of_replaced(
 /// `, to call `get` on the value it points to` (`pool.all.get(h)`), and when that method takes
 /// a lock of its own, that it is the value's lock, not the field's.
 fn called_on_value(cx: &Context, access: &FieldAccess) -> String {
+    // `Get` of `pool.all.Get(h)`: the selector above the field's.
     let called = cx
-        .src
-        .get(access.offset + access.len..)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .map(|rest| {
-            let end = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            &rest[..end]
-        })
-        .unwrap_or("");
+        .model
+        .root
+        .descendant_for_byte_range(access.offset, access.offset + access.len)
+        .and_then(|field| field.parent())
+        .filter(|p| p.kind_str() == "selector_expression")
+        .and_then(|p| p.field("field"))
+        .map_or("", |method| goconc_syntax::text(method, cx.src));
     let value_type = cx
         .model
         .package
