@@ -374,7 +374,7 @@ fn lock_event<'t>(call: Node<'t>, src: &str) -> Option<LockEvent<'t>> {
         return None;
     }
     let path = access_path(mc.receiver, src)?;
-    let statement = call.parent()?;
+    let statement = call.parent_node()?;
     if statement.kind_str() == "defer_statement" {
         // A deferred release runs at the end; a deferred acquire is no lock held here.
         return None;
@@ -383,7 +383,7 @@ fn lock_event<'t>(call: Node<'t>, src: &str) -> Option<LockEvent<'t>> {
         offset: call.start_byte(),
         path,
         acquires,
-        block: statement.parent(),
+        block: statement.parent_node(),
     })
 }
 
@@ -573,7 +573,7 @@ fn escapes(node: Node, body: Node, declared: usize) -> bool {
     if node.kind_str() != "call_expression" {
         return true;
     }
-    let mut current = node.parent();
+    let mut current = node.parent_node();
     while let Some(n) = current {
         if n == body {
             return false;
@@ -583,7 +583,7 @@ fn escapes(node: Node, body: Node, declared: usize) -> bool {
             "func_literal" if declared < n.start_byte() => return true,
             _ => {}
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     false
 }

@@ -318,8 +318,8 @@ fn calls_after_construction(
 
 /// `x` as the receiver of a call `x.m(…)`: the method's name and the call.
 fn method_called_on<'t>(identifier: Node<'t>, src: &'t str) -> Option<(&'t str, Node<'t>)> {
-    let selector = identifier.parent()?;
-    let call = selector.parent()?;
+    let selector = identifier.parent_node()?;
+    let call = selector.parent_node()?;
     (selector.kind_str() == "selector_expression"
         && selector.field("operand") == Some(identifier)
         && call.kind_str() == "call_expression"
@@ -1025,9 +1025,9 @@ impl<'t> Collector<'_, 't> {
             return how;
         }
         let argument_of = value
-            .parent()
+            .parent_node()
             .filter(|p| p.kind_str() == "argument_list")
-            .and_then(|list| list.parent())
+            .and_then(|list| list.parent_node())
             .and_then(|call| call.field("function"));
         match argument_of {
             Some(function)
@@ -1656,7 +1656,7 @@ pub fn made_here(model: &FileModel, decl: &Decl) -> bool {
         None => {
             decl.stmt.kind_str() == "var_declaration"
                 && !decl.ty.is_pointer()
-                && decl.ident.parent().is_some_and(|spec| {
+                && decl.ident.parent_node().is_some_and(|spec| {
                     spec.kind_str() == "var_spec" && spec.field("value").is_none()
                 })
         }
@@ -1736,7 +1736,7 @@ pub fn sharing_at(model: &FileModel, decl: &Decl, at: Node) -> Sharing {
 /// Is there a statement `x.Wait()` (or `err := g.Wait()`) after byte `after` and before `at`,
 /// in a block around `at`?
 fn waits_between(model: &FileModel, after: usize, at: Node) -> bool {
-    let mut block = at.parent();
+    let mut block = at.parent_node();
     while let Some(b) = block {
         if matches!(b.kind_str(), "block" | "statement_list") {
             for statement in goconc_syntax::statements(b) {
@@ -1763,7 +1763,7 @@ fn waits_between(model: &FileModel, after: usize, at: Node) -> bool {
         if goconc_syntax::is_function(b.kind_str()) {
             return false;
         }
-        block = b.parent();
+        block = b.parent_node();
     }
     false
 }
@@ -1778,7 +1778,7 @@ enum Publication {
 /// Does this use of a local hand the value to somebody else (see [`sharing_at`])?
 fn publication(model: &FileModel, ident: Node, scope: Node, by_value: bool) -> Publication {
     // Captured by a function literal that is not simply called where it stands.
-    let mut current = ident.parent();
+    let mut current = ident.parent_node();
     while let Some(n) = current {
         if n == scope {
             break;
@@ -1787,19 +1787,19 @@ fn publication(model: &FileModel, ident: Node, scope: Node, by_value: bool) -> P
             if let Some(start) = super::goroutines::goroutine_start(model, n) {
                 return Publication::Goroutine(start.end_byte());
             }
-            let called_here = n.parent().is_some_and(|p| {
+            let called_here = n.parent_node().is_some_and(|p| {
                 p.kind_str() == "call_expression" && p.field("function") == Some(n)
             });
             if !called_here {
                 return Publication::Escapes;
             }
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     let mut node = ident;
     let mut addressed = !by_value;
     loop {
-        let Some(parent) = node.parent() else {
+        let Some(parent) = node.parent_node() else {
             return Publication::None;
         };
         match parent.kind_str() {
@@ -1817,12 +1817,15 @@ fn publication(model: &FileModel, ident: Node, scope: Node, by_value: bool) -> P
                 return Publication::None
             }
             "selector_expression" if parent.field("operand") == Some(node) => {
-                let called = parent.parent().filter(|c| {
+                let called = parent.parent_node().filter(|c| {
                     c.kind_str() == "call_expression" && c.field("function") == Some(parent)
                 });
                 if let Some(call) = called {
                     // `go x.run()` hands it to a goroutine; `x.m()` and `x.f` keep it here.
-                    return match call.parent().filter(|g| g.kind_str() == "go_statement") {
+                    return match call
+                        .parent_node()
+                        .filter(|g| g.kind_str() == "go_statement")
+                    {
                         Some(go) => Publication::Goroutine(go.end_byte()),
                         None => Publication::None,
                     };
@@ -1842,7 +1845,7 @@ fn publication(model: &FileModel, ident: Node, scope: Node, by_value: bool) -> P
             }
             "argument_list" => {
                 // `wg.Go(x.run)`, `g.Go(f)`: run on a goroutine the group waits for.
-                let call = parent.parent();
+                let call = parent.parent_node();
                 let group_go = call.and_then(goconc_syntax::method_call).is_some_and(|mc| {
                     matches!(text(mc.method, model.src), "Go" | "TryGo")
                         && named_children(parent).next() == Some(node)

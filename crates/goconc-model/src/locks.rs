@@ -652,7 +652,7 @@ pub fn is_unlock_method_value(model: &FileModel, node: Node) -> bool {
     // The name before `parent()`, which descends from the root.
     matches!(text(field, model.src), "Unlock" | "RUnlock")
         && !node
-            .parent()
+            .parent_node()
             .is_some_and(|p| p.kind_str() == "call_expression" && p.field("function") == Some(node))
         && super::sync_calls::mutex_kind(model, operand).is_some()
 }

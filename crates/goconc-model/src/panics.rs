@@ -61,16 +61,20 @@ fn recovered_within(model: &FileModel, node: Node, depth: usize) -> bool {
 
 /// `func() { … }()`: run now, on the caller's goroutine (not `go func() { … }()`).
 fn called_on_the_spot(literal: Node) -> bool {
-    literal.parent().is_some_and(|call| {
+    literal.parent_node().is_some_and(|call| {
         call.kind_str() == "call_expression"
             && call.field("function").map(unparen) == Some(literal)
-            && call.parent().is_none_or(|p| p.kind_str() != "go_statement")
-    }) || literal.parent().is_some_and(|p| {
+            && call
+                .parent_node()
+                .is_none_or(|p| p.kind_str() != "go_statement")
+    }) || literal.parent_node().is_some_and(|p| {
         p.kind_str() == "parenthesized_expression"
-            && p.parent().is_some_and(|call| {
+            && p.parent_node().is_some_and(|call| {
                 call.kind_str() == "call_expression"
                     && call.field("function") == Some(p)
-                    && call.parent().is_none_or(|g| g.kind_str() != "go_statement")
+                    && call
+                        .parent_node()
+                        .is_none_or(|g| g.kind_str() != "go_statement")
             })
     })
 }
@@ -114,9 +118,9 @@ fn calls_recover(model: &FileModel, body: Node) -> bool {
 /// literal calling `recover()`.
 fn handed_to_recovering_function(model: &FileModel, literal: Node) -> bool {
     let Some(call) = literal
-        .parent()
+        .parent_node()
         .filter(|args| args.kind_str() == "argument_list")
-        .and_then(|args| args.parent())
+        .and_then(|args| args.parent_node())
     else {
         return false;
     };
@@ -152,7 +156,7 @@ fn run_from_table_under_recover(model: &FileModel, literal: Node, depth: usize) 
     // struct field the literal is stored under (`run: func() { … }`), if any.
     let mut table = None;
     let mut field = None;
-    let mut up = literal.parent();
+    let mut up = literal.parent_node();
     while let Some(node) = up {
         match node.kind_str() {
             "literal_element" | "keyed_element" | "literal_value" | "composite_literal" => {
@@ -165,7 +169,7 @@ fn run_from_table_under_recover(model: &FileModel, literal: Node, depth: usize) 
                         .map(|key| text(key, model.src))
                         .filter(|key| key.starts_with(|c: char| c.is_alphabetic() || c == '_'));
                 }
-                up = node.parent();
+                up = node.parent_node();
             }
             _ => break,
         }
@@ -174,7 +178,7 @@ fn run_from_table_under_recover(model: &FileModel, literal: Node, depth: usize) 
         return false;
     };
     let name = match holder.kind_str() {
-        "expression_list" => holder.parent().and_then(|decl| match decl.kind_str() {
+        "expression_list" => holder.parent_node().and_then(|decl| match decl.kind_str() {
             "short_var_declaration" | "assignment_statement" => decl
                 .field("left")
                 .and_then(|left| named_children(left).next()),

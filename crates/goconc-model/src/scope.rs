@@ -707,13 +707,13 @@ impl<'t> FileModel<'t> {
                 && text(n, self.src) == decl.name
                 && self.resolve(n).is_some_and(|d| d.ident == decl.ident)
             {
-                if let Some(parent) = n.parent() {
+                if let Some(parent) = n.parent_node() {
                     written = match parent.kind_str() {
                         "inc_statement" | "dec_statement" => true,
                         "unary_expression" => parent
                             .field("operator")
                             .is_some_and(|o| text(o, self.src) == "&"),
-                        "expression_list" => parent.parent().is_some_and(|s| {
+                        "expression_list" => parent.parent_node().is_some_and(|s| {
                             matches!(
                                 s.kind_str(),
                                 "assignment_statement" | "receive_statement" | "range_clause"

@@ -1261,7 +1261,7 @@ fn made_and_kept(body: Node, src: &str, name: &str) -> bool {
         if n.kind_str() != "identifier" || text(n, src) != name {
             return true;
         }
-        let Some(parent) = n.parent() else {
+        let Some(parent) = n.parent_node() else {
             kept = false;
             return false;
         };
@@ -1269,15 +1269,15 @@ fn made_and_kept(body: Node, src: &str, name: &str) -> bool {
             // `return name`
             "return_statement" => true,
             "expression_list" => parent
-                .parent()
+                .parent_node()
                 .is_some_and(|p| p.kind_str() == "return_statement"),
             // `name.f = x` (a field written, not read or called)
             "selector_expression" => {
                 parent.field("operand") == Some(n)
                     && parent
-                        .parent()
+                        .parent_node()
                         .filter(|l| l.kind_str() == "expression_list")
-                        .and_then(|l| l.parent())
+                        .and_then(|l| l.parent_node())
                         .is_some_and(|a| {
                             a.kind_str() == "assignment_statement"
                                 && a.field("left")
@@ -1329,7 +1329,7 @@ fn call_results<'s>(
 /// parameter is false (`Some((i, false))`); in the `else` of `if locked`, the same.
 fn param_condition(call: Node, body: Node, names: &Names) -> Option<(usize, bool)> {
     let mut node = call;
-    while let Some(parent) = node.parent() {
+    while let Some(parent) = node.parent_node() {
         if parent == body || goconc_syntax::is_function(parent.kind_str()) {
             return None;
         }
@@ -1688,7 +1688,8 @@ pub(crate) fn declared_names<'s>(decl: Node, src: &'s str, own_parameters: bool)
     walk(decl, |n| {
         match n.kind_str() {
             "parameter_declaration" | "variadic_parameter_declaration"
-                if !own_parameters && n.parent().and_then(|p| p.parent()) == Some(decl) => {}
+                if !own_parameters
+                    && n.parent_node().and_then(|p| p.parent_node()) == Some(decl) => {}
             "parameter_declaration"
             | "variadic_parameter_declaration"
             | "var_spec"

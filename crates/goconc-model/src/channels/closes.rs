@@ -432,7 +432,7 @@ fn guarded_once(model: &FileModel, function: Node, range: &Range<usize>) -> bool
     else {
         return false;
     };
-    let mut current = close.parent();
+    let mut current = close.parent_node();
     while let Some(n) = current {
         if n == function {
             return false;
@@ -459,7 +459,7 @@ fn guarded_once(model: &FileModel, function: Node, range: &Range<usize>) -> bool
                 }
             }
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     false
 }

@@ -232,7 +232,9 @@ impl<'t> Collector<'_, 't> {
         let owner = self.root_type(operand).unwrap_or_default();
         // A method value or call (`s.run()`) is no field.
         let expr = goconc_syntax::outer_parens(sel);
-        let Some(parent) = expr.parent() else { return };
+        let Some(parent) = expr.parent_node() else {
+            return;
+        };
         let src = self.src;
         let kind = match parent.kind_str() {
             "call_expression" if parent.field("function") == Some(expr) => return,
@@ -248,7 +250,7 @@ impl<'t> Collector<'_, 't> {
             "range_clause" if parent.field("right") == Some(expr) => FieldOpKind::Range,
             "argument_list" => {
                 let builtin = parent
-                    .parent()
+                    .parent_node()
                     .and_then(|c| c.field("function"))
                     .filter(|f| f.kind_str() == "identifier")
                     .map(|f| text(f, src));
@@ -265,7 +267,7 @@ impl<'t> Collector<'_, 't> {
             {
                 return
             }
-            "expression_list" => match parent.parent() {
+            "expression_list" => match parent.parent_node() {
                 Some(stmt)
                     if stmt.kind_str() == "assignment_statement"
                         && stmt.field("left") == Some(parent) =>
@@ -286,7 +288,7 @@ impl<'t> Collector<'_, 't> {
         let node = match kind {
             FieldOpKind::Send | FieldOpKind::Range => parent,
             FieldOpKind::Receive => parent,
-            FieldOpKind::Close => parent.parent().unwrap_or(parent),
+            FieldOpKind::Close => parent.parent_node().unwrap_or(parent),
             _ => expr,
         };
         let root = match operand.kind_str() {
@@ -298,7 +300,7 @@ impl<'t> Collector<'_, 't> {
         // elsewhere.
         let stored_local = matches!(kind, FieldOpKind::Make(_))
             && parent
-                .parent()
+                .parent_node()
                 .and_then(|stmt| stmt.field("right"))
                 .and_then(|r| named_children(r).next())
                 .map(unparen)
@@ -555,7 +557,7 @@ pub fn make_capacity(value: Node, src: &str) -> Option<Capacity> {
 fn placement<'t>(node: Node<'t>, decl: Node<'t>, src: &str) -> (bool, Node<'t>) {
     let mut in_goroutine = false;
     let mut own = None;
-    let mut current = node.parent();
+    let mut current = node.parent_node();
     while let Some(n) = current {
         if n == decl {
             break;
@@ -565,16 +567,16 @@ fn placement<'t>(node: Node<'t>, decl: Node<'t>, src: &str) -> (bool, Node<'t>) 
             let started = crate::goroutines::go_statement_of(n).is_some() || handed_to_go(n, src);
             in_goroutine |= started;
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     (in_goroutine, own.unwrap_or(decl))
 }
 
 /// `x.Go(func…)` / `x.TryGo(func…)`: a literal handed to a group (read from syntax).
 fn handed_to_go(lit: Node, src: &str) -> bool {
-    lit.parent()
+    lit.parent_node()
         .filter(|p| p.kind_str() == "argument_list")
-        .and_then(|p| p.parent())
+        .and_then(|p| p.parent_node())
         .and_then(|call| call.field("function"))
         .filter(|f| f.kind_str() == "selector_expression")
         .and_then(|f| f.field("field"))
@@ -583,7 +585,7 @@ fn handed_to_go(lit: Node, src: &str) -> bool {
 
 /// The innermost `for` around `node` inside `function`.
 fn enclosing_loop_within<'t>(node: Node<'t>, function: Node<'t>) -> Option<Node<'t>> {
-    let mut current = node.parent();
+    let mut current = node.parent_node();
     while let Some(n) = current {
         if n == function {
             return None;
@@ -591,7 +593,7 @@ fn enclosing_loop_within<'t>(node: Node<'t>, function: Node<'t>) -> Option<Node<
         match n.kind_str() {
             "for_statement" => return Some(n),
             "func_literal" => return None,
-            _ => current = n.parent(),
+            _ => current = n.parent_node(),
         }
     }
     None
@@ -601,7 +603,7 @@ fn enclosing_loop_within<'t>(node: Node<'t>, function: Node<'t>) -> Option<Node<
 fn select_case(node: Node) -> Option<Node> {
     let mut comm = node;
     loop {
-        let parent = comm.parent()?;
+        let parent = comm.parent_node()?;
         match parent.kind_str() {
             "parenthesized_expression" | "receive_statement" | "expression_list" => comm = parent,
             "communication_case" => {
@@ -614,7 +616,7 @@ fn select_case(node: Node) -> Option<Node> {
 
 /// (the select can leave without this case, another case receives a cancellation signal).
 fn select_facts(case: Node, src: &str) -> (bool, bool) {
-    let Some(select) = case.parent() else {
+    let Some(select) = case.parent_node() else {
         return (false, false);
     };
     let mut can_leave = false;
@@ -838,7 +840,7 @@ impl<'t> Collector<'_, 't> {
         let mut levels: Vec<(std::rc::Rc<BlockLocks<'t>>, usize)> = Vec::new();
         let mut in_iteration_from = None;
         let mut current = node;
-        while let Some(parent) = current.parent() {
+        while let Some(parent) = current.parent_node() {
             if parent == function {
                 break;
             }

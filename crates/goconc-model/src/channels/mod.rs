@@ -285,12 +285,12 @@ pub fn made_channel<'t>(
 /// `name := make(chan T…)` or `var name = make(chan T…)`, one name per value.
 fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalChannel<'t>> {
     let (chan_type, capacity, capacity_expr) = made_channel(model, call)?;
-    let list = call.parent()?;
+    let list = call.parent_node()?;
     if list.kind_str() != "expression_list" {
         return None;
     }
     let position = named_children(list).position(|n| n == call)?;
-    let stmt = list.parent()?;
+    let stmt = list.parent_node()?;
     let left = match stmt.kind_str() {
         "short_var_declaration" => stmt.field("left")?,
         "var_spec" => stmt,
@@ -364,7 +364,9 @@ fn classify<'t>(
     let src = model.src;
     // Look through parentheses.
     let expr = goconc_syntax::outer_parens(ident);
-    let Some(parent) = expr.parent() else { return };
+    let Some(parent) = expr.parent_node() else {
+        return;
+    };
     let mut op = |kind: OpKind, node: Node<'t>, with_ok: bool| {
         let (goroutine, in_closure) = placement(model, node, function);
         ch.ops.push(ChanOp {
@@ -376,7 +378,7 @@ fn classify<'t>(
             in_closure,
             select: select_case(model, node),
             loop_stmt: enclosing_loop(if kind == OpKind::Range {
-                node.parent().unwrap_or(node)
+                node.parent_node().unwrap_or(node)
             } else {
                 node
             }),
@@ -396,13 +398,13 @@ fn classify<'t>(
             return;
         }
         "range_clause" if parent.field("right") == Some(expr) => {
-            if let Some(for_stmt) = parent.parent() {
+            if let Some(for_stmt) = parent.parent_node() {
                 op(OpKind::Range, for_stmt, false);
             }
             return;
         }
         "argument_list" => {
-            if let Some(call) = parent.parent() {
+            if let Some(call) = parent.parent_node() {
                 let callee = call.field("function").map(unparen);
                 let builtin = callee
                     .filter(|f| f.kind_str() == "identifier" && model.resolve(*f).is_none())
@@ -439,7 +441,7 @@ fn classify<'t>(
             EscapeKind::AddressTaken
         }
         "literal_value" | "literal_element" | "keyed_element" => EscapeKind::Stored,
-        "expression_list" => match parent.parent().map(|g| (g.kind_str(), g)) {
+        "expression_list" => match parent.parent_node().map(|g| (g.kind_str(), g)) {
             Some(("return_statement", _)) => EscapeKind::Returned,
             Some(("assignment_statement", g)) => {
                 if g.field("left") == Some(parent) {
@@ -469,12 +471,12 @@ fn classify<'t>(
 /// `v, ok := <-ch`, `v, ok = <-ch`, `case v, ok := <-ch:`.
 fn receives_with_ok(recv: Node) -> bool {
     let node = goconc_syntax::outer_parens(recv);
-    let Some(parent) = node.parent() else {
+    let Some(parent) = node.parent_node() else {
         return false;
     };
     let stmt = match parent.kind_str() {
         "receive_statement" => parent,
-        "expression_list" => match parent.parent() {
+        "expression_list" => match parent.parent_node() {
             Some(g)
                 if matches!(
                     g.kind_str(),
@@ -499,7 +501,7 @@ fn placement<'t>(
 ) -> (Option<Goroutine<'t>>, bool) {
     let mut goroutine = None;
     let mut in_closure = false;
-    let mut current = node.parent();
+    let mut current = node.parent_node();
     while let Some(n) = current {
         if n == function {
             break;
@@ -510,7 +512,7 @@ fn placement<'t>(
                 None => in_closure = true,
             }
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     (goroutine, in_closure)
 }
@@ -519,18 +521,18 @@ fn placement<'t>(
 fn select_case<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<SelectCase<'t>> {
     let mut comm = node;
     loop {
-        let parent = comm.parent()?;
+        let parent = comm.parent_node()?;
         match parent.kind_str() {
             "parenthesized_expression" | "receive_statement" => comm = parent,
             "expression_list" if comm.kind_str() == "unary_expression" => comm = parent,
             _ => break,
         }
     }
-    let case = comm.parent()?;
+    let case = comm.parent_node()?;
     if case.kind_str() != "communication_case" || case.field("communication") != Some(comm) {
         return None;
     }
-    let select = case.parent()?;
+    let select = case.parent_node()?;
     let mut has_default = false;
     let mut has_cancel = false;
     let mut other_cases = 0;

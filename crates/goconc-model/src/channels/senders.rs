@@ -100,7 +100,7 @@ pub fn left_behind<'t>(
         .filter(|lp| goconc_syntax::is_within(ch.ident, *lp))
         .and_then(|_| {
             let mut stmt = ch.make_call;
-            while let Some(p) = stmt.parent() {
+            while let Some(p) = stmt.parent_node() {
                 if matches!(p.kind_str(), "short_var_declaration" | "var_declaration") {
                     return Some(p);
                 }
@@ -196,10 +196,10 @@ fn close_observed<'t>(
             return false;
         };
         op.node
-            .parent()
+            .parent_node()
             .filter(|d| d.kind_str() == "defer_statement")
             .and_then(goconc_syntax::parent_block)
-            .and_then(|b| b.parent())
+            .and_then(|b| b.parent_node())
             .is_some_and(|f| f == g.literal)
     });
     let mut gates = Vec::new();
@@ -208,9 +208,9 @@ fn close_observed<'t>(
     }
     for op in ch.parent_ops().filter(|op| op.with_ok) {
         // `case v, ok := <-ch:` holds the receive itself; `v, ok := <-ch` in an expression list.
-        let Some(statement) = op.node.parent().and_then(|p| match p.kind_str() {
+        let Some(statement) = op.node.parent_node().and_then(|p| match p.kind_str() {
             "receive_statement" => Some(p),
-            _ => p.parent(),
+            _ => p.parent_node(),
         }) else {
             continue;
         };
@@ -221,7 +221,7 @@ fn close_observed<'t>(
             .map(|ok| goconc_syntax::text(ok, src))
             .filter(|ok| *ok != "_");
         let scope = statement
-            .parent()
+            .parent_node()
             .filter(|p| p.kind_str() == "communication_case")
             .or_else(|| goconc_syntax::parent_block(statement));
         let (Some(ok), Some(scope)) = (ok, scope) else {

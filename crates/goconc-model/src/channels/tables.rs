@@ -137,10 +137,10 @@ pub fn table_channels<'t>(model: &FileModel<'t>, makes: &[Node<'t>]) -> Vec<Tabl
 /// `table[i].field = make(chan T)`, one target and one value, `table` a local of the function.
 fn make_site<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<MakeSite<'t>> {
     let list = call
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "expression_list")?;
     let assignment = list
-        .parent()
+        .parent_node()
         .filter(|a| a.kind_str() == "assignment_statement" && a.field("right") == Some(list))?;
     if list.named_child_count() != 1
         || assignment
@@ -382,13 +382,13 @@ fn table_use<'t>(
     loops: &[ElementLoop<'t>],
     make_targets: &[Node<'t>],
 ) -> Use<'t> {
-    let Some(parent) = node.parent() else {
+    let Some(parent) = node.parent_node() else {
         return Use::Escape;
     };
     match parent.kind_str() {
         "range_clause" if parent.field("right") == Some(node) => Use::Fine,
         "argument_list" => {
-            let measured = parent.parent().is_some_and(|call| {
+            let measured = parent.parent_node().is_some_and(|call| {
                 call.field("function").is_some_and(|f| {
                     f.kind_str() == "identifier"
                         && matches!(text(f, model.src), "len" | "cap")
@@ -434,7 +434,7 @@ fn element_use<'t>(
         );
     }
     // The right side of `c := v`, where `c` is one of the loop's copies.
-    let statement = node.parent().and_then(|list| list.parent());
+    let statement = node.parent_node().and_then(|list| list.parent_node());
     let copied = statement.is_some_and(|s| {
         s.kind_str() == "short_var_declaration"
             && s.field("left")
@@ -450,7 +450,7 @@ fn element_use<'t>(
 /// `operand.name` around `operand`: the selector and the field's name.
 fn selected_field<'t>(model: &FileModel<'t>, operand: Node<'t>) -> Option<(Node<'t>, &'t str)> {
     let selector = operand
-        .parent()
+        .parent_node()
         .filter(|s| s.kind_str() == "selector_expression" && s.field("operand") == Some(operand))?;
     Some((selector, text(selector.field("field")?, model.src)))
 }
@@ -461,7 +461,7 @@ fn field_use<'t>(selector: Node<'t>, make_targets: &[Node<'t>]) -> Option<FieldU
     if make_targets.contains(&selector) {
         return Some(FieldUse::Make(selector));
     }
-    let parent = goconc_syntax::outer_parens(selector).parent()?;
+    let parent = goconc_syntax::outer_parens(selector).parent_node()?;
     match parent.kind_str() {
         "send_statement"
             if parent

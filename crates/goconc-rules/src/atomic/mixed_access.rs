@@ -163,7 +163,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
             // Package-level initialisers, like `init`, run before `main` starts any goroutine.
             "var_declaration" | "const_declaration"
-                if n.parent().is_some_and(|p| p.kind_str() == "source_file") =>
+                if n.parent_node()
+                    .is_some_and(|p| p.kind_str() == "source_file") =>
             {
                 return false;
             }
@@ -205,7 +206,7 @@ enum Use {
 fn check_expression(cx: &Context, expr: Node, shared: &mut SharedFields) -> Option<Finding> {
     if expr.kind_str() == "identifier" {
         // A name that is a field selection, a declaration or a key is not a variable's use.
-        let parent_kind = expr.parent().map(|p| p.kind_str()).unwrap_or("");
+        let parent_kind = expr.parent_node().map(|p| p.kind_str()).unwrap_or("");
         if matches!(
             parent_kind,
             "selector_expression"
@@ -219,7 +220,7 @@ fn check_expression(cx: &Context, expr: Node, shared: &mut SharedFields) -> Opti
         }
     }
     let outer = goconc_syntax::outer_parens(expr);
-    let parent = outer.parent()?;
+    let parent = outer.parent_node()?;
     // `&s.n`: the atomic call itself, or a pointer handed to a wrapper.
     if parent.kind_str() == "unary_expression" && parent.child(0).map(|o| o.kind_str()) == Some("&")
     {
@@ -233,7 +234,7 @@ fn check_expression(cx: &Context, expr: Node, shared: &mut SharedFields) -> Opti
         if parent.kind_str() == "selector_expression" && parent.field("operand") == Some(outer) {
             // `s.stats.n` is judged at `n`; `s.stats.snapshot()` copies `s.stats` only when the
             // method takes a value receiver.
-            let called = parent.parent().is_some_and(|c| {
+            let called = parent.parent_node().is_some_and(|c| {
                 c.kind_str() == "call_expression" && c.field("function") == Some(parent)
             });
             if !called {
@@ -498,11 +499,14 @@ fn receiver_fields<'s>(
 
 /// `_ = s.n`: the value read goes nowhere.
 fn discarded(expr: Node, src: &str) -> bool {
-    let Some(list) = expr.parent().filter(|p| p.kind_str() == "expression_list") else {
+    let Some(list) = expr
+        .parent_node()
+        .filter(|p| p.kind_str() == "expression_list")
+    else {
         return false;
     };
     let Some(stmt) = list
-        .parent()
+        .parent_node()
         .filter(|s| s.kind_str() == "assignment_statement")
     else {
         return false;
@@ -844,7 +848,7 @@ fn atomic_call_here<'t>(cx: &Context<'_, 't>, atomic: &AtomicPlace) -> Option<No
             return (atomic_func(node, cx.src, &cx.model.imports) == Some(atomic.func.as_str()))
                 .then_some(node);
         }
-        node = node.parent()?;
+        node = node.parent_node()?;
     }
 }
 
@@ -921,12 +925,12 @@ fn shown_shared(
 
 /// Is the expression assigned to, incremented or decremented?
 fn is_written(expr: Node) -> bool {
-    let Some(parent) = expr.parent() else {
+    let Some(parent) = expr.parent_node() else {
         return false;
     };
     match parent.kind_str() {
         "inc_statement" | "dec_statement" => true,
-        "expression_list" => parent.parent().is_some_and(|s| {
+        "expression_list" => parent.parent_node().is_some_and(|s| {
             s.kind_str() == "assignment_statement" && s.field("left") == Some(parent)
         }),
         _ => false,
@@ -935,11 +939,14 @@ fn is_written(expr: Node) -> bool {
 
 /// Is the expression the target of `x = atomic.F(&…)`?
 fn assigned_from_atomic(cx: &Context, expr: Node) -> bool {
-    let Some(list) = expr.parent().filter(|p| p.kind_str() == "expression_list") else {
+    let Some(list) = expr
+        .parent_node()
+        .filter(|p| p.kind_str() == "expression_list")
+    else {
         return false;
     };
     let Some(stmt) = list
-        .parent()
+        .parent_node()
         .filter(|s| s.kind_str() == "assignment_statement")
     else {
         return false;

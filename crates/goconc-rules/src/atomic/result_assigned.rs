@@ -62,10 +62,10 @@ fn check_call(cx: &Context, call: tree_sitter::Node) -> Option<Finding> {
     let (op, _) = split_func(func)?;
     let value = goconc_syntax::outer_parens(call);
     let right = value
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "expression_list")?;
     let stmt = right
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "assignment_statement")?;
     if stmt.field("right")? != right || named_children(right).count() != 1 {
         return None;

@@ -301,10 +301,10 @@ fn uses_of<'t>(
 /// `ok` in `v, ok := <-ch`, `v, ok = <-ch`, `case v, ok := <-ch:`.
 fn ok_name<'t>(model: &FileModel<'t>, recv: Node<'t>) -> Option<&'t str> {
     let node = goconc_syntax::outer_parens(recv);
-    let parent = node.parent()?;
+    let parent = node.parent_node()?;
     let stmt = match parent.kind_str() {
         "receive_statement" => parent,
-        "expression_list" => parent.parent()?,
+        "expression_list" => parent.parent_node()?,
         _ => return None,
     };
     let left: Vec<Node> = named_children(stmt.field("left")?).collect();
@@ -314,7 +314,7 @@ fn ok_name<'t>(model: &FileModel<'t>, recv: Node<'t>) -> Option<&'t str> {
 /// Whether the close sits in the `then` branch of an `if` (inside `function`) whose condition,
 /// parentheses stripped, satisfies `guards`.
 fn guarded_by(close: Node, function: Node, mut guards: impl FnMut(Node) -> bool) -> bool {
-    let mut current = close.parent();
+    let mut current = close.parent_node();
     while let Some(n) = current {
         if n == function {
             return false;
@@ -326,7 +326,7 @@ fn guarded_by(close: Node, function: Node, mut guards: impl FnMut(Node) -> bool)
         {
             return true;
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     false
 }
@@ -351,7 +351,7 @@ fn guarded_by_countdown(cx: &Context, close: Node, function: Node) -> bool {
 /// `sub := feed.Subscribe(ch)` … `case <-sub.Err(): close(ch)`: the close runs once the object
 /// the channel was handed to says it let go of it (the subscription ended): the sender is gone.
 fn guarded_by_hand_back(cx: &Context, close: Node, function: Node, key: &ChanKey) -> bool {
-    let mut current = close.parent();
+    let mut current = close.parent_node();
     while let Some(n) = current {
         if n == function {
             return false;
@@ -387,7 +387,7 @@ fn guarded_by_hand_back(cx: &Context, close: Node, function: Node, key: &ChanKey
                 });
             return made_with_channel;
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     false
 }
@@ -401,7 +401,7 @@ fn handshake_send(cx: &Context, key: &ChanKey, function: Node) -> Option<Range<u
         if goconc_syntax::is_within(*send, function) || !send.field("channel").is_some_and(same) {
             return false;
         }
-        let Some(block) = send.parent() else {
+        let Some(block) = send.parent_node() else {
             return false;
         };
         let siblings = goconc_syntax::statements(block);
@@ -451,8 +451,8 @@ fn field_handshake_send(cx: &Context, key: &ChanKey, function: Node) -> Option<R
             return true;
         }
         let owner = n
-            .parent()
-            .and_then(|body| body.parent())
+            .parent_node()
+            .and_then(|body| body.parent_node())
             .filter(|lit| lit.kind_str() == "composite_literal")
             .and_then(|lit| lit.field("type"))
             .filter(|t| t.kind_str() == "type_identifier");
@@ -546,7 +546,7 @@ fn close_without_receive(
 ) -> Option<Option<std::ops::Range<usize>>> {
     let body = function.field("body")?;
     let deferred = close
-        .parent()
+        .parent_node()
         .is_some_and(|p| p.kind_str() == "defer_statement");
     let mut analysis = Received {
         model: cx.model,
@@ -574,7 +574,7 @@ fn close_without_receive(
 /// once it has received the number of values it expects.
 fn counted_before<'t>(cx: &Context<'_, 't>, close: Node<'t>) -> Option<Node<'t>> {
     let stmt = goconc_syntax::call_statement(close)?;
-    let block = stmt.parent()?;
+    let block = stmt.parent_node()?;
     let siblings = goconc_syntax::statements(block);
     let at = siblings.iter().position(|s| *s == stmt)?;
     siblings[..at].iter().rev().copied().find(|s| {
@@ -633,7 +633,7 @@ fn is_countdown_to_zero(cx: &Context, condition: Node) -> bool {
 
 /// Does `node` run on a goroutine started between it and `function`?
 fn on_goroutine(model: &FileModel, node: Node, function: Node) -> bool {
-    let mut current = node.parent();
+    let mut current = node.parent_node();
     while let Some(n) = current {
         if n == function {
             return false;
@@ -641,7 +641,7 @@ fn on_goroutine(model: &FileModel, node: Node, function: Node) -> bool {
         if n.kind_str() == "func_literal" && goroutine_start(model, n).is_some() {
             return true;
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     false
 }
@@ -656,12 +656,12 @@ fn leads_to(recv: Node, close: Node) -> bool {
     // The lowest common ancestor, and the children of it on each side.
     let mut a = recv;
     loop {
-        let Some(parent) = a.parent() else {
+        let Some(parent) = a.parent_node() else {
             return true;
         };
         if goconc_syntax::is_within(close, parent) {
             let mut b = close;
-            while let Some(p) = b.parent() {
+            while let Some(p) = b.parent_node() {
                 if p == parent {
                     break;
                 }
@@ -697,7 +697,7 @@ fn is_closed_probe(recv: Node) -> bool {
     let comm = goconc_syntax::outer_parens(recv);
     // `case <-ch:` is a receive_statement with only a right side.
     let Some(stmt) = comm
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "receive_statement")
     else {
         return false;
@@ -706,12 +706,12 @@ fn is_closed_probe(recv: Node) -> bool {
         return false;
     }
     let Some(case) = stmt
-        .parent()
+        .parent_node()
         .filter(|c| c.kind_str() == "communication_case")
     else {
         return false;
     };
-    case.parent()
+    case.parent_node()
         .is_some_and(|select| named_children(select).any(|c| c.kind_str() == "default_case"))
 }
 

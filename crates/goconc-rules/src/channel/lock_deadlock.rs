@@ -460,7 +460,7 @@ impl HeldStates {
             if n == body {
                 break;
             }
-            node = n.parent();
+            node = n.parent_node();
         }
         Vec::new()
     }
@@ -519,12 +519,12 @@ fn is_mutex_field(cx: &Context, owner: &str, path: &str) -> bool {
 fn in_select_that_can_leave(op: Node) -> bool {
     let mut comm = op;
     for _ in 0..4 {
-        let Some(parent) = comm.parent() else {
+        let Some(parent) = comm.parent_node() else {
             return false;
         };
         if parent.kind_str() == "communication_case" {
             return parent
-                .parent()
+                .parent_node()
                 .is_some_and(|select| goconc_syntax::named_children(select).count() > 1);
         }
         if !matches!(

@@ -150,7 +150,7 @@ fn check_closed_on_some_paths(cx: &Context, ch: &LocalChannel, out: &mut Vec<Fin
     };
     // `defer close(ch)`, even before the consumer starts, closes it on every later way out.
     if closes.iter().any(|c| {
-        c.parent()
+        c.parent_node()
             .is_some_and(|p| p.kind_str() == "defer_statement")
     }) {
         return;
@@ -207,15 +207,15 @@ fn fills_only(cx: &Context, ch: &LocalChannel, escape: &Escape) -> bool {
     }
     let Some(call) = escape
         .ident
-        .parent()
+        .parent_node()
         .filter(|args| args.kind_str() == "argument_list")
-        .and_then(|args| args.parent())
+        .and_then(|args| args.parent_node())
         .filter(|call| call.kind_str() == "call_expression")
     else {
         return false;
     };
     let started_later = call
-        .parent()
+        .parent_node()
         .is_some_and(|p| matches!(p.kind_str(), "go_statement" | "defer_statement"));
     // `pkg.F(ch)` with `pkg` an import, not shadowed.
     let of_import = call

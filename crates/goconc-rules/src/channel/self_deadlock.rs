@@ -153,9 +153,9 @@ fn go_prefix(cx: &Context, start: usize) -> Option<crate::finding::TextEdit> {
     let node = cx.model.root.descendant_for_byte_range(start, start)?;
     let mut call = node;
     while call.start_byte() == start && call.kind_str() != "call_expression" {
-        call = call.parent()?;
+        call = call.parent_node()?;
     }
-    let statement = call.parent()?;
+    let statement = call.parent_node()?;
     (call.kind_str() == "call_expression"
         && call.start_byte() == start
         && statement.kind_str() == "expression_statement")

@@ -332,7 +332,7 @@ fn receive_of<'s>(cx: &Context<'_, 's>, node: Node, value: &str) -> Option<&'s s
 /// Is `send` (on `v.c`) inside a goroutine literal that took a token of `v.token` right before
 /// its `go` statement and gives it back as its last statement, with no `return` in between?
 fn holds_token_across(cx: &Context, send: Node, token: &str) -> bool {
-    let Some(send) = std::iter::successors(Some(send), |n| n.parent())
+    let Some(send) = std::iter::successors(Some(send), |n| n.parent_node())
         .take(3)
         .find(|n| n.kind_str() == "send_statement")
     else {
@@ -350,9 +350,9 @@ fn holds_token_across(cx: &Context, send: Node, token: &str) -> bool {
         return false;
     };
     let Some(go) = literal
-        .parent()
+        .parent_node()
         .filter(|c| c.kind_str() == "call_expression")
-        .and_then(|c| c.parent())
+        .and_then(|c| c.parent_node())
         .filter(|g| g.kind_str() == "go_statement")
     else {
         return false;

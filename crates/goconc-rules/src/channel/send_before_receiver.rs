@@ -111,7 +111,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel) -> Option<Finding> {
     // leave the loop first; the order of the text is not the order of the run.
     if send
         .node
-        .parent()
+        .parent_node()
         .is_some_and(|p| p.kind_str() == "for_clause")
     {
         return None;
@@ -224,12 +224,12 @@ impl<'t> Later<'t> {
 
 /// The `go` statement whose call `ident` is part of (`go work(ch)`), inside `function`.
 fn go_statement_around<'t>(ident: Node<'t>, function: Node<'t>) -> Option<Node<'t>> {
-    let mut node = ident.parent()?;
+    let mut node = ident.parent_node()?;
     while node != function {
         match node.kind_str() {
             "go_statement" => return Some(node),
             "func_literal" | "block" => return None,
-            _ => node = node.parent()?,
+            _ => node = node.parent_node()?,
         }
     }
     None

@@ -204,7 +204,7 @@ fn made_here(cx: &Context, decl: &goconc_model::Decl) -> bool {
 fn waits_or_locks(cx: &Context, ident: Node) -> bool {
     let node = goconc_syntax::outer_parens(ident);
     let Some(selector) = node
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "selector_expression" && p.field("operand") == Some(node))
     else {
         return false;
@@ -212,7 +212,7 @@ fn waits_or_locks(cx: &Context, ident: Node) -> bool {
     match selector.field("field").map(|f| text(f, cx.src)) {
         Some("L") => true,
         Some("Wait") => selector
-            .parent()
+            .parent_node()
             .is_some_and(|c| c.kind_str() == "call_expression"),
         _ => false,
     }

@@ -98,10 +98,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn guarded_enough(cx: &Context, wait: Node) -> Option<String> {
     let stmt = statement_call_of(wait)?;
     let guard = stmt
-        .parent()
+        .parent_node()
         .and_then(|p| match p.kind_str() {
-            "block" => p.parent(),
-            "statement_list" => p.parent().and_then(|b| b.parent()),
+            "block" => p.parent_node(),
+            "statement_list" => p.parent_node().and_then(|b| b.parent_node()),
             _ => None,
         })
         .filter(|g| g.kind_str() == "if_statement")?;
@@ -110,7 +110,7 @@ fn guarded_enough(cx: &Context, wait: Node) -> Option<String> {
         if !cx.model.package.field_set_to_nil(text(field, cx.src)) {
             return Some(format!(
                 "`{}` is never set back to nil in this package: once the condition holds it stays true",
-                text(field.parent().unwrap_or(field), cx.src)
+                text(field.parent_node().unwrap_or(field), cx.src)
             ));
         }
     }
@@ -119,7 +119,7 @@ fn guarded_enough(cx: &Context, wait: Node) -> Option<String> {
     let mut values: Vec<&str> = Vec::new();
     walk(condition, |n| match n.kind_str() {
         "selector_expression" => {
-            let called = n.parent().is_some_and(|p| {
+            let called = n.parent_node().is_some_and(|p| {
                 p.kind_str() == "call_expression" && p.field("function") == Some(n)
             });
             if !called {
@@ -162,7 +162,7 @@ fn guarded_enough(cx: &Context, wait: Node) -> Option<String> {
 
 /// Whether `node` lies in the condition of an `if` or the header of a `for` inside `function`.
 fn in_condition(node: Node, function: Node) -> bool {
-    let mut up = node.parent();
+    let mut up = node.parent_node();
     while let Some(n) = up {
         if n == function {
             return false;
@@ -184,7 +184,7 @@ fn in_condition(node: Node, function: Node) -> bool {
             }
             _ => {}
         }
-        up = n.parent();
+        up = n.parent_node();
     }
     false
 }
@@ -194,7 +194,7 @@ fn in_condition(node: Node, function: Node) -> bool {
 /// its signal, and `sync.Cond` has no spurious wake-ups), not a wait for a state.
 fn handshake(cx: &Context, wait: Node, receiver: Node) -> Option<String> {
     if goconc_syntax::enclosing_function(wait).is_some_and(|f| {
-        let mut up = wait.parent();
+        let mut up = wait.parent_node();
         while let Some(n) = up {
             if n == f {
                 return false;
@@ -205,7 +205,7 @@ fn handshake(cx: &Context, wait: Node, receiver: Node) -> Option<String> {
             ) {
                 return true;
             }
-            up = n.parent();
+            up = n.parent_node();
         }
         false
     }) {
@@ -271,6 +271,6 @@ fn nil_test<'t>(cx: &Context<'_, 't>, condition: Node<'t>) -> Option<Node<'t>> {
 
 /// The statement a call stands as (`c.Wait()` on its own line).
 fn statement_call_of(call: Node) -> Option<Node> {
-    call.parent()
+    call.parent_node()
         .filter(|p| p.kind_str() == "expression_statement")
 }

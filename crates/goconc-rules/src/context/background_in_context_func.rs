@@ -127,9 +127,9 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
         return None;
     }
     let outer = call
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "argument_list")?
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "call_expression")?;
     let param = context_param(cx, call)?;
     let owner = cx.model.functions.get(param.function)?.node;
@@ -168,7 +168,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
     // caller's context is gone: passing `ctx` into it is not a fix to make blindly.
     let kept_for_later = ancestors.iter().any(|n| {
         n.kind_str() == "func_literal"
-            && !n.parent().is_some_and(|p| {
+            && !n.parent_node().is_some_and(|p| {
                 p.kind_str() == "call_expression" && p.field("function") == Some(*n)
             })
     });
@@ -228,13 +228,13 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
 /// The ancestors of `node` strictly below `owner`, innermost first.
 fn ancestors_below<'t>(node: Node<'t>, owner: Node<'t>) -> Vec<Node<'t>> {
     let mut out = Vec::new();
-    let mut current = node.parent();
+    let mut current = node.parent_node();
     while let Some(n) = current {
         if n == owner {
             break;
         }
         out.push(n);
-        current = n.parent();
+        current = n.parent_node();
     }
     out
 }
@@ -253,9 +253,9 @@ fn names(cx: &Context, node: Node, decl: &Decl) -> bool {
 /// `ctx`, not a use of the parameter).
 fn declares(ident: Node) -> bool {
     ident
-        .parent()
+        .parent_node()
         .filter(|l| l.kind_str() == "expression_list")
-        .and_then(|l| l.parent().map(|s| (l, s)))
+        .and_then(|l| l.parent_node().map(|s| (l, s)))
         .is_some_and(|(l, s)| s.kind_str() == "short_var_declaration" && s.field("left") == Some(l))
 }
 
@@ -394,11 +394,11 @@ fn known_done(cx: &Context, param: &Decl, call: Node, ancestors: &[Node]) -> boo
 /// The statement `x, cancel := context.WithCancel(…)` (or `=`) that `constructor` is the only
 /// value of, and its left-hand side.
 fn assigned_by(constructor: Node) -> Option<(Node, Vec<Node>)> {
-    let list = constructor.parent()?;
+    let list = constructor.parent_node()?;
     if list.kind_str() != "expression_list" || named_children(list).count() != 1 {
         return None;
     }
-    let stmt = list.parent()?;
+    let stmt = list.parent_node()?;
     if !matches!(
         stmt.kind_str(),
         "short_var_declaration" | "assignment_statement"
@@ -584,17 +584,17 @@ fn choice(
 
 /// The value of `call` is dropped: a statement of its own, or assigned to `_` only.
 fn dropped(cx: &Context, call: Node) -> bool {
-    call.parent()
+    call.parent_node()
         .is_some_and(|p| p.kind_str() == "expression_statement")
         || blanked(cx, call)
 }
 
 /// `_ = call(…)`: the call has a result (an error, as a rule), dropped on purpose.
 fn blanked(cx: &Context, call: Node) -> bool {
-    call.parent()
+    call.parent_node()
         .filter(|p| p.kind_str() == "expression_list")
         .is_some_and(|list| {
-            list.parent().is_some_and(|stmt| {
+            list.parent_node().is_some_and(|stmt| {
                 stmt.kind_str() == "assignment_statement"
                     && stmt.field("right") == Some(list)
                     && stmt
@@ -848,10 +848,10 @@ fn slip(
                     // `:=` in the body's own block reuses the parameter (same scope).
                     "short_var_declaration" => {
                         let block = stmt
-                            .parent()
+                            .parent_node()
                             .filter(|p| p.kind_str() == "statement_list")
-                            .and_then(|p| p.parent())
-                            .or_else(|| stmt.parent());
+                            .and_then(|p| p.parent_node())
+                            .or_else(|| stmt.parent_node());
                         block == Some(body)
                     }
                     _ => names(cx, *target, param),

@@ -102,14 +102,14 @@ struct Definition<'t> {
 
 impl<'t> Definition<'t> {
     fn of(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Definition<'t>> {
-        let mut up = call.parent()?;
+        let mut up = call.parent_node()?;
         while up.kind_str() == "parenthesized_expression" {
-            up = up.parent()?;
+            up = up.parent_node()?;
         }
         if up.kind_str() != "expression_list" || named_children(up).count() != 1 {
             return None;
         }
-        let holder = up.parent()?;
+        let holder = up.parent_node()?;
         let (left, stmt): (Vec<Node>, Node) = match holder.kind_str() {
             "short_var_declaration" | "assignment_statement" => {
                 if holder.field("right") != Some(up) {
@@ -119,9 +119,9 @@ impl<'t> Definition<'t> {
                 (named_children(left).collect(), holder)
             }
             "var_spec" => {
-                let mut decl = holder.parent()?;
+                let mut decl = holder.parent_node()?;
                 if decl.kind_str() == "var_spec_list" {
-                    decl = decl.parent()?;
+                    decl = decl.parent_node()?;
                 }
                 (goconc_model::types::names_of(holder), decl)
             }
@@ -308,10 +308,10 @@ fn unread_field<'t>(cx: &Context<'_, 't>, target: Node<'t>) -> Option<Node<'t>> 
 /// Where the value of `ident` is stored into a field nothing reads: `s.cancel = cancel`, or
 /// `T{cancel: cancel}` — a store that hands the cancel func to nobody.
 fn stored_unread<'t>(cx: &Context<'_, 't>, ident: Node<'t>) -> Option<Node<'t>> {
-    let parent = ident.parent()?;
+    let parent = ident.parent_node()?;
     match parent.kind_str() {
         "expression_list" => {
-            let stmt = parent.parent()?;
+            let stmt = parent.parent_node()?;
             if stmt.kind_str() != "assignment_statement" || stmt.field("right") != Some(parent) {
                 return None;
             }
@@ -323,7 +323,7 @@ fn stored_unread<'t>(cx: &Context<'_, 't>, ident: Node<'t>) -> Option<Node<'t>> 
         }
         "literal_element" => {
             let keyed = parent
-                .parent()
+                .parent_node()
                 .filter(|k| k.kind_str() == "keyed_element")?;
             let key = named_children(keyed).next().filter(|k| *k != parent)?;
             let name = named_children(key).next().unwrap_or(key);
@@ -344,10 +344,13 @@ fn is_use(cx: &Context, decl: &Decl, ident: Node) -> bool {
     if stored_unread(cx, ident).is_some() {
         return false;
     }
-    let Some(list) = ident.parent().filter(|p| p.kind_str() == "expression_list") else {
+    let Some(list) = ident
+        .parent_node()
+        .filter(|p| p.kind_str() == "expression_list")
+    else {
         return true;
     };
-    let Some(stmt) = list.parent() else {
+    let Some(stmt) = list.parent_node() else {
         return true;
     };
     if !matches!(
@@ -377,9 +380,9 @@ fn defer_site<'t>(cx: &Context<'_, 't>, def: &Definition<'t>) -> Option<(usize, 
     if !def.short {
         return None;
     }
-    let parent = def.stmt.parent()?;
+    let parent = def.stmt.parent_node()?;
     let container = if parent.kind_str() == "statement_list" {
-        parent.parent()?
+        parent.parent_node()?
     } else {
         parent
     };
@@ -389,12 +392,12 @@ fn defer_site<'t>(cx: &Context<'_, 't>, def: &Definition<'t>) -> Option<(usize, 
     ) {
         return None;
     }
-    let mut up = def.stmt.parent();
+    let mut up = def.stmt.parent_node();
     while let Some(n) = up {
         match n.kind_str() {
             "for_statement" => return None,
             "func_literal" | "function_declaration" | "method_declaration" => break,
-            _ => up = n.parent(),
+            _ => up = n.parent_node(),
         }
     }
     let at = insertion_after_line(def.stmt, cx.src)?;
@@ -443,24 +446,26 @@ fn context_escapes(cx: &Context, def: &Definition) -> bool {
 /// The identifier's value is returned, stored, sent or put in a literal, or it is used inside a
 /// closure or a `go` statement.
 fn escaping_position(ident: Node, body: Node) -> bool {
-    if let Some(parent) = ident.parent() {
+    if let Some(parent) = ident.parent_node() {
         let direct = match parent.kind_str() {
             "literal_element" | "send_statement" => true,
-            "expression_list" => parent.parent().is_some_and(|stmt| match stmt.kind_str() {
-                "return_statement" => true,
-                "assignment_statement" | "short_var_declaration" => {
-                    stmt.field("right") == Some(parent)
-                }
-                "var_spec" => stmt.field("value") == Some(parent),
-                _ => false,
-            }),
+            "expression_list" => parent
+                .parent_node()
+                .is_some_and(|stmt| match stmt.kind_str() {
+                    "return_statement" => true,
+                    "assignment_statement" | "short_var_declaration" => {
+                        stmt.field("right") == Some(parent)
+                    }
+                    "var_spec" => stmt.field("value") == Some(parent),
+                    _ => false,
+                }),
             _ => false,
         };
         if direct {
             return true;
         }
     }
-    let mut up = ident.parent();
+    let mut up = ident.parent_node();
     while let Some(n) = up {
         if n == body {
             break;
@@ -468,7 +473,7 @@ fn escaping_position(ident: Node, body: Node) -> bool {
         if matches!(n.kind_str(), "go_statement" | "func_literal") {
             return true;
         }
-        up = n.parent();
+        up = n.parent_node();
     }
     false
 }
@@ -482,11 +487,11 @@ fn only_called(cx: &Context, decl: &Decl, body: Node) -> bool {
             return false;
         }
         if n.kind_str() == "identifier" && text(n, cx.src) == decl.name && is_use(cx, decl, n) {
-            let called = n.parent().is_some_and(|p| {
+            let called = n.parent_node().is_some_and(|p| {
                 p.kind_str() == "call_expression" && p.field("function").map(unparen) == Some(n)
             });
             let in_closure = {
-                let mut up = n.parent();
+                let mut up = n.parent_node();
                 let mut inside = false;
                 while let Some(p) = up {
                     if p == body {
@@ -496,7 +501,7 @@ fn only_called(cx: &Context, decl: &Decl, body: Node) -> bool {
                         inside = true;
                         break;
                     }
-                    up = p.parent();
+                    up = p.parent_node();
                 }
                 inside
             };

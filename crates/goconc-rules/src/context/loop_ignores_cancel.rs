@@ -199,7 +199,7 @@ fn has_way_out(cx: &Context, stmt: Node, body: Node, ranges_timer: bool) -> bool
         return true;
     }
     let label = stmt
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "labeled_statement")
         .and_then(|p| p.field("label"))
         .map(|l| text(l, cx.src));
@@ -228,7 +228,7 @@ fn has_way_out(cx: &Context, stmt: Node, body: Node, ranges_timer: bool) -> bool
 /// Whether an unlabelled `break` leaves the loop whose body is `body` (it is not inside a nested
 /// `for`, `switch` or `select`).
 fn breaks_this_loop(brk: Node, body: Node) -> bool {
-    let mut up = brk.parent();
+    let mut up = brk.parent_node();
     while let Some(p) = up {
         if p == body {
             return true;
@@ -242,7 +242,7 @@ fn breaks_this_loop(brk: Node, body: Node) -> bool {
         ) {
             return false;
         }
-        up = p.parent();
+        up = p.parent_node();
     }
     false
 }

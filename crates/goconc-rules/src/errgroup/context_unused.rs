@@ -75,9 +75,9 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
         return None;
     }
     let right = call
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "expression_list")?;
-    let stmt = right.parent().filter(|p| {
+    let stmt = right.parent_node().filter(|p| {
         matches!(
             p.kind_str(),
             "short_var_declaration" | "assignment_statement"
@@ -274,7 +274,7 @@ fn can_take_parent_name(
 
 /// The block (or case clause) whose scope a statement's declarations end with.
 fn enclosing_block(stmt: Node) -> Option<Node> {
-    let mut current = stmt.parent();
+    let mut current = stmt.parent_node();
     while let Some(n) = current {
         if matches!(
             n.kind_str(),
@@ -282,7 +282,7 @@ fn enclosing_block(stmt: Node) -> Option<Node> {
         ) {
             return Some(n);
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     None
 }

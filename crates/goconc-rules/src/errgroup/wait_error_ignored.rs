@@ -75,7 +75,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         let Some(stmt) = call
-            .parent()
+            .parent_node()
             .filter(|p| p.kind_str() == "expression_statement")
         else {
             continue;

@@ -629,10 +629,13 @@ fn first_read<'t>(
 }
 
 fn is_plain_assignment_target(ident: Node) -> bool {
-    let Some(list) = ident.parent().filter(|p| p.kind_str() == "expression_list") else {
+    let Some(list) = ident
+        .parent_node()
+        .filter(|p| p.kind_str() == "expression_list")
+    else {
         return false;
     };
-    let Some(stmt) = list.parent() else {
+    let Some(stmt) = list.parent_node() else {
         return false;
     };
     if stmt.field("left") != Some(list) {

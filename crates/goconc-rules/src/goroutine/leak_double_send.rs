@@ -127,7 +127,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
 /// the branch's last statement, and the condition is a `!= nil` test of something the send sends.
 fn error_branch<'t>(cx: &Context<'_, 't>, send: Node<'t>) -> Option<Node<'t>> {
     let block = parent_block(send)?;
-    let if_stmt = block.parent()?;
+    let if_stmt = block.parent_node()?;
     if if_stmt.kind_str() != "if_statement"
         || if_stmt.field("consequence") != Some(block)
         || if_stmt.field("alternative").is_some()

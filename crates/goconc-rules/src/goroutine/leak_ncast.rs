@@ -188,7 +188,7 @@ fn counters_of<'t>(cx: &Context<'_, 't>, body: Node<'t>) -> Vec<&'t str> {
 /// Is a `return` inside an `if` (within the loop body) whose condition tests a counter — the
 /// loop leaves once it has counted every sender?
 fn guarded_by_counter(cx: &Context, ret: Node, body: Node, counters: &[&str]) -> bool {
-    let mut current = ret.parent();
+    let mut current = ret.parent_node();
     while let Some(n) = current {
         if n == body {
             return false;
@@ -205,7 +205,7 @@ fn guarded_by_counter(cx: &Context, ret: Node, body: Node, counters: &[&str]) ->
                 }
             }
         }
-        current = n.parent();
+        current = n.parent_node();
     }
     false
 }

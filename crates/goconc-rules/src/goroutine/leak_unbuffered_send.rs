@@ -366,15 +366,21 @@ fn check_named_sender(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     }
     let Some(args) = escape
         .ident
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "argument_list")
     else {
         return;
     };
-    let Some(call) = args.parent().filter(|c| c.kind_str() == "call_expression") else {
+    let Some(call) = args
+        .parent_node()
+        .filter(|c| c.kind_str() == "call_expression")
+    else {
         return;
     };
-    let Some(go) = call.parent().filter(|g| g.kind_str() == "go_statement") else {
+    let Some(go) = call
+        .parent_node()
+        .filter(|g| g.kind_str() == "go_statement")
+    else {
         return;
     };
     if cx.model.function_of(go) != Some(ch.function) {
@@ -514,7 +520,7 @@ fn cancel_case_around<'t>(
     literal: Node<'t>,
     function: usize,
 ) -> Option<(Node<'t>, &'t str)> {
-    let mut node = send.parent()?;
+    let mut node = send.parent_node()?;
     while node != literal {
         if node.kind_str() == "func_literal" {
             return None;
@@ -549,7 +555,7 @@ fn cancel_case_around<'t>(
             }
             return Some((node, text(operand, cx.src)));
         }
-        node = node.parent()?;
+        node = node.parent_node()?;
     }
     None
 }
@@ -813,8 +819,8 @@ fn left_unreceived(cx: &Context, call: Node, shown_name: &str) -> Option<Finding
 
 /// `ch := fetch()`: the declaration and the one name it declares.
 fn declared_from(call: Node) -> Option<(Node, Node)> {
-    let list = call.parent()?;
-    let declaration = list.parent()?;
+    let list = call.parent_node()?;
+    let declaration = list.parent_node()?;
     if list.kind_str() != "expression_list"
         || list.named_child_count() != 1
         || declaration.kind_str() != "short_var_declaration"
@@ -833,10 +839,10 @@ fn declared_from(call: Node) -> Option<(Node, Node)> {
 /// such a case of one `select` that no loop runs again (unless the loop declares `ch` too).
 /// Gives that other case (the first one): choosing it leaves the channel unreceived for good.
 fn received_only_in_select<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Node<'t>> {
-    let parent = call.parent()?;
+    let parent = call.parent_node()?;
     if goconc_syntax::is_receive(parent, cx.src) {
         let case = receiving_case(parent)?;
-        return other_case(case.parent()?, &[case]);
+        return other_case(case.parent_node()?, &[case]);
     }
     // `ch := fetch()`: every use of `ch` in the function is such a case of one select.
     let (declaration, name) = declared_from(call)?;
@@ -845,8 +851,8 @@ fn received_only_in_select<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<N
         .into_iter()
         .map(receiving_case)
         .collect::<Option<_>>()?;
-    let select = cases.first()?.parent()?;
-    let one_select = cases.iter().all(|c| c.parent() == Some(select));
+    let select = cases.first()?.parent_node()?;
+    let one_select = cases.iter().all(|c| c.parent_node() == Some(select));
     let looped = goconc_syntax::enclosing_loop(select)
         .is_some_and(|l| !goconc_syntax::is_within(declaration, l));
     if !one_select || looped {
@@ -867,7 +873,7 @@ fn receives_of<'t>(cx: &Context<'_, 't>, body: Node<'t>, name: Node<'t>) -> Opti
             && cx.model.resolve(node).is_some_and(|d| d.ident == name)
         {
             match node
-                .parent()
+                .parent_node()
                 .filter(|p| goconc_syntax::is_receive(*p, cx.src))
             {
                 Some(receive) => receives.push(receive),
@@ -881,9 +887,9 @@ fn receives_of<'t>(cx: &Context<'_, 't>, body: Node<'t>, name: Node<'t>) -> Opti
 
 /// The `select` case whose communication is the receive `<-x` (`case <-x:`, `case v := <-x:`).
 fn receiving_case(receive: Node) -> Option<Node> {
-    let mut node = receive.parent()?;
+    let mut node = receive.parent_node()?;
     if node.kind_str() == "receive_statement" || node.kind_str() == "expression_statement" {
-        node = node.parent()?;
+        node = node.parent_node()?;
     }
     (node.kind_str() == "communication_case").then_some(node)
 }
@@ -901,12 +907,12 @@ fn other_case<'t>(select: Node<'t>, cases: &[Node<'t>]) -> Option<Node<'t>> {
 /// Is the call's result thrown away: a statement of its own, `_ = call`, or the call of a
 /// `go` or `defer` statement?
 fn drops_result(cx: &Context, call: Node) -> bool {
-    let Some(parent) = call.parent() else {
+    let Some(parent) = call.parent_node() else {
         return false;
     };
     match parent.kind_str() {
         "expression_statement" | "go_statement" | "defer_statement" => true,
-        "expression_list" => parent.parent().is_some_and(|assignment| {
+        "expression_list" => parent.parent_node().is_some_and(|assignment| {
             assignment.kind_str() == "assignment_statement"
                 && parent.named_child_count() == 1
                 && assignment.field("right") == Some(parent)

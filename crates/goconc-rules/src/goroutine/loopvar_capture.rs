@@ -167,11 +167,11 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 /// An identifier being declared (`x :=`, `for x := range`, `var x`): it names a new variable,
 /// not the one in scope before it.
 fn is_declaration_site(ident: Node) -> bool {
-    let Some(parent) = ident.parent() else {
+    let Some(parent) = ident.parent_node() else {
         return false;
     };
     match parent.kind_str() {
-        "expression_list" => parent.parent().is_some_and(|p| {
+        "expression_list" => parent.parent_node().is_some_and(|p| {
             matches!(p.kind_str(), "short_var_declaration" | "range_clause")
                 && p.field("left") == Some(parent)
         }),
@@ -219,7 +219,7 @@ fn started_closures<'t>(cx: &Context<'_, 't>) -> Vec<Started<'t>> {
                 continue;
             }
             let Some(stmt) = call
-                .parent()
+                .parent_node()
                 .filter(|p| p.kind_str() == "expression_statement")
             else {
                 continue;
@@ -269,10 +269,11 @@ fn safe_after(cx: &Context, stmt: Node, for_stmt: Node) -> bool {
             next = n.next_named_sibling();
         }
         // Up to the statement holding this one's block, unless this was the loop body.
-        let Some(parent) = current.parent() else {
+        let Some(parent) = current.parent_node() else {
             return false;
         };
-        if parent == body || parent.parent() == Some(body) && parent.kind_str() == "statement_list"
+        if parent == body
+            || parent.parent_node() == Some(body) && parent.kind_str() == "statement_list"
         {
             return false;
         }
@@ -282,7 +283,7 @@ fn safe_after(cx: &Context, stmt: Node, for_stmt: Node) -> bool {
             if n == for_stmt || n == body {
                 return false;
             }
-            let in_list = n.parent().is_some_and(|p| {
+            let in_list = n.parent_node().is_some_and(|p| {
                 matches!(
                     p.kind_str(),
                     "block"
@@ -296,7 +297,7 @@ fn safe_after(cx: &Context, stmt: Node, for_stmt: Node) -> bool {
             if goconc_syntax::is_statement(n.kind_str()) && in_list {
                 break n;
             }
-            up = n.parent();
+            up = n.parent_node();
         };
     }
 }
@@ -349,7 +350,7 @@ fn scan(cx: &Context, stmt: Node) -> Scan {
 /// The statement a `break` leaves.
 fn break_target<'t>(cx: &Context, stmt: Node<'t>) -> Option<Node<'t>> {
     let label = named_children(stmt).next().map(|l| text(l, cx.src));
-    let mut up = stmt.parent();
+    let mut up = stmt.parent_node();
     while let Some(n) = up {
         match (n.kind_str(), label) {
             ("func_literal" | "function_declaration" | "method_declaration", _) => return None,
@@ -367,7 +368,7 @@ fn break_target<'t>(cx: &Context, stmt: Node<'t>) -> Option<Node<'t>> {
             }
             _ => {}
         }
-        up = n.parent();
+        up = n.parent_node();
     }
     None
 }

@@ -217,7 +217,7 @@ fn check_send<'t>(
 ) {
     let lit = goroutine.function;
     if send
-        .parent()
+        .parent_node()
         .is_some_and(|p| p.kind_str() == "communication_case")
     {
         return;
@@ -498,10 +498,12 @@ fn top_function(node: Node) -> Node {
 fn consuming_loop(arg: Node) -> Option<Node> {
     let mut node = arg;
     for _ in 0..6 {
-        let parent = node.parent()?;
+        let parent = node.parent_node()?;
         match parent.kind_str() {
             "range_clause" | "for_clause" => {
-                return parent.parent().filter(|p| p.kind_str() == "for_statement")
+                return parent
+                    .parent_node()
+                    .filter(|p| p.kind_str() == "for_statement")
             }
             "for_statement" => return Some(parent),
             "block" | "expression_statement" | "statement_list" => return None,
@@ -528,9 +530,9 @@ fn abandoning_send<'t>(
         match n.kind_str() {
             "send_statement" if n != skip => {
                 let abandons = n.field("channel").map(unparen).is_some_and(is_channel)
-                    && n.parent().is_some_and(|case| {
+                    && n.parent_node().is_some_and(|case| {
                         case.kind_str() == "communication_case"
-                            && case.parent().is_some_and(|select| {
+                            && case.parent_node().is_some_and(|select| {
                                 named_children(select).any(|c| {
                                     c != case
                                         && c.field("communication")

@@ -156,7 +156,7 @@ fn wrap_in_closure(cx: &Context, body: Node) -> Option<TextEdit> {
 /// after it in its block, or in a block around it, inside the loop body)?
 fn exits_before_next_iteration(cx: &Context, defer: Node, body: Node) -> bool {
     let mut node = defer;
-    while let Some(parent) = node.parent() {
+    while let Some(parent) = node.parent_node() {
         if matches!(
             parent.kind_str(),
             "statement_list"
@@ -167,7 +167,7 @@ fn exits_before_next_iteration(cx: &Context, defer: Node, body: Node) -> bool {
                 | "type_case"
         ) {
             let container = if parent.kind_str() == "statement_list" {
-                parent.parent().unwrap_or(parent)
+                parent.parent_node().unwrap_or(parent)
             } else {
                 parent
             };
@@ -202,7 +202,7 @@ fn is_panic(cx: &Context, stmt: Node) -> bool {
 /// self-deadlock.
 fn changes_each_iteration(cx: &Context, key: &str, body: Node, at: usize) -> bool {
     let root = key.split('.').next().unwrap_or(key);
-    let Some(loop_stmt) = body.parent() else {
+    let Some(loop_stmt) = body.parent_node() else {
         return false;
     };
     if cx

@@ -1731,11 +1731,11 @@ fn returned(cx: &Context, access: &FieldAccess) -> bool {
     else {
         return false;
     };
-    let mut parent = node.parent();
+    let mut parent = node.parent_node();
     while let Some(p) =
         parent.filter(|p| matches!(p.kind_str(), "expression_list" | "parenthesized_expression"))
     {
-        parent = p.parent();
+        parent = p.parent_node();
     }
     parent.is_some_and(|p| p.kind_str() == "return_statement")
 }
@@ -1791,7 +1791,7 @@ fn in_write_of_field(cx: &Context, read: &FieldAccess, writes: &[&&FieldAccess])
     else {
         return false;
     };
-    while let Some(parent) = node.parent() {
+    while let Some(parent) = node.parent_node() {
         if matches!(
             parent.kind_str(),
             "block" | "statement_list" | "source_file"
@@ -2016,7 +2016,7 @@ fn on_published_fast_path(cx: &Context, access: &FieldAccess) -> bool {
         found
     };
     let mut child = node;
-    while let Some(parent) = child.parent() {
+    while let Some(parent) = child.parent_node() {
         if matches!(
             parent.kind_str(),
             "func_literal" | "function_declaration" | "method_declaration"

@@ -318,18 +318,18 @@ fn unbuffered_local(model: &FileModel, channel: Node) -> bool {
 }
 
 fn in_select_with_default(node: Node) -> bool {
-    let mut current = node.parent();
+    let mut current = node.parent_node();
     while let Some(n) = current {
         match n.kind_str() {
             "communication_case" => {
-                return n.parent().is_some_and(|select| {
+                return n.parent_node().is_some_and(|select| {
                     named_children(select).any(|c| c.kind_str() == "default_case")
                 });
             }
             "block" | "func_literal" | "function_declaration" | "method_declaration" => {
                 return false
             }
-            _ => current = n.parent(),
+            _ => current = n.parent_node(),
         }
     }
     false
@@ -428,7 +428,7 @@ impl<'t> Judge<'_, '_, 't> {
             if n.kind_str() == "selector_expression" {
                 let operand = n.field("operand").map(unparen);
                 let field = n.field("field").map(|f| text(f, src));
-                let called = n.parent().is_some_and(|p| {
+                let called = n.parent_node().is_some_and(|p| {
                     p.kind_str() == "call_expression" && p.field("function") == Some(n)
                 });
                 if operand.is_some_and(|o| o.kind_str() == "identifier" && text(o, src) == root)
@@ -564,7 +564,7 @@ impl<'t> Judge<'_, '_, 't> {
     fn publishes(&self, op: &Op<'t>) -> bool {
         let src = self.cx.src;
         let mut stmt = op.node;
-        while let Some(parent) = stmt.parent() {
+        while let Some(parent) = stmt.parent_node() {
             if matches!(
                 stmt.kind_str(),
                 "short_var_declaration" | "assignment_statement"

@@ -157,7 +157,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             };
             let mut call = node;
             while call.kind_str() != "call_expression" {
-                match call.parent() {
+                match call.parent_node() {
                     Some(p) => call = p,
                     None => break,
                 }

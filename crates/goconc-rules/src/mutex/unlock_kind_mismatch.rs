@@ -154,7 +154,7 @@ fn expects_panic(cx: &Context, body: Node) -> bool {
 /// `if r := recover(); r == nil`: a comparison of a name the `if` bound to `recover()`.
 fn recovered_name(comparison: Node, cx: &Context) -> bool {
     let Some(stmt) = comparison
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "if_statement")
     else {
         return false;

@@ -413,7 +413,7 @@ fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
             if matches!(inner.kind_str(), "identifier" | "field_identifier")
                 && words::RELEASE.in_identifier(text(inner, cx.src))
                 && inner
-                    .parent()
+                    .parent_node()
                     .is_some_and(|p| p.kind_str() != "call_expression")
                 && !is_called(inner)
             {
@@ -500,12 +500,12 @@ fn defer_unlock_edit(cx: &Context, body: Node, lock: &LockCall) -> Option<TextEd
 fn is_called(name: Node) -> bool {
     let mut node = name;
     if let Some(parent) = node
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "selector_expression")
     {
         node = parent;
     }
-    node.parent()
+    node.parent_node()
         .is_some_and(|p| p.kind_str() == "call_expression" && p.field("function") == Some(node))
 }
 
@@ -660,7 +660,7 @@ struct Retired {
 /// outer lock; keeping `e.mu` locked waits out the last user and bars every later one.
 fn retired_from_container(cx: &Context, lock: &LockCall) -> Option<Retired> {
     let stmt = goconc_syntax::call_statement(lock.call)?;
-    let block = stmt.parent()?;
+    let block = stmt.parent_node()?;
     let siblings = goconc_syntax::statements(block);
     let at = siblings.iter().position(|s| *s == stmt)?;
     let own = lock_key(cx.model, lock)?;

@@ -655,7 +655,7 @@ fn receiver_only_selected(cx: &Context, method: Node, receiver: Option<Node>) ->
         if decl.kind != DeclKind::Receiver || decl.ident != receiver {
             return true;
         }
-        let Some(parent) = node.parent() else {
+        let Some(parent) = node.parent_node() else {
             ok = false;
             return false;
         };
@@ -665,17 +665,17 @@ fn receiver_only_selected(cx: &Context, method: Node, receiver: Option<Node>) ->
         }
         // The outermost selector of `c.a.b`: is it written to or has its address taken?
         let mut top = parent;
-        while let Some(p) = top.parent() {
+        while let Some(p) = top.parent_node() {
             if p.kind_str() == "selector_expression" && p.field("operand") == Some(top) {
                 top = p;
             } else {
                 break;
             }
         }
-        if let Some(p) = top.parent() {
+        if let Some(p) = top.parent_node() {
             let written = match p.kind_str() {
                 "inc_statement" | "dec_statement" => true,
-                "expression_list" => p.parent().is_some_and(|a| {
+                "expression_list" => p.parent_node().is_some_and(|a| {
                     a.kind_str() == "assignment_statement" && a.field("left") == Some(p)
                 }),
                 "unary_expression" => p.field("operator").is_some_and(|o| text(o, cx.src) == "&"),

@@ -225,12 +225,12 @@ fn starts_local(cx: &Context, go: Node, lit: Node) -> bool {
 /// `t.Run(name, func(t *testing.T) { … })`: the closure runs on the subtest's goroutine.
 fn is_subtest_closure(cx: &Context, lit: Node) -> bool {
     let mut node = lit;
-    let Some(mut parent) = lit.parent() else {
+    let Some(mut parent) = lit.parent_node() else {
         return false;
     };
     while parent.kind_str() == "parenthesized_expression" {
         node = parent;
-        let Some(p) = parent.parent() else {
+        let Some(p) = parent.parent_node() else {
             return false;
         };
         parent = p;
@@ -238,9 +238,12 @@ fn is_subtest_closure(cx: &Context, lit: Node) -> bool {
     if parent.kind_str() != "argument_list" || parent.named_child(1) != Some(node) {
         return false;
     }
-    parent.parent().and_then(method_call).is_some_and(|mc| {
-        text(mc.method, cx.src) == "Run" && is_testing_handle(&cx.model.type_of(mc.receiver))
-    })
+    parent
+        .parent_node()
+        .and_then(method_call)
+        .is_some_and(|mc| {
+            text(mc.method, cx.src) == "Run" && is_testing_handle(&cx.model.type_of(mc.receiver))
+        })
 }
 
 /// Is `node` inside a top-level function or method that takes a testing handle (a test, a
@@ -350,9 +353,9 @@ fn fix(cx: &Context, call: Node, mc: &MethodCall, lit: Node) -> Option<(String, 
     }
     let body = lit.field("body")?;
     let stmt = call_statement(call).filter(|s| s.kind_str() == "expression_statement")?;
-    let mut block = stmt.parent()?;
+    let mut block = stmt.parent_node()?;
     if block.kind_str() == "statement_list" {
-        block = block.parent()?;
+        block = block.parent_node()?;
     }
     if statements(block).last() != Some(&stmt) {
         return None;

@@ -73,14 +73,14 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
         .qualified_name(call.field("function")?, "time")
         .filter(|n| *n == "After")?;
     // `<-time.After(d)` as the communication of a select case.
-    let mut recv = call.parent()?;
+    let mut recv = call.parent_node()?;
     while recv.kind_str() == "parenthesized_expression" {
-        recv = recv.parent()?;
+        recv = recv.parent_node()?;
     }
     if recv.kind_str() != "unary_expression" || recv.field("operand").map(unparen) != Some(call) {
         return None;
     }
-    let mut node = recv.parent()?;
+    let mut node = recv.parent_node()?;
     while matches!(
         node.kind_str(),
         "receive_statement"
@@ -88,12 +88,12 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
             | "expression_list"
             | "parenthesized_expression"
     ) {
-        node = node.parent()?;
+        node = node.parent_node()?;
     }
     if node.kind_str() != "communication_case" {
         return None;
     }
-    let select = node.parent()?;
+    let select = node.parent_node()?;
     // Only a select in a loop makes a timer per iteration.
     enclosing_loop(select)?;
     Some(META.finding(

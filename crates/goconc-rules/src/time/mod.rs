@@ -100,7 +100,7 @@ fn breaks_out(body: Node) -> bool {
             found = true;
             return;
         }
-        let mut current = n.parent();
+        let mut current = n.parent_node();
         while let Some(p) = current {
             if p == body {
                 found = true;
@@ -115,7 +115,7 @@ fn breaks_out(body: Node) -> bool {
             ) {
                 return;
             }
-            current = p.parent();
+            current = p.parent_node();
         }
     });
     found

@@ -108,12 +108,12 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
 }
 
 fn fix(cx: &Context, call: Node, function: Node) -> Option<Vec<TextEdit>> {
-    let parent = call.parent()?;
+    let parent = call.parent_node()?;
     let stmt = match parent.kind_str() {
-        "range_clause" if parent.field("right") == Some(call) => parent.parent()?,
+        "range_clause" if parent.field("right") == Some(call) => parent.parent_node()?,
         "expression_list" => {
             let s = parent
-                .parent()
+                .parent_node()
                 .filter(|s| s.kind_str() == "short_var_declaration")?;
             (named_children(parent).count() == 1 && s.field("right") == Some(parent))
                 .then_some(s)?
@@ -121,7 +121,7 @@ fn fix(cx: &Context, call: Node, function: Node) -> Option<Vec<TextEdit>> {
         _ => return None,
     };
     if !stmt
-        .parent()
+        .parent_node()
         .is_some_and(|p| matches!(p.kind_str(), "block" | "statement_list"))
         || enclosing_loop(stmt).is_some()
         || mentions(cx.src, function, "ticker")

@@ -94,10 +94,10 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     let function = call.field("function")?;
     let what = cx.model.qualified_name(function, "time")?;
     let right = call
-        .parent()
+        .parent_node()
         .filter(|p| p.kind_str() == "expression_list")?;
     let stmt = right
-        .parent()
+        .parent_node()
         .filter(|p| matches!(p.kind_str(), "short_var_declaration" | "var_spec"))?;
     if named_children(right).count() != 1 {
         return None;
@@ -119,7 +119,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     let uses = uses_of(cx, decl);
     let mut received_in_select = false;
     for u in &uses {
-        let parent = u.parent()?;
+        let parent = u.parent_node()?;
         if parent.kind_str() != "selector_expression" || parent.field("operand") != Some(*u) {
             return None; // passed on, returned, stored, compared: someone else may stop it
         }
@@ -128,7 +128,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
             "Reset" => {}
             "C" => {
                 let received = parent
-                    .parent()
+                    .parent_node()
                     .filter(|p| p.kind_str() == "unary_expression");
                 if let Some(recv) = received {
                     if in_select_case(recv) {
@@ -157,7 +157,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
         },
     );
     let decl_stmt = if stmt.kind_str() == "var_spec" {
-        stmt.parent()?
+        stmt.parent_node()?
     } else {
         stmt
     };
@@ -165,7 +165,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     enclosing_function(decl_stmt)?;
     if enclosing_loop(decl_stmt).is_none()
         && decl_stmt
-            .parent()
+            .parent_node()
             .is_some_and(|p| matches!(p.kind_str(), "block" | "statement_list"))
     {
         if let Some(at) = insertion_after_line(decl_stmt, cx.src) {
@@ -211,14 +211,14 @@ fn uses_of<'t>(cx: &Context<'_, 't>, decl: &Decl<'t>) -> Vec<Node<'t>> {
 
 /// Is a receive the communication of a `select` case?
 fn in_select_case(recv: Node) -> bool {
-    let mut current = recv.parent();
+    let mut current = recv.parent_node();
     while let Some(n) = current {
         match n.kind_str() {
             "communication_case" => return true,
             "receive_statement"
             | "expression_statement"
             | "expression_list"
-            | "parenthesized_expression" => current = n.parent(),
+            | "parenthesized_expression" => current = n.parent_node(),
             _ => return false,
         }
     }

@@ -535,9 +535,11 @@ fn literal_binding<'t>(
     cx: &Context<'_, 't>,
     lit: tree_sitter::Node<'t>,
 ) -> Option<tree_sitter::Node<'t>> {
-    let list = lit.parent().filter(|p| p.kind_str() == "expression_list")?;
+    let list = lit
+        .parent_node()
+        .filter(|p| p.kind_str() == "expression_list")?;
     let decl = list
-        .parent()
+        .parent_node()
         .filter(|d| d.kind_str() == "short_var_declaration")?;
     let left = decl.field("left")?;
     let right = decl.field("right")?;

@@ -40,7 +40,7 @@ fn sends_once(table: &TableChannel) -> bool {
     let sends = &table.sends;
     let bare = sends.iter().all(|s| {
         (goconc_syntax::enclosing_loop(*s).is_none() || followed_by_return(*s))
-            && s.parent()
+            && s.parent_node()
                 .is_some_and(|p| p.kind_str() != "communication_case")
     });
     bare && sends.iter().enumerate().all(|(i, s)| {

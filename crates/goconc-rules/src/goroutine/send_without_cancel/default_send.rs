@@ -85,12 +85,12 @@ pub(super) fn check_default_send<'t>(
 /// The `select` and its `default_case` that `send` runs in (not in a nested function or in a
 /// case of a nested `select`).
 pub(super) fn default_around(send: Node) -> Option<(Node, Node)> {
-    let mut node = send.parent()?;
+    let mut node = send.parent_node()?;
     loop {
         match node.kind_str() {
             "default_case" => {
                 let select = node
-                    .parent()
+                    .parent_node()
                     .filter(|p| p.kind_str() == "select_statement")?;
                 return Some((select, node));
             }
@@ -100,7 +100,7 @@ pub(super) fn default_around(send: Node) -> Option<(Node, Node)> {
             | "function_declaration"
             | "method_declaration"
             | "source_file" => return None,
-            _ => node = node.parent()?,
+            _ => node = node.parent_node()?,
         }
     }
 }

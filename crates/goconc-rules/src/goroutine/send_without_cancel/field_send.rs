@@ -8,7 +8,7 @@ use super::*;
 /// in the package receives from at all.
 pub(super) fn check_field_send<'t>(cx: &Context<'_, 't>, send: Node<'t>, out: &mut Vec<Finding>) {
     if send
-        .parent()
+        .parent_node()
         .is_some_and(|p| p.kind_str() == "communication_case")
     {
         return;

@@ -150,7 +150,7 @@ fn called_on_value(cx: &Context, access: &FieldAccess) -> String {
         .model
         .root
         .descendant_for_byte_range(access.offset, access.offset + access.len)
-        .and_then(|field| field.parent())
+        .and_then(|field| field.parent_node())
         .filter(|p| p.kind_str() == "selector_expression")
         .and_then(|p| p.field("field"))
         .map_or("", |method| goconc_syntax::text(method, cx.src));
