@@ -1438,6 +1438,16 @@ fn under_nil_check(selector: Node, ancestors: &[Node], src: &str) -> bool {
 /// The guard facts of every function of the model: field accesses in methods of types that
 /// hold a mutex, and calls of their methods from anywhere.
 pub fn collect(model: &FileModel) -> GuardFacts {
+    collect_replaying(model, |_| None)
+}
+
+/// [`collect`], replaying the lock-state run of a body where `recorded` has one (the rules
+/// record a run per locking body once, before any rule reads it) instead of running it again:
+/// the observer sees the same settled states either way.
+pub fn collect_replaying<'t>(
+    model: &FileModel<'t>,
+    recorded: impl Fn(Node<'t>) -> Option<std::rc::Rc<locks::LockTrace<'t>>>,
+) -> GuardFacts {
     let mut facts = GuardFacts::default();
     for (index, function) in model.functions.iter().enumerate() {
         if function.parent.is_some() {
@@ -1506,6 +1516,8 @@ pub fn collect(model: &FileModel) -> GuardFacts {
             for statement in goconc_syntax::statements(body) {
                 collector.statement(statement, &LockState::default());
             }
+        } else if let Some(trace) = recorded(body) {
+            trace.replay(&mut collector);
         } else if locks::analyze(model, body, &mut collector).is_none() {
             continue;
         }

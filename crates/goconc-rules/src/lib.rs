@@ -286,6 +286,9 @@ pub struct Context<'a, 't> {
     /// Where channels are closed twice or sent on after a close, computed on first use and
     /// shared by the rules that read it.
     close_events: std::cell::OnceCell<Vec<goconc_model::channels::CloseEvent>>,
+    /// The file's field accesses and method calls judged with the package's types, collected
+    /// on first use from the recorded lock traces and shared by the rules that read them.
+    guard_facts: std::cell::OnceCell<goconc_model::guards::GuardFacts>,
 }
 
 impl<'t> Context<'_, 't> {
@@ -317,6 +320,14 @@ impl<'t> Context<'_, 't> {
     pub fn close_events(&self) -> &[goconc_model::channels::CloseEvent] {
         self.close_events
             .get_or_init(|| goconc_model::channels::close_events(self.model, &self.index))
+    }
+
+    /// The field accesses and method calls of the file's functions, with the locks held at
+    /// each (see [`goconc_model::guards`]).
+    pub fn guard_facts(&self) -> &goconc_model::guards::GuardFacts {
+        self.guard_facts.get_or_init(|| {
+            goconc_model::guards::collect_replaying(self.model, |body| self.lock_trace(body))
+        })
     }
 
     /// The lock state over a function body (None when it takes no lock or cannot be followed).
@@ -446,6 +457,7 @@ pub fn run<'t>(
         channels,
         channels_without_goroutines,
         close_events: Default::default(),
+        guard_facts: Default::default(),
     };
     for rule in registry() {
         let set = setting(rule.meta);

@@ -327,13 +327,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if goconc_model::package::is_generated(cx.src) {
         return;
     }
-    let fresh = guards::collect(cx.model);
+    let fresh = cx.guard_facts();
     // Value receivers copied before their lock is taken, a package-level lock included.
-    value_receiver::check(cx, &fresh, out);
+    value_receiver::check(cx, fresh, out);
     if fresh.accesses.is_empty() && fresh.calls.is_empty() {
         return;
     }
-    let mut facts = Facts::gather(cx, &fresh);
+    let mut facts = Facts::gather(cx, fresh);
     let mut entries = Entries::default();
     let replaced = facts.keep_reads_of_replaced_pointers(cx, &mut entries);
     // One finding per field per function.
@@ -450,7 +450,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         unlocked.open(group, finding);
     }
     out.extend(unlocked.findings());
-    report_unlocked_calls(cx, &facts, &mut entries, &fresh, &mut guards_of, out);
+    report_unlocked_calls(cx, &facts, &mut entries, fresh, &mut guards_of, out);
 }
 
 /// (function, lock, severity, the hint's reason): the accesses reported together.

@@ -454,7 +454,7 @@ impl<'t> Judge<'_, '_, 't> {
         let closure = model.package.lock_closure();
         // The package's field accesses, this file's judged with the package's types (the
         // declarations of its types may sit in a sibling file).
-        let own = goconc_model::guards::collect(model);
+        let own = self.cx.guard_facts();
         let mut seen = crate::HashSet::default();
         let accesses: Vec<&goconc_model::guards::FieldAccess> = own
             .accesses
