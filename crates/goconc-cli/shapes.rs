@@ -254,6 +254,27 @@ fn nested(i: usize, open: &str, depth: usize) -> String {
     )
 }
 
+/// The fastest of `repeat` checks (at least one), with the highest peak any of them reached;
+/// the first that fails or does not end well is told instead.
+fn fastest_of(repeat: usize, check: impl Fn() -> Result<Cost, String>) -> Result<Cost, String> {
+    let mut best = check()?;
+    for _ in 1..repeat {
+        if best.outcome != "ok" {
+            break;
+        }
+        let next = check()?;
+        if next.outcome != "ok" {
+            return Ok(next);
+        }
+        let peak_bytes = best.peak_bytes.max(next.peak_bytes);
+        if next.cpu < best.cpu {
+            best = next;
+        }
+        best.peak_bytes = peak_bytes;
+    }
+    Ok(best)
+}
+
 /// What a child check cost.
 struct Cost {
     cpu: Duration,
@@ -334,7 +355,15 @@ fn check_in_child(_: &Path, _: &Path, _: &str, _: Duration) -> Result<Cost, Stri
     Err("the shapes bench needs a Unix system (wait4)".into())
 }
 
-pub fn run(binary: Option<PathBuf>, scale: f64, only: Option<&str>, limit: Duration) -> u8 {
+/// Checks every shape (those whose name contains `only`) `repeat` times in a child, and prints
+/// the fastest CPU time and the highest peak of its checks, against the targets.
+pub fn run(
+    binary: Option<PathBuf>,
+    scale: f64,
+    only: Option<&str>,
+    limit: Duration,
+    repeat: usize,
+) -> u8 {
     let binary = match binary.map_or_else(std::env::current_exe, Ok) {
         Ok(b) => b,
         Err(e) => {
@@ -382,7 +411,9 @@ pub fn run(binary: Option<PathBuf>, scale: f64, only: Option<&str>, limit: Durat
         }
         let mb = text.len() as f64 / (1024.0 * 1024.0);
         drop(text);
-        let cost = check_in_child(&binary, &dir, shape.format, limit);
+        let cost = fastest_of(repeat, || {
+            check_in_child(&binary, &dir, shape.format, limit)
+        });
         let _ = std::fs::remove_dir_all(&dir);
         match cost {
             Ok(c) => {
