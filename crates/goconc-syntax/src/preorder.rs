@@ -90,6 +90,32 @@ pub(crate) struct Layout {
     last_row: Cell<u32>,
     /// Whether the layout's root is the tree's root: then every node's ancestors are in it.
     whole_tree: bool,
+    /// For every [`START_BUCKET`] bytes from the layout's first start, the index of the first
+    /// entry that starts there or later: a node is looked up among the entries of its bucket,
+    /// not bisected over the whole layout (a cache miss per step in a large file).
+    bucket_firsts: Vec<u32>,
+}
+
+/// The bytes of source per [`Layout::bucket_firsts`] entry: 4 bytes of index per 256 of Go.
+const START_BUCKET: u32 = 256;
+
+/// The first entry of each bucket of [`START_BUCKET`] bytes from the first entry's start.
+fn bucket_firsts(entries: &[Entry]) -> Vec<u32> {
+    let Some(first) = entries.first().map(|e| e.start) else {
+        return Vec::new();
+    };
+    let last = entries.iter().map(|e| e.start).max().unwrap_or(first);
+    let buckets = ((last - first) / START_BUCKET) as usize + 1;
+    let mut firsts = Vec::with_capacity(buckets + 1);
+    let mut i = 0;
+    for bucket in 0..=buckets as u32 {
+        let from = first.saturating_add(bucket.saturating_mul(START_BUCKET));
+        while i < entries.len() && entries[i].start < from {
+            i += 1;
+        }
+        firsts.push(index(i));
+    }
+    firsts
 }
 
 /// How many nodes that start at the same byte a lookup compares before it gives up (and the walk
@@ -278,6 +304,7 @@ impl Layout {
         // Subtrees close innermost first: a node's end is known after its descendants'.
         far_ends.sort_unstable();
         fill_rows(&mut line_starts)?;
+        let bucket_firsts = bucket_firsts(&entries);
         line_starts.shrink_to_fit();
         far_ends.shrink_to_fit();
         far_parents.shrink_to_fit();
@@ -305,6 +332,7 @@ impl Layout {
             line_starts,
             last_row: Cell::new(0),
             whole_tree,
+            bucket_firsts,
         })
     }
 
@@ -324,6 +352,25 @@ impl Layout {
         }
     }
 
+    /// The index of the first entry that starts at `start` or later.
+    fn first_starting_at(&self, start: u32) -> usize {
+        let Some(origin) = self.entries.first().map(|e| e.start) else {
+            return 0;
+        };
+        if start <= origin {
+            return 0;
+        }
+        let bucket = ((start - origin) / START_BUCKET) as usize;
+        let (Some(&lo), Some(&hi)) = (
+            self.bucket_firsts.get(bucket),
+            self.bucket_firsts.get(bucket + 1),
+        ) else {
+            return self.entries.len();
+        };
+        let (lo, hi) = (lo as usize, hi as usize);
+        lo + self.entries[lo..hi].partition_point(|e| e.start < start)
+    }
+
     /// The position of `node`, when it is one of this layout's.
     fn position(&self, node: Node) -> Option<usize> {
         let raw = node.into_raw();
@@ -333,7 +380,7 @@ impl Layout {
         // Document order never lowers the start byte: the nodes that start where `node` starts
         // are one run, found by bisection.
         let start = raw.context[0];
-        let first = self.entries.partition_point(|e| e.start < start);
+        let first = self.first_starting_at(start);
         (first..self.entries.len())
             .take(SAME_START_SCAN)
             .take_while(|&i| self.entries[i].start == start)
@@ -501,6 +548,21 @@ fn remembered(node: Node) -> Option<Remembered> {
     (slot.id == id).then_some(slot)
 }
 
+/// Finds `node` in an installed layout and remembers it, as if the layout had handed it out
+/// lately: a node kept from an earlier walk (a lock call a trace recorded) is then read from
+/// the layout instead of through tree-sitter's subtrees.
+fn recall(node: Node) -> Option<Remembered> {
+    let (layout, i) = locate(node)?;
+    remember(
+        node.id() as *const c_void,
+        i,
+        layout.serial,
+        layout.kinds[i],
+        layout.end_byte(i),
+    );
+    remembered(node)
+}
+
 /// The kind number of `node` if a layout handed it out lately; None otherwise.
 #[inline]
 pub(crate) fn cached_kind(node: Node) -> Option<u16> {
@@ -518,7 +580,9 @@ pub(crate) fn laid_out_field<'t>(node: Node<'t>, field: u16) -> Option<Node<'t>>
     let field = u8::try_from(field).ok().filter(|&f| f != 0)?;
     // An `ERROR` node (its kind past a byte) has no fields, though the cursor names the
     // fields of what it wrapped.
-    let at = remembered(node).filter(|r| r.kind != UNCACHED)?;
+    let at = remembered(node)
+        .or_else(|| recall(node))
+        .filter(|r| r.kind != UNCACHED)?;
     INSTALLED.with(|installed| {
         let installed = installed.borrow();
         let layout = installed.iter().rev().find(|l| l.serial == at.serial)?;
@@ -701,6 +765,70 @@ mod tests {
             let node = layout.node(i, root);
             assert_eq!(node.id(), id, "entry {i}");
             assert_eq!(layout.position(node), Some(i), "entry {i}");
+        }
+    }
+
+    /// Over many buckets of source, with runs of nodes starting at one byte and a bucket no
+    /// node starts in (a long comment), each node is found at its own index, and a node of
+    /// another tree is not found.
+    #[test]
+    fn every_node_is_found_in_its_bucket() {
+        let mut src = String::from("package p\n\n");
+        for i in 0..60 {
+            src.push_str(&format!(
+                "func f{i}(s *S) int {{\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\treturn ((s.a.b.c)) + s.n\n}}\n\n"
+            ));
+            if i % 20 == 0 {
+                src.push_str(&format!("/* {} */\n", "x".repeat(700)));
+            }
+        }
+        let file = crate::SourceFile::new(src);
+        let root = file.tree().root_node();
+        let layout = Layout::of(root, &[]).expect("the tree fits a layout");
+        assert!(
+            layout.bucket_firsts.len() > 20,
+            "the source spans many buckets"
+        );
+        for i in 0..layout.entries.len() {
+            assert_eq!(layout.position(layout.node(i, root)), Some(i), "entry {i}");
+        }
+        let other = crate::SourceFile::new("package p\n\nfunc f() {}\n".to_string());
+        let stranger = other.tree().root_node().named_child(1).expect("f");
+        assert_eq!(layout.position(stranger), None);
+    }
+
+    /// A node kept from an earlier walk, no longer among those the layout handed out lately,
+    /// is read from the layout again: its fields are the ones tree-sitter names.
+    #[test]
+    fn a_forgotten_node_finds_its_fields_in_the_layout() {
+        use crate::NodeExt;
+        let file = crate::SourceFile::new(
+            "package p\n\nfunc f(s *S) {\n\ts.mu.Lock()\n\tg((s.mu).Unlock)\n}\n".to_string(),
+        );
+        let root = file.tree().root_node();
+        let _layout = install(root);
+        let mut calls = Vec::new();
+        crate::walk(root, |n| {
+            if n.kind_str() == "call_expression" {
+                calls.push(n);
+            }
+            true
+        });
+        assert_eq!(calls.len(), 2);
+        forget_kinds();
+        for call in calls {
+            assert!(remembered(call).is_none());
+            for field in ["function", "arguments"] {
+                assert_eq!(
+                    call.field(field),
+                    call.child_by_field_name(field),
+                    "{field}"
+                );
+            }
+            assert!(
+                remembered(call).is_some(),
+                "looked up, the call is remembered"
+            );
         }
     }
 
