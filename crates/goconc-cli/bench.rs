@@ -25,8 +25,9 @@ pub struct BenchArgs {
     /// The tree to check (default: `$(go env GOROOT)/src`).
     #[arg(long)]
     pub root: Option<PathBuf>,
-    /// Run each pass (with --shapes: check each shape) this many times and keep the fastest;
-    /// CPU time on a shared or virtual machine varies by a fifth from run to run.
+    /// Run each pass (with --shapes: check each shape) this many times and keep the fastest
+    /// (with --shapes, and the median peak): CPU time on a shared or virtual machine varies by
+    /// a fifth from run to run.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
     /// Instead: check generated files of hostile shapes (deep nesting, long chains, huge
