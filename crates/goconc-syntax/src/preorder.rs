@@ -423,7 +423,7 @@ impl Layout {
     }
 
     /// The row that a node starting at byte `start` starts on.
-    fn row(&self, start: u32) -> usize {
+    fn row(&self, start: u32, near_row: Option<usize>) -> usize {
         let starts = &self.line_starts;
         let last = self.last_row.get() as usize;
         let holds = |row: usize| {
@@ -437,6 +437,16 @@ impl Layout {
         if holds(last + 1) {
             self.last_row.set(index(last + 1));
             return last + 1;
+        }
+        // A node looked up from another (a field's child, a parent) is mostly on its row or
+        // the next; found there, the walk's row is kept for the walk.
+        if let Some(near) = near_row {
+            if holds(near) {
+                return near;
+            }
+            if holds(near + 1) {
+                return near + 1;
+            }
         }
         let row = starts.partition_point(|&s| s <= start).saturating_sub(1);
         self.last_row.set(index(row));
@@ -454,9 +464,9 @@ impl Layout {
     }
 
     /// The node at `i`, with the lifetime of `of`, a node of the same tree.
-    pub(crate) fn node<'t>(&self, i: usize, _of: Node<'t>) -> Node<'t> {
+    pub(crate) fn node<'t>(&self, i: usize, of: Node<'t>) -> Node<'t> {
         let e = self.entries[i];
-        let row = self.row(e.start);
+        let row = self.row(e.start, Some(of.into_raw().context[1] as usize));
         let column = e.start.saturating_sub(self.line_starts[row]);
         let raw = ffi::TSNode {
             context: [e.start, index(row), column, u32::from(self.aliases[i])],
@@ -464,7 +474,7 @@ impl Layout {
             tree: self.tree,
         };
         remember(raw.id, i, self.serial, self.kinds[i], self.end_byte(i));
-        // SAFETY: the entry was read from a live node of `self.tree`, the tree `_of` belongs to
+        // SAFETY: the entry was read from a live node of `self.tree`, the tree `of` belongs to
         // (checked by `position` before any index reaches here), and rebuilds its context and id
         // exactly (`narrow` kept only what fits); the tree lives for `'t`, and an installed
         // layout is removed before its tree can be dropped (`Installed` borrows it).
@@ -769,8 +779,8 @@ mod tests {
     }
 
     /// Over many buckets of source, with runs of nodes starting at one byte and a bucket no
-    /// node starts in (a long comment), each node is found at its own index, and a node of
-    /// another tree is not found.
+    /// node starts in (a long comment), each node is found at its own index and rebuilt at its
+    /// own place, and a node of another tree is not found.
     #[test]
     fn every_node_is_found_in_its_bucket() {
         let mut src = String::from("package p\n\n");
@@ -791,6 +801,38 @@ mod tests {
         );
         for i in 0..layout.entries.len() {
             assert_eq!(layout.position(layout.node(i, root)), Some(i), "entry {i}");
+        }
+        // Rebuilt from any node of the tree (its row a hint), each entry is the node the cursor
+        // visits at its index, at the same row and column.
+        let mut visited = Vec::new();
+        let mut cursor = root.walk();
+        'walk: loop {
+            visited.push(cursor.node());
+            if cursor.goto_first_child() {
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+            }
+        }
+        assert_eq!(visited.len(), layout.entries.len());
+        for (i, expected) in visited.iter().enumerate() {
+            for hint in [
+                root,
+                visited[i / 2],
+                visited[i.saturating_sub(1)],
+                visited[visited.len() - 1],
+            ] {
+                let node = layout.node(i, hint);
+                assert_eq!(node, *expected, "entry {i}");
+                assert_eq!(
+                    node.start_position(),
+                    expected.start_position(),
+                    "entry {i}"
+                );
+            }
         }
         let other = crate::SourceFile::new("package p\n\nfunc f() {}\n".to_string());
         let stranger = other.tree().root_node().named_child(1).expect("f");
