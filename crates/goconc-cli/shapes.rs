@@ -453,3 +453,43 @@ pub fn run(
     );
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost(cpu_ms: u64, peak_mb: u64, outcome: &str) -> Cost {
+        Cost {
+            cpu: Duration::from_millis(cpu_ms),
+            wall: Duration::from_millis(cpu_ms),
+            peak_bytes: peak_mb << 20,
+            outcome: outcome.to_string(),
+        }
+    }
+
+    /// Three checks: the fastest time is kept with the median peak, whichever check had it.
+    #[test]
+    fn repeated_checks_keep_the_fastest_time_and_the_median_peak() {
+        let runs = std::cell::RefCell::new(vec![
+            cost(2900, 120, "ok"),
+            cost(2100, 100, "ok"),
+            cost(2400, 105, "ok"),
+        ]);
+        let best = fastest_of(3, || Ok(runs.borrow_mut().remove(0))).expect("three checks");
+        assert_eq!(best.cpu, Duration::from_millis(2100));
+        assert_eq!(best.peak_bytes, 105 << 20);
+    }
+
+    /// A check that does not end well is told, and no more are run.
+    #[test]
+    fn a_check_that_fails_is_told_instead() {
+        let runs = std::cell::RefCell::new(vec![
+            cost(100, 10, "ok"),
+            cost(300_000, 10, "stopped after 300 s"),
+            cost(90, 10, "ok"),
+        ]);
+        let told = fastest_of(3, || Ok(runs.borrow_mut().remove(0))).expect("a check ran");
+        assert_eq!(told.outcome, "stopped after 300 s");
+        assert_eq!(runs.borrow().len(), 1);
+    }
+}

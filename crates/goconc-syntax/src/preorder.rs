@@ -104,7 +104,8 @@ fn bucket_firsts(entries: &[Entry]) -> Vec<u32> {
     let Some(first) = entries.first().map(|e| e.start) else {
         return Vec::new();
     };
-    let last = entries.iter().map(|e| e.start).max().unwrap_or(first);
+    // Document order never lowers the start byte: the last entry starts last.
+    let last = entries.last().map_or(first, |e| e.start);
     let buckets = ((last - first) / START_BUCKET) as usize + 1;
     let mut firsts = Vec::with_capacity(buckets + 1);
     let mut i = 0;
@@ -581,10 +582,10 @@ pub(crate) fn cached_kind(node: Node) -> Option<u16> {
         .map(|r| u16::from(r.kind))
 }
 
-/// The first child of `node` in field `field`, when a layout handed `node` out lately and one
-/// of its entries is that child; None otherwise (then ask tree-sitter: the layout leaves out
-/// the zero-width tokens that end broken code, and an absent field is not told apart from one
-/// the layout does not hold). The entries below `node` are read in place of the node's
+/// The first child of `node` in field `field`, when `node` is in an installed layout (handed
+/// out lately, or found there: see [`recall`]) and one of its entries is that child; None
+/// otherwise (then ask tree-sitter: the layout leaves out the zero-width tokens that end broken
+/// code, and an absent field is not told apart from one the layout does not hold). The entries below `node` are read in place of the node's
 /// children and their subtrees, a cache miss each in a large tree.
 pub(crate) fn laid_out_field<'t>(node: Node<'t>, field: u16) -> Option<Node<'t>> {
     let field = u8::try_from(field).ok().filter(|&f| f != 0)?;
@@ -805,18 +806,10 @@ mod tests {
         // Rebuilt from any node of the tree (its row a hint), each entry is the node the cursor
         // visits at its index, at the same row and column.
         let mut visited = Vec::new();
-        let mut cursor = root.walk();
-        'walk: loop {
-            visited.push(cursor.node());
-            if cursor.goto_first_child() {
-                continue;
-            }
-            while !cursor.goto_next_sibling() {
-                if !cursor.goto_parent() {
-                    break 'walk;
-                }
-            }
-        }
+        crate::walk(root, |n| {
+            visited.push(n);
+            true
+        });
         assert_eq!(visited.len(), layout.entries.len());
         for (i, expected) in visited.iter().enumerate() {
             for hint in [
