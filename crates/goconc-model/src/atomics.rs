@@ -464,7 +464,7 @@ fn held_at(
         }
         if goroutines
             .iter()
-            .any(|go| event.offset < go.start_byte() || event.offset >= go.end_byte())
+            .any(|go| event.offset < go.start_byte() || event.offset >= go.end_offset())
         {
             continue;
         }

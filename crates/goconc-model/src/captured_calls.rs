@@ -108,13 +108,13 @@ impl<'t, 's> Points<'t, 's> {
     fn unordered(&self, go: Node, write: Node, goroutine_waits: bool) -> bool {
         let between =
             |points: &[usize], from: usize, to: usize| points.iter().any(|&p| p >= from && p < to);
-        if between(&self.waits, go.end_byte(), write.start_byte())
+        if between(&self.waits, go.end_offset(), write.start_byte())
             || self.locks.iter().any(|&p| p < write.start_byte())
         {
             return false;
         }
         let released =
-            self.deferred_release || self.releases.iter().any(|&p| p >= write.end_byte());
+            self.deferred_release || self.releases.iter().any(|&p| p >= write.end_offset());
         !goroutine_waits || !released
     }
 }
@@ -164,7 +164,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> Vec<Writ
             points
                 .writes
                 .iter()
-                .any(|(v, _, w)| *v == variable && w.start_byte() >= go.end_byte())
+                .any(|(v, _, w)| *v == variable && w.start_byte() >= go.end_offset())
         };
         let mut calls: Vec<(&str, Node)> = Vec::new();
         let mut waits_at: Vec<usize> = Vec::new();
@@ -206,7 +206,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> Vec<Writ
         for (_, field, write) in points
             .writes
             .iter()
-            .filter(|(v, _, w)| *v == variable && w.start_byte() >= go.end_byte())
+            .filter(|(v, _, w)| *v == variable && w.start_byte() >= go.end_offset())
         {
             let key = (variable, method.clone(), *field);
             if paired.contains(&key) || !points.unordered(go, *write, goroutine_waits) {

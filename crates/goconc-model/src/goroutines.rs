@@ -53,7 +53,7 @@ pub fn go_statement_through_local<'t>(model: &FileModel<'t>, lit: Node<'t>) -> O
         "var_spec" if stmt.field("value") == Some(list) => stmt.field("name")?,
         _ => return None,
     };
-    let decl = model.resolve_name(text(ident, model.src), stmt.end_byte())?;
+    let decl = model.resolve_name(text(ident, model.src), stmt.end_offset())?;
     if decl.ident != ident {
         return None;
     }
@@ -938,7 +938,7 @@ impl<'a, 't> Collector<'a, 't> {
                     .get(name)
                     .into_iter()
                     .flatten()
-                    .filter(|n| n.end_byte() > decl.end_byte())
+                    .filter(|n| n.end_offset() > decl.end_offset())
                     .any(|n| match n.kind_str() {
                         "range_clause" => n.parent_node().is_some_and(loop_can_stop),
                         _ => {

@@ -311,7 +311,7 @@ fn calls_after_construction(
             caller: caller.to_string(),
             declaration: declaration.start_byte(),
             offset: call.start_byte(),
-            len: call.end_byte() - call.start_byte(),
+            len: call.end_offset() - call.start_byte(),
         }));
     }
 }
@@ -559,7 +559,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                     false,
                     Some(method),
                 ));
-                method_calls.insert((n.start_byte(), n.end_byte()));
+                method_calls.insert((n.start_byte(), n.end_offset()));
                 return;
             }
             if parent.is_some_and(|p| {
@@ -580,7 +580,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
             ));
         });
         for (n, type_name, through, field, mut write, mut element, lazy_init, last) in found {
-            let (method, part) = match method_calls.contains(&(n.start_byte(), n.end_byte())) {
+            let (method, part) = match method_calls.contains(&(n.start_byte(), n.end_offset())) {
                 true => (last, None),
                 false => (None, last),
             };
@@ -627,7 +627,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                 false => ChannelHandover::default(),
             };
             self.accesses.insert(
-                (n.start_byte(), n.end_byte()),
+                (n.start_byte(), n.end_offset()),
                 FieldAccess {
                     type_name,
                     field,
@@ -648,7 +648,7 @@ impl<'t> LockObserver<'t> for Collector<'_, 't> {
                         .flatten(),
                     handover,
                     offset: n.start_byte(),
-                    len: n.end_byte() - n.start_byte(),
+                    len: n.end_offset() - n.start_byte(),
                 },
             );
         }
@@ -810,7 +810,7 @@ impl<'t> Collector<'_, 't> {
             .field("operand")
             .map(|o| text(unparen(o), src))
             .unwrap_or_default();
-        uses.handover(text(selector, src), receiver, selector.byte_range())
+        uses.handover(text(selector, src), receiver, selector.byte_span())
     }
 
     fn field_type(&self, type_name: &str, field: &str) -> Option<Ty> {
@@ -1126,7 +1126,7 @@ impl<'t> Collector<'_, 't> {
                     && node.kind_str() == "call_expression"
                     && self.test_step.holds_at(self.model, node),
                 offset: node.start_byte(),
-                len: node.end_byte() - node.start_byte(),
+                len: node.end_offset() - node.start_byte(),
             },
         );
     }
@@ -1236,7 +1236,7 @@ impl ChannelUses {
                     if let (Some(channel), Some(value)) = (n.field("channel"), n.field("value")) {
                         if value.kind_str() == "identifier" {
                             uses.sends.push((
-                                n.end_byte(),
+                                n.end_offset(),
                                 text(unparen(channel), src).to_string(),
                                 text(value, src).to_string(),
                             ));
@@ -1700,12 +1700,12 @@ pub fn sharing_at(model: &FileModel, decl: &Decl, at: Node) -> Sharing {
     // (`&v`, a pointer method's receiver), a goroutine or a literal kept for later reach the
     // local itself.
     let by_value = !decl.ty.is_pointer() && !decl.ty.is_unknown();
-    let from = decl.ident.end_byte();
+    let from = decl.ident.end_offset();
     let mut until = at.start_byte();
     // A loop around `at` that the declaration is outside of runs what follows `at` again.
     for lp in goconc_syntax::enclosing_loops(at) {
         if lp.start_byte() > decl.stmt.start_byte() {
-            until = until.max(lp.end_byte());
+            until = until.max(lp.end_offset());
         } else {
             break;
         }
@@ -1714,7 +1714,7 @@ pub fn sharing_at(model: &FileModel, decl: &Decl, at: Node) -> Sharing {
     // Where the goroutines that captured it end (their `go` statement or group call).
     let mut goroutines_end: Option<usize> = None;
     walk(scope_node, |n| {
-        if shared || n.end_byte() <= from || n.start_byte() >= until {
+        if shared || n.end_offset() <= from || n.start_byte() >= until {
             return false;
         }
         if n.kind_str() == "identifier"
@@ -1797,7 +1797,7 @@ fn publication(model: &FileModel, ident: Node, scope: Node, by_value: bool) -> P
         }
         if n.kind_str() == "func_literal" {
             if let Some(start) = super::goroutines::goroutine_start(model, n) {
-                return Publication::Goroutine(start.end_byte());
+                return Publication::Goroutine(start.end_offset());
             }
             let called_here = n.parent_node().is_some_and(|p| {
                 p.kind_str() == "call_expression" && p.field("function") == Some(n)
@@ -1838,7 +1838,7 @@ fn publication(model: &FileModel, ident: Node, scope: Node, by_value: bool) -> P
                         .parent_node()
                         .filter(|g| g.kind_str() == "go_statement")
                     {
-                        Some(go) => Publication::Goroutine(go.end_byte()),
+                        Some(go) => Publication::Goroutine(go.end_offset()),
                         None => Publication::None,
                     };
                 }
@@ -1863,7 +1863,7 @@ fn publication(model: &FileModel, ident: Node, scope: Node, by_value: bool) -> P
                         && named_children(parent).next() == Some(node)
                 });
                 return match (group_go, call) {
-                    (true, Some(call)) => Publication::Goroutine(call.end_byte()),
+                    (true, Some(call)) => Publication::Goroutine(call.end_offset()),
                     _ => Publication::Escapes,
                 };
             }

@@ -74,7 +74,7 @@ impl<'t> NodeIndex<'t> {
     ) -> impl Iterator<Item = Node<'t>> + 'a {
         let calls = self.calls_named(name);
         let first = calls.partition_point(|c| c.start_byte() < node.start_byte());
-        let end = node.end_byte();
+        let end = node.end_offset();
         calls[first..]
             .iter()
             .copied()

@@ -204,7 +204,7 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
         let closure = self.model.package.lock_closure();
         let hand_offs = closure.has_releases();
         let keepers = closure.keeper_names();
-        walk_body(stmt, |n| {
+        goconc_syntax::walk_body_calls(stmt, self.model.src, |n| {
             if n.kind_str() == "call_expression" {
                 if let Some(call) = lock_call(self.model, n) {
                     calls.push(call);
@@ -216,11 +216,11 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
             }
         });
         // Inner calls end first: `a.Lock()` inside an argument runs before the outer call.
-        calls.sort_by_key(|c| c.call.end_byte());
+        calls.sort_by_key(|c| c.call.end_offset());
         let mut calls = calls.into_iter().peekable();
-        handing_over.sort_by_key(|c| c.end_byte());
+        handing_over.sort_by_key(|c| c.end_offset());
         for over in handing_over {
-            while let Some(call) = calls.next_if(|c| c.call.end_byte() <= over.end_byte()) {
+            while let Some(call) = calls.next_if(|c| c.call.end_offset() <= over.end_offset()) {
                 self.lock_call(call, state);
             }
             for key in released_by_call(self.model, over) {
@@ -361,7 +361,7 @@ pub fn analyze<'t, O: LockObserver<'t>>(
 /// left out) is a release.
 fn first_released<'t>(model: &FileModel<'t>, body: Node<'t>) -> Vec<String> {
     let mut first: BTreeMap<String, LockOp> = BTreeMap::new();
-    goconc_syntax::walk(body, |n| {
+    goconc_syntax::walk_calls(body, model.src, |n| {
         if n != body && matches!(n.kind_str(), "func_literal" | "defer_statement") {
             return false;
         }
@@ -385,7 +385,7 @@ fn first_released<'t>(model: &FileModel<'t>, body: Node<'t>) -> Vec<String> {
 /// calls and function literals left out) is a release are held by its caller.
 fn entry_state<'t>(model: &FileModel<'t>, body: Node<'t>) -> LockState {
     let mut first: BTreeMap<String, LockOp> = BTreeMap::new();
-    goconc_syntax::walk(body, |n| {
+    goconc_syntax::walk_calls(body, model.src, |n| {
         if n != body && matches!(n.kind_str(), "func_literal" | "defer_statement") {
             return false;
         }

@@ -143,7 +143,7 @@ fn recovering_function(model: &FileModel, call: Node) -> bool {
                 .is_some_and(|n| text(n, model.src) == name)
             && item
                 .field("body")
-                .is_some_and(|body| defers_recover_before(model, body, body.end_byte()))
+                .is_some_and(|body| defers_recover_before(model, body, body.end_offset()))
     })
 }
 

@@ -86,7 +86,7 @@ pub fn top_level_items<'t>(root: Node<'t>, src: &str) -> Vec<Node<'t>> {
 pub fn too_deep_items(root: Node, src: &str) -> Vec<Range<usize>> {
     named_children(root)
         .filter(|item| nests_too_deep(*item, src))
-        .map(|item| item.byte_range())
+        .map(|item| item.byte_span())
         .collect()
 }
 
@@ -340,11 +340,11 @@ impl<'t> FileModel<'t> {
             }
             if !kinds::holds_nothing_to_record(node, flags, self.src) && cursor.goto_first_child() {
                 self.ancestors.push(node);
-                ends.push(node.end_byte());
+                ends.push(node.end_offset());
                 continue;
             }
             let ancestors = &mut self.ancestors;
-            if !climb(&mut cursor, node.end_byte(), &mut ends, |entered| {
+            if !climb(&mut cursor, node.end_offset(), &mut ends, |entered| {
                 ancestors.truncate(depth + entered)
             }) {
                 return;
@@ -384,7 +384,7 @@ impl<'t> FileModel<'t> {
             match node.kind_str() {
                 "function_declaration" | "method_declaration" | "func_literal" => {
                     let index = self.add_function(node, current);
-                    stack.push((index, node.end_byte()));
+                    stack.push((index, node.end_offset()));
                 }
                 "short_var_declaration" => {
                     if let Some(f) = current {
@@ -407,7 +407,7 @@ impl<'t> FileModel<'t> {
                         {
                             self.push_decl(
                                 ident,
-                                node.byte_range(),
+                                node.byte_span(),
                                 Ty::Unknown,
                                 DeclKind::Local,
                                 f,
@@ -418,7 +418,7 @@ impl<'t> FileModel<'t> {
                         if alias.kind_str() == "identifier" {
                             self.push_decl(
                                 alias,
-                                node.byte_range(),
+                                node.byte_span(),
                                 Ty::Unknown,
                                 DeclKind::Local,
                                 f,
@@ -460,10 +460,10 @@ impl<'t> FileModel<'t> {
             parent,
             receiver_type,
             literal_outer,
-            end_byte: node.end_byte(),
+            end_byte: node.end_offset(),
         });
         self.function_at.insert(node.start_byte(), index);
-        let scope = node.byte_range();
+        let scope = node.byte_span();
         for (field, kind) in [
             ("receiver", DeclKind::Receiver),
             ("parameters", DeclKind::Param),
@@ -540,7 +540,7 @@ impl<'t> FileModel<'t> {
         }
         let names: Vec<Node> = named_children(left).collect();
         let values: Vec<Node> = named_children(right).collect();
-        let visible = node.end_byte()..scope.end_byte();
+        let visible = node.end_offset()..scope.end_offset();
         for (i, name) in names.iter().enumerate() {
             // `x, err := …` redeclares `err` when it is already in this scope: keep the old one.
             if names.len() > 1
@@ -563,7 +563,7 @@ impl<'t> FileModel<'t> {
         self.by_name.get(name).is_some_and(|decls| {
             decls
                 .starting_within(scope.start_byte(), before)
-                .any(|(_, end, _)| end == scope.end_byte())
+                .any(|(_, end, _)| end == scope.end_offset())
         })
     }
 
@@ -598,7 +598,7 @@ impl<'t> FileModel<'t> {
                 };
                 self.push_decl(
                     *name,
-                    spec.end_byte()..scope.end_byte(),
+                    spec.end_offset()..scope.end_offset(),
                     ty,
                     DeclKind::Local,
                     function,
@@ -637,7 +637,7 @@ impl<'t> FileModel<'t> {
             };
             self.push_decl(
                 name,
-                node.end_byte()..scope.end_byte(),
+                node.end_offset()..scope.end_offset(),
                 ty,
                 DeclKind::Local,
                 function,
@@ -677,7 +677,7 @@ impl<'t> FileModel<'t> {
             let ty = if i == 0 { key.clone() } else { value.clone() };
             self.push_decl(
                 name,
-                clause.end_byte()..for_stmt.end_byte(),
+                clause.end_offset()..for_stmt.end_offset(),
                 ty,
                 DeclKind::LoopVar,
                 function,

@@ -280,7 +280,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
         // The doc comment lies between the previous declaration and this one: read that text
         // before asking tree-sitter for the comment (`prev_sibling` is linear in the file's
         // declarations).
-        let gap = i.checked_sub(1).map_or(0, |p| items[p].end_byte())..decl.start_byte();
+        let gap = i.checked_sub(1).map_or(0, |p| items[p].end_offset())..decl.start_byte();
         let doc_may_matter = comment_may_end_above(decl, src)
             && src
                 .get(gap)
@@ -886,7 +886,7 @@ fn summarize(
     walk_calls(body, src, |node| {
         while blocks
             .last()
-            .is_some_and(|b| b.end_byte() <= node.start_byte())
+            .is_some_and(|b| b.end_offset() <= node.start_byte())
         {
             blocks.pop();
         }
@@ -1103,7 +1103,7 @@ fn write_locks_aside(body: Node, src: &str, names: &Names) -> Vec<LockPath> {
             nested.pop();
         }
         match node.kind_str() {
-            "func_literal" | "go_statement" | "defer_statement" => nested.push(node.end_byte()),
+            "func_literal" | "go_statement" | "defer_statement" => nested.push(node.end_offset()),
             "short_var_declaration" => {
                 if let Some((name, ty)) = made_local(node, src) {
                     if names.locals.get(name) == Some(&1) {
@@ -1595,7 +1595,7 @@ impl<'t> super::flow::FlowAnalysis<'t> for Releases<'_, '_, '_> {
                 calls.push(n);
             }
         });
-        calls.sort_by_key(|c| c.end_byte());
+        calls.sort_by_key(|c| c.end_offset());
         for call in calls {
             if let Some((expr, acquiring, _)) = lock_method(call, src) {
                 let Some(lock) = self.names.lock_path(expr) else {

@@ -91,7 +91,7 @@ pub fn start_transition(body: Node, src: &str, receiver: &str) -> Option<StartTr
         let until = stmts[i + 2..]
             .iter()
             .find(|s| receiver_lock_call(**s, src, receiver).is_some_and(|(l, a)| !a && l == *lock))
-            .map_or(body.end_byte(), |s| s.start_byte());
+            .map_or(body.end_offset(), |s| s.start_byte());
         return Some(StartTransition {
             state,
             turned_back,

@@ -298,7 +298,7 @@ fn guard_comment(decl: Node, src: &str) -> Option<String> {
     // length).
     let line = line_start(src, decl.start_byte());
     let around =
-        line_start(src, line.saturating_sub(1))..line_end_after_newline(src, decl.end_byte());
+        line_start(src, line.saturating_sub(1))..line_end_after_newline(src, decl.end_offset());
     let names_a_guard = |t: &str| {
         let t = t.to_ascii_lowercase();
         t.contains("guarded by ") || t.contains("protected by ")

@@ -12,7 +12,7 @@ use crate::Context;
 pub(crate) fn waits_between(cx: &Context, body: Node, from: usize, to: usize) -> bool {
     let mut sync = false;
     walk_body(body, |n| {
-        if sync || n.end_byte() <= from || n.start_byte() >= to {
+        if sync || n.end_offset() <= from || n.start_byte() >= to {
             return;
         }
         match n.kind_str() {

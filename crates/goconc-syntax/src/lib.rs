@@ -829,6 +829,18 @@ pub fn walk_body<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
     });
 }
 
+/// Like [`walk_body`] for visitors that look only at calls, function literals, statements and
+/// composite literals: passes over what can hold none of them, as [`walk_calls`] does.
+pub fn walk_body_calls<'t>(body: Node<'t>, src: &str, mut visit: impl FnMut(Node<'t>)) {
+    walk_calls(body, src, |n| {
+        if n != body && n.kind_str() == "func_literal" {
+            return false;
+        }
+        visit(n);
+        true
+    });
+}
+
 /// Like [`walk_body`], handing each node its ancestors below `body` and `body` itself (the
 /// parent last): tree-sitter's `parent()` searches down from the root, too slow per node.
 pub fn walk_body_with_ancestors<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>, &[Node<'t>])) {

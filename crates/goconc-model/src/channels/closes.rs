@@ -138,7 +138,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                         state
                             .deferred
                             .entry(key)
-                            .or_insert_with(|| call.byte_range());
+                            .or_insert_with(|| call.byte_span());
                         return;
                     }
                 }
@@ -156,13 +156,13 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                             if let Some(first) = state.closed.get(&key) {
                                 self.report(CloseEvent::DoubleClose {
                                     first: first.clone(),
-                                    second: node.byte_range(),
+                                    second: node.byte_span(),
                                     path: key.path.clone(),
                                 });
                             }
-                            state.closed.insert(key.clone(), node.byte_range());
+                            state.closed.insert(key.clone(), node.byte_span());
                             self.close_ranges
-                                .insert(node.start_byte(), node.byte_range());
+                                .insert(node.start_byte(), node.byte_span());
                             if self.follow {
                                 for first in state.pending_close.remove(&key).unwrap_or_default() {
                                     let first_range = self
@@ -174,7 +174,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                                         first,
                                         CloseEvent::DoubleClose {
                                             first: first_range,
-                                            second: node.byte_range(),
+                                            second: node.byte_span(),
                                             path: key.path.clone(),
                                         },
                                     ));
@@ -200,7 +200,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                         if let Some(close) = state.closed.get(&key) {
                             self.report(CloseEvent::SendAfterClose {
                                 close: close.clone(),
-                                send: node.byte_range(),
+                                send: node.byte_span(),
                                 path: key.path.clone(),
                             });
                         }
@@ -215,7 +215,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                                     first,
                                     CloseEvent::SendAfterClose {
                                         close,
-                                        send: node.byte_range(),
+                                        send: node.byte_span(),
                                         path: key.path.clone(),
                                     },
                                 ));

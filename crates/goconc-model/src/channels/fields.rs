@@ -457,7 +457,7 @@ impl<'t> Collector<'_, 't> {
             read_held: locks.read_held,
             taken_in_iteration: locks.taken,
             offset: node.start_byte().saturating_sub(start),
-            len: node.end_byte().saturating_sub(node.start_byte()),
+            len: node.end_offset().saturating_sub(node.start_byte()),
         });
     }
 }
@@ -485,7 +485,7 @@ pub fn offsets_in_file(
             crate::summary::declaration_key(*item, model.src).as_deref() == Some(function)
         })?;
     let start = function.start_byte() + offset;
-    (start + len <= function.end_byte()).then_some(start..start + len)
+    (start + len <= function.end_offset()).then_some(start..start + len)
 }
 
 /// The body's `name := make(chan T[, n])` declarations by name, in document order with where each
@@ -737,7 +737,7 @@ impl<'t> BlockLocks<'t> {
     fn index_holding(&self, node: Node) -> Option<usize> {
         let i = self
             .statements
-            .partition_point(|s| s.end_byte() <= node.start_byte());
+            .partition_point(|s| s.end_offset() <= node.start_byte());
         self.statements
             .get(i)
             .is_some_and(|s| goconc_syntax::is_within(node, *s))

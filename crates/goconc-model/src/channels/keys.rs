@@ -24,7 +24,7 @@ impl ChanKey {
     /// Is the root declared inside `node` (a loop body's local, a loop variable)?
     pub fn declared_within(&self, node: Node) -> bool {
         self.root_decl
-            .is_some_and(|at| at >= node.start_byte() && at < node.end_byte())
+            .is_some_and(|at| at >= node.start_byte() && at < node.end_offset())
     }
 
     /// Does writing to `written` (an access path) change which channel this key names?

@@ -306,7 +306,7 @@ fn declared_channel<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<LocalCh
         return None;
     }
     let ident = *names.get(position)?;
-    let decl = model.resolve_name(text(ident, model.src), stmt.end_byte())?;
+    let decl = model.resolve_name(text(ident, model.src), stmt.end_offset())?;
     if decl.ident != ident {
         return None;
     }

@@ -168,7 +168,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
         "for_statement" => {
             facts
                 .loops
-                .push((n.start_byte() - start, n.end_byte() - n.start_byte()));
+                .push((n.start_byte() - start, n.end_offset() - n.start_byte()));
             true
         }
         "send_statement" => {
@@ -186,7 +186,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
                 facts.param_receives.push(ParamReceive {
                     param,
                     offset: n.start_byte() - start,
-                    len: n.end_byte() - n.start_byte(),
+                    len: n.end_offset() - n.start_byte(),
                     loop_offset: enclosing_for(n, body).map(|l| l.start_byte() - start),
                 });
             }
@@ -200,7 +200,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
                 facts.param_receives.push(ParamReceive {
                     param,
                     offset: n.start_byte() - start,
-                    len: n.end_byte() - n.start_byte(),
+                    len: n.end_offset() - n.start_byte(),
                     loop_offset: Some(lp.start_byte() - start),
                 });
             }
@@ -231,7 +231,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
             target,
             name,
             offset: call.start_byte() - start,
-            len: call.end_byte() - call.start_byte(),
+            len: call.end_offset() - call.start_byte(),
             on_every_call: on_every_call(call, body, src, &mut top_level),
         });
     }

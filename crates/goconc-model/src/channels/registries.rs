@@ -96,7 +96,7 @@ impl RegistryOp {
                 crate::summary::declaration_key(*item, model.src).as_deref() == Some(&self.function)
             })?;
         let start = function.start_byte() + self.offset;
-        (start + self.len <= function.end_byte()).then_some(start..start + self.len)
+        (start + self.len <= function.end_offset()).then_some(start..start + self.len)
     }
 }
 
@@ -361,7 +361,7 @@ impl<'t> Collector<'t> {
                 marks: Vec::new(),
                 tests: Vec::new(),
                 offset: node.start_byte().saturating_sub(start),
-                len: node.end_byte().saturating_sub(node.start_byte()),
+                len: node.end_offset().saturating_sub(node.start_byte()),
             };
             if !ops.contains(&op) {
                 ops.push(op);

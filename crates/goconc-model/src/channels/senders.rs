@@ -93,7 +93,7 @@ pub fn left_behind<'t>(
     let receives: Vec<Range<usize>> = ch
         .parent_ops()
         .filter(|op| op.kind == OpKind::Receive)
-        .map(|op| op.node.byte_range())
+        .map(|op| op.node.byte_span())
         .collect();
     // The statement that makes the channel, when it runs once per iteration of a loop.
     let make_stmt = goconc_syntax::enclosing_loop(go)
@@ -307,7 +307,7 @@ impl<'t> FlowAnalysis<'t> for Pending<'t> {
             return;
         }
         for (i, r) in self.clears.iter().enumerate() {
-            if r.start >= stmt.start_byte() && r.end <= stmt.end_byte() {
+            if r.start >= stmt.start_byte() && r.end <= stmt.end_offset() {
                 self.seen.insert(i);
                 *state = false;
             }

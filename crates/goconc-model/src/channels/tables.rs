@@ -270,8 +270,8 @@ fn finish<'t>(
     let own_receives = receives
         .iter()
         .all(|(lp, r)| *lp == receive_loop && model.function_of(*r) == Some(function));
-    let in_order = make_loop.stmt.end_byte() <= send_loop.start_byte()
-        && send_loop.end_byte() <= receive_loop.start_byte()
+    let in_order = make_loop.stmt.end_offset() <= send_loop.start_byte()
+        && send_loop.end_offset() <= receive_loop.start_byte()
         && is_within(go, send_loop)
         && goconc_syntax::enclosing_loop(go) == Some(send_loop);
     if !one_goroutine || !own_receives || !in_order {
@@ -370,7 +370,7 @@ fn element_copy<'t>(
         return None;
     }
     model
-        .resolve_name(text(name, model.src), stmt.end_byte())
+        .resolve_name(text(name, model.src), stmt.end_offset())
         .filter(|d| d.ident == name)
         .map(|d| d.ident)
 }

@@ -370,10 +370,10 @@ fn validated_by_swap(cx: &Context, expr: Node) -> bool {
         return false;
     };
     // From the read on, or from the start of the loop around it.
-    let from = goconc_syntax::enclosing_loop(expr).map_or(expr.end_byte(), |l| l.start_byte());
+    let from = goconc_syntax::enclosing_loop(expr).map_or(expr.end_offset(), |l| l.start_byte());
     let mut found = false;
     walk(body, |n| {
-        if found || n.end_byte() <= from {
+        if found || n.end_offset() <= from {
             return false;
         }
         if n.kind_str() == "call_expression" {
@@ -412,7 +412,7 @@ fn shared_plain_field(
     let atomic_method = cx.model.items.iter().copied().find(|item| {
         item.kind_str() == "method_declaration"
             && item.start_byte() <= atomic.offset
-            && atomic.offset < item.end_byte()
+            && atomic.offset < item.end_offset()
     })?;
     if atomic_method == plain_method {
         return None;
@@ -669,7 +669,7 @@ fn locks_held(cx: &Context, expr: Node, root: Node) -> Vec<String> {
             if !goconc_syntax::is_within(self.target, node) {
                 return;
             }
-            let size = node.end_byte() - node.start_byte();
+            let size = node.end_offset() - node.start_byte();
             if self.best.as_ref().is_some_and(|(s, _)| *s < size) {
                 return;
             }
@@ -789,13 +789,13 @@ fn report(
             atomic.function,
         ),
     };
-    let mut finding = META.finding(expr.byte_range(), message);
+    let mut finding = META.finding(expr.byte_span(), message);
     if !shared {
         finding.severity = Severity::Warning;
     }
     if let Some(call) = in_file {
         finding = finding.with_related(
-            call.byte_range(),
+            call.byte_span(),
             format!("`{target}` is accessed atomically here"),
         );
     }
@@ -825,7 +825,7 @@ fn atomic_call_here<'t>(cx: &Context<'_, 't>, atomic: &AtomicPlace) -> Option<No
     let declared_here = cx.model.items.iter().any(|item| {
         goconc_model::scope::is_function_item(*item)
             && item.start_byte() <= atomic.offset
-            && atomic.offset < item.end_byte()
+            && atomic.offset < item.end_offset()
             && item.field("name").is_some_and(|n| {
                 let receiver = (item.kind_str() == "method_declaration")
                     .then(|| receiver_type_name(*item, cx.src))

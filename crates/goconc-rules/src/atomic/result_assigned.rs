@@ -88,12 +88,12 @@ fn check_call(cx: &Context, call: tree_sitter::Node) -> Option<Finding> {
     };
     Some(
         META.finding(
-            target.byte_range(),
+            target.byte_span(),
             format!("`atomic.{func}` already updates `{path}`; assigning its {what} back to `{path}` is a plain write that races with other atomic updates"),
         )
         .with_fix(
             "Drop the assignment",
-            vec![TextEdit { range: stmt.start_byte()..value.end_byte(), new_text: text(call, cx.src).to_string() }],
+            vec![TextEdit { range: stmt.start_byte()..value.end_offset(), new_text: text(call, cx.src).to_string() }],
         ),
     )
 }

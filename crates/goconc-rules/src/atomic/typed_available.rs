@@ -99,7 +99,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                         continue;
                     }
                     out.push(META.finding(
-                        ident.byte_range(),
+                        ident.byte_span(),
                         format!(
                             "`{key}` is a plain `{plain}` used through `atomic.{}`: as an `atomic.{typed}` (Go 1.19) every access to it would be atomic",
                             used.func

@@ -150,7 +150,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     LineOf(send.start)
                 );
                 let mut finding = META
-                    .finding(call.byte_range(), message)
+                    .finding(call.byte_span(), message)
                     .with_related(send, "sends here, then waits for the close");
                 if let Some(at) = exit {
                     finding = finding.with_related(at, "leaves without receiving");
@@ -211,13 +211,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             ),
         };
         let mut finding = META
-            .finding(call.byte_range(), message)
-            .with_related(receive.byte_range(), format!("receives from `{path}` here"));
+            .finding(call.byte_span(), message)
+            .with_related(receive.byte_span(), format!("receives from `{path}` here"));
         if let Some(check) = counted {
             // How many senders there are is a fact of other functions: advice, not a defect.
             finding.severity = Severity::Hint;
             finding =
-                finding.with_related(check.byte_range(), "the values expected are counted here");
+                finding.with_related(check.byte_span(), "the values expected are counted here");
         }
         out.push(finding);
     }
@@ -276,7 +276,7 @@ fn uses_of<'t>(
                 if !builtin && goconc_syntax::call_args(node).into_iter().any(same) {
                     uses.handed_to_goroutine = true;
                 }
-                if node.end_byte() <= close.start_byte()
+                if node.end_offset() <= close.start_byte()
                     && goconc_syntax::enclosing_function(node) == Some(function)
                     && goconc_syntax::method_call(node)
                         .is_some_and(|mc| text(mc.method, model.src) == "Wait")
@@ -421,7 +421,7 @@ fn handshake_send(cx: &Context, key: &ChanKey, function: Node) -> Option<Range<u
         })
     });
     if let Some(send) = local {
-        return Some(send.byte_range());
+        return Some(send.byte_span());
     }
     field_handshake_send(cx, key, function)
 }
@@ -565,7 +565,7 @@ fn close_without_receive(
             && e.node.start_byte() > close.start_byte()
     })?;
     Some(match exit.kind {
-        goconc_model::flow::ExitKind::Return => Some(exit.node.byte_range()),
+        goconc_model::flow::ExitKind::Return => Some(exit.node.byte_span()),
         _ => None,
     })
 }

@@ -193,7 +193,7 @@ fn check_closes_per_iteration(cx: &Context, out: &mut Vec<Finding>) {
             // closes. A close under a condition (`if remaining.Add(-1) == 0`) is the last one's.
             let unconditional = goconc_syntax::call_statement(close.node)
                 .is_some_and(|stmt| goconc_syntax::statements(body).contains(&stmt));
-            if !unconditional || cx.panic_is_expected(&close.node.byte_range()) {
+            if !unconditional || cx.panic_is_expected(&close.node.byte_span()) {
                 continue;
             }
             let Some(lp) = goconc_syntax::enclosing_loops(g.start)
@@ -210,16 +210,16 @@ fn check_closes_per_iteration(cx: &Context, out: &mut Vec<Finding>) {
             );
             // The panic needs a second iteration, or a sender slower than the close: one fact
             // the code does not settle.
-            let mut finding = META.finding(close.node.byte_range(), message);
+            let mut finding = META.finding(close.node.byte_span(), message);
             finding.severity = Severity::Warning;
             out.push(
                 finding
                     .with_related(
-                        g.start.byte_range().start..g.start.start_byte() + 2,
+                        g.start.byte_span().start..g.start.start_byte() + 2,
                         "one goroutine per iteration starts here",
                     )
                     .with_related(
-                        ch.make_call.byte_range(),
+                        ch.make_call.byte_span(),
                         format!("`{}` is made once, here", ch.name),
                     ),
             );
@@ -269,7 +269,7 @@ fn check_closes_under_read_lock(cx: &Context, out: &mut Vec<Finding>) {
             "`{}` is closed while only the read lock `{root}.{read_lock}` is held: read locks do not exclude each other, so two callers can both close it (close of closed channel)",
             text(arg, cx.src)
         );
-        let mut finding = META.finding(call.byte_range(), message);
+        let mut finding = META.finding(call.byte_span(), message);
         finding.severity = Severity::Warning;
         out.push(finding);
     }

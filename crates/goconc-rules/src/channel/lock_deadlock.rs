@@ -181,7 +181,7 @@ fn check_op<'t>(
             if is_send { "send on" } else { "receive from" },
             text(operand, cx.src),
         );
-        let mut finding = META.finding(op.byte_range(), message);
+        let mut finding = META.finding(op.byte_span(), message);
         for o in &other {
             if let Some(range) = range_in_file(cx.model, o) {
                 finding = finding
@@ -344,7 +344,7 @@ fn call_report(cx: &Context, call: Node, held: &[String]) -> Option<Finding> {
                     field.name,
                     if is_send { "send" } else { "receive" },
                 );
-                let mut finding = META.finding(call.byte_range(), message);
+                let mut finding = META.finding(call.byte_span(), message);
                 finding.severity = Severity::Warning;
                 if let Some(range) = range_in_file(cx.model, op) {
                     finding = finding.with_related(
@@ -450,7 +450,7 @@ impl HeldStates {
         // The innermost statement around the operation that the lock state saw.
         let mut node = Some(op);
         while let Some(n) = node {
-            if let Some(held) = self.at_statement.get(&n.byte_range()) {
+            if let Some(held) = self.at_statement.get(&n.byte_span()) {
                 let prefix = format!("{root}.");
                 return held
                     .iter()
@@ -476,7 +476,7 @@ struct Observer<'h> {
 
 impl<'t> LockObserver<'t> for Observer<'_> {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
-        let range = node.byte_range();
+        let range = node.byte_span();
         let first = self.operations.partition_point(|at| *at < range.start);
         if self.operations.get(first).is_none_or(|at| *at >= range.end) {
             return;

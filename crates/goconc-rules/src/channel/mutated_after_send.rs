@@ -143,7 +143,7 @@ impl<'t> Analysis<'_, 't> {
         let at = decl.ident.start_byte();
         if let Some(sent) = state.remove(&at) {
             self.found.entry(whole.start_byte()).or_insert(Mutation {
-                node: whole.byte_range(),
+                node: whole.byte_span(),
                 name: decl.name.to_string(),
                 sent,
             });
@@ -182,7 +182,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                         state.insert(
                             at,
                             Sent {
-                                send: node.byte_range(),
+                                send: node.byte_span(),
                                 channel,
                             },
                         );
@@ -243,7 +243,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                                 if let Some(decl) = model.resolve(unparen(target)) {
                                     if let Some(sent) = state.remove(&decl.ident.start_byte()) {
                                         self.found.entry(node.start_byte()).or_insert(Mutation {
-                                            node: node.byte_range(),
+                                            node: node.byte_span(),
                                             name: decl.name.to_string(),
                                             sent,
                                         });
@@ -316,7 +316,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             let sends_outer = sends.iter().any(|&s| {
                 is_within(s, lp)
                     && sent_value(cx.model, s)
-                        .is_some_and(|(at, _)| !(at >= lp.start_byte() && at < lp.end_byte()))
+                        .is_some_and(|(at, _)| !(at >= lp.start_byte() && at < lp.end_offset()))
             });
             if !sends_outer {
                 continue;
@@ -331,7 +331,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 continue;
             };
             let mut entry = end.state;
-            entry.retain(|&at, _| !(at >= lp.start_byte() && at < lp.end_byte()));
+            entry.retain(|&at, _| !(at >= lp.start_byte() && at < lp.end_offset()));
             for header in named_children(lp).filter(|n| n.kind_str() != "block") {
                 let node = match header.kind_str() {
                     "for_clause" => header.field("update"),

@@ -168,7 +168,7 @@ fn check_closed_on_some_paths(cx: &Context, ch: &LocalChannel, out: &mut Vec<Fin
     let Some(body) = cx.model.functions.get(ch.function).and_then(|f| f.body) else {
         return;
     };
-    let clears = closes.iter().map(|c| c.byte_range()).collect();
+    let clears = closes.iter().map(|c| c.byte_span()).collect();
     let Some(exits) = exits_skipping(cx.model, body, go, clears) else {
         return;
     };
@@ -185,11 +185,10 @@ fn check_closed_on_some_paths(cx: &Context, ch: &LocalChannel, out: &mut Vec<Fin
         LineOf(range.start_byte()),
     );
     let mut finding = META
-        .finding(first_close.byte_range(), message)
+        .finding(first_close.byte_span(), message)
         .with_related(range_header(cx, range), "the consumer ranges here");
     for exit in &exits {
-        finding =
-            finding.with_related(exit.byte_range(), format!("leaves without `close({name})`"));
+        finding = finding.with_related(exit.byte_span(), format!("leaves without `close({name})`"));
     }
     out.push(finding);
 }
@@ -274,13 +273,13 @@ fn check_consumer(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let mut finding = META
         .finding(header, message)
         .with_related(
-            consumer.start.byte_range().start..consumer.start.start_byte() + 2,
+            consumer.start.byte_span().start..consumer.start.start_byte() + 2,
             "the consumer starts here",
         )
-        .with_related(ch.make_call.byte_range(), format!("`{name}` is made here"));
+        .with_related(ch.make_call.byte_span(), format!("`{name}` is made here"));
     if let Some(send) = last_send {
         finding = finding.with_related(
-            send.byte_range(),
+            send.byte_span(),
             "the last send; close the channel after it",
         );
     }
@@ -348,10 +347,10 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let mut finding = META
         .finding(header, message)
         .with_related(
-            producer.start.byte_range().start..producer.start.start_byte() + 2,
+            producer.start.byte_span().start..producer.start.start_byte() + 2,
             "the producer starts here",
         )
-        .with_related(ch.make_call.byte_range(), format!("`{name}` is made here"));
+        .with_related(ch.make_call.byte_span(), format!("`{name}` is made here"));
     if let Some(edit) = fix(cx, producer.literal, name) {
         finding = finding.with_fix(
             format!("Insert `defer close({name})` at the top of the producer"),
@@ -365,7 +364,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
 fn range_header(cx: &Context, for_stmt: Node) -> std::ops::Range<usize> {
     let header_end = for_stmt
         .field("body")
-        .map_or(for_stmt.end_byte(), |b| b.start_byte())
+        .map_or(for_stmt.end_offset(), |b| b.start_byte())
         .max(for_stmt.start_byte());
     for_stmt.start_byte()..text_end(cx.src, for_stmt.start_byte(), header_end)
 }

@@ -3,6 +3,7 @@
 //! facts are the model's ([`goconc_model::channels::registries`]); `channel-double-close` and
 //! `channel-send-after-close` report what this finds.
 
+use goconc_syntax::NodeExt;
 use std::ops::Range;
 
 use crate::Context;
@@ -44,9 +45,9 @@ pub(super) fn hazards<'p>(cx: &Context<'p, '_>) -> Vec<Hazard<'p>> {
         for op in &facts.registry_ops {
             if op
                 .range_in_file(cx.model)
-                .is_some_and(|r| r == call.byte_range())
+                .is_some_and(|r| r == call.byte_span())
             {
-                here.push((call.byte_range(), op));
+                here.push((call.byte_span(), op));
             }
         }
     }

@@ -93,7 +93,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             .filter(|c| c.kind_str() == "communication_case")
             .count();
         let start = default.start_byte();
-        let keyword = start..(start + "default".len()).min(default.end_byte());
+        let keyword = start..(start + "default".len()).min(default.end_offset());
         let message = "empty `default` in a `select` that is the whole body of a `for` loop: while no case is ready the loop spins a CPU core";
         let mut finding = META.finding(keyword, message);
         if comm_cases > 0 {
@@ -129,7 +129,7 @@ fn default_line(src: &str, default: Node) -> Option<std::ops::Range<usize>> {
         return None;
     }
     // Comments on the lines below belong to the clause: keep the fix out of them.
-    if default.end_byte() > end {
+    if default.end_offset() > end {
         return None;
     }
     Some(start..end)

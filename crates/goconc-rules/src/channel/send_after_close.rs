@@ -193,7 +193,7 @@ fn check_across_methods(cx: &Context, out: &mut Vec<Finding>) {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let mut finding = META.finding(call.byte_range(), message);
+        let mut finding = META.finding(call.byte_span(), message);
         finding.severity = Severity::Warning;
         for o in &senders {
             if let Some(range) = range_in_file(cx.model, o) {
@@ -420,7 +420,7 @@ fn check_goroutine_senders(cx: &Context, out: &mut Vec<Finding>) {
                 .node
                 .parent_node()
                 .is_some_and(|p| p.kind_str() == "defer_statement");
-            if deferred || cx.panic_is_expected(&close.node.byte_range()) {
+            if deferred || cx.panic_is_expected(&close.node.byte_span()) {
                 continue;
             }
             // A sender started before the close, by this function itself, with no wait of any
@@ -430,16 +430,16 @@ fn check_goroutine_senders(cx: &Context, out: &mut Vec<Finding>) {
                 .ops_of(OpKind::Send)
                 .filter_map(|send| Some((send, send.goroutine.filter(|_| !send.in_closure)?)))
                 .filter(|(send, g)| {
-                    g.start.end_byte() <= close.node.start_byte()
+                    g.start.end_offset() <= close.node.start_byte()
                         && cx.model.function_of(g.start) == Some(ch.function)
-                        && !cx.panic_is_expected(&send.node.byte_range())
+                        && !cx.panic_is_expected(&send.node.byte_span())
                 })
-                .max_by_key(|(_, g)| g.start.end_byte());
+                .max_by_key(|(_, g)| g.start.end_offset());
             let Some((send, g)) = sender else { continue };
             if crate::waits::waits_between(
                 cx,
                 parent_body,
-                g.start.end_byte(),
+                g.start.end_offset(),
                 close.node.start_byte(),
             ) {
                 continue;
@@ -452,11 +452,11 @@ fn check_goroutine_senders(cx: &Context, out: &mut Vec<Finding>) {
             );
             // The panic needs a second iteration, or a sender slower than the close: one fact
             // the code does not settle.
-            let mut finding = META.finding(close.node.byte_range(), message);
+            let mut finding = META.finding(close.node.byte_span(), message);
             finding.severity = Severity::Warning;
             out.push(
                 finding
-                    .with_related(send.node.byte_range(), "this send can run after the close")
+                    .with_related(send.node.byte_span(), "this send can run after the close")
                     .with_related(
                         g.start.start_byte()..g.start.start_byte() + 2,
                         "the sender starts here",
@@ -475,7 +475,7 @@ fn calls_before(cx: &Context, close: Node, key: &str) -> bool {
     };
     cx.index
         .calls_named_within(name, function)
-        .any(|c| c.end_byte() <= close.start_byte())
+        .any(|c| c.end_offset() <= close.start_byte())
 }
 
 /// A `Wait()` call before the close in its function: the senders are finished.
@@ -485,7 +485,7 @@ fn waits_before(cx: &Context, close: Node) -> bool {
     };
     cx.index
         .calls_named_within("Wait", function)
-        .any(|w| w.end_byte() <= close.start_byte() && goconc_syntax::method_call(w).is_some())
+        .any(|w| w.end_offset() <= close.start_byte() && goconc_syntax::method_call(w).is_some())
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel) -> Option<Finding> {
         return None;
     }
     let at = send.node.start_byte();
-    if cx.is_skipped(at) || at < ch.make_call.end_byte() {
+    if cx.is_skipped(at) || at < ch.make_call.end_offset() {
         return None;
     }
     // Anything done with the channel before the send: a receiver may exist.
@@ -193,12 +193,12 @@ fn check_channel(cx: &Context, ch: &LocalChannel) -> Option<Finding> {
     let message = format!(
         "send on unbuffered `{name}` before any goroutine could receive it: on the path from its `make` (line {made}) to this send nothing else has the channel, so the send blocks forever{tail}",
     );
-    let mut finding = META.finding(send.node.byte_range(), message).with_related(
-        ch.make_call.byte_range(),
+    let mut finding = META.finding(send.node.byte_span(), message).with_related(
+        ch.make_call.byte_span(),
         "the channel is made here, unbuffered",
     );
     if let Some(l) = later {
-        finding = finding.with_related(l.node().byte_range(), "the next use of the channel");
+        finding = finding.with_related(l.node().byte_span(), "the next use of the channel");
     }
     Some(finding)
 }

@@ -68,7 +68,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         };
         let edit = match args.get(1).map(|c| unparen(*c)) {
             None => TextEdit {
-                range: chan_type.end_byte()..chan_type.end_byte(),
+                range: chan_type.end_offset()..chan_type.end_offset(),
                 new_text: ", 1".into(),
             },
             Some(cap)
@@ -76,7 +76,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     && text(cap, cx.src).trim_start_matches('0').is_empty() =>
             {
                 TextEdit {
-                    range: cap.byte_range(),
+                    range: cap.byte_span(),
                     new_text: "1".into(),
                 }
             }
@@ -87,9 +87,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             "`{name}` is unbuffered: `signal.Notify` does not wait, so a signal that arrives while nobody is receiving from `{name}` is dropped"
         );
         out.push(
-            META.finding(call.byte_range(), message)
+            META.finding(call.byte_span(), message)
                 .with_related(
-                    make.byte_range(),
+                    make.byte_span(),
                     format!("`{name}` is made here without a buffer"),
                 )
                 .with_fix(

@@ -114,7 +114,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             "`{}.Wait()` waits on {named}, which nothing in the package ever `Signal`s or `Broadcast`s and no other code can reach: this `Wait` never returns",
             text(receiver, cx.src)
         );
-        out.push(META.finding(call.byte_range(), message));
+        out.push(META.finding(call.byte_span(), message));
     }
 }
 

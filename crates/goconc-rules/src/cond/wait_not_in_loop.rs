@@ -82,7 +82,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         let recv = text(mc.receiver, cx.src);
         let mut finding = META.finding(
-            call.byte_range(),
+            call.byte_span(),
             format!("`{recv}.Wait()` is not in a loop: when it returns, the condition it waited for may no longer hold"),
         );
         if let Some(why) = guarded_enough(cx, call).or_else(|| handshake(cx, call, mc.receiver)) {
@@ -140,10 +140,11 @@ fn guarded_enough(cx: &Context, wait: Node) -> Option<String> {
     let function = goconc_syntax::enclosing_function(wait)?;
     let mut first: Option<Node> = None;
     walk(function, |n| {
-        if first.is_some() || n.end_byte() <= wait.end_byte() || n.kind_str() == "func_literal" {
+        if first.is_some() || n.end_offset() <= wait.end_offset() || n.kind_str() == "func_literal"
+        {
             return false;
         }
-        if n.start_byte() > wait.end_byte()
+        if n.start_byte() > wait.end_offset()
             && matches!(n.kind_str(), "selector_expression" | "identifier")
             && values.contains(&text(n, cx.src))
         {
@@ -177,7 +178,7 @@ fn in_condition(node: Node, function: Node) -> bool {
             }
             "for_statement" => {
                 if n.field("body")
-                    .is_some_and(|b| node.end_byte() <= b.start_byte())
+                    .is_some_and(|b| node.end_offset() <= b.start_byte())
                 {
                     return true;
                 }

@@ -173,13 +173,13 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
             })
     });
     let finding = match evidence {
-        Evidence::Slip(message) if kept_for_later => META.finding(call.byte_range(), message),
+        Evidence::Slip(message) if kept_for_later => META.finding(call.byte_span(), message),
         // Unsafe: the call becomes cancellable by the caller, which is the point but changes
         // what it does when the caller gives up.
-        Evidence::Slip(message) => META.finding(call.byte_range(), message).with_unsafe_fix(
+        Evidence::Slip(message) => META.finding(call.byte_span(), message).with_unsafe_fix(
             format!("Pass `{ctx}`"),
             vec![TextEdit {
-                range: call.byte_range(),
+                range: call.byte_span(),
                 new_text: ctx.to_string(),
             }],
         ),
@@ -193,7 +193,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
                 false => format!("; {keep_values}"),
             };
             let mut finding = META.finding(
-                call.byte_range(),
+                call.byte_span(),
                 format!("`context.{name}()` passed on in a function that has `{ctx}`{why}{tail}"),
             );
             finding.severity = Severity::Hint;
@@ -211,7 +211,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
                 Some((title, new_text)) => finding.with_unsafe_fix(
                     title,
                     vec![TextEdit {
-                        range: call.byte_range(),
+                        range: call.byte_span(),
                         new_text,
                     }],
                 ),
@@ -220,7 +220,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
         }
     };
     Some(finding.with_related(
-        param.ident.byte_range(),
+        param.ident.byte_span(),
         format!("`{ctx}` is the function's context"),
     ))
 }
@@ -373,7 +373,7 @@ fn known_done(cx: &Context, param: &Decl, call: Node, ancestors: &[Node]) -> boo
             }
             "block" | "statement_list" => {
                 let waited = named_children(n)
-                    .take_while(|s| s.end_byte() <= child.start_byte())
+                    .take_while(|s| s.end_offset() <= child.start_byte())
                     .any(|s| {
                         s.kind_str() == "expression_statement"
                             && named_children(s)
@@ -431,7 +431,7 @@ fn forwards_cancellation(cx: &Context, outer: Node, body: Node) -> bool {
     let decl = match stmt.kind_str() {
         "short_var_declaration" => cx
             .model
-            .resolve_name(text(*cancel, cx.src), stmt.end_byte()),
+            .resolve_name(text(*cancel, cx.src), stmt.end_offset()),
         _ => cx.model.resolve(*cancel),
     };
     let Some(decl) = decl else { return false };
@@ -536,7 +536,7 @@ fn choice(
             .index
             .calls_named("Wait")
             .iter()
-            .any(|w| is_within(*w, body) && w.start_byte() > go.end_byte());
+            .any(|w| is_within(*w, body) && w.start_byte() > go.end_offset());
         let mut reports = false;
         walk(*go, |n| {
             reports |= n.kind_str() == "send_statement";
@@ -656,10 +656,10 @@ fn release_call<'t>(
     let mut found = None;
     walk(body, |n| {
         // Only what ends after the call can hold a later call.
-        if found.is_some() || n.end_byte() <= outer.end_byte() {
+        if found.is_some() || n.end_offset() <= outer.end_offset() {
             return false;
         }
-        if n.kind_str() == "call_expression" && n.start_byte() >= outer.end_byte() {
+        if n.kind_str() == "call_expression" && n.start_byte() >= outer.end_offset() {
             let same_receiver = n
                 .field("function")
                 .filter(|f| f.kind_str() == "selector_expression")

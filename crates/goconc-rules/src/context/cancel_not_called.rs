@@ -161,7 +161,7 @@ fn check_definition<'t>(
         // that nothing can call.
         if unread_field(cx, def.cancel).is_some() {
             out.push(META.finding(
-                def.cancel.byte_range(),
+                def.cancel.byte_span(),
                 format!("the cancel func returned by `context.{constructor}` is kept in `{}`, which nothing in the package calls or reads: the context and its resources live {lives}", text(def.cancel, cx.src)),
             ));
         }
@@ -170,7 +170,7 @@ fn check_definition<'t>(
     let name = text(def.cancel, cx.src);
     if name == "_" {
         let finding = META.finding(
-            def.cancel.byte_range(),
+            def.cancel.byte_span(),
             format!("the cancel func returned by `context.{constructor}` is discarded: the context and its resources live {lives}"),
         );
         let fix = discarded_fix(cx, def);
@@ -208,12 +208,12 @@ fn check_definition<'t>(
     let Some(leak) = leak else { return };
     let (range, line, place) = match leak.kind {
         ExitKind::Return => (
-            leak.node.byte_range(),
+            leak.node.byte_span(),
             LineOf(leak.node.start_byte()),
             "this return",
         ),
         _ => {
-            let end = leak.node.end_byte();
+            let end = leak.node.end_offset();
             (
                 end.saturating_sub(1)..end,
                 LineOf(end.saturating_sub(1)),
@@ -230,7 +230,7 @@ fn check_definition<'t>(
         "is not called on every path"
     };
     let mut finding = META.finding(
-        def.call.byte_range(),
+        def.call.byte_span(),
         format!(
             "`{name}` from `context.{constructor}` {how}: {} on line {line} leaves the context alive {lives}",
             if leak.kind == ExitKind::Return { "the return" } else { "the end of the function" }
@@ -247,9 +247,9 @@ fn check_definition<'t>(
 fn cancel_decl<'a, 't>(cx: &'a Context<'_, 't>, def: &Definition<'t>) -> Option<&'a Decl<'t>> {
     let name = text(def.cancel, cx.src);
     if def.short || def.stmt.kind_str() == "var_declaration" {
-        let decl = cx.model.resolve_name(name, def.stmt.end_byte())?;
+        let decl = cx.model.resolve_name(name, def.stmt.end_offset())?;
         // `:=` may redeclare an older variable; either way it must be the one written here.
-        (decl.visible.start >= def.stmt.end_byte()
+        (decl.visible.start >= def.stmt.end_offset()
             || decl.ident.start_byte() < def.stmt.start_byte())
         .then_some(decl)
     } else {
@@ -410,7 +410,7 @@ fn context_escapes(cx: &Context, def: &Definition) -> bool {
     let Some(ctx) = def.ctx else { return false };
     let decl = if def.short || def.stmt.kind_str() == "var_declaration" {
         cx.model
-            .resolve_name(text(ctx, cx.src), def.stmt.end_byte())
+            .resolve_name(text(ctx, cx.src), def.stmt.end_offset())
     } else {
         cx.model.resolve(ctx)
     };
@@ -425,10 +425,10 @@ fn context_escapes(cx: &Context, def: &Definition) -> bool {
     let Some(body) = function.body else {
         return true;
     };
-    let after = def.stmt.end_byte();
+    let after = def.stmt.end_offset();
     let mut escapes = false;
     walk(body, |n| {
-        if escapes || n.end_byte() <= after {
+        if escapes || n.end_offset() <= after {
             return false;
         }
         if n.start_byte() >= after
@@ -537,14 +537,14 @@ fn discarded_fix(cx: &Context, def: &Definition) -> Option<Vec<TextEdit>> {
     let taken = cx.model.decls().iter().any(|d| {
         d.name == "cancel"
             && d.ident.start_byte() >= outer.start_byte()
-            && d.ident.end_byte() <= outer.end_byte()
+            && d.ident.end_offset() <= outer.end_offset()
     });
     if taken || context_escapes(cx, def) {
         return None;
     }
     Some(vec![
         TextEdit {
-            range: def.cancel.byte_range(),
+            range: def.cancel.byte_span(),
             new_text: "cancel".into(),
         },
         TextEdit {

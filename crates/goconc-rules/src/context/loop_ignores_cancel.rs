@@ -178,7 +178,7 @@ fn check_loop(cx: &Context, stmt: Node) -> Option<Finding> {
             finding
         }
     }
-    .with_related(op.byte_range(), "blocks here");
+    .with_related(op.byte_span(), "blocks here");
     if let Some(edit) = fix(cx, stmt, body, name) {
         finding = finding.with_unsafe_fix(
             format!("Return when `{name}` is done, at the top of each iteration"),
@@ -337,7 +337,8 @@ fn fix(cx: &Context, stmt: Node, body: Node, ctx: &str) -> Option<TextEdit> {
     let open_end = body.start_byte() + 1;
     let at = line_end_after_newline(cx.src, open_end);
     let rest = cx.src.get(open_end..at)?.trim();
-    if !(rest.is_empty() || rest.starts_with("//") && !rest.contains("*/")) || at >= body.end_byte()
+    if !(rest.is_empty() || rest.starts_with("//") && !rest.contains("*/"))
+        || at >= body.end_offset()
     {
         return None;
     }

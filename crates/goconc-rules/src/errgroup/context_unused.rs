@@ -107,7 +107,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
     } else {
         Some(
             model
-                .resolve_name(group_ctx_name, stmt.end_byte())
+                .resolve_name(group_ctx_name, stmt.end_offset())
                 .filter(|d| d.ident == group_ctx)?,
         )
     };
@@ -117,7 +117,9 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
     let group_path = access_path(group, cx.src)?;
     let group_root = |n: Node| {
         path_root(n)
-            .and_then(|r| model.resolve_name(text(r, cx.src), stmt.end_byte().max(r.start_byte())))
+            .and_then(|r| {
+                model.resolve_name(text(r, cx.src), stmt.end_offset().max(r.start_byte()))
+            })
             .map(|d| d.ident.start_byte())
     };
     let group_key = group_root(group);
@@ -125,7 +127,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
     let mut group_ctx_used = false;
     for name in ["Go", "TryGo"] {
         for &go in cx.index.calls_named(name) {
-            if go.start_byte() < stmt.end_byte() || go.end_byte() > function.end_byte() {
+            if go.start_byte() < stmt.end_offset() || go.end_offset() > function.end_offset() {
                 continue;
             }
             let Some((recv, f)) = group_go(model, go) else {
@@ -167,8 +169,8 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
             d.name
         ),
     };
-    let mut finding = META.finding(group_ctx.byte_range(), message).with_related(
-        parent_uses[0].byte_range(),
+    let mut finding = META.finding(group_ctx.byte_span(), message).with_related(
+        parent_uses[0].byte_span(),
         format!("`{parent_name}` used in a goroutine of `{group_text}`"),
     );
 
@@ -184,7 +186,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
         None if declares => {
             if can_take_parent_name(cx, stmt, group, parent_decl, function) {
                 Some(vec![TextEdit {
-                    range: group_ctx.byte_range(),
+                    range: group_ctx.byte_span(),
                     new_text: parent_name.to_string(),
                 }])
             } else {
@@ -193,7 +195,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
                     .find(|n| !mentions(cx.src, function, n));
                 fresh.map(|n| {
                     let mut edits = vec![TextEdit {
-                        range: group_ctx.byte_range(),
+                        range: group_ctx.byte_span(),
                         new_text: n.to_string(),
                     }];
                     edits.extend(rename(&parent_uses, n));
@@ -216,7 +218,7 @@ fn same_decl(a: Option<&Decl>, b: &Decl) -> bool {
 fn rename(uses: &[Node], to: &str) -> Vec<TextEdit> {
     uses.iter()
         .map(|u| TextEdit {
-            range: u.byte_range(),
+            range: u.byte_span(),
             new_text: to.to_string(),
         })
         .collect()
@@ -240,17 +242,17 @@ fn can_take_parent_name(
     let Some(block) = enclosing_block(stmt) else {
         return false;
     };
-    let captured_end = if parent.visible.end == block.end_byte() {
+    let captured_end = if parent.visible.end == block.end_offset() {
         parent.visible.end
     } else {
-        block.end_byte()
+        block.end_offset()
     };
     let Some(group_path) = access_path(group, cx.src) else {
         return false;
     };
     let wait = cx.index.calls_named("Wait").iter().copied().find(|&c| {
-        c.start_byte() > stmt.end_byte()
-            && c.end_byte() <= function.end_byte()
+        c.start_byte() > stmt.end_offset()
+            && c.end_offset() <= function.end_offset()
             && method_call(c).is_some_and(|m| {
                 access_path(m.receiver, cx.src).as_deref() == Some(group_path.as_str())
             })
@@ -259,7 +261,7 @@ fn can_take_parent_name(
     let mut late_use = false;
     walk(function, |n| {
         if n.kind_str() == "identifier"
-            && n.start_byte() >= stmt.end_byte()
+            && n.start_byte() >= stmt.end_offset()
             && n.start_byte() < captured_end
             && n.start_byte() >= wait.start_byte()
             && text(n, cx.src) == parent.name

@@ -85,7 +85,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         let recv = text(mc.receiver, cx.src);
         let mut finding = META.finding(
-            call.byte_range(),
+            call.byte_span(),
             format!("the error of `{recv}.Wait()` is dropped: the first failure of the group's goroutines is lost"),
         );
         if let Some(function) = enclosing_function(call) {
@@ -98,7 +98,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 );
                 // The statement's trailing comment (a `// want`) goes with it.
                 let end =
-                    goconc_syntax::insertion_after_line(stmt, cx.src).unwrap_or(stmt.end_byte());
+                    goconc_syntax::insertion_after_line(stmt, cx.src).unwrap_or(stmt.end_offset());
                 finding = finding.with_unsafe_fix(
                     format!("Return the error of `{recv}.Wait()`"),
                     vec![TextEdit {

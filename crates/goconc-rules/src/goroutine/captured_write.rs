@@ -180,7 +180,7 @@ impl<'t> LoopsOf<'t> {
                 };
                 let waits = *waits.entry(lp.start_byte()).or_insert_with(|| {
                     lp.field("body").is_some_and(|body| {
-                        synchronised_between(cx, body, body.start_byte(), body.end_byte())
+                        synchronised_between(cx, body, body.start_byte(), body.end_offset())
                     })
                 });
                 starts.insert(n.start_byte(), LoopAround { node: lp, waits });
@@ -287,7 +287,7 @@ fn check_goroutine<'t>(
         let read = match unlocked {
             Some(_) => None,
             None => first_read(cx, decl, parent_body, start).filter(|read| {
-                !synchronised_between(cx, parent_body, start.end_byte(), read.start_byte())
+                !synchronised_between(cx, parent_body, start.end_offset(), read.start_byte())
             }),
         };
         let Some(read) = read else {
@@ -316,9 +316,9 @@ fn check_goroutine<'t>(
             LineOf(read.start_byte()),
         );
         out.push(
-            META.finding(ident.byte_range(), message)
-                .with_related(read.byte_range(), "read here, concurrently with the write")
-                .with_related(start.byte_range(), "the goroutine starts here"),
+            META.finding(ident.byte_span(), message)
+                .with_related(read.byte_span(), "read here, concurrently with the write")
+                .with_related(start.byte_span(), "the goroutine starts here"),
         );
     }
 }
@@ -347,13 +347,10 @@ fn iterations_write<'t>(
         ),
     };
     Some(
-        META.finding(ident.byte_range(), message)
+        META.finding(ident.byte_span(), message)
+            .with_related(start.byte_span(), "one goroutine per iteration starts here")
             .with_related(
-                start.byte_range(),
-                "one goroutine per iteration starts here",
-            )
-            .with_related(
-                around.declared.byte_range(),
+                around.declared.byte_span(),
                 "declared outside the loop, shared by every iteration",
             ),
     )
@@ -396,13 +393,10 @@ fn iterations_write_field<'t>(
         decl.name
     );
     Some(
-        META.finding(ident.start_byte()..field.end_byte(), message)
+        META.finding(ident.start_byte()..field.end_offset(), message)
+            .with_related(start.byte_span(), "one goroutine per iteration starts here")
             .with_related(
-                start.byte_range(),
-                "one goroutine per iteration starts here",
-            )
-            .with_related(
-                decl.ident.byte_range(),
+                decl.ident.byte_span(),
                 "declared outside the loop: every goroutine writes the same value's field",
             ),
     )
@@ -607,7 +601,7 @@ fn first_read<'t>(
     body: Node<'t>,
     start: Node<'t>,
 ) -> Option<Node<'t>> {
-    let after = start.end_byte();
+    let after = start.end_offset();
     let mut found: Option<Node<'t>> = None;
     walk_body(body, |n| {
         if found.is_some() || n.start_byte() < after {

@@ -106,9 +106,9 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
             crate::messages::function_name(cx.model, ch.function),
         );
         let mut finding = META
-            .finding(first.node.byte_range(), message)
-            .with_related(second.node.byte_range(), "second send, never received")
-            .with_related(receives[0].node.byte_range(), "the only receive");
+            .finding(first.node.byte_span(), message)
+            .with_related(second.node.byte_span(), "second send, never received")
+            .with_related(receives[0].node.byte_span(), "the only receive");
         if sender.literal.field("result").is_none() {
             if let Some(at) = insertion_after_line(first.node, cx.src) {
                 let indent = line_indent(cx.src, first.node.start_byte());
@@ -168,5 +168,5 @@ fn follows_in_block(if_stmt: Node, send: Node) -> bool {
     let (Some(a), Some(b)) = (parent_block(if_stmt), parent_block(send)) else {
         return false;
     };
-    a == b && send.start_byte() > if_stmt.end_byte()
+    a == b && send.start_byte() > if_stmt.end_offset()
 }

@@ -93,7 +93,7 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     let Some(go_loop) = goconc_syntax::enclosing_loop(sender.start) else {
         return;
     };
-    if go_loop.start_byte() < ch.make_call.end_byte() {
+    if go_loop.start_byte() < ch.make_call.end_offset() {
         return;
     }
     let receives: Vec<_> = ch.ops_of(OpKind::Receive).collect();
@@ -147,10 +147,10 @@ fn check_channel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
     );
     // On the `make`, where the fix goes.
     let mut finding = META
-        .finding(ch.make_call.byte_range(), message)
-        .with_related(sends[0].node.byte_range(), "each goroutine sends here")
-        .with_related(sender.start.byte_range(), "started once per loop iteration")
-        .with_related(first.node.byte_range(), "received here");
+        .finding(ch.make_call.byte_span(), message)
+        .with_related(sends[0].node.byte_span(), "each goroutine sends here")
+        .with_related(sender.start.byte_span(), "started once per loop iteration")
+        .with_related(first.node.byte_span(), "received here");
     if let Some((items, edit)) = fix(cx, ch, go_loop) {
         finding = finding.with_fix(
             format!(
@@ -241,21 +241,21 @@ fn fix(cx: &Context, ch: &LocalChannel, go_loop: Node) -> Option<(String, TextEd
     let capacity = format!("len({items})");
     let edit = match ch.capacity_expr {
         Some(expr) => TextEdit {
-            range: expr.byte_range(),
+            range: expr.byte_span(),
             new_text: capacity,
         },
         None => {
             let paren = closing_paren(ch.make_call)?;
             if !cx
                 .src
-                .get(ch.chan_type.end_byte()..paren)?
+                .get(ch.chan_type.end_offset()..paren)?
                 .trim()
                 .is_empty()
             {
                 return None;
             }
             TextEdit {
-                range: ch.chan_type.end_byte()..paren,
+                range: ch.chan_type.end_offset()..paren,
                 new_text: format!(", {capacity}"),
             }
         }

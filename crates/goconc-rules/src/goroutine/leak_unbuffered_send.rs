@@ -306,11 +306,11 @@ fn leak_finding(cx: &Context, group: &LeakGroup) -> Option<Finding> {
     };
     // The finding sits on the first `make`, where the fix goes; the sends, the other `make`s
     // and the exit are related.
-    let mut finding = META.finding(first.ch.make_call.byte_range(), message);
+    let mut finding = META.finding(first.ch.make_call.byte_span(), message);
     for leak in group {
         if leak.ch.make_call != first.ch.make_call {
             finding = finding.with_related(
-                leak.ch.make_call.byte_range(),
+                leak.ch.make_call.byte_span(),
                 format!("`{}` is made here, unbuffered too", leak.ch.name),
             );
         }
@@ -319,11 +319,11 @@ fn leak_finding(cx: &Context, group: &LeakGroup) -> Option<Finding> {
                 0 => "the goroutine blocks forever here",
                 _ => "or here",
             };
-            finding = finding.with_related(send.byte_range(), note);
+            finding = finding.with_related(send.byte_span(), note);
         }
     }
     if let Some(exit) = exit {
-        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
+        finding = finding.with_related(exit.byte_span(), "leaves without receiving");
     }
     let edits: Option<Vec<TextEdit>> = group.iter().map(|l| buffer_of_one(cx, l.ch)).collect();
     if let Some(edits) = edits {
@@ -423,8 +423,8 @@ fn check_named_sender(cx: &Context, ch: &LocalChannel, out: &mut Vec<Finding>) {
         function_name(cx.model, ch.function),
     );
     let finding = META
-        .finding(ch.make_call.byte_range(), message)
-        .with_related(go.byte_range(), "the goroutine that sends starts here");
+        .finding(ch.make_call.byte_span(), message)
+        .with_related(go.byte_span(), "the goroutine that sends starts here");
     out.push(with_exit_and_buffer(cx, ch, exit, finding));
 }
 
@@ -503,9 +503,9 @@ fn check_returned_after_cancel(cx: &Context, ch: &LocalChannel, out: &mut Vec<Fi
             LineOf(send.node.start_byte()),
         );
         let finding = META
-            .finding(ch.make_call.byte_range(), message)
-            .with_related(case.byte_range(), "runs once the caller's context is done")
-            .with_related(send.node.byte_range(), "the goroutine blocks here");
+            .finding(ch.make_call.byte_span(), message)
+            .with_related(case.byte_span(), "runs once the caller's context is done")
+            .with_related(send.node.byte_span(), "the goroutine blocks here");
         out.push(with_exit_and_buffer(cx, ch, None, finding));
         return;
     }
@@ -686,7 +686,7 @@ fn with_exit_and_buffer(
     mut finding: Finding,
 ) -> Finding {
     if let Some(exit) = exit {
-        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
+        finding = finding.with_related(exit.byte_span(), "leaves without receiving");
     }
     if let Some(edit) = buffer_of_one(cx, ch) {
         finding = finding.with_unsafe_fix(
@@ -716,18 +716,18 @@ fn buffer_edit(
 ) -> Option<TextEdit> {
     match capacity_expr {
         Some(expr) => Some(TextEdit {
-            range: expr.byte_range(),
+            range: expr.byte_span(),
             new_text: "1".into(),
         }),
         None => {
             let paren = closing_paren(make_call)?;
             // `make(chan T,)` keeps its trailing comma style out of the way.
-            let before = cx.src.get(chan_type.end_byte()..paren)?;
+            let before = cx.src.get(chan_type.end_offset()..paren)?;
             if !before.trim().is_empty() {
                 return None;
             }
             Some(TextEdit {
-                range: chan_type.end_byte()..paren,
+                range: chan_type.end_offset()..paren,
                 new_text: ", 1".into(),
             })
         }
@@ -761,20 +761,20 @@ fn check_dropped_results(cx: &Context, out: &mut Vec<Finding>) {
             let shown = call.field("function").map_or(name, |f| text(f, cx.src));
             let mut finding = match other_case {
                 None => META.finding(
-                    call.byte_range(),
+                    call.byte_span(),
                     format!(
                         "`{shown}` returns an unbuffered channel that a goroutine it starts sends on, and this call drops it: nothing can receive, so that goroutine blocks forever"
                     ),
                 ),
                 Some(other) => META
                     .finding(
-                        call.byte_range(),
+                        call.byte_span(),
                         format!(
                             "`{shown}` returns an unbuffered channel that a goroutine it starts sends on; when the `select` takes its other case (line {}), nothing receives and that goroutine blocks forever",
                             LineOf(other.start_byte())
                         ),
                     )
-                    .with_related(other.byte_range(), "taking this case drops the channel"),
+                    .with_related(other.byte_span(), "taking this case drops the channel"),
             };
             finding.severity = Severity::Error;
             out.push(finding);
@@ -797,7 +797,7 @@ fn left_unreceived(cx: &Context, call: Node, shown_name: &str) -> Option<Finding
     if !plain || receives.is_empty() || goconc_syntax::enclosing_loop(declaration).is_some() {
         return None;
     }
-    let receives = receives.iter().map(|r| r.byte_range()).collect();
+    let receives = receives.iter().map(|r| r.byte_span()).collect();
     let exits =
         goconc_model::channels::senders::exits_skipping(cx.model, body, declaration, receives)?;
     let exit = *exits.first()?;
@@ -810,9 +810,9 @@ fn left_unreceived(cx: &Context, call: Node, shown_name: &str) -> Option<Finding
         text(name, cx.src),
         function_name(cx.model, function),
     );
-    let mut finding = META.finding(call.byte_range(), message);
+    let mut finding = META.finding(call.byte_span(), message);
     for exit in &exits {
-        finding = finding.with_related(exit.byte_range(), "leaves without receiving");
+        finding = finding.with_related(exit.byte_span(), "leaves without receiving");
     }
     Some(finding)
 }

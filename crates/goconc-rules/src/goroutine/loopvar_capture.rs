@@ -151,12 +151,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             })
             .clone();
         let finding = META.finding(
-            ident.byte_range(),
+            ident.byte_span(),
             format!(
                 "loop variable `{name}` is captured by {how}: before Go 1.22 all iterations share it, so the closure may see a later iteration's value"
             ),
         )
-        .with_related(decl.ident.byte_range(), format!("`{name}` is declared once for the whole loop"));
+        .with_related(decl.ident.byte_span(), format!("`{name}` is declared once for the whole loop"));
         out.push(match fix {
             Some((title, edits)) => finding.with_fix(title, edits),
             None => finding,

@@ -113,7 +113,7 @@ fn check_go<'t>(
         .or_insert_with(|| completion_observations(cx, parent_fn.node));
     // What the goroutine itself does is not its function waiting for it.
     let outside =
-        |r: &Range<usize>| lit.is_none_or(|l| r.start < l.start_byte() || r.end > l.end_byte());
+        |r: &Range<usize>| lit.is_none_or(|l| r.start < l.start_byte() || r.end > l.end_offset());
     if waits.iter().any(outside) {
         return;
     }
@@ -146,7 +146,7 @@ fn check_go<'t>(
     );
     let mut finding = META.finding(go.start_byte()..go.start_byte() + 2, message);
     if dropped != call {
-        finding = finding.with_related(dropped.byte_range(), "error dropped here");
+        finding = finding.with_related(dropped.byte_span(), "error dropped here");
     }
     out.push(finding);
 }
@@ -199,7 +199,7 @@ fn completion_observations(cx: &Context, function: Node) -> Vec<Range<usize>> {
             _ => false,
         };
         if observes {
-            seen.push(n.byte_range());
+            seen.push(n.byte_span());
         }
         // A `select` or receive observes as a whole: what is inside adds nothing.
         !observes

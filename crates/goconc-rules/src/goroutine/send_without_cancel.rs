@@ -292,9 +292,9 @@ fn check_send<'t>(
         evidence.describe(cx),
         cancel.name,
     );
-    let mut finding = META.finding(send.byte_range(), message);
+    let mut finding = META.finding(send.byte_span(), message);
     if let Some(node) = evidence.node() {
-        finding = finding.with_related(node.byte_range(), evidence.related());
+        finding = finding.with_related(node.byte_span(), evidence.related());
     }
     if lit.field("result").is_none() && starts_own_line(cx.src, send) {
         finding = with_abandon_fix(cx, finding, send, written, value, &cancel);
@@ -637,7 +637,7 @@ fn with_abandon_fix(
     finding.with_unsafe_fix(
         format!("Abandon the send when `{}` is cancelled", cancel.name),
         vec![TextEdit {
-            range: send.byte_range(),
+            range: send.byte_span(),
             new_text,
         }],
     )

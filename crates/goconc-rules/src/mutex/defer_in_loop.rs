@@ -90,7 +90,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         let finding = META.finding(
-            call.byte_range(),
+            call.byte_span(),
             format!("`defer {key}.{}()` inside a loop runs only when the function returns: the next iteration's lock of `{key}` deadlocks", text(unlock.method, cx.src)),
         );
         let finding = match wrap_in_closure(cx, body) {
@@ -107,7 +107,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 fn wrap_in_closure(cx: &Context, body: Node) -> Option<TextEdit> {
     let src = cx.src;
     let open = body.start_byte();
-    let close = body.end_byte().checked_sub(1)?;
+    let close = body.end_offset().checked_sub(1)?;
     if src.as_bytes().get(open) != Some(&b'{') || src.as_bytes().get(close) != Some(&b'}') {
         return None;
     }

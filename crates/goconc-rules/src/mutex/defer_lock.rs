@@ -1,6 +1,7 @@
 //! `mutex-defer-lock`: `defer mu.Lock()` while `mu` is held — meant `defer mu.Unlock()`.
 
 use crate::finding::LineOf;
+use goconc_syntax::NodeExt;
 use std::collections::BTreeMap;
 
 use super::locking_bodies;
@@ -92,7 +93,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             let method = text(call.method, cx.src);
             let release = call.op.counterpart().name();
             let mut finding = META.finding(
-                call.call.byte_range(),
+                call.call.byte_span(),
                 format!("`defer {key}.{method}()` locks `{key}` again at return while it is still held: this should be `defer {key}.{release}()`"),
             );
             if let Some(site) = site {
@@ -102,7 +103,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 );
             }
             let edit = TextEdit {
-                range: call.method.byte_range(),
+                range: call.method.byte_span(),
                 new_text: release.to_string(),
             };
             out.push(finding.with_fix(

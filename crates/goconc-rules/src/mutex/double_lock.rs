@@ -443,7 +443,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         reports.extend(one_per_section(observer.reports.into_values().flatten()));
     }
     for report in one_per_callee(reports) {
-        let mut finding = META.finding(report.node.byte_range(), report.message);
+        let mut finding = META.finding(report.node.byte_span(), report.message);
         finding.severity = report.severity;
         for (range, message) in report.related {
             finding = finding.with_related(range, message);
@@ -559,7 +559,7 @@ fn one_per_callee(reports: Vec<Report>) -> Vec<Report> {
             ));
             for call in calls {
                 report.related.push((
-                    call.byte_range(),
+                    call.byte_span(),
                     format!("`{callee}` is also called here with `{key}` read-held"),
                 ));
             }

@@ -128,7 +128,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     _ => continue,
                 };
                 let finding = META.finding(
-                    field.byte_range(),
+                    field.byte_span(),
                     format!("exported type `{type_name}` embeds `sync.{kind}`: `Lock` and `Unlock` become part of its API, and callers outside the package can hold its lock"),
                 );
                 let finding = match rename_fix(cx, type_name, &kind, field, list) {
@@ -179,7 +179,7 @@ fn rename_fix(
                 };
                 if text(f, cx.src) == kind && cx.model.type_of(operand).deref() == &owner {
                     edits.push(TextEdit {
-                        range: f.byte_range(),
+                        range: f.byte_span(),
                         new_text: "mu".into(),
                     });
                 }
@@ -192,7 +192,7 @@ fn rename_fix(
                     {
                         let receiver = unparen(call.receiver);
                         edits.push(TextEdit {
-                            range: receiver.end_byte()..receiver.end_byte(),
+                            range: receiver.end_offset()..receiver.end_offset(),
                             new_text: ".mu".into(),
                         });
                     }
@@ -247,7 +247,7 @@ fn promoted_acquires_in_file(cx: &Context, type_name: &str) -> usize {
 fn realigned_fields(cx: &Context, list: Node, field: Node, kind: &str) -> Option<TextEdit> {
     let src = cx.src;
     let open = list.start_byte();
-    let close = list.end_byte().checked_sub(1)?;
+    let close = list.end_offset().checked_sub(1)?;
     let first_line = open + 1 + src.get(open + 1..)?.find('\n')? + 1;
     let close_line = goconc_syntax::line_start(src, close);
     if first_line > close_line || !src[close_line..close].trim().is_empty() {

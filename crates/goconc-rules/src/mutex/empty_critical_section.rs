@@ -161,10 +161,10 @@ fn check_pair(cx: &Context, stmt: Node, next: Node, out: &mut Vec<Finding>) {
     }
     out.push(
         META.finding(
-            lock.call.byte_range(),
+            lock.call.byte_span(),
             format!("`{key}` is locked and immediately unlocked: the critical section is empty (moved statements, or a missing `defer`?)"),
         )
-        .with_related(unlock.call.byte_range(), format!("`{key}.{}()` right after", text(unlock.method, cx.src))),
+        .with_related(unlock.call.byte_span(), format!("`{key}.{}()` right after", text(unlock.method, cx.src))),
     );
 }
 

@@ -1800,7 +1800,7 @@ fn in_write_of_field(cx: &Context, read: &FieldAccess, writes: &[&&FieldAccess])
         }
         node = parent;
     }
-    let statement = node.start_byte()..node.end_byte();
+    let statement = node.start_byte()..node.end_offset();
     writes
         .iter()
         .any(|w| w.function == read.function && statement.contains(&w.offset))

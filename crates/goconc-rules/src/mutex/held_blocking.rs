@@ -597,7 +597,9 @@ impl<'t> Judge<'_, '_, 't> {
         }
         let mut stored = false;
         walk_body(self.top, |n| {
-            if stored || n.start_byte() < stmt.end_byte() || n.kind_str() != "assignment_statement"
+            if stored
+                || n.start_byte() < stmt.end_offset()
+                || n.kind_str() != "assignment_statement"
             {
                 return;
             }
@@ -821,7 +823,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 Verdict::Hint(reason) => (Severity::Hint, reason),
             };
             let mut finding = META.finding(
-                op.node.byte_range(),
+                op.node.byte_span(),
                 format!("{} blocks while {held}: {reason}{more}", op.what),
             );
             finding.severity = severity;

@@ -101,7 +101,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         };
         let key = summary_key(function.receiver_type.as_deref(), text(name, cx.src));
-        let range = function.node.byte_range();
+        let range = function.node.byte_span();
         let mut reported = BTreeSet::new();
         for order in closure.orders(&key) {
             // The summary of this declaration, not of a same-named one in another file (build
@@ -193,7 +193,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             };
             out.push(
                 META.finding(
-                    call.byte_range(),
+                    call.byte_span(),
                     format!("{taken}, but {others}: {outcome}{same}"),
                 )
                 .with_related(

@@ -100,7 +100,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             let right = taken_with.counterpart().name();
             let finding = META
                 .finding(
-                    call.call.byte_range(),
+                    call.call.byte_span(),
                     format!(
                         "`{key}` was taken with `{}` but is released with `{wrong}`: use `{right}`",
                         taken_with.name()
@@ -115,7 +115,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                     ),
                 );
             let edit = TextEdit {
-                range: call.method.byte_range(),
+                range: call.method.byte_span(),
                 new_text: right.to_string(),
             };
             out.push(finding.with_fix(

@@ -247,11 +247,13 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 )
             };
             let exit_range = match exit_kind {
-                ExitKind::EndOfBody => exit_node.end_byte().saturating_sub(1)..exit_node.end_byte(),
-                _ => exit_node.byte_range(),
+                ExitKind::EndOfBody => {
+                    exit_node.end_offset().saturating_sub(1)..exit_node.end_offset()
+                }
+                _ => exit_node.byte_span(),
             };
             let mut finding = META
-                .finding(lock.call.byte_range(), message)
+                .finding(lock.call.byte_span(), message)
                 .with_related(exit_range, related);
             finding.severity = severity;
             // A retired value's lock is kept on purpose: no fix to offer.
@@ -363,8 +365,8 @@ fn check_helper_locks(cx: &Context, out: &mut Vec<Finding>) {
             let message = format!(
                 "`{callee}()` leaves `{key}` locked for this function, which releases it on other paths but returns at line {exit_line} with it still locked: the next `Lock` blocks forever"
             );
-            out.push(META.finding(call.byte_range(), message).with_related(
-                exit_node.byte_range(),
+            out.push(META.finding(call.byte_span(), message).with_related(
+                exit_node.byte_span(),
                 format!("returns here with `{key}` still locked"),
             ));
         }
@@ -550,13 +552,13 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
     // Both in document order: what lies within a node is one binary search away.
     let releases = |n: Node| {
         let first = releases_at.partition_point(|&s| s < n.start_byte());
-        releases_at.get(first).is_some_and(|&s| s < n.end_byte())
+        releases_at.get(first).is_some_and(|&s| s < n.end_offset())
     };
     let flags_set = |n: Node| {
         let first = flags_at.partition_point(|(s, _)| *s < n.start_byte());
         flags_at[first..]
             .iter()
-            .take_while(|(s, _)| *s < n.end_byte())
+            .take_while(|(s, _)| *s < n.end_offset())
             .map(|(_, flag)| flag.clone())
             .collect::<Vec<_>>()
     };
@@ -712,7 +714,7 @@ fn relocker(cx: &Context, key: &str, lock: &LockCall, function: Node) -> Option<
             // Later in the source: a function literal defined before the `Lock` ran before it (a
             // callback that locks, then the final `Lock` that reads what it recorded).
             if again.is_some()
-                || call.start_byte() <= lock.call.end_byte()
+                || call.start_byte() <= lock.call.end_offset()
                 || !goconc_syntax::is_within(call, top)
             {
                 continue;

@@ -345,7 +345,7 @@ fn words_naming<'t>(
         maybe[word.as_bytes()[0] as usize] |= 1 << word.len().min(63);
     }
     let names: HashSet<&str> = names.into_iter().collect();
-    for region in regions.map(|item| item.byte_range()) {
+    for region in regions.map(|item| item.byte_span()) {
         let Some(text) = cx.src.get(region.clone()) else {
             continue;
         };
@@ -388,7 +388,7 @@ impl<'t> PathFinder<'t> {
     fn path_to(&mut self, start: usize, end: usize) -> &[Node<'t>] {
         while self.path.len() > 1
             && self.path.last().is_some_and(|n| {
-                n.start_byte() > start || n.end_byte() < end || n.end_byte() <= start
+                n.start_byte() > start || n.end_offset() < end || n.end_offset() <= start
             })
         {
             self.path.pop();
@@ -396,7 +396,7 @@ impl<'t> PathFinder<'t> {
         let Some(&from) = self.path.last() else {
             return &self.path;
         };
-        if from.start_byte() == start && from.end_byte() == end && from.child_count() == 0 {
+        if from.start_byte() == start && from.end_offset() == end && from.child_count() == 0 {
             return &self.path;
         }
         let mut cursor = from.walk();
@@ -406,7 +406,7 @@ impl<'t> PathFinder<'t> {
                 break;
             }
             self.path.push(node);
-            if node.start_byte() == start && node.end_byte() == end && node.child_count() == 0 {
+            if node.start_byte() == start && node.end_offset() == end && node.child_count() == 0 {
                 break;
             }
         }
@@ -503,7 +503,7 @@ fn check_site(
         _ => return,
     };
     if let Some(lock) = locks.copied_by(expr) {
-        out.push(META.finding(expr.byte_range(), message + &lock));
+        out.push(META.finding(expr.byte_span(), message + &lock));
     }
 }
 
@@ -579,7 +579,7 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
                         None => "the receiver".to_string(),
                     };
                     let mut finding = META.finding(
-                        param.byte_range(),
+                        param.byte_span(),
                         format!("{} passes lock by value: {who} of type {lock}", name()),
                     );
                     if receiver_only_selected(cx, function, names.first().copied()) {
@@ -622,7 +622,7 @@ fn check_signature(cx: &Context, locks: &Locks, function: Node, out: &mut Vec<Fi
             ),
         };
         out.push(META.finding(
-            param.byte_range(),
+            param.byte_span(),
             format!("{} passes lock by value: {who} of type {lock}", name()),
         ));
     }
@@ -713,7 +713,7 @@ fn check_range(cx: &Context, locks: &Locks, clause: Node, out: &mut Vec<Finding>
             continue;
         };
         out.push(META.finding(
-            var.byte_range(),
+            var.byte_span(),
             format!("range var `{}` copies lock: {}", text(var, cx.src), lock),
         ));
     }

@@ -116,7 +116,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>, out: &mut Vec<Finding>) 
     // `go t.FailNow()`
     if let Some(go) = call_statement(call).filter(|s| s.kind_str() == "go_statement") {
         if in_test_function(cx, go) {
-            out.push(META.finding(call.byte_range(), message(cx, &mc)));
+            out.push(META.finding(call.byte_span(), message(cx, &mc)));
         }
         return;
     }
@@ -140,7 +140,7 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>, out: &mut Vec<Finding>) 
                 "the function runs on a goroutine of its own"
             };
             let mut finding = META
-                .finding(call.byte_range(), message(cx, &mc))
+                .finding(call.byte_span(), message(cx, &mc))
                 .with_related(
                     starter.start_byte()..starter.start_byte() + 2,
                     format!("{via} (line {})", LineOf(starter.start_byte())),
@@ -197,13 +197,13 @@ fn report_at_go(cx: &Context, go: Node, calls: &[MethodCall], out: &mut Vec<Find
         text(first.method, cx.src)
     );
     let mut finding = META.finding(
-        go_call.byte_range(),
+        go_call.byte_span(),
         format!("`{callee}` calls `{method}` on the goroutine started here: it stops only that goroutine, not the test"),
     );
     for mc in calls {
         let line = LineOf(mc.call.start_byte());
         finding = finding.with_related(
-            mc.call.byte_range(),
+            mc.call.byte_span(),
             format!("`{}` (line {line})", text(mc.call, cx.src)),
         );
     }
@@ -361,7 +361,7 @@ fn fix(cx: &Context, call: Node, mc: &MethodCall, lit: Node) -> Option<(String, 
         return None;
     }
     let mut edits = vec![TextEdit {
-        range: mc.method.byte_range(),
+        range: mc.method.byte_span(),
         new_text: replacement.to_string(),
     }];
     let recv = text(mc.receiver, cx.src);

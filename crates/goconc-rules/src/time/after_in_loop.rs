@@ -97,7 +97,7 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
     // Only a select in a loop makes a timer per iteration.
     enclosing_loop(select)?;
     Some(META.finding(
-        call.byte_range(),
+        call.byte_span(),
         "`time.After` in a `select` inside a loop: each iteration makes a new timer, and before Go 1.23 it stays alive until it fires",
     ))
 }

@@ -95,7 +95,7 @@ fn check_call(cx: &Context, call: Node) -> Option<Finding> {
         return None;
     }
     let mut finding = META.finding(
-        call.byte_range(),
+        call.byte_span(),
         "`time.Tick` makes a ticker that is never stopped: this function can return, and before Go 1.23 the ticker is never freed",
     );
     if let Some(edits) = fix(cx, call, function) {
@@ -146,7 +146,7 @@ fn fix(cx: &Context, call: Node, function: Node) -> Option<Vec<TextEdit>> {
             ),
         },
         TextEdit {
-            range: call.byte_range(),
+            range: call.byte_span(),
             new_text: "ticker.C".to_string(),
         },
     ])

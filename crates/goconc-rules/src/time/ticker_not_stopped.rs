@@ -114,7 +114,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     let [var] = names[..] else { return None };
     let decl = cx
         .model
-        .resolve_name(text(var, cx.src), stmt.end_byte())
+        .resolve_name(text(var, cx.src), stmt.end_offset())
         .filter(|d| d.ident == var)?;
     let uses = uses_of(cx, decl);
     let mut received_in_select = false;
@@ -149,7 +149,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     let var_name = decl.name;
     let kind = if ticker { "ticker" } else { "timer" };
     let mut finding = META.finding(
-        var.byte_range(),
+        var.byte_span(),
         if ticker {
             format!("the ticker `{var_name}` from `time.{what}` is never stopped: before Go 1.23 it keeps firing and is never freed")
         } else {
@@ -194,7 +194,7 @@ fn uses_of<'t>(cx: &Context<'_, 't>, decl: &Decl<'t>) -> Vec<Node<'t>> {
         return out;
     };
     walk(scope, |n| {
-        if n.end_byte() <= decl.visible.start || n.start_byte() >= decl.visible.end {
+        if n.end_offset() <= decl.visible.start || n.start_byte() >= decl.visible.end {
             return false;
         }
         if n.kind_str() == "identifier"

@@ -134,7 +134,9 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         // An Add followed by `go` statements whose goroutines release this group counts those
         // children (a supervisor, or a goroutine already counted itself): not its own start.
         let counts_children = cx.index.go_statements.iter().any(|g| {
-            is_within(*g, body) && g.start_byte() > add.call.end_byte() && child_uses(cx, *g, &key)
+            is_within(*g, body)
+                && g.start_byte() > add.call.end_offset()
+                && child_uses(cx, *g, &key)
         });
         if counts_children {
             continue;
@@ -158,7 +160,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 "`{recv}.Add` runs inside the goroutine it counts: a `{recv}.Wait` can return before the goroutine has added to the counter"
             ),
         };
-        let mut finding = META.finding(add.call.byte_range(), message).with_related(
+        let mut finding = META.finding(add.call.byte_span(), message).with_related(
             go.start_byte()..go.start_byte() + 2,
             format!(
                 "the goroutine starts here (line {})",
@@ -167,7 +169,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         );
         if let Some(wait) = parent_wait {
             finding = finding.with_related(
-                wait.call.byte_range(),
+                wait.call.byte_span(),
                 format!("`{recv}.Wait` (line {})", LineOf(wait.call.start_byte())),
             );
         }
@@ -234,14 +236,14 @@ fn add_after_go<'t>(
     let recv = text(receiver, cx.src);
     let mut finding = META
         .finding(
-            add.byte_range(),
+            add.byte_span(),
             format!(
                 "`{recv}.Add` runs after the goroutine it counts has started (line {}): if that goroutine reaches `{recv}.Done` first, the counter goes negative and panics, and a `{recv}.Wait` in between returns too early",
                 LineOf(go.start_byte())
             ),
         )
         .with_related(go.start_byte()..go.start_byte() + 2, "the goroutine starts here")
-        .with_related(done.call.byte_range(), "its `Done`");
+        .with_related(done.call.byte_span(), "its `Done`");
     // From Go 1.25, `wg.Add(1)` before `go func() { defer wg.Done(); … }()` is what `wg.Go`
     // does: the fix writes that at once, so that it leaves nothing to fix.
     if let Some(edits) = go_fix_after(cx, add, stmt, receiver, lit, go, &key) {
@@ -423,7 +425,7 @@ fn check_started_by_name<'t>(
         return;
     }
     let counts_children = cx.index.go_statements.iter().any(|g| {
-        is_within(*g, body) && g.start_byte() > add.end_byte() && child_uses(cx, *g, &key)
+        is_within(*g, body) && g.start_byte() > add.end_offset() && child_uses(cx, *g, &key)
     });
     if counts_children {
         return;
@@ -476,7 +478,7 @@ fn check_started_by_name<'t>(
             continue;
         };
         let Some(wait) = wg_calls_within(cx, WaitGroupOp::Wait, &passed, parent_body)
-            .find(|w| w.call.start_byte() > go.end_byte() && !is_within(w.call, function))
+            .find(|w| w.call.start_byte() > go.end_offset() && !is_within(w.call, function))
         else {
             continue;
         };
@@ -490,7 +492,7 @@ fn check_started_by_name<'t>(
             LineOf(wait.call.start_byte()),
         );
         let finding = META
-            .finding(add.byte_range(), message)
+            .finding(add.byte_span(), message)
             .with_related(
                 go.start_byte()..go.start_byte() + 2,
                 format!(
@@ -499,7 +501,7 @@ fn check_started_by_name<'t>(
                 ),
             )
             .with_related(
-                wait.call.byte_range(),
+                wait.call.byte_span(),
                 format!(
                     "`{group_text}.Wait` (line {})",
                     LineOf(wait.call.start_byte())

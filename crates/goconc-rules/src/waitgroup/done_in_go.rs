@@ -87,10 +87,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
             let mut finding = META
                 .finding(
-                    done.call.byte_range(),
+                    done.call.byte_span(),
                     format!("`{recv}.Done()` inside `{recv}.Go`: `Go` already calls `Done` when the function returns, so the counter goes negative and panics"),
                 )
-                .with_related(go.call.byte_range(), format!("`{recv}.Go` runs the function here (line {})", LineOf(go.call.start_byte())));
+                .with_related(go.call.byte_span(), format!("`{recv}.Go` runs the function here (line {})", LineOf(go.call.start_byte())));
             if let Some(line) = call_statement(done.call).and_then(|s| statement_line(s, cx.src)) {
                 finding = finding.with_fix(
                     format!("Delete `{}`", text(done.call, cx.src)),

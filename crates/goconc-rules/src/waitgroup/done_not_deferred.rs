@@ -196,14 +196,14 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         if let Skip::Return(_) = reason {
             if let Some(handoff) = go.and_then(|go| reported_to_starter(cx, go, body, &key)) {
                 let mut finding = META.finding(
-                    done.call.byte_range(),
+                    done.call.byte_span(),
                     format!(
                         "`{recv}.Done()` is not deferred: every `return` that skips it first sends on `{}`, which the starting function receives once without waiting on `{recv}`; only the goroutine waiting in `{recv}.Wait` on line {} stays blocked",
                         handoff.channel,
                         LineOf(handoff.waiter.start_byte()),
                     ),
                 )
-                .with_related(handoff.waiter.byte_range(), "waits for this `Done`");
+                .with_related(handoff.waiter.byte_span(), "waits for this `Done`");
                 finding.severity = Severity::Hint;
                 out.push(finding);
                 continue;
@@ -273,7 +273,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             _ => format!("`{recv}.Wait` blocks forever"),
         };
         let mut finding = META.finding(
-            done.call.byte_range(),
+            done.call.byte_span(),
             format!("`{recv}.Done()` is not deferred: {why}, and {consequence}"),
         );
         if let Some(go) = go {
@@ -288,21 +288,21 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         finding.severity = severity;
         match reason {
             Skip::Return(ret) => {
-                finding = finding.with_related(ret.byte_range(), "returns without calling `Done`")
+                finding = finding.with_related(ret.byte_span(), "returns without calling `Done`")
             }
             Skip::Continue(c) => {
-                finding = finding.with_related(c.byte_range(), "continues without calling `Done`")
+                finding = finding.with_related(c.byte_span(), "continues without calling `Done`")
             }
             Skip::Goexit(call)
             | Skip::FailingAssertion(call)
             | Skip::UnseenCallee(call)
             | Skip::HelperGoexit { call, .. } => {
-                finding = finding.with_related(call.byte_range(), "ends the goroutine here")
+                finding = finding.with_related(call.byte_span(), "ends the goroutine here")
             }
             Skip::RecoveredPanic { risky, recover } => {
                 finding = finding
                     .with_related(first_line(cx, risky), "a panic here skips `Done`")
-                    .with_related(recover.byte_range(), "the panic is recovered here")
+                    .with_related(recover.byte_span(), "the panic is recovered here")
             }
             Skip::Panic(risky) => {
                 finding = finding.with_related(first_line(cx, risky), "a panic here skips `Done`");
@@ -425,7 +425,7 @@ fn received_once_by(
                     .any(|l| goconc_syntax::is_within(l, starter_body));
             if in_loop {
                 looped = true;
-            } else if ch.start_byte() > go.end_byte() {
+            } else if ch.start_byte() > go.end_offset() {
                 once = true;
             }
         }
@@ -435,7 +435,7 @@ fn received_once_by(
 }
 
 fn first_line(cx: &Context, node: Node) -> std::ops::Range<usize> {
-    node.start_byte()..line_end_after_newline(cx.src, node.start_byte()).min(node.end_byte())
+    node.start_byte()..line_end_after_newline(cx.src, node.start_byte()).min(node.end_offset())
 }
 
 /// `t.Fatal`, `require.NoError`, `check`: the called function as written.

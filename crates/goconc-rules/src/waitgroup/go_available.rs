@@ -136,8 +136,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         }
         let recv = text(add.receiver, cx.src);
         let mut finding = META
-            .finding(add.call.byte_range(), format!("`{recv}.Add(1)` and a `go` statement with `defer {recv}.Done()` are what `{recv}.Go` does"))
-            .with_related(go.byte_range().start..go.byte_range().start + 2, "the goroutine it counts");
+            .finding(add.call.byte_span(), format!("`{recv}.Add(1)` and a `go` statement with `defer {recv}.Done()` are what `{recv}.Go` does"))
+            .with_related(go.byte_span().start..go.byte_span().start + 2, "the goroutine it counts");
         if let Some(edit) = fix(cx.src, stmt, go, body, first, recv) {
             finding = finding.with_fix(
                 format!("Rewrite to `{recv}.Go(func() {{ … }})`"),

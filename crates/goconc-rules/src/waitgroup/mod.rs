@@ -1,5 +1,6 @@
 //! `sync.WaitGroup` rules, one file each, and what they share: which WaitGroup a call is on.
 
+use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use super::{Context, Rule};
@@ -57,7 +58,7 @@ impl WgKey {
     /// Is the root of the path declared inside `node` (a local of a function literal's body)?
     pub fn declared_within(&self, node: Node) -> bool {
         self.root_decl
-            .is_some_and(|at| at >= node.start_byte() && at < node.end_byte())
+            .is_some_and(|at| at >= node.start_byte() && at < node.end_offset())
     }
 }
 
@@ -99,18 +100,18 @@ pub(crate) fn go_rewrite(
     recv: &str,
 ) -> Option<crate::TextEdit> {
     let open = body.start_byte() + 1;
-    let close = body.end_byte().checked_sub(1)?;
+    let close = body.end_offset().checked_sub(1)?;
     if src.get(close..close + 1) != Some("}") {
         return None;
     }
     // After the body's closing brace the go statement has only `()` left.
-    if src.get(body.end_byte()..go.end_byte())?.trim() != "()" {
+    if src.get(body.end_offset()..go.end_offset())?.trim() != "()" {
         return None;
     }
     let mut lines = Vec::new();
     for &(stmt, bare) in drop {
         let line = goconc_syntax::statement_line(stmt, src)?;
-        if bare && !src.get(stmt.end_byte()..line.end)?.trim().is_empty() {
+        if bare && !src.get(stmt.end_offset()..line.end)?.trim().is_empty() {
             return None;
         }
         if line.start < open || line.end > close {
@@ -127,7 +128,7 @@ pub(crate) fn go_rewrite(
     }
     inner.push_str(src.get(at..close)?);
     Some(crate::TextEdit {
-        range: from..go.end_byte(),
+        range: from..go.end_offset(),
         new_text: format!("{recv}.Go(func() {{{inner}}})"),
     })
 }

@@ -133,8 +133,8 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             "`{recv}.Wait()` inside the loop that starts the goroutines (line {}): each iteration waits for its own goroutine, so they run one at a time",
             LineOf(start.start_byte())
         );
-        out.push(META.finding(call.byte_range(), message).with_related(
-            start.byte_range(),
+        out.push(META.finding(call.byte_span(), message).with_related(
+            start.byte_span(),
             "the goroutine started in the same iteration",
         ));
     }

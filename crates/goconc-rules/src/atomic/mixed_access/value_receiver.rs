@@ -3,6 +3,7 @@
 //! through pointers of the type races with that copy.
 
 use goconc_model::atomics::{self, AtomicPlace};
+use goconc_syntax::NodeExt;
 
 use super::{atomic_call_here, display_chain, field_type_fits, META};
 use crate::finding::{Finding, LineOf, Severity};
@@ -58,13 +59,13 @@ fn report(
         "`{}` has a value receiver: each call copies the `{}`, which reads its field `{field}` plainly, but `atomic.{}` updates `{target}` in `{}`{at}: {tail}",
         method.name, method.type_name, atomic.func, atomic.function,
     );
-    let mut finding = META.finding(method.type_node.byte_range(), message);
+    let mut finding = META.finding(method.type_node.byte_span(), message);
     if !shared {
         finding.severity = Severity::Warning;
     }
     if let Some(call) = in_file {
         finding = finding.with_related(
-            call.byte_range(),
+            call.byte_span(),
             format!("`{target}` is updated atomically here"),
         );
     }

@@ -5,6 +5,7 @@
 //! method's receiver, where the fix (a pointer receiver) goes: one finding per type and file.
 
 use goconc_model::captured_calls::CopiedWhileWritten;
+use goconc_syntax::NodeExt;
 
 use super::META;
 use crate::finding::Finding;
@@ -60,10 +61,10 @@ fn type_finding(cx: &Context, found: &[(&ValueMethod, &CopiedWhileWritten)]) -> 
         "{who}: each call copies the whole `{}`, reading every field, and `{}` starts a goroutine that calls `{}.{called}`{through}, then writes `{}.{}` with nothing ordering the two: the copy races with that write",
         method.type_name, copy.starter, copy.variable, copy.variable, copy.field,
     );
-    let mut finding = META.finding(method.type_node.byte_range(), message);
+    let mut finding = META.finding(method.type_node.byte_span(), message);
     for (other, _) in &found[1..] {
         finding = finding.with_related(
-            other.type_node.byte_range(),
+            other.type_node.byte_span(),
             format!("`{}` copies it too", other.name),
         );
     }

@@ -105,9 +105,9 @@ fn finding(cx: &Context, table: &TableChannel, exit: Node) -> Finding {
         function_name(cx.model, table.function),
     );
     let mut finding = META
-        .finding(table.make_call.byte_range(), message)
+        .finding(table.make_call.byte_span(), message)
         .with_related(
-            table.go.byte_range(),
+            table.go.byte_span(),
             "one goroutine per element starts here",
         );
     for (i, send) in table.sends.iter().enumerate() {
@@ -115,9 +115,9 @@ fn finding(cx: &Context, table: &TableChannel, exit: Node) -> Finding {
             0 => "each goroutine blocks forever here",
             _ => "or here",
         };
-        finding = finding.with_related(send.byte_range(), note);
+        finding = finding.with_related(send.byte_span(), note);
     }
-    finding = finding.with_related(exit.byte_range(), "leaves without receiving the rest");
+    finding = finding.with_related(exit.byte_span(), "leaves without receiving the rest");
     if let Some(edit) = buffer_edit(cx, table.make_call, table.chan_type, table.capacity_expr) {
         finding = finding.with_unsafe_fix(
             format!(

@@ -63,8 +63,8 @@ pub(super) fn check_default_send<'t>(
         LineOf(stop_case.start_byte()),
     );
     let mut finding = META
-        .finding(send.byte_range(), message)
-        .with_related(stop_case.byte_range(), "the stop case, checked only once");
+        .finding(send.byte_span(), message)
+        .with_related(stop_case.byte_span(), "the stop case, checked only once");
     if let Some(fix) = merge_default_fix(cx, default, send, channel, value) {
         finding = finding.with_fix(
             "Make the send a case of the `select`, beside the stop case",
@@ -188,14 +188,14 @@ pub(super) fn merge_default_fix(
         .trim_start()
         .strip_prefix(':')?;
     // After the send, at most a comment on its own line, which stays where it is.
-    let tail = cx.src.get(send.end_byte()..default.end_byte())?.trim();
+    let tail = cx.src.get(send.end_offset()..default.end_offset())?.trim();
     if !gap.trim().is_empty()
         || !(tail.is_empty() || tail.starts_with("//") && !tail.contains('\n'))
     {
         return None;
     }
     Some(TextEdit {
-        range: default.start_byte()..send.end_byte(),
+        range: default.start_byte()..send.end_offset(),
         new_text: format!("case {} <- {}:", text(channel, cx.src), text(value, cx.src)),
     })
 }
@@ -242,7 +242,7 @@ pub(super) fn wrap_sends_fix(cx: &Context, default: Node, select: Node) -> Optio
                 .map(|(stop, ret)| format!("{indent}case <-{stop}:{nl}{indent}\t{ret}{nl}"))
                 .collect();
             Some(TextEdit {
-                range: send.byte_range(),
+                range: send.byte_span(),
                 new_text: format!(
                     "select {{{nl}{indent}case {} <- {}:{nl}{cases}{indent}}}",
                     text(channel, cx.src),

@@ -95,7 +95,7 @@ pub(super) fn check_field_send<'t>(cx: &Context<'_, 't>, send: Node<'t>, out: &m
         "bare send on `{}`: {why}, and then this send blocks forever{tail}",
         text(channel, cx.src)
     );
-    let mut finding = META.finding(send.byte_range(), message);
+    let mut finding = META.finding(send.byte_span(), message);
     for r in &receivers {
         if let Some(range) = range_in_file(cx.model, r) {
             finding = finding.with_related(range, "this loop can stop reading");
@@ -294,7 +294,7 @@ pub(super) fn reads_until_last_word(
     };
     goconc_syntax::statements(body)
         .into_iter()
-        .filter(|s| s.kind_str() == "defer_statement" && s.end_byte() <= for_stmt.start_byte())
+        .filter(|s| s.kind_str() == "defer_statement" && s.end_offset() <= for_stmt.start_byte())
         .any(|defer| deferred_drain(cx, defer, body, owner, field, last))
 }
 

@@ -189,6 +189,6 @@ fn in_this_file(cx: &Context, access: &FieldAccess) -> bool {
                 .field("name")
                 .is_some_and(|n| goconc_syntax::text(n, cx.src) == name)
             && f.node.start_byte() <= access.offset
-            && access.offset < f.node.end_byte()
+            && access.offset < f.node.end_offset()
     })
 }

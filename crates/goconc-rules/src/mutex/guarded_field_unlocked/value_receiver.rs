@@ -134,7 +134,7 @@ fn type_finding(cx: &Context, methods: &[ValueMethod], first: &Copy, others: &[&
         "{who}: each call copies the `{}`, reading `{field}` before `{lock_name}` is taken, but `{}` writes `{field}` holding it{at}: the copy races with that write",
         method.type_name, writer.function,
     );
-    let mut finding = META.finding(method.type_node.byte_range(), message);
+    let mut finding = META.finding(method.type_node.byte_span(), message);
     if writer.here {
         finding = finding.with_related(
             writer.offset..writer.offset + writer.len,
@@ -144,7 +144,7 @@ fn type_finding(cx: &Context, methods: &[ValueMethod], first: &Copy, others: &[&
     for other in others {
         let m = &methods[other.method];
         finding = finding.with_related(
-            m.type_node.byte_range(),
+            m.type_node.byte_span(),
             format!(
                 "`{}` copies the `{}` too, reading `{}` before `{}` is taken",
                 m.name, m.type_name, other.field, other.lock_name
@@ -168,7 +168,7 @@ impl<'t> LockObserver<'t> for States {
     fn statement(&mut self, node: Node<'t>, state: &LockState) {
         let held = state.held_on_every_path().cloned().collect();
         self.by_statement
-            .insert((node.start_byte(), node.end_byte()), held);
+            .insert((node.start_byte(), node.end_offset()), held);
     }
 }
 
@@ -178,7 +178,7 @@ impl States {
     fn at(&self, node: Node) -> &[String] {
         let mut at = Some(node);
         while let Some(n) = at {
-            if let Some(held) = self.by_statement.get(&(n.start_byte(), n.end_byte())) {
+            if let Some(held) = self.by_statement.get(&(n.start_byte(), n.end_offset())) {
                 return held;
             }
             at = n.parent_node();
@@ -402,7 +402,7 @@ fn writes_here(cx: &Context, type_name: &str, lock: &Lock) -> Vec<Writer> {
                         field: field.to_string(),
                         function: function.clone(),
                         offset: target.start_byte(),
-                        len: target.end_byte() - target.start_byte(),
+                        len: target.end_offset() - target.start_byte(),
                         here: true,
                     });
                 }
