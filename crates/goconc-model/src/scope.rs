@@ -13,7 +13,7 @@ use super::index::NodeIndex;
 use super::package::PackageModel;
 use super::types::{names_of, results_of, Ty, MAX_TYPE_DEPTH};
 use goconc_syntax::kinds;
-use goconc_syntax::{call_args, climb, named_children, text, unparen};
+use goconc_syntax::{call_args, named_children, text, unparen, Step};
 
 /// What declared a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,34 +322,31 @@ impl<'t> FileModel<'t> {
         mut index: Option<&mut NodeIndex<'t>>,
         stack: &mut Vec<(usize, usize)>,
     ) {
-        // A cursor made at `item` never leaves it; `depth` is the item's number of ancestors,
-        // `ends` the end bytes of those entered below it.
-        let mut cursor = item.walk();
+        // `depth`: the item's number of ancestors, to which each step back restores the chain.
         let depth = self.ancestors.len();
-        let mut ends: Vec<usize> = Vec::new();
-        loop {
-            let node = cursor.node();
-            let flags = kinds::flags(node.kind_number());
-            if flags & kinds::INDEX != 0 {
-                if let Some(index) = index.as_deref_mut() {
-                    index.add(node, self.src);
+        let src = self.src;
+        goconc_syntax::walk_entering(item, |step| match step {
+            Step::Visit(node) => {
+                let flags = kinds::flags(node.kind_number());
+                if flags & kinds::INDEX != 0 {
+                    if let Some(index) = index.as_deref_mut() {
+                        index.add(node, src);
+                    }
                 }
+                if flags & kinds::DECLARES != 0 {
+                    self.visit(node, stack);
+                }
+                !kinds::holds_nothing_to_record(node, flags, src)
             }
-            if flags & kinds::DECLARES != 0 {
-                self.visit(node, stack);
-            }
-            if !kinds::holds_nothing_to_record(node, flags, self.src) && cursor.goto_first_child() {
+            Step::Enter(node) => {
                 self.ancestors.push(node);
-                ends.push(node.end_offset());
-                continue;
+                true
             }
-            let ancestors = &mut self.ancestors;
-            if !climb(&mut cursor, node.end_offset(), &mut ends, |entered| {
-                ancestors.truncate(depth + entered)
-            }) {
-                return;
+            Step::Leave(entered) => {
+                self.ancestors.truncate(depth + entered);
+                true
             }
-        }
+        });
     }
 
     fn parent(&self) -> Option<Node<'t>> {

@@ -782,6 +782,63 @@ pub fn walk<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
     }
 }
 
+/// A step of [`walk_entering`].
+pub enum Step<'t> {
+    /// A node, in document order: the visitor answers whether to enter it.
+    Visit(Node<'t>),
+    /// The walk enters the node just visited (it has children).
+    Enter(Node<'t>),
+    /// The walk leaves entered nodes until this many are still entered.
+    Leave(usize),
+}
+
+/// Like [`walk`], telling the visitor when it enters a node's children and when it leaves them,
+/// for visitors that keep the chain of ancestors. Every entered node is left by the end.
+pub fn walk_entering<'t>(root: Node<'t>, mut step: impl FnMut(Step<'t>) -> bool) {
+    if let Some((layout, first)) = preorder::locate(root) {
+        // `open`: the index of each entered node, innermost last.
+        let mut open: Vec<usize> = Vec::new();
+        let end = layout.end(first);
+        let mut i = first;
+        while i < end {
+            while open.last().is_some_and(|&a| layout.end(a) <= i) {
+                open.pop();
+                step(Step::Leave(open.len()));
+            }
+            let node = layout.node(i, root);
+            if !step(Step::Visit(node)) {
+                i = layout.end(i);
+                continue;
+            }
+            if layout.end(i) > i + 1 {
+                step(Step::Enter(node));
+                open.push(i);
+            }
+            i += 1;
+        }
+        while open.pop().is_some() {
+            step(Step::Leave(open.len()));
+        }
+        return;
+    }
+    // A cursor made at `root` never leaves it. `ends`: the end byte of each entered node.
+    let mut cursor = root.walk();
+    let mut ends: Vec<usize> = Vec::new();
+    loop {
+        let node = cursor.node();
+        if step(Step::Visit(node)) && cursor.goto_first_child() {
+            step(Step::Enter(node));
+            ends.push(node.end_byte());
+            continue;
+        }
+        if !climb(&mut cursor, node.end_byte(), &mut ends, |entered| {
+            step(Step::Leave(entered));
+        }) {
+            return;
+        }
+    }
+}
+
 /// Like [`walk`] for visitors that look only at statements, calls, function literals and
 /// composite literals: passes over what can hold none of them (tokens, names, literals, types,
 /// and expressions and calls without a `(` or `{` of their own; see `model::kinds`). Those
@@ -1014,6 +1071,47 @@ pub fn newline(src: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With a layout and with the cursor, the walk that keeps its ancestors visits the same
+    /// nodes under the same chain of entered nodes, passes over the same subtrees, and has left
+    /// every node it entered by its end.
+    #[test]
+    fn walk_entering_keeps_the_same_ancestors_with_a_layout_or_a_cursor() {
+        let file = SourceFile::new(
+            "package p\n\nfunc f(mu *sync.Mutex) {\n\tmu.Lock()\n\tgo func() { x := []int{1, (2)}; _ = x }()\n\tif a { b() } else { c() }\n}\n"
+                .to_string(),
+        );
+        let root = file.tree().root_node();
+        let chains = || {
+            let mut chain: Vec<usize> = Vec::new();
+            let mut seen = Vec::new();
+            walk_entering(root, |step| match step {
+                Step::Visit(n) => {
+                    seen.push((n.id(), chain.clone()));
+                    n.kind_str() != "parameter_list"
+                }
+                Step::Enter(n) => {
+                    chain.push(n.id());
+                    true
+                }
+                Step::Leave(entered) => {
+                    chain.truncate(entered);
+                    true
+                }
+            });
+            assert!(chain.is_empty(), "still entered at the end: {chain:?}");
+            seen
+        };
+        let by_cursor = chains();
+        let _layout = preorder::install(root);
+        assert!(preorder::locate(root).is_some());
+        assert_eq!(by_cursor, chains());
+        assert!(by_cursor.iter().any(|(_, chain)| chain.len() >= 8));
+        // The parameter `mu` (bytes 18..20) is below a list passed over.
+        let parameter = root.descendant_for_byte_range(18, 20).unwrap();
+        assert_eq!(text(parameter, file.text()), "mu");
+        assert!(!by_cursor.iter().any(|(id, _)| *id == parameter.id()));
+    }
 
     #[test]
     fn a_break_leaves_the_loop_it_aims_at_or_one_around_it() {
