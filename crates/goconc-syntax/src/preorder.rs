@@ -578,7 +578,6 @@ fn recall(node: Node) -> Option<Remembered> {
 #[inline]
 pub(crate) fn cached_kind(node: Node) -> Option<u16> {
     remembered(node)
-        .or_else(|| recall(node))
         .filter(|r| r.kind != UNCACHED)
         .map(|r| u16::from(r.kind))
 }
