@@ -185,27 +185,28 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             check_send(cx, &cx.channels, goroutine, send, out);
         }
     }
-    let reported: Vec<usize> = out
-        .iter()
-        .filter(|f| f.rule == META.id)
-        .map(|f| f.range.start)
-        .collect();
+    // Sets, not lists: a function of thousands of sends asked a list of as many findings.
+    let reported = reported_starts(out);
     for &send in &cx.index.send_statements {
         if !reported.contains(&send.start_byte()) && !cx.is_skipped(send.start_byte()) {
             check_field_send(cx, send, out);
         }
     }
-    let reported: Vec<usize> = out
-        .iter()
-        .filter(|f| f.rule == META.id)
-        .map(|f| f.range.start)
-        .collect();
+    let reported = reported_starts(out);
     let mut defaults_reported: Vec<usize> = Vec::new();
     for &send in &cx.index.send_statements {
         if !reported.contains(&send.start_byte()) && !cx.is_skipped(send.start_byte()) {
             check_default_send(cx, send, &mut defaults_reported, out);
         }
     }
+}
+
+/// Where this rule's findings so far start.
+fn reported_starts(out: &[Finding]) -> crate::HashSet<usize> {
+    out.iter()
+        .filter(|f| f.rule == META.id)
+        .map(|f| f.range.start)
+        .collect()
 }
 
 fn check_send<'t>(
