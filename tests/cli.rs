@@ -1467,3 +1467,56 @@ fn lock_interfaces_of_another_package_of_the_module_are_locks() {
     // which no `sync.Locker` does, so it is not taken for a lock.
     assert_eq!(found, vec![("mutex-unlock-missing", 12)], "{text}");
 }
+
+/// The shapes bench also measures each shape parsed alone: the column `tree` holds a number per
+/// shape, the MB per MB of tree-sitter's tree under the check's own.
+#[test]
+fn the_shapes_bench_reports_the_tree_alone_beside_the_check() {
+    let dir = TempDir::new("bench-tree");
+    let out = goconc(
+        dir.path(),
+        &[
+            "bench",
+            "--shapes",
+            "--scale",
+            "0.05",
+            "--only",
+            "nested-ifs",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.trim_end().ends_with("MB/MB     tree  outcome"),
+        "{header}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("nested-ifs"))
+        .expect("the shape's row");
+    // Name, input MB, CPU s, s/MB, peak MB, MB/MB, then the tree's MB/MB.
+    let cell = row.split_whitespace().nth(6).unwrap();
+    let tree: f64 = cell.parse().unwrap_or_else(|_| panic!("{cell:?} in {row}"));
+    assert!(tree >= 0.0, "{row}");
+}
+
+/// `--parse-only` parses a file and exits 0; a file that is not there is an error (exit 2)
+/// that names it.
+#[test]
+fn bench_parse_only_parses_a_file_or_names_the_one_it_cannot_read() {
+    let dir = TempDir::new("parse-only");
+    let file = dir.write("x.go", "package p\n\nfunc f() {\n\tif x {\n}\n");
+    let out = goconc(
+        dir.path(),
+        &["bench", "--parse-only", file.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let missing = dir.path().join("missing.go");
+    let out = goconc(
+        dir.path(),
+        &["bench", "--parse-only", missing.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("missing.go"), "{}", stderr(&out));
+}

@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// With --shapes: stop a check after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub limit: u64,
+    /// Parse this file as `check` does, keep its tree to the end and exit: how the shapes bench
+    /// measures what tree-sitter's tree alone costs.
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub parse_only: Option<PathBuf>,
 }
 
 /// The files of one folder.
@@ -151,6 +155,9 @@ fn mb(bytes: u64) -> f64 {
 }
 
 pub fn run(args: &BenchArgs) -> u8 {
+    if let Some(file) = &args.parse_only {
+        return parse_only(file);
+    }
     if args.shapes {
         return crate::shapes::run(
             args.binary.clone(),
@@ -318,4 +325,22 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// Parses `file` and holds the tree until the process ends, for the peak it leaves.
+fn parse_only(file: &Path) -> u8 {
+    let text = match crate::files::read_regular(file) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return EXIT_ERROR;
+        }
+    };
+    let tree = goconc_analysis::parse_text(&text);
+    // Read once more at the end, so that the tree is alive until then.
+    if tree.root_node().end_byte() > text.len() {
+        eprintln!("error: the tree of {} ends past its text", file.display());
+        return EXIT_ERROR;
+    }
+    0
 }

@@ -285,21 +285,38 @@ struct Cost {
     outcome: String,
 }
 
-/// Runs `binary check DIR` and waits for it with `wait4`, which gives its CPU time and peak
-/// resident memory.
-#[cfg(unix)]
+/// Runs `binary check DIR` in a child (see [`run_in_child`]).
 fn check_in_child(
     binary: &Path,
     dir: &Path,
     format: &str,
     limit: Duration,
 ) -> Result<Cost, String> {
+    let args = [
+        "check".as_ref(),
+        "--format".as_ref(),
+        format.as_ref(),
+        dir.as_os_str(),
+    ];
+    run_in_child(binary, &args, limit)
+}
+
+/// Parses the shape's file in a child that only parses it: what tree-sitter's tree costs
+/// alone, the floor under the check's peak.
+fn parse_in_child(binary: &Path, dir: &Path, limit: Duration) -> Result<Cost, String> {
+    let file = dir.join("x.go");
+    let args = ["bench".as_ref(), "--parse-only".as_ref(), file.as_os_str()];
+    run_in_child(binary, &args, limit)
+}
+
+/// Runs `binary ARGS…` and waits for it with `wait4`, which gives its CPU time and peak
+/// resident memory.
+#[cfg(unix)]
+fn run_in_child(binary: &Path, args: &[&std::ffi::OsStr], limit: Duration) -> Result<Cost, String> {
     use std::os::unix::process::ExitStatusExt;
     let started = Instant::now();
     let mut child = std::process::Command::new(binary)
-        .arg("check")
-        .args(["--format", format])
-        .arg(dir)
+        .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -353,7 +370,7 @@ fn check_in_child(
 }
 
 #[cfg(not(unix))]
-fn check_in_child(_: &Path, _: &Path, _: &str, _: Duration) -> Result<Cost, String> {
+fn run_in_child(_: &Path, _: &[&std::ffi::OsStr], _: Duration) -> Result<Cost, String> {
     Err("the shapes bench needs a Unix system (wait4)".into())
 }
 
@@ -375,8 +392,8 @@ pub fn run(
     };
     let root = std::env::temp_dir().join(format!("goconc-shapes-{}", std::process::id()));
     println!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8}  outcome",
-        "shape", "input MB", "cpu s", "s/MB", "peak MB", "MB/MB"
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  outcome",
+        "shape", "input MB", "cpu s", "s/MB", "peak MB", "MB/MB", "tree"
     );
     // What the process costs with nearly nothing to read: subtracted from each peak, so that a
     // small shape is judged by what its size adds.
@@ -393,8 +410,15 @@ pub fn run(
             return EXIT_ERROR;
         }
     };
+    // The same for a child that only parses: a build without `--parse-only` (an older one,
+    // through --binary) leaves the tree's column empty.
+    let parse_baseline_bytes = parse_in_child(&binary, &baseline_dir, limit)
+        .ok()
+        .filter(|c| c.outcome == "ok")
+        .map(|c| c.peak_bytes);
     println!(
-        "(peak MB is the child's whole peak; MB/MB counts what it adds to the {:.0} MB of a check of an empty file)",
+        "(peak MB is the child's whole peak; MB/MB counts what it adds to the {:.0} MB of a check of an empty file;\n \
+         tree: the MB/MB of parsing alone, tree-sitter's tree, which the check holds throughout)",
         baseline_bytes as f64 / (1024.0 * 1024.0)
     );
     let mut missed = 0;
@@ -416,6 +440,11 @@ pub fn run(
         let cost = fastest_of(repeat, || {
             check_in_child(&binary, &dir, shape.format, limit)
         });
+        let tree_per_mb = parse_baseline_bytes.and_then(|baseline| {
+            let parsed = fastest_of(repeat, || parse_in_child(&binary, &dir, limit)).ok()?;
+            let added = parsed.peak_bytes.saturating_sub(baseline) as f64 / (1024.0 * 1024.0);
+            (parsed.outcome == "ok").then(|| format!("{:.1}", added / mb))
+        });
         let _ = std::fs::remove_dir_all(&dir);
         match cost {
             Ok(c) => {
@@ -427,13 +456,14 @@ pub fn run(
                     per_mb > SECONDS_PER_MB || added_mb / mb > PEAK_MB_PER_MB || c.outcome != "ok";
                 missed += usize::from(over);
                 println!(
-                    "{:<24} {:>8.2} {:>8.2} {:>8.2} {:>8.0} {:>8.1}  {}{}   ({}; wall {:.2} s)",
+                    "{:<24} {:>8.2} {:>8.2} {:>8.2} {:>8.0} {:>8.1} {:>8}  {}{}   ({}; wall {:.2} s)",
                     shape.name,
                     mb,
                     c.cpu.as_secs_f64(),
                     per_mb,
                     peak_mb,
                     added_mb / mb,
+                    tree_per_mb.as_deref().unwrap_or("-"),
                     c.outcome,
                     if over { ", over target" } else { "" },
                     shape.what,
