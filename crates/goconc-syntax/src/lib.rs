@@ -901,52 +901,24 @@ pub fn walk_body_calls<'t>(body: Node<'t>, src: &str, mut visit: impl FnMut(Node
 /// Like [`walk_body`], handing each node its ancestors below `body` and `body` itself (the
 /// parent last): tree-sitter's `parent()` searches down from the root, too slow per node.
 pub fn walk_body_with_ancestors<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>, &[Node<'t>])) {
-    if let Some((layout, first)) = preorder::locate(body) {
-        // `open`: the index of each ancestor below and including `body`, matching `ancestors`.
-        let mut ancestors: Vec<Node<'t>> = Vec::new();
-        let mut open: Vec<usize> = Vec::new();
-        let end = layout.end(first);
-        let mut i = first;
-        while i < end {
-            while open.last().is_some_and(|&a| layout.end(a) <= i) {
-                open.pop();
-                ancestors.pop();
-            }
-            let node = layout.node(i, body);
-            if i != first && node.kind_str() == "func_literal" {
-                i = layout.end(i);
-                continue;
-            }
-            visit(node, &ancestors);
-            if layout.end(i) > i + 1 {
-                open.push(i);
-                ancestors.push(node);
-            }
-            i += 1;
-        }
-        return;
-    }
-    // A cursor made at `body` never leaves it.
-    let mut cursor = body.walk();
     let mut ancestors: Vec<Node<'t>> = Vec::new();
-    let mut ends: Vec<usize> = Vec::new();
-    loop {
-        let node = cursor.node();
-        let nested_function = node != body && node.kind_str() == "func_literal";
-        if !nested_function {
-            visit(node, &ancestors);
-            if cursor.goto_first_child() {
-                ancestors.push(node);
-                ends.push(node.end_byte());
-                continue;
+    walk_entering(body, |step| match step {
+        Step::Visit(node) => {
+            if node != body && node.kind_str() == "func_literal" {
+                return false;
             }
+            visit(node, &ancestors);
+            true
         }
-        if !climb(&mut cursor, node.end_byte(), &mut ends, |depth| {
-            ancestors.truncate(depth)
-        }) {
-            return;
+        Step::Enter(node) => {
+            ancestors.push(node);
+            true
         }
-    }
+        Step::Leave(entered) => {
+            ancestors.truncate(entered);
+            true
+        }
+    });
 }
 
 /// The parent of a node whose known ancestors are `ancestors` (parent last); beyond them,
