@@ -4,6 +4,8 @@
 
 use std::sync::OnceLock;
 
+use crate::NodeExt;
+
 /// The index records nodes of this kind.
 pub const INDEX: u8 = 1;
 /// The model declares names or functions at nodes of this kind.
@@ -156,7 +158,6 @@ pub fn holds_nothing_to_record(node: tree_sitter::Node, flags: u8, src: &str) ->
     // The end from the layout when it handed the node out: tree-sitter reads it from the
     // node's subtree, a cache miss per node of a large tree (a tenth of a check of 25,000
     // channel operations in one loop).
-    use crate::NodeExt;
     let Some(text) = src.as_bytes().get(node.byte_span()) else {
         return false;
     };

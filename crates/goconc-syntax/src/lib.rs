@@ -782,7 +782,7 @@ pub fn walk<'t>(root: Node<'t>, mut visit: impl FnMut(Node<'t>) -> bool) {
     }
 }
 
-/// A step of [`walk_entering`].
+/// A step of [`walk_entering`]. The visitor's answer is read for `Visit` only.
 pub enum Step<'t> {
     /// A node, in document order: the visitor answers whether to enter it.
     Visit(Node<'t>),
@@ -1083,6 +1083,40 @@ mod tests {
         let parameter = root.descendant_for_byte_range(18, 20).unwrap();
         assert_eq!(text(parameter, file.text()), "mu");
         assert!(!by_cursor.iter().any(|(id, _)| *id == parameter.id()));
+    }
+
+    /// Passing over what holds no call loses no call: with a layout and with the cursor, the
+    /// calls `walk_body_calls` visits are those `walk_body` visits, in arguments, composite
+    /// literals, operands and conditions alike, and neither enters the nested literal.
+    #[test]
+    fn walk_body_calls_visits_every_call_walk_body_visits() {
+        let src = "package p\n\nfunc f() {\n\tx := a + g(h(1), T{k: m()}) * -n()\n\tif ok := p.q(); ok {\n\t\tgo func() { inner() }()\n\t}\n\ty := []int{len(s)}\n\t<-c.d()\n}\n";
+        let file = SourceFile::new(src.to_string());
+        let root = file.tree().root_node();
+        let body = root
+            .named_child(1)
+            .and_then(|f| f.child_by_field_name("body"))
+            .unwrap();
+        let calls = |all: bool| {
+            let mut seen = Vec::new();
+            let mut keep = |n: Node| {
+                if n.kind_str() == "call_expression" {
+                    seen.push(text(n, src).to_string());
+                }
+            };
+            match all {
+                true => walk_body(body, &mut keep),
+                false => walk_body_calls(body, src, &mut keep),
+            }
+            seen
+        };
+        let by_cursor = calls(true);
+        assert_eq!(by_cursor.len(), 8, "{by_cursor:?}");
+        assert!(!by_cursor.iter().any(|c| c == "inner()"));
+        assert_eq!(calls(false), by_cursor);
+        let _layout = preorder::install(root);
+        assert_eq!(calls(true), by_cursor);
+        assert_eq!(calls(false), by_cursor);
     }
 
     #[test]
