@@ -382,11 +382,48 @@ impl Layout {
         // are one run, found by bisection.
         let start = raw.context[0];
         let first = self.first_starting_at(start);
-        (first..self.entries.len())
+        let found = (first..self.entries.len())
             .take(SAME_START_SCAN)
             .take_while(|&i| self.entries[i].start == start)
-            .find(|&i| self.id(i) == raw.id)
-            .filter(|&i| self.answers_below(i))
+            .find(|&i| self.id(i) == raw.id);
+        let found = match found {
+            None if self
+                .entries
+                .get(first + SAME_START_SCAN - 1)
+                .is_some_and(|e| e.start == start) =>
+            {
+                self.position_in_long_run(node, first + SAME_START_SCAN)
+            }
+            found => found,
+        };
+        found.filter(|&i| self.answers_below(i))
+    }
+
+    /// The position of `node` among the entries from `from` on that start where it starts, a run
+    /// longer than [`SAME_START_SCAN`] (a chain of calls `a.b().c()…` or operators `a + b + …`
+    /// thousands long, each link starting at `a`). Such a run is one node inside the next, so
+    /// their end bytes never grow along it: the entries ending where `node` ends are found by
+    /// bisection, then compared by id. None, for the cursor to answer, when `node` is not found
+    /// there: a run out of that order (zero-width nodes of broken code), or too many entries
+    /// ending where it ends.
+    fn position_in_long_run(&self, node: Node, from: usize) -> Option<usize> {
+        let start = self.entries[from].start;
+        let run_end = from + self.entries[from..].partition_point(|e| e.start == start);
+        let end = u32::try_from(node.end_byte()).ok()?;
+        // The first entry of the run that ends at or before `end`.
+        let (mut lo, mut hi) = (from, run_end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.end_byte(mid) > end {
+                true => lo = mid + 1,
+                false => hi = mid,
+            }
+        }
+        let id = node.into_raw().id;
+        (lo..run_end)
+            .take(SAME_START_SCAN)
+            .take_while(|&i| self.end_byte(i) == end)
+            .find(|&i| self.id(i) == id)
     }
 
     /// Whether the entries below the one at `i` are all of its node's descendants (the walks
@@ -777,6 +814,31 @@ mod tests {
             assert_eq!(node.id(), id, "entry {i}");
             assert_eq!(layout.position(node), Some(i), "entry {i}");
         }
+    }
+
+    /// A chain of calls thousands long starts each of its links at the same byte: every link
+    /// is still found at its own index (not left to tree-sitter's `parent()`, which searches
+    /// down from the root, so that asking each link's parent cost the square of the chain),
+    /// and so is each node of a shorter run still past the linear scan (`((…(x)…)).y`).
+    #[test]
+    fn every_link_of_a_long_chain_starting_at_one_byte_is_found() {
+        let chain = ".M()".repeat(3000);
+        let parens = format!("{}x{}", "(".repeat(100), ")".repeat(100));
+        let src = format!("package p\n\nfunc f(a A) {{\n\ta{chain}\n\t_ = {parens}.y\n}}\n");
+        let file = crate::SourceFile::new(src);
+        let root = file.tree().root_node();
+        let layout = Layout::of(root, &[]).expect("the tree fits a layout");
+        let mut longest_run = 0;
+        let mut run = 0;
+        for i in 0..layout.entries.len() {
+            run = match i > 0 && layout.entries[i - 1].start == layout.entries[i].start {
+                true => run + 1,
+                false => 1,
+            };
+            longest_run = longest_run.max(run);
+            assert_eq!(layout.position(layout.node(i, root)), Some(i), "entry {i}");
+        }
+        assert!(longest_run > 5000, "the chain is one run: {longest_run}");
     }
 
     /// Over many buckets of source, with runs of nodes starting at one byte and a bucket no
