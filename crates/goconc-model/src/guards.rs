@@ -359,14 +359,7 @@ pub fn holds_data(package: &super::package::PackageModel, ty: &Ty) -> bool {
 
 /// Is `ty` a struct type of the package that holds a mutex?
 pub fn holds_mutex(model: &FileModel, type_name: &str) -> bool {
-    model
-        .package
-        .struct_fields(type_name)
-        .is_some_and(|fields| {
-            fields
-                .iter()
-                .any(|f| model.package.lock_kind(f.ty.deref()).is_some())
-        })
+    model.package.holds_mutex(type_name)
 }
 
 struct Collector<'m, 't> {
@@ -1449,6 +1442,9 @@ pub fn collect_replaying<'t>(
     recorded: impl Fn(Node<'t>) -> Option<std::rc::Rc<locks::LockTrace<'t>>>,
 ) -> GuardFacts {
     let mut facts = GuardFacts::default();
+    // By receiver type: its fields holding another struct of the package that holds a mutex.
+    // Found once per type: a type may have thousands of fields and of methods.
+    let mut holder_fields_of: HashMap<String, Vec<(String, String)>> = HashMap::default();
     for (index, function) in model.functions.iter().enumerate() {
         if function.parent.is_some() {
             continue;
@@ -1479,20 +1475,25 @@ pub fn collect_replaying<'t>(
                 .and_then(|r| named_children(r).next())
                 .and_then(|p| p.field("name"))
                 .map(|n| text(n, model.src))?;
-            let fields: Vec<(String, String)> = model
-                .package
-                .struct_fields(type_name)?
-                .iter()
-                .filter_map(|f| match f.ty.deref() {
-                    Ty::Named { pkg, name }
-                        if pkg.is_empty() && name != type_name && holds_mutex(model, name) =>
-                    {
-                        Some((f.name.clone(), name.clone()))
-                    }
-                    _ => None,
-                })
-                .collect();
-            (!fields.is_empty()).then_some((name, fields))
+            let fields = holder_fields_of
+                .entry(type_name.clone())
+                .or_insert_with(|| {
+                    let declared = model.package.struct_fields(type_name).unwrap_or(&[]);
+                    declared
+                        .iter()
+                        .filter_map(|f| match f.ty.deref() {
+                            Ty::Named { pkg, name }
+                                if pkg.is_empty()
+                                    && name != type_name
+                                    && holds_mutex(model, name) =>
+                            {
+                                Some((f.name.clone(), name.clone()))
+                            }
+                            _ => None,
+                        })
+                        .collect()
+                });
+            (!fields.is_empty()).then(|| (name, fields.clone()))
         });
         let key = summary_key(function.receiver_type.as_deref(), text(name, model.src));
         let expects_held = model.package.summary(&key).is_some_and(|s| s.expects_held);

@@ -542,6 +542,8 @@ pub struct PackageModel {
     unaccounted: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
     /// Computed on first use by [`PackageModel::lock_reach`].
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
+    /// Computed on first use by [`PackageModel::holds_mutex`].
+    mutex_holders: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
     /// Computed on first use by [`PackageModel::triggers`].
     triggers: std::sync::OnceLock<Arc<super::quiet::Triggers>>,
     /// Computed on first use by [`PackageModel::lock_closure`].
@@ -958,6 +960,29 @@ impl PackageModel {
                 type_names.any(|name| self.holds_lock(&Ty::named("", name), &mut memo, 0));
             Arc::new(reach)
         })
+    }
+
+    /// Is `type_name` a struct type of the package with a field that is a mutex? Found for every
+    /// struct at once: it is asked for each method and access, and going through the fields
+    /// each time cost the square of a type with thousands of fields and methods.
+    pub fn holds_mutex(&self, type_name: &str) -> bool {
+        self.mutex_holders
+            .get_or_init(|| {
+                let mut seen = crate::HashSet::default();
+                let mut holders = crate::HashSet::default();
+                for (name, fields) in self.all_structs() {
+                    // The first of a name is the one `struct_fields` finds.
+                    if seen.insert(name.as_str())
+                        && fields
+                            .iter()
+                            .any(|f| self.lock_kind(f.ty.deref()).is_some())
+                    {
+                        holders.insert(name.clone());
+                    }
+                }
+                Arc::new(holders)
+            })
+            .contains(type_name)
     }
 
     /// The names of the package's types: structs, other named types, and receivers of methods

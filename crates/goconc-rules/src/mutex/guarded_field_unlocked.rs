@@ -563,6 +563,16 @@ struct Facts<'a> {
     /// The receiver's locks each method of a type holds at one of its own accesses of the
     /// type's fields, that is takes itself: (type, function) → locks.
     locks_taken: HashMap<(&'a str, &'a str), HashSet<&'a str>>,
+    /// By type: how many of its declared fields hold data, and its channel fields (see
+    /// [`Facts::whole_value`], asked for each method: counting a type's fields each time cost
+    /// the square of a type with thousands of fields and methods).
+    data_fields: std::cell::RefCell<HashMap<String, std::rc::Rc<DataFields>>>,
+}
+
+/// What [`Facts::whole_value`] reads of a type's declared fields.
+struct DataFields {
+    count: usize,
+    channels: HashSet<String>,
 }
 
 impl<'a> Facts<'a> {
@@ -573,6 +583,7 @@ impl<'a> Facts<'a> {
             fields_of: HashMap::default(),
             calls: HashMap::default(),
             locks_taken: HashMap::default(),
+            data_fields: Default::default(),
         };
         let touched: HashSet<&str> = fresh
             .accesses
@@ -763,24 +774,32 @@ impl<'a> Facts<'a> {
         let Some(fields) = self.fields_of.get(&(type_name, function)) else {
             return false;
         };
-        let declared = cx.model.package.struct_fields(type_name);
-        let data_fields = declared.map_or(0, |fields| {
-            fields
-                .iter()
-                .filter(|f| guards::holds_data(cx.model.package, &f.ty))
-                .count()
-        });
+        let declared = self
+            .data_fields
+            .borrow_mut()
+            .entry(type_name.to_string())
+            .or_insert_with(|| {
+                let fields = cx.model.package.struct_fields(type_name).unwrap_or(&[]);
+                std::rc::Rc::new(DataFields {
+                    count: fields
+                        .iter()
+                        .filter(|f| guards::holds_data(cx.model.package, &f.ty))
+                        .count(),
+                    channels: fields
+                        .iter()
+                        .filter(|f| matches!(f.ty, goconc_model::types::Ty::Chan(_)))
+                        .map(|f| f.name.clone())
+                        .collect(),
+                })
+            })
+            .clone();
         // Channel fields are accessed too (their replacement races), but a loop that selects
         // on them is no serializer: only the data fields count.
-        let is_channel = |name: &str| {
-            declared.is_some_and(|fields| {
-                fields
-                    .iter()
-                    .any(|f| f.name == name && matches!(f.ty, goconc_model::types::Ty::Chan(_)))
-            })
-        };
-        let touched = fields.iter().filter(|f| !is_channel(f)).count();
-        touched >= 4 && touched * 3 >= data_fields * 2
+        let touched = fields
+            .iter()
+            .filter(|f| !declared.channels.contains(**f))
+            .count();
+        touched >= 4 && touched * 3 >= declared.count * 2
     }
 
     /// The guard of a field: declared (`// guarded by mu`), or the mutex most accesses hold,
