@@ -200,6 +200,68 @@ fn shapes() -> Vec<Shape> {
             },
         },
         Shape {
+            name: "call-chains",
+            what: "30 functions, each a chain of 8,000 method calls a.M().M()…",
+            format: "text",
+            text: |s| {
+                let mut t =
+                    format!("{HEADER}type A struct{{}}\n\nfunc (a A) M() A {{ return a }}\n\n");
+                for i in 0..count(30, s) {
+                    let _ = writeln!(t, "func F{i}(a A) {{\n\ta{}\n}}\n", ".M()".repeat(8_000));
+                }
+                t
+            },
+        },
+        Shape {
+            name: "cancel-funcs",
+            what: "one function making 14,000 contexts whose cancel funcs are never called",
+            format: "text",
+            text: |s| {
+                let mut t = String::from(
+                    "package p\n\nimport \"context\"\n\nfunc F(ctx context.Context) {\n",
+                );
+                for i in 0..count(14_000, s) {
+                    let _ = writeln!(
+                        t,
+                        "\tc{i}, cancel{i} := context.WithCancel(ctx)\n\t_ = c{i}\n\t_ = cancel{i}"
+                    );
+                }
+                t + "}\n"
+            },
+        },
+        Shape {
+            name: "goroutines-writing",
+            what: "one function starting 40,000 goroutines that write its variable",
+            format: "text",
+            text: |s| {
+                let mut t = format!("{HEADER}func F() int {{\n\tx := 0\n");
+                for i in 0..count(40_000, s) {
+                    let _ = writeln!(t, "\tgo func() {{ x = {i} }}()");
+                }
+                t + "\treturn x\n}\n"
+            },
+        },
+        Shape {
+            name: "wide-struct",
+            what: "a struct of 8,000 fields and a mutex, with 16,000 methods",
+            format: "text",
+            text: |s| {
+                let n = count(8_000, s);
+                let mut t = format!("{HEADER}type S struct {{\n\tmu sync.Mutex\n");
+                for i in 0..n {
+                    let _ = writeln!(t, "\tf{i} int");
+                }
+                t.push_str("}\n\n");
+                for i in 0..n {
+                    let _ = writeln!(
+                        t,
+                        "func (s *S) G{i}() int {{\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\treturn s.f{i}\n}}\n\nfunc (s *S) P{i}() int {{ return s.f{i} }}\n"
+                    );
+                }
+                t
+            },
+        },
+        Shape {
             name: "generated-46mb",
             what: "46 MB of generated types and methods that lock",
             format: "text",

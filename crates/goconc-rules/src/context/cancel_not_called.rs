@@ -746,6 +746,55 @@ func d(p context.Context) {
         assert_eq!(fixed, src);
     }
 
+    /// The cancel funcs of one body share one run of the flow analysis: each is still followed
+    /// on its own (made by its statement, used up by its own uses, one shadowing another's name).
+    #[test]
+    fn cancel_funcs_of_one_body_are_followed_apart() {
+        let src = "package p
+
+import \"context\"
+
+func f(p context.Context, ok bool) error {
+	a, cancelA := context.WithCancel(p)
+	b, cancelB := context.WithCancel(a)
+	c, cancelC := context.WithCancel(b)
+	defer cancelA()
+	if ok {
+		cancelB()
+		return nil
+	}
+	if c.Err() != nil {
+		cancel := cancelC
+		cancel()
+		return c.Err()
+	}
+	{
+		d, cancelC := context.WithCancel(c)
+		_ = d
+		cancelC()
+	}
+	return nil
+}
+";
+        let findings = crate::test_support::findings("context-cancel-not-called", src);
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        // `cancelB` is missed on the last two returns; `cancelC` on the first and the last (the
+        // inner block's `cancelC` is another variable, called, and its own).
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages[0]
+                .starts_with("`cancelB` from `context.WithCancel` is not called on every path"),
+            "{}",
+            messages[0]
+        );
+        assert!(
+            messages[1]
+                .starts_with("`cancelC` from `context.WithCancel` is not called on every path"),
+            "{}",
+            messages[1]
+        );
+    }
+
     #[test]
     fn no_fix_when_context_escapes_or_cancel_is_stored() {
         let src = "package p
