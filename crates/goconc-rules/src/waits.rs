@@ -58,6 +58,16 @@ impl WaitSpans {
 fn waits(cx: &Context, n: Node) -> bool {
     match n.kind_str() {
         "select_statement" | "send_statement" => true,
+        "call_expression" => goconc_syntax::called_name(n, cx.src)
+            .is_some_and(goconc_model::sync_calls::may_wait_by_name),
+        _ => receives(cx, n),
+    }
+}
+
+/// Is the node a receive (`<-ch`) or a range over a channel (or over a value of a type not
+/// known)?
+pub(crate) fn receives(cx: &Context, n: Node) -> bool {
+    match n.kind_str() {
         "unary_expression" => n.field("operator").is_some_and(|o| text(o, cx.src) == "<-"),
         "range_clause" => {
             let ty = n
@@ -66,8 +76,6 @@ fn waits(cx: &Context, n: Node) -> bool {
                 .unwrap_or_default();
             matches!(ty, Ty::Chan(_) | Ty::Unknown)
         }
-        "call_expression" => goconc_syntax::called_name(n, cx.src)
-            .is_some_and(goconc_model::sync_calls::may_wait_by_name),
         _ => false,
     }
 }

@@ -182,21 +182,13 @@ fn completion_observations(cx: &Context, function: Node) -> Vec<Range<usize>> {
     walk(function, |n| {
         let observes = match n.kind_str() {
             "select_statement" => true,
-            "unary_expression" => n.field("operator").is_some_and(|o| text(o, cx.src) == "<-"),
-            "range_clause" => {
-                let ty = n
-                    .field("right")
-                    .map(|r| cx.model.type_of(r))
-                    .unwrap_or_default();
-                matches!(ty, Ty::Chan(_) | Ty::Unknown)
-            }
             "call_expression" => method_name(cx, n).is_some_and(|name| {
                 matches!(
                     name,
                     "Wait" | "Add" | "Done" | "Go" | "TryGo" | "Cleanup" | "WithContext"
                 )
             }),
-            _ => false,
+            _ => crate::waits::receives(cx, n),
         };
         if observes {
             seen.push(n.byte_span());
