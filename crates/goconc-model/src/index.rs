@@ -66,19 +66,33 @@ impl<'t> NodeIndex<'t> {
         self.calls.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// The `go` statements inside `node`, in document order (bisected: a function may start
+    /// thousands, and a rule asks this for each of them).
+    pub fn go_statements_within<'a>(
+        &'a self,
+        node: Node<'t>,
+    ) -> impl Iterator<Item = Node<'t>> + 'a {
+        within(&self.go_statements, node)
+    }
+
     /// The calls named `name` inside `node`, in document order.
     pub fn calls_named_within<'a>(
         &'a self,
         name: &str,
         node: Node<'t>,
     ) -> impl Iterator<Item = Node<'t>> + 'a {
-        let calls = self.calls_named(name);
-        let first = calls.partition_point(|c| c.start_byte() < node.start_byte());
-        let end = node.end_offset();
-        calls[first..]
-            .iter()
-            .copied()
-            .take_while(move |c| c.start_byte() < end)
-            .filter(move |c| goconc_syntax::is_within(*c, node))
+        within(self.calls_named(name), node)
     }
+}
+
+/// The nodes of a list in document order (the walk that builds the index adds them so) that lie
+/// inside `node`.
+fn within<'a, 't>(nodes: &'a [Node<'t>], node: Node<'t>) -> impl Iterator<Item = Node<'t>> + 'a {
+    let first = nodes.partition_point(|c| c.start_byte() < node.start_byte());
+    let end = node.end_offset();
+    nodes[first..]
+        .iter()
+        .copied()
+        .take_while(move |c| c.start_byte() < end)
+        .filter(move |c| goconc_syntax::is_within(*c, node))
 }

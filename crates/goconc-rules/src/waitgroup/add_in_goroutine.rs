@@ -133,11 +133,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             .find(|d| !in_nested_goroutine(cx.model, d.call, body));
         // An Add followed by `go` statements whose goroutines release this group counts those
         // children (a supervisor, or a goroutine already counted itself): not its own start.
-        let counts_children = cx.index.go_statements.iter().any(|g| {
-            is_within(*g, body)
-                && g.start_byte() > add.call.end_offset()
-                && child_uses(cx, *g, &key)
-        });
+        let counts_children = cx
+            .index
+            .go_statements_within(body)
+            .any(|g| g.start_byte() > add.call.end_offset() && child_uses(cx, g, &key));
         if counts_children {
             continue;
         }
@@ -424,9 +423,10 @@ fn check_started_by_name<'t>(
     if !own_done && !first_statement {
         return;
     }
-    let counts_children = cx.index.go_statements.iter().any(|g| {
-        is_within(*g, body) && g.start_byte() > add.end_offset() && child_uses(cx, *g, &key)
-    });
+    let counts_children = cx
+        .index
+        .go_statements_within(body)
+        .any(|g| g.start_byte() > add.end_offset() && child_uses(cx, g, &key));
     if counts_children {
         return;
     }
