@@ -81,9 +81,27 @@ fn called_on_the_spot(literal: Node) -> bool {
 
 /// Does `body` defer, before `at`, a literal that calls `recover()`?
 fn defers_recover_before(model: &FileModel, body: Node, at: usize) -> bool {
-    let mut found = false;
+    let known = model
+        .first_recovering_defer
+        .lock()
+        .ok()
+        .and_then(|firsts| firsts.get(&body.start_byte()).copied());
+    let first = known.unwrap_or_else(|| {
+        let first = first_recovering_defer(model, body);
+        if let Ok(mut firsts) = model.first_recovering_defer.lock() {
+            firsts.insert(body.start_byte(), first);
+        }
+        first
+    });
+    first.is_some_and(|start| start < at)
+}
+
+/// Where the first `defer func() { … recover() … }()` of `body` starts (not in a nested
+/// literal).
+fn first_recovering_defer(model: &FileModel, body: Node) -> Option<usize> {
+    let mut found = None;
     walk_body(body, |node| {
-        if found || node.start_byte() >= at || node.kind_str() != "defer_statement" {
+        if found.is_some() || node.kind_str() != "defer_statement" {
             return;
         }
         let deferred = named_children(node)
@@ -91,10 +109,12 @@ fn defers_recover_before(model: &FileModel, body: Node, at: usize) -> bool {
             .filter(|call| call.kind_str() == "call_expression")
             .and_then(|call| call.field("function"))
             .map(unparen);
-        found = deferred.is_some_and(|f| {
+        if deferred.is_some_and(|f| {
             f.kind_str() == "func_literal"
                 && f.field("body").is_some_and(|b| calls_recover(model, b))
-        });
+        }) {
+            found = Some(node.start_byte());
+        }
     });
     found
 }

@@ -222,6 +222,10 @@ pub struct FileModel<'t> {
     /// a lock call is asked about by a dozen passes (guards, lock traces, each mutex rule), and
     /// typing its receiver again each time was a tenth of a check of many small methods.
     pub(crate) mutex_kinds: std::sync::Mutex<HashMap<usize, crate::sync_calls::KeptMutexKind>>,
+    /// What [`crate::panics`] found of each body asked about, by its start: where its first
+    /// deferred closure that calls `recover` starts. Asked for each send or close in a body,
+    /// walking the body each time cost the square of one with thousands of them.
+    pub(crate) first_recovering_defer: std::sync::Mutex<HashMap<usize, Option<usize>>>,
 }
 
 impl<'t> FileModel<'t> {
@@ -291,6 +295,7 @@ impl<'t> FileModel<'t> {
             ancestors: Vec::new(),
             releases_first: std::sync::OnceLock::new(),
             mutex_kinds: Default::default(),
+            first_recovering_defer: Default::default(),
         };
         model.collect(index, skip);
         model.ancestors = Vec::new();

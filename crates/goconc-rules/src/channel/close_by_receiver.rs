@@ -125,6 +125,7 @@ struct Uses<'t> {
 }
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    let mut mentions = Mentions::default();
     for &call in cx.index.calls_named("close") {
         let Some(arg) = builtin_arg(cx.model, call, "close") else {
             continue;
@@ -138,7 +139,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         // A hand-over: a sender outside this function sends one value and then waits for the
         // close (`ch <- v; <-ch`). Closing after taking that value is the protocol; closing on a
         // path that never took it panics the sender.
-        if let Some(send) = handshake_send(cx, &key, function) {
+        if let Some(send) = handshake_send(cx, &mut mentions, &key, function) {
             if let Some(exit) = close_without_receive(cx, call, function, &key) {
                 let path = &key.path;
                 let message = format!(
@@ -173,7 +174,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
         let Some(body) = function.field("body") else {
             continue;
         };
-        let uses = uses_of(cx.model, function, body, &key, call);
+        let uses = uses_of(cx.model, mentions.in_body(cx, body), function, &key, call);
         let Some(receive) = uses.first_receive else {
             continue;
         };
@@ -226,31 +227,23 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
 /// How the function around a `close` (and the closures in it) uses the channel.
 fn uses_of<'t>(
     model: &FileModel<'t>,
+    ops: &BodyOps<'t>,
     function: Node<'t>,
-    body: Node<'t>,
     key: &ChanKey,
     close: Node<'t>,
 ) -> Uses<'t> {
     let mut uses = Uses::default();
-    let same = |n: Node| chan_key(model, n).as_ref() == Some(key);
-    walk(body, |node| {
-        match node.kind_str() {
-            "send_statement" => {
-                if node.field("channel").is_some_and(same) {
-                    if on_goroutine(model, node, function) {
-                        uses.goroutine_send = true;
-                    } else {
-                        uses.own_send = true;
-                    }
+    for op in ops.by_key.get(key).map_or(&[][..], Vec::as_slice) {
+        match *op {
+            ChanOp::Send(node) => {
+                if on_goroutine(model, node, function) {
+                    uses.goroutine_send = true;
+                } else {
+                    uses.own_send = true;
                 }
             }
-            "unary_expression" => {
-                let is_recv = node
-                    .field("operator")
-                    .is_some_and(|o| text(o, model.src) == "<-");
-                if is_recv
-                    && node.field("operand").is_some_and(same)
-                    && goconc_syntax::enclosing_function(node) == Some(function)
+            ChanOp::Receive(node) => {
+                if goconc_syntax::enclosing_function(node) == Some(function)
                     && !is_closed_probe(node)
                     && leads_to(node, close)
                 {
@@ -260,42 +253,161 @@ fn uses_of<'t>(
                     uses.first_receive.get_or_insert(node);
                 }
             }
-            "range_clause" => {
-                if node.field("right").is_some_and(same)
-                    && goconc_syntax::enclosing_function(node) == Some(function)
+            ChanOp::Range(node) => {
+                if goconc_syntax::enclosing_function(node) == Some(function)
                     && leads_to(node, close)
                     && uses.first_receive.is_none()
                 {
                     uses.first_receive = Some(node);
                 }
             }
-            "call_expression" => {
-                let builtin = node
-                    .field("function")
-                    .is_some_and(|f| matches!(text(f, model.src), "close" | "len" | "cap"));
-                if !builtin && goconc_syntax::call_args(node).into_iter().any(same) {
-                    uses.handed_to_goroutine = true;
-                }
-                if node.end_offset() <= close.start_byte()
-                    && goconc_syntax::enclosing_function(node) == Some(function)
-                    && goconc_syntax::method_call(node)
-                        .is_some_and(|mc| text(mc.method, model.src) == "Wait")
-                {
-                    uses.waited = true;
-                }
-            }
-            "go_statement" => {
-                if let Some(call) = goconc_syntax::statement_call(node) {
-                    if goconc_syntax::call_args(call).into_iter().any(same) {
-                        uses.handed_to_goroutine = true;
-                    }
-                }
-            }
-            _ => {}
+            ChanOp::Passed => uses.handed_to_goroutine = true,
         }
-        true
+    }
+    uses.waited = ops.wait_calls.iter().any(|&call| {
+        call.end_offset() <= close.start_byte()
+            && goconc_syntax::enclosing_function(call) == Some(function)
     });
     uses
+}
+
+/// What the rule reads of the functions around its `close` calls, gathered once: a function may
+/// close thousands of channels, and walking it (and every send of the file) again for each cost
+/// the square of its length (8,000 channels closed in one function: over two minutes).
+#[derive(Default)]
+struct Mentions<'t> {
+    /// The file's send statements by the channel's key.
+    sends: Option<crate::HashMap<ChanKey, Vec<Node<'t>>>>,
+    /// By body (its start): its operations on each channel.
+    bodies: crate::HashMap<usize, BodyOps<'t>>,
+    /// By top-level function (its start): the channels stored in a field of a package type's
+    /// literal (`T{done: ch}`), as (type, field), by the channel's key.
+    stored: crate::HashMap<usize, crate::HashMap<ChanKey, Vec<(String, String)>>>,
+}
+
+/// A body's operations on one channel, in document order.
+#[derive(Clone, Copy)]
+enum ChanOp<'t> {
+    Send(Node<'t>),
+    Receive(Node<'t>),
+    Range(Node<'t>),
+    /// Passed to a call (not `close`, `len` or `cap`), or to a `go` statement's.
+    Passed,
+}
+
+#[derive(Default)]
+struct BodyOps<'t> {
+    by_key: crate::HashMap<ChanKey, Vec<ChanOp<'t>>>,
+    /// Its `Wait()` method calls.
+    wait_calls: Vec<Node<'t>>,
+}
+
+impl<'t> Mentions<'t> {
+    fn sends(&mut self, cx: &Context<'_, 't>) -> &crate::HashMap<ChanKey, Vec<Node<'t>>> {
+        self.sends.get_or_insert_with(|| {
+            let mut sends: crate::HashMap<ChanKey, Vec<Node<'t>>> = Default::default();
+            for &send in &cx.index.send_statements {
+                if let Some(key) = send.field("channel").and_then(|c| chan_key(cx.model, c)) {
+                    sends.entry(key).or_default().push(send);
+                }
+            }
+            sends
+        })
+    }
+
+    /// The operations of `body` (function literals included) on each channel.
+    fn in_body(&mut self, cx: &Context<'_, 't>, body: Node<'t>) -> &BodyOps<'t> {
+        self.bodies.entry(body.start_byte()).or_insert_with(|| {
+            let model = cx.model;
+            let mut ops = BodyOps::default();
+            let mut add = |n: Option<Node<'t>>, op: ChanOp<'t>| {
+                if let Some(key) = n.and_then(|n| chan_key(model, n)) {
+                    ops.by_key.entry(key).or_default().push(op);
+                }
+            };
+            let mut wait_calls = Vec::new();
+            walk(body, |node| {
+                match node.kind_str() {
+                    "send_statement" => add(node.field("channel"), ChanOp::Send(node)),
+                    "unary_expression" => {
+                        if node
+                            .field("operator")
+                            .is_some_and(|o| text(o, model.src) == "<-")
+                        {
+                            add(node.field("operand"), ChanOp::Receive(node));
+                        }
+                    }
+                    "range_clause" => add(node.field("right"), ChanOp::Range(node)),
+                    "call_expression" => {
+                        let builtin = node
+                            .field("function")
+                            .is_some_and(|f| matches!(text(f, model.src), "close" | "len" | "cap"));
+                        if !builtin {
+                            for arg in goconc_syntax::call_args(node) {
+                                add(Some(arg), ChanOp::Passed);
+                            }
+                        }
+                        if goconc_syntax::method_call(node)
+                            .is_some_and(|mc| text(mc.method, model.src) == "Wait")
+                        {
+                            wait_calls.push(node);
+                        }
+                    }
+                    "go_statement" => {
+                        if let Some(call) = goconc_syntax::statement_call(node) {
+                            for arg in goconc_syntax::call_args(call) {
+                                add(Some(arg), ChanOp::Passed);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                true
+            });
+            ops.wait_calls = wait_calls;
+            ops
+        })
+    }
+
+    /// The channels stored in a field of a package type's literal within the top-level function
+    /// `top`, by key.
+    fn stored_in(
+        &mut self,
+        cx: &Context<'_, 't>,
+        top: Node<'t>,
+    ) -> &crate::HashMap<ChanKey, Vec<(String, String)>> {
+        self.stored.entry(top.start_byte()).or_insert_with(|| {
+            let mut stored: crate::HashMap<ChanKey, Vec<(String, String)>> = Default::default();
+            walk(top, |n| {
+                if n.kind_str() != "keyed_element" {
+                    return true;
+                }
+                let mut parts = named_children(n);
+                let (Some(field), Some(value)) = (parts.next(), parts.next()) else {
+                    return true;
+                };
+                let value = unparen(named_children(value).next().unwrap_or(value));
+                let Some(key) = chan_key(cx.model, value) else {
+                    return true;
+                };
+                let owner = n
+                    .parent_node()
+                    .and_then(|body| body.parent_node())
+                    .filter(|lit| lit.kind_str() == "composite_literal")
+                    .and_then(|lit| lit.field("type"))
+                    .filter(|t| t.kind_str() == "type_identifier");
+                let field = unparen(named_children(field).next().unwrap_or(field));
+                if let Some(owner) = owner {
+                    stored.entry(key).or_default().push((
+                        text(owner, cx.src).to_string(),
+                        text(field, cx.src).to_string(),
+                    ));
+                }
+                true
+            });
+            stored
+        })
+    }
 }
 
 /// `ok` in `v, ok := <-ch`, `v, ok = <-ch`, `case v, ok := <-ch:`.
@@ -395,10 +507,16 @@ fn guarded_by_hand_back(cx: &Context, close: Node, function: Node, key: &ChanKey
 /// A send on the channel outside the closing function that the next statement follows with a
 /// receive from the same channel (`ch <- v; <-ch`): the sender hands one value over and waits
 /// for the receiver to close.
-fn handshake_send(cx: &Context, key: &ChanKey, function: Node) -> Option<Range<usize>> {
+fn handshake_send<'t>(
+    cx: &Context<'_, 't>,
+    mentions: &mut Mentions<'t>,
+    key: &ChanKey,
+    function: Node<'t>,
+) -> Option<Range<usize>> {
     let same = |n: Node| chan_key(cx.model, n).as_ref() == Some(key);
-    let local = cx.index.send_statements.iter().copied().find(|send| {
-        if goconc_syntax::is_within(*send, function) || !send.field("channel").is_some_and(same) {
+    let sends = mentions.sends(cx).get(key).map_or(&[][..], Vec::as_slice);
+    let local = sends.iter().copied().find(|send| {
+        if goconc_syntax::is_within(*send, function) {
             return false;
         }
         let Some(block) = send.parent_node() else {
@@ -423,13 +541,18 @@ fn handshake_send(cx: &Context, key: &ChanKey, function: Node) -> Option<Range<u
     if let Some(send) = local {
         return Some(send.byte_span());
     }
-    field_handshake_send(cx, key, function)
+    field_handshake_send(cx, mentions, key, function)
 }
 
 /// The channel stored in a field of a package type's literal (`T{done: ch}`) whose methods hand a
 /// value over on that field and wait for the close (`t.done <- v` then `<-t.done` in one
 /// method).
-fn field_handshake_send(cx: &Context, key: &ChanKey, function: Node) -> Option<Range<usize>> {
+fn field_handshake_send<'t>(
+    cx: &Context<'_, 't>,
+    mentions: &mut Mentions<'t>,
+    key: &ChanKey,
+    function: Node<'t>,
+) -> Option<Range<usize>> {
     let top = {
         let mut top = function;
         while let Some(f) = enclosing_function(top) {
@@ -437,36 +560,12 @@ fn field_handshake_send(cx: &Context, key: &ChanKey, function: Node) -> Option<R
         }
         top
     };
-    let mut stored: Vec<(String, String)> = Vec::new();
-    walk(top, |n| {
-        if n.kind_str() != "keyed_element" {
-            return true;
-        }
-        let mut parts = named_children(n);
-        let (Some(field), Some(value)) = (parts.next(), parts.next()) else {
-            return true;
-        };
-        let value = unparen(named_children(value).next().unwrap_or(value));
-        if chan_key(cx.model, value).as_ref() != Some(key) {
-            return true;
-        }
-        let owner = n
-            .parent_node()
-            .and_then(|body| body.parent_node())
-            .filter(|lit| lit.kind_str() == "composite_literal")
-            .and_then(|lit| lit.field("type"))
-            .filter(|t| t.kind_str() == "type_identifier");
-        let field = unparen(named_children(field).next().unwrap_or(field));
-        if let Some(owner) = owner {
-            stored.push((
-                text(owner, cx.src).to_string(),
-                text(field, cx.src).to_string(),
-            ));
-        }
-        true
-    });
+    let stored = mentions
+        .stored_in(cx, top)
+        .get(key)
+        .map_or(&[][..], Vec::as_slice);
     for (owner, field) in stored {
-        let ops = cx.model.package.field_channel_ops(&owner, &field);
+        let ops = cx.model.package.field_channel_ops(owner, field);
         for send in ops
             .iter()
             .filter(|o| o.kind == FieldOpKind::Send && !o.in_goroutine)
