@@ -150,6 +150,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     // defect.
     let mut reported: HashSet<(usize, String)> = HashSet::default();
     let mut shared = SharedFields::default();
+    let mut local_structs = LocalStructs::default();
     walk(cx.model.root, |n| {
         let expr = match n.kind_str() {
             "selector_expression" => n
@@ -174,7 +175,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             _ => None,
         };
         if let Some(expr) = expr {
-            if let Some(finding) = check_expression(cx, expr, &mut shared) {
+            if let Some(finding) = check_expression(cx, expr, &mut shared, &mut local_structs) {
                 let function =
                     goconc_syntax::enclosing_function(expr).map_or(0, |f| f.start_byte());
                 if reported.insert((function, text(expr, cx.src).to_string())) {
@@ -203,7 +204,12 @@ enum Use {
     Write,
 }
 
-fn check_expression(cx: &Context, expr: Node, shared: &mut SharedFields) -> Option<Finding> {
+fn check_expression(
+    cx: &Context,
+    expr: Node,
+    shared: &mut SharedFields,
+    local_structs: &mut LocalStructs,
+) -> Option<Finding> {
     if expr.kind_str() == "identifier" {
         // A name that is a field selection, a declaration or a key is not a variable's use.
         let parent_kind = expr.parent_node().map(|p| p.kind_str()).unwrap_or("");
@@ -265,7 +271,7 @@ fn check_expression(cx: &Context, expr: Node, shared: &mut SharedFields) -> Opti
                 && !common_lock(&held, &place.chain, a)
                 && (a.function == function || atomics::tests_overlap(test, a.test_entry))
         })?;
-        if !field_type_fits(cx, last, &atomic.func) {
+        if !field_type_fits(cx, local_structs, last, &atomic.func) {
             return None;
         }
         let mut finding = report(cx, expr, &place, use_, atomic, None, &held);
@@ -966,14 +972,15 @@ fn assigned_from_atomic(cx: &Context, expr: Node) -> bool {
 /// Does the declared type of the field (as this file declares it, when it does) fit the atomic
 /// function (`AddInt32` → `int32`, `StorePointer` → `unsafe.Pointer`)? A struct declared once
 /// per platform may hold a `bool` in one file and a `uint32` in another.
-fn field_type_fits(cx: &Context, key: &str, func: &str) -> bool {
+fn field_type_fits(cx: &Context, local_structs: &mut LocalStructs, key: &str, func: &str) -> bool {
     let Some((_, suffix)) = atomics::split_func(func) else {
         return false;
     };
     let ty = match key.strip_prefix('@') {
         Some(var) => cx.model.package.var(var).cloned(),
         None => match key.split_once('.') {
-            Some((owner, field)) => local_field_type(cx, owner, field)
+            Some((owner, field)) => local_structs
+                .field_type(cx, owner, field)
                 .or_else(|| cx.model.package.field(owner, field).map(|f| f.ty.clone())),
             None => cx.model.package.var(key).cloned(),
         },
@@ -991,8 +998,27 @@ fn field_type_fits(cx: &Context, key: &str, func: &str) -> bool {
     }
 }
 
-/// The type of `owner.field` when this file declares `owner` itself.
-fn local_field_type(cx: &Context, owner: &str, field: &str) -> Option<Ty> {
+/// The fields of the struct types this file declares, by type name, read on first use: asked
+/// for each atomic access, reading the struct again each time cost the square of a type with
+/// thousands of atomic fields.
+#[derive(Default)]
+struct LocalStructs(crate::HashMap<String, Option<crate::HashMap<String, Ty>>>);
+
+impl LocalStructs {
+    /// The type of `owner.field` when this file declares `owner` itself.
+    fn field_type(&mut self, cx: &Context, owner: &str, field: &str) -> Option<Ty> {
+        self.0
+            .entry(owner.to_string())
+            .or_insert_with(|| local_struct_fields(cx, owner))
+            .as_ref()?
+            .get(field)
+            .cloned()
+    }
+}
+
+/// The fields of the first struct type named `owner` this file declares (the first of a name
+/// among its fields).
+fn local_struct_fields(cx: &Context, owner: &str) -> Option<crate::HashMap<String, Ty>> {
     for &decl in cx
         .model
         .items
@@ -1006,8 +1032,11 @@ fn local_field_type(cx: &Context, owner: &str, field: &str) -> Option<Ty> {
             if text(name, cx.src) != owner || ty.kind_str() != "struct_type" {
                 continue;
             }
-            let fields = goconc_model::types::struct_fields(ty, cx.src, &cx.model.imports);
-            return fields.into_iter().find(|f| f.name == field).map(|f| f.ty);
+            let mut fields = crate::HashMap::default();
+            for f in goconc_model::types::struct_fields(ty, cx.src, &cx.model.imports) {
+                fields.entry(f.name).or_insert(f.ty);
+            }
+            return Some(fields);
         }
     }
     None

@@ -5,13 +5,14 @@
 use goconc_model::atomics::{self, AtomicPlace};
 use goconc_syntax::NodeExt;
 
-use super::{atomic_call_here, display_chain, field_type_fits, META};
+use super::{atomic_call_here, display_chain, field_type_fits, LocalStructs, META};
 use crate::finding::{Finding, LineOf, Severity};
 use crate::receiver_copy::{value_methods, with_pointer_receiver_fix};
 use crate::Context;
 
 pub(super) fn check(cx: &Context, out: &mut Vec<Finding>) {
     let package = cx.model.package;
+    let mut local_structs = LocalStructs::default();
     for method in value_methods(cx) {
         let prefix = format!("{}.", method.type_name);
         let test = atomics::test_entry(method.node, cx.src, &cx.model.imports);
@@ -24,7 +25,7 @@ pub(super) fn check(cx: &Context, out: &mut Vec<Finding>) {
                     && atomic.writes()
                     && !package.only_called_on_private_values(&atomic.function)
                     && atomics::tests_overlap(test, atomic.test_entry)
-                    && field_type_fits(cx, key, &atomic.func)
+                    && field_type_fits(cx, &mut local_structs, key, &atomic.func)
             })
         });
         if let Some(atomic) = writer {
