@@ -72,9 +72,10 @@ leaving it) is a hint whatever the version: it lives as long as the loop that re
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    let mut identifiers = Identifiers::default();
     for name in ["NewTicker", "NewTimer"] {
         for &call in cx.index.calls_named(name) {
-            if let Some(mut f) = check_call(cx, call, name == "NewTicker") {
+            if let Some(mut f) = check_call(cx, &mut identifiers, call, name == "NewTicker") {
                 // A ticker in a function that cannot return lives as long as the program would
                 // anyway: no leak per call.
                 let endless = name == "NewTicker"
@@ -90,7 +91,12 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
+fn check_call<'t>(
+    cx: &Context<'_, 't>,
+    identifiers: &mut Identifiers<'t>,
+    call: Node<'t>,
+    ticker: bool,
+) -> Option<Finding> {
     let function = call.field("function")?;
     let what = cx.model.qualified_name(function, "time")?;
     let right = call
@@ -116,7 +122,7 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
         .model
         .resolve_name(text(var, cx.src), stmt.end_offset())
         .filter(|d| d.ident == var)?;
-    let uses = uses_of(cx, decl);
+    let uses = uses_of(cx, identifiers, decl);
     let mut received_in_select = false;
     for u in &uses {
         let parent = u.parent_node()?;
@@ -183,30 +189,37 @@ fn check_call(cx: &Context, call: Node, ticker: bool) -> Option<Finding> {
     Some(finding)
 }
 
+/// The file's identifiers by name, in document order, gathered on first use: a function may
+/// make thousands of tickers, and walking the rest of it for each one's uses cost the square of
+/// its length.
+#[derive(Default)]
+struct Identifiers<'t>(Option<crate::HashMap<&'t str, Vec<Node<'t>>>>);
+
 /// The identifiers that refer to a declaration.
-fn uses_of<'t>(cx: &Context<'_, 't>, decl: &Decl<'t>) -> Vec<Node<'t>> {
-    let mut out = Vec::new();
-    let Some(scope) = cx
-        .model
-        .root
-        .descendant_for_byte_range(decl.visible.start, decl.visible.end)
-    else {
-        return out;
-    };
-    walk(scope, |n| {
-        if n.end_offset() <= decl.visible.start || n.start_byte() >= decl.visible.end {
-            return false;
-        }
-        if n.kind_str() == "identifier"
-            && n != decl.ident
-            && text(n, cx.src) == decl.name
-            && cx.model.resolve(n).is_some_and(|d| d.ident == decl.ident)
-        {
-            out.push(n);
-        }
-        true
+fn uses_of<'t>(
+    cx: &Context<'_, 't>,
+    identifiers: &mut Identifiers<'t>,
+    decl: &Decl<'t>,
+) -> Vec<Node<'t>> {
+    let by_name = identifiers.0.get_or_insert_with(|| {
+        let mut by_name: crate::HashMap<&'t str, Vec<Node<'t>>> = Default::default();
+        walk(cx.model.root, |n| {
+            if n.kind_str() == "identifier" {
+                by_name.entry(text(n, cx.src)).or_default().push(n);
+            }
+            true
+        });
+        by_name
     });
-    out
+    let named = by_name.get(decl.name).map_or(&[][..], Vec::as_slice);
+    let visible = &decl.visible;
+    let first = named.partition_point(|n| n.end_offset() <= visible.start);
+    named[first..]
+        .iter()
+        .take_while(|n| n.start_byte() < visible.end)
+        .filter(|&&n| n != decl.ident && cx.model.resolve(n).is_some_and(|d| d.ident == decl.ident))
+        .copied()
+        .collect()
 }
 
 /// Is a receive the communication of a `select` case?
