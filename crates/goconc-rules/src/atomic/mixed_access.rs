@@ -415,11 +415,8 @@ fn shared_plain_field(
     if text(place.root, cx.src) != plain_receiver || place.chain.first() != atomic.chain.first() {
         return None;
     }
-    let atomic_method = cx.model.items.iter().copied().find(|item| {
-        item.kind_str() == "method_declaration"
-            && item.start_byte() <= atomic.offset
-            && atomic.offset < item.end_offset()
-    })?;
+    let atomic_method =
+        item_at(cx, atomic.offset).filter(|item| item.kind_str() == "method_declaration")?;
     if atomic_method == plain_method {
         return None;
     }
@@ -826,26 +823,27 @@ fn display_chain(chain: &[String]) -> String {
 
 /// The atomic call when it is in this file: its function is declared here and the call sits at
 /// its offset.
+/// The file's top-level declaration around `offset` (bisected: the file may declare thousands,
+/// and this is asked for each atomic access).
+fn item_at<'t>(cx: &Context<'_, 't>, offset: usize) -> Option<Node<'t>> {
+    let items = &cx.model.items;
+    let after = items.partition_point(|item| item.start_byte() <= offset);
+    let item = *items.get(after.checked_sub(1)?)?;
+    (offset < item.end_offset()).then_some(item)
+}
+
 fn atomic_call_here<'t>(cx: &Context<'_, 't>, atomic: &AtomicPlace) -> Option<Node<'t>> {
     // The file's top-level declarations, whether or not the model analysed them.
-    let declared_here = cx.model.items.iter().any(|item| {
+    let item = item_at(cx, atomic.offset).filter(|item| {
         goconc_model::scope::is_function_item(*item)
-            && item.start_byte() <= atomic.offset
-            && atomic.offset < item.end_offset()
             && item.field("name").is_some_and(|n| {
                 let receiver = (item.kind_str() == "method_declaration")
                     .then(|| receiver_type_name(*item, cx.src))
                     .flatten();
                 goconc_model::summary::summary_key(receiver, text(n, cx.src)) == atomic.function
             })
-    });
-    if !declared_here {
-        return None;
-    }
-    let mut node = cx
-        .model
-        .root
-        .descendant_for_byte_range(atomic.offset, atomic.offset + 1)?;
+    })?;
+    let mut node = item.descendant_for_byte_range(atomic.offset, atomic.offset + 1)?;
     loop {
         if node.start_byte() != atomic.offset {
             return None;
