@@ -861,11 +861,13 @@ impl<'a, 't> Collector<'a, 't> {
                     }
                     node = p.parent_node();
                 }
-                if in_case || nested {
+                // A second send settles it too: looking further (up each send's ancestors, thousands
+                // deep in a long `else if` chain) changes nothing.
+                sends += 1;
+                if in_case || nested || sends > 1 {
                     other = true;
                     return false;
                 }
-                sends += 1;
                 true
             });
             if !other && sends == 1 {

@@ -16,12 +16,7 @@ pub(crate) fn waits_between(cx: &Context, body: Node, from: usize, to: usize) ->
 /// Where a body (outside its function literals) waits, gathered in one walk: a rule that asks
 /// about many pairs of points in one body (each of thousands of goroutines a function starts)
 /// asks these instead of walking the body each time.
-pub(crate) struct WaitSpans {
-    /// The byte spans of the nodes that wait, by start.
-    starts: Vec<usize>,
-    /// For each span in that order, the furthest end among it and those before it.
-    furthest_ends: Vec<usize>,
-}
+pub(crate) struct WaitSpans(Spans);
 
 impl WaitSpans {
     pub(crate) fn of(cx: &Context, body: Node) -> WaitSpans {
@@ -32,6 +27,27 @@ impl WaitSpans {
             }
         });
         // The walk visits nodes in document order: their starts never decrease.
+        WaitSpans(Spans::new(spans))
+    }
+
+    /// Does a node that waits overlap the bytes from `from` to `to`?
+    pub(crate) fn between(&self, from: usize, to: usize) -> bool {
+        self.0.overlaps(from, to)
+    }
+}
+
+/// Byte spans of nodes in document order (nested ones included), asked whether any overlaps a
+/// range in a bisection.
+pub(crate) struct Spans {
+    /// Each span's start, in order.
+    starts: Vec<usize>,
+    /// For each span in that order, the furthest end among it and those before it.
+    furthest_ends: Vec<usize>,
+}
+
+impl Spans {
+    /// `spans` in document order: their starts never decrease.
+    pub(crate) fn new(spans: Vec<std::ops::Range<usize>>) -> Spans {
         let starts = spans.iter().map(|s| s.start).collect();
         let furthest_ends = spans
             .iter()
@@ -40,14 +56,14 @@ impl WaitSpans {
                 Some(*furthest)
             })
             .collect();
-        WaitSpans {
+        Spans {
             starts,
             furthest_ends,
         }
     }
 
-    /// Does a node that waits overlap the bytes from `from` to `to`?
-    pub(crate) fn between(&self, from: usize, to: usize) -> bool {
+    /// Does a span overlap the bytes from `from` to `to`?
+    pub(crate) fn overlaps(&self, from: usize, to: usize) -> bool {
         let starting_before = self.starts.partition_point(|&s| s < to);
         starting_before > 0 && self.furthest_ends[starting_before - 1] > from
     }

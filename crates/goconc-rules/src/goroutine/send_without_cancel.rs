@@ -2,6 +2,7 @@
 //! context or done channel is in scope: when the consumer stops reading, the producer blocks
 //! forever instead of noticing the cancellation.
 
+use crate::waits::Spans;
 use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
@@ -10,7 +11,7 @@ use crate::finding::{Finding, Severity, TextEdit};
 use crate::{Context, Family, RuleMeta};
 use goconc_model::channels::fields::{range_in_file, FieldOpKind};
 use goconc_model::channels::{
-    chan_key, is_cancel_receive, Capacity, Channels, EscapeKind, LocalChannel, OpKind,
+    chan_key, is_cancel_receive, Capacity, EscapeKind, LocalChannel, OpKind,
 };
 use goconc_model::goroutines::{
     enclosing_function_key, function_key, goroutine_bodies, loop_can_stop, GoroutineBody,
@@ -171,6 +172,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     if cx.index.send_statements.is_empty() {
         return;
     }
+    let defaults = select_defaults(cx);
     for goroutine in goroutine_bodies(cx.model, &cx.index) {
         let Some(body) = goroutine.function.field("body") else {
             continue;
@@ -182,7 +184,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             }
         });
         for send in sends {
-            check_send(cx, &cx.channels, goroutine, send, out);
+            check_send(cx, &defaults, goroutine, send, out);
         }
     }
     // Sets, not lists: a function of thousands of sends asked a list of as many findings.
@@ -195,7 +197,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     let reported = reported_starts(out);
     let mut defaults_reported: Vec<usize> = Vec::new();
     for &send in &cx.index.send_statements {
-        if !reported.contains(&send.start_byte()) && !cx.is_skipped(send.start_byte()) {
+        if !reported.contains(&send.start_byte())
+            && !cx.is_skipped(send.start_byte())
+            && in_select_default(&defaults, send)
+        {
             check_default_send(cx, send, &mut defaults_reported, out);
         }
     }
@@ -209,9 +214,30 @@ fn reported_starts(out: &[Finding]) -> crate::HashSet<usize> {
         .collect()
 }
 
+/// The `default` cases of the file's `select` statements: a send outside all of them needs no
+/// walk up its ancestors for one (thousands deep in a long `else if` chain, for each send).
+fn select_defaults(cx: &Context) -> Spans {
+    let mut spans = Vec::new();
+    walk(cx.model.root, |n| {
+        if n.kind_str() == "default_case"
+            && n.parent_node()
+                .is_some_and(|p| p.kind_str() == "select_statement")
+        {
+            spans.push(n.byte_span());
+        }
+        true
+    });
+    Spans::new(spans)
+}
+
+/// Is `send` inside the `default` case of some `select`?
+fn in_select_default(defaults: &Spans, send: Node) -> bool {
+    defaults.overlaps(send.start_byte(), send.start_byte() + 1)
+}
+
 fn check_send<'t>(
     cx: &Context<'_, 't>,
-    channels: &Channels<'t>,
+    defaults: &Spans,
     goroutine: GoroutineBody<'t>,
     send: Node<'t>,
     out: &mut Vec<Finding>,
@@ -224,7 +250,9 @@ fn check_send<'t>(
         return;
     }
     // In the `default` of a `select` with a stop case: `check_default_send` says why.
-    if default_around(send).is_some_and(|(select, _)| stop_case_of(cx, select).is_some()) {
+    if in_select_default(defaults, send)
+        && default_around(send).is_some_and(|(select, _)| stop_case_of(cx, select).is_some())
+    {
         return;
     }
     // `send` is inside `lit`, a function literal: a loop of the literal is a loop of its own.
@@ -251,7 +279,7 @@ fn check_send<'t>(
         "func_literal" => Some(lit),
         _ => lit.field("body"),
     };
-    let local = channels.of_expr(cx.model, channel);
+    let local = cx.channels.of_expr(cx.model, channel);
     if let Some(ch) = local {
         if ch.capacity != Capacity::Unbuffered {
             return;
