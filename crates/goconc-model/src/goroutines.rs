@@ -53,6 +53,10 @@ pub fn go_statement_through_local<'t>(model: &FileModel<'t>, lit: Node<'t>) -> O
         "var_spec" if stmt.field("value") == Some(list) => stmt.field("name")?,
         _ => return None,
     };
+    // No `go` statement calls the name: nothing to look for.
+    if !model.is_started_by_name(text(ident, model.src)) {
+        return None;
+    }
     let decl = model.resolve_name(text(ident, model.src), stmt.end_offset())?;
     if decl.ident != ident {
         return None;

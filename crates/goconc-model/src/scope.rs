@@ -226,6 +226,11 @@ pub struct FileModel<'t> {
     /// deferred closure that calls `recover` starts. Asked for each send or close in a body,
     /// walking the body each time cost the square of one with thousands of them.
     pub(crate) first_recovering_defer: std::sync::Mutex<HashMap<usize, Option<usize>>>,
+    /// The names the file's `go` statements call (`f` of `go f(…)`), gathered by the model's
+    /// walk: a function literal bound to a local is looked for among a function's `go`
+    /// statements only when one calls its name (walking the function for each of thousands of
+    /// locals cost the square of its length).
+    go_callees: HashSet<&'t str>,
 }
 
 impl<'t> FileModel<'t> {
@@ -296,6 +301,7 @@ impl<'t> FileModel<'t> {
             releases_first: std::sync::OnceLock::new(),
             mutex_kinds: Default::default(),
             first_recovering_defer: Default::default(),
+            go_callees: HashSet::default(),
         };
         model.collect(index, skip);
         model.ancestors = Vec::new();
@@ -337,6 +343,9 @@ impl<'t> FileModel<'t> {
                     if let Some(index) = index.as_deref_mut() {
                         index.add(node, src);
                     }
+                    if let Some(callee) = go_callee(node) {
+                        self.go_callees.insert(text(callee, src));
+                    }
                 }
                 if flags & kinds::DECLARES != 0 {
                     self.visit(node, stack);
@@ -352,6 +361,11 @@ impl<'t> FileModel<'t> {
                 true
             }
         });
+    }
+
+    /// Whether a `go` statement of the model calls `name` (`go name(…)`).
+    pub fn is_started_by_name(&self, name: &str) -> bool {
+        self.go_callees.contains(name)
     }
 
     fn parent(&self) -> Option<Node<'t>> {
@@ -938,6 +952,16 @@ pub fn known_call_result(path: &str, name: &str) -> Option<Ty> {
         ("time", "After" | "Tick") => Ty::Chan(Box::new(Ty::named("time", "Time"))),
         _ => return None,
     })
+}
+
+/// `f` of `go f(…)`: the identifier a `go` statement calls.
+fn go_callee(node: Node) -> Option<Node> {
+    if node.kind_str() != "go_statement" {
+        return None;
+    }
+    goconc_syntax::statement_call(node)?
+        .field("function")
+        .filter(|f| f.kind_str() == "identifier")
 }
 
 #[cfg(test)]
