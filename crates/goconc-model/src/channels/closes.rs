@@ -227,7 +227,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                     if let Some(left) = node.field("left") {
                         for target in named_children(left) {
                             if let Some(path) = access_path(target, model.src) {
-                                forget(state, |k| k.is_overwritten_by(&path));
+                                forget(state, &path, |k| k.is_overwritten_by(&path));
                             }
                         }
                     }
@@ -239,7 +239,7 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                         .map(|n| text(n, model.src).to_string())
                         .collect();
                     for name in names {
-                        forget(state, |k| k.is_overwritten_by(&name));
+                        forget(state, &name, |k| k.is_overwritten_by(&name));
                     }
                 }
                 "unary_expression" => {
@@ -249,10 +249,11 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
                             .field("operand")
                             .and_then(|o| access_path(o, model.src))
                         {
-                            forget(state, |k| {
-                                k.is_overwritten_by(&path)
-                                    || path.starts_with(&format!("{}.", k.path))
-                            });
+                            forget(state, &path, |k| k.is_overwritten_by(&path));
+                            // And the channels `path` is below (`s` of `&s.mu`).
+                            for (dot, _) in path.match_indices('.') {
+                                forget_exactly(state, &path[..dot]);
+                            }
                         }
                     }
                 }
@@ -283,25 +284,51 @@ fn union(
     out
 }
 
-fn forget(state: &mut State, mut gone: impl FnMut(&ChanKey) -> bool) {
-    state.closed.retain(|k, _| !gone(k));
-    state.deferred.retain(|k, _| !gone(k));
-    state.pending_close.retain(|k, _| !gone(k));
-    state.pending_send.retain(|k, _| !gone(k));
+/// Forgets the channels whose path starts with `from` (and sorts before `from` followed by
+/// `/`, after `.`: the path itself and those below it) that `gone` picks. A range of each map,
+/// not all of it: a function may have thousands of channels closed, and each write or call
+/// looked at all of them.
+fn forget(state: &mut State, from: &str, gone: impl Fn(&ChanKey) -> bool) {
+    forget_between(state, from, &format!("{from}/"), gone);
+}
+
+/// Forgets the channels at exactly `path`.
+fn forget_exactly(state: &mut State, path: &str) {
+    forget_between(state, path, &format!("{path}\0"), |k| k.path == path);
+}
+
+fn forget_between(state: &mut State, from: &str, to: &str, gone: impl Fn(&ChanKey) -> bool) {
+    let range = ChanKey {
+        path: from.to_string(),
+        root_decl: None,
+    }..ChanKey {
+        path: to.to_string(),
+        root_decl: None,
+    };
+    remove_in(&mut state.closed, &range, &gone);
+    remove_in(&mut state.deferred, &range, &gone);
+    remove_in(&mut state.pending_close, &range, &gone);
+    remove_in(&mut state.pending_send, &range, &gone);
+}
+
+fn remove_in<V>(
+    map: &mut BTreeMap<ChanKey, V>,
+    range: &Range<ChanKey>,
+    gone: &impl Fn(&ChanKey) -> bool,
+) {
+    let keys: Vec<ChanKey> = map
+        .range(range.clone())
+        .map(|(k, _)| k)
+        .filter(|k| gone(k))
+        .cloned()
+        .collect();
+    for key in keys {
+        map.remove(&key);
+    }
 }
 
 /// A call handed `s` (as receiver or argument) may store a new channel in `s.done`.
 fn forget_handed_roots(model: &FileModel, call: Node, state: &mut State) {
-    let fields = |m: &BTreeMap<ChanKey, _>| m.keys().any(|k: &ChanKey| k.path.contains('.'));
-    if !fields(&state.closed)
-        && !state
-            .pending_close
-            .keys()
-            .chain(state.pending_send.keys())
-            .any(|k| k.path.contains('.'))
-    {
-        return;
-    }
     let mut roots = Vec::new();
     if let Some(function) = call.field("function").map(unparen) {
         if function.kind_str() == "selector_expression" {
@@ -315,9 +342,9 @@ fn forget_handed_roots(model: &FileModel, call: Node, state: &mut State) {
             roots.push(text(root, model.src));
         }
     }
-    if !roots.is_empty() {
-        forget(state, |k| {
-            k.path.contains('.') && roots.contains(&k.root_name())
+    for root in roots {
+        forget(state, root, |k| {
+            k.path.contains('.') && k.root_name() == root
         });
     }
 }

@@ -327,6 +327,12 @@ fn collect_uses<'t>(model: &FileModel<'t>, channels: &mut [LocalChannel<'t>]) {
     let Some(function) = channels.first().map(|c| model.functions[c.function].node) else {
         return;
     };
+    // The channels by name: a function may make thousands, and each of its identifiers was
+    // compared with every one.
+    let mut by_name: crate::HashMap<&str, Vec<usize>> = crate::HashMap::default();
+    for (i, c) in channels.iter().enumerate() {
+        by_name.entry(c.name).or_default().push(i);
+    }
     walk(function, |node| {
         if node.kind_str() != "identifier" {
             return true;
@@ -334,18 +340,22 @@ fn collect_uses<'t>(model: &FileModel<'t>, channels: &mut [LocalChannel<'t>]) {
         let name = text(node, model.src);
         // Two channels of one function may share a name (`resultC` made in an early-return
         // branch and again below it): a use belongs to the one it resolves to.
-        if !channels.iter().any(|c| c.name == name && c.ident != node) {
+        let Some(named) = by_name.get(name) else {
+            return true;
+        };
+        if !named.iter().any(|&i| channels[i].ident != node) {
             return true;
         }
         let Some(declared) = model.resolve(node).map(|d| d.ident) else {
             return true;
         };
-        let Some(ch) = channels
-            .iter_mut()
-            .find(|c| c.ident == declared && c.ident != node)
+        let Some(&i) = named
+            .iter()
+            .find(|&&i| channels[i].ident == declared && channels[i].ident != node)
         else {
             return true;
         };
+        let ch = &mut channels[i];
         if node.start_byte() < ch.ident.start_byte() {
             return true;
         }
