@@ -262,6 +262,80 @@ fn shapes() -> Vec<Shape> {
             },
         },
         Shape {
+            name: "closed-channels",
+            what: "one function making 20,000 channels, each closed and then sent on",
+            format: "text",
+            text: |s| {
+                let mut t = format!("{HEADER}func F() {{\n");
+                for i in 0..count(20_000, s) {
+                    let _ = writeln!(t, "\tc{i} := make(chan int, 1)\n\tclose(c{i})\n\tc{i} <- 1");
+                }
+                t + "}\n"
+            },
+        },
+        Shape {
+            name: "tickers",
+            what: "one function making 20,000 tickers that it never stops",
+            format: "text",
+            text: |s| {
+                let mut t = String::from("package p\n\nimport \"time\"\n\nfunc F() {\n");
+                for i in 0..count(20_000, s) {
+                    let _ = writeln!(t, "\tt{i} := time.NewTicker(time.Second)\n\t_ = t{i}");
+                }
+                t + "}\n"
+            },
+        },
+        Shape {
+            name: "atomic-counters",
+            what: "a struct of 8,000 counters, each added to atomically and read plainly",
+            format: "text",
+            text: |s| {
+                let n = count(8_000, s);
+                let mut t =
+                    String::from("package p\n\nimport \"sync/atomic\"\n\ntype S struct {\n");
+                for i in 0..n {
+                    let _ = writeln!(t, "\tc{i} int64");
+                }
+                t.push_str("}\n\n");
+                for i in 0..n {
+                    let _ = writeln!(
+                        t,
+                        "func (s *S) A{i}() {{ atomic.AddInt64(&s.c{i}, 1) }}\n\nfunc (s *S) R{i}() int64 {{ return s.c{i} }}\n"
+                    );
+                }
+                t
+            },
+        },
+        Shape {
+            name: "else-if-sends",
+            what: "one function, an else-if chain of 30,000 arms that send under a lock",
+            format: "text",
+            text: |s| {
+                let mut t = format!(
+                    "{HEADER}func F(x int, c chan int) {{\n\tmu.Lock()\n\tif x == 0 {{\n\t\tc <- 0\n\t}}"
+                );
+                for i in 1..count(30_000, s) {
+                    let _ = write!(t, " else if x == {i} {{\n\t\tc <- {i}\n\t}}");
+                }
+                t + "\n\tmu.Unlock()\n}\n"
+            },
+        },
+        Shape {
+            name: "local-funcs",
+            what: "one function binding 16,000 closures that lock to locals and calling each",
+            format: "text",
+            text: |s| {
+                let mut t = format!("{HEADER}func F() {{\n");
+                for i in 0..count(16_000, s) {
+                    let _ = writeln!(
+                        t,
+                        "\tf{i} := func() {{\n\t\tmu.Lock()\n\t\tdefer mu.Unlock()\n\t}}\n\tf{i}()"
+                    );
+                }
+                t + "}\n"
+            },
+        },
+        Shape {
             name: "generated-46mb",
             what: "46 MB of generated types and methods that lock",
             format: "text",
