@@ -231,6 +231,9 @@ pub struct FileModel<'t> {
     /// statements only when one calls its name (walking the function for each of thousands of
     /// locals cost the square of its length).
     go_callees: HashSet<&'t str>,
+    /// The index in `items` of each top-level function by its summary key, the first of a key,
+    /// found on first use (see [`FileModel::item_declared_as`]).
+    items_by_key: std::sync::OnceLock<HashMap<String, usize>>,
 }
 
 impl<'t> FileModel<'t> {
@@ -302,6 +305,7 @@ impl<'t> FileModel<'t> {
             mutex_kinds: Default::default(),
             first_recovering_defer: Default::default(),
             go_callees: HashSet::default(),
+            items_by_key: Default::default(),
         };
         model.collect(index, skip);
         model.ancestors = Vec::new();
@@ -361,6 +365,26 @@ impl<'t> FileModel<'t> {
                 true
             }
         });
+    }
+
+    /// The file's top-level function or method whose summary key is `key` (`Type.method`), the
+    /// first if several. From the file's items, not the model's functions: an incremental
+    /// analysis leaves out of the model the functions it did not analyse again. Found by a map
+    /// made once: asked for each channel operation of the package, going through the items each
+    /// time cost the square of a file of thousands of methods.
+    pub fn item_declared_as(&self, key: &str) -> Option<Node<'t>> {
+        let by_key = self.items_by_key.get_or_init(|| {
+            let mut by_key = HashMap::default();
+            for (i, item) in self.items.iter().enumerate() {
+                if is_function_item(*item) {
+                    if let Some(key) = crate::summary::declaration_key(*item, self.src) {
+                        by_key.entry(key).or_insert(i);
+                    }
+                }
+            }
+            by_key
+        });
+        by_key.get(key).map(|&i| self.items[i])
     }
 
     /// Whether a `go` statement of the model calls `name` (`go name(…)`).

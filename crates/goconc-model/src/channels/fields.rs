@@ -476,14 +476,10 @@ pub fn offsets_in_file(
     offset: usize,
     len: usize,
 ) -> Option<std::ops::Range<usize>> {
-    // From the tree, not the model's functions: an incremental analysis leaves the functions it
-    // did not re-analyse out of the model, and the other side usually sits in one of those.
-    let function = crate::scope::top_level_items(model.root, model.src)
-        .into_iter()
-        .filter(|item| crate::scope::is_function_item(*item))
-        .find(|item| {
-            crate::summary::declaration_key(*item, model.src).as_deref() == Some(function)
-        })?;
+    // From the file's items, not the model's functions: an incremental analysis leaves the
+    // functions it did not re-analyse out of the model, and the other side usually sits in one
+    // of those.
+    let function = model.item_declared_as(function)?;
     let start = function.start_byte() + offset;
     (start + len <= function.end_offset()).then_some(start..start + len)
 }
