@@ -101,9 +101,10 @@ A comment never silences the rule, and `_test.go` files are read like any other.
 };
 
 pub fn check(cx: &Context, out: &mut Vec<Finding>) {
+    let mut ends = EndsSeen::default();
     for name in ["Background", "TODO"] {
         for &call in cx.index.calls_named(name) {
-            if let Some(f) = check_call(cx, call) {
+            if let Some(f) = check_call(cx, &mut ends, call) {
                 out.push(f);
             }
         }
@@ -120,7 +121,11 @@ enum Evidence {
     Unclear,
 }
 
-fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
+fn check_call<'t>(
+    cx: &Context<'_, 't>,
+    ends: &mut EndsSeen<'t>,
+    call: Node<'t>,
+) -> Option<Finding> {
     let function = call.field("function")?;
     let name = cx.model.qualified_name(function, "context")?;
     if !call_args(call).is_empty() {
@@ -140,13 +145,13 @@ fn check_call<'t>(cx: &Context<'_, 't>, call: Node<'t>) -> Option<Finding> {
         return None;
     }
     if known_nil(cx, param, call, &ancestors)
-        || known_done(cx, param, call, &ancestors)
+        || known_done(cx, ends, param, call, &ancestors)
         || forwards_cancellation(cx, outer, body)
     {
         return None;
     }
     let ctx = param.name;
-    let evidence = match choice(cx, name, outer, param, body, &ancestors) {
+    let evidence = match choice(cx, ends, name, outer, param, body, &ancestors) {
         Some(reason) => Evidence::Choice(reason),
         None => match slip(cx, name, call, outer, param, owner, body) {
             Some(message) => Evidence::Slip(message),
@@ -341,7 +346,13 @@ fn receives_done(cx: &Context, node: Node, param: &Decl) -> bool {
 /// The caller's context is known to be done where the call is: after a statement
 /// `<-ctx.Done()` of an enclosing block, in a `case <-ctx.Done():`, or under a condition that
 /// asks `ctx.Err()`/`ctx.Done()`.
-fn known_done(cx: &Context, param: &Decl, call: Node, ancestors: &[Node]) -> bool {
+fn known_done<'t>(
+    cx: &Context<'_, 't>,
+    seen: &mut EndsSeen<'t>,
+    param: &Decl<'t>,
+    call: Node<'t>,
+    ancestors: &[Node<'t>],
+) -> bool {
     let mut child = call;
     for &n in ancestors {
         match n.kind_str() {
@@ -372,15 +383,20 @@ fn known_done(cx: &Context, param: &Decl, call: Node, ancestors: &[Node]) -> boo
                 }
             }
             "block" | "statement_list" => {
-                let waited = named_children(n)
-                    .take_while(|s| s.end_offset() <= child.start_byte())
-                    .any(|s| {
-                        s.kind_str() == "expression_statement"
-                            && named_children(s)
-                                .next()
-                                .is_some_and(|e| receives_done(cx, e, param))
+                let first = *seen
+                    .first_done_receive
+                    .entry((n.start_byte(), param.ident.start_byte()))
+                    .or_insert_with(|| {
+                        named_children(n)
+                            .find(|s| {
+                                s.kind_str() == "expression_statement"
+                                    && named_children(*s)
+                                        .next()
+                                        .is_some_and(|e| receives_done(cx, e, param))
+                            })
+                            .map(|s| s.end_offset())
                     });
-                if waited {
+                if first.is_some_and(|end| end <= child.start_byte()) {
                     return true;
                 }
             }
@@ -483,13 +499,14 @@ fn forwards_cancellation(cx: &Context, outer: Node, body: Node) -> bool {
 }
 
 /// What in the code says the fresh context is a choice, if anything.
-fn choice(
-    cx: &Context,
+fn choice<'t>(
+    cx: &Context<'_, 't>,
+    ends: &mut EndsSeen<'t>,
     name: &str,
-    outer: Node,
-    param: &Decl,
-    body: Node,
-    ancestors: &[Node],
+    outer: Node<'t>,
+    param: &Decl<'t>,
+    body: Node<'t>,
+    ancestors: &[Node<'t>],
 ) -> Option<String> {
     let ctx = param.name;
     let outer_function = outer.field("function").map(unparen)?;
@@ -509,7 +526,7 @@ fn choice(
             ));
         }
     }
-    if let Some(at) = expects_end(cx, param, body, outer) {
+    if let Some(at) = expects_end(cx, ends, param, body, outer) {
         return Some(format!(
             "the function expects its context to end before this call (line {})",
             LineOf(at)
@@ -608,31 +625,61 @@ fn blanked(cx: &Context, call: Node) -> bool {
 /// cancelled or expired context apart (`context.Canceled`, `context.DeadlineExceeded`): a fresh
 /// context after that is meant to work when the caller's no longer does. What goroutines and
 /// callbacks of the function do (a literal that does not hold the call) is theirs.
-fn expects_end(cx: &Context, param: &Decl, body: Node, call: Node) -> Option<usize> {
-    let mut found = None;
-    walk(body, |n| {
-        if found.is_some() || n.start_byte() >= call.start_byte() {
-            return false;
-        }
-        if n.kind_str() == "func_literal" && !is_within(call, n) {
-            return false;
-        }
-        if n.kind_str() == "selector_expression" {
-            let field = n.field("field").map(|f| text(f, cx.src));
-            let ends = match field {
-                Some("Done") => n.field("operand").is_some_and(|o| names(cx, o, param)),
-                Some("Canceled" | "DeadlineExceeded") => {
-                    cx.model.qualified_name(n, "context").is_some()
+fn expects_end<'t>(
+    cx: &Context<'_, 't>,
+    ends: &mut EndsSeen<'t>,
+    param: &Decl<'t>,
+    body: Node<'t>,
+    call: Node<'t>,
+) -> Option<usize> {
+    let seen = ends
+        .ends
+        .entry((body.start_byte(), param.ident.start_byte()))
+        .or_insert_with(|| {
+            let mut seen = Vec::new();
+            walk(body, |n| {
+                if n.kind_str() == "selector_expression" {
+                    let field = n.field("field").map(|f| text(f, cx.src));
+                    let ends = match field {
+                        Some("Done") => n.field("operand").is_some_and(|o| names(cx, o, param)),
+                        Some("Canceled" | "DeadlineExceeded") => {
+                            cx.model.qualified_name(n, "context").is_some()
+                        }
+                        _ => false,
+                    };
+                    if ends {
+                        seen.push(n);
+                    }
                 }
-                _ => false,
-            };
-            if ends {
-                found = Some(n.start_byte());
+                true
+            });
+            seen
+        });
+    // The first before the call, outside any function literal that does not hold the call.
+    seen.iter()
+        .take_while(|n| n.start_byte() < call.start_byte())
+        .find(|n| {
+            let mut up = n.parent_node();
+            while let Some(p) = up.filter(|p| *p != body) {
+                if p.kind_str() == "func_literal" && !is_within(call, p) {
+                    return false;
+                }
+                up = p.parent_node();
             }
-        }
-        found.is_none()
-    });
-    found
+            true
+        })
+        .map(|n| n.start_byte())
+}
+
+/// What the rule reads of a body for each call in it, gathered once per body (a function may
+/// hold thousands of calls, and reading the code before each one again cost the square of it).
+#[derive(Default)]
+struct EndsSeen<'t> {
+    /// Where a function's body sees its context end (`ctx.Done()`, `context.Canceled`), by
+    /// (body, context parameter), in document order.
+    ends: crate::HashMap<(usize, usize), Vec<Node<'t>>>,
+    /// Where the first statement `<-ctx.Done()` of a block ends, by (block, context parameter).
+    first_done_receive: crate::HashMap<(usize, usize), Option<usize>>,
 }
 
 /// A later call on the receiver of the method call `function` (another method): the release
