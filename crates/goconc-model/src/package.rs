@@ -544,6 +544,9 @@ pub struct PackageModel {
     lock_reach: std::sync::OnceLock<Arc<LockReach>>,
     /// Computed on first use by [`PackageModel::holds_mutex`].
     mutex_holders: std::sync::OnceLock<Arc<crate::HashSet<String>>>,
+    /// Computed on first use by [`PackageModel::find_field`]: for each struct type of
+    /// [`WIDE_STRUCT`] fields or more, the position of each field by name (the first of a name).
+    wide_structs: std::sync::OnceLock<Arc<HashMap<String, HashMap<String, usize>>>>,
     /// Computed on first use by [`PackageModel::triggers`].
     triggers: std::sync::OnceLock<Arc<super::quiet::Triggers>>,
     /// Computed on first use by [`PackageModel::lock_closure`].
@@ -554,6 +557,10 @@ pub struct PackageModel {
     /// an overlay asks its base's.
     module: Option<Arc<super::module::ModuleSummaries>>,
 }
+
+/// How many fields make a struct wide enough to look its fields up through a map (see
+/// [`PackageModel::find_field`]).
+const WIDE_STRUCT: usize = 32;
 
 /// Every use of each channel field of the package (`Owner.field`), from every function's facts.
 pub type FieldChannels = HashMap<String, FieldChannel>;
@@ -1177,9 +1184,44 @@ impl PackageModel {
 
     /// A field declared directly in a local struct type.
     pub fn field(&self, type_name: &str, field: &str) -> Option<&Field> {
-        self.struct_fields(type_name)?
-            .iter()
-            .find(|f| f.name == field)
+        let fields = self.struct_fields(type_name)?;
+        self.find_field(type_name, fields, field)
+    }
+
+    /// The field `name` among `fields`, the fields of the type named `type_name` when they are
+    /// that struct's declared fields. A struct of thousands of fields is searched through a map
+    /// made once (it is asked for each access of a field), a narrow one in place.
+    fn find_field<'a>(
+        &self,
+        type_name: &str,
+        fields: &'a [Field],
+        name: &str,
+    ) -> Option<&'a Field> {
+        let declared = || {
+            self.struct_fields(type_name).is_some_and(|d| {
+                std::ptr::eq(d.as_ptr(), fields.as_ptr()) && d.len() == fields.len()
+            })
+        };
+        if fields.len() >= WIDE_STRUCT && declared() {
+            let wide = self.wide_structs.get_or_init(|| {
+                let mut wide = HashMap::default();
+                for (type_name, fields) in self.all_structs() {
+                    // The first of a name is the one `struct_fields` finds.
+                    if fields.len() >= WIDE_STRUCT && !wide.contains_key(type_name) {
+                        let mut at: HashMap<String, usize> = HashMap::default();
+                        for (i, f) in fields.iter().enumerate() {
+                            at.entry(f.name.clone()).or_insert(i);
+                        }
+                        wide.insert(type_name.clone(), at);
+                    }
+                }
+                Arc::new(wide)
+            });
+            if let Some(at) = wide.get(type_name) {
+                return at.get(name).and_then(|&i| fields.get(i));
+            }
+        }
+        fields.iter().find(|f| f.name == name)
     }
 
     pub fn func(&self, name: &str) -> Option<&FuncSig> {
@@ -1688,7 +1730,14 @@ impl PackageModel {
                 let Some(fields) = self.fields_of(t) else {
                     continue;
                 };
-                if let Some(f) = fields.iter().find(|f| f.name == name) {
+                let found = match t.deref() {
+                    Ty::Named {
+                        pkg,
+                        name: type_name,
+                    } if pkg.is_empty() => self.find_field(type_name, fields, name),
+                    _ => fields.iter().find(|f| f.name == name),
+                };
+                if let Some(f) = found {
                     return Some(f.ty.clone());
                 }
                 next.extend(fields.iter().filter(|f| f.embedded).map(|f| f.ty.clone()));
