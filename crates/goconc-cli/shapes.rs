@@ -246,19 +246,14 @@ fn shapes() -> Vec<Shape> {
             what: "a struct of 8,000 fields and a mutex, with 16,000 methods",
             format: "text",
             text: |s| {
-                let n = count(8_000, s);
-                let mut t = format!("{HEADER}type S struct {{\n\tmu sync.Mutex\n");
-                for i in 0..n {
-                    let _ = writeln!(t, "\tf{i} int");
-                }
-                t.push_str("}\n\n");
-                for i in 0..n {
-                    let _ = writeln!(
-                        t,
-                        "func (s *S) G{i}() int {{\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\treturn s.f{i}\n}}\n\nfunc (s *S) P{i}() int {{ return s.f{i} }}\n"
-                    );
-                }
-                t
+                wide_struct(
+                    format!("{HEADER}type S struct {{\n\tmu sync.Mutex\n"),
+                    count(8_000, s),
+                    |i| format!("\tf{i} int"),
+                    |i| {
+                        format!("func (s *S) G{i}() int {{\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\treturn s.f{i}\n}}\n\nfunc (s *S) P{i}() int {{ return s.f{i} }}\n")
+                    },
+                )
             },
         },
         Shape {
@@ -290,20 +285,14 @@ fn shapes() -> Vec<Shape> {
             what: "a struct of 8,000 counters, each added to atomically and read plainly",
             format: "text",
             text: |s| {
-                let n = count(8_000, s);
-                let mut t =
-                    String::from("package p\n\nimport \"sync/atomic\"\n\ntype S struct {\n");
-                for i in 0..n {
-                    let _ = writeln!(t, "\tc{i} int64");
-                }
-                t.push_str("}\n\n");
-                for i in 0..n {
-                    let _ = writeln!(
-                        t,
-                        "func (s *S) A{i}() {{ atomic.AddInt64(&s.c{i}, 1) }}\n\nfunc (s *S) R{i}() int64 {{ return s.c{i} }}\n"
-                    );
-                }
-                t
+                wide_struct(
+                    String::from("package p\n\nimport \"sync/atomic\"\n\ntype S struct {\n"),
+                    count(8_000, s),
+                    |i| format!("\tc{i} int64"),
+                    |i| {
+                        format!("func (s *S) A{i}() {{ atomic.AddInt64(&s.c{i}, 1) }}\n\nfunc (s *S) R{i}() int64 {{ return s.c{i} }}\n")
+                    },
+                )
             },
         },
         Shape {
@@ -370,6 +359,24 @@ fn nested_closures(s: f64) -> String {
             "}()\n".repeat(450)
         )
     })
+}
+
+/// `start` (which opens a struct), `n` fields, the struct's end, then the methods of each field.
+fn wide_struct(
+    start: String,
+    n: usize,
+    field: impl Fn(usize) -> String,
+    methods: impl Fn(usize) -> String,
+) -> String {
+    let mut t = start;
+    for i in 0..n {
+        let _ = writeln!(t, "{}", field(i));
+    }
+    t.push_str("}\n\n");
+    for i in 0..n {
+        let _ = writeln!(t, "{}", methods(i));
+    }
+    t
 }
 
 fn repeated(n: usize, function: impl Fn(usize) -> String) -> String {
