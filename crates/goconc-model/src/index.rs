@@ -75,6 +75,15 @@ impl<'t> NodeIndex<'t> {
         within(&self.go_statements, node)
     }
 
+    /// The function literals inside `node`, in document order (bisected, as the `go`
+    /// statements are).
+    pub fn func_literals_within<'a>(
+        &'a self,
+        node: Node<'t>,
+    ) -> impl Iterator<Item = Node<'t>> + 'a {
+        within(&self.func_literals, node)
+    }
+
     /// The calls named `name` inside `node`, in document order.
     pub fn calls_named_within<'a>(
         &'a self,

@@ -94,11 +94,10 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         // The goroutines started earlier in the same iteration that count on this group.
+        // Only a literal inside the loop's body can start there.
         let started: Vec<_> = cx
             .index
-            .func_literals
-            .iter()
-            .copied()
+            .func_literals_within(body)
             .filter(|&lit| {
                 let Some(start) = goroutine_start(cx.model, lit) else {
                     return false;
