@@ -357,11 +357,6 @@ pub fn holds_data(package: &super::package::PackageModel, ty: &Ty) -> bool {
     )
 }
 
-/// Is `ty` a struct type of the package that holds a mutex?
-pub fn holds_mutex(model: &FileModel, type_name: &str) -> bool {
-    model.package.holds_mutex(type_name)
-}
-
 struct Collector<'m, 't> {
     model: &'m FileModel<'t>,
     /// The receiver's name and type, for methods of a type holding a mutex.
@@ -851,7 +846,7 @@ impl<'t> Collector<'_, 't> {
         if let Some(&known) = self.holders.get(type_name) {
             return known;
         }
-        let holds = holds_mutex(self.model, type_name);
+        let holds = self.model.package.holds_mutex(type_name);
         self.holders.insert(type_name.to_string(), holds);
         holds
     }
@@ -1455,7 +1450,7 @@ pub fn collect_replaying<'t>(
         let receiver = function
             .receiver_type
             .as_ref()
-            .filter(|t| holds_mutex(model, t))
+            .filter(|t| model.package.holds_mutex(t))
             .and_then(|type_name| {
                 let name = function
                     .node
@@ -1485,7 +1480,7 @@ pub fn collect_replaying<'t>(
                             Ty::Named { pkg, name }
                                 if pkg.is_empty()
                                     && name != type_name
-                                    && holds_mutex(model, name) =>
+                                    && model.package.holds_mutex(name) =>
                             {
                                 Some((f.name.clone(), name.clone()))
                             }

@@ -875,6 +875,19 @@ pub fn climb(
     }
 }
 
+/// The identifiers below `node` (nested function literals included), by name, each name's in
+/// document order: one walk for a rule that asks for the uses of many names in one function.
+pub fn identifiers_by_name<'t>(node: Node<'t>, src: &'t str) -> HashMap<&'t str, Vec<Node<'t>>> {
+    let mut by_name: HashMap<&'t str, Vec<Node<'t>>> = HashMap::default();
+    walk(node, |n| {
+        if n.kind_str() == "identifier" {
+            by_name.entry(text(n, src)).or_default().push(n);
+        }
+        true
+    });
+    by_name
+}
+
 /// Visits the nodes of one function body without entering nested function literals.
 pub fn walk_body<'t>(body: Node<'t>, mut visit: impl FnMut(Node<'t>)) {
     walk(body, |n| {

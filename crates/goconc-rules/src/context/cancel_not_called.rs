@@ -107,16 +107,10 @@ struct Bodies<'t> {
 impl<'t> Bodies<'t> {
     /// The identifiers named `name` below `body`, in document order.
     fn named(&mut self, cx: &Context<'_, 't>, body: Node<'t>, name: &str) -> &[Node<'t>] {
-        let names = self.names.entry(body.start_byte()).or_insert_with(|| {
-            let mut names: crate::HashMap<&'t str, Vec<Node<'t>>> = Default::default();
-            walk(body, |n| {
-                if n.kind_str() == "identifier" {
-                    names.entry(text(n, cx.src)).or_default().push(n);
-                }
-                true
-            });
-            names
-        });
+        let names = self
+            .names
+            .entry(body.start_byte())
+            .or_insert_with(|| goconc_syntax::identifiers_by_name(body, cx.src));
         names.get(name).map_or(&[], Vec::as_slice)
     }
 }

@@ -8,7 +8,7 @@ use crate::{Context, Family, RuleMeta};
 use goconc_model::Decl;
 use goconc_syntax::enclosing_loop;
 use goconc_syntax::{
-    enclosing_function, insertion_after_line, line_indent, named_children, newline, text, walk,
+    enclosing_function, insertion_after_line, line_indent, named_children, newline, text,
 };
 
 pub static META: RuleMeta = RuleMeta {
@@ -201,16 +201,9 @@ fn uses_of<'t>(
     identifiers: &mut Identifiers<'t>,
     decl: &Decl<'t>,
 ) -> Vec<Node<'t>> {
-    let by_name = identifiers.0.get_or_insert_with(|| {
-        let mut by_name: crate::HashMap<&'t str, Vec<Node<'t>>> = Default::default();
-        walk(cx.model.root, |n| {
-            if n.kind_str() == "identifier" {
-                by_name.entry(text(n, cx.src)).or_default().push(n);
-            }
-            true
-        });
-        by_name
-    });
+    let by_name = identifiers
+        .0
+        .get_or_insert_with(|| goconc_syntax::identifiers_by_name(cx.model.root, cx.src));
     let named = by_name.get(decl.name).map_or(&[][..], Vec::as_slice);
     let visible = &decl.visible;
     let first = named.partition_point(|n| n.end_offset() <= visible.start);
