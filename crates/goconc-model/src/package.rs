@@ -1205,9 +1205,10 @@ impl PackageModel {
         if fields.len() >= WIDE_STRUCT && declared() {
             let wide = self.wide_structs.get_or_init(|| {
                 let mut wide = HashMap::default();
+                let mut seen = crate::HashSet::default();
                 for (type_name, fields) in self.all_structs() {
                     // The first of a name is the one `struct_fields` finds.
-                    if fields.len() >= WIDE_STRUCT && !wide.contains_key(type_name) {
+                    if seen.insert(type_name.as_str()) && fields.len() >= WIDE_STRUCT {
                         let mut at: HashMap<String, usize> = HashMap::default();
                         for (i, f) in fields.iter().enumerate() {
                             at.entry(f.name.clone()).or_insert(i);
