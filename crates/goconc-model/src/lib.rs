@@ -37,7 +37,6 @@ pub mod package;
 pub mod panics;
 pub mod quiet;
 pub mod scope;
-pub mod sorted;
 pub mod summary;
 pub mod sync_calls;
 pub mod transition;

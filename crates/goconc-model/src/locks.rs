@@ -8,8 +8,6 @@
 use goconc_syntax::NodeExt;
 use std::collections::BTreeMap;
 
-use crate::sorted::{SortedMap, SortedSet};
-
 use tree_sitter::Node;
 
 use super::flow::{self, Exit, FlowAnalysis};
@@ -19,6 +17,81 @@ use goconc_syntax::{
     method_call, named_children, path_root, statement_call, text, unparen, walk_body,
 };
 
+/// The held mutexes by key. Persistent, as the sets below: a body's states differ a little
+/// from statement to statement, and a copy shares all but the changed path (8,000 mutexes
+/// locked one after another kept a whole map per statement: 8 GB for a 400 KB file).
+pub type HeldMap = rpds::RedBlackTreeMap<String, Held>;
+/// Mutex keys, persistent.
+pub type Keys = rpds::RedBlackTreeSet<String>;
+
+/// A set of byte offsets: one kept in place (nearly every held mutex has one site, and a tree
+/// node per site cost a check of 200,000 small locking functions 35 MB), more in a persistent
+/// set (a site added per loop that locks kept a copy per statement).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Offsets {
+    #[default]
+    Empty,
+    One(usize),
+    /// Two or more: a set of one is always `One`, so that equal sets compare equal.
+    Many(rpds::RedBlackTreeSet<usize>),
+}
+
+impl Offsets {
+    pub fn new() -> Offsets {
+        Offsets::Empty
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Offsets::Empty)
+    }
+
+    pub fn contains(&self, offset: &usize) -> bool {
+        match self {
+            Offsets::Empty => false,
+            Offsets::One(x) => x == offset,
+            Offsets::Many(set) => set.contains(offset),
+        }
+    }
+
+    /// In increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = &usize> + '_ {
+        let (one, many) = match self {
+            Offsets::Empty => (None, None),
+            Offsets::One(x) => (Some(x), None),
+            Offsets::Many(set) => (None, Some(set.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    pub fn insert(mut self, offset: usize) -> Offsets {
+        self.insert_mut(offset);
+        self
+    }
+
+    pub fn insert_mut(&mut self, offset: usize) {
+        match self {
+            Offsets::Empty => *self = Offsets::One(offset),
+            Offsets::One(x) if *x == offset => {}
+            Offsets::One(x) => {
+                *self = Offsets::Many(rpds::RedBlackTreeSet::new().insert(*x).insert(offset))
+            }
+            Offsets::Many(set) => {
+                if !set.contains(&offset) {
+                    set.insert_mut(offset);
+                }
+            }
+        }
+    }
+
+    /// The union, built on the larger set.
+    fn union(&self, other: &Offsets) -> Offsets {
+        match (self, other) {
+            (Offsets::Many(a), Offsets::Many(b)) => Offsets::Many(union(a, b)),
+            (Offsets::Empty, x) | (x, Offsets::Empty) => x.clone(),
+            (Offsets::One(x), more) | (more, Offsets::One(x)) => more.clone().insert(*x),
+        }
+    }
+}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mode {
     Read,
@@ -33,34 +106,34 @@ pub struct Held {
     pub mode: Mode,
     /// Byte offsets of the acquiring calls that may have taken it (none: the caller did, see
     /// [`LockState::entered`]).
-    pub sites: SortedSet<usize>,
+    pub sites: Offsets,
     /// Held on every path reaching this point.
     pub on_every_path: bool,
     /// Byte offsets of `continue` statements that carry it, held on every path there, back to
     /// the top of a loop.
-    pub continued: SortedSet<usize>,
+    pub continued: Offsets,
 }
 
 impl Held {
     fn taken(mode: Mode, site: usize) -> Held {
         Held {
             mode,
-            sites: SortedSet::from([site]),
+            sites: Offsets::new().insert(site),
             on_every_path: true,
-            continued: SortedSet::new(),
+            continued: Offsets::new(),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LockState {
-    pub held: SortedMap<String, Held>,
+    pub held: HeldMap,
     /// Mutexes the function's caller holds when it runs: the body's first use of each is a
     /// release (`mu.Unlock(); slowIO(); mu.Lock()`). Holding one at exit is the contract.
-    pub entered: SortedSet<String>,
+    pub entered: Keys,
     /// Mutexes a deferred call releases at exit, on some path (a later re-lock of the same
     /// mutex is released by it too).
-    pub deferred: SortedSet<String>,
+    pub deferred: Keys,
     /// A deferred call we cannot see into may release any lock (`defer s.unlockAll()`).
     pub opaque_deferred_release: bool,
 }
@@ -106,10 +179,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                 // the path names: forget it rather than guess.
                 if let Some(left) = stmt.field("left") {
                     for target in named_children(left) {
-                        let name = text(target, self.model.src);
-                        state
-                            .held
-                            .retain(|key, _| key.split('.').next() != Some(name));
+                        forget_rooted_at(state, text(target, self.model.src));
                     }
                 }
                 // `y = l` makes `y` an alias of a held `l.mu`: which name will unlock it is
@@ -118,10 +188,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                     for value in named_children(right) {
                         let value = unparen(value);
                         if value.kind_str() == "identifier" {
-                            let name = text(value, self.model.src);
-                            state
-                                .held
-                                .retain(|key, _| key.split('.').next() != Some(name));
+                            forget_rooted_at(state, text(value, self.model.src));
                         }
                     }
                 }
@@ -132,7 +199,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
             "go_statement" => {
                 if let Some(call) = statement_call(stmt) {
                     for key in released_by_call(self.model, call) {
-                        state.held.remove(&key);
+                        state.held.remove_mut(&key);
                     }
                     // `go func() { …; mu.Unlock() }()`: the literal's first use of a held
                     // mutex is its release.
@@ -143,7 +210,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
                     {
                         if !state.held.is_empty() {
                             for key in first_released(self.model, body) {
-                                state.held.remove(&key);
+                                state.held.remove_mut(&key);
                             }
                         }
                     }
@@ -155,45 +222,106 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
 
     fn continued(&mut self, stmt: Node<'t>, state: &mut LockState) {
         let at = stmt.start_byte();
-        for held in state.held.values_mut().filter(|h| h.on_every_path) {
-            held.continued.insert(at);
+        let carried: Vec<String> = state
+            .held
+            .iter()
+            .filter(|(_, h)| h.on_every_path && !h.continued.contains(&at))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in carried {
+            if let Some(held) = state.held.get_mut(&key) {
+                held.continued.insert_mut(at);
+            }
         }
     }
 
     fn join(&self, a: &LockState, b: &LockState) -> LockState {
-        let mut held = SortedMap::new();
-        for (key, x) in &a.held {
-            let joined = match b.held.get(key) {
-                Some(y) => Held {
-                    mode: if x.mode == y.mode {
-                        x.mode
-                    } else {
-                        Mode::Mixed
-                    },
-                    sites: x.sites.union(&y.sites).copied().collect(),
-                    on_every_path: x.on_every_path && y.on_every_path,
-                    continued: x.continued.union(&y.continued).copied().collect(),
-                },
-                None => Held {
-                    on_every_path: false,
-                    ..x.clone()
-                },
-            };
-            held.insert(key.clone(), joined);
-        }
-        for (key, y) in &b.held {
-            held.get_or_insert_with(key.clone(), || Held {
-                on_every_path: false,
-                ..y.clone()
-            });
-        }
         LockState {
-            held,
-            entered: a.entered.union(&b.entered).cloned().collect(),
-            deferred: a.deferred.union(&b.deferred).cloned().collect(),
+            held: join_held(&a.held, &b.held),
+            entered: union(&a.entered, &b.entered),
+            deferred: union(&a.deferred, &b.deferred),
             opaque_deferred_release: a.opaque_deferred_release || b.opaque_deferred_release,
         }
     }
+}
+
+/// Forgets the held mutexes whose path starts at the variable `name`.
+fn forget_rooted_at(state: &mut LockState, name: &str) {
+    if state.held.is_empty() {
+        return;
+    }
+    let gone: Vec<String> = state
+        .held
+        .keys()
+        .filter(|key| key_root(key) == name)
+        .cloned()
+        .collect();
+    for key in gone {
+        state.held.remove_mut(&key);
+    }
+}
+
+/// The held mutexes where two paths meet: held on either, on every path only when on both.
+/// Built on the larger map, so that only the entries that differ are copied.
+fn join_held(a: &HeldMap, b: &HeldMap) -> HeldMap {
+    if a.ptr_eq(b) {
+        return a.clone();
+    }
+    let (base, other) = if a.size() >= b.size() { (a, b) } else { (b, a) };
+    let mut held = base.clone();
+    for (key, y) in other {
+        let joined = match base.get(key) {
+            Some(x) if x == y => continue,
+            Some(x) => Held {
+                mode: if x.mode == y.mode {
+                    x.mode
+                } else {
+                    Mode::Mixed
+                },
+                sites: x.sites.union(&y.sites),
+                on_every_path: x.on_every_path && y.on_every_path,
+                continued: x.continued.union(&y.continued),
+            },
+            None if !y.on_every_path => y.clone(),
+            None => Held {
+                on_every_path: false,
+                ..y.clone()
+            },
+        };
+        held.insert_mut(key.clone(), joined);
+    }
+    // Held on the larger side only: not on every path.
+    if held.size() > other.size() {
+        let partial: Vec<String> = base
+            .iter()
+            .filter(|(key, x)| x.on_every_path && !other.contains_key(*key))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in partial {
+            if let Some(x) = held.get_mut(&key) {
+                x.on_every_path = false;
+            }
+        }
+    }
+    held
+}
+
+/// The union of two persistent sets, built on the larger.
+fn union<T: Ord + Clone>(
+    a: &rpds::RedBlackTreeSet<T>,
+    b: &rpds::RedBlackTreeSet<T>,
+) -> rpds::RedBlackTreeSet<T> {
+    if a.ptr_eq(b) {
+        return a.clone();
+    }
+    let (base, other) = if a.size() >= b.size() { (a, b) } else { (b, a) };
+    let mut out = base.clone();
+    for item in other {
+        if !out.contains(item) {
+            out.insert_mut(item.clone());
+        }
+    }
+    out
 }
 
 impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
@@ -224,10 +352,12 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
                 self.lock_call(call, state);
             }
             for key in released_by_call(self.model, over) {
-                state.held.remove(&key);
+                state.held.remove_mut(&key);
             }
             for (key, mode) in kept_by_call(self.model, over) {
-                state.held.insert(key, Held::taken(mode, over.start_byte()));
+                state
+                    .held
+                    .insert_mut(key, Held::taken(mode, over.start_byte()));
             }
         }
         for call in calls {
@@ -252,17 +382,17 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
                 self.observer.lock_call(&lock, &key, true, state);
                 if lock.op.is_release() {
                     // `defer mu.Unlock()` with no visible `Lock`: a callee took it (`s.acquire()`).
-                    state.held.get_or_insert_with(key.clone(), || {
-                        Held::taken(
-                            if lock.op == LockOp::RUnlock {
-                                Mode::Read
-                            } else {
-                                Mode::Write
-                            },
-                            lock.call.start_byte(),
-                        )
-                    });
-                    state.deferred.insert(key);
+                    if !state.held.contains_key(&key) {
+                        let mode = if lock.op == LockOp::RUnlock {
+                            Mode::Read
+                        } else {
+                            Mode::Write
+                        };
+                        state
+                            .held
+                            .insert_mut(key.clone(), Held::taken(mode, lock.call.start_byte()));
+                    }
+                    state.deferred.insert_mut(key);
                 }
             }
             return;
@@ -287,7 +417,7 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
                 if key.is_empty() {
                     state.opaque_deferred_release = true;
                 } else {
-                    state.deferred.insert(key);
+                    state.deferred.insert_mut(key);
                 }
             }
             return;
@@ -296,7 +426,7 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
         let released = released_by_call(self.model, call);
         if !released.is_empty() {
             for key in released {
-                state.deferred.insert(key);
+                state.deferred.insert_mut(key);
             }
             return;
         }
@@ -337,10 +467,10 @@ fn apply(state: &mut LockState, call: &LockCall, key: String) {
             };
             state
                 .held
-                .insert(key, Held::taken(mode, call.call.start_byte()));
+                .insert_mut(key, Held::taken(mode, call.call.start_byte()));
         }
         LockOp::Unlock | LockOp::RUnlock => {
-            state.held.remove(&key);
+            state.held.remove_mut(&key);
         }
         LockOp::TryLock | LockOp::TryRLock => {}
     }
@@ -419,16 +549,16 @@ fn entry_state<'t>(model: &FileModel<'t>, body: Node<'t>) -> LockState {
                 LockOp::RUnlock => Mode::Read,
                 _ => Mode::Write,
             };
-            state.held.insert(
+            state.held.insert_mut(
                 key.clone(),
                 Held {
                     mode,
-                    sites: SortedSet::new(),
+                    sites: Offsets::new(),
                     on_every_path: true,
-                    continued: SortedSet::new(),
+                    continued: Offsets::new(),
                 },
             );
-            state.entered.insert(key);
+            state.entered.insert_mut(key);
         }
     }
     state
@@ -982,4 +1112,53 @@ pub fn canonical_key(model: &FileModel, key: &str, at: usize) -> Option<String> 
         let (path, owner) = lock_path_of_key(model, key, at)?;
         super::lock_closure::canonical(model.package, owner.as_deref(), &path)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(entries: &[(&str, Held)]) -> HeldMap {
+        entries.iter().fold(HeldMap::new(), |map, (key, h)| {
+            map.insert(key.to_string(), h.clone())
+        })
+    }
+
+    /// Where two paths meet, a mutex held on both is held on every path, with both sites; one
+    /// held on one path only is not, whichever side is the larger.
+    #[test]
+    fn joined_held_mutexes_keep_every_site_and_lose_every_path_where_one_side_lacks_them() {
+        let one = held(&[
+            ("x", Held::taken(Mode::Write, 10)),
+            ("y", Held::taken(Mode::Write, 20)),
+        ]);
+        let other = held(&[("x", Held::taken(Mode::Read, 30))]);
+        for joined in [join_held(&one, &other), join_held(&other, &one)] {
+            let x = joined.get("x").expect("x");
+            assert_eq!(x.mode, Mode::Mixed);
+            assert!(x.on_every_path);
+            assert_eq!(x.sites.iter().copied().collect::<Vec<_>>(), [10, 30]);
+            let y = joined.get("y").expect("y");
+            assert!(!y.on_every_path);
+            assert_eq!(y.sites.iter().copied().collect::<Vec<_>>(), [20]);
+            assert_eq!(joined.size(), 2);
+        }
+        // Joined with itself, nothing changes.
+        assert_eq!(join_held(&one, &one.clone()), one);
+    }
+
+    /// Sets of offsets built in any order, or joined, compare equal when their offsets are.
+    #[test]
+    fn offsets_are_equal_when_their_offsets_are() {
+        let a = Offsets::new().insert(3).insert(1).insert(3);
+        let b = Offsets::new().insert(1).insert(3);
+        assert_eq!(a, b);
+        assert_eq!(a.iter().copied().collect::<Vec<_>>(), [1, 3]);
+        let one = Offsets::new().insert(1);
+        assert_eq!(one.union(&one.clone()), one);
+        assert_eq!(one.union(&Offsets::new().insert(3)), a);
+        assert_eq!(Offsets::new().union(&one), one);
+        assert_eq!(a.union(&one), a);
+        assert!(a.contains(&3) && !a.contains(&2) && !Offsets::new().contains(&1));
+    }
 }

@@ -134,7 +134,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 {
                     continue;
                 }
-                for &site in &held.sites {
+                for &site in held.sites.iter() {
                     leaks
                         .entry(site)
                         .or_insert((key.clone(), exit.node, exit.kind));
@@ -317,7 +317,7 @@ fn check_helper_locks(cx: &Context, out: &mut Vec<Finding>) {
                 {
                     continue;
                 }
-                for &site in &held.sites {
+                for &site in held.sites.iter() {
                     leaks
                         .entry(site)
                         .or_insert((key.clone(), exit.node, exit.kind));
