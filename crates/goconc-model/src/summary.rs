@@ -1038,7 +1038,10 @@ fn summarize(
 /// nowhere else (no release, no second `Lock`, deferred or not), and that the caller did not
 /// hold on entry.
 fn kept_locks(body: Node, src: &str, names: &Names, entered: &[LockPath]) -> Vec<Acquire> {
-    let mut taken: Vec<(LockPath, Acquire)> = Vec::new();
+    // Each lock once, in the order taken, found by its path (a list searched per lock grew
+    // with the square of 8,000 mutexes locked one after another).
+    let mut taken: Vec<Acquire> = Vec::new();
+    let mut by_lock: crate::HashMap<LockPath, usize> = crate::HashMap::default();
     for stmt in goconc_syntax::statements(body) {
         let mut returns = false;
         walk_body(stmt, |n| returns |= n.kind_str() == "return_statement");
@@ -1057,16 +1060,16 @@ fn kept_locks(body: Node, src: &str, names: &Names, entered: &[LockPath]) -> Vec
         };
         if matches!(lock.root, LockRoot::Receiver | LockRoot::Global)
             && !entered.contains(&lock)
-            && !taken.iter().any(|(l, _)| *l == lock)
+            && !by_lock.contains_key(&lock)
         {
-            let acquire = Acquire {
+            taken.push(Acquire {
                 from_receiver: lock.root == LockRoot::Receiver,
                 path: lock.path.clone(),
                 read,
                 offset: call.start_byte(),
                 only_if: None,
-            };
-            taken.push((lock, acquire));
+            });
+            by_lock.insert(lock, taken.len() - 1);
         }
     }
     if taken.is_empty() {
@@ -1074,18 +1077,27 @@ fn kept_locks(body: Node, src: &str, names: &Names, entered: &[LockPath]) -> Vec
     }
     // Any other use of it, anywhere (a release, a `defer`red `Lock`, a function literal, a
     // branch): not simply kept.
+    let mut kept = vec![true; taken.len()];
     walk(body, |n| {
         if n.kind_str() == "call_expression" {
             if let Some((receiver, _, _)) = lock_method(n, src) {
                 if let Some(lock) = names.lock_path(receiver) {
-                    let at = n.start_byte();
-                    taken.retain(|(l, a)| *l != lock || a.offset == at);
+                    if let Some(&i) = by_lock.get(&lock) {
+                        if taken[i].offset != n.start_byte() {
+                            kept[i] = false;
+                            by_lock.remove(&lock);
+                        }
+                    }
                 }
             }
         }
-        !taken.is_empty()
+        !by_lock.is_empty()
     });
-    taken.into_iter().map(|(_, acquire)| acquire).collect()
+    taken
+        .into_iter()
+        .zip(kept)
+        .filter_map(|(acquire, kept)| kept.then_some(acquire))
+        .collect()
 }
 
 /// The write locks of `body` that its direct walk leaves out (see
@@ -1381,7 +1393,7 @@ const MAX_PAIRED: usize = 8;
 fn lock_orders(events: &[Event]) -> Vec<(Acquire, Acquire)> {
     let mut pairs = Vec::new();
     // The locks taken and not released since, with the block of their statement.
-    let mut open: Vec<(&LockPath, Node, &Acquire)> = Vec::new();
+    let mut open: OpenLocks<(Node, &Acquire)> = OpenLocks::default();
     for event in events {
         let Event::Lock {
             node,
@@ -1397,30 +1409,80 @@ fn lock_orders(events: &[Event]) -> Vec<(Acquire, Acquire)> {
             continue;
         }
         // Taking or releasing a lock ends what its earlier acquisition pairs with.
-        if let Some(at) = open.iter().rposition(|(l, _, _)| *l == lock) {
-            open.remove(at);
-        }
+        open.release(lock);
         if !acquiring {
             continue;
         }
-        for (_, block, held) in open.iter().rev().take(MAX_PAIRED) {
+        for (block, held) in open.latest(MAX_PAIRED) {
             if goconc_syntax::is_within(*node, *block) {
                 pairs.push(((*held).clone(), acquire.clone()));
             }
         }
         if let Some(block) = block {
-            open.push((lock, *block, acquire));
+            open.take(lock, (*block, acquire));
         }
     }
     pairs
 }
 
+/// The locks taken and not released since, in the order taken, each at most once (taking a
+/// lock again first ends its earlier acquisition). Found by path and released in place: a list
+/// searched and shifted per release grew with the square of 8,000 mutexes held together.
+struct OpenLocks<'e, T> {
+    /// `None` where a lock was released since; trimmed when the released outnumber the held.
+    slots: Vec<Option<(&'e LockPath, T)>>,
+    at: crate::HashMap<&'e LockPath, usize>,
+}
+
+impl<T> Default for OpenLocks<'_, T> {
+    fn default() -> Self {
+        OpenLocks {
+            slots: Vec::new(),
+            at: crate::HashMap::default(),
+        }
+    }
+}
+
+impl<'e, T> OpenLocks<'e, T> {
+    fn take(&mut self, lock: &'e LockPath, value: T) {
+        self.release(lock);
+        self.at.insert(lock, self.slots.len());
+        self.slots.push(Some((lock, value)));
+    }
+
+    fn release(&mut self, lock: &LockPath) {
+        let Some(i) = self.at.remove(lock) else {
+            return;
+        };
+        self.slots[i] = None;
+        while matches!(self.slots.last(), Some(None)) {
+            self.slots.pop();
+        }
+        if self.slots.len() > 2 * self.at.len() + 16 {
+            self.slots.retain(Option::is_some);
+            for (i, (lock, _)) in self.slots.iter().flatten().enumerate() {
+                self.at.insert(lock, i);
+            }
+        }
+    }
+
+    /// The `n` taken last, the last first.
+    fn latest(&self, n: usize) -> impl Iterator<Item = &T> {
+        self.slots
+            .iter()
+            .rev()
+            .flatten()
+            .take(n)
+            .map(|(_, value)| value)
+    }
+}
+
 /// The calls, each with the locks held at it (by the same block rule as [`lock_orders`]).
 fn calls_with_held(events: &mut [Event]) -> Vec<Call> {
     // The acquiring events with their blocks, and where each is released next.
-    let mut open: Vec<(usize, Node, &LockPath, Acquire)> = Vec::new();
+    let mut open: OpenLocks<(Node, Acquire)> = OpenLocks::default();
     let mut held_at: Vec<Vec<Acquire>> = Vec::new();
-    for (i, event) in events.iter().enumerate() {
+    for event in events.iter() {
         match event {
             Event::Lock {
                 block,
@@ -1429,22 +1491,18 @@ fn calls_with_held(events: &mut [Event]) -> Vec<Call> {
                 acquiring,
                 ..
             } => {
-                if let Some(at) = open.iter().rposition(|(_, _, l, _)| *l == lock) {
-                    open.remove(at);
-                }
+                open.release(lock);
                 if *acquiring && !matches!(lock.root, LockRoot::Param(_)) {
                     if let Some(block) = block {
-                        open.push((i, *block, lock, acquire.clone()));
+                        open.take(lock, (*block, acquire.clone()));
                     }
                 }
             }
             Event::Call { node, .. } => {
                 let mut held: Vec<Acquire> = open
-                    .iter()
-                    .rev()
-                    .take(MAX_PAIRED)
-                    .filter(|(_, block, _, _)| goconc_syntax::is_within(*node, *block))
-                    .map(|(_, _, _, a)| a.clone())
+                    .latest(MAX_PAIRED)
+                    .filter(|(block, _)| goconc_syntax::is_within(*node, *block))
+                    .map(|(_, a)| a.clone())
                     .collect();
                 // Kept in the file's summaries: a filtered `collect` makes room for four.
                 held.shrink_to_fit();
@@ -1735,6 +1793,41 @@ mod tests {
         assert!(found["S.flush"].expects_held);
         assert!(!found.contains_key("S.reset"), "{:?}", found.keys());
         assert!(!found.contains_key("S.drop"));
+    }
+
+    /// Locks released in the order taken (not the reverse) stop pairing with later ones, and
+    /// a call made then sees only the locks still held; many released ones are trimmed away
+    /// without losing those held.
+    #[test]
+    fn locks_released_in_the_order_taken_no_longer_pair() {
+        let mut src = String::from("package p\n\nimport \"sync\"\n\nfunc g() {}\n\nfunc F() {\n");
+        for i in 0..40 {
+            src.push_str(&format!("\tm{i}.Lock()\n"));
+        }
+        for i in 1..40 {
+            src.push_str(&format!("\tm{i}.Unlock()\n"));
+        }
+        src.push_str("\tx.Lock()\n\tg()\n\tx.Unlock()\n\tm0.Unlock()\n}\n");
+        for i in 0..40 {
+            src.push_str(&format!("\nvar m{i} sync.Mutex\n"));
+        }
+        src.push_str("\nvar x sync.Mutex\n");
+        let found = summaries(&src);
+        let f = &found["F"];
+        let of_x: Vec<&str> = f
+            .orders
+            .iter()
+            .filter(|(_, second)| second.path == "x")
+            .map(|(first, _)| first.path.as_str())
+            .collect();
+        assert_eq!(of_x, ["m0"]);
+        let call = f
+            .calls
+            .iter()
+            .find(|c| c.name == "g")
+            .expect("the call to g");
+        let held: Vec<&str> = call.held.iter().map(|a| a.path.as_str()).collect();
+        assert_eq!(held, ["x", "m0"]);
     }
 
     /// Every phrase that makes a doc comment count passes the cheap test first.
