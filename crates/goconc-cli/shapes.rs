@@ -325,6 +325,38 @@ fn shapes() -> Vec<Shape> {
             },
         },
         Shape {
+            name: "deferred-locks-in-loops",
+            what: "one function of 20,000 loops that each lock and defer the unlock",
+            format: "text",
+            text: |s| {
+                let mut t = format!("{HEADER}func F(xs []int) {{\n");
+                for _ in 0..count(20_000, s) {
+                    t.push_str("\tfor range xs {\n\t\tmu.Lock()\n\t\tdefer mu.Unlock()\n\t}\n");
+                }
+                t + "}\n"
+            },
+        },
+        Shape {
+            name: "mutexes-held-together",
+            what: "one function locking 20,000 mutexes one after another, then unlocking them",
+            format: "text",
+            text: |s| {
+                let n = count(20_000, s);
+                let mut t = String::from(HEADER);
+                for i in 0..n {
+                    let _ = writeln!(t, "var m{i} sync.Mutex");
+                }
+                t.push_str("\nfunc F() {\n");
+                for i in 0..n {
+                    let _ = writeln!(t, "\tm{i}.Lock()");
+                }
+                for i in 0..n {
+                    let _ = writeln!(t, "\tm{i}.Unlock()");
+                }
+                t + "}\n"
+            },
+        },
+        Shape {
             name: "generated-46mb",
             what: "46 MB of generated types and methods that lock",
             format: "text",
