@@ -137,7 +137,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 for &site in held.sites.iter() {
                     leaks
                         .entry(site)
-                        .or_insert((key.clone(), exit.node, exit.kind));
+                        .or_insert_with(|| (key.clone(), exit.node, exit.kind));
                 }
             }
         }
@@ -150,40 +150,29 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
             continue;
         }
         let named_to_hand_on = named_hand_on(cx, function.node);
+        let facts = BodyFacts::of(cx, body, &calls);
         for (site, (key, exit_node, exit_kind)) in leaks {
-            let Some(lock) = calls.iter().find(|c| c.call.start_byte() == site) else {
+            let Some(lock) = facts.call_at.get(&site).map(|&i| &calls[i]) else {
                 continue;
             };
             // A deferred `Lock` of the same mutex is `mutex-defer-lock`'s finding.
-            let deferred_relock = cx.index.defer_statements.iter().any(|d| {
-                goconc_syntax::is_within(*d, body)
-                    && goconc_syntax::statement_call(*d)
-                        .and_then(|c| goconc_model::sync_calls::lock_call(cx.model, c))
-                        .is_some_and(|l| {
-                            l.op.is_acquire()
-                                && lock_key(cx.model, &l).as_deref() == Some(key.as_str())
-                        })
-            });
-            let released_somewhere = calls.iter().any(|c| {
-                c.op.is_release() && lock_key(cx.model, c).as_deref() == Some(key.as_str())
-            });
+            let deferred_relock = facts.deferred_acquires.contains(&key);
+            let releases = facts.releases(&calls, &key);
+            let released_somewhere = releases.clone().next().is_some();
             // A function named for locking hands its lock on only when no path of it releases
             // what it took (`RLock … RUnlock` before a `Lock` it keeps is another section).
-            let released_in_kind = calls.iter().any(|c| {
-                c.op == lock.op.counterpart()
-                    && lock_key(cx.model, c).as_deref() == Some(key.as_str())
-            });
+            let released_in_kind = releases.clone().any(|c| c.op == lock.op.counterpart());
             if named_to_hand_on && !released_in_kind {
                 continue;
             }
             if deferred_relock
-                || returns_unlocker(cx, body, &key)
+                || facts.returned.unlock(&key)
                 || (exit_kind == ExitKind::Return
                     && returns_owner_that_unlocks(cx, exit_node, &key))
-                || same_condition_release(cx, body, lock, &key, &calls)
+                || same_condition_release(cx, body, lock, releases)
                 || locks::released_elsewhere(cx.model, body, &key)
-                || is_last_statement(lock, body)
-                || hold_tracked_by_flag(cx, body, &key)
+                || is_last_statement(lock, body, facts.last_statement)
+                || (facts.sets_flags && hold_tracked_by_flag(cx, body, &key))
             {
                 continue;
             }
@@ -320,7 +309,7 @@ fn check_helper_locks(cx: &Context, out: &mut Vec<Finding>) {
                 for &site in held.sites.iter() {
                     leaks
                         .entry(site)
-                        .or_insert((key.clone(), exit.node, exit.kind));
+                        .or_insert_with(|| (key.clone(), exit.node, exit.kind));
                 }
             }
         }
@@ -387,73 +376,149 @@ fn documented_hand_on(cx: &Context, function: Node) -> bool {
         && words::says_caller_unlocks(&doc_comment(function, cx.src))
 }
 
-/// `mu.Lock()` as the body's last statement: the function exists to return with it held.
-fn is_last_statement(lock: &LockCall, body: Node) -> bool {
-    let statement = goconc_syntax::ancestors_under(body, lock.call).pop();
-    goconc_syntax::statements(body)
-        .last()
-        .is_some_and(|last| Some(*last) == statement)
+/// What the checks of a leaking body ask of its lock calls and its returns, found once per
+/// body: each leak walking the body again was quadratic (8,000 conditional locks: 86 s).
+struct BodyFacts<'t> {
+    /// The indices of the body's calls that release each key.
+    releases_of: crate::HashMap<String, Vec<usize>>,
+    /// The index of the call at each start byte.
+    call_at: crate::HashMap<usize, usize>,
+    /// The keys the body's deferred acquiring calls take (`defer mu.Lock()`).
+    deferred_acquires: std::collections::HashSet<String>,
+    returned: ReturnedUnlockers,
+    last_statement: Option<Node<'t>>,
+    /// Does the body set a flag to a constant? Without one, no flag tracks a hold.
+    sets_flags: bool,
 }
 
-/// `return mu.Unlock` or `return func() { mu.Unlock() }`: the caller gets the release.
-fn returns_unlocker(cx: &Context, body: Node, key: &str) -> bool {
-    let mut found = false;
-    walk_body(body, |n| {
-        if found || n.kind_str() != "return_statement" {
-            return;
+impl<'t> BodyFacts<'t> {
+    fn of(cx: &Context<'_, 't>, body: Node<'t>, calls: &[LockCall<'t>]) -> BodyFacts<'t> {
+        let mut releases_of: crate::HashMap<String, Vec<usize>> = Default::default();
+        let mut call_at: crate::HashMap<usize, usize> = Default::default();
+        for (i, call) in calls.iter().enumerate() {
+            call_at.entry(call.call.start_byte()).or_insert(i);
+            if let Some(key) = call
+                .op
+                .is_release()
+                .then(|| lock_key(cx.model, call))
+                .flatten()
+            {
+                releases_of.entry(key).or_default().push(i);
+            }
         }
-        goconc_syntax::walk(n, |inner| {
-            // Parentheses are looked through at the expression inside them, which the walk
-            // visits next (unparenthesising at each of N nested parentheses is quadratic).
-            if inner.kind_str() != "parenthesized_expression"
-                && is_unlock_method_value(cx.model, inner)
-            {
-                found = true;
+        let deferred_acquires = cx
+            .index
+            .defer_statements
+            .iter()
+            .filter(|d| goconc_syntax::is_within(**d, body))
+            .filter_map(|d| goconc_syntax::statement_call(*d))
+            .filter_map(|c| goconc_model::sync_calls::lock_call(cx.model, c))
+            .filter(|l| l.op.is_acquire())
+            .filter_map(|l| lock_key(cx.model, &l))
+            .collect();
+        let mut sets_flags = false;
+        walk_body(body, |n| sets_flags |= sets_flag(cx, n).is_some());
+        BodyFacts {
+            releases_of,
+            call_at,
+            deferred_acquires,
+            returned: ReturnedUnlockers::of(cx, body),
+            last_statement: goconc_syntax::statements(body).last().copied(),
+            sets_flags,
+        }
+    }
+
+    /// The body's calls that release `key`.
+    fn releases<'a>(
+        &'a self,
+        calls: &'a [LockCall<'t>],
+        key: &str,
+    ) -> impl Iterator<Item = &'a LockCall<'t>> + Clone + 'a {
+        self.releases_of
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &calls[i])
+    }
+}
+
+/// `mu.Lock()` as the body's last statement: the function exists to return with it held.
+fn is_last_statement(lock: &LockCall, body: Node, last: Option<Node>) -> bool {
+    let statement = goconc_syntax::ancestors_under(body, lock.call).pop();
+    last.is_some_and(|last| Some(last) == statement)
+}
+
+/// What the body's `return` statements hand the caller that releases a lock.
+struct ReturnedUnlockers {
+    /// `return mu.Unlock`, or a release-named function (`return conn, c.releaseConn, nil`):
+    /// whichever lock it lets go.
+    any: bool,
+    /// `return func() { mu.Unlock() }`: the keys the returned literals release.
+    keys: std::collections::HashSet<String>,
+}
+
+impl ReturnedUnlockers {
+    fn of(cx: &Context, body: Node) -> ReturnedUnlockers {
+        let mut any = false;
+        let mut keys = std::collections::HashSet::new();
+        walk_body(body, |n| {
+            if n.kind_str() != "return_statement" {
+                return;
             }
-            // `return conn, c.releaseConn, nil`: a release function handed to the caller. The
-            // name first: `parent()` descends from the root.
-            if matches!(inner.kind_str(), "identifier" | "field_identifier")
-                && words::RELEASE.in_identifier(text(inner, cx.src))
-                && inner
-                    .parent_node()
-                    .is_some_and(|p| p.kind_str() != "call_expression")
-                && !is_called(inner)
-            {
-                found = true;
-            }
-            if inner.kind_str() == "func_literal" {
-                goconc_syntax::walk(inner, |call| {
-                    if let Some(lock) = goconc_model::sync_calls::lock_call(cx.model, call) {
-                        if lock.op.is_release() && lock_key(cx.model, &lock).as_deref() == Some(key)
-                        {
-                            found = true;
+            // The end of the function literal the walk is inside, if any.
+            let mut literal_end = 0;
+            goconc_syntax::walk(n, |inner| {
+                if inner.kind_str() == "func_literal" && inner.start_byte() >= literal_end {
+                    literal_end = inner.end_offset();
+                }
+                // Parentheses are looked through at the expression inside them, which the walk
+                // visits next (unparenthesising at each of N nested parentheses is quadratic).
+                if inner.kind_str() != "parenthesized_expression"
+                    && is_unlock_method_value(cx.model, inner)
+                {
+                    any = true;
+                }
+                // The name first: `parent()` descends from the root.
+                if matches!(inner.kind_str(), "identifier" | "field_identifier")
+                    && words::RELEASE.in_identifier(text(inner, cx.src))
+                    && inner
+                        .parent_node()
+                        .is_some_and(|p| p.kind_str() != "call_expression")
+                    && !is_called(inner)
+                {
+                    any = true;
+                }
+                if inner.start_byte() < literal_end {
+                    if let Some(lock) = goconc_model::sync_calls::lock_call(cx.model, inner) {
+                        if lock.op.is_release() {
+                            keys.extend(lock_key(cx.model, &lock));
                         }
                     }
-                    true
-                });
-            }
-            !found
+                }
+                true
+            });
         });
-    });
-    found
+        ReturnedUnlockers { any, keys }
+    }
+
+    /// Does some `return` hand the caller what releases `key`?
+    fn unlock(&self, key: &str) -> bool {
+        self.any || self.keys.contains(key)
+    }
 }
 
 /// `if cond { mu.Lock() }` … `if cond { mu.Unlock() }`: taken and released under one condition.
-fn same_condition_release(
+fn same_condition_release<'a, 't: 'a>(
     cx: &Context,
     body: Node,
     lock: &LockCall,
-    key: &str,
-    calls: &[LockCall],
+    mut releases: impl Iterator<Item = &'a LockCall<'t>>,
 ) -> bool {
     let Some(condition) = enclosing_if_condition(cx, body, lock.call) else {
         return false;
     };
-    calls.iter().any(|c| {
-        c.op.is_release()
-            && lock_key(cx.model, c).as_deref() == Some(key)
-            && enclosing_if_condition(cx, body, c.call).is_some_and(|other| other == condition)
-    })
+    releases
+        .any(|c| enclosing_if_condition(cx, body, c.call).is_some_and(|other| other == condition))
 }
 
 /// The condition of the nearest `if` around `node` in `body`, not looking past a function.
@@ -523,17 +588,8 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
         if c.kind_str() == "call_expression" {
             calls.push(c);
         }
-        if c.kind_str() == "assignment_statement"
-            && c.field("right")
-                .is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"))
-        {
-            // `s.holding = true`: its last name.
-            if let Some(flag) = c
-                .field("left")
-                .and_then(|left| text(left, cx.src).rsplit('.').next())
-            {
-                flags_at.push((c.start_byte(), flag.trim().to_string()));
-            }
+        if let Some(flag) = sets_flag(cx, c) {
+            flags_at.push((c.start_byte(), flag.to_string()));
         }
     });
     // No flag set, none to track the hold: the releases' keys are not needed.
@@ -609,6 +665,19 @@ fn hold_tracked_by_flag(cx: &Context, body: Node, key: &str) -> bool {
         true
     });
     decided
+}
+
+/// `s.holding = true`: an assignment of a constant boolean, and the flag's last name.
+fn sets_flag<'s>(cx: &Context<'_, 's>, node: Node) -> Option<&'s str> {
+    if node.kind_str() != "assignment_statement"
+        || !node
+            .field("right")
+            .is_some_and(|r| matches!(text(r, cx.src).trim(), "true" | "false"))
+    {
+        return None;
+    }
+    let left = node.field("left")?;
+    text(left, cx.src).rsplit('.').next().map(str::trim)
 }
 
 /// `return &Guard{s: s}` with `s.mu` held, where a method of `Guard` releases a lock its caller
