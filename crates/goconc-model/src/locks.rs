@@ -8,6 +8,7 @@
 use goconc_syntax::NodeExt;
 use std::collections::BTreeMap;
 
+use std::borrow::Cow;
 use tree_sitter::Node;
 
 use super::flow::{self, Exit, FlowAnalysis};
@@ -109,9 +110,11 @@ pub struct Held {
     pub sites: Offsets,
     /// Held on every path reaching this point.
     pub on_every_path: bool,
-    /// Byte offsets of `continue` statements that carry it, held on every path there, back to
-    /// the top of a loop.
-    pub continued: Offsets,
+    /// The first `continue` statement (by byte offset) that carries it, held on every path
+    /// there, back to the top of a loop. The first only, which is what the rules report: a set
+    /// of every one, added to each held mutex at each `continue`, grew with the square of
+    /// 8,000 locks each followed by a `continue` (5.5 GB).
+    pub continued: Option<usize>,
 }
 
 impl Held {
@@ -120,7 +123,7 @@ impl Held {
             mode,
             sites: Offsets::new().insert(site),
             on_every_path: true,
-            continued: Offsets::new(),
+            continued: None,
         }
     }
 }
@@ -136,9 +139,44 @@ pub struct LockState {
     pub deferred: Keys,
     /// A deferred call we cannot see into may release any lock (`defer s.unlockAll()`).
     pub opaque_deferred_release: bool,
+    /// The state of a path a `continue` statement at this offset carries back to the top of
+    /// its loop: every mutex held on every path here is carried by it (see
+    /// [`Held::continued`], which the join at the loop's top fills in). Marked once for the
+    /// state, not per mutex: 8,000 locks each followed by a `continue` copied a growing map
+    /// per `continue` (6 GB).
+    pub continued_at: Option<usize>,
 }
 
 impl LockState {
+    /// The first `continue` that carries `held`, a mutex of this state, back to the top of its
+    /// loop.
+    pub fn continued(&self, held: &Held) -> Option<usize> {
+        match self.continued_at {
+            Some(at) if held.on_every_path => first_of(held.continued, Some(at)),
+            _ => held.continued,
+        }
+    }
+
+    /// The held mutexes with [`Self::continued_at`] written into each.
+    fn held_with_continues(&self) -> std::borrow::Cow<'_, HeldMap> {
+        let Some(at) = self.continued_at else {
+            return std::borrow::Cow::Borrowed(&self.held);
+        };
+        let carried: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.on_every_path && h.continued.is_none_or(|first| first > at))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut held = self.held.clone();
+        for key in carried {
+            if let Some(h) = held.get_mut(&key) {
+                h.continued = Some(at);
+            }
+        }
+        std::borrow::Cow::Owned(held)
+    }
+
     /// The keys of the locks held on every path here.
     pub fn held_on_every_path(&self) -> impl Iterator<Item = &String> {
         self.held
@@ -171,6 +209,12 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
     type State = LockState;
 
     fn transfer(&mut self, stmt: Node<'t>, state: &mut LockState) {
+        // A `continue`'s state reaches a statement only through a join, which writes the mark
+        // into its mutexes; should one arrive unjoined, write it in before anything changes.
+        if state.continued_at.is_some() {
+            state.held = state.held_with_continues().into_owned();
+            state.continued_at = None;
+        }
         self.observer.statement(stmt, state);
         match stmt.kind_str() {
             "defer_statement" => self.deferred(stmt, state),
@@ -221,23 +265,14 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
     }
 
     fn continued(&mut self, stmt: Node<'t>, state: &mut LockState) {
-        let at = stmt.start_byte();
-        let carried: Vec<String> = state
-            .held
-            .iter()
-            .filter(|(_, h)| h.on_every_path && !h.continued.contains(&at))
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in carried {
-            if let Some(held) = state.held.get_mut(&key) {
-                held.continued.insert_mut(at);
-            }
-        }
+        // A path ends at its `continue`: nothing changes the state after this.
+        state.continued_at = first_of(state.continued_at, Some(stmt.start_byte()));
     }
 
     fn join(&self, a: &LockState, b: &LockState) -> LockState {
         LockState {
-            held: join_held(&a.held, &b.held),
+            held: join_held((&a.held, a.continued_at), (&b.held, b.continued_at)),
+            continued_at: None,
             entered: union(&a.entered, &b.entered),
             deferred: union(&a.deferred, &b.deferred),
             opaque_deferred_release: a.opaque_deferred_release || b.opaque_deferred_release,
@@ -262,48 +297,87 @@ fn forget_rooted_at(state: &mut LockState, name: &str) {
 }
 
 /// The held mutexes where two paths meet: held on either, on every path only when on both.
-/// Built on the larger map, so that only the entries that differ are copied.
-fn join_held(a: &HeldMap, b: &HeldMap) -> HeldMap {
-    if a.ptr_eq(b) {
-        return a.clone();
+/// Each side comes with the `continue` that carries it, if any (see
+/// [`LockState::continued_at`]), written into its mutexes here. Built on the larger map, so
+/// that only the entries that differ are copied.
+fn join_held(a: (&HeldMap, Option<usize>), b: (&HeldMap, Option<usize>)) -> HeldMap {
+    if a.0.ptr_eq(b.0) && a.1.is_none() && b.1.is_none() {
+        return a.0.clone();
     }
-    let (base, other) = if a.size() >= b.size() { (a, b) } else { (b, a) };
+    let ((base, base_mark), (other, other_mark)) = if a.0.size() >= b.0.size() {
+        (a, b)
+    } else {
+        (b, a)
+    };
     let mut held = base.clone();
     for (key, y) in other {
+        let y = carried(y, other_mark);
         let joined = match base.get(key) {
-            Some(x) if x == y => continue,
-            Some(x) => Held {
-                mode: if x.mode == y.mode {
-                    x.mode
-                } else {
-                    Mode::Mixed
-                },
-                sites: x.sites.union(&y.sites),
-                on_every_path: x.on_every_path && y.on_every_path,
-                continued: x.continued.union(&y.continued),
-            },
-            None if !y.on_every_path => y.clone(),
+            Some(x) => {
+                let x_marked = carried(x, base_mark);
+                if *x_marked == *y && matches!(x_marked, Cow::Borrowed(_)) {
+                    continue;
+                }
+                Held {
+                    mode: if x.mode == y.mode {
+                        x.mode
+                    } else {
+                        Mode::Mixed
+                    },
+                    sites: x.sites.union(&y.sites),
+                    on_every_path: x.on_every_path && y.on_every_path,
+                    continued: first_of(x_marked.continued, y.continued),
+                }
+            }
             None => Held {
                 on_every_path: false,
-                ..y.clone()
+                ..y.into_owned()
             },
         };
-        held.insert_mut(key.clone(), joined);
+        if base.get(key) != Some(&joined) {
+            held.insert_mut(key.clone(), joined);
+        }
     }
     // Held on the larger side only: not on every path.
     if held.size() > other.size() {
-        let partial: Vec<String> = base
+        let partial: Vec<(String, Held)> = base
             .iter()
             .filter(|(key, x)| x.on_every_path && !other.contains_key(*key))
-            .map(|(key, _)| key.clone())
+            .map(|(key, x)| {
+                let joined = Held {
+                    on_every_path: false,
+                    ..carried(x, base_mark).into_owned()
+                };
+                (key.clone(), joined)
+            })
+            .filter(|(key, joined)| base.get(key) != Some(joined))
             .collect();
-        for key in partial {
-            if let Some(x) = held.get_mut(&key) {
-                x.on_every_path = false;
-            }
+        for (key, joined) in partial {
+            held.insert_mut(key, joined);
         }
     }
     held
+}
+
+/// A held mutex as a path marked by a `continue` at `mark` carries it.
+fn carried(held: &Held, mark: Option<usize>) -> Cow<'_, Held> {
+    match mark {
+        Some(at) if held.on_every_path && held.continued.is_none_or(|first| first > at) => {
+            Cow::Owned(Held {
+                continued: Some(at),
+                ..held.clone()
+            })
+        }
+        _ => Cow::Borrowed(held),
+    }
+}
+
+/// The lower of two offsets, either of which may be missing.
+fn first_of(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        _ => a.or(b),
+    }
 }
 
 /// The union of two persistent sets, built on the larger.
@@ -555,7 +629,7 @@ fn entry_state<'t>(model: &FileModel<'t>, body: Node<'t>) -> LockState {
                     mode,
                     sites: Offsets::new(),
                     on_every_path: true,
-                    continued: Offsets::new(),
+                    continued: None,
                 },
             );
             state.entered.insert_mut(key);
@@ -1133,7 +1207,10 @@ mod tests {
             ("y", Held::taken(Mode::Write, 20)),
         ]);
         let other = held(&[("x", Held::taken(Mode::Read, 30))]);
-        for joined in [join_held(&one, &other), join_held(&other, &one)] {
+        for joined in [
+            join_held((&one, None), (&other, None)),
+            join_held((&other, None), (&one, None)),
+        ] {
             let x = joined.get("x").expect("x");
             assert_eq!(x.mode, Mode::Mixed);
             assert!(x.on_every_path);
@@ -1144,7 +1221,30 @@ mod tests {
             assert_eq!(joined.size(), 2);
         }
         // Joined with itself, nothing changes.
-        assert_eq!(join_held(&one, &one.clone()), one);
+        assert_eq!(join_held((&one, None), (&one.clone(), None)), one);
+    }
+
+    /// A path a `continue` carries marks the mutexes held on every path on it, once joined:
+    /// the first `continue` of those that carry one is kept, and a mutex held on some paths
+    /// only is not marked.
+    #[test]
+    fn a_continue_marks_what_it_carries_when_joined() {
+        let top = held(&[("x", Held::taken(Mode::Write, 10))]);
+        let mut partial = Held::taken(Mode::Write, 20);
+        partial.on_every_path = false;
+        let carried_path = held(&[("x", Held::taken(Mode::Write, 10)), ("y", partial)]);
+        let joined = join_held((&top, None), (&carried_path, Some(40)));
+        assert_eq!(joined.get("x").and_then(|x| x.continued), Some(40));
+        assert!(joined.get("x").is_some_and(|x| x.on_every_path));
+        assert_eq!(joined.get("y").and_then(|y| y.continued), None);
+        let again = join_held((&joined, None), (&carried_path, Some(30)));
+        assert_eq!(again.get("x").and_then(|x| x.continued), Some(30));
+        let later = join_held((&joined, None), (&carried_path, Some(50)));
+        assert_eq!(later.get("x").and_then(|x| x.continued), Some(40));
+        // Held on the marked path only: marked, and no longer on every path.
+        let alone = join_held((&HeldMap::new(), None), (&top, Some(60)));
+        assert_eq!(alone.get("x").and_then(|x| x.continued), Some(60));
+        assert!(alone.get("x").is_some_and(|x| !x.on_every_path));
     }
 
     /// Sets of offsets built in any order, or joined, compare equal when their offsets are.

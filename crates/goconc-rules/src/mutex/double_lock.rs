@@ -150,7 +150,7 @@ impl<'t> LockObserver<'t> for Observer<'_, 't> {
         let report = state
             .held
             .get(key)
-            .and_then(|held| self.lock_report(call, key, held));
+            .and_then(|held| self.lock_report(call, key, held, state.continued(held)));
         self.reports.insert(call.call.start_byte(), report);
     }
 
@@ -175,11 +175,17 @@ impl<'t> LockObserver<'t> for Observer<'_, 't> {
 
 impl<'t> Observer<'_, 't> {
     /// A `Lock` of a mutex held here.
-    fn lock_report(&self, call: &LockCall<'t>, key: &str, held: &Held) -> Option<Report<'t>> {
+    fn lock_report(
+        &self,
+        call: &LockCall<'t>,
+        key: &str,
+        held: &Held,
+        continued: Option<usize>,
+    ) -> Option<Report<'t>> {
         if !held.on_every_path {
             // Held on some paths only: a `continue` that carries it to the top of the loop is
             // a path that locks it twice.
-            let &back = held.continued.iter().next()?;
+            let back = continued?;
             if held.mode == Mode::Read && call.op.is_read() {
                 return None;
             }

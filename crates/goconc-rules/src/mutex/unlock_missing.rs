@@ -130,7 +130,7 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
                 // `continue` carries back to its `Lock` is `mutex-double-lock`'s finding.
                 if exit.state.deferred.contains(key)
                     || exit.state.entered.contains(key)
-                    || !held.continued.is_empty()
+                    || exit.state.continued(held).is_some()
                 {
                     continue;
                 }
@@ -302,7 +302,7 @@ fn check_helper_locks(cx: &Context, out: &mut Vec<Finding>) {
                 if !held.on_every_path
                     || exit.state.deferred.contains(key)
                     || exit.state.entered.contains(key)
-                    || !held.continued.is_empty()
+                    || exit.state.continued(held).is_some()
                 {
                     continue;
                 }
