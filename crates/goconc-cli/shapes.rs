@@ -93,11 +93,12 @@ fn shapes() -> Vec<Shape> {
             what: "one function starting 15,000 goroutines",
             format: "text",
             text: |s| {
-                let mut t = format!("{HEADER}func F() {{\n");
-                for _ in 0..count(15_000, s) {
-                    t.push_str("\twg.Add(1)\n\tgo func() {\n\t\tdefer wg.Done()\n\t\tmu.Lock()\n\t\tmu.Unlock()\n\t}()\n");
-                }
-                t + "\twg.Wait()\n}\n"
+                one_function(
+                    "F()",
+                    count(15_000, s),
+                    "\twg.Add(1)\n\tgo func() {\n\t\tdefer wg.Done()\n\t\tmu.Lock()\n\t\tmu.Unlock()\n\t}()\n",
+                    "\twg.Wait()\n",
+                )
             },
         },
         Shape {
@@ -329,11 +330,12 @@ fn shapes() -> Vec<Shape> {
             what: "one function of 20,000 loops that each lock and defer the unlock",
             format: "text",
             text: |s| {
-                let mut t = format!("{HEADER}func F(xs []int) {{\n");
-                for _ in 0..count(20_000, s) {
-                    t.push_str("\tfor range xs {\n\t\tmu.Lock()\n\t\tdefer mu.Unlock()\n\t}\n");
-                }
-                t + "}\n"
+                one_function(
+                    "F(xs []int)",
+                    count(20_000, s),
+                    "\tfor range xs {\n\t\tmu.Lock()\n\t\tdefer mu.Unlock()\n\t}\n",
+                    "",
+                )
             },
         },
         Shape {
@@ -409,6 +411,15 @@ fn wide_struct(
         let _ = writeln!(t, "{}", methods(i));
     }
     t
+}
+
+/// One function after the header: `signature`, `statements` `n` times, then `last`.
+fn one_function(signature: &str, n: usize, statements: &str, last: &str) -> String {
+    let mut t = format!("{HEADER}func {signature} {{\n");
+    for _ in 0..n {
+        t.push_str(statements);
+    }
+    t + last + "}\n"
 }
 
 fn repeated(n: usize, function: impl Fn(usize) -> String) -> String {

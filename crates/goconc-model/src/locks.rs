@@ -117,6 +117,17 @@ pub struct Held {
     pub continued: Option<usize>,
 }
 
+impl Mode {
+    /// The mode a lock call takes or releases the mutex in.
+    fn of(op: LockOp) -> Mode {
+        if op.is_read() {
+            Mode::Read
+        } else {
+            Mode::Write
+        }
+    }
+}
+
 impl Held {
     fn taken(mode: Mode, site: usize) -> Held {
         Held {
@@ -457,14 +468,8 @@ impl<'t, O: LockObserver<'t>> Analysis<'_, 't, O> {
                 if lock.op.is_release() {
                     // `defer mu.Unlock()` with no visible `Lock`: a callee took it (`s.acquire()`).
                     if !state.held.contains_key(&key) {
-                        let mode = if lock.op == LockOp::RUnlock {
-                            Mode::Read
-                        } else {
-                            Mode::Write
-                        };
-                        state
-                            .held
-                            .insert_mut(key.clone(), Held::taken(mode, lock.call.start_byte()));
+                        let taken = Held::taken(Mode::of(lock.op), lock.call.start_byte());
+                        state.held.insert_mut(key.clone(), taken);
                     }
                     state.deferred.insert_mut(key);
                 }
@@ -534,14 +539,8 @@ pub fn release_helper_name<'t>(model: &FileModel<'t>, call: Node<'t>) -> Option<
 fn apply(state: &mut LockState, call: &LockCall, key: String) {
     match call.op {
         LockOp::Lock | LockOp::RLock => {
-            let mode = if call.op == LockOp::RLock {
-                Mode::Read
-            } else {
-                Mode::Write
-            };
-            state
-                .held
-                .insert_mut(key, Held::taken(mode, call.call.start_byte()));
+            let taken = Held::taken(Mode::of(call.op), call.call.start_byte());
+            state.held.insert_mut(key, taken);
         }
         LockOp::Unlock | LockOp::RUnlock => {
             state.held.remove_mut(&key);
@@ -619,14 +618,10 @@ fn entry_state<'t>(model: &FileModel<'t>, body: Node<'t>) -> LockState {
             None => model.package.var(root).is_some(),
         };
         if op.is_release() && at_entry {
-            let mode = match op {
-                LockOp::RUnlock => Mode::Read,
-                _ => Mode::Write,
-            };
             state.held.insert_mut(
                 key.clone(),
                 Held {
-                    mode,
+                    mode: Mode::of(op),
                     sites: Offsets::new(),
                     on_every_path: true,
                     continued: None,
