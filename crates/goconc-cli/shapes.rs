@@ -41,13 +41,10 @@ fn shapes() -> Vec<Shape> {
             what: "one function, an else-if chain of 30,000 arms that unlock",
             format: "text",
             text: |s| {
-                let mut t = format!(
-                    "{HEADER}func F(x int) {{\n\tmu.Lock()\n\tif x == 0 {{\n\t\tmu.Unlock()\n\t}}"
-                );
-                for i in 1..count(30_000, s) {
-                    let _ = write!(t, " else if x == {i} {{\n\t\tmu.Unlock()\n\t}}");
-                }
-                t + " else {\n\t\treturn\n\t}\n}\n"
+                let open = format!("{HEADER}func F(x int) {{\n\tmu.Lock()\n");
+                let arm = |_| "\t\tmu.Unlock()".to_string();
+                let close = " else {\n\t\treturn\n\t}\n}\n";
+                framed(&open, count(30_000, s), |i| else_if_arm(i, arm(i)), close)
             },
         },
         Shape {
@@ -93,11 +90,13 @@ fn shapes() -> Vec<Shape> {
             what: "one function starting 15,000 goroutines",
             format: "text",
             text: |s| {
-                one_function(
-                    "F()",
+                framed(
+                    &format!("{HEADER}func F() {{\n"),
                     count(15_000, s),
-                    "\twg.Add(1)\n\tgo func() {\n\t\tdefer wg.Done()\n\t\tmu.Lock()\n\t\tmu.Unlock()\n\t}()\n",
-                    "\twg.Wait()\n",
+                    |_| {
+                        "\twg.Add(1)\n\tgo func() {\n\t\tdefer wg.Done()\n\t\tmu.Lock()\n\t\tmu.Unlock()\n\t}()\n".into()
+                    },
+                    "\twg.Wait()\n}\n",
                 )
             },
         },
@@ -106,14 +105,16 @@ fn shapes() -> Vec<Shape> {
             what: "2 MB of functions on one line",
             format: "text",
             text: |s| {
-                let mut t = String::from(HEADER);
-                for i in 0..count(25_000, s) {
-                    let _ = write!(
-                        t,
-                        "func f{i}(m map[int]int) {{ mu.Lock(); m[{i}] = {i}; mu.Unlock() }}; "
-                    );
-                }
-                t + "\n"
+                framed(
+                    HEADER,
+                    count(25_000, s),
+                    |i| {
+                        format!(
+                            "func f{i}(m map[int]int) {{ mu.Lock(); m[{i}] = {i}; mu.Unlock() }}; "
+                        )
+                    },
+                    "\n",
+                )
             },
         },
         Shape {
@@ -121,11 +122,9 @@ fn shapes() -> Vec<Shape> {
             what: "200,000 one-line functions with a parameter mu",
             format: "text",
             text: |s| {
-                let mut t = String::from(HEADER);
-                for i in 0..count(200_000, s) {
-                    let _ = writeln!(t, "func f{i}(mu *sync.Mutex) {{ mu.Lock(); mu.Unlock() }}");
-                }
-                t
+                repeated(count(200_000, s), |i| {
+                    format!("func f{i}(mu *sync.Mutex) {{ mu.Lock(); mu.Unlock() }}\n")
+                })
             },
         },
         Shape {
@@ -133,11 +132,9 @@ fn shapes() -> Vec<Shape> {
             what: "20,000 methods with the receiver s",
             format: "text",
             text: |s| {
-                let mut t = String::from(HEADER);
-                for i in 0..count(20_000, s) {
-                    let _ = writeln!(t, "func (s *T) M{i}() int {{\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\treturn s.n\n}}\n");
-                }
-                t
+                repeated(count(20_000, s), |i| {
+                    format!("func (s *T) M{i}() int {{\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\treturn s.n\n}}\n\n")
+                })
             },
         },
         Shape {
@@ -145,16 +142,12 @@ fn shapes() -> Vec<Shape> {
             what: "one function of 50,000 statements",
             format: "text",
             text: |s| {
-                let mut t = format!(
-                    "{HEADER}func F(m map[int]int) error {{\n\tmu.Lock()\n\tdefer mu.Unlock()\n"
-                );
-                for i in 0..count(50_000, s) {
-                    let _ = writeln!(
-                        t,
-                        "\tif err := g({i}); err != nil {{\n\t\treturn err\n\t}}\n\tm[{i}]++"
-                    );
-                }
-                t + "\treturn nil\n}\n\nfunc g(int) error { return nil }\n"
+                framed(
+                    &format!("{HEADER}func F(m map[int]int) error {{\n\tmu.Lock()\n\tdefer mu.Unlock()\n"),
+                    count(50_000, s),
+                    |i| format!("\tif err := g({i}); err != nil {{\n\t\treturn err\n\t}}\n\tm[{i}]++\n"),
+                    "\treturn nil\n}\n\nfunc g(int) error { return nil }\n",
+                )
             },
         },
         Shape {
@@ -162,16 +155,15 @@ fn shapes() -> Vec<Shape> {
             what: "one loop of 25,000 sends on a channel field under its lock, and replacements",
             format: "text",
             text: |s| {
-                let mut t = format!(
-                    "{HEADER}type Q struct {{\n\tmu sync.Mutex\n\tch chan int\n}}\n\nfunc (q *Q) Run() {{\n\tfor {{\n"
-                );
-                for i in 0..count(25_000, s) {
-                    let _ = writeln!(t, "\t\tq.mu.Lock()\n\t\tq.ch <- {i}\n\t\tq.mu.Unlock()");
-                    if i % 10 == 0 {
-                        let _ = writeln!(t, "\t\tq.ch = make(chan int)");
-                    }
-                }
-                t + "\t}\n}\n"
+                framed(
+                    &format!("{HEADER}type Q struct {{\n\tmu sync.Mutex\n\tch chan int\n}}\n\nfunc (q *Q) Run() {{\n\tfor {{\n"),
+                    count(25_000, s),
+                    |i| {
+                        let replace = if i % 10 == 0 { "\t\tq.ch = make(chan int)\n" } else { "" };
+                        format!("\t\tq.mu.Lock()\n\t\tq.ch <- {i}\n\t\tq.mu.Unlock()\n{replace}")
+                    },
+                    "\t}\n}\n",
+                )
             },
         },
         Shape {
@@ -179,11 +171,12 @@ fn shapes() -> Vec<Shape> {
             what: "one function, a switch of 40,000 cases under a lock",
             format: "text",
             text: |s| {
-                let mut t = format!("{HEADER}func F(x int) int {{\n\tmu.Lock()\n\tdefer mu.Unlock()\n\tswitch x {{\n");
-                for i in 0..count(40_000, s) {
-                    let _ = writeln!(t, "\tcase {i}:\n\t\treturn {}", i * 7);
-                }
-                t + "\t}\n\treturn 0\n}\n"
+                framed(
+                    &format!("{HEADER}func F(x int) int {{\n\tmu.Lock()\n\tdefer mu.Unlock()\n\tswitch x {{\n"),
+                    count(40_000, s),
+                    |i| format!("\tcase {i}:\n\t\treturn {}\n", i * 7),
+                    "\t}\n\treturn 0\n}\n",
+                )
             },
         },
         Shape {
@@ -191,13 +184,14 @@ fn shapes() -> Vec<Shape> {
             what: "a composite-literal table of 100,000 rows with calls",
             format: "text",
             text: |s| {
-                let mut t = format!(
-                    "{HEADER}var table = []struct {{\n\tname string\n\tf    func() int\n}}{{\n"
-                );
-                for i in 0..count(100_000, s) {
-                    let _ = writeln!(t, "\t{{\"row{i}\", func() int {{ return {i} }}}},");
-                }
-                t + "}\n\nfunc F() {\n\tmu.Lock()\n\tdefer mu.Unlock()\n}\n"
+                framed(
+                    &format!(
+                        "{HEADER}var table = []struct {{\n\tname string\n\tf    func() int\n}}{{\n"
+                    ),
+                    count(100_000, s),
+                    |i| format!("\t{{\"row{i}\", func() int {{ return {i} }}}},\n"),
+                    "}\n\nfunc F() {\n\tmu.Lock()\n\tdefer mu.Unlock()\n}\n",
+                )
             },
         },
         Shape {
@@ -205,12 +199,12 @@ fn shapes() -> Vec<Shape> {
             what: "30 functions, each a chain of 8,000 method calls a.M().M()…",
             format: "text",
             text: |s| {
-                let mut t =
-                    format!("{HEADER}type A struct{{}}\n\nfunc (a A) M() A {{ return a }}\n\n");
-                for i in 0..count(30, s) {
-                    let _ = writeln!(t, "func F{i}(a A) {{\n\ta{}\n}}\n", ".M()".repeat(8_000));
-                }
-                t
+                framed(
+                    &format!("{HEADER}type A struct{{}}\n\nfunc (a A) M() A {{ return a }}\n\n"),
+                    count(30, s),
+                    |i| format!("func F{i}(a A) {{\n\ta{}\n}}\n\n", ".M()".repeat(8_000)),
+                    "",
+                )
             },
         },
         Shape {
@@ -218,16 +212,14 @@ fn shapes() -> Vec<Shape> {
             what: "one function making 14,000 contexts whose cancel funcs are never called",
             format: "text",
             text: |s| {
-                let mut t = String::from(
+                framed(
                     "package p\n\nimport \"context\"\n\nfunc F(ctx context.Context) {\n",
-                );
-                for i in 0..count(14_000, s) {
-                    let _ = writeln!(
-                        t,
-                        "\tc{i}, cancel{i} := context.WithCancel(ctx)\n\t_ = c{i}\n\t_ = cancel{i}"
-                    );
-                }
-                t + "}\n"
+                    count(14_000, s),
+                    |i| {
+                        format!("\tc{i}, cancel{i} := context.WithCancel(ctx)\n\t_ = c{i}\n\t_ = cancel{i}\n")
+                    },
+                    "}\n",
+                )
             },
         },
         Shape {
@@ -235,11 +227,12 @@ fn shapes() -> Vec<Shape> {
             what: "one function starting 40,000 goroutines that write its variable",
             format: "text",
             text: |s| {
-                let mut t = format!("{HEADER}func F() int {{\n\tx := 0\n");
-                for i in 0..count(40_000, s) {
-                    let _ = writeln!(t, "\tgo func() {{ x = {i} }}()");
-                }
-                t + "\treturn x\n}\n"
+                framed(
+                    &format!("{HEADER}func F() int {{\n\tx := 0\n"),
+                    count(40_000, s),
+                    |i| format!("\tgo func() {{ x = {i} }}()\n"),
+                    "\treturn x\n}\n",
+                )
             },
         },
         Shape {
@@ -262,11 +255,12 @@ fn shapes() -> Vec<Shape> {
             what: "one function making 20,000 channels, each closed and then sent on",
             format: "text",
             text: |s| {
-                let mut t = format!("{HEADER}func F() {{\n");
-                for i in 0..count(20_000, s) {
-                    let _ = writeln!(t, "\tc{i} := make(chan int, 1)\n\tclose(c{i})\n\tc{i} <- 1");
-                }
-                t + "}\n"
+                framed(
+                    &format!("{HEADER}func F() {{\n"),
+                    count(20_000, s),
+                    |i| format!("\tc{i} := make(chan int, 1)\n\tclose(c{i})\n\tc{i} <- 1\n"),
+                    "}\n",
+                )
             },
         },
         Shape {
@@ -274,11 +268,12 @@ fn shapes() -> Vec<Shape> {
             what: "one function making 20,000 tickers that it never stops",
             format: "text",
             text: |s| {
-                let mut t = String::from("package p\n\nimport \"time\"\n\nfunc F() {\n");
-                for i in 0..count(20_000, s) {
-                    let _ = writeln!(t, "\tt{i} := time.NewTicker(time.Second)\n\t_ = t{i}");
-                }
-                t + "}\n"
+                framed(
+                    "package p\n\nimport \"time\"\n\nfunc F() {\n",
+                    count(20_000, s),
+                    |i| format!("\tt{i} := time.NewTicker(time.Second)\n\t_ = t{i}\n"),
+                    "}\n",
+                )
             },
         },
         Shape {
@@ -301,13 +296,9 @@ fn shapes() -> Vec<Shape> {
             what: "one function, an else-if chain of 30,000 arms that send under a lock",
             format: "text",
             text: |s| {
-                let mut t = format!(
-                    "{HEADER}func F(x int, c chan int) {{\n\tmu.Lock()\n\tif x == 0 {{\n\t\tc <- 0\n\t}}"
-                );
-                for i in 1..count(30_000, s) {
-                    let _ = write!(t, " else if x == {i} {{\n\t\tc <- {i}\n\t}}");
-                }
-                t + "\n\tmu.Unlock()\n}\n"
+                let open = format!("{HEADER}func F(x int, c chan int) {{\n\tmu.Lock()\n");
+                let arm = |i| else_if_arm(i, format!("\t\tc <- {i}"));
+                framed(&open, count(30_000, s), arm, "\n\tmu.Unlock()\n}\n")
             },
         },
         Shape {
@@ -315,14 +306,14 @@ fn shapes() -> Vec<Shape> {
             what: "one function binding 16,000 closures that lock to locals and calling each",
             format: "text",
             text: |s| {
-                let mut t = format!("{HEADER}func F() {{\n");
-                for i in 0..count(16_000, s) {
-                    let _ = writeln!(
-                        t,
-                        "\tf{i} := func() {{\n\t\tmu.Lock()\n\t\tdefer mu.Unlock()\n\t}}\n\tf{i}()"
-                    );
-                }
-                t + "}\n"
+                framed(
+                    &format!("{HEADER}func F() {{\n"),
+                    count(16_000, s),
+                    |i| {
+                        format!("\tf{i} := func() {{\n\t\tmu.Lock()\n\t\tdefer mu.Unlock()\n\t}}\n\tf{i}()\n")
+                    },
+                    "}\n",
+                )
             },
         },
         Shape {
@@ -330,11 +321,11 @@ fn shapes() -> Vec<Shape> {
             what: "one function of 20,000 loops that each lock and defer the unlock",
             format: "text",
             text: |s| {
-                one_function(
-                    "F(xs []int)",
+                framed(
+                    &format!("{HEADER}func F(xs []int) {{\n"),
                     count(20_000, s),
-                    "\tfor range xs {\n\t\tmu.Lock()\n\t\tdefer mu.Unlock()\n\t}\n",
-                    "",
+                    |_| "\tfor range xs {\n\t\tmu.Lock()\n\t\tdefer mu.Unlock()\n\t}\n".into(),
+                    "}\n",
                 )
             },
         },
@@ -344,18 +335,14 @@ fn shapes() -> Vec<Shape> {
             format: "text",
             text: |s| {
                 let n = count(20_000, s);
-                let mut t = String::from(HEADER);
-                for i in 0..n {
-                    let _ = writeln!(t, "var m{i} sync.Mutex");
-                }
-                t.push_str("\nfunc F() {\n");
-                for i in 0..n {
-                    let _ = writeln!(t, "\tm{i}.Lock()");
-                }
-                for i in 0..n {
-                    let _ = writeln!(t, "\tm{i}.Unlock()");
-                }
-                t + "}\n"
+                let globals = repeated(n, |i| format!("var m{i} sync.Mutex\n"));
+                let locked = framed(
+                    &(globals + "\nfunc F() {\n"),
+                    n,
+                    |i| format!("\tm{i}.Lock()\n"),
+                    "",
+                );
+                framed(&locked, n, |i| format!("\tm{i}.Unlock()\n"), "}\n")
             },
         },
         Shape {
@@ -413,21 +400,26 @@ fn wide_struct(
     t
 }
 
-/// One function after the header: `signature`, `statements` `n` times, then `last`.
-fn one_function(signature: &str, n: usize, statements: &str, last: &str) -> String {
-    let mut t = format!("{HEADER}func {signature} {{\n");
-    for _ in 0..n {
-        t.push_str(statements);
+/// `opening`, `piece(i)` for each `i` below `n`, then `closing`: the form of nearly every shape.
+fn framed(opening: &str, n: usize, piece: impl Fn(usize) -> String, closing: &str) -> String {
+    let mut t = String::from(opening);
+    for i in 0..n {
+        t.push_str(&piece(i));
     }
-    t + last + "}\n"
+    t + closing
 }
 
+/// The header, then `function(i)` for each `i` below `n`.
 fn repeated(n: usize, function: impl Fn(usize) -> String) -> String {
-    let mut t = String::from(HEADER);
-    for i in 0..n {
-        t.push_str(&function(i));
+    framed(HEADER, n, function, "")
+}
+
+/// The `i`th arm of an `if x == 0 { … } else if x == 1 { … }` chain, with `body` its lines.
+fn else_if_arm(i: usize, body: String) -> String {
+    match i {
+        0 => format!("\tif x == 0 {{\n{body}\n\t}}"),
+        _ => format!(" else if x == {i} {{\n{body}\n\t}}"),
     }
-    t
 }
 
 /// Function `F{i}` whose body is `open` repeated `depth` times, a lock taken inside and the

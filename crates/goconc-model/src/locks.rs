@@ -162,30 +162,25 @@ impl LockState {
     /// The first `continue` that carries `held`, a mutex of this state, back to the top of its
     /// loop.
     pub fn continued(&self, held: &Held) -> Option<usize> {
-        match self.continued_at {
-            Some(at) if held.on_every_path => first_of(held.continued, Some(at)),
-            _ => held.continued,
-        }
+        carried(held, self.continued_at).continued
     }
 
-    /// The held mutexes with [`Self::continued_at`] written into each.
-    fn held_with_continues(&self) -> std::borrow::Cow<'_, HeldMap> {
-        let Some(at) = self.continued_at else {
-            return std::borrow::Cow::Borrowed(&self.held);
+    /// Writes [`Self::continued_at`] into the mutexes it carries, and clears it.
+    fn write_continue_mark(&mut self) {
+        let Some(at) = self.continued_at.take() else {
+            return;
         };
-        let carried: Vec<String> = self
+        let marked: Vec<(String, Held)> = self
             .held
             .iter()
-            .filter(|(_, h)| h.on_every_path && h.continued.is_none_or(|first| first > at))
-            .map(|(key, _)| key.clone())
+            .filter_map(|(key, h)| match carried(h, Some(at)) {
+                Cow::Owned(h) => Some((key.clone(), h)),
+                Cow::Borrowed(_) => None,
+            })
             .collect();
-        let mut held = self.held.clone();
-        for key in carried {
-            if let Some(h) = held.get_mut(&key) {
-                h.continued = Some(at);
-            }
+        for (key, h) in marked {
+            self.held.insert_mut(key, h);
         }
-        std::borrow::Cow::Owned(held)
     }
 
     /// The keys of the locks held on every path here.
@@ -222,10 +217,7 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
     fn transfer(&mut self, stmt: Node<'t>, state: &mut LockState) {
         // A `continue`'s state reaches a statement only through a join, which writes the mark
         // into its mutexes; should one arrive unjoined, write it in before anything changes.
-        if state.continued_at.is_some() {
-            state.held = state.held_with_continues().into_owned();
-            state.continued_at = None;
-        }
+        state.write_continue_mark();
         self.observer.statement(stmt, state);
         match stmt.kind_str() {
             "defer_statement" => self.deferred(stmt, state),
