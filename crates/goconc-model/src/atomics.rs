@@ -945,7 +945,7 @@ pub fn select(package: &PackageModel, ty: &Ty, name: &str) -> Option<(Vec<String
             if !pkg.is_empty() {
                 continue;
             }
-            if let Some(f) = fields.iter().find(|f| f.name == name) {
+            if let Some(f) = package.find_field(owner, fields, name) {
                 let mut keys = keys.clone();
                 keys.push(format!("{owner}.{name}"));
                 return Some((keys, f.ty.clone()));

@@ -1191,7 +1191,7 @@ impl PackageModel {
     /// The field `name` among `fields`, the fields of the type named `type_name` when they are
     /// that struct's declared fields. A struct of thousands of fields is searched through a map
     /// made once (it is asked for each access of a field), a narrow one in place.
-    fn find_field<'a>(
+    pub(crate) fn find_field<'a>(
         &self,
         type_name: &str,
         fields: &'a [Field],
