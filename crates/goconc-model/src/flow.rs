@@ -45,6 +45,11 @@ pub trait FlowAnalysis<'t> {
     /// A `continue` statement leaves the iteration with `state` (for analyses that remember
     /// what a path carries back to the top of the loop).
     fn continued(&mut self, _stmt: Node<'t>, _state: &mut Self::State) {}
+
+    /// The state has grown past what the analysis follows: the walk gives up, as on `goto`.
+    fn exhausted(&self, _state: &Self::State) -> bool {
+        false
+    }
 }
 
 /// One way out of the function and the state on it (joined over every path to that exit).
@@ -156,6 +161,9 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
     }
 
     fn exit(&mut self, kind: ExitKind, node: Node<'t>, state: A::State) {
+        if self.analysis.exhausted(&state) {
+            self.gave_up = true;
+        }
         let merged = match self.exits.remove(&node.start_byte()) {
             Some(old) => self.analysis.join(&old.state, &state),
             None => state,
@@ -193,7 +201,7 @@ impl<'t, A: FlowAnalysis<'t>> Walker<'_, 't, A> {
         if self.gave_up {
             return Flow::dead();
         }
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= MAX_DEPTH || self.analysis.exhausted(&state) {
             self.gave_up = true;
             return Flow::dead();
         }

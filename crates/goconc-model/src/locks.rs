@@ -18,6 +18,12 @@ use goconc_syntax::{
     method_call, named_children, path_root, statement_call, text, unparen, walk_body,
 };
 
+/// Past this many mutexes held at once (on some path) the lock state gives up on the body, as
+/// on `goto`: no function of the pinned projects or the standard library holds more than 3,
+/// and each join and exit goes through every held mutex, so 8,000 held in one function cost
+/// minutes.
+pub const MAX_HELD: usize = 64;
+
 /// The held mutexes by key. Persistent, as the sets below: a body's states differ a little
 /// from statement to statement, and a copy shares all but the changed path (8,000 mutexes
 /// locked one after another kept a whole map per statement: 8 GB for a 400 KB file).
@@ -270,6 +276,10 @@ impl<'t, O: LockObserver<'t>> FlowAnalysis<'t> for Analysis<'_, 't, O> {
     fn continued(&mut self, stmt: Node<'t>, state: &mut LockState) {
         // A path ends at its `continue`: nothing changes the state after this.
         state.continued_at = first_of(state.continued_at, Some(stmt.start_byte()));
+    }
+
+    fn exhausted(&self, state: &LockState) -> bool {
+        state.held.size() > MAX_HELD
     }
 
     fn join(&self, a: &LockState, b: &LockState) -> LockState {

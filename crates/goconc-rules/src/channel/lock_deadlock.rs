@@ -91,6 +91,9 @@ the tool does not check: that the callee's path reaches its operation.
   around its operation), its operation runs on a goroutine it starts or is a `select` case that
   can give up, the callee is a method of another value, or it is reached through more than one
   call, an interface, a function value or another package.
+- The function holds more than 64 mutexes at once on some path: its locks are not followed, as
+  in a function with `goto` (no function of the pinned projects or the standard library holds
+  more than three).
 "#,
 };
 

@@ -108,6 +108,8 @@ mutex. No automatic fix: which one fits depends on the design.
   `CompareAndSwap…`: writers taking turns through a flag); the value is set to another inside
   the loop (`cur = all[i]`: the race is on the variable); the field holds a channel; the field
   belongs to an element (`all[i].n = v`) or is reached through another field (`s.a.b`).
+- The goroutine's body holds more than 64 mutexes at once on some path, or uses `goto`: its
+  locks are not followed.
 "#,
 };
 

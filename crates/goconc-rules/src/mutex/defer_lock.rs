@@ -47,7 +47,8 @@ The quick fix renames the deferred call to the matching release (`Lock` → `Unl
 ## When it stays silent
 When the mutex is not held on every path to the `defer` — for example the deliberate
 `mu.Unlock(); defer mu.Lock()` that releases a lock for the rest of a function and takes it back
-before returning to a caller that expects it held.
+before returning to a caller that expects it held. Nor in a function that holds more than 64 mutexes at once on
+some path, or uses `goto`: its locks are not followed.
 "#,
 };
 

@@ -106,6 +106,9 @@ None: whether to split the helper, release the lock first, or restructure is a d
 - The helper is reached through an interface, a function value or another package: its body is
   not known.
 - The call happens in a `go` statement or a function literal.
+- The function holds more than 64 mutexes at once on some path: its locks are not followed, as
+  in a function with `goto` (no function of the pinned projects or the standard library holds
+  more than three).
 "#,
 };
 

@@ -102,7 +102,8 @@ operation in it, with a count of the others.
 ## When it stays silent
 When the lock is held only on some paths, when the channel's capacity or the receiver's type is
 unknown, in `go` and `defer` statements, and for `sync.Cond.Wait` (which releases its lock while
-waiting). Test files get the same reading: a test that sleeps under a lock gets the same hint.
+waiting). Test files get the same reading: a test that sleeps under a lock gets the same hint. Nor in a function that holds more than 64 mutexes at once on
+some path, or uses `goto`: its locks are not followed.
 "#,
 };
 

@@ -53,6 +53,9 @@ The quick fix renames the release to the one matching how the lock was taken.
 - When the function does nothing but declare the mutex and call its methods: it exercises the
   mutex itself (a table of misuses run where the crash is the expected outcome). The same misuse
   among other statements is reported.
+- The function holds more than 64 mutexes at once on some path: its locks are not followed, as
+  in a function with `goto` (no function of the pinned projects or the standard library holds
+  more than three).
 "#,
 };
 

@@ -109,6 +109,9 @@ code, so no fix is offered.
 - A parameter's or local's mutex that no path unlocks and that nothing visibly locks again.
 - A `continue` carries the lock back to its own `Lock`: `mutex-double-lock` reports that path.
 - The variable naming the mutex is reassigned (hand-over-hand locking), or the body uses `goto`.
+- The function holds more than 64 mutexes at once on some path: its locks are not followed, as
+  in a function with `goto` (no function of the pinned projects or the standard library holds
+  more than three).
 "#,
 };
 
