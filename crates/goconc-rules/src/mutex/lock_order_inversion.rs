@@ -80,7 +80,8 @@ Locks on parameters, locals and values of other packages (their identity is unkn
 taken in exclusive branches, pairs that only ever appear in one order, and pairs both sides
 read-lock on one mutex when nothing in the package write-locks it. The functions of a pair's
 common order (more than two of them, against one or two that invert it) are not reported: the
-deadlock is, once, at the functions that invert it.
+deadlock is, once, at the functions that invert it. Nor are the locks of a function that holds
+more than 64 mutexes at once: they are not followed, as in a function with `goto`.
 "#,
 };
 

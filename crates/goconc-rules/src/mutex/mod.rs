@@ -304,6 +304,16 @@ mod tests {
             count("mutex-unlock-missing", &leak_while_holding(limit + 1)),
             0
         );
+        // The same for lock order: `G` takes the last two mutexes `F` takes the other way round.
+        let inverted = |n: usize| {
+            let (a, b) = (n - 2, n - 1);
+            let g = format!(
+                "func G() {{\n\tm{b}.Lock()\n\tm{a}.Lock()\n\tm{a}.Unlock()\n\tm{b}.Unlock()\n}}\n"
+            );
+            format!("{}\n{g}", leak_while_holding(n))
+        };
+        assert!(count("lock-order-inversion", &inverted(limit)) > 0);
+        assert_eq!(count("lock-order-inversion", &inverted(limit + 1)), 0);
         // Each rule that reads the lock state says so on its page, with the limit as it is.
         for meta in [
             &super::unlock_missing::META,
@@ -312,6 +322,7 @@ mod tests {
             &super::guarded_field_unlocked::META,
             &super::unlock_kind_mismatch::META,
             &super::defer_lock::META,
+            &super::lock_order_inversion::META,
             &crate::channel::lock_deadlock::META,
             &crate::goroutine::captured_write::META,
         ] {
