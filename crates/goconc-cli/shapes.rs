@@ -346,6 +346,52 @@ fn shapes() -> Vec<Shape> {
             },
         },
         Shape {
+            name: "conditional-locks",
+            what: "one function of 20,000 `if x == i { mi.Lock() }`, the mutexes never unlocked",
+            format: "text",
+            text: |s| {
+                let n = count(20_000, s);
+                let globals = repeated(n, |i| format!("var m{i} sync.Mutex\n"));
+                framed(
+                    &(globals + "\nfunc F(x int) {\n"),
+                    n,
+                    |i| format!("\tif x == {i} {{\n\t\tm{i}.Lock()\n\t}}\n"),
+                    "}\n",
+                )
+            },
+        },
+        Shape {
+            name: "locks-before-returns",
+            what: "one function of 20,000 `mi.Lock(); if x == i { return }`",
+            format: "text",
+            text: |s| {
+                let n = count(20_000, s);
+                let globals = repeated(n, |i| format!("var m{i} sync.Mutex\n"));
+                framed(
+                    &(globals + "\nfunc F(x int) {\n"),
+                    n,
+                    |i| format!("\tm{i}.Lock()\n\tif x == {i} {{\n\t\treturn\n\t}}\n"),
+                    "}\n",
+                )
+            },
+        },
+        Shape {
+            name: "locks-before-continues",
+            what: "one loop of 12,000 `mi.Lock(); if x == i { continue }`, then their unlocks",
+            format: "text",
+            text: |s| {
+                let n = count(12_000, s);
+                let globals = repeated(n, |i| format!("var m{i} sync.Mutex\n"));
+                let locked = framed(
+                    &(globals + "\nfunc F(xs []int) {\n\tfor _, x := range xs {\n"),
+                    n,
+                    |i| format!("\t\tm{i}.Lock()\n\t\tif x == {i} {{\n\t\t\tcontinue\n\t\t}}\n"),
+                    "",
+                );
+                framed(&locked, n, |i| format!("\t\tm{i}.Unlock()\n"), "\t}\n}\n")
+            },
+        },
+        Shape {
             name: "generated-46mb",
             what: "46 MB of generated types and methods that lock",
             format: "text",

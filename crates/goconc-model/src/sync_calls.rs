@@ -221,7 +221,12 @@ pub fn lock_call<'t>(model: &FileModel<'t>, node: Node<'t>) -> Option<LockCall<'
     if mutex_kind(model, call.receiver).is_none() {
         cond_locker(model, call.receiver)?;
     }
-    LockCall::of(op, call.call)
+    Some(LockCall {
+        op,
+        call: call.call,
+        receiver: call.receiver,
+        method: call.method,
+    })
 }
 
 /// The access path naming the mutex of a lock call (`s.mu`; `c.Mutex` for a promoted `c.Lock()`),
