@@ -619,6 +619,15 @@ pub(crate) fn cached_kind(node: Node) -> Option<u16> {
         .map(|r| u16::from(r.kind))
 }
 
+/// The kind number of `node` found in an installed layout, which then remembers it as if it had
+/// handed it out: a node kept from an earlier walk (a lock call a body's list keeps) is asked
+/// its kind and then its fields, and one lookup here answers both without reading its subtree.
+pub(crate) fn recalled_kind(node: Node) -> Option<u16> {
+    recall(node)
+        .filter(|r| r.kind != UNCACHED)
+        .map(|r| u16::from(r.kind))
+}
+
 /// The first child of `node` in field `field`, when `node` is in an installed layout (handed
 /// out lately, or found there: see [`recall`]) and one of its entries is that child; None
 /// otherwise (then ask tree-sitter: the layout leaves out the zero-width tokens that end broken
