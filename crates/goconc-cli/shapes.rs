@@ -335,9 +335,8 @@ fn shapes() -> Vec<Shape> {
             format: "text",
             text: |s| {
                 let n = count(20_000, s);
-                let globals = repeated(n, |i| format!("var m{i} sync.Mutex\n"));
                 let locked = framed(
-                    &(globals + "\nfunc F() {\n"),
+                    &opening_over_mutexes(n, "F()"),
                     n,
                     |i| format!("\tm{i}.Lock()\n"),
                     "",
@@ -351,9 +350,8 @@ fn shapes() -> Vec<Shape> {
             format: "text",
             text: |s| {
                 let n = count(20_000, s);
-                let globals = repeated(n, |i| format!("var m{i} sync.Mutex\n"));
                 framed(
-                    &(globals + "\nfunc F(x int) {\n"),
+                    &opening_over_mutexes(n, "F(x int)"),
                     n,
                     |i| format!("\tif x == {i} {{\n\t\tm{i}.Lock()\n\t}}\n"),
                     "}\n",
@@ -366,9 +364,8 @@ fn shapes() -> Vec<Shape> {
             format: "text",
             text: |s| {
                 let n = count(20_000, s);
-                let globals = repeated(n, |i| format!("var m{i} sync.Mutex\n"));
                 framed(
-                    &(globals + "\nfunc F(x int) {\n"),
+                    &opening_over_mutexes(n, "F(x int)"),
                     n,
                     |i| format!("\tm{i}.Lock()\n\tif x == {i} {{\n\t\treturn\n\t}}\n"),
                     "}\n",
@@ -381,9 +378,8 @@ fn shapes() -> Vec<Shape> {
             format: "text",
             text: |s| {
                 let n = count(12_000, s);
-                let globals = repeated(n, |i| format!("var m{i} sync.Mutex\n"));
                 let locked = framed(
-                    &(globals + "\nfunc F(xs []int) {\n\tfor _, x := range xs {\n"),
+                    &(opening_over_mutexes(n, "F(xs []int)") + "\tfor _, x := range xs {\n"),
                     n,
                     |i| format!("\t\tm{i}.Lock()\n\t\tif x == {i} {{\n\t\t\tcontinue\n\t\t}}\n"),
                     "",
@@ -453,6 +449,12 @@ fn framed(opening: &str, n: usize, piece: impl Fn(usize) -> String, closing: &st
         t.push_str(&piece(i));
     }
     t + closing
+}
+
+/// The header, `n` package mutexes `m0`, `m1`, … and the opening of the function `signature`
+/// (`F(x int)`), its body to follow.
+fn opening_over_mutexes(n: usize, signature: &str) -> String {
+    repeated(n, |i| format!("var m{i} sync.Mutex\n")) + &format!("\nfunc {signature} {{\n")
 }
 
 /// The header, then `function(i)` for each `i` below `n`.
