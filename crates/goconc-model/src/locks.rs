@@ -22,7 +22,7 @@ use goconc_syntax::{
 /// on `goto`: no function of the pinned projects or the standard library holds more than 3,
 /// and each join and exit goes through every held mutex, so 8,000 held in one function cost
 /// minutes.
-pub const MAX_HELD: usize = 64;
+pub const MAX_HELD: usize = flow::MAX_FOLLOWED;
 
 /// The held mutexes by key. Persistent, as the sets below: a body's states differ a little
 /// from statement to statement, and a copy shares all but the changed path (8,000 mutexes

@@ -263,6 +263,19 @@ impl<'t> FlowAnalysis<'t> for Analysis<'_, 't> {
         });
     }
 
+    fn exhausted(&self, state: &State) -> bool {
+        // Each join goes through every channel of the state: 4,000 closed channels in one
+        // function took 4.7 s.
+        [
+            state.closed.len(),
+            state.deferred.len(),
+            state.pending_close.len(),
+            state.pending_send.len(),
+        ]
+        .into_iter()
+        .any(|n| n > flow::MAX_FOLLOWED)
+    }
+
     fn join(&self, a: &State, b: &State) -> State {
         State {
             closed: intersect(&a.closed, &b.closed),

@@ -115,6 +115,9 @@ closes), inside `once.Do`, or when the channel is made (or assigned anew) inside
 - The `close` sits in `if !flag { … }` whose branch sets the local `flag = true`, and nothing in
   the function sets it to anything else: it runs once however often the loop turns (a branch
   that sets another variable, or a reset of the flag, keeps the finding).
+- The function has more than 64 channels closed, or closes pending, at once on some path: its
+  closes are not followed, as in a function with `goto` (no function of the pinned projects or
+  the standard library has more than four).
 "#,
 };
 
@@ -356,6 +359,32 @@ mod tests {
     use super::super::test_util::lines_of;
 
     const ID: &str = "channel-double-close";
+
+    /// A function closing more channels than a flow analysis follows is not followed (as one
+    /// with `goto`): its double close goes unreported, where the same one with one channel
+    /// fewer closed is reported. Past the limit each join went through thousands of channels.
+    #[test]
+    fn gives_up_past_the_channels_a_flow_follows() {
+        let closing = |n: usize| {
+            let params: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+            let closes: String = (0..n).map(|i| format!("\tclose(c{i})\n")).collect();
+            format!(
+                "package p\n\nfunc f({} chan int) {{\n{closes}\tclose(c0)\n}}\n",
+                params.join(", ")
+            )
+        };
+        let limit = goconc_model::flow::MAX_FOLLOWED;
+        assert_eq!(lines_of(&closing(limit), ID).len(), 1);
+        assert!(lines_of(&closing(limit + 1), ID).is_empty());
+        for meta in [&super::META, &super::super::send_after_close::META] {
+            let said = meta.doc.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                said.contains(&format!("more than {limit} channels")),
+                "{}",
+                meta.id
+            );
+        }
+    }
 
     #[test]
     fn sequential_and_deferred_and_loop() {
