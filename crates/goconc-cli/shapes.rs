@@ -264,6 +264,40 @@ fn shapes() -> Vec<Shape> {
             },
         },
         Shape {
+            name: "channels-closed-on-some-paths",
+            what: "one function of 12,000 channels, each closed, then sent on under an `if`",
+            format: "text",
+            text: |s| {
+                framed(
+                    &format!("{HEADER}func F(x int) {{\n"),
+                    count(12_000, s),
+                    |i| {
+                        format!(
+                            "\tc{i} := make(chan int, 1)\n\tclose(c{i})\n\tif x == {i} {{\n\t\tc{i} <- 1\n\t}}\n"
+                        )
+                    },
+                    "}\n",
+                )
+            },
+        },
+        Shape {
+            name: "goroutine-senders",
+            what: "one function of 10,000 channels, each sent on by a goroutine it starts, received unless it returns first",
+            format: "text",
+            text: |s| {
+                framed(
+                    &format!("{HEADER}func F(x int) {{\n"),
+                    count(10_000, s),
+                    |i| {
+                        format!(
+                            "\tc{i} := make(chan int)\n\tgo func() {{\n\t\tc{i} <- {i}\n\t}}()\n\tif x == {i} {{\n\t\treturn\n\t}}\n\t<-c{i}\n"
+                        )
+                    },
+                    "}\n",
+                )
+            },
+        },
+        Shape {
             name: "tickers",
             what: "one function making 20,000 tickers that it never stops",
             format: "text",
