@@ -47,6 +47,13 @@ pub(crate) fn findings_with(rule: &str, src: &str, options: &FileOptions) -> Vec
         .collect()
 }
 
+/// Does the rule's page say `words`, whatever its line breaks? (A limit in the code is named on
+/// the pages of the rules it silences.)
+pub(crate) fn page_says(meta: &crate::RuleMeta, words: &str) -> bool {
+    let page = meta.doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    page.contains(words)
+}
+
 /// The findings of `rule` on `src` with default options.
 pub(crate) fn findings(rule: &str, src: &str) -> Vec<Finding> {
     findings_with(rule, src, &FileOptions::default())

@@ -377,12 +377,8 @@ mod tests {
         assert_eq!(lines_of(&closing(limit), ID).len(), 1);
         assert!(lines_of(&closing(limit + 1), ID).is_empty());
         for meta in [&super::META, &super::super::send_after_close::META] {
-            let said = meta.doc.split_whitespace().collect::<Vec<_>>().join(" ");
-            assert!(
-                said.contains(&format!("more than {limit} channels")),
-                "{}",
-                meta.id
-            );
+            let words = format!("more than {limit} channels");
+            assert!(crate::test_support::page_says(meta, &words), "{}", meta.id);
         }
     }
 

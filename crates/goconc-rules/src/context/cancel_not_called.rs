@@ -716,12 +716,10 @@ mod tests {
         let limit = goconc_model::flow::MAX_FOLLOWED;
         assert_eq!(run(&making(limit)).0.len(), 1);
         assert!(run(&making(limit + 1)).0.is_empty());
-        let said = super::META
-            .doc
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        assert!(said.contains(&format!("more than {limit} cancel funcs")));
+        assert!(crate::test_support::page_says(
+            &super::META,
+            &format!("more than {limit} cancel funcs")
+        ));
     }
 
     #[test]

@@ -967,12 +967,10 @@ mod tests {
         let limit = goconc_model::flow::MAX_FOLLOWED;
         assert_eq!(found(&making(limit)), vec!["make(chan int)".to_string()]);
         assert!(found(&making(limit + 1)).is_empty());
-        let said = super::META
-            .doc
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        assert!(said.contains(&format!("more than {limit} channels")));
+        assert!(crate::test_support::page_says(
+            &super::META,
+            &format!("more than {limit} channels")
+        ));
     }
 
     #[test]

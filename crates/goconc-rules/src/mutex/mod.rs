@@ -326,12 +326,8 @@ mod tests {
             &crate::channel::lock_deadlock::META,
             &crate::goroutine::captured_write::META,
         ] {
-            let said = meta.doc.split_whitespace().collect::<Vec<_>>().join(" ");
-            assert!(
-                said.contains(&format!("more than {limit} mutexes")),
-                "{}",
-                meta.id
-            );
+            let words = format!("more than {limit} mutexes");
+            assert!(crate::test_support::page_says(meta, &words), "{}", meta.id);
         }
     }
 
