@@ -184,14 +184,14 @@ pub fn check(cx: &Context, out: &mut Vec<Finding>) {
     for ch in cx.channels.iter() {
         *channels_of.entry(ch.function).or_default() += 1;
     }
-    let followed = |ch: &LocalChannel| channels_of[&ch.function] <= MAX_FOLLOWED;
     let mut leaks = Vec::new();
     for ch in cx.channels.iter() {
-        if followed(ch) {
+        let followed = channels_of[&ch.function] <= MAX_FOLLOWED;
+        if followed {
             leaks.extend(channel_leak(cx, ch));
         }
         check_returned_after_cancel(cx, ch, out);
-        if followed(ch) {
+        if followed {
             check_named_sender(cx, ch, out);
         }
     }

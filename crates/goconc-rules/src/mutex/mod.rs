@@ -304,6 +304,18 @@ mod tests {
             count("mutex-unlock-missing", &leak_while_holding(limit + 1)),
             0
         );
+        // The limit is passed by the last statement, right before the function ends (a `Lock`
+        // that is the last statement hands its lock on, and is not reported).
+        let locking_only = |n: usize| {
+            let globals: String = (0..n).map(|i| format!("var m{i} sync.Mutex\n")).collect();
+            let locks: String = (0..n).map(|i| format!("\tm{i}.Lock()\n")).collect();
+            format!("{globals}\nfunc F() {{\n{locks}}}\n")
+        };
+        assert_eq!(
+            count("mutex-unlock-missing", &locking_only(limit)),
+            limit - 1
+        );
+        assert_eq!(count("mutex-unlock-missing", &locking_only(limit + 1)), 0);
         // The same for lock order: `G` takes the last two mutexes `F` takes the other way round.
         let inverted = |n: usize| {
             let (a, b) = (n - 2, n - 1);
@@ -314,6 +326,23 @@ mod tests {
         };
         assert!(count("lock-order-inversion", &inverted(limit)) > 0);
         assert_eq!(count("lock-order-inversion", &inverted(limit + 1)), 0);
+        // And through a call: `F` calls `lockA` holding them all, `G` takes `a` first.
+        let inverted_through_a_call = |n: usize| {
+            let last = n - 1;
+            let globals: String = (0..n).map(|i| format!("var m{i} sync.Mutex\n")).collect();
+            let locks: String = (0..n).map(|i| format!("\tm{i}.Lock()\n")).collect();
+            let unlocks: String = (0..n).map(|i| format!("\tm{i}.Unlock()\n")).collect();
+            format!(
+                "{globals}var a sync.Mutex\n\nfunc lockA() {{\n\ta.Lock()\n\ta.Unlock()\n}}\n\n\
+                 func F() {{\n{locks}\tlockA()\n{unlocks}}}\n\n\
+                 func G() {{\n\ta.Lock()\n\tm{last}.Lock()\n\tm{last}.Unlock()\n\ta.Unlock()\n}}\n"
+            )
+        };
+        assert!(count("lock-order-inversion", &inverted_through_a_call(limit)) > 0);
+        assert_eq!(
+            count("lock-order-inversion", &inverted_through_a_call(limit + 1)),
+            0
+        );
         // Each rule that reads the lock state says so on its page, with the limit as it is.
         for meta in [
             &super::unlock_missing::META,
