@@ -90,14 +90,60 @@ impl Offsets {
         }
     }
 
-    /// The union, built on the larger set.
+    /// The union, built on the larger set, keeping the [`MAX_SITES`] lowest offsets.
     fn union(&self, other: &Offsets) -> Offsets {
         match (self, other) {
-            (Offsets::Many(a), Offsets::Many(b)) => Offsets::Many(union(a, b)),
+            (Offsets::Many(a), Offsets::Many(b)) => Offsets::Many(capped_union(a, b)),
             (Offsets::Empty, x) | (x, Offsets::Empty) => x.clone(),
-            (Offsets::One(x), more) | (more, Offsets::One(x)) => more.clone().insert(*x),
+            (Offsets::One(x), Offsets::One(y)) => Offsets::One(*x).insert(*y),
+            (Offsets::One(x), Offsets::Many(more)) | (Offsets::Many(more), Offsets::One(x)) => {
+                let mut set = more.clone();
+                insert_capped(&mut set, *x);
+                Offsets::Many(set)
+            }
         }
     }
+}
+
+/// How many acquiring calls a held mutex keeps, the first in the source: a mutex locked in each
+/// of 20,000 loops and released by a `defer` may be held by any of them after the last, and
+/// keeping every one copied a path of the set per loop and per recorded state (25 MB for a 1 MB
+/// file). The pinned projects and the standard library never reach 5. The rules report the
+/// first (`mutex-double-lock`) or each in turn (`mutex-unlock-missing`, which then names no
+/// more than this many for one mutex at one exit).
+pub const MAX_SITES: usize = flow::MAX_FOLLOWED;
+
+/// `a ∪ b` built on the larger, cut to the [`MAX_SITES`] lowest.
+fn capped_union(
+    a: &rpds::RedBlackTreeSet<usize>,
+    b: &rpds::RedBlackTreeSet<usize>,
+) -> rpds::RedBlackTreeSet<usize> {
+    if a.ptr_eq(b) {
+        return a.clone();
+    }
+    let (base, other) = if a.size() >= b.size() { (a, b) } else { (b, a) };
+    let mut out = base.clone();
+    for &item in other {
+        insert_capped(&mut out, item);
+    }
+    out
+}
+
+/// Adds `item` unless the set is full of lower offsets; a full set drops its highest for it.
+/// A set already full past the cap gains nothing (nor copies a path) from a later site.
+fn insert_capped(set: &mut rpds::RedBlackTreeSet<usize>, item: usize) {
+    if set.contains(&item) {
+        return;
+    }
+    if set.size() >= MAX_SITES {
+        match set.last() {
+            Some(&highest) if item < highest => {
+                set.remove_mut(&highest);
+            }
+            _ => return,
+        }
+    }
+    set.insert_mut(item);
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mode {
@@ -1257,5 +1303,30 @@ mod tests {
         assert_eq!(Offsets::new().union(&one), one);
         assert_eq!(a.union(&one), a);
         assert!(a.contains(&3) && !a.contains(&2) && !Offsets::new().contains(&1));
+    }
+
+    /// A union keeps the [`MAX_SITES`] lowest offsets, whichever side they come from, and a
+    /// full set is returned as it was for a later offset.
+    #[test]
+    fn offsets_keep_the_lowest_up_to_the_limit() {
+        let of = |range: std::ops::Range<usize>| {
+            range.fold(Offsets::new(), |set, offset| {
+                set.union(&Offsets::new().insert(offset))
+            })
+        };
+        let full = of(10..10 + MAX_SITES);
+        let lowest: Vec<usize> = (10..10 + MAX_SITES).collect();
+        assert_eq!(full.iter().copied().collect::<Vec<_>>(), lowest);
+        let later = full.union(&Offsets::new().insert(1_000));
+        assert_eq!(later, full);
+        assert!(matches!((&later, &full), (Offsets::Many(a), Offsets::Many(b)) if a.ptr_eq(b)));
+        // An earlier offset pushes out the highest, from a set of one or of many.
+        let earlier = full.union(&Offsets::new().insert(1));
+        let mut expected = vec![1];
+        expected.extend(&lowest[..MAX_SITES - 1]);
+        assert_eq!(earlier.iter().copied().collect::<Vec<_>>(), expected);
+        let two = of(0..2).union(&full);
+        assert_eq!(two.iter().copied().take(3).collect::<Vec<_>>(), [0, 1, 10]);
+        assert_eq!(two.iter().count(), MAX_SITES);
     }
 }

@@ -360,6 +360,33 @@ mod tests {
         }
     }
 
+    /// A mutex that any of many `Lock` calls may hold keeps the first [`MAX_SITES`] of them:
+    /// those are reported, a later one not (keeping each copied a path of the set per join).
+    ///
+    /// [`MAX_SITES`]: goconc_model::locks::MAX_SITES
+    #[test]
+    fn unlock_missing_reports_the_first_lock_calls_up_to_the_limit() {
+        let one_per_arm = |n: usize| {
+            let arms: String = (0..n)
+                .map(|i| format!("\tcase {i}:\n\t\tmu.Lock()\n"))
+                .collect();
+            format!("var mu sync.Mutex\n\nfunc F(x int) int {{\n\tswitch x {{\n{arms}\t}}\n\treturn x\n}}\n")
+        };
+        let limit = goconc_model::locks::MAX_SITES;
+        let src = format!("{HEAD}{}", one_per_arm(limit + 1));
+        let reported = findings("mutex-unlock-missing", &src);
+        assert_eq!(reported.len(), limit);
+        // The first ones in the source: the last arm's `Lock` is the one left out.
+        let last_lock = src.rfind("mu.Lock()").unwrap_or(0);
+        assert!(reported.iter().all(|f| f.range.start < last_lock));
+        assert_eq!(count("mutex-unlock-missing", &one_per_arm(limit)), limit);
+        let words = format!("more than {limit} `Lock` calls");
+        assert!(crate::test_support::page_says(
+            &super::unlock_missing::META,
+            &words
+        ));
+    }
+
     #[test]
     fn empty_critical_section_leaves_documented_barriers_alone() {
         let bare = "func (s *S) F() {\n\ts.mu.Lock()\n\ts.mu.Unlock()\n}\n";

@@ -112,6 +112,9 @@ code, so no fix is offered.
 - The function holds more than 64 mutexes at once on some path: its locks are not followed, as
   in a function with `goto` (no function of the pinned projects or the standard library holds
   more than three).
+- A mutex that more than 64 `Lock` calls may have taken at one point (one per arm of a long
+  `switch`): the first 64 in the source are reported, the rest not (no mutex of the pinned
+  projects or the standard library has more than four).
 "#,
 };
 
