@@ -3,16 +3,16 @@
 //! (a test helper that never returns, a method that blocks) is judged by that package's own
 //! summaries, and a folder gets the same findings whichever other folders are named with it.
 //!
-//! Only summaries stay ([`PackageExports`]): each folder is parsed, its declarations cut down to
-//! what summaries need, and dropped once its exports are made.
+//! Only summaries stay ([`PackageExports`]): each folder is parsed, only what its exports are
+//! made of is collected ([`FileDecls::collect_for_exports`]), and that is dropped once its
+//! exports are made.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use goconc_analysis::module::{
-    folder_in_module, for_summaries, module_imports, module_imports_of_exports, package_exports,
-    PackageExports,
+    folder_in_module, module_imports, module_imports_of_exports, package_exports, PackageExports,
 };
 use goconc_analysis::{FileDecls, ModuleSummaries, SourceFile};
 use rayon::prelude::*;
@@ -95,10 +95,10 @@ fn read_folder(dir: &Path, job: Option<&DirJob>, module: Module) -> Folder {
         .map(|(name, text)| {
             let decls = std::panic::catch_unwind(|| {
                 let source = SourceFile::new(text.as_str());
-                FileDecls::collect(source.tree().root_node(), source.text())
+                FileDecls::collect_for_exports(source.tree().root_node(), source.text())
             })
             .unwrap_or_default();
-            (name, for_summaries(decls))
+            (name, decls)
         })
         .collect();
     Folder { module, files }

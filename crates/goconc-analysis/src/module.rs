@@ -80,16 +80,88 @@ pub fn package_exports<'a>(
     PackageExports::of(&model)
 }
 
-/// A file's declarations cut down to what its package's exports are computed from (types,
-/// signatures, summaries, goroutine facts): an index of a whole module keeps these, never the
-/// field accesses, atomics and call sites only an analysis of the file itself reads.
-pub fn for_summaries(decls: FileDecls) -> FileDecls {
-    FileDecls {
-        atomics: Vec::new(),
-        call_sites: Vec::new(),
-        field_accesses: Vec::new(),
-        method_calls: Vec::new(),
-        usage: Default::default(),
-        ..decls
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use goconc_syntax::SourceFile;
+
+    /// The exports of one folder's `.go` files, from `collect`'s declarations of each file.
+    fn exports_of(
+        dir: &std::path::Path,
+        collect: fn(tree_sitter::Node, &str) -> FileDecls,
+    ) -> PackageExports {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "go"))
+            .collect();
+        names.sort();
+        let files: Vec<(String, FileDecls)> = names
+            .iter()
+            .filter_map(|p| {
+                let text = std::fs::read_to_string(p).ok()?;
+                let source = SourceFile::new(text);
+                let decls = collect(source.tree().root_node(), source.text());
+                Some((p.file_name()?.to_string_lossy().into_owned(), decls))
+            })
+            .collect();
+        package_exports(files.iter().map(|(n, d)| (n.as_str(), d)), None)
+    }
+
+    fn folders(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        out.push(dir.to_path_buf());
+        let mut subs: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        subs.sort();
+        for sub in subs {
+            folders(&sub, out);
+        }
+    }
+
+    /// The module's index collects only what exports are made of: each folder's exports are
+    /// those the whole declarations make, over the fixtures and standard library packages that
+    /// export blocking methods, lockers and functions that end their goroutine.
+    #[test]
+    fn exports_from_what_they_need_equal_exports_from_whole_declarations() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut dirs = Vec::new();
+        folders(&root.join("tests/fixtures"), &mut dirs);
+        if let Ok(output) = std::process::Command::new("go")
+            .args(["env", "GOROOT"])
+            .output()
+        {
+            let src = std::path::PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+                .join("src");
+            for package in [
+                "sync",
+                "context",
+                "net/http",
+                "database/sql",
+                "testing",
+                "log",
+            ] {
+                dirs.push(src.join(package));
+            }
+        }
+        let mut exported = 0;
+        for dir in &dirs {
+            let whole = exports_of(dir, FileDecls::collect);
+            let needed = exports_of(dir, FileDecls::collect_for_exports);
+            assert_eq!(
+                whole.content_key(),
+                needed.content_key(),
+                "{}",
+                dir.display()
+            );
+            exported += whole.len();
+        }
+        assert!(exported > 50, "only {exported} exported facts compared");
     }
 }

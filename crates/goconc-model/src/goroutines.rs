@@ -391,9 +391,7 @@ pub fn collect_in(
     for (key, ops) in crate::channels::registries::collect_in(items, src, imports) {
         out.entry(key).or_default().registry_ops = ops;
     }
-    let assertions = FAIL_NOW_ASSERTIONS
-        .iter()
-        .any(|(path, _)| imports.local_names_of(path).is_some());
+    let assertions = imports_assertions(imports);
     for &decl in items {
         if !matches!(
             decl.kind_str(),
@@ -416,9 +414,7 @@ pub fn collect_in(
             }
         }
         let may_start = body_text.contains("go ");
-        let may_end = assertions
-            || body_text.contains("Goexit")
-            || TEST_GOEXIT_METHODS.iter().any(|m| body_text.contains(m));
+        let may_end = may_end_goroutine(body_text, assertions);
         let may_channel = body_text.contains("<-") || body_text.contains("range");
         let recovers = body_text.contains("recover()") && recovers_in(body, src);
         if !may_start && !may_end && !may_channel && !recovers {
@@ -441,6 +437,59 @@ pub fn collect_in(
             facts.sends_once_params = collector.sends_once_params();
         }
         if facts != GoFacts::default() {
+            out.insert(key, facts);
+        }
+    }
+    out
+}
+
+/// Whether the file imports a package of assertions that may end the goroutine
+/// ([`FAIL_NOW_ASSERTIONS`]).
+fn imports_assertions(imports: &Imports) -> bool {
+    FAIL_NOW_ASSERTIONS
+        .iter()
+        .any(|(path, _)| imports.local_names_of(path).is_some())
+}
+
+/// Whether a body of this text may end its goroutine (see [`GoFacts::ends_goroutine`]): the
+/// words of every call that can, or `assertions` when the file imports such a package.
+fn may_end_goroutine(body_text: &str, assertions: bool) -> bool {
+    assertions
+        || body_text.contains("Goexit")
+        || TEST_GOEXIT_METHODS.iter().any(|m| body_text.contains(m))
+}
+
+/// [`collect_in`] for the one fact another package reads ([`GoFacts::ends_goroutine`]; see
+/// `module::PackageExports`): each function's facts hold that alone, and functions without it
+/// are left out. The module's index of other packages collects no more.
+pub fn goroutine_ends_in(
+    items: &[Node],
+    src: &str,
+    imports: &Imports,
+) -> crate::HashMap<String, GoFacts> {
+    let assertions = imports_assertions(imports);
+    let mut out: crate::HashMap<String, GoFacts> = crate::HashMap::default();
+    for &decl in items {
+        if !matches!(
+            decl.kind_str(),
+            "function_declaration" | "method_declaration"
+        ) {
+            continue;
+        }
+        let (Some(name), Some(body)) = (decl.field("name"), decl.field("body")) else {
+            continue;
+        };
+        if !may_end_goroutine(text(body, src), assertions) {
+            continue;
+        }
+        let collector = Collector::new(decl, body, src, imports);
+        let receiver_type = collector.scope.receiver.as_ref().map(|(_, t)| t.as_str());
+        let key = crate::summary::summary_key(receiver_type, text(name, src));
+        if let Some(end) = collector.goroutine_end() {
+            let facts = GoFacts {
+                ends_goroutine: Some(end),
+                ..GoFacts::default()
+            };
             out.insert(key, facts);
         }
     }

@@ -162,6 +162,22 @@ impl FileDecls {
         decls
     }
 
+    /// What another package's analysis reads of this file, through its package's exports
+    /// (`module::PackageExports`): the signatures, the summaries, and of the goroutine facts
+    /// only whether a function ends its goroutine. The rest of [`FileDecls::collect`] (usage,
+    /// atomics, field accesses, the other goroutine facts) is for the file's own package, and
+    /// was most of the time an index of a whole module took.
+    pub fn collect_for_exports(root: Node, src: &str) -> FileDecls {
+        let _layout = goconc_syntax::preorder::install(root);
+        let imports = Imports::from_tree(root, src);
+        let items = super::scope::top_level_items(root, src);
+        let mut decls = FileDecls::signatures(&items, src, &imports);
+        decls.usage = Default::default();
+        decls.summaries = shared(super::summary::collect_in(&items, src, &imports));
+        decls.goroutines = shared(super::goroutines::goroutine_ends_in(&items, src, &imports));
+        decls
+    }
+
     /// The package name, types, function and method signatures and variables of a file: what
     /// its top-level declarations say outside function bodies (and the usage facts of its
     /// variable declarations). Summaries, atomics, field accesses and the usage facts of
