@@ -187,6 +187,7 @@ pub fn run(args: &BenchArgs) -> u8 {
     let mut lookup = Lookup::default();
     let mut dirs = Vec::new();
     let (mut files, mut bytes, mut lines) = (0usize, 0u64, 0usize);
+    let mut generated = 0usize;
     for (dir, job) in &inputs.dirs {
         let d = Dir {
             paths: job.files.values().map(|f| f.path.clone()).collect(),
@@ -194,6 +195,7 @@ pub fn run(args: &BenchArgs) -> u8 {
         };
         for (_, text) in d.read() {
             files += 1;
+            generated += usize::from(crate::check::is_generated(&text));
             bytes += text.len() as u64;
             lines += text.lines().count();
         }
@@ -201,6 +203,7 @@ pub fn run(args: &BenchArgs) -> u8 {
     }
     println!("root:   {}", root.display());
     println!("files:  {files} in {} folders (vendor/, testdata/, hidden and _ folders skipped, like `goconc check`)", dirs.len());
+    println!("        {generated} of them generated: read for their declarations only, like `goconc check`");
     println!("bytes:  {bytes} ({:.1} MB)", mb(bytes));
     println!("lines:  {lines}");
     println!(
@@ -231,9 +234,15 @@ pub fn run(args: &BenchArgs) -> u8 {
             };
             let mut full_check = || {
                 full.add(|| {
-                    let files: Vec<(String, &str)> = read
+                    // As `goconc check` reads a generated file a walk finds: for its
+                    // declarations only.
+                    let files: Vec<crate::package::DirFile> = read
                         .iter()
-                        .map(|(name, text)| (name.clone(), text.as_str()))
+                        .map(|(name, text)| crate::package::DirFile {
+                            name: name.clone(),
+                            text: text.as_str(),
+                            reported: !crate::check::is_generated(text),
+                        })
                         .collect();
                     let analysed =
                         crate::package::analyze_dir(&files, d.go_version, &config, None, None);

@@ -719,10 +719,15 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
     let fingerprint: Option<&crate::package::Fingerprinter<'_>> =
         (plan.fingerprints && mode == Mode::Report).then_some(&fingerprint);
     let outcomes = loop {
-        let files: Vec<(String, &str)> = names
+        let files: Vec<crate::package::DirFile> = names
             .iter()
             .zip(&texts)
-            .map(|(name, text)| (name.clone(), text.as_str()))
+            .zip(&reported)
+            .map(|((name, text), &reported)| crate::package::DirFile {
+                name: name.clone(),
+                text: text.as_str(),
+                reported,
+            })
             .collect();
         let outcomes = crate::package::analyze_dir(
             &files,

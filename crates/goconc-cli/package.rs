@@ -3,7 +3,9 @@
 //! Every file's declarations must be read before any file of the package is analyzed, and a
 //! tree-sitter tree takes ~110 bytes per (visible) node, some 35 bytes per byte of Go. Most
 //! folders are small; a few are not (`cmd/compile/internal/ssa` holds 12 MB of generated Go: 4
-//! million nodes, ~430 MB of trees). So each file is parsed and its declarations read, and the
+//! million nodes, ~430 MB of trees). A file whose findings are not wanted (generated code a walk
+//! found) is parsed, its declarations read and its tree dropped at once. Each other file is
+//! parsed and its declarations read, and the
 //! trees are kept for the analysis while their nodes fit in [`TREE_NODE_BUDGET`]; past it, the
 //! trees cheapest to build again (parse time per node, as measured) are dropped, and those files
 //! are parsed a second time for their analysis. Parse time per node varies twofold (`ssa`'s
@@ -26,16 +28,27 @@ use goconc_analysis::{
 };
 
 /// Visible syntax nodes of one folder whose trees are kept between the reading of declarations
-/// and the analysis. `goconc bench` (one thread, the standard library) then peaks at ~370 MB.
+/// and the analysis. `goconc bench` (one thread, the standard library) then peaks at ~160 MB
+/// (~370 MB when generated files were kept too).
 pub const TREE_NODE_BUDGET: usize = 3_000_000;
 
-/// Checks the files of one folder, given by name and text, as one package (two when there is an
-/// external `_test` package). One result per file, in the order given. `fingerprint`, when
-/// given, names each finding of a file from its tree while the analysis holds it (the file's
-/// index, its text and tree, its findings), instead of a second parse once the folder is done.
-/// The trees are parsed from the texts given, which are not copied.
+/// One file of a folder to check.
+pub struct DirFile<'a> {
+    pub name: String,
+    pub text: &'a str,
+    /// Whether its findings are wanted. A file that is not (a generated file a walk found) is
+    /// read for its declarations only: neither analysed nor kept parsed, and its outcome is
+    /// empty. A third of the standard library's bytes are such files.
+    pub reported: bool,
+}
+
+/// Checks the files of one folder as one package (two when there is an external `_test`
+/// package). One result per file, in the order given. `fingerprint`, when given, names each
+/// finding of a file from its tree while the analysis holds it (the file's index, its text and
+/// tree, its findings), instead of a second parse once the folder is done. The trees are parsed
+/// from the texts given, which are not copied.
 pub fn analyze_dir(
-    files: &[(String, &str)],
+    files: &[DirFile<'_>],
     module_go_version: Option<GoVersion>,
     config: &Config,
     module: Option<&Arc<ModuleSummaries>>,
@@ -110,7 +123,7 @@ fn keep_within_budget(parsed: &mut [Parsed], kept_nodes: &mut usize, node_budget
 /// [`analyze_dir`], keeping trees of at most `node_budget` nodes in all, besides a tree that is
 /// over the budget alone (kept: its analysis needs it whole anyway).
 fn analyze_within(
-    files: &[(String, &str)],
+    files: &[DirFile<'_>],
     node_budget: usize,
     module_go_version: Option<GoVersion>,
     config: &Config,
@@ -125,8 +138,12 @@ fn analyze_within(
             rebuild_cost: 0.0,
         })
         .collect();
-    let mut largest_first: Vec<usize> = (0..files.len()).collect();
-    largest_first.sort_by_key(|&i| std::cmp::Reverse(files[i].1.len()));
+    // Files read for their declarations only, each tree dropped at once.
+    for (index, file) in files.iter().enumerate().filter(|(_, f)| !f.reported) {
+        decls[index] = collect(&parse_text(file.text), file.text);
+    }
+    let mut largest_first: Vec<usize> = (0..files.len()).filter(|&i| files[i].reported).collect();
+    largest_first.sort_by_key(|&i| std::cmp::Reverse(files[i].text.len()));
     // The file parsed last is analysed first, right after the package's declarations are
     // merged: its tree and its layout in document order are held from its parse to its
     // analysis, so that the layout is built once, not for the declarations and again for the
@@ -138,7 +155,7 @@ fn analyze_within(
     };
     let mut kept_nodes = 0;
     for &index in earlier {
-        let (tree, file_decls, parse_seconds) = parse_and_collect(files[index].1);
+        let (tree, file_decls, parse_seconds) = parse_and_collect(files[index].text);
         decls[index] = file_decls;
         let nodes = tree.root_node().descendant_count();
         kept_nodes += nodes;
@@ -149,17 +166,17 @@ fn analyze_within(
         };
         keep_within_budget(&mut parsed, &mut kept_nodes, node_budget);
     }
-    let last_tree = last.map(|index| (index, parse_text(files[index].1)));
+    let last_tree = last.map(|index| (index, parse_text(files[index].text)));
     let last_layout = last_tree
         .as_ref()
-        .map(|(index, tree)| goconc_analysis::install_layout(tree.root_node(), files[*index].1));
+        .map(|(index, tree)| goconc_analysis::install_layout(tree.root_node(), files[*index].text));
     if let Some((index, tree)) = &last_tree {
         // The declarations' walks read the installed layout.
-        decls[*index] = collect(tree, files[*index].1);
+        decls[*index] = collect(tree, files[*index].text);
         kept_nodes += tree.root_node().descendant_count();
         keep_within_budget(&mut parsed, &mut kept_nodes, node_budget);
     }
-    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     // What tells a quiet file, kept aside: the declarations themselves are moved into the models.
     let quiet_facts: Vec<(usize, bool)> = decls
         .iter()
@@ -171,7 +188,7 @@ fn analyze_within(
     let is_quiet = |index: usize| {
         let (declarations_start, sync_spelled_plainly) = quiet_facts[index];
         is_quiet_text(
-            files[index].1,
+            files[index].text,
             declarations_start,
             sync_spelled_plainly,
             package_of(index),
@@ -179,17 +196,17 @@ fn analyze_within(
     };
     let options_of = |index: usize| FileOptions {
         module_go_version,
-        is_test_file: files[index].0.ends_with("_test.go"),
+        is_test_file: files[index].name.ends_with("_test.go"),
         config: config.clone(),
     };
     let analyze_one = |index: usize, tree: &Tree| -> Analysed {
         if is_quiet(index) {
             return Analysed {
-                outcome: quiet_outcome(files[index].1, &options_of(index)),
+                outcome: quiet_outcome(files[index].text, &options_of(index)),
                 fingerprints: None,
             };
         }
-        let text = files[index].1;
+        let text = files[index].text;
         let outcome = analyze_tree(tree, text, package_of(index), &options_of(index));
         let fingerprints = fingerprint.map(|f| f(index, text, tree, &outcome.findings));
         Analysed {
@@ -211,16 +228,16 @@ fn analyze_within(
         }
     }
     for (index, outcome) in outcomes.iter_mut().enumerate() {
-        if outcome.is_some() {
+        if outcome.is_some() || !files[index].reported {
             continue;
         }
         // Nor does it need parsing again.
         *outcome = Some(match is_quiet(index) {
             true => Analysed {
-                outcome: quiet_outcome(files[index].1, &options_of(index)),
+                outcome: quiet_outcome(files[index].text, &options_of(index)),
                 fingerprints: None,
             },
-            false => analyze_one(index, &parse_text(files[index].1)),
+            false => analyze_one(index, &parse_text(files[index].text)),
         });
     }
     outcomes
@@ -262,8 +279,7 @@ mod tests {
     #[test]
     fn the_findings_do_not_depend_on_which_trees_are_kept() {
         let files = package();
-        let borrowed: Vec<(String, &str)> =
-            files.iter().map(|(n, t)| (n.clone(), t.as_str())).collect();
+        let borrowed = dir_files(&files, None);
         let together: Vec<PackageFile> = files
             .iter()
             .map(|(name, text)| PackageFile {
@@ -292,14 +308,44 @@ mod tests {
                     .map(|a| a.outcome)
                     .collect();
             assert_eq!(findings(&outcomes), expected, "node budget {budget}");
+            // A file read for its declarations only still lends them to the others (the
+            // lock-holding type, the method that locks), and reports nothing itself.
+            for unreported in 0..files.len() {
+                let outcomes: Vec<Outcome> = analyze_within(
+                    &dir_files(&files, Some(unreported)),
+                    budget,
+                    None,
+                    &Config::default(),
+                    None,
+                    None,
+                )
+                .into_iter()
+                .map(|a| a.outcome)
+                .collect();
+                let mut wanted = expected.clone();
+                wanted[unreported].clear();
+                assert_eq!(findings(&outcomes), wanted, "budget {budget}, {unreported}");
+            }
         }
+    }
+
+    /// The files as a folder's, all reported but the one at `unreported`.
+    fn dir_files(files: &[(String, String)], unreported: Option<usize>) -> Vec<DirFile<'_>> {
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, (name, text))| DirFile {
+                name: name.clone(),
+                text: text.as_str(),
+                reported: Some(i) != unreported,
+            })
+            .collect()
     }
 
     #[test]
     fn fingerprints_named_during_the_analysis_are_those_of_a_second_parse() {
         let files = package();
-        let borrowed: Vec<(String, &str)> =
-            files.iter().map(|(n, t)| (n.clone(), t.as_str())).collect();
+        let borrowed = dir_files(&files, None);
         let fingerprint =
             |i: usize, text: &str, tree: &Tree, findings: &[goconc_analysis::Finding]| {
                 let path = std::path::Path::new(&files[i].0);
