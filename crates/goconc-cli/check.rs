@@ -491,9 +491,9 @@ fn overrides(args: &CheckArgs) -> Result<Config, String> {
 }
 
 /// One folder ready to analyze: its files, config and Go version.
-struct Prepared {
-    job: DirJob,
-    config: Config,
+struct Prepared<'a> {
+    job: &'a DirJob,
+    config: &'a Config,
     go_version: Option<GoVersion>,
     /// The exports of the module's packages the folder imports.
     module: Option<std::sync::Arc<goconc_analysis::ModuleSummaries>>,
@@ -533,30 +533,25 @@ fn check(inputs: Inputs, mut lookup: Lookup, plan: &Plan) -> Result<Report, Vec<
         .iter()
         .map(|(dir, job, _, _)| (dir.as_path(), job))
         .collect();
-    let modules = crate::module::summaries_for(&named, &mut lookup);
-    let prepared: Vec<Prepared> = prepared
-        .into_iter()
-        .zip(modules)
-        .map(|((_, job, config, go_version), module)| Prepared {
-            job,
-            config,
-            go_version,
-            module,
-        })
-        .collect();
     let files: usize = prepared
         .iter()
-        .map(|p| p.job.files.values().filter(|f| f.report).count())
+        .map(|(_, job, _, _)| job.files.values().filter(|f| f.report).count())
         .sum();
     let progress = crate::progress::bar(files);
-    let results: Vec<DirResult> = prepared
-        .par_iter()
-        .map(|p| {
-            let result = check_dir(p, plan);
-            progress.inc(p.job.files.values().filter(|f| f.report).count() as u64);
-            result
-        })
-        .collect();
+    // Each folder once the exports of the module packages it imports are made.
+    let results: Vec<DirResult> =
+        crate::module::check_in_import_order(&named, &mut lookup, |i, input| {
+            let (_, job, config, go_version) = &prepared[i];
+            let p = Prepared {
+                job,
+                config,
+                go_version: *go_version,
+                module: input.module,
+            };
+            let checked = check_dir(&p, plan, input.exports_with.as_ref());
+            progress.inc(job.files.values().filter(|f| f.report).count() as u64);
+            checked
+        });
     progress.finish_and_clear();
     let mut report = Report {
         files: Vec::new(),
@@ -669,7 +664,13 @@ const MAX_FIX_ROUNDS: usize = 5;
 /// Whether a Go file says it is generated: one definition, in the model.
 pub use goconc_analysis::is_generated;
 
-fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
+/// Checks one folder. With `exports_with`, also makes its exports to the rest of its module
+/// from the declarations the check reads (None when it reads none: no file of it is reported).
+fn check_dir(
+    p: &Prepared,
+    plan: &Plan,
+    exports_with: Option<&std::sync::Arc<goconc_analysis::ModuleSummaries>>,
+) -> (DirResult, Option<goconc_analysis::module::PackageExports>) {
     let mode = plan.mode;
     let mut result = DirResult::default();
     // Read every file of the folder. One that cannot be read, or is not Go text, is left out:
@@ -703,8 +704,9 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
         }
     }
     if !reported.contains(&true) {
-        return result;
+        return (result, None);
     }
+    let mut exports = None;
     // A file's text as read, kept aside only once a fix changes it (a plain check holds each
     // text once, not twice).
     let mut originals: Vec<Option<String>> = vec![None; texts.len()];
@@ -729,13 +731,28 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
                 reported,
             })
             .collect();
-        let outcomes = crate::package::analyze_dir(
-            &files,
-            p.go_version,
-            &p.config,
-            p.module.as_ref(),
-            fingerprint,
-        );
+        // Exports from the texts as read, as the index makes those of folders not named.
+        let outcomes = match exports_with.filter(|_| round == 0) {
+            Some(with) => {
+                let (outcomes, made) = crate::package::analyze_dir_exporting(
+                    &files,
+                    p.go_version,
+                    p.config,
+                    p.module.as_ref(),
+                    fingerprint,
+                    with,
+                );
+                exports = Some(made);
+                outcomes
+            }
+            None => crate::package::analyze_dir(
+                &files,
+                p.go_version,
+                p.config,
+                p.module.as_ref(),
+                fingerprint,
+            ),
+        };
         if mode == Mode::Report || round == MAX_FIX_ROUNDS {
             break outcomes;
         }
@@ -794,7 +811,7 @@ fn check_dir(p: &Prepared, plan: &Plan) -> DirResult {
             from_stdin: from_stdin[i],
         });
     }
-    result
+    (result, exports)
 }
 
 /// What a user reads about a declaration the engine passed over because it nests too deep.

@@ -3,9 +3,13 @@
 //! (a test helper that never returns, a method that blocks) is judged by that package's own
 //! summaries, and a folder gets the same findings whichever other folders are named with it.
 //!
-//! Only summaries stay ([`PackageExports`]): each folder is parsed, only what its exports are
-//! made of is collected ([`FileDecls::collect_for_exports`]), and that is dropped once its
-//! exports are made.
+//! Only summaries stay ([`PackageExports`]). The folders are found from their files' headers
+//! (package clause and imports, parsed alone), then run in import order: a named folder is
+//! checked once the exports of what it imports are made, and its exports are made from the
+//! declarations its check reads (one parse per file, not one for the index and one for the
+//! check). A folder no named one is, or one whose test files import a package that imports it,
+//! is summarised apart: only what its exports are made of is collected
+//! ([`FileDecls::collect_for_exports`]), and dropped once they are made.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,8 +34,8 @@ pub struct Module {
 /// One folder of a module as the index reads it.
 struct Folder {
     module: Module,
-    /// File names and their cut-down declarations.
-    files: Vec<(String, FileDecls)>,
+    /// File names and the declarations of their headers: package name and imports.
+    headers: Vec<(String, FileDecls)>,
 }
 
 impl Folder {
@@ -39,9 +43,9 @@ impl Folder {
         let imports = match exports_only {
             true => module_imports_of_exports(
                 &self.module.path,
-                self.files.iter().map(|(n, d)| (n.as_str(), d)),
+                self.headers.iter().map(|(n, d)| (n.as_str(), d)),
             ),
-            false => module_imports(&self.module.path, self.files.iter().map(|(_, d)| d)),
+            false => module_imports(&self.module.path, self.headers.iter().map(|(_, d)| d)),
         };
         imports
             .iter()
@@ -51,10 +55,10 @@ impl Folder {
     }
 }
 
-/// Reads and cuts down the `.go` files of a folder: those of `job` when the command line named
-/// it (standard input's text included), else every `.go` file in it. Unreadable files are left
-/// out (a named one is reported by the check itself).
-fn read_folder(dir: &Path, job: Option<&DirJob>, module: Module) -> Folder {
+/// The texts of the `.go` files of a folder: those of `job` when the command line named it
+/// (standard input's text included), else every `.go` file in it. Unreadable files are left out
+/// (a named one is reported by the check itself).
+fn read_texts(dir: &Path, job: Option<&DirJob>) -> Vec<(String, String)> {
     let mut texts: Vec<(String, String)> = Vec::new();
     match job {
         Some(job) => {
@@ -90,7 +94,44 @@ fn read_folder(dir: &Path, job: Option<&DirJob>, module: Module) -> Folder {
             }
         }
     }
-    let files = texts
+    texts
+}
+
+/// Where a file's header ends: before its first top-level declaration that is not an import
+/// (a line starting `func`, `type`, `var` or `const`), or at its end.
+fn header_end(text: &str) -> usize {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let starts_declaration = ["func", "type", "var", "const"].iter().any(|word| {
+            line.strip_prefix(word)
+                .is_some_and(|rest| rest.starts_with([' ', '\t', '(', '\r', '\n']))
+        });
+        if starts_declaration {
+            return at;
+        }
+        at += line.len();
+    }
+    text.len()
+}
+
+/// The declarations of a file's header alone: its package name and imports, what the index
+/// needs to find the folders a folder imports, without parsing the rest of the file.
+pub fn header_decls(text: &str) -> FileDecls {
+    std::panic::catch_unwind(|| {
+        let source = SourceFile::new(&text[..header_end(text)]);
+        FileDecls::collect_header(source.tree().root_node(), source.text())
+    })
+    .unwrap_or_default()
+}
+
+/// The exports of a folder summarised apart, from its texts: only what they are made of is
+/// collected.
+fn exports_apart(
+    dir: &Path,
+    job: Option<&DirJob>,
+    module: &Arc<ModuleSummaries>,
+) -> PackageExports {
+    let decls: Vec<(String, FileDecls)> = read_texts(dir, job)
         .into_iter()
         .map(|(name, text)| {
             let decls = std::panic::catch_unwind(|| {
@@ -101,18 +142,253 @@ fn read_folder(dir: &Path, job: Option<&DirJob>, module: Module) -> Folder {
             (name, decls)
         })
         .collect();
-    Folder { module, files }
+    package_exports(decls.iter().map(|(n, d)| (n.as_str(), d)), Some(module))
 }
 
-/// For each named folder (canonical), the exports of the module packages it imports; None for a
-/// folder outside any module or importing none of it.
-pub fn summaries_for(
+/// What a named folder's check is handed: the exports of the module packages it imports (None
+/// when it imports none), and, when its exports are wanted from its declarations, the exports
+/// of the packages those exports are made with.
+pub struct CheckInput {
+    pub module: Option<Arc<ModuleSummaries>>,
+    pub exports_with: Option<Arc<ModuleSummaries>>,
+}
+
+/// A unit of work: a named folder's check (by index among the named), or a folder's exports
+/// made apart.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Task {
+    Check(usize),
+    Exports(PathBuf),
+}
+
+/// Checks each named folder (canonical) with `check`, each once the exports of the module
+/// packages it imports are made, and returns the results in the order named. `check` returns
+/// its result and, when [`CheckInput::exports_with`] asked for them, the folder's exports
+/// (None when it read no declarations: they are then made apart).
+pub fn check_in_import_order<R: Send + Default>(
     named: &[(&Path, &DirJob)],
     lookup: &mut Lookup,
-) -> Vec<Option<Arc<ModuleSummaries>>> {
+    check: impl Fn(usize, CheckInput) -> (R, Option<PackageExports>) + Sync,
+) -> Vec<R> {
+    let jobs: BTreeMap<&Path, &DirJob> = named.iter().copied().collect();
+    let folders = read_headers(named, lookup);
+    let in_folders = |dir: &PathBuf, deps: Vec<PathBuf>| -> Vec<PathBuf> {
+        let mut deps: Vec<PathBuf> = deps
+            .into_iter()
+            .filter(|i| i != dir && folders.contains_key(i))
+            .collect();
+        deps.sort();
+        deps.dedup();
+        deps
+    };
+    let export_deps: BTreeMap<PathBuf, Vec<PathBuf>> = folders
+        .iter()
+        .map(|(dir, f)| (dir.clone(), in_folders(dir, f.import_folders(true))))
+        .collect();
+    let check_deps: Vec<Vec<PathBuf>> = named
+        .iter()
+        .map(|(dir, _)| {
+            let dir = dir.to_path_buf();
+            match folders.get(&dir) {
+                Some(f) => in_folders(&dir, f.import_folders(false)),
+                None => Vec::new(),
+            }
+        })
+        .collect();
+    // The folders whose exports some task needs.
+    let mut needed: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut stack: Vec<PathBuf> = check_deps.iter().flatten().cloned().collect();
+    while let Some(dir) = stack.pop() {
+        if needed.insert(dir.clone()) {
+            stack.extend(export_deps[&dir].iter().cloned());
+        }
+    }
+    let named_index: BTreeMap<PathBuf, usize> = named
+        .iter()
+        .enumerate()
+        .map(|(i, (dir, _))| (dir.to_path_buf(), i))
+        .collect();
+    let mut producers = producers(&needed, &named_index, &export_deps, &check_deps);
+    let deps_of = |task: &Task| -> Vec<PathBuf> {
+        match task {
+            Task::Check(i) => check_deps[*i].clone(),
+            Task::Exports(dir) => export_deps[dir].clone(),
+        }
+    };
+    let mut pending: BTreeSet<Task> = (0..named.len()).map(Task::Check).collect();
+    pending.extend(
+        producers
+            .iter()
+            .filter(|(_, t)| matches!(t, Task::Exports(_)))
+            .map(|(_, t)| t.clone()),
+    );
+    let mut done: BTreeMap<PathBuf, Arc<PackageExports>> = BTreeMap::new();
+    let mut results: Vec<Option<R>> = (0..named.len()).map(|_| None).collect();
+    let summaries_of = |deps: &[PathBuf], done: &BTreeMap<PathBuf, Arc<PackageExports>>| {
+        let mut summaries = ModuleSummaries::default();
+        for import in deps {
+            if let (Some(e), Some(f)) = (done.get(import), folders.get(import)) {
+                if let Some(path) = import_path_of(&f.module, import) {
+                    summaries.insert(path, e.clone());
+                }
+            }
+        }
+        summaries
+    };
+    while !pending.is_empty() {
+        let mut ready: Vec<Task> = pending
+            .iter()
+            .filter(|t| deps_of(t).iter().all(|d| done.contains_key(d)))
+            .cloned()
+            .collect();
+        // Packages of one module cannot import each other in a cycle; broken code that does is
+        // summarised with what is ready, and then checked with those summaries.
+        if ready.is_empty() {
+            ready = pending
+                .iter()
+                .filter(|t| matches!(t, Task::Exports(_)))
+                .cloned()
+                .collect();
+        }
+        if ready.is_empty() {
+            ready = pending.iter().cloned().collect();
+        }
+        for task in &ready {
+            pending.remove(task);
+        }
+        let made: Vec<(Task, Option<R>, Option<PackageExports>)> = ready
+            .into_par_iter()
+            .map(|task| match &task {
+                Task::Check(i) => {
+                    let dir = named[*i].0.to_path_buf();
+                    let summaries = summaries_of(&check_deps[*i], &done);
+                    let exports_with = (producers.get(&dir) == Some(&task))
+                        .then(|| Arc::new(summaries_of(&export_deps[&dir], &done)));
+                    let input = CheckInput {
+                        module: (!summaries.is_empty()).then(|| Arc::new(summaries)),
+                        exports_with,
+                    };
+                    let (result, exports) = check(*i, input);
+                    (task, Some(result), exports)
+                }
+                Task::Exports(dir) => {
+                    let module = Arc::new(summaries_of(&export_deps[dir], &done));
+                    let exports = exports_apart(dir, jobs.get(dir.as_path()).copied(), &module);
+                    (task, None, Some(exports))
+                }
+            })
+            .collect();
+        for (task, result, exports) in made {
+            let dir = match &task {
+                Task::Check(i) => {
+                    results[*i] = result;
+                    named[*i].0.to_path_buf()
+                }
+                Task::Exports(dir) => dir.clone(),
+            };
+            if producers.get(&dir) != Some(&task) {
+                continue;
+            }
+            match exports {
+                Some(exports) => {
+                    done.insert(dir, Arc::new(exports));
+                }
+                // The check read no declarations (no file of it is reported): made apart.
+                None => {
+                    producers.insert(dir.clone(), Task::Exports(dir.clone()));
+                    pending.insert(Task::Exports(dir));
+                }
+            }
+        }
+    }
+    // Every check ran once: it left `pending` only to run.
+    results.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// Which task makes each needed folder's exports: a named folder's own check, unless that
+/// check would wait on them (its test files import a package that imports it), then a task of
+/// their own, as for a folder that is not named.
+fn producers(
+    needed: &BTreeSet<PathBuf>,
+    named_index: &BTreeMap<PathBuf, usize>,
+    export_deps: &BTreeMap<PathBuf, Vec<PathBuf>>,
+    check_deps: &[Vec<PathBuf>],
+) -> BTreeMap<PathBuf, Task> {
+    let mut producers: BTreeMap<PathBuf, Task> = needed
+        .iter()
+        .map(|dir| {
+            let task = match named_index.get(dir) {
+                Some(&i) => Task::Check(i),
+                None => Task::Exports(dir.clone()),
+            };
+            (dir.clone(), task)
+        })
+        .collect();
+    loop {
+        let deps_of = |dir: &PathBuf| -> &[PathBuf] {
+            match &producers[dir] {
+                Task::Check(i) => &check_deps[*i],
+                Task::Exports(_) => &export_deps[dir],
+            }
+        };
+        let waiting_on_themselves: Vec<PathBuf> = on_cycles(needed, deps_of)
+            .into_iter()
+            .filter(|dir| matches!(producers[dir], Task::Check(_)))
+            .collect();
+        if waiting_on_themselves.is_empty() {
+            return producers;
+        }
+        for dir in waiting_on_themselves {
+            producers.insert(dir.clone(), Task::Exports(dir));
+        }
+    }
+}
+
+/// The folders of `nodes` that cannot be ordered after what they depend on: those on a cycle
+/// of `deps_of`, or depending on one (Kahn's algorithm, whatever it cannot take off).
+fn on_cycles<'a>(
+    nodes: &'a BTreeSet<PathBuf>,
+    deps_of: impl Fn(&PathBuf) -> &'a [PathBuf],
+) -> Vec<PathBuf> {
+    let mut waiting: BTreeMap<&PathBuf, usize> = BTreeMap::new();
+    let mut dependents: BTreeMap<&PathBuf, Vec<&PathBuf>> = BTreeMap::new();
+    for node in nodes {
+        let deps: Vec<&PathBuf> = deps_of(node)
+            .iter()
+            .filter(|d| nodes.contains(*d))
+            .collect();
+        waiting.insert(node, deps.len());
+        for dep in deps {
+            dependents.entry(dep).or_default().push(node);
+        }
+    }
+    let mut free: Vec<&PathBuf> = waiting
+        .iter()
+        .filter(|(_, &n)| n == 0)
+        .map(|(&d, _)| d)
+        .collect();
+    while let Some(node) = free.pop() {
+        for &dependent in dependents.get(node).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(n) = waiting.get_mut(dependent) {
+                *n -= 1;
+                if *n == 0 {
+                    free.push(dependent);
+                }
+            }
+        }
+    }
+    waiting
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(d, _)| d.clone())
+        .collect()
+}
+
+/// The folders of the module the named ones (canonical) reach by their imports, named or not,
+/// each with its files' headers: the named ones, then what they import, and so on.
+fn read_headers(named: &[(&Path, &DirJob)], lookup: &mut Lookup) -> BTreeMap<PathBuf, Folder> {
     let jobs: BTreeMap<&Path, &DirJob> = named.iter().copied().collect();
     let mut folders: BTreeMap<PathBuf, Folder> = BTreeMap::new();
-    // Folders read wave by wave: the named ones, then what they import, and so on.
     let mut wave: Vec<(PathBuf, Module)> = named
         .iter()
         .filter_map(|(dir, _)| Some((dir.to_path_buf(), lookup.module(dir)?)))
@@ -121,8 +397,11 @@ pub fn summaries_for(
         let read: Vec<(PathBuf, Folder)> = wave
             .into_par_iter()
             .map(|(dir, module)| {
-                let folder = read_folder(&dir, jobs.get(dir.as_path()).copied(), module);
-                (dir, folder)
+                let headers = read_texts(&dir, jobs.get(dir.as_path()).copied())
+                    .into_iter()
+                    .map(|(name, text)| (name, header_decls(&text)))
+                    .collect();
+                (dir, Folder { module, headers })
             })
             .collect();
         let mut next: BTreeSet<(PathBuf, Module)> = BTreeSet::new();
@@ -145,22 +424,7 @@ pub fn summaries_for(
         next.retain(|(dir, _)| !folders.contains_key(dir));
         wave = next.into_iter().collect();
     }
-    let exports = exports_in_import_order(&folders);
-    named
-        .iter()
-        .map(|(dir, _)| {
-            let folder = folders.get(*dir)?;
-            let mut summaries = ModuleSummaries::default();
-            for import in folder.import_folders(false) {
-                if let (Some(e), Some(f)) = (exports.get(&import), folders.get(&import)) {
-                    if import != *dir {
-                        summaries.insert(import_path_of(&f.module, &import)?, e.clone());
-                    }
-                }
-            }
-            (!summaries.is_empty()).then(|| Arc::new(summaries))
-        })
-        .collect()
+    folders
 }
 
 /// The import path of a folder of a module.
@@ -173,52 +437,72 @@ fn import_path_of(module: &Module, dir: &Path) -> Option<String> {
     })
 }
 
-/// Every folder's exports, each made after those of the packages it imports (a level at a time,
-/// in parallel). Packages of one module cannot import each other in a cycle; broken code that
-/// does is summarised with what is ready.
-fn exports_in_import_order(
-    folders: &BTreeMap<PathBuf, Folder>,
-) -> BTreeMap<PathBuf, Arc<PackageExports>> {
-    let deps: BTreeMap<&PathBuf, Vec<PathBuf>> = folders
-        .iter()
-        .map(|(dir, f)| {
-            let mut imports = f.import_folders(true);
-            imports.retain(|i| i != dir && folders.contains_key(i));
-            (dir, imports)
-        })
-        .collect();
-    let mut done: BTreeMap<PathBuf, Arc<PackageExports>> = BTreeMap::new();
-    while done.len() < folders.len() {
-        let pending: Vec<&PathBuf> = folders.keys().filter(|d| !done.contains_key(*d)).collect();
-        let mut ready: Vec<&PathBuf> = pending
-            .iter()
-            .copied()
-            .filter(|d| deps[d].iter().all(|i| done.contains_key(i)))
-            .collect();
-        if ready.is_empty() {
-            ready = pending;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `.go` files below `dir`, testdata included (broken and odd files are the point).
+    fn go_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                go_files(&path, out);
+            } else if path.extension().is_some_and(|x| x == "go") {
+                out.push(path);
+            }
         }
-        let made: Vec<(PathBuf, Arc<PackageExports>)> = ready
-            .into_par_iter()
-            .map(|dir| {
-                let folder = &folders[dir];
-                let mut module = ModuleSummaries::default();
-                for import in &deps[dir] {
-                    if let (Some(e), Some(path)) =
-                        (done.get(import), import_path_of(&folder.module, import))
-                    {
-                        module.insert(path, e.clone());
-                    }
-                }
-                let module = Arc::new(module);
-                let exports = package_exports(
-                    folder.files.iter().map(|(n, d)| (n.as_str(), d)),
-                    Some(&module),
-                );
-                (dir.clone(), Arc::new(exports))
-            })
-            .collect();
-        done.extend(made);
     }
-    done
+
+    /// A header parsed alone names the package and the imports the whole file does: over the
+    /// fixtures and the standard library's `sync`, `net/http` and `go/types` trees.
+    #[test]
+    fn headers_alone_name_the_package_and_imports_of_the_whole_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut paths = Vec::new();
+        go_files(&root.join("tests/fixtures"), &mut paths);
+        if let Ok(output) = std::process::Command::new("go")
+            .args(["env", "GOROOT"])
+            .output()
+        {
+            let src = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("src");
+            for package in ["sync", "net/http", "go/types"] {
+                go_files(&src.join(package), &mut paths);
+            }
+        }
+        let mut compared = 0;
+        for path in &paths {
+            let Ok(text) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            let source = SourceFile::new(text.as_str());
+            let whole = FileDecls::collect_header(source.tree().root_node(), source.text());
+            let header = header_decls(&text);
+            assert_eq!(
+                header.package_name,
+                whole.package_name,
+                "{}",
+                path.display()
+            );
+            assert_eq!(header.imports, whole.imports, "{}", path.display());
+            compared += usize::from(!whole.imports.is_empty());
+        }
+        assert!(
+            compared > 100,
+            "only {compared} files with imports compared"
+        );
+    }
+
+    #[test]
+    fn a_header_ends_before_the_first_declaration_that_is_not_an_import() {
+        let text = "// Package p.\npackage p\n\nimport (\n\t\"sync\"\n)\n\nimport \"fmt\"\n\nvar (\n\tx = 1\n)\n\nfunc F() {}\n";
+        assert_eq!(
+            &text[..header_end(text)],
+            "// Package p.\npackage p\n\nimport (\n\t\"sync\"\n)\n\nimport \"fmt\"\n\n"
+        );
+        // A name that only starts like a keyword is no declaration; a file of no declaration
+        // is all header.
+        let text = "package p\n\nimport \"sync\"\nfunctional := 1\n";
+        assert_eq!(header_end(text), text.len());
+        assert_eq!(header_end("package p\nfunc(){}"), "package p\n".len());
+    }
 }

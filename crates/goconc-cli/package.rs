@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use tree_sitter::Tree;
 
+use goconc_analysis::module::PackageExports;
 use goconc_analysis::{
     analyze_tree, is_quiet_text, parse_text, quiet_outcome, Config, FileDecls, FileOptions,
     GoVersion, ModuleSummaries, Outcome, PackageModel,
@@ -61,7 +62,32 @@ pub fn analyze_dir(
         config,
         module,
         fingerprint,
+        None,
     )
+    .0
+}
+
+/// [`analyze_dir`], also making the folder's exports to the rest of its module from the
+/// declarations it reads (see `crate::module`), its own calls into the module resolved through
+/// `exports_with`.
+pub fn analyze_dir_exporting(
+    files: &[DirFile<'_>],
+    module_go_version: Option<GoVersion>,
+    config: &Config,
+    module: Option<&Arc<ModuleSummaries>>,
+    fingerprint: Option<&Fingerprinter<'_>>,
+    exports_with: &Arc<ModuleSummaries>,
+) -> (Vec<Analysed>, PackageExports) {
+    let (analysed, exports) = analyze_within(
+        files,
+        TREE_NODE_BUDGET,
+        module_go_version,
+        config,
+        module,
+        fingerprint,
+        Some(exports_with),
+    );
+    (analysed, exports.unwrap_or_default())
 }
 
 /// Names each finding of the file at an index, given its text, its tree and its findings.
@@ -129,7 +155,8 @@ fn analyze_within(
     config: &Config,
     module: Option<&Arc<ModuleSummaries>>,
     fingerprint: Option<&Fingerprinter<'_>>,
-) -> Vec<Analysed> {
+    exports_with: Option<&Arc<ModuleSummaries>>,
+) -> (Vec<Analysed>, Option<PackageExports>) {
     let mut decls: Vec<FileDecls> = (0..files.len()).map(|_| FileDecls::default()).collect();
     let mut parsed: Vec<Parsed> = (0..files.len())
         .map(|_| Parsed {
@@ -177,6 +204,9 @@ fn analyze_within(
         keep_within_budget(&mut parsed, &mut kept_nodes, node_budget);
     }
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    let exports = exports_with.map(|with| {
+        goconc_analysis::module::package_exports(names.iter().copied().zip(&decls), Some(with))
+    });
     // What tells a quiet file, kept aside: the declarations themselves are moved into the models.
     let quiet_facts: Vec<(usize, bool)> = decls
         .iter()
@@ -240,10 +270,11 @@ fn analyze_within(
             false => analyze_one(index, &parse_text(files[index].text)),
         });
     }
-    outcomes
+    let outcomes = outcomes
         .into_iter()
         .map(Option::unwrap_or_default)
-        .collect()
+        .collect();
+    (outcomes, exports)
 }
 
 #[cfg(test)]
@@ -302,11 +333,19 @@ mod tests {
         // Every tree over the budget alone (all kept), the largest over it alone and the others
         // dropped, some kept, all kept.
         for budget in [0, some - 1, some, usize::MAX] {
-            let outcomes: Vec<Outcome> =
-                analyze_within(&borrowed, budget, None, &Config::default(), None, None)
-                    .into_iter()
-                    .map(|a| a.outcome)
-                    .collect();
+            let outcomes: Vec<Outcome> = analyze_within(
+                &borrowed,
+                budget,
+                None,
+                &Config::default(),
+                None,
+                None,
+                None,
+            )
+            .0
+            .into_iter()
+            .map(|a| a.outcome)
+            .collect();
             assert_eq!(findings(&outcomes), expected, "node budget {budget}");
             // A file read for its declarations only still lends them to the others (the
             // lock-holding type, the method that locks), and reports nothing itself.
@@ -318,7 +357,9 @@ mod tests {
                     &Config::default(),
                     None,
                     None,
+                    None,
                 )
+                .0
                 .into_iter()
                 .map(|a| a.outcome)
                 .collect();
@@ -360,7 +401,9 @@ mod tests {
                 &Config::default(),
                 None,
                 Some(&fingerprint),
-            );
+                None,
+            )
+            .0;
             let mut named = 0;
             for ((name, text), a) in files.iter().zip(analysed) {
                 let during = a.fingerprints.expect("a file with a tree is named");

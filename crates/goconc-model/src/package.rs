@@ -178,6 +178,15 @@ impl FileDecls {
         decls
     }
 
+    /// The package name and imports of a file (and whatever else its top-level declarations
+    /// say outside function bodies): what an index of a module reads to find the folders a
+    /// folder imports. `root` may be the tree of the file's header alone.
+    pub fn collect_header(root: Node, src: &str) -> FileDecls {
+        let imports = Imports::from_tree(root, src);
+        let items = super::scope::top_level_items(root, src);
+        FileDecls::signatures(&items, src, &imports)
+    }
+
     /// The package name, types, function and method signatures and variables of a file: what
     /// its top-level declarations say outside function bodies (and the usage facts of its
     /// variable declarations). Summaries, atomics, field accesses and the usage facts of
