@@ -392,16 +392,7 @@ pub fn collect_in(
         out.entry(key).or_default().registry_ops = ops;
     }
     let assertions = imports_assertions(imports);
-    for &decl in items {
-        if !matches!(
-            decl.kind_str(),
-            "function_declaration" | "method_declaration"
-        ) {
-            continue;
-        }
-        let (Some(name), Some(body)) = (decl.field("name"), decl.field("body")) else {
-            continue;
-        };
+    for (_, decl, name, body) in crate::scope::named_bodies(items) {
         let body_text = text(body, src);
         // Every function with a call may be a step between a goroutine and a send.
         let own = match body_text.contains('(') || body_text.contains("<-") {
@@ -469,16 +460,7 @@ pub fn goroutine_ends_in(
 ) -> crate::HashMap<String, GoFacts> {
     let assertions = imports_assertions(imports);
     let mut out: crate::HashMap<String, GoFacts> = crate::HashMap::default();
-    for &decl in items {
-        if !matches!(
-            decl.kind_str(),
-            "function_declaration" | "method_declaration"
-        ) {
-            continue;
-        }
-        let (Some(name), Some(body)) = (decl.field("name"), decl.field("body")) else {
-            continue;
-        };
+    for (_, decl, name, body) in crate::scope::named_bodies(items) {
         if !may_end_goroutine(text(body, src), assertions) {
             continue;
         }

@@ -60,6 +60,20 @@ pub fn is_function_item(node: Node) -> bool {
     )
 }
 
+/// The top-level functions and methods among `items` that have a name and a body, each as
+/// (declaration, name, body) with its index in `items`: what the collectors of a file's facts
+/// walk.
+pub fn named_bodies<'a, 't>(
+    items: &'a [Node<'t>],
+) -> impl Iterator<Item = (usize, Node<'t>, Node<'t>, Node<'t>)> + 'a {
+    items.iter().enumerate().filter_map(|(i, &decl)| {
+        if !is_function_item(decl) {
+            return None;
+        }
+        Some((i, decl, decl.field("name")?, decl.field("body")?))
+    })
+}
+
 /// What [`FileModel::build_partial`] leaves out and is given.
 struct Partial<'a, 't> {
     skip: &'a HashSet<usize>,

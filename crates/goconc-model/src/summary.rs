@@ -260,16 +260,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
     let atomic_load = imports
         .local_names_of("sync/atomic")
         .map(|name| format!("{name}.Load"));
-    for (i, &decl) in items.iter().enumerate() {
-        if !matches!(
-            decl.kind_str(),
-            "function_declaration" | "method_declaration"
-        ) {
-            continue;
-        }
-        let (Some(name), Some(body)) = (decl.field("name"), decl.field("body")) else {
-            continue;
-        };
+    for (i, decl, name, body) in crate::scope::named_bodies(items) {
         let (receiver_name, receiver_type) = receiver_of(decl, src);
         let body_text = text(body, src);
         let may_lock = body_text.contains("ock(");

@@ -81,16 +81,7 @@ pub fn collect_in(
     chan_fields: &crate::HashSet<(String, String)>,
 ) -> Vec<(String, Vec<FieldChanOp>)> {
     let mut out = Vec::new();
-    for &decl in items {
-        if !matches!(
-            decl.kind_str(),
-            "function_declaration" | "method_declaration"
-        ) {
-            continue;
-        }
-        let (Some(name), Some(body)) = (decl.field("name"), decl.field("body")) else {
-            continue;
-        };
+    for (_, decl, name, body) in crate::scope::named_bodies(items) {
         let body_text = text(body, src);
         // A cheap text screen: only bodies that could touch a channel are walked.
         let may_touch_channel = ["<-", "close(", "chan", "range"]

@@ -103,16 +103,7 @@ impl RegistryOp {
 /// The registry operations of some of a file's top-level declarations, by summary key.
 pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> Vec<(String, Vec<RegistryOp>)> {
     let mut out = Vec::new();
-    for &decl in items {
-        if !matches!(
-            decl.kind_str(),
-            "function_declaration" | "method_declaration"
-        ) {
-            continue;
-        }
-        let (Some(name), Some(body)) = (decl.field("name"), decl.field("body")) else {
-            continue;
-        };
+    for (_, decl, name, body) in crate::scope::named_bodies(items) {
         let body_text = text(body, src);
         // A cheap text screen: a close or a send, and a range or an index or a delete.
         let acts = body_text.contains("close(") || body_text.contains("<-");
