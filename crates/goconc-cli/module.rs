@@ -153,6 +153,16 @@ pub struct CheckInput {
     pub exports_with: Option<Arc<ModuleSummaries>>,
 }
 
+/// What a finished task hands back: its task, a check's result, the exports it made.
+type Made<R> = (Task, Option<R>, Option<PackageExports>);
+
+/// A task with what it is handed: a check with its input, or a folder to summarise apart with
+/// the exports of what it imports.
+enum Job {
+    Check(usize, CheckInput),
+    Exports(PathBuf, Arc<ModuleSummaries>),
+}
+
 /// A unit of work: a named folder's check (by index among the named), or a folder's exports
 /// made apart.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -235,50 +245,86 @@ pub fn check_in_import_order<R: Send + Default>(
         }
         summaries
     };
-    while !pending.is_empty() {
-        let mut ready: Vec<Task> = pending
-            .iter()
-            .filter(|t| deps_of(t).iter().all(|d| done.contains_key(d)))
-            .cloned()
-            .collect();
-        // Packages of one module cannot import each other in a cycle; broken code that does is
-        // summarised with what is ready, and then checked with those summaries.
-        if ready.is_empty() {
-            ready = pending
+    // Each task starts as soon as what it needs is made (not a level of the import graph at a
+    // time: a level's one large folder would hold the others back). This thread hands out the
+    // tasks and takes their results; the pool runs them.
+    let (sender, receiver) = std::sync::mpsc::channel::<Made<R>>();
+    rayon::in_place_scope(|scope| {
+        let mut running = 0usize;
+        loop {
+            let mut ready: Vec<Task> = pending
                 .iter()
-                .filter(|t| matches!(t, Task::Exports(_)))
+                .filter(|t| deps_of(t).iter().all(|d| done.contains_key(d)))
                 .cloned()
                 .collect();
-        }
-        if ready.is_empty() {
-            ready = pending.iter().cloned().collect();
-        }
-        for task in &ready {
-            pending.remove(task);
-        }
-        let made: Vec<(Task, Option<R>, Option<PackageExports>)> = ready
-            .into_par_iter()
-            .map(|task| match &task {
-                Task::Check(i) => {
-                    let dir = named[*i].0.to_path_buf();
-                    let summaries = summaries_of(&check_deps[*i], &done);
-                    let exports_with = (producers.get(&dir) == Some(&task))
-                        .then(|| Arc::new(summaries_of(&export_deps[&dir], &done)));
-                    let input = CheckInput {
-                        module: (!summaries.is_empty()).then(|| Arc::new(summaries)),
-                        exports_with,
-                    };
-                    let (result, exports) = check(*i, input);
-                    (task, Some(result), exports)
+            // Packages of one module cannot import each other in a cycle; broken code that does
+            // is summarised with what is ready, and then checked with those summaries.
+            if ready.is_empty() && running == 0 {
+                ready = pending
+                    .iter()
+                    .filter(|t| matches!(t, Task::Exports(_)))
+                    .cloned()
+                    .collect();
+                if ready.is_empty() {
+                    ready = pending.iter().cloned().collect();
                 }
-                Task::Exports(dir) => {
-                    let module = Arc::new(summaries_of(&export_deps[dir], &done));
-                    let exports = exports_apart(dir, jobs.get(dir.as_path()).copied(), &module);
-                    (task, None, Some(exports))
-                }
-            })
-            .collect();
-        for (task, result, exports) in made {
+            }
+            for task in ready {
+                pending.remove(&task);
+                let job = match &task {
+                    Task::Check(i) => {
+                        let dir = named[*i].0.to_path_buf();
+                        let summaries = summaries_of(&check_deps[*i], &done);
+                        let exports_with = (producers.get(&dir) == Some(&task))
+                            .then(|| Arc::new(summaries_of(&export_deps[&dir], &done)));
+                        Job::Check(
+                            *i,
+                            CheckInput {
+                                module: (!summaries.is_empty()).then(|| Arc::new(summaries)),
+                                exports_with,
+                            },
+                        )
+                    }
+                    Task::Exports(dir) => Job::Exports(
+                        dir.clone(),
+                        Arc::new(summaries_of(&export_deps[dir], &done)),
+                    ),
+                };
+                let sender = sender.clone();
+                let (check, jobs) = (&check, &jobs);
+                running += 1;
+                scope.spawn(move |_| {
+                    // Sent even when the task panics, so that this thread does not wait for it
+                    // (the panic is then the scope's, as a parallel iterator's would be).
+                    let made =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
+                            Job::Check(i, input) => {
+                                let (result, exports) = check(i, input);
+                                (Some(result), exports)
+                            }
+                            Job::Exports(dir, module) => {
+                                let job = jobs.get(dir.as_path()).copied();
+                                (None, Some(exports_apart(&dir, job, &module)))
+                            }
+                        }));
+                    match made {
+                        Ok((result, exports)) => {
+                            let _ = sender.send((task, result, exports));
+                        }
+                        Err(panic) => {
+                            let _ = sender.send((task, None, None));
+                            std::panic::resume_unwind(panic);
+                        }
+                    }
+                });
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok((task, result, exports)) = receiver.recv() else {
+                break;
+            };
+            running -= 1;
             let dir = match &task {
                 Task::Check(i) => {
                     results[*i] = result;
@@ -300,7 +346,7 @@ pub fn check_in_import_order<R: Send + Default>(
                 }
             }
         }
-    }
+    });
     // Every check ran once: it left `pending` only to run.
     results.into_iter().map(Option::unwrap_or_default).collect()
 }
