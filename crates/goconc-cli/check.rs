@@ -732,27 +732,17 @@ fn check_dir(
             })
             .collect();
         // Exports from the texts as read, as the index makes those of folders not named.
-        let outcomes = match exports_with.filter(|_| round == 0) {
-            Some(with) => {
-                let (outcomes, made) = crate::package::analyze_dir_exporting(
-                    &files,
-                    p.go_version,
-                    p.config,
-                    p.module.as_ref(),
-                    fingerprint,
-                    with,
-                );
-                exports = Some(made);
-                outcomes
-            }
-            None => crate::package::analyze_dir(
-                &files,
-                p.go_version,
-                p.config,
-                p.module.as_ref(),
-                fingerprint,
-            ),
-        };
+        let (outcomes, made) = crate::package::analyze_dir_exporting(
+            &files,
+            p.go_version,
+            p.config,
+            p.module.as_ref(),
+            fingerprint,
+            exports_with.filter(|_| round == 0),
+        );
+        if made.is_some() {
+            exports = made;
+        }
         if mode == Mode::Report || round == MAX_FIX_ROUNDS {
             break outcomes;
         }

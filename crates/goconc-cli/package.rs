@@ -55,6 +55,20 @@ pub fn analyze_dir(
     module: Option<&Arc<ModuleSummaries>>,
     fingerprint: Option<&Fingerprinter<'_>>,
 ) -> Vec<Analysed> {
+    analyze_dir_exporting(files, module_go_version, config, module, fingerprint, None).0
+}
+
+/// [`analyze_dir`], with `exports_with` also making the folder's exports to the rest of its
+/// module from the declarations it reads (see `crate::module`), its own calls into the module
+/// resolved through `exports_with`.
+pub fn analyze_dir_exporting(
+    files: &[DirFile<'_>],
+    module_go_version: Option<GoVersion>,
+    config: &Config,
+    module: Option<&Arc<ModuleSummaries>>,
+    fingerprint: Option<&Fingerprinter<'_>>,
+    exports_with: Option<&Arc<ModuleSummaries>>,
+) -> (Vec<Analysed>, Option<PackageExports>) {
     analyze_within(
         files,
         TREE_NODE_BUDGET,
@@ -62,32 +76,8 @@ pub fn analyze_dir(
         config,
         module,
         fingerprint,
-        None,
+        exports_with,
     )
-    .0
-}
-
-/// [`analyze_dir`], also making the folder's exports to the rest of its module from the
-/// declarations it reads (see `crate::module`), its own calls into the module resolved through
-/// `exports_with`.
-pub fn analyze_dir_exporting(
-    files: &[DirFile<'_>],
-    module_go_version: Option<GoVersion>,
-    config: &Config,
-    module: Option<&Arc<ModuleSummaries>>,
-    fingerprint: Option<&Fingerprinter<'_>>,
-    exports_with: &Arc<ModuleSummaries>,
-) -> (Vec<Analysed>, PackageExports) {
-    let (analysed, exports) = analyze_within(
-        files,
-        TREE_NODE_BUDGET,
-        module_go_version,
-        config,
-        module,
-        fingerprint,
-        Some(exports_with),
-    );
-    (analysed, exports.unwrap_or_default())
 }
 
 /// Names each finding of the file at an index, given its text, its tree and its findings.
