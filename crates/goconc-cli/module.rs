@@ -219,10 +219,10 @@ pub fn check_in_import_order<R: Send + Default>(
         .map(|(i, (dir, _))| (dir.to_path_buf(), i))
         .collect();
     let mut producers = producers(&needed, &named_index, &export_deps, &check_deps);
-    let deps_of = |task: &Task| -> Vec<PathBuf> {
+    let deps_of = |task: &Task| -> &[PathBuf] {
         match task {
-            Task::Check(i) => check_deps[*i].clone(),
-            Task::Exports(dir) => export_deps[dir].clone(),
+            Task::Check(i) => &check_deps[*i],
+            Task::Exports(dir) => &export_deps[dir],
         }
     };
     let mut pending: BTreeSet<Task> = (0..named.len()).map(Task::Check).collect();
@@ -377,10 +377,29 @@ fn producers(
                 Task::Exports(_) => &export_deps[dir],
             }
         };
-        let waiting_on_themselves: Vec<PathBuf> = on_cycles(needed, deps_of)
-            .into_iter()
-            .filter(|dir| matches!(producers[dir], Task::Check(_)))
+        let stuck: BTreeSet<PathBuf> = on_cycles(needed, deps_of).into_iter().collect();
+        let fused = |dir: &&PathBuf| matches!(producers[*dir], Task::Check(_));
+        // The export imports alone never close a cycle in code that compiles: a check closes
+        // one through a package only its tests import. Those checks make their exports apart;
+        // the folders that only depend on a cycle are free once it is broken.
+        let mut waiting_on_themselves: Vec<PathBuf> = stuck
+            .iter()
+            .filter(fused)
+            .filter(|dir| {
+                let Task::Check(i) = producers[*dir] else {
+                    return false;
+                };
+                check_deps[i]
+                    .iter()
+                    .any(|d| stuck.contains(d) && !export_deps[*dir].contains(d))
+            })
+            .cloned()
             .collect();
+        // Code whose packages import each other: every check on it makes its exports apart,
+        // and the run summarises them with what is ready before it checks.
+        if waiting_on_themselves.is_empty() {
+            waiting_on_themselves = stuck.iter().filter(fused).cloned().collect();
+        }
         if waiting_on_themselves.is_empty() {
             return producers;
         }
@@ -536,6 +555,39 @@ mod tests {
             compared > 100,
             "only {compared} files with imports compared"
         );
+    }
+
+    /// `lib`'s tests import `app`, which imports `lib`: `lib`'s check would wait on its own
+    /// exports, so they are made apart. `app`, on the cycle only through `lib`, and `top`, which
+    /// only depends on it, still make theirs from their checks.
+    #[test]
+    fn only_a_check_closing_a_cycle_through_its_tests_makes_its_exports_apart() {
+        let [lib, app, top, cmd] = ["lib", "app", "top", "cmd"].map(PathBuf::from);
+        let needed: BTreeSet<PathBuf> = [lib.clone(), app.clone(), top.clone()].into();
+        let named_index: BTreeMap<PathBuf, usize> = [
+            (lib.clone(), 0),
+            (app.clone(), 1),
+            (top.clone(), 2),
+            (cmd.clone(), 3),
+        ]
+        .into();
+        let export_deps: BTreeMap<PathBuf, Vec<PathBuf>> = [
+            (lib.clone(), vec![]),
+            (app.clone(), vec![lib.clone()]),
+            (top.clone(), vec![app.clone()]),
+            (cmd.clone(), vec![top.clone()]),
+        ]
+        .into();
+        let check_deps = vec![
+            vec![app.clone()],
+            vec![lib.clone()],
+            vec![app.clone()],
+            vec![top.clone()],
+        ];
+        let producers = producers(&needed, &named_index, &export_deps, &check_deps);
+        assert_eq!(producers[&lib], Task::Exports(lib.clone()));
+        assert_eq!(producers[&app], Task::Check(1));
+        assert_eq!(producers[&top], Task::Check(2));
     }
 
     #[test]
