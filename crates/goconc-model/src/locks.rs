@@ -118,15 +118,7 @@ fn capped_union(
     a: &rpds::RedBlackTreeSet<usize>,
     b: &rpds::RedBlackTreeSet<usize>,
 ) -> rpds::RedBlackTreeSet<usize> {
-    if a.ptr_eq(b) {
-        return a.clone();
-    }
-    let (base, other) = if a.size() >= b.size() { (a, b) } else { (b, a) };
-    let mut out = base.clone();
-    for &item in other {
-        insert_capped(&mut out, item);
-    }
-    out
+    union_by(a, b, |set, &item| insert_capped(set, item))
 }
 
 /// Adds `item` unless the set is full of lower offsets; a full set drops its highest for it.
@@ -444,15 +436,27 @@ fn union<T: Ord + Clone>(
     a: &rpds::RedBlackTreeSet<T>,
     b: &rpds::RedBlackTreeSet<T>,
 ) -> rpds::RedBlackTreeSet<T> {
+    union_by(a, b, |set, item| {
+        if !set.contains(item) {
+            set.insert_mut(item.clone());
+        }
+    })
+}
+
+/// The larger of two persistent sets (either, when they share their root), with `insert` adding
+/// each item of the other: only the paths it changes are copied.
+fn union_by<T: Ord>(
+    a: &rpds::RedBlackTreeSet<T>,
+    b: &rpds::RedBlackTreeSet<T>,
+    mut insert: impl FnMut(&mut rpds::RedBlackTreeSet<T>, &T),
+) -> rpds::RedBlackTreeSet<T> {
     if a.ptr_eq(b) {
         return a.clone();
     }
     let (base, other) = if a.size() >= b.size() { (a, b) } else { (b, a) };
     let mut out = base.clone();
     for item in other {
-        if !out.contains(item) {
-            out.insert_mut(item.clone());
-        }
+        insert(&mut out, item);
     }
     out
 }
