@@ -1597,6 +1597,41 @@ fn folders_get_the_same_findings_whichever_are_named_with_them() {
 
 /// Broken code whose packages import each other (which Go rejects): each is summarised with
 /// what is ready, then checked with those summaries, and the check ends.
+/// A package comment that shows code at the start of a line (`var pages = app.New()`) is
+/// still a comment: the module index reads the imports after it and hands `app`'s check what
+/// `lib.Fetch` does.
+#[test]
+fn imports_after_a_package_comment_showing_code_are_followed() {
+    let dir = TempDir::new("package-comment");
+    module(&dir);
+    dir.write(
+        "lib/lib.go",
+        "package lib\n\nimport \"net/http\"\n\n\
+         // Fetch waits for a network round trip.\nfunc Fetch(url string) error {\n\
+         \tresp, err := http.Get(url)\n\tif err != nil {\n\t\treturn err\n\t}\n\
+         \treturn resp.Body.Close()\n}\n",
+    );
+    dir.write(
+        "app/app.go",
+        "/*\nPackage app keeps pages:\n\nvar pages = app.New()\n*/\npackage app\n\n\
+         import (\n\t\"sync\"\n\n\t\"example.com/shop/lib\"\n)\n\n\
+         type Pages struct {\n\tmu    sync.Mutex\n\tpages map[string]string\n}\n\n\
+         func (p *Pages) Check(url string) error {\n\tp.mu.Lock()\n\tdefer p.mu.Unlock()\n\
+         \treturn lib.Fetch(url)\n}\n",
+    );
+    for named in [&["."][..], &["./app"], &["./app", "./lib"]] {
+        let found = json_findings(dir.path(), named);
+        assert!(
+            found
+                .iter()
+                .any(|(file, rule, line)| file.ends_with("app/app.go")
+                    && rule == "mutex-held-blocking"
+                    && *line == 22),
+            "{named:?}: {found:?}"
+        );
+    }
+}
+
 #[test]
 fn packages_importing_each_other_are_summarised_then_checked() {
     let dir = TempDir::new("import-cycle");

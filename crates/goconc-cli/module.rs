@@ -98,18 +98,44 @@ fn read_texts(dir: &Path, job: Option<&DirJob>) -> Vec<(String, String)> {
 }
 
 /// Where a file's header ends: before its first top-level declaration that is not an import
-/// (a line starting `func`, `type`, `var` or `const`), or at its end.
+/// (a line starting `func`, `type`, `var` or `const`), or at its end. A line inside a comment
+/// or a raw string is no declaration (a package comment may show `var x = p.New()`).
 fn header_end(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let starts_declaration = |at: usize| {
+        ["func", "type", "var", "const"].iter().any(|word| {
+            bytes[at..].starts_with(word.as_bytes())
+                && matches!(
+                    bytes.get(at + word.len()),
+                    Some(b' ' | b'\t' | b'(' | b'\r' | b'\n')
+                )
+        })
+    };
+    // Skips to just past `close`, or to the end of the text.
+    let past = |from: usize, close: &str| {
+        text.get(from..)
+            .and_then(|rest| rest.find(close))
+            .map_or(bytes.len(), |i| from + i + close.len())
+    };
     let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        let starts_declaration = ["func", "type", "var", "const"].iter().any(|word| {
-            line.strip_prefix(word)
-                .is_some_and(|rest| rest.starts_with([' ', '\t', '(', '\r', '\n']))
-        });
-        if starts_declaration {
+    while at < bytes.len() {
+        if (at == 0 || bytes[at - 1] == b'\n') && starts_declaration(at) {
             return at;
         }
-        at += line.len();
+        at = match bytes[at] {
+            b'/' if bytes.get(at + 1) == Some(&b'/') => past(at, "\n"),
+            b'/' if bytes.get(at + 1) == Some(&b'*') => past(at + 2, "*/"),
+            b'`' => past(at + 1, "`"),
+            quote @ (b'"' | b'\'') => {
+                // An interpreted string or a rune ends at its unescaped quote or its line.
+                let mut end = at + 1;
+                while end < bytes.len() && bytes[end] != quote && bytes[end] != b'\n' {
+                    end += if bytes[end] == b'\\' { 2 } else { 1 };
+                }
+                (end + 1).min(bytes.len())
+            }
+            _ => at + 1,
+        };
     }
     text.len()
 }
@@ -602,5 +628,28 @@ mod tests {
         let text = "package p\n\nimport \"sync\"\nfunctional := 1\n";
         assert_eq!(header_end(text), text.len());
         assert_eq!(header_end("package p\nfunc(){}"), "package p\n".len());
+    }
+
+    /// Lines that start like declarations inside a comment or a raw string are not the end of
+    /// the header: a package comment's example, a cgo preamble, a raw import path.
+    #[test]
+    fn a_header_goes_on_past_declarations_in_comments_and_strings() {
+        let doc = "/*\nPackage p keeps pages.\n\nvar pages = p.New()\n*/\npackage p\n\nimport \"sync\"\n\nvar mu sync.Mutex\n";
+        assert_eq!(header_end(doc), doc.find("var mu").unwrap());
+        let cgo = "package p\n\n/*\n#include <stdlib.h>\nconst char *name;\ntype\n*/\nimport \"C\"\n\nimport \"os\"\n\nfunc F() {}\n";
+        assert_eq!(header_end(cgo), cgo.find("func F").unwrap());
+        let raw = "package p\n\nimport (\n\t`sync`\n\t// a comment with /* in it\n\t\"os\" // and \"quotes\n)\nconst c = 1\n";
+        assert_eq!(header_end(raw), raw.find("const c").unwrap());
+        // An unterminated comment runs to the end: the whole text is header.
+        let open = "package p\n/*\nfunc F() {}\n";
+        assert_eq!(header_end(open), open.len());
+        for text in [doc, cgo, raw] {
+            let source = SourceFile::new(text);
+            let whole = FileDecls::collect_header(source.tree().root_node(), source.text());
+            let header = header_decls(text);
+            assert_eq!(header.package_name, whole.package_name, "{text}");
+            assert_eq!(header.imports, whole.imports, "{text}");
+            assert!(!header.imports.is_empty(), "{text}");
+        }
     }
 }
