@@ -19,6 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use config::{Config, ConfigError};
 pub use goconc_model::build::Build;
+pub use goconc_model::header::header_decls;
 pub use goconc_model::package::{is_generated, PackageViews};
 pub use goconc_model::quiet::{is_quiet_file, is_quiet_text};
 pub use goconc_model::scope::MAX_NESTING;

@@ -28,6 +28,7 @@ pub mod flow;
 pub mod goroutines;
 pub mod goversion;
 pub mod guards;
+pub mod header;
 pub mod imports;
 pub mod index;
 pub mod lock_closure;
