@@ -1597,6 +1597,55 @@ fn folders_get_the_same_findings_whichever_are_named_with_them() {
 
 /// Broken code whose packages import each other (which Go rejects): each is summarised with
 /// what is ready, then checked with those summaries, and the check ends.
+/// A chain of 200 packages, each calling the next, the last one waiting on the network: each
+/// package is summarised only after the one it imports, so the call under a lock in the first
+/// reports the wait at the end of the chain, whether the first is named alone or with the rest
+/// (run in reverse order of naming, folders interleaved with summaries made apart).
+#[test]
+fn a_long_import_chain_is_summarised_link_by_link() {
+    let dir = TempDir::new("import-chain");
+    module(&dir);
+    const LINKS: usize = 200;
+    for i in 0..LINKS {
+        let body = if i + 1 < LINKS {
+            format!(
+                "package p{i}\n\nimport \"example.com/shop/p{next}\"\n\n\
+                 func F() error {{ return p{next}.F() }}\n",
+                next = i + 1
+            )
+        } else {
+            format!(
+                "package p{i}\n\nimport \"net/http\"\n\n\
+                 func F() error {{\n\t_, err := http.Get(\"x\")\n\treturn err\n}}\n"
+            )
+        };
+        dir.write(&format!("p{i}/p.go"), &body);
+    }
+    dir.write(
+        "p0/use.go",
+        "package p0\n\nimport \"sync\"\n\nvar mu sync.Mutex\n\n\
+         func G() error {\n\tmu.Lock()\n\tdefer mu.Unlock()\n\treturn F()\n}\n",
+    );
+    let every_other: Vec<String> = (0..LINKS)
+        .step_by(2)
+        .rev()
+        .map(|i| format!("./p{i}"))
+        .collect();
+    let every_other: Vec<&str> = every_other.iter().map(String::as_str).collect();
+    for named in [&["./p0"][..], &["."], &every_other] {
+        let found = json_findings(dir.path(), named);
+        assert!(
+            found
+                .iter()
+                .any(|(file, rule, line)| file.ends_with("p0/use.go")
+                    && rule == "mutex-held-blocking"
+                    && *line == 10),
+            "{:?}: {found:?}",
+            &named[..named.len().min(3)]
+        );
+    }
+}
+
 /// A package comment that shows code at the start of a line (`var pages = app.New()`) is
 /// still a comment: the module index reads the imports after it and hands `app`'s check what
 /// `lib.Fetch` does.

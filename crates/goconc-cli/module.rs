@@ -218,6 +218,14 @@ pub fn check_in_import_order<R: Send + Default>(
         }
         summaries
     };
+    // Kahn's algorithm: each pending task counts the exports it still waits for, and each
+    // folder lists the tasks waiting for its exports, so a result readies its dependents
+    // without a scan of every pending task (a chain of thousands of packages was quadratic).
+    let mut ready: Vec<Task> = Vec::new();
+    let mut waiting = Waiting::default();
+    for task in &pending {
+        waiting.add(task.clone(), deps_of(task), &done, &mut ready);
+    }
     // Each task starts as soon as what it needs is made (not a level of the import graph at a
     // time: a level's one large folder would hold the others back). This thread hands out the
     // tasks and takes their results; the pool runs them.
@@ -225,11 +233,8 @@ pub fn check_in_import_order<R: Send + Default>(
     rayon::in_place_scope(|scope| {
         let mut running = 0usize;
         loop {
-            let mut ready: Vec<Task> = pending
-                .iter()
-                .filter(|t| deps_of(t).iter().all(|d| done.contains_key(d)))
-                .cloned()
-                .collect();
+            // A task started out of order (below) may still be readied by its last export.
+            ready.retain(|t| pending.contains(t));
             // Packages of one module cannot import each other in a cycle; broken code that does
             // is summarised with what is ready, and then checked with those summaries.
             if ready.is_empty() && running == 0 {
@@ -242,7 +247,7 @@ pub fn check_in_import_order<R: Send + Default>(
                     ready = pending.iter().cloned().collect();
                 }
             }
-            for task in ready {
+            for task in std::mem::take(&mut ready) {
                 pending.remove(&task);
                 let job = match &task {
                     Task::Check(i) => {
@@ -310,18 +315,66 @@ pub fn check_in_import_order<R: Send + Default>(
             }
             match exports {
                 Some(exports) => {
-                    done.insert(dir, Arc::new(exports));
+                    done.insert(dir.clone(), Arc::new(exports));
+                    waiting.made(&dir, &mut ready);
                 }
                 // The check read no declarations (no file of it is reported): made apart.
                 None => {
-                    producers.insert(dir.clone(), Task::Exports(dir.clone()));
-                    pending.insert(Task::Exports(dir));
+                    let task = Task::Exports(dir.clone());
+                    producers.insert(dir, task.clone());
+                    waiting.add(task.clone(), deps_of(&task), &done, &mut ready);
+                    pending.insert(task);
                 }
             }
         }
     });
     // Every check ran once: it left `pending` only to run.
     results.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// The tasks still waiting for exports: how many each waits for, and who waits for each folder.
+#[derive(Default)]
+struct Waiting {
+    unmet: BTreeMap<Task, usize>,
+    on: BTreeMap<PathBuf, Vec<Task>>,
+}
+
+impl Waiting {
+    /// Counts what `task` waits for among `deps` (sorted, without repeats); ready at once when
+    /// nothing.
+    fn add(
+        &mut self,
+        task: Task,
+        deps: &[PathBuf],
+        done: &BTreeMap<PathBuf, Arc<PackageExports>>,
+        ready: &mut Vec<Task>,
+    ) {
+        let unmet: Vec<&PathBuf> = deps.iter().filter(|d| !done.contains_key(*d)).collect();
+        if unmet.is_empty() {
+            ready.push(task);
+            return;
+        }
+        for dep in &unmet {
+            self.on
+                .entry((*dep).clone())
+                .or_default()
+                .push(task.clone());
+        }
+        self.unmet.insert(task, unmet.len());
+    }
+
+    /// `dir`'s exports are made: the tasks that waited only for them are ready.
+    fn made(&mut self, dir: &Path, ready: &mut Vec<Task>) {
+        for task in self.on.remove(dir).unwrap_or_default() {
+            if let Some(count) = self.unmet.get_mut(&task) {
+                *count -= 1;
+                if *count == 0 {
+                    self.unmet.remove(&task);
+                    ready.push(task);
+                }
+            }
+        }
+    }
 }
 
 /// Which task makes each needed folder's exports: a named folder's own check, unless that
