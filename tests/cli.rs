@@ -1646,6 +1646,41 @@ fn a_long_import_chain_is_summarised_link_by_link() {
     }
 }
 
+/// A module named without a dot (`go mod init shop`): `shop/lib` is its package, not the
+/// standard library's, so a helper of `app` that calls `lib.Fetch` carries the wait into the
+/// caller that holds a lock.
+#[test]
+fn a_module_named_without_a_dot_is_summarised_through_helpers() {
+    let dir = TempDir::new("dotless-module");
+    dir.write("go.mod", "module shop\n\ngo 1.22\n");
+    dir.write(
+        "lib/lib.go",
+        "package lib\n\nimport \"net/http\"\n\n\
+         // Fetch waits for a network round trip.\nfunc Fetch(url string) error {\n\
+         \tresp, err := http.Get(url)\n\tif err != nil {\n\t\treturn err\n\t}\n\
+         \treturn resp.Body.Close()\n}\n",
+    );
+    dir.write(
+        "app/app.go",
+        "package app\n\nimport (\n\t\"sync\"\n\n\t\"shop/lib\"\n)\n\n\
+         var mu sync.Mutex\n\n\
+         func refresh(url string) error {\n\treturn lib.Fetch(url)\n}\n\n\
+         func Check(url string) error {\n\tmu.Lock()\n\tdefer mu.Unlock()\n\
+         \treturn refresh(url)\n}\n",
+    );
+    for named in [&["."][..], &["./app"]] {
+        let found = json_findings(dir.path(), named);
+        assert!(
+            found
+                .iter()
+                .any(|(file, rule, line)| file.ends_with("app/app.go")
+                    && rule == "mutex-held-blocking"
+                    && *line == 18),
+            "{named:?}: {found:?}"
+        );
+    }
+}
+
 /// A package comment that shows code at the start of a line (`var pages = app.New()`) is
 /// still a comment: the module index reads the imports after it and hands `app`'s check what
 /// `lib.Fetch` does.

@@ -7,6 +7,74 @@ use tree_sitter::Node;
 
 use goconc_syntax::{named_children, text};
 
+/// The first elements of the standard library's import paths (Go 1.27's `src`, and cgo's `C`).
+const STANDARD_ROOTS: &[&str] = &[
+    "C",
+    "archive",
+    "arena",
+    "bufio",
+    "builtin",
+    "bytes",
+    "cmd",
+    "cmp",
+    "compress",
+    "container",
+    "context",
+    "crypto",
+    "database",
+    "debug",
+    "embed",
+    "encoding",
+    "errors",
+    "expvar",
+    "flag",
+    "fmt",
+    "go",
+    "hash",
+    "html",
+    "image",
+    "index",
+    "internal",
+    "io",
+    "iter",
+    "log",
+    "maps",
+    "math",
+    "mime",
+    "net",
+    "os",
+    "path",
+    "plugin",
+    "reflect",
+    "regexp",
+    "runtime",
+    "simd",
+    "slices",
+    "sort",
+    "strconv",
+    "strings",
+    "structs",
+    "sync",
+    "syscall",
+    "testing",
+    "text",
+    "time",
+    "unicode",
+    "unique",
+    "unsafe",
+    "uuid",
+    "vendor",
+    "weak",
+];
+
+/// Whether `path` is a package of the standard library: its first element has no dot and is
+/// one of the standard library's. A module may be named without a dot (`go mod init shop`):
+/// `shop/store` is its package, not the standard library's.
+pub fn is_standard_library(path: &str) -> bool {
+    let first = path.split('/').next().unwrap_or_default();
+    !first.contains('.') && STANDARD_ROOTS.contains(&first)
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Imports {
     /// Local name → import path (`sync` → "sync", `eg` → "golang.org/x/sync/errgroup").
@@ -127,4 +195,34 @@ fn default_name(path: &str) -> &str {
         .or_else(|| last.strip_suffix("-go"))
         .unwrap_or(last);
     last
+}
+
+#[cfg(test)]
+mod standard_library_tests {
+    use super::is_standard_library;
+
+    #[test]
+    fn the_standard_library_is_known_by_its_first_element() {
+        for path in [
+            "sync",
+            "net/http",
+            "internal/poll",
+            "C",
+            "crypto/tls",
+            "uuid",
+        ] {
+            assert!(is_standard_library(path), "{path}");
+        }
+        // A module named without a dot, one whose name only starts like the standard
+        // library's, and the usual dotted module paths.
+        for path in [
+            "shop/lib",
+            "netx/http",
+            "synced",
+            "example.com/net",
+            "golang.org/x/sync",
+        ] {
+            assert!(!is_standard_library(path), "{path}");
+        }
+    }
 }

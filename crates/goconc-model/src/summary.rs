@@ -733,9 +733,9 @@ impl<'s> Names<'_, 's> {
                 }
                 if self.is_import(root) {
                     let path = self.imports.path_of(root)?;
-                    // The standard library's paths have no dot in their first element; its
-                    // functions are known by table (`blocking.rs`), not by summary.
-                    let outside_std = path.split('/').next().is_some_and(|p| p.contains('.'));
+                    // The standard library's functions are known by table (`blocking.rs`),
+                    // not by summary.
+                    let outside_std = !crate::imports::is_standard_library(path);
                     return (rest.is_empty() && outside_std)
                         .then(|| (CallTarget::Package(path.to_string()), name));
                 }
