@@ -2390,3 +2390,69 @@ fn the_server_and_the_command_line_agree_across_the_packages_of_a_module() {
     );
     assert!(client.shutdown().success());
 }
+
+/// A ladder of 24 rungs: each `p{i}` imports two packages that both import `p{i+1}`, and the
+/// last waits on the network. `p0` calls down the ladder under a lock. The server follows the
+/// imports as deep as the command line does (48 packages; it stopped at 16) and makes each
+/// package's exports once, not once per path (2^24 paths lead to the bottom).
+#[test]
+fn the_server_follows_imports_as_deep_as_the_command_line() {
+    const RUNGS: usize = 24;
+    let scratch = Scratch::new("ws-ladder");
+    for i in 0..=RUNGS {
+        std::fs::create_dir_all(scratch.0.join(format!("p{i}"))).unwrap();
+        if i == RUNGS {
+            scratch.write(
+                &format!("p{i}/p.go"),
+                &format!(
+                    "package p{i}\n\nimport \"net/http\"\n\n\
+                     func F() error {{\n\t_, err := http.Get(\"x\")\n\treturn err\n}}\n"
+                ),
+            );
+            continue;
+        }
+        scratch.write(
+            &format!("p{i}/p.go"),
+            &format!(
+                "package p{i}\n\nimport (\n\t\"scratch/p{i}/left\"\n\t\"scratch/p{i}/right\"\n)\n\n\
+                 func F() error {{\n\tif err := left.F(); err != nil {{\n\t\treturn err\n\t}}\n\
+                 \treturn right.F()\n}}\n"
+            ),
+        );
+        for side in ["left", "right"] {
+            std::fs::create_dir_all(scratch.0.join(format!("p{i}/{side}"))).unwrap();
+            scratch.write(
+                &format!("p{i}/{side}/{side}.go"),
+                &format!(
+                    "package {side}\n\nimport \"scratch/p{next}\"\n\n\
+                     func F() error {{ return p{next}.F() }}\n",
+                    next = i + 1
+                ),
+            );
+        }
+    }
+    let use_path = scratch.write(
+        "p0/use.go",
+        "package p0\n\nimport \"sync\"\n\nvar mu sync.Mutex\n\n\
+         func G() error {\n\tmu.Lock()\n\tdefer mu.Unlock()\n\treturn F()\n}\n",
+    );
+    let expected = vec![(9, "mutex-held-blocking".to_string())];
+    let from_cli = cli_findings(&scratch, &["p0"], "p0/use.go");
+    assert_eq!(
+        from_cli
+            .iter()
+            .map(|(l, r, _)| (*l, r.clone()))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    let mut client = utf16_client();
+    let uri = file_uri(&use_path);
+    client.open(&uri, 1, &std::fs::read_to_string(&use_path).unwrap());
+    let published = client.diagnostics(&uri, Some(1));
+    assert_eq!(diag_lines(&published["diagnostics"]), expected);
+    assert_eq!(
+        published["diagnostics"][0]["message"].as_str(),
+        Some(from_cli[0].2.as_str())
+    );
+    assert!(client.shutdown().success());
+}

@@ -248,8 +248,18 @@ pub struct Workspace {
     result_ids: AtomicU64,
 }
 
-/// How many module packages deep the exports of an import are followed.
-const MAX_EXPORT_DEPTH: usize = 16;
+/// A folder on the way down its imports while its exports are made: what it is imported as,
+/// what it is made of, the imports still to follow and the exports of those followed.
+struct ExportsFrame {
+    folder: PathBuf,
+    import: String,
+    state: Arc<Mutex<DirState>>,
+    files: u64,
+    named: Vec<(String, Arc<FileDecls>)>,
+    imports: Vec<String>,
+    deps: ModuleSummaries,
+    keys: Vec<(String, u64)>,
+}
 
 /// A key of a list of (name, key) pairs.
 fn hash_of(keys: &[(String, u64)]) -> u64 {
@@ -602,7 +612,9 @@ impl Workspace {
         let (root, path) = self.module_path(dir)?;
         let mut summaries = ModuleSummaries::default();
         let mut keys: Vec<(String, u64)> = Vec::new();
-        let mut visiting = vec![dir.to_path_buf()];
+        // An import that leads back to `dir` (broken code) is left out.
+        let mut made = HashMap::default();
+        made.insert(dir.to_path_buf(), None);
         let mut wanted: Vec<&String> = imports.iter().collect();
         wanted.sort_unstable();
         wanted.dedup();
@@ -611,7 +623,7 @@ impl Workspace {
                 continue;
             };
             let folder = root.join(rel);
-            if let Some((exports, key)) = self.exports_of(&folder, &root, &path, &mut visiting) {
+            if let Some((exports, key)) = self.exports_of(&folder, &root, &path, &mut made) {
                 summaries.insert(import.clone(), exports);
                 keys.push((import.clone(), key));
             }
@@ -623,19 +635,68 @@ impl Workspace {
     }
 
     /// What the package in `folder` exports, and a key of it: cached per folder while its
-    /// files and its dependencies' exports stay the same.
+    /// files and its dependencies' exports stay the same. Its module imports are followed depth
+    /// first on a stack of our own, however deep (the command line follows them all, and
+    /// go-ethereum's run 29 packages deep), and each folder is made once per call, however many
+    /// paths lead to it.
     fn exports_of(
         &self,
         folder: &Path,
         root: &Path,
         module_path: &str,
-        visiting: &mut Vec<PathBuf>,
+        made: &mut HashMap<PathBuf, Option<(Arc<PackageExports>, u64)>>,
     ) -> Option<(Arc<PackageExports>, u64)> {
-        // Packages of one module import each other without cycles; broken code may not.
-        if visiting.iter().any(|v| v == folder) || visiting.len() > MAX_EXPORT_DEPTH {
-            return None;
+        if let Some(made) = made.get(folder) {
+            return made.clone();
         }
-        // A folder with a go.mod of its own is another module.
+        let mut stack = vec![self.start_exports(folder, root, module_path, String::new())?];
+        loop {
+            let top = stack.last_mut()?;
+            if let Some(import) = top.imports.pop() {
+                let Some(rel) = module::folder_in_module(module_path, &import) else {
+                    continue;
+                };
+                let dep = root.join(rel);
+                if let Some(done) = made.get(&dep) {
+                    if let Some((exports, key)) = done.clone() {
+                        top.deps.insert(import.clone(), exports);
+                        top.keys.push((import, key));
+                    }
+                    continue;
+                }
+                // Packages of one module import each other without cycles; broken code may
+                // not: the import that closes a cycle is left out.
+                if stack.iter().any(|f| f.folder == dep) {
+                    continue;
+                }
+                match self.start_exports(&dep, root, module_path, import) {
+                    Some(frame) => stack.push(frame),
+                    None => {
+                        made.insert(dep, None);
+                    }
+                }
+                continue;
+            }
+            let mut frame = stack.pop()?;
+            let result = self.finish_exports(&mut frame);
+            made.insert(frame.folder.clone(), Some(result.clone()));
+            let Some(parent) = stack.last_mut() else {
+                return Some(result);
+            };
+            parent.deps.insert(frame.import.clone(), result.0);
+            parent.keys.push((frame.import, result.1));
+        }
+    }
+
+    /// A folder whose exports are to be made, with the module imports of its exports still to
+    /// follow. None outside the module (a folder with a go.mod of its own is another module).
+    fn start_exports(
+        &self,
+        folder: &Path,
+        root: &Path,
+        module_path: &str,
+        import: String,
+    ) -> Option<ExportsFrame> {
         if self.module_path(folder).is_none_or(|(r, _)| r != root) || !folder.is_dir() {
             return None;
         }
@@ -652,48 +713,50 @@ impl Workspace {
             (name.unwrap_or_default(), d.clone())
         };
         let named: Vec<(String, Arc<FileDecls>)> = decls.iter().map(named).collect();
-        let imports = module::module_imports_of_exports(
+        let mut imports = module::module_imports_of_exports(
             module_path,
             named.iter().map(|(n, d)| (n.as_str(), d.as_ref())),
         );
-        visiting.push(folder.to_path_buf());
-        let mut deps = ModuleSummaries::default();
-        let mut keys: Vec<(String, u64)> = Vec::new();
-        for import in imports {
-            let Some(rel) = module::folder_in_module(module_path, &import) else {
-                continue;
-            };
-            if let Some((exports, key)) =
-                self.exports_of(&root.join(rel), root, module_path, visiting)
-            {
-                deps.insert(import.clone(), exports);
-                keys.push((import, key));
+        // Popped from the end: followed in the order they are listed.
+        imports.reverse();
+        Some(ExportsFrame {
+            folder: folder.to_path_buf(),
+            import,
+            state,
+            files,
+            named,
+            imports,
+            deps: ModuleSummaries::default(),
+            keys: Vec::new(),
+        })
+    }
+
+    /// A folder's exports from its declarations and its dependencies', from the cache while
+    /// neither changed.
+    fn finish_exports(&self, frame: &mut ExportsFrame) -> (Arc<PackageExports>, u64) {
+        let deps_key = hash_of(&frame.keys);
+        if let Some(cached) = &lock(&frame.state).exports {
+            if cached.files == frame.files && cached.deps == deps_key {
+                return (cached.exports.clone(), cached.key);
             }
         }
-        visiting.pop();
-        let deps_key = hash_of(&keys);
-        if let Some(cached) = &lock(&state).exports {
-            if cached.files == files && cached.deps == deps_key {
-                return Some((cached.exports.clone(), cached.key));
-            }
-        }
-        let deps = Arc::new(deps);
+        let deps = Arc::new(std::mem::take(&mut frame.deps));
         let exports = catch_unwind(AssertUnwindSafe(|| {
             module::package_exports(
-                named.iter().map(|(n, d)| (n.as_str(), d.as_ref())),
+                frame.named.iter().map(|(n, d)| (n.as_str(), d.as_ref())),
                 Some(&deps),
             )
         }))
         .unwrap_or_default();
         let key = exports.content_key();
         let exports = Arc::new(exports);
-        lock(&state).exports = Some(CachedExports {
-            files,
+        lock(&frame.state).exports = Some(CachedExports {
+            files: frame.files,
             deps: deps_key,
             exports: exports.clone(),
             key,
         });
-        Some((exports, key))
+        (exports, key)
     }
 
     /// Forgets an open buffer's declarations: the file on disk counts again (re-read if it changed).
