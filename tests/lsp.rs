@@ -2456,3 +2456,44 @@ fn the_server_follows_imports_as_deep_as_the_command_line() {
     );
     assert!(client.shutdown().success());
 }
+
+/// A folder first read only for what it exports (a file importing it was opened) is read in
+/// full once one of its own files is opened: the unlocked read in `len.go` is judged by the
+/// locked writes of its sibling `locked.go`, as the command line judges it.
+#[test]
+fn a_package_read_for_its_exports_is_read_in_full_when_its_file_is_opened() {
+    let scratch = Scratch::new("exports-then-full");
+    for dir in ["lib", "app"] {
+        std::fs::create_dir_all(scratch.0.join(dir)).unwrap();
+    }
+    scratch.write(
+        "lib/locked.go",
+        "package lib\n\nimport \"sync\"\n\ntype Cache struct {\n\tmu    sync.Mutex\n\titems map[string]string\n}\n\n\
+         func (c *Cache) Set(k, v string) {\n\tc.mu.Lock()\n\tdefer c.mu.Unlock()\n\tc.items[k] = v\n}\n\n\
+         func (c *Cache) Delete(k string) {\n\tc.mu.Lock()\n\tdelete(c.items, k)\n\tc.mu.Unlock()\n}\n",
+    );
+    let len_path = scratch.write(
+        "lib/len.go",
+        "package lib\n\nfunc (c *Cache) Len() int {\n\treturn len(c.items)\n}\n",
+    );
+    let app_path = scratch.write(
+        "app/app.go",
+        "package app\n\nimport \"scratch/lib\"\n\nfunc Fill(c *lib.Cache) {\n\tc.Set(\"a\", \"b\")\n}\n",
+    );
+    let expected: Vec<(u64, String)> = cli_findings(&scratch, &["lib"], "lib/len.go")
+        .into_iter()
+        .map(|(l, r, _)| (l, r))
+        .collect();
+    assert_eq!(expected, [(3, "guarded-field-unlocked".to_string())]);
+    let mut client = utf16_client();
+    let app = file_uri(&app_path);
+    client.open(&app, 1, &std::fs::read_to_string(&app_path).unwrap());
+    client.diagnostics(&app, Some(1));
+    let len = file_uri(&len_path);
+    client.open(&len, 1, &std::fs::read_to_string(&len_path).unwrap());
+    assert_eq!(
+        diag_lines(&client.diagnostics(&len, Some(1))["diagnostics"]),
+        expected
+    );
+    assert!(client.shutdown().success());
+}

@@ -121,6 +121,9 @@ struct DiskFile {
     decls: Arc<FileDecls>,
     /// Changes whenever the file's declarations may have changed (see [`PackageView::others`]).
     revision: u64,
+    /// Whether `decls` are all the file declares, or only what the package exports to others
+    /// are made of ([`FileDecls::collect_for_exports`]).
+    complete: bool,
 }
 
 /// An open buffer's declarations.
@@ -184,6 +187,10 @@ pub struct ReportChange {
 #[derive(Debug, Default)]
 struct DirState {
     loaded: bool,
+    /// Every file on disk was read for all it declares, not only for the exports: a folder
+    /// only imported is read for its exports, and read again in full once a model of it is
+    /// built.
+    complete: bool,
     disk: HashMap<PathBuf, DiskFile>,
     open: HashMap<PathBuf, OpenFile>,
     /// The background check's findings in the folder's files, kept while they are closed and
@@ -316,22 +323,41 @@ pub fn collect_decls(source: &SourceFile) -> FileDecls {
     .unwrap_or_default()
 }
 
-/// Parses a file from disk and keeps only its declarations.
-fn read_decls(path: &Path, revision: u64) -> Option<DiskFile> {
+/// Parses a file from disk and keeps only its declarations: all of them, or (not `complete`)
+/// what its package's exports are made of.
+fn read_decls(path: &Path, revision: u64, complete: bool) -> Option<DiskFile> {
     let (meta, bytes) = read_regular(path)?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    let decls = collect_decls(&SourceFile::new(text));
+    let source = SourceFile::new(text);
+    let decls = match complete {
+        true => collect_decls(&source),
+        false => catch_unwind(AssertUnwindSafe(|| {
+            FileDecls::collect_for_exports(source.tree().root_node(), source.text())
+        }))
+        .unwrap_or_default(),
+    };
     Some(DiskFile {
         modified: meta.modified().ok(),
         len: meta.len(),
         decls: Arc::new(decls),
         revision,
+        complete,
     })
 }
 
 impl DirState {
-    fn load(&mut self, dir: &Path) {
+    /// Reads the folder's files from disk unless they were (in full when `complete`).
+    fn ensure_loaded(&mut self, dir: &Path, complete: bool) {
+        if !self.loaded || (complete && !self.complete) {
+            self.load(dir, complete);
+        }
+    }
+
+    /// Reads the files of the folder that changed on disk since they were read, or that were
+    /// read only for the exports when `complete` asks for all they declare.
+    fn load(&mut self, dir: &Path, complete: bool) {
         self.loaded = true;
+        self.complete |= complete;
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
@@ -344,12 +370,14 @@ impl DirState {
             seen.push(path.clone());
             let meta = entry.metadata().ok();
             let unchanged = self.disk.get(&path).is_some_and(|old| {
-                meta.as_ref()
-                    .is_some_and(|m| m.modified().ok() == old.modified && m.len() == old.len)
+                (old.complete || !complete)
+                    && meta
+                        .as_ref()
+                        .is_some_and(|m| m.modified().ok() == old.modified && m.len() == old.len)
             });
             if !unchanged {
                 self.revision += 1;
-                match read_decls(&path, self.revision) {
+                match read_decls(&path, self.revision, complete) {
                     Some(file) => {
                         self.disk.insert(path, file);
                     }
@@ -522,9 +550,7 @@ impl Workspace {
         let imports = {
             let state = self.dir(dir);
             let mut state = lock(&state);
-            if !state.loaded {
-                state.load(dir);
-            }
+            state.ensure_loaded(dir, true);
             let mut imports = own.imports.clone();
             for (p, d) in state.all_decls() {
                 if p != path {
@@ -537,9 +563,7 @@ impl Workspace {
         let module_key = module.as_ref().map_or(0, |(k, _)| *k);
         let state = self.dir(dir);
         let mut state = lock(&state);
-        if !state.loaded {
-            state.load(dir);
-        }
+        state.ensure_loaded(dir, true);
         state.use_module(module);
         let changed = match state.open.get(path) {
             Some(old) => old.facts != facts,
@@ -703,9 +727,7 @@ impl Workspace {
         let state = self.dir(folder);
         let (files, decls) = {
             let mut state = lock(&state);
-            if !state.loaded {
-                state.load(folder);
-            }
+            state.ensure_loaded(folder, false);
             (state.others_key(Path::new("")), state.all_decls())
         };
         let named = |(p, d): &(PathBuf, Arc<FileDecls>)| {
@@ -793,7 +815,7 @@ impl Workspace {
 
     fn refresh_in(state: &mut DirState, path: &Path) {
         state.revision += 1;
-        match read_decls(path, state.revision) {
+        match read_decls(path, state.revision, true) {
             Some(file) => {
                 state.disk.insert(path.to_path_buf(), file);
             }
@@ -819,7 +841,7 @@ impl Workspace {
             let same = state
                 .disk
                 .get(&file.path)
-                .is_some_and(|old| old.decls == file.decls);
+                .is_some_and(|old| old.complete && old.decls == file.decls);
             if same {
                 if let Some(old) = state.disk.get_mut(&file.path) {
                     old.modified = file.modified;
@@ -836,11 +858,13 @@ impl Workspace {
                     len: file.len,
                     decls: file.decls.clone(),
                     revision,
+                    complete: true,
                 },
             );
             changed = true;
         }
         state.loaded = true;
+        state.complete = true;
         if changed {
             state.forget_models();
         }
