@@ -19,7 +19,7 @@
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -266,6 +266,8 @@ struct ExportsFrame {
     imports: Vec<String>,
     deps: ModuleSummaries,
     keys: Vec<(String, u64)>,
+    /// The folder was read from disk for the first time to make these exports.
+    first_read: bool,
 }
 
 /// A key of a list of (name, key) pairs.
@@ -642,6 +644,7 @@ impl Workspace {
         let mut wanted: Vec<&String> = imports.iter().collect();
         wanted.sort_unstable();
         wanted.dedup();
+        self.read_ahead(wanted.iter().copied(), &root, &path, &made);
         for import in wanted {
             let Some(rel) = module::folder_in_module(&path, import) else {
                 continue;
@@ -673,7 +676,11 @@ impl Workspace {
         if let Some(made) = made.get(folder) {
             return made.clone();
         }
-        let mut stack = vec![self.start_exports(folder, root, module_path, String::new())?];
+        let first = self.start_exports(folder, root, module_path, String::new())?;
+        if first.first_read {
+            self.read_ahead(&first.imports, root, module_path, made);
+        }
+        let mut stack = vec![first];
         loop {
             let top = stack.last_mut()?;
             if let Some(import) = top.imports.pop() {
@@ -694,7 +701,14 @@ impl Workspace {
                     continue;
                 }
                 match self.start_exports(&dep, root, module_path, import) {
-                    Some(frame) => stack.push(frame),
+                    Some(frame) => {
+                        // A folder read before had what it imports read ahead then: on a
+                        // keystroke, nothing is looked up again.
+                        if frame.first_read {
+                            self.read_ahead(&frame.imports, root, module_path, made);
+                        }
+                        stack.push(frame);
+                    }
                     None => {
                         made.insert(dep, None);
                     }
@@ -712,6 +726,50 @@ impl Workspace {
         }
     }
 
+    /// Reads the module folders of `imports` that were never read, on as many threads as there
+    /// are cores: most of the time to a file's first diagnostics is parsing what it imports.
+    fn read_ahead<'i>(
+        &self,
+        imports: impl IntoIterator<Item = &'i String>,
+        root: &Path,
+        module_path: &str,
+        made: &HashMap<PathBuf, Option<(Arc<PackageExports>, u64)>>,
+    ) {
+        let unread: Vec<PathBuf> = imports
+            .into_iter()
+            .filter_map(|import| module::folder_in_module(module_path, import))
+            .map(|rel| root.join(rel))
+            .filter(|dir| !made.contains_key(dir))
+            .filter(|dir| {
+                let state = lock(&self.dirs).get(dir).cloned();
+                state.is_none_or(|state| !lock(&state).loaded)
+            })
+            .filter(|dir| self.in_module(dir, root))
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(unread.len());
+        if threads < 2 {
+            return;
+        }
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while let Some(dir) = unread.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        lock(&self.dir(dir)).ensure_loaded(dir, false);
+                    }
+                });
+            }
+        });
+    }
+
+    /// Whether `folder` is a folder of the module at `root` (one with a go.mod of its own is
+    /// another module).
+    fn in_module(&self, folder: &Path, root: &Path) -> bool {
+        self.module_path(folder).is_some_and(|(r, _)| r == root) && folder.is_dir()
+    }
+
     /// A folder whose exports are to be made, with the module imports of its exports still to
     /// follow. None outside the module (a folder with a go.mod of its own is another module).
     fn start_exports(
@@ -721,14 +779,19 @@ impl Workspace {
         module_path: &str,
         import: String,
     ) -> Option<ExportsFrame> {
-        if self.module_path(folder).is_none_or(|(r, _)| r != root) || !folder.is_dir() {
+        if !self.in_module(folder, root) {
             return None;
         }
         let state = self.dir(folder);
-        let (files, decls) = {
+        let (files, decls, first_read) = {
             let mut state = lock(&state);
+            let first_read = !state.loaded;
             state.ensure_loaded(folder, false);
-            (state.others_key(Path::new("")), state.all_decls())
+            (
+                state.others_key(Path::new("")),
+                state.all_decls(),
+                first_read,
+            )
         };
         let named = |(p, d): &(PathBuf, Arc<FileDecls>)| {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -750,6 +813,7 @@ impl Workspace {
             imports,
             deps: ModuleSummaries::default(),
             keys: Vec::new(),
+            first_read,
         })
     }
 
