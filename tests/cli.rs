@@ -1544,6 +1544,21 @@ fn json_findings(dir: &std::path::Path, args: &[&str]) -> Vec<(String, String, u
     found
 }
 
+/// `lib.Fetch` waits for a network round trip: what a check of `app` learns from `lib`'s
+/// summary.
+const FETCH_LIB: &str = "package lib\n\nimport \"net/http\"\n\n\
+    // Fetch waits for a network round trip.\nfunc Fetch(url string) error {\n\
+    \tresp, err := http.Get(url)\n\tif err != nil {\n\t\treturn err\n\t}\n\
+    \treturn resp.Body.Close()\n}\n";
+
+/// Whether `found` (from [`json_findings`]) holds `rule` at `line` of the file whose path ends
+/// with `file`.
+fn reported(found: &[(String, String, u64)], file: &str, rule: &str, line: u64) -> bool {
+    found
+        .iter()
+        .any(|(f, r, l)| f.ends_with(file) && r == rule && *l == line)
+}
+
 /// A package whose external tests import a package that imports it (legal Go): checked in
 /// import order, its own exports cannot wait for its check, which waits for the other package.
 /// Whichever folders are named, `app` is judged by `lib`'s summary (`Fetch` waits on the
@@ -1578,11 +1593,7 @@ fn folders_get_the_same_findings_whichever_are_named_with_them() {
         dir.write("app/app.go", APP);
         let alone = json_findings(dir.path(), &["app"]);
         assert!(
-            alone
-                .iter()
-                .any(|(file, rule, line)| file.ends_with("app/app.go")
-                    && rule == "mutex-held-blocking"
-                    && *line == 23),
+            reported(&alone, "app/app.go", "mutex-held-blocking", 23),
             "generated {generated}: {alone:?}"
         );
         for named in [&["."][..], &["app", "lib"], &["lib", "app"]] {
@@ -1595,8 +1606,6 @@ fn folders_get_the_same_findings_whichever_are_named_with_them() {
     }
 }
 
-/// Broken code whose packages import each other (which Go rejects): each is summarised with
-/// what is ready, then checked with those summaries, and the check ends.
 /// A chain of 200 packages, each calling the next, the last one waiting on the network: each
 /// package is summarised only after the one it imports, so the call under a lock in the first
 /// reports the wait at the end of the chain, whether the first is named alone or with the rest
@@ -1635,11 +1644,7 @@ fn a_long_import_chain_is_summarised_link_by_link() {
     for named in [&["./p0"][..], &["."], &every_other] {
         let found = json_findings(dir.path(), named);
         assert!(
-            found
-                .iter()
-                .any(|(file, rule, line)| file.ends_with("p0/use.go")
-                    && rule == "mutex-held-blocking"
-                    && *line == 10),
+            reported(&found, "p0/use.go", "mutex-held-blocking", 10),
             "{:?}: {found:?}",
             &named[..named.len().min(3)]
         );
@@ -1653,13 +1658,7 @@ fn a_long_import_chain_is_summarised_link_by_link() {
 fn a_module_named_without_a_dot_is_summarised_through_helpers() {
     let dir = TempDir::new("dotless-module");
     dir.write("go.mod", "module shop\n\ngo 1.22\n");
-    dir.write(
-        "lib/lib.go",
-        "package lib\n\nimport \"net/http\"\n\n\
-         // Fetch waits for a network round trip.\nfunc Fetch(url string) error {\n\
-         \tresp, err := http.Get(url)\n\tif err != nil {\n\t\treturn err\n\t}\n\
-         \treturn resp.Body.Close()\n}\n",
-    );
+    dir.write("lib/lib.go", FETCH_LIB);
     dir.write(
         "app/app.go",
         "package app\n\nimport (\n\t\"sync\"\n\n\t\"shop/lib\"\n)\n\n\
@@ -1671,11 +1670,7 @@ fn a_module_named_without_a_dot_is_summarised_through_helpers() {
     for named in [&["."][..], &["./app"]] {
         let found = json_findings(dir.path(), named);
         assert!(
-            found
-                .iter()
-                .any(|(file, rule, line)| file.ends_with("app/app.go")
-                    && rule == "mutex-held-blocking"
-                    && *line == 18),
+            reported(&found, "app/app.go", "mutex-held-blocking", 18),
             "{named:?}: {found:?}"
         );
     }
@@ -1688,13 +1683,7 @@ fn a_module_named_without_a_dot_is_summarised_through_helpers() {
 fn imports_after_a_package_comment_showing_code_are_followed() {
     let dir = TempDir::new("package-comment");
     module(&dir);
-    dir.write(
-        "lib/lib.go",
-        "package lib\n\nimport \"net/http\"\n\n\
-         // Fetch waits for a network round trip.\nfunc Fetch(url string) error {\n\
-         \tresp, err := http.Get(url)\n\tif err != nil {\n\t\treturn err\n\t}\n\
-         \treturn resp.Body.Close()\n}\n",
-    );
+    dir.write("lib/lib.go", FETCH_LIB);
     dir.write(
         "app/app.go",
         "/*\nPackage app keeps pages:\n\nvar pages = app.New()\n*/\npackage app\n\n\
@@ -1706,16 +1695,14 @@ fn imports_after_a_package_comment_showing_code_are_followed() {
     for named in [&["."][..], &["./app"], &["./app", "./lib"]] {
         let found = json_findings(dir.path(), named);
         assert!(
-            found
-                .iter()
-                .any(|(file, rule, line)| file.ends_with("app/app.go")
-                    && rule == "mutex-held-blocking"
-                    && *line == 22),
+            reported(&found, "app/app.go", "mutex-held-blocking", 22),
             "{named:?}: {found:?}"
         );
     }
 }
 
+/// Broken code whose packages import each other (which Go rejects): each is summarised with
+/// what is ready, then checked with those summaries, and the check ends.
 #[test]
 fn packages_importing_each_other_are_summarised_then_checked() {
     let dir = TempDir::new("import-cycle");
@@ -1739,11 +1726,7 @@ fn packages_importing_each_other_are_summarised_then_checked() {
     );
     let found = json_findings(dir.path(), &["."]);
     assert!(
-        found
-            .iter()
-            .any(|(file, rule, line)| file.ends_with("app/app.go")
-                && rule == "mutex-held-blocking"
-                && *line == 23),
+        reported(&found, "app/app.go", "mutex-held-blocking", 23),
         "{found:?}"
     );
 }
