@@ -702,7 +702,7 @@ fn check_folder(host: &dyn Host, dir: &Path) -> Checked {
     // Calls into the module's other packages use their exports, as `goconc check` does.
     let imports: Vec<String> = decls.iter().flat_map(|d| d.imports.clone()).collect();
     let module = workspace
-        .module_summaries(dir, &imports)
+        .module_summaries(dir, &imports, false)
         .map(|(_, module)| module);
     let Ok(models) = catch_unwind(AssertUnwindSafe(|| {
         goconc_analysis::package_models_in_module(&names, &decls, module.as_ref())

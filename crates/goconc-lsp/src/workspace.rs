@@ -561,7 +561,7 @@ impl Workspace {
             }
             imports
         };
-        let module = self.module_summaries(dir, &imports);
+        let module = self.module_summaries(dir, &imports, true);
         let module_key = module.as_ref().map_or(0, |(k, _)| *k);
         let state = self.dir(dir);
         let mut state = lock(&state);
@@ -629,11 +629,13 @@ impl Workspace {
     /// The exports of the packages of `dir`'s module among `imports`, each made from the
     /// index's declarations (open buffers first, folders not yet indexed read from disk) after
     /// its own module dependencies', with a key of their content. None outside a module or when
-    /// none is imported.
+    /// none is imported. `read_ahead`: folders never read are read on every core (for an open
+    /// document; the background check keeps to its own bounded threads).
     pub fn module_summaries(
         &self,
         dir: &Path,
         imports: &[String],
+        read_ahead: bool,
     ) -> Option<(u64, Arc<ModuleSummaries>)> {
         let (root, path) = self.module_path(dir)?;
         let mut summaries = ModuleSummaries::default();
@@ -644,13 +646,17 @@ impl Workspace {
         let mut wanted: Vec<&String> = imports.iter().collect();
         wanted.sort_unstable();
         wanted.dedup();
-        self.read_ahead(wanted.iter().copied(), &root, &path, &made);
+        if read_ahead {
+            self.read_ahead(wanted.iter().copied(), &root, &path, &made);
+        }
         for import in wanted {
             let Some(rel) = module::folder_in_module(&path, import) else {
                 continue;
             };
             let folder = root.join(rel);
-            if let Some((exports, key)) = self.exports_of(&folder, &root, &path, &mut made) {
+            if let Some((exports, key)) =
+                self.exports_of(&folder, &root, &path, &mut made, read_ahead)
+            {
                 summaries.insert(import.clone(), exports);
                 keys.push((import.clone(), key));
             }
@@ -672,12 +678,13 @@ impl Workspace {
         root: &Path,
         module_path: &str,
         made: &mut HashMap<PathBuf, Option<(Arc<PackageExports>, u64)>>,
+        read_ahead: bool,
     ) -> Option<(Arc<PackageExports>, u64)> {
         if let Some(made) = made.get(folder) {
             return made.clone();
         }
         let first = self.start_exports(folder, root, module_path, String::new())?;
-        if first.first_read {
+        if read_ahead && first.first_read {
             self.read_ahead(&first.imports, root, module_path, made);
         }
         let mut stack = vec![first];
@@ -704,7 +711,7 @@ impl Workspace {
                     Some(frame) => {
                         // A folder read before had what it imports read ahead then: on a
                         // keystroke, nothing is looked up again.
-                        if frame.first_read {
+                        if read_ahead && frame.first_read {
                             self.read_ahead(&frame.imports, root, module_path, made);
                         }
                         stack.push(frame);
