@@ -1676,6 +1676,39 @@ fn a_module_named_without_a_dot_is_summarised_through_helpers() {
     }
 }
 
+/// A generator kept beside the package it writes (`//go:build ignore`, `package main`, importing
+/// the package that uses its output) is no part of what `lib` exports: `app` is still judged by
+/// `lib.Fetch`, whether the generator is marked ignored or only declares `main`.
+#[test]
+fn a_generator_beside_a_package_is_not_what_it_exports() {
+    for constraint in ["//go:build ignore\n\n", ""] {
+        let dir = TempDir::new("generator");
+        module(&dir);
+        dir.write("lib/lib.go", FETCH_LIB);
+        dir.write(
+            "lib/gen.go",
+            &format!(
+                "{constraint}// gen writes the pages.\npackage main\n\n\
+                 import \"example.com/shop/app\"\n\nfunc main() {{ _ = app.Check(\"x\") }}\n"
+            ),
+        );
+        dir.write(
+            "app/app.go",
+            "package app\n\nimport (\n\t\"sync\"\n\n\t\"example.com/shop/lib\"\n)\n\n\
+             var mu sync.Mutex\n\n\
+             func Check(url string) error {\n\tmu.Lock()\n\tdefer mu.Unlock()\n\
+             \treturn lib.Fetch(url)\n}\n",
+        );
+        for named in [&["./app"][..], &["."]] {
+            let found = json_findings(dir.path(), named);
+            assert!(
+                reported(&found, "app/app.go", "mutex-held-blocking", 14),
+                "{constraint:?} {named:?}: {found:?}"
+            );
+        }
+    }
+}
+
 /// A package comment that shows code at the start of a line (`var pages = app.New()`) is
 /// still a comment: the module index reads the imports after it and hands `app`'s check what
 /// `lib.Fetch` does.

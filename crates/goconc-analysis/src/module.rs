@@ -13,9 +13,14 @@ pub use goconc_model::module::{
 use crate::{FileDecls, PackageModel};
 
 /// Whether a file of a folder belongs to the package other packages import: not a `_test.go`
-/// file, not the external test package.
+/// file, not the external test package, not a command, not a file never built.
 fn is_importable(name: &str, decls: &FileDecls) -> bool {
-    !name.ends_with("_test.go") && !decls.package_name.ends_with("_test")
+    // A command (`package main`, such as a generator kept beside the package it writes) cannot
+    // be imported, nor can a file that is never built.
+    !name.ends_with("_test.go")
+        && !decls.package_name.ends_with("_test")
+        && decls.package_name != "main"
+        && !decls.build.is_ignored()
 }
 
 /// The import paths of packages of the module (`module_path`) that the files of one folder

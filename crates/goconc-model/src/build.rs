@@ -151,6 +151,12 @@ impl Build {
         build
     }
 
+    /// Whether the file is never built: `//go:build ignore`, the convention of generators
+    /// kept beside the package they write (`go build` never sets the tag `ignore`).
+    pub fn is_ignored(&self) -> bool {
+        matches!(&self.expr, Some(Expr::Tag(tag)) if tag == "ignore")
+    }
+
     /// Whether the file is built in every configuration.
     pub fn is_unconstrained(&self) -> bool {
         self.expr.is_none() && self.os.is_none() && self.arch.is_none()
@@ -475,5 +481,28 @@ mod tests {
         assert!(file("x.go", "//go:build linux &&\npackage p").is_unconstrained());
         assert!(file("x.go", "package p\n//go:build linux\n").is_unconstrained());
         assert!(file("x.go", &format!("//go:build {}x\n", "(".repeat(500))).is_unconstrained());
+    }
+}
+
+#[cfg(test)]
+mod ignored_tests {
+    use super::Build;
+
+    #[test]
+    fn only_a_file_that_asks_for_the_ignore_tag_alone_is_never_built() {
+        for text in [
+            "//go:build ignore\n\npackage main\n",
+            "// +build ignore\n\npackage main\n",
+        ] {
+            assert!(Build::of_text(text).is_ignored(), "{text}");
+        }
+        for text in [
+            "//go:build !ignore\n\npackage p\n",
+            "//go:build linux\n\npackage p\n",
+            "package p\n\n//go:build ignore\n",
+            "// ignore\npackage p\n",
+        ] {
+            assert!(!Build::of_text(text).is_ignored(), "{text}");
+        }
     }
 }
