@@ -319,8 +319,18 @@ pub fn read_regular(path: &Path) -> Option<(std::fs::Metadata, Vec<u8>)> {
 
 /// A file's declarations, from its parsed tree (none when the parse or the collection fails).
 pub fn collect_decls(source: &SourceFile) -> FileDecls {
+    collect_decls_for(source, true)
+}
+
+/// A file's declarations: all of them, or (not `complete`) only what its package's exports are
+/// made of (none when the collection fails).
+fn collect_decls_for(source: &SourceFile, complete: bool) -> FileDecls {
     catch_unwind(AssertUnwindSafe(|| {
-        FileDecls::collect(source.tree().root_node(), source.text())
+        let (root, text) = (source.tree().root_node(), source.text());
+        match complete {
+            true => FileDecls::collect(root, text),
+            false => FileDecls::collect_for_exports(root, text),
+        }
     }))
     .unwrap_or_default()
 }
@@ -330,14 +340,7 @@ pub fn collect_decls(source: &SourceFile) -> FileDecls {
 fn read_decls(path: &Path, revision: u64, complete: bool) -> Option<DiskFile> {
     let (meta, bytes) = read_regular(path)?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    let source = SourceFile::new(text);
-    let decls = match complete {
-        true => collect_decls(&source),
-        false => catch_unwind(AssertUnwindSafe(|| {
-            FileDecls::collect_for_exports(source.tree().root_node(), source.text())
-        }))
-        .unwrap_or_default(),
-    };
+    let decls = collect_decls_for(&SourceFile::new(text), complete);
     Some(DiskFile {
         modified: meta.modified().ok(),
         len: meta.len(),
