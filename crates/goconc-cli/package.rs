@@ -5,8 +5,9 @@
 //! folders are small; a few are not (`cmd/compile/internal/ssa` holds 12 MB of generated Go: 4
 //! million nodes, ~430 MB of trees). A file whose findings are not wanted (generated code a walk
 //! found) is parsed, its declarations read and its tree dropped at once. Each other file is
-//! parsed and its declarations read, and the
-//! trees are kept for the analysis while their nodes fit in [`TREE_NODE_BUDGET`]; past it, the
+//! parsed, its tree laid out in document order (the array the walks read, 17 bytes a node) and
+//! its declarations read, and the trees are kept with their layouts for the analysis while their
+//! nodes fit in [`TREE_NODE_BUDGET`]; past it, the
 //! trees cheapest to build again (parse time per node, as measured) are dropped, and those files
 //! are parsed a second time for their analysis. Parse time per node varies twofold (`ssa`'s
 //! `opGen.go`, tables of literals, parses at 0.26 µs a node, its `rewrite*.go` files at 0.56), so
@@ -27,10 +28,12 @@ use goconc_analysis::{
     analyze_tree, is_quiet_text, parse_text, quiet_outcome, Config, FileDecls, FileOptions,
     GoVersion, ModuleSummaries, Outcome, PackageModel,
 };
+use goconc_syntax::preorder::LaidOut;
 
 /// Visible syntax nodes of one folder whose trees are kept between the reading of declarations
-/// and the analysis. `goconc bench` (one thread, the standard library) then peaks at ~160 MB
-/// (~370 MB when generated files were kept too).
+/// and the analysis, with their layouts. `goconc bench` (one thread, the standard library) then
+/// peaks at ~170 MB (~160 MB when each layout was built again for the analysis; ~370 MB when
+/// generated files were kept too).
 pub const TREE_NODE_BUDGET: usize = 3_000_000;
 
 /// One file of a folder to check.
@@ -92,22 +95,27 @@ pub struct Analysed {
     pub fingerprints: Option<Vec<String>>,
 }
 
-/// One file's tree while it is kept, and what it costs.
+/// One file's tree and its layout while they are kept, and what they cost.
 struct Parsed {
-    tree: Option<Tree>,
+    laid_out: Option<LaidOut>,
     nodes: usize,
     /// Seconds of parsing per node: what dropping the tree costs per node of memory it frees.
     rebuild_cost: f64,
 }
 
-/// Parses a file and reads its declarations, while the tree is fresh in the cache: the tree,
-/// the declarations, and the seconds the parse took.
-fn parse_and_collect(text: &str) -> (Tree, FileDecls, f64) {
+/// Parses a file, lays its tree out and reads its declarations, while the tree is fresh in the
+/// cache: the tree with its layout (for the analysis to read too), the declarations, and the
+/// seconds the parse took.
+fn parse_and_collect(text: &str) -> (LaidOut, FileDecls, f64) {
     let started = Instant::now();
     let tree = parse_text(text);
     let parse_seconds = started.elapsed().as_secs_f64();
-    let decls = collect(&tree, text);
-    (tree, decls, parse_seconds)
+    let laid_out = goconc_analysis::lay_out(tree, text);
+    let decls = {
+        let _layout = laid_out.install();
+        collect(laid_out.tree(), text)
+    };
+    (laid_out, decls, parse_seconds)
 }
 
 /// A file's declarations; none when reading them failed.
@@ -126,12 +134,12 @@ fn keep_within_budget(parsed: &mut [Parsed], kept_nodes: &mut usize, node_budget
         // check).
         let Some(cheapest) = parsed
             .iter_mut()
-            .filter(|p| p.tree.is_some() && p.nodes <= node_budget)
+            .filter(|p| p.laid_out.is_some() && p.nodes <= node_budget)
             .min_by(|a, b| a.rebuild_cost.total_cmp(&b.rebuild_cost))
         else {
             break;
         };
-        cheapest.tree = None;
+        cheapest.laid_out = None;
         *kept_nodes -= cheapest.nodes;
     }
 }
@@ -150,7 +158,7 @@ fn analyze_within(
     let mut decls: Vec<FileDecls> = (0..files.len()).map(|_| FileDecls::default()).collect();
     let mut parsed: Vec<Parsed> = (0..files.len())
         .map(|_| Parsed {
-            tree: None,
+            laid_out: None,
             nodes: 0,
             rebuild_cost: 0.0,
         })
@@ -161,38 +169,35 @@ fn analyze_within(
     }
     let mut largest_first: Vec<usize> = (0..files.len()).filter(|&i| files[i].reported).collect();
     largest_first.sort_by_key(|&i| std::cmp::Reverse(files[i].text.len()));
-    // The file parsed last is analysed first, right after the package's declarations are
-    // merged: its tree and its layout in document order are held from its parse to its
-    // analysis, so that the layout is built once, not for the declarations and again for the
-    // analysis (a folder of one large file built it twice). Held apart from the others, it is
-    // never dropped for the budget.
+    // Each kept tree keeps its layout in document order from the reading of its declarations to
+    // its analysis, so that it is built once, not for each (the analysis laid out a tree again
+    // for every file: a twentieth of checking the standard library). The file parsed last is
+    // analysed first, right after the package's declarations are merged, while its tree is
+    // still in the cache. Held apart from the others, it is never dropped for the budget.
     let (last, earlier) = match largest_first.split_last() {
         Some((&last, earlier)) => (Some(last), earlier),
         None => (None, &[][..]),
     };
     let mut kept_nodes = 0;
     for &index in earlier {
-        let (tree, file_decls, parse_seconds) = parse_and_collect(files[index].text);
+        let (laid_out, file_decls, parse_seconds) = parse_and_collect(files[index].text);
         decls[index] = file_decls;
-        let nodes = tree.root_node().descendant_count();
+        let nodes = laid_out.tree().root_node().descendant_count();
         kept_nodes += nodes;
         parsed[index] = Parsed {
-            tree: Some(tree),
+            laid_out: Some(laid_out),
             nodes,
             rebuild_cost: parse_seconds / nodes as f64,
         };
         keep_within_budget(&mut parsed, &mut kept_nodes, node_budget);
     }
-    let last_tree = last.map(|index| (index, parse_text(files[index].text)));
-    let last_layout = last_tree
-        .as_ref()
-        .map(|(index, tree)| goconc_analysis::install_layout(tree.root_node(), files[*index].text));
-    if let Some((index, tree)) = &last_tree {
-        // The declarations' walks read the installed layout.
-        decls[*index] = collect(tree, files[*index].text);
-        kept_nodes += tree.root_node().descendant_count();
+    let last_laid_out = last.map(|index| {
+        let (laid_out, file_decls, _) = parse_and_collect(files[index].text);
+        decls[index] = file_decls;
+        kept_nodes += laid_out.tree().root_node().descendant_count();
         keep_within_budget(&mut parsed, &mut kept_nodes, node_budget);
-    }
+        (index, laid_out)
+    });
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     let exports = exports_with.map(|with| {
         goconc_analysis::module::package_exports(names.iter().copied().zip(&decls), Some(with))
@@ -234,17 +239,20 @@ fn analyze_within(
             fingerprints,
         }
     };
+    // A kept tree's analysis reads the layout its declarations were read with.
+    let analyze_laid_out = |index: usize, laid_out: &LaidOut| -> Analysed {
+        let _layout = laid_out.install();
+        analyze_one(index, laid_out.tree())
+    };
     let mut outcomes: Vec<Option<Analysed>> = (0..files.len()).map(|_| None).collect();
-    if let Some((index, tree)) = &last_tree {
-        outcomes[*index] = Some(analyze_one(*index, tree));
+    if let Some((index, laid_out)) = last_laid_out {
+        outcomes[index] = Some(analyze_laid_out(index, &laid_out));
     }
-    drop(last_layout);
-    drop(last_tree);
     // The other kept trees, last parsed first (the likeliest to be in the cache still), each
     // freed as soon as its file is done; then the dropped files, in the memory that freed.
     for &index in earlier.iter().rev() {
-        if let Some(tree) = parsed[index].tree.take() {
-            outcomes[index] = Some(analyze_one(index, &tree));
+        if let Some(laid_out) = parsed[index].laid_out.take() {
+            outcomes[index] = Some(analyze_laid_out(index, &laid_out));
         }
     }
     for (index, outcome) in outcomes.iter_mut().enumerate() {

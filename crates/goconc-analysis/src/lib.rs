@@ -76,14 +76,12 @@ pub fn analyze_tree(
 }
 
 /// Lays out the tree of `src` for the walks of the model and the rules, as [`analyze`] does:
-/// without the top-level declarations nested too deep to read. While the guard lives, an
-/// analysis of the same tree shares the layout instead of building its own.
-pub fn install_layout<'t>(
-    root: tree_sitter::Node<'t>,
-    src: &str,
-) -> goconc_syntax::preorder::Installed<'t> {
-    let too_deep = goconc_model::scope::too_deep_items(root, src);
-    goconc_syntax::preorder::install_skipping(root, &too_deep)
+/// without the top-level declarations nested too deep to read. While the layout is installed
+/// ([`goconc_syntax::preorder::LaidOut::install`]), reading the file's declarations and
+/// analysing it share it instead of each building its own.
+pub fn lay_out(tree: tree_sitter::Tree, src: &str) -> goconc_syntax::preorder::LaidOut {
+    let too_deep = goconc_model::scope::too_deep_items(tree.root_node(), src);
+    goconc_syntax::preorder::LaidOut::new(tree, &too_deep)
 }
 
 /// [`analyze`], optionally reading the quiet functions too (the tests compare both).

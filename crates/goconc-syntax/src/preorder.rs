@@ -766,6 +766,40 @@ pub fn install_skipping<'t>(root: Node<'t>, skip: &[Range<usize>]) -> Installed<
     }
 }
 
+/// A tree with its layout, apart from the layouts installed on any thread: a caller that reads
+/// a tree twice with other work between (the command line reads each file's declarations, then
+/// analyses the file once its whole package is known) lays it out once. It owns the tree, so the
+/// layout can never be installed after its tree is gone.
+pub struct LaidOut {
+    tree: tree_sitter::Tree,
+    layout: Option<Rc<Layout>>,
+}
+
+impl LaidOut {
+    /// Lays out `tree`, less the top-level declarations at the byte ranges `skip` (see
+    /// [`install_skipping`]).
+    pub fn new(tree: tree_sitter::Tree, skip: &[Range<usize>]) -> LaidOut {
+        let layout = Layout::of(tree.root_node(), skip).map(Rc::new);
+        LaidOut { tree, layout }
+    }
+
+    pub fn tree(&self) -> &tree_sitter::Tree {
+        &self.tree
+    }
+
+    /// Installs the layout on this thread for as long as the guard lives, as [`install`] would
+    /// (an installation of the same tree made meanwhile shares it).
+    pub fn install(&self) -> Installed<'_> {
+        if let Some(layout) = &self.layout {
+            INSTALLED.with(|installed| installed.borrow_mut().push(layout.clone()));
+        }
+        Installed {
+            layout: self.layout.clone(),
+            _tree: PhantomData,
+        }
+    }
+}
+
 impl Drop for Installed<'_> {
     fn drop(&mut self) {
         let Some(layout) = &self.layout else {
@@ -797,6 +831,39 @@ pub(crate) fn locate(node: Node) -> Option<(Rc<Layout>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tree kept with its layout (the command line reads a file's declarations, then
+    /// analyses it) is walked from that layout each time the layout is installed, and only
+    /// then: the walks see the nodes the cursor sees, and a layout of another tree installed
+    /// meanwhile does not hide it.
+    #[test]
+    fn a_kept_layout_answers_each_time_it_is_installed() {
+        let src = "package p\n\nfunc f(mu *sync.Mutex) {\n\tmu.Lock()\n\tgo func() { x++ }()\n}\n";
+        let kept = LaidOut::new(crate::parse_text(src), &[]);
+        let root = kept.tree().root_node();
+        let ids = || {
+            let mut ids = Vec::new();
+            crate::walk(root, |n| {
+                ids.push(n.id());
+                true
+            });
+            ids
+        };
+        assert!(locate(root).is_none(), "not installed yet");
+        let by_cursor = ids();
+        for _ in 0..2 {
+            let _installed = kept.install();
+            assert!(locate(root).is_some(), "installed");
+            let other = crate::SourceFile::new(src.to_string());
+            let _other = install(other.tree().root_node());
+            assert!(
+                locate(root).is_some(),
+                "another tree's layout installed after it"
+            );
+            assert_eq!(ids(), by_cursor);
+        }
+        assert!(locate(root).is_none(), "every guard dropped");
+    }
 
     /// A tree whose nodes the allocator placed far from its root (a large children array mapped
     /// apart from the rest) is laid out all the same: each far id is kept whole, every node is
