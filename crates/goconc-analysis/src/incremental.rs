@@ -232,8 +232,10 @@ impl IncrementalFile {
                 continue;
             }
             let start = f.node.start_byte();
+            // The goroutine facts resolve calls against the names the summary built.
+            let names = summary::NamesByFunction::default();
             let mut summaries: Vec<(String, FuncSummary)> =
-                summary::collect_in(&[f.node], src, &imports)
+                summary::collect_in(&[f.node], src, &imports, &names)
                     .into_iter()
                     .collect();
             for (_, s) in &mut summaries {
@@ -243,7 +245,7 @@ impl IncrementalFile {
             for a in &mut found {
                 a.offset = a.offset.saturating_sub(start);
             }
-            let goroutines = goroutines::collect_in(&[f.node], src, &imports, &chan_fields)
+            let goroutines = goroutines::collect_in(&[f.node], src, &imports, &chan_fields, &names)
                 .into_iter()
                 .map(|(key, facts)| (key, std::sync::Arc::new(facts)))
                 .collect();

@@ -19,7 +19,7 @@ use goconc_syntax::NodeExt;
 use tree_sitter::Node;
 
 use crate::imports::Imports;
-use crate::summary::{call_targets, declared_names, CallTarget};
+use crate::summary::{call_targets, declared_names, CallTarget, NamesByFunction};
 use goconc_syntax::{named_children, text, unparen, walk_body};
 
 /// A call a goroutine makes on a captured variable, and a field of that variable the function
@@ -135,7 +135,13 @@ fn field_write<'t, 's>(
 }
 
 /// The pairs of one top-level function `decl` (see the module comment).
-pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> Vec<WrittenWhileCalled> {
+pub fn collect<'a, 's>(
+    decl: Node,
+    body: Node,
+    src: &'s str,
+    imports: &'a Imports,
+    names: &NamesByFunction<'a, 's>,
+) -> Vec<WrittenWhileCalled> {
     let mut out: Vec<WrittenWhileCalled> = Vec::new();
     if !text(body, src).contains("go func") {
         return out;
@@ -192,7 +198,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> Vec<Writ
         return out;
     }
     let calls: Vec<Node> = wanted.iter().map(|(_, call, _)| *call).collect();
-    let targets = call_targets(decl, body, src, imports, &calls);
+    let targets = call_targets(decl, body, src, imports, &calls, names);
     // (variable, method, field) already paired: a hash, not a scan of `out`, for a function of
     // thousands of goroutines and writes.
     let mut paired: crate::HashSet<(&str, String, &str)> = crate::HashSet::default();
@@ -394,7 +400,8 @@ mod tests {
         let root = file.tree().root_node();
         let decl = named_children(root).last().unwrap();
         let imports = Imports::default();
-        collect(decl, decl.field("body").unwrap(), &src, &imports)
+        let names = NamesByFunction::default();
+        collect(decl, decl.field("body").unwrap(), &src, &imports, &names)
             .into_iter()
             .map(|p| format!("{}.{}/{}", p.variable, p.method, p.field))
             .collect()

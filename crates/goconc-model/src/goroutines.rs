@@ -378,11 +378,12 @@ impl GoFacts {
 
 /// The goroutine facts of some of a file's top-level declarations, by summary key; functions
 /// with nothing to tell are left out.
-pub fn collect_in(
+pub fn collect_in<'a, 's>(
     items: &[Node],
-    src: &str,
-    imports: &Imports,
+    src: &'s str,
+    imports: &'a Imports,
     chan_fields: &crate::HashSet<(String, String)>,
+    names: &crate::summary::NamesByFunction<'a, 's>,
 ) -> crate::HashMap<String, GoFacts> {
     let mut out: crate::HashMap<String, GoFacts> = crate::HashMap::default();
     for (key, ops) in crate::channels::fields::collect_in(items, src, imports, chan_fields) {
@@ -396,7 +397,7 @@ pub fn collect_in(
         let body_text = text(body, src);
         // Every function with a call may be a step between a goroutine and a send.
         let own = match body_text.contains('(') || body_text.contains("<-") {
-            true => crate::channels::own_goroutine::collect(decl, body, src, imports),
+            true => crate::channels::own_goroutine::collect(decl, body, src, imports, names),
             false => Default::default(),
         };
         if own != Default::default() {
@@ -419,7 +420,8 @@ pub fn collect_in(
         facts.recovers = recovers;
         facts.returns_pending_send = may_start && returns_pending_send(decl, body, src);
         if may_start {
-            facts.written_while_called = crate::captured_calls::collect(decl, body, src, imports);
+            facts.written_while_called =
+                crate::captured_calls::collect(decl, body, src, imports, names);
         }
         if may_start || may_channel {
             collector.calls_and_sends(&mut facts);

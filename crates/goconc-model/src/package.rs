@@ -144,14 +144,18 @@ impl FileDecls {
             .usage
             .merge(&super::usage::collect_in(&functions, src, &imports));
         decls.usage.normalize();
-        decls.summaries = shared(super::summary::collect_in(&items, src, &imports));
+        // The goroutine facts resolve calls against the names the summaries built.
+        let names = super::summary::NamesByFunction::default();
+        decls.summaries = shared(super::summary::collect_in(&items, src, &imports, &names));
         let chan_fields = super::channels::fields::chan_fields_of(&decls);
         decls.goroutines = shared(super::goroutines::collect_in(
             &items,
             src,
             &imports,
             &chan_fields,
+            &names,
         ));
+        drop(names);
         decls.atomics = super::atomics::collect_in(&items, src, &imports);
         // A method that broken code nests in an ERROR item keeps its accesses: the incremental
         // analysis keeps them too (see `goconc-analysis`'s incremental tests).
@@ -173,7 +177,12 @@ impl FileDecls {
         let items = super::scope::top_level_items(root, src);
         let mut decls = FileDecls::signatures(&items, src, &imports);
         decls.usage = Default::default();
-        decls.summaries = shared(super::summary::collect_in(&items, src, &imports));
+        decls.summaries = shared(super::summary::collect_in(
+            &items,
+            src,
+            &imports,
+            &Default::default(),
+        ));
         decls.goroutines = shared(super::goroutines::goroutine_ends_in(&items, src, &imports));
         decls
     }

@@ -244,7 +244,12 @@ pub(crate) const BUILTINS: &[&str] = &[
 
 /// Summaries of some of a file's top-level declarations (an incremental analysis asks for the
 /// ones that changed).
-pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<String, FuncSummary> {
+pub fn collect_in<'a, 's>(
+    items: &[Node],
+    src: &'s str,
+    imports: &'a Imports,
+    names: &NamesByFunction<'a, 's>,
+) -> HashMap<String, FuncSummary> {
     let mut out = HashMap::default();
     // `time.`, `os.`, … : the local names of packages with blocking functions this file imports.
     // `time.Sleep(`, `os.ReadFile(`, … as this file spells them: a body without any of them
@@ -294,6 +299,7 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
             may_lock,
             may_block,
             &doc,
+            names,
         );
         summary.loads_atomically = loads_atomically;
         summary.writes_receiver = receiver_name
@@ -315,15 +321,16 @@ pub fn collect_in(items: &[Node], src: &str, imports: &Imports) -> HashMap<Strin
 /// The package function or method each call of `calls` (call expressions in `decl`'s body) may
 /// reach, named as [`FuncSummary::calls`] names them: for facts of other families that compose
 /// over calls (the summary's own call list leaves out deferred calls and function literals).
-pub fn call_targets(
+pub fn call_targets<'a, 's>(
     decl: Node,
     body: Node,
-    src: &str,
-    imports: &Imports,
+    src: &'s str,
+    imports: &'a Imports,
     calls: &[Node],
+    names: &NamesByFunction<'a, 's>,
 ) -> Vec<Option<(CallTarget, String)>> {
     let (receiver, _) = receiver_of(decl, src);
-    let names = Names::of(decl, body, src, imports, receiver);
+    let names = names.of(decl, body, src, imports, receiver);
     calls
         .iter()
         .map(|&call| {
@@ -625,6 +632,35 @@ struct Names<'a, 's> {
     results: crate::HashMap<&'s str, (CallTarget, &'s str)>,
 }
 
+/// The [`Names`] of each function of a file, kept by where the function starts for the other
+/// facts of the same collection that resolve calls (own-goroutine and captured-call facts, after
+/// the summaries): each built them again, two walks of every function more (a thirtieth of
+/// checking the standard library). A collection that resolves each function's calls once passes
+/// a fresh one.
+#[derive(Default)]
+pub struct NamesByFunction<'a, 's> {
+    built: std::cell::RefCell<HashMap<(usize, usize), std::rc::Rc<Names<'a, 's>>>>,
+}
+
+impl<'a, 's> NamesByFunction<'a, 's> {
+    fn of(
+        &self,
+        decl: Node,
+        body: Node,
+        src: &'s str,
+        imports: &'a Imports,
+        receiver: Option<&'s str>,
+    ) -> std::rc::Rc<Names<'a, 's>> {
+        let key = (decl.start_byte(), body.start_byte());
+        if let Some(names) = self.built.borrow().get(&key) {
+            return names.clone();
+        }
+        let names = std::rc::Rc::new(Names::of(decl, body, src, imports, receiver));
+        self.built.borrow_mut().insert(key, names.clone());
+        names
+    }
+}
+
 impl<'a, 's> Names<'a, 's> {
     /// The names `decl`'s calls are resolved against: its receiver, parameters, locals and the
     /// locals holding a call's only result.
@@ -837,15 +873,16 @@ enum Event<'t> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn summarize(
+fn summarize<'a, 's>(
     decl: Node,
     body: Node,
-    src: &str,
-    imports: &Imports,
-    receiver: Option<&str>,
+    src: &'s str,
+    imports: &'a Imports,
+    receiver: Option<&'s str>,
     may_lock: bool,
     may_block: bool,
     doc: &str,
+    names: &NamesByFunction<'a, 's>,
 ) -> FuncSummary {
     let name = decl.field("name").map_or("", |n| text(n, src));
     let expects_held =
@@ -854,7 +891,7 @@ fn summarize(
         expects_held,
         ..FuncSummary::default()
     };
-    let names = Names::of(decl, body, src, imports, receiver);
+    let names = names.of(decl, body, src, imports, receiver);
     let has_bool_param = names.params.iter().any(|p| p.bool_typed);
     // Lock, unlock, blocking and call events in source order.
     let mut events: Vec<Event> = Vec::new();
@@ -1784,7 +1821,8 @@ mod tests {
         let file = goconc_syntax::SourceFile::new(src.to_string());
         let root = file.tree().root_node();
         let items = super::super::scope::top_level_items(root, src);
-        collect_in(&items, src, &Imports::from_tree(root, src))
+        let imports = Imports::from_tree(root, src);
+        collect_in(&items, src, &imports, &NamesByFunction::default())
     }
 
     /// A function that takes no lock is summarised when its doc comment (and only its own)

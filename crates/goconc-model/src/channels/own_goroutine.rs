@@ -133,7 +133,13 @@ impl OwnGoroutine {
 }
 
 /// The facts of one top-level function or method (`decl`, with its `body`).
-pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGoroutine {
+pub fn collect<'a, 's>(
+    decl: Node,
+    body: Node,
+    src: &'s str,
+    imports: &'a Imports,
+    names: &crate::summary::NamesByFunction<'a, 's>,
+) -> OwnGoroutine {
     let start = decl.start_byte();
     let params = param_names(decl, src);
     let mut facts = OwnGoroutine::default();
@@ -213,7 +219,7 @@ pub fn collect(decl: Node, body: Node, src: &str, imports: &Imports) -> OwnGorou
     }
     let mut all = calls.clone();
     all.extend(&go_calls);
-    let mut targets = crate::summary::call_targets(decl, body, src, imports, &all);
+    let mut targets = crate::summary::call_targets(decl, body, src, imports, &all, names);
     // `d := &driver{…}; go d.loop(d.ops)`: a method of a local made of a package type.
     if targets.iter().any(Option::is_none) {
         let composites = crate::goroutines::local_composite_types(body, src);
