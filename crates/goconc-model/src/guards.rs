@@ -237,7 +237,8 @@ fn constructed_only(items: &[Node], src: &str) -> Vec<ConstructedCall> {
         if !text(body, src).contains(":=") {
             continue;
         }
-        goconc_syntax::walk_body(body, |node| {
+        // A statement, past what can hold none (names, tokens, types, literals).
+        goconc_syntax::walk_body_calls(body, src, |node| {
             if node.kind_str() == "short_var_declaration" {
                 calls_after_construction(node, src, &caller, &mut out);
             }
