@@ -482,11 +482,6 @@ mod tests {
         assert!(file("x.go", "package p\n//go:build linux\n").is_unconstrained());
         assert!(file("x.go", &format!("//go:build {}x\n", "(".repeat(500))).is_unconstrained());
     }
-}
-
-#[cfg(test)]
-mod ignored_tests {
-    use super::Build;
 
     #[test]
     fn only_a_file_that_asks_for_the_ignore_tag_alone_is_never_built() {

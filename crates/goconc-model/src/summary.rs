@@ -1817,6 +1817,54 @@ pub(crate) fn declared_names<'s>(decl: Node, src: &'s str, own_parameters: bool)
 mod tests {
     use super::*;
 
+    /// One file's collection shares each function's names between its facts: the calls of
+    /// each function are still resolved against that function's own receiver, parameters and
+    /// locals, whatever was resolved before with the same memo. (`s.flush()` reaches a method
+    /// of the receiver in `a`, where `s` is the receiver, and nothing known in `b`, where `s`
+    /// is a local copy of a parameter.)
+    #[test]
+    fn a_shared_memo_resolves_each_function_against_its_own_names() {
+        fn targets<'a, 's>(
+            items: &[Node],
+            src: &'s str,
+            imports: &'a Imports,
+            names: &NamesByFunction<'a, 's>,
+        ) -> Vec<Vec<Option<(CallTarget, String)>>> {
+            crate::scope::named_bodies(items)
+                .map(|(_, decl, _, body)| {
+                    let mut calls = Vec::new();
+                    goconc_syntax::walk(body, |n| {
+                        if n.kind_str() == "call_expression" {
+                            calls.push(n);
+                        }
+                        true
+                    });
+                    call_targets(decl, body, src, imports, &calls, names)
+                })
+                .collect()
+        }
+        let src = "package p\n\nfunc (s *S) a() {\n\ts.flush()\n}\n\nfunc b(t *S) {\n\ts := t\n\ts.flush()\n}\n";
+        let file = goconc_syntax::SourceFile::new(src.to_string());
+        let root = file.tree().root_node();
+        let imports = Imports::from_tree(root, src);
+        let items = super::super::scope::top_level_items(root, src);
+        let shared = NamesByFunction::default();
+        collect_in(&items, src, &imports, &shared);
+        let with_shared = targets(&items, src, &imports, &shared);
+        assert_eq!(
+            with_shared,
+            targets(&items, src, &imports, &NamesByFunction::default())
+        );
+        assert_eq!(
+            with_shared[0],
+            vec![Some((
+                CallTarget::Receiver(String::new()),
+                "flush".to_string()
+            ))]
+        );
+        assert_ne!(with_shared[0], with_shared[1]);
+    }
+
     fn summaries(src: &str) -> HashMap<String, FuncSummary> {
         let file = goconc_syntax::SourceFile::new(src.to_string());
         let root = file.tree().root_node();

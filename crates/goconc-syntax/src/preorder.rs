@@ -756,7 +756,11 @@ pub fn install_skipping<'t>(root: Node<'t>, skip: &[Range<usize>]) -> Installed<
             .find(|l| l.tree == tree && l.root_id == root.into_raw().id)
             .cloned()
     });
-    let layout = existing.or_else(|| Layout::of(root, skip).map(Rc::new));
+    installing(existing.or_else(|| Layout::of(root, skip).map(Rc::new)))
+}
+
+/// Installs `layout` (if any) on this thread until the returned guard is dropped.
+fn installing<'t>(layout: Option<Rc<Layout>>) -> Installed<'t> {
     if let Some(layout) = &layout {
         INSTALLED.with(|installed| installed.borrow_mut().push(layout.clone()));
     }
@@ -790,13 +794,7 @@ impl LaidOut {
     /// Installs the layout on this thread for as long as the guard lives, as [`install`] would
     /// (an installation of the same tree made meanwhile shares it).
     pub fn install(&self) -> Installed<'_> {
-        if let Some(layout) = &self.layout {
-            INSTALLED.with(|installed| installed.borrow_mut().push(layout.clone()));
-        }
-        Installed {
-            layout: self.layout.clone(),
-            _tree: PhantomData,
-        }
+        installing(self.layout.clone())
     }
 }
 
