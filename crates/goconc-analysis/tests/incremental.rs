@@ -348,6 +348,15 @@ fn typing_in_one_function_analyses_only_that_function() {
         first.findings[1].range.start + 8
     );
 
+    // A statement typed above A's guarded read moves where A reads the field, not what it
+    // reads: only A is analysed again, and C keeps its finding.
+    let at = file.text().find("\ts.mu.Lock()\n\tif").unwrap() + 1;
+    file.edit(at..at, "_ = 1\n\t").unwrap();
+    let (_, moved, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!((reuse.functions, reuse.analysed), (3, 1));
+    assert_eq!(moved.findings, fresh_outcome(&file, &options).1);
+    assert_eq!(moved.findings.len(), 2);
+
     // A comment typed into the struct type declares nothing new: no function is analysed.
     let at = file.text().find("\tn  int").unwrap();
     file.edit(at..at, "\t// count\n").unwrap();
@@ -366,6 +375,86 @@ fn typing_in_one_function_analyses_only_that_function() {
     let (_, third, reuse) = incremental.analyze(&file, &options, own_package);
     assert_eq!(reuse.analysed, 3);
     assert_eq!(third.findings, fresh_outcome(&file, &options).1);
+}
+
+/// Typing above a method's channel operations and guarded accesses moves where they are, not
+/// what they are: the other methods keep what was found in them. Taking the receive out of its
+/// loop changes what the package knows of `Run`: every method is judged again.
+#[test]
+fn typing_above_channel_operations_analyses_only_that_method() {
+    let text = r#"package p
+
+import "sync"
+
+type S struct {
+	mu   sync.Mutex
+	n    int
+	jobs chan int
+}
+
+func New() *S {
+	s := &S{jobs: make(chan int)}
+	go s.Run()
+	return s
+}
+
+func (s *S) Run() {
+	for {
+		s.mu.Lock()
+		j := <-s.jobs
+		s.n += j
+		s.mu.Unlock()
+	}
+}
+
+func (s *S) Submit(j int) {
+	s.mu.Lock()
+	s.jobs <- j
+	s.mu.Unlock()
+}
+
+func (s *S) Add(j int) {
+	s.mu.Lock()
+	s.n += j
+	s.mu.Unlock()
+}
+
+func (s *S) Count() int {
+	return s.n
+}
+"#;
+    let options = FileOptions::default();
+    let mut file = SourceFile::new(text.to_string());
+    let mut incremental = IncrementalFile::new();
+    let (_, first, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!((reuse.functions, reuse.analysed), (5, 5));
+    let rules: Vec<&str> = first.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            "channel-lock-deadlock",
+            "channel-lock-deadlock",
+            "guarded-field-unlocked"
+        ]
+    );
+
+    // Run, and Submit, whose finding points into Run (kept for no function), are judged
+    // again; New, Add and Count keep theirs.
+    for step in 0..3 {
+        // Above the loop: the loop moves with the operations in it.
+        let at = file.text().find("\tfor {").unwrap();
+        file.edit(at..at, "\t_ = 1\n").unwrap();
+        let (_, moved, reuse) = incremental.analyze(&file, &options, own_package);
+        assert_eq!((reuse.functions, reuse.analysed), (5, 2), "edit {step}");
+        assert_eq!(moved.findings, fresh_outcome(&file, &options).1);
+    }
+
+    // The receive taken out of its loop.
+    let from = file.text().find("\tfor {").unwrap();
+    file.edit(from..from + "\tfor {".len(), "\t{").unwrap();
+    let (_, changed, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!(reuse.analysed, 5);
+    assert_eq!(changed.findings, fresh_outcome(&file, &options).1);
 }
 
 /// Moves a file's type declarations into a sibling file (with the same package clause and

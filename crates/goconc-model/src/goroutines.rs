@@ -338,8 +338,10 @@ pub struct GoFacts {
 }
 
 impl GoFacts {
-    /// Hashes the facts for reuse across edits: [`GoFacts::own`] without its offsets (see
-    /// [`crate::channels::own_goroutine::OwnGoroutine::hash_without_offsets`]), the rest whole.
+    /// Hashes the facts for reuse across edits, without offsets: what moves when text above
+    /// is typed. [`GoFacts::own`] as [`crate::channels::own_goroutine::OwnGoroutine::hash_without_offsets`]
+    /// hashes it; the channel operations on fields without where they are, and their loop
+    /// by its rank among the function's loops (which operations share one is what it tells).
     pub fn hash_for_reuse(&self, key: &mut impl std::hash::Hasher) {
         use std::hash::Hash;
         let GoFacts {
@@ -366,12 +368,58 @@ impl GoFacts {
             hands_params,
             sends_once_params,
             recovers,
-            field_ops,
-            registry_ops,
             returns_pending_send,
             written_while_called,
         )
             .hash(key);
+        let mut loops: Vec<usize> = field_ops.iter().filter_map(|op| op.loop_offset).collect();
+        loops.sort_unstable();
+        loops.dedup();
+        for op in field_ops {
+            let crate::channels::fields::FieldChanOp {
+                owner,
+                field,
+                kind,
+                function,
+                in_goroutine,
+                select_can_leave,
+                select_has_cancel,
+                in_loop,
+                loop_offset,
+                loop_can_stop,
+                held,
+                read_held,
+                taken_in_iteration,
+                offset: _,
+                len,
+            } = op;
+            let loop_rank = loop_offset.map(|at| loops.partition_point(|&l| l < at));
+            (
+                (owner, field, kind, function),
+                (in_goroutine, select_can_leave, select_has_cancel),
+                (in_loop, loop_rank, loop_can_stop),
+                (held, read_held, taken_in_iteration, len),
+            )
+                .hash(key);
+        }
+        for op in registry_ops {
+            let crate::channels::registries::RegistryOp {
+                owner,
+                field,
+                element,
+                below,
+                kind,
+                function,
+                marks,
+                tests,
+                offset: _,
+                len,
+            } = op;
+            (
+                owner, field, element, below, kind, function, marks, tests, len,
+            )
+                .hash(key);
+        }
         own.hash_without_offsets(key);
     }
 }

@@ -160,7 +160,7 @@ impl FileDecls {
         // A method that broken code nests in an ERROR item keeps its accesses: the incremental
         // analysis keeps them too (see `goconc-analysis`'s incremental tests).
         decls.call_sites = super::atomics::call_sites_in(&items, src, &imports);
-        let (mut decls, facts) = decls.field_accesses_in(root, &items, src, None);
+        let (mut decls, facts) = decls.field_accesses_in(root, &items, src);
         decls.field_accesses = facts.accesses;
         decls.method_calls = facts.calls;
         decls
@@ -248,23 +248,39 @@ impl FileDecls {
     }
 
     /// The field accesses and method calls of the file's functions (see [`super::guards`]),
-    /// judged with the file's own types and summaries (set those first); functions starting at
-    /// a byte in `skip` are left out. `items` are the root's named children (the caller has them
-    /// already).
+    /// judged with the file's own types and summaries (set those first), with the calls of
+    /// constructed values and the counts of method calls. `items` are the root's named children
+    /// (the caller has them already).
     pub fn field_accesses_in(
         self,
         root: Node,
         items: &[Node],
         src: &str,
-        skip: Option<(&crate::HashSet<usize>, &Imports)>,
     ) -> (FileDecls, super::guards::GuardFacts) {
-        // Shared for the time of the walk so the file can be laid over an empty package
-        // (nothing copied), then handed back.
         let mut decls = self;
         (decls.constructed_calls, decls.method_call_counts) =
             super::guards::constructed_calls_and_counts(items, src);
-        let decls = Arc::new(decls);
-        let accesses = Self::accesses_with_own_types(&decls, root, items, src, skip);
+        let imports = Imports::from_tree(root, src);
+        decls.guard_facts_skipping(root, items, src, &crate::HashSet::default(), &imports)
+    }
+
+    /// The field accesses and method calls of the file's functions but those starting at a byte
+    /// in `skip`, judged as [`FileDecls::field_accesses_in`] judges them: a function's facts
+    /// depend on its own text and on the file's declarations, not on the other functions, so
+    /// a caller that kept the others' facts asks for the rest (the server, per keystroke). The
+    /// constructed calls and method-call counts are the caller's to set.
+    pub fn guard_facts_skipping(
+        self,
+        root: Node,
+        items: &[Node],
+        src: &str,
+        skip: &crate::HashSet<usize>,
+        imports: &Imports,
+    ) -> (FileDecls, super::guards::GuardFacts) {
+        // Shared for the time of the walk so the file can be laid over an empty package
+        // (nothing copied), then handed back.
+        let decls = Arc::new(self);
+        let accesses = Self::accesses_with_own_types(&decls, root, items, src, skip, imports);
         let decls = Arc::try_unwrap(decls).unwrap_or_else(|shared| (*shared).clone());
         (decls, accesses)
     }
@@ -274,7 +290,8 @@ impl FileDecls {
         root: Node,
         items: &[Node],
         src: &str,
-        skip: Option<(&crate::HashSet<usize>, &Imports)>,
+        skip: &crate::HashSet<usize>,
+        imports: &Imports,
     ) -> super::guards::GuardFacts {
         // Only files that lock can show which mutex guards a field, or hold a lock at a call.
         if !src.contains("ock(") || decls.structs.is_empty() {
@@ -285,14 +302,6 @@ impl FileDecls {
         if !own.has_struct_with_mutex() {
             return Default::default();
         }
-        let from_tree;
-        let imports = match skip {
-            Some((_, imports)) => imports,
-            None => {
-                from_tree = Imports::from_tree(root, src);
-                &from_tree
-            }
-        };
         // Only methods of a type that holds a mutex have guarded fields, and only functions that
         // name such a type can call its methods (see guards::collect): the model leaves every
         // other function out.
@@ -302,7 +311,7 @@ impl FileDecls {
             .filter(|(_, fields)| fields.iter().any(|f| own.lock_kind(f.ty.deref()).is_some()))
             .map(|(name, _)| name.as_str())
             .collect();
-        let mut left_out = skip.map(|(s, _)| s.clone()).unwrap_or_default();
+        let mut left_out = skip.clone();
         for &item in items {
             if !super::scope::is_function_item(item) || left_out.contains(&item.start_byte()) {
                 continue;

@@ -2,8 +2,10 @@
 //! learnt about every other top-level function still holds: [`IncrementalFile`] keeps, per
 //! top-level function or method, its declaration facts (summary, atomic accesses) and its
 //! findings, and recomputes only the functions whose text changed. Field accesses and method
-//! calls (the guard facts) are collected over the whole file on each change: they depend on
-//! callee summaries and on how the parser splits broken code, not only on one function's text.
+//! calls (the guard facts) also depend on the callees' summaries: they are kept per function
+//! while no function's declaration facts change ([`guard_facts`]), and collected over the whole
+//! file while it has a syntax error (which functions the parser sees then depends on more than
+//! their text).
 //!
 //! The result is always what [`FileDecls::collect`] and [`crate::analyze`] give for the same text
 //! (the tests check it over random edits of real files). What a function's facts and findings
@@ -13,6 +15,9 @@
 //!   types, variables, signatures, comments between declarations);
 //! - the findings context: that, plus the facts of every function of the file, the caller's key
 //!   for the other files of the package, and the options.
+//!
+//! Offsets are left out of both keys wherever a fact lies inside a function: typing moves the
+//! facts below it, and no finding kept for one function points into another.
 //!
 //! Findings are kept with offsets relative to their function. One whose range, related
 //! locations or fix edits reach outside its function is not kept: that function is analysed
@@ -25,8 +30,11 @@
 //! they say (offsets left out) changes, the findings kept for the other functions may rest on
 //! evidence that is gone: the file is analysed again with every function.
 
+mod guard_facts;
+
 use crate::{HashMap, HashSet};
 use goconc_syntax::NodeExt;
+use guard_facts::ItemGuards;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -70,6 +78,13 @@ pub struct IncrementalFile {
     item_calls: HashMap<u64, Vec<MethodCall>>,
     /// A key of those accesses of every function at the last analysis, offsets left out.
     accesses_key: u64,
+    /// Per function: its guard facts as the file's own declarations judge them (field
+    /// accesses, method calls, constructed calls, method-call counts), offsets relative to
+    /// the function's start. Kept under [`IncrementalFile::guards_context`].
+    item_guards: HashMap<u64, ItemGuards>,
+    /// What every function's guard facts read besides its own text: the declaration context
+    /// and the declaration facts of every function (offsets left out).
+    guards_context: u64,
     /// The declarations (by a hash of their text) already reported as too deep to read.
     too_deep_told: HashSet<u64>,
 }
@@ -314,16 +329,23 @@ impl IncrementalFile {
             )
                 .hash(&mut key);
         }
-        // Field accesses and method calls, judged with the file's own types and summaries. They
-        // depend on more than their function's text (the summaries of its callees, which
-        // functions the parser sees in broken code), so they are collected over the whole file
-        // each time rather than kept per function.
-        let (with_accesses, guard_facts) = decls.field_accesses_in(root, items, src, None);
-        decls = with_accesses;
-        // Offsets within their function, so that an edit elsewhere keeps the key.
-        let relative = |offset: usize| {
-            offset - containing(functions, offset).map_or(0, |f| f.node.start_byte())
+        // Field accesses and method calls, judged with the file's own types and summaries.
+        let guards_context = key.clone().finish();
+        let (with_accesses, guard_facts) = if broken {
+            // Which functions the parser sees in broken code depends on more than their text:
+            // collected over the whole file, as `FileDecls::collect` does.
+            self.item_guards.clear();
+            decls.field_accesses_in(root, items, src)
+        } else {
+            self.guard_facts(decls, root, top, src, &imports, guards_context)
         };
+        decls = with_accesses;
+        // Where in its function a fact is does not enter the key: the findings kept for other
+        // functions never point into this one (see [`within`]), and the facts are hashed in
+        // document order, so what reorders them still changes the key. A fact outside every
+        // top-level function (in a variable's function literal, or broken code) keeps its
+        // offset: nothing is kept for it to be relative to.
+        let position = |offset: usize| containing(functions, offset).map_or(Some(offset), |_| None);
         for a in &guard_facts.accesses {
             (
                 &a.type_name,
@@ -335,7 +357,7 @@ impl IncrementalFile {
                 a.lazy_init,
                 a.set_up,
                 &a.function,
-                relative(a.offset),
+                position(a.offset),
                 a.len,
                 (a.method, a.pointer_only),
             )
@@ -348,7 +370,7 @@ impl IncrementalFile {
                 &c.guards,
                 c.receiver,
                 c.how,
-                relative(c.offset),
+                position(c.offset),
                 c.len,
             )
                 .hash(&mut key);
@@ -358,7 +380,7 @@ impl IncrementalFile {
                 &c.constructor,
                 &c.method,
                 &c.caller,
-                relative(c.offset),
+                position(c.offset),
                 c.len,
             )
                 .hash(&mut key);
