@@ -606,6 +606,37 @@ fn guarded_field_evidence_in_kept_methods_of_a_sibling_type_survives_edits() {
     }
 }
 
+/// A read that races with a replacement names where the replacement is. With the type in a
+/// sibling file, an edit of one reader left `Reset` out of the model (its findings kept), and the
+/// other readers' findings lost the replacement's line and place. (Found by the random edits
+/// above, once broken lines inside a function kept the other functions.)
+#[test]
+fn a_kept_replacement_is_still_named_by_the_readers_that_race_with_it() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/guarded-field-unlocked/replaced_pointer.go");
+    let (text, sibling) = split_types(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let package = WithSibling::new(&sibling);
+    let options = FileOptions::default();
+    let mut file = SourceFile::new(text);
+    let mut incremental = IncrementalFile::new();
+    incremental.analyze(&file, &options, |d, k| package.package(d, k));
+    let at = file.text().find("\treturn ok").unwrap();
+    file.edit(at..at, "\t// listed\n").unwrap();
+    let (_, outcome, reuse) = incremental.analyze(&file, &options, |d, k| package.package(d, k));
+    assert!(reuse.analysed < reuse.functions, "{reuse:?}");
+    let named: Vec<&str> = outcome
+        .findings
+        .iter()
+        .filter(|f| {
+            f.message
+                .contains("`Reset` replaces `x.book` under `x.mu` at line")
+        })
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(named.len(), 2, "{:#?}", outcome.findings);
+    assert_eq!(outcome.findings, package.fresh(&file, &options).1);
+}
+
 /// Found by the `incremental_edits` fuzz target: methods pasted into the middle of other
 /// methods (broken code, declarations nested in bodies), the struct in a sibling file. After
 /// the sixteenth edit the incremental analysis reported a write in a method a fresh analysis

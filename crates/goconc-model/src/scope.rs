@@ -492,15 +492,19 @@ impl<'t> FileModel<'t> {
         }
     }
 
+    /// The type name of a method's receiver (`Cache` for `func (c *Cache) …`), as
+    /// [`Function::receiver_type`] holds it; None for a function.
+    pub fn receiver_type_of(&self, method: Node) -> Option<String> {
+        let param = named_children(method.field("receiver")?).next()?;
+        match Ty::from_node(param.field("type")?, self.src, &self.imports).deref() {
+            Ty::Named { name, .. } => Some(name.clone()),
+            _ => None,
+        }
+    }
+
     fn add_function(&mut self, node: Node<'t>, parent: Option<usize>) -> usize {
         let index = self.functions.len();
-        let receiver_type = node.field("receiver").and_then(|r| {
-            let param = named_children(r).next()?;
-            match Ty::from_node(param.field("type")?, self.src, &self.imports).deref() {
-                Ty::Named { name, .. } => Some(name.clone()),
-                _ => None,
-            }
-        });
+        let receiver_type = self.receiver_type_of(node);
         let literal_outer = (node.kind_str() == "func_literal").then(|| {
             let mut outer = [None; 4];
             for (slot, ancestor) in outer.iter_mut().zip(self.ancestors.iter().rev()) {

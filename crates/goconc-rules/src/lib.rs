@@ -298,6 +298,20 @@ impl<'t> Context<'_, 't> {
         i > 0 && offset < self.skipped[i - 1].end
     }
 
+    /// The top-level function left out of the model that `offset` lies in.
+    pub fn skipped_function_at(&self, offset: usize) -> Option<tree_sitter::Node<'t>> {
+        let i = self.skipped.partition_point(|r| r.start <= offset);
+        let range = self.skipped.get(i.checked_sub(1)?)?;
+        if offset >= range.end {
+            return None;
+        }
+        let item = self
+            .model
+            .root
+            .descendant_for_byte_range(range.start, range.end)?;
+        (item.byte_range() == *range).then_some(item)
+    }
+
     /// Does the code at `range` run under a deferred `recover()` that stops its panic (a test
     /// that closes a channel twice to see the runtime's error; see [`goconc_model::panics`])?
     pub fn panic_is_expected(&self, range: &std::ops::Range<usize>) -> bool {

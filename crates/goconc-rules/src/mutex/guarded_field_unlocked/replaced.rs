@@ -176,19 +176,26 @@ fn called_on_value(cx: &Context, access: &FieldAccess) -> String {
     }
 }
 
-/// Is the access one of this file's (its function is declared here)?
+/// Is the access one of this file's (its function is declared here)? Its function may be in
+/// the model, or left out of it by an incremental analysis that kept its findings: it is in
+/// this file all the same, and a fresh analysis names the place.
 fn in_this_file(cx: &Context, access: &FieldAccess) -> bool {
     let (receiver, name) = match access.function.split_once('.') {
         Some((receiver, name)) => (Some(receiver), name),
         None => (None, access.function.as_str()),
     };
-    cx.model.functions.iter().any(|f| {
-        f.parent.is_none()
-            && f.receiver_type.as_deref() == receiver
-            && f.node
-                .field("name")
-                .is_some_and(|n| goconc_syntax::text(n, cx.src) == name)
-            && f.node.start_byte() <= access.offset
-            && access.offset < f.node.end_offset()
-    })
+    let declares = |node: tree_sitter::Node| {
+        node.field("name")
+            .is_some_and(|n| goconc_syntax::text(n, cx.src) == name)
+            && node.start_byte() <= access.offset
+            && access.offset < node.end_offset()
+    };
+    let in_model =
+        cx.model.functions.iter().any(|f| {
+            f.parent.is_none() && f.receiver_type.as_deref() == receiver && declares(f.node)
+        });
+    in_model
+        || cx
+            .skipped_function_at(access.offset)
+            .is_some_and(|f| declares(f) && cx.model.receiver_type_of(f).as_deref() == receiver)
 }
