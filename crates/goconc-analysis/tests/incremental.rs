@@ -457,6 +457,58 @@ func (s *S) Count() int {
     assert_eq!(changed.findings, fresh_outcome(&file, &options).1);
 }
 
+/// A doc comment is read by the function it documents alone: typing one analyses that function
+/// again, not the file. One that says the caller holds the lock changes what the function
+/// tells the package, and its finding goes, as in a fresh analysis.
+#[test]
+fn typing_a_doc_comment_analyses_only_the_function_it_documents() {
+    let text = "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu sync.Mutex\n\tn  int\n}\n\n\
+                func (s *S) Add() {\n\ts.mu.Lock()\n\ts.n++\n\ts.mu.Unlock()\n}\n\n\
+                func (s *S) Reset() {\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\ts.n = 0\n}\n\n\
+                func (s *S) Get() int {\n\treturn s.n\n}\n";
+    let options = FileOptions::default();
+    let mut file = SourceFile::new(text.to_string());
+    let mut incremental = IncrementalFile::new();
+    let (_, first, _) = incremental.analyze(&file, &options, own_package);
+    let rules: Vec<&str> = first.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(rules, ["guarded-field-unlocked"]);
+
+    // A line opened above Get, then the comment typed on it.
+    let at = text.find("func (s *S) Get").unwrap();
+    file.edit(at..at, "\n").unwrap();
+    incremental.analyze(&file, &options, own_package);
+    for (i, c) in "// Get returns the count.".char_indices() {
+        file.edit(at + i..at + i, &c.to_string()).unwrap();
+        let (_, typed, reuse) = incremental.analyze(&file, &options, own_package);
+        assert_eq!(typed.findings, fresh_outcome(&file, &options).1);
+        // A lone `/` is a syntax error between the functions: the next keystroke follows it.
+        if i >= 2 {
+            assert_eq!((reuse.functions, reuse.analysed), (3, 1), "{c:?}");
+            assert_eq!(typed.findings.len(), 1);
+        }
+    }
+    // Another line of it: still only Get.
+    let at = file.text().find("func (s *S) Get").unwrap();
+    file.edit(at..at, "// It reads n.\n").unwrap();
+    let (_, _, reuse) = incremental.analyze(&file, &options, own_package);
+    assert_eq!(reuse.analysed, 1);
+
+    // What the caller must hold: Get expects the lock held, and reads n under it.
+    let at = file.text().find("count.").unwrap();
+    file.edit(at..at + "count.".len(), "count; the caller must hold s.mu.")
+        .unwrap();
+    let (_, documented, _) = incremental.analyze(&file, &options, own_package);
+    assert_eq!(documented.findings, fresh_outcome(&file, &options).1);
+    assert!(documented.findings.is_empty(), "{:?}", documented.findings);
+
+    // A blank line makes it a comment of the file, no longer Get's: the finding is back.
+    let at = file.text().find("func (s *S) Get").unwrap();
+    file.edit(at..at, "\n").unwrap();
+    let (_, detached, _) = incremental.analyze(&file, &options, own_package);
+    assert_eq!(detached.findings, fresh_outcome(&file, &options).1);
+    assert_eq!(detached.findings.len(), 1);
+}
+
 /// Moves a file's type declarations into a sibling file (with the same package clause and
 /// imports): the file without them and the sibling, or None when the file declares no type.
 fn split_types(text: &str) -> Option<(String, String)> {

@@ -1,5 +1,5 @@
 //! The guard facts (field accesses, method calls, constructed calls, method-call counts) of a
-//! file without syntax errors, kept per function across edits.
+//! file whose syntax errors (if any) lie inside its functions, kept per function across edits.
 //!
 //! A function's guard facts are judged with the file's own declarations: they read its own
 //! text, the file's types and signatures, and the declaration facts of every function (the
@@ -24,7 +24,7 @@ pub(super) struct ItemGuards {
 }
 
 impl IncrementalFile {
-    /// The guard facts of a file without syntax errors, as [`FileDecls::field_accesses_in`]
+    /// The guard facts of a file broken nowhere but inside functions, as [`FileDecls::field_accesses_in`]
     /// gives them: a function's facts depend on its own text and on what `context` folds in
     /// (the file's declarations and every function's declaration facts), so those of a
     /// function whose text is unchanged are kept while `context` is. Sets the file's

@@ -89,8 +89,10 @@ pub struct IncrementalFile {
     too_deep_told: HashSet<u64>,
 }
 
-/// A top-level function or method and a 64-bit hash of its text, computed once per analysis:
-/// the key of everything kept for it.
+/// A top-level function or method and a 64-bit hash of its text and doc comment, computed once
+/// per analysis: the key of everything kept for it. The key of a function with a syntax error also hashes
+/// how the parser read it: error recovery may read the same text another way when the text
+/// after it changes.
 #[derive(Clone, Copy)]
 struct TopFunction<'t> {
     node: Node<'t>,
@@ -102,6 +104,11 @@ struct TopFunction<'t> {
 struct TopLevel<'t> {
     items: Vec<Node<'t>>,
     functions: Vec<TopFunction<'t>>,
+    /// The parser's error recovery reaches past the functions' own text: the file's top level
+    /// is an error, or a declaration other than a function has one (an unclosed type can take
+    /// in the methods after it). A function then is not read alone as among its file's items,
+    /// and the file's facts are collected over the whole file.
+    broken_between_functions: bool,
 }
 
 impl<'t> TopLevel<'t> {
@@ -109,14 +116,35 @@ impl<'t> TopLevel<'t> {
         let items = top_level_items(root, src);
         let functions = items
             .iter()
-            .filter(|n| is_function_item(**n))
-            .map(|&node| TopFunction {
+            .enumerate()
+            .filter(|(_, n)| is_function_item(**n))
+            .map(|(at, &node)| TopFunction {
                 node,
-                key: hash_of(&text(node, src)),
+                key: function_key(node, doc_start(&items, at, src), src),
             })
             .collect();
-        TopLevel { items, functions }
+        let broken_between_functions = root.has_error()
+            && (root.is_error()
+                || root.is_missing()
+                || goconc_syntax::named_children(root)
+                    .any(|item| item.has_error() && !is_function_item(item)));
+        TopLevel {
+            items,
+            functions,
+            broken_between_functions,
+        }
     }
+}
+
+/// See [`TopFunction::key`]: the function's text with its doc comment (from `doc_start`).
+fn function_key(node: Node, doc_start: usize, src: &str) -> u64 {
+    let mut key = DefaultHasher::new();
+    src.get(doc_start..node.start_byte()).hash(&mut key);
+    text(node, src).hash(&mut key);
+    if node.has_error() {
+        hash_tokens_but_comments(node, src, &mut key);
+    }
+    key.finish()
 }
 
 #[derive(Clone, Default)]
@@ -239,6 +267,9 @@ impl IncrementalFile {
         let (imports, signatures) = self.signatures.as_ref().expect("set above");
         let imports = imports.clone();
         let mut decls = signatures.clone();
+        // The one offset among the signatures: a doc comment typed above the first function
+        // moves it without changing the declaration context.
+        decls.declarations_start = goconc_model::quiet::declarations_start(items, src);
         // Summaries and atomic accesses of the functions not seen before.
         let mut fresh: HashMap<u64, ItemDecls> = HashMap::default();
         let chan_fields = goconc_model::channels::fields::chan_fields_of(signatures);
@@ -296,8 +327,9 @@ impl IncrementalFile {
         // In broken code a function the parser nests in an ERROR item is seen one way alone
         // and another way among its file's items: its facts are then collected over the whole
         // file, as `FileDecls::collect` does, not kept per function (slower while the file is
-        // broken, and the same as the CLI).
-        let broken = root.has_error();
+        // broken that way, and the same as the CLI). An error inside a function's own text
+        // (a half-typed line) leaves the others as they were.
+        let broken = top.broken_between_functions;
         if broken {
             let whole = FileDecls::collect(root, src);
             decls.summaries = whole.summaries;
@@ -332,8 +364,8 @@ impl IncrementalFile {
         // Field accesses and method calls, judged with the file's own types and summaries.
         let guards_context = key.clone().finish();
         let (with_accesses, guard_facts) = if broken {
-            // Which functions the parser sees in broken code depends on more than their text:
-            // collected over the whole file, as `FileDecls::collect` does.
+            // Which functions the parser sees then depends on more than their text: collected
+            // over the whole file, as `FileDecls::collect` does.
             self.item_guards.clear();
             decls.field_accesses_in(root, items, src)
         } else {
@@ -654,7 +686,8 @@ fn part<'a>(
 }
 
 /// A key of the file's text outside function bodies, blank lines included (they decide which
-/// comment documents which declaration). Comments inside type declarations count only when one
+/// comment documents which declaration), functions' doc comments left to the functions' keys
+/// (see [`doc_start`]). Comments inside type declarations count only when one
 /// names a guarding mutex (`// guarded by mu`): the rest do not change what a type declares.
 /// `type_keys` remembers each type declaration's part of the key by its text; entries of
 /// declarations that are gone are dropped.
@@ -662,10 +695,12 @@ fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u
     let mut key = DefaultHasher::new();
     let mut used = HashMap::with_capacity_and_hasher(type_keys.len(), Default::default());
     let mut from = 0;
-    for &item in items {
+    for (at, &item) in items.iter().enumerate() {
         let text_before = |end: usize| src.get(from..end).unwrap_or("");
         if let Some(body) = item.field("body").filter(|_| is_function_item(item)) {
-            text_before(body.start_byte()).hash(&mut key);
+            // A function's doc comment is in its own key: only its facts read it.
+            text_before(doc_start(items, at, src).max(from)).hash(&mut key);
+            src.get(item.start_byte()..body.start_byte()).hash(&mut key);
             from = body.end_byte();
         } else if item.kind_str() == "type_declaration" {
             text_before(item.start_byte()).hash(&mut key);
@@ -696,11 +731,58 @@ fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u
             declares.hash(&mut key);
             from = item.end_byte();
         }
-        item.kind_id().hash(&mut key);
+        // A comment's text is in the text around the items (or, above a function, in its
+        // key): a doc comment line typed adds an item that changes nothing else.
+        if item.kind_str() != "comment" {
+            item.kind_id().hash(&mut key);
+        }
     }
     src.get(from..).unwrap_or("").hash(&mut key);
     *type_keys = used;
     key.finish()
+}
+
+/// Where the doc comment of the function `items[at]` starts (its start when it has none): the
+/// lines right above it that start with `//`, up to a line that does not. Between two items
+/// lies nothing but comments, blank space and declarations too deep to read, and nothing but
+/// the function itself reads a comment there (its doc comment: "the caller must hold `mu`",
+/// see [`goconc_syntax::doc_comment`]). So that text is hashed into the function's key, not the
+/// declaration context: typing a doc comment analyses that function again, not the file. The
+/// text is only scanned, within the gap (linear in the file).
+fn doc_start(items: &[Node], at: usize, src: &str) -> usize {
+    let function = items[at].start_byte();
+    let floor = at
+        .checked_sub(1)
+        .map_or(0, |p| items[p].end_byte())
+        .min(function);
+    let Some(gap) = src.get(floor..function) else {
+        return function;
+    };
+    // The function starts its line.
+    let Some(mut line_end) = gap.rfind('\n') else {
+        return function;
+    };
+    if !gap[line_end + 1..].trim().is_empty() {
+        return function;
+    }
+    let shares_previous_line = floor > 0 && src.as_bytes().get(floor - 1) != Some(&b'\n');
+    let mut start = function;
+    loop {
+        let above = &gap[..line_end];
+        let line_start = above.rfind('\n').map_or(0, |i| i + 1);
+        let line = &above[line_start..];
+        let comment = line.trim_start();
+        // A comment after the previous item on its line is that item's.
+        if !comment.starts_with("//") || (line_start == 0 && shares_previous_line) {
+            break;
+        }
+        start = floor + line_start + (line.len() - comment.len());
+        if line_start == 0 {
+            break;
+        }
+        line_end = line_start - 1;
+    }
+    start
 }
 
 /// What functions can learn from a variable declaration without a call or a function literal
