@@ -509,6 +509,47 @@ fn typing_a_doc_comment_analyses_only_the_function_it_documents() {
     assert_eq!(detached.findings.len(), 1);
 }
 
+/// Found by the `incremental_edits` fuzz target (stop 43): error recovery read the same broken
+/// parameter list (`wg *sync.Wan int`) one way, then another once a line of the body below was
+/// cut. The declaration context hashed the signature's text alone, so the signatures kept from
+/// the first reading disagreed with a fresh analysis.
+#[test]
+fn a_broken_signature_read_anew_after_an_edit_below_it_is_seen() {
+    let seed = "package p\n\nimport (\n\t\"context\"\n\t\"sync\"\n\t\"time\"\n)\n\n\
+                func F(ctx context.Context, wg *sync.WaitGroup, ch chan int) {\n\tfor i := 0; i < 3; i++ {\n\t\twg.Add(1)\n\t\tgo func() {\n\t\t\tdefer wg.Done()\n\t\t\tch <- i\n\t\t}()\n\t}\n\
+                \tctx, cancel := context.WithTimeout(ctx, time.Second)\n\t_ = ctx\n\t_ = cancel\n\tclose(ch)\n}\n";
+    let options = FileOptions::default();
+    let mut file = SourceFile::new(seed.to_string());
+    let mut incremental = IncrementalFile::new();
+    incremental.analyze(&file, &options, own_package);
+    // The end of the function cut, then part of the signature, then a line of the body.
+    for (cut, text) in [
+        ("l\n\tclose(ch)\n}\n", ""),
+        ("itGroup, ch cha", ""),
+        ("efer wg.Done()\n", ""),
+    ] {
+        let at = file
+            .text()
+            .find(cut)
+            .unwrap_or_else(|| panic!("{cut:?} in {:?}", file.text()));
+        file.edit(at..at + cut.len(), text).unwrap();
+        let (decls, outcome, _) = incremental.analyze(&file, &options, own_package);
+        let (want_decls, want_findings) = fresh_outcome(&file, &options);
+        assert!(
+            decls.funcs == want_decls.funcs,
+            "after cutting {cut:?}: {:?}",
+            decls.funcs
+        );
+        assert!(*decls == want_decls, "after cutting {cut:?}");
+        assert_eq!(outcome.findings, want_findings);
+    }
+    assert!(
+        file.text().contains("wg *sync.Wan int) {"),
+        "{:?}",
+        file.text()
+    );
+}
+
 /// Moves a file's type declarations into a sibling file (with the same package clause and
 /// imports): the file without them and the sibling, or None when the file declares no type.
 fn split_types(text: &str) -> Option<(String, String)> {

@@ -736,6 +736,22 @@ fn declaration_context(items: &[Node], src: &str, type_keys: &mut HashMap<u64, u
         if item.kind_str() != "comment" {
             item.kind_id().hash(&mut key);
         }
+        // Error recovery reads past a broken declaration: text after it can change how the
+        // same text reads (`wg *sync.Wan int` read one way, then another once the body below
+        // changed). What the parser made of it counts, not only its text; a function's body is
+        // its own key's.
+        if item.has_error() && item.kind_str() != "type_declaration" {
+            if is_function_item(item) {
+                let body = item.field("body");
+                for part in goconc_syntax::named_children(item) {
+                    if Some(part) != body && part.has_error() {
+                        hash_tokens_but_comments(part, src, &mut key);
+                    }
+                }
+            } else {
+                hash_tokens_but_comments(item, src, &mut key);
+            }
+        }
     }
     src.get(from..).unwrap_or("").hash(&mut key);
     *type_keys = used;
