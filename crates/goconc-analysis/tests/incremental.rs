@@ -550,6 +550,35 @@ fn a_broken_signature_read_anew_after_an_edit_below_it_is_seen() {
     );
 }
 
+/// Found by the `incremental_edits` fuzz target (stop 43): `func (s *S\u{FFFD}\u{FFFD}) B()` (bytes
+/// that were no text, replaced) reads as a method of `S` to the parser, but the quiet-function
+/// filter took `S\u{FFFD}\u{FFFD}` for one word, not the type `S`, and passed over `B`: a fresh
+/// analysis missed the unguarded write that the server (which reads every function it
+/// analyses) reported. A character that is no letter now ends a word, as it ends an identifier.
+#[test]
+fn a_method_whose_receiver_type_is_glued_to_junk_is_read_by_both() {
+    let package = WithSibling::new(
+        "package p\n\nimport \"sync\"\n\ntype S struct {\n\tmu sync.Mutex\n\tn  int // guarded by mu\n}\n",
+    );
+    let text = "package p\n\nimport \"sync\"\n\nfunc (s *S) A() {\n\ts.mu.Lock()\n\tif s.n > 0 {\n\t\treturn\n\t}\n\ts.mu.Unlock()\n}\n\n\
+                func (s *S) B() int {\n\ts.n++\n\treturn s.n\n}\n";
+    let options = FileOptions::default();
+    let mut file = SourceFile::new(text.to_string());
+    let mut incremental = IncrementalFile::new();
+    incremental.analyze(&file, &options, |d, k| package.package(d, k));
+    let at = file.text().find("\t\treturn").unwrap() + "\t\treturn".len();
+    file.edit(at..at, "(").unwrap();
+    let at = file.text().find("*S) B").unwrap() + "*S".len();
+    file.edit(at..at, "\u{FFFD}\u{FFFD}").unwrap();
+    let (_, outcome, _) = incremental.analyze(&file, &options, |d, k| package.package(d, k));
+    let (_, fresh) = package.fresh(&file, &options);
+    assert_eq!(outcome.findings, fresh);
+    assert!(
+        fresh.iter().any(|f| f.rule == "guarded-field-unlocked"),
+        "{fresh:?}"
+    );
+}
+
 /// Moves a file's type declarations into a sibling file (with the same package clause and
 /// imports): the file without them and the sibling, or None when the file declares no type.
 fn split_types(text: &str) -> Option<(String, String)> {

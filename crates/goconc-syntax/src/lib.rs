@@ -217,10 +217,50 @@ pub fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
-/// Whether `bytes[start..end]` is a whole word: no identifier byte right before or after it.
+/// Whether `bytes[start..end]` is a whole word: no identifier character right before or after
+/// it. Beside ASCII, only letters and digits continue an identifier, as for Go's scanner and
+/// tree-sitter's: in `S\u{FFFD}` (broken code) or `n…` the word `S` or `n` stands alone.
 pub fn is_whole_word(bytes: &[u8], start: usize, end: usize) -> bool {
-    let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
-    !before.is_some_and(is_word_byte) && !bytes.get(end).copied().is_some_and(is_word_byte)
+    !char_before(bytes, start).is_some_and(continues_identifier)
+        && !char_at(bytes, end).is_some_and(continues_identifier)
+}
+
+/// A letter, a digit or `_`. (A byte that does not decode counts as one: what is not text is
+/// nobody's word boundary.)
+fn continues_identifier(c: Option<char>) -> bool {
+    c.is_none_or(|c| c == '_' || c.is_alphanumeric())
+}
+
+/// The character that starts at `at`: `None` past the end, `Some(None)` if it does not decode.
+fn char_at(bytes: &[u8], at: usize) -> Option<Option<char>> {
+    let lead = *bytes.get(at)?;
+    if lead < 0x80 {
+        return Some(Some(char::from(lead)));
+    }
+    let len = match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    };
+    let end = (at + len).min(bytes.len());
+    Some(
+        std::str::from_utf8(&bytes[at..end])
+            .ok()
+            .and_then(|s| s.chars().next()),
+    )
+}
+
+/// The character that ends at `at`: `None` at the start, `Some(None)` if it does not decode.
+fn char_before(bytes: &[u8], at: usize) -> Option<Option<char>> {
+    let last = at.checked_sub(1)?;
+    let mut from = last;
+    while from > 0 && last - from < 3 && bytes.get(from).is_some_and(|b| b & 0xC0 == 0x80) {
+        from -= 1;
+    }
+    let chars = bytes
+        .get(from..at)
+        .and_then(|b| std::str::from_utf8(b).ok());
+    Some(chars.and_then(|s| s.chars().next_back()))
 }
 
 /// The source text of a node ("" if the node's range is not valid in `src`).
@@ -1058,6 +1098,23 @@ pub fn newline(src: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_words_end_where_an_identifier_ends() {
+        let whole = |text: &str, word: &str| {
+            let start = text.find(word).unwrap();
+            is_whole_word(text.as_bytes(), start, start + word.len())
+        };
+        assert!(whole("func (s *S) B()", "S"));
+        // Letters of any script continue an identifier.
+        assert!(!whole("func (s *Sé) B()", "S"));
+        assert!(!whole("x := 日S", "S"));
+        assert!(!whole("S_1", "S"));
+        // What is no letter does not: a replacement character in broken code, punctuation.
+        assert!(whole("func (s *S\u{FFFD}\u{FFFD}) B()", "S"));
+        assert!(whole("\u{2026}S\u{2014}", "S"));
+        assert!(whole("S", "S"));
+    }
 
     /// With a layout and with the cursor, the walk that keeps its ancestors visits the same
     /// nodes under the same chain of entered nodes, passes over the same subtrees, and has left
