@@ -45,12 +45,7 @@ impl IncrementalFile {
         }
         // Two functions of one text (two `init`s alike) would share one slot: both are judged
         // again each time.
-        let mut seen: HashSet<u64> = HashSet::default();
-        let repeated: HashSet<u64> = functions
-            .iter()
-            .filter(|f| !seen.insert(f.key))
-            .map(|f| f.key)
-            .collect();
+        let repeated = &top.repeated;
         let kept =
             |f: &TopFunction| !repeated.contains(&f.key) && self.item_guards.contains_key(&f.key);
         let skip: HashSet<usize> = functions
@@ -105,22 +100,23 @@ impl IncrementalFile {
         }
         decls.method_call_counts = counts.into_iter().collect();
         let (decls, found) = decls.guard_facts_skipping(root, &top.items, src, &skip, imports);
+        // Each fact under the function it is in; one in no top-level function has nothing to
+        // be kept under: the file is collected whole.
+        let outside = |offset: usize| containing(functions, offset).is_none();
+        if found.accesses.iter().any(|a| outside(a.offset))
+            || found.calls.iter().any(|c| outside(c.offset))
+        {
+            self.item_guards.clear();
+            return decls.field_accesses_in(root, &top.items, src);
+        }
+        let start_of = |offset: usize| containing(functions, offset).map(|f| f.node.start_byte());
         for access in found.accesses {
-            let Some(f) = containing(functions, access.offset) else {
-                // Not in a top-level function: nothing to keep it under.
-                self.item_guards.clear();
-                return decls.field_accesses_in(root, &top.items, src);
-            };
-            if let Some(facts) = fresh.get_mut(&f.node.start_byte()) {
+            if let Some(facts) = start_of(access.offset).and_then(|s| fresh.get_mut(&s)) {
                 facts.accesses.push(access);
             }
         }
         for call in found.calls {
-            let Some(f) = containing(functions, call.offset) else {
-                self.item_guards.clear();
-                return decls.field_accesses_in(root, &top.items, src);
-            };
-            if let Some(facts) = fresh.get_mut(&f.node.start_byte()) {
+            if let Some(facts) = start_of(call.offset).and_then(|s| fresh.get_mut(&s)) {
                 facts.calls.push(call);
             }
         }

@@ -109,12 +109,15 @@ struct TopLevel<'t> {
     /// in the methods after it). A function then is not read alone as among its file's items,
     /// and the file's facts are collected over the whole file.
     broken_between_functions: bool,
+    /// The keys of functions whose text another function repeats (a duplicate declaration, or
+    /// two `init`s alike): one slot would hold what both say, so nothing is kept for them.
+    repeated: HashSet<u64>,
 }
 
 impl<'t> TopLevel<'t> {
     fn of(root: Node<'t>, src: &str) -> TopLevel<'t> {
         let items = top_level_items(root, src);
-        let functions = items
+        let functions: Vec<TopFunction> = items
             .iter()
             .enumerate()
             .filter(|(_, n)| is_function_item(**n))
@@ -128,10 +131,17 @@ impl<'t> TopLevel<'t> {
                 || root.is_missing()
                 || goconc_syntax::named_children(root)
                     .any(|item| item.has_error() && !is_function_item(item)));
+        let mut seen: HashSet<u64> = HashSet::default();
+        let repeated = functions
+            .iter()
+            .filter(|f| !seen.insert(f.key))
+            .map(|f| f.key)
+            .collect();
         TopLevel {
             items,
             functions,
             broken_between_functions,
+            repeated,
         }
     }
 }
@@ -454,12 +464,7 @@ impl IncrementalFile {
         // Two functions of the same text (a duplicate declaration, invalid Go) are one
         // declaration to the rules, which report one of them ("one finding per field per
         // function"): what was kept for the text would be repeated at both. Analyse them again.
-        let mut seen_keys: HashSet<u64> = HashSet::default();
-        let repeated: HashSet<u64> = functions
-            .iter()
-            .filter(|f| !seen_keys.insert(f.key))
-            .map(|f| f.key)
-            .collect();
+        let repeated = &top.repeated;
         let kept_for = |f: &TopFunction| {
             reuse_functions && !repeated.contains(&f.key) && self.item_findings.contains_key(&f.key)
         };
@@ -475,28 +480,11 @@ impl IncrementalFile {
         // The field accesses of the functions left out, as the package sees them: the file's
         // declarations hold them only for its own types (a type declared in a sibling file
         // would lose the evidence of every method not analysed again).
-        let kept_accesses: Vec<FieldAccess> = functions
-            .iter()
-            .filter(|f| skip.contains(&f.node.start_byte()))
-            .filter_map(|f| Some((f.node.start_byte(), self.item_accesses.get(&f.key)?)))
-            .flat_map(|(start, accesses)| {
-                accesses.iter().cloned().map(move |mut a| {
-                    a.offset += start;
-                    a
-                })
-            })
-            .collect();
-        let kept_calls: Vec<MethodCall> = functions
-            .iter()
-            .filter(|f| skip.contains(&f.node.start_byte()))
-            .filter_map(|f| Some((f.node.start_byte(), self.item_calls.get(&f.key)?)))
-            .flat_map(|(start, calls)| {
-                calls.iter().cloned().map(move |mut c| {
-                    c.offset += start;
-                    c
-                })
-            })
-            .collect();
+        let left_out = |f: &&TopFunction| skip.contains(&f.node.start_byte());
+        let kept_accesses: Vec<FieldAccess> =
+            kept_in(functions, left_out, &self.item_accesses, |a| &mut a.offset);
+        let kept_calls: Vec<MethodCall> =
+            kept_in(functions, left_out, &self.item_calls, |c| &mut c.offset);
         let with_kept;
         let package = if kept_accesses.is_empty() && kept_calls.is_empty() {
             package
@@ -587,37 +575,14 @@ impl IncrementalFile {
             let current: HashSet<u64> = functions.iter().map(|f| f.key).collect();
             self.item_findings.retain(|k, _| current.contains(k));
             self.item_accesses.retain(|k, _| current.contains(k));
-            let mut by_function: HashMap<u64, Vec<FieldAccess>> = functions
-                .iter()
-                .filter(|f| !skip.contains(&f.node.start_byte()))
-                .map(|f| (f.key, Vec::new()))
-                .collect();
-            for mut access in accesses {
-                let Some(f) = containing(functions, access.offset) else {
-                    continue;
-                };
-                if let Some(kept) = by_function.get_mut(&f.key) {
-                    access.offset -= f.node.start_byte();
-                    kept.push(access);
-                }
-            }
-            self.item_accesses.extend(by_function);
+            let analysed = |f: &&TopFunction| !skip.contains(&f.node.start_byte());
+            self.item_accesses
+                .extend(by_function(functions, analysed, accesses, |a| {
+                    &mut a.offset
+                }));
             self.item_calls.retain(|k, _| current.contains(k));
-            let mut calls_by_function: HashMap<u64, Vec<MethodCall>> = functions
-                .iter()
-                .filter(|f| !skip.contains(&f.node.start_byte()))
-                .map(|f| (f.key, Vec::new()))
-                .collect();
-            for mut call in calls {
-                let Some(f) = containing(functions, call.offset) else {
-                    continue;
-                };
-                if let Some(kept) = calls_by_function.get_mut(&f.key) {
-                    call.offset -= f.node.start_byte();
-                    kept.push(call);
-                }
-            }
-            self.item_calls.extend(calls_by_function);
+            self.item_calls
+                .extend(by_function(functions, analysed, calls, |c| &mut c.offset));
             let mut key = DefaultHasher::new();
             for f in functions {
                 for a in self.item_accesses.get(&f.key).into_iter().flatten() {
@@ -661,6 +626,50 @@ impl IncrementalFile {
         outcome.too_deep = goconc_model::scope::too_deep_items(root, src);
         (outcome, reuse)
     }
+}
+
+/// `facts` of the functions `analysed` says yes to, by function key (every such function gets
+/// its list, maybe empty), offsets made relative to the function's start.
+fn by_function<T>(
+    functions: &[TopFunction],
+    analysed: impl Fn(&&TopFunction) -> bool,
+    facts: Vec<T>,
+    offset: impl Fn(&mut T) -> &mut usize,
+) -> HashMap<u64, Vec<T>> {
+    let mut grouped: HashMap<u64, Vec<T>> = functions
+        .iter()
+        .filter(analysed)
+        .map(|f| (f.key, Vec::new()))
+        .collect();
+    for mut fact in facts {
+        let Some(f) = containing(functions, *offset(&mut fact)) else {
+            continue;
+        };
+        if let Some(kept) = grouped.get_mut(&f.key) {
+            *offset(&mut fact) -= f.node.start_byte();
+            kept.push(fact);
+        }
+    }
+    grouped
+}
+
+/// What was kept for the functions `left_out` says yes to, in their order, offsets made
+/// absolute again.
+fn kept_in<T: Clone>(
+    functions: &[TopFunction],
+    left_out: impl Fn(&&TopFunction) -> bool,
+    kept: &HashMap<u64, Vec<T>>,
+    offset: impl Fn(&mut T) -> &mut usize,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for f in functions.iter().filter(left_out) {
+        for fact in kept.get(&f.key).into_iter().flatten() {
+            let mut fact = fact.clone();
+            *offset(&mut fact) += f.node.start_byte();
+            out.push(fact);
+        }
+    }
+    out
 }
 
 /// The facts of one function: just collected or kept from before.
