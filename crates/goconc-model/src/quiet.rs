@@ -322,10 +322,11 @@ fn names_started_by_go(src: &str) -> Option<HashSet<&str>> {
         if bytes.get(at) == Some(&b'/') && matches!(bytes.get(at + 1), Some(b'/' | b'*')) {
             return None;
         }
-        let end = (at..bytes.len())
-            .find(|&i| !is_word_byte(bytes[i]))
-            .unwrap_or(bytes.len());
-        if let Some(name) = src.get(at..end).filter(|n| !n.is_empty()) {
+        // The name as the parser reads it: where identifier characters end.
+        if let Some((0, name)) = src
+            .get(at..)
+            .and_then(|rest| goconc_syntax::identifiers(rest).next())
+        {
             names.insert(name);
         }
     }

@@ -187,25 +187,35 @@ fn field_id_by_search(name: &str) -> Option<u16> {
 }
 
 /// The identifier-like words of a text with their offsets, in one pass (comments and strings
-/// included: the syntax tree tells them apart later). A run of word bytes that starts with a
-/// digit is a number, not a word.
+/// included: the syntax tree tells them apart later). A run of identifier characters (see
+/// [`is_whole_word`]) that starts with a digit is a number, not a word.
 pub fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let bytes = text.as_bytes();
+    // The length of the identifier character at `i`, if it is one.
+    let identifier_char = move |i: usize| -> Option<usize> {
+        let b = *bytes.get(i)?;
+        if b < 0x80 {
+            return (b.is_ascii_alphanumeric() || b == b'_').then_some(1);
+        }
+        let c = char_at(bytes, i)??;
+        continues_identifier(Some(c)).then(|| c.len_utf8())
+    };
     let mut i = 0;
     std::iter::from_fn(move || {
         while i < bytes.len() {
-            if !is_word_byte(bytes[i]) {
-                i += 1;
+            let Some(len) = identifier_char(i) else {
+                // Past the whole character, so that a run starts at a boundary.
+                i += char_at(bytes, i).flatten().map_or(1, char::len_utf8);
                 continue;
-            }
+            };
             let start = i;
-            while i < bytes.len() && is_word_byte(bytes[i]) {
-                i += 1;
+            i += len;
+            while let Some(len) = identifier_char(i) {
+                i += len;
             }
             if bytes[start].is_ascii_digit() {
                 continue;
             }
-            // Runs of word bytes start and end at char boundaries (non-ASCII bytes are all taken).
             return Some((start, text.get(start..i).unwrap_or("")));
         }
         None
@@ -1114,6 +1124,11 @@ mod tests {
         assert!(whole("func (s *S\u{FFFD}\u{FFFD}) B()", "S"));
         assert!(whole("\u{2026}S\u{2014}", "S"));
         assert!(whole("S", "S"));
+        // The words of a text end at the same places.
+        let words: Vec<&str> = identifiers("(s *S\u{FFFD}\u{FFFD}) Sé 1x _a\u{2026}b")
+            .map(|(_, w)| w)
+            .collect();
+        assert_eq!(words, ["s", "S", "Sé", "_a", "b"]);
     }
 
     /// With a layout and with the cursor, the walk that keeps its ancestors visits the same
