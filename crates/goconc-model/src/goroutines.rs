@@ -339,9 +339,10 @@ pub struct GoFacts {
 
 impl GoFacts {
     /// Hashes the facts for reuse across edits, without offsets: what moves when text above
-    /// is typed. [`GoFacts::own`] as [`crate::channels::own_goroutine::OwnGoroutine::hash_without_offsets`]
-    /// hashes it; the channel operations on fields without where they are, and their loop
-    /// by its rank among the function's loops (which operations share one is what it tells).
+    /// is typed. [`GoFacts::own`] as
+    /// [`crate::channels::own_goroutine::OwnGoroutine::hash_without_offsets`] hashes it; the
+    /// channel operations on fields without where they are, and their loop by its rank among
+    /// the function's loops (which operations share one is what it tells).
     pub fn hash_for_reuse(&self, key: &mut impl std::hash::Hasher) {
         use std::hash::Hash;
         let GoFacts {

@@ -24,11 +24,11 @@ pub(super) struct ItemGuards {
 }
 
 impl IncrementalFile {
-    /// The guard facts of a file broken nowhere but inside functions, as [`FileDecls::field_accesses_in`]
-    /// gives them: a function's facts depend on its own text and on what `context` folds in
-    /// (the file's declarations and every function's declaration facts), so those of a
-    /// function whose text is unchanged are kept while `context` is. Sets the file's
-    /// constructed calls and method-call counts.
+    /// The guard facts of a file broken nowhere but inside functions, as
+    /// [`FileDecls::field_accesses_in`] gives them: a function's facts depend on its own text
+    /// and on what `context` folds in (the file's declarations and every function's
+    /// declaration facts), so those of a function whose text is unchanged are kept while
+    /// `context` is. Sets the file's constructed calls and method-call counts.
     pub(super) fn guard_facts(
         &mut self,
         mut decls: FileDecls,

@@ -3,16 +3,18 @@
 //! top-level function or method, its declaration facts (summary, atomic accesses) and its
 //! findings, and recomputes only the functions whose text changed. Field accesses and method
 //! calls (the guard facts) also depend on the callees' summaries: they are kept per function
-//! while no function's declaration facts change ([`guard_facts`]), and collected over the whole
-//! file while it has a syntax error (which functions the parser sees then depends on more than
-//! their text).
+//! while no function's declaration facts change ([`guard_facts`]). While the file has a syntax
+//! error between its functions, every fact is collected over the whole file (which functions
+//! the parser sees then depends on more than their text); an error inside one function's text
+//! leaves the others as they were.
 //!
 //! The result is always what [`FileDecls::collect`] and [`crate::analyze`] give for the same text
 //! (the tests check it over random edits of real files). What a function's facts and findings
 //! depend on besides its own text is folded into two keys; when a key changes, everything kept
 //! under it is dropped:
 //! - the declaration context: the file's text outside function bodies (package clause, imports,
-//!   types, variables, signatures, comments between declarations);
+//!   types, variables, signatures, comments between declarations), and what the parser made of
+//!   a broken declaration; a function's doc comment is in that function's key instead;
 //! - the findings context: that, plus the facts of every function of the file, the caller's key
 //!   for the other files of the package, and the options.
 //!
@@ -90,9 +92,9 @@ pub struct IncrementalFile {
 }
 
 /// A top-level function or method and a 64-bit hash of its text and doc comment, computed once
-/// per analysis: the key of everything kept for it. The key of a function with a syntax error also hashes
-/// how the parser read it: error recovery may read the same text another way when the text
-/// after it changes.
+/// per analysis: the key of everything kept for it. The key of a function with a syntax error
+/// also hashes how the parser read it: error recovery may read the same text another way when
+/// the text after it changes.
 #[derive(Clone, Copy)]
 struct TopFunction<'t> {
     node: Node<'t>,
